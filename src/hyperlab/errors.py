@@ -1,0 +1,49 @@
+"""The error tree users can catch.
+
+Every error raised on bad user input subclasses both :class:`HyperlabError` and the
+built-in type a Python user would expect (``ValueError``, ``KeyError``, ``TypeError``), and
+its message names the bad value.
+"""
+
+from __future__ import annotations
+
+
+class HyperlabError(Exception):
+    """Base class of every error hyperlab raises on purpose."""
+
+
+class InputError(HyperlabError, ValueError):
+    """A value given by the user is out of range, malformed or inconsistent."""
+
+
+class InputTypeError(HyperlabError, TypeError):
+    """A value given by the user has the wrong type."""
+
+
+class UnknownNameError(InputError):
+    """A name (task, tuner, pruner, experiment, ...) is not in its registry."""
+
+
+class StorageError(HyperlabError, RuntimeError):
+    """A study storage could not be opened or used (the message never shows a password)."""
+
+
+class RunConflictError(InputError):
+    """A run directory already holds a run with different settings."""
+
+
+class DataNotFoundError(HyperlabError, FileNotFoundError):
+    """A data file or folder the user pointed at (or the default one) does not exist."""
+
+
+class TrialFailure(HyperlabError, RuntimeError):
+    """A trial could not produce a finite score (diverged, NaN/inf, objective raised).
+
+    Args:
+        message: The reason, recorded with the failed trial.
+        curves: The per-epoch curves up to the failure, when there are any.
+    """
+
+    def __init__(self, message: str, curves: dict[str, list[float]] | None = None) -> None:
+        super().__init__(message)
+        self.curves = curves or {}

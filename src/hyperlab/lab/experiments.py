@@ -1,0 +1,32 @@
+"""Built-in experiments (``hyperlab experiment NAME``).
+
+An experiment factory has the signature ``factory(*, out_dir: Path, quick: bool, seed: int)
+-> ExperimentResult``; importing this module registers the built-in ones in
+:data:`hyperlab.registry.EXPERIMENTS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ExperimentResult:
+    """What an experiment hands to the report.
+
+    Attributes:
+        name: Experiment name.
+        title: One-line title of its report section.
+        summary: Plain-language findings (one paragraph per item).
+        table: Rows of plain data (list of dicts) shown as a table.
+        figures: Plotly figures (``plotly.graph_objects.Figure``) in display order.
+        data: Everything measured, JSON-serializable (written to ``<name>.json``).
+    """
+
+    name: str
+    title: str
+    summary: list[str] = field(default_factory=list)
+    table: list[dict[str, Any]] = field(default_factory=list)
+    figures: list[Any] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,8 @@
+"""Pruners: Optuna pruners that read partial learning curves and stop the losers.
+
+Importing this package registers the built-in pruners in :data:`hyperlab.registry.PRUNERS`.
+"""
+
+from __future__ import annotations
+
+from hyperlab.pruners import classic as classic  # registers the classic pruners

@@ -1,0 +1,132 @@
+"""Registries: names -> factories for tasks, tuners, pruners and experiments.
+
+The CLI, configuration files and :func:`hyperlab.tune` look names up here. Built-in entries are
+registered by the subpackages that define them; they are imported on the first lookup so that
+``import hyperlab.registry`` (and ``hyperlab --help``) stays instant.
+
+A *family* is a registered prefix whose members are created from the suffix, e.g. the task
+family ``lcbench-`` creates ``lcbench-3945``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from hyperlab.errors import UnknownNameError
+
+T = TypeVar("T")
+
+# Modules whose import registers the built-in entries.
+_BUILTIN_MODULES = (
+    "hyperlab.tasks",
+    "hyperlab.samplers",
+    "hyperlab.pruners",
+    "hyperlab.lab.experiments",
+)
+_loaded = False
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered name."""
+
+    name: str
+    factory: Callable[..., T]
+    description: str
+    family: bool = False
+
+
+class Registry(Generic[T]):
+    """A mapping from names to factories with helpful errors.
+
+    Args:
+        kind: What the entries are ("task", "tuner", ...), used in error messages.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def register(
+        self, name: str, factory: Callable[..., T], description: str, *, family: bool = False
+    ) -> Callable[..., T]:
+        """Register ``factory`` under ``name`` (a prefix ending in ``-`` when ``family``).
+
+        Returns:
+            The factory, so this can be used as a decorator through :meth:`add`.
+        """
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = Entry(name, factory, description, family)
+        return factory
+
+    def add(self, name: str, description: str, *, family: bool = False) -> Callable[..., Any]:
+        """Decorator form of :meth:`register`."""
+
+        def deco(factory: Callable[..., T]) -> Callable[..., T]:
+            return self.register(name, factory, description, family=family)
+
+        return deco
+
+    def entries(self) -> list[Entry[T]]:
+        """All entries, sorted by name."""
+        _load_builtins()
+        return sorted(self._entries.values(), key=lambda e: e.name)
+
+    def names(self) -> list[str]:
+        """All registered names (families shown as ``prefix<id>``)."""
+        return [e.name + "<id>" if e.family else e.name for e in self.entries()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._find(name) is not None
+
+    def _find(self, name: str) -> tuple[Entry[T], str | None] | None:
+        _load_builtins()
+        if name in self._entries and not self._entries[name].family:
+            return self._entries[name], None
+        for entry in self._entries.values():
+            if entry.family and name.startswith(entry.name) and len(name) > len(entry.name):
+                return entry, name[len(entry.name) :]
+        return None
+
+    def create(self, name: str, **kwargs: Any) -> T:
+        """Create the object registered under ``name``.
+
+        Raises:
+            UnknownNameError: ``name`` is not registered; the message lists the known names.
+        """
+        if not isinstance(name, str):
+            raise UnknownNameError(f"{self.kind} name must be a string, got {name!r}")
+        found = self._find(name)
+        if found is None:
+            known = ", ".join(self.names())
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
+        entry, suffix = found
+        if suffix is not None:
+            return entry.factory(suffix, **kwargs)
+        return entry.factory(**kwargs)
+
+    def check(self, name: str) -> str:
+        """Return ``name`` if registered, else raise :class:`UnknownNameError`."""
+        if name not in self:
+            known = ", ".join(self.names())
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
+        return name
+
+
+TASKS: Registry[Any] = Registry("task")
+TUNERS: Registry[Any] = Registry("tuner")
+PRUNERS: Registry[Any] = Registry("pruner")
+EXPERIMENTS: Registry[Any] = Registry("experiment")

@@ -1,0 +1,8 @@
+"""Tuners: Optuna samplers that choose configurations (classic ones and neural ones).
+
+Importing this package registers the built-in tuners in :data:`hyperlab.registry.TUNERS`.
+"""
+
+from __future__ import annotations
+
+from hyperlab.samplers import classic as classic  # registers the classic tuners

@@ -1,0 +1,64 @@
+"""The classic tuners: thin factories over Optuna's own samplers.
+
+Every tuner factory has the signature ``factory(*, seed, space) -> optuna.samplers.BaseSampler``
+where ``space`` is the task's distributions (``None`` for a user objective whose space is not
+known in advance).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+
+from hyperlab.errors import InputError
+from hyperlab.registry import TUNERS
+from hyperlab.tasks.space import grid_space
+
+Space = dict[str, BaseDistribution] | None
+
+
+@TUNERS.add("random", "uniform random search (Optuna RandomSampler)")
+def random(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+@TUNERS.add("grid", "grid search, 3 points per numeric axis, visited in seeded random order")
+def grid(
+    *, seed: int | None = None, space: Space = None, points: int = 3, **_: Any
+) -> optuna.samplers.BaseSampler:
+    if not space:
+        raise InputError("the grid tuner needs a task with a known search space (got none)")
+    return optuna.samplers.GridSampler(grid_space(space, points), seed=seed)
+
+
+@TUNERS.add("qmc", "quasi-random Sobol sequence (Optuna QMCSampler, scrambled)")
+def qmc(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.QMCSampler(
+        qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False
+    )
+
+
+@TUNERS.add("ga", "genetic algorithm (Optuna NSGA-II on one objective, population 10)")
+def ga(
+    *, seed: int | None = None, space: Space = None, population_size: int = 10, **_: Any
+) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.NSGAIISampler(population_size=population_size, seed=seed)
+
+
+@TUNERS.add("tpe", "tree-structured Parzen estimator (Optuna TPESampler, multivariate)")
+def tpe(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(
+        seed=seed, multivariate=True, group=True, warn_independent_sampling=False
+    )
+
+
+@TUNERS.add("cmaes", "CMA-ES evolution strategy (Optuna CmaEsSampler)")
+def cmaes(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+
+
+@TUNERS.add("gp", "Gaussian-process Bayesian optimization (Optuna GPSampler)")
+def gp(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)

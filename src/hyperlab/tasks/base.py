@@ -1,0 +1,149 @@
+"""The ``Task`` extension point: what is being tuned.
+
+A task owns a search space (a function ``trial -> config`` written with Optuna's
+``suggest_*``), evaluates one configuration at a budget (epochs) and a seed, and returns an
+:class:`Evaluation`. Scores are always minimized.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+
+from hyperlab.errors import InputError, InputTypeError
+
+#: Called after every epoch with ``(epoch, value, curves_so_far)``; may raise
+#: ``optuna.TrialPruned`` to stop the evaluation.
+EpochCallback = Callable[[int, float, dict[str, list[float]]], None]
+
+#: Names of the per-epoch curves an evaluation may carry.
+CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
+
+
+@dataclass
+class Evaluation:
+    """The result of evaluating one configuration.
+
+    Attributes:
+        value: Mean validation score over the folds at the last epoch (lower is better).
+        std_err: Standard error of ``value`` over the folds (0.0 for noiseless tasks).
+        budget: Epochs (or other budget units) actually used.
+        curves: Per-epoch means over folds: ``train_loss``, ``val_loss`` and optionally
+            ``train_metric``/``val_metric``; each a list of length ``budget``.
+        fold_values: The per-fold scores behind ``value`` and ``std_err``.
+        wall_time: Seconds spent (simulated seconds for replayed tasks).
+        extra: Anything else worth keeping (e.g. accuracy), JSON-serializable.
+    """
+
+    value: float
+    std_err: float = 0.0
+    budget: int = 1
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    fold_values: list[float] = field(default_factory=list)
+    wall_time: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (JSON-serializable)."""
+        return asdict(self)
+
+
+def standard_error(values: list[float]) -> float:
+    """Standard error of the mean of ``values`` (0.0 for fewer than two values)."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return math.sqrt(var / n)
+
+
+class Task(ABC):
+    """Base class of everything hyperlab can tune.
+
+    Subclasses set ``name``, ``max_budget`` and ``metric`` and implement :meth:`search_space`
+    and :meth:`_evaluate`. ``optimum`` is the known best achievable score, when there is one.
+    """
+
+    name: str = "task"
+    description: str = ""
+    max_budget: int = 1
+    metric: str = "loss"
+    optimum: float | None = None
+
+    @abstractmethod
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Suggest a configuration with ``trial.suggest_*`` and return it."""
+
+    @abstractmethod
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        """Compute the evaluation (inputs already checked)."""
+
+    def evaluate(
+        self,
+        config: dict[str, Any],
+        budget: int | None = None,
+        seed: int = 0,
+        on_epoch: EpochCallback | None = None,
+    ) -> Evaluation:
+        """Evaluate ``config`` for ``budget`` epochs (default: ``max_budget``).
+
+        Args:
+            config: A configuration as returned by :meth:`search_space`.
+            budget: Epochs, 1..``max_budget``.
+            seed: Seed of every random choice in the evaluation.
+            on_epoch: Called after each epoch; may raise ``optuna.TrialPruned``.
+
+        Returns:
+            The evaluation.
+        """
+        if not isinstance(config, dict):
+            raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
+        budget = self.max_budget if budget is None else budget
+        if isinstance(budget, bool) or not isinstance(budget, int):
+            raise InputTypeError(f"budget must be an int, got {budget!r}")
+        if not 1 <= budget <= self.max_budget:
+            raise InputError(f"budget must be in 1..{self.max_budget} for {self.name}, got {budget}")
+        missing = set(self.distributions()) - set(config)
+        if missing:
+            raise InputError(f"config for {self.name} lacks {sorted(missing)}")
+        return self._evaluate(config, budget, int(seed), on_epoch)
+
+    def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float | None:
+        """Score on data the tuners never see (``None`` when the task has no test split)."""
+        return None
+
+    def default_config(self) -> dict[str, Any]:
+        """A reasonable hand-picked starting configuration (the centre of the space by default)."""
+        from hyperlab.tasks.space import centre
+
+        return centre(self.distributions())
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """The search space as Optuna distributions (for fixed, non-conditional spaces)."""
+        if not hasattr(self, "_distributions_cache"):
+            from hyperlab.tasks.space import capture_distributions
+
+            self._distributions_cache = capture_distributions(self.search_space)
+        return dict(self._distributions_cache)
+
+    def regret(self, value: float) -> float | None:
+        """``value - optimum`` when the optimum is known."""
+        return None if self.optimum is None else value - self.optimum
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-data description recorded with every run."""
+        return {
+            "name": self.name,
+            "max_budget": self.max_budget,
+            "metric": self.metric,
+            "optimum": self.optimum,
+        }
