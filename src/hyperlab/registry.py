@@ -24,7 +24,7 @@ _BUILTIN_MODULES = (
     "hyperlab.tasks",
     "hyperlab.samplers",
     "hyperlab.pruners",
-    "hyperlab.lab.experiments",
+    "hyperlab.experiments",
 )
 _loaded = False
 

@@ -1,8 +1,9 @@
 """The classic tuners: thin factories over Optuna's own samplers.
 
-Every tuner factory has the signature ``factory(*, seed, space) -> optuna.samplers.BaseSampler``
-where ``space`` is the task's distributions (``None`` for a user objective whose space is not
-known in advance).
+Every tuner factory has the signature
+``factory(*, seed, space, task=None) -> optuna.samplers.BaseSampler`` where ``space`` is the
+task's distributions (``None`` for a user objective whose space is not known in advance) and
+``task`` the :class:`~hyperlab.tasks.Task` itself when there is one.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Built-in experiments (``hyperlab experiment NAME``).
 
 An experiment factory has the signature ``factory(*, out_dir: Path, quick: bool, seed: int)
--> ExperimentResult``; importing this module registers the built-in ones in
+-> ExperimentResult``; importing ``hyperlab.experiments`` registers the built-in ones in
 :data:`hyperlab.registry.EXPERIMENTS`.
 """
 
