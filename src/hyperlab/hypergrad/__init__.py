@@ -5,3 +5,8 @@ except :mod:`hyperlab.errors`.
 """
 
 from __future__ import annotations
+
+from hyperlab.hypergrad.hd import SGDHD as SGDHD
+from hyperlab.hypergrad.hd import SGDNHD as SGDNHD
+from hyperlab.hypergrad.hd import AdamHD as AdamHD
+from hyperlab.hypergrad.hd import HDOptimizer as HDOptimizer

@@ -1,0 +1,450 @@
+"""Hypergradient descent on the learning rate: SGD-HD, SGDN-HD and Adam-HD.
+
+After Baydin et al. 2018, "Online learning rate adaptation with hypergradient descent". Each
+step ``t`` moves the rate along the derivative of the current loss with respect to the rate
+used one step earlier. With the update ``θ_t = θ_{t-1} - α u_{t-1}`` (``u`` is the update
+direction: the gradient for SGD, the momentum direction for SGDN, ``m̂/(√v̂+ε)`` for Adam)
+
+    h_t = dL(θ_t)/dα = -g_t · u_{t-1},
+
+so for plain SGD ``h_t = -g_t · g_{t-1}``. The paper's additive rule is ``α ← α - β h_t``.
+
+Why the paper's ``β`` does not carry over between data sets: ``h_t`` is a product of two
+gradients, so its size is that of ``‖g‖²``. Multiplying the loss by 10 multiplies ``h`` by 100;
+more parameters, other units of the inputs or another phase of training change it by orders
+of magnitude. A ``β`` that works on one problem is far too small or explosive on the next.
+
+How the default here is scale-free (``normalize=True, multiplicative=True``): the
+hypergradient is divided by ``‖g_t‖·‖u_{t-1}‖``, which leaves ``-cos(g_t, u_{t-1})``, a number
+in ``[-1, 1]`` that does not change when the loss, the parameters or the rate are rescaled; and
+the rate moves in log space, ``α ← α·exp(β·cos)``, so ``β`` is a relative change per step
+(``β = 0.02``: at most 2 % per step, ≈ ×e every 50 steps while consecutive gradients agree) and
+no value of ``β`` has units. ``normalize=False, multiplicative=False`` is the paper's rule.
+
+Design decisions, stated once:
+
+* **Where the rate lives.** The learned rate *is* ``param_groups[i]["lr"]`` (a float), so every
+  reader of ``lr`` (loggers, schedulers) sees the current value. :attr:`HDOptimizer.lr_history`
+  keeps one list of rates per group (the rate used at each step).
+* **Schedulers.** The hypergradient update is applied to whatever ``lr`` holds when ``step`` is
+  called. A chainable scheduler (``StepLR``, ``ExponentialLR``, ``MultiStepLR``...) therefore
+  multiplies the *learned* rate; a scheduler that writes absolute values (``LambdaLR``) overrides
+  it, and learning continues from the value it wrote.
+* **Gradient clipping** works unchanged: the hypergradient reads ``p.grad`` as ``step`` finds it.
+* **Weight decay** (L2, as in ``torch.optim``) is part of the objective, so ``g`` includes it.
+* **Global or per group.** ``per_group=False`` (default) learns one rate: the hypergradient is
+  taken over all parameters together and every group's rate gets the same update (in
+  multiplicative mode the same factor, so ratios between groups are kept). ``per_group=True``
+  learns one rate per group from that group's parameters only.
+* **Safety.** An additive update never makes the rate negative (it is clipped at 0); a
+  non-finite hypergradient (NaN/inf gradients) leaves the rate unchanged.
+* With ``hyper_lr=0`` every class reproduces its ``torch.optim`` counterpart bit for bit (same
+  operations in the same order on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from hyperlab.errors import InputError, InputTypeError
+
+__all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
+
+# Hypergradient settings stored in every param group.
+_HD_KEYS = ("hyper_lr", "multiplicative", "normalize")
+
+
+def check_nonneg(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputTypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_unit(name: str, value: Any, *, closed_low: bool = True) -> float:
+    """Return ``value`` as a float if it lies in ``[0, 1)`` (``(0, 1)`` if not closed_low)."""
+    check_nonneg(name, value)
+    if value >= 1 or (not closed_low and value <= 0):
+        interval = "[0, 1)" if closed_low else "(0, 1)"
+        raise InputError(f"{name} must be in {interval}, got {value!r}")
+    return float(value)
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InputTypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+class HDOptimizer(Optimizer):
+    """Base class: a ``torch.optim`` update plus a hypergradient step on the learning rate.
+
+    Subclasses implement :meth:`_update_group`, which applies the base optimizer's update to one
+    group with ``group["lr"]`` and stores the new update direction ``u`` (so that
+    ``θ_new = θ - lr·u``) as ``state["hd_dir"]`` for every parameter it updated.
+
+    Args:
+        params: Parameters or param groups, as for any ``torch.optim.Optimizer``.
+        defaults: The base optimizer's defaults plus ``lr``, ``hyper_lr``, ``multiplicative``
+            and ``normalize`` (see :class:`SGDHD` for their meaning).
+        per_group: Learn one rate per param group instead of one global rate.
+    """
+
+    def __init__(self, params: Any, defaults: dict[str, Any], *, per_group: bool) -> None:
+        self.per_group = _check_bool("per_group", per_group)
+        super().__init__(params, defaults)
+        self.lr_history: list[list[float]] = [[] for _ in self.param_groups]
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def lrs(self) -> list[float]:
+        """The current learning rate of every param group."""
+        return [float(g["lr"]) for g in self.param_groups]
+
+    @property
+    def hypergrads(self) -> list[float]:
+        """The last raw hypergradient ``dL/dα = -g_t·u_{t-1}`` of every group (0 at step 1)."""
+        return [float(g["hypergrad"]) for g in self.param_groups]
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a param group after checking its settings (bad values raise InputError)."""
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        self._check_group(group)
+        group.setdefault("hypergrad", 0.0)
+        if hasattr(self, "lr_history"):
+            self.lr_history.append([])
+
+    def state_dict(self) -> dict[str, Any]:
+        """The ``torch.optim`` state dict plus ``lr_history``."""
+        out = super().state_dict()
+        out["lr_history"] = [list(h) for h in self.lr_history]
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a state saved by :meth:`state_dict` (resuming continues the same run)."""
+        state_dict = dict(state_dict)
+        history = state_dict.pop("lr_history", None)
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            self._check_group(group)
+        if history is None:
+            history = [[] for _ in self.param_groups]
+        self.lr_history = [list(h) for h in history]
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Move each learning rate along its hypergradient, then take the base optimizer's step.
+
+        Args:
+            closure: Re-evaluates the model and returns the loss (optional).
+
+        Returns:
+            The closure's loss, or None.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            if group["lr"] < 0 or not math.isfinite(group["lr"]):
+                raise InputError(f"learning rate must be a finite number >= 0, got {group['lr']!r}")
+        self._hyper_step()
+        for i, group in enumerate(self.param_groups):
+            self.lr_history[i].append(float(group["lr"]))
+            self._update_group(group)
+        return loss
+
+    # -- private ------------------------------------------------------------------------------
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_nonneg("lr", group["lr"])
+        check_nonneg("hyper_lr", group["hyper_lr"])
+        _check_bool("multiplicative", group["multiplicative"])
+        _check_bool("normalize", group["normalize"])
+        check_nonneg("weight_decay", group.get("weight_decay", 0.0))
+        if not self.per_group and self.param_groups:
+            first = self.param_groups[0]
+            for key in _HD_KEYS:
+                if group[key] != first[key]:
+                    raise InputError(
+                        f"with one global rate (per_group=False) every group needs the same "
+                        f"{key}; got {group[key]!r} and {first[key]!r}"
+                    )
+
+    def _effective_grad(self, p: Tensor, group: dict[str, Any]) -> Tensor:
+        """The gradient of the objective the base optimizer minimizes (L2 term included)."""
+        assert p.grad is not None
+        wd = group.get("weight_decay", 0.0)
+        return p.grad.add(p, alpha=wd) if wd != 0 else p.grad
+
+    def _group_stats(self, group: dict[str, Any]) -> Tensor | None:
+        """``[g·u, ‖g‖², ‖u‖²]`` over the group's parameters that have a previous direction."""
+        dots: list[Tensor] = []
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            u = self.state[p].get("hd_dir")
+            if u is None:
+                continue
+            g = self._effective_grad(p, group).reshape(-1)
+            u = u.reshape(-1)
+            dots += [torch.dot(g, u), torch.dot(g, g), torch.dot(u, u)]
+        if not dots:
+            return None
+        return torch.stack([d.double() for d in dots]).view(-1, 3).sum(0)
+
+    def _hyper_step(self) -> None:
+        stats = [self._group_stats(g) for g in self.param_groups]
+        present = [s for s in stats if s is not None]
+        if not present:
+            for group in self.param_groups:
+                group["hypergrad"] = 0.0
+            return
+        values = torch.stack(present).tolist()  # one host sync per step
+        it = iter(values)
+        per: list[tuple[float, float, float] | None] = [
+            tuple(next(it)) if s is not None else None  # type: ignore[misc]
+            for s in stats
+        ]
+        for group, st in zip(self.param_groups, per):
+            group["hypergrad"] = -st[0] if st is not None else 0.0
+        first = self.param_groups[0]
+        if self.per_group:
+            for group, st in zip(self.param_groups, per):
+                if st is not None and group["hyper_lr"] != 0:
+                    weight = group["lr"] if group["multiplicative"] else 1.0
+                    h = weight * -st[0]
+                    if group["normalize"]:
+                        h = _safe_div(h, math.sqrt(st[1]) * weight * math.sqrt(st[2]))
+                    _apply(group, h)
+            return
+        if first["hyper_lr"] == 0:
+            return
+        h, gg, uu = 0.0, 0.0, 0.0
+        for group, st in zip(self.param_groups, per):
+            if st is None:
+                continue
+            weight = group["lr"] if first["multiplicative"] else 1.0
+            h += weight * -st[0]
+            gg += st[1]
+            uu += weight * weight * st[2]
+        if first["normalize"]:
+            h = _safe_div(h, math.sqrt(gg) * math.sqrt(uu))
+        for group in self.param_groups:
+            _apply(group, h)
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+def _safe_div(num: float, den: float) -> float:
+    return num / den if den > 0 else 0.0
+
+
+def _apply(group: dict[str, Any], h: float) -> None:
+    """One hyper step on ``group["lr"]`` with the (possibly normalized) hypergradient ``h``."""
+    if not math.isfinite(h):
+        return
+    beta = group["hyper_lr"]
+    if group["multiplicative"]:
+        new = group["lr"] * math.exp(-beta * h)
+    else:
+        new = max(group["lr"] - beta * h, 0.0)
+    if math.isfinite(new):
+        group["lr"] = new
+
+
+class SGDHD(HDOptimizer):
+    """SGD (optionally with momentum) whose learning rate follows its hypergradient.
+
+    With ``hyper_lr=0`` this is ``torch.optim.SGD`` (same arguments, dampening 0) bit for bit.
+
+    Args:
+        params: Parameters or param groups.
+        lr: Initial learning rate ``α_0 >= 0``.
+        momentum: Momentum factor in ``[0, 1)``.
+        weight_decay: L2 penalty ``>= 0`` (added to the gradient, as in ``torch.optim.SGD``).
+        nesterov: Nesterov momentum (needs ``momentum > 0``).
+        hyper_lr: The hyper learning rate ``β >= 0``. With the defaults below it is the
+            largest relative change of the rate per step (dimensionless); with
+            ``normalize=False, multiplicative=False`` it is the paper's β, whose good value
+            depends on the size of the gradients.
+        multiplicative: Update the rate in log space, ``α ← α·exp(-β·h)``; else ``α ← α - β·h``.
+        normalize: Divide the hypergradient by ``‖g_t‖·‖u_{t-1}‖`` (a cosine; scale-free).
+        per_group: One learned rate per param group instead of one global rate.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        hyper_lr: float = 0.02,
+        multiplicative: bool = True,
+        normalize: bool = True,
+        per_group: bool = False,
+    ) -> None:
+        check_unit("momentum", momentum)
+        _check_bool("nesterov", nesterov)
+        if nesterov and momentum == 0:
+            raise InputError(f"Nesterov momentum needs momentum > 0, got momentum={momentum!r}")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            hyper_lr=hyper_lr,
+            multiplicative=multiplicative,
+            normalize=normalize,
+        )
+        super().__init__(params, defaults, per_group=per_group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        check_unit("momentum", group["momentum"])
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        wd, nesterov = group["weight_decay"], group["nesterov"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            grad = p.grad
+            if wd != 0:
+                grad = grad.add(p, alpha=wd)
+            if momentum != 0:
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = grad.detach().clone()
+                    state["momentum_buffer"] = buf
+                else:
+                    buf.mul_(momentum).add_(grad)
+                grad = grad.add(buf, alpha=momentum) if nesterov else buf
+            p.add_(grad, alpha=-lr)
+            # The caller may zero p.grad in place: keep our own copy of the direction.
+            state["hd_dir"] = grad.clone() if grad is p.grad else grad
+
+
+class SGDNHD(SGDHD):
+    """SGD with Nesterov momentum (default 0.9) and a hypergradient-learned rate (SGDN-HD).
+
+    Same arguments as :class:`SGDHD` with ``nesterov=True``; the direction ``u`` is the
+    Nesterov update ``g + μ·buf``, as in Baydin et al. 2018, Algorithm 3.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        *,
+        hyper_lr: float = 0.02,
+        multiplicative: bool = True,
+        normalize: bool = True,
+        per_group: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            nesterov=True,
+            hyper_lr=hyper_lr,
+            multiplicative=multiplicative,
+            normalize=normalize,
+            per_group=per_group,
+        )
+
+
+class AdamHD(HDOptimizer):
+    """Adam whose learning rate follows its hypergradient (Adam-HD, Baydin et al. 2018).
+
+    The direction is the bias-corrected Adam step ``u = m̂/(√v̂ + ε)``. With ``hyper_lr=0``
+    this is ``torch.optim.Adam`` (``amsgrad=False``, L2 weight decay) bit for bit on CPU.
+
+    Args:
+        params: Parameters or param groups.
+        lr: Initial learning rate ``α_0 >= 0``.
+        betas: ``(β1, β2)``, each in ``[0, 1)``.
+        eps: Term added to the denominator, ``>= 0``.
+        weight_decay: L2 penalty ``>= 0``.
+        hyper_lr: Hyper learning rate ``β >= 0`` (see :class:`SGDHD`).
+        multiplicative: Update the rate in log space.
+        normalize: Divide the hypergradient by ``‖g_t‖·‖u_{t-1}‖``.
+        per_group: One learned rate per param group.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        *,
+        hyper_lr: float = 0.02,
+        multiplicative: bool = True,
+        normalize: bool = True,
+        per_group: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            hyper_lr=hyper_lr,
+            multiplicative=multiplicative,
+            normalize=normalize,
+        )
+        super().__init__(params, defaults, per_group=per_group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise InputError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        check_unit("beta1", betas[0])
+        check_unit("beta2", betas[1])
+        check_nonneg("eps", group["eps"])
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        eps, wd = group["eps"], group["weight_decay"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            if "step" not in state:
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            state["step"] += 1
+            step = state["step"]
+            grad = p.grad
+            if wd != 0:
+                grad = grad.add(p, alpha=wd)
+            # The same operations, in the same order, as torch.optim.Adam (single tensor).
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
+            step_size = lr / bias_correction1
+            denom = (exp_avg_sq.sqrt() / bias_correction2**0.5).add_(eps)
+            p.addcdiv_(exp_avg, denom, value=-step_size)
+            state["hd_dir"] = torch.div(exp_avg, denom).mul_(1 / bias_correction1)

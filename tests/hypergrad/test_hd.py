@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+import copy
+import math
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.hypergrad import SGDHD, SGDNHD, AdamHD
+
+DTYPES = [torch.float32, torch.float64]
+
+
+def _problem(
+    dtype: torch.dtype, seed: int = 0
+) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 5, generator=gen, dtype=dtype)
+    y = (x @ torch.randn(5, 3, generator=gen, dtype=dtype)).argmax(1)  # learnable labels
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    return model.to(dtype), x, y
+
+
+def _run(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, steps: int
+) -> list[float]:
+    losses = []
+    for i in range(steps):
+        idx = slice((8 * i) % 64, (8 * i) % 64 + 8)
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_hypergradient_is_minus_dot_of_consecutive_gradients(dtype: torch.dtype) -> None:
+    """h_1 = -g_1·g_0, and it is dL(θ_0 - α g_0)/dα by autograd and by central differences."""
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randn(6, 6, generator=gen, dtype=dtype)
+    b = torch.randn(6, generator=gen, dtype=dtype)
+    theta0 = torch.randn(6, generator=gen, dtype=dtype)
+
+    def loss_fn(theta: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(((a @ theta - b) ** 2).sum()) + theta.sin().sum()
+
+    alpha = 0.05
+    p = torch.nn.Parameter(theta0.clone())
+    opt = SGDHD([p], lr=alpha, hyper_lr=0.0, multiplicative=False, normalize=False)
+    grads = []
+    for _ in range(2):
+        opt.zero_grad()
+        loss_fn(p).backward()
+        assert p.grad is not None
+        grads.append(p.grad.clone())
+        opt.step()
+    expected = -float(grads[1] @ grads[0])
+    assert opt.hypergrads[0] == pytest.approx(
+        expected, rel=1e-6 if dtype == torch.float32 else 1e-12
+    )
+
+    # autograd through one step of SGD with respect to alpha
+    t0 = theta0.clone().requires_grad_(True)
+    g0 = torch.autograd.grad(loss_fn(t0), t0)[0]
+    al = torch.tensor(alpha, dtype=dtype, requires_grad=True)
+    auto = torch.autograd.grad(loss_fn(theta0 - al * g0), al)[0]
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert float(auto) == pytest.approx(expected, rel=tol, abs=tol)
+
+    # central finite differences, evaluated in float64
+    t64, g64, eps = theta0.double(), g0.double(), 1e-6
+    fd = (
+        float(_loss64(a, b, t64 - (alpha + eps) * g64))
+        - float(_loss64(a, b, t64 - (alpha - eps) * g64))
+    ) / (2 * eps)
+    assert fd == pytest.approx(expected, rel=1e-4 if dtype == torch.float32 else 1e-7)
+
+
+def _loss64(a: torch.Tensor, b: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    a, b = a.double(), b.double()
+    return torch.log1p(((a @ theta - b) ** 2).sum()) + theta.sin().sum()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_paper_rule_moves_rate_by_beta_times_dot(dtype: torch.dtype) -> None:
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=dtype))
+    opt = SGDHD([p], lr=0.1, hyper_lr=0.01, multiplicative=False, normalize=False)
+    gs = [torch.tensor([1.0, 2.0], dtype=dtype), torch.tensor([3.0, 1.0], dtype=dtype)]
+    for g in gs:
+        p.grad = g.clone()
+        opt.step()
+    # alpha_1 = alpha_0 + beta * g1.g0 = 0.1 + 0.01 * 5
+    assert opt.lrs[0] == pytest.approx(0.15)
+    assert opt.lr_history[0] == pytest.approx([0.1, 0.15])
+    assert opt.param_groups[0]["lr"] == opt.lrs[0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adamhd_with_zero_hyper_lr_is_torch_adam_bit_for_bit(dtype: torch.dtype) -> None:
+    model_a, x, y = _problem(dtype)
+    model_b = copy.deepcopy(model_a)
+    opt_a = AdamHD(model_a.parameters(), lr=3e-3, weight_decay=1e-3, hyper_lr=0.0)
+    opt_b = torch.optim.Adam(model_b.parameters(), lr=3e-3, weight_decay=1e-3)
+    la = _run(model_a, opt_a, x, y, 100)
+    lb = _run(model_b, opt_b, x, y, 100)
+    assert la == lb
+    for pa, pb in zip(model_a.parameters(), model_b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"momentum": 0.9}, {"momentum": 0.5, "nesterov": True, "weight_decay": 1e-2}]
+)
+def test_sgdhd_with_zero_hyper_lr_is_torch_sgd(dtype: torch.dtype, kwargs: dict) -> None:
+    model_a, x, y = _problem(dtype)
+    model_b = copy.deepcopy(model_a)
+    opt_a = SGDHD(model_a.parameters(), lr=0.1, hyper_lr=0.0, **kwargs)
+    opt_b = torch.optim.SGD(model_b.parameters(), lr=0.1, **kwargs)
+    assert _run(model_a, opt_a, x, y, 60) == _run(model_b, opt_b, x, y, 60)
+    for pa, pb in zip(model_a.parameters(), model_b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+@pytest.mark.parametrize("cls", [SGDHD, SGDNHD, AdamHD])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rate_grows_when_too_small_and_loss_drops(cls: type, dtype: torch.dtype) -> None:
+    model, x, y = _problem(dtype)
+    opt = cls(model.parameters(), lr=1e-4, hyper_lr=0.05)
+    losses = _run(model, opt, x, y, 150)
+    assert opt.lrs[0] > 1e-3
+    assert all(math.isfinite(v) for v in opt.lr_history[0])
+    assert losses[-1] < losses[0]
+    assert next(iter(model.parameters())).dtype == dtype
+
+
+@pytest.mark.parametrize("cls", [SGDHD, SGDNHD, AdamHD])
+def test_state_dict_round_trip_resumes_same_trajectory(cls: type) -> None:
+    model, x, y = _problem(torch.float64)
+    opt = cls(model.parameters(), lr=0.01, hyper_lr=0.05)
+    _run(model, opt, x, y, 20)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_opt = copy.deepcopy(opt.state_dict())
+    first = _run(model, opt, x, y, 20)
+    lrs_first = opt.lrs
+
+    model2, _, _ = _problem(torch.float64, seed=5)
+    model2.load_state_dict(saved_model)
+    opt2 = cls(model2.parameters(), lr=0.5, hyper_lr=0.05)
+    opt2.load_state_dict(saved_opt)
+    assert len(opt2.lr_history[0]) == 20
+    second = _run(model2, opt2, x, y, 20)
+    assert first == second
+    assert lrs_first == opt2.lrs
+    assert opt2.lr_history == opt.lr_history
+
+
+@pytest.mark.parametrize("per_group", [False, True])
+def test_param_groups_global_and_per_group(per_group: bool) -> None:
+    model, x, y = _problem(torch.float32)
+    first, second = model[0], model[2]
+    opt = SGDHD(
+        [{"params": first.parameters()}, {"params": second.parameters(), "lr": 0.05}],
+        lr=0.01,
+        momentum=0.9,
+        per_group=per_group,
+    )
+    _run(model, opt, x, y, 40)
+    lr0, lr1 = opt.lrs
+    assert len(opt.lr_history) == 2 and len(opt.lr_history[1]) == 40
+    if per_group:
+        assert lr0 / 0.01 != pytest.approx(lr1 / 0.05, rel=1e-9)
+    else:  # one global factor keeps the ratio between the groups
+        assert lr1 / lr0 == pytest.approx(5.0, rel=1e-9)
+    assert lr0 != 0.01
+
+
+def test_global_mode_rejects_groups_with_different_hyper_settings() -> None:
+    a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    with pytest.raises(InputError, match="hyper_lr"):
+        SGDHD([{"params": [a]}, {"params": [b], "hyper_lr": 0.1}])
+    opt = SGDHD([{"params": [a]}, {"params": [b], "hyper_lr": 0.1}], per_group=True)
+    assert [g["hyper_lr"] for g in opt.param_groups] == [0.02, 0.1]
+
+
+def test_gradient_clipping_and_scheduler() -> None:
+    model, x, y = _problem(torch.float32)
+    opt = AdamHD(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
+    for i in range(30):
+        loss = F.cross_entropy(model(x[i % 8 :: 8]), y[i % 8 :: 8])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+        before = opt.param_groups[0]["lr"]
+        opt.step()
+        learned = opt.param_groups[0]["lr"]
+        sched.step()
+        after = opt.param_groups[0]["lr"]
+        # the scheduler multiplies the learned rate
+        assert after == pytest.approx(learned * (0.5 if (i + 1) % 10 == 0 else 1.0))
+        assert math.isfinite(before) and after > 0
+    assert len(opt.lr_history[0]) == 30
+
+
+def test_additive_rate_never_negative() -> None:
+    p = torch.nn.Parameter(torch.tensor([1.0]))
+    opt = SGDHD([p], lr=0.1, hyper_lr=10.0, multiplicative=False, normalize=False)
+    for g in (1.0, -1.0, 1.0):
+        p.grad = torch.tensor([g])
+        opt.step()
+    assert opt.lrs[0] == 0.0
+
+
+def test_normalized_multiplicative_step_is_bounded_by_beta() -> None:
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = SGDHD([p], lr=0.1, hyper_lr=0.1)
+    p.grad = torch.tensor([1e6, 0.0, 0.0])
+    opt.step()
+    p.grad = torch.tensor([1e6, 1e6, 0.0])  # cos = 1/sqrt(2), whatever the scale
+    opt.step()
+    assert opt.lrs[0] == pytest.approx(0.1 * math.exp(0.1 / math.sqrt(2)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lr": -0.1}, "-0.1"),
+        ({"hyper_lr": -1.0}, "-1.0"),
+        ({"momentum": 1.5}, "1.5"),
+        ({"nesterov": True}, "momentum"),
+        ({"weight_decay": -2.0}, "-2.0"),
+        ({"lr": float("nan")}, "nan"),
+    ],
+)
+def test_bad_input_raises_value_error(kwargs: dict, match: str) -> None:
+    p = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(ValueError, match=re.escape(match)) as info:
+        SGDHD([p], **kwargs)
+    assert isinstance(info.value, InputError)
+
+
+def test_bad_adam_input_and_types() -> None:
+    p = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(InputError, match=re.escape("1.0")):
+        AdamHD([p], betas=(0.9, 1.0))
+    with pytest.raises(InputError, match=re.escape("-1e-08")):
+        AdamHD([p], eps=-1e-8)
+    with pytest.raises(InputTypeError, match="fast"):
+        AdamHD([p], lr="fast")  # type: ignore[arg-type]
+    opt = AdamHD([p])
+    with pytest.raises(InputError, match="-3"):
+        opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": -3})
+    opt.param_groups[0]["lr"] = -1.0  # e.g. written by a faulty scheduler
+    p.grad = torch.ones(2)
+    with pytest.raises(InputError, match=re.escape("-1.0")):
+        opt.step()
