@@ -1,3 +1,92 @@
-"""The learning-curve diagnostician: what is wrong with one run, and which way to move each knob."""
+"""The learning-curve diagnostician: what is wrong with one run, and which way to move each knob.
+
+``diagnose(curves)`` reads one run's per-epoch train and validation curves and returns a
+:class:`Diagnosis`: findings (overfitting, underfitting, good-fit, lr-too-high, lr-too-low,
+not-converged, plateau, noisy-validation) each with a confidence and the evidence in numbers, and
+advice on each knob. Interpretable rules over scale-free features are blended with a small
+logistic-regression classifier trained on a labelled curve set (``model.json``); the rules work
+alone when the model file is absent.
+
+This subpackage is a leaf: it needs numpy (and scikit-learn only to train the classifier).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from hyperlab.diagnose import classifier as _classifier
+from hyperlab.diagnose.advice import advise
+from hyperlab.diagnose.curves import check_curves, read_curves
+from hyperlab.diagnose.features import FEATURE_NAMES, features, vector, view
+from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
+from hyperlab.diagnose.rules import rule_scores
+from hyperlab.errors import InputTypeError
+
+__all__ = [
+    "FEATURE_NAMES",
+    "FINDINGS",
+    "KNOBS",
+    "Advice",
+    "Diagnosis",
+    "Finding",
+    "check_curves",
+    "diagnose",
+    "read_curves",
+]
+
+#: Findings listed besides the primary one need at least this confidence.
+REPORT_THRESHOLD = 0.35
+#: Weight of the learned classifier against the rules when both are available.
+MODEL_WEIGHT = 0.5
+
+
+def diagnose(
+    curves: Any, config: Mapping[str, Any] | None = None, *, use_model: bool = True
+) -> Diagnosis:
+    """Diagnose one training run from its learning curves.
+
+    Args:
+        curves: Per-epoch ``train_loss`` and ``val_loss`` (required) and ``train_metric``,
+            ``val_metric`` (optional, higher-is-better like accuracy), as a dict of lists or a
+            pandas DataFrame. At least 3 epochs; NaN/inf mark a diverged run.
+        config: The run's configuration; advice is restricted to the knobs it exposes.
+        use_model: Blend in the learned classifier (``False``: rules only).
+
+    Returns:
+        The diagnosis.
+
+    Raises:
+        InputError: fewer than 3 epochs, a missing curve, a non-numeric value.
+        InputTypeError: ``curves`` or ``config`` has the wrong type.
+    """
+    checked = check_curves(curves)
+    if config is not None and not isinstance(config, Mapping):
+        raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
+    return _diagnose(checked, config, use_model)
+
+
+def _diagnose(
+    curves: dict[str, np.ndarray], config: Mapping[str, Any] | None, use_model: bool
+) -> Diagnosis:
+    v = view(curves)
+    feats = features(curves, v)
+    rules = rule_scores(feats, v)
+    conf = {name: score for name, (score, _) in rules.items()}
+    model = _classifier.load() if use_model else None
+    if model is not None and not feats["diverged"]:
+        x = np.concatenate([vector(feats), [rules[r][0] for r in _classifier.RULE_INPUTS]])
+        proba = model.predict_proba(x)[0]
+        for name, p in zip(model.classes, proba):
+            conf[name] = (1 - MODEL_WEIGHT) * conf[name] + MODEL_WEIGHT * float(p)
+        # a finding the classifier does not know keeps its rule score
+    ranked = sorted(FINDINGS, key=lambda n: (-conf[n], FINDINGS.index(n)))
+    findings = []
+    for rank, name in enumerate(ranked):
+        if rank > 0 and conf[name] < REPORT_THRESHOLD:
+            continue
+        onset = v.vmin + 1 if name == "overfitting" else None
+        findings.append(Finding(name, round(float(conf[name]), 4), rules[name][1], onset))
+    return Diagnosis(findings, advise(findings, config, v.n_epochs), feats, v.n_epochs)

@@ -1,0 +1,86 @@
+"""From findings to advice: which way to move each knob, and by what factor.
+
+The table follows common practice for reading learning curves (e.g. Goodfellow, Bengio and
+Courville 2016, ch. 11.4; Smith 2018, arXiv:1803.09820): overfitting calls for more
+regularization or a smaller model, underfitting for less regularization or a larger model, a
+diverging or oscillating loss for a smaller learning rate, a slow steady one for a larger rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hyperlab.diagnose.result import KNOBS, Advice, Finding
+
+#: finding -> [(knob, direction, factor)]; the first move of a knob wins (findings by confidence).
+MOVES: dict[str, list[tuple[str, str, float]]] = {
+    "overfitting": [
+        ("weight_decay", "up", 3.0),
+        ("dropout", "up", 1.5),
+        ("epochs", "down", 0.5),
+        ("width", "down", 0.5),
+    ],
+    "underfitting": [
+        ("weight_decay", "down", 0.3),
+        ("dropout", "down", 0.5),
+        ("width", "up", 2.0),
+        ("n_layers", "up", 1.5),
+    ],
+    "lr-too-high": [("lr", "down", 0.3), ("batch_size", "up", 2.0)],
+    "lr-too-low": [("lr", "up", 3.0)],
+    "not-converged": [("epochs", "up", 2.0)],
+    "plateau": [("lr", "down", 0.3), ("weight_decay", "down", 0.3)],
+    "noisy-validation": [],
+    "good-fit": [],
+}
+
+#: Names a configuration may use for each knob.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "lr": ("lr", "learning_rate", "eta"),
+    "weight_decay": ("weight_decay", "wd", "l2", "alpha"),
+    "dropout": ("dropout", "dropout_rate", "p_dropout"),
+    "width": ("width", "hidden_size", "n_units", "units", "hidden"),
+    "n_layers": ("n_layers", "num_layers", "depth", "layers"),
+    "epochs": ("epochs", "n_epochs", "max_epochs", "budget"),
+    "batch_size": ("batch_size", "batch"),
+}
+
+
+def knob_key(knob: str, config: Mapping[str, Any]) -> str | None:
+    """The key under which ``config`` holds ``knob`` (``None`` when it does not expose it)."""
+    return next((k for k in ALIASES[knob] if k in config), None)
+
+
+def advise(
+    findings: list[Finding], config: Mapping[str, Any] | None = None, n_epochs: int | None = None
+) -> list[Advice]:
+    """One advice per knob, from findings sorted by confidence (highest first).
+
+    Args:
+        findings: The diagnosis's findings; the more confident finding decides a knob.
+        config: The run's configuration; only knobs it exposes get advice (every knob when
+            ``None``).
+        n_epochs: Length of the run; with an overfitting onset it sets the epochs factor.
+
+    Returns:
+        Advice in :data:`~hyperlab.diagnose.result.KNOBS` order.
+    """
+    knobs = [k for k in KNOBS if config is None or knob_key(k, config) is not None]
+    decided: dict[str, Advice] = {}
+    for finding in findings:
+        if finding.name == "lr-too-high" and "diverged" in finding.evidence:
+            moves = [("lr", "down", 0.1), *MOVES["lr-too-high"][1:]]
+        elif finding.name == "overfitting" and finding.onset_epoch and n_epochs:
+            stop = round(max(0.1, finding.onset_epoch / n_epochs), 2)
+            moves = [(k, d, stop if k == "epochs" else x) for k, d, x in MOVES["overfitting"]]
+        else:
+            moves = MOVES[finding.name]
+        reason = f"{finding.name} ({finding.confidence:.0%})"
+        for knob, direction, factor in moves:
+            if knob in knobs and knob not in decided:
+                decided[knob] = Advice(knob, direction, factor, reason)
+    out = []
+    for knob in knobs:
+        out.append(decided.get(knob) or Advice(knob, "keep", 1.0, "no finding calls for a change"))
+    return out

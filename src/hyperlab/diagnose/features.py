@@ -1,0 +1,180 @@
+"""Scale-free features of one run's learning curves.
+
+Every loss feature is computed on ``log(loss)`` (or, when a loss is not positive, on the loss
+divided by its largest magnitude), so multiplying a loss curve by any positive constant changes
+no feature. Positions are fractions of the run (0 = first epoch, 1 = last), so the same features
+describe a 3-epoch and a 1000-epoch run. Metric features (accuracy-like, already on a fixed
+scale) are used only when both metric curves are given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: The order of the feature vector the learned classifier reads.
+FEATURE_NAMES = (
+    "diverged",
+    "train_change",
+    "val_change",
+    "train_best",
+    "val_best",
+    "val_rise",
+    "val_argmin",
+    "train_after_vmin",
+    "gap_end",
+    "gap_change",
+    "train_tail",
+    "val_tail",
+    "val_tail_share",
+    "train_tail_share",
+    "train_rate",
+    "train_first_half_share",
+    "train_monotone",
+    "val_monotone",
+    "train_above_start",
+    "train_noise",
+    "val_noise",
+    "noise_ratio",
+    "val_noise_to_trend",
+    "has_metric",
+    "train_metric_end",
+    "val_metric_end",
+    "metric_gap",
+    "metric_gain",
+)
+
+
+@dataclass
+class CurveView:
+    """The transformed curves behind the features (kept for evidence sentences and plots).
+
+    Attributes:
+        n_epochs: Length of the given curves.
+        n_finite: Epochs before the first NaN/inf in a loss (== ``n_epochs`` when none).
+        train: Transformed train loss over the finite epochs, shape ``(n_finite,)``.
+        val: Transformed validation loss over the finite epochs, shape ``(n_finite,)``.
+        val_smooth: ``val`` smoothed with a moving average, shape ``(n_finite,)``.
+        raw_train: Given train loss, shape ``(n_epochs,)``.
+        raw_val: Given validation loss, shape ``(n_epochs,)``.
+        log_scale: Whether ``train``/``val`` are logarithms.
+        vmin: Index of the smoothed validation minimum (0-based, within the finite part).
+    """
+
+    n_epochs: int
+    n_finite: int
+    train: np.ndarray
+    val: np.ndarray
+    val_smooth: np.ndarray
+    raw_train: np.ndarray
+    raw_val: np.ndarray
+    log_scale: bool
+    vmin: int
+
+
+def view(curves: dict[str, np.ndarray]) -> CurveView:
+    """Transform checked curves (see :func:`hyperlab.diagnose.curves.check_curves`)."""
+    tr, va = curves["train_loss"], curves["val_loss"]
+    bad = ~(np.isfinite(tr) & np.isfinite(va))
+    n_finite = int(np.argmax(bad)) if bad.any() else len(tr)
+    ftr, fva = tr[:n_finite], va[:n_finite]
+    both = np.concatenate([ftr, fva])
+    log_scale = bool(len(both) and (both > 0).all())
+    if log_scale:
+        gtr, gva = np.log(ftr), np.log(fva)
+    else:
+        scale = float(np.abs(both).max()) if len(both) and np.abs(both).max() > 0 else 1.0
+        gtr, gva = ftr / scale, fva / scale
+    smooth = _smooth(gva)
+    vmin = int(np.argmin(smooth)) if len(smooth) else 0
+    return CurveView(len(tr), n_finite, gtr, gva, smooth, tr, va, log_scale, vmin)
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    """Centred moving average with a window of about a tenth of the run (edges shrink)."""
+    n = len(x)
+    half = max(0, n // 20)
+    if half == 0 or n < 5:
+        return x.copy()
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    idx = np.arange(n)
+    lo, hi = np.maximum(idx - half, 0), np.minimum(idx + half + 1, n)
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def _tail_change(x: np.ndarray) -> float:
+    """Change over the last third of ``x`` from a least-squares line, per whole run."""
+    n = len(x)
+    k = max(2, math.ceil(n / 3))
+    seg = x[n - k :]
+    t = np.arange(n - k, n) / max(n - 1, 1)
+    if np.ptp(t) == 0:
+        return 0.0
+    slope = np.polyfit(t, seg, 1)[0]
+    return float(slope) / 3.0
+
+
+def _noise(x: np.ndarray) -> float:
+    """Typical epoch-to-epoch wiggle of ``x`` around its local trend (robust, same units)."""
+    if len(x) < 3:
+        return 0.0
+    second = (
+        x[2:] - 2 * x[1:-1] + x[:-2]
+    )  # white noise of std s gives second differences of std s*sqrt(6)
+    return float(1.4826 * np.median(np.abs(second - np.median(second))) / math.sqrt(6))
+
+
+def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[str, float]:
+    """The scale-free features of checked curves, keyed by :data:`FEATURE_NAMES`."""
+    v = view(curves) if v is None else v
+    f: dict[str, float] = dict.fromkeys(FEATURE_NAMES, 0.0)
+    f["diverged"] = float(v.n_finite < v.n_epochs)
+    tr, va = v.train, v.val
+    if len(tr) >= 2:
+        f["train_change"] = float(tr[-1] - tr[0])
+        f["val_change"] = float(va[-1] - va[0])
+        f["train_best"] = float(tr.min() - tr[0])
+        f["val_best"] = float(v.val_smooth.min() - va[0])
+        f["val_rise"] = float(v.val_smooth[-1] - v.val_smooth.min())
+        f["val_argmin"] = v.vmin / (len(va) - 1)
+        f["train_after_vmin"] = float(tr[-1] - tr[v.vmin])
+        f["gap_end"] = float(va[-1] - tr[-1])
+        f["gap_change"] = float((va[-1] - tr[-1]) - (va[0] - tr[0]))
+        f["train_tail"] = _tail_change(tr)
+        f["train_rate"] = f["train_tail"] * 3.0 / (len(tr) - 1)  # per epoch at the end
+        f["val_tail"] = _tail_change(v.val_smooth)
+        vdrop = float(va[0] - v.val_smooth.min())
+        if vdrop > 1e-12:
+            f["val_tail_share"] = float(np.clip(-f["val_tail"] / vdrop, -1.0, 1.0))
+        total = float(tr[0] - tr.min())
+        if total > 1e-12:
+            f["train_tail_share"] = float(np.clip(-f["train_tail"] / total, -1.0, 1.0))
+            half = len(tr) // 2
+            f["train_first_half_share"] = float(
+                np.clip((tr[0] - tr[: half + 1].min()) / total, 0, 1)
+            )
+        dtr, dva = np.diff(tr), np.diff(va)
+        f["train_monotone"] = float((dtr < 0).mean())
+        f["val_monotone"] = float((dva < 0).mean())
+        f["train_above_start"] = float(max(0.0, tr[1:].max() - tr[0]))
+        f["train_noise"] = _noise(tr)
+        f["val_noise"] = _noise(va)
+        f["noise_ratio"] = float(np.log((f["val_noise"] + 1e-3) / (f["train_noise"] + 1e-3)))
+        trend = abs(float(v.val_smooth[-1] - v.val_smooth[len(va) // 2])) + 1e-3
+        f["val_noise_to_trend"] = float(np.log(f["val_noise"] / trend + 1e-3))
+    if "train_metric" in curves and "val_metric" in curves:
+        tm, vm = curves["train_metric"][: v.n_finite], curves["val_metric"][: v.n_finite]
+        if len(tm) and np.isfinite(tm[-1]) and np.isfinite(vm[-1]):
+            f["has_metric"] = 1.0
+            f["train_metric_end"] = float(tm[-1])
+            f["val_metric_end"] = float(vm[-1])
+            f["metric_gap"] = float(tm[-1] - vm[-1])
+            f["metric_gain"] = float(np.nanmax(vm) - vm[0])
+    return {k: (x if math.isfinite(x) else 0.0) for k, x in f.items()}
+
+
+def vector(feats: dict[str, float]) -> np.ndarray:
+    """The features as a vector in :data:`FEATURE_NAMES` order, shape ``(n_features,)``."""
+    return np.array([feats[k] for k in FEATURE_NAMES], dtype=np.float64)

@@ -1,0 +1,181 @@
+"""Interpretable rules: one score in [0, 1] and one evidence sentence per finding.
+
+Each rule multiplies a few soft thresholds (:func:`_ramp`) on scale-free features; thresholds
+are in log-loss units (0.1 ≈ 10%) or fractions of the run. The rules work on their own; the
+learned classifier (:mod:`hyperlab.diagnose.classifier`) only re-weighs them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from hyperlab.diagnose.features import CurveView
+
+Rule = Callable[[dict[str, float], CurveView], tuple[float, str]]
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    """0 below ``lo``, 1 above ``hi``, linear between."""
+    return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
+
+
+def _pct(log_change: float, log_scale: bool) -> str:
+    """A log-loss change as a signed percentage (or a relative change on a linear axis)."""
+    value = math.expm1(log_change) * 100 if log_scale else log_change * 100
+    return f"{value:+.0f}%"
+
+
+def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
+    if f["diverged"]:
+        which = "train" if not np.isfinite(v.raw_train[v.n_finite]) else "validation"
+        value = v.raw_train[v.n_finite] if which == "train" else v.raw_val[v.n_finite]
+        return 0.98, (
+            f"{which} loss became {value} at epoch {v.n_finite + 1} of {v.n_epochs}: training diverged"
+        )
+    above = _ramp(f["train_above_start"], 0.1, 0.5)
+    ends_up = _ramp(f["train_change"], -0.02, 0.2)
+    jumpy = _ramp(f["train_noise"], 0.05, 0.2) * _ramp(0.75 - f["train_monotone"], 0.0, 0.25)
+    score = max(above, ends_up, jumpy)
+    if score == above and above > 0:
+        peak = int(np.argmax(v.train))
+        text = (
+            f"train loss rose {_pct(f['train_above_start'], v.log_scale)} above its first-epoch "
+            f"value (peak at epoch {peak + 1} of {v.n_epochs})"
+        )
+    elif score == ends_up and ends_up > 0:
+        text = f"train loss ended {_pct(f['train_change'], v.log_scale)} relative to epoch 1"
+    else:
+        text = (
+            f"train loss oscillates: it fell in only {f['train_monotone']:.0%} of epochs, "
+            f"epoch-to-epoch noise {_pct(f['train_noise'], v.log_scale).lstrip('+')}"
+        )
+    return score, text
+
+
+def _lr_too_low(f: dict[str, float], v: CurveView) -> tuple[float, str]:
+    steady = _ramp(f["train_monotone"], 0.6, 0.9)
+    linear = 1.0 - _ramp(f["train_first_half_share"], 0.7, 0.95)
+    moving = _ramp(f["train_tail_share"], 0.1, 0.25)
+    slow = 1.0 - _ramp(-f["train_rate"], 0.05, 0.15)
+    val_falling = _ramp(f["val_argmin"], 0.75, 0.95)
+    score = steady * linear * moving * slow * val_falling
+    return score, (
+        f"train loss falls slowly and steadily ({_pct(f['train_change'], v.log_scale)} over "
+        f"{v.n_finite} epochs, {_pct(f['train_rate'], v.log_scale)} per epoch at the end, "
+        f"{f['train_first_half_share']:.0%} of the drop in the first half)"
+    )
+
+
+def _not_converged(f: dict[str, float], v: CurveView) -> tuple[float, str]:
+    moving = _ramp(f["train_tail_share"], 0.05, 0.15)
+    fast = _ramp(-f["train_rate"], 0.03, 0.1)
+    val_falling = _ramp(f["val_argmin"], 0.8, 0.95) * _ramp(f["val_tail_share"], 0.03, 0.1)
+    score = moving * fast * val_falling
+    return score, (
+        f"both losses still fall at the end: validation {_pct(f['val_tail'], v.log_scale)} and "
+        f"train {_pct(f['train_tail'], v.log_scale)} over the last third of {v.n_finite} epochs"
+    )
+
+
+def _overfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
+    rise = _ramp(f["val_rise"], 0.03, 0.15)
+    early = _ramp(1.0 - f["val_argmin"], 0.05, 0.2)
+    train_falls = _ramp(-f["train_after_vmin"], 0.03, 0.2)
+    above_noise = _ramp(f["val_rise"] / (f["val_noise"] + 1e-3), 1.0, 3.0)
+    score = rise * early * train_falls * above_noise
+    return score, (
+        f"validation loss minimum at epoch {v.vmin + 1} of {v.n_finite}, then "
+        f"{_pct(f['val_rise'], v.log_scale)} while train loss went "
+        f"{_pct(f['train_after_vmin'], v.log_scale)}"
+    )
+
+
+def _underfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
+    little_progress = 1.0 - _ramp(-f["train_change"], 1.0, 2.0)
+    moved = _ramp(-f["train_best"], 0.02, 0.1)
+    settled = 1.0 - _ramp(f["train_tail_share"], 0.1, 0.3)
+    small_gap = 1.0 - _ramp(abs(f["gap_end"]), 0.15, 0.4)
+    score = little_progress * moved * settled * small_gap
+    if f["has_metric"]:
+        score = 0.5 * score + 0.5 * score * (1.0 - _ramp(f["train_metric_end"], 0.9, 0.98))
+    text = (
+        f"train loss settled at {math.exp(f['train_change']) if v.log_scale else 1 + f['train_change']:.0%} "
+        f"of its first value with validation close to it (gap {_pct(f['gap_end'], v.log_scale)})"
+    )
+    if f["has_metric"]:
+        text += f"; train metric ends at {f['train_metric_end']:.3g}"
+    return score, text
+
+
+def _plateau(f: dict[str, float], v: CurveView) -> tuple[float, str]:
+    n = len(v.train)
+    k = max(1, math.ceil(0.2 * (n - 1)))
+    later = float(v.train[k:].max() - v.train[k:].min()) if n > k else 0.0
+    early = float(abs(v.train[k] - v.train[0]))
+    flat = 1.0 - _ramp(later, 0.05, 0.2)
+    stuck_high = 1.0 - _ramp(-f["train_change"], 0.3, 0.7)
+    stopped = _ramp(early / (later + 1e-3), 1.0, 3.0)
+    score = flat * stuck_high * stopped
+    return score, (
+        f"train loss stuck from epoch {k + 1} of {n}: it moved within a "
+        f"{_pct(later, v.log_scale).lstrip('+')} band and ended "
+        f"{_pct(f['train_change'], v.log_scale)} from its start"
+    )
+
+
+def _noisy_validation(f: dict[str, float], v: CurveView) -> tuple[float, str]:
+    noisier = _ramp(f["noise_ratio"], 0.7, 1.6)
+    large = _ramp(f["val_noise"], 0.03, 0.1)
+    over_trend = _ramp(f["val_noise_to_trend"], -1.5, 0.0)
+    score = noisier * large * over_trend
+    return score, (
+        f"validation loss jumps {_pct(f['val_noise'], v.log_scale).lstrip('+')} from epoch to "
+        f"epoch, {math.exp(f['noise_ratio']):.1f}x the train loss noise and "
+        f"{math.exp(f['val_noise_to_trend']):.1f}x its trend over the second half"
+    )
+
+
+def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
+    learned = _ramp(-f["train_change"], 1.0, 2.0) * _ramp(-f["val_best"], 0.3, 1.0)
+    near_best = 1.0 - _ramp(f["val_rise"], 0.05, 0.2)
+    settled = 1.0 - _ramp(f["val_tail_share"], 0.05, 0.15)
+    score = learned * near_best * settled
+    return score, (
+        f"validation loss fell {_pct(f['val_best'], v.log_scale).lstrip('-')} and ends within "
+        f"{_pct(f['val_rise'], v.log_scale).lstrip('+')} of its best (epoch {v.vmin + 1} of "
+        f"{v.n_finite}); train loss fell {_pct(f['train_change'], v.log_scale).lstrip('-')}"
+    )
+
+
+RULES: dict[str, Rule] = {
+    "lr-too-high": _lr_too_high,
+    "lr-too-low": _lr_too_low,
+    "not-converged": _not_converged,
+    "overfitting": _overfitting,
+    "underfitting": _underfitting,
+    "plateau": _plateau,
+    "noisy-validation": _noisy_validation,
+    "good-fit": _good_fit,
+}
+
+#: Findings that rule out a good fit when they are present.
+_PROBLEMS = ("lr-too-high", "lr-too-low", "not-converged", "overfitting", "underfitting", "plateau")
+
+
+def rule_scores(f: dict[str, float], v: CurveView) -> dict[str, tuple[float, str]]:
+    """Score every finding with its rule; ``good-fit`` is discounted by the strongest problem."""
+    if v.n_finite < 2:
+        out = {name: (0.0, "too few finite epochs to judge") for name in RULES}
+        out["lr-too-high"] = _lr_too_high(f, v)
+        return out
+    out = {name: rule(f, v) for name, rule in RULES.items()}
+    worst = max(out[p][0] for p in _PROBLEMS)
+    good, text = out["good-fit"]
+    out["good-fit"] = (good * (1.0 - worst), text)
+    if f["diverged"]:
+        out = {k: (s * 0.3, t) for k, t_s in out.items() for s, t in [t_s]}
+        out["lr-too-high"] = _lr_too_high(f, v)
+    return out

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from _diagnose_cases import CASES, diverged, good_fit, overfitting
+
+from hyperlab.diagnose import FINDINGS, KNOBS, Diagnosis, diagnose
+from hyperlab.diagnose.curves import check_curves
+from hyperlab.diagnose.features import FEATURE_NAMES, features
+from hyperlab.errors import InputError, InputTypeError
+
+
+@pytest.mark.parametrize("use_model", [False, True])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_clear_case_is_found_with_high_confidence(name: str, use_model: bool) -> None:
+    d = diagnose(CASES[name](), use_model=use_model)
+    assert d.primary.name == name, d.summary()
+    assert d.primary.confidence >= 0.7, d.summary()
+    assert any(ch.isdigit() for ch in d.primary.evidence)
+
+
+@pytest.mark.parametrize("use_model", [False, True])
+def test_clean_good_fit_is_not_over_or_underfitting(use_model: bool) -> None:
+    d = diagnose(good_fit(), use_model=use_model)
+    names = {f.name for f in d.findings}
+    assert "overfitting" not in names and "underfitting" not in names
+    assert all(a.direction == "keep" for a in d.advice)
+
+
+def test_overfitting_reports_onset_and_advice() -> None:
+    d = diagnose(overfitting())
+    f = d.finding("overfitting")
+    assert f is not None and f.onset_epoch is not None
+    assert 12 <= f.onset_epoch <= 25
+    assert "epoch" in f.evidence and "%" in f.evidence
+    assert d.advice_for("weight_decay").direction == "up"  # type: ignore[union-attr]
+    assert d.advice_for("epochs").direction == "down"  # type: ignore[union-attr]
+    assert d.advice_for("lr").direction == "keep"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_scale_invariance(name: str) -> None:
+    curves = CASES[name]()
+    scaled = dict(curves)
+    for key in ("train_loss", "val_loss"):
+        scaled[key] = [10.0 * x for x in curves[key]]
+    a, b = diagnose(curves), diagnose(scaled)
+    assert [f.name for f in a.findings] == [f.name for f in b.findings]
+    assert [f.confidence for f in a.findings] == pytest.approx([f.confidence for f in b.findings])
+
+
+def test_features_are_scale_free_on_random_curves() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(3, 60))
+        curves = {
+            "train_loss": np.exp(rng.standard_normal(n).cumsum() * 0.1),
+            "val_loss": np.exp(rng.standard_normal(n).cumsum() * 0.1),
+        }
+        f1 = features(check_curves(curves))
+        f2 = features(check_curves({k: v * 37.0 for k, v in curves.items()}))
+        assert [f1[k] for k in FEATURE_NAMES] == pytest.approx([f2[k] for k in FEATURE_NAMES])
+
+
+def test_length_three() -> None:
+    d = diagnose({"train_loss": [2.0, 1.0, 0.6], "val_loss": [2.1, 1.2, 0.8]})
+    assert d.n_epochs == 3
+    assert d.primary.name in FINDINGS
+    assert 0.0 <= d.primary.confidence <= 1.0
+    flat = diagnose({"train_loss": [1.0, 1.0, 1.0], "val_loss": [1.0, 1.0, 1.0]})
+    assert flat.primary.name in FINDINGS
+
+
+@pytest.mark.parametrize("name", ["good-fit", "overfitting", "lr-too-low", "underfitting"])
+def test_length_1000_same_finding_as_short(name: str) -> None:
+    long = diagnose(CASES[name](1000))
+    assert long.n_epochs == 1000
+    assert long.primary.name == name, long.summary()
+
+
+def test_nan_and_inf_mean_lr_too_high() -> None:
+    d = diagnose(diverged())
+    assert d.primary.name == "lr-too-high"
+    assert d.primary.confidence >= 0.9
+    assert "epoch 4" in d.primary.evidence
+    lr = d.advice_for("lr")
+    assert lr is not None and lr.direction == "down" and lr.factor < 0.5
+    # divergence after a good start, and NaN from the first epoch on
+    good = good_fit()
+    good["train_loss"][30] = math.inf
+    assert diagnose(good).primary.name == "lr-too-high"
+    nan = {"train_loss": [math.nan] * 5, "val_loss": [math.nan] * 5}
+    assert diagnose(nan).primary.name == "lr-too-high"
+
+
+def test_dataframe_input_and_metrics() -> None:
+    curves = CASES["underfitting"]()
+    df = pd.DataFrame(curves)
+    a, b = diagnose(df), diagnose(curves)
+    assert a.primary.name == b.primary.name == "underfitting"
+    assert a.features["has_metric"] == 1.0
+
+
+def test_advice_restricted_to_exposed_knobs() -> None:
+    d = diagnose(overfitting(), config={"lr": 0.01, "weight_decay": 1e-4, "optimizer": "adam"})
+    assert [a.knob for a in d.advice] == ["lr", "weight_decay"]
+    full = diagnose(overfitting())
+    assert [a.knob for a in full.advice] == list(KNOBS)
+    aliased = diagnose(CASES["lr-too-low"](), config={"learning_rate": 1e-5})
+    assert aliased.advice[0].knob == "lr" and aliased.advice[0].direction == "up"
+
+
+def test_to_dict_and_summary() -> None:
+    d = diagnose(overfitting())
+    assert isinstance(d, Diagnosis)
+    data = json.loads(json.dumps(d.to_dict()))
+    assert data["primary"] == "overfitting"
+    assert data["findings"][0]["onset_epoch"] == d.primary.onset_epoch
+    assert {a["knob"] for a in data["advice"]} == set(KNOBS)
+    text = d.summary()
+    assert "overfitting" in text and "weight_decay" in text
+
+
+@pytest.mark.parametrize(
+    ("curves", "match"),
+    [
+        ({"train_loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, r"at least 3 epochs.*got 2"),
+        ({"train_loss": [1.0, 0.5, 0.4]}, "val_loss"),
+        ({"train_loss": [1.0, "x", 0.4], "val_loss": [1, 1, 1]}, "'x'"),
+        ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5]}, "differ in length"),
+        ({"train_loss": "1,2,3", "val_loss": [1.0, 0.5, 0.4]}, "list of numbers"),
+    ],
+)
+def test_bad_input_raises_input_error(curves: dict, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        diagnose(curves)
+
+
+def test_wrong_types() -> None:
+    with pytest.raises(InputTypeError, match="list"):
+        diagnose([1.0, 2.0, 3.0])
+    with pytest.raises(InputTypeError, match="config"):
+        diagnose(good_fit(), config=[("lr", 1)])  # type: ignore[arg-type]
+
+
+def test_diagnose_import_does_not_load_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, hyperlab.diagnose; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

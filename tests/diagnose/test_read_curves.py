@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hyperlab.diagnose import read_curves
+from hyperlab.errors import DataNotFoundError, InputError
+
+GOOD_CSV = "epoch,train_loss,val_loss,train_metric,val_metric\n" + "".join(
+    f"{i},{2.0 / i:.4f},{2.1 / i + 0.05:.4f},{1 - 0.5 / i:.3f},{1 - 0.6 / i:.3f}\n"
+    for i in range(1, 9)
+)
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_reads_csv(tmp_path: Path) -> None:
+    curves = read_curves(_write(tmp_path, "run.csv", GOOD_CSV))
+    assert set(curves) == {"train_loss", "val_loss", "train_metric", "val_metric"}
+    assert len(curves["val_loss"]) == 8
+    assert curves["train_loss"][0] == pytest.approx(2.0)
+
+
+def test_csv_allows_nan_inf_and_extra_columns(tmp_path: Path) -> None:
+    text = "epoch,lr,train_loss,val_loss\n1,0.1,2.0,2.1\n2,0.1,9.0,inf\n3,0.1,nan,nan\n"
+    curves = read_curves(_write(tmp_path, "run.csv", text))
+    assert curves["val_loss"][1] == float("inf")
+    assert "lr" not in curves
+
+
+def test_reads_json_forms(tmp_path: Path) -> None:
+    data = {"train_loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.6, 0.4]}
+    assert read_curves(_write(tmp_path, "a.json", json.dumps(data)))["val_loss"] == [1.1, 0.6, 0.4]
+    nested = {"curves": data, "value": 0.4}
+    assert read_curves(_write(tmp_path, "b.json", json.dumps(nested)))["train_loss"][2] == 0.3
+    rows = [
+        {"epoch": i + 1, "train_loss": t, "val_loss": v}
+        for i, (t, v) in enumerate(zip(*data.values()))
+    ]
+    assert read_curves(_write(tmp_path, "c.json", json.dumps(rows)))["val_loss"] == [1.1, 0.6, 0.4]
+
+
+def test_missing_column_names_it_and_line_1(tmp_path: Path) -> None:
+    p = _write(tmp_path, "run.csv", "epoch,train_loss\n1,2.0\n2,1.0\n3,0.5\n")
+    with pytest.raises(InputError, match=r"line 1.*val_loss"):
+        read_curves(p)
+
+
+def test_text_in_number_column_names_line_and_value(tmp_path: Path) -> None:
+    p = _write(tmp_path, "run.csv", "epoch,train_loss,val_loss\n1,2.0,2.1\n2,oops,1.5\n3,0.5,0.9\n")
+    with pytest.raises(InputError, match=r"line 3.*train_loss.*'oops'"):
+        read_curves(p)
+
+
+def test_text_in_epoch_column(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path, "run.csv", "epoch,train_loss,val_loss\n1,2.0,2.1\ntwo,1.0,1.5\n3,0.5,0.9\n"
+    )
+    with pytest.raises(InputError, match=r"line 3.*epoch.*'two'"):
+        read_curves(p)
+
+
+def test_short_row_names_line(tmp_path: Path) -> None:
+    p = _write(tmp_path, "run.csv", "epoch,train_loss,val_loss\n1,2.0,2.1\n2,1.0\n3,0.5,0.9\n")
+    with pytest.raises(InputError, match=r"line 3.*expected 3 values"):
+        read_curves(p)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("", "empty"), ("  \n", "empty"), ("epoch,train_loss,val_loss\n", "no rows")],
+)
+def test_empty_files(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        read_curves(_write(tmp_path, "run.csv", text))
+
+
+def test_too_few_rows_and_bad_json(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="at least 3 epochs"):
+        read_curves(_write(tmp_path, "run.csv", "epoch,train_loss,val_loss\n1,2.0,2.1\n"))
+    with pytest.raises(InputError, match="line 2"):
+        read_curves(_write(tmp_path, "run.json", '{"train_loss": [1, 2, 3],\n "val_loss": [1, 2,}'))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match=r"nope\.csv"):
+        read_curves(tmp_path / "nope.csv")
