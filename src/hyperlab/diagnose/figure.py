@@ -1,0 +1,139 @@
+"""The annotated curve figure: data first (tested as data), then one plotly renderer.
+
+The figure shows the train and validation loss (log axis when positive), the smoothed
+validation loss and a straight-line trend fitted to the last third of each loss (on the log
+axis), the overfitting onset as a vertical line, and the metrics on a second panel when given.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from hyperlab.diagnose.curves import check_curves
+from hyperlab.diagnose.features import view
+from hyperlab.diagnose.result import Diagnosis
+
+
+class FigureData(NamedTuple):
+    """Everything the renderer draws.
+
+    Attributes:
+        epochs: 1-based epochs, length ``n``.
+        series: name -> per-epoch values (NaN where missing), each length ``n``.
+        trends: name -> (epochs, values) of a fitted trend line.
+        onset_epoch: Overfitting onset to mark, or ``None``.
+        log_y: Whether the loss axis is logarithmic.
+        title: Figure title.
+        notes: Finding lines shown under the figure.
+    """
+
+    epochs: list[int]
+    series: dict[str, list[float]]
+    trends: dict[str, tuple[list[int], list[float]]]
+    onset_epoch: int | None
+    log_y: bool
+    title: str
+    notes: list[str]
+
+
+def figure_data(curves: Any, diagnosis: Diagnosis, title: str = "") -> FigureData:
+    """Collect what the figure shows for ``curves`` and their ``diagnosis``."""
+    checked = check_curves(curves)
+    v = view(checked)
+    n = v.n_epochs
+    epochs = list(range(1, n + 1))
+    series = {k: [float(x) for x in arr] for k, arr in checked.items()}
+    trends: dict[str, tuple[list[int], list[float]]] = {}
+    if v.n_finite >= 3:
+        back = np.exp if v.log_scale else (lambda x: x)
+        smooth = list(map(float, back(v.val_smooth)))
+        trends["val_loss smoothed"] = (epochs[: v.n_finite], smooth)
+        k = max(2, math.ceil(v.n_finite / 3))
+        xs = np.arange(v.n_finite - k, v.n_finite)
+        for name, g in (("train_loss", v.train), ("val_loss", v.val)):
+            slope, icpt = np.polyfit(xs, g[v.n_finite - k :], 1)
+            trends[f"{name} trend (last third)"] = (
+                [int(x) + 1 for x in xs],
+                [float(y) for y in back(slope * xs + icpt)],
+            )
+    over = diagnosis.finding("overfitting")
+    notes = [f"{f.name} ({f.confidence:.0%}): {f.evidence}" for f in diagnosis.findings]
+    notes += [
+        f"advice: {a.knob} {a.direction} x{a.factor:g}"
+        for a in diagnosis.advice
+        if a.direction != "keep"
+    ]
+    return FigureData(
+        epochs,
+        series,
+        trends,
+        over.onset_epoch if over else None,
+        v.log_scale,
+        title or f"Diagnosis: {diagnosis.primary.name}",
+        notes,
+    )
+
+
+def render_html(data: FigureData) -> str:
+    """A self-contained HTML page (plotly.js embedded, no external URL)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    has_metric = any(k.endswith("_metric") for k in data.series)
+    fig = make_subplots(
+        rows=2 if has_metric else 1,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.65, 0.35] if has_metric else None,
+        vertical_spacing=0.08,
+    )
+    colors = {"train": "#1f77b4", "val": "#d62728"}
+    for name, values in data.series.items():
+        row = 2 if name.endswith("_metric") else 1
+        color = colors["train" if name.startswith("train") else "val"]
+        y = [None if not math.isfinite(x) else x for x in values]
+        fig.add_trace(
+            go.Scatter(x=data.epochs, y=y, name=name, mode="lines+markers", line={"color": color}),
+            row=row,
+            col=1,
+        )
+    for name, (xs, ys) in data.trends.items():
+        color = colors["train" if name.startswith("train") else "val"]
+        fig.add_trace(
+            go.Scatter(x=xs, y=ys, name=name, mode="lines", line={"color": color, "dash": "dot"}),
+            row=1,
+            col=1,
+        )
+    if data.onset_epoch is not None:
+        fig.add_vline(
+            x=data.onset_epoch,
+            line={"color": "black", "dash": "dash"},
+            annotation_text=f"overfitting from epoch {data.onset_epoch}",
+            row=1,
+            col=1,
+        )
+    fig.update_yaxes(type="log" if data.log_y else "linear", title_text="loss", row=1, col=1)
+    if has_metric:
+        fig.update_yaxes(title_text="metric", row=2, col=1)
+    fig.update_xaxes(title_text="epoch", row=2 if has_metric else 1, col=1)
+    fig.update_layout(title=data.title, height=600, template="plotly_white")
+    body = fig.to_html(full_html=False, include_plotlyjs=True)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in data.notes)
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(data.title)}</title></head><body>"
+        f"{body}<ul>{notes}</ul></body></html>"
+    )
+
+
+def write_html(curves: Any, diagnosis: Diagnosis, path: str | Path, title: str = "") -> Path:
+    """Write the annotated figure of ``curves`` to ``path`` and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(figure_data(curves, diagnosis, title)), encoding="utf-8")
+    return path

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hyperlab.cli import main
+
+
+def _overfit_csv(path: Path) -> Path:
+    rows = ["epoch,train_loss,val_loss,train_metric,val_metric"]
+    for e in range(1, 31):
+        tr = 2.0 * 0.8**e + 0.01
+        va = 2.0 * 0.8**e + 0.1 + 0.01 * max(e - 10, 0) ** 1.3
+        rows.append(f"{e},{tr:.5f},{va:.5f},{1 - tr / 3:.4f},{0.9 - va / 10:.4f}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_file_mode_prints_and_writes_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _overfit_csv(tmp_path / "run.csv")
+    assert main(["diagnose", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert "overfitting" in out and "weight_decay" in out
+    page = tmp_path / "run.diagnosis.html"
+    assert page.is_file()
+    text = page.read_text()
+    assert "overfitting from epoch" in text
+    assert "<script src=" not in text and "Plotly" in text  # plotly.js embedded, no URL
+
+
+def test_file_mode_json_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _overfit_csv(tmp_path / "run.csv")
+    out_html = tmp_path / "sub" / "fig.html"
+    assert main(["diagnose", str(src), "--json", "--out", str(out_html)]) == 0
+    printed = capsys.readouterr().out
+    data = json.loads(printed[: printed.rindex("}") + 1])
+    assert data["primary"] == "overfitting"
+    assert out_html.is_file()
+
+
+def test_malformed_file_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("epoch,train_loss,val_loss\n1,1.0,1.0\n2,abc,0.9\n3,0.5,0.8\n")
+    assert main(["diagnose", str(bad), "--no-html"]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "abc" in err
+    assert main(["diagnose", str(bad), "--trial", "1"]) == 2
