@@ -6,3 +6,4 @@ Importing this package registers the built-in pruners in :data:`hyperlab.registr
 from __future__ import annotations
 
 from hyperlab.pruners import classic as classic  # registers the classic pruners
+from hyperlab.pruners import curve as curve  # registers curve, curve-parametric

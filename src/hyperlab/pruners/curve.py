@@ -1,0 +1,285 @@
+"""``LearningCurvePruner``: stop a trial whose predicted final value is unlikely to win.
+
+At each check the pruner predicts, from the trial's curve so far (and its configuration), the
+value the curve will reach at the maximum budget, as a Gaussian ``(mean, std)``, and stops the
+trial when the probability that it ends better than the current k-th best final value is below
+a threshold (after Domhan et al. 2015, who stop a run when
+``P(final > best) < 5%``). Until enough trials have finished for the predictor to be fitted,
+a median rule stands in (stop a trial whose best value so far is worse than the median of the
+finished trials at the same epoch). A trial is never stopped before ``min_epochs`` epochs, nor
+when its value is the best of all trials at its epoch or already better than the best final
+value.
+
+When it stops a trial it records on it (user attributes) ``prune_reason``,
+``predicted_final_mean`` and ``predicted_final_std``, which the report shows.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.pruners import BasePruner
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from hyperlab.curves.base import CurvePredictor, prob_below
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.registry import PRUNERS
+
+
+def default_min_epochs(max_budget: int) -> int:
+    """Ten per cent of the budget, at least two epochs (at most ``max_budget``)."""
+    return min(max_budget, max(2, math.ceil(max_budget / 10)))
+
+
+def trial_curve(trial: FrozenTrial) -> np.ndarray:
+    """The trial's reported values in step order: array of shape ``(n_steps,)``."""
+    steps = sorted(trial.intermediate_values)
+    return np.array([trial.intermediate_values[s] for s in steps], dtype=np.float64)
+
+
+class LearningCurvePruner(BasePruner):
+    """Prune when a curve predictor says a trial will very probably not beat the k-th best.
+
+    Args:
+        predictor: The curve predictor (a :class:`~hyperlab.curves.CurvePredictor`); it is
+            refitted on the study's trials as they finish.
+        max_budget: The final step (epoch) whose value is predicted.
+        k: Compare with the k-th best final value among complete trials (1: the best).
+        threshold: Prune when ``P(final better than the k-th best) < threshold``.
+        min_epochs: Never prune before this step (default: :func:`default_min_epochs`).
+        min_finished: Trials that must have reached ``max_budget`` before the predictor acts;
+            until then the median rule does.
+        median_startup: Finished trials the median rule needs before it acts.
+        refit_growth: Refit the predictor when the number of finished trials (complete or
+            pruned) has grown by this fraction since the last fit (at least by one).
+        interval: Check every ``interval`` steps after ``min_epochs``.
+    """
+
+    def __init__(
+        self,
+        predictor: CurvePredictor,
+        *,
+        max_budget: int,
+        k: int = 1,
+        threshold: float = 0.05,
+        min_epochs: int | None = None,
+        min_finished: int = 5,
+        median_startup: int = 3,
+        refit_growth: float = 0.25,
+        interval: int = 1,
+    ) -> None:
+        if not isinstance(predictor, CurvePredictor):
+            raise InputTypeError(f"predictor must be a CurvePredictor, got {predictor!r}")
+        for name, value, low in (
+            ("max_budget", max_budget, 1),
+            ("k", k, 1),
+            ("min_finished", min_finished, 1),
+            ("median_startup", median_startup, 1),
+            ("interval", interval, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(f"{name} must be an int >= {low}, got {value!r}")
+        if min_epochs is not None and (
+            isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 1
+        ):
+            raise InputError(f"min_epochs must be a positive int, got {min_epochs!r}")
+        if not 0.0 < threshold < 1.0:
+            raise InputError(f"threshold must be in (0, 1), got {threshold!r}")
+        if not refit_growth >= 0.0:
+            raise InputError(f"refit_growth must be >= 0, got {refit_growth!r}")
+        self.predictor = predictor
+        self.max_budget = max_budget
+        self.k = k
+        self.threshold = threshold
+        self.min_epochs = default_min_epochs(max_budget) if min_epochs is None else min_epochs
+        self.min_finished = min_finished
+        self.median_startup = median_startup
+        self.refit_growth = refit_growth
+        self.interval = interval
+        self._fitted_on = 0
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ the decision
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        """Whether to stop ``trial`` now (see the class docstring)."""
+        step = trial.last_step
+        if step is None:
+            return False
+        value = trial.intermediate_values[step]
+        if value is None or not math.isfinite(value):
+            self._record(study, trial, f"non-finite intermediate value {value} at epoch {step}")
+            return True
+        if step < self.min_epochs or step >= self.max_budget:
+            return False
+        if (step - self.min_epochs) % self.interval:
+            return False
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        trials = study.get_trials(deepcopy=False)
+        others = [t for t in trials if t.number != trial.number]
+        mine = sign * trial_curve(trial)
+        mine = mine[np.isfinite(mine)]
+        # never prune the current best: best value at this epoch among all trials
+        at_step = [
+            sign * t.intermediate_values[step]
+            for t in others
+            if step in t.intermediate_values and math.isfinite(t.intermediate_values[step])
+        ]
+        if not at_step or sign * value <= min(at_step):
+            return False
+        finals = self._finals(others, sign)
+        if finals.size and sign * value <= finals.min():
+            return False
+        if finals.size < self.min_finished:
+            return self._median_rule(study, trial, others, step, float(mine.min()), sign)
+        with self._lock:
+            self._maybe_refit(others, sign)
+            mean, std = self.predictor.predict_final(
+                mine, trial.params if self.predictor.uses_config else None, self.max_budget
+            )
+        reference = float(np.sort(finals)[min(self.k, finals.size) - 1])
+        p_better = prob_below(mean, std, reference)
+        if p_better >= self.threshold:
+            return False
+        which = "best" if self.k == 1 else f"{self.k}-th best"
+        reason = (
+            f"predicted final value at epoch {self.max_budget}: {sign * mean:.4g} ± "
+            f"{std:.2g} (from {step} epochs) vs the {which} final value {sign * reference:.4g} "
+            f"of {finals.size} complete trials; P(better) = {p_better:.2%} < "
+            f"{self.threshold:.0%}"
+        )
+        self._record(study, trial, reason, sign * mean, std)
+        return True
+
+    def _finals(self, trials: list[FrozenTrial], sign: float) -> np.ndarray:
+        """Sign-adjusted final values of the complete trials that reached ``max_budget``."""
+        out = []
+        for t in trials:
+            if t.state != TrialState.COMPLETE or t.value is None:
+                continue
+            last = t.last_step
+            if last is not None and last < self.max_budget:
+                continue
+            value = t.intermediate_values.get(self.max_budget, t.value)
+            if math.isfinite(value):
+                out.append(sign * value)
+        return np.array(out, dtype=np.float64)
+
+    def _median_rule(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        others: list[FrozenTrial],
+        step: int,
+        best_so_far: float,
+        sign: float,
+    ) -> bool:
+        values = [
+            sign * t.intermediate_values[step]
+            for t in others
+            if t.state == TrialState.COMPLETE
+            and step in t.intermediate_values
+            and math.isfinite(t.intermediate_values[step])
+        ]
+        if len(values) < self.median_startup:
+            return False
+        median = float(np.median(values))
+        if best_so_far <= median:
+            return False
+        self._record(
+            study,
+            trial,
+            f"median rule (the predictor waits for {self.min_finished} complete trials): best "
+            f"value so far {sign * best_so_far:.4g} at epoch {step} is worse than the median "
+            f"{sign * median:.4g} of {len(values)} complete trials at that epoch",
+        )
+        return True
+
+    def _maybe_refit(self, others: list[FrozenTrial], sign: float) -> None:
+        done = [
+            t
+            for t in others
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
+        ]
+        needed = self._fitted_on + max(1, int(self.refit_growth * self._fitted_on))
+        if self._fitted_on and len(done) < needed and self.predictor.max_budget_ is not None:
+            return
+        curves, configs, budgets = [], [], []
+        distributions: dict[str, Any] = {}
+        for t in done:
+            curve = sign * trial_curve(t)
+            curve = curve[: self.max_budget]
+            if not np.isfinite(curve[0]):
+                continue
+            curves.append(curve)
+            configs.append(t.params)
+            budgets.append(self.max_budget)
+            distributions.update(t.distributions)
+        self.predictor.fit(
+            curves,
+            configs if self.predictor.uses_config else None,
+            budgets,
+            distributions=distributions if self.predictor.uses_config else None,
+        )
+        self._fitted_on = len(done)
+
+    @staticmethod
+    def _record(
+        study: optuna.Study,
+        trial: FrozenTrial,
+        reason: str,
+        mean: float | None = None,
+        std: float | None = None,
+    ) -> None:
+        storage = study._storage
+        storage.set_trial_user_attr(trial._trial_id, "prune_reason", reason)
+        if mean is not None and std is not None:
+            storage.set_trial_user_attr(trial._trial_id, "predicted_final_mean", float(mean))
+            storage.set_trial_user_attr(trial._trial_id, "predicted_final_std", float(std))
+
+
+# ---------------------------------------------------------------------------- registry
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    known = {
+        "k",
+        "threshold",
+        "min_epochs",
+        "min_finished",
+        "median_startup",
+        "refit_growth",
+        "interval",
+    }
+    unknown = set(options) - known
+    if unknown:
+        raise InputError(f"unknown curve-pruner options {sorted(unknown)}; known: {sorted(known)}")
+    return options
+
+
+@PRUNERS.add(
+    "curve-parametric",
+    "stop a trial whose extrapolated curve (power/exp/log-power mix) will not beat the best",
+)
+def curve_parametric(
+    *, max_budget: int = 1, seed: int | None = None, **options: Any
+) -> LearningCurvePruner:
+    from hyperlab.curves.parametric import ParametricCurvePredictor
+
+    return LearningCurvePruner(
+        ParametricCurvePredictor(), max_budget=max_budget, **_options(options)
+    )

@@ -1,0 +1,194 @@
+"""LearningCurvePruner: when it prunes, when it must not, and under several workers."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+
+from hyperlab.curves import CurvePredictor, ParametricCurvePredictor
+from hyperlab.curves.base import CurveData
+from hyperlab.errors import InputError, InputTypeError, TrialFailure
+from hyperlab.pruners.curve import LearningCurvePruner
+from hyperlab.registry import PRUNERS
+
+BUDGET = 20
+
+
+class Pessimist(CurvePredictor):
+    """Predicts a hopeless final value for every curve (so only the guards keep a trial)."""
+
+    def _fit(self, data: CurveData, distributions: Any) -> None:
+        pass
+
+    def _predict(self, curves: Any, configs: Any, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.full(len(curves), 1e9), np.full(len(curves), 1e-3)
+
+
+def curve_of(x: float, noise_seed: int | None = None) -> np.ndarray:
+    """A power-law loss curve whose asymptote is ``x``."""
+    t = np.arange(1, BUDGET + 1)
+    y = x + 1.0 * t**-0.6
+    if noise_seed is not None:
+        y = y + np.random.default_rng(noise_seed).normal(0, 0.005, BUDGET)
+    return y
+
+
+def add_complete(study: optuna.Study, x: float) -> None:
+    curve = curve_of(x)
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.COMPLETE,
+            value=float(curve[-1]),
+            params={"x": x},
+            distributions={"x": FloatDistribution(0.0, 1.0)},
+            intermediate_values={i + 1: float(v) for i, v in enumerate(curve)},
+        )
+    )
+
+
+def objective(trial: optuna.Trial) -> float:
+    """Lab-style objective: report each epoch, fail on a non-finite value, obey the pruner."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    curve = curve_of(x, noise_seed=trial.number)
+    for epoch, value in enumerate(curve, start=1):
+        if not math.isfinite(value):
+            trial.set_user_attr("fail_reason", f"non-finite value {value} at epoch {epoch}")
+            raise TrialFailure(f"non-finite value {value} at epoch {epoch}")
+        trial.report(float(value), epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return float(curve[-1])
+
+
+def ask_and_report(study: optuna.Study, values: list[float]) -> optuna.trial.FrozenTrial:
+    trial = study.ask({"x": FloatDistribution(0.0, 1.0)})
+    for epoch, value in enumerate(values, start=1):
+        trial.report(value, epoch)
+    return study._storage.get_trial(trial._trial_id)
+
+
+def test_never_prunes_before_min_epochs() -> None:
+    pruner = LearningCurvePruner(Pessimist(), max_budget=BUDGET, min_epochs=6, min_finished=1)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner)
+    study.optimize(objective, n_trials=25)
+    pruned = study.get_trials(states=(TrialState.PRUNED,))
+    assert pruned, "the pessimist should prune something"
+    assert all(t.last_step is not None and t.last_step >= 6 for t in pruned)
+    # before min_epochs the pruner answers False even for a hopeless prediction
+    assert not pruner.prune(study, ask_and_report(study, [9.0] * 5))
+
+
+def test_never_prunes_the_current_best() -> None:
+    pruner = LearningCurvePruner(Pessimist(), max_budget=BUDGET, min_epochs=3, min_finished=1)
+    study = optuna.create_study(pruner=pruner)
+    for x in (0.3, 0.4, 0.5):
+        add_complete(study, x)
+    best_now = list(curve_of(0.1)[:8])  # better than every trial at epoch 8
+    assert not pruner.prune(study, ask_and_report(study, best_now))
+    worse = list(curve_of(0.45)[:8])  # not the best at epoch 8
+    assert pruner.prune(study, ask_and_report(study, worse))
+
+
+def test_prunes_an_obviously_bad_curve_with_a_reason() -> None:
+    pruner = PRUNERS.create("curve-parametric", max_budget=BUDGET, seed=0)
+    study = optuna.create_study(pruner=pruner)
+    for x in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35):
+        add_complete(study, x)
+    good = ask_and_report(study, list(curve_of(0.05)[:4]))
+    assert not pruner.prune(study, good)
+    bad = ask_and_report(study, list(curve_of(2.0)[:4]))
+    assert pruner.prune(study, bad)
+    attrs = study._storage.get_trial(bad._trial_id).user_attrs
+    assert "P(better)" in attrs["prune_reason"] and "0.2657" in attrs["prune_reason"]
+    assert attrs["predicted_final_mean"] > 1.5 and attrs["predicted_final_std"] > 0
+
+
+def test_median_rule_until_the_predictor_has_data() -> None:
+    pruner = LearningCurvePruner(
+        ParametricCurvePredictor(), max_budget=BUDGET, min_epochs=2, min_finished=5
+    )
+    study = optuna.create_study(pruner=pruner)
+    for x in (0.1, 0.2, 0.3):
+        add_complete(study, x)
+    bad = ask_and_report(study, list(curve_of(0.9)[:3]))
+    assert pruner.prune(study, bad)
+    reason = study._storage.get_trial(bad._trial_id).user_attrs["prune_reason"]
+    assert reason.startswith("median rule") and "epoch 3" in reason
+
+
+def test_nan_value_fails_the_trial_and_the_study_goes_on() -> None:
+    pruner = PRUNERS.create("curve-parametric", max_budget=BUDGET, seed=0)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1), pruner=pruner)
+
+    def sometimes_nan(trial: optuna.Trial) -> float:
+        if trial.number == 2:
+            trial.report(float("nan"), 1)
+            assert trial.should_prune()  # the pruner stops a NaN curve, it does not crash
+            trial.set_user_attr("fail_reason", "validation loss is NaN at epoch 1")
+            raise TrialFailure("validation loss is NaN at epoch 1")
+        return objective(trial)
+
+    study.optimize(sometimes_nan, n_trials=8, catch=(TrialFailure,))
+    states = [t.state for t in study.trials]
+    assert len(states) == 8 and states[2] == TrialState.FAIL
+    assert "NaN" in study.trials[2].user_attrs["fail_reason"]
+    assert "non-finite" in study.trials[2].user_attrs["prune_reason"]
+    assert states.count(TrialState.COMPLETE) >= 5
+
+
+def test_pickles_and_checks_its_settings() -> None:
+    pruner = PRUNERS.create("curve-parametric", max_budget=BUDGET, seed=0, threshold=0.1)
+    assert isinstance(pruner, LearningCurvePruner) and pruner.threshold == 0.1
+    clone = pickle.loads(pickle.dumps(pruner))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), pruner=clone)
+    study.optimize(objective, n_trials=12)
+    assert clone.predictor.max_budget_ == BUDGET
+    with pytest.raises(InputError, match="colour"):
+        PRUNERS.create("curve-parametric", max_budget=BUDGET, colour="red")
+    with pytest.raises(InputError, match="threshold"):
+        LearningCurvePruner(ParametricCurvePredictor(), max_budget=BUDGET, threshold=1.5)
+    with pytest.raises(InputTypeError):
+        LearningCurvePruner("parametric", max_budget=BUDGET)  # type: ignore[arg-type]
+
+
+def _worker(path: str, seed: int) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    pruner = PRUNERS.create("curve-parametric", max_budget=BUDGET, seed=seed, min_finished=3)
+    study = optuna.load_study(
+        study_name="shared",
+        storage=storage,
+        sampler=optuna.samplers.RandomSampler(seed=seed),
+        pruner=pruner,
+    )
+    study.optimize(objective, n_trials=15)
+
+
+@pytest.mark.slow
+def test_two_processes_share_a_journal_storage(tmp_path: Path) -> None:
+    path = str(tmp_path / "journal.log")
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    optuna.create_study(study_name="shared", storage=storage)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(path, seed)) for seed in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    study = optuna.load_study(study_name="shared", storage=storage)
+    trials = study.get_trials()
+    assert len(trials) == 30
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned and all("prune_reason" in t.user_attrs for t in pruned)
+    assert all(t.last_step is not None and t.last_step >= 2 for t in pruned)
