@@ -21,7 +21,9 @@ Space = dict[str, BaseDistribution] | None
 
 
 @TUNERS.add("random", "uniform random search (Optuna RandomSampler)")
-def random(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
+def random(
+    *, seed: int | None = None, space: Space = None, **_: Any
+) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
@@ -50,9 +52,7 @@ def ga(
 
 @TUNERS.add("tpe", "tree-structured Parzen estimator (Optuna TPESampler, multivariate)")
 def tpe(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(
-        seed=seed, multivariate=True, group=True, warn_independent_sampling=False
-    )
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
 
 @TUNERS.add("cmaes", "CMA-ES evolution strategy (Optuna CmaEsSampler)")

@@ -111,13 +111,17 @@ class Task(ABC):
         if isinstance(budget, bool) or not isinstance(budget, int):
             raise InputTypeError(f"budget must be an int, got {budget!r}")
         if not 1 <= budget <= self.max_budget:
-            raise InputError(f"budget must be in 1..{self.max_budget} for {self.name}, got {budget}")
+            raise InputError(
+                f"budget must be in 1..{self.max_budget} for {self.name}, got {budget}"
+            )
         missing = set(self.distributions()) - set(config)
         if missing:
             raise InputError(f"config for {self.name} lacks {sorted(missing)}")
         return self._evaluate(config, budget, int(seed), on_epoch)
 
-    def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float | None:
+    def test_score(
+        self, config: dict[str, Any], budget: int | None = None, seed: int = 0
+    ) -> float | None:
         """Score on data the tuners never see (``None`` when the task has no test split)."""
         return None
 

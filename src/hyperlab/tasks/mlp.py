@@ -148,10 +148,20 @@ class SklearnMLPTask(Task):
         start = time.perf_counter()
         data = self._data
         runs = [
-            _FoldRun(data["x"][tr], data["y"][tr], data["x"][va], data["y"][va], config, self.n_classes, seed + k)
+            _FoldRun(
+                data["x"][tr],
+                data["y"][tr],
+                data["x"][va],
+                data["y"][va],
+                config,
+                self.n_classes,
+                seed + k,
+            )
             for k, (tr, va) in enumerate(self._folds)
         ]
-        curves: dict[str, list[float]] = {k: [] for k in ("train_loss", "val_loss", "train_metric", "val_metric")}
+        curves: dict[str, list[float]] = {
+            k: [] for k in ("train_loss", "val_loss", "train_metric", "val_metric")
+        }
         fold_losses: list[float] = []
         fold_accs: list[float] = []
         for epoch in range(1, budget + 1):
@@ -174,24 +184,33 @@ class SklearnMLPTask(Task):
             curves=curves,
             fold_values=[float(v) for v in fold_losses],
             wall_time=time.perf_counter() - start,
-            extra={"val_accuracy": float(np.mean(fold_accs)), "val_accuracy_se": standard_error(fold_accs)},
+            extra={
+                "val_accuracy": float(np.mean(fold_accs)),
+                "val_accuracy_se": standard_error(fold_accs),
+            },
         )
 
     def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float:
         """Cross-entropy on the held-out test split after training on all training data."""
         budget = self.max_budget if budget is None else budget
         data = self._data
-        run = _FoldRun(data["x"], data["y"], data["x_test"], data["y_test"], config, self.n_classes, seed)
+        run = _FoldRun(
+            data["x"], data["y"], data["x_test"], data["y_test"], config, self.n_classes, seed
+        )
         loss = float("nan")
         for _ in range(budget):
             loss = run.epoch()[2]
         return loss
 
-    def test_accuracy(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float:
+    def test_accuracy(
+        self, config: dict[str, Any], budget: int | None = None, seed: int = 0
+    ) -> float:
         """Accuracy on the held-out test split after training on all training data."""
         budget = self.max_budget if budget is None else budget
         data = self._data
-        run = _FoldRun(data["x"], data["y"], data["x_test"], data["y_test"], config, self.n_classes, seed)
+        run = _FoldRun(
+            data["x"], data["y"], data["x_test"], data["y_test"], config, self.n_classes, seed
+        )
         acc = float("nan")
         for _ in range(budget):
             acc = run.epoch()[3]

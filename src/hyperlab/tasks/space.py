@@ -46,7 +46,9 @@ def grid_values(dist: BaseDistribution, points: int) -> list[Any]:
             ints = sorted({int(dist.low + step * round((v - dist.low) / step)) for v in vals})
             return [min(max(i, dist.low), dist.high) for i in ints]
         if dist.step is not None:
-            return sorted({float(dist.low + dist.step * round((v - low) / dist.step)) for v in vals})
+            return sorted(
+                {float(dist.low + dist.step * round((v - low) / dist.step)) for v in vals}
+            )
         return [float(v) for v in vals]
     raise InputError(f"cannot build a grid over distribution {dist!r}")
 
@@ -66,7 +68,7 @@ def centre(distributions: dict[str, BaseDistribution]) -> dict[str, Any]:
             out[name] = d.choices[0]
         elif isinstance(d, IntDistribution | FloatDistribution):
             mid = math.sqrt(d.low * d.high) if d.log else (d.low + d.high) / 2
-            out[name] = int(round(mid)) if isinstance(d, IntDistribution) else float(mid)
+            out[name] = round(mid) if isinstance(d, IntDistribution) else float(mid)
         else:
             raise InputError(f"unsupported distribution {d!r} for {name!r}")
     return out

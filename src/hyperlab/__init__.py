@@ -1,0 +1,40 @@
+"""hyperlab: neural networks that set the hyperparameters of neural networks, measured
+honestly against the classic tuners.
+
+The public face::
+
+    import hyperlab
+    study, summary = hyperlab.tune("digits-mlp", "tpe", trials=20)
+    records = hyperlab.compare("branin", ["random", "tpe"], seeds=3, trials=30)
+
+Heavy modules load on first use, so ``import hyperlab`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["Evaluation", "Task", "TuneSummary", "__version__", "compare", "registry", "tune"]
+
+_LAZY = {
+    "tune": ("hyperlab.lab.api", "tune"),
+    "compare": ("hyperlab.lab.api", "compare"),
+    "TuneSummary": ("hyperlab.lab.api", "TuneSummary"),
+    "Task": ("hyperlab.tasks.base", "Task"),
+    "Evaluation": ("hyperlab.tasks.base", "Evaluation"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    if name == "registry":
+        import importlib
+
+        return importlib.import_module("hyperlab.registry")
+    raise AttributeError(f"module 'hyperlab' has no attribute {name!r}")

@@ -1,0 +1,71 @@
+"""Options and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options common to ``tune`` and ``compare``."""
+    p.add_argument("--task", required=True, help="task name (see `hyperlab list`)")
+    p.add_argument("--trials", type=int, default=20, help="finished trials per study (default 20)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--storage", help="Optuna storage URL (default: a file in the run directory)")
+    p.add_argument("--name", help="run name; the run lives in RUNS_DIR/NAME")
+    p.add_argument("--runs-dir", default="runs", help="parent folder of runs (default ./runs)")
+    p.add_argument("--budget", type=int, help="epochs per trial (default: the task's maximum)")
+    p.add_argument(
+        "--stop-at-noise",
+        action="store_true",
+        help="stop once the possible remaining improvement is below the CV standard error",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="delete an existing run of that name first"
+    )
+    p.add_argument("--data-dir", help="folder of replay data (sets HYPERLAB_DATA)")
+    p.add_argument(
+        "--task-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option for the task's factory, e.g. n_folds=5 (repeatable)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> dict, values parsed as int, float, bool or left as text."""
+    from hyperlab.errors import InputError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"option {item!r} must look like KEY=VALUE")
+        key, raw = item.split("=", 1)
+        value: Any = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        out[key.strip()] = value
+    return out
+
+
+def apply_data_dir(args: argparse.Namespace) -> None:
+    if getattr(args, "data_dir", None):
+        os.environ["HYPERLAB_DATA"] = args.data_dir
+
+
+def split_names(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def command_line() -> list[str]:
+    return ["hyperlab", *sys.argv[1:]]

@@ -1,0 +1,69 @@
+"""``hyperlab compare``: several tuners (and pruners) x several seeds on one task."""
+
+from __future__ import annotations
+
+import argparse
+
+from hyperlab.cli._common import (
+    add_run_options,
+    apply_data_dir,
+    command_line,
+    parse_options,
+    split_names,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("compare", help="compare tuners and pruners over seeds", description=__doc__)
+    add_run_options(p)
+    p.add_argument("--tuners", default="random,tpe", help="comma-separated tuner names")
+    p.add_argument("--pruners", "--pruner", default="none", help="comma-separated pruner names")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hyperlab.lab import compare
+
+    apply_data_dir(args)
+    name = args.name or f"{args.task}-compare"
+    compare(
+        args.task,
+        split_names(args.tuners),
+        seeds=args.seeds,
+        trials=args.trials,
+        pruners=split_names(args.pruners),
+        jobs=args.jobs,
+        storage=args.storage,
+        name=name,
+        budget=args.budget,
+        stop_at_noise=args.stop_at_noise,
+        runs_dir=args.runs_dir,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        task_options=parse_options(args.task_option),
+        command=command_line(),
+    )
+    run_dir = Path(args.runs_dir) / name
+    print_summary(run_dir)
+    print(f"results: {run_dir / 'results.csv'}")
+    print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+def print_summary(run_dir: object) -> None:
+    """Print the per-method table and the paired verdicts of a comparison run."""
+    from hyperlab.report import compare_records
+    from hyperlab.report.html import fmt
+
+    rec = compare_records(run_dir)  # type: ignore[arg-type]
+    print(f"{'method':<24}{'final best':>12}{'± SE':>10}{'test':>12}{'epochs':>10}{'rank':>7}")
+    for m in rec.methods:
+        print(
+            f"{m.label:<24}{fmt(m.final_mean):>12}{fmt(m.final_se, 2):>10}"
+            f"{fmt(m.test_mean):>12}{fmt(m.epochs_mean):>10}{fmt(m.mean_rank, 3):>7}"
+        )
+    for c in rec.comparisons:
+        print(c["sentence"])

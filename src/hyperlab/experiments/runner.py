@@ -1,0 +1,54 @@
+"""Run experiments by name and write their results (HTML page + JSON per experiment)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hyperlab.experiments.base import ExperimentResult
+from hyperlab.registry import EXPERIMENTS
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy (NaN/inf as strings, numpy scalars and arrays as Python values)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def experiment_sections(result: ExperimentResult) -> str:
+    """The HTML of one experiment's section (without the page around it)."""
+    from hyperlab.report.html import figure_html, table
+
+    parts = [f"<p>{html.escape(s)}</p>" for s in result.summary]
+    if result.table:
+        parts.append(table(result.table))
+    parts.extend(figure_html(f) for f in result.figures)
+    return "".join(parts)
+
+
+def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: int = 0) -> Path:
+    """Run each named experiment; write ``<name>.json`` and one ``experiments.html``."""
+    from hyperlab.report.html import page
+
+    for name in names:
+        EXPERIMENTS.check(name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sections = []
+    for name in names:
+        result: ExperimentResult = EXPERIMENTS.create(name, out_dir=out_dir, quick=quick, seed=seed)
+        (out_dir / f"{name}.json").write_text(json.dumps(_plain(result.data), indent=1))
+        sections.append((f"{result.name}: {result.title}", experiment_sections(result)))
+    path = out_dir / "experiments.html"
+    path.write_text(page("hyperlab experiments", sections), encoding="utf-8")
+    return path

@@ -1,0 +1,380 @@
+"""The public entry points: :func:`tune` and :func:`compare`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.lab.objective import UserObjective
+from hyperlab.lab.records import study_records
+from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
+from hyperlab.lab.runner import StudyJob, run_jobs
+from hyperlab.lab.storage import check_url, default_storage
+from hyperlab.registry import PRUNERS, TASKS, TUNERS
+from hyperlab.tasks.base import Task
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+@dataclass
+class TuneSummary:
+    """What :func:`tune` found.
+
+    Attributes:
+        best_params: The best trial's parameters.
+        best_value: Its cross-validated mean score.
+        best_std_err: Its standard error over the folds.
+        test_score: Its score on the held-out test split (``None`` when the task has none).
+        n_trials: Finished trials in the study.
+        stopped: Why the study stopped early, if it did.
+        run_dir: Where the run lives.
+    """
+
+    best_params: dict[str, Any]
+    best_value: float
+    best_std_err: float
+    test_score: float | None
+    n_trials: int
+    stopped: str | None = None
+    run_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        se = (
+            ""
+            if math.isnan(self.best_std_err)
+            else f" ± {self.best_std_err:.4g} (CV standard error)"
+        )
+        out = [f"best value: {self.best_value:.6g}{se} after {self.n_trials} trials"]
+        out.append(
+            "best configuration: "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_params.items())
+        )
+        if self.test_score is not None:
+            out.append(f"held-out test score: {self.test_score:.6g}")
+        if self.stopped:
+            out.append(self.stopped)
+        return out
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def _resolve_task(
+    task: Task | str | None, task_options: dict[str, Any]
+) -> tuple[str | None, Task | None]:
+    if task is None:
+        return None, None
+    if isinstance(task, str):
+        return task, TASKS.create(task, **task_options)
+    if isinstance(task, Task):
+        for entry_name in (task.name,):
+            if entry_name in TASKS:
+                return entry_name, task
+        raise InputError(
+            f"task object {task.name!r} is not registered; register it with "
+            "hyperlab.registry.TASKS.register(name, factory, description) so worker processes "
+            "and resumed runs can rebuild it"
+        )
+    raise InputTypeError(f"task must be a registered name or a Task, got {type(task).__name__}")
+
+
+def _prepare(
+    kind: str,
+    name: str,
+    task: Task | str | Any,
+    tuners: list[str],
+    pruners: list[str],
+    seeds: list[int],
+    trials: int,
+    jobs: int,
+    storage: str | None,
+    budget: int | None,
+    stop_at_noise: bool,
+    runs_dir: str | Path,
+    overwrite: bool,
+    task_options: dict[str, Any] | None,
+    tuner_options: dict[str, Any] | None,
+    command: Sequence[str] | None,
+) -> tuple[RunSpec, RunDir, Task | None, UserObjective | None]:
+    trials = _positive_int("trials", trials)
+    jobs = _positive_int("jobs", jobs)
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise InputTypeError(f"seeds must be integers, got {s!r}")
+    if not name or "/" in name or ":" in name:
+        raise InputError(f"run name must be non-empty without '/' or ':', got {name!r}")
+    for t in tuners:
+        TUNERS.check(t)
+    for p in pruners:
+        PRUNERS.check(p)
+    objective: UserObjective | None = None
+    if callable(task) and not isinstance(task, Task):
+        objective, task_name, task_obj = task, None, None
+    else:
+        task_name, task_obj = _resolve_task(task, dict(task_options or {}))
+    if budget is not None:
+        budget = _positive_int("budget", budget)
+        if task_obj is not None and budget > task_obj.max_budget:
+            raise InputError(
+                f"budget must be at most {task_obj.max_budget} for {task_name}, got {budget}"
+            )
+    if storage is not None:
+        check_url(storage)
+    run_dir = RunDir(Path(runs_dir) / name)
+    spec = RunSpec(
+        kind=kind,
+        task=task_name,
+        tuners=tuners,
+        pruners=pruners,
+        seeds=seeds,
+        trials=trials,
+        storage=storage or "",
+        budget=budget,
+        jobs=jobs,
+        stop_at_noise=stop_at_noise,
+        task_options=dict(task_options or {}),
+        tuner_options=dict(tuner_options or {}),
+        name=name,
+        command=list(command or []),
+    )
+    if not spec.storage and not (run_dir.exists() and not overwrite):
+        spec.storage = default_storage(run_dir.path, jobs)
+    spec = run_dir.prepare(spec, overwrite=overwrite)
+    return spec, run_dir, task_obj, objective
+
+
+def _jobs(spec: RunSpec) -> list[StudyJob]:
+    return [
+        StudyJob(
+            study_name=study_name,
+            storage=spec.storage,
+            task=spec.task,
+            tuner=tuner,
+            pruner=pruner,
+            seed=seed,
+            trials=spec.trials,
+            budget=spec.budget,
+            stop_at_noise=spec.stop_at_noise,
+            task_options=spec.task_options,
+            tuner_options=spec.tuner_options,
+        )
+        for study_name, tuner, pruner, seed in spec.study_names()
+    ]
+
+
+def tune(
+    task: Task | str | UserObjective,
+    tuner: str = "tpe",
+    *,
+    trials: int = 20,
+    pruner: str = "none",
+    seed: int = 0,
+    jobs: int = 1,
+    storage: str | None = None,
+    name: str | None = None,
+    budget: int | None = None,
+    stop_at_noise: bool = False,
+    runs_dir: str | Path = DEFAULT_RUNS_DIR,
+    overwrite: bool = False,
+    progress: bool = True,
+    task_options: dict[str, Any] | None = None,
+    tuner_options: dict[str, Any] | None = None,
+    command: Sequence[str] | None = None,
+) -> tuple[optuna.Study, TuneSummary]:
+    """Tune a task (or a plain Optuna objective ``f(trial) -> float``) with one tuner.
+
+    Re-running with the same settings resumes the study up to ``trials`` finished trials.
+
+    Args:
+        task: A registered task name, a registered :class:`Task`, or an objective function.
+        tuner: A registered tuner name.
+        trials: Finished (complete or pruned) trials wanted.
+        pruner: A registered pruner name.
+        seed: Seed of the tuner and of every trial.
+        jobs: Worker processes sharing the study.
+        storage: Any Optuna storage URL (default: a file in the run directory).
+        name: Run name (default ``<task>-<tuner>``); the run lives in ``runs_dir/name``.
+        budget: Epochs per trial (default: the task's maximum).
+        stop_at_noise: Stop once the possible remaining improvement is below the best trial's
+            cross-validation standard error (Optuna's Terminator, after Makarova et al. 2022).
+        runs_dir: Parent folder of run directories.
+        overwrite: Delete an existing run of that name first.
+        progress: Show a progress bar.
+        task_options: Options for the task's factory (e.g. ``{"n_folds": 5}``).
+        tuner_options: Options for the tuner's factory.
+        command: The command line that started the run (recorded).
+
+    Returns:
+        The study and a :class:`TuneSummary`.
+    """
+    task_label = (
+        task
+        if isinstance(task, str)
+        else getattr(task, "name", getattr(task, "__name__", "objective"))
+    )
+    name = name or f"{task_label}-{tuner}"
+    spec, run_dir, _task_obj, objective = _prepare(
+        "tune",
+        name,
+        task,
+        [tuner],
+        [pruner],
+        [seed],
+        trials,
+        jobs,
+        storage,
+        budget,
+        stop_at_noise,
+        runs_dir,
+        overwrite,
+        task_options,
+        tuner_options,
+        command,
+    )
+    run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
+    study = load_studies(run_dir.path)[0][0]
+    return study, summarize(study, run_dir.path)
+
+
+def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
+    """A :class:`TuneSummary` of a finished study."""
+    finished = [
+        t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")
+    ]
+    try:
+        best = study.best_trial
+    except ValueError:
+        raise InputError(
+            f"study {study.study_name!r} has no completed trial (all failed or pruned?)"
+        ) from None
+    test = study.user_attrs.get("test_score", {})
+    return TuneSummary(
+        best_params=dict(best.params),
+        best_value=float(best.value if best.value is not None else math.nan),
+        best_std_err=float(best.user_attrs.get("std_err", math.nan)),
+        test_score=test.get("value") if test.get("trial") == best.number else None,
+        n_trials=len(finished),
+        stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
+        run_dir=run_dir,
+    )
+
+
+def compare(
+    task: Task | str | UserObjective,
+    tuners: Sequence[str] = ("random", "tpe"),
+    *,
+    seeds: int | Sequence[int] = 3,
+    trials: int = 20,
+    pruners: Sequence[str] = ("none",),
+    jobs: int = 1,
+    storage: str | None = None,
+    name: str | None = None,
+    budget: int | None = None,
+    stop_at_noise: bool = False,
+    runs_dir: str | Path = DEFAULT_RUNS_DIR,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: bool = True,
+    task_options: dict[str, Any] | None = None,
+    tuner_options: dict[str, Any] | None = None,
+    command: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every tuner x pruner with several seeds; write ``results.csv`` and the report.
+
+    Args:
+        task: As for :func:`tune`.
+        tuners: Registered tuner names.
+        seeds: How many seeds (0..K-1), or the seeds themselves.
+        trials: Finished trials per study.
+        pruners: Registered pruner names (each combined with each tuner).
+        jobs: Worker processes (each takes whole studies).
+        storage, name, budget, stop_at_noise, runs_dir, overwrite, progress, task_options,
+        tuner_options, command: As for :func:`tune`.
+        report: Write ``report.html`` next to ``results.csv``.
+
+    Returns:
+        One record (dict) per trial; ``pandas.DataFrame(records)`` gives the table.
+    """
+    if isinstance(tuners, str) or isinstance(pruners, str):
+        raise InputTypeError("tuners and pruners must be sequences of names, not one string")
+    tuners, pruners = list(tuners), list(pruners)
+    if not tuners:
+        raise InputError("compare needs at least one tuner")
+    if not pruners:
+        raise InputError("compare needs at least one pruner")
+    if len(set(tuners)) != len(tuners) or len(set(pruners)) != len(pruners):
+        raise InputError(f"tuners and pruners must not repeat, got {tuners} and {pruners}")
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seed_list = list(range(_positive_int("seeds", seeds)))
+    else:
+        seed_list = list(seeds)  # type: ignore[arg-type]
+        if not seed_list:
+            raise InputError("seeds must not be empty")
+    task_label = (
+        task
+        if isinstance(task, str)
+        else getattr(task, "name", getattr(task, "__name__", "objective"))
+    )
+    name = name or f"{task_label}-compare"
+    spec, run_dir, _task_obj, objective = _prepare(
+        "compare",
+        name,
+        task,
+        tuners,
+        pruners,
+        seed_list,
+        trials,
+        jobs,
+        storage,
+        budget,
+        stop_at_noise,
+        runs_dir,
+        overwrite,
+        task_options,
+        tuner_options,
+        command,
+    )
+    run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
+    records = collect_records(run_dir.path)
+    write_results_csv(records, run_dir.path / "results.csv")
+    if report:
+        from hyperlab.report import write_report
+
+        write_report(run_dir.path)
+    return records
+
+
+def collect_records(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Per-trial records of every study of a run."""
+    spec = RunDir(run_dir).load_spec()
+    optimum = None
+    if spec.task is not None:
+        optimum = TASKS.create(spec.task, **spec.task_options).optimum
+    records = []
+    for study, tuner, pruner, seed in load_studies(run_dir):
+        records.extend(study_records(study, tuner, pruner, seed, optimum))
+    return records
+
+
+def write_results_csv(records: list[dict[str, Any]], path: Path) -> None:
+    """Write records as CSV (one row per trial, parameters as ``param_<name>`` columns)."""
+    import pandas as pd
+
+    pd.DataFrame(records).to_csv(path, index=False)

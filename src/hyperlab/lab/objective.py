@@ -1,0 +1,123 @@
+"""Objectives: a Task (or a user's function) turned into an Optuna objective that records
+everything the reports need on the trial."""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.terminator import report_cross_validation_scores
+
+from hyperlab.errors import TrialFailure
+from hyperlab.tasks.base import Task
+
+UserObjective = Callable[[optuna.Trial], float]
+
+
+def trial_seed(study_seed: int, trial_number: int) -> int:
+    """A per-trial seed that depends only on the study's seed and the trial's number."""
+    return zlib.crc32(f"{study_seed}:{trial_number}".encode()) % (2**31)
+
+
+def _fail(trial: optuna.Trial, reason: str, curves: dict[str, list[float]] | None = None) -> None:
+    trial.set_user_attr("fail_reason", reason)
+    if curves:
+        trial.set_user_attr("curves", curves)
+
+
+class TaskObjective:
+    """Evaluate a task's configuration in a trial, reporting every epoch.
+
+    Args:
+        task: The task.
+        seed: The study's seed (each trial derives its own).
+        budget: Epochs per trial (``None``: the task's maximum).
+    """
+
+    def __init__(self, task: Task, seed: int = 0, budget: int | None = None) -> None:
+        self.task = task
+        self.seed = seed
+        self.budget = budget
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = self.task.search_space(trial)
+        seed = trial_seed(self.seed, trial.number)
+        trial.set_user_attr("seed", seed)
+
+        def on_epoch(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
+            if not math.isfinite(value):
+                raise TrialFailure(f"non-finite validation loss {value} at epoch {epoch}", curves)
+            trial.report(value, epoch)
+            if trial.should_prune():
+                trial.set_user_attr("curves", curves)
+                trial.set_user_attr("budget", epoch)
+                if "prune_reason" not in trial.user_attrs:
+                    trial.set_user_attr(
+                        "prune_reason", f"stopped by the pruner at epoch {epoch}: value {value:.4g}"
+                    )
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        try:
+            ev = self.task.evaluate(config, self.budget, seed=seed, on_epoch=on_epoch)
+        except TrialFailure as exc:
+            _fail(trial, str(exc), exc.curves)
+            raise
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            _fail(trial, f"{type(exc).__name__}: {exc}")
+            raise
+        trial.set_user_attr("curves", ev.curves)
+        trial.set_user_attr("std_err", ev.std_err)
+        trial.set_user_attr("budget", ev.budget)
+        trial.set_user_attr("wall_time", ev.wall_time)
+        trial.set_user_attr("fold_values", ev.fold_values)
+        for key, val in ev.extra.items():
+            trial.set_user_attr(key, val)
+        if len(ev.fold_values) >= 2:
+            with warnings.catch_warnings():  # Optuna >= 4.9 marks the terminator deprecated
+                warnings.simplefilter("ignore", FutureWarning)
+                report_cross_validation_scores(trial, ev.fold_values)
+        if not math.isfinite(ev.value):
+            _fail(trial, f"non-finite score {ev.value}")
+            raise TrialFailure(f"non-finite score {ev.value}")
+        return ev.value
+
+
+class WrappedObjective:
+    """A user's ``f(trial) -> float`` with failures recorded as reasons on the trial."""
+
+    def __init__(self, func: UserObjective) -> None:
+        self.func = func
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        try:
+            value = self.func(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            _fail(trial, f"{type(exc).__name__}: {exc}")
+            raise
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            _fail(trial, f"objective returned {value!r}, not a number")
+            raise TrialFailure(f"objective returned {value!r}, not a number") from None
+        if not math.isfinite(value):
+            _fail(trial, f"objective returned {value}")
+            raise TrialFailure(f"objective returned {value}")
+        return value
+
+
+def make_objective(
+    task: Task | None, func: UserObjective | None, seed: int, budget: int | None
+) -> Any:
+    """The objective for a task or a user function (exactly one of them)."""
+    if task is not None:
+        return TaskObjective(task, seed, budget)
+    assert func is not None  # guaranteed by the public callers' checks
+    return WrappedObjective(func)

@@ -1,0 +1,129 @@
+"""Honest statistics: standard errors, bootstrap bands, paired rank tests, noise verdicts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (SE 0 for fewer than two values)."""
+    arr = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    if arr.size == 1:
+        return float(arr[0]), 0.0
+    return float(arr.mean()), float(arr.std(ddof=1) / math.sqrt(arr.size))
+
+
+def bootstrap_band(
+    samples: np.ndarray, level: float = 0.95, n_boot: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median across rows and a bootstrap confidence band of the median.
+
+    Args:
+        samples: ``(n_seeds, n_points)`` values (e.g. best-so-far curves of several seeds).
+        level: Coverage of the band.
+        n_boot: Bootstrap resamples of the seeds.
+        seed: Seed of the resampling.
+
+    Returns:
+        ``(median, low, high)``, each of shape ``(n_points,)``.
+    """
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim != 2 or samples.shape[0] == 0:
+        raise ValueError(f"samples must be a non-empty 2-D array, got shape {samples.shape}")
+    med = np.nanmedian(samples, axis=0)
+    if samples.shape[0] == 1:
+        return med, med.copy(), med.copy()
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, samples.shape[0], size=(n_boot, samples.shape[0]))
+    boots = np.nanmedian(samples[idx], axis=1)  # (n_boot, n_points)
+    alpha = (1 - level) / 2
+    return med, np.nanquantile(boots, alpha, axis=0), np.nanquantile(boots, 1 - alpha, axis=0)
+
+
+@dataclass
+class PairedComparison:
+    """``a`` minus ``b`` over paired runs (same seeds), lower is better.
+
+    Attributes:
+        name_a: First method.
+        name_b: Reference method.
+        n: Number of pairs.
+        diff: Mean difference ``a - b``.
+        se: Standard error of the mean difference.
+        p_value: Two-sided Wilcoxon signed-rank p-value (``nan`` when undefined).
+        verdict: ``better``, ``worse`` or ``within noise``.
+        sentence: One plain-language line.
+    """
+
+    name_a: str
+    name_b: str
+    n: int
+    diff: float
+    se: float
+    p_value: float
+    verdict: str
+    sentence: str
+
+
+def paired_comparison(
+    a: Sequence[float], b: Sequence[float], name_a: str = "a", name_b: str = "b"
+) -> PairedComparison:
+    """Compare paired final values; a difference within 2 standard errors is called noise.
+
+    A difference is only called "better"/"worse" when it exceeds twice its standard error
+    *and* the signed-rank test gives p < 0.05 (with few seeds the test cannot reach that, and
+    the verdict stays "within noise": no claim smaller than its noise).
+    """
+    pairs = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+    n = len(pairs)
+    if n == 0:
+        return PairedComparison(
+            name_a,
+            name_b,
+            0,
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            "no data",
+            f"{name_a} vs {name_b}: no paired runs",
+        )
+    d = np.array([x - y for x, y in pairs])
+    diff = float(d.mean())
+    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    p = float("nan")
+    if n > 1 and np.any(d != 0):
+        from scipy.stats import wilcoxon
+
+        p = float(wilcoxon(d).pvalue)
+    significant = n > 1 and math.isfinite(se) and abs(diff) > 2 * se and p < 0.05
+    verdict = ("better" if diff < 0 else "worse") if significant else "within noise"
+    p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
+    if verdict == "within noise":
+        tail = "within noise"
+    else:
+        tail = f"{name_a} is {verdict}"
+    sentence = (
+        f"{name_a} vs {name_b}: difference {diff:+.4g} ± {se:.2g} "
+        f"(n={n}, Wilcoxon p={p_text}) — {tail}"
+    )
+    return PairedComparison(name_a, name_b, n, diff, se, p, verdict, sentence)
+
+
+def mean_ranks(table: dict[str, Sequence[float]]) -> dict[str, float]:
+    """Mean rank of each method over paired runs (rank 1 = lowest value; ties averaged)."""
+    from scipy.stats import rankdata
+
+    names = list(table)
+    n = min(len(v) for v in table.values()) if table else 0
+    if n == 0:
+        return {k: float("nan") for k in names}
+    mat = np.array([[table[k][i] for k in names] for i in range(n)], dtype=float)
+    mat = np.where(np.isfinite(mat), mat, np.inf)
+    ranks = np.array([rankdata(row) for row in mat])
+    return {k: float(ranks[:, j].mean()) for j, k in enumerate(names)}

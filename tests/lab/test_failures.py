@@ -1,0 +1,75 @@
+"""Objectives that raise, return NaN, or diverge: failed with a reason, the study goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+import hyperlab
+
+
+def flaky(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1, 1)
+    if trial.number == 1:
+        raise RuntimeError("boom in user code")
+    if trial.number == 2:
+        return float("nan")
+    return x**2
+
+
+def test_failures_are_recorded_and_study_goes_on(tmp_path: Path) -> None:
+    study, summary = hyperlab.tune(
+        flaky, "random", trials=4, runs_dir=tmp_path, name="f", progress=False
+    )
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.FAIL) == 2
+    assert len([s for s in states if s == TrialState.COMPLETE]) == 4
+    reasons = [
+        t.user_attrs.get("fail_reason", "") for t in study.trials if t.state == TrialState.FAIL
+    ]
+    assert any("boom in user code" in r for r in reasons)
+    assert any("nan" in r for r in reasons)
+    assert summary.n_trials == 4
+
+
+def always_fails(trial: optuna.Trial) -> float:
+    trial.suggest_float("x", 0, 1)
+    raise ValueError("never works")
+
+
+def test_objective_that_always_fails_stops(tmp_path: Path) -> None:
+    study = optuna.create_study()
+    del study
+    try:
+        hyperlab.tune(always_fails, "random", trials=2, runs_dir=tmp_path, name="a", progress=False)
+    except ValueError as exc:  # InputError: no completed trial
+        assert "no completed trial" in str(exc)
+    else:
+        raise AssertionError("expected an error")
+
+
+def test_interrupted_trial_is_failed_and_resumed(tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def interrupt_once(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return x**2
+
+    try:
+        hyperlab.tune(
+            interrupt_once, "random", trials=5, runs_dir=tmp_path, name="i", progress=False
+        )
+    except KeyboardInterrupt:
+        pass
+    study, _summary = hyperlab.tune(
+        interrupt_once, "random", trials=5, runs_dir=tmp_path, name="i", progress=False
+    )
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 5
+    assert len([t for t in study.trials if t.state == TrialState.FAIL]) == 1
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]

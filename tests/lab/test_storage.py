@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hyperlab.errors import InputError, StorageError
+from hyperlab.lab.storage import check_url, default_storage, open_storage, redact
+
+
+def test_redact_hides_password() -> None:
+    assert redact("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
+    assert redact("sqlite:///a.db") == "sqlite:///a.db"
+
+
+def test_malformed_url_named() -> None:
+    with pytest.raises(InputError, match="not a url"):
+        check_url("not a url")
+
+
+def test_missing_folder_and_bad_driver(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="does not exist"):
+        open_storage(f"sqlite:///{tmp_path}/nope/x.db")
+    with pytest.raises(StorageError) as info:
+        open_storage("nosuchdb://user:pw@localhost/x")
+    assert "pw" not in str(info.value)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    assert default_storage(tmp_path).startswith("sqlite:///")
+    assert default_storage(tmp_path, jobs=2).startswith("journal:")
+    open_storage(default_storage(tmp_path, jobs=2))
+    open_storage(default_storage(tmp_path))

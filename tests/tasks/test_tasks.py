@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+import pytest
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.registry import TASKS
+from hyperlab.tasks import standard_error
+
+SMALL = {
+    "lr": 3e-3,
+    "weight_decay": 1e-4,
+    "batch_size": 64,
+    "n_layers": 1,
+    "width": 16,
+    "activation": "relu",
+    "dropout": 0.0,
+    "optimizer": "adam",
+}
+
+
+def test_standard_error_matches_numpy() -> None:
+    vals = [0.1, 0.4, 0.25, 0.3]
+    assert standard_error(vals) == pytest.approx(np.std(vals, ddof=1) / 2)
+    assert standard_error([1.0]) == 0.0
+
+
+@pytest.mark.parametrize("name", ["wine-mlp", "breast-cancer-mlp"])
+def test_mlp_evaluation_shapes_and_se(name: str) -> None:
+    task = TASKS.create(name, n_folds=3, max_epochs=4)
+    ev = task.evaluate(SMALL, budget=3, seed=1)
+    assert ev.budget == 3
+    for key in ("train_loss", "val_loss", "train_metric", "val_metric"):
+        assert len(ev.curves[key]) == 3
+    assert len(ev.fold_values) == 3
+    assert ev.value == pytest.approx(np.mean(ev.fold_values))
+    assert ev.std_err == pytest.approx(standard_error(ev.fold_values))
+    assert ev.std_err > 0
+    assert 0.0 <= ev.extra["val_accuracy"] <= 1.0
+    # training helps: the train loss falls
+    assert ev.curves["train_loss"][-1] < ev.curves["train_loss"][0]
+
+
+def test_mlp_reproducible_under_seed() -> None:
+    task = TASKS.create("wine-mlp", max_epochs=3)
+    a = task.evaluate(SMALL, seed=5)
+    b = task.evaluate(SMALL, seed=5)
+    c = task.evaluate(SMALL, seed=6)
+    assert a.curves == b.curves
+    assert a.value != c.value
+
+
+def test_mlp_on_epoch_sees_every_epoch_and_can_stop() -> None:
+    task = TASKS.create("wine-mlp", max_epochs=5)
+    seen: list[int] = []
+
+    def on_epoch(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
+        seen.append(epoch)
+        assert len(curves["val_loss"]) == epoch
+        if epoch == 2:
+            raise optuna.TrialPruned()
+
+    with pytest.raises(optuna.TrialPruned):
+        task.evaluate(SMALL, on_epoch=on_epoch)
+    assert seen == [1, 2]
+
+
+def test_mlp_test_score_is_held_out() -> None:
+    task = TASKS.create("wine-mlp", max_epochs=3)
+    data = task._data
+    n_total = len(data["y"]) + len(data["y_test"])
+    assert len(data["y_test"]) == pytest.approx(0.2 * n_total, abs=1)
+    score = task.test_score(SMALL, budget=3)
+    assert math.isfinite(score) and score > 0
+
+
+def test_mlp_bad_input() -> None:
+    task = TASKS.create("wine-mlp", max_epochs=3)
+    with pytest.raises(InputError, match=r"budget must be in 1\.\.3"):
+        task.evaluate(SMALL, budget=4)
+    with pytest.raises(InputTypeError):
+        task.evaluate(SMALL, budget="3")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="lacks"):
+        task.evaluate({"lr": 0.1})
+    with pytest.raises(InputError, match="n_folds"):
+        TASKS.create("wine-mlp", n_folds=1)
+
+
+def test_mlp_divergence_is_a_trial_failure_with_curves() -> None:
+    from hyperlab.errors import TrialFailure
+
+    task = TASKS.create("wine-mlp", max_epochs=3)
+    cfg = dict(SMALL, lr=1e6, optimizer="sgd")
+    with pytest.raises(TrialFailure) as info:
+        task.evaluate(cfg)
+    assert "diverged" in str(info.value)
+    assert info.value.curves["val_loss"]
+
+
+@pytest.mark.parametrize("name", ["branin", "hartmann6", "rosenbrock-4d"])
+def test_synthetic_optimum_at_argmin(name: str) -> None:
+    task = TASKS.create(name)
+    config = {f"x{i}": v for i, v in enumerate(task.argmin)}
+    value = task.evaluate(config).value
+    assert value == pytest.approx(task.optimum, abs=1e-4)
+    # and it is a minimum: random points are no better
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x = {f"x{i}": rng.uniform(lo, hi) for i, (lo, hi) in enumerate(task.bounds)}
+        assert task.evaluate(x).value >= task.optimum - 1e-6
+
+
+def test_branin_has_three_minima() -> None:
+    task = TASKS.create("branin")
+    for x in ((-math.pi, 12.275), (math.pi, 2.275), (9.42478, 2.475)):
+        assert task.function(np.array(x)) == pytest.approx(task.optimum, abs=1e-5)
+
+
+def test_distributions_and_default_config() -> None:
+    task = TASKS.create("digits-mlp")
+    dists = task.distributions()
+    assert set(dists) == set(SMALL)
+    cfg = task.default_config()
+    for name, dist in dists.items():
+        assert dist._contains(dist.to_internal_repr(cfg[name]))

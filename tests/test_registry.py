@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from hyperlab.errors import UnknownNameError
+from hyperlab.registry import PRUNERS, TASKS, TUNERS, Registry
+
+
+def test_builtins_registered() -> None:
+    for name in ("random", "grid", "qmc", "ga", "tpe", "cmaes", "gp"):
+        assert name in TUNERS
+    for name in ("none", "median", "asha", "hyperband"):
+        assert name in PRUNERS
+    for name in (
+        "digits-mlp",
+        "breast-cancer-mlp",
+        "wine-mlp",
+        "branin",
+        "hartmann6",
+        "rosenbrock-4d",
+    ):
+        assert name in TASKS
+
+
+def test_unknown_name_lists_known_ones() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        TUNERS.create("tpee")
+    msg = str(info.value)
+    assert "'tpee'" in msg and "random" in msg and "tpe" in msg
+    assert isinstance(info.value, ValueError)
+
+
+def test_family_and_duplicates() -> None:
+    reg: Registry[str] = Registry("thing")
+    reg.register("fam-", lambda suffix, **kw: f"made {suffix}", "a family", family=True)
+    reg.register("plain", lambda: "plain", "one")
+    assert reg.create("fam-42") == "made 42"
+    assert "fam-42" in reg and "fam-" not in reg
+    assert reg.create("plain") == "plain"
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("plain", lambda: "x", "again")
+    assert "fam-<id>" in reg.names()
