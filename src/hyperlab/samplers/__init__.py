@@ -6,3 +6,4 @@ Importing this package registers the built-in tuners in :data:`hyperlab.registry
 from __future__ import annotations
 
 from hyperlab.samplers import classic as classic  # registers the classic tuners
+from hyperlab.samplers import diagnosis as diagnosis  # registers the diagnosis tuner

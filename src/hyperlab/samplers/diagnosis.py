@@ -1,0 +1,240 @@
+"""The ``diagnosis`` tuner: train, read the curves, follow the advice, one run at a time.
+
+It starts from the task's default configuration (the centre of the space without a task), and
+before each new trial diagnoses the previous finished trial's ``curves`` user attribute with
+:func:`hyperlab.diagnose.diagnose` and moves the best configuration so far the way the advice
+says: multiplicative steps on log axes, additive steps on linear ones, always inside the
+distributions' bounds. A knob whose advice flips direction gets half the step from then on (the
+way an expert narrows in). When no advice moves anything (a good fit, or noisy validation) it
+perturbs one random numeric knob of the best configuration, so it never repeats itself.
+Categorical knobs keep the starting value. Failed trials without curves count as divergence
+(learning rate down); pruned trials are diagnosed from their partial curves when they have at
+least 3 epochs.
+
+The whole state is recomputed from the study's trials, so the sampler is deterministic per seed,
+pickles, and survives failed and pruned trials.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.trial import FrozenTrial, TrialState
+
+from hyperlab.diagnose import Advice, diagnose
+from hyperlab.diagnose.advice import ALIASES
+from hyperlab.errors import InputError
+from hyperlab.registry import TUNERS
+
+_DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+class DiagnosisSampler(BaseSampler):
+    """Follow the diagnostician's advice from one training run to the next.
+
+    Args:
+        seed: Seed of the random perturbations (and of the fallback random sampler).
+        space: The search space; ``None`` infers it from finished trials.
+        start: The first configuration (``None``: the centre of the space).
+        min_step: The smallest step scale a knob can shrink to (1.0 = the advice's own factor).
+        use_model: Blend in the diagnostician's learned classifier.
+    """
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        space: dict[str, BaseDistribution] | None = None,
+        start: dict[str, Any] | None = None,
+        min_step: float = 0.1,
+        use_model: bool = True,
+    ) -> None:
+        self.seed = seed
+        self.space = space
+        self.start = start
+        self.min_step = min_step
+        self.use_model = use_model
+        self._random = RandomSampler(seed=seed)
+        self._cache: dict[tuple[int, int], list[Advice]] = {}
+
+    def reseed_rng(self) -> None:
+        self._random.reseed_rng()
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self.space is not None:
+            return dict(self.space)
+        return IntersectionSearchSpace().calculate(study)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        if not 0 < self.min_step <= 1:
+            raise InputError(f"min_step must be in (0, 1], got {self.min_step!r}")
+        history = [
+            t for t in study.get_trials(deepcopy=False, states=_DONE) if t.number < trial.number
+        ]
+        return self._next(history, trial.number, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        if self.start is not None and param_name in self.start:
+            value = self.start[param_name]
+            if param_distribution._contains(param_distribution.to_internal_repr(value)):
+                return value
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    # -- the algorithm ------------------------------------------------------------------------
+
+    def _start_config(self, space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        from hyperlab.tasks.space import centre
+
+        config = centre(space)
+        for name, value in (self.start or {}).items():
+            if name in space:
+                config[name] = _clip(value, space[name])
+        return config
+
+    def _next(
+        self, history: list[FrozenTrial], number: int, space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        start = self._start_config(space)
+        if not history:
+            return start
+        steps = dict.fromkeys(space, 1.0)
+        last_dir: dict[str, str] = {}
+        best_value, base = math.inf, start
+        for t in history:
+            # replay: the step scales after each finished trial, the best config so far
+            if t.state == TrialState.COMPLETE and t.value is not None and t.value < best_value:
+                if all(k in t.params for k in space):
+                    best_value, base = t.value, {k: t.params[k] for k in space}
+            for adv in self._advice(t):
+                key = _param_for(adv.knob, space)
+                if key is None or adv.direction == "keep":
+                    continue
+                if last_dir.get(key) not in (None, adv.direction):
+                    steps[key] = max(self.min_step, steps[key] * 0.5)
+                last_dir[key] = adv.direction
+        moves = [a for a in self._advice(history[-1]) if a.direction != "keep"]
+        config = dict(base)
+        for adv in moves:
+            key = _param_for(adv.knob, space)
+            if key is not None:
+                config[key] = _move(config[key], space[key], adv, steps[key])
+        tried = [{k: t.params.get(k) for k in space} for t in history]
+        rng = np.random.default_rng([self.seed or 0, number])
+        for _ in range(20):
+            if config not in tried:
+                break
+            config = _perturb(base, space, rng)
+        return config
+
+    def _advice(self, t: FrozenTrial) -> list[Advice]:
+        key = (t.number, t._trial_id)
+        if key not in self._cache:
+            self._cache[key] = self._diagnose(t)
+        return self._cache[key]
+
+    def _diagnose(self, t: FrozenTrial) -> list[Advice]:
+        curves = t.user_attrs.get("curves") or {}
+        n = len(curves.get("train_loss") or [])
+        if n < 3 or "val_loss" not in curves:
+            if t.state == TrialState.FAIL:
+                return [
+                    Advice("lr", "down", 0.3, "the trial failed without curves: assume divergence")
+                ]
+            return []
+        try:
+            return diagnose(curves, t.params, use_model=self.use_model).advice
+        except InputError:
+            return []
+
+
+def _param_for(knob: str, space: dict[str, BaseDistribution]) -> str | None:
+    return next((k for k in ALIASES[knob] if k in space), None)
+
+
+def _clip(value: Any, dist: BaseDistribution) -> Any:
+    if isinstance(dist, CategoricalDistribution):
+        return value if value in dist.choices else dist.choices[0]
+    if isinstance(dist, IntDistribution):
+        iv = round(min(max(float(value), dist.low), dist.high))
+        return dist.low + dist.step * round((iv - dist.low) / dist.step)
+    if isinstance(dist, FloatDistribution):
+        fv = min(max(float(value), dist.low), dist.high)
+        if dist.step is not None:
+            fv = dist.low + dist.step * round((fv - dist.low) / dist.step)
+        return float(fv)
+    return value
+
+
+def _move(value: Any, dist: BaseDistribution, adv: Advice, step: float) -> Any:
+    """Move ``value`` by the advice's factor raised to ``step`` (log axes) or an additive step."""
+    if isinstance(dist, CategoricalDistribution):
+        return value
+    assert isinstance(dist, IntDistribution | FloatDistribution)
+    sign = 1.0 if adv.direction == "up" else -1.0
+    if dist.log:
+        new = float(value) * adv.factor**step  # factor > 1 for "up", < 1 for "down"
+        if isinstance(dist, IntDistribution) and round(new) == value:
+            new = value + sign * dist.step
+    elif isinstance(dist, IntDistribution):
+        new = value + sign * max(dist.step, round(step * (dist.high - dist.low) / 4))
+    else:
+        new = float(value) + sign * step * (dist.high - dist.low) / 4
+    return _clip(new, dist)
+
+
+def _perturb(
+    base: dict[str, Any], space: dict[str, BaseDistribution], rng: np.random.Generator
+) -> dict[str, Any]:
+    """``base`` with one random numeric knob moved by a random step (at most a factor of 3)."""
+    numeric = [k for k, d in space.items() if not isinstance(d, CategoricalDistribution)]
+    config = dict(base)
+    if not numeric:
+        return config
+    key = numeric[int(rng.integers(len(numeric)))]
+    dist = space[key]
+    assert isinstance(dist, IntDistribution | FloatDistribution)
+    u = float(rng.uniform(-1, 1))
+    if dist.log:
+        new = float(config[key]) * 3.0**u
+    else:
+        new = float(config[key]) + u * (dist.high - dist.low) / 4
+    config[key] = _clip(new, dist)
+    return config
+
+
+@TUNERS.add("diagnosis", "reads each run's learning curves and follows the diagnostician's advice")
+def diagnosis(
+    *,
+    seed: int | None = None,
+    space: dict[str, BaseDistribution] | None = None,
+    task: Any = None,
+    **options: Any,
+) -> DiagnosisSampler:
+    start = options.pop("start", None)
+    if start is None and task is not None:
+        start = task.default_config()
+    if space is None and task is not None:
+        space = task.distributions()
+    return DiagnosisSampler(seed=seed, space=space, start=start, **options)

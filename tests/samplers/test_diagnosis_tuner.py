@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from hyperlab.registry import TUNERS
+from hyperlab.samplers.diagnosis import DiagnosisSampler
+
+SPACE = {
+    "lr": FloatDistribution(1e-5, 1.0, log=True),
+    "weight_decay": FloatDistribution(1e-6, 1e-1, log=True),
+    "dropout": FloatDistribution(0.0, 0.5),
+    "n_layers": IntDistribution(1, 4),
+    "optimizer": CategoricalDistribution(["adam", "sgd"]),
+}
+
+
+def _curves(lr: float, n: int = 30) -> dict[str, list[float]]:
+    """Toy physics: lr > 0.05 diverges, lr < 3e-3 crawls, else a clean fit."""
+    t = np.arange(n)
+    if lr > 0.05:
+        tr = [2.3, 4.0, 50.0] + [math.nan] * (n - 3)
+        return {"train_loss": tr, "val_loss": tr}
+    if lr < 3e-3:
+        tr = 2.3 - lr * 10 * t
+        return {"train_loss": tr.tolist(), "val_loss": (tr + 0.02).tolist()}
+    tr = 2.0 * np.exp(-t / 4) + 0.05
+    return {"train_loss": tr.tolist(), "val_loss": (tr + 0.08).tolist()}
+
+
+def _objective(trial: optuna.Trial) -> float:
+    params = {name: trial._suggest(name, d) for name, d in SPACE.items()}
+    curves = _curves(params["lr"])
+    trial.set_user_attr("curves", curves)
+    return curves["val_loss"][-1]  # NaN -> the trial fails, with its curves kept
+
+
+def _run(sampler: optuna.samplers.BaseSampler, n: int) -> optuna.Study:
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_objective, n_trials=n, catch=(Exception,))
+    return study
+
+
+def test_moves_lr_down_after_divergence() -> None:
+    study = _run(DiagnosisSampler(seed=0, space=SPACE, start={"lr": 0.3}), 2)
+    t0, t1 = study.trials
+    assert t0.params["lr"] == pytest.approx(0.3)
+    assert t0.state == optuna.trial.TrialState.FAIL
+    assert t1.params["lr"] < 0.3 * 0.5
+
+
+def test_moves_lr_up_after_slow_run() -> None:
+    study = _run(DiagnosisSampler(seed=0, space=SPACE, start={"lr": 1e-4}), 2)
+    t0, t1 = study.trials
+    assert t1.params["lr"] > 1e-4 * 2
+    # categorical knobs keep the starting value
+    assert t0.params["optimizer"] == t1.params["optimizer"]
+
+
+def test_step_shrinks_when_advice_flips_and_reaches_good_region() -> None:
+    study = _run(DiagnosisSampler(seed=1, space=SPACE, start={"lr": 0.5}), 12)
+    lrs = [t.params["lr"] for t in study.trials]
+    assert any(3e-3 <= lr <= 0.05 for lr in lrs)  # found the region where training works
+    assert study.best_value < 0.2
+
+
+def test_deterministic_per_seed_and_within_bounds() -> None:
+    a = [t.params for t in _run(DiagnosisSampler(seed=3, space=SPACE), 8).trials]
+    b = [t.params for t in _run(DiagnosisSampler(seed=3, space=SPACE), 8).trials]
+    assert a == b
+    for params in a:
+        for name, dist in SPACE.items():
+            assert dist._contains(dist.to_internal_repr(params[name]))
+    assert len({tuple(sorted(p.items())) for p in a}) == len(a)  # never repeats a config
+
+
+def test_survives_failed_and_pruned_trials_and_pickles() -> None:
+    sampler = DiagnosisSampler(seed=0, space=SPACE)
+    study = optuna.create_study(sampler=sampler)
+
+    def objective(trial: optuna.Trial) -> float:
+        lr = trial.suggest_float("lr", 1e-5, 1.0, log=True)
+        for name, d in SPACE.items():
+            if name != "lr":
+                trial._suggest(name, d)
+        if trial.number == 0:
+            raise RuntimeError("crashed, no curves")
+        if trial.number == 1:
+            trial.set_user_attr("curves", {k: v[:2] for k, v in _curves(lr).items()})
+            raise optuna.TrialPruned()
+        if trial.number == 2:
+            trial.set_user_attr("curves", {k: v[:10] for k, v in _curves(lr).items()})
+            raise optuna.TrialPruned()
+        return _curves(lr)["val_loss"][-1]
+
+    study.optimize(objective, n_trials=5, catch=(RuntimeError,))
+    assert len(study.trials) == 5
+    # a crash without curves is read as divergence: the learning rate goes down
+    assert study.trials[1].params["lr"] < study.trials[0].params["lr"]
+    clone = pickle.loads(pickle.dumps(sampler))
+    assert isinstance(clone, DiagnosisSampler) and clone.seed == 0
+
+
+def test_registered_factory_starts_from_task_default() -> None:
+    from hyperlab.tasks.mlp import SklearnMLPTask
+
+    task = SklearnMLPTask("wine")
+    sampler = TUNERS.create("diagnosis", seed=0, task=task, space=task.distributions())
+    study = optuna.create_study(sampler=sampler)
+    trial = study.ask()
+    config = task.search_space(trial)
+    assert config == task.default_config()
+    no_task = TUNERS.create("diagnosis", seed=0, space=SPACE)
+    study = optuna.create_study(sampler=no_task)
+    trial = study.ask()
+    assert trial._suggest("lr", SPACE["lr"]) == pytest.approx(math.sqrt(1e-5))
