@@ -124,6 +124,11 @@ class HDOptimizer(Optimizer):
         if hasattr(self, "lr_history"):
             self.lr_history.append([])
 
+    def __getstate__(self) -> dict[str, Any]:  # pickling and deepcopy keep our settings
+        out = super().__getstate__()
+        out.update(per_group=self.per_group, lr_history=self.lr_history)
+        return out
+
     def state_dict(self) -> dict[str, Any]:
         """The ``torch.optim`` state dict plus ``lr_history``."""
         out = super().state_dict()

@@ -1,0 +1,647 @@
+"""Stacked hyperoptimizers: optimizers whose hyperparameters are learned by optimizers.
+
+After Chandra et al. 2022, "Gradient descent: the ultimate optimizer" (NeurIPS). A stack
+``stack("adam", "sgd", "sgd")`` trains the weights with Adam; an SGD *hyperoptimizer* learns
+Adam's learning rate and betas from the hypergradient; a second SGD learns the first SGD's
+learning rate; the top optimizer's own hyperparameters stay fixed. The **height** of a stack
+is the number of hyperoptimizers above the base optimizer (``stack("adam", "sgd", "sgd")``
+has height 2); height 0 is the plain base optimizer.
+
+How the hypergradients are computed. Chandra et al. keep the hyperparameters as tensors that
+require grad, write each step's update as a differentiable function of them, detach the
+weights and let the next ``loss.backward()`` reach the hyperparameters through the one-step
+dependency. The same derivatives are computed here without keeping a graph alive, so the
+optimizer works in an ordinary ``zero_grad() / backward() / step()`` loop with leaf
+parameters and its whole state fits a ``state_dict``:
+
+* after updating the weights at step ``t``, the base level stores for every parameter and
+  every learned hyperparameter ``h`` the derivative ``D_h = ∂θ_{t+1}/∂h`` (a tensor shaped like
+  the parameter; for SGD ``D_lr = -u_t``);
+* at step ``t+1`` the hypergradient is ``∂L(θ_{t+1})/∂h = Σ_p ⟨g_{t+1}, D_h⟩`` (for SGD this is
+  hypergradient descent, ``-g_{t+1}·u_t``, Baydin et al. 2018);
+* a hyperparameter of level ``k+1`` affects the loss only through the hyperparameters of level
+  ``k`` it updated at step ``t``, so its hypergradient is the chain rule through the stored
+  scalar Jacobian ``∂ψ_k/∂ψ_{k+1}`` of that update.
+
+The weight update itself runs the ``torch.optim`` operations (same order, Python-float
+hyperparameters), so height 1 with a zero hyper learning rate reproduces ``torch.optim.SGD``
+or ``torch.optim.Adam`` bit for bit.
+
+Squashing. A hyperoptimizer works on unconstrained coordinates: the learning rate as is
+(``lr_space="linear"``, as in the paper) or its logarithm (``lr_space="log"``, keeps it
+positive); momentum and Adam's β1, β2 through the logit, ``β = sigmoid(z)``, so they stay in
+``(0, 1)``. The new value is written as ``ψ + (T(z_new) - T(z))`` so that a zero step leaves
+``ψ`` bit for bit unchanged.
+
+The base level's hyperparameters live in ``param_groups`` (``lr``, ``momentum``, ``betas``), one
+set per group, so schedulers and loggers see the learned values; a scheduler's write is the
+value learning continues from. The hyperoptimizers' hyperparameters are shared by all groups.
+:meth:`StackedOptimizer.hyperparameters` returns every current value; ``history`` keeps one
+such dict per step.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError
+from hyperlab.hypergrad.hd import check_nonneg, check_unit
+
+__all__ = ["HyperAdam", "HyperSGD", "Level", "StackedOptimizer", "stack"]
+
+_TINY = 1e-30  # keeps 0/0 at 0 in ∂√v̂/∂β2 where v̂ = 0 (representable in float32)
+
+
+# -- transforms between a hyperparameter and the coordinate its hyperoptimizer moves -----------
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+# name -> (value to coordinate, coordinate to value, d value / d coordinate at a coordinate)
+_TRANSFORMS: dict[
+    str, tuple[Callable[[float], float], Callable[[float], float], Callable[[float], float]]
+] = {
+    "linear": (lambda v: v, lambda z: z, lambda z: 1.0),
+    "log": (math.log, math.exp, math.exp),
+    "logit": (
+        lambda v: math.log(v) - math.log1p(-v),
+        _sigmoid,
+        lambda z: _sigmoid(z) * (1.0 - _sigmoid(z)),
+    ),
+}
+
+
+# -- levels ----------------------------------------------------------------------------------
+
+
+class Level:
+    """One optimizer of a stack: its hyperparameters and its update rule.
+
+    A level holds settings only; the stack keeps its state. Subclasses define
+    :attr:`HYPERS` (name -> coordinate transform), :meth:`_step_tensor_` (the ``torch.optim``
+    update of one parameter, storing the derivatives ``D_h``) and :meth:`_step_scalar` (the
+    same rule on one float, returning the derivatives).
+
+    Args:
+        learn: Names of this level's hyperparameters that the level above learns; ``None``
+            learns every learnable one (momentum only when it is > 0). Ignored on the top level.
+        lr_space: ``"linear"`` (Chandra et al.) or ``"log"`` coordinates for ``lr``.
+    """
+
+    name = "level"
+    HYPERS: dict[str, str] = {}
+
+    def __init__(self, learn: Sequence[str] | None = None, lr_space: str = "linear") -> None:
+        self.learn = learn
+        self.lr_space = lr_space
+
+    def values(self) -> dict[str, float]:
+        """The initial hyperparameter values of this level, by name."""
+        raise NotImplementedError
+
+    def group_defaults(self) -> dict[str, Any]:
+        """The settings as ``torch.optim`` param-group entries (``betas`` as a pair)."""
+        return self.values()
+
+    def with_group(self, group: dict[str, Any]) -> Level:
+        """A copy of this level with the settings a param group overrides."""
+        out = copy.copy(self)
+        for key, value in group.items():
+            if key != "params" and key in out.__dict__:
+                setattr(out, key, value)
+        return out
+
+    def learned(self) -> tuple[str, ...]:
+        """Check the settings; return the names the level above learns."""
+        for key, value in self.values().items():
+            if key in ("momentum", "beta1", "beta2"):
+                check_unit(key, value)
+            else:
+                check_nonneg(key, value)
+        if self.lr_space not in ("linear", "log"):
+            raise InputError(f"lr_space must be 'linear' or 'log', got {self.lr_space!r}")
+        if self.learn is None:
+            return tuple(n for n in self.HYPERS if n != "momentum" or self.values()[n] > 0)
+        if isinstance(self.learn, str):
+            raise InputTypeError(f"learn must be a sequence of names, got {self.learn!r}")
+        for n in self.learn:
+            if n not in self.HYPERS:
+                raise UnknownNameError(
+                    f"unknown hyperparameter {n!r} of {self.name}; learnable: {sorted(self.HYPERS)}"
+                )
+            value = self.values()[n]
+            if self.HYPERS[n] == "logit" and not 0 < value < 1:
+                raise InputError(f"{n} must be in (0, 1) to be learned, got {value!r}")
+            if n == "lr" and self.lr_space == "log" and value <= 0:
+                raise InputError(f"lr must be > 0 to be learned in log space, got {value!r}")
+        return tuple(dict.fromkeys(self.learn))
+
+    def transform(self, name: str) -> str:
+        """The coordinate transform of hyperparameter ``name``."""
+        return self.lr_space if name == "lr" else self.HYPERS[name]
+
+    def _step_tensor_(
+        self,
+        p: Tensor,
+        grad: Tensor,
+        state: dict[str, Any],
+        hp: dict[str, float],
+        learn: Sequence[str],
+    ) -> None:
+        raise NotImplementedError
+
+    def _step_scalar(
+        self, x: float, g: float, state: dict[str, Any], hp: dict[str, float], learn: Sequence[str]
+    ) -> tuple[float, dict[str, float]]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.values().items())
+        return f"{type(self).__name__}({args})"
+
+
+class HyperSGD(Level):
+    """SGD with optional (Nesterov) momentum and L2 weight decay, as ``torch.optim.SGD``.
+
+    Args:
+        lr: Learning rate ``>= 0``.
+        momentum: Momentum in ``[0, 1)`` (learnable when > 0).
+        weight_decay: L2 penalty ``>= 0`` (never learned; needs validation data to tune).
+        nesterov: Nesterov momentum.
+        learn: See :class:`Level`; learnable names ``lr``, ``momentum``.
+        lr_space: See :class:`Level`.
+    """
+
+    name = "sgd"
+    HYPERS = {"lr": "linear", "momentum": "logit"}
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        learn: Sequence[str] | None = None,
+        lr_space: str = "linear",
+    ) -> None:
+        super().__init__(learn, lr_space)
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.nesterov = nesterov
+
+    def values(self) -> dict[str, float]:
+        return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
+
+    def learned(self) -> tuple[str, ...]:
+        out = super().learned()
+        if self.nesterov and self.momentum == 0:
+            raise InputError("Nesterov momentum needs momentum > 0, got momentum=0")
+        return out
+
+    def _step_tensor_(
+        self,
+        p: Tensor,
+        grad: Tensor,
+        state: dict[str, Any],
+        hp: dict[str, float],
+        learn: Sequence[str],
+    ) -> None:
+        lr, mu, wd = hp["lr"], hp["momentum"], hp["weight_decay"]
+        if wd != 0:
+            grad = grad.add(p, alpha=wd)
+        d_dir_dmu: Tensor | None = None
+        if mu != 0 or "momentum" in learn:
+            buf = state.get("momentum_buffer")
+            prev = None if buf is None or "momentum" not in learn else buf.clone()
+            if buf is None:
+                buf = grad.detach().clone()
+                state["momentum_buffer"] = buf
+            else:
+                buf.mul_(mu).add_(grad)
+            if "momentum" in learn:  # ∂buf/∂μ = buf_prev (0 on the first step)
+                dbuf = prev if prev is not None else torch.zeros_like(buf)
+                d_dir_dmu = buf.add(dbuf, alpha=mu) if self.nesterov else dbuf
+            grad = grad.add(buf, alpha=mu) if self.nesterov else buf
+        p.add_(grad, alpha=-lr)
+        if "lr" in learn:
+            state["d_lr"] = torch.neg(grad)
+        if d_dir_dmu is not None:
+            state["d_momentum"] = d_dir_dmu.mul_(-lr)
+
+    def _step_scalar(
+        self, x: float, g: float, state: dict[str, Any], hp: dict[str, float], learn: Sequence[str]
+    ) -> tuple[float, dict[str, float]]:
+        lr, mu, wd = hp["lr"], hp["momentum"], hp["weight_decay"]
+        g = g + wd * x
+        direction, d_dir_dmu = g, 0.0
+        if mu != 0 or "momentum" in learn:
+            prev = state.get("buf")
+            buf = g if prev is None else mu * prev + g
+            dbuf = 0.0 if prev is None else prev
+            state["buf"] = buf
+            if self.nesterov:
+                direction, d_dir_dmu = g + mu * buf, buf + mu * dbuf
+            else:
+                direction, d_dir_dmu = buf, dbuf
+        derivs = {"lr": -direction, "momentum": -lr * d_dir_dmu}
+        return x - lr * direction, {n: derivs[n] for n in learn}
+
+
+class HyperAdam(Level):
+    """Adam with L2 weight decay, as ``torch.optim.Adam`` (``amsgrad=False``).
+
+    Args:
+        lr: Learning rate ``>= 0``.
+        betas: ``(β1, β2)`` in ``[0, 1)`` (each learnable when > 0).
+        eps: Denominator term ``>= 0``.
+        weight_decay: L2 penalty ``>= 0``.
+        learn: See :class:`Level`; learnable names ``lr``, ``beta1``, ``beta2``.
+        lr_space: See :class:`Level`.
+    """
+
+    name = "adam"
+    HYPERS = {"lr": "linear", "beta1": "logit", "beta2": "logit"}
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        learn: Sequence[str] | None = None,
+        lr_space: str = "linear",
+    ) -> None:
+        super().__init__(learn, lr_space)
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+
+    def values(self) -> dict[str, float]:
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise InputError(f"betas must be a pair (beta1, beta2), got {self.betas!r}")
+        return {
+            "lr": self.lr,
+            "beta1": self.betas[0],
+            "beta2": self.betas[1],
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def group_defaults(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "betas": self.betas,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def learned(self) -> tuple[str, ...]:
+        if self.learn is None:
+            super().learned()
+            return tuple(n for n in self.HYPERS if n == "lr" or self.values()[n] > 0)
+        return super().learned()
+
+    def _step_tensor_(
+        self,
+        p: Tensor,
+        grad: Tensor,
+        state: dict[str, Any],
+        hp: dict[str, float],
+        learn: Sequence[str],
+    ) -> None:
+        lr, beta1, beta2 = hp["lr"], hp["beta1"], hp["beta2"]
+        eps, wd = hp["eps"], hp["weight_decay"]
+        if "step" not in state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        state["step"] += 1
+        step = state["step"]
+        if wd != 0:
+            grad = grad.add(p, alpha=wd)
+        dm = exp_avg.sub(grad) if "beta1" in learn else None  # ∂m/∂β1 = m_prev - g
+        dv = exp_avg_sq.sub(grad * grad) if "beta2" in learn else None  # ∂v/∂β2
+        # The same operations, in the same order, as torch.optim.Adam (single tensor).
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        bc1 = 1 - beta1**step
+        bc2 = 1 - beta2**step
+        denom = (exp_avg_sq.sqrt() / bc2**0.5).add_(eps)
+        p.addcdiv_(exp_avg, denom, value=-lr / bc1)
+        if "lr" in learn:
+            state["d_lr"] = torch.div(exp_avg, denom).mul_(-1 / bc1)
+        if dm is not None:
+            # ∂(m/bc1)/∂β1 = dm/bc1 + m·t·β1^(t-1)/bc1²
+            dmhat = dm.mul_(1 / bc1).add_(exp_avg, alpha=step * beta1 ** (step - 1) / bc1**2)
+            state["d_beta1"] = dmhat.div_(denom).mul_(-lr)
+        if dv is not None:
+            # S = √(v/bc2);  ∂S/∂β2 = (dv/bc2 + v·t·β2^(t-1)/bc2²) / (2S)
+            s = exp_avg_sq.sqrt().mul_(1 / bc2**0.5)
+            ds = dv.mul_(1 / bc2).add_(exp_avg_sq, alpha=step * beta2 ** (step - 1) / bc2**2)
+            ds.div_(s.mul_(2).add_(_TINY))
+            state["d_beta2"] = ds.mul_(exp_avg).div_(denom).div_(denom).mul_(lr / bc1)
+
+    def _step_scalar(
+        self, x: float, g: float, state: dict[str, Any], hp: dict[str, float], learn: Sequence[str]
+    ) -> tuple[float, dict[str, float]]:
+        lr, b1, b2 = hp["lr"], hp["beta1"], hp["beta2"]
+        eps, wd = hp["eps"], hp["weight_decay"]
+        g = g + wd * x
+        t = state.get("step", 0) + 1
+        m_prev, v_prev = state.get("m", 0.0), state.get("v", 0.0)
+        m = b1 * m_prev + (1 - b1) * g
+        v = b2 * v_prev + (1 - b2) * g * g
+        state.update(step=t, m=m, v=v)
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
+        s = math.sqrt(v) / math.sqrt(bc2)
+        denom = s + eps
+        direction = m / (bc1 * denom)
+        derivs: dict[str, float] = {"lr": -direction}
+        if "beta1" in learn:
+            dmhat = (m_prev - g) / bc1 + m * t * b1 ** (t - 1) / bc1**2
+            derivs["beta1"] = -lr * dmhat / denom
+        if "beta2" in learn:
+            ds = ((v_prev - g * g) / bc2 + v * t * b2 ** (t - 1) / bc2**2) / (2 * s + _TINY)
+            derivs["beta2"] = lr * m / (bc1 * denom**2) * ds
+        return x - lr * direction, {n: derivs[n] for n in learn}
+
+
+LEVELS: dict[str, type[Level]] = {"sgd": HyperSGD, "adam": HyperAdam}
+
+
+def _as_level(spec: Any) -> Level:
+    """A Level from a name, a Level class or instance, a torch.optim class, or (name, kwargs)."""
+    if isinstance(spec, Level):
+        return spec
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], dict):
+        return _as_level(spec[0]) if not spec[1] else _level_class(spec[0])(**spec[1])
+    return _level_class(spec)()
+
+
+def _level_class(spec: Any) -> type[Level]:
+    if isinstance(spec, type) and issubclass(spec, Level):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Optimizer):
+        spec = spec.__name__.lower()
+    if isinstance(spec, str):
+        if spec.lower() not in LEVELS:
+            raise UnknownNameError(f"unknown optimizer {spec!r}; known: {sorted(LEVELS)}")
+        return LEVELS[spec.lower()]
+    raise InputTypeError(
+        f"a stack level must be a name, a Level, a torch.optim.SGD/Adam class or "
+        f"(name, kwargs), got {spec!r}"
+    )
+
+
+# -- the stack -------------------------------------------------------------------------------
+
+
+_OWN_ATTRS = ("levels", "_learn", "hyper_state", "history")
+
+
+class StackedOptimizer(Optimizer):
+    """A base optimizer whose hyperparameters are learned by a stack of hyperoptimizers.
+
+    Example::
+
+        opt = StackedOptimizer(model.parameters(), ["adam", HyperSGD(lr=1e-5), "sgd"])
+        for x, y in batches:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+            print(opt.param_groups[0]["lr"], opt.hyperparameters())
+
+    Args:
+        params: Parameters or param groups. A group may set the base level's hyperparameters
+            (``lr``, ``momentum`` / ``betas``, ``weight_decay``...), which are then learned for
+            that group separately.
+        levels: The base optimizer first, then its hyperoptimizers, each a name (``"sgd"``,
+            ``"adam"``), a :class:`Level` class or instance, ``torch.optim.SGD``/``Adam``, or
+            ``(name, kwargs)``. The top level's hyperparameters stay fixed.
+    """
+
+    def __init__(self, params: Iterable[Any], levels: Sequence[Any]) -> None:
+        if isinstance(levels, (str, Level)) or not isinstance(levels, Sequence) or not levels:
+            raise InputError(f"levels must be a non-empty list of optimizers, got {levels!r}")
+        self.levels = [_as_level(s) for s in levels]
+        # names each level's hyperoptimizer learns; the top level's stay fixed
+        self._learn = [lv.learned() for lv in self.levels[:-1]] + [()]
+        self.levels[-1].learned()  # check its settings too
+        super().__init__(params, self.levels[0].group_defaults())
+        # Hyperoptimizer levels' current values (shared by all groups), JSON-like plain data.
+        self.hyper_state: dict[str, Any] = {
+            "values": [lv.values() for lv in self.levels],
+            "opt_state": [{} for _ in self.levels],  # level k's state per slot it updates
+            "jac": [{} for _ in self.levels],  # jac[k][slot][name]: ∂slot/∂(level k hyper)
+            "hypergrads": {},
+            "steps": 0,
+        }
+        self.history: list[dict[str, float]] = []
+
+    @property
+    def height(self) -> int:
+        """Number of hyperoptimizers above the base optimizer."""
+        return len(self.levels) - 1
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def hyperparameters(self) -> dict[str, float]:
+        """Every learned hyperparameter's current value.
+
+        Keys: ``"g{i}.{name}"`` for the base level's hyperparameters of param group ``i``,
+        ``"L{k}.{name}"`` for level ``k >= 1`` of the stack (level ``k`` learns level ``k-1``).
+        """
+        out = {
+            f"g{i}.{n}": self._get_base(group, n)
+            for i, group in enumerate(self.param_groups)
+            for n in self._learn[0]
+        }
+        for k in range(1, len(self.levels)):
+            for n in self._learn[k]:
+                out[f"L{k}.{n}"] = self.hyper_state["values"][k][n]
+        return out
+
+    @property
+    def hypergrads(self) -> dict[str, float]:
+        """The last hypergradient ``∂L/∂ψ`` of every learned hyperparameter (same keys)."""
+        return dict(self.hyper_state["hypergrads"])
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a param group; its hyperparameters are checked (bad values raise InputError)."""
+        super().add_param_group(param_group)
+        probe = self.levels[0].with_group(self.param_groups[-1])
+        probe.learn = self._learn[0]
+        probe.learned()
+
+    def __getstate__(self) -> dict[str, Any]:  # pickling and deepcopy keep the stack
+        out = super().__getstate__()
+        out.update({k: self.__dict__[k] for k in _OWN_ATTRS if k in self.__dict__})
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """The ``torch.optim`` state dict plus the hyperoptimizers' state and history."""
+        out = super().state_dict()
+        out["hyper_state"] = copy.deepcopy(self.hyper_state)
+        out["history"] = [dict(h) for h in self.history]
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a state saved by :meth:`state_dict`; resuming continues the same run."""
+        state_dict = dict(state_dict)
+        hyper = state_dict.pop("hyper_state", None)
+        history = state_dict.pop("history", [])
+        super().load_state_dict(state_dict)
+        if hyper is not None:
+            self.hyper_state = copy.deepcopy(hyper)
+        self.history = [dict(h) for h in history]
+
+    # -- stepping ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Update the hyperparameters top-down from their hypergradients, then the weights.
+
+        Args:
+            closure: Re-evaluates the model and returns the loss (optional).
+
+        Returns:
+            The closure's loss, or None.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            check_nonneg("lr", group["lr"])
+        grads = self._hypergrads()
+        if grads is not None:
+            self._update_hypers(grads)
+        base, learn = self.levels[0], self._learn[0]
+        for group in self.param_groups:
+            hp = base.with_group(group).values()
+            for p in group["params"]:
+                if p.grad is not None:
+                    base._step_tensor_(p, p.grad, self.state[p], hp, learn)
+        self.hyper_state["steps"] += 1
+        self.history.append(self.hyperparameters())
+        return loss
+
+    def _get_base(self, group: dict[str, Any], name: str) -> float:
+        if name in ("beta1", "beta2"):
+            return float(group["betas"][name == "beta2"])
+        return float(group[name])
+
+    def _set_base(self, group: dict[str, Any], name: str, value: float) -> None:
+        if name in ("beta1", "beta2"):
+            betas = list(group["betas"])
+            betas[name == "beta2"] = value
+            group["betas"] = tuple(betas)
+        else:
+            group[name] = value
+
+    def _hypergrads(self) -> list[dict[str, float]] | None:
+        """``∂L(θ_t)/∂ψ`` for every learned hyperparameter, by level and slot; None at step 1."""
+        if not self._learn[0] or self.hyper_state["steps"] == 0:
+            return None
+        dots: list[Tensor] = []
+        keys: list[str] = []
+        for i, group in enumerate(self.param_groups):
+            wd = group.get("weight_decay", 0.0)
+            for n in self._learn[0]:
+                parts = []
+                for p in group["params"]:
+                    d = self.state[p].get(f"d_{n}")
+                    if p.grad is None or d is None:
+                        continue
+                    g = p.grad.add(p, alpha=wd) if wd != 0 else p.grad
+                    parts.append(torch.dot(g.reshape(-1), d.reshape(-1)).double())
+                if parts:
+                    dots.append(torch.stack(parts).sum())
+                    keys.append(f"{i}:{n}")
+        if not dots:
+            return None
+        level0 = dict(zip(keys, torch.stack(dots).tolist()))  # one host sync
+        out = [level0]
+        for k in range(1, len(self.levels)):
+            jac = self.hyper_state["jac"][k]
+            below = out[-1]
+            out.append(
+                {
+                    n: sum(below[s] * jac.get(s, {}).get(n, 0.0) for s in below)
+                    for n in self._learn[k]
+                }
+            )
+        flat = {f"g{s.replace(':', '.')}": v for s, v in level0.items()}
+        for k in range(1, len(self.levels)):
+            flat.update({f"L{k}.{n}": v for n, v in out[k].items()})
+        self.hyper_state["hypergrads"] = flat
+        return out
+
+    def _update_hypers(self, grads: list[dict[str, float]]) -> None:
+        """Top-down: level ``k`` moves level ``k-1``'s hyperparameters; store the Jacobians."""
+        values = self.hyper_state["values"]
+        for k in range(len(self.levels) - 1, 0, -1):
+            below = grads[k - 1]
+            if not below:
+                self.hyper_state["jac"][k] = {}
+                continue
+            level, hp, learn_k = self.levels[k], values[k], self._learn[k]
+            opt_state, jac = self.hyper_state["opt_state"][k], {}
+            for slot, g in below.items():
+                if k == 1:
+                    i, name = slot.split(":")
+                    group = self.param_groups[int(i)]
+                    psi = self._get_base(group, name)
+                    owner = self.levels[0]
+                else:
+                    name, psi, owner = slot, values[k - 1][slot], self.levels[k - 1]
+                to_z, from_z, dvalue = _TRANSFORMS[owner.transform(name)]
+                if not math.isfinite(g):
+                    continue
+                z = to_z(psi)
+                z_new, derivs = level._step_scalar(
+                    z, g * dvalue(z), opt_state.setdefault(slot, {}), hp, learn_k
+                )
+                new = psi + (from_z(z_new) - from_z(z))
+                if not math.isfinite(new):
+                    continue
+                slope = dvalue(z_new)
+                if name == "lr" and new < 0:  # a learning rate stays >= 0 (clipped)
+                    new, slope = 0.0, 0.0
+                if k == 1:
+                    self._set_base(group, name, new)
+                else:
+                    values[k - 1][slot] = new
+                jac[slot] = {n: slope * d for n, d in derivs.items()}
+            self.hyper_state["jac"][k] = jac
+
+
+def stack(*levels: Any) -> Callable[[Iterable[Any]], StackedOptimizer]:
+    """A factory for a stacked optimizer: ``stack("adam", "sgd", "sgd")(model.parameters())``.
+
+    Args:
+        levels: The base optimizer, then its hyperoptimizers (see :class:`StackedOptimizer`).
+
+    Returns:
+        A callable taking params (like a ``torch.optim`` class) and returning the optimizer.
+    """
+    if not levels:
+        raise InputError("stack() needs at least one optimizer, got none")
+    specs = [_as_level(s) for s in levels]  # fail early on bad names
+
+    def make(params: Iterable[Any]) -> StackedOptimizer:
+        return StackedOptimizer(params, specs)
+
+    return make

@@ -1,0 +1,309 @@
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hyperlab.errors import InputError, UnknownNameError
+from hyperlab.hypergrad import HyperAdam, HyperSGD, StackedOptimizer, stack
+
+DTYPES = [torch.float32, torch.float64]
+
+
+def _problem(
+    dtype: torch.dtype, seed: int = 0
+) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 5, generator=gen, dtype=dtype)
+    y = (x @ torch.randn(5, 3, generator=gen, dtype=dtype)).argmax(1)
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    return model.to(dtype), x, y
+
+
+def _batch(x: torch.Tensor, y: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[i % 8 :: 8], y[i % 8 :: 8]
+
+
+def _one_step(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, i: int
+) -> float:
+    xb, yb = _batch(x, y, i)
+    loss = F.cross_entropy(model(xb), yb)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+def _run(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    start: int = 0,
+) -> list[float]:
+    return [_one_step(model, opt, x, y, i) for i in range(start, start + steps)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("level", "reference"),
+    [
+        (
+            HyperAdam(lr=3e-3, weight_decay=1e-3),
+            lambda p: torch.optim.Adam(p, lr=3e-3, weight_decay=1e-3),
+        ),
+        (HyperSGD(lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
+        (
+            HyperSGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+            lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+        ),
+    ],
+)
+def test_height_one_with_zero_hyper_rate_is_the_base_optimizer(
+    dtype: torch.dtype, level: Any, reference: Any
+) -> None:
+    model_a, x, y = _problem(dtype)
+    model_b = copy.deepcopy(model_a)
+    opt_a = StackedOptimizer(model_a.parameters(), [level, HyperSGD(lr=0.0)])
+    opt_b = reference(model_b.parameters())
+    assert opt_a.height == 1
+    assert _run(model_a, opt_a, x, y, 100) == _run(model_b, opt_b, x, y, 100)
+    for pa, pb in zip(model_a.parameters(), model_b.parameters()):
+        assert torch.equal(pa, pb)
+    assert any(v != 0 for v in opt_a.hypergrads.values())  # hypergradients were computed
+
+
+def _functional_adam(p, g, m, v, t, lr, b1, b2, eps):  # type: ignore[no-untyped-def]
+    m_new = b1 * m + (1 - b1) * g
+    v_new = b2 * v + (1 - b2) * g * g
+    denom = (v_new.sqrt() / (1 - b2**t).sqrt()) + eps
+    return p - lr / (1 - b1**t) * m_new / denom
+
+
+def _functional_sgd(p, g, buf, lr, mu, nesterov):  # type: ignore[no-untyped-def]
+    buf_new = mu * buf + g
+    direction = g + mu * buf_new if nesterov else buf_new
+    return p - lr * direction
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam_update_derivatives_match_autograd(dtype: torch.dtype) -> None:
+    level = HyperAdam(lr=0.01, betas=(0.8, 0.95), eps=1e-6)
+    learn = ("lr", "beta1", "beta2")
+    gen = torch.Generator().manual_seed(3)
+    p = torch.randn(7, dtype=dtype, generator=gen)
+    state: dict[str, Any] = {}
+    hp = level.values()
+    for _ in range(3):  # build up nonzero moments first
+        level._step_tensor_(p, torch.randn(7, dtype=dtype, generator=gen), state, hp, learn)
+    g = torch.randn(7, dtype=dtype, generator=gen)
+    m, v, t = state["exp_avg"].clone(), state["exp_avg_sq"].clone(), state["step"] + 1
+    p0 = p.clone()
+    level._step_tensor_(p, g, state, hp, learn)
+    h = {k: torch.tensor(hp[k], dtype=dtype, requires_grad=True) for k in ("lr", "beta1", "beta2")}
+    new = _functional_adam(
+        p0, g, m, v, torch.tensor(float(t), dtype=dtype), h["lr"], h["beta1"], h["beta2"], hp["eps"]
+    )
+    tol = 1e-4 if dtype == torch.float32 else 1e-10
+    torch.testing.assert_close(p, new.detach(), rtol=tol, atol=tol)
+    for name in learn:
+        (jac,) = torch.autograd.grad(
+            new, h[name], torch.eye(7, dtype=dtype), is_grads_batched=True, retain_graph=True
+        )
+        torch.testing.assert_close(state[f"d_{name}"], jac, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_update_derivatives_match_autograd(nesterov: bool) -> None:
+    dtype = torch.float64
+    level = HyperSGD(lr=0.05, momentum=0.7, nesterov=nesterov)
+    learn = ("lr", "momentum")
+    gen = torch.Generator().manual_seed(4)
+    p = torch.randn(5, dtype=dtype, generator=gen)
+    state: dict[str, Any] = {}
+    hp = level.values()
+    level._step_tensor_(p, torch.randn(5, dtype=dtype, generator=gen), state, hp, learn)
+    buf, g, p0 = (
+        state["momentum_buffer"].clone(),
+        torch.randn(5, dtype=dtype, generator=gen),
+        p.clone(),
+    )
+    level._step_tensor_(p, g, state, hp, learn)
+    h = {k: torch.tensor(hp[k], dtype=dtype, requires_grad=True) for k in learn}
+    new = _functional_sgd(p0, g, buf, h["lr"], h["momentum"], nesterov)
+    for name in learn:
+        (jac,) = torch.autograd.grad(
+            new, h[name], torch.eye(5, dtype=dtype), is_grads_batched=True, retain_graph=True
+        )
+        torch.testing.assert_close(state[f"d_{name}"], jac, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "level", [HyperAdam(lr=0.02, betas=(0.8, 0.9)), HyperSGD(lr=0.1, momentum=0.5, nesterov=True)]
+)
+def test_scalar_rule_matches_tensor_rule(level: Any) -> None:
+    """Hyperoptimizers run the same rule on floats; check it against the tensor version."""
+    learn = tuple(level.HYPERS)
+    hp = level.values()
+    p = torch.tensor([0.3], dtype=torch.float64)
+    t_state: dict[str, Any] = {}
+    s_state: dict[str, Any] = {}
+    x = 0.3
+    for g in (0.5, -0.2, 0.7, 0.1):
+        level._step_tensor_(p, torch.tensor([g], dtype=torch.float64), t_state, hp, learn)
+        x, derivs = level._step_scalar(x, g, s_state, hp, learn)
+        assert x == pytest.approx(float(p), rel=1e-12)
+        for name in learn:
+            assert derivs[name] == pytest.approx(float(t_state[f"d_{name}"]), rel=1e-9, abs=1e-15)
+
+
+def test_stack_hypergradients_follow_the_chain_rule() -> None:
+    """Height 1: ∂L/∂α = -g_t·g_{t-1} (HD); height 2: ∂L/∂κ = -G_t·G_{t-1} for α_t = α - κ G_t."""
+    gen = torch.Generator().manual_seed(2)
+    gs = [torch.randn(4, dtype=torch.float64, generator=gen) for _ in range(4)]
+    p = torch.nn.Parameter(torch.zeros(4, dtype=torch.float64))
+    opt = stack("sgd", HyperSGD(lr=0.01), HyperSGD(lr=0.001))([p])
+    level0: list[float] = []
+    for t, g in enumerate(gs):
+        p.grad = g.clone()
+        opt.step()
+        if t >= 1:
+            level0.append(opt.hypergrads["g0.lr"])
+            assert level0[-1] == pytest.approx(-float(g @ gs[t - 1]), rel=1e-12)
+        if t >= 3:
+            assert opt.hypergrads["L1.lr"] == pytest.approx(-level0[-1] * level0[-2], rel=1e-12)
+    assert set(opt.hyperparameters()) == {"g0.lr", "L1.lr"}
+
+
+def test_stack_hypergradient_matches_finite_differences() -> None:
+    """∂L(θ_{t+1})/∂β1_t reported at step t+1 equals a central difference of the loss."""
+    model, x, y = _problem(torch.float64)
+    opt = StackedOptimizer(model.parameters(), [HyperAdam(lr=0.01), HyperSGD(lr=0.0)])
+    _run(model, opt, x, y, 5)
+
+    def loss_after(delta: dict[str, float]) -> tuple[float, dict[str, float]]:
+        m, o = copy.deepcopy((model, opt))  # one copy, so o steps the weights of m
+        for name, d in delta.items():
+            o._set_base(o.param_groups[0], name, o._get_base(o.param_groups[0], name) + d)
+        _one_step(m, o, x, y, 5)
+        xb, yb = _batch(x, y, 6)
+        loss = F.cross_entropy(m(xb), yb)
+        o.zero_grad()
+        loss.backward()
+        o.step()
+        return float(loss.detach()), o.hypergrads
+
+    _, grads = loss_after({})
+    eps = 1e-6
+    for name in ("lr", "beta1", "beta2"):
+        fd = (loss_after({name: eps})[0] - loss_after({name: -eps})[0]) / (2 * eps)
+        assert grads[f"g0.{name}"] == pytest.approx(fd, rel=1e-5, abs=1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "levels", [("sgd", "sgd"), ("adam", "sgd", "sgd"), ("sgd", "adam", "adam", "sgd")]
+)
+def test_stacks_train_in_both_precisions(dtype: torch.dtype, levels: tuple[str, ...]) -> None:
+    model, x, y = _problem(dtype)
+    opt = stack(*levels)(model.parameters())
+    losses = _run(model, opt, x, y, 80)
+    assert losses[-1] < losses[0]
+    assert len(opt.history) == 80
+    assert all(math.isfinite(v) for v in opt.history[-1].values())
+    assert next(iter(model.parameters())).dtype == dtype
+    assert opt.hyperparameters()["g0.lr"] != opt.history[0]["g0.lr"] or opt.height == 0
+
+
+def test_learned_rate_rises_from_a_too_small_start() -> None:
+    model, x, y = _problem(torch.float64)
+    opt = stack(HyperSGD(lr=1e-3), HyperSGD(lr=0.1))(model.parameters())
+    _run(model, opt, x, y, 100)
+    assert opt.param_groups[0]["lr"] > 2e-3
+
+
+@pytest.mark.parametrize("levels", [("sgd", "sgd", "sgd"), ("adam", "adam", "sgd")])
+def test_state_dict_round_trip_resumes_same_trajectory(levels: tuple[str, ...]) -> None:
+    model, x, y = _problem(torch.float64)
+    opt = stack(*levels)(model.parameters())
+    _run(model, opt, x, y, 15)
+    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    first = _run(model, opt, x, y, 15, start=15)
+    model2, _, _ = _problem(torch.float64, seed=9)
+    model2.load_state_dict(saved_model)
+    opt2 = stack(*levels)(model2.parameters())
+    opt2.load_state_dict(saved_opt)
+    assert _run(model2, opt2, x, y, 15, start=15) == first
+    assert opt2.hyperparameters() == opt.hyperparameters()
+    assert opt2.history == opt.history
+
+
+def test_param_groups_learn_their_own_rates() -> None:
+    model, x, y = _problem(torch.float32)
+    opt = StackedOptimizer(
+        [{"params": model[0].parameters(), "lr": 0.2}, {"params": model[2].parameters()}],
+        [HyperSGD(lr=0.05, momentum=0.9), HyperSGD(lr=0.01)],
+    )
+    _run(model, opt, x, y, 30)
+    hp = opt.hyperparameters()
+    assert set(hp) == {"g0.lr", "g0.momentum", "g1.lr", "g1.momentum"}
+    assert hp["g0.lr"] != 0.2 and hp["g1.lr"] != 0.05
+    assert opt.param_groups[1]["lr"] == hp["g1.lr"]
+
+
+def test_gradient_clipping_and_scheduler() -> None:
+    model, x, y = _problem(torch.float32)
+    opt = stack("adam", "sgd")(model.parameters())
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.1)
+    for i in range(20):
+        xb, yb = _batch(x, y, i)
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.05)
+        opt.step()
+        learned = opt.param_groups[0]["lr"]
+        sched.step()
+        factor = 0.1 if (i + 1) % 5 == 0 else 1.0
+        assert opt.param_groups[0]["lr"] == pytest.approx(learned * factor)
+    assert all(math.isfinite(p.detach().sum().item()) for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (lambda p: stack("adam", "rmsprop"), UnknownNameError, "rmsprop"),
+        (
+            lambda p: StackedOptimizer(p, [HyperSGD(learn=("lr", "temperature")), "sgd"]),
+            UnknownNameError,
+            "temperature",
+        ),
+        (lambda p: StackedOptimizer(p, [HyperSGD(lr=-0.5), "sgd"]), InputError, "-0.5"),
+        (lambda p: StackedOptimizer(p, ["sgd", HyperSGD(lr=-2.0)]), InputError, "-2.0"),
+        (
+            lambda p: StackedOptimizer(p, [HyperSGD(learn=("momentum",)), "sgd"]),
+            InputError,
+            "momentum",
+        ),
+        (lambda p: StackedOptimizer(p, [HyperAdam(betas=(0.9, 1.5)), "sgd"]), InputError, "1.5"),
+        (lambda p: StackedOptimizer(p, []), InputError, "[]"),
+        (
+            lambda p: StackedOptimizer([{"params": p, "lr": -3.0}], ["sgd", "sgd"]),
+            InputError,
+            "-3.0",
+        ),
+    ],
+)
+def test_bad_input_raises_value_error(build: Any, error: type, match: str) -> None:
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    with pytest.raises(error) as info:
+        build(params)
+    assert isinstance(info.value, ValueError)
+    assert match in str(info.value)
