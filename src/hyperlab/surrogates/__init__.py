@@ -1,0 +1,62 @@
+"""Surrogate models and acquisition functions for the neural sampler.
+
+``SURROGATES`` and ``ACQUISITIONS`` map short names to classes; :func:`make_surrogate` and
+:func:`make_acquisition` create them and list the known names on a typo.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperlab.errors import UnknownNameError
+from hyperlab.surrogates.acquisition import (
+    Acquisition,
+    ExpectedImprovement,
+    ThompsonSampling,
+    UpperConfidenceBound,
+)
+from hyperlab.surrogates.base import Surrogate
+from hyperlab.surrogates.bll import BayesianLastLayer
+from hyperlab.surrogates.encoding import SpaceEncoder
+from hyperlab.surrogates.ensemble import DeepEnsemble
+
+SURROGATES: dict[str, type[Surrogate]] = {"bll": BayesianLastLayer, "ensemble": DeepEnsemble}
+ACQUISITIONS: dict[str, type[Acquisition]] = {
+    "ei": ExpectedImprovement,
+    "ucb": UpperConfidenceBound,
+    "ts": ThompsonSampling,
+}
+
+
+def make_surrogate(name: str, **options: Any) -> Surrogate:
+    """Create the surrogate registered as ``name`` (``"bll"`` or ``"ensemble"``)."""
+    if name not in SURROGATES:
+        raise UnknownNameError(
+            f"unknown surrogate {name!r}; known surrogates: {', '.join(SURROGATES)}"
+        )
+    return SURROGATES[name](**options)
+
+
+def make_acquisition(name: str, **options: Any) -> Acquisition:
+    """Create the acquisition function registered as ``name`` (``"ei"``, ``"ucb"``, ``"ts"``)."""
+    if name not in ACQUISITIONS:
+        raise UnknownNameError(
+            f"unknown acquisition {name!r}; known acquisitions: {', '.join(ACQUISITIONS)}"
+        )
+    return ACQUISITIONS[name](**options)
+
+
+__all__ = [
+    "ACQUISITIONS",
+    "SURROGATES",
+    "Acquisition",
+    "BayesianLastLayer",
+    "DeepEnsemble",
+    "ExpectedImprovement",
+    "SpaceEncoder",
+    "Surrogate",
+    "ThompsonSampling",
+    "UpperConfidenceBound",
+    "make_acquisition",
+    "make_surrogate",
+]

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from hyperlab.errors import InputError, UnknownNameError
+from hyperlab.surrogates import BayesianLastLayer, DeepEnsemble, Surrogate, make_surrogate
+
+MODELS = [BayesianLastLayer, DeepEnsemble]
+
+
+def _data(n: int, noise: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 1)) * 0.4
+    return X, np.sin(12 * X[:, 0]) + noise * rng.standard_normal(n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cls", MODELS)
+def test_fits_a_1d_function_and_is_unsure_away_from_data(cls: type[Surrogate], dtype: str) -> None:
+    X, y = _data(60, 0.05)
+    model = cls(seed=0, dtype=dtype).fit(X, y)
+    grid = np.linspace(0.0, 0.4, 21)[:, None]
+    mean, std = model.predict(grid)
+    assert np.sqrt(np.mean((mean - np.sin(12 * grid[:, 0])) ** 2)) < 0.15
+    far = np.linspace(0.8, 1.0, 11)[:, None]
+    _, std_far = model.predict(far)
+    assert std_far.mean() > 2 * std.mean()
+    draws = model.sample(far, 3, np.random.default_rng(0))
+    assert draws.shape == (3, 11) and np.all(np.isfinite(draws))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", MODELS)
+def test_recovers_the_noise_level_within_a_factor_two(cls: type[Surrogate]) -> None:
+    for sigma in (0.1, 0.3):
+        X, y = _data(200, sigma, seed=1)
+        model = cls(seed=0).fit(X, 5.0 * y + 3.0)  # arbitrary units: the estimate must follow
+        assert 0.5 * 5 * sigma < model.noise_std_ < 2 * 5 * sigma, (sigma, model.noise_std_)
+
+
+def test_bll_evidence_uses_known_per_point_noise() -> None:
+    X, y = _data(80, 0.0, seed=2)
+    rng = np.random.default_rng(3)
+    noise = np.where(np.arange(80) % 2 == 0, 0.01, 0.5)
+    y_noisy = y + noise * rng.standard_normal(80)
+    model = BayesianLastLayer(seed=0, steps=200).fit(X, y_noisy, noise=noise)
+    # Known noise explains the scatter, so the learned extra noise stays well below 0.5.
+    assert model.noise_std_ < 0.25
+    mean, std = model.predict(X[:5])
+    assert np.all(np.isfinite(mean)) and np.all(std > 0)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_warm_start_reuses_the_network_and_refits_the_head(cls: type[Surrogate]) -> None:
+    X, y = _data(30, 0.05)
+    model = cls(seed=0, steps=50, warm_steps=10, refit_growth=0.5).fit(X[:20], y[:20])
+    net = model._net  # type: ignore[attr-defined]
+    before = [p.detach().clone() for p in net.hidden_w]
+    model.fit(X[:25], y[:25])  # grew by 25% < 50%: only the last layer is refit
+    assert model._net is net  # type: ignore[attr-defined]
+    assert all(bool((a == b.detach()).all()) for a, b in zip(before, net.hidden_w))
+    model.fit(X, y)  # grew by 50%: warm-started training continues from the same network
+    assert model._net is net  # type: ignore[attr-defined]
+    assert any(bool((a != b.detach()).any()) for a, b in zip(before, net.hidden_w))
+    assert model.n_fits_ == 3
+    cold = cls(seed=0, steps=50, warm_start=False).fit(X[:20], y[:20])
+    first = cold._net  # type: ignore[attr-defined]
+    cold.fit(X, y)
+    assert cold._net is not first  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_same_seed_same_predictions_and_pickles(cls: type[Surrogate]) -> None:
+    X, y = _data(25, 0.05)
+    grid = np.linspace(0, 1, 7)[:, None]
+    a = cls(seed=3, steps=60).fit(X, y).predict(grid)
+    model = cls(seed=3, steps=60).fit(X, y)
+    b = model.predict(grid)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.predict(grid)[0], b[0])
+
+
+def test_rank_transform_handles_heavy_tails() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 2))
+    y = np.exp(8 * X[:, 0]) + X[:, 1]  # spans four orders of magnitude
+    model = BayesianLastLayer(seed=0, steps=150, target_transform="rank").fit(X, y)
+    mean, std = model.predict(X)
+    assert np.all(np.isfinite(mean)) and np.all(std >= 0)
+    # The ordering of the training points is kept.
+    assert np.corrcoef(np.argsort(np.argsort(mean)), np.argsort(np.argsort(y)))[0, 1] > 0.9
+
+
+def test_ensemble_with_variance_heads() -> None:
+    X, y = _data(40, 0.1)
+    model = DeepEnsemble(seed=0, steps=150, predict_variance=True).fit(X, y)
+    mean, std = model.predict(X)
+    assert np.all(std > 0) and np.sqrt(np.mean((mean - y) ** 2)) < 0.5
+
+
+def test_bad_inputs_raise() -> None:
+    model = BayesianLastLayer(steps=10)
+    with pytest.raises(InputError, match="fit before"):
+        model.predict(np.zeros((1, 2)))
+    with pytest.raises(InputError, match="rows"):
+        model.fit(np.zeros((3, 2)), np.zeros(2))
+    with pytest.raises(InputError, match="non-finite"):
+        model.fit(np.zeros((2, 2)), np.array([0.0, np.nan]))
+    with pytest.raises(InputError, match="non-negative"):
+        model.fit(np.zeros((2, 2)), np.zeros(2), noise=np.array([-1.0, 0.0]))
+    with pytest.raises(InputError, match="target_transform"):
+        BayesianLastLayer(target_transform="log").fit(np.zeros((2, 2)), np.zeros(2))
+    with pytest.raises(InputError, match="width"):
+        BayesianLastLayer(width=0).fit(np.zeros((2, 2)), np.zeros(2))
+    model.fit(np.zeros((2, 2)), np.zeros(2))  # constant targets are fine
+    with pytest.raises(InputError, match="columns"):
+        model.predict(np.zeros((1, 3)))
+    with pytest.raises(UnknownNameError, match="bll"):
+        make_surrogate("gp")
