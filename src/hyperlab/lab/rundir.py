@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,16 +20,15 @@ _RESUMABLE = {"trials", "jobs", "created", "versions", "command"}
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and the libraries a result depends on."""
+    """Versions of Python and the libraries a result depends on (read without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     out = {"python": platform.python_version()}
-    for name in ("hyperlab", "optuna", "torch", "numpy", "sklearn"):
-        module = sys.modules.get(name)
-        if module is None:
-            try:
-                module = __import__(name)
-            except ImportError:
-                continue
-        out[name] = str(getattr(module, "__version__", "?"))
+    for name in ("hyperlab", "optuna", "torch", "numpy", "scikit-learn", "scipy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
     return out
 
 

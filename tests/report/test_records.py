@@ -1,0 +1,124 @@
+"""Report records are plain data: test them as data, not pixels."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+import hyperlab
+from hyperlab.registry import TASKS
+from hyperlab.report import compare_records, study_report_records, write_report
+from hyperlab.tasks.base import EpochCallback, Evaluation, Task
+
+
+class ToyCurves(Task):
+    """A cheap task with learning curves: loss(x, epoch) = (x - 0.3)^2 + 1/epoch."""
+
+    name = "toy-curves"
+    max_budget = 9
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"x": trial.suggest_float("x", 0.0, 1.0)}
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        curves: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
+        for epoch in range(1, budget + 1):
+            val = (config["x"] - 0.3) ** 2 + 1.0 / epoch
+            curves["val_loss"].append(val)
+            curves["train_loss"].append(0.9 * val)
+            if on_epoch:
+                on_epoch(epoch, val, curves)
+        return Evaluation(
+            value=curves["val_loss"][-1],
+            std_err=0.01,
+            budget=budget,
+            curves=curves,
+            fold_values=[curves["val_loss"][-1]] * 2,
+        )
+
+
+if "toy-curves" not in TASKS:
+    TASKS.register("toy-curves", ToyCurves, "test task with curves")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    hyperlab.compare(
+        "toy-curves",
+        ["random", "tpe"],
+        seeds=3,
+        trials=12,
+        pruners=["none", "median"],
+        runs_dir=root,
+        name="toy",
+        progress=False,
+    )
+    return root / "toy"
+
+
+def test_compare_records_shape(run_dir: Path) -> None:
+    rec = compare_records(run_dir)
+    labels = {m.label for m in rec.methods}
+    assert labels == {"random+none", "random+median", "tpe+none", "tpe+median"}
+    for m in rec.methods:
+        assert len(m.final_best) == 3 and m.seeds == [0, 1, 2]
+        assert len(m.curve_median) == 12
+        assert all(
+            lo <= med + 1e-12 and med <= hi + 1e-12
+            for lo, med, hi in zip(m.curve_low, m.curve_median, m.curve_high)
+        )
+        # best-so-far medians never increase
+        assert all(b <= a + 1e-12 for a, b in zip(m.curve_median, m.curve_median[1:]))
+        assert m.final_mean == pytest.approx(sum(m.final_best) / 3)
+        assert 1 <= m.mean_rank <= 4
+    assert rec.reference == "random+none"
+    assert len(rec.comparisons) == 3
+    assert all("within noise" in c["sentence"] or "is " in c["sentence"] for c in rec.comparisons)
+
+
+def test_pruned_trials_are_explained_and_save_epochs(run_dir: Path) -> None:
+    rec = compare_records(run_dir)
+    by = {m.label: m for m in rec.methods}
+    assert by["random+median"].n_pruned > 0
+    assert by["random+median"].epochs_mean < by["random+none"].epochs_mean
+    assert by["random+none"].epochs_mean == 12 * 9
+    pruned = [p for p in rec.pruned if p.label == "random+median"]
+    assert pruned and all(p.reason and len(p.curve) == p.epoch < 9 for p in pruned)
+
+
+def test_best_curves_and_study_records(run_dir: Path) -> None:
+    rec = compare_records(run_dir)
+    assert {c.label for c in rec.best_curves} == {m.label for m in rec.methods}
+    for c in rec.best_curves:
+        assert len(c.curves["val_loss"]) == 9
+    study = optuna.load_study(
+        study_name="toy:tpe:none:seed0", storage=f"sqlite:///{(run_dir / 'study.db').resolve()}"
+    )
+    srec = study_report_records(study)
+    assert len(srec.history) == 12
+    assert srec.best is not None and srec.best.value == pytest.approx(study.best_value)
+    assert [t.value for t in srec.top] == sorted(t.value for t in srec.top)
+    assert set(srec.importances) <= {"x"}
+
+
+def test_report_html_has_every_section(run_dir: Path) -> None:
+    html = write_report(run_dir).read_text()
+    for section in (
+        "Setup",
+        "Best so far",
+        "Final values",
+        "Summary",
+        "Learning curves of the best trials",
+        "Diagnosis of the best trials",
+        "Early-stopping diagnostics",
+        "within noise",
+    ):
+        assert section in html, section
+    assert not math.isnan(0.0)
