@@ -184,9 +184,9 @@ def test_param_groups_global_and_per_group(per_group: bool) -> None:
 def test_global_mode_rejects_groups_with_different_hyper_settings() -> None:
     a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
     with pytest.raises(InputError, match="hyper_lr"):
-        SGDHD([{"params": [a]}, {"params": [b], "hyper_lr": 0.1}])
-    opt = SGDHD([{"params": [a]}, {"params": [b], "hyper_lr": 0.1}], per_group=True)
-    assert [g["hyper_lr"] for g in opt.param_groups] == [0.02, 0.1]
+        SGDHD([{"params": [a]}, {"params": [b], "hyper_lr": 0.02}])
+    opt = SGDHD([{"params": [a]}, {"params": [b], "hyper_lr": 0.02}], per_group=True)
+    assert [g["hyper_lr"] for g in opt.param_groups] == [0.1, 0.02]
 
 
 def test_gradient_clipping_and_scheduler() -> None:

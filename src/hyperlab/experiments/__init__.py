@@ -12,3 +12,4 @@ from hyperlab.experiments.base import ExperimentResult
 __all__ = ["ExperimentResult"]
 
 # Experiment modules register themselves on import (one line each, below).
+from hyperlab.experiments import self_lr as self_lr

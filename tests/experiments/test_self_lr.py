@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+from hyperlab.experiments.self_lr import METHODS, spread, summarize, train_run
+from hyperlab.registry import EXPERIMENTS
+
+
+@pytest.mark.slow
+def test_quick_run_returns_figures_table_and_data(tmp_path: Path) -> None:
+    result = EXPERIMENTS.create("self-lr", out_dir=tmp_path, quick=True, seed=0)
+    assert result.name == "self-lr"
+    assert len(result.table) == 2 * len(METHODS)  # one row per model and method
+    assert {row["model"] for row in result.table} == {"mlp", "softmax"}
+    assert result.figures and all(isinstance(f, go.Figure) for f in result.figures)
+    assert any("learned learning rate" in f.layout.title.text for f in result.figures)
+    assert any("spread" in s for s in result.summary)
+    runs = result.data["runs"]
+    assert len(runs) == 2 * len(METHODS) * 3
+    json.dumps(result.data, default=str)  # plain data
+    # the learned rate moves for the HD version and stays put for plain SGD
+    hd = [r for r in runs if r["method"] == "SGD-HD" and r["model"] == "mlp" and r["lr0"] == 1e-4]
+    sgd = [r for r in runs if r["method"] == "SGD" and r["model"] == "mlp" and r["lr0"] == 1e-4]
+    assert hd[0]["lr_trace"][-1] > 1e-4
+    assert set(sgd[0]["lr_trace"]) == {1e-4}
+
+
+def test_train_run_is_reproducible_and_reports_losses() -> None:
+    a = train_run("softmax", "Adam-HD", 1e-2, seed=3, epochs=1)
+    b = train_run("softmax", "Adam-HD", 1e-2, seed=3, epochs=1)
+    assert a["val_loss"] == b["val_loss"] and a["lr_trace"] == b["lr_trace"]
+    assert a["steps"] == len(a["lr_trace"]) > 0
+    assert 0 < a["val_loss"] < math.log(10)
+    assert not a["diverged"]
+
+
+def test_summary_spread_and_divergence() -> None:
+    assert spread([1.0, 2.0, 4.0]) == 4.0
+    assert spread([1.0, math.inf]) == math.inf
+    records = [
+        {
+            "model": "mlp",
+            "method": "SGD",
+            "lr0": lr,
+            "seed": 0,
+            "val_loss": v,
+            "train_loss": v,
+            "diverged": not math.isfinite(v),
+        }
+        for lr, v in ((1e-4, 2.0), (1e-2, 0.5), (1.0, math.inf))
+    ]
+    (row,) = summarize(records)
+    assert row["best lr0"] == 1e-2 and row["val loss @worst"] == "diverged"
+    assert row["spread 0.0001..0.1"] == 4.0
+    assert row["diverged runs"] == 1
