@@ -44,8 +44,10 @@ def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: i
     for name in names:
         EXPERIMENTS.check(name)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from tqdm.auto import tqdm
+
     sections = []
-    for name in names:
+    for name in tqdm(names, desc="experiments", unit="experiment", dynamic_ncols=True):
         result: ExperimentResult = EXPERIMENTS.create(name, out_dir=out_dir, quick=quick, seed=seed)
         (out_dir / f"{name}.json").write_text(json.dumps(_plain(result.data), indent=1))
         sections.append((f"{result.name}: {result.title}", experiment_sections(result)))
