@@ -28,7 +28,7 @@ def experimental(note: str = "") -> Callable[[F], F]:
         warned = False
 
         if isinstance(obj, type):
-            original_init = obj.__init__
+            original_init = obj.__init__  # type: ignore[misc]
 
             @functools.wraps(original_init)
             def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
