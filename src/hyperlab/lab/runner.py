@@ -2,12 +2,24 @@
 
 A :class:`StudyJob` is plain data (picklable), so worker processes rebuild the task, tuner and
 pruner from registry names. Every finished trial is in storage before the next one starts.
+
+Exact counts with many workers (check-and-claim). A worker starts a trial only while fewer than
+``trials`` trials are finished or running; two workers may still pass that check at once, so the
+new trial is *claimed* inside the objective, before any work: trial ``k`` is admitted when the
+finished trials plus the running or queued trials numbered below ``k`` are fewer than ``trials``.
+Otherwise it is failed at once as surplus (reason recorded) and the worker waits or leaves.
+Trial numbers are unique and given in creation order (Optuna locks the study row while numbering
+on a database; the journal is a single ordered log), and a FAIL is final, so the admitted trials
+that are not failed never exceed ``trials``: the highest-numbered one saw all the others when it
+was claimed. Hence finished trials never exceed ``trials``, and workers run until they reach it.
 """
 
 from __future__ import annotations
 
 import functools
 import multiprocessing as mp
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -17,13 +29,18 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hyperlab.errors import InputError
+from hyperlab.errors import HyperlabError, InputError, StorageError
+from hyperlab.lab import probe as probe  # registers the sleep-branin task
+from hyperlab.lab.heartbeat import requeue
 from hyperlab.lab.objective import UserObjective, make_objective
-from hyperlab.lab.storage import open_storage
+from hyperlab.lab.storage import is_transient, open_storage, redact
 from hyperlab.registry import PRUNERS, TASKS, TUNERS
 from hyperlab.tasks.base import Task
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+SURPLUS_REASON = "surplus: the study already had its trials claimed by other workers"
+INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued again"
 
 
 @dataclass
@@ -42,16 +59,15 @@ class StudyJob:
     task_options: dict[str, Any] = field(default_factory=dict)
     tuner_options: dict[str, Any] = field(default_factory=dict)
     test_score: bool = True
+    heartbeat_interval: int | None = None
+    grace_period: int | None = None
 
 
 def _configure_worker() -> None:
     """Settings for a process that trains small networks (one thread each is fastest)."""
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch when imported later
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
@@ -63,9 +79,13 @@ def build_study(job: StudyJob, task: Task | None, worker: int = 0) -> optuna.Stu
     sampler = TUNERS.create(job.tuner, seed=seed, space=space, task=task, **job.tuner_options)
     max_budget = job.budget or (task.max_budget if task is not None else 1)
     pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed)
+    _count_running_trials(sampler)
+    storage = open_storage(
+        job.storage, heartbeat_interval=job.heartbeat_interval, grace_period=job.grace_period
+    )
     study = optuna.create_study(
         study_name=job.study_name,
-        storage=open_storage(job.storage),
+        storage=storage,
         sampler=sampler,
         pruner=pruner,
         direction="minimize",
@@ -77,18 +97,80 @@ def build_study(job: StudyJob, task: Task | None, worker: int = 0) -> optuna.Stu
     return study
 
 
+def _count_running_trials(sampler: optuna.samplers.BaseSampler) -> None:
+    """Make TPE treat running trials as done at its worst value (constant liar).
+
+    With several workers, TPE would otherwise propose nearly the same point to each worker that
+    asks before the others report (Optuna's ``constant_liar``, after Ginsbourger et al. 2010).
+    The registry's ``tpe`` factory does not expose the option, so it is set here.
+    """
+    if isinstance(sampler, optuna.samplers.TPESampler) and hasattr(sampler, "_constant_liar"):
+        sampler._constant_liar = True
+
+
 def count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+def progress(study: optuna.Study) -> tuple[int, int]:
+    """``(finished, finished + running)`` trials of the study, read from storage."""
+    trials = study._storage.get_all_trials(study._study_id, deepcopy=False, states=CLAIMED)
+    finished = sum(t.state in FINISHED for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    return finished, finished + running
+
+
+def admitted(study: optuna.Study, number: int, target: int) -> bool:
+    """Whether trial ``number`` may run: finished plus earlier live trials below ``target``."""
+    trials = study._storage.get_all_trials(study._study_id, deepcopy=False, states=CLAIMED)
+    ahead = sum(t.state in FINISHED or t.number < number for t in trials if t.number != number)
+    return ahead < target
+
+
+class SurplusTrial(HyperlabError, RuntimeError):
+    """A trial claimed after the study had all its trials (failed at once, not retried)."""
+
+
+class _Claimed:
+    """The objective behind an admission check; remembers the trial and how it ended."""
+
+    def __init__(self, func: Any, target: int) -> None:
+        self.func = func
+        self.target = target
+        self.trial_id: int | None = None
+        self.surplus = False
+        self.interrupted: str | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
+        if not admitted(trial.study, trial.number, self.target):
+            self.surplus = True
+            trial.set_user_attr("fail_reason", SURPLUS_REASON)
+            raise SurplusTrial(SURPLUS_REASON)
+        try:
+            return float(self.func(trial))
+        except KeyboardInterrupt as exc:
+            self.interrupted = str(exc) or "SIGINT"
+            try:
+                trial.set_user_attr("fail_reason", INTERRUPT_REASON.format(signal=self.interrupted))
+            except Exception:  # the storage may be what was interrupted
+                pass
+            raise
+
+
 def fail_interrupted(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a killed or interrupted process as failed (single owner)."""
+    """Mark trials left RUNNING by a killed or interrupted process as failed (single owner).
+
+    Their parameters are queued again, so the resumed run evaluates the sampler's choice.
+    """
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study._storage.set_trial_user_attr(
             t._trial_id, "fail_reason", "interrupted (process ended mid-trial)"
         )
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        if t.params:
+            requeue(study, study._storage.get_trial(t._trial_id), reason="resumed after interrupt")
         n += 1
     return n
 
@@ -122,6 +204,10 @@ def run_job(
     objective: UserObjective | None = None,
     on_trial: Callable[[], None] | None = None,
     owner: bool = True,
+    wait: bool = False,
+    max_trials: int | None = None,
+    poll: float = 1.0,
+    storage_retries: int = 5,
 ) -> optuna.Study:
     """Run ``job`` until its study holds ``job.trials`` finished trials.
 
@@ -132,27 +218,64 @@ def run_job(
         on_trial: Called after each trial (progress bars).
         owner: Whether this is the only process on the study (then trials left RUNNING by an
             earlier, interrupted run are marked failed first).
+        wait: When every remaining trial is running elsewhere, wait (and recover trials whose
+            worker died, if heartbeats are on) until the study is finished, instead of leaving.
+        max_trials: Run at most this many trials here (``None``: no limit).
+        poll: Seconds between checks while waiting.
+        storage_retries: Consecutive transient storage errors tolerated (with back-off).
+
+    Raises:
+        KeyboardInterrupt: On SIGINT (or SIGTERM in a worker); the trial that was running is
+            failed with a reason and its parameters are queued again.
+        StorageError: The storage kept failing.
     """
     _configure_worker()
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
     study = build_study(job, task, worker)
     if owner:
         fail_interrupted(study)
-    func = make_objective(task, objective, job.seed, job.budget)
-    failures = 0
+    func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials)
+    failures = ran = errors = 0
     max_failures = max(10, job.trials)
-    while True:
-        done = count(study, FINISHED)
-        running = count(study, (TrialState.RUNNING,))
-        if done + running >= job.trials or study.user_attrs.get("stopped_at_noise"):
-            break
-        study.optimize(func, n_trials=1, catch=(Exception,), gc_after_trial=False)
-        last = study.get_trials(deepcopy=False)[-1]
-        if last.state == TrialState.FAIL:
-            failures += 1
-            if failures >= max_failures:
-                study.set_user_attr("stopped", f"stopped after {failures} failed trials")
+    while max_trials is None or ran < max_trials:
+        try:
+            _recover_stale(study)
+            finished, claimed = progress(study)
+            if finished >= job.trials or study.user_attrs.get("stopped_at_noise"):
                 break
+            if claimed >= job.trials:
+                if not wait:
+                    break
+                time.sleep(poll)
+                continue
+            _run_one(study, func)
+            errors = 0
+        except KeyboardInterrupt:
+            _requeue_interrupted(study, func)
+            raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker failed our trial as stale (we were too slow to beat); its
+            # parameters were queued again there, so this result is dropped, never counted.
+            continue
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            errors += 1
+            if errors > storage_retries:
+                raise StorageError(
+                    f"storage {redact(job.storage)!r} failed {errors} times in a row: "
+                    f"{redact(str(exc).splitlines()[0])}"
+                ) from None
+            time.sleep(min(30.0, 0.5 * 2**errors))
+            continue
+        ran += 1
+        if not func.surplus:
+            last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None
+            if last is not None and last.state == TrialState.FAIL:
+                failures += 1
+                if failures >= max_failures:
+                    study.set_user_attr("stopped", f"stopped after {failures} failed trials")
+                    break
         if on_trial is not None:
             on_trial()
         if job.stop_at_noise:
@@ -162,6 +285,40 @@ def run_job(
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study
+
+
+def _run_one(study: optuna.Study, func: _Claimed) -> None:
+    func.trial_id = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(func, n_trials=1, catch=(Exception,), gc_after_trial=False)
+
+
+def _recover_stale(study: optuna.Study) -> None:
+    """Fail (and re-queue) trials whose worker stopped beating; a no-op without heartbeats."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _requeue_interrupted(study: optuna.Study, func: _Claimed) -> None:
+    """After Ctrl-C: queue the parameters of the trial that was cut off, so a restart runs it."""
+    if func.trial_id is None or func.surplus:
+        return
+    try:
+        trial = study._storage.get_trial(func.trial_id)
+        if trial.state == TrialState.RUNNING:  # interrupted outside the objective
+            study._storage.set_trial_user_attr(
+                trial._trial_id, "fail_reason", INTERRUPT_REASON.format(signal="a signal")
+            )
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            trial = study._storage.get_trial(func.trial_id)
+        if trial.state == TrialState.FAIL and trial.params:
+            requeue(
+                study, trial, max_retry=None, reason=f"retry of interrupted trial {trial.number}"
+            )
+    except Exception:  # best effort while shutting down; heartbeats catch what is left
+        pass
 
 
 def record_test_score(study: optuna.Study, task: Task, job: StudyJob) -> None:

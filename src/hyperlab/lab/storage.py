@@ -3,17 +3,27 @@
 Any Optuna storage URL works (``sqlite:///file.db``, ``postgresql://user:pw@host/db``, ...).
 ``journal:PATH`` names Optuna's journal file storage, which is safe for several local processes
 (SQLite is not safe under concurrent writers).
+
+Opening a database retries transient failures (connection refused, timeouts, a server that is
+starting up or full) with exponential back-off, and reports permanent ones (wrong password,
+unknown database, unknown host) at once; either way the error names the URL without its password.
+Heartbeats (``heartbeat_interval``/``grace_period``) let a worker notice a trial whose process
+died: Optuna's RDB heartbeats for databases, :mod:`hyperlab.lab.heartbeat` for journal files.
 """
 
 from __future__ import annotations
 
 import re
+import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 
 from hyperlab.errors import InputError, StorageError
+from hyperlab.lab.heartbeat import HeartbeatJournalStorage, HeartbeatRDBStorage, stale_callback
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -41,38 +51,183 @@ def check_url(url: str) -> str:
     return url
 
 
-def open_storage(url: str, **rdb_options: Any) -> optuna.storages.BaseStorage:
+# Driver messages of failures that another attempt may not meet (psycopg2/libpq, MySQL, SQLite).
+_TRANSIENT = (
+    "connection refused",
+    "timeout",
+    "timed out",
+    "could not connect",
+    "server closed the connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "too many clients",
+    "too many connections",
+    "connection reset",
+    "database is locked",
+    "terminating connection",
+    "ssl syscall error",
+    "could not receive data",
+    "could not send data",
+)
+
+T = TypeVar("T")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` looks like a failure that a later attempt may not meet."""
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _TRANSIENT)
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # SQLAlchemy wraps the driver's message: "(psycopg2.OperationalError) connection ... failed:"
+    first = " ".join(lines[:2]) if lines else type(exc).__name__
+    first = re.sub(r"\(Background on this error at:.*", "", first)
+    return redact(first)[:400]
+
+
+def with_retries(
+    func: Callable[[], T],
+    url: str,
+    what: str,
+    *,
+    retries: int = 3,
+    backoff: float = 0.5,
+) -> T:
+    """Call ``func``, retrying transient storage errors with exponential back-off.
+
+    Args:
+        func: The storage operation.
+        url: The storage URL (named in the error, without its password).
+        what: What was attempted, e.g. ``"open storage"``.
+        retries: Further attempts after the first one fails transiently.
+        backoff: Seconds before the first retry; doubled after each.
+
+    Raises:
+        StorageError: A permanent failure, or a transient one that outlived the retries.
+    """
+    delay = backoff
+    for attempt in range(retries + 1):
+        try:
+            return func()
+        except (InputError, StorageError):
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise StorageError(f"cannot {what} {redact(url)!r}: {_cause(exc)}") from None
+            if attempt == retries:
+                raise StorageError(
+                    f"cannot {what} {redact(url)!r} after {retries + 1} attempts "
+                    f"(transient errors, backing off {backoff:g}s doubling): {_cause(exc)}"
+                ) from None
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def open_storage(
+    url: str,
+    *,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retry: int | None = 3,
+    retries: int = 3,
+    backoff: float = 0.5,
+    **rdb_options: Any,
+) -> optuna.storages.BaseStorage:
     """Open the storage behind ``url``.
 
     Args:
         url: A storage URL (see the module docstring).
-        **rdb_options: Passed to :class:`optuna.storages.RDBStorage` (e.g. heartbeats).
+        heartbeat_interval: Seconds between heartbeats of running trials (``None``: none). With
+            heartbeats, a trial whose worker stopped beating for ``grace_period`` seconds is
+            failed (reason recorded) and re-queued with the same parameters.
+        grace_period: Seconds without a heartbeat before a running trial is stale (default
+            twice the interval).
+        max_retry: How often one configuration is re-queued after stale failures (``None``:
+            without limit).
+        retries: Further attempts to connect after transient errors.
+        backoff: Seconds before the first retry, doubled after each.
+        **rdb_options: Passed to :class:`optuna.storages.RDBStorage`.
 
     Raises:
-        InputError: The URL is malformed.
+        InputError: The URL is malformed or a setting is out of range.
         StorageError: The storage could not be opened; the message names the URL without its
             password.
     """
     check_url(url)
+    shown = url  # errors name the URL as given
+    for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise InputError(f"{name} must be a positive whole number of seconds, got {value!r}")
+    callback = stale_callback(max_retry) if heartbeat_interval else None
     if url.startswith("journal:"):
-        path = Path(url[len("journal:") :])
-        if not path.parent.exists():
-            raise StorageError(f"journal storage folder {str(path.parent)!r} does not exist")
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
-
-        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
-        return optuna.storages.JournalStorage(backend)
+        return _open_journal(url[len("journal:") :], heartbeat_interval, grace_period, callback)
     if url.startswith("sqlite:///"):
         folder = Path(url[len("sqlite:///") :]).parent
         if not folder.exists():
             raise StorageError(f"SQLite storage folder {str(folder)!r} does not exist")
+    if url.startswith(("postgresql", "postgres:")):
+        url = _postgres_driver(url)
+        engine = dict(rdb_options.pop("engine_kwargs", {}))
+        engine.setdefault("pool_pre_ping", True)  # a dropped connection is replaced, not used
+        engine.setdefault("connect_args", {"connect_timeout": 10})
+        rdb_options["engine_kwargs"] = engine
+    if heartbeat_interval:
+        rdb_options.update(
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=callback,
+        )
+
+    def connect() -> optuna.storages.BaseStorage:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if heartbeat_interval:
+                return HeartbeatRDBStorage(url, **rdb_options)
+            return optuna.storages.RDBStorage(url, **rdb_options)
+
     try:
-        return optuna.storages.RDBStorage(url, **rdb_options)
+        return with_retries(connect, shown, "open storage", retries=retries, backoff=backoff)
     except ImportError as exc:
         raise StorageError(
-            f"cannot open storage {redact(url)!r}: its database driver is missing ({exc}); "
+            f"cannot open storage {redact(shown)!r}: its database driver is missing ({exc}); "
             "for PostgreSQL install hyperlab[postgres]"
         ) from None
-    except Exception as exc:  # SQLAlchemy raises many types; the user needs the URL and cause
-        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StorageError(f"cannot open storage {redact(url)!r}: {redact(cause)}") from None
+
+
+def _postgres_driver(url: str) -> str:
+    """Name a driver that is installed: SQLAlchemy 2.1 defaults to psycopg 3, 2.0 to psycopg2."""
+    match = re.match(r"^(postgres|postgresql)://", url)
+    if match is None:
+        return url
+    import importlib.util
+
+    for module, dialect in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{dialect}://" + url[match.end() :]
+    return url
+
+
+def _open_journal(
+    path_text: str,
+    heartbeat_interval: int | None,
+    grace_period: int | None,
+    callback: Any,
+) -> optuna.storages.BaseStorage:
+    path = Path(path_text)
+    if not path.parent.exists():
+        raise StorageError(f"journal storage folder {str(path.parent)!r} does not exist")
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+    if heartbeat_interval:
+        folder = path.with_name(path.name + ".heartbeats")
+        return HeartbeatJournalStorage(backend, folder, heartbeat_interval, grace_period, callback)
+    return optuna.storages.JournalStorage(backend)

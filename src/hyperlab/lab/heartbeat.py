@@ -1,0 +1,167 @@
+"""Heartbeats for Optuna's journal storage, so that a killed worker's trial is noticed.
+
+Optuna's :class:`~optuna.storages.RDBStorage` keeps a heartbeat table; the journal storage has
+none. :class:`HeartbeatJournalStorage` adds the same protocol (Optuna's ``BaseHeartbeat``) with
+one small file per running trial next to the journal, touched every ``heartbeat_interval``
+seconds by the worker's heartbeat thread. A running trial whose file is older than
+``grace_period`` seconds is stale: Optuna's own ``fail_stale_trials`` (called before every new
+trial in ``study.optimize``) marks it failed and runs the stale-trial callback, which re-queues
+its parameters. File times come from the local clock, so this is for workers on one machine (or
+on a shared file system whose clients agree on the time).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import optuna
+from optuna.storages import JournalStorage, RDBStorage
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages.journal import BaseJournalBackend
+from optuna.trial import FrozenTrial, TrialState
+
+StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+STALE_REASON = "worker lost: no heartbeat within the grace period (killed or hung); re-queued"
+
+
+def requeue(
+    study: optuna.Study, trial: FrozenTrial, max_retry: int | None = 3, reason: str = ""
+) -> bool:
+    """Queue a failed trial's parameters again as a WAITING trial; whether it was queued.
+
+    The new trial records ``failed_trial`` (the first trial of the chain) and ``retry_history``
+    in its system attributes, as Optuna's ``RetryHeartbeatStaleTrialCallback`` does, so
+    ``RetryHeartbeatStaleTrialCallback.retried_trial_number`` works on it; unlike that callback it
+    starts with no user attributes, so no stale curves or failure reason carry over.
+
+    Args:
+        study: The study.
+        trial: The failed trial.
+        max_retry: Re-queue at most this many times per configuration (``None``: always).
+        reason: Stored as ``retry_reason`` on the new trial.
+    """
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    if max_retry is not None and len(history) > max_retry:
+        return False
+    system_attrs = {
+        "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
+        "retry_history": history,
+    }
+    new = optuna.trial.create_trial(
+        state=TrialState.WAITING,
+        params=trial.params,
+        distributions=trial.distributions,
+        user_attrs={"retry_reason": reason} if reason else {},
+        system_attrs=system_attrs,
+    )
+    study.add_trial(new)
+    return True
+
+
+def stale_callback(max_retry: int | None = 3) -> StaleCallback:
+    """Optuna's stale-trial callback: re-queue the trial's parameters (see :func:`requeue`)."""
+
+    def on_stale(study: optuna.Study, trial: FrozenTrial) -> None:
+        requeue(study, trial, max_retry, reason=f"retry of trial {trial.number}: {STALE_REASON}")
+
+    return on_stale
+
+
+class _ReasonOnStale:
+    """Record ``fail_reason`` on stale trials while they are still RUNNING (then writable).
+
+    Optuna's ``fail_stale_trials`` asks the storage for stale trials and then fails them; this
+    hook runs in between, so every trial failed that way says why.
+    """
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        ids: list[int] = super()._get_stale_trial_ids(study_id)  # type: ignore[misc]
+        for trial_id in ids:
+            try:
+                self.set_trial_user_attr(trial_id, "fail_reason", STALE_REASON)  # type: ignore[attr-defined]
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another worker failed it first
+        return ids
+
+
+class HeartbeatRDBStorage(_ReasonOnStale, RDBStorage):
+    """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason."""
+
+
+class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
+    """A :class:`~optuna.storages.JournalStorage` with Optuna's heartbeat protocol.
+
+    Use :class:`HeartbeatJournalStorage`, which also records why stale trials failed.
+
+    Args:
+        backend: The journal backend (a file).
+        folder: Folder of the heartbeat files (created if missing).
+        heartbeat_interval: Seconds between heartbeats of a running trial.
+        grace_period: Seconds without a heartbeat after which a running trial is stale
+            (default ``2 * heartbeat_interval``, as in Optuna).
+        stale_callback: Called with ``(study, trial)`` for each trial failed as stale.
+    """
+
+    def __init__(
+        self,
+        backend: BaseJournalBackend,
+        folder: Path,
+        heartbeat_interval: float,
+        grace_period: float | None = None,
+        stale_callback: StaleCallback | None = None,
+    ) -> None:
+        super().__init__(backend)
+        self._folder = Path(folder)
+        self._folder.mkdir(exist_ok=True)
+        self._interval = heartbeat_interval
+        self._grace = grace_period if grace_period is not None else 2 * heartbeat_interval
+        self._stale_callback = stale_callback
+
+    def _beat_file(self, trial_id: int) -> Path:
+        return self._folder / str(trial_id)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self._beat_file(trial_id).touch()
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        now = time.time()
+        stale = []
+        for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            try:
+                last = self._beat_file(trial._trial_id).stat().st_mtime
+            except FileNotFoundError:
+                continue  # started by a process without heartbeats
+            if now - last > self._grace:
+                stale.append(trial._trial_id)
+        return stale
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self._interval  # type: ignore[return-value]  # a float works as well
+
+    def get_heartbeat_stale_trial_callback(self) -> StaleCallback | None:
+        return self._stale_callback
+
+    # A trial gets its first heartbeat the moment it is claimed, so a worker killed before its
+    # heartbeat thread starts still leaves a trial that goes stale.
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        if template_trial is None or template_trial.state == TrialState.RUNNING:
+            self.record_heartbeat(trial_id)
+        return trial_id
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        if state == TrialState.RUNNING:
+            self.record_heartbeat(trial_id)  # before the claim, so it is never without one
+        changed = super().set_trial_state_values(trial_id, state, values)
+        if state.is_finished():
+            self._beat_file(trial_id).unlink(missing_ok=True)
+        return changed
+
+
+class HeartbeatJournalStorage(_ReasonOnStale, _JournalHeartbeat):
+    """A :class:`~optuna.storages.JournalStorage` with heartbeats whose stale trials say why."""
