@@ -51,3 +51,23 @@ def test_malformed_file_is_a_clean_error(
     err = capsys.readouterr().err
     assert "line 3" in err and "abc" in err
     assert main(["diagnose", str(bad), "--trial", "1"]) == 2
+
+
+@pytest.mark.slow
+def test_run_dir_mode_after_tuning_with_the_diagnosis_tuner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hyperlab.lab.api import tune
+
+    study, _ = tune(
+        "wine-mlp", "diagnosis", trials=3, budget=4, runs_dir=tmp_path, name="r", progress=False
+    )
+    assert len(study.trials) == 3
+    run_dir = tmp_path / "r"
+    assert main(["diagnose", str(run_dir), "--trial", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "trial 1" in out and "Diagnosis of 4 epochs" in out
+    assert (run_dir / "diagnosis-trial-1.html").is_file()
+    assert main(["diagnose", str(run_dir), "--trial", "9", "--no-html"]) == 2
+    assert "no trial 9" in capsys.readouterr().err
+    assert main(["diagnose", str(run_dir), "--no-html"]) == 2  # --trial is required

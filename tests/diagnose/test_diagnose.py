@@ -95,6 +95,9 @@ def test_nan_and_inf_mean_lr_too_high() -> None:
     assert diagnose(good).primary.name == "lr-too-high"
     nan = {"train_loss": [math.nan] * 5, "val_loss": [math.nan] * 5}
     assert diagnose(nan).primary.name == "lr-too-high"
+    # a run stopped at the first NaN may be shorter than 3 epochs
+    short = diagnose({"train_loss": [2.3, math.nan], "val_loss": [2.2, math.inf]})
+    assert short.primary.name == "lr-too-high" and "epoch 2" in short.primary.evidence
 
 
 def test_dataframe_input_and_metrics() -> None:

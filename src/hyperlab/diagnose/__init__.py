@@ -65,19 +65,20 @@ def diagnose(
     checked = check_curves(curves)
     if config is not None and not isinstance(config, Mapping):
         raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
-    return _diagnose(checked, config, use_model)
+    return _diagnose(checked, config, _classifier.load() if use_model else None)
 
 
 def _diagnose(
-    curves: dict[str, np.ndarray], config: Mapping[str, Any] | None, use_model: bool
+    curves: dict[str, np.ndarray],
+    config: Mapping[str, Any] | None,
+    model: _classifier.LinearClassifier | None,
 ) -> Diagnosis:
     v = view(curves)
     feats = features(curves, v)
     rules = rule_scores(feats, v)
     conf = {name: score for name, (score, _) in rules.items()}
-    model = _classifier.load() if use_model else None
     if model is not None and not feats["diverged"]:
-        x = np.concatenate([vector(feats), [rules[r][0] for r in _classifier.RULE_INPUTS]])
+        x = model_inputs(feats, rules)
         proba = model.predict_proba(x)[0]
         for name, p in zip(model.classes, proba):
             conf[name] = (1 - MODEL_WEIGHT) * conf[name] + MODEL_WEIGHT * float(p)
@@ -90,3 +91,8 @@ def _diagnose(
         onset = v.vmin + 1 if name == "overfitting" else None
         findings.append(Finding(name, round(float(conf[name]), 4), rules[name][1], onset))
     return Diagnosis(findings, advise(findings, config, v.n_epochs), feats, v.n_epochs)
+
+
+def model_inputs(feats: dict[str, float], rules: dict[str, tuple[float, str]]) -> np.ndarray:
+    """The classifier's input vector: features then rule scores, shape ``(n_inputs,)``."""
+    return np.concatenate([vector(feats), [rules[r][0] for r in _classifier.RULE_INPUTS]])

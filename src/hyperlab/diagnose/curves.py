@@ -32,7 +32,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     Raises:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
         InputError: a required curve is missing, a value is not a number, the curves differ in
-            length, or there are fewer than 3 epochs.
+            length, or there are fewer than 3 epochs (shorter curves are accepted only when a
+            loss is already NaN/inf: a run that diverged and was stopped).
     """
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
@@ -62,7 +63,10 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if len(set(lengths.values())) > 1:
         raise InputError(f"curves differ in length: {lengths}")
     n = lengths["train_loss"]
-    if n < MIN_EPOCHS:
+    diverged = n > 0 and not (
+        np.isfinite(out["train_loss"]).all() and np.isfinite(out["val_loss"]).all()
+    )
+    if n < MIN_EPOCHS and not diverged:
         raise InputError(f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {n}")
     return out
 
