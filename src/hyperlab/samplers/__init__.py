@@ -7,3 +7,4 @@ from __future__ import annotations
 
 from hyperlab.samplers import classic as classic  # registers the classic tuners
 from hyperlab.samplers import diagnosis as diagnosis  # registers the diagnosis tuner
+from hyperlab.samplers import neural as neural  # registers neural, neural-ensemble

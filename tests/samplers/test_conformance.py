@@ -1,0 +1,58 @@
+"""Every registered tuner passes hyperlab's conformance checks (and the neural ones Optuna's)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from hyperlab.registry import TUNERS
+from hyperlab.testing.samplers import CHECKS
+
+# Small surrogates keep the neural tuners quick here; their defaults are tested elsewhere.
+# n_startup=3 makes the model choose most trials of each check.
+_FAST = {"surrogate_options": {"steps": 60, "warm_steps": 15}, "n_candidates": 200, "n_startup": 3}
+_OPTIONS: dict[str, dict[str, Any]] = {"neural": _FAST, "neural-ensemble": _FAST}
+_SLOW = {"gp", "neural", "neural-ensemble"}
+# hyperlab.tasks.space.grid_values puts the ends of a log axis at exp(log(x)), which can
+# fall just outside the distribution (e.g. 0.10000000000000002 > 0.1); reported to the lead.
+_KNOWN = {
+    ("grid", c): "grid_values rounds log-axis ends outside the distribution"
+    for c in ("distributions", "failures", "enqueue", "pickle", "threads")
+}
+
+
+def _factory(name: str) -> Any:
+    return functools.partial(TUNERS.create, name, **_OPTIONS.get(name, {}))
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for name in TUNERS.names():
+        for check in CHECKS:
+            marks: list[Any] = [pytest.mark.slow] if name in _SLOW else []
+            if (name, check) in _KNOWN:
+                marks.append(pytest.mark.xfail(reason=_KNOWN[name, check], strict=True))
+            cases.append(pytest.param(name, check, id=f"{name}-{check}", marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize(("tuner", "check"), _cases())
+def test_conformance(tuner: str, check: str) -> None:
+    CHECKS[check](_factory(tuner))
+
+
+def test_every_tuner_is_covered() -> None:
+    names = set(TUNERS.names())
+    assert {
+        "random",
+        "grid",
+        "qmc",
+        "ga",
+        "tpe",
+        "cmaes",
+        "gp",
+        "neural",
+        "neural-ensemble",
+    } <= names

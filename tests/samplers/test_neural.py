@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import pickle
+import warnings
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+
+from hyperlab.errors import InputError
+from hyperlab.registry import TASKS, TUNERS
+from hyperlab.samplers.neural import NeuralSampler
+from hyperlab.surrogates import SURROGATES, BayesianLastLayer
+from hyperlab.testing.samplers import conditional_objective
+
+_FAST: dict[str, Any] = {"surrogate_options": {"steps": 80, "warm_steps": 20}, "n_candidates": 300}
+
+
+class _Spy(BayesianLastLayer):
+    """Records the training data of every fit."""
+
+    calls: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+
+    def fit(self, X: Any, y: Any, noise: Any = None) -> _Spy:
+        _Spy.calls.append((np.array(X), np.array(y), None if noise is None else np.array(noise)))
+        super().fit(X, y, noise)
+        return self
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> type[_Spy]:
+    monkeypatch.setitem(SURROGATES, "spy", _Spy)
+    _Spy.calls = []
+    return _Spy
+
+
+def _branin(trial: optuna.Trial) -> float:
+    task = TASKS.create("branin")
+    return task.evaluate(task.search_space(trial)).value
+
+
+@pytest.mark.slow
+def test_beats_random_search_on_branin() -> None:
+    task = TASKS.create("branin")
+    space = task.distributions()
+    regrets: dict[str, list[float]] = {"neural": [], "random": []}
+    for name in regrets:
+        for seed in range(3):
+            study = optuna.create_study(sampler=TUNERS.create(name, seed=seed, space=space))
+            study.optimize(_branin, n_trials=20)
+            regrets[name].append(study.best_value - task.optimum)
+    # Median regret after 20 trials: the surrogate must be clearly better than chance.
+    assert np.median(regrets["neural"]) < 0.5 * np.median(regrets["random"]), regrets
+
+
+def test_initial_design_is_sobol_and_then_the_model_decides(spy: type[_Spy]) -> None:
+    space = TASKS.create("branin").distributions()
+    sampler = NeuralSampler(
+        surrogate="spy", search_space=space, seed=0, n_startup=5, random_fraction=0.0, **_FAST
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_branin, n_trials=8)
+    assert len(spy.calls) == 3  # trials 5, 6, 7
+    assert [len(c[0]) for c in spy.calls] == [5, 6, 7]
+    first = np.array([[t.params["x0"], t.params["x1"]] for t in study.trials[:4]])
+    # A scrambled Sobol design spreads its first 4 points over all four quadrants.
+    quadrants = {(x0 > 2.5, x1 > 7.5) for x0, x1 in first}
+    assert len(quadrants) == 4
+
+
+def test_default_startup_size_follows_the_dimension() -> None:
+    from hyperlab.surrogates import SpaceEncoder
+
+    s = NeuralSampler()
+    space1 = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    space12 = {f"x{i}": optuna.distributions.FloatDistribution(0, 1) for i in range(12)}
+    assert s._startup_trials(SpaceEncoder(space1), False) == 5
+    assert s._startup_trials(SpaceEncoder(space12), False) == 20
+    assert s._startup_trials(SpaceEncoder(space12), True) == 3
+
+
+def test_std_err_is_used_as_per_point_noise(spy: type[_Spy]) -> None:
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("std_err", 0.1 * (trial.number + 1))
+        return _branin(trial)
+
+    sampler = NeuralSampler(surrogate="spy", seed=0, n_startup=4, **_FAST)
+    optuna.create_study(sampler=sampler).optimize(objective, n_trials=5)
+    noise = spy.calls[-1][2]
+    assert noise is not None
+    np.testing.assert_allclose(noise, [0.1, 0.2, 0.3, 0.4])
+
+
+def test_running_trials_are_never_proposed_twice() -> None:
+    # 9 configurations in all: asking 9 trials without telling must give 9 different ones.
+    def space(trial: optuna.Trial) -> tuple[str, int]:
+        return trial.suggest_categorical("a", ["x", "y", "z"]), trial.suggest_int("b", 0, 2)
+
+    sampler = NeuralSampler(seed=0, n_startup=2, random_fraction=0.0, **_FAST)
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(3):
+        t = study.ask()
+        study.tell(t, float(hash(space(t)) % 7))
+    pending = []
+    for _ in range(6):
+        t = study.ask()
+        pending.append(space(t))
+    done = [
+        (t.params["a"], t.params["b"]) for t in study.trials if t.params and t.state.is_finished()
+    ]
+    assert len(set(pending) | set(done)) == 9, (pending, done)
+
+
+@pytest.mark.parametrize("running", ["best", "mean"])
+def test_liars_spread_parallel_suggestions(running: str, spy: type[_Spy]) -> None:
+    sampler = NeuralSampler(
+        surrogate="spy", seed=0, n_startup=4, random_fraction=0.0, running=running, **_FAST
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_branin, n_trials=4)
+    a, b = study.ask(), study.ask()
+    xa = (a.suggest_float("x0", -5, 10), a.suggest_float("x1", 0, 15))
+    xb = (b.suggest_float("x0", -5, 10), b.suggest_float("x1", 0, 15))
+    assert np.hypot(xa[0] - xb[0], xa[1] - xb[1]) > 1e-3
+    # The second fit saw the first (still running) trial as a fake observation.
+    assert len(spy.calls[-1][0]) == 5
+
+
+def test_conditional_parameters_warn_once() -> None:
+    sampler = NeuralSampler(seed=0, n_startup=2, **_FAST)
+    study = optuna.create_study(sampler=sampler)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study.optimize(conditional_objective, n_trials=8)
+    ours = [w for w in caught if "independently" in str(w.message)]
+    assert len(ours) == 1
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def test_transfer_from_another_study(spy: type[_Spy]) -> None:
+    storage = optuna.storages.InMemoryStorage()
+    old = optuna.create_study(
+        storage=storage, study_name="old", sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    old.optimize(_branin, n_trials=12)
+    sampler = NeuralSampler(surrogate="spy", seed=0, transfer_studies=["old"], **_FAST)
+    new = optuna.create_study(storage=storage, study_name="new", sampler=sampler)
+    new.optimize(_branin, n_trials=5)
+    assert len(new.trials) == 5
+    X, _y, _ = spy.calls[-1]
+    assert X.shape == (12 + 4, 2 + 1)  # old trials + 4 new ones, 2 inputs + study indicator
+    assert X[:, -1].sum() == 12  # the indicator marks the old study's trials
+    bad = NeuralSampler(seed=0, transfer_studies=["missing"], n_startup=1, **_FAST)
+    study = optuna.create_study(storage=storage, study_name="bad", sampler=bad)
+    study.optimize(_branin, n_trials=1)
+    with pytest.raises(InputError, match="missing"):
+        study.optimize(_branin, n_trials=1)
+
+
+def test_multi_fidelity_uses_pruned_trials_with_their_budget(spy: type[_Spy]) -> None:
+    def objective(trial: optuna.Trial) -> float:
+        value = _branin(trial)
+        for epoch in range(1, 5):
+            trial.report(value + (4 - epoch), epoch)
+            if trial.number % 2 == 1 and epoch == 2:
+                raise optuna.TrialPruned()
+        return value
+
+    sampler = NeuralSampler(
+        surrogate="spy", seed=0, n_startup=3, multi_fidelity=True, max_budget=4, **_FAST
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=8)
+    X, _, _ = spy.calls[-1]
+    budgets = sorted(set(np.round(X[:, -1], 3)))
+    assert budgets == [0.5, 1.0]
+    # Without the option pruned trials are ignored.
+    plain = NeuralSampler(surrogate="spy", seed=0, n_startup=3, **_FAST)
+    spy.calls = []
+    optuna.create_study(sampler=plain).optimize(objective, n_trials=8)
+    assert spy.calls[-1][0].shape[1] == 2
+
+
+def test_maximization_and_pickling_mid_run() -> None:
+    sampler = NeuralSampler(seed=1, n_startup=4, **_FAST)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: -_branin(t), n_trials=6)
+    clone = pickle.loads(pickle.dumps(study.sampler))
+    assert isinstance(clone, NeuralSampler) and clone._model is not None
+    study.sampler = clone
+    study.optimize(lambda t: -_branin(t), n_trials=2)
+    assert len(study.trials) == 8 and study.best_value > -50
+
+
+def test_bad_settings_and_multi_objective_raise() -> None:
+    for kwargs in (
+        {"surrogate": "gp"},
+        {"acquisition": "pi"},
+        {"running": "sometimes"},
+        {"random_fraction": 2.0},
+        {"n_startup": 0},
+    ):
+        study = optuna.create_study(sampler=NeuralSampler(**kwargs))  # type: ignore[arg-type]
+        with pytest.raises(InputError):
+            study.optimize(_branin, n_trials=1)
+    study = optuna.create_study(
+        directions=["minimize", "minimize"], sampler=NeuralSampler(n_startup=1, **_FAST)
+    )
+    study.optimize(lambda t: (_branin(t), 0.0), n_trials=1)
+    with pytest.raises(InputError, match="one objective"):
+        study.optimize(lambda t: (_branin(t), 0.0), n_trials=1)
+
+
+@pytest.mark.parametrize("acquisition", ["ucb", "ts"])
+@pytest.mark.parametrize("surrogate", ["bll", "ensemble"])
+def test_every_surrogate_and_acquisition_runs(surrogate: str, acquisition: str) -> None:
+    sampler = NeuralSampler(
+        surrogate=surrogate, acquisition=acquisition, seed=0, n_startup=3, **_FAST
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_branin, n_trials=5)
+    assert len(study.trials) == 5 and np.isfinite(study.best_value)
+
+
+def test_registered_factories() -> None:
+    task = TASKS.create("branin")
+    s = TUNERS.create("neural-ensemble", seed=3, space=task.distributions(), task=task)
+    assert isinstance(s, NeuralSampler)
+    assert s.surrogate == "ensemble" and s.seed == 3 and s.max_budget == 1
+    assert TUNERS.create("neural", acquisition="ucb").acquisition == "ucb"
