@@ -1,0 +1,347 @@
+"""A small loop that trains weights and tunes regularization hyperparameters in one run.
+
+:class:`HyperTrainer` alternates SGD steps on training batches with hyperparameter steps
+whose gradient comes from one of three methods (a name -> function table, :data:`METHODS`):
+
+* ``"t1t2"`` - the validation hypergradient through the last SGD step (Luketina et al. 2016);
+* ``"ift"`` - the implicit-function-theorem hypergradient with a Neumann-series inverse
+  Hessian (Lorraine et al. 2020), taken every ``hyper_every`` training steps;
+* ``"train"`` - naive descent on the *training* objective. For a penalty
+  ``lambda / 2 * ||w||^2`` its derivative in ``lambda`` is ``||w||^2 / 2 >= 0``, so this drives
+  every regularization strength toward zero: it is here to show that collapse.
+
+The hyperparameters are those of the :class:`~hyperlab.hypergrad.regularizers.Regularizer`
+modules inside the model (concrete dropout, input noise) plus the ones passed in (weight
+decay). They are moved in their unconstrained space (log / logit) by Adam, and their values
+in natural units are recorded after every hyperparameter step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
+from hyperlab.hypergrad.valgrad import ift_hypergradient, t1t2_hypergradient
+
+__all__ = ["METHODS", "HyperHistory", "HyperTrainer"]
+
+Batch = tuple[Tensor, Tensor]
+
+
+@dataclass
+class HyperHistory:
+    """The trajectories recorded by :meth:`HyperTrainer.fit` (one entry per hyper step).
+
+    Attributes:
+        step: Training step (1-based, counted over all ``fit`` calls) of each hyper step.
+        values: Hyperparameter values in natural units, by name.
+        hypergrads: Hypergradients with respect to the unconstrained hyperparameters (sum over
+            the elements for non-scalar ones), by name.
+        train_loss: Training loss (with the penalty) of the batch at that step.
+        val_loss: Validation loss (no penalty) of the validation batch used.
+    """
+
+    step: list[int] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    hypergrads: dict[str, list[float]] = field(default_factory=dict)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serializable data."""
+        return {
+            "step": list(self.step),
+            "values": {k: list(v) for k, v in self.values.items()},
+            "hypergrads": {k: list(v) for k, v in self.hypergrads.items()},
+            "train_loss": list(self.train_loss),
+            "val_loss": list(self.val_loss),
+        }
+
+
+class HyperTrainer:
+    """Train a model by SGD while its regularization hyperparameters follow a hypergradient.
+
+    Args:
+        model: Any module; :class:`Regularizer` submodules inside it are tuned too.
+        criterion: Data loss ``criterion(output, target) -> scalar`` (no penalty).
+        regularizers: Regularizers outside the model (e.g. a
+            :class:`~hyperlab.hypergrad.regularizers.WeightDecay`); their penalties are added
+            to the training loss only.
+        method: ``"t1t2"``, ``"ift"`` or ``"train"`` (see the module docstring).
+        lr: SGD learning rate of the weights (>= 0).
+        hyper_lr: Adam learning rate of the unconstrained hyperparameters (>= 0).
+        hyper_every: Training steps per hyperparameter step (>= 1).
+        tune: Names of the hyperparameters to tune (default: all); the others stay fixed.
+        neumann_steps: Series terms of the IFT inverse Hessian (``"ift"`` only).
+        neumann_alpha: Series step size (``None``: from a power-iteration estimate).
+
+    Raises:
+        InputError: A negative rate, an unknown method or hyperparameter name, duplicate
+            names, or ``hyper_every < 1``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        criterion: Callable[[Tensor, Tensor], Tensor],
+        regularizers: Sequence[Regularizer] = (),
+        *,
+        method: str = "t1t2",
+        lr: float = 0.1,
+        hyper_lr: float = 0.05,
+        hyper_every: int = 1,
+        tune: Sequence[str] | None = None,
+        neumann_steps: int = 20,
+        neumann_alpha: float | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise InputTypeError(f"model must be a torch.nn.Module, got {type(model)!r}")
+        if method not in METHODS:
+            raise InputError(f"unknown method {method!r}; known methods: {sorted(METHODS)}")
+        for name, value in (("lr", lr), ("hyper_lr", hyper_lr)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise InputError(f"{name} must be a non-negative finite number, got {value!r}")
+        if isinstance(hyper_every, bool) or not isinstance(hyper_every, int) or hyper_every < 1:
+            raise InputError(f"hyper_every must be an integer >= 1, got {hyper_every!r}")
+        self.model = model
+        self.criterion = criterion
+        self.regularizers = list(regularizers)
+        self.method = method
+        self.lr = float(lr)
+        self.hyper_lr = float(hyper_lr)
+        self.hyper_every = hyper_every
+        self.neumann_steps = neumann_steps
+        self.neumann_alpha = neumann_alpha
+        self._regs = self._collect()
+        known = {n for _, n, _, _ in self._regs}
+        chosen = list(known) if tune is None else list(tune)
+        unknown = [n for n in chosen if n not in known]
+        if unknown:
+            raise InputError(f"unknown hyperparameter name(s) {unknown}; known: {sorted(known)}")
+        self.tune = chosen
+        self._tuned = {n: t for _, n, _, t in self._regs if n in chosen}
+        hyper_ids = {id(t) for _, _, _, t in self._regs}
+        self._weights = {
+            n: p for n, p in model.named_parameters() if id(p) not in hyper_ids and p.requires_grad
+        }
+        if not self._weights:
+            raise InputError(f"model {type(model).__name__} has no trainable weight")
+        for name, t in self._regs_tensors().items():
+            t.requires_grad_(name in self._tuned)
+        self._hyper_opt = torch.optim.Adam(list(self._tuned.values()), lr=self.hyper_lr)
+        self.history = HyperHistory()
+        self._step = 0
+
+    # ------------------------------------------------------------------ public
+    def hyperparameters(self) -> dict[str, nn.Parameter]:
+        """All unconstrained hyperparameter tensors, by name."""
+        return self._regs_tensors()
+
+    def values(self) -> dict[str, float]:
+        """All hyperparameters in natural units, by name."""
+        return {name: reg.values()[local] for reg, name, local, _ in self._regs}
+
+    def fit(
+        self, train_data: Iterable[Batch], val_data: Iterable[Batch], *, epochs: int = 1
+    ) -> HyperHistory:
+        """Run ``epochs`` passes over ``train_data``, tuning on batches of ``val_data``.
+
+        Args:
+            train_data: Re-iterable batches ``(x, y)`` (a ``DataLoader`` or a list).
+            val_data: Re-iterable validation batches, cycled through as needed.
+            epochs: Passes over the training data (>= 1).
+
+        Returns:
+            The history (also kept in :attr:`history`, extended by later calls).
+
+        Raises:
+            InputError: ``epochs < 1``, or either data source yields nothing.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
+        val_iter = _Cycle(val_data, "validation data")
+        val_iter.check()
+        for _ in range(epochs):
+            seen = 0
+            for batch in train_data:
+                seen += 1
+                self._step += 1
+                if self._step % self.hyper_every == 0:
+                    METHODS[self.method](self, batch, val_iter.next())
+                else:
+                    self._sgd_step(batch)
+            if seen == 0:
+                raise InputError(f"training data {train_data!r} yielded no batch")
+        return self.history
+
+    @torch.no_grad()
+    def evaluate(self, data: Iterable[Batch]) -> float:
+        """Mean data loss (no penalty) of the model in eval mode, weighted by batch size."""
+        was = self.model.training
+        self.model.eval()
+        total, count = 0.0, 0
+        for x, y in data:
+            total += float(self.criterion(self.model(x), y)) * len(x)
+            count += len(x)
+        self.model.train(was)
+        if count == 0:
+            raise InputError(f"data {data!r} yielded no sample")
+        return total / count
+
+    # ----------------------------------------------------------------- private
+    def _collect(self) -> list[tuple[Regularizer, str, str, nn.Parameter]]:
+        found: list[tuple[str, Regularizer]] = list(find_regularizers(self.model))
+        found += [("", r) for r in self.regularizers if not any(r is m for _, m in found)]
+        for _, reg in found:
+            if not isinstance(reg, Regularizer):
+                raise InputTypeError(f"not a Regularizer: {reg!r}")
+        local = [(path, reg, n, t) for path, reg in found for n, t in reg.hyperparameters().items()]
+        counts: dict[str, int] = {}
+        for _, _, n, _ in local:
+            counts[n] = counts.get(n, 0) + 1
+        out = [(reg, n if counts[n] == 1 else f"{path}:{n}", n, t) for path, reg, n, t in local]
+        names = [name for _, name, _, _ in out]
+        if len(set(names)) != len(names):
+            raise InputError(f"duplicate hyperparameter names {names}; give them distinct names")
+        return out
+
+    def _regs_tensors(self) -> dict[str, nn.Parameter]:
+        return {name: t for _, name, _, t in self._regs}
+
+    def _penalty(self, params: Mapping[str, Tensor]) -> Tensor | None:
+        terms = [r.penalty(params) for r in self.regularizers]
+        if not terms:
+            return None
+        return torch.stack(terms).sum()
+
+    def _train_loss_fn(self, batch: Batch) -> Callable[[Mapping[str, Tensor]], Tensor]:
+        x, y = batch
+
+        def loss(params: Mapping[str, Tensor]) -> Tensor:
+            self.model.train()
+            out = torch.func.functional_call(self.model, dict(params), (x,), strict=False)
+            value = self.criterion(out, y)
+            pen = self._penalty(params)
+            return value if pen is None else value + pen
+
+        return loss
+
+    def _val_loss_fn(self, batch: Batch) -> Callable[[Mapping[str, Tensor]], Tensor]:
+        x, y = batch
+
+        def loss(params: Mapping[str, Tensor]) -> Tensor:
+            self.model.eval()
+            try:
+                out = torch.func.functional_call(self.model, dict(params), (x,), strict=False)
+            finally:
+                self.model.train()
+            return self.criterion(out, y)
+
+        return loss
+
+    def _sgd_step(self, batch: Batch) -> Tensor:
+        self.model.train()
+        x, y = batch
+        loss = self.criterion(self.model(x), y)
+        pen = self._penalty(self._weights)
+        if pen is not None:
+            loss = loss + pen
+        weights = list(self._weights.values())
+        grads = torch.autograd.grad(loss, weights)
+        with torch.no_grad():
+            for p, g in zip(weights, grads):
+                p.add_(g, alpha=-self.lr)
+        return loss.detach()
+
+    def _apply(self, grads: Sequence[Tensor], train_loss: float, val_loss: float) -> None:
+        self._hyper_opt.zero_grad(set_to_none=True)
+        for t, g in zip(self._tuned.values(), grads):
+            t.grad = g.detach().to(t.dtype)
+        self._hyper_opt.step()
+        h = self.history
+        h.step.append(self._step)
+        for name, value in self.values().items():
+            h.values.setdefault(name, []).append(value)
+        for name, g in zip(self._tuned, grads):
+            h.hypergrads.setdefault(name, []).append(float(g.sum()))
+        h.train_loss.append(train_loss)
+        h.val_loss.append(val_loss)
+
+    def _t1t2(self, batch: Batch, val_batch: Batch) -> None:
+        res = t1t2_hypergradient(
+            self._train_loss_fn(batch),
+            self._val_loss_fn(val_batch),
+            self._weights,
+            list(self._tuned.values()),
+            self.lr,
+        )
+        with torch.no_grad():
+            for n, p in self._weights.items():
+                p.copy_(res.new_params[n])
+        self._apply(res.hypergrads, float(res.train_loss), float(res.val_loss))
+
+    def _ift(self, batch: Batch, val_batch: Batch) -> None:
+        loss = self._sgd_step(batch)
+        grads = ift_hypergradient(
+            self._train_loss_fn(batch),
+            self._val_loss_fn(val_batch),
+            self._weights,
+            list(self._tuned.values()),
+            neumann_steps=self.neumann_steps,
+            alpha=self.neumann_alpha,
+        )
+        with torch.no_grad():
+            vloss = float(self._val_loss_fn(val_batch)(self._weights))
+        self._apply(grads, float(loss), vloss)
+
+    def _train_objective(self, batch: Batch, val_batch: Batch) -> None:
+        hs = list(self._tuned.values())
+        loss = self._train_loss_fn(batch)(self._weights)
+        out = torch.autograd.grad(loss, hs, allow_unused=True, retain_graph=True)
+        grads = [torch.zeros_like(h) if g is None else g for h, g in zip(hs, out)]
+        weights = list(self._weights.values())
+        wgrads = torch.autograd.grad(loss, weights)
+        with torch.no_grad():
+            for p, g in zip(weights, wgrads):
+                p.add_(g, alpha=-self.lr)
+            vloss = float(self._val_loss_fn(val_batch)(self._weights))
+        self._apply(grads, float(loss.detach()), vloss)
+
+
+METHODS: dict[str, Callable[[HyperTrainer, Batch, Batch], None]] = {
+    "t1t2": HyperTrainer._t1t2,
+    "ift": HyperTrainer._ift,
+    "train": HyperTrainer._train_objective,
+}
+"""Hyperparameter-step methods by name."""
+
+
+class _Cycle:
+    """Endless iteration over a re-iterable data source."""
+
+    def __init__(self, data: Iterable[Batch], what: str) -> None:
+        self.data = data
+        self.what = what
+        self._it: Iterator[Batch] | None = None
+
+    def check(self) -> None:
+        if next(iter(self.data), None) is None:
+            raise InputError(f"{self.what} {self.data!r} yielded no batch")
+
+    def next(self) -> Batch:
+        if self._it is not None:
+            item = next(self._it, None)
+            if item is not None:
+                return item
+        self._it = iter(self.data)
+        item = next(self._it, None)
+        if item is None:
+            raise InputError(f"{self.what} {self.data!r} yielded no batch")
+        return item

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+from torch import Tensor, nn
+
+from hyperlab.errors import InputError
+from hyperlab.hypergrad.regularizers import ConcreteDropout, InputNoise, WeightDecay
+from hyperlab.hypergrad.trainer import HyperTrainer
+
+
+def _digits(dtype: torch.dtype, n_train: int = 80, n_val: int = 300) -> tuple[Tensor, ...]:
+    x, y = load_digits(return_X_y=True)
+    idx = np.random.default_rng(0).permutation(len(x))
+    tr, va = idx[:n_train], idx[n_train : n_train + n_val]
+    mu, sd = x[tr].mean(0), x[tr].std(0) + 1.0
+    xt = torch.tensor((x - mu) / sd, dtype=dtype)
+    yt = torch.tensor(y)
+    return xt[tr], yt[tr], xt[va], yt[va]
+
+
+def _run(method: str, dtype: torch.dtype, steps: int = 150) -> tuple[HyperTrainer, float]:
+    x, y, xv, yv = _digits(dtype)
+    torch.manual_seed(0)
+    model = nn.Linear(64, 10).to(dtype)
+    wd = WeightDecay(model, 1e-2)
+    every = 10 if method == "ift" else 1
+    trainer = HyperTrainer(
+        model, F.cross_entropy, [wd], method=method, lr=1.0, hyper_lr=0.05, hyper_every=every
+    )
+    trainer.fit([(x, y)] * steps, [(xv, yv)])
+    return trainer, trainer.values()["weight_decay"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_train_objective_collapses_lambda_but_validation_does_not(dtype: torch.dtype) -> None:
+    naive, lam_train = _run("train", dtype)
+    _, lam_t1t2 = _run("t1t2", dtype)
+    _, lam_ift = _run("ift", dtype)
+    assert lam_train < 1e-2 / 30  # fell by more than 30x in 150 steps, and still falling
+    traj = naive.history.values["weight_decay"]
+    assert all(b <= a for a, b in itertools.pairwise(traj))  # d(train loss)/d lambda >= 0 always
+    assert all(h >= 0 for h in naive.history.hypergrads["weight_decay"])
+    for lam in (lam_t1t2, lam_ift):
+        assert 1e-4 < lam < 1e-1  # settles at an interior value (grid optimum is ~1e-3)
+    assert naive.history.step == list(range(1, 151))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_history_and_dtypes(dtype: torch.dtype) -> None:
+    x, y, xv, yv = _digits(dtype, n_train=40, n_val=40)
+    torch.manual_seed(0)
+    model = nn.Sequential(InputNoise(0.1), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+    model = model.to(dtype)
+    wd = WeightDecay(model, 1e-3, per_layer=True)
+    trainer = HyperTrainer(model, F.cross_entropy, [wd], lr=0.1, hyper_lr=0.1, hyper_every=2)
+    hist = trainer.fit([(x[:20], y[:20]), (x[20:], y[20:])], [(xv, yv)], epochs=3)
+    assert hist.step == [2, 4, 6]
+    assert set(hist.values) == {"input_noise", "weight_decay[1]", "weight_decay[3]"}
+    assert all(len(v) == 3 for v in hist.values.values())
+    moved = [v[-1] != pytest.approx(v[0], rel=1e-9) for v in hist.values.values()]
+    assert all(moved)
+    assert all(p.dtype == dtype for p in model.parameters())
+    assert np.isfinite(trainer.evaluate([(xv, yv)]))
+    assert trainer.history.as_dict()["step"] == [2, 4, 6]
+
+
+def test_tune_subset_keeps_others_fixed() -> None:
+    x, y, xv, yv = _digits(torch.float32, n_train=40, n_val=40)
+    model = nn.Sequential(InputNoise(0.2), nn.Linear(64, 10))
+    wd = WeightDecay(model, 1e-3)
+    trainer = HyperTrainer(model, F.cross_entropy, [wd], method="ift", tune=["weight_decay"])
+    trainer.fit([(x, y)] * 3, [(xv, yv)])
+    assert trainer.values()["input_noise"] == pytest.approx(0.2)
+    assert trainer.values()["weight_decay"] != pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("method", ["train", "t1t2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_concrete_dropout_rate_stays_in_unit_interval(method: str, dtype: torch.dtype) -> None:
+    x, y, xv, yv = _digits(dtype, n_train=40, n_val=40)
+    torch.manual_seed(0)
+    drop = ConcreteDropout(0.5)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), drop, nn.Linear(32, 10)).to(dtype)
+    # A huge hyper rate slams the logit against the edges of its range.
+    trainer = HyperTrainer(model, F.cross_entropy, method=method, lr=0.1, hyper_lr=5.0)
+    trainer.fit([(x, y)] * 40, [(xv, yv)])
+    rates = trainer.history.values["dropout"]
+    assert all(0.0 < r < 1.0 for r in rates)
+    assert 0.0 < float(drop.rate().detach()) < 1.0
+    assert max(abs(r - 0.5) for r in rates) > 0.4  # it did move, to an edge
+
+
+def test_concrete_dropout_drops_in_training_only() -> None:
+    drop = ConcreteDropout(0.5, temperature=0.01)
+    x = torch.ones(2000)
+    torch.manual_seed(0)
+    out = drop(x)
+    assert 0.4 < float((out < 0.5).double().mean()) < 0.6  # about half the units dropped
+    assert float(out.mean()) == pytest.approx(1.0, abs=0.1)  # rescaled by 1 / (1 - p)
+    drop.eval()
+    assert torch.equal(drop(x), x)
+
+
+def test_bad_input_errors() -> None:
+    model = nn.Linear(4, 2)
+    wd = WeightDecay(model)
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    with pytest.raises(InputError, match=r"-0\.5"):
+        HyperTrainer(model, F.cross_entropy, [wd], lr=-0.5)
+    with pytest.raises(InputError, match=r"-1"):
+        HyperTrainer(model, F.cross_entropy, [wd], hyper_lr=-1)
+    with pytest.raises(InputError, match="'dropout'"):
+        HyperTrainer(model, F.cross_entropy, [wd], tune=["dropout"])
+    with pytest.raises(InputError, match="'newton'"):
+        HyperTrainer(model, F.cross_entropy, [wd], method="newton")
+    trainer = HyperTrainer(model, F.cross_entropy, [wd])
+    with pytest.raises(InputError, match="validation data"):
+        trainer.fit([(x, y)], [])
+    with pytest.raises(InputError, match="epochs"):
+        trainer.fit([(x, y)], [(x, y)], epochs=0)
+    with pytest.raises(InputError, match=r"-0\.001"):
+        WeightDecay(model, -0.001)
+    with pytest.raises(InputError, match=r"1\.5"):
+        ConcreteDropout(1.5)
