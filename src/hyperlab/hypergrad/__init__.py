@@ -10,8 +10,17 @@ from hyperlab.hypergrad.hd import SGDHD as SGDHD
 from hyperlab.hypergrad.hd import SGDNHD as SGDNHD
 from hyperlab.hypergrad.hd import AdamHD as AdamHD
 from hyperlab.hypergrad.hd import HDOptimizer as HDOptimizer
+from hyperlab.hypergrad.regularizers import ConcreteDropout as ConcreteDropout
+from hyperlab.hypergrad.regularizers import InputNoise as InputNoise
+from hyperlab.hypergrad.regularizers import Regularizer as Regularizer
+from hyperlab.hypergrad.regularizers import WeightDecay as WeightDecay
 from hyperlab.hypergrad.stack import HyperAdam as HyperAdam
 from hyperlab.hypergrad.stack import HyperSGD as HyperSGD
 from hyperlab.hypergrad.stack import Level as Level
 from hyperlab.hypergrad.stack import StackedOptimizer as StackedOptimizer
 from hyperlab.hypergrad.stack import stack as stack
+from hyperlab.hypergrad.trainer import HyperHistory as HyperHistory
+from hyperlab.hypergrad.trainer import HyperTrainer as HyperTrainer
+from hyperlab.hypergrad.valgrad import ift_hypergradient as ift_hypergradient
+from hyperlab.hypergrad.valgrad import module_loss as module_loss
+from hyperlab.hypergrad.valgrad import t1t2_hypergradient as t1t2_hypergradient
