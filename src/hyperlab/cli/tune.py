@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from hyperlab.cli._common import add_run_options, apply_data_dir, command_line, parse_options
 
@@ -13,14 +14,40 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--tuner", default="tpe", help="tuner name (default tpe)")
     p.add_argument("--pruner", default="none", help="pruner name (default none)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    scale = p.add_argument_group("scaling out (see docs/scaling.md)")
+    scale.add_argument(
+        "--create-only",
+        action="store_true",
+        help="create the study in --storage and leave; start `hyperlab worker` processes on it",
+    )
+    scale.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the trials as Dask tasks: a scheduler address, or local:N for a local "
+        "cluster of N worker processes",
+    )
+    scale.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        help="seconds between heartbeats of running trials (workers and Dask; default 10)",
+    )
+    scale.add_argument(
+        "--grace-period",
+        type=int,
+        help="seconds without heartbeat before a trial counts as lost and is re-queued "
+        "(default 30)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from hyperlab.lab import tune
     from hyperlab.report import write_report
 
     apply_data_dir(args)
+    if args.create_only or args.dask:
+        return _run_scaled(args)
+    from hyperlab.lab import tune
+
     _study, summary = tune(
         args.task,
         args.tuner,
@@ -42,4 +69,72 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     if summary.run_dir is not None:
         print(f"report: {write_report(summary.run_dir)}")
+    return 0
+
+
+def _run_scaled(args: argparse.Namespace) -> int:
+    """``--create-only`` (studies for workers) or ``--dask`` (trials as Dask tasks)."""
+    from hyperlab.errors import InputError
+    from hyperlab.lab.storage import redact
+    from hyperlab.lab.workers import prepare_run
+
+    if args.create_only and args.dask:
+        raise InputError("use either --create-only or --dask, not both")
+    if args.stop_at_noise:
+        raise InputError("--stop-at-noise works with in-process runs only, not with workers")
+    if args.dask:
+        from hyperlab.lab.cluster import parse_address
+
+        parse_address(args.dask)  # bad addresses fail before anything is created
+    run_dir, jobs = prepare_run(
+        args.task,
+        args.tuner,
+        trials=args.trials,
+        pruner=args.pruner,
+        seed=args.seed,
+        storage=args.storage,
+        name=args.name,
+        budget=args.budget,
+        runs_dir=args.runs_dir,
+        overwrite=args.overwrite,
+        task_options=parse_options(args.task_option),
+        command=command_line(),
+        jobs=max(args.jobs, 2),
+        heartbeat_interval=args.heartbeat_interval,
+        grace_period=args.grace_period,
+    )
+    storage, name = jobs[0].storage, run_dir.path.name
+    if args.create_only:
+        for job in jobs:
+            print(f"created study {job.study_name!r} ({job.trials} trials) in {redact(storage)}")
+        print(f"start workers with: hyperlab worker --storage '{redact(storage)}' --name {name}")
+        return 0
+    return _run_dask(args, run_dir, jobs)
+
+
+def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any]) -> int:
+    from hyperlab.lab import summarize
+    from hyperlab.lab.cluster import connect, dask_jobs, run_on_dask
+    from hyperlab.lab.rundir import load_studies
+    from hyperlab.lab.runner import record_test_score
+    from hyperlab.registry import TASKS
+    from hyperlab.report import write_report
+
+    path = run_dir.path
+    client = connect(args.dask)
+    try:
+        in_flight = args.jobs if args.jobs > 1 else None
+        run_on_dask(dask_jobs(jobs), client, in_flight=in_flight)
+    finally:
+        cluster = client.cluster
+        client.close()
+        if cluster is not None and args.dask.startswith("local:"):
+            cluster.close()
+    study = load_studies(path)[0][0]
+    job = jobs[0]
+    record_test_score(study, TASKS.create(job.task, **job.task_options), job)
+    summary = summarize(study, path)
+    for line in summary.lines():
+        print(line)
+    print(f"report: {write_report(path)}")
     return 0

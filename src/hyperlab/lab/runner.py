@@ -75,7 +75,7 @@ def _configure_worker() -> None:
 def build_study(job: StudyJob, task: Task | None, worker: int = 0) -> optuna.Study:
     """Create or load the job's study with its seeded sampler and pruner."""
     space = task.distributions() if task is not None else None
-    seed = job.seed if worker == 0 else job.seed + 7919 * worker
+    seed = job.seed if worker == 0 else (job.seed + 7919 * worker) % 2**31
     sampler = TUNERS.create(job.tuner, seed=seed, space=space, task=task, **job.tuner_options)
     max_budget = job.budget or (task.max_budget if task is not None else 1)
     pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed)

@@ -1,0 +1,131 @@
+"""Run a study's trials as Dask tasks against the shared storage.
+
+Each Dask task runs one trial (:func:`hyperlab.lab.runner.run_job` with ``max_trials=1``): it
+loads the study from the storage, claims a trial, runs it and writes the result back, so the
+storage stays the single source of truth and Dask only places work. Keeping one task in flight
+per Dask thread fills the cluster; when a Dask worker dies, the scheduler reruns its task
+elsewhere and the heartbeat marks the lost trial failed and queues its parameters again.
+
+``address`` is a scheduler address (``tcp://host:8786``) or ``local:N`` for a
+:class:`distributed.LocalCluster` of N single-threaded worker processes on this machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hyperlab.errors import InputError, StorageError
+from hyperlab.lab.runner import StudyJob, progress, run_job
+
+
+def _one_trial(job: StudyJob, slot: int) -> dict[str, int]:
+    """A Dask task: run at most one trial of ``job``; the study's progress afterwards."""
+    study = run_job(job, worker=slot, owner=False, wait=False, max_trials=1)
+    finished, claimed = progress(study)
+    return {"finished": finished, "claimed": claimed}
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``("local", N)`` for ``local:N``, else ``("remote", 0)``.
+
+    Raises:
+        InputError: ``local:N`` with N not a positive integer, or an empty address.
+    """
+    if not isinstance(address, str) or not address.strip():
+        raise InputError(f"Dask address must be local:N or a scheduler address, got {address!r}")
+    if address.startswith("local:"):
+        text = address[len("local:") :]
+        if not text.isdigit() or int(text) < 1:
+            raise InputError(f"Dask address local:N needs a positive N, got {address!r}")
+        return "local", int(text)
+    return "remote", 0
+
+
+def connect(address: str) -> Any:
+    """A :class:`distributed.Client` for ``address`` (starting a local cluster for ``local:N``).
+
+    Raises:
+        StorageError: The scheduler cannot be reached (message names the address).
+    """
+    kind, n = parse_address(address)
+    from distributed import Client, LocalCluster
+
+    if kind == "local":
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        return Client(cluster)
+    try:
+        return Client(address, timeout=30)
+    except OSError as exc:
+        raise StorageError(f"cannot reach the Dask scheduler {address!r}: {exc}") from None
+
+
+def run_on_dask(
+    jobs: list[StudyJob],
+    client: Any,
+    *,
+    in_flight: int | None = None,
+    poll: float = 1.0,
+    on_progress: Callable[[], None] | None = None,
+) -> None:
+    """Run the jobs' trials as Dask tasks until every study has its finished trials.
+
+    Args:
+        jobs: The studies (already created, with heartbeats on so lost trials are recovered).
+        client: A :class:`distributed.Client`.
+        in_flight: Tasks kept running at once (default: the cluster's thread count).
+        poll: Seconds to wait before asking again about a study whose remaining trials all run
+            elsewhere.
+        on_progress: Called whenever a task ends.
+    """
+    from distributed import as_completed
+
+    if in_flight is None:
+        in_flight = max(1, sum(client.nthreads().values()))
+    slot = 0
+    open_jobs = {job.study_name: job for job in jobs}
+    pending: dict[Any, str] = {}
+
+    def submit(job: StudyJob) -> None:
+        nonlocal slot
+        slot += 1
+        fut = client.submit(_one_trial, job, slot, pure=False, key=f"trial-{job.study_name}-{slot}")
+        pending[fut] = job.study_name
+
+    def fill() -> None:
+        names = [n for n in open_jobs]
+        i = 0
+        while names and len(pending) < in_flight:
+            submit(open_jobs[names[i % len(names)]])
+            i += 1
+
+    fill()
+    queue = as_completed(list(pending))
+    while pending:
+        fut = next(queue)
+        name = pending.pop(fut)
+        state = fut.result()  # a task's error (bad storage, broken task) surfaces here
+        if on_progress is not None:
+            on_progress()
+        job = open_jobs.get(name)
+        if job is not None and state["finished"] >= job.trials:
+            del open_jobs[name]
+        elif job is not None and state["claimed"] >= job.trials:
+            time.sleep(poll)  # the rest is running elsewhere; ask again later
+        before = set(pending)
+        fill()
+        for new in set(pending) - before:
+            queue.add(new)
+
+
+def dask_jobs(jobs: list[StudyJob]) -> list[StudyJob]:
+    """The jobs as Dask runs them: test scores are recorded once, by the caller."""
+    return [dataclasses.replace(job, test_score=False) for job in jobs]

@@ -1,0 +1,269 @@
+"""Workers that join studies by name from a shared storage, on any number of machines.
+
+``hyperlab tune ... --storage URL --create-only`` creates the run's studies and writes the whole
+setup (task, tuner, pruner, seed, trials, budget, options, heartbeat settings) into each study's
+user attribute ``hyperlab_setup``; ``hyperlab worker --storage URL --name NAME`` rebuilds every
+:class:`~hyperlab.lab.runner.StudyJob` from the storage alone and runs trials until each study
+has its requested number of finished trials (see :mod:`hyperlab.lab.runner` for why the count
+is exact however many workers race).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import types
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import optuna
+
+from hyperlab.errors import InputError
+from hyperlab.lab.runner import (
+    StudyJob,
+    _configure_worker,
+    build_study,
+    progress,
+    record_test_score,
+    run_job,
+)
+from hyperlab.lab.storage import open_storage, redact
+from hyperlab.registry import TASKS
+
+SETUP_ATTR = "hyperlab_setup"
+DEFAULT_HEARTBEAT = 10
+DEFAULT_GRACE = 30
+
+
+def with_heartbeats(
+    job: StudyJob, interval: int | None = None, grace: int | None = None
+) -> StudyJob:
+    """``job`` with heartbeats on: ``interval``/``grace`` if given, else the job's, else defaults.
+
+    Without a grace period, it is three intervals (the default interval is 10 s).
+    """
+    beat = interval or job.heartbeat_interval or DEFAULT_HEARTBEAT
+    if grace is None:
+        grace = job.grace_period if interval is None and job.grace_period else None
+    return dataclasses.replace(
+        job,
+        heartbeat_interval=beat,
+        grace_period=grace or (DEFAULT_GRACE if beat == DEFAULT_HEARTBEAT else 3 * beat),
+    )
+
+
+def create_studies(jobs: list[StudyJob]) -> list[optuna.Study]:
+    """Create the jobs' studies (or load them) and record each job's setup in the study.
+
+    Raises:
+        InputError: A job has no registered task (a Python objective cannot be shipped to
+            workers on other machines).
+    """
+    _configure_worker()
+    studies = []
+    for job in jobs:
+        if job.task is None:
+            raise InputError(
+                "workers rebuild the task by name; a Python objective cannot be shared with "
+                "workers: register it as a task (hyperlab.registry.TASKS.register)"
+            )
+        task = TASKS.create(job.task, **job.task_options)
+        study = build_study(job, task)
+        setup = {k: v for k, v in dataclasses.asdict(job).items() if k != "storage"}
+        study.set_user_attr(SETUP_ATTR, setup)
+        studies.append(study)
+    return studies
+
+
+def find_jobs(storage: str, name: str) -> list[StudyJob]:
+    """The jobs of the studies called ``name`` or ``name:...`` (a run's studies) in ``storage``.
+
+    Raises:
+        InputError: No study of that name was created for workers.
+        StorageError: The storage cannot be opened.
+    """
+    studies = open_storage(storage).get_all_studies()
+    fields = {f.name for f in dataclasses.fields(StudyJob)}
+    jobs = []
+    for frozen in sorted(studies, key=lambda s: s.study_name):
+        if frozen.study_name != name and not frozen.study_name.startswith(name + ":"):
+            continue
+        setup = frozen.user_attrs.get(SETUP_ATTR)
+        if not isinstance(setup, dict):
+            continue
+        values = {k: v for k, v in setup.items() if k in fields}
+        values.update(storage=storage, study_name=frozen.study_name)
+        jobs.append(StudyJob(**values))
+    if not jobs:
+        known = sorted(
+            s.study_name for s in studies if isinstance(s.user_attrs.get(SETUP_ATTR), dict)
+        )
+        raise InputError(
+            f"no study named {name!r} (or {name + ':...'!r}) set up for workers in "
+            f"{redact(storage)!r}; create it with `hyperlab tune ... --storage URL --create-only`"
+            f"; studies there: {', '.join(known) or 'none'}"
+        )
+    return jobs
+
+
+def worker_index(name: str) -> int:
+    """A sampler-seed offset for a worker name (workers must not draw the same random points)."""
+    return 1 + zlib.crc32(name.encode()) % 1_000_003
+
+
+@dataclasses.dataclass
+class WorkerReport:
+    """What one worker did: per study, its finished trials and how many this worker ran."""
+
+    studies: dict[str, dict[str, int]]
+
+    def lines(self) -> list[str]:
+        return [
+            f"{name}: {v['finished']}/{v['trials']} finished ({v['ran']} trials run here)"
+            for name, v in self.studies.items()
+        ]
+
+
+@contextmanager
+def graceful_signals() -> Iterator[None]:
+    """Turn SIGTERM into ``KeyboardInterrupt`` (as SIGINT already is) while inside.
+
+    The running trial is then failed with a reason and its parameters queued again, and the
+    worker leaves; a process manager's stop or a cluster's pre-emption loses nothing.
+    """
+
+    def on_term(signum: int, frame: types.FrameType | None) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (e.g. a Dask task): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_worker(
+    storage: str,
+    name: str,
+    *,
+    worker_name: str = "worker",
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    wait: bool = True,
+    poll: float = 1.0,
+    max_trials: int | None = None,
+) -> WorkerReport:
+    """Join the studies ``name`` in ``storage`` and run trials until each has its count.
+
+    Args:
+        storage: The shared storage URL.
+        name: A study name, or a run name (all studies ``name:...``).
+        worker_name: This worker's name (seeds its sampler; shown in reports).
+        heartbeat_interval: Seconds between heartbeats (default: the study's setting, else 10).
+        grace_period: Seconds without heartbeat before a trial is stale (default: the study's
+            setting, else 30).
+        wait: When every remaining trial runs elsewhere, wait for them (and take over the
+            trials of workers that died) instead of leaving.
+        poll: Seconds between checks while waiting.
+        max_trials: Run at most this many trials per study here.
+
+    Raises:
+        KeyboardInterrupt: On SIGINT/SIGTERM, after failing and re-queuing the current trial.
+    """
+    report: dict[str, dict[str, int]] = {}
+    with graceful_signals():
+        for job in find_jobs(storage, name):
+            job = with_heartbeats(job, heartbeat_interval, grace_period)
+            counter = {"ran": 0}
+
+            def tick(counter: dict[str, int] = counter) -> None:
+                counter["ran"] += 1
+
+            study = run_job(
+                job,
+                worker=worker_index(worker_name),
+                owner=False,
+                wait=wait,
+                poll=poll,
+                max_trials=max_trials,
+                on_trial=tick,
+            )
+            finished, _claimed = progress(study)
+            if finished >= job.trials and job.test_score and job.task is not None:
+                record_test_score(study, TASKS.create(job.task, **job.task_options), job)
+            report[job.study_name] = {
+                "finished": finished,
+                "trials": job.trials,
+                "ran": counter["ran"],
+            }
+    return WorkerReport(report)
+
+
+def study_states(study: optuna.Study) -> dict[str, Any]:
+    """Counts of trials per state (for logs and tests)."""
+    out: dict[str, Any] = {}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def prepare_run(
+    task: str,
+    tuner: str,
+    *,
+    trials: int,
+    pruner: str,
+    seed: int,
+    storage: str | None,
+    name: str | None,
+    budget: int | None,
+    runs_dir: str,
+    overwrite: bool,
+    task_options: dict[str, Any],
+    command: list[str],
+    jobs: int = 2,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+) -> tuple[Any, list[StudyJob]]:
+    """Prepare a ``tune`` run for workers: its run directory and created, described studies.
+
+    Without ``storage``, the run directory's journal file is used (safe for local processes).
+
+    Returns:
+        The run directory and the jobs (with heartbeats on).
+    """
+    from pathlib import Path
+
+    from hyperlab.lab import api
+    from hyperlab.lab.storage import default_storage
+
+    name = name or f"{task}-{tuner}"
+    if storage is None:
+        storage = default_storage(Path(runs_dir) / name, jobs=2)
+    spec, run_dir, _task, _objective = api._prepare(
+        "tune",
+        name,
+        task,
+        [tuner],
+        [pruner],
+        [seed],
+        trials,
+        max(jobs, 1),
+        storage,
+        budget,
+        False,
+        runs_dir,
+        overwrite,
+        task_options,
+        None,
+        command,
+    )
+    jobs_list = [with_heartbeats(j, heartbeat_interval, grace_period) for j in api._jobs(spec)]
+    create_studies(jobs_list)
+    return run_dir, jobs_list

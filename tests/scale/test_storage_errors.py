@@ -1,0 +1,70 @@
+"""Clear, password-free errors for bad storage URLs; transient errors retried with back-off."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperlab.errors import InputError, StorageError
+from hyperlab.lab.pgtemp import TemporaryPostgres, free_port
+from hyperlab.lab.storage import open_storage, with_retries
+
+
+def test_wrong_password_is_named_without_password(postgres: TemporaryPostgres) -> None:
+    url = postgres.url("postgres", password="not-the-password")
+    with pytest.raises(StorageError, match="password authentication failed") as info:
+        open_storage(url, retries=3, backoff=5.0)  # permanent: no back-off
+    assert "not-the-password" not in str(info.value)
+    assert f"127.0.0.1:{postgres.port}/postgres" in str(info.value)
+
+
+def test_unknown_database(postgres: TemporaryPostgres) -> None:
+    with pytest.raises(StorageError, match='database "nosuchdb" does not exist') as info:
+        open_storage(postgres.url("nosuchdb"), retries=3, backoff=5.0)
+    assert postgres.password not in str(info.value)
+
+
+def test_closed_port_is_retried_then_reported() -> None:
+    url = f"postgresql://bob:s3cret@127.0.0.1:{free_port()}/x"
+    with pytest.raises(StorageError, match="after 2 attempts") as info:
+        open_storage(url, retries=1, backoff=0.01)
+    text = str(info.value)
+    assert "s3cret" not in text and "bob:***@127.0.0.1" in text
+    assert "refused" in text.lower()
+
+
+def test_unknown_host_is_reported_at_once() -> None:
+    with pytest.raises(StorageError, match=r"nohost\.invalid") as info:
+        open_storage("postgresql://bob:s3cret@nohost.invalid/x", retries=3, backoff=5.0)
+    assert "s3cret" not in str(info.value)
+
+
+def test_transient_errors_are_retried_until_success() -> None:
+    calls = {"n": 0}
+
+    def flaky() -> str:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise ConnectionError("connection reset by peer")
+        return "ok"
+
+    assert with_retries(flaky, "postgresql://u:pw@h/db", "open storage", backoff=0.001) == "ok"
+    assert calls["n"] == 3
+
+
+def test_bad_heartbeat_settings(tmp_path: object) -> None:
+    with pytest.raises(InputError, match="heartbeat_interval"):
+        open_storage(f"journal:{tmp_path}/j.log", heartbeat_interval=0)
+    with pytest.raises(InputError, match="grace_period"):
+        open_storage(f"journal:{tmp_path}/j.log", heartbeat_interval=1, grace_period=-2)
+
+
+def test_postgres_end_to_end(postgres: TemporaryPostgres) -> None:
+    import optuna
+
+    url = postgres.create_database("e2e")
+    # the bare postgresql:// scheme works whichever psycopg is installed
+    bare = url.replace("postgresql+psycopg2://", "postgresql://")
+    study = optuna.create_study(storage=open_storage(bare), study_name="s")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=3)
+    again = optuna.load_study(study_name="s", storage=open_storage(url))
+    assert len(again.trials) == 3

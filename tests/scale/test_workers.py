@@ -1,0 +1,112 @@
+"""Many workers on one study: every trial recorded once, numbers unique, the count exact."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hyperlab.cli import main
+from hyperlab.errors import InputError
+from hyperlab.lab.runner import SURPLUS_REASON, StudyJob
+from hyperlab.lab.workers import create_studies, find_jobs, run_worker
+
+from .helpers import fork
+
+
+def _jobs(url: str, trials: int, tuner: str = "tpe") -> list[StudyJob]:
+    return [
+        StudyJob(f"run:{tuner}:none:seed{seed}", url, "branin", tuner, "none", seed, trials)
+        for seed in (0, 1)
+    ]
+
+
+@pytest.mark.slow
+def test_four_workers_two_studies(storage_url: str, tmp_path: Path) -> None:
+    trials = 10
+    jobs = _jobs(storage_url, trials)
+    create_studies(jobs)
+    procs = [
+        fork(
+            run_worker,
+            tmp_path / f"w{i}.json",
+            storage=storage_url,
+            name="run",
+            worker_name=f"w{i}",
+        )
+        for i in range(4)
+    ]
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    reports = [json.loads((tmp_path / f"w{i}.json").read_text()) for i in range(4)]
+    for job in jobs:
+        study = optuna.load_study(study_name=job.study_name, storage=_open(storage_url))
+        all_trials = study.get_trials(deepcopy=False)
+        numbers = [t.number for t in all_trials]
+        assert sorted(numbers) == list(range(len(all_trials)))  # unique, no gaps
+        complete = [t for t in all_trials if t.state == TrialState.COMPLETE]
+        assert len(complete) == trials  # exact, not more
+        others = [t for t in all_trials if t.state != TrialState.COMPLETE]
+        assert all(t.user_attrs.get("fail_reason") == SURPLUS_REASON for t in others)
+        # every trial a worker ran is in the study once: the workers' counts add up
+        ran = sum(r[job.study_name]["ran"] for r in reports)
+        assert ran == len(all_trials)
+        assert all(r[job.study_name]["finished"] == trials for r in reports)
+        # workers drew different points (distinct seeds, constant liar)
+        points = {tuple(sorted(t.params.items())) for t in complete}
+        assert len(points) == trials
+
+
+def _open(url: str) -> optuna.storages.BaseStorage:
+    from hyperlab.lab.storage import open_storage
+
+    return open_storage(url)
+
+
+def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    code = main(
+        [
+            "tune",
+            "--task",
+            "branin",
+            "--trials",
+            "4",
+            "--name",
+            "cw",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--storage",
+            url,
+            "--create-only",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "hyperlab worker --storage" in out and "--name cw" in out
+    setup = find_jobs(url, "cw")
+    assert [(j.task, j.tuner, j.trials, j.heartbeat_interval) for j in setup] == [
+        ("branin", "tpe", 4, 10)
+    ]
+    study = optuna.load_study(study_name=setup[0].study_name, storage=_open(url))
+    assert study.trials == []  # created, nothing run
+    assert main(["worker", "--storage", url, "--name", "cw", "--worker-name", "a"]) == 0
+    assert "4/4 finished (4 trials run here)" in capsys.readouterr().out
+    study = optuna.load_study(study_name=setup[0].study_name, storage=_open(url))
+    assert len([t for t in study.trials if t.state == TrialState.COMPLETE]) == 4
+    # a second worker finds the study done and leaves at once
+    assert main(["worker", "--storage", url, "--name", "cw"]) == 0
+    assert "(0 trials run here)" in capsys.readouterr().out
+
+
+def test_worker_unknown_study_lists_known(tmp_path: Path) -> None:
+    url = f"journal:{tmp_path / 's.journal'}"
+    create_studies(_jobs(url, 2))
+    with pytest.raises(InputError, match=r"no study named 'other'.*run:tpe:none:seed0"):
+        find_jobs(url, "other")
+    with pytest.raises(InputError, match="Python objective"):
+        create_studies([StudyJob("x", url, None, "tpe", "none", 0, 2)])
