@@ -283,3 +283,15 @@ def curve_parametric(
     return LearningCurvePruner(
         ParametricCurvePredictor(), max_budget=max_budget, **_options(options)
     )
+
+
+@PRUNERS.add(
+    "curve",
+    "stop a trial whose final value a neural curve predictor (deep ensemble) says will not win",
+)
+def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> LearningCurvePruner:
+    from hyperlab.curves.neural import NeuralCurvePredictor
+
+    options = _options(options)
+    options.setdefault("refit_growth", 0.5)  # a network fit costs about a second
+    return LearningCurvePruner(NeuralCurvePredictor(seed=seed), max_budget=max_budget, **options)

@@ -1,0 +1,255 @@
+"""A neural learning-curve predictor: configuration + description of the prefix -> final value.
+
+The network reads a fixed-length description of a prefix of any length and the encoded
+configuration and predicts how far the curve will still move, with its uncertainty. It is one
+of the shared surrogates of :mod:`hyperlab.surrogates` (a deep ensemble by default, after
+Lakshminarayanan et al. 2017; or a Bayesian last layer, after Snoek et al. 2015), trained on
+(prefix, later value) pairs cut from the study's complete *and* partial curves: a partial curve
+of length ``L`` teaches the move from each of its prefixes to epoch ``L``, so the target epoch
+is an input (as in the LC-PFN of Adriaensen et al. 2023, which also conditions on the epoch to
+predict).
+
+The prefix description (all scale-free except the level, which is standardized with the
+training curves' median and spread):
+
+- the prefix resampled at ``n_points`` log-spaced epochs between 1 and its last epoch,
+- the last value, the best value so far and the mean slope over the last three epochs,
+- the prefix length and the target epoch as fractions of the budget (linear and log),
+- the extrapolation of :class:`~hyperlab.curves.parametric.ParametricCurvePredictor` (mean and
+  log std), so the network learns a correction to the curve-family fit rather than the shape
+  of a learning curve from scratch.
+
+The target is ``value at target epoch - last observed value``.
+
+Calibration. Training pairs cut from the same curve are strongly correlated, so the
+surrogate's own spread underestimates the error on a new curve. Before each refit the current
+network predicts the curves that are new since the last fit -- data it has never seen -- from
+10%, 25% and 50% of their length, and the predicted standard deviations are scaled so that 90%
+of these out-of-sample errors fall inside the 90% interval (a prequential, split-conformal
+style estimate; Vovk et al. 2005). Until ``min_calibration`` such errors exist the scale is
+``initial_std_scale``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+
+from hyperlab.curves.base import CurveData, CurvePredictor
+from hyperlab.curves.parametric import ParametricCurvePredictor
+from hyperlab.errors import InputError
+
+_Z90 = 1.6448536269514722
+#: Defaults of the deep ensemble, smaller than the sampler's: it is refitted during a study.
+_ENSEMBLE_DEFAULTS = {"n_members": 5, "width": 32, "steps": 300, "warm_steps": 100}
+
+
+class NeuralCurvePredictor(CurvePredictor):
+    """Predict final values from partial curves with a shared neural surrogate.
+
+    Args:
+        surrogate: ``"ensemble"`` (:class:`~hyperlab.surrogates.DeepEnsemble`) or ``"bll"``
+            (:class:`~hyperlab.surrogates.BayesianLastLayer`).
+        n_points: Length of the log-epoch resampling of the prefix.
+        max_pairs: Largest number of training pairs (a seeded subsample beyond it).
+        min_prefix: Shortest prefix used for training pairs.
+        seed: Seed of the network and the subsample.
+        initial_std_scale: Scale of the predicted standard deviations before calibration.
+        min_calibration: Out-of-sample errors needed before the scale is estimated.
+        surrogate_options: Passed to the surrogate (default: a deep ensemble of 5 networks
+            of width 32, 300 Adam steps from scratch, warm-started refits).
+    """
+
+    uses_config = True
+    needs_fit = True
+
+    def __init__(
+        self,
+        surrogate: str = "ensemble",
+        n_points: int = 8,
+        max_pairs: int = 1500,
+        min_prefix: int = 2,
+        seed: int | None = None,
+        initial_std_scale: float = 2.0,
+        min_calibration: int = 10,
+        **surrogate_options: Any,
+    ) -> None:
+        self.surrogate = surrogate
+        self.n_points = n_points
+        self.max_pairs = max_pairs
+        self.min_prefix = min_prefix
+        self.seed = seed
+        self.initial_std_scale = initial_std_scale
+        self.min_calibration = min_calibration
+        self.surrogate_options = surrogate_options
+        self._parametric = ParametricCurvePredictor(calibrate=False)
+        self._encoder: Any = None
+        self._model: Any = None
+        self._model_dim = -1
+        self._seen: set[bytes] = set()
+        self._oos_z: list[float] = []
+        self.std_scale_ = float(initial_std_scale)
+
+    # -------------------------------------------------------------------------- features
+
+    def _describe(self, curve: np.ndarray, target: int, budget: int) -> np.ndarray:
+        """Prefix features, shape ``(2 * n_points + 9,)`` (before the configuration)."""
+        s = len(curve)
+        grid = np.exp(np.linspace(0.0, math.log(s), self.n_points))
+        resampled = np.interp(grid, np.arange(1, s + 1), curve)
+        last = curve[-1]
+        slope = (curve[-1] - curve[max(0, s - 4)]) / max(1, min(3, s - 1))
+        mean, std = self._parametric.predict_final(curve, budget=target)
+        level = (
+            np.concatenate([resampled, [last, curve.min(), mean]]) - self._center
+        ) / self._scale
+        shape = (resampled - last) / self._scale
+        log_b = math.log(budget)
+        extra = [
+            slope / self._scale,
+            (mean - last) / self._scale,
+            math.log(max(std, 1e-12) / self._scale),
+            s / budget,
+            math.log(s) / log_b if log_b > 0 else 1.0,
+            target / budget,
+            math.log(target) / log_b if log_b > 0 else 1.0,
+        ]
+        return np.concatenate([level, shape, extra])
+
+    def _features(
+        self, curves: list[np.ndarray], targets: list[int], budget: int, config_x: np.ndarray
+    ) -> np.ndarray:
+        """Network inputs, shape ``(m, d_config + d_prefix)``, squashed into about [0, 1]."""
+        prefix = np.stack([self._describe(c, t, budget) for c, t in zip(curves, targets)])
+        prefix = 0.5 + np.tanh(prefix / 3.0) / 2.0
+        return np.concatenate([config_x, prefix], axis=1)
+
+    def _encode(self, configs: list[dict[str, Any]]) -> np.ndarray:
+        if self._encoder is None:
+            return np.zeros((len(configs), 0))
+        return np.asarray(self._encoder.encode([dict(c) for c in configs]), dtype=np.float64)
+
+    # ------------------------------------------------------------------------------- fit
+
+    def _fit(self, data: CurveData, distributions: dict[str, BaseDistribution] | None) -> None:
+        from hyperlab.surrogates import make_surrogate
+        from hyperlab.surrogates.encoding import SpaceEncoder
+
+        if (
+            isinstance(self.n_points, bool)
+            or not isinstance(self.n_points, int)
+            or self.n_points < 2
+        ):
+            raise InputError(f"n_points must be an int >= 2, got {self.n_points!r}")
+        if not isinstance(self.max_pairs, int) or self.max_pairs < 1:
+            raise InputError(f"max_pairs must be a positive int, got {self.max_pairs!r}")
+        if data.configs is not None and distributions is None:
+            raise InputError("NeuralCurvePredictor.fit needs the distributions of the configs")
+        budget = int(data.budgets.max())
+        if self._model is not None:
+            self._collect_out_of_sample(data)
+        self._budget = budget
+        self._encoder = (
+            None if data.configs is None or not distributions else SpaceEncoder(dict(distributions))
+        )
+        rng = np.random.default_rng(self.seed)
+        pairs: list[tuple[int, int, int]] = []  # (curve index, prefix length, target epoch)
+        for i, curve in enumerate(data.curves):
+            length = len(curve)
+            for s in _prefix_lengths(self.min_prefix, length - 1):
+                pairs.append((i, s, length))
+        if len(pairs) < 2:
+            raise InputError(
+                f"NeuralCurvePredictor needs curves longer than {self.min_prefix} epochs to fit "
+                f"(got {len(data.curves)} curves)"
+            )
+        if len(pairs) > self.max_pairs:
+            keep = rng.choice(len(pairs), size=self.max_pairs, replace=False)
+            pairs = [pairs[k] for k in sorted(keep)]
+        values = np.concatenate([c for c in data.curves if len(c)])
+        self._center = float(np.median(values))
+        q25, q75 = np.quantile(values, [0.25, 0.75])
+        self._scale = float(max(q75 - q25, 1e-3 * max(1.0, abs(self._center)), 1e-8))
+        prefixes = [data.curves[i][:s] for i, s, _ in pairs]
+        targets = [t for _, _, t in pairs]
+        if data.configs is not None:
+            config_x = self._encode([data.configs[i] for i, _, _ in pairs])
+        else:
+            config_x = np.zeros((len(pairs), 0))
+        X = self._features(prefixes, targets, budget, config_x)
+        y = np.array([data.curves[i][t - 1] - data.curves[i][s - 1] for i, s, t in pairs])
+        options = dict(self.surrogate_options)
+        options.setdefault("seed", self.seed)
+        if self.surrogate == "ensemble":
+            for key, value in _ENSEMBLE_DEFAULTS.items():
+                options.setdefault(key, value)
+        if self._model is None or self._model_dim != X.shape[1]:
+            self._model = make_surrogate(self.surrogate, **options)
+            self._model_dim = X.shape[1]
+        self._model.fit(X, y)
+        self.n_pairs_ = len(pairs)
+        self._seen.update(_key(c) for c in data.curves)
+
+    def _collect_out_of_sample(self, data: CurveData) -> None:
+        """Errors of the current network on curves it was not trained on; update the scale."""
+        prefixes, configs, targets, truth = [], [], [], []
+        for i, curve in enumerate(data.curves):
+            if _key(curve) in self._seen or len(curve) <= self.min_prefix:
+                continue
+            for fraction in (0.1, 0.25, 0.5):
+                s = max(self.min_prefix, round(fraction * len(curve)))
+                if s < len(curve):
+                    prefixes.append(curve[:s])
+                    targets.append(len(curve))
+                    truth.append(curve[-1])
+                    if data.configs is not None:
+                        configs.append(data.configs[i])
+        if not prefixes:
+            return
+        for target in sorted(set(targets)):
+            idx = [k for k, t in enumerate(targets) if t == target]
+            mean, std = self._predict_raw(
+                [prefixes[k] for k in idx],
+                [configs[k] for k in idx] if configs else None,
+                target,
+            )
+            self._oos_z.extend(np.abs(np.array([truth[k] for k in idx]) - mean) / std)
+        if len(self._oos_z) >= self.min_calibration:
+            raw = float(np.quantile(self._oos_z, 0.9)) / _Z90
+            self.std_scale_ = float(np.clip(raw, 0.5, 50.0))
+
+    def _predict(
+        self, curves: list[np.ndarray], configs: list[dict[str, Any]] | None, budget: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        mean, std = self._predict_raw(curves, configs, budget)
+        return mean, std * self.std_scale_
+
+    def _predict_raw(
+        self, curves: list[np.ndarray], configs: list[dict[str, Any]] | None, budget: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and uncalibrated std, each ``(m,)``."""
+        if configs is None or self._encoder is None:
+            config_x = np.zeros((len(curves), 0 if self._encoder is None else self._encoder.dim))
+        else:
+            config_x = self._encode(configs)
+        X = self._features(curves, [budget] * len(curves), self._budget, config_x)
+        delta, std = self._model.predict(X)
+        last = np.array([c[-1] for c in curves])
+        return last + delta, np.maximum(std, 1e-12)
+
+
+def _key(curve: np.ndarray) -> bytes:
+    return np.asarray(curve, dtype=np.float64).tobytes()
+
+
+def _prefix_lengths(low: int, high: int) -> list[int]:
+    """Prefix lengths from ``low`` to ``high``: every one up to 8, then about 15% apart."""
+    out: list[int] = []
+    s = max(1, low)
+    while s <= high:
+        out.append(s)
+        s = s + 1 if s < 8 else max(s + 1, round(s * 1.15))
+    return out

@@ -1,0 +1,87 @@
+"""The neural curve predictor on synthetic curves whose asymptote depends on the configuration."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+from hyperlab.curves import ParametricCurvePredictor
+from hyperlab.curves.neural import NeuralCurvePredictor
+from hyperlab.errors import InputError
+
+T = 20
+DISTS = {"x": FloatDistribution(0.0, 1.0), "kind": CategoricalDistribution(["a", "b"])}
+
+
+def dataset(n: int, seed: int) -> tuple[list[np.ndarray], list[dict[str, object]], np.ndarray]:
+    """Curves ``c + t^-0.5`` (+ noise) with asymptote ``c = x`` (+0.3 for kind b)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, T + 1)
+    curves, configs, finals = [], [], []
+    for _ in range(n):
+        x, kind = float(rng.uniform()), str(rng.choice(["a", "b"]))
+        c = x + (0.3 if kind == "b" else 0.0)
+        clean = c + 1.0 * t**-0.5
+        curves.append(clean + rng.normal(0, 0.01, T))
+        configs.append({"x": x, "kind": kind})
+        finals.append(clean[-1])
+    return curves, configs, np.array(finals)
+
+
+def small(seed: int = 0, dtype: str = "float32") -> NeuralCurvePredictor:
+    return NeuralCurvePredictor(
+        seed=seed, max_pairs=300, n_members=3, width=16, steps=150, warm_steps=60, dtype=dtype
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_learns_from_the_configuration_and_the_prefix(dtype: str) -> None:
+    curves, configs, _ = dataset(40, seed=0)
+    test_curves, test_configs, finals = dataset(40, seed=1)
+    predictor = small(dtype=dtype).fit(curves[:20], configs[:20], T, distributions=DISTS)
+    predictor.fit(curves, configs, T, distributions=DISTS)  # 20 new curves calibrate
+    assert predictor.std_scale_ != 2.0
+    errors, coverage = [], []
+    for s in (2, 5, 10):
+        mean, std = predictor.predict_finals([c[:s] for c in test_curves], test_configs)
+        assert mean.shape == std.shape == (40,) and np.all(std > 0)
+        errors.append(float(np.mean(np.abs(mean - finals))))
+        coverage.append(float(np.mean(np.abs(mean - finals) <= 1.645 * std)))
+    assert errors[2] < errors[0]
+    assert all(0.6 <= c <= 1.0 for c in coverage), coverage
+    # from two epochs the configuration says more than the curve-family fit can
+    param_mean, _ = ParametricCurvePredictor().predict_finals(
+        [c[:2] for c in test_curves], budget=T
+    )
+    assert errors[0] < float(np.mean(np.abs(param_mean - finals)))
+
+
+@pytest.mark.slow
+def test_deterministic_under_a_seed_and_pickles() -> None:
+    curves, configs, _ = dataset(12, seed=2)
+    a = small(seed=3).fit(curves, configs, T, distributions=DISTS)
+    b = small(seed=3).fit(curves, configs, T, distributions=DISTS)
+    prefix, config = curves[0][:4], configs[0]
+    assert a.predict_final(prefix, config) == b.predict_final(prefix, config)
+    clone = pickle.loads(pickle.dumps(a))
+    assert clone.predict_final(prefix, config) == a.predict_final(prefix, config)
+
+
+def test_partial_curves_train_too_and_inputs_are_checked() -> None:
+    curves, configs, _ = dataset(6, seed=4)
+    partial = [c[: 4 + i] for i, c in enumerate(curves)]  # none complete
+    predictor = small().fit(partial, configs, T, distributions=DISTS)
+    mean, std = predictor.predict_final(curves[0][:3], configs[0])
+    assert np.isfinite(mean) and std > 0
+    with pytest.raises(InputError, match="configurations"):
+        predictor.predict_final(curves[0][:3])
+    with pytest.raises(InputError, match="fitted"):
+        small().predict_final(curves[0][:3], configs[0], budget=T)
+    with pytest.raises(InputError, match="distributions"):
+        small().fit(curves, configs, T)
+    with pytest.raises(InputError, match="longer"):
+        small().fit([[1.0], [0.5]], [configs[0], configs[1]], T, distributions=DISTS)
