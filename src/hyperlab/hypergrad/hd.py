@@ -199,6 +199,7 @@ class HDOptimizer(Optimizer):
     def _group_stats(self, group: dict[str, Any]) -> Tensor | None:
         """``[g·u, ‖g‖², ‖u‖²]`` over the group's parameters that have a previous direction."""
         dots: list[Tensor] = []
+        norms = group["normalize"]
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -207,10 +208,13 @@ class HDOptimizer(Optimizer):
                 continue
             g = self._effective_grad(p, group).reshape(-1)
             u = u.reshape(-1)
-            dots += [torch.dot(g, u), torch.dot(g, g), torch.dot(u, u)]
+            dots.append(torch.dot(g, u))
+            if norms:
+                dots += [torch.dot(g, g), torch.dot(u, u)]
         if not dots:
             return None
-        return torch.stack([d.double() for d in dots]).view(-1, 3).sum(0)
+        sums = torch.stack(dots).double().view(-1, 3 if norms else 1).sum(0)
+        return sums if norms else torch.cat([sums, sums.new_ones(2)])
 
     def _hyper_step(self) -> None:
         stats = [self._group_stats(g) for g in self.param_groups]
