@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from optuna.samplers import BaseSampler
+from optuna.testing.pytest_samplers import BasicSamplerTestCase
 
 from hyperlab.registry import TUNERS
+from hyperlab.samplers.neural import NeuralSampler
 from hyperlab.testing.samplers import CHECKS
 
 # Small surrogates keep the neural tuners quick here; their defaults are tested elsewhere.
@@ -56,3 +60,15 @@ def test_every_tuner_is_covered() -> None:
         "neural",
         "neural-ensemble",
     } <= names
+
+
+# Optuna's own suite (shipped in the wheel) on the hyperlab samplers that are not Optuna's.
+# Tiny networks and a 2-trial initial design make the model choose almost every trial.
+_TINY = {"surrogate_options": {"steps": 20, "warm_steps": 5, "width": 16}, "n_candidates": 64}
+
+
+@pytest.mark.slow
+class TestNeuralOptunaBasic(BasicSamplerTestCase):
+    @pytest.fixture
+    def sampler(self) -> Callable[[], BaseSampler]:
+        return lambda: NeuralSampler(seed=0, n_startup=2, **_TINY)  # type: ignore[arg-type]

@@ -323,7 +323,13 @@ class NeuralSampler(BaseSampler):
             return enc.random(1, self._rng)[0]
         if not use_budget:
             rows = [r for r in rows if r[3] >= 1.0]
-        X = np.stack([self._inputs(r[0], r[3], r[4], use_budget, n_ind) for r in rows])
+        X = self._inputs(
+            np.stack([r[0] for r in rows]),
+            np.array([r[3] for r in rows]),
+            np.array([r[4] for r in rows]),
+            use_budget,
+            n_ind,
+        )
         y = np.array([r[1] for r in rows])
         noise = np.array([r[2] for r in rows])
         best = min(r[1] for r in full) if full else float(y.min())
@@ -331,7 +337,10 @@ class NeuralSampler(BaseSampler):
         model = self._get_model()
         try:
             if running and self.running != "none":
-                Xr = np.stack([self._inputs(x, 1.0, -1, use_budget, n_ind) for x in running])
+                n_run = len(running)
+                Xr = self._inputs(
+                    np.stack(running), np.ones(n_run), np.full(n_run, -1), use_budget, n_ind
+                )
                 if self.running == "mean":
                     model.fit(X, y, noise)
                     lies = model.predict(Xr)[0]
@@ -417,11 +426,15 @@ class NeuralSampler(BaseSampler):
 
     @staticmethod
     def _inputs(
-        x: np.ndarray, frac: float, study_index: int, use_budget: bool, n_ind: int
+        x: np.ndarray, frac: np.ndarray, study_index: np.ndarray, use_budget: bool, n_ind: int
     ) -> np.ndarray:
-        extra = [min(frac, 1.0)] if use_budget else []
-        ind = [1.0 if k == study_index else 0.0 for k in range(n_ind)]
-        return np.concatenate([x, extra, ind])
+        """Model inputs ``(n, d + use_budget + n_ind)`` from encoded params ``(n, d)``."""
+        cols = [x]
+        if use_budget:
+            cols.append(np.minimum(frac, 1.0)[:, None])
+        if n_ind:
+            cols.append((study_index[:, None] == np.arange(n_ind)[None, :]).astype(float))
+        return np.hstack(cols)
 
     def _row(
         self, enc: SpaceEncoder, t: FrozenTrial, sign: float
@@ -517,8 +530,8 @@ def _is_duplicate(C: np.ndarray, taken: np.ndarray) -> np.ndarray:
     """Which rows of ``C`` ``(m, d)`` coincide with a row of ``taken`` ``(k, d)``."""
     if taken.size == 0:
         return np.zeros(len(C), dtype=bool)
-    d2 = (C * C).sum(1)[:, None] + (taken * taken).sum(1)[None, :] - 2.0 * C @ taken.T
-    return np.asarray(d2.min(axis=1) < 1e-12)
+    seen = {row.tobytes() for row in np.round(taken, 9)}
+    return np.array([row.tobytes() in seen for row in np.round(C, 9)], dtype=bool)
 
 
 def _factory(surrogate: str):  # type: ignore[no-untyped-def]

@@ -114,21 +114,33 @@ class BayesianLastLayer(Surrogate):
             b = V.T @ (phi.T @ z)
             zz = float(z @ z)
 
-            def neg_log_ev(theta: np.ndarray) -> float:
+            def neg_log_ev_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                # Bishop 2006, eq. 3.86; the gradient uses that m minimizes the energy.
                 alpha, beta = math.exp(theta[0]), math.exp(theta[1])
                 s = alpha + beta * lam
                 m = beta * b / s
-                energy = 0.5 * beta * (zz - 2 * m @ b + (lam * m) @ m) + 0.5 * alpha * (m @ m)
-                return -(
+                mm = float(m @ m)
+                rr = max(zz - 2 * float(m @ b) + float((lam * m) @ m), 0.0)
+                value = (
                     0.5 * D * theta[0]
                     + 0.5 * n * theta[1]
-                    - energy
-                    - 0.5 * np.sum(np.log(s))
+                    - 0.5 * beta * rr
+                    - 0.5 * alpha * mm
+                    - 0.5 * float(np.sum(np.log(s)))
                     - 0.5 * n * math.log(2 * math.pi)
                 )
+                d_alpha = 0.5 * D - 0.5 * alpha * mm - 0.5 * alpha * float(np.sum(1.0 / s))
+                d_beta = 0.5 * n - 0.5 * beta * rr - 0.5 * beta * float(np.sum(lam / s))
+                return -value, -np.array([d_alpha, d_beta])
+
+            def neg_log_ev(theta: np.ndarray) -> float:
+                return neg_log_ev_grad(theta)[0]
+
+            jac = True
 
         else:
             s2 = noise**2
+            jac = False
 
             def neg_log_ev(theta: np.ndarray) -> float:
                 alpha, beta = math.exp(theta[0]), math.exp(theta[1])
@@ -154,8 +166,9 @@ class BayesianLastLayer(Surrogate):
         ]
         start = min(grid, key=lambda t: neg_log_ev(np.array(t)))
         res = minimize(
-            neg_log_ev,
+            neg_log_ev_grad if jac else neg_log_ev,
             np.array(start),
+            jac=jac,
             method="L-BFGS-B",
             bounds=[_LOG_ALPHA_BOUNDS, _LOG_BETA_BOUNDS],
         )
