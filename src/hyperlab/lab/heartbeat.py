@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 STALE_REASON = "worker lost: no heartbeat within the grace period (killed or hung); re-queued"
+STALE_FINAL = "worker lost: no heartbeat within the grace period; not re-queued (retried {n} times)"
 
 
 def requeue(
@@ -77,11 +78,17 @@ class _ReasonOnStale:
     hook runs in between, so every trial failed that way says why.
     """
 
+    max_retry: int | None = 3
+
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         ids: list[int] = super()._get_stale_trial_ids(study_id)  # type: ignore[misc]
         for trial_id in ids:
             try:
-                self.set_trial_user_attr(trial_id, "fail_reason", STALE_REASON)  # type: ignore[attr-defined]
+                trial = self.get_trial(trial_id)  # type: ignore[attr-defined]
+                n = len(trial.system_attrs.get("retry_history", []))
+                final = self.max_retry is not None and n >= self.max_retry
+                reason = STALE_FINAL.format(n=n) if final else STALE_REASON
+                self.set_trial_user_attr(trial_id, "fail_reason", reason)  # type: ignore[attr-defined]
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # another worker failed it first
         return ids

@@ -16,9 +16,12 @@ was claimed. Hence finished trials never exceed ``trials``, and workers run unti
 
 from __future__ import annotations
 
+import datetime
 import functools
+import logging
 import multiprocessing as mp
 import os
+import socket
 import sys
 import time
 import warnings
@@ -31,7 +34,7 @@ from optuna.trial import TrialState
 
 from hyperlab.errors import HyperlabError, InputError, StorageError
 from hyperlab.lab import probe as probe  # registers the sleep-branin task
-from hyperlab.lab.heartbeat import requeue
+from hyperlab.lab.heartbeat import STALE_REASON, requeue
 from hyperlab.lab.objective import UserObjective, make_objective
 from hyperlab.lab.storage import is_transient, open_storage, redact
 from hyperlab.registry import PRUNERS, TASKS, TUNERS
@@ -69,7 +72,23 @@ def _configure_worker() -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_surplus()
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+class _SurplusFilter(logging.Filter):
+    """Drop Optuna's failure warning for surplus trials (expected, and recorded on the trial)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SurplusTrial" not in record.getMessage() and not (
+            record.exc_info and isinstance(record.exc_info[1], SurplusTrial)
+        )
+
+
+def _quiet_surplus() -> None:
+    logger = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _SurplusFilter) for f in logger.filters):
+        logger.addFilter(_SurplusFilter())
 
 
 def build_study(job: StudyJob, task: Task | None, worker: int = 0) -> optuna.Study:
@@ -112,12 +131,33 @@ def count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def progress(study: optuna.Study) -> tuple[int, int]:
-    """``(finished, finished + running)`` trials of the study, read from storage."""
-    trials = study._storage.get_all_trials(study._study_id, deepcopy=False, states=CLAIMED)
+# A failed trial whose retry is promised but not yet queued holds its slot this long at most.
+RETRY_WINDOW_S = 60.0
+
+
+def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
+    """``(finished, claimed)`` trials of the study, read from storage.
+
+    ``claimed`` counts finished and running trials and, with ``pending``, failed trials whose
+    re-queue is promised (by their reason) but not visible yet: between a stale trial's FAIL and
+    its re-queue, another worker must not start a fresh trial in its place, or the retry would
+    find the study full and the sampler's choice would be lost.
+    """
+    trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
     finished = sum(t.state in FINISHED for t in trials)
     running = sum(t.state == TrialState.RUNNING for t in trials)
-    return finished, finished + running
+    held = 0
+    if pending:
+        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+        now = datetime.datetime.now()
+        for t in trials:
+            if t.state != TrialState.FAIL or t.number in retried or t.datetime_complete is None:
+                continue
+            reason = str(t.user_attrs.get("fail_reason", ""))
+            promised = reason == STALE_REASON or reason.startswith("interrupted")
+            if promised and (now - t.datetime_complete).total_seconds() < RETRY_WINDOW_S:
+                held += 1
+    return finished, finished + running + held
 
 
 def admitted(study: optuna.Study, number: int, target: int) -> bool:
@@ -143,6 +183,7 @@ class _Claimed:
 
     def __call__(self, trial: optuna.Trial) -> float:
         self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if not admitted(trial.study, trial.number, self.target):
             self.surplus = True
             trial.set_user_attr("fail_reason", SURPLUS_REASON)
@@ -170,7 +211,8 @@ def fail_interrupted(study: optuna.Study) -> int:
         )
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         if t.params:
-            requeue(study, study._storage.get_trial(t._trial_id), reason="resumed after interrupt")
+            trial = study._storage.get_trial(t._trial_id)
+            requeue(study, trial, max_retry=None, reason="resumed after interrupt")
         n += 1
     return n
 
@@ -240,7 +282,7 @@ def run_job(
     while max_trials is None or ran < max_trials:
         try:
             _recover_stale(study)
-            finished, claimed = progress(study)
+            finished, claimed = progress(study, pending=wait)
             if finished >= job.trials or study.user_attrs.get("stopped_at_noise"):
                 break
             if claimed >= job.trials:
@@ -258,7 +300,8 @@ def run_job(
             # parameters were queued again there, so this result is dropped, never counted.
             continue
         except Exception as exc:
-            if not is_transient(exc):
+            # Optuna's tell can hide a storage error behind an UnboundLocalError (its context)
+            if not (is_transient(exc) or is_transient(exc.__context__ or exc)):
                 raise
             errors += 1
             if errors > storage_retries:

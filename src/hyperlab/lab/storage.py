@@ -168,7 +168,9 @@ def open_storage(
             raise InputError(f"{name} must be a positive whole number of seconds, got {value!r}")
     callback = stale_callback(max_retry) if heartbeat_interval else None
     if url.startswith("journal:"):
-        return _open_journal(url[len("journal:") :], heartbeat_interval, grace_period, callback)
+        return _open_journal(
+            url[len("journal:") :], heartbeat_interval, grace_period, callback, max_retry
+        )
     if url.startswith("sqlite:///"):
         folder = Path(url[len("sqlite:///") :]).parent
         if not folder.exists():
@@ -190,7 +192,9 @@ def open_storage(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if heartbeat_interval:
-                return HeartbeatRDBStorage(url, **rdb_options)
+                rdb = HeartbeatRDBStorage(url, **rdb_options)
+                rdb.max_retry = max_retry
+                return rdb
             return optuna.storages.RDBStorage(url, **rdb_options)
 
     try:
@@ -220,14 +224,21 @@ def _open_journal(
     heartbeat_interval: int | None,
     grace_period: int | None,
     callback: Any,
+    max_retry: int | None,
 ) -> optuna.storages.BaseStorage:
     path = Path(path_text)
     if not path.parent.exists():
         raise StorageError(f"journal storage folder {str(path.parent)!r} does not exist")
-    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+    from optuna.storages.journal import JournalFileBackend
 
-    backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+    from hyperlab.lab.journal import FlockLock
+
+    backend = JournalFileBackend(str(path), lock_obj=FlockLock(str(path)))
     if heartbeat_interval:
         folder = path.with_name(path.name + ".heartbeats")
-        return HeartbeatJournalStorage(backend, folder, heartbeat_interval, grace_period, callback)
+        storage = HeartbeatJournalStorage(
+            backend, folder, heartbeat_interval, grace_period, callback
+        )
+        storage.max_retry = max_retry
+        return storage
     return optuna.storages.JournalStorage(backend)

@@ -1,0 +1,133 @@
+"""Crash recovery: killed workers' trials are failed with a reason and re-run; Ctrl-C resumes."""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hyperlab.lab.heartbeat import STALE_REASON
+from hyperlab.lab.runner import SURPLUS_REASON, StudyJob
+from hyperlab.lab.storage import open_storage
+from hyperlab.lab.workers import create_studies, run_worker
+
+from .helpers import fork, wait_for
+
+
+def _job(url: str, trials: int, seconds: float) -> StudyJob:
+    return StudyJob(
+        "faults:tpe:none:seed0",
+        url,
+        "sleep-branin",
+        "tpe",
+        "none",
+        0,
+        trials,
+        task_options={"seconds": seconds},
+        heartbeat_interval=1,
+        grace_period=3,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _storage(url: str) -> optuna.storages.BaseStorage:
+    return open_storage(url)
+
+
+def _trials(url: str) -> list[optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name="faults:tpe:none:seed0", storage=_storage(url))
+    return study.get_trials(deepcopy=False)
+
+
+def _running(url: str) -> int:
+    return sum(t.state == TrialState.RUNNING for t in _trials(url))
+
+
+def _running_in(url: str, pids: set[int]) -> dict[int, int]:
+    """``{pid: trial number}`` of the running trials (that are past their claim) of ``pids``."""
+    out = {}
+    for t in _trials(url):
+        pid = int(str(t.user_attrs.get("worker", ":0")).rsplit(":", 1)[1])
+        if t.state == TrialState.RUNNING and pid in pids and "seed" in t.user_attrs:
+            out[pid] = t.number
+    return out
+
+
+@pytest.mark.slow
+def test_kill_9_workers_mid_trial(storage_url: str) -> None:
+    trials, kills = 15, 3
+    create_studies([_job(storage_url, trials, seconds=0.5)])
+    kw = {"storage": storage_url, "name": "faults", "poll": 0.2}
+    procs = [fork(run_worker, worker_name=f"w{i}", **kw) for i in range(3)]
+    rng = random.Random(0)
+    victims: list[int] = []
+    for k in range(kills):
+        pids = {p.pid for p in procs}
+        snapshot: dict[int, int] = {}
+
+        def all_busy(pids: set[int] = pids, snapshot: dict[int, int] = snapshot) -> bool:
+            snapshot.clear()
+            snapshot.update(_running_in(storage_url, pids))
+            return len(snapshot) == 3
+
+        wait_for(all_busy, timeout=60, poll=0.1)
+        pid, number = rng.choice(sorted(snapshot.items()))
+        os.kill(pid, signal.SIGKILL)  # inside the 0.5 s sleep of trial `number`
+        victim = next(p for p in procs if p.pid == pid)
+        victim.join()
+        procs.remove(victim)
+        victims.append(number)
+        procs.append(fork(run_worker, worker_name=f"r{k}", **kw))  # the process manager restarts
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    all_trials = _trials(storage_url)
+    complete = [t for t in all_trials if t.state == TrialState.COMPLETE]
+    failed = [
+        t
+        for t in all_trials
+        if t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") != SURPLUS_REASON
+    ]
+    assert len(complete) == trials  # nothing lost, nothing counted twice
+    assert not [t for t in all_trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert sorted(t.number for t in failed) == sorted(victims)  # just the killed trials
+    assert all(t.user_attrs.get("fail_reason") == STALE_REASON for t in failed)
+    by_number = {t.number: t for t in all_trials}
+    for t in failed:
+        retries = [r for r in all_trials if r.system_attrs.get("failed_trial") == t.number]
+        assert retries, f"trial {t.number} was not retried"
+        assert retries[0].params == by_number[t.number].params  # same configuration
+        assert retries[0].state == TrialState.COMPLETE
+    assert sorted(by_number) == list(range(len(all_trials)))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.slow
+def test_signal_fails_trial_cleanly_and_restart_resumes(tmp_path: Path, sig: int) -> None:
+    url = f"journal:{tmp_path / 'study.journal'}"
+    create_studies([_job(url, 3, seconds=1.5)])
+    proc = fork(run_worker, storage=url, name="faults", worker_name="a")
+    wait_for(lambda: _running(url) == 1, timeout=60)
+    time.sleep(0.2)  # inside the objective
+    os.kill(proc.pid, sig)
+    proc.join(30)
+    assert proc.exitcode == 130  # left through KeyboardInterrupt, at once
+    first = _trials(url)
+    assert [t.state for t in first] == [TrialState.FAIL, TrialState.WAITING]
+    assert "interrupted by" in first[0].user_attrs["fail_reason"]
+    assert first[1].params == first[0].params  # queued again with the same parameters
+    # restart: the queued configuration runs first, then the rest
+    proc = fork(run_worker, storage=url, name="faults", worker_name="b")
+    proc.join(60)
+    assert proc.exitcode == 0
+    final = _trials(url)
+    complete = [t for t in final if t.state == TrialState.COMPLETE]
+    assert len(complete) == 3
+    assert final[1].state == TrialState.COMPLETE and final[1].params == first[0].params
