@@ -13,3 +13,5 @@ __all__ = ["ExperimentResult"]
 
 # Experiment modules register themselves on import (one line each, below).
 from hyperlab.experiments import self_lr as self_lr
+from hyperlab.experiments import l2_collapse as l2_collapse
+from hyperlab.experiments import relax as relax

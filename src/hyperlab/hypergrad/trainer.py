@@ -226,7 +226,10 @@ class HyperTrainer:
 
         def loss(params: Mapping[str, Tensor]) -> Tensor:
             self.model.train()
-            out = torch.func.functional_call(self.model, dict(params), (x,), strict=False)
+            if all(params[n] is p for n, p in self._weights.items()):
+                out = self.model(x)  # the module's own weights: skip the reparametrization
+            else:
+                out = torch.func.functional_call(self.model, dict(params), (x,), strict=False)
             value = self.criterion(out, y)
             pen = self._penalty(params)
             return value if pen is None else value + pen
