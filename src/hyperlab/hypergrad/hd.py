@@ -198,23 +198,25 @@ class HDOptimizer(Optimizer):
 
     def _group_stats(self, group: dict[str, Any]) -> Tensor | None:
         """``[g·u, ‖g‖², ‖u‖²]`` over the group's parameters that have a previous direction."""
-        dots: list[Tensor] = []
-        norms = group["normalize"]
+        gs: list[Tensor] = []
+        us: list[Tensor] = []
         for p in group["params"]:
             if p.grad is None:
                 continue
             u = self.state[p].get("hd_dir")
             if u is None:
                 continue
-            g = self._effective_grad(p, group).reshape(-1)
-            u = u.reshape(-1)
-            dots.append(torch.dot(g, u))
-            if norms:
-                dots += [torch.dot(g, g), torch.dot(u, u)]
-        if not dots:
+            gs.append(self._effective_grad(p, group).reshape(-1))
+            us.append(u.reshape(-1))
+        if not gs:
             return None
-        sums = torch.stack(dots).double().view(-1, 3 if norms else 1).sum(0)
-        return sums if norms else torch.cat([sums, sums.new_ones(2)])
+        # One flat vector per side: a constant number of kernels however many tensors.
+        g = torch.cat(gs) if len(gs) > 1 else gs[0]
+        u = torch.cat(us) if len(us) > 1 else us[0]
+        dot = torch.dot(g, u)
+        if not group["normalize"]:
+            return torch.stack([dot, torch.ones_like(dot), torch.ones_like(dot)]).double()
+        return torch.stack([dot, torch.dot(g, g), torch.dot(u, u)]).double()
 
     def _hyper_step(self) -> None:
         stats = [self._group_stats(g) for g in self.param_groups]

@@ -557,19 +557,27 @@ class StackedOptimizer(Optimizer):
             return None
         dots: list[Tensor] = []
         keys: list[str] = []
+        names = self._learn[0]
         for i, group in enumerate(self.param_groups):
             wd = group.get("weight_decay", 0.0)
-            for n in self._learn[0]:
-                parts = []
-                for p in group["params"]:
-                    d = self.state[p].get(f"d_{n}")
-                    if p.grad is None or d is None:
-                        continue
-                    g = p.grad.add(p, alpha=wd) if wd != 0 else p.grad
-                    parts.append(torch.dot(g.reshape(-1), d.reshape(-1)).double())
-                if parts:
-                    dots.append(torch.stack(parts).sum())
-                    keys.append(f"{i}:{n}")
+            gs: list[Tensor] = []
+            ds: dict[str, list[Tensor]] = {n: [] for n in names}
+            for p in group["params"]:
+                state = self.state[p]
+                if p.grad is None or any(f"d_{n}" not in state for n in names):
+                    continue
+                g = p.grad.add(p, alpha=wd) if wd != 0 else p.grad
+                gs.append(g.reshape(-1))
+                for n in names:
+                    ds[n].append(state[f"d_{n}"].reshape(-1))
+            if not gs:
+                continue
+            # flat vectors: a constant number of kernels however many tensors
+            g_flat = torch.cat(gs) if len(gs) > 1 else gs[0]
+            for n in names:
+                d_flat = torch.cat(ds[n]) if len(ds[n]) > 1 else ds[n][0]
+                dots.append(torch.dot(g_flat, d_flat).double())
+                keys.append(f"{i}:{n}")
         if not dots:
             return None
         level0 = dict(zip(keys, torch.stack(dots).tolist()))  # one host sync
