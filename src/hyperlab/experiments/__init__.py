@@ -15,3 +15,4 @@ __all__ = ["ExperimentResult"]
 from hyperlab.experiments import self_lr as self_lr
 from hyperlab.experiments import l2_collapse as l2_collapse
 from hyperlab.experiments import relax as relax
+from hyperlab.experiments import stn as stn

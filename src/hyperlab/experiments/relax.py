@@ -26,7 +26,7 @@ LR = 3e-3
 ARCH_LR = 3e-2
 
 
-def _split(seed: int) -> dict[str, Any]:
+def split_digits(seed: int) -> dict[str, Any]:
     import torch
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -46,7 +46,7 @@ def _split(seed: int) -> dict[str, Any]:
     return {"train": t(x_tr, y_tr), "val": t(x_va, y_va), "test": t(x_te, y_te)}
 
 
-def _batches(data: tuple[Any, Any], seed: int, size: int = 64) -> list[tuple[Any, Any]]:
+def batches(data: tuple[Any, Any], seed: int, size: int = 64) -> list[tuple[Any, Any]]:
     import torch
 
     x, y = data
@@ -79,7 +79,7 @@ def train_discrete(arch: Any, split: dict[str, Any], *, epochs: int, seed: int) 
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     for epoch in range(epochs):
         model.train()
-        for x, y in _batches(split["train"], seed * 1000 + epoch):
+        for x, y in batches(split["train"], seed * 1000 + epoch):
             opt.zero_grad()
             F.cross_entropy(model(x), y).backward()
             opt.step()
@@ -95,9 +95,9 @@ def search(split: dict[str, Any], *, epochs: int, seed: int) -> tuple[Any, Any]:
     torch.manual_seed(seed)
     model = RelaxedMLP(64, 10, width=WIDTH, max_depth=MAX_DEPTH, candidates=CANDIDATES)
     s = ArchitectureSearch(model, lr=LR, arch_lr=ARCH_LR)
-    val = _batches(split["val"], seed + 777)
+    val = batches(split["val"], seed + 777)
     for epoch in range(epochs):
-        s.fit(_batches(split["train"], seed * 1000 + epoch), val)
+        s.fit(batches(split["train"], seed * 1000 + epoch), val)
     return model.discretize(), s.history
 
 
@@ -105,7 +105,7 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
     """Everything measured, as plain data."""
     from hyperlab.hypergrad.relax import Architecture
 
-    split = _split(seed)
+    split = split_digits(seed)
     epochs = 2 if quick else 20
     seeds = [seed] if quick else [seed, seed + 1, seed + 2]
     start = time.perf_counter()

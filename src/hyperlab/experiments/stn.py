@@ -1,0 +1,287 @@
+"""Experiment ``stn``: a self-tuning network learns its dropout and weight-decay schedule.
+
+A self-tuning network (MacKay et al. 2019) - an MLP whose weights respond linearly to its
+hyperparameters - trains on scikit-learn's digits while its dropout rate and weight decay follow
+the validation gradient through that response. It is compared with a grid over fixed
+(dropout, weight decay) pairs for an ordinary MLP of the same shape, every network trained with
+Adam for the same number of epochs and seeds, and with the ordinary MLP retrained at the STN's
+final values (does the schedule matter, or only where it ends?).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.relax import batches, split_digits
+from hyperlab.registry import EXPERIMENTS
+
+WIDTH = 64
+DEPTH = 2
+LR = 3e-3
+HYPER_LR = 0.03
+DROPOUT0 = 0.1
+WEIGHT_DECAY0 = 1e-4
+
+
+def _scores(model: Any, split: dict[str, Any]) -> dict[str, float]:
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    out = {}
+    with torch.no_grad():
+        for part in ("val", "test"):
+            x, y = split[part]
+            logits = model(x)
+            out[f"{part}_loss"] = float(F.cross_entropy(logits, y))
+            out[f"{part}_acc"] = float((logits.argmax(1) == y).float().mean())
+    return out
+
+
+def train_fixed(
+    dropout: float, weight_decay: float, split: dict[str, Any], *, epochs: int, seed: int
+) -> dict[str, float]:
+    """An ordinary MLP (same shape) with fixed dropout and L2 penalty, trained with Adam."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    d_in = 64
+    for _ in range(DEPTH):
+        layers += [nn.Linear(d_in, WIDTH), nn.ReLU(), nn.Dropout(dropout)]
+        d_in = WIDTH
+    model = nn.Sequential(*layers, nn.Linear(d_in, 10))
+    weights = [m.weight for m in model if isinstance(m, nn.Linear)]
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    for epoch in range(epochs):
+        model.train()
+        for x, y in batches(split["train"], seed * 1000 + epoch):
+            opt.zero_grad()
+            pen = 0.5 * weight_decay * sum(w.pow(2).sum() for w in weights)
+            (F.cross_entropy(model(x), y) + pen).backward()
+            opt.step()
+    return _scores(model, split)
+
+
+def train_stn(split: dict[str, Any], *, epochs: int, seed: int) -> dict[str, Any]:
+    """The self-tuning network; its scores and the learned schedule."""
+    import torch
+
+    from hyperlab.hypergrad.stn import SelfTuningMLP, STNTrainer
+
+    torch.manual_seed(seed)
+    model = SelfTuningMLP(64, 10, WIDTH, DEPTH, dropout=DROPOUT0, weight_decay=WEIGHT_DECAY0)
+    trainer = STNTrainer(model, lr=LR, hyper_lr=HYPER_LR)
+    val = batches(split["val"], seed + 777)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        trainer.fit(batches(split["train"], seed * 1000 + epoch), val)
+    seconds = time.perf_counter() - start
+    h = trainer.history
+    keep = np.linspace(0, len(h.step) - 1, min(200, len(h.step))).round().astype(int)
+    return {
+        "seed": seed,
+        "final": model.values(),
+        "scores": _scores(model, split),
+        "schedule": {
+            "step": [h.step[i] for i in keep],
+            "dropout": [h.values["dropout"][i] for i in keep],
+            "weight_decay": [h.values["weight_decay"][i] for i in keep],
+        },
+        "seconds": seconds,
+    }
+
+
+def run(*, quick: bool, seed: int) -> dict[str, Any]:
+    """Everything measured, as plain data."""
+    split = split_digits(seed)
+    epochs = 4 if quick else 30
+    seeds = [seed] if quick else [seed, seed + 1]
+    dropouts = [0.1, 0.4] if quick else [0.0, 0.1, 0.3, 0.5]
+    decays = [1e-4, 1e-2] if quick else [1e-5, 1e-4, 1e-3, 1e-2]
+    stn = [train_stn(split, epochs=epochs, seed=s) for s in seeds]
+    start = time.perf_counter()
+    grid = []
+    for p in dropouts:
+        for lam in decays:
+            runs = [train_fixed(p, lam, split, epochs=epochs, seed=s) for s in seeds]
+            grid.append(
+                {"dropout": p, "weight_decay": lam}
+                | {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+            )
+    grid_seconds = time.perf_counter() - start
+    refit = [
+        train_fixed(
+            r["final"]["dropout"], r["final"]["weight_decay"], split, epochs=epochs, seed=r["seed"]
+        )
+        for r in stn
+    ]
+    return {
+        "settings": {
+            "width": WIDTH,
+            "depth": DEPTH,
+            "epochs": epochs,
+            "seeds": seeds,
+            "lr": LR,
+            "hyper_lr": HYPER_LR,
+            "dropout0": DROPOUT0,
+            "weight_decay0": WEIGHT_DECAY0,
+            "grid_dropout": dropouts,
+            "grid_weight_decay": decays,
+            "quick": quick,
+        },
+        "stn": stn,
+        "stn_mean": {k: float(np.mean([r["scores"][k] for r in stn])) for k in stn[0]["scores"]},
+        "refit_mean": {k: float(np.mean([r[k] for r in refit])) for k in refit[0]},
+        "grid": grid,
+        "grid_best": min(grid, key=lambda r: r["val_loss"]),
+        "grid_seconds": grid_seconds,
+    }
+
+
+def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
+    best = data["grid_best"]
+    stn_final = data["stn"][0]["final"]
+
+    def row(name: str, p: Any, lam: Any, s: dict[str, float]) -> dict[str, Any]:
+        return {
+            "method": name,
+            "dropout": p,
+            "weight decay": lam,
+            "val loss": round(s["val_loss"], 4),
+            "val acc": round(s["val_acc"], 4),
+            "test acc": round(s["test_acc"], 4),
+        }
+
+    return [
+        row(
+            "self-tuning network (schedule)",
+            f"{stn_final['dropout']:.3f} (final)",
+            f"{stn_final['weight_decay']:.2g} (final)",
+            data["stn_mean"],
+        ),
+        row(
+            "plain MLP at the STN's final values",
+            f"{stn_final['dropout']:.3f}",
+            f"{stn_final['weight_decay']:.2g}",
+            data["refit_mean"],
+        ),
+        row(
+            f"best of grid ({len(data['grid'])} fixed pairs)",
+            best["dropout"],
+            best["weight_decay"],
+            best,
+        ),
+    ]
+
+
+def _figures(data: dict[str, Any]) -> list[Any]:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("dropout rate", "weight decay"))
+    best = data["grid_best"]
+    for r in data["stn"]:
+        sch = r["schedule"]
+        fig.add_trace(
+            go.Scatter(
+                x=sch["step"], y=sch["dropout"], mode="lines", name=f"dropout, seed {r['seed']}"
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=sch["step"],
+                y=sch["weight_decay"],
+                mode="lines",
+                name=f"weight decay, seed {r['seed']}",
+            ),
+            row=1,
+            col=2,
+        )
+    fig.add_hline(y=best["dropout"], line_dash="dash", line_color="gray", row=1, col=1)
+    fig.add_hline(y=best["weight_decay"], line_dash="dash", line_color="gray", row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_xaxes(title_text="training step")
+    fig.update_layout(
+        title="Hyperparameter schedule learned by the self-tuning network (dashed: best fixed grid value)"
+    )
+    heat = go.Figure(
+        go.Heatmap(
+            x=[str(v) for v in data["settings"]["grid_weight_decay"]],
+            y=[str(v) for v in data["settings"]["grid_dropout"]],
+            z=[
+                [
+                    next(
+                        g["val_loss"]
+                        for g in data["grid"]
+                        if g["dropout"] == p and g["weight_decay"] == lam
+                    )
+                    for lam in data["settings"]["grid_weight_decay"]
+                ]
+                for p in data["settings"]["grid_dropout"]
+            ],
+            colorbar={"title": "val loss"},
+        )
+    )
+    heat.update_layout(
+        title="Grid of fixed values: validation loss",
+        xaxis={"title": "weight decay"},
+        yaxis={"title": "dropout"},
+    )
+    return [fig, heat]
+
+
+def _summary(data: dict[str, Any]) -> list[str]:
+    s = data["settings"]
+    best = data["grid_best"]
+    stn, refit = data["stn_mean"], data["refit_mean"]
+    sch = data["stn"][0]["schedule"]
+    out = [
+        f"Measured: a self-tuning MLP ({s['depth']} x {s['width']}, ReLU, dropout) on scikit-learn "
+        f"digits (60/20/20 split), Adam for {s['epochs']} epochs, dropout and weight decay "
+        f"starting at {s['dropout0']} and {s['weight_decay0']:g} and following the validation "
+        f"gradient through the best-response layers (2 perturbed weight steps per "
+        f"hyperparameter step), mean over {len(s['seeds'])} seed(s); against an ordinary MLP "
+        f"of the same shape on a {len(s['grid_dropout'])} x {len(s['grid_weight_decay'])} grid of "
+        f"fixed values trained the same way.",
+        f"Schedule (seed {data['stn'][0]['seed']}): dropout went {sch['dropout'][0]:.3f} -> "
+        f"min {min(sch['dropout']):.3f} -> max {max(sch['dropout']):.3f} -> final "
+        f"{sch['dropout'][-1]:.3f}; weight decay {sch['weight_decay'][0]:.2g} -> final "
+        f"{sch['weight_decay'][-1]:.2g}.",
+        f"Self-tuning network: validation loss {stn['val_loss']:.4f}, test accuracy "
+        f"{stn['test_acc']:.4f}. Best fixed pair (dropout {best['dropout']}, weight decay "
+        f"{best['weight_decay']:g}): validation loss {best['val_loss']:.4f}, test accuracy "
+        f"{best['test_acc']:.4f}. Plain MLP at the STN's final values: validation loss "
+        f"{refit['val_loss']:.4f}, test accuracy {refit['test_acc']:.4f}.",
+        f"Cost: one STN run {np.mean([r['seconds'] for r in data['stn']]):.1f} s; the grid "
+        f"{data['grid_seconds']:.0f} s for {len(data['grid'])} pairs x {len(s['seeds'])} seed(s).",
+    ]
+    if s["quick"]:
+        out.append("Quick version: few epochs, a 2 x 2 grid and one seed; not conclusive.")
+    return out
+
+
+@EXPERIMENTS.add("stn", "self-tuning network's dropout/weight-decay schedule vs a grid")
+def stn(*, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
+    """Run the experiment (``quick``: 4 epochs, 2 x 2 grid, 1 seed; full: 30, 4 x 4, 2)."""
+    import torch
+
+    torch.set_num_threads(1)
+    data = run(quick=quick, seed=seed)
+    return ExperimentResult(
+        name="stn",
+        title="A self-tuning network schedules its own dropout and weight decay",
+        summary=_summary(data),
+        table=_table(data),
+        figures=_figures(data),
+        data=data,
+    )

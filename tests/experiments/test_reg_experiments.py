@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+from hyperlab.experiments import l2_collapse
+from hyperlab.registry import EXPERIMENTS
+
+
+def _check_common(result, name: str) -> None:
+    assert result.name == name
+    assert result.table and result.summary
+    assert result.figures and all(isinstance(f, go.Figure) for f in result.figures)
+    json.dumps(result.data, default=str)  # plain data
+
+
+@pytest.mark.slow
+def test_l2_collapse_quick(tmp_path: Path) -> None:
+    result = EXPERIMENTS.create("l2-collapse", out_dir=tmp_path, quick=True, seed=0)
+    _check_common(result, "l2-collapse")
+    runs = {r["method"]: r for r in result.data["runs"]}
+    assert set(runs) == {"train", "t1t2", "ift"}
+    # train-objective descent only lowers lambda; validation hypergradients stop in the interior
+    traj = runs["train"]["trajectory"]
+    assert traj[-1] < traj[0] < runs["train"]["lambda0"]
+    assert runs["train"]["lambda"] < 0.05 * runs["train"]["lambda0"]
+    best = result.data["grid_best"]["lambda"]
+    assert 1e-5 < best < 1e-1  # the grid has an interior optimum
+    for m in ("t1t2", "ift"):
+        assert runs[m]["lambda"] > 10 * runs["train"]["lambda"]
+        assert best / 10 < runs[m]["lambda"] < best * 10
+    assert [row["method"] for row in result.table][1:] == ["train objective", "T1-T2", "IFT"]
+    assert any("lambda" in (f.layout.title.text or "") for f in result.figures)
+
+
+def test_l2_problem_has_the_documented_split() -> None:
+    p = l2_collapse.load_problem(seed=1)
+    assert p.x_train.shape == (100, 64) and p.x_val.shape == (400, 64)
+    assert len(p.y_test) == 1797 - 500
+    model = l2_collapse.solve(p, 1e-2, max_iter=20)
+    scores = l2_collapse.evaluate(p, model)
+    assert 0 < scores["val_loss"] < 2.3 and 0.5 < scores["test_acc"] <= 1
+
+
+@pytest.mark.slow
+def test_relax_quick(tmp_path: Path) -> None:
+    result = EXPERIMENTS.create("relax", out_dir=tmp_path, quick=True, seed=0)
+    _check_common(result, "relax")
+    sources = [row["source"] for row in result.table]
+    assert sources.count("relaxation") == 1 and sources.count("grid") == 12
+    assert sorted(row["rank"] for row in result.table) == list(range(1, 14))
+    chosen = result.data["chosen"].split("-")
+    assert 1 <= len(chosen) <= 3 and set(chosen) <= {"relu", "tanh", "gelu", "identity"}
+    probs = result.data["trajectory"]["probabilities"]
+    assert set(probs) == {"layer1", "layer2", "layer3", "depth"}
+
+
+@pytest.mark.slow
+def test_stn_quick(tmp_path: Path) -> None:
+    result = EXPERIMENTS.create("stn", out_dir=tmp_path, quick=True, seed=0)
+    _check_common(result, "stn")
+    assert len(result.table) == 3
+    schedule = result.data["stn"][0]["schedule"]
+    assert len(schedule["step"]) == len(schedule["dropout"]) == len(schedule["weight_decay"]) > 5
+    assert max(schedule["dropout"]) - min(schedule["dropout"]) > 1e-3
+    assert len(result.data["grid"]) == 4

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from hyperlab.errors import InputError
+from hyperlab.hypergrad.stn import SelfTuningMLP, StnLinear, STNTrainer
+
+
+def _batches(dtype: torch.dtype, n: int = 320, batch: int = 32) -> tuple[list, list]:
+    x, y = load_digits(return_X_y=True)
+    idx = np.random.default_rng(0).permutation(len(x))[: 2 * n]
+    xt = torch.tensor((x[idx] - 8.0) / 8.0, dtype=dtype)
+    yt = torch.tensor(y[idx])
+    tr = [(xt[i : i + batch], yt[i : i + batch]) for i in range(0, n, batch)]
+    va = [(xt[i : i + batch], yt[i : i + batch]) for i in range(n, 2 * n, batch)]
+    return tr, va
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stn_produces_a_schedule_and_its_hyperparameters_move(dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    model = SelfTuningMLP(64, 10, width=32, depth=2, dropout=0.2, weight_decay=1e-3).to(dtype)
+    trainer = STNTrainer(model, hyper_lr=0.05, train_steps=2)
+    tr, va = _batches(dtype)
+    hist = trainer.fit(tr, va, epochs=4)
+    assert hist.step == list(range(2, 4 * len(tr) + 1, 2))  # one hyper step per 2 weight steps
+    for name in ("dropout", "weight_decay"):
+        series = hist.values[name]
+        assert len(series) == len(hist.step)
+        assert abs(series[-1] - series[0]) > 1e-3 * series[0]  # it moved
+    assert all(0.0 < p < 0.95 for p in hist.values["dropout"])
+    assert all(lam > 0 for lam in hist.values["weight_decay"])
+    assert model.values()["dropout"] == pytest.approx(hist.values["dropout"][-1])
+    assert model.hyper.dtype == dtype
+    # the response weights learned something: the output depends on h
+    model.eval()
+    x = tr[0][0]
+    shifted = model.hyper.detach() + torch.tensor([1.0, 1.0], dtype=dtype)
+    assert not torch.allclose(model(x), model(x, shifted))
+
+
+def test_tune_subset_keeps_the_other_fixed() -> None:
+    torch.manual_seed(0)
+    model = SelfTuningMLP(64, 10, width=16, depth=1, dropout=0.3, weight_decay=1e-3)
+    trainer = STNTrainer(model, tune=["dropout"], hyper_lr=0.1, train_steps=1)
+    tr, va = _batches(torch.float32, n=128)
+    hist = trainer.fit(tr, va, epochs=2)
+    assert hist.values["weight_decay"][-1] == pytest.approx(1e-3, rel=1e-6)
+    assert hist.values["dropout"][-1] != pytest.approx(0.3, rel=1e-3)
+
+
+def test_stn_layer_is_elementary_at_the_origin() -> None:
+    layer = StnLinear(3, 2, 2).double()
+    with torch.no_grad():
+        layer.response.weight.normal_()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    assert torch.allclose(layer(x, torch.zeros(2, dtype=torch.float64)), layer.elem(x))
+    h = torch.randn(4, 2, dtype=torch.float64)
+    expected = layer.elem(x) + (h @ layer.response.weight.T) * (x @ layer.hyper.weight.T)
+    assert torch.allclose(layer(x, h), expected)
+
+
+def test_bad_input_errors() -> None:
+    with pytest.raises(InputError, match=r"1\.2"):
+        SelfTuningMLP(4, 2, dropout=1.2)
+    with pytest.raises(InputError, match=r"-1e-05"):
+        SelfTuningMLP(4, 2, weight_decay=-1e-5)
+    model = SelfTuningMLP(4, 2, width=3)
+    with pytest.raises(InputError, match=r"-0\.1"):
+        STNTrainer(model, hyper_lr=-0.1)
+    with pytest.raises(InputError, match="'momentum'"):
+        STNTrainer(model, tune=["momentum"])
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    with pytest.raises(InputError, match="validation data"):
+        STNTrainer(model).fit([(x, y)], [])
