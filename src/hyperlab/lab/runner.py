@@ -91,17 +91,33 @@ def _quiet_surplus() -> None:
         logger.addFilter(_SurplusFilter())
 
 
-def build_study(job: StudyJob, task: Task | None, worker: int = 0) -> optuna.Study:
-    """Create or load the job's study with its seeded sampler and pruner."""
+def build_study(
+    job: StudyJob, task: Task | None, worker: int = 0, reuse_storage: bool = False
+) -> optuna.Study:
+    """Create or load the job's study with its seeded sampler and pruner.
+
+    Args:
+        job: The study.
+        task: Its task (``None`` for a user objective).
+        worker: Worker index (offsets the sampler's seed).
+        reuse_storage: Reuse this process's storage object for the URL (workers and Dask tasks
+            that run many short jobs); otherwise open a fresh one (a run directory may have
+            been deleted and recreated since).
+    """
     space = task.distributions() if task is not None else None
     seed = job.seed if worker == 0 else (job.seed + 7919 * worker) % 2**31
     sampler = TUNERS.create(job.tuner, seed=seed, space=space, task=task, **job.tuner_options)
     max_budget = job.budget or (task.max_budget if task is not None else 1)
     pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed)
     _count_running_trials(sampler)
-    storage = open_storage(
-        job.storage, heartbeat_interval=job.heartbeat_interval, grace_period=job.grace_period
-    )
+    if reuse_storage:
+        storage = _process_storage(
+            job.storage, job.heartbeat_interval, job.grace_period, os.getpid()
+        )
+    else:
+        storage = open_storage(
+            job.storage, heartbeat_interval=job.heartbeat_interval, grace_period=job.grace_period
+        )
     study = optuna.create_study(
         study_name=job.study_name,
         storage=storage,
@@ -110,10 +126,23 @@ def build_study(job: StudyJob, task: Task | None, worker: int = 0) -> optuna.Stu
         direction="minimize",
         load_if_exists=True,
     )
-    study.set_user_attr(
-        "hyperlab", {"task": job.task, "tuner": job.tuner, "pruner": job.pruner, "seed": job.seed}
-    )
+    info = {"task": job.task, "tuner": job.tuner, "pruner": job.pruner, "seed": job.seed}
+    if study.user_attrs.get("hyperlab") != info:
+        study.set_user_attr("hyperlab", info)
     return study
+
+
+@functools.lru_cache(maxsize=16)
+def _process_storage(
+    url: str, heartbeat_interval: int | None, grace_period: int | None, pid: int
+) -> optuna.storages.BaseStorage:
+    """One storage object per URL and process, reused by every study and trial run here.
+
+    Opening costs a connection, schema checks and (for a journal) replaying the whole log; a
+    Dask worker runs many one-trial tasks, so it opens once. ``pid`` keeps a forked child from
+    using its parent's connections.
+    """
+    return open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
 
 
 def _count_running_trials(sampler: optuna.samplers.BaseSampler) -> None:
@@ -273,7 +302,7 @@ def run_job(
     """
     _configure_worker()
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
-    study = build_study(job, task, worker)
+    study = build_study(job, task, worker, reuse_storage=not owner)
     if owner:
         fail_interrupted(study)
     func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials)

@@ -1,0 +1,80 @@
+"""Trials as Dask tasks on a local cluster of 2 worker processes, against shared storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dask
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hyperlab.cli import main
+from hyperlab.errors import InputError
+from hyperlab.lab.cluster import dask_jobs, parse_address, run_on_dask
+from hyperlab.lab.runner import StudyJob
+from hyperlab.lab.storage import open_storage
+from hyperlab.lab.workers import create_studies
+
+# Forked Dask workers start in about a second here; spawned ones re-import torch (~10 s each).
+FORK = {"distributed.worker.multiprocessing-method": "fork"}
+
+
+@pytest.fixture
+def client() -> Iterator[object]:
+    from distributed import Client, LocalCluster
+
+    with dask.config.set(FORK):
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+    c = Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+@pytest.mark.slow
+def test_dask_two_workers_two_studies(storage_url: str, client: object) -> None:
+    trials = 6
+    jobs = [
+        StudyJob(f"dk:tpe:none:seed{s}", storage_url, "branin", "tpe", "none", s, trials)
+        for s in (0, 1)
+    ]
+    create_studies(jobs)
+    run_on_dask(dask_jobs(jobs), client, poll=0.1)
+    pids = set()
+    for job in jobs:
+        study = optuna.load_study(study_name=job.study_name, storage=open_storage(storage_url))
+        complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+        assert len(complete) == trials
+        assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))
+        pids |= {t.user_attrs["worker"] for t in study.trials}
+    assert len(pids) == 2  # both Dask workers ran trials
+
+
+def test_bad_dask_address() -> None:
+    with pytest.raises(InputError, match="local:0"):
+        parse_address("local:0")
+    with pytest.raises(InputError, match="scheduler address"):
+        parse_address("")
+    assert parse_address("local:3") == ("local", 3)
+    assert parse_address("tcp://10.0.0.1:8786") == ("remote", 0)
+
+
+@pytest.mark.slow
+def test_cli_tune_dask_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["tune", "--task", "branin", "--trials", "5", "--name", "dl"]
+    args += ["--runs-dir", str(tmp_path), "--dask", "local:2", "--no-progress"]
+    with dask.config.set(FORK):
+        assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "after 5 trials" in out and "report:" in out
+    assert (tmp_path / "dl" / "study.journal").exists()  # the default shared storage
