@@ -261,3 +261,13 @@ def test_bad_adam_input_and_types() -> None:
     p.grad = torch.ones(2)
     with pytest.raises(InputError, match=re.escape("-1.0")):
         opt.step()
+
+
+def test_rate_under_constant_gradient_is_capped_instead_of_overflowing() -> None:
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = SGDHD([p], lr=0.01, hyper_lr=0.5)
+    for _ in range(200):  # cos = 1 every step: the rate grows by e^0.5 per step
+        p.grad = torch.ones(3)
+        opt.step()
+    assert opt.lrs[0] == 1e12
+    assert torch.isfinite(p).all()

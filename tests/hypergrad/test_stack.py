@@ -307,3 +307,16 @@ def test_bad_input_raises_value_error(build: Any, error: type, match: str) -> No
         build(params)
     assert isinstance(info.value, ValueError)
     assert match in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("lr_space", "top"), [("linear", HyperSGD(lr=1e11)), ("log", HyperAdam(lr=5.0))]
+)
+def test_runaway_rate_is_capped_not_overflowing(lr_space: str, top: Any) -> None:
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = StackedOptimizer([p], [HyperSGD(lr=0.01, lr_space=lr_space), top])
+    for _ in range(300):  # a constant gradient: every hypergradient says "larger"
+        p.grad = torch.ones(2)
+        opt.step()
+    assert opt.param_groups[0]["lr"] == 1e12
+    assert torch.isfinite(p).all()

@@ -40,8 +40,9 @@ Design decisions, stated once:
   taken over all parameters together and every group's rate gets the same update (in
   multiplicative mode the same factor, so ratios between groups are kept). ``per_group=True``
   learns one rate per group from that group's parameters only.
-* **Safety.** An additive update never makes the rate negative (it is clipped at 0); a
-  non-finite hypergradient (NaN/inf gradients) leaves the rate unchanged.
+* **Safety.** An additive update never makes the rate negative (it is clipped at 0) and no
+  update raises it above 1e12 (a runaway under a constant gradient); a non-finite
+  hypergradient (NaN/inf gradients) leaves the rate unchanged.
 * With ``hyper_lr=0`` every class reproduces its ``torch.optim`` counterpart bit for bit (same
   operations in the same order on CPU).
 """
@@ -60,6 +61,9 @@ from hyperlab.errors import InputError, InputTypeError
 
 __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 
+# A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
+# otherwise overflow float32 parameters).
+_MAX_LR = 1e12
 # Hypergradient settings stored in every param group.
 _HD_KEYS = ("hyper_lr", "multiplicative", "normalize")
 
@@ -215,8 +219,8 @@ class HDOptimizer(Optimizer):
         u = torch.cat(us) if len(us) > 1 else us[0]
         dot = torch.dot(g, u)
         if not group["normalize"]:
-            return torch.stack([dot, torch.ones_like(dot), torch.ones_like(dot)]).double()
-        return torch.stack([dot, torch.dot(g, g), torch.dot(u, u)]).double()
+            return torch.stack([dot, torch.ones_like(dot), torch.ones_like(dot)])
+        return torch.stack([dot, torch.dot(g, g), torch.dot(u, u)])
 
     def _hyper_step(self) -> None:
         stats = [self._group_stats(g) for g in self.param_groups]
@@ -225,7 +229,12 @@ class HDOptimizer(Optimizer):
             for group in self.param_groups:
                 group["hypergrad"] = 0.0
             return
-        values = torch.stack(present).tolist()  # one host sync per step
+        # one host sync per step
+        values = (
+            present[0].unsqueeze(0).tolist()
+            if len(present) == 1
+            else torch.stack([s.double() for s in present]).tolist()
+        )
         it = iter(values)
         per: list[tuple[float, float, float] | None] = [
             tuple(next(it)) if s is not None else None  # type: ignore[misc]
@@ -276,7 +285,7 @@ def _apply(group: dict[str, Any], h: float) -> None:
     else:
         new = max(group["lr"] - beta * h, 0.0)
     if math.isfinite(new):
-        group["lr"] = new
+        group["lr"] = min(new, _MAX_LR)
 
 
 class SGDHD(HDOptimizer):

@@ -30,8 +30,9 @@ or ``torch.optim.Adam`` bit for bit.
 Squashing. A hyperoptimizer works on unconstrained coordinates: the learning rate as is
 (``lr_space="linear"``, as in the paper) or its logarithm (``lr_space="log"``, keeps it
 positive); momentum and Adam's β1, β2 through the logit, ``β = sigmoid(z)``, so they stay in
-``(0, 1)``. The new value is written as ``ψ + (T(z_new) - T(z))`` so that a zero step leaves
-``ψ`` bit for bit unchanged.
+``(0, 1)``. A learning rate is kept in ``[0, 1e12]`` (clipped; the clipped step passes no
+gradient to the level above). The new value is written as ``ψ + (T(z_new) - T(z))`` so that
+a zero step leaves ``ψ`` bit for bit unchanged.
 
 The base level's hyperparameters live in ``param_groups`` (``lr``, ``momentum``, ``betas``), one
 set per group, so schedulers and loggers see the learned values; a scheduler's write is the
@@ -52,7 +53,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from hyperlab.errors import InputError, InputTypeError, UnknownNameError
-from hyperlab.hypergrad.hd import check_nonneg, check_unit
+from hyperlab.hypergrad.hd import _MAX_LR, check_nonneg, check_unit
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackedOptimizer", "stack"]
 
@@ -66,12 +67,16 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
+def _exp(z: float) -> float:
+    return math.exp(min(z, 700.0))  # no OverflowError; values are capped below anyway
+
+
 # name -> (value to coordinate, coordinate to value, d value / d coordinate at a coordinate)
 _TRANSFORMS: dict[
     str, tuple[Callable[[float], float], Callable[[float], float], Callable[[float], float]]
 ] = {
     "linear": (lambda v: v, lambda z: z, lambda z: 1.0),
-    "log": (math.log, math.exp, math.exp),
+    "log": (lambda v: math.log(max(v, 1e-300)), _exp, _exp),
     "logit": (
         lambda v: math.log(v) - math.log1p(-v),
         _sigmoid,
@@ -626,8 +631,8 @@ class StackedOptimizer(Optimizer):
                 if not math.isfinite(new):
                     continue
                 slope = dvalue(z_new)
-                if name == "lr" and new < 0:  # a learning rate stays >= 0 (clipped)
-                    new, slope = 0.0, 0.0
+                if name == "lr" and not 0 <= new <= _MAX_LR:  # a rate stays in [0, 1e12]
+                    new, slope = min(max(new, 0.0), _MAX_LR), 0.0
                 if k == 1:
                     self._set_base(group, name, new)
                 else:
