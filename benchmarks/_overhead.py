@@ -69,10 +69,29 @@ def _cell(name: str, task_name: str, n: int, k: int, options: dict[str, Any], qu
     queue.put(out)
 
 
+def preload() -> None:
+    """Import everything once in the parent, so forked cells do not pay for imports."""
+    import optuna
+    import torch
+
+    from hyperlab.registry import TASKS, TUNERS
+    from hyperlab.surrogates import SpaceEncoder  # noqa: F401
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    TUNERS.names()
+    TASKS.names()
+    # Optional heavy imports some tuners make lazily.
+    import cmaes  # noqa: F401
+    import optuna._gp.gp
+    import scipy.stats.qmc  # noqa: F401
+
+
 def time_cell(
     name: str, task_name: str, n: int, k: int, cap_s: float, options: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """Run one cell in a child process; ``None`` when it exceeds ``cap_s`` seconds."""
+    preload()
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     proc = ctx.Process(target=_cell, args=(name, task_name, n, k, options or {}, queue))
