@@ -26,6 +26,7 @@ import gzip
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,12 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def _inputs(runs: list[dict[str, Any]]) -> np.ndarray:
+def _inputs(runs: list[dict[str, Any]], metrics: bool = True) -> np.ndarray:
     rows = []
     for r in runs:
         c = check_curves(r["curves"])
+        if not metrics:
+            c = {k: a for k, a in c.items() if k.endswith("_loss")}
         v = view(c)
         f = features(c, v)
         rows.append(model_inputs(f, rule_scores(f, v)))
@@ -111,13 +114,21 @@ def main() -> None:
     parser.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
     parser.add_argument("--write-model", action="store_true")
     args = parser.parse_args()
+    warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     start = time.perf_counter()
     data = _load(Path(args.data))
     runs = data["runs"][:: 3 if args.quick else 1]
     tasks = sorted({r["task"] for r in runs})
     labels = sorted({r["label"] for r in runs})
     x = _inputs(runs)
+    x_nometric = _inputs(runs, metrics=False)
     y = [r["label"] for r in runs]
+
+    def fit(idx: Any) -> clf.LinearClassifier:
+        # every run twice, with and without its metric curves, so that the classifier also
+        # serves users who log only losses
+        xs = np.vstack([x[idx], x_nometric[idx]])
+        return clf.fit(xs, [y[i] for i in idx] * 2, c=args.c)
 
     rules_preds = _predict(runs, None)
     held_preds: list[dict[str, str]] = [{}] * len(runs)
@@ -125,7 +136,7 @@ def main() -> None:
     for task in tasks:
         train = [i for i, r in enumerate(runs) if r["task"] != task]
         test = [i for i, r in enumerate(runs) if r["task"] == task]
-        model = clf.fit(x[train], [y[i] for i in train], c=args.c)
+        model = fit(np.array(train))
         preds = _predict([runs[i] for i in test], model)
         for i, q in zip(test, preds):
             held_preds[i] = q
@@ -139,7 +150,7 @@ def main() -> None:
     in_preds: list[dict[str, str]] = [{}] * len(runs)
     n_splits = max(2, min(5, min(y.count(label) for label in labels)))
     for tr, te in StratifiedKFold(n_splits, shuffle=True, random_state=0).split(x, y):
-        model = clf.fit(x[tr], [y[i] for i in tr], c=args.c)
+        model = fit(tr)
         for i, q in zip(te, _predict([runs[i] for i in te], model)):
             in_preds[i] = q
 
@@ -204,7 +215,7 @@ def main() -> None:
     OUT.write_text(json.dumps(result, indent=2))
     print(f"wrote {OUT} in {result['seconds']:.0f}s")
     if args.write_model:
-        model = clf.fit(x, y, c=args.c)
+        model = fit(np.arange(len(runs)))
         clf.MODEL_PATH.write_text(json.dumps(model.to_dict()))
         print(f"wrote {clf.MODEL_PATH} (trained on all {len(runs)} runs)")
 
