@@ -50,12 +50,16 @@ def test_relax_quick(tmp_path: Path) -> None:
     result = EXPERIMENTS.create("relax", out_dir=tmp_path, quick=True, seed=0)
     _check_common(result, "relax")
     sources = [row["source"] for row in result.table]
-    assert sources.count("relaxation") == 1 and sources.count("grid") == 12
-    assert sorted(row["rank"] for row in result.table) == list(range(1, 14))
-    chosen = result.data["chosen"].split("-")
-    assert 1 <= len(chosen) <= 3 and set(chosen) <= {"relu", "tanh", "gelu", "identity"}
-    probs = result.data["trajectory"]["probabilities"]
-    assert set(probs) == {"layer1", "layer2", "layer3", "depth"}
+    assert sources.count("grid") == 12
+    assert sources.count("relaxation") == sources.count("relaxation + warm-up") == 1
+    assert sorted(row["rank"] for row in result.table) == list(range(1, 15))
+    for search in result.data["searches"].values():
+        chosen = search["chosen"].split("-")
+        assert 1 <= len(chosen) <= 3 and set(chosen) <= {"relu", "tanh", "gelu", "identity"}
+        probs = search["trajectory"]["probabilities"]
+        assert set(probs) == {"layer1", "layer2", "layer3", "depth"}
+    warm = result.data["searches"]["relaxation + warm-up"]["trajectory"]["probabilities"]
+    assert warm["depth"][0] == warm["depth"][1]  # the logits wait for the warm-up
 
 
 @pytest.mark.slow

@@ -51,6 +51,17 @@ def test_search_discretizes_to_a_valid_architecture(dtype: torch.dtype) -> None:
     assert model.discretize() == arch
 
 
+def test_warmup_holds_the_logits_then_lets_them_move() -> None:
+    torch.manual_seed(0)
+    model = RelaxedMLP(64, 10, width=8, max_depth=2)
+    tr, va = _batches(torch.float32, n=200)
+    search = ArchitectureSearch(model, arch_lr=0.1, warmup_steps=len(tr))
+    search.fit(tr, va)
+    assert all(torch.equal(p, torch.zeros_like(p)) for p in model.arch_parameters())
+    search.fit(tr, va)
+    assert any(float(p.detach().abs().max()) > 0 for p in model.arch_parameters())
+
+
 def test_discretize_follows_the_argmax() -> None:
     model = RelaxedMLP(4, 2, width=3, max_depth=3, candidates=["relu", "tanh"])
     with torch.no_grad():
@@ -87,6 +98,8 @@ def test_bad_input_errors() -> None:
     model = RelaxedMLP(4, 2, width=3)
     with pytest.raises(InputError, match="arch_lr"):
         ArchitectureSearch(model, arch_lr=-1.0)
+    with pytest.raises(InputError, match="warmup_steps"):
+        ArchitectureSearch(model, warmup_steps=-1)
     x: Tensor = torch.randn(8, 4)
     y = torch.randint(0, 2, (8,))
     with pytest.raises(InputError, match="validation data"):

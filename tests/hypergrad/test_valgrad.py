@@ -44,6 +44,7 @@ def _ridge_solution(x: Tensor, y: Tensor, lam: float) -> Tensor:
     return torch.linalg.solve(a, x.T @ y / n)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("log_lam0", [math.log(0.05), math.log(0.5)])
 def test_ift_matches_finite_differences_on_ridge(log_lam0: float) -> None:
     x, y, xv, yv = _data(torch.float64)

@@ -182,10 +182,17 @@ def _thin(xs: list[Any], points: int = 200) -> list[Any]:
     return [xs[i] for i in idx]
 
 
-def run(*, quick: bool, seed: int) -> dict[str, Any]:
-    """Everything the experiment and the benchmark measure, as plain data."""
+def run(*, quick: bool, seed: int, steps: int | None = None) -> dict[str, Any]:
+    """Everything the experiment and the benchmark measure, as plain data.
+
+    Args:
+        quick: Short version (200 training steps, 4 grid values) instead of 2000 and 21.
+        seed: Data split and initialization.
+        steps: Training steps of the online tuners, overriding the default.
+    """
     problem = load_problem(seed=seed)
-    steps = 200 if quick else 2000
+    if steps is None:
+        steps = 200 if quick else 2000
     lambdas = list(np.logspace(-4, -1, 4) if quick else np.logspace(-5, 0, 21))
     max_iter = 50 if quick else 500
     start = time.perf_counter()

@@ -86,7 +86,9 @@ def train_discrete(arch: Any, split: dict[str, Any], *, epochs: int, seed: int) 
     return _scores(model, split)
 
 
-def search(split: dict[str, Any], *, epochs: int, seed: int) -> tuple[Any, Any]:
+def search(
+    split: dict[str, Any], *, epochs: int, seed: int, warmup_epochs: int = 0
+) -> tuple[Any, Any]:
     """Run the relaxed search; returns (architecture, history)."""
     import torch
 
@@ -94,11 +96,17 @@ def search(split: dict[str, Any], *, epochs: int, seed: int) -> tuple[Any, Any]:
 
     torch.manual_seed(seed)
     model = RelaxedMLP(64, 10, width=WIDTH, max_depth=MAX_DEPTH, candidates=CANDIDATES)
-    s = ArchitectureSearch(model, lr=LR, arch_lr=ARCH_LR)
+    train = split["train"]
+    per_epoch = len(batches(train, 0))
+    s = ArchitectureSearch(model, lr=LR, arch_lr=ARCH_LR, warmup_steps=warmup_epochs * per_epoch)
     val = batches(split["val"], seed + 777)
     for epoch in range(epochs):
-        s.fit(batches(split["train"], seed * 1000 + epoch), val)
+        s.fit(batches(train, seed * 1000 + epoch), val)
     return model.discretize(), s.history
+
+
+#: The relaxation variants: name -> share of the search epochs spent on weights only.
+VARIANTS = {"relaxation": 0.0, "relaxation + warm-up": 0.5}
 
 
 def run(*, quick: bool, seed: int) -> dict[str, Any]:
@@ -108,21 +116,35 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
     split = split_digits(seed)
     epochs = 2 if quick else 20
     seeds = [seed] if quick else [seed, seed + 1, seed + 2]
-    start = time.perf_counter()
-    arch, hist = search(split, epochs=epochs, seed=seed)
-    search_seconds = time.perf_counter() - start
+    searches: dict[str, Any] = {}
+    for name, share in VARIANTS.items():
+        start = time.perf_counter()
+        arch, hist = search(split, epochs=epochs, seed=seed, warmup_epochs=int(share * epochs))
+        keep = np.linspace(0, len(hist.step) - 1, min(200, len(hist.step))).round().astype(int)
+        searches[name] = {
+            "arch": arch,
+            "chosen": str(arch),
+            "warmup_epochs": int(share * epochs),
+            "seconds": time.perf_counter() - start,
+            "trajectory": {
+                "step": [hist.step[i] for i in keep],
+                "probabilities": {k: [v[i] for i in keep] for k, v in hist.probabilities.items()},
+            },
+        }
     grid = [Architecture((a,) * d) for a in CANDIDATES for d in range(1, MAX_DEPTH + 1)]
     start = time.perf_counter()
+    candidates = [(str(c), "grid", c) for c in grid]
+    candidates += [(v["chosen"], name, v["arch"]) for name, v in searches.items()]
     rows = []
-    for candidate in [*grid, arch]:
-        runs = [train_discrete(candidate, split, epochs=epochs, seed=s) for s in seeds]
-        row: dict[str, Any] = {"architecture": str(candidate), "depth": candidate.depth}
+    for label, source, arch in candidates:
+        runs = [train_discrete(arch, split, epochs=epochs, seed=s) for s in seeds]
+        row: dict[str, Any] = {"architecture": label, "depth": arch.depth, "source": source}
         for key in runs[0]:
             row[key] = float(np.mean([r[key] for r in runs]))
-        row["source"] = "relaxation" if candidate is arch else "grid"
         rows.append(row)
     grid_seconds = time.perf_counter() - start
-    keep = np.linspace(0, len(hist.step) - 1, min(200, len(hist.step))).round().astype(int)
+    for v in searches.values():
+        del v["arch"]
     return {
         "settings": {
             "candidates": list(CANDIDATES),
@@ -132,15 +154,11 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
             "seeds": seeds,
             "lr": LR,
             "arch_lr": ARCH_LR,
+            "variants": VARIANTS,
             "quick": quick,
         },
-        "chosen": str(arch),
+        "searches": searches,
         "rows": rows,
-        "trajectory": {
-            "step": [hist.step[i] for i in keep],
-            "probabilities": {k: [v[i] for i in keep] for k, v in hist.probabilities.items()},
-        },
-        "search_seconds": search_seconds,
         "grid_seconds": grid_seconds,
     }
 
@@ -148,53 +166,54 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
 def _figures(data: dict[str, Any]) -> list[Any]:
     import plotly.graph_objects as go
 
-    traj = data["trajectory"]
     cands = data["settings"]["candidates"]
     dashes = ["solid", "dash", "dot"]
-    act = go.Figure()
-    for d in range(data["settings"]["max_depth"]):
-        series = traj["probabilities"][f"layer{d + 1}"]
-        for k, name in enumerate(cands):
+    figures = []
+    for name, search_data in data["searches"].items():
+        traj = search_data["trajectory"]
+        act = go.Figure()
+        for d in range(data["settings"]["max_depth"]):
+            series = traj["probabilities"][f"layer{d + 1}"]
+            for k, cand in enumerate(cands):
+                act.add_trace(
+                    go.Scatter(
+                        x=traj["step"],
+                        y=[p[k] for p in series],
+                        mode="lines",
+                        name=f"layer {d + 1}: {cand}",
+                        line={"dash": dashes[d % 3]},
+                    )
+                )
+        for d in range(data["settings"]["max_depth"]):
             act.add_trace(
                 go.Scatter(
                     x=traj["step"],
-                    y=[p[k] for p in series],
+                    y=[p[d] for p in traj["probabilities"]["depth"]],
                     mode="lines",
-                    name=f"layer {d + 1}: {name}",
-                    line={"dash": dashes[d % 3]},
+                    name=f"depth gate: {d + 1}",
+                    line={"width": 4},
                 )
             )
-    act.update_layout(
-        title="Activation mixture weights during the search",
-        xaxis={"title": "step"},
-        yaxis={"title": "softmax weight"},
-    )
-    depth = go.Figure()
-    for d in range(data["settings"]["max_depth"]):
-        depth.add_trace(
-            go.Scatter(
-                x=traj["step"],
-                y=[p[d] for p in traj["probabilities"]["depth"]],
-                mode="lines",
-                name=f"depth {d + 1}",
-            )
+        act.update_layout(
+            title=f"{name}: activation mixture and depth gate weights during the search",
+            xaxis={"title": "step"},
+            yaxis={"title": "softmax weight"},
         )
-    depth.update_layout(
-        title="Depth gate during the search", xaxis={"title": "step"}, yaxis={"title": "weight"}
-    )
+        figures.append(act)
     rows = sorted(data["rows"], key=lambda r: r["val_loss"])
     bars = go.Figure(
         go.Bar(
             x=[f"{r['architecture']} ({r['source']})" for r in rows],
             y=[r["val_loss"] for r in rows],
-            marker_color=["crimson" if r["source"] == "relaxation" else "steelblue" for r in rows],
+            marker_color=["steelblue" if r["source"] == "grid" else "crimson" for r in rows],
         )
     )
     bars.update_layout(
-        title="Validation loss after retraining (relaxation's choice in red)",
+        title="Validation loss after retraining (relaxations' choices in red)",
         yaxis={"title": "validation cross-entropy"},
     )
-    return [act, depth, bars]
+    figures.append(bars)
+    return figures
 
 
 def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -215,23 +234,30 @@ def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
 def _summary(data: dict[str, Any]) -> list[str]:
     s = data["settings"]
     table = _table(data)
-    chosen = next(r for r in table if r["source"] == "relaxation")
     best_grid = next(r for r in table if r["source"] == "grid")
     n_grid = sum(r["source"] == "grid" for r in table)
     out = [
         f"Measured: an MLP (width {s['width']}) on scikit-learn digits (60/20/20 split) chose "
         f"per layer among {', '.join(s['candidates'])} and its depth 1-{s['max_depth']} by a "
         f"softmax relaxation learned on validation batches (first-order DARTS, {s['epochs']} "
-        f"epochs, {data['search_seconds']:.0f} s); the argmax architecture and each of the "
-        f"{n_grid} hand-picked ones (one activation for all layers x depth) were retrained with "
-        f"Adam for {s['epochs']} epochs, mean over {len(s['seeds'])} seed(s).",
-        f"The relaxation chose {chosen['architecture']} (validation loss {chosen['val loss']}, "
-        f"test accuracy {chosen['test acc']}); it ranks {chosen['rank']} of {len(table)}. The "
-        f"best hand-picked architecture is {best_grid['architecture']} (validation loss "
-        f"{best_grid['val loss']}, test accuracy {best_grid['test acc']}).",
-        f"The search cost {data['search_seconds']:.0f} s, the grid {data['grid_seconds']:.0f} s "
-        f"for {n_grid} architectures x {len(s['seeds'])} seed(s).",
+        f"epochs), once from the start and once after a weights-only warm-up of half the "
+        f"epochs; each argmax architecture and each of the {n_grid} hand-picked ones (one "
+        f"activation for all layers x depth) was retrained with Adam for {s['epochs']} epochs, "
+        f"mean over {len(s['seeds'])} seed(s).",
     ]
+    for name, search_data in data["searches"].items():
+        row = next(r for r in table if r["source"] == name)
+        out.append(
+            f"{name} ({search_data['seconds']:.0f} s) chose {row['architecture']}: validation "
+            f"loss {row['val loss']}, test accuracy {row['test acc']}, rank {row['rank']} of "
+            f"{len(table)}."
+        )
+    out.append(
+        f"Best hand-picked architecture: {best_grid['architecture']} (validation loss "
+        f"{best_grid['val loss']}, test accuracy {best_grid['test acc']}); the grid took "
+        f"{data['grid_seconds']:.0f} s for all {len(table)} retrainings x {len(s['seeds'])} "
+        f"seed(s)."
+    )
     if s["quick"]:
         out.append("Quick version: few epochs and one seed; the numbers are not conclusive.")
     return out
