@@ -1,0 +1,324 @@
+"""Claim: the learning-curve pruner saves most epochs without losing the best configuration.
+
+All pruners side by side in one run (``none``, ``median``, ``asha``, ``hyperband``, ``curve``
+(neural) and ``curve-parametric``) on replayed LCBench tasks (YAHPO surrogate; Pfisterer et al.
+2022) and the ``digits-mlp-bank`` curve bank, with random sampling and TPE. For every study:
+total epochs used and final regret = best *final* (full-budget) value among the trials it
+completed minus the best final value of the task (LCBench: best of 20 000 random
+configurations; bank: best in the bank). Also regret at equal epochs (``curve`` vs ``asha`` and
+``hyperband``, each at the smaller of the two epoch totals), and the predictors' accuracy: mean
+absolute error and 90%-interval coverage of the final value predicted from 10%, 25% and 50% of a
+curve (fitted on ``--fit-curves`` random complete curves, tested on ``--test-curves`` others).
+
+Targets (issue 5): ``curve`` uses <= 1/3 of the epochs of ``none`` at a regret no worse than
+``median``'s; at equal epochs it beats ``asha`` and ``hyperband`` on a majority of tasks.
+Anchor: LC-PFN (Adriaensen et al. 2023) reports 2-6x speed-ups from early stopping on
+LCBench-like curves.
+
+    .venv/bin/python benchmarks/pruning.py            # default settings (printed)
+    .venv/bin/python benchmarks/pruning.py --quick    # 3 tasks, random only, 1 seed, 40 trials
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LCBENCH = ("3945", "7593", "34539", "126025", "146212", "167149", "167184", "189906")
+PRUNER_NAMES = ("none", "median", "asha", "hyperband", "curve", "curve-parametric")
+
+
+def run_study(task: Any, tuner: str, pruner: str, seed: int, n_trials: int) -> dict[str, Any]:
+    """One study; returns epochs, regret, regret-vs-epochs trace and seconds."""
+    import optuna
+
+    from hyperlab.errors import TrialFailure
+    from hyperlab.registry import PRUNERS, TUNERS
+
+    sampler = TUNERS.create(tuner, seed=seed, space=task.distributions(), task=task)
+    study = optuna.create_study(
+        study_name=f"{task.name}-{tuner}-{pruner}-{seed}",
+        sampler=sampler,
+        pruner=PRUNERS.create(pruner, max_budget=task.max_budget, seed=seed),
+    )
+    epochs = 0
+    trace: list[tuple[int, float]] = []  # (epochs used so far, final value) per complete trial
+    simulated = 0.0
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal epochs, simulated
+        config = task.search_space(trial)
+
+        def on_epoch(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
+            nonlocal epochs
+            epochs += 1
+            trial.report(value, epoch)
+            if trial.should_prune():
+                simulated_add(config, epoch)
+                raise optuna.TrialPruned()
+
+        ev = task.evaluate(config, seed=0, on_epoch=on_epoch)
+        simulated += ev.wall_time
+        trace.append((epochs, ev.value))
+        return ev.value
+
+    def simulated_add(config: dict[str, Any], epoch: int) -> None:
+        nonlocal simulated
+        simulated += float(task.curve(config).elapsed[epoch - 1])
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(objective, n_trials=n_trials, catch=(TrialFailure,))
+    best = min((v for _, v in trace if math.isfinite(v)), default=math.nan)
+    return {
+        "epochs": epochs,
+        "regret": best - task.optimum,
+        "trace": [(e, v - task.optimum) for e, v in trace],
+        "simulated_hours": simulated / 3600,
+        "seconds": time.perf_counter() - start,
+        "complete": len(trace),
+    }
+
+
+def regret_at(trace: list[tuple[int, float]], budget: int) -> float:
+    """Best regret among trials completed within ``budget`` epochs (NaN: none)."""
+    values = [r for e, r in trace if e <= budget]
+    return min(values) if values else math.nan
+
+
+def predictor_accuracy(task: Any, n_fit: int, n_test: int, seed: int) -> dict[str, Any]:
+    """MAE and 90% coverage from 10/25/50% of the curve, neural vs parametric."""
+    import optuna
+
+    from hyperlab.curves import ParametricCurvePredictor
+    from hyperlab.curves.neural import NeuralCurvePredictor
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1000 + seed))
+    configs, curves = [], []
+    while len(curves) < n_fit + n_test:
+        trial = study.ask()
+        config = task.search_space(trial)
+        study.tell(trial, 0.0)
+        curve = np.asarray(task.curve(config).curves["val_loss"], dtype=np.float64)
+        if np.all(np.isfinite(curve)):
+            configs.append(config)
+            curves.append(curve)
+    budget = task.max_budget
+    truth = np.array([c[-1] for c in curves[n_fit:]])
+    out: dict[str, Any] = {}
+    for name, predictor in (
+        ("neural", NeuralCurvePredictor(seed=seed)),
+        ("parametric", ParametricCurvePredictor()),
+    ):
+        start = time.perf_counter()
+        predictor.fit(curves[:n_fit], configs[:n_fit], budget, distributions=task.distributions())
+        for fraction in (0.1, 0.25, 0.5):
+            s = max(2, round(fraction * budget))
+            mean, std = predictor.predict_finals(
+                [c[:s] for c in curves[n_fit:]], configs[n_fit:], budget
+            )
+            err = np.abs(mean - truth)
+            out[f"{name}@{fraction}"] = {
+                "mae": float(err.mean()),
+                "coverage90": float(np.mean(err <= 1.6448536 * std)),
+            }
+        out[f"{name}_seconds"] = time.perf_counter() - start
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--lcbench", default=",".join(LCBENCH), help="OpenML task ids")
+    parser.add_argument("--bank", default="digits-mlp-bank", help="'' to leave out the bank")
+    parser.add_argument("--tuners", default="random,tpe")
+    parser.add_argument("--pruners", default=",".join(PRUNER_NAMES))
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--fit-curves", type=int, default=40)
+    parser.add_argument("--test-curves", type=int, default=100)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "pruning.json"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.lcbench, args.tuners, args.seeds, args.trials = "3945,7593", "random", 1, 40
+        args.fit_curves, args.test_curves = 20, 40
+
+    import optuna
+    import torch
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    from hyperlab.registry import TASKS
+
+    task_names = [f"lcbench-{i}" for i in args.lcbench.split(",") if i]
+    if args.bank:
+        task_names.append(args.bank)
+    tuners = [t for t in args.tuners.split(",") if t]
+    pruners = [p for p in args.pruners.split(",") if p]
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    print("settings:", json.dumps(settings))
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    accuracy: dict[str, Any] = {}
+    for task_name in task_names:
+        task = TASKS.create(task_name)
+        accuracy[task_name] = predictor_accuracy(task, args.fit_curves, args.test_curves, seed=0)
+        for tuner in tuners:
+            for seed in range(args.seeds):
+                for pruner in pruners:
+                    res = run_study(task, tuner, pruner, seed, args.trials)
+                    rows.append(
+                        {"task": task_name, "tuner": tuner, "seed": seed, "pruner": pruner, **res}
+                    )
+        print(f"  {task_name} done at {time.perf_counter() - started:.0f}s", flush=True)
+
+    # ------------------------------------------------------------------ per task table
+    print(f"\n{'task':<18}{'tuner':<8}" + "".join(f"{p:>22}" for p in pruners))
+    print(f"{'':<26}" + "".join(f"{'epochs / regret':>22}" for _ in pruners))
+    for task_name in task_names:
+        for tuner in tuners:
+            cells = []
+            for pruner in pruners:
+                sel = [
+                    r
+                    for r in rows
+                    if (r["task"], r["tuner"], r["pruner"]) == (task_name, tuner, pruner)
+                ]
+                cells.append(
+                    f"{np.mean([r['epochs'] for r in sel]):>10.0f} / {np.nanmean([r['regret'] for r in sel]):<9.4f}"
+                )
+            print(f"{task_name:<18}{tuner:<8}" + "".join(f"{c:>22}" for c in cells))
+
+    # ------------------------------------------------------------------ summary
+    summary: dict[str, Any] = {}
+    groups = sorted({(r["task"], r["tuner"]) for r in rows})
+
+    def cell(task_name: str, tuner: str, pruner: str, key: str) -> float:
+        sel = [
+            r[key]
+            for r in rows
+            if (r["task"], r["tuner"], r["pruner"]) == (task_name, tuner, pruner)
+        ]
+        return float(np.nanmean(sel)) if sel else math.nan
+
+    print(
+        f"\n{'pruner':<18}{'epochs/none':>12}{'mean regret':>13}{'regret<=median':>16}{'sim. hours':>12}{'seconds':>9}"
+    )
+    for pruner in pruners:
+        ratio = (
+            np.mean(
+                [cell(t, u, pruner, "epochs") / cell(t, u, "none", "epochs") for t, u in groups]
+            )
+            if "none" in pruners
+            else math.nan
+        )
+        regret = np.nanmean([cell(t, u, pruner, "regret") for t, u in groups])
+        vs_median = (
+            sum(
+                cell(t, u, pruner, "regret") <= cell(t, u, "median", "regret") + 1e-12
+                for t, u in groups
+            )
+            if "median" in pruners
+            else 0
+        )
+        hours = np.sum([cell(t, u, pruner, "simulated_hours") for t, u in groups])
+        seconds = np.sum([r["seconds"] for r in rows if r["pruner"] == pruner])
+        summary[pruner] = {
+            "epochs_over_none": float(ratio),
+            "mean_regret": float(regret),
+            "groups_regret_le_median": int(vs_median),
+            "groups": len(groups),
+            "simulated_hours": float(hours),
+            "seconds": float(seconds),
+        }
+        print(
+            f"{pruner:<18}{ratio:>12.3f}{regret:>13.4f}{f'{vs_median}/{len(groups)}':>16}{hours:>12.1f}{seconds:>9.0f}"
+        )
+
+    equal: dict[str, Any] = {}
+    for focus in ("curve", "curve-parametric"):
+        for rival in ("asha", "hyperband"):
+            if focus not in pruners or rival not in pruners:
+                continue
+            wins = ties = 0
+            detail = []
+            for t, u in groups:
+                a = [r for r in rows if (r["task"], r["tuner"], r["pruner"]) == (t, u, focus)]
+                b = [r for r in rows if (r["task"], r["tuner"], r["pruner"]) == (t, u, rival)]
+                ra, rb = [], []
+                for x, y in zip(a, b):
+                    budget = min(x["epochs"], y["epochs"])
+                    ra.append(regret_at(x["trace"], budget))
+                    rb.append(regret_at(y["trace"], budget))
+                ma, mb = float(np.nanmean(ra)), float(np.nanmean(rb))
+                ma = math.inf if math.isnan(ma) else ma
+                mb = math.inf if math.isnan(mb) else mb
+                wins += ma < mb
+                ties += ma == mb
+                detail.append({"task": t, "tuner": u, focus: ma, rival: mb})
+            equal[f"{focus}_vs_{rival}"] = {
+                "wins": wins,
+                "ties": ties,
+                "groups": len(groups),
+                "detail": detail,
+            }
+            print(
+                f"at equal epochs: {focus} lower regret than {rival} in {wins}/{len(groups)} task x tuner groups ({ties} ties)"
+            )
+
+    print(
+        f"\n{'predictor accuracy':<18}"
+        + "".join(f"{f'MAE@{f:.0%}':>10}{f'cov@{f:.0%}':>9}" for f in (0.1, 0.25, 0.5))
+    )
+    for name in ("neural", "parametric"):
+        maes = {
+            f: np.mean([accuracy[t][f"{name}@{f}"]["mae"] for t in task_names])
+            for f in (0.1, 0.25, 0.5)
+        }
+        covs = {
+            f: np.mean([accuracy[t][f"{name}@{f}"]["coverage90"] for t in task_names])
+            for f in (0.1, 0.25, 0.5)
+        }
+        print(f"{name:<18}" + "".join(f"{maes[f]:>10.4f}{covs[f]:>9.2f}" for f in (0.1, 0.25, 0.5)))
+        wins = {
+            f: sum(
+                accuracy[t][f"neural@{f}"]["mae"] < accuracy[t][f"parametric@{f}"]["mae"]
+                for t in task_names
+            )
+            for f in (0.1, 0.25, 0.5)
+        }
+    print(
+        "neural MAE lower than parametric on "
+        + ", ".join(f"{wins[f]}/{len(task_names)} tasks at {f:.0%}" for f in wins)
+    )
+    total = time.perf_counter() - started
+    print(f"\ntotal {total:.0f}s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(
+            {
+                "settings": settings,
+                "summary": summary,
+                "equal_epochs": equal,
+                "accuracy": accuracy,
+                "rows": [{k: v for k, v in r.items() if k != "trace"} for r in rows],
+                "seconds": total,
+            },
+            f,
+            indent=1,
+        )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
