@@ -260,11 +260,15 @@ class LearningCurvePruner(BasePruner):
         mean: float | None = None,
         std: float | None = None,
     ) -> None:
-        storage = study._storage
-        storage.set_trial_user_attr(trial._trial_id, "prune_reason", reason)
+        attrs: dict[str, Any] = {"prune_reason": reason}
         if mean is not None and std is not None:
-            storage.set_trial_user_attr(trial._trial_id, "predicted_final_mean", float(mean))
-            storage.set_trial_user_attr(trial._trial_id, "predicted_final_std", float(std))
+            attrs.update(predicted_final_mean=float(mean), predicted_final_std=float(std))
+        for key, value in attrs.items():
+            study._storage.set_trial_user_attr(trial._trial_id, key, value)
+            # Optuna hands the pruner a shallow copy of the running trial's cached record, so
+            # this makes the attributes visible through ``Trial.user_attrs`` in the objective
+            # as well (a harmless local update where it is a deep copy).
+            trial.user_attrs[key] = value
 
 
 # ---------------------------------------------------------------------------- registry
