@@ -14,11 +14,17 @@ from hyperlab.hypergrad.regularizers import ConcreteDropout as ConcreteDropout
 from hyperlab.hypergrad.regularizers import InputNoise as InputNoise
 from hyperlab.hypergrad.regularizers import Regularizer as Regularizer
 from hyperlab.hypergrad.regularizers import WeightDecay as WeightDecay
+from hyperlab.hypergrad.relax import Architecture as Architecture
+from hyperlab.hypergrad.relax import ArchitectureSearch as ArchitectureSearch
+from hyperlab.hypergrad.relax import MixedActivation as MixedActivation
+from hyperlab.hypergrad.relax import RelaxedMLP as RelaxedMLP
 from hyperlab.hypergrad.stack import HyperAdam as HyperAdam
 from hyperlab.hypergrad.stack import HyperSGD as HyperSGD
 from hyperlab.hypergrad.stack import Level as Level
 from hyperlab.hypergrad.stack import StackedOptimizer as StackedOptimizer
 from hyperlab.hypergrad.stack import stack as stack
+from hyperlab.hypergrad.stn import SelfTuningMLP as SelfTuningMLP
+from hyperlab.hypergrad.stn import STNTrainer as STNTrainer
 from hyperlab.hypergrad.trainer import HyperHistory as HyperHistory
 from hyperlab.hypergrad.trainer import HyperTrainer as HyperTrainer
 from hyperlab.hypergrad.valgrad import ift_hypergradient as ift_hypergradient
