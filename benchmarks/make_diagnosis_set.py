@@ -26,12 +26,13 @@ be fine, so they have no single right answer.
 Runs train one stratified train/validation split (75/25) of the task's training part with a
 small loop over :func:`hyperlab.tasks.mlp.build_mlp` and :func:`build_optimizer`, the same
 per-epoch statistics the lab records (train loss = running mean over the epoch's batches).
-Baseline epochs: digits 30, breast-cancer 15, wine 60. Defaults: 150 runs per task, about 8
-minutes on one core. Output:
-``benchmarks/data/diagnosis_set.json.gz``.
+Baseline epochs: digits 30, breast-cancer 15, wine 60. Defaults: 150 runs per task (138 on
+breast-cancer, which has no small-model runs), 436 in all; measured 12.3 CPU-minutes here on a
+heavily shared 2-core machine (38 minutes wall), most of it the digits large-model/low-reg runs.
+Output: ``benchmarks/data/diagnosis_set.json.gz`` (0.16 MB).
 
 Usage:
-    .venv/bin/python benchmarks/make_diagnosis_set.py [--runs-per-task 160] [--quick]
+    .venv/bin/python benchmarks/make_diagnosis_set.py [--runs-per-task 150] [--quick]
 """
 
 from __future__ import annotations
