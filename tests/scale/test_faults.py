@@ -62,7 +62,8 @@ def _running_in(url: str, pids: set[int]) -> dict[int, int]:
 
 @pytest.mark.slow
 def test_kill_9_workers_mid_trial(storage_url: str) -> None:
-    trials, kills = 15, 3
+    # fewer on PostgreSQL, where each trial costs ~1 s of round trips on this shared machine
+    trials, kills = (15, 3) if storage_url.startswith("journal:") else (8, 1)
     create_studies([_job(storage_url, trials, seconds=0.5)])
     kw = {"storage": storage_url, "name": "faults", "poll": 0.2}
     procs = [fork(run_worker, worker_name=f"w{i}", **kw) for i in range(3)]
@@ -89,6 +90,16 @@ def test_kill_9_workers_mid_trial(storage_url: str) -> None:
         p.join(120)
         assert p.exitcode == 0
     all_trials = _trials(storage_url)
+    for t in all_trials:  # shown when an assertion fails
+        print(
+            t.number,
+            t.state.name,
+            t.datetime_start,
+            t.datetime_complete,
+            t.user_attrs.get("worker"),
+            t.user_attrs.get("fail_reason", ""),
+            t.system_attrs.get("retry_history"),
+        )
     complete = [t for t in all_trials if t.state == TrialState.COMPLETE]
     failed = [
         t
@@ -101,10 +112,11 @@ def test_kill_9_workers_mid_trial(storage_url: str) -> None:
     assert all(t.user_attrs.get("fail_reason") == STALE_REASON for t in failed)
     by_number = {t.number: t for t in all_trials}
     for t in failed:
+        # its retry (or, if the retry lost a claim race, the retry's retry) completed
         retries = [r for r in all_trials if r.system_attrs.get("failed_trial") == t.number]
         assert retries, f"trial {t.number} was not retried"
-        assert retries[0].params == by_number[t.number].params  # same configuration
-        assert retries[0].state == TrialState.COMPLETE
+        assert all(r.params == by_number[t.number].params for r in retries)  # same configuration
+        assert [r.state for r in retries].count(TrialState.COMPLETE) == 1
     assert sorted(by_number) == list(range(len(all_trials)))
 
 

@@ -77,12 +77,25 @@ def _configure_worker() -> None:
 
 
 class _SurplusFilter(logging.Filter):
-    """Drop Optuna's failure warning for surplus trials (expected, and recorded on the trial)."""
+    """Drop Optuna's failure warnings for surplus trials (expected, and recorded on the trial)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dropped: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "SurplusTrial" not in record.getMessage() and not (
+        message = record.getMessage()
+        words = message.split()
+        number = words[1] if len(words) > 1 and words[0] == "Trial" else ""
+        if "SurplusTrial" in message or (
             record.exc_info and isinstance(record.exc_info[1], SurplusTrial)
-        )
+        ):
+            self._dropped.add(number)
+            return False
+        if number in self._dropped and "failed with value" in message:
+            self._dropped.discard(number)
+            return False
+        return True
 
 
 def _quiet_surplus() -> None:
@@ -310,7 +323,6 @@ def run_job(
     max_failures = max(10, job.trials)
     while max_trials is None or ran < max_trials:
         try:
-            _recover_stale(study)
             finished, claimed = progress(study, pending=wait)
             if finished >= job.trials or study.user_attrs.get("stopped_at_noise"):
                 break
@@ -318,6 +330,7 @@ def run_job(
                 if not wait:
                     break
                 time.sleep(poll)
+                _recover_stale(study)  # (study.optimize does this before each trial itself)
                 continue
             _run_one(study, func)
             errors = 0
@@ -341,6 +354,8 @@ def run_job(
             time.sleep(min(30.0, 0.5 * 2**errors))
             continue
         ran += 1
+        if func.surplus and func.trial_id is not None:
+            _keep_retry(study, func.trial_id, job.trials)
         if not func.surplus:
             last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None
             if last is not None and last.state == TrialState.FAIL:
@@ -364,6 +379,13 @@ def _run_one(study: optuna.Study, func: _Claimed) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.optimize(func, n_trials=1, catch=(Exception,), gc_after_trial=False)
+
+
+def _keep_retry(study: optuna.Study, trial_id: int, target: int) -> None:
+    """A re-queued configuration that lost its slot in a race is queued again, not dropped."""
+    trial = study._storage.get_trial(trial_id)
+    if "failed_trial" in trial.system_attrs and progress(study)[0] < target:
+        requeue(study, trial, max_retry=None, reason=trial.user_attrs.get("retry_reason", ""))
 
 
 def _recover_stale(study: optuna.Study) -> None:
