@@ -119,3 +119,17 @@ def test_registered_factory_starts_from_task_default() -> None:
     study = optuna.create_study(sampler=no_task)
     trial = study.ask()
     assert trial._suggest("lr", SPACE["lr"]) == pytest.approx(math.sqrt(1e-5))
+
+
+def test_not_converged_with_fixed_budget_raises_lr() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        for name, d in SPACE.items():
+            trial._suggest(name, d)
+        t = np.arange(6)
+        tr = 2.0 * np.exp(-t / 2) + 0.02  # still falling fast at the end: not converged
+        trial.set_user_attr("curves", {"train_loss": tr.tolist(), "val_loss": (tr + 0.04).tolist()})
+        return float(tr[-1])
+
+    study = optuna.create_study(sampler=DiagnosisSampler(seed=0, space=SPACE, start={"lr": 1e-2}))
+    study.optimize(objective, n_trials=2)
+    assert study.trials[1].params["lr"] == pytest.approx(2e-2)

@@ -7,7 +7,8 @@ says: multiplicative steps on log axes, additive steps on linear ones, always in
 distributions' bounds. A knob whose advice flips direction gets half the step from then on (the
 way an expert narrows in). When no advice moves anything (a good fit, or noisy validation) it
 perturbs one random numeric knob of the best configuration, so it never repeats itself.
-Categorical knobs keep the starting value. Failed trials without curves count as divergence
+Categorical knobs keep the starting value. When the budget is fixed (no epochs knob in the space),
+"not converged: train longer" is read as "train faster": learning rate up x2. Failed trials without curves count as divergence
 (learning rate down); pruned trials are diagnosed from their partial curves when they have at
 least 3 epochs.
 
@@ -164,9 +165,24 @@ class DiagnosisSampler(BaseSampler):
                 ]
             return []
         try:
-            return diagnose(curves, t.params, use_model=self.use_model).advice
+            advice = diagnose(curves, None, use_model=self.use_model).advice
         except InputError:
             return []
+        if self.space is not None and _param_for("epochs", self.space) is None:
+            advice = _fixed_budget(advice)
+        return advice
+
+
+def _fixed_budget(advice: list[Advice]) -> list[Advice]:
+    """With the epochs fixed by the budget, "train longer" becomes "train faster" (lr up x2)."""
+    epochs = next((a for a in advice if a.knob == "epochs"), None)
+    lr = next((a for a in advice if a.knob == "lr"), None)
+    if epochs is None or epochs.direction != "up" or (lr is not None and lr.direction != "keep"):
+        return advice
+    faster = Advice("lr", "up", 2.0, f"{epochs.reason}, with a fixed budget: train faster")
+    return [faster if a.knob == "lr" else a for a in advice if a.knob != "epochs"] + (
+        [] if lr is not None else [faster]
+    )
 
 
 def _param_for(knob: str, space: dict[str, BaseDistribution]) -> str | None:
