@@ -151,9 +151,9 @@ def test_compare_with_jobs_and_pruners(tmp_path: Path) -> None:
             "--seeds",
             "2",
             "--trials",
-            "6",
+            "4",
             "--budget",
-            "3",
+            "2",
             "--jobs",
             "2",
             "--runs-dir",
@@ -166,7 +166,7 @@ def test_compare_with_jobs_and_pruners(tmp_path: Path) -> None:
     )
     df = pd.read_csv(tmp_path / "p" / "results.csv")
     assert set(df["pruner"]) == {"none", "median"}
-    assert len(df[df.state.isin(["COMPLETE", "PRUNED"])]) == 2 * 2 * 6
+    assert len(df[df.state.isin(["COMPLETE", "PRUNED"])]) == 2 * 2 * 4
     html = (tmp_path / "p" / "report.html").read_text()
     assert "random+median" in html
 
@@ -181,7 +181,7 @@ def test_tune_two_processes_share_one_study(tmp_path: Path) -> None:
             "--tuner",
             "tpe",
             "--trials",
-            "12",
+            "8",
             "--jobs",
             "2",
             "--runs-dir",
@@ -196,7 +196,7 @@ def test_tune_two_processes_share_one_study(tmp_path: Path) -> None:
     assert spec["storage"].startswith("journal:")
     study = load_studies(tmp_path / "j")[0][0]
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert 12 <= len(done) <= 13  # two workers may race for the last trial
+    assert len(done) == 8  # the workers claim trials, so the count is exact
     assert len({t.number for t in study.trials}) == len(study.trials)
 
 

@@ -198,12 +198,38 @@ def open_storage(
             return optuna.storages.RDBStorage(url, **rdb_options)
 
     try:
-        return with_retries(connect, shown, "open storage", retries=retries, backoff=backoff)
+        storage = with_retries(connect, shown, "open storage", retries=retries, backoff=backoff)
+        if url.startswith("sqlite:"):
+            _sqlite_wal(storage)
+        return storage
     except ImportError as exc:
         raise StorageError(
             f"cannot open storage {redact(shown)!r}: its database driver is missing ({exc}); "
             "for PostgreSQL install hyperlab[postgres]"
         ) from None
+
+
+def _sqlite_wal(storage: optuna.storages.BaseStorage) -> None:
+    """Write-ahead logging without an fsync per commit for SQLite files.
+
+    A commit survives a crash of the process (the data are in the OS's buffers and the WAL); only
+    a crash of the whole machine can lose the last commits. It makes each trial's ~20 commits
+    several times cheaper.
+    """
+    from sqlalchemy import event
+
+    engine = getattr(storage, "engine", None)
+    if engine is None:
+        return
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()  # connections opened from now on get the pragmas
 
 
 def _postgres_driver(url: str) -> str:
