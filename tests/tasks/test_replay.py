@@ -174,3 +174,16 @@ def test_bank_nearest_neighbour_replay(tmp_path: Path) -> None:
 def test_missing_bank_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError, match=r"absent\.npz"):
         CurveBankTask(tmp_path / "absent.npz")
+
+
+def test_bundled_bank_replays_its_own_curves() -> None:
+    task = TASKS.create("digits-mlp-bank")
+    assert isinstance(task, CurveBankTask)
+    assert replay.DIGITS_BANK.stat().st_size < 2_000_000
+    assert task.max_budget == task.meta["epochs"] and len(task.configs) == task.meta["configs"]
+    finals = task.final_values()
+    assert task.optimum == pytest.approx(float(np.nanmin(finals)))
+    best = int(np.nanargmin(finals))
+    ev = task.evaluate(task.configs[best])
+    assert ev.value == pytest.approx(task.optimum) and task.regret(ev.value) == pytest.approx(0.0)
+    assert len(ev.curves["train_loss"]) == task.max_budget and ev.wall_time > 0
