@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,33 +17,35 @@ from hyperlab.lab.storage import open_storage
 from hyperlab.lab.workers import create_studies
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    """A local cluster of 2 worker processes, shared by this module's tests.
+def _cluster() -> Any:
+    """A local cluster of 2 worker processes.
 
     Its workers are spawned (Dask's default), which costs each a fresh import of hyperlab and
     torch (~10 s on this busy machine), once; forking them from the test process is faster but
-    can deadlock on locks held by the test process's other threads.
+    can deadlock on locks held by the test process's other threads. One test uses it, so the
+    cluster starts once even when pytest-xdist spreads the tests over processes.
     """
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
-    cluster = LocalCluster(
+    return LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
         silence_logs=40,
     )
-    c = Client(cluster)
-    try:
-        yield c
-    finally:
-        c.close()
-        cluster.close()
 
 
 @pytest.mark.slow
-def test_dask_two_workers_two_studies(tmp_path: Path, client: Any) -> None:
+def test_dask_local_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from distributed import Client
+
+    with _cluster() as cluster, Client(cluster) as client:
+        _two_workers_two_studies(tmp_path, client)
+        _cli_tune_dask(tmp_path, client.scheduler.address, capsys)
+
+
+def _two_workers_two_studies(tmp_path: Path, client: Any) -> None:
     # journal only: the storage code paths are the same as the workers' (tested on PostgreSQL)
     storage_url = f"journal:{tmp_path / 'dask.journal'}"
     trials = 6
@@ -64,6 +65,15 @@ def test_dask_two_workers_two_studies(tmp_path: Path, client: Any) -> None:
     assert len(pids) == 2  # both Dask workers ran trials
 
 
+def _cli_tune_dask(tmp_path: Path, address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["tune", "--task", "branin", "--trials", "4", "--name", "dl"]
+    args += ["--runs-dir", str(tmp_path / "runs"), "--dask", address, "--no-progress"]
+    assert main(args) == 0  # an existing cluster by address, as on a real one
+    out = capsys.readouterr().out
+    assert "after 4 trials" in out and "report:" in out
+    assert (tmp_path / "runs" / "dl" / "study.journal").exists()  # the default shared storage
+
+
 def test_bad_dask_address() -> None:
     with pytest.raises(InputError, match="local:0"):
         parse_address("local:0")
@@ -71,14 +81,3 @@ def test_bad_dask_address() -> None:
         parse_address("")
     assert parse_address("local:3") == ("local", 3)
     assert parse_address("tcp://10.0.0.1:8786") == ("remote", 0)
-
-
-@pytest.mark.slow
-def test_cli_tune_dask(tmp_path: Path, client: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    address = client.scheduler.address  # an existing cluster, as on a real one
-    args = ["tune", "--task", "branin", "--trials", "4", "--name", "dl"]
-    args += ["--runs-dir", str(tmp_path), "--dask", address, "--no-progress"]
-    assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "after 4 trials" in out and "report:" in out
-    assert (tmp_path / "dl" / "study.journal").exists()  # the default shared storage

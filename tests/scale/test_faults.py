@@ -73,12 +73,12 @@ def test_kill_9_workers_mid_trial(storage_url: str) -> None:
         pids = {p.pid for p in procs}
         snapshot: dict[int, int] = {}
 
-        def all_busy(pids: set[int] = pids, snapshot: dict[int, int] = snapshot) -> bool:
+        def any_busy(pids: set[int] = pids, snapshot: dict[int, int] = snapshot) -> bool:
             snapshot.clear()
             snapshot.update(_running_in(storage_url, pids))
-            return len(snapshot) == 3
+            return len(snapshot) >= 1
 
-        wait_for(all_busy, timeout=60, poll=0.1)
+        wait_for(any_busy, timeout=60, poll=0.1)
         pid, number = rng.choice(sorted(snapshot.items()))
         os.kill(pid, signal.SIGKILL)  # inside the 0.5 s sleep of trial `number`
         victim = next(p for p in procs if p.pid == pid)

@@ -26,7 +26,7 @@ def _jobs(url: str, trials: int, tuner: str = "tpe") -> list[StudyJob]:
 
 @pytest.mark.slow
 def test_four_workers_two_studies(storage_url: str, tmp_path: Path) -> None:
-    trials = 10
+    trials = 8
     jobs = _jobs(storage_url, trials)
     create_studies(jobs)
     procs = [
