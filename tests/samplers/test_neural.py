@@ -200,10 +200,11 @@ def test_bad_settings_and_multi_objective_raise() -> None:
         {"running": "sometimes"},
         {"random_fraction": 2.0},
         {"n_startup": 0},
+        {"n_startup": 1, "surrogate_options": {"width": 0}},
     ):
         study = optuna.create_study(sampler=NeuralSampler(**kwargs))  # type: ignore[arg-type]
         with pytest.raises(InputError):
-            study.optimize(_branin, n_trials=1)
+            study.optimize(_branin, n_trials=2)
     study = optuna.create_study(
         directions=["minimize", "minimize"], sampler=NeuralSampler(n_startup=1, **_FAST)
     )
@@ -229,3 +230,31 @@ def test_registered_factories() -> None:
     assert isinstance(s, NeuralSampler)
     assert s.surrogate == "ensemble" and s.seed == 3 and s.max_budget == 1
     assert TUNERS.create("neural", acquisition="ucb").acquisition == "ucb"
+
+
+@pytest.mark.slow
+def test_compare_cli_end_to_end(tmp_path: Any) -> None:
+    import csv
+
+    from hyperlab.cli import main
+
+    code = main(
+        [
+            "compare",
+            "--task", "branin",
+            "--tuners", "random,neural",
+            "--seeds", "2",
+            "--trials", "12",
+            "--runs-dir", str(tmp_path),
+            "--name", "e2e",
+            "--no-progress",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    run_dir = tmp_path / "e2e"
+    with open(run_dir / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows
+    tuners = {r.get("tuner") for r in rows}
+    assert {"random", "neural"} <= tuners, tuners
+    assert (run_dir / "report.html").exists()

@@ -352,6 +352,8 @@ class NeuralSampler(BaseSampler):
             anchors = [r[0] for r in sorted(full or rows, key=lambda r: r[1])[:5]]
             taken = [r[0] for r in obs] + list(running)
             return self._maximize(enc, model, anchors, taken, best, use_budget, n_ind)
+        except InputError:  # bad surrogate or acquisition options: the user must know
+            raise
         except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
             warnings.warn(
                 f"NeuralSampler could not fit its surrogate ({exc}); this suggestion is random",
