@@ -1,0 +1,54 @@
+"""The claim rule behind exact counts, on hand-made trial states."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from hyperlab.lab.heartbeat import STALE_REASON, requeue
+from hyperlab.lab.runner import admitted, progress
+
+DIST = {"x": FloatDistribution(0, 1)}
+
+
+def _add(study: optuna.Study, state: TrialState, **attrs: object) -> None:
+    value = 1.0 if state == TrialState.COMPLETE else None
+    study.add_trial(
+        create_trial(state=state, value=value, params={"x": 0.5}, distributions=DIST, **attrs)  # type: ignore[arg-type]
+    )
+
+
+def test_admission_counts_finished_and_earlier_live_trials() -> None:
+    study = optuna.create_study()
+    for _ in range(3):
+        _add(study, TrialState.COMPLETE)  # 0, 1, 2
+    _add(study, TrialState.RUNNING)  # 3
+    _add(study, TrialState.FAIL)  # 4: frees its slot
+    _add(study, TrialState.RUNNING)  # 5
+    _add(study, TrialState.WAITING)  # 6
+    # trial 5: 3 finished + trial 3 ahead of it = 4
+    assert admitted(study, 5, target=5)
+    assert not admitted(study, 5, target=4)
+    # trial 6 also counts trial 5; a later trial 7 counts all six live ones
+    assert admitted(study, 6, target=6) and not admitted(study, 6, target=5)
+    assert not admitted(study, 7, target=6)
+    assert progress(study) == (3, 5)  # a queued trial is not yet running
+
+
+def test_stale_failure_holds_its_slot_until_requeued() -> None:
+    study = optuna.create_study()
+    _add(study, TrialState.COMPLETE)
+    _add(study, TrialState.FAIL, user_attrs={"fail_reason": STALE_REASON})
+    stale = study.trials[1]
+    assert progress(study, pending=True) == (1, 2)  # the retry is promised
+    assert progress(study, pending=False) == (1, 1)
+    assert requeue(study, stale, max_retry=3)
+    retry = study.trials[2]
+    assert retry.state == TrialState.WAITING and retry.params == stale.params
+    assert retry.system_attrs["failed_trial"] == 1 and not retry.user_attrs.get("fail_reason")
+    assert progress(study, pending=True) == (1, 1)  # the slot now belongs to the retry
+    # a configuration is re-queued at most max_retry times
+    chain = study.trials[2]
+    chain.system_attrs = {"retry_history": [1, 2, 3], "failed_trial": 1}
+    assert not requeue(study, chain, max_retry=3)
