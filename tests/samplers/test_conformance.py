@@ -19,12 +19,6 @@ from hyperlab.testing.samplers import CHECKS
 _FAST = {"surrogate_options": {"steps": 60, "warm_steps": 15}, "n_candidates": 200, "n_startup": 3}
 _OPTIONS: dict[str, dict[str, Any]] = {"neural": _FAST, "neural-ensemble": _FAST}
 _SLOW = {"gp", "neural", "neural-ensemble"}
-# hyperlab.tasks.space.grid_values puts the ends of a log axis at exp(log(x)), which can
-# fall just outside the distribution (e.g. 0.10000000000000002 > 0.1); reported to the lead.
-_KNOWN = {
-    ("grid", c): "grid_values rounds log-axis ends outside the distribution"
-    for c in ("distributions", "failures", "enqueue", "pickle", "threads")
-}
 
 
 def _factory(name: str) -> Any:
@@ -36,8 +30,6 @@ def _cases() -> list[Any]:
     for name in TUNERS.names():
         for check in CHECKS:
             marks: list[Any] = [pytest.mark.slow] if name in _SLOW else []
-            if (name, check) in _KNOWN:
-                marks.append(pytest.mark.xfail(reason=_KNOWN[name, check], strict=True))
             cases.append(pytest.param(name, check, id=f"{name}-{check}", marks=marks))
     return cases
 

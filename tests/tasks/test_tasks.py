@@ -126,3 +126,16 @@ def test_distributions_and_default_config() -> None:
     cfg = task.default_config()
     for name, dist in dists.items():
         assert dist._contains(dist.to_internal_repr(cfg[name]))
+
+
+def test_grid_values_stay_inside_log_axes() -> None:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from hyperlab.tasks.space import grid_values
+
+    for dist in (FloatDistribution(1e-6, 1e-1, log=True), FloatDistribution(1e-4, 1.0, log=True)):
+        vals = grid_values(dist, 5)
+        assert vals[0] == dist.low and vals[-1] == dist.high
+        assert all(dist.low <= v <= dist.high for v in vals)
+    ints = grid_values(IntDistribution(16, 256, log=True), 3)
+    assert ints == [16, 64, 256]

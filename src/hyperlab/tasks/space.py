@@ -41,6 +41,8 @@ def grid_values(dist: BaseDistribution, points: int) -> list[Any]:
             vals = np.exp(np.linspace(math.log(low), math.log(high), points))
         else:
             vals = np.linspace(low, high, points)
+        vals = np.clip(vals, low, high)  # exp(log(high)) can round just above high
+        vals[0], vals[-1] = low, high
         if isinstance(dist, IntDistribution):
             step = dist.step
             ints = sorted({int(dist.low + step * round((v - dist.low) / step)) for v in vals})
