@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "demo", help="run the main job on the embedded default (a few minutes)", description=__doc__
     )
     p.add_argument("--runs-dir", default="runs", help="parent folder (default ./runs)")
-    p.add_argument("--trials", type=int, default=12, help="trials per study (default 12)")
+    p.add_argument("--trials", type=int, default=20, help="trials per study (default 20)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per tuner (default 3)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--no-experiments", action="store_true", help="skip the short experiments")

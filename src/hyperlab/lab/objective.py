@@ -55,7 +55,9 @@ class TaskObjective:
             if trial.should_prune():
                 trial.set_user_attr("curves", curves)
                 trial.set_user_attr("budget", epoch)
-                if "prune_reason" not in trial.user_attrs:
+                # read the stored attributes: a pruner may have written its own reason there
+                stored = trial.study._storage.get_trial_user_attrs(trial._trial_id)
+                if "prune_reason" not in stored:
                     trial.set_user_attr(
                         "prune_reason", f"stopped by the pruner at epoch {epoch}: value {value:.4g}"
                     )

@@ -119,10 +119,14 @@ def build_study(
     """
     space = task.distributions() if task is not None else None
     seed = job.seed if worker == 0 else (job.seed + 7919 * worker) % 2**31
-    sampler = TUNERS.create(job.tuner, seed=seed, space=space, task=task, **job.tuner_options)
+    options = dict(job.tuner_options)
+    if job.tuner == "tpe":
+        # several workers would otherwise get nearly the same point from TPE before the others
+        # report; Optuna's constant liar counts running trials as bad (Ginsbourger et al. 2010)
+        options.setdefault("constant_liar", True)
+    sampler = TUNERS.create(job.tuner, seed=seed, space=space, task=task, **options)
     max_budget = job.budget or (task.max_budget if task is not None else 1)
     pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed)
-    _count_running_trials(sampler)
     if reuse_storage:
         storage = _process_storage(
             job.storage, job.heartbeat_interval, job.grace_period, os.getpid()
@@ -156,17 +160,6 @@ def _process_storage(
     using its parent's connections.
     """
     return open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-
-
-def _count_running_trials(sampler: optuna.samplers.BaseSampler) -> None:
-    """Make TPE treat running trials as done at its worst value (constant liar).
-
-    With several workers, TPE would otherwise propose nearly the same point to each worker that
-    asks before the others report (Optuna's ``constant_liar``, after Ginsbourger et al. 2010).
-    The registry's ``tpe`` factory does not expose the option, so it is set here.
-    """
-    if isinstance(sampler, optuna.samplers.TPESampler) and hasattr(sampler, "_constant_liar"):
-        sampler._constant_liar = True
 
 
 def count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:

@@ -51,8 +51,13 @@ def ga(
 
 
 @TUNERS.add("tpe", "tree-structured Parzen estimator (Optuna TPESampler, multivariate)")
-def tpe(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+def tpe(
+    *, seed: int | None = None, space: Space = None, constant_liar: bool = False, **_: Any
+) -> optuna.samplers.BaseSampler:
+    """TPE; ``constant_liar`` counts running trials as bad ones (for parallel workers)."""
+    return optuna.samplers.TPESampler(
+        seed=seed, multivariate=True, group=True, constant_liar=constant_liar
+    )
 
 
 @TUNERS.add("cmaes", "CMA-ES evolution strategy (Optuna CmaEsSampler)")
