@@ -139,3 +139,19 @@ def test_grid_values_stay_inside_log_axes() -> None:
         assert all(dist.low <= v <= dist.high for v in vals)
     ints = grid_values(IntDistribution(16, 256, log=True), 3)
     assert ints == [16, 64, 256]
+
+
+def test_mlp_curves_are_labelled_right_and_match_the_value() -> None:
+    task = TASKS.create("wine-mlp", max_epochs=4)
+    reported: list[float] = []
+    ev = task.evaluate(SMALL, on_epoch=lambda e, v, c: reported.append(v))
+    # the reported value each epoch is the validation loss, and the last one is the score
+    assert reported == ev.curves["val_loss"]
+    assert ev.curves["val_loss"][-1] == pytest.approx(ev.value)
+    # accuracies live in [0, 1] and the validation accuracy is the recorded one
+    for key in ("train_metric", "val_metric"):
+        assert all(0.0 <= a <= 1.0 for a in ev.curves[key])
+    assert ev.curves["val_metric"][-1] == pytest.approx(ev.extra["val_accuracy"])
+    # losses fall on the training data while accuracies rise
+    assert ev.curves["train_loss"][-1] < ev.curves["train_loss"][0]
+    assert ev.curves["train_metric"][-1] > ev.curves["train_metric"][0]

@@ -168,7 +168,8 @@ class SklearnMLPTask(Task):
             stats = [run.epoch() for run in runs]
             fold_losses = [s[2] for s in stats]
             fold_accs = [s[3] for s in stats]
-            for i, key in enumerate(curves):
+            # _FoldRun.epoch() returns (train loss, train accuracy, val loss, val accuracy)
+            for i, key in enumerate(("train_loss", "train_metric", "val_loss", "val_metric")):
                 curves[key].append(float(np.mean([s[i] for s in stats])))
             value = curves["val_loss"][-1]
             if not math.isfinite(value) or not math.isfinite(curves["train_loss"][-1]):
