@@ -8,6 +8,7 @@ task's distributions (``None`` for a user objective whose space is not known in 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import optuna
@@ -55,9 +56,11 @@ def tpe(
     *, seed: int | None = None, space: Space = None, constant_liar: bool = False, **_: Any
 ) -> optuna.samplers.BaseSampler:
     """TPE; ``constant_liar`` counts running trials as bad ones (for parallel workers)."""
-    return optuna.samplers.TPESampler(
-        seed=seed, multivariate=True, group=True, constant_liar=constant_liar
-    )
+    with warnings.catch_warnings():  # multivariate/group/constant_liar are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, constant_liar=constant_liar
+        )
 
 
 @TUNERS.add("cmaes", "CMA-ES evolution strategy (Optuna CmaEsSampler)")
