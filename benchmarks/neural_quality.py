@@ -9,10 +9,12 @@ Reported: median simple regret (best value so far minus the known optimum) after
 50 trials with its bootstrap standard error over seeds, and the mean rank at the last trial
 (rank among the tuners per task and seed, 1 = best, averaged).
 
-The default (3 seeds, 50 trials) took 17.5 minutes on this busy 2-core machine, over the
-10-minute budget: ``gp`` alone takes 80-140 s per 50-trial run here (13 of the 17.5
-minutes); the neural tuners 5-16 s, the others under 1 s. ``--tuners`` without ``gp`` or
-``--seeds 2`` fit 10 minutes. The issue's full setting is ``--seeds 20 --trials 100``.
+The default (3 seeds, 50 trials) took 17.5 minutes once on this 2-core machine when it was
+busy (``gp`` 80-140 s per 50-trial run) and 2.2 minutes when it was quiet (``gp`` 5-9 s, the
+neural tuners 3-7 s, the others under 1 s). ``--tuners`` accepts the ablation
+``neural-uncalibrated`` (the Bayesian last layer without its out-of-fold noise floor) to
+measure the calibration's effect in the same run. The issue's full setting is
+``--seeds 20 --trials 100``.
 
 Usage:
     .venv/bin/python benchmarks/neural_quality.py [--quick] [--seeds 3] [--trials 50]
@@ -24,6 +26,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +36,11 @@ from _bo import median_and_se, ranks, run_tuner
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "neural_quality.json"
 TUNERS = ["neural", "neural-ensemble", "random", "tpe", "gp", "cmaes"]
+# Ablations: a registered tuner with options, listed like a tuner.
+VARIANTS = {
+    # The Bayesian last layer without its out-of-fold noise floor (plain DNGO evidence).
+    "neural-uncalibrated": ("neural", {"surrogate_options": {"cv_folds": 0}}),
+}
 TASKS = ["branin", "hartmann6", "rosenbrock-4d"]
 
 
@@ -42,7 +50,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--tasks", nargs="+", default=TASKS)
-    parser.add_argument("--tuners", nargs="+", default=TUNERS)
+    parser.add_argument("--tuners", nargs="+", default=TUNERS, help=f"also: {', '.join(VARIANTS)}")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.trials, args.tasks = 2, 15, ["branin"]
@@ -63,7 +71,8 @@ def main() -> None:
     for seed in range(args.seeds):
         for task in args.tasks:
             for tuner in args.tuners:
-                res = run_tuner(tuner, task, seed, args.trials)
+                name, options = VARIANTS.get(tuner, (tuner, None))
+                res = run_tuner(name, task, seed, args.trials, options)
                 runs[task][tuner].append(res)
                 print(
                     f"  seed {seed} {task:14s} {tuner:16s} regret {res['regret'][-1]:.4g} "
@@ -82,7 +91,7 @@ def _summarize(runs: dict, tasks: list[str], tuners: list[str], checkpoints: lis
     summary: dict = {"tasks": {}, "mean_rank": {}, "mean_rank_by_task": {}}
     all_ranks: dict[str, list[float]] = {u: [] for u in tuners}
     for task in tasks:
-        cells = {}
+        cells: dict[str, dict[str, Any]] = {}
         for tuner in tuners:
             cells[tuner] = {
                 str(c): median_and_se([r["regret"][c - 1] for r in runs[task][tuner]])
