@@ -1,6 +1,6 @@
 """``hyperlab demo``: the main job on the embedded default, with a report.
 
-Tunes ``digits-mlp`` (3-fold CV, 10 epochs per trial) with the demo tuners, 3 seeds each,
+Tunes ``digits-mlp`` (3-fold CV, 6 epochs per trial) with the demo tuners, 3 seeds each,
 on 2 worker processes, writes ``runs/demo/report.html``, then runs the short versions of the
 built-in experiments into ``runs/demo/experiments.html``.
 """
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "demo", help="run the main job on the embedded default (a few minutes)", description=__doc__
     )
     p.add_argument("--runs-dir", default="runs", help="parent folder (default ./runs)")
-    p.add_argument("--trials", type=int, default=20, help="trials per study (default 20)")
+    p.add_argument("--trials", type=int, default=16, help="trials per study (default 16)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per tuner (default 3)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--no-experiments", action="store_true", help="skip the short experiments")
@@ -39,14 +39,14 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.runs_dir) / "demo"
     print(
         f"demo: tuning digits-mlp with {', '.join(tuners)} x {args.seeds} seeds x "
-        f"{args.trials} trials (3-fold CV, 10 epochs each) on {args.jobs} processes"
+        f"{args.trials} trials (3-fold CV, 6 epochs each) on {args.jobs} processes"
     )
     compare(
         "digits-mlp",
         tuners,
         seeds=args.seeds,
         trials=args.trials,
-        budget=10,
+        budget=6,
         jobs=args.jobs,
         name="demo",
         runs_dir=args.runs_dir,

@@ -73,7 +73,23 @@ def _configure_worker() -> None:
         sys.modules["torch"].set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _quiet_surplus()
+    _one_line_failures()
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+class _NoTraceback(logging.Filter):
+    """Keep Optuna's "trial failed" warnings to one line; the reason is stored on the trial."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _one_line_failures() -> None:
+    logger = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _NoTraceback) for f in logger.filters):
+        logger.addFilter(_NoTraceback())
 
 
 class _SurplusFilter(logging.Filter):
