@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         overwrite=True,
         task_options={"n_folds": 3},
+        # 8 quasi-random trials before the neural surrogate takes over (its default,
+        # 2 * dim + 1 = 17, would use up this small budget); the classic tuners ignore it
+        tuner_options={"n_startup": 8},
     )
     print_summary(run_dir)
     print(f"report: {run_dir / 'report.html'}")

@@ -545,8 +545,8 @@ def _factory(surrogate: str):  # type: ignore[no-untyped-def]
         **options: Any,
     ) -> optuna.samplers.BaseSampler:
         options.setdefault("surrogate", surrogate)
-        if task is not None and getattr(task, "max_budget", None):
-            options.setdefault("max_budget", int(task.max_budget))
+        # the full budget is the largest one seen, not the task's maximum: a run may train every
+        # trial for fewer epochs than the task allows (``--budget``)
         return NeuralSampler(search_space=space, seed=seed, **options)
 
     factory.__name__ = f"neural_{surrogate}"
