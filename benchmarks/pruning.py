@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
         task_names.append(args.bank)
     tuners = [t for t in args.tuners.split(",") if t]
     pruners = [p for p in args.pruners.split(",") if p]
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    # paths are recorded by name only: results must not carry this machine's folders
+    settings = {k: (v.name if isinstance(v, Path) else v) for k, v in vars(args).items()}
     print("settings:", json.dumps(settings))
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
