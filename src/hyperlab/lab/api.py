@@ -68,6 +68,13 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _task_label(task: Any) -> str:
+    """A short name for a task name, a Task or an objective function (default run names)."""
+    if isinstance(task, str):
+        return task
+    return str(getattr(task, "name", getattr(task, "__name__", "objective")))
+
+
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputTypeError(f"{name} must be a positive integer, got {value!r}")
@@ -224,12 +231,7 @@ def tune(
     Returns:
         The study and a :class:`TuneSummary`.
     """
-    task_label = (
-        task
-        if isinstance(task, str)
-        else getattr(task, "name", getattr(task, "__name__", "objective"))
-    )
-    name = name or f"{task_label}-{tuner}"
+    name = name or f"{_task_label(task)}-{tuner}"
     spec, run_dir, _task_obj, objective = _prepare(
         "tune",
         name,
@@ -327,12 +329,7 @@ def compare(
         seed_list = list(seeds)  # type: ignore[arg-type]
         if not seed_list:
             raise InputError("seeds must not be empty")
-    task_label = (
-        task
-        if isinstance(task, str)
-        else getattr(task, "name", getattr(task, "__name__", "objective"))
-    )
-    name = name or f"{task_label}-compare"
+    name = name or f"{_task_label(task)}-compare"
     spec, run_dir, _task_obj, objective = _prepare(
         "compare",
         name,
