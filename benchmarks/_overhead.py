@@ -126,3 +126,25 @@ def summarize(result: dict[str, Any] | None, n: int) -> dict[str, Any]:
             row["median_s"] + (result["retrain_s"] - row["median_s"]) / period
         )
     return row
+
+
+def measure(tuners: list[str], task: str, sizes: list[int], k: int, cap: float) -> dict[str, Any]:
+    """Time every tuner at every study size; once a size runs over ``cap``, larger ones are
+    skipped (they would only take longer).
+
+    Returns:
+        ``{tuner: {str(size): row}}`` with the rows of :func:`summarize`.
+    """
+    results: dict[str, Any] = {}
+    for name in tuners:
+        results[name] = {}
+        skipped = False
+        for n in sizes:
+            if skipped:
+                results[name][str(n)] = {"skipped": True, "reason": "smaller cell over the cap"}
+                continue
+            row = summarize(time_cell(name, task, n, k, cap), n)
+            skipped = bool(row.get("skipped"))
+            results[name][str(n)] = row
+            print(f"  {name:16s} n={n:5d} {row}", flush=True)
+    return results

@@ -22,7 +22,7 @@ import platform
 import time
 from pathlib import Path
 
-from _overhead import summarize, time_cell
+from _overhead import measure
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "overhead_classic.json"
@@ -41,19 +41,8 @@ def main() -> None:
         args.sizes, args.k, args.cap = [100, 200], 2, 30.0
     settings = {"task": args.task, "sizes": args.sizes, "k": args.k, "cap_s": args.cap}
     print(f"settings: {settings}")
-    results: dict[str, dict[str, dict]] = {}
     start = time.time()
-    for name in TUNERS:
-        results[name] = {}
-        skipped = False
-        for n in args.sizes:
-            if skipped:
-                results[name][str(n)] = {"skipped": True, "reason": "smaller cell over the cap"}
-                continue
-            row = summarize(time_cell(name, args.task, n, args.k, args.cap), n)
-            skipped = bool(row.get("skipped"))
-            results[name][str(n)] = row
-            print(f"  {name:8s} n={n:5d} {_fmt(row, args.cap)}", flush=True)
+    results = measure(list(TUNERS), args.task, args.sizes, args.k, args.cap)
     print()
     header = "tuner     " + "".join(f"{'n=' + str(n):>22s}" for n in args.sizes)
     print("median seconds per suggestion (first suggestion in brackets)")

@@ -24,7 +24,7 @@ import platform
 import time
 from pathlib import Path
 
-from _overhead import summarize, time_cell
+from _overhead import measure
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "overhead_neural.json"
@@ -43,19 +43,8 @@ def main() -> None:
         args.sizes, args.k, args.cap = [100, 300], 3, 60.0
     settings = {"task": args.task, "sizes": args.sizes, "k": args.k, "cap_s": args.cap}
     print(f"settings: {settings}")
-    results: dict[str, dict[str, dict]] = {}
     start = time.time()
-    for name in args.tuners:
-        results[name] = {}
-        skipped = False
-        for n in args.sizes:
-            if skipped:
-                results[name][str(n)] = {"skipped": True, "reason": "smaller cell over the cap"}
-                continue
-            row = summarize(time_cell(name, args.task, n, args.k, args.cap), n)
-            skipped = bool(row.get("skipped"))
-            results[name][str(n)] = row
-            print(f"  {name:16s} n={n:5d} {row}", flush=True)
+    results = measure(args.tuners, args.task, args.sizes, args.k, args.cap)
     print("\nseconds per suggestion: median / amortized incl. retraining [first, from scratch]")
     print("tuner           " + "".join(f"{'n=' + str(n):>28s}" for n in args.sizes))
     for name in args.tuners:
