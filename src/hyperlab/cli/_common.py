@@ -58,6 +58,19 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments that ``tune``, ``compare`` and ``prepare_run`` share."""
+    return {
+        "trials": args.trials,
+        "storage": args.storage,
+        "budget": args.budget,
+        "runs_dir": args.runs_dir,
+        "overwrite": args.overwrite,
+        "task_options": parse_options(args.task_option),
+        "command": command_line(),
+    }
+
+
 def apply_data_dir(args: argparse.Namespace) -> None:
     if getattr(args, "data_dir", None):
         os.environ["HYPERLAB_DATA"] = args.data_dir

@@ -7,8 +7,7 @@ import argparse
 from hyperlab.cli._common import (
     add_run_options,
     apply_data_dir,
-    command_line,
-    parse_options,
+    run_kwargs,
     split_names,
 )
 
@@ -33,18 +32,12 @@ def run(args: argparse.Namespace) -> int:
         args.task,
         split_names(args.tuners),
         seeds=args.seeds,
-        trials=args.trials,
         pruners=split_names(args.pruners),
         jobs=args.jobs,
-        storage=args.storage,
         name=name,
-        budget=args.budget,
         stop_at_noise=args.stop_at_noise,
-        runs_dir=args.runs_dir,
-        overwrite=args.overwrite,
         progress=not args.no_progress,
-        task_options=parse_options(args.task_option),
-        command=command_line(),
+        **run_kwargs(args),
     )
     run_dir = Path(args.runs_dir) / name
     print_summary(run_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hyperlab.cli._common import add_run_options, apply_data_dir, command_line, parse_options
+from hyperlab.cli._common import add_run_options, apply_data_dir, run_kwargs
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -51,19 +51,13 @@ def run(args: argparse.Namespace) -> int:
     _study, summary = tune(
         args.task,
         args.tuner,
-        trials=args.trials,
         pruner=args.pruner,
         seed=args.seed,
         jobs=args.jobs,
-        storage=args.storage,
         name=args.name,
-        budget=args.budget,
         stop_at_noise=args.stop_at_noise,
-        runs_dir=args.runs_dir,
-        overwrite=args.overwrite,
         progress=not args.no_progress,
-        task_options=parse_options(args.task_option),
-        command=command_line(),
+        **run_kwargs(args),
     )
     for line in summary.lines():
         print(line)
@@ -89,19 +83,13 @@ def _run_scaled(args: argparse.Namespace) -> int:
     run_dir, jobs = prepare_run(
         args.task,
         args.tuner,
-        trials=args.trials,
         pruner=args.pruner,
         seed=args.seed,
-        storage=args.storage,
         name=args.name,
-        budget=args.budget,
-        runs_dir=args.runs_dir,
-        overwrite=args.overwrite,
-        task_options=parse_options(args.task_option),
-        command=command_line(),
         jobs=max(args.jobs, 2),
         heartbeat_interval=args.heartbeat_interval,
         grace_period=args.grace_period,
+        **run_kwargs(args),
     )
     storage, name = jobs[0].storage, run_dir.path.name
     if args.create_only:
