@@ -32,21 +32,52 @@ from typing import Any
 import numpy as np
 
 LCBENCH = ("3945", "7593", "34539", "126025", "146212", "167149", "167184", "189906")
-PRUNER_NAMES = ("none", "median", "asha", "hyperband", "curve", "curve-parametric")
+#: LCBench tasks whose curves pretrain ``curve-pretrained``: none of them is benchmarked (two,
+#: 126026 and 167104, were also the development tasks of the pruner's defaults).
+PRETRAIN = ("126026", "126029", "167104", "167152", "167161", "167168")
+PRUNER_NAMES = (
+    "none",
+    "median",
+    "asha",
+    "hyperband",
+    "curve",
+    "curve-pretrained",
+    "curve-parametric",
+)
 
 
-def run_study(task: Any, tuner: str, pruner: str, seed: int, n_trials: int) -> dict[str, Any]:
+def make_pruner(name: str, task: Any, seed: int, pretrain: list[str]) -> Any:
+    """The pruner ``name``; ``curve-pretrained`` is ``curve`` pretrained on ``pretrain``."""
+    from hyperlab.registry import PRUNERS
+
+    if name == "curve-pretrained":
+        return PRUNERS.create("curve", max_budget=task.max_budget, seed=seed, pretrain=pretrain)
+    return PRUNERS.create(name, max_budget=task.max_budget, seed=seed)
+
+
+def pretrain_tasks(task: Any, pool: list[str]) -> list[str]:
+    """Pretraining tasks for ``task``: the pool's LCBench tasks, never ``task`` itself; none
+    for a task with another search space (the bank)."""
+    if not task.name.startswith("lcbench-"):
+        return []
+    return [f"lcbench-{i}" for i in pool if f"lcbench-{i}" != task.name]
+
+
+def run_study(
+    task: Any, tuner: str, pruner: str, seed: int, n_trials: int, pretrain: list[str] | None = None
+) -> dict[str, Any]:
     """One study; returns epochs, regret, regret-vs-epochs trace and seconds."""
     import optuna
 
     from hyperlab.errors import TrialFailure
-    from hyperlab.registry import PRUNERS, TUNERS
+    from hyperlab.registry import TUNERS
 
+    start = time.perf_counter()
     sampler = TUNERS.create(tuner, seed=seed, space=task.distributions(), task=task)
     study = optuna.create_study(
         study_name=f"{task.name}-{tuner}-{pruner}-{seed}",
         sampler=sampler,
-        pruner=PRUNERS.create(pruner, max_budget=task.max_budget, seed=seed),
+        pruner=make_pruner(pruner, task, seed, pretrain or []),
     )
     epochs = 0
     trace: list[tuple[int, float]] = []  # (epochs used so far, final value) per complete trial
@@ -73,7 +104,6 @@ def run_study(task: Any, tuner: str, pruner: str, seed: int, n_trials: int) -> d
         nonlocal simulated
         simulated += float(task.curve(config).elapsed[epoch - 1])
 
-    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study.optimize(objective, n_trials=n_trials, catch=(TrialFailure,))
@@ -94,12 +124,16 @@ def regret_at(trace: list[tuple[int, float]], budget: int) -> float:
     return min(values) if values else math.nan
 
 
-def predictor_accuracy(task: Any, n_fit: int, n_test: int, seed: int) -> dict[str, Any]:
-    """MAE and 90% coverage from 10/25/50% of the curve, neural vs parametric."""
+def predictor_accuracy(
+    task: Any, n_fit: int, n_test: int, seed: int, pretrain: list[str]
+) -> dict[str, Any]:
+    """MAE and 90% coverage from 10/25/50% of the curve: neural (also pretrained on
+    ``pretrain`` when given) vs parametric."""
     import optuna
 
     from hyperlab.curves import ParametricCurvePredictor
     from hyperlab.curves.neural import NeuralCurvePredictor
+    from hyperlab.pruners.curve import pretrain_data
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1000 + seed))
     configs, curves = [], []
@@ -114,11 +148,17 @@ def predictor_accuracy(task: Any, n_fit: int, n_test: int, seed: int) -> dict[st
     budget = task.max_budget
     truth = np.array([c[-1] for c in curves[n_fit:]])
     out: dict[str, Any] = {}
-    for name, predictor in (
+    candidates: list[tuple[str, Any]] = [
         ("neural", NeuralCurvePredictor(seed=seed)),
         ("parametric", ParametricCurvePredictor()),
-    ):
+    ]
+    if pretrain:
+        candidates.insert(1, ("neural-pretrained", NeuralCurvePredictor(seed=seed)))
+    for name, predictor in candidates:
         start = time.perf_counter()
+        if name == "neural-pretrained":
+            p_curves, p_configs, p_budgets, p_space = pretrain_data(pretrain, 100, seed)
+            predictor.pretrain(p_curves, p_configs, p_budgets, distributions=p_space)
         predictor.fit(curves[:n_fit], configs[:n_fit], budget, distributions=task.distributions())
         for fraction in (0.1, 0.25, 0.5):
             s = max(2, round(fraction * budget))
@@ -141,6 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bank", default="digits-mlp-bank", help="'' to leave out the bank")
     parser.add_argument("--tuners", default="random,tpe")
     parser.add_argument("--pruners", default=",".join(PRUNER_NAMES))
+    parser.add_argument(
+        "--pretrain", default=",".join(PRETRAIN), help="LCBench ids that pretrain curve-pretrained"
+    )
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--fit-curves", type=int, default=40)
@@ -151,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.lcbench, args.tuners, args.seeds, args.trials = "3945,7593", "random", 1, 40
+        args.pretrain = "126026,167104"
         args.fit_curves, args.test_curves = 20, 40
 
     import optuna
@@ -171,13 +215,19 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     accuracy: dict[str, Any] = {}
+    pool = [i for i in args.pretrain.split(",") if i]
     for task_name in task_names:
         task = TASKS.create(task_name)
-        accuracy[task_name] = predictor_accuracy(task, args.fit_curves, args.test_curves, seed=0)
+        pretrain = pretrain_tasks(task, pool)
+        accuracy[task_name] = predictor_accuracy(
+            task, args.fit_curves, args.test_curves, seed=0, pretrain=pretrain
+        )
         for tuner in tuners:
             for seed in range(args.seeds):
                 for pruner in pruners:
-                    res = run_study(task, tuner, pruner, seed, args.trials)
+                    if pruner == "curve-pretrained" and not pretrain:
+                        continue  # no other task shares this task's search space
+                    res = run_study(task, tuner, pruner, seed, args.trials, pretrain)
                     rows.append(
                         {"task": task_name, "tuner": tuner, "seed": seed, "pruner": pruner, **res}
                     )
@@ -197,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
                 ]
                 cells.append(
                     f"{np.mean([r['epochs'] for r in sel]):>10.0f} / {np.nanmean([r['regret'] for r in sel]):<9.4f}"
+                    if sel
+                    else "-"
                 )
             print(f"{task_name:<18}{tuner:<8}" + "".join(f"{c:>22}" for c in cells))
 
@@ -215,45 +267,54 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"\n{'pruner':<18}{'epochs/none':>12}{'mean regret':>13}{'regret<=median':>16}{'sim. hours':>12}{'seconds':>9}"
     )
+
+    def groups_of(pruner: str) -> list[tuple[str, str]]:
+        """The task x tuner groups the pruner ran on (``curve-pretrained``: not the bank)."""
+        return [
+            g
+            for g in groups
+            if any((r["task"], r["tuner"], r["pruner"]) == (*g, pruner) for r in rows)
+        ]
+
     for pruner in pruners:
+        mine = groups_of(pruner)
         ratio = (
-            np.mean(
-                [cell(t, u, pruner, "epochs") / cell(t, u, "none", "epochs") for t, u in groups]
-            )
+            np.mean([cell(t, u, pruner, "epochs") / cell(t, u, "none", "epochs") for t, u in mine])
             if "none" in pruners
             else math.nan
         )
-        regret = np.nanmean([cell(t, u, pruner, "regret") for t, u in groups])
+        regret = np.nanmean([cell(t, u, pruner, "regret") for t, u in mine])
         vs_median = (
             sum(
                 cell(t, u, pruner, "regret") <= cell(t, u, "median", "regret") + 1e-12
-                for t, u in groups
+                for t, u in mine
             )
             if "median" in pruners
             else 0
         )
-        hours = np.sum([cell(t, u, pruner, "simulated_hours") for t, u in groups])
+        hours = np.sum([cell(t, u, pruner, "simulated_hours") for t, u in mine])
         seconds = np.sum([r["seconds"] for r in rows if r["pruner"] == pruner])
         summary[pruner] = {
             "epochs_over_none": float(ratio),
             "mean_regret": float(regret),
             "groups_regret_le_median": int(vs_median),
-            "groups": len(groups),
+            "groups": len(mine),
             "simulated_hours": float(hours),
             "seconds": float(seconds),
         }
         print(
-            f"{pruner:<18}{ratio:>12.3f}{regret:>13.4f}{f'{vs_median}/{len(groups)}':>16}{hours:>12.1f}{seconds:>9.0f}"
+            f"{pruner:<18}{ratio:>12.3f}{regret:>13.4f}{f'{vs_median}/{len(mine)}':>16}{hours:>12.1f}{seconds:>9.0f}"
         )
 
     equal: dict[str, Any] = {}
-    for focus in ("curve", "curve-parametric"):
+    for focus in ("curve", "curve-pretrained", "curve-parametric"):
         for rival in ("asha", "hyperband"):
             if focus not in pruners or rival not in pruners:
                 continue
             wins = ties = 0
             detail = []
-            for t, u in groups:
+            mine = groups_of(focus)
+            for t, u in mine:
                 a = [r for r in rows if (r["task"], r["tuner"], r["pruner"]) == (t, u, focus)]
                 b = [r for r in rows if (r["task"], r["tuner"], r["pruner"]) == (t, u, rival)]
                 ra, rb = [], []
@@ -270,38 +331,46 @@ def main(argv: list[str] | None = None) -> None:
             equal[f"{focus}_vs_{rival}"] = {
                 "wins": wins,
                 "ties": ties,
-                "groups": len(groups),
+                "groups": len(mine),
                 "detail": detail,
             }
             print(
-                f"at equal epochs: {focus} lower regret than {rival} in {wins}/{len(groups)} task x tuner groups ({ties} ties)"
+                f"at equal epochs: {focus} lower regret than {rival} in {wins}/{len(mine)} task x tuner groups ({ties} ties)"
             )
 
     print(
         f"\n{'predictor accuracy':<18}"
         + "".join(f"{f'MAE@{f:.0%}':>10}{f'cov@{f:.0%}':>9}" for f in (0.1, 0.25, 0.5))
     )
-    for name in ("neural", "parametric"):
+    for name in ("neural", "neural-pretrained", "parametric"):
+        have = [t for t in task_names if f"{name}@0.1" in accuracy[t]]
+        if not have:
+            continue
         maes = {
-            f: np.mean([accuracy[t][f"{name}@{f}"]["mae"] for t in task_names])
-            for f in (0.1, 0.25, 0.5)
+            f: np.mean([accuracy[t][f"{name}@{f}"]["mae"] for t in have]) for f in (0.1, 0.25, 0.5)
         }
         covs = {
-            f: np.mean([accuracy[t][f"{name}@{f}"]["coverage90"] for t in task_names])
+            f: np.mean([accuracy[t][f"{name}@{f}"]["coverage90"] for t in have])
             for f in (0.1, 0.25, 0.5)
         }
-        print(f"{name:<18}" + "".join(f"{maes[f]:>10.4f}{covs[f]:>9.2f}" for f in (0.1, 0.25, 0.5)))
+        print(
+            f"{name:<18}"
+            + "".join(f"{maes[f]:>10.4f}{covs[f]:>9.2f}" for f in (0.1, 0.25, 0.5))
+            + f"  ({len(have)} tasks)"
+        )
+    for name in ("neural", "neural-pretrained"):
+        have = [t for t in task_names if f"{name}@0.1" in accuracy[t]]
         wins = {
             f: sum(
-                accuracy[t][f"neural@{f}"]["mae"] < accuracy[t][f"parametric@{f}"]["mae"]
-                for t in task_names
+                accuracy[t][f"{name}@{f}"]["mae"] < accuracy[t][f"parametric@{f}"]["mae"]
+                for t in have
             )
             for f in (0.1, 0.25, 0.5)
         }
-    print(
-        "neural MAE lower than parametric on "
-        + ", ".join(f"{wins[f]}/{len(task_names)} tasks at {f:.0%}" for f in wins)
-    )
+        print(
+            f"{name} MAE lower than parametric on "
+            + ", ".join(f"{wins[f]}/{len(have)} tasks at {f:.0%}" for f in wins)
+        )
     total = time.perf_counter() - started
     print(f"\ntotal {total:.0f}s")
     args.out.parent.mkdir(parents=True, exist_ok=True)

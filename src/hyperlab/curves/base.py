@@ -64,6 +64,44 @@ def truncate_finite(curve: np.ndarray) -> np.ndarray:
     return curve if len(bad) == 0 else curve[: bad[0]]
 
 
+def check_curve_data(
+    curves: Sequence[CurveLike],
+    configs: Sequence[Mapping[str, Any]] | None = None,
+    budgets: int | Sequence[int] | None = None,
+) -> CurveData:
+    """Checked :class:`CurveData` from the arguments of :meth:`CurvePredictor.fit`."""
+    if isinstance(curves, str | bytes) or not isinstance(curves, Sequence):
+        raise InputTypeError(f"curves must be a sequence of sequences, got {curves!r}")
+    arrays = [truncate_finite(as_curve(c, f"curves[{i}]")) for i, c in enumerate(curves)]
+    n = len(arrays)
+    if configs is not None:
+        if len(configs) != n:
+            raise InputError(f"got {n} curves but {len(configs)} configs")
+        for i, config in enumerate(configs):
+            if not isinstance(config, Mapping):
+                raise InputTypeError(f"configs[{i}] must be a dict, got {config!r}")
+    longest = max((len(a) for a in arrays), default=0)
+    if budgets is None:
+        budget_arr = np.full(n, max(longest, 1), dtype=np.int64)
+    elif isinstance(budgets, int) and not isinstance(budgets, bool):
+        budget_arr = np.full(n, budgets, dtype=np.int64)
+    else:
+        if isinstance(budgets, str | bytes) or not isinstance(budgets, Sequence):
+            raise InputTypeError(f"budgets must be an int or a sequence of ints, got {budgets!r}")
+        if len(budgets) != n:
+            raise InputError(f"got {n} curves but {len(budgets)} budgets")
+        budget_arr = np.asarray(budgets, dtype=np.int64)
+    for i, (a, b) in enumerate(zip(arrays, budget_arr)):
+        if b < 1 or len(a) > b:
+            raise InputError(f"budgets[{i}] must be >= 1 and >= the curve's length, got {b}")
+    data = CurveData(
+        curves=arrays,
+        configs=None if configs is None else [dict(c) for c in configs],
+        budgets=budget_arr,
+    )
+    return data
+
+
 class CurvePredictor(ABC):
     """Base class of learning-curve predictors.
 
@@ -101,38 +139,9 @@ class CurvePredictor(ABC):
         Returns:
             ``self``.
         """
-        if isinstance(curves, str | bytes) or not isinstance(curves, Sequence):
-            raise InputTypeError(f"curves must be a sequence of sequences, got {curves!r}")
-        arrays = [truncate_finite(as_curve(c, f"curves[{i}]")) for i, c in enumerate(curves)]
-        n = len(arrays)
-        if configs is not None:
-            if len(configs) != n:
-                raise InputError(f"got {n} curves but {len(configs)} configs")
-            for i, config in enumerate(configs):
-                if not isinstance(config, Mapping):
-                    raise InputTypeError(f"configs[{i}] must be a dict, got {config!r}")
-        longest = max((len(a) for a in arrays), default=0)
-        if budgets is None:
-            budget_arr = np.full(n, max(longest, 1), dtype=np.int64)
-        elif isinstance(budgets, int) and not isinstance(budgets, bool):
-            budget_arr = np.full(n, budgets, dtype=np.int64)
-        else:
-            if isinstance(budgets, str | bytes) or not isinstance(budgets, Sequence):
-                raise InputTypeError(
-                    f"budgets must be an int or a sequence of ints, got {budgets!r}"
-                )
-            if len(budgets) != n:
-                raise InputError(f"got {n} curves but {len(budgets)} budgets")
-            budget_arr = np.asarray(budgets, dtype=np.int64)
-        for i, (a, b) in enumerate(zip(arrays, budget_arr)):
-            if b < 1 or len(a) > b:
-                raise InputError(f"budgets[{i}] must be >= 1 and >= the curve's length, got {b}")
-        data = CurveData(
-            curves=arrays,
-            configs=None if configs is None else [dict(c) for c in configs],
-            budgets=budget_arr,
-        )
-        self.max_budget_ = int(budget_arr.max()) if n else self.max_budget_
+        data = check_curve_data(curves, configs, budgets)
+        n = len(data.curves)
+        self.max_budget_ = int(data.budgets.max()) if n else self.max_budget_
         self._fit(data, None if distributions is None else dict(distributions))
         return self
 

@@ -19,9 +19,16 @@ training curves' median and spread):
   log std), so the network learns a correction to the curve-family fit rather than the shape
   of a learning curve from scratch.
 
-The target is ``(value at target epoch - last observed value) / prefix scale`` (the prefix's
-range, at least 2% of its last value), so a flat curve gets a narrow band and a jumpy one a
-wide band, as in the parametric predictor.
+The target is ``(value at target epoch - last observed value) / prefix scale``, where the
+prefix scale is the range of the prefix's second half (at least 2% of its last value): a curve
+that has settled gets a narrow band and one still moving a wide band. (The range of the whole
+prefix, used before, grows with the prefix -- it keeps the first epochs' fall -- so the bands
+*widened* as a curve settled and the pruner rarely acted; see ``benchmarks/pruning.py``.)
+
+Pretraining. :meth:`NeuralCurvePredictor.pretrain` fits the network on curves from other
+studies with the same search space (for example other LCBench tasks; never the task being
+pruned), so it predicts from the first trial on. Later :meth:`fit` calls mix these prior pairs
+with the study's own and warm-start the network (online fine-tuning).
 
 Calibration. Training pairs cut from the same curve are strongly correlated, so the
 surrogate's own spread underestimates the error on a new curve. Before each refit the current
@@ -29,20 +36,22 @@ network predicts the curves that are new since the last fit -- data it has never
 10%, 25% and 50% of their length, and the predicted standard deviations are scaled so that 90%
 of these out-of-sample errors fall inside the 90% interval (a prequential, split-conformal
 style estimate; Vovk et al. 2005). Until ``min_calibration`` such errors exist the scale is
-``initial_std_scale``.
+``initial_std_scale``. :meth:`~NeuralCurvePredictor.pretrain` seeds these errors with those on
+a held-out part of the prior curves.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 
-from hyperlab.curves.base import CurveData, CurvePredictor
+from hyperlab.curves.base import CurveData, CurveLike, CurvePredictor, check_curve_data
 from hyperlab.curves.parametric import ParametricCurvePredictor
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 
 _Z90 = 1.6448536269514722
 #: Defaults of the deep ensemble, smaller than the sampler's: it is refitted during a study.
@@ -100,7 +109,11 @@ class NeuralCurvePredictor(CurvePredictor):
         self._model_dim = -1
         self._seen: set[bytes] = set()
         self._oos_z: list[float] = []
+        self._prior_z: list[float] = []
         self.std_scale_ = float(initial_std_scale)
+        self._prior: tuple[np.ndarray, np.ndarray] | None = None  # cached (X, y) prior pairs
+        self._prior_names: list[str] | None = None
+        self.n_prior_pairs_ = 0
 
     # -------------------------------------------------------------------------- features
 
@@ -141,10 +154,97 @@ class NeuralCurvePredictor(CurvePredictor):
             return np.zeros((len(configs), 0))
         return np.asarray(self._encoder.encode([dict(c) for c in configs]), dtype=np.float64)
 
+    # -------------------------------------------------------------------------- pretrain
+
+    def pretrain(
+        self,
+        curves: Sequence[CurveLike],
+        configs: Sequence[Mapping[str, Any]],
+        budgets: int | Sequence[int] | None = None,
+        *,
+        distributions: Mapping[str, BaseDistribution],
+        holdout: float = 0.2,
+        max_pairs: int | None = None,
+    ) -> NeuralCurvePredictor:
+        """Fit on curves of other studies before the study starts; calibrate on held-out ones.
+
+        The curves are split (seeded) into a training part and a held-out ``holdout`` fraction;
+        the network is fitted on the training part, and its errors on the held-out curves
+        from 10%, 25% and 50% of their length set the scale of its standard deviations. The
+        training pairs are kept and mixed into every later :meth:`fit`.
+
+        Args:
+            curves: Curves of other studies (same search space as the study's).
+            configs: Their configurations (needed: this predictor reads them).
+            budgets: Their target budgets (as in :meth:`fit`).
+            distributions: Their search space; later fits must use the same parameters.
+            holdout: Fraction of the curves held out for calibration, in ``[0, 0.9]``.
+            max_pairs: Largest number of prior training pairs (default: ``max_pairs``).
+
+        Returns:
+            ``self``.
+        """
+        if configs is None:
+            raise InputError("NeuralCurvePredictor.pretrain needs the configurations")
+        if not isinstance(distributions, Mapping) or not distributions:
+            raise InputTypeError(
+                f"distributions must be a non-empty dict of name -> distribution, got "
+                f"{distributions!r}"
+            )
+        if isinstance(holdout, bool) or not isinstance(holdout, float | int):
+            raise InputTypeError(f"holdout must be a number in [0, 0.9], got {holdout!r}")
+        if not 0.0 <= holdout <= 0.9:
+            raise InputError(f"holdout must be in [0, 0.9], got {holdout!r}")
+        limit = self.max_pairs if max_pairs is None else max_pairs
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 2:
+            raise InputError(f"max_pairs must be an int >= 2, got {limit!r}")
+        data = check_curve_data(curves, configs, budgets)
+        if len(data.curves) < 2:
+            raise InputError(f"pretrain needs at least 2 curves, got {len(data.curves)}")
+        self._pretrain(data, dict(distributions), float(holdout), limit)
+        return self
+
+    def _pretrain(
+        self,
+        data: CurveData,
+        distributions: dict[str, BaseDistribution],
+        holdout: float,
+        limit: int,
+    ) -> None:
+        from hyperlab.surrogates.encoding import SpaceEncoder
+
+        assert data.configs is not None
+        rng = np.random.default_rng(self.seed)
+        order = rng.permutation(len(data.curves))
+        n_held = round(holdout * len(order))
+        held, train = sorted(order[:n_held]), sorted(order[n_held:])
+        values = np.concatenate([data.curves[i] for i in train if len(data.curves[i])])
+        self._set_level(values)
+        self._encoder = SpaceEncoder(distributions)
+        self._prior_names = sorted(distributions)
+        self._prior = None
+        self._budget = int(data.budgets.max())
+        part = CurveData(
+            curves=[data.curves[i] for i in train],
+            configs=[data.configs[i] for i in train],
+            budgets=data.budgets[train],
+        )
+        self._prior = self._pairs(part, limit, rng)
+        self.n_prior_pairs_ = len(self._prior[1])
+        self.max_budget_ = self._budget
+        self._train(*self._prior)
+        if held:
+            self._oos_z = []
+            self._errors_from_fractions(
+                [data.curves[i] for i in held], [data.configs[i] for i in held]
+            )
+            self._update_scale()
+            # the study's own out-of-sample errors replace these once there are enough
+            self._prior_z, self._oos_z = self._oos_z, []
+
     # ------------------------------------------------------------------------------- fit
 
     def _fit(self, data: CurveData, distributions: dict[str, BaseDistribution] | None) -> None:
-        from hyperlab.surrogates import make_surrogate
         from hyperlab.surrogates.encoding import SpaceEncoder
 
         if (
@@ -157,44 +257,78 @@ class NeuralCurvePredictor(CurvePredictor):
             raise InputError(f"max_pairs must be a positive int, got {self.max_pairs!r}")
         if data.configs is not None and distributions is None:
             raise InputError("NeuralCurvePredictor.fit needs the distributions of the configs")
+        if self._prior is not None:
+            names = sorted(distributions or {})
+            if data.configs is None or names != self._prior_names:
+                raise InputError(
+                    f"the study's parameters {names} differ from the pretraining curves' "
+                    f"{self._prior_names}; pretrain on studies with the same search space"
+                )
         budget = int(data.budgets.max())
         if self._model is not None:
             self._collect_out_of_sample(data)
-        self._budget = budget
-        self._encoder = (
-            None if data.configs is None or not distributions else SpaceEncoder(dict(distributions))
-        )
+        if self._prior is None:
+            self._budget = budget
+            self._encoder = (
+                None
+                if data.configs is None or not distributions
+                else SpaceEncoder(dict(distributions))
+            )
+            values = np.concatenate([c for c in data.curves if len(c)])
+            self._set_level(values)
+        else:
+            self._budget = max(self._budget, budget)
         rng = np.random.default_rng(self.seed)
+        X, y = self._pairs(data, self.max_pairs, rng, allow_empty=self._prior is not None)
+        if self._prior is not None:
+            X = np.concatenate([self._prior[0], X]) if len(y) else self._prior[0]
+            y = np.concatenate([self._prior[1], y]) if len(y) else self._prior[1]
+        self._train(X, y)
+        self._seen.update(_key(c) for c in data.curves)
+
+    def _set_level(self, values: np.ndarray) -> None:
+        """Center and scale of the level features, from training values."""
+        self._center = float(np.median(values))
+        q25, q75 = np.quantile(values, [0.25, 0.75])
+        self._scale = float(max(q75 - q25, 1e-3 * max(1.0, abs(self._center)), 1e-8))
+
+    def _pairs(
+        self, data: CurveData, limit: int, rng: np.random.Generator, allow_empty: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Training inputs ``(p, d)`` and targets ``(p,)`` of (prefix, later value) pairs."""
         pairs: list[tuple[int, int, int]] = []  # (curve index, prefix length, target epoch)
         for i, curve in enumerate(data.curves):
             length = len(curve)
             for s in _prefix_lengths(self.min_prefix, length - 1):
                 pairs.append((i, s, length))
-        if len(pairs) < 2:
+        if len(pairs) < 2 and not allow_empty:
             raise InputError(
                 f"NeuralCurvePredictor needs curves longer than {self.min_prefix} epochs to fit "
                 f"(got {len(data.curves)} curves)"
             )
-        if len(pairs) > self.max_pairs:
-            keep = rng.choice(len(pairs), size=self.max_pairs, replace=False)
+        if len(pairs) > limit:
+            keep = rng.choice(len(pairs), size=limit, replace=False)
             pairs = [pairs[k] for k in sorted(keep)]
-        values = np.concatenate([c for c in data.curves if len(c)])
-        self._center = float(np.median(values))
-        q25, q75 = np.quantile(values, [0.25, 0.75])
-        self._scale = float(max(q75 - q25, 1e-3 * max(1.0, abs(self._center)), 1e-8))
+        if not pairs:
+            return np.zeros((0, 0)), np.zeros(0)
         prefixes = [data.curves[i][:s] for i, s, _ in pairs]
         targets = [t for _, _, t in pairs]
-        if data.configs is not None:
+        if data.configs is not None and self._encoder is not None:
             config_x = self._encode([data.configs[i] for i, _, _ in pairs])
         else:
             config_x = np.zeros((len(pairs), 0))
-        X = self._features(prefixes, targets, budget, config_x)
+        X = self._features(prefixes, targets, self._budget, config_x)
         y = np.array(
             [
                 (data.curves[i][t - 1] - data.curves[i][s - 1]) / _curve_scale(data.curves[i][:s])
                 for i, s, t in pairs
             ]
         )
+        return X, y
+
+    def _train(self, X: np.ndarray, y: np.ndarray) -> None:
+        from hyperlab.surrogates import make_surrogate
+
         options = dict(self.surrogate_options)
         options.setdefault("seed", self.seed)
         if self.surrogate == "ensemble":
@@ -204,14 +338,24 @@ class NeuralCurvePredictor(CurvePredictor):
             self._model = make_surrogate(self.surrogate, **options)
             self._model_dim = X.shape[1]
         self._model.fit(X, y)
-        self.n_pairs_ = len(pairs)
-        self._seen.update(_key(c) for c in data.curves)
+        self.n_pairs_ = len(y)
 
     def _collect_out_of_sample(self, data: CurveData) -> None:
         """Errors of the current network on curves it was not trained on; update the scale."""
-        prefixes, configs, targets, truth = [], [], [], []
-        for i, curve in enumerate(data.curves):
-            if _key(curve) in self._seen or len(curve) <= self.min_prefix:
+        new = [i for i, c in enumerate(data.curves) if _key(c) not in self._seen]
+        self._errors_from_fractions(
+            [data.curves[i] for i in new],
+            None if data.configs is None else [data.configs[i] for i in new],
+        )
+        self._update_scale()
+
+    def _errors_from_fractions(
+        self, curves: list[np.ndarray], configs: list[dict[str, Any]] | None
+    ) -> None:
+        """Append ``|error| / std`` of predictions from 10/25/50% of each curve's length."""
+        prefixes, chosen, targets, truth = [], [], [], []
+        for i, curve in enumerate(curves):
+            if len(curve) <= self.min_prefix:
                 continue
             for fraction in (0.1, 0.25, 0.5):
                 s = max(self.min_prefix, round(fraction * len(curve)))
@@ -219,20 +363,23 @@ class NeuralCurvePredictor(CurvePredictor):
                     prefixes.append(curve[:s])
                     targets.append(len(curve))
                     truth.append(curve[-1])
-                    if data.configs is not None:
-                        configs.append(data.configs[i])
-        if not prefixes:
-            return
+                    if configs is not None:
+                        chosen.append(configs[i])
         for target in sorted(set(targets)):
             idx = [k for k, t in enumerate(targets) if t == target]
             mean, std = self._predict_raw(
                 [prefixes[k] for k in idx],
-                [configs[k] for k in idx] if configs else None,
+                [chosen[k] for k in idx] if chosen else None,
                 target,
             )
             self._oos_z.extend(np.abs(np.array([truth[k] for k in idx]) - mean) / std)
-        if len(self._oos_z) >= self.min_calibration:
-            raw = float(np.quantile(self._oos_z, 0.9)) / _Z90
+
+    def _update_scale(self) -> None:
+        errors = self._oos_z
+        if len(errors) < self.min_calibration and len(self._prior_z) >= self.min_calibration:
+            errors = self._prior_z
+        if len(errors) >= self.min_calibration:
+            raw = float(np.quantile(errors, 0.9)) / _Z90
             self.std_scale_ = float(np.clip(raw, 0.5, 50.0))
 
     def _predict(
@@ -257,8 +404,9 @@ class NeuralCurvePredictor(CurvePredictor):
 
 
 def _curve_scale(prefix: np.ndarray) -> float:
-    """The prefix's own scale: its range, at least 2% of its last value."""
-    return max(float(np.ptp(prefix)), 0.02 * abs(float(prefix[-1])), 1e-8)
+    """The prefix's recent scale: the range of its second half, at least 2% of its last value."""
+    recent = prefix[(len(prefix) - 1) // 2 :]
+    return max(float(np.ptp(recent)), 0.02 * abs(float(prefix[-1])), 1e-8)
 
 
 def _key(curve: np.ndarray) -> bytes:

@@ -285,11 +285,69 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
         "refit_growth",
         "interval",
         "check_growth",
+        "pretrain",
+        "pretrain_curves",
     }
     unknown = set(options) - known
     if unknown:
         raise InputError(f"unknown curve-pruner options {sorted(unknown)}; known: {sorted(known)}")
     return options
+
+
+def pretrain_data(
+    task_names: str | list[str] | tuple[str, ...], n_per_task: int = 100, seed: int = 0
+) -> tuple[list[np.ndarray], list[dict[str, Any]], list[int], dict[str, Any]]:
+    """Complete curves of random configurations of replay tasks, for pretraining.
+
+    Args:
+        task_names: Registered replay tasks (for example ``["lcbench-126026",
+            "lcbench-167104"]``, or one comma-separated string) with the same search space. Never
+            name the task being pruned: its own curves would leak into the prediction.
+        n_per_task: Random configurations drawn (seeded) from each task's search space.
+        seed: Seed of the configuration draw.
+
+    Returns:
+        ``(curves, configs, budgets, distributions)``: validation-loss curves (each of its
+        task's full length), their configurations, their budgets and the shared search space.
+    """
+    from hyperlab.registry import TASKS
+    from hyperlab.tasks.replay import ReplayTask
+
+    if isinstance(task_names, str):
+        task_names = [t.strip() for t in task_names.split(",") if t.strip()]
+    if not isinstance(task_names, list | tuple) or not task_names:
+        raise InputError(f"pretrain must name one or more replay tasks, got {task_names!r}")
+    if isinstance(n_per_task, bool) or not isinstance(n_per_task, int) or n_per_task < 1:
+        raise InputError(f"pretrain_curves must be a positive int, got {n_per_task!r}")
+    curves: list[np.ndarray] = []
+    configs: list[dict[str, Any]] = []
+    budgets: list[int] = []
+    distributions: dict[str, Any] = {}
+    for name in task_names:
+        if not isinstance(name, str):
+            raise InputTypeError(f"pretrain task names must be strings, got {name!r}")
+        task = TASKS.create(name)
+        if not isinstance(task, ReplayTask):
+            raise InputError(
+                f"pretrain task {name!r} is not a replay task (pretraining reads stored curves)"
+            )
+        space = dict(task.distributions())
+        if distributions and sorted(space) != sorted(distributions):
+            raise InputError(
+                f"pretrain task {name!r} has parameters {sorted(space)}, the others "
+                f"{sorted(distributions)}; pretrain on tasks with one search space"
+            )
+        distributions.update(space)
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        for _ in range(n_per_task):
+            trial = study.ask()
+            config = task.search_space(trial)
+            study.tell(trial, 0.0)
+            curve = np.asarray(task.curve(config).curves["val_loss"], dtype=np.float64)
+            curves.append(curve)
+            configs.append(config)
+            budgets.append(int(task.max_budget))
+    return curves, configs, budgets, distributions
 
 
 @PRUNERS.add(
@@ -311,12 +369,23 @@ def curve_parametric(
     "stop a trial whose final value a neural curve predictor (deep ensemble) says will not win",
 )
 def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> LearningCurvePruner:
+    """The neural curve pruner; ``pretrain=[replay task names]`` (with ``pretrain_curves``
+    random curves of each, default 100) pretrains its predictor on other tasks' curves."""
     from hyperlab.curves.neural import NeuralCurvePredictor
 
     options = _options(options)
+    pretrain = options.pop("pretrain", None)
+    n_pretrain = options.pop("pretrain_curves", 100)
     # a network fit costs seconds and a prediction milliseconds: refit when the data grew by
     # half, and check at epochs about 20% apart rather than at every epoch
     options.setdefault("refit_growth", 0.5)
     options.setdefault("check_growth", 0.2)
     predictor = NeuralCurvePredictor(seed=seed, **options.pop("predictor_options", {}))
+    if pretrain is not None:
+        curves, configs, budgets, distributions = pretrain_data(
+            pretrain, n_pretrain, 0 if seed is None else seed
+        )
+        predictor.pretrain(curves, configs, budgets, distributions=distributions)
+        # the pretrained predictor acts as soon as one trial gives it a value to beat
+        options.setdefault("min_finished", 1)
     return LearningCurvePruner(predictor, max_budget=max_budget, **options)
