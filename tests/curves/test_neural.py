@@ -85,3 +85,53 @@ def test_partial_curves_train_too_and_inputs_are_checked() -> None:
         small().fit(curves, configs, T)
     with pytest.raises(InputError, match="longer"):
         small().fit([[1.0], [0.5]], [configs[0], configs[1]], T, distributions=DISTS)
+
+
+def test_bands_narrow_as_the_prefix_grows() -> None:
+    curves, configs, _ = dataset(20, seed=5)
+    test_curves, test_configs, _ = dataset(10, seed=6)
+    predictor = small(seed=1).fit(curves, configs, T, distributions=DISTS)
+    _, early = predictor.predict_finals([c[:3] for c in test_curves], test_configs)
+    _, late = predictor.predict_finals([c[:15] for c in test_curves], test_configs)
+    assert np.median(late) < np.median(early)
+
+
+@pytest.mark.slow
+def test_pretraining_predicts_before_the_study_and_calibrates_on_held_out_curves() -> None:
+    prior_curves, prior_configs, _ = dataset(40, seed=7)
+    test_curves, test_configs, finals = dataset(30, seed=8)
+    pretrained = small(seed=2).pretrain(prior_curves, prior_configs, T, distributions=DISTS)
+    assert pretrained.n_prior_pairs_ > 0 and pretrained.std_scale_ != 2.0
+    mean, std = pretrained.predict_finals([c[:3] for c in test_curves], test_configs, T)
+    # before the study has a single curve it extrapolates better than the curve-family fit
+    param_mean, _ = ParametricCurvePredictor().predict_finals(
+        [c[:3] for c in test_curves], budget=T
+    )
+    param_mae = float(np.mean(np.abs(param_mean - finals)))
+    assert np.mean(np.abs(mean - finals)) < param_mae
+    # fine-tuned on a study's first three curves, it still does
+    few, few_configs, _ = dataset(3, seed=9)
+    pretrained.fit(few, few_configs, T, distributions=DISTS)
+    tuned, _ = pretrained.predict_finals([c[:3] for c in test_curves], test_configs, T)
+    assert np.mean(np.abs(tuned - finals)) < param_mae
+    # the held-out scale is one for all prefix lengths: check coverage pooled over the
+    # lengths it was calibrated on (10%, 25%, 50% of the curve)
+    covered = []
+    for s in (2, 5, 10):
+        m, sd = pretrained.predict_finals([c[:s] for c in test_curves], test_configs, T)
+        covered.extend(np.abs(m - finals) <= 1.645 * sd)
+    assert 0.6 <= np.mean(covered) <= 1.0
+
+
+def test_pretraining_checks_its_inputs() -> None:
+    curves, configs, _ = dataset(6, seed=10)
+    with pytest.raises(InputError, match="holdout"):
+        small().pretrain(curves, configs, T, distributions=DISTS, holdout=0.95)
+    with pytest.raises(InputError, match="configurations"):
+        small().pretrain(curves, None, T, distributions=DISTS)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="at least 2"):
+        small().pretrain(curves[:1], configs[:1], T, distributions=DISTS)
+    predictor = small().pretrain(curves, configs, T, distributions=DISTS)
+    other = {"y": FloatDistribution(0.0, 1.0)}
+    with pytest.raises(InputError, match="same search space"):
+        predictor.fit([c[:5] for c in curves], [{"y": 0.5}] * 6, T, distributions=other)

@@ -1,0 +1,62 @@
+"""The ``curve`` pruner pretrained on other LCBench tasks' curves (``pretrain=[...]``)."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from hyperlab.errors import InputError
+from hyperlab.pruners.curve import LearningCurvePruner, pretrain_data
+from hyperlab.registry import PRUNERS, TASKS
+
+SMALL = {"n_members": 2, "width": 16, "steps": 60, "warm_steps": 20, "max_pairs": 200}
+
+
+def test_pretrain_data_reads_other_tasks_curves() -> None:
+    curves, configs, budgets, space = pretrain_data("lcbench-126026,lcbench-167104", 3, seed=1)
+    assert len(curves) == len(configs) == len(budgets) == 6
+    assert all(len(c) == 52 for c in curves) and budgets == [52] * 6
+    assert sorted(space) == sorted(configs[0])
+    again, _, _, _ = pretrain_data(["lcbench-126026", "lcbench-167104"], 3, seed=1)
+    assert all((a == b).all() for a, b in zip(curves, again))
+
+
+def test_pretrained_pruner_acts_from_the_first_complete_trial() -> None:
+    pruner = PRUNERS.create(
+        "curve",
+        max_budget=52,
+        seed=0,
+        pretrain=["lcbench-126026"],
+        pretrain_curves=12,
+        predictor_options=SMALL,
+    )
+    assert isinstance(pruner, LearningCurvePruner) and pruner.min_finished == 1
+    assert pruner.predictor.n_prior_pairs_ > 0  # type: ignore[attr-defined]
+    task = TASKS.create("lcbench-3945")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner)
+
+    def objective(trial: optuna.Trial) -> float:
+        config = task.search_space(trial)
+        curve = task.curve(config).curves["val_loss"]
+        for epoch, value in enumerate(curve, start=1):
+            trial.report(float(value), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(curve[-1])
+
+    study.optimize(objective, n_trials=6)
+    reasons = [t.user_attrs.get("prune_reason", "") for t in study.trials]
+    assert not any(r.startswith("median rule") for r in reasons)
+
+
+def test_bad_pretraining_input_is_named() -> None:
+    with pytest.raises(InputError, match="one search space"):
+        pretrain_data(["lcbench-126026", "digits-mlp-bank"], 2)
+    with pytest.raises(InputError, match="not a replay task"):
+        pretrain_data(["branin"], 2)
+    with pytest.raises(InputError, match="pretrain_curves"):
+        pretrain_data(["lcbench-126026"], 0)
+    with pytest.raises(InputError, match="one or more"):
+        PRUNERS.create("curve", max_budget=52, pretrain=[])
+    with pytest.raises(InputError, match="nope"):
+        PRUNERS.create("curve", max_budget=52, pretrain=["nope"])
