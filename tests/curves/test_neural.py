@@ -102,7 +102,7 @@ def test_pretraining_predicts_before_the_study_and_calibrates_on_held_out_curves
     test_curves, test_configs, finals = dataset(30, seed=8)
     pretrained = small(seed=2).pretrain(prior_curves, prior_configs, T, distributions=DISTS)
     assert pretrained.n_prior_pairs_ > 0 and pretrained.std_scale_ != 2.0
-    mean, std = pretrained.predict_finals([c[:3] for c in test_curves], test_configs, T)
+    mean, _ = pretrained.predict_finals([c[:3] for c in test_curves], test_configs, T)
     # before the study has a single curve it extrapolates better than the curve-family fit
     param_mean, _ = ParametricCurvePredictor().predict_finals(
         [c[:3] for c in test_curves], budget=T
