@@ -114,8 +114,7 @@ def test_pretraining_predicts_before_the_study_and_calibrates_on_held_out_curves
     pretrained.fit(few, few_configs, T, distributions=DISTS)
     tuned, _ = pretrained.predict_finals([c[:3] for c in test_curves], test_configs, T)
     assert np.mean(np.abs(tuned - finals)) < param_mae
-    # the held-out scale is one for all prefix lengths: check coverage pooled over the
-    # lengths it was calibrated on (10%, 25%, 50% of the curve)
+    # held-out coverage, pooled over prefixes of 10%, 25% and 50% of the curve
     covered = []
     for s in (2, 5, 10):
         m, sd = pretrained.predict_finals([c[:s] for c in test_curves], test_configs, T)

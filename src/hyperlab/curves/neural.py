@@ -33,11 +33,12 @@ with the study's own and warm-start the network (online fine-tuning).
 Calibration. Training pairs cut from the same curve are strongly correlated, so the
 surrogate's own spread underestimates the error on a new curve. Before each refit the current
 network predicts the curves that are new since the last fit -- data it has never seen -- from
-10%, 25% and 50% of their length, and the predicted standard deviations are scaled so that 90%
-of these out-of-sample errors fall inside the 90% interval (a prequential, split-conformal
-style estimate; Vovk et al. 2005). Until ``min_calibration`` such errors exist the scale is
-``initial_std_scale``. :meth:`~NeuralCurvePredictor.pretrain` seeds these errors with those on
-a held-out part of the prior curves.
+10%, 25%, 50% and 75% of their length, and the predicted standard deviations are scaled so that
+90% of these out-of-sample errors fall inside the 90% interval (a prequential, split-conformal
+style estimate; Vovk et al. 2005), with one scale per prefix fraction (a prediction uses the
+scale of the fraction nearest its own, in log) because early prefixes err far more than late
+ones. Until ``min_calibration`` such errors exist the scale is ``initial_std_scale``, or the
+one learned on held-out pretraining curves.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ from hyperlab.curves.parametric import ParametricCurvePredictor
 from hyperlab.errors import InputError, InputTypeError
 
 _Z90 = 1.6448536269514722
+#: Prefix fractions at which out-of-sample errors are measured; each has its own std scale,
+#: used for prefixes nearest to it (in log fraction).
+CALIBRATION_FRACTIONS = (0.1, 0.25, 0.5, 0.75)
 #: Defaults of the deep ensemble, smaller than the sampler's: it is refitted during a study.
 _ENSEMBLE_DEFAULTS = {
     "n_members": 5,
@@ -108,9 +112,10 @@ class NeuralCurvePredictor(CurvePredictor):
         self._model: Any = None
         self._model_dim = -1
         self._seen: set[bytes] = set()
-        self._oos_z: list[float] = []
-        self._prior_z: list[float] = []
+        self._oos_z: list[tuple[float, float]] = []  # (prefix fraction, |error| / std)
+        self._prior_z: list[tuple[float, float]] = []
         self.std_scale_ = float(initial_std_scale)
+        self.std_scales_ = np.full(len(CALIBRATION_FRACTIONS), float(initial_std_scale))
         self._prior: tuple[np.ndarray, np.ndarray] | None = None  # cached (X, y) prior pairs
         self._prior_names: list[str] | None = None
         self.n_prior_pairs_ = 0
@@ -352,17 +357,19 @@ class NeuralCurvePredictor(CurvePredictor):
     def _errors_from_fractions(
         self, curves: list[np.ndarray], configs: list[dict[str, Any]] | None
     ) -> None:
-        """Append ``|error| / std`` of predictions from 10/25/50% of each curve's length."""
-        prefixes, chosen, targets, truth = [], [], [], []
+        """Append ``(fraction, |error| / std)`` of predictions from :data:`CALIBRATION_FRACTIONS`
+        of each curve's length."""
+        prefixes, chosen, targets, truth, fractions = [], [], [], [], []
         for i, curve in enumerate(curves):
             if len(curve) <= self.min_prefix:
                 continue
-            for fraction in (0.1, 0.25, 0.5):
+            for fraction in CALIBRATION_FRACTIONS:
                 s = max(self.min_prefix, round(fraction * len(curve)))
                 if s < len(curve):
                     prefixes.append(curve[:s])
                     targets.append(len(curve))
                     truth.append(curve[-1])
+                    fractions.append(s / len(curve))
                     if configs is not None:
                         chosen.append(configs[i])
         for target in sorted(set(targets)):
@@ -372,21 +379,37 @@ class NeuralCurvePredictor(CurvePredictor):
                 [chosen[k] for k in idx] if chosen else None,
                 target,
             )
-            self._oos_z.extend(np.abs(np.array([truth[k] for k in idx]) - mean) / std)
+            z = np.abs(np.array([truth[k] for k in idx]) - mean) / std
+            self._oos_z.extend((fractions[k], float(e)) for k, e in zip(idx, z))
 
     def _update_scale(self) -> None:
+        """Scales that make 90% of the out-of-sample errors fall in the 90% interval: one
+        pooled (``std_scale_``) and one per calibration fraction (``std_scales_``; the pooled
+        one where a fraction has fewer than ``min_calibration`` errors). The study's own errors
+        are used once there are ``min_calibration`` of them, else the pretraining ones."""
         errors = self._oos_z
         if len(errors) < self.min_calibration and len(self._prior_z) >= self.min_calibration:
             errors = self._prior_z
-        if len(errors) >= self.min_calibration:
-            raw = float(np.quantile(errors, 0.9)) / _Z90
-            self.std_scale_ = float(np.clip(raw, 0.5, 50.0))
+        if len(errors) < self.min_calibration:
+            return
+        table = np.array(errors, dtype=np.float64)
+        self.std_scale_ = _scale_from(table[:, 1])
+        bucket = _bucket(table[:, 0])
+        self.std_scales_ = np.array(
+            [
+                _scale_from(table[bucket == b, 1])
+                if np.sum(bucket == b) >= self.min_calibration
+                else self.std_scale_
+                for b in range(len(CALIBRATION_FRACTIONS))
+            ]
+        )
 
     def _predict(
         self, curves: list[np.ndarray], configs: list[dict[str, Any]] | None, budget: int
     ) -> tuple[np.ndarray, np.ndarray]:
         mean, std = self._predict_raw(curves, configs, budget)
-        return mean, std * self.std_scale_
+        fractions = np.array([len(c) / budget for c in curves])
+        return mean, std * self.std_scales_[_bucket(fractions)]
 
     def _predict_raw(
         self, curves: list[np.ndarray], configs: list[dict[str, Any]] | None, budget: int
@@ -407,6 +430,18 @@ def _curve_scale(prefix: np.ndarray) -> float:
     """The prefix's recent scale: the range of its second half, at least 2% of its last value."""
     recent = prefix[(len(prefix) - 1) // 2 :]
     return max(float(np.ptp(recent)), 0.02 * abs(float(prefix[-1])), 1e-8)
+
+
+def _scale_from(z: np.ndarray) -> float:
+    """The std scale that puts 90% of the ``|error| / std`` values ``z`` inside the 90% band."""
+    return float(np.clip(np.quantile(z, 0.9) / _Z90, 0.5, 50.0))
+
+
+def _bucket(fractions: np.ndarray) -> np.ndarray:
+    """Index of the calibration fraction nearest (in log) to each prefix fraction."""
+    logs = np.log(np.asarray(CALIBRATION_FRACTIONS))
+    edges = (logs[1:] + logs[:-1]) / 2
+    return np.searchsorted(edges, np.log(np.maximum(fractions, 1e-9)))
 
 
 def _key(curve: np.ndarray) -> bytes:
