@@ -31,41 +31,6 @@ OUT = Path(__file__).parent / "results" / "diagnosis_tuner.json"
 CHECKPOINTS = (10, 20, 40)
 
 
-def _evaluate(task: Any, config: dict[str, Any], seed: int) -> tuple[float, dict[str, list[float]]]:
-    """The task's k-fold evaluation with each curve under its own name.
-
-    ``SklearnMLPTask.evaluate`` at the time of writing files the per-epoch statistics under the
-    wrong keys (its ``val_loss`` curve holds the train accuracy), which would feed the
-    diagnosis tuner wrong curves; this loop over the same fold runs keeps them apart. The final
-    value is the same mean validation loss the task returns.
-    """
-    from hyperlab.errors import TrialFailure
-    from hyperlab.tasks.mlp import _FoldRun
-
-    data = task._data
-    runs = [
-        _FoldRun(
-            data["x"][tr],
-            data["y"][tr],
-            data["x"][va],
-            data["y"][va],
-            config,
-            task.n_classes,
-            seed + k,
-        )
-        for k, (tr, va) in enumerate(task._folds)
-    ]
-    keys = ("train_loss", "train_metric", "val_loss", "val_metric")  # _FoldRun.epoch() order
-    curves: dict[str, list[float]] = {k: [] for k in keys}
-    for epoch in range(1, task.max_budget + 1):
-        stats = [run.epoch() for run in runs]
-        for i, key in enumerate(keys):
-            curves[key].append(float(np.mean([s[i] for s in stats])))
-        if not (math.isfinite(curves["val_loss"][-1]) and math.isfinite(curves["train_loss"][-1])):
-            raise TrialFailure(f"training diverged at epoch {epoch}", curves=curves)
-    return curves["val_loss"][-1], curves
-
-
 def _study(args: tuple[str, str, int, int, int]) -> dict[str, Any]:
     import optuna
     import torch
@@ -84,13 +49,13 @@ def _study(args: tuple[str, str, int, int, int]) -> dict[str, Any]:
         config = task.search_space(trial)
         trial_seed = zlib.crc32(f"{seed}:{trial.number}".encode()) % (2**31)
         try:
-            value, curves = _evaluate(task, config, trial_seed)
+            evaluation = task.evaluate(config, seed=trial_seed)
         except TrialFailure as exc:
             trial.set_user_attr("curves", exc.curves)
             trial.set_user_attr("fail_reason", str(exc))
             return math.nan  # optuna records the trial as failed
-        trial.set_user_attr("curves", curves)
-        return value
+        trial.set_user_attr("curves", evaluation.curves)
+        return evaluation.value
 
     start = time.perf_counter()
     study.optimize(objective, n_trials=n_trials)

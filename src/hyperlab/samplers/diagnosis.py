@@ -5,8 +5,11 @@ before each new trial diagnoses the previous finished trial's ``curves`` user at
 :func:`hyperlab.diagnose.diagnose` and moves the best configuration so far the way the advice
 says: multiplicative steps on log axes, additive steps on linear ones, always inside the
 distributions' bounds. A knob whose advice flips direction gets half the step from then on (the
-way an expert narrows in). When no advice moves anything (a good fit, or noisy validation) it
-perturbs one random numeric knob of the best configuration, so it never repeats itself.
+way an expert narrows in). When no advice moves anything (a good fit, or noisy validation), or
+the advised configuration was already tried, it tries a nearby setting instead: one random numeric
+knob of the best configuration moved by a random step whose largest size shrinks by
+:data:`PERTURB_SHRINK` with every trial since the best one improved (down to ``min_step``), the
+way an expert tries ever closer settings around the best run so far.
 Categorical knobs keep the starting value. When the budget is fixed (no epochs knob in the space),
 "not converged: train longer" is read as "train faster": learning rate up x2. Failed trials without curves count as divergence
 (learning rate down); pruned trials are diagnosed from their partial curves when they have at
@@ -39,6 +42,8 @@ from hyperlab.errors import InputError
 from hyperlab.registry import TUNERS
 
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+#: The local step's scale is multiplied by this for each trial since the best one improved.
+PERTURB_SHRINK = 0.8
 
 
 class DiagnosisSampler(BaseSampler):
@@ -122,12 +127,13 @@ class DiagnosisSampler(BaseSampler):
             return start
         steps = dict.fromkeys(space, 1.0)
         last_dir: dict[str, str] = {}
-        best_value, base = math.inf, start
+        best_value, base, since_best = math.inf, start, 0
         for t in history:
             # replay: the step scales after each finished trial, the best config so far
+            since_best += 1
             if t.state == TrialState.COMPLETE and t.value is not None and t.value < best_value:
                 if all(k in t.params for k in space):
-                    best_value, base = t.value, {k: t.params[k] for k in space}
+                    best_value, base, since_best = t.value, {k: t.params[k] for k in space}, 0
             for adv in self._advice(t):
                 key = _param_for(adv.knob, space)
                 if key is None or adv.direction == "keep":
@@ -143,10 +149,12 @@ class DiagnosisSampler(BaseSampler):
                 config[key] = _move(config[key], space[key], adv, steps[key])
         tried = [{k: t.params.get(k) for k in space} for t in history]
         rng = np.random.default_rng([self.seed or 0, number])
-        for _ in range(20):
+        scale = max(self.min_step, PERTURB_SHRINK**since_best)
+        for attempt in range(20):
             if config not in tried:
                 break
-            config = _perturb(base, space, rng)
+            # a step too small to leave the tried set (integer knobs) grows back
+            config = _perturb(base, space, rng, min(1.0, scale * 1.5**attempt))
         return config
 
     def _advice(self, t: FrozenTrial) -> list[Advice]:
@@ -221,9 +229,16 @@ def _move(value: Any, dist: BaseDistribution, adv: Advice, step: float) -> Any:
 
 
 def _perturb(
-    base: dict[str, Any], space: dict[str, BaseDistribution], rng: np.random.Generator
+    base: dict[str, Any],
+    space: dict[str, BaseDistribution],
+    rng: np.random.Generator,
+    scale: float = 1.0,
 ) -> dict[str, Any]:
-    """``base`` with one random numeric knob moved by a random step (at most a factor of 3)."""
+    """``base`` with one random numeric knob moved by a random step.
+
+    The step is at most a factor of ``3**scale`` on log axes and ``scale`` quarters of the range
+    on linear ones.
+    """
     numeric = [k for k, d in space.items() if not isinstance(d, CategoricalDistribution)]
     config = dict(base)
     if not numeric:
@@ -231,7 +246,7 @@ def _perturb(
     key = numeric[int(rng.integers(len(numeric)))]
     dist = space[key]
     assert isinstance(dist, IntDistribution | FloatDistribution)
-    u = float(rng.uniform(-1, 1))
+    u = float(rng.uniform(-1, 1)) * scale
     if dist.log:
         new = float(config[key]) * 3.0**u
     else:
