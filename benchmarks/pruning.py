@@ -8,7 +8,9 @@ completed minus the best final value of the task (LCBench: best of 20 000 random
 configurations; bank: best in the bank). Also regret at equal epochs (``curve`` vs ``asha`` and
 ``hyperband``, each at the smaller of the two epoch totals), and the predictors' accuracy: mean
 absolute error and 90%-interval coverage of the final value predicted from 10%, 25% and 50% of a
-curve (fitted on ``--fit-curves`` random complete curves, tested on ``--test-curves`` others).
+curve (fitted on ``--fit-curves`` random complete curves -- the neural predictor first on half
+of them, so that the refit calibrates its std on the other half, as in a study -- and tested on
+``--test-curves`` others).
 
 Targets (issue 5): ``curve`` uses <= 1/3 of the epochs of ``none`` at a regret no worse than
 ``median``'s; at equal epochs it beats ``asha`` and ``hyperband`` on a majority of tasks.
@@ -159,6 +161,10 @@ def predictor_accuracy(
         if name == "neural-pretrained":
             p_curves, p_configs, p_budgets, p_space = pretrain_data(pretrain, 100, seed)
             predictor.pretrain(p_curves, p_configs, p_budgets, distributions=p_space)
+        if name != "parametric":
+            # as in a study: a first fit, then a refit whose new curves calibrate the std
+            half = max(2, n_fit // 2)
+            predictor.fit(curves[:half], configs[:half], budget, distributions=task.distributions())
         predictor.fit(curves[:n_fit], configs[:n_fit], budget, distributions=task.distributions())
         for fraction in (0.1, 0.25, 0.5):
             s = max(2, round(fraction * budget))
@@ -185,6 +191,13 @@ def main(argv: list[str] | None = None) -> None:
         "--pretrain", default=",".join(PRETRAIN), help="LCBench ids that pretrain curve-pretrained"
     )
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="instead of running: print the tables of these result files together",
+    )
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--fit-curves", type=int, default=40)
     parser.add_argument("--test-curves", type=int, default=100)
@@ -192,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=Path(__file__).parent / "results" / "pruning.json"
     )
     args = parser.parse_args(argv)
+    if args.merge:
+        merge(args.merge, args.out)
+        return
     if args.quick:
         args.lcbench, args.tuners, args.seeds, args.trials = "3945,7593", "random", 1, 40
         args.pretrain = "126026,167104"
@@ -223,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
             task, args.fit_curves, args.test_curves, seed=0, pretrain=pretrain
         )
         for tuner in tuners:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for pruner in pruners:
                     if pruner == "curve-pretrained" and not pretrain:
                         continue  # no other task shares this task's search space
@@ -232,7 +248,63 @@ def main(argv: list[str] | None = None) -> None:
                         {"task": task_name, "tuner": tuner, "seed": seed, "pruner": pruner, **res}
                     )
         print(f"  {task_name} done at {time.perf_counter() - started:.0f}s", flush=True)
+    summary, equal = report(rows, accuracy, task_names, tuners, pruners)
+    total = time.perf_counter() - started
+    print(f"\ntotal {total:.0f}s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(
+            {
+                "settings": settings,
+                "summary": summary,
+                "equal_epochs": equal,
+                "accuracy": accuracy,
+                "rows": rows,
+                "seconds": total,
+            },
+            f,
+            indent=1,
+        )
+    print(f"wrote {args.out}")
 
+
+def merge(paths: list[Path], out: Path) -> None:
+    """Print the tables of several result files (e.g. one per tuner) as one run's."""
+    rows: list[dict[str, Any]] = []
+    accuracy: dict[str, Any] = {}
+    sources = []
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        if any("trace" not in r for r in data["rows"]):
+            raise SystemExit(f"{path.name} has no regret traces (written by an older version)")
+        rows.extend(data["rows"])
+        accuracy.update(data["accuracy"])  # the same predictor test for the same task
+        sources.append({"file": path.name, "settings": data["settings"]})
+    print("merged:", ", ".join(p.name for p in paths))
+
+    def ordered(key: str) -> list[str]:
+        return list(dict.fromkeys(r[key] for r in rows))
+
+    summary, equal = report(rows, accuracy, ordered("task"), ordered("tuner"), ordered("pruner"))
+    with open(out, "w") as f:
+        json.dump(
+            {"merged": sources, "summary": summary, "equal_epochs": equal, "accuracy": accuracy},
+            f,
+            indent=1,
+        )
+    print(f"wrote {out}")
+
+
+def report(
+    rows: list[dict[str, Any]],
+    accuracy: dict[str, Any],
+    task_names: list[str],
+    tuners: list[str],
+    pruners: list[str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Print the per-task table, the summary, the equal-epochs comparison and the
+    predictors' accuracy; return ``(summary, equal_epochs)``."""
     # ------------------------------------------------------------------ per task table
     print(f"\n{'task':<18}{'tuner':<8}" + "".join(f"{p:>22}" for p in pruners))
     print(f"{'':<26}" + "".join(f"{'epochs / regret':>22}" for _ in pruners))
@@ -371,23 +443,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{name} MAE lower than parametric on "
             + ", ".join(f"{wins[f]}/{len(have)} tasks at {f:.0%}" for f in wins)
         )
-    total = time.perf_counter() - started
-    print(f"\ntotal {total:.0f}s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(
-            {
-                "settings": settings,
-                "summary": summary,
-                "equal_epochs": equal,
-                "accuracy": accuracy,
-                "rows": [{k: v for k, v in r.items() if k != "trace"} for r in rows],
-                "seconds": total,
-            },
-            f,
-            indent=1,
-        )
-    print(f"wrote {args.out}")
+    return summary, equal
 
 
 if __name__ == "__main__":
