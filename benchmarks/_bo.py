@@ -16,7 +16,8 @@ def run_tuner(
     """Optimize ``task_name`` with ``tuner`` for ``n_trials``; returns the regret curve.
 
     Returns:
-        ``{"regret": [best-so-far regret after each trial], "seconds": wall time}``.
+        ``{"regret": [best-so-far regret after each trial], "best": [best-so-far value],
+        "seconds": wall time}`` (``regret`` equals ``best`` when the optimum is unknown).
     """
     import optuna
 
@@ -36,12 +37,13 @@ def run_tuner(
         warnings.simplefilter("ignore")
         study.optimize(objective, n_trials=n_trials)
     seconds = time.perf_counter() - start
-    best, curve = math.inf, []
+    best, curve, bests = math.inf, [], []
     for t in study.trials:
         if t.value is not None and math.isfinite(t.value):
             best = min(best, t.value)
+        bests.append(best)
         curve.append(best - task.optimum if task.optimum is not None else best)
-    return {"regret": curve, "seconds": seconds}
+    return {"regret": curve, "best": bests, "seconds": seconds}
 
 
 def median_and_se(values: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:

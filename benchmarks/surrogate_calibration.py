@@ -13,6 +13,7 @@ coverage over seeds (and its spread over seeds).
 
 Usage:
     .venv/bin/python benchmarks/surrogate_calibration.py [--quick] [--seeds 5]
+        [--target-transform power|standardize|rank]
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ def main() -> None:
     parser.add_argument("--holdout", type=int, default=1000)
     parser.add_argument("--tasks", nargs="+", default=["branin", "hartmann6", "rosenbrock-4d"])
     parser.add_argument("--designs", nargs="+", default=["random", "bo"])
+    parser.add_argument(
+        "--target-transform",
+        default="power",
+        choices=["power", "standardize", "rank"],
+        help="target transform of the surrogates (default: the neural sampler's)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.tasks, args.holdout = 2, ["branin"], 300
@@ -80,7 +87,9 @@ def main() -> None:
                 y = np.array([task.evaluate(c).value for c in train])
                 yt = np.array([task.evaluate(c).value for c in test])
                 for surrogate in ("bll", "ensemble"):
-                    model = make_surrogate(surrogate, seed=seed).fit(X, y)
+                    model = make_surrogate(
+                        surrogate, seed=seed, target_transform=args.target_transform
+                    ).fit(X, y)
                     mean, std = model.predict(Xt)
                     for level, (z, _) in LEVELS.items():
                         cov = float(np.mean(np.abs(yt - mean) <= z * std))

@@ -200,6 +200,7 @@ def test_bad_settings_and_multi_objective_raise() -> None:
         {"running": "sometimes"},
         {"random_fraction": 2.0},
         {"n_startup": 0},
+        {"gradient_steps": -1},
         {"n_startup": 1, "surrogate_options": {"width": 0}},
     ):
         study = optuna.create_study(sampler=NeuralSampler(**kwargs))  # type: ignore[arg-type]
@@ -259,3 +260,32 @@ def test_compare_cli_end_to_end(tmp_path: Any) -> None:
     tuners = {r.get("tuner") for r in rows}
     assert {"random", "neural"} <= tuners, tuners
     assert (run_dir / "report.html").exists()
+
+
+def test_gradient_ascent_raises_the_acquisition() -> None:
+    from hyperlab.surrogates import ExpectedImprovement
+
+    # standardized targets: EI in model units is EI in the units of the scores, rescaled
+    sampler = NeuralSampler(
+        seed=0, n_startup=6, gradient_steps=30, target_transform="standardize", **_FAST
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_branin, n_trials=10)
+    model, enc = sampler._model, sampler._encoder
+    assert model is not None and enc is not None
+    acq, rng = ExpectedImprovement(), np.random.default_rng(0)
+    start = enc.random(8, rng)
+    moved = sampler._ascend(enc, model, acq, start, study.best_value, False, 0)
+    assert moved.shape == start.shape and np.all((moved >= 0) & (moved <= 1))
+    before = acq.evaluate(model, start, study.best_value, rng)
+    after = acq.evaluate(model, moved, study.best_value, rng)
+    assert np.all(after >= before - 1e-9) and np.sum(after) > np.sum(before)
+
+
+def test_latent_acquisition_and_power_transform_run() -> None:
+    sampler = NeuralSampler(
+        seed=0, n_startup=4, latent_acquisition=True, target_transform="power", **_FAST
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_branin, n_trials=7)
+    assert len(study.trials) == 7 and np.isfinite(study.best_value)

@@ -44,3 +44,15 @@ def test_bad_inputs_and_names() -> None:
         ExpectedImprovement().score(np.zeros(2), np.zeros(3), 0.0)
     with pytest.raises(UnknownNameError, match="ei"):
         make_acquisition("nope")
+
+
+@pytest.mark.parametrize("acq", [ExpectedImprovement(xi=0.05), UpperConfidenceBound(kappa=1.5)])
+def test_torch_scores_match_numpy_scores(acq: ExpectedImprovement) -> None:
+    import torch
+
+    mean = np.array([0.0, 1.0, -0.5, 2.0, 0.3])
+    std = np.array([1.0, 0.5, 0.1, 2.0, 0.2])
+    expected = acq.score(mean, std, 0.2)
+    got = acq.score_torch(torch.as_tensor(mean), torch.as_tensor(std), 0.2)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
+    assert ThompsonSampling().score_torch(torch.as_tensor(mean), torch.as_tensor(std), 0.2) is None

@@ -149,3 +149,60 @@ def test_bll_intervals_cover_held_out_values_of_an_interpolated_function(dtype: 
     mean0, std0 = plain.predict(Xt)
     assert plain.noise_floor_ == 0.0
     assert float(np.mean(np.abs(f(Xt) - mean0) <= std0)) < coverage
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.random.default_rng(1).lognormal(0.0, 2.0, 60),  # right-skewed, positive
+        -3.0 * np.random.default_rng(2).random(60),  # negative, no tail
+        np.random.default_rng(3).standard_normal(60) ** 3,  # heavy tails on both sides
+    ],
+)
+def test_power_transform_is_invertible_and_tames_skew(y: np.ndarray) -> None:
+    from scipy.stats import skew
+
+    from hyperlab.surrogates.base import _TargetMap
+
+    target = _TargetMap(y, "power")
+    z = target.forward(y)
+    np.testing.assert_allclose(target.inverse(z), y, rtol=1e-8, atol=1e-8)
+    assert abs(float(np.mean(z))) < 1e-9 and float(np.std(z)) == pytest.approx(1.0)
+    assert abs(skew(z)) <= abs(skew(y)) + 1e-9
+    assert np.all(np.diff(target.forward(np.sort(y))) >= 0)  # monotone
+
+
+def test_power_transform_straightens_an_exponential_tail() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 2))
+    y = np.exp(8 * X[:, 0]) + X[:, 1]
+    model = BayesianLastLayer(seed=0, steps=150, target_transform="power").fit(X, y)
+    mean, std = model.predict(X)
+    assert np.all(np.isfinite(mean)) and np.all(std >= 0)
+    assert np.corrcoef(np.argsort(np.argsort(mean)), np.argsort(np.argsort(y)))[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_latent_std_and_the_differentiable_prediction(cls: type[Surrogate]) -> None:
+    import torch
+
+    X, y = _data(30, 0.1)
+    model = cls(seed=0, steps=100).fit(X, y)
+    grid = np.linspace(0.0, 1.0, 15)[:, None]
+    mean, std = model.predict(grid)
+    mean_l, std_l = model.predict(grid, latent=True)
+    np.testing.assert_allclose(mean_l, mean)
+    assert np.all(std_l <= std + 1e-12) and np.any(std_l < std)
+    assert model.differentiable
+    x = torch.as_tensor(grid, dtype=torch.float64).requires_grad_(True)
+    for latent, ref in ((False, std), (True, std_l)):
+        mean_t, std_t = model.predict_torch(x, latent=latent)
+        np.testing.assert_allclose(
+            mean_t.detach().numpy(), model.to_model_units(mean), rtol=1e-4, atol=1e-4
+        )
+        # standardized targets: std in model units is the std over the scale of y
+        np.testing.assert_allclose(std_t.detach().numpy() * np.std(y), ref, rtol=1e-4, atol=1e-5)
+    (grad,) = torch.autograd.grad(mean_t.sum(), x)
+    assert torch.all(torch.isfinite(grad)) and float(grad.abs().sum()) > 0
+    with pytest.raises(InputError, match="shape"):
+        model.predict_torch(torch.zeros(2, 3, dtype=torch.float64))

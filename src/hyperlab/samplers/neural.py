@@ -38,6 +38,7 @@ from hyperlab.registry import TUNERS
 from hyperlab.surrogates import (
     ACQUISITIONS,
     SURROGATES,
+    Acquisition,
     SpaceEncoder,
     Surrogate,
     make_acquisition,
@@ -74,7 +75,18 @@ class NeuralSampler(BaseSampler):
         multi_fidelity: Use pruned trials and trials with a smaller budget as training data,
             with the budget fraction as an extra input; predictions are made at full budget.
         max_budget: Full budget for ``multi_fidelity`` (default: the largest budget seen).
-        target_transform: ``"standardize"`` or ``"rank"`` (for heavy-tailed scores).
+        target_transform: ``"power"`` (default: Yeo-Johnson with its maximum-likelihood
+            exponent, then standardized; tames heavy tails), ``"standardize"`` or ``"rank"``.
+            On the development seeds (100-104, 50 trials) ``power`` took rosenbrock-4d's
+            median regret from 51 to 14 and branin's from 0.017 to 0.005 (hartmann6 0.57 to
+            0.49); ``rank`` helped neither (43, 0.26).
+        gradient_steps: Adam steps of gradient ascent on the acquisition from the best five
+            candidates (numeric parameters only). Off by default: on the development seeds
+            it made the sampler greedier and worse (hartmann6 median regret 0.57 -> 1.5,
+            rosenbrock-4d 51 -> 74 with 50 steps).
+        latent_acquisition: Score candidates with the uncertainty of the function alone
+            (without the noise terms of the surrogate). Off by default: measured no better on
+            the development seeds.
         warn_independent_sampling: Warn once when a parameter outside the relative search
             space is sampled independently (at random).
         seed: Seed of every random choice; the same seed gives the same suggestions when the
@@ -96,7 +108,9 @@ class NeuralSampler(BaseSampler):
         transfer_studies: Sequence[str] | None = None,
         multi_fidelity: bool = False,
         max_budget: int | None = None,
-        target_transform: str = "standardize",
+        target_transform: str = "power",
+        gradient_steps: int = 0,
+        latent_acquisition: bool = False,
         warn_independent_sampling: bool = True,
         seed: int | None = None,
     ) -> None:
@@ -113,6 +127,8 @@ class NeuralSampler(BaseSampler):
         self.multi_fidelity = multi_fidelity
         self.max_budget = max_budget
         self.target_transform = target_transform
+        self.gradient_steps = gradient_steps
+        self.latent_acquisition = latent_acquisition
         self.warn_independent_sampling = warn_independent_sampling
         self.seed = seed
         self._rng = np.random.default_rng(seed)
@@ -224,6 +240,14 @@ class NeuralSampler(BaseSampler):
             or (self.n_candidates < 1)
         ):
             raise InputError(f"n_candidates must be a positive int, got {self.n_candidates!r}")
+        if (
+            isinstance(self.gradient_steps, bool)
+            or not isinstance(self.gradient_steps, int)
+            or self.gradient_steps < 0
+        ):
+            raise InputError(
+                f"gradient_steps must be a non-negative int, got {self.gradient_steps!r}"
+            )
         if self.running not in _LIARS:
             raise InputError(f"running must be one of {_LIARS}, got {self.running!r}")
         if self.transfer_studies is not None and (
@@ -383,7 +407,10 @@ class NeuralSampler(BaseSampler):
 
         def score(C: np.ndarray) -> np.ndarray:
             inputs = np.hstack([C, self._extra_columns(len(C), use_budget, n_ind)])
-            s = np.asarray(acq.evaluate(model, inputs, best, rng), dtype=float)
+            s = np.asarray(
+                acq.evaluate(model, inputs, best, rng, latent=self.latent_acquisition),
+                dtype=float,
+            )
             s = np.where(np.isfinite(s), s, -np.inf)
             dup = _is_duplicate(C, taken)
             if not dup.all():
@@ -393,8 +420,54 @@ class NeuralSampler(BaseSampler):
         s = score(cands)
         top = cands[np.argsort(-s, kind="stable")[:5]]
         refined = self._perturb(enc, np.repeat(top, 40, axis=0), rng, 0.02)
-        final = np.vstack([top, refined])
+        ascended = self._ascend(enc, model, acq, top, best, use_budget, n_ind)
+        final = np.vstack([top, refined, ascended])
         return final[int(np.argmax(score(final)))]
+
+    def _ascend(
+        self,
+        enc: SpaceEncoder,
+        model: Surrogate,
+        acq: Acquisition,
+        X0: np.ndarray,
+        best: float,
+        use_budget: bool,
+        n_ind: int,
+    ) -> np.ndarray:
+        """Gradient ascent of the acquisition (in model units) on the numeric columns of ``X0``.
+
+        Projected Adam steps inside ``[0, 1]``; integer and stepped columns are rounded
+        afterwards by ``snap``, categorical columns stay fixed. Returns ``(0, dim)`` when the
+        surrogate or the acquisition has no differentiable form.
+        """
+        cols = enc.numeric_columns
+        steps = int(self.gradient_steps)
+        if not cols or not steps or not model.differentiable:
+            return np.zeros((0, enc.dim))
+        import torch
+
+        best_z = float(model.to_model_units(np.array([best]))[0])
+        extra = torch.as_tensor(self._extra_columns(len(X0), use_budget, n_ind))
+        mask = torch.zeros(enc.dim, dtype=torch.float64)
+        mask[cols] = 1.0
+        x = torch.as_tensor(X0, dtype=torch.float64).clone().requires_grad_(True)
+        m, v = torch.zeros_like(x), torch.zeros_like(x)
+        lr, b1, b2 = 0.01, 0.9, 0.999
+        for t in range(1, steps + 1):
+            mean, std = model.predict_torch(
+                torch.cat([x, extra], dim=1), latent=self.latent_acquisition
+            )
+            gain = acq.score_torch(mean, std, best_z)
+            if gain is None:
+                return np.zeros((0, enc.dim))
+            (grad,) = torch.autograd.grad(gain.sum(), x)
+            with torch.no_grad():
+                grad = torch.nan_to_num(grad) * mask
+                m.mul_(b1).add_(grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                step = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + 1e-12)
+                x.add_(lr * step).clamp_(0.0, 1.0)
+        return enc.snap(x.detach().numpy())
 
     @staticmethod
     def _perturb(

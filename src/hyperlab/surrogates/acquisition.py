@@ -7,6 +7,7 @@ score seen so far).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
@@ -44,15 +45,33 @@ class Acquisition(ABC):
         return self._score(mean, std, float(best))
 
     def evaluate(
-        self, surrogate: Surrogate, X: np.ndarray, best: float, rng: np.random.Generator
+        self,
+        surrogate: Surrogate,
+        X: np.ndarray,
+        best: float,
+        rng: np.random.Generator,
+        *,
+        latent: bool = False,
     ) -> np.ndarray:
-        """Score candidates ``X`` of shape ``(m, d)`` with a fitted surrogate."""
-        mean, std = surrogate.predict(X)
+        """Score candidates ``X`` of shape ``(m, d)`` with a fitted surrogate.
+
+        ``latent`` scores with the uncertainty of the function alone (no observation noise;
+        see :meth:`Surrogate.predict`).
+        """
+        mean, std = surrogate.predict(X, latent=latent)
         return self.score(mean, std, best)
 
     @abstractmethod
     def _score(self, mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
         """Compute the scores on checked inputs."""
+
+    def score_torch(self, mean: Any, std: Any, best: float) -> Any:
+        """Differentiable :meth:`score` on torch tensors, or None when there is none.
+
+        Used only to refine candidates by gradient ascent; the final choice among
+        candidates is always made by :meth:`evaluate`.
+        """
+        return None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
@@ -78,6 +97,13 @@ class ExpectedImprovement(Acquisition):
         ei = gain * ndtr(u) + std * np.exp(-0.5 * u * u) / _SQRT_2PI
         return np.where(std > 0, np.maximum(ei, 0.0), np.maximum(gain, 0.0))
 
+    def score_torch(self, mean: Any, std: Any, best: float) -> Any:
+        import torch
+
+        gain = best - float(self.xi) - mean
+        u = gain / std
+        return gain * torch.special.ndtr(u) + std * torch.exp(-0.5 * u * u) / _SQRT_2PI
+
 
 class UpperConfidenceBound(Acquisition):
     """Optimism for minimization: score ``-(mu - kappa sigma)`` (a lower confidence bound).
@@ -92,6 +118,9 @@ class UpperConfidenceBound(Acquisition):
         self.kappa = kappa
 
     def _score(self, mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+        return -(mean - float(self.kappa) * std)
+
+    def score_torch(self, mean: Any, std: Any, best: float) -> Any:
         return -(mean - float(self.kappa) * std)
 
 
@@ -110,7 +139,13 @@ class ThompsonSampling(Acquisition):
         self.seed = seed
 
     def evaluate(
-        self, surrogate: Surrogate, X: np.ndarray, best: float, rng: np.random.Generator
+        self,
+        surrogate: Surrogate,
+        X: np.ndarray,
+        best: float,
+        rng: np.random.Generator,
+        *,
+        latent: bool = False,
     ) -> np.ndarray:
         return -surrogate.sample(X, 1, rng)[0]
 

@@ -17,7 +17,8 @@ from scipy.special import ndtri
 
 from hyperlab.errors import InputError, InputTypeError
 
-TARGET_TRANSFORMS = ("standardize", "rank")
+TARGET_TRANSFORMS = ("standardize", "rank", "power")
+_POWER_BOUNDS = (-2.0, 2.0)  # range of the Yeo-Johnson exponent
 DTYPES = ("float32", "float64")
 
 
@@ -48,7 +49,10 @@ class _TargetMap:
 
     ``standardize`` is affine. ``rank`` sends the empirical quantiles of ``y`` to normal
     scores (a Gaussian copula, which tames heavy tails) and is piecewise linear between them,
-    extended linearly beyond the observed range.
+    extended linearly beyond the observed range. ``power`` standardizes, applies the
+    Yeo-Johnson power transform (Yeo and Johnson 2000) with the exponent that makes the
+    result most Gaussian (maximum likelihood, as in HEBO, Cowen-Rivers et al. 2022), and
+    standardizes again: smooth, monotone, and the identity when ``y`` is already symmetric.
     """
 
     def __init__(self, y: np.ndarray, kind: str) -> None:
@@ -56,6 +60,19 @@ class _TargetMap:
         self.mean = float(np.mean(y))
         std = float(np.std(y))
         self.scale = std if std > 1e-12 * max(1.0, abs(self.mean)) else 1.0
+        if kind == "power":
+            from scipy.stats import yeojohnson_normmax
+
+            u = (y - self.mean) / self.scale
+            try:
+                lam = float(yeojohnson_normmax(u))
+            except (ValueError, FloatingPointError, RuntimeError):
+                lam = 1.0
+            self.lam = float(np.clip(lam if np.isfinite(lam) else 1.0, *_POWER_BOUNDS))
+            v = _yeo_johnson(u, self.lam)
+            self.v_mean = float(np.mean(v))
+            self.v_scale = max(float(np.std(v)), 1e-12)
+            return
         if kind == "rank":
             uniq = np.unique(y)
             if uniq.size < 3:
@@ -76,6 +93,9 @@ class _TargetMap:
     def forward(self, y: np.ndarray) -> np.ndarray:
         if self.kind == "standardize":
             return (y - self.mean) / self.scale
+        if self.kind == "power":
+            v = _yeo_johnson((y - self.mean) / self.scale, self.lam)
+            return (v - self.v_mean) / self.v_scale
         z = np.interp(y, self.y_knots, self.z_knots)
         lo, hi = y < self.y_knots[0], y > self.y_knots[-1]
         z[lo] = self.z_knots[0] + (y[lo] - self.y_knots[0]) / self.y_slopes[0]
@@ -85,6 +105,9 @@ class _TargetMap:
     def inverse(self, z: np.ndarray) -> np.ndarray:
         if self.kind == "standardize":
             return z * self.scale + self.mean
+        if self.kind == "power":
+            u = _yeo_johnson_inverse(z * self.v_scale + self.v_mean, self.lam)
+            return u * self.scale + self.mean
         y = np.interp(z, self.z_knots, self.y_knots)
         lo, hi = z < self.z_knots[0], z > self.z_knots[-1]
         y[lo] = self.y_knots[0] + (z[lo] - self.z_knots[0]) * self.y_slopes[0]
@@ -95,6 +118,9 @@ class _TargetMap:
         """Per-point noise standard deviations in model units (local slope for ``rank``)."""
         if self.kind == "standardize":
             return noise / self.scale
+        if self.kind == "power":
+            # first-order: the slope of the map at the mean of the targets
+            return noise / (self.scale * self.v_scale)
         return noise / max(float(np.std(self.y_knots)), 1e-12)
 
     def inverse_std(self, mean_z: np.ndarray, std_z: np.ndarray) -> np.ndarray:
@@ -102,6 +128,40 @@ class _TargetMap:
             return std_z * self.scale
         # Delta method with a secant one standard deviation to each side.
         return 0.5 * (self.inverse(mean_z + std_z) - self.inverse(mean_z - std_z))
+
+
+def _yeo_johnson(x: np.ndarray, lam: float) -> np.ndarray:
+    """The Yeo-Johnson transform of ``x`` with exponent ``lam`` (elementwise)."""
+    x = np.asarray(x, dtype=float)
+    out = np.empty_like(x)
+    pos = x >= 0
+    if abs(lam) < 1e-8:
+        out[pos] = np.log1p(x[pos])
+    else:
+        out[pos] = (np.power(x[pos] + 1.0, lam) - 1.0) / lam
+    if abs(lam - 2.0) < 1e-8:
+        out[~pos] = -np.log1p(-x[~pos])
+    else:
+        out[~pos] = -(np.power(1.0 - x[~pos], 2.0 - lam) - 1.0) / (2.0 - lam)
+    return out
+
+
+def _yeo_johnson_inverse(v: np.ndarray, lam: float) -> np.ndarray:
+    """Inverse of :func:`_yeo_johnson`; values beyond the transform's range are clipped."""
+    v = np.asarray(v, dtype=float)
+    out = np.empty_like(v)
+    pos = v >= 0
+    if abs(lam) < 1e-8:
+        out[pos] = np.expm1(np.minimum(v[pos], 700.0))
+    else:
+        base = np.maximum(v[pos] * lam + 1.0, 1e-12)
+        out[pos] = np.power(base, 1.0 / lam) - 1.0
+    if abs(lam - 2.0) < 1e-8:
+        out[~pos] = -np.expm1(np.minimum(-v[~pos], 700.0))
+    else:
+        base = np.maximum(1.0 - (2.0 - lam) * v[~pos], 1e-12)
+        out[~pos] = 1.0 - np.power(base, 1.0 / (2.0 - lam))
+    return np.nan_to_num(out, nan=0.0, posinf=1e300, neginf=-1e300)
 
 
 class Surrogate(ABC):
@@ -191,18 +251,21 @@ class Surrogate(ABC):
         self.n_fits_ += 1
         return self
 
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, X: np.ndarray, *, latent: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Predictive mean and standard deviation.
 
         Args:
             X: Inputs of shape ``(m, d)``.
+            latent: When true, the standard deviation of the function itself (the model's
+                uncertainty about it), without the noise of an observation; models that do
+                not separate the two return the full predictive standard deviation.
 
         Returns:
             ``(mean, std)``, each of shape ``(m,)``, in the units of the targets.
         """
         X = self._check_predict_input(X)
         with single_threaded_blas():
-            mean_z, std_z = self._predict(X)
+            mean_z, std_z = self._predict_latent(X) if latent else self._predict(X)
         return self._target.inverse(mean_z), np.maximum(
             self._target.inverse_std(mean_z, std_z), 0.0
         )
@@ -227,7 +290,42 @@ class Surrogate(ABC):
             draws = self._sample(X, n_samples, rng if rng is not None else self._rng)
         return np.stack([self._target.inverse(d) for d in draws])
 
+    @property
+    def differentiable(self) -> bool:
+        """Whether :meth:`predict_torch` is available (the acquisition can be optimized by gradient)."""
+        return type(self)._predict_torch is not Surrogate._predict_torch
+
+    def predict_torch(self, X: Any, *, latent: bool = False) -> tuple[Any, Any]:
+        """Differentiable mean and std in *model units* at a float64 tensor ``X`` ``(m, d)``.
+
+        Used to refine candidates by gradient ascent on the acquisition; compare with
+        :meth:`to_model_units` of the incumbent. Raises :class:`InputError` when the surrogate
+        is not :attr:`differentiable` or not fit.
+        """
+        if not self.differentiable:
+            raise InputError(f"{type(self).__name__} has no differentiable prediction")
+        if not hasattr(self, "n_features_in_"):
+            raise InputError(f"{type(self).__name__} must be fit before it can predict")
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise InputError(f"X must have shape (m, {self.n_features_in_}), got {tuple(X.shape)}")
+        return self._predict_torch(X, latent)
+
+    def to_model_units(self, y: np.ndarray) -> np.ndarray:
+        """Targets ``(n,)`` in the units the model was fit in (after the target transform)."""
+        if not hasattr(self, "_target"):
+            raise InputError(f"{type(self).__name__} must be fit first")
+        return self._target.forward(_as_vector(y, "y"))
+
     # ---------------------------------------------------------------------------- private
+    def _predict_torch(self, X: Any, latent: bool) -> tuple[Any, Any]:
+        """Differentiable ``_predict`` (``_predict_latent``) on a tensor; override if you can."""
+        raise NotImplementedError
+
+    def _predict_latent(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the function (no observation noise) in model units; default
+        ``_predict``."""
+        return self._predict(X)
+
     @abstractmethod
     def _fit(self, X: np.ndarray, z: np.ndarray, noise: np.ndarray | None, mode: str) -> None:
         """Fit on checked inputs ``(n, d)``, targets ``(n,)`` in model units, noise or None.

@@ -224,6 +224,22 @@ class BayesianLastLayer(Surrogate):
         mean, var = self._post.predict(self._features(X))
         return mean, np.sqrt(var + self.noise_floor_)
 
+    def _predict_latent(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # the weights' uncertainty alone: no noise 1 / beta, no out-of-fold floor
+        phi = self._features(X)
+        var = np.sum((phi @ self._post.A_inv) * phi, axis=1)
+        return phi @ self._post.m, np.sqrt(np.maximum(var, 1e-12))
+
+    def _predict_torch(self, X: torch.Tensor, latent: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self._net.features(X.to(TORCH_DTYPES[self.dtype]))[0].to(torch.float64)
+        phi = torch.cat([h, torch.ones_like(h[:, :1])], dim=1)
+        m = torch.as_tensor(self._post.m)
+        A_inv = torch.as_tensor(self._post.A_inv)
+        var = ((phi @ A_inv) * phi).sum(dim=1)
+        if not latent:
+            var = var + 1.0 / self._post.beta + self.noise_floor_
+        return phi @ m, torch.sqrt(var.clamp_min(1e-12))
+
     def _sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         # Draws of the regression function phi^T w (no noise, no floor: smooth functions).
         phi = self._features(X)
