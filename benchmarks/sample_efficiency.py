@@ -17,9 +17,10 @@ so far minus the best value any run of any tuner found), and the mean rank at th
 (rank among the tuners per task and seed, 1 = best, ties share, averaged over tasks and seeds).
 
 Every finished run is appended to ``results/sample_efficiency.partial.jsonl`` and skipped when
-the command is run again, so a long setting can be run in pieces; the summary and
-``results/sample_efficiency.json`` are rebuilt from all runs of the current setting, and the
-partial file is removed once every run is there.
+the command is run again with the same number of trials, so a long setting can be run in
+pieces (e.g. one ``--tasks`` subset at a time, then the full setting); the summary and
+``results/sample_efficiency.json`` are rebuilt from the runs of the current setting. The
+partial file is a cache, not a result: delete it before a run that must start afresh.
 
 Usage:
     .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--seeds 20] [--mlp-seeds 10]
@@ -130,7 +131,6 @@ def main() -> None:
     }
     OUT.write_text(json.dumps({"settings": settings, "summary": summary, "runs": slim}, indent=1))
     print(f"wrote {OUT.relative_to(HERE.parent)}")
-    PARTIAL.unlink(missing_ok=True)
 
 
 def _load_partial(trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:

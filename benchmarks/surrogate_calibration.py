@@ -29,6 +29,7 @@ import optuna
 import torch
 
 from hyperlab.registry import TASKS, TUNERS
+from hyperlab.samplers.neural import DEFAULT_TRANSFORMS
 from hyperlab.surrogates import SpaceEncoder, make_surrogate
 
 HERE = Path(__file__).parent
@@ -56,9 +57,10 @@ def main() -> None:
     parser.add_argument("--designs", nargs="+", default=["random", "bo"])
     parser.add_argument(
         "--target-transform",
-        default="power",
+        default=None,
         choices=["power", "standardize", "rank"],
-        help="target transform of the surrogates (default: the neural sampler's)",
+        help="target transform of both surrogates (default: the neural sampler's choice for "
+        "each, DEFAULT_TRANSFORMS)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -87,9 +89,10 @@ def main() -> None:
                 y = np.array([task.evaluate(c).value for c in train])
                 yt = np.array([task.evaluate(c).value for c in test])
                 for surrogate in ("bll", "ensemble"):
-                    model = make_surrogate(
-                        surrogate, seed=seed, target_transform=args.target_transform
-                    ).fit(X, y)
+                    transform = args.target_transform or DEFAULT_TRANSFORMS[surrogate]
+                    model = make_surrogate(surrogate, seed=seed, target_transform=transform).fit(
+                        X, y
+                    )
                     mean, std = model.predict(Xt)
                     for level, (z, _) in LEVELS.items():
                         cov = float(np.mean(np.abs(yt - mean) <= z * std))
