@@ -5,14 +5,16 @@ accuracy and the learning-rate and regularization advice points the right way >=
 time; the drop from in-distribution to held-out is below the ~0.19 balanced-accuracy drop
 reported for trainers' diagnosers on unseen programs (arXiv 2606.26492).
 
-For each task in turn the logistic-regression classifier is trained on the other two tasks'
-runs and the blended diagnosis (rules + classifier, as ``diagnose`` does) is scored on the
-held-out task. Side by side in the same run: the rules alone (no learning), and the same
-classifier in distribution (5-fold stratified CV over all runs, every task seen in training).
+For each task in turn the classifier (default: the ensemble of logistic regression and
+gradient-boosted trees, ``--model``) is trained on the other two tasks' runs and the blended
+diagnosis (rules + classifier, as ``diagnose`` does) is scored on the held-out task. Side by side
+in the same run: the rules alone (no learning), the other classifier kinds held out the same
+way, and the chosen classifier in distribution (5-fold stratified CV over all runs, every task
+seen in training).
 Labels and expected advice come from the run's cause (see ``make_diagnosis_set.py``).
 
 Usage:
-    .venv/bin/python benchmarks/make_diagnosis_set.py   # once, ~8 CPU-minutes
+    .venv/bin/python benchmarks/make_diagnosis_set.py   # once, ~15 minutes
     .venv/bin/python benchmarks/diagnose_accuracy.py [--quick] [--write-model]
 
 ``--write-model`` also fits the classifier on every run and writes the shipped
@@ -64,9 +66,7 @@ def _inputs(runs: list[dict[str, Any]], metrics: bool = True) -> np.ndarray:
     return np.array(rows)
 
 
-def _predict(
-    runs: list[dict[str, Any]], model: clf.LinearClassifier | None
-) -> list[dict[str, str]]:
+def _predict(runs: list[dict[str, Any]], model: clf.Classifier | None) -> list[dict[str, str]]:
     out = []
     for r in runs:
         d = _diagnose(check_curves(r["curves"]), None, model)
@@ -112,6 +112,9 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--quick", action="store_true", help="a third of the runs")
     parser.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
+    parser.add_argument(
+        "--model", choices=["linear", "trees", "ensemble"], default="ensemble", help="classifier"
+    )
     parser.add_argument("--write-model", action="store_true")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
@@ -124,11 +127,35 @@ def main() -> None:
     x_nometric = _inputs(runs, metrics=False)
     y = [r["label"] for r in runs]
 
-    def fit(idx: Any) -> clf.LinearClassifier:
+    def fit(idx: Any, kind: str = args.model) -> clf.Classifier:
         # every run twice, with and without its metric curves, so that the classifier also
         # serves users who log only losses
-        xs = np.vstack([x[idx], x_nometric[idx]])
-        return clf.fit(xs, [y[i] for i in idx] * 2, c=args.c)
+        xs, ys = np.vstack([x[idx], x_nometric[idx]]), [y[i] for i in idx] * 2
+        if kind == "linear":
+            return clf.fit(xs, ys, c=args.c)
+        if kind == "trees":
+            return clf.fit_trees(xs, ys)
+        return clf.Ensemble([clf.fit(xs, ys, c=args.c), clf.fit_trees(xs, ys)])
+
+    # the other classifier kinds, held out the same way, side by side
+    others: dict[str, Any] = {}
+    for kind in sorted({"linear", "trees", "ensemble"} - {args.model}):
+        preds_k: list[dict[str, str]] = [{}] * len(runs)
+        for task in tasks:
+            test = [i for i, r in enumerate(runs) if r["task"] == task]
+            model_k = fit(np.array([i for i, r in enumerate(runs) if r["task"] != task]), kind)
+            for i, q in zip(test, _predict([runs[i] for i in test], model_k)):
+                preds_k[i] = q
+        others[kind] = {
+            "held_out_pooled": _scores(runs, preds_k),
+            "per_task": {
+                t: _scores(
+                    [r for r in runs if r["task"] == t],
+                    [q for q, r in zip(preds_k, runs) if r["task"] == t],
+                )
+                for t in tasks
+            },
+        }
 
     rules_preds = _predict(runs, None)
     held_preds: list[dict[str, str]] = [{}] * len(runs)
@@ -170,6 +197,7 @@ def main() -> None:
         "drop_in_dist_to_held_out": drop,
         "anchor_drop": ANCHOR_DROP,
         "per_task": per_task,
+        "other_classifiers_held_out": others,
         "confusion_held_out": {
             "rows": labels,
             "cols": labels + sorted({q["primary"] for q in held_preds} - set(labels)),
@@ -182,6 +210,7 @@ def main() -> None:
         },
         "targets": {"balanced_accuracy": 0.9, "advice_direction": 0.9},
         "c": args.c,
+        "model": args.model,
         "seconds": time.perf_counter() - start,
     }
 
@@ -197,8 +226,10 @@ def main() -> None:
         f"{'method':<28} {'bal.acc':>8} {'acc':>6} {'lr-all':>7} {'lr-move':>8} {'reg-all':>7} {'reg-move':>8}"
     )
     print(row("rules only (pooled)", rules))
-    print(row("rules+clf held-out (pooled)", held))
-    print(row("rules+clf in-dist (5-fold)", indist))
+    print(row(f"rules+{args.model} held-out", held))
+    for kind, o in others.items():
+        print(row(f"  (rules+{kind} held-out)", o["held_out_pooled"]))
+    print(row(f"rules+{args.model} in-dist 5-fold", indist))
     for t in tasks:
         print(row(f"  held-out {t}", per_task[t]["held_out"]))
         print(row(f"  rules only {t}", per_task[t]["rules_only"]))

@@ -4,8 +4,9 @@
 :class:`Diagnosis`: findings (overfitting, underfitting, good-fit, lr-too-high, lr-too-low,
 not-converged, plateau, noisy-validation) each with a confidence and the evidence in numbers, and
 advice on each knob. Interpretable rules over scale-free features are blended with a small
-logistic-regression classifier trained on a labelled curve set (``model.json``); the rules work
-alone when the model file is absent.
+classifier (logistic regression averaged with gradient-boosted trees, stored as plain numbers in
+``model.json``) trained on a labelled curve set; the rules work alone when the model file is
+absent.
 
 This subpackage is a leaf: it needs numpy (and scikit-learn only to train the classifier).
 """
@@ -71,7 +72,7 @@ def diagnose(
 def _diagnose(
     curves: dict[str, np.ndarray],
     config: Mapping[str, Any] | None,
-    model: _classifier.LinearClassifier | None,
+    model: _classifier.Classifier | None,
 ) -> Diagnosis:
     v = view(curves)
     feats = features(curves, v)

@@ -39,11 +39,24 @@ FEATURE_NAMES = (
     "val_noise",
     "noise_ratio",
     "val_noise_to_trend",
+    "val_flips",
+    "flip_excess",
+    "val_resid_to_range",
+    "val_rise_share",
+    "train_rebound",
+    "train_jumps",
+    "lin_val_rise",
+    "lin_val_tail",
+    "lin_train_tail",
+    "lin_gap",
     "has_metric",
     "train_metric_end",
     "val_metric_end",
     "metric_gap",
     "metric_gain",
+    "val_metric_step",
+    "val_metric_noise",
+    "train_metric_noise",
 )
 
 
@@ -126,6 +139,20 @@ def _noise(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(second - np.median(second))) / math.sqrt(6))
 
 
+def _flips(x: np.ndarray) -> float:
+    """Share of consecutive epoch-to-epoch changes that reverse direction (white noise: ~2/3)."""
+    d = np.diff(x)
+    d = d[np.abs(d) > 1e-12]
+    return float((d[1:] * d[:-1] < 0).mean()) if len(d) >= 2 else 0.0
+
+
+def _smallest_step(x: np.ndarray) -> float:
+    """Smallest non-zero change between epochs (a metric's resolution: 1/validation size)."""
+    d = np.abs(np.diff(x[np.isfinite(x)]))
+    d = d[d > 1e-9]
+    return float(d.min()) if len(d) else 0.0
+
+
 def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[str, float]:
     """The scale-free features of checked curves, keyed by :data:`FEATURE_NAMES`."""
     v = view(curves) if v is None else v
@@ -164,6 +191,27 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
         f["noise_ratio"] = float(np.log((f["val_noise"] + 1e-3) / (f["train_noise"] + 1e-3)))
         trend = abs(float(v.val_smooth[-1] - v.val_smooth[len(va) // 2])) + 1e-3
         f["val_noise_to_trend"] = float(np.log(f["val_noise"] / trend + 1e-3))
+        f["val_flips"] = _flips(va)
+        f["flip_excess"] = f["val_flips"] - _flips(tr)
+        resid = 1.4826 * float(np.median(np.abs(va - v.val_smooth)))
+        f["val_resid_to_range"] = float(np.log((resid + 1e-3) / (float(np.ptp(va)) + 1e-3)))
+        # the same shapes on the loss's own (linear) axis, as shares of the first epoch's distance
+        # to the best value: near-zero losses do not inflate them the way logarithms do
+        lin_tr = _smooth(v.raw_train[: v.n_finite])
+        lin_va = _smooth(v.raw_val[: v.n_finite])
+        k = max(1, len(lin_va) // 3)
+        lin_drop = float(lin_va[0] - lin_va.min())
+        if lin_drop > 1e-12:
+            f["lin_val_rise"] = float(np.clip((lin_va[-1] - lin_va.min()) / lin_drop, 0, 3))
+            f["lin_val_tail"] = float(np.clip((lin_va[-k - 1] - lin_va[-1]) / lin_drop, -3, 3))
+            f["lin_gap"] = float(np.clip((lin_va[-1] - lin_tr[-1]) / lin_drop, -3, 3))
+        lin_tdrop = float(lin_tr[0] - lin_tr.min())
+        if lin_tdrop > 1e-12:
+            f["lin_train_tail"] = float(np.clip((lin_tr[-k - 1] - lin_tr[-1]) / lin_tdrop, -3, 3))
+        f["train_rebound"] = float((tr - np.minimum.accumulate(tr)).max())
+        f["train_jumps"] = float(np.log(np.abs(dtr).sum() / (abs(tr[-1] - tr[0]) + 1e-3) + 1e-3))
+        if vdrop > 1e-12:
+            f["val_rise_share"] = float(np.clip(f["val_rise"] / vdrop, 0.0, 3.0))
     if "train_metric" in curves and "val_metric" in curves:
         tm, vm = curves["train_metric"][: v.n_finite], curves["val_metric"][: v.n_finite]
         if len(tm) and np.isfinite(tm[-1]) and np.isfinite(vm[-1]):
@@ -172,6 +220,9 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
             f["val_metric_end"] = float(vm[-1])
             f["metric_gap"] = float(tm[-1] - vm[-1])
             f["metric_gain"] = float(np.nanmax(vm) - vm[0])
+            f["val_metric_step"] = _smallest_step(vm)
+            f["val_metric_noise"] = _noise(vm[np.isfinite(vm)])
+            f["train_metric_noise"] = _noise(tm[np.isfinite(tm)])
     return {k: (x if math.isfinite(x) else 0.0) for k, x in f.items()}
 
 
