@@ -19,6 +19,17 @@ LCBench-like curves.
 
     .venv/bin/python benchmarks/pruning.py            # default settings (printed)
     .venv/bin/python benchmarks/pruning.py --quick    # 3 tasks, random only, 1 seed, 40 trials
+
+The committed results (each run under 25 minutes on a shared 2-core machine; TPE studies are
+about three times slower than random ones, so TPE ran in two halves of the tasks)::
+
+    pruning.py --tuners random --seeds 5 --out results/pruning_random_a.json
+    pruning.py --tuners tpe --seeds 4 --lcbench 3945,7593,34539,126025 --bank '' \
+        --out results/pruning_tpe_a.json
+    pruning.py --tuners tpe --seeds 4 --lcbench 146212,167149,167184,189906 \
+        --out results/pruning_tpe_b.json
+    pruning.py --merge results/pruning_random_a.json results/pruning_tpe_a.json \
+        results/pruning_tpe_b.json --out results/pruning.json
 """
 
 from __future__ import annotations
