@@ -11,6 +11,9 @@ diagnosis (rules + classifier, as ``diagnose`` does) is scored on the held-out t
 in the same run: the rules alone (no learning), the other classifier kinds held out the same
 way, and the chosen classifier in distribution (5-fold stratified CV over all runs, every task
 seen in training).
+The classifier's weight against the rules is chosen by nested leave-one-task-out: for each held-out
+task, among ``WEIGHTS`` by leave-one-task-out on the other two tasks only. The side-by-side
+classifier kinds and the in-distribution run use the default weight 0.5.
 Labels and expected advice come from the run's cause (see ``make_diagnosis_set.py``).
 
 Usage:
@@ -34,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.diagnose import _diagnose, model_inputs
+from hyperlab.diagnose import MODEL_WEIGHT, _diagnose, model_inputs
 from hyperlab.diagnose import classifier as clf
 from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import features, view
@@ -44,6 +47,8 @@ HERE = Path(__file__).parent
 DATA = HERE / "data" / "diagnosis_set.json.gz"
 OUT = HERE / "results" / "diagnose_accuracy.json"
 ANCHOR_DROP = 0.19
+#: Candidate weights of the classifier against the rules, chosen by nested leave-one-task-out.
+WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -66,10 +71,12 @@ def _inputs(runs: list[dict[str, Any]], metrics: bool = True) -> np.ndarray:
     return np.array(rows)
 
 
-def _predict(runs: list[dict[str, Any]], model: clf.Classifier | None) -> list[dict[str, str]]:
+def _predict(
+    runs: list[dict[str, Any]], model: clf.Classifier | None, weight: float = MODEL_WEIGHT
+) -> list[dict[str, str]]:
     out = []
     for r in runs:
-        d = _diagnose(check_curves(r["curves"]), None, model)
+        d = _diagnose(check_curves(r["curves"]), None, model, weight)
         lr, wd = d.advice_for("lr"), d.advice_for("weight_decay")
         out.append(
             {
@@ -157,14 +164,35 @@ def main() -> None:
             },
         }
 
+    def choose_weight(pool: list[str]) -> tuple[float, dict[str, float]]:
+        """The blend weight with the best leave-one-task-out balanced accuracy within ``pool``."""
+        preds_w: dict[float, list[dict[str, str]]] = {w: [] for w in WEIGHTS}
+        inner_runs: list[dict[str, Any]] = []
+        for inner in pool:
+            tr = np.array(
+                [i for i, r in enumerate(runs) if r["task"] in pool and r["task"] != inner]
+            )
+            te = [runs[i] for i, r in enumerate(runs) if r["task"] == inner]
+            model_i = fit(tr)
+            inner_runs += te
+            for w in WEIGHTS:
+                preds_w[w] += _predict(te, model_i, w)
+        acc = {w: _scores(inner_runs, p)["balanced_accuracy"] for w, p in preds_w.items()}
+        # ties go to the weight nearest the even blend
+        return max(WEIGHTS, key=lambda w: (round(acc[w], 6), -abs(w - 0.5))), acc
+
     rules_preds = _predict(runs, None)
     held_preds: list[dict[str, str]] = [{}] * len(runs)
     per_task: dict[str, Any] = {}
+    chosen: dict[str, Any] = {}
     for task in tasks:
         train = [i for i, r in enumerate(runs) if r["task"] != task]
         test = [i for i, r in enumerate(runs) if r["task"] == task]
+        # nested: the weight is chosen on the two training tasks only, never on ``task``
+        weight, inner_acc = choose_weight([t for t in tasks if t != task])
+        chosen[task] = {"weight": weight, "inner_balanced_accuracy": inner_acc}
         model = fit(np.array(train))
-        preds = _predict([runs[i] for i in test], model)
+        preds = _predict([runs[i] for i in test], model, weight)
         for i, q in zip(test, preds):
             held_preds[i] = q
         per_task[task] = {
@@ -211,6 +239,7 @@ def main() -> None:
         "targets": {"balanced_accuracy": 0.9, "advice_direction": 0.9},
         "c": args.c,
         "model": args.model,
+        "blend_weight_nested": chosen,
         "seconds": time.perf_counter() - start,
     }
 
@@ -231,6 +260,8 @@ def main() -> None:
         print(row(f"  (rules+{kind} held-out)", o["held_out_pooled"]))
     print(row(f"rules+{args.model} in-dist 5-fold", indist))
     for t in tasks:
+        print(f"  held-out {t}: blend weight {chosen[t]['weight']} (chosen on the other tasks)")
+    for t in tasks:
         print(row(f"  held-out {t}", per_task[t]["held_out"]))
         print(row(f"  rules only {t}", per_task[t]["rules_only"]))
     print(
@@ -246,8 +277,10 @@ def main() -> None:
     OUT.write_text(json.dumps(result, indent=2))
     print(f"wrote {OUT} in {result['seconds']:.0f}s")
     if args.write_model:
+        weight, acc = choose_weight(tasks)
+        print(f"shipped blend weight {weight} (leave-one-task-out over all tasks: {acc})")
         model = fit(np.arange(len(runs)))
-        clf.MODEL_PATH.write_text(json.dumps(model.to_dict()))
+        clf.MODEL_PATH.write_text(json.dumps({**model.to_dict(), "blend_weight": weight}))
         print(f"wrote {clf.MODEL_PATH} (trained on all {len(runs)} runs)")
 
 

@@ -40,7 +40,7 @@ __all__ = [
 
 #: Findings listed besides the primary one need at least this confidence.
 REPORT_THRESHOLD = 0.35
-#: Weight of the learned classifier against the rules when both are available.
+#: Weight of the learned classifier against the rules when the model file names none.
 MODEL_WEIGHT = 0.5
 
 
@@ -66,14 +66,18 @@ def diagnose(
     checked = check_curves(curves)
     if config is not None and not isinstance(config, Mapping):
         raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
-    return _diagnose(checked, config, _classifier.load() if use_model else None)
+    if not use_model:
+        return _diagnose(checked, config, None)
+    return _diagnose(checked, config, _classifier.load(), _classifier.blend_weight(MODEL_WEIGHT))
 
 
 def _diagnose(
     curves: dict[str, np.ndarray],
     config: Mapping[str, Any] | None,
     model: _classifier.Classifier | None,
+    weight: float = MODEL_WEIGHT,
 ) -> Diagnosis:
+    """Rules, blended with ``model``'s probabilities at ``weight`` (0: rules only, 1: model)."""
     v = view(curves)
     feats = features(curves, v)
     rules = rule_scores(feats, v)
@@ -82,7 +86,7 @@ def _diagnose(
         x = model_inputs(feats, rules)
         proba = model.predict_proba(x)[0]
         for name, p in zip(model.classes, proba):
-            conf[name] = (1 - MODEL_WEIGHT) * conf[name] + MODEL_WEIGHT * float(p)
+            conf[name] = (1 - weight) * conf[name] + weight * float(p)
         # a finding the classifier does not know keeps its rule score
     ranked = sorted(FINDINGS, key=lambda n: (-conf[n], FINDINGS.index(n)))
     findings = []

@@ -300,6 +300,19 @@ def fit_trees(
 
 
 @lru_cache(maxsize=1)
+def blend_weight(default: float, path: str | None = None) -> float:
+    """The classifier's weight against the rules stored with the model (``default`` if none).
+
+    ``benchmarks/diagnose_accuracy.py --write-model`` chooses it by leave-one-task-out over the
+    labelled set and stores it as ``blend_weight`` beside the model.
+    """
+    p = Path(path) if path else MODEL_PATH
+    if not p.is_file():
+        return default
+    return float(json.loads(p.read_text()).get("blend_weight", default))
+
+
+@lru_cache(maxsize=1)
 def load(path: str | None = None) -> Classifier | None:
     """The shipped classifier, or ``None`` when no model file exists or it does not match."""
     p = Path(path) if path else MODEL_PATH
