@@ -134,3 +134,30 @@ def test_pretraining_checks_its_inputs() -> None:
     other = {"y": FloatDistribution(0.0, 1.0)}
     with pytest.raises(InputError, match="same search space"):
         predictor.fit([c[:5] for c in curves], [{"y": 0.5}] * 6, T, distributions=other)
+
+
+@pytest.mark.slow
+def test_a_refit_scales_the_std_of_the_network_it_refitted() -> None:
+    """The first network's errors on the curves new at the refit fall inside the *refitted*
+    network's 90% band about 90% of the time at each calibration fraction. (A scale learned on
+    the first network's std, applied to the refitted network's several-fold different one, made
+    the band cover every one of them -- and every test curve on LCBench.)"""
+    curves, configs, _ = dataset(60, seed=50)
+    test_curves, test_configs, finals = dataset(60, seed=70)
+    predictor = small(seed=0).fit(curves[:30], configs[:30], T, distributions=DISTS)
+    fresh, fresh_configs = curves[30:], configs[30:]
+    lengths = (2, 5, 10, 15)  # 10%, 25%, 50% and 75% of the curve
+    truth = np.array([c[-1] for c in fresh])
+    errors = [
+        np.abs(predictor.predict_finals([c[:s] for c in fresh], fresh_configs, T)[0] - truth)
+        for s in lengths
+    ]
+    predictor.fit(curves, configs, T, distributions=DISTS)
+    for s, error in zip(lengths, errors):
+        _, std = predictor.predict_finals([c[:s] for c in fresh], fresh_configs, T)
+        assert 0.8 <= np.mean(error <= 1.645 * std) <= 0.95, (s, np.mean(error <= 1.645 * std))
+    covered = []
+    for s in lengths[:3]:
+        mean, std = predictor.predict_finals([c[:s] for c in test_curves], test_configs, T)
+        covered.extend(np.abs(mean - finals) <= 1.645 * std)
+    assert 0.7 <= np.mean(covered) <= 1.0
