@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 import hyperlab
@@ -73,3 +74,24 @@ def test_interrupted_trial_is_failed_and_resumed(tmp_path: Path) -> None:
     assert len(complete) == 5
     assert len([t for t in study.trials if t.state == TrialState.FAIL]) == 1
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+
+
+def test_interrupt_is_not_lost_when_telling_the_failed_trial_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C in the objective leaves even if the storage then refuses the failed trial."""
+    from hyperlab.lab.runner import _Claimed, _run_one
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0, 1)
+        raise KeyboardInterrupt("SIGTERM")
+
+    study = optuna.create_study()
+    func = _Claimed(objective, 5)
+
+    def refuse(*args: object, **kwargs: object) -> bool:
+        raise optuna.exceptions.UpdateFinishedTrialError("failed as stale elsewhere")
+
+    monkeypatch.setattr(study._storage, "set_trial_state_values", refuse)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        _run_one(study, func)

@@ -384,10 +384,21 @@ def run_job(
 
 
 def _run_one(study: optuna.Study, func: _Claimed) -> None:
-    func.trial_id = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.optimize(func, n_trials=1, catch=(Exception,), gc_after_trial=False)
+    """One trial; an interrupt of its objective always leaves as ``KeyboardInterrupt``.
+
+    Optuna re-raises the objective's ``KeyboardInterrupt`` after telling the failed trial, but
+    an error of that tell (a storage error, a trial already failed as stale) replaces it, and
+    the caller would retry instead of leaving: the interrupt is raised again here.
+    """
+    func.trial_id, func.interrupted = None, None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(func, n_trials=1, catch=(Exception,), gc_after_trial=False)
+    except Exception as exc:
+        if func.interrupted is not None:
+            raise KeyboardInterrupt(func.interrupted) from exc
+        raise
 
 
 def _keep_retry(study: optuna.Study, trial_id: int, target: int) -> None:
