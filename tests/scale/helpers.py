@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,9 @@ def _child(target: Callable[..., Any], kwargs: dict[str, Any], out: str | None) 
     ``os._exit`` skips the interpreter's clean-up, so database connections inherited from the
     parent are not closed from here (that would break the parent's connection pool).
     """
+    # a process started in the background by a non-interactive shell inherits SIGINT ignored
+    # (and Python then keeps ignoring it); the children here act as foreground workers
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     code = 0
     try:
         result = target(**kwargs)
