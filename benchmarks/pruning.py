@@ -28,8 +28,13 @@ about three times slower than random ones, so TPE ran in two halves of the tasks
         --out results/pruning_tpe_a.json
     pruning.py --tuners tpe --seeds 4 --lcbench 146212,167149,167184,189906 \
         --out results/pruning_tpe_b.json
-    pruning.py --merge results/pruning_random_a.json results/pruning_tpe_a.json \
-        results/pruning_tpe_b.json --out results/pruning.json
+    pruning.py --merge results/pruning_tpe_a.json results/pruning_tpe_b.json \
+        results/pruning_random_a.json --out results/pruning.json
+
+(a later file's predictor-accuracy section wins in a merge). The random piece was rerun after the
+neural predictor's calibration fix (commit "calibrate the std scale on the refitted network's
+std"); the two TPE pieces are from before it, so their ``curve`` and ``curve-pretrained`` rows
+used the earlier predictor.
 """
 
 from __future__ import annotations
