@@ -129,12 +129,7 @@ _NOT_APPLICABLE = {("breast-cancer-mlp", "small-model"), ("wine-mlp", "small-mod
 
 #: The pilot's centre configuration (learning rate and epochs are tuned per task and optimizer).
 _CENTRE = {
-    "weight_decay": 1e-4,
-    "batch_size": 32,
-    "n_layers": 2,
-    "width": 64,
-    "activation": "relu",
-    "dropout": 0.1,
+    k: v for k, v in SklearnMLPTask().default_config().items() if k not in ("lr", "optimizer")
 }
 _BASE_LR = {"adam": 1e-3, "sgd": 3e-2}
 _PILOT_FACTORS = (0.3, 1.0, 3.0, 10.0)
