@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,3 +66,15 @@ def ranks(values: dict[str, float]) -> dict[str, float]:
     for i, name in enumerate(names):
         out[name] = 1.0 + float(np.sum(arr < arr[i])) + 0.5 * float(np.sum(arr == arr[i]) - 1)
     return out
+
+
+def finish(
+    out: Path, payload: dict[str, Any], verdicts: list[str], all_ok: str, start: float
+) -> None:
+    """Print the verdicts (or ``all_ok``) and the wall time; write ``payload`` as JSON to ``out``."""
+    print()
+    print("\n".join(verdicts) if verdicts else all_ok)
+    print(f"total {time.time() - start:.0f} s")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({**payload, "verdicts": verdicts}, indent=1))
+    print(f"wrote {out}")

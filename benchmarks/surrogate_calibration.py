@@ -19,7 +19,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 import optuna
 import torch
 
+from _bo import finish
 from hyperlab.registry import TASKS, TUNERS
 from hyperlab.samplers.neural import DEFAULT_TRANSFORMS
 from hyperlab.surrogates import SpaceEncoder, make_surrogate
@@ -133,16 +133,13 @@ def main() -> None:
                     f"{task_name:14s} {design:7s} {surrogate:9s}"
                     + "".join(f"{c:>24s}" for c in cells)
                 )
-    print()
-    print("\n".join(verdicts) if verdicts else "all coverages within ±10 points of nominal")
-    print(f"total {time.time() - start:.0f} s")
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(
-        json.dumps(
-            {"settings": settings, "summary": summary, "raw": raw, "verdicts": verdicts}, indent=1
-        )
+    finish(
+        OUT,
+        {"settings": settings, "summary": summary, "raw": raw},
+        verdicts,
+        "all coverages within ±10 points of nominal",
+        start,
     )
-    print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 import torch
 
-from _bo import median_and_se, run_tuner
+from _bo import finish, median_and_se, run_tuner
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "surrogate_sensitivity.json"
@@ -97,16 +96,13 @@ def main() -> None:
             print(f"{name:12s} {med:10.4g} {se:9.3g} {diff:10.3g} {z:10.2f}  {flag}")
             if name != "default" and not ok:
                 verdicts.append(f"MISSED: {task} {name} moves the median by {z:.1f} SE")
-    print()
-    print("\n".join(verdicts) if verdicts else "every variant within 2 SE of the default")
-    print(f"total {time.time() - start:.0f} s")
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(
-        json.dumps(
-            {"settings": settings, "summary": summary, "runs": runs, "verdicts": verdicts}, indent=1
-        )
+    finish(
+        OUT,
+        {"settings": settings, "summary": summary, "runs": runs},
+        verdicts,
+        "every variant within 2 SE of the default",
+        start,
     )
-    print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":
