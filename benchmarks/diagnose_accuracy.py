@@ -15,6 +15,13 @@ The classifier's weight against the rules is chosen by nested leave-one-task-out
 task, among ``WEIGHTS`` by leave-one-task-out on the other two tasks only. The side-by-side
 classifier kinds and the in-distribution run use the default weight 0.5.
 Labels and expected advice come from the run's cause (see ``make_diagnosis_set.py``).
+Also reported, never used to choose anything: the held-out score at each fixed blend weight (how
+much the nested choice of weight moves the result), and an effect check for label noise: a
+pushed run counts as "checked" when its final validation loss is worse than 90% of its task's
+baseline runs (their spread is the seed, split and jitter noise; only the outcome is compared,
+never a curve shape; baseline and tiny-val runs are always kept). The held-out scores are given
+on all runs and on the checked runs, for the classifier trained on all runs and for one trained
+on the checked runs only (nested the same way).
 
 Usage:
     .venv/bin/python benchmarks/make_diagnosis_set.py   # once, ~15 minutes
@@ -49,6 +56,10 @@ OUT = HERE / "results" / "diagnose_accuracy.json"
 ANCHOR_DROP = 0.19
 #: Candidate weights of the classifier against the rules, chosen by nested leave-one-task-out.
 WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+#: Effect check: a pushed run must end worse than this quantile of its task's baseline runs.
+EFFECT_QUANTILE = 0.9
+#: Causes the effect check leaves alone (the reference, and a push on the measurement).
+_NOT_CHECKED = ("baseline", "tiny-val")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -57,6 +68,33 @@ def _load(path: Path) -> dict[str, Any]:
     for r in data["runs"]:
         r["curves"] = {k: [math.nan if x is None else x for x in v] for k, v in r["curves"].items()}
     return data
+
+
+def _final_val(run: dict[str, Any]) -> float:
+    """The validation loss a run ends with (``inf`` when it diverged)."""
+    last = run["curves"]["val_loss"][-1]
+    return float(last) if math.isfinite(last) else math.inf
+
+
+def _effect_thresholds(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Per task, the :data:`EFFECT_QUANTILE` quantile of the baseline runs' final validation loss."""
+    out = {}
+    for task in sorted({r["task"] for r in runs}):
+        base = [_final_val(r) for r in runs if r["task"] == task and r["cause"] == "baseline"]
+        out[task] = float(np.quantile(base, EFFECT_QUANTILE))
+    return out
+
+
+def _effect_checked(runs: list[dict[str, Any]]) -> list[bool]:
+    """Whether each run's push measurably changed its outcome (the label-noise check).
+
+    Only the outcome is compared, never a curve shape: a pushed run counts when its final
+    validation loss is worse than :data:`EFFECT_QUANTILE` of its task's baseline runs (whose
+    spread is the seed, split and jitter noise). Baseline runs are the reference and tiny-val
+    runs push the measurement, not the model, so both are always kept.
+    """
+    limit = _effect_thresholds(runs)
+    return [r["cause"] in _NOT_CHECKED or _final_val(r) > limit[r["task"]] for r in runs]
 
 
 def _inputs(runs: list[dict[str, Any]], metrics: bool = True) -> np.ndarray:
@@ -164,13 +202,18 @@ def main() -> None:
             },
         }
 
-    def choose_weight(pool: list[str]) -> tuple[float, dict[str, float]]:
-        """The blend weight with the best leave-one-task-out balanced accuracy within ``pool``."""
+    def choose_weight(pool: list[str], use: list[bool]) -> tuple[float, dict[str, float]]:
+        """The blend weight with the best leave-one-task-out balanced accuracy within ``pool``
+        (training on the runs flagged in ``use``, scoring on all runs of the inner task)."""
         preds_w: dict[float, list[dict[str, str]]] = {w: [] for w in WEIGHTS}
         inner_runs: list[dict[str, Any]] = []
         for inner in pool:
             tr = np.array(
-                [i for i, r in enumerate(runs) if r["task"] in pool and r["task"] != inner]
+                [
+                    i
+                    for i, r in enumerate(runs)
+                    if r["task"] in pool and r["task"] != inner and use[i]
+                ]
             )
             te = [runs[i] for i, r in enumerate(runs) if r["task"] == inner]
             model_i = fit(tr)
@@ -181,24 +224,93 @@ def main() -> None:
         # ties go to the weight nearest the even blend
         return max(WEIGHTS, key=lambda w: (round(acc[w], 6), -abs(w - 0.5))), acc
 
+    def held_out(
+        use: list[bool],
+    ) -> tuple[list[dict[str, str]], dict[str, Any], dict[float, list[dict[str, str]]]]:
+        """Leave-one-task-out predictions for every run, training on the runs flagged in
+        ``use``; the blend weight is chosen on the two training tasks only (nested). Also the
+        predictions at every candidate weight (a sensitivity report, not a choice)."""
+        preds_h: list[dict[str, str]] = [{}] * len(runs)
+        fixed: dict[float, list[dict[str, str]]] = {w: [{}] * len(runs) for w in WEIGHTS}
+        chosen_h: dict[str, Any] = {}
+        for task in tasks:
+            train = [i for i, r in enumerate(runs) if r["task"] != task and use[i]]
+            test = [i for i, r in enumerate(runs) if r["task"] == task]
+            # nested: the weight is chosen on the two training tasks only, never on ``task``
+            weight, inner_acc = choose_weight([t for t in tasks if t != task], use)
+            chosen_h[task] = {"weight": weight, "inner_balanced_accuracy": inner_acc}
+            model = fit(np.array(train))
+            for w in WEIGHTS:
+                for i, q in zip(test, _predict([runs[i] for i in test], model, w)):
+                    fixed[w][i] = q
+            for i in test:
+                preds_h[i] = fixed[weight][i]
+        return preds_h, chosen_h, fixed
+
     rules_preds = _predict(runs, None)
-    held_preds: list[dict[str, str]] = [{}] * len(runs)
+    everything = [True] * len(runs)
+    held_preds, chosen, fixed_preds = held_out(everything)
+    fixed_weight = {
+        str(w): {
+            "pooled": _scores(runs, p)["balanced_accuracy"],
+            **{
+                t: _scores(
+                    [r for r in runs if r["task"] == t],
+                    [q for q, r in zip(p, runs) if r["task"] == t],
+                )["balanced_accuracy"]
+                for t in tasks
+            },
+        }
+        for w, p in fixed_preds.items()
+    }
     per_task: dict[str, Any] = {}
-    chosen: dict[str, Any] = {}
     for task in tasks:
-        train = [i for i, r in enumerate(runs) if r["task"] != task]
         test = [i for i, r in enumerate(runs) if r["task"] == task]
-        # nested: the weight is chosen on the two training tasks only, never on ``task``
-        weight, inner_acc = choose_weight([t for t in tasks if t != task])
-        chosen[task] = {"weight": weight, "inner_balanced_accuracy": inner_acc}
-        model = fit(np.array(train))
-        preds = _predict([runs[i] for i in test], model, weight)
-        for i, q in zip(test, preds):
-            held_preds[i] = q
         per_task[task] = {
-            "held_out": _scores([runs[i] for i in test], preds),
+            "held_out": _scores([runs[i] for i in test], [held_preds[i] for i in test]),
             "rules_only": _scores([runs[i] for i in test], [rules_preds[i] for i in test]),
         }
+    # the effect check (label noise): scores on the runs whose push measurably changed the
+    # outcome, for the classifier trained on all runs and for one trained on checked runs only
+    checked = _effect_checked(runs)
+    kept = [i for i in range(len(runs)) if checked[i]]
+    checked_preds, checked_chosen, _ = held_out(checked)
+
+    def on(idx: list[int], preds: list[dict[str, str]]) -> dict[str, Any]:
+        return _scores([runs[i] for i in idx], [preds[i] for i in idx])
+
+    effect_check = {
+        "rule": (
+            f"a pushed run is kept when its final validation loss exceeds the "
+            f"{EFFECT_QUANTILE:.0%} quantile of its task's baseline runs' final validation "
+            f"losses (baseline and tiny-val runs are always kept)"
+        ),
+        "n_checked": len(kept),
+        "removed_by_cause": {
+            c: sum(1 for i, r in enumerate(runs) if r["cause"] == c and not checked[i])
+            for c in sorted({r["cause"] for r in runs})
+        },
+        "threshold_by_task": _effect_thresholds(runs),
+        "trained_on_all": {
+            "scored_on_all": _scores(runs, held_preds),
+            "scored_on_checked": on(kept, held_preds),
+        },
+        "trained_on_checked": {
+            "scored_on_all": _scores(runs, checked_preds),
+            "scored_on_checked": on(kept, checked_preds),
+            "per_task_checked": {
+                t: on([i for i in kept if runs[i]["task"] == t], checked_preds) for t in tasks
+            },
+            "blend_weight_nested": checked_chosen,
+            "confusion_checked": {
+                "rows": labels,
+                "cols": labels + sorted({checked_preds[i]["primary"] for i in kept} - set(labels)),
+                "matrix": _confusion(
+                    [y[i] for i in kept], [checked_preds[i]["primary"] for i in kept], labels
+                ),
+            },
+        },
+    }
 
     from sklearn.model_selection import StratifiedKFold
 
@@ -240,6 +352,8 @@ def main() -> None:
         "c": args.c,
         "model": args.model,
         "blend_weight_nested": chosen,
+        "held_out_fixed_weight": fixed_weight,
+        "effect_check": effect_check,
         "seconds": time.perf_counter() - start,
     }
 
@@ -273,11 +387,22 @@ def main() -> None:
     print(" " * 17 + " ".join(f"{c[:7]:>7}" for c in cm["cols"]))
     for name, counts in zip(cm["rows"], cm["matrix"]):
         print(f"{name:<17}" + " ".join(f"{n:>7d}" for n in counts))
+    print(
+        "held-out balanced accuracy at each fixed blend weight (sensitivity, not a choice): "
+        + ", ".join(f"{w}: {v['pooled']:.3f}" for w, v in fixed_weight.items())
+    )
+    ec = effect_check
+    print(
+        f"effect check: {ec['n_checked']} of {len(runs)} runs kept; removed {ec['removed_by_cause']}"
+    )
+    print(row("  trained on all, scored on checked", ec["trained_on_all"]["scored_on_checked"]))
+    print(row("  trained on checked, scored on all", ec["trained_on_checked"]["scored_on_all"]))
+    print(row("  trained on checked, on checked", ec["trained_on_checked"]["scored_on_checked"]))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2))
     print(f"wrote {OUT} in {result['seconds']:.0f}s")
     if args.write_model:
-        weight, acc = choose_weight(tasks)
+        weight, acc = choose_weight(tasks, everything)
         print(f"shipped blend weight {weight} (leave-one-task-out over all tasks: {acc})")
         model = fit(np.arange(len(runs)))
         clf.MODEL_PATH.write_text(json.dumps({**model.to_dict(), "blend_weight": weight}))
