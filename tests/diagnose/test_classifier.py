@@ -58,3 +58,40 @@ def test_shipped_model_loads_and_matches_the_features() -> None:
     assert model.inputs == list(clf.INPUT_NAMES)
     p = model.predict_proba(np.zeros((2, len(clf.INPUT_NAMES))))
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+class _Fixed(clf.Classifier):
+    """A stand-in classifier that gives every input the same probabilities."""
+
+    def __init__(self, probs: dict[str, float]) -> None:
+        self.classes = sorted(probs)
+        self.inputs = list(clf.INPUT_NAMES)
+        self._p = np.array([probs[c] for c in self.classes])
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.tile(self._p, (len(np.atleast_2d(x)), 1))
+
+
+def test_an_unknown_finding_keeps_its_rule_score_only_where_its_stand_ins_are_believed() -> None:
+    from hyperlab.diagnose import _diagnose
+    from hyperlab.diagnose.curves import check_curves
+
+    t = np.arange(40.0)
+    flat = {
+        "train_loss": (2.2 + 0.1 * np.exp(-t) + 0.001 * np.cos(t)).tolist(),
+        "val_loss": (2.21 + 0.1 * np.exp(-t) + 0.001 * np.sin(t)).tolist(),
+    }
+    curves = check_curves(flat)
+    rules_only = _diagnose(curves, None, None).finding("plateau")
+    assert rules_only is not None and rules_only.confidence > 0.9
+    others = ("good-fit", "lr-too-low", "noisy-validation", "not-converged", "overfitting")
+    believed = _Fixed({"underfitting": 0.6, "lr-too-high": 0.4, **dict.fromkeys(others, 0.0)})
+    d = _diagnose(curves, None, believed, 0.75)
+    assert d.primary.name == "plateau"
+    doubted = _Fixed(
+        {"good-fit": 1.0, "underfitting": 0.0, "lr-too-high": 0.0, **dict.fromkeys(others[1:], 0.0)}
+    )
+    d = _diagnose(curves, None, doubted, 0.75)
+    assert d.primary.name == "good-fit"
+    plateau = d.finding("plateau")
+    assert plateau is None or plateau.confidence == pytest.approx(0.25 * rules_only.confidence)
