@@ -52,6 +52,9 @@ LCBENCH = ("3945", "7593", "34539", "126025", "146212", "167149", "167184", "189
 #: LCBench tasks whose curves pretrain ``curve-pretrained``: none of them is benchmarked (two,
 #: 126026 and 167104, were also the development tasks of the pruner's defaults).
 PRETRAIN = ("126026", "126029", "167104", "167152", "167161", "167168")
+#: Suffix of a rival run with as many trials as fit in ``curve``'s epochs (``--extend``).
+EXTENDED = "-extended"
+EXTEND_RIVALS = ("asha", "hyperband")
 PRUNER_NAMES = (
     "none",
     "median",
@@ -81,9 +84,16 @@ def pretrain_tasks(task: Any, pool: list[str]) -> list[str]:
 
 
 def run_study(
-    task: Any, tuner: str, pruner: str, seed: int, n_trials: int, pretrain: list[str] | None = None
+    task: Any,
+    tuner: str,
+    pruner: str,
+    seed: int,
+    n_trials: int,
+    pretrain: list[str] | None = None,
+    max_epochs: int | None = None,
 ) -> dict[str, Any]:
-    """One study; returns epochs, regret, regret-vs-epochs trace and seconds."""
+    """One study; returns epochs, regret, regret-vs-epochs trace and seconds. With
+    ``max_epochs`` it stops when that many epochs are used (or after ``n_trials``)."""
     import optuna
 
     from hyperlab.errors import TrialFailure
@@ -94,7 +104,7 @@ def run_study(
     study = optuna.create_study(
         study_name=f"{task.name}-{tuner}-{pruner}-{seed}",
         sampler=sampler,
-        pruner=make_pruner(pruner, task, seed, pretrain or []),
+        pruner=make_pruner(pruner.removesuffix(EXTENDED), task, seed, pretrain or []),
     )
     epochs = 0
     trace: list[tuple[int, float]] = []  # (epochs used so far, final value) per complete trial
@@ -107,6 +117,10 @@ def run_study(
         def on_epoch(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
             nonlocal epochs
             epochs += 1
+            if max_epochs is not None and epochs >= max_epochs:
+                trial.study.stop()
+                if epoch < task.max_budget:
+                    raise optuna.TrialPruned()  # the budget ran out inside this trial
             trial.report(value, epoch)
             if trial.should_prune():
                 simulated_add(config, epoch)
@@ -135,10 +149,50 @@ def run_study(
     }
 
 
+def curve_epochs(
+    rows: list[dict[str, Any]],
+    budgets: dict[tuple[str, str, int], int],
+    key: tuple[str, str, int],
+) -> int:
+    """Epochs the ``curve`` study of ``key`` = (task, tuner, seed) used: from this run's rows,
+    else from ``budgets`` (an earlier file's); a clear error when neither has it."""
+    for r in rows:
+        if (r["task"], r["tuner"], r["seed"], r["pruner"]) == (*key, "curve"):
+            return int(r["epochs"])
+    if key in budgets:
+        return budgets[key]
+    raise SystemExit(f"no curve study for task, tuner, seed {key}: run curve or --extend-budgets")
+
+
 def regret_at(trace: list[tuple[int, float]], budget: int) -> float:
     """Best regret among trials completed within ``budget`` epochs (NaN: none)."""
     values = [r for e, r in trace if e <= budget]
     return min(values) if values else math.nan
+
+
+def paired_vs(rows: list[dict[str, Any]], pruner: str, rival: str) -> dict[str, Any] | None:
+    """Regret of ``pruner`` minus ``rival``'s, paired by task, tuner and seed: mean, 95%
+    bootstrap CI of the mean (10 000 resamples, seeded), and the counts of worse/better."""
+    key = {(r["task"], r["tuner"], r["seed"]): r["regret"] for r in rows if r["pruner"] == rival}
+    d = np.array(
+        [
+            r["regret"] - key[(r["task"], r["tuner"], r["seed"])]
+            for r in rows
+            if r["pruner"] == pruner and (r["task"], r["tuner"], r["seed"]) in key
+        ]
+    )
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return None
+    rng = np.random.default_rng(0)
+    means = d[rng.integers(0, d.size, size=(10_000, d.size))].mean(axis=1)
+    return {
+        "mean": float(d.mean()),
+        "ci95": [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))],
+        "worse": int(np.sum(d > 1e-12)),
+        "better": int(np.sum(d < -1e-12)),
+        "n": int(d.size),
+    }
 
 
 def predictor_accuracy(
@@ -214,6 +268,17 @@ def main(argv: list[str] | None = None) -> None:
         help="instead of running: print the tables of these result files together",
     )
     parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="also run asha and hyperband with as many trials as fit in curve's epochs",
+    )
+    parser.add_argument(
+        "--extend-budgets",
+        type=Path,
+        help="as --extend, with curve's epochs read from this earlier result file",
+    )
+    parser.add_argument("--skip-accuracy", action="store_true", help="no predictor accuracy")
     parser.add_argument("--fit-curves", type=int, default=40)
     parser.add_argument("--test-curves", type=int, default=100)
     parser.add_argument(
@@ -247,12 +312,21 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict[str, Any]] = []
     accuracy: dict[str, Any] = {}
     pool = [i for i in args.pretrain.split(",") if i]
+    budgets: dict[tuple[str, str, int], int] = {}
+    if args.extend_budgets:
+        with open(args.extend_budgets) as f:
+            budgets = {
+                (r["task"], r["tuner"], r["seed"]): r["epochs"]
+                for r in json.load(f)["rows"]
+                if r["pruner"] == "curve"
+            }
     for task_name in task_names:
         task = TASKS.create(task_name)
         pretrain = pretrain_tasks(task, pool)
-        accuracy[task_name] = predictor_accuracy(
-            task, args.fit_curves, args.test_curves, seed=0, pretrain=pretrain
-        )
+        if not args.skip_accuracy:
+            accuracy[task_name] = predictor_accuracy(
+                task, args.fit_curves, args.test_curves, seed=0, pretrain=pretrain
+            )
         for tuner in tuners:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for pruner in pruners:
@@ -262,8 +336,19 @@ def main(argv: list[str] | None = None) -> None:
                     rows.append(
                         {"task": task_name, "tuner": tuner, "seed": seed, "pruner": pruner, **res}
                     )
+                if args.extend or args.extend_budgets:
+                    # the rivals may sample more trials until they have used curve's epochs
+                    budget = curve_epochs(rows, budgets, (task_name, tuner, seed))
+                    for rival in EXTEND_RIVALS:
+                        res = run_study(
+                            task, tuner, rival + EXTENDED, seed, 50 * args.trials, None, budget
+                        )
+                        row = {"task": task_name, "tuner": tuner, "seed": seed}
+                        rows.append({**row, "pruner": rival + EXTENDED, **res})
         print(f"  {task_name} done at {time.perf_counter() - started:.0f}s", flush=True)
-    summary, equal = report(rows, accuracy, task_names, tuners, pruners)
+    extended = args.extend or args.extend_budgets
+    shown = pruners + [r + EXTENDED for r in EXTEND_RIVALS if extended]
+    summary, equal = report(rows, accuracy, task_names, tuners, shown)
     total = time.perf_counter() - started
     print(f"\ntotal {total:.0f}s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -379,6 +464,7 @@ def report(
             if "median" in pruners
             else 0
         )
+        diff = paired_vs(rows, pruner, "median") if "median" in pruners else None
         hours = np.sum([cell(t, u, pruner, "simulated_hours") for t, u in mine])
         seconds = np.sum([r["seconds"] for r in rows if r["pruner"] == pruner])
         summary[pruner] = {
@@ -386,6 +472,7 @@ def report(
             "mean_regret": float(regret),
             "groups_regret_le_median": int(vs_median),
             "groups": len(mine),
+            "regret_minus_median": diff,
             "simulated_hours": float(hours),
             "seconds": float(seconds),
         }
@@ -393,19 +480,39 @@ def report(
             f"{pruner:<18}{ratio:>12.3f}{regret:>13.4f}{f'{vs_median}/{len(mine)}':>16}{hours:>12.1f}{seconds:>9.0f}"
         )
 
+    if "median" in pruners:
+        print(
+            "\nregret minus median's, paired by task x tuner x seed: mean [95% bootstrap CI] "
+            "(a CI that contains 0: no difference this run can detect)"
+        )
+        for pruner in pruners:
+            d = summary[pruner]["regret_minus_median"]
+            if pruner != "median" and d is not None:
+                print(
+                    f"  {pruner:<20}{d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]"
+                    f"  worse in {d['worse']}, better in {d['better']} of {d['n']}"
+                )
+
     equal: dict[str, Any] = {}
     for focus in ("curve", "curve-pretrained", "curve-parametric"):
-        for rival in ("asha", "hyperband"):
+        for rival in ("asha", "hyperband", *(r + EXTENDED for r in EXTEND_RIVALS)):
             if focus not in pruners or rival not in pruners:
                 continue
             wins = ties = 0
             detail = []
-            mine = groups_of(focus)
+            mine = [g for g in groups_of(focus) if g in groups_of(rival)]
             for t, u in mine:
                 a = [r for r in rows if (r["task"], r["tuner"], r["pruner"]) == (t, u, focus)]
-                b = [r for r in rows if (r["task"], r["tuner"], r["pruner"]) == (t, u, rival)]
+                b = {
+                    r["seed"]: r
+                    for r in rows
+                    if (r["task"], r["tuner"], r["pruner"]) == (t, u, rival)
+                }
                 ra, rb = [], []
-                for x, y in zip(a, b):
+                for x in a:
+                    y = b.get(x["seed"])
+                    if y is None:
+                        continue  # compared only where both ran with the same seed
                     budget = min(x["epochs"], y["epochs"])
                     ra.append(regret_at(x["trace"], budget))
                     rb.append(regret_at(y["trace"], budget))
@@ -430,7 +537,7 @@ def report(
         + "".join(f"{f'MAE@{f:.0%}':>10}{f'cov@{f:.0%}':>9}" for f in (0.1, 0.25, 0.5))
     )
     for name in ("neural", "neural-pretrained", "parametric"):
-        have = [t for t in task_names if f"{name}@0.1" in accuracy[t]]
+        have = [t for t in task_names if f"{name}@0.1" in accuracy.get(t, {})]
         if not have:
             continue
         maes = {
@@ -446,7 +553,7 @@ def report(
             + f"  ({len(have)} tasks)"
         )
     for name in ("neural", "neural-pretrained"):
-        have = [t for t in task_names if f"{name}@0.1" in accuracy[t]]
+        have = [t for t in task_names if f"{name}@0.1" in accuracy.get(t, {})]
         wins = {
             f: sum(
                 accuracy[t][f"{name}@{f}"]["mae"] < accuracy[t][f"parametric@{f}"]["mae"]
