@@ -192,3 +192,26 @@ def test_two_processes_share_a_journal_storage(tmp_path: Path) -> None:
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     assert pruned and all("prune_reason" in t.user_attrs for t in pruned)
     assert all(t.last_step is not None and t.last_step >= 2 for t in pruned)
+
+
+def test_protect_keeps_the_top_fraction_at_its_epoch() -> None:
+    def pruner_with(protect: float) -> tuple[LearningCurvePruner, optuna.Study]:
+        pruner = LearningCurvePruner(
+            Pessimist(), max_budget=BUDGET, min_epochs=3, min_finished=1, protect=protect
+        )
+        study = optuna.create_study(pruner=pruner)
+        for x in (0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+            add_complete(study, x)
+        return pruner, study
+
+    second = list(curve_of(0.2)[:8])  # second of nine at epoch 8
+    pruner, study = pruner_with(0.0)
+    assert pruner.prune(study, ask_and_report(study, second))
+    pruner, study = pruner_with(0.25)
+    assert not pruner.prune(study, ask_and_report(study, second))
+    last = list(curve_of(0.95)[:8])  # last of nine: not protected
+    assert pruner.prune(study, ask_and_report(study, last))
+    with pytest.raises(InputError, match="protect"):
+        LearningCurvePruner(Pessimist(), max_budget=BUDGET, protect=1.0)
+    with pytest.raises(InputTypeError, match="protect"):
+        LearningCurvePruner(Pessimist(), max_budget=BUDGET, protect="top")  # type: ignore[arg-type]

@@ -60,3 +60,37 @@ def test_bad_pretraining_input_is_named() -> None:
         PRUNERS.create("curve", max_budget=52, pretrain=[])
     with pytest.raises(InputError, match="nope"):
         PRUNERS.create("curve", max_budget=52, pretrain=["nope"])
+
+
+def test_pretraining_is_cached_per_process_and_each_pruner_gets_its_own_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+
+    import hyperlab.pruners.curve as curve_module
+
+    calls = []
+    real = curve_module.pretrain_data
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(curve_module, "pretrain_data", counting)
+    monkeypatch.setattr(curve_module, "_PRETRAINED", {})
+    make = dict(
+        max_budget=52, seed=3, pretrain="lcbench-126026", pretrain_curves=8, predictor_options=SMALL
+    )
+    first = PRUNERS.create("curve", **make)
+    second = PRUNERS.create("curve", **make)
+    assert len(calls) == 1
+    assert first.predictor is not second.predictor
+    task = TASKS.create("lcbench-3945")
+    config = {"batch_size": 64, "learning_rate": 0.01, "momentum": 0.9, "weight_decay": 0.001}
+    config.update(num_layers=2, max_units=256, max_dropout=0.1)
+    prefix = np.asarray(task.curve(config).curves["val_loss"][:8])
+    a = first.predictor.predict_final(prefix, config, 52)
+    b = second.predictor.predict_final(prefix, config, 52)
+    assert a == b
+    PRUNERS.create("curve", **{**make, "seed": 4})
+    assert len(calls) == 2  # another seed pretrains anew
