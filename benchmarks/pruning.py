@@ -31,7 +31,8 @@ about three times slower than random ones, so TPE ran in two halves of the tasks
     pruning.py --merge results/pruning_tpe_a.json results/pruning_tpe_b.json \
         results/pruning_random_a.json --out results/pruning.json
 
-(a later file's predictor-accuracy section wins in a merge). All three pieces were run after the
+(a later file's predictor-accuracy section, and a later file's study of the same task, tuner,
+seed and pruner, win in a merge). All three pieces were run after the
 neural predictor's calibration fix (random: 2267 s on a loaded machine; each TPE half ~600 s on a
 quiet one, both halves at once).
 """
@@ -378,6 +379,9 @@ def merge(paths: list[Path], out: Path) -> None:
             data = json.load(f)
         if any("trace" not in r for r in data["rows"]):
             raise SystemExit(f"{path.name} has no regret traces (written by an older version)")
+        new = {(r["task"], r["tuner"], r["seed"], r["pruner"]) for r in data["rows"]}
+        # a later file's study replaces an earlier one's with the same task, tuner, seed, pruner
+        rows = [r for r in rows if (r["task"], r["tuner"], r["seed"], r["pruner"]) not in new]
         rows.extend(data["rows"])
         accuracy.update(data["accuracy"])  # the same predictor test for the same task
         sources.append({"file": path.name, "settings": data["settings"]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.pruners.curve import LearningCurvePruner, pretrain_data
 from hyperlab.registry import PRUNERS, TASKS
 
@@ -92,5 +92,10 @@ def test_pretraining_is_cached_per_process_and_each_pruner_gets_its_own_copy(
     a = first.predictor.predict_final(prefix, config, 52)
     b = second.predictor.predict_final(prefix, config, 52)
     assert a == b
-    PRUNERS.create("curve", **{**make, "seed": 4})
-    assert len(calls) == 2  # another seed pretrains anew
+    other_study = PRUNERS.create("curve", **{**make, "seed": 4})
+    assert len(calls) == 1  # the study's seed seeds its refits, not the shared pretraining
+    assert other_study.predictor.seed == 4 and first.predictor.seed == 3
+    PRUNERS.create("curve", **{**make, "pretrain_seed": 1})
+    assert len(calls) == 2  # another pretraining seed pretrains anew
+    with pytest.raises(InputTypeError, match="pretraining seed"):
+        PRUNERS.create("curve", **{**make, "pretrain_seed": "one"})

@@ -302,6 +302,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
         "protect",
         "pretrain",
         "pretrain_curves",
+        "pretrain_seed",
     }
     unknown = set(options) - known
     if unknown:
@@ -332,6 +333,8 @@ def pretrain_data(
         task_names = [t.strip() for t in task_names.split(",") if t.strip()]
     if not isinstance(task_names, list | tuple) or not task_names:
         raise InputError(f"pretrain must name one or more replay tasks, got {task_names!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputTypeError(f"the pretraining seed must be an int, got {seed!r}")
     if isinstance(n_per_task, bool) or not isinstance(n_per_task, int) or n_per_task < 1:
         raise InputError(f"pretrain_curves must be a positive int, got {n_per_task!r}")
     curves: list[np.ndarray] = []
@@ -385,19 +388,26 @@ def curve_parametric(
 )
 def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> LearningCurvePruner:
     """The neural curve pruner; ``pretrain=[replay task names]`` (with ``pretrain_curves``
-    random curves of each, default 100) pretrains its predictor on other tasks' curves."""
+    random curves of each, default 100) pretrains its predictor on other tasks' curves.
+
+    The pretraining (its curve draw and network) is seeded by ``pretrain_seed`` (default 0),
+    not by ``seed``: the pretrained network is a fixed prior, shared by every study of a process
+    that asks for the same one (pretrained once, each study gets a copy); ``seed`` seeds the
+    study's own refits."""
     from hyperlab.curves.neural import NeuralCurvePredictor
 
     options = _options(options)
     pretrain = options.pop("pretrain", None)
     n_pretrain = options.pop("pretrain_curves", 100)
+    pretrain_seed = options.pop("pretrain_seed", 0)
     # a network fit costs seconds and a prediction milliseconds: refit when the data grew by
     # half, and check at epochs about 20% apart rather than at every epoch
     options.setdefault("refit_growth", 0.5)
     options.setdefault("check_growth", 0.2)
     predictor_options = options.pop("predictor_options", {})
     if pretrain is not None:
-        predictor = _pretrained(pretrain, n_pretrain, seed, predictor_options)
+        predictor = _pretrained(pretrain, n_pretrain, pretrain_seed, predictor_options)
+        predictor.seed = seed
         # the pretrained predictor acts as soon as one trial gives it a value to beat
         options.setdefault("min_finished", 1)
     else:
@@ -405,8 +415,8 @@ def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> Le
     return LearningCurvePruner(predictor, max_budget=max_budget, **options)
 
 
-#: Pretrained predictors by (tasks, curves per task, seed, options), so that several studies
-#: in one process (a benchmark, ``compare`` over seeds) pretrain once; each gets a copy.
+#: Pretrained predictors by (tasks, curves per task, pretraining seed, options), so that several
+#: studies in one process (a benchmark, ``compare`` over seeds) pretrain once; each gets a copy.
 _PRETRAINED: dict[str, Any] = {}
 _PRETRAINED_LOCK = threading.Lock()
 _PRETRAINED_MAX = 8
@@ -415,7 +425,7 @@ _PRETRAINED_MAX = 8
 def _pretrained(
     pretrain: str | list[str] | tuple[str, ...],
     n_pretrain: int,
-    seed: int | None,
+    seed: int,
     predictor_options: dict[str, Any],
 ) -> Any:
     """A copy of a :class:`NeuralCurvePredictor` pretrained on ``pretrain`` (cached)."""
@@ -430,9 +440,7 @@ def _pretrained(
     with _PRETRAINED_LOCK:
         if key not in _PRETRAINED:
             predictor = NeuralCurvePredictor(seed=seed, **predictor_options)
-            curves, configs, budgets, distributions = pretrain_data(
-                pretrain, n_pretrain, 0 if seed is None else seed
-            )
+            curves, configs, budgets, distributions = pretrain_data(pretrain, n_pretrain, seed)
             predictor.pretrain(curves, configs, budgets, distributions=distributions)
             if len(_PRETRAINED) >= _PRETRAINED_MAX:
                 del _PRETRAINED[next(iter(_PRETRAINED))]
