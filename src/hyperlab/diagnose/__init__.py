@@ -42,11 +42,6 @@ __all__ = [
 REPORT_THRESHOLD = 0.35
 #: Weight of the learned classifier against the rules when the model file names none.
 MODEL_WEIGHT = 0.5
-#: A finding the classifier was never trained on (no cause in the labelled set produces it)
-#: -> the findings whose probability stands in for it: a plateau is stuck early either by
-#: too much regularization / too small a model (underfitting) or by too high a learning rate,
-#: the two causes its advice addresses (see :data:`hyperlab.diagnose.advice.MOVES`).
-STAND_INS: dict[str, tuple[str, ...]] = {"plateau": ("underfitting", "lr-too-high")}
 
 
 def diagnose(
@@ -90,15 +85,9 @@ def _diagnose(
     if model is not None and not feats["diverged"]:
         x = model_inputs(feats, rules)
         proba = model.predict_proba(x)[0]
-        known = {name: float(p) for name, p in zip(model.classes, proba)}
-        for name in FINDINGS:
-            if name in known:
-                conf[name] = (1 - weight) * conf[name] + weight * known[name]
-            else:
-                # a finding the classifier does not know keeps its rule score where the
-                # classifier believes in the findings that stand in for it
-                stand_in = sum(known.get(s, 0.0) for s in STAND_INS.get(name, ()))
-                conf[name] = (1 - weight) * conf[name] + weight * conf[name] * stand_in
+        for name, p in zip(model.classes, proba):
+            conf[name] = (1 - weight) * conf[name] + weight * float(p)
+        # a finding the classifier does not know keeps its rule score
     ranked = sorted(FINDINGS, key=lambda n: (-conf[n], FINDINGS.index(n)))
     findings = []
     for rank, name in enumerate(ranked):
