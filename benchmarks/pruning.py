@@ -20,21 +20,45 @@ LCBench-like curves.
     .venv/bin/python benchmarks/pruning.py            # default settings (printed)
     .venv/bin/python benchmarks/pruning.py --quick    # 3 tasks, random only, 1 seed, 40 trials
 
-The committed results (each run under 25 minutes on a shared 2-core machine; TPE studies are
-about three times slower than random ones, so TPE ran in two halves of the tasks)::
+The committed results: 10 seeds of each tuner on all 9 tasks, 100 trials, in pieces of under
+25 minutes each on a shared 2-core machine (TPE studies are about three times slower than random
+ones, so TPE ran in halves of the tasks)::
 
+    # seeds 0-4 (random) and 0-3 (TPE), run first
     pruning.py --tuners random --seeds 5 --out results/pruning_random_a.json
     pruning.py --tuners tpe --seeds 4 --lcbench 3945,7593,34539,126025 --bank '' \
         --out results/pruning_tpe_a.json
     pruning.py --tuners tpe --seeds 4 --lcbench 146212,167149,167184,189906 \
         --out results/pruning_tpe_b.json
-    pruning.py --merge results/pruning_tpe_a.json results/pruning_tpe_b.json \
-        results/pruning_random_a.json --out results/pruning.json
+    # the remaining seeds, with asha and hyperband also given curve's epochs (--extend)
+    pruning.py --tuners random --seeds 5 --first-seed 5 --extend --skip-accuracy \
+        --out results/pruning_random_b.json
+    pruning.py --tuners tpe --seeds 6 --first-seed 4 --lcbench 3945,7593,34539,126025 \
+        --bank '' --extend --skip-accuracy --out results/pruning_tpe_c.json
+    pruning.py --tuners tpe --seeds 6 --first-seed 4 --lcbench 146212,167149,167184,189906 \
+        --extend --skip-accuracy --out results/pruning_tpe_d.json
+    # the first seeds' extended rivals (curve's epochs read from the earlier files), and
+    # curve-pretrained rerun with its pretraining seeded by pretrain_seed as it is now
+    pruning.py --tuners random --seeds 5 --pruners '' --extend-budgets \
+        results/pruning_random_a.json --skip-accuracy --out results/pruning_random_ext.json
+    pruning.py --tuners random --seeds 5 --bank '' --pruners curve-pretrained \
+        --skip-accuracy --out results/pruning_random_a2.json
+    pruning.py --tuners tpe --seeds 4 --lcbench 3945,7593,34539,126025 --bank '' \
+        --pruners curve-pretrained --extend-budgets results/pruning_tpe_a.json \
+        --skip-accuracy --out results/pruning_tpe_a2.json
+    pruning.py --tuners tpe --seeds 4 --lcbench 146212,167149,167184,189906 \
+        --pruners curve-pretrained --extend-budgets results/pruning_tpe_b.json \
+        --skip-accuracy --out results/pruning_tpe_b2.json
+    pruning.py --merge results/pruning_random_a.json results/pruning_random_ext.json \
+        results/pruning_random_b.json results/pruning_random_a2.json \
+        results/pruning_tpe_a.json results/pruning_tpe_b.json results/pruning_tpe_c.json \
+        results/pruning_tpe_d.json results/pruning_tpe_a2.json results/pruning_tpe_b2.json \
+        --out results/pruning.json
 
 (a later file's predictor-accuracy section, and a later file's study of the same task, tuner,
-seed and pruner, win in a merge). All three pieces were run after the
-neural predictor's calibration fix (random: 2267 s on a loaded machine; each TPE half ~600 s on a
-quiet one, both halves at once).
+seed and pruner, win in a merge). ``--extend`` answers "at equal epochs" the other way round:
+besides ``curve`` cut at the rival's (smaller) epoch total, the rival may sample more trials
+until it has used ``curve``'s epochs.
 """
 
 from __future__ import annotations
