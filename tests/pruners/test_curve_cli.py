@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -33,3 +34,24 @@ def test_compare_none_and_curve_on_lcbench(tmp_path: Path) -> None:
     assert all(r.startswith(("median rule", "predicted final")) for r in reasons), reasons
     assert all(t.last_step is not None and t.last_step >= 2 for t in pruned)
     assert "random+curve" in (tmp_path / "lc" / "report.html").read_text()
+
+
+def test_pruner_options_reach_the_pruner_and_bad_ones_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["tune", "--task", "lcbench-3945", "--tuner", "random", "--trials", "8"]
+    base += ["--budget", "12", "--runs-dir", str(tmp_path), "--no-progress"]
+    options = ["--pruner-option", "min_epochs=5", "--pruner-option", "min_finished=2"]
+    assert main([*base, "--pruner", "curve-parametric", "--name", "ok", *options]) == 0
+    spec = json.loads((tmp_path / "ok" / "run.json").read_text())
+    assert spec["pruner_options"] == {"min_epochs": 5, "min_finished": 2}
+    ((study, _, _, _),) = load_studies(tmp_path / "ok")
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert all(t.last_step is not None and t.last_step >= 5 for t in pruned)
+    capsys.readouterr()
+    bad = [*base, "--pruner-option", "colour=red"]
+    assert main([*bad, "--pruner", "curve", "--name", "bad1"]) == 2
+    assert "colour" in capsys.readouterr().err
+    assert main([*bad, "--pruner", "median", "--name", "bad2"]) == 2
+    assert "'median' takes no options" in capsys.readouterr().err
+    assert not (tmp_path / "bad2").exists()  # nothing was created for a bad option

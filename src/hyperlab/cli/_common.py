@@ -33,6 +33,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="option for the task's factory, e.g. n_folds=5 (repeatable)",
     )
+    p.add_argument(
+        "--pruner-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option for the pruners' factory, e.g. threshold=0.02 or protect=0.1 for curve "
+        "(repeatable; every pruner of the run gets it)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -67,6 +75,7 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "runs_dir": args.runs_dir,
         "overwrite": args.overwrite,
         "task_options": parse_options(args.task_option),
+        "pruner_options": parse_options(args.pruner_option),
         "command": command_line(),
     }
 

@@ -118,6 +118,7 @@ def _prepare(
     overwrite: bool,
     task_options: dict[str, Any] | None,
     tuner_options: dict[str, Any] | None,
+    pruner_options: dict[str, Any] | None,
     command: Sequence[str] | None,
 ) -> tuple[RunSpec, RunDir, Task | None, UserObjective | None]:
     trials = _positive_int("trials", trials)
@@ -144,6 +145,8 @@ def _prepare(
             )
     if storage is not None:
         check_url(storage)
+    max_budget = budget or (task_obj.max_budget if task_obj is not None else 1)
+    _check_pruner_options(pruners, pruner_options, max_budget)
     run_dir = RunDir(Path(runs_dir) / name)
     spec = RunSpec(
         kind=kind,
@@ -158,6 +161,7 @@ def _prepare(
         stop_at_noise=stop_at_noise,
         task_options=dict(task_options or {}),
         tuner_options=dict(tuner_options or {}),
+        pruner_options=dict(pruner_options or {}),
         name=name,
         command=list(command or []),
     )
@@ -165,6 +169,23 @@ def _prepare(
         spec.storage = default_storage(run_dir.path, jobs)
     spec = run_dir.prepare(spec, overwrite=overwrite)
     return spec, run_dir, task_obj, objective
+
+
+def _check_pruner_options(
+    pruners: list[str], options: dict[str, Any] | None, max_budget: int
+) -> None:
+    """Build each pruner once with ``options``, so a bad option fails before any trial runs."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise InputTypeError(f"pruner_options must be a dict, got {options!r}")
+    for p in pruners:
+        try:
+            PRUNERS.create(p, max_budget=max_budget, seed=0, **options)
+        except TypeError as exc:  # a factory that takes no such keyword
+            raise InputError(
+                f"pruner {p!r} does not take options {sorted(options)}: {exc}"
+            ) from None
 
 
 def _jobs(spec: RunSpec) -> list[StudyJob]:
@@ -181,6 +202,7 @@ def _jobs(spec: RunSpec) -> list[StudyJob]:
             stop_at_noise=spec.stop_at_noise,
             task_options=spec.task_options,
             tuner_options=spec.tuner_options,
+            pruner_options=spec.pruner_options,
         )
         for study_name, tuner, pruner, seed in spec.study_names()
     ]
@@ -203,6 +225,7 @@ def tune(
     progress: bool = True,
     task_options: dict[str, Any] | None = None,
     tuner_options: dict[str, Any] | None = None,
+    pruner_options: dict[str, Any] | None = None,
     command: Sequence[str] | None = None,
 ) -> tuple[optuna.Study, TuneSummary]:
     """Tune a task (or a plain Optuna objective ``f(trial) -> float``) with one tuner.
@@ -226,6 +249,8 @@ def tune(
         progress: Show a progress bar.
         task_options: Options for the task's factory (e.g. ``{"n_folds": 5}``).
         tuner_options: Options for the tuner's factory.
+        pruner_options: Options for the pruner's factory (e.g. ``{"threshold": 0.02}`` for
+            ``curve``); checked before any trial runs.
         command: The command line that started the run (recorded).
 
     Returns:
@@ -248,6 +273,7 @@ def tune(
         overwrite,
         task_options,
         tuner_options,
+        pruner_options,
         command,
     )
     run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
@@ -296,6 +322,7 @@ def compare(
     report: bool = True,
     task_options: dict[str, Any] | None = None,
     tuner_options: dict[str, Any] | None = None,
+    pruner_options: dict[str, Any] | None = None,
     command: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every tuner x pruner with several seeds; write ``results.csv`` and the report.
@@ -308,7 +335,8 @@ def compare(
         pruners: Registered pruner names (each combined with each tuner).
         jobs: Worker processes (each takes whole studies).
         storage, name, budget, stop_at_noise, runs_dir, overwrite, progress, task_options,
-        tuner_options, command: As for :func:`tune`.
+        tuner_options, pruner_options, command: As for :func:`tune` (the pruner options go to
+        every pruner, and each must take them).
         report: Write ``report.html`` next to ``results.csv``.
 
     Returns:
@@ -346,6 +374,7 @@ def compare(
         overwrite,
         task_options,
         tuner_options,
+        pruner_options,
         command,
     )
     run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)

@@ -49,6 +49,7 @@ class RunSpec:
         stop_at_noise: End a study once the remaining improvement is within noise.
         task_options: Options given to the task's factory.
         tuner_options: Options given to each tuner's factory.
+        pruner_options: Options given to each pruner's factory.
     """
 
     kind: str
@@ -63,6 +64,7 @@ class RunSpec:
     stop_at_noise: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
     tuner_options: dict[str, Any] = field(default_factory=dict)
+    pruner_options: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)

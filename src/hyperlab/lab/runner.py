@@ -61,6 +61,7 @@ class StudyJob:
     stop_at_noise: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
     tuner_options: dict[str, Any] = field(default_factory=dict)
+    pruner_options: dict[str, Any] = field(default_factory=dict)
     test_score: bool = True
     heartbeat_interval: int | None = None
     grace_period: int | None = None
@@ -142,7 +143,7 @@ def build_study(
         options.setdefault("constant_liar", True)
     sampler = TUNERS.create(job.tuner, seed=seed, space=space, task=task, **options)
     max_budget = job.budget or (task.max_budget if task is not None else 1)
-    pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed)
+    pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed, **job.pruner_options)
     if reuse_storage:
         storage = _process_storage(
             job.storage, job.heartbeat_interval, job.grace_period, os.getpid()

@@ -227,6 +227,7 @@ def prepare_run(
     overwrite: bool,
     task_options: dict[str, Any],
     command: list[str],
+    pruner_options: dict[str, Any] | None = None,
     jobs: int = 2,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
@@ -262,6 +263,7 @@ def prepare_run(
         overwrite,
         task_options,
         None,
+        pruner_options,
         command,
     )
     jobs_list = [with_heartbeats(j, heartbeat_interval, grace_period) for j in api._jobs(spec)]
