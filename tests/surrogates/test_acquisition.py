@@ -56,3 +56,24 @@ def test_torch_scores_match_numpy_scores(acq: ExpectedImprovement) -> None:
     got = acq.score_torch(torch.as_tensor(mean), torch.as_tensor(std), 0.2)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
     assert ThompsonSampling().score_torch(torch.as_tensor(mean), torch.as_tensor(std), 0.2) is None
+
+
+def test_evaluate_scores_in_model_units_where_the_belief_is_gaussian() -> None:
+    # Right-skewed scores: the power transform's inverse is steep at the top, so the belief
+    # mapped back to raw units has a huge spread that says nothing about improvement below
+    # the best score. ``evaluate`` must score the Gaussian belief itself.
+    from hyperlab.surrogates import BayesianLastLayer
+
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 2))
+    y = np.exp(4 * X.sum(axis=1))
+    model = BayesianLastLayer(seed=0, steps=100, cv_folds=0, target_transform="power").fit(X, y)
+    C = rng.random((50, 2))
+    ei = ExpectedImprovement()
+    mean_z, std_z = model.predict(C, model_units=True)
+    best_z = float(model.to_model_units(np.array([y.min()]))[0])
+    got = ei.evaluate(model, C, float(y.min()), rng)
+    np.testing.assert_allclose(got, ei.score(mean_z, std_z, best_z))
+    mean, std = model.predict(C)
+    assert not np.allclose(got, ei.score(mean, std, float(y.min())))
+    np.testing.assert_allclose(model._target.inverse(mean_z), mean)

@@ -57,7 +57,8 @@ def test_bll_evidence_uses_known_per_point_noise() -> None:
 @pytest.mark.parametrize("cls", MODELS)
 def test_warm_start_reuses_the_network_and_refits_the_head(cls: type[Surrogate]) -> None:
     X, y = _data(30, 0.05)
-    model = cls(seed=0, steps=50, warm_steps=10, refit_growth=0.5).fit(X[:20], y[:20])
+    model = cls(seed=0, steps=50, warm_steps=10, refit_growth=0.5, reinit=False)
+    model.fit(X[:20], y[:20])
     net = model._net  # type: ignore[attr-defined]
     before = [p.detach().clone() for p in net.hidden_w]
     model.fit(X[:25], y[:25])  # grew by 25% < 50%: only the last layer is refit
@@ -206,3 +207,35 @@ def test_latent_std_and_the_differentiable_prediction(cls: type[Surrogate]) -> N
     assert torch.all(torch.isfinite(grad)) and float(grad.abs().sum()) > 0
     with pytest.raises(InputError, match="shape"):
         model.predict_torch(torch.zeros(2, 3, dtype=torch.float64))
+
+
+def test_reinit_retrains_from_a_fresh_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hyperlab.surrogates.bll as bll
+
+    calls: list[int] = []
+    real_train = bll.train
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs["steps"])
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(bll, "train", spy)
+    X, y = _data(20, 0.05)
+    for reinit, expected in ((False, 7), (True, 11)):
+        calls.clear()
+        model = BayesianLastLayer(seed=0, steps=11, warm_steps=7, cv_folds=0, reinit=reinit)
+        model.fit(X[:10], y[:10])
+        first = model._net
+        model.fit(X, y)  # grown by 100%: the network is retrained
+        assert calls == [11, expected]
+        assert (model._net is not first) == reinit
+
+
+def test_bll_activation_is_checked_and_used() -> None:
+    X, y = _data(12, 0.05)
+    with pytest.raises(InputError, match="activation"):
+        BayesianLastLayer(activation="sigmoid").fit(X, y)
+    grid = np.linspace(0, 1, 5)[:, None]
+    tanh = BayesianLastLayer(seed=0, steps=30, cv_folds=0).fit(X, y).predict(grid)[0]
+    silu = BayesianLastLayer(seed=0, steps=30, cv_folds=0, activation="silu").fit(X, y)
+    assert not np.allclose(silu.predict(grid)[0], tanh)

@@ -2,14 +2,14 @@
 
 Bayesian optimization with a neural surrogate (Snoek et al. 2015, DNGO; Springenberg et al.
 2016, BOHAMIANN; Lakshminarayanan et al. 2017 for ensembles): after a quasi-random initial
-design, every suggestion fits the surrogate to the trials so far (warm-started from the
-previous fit) and proposes the candidate with the best acquisition value among many random
-candidates and local perturbations of the best points.
+design, every suggestion fits the surrogate to the trials so far (the network is retrained as
+the data grow, only its last layer refit in between) and proposes the candidate with the best
+acquisition value among many random candidates and local perturbations of the best points.
 
 The three classic objections to neural surrogates are answered by design:
 
-- *They need lots of data*: a Sobol initial design, warm-started refits, optional transfer from
-  other studies in the same storage, optional multi-fidelity data from short or pruned trials.
+- *They need lots of data*: a Sobol initial design, cheap last-layer refits, optional transfer
+  from other studies in the same storage, optional multi-fidelity data from short or pruned trials.
 - *They extrapolate badly*: every decision uses the predictive uncertainty (expected
   improvement by default), and a small fraction of proposals is purely random.
 - *They have hyperparameters of their own*: the Bayesian last layer sets its own

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "silu": torch.nn.functional.silu,
+    "relu": torch.relu,
+}
 
 
 class BatchedMLP(torch.nn.Module):
@@ -22,6 +28,7 @@ class BatchedMLP(torch.nn.Module):
         d_out: Outputs per network.
         dtype: Torch dtype of the parameters.
         generator: Source of the initial weights.
+        activation: Hidden unit, a key of ``ACTIVATIONS``.
     """
 
     def __init__(
@@ -33,8 +40,10 @@ class BatchedMLP(torch.nn.Module):
         d_out: int,
         dtype: torch.dtype,
         generator: torch.Generator,
+        activation: str = "tanh",
     ) -> None:
         super().__init__()
+        self.activation = activation
         sizes = [d_in] + [width] * depth
         self.hidden_w = torch.nn.ParameterList()
         self.hidden_b = torch.nn.ParameterList()
@@ -49,8 +58,9 @@ class BatchedMLP(torch.nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Last hidden layer: ``(n, d)`` -> ``(M, n, width)`` (inputs in [0, 1] are centred)."""
         h = (2.0 * x - 1.0).unsqueeze(0)
+        act = ACTIVATIONS[self.activation]
         for w, b in zip(self.hidden_w, self.hidden_b):
-            h = torch.tanh(torch.matmul(h, w) + b)
+            h = act(torch.matmul(h, w) + b)
         return h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

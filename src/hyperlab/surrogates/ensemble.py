@@ -30,7 +30,8 @@ class DeepEnsemble(Surrogate):
         weight_decay: L2 penalty.
         bootstrap: Train each member on a bootstrap resample (as multinomial weights).
         predict_variance: Each member also predicts a variance (Gaussian NLL training).
-        **kwargs: ``target_transform``, ``warm_start``, ``refit_growth``, ``seed``, ``dtype`` (see
+        **kwargs: ``target_transform``, ``warm_start``, ``refit_growth``, ``reinit`` (off by
+            default: not measured for the ensemble), ``seed``, ``dtype`` (see
             :class:`~hyperlab.surrogates.base.Surrogate`).
 
     Attributes:
@@ -54,6 +55,7 @@ class DeepEnsemble(Surrogate):
         target_transform: str = "standardize",
         warm_start: bool = True,
         refit_growth: float = 0.1,
+        reinit: bool = False,
         seed: int | None = None,
         dtype: str = "float32",
     ) -> None:
@@ -61,6 +63,7 @@ class DeepEnsemble(Surrogate):
             target_transform=target_transform,
             warm_start=warm_start,
             refit_growth=refit_growth,
+            reinit=reinit,
             seed=seed,
             dtype=dtype,
         )
