@@ -239,3 +239,16 @@ def test_bll_activation_is_checked_and_used() -> None:
     tanh = BayesianLastLayer(seed=0, steps=30, cv_folds=0).fit(X, y).predict(grid)[0]
     silu = BayesianLastLayer(seed=0, steps=30, cv_folds=0, activation="silu").fit(X, y)
     assert not np.allclose(silu.predict(grid)[0], tanh)
+
+
+def test_warm_start_and_reinit_must_be_booleans() -> None:
+    import numpy as np
+    import pytest
+
+    from hyperlab.errors import InputError
+    from hyperlab.surrogates import make_surrogate
+
+    X, y = np.random.default_rng(0).random((6, 2)), np.arange(6.0)
+    for name in ("warm_start", "reinit"):
+        with pytest.raises(InputError, match=name):
+            make_surrogate("bll", **{name: "false"}).fit(X, y)

@@ -242,11 +242,11 @@ class Surrogate(ABC):
             self._rng = np.random.default_rng(self.seed)
         n = X.shape[0]
         mode = "cold"
-        if bool(self.warm_start) and getattr(self, "n_features_in_", None) == X.shape[1]:
+        if self.warm_start and getattr(self, "n_features_in_", None) == X.shape[1]:
             n_trained = getattr(self, "_n_trained", 0)
             grown = n - n_trained >= max(1.0, float(self.refit_growth) * n_trained)
             mode = "warm" if grown or n < n_trained else "head"
-            if mode == "warm" and bool(self.reinit):
+            if mode == "warm" and self.reinit:
                 mode = "cold"
         self._target = _TargetMap(y, self.target_transform)
         z = self._target.forward(y)
@@ -376,6 +376,9 @@ class Surrogate(ABC):
             )
         if self.dtype not in DTYPES:
             raise InputError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        for name in ("warm_start", "reinit"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _check_predict_input(self, X: np.ndarray) -> np.ndarray:
         if not hasattr(self, "n_features_in_"):
