@@ -215,3 +215,71 @@ def test_protect_keeps_the_top_fraction_at_its_epoch() -> None:
         LearningCurvePruner(Pessimist(), max_budget=BUDGET, protect=1.0)
     with pytest.raises(InputTypeError, match="protect"):
         LearningCurvePruner(Pessimist(), max_budget=BUDGET, protect="top")  # type: ignore[arg-type]
+
+
+def test_slope_guard_keeps_a_contender_still_falling_fast_enough() -> None:
+    def pruner_with(guard: float) -> tuple[LearningCurvePruner, optuna.Study]:
+        pruner = LearningCurvePruner(
+            Pessimist(), max_budget=BUDGET, min_epochs=3, min_finished=1, slope_guard=guard
+        )
+        study = optuna.create_study(pruner=pruner)
+        for x in (0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+            add_complete(study, x)
+        return pruner, study
+
+    # second of nine at epoch 8, falling ~0.03 an epoch: a straight line reaches ~0.11 at epoch
+    # 20, below the best final value (~0.27)
+    falling = list(curve_of(0.2)[:8])
+    settled = [0.9, 0.9, 0.9, 0.45, 0.45, 0.45, 0.45, 0.45]  # also second, but flat
+    steep_but_last = [3.0, 2.8, 2.6, 2.3, 2.0, 1.7, 1.5, 1.3]  # on course, ranked last
+    pruner, study = pruner_with(0.0)
+    assert pruner.prune(study, ask_and_report(study, falling))
+    pruner, study = pruner_with(0.5)
+    assert not pruner.prune(study, ask_and_report(study, falling))
+    assert pruner.prune(study, ask_and_report(study, settled))
+    assert pruner.prune(study, ask_and_report(study, steep_but_last))
+    pruner, study = pruner_with(1.0)
+    assert not pruner.prune(study, ask_and_report(study, steep_but_last))
+    with pytest.raises(InputError, match="slope_guard"):
+        LearningCurvePruner(Pessimist(), max_budget=BUDGET, slope_guard=1.5)
+    with pytest.raises(InputTypeError, match="slope_guard"):
+        LearningCurvePruner(Pessimist(), max_budget=BUDGET, slope_guard=True)
+
+
+class Gloomy(CurvePredictor):
+    """Predicts that every curve ends 0.5 above its last value, give or take 0.01."""
+
+    def _fit(self, data: CurveData, distributions: Any) -> None:
+        pass
+
+    def _predict(self, curves: Any, configs: Any, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([c[-1] + 0.5 for c in curves]), np.full(len(curves), 0.01)
+
+
+def test_audit_stops_pruning_when_its_predictions_for_finished_trials_were_too_gloomy() -> None:
+    def run(audit: bool) -> bool:
+        pruner = LearningCurvePruner(
+            Gloomy(), max_budget=BUDGET, min_epochs=3, min_finished=1, audit=audit
+        )
+        study = optuna.create_study(pruner=pruner)
+        for x in (0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+            add_complete(study, x)
+        # late bloomers: second at epochs 6 and 8, then down to 0.05 (best of all)
+        bloomer = curve_of(0.2)
+        bloomer[8:] = np.linspace(bloomer[7], 0.05, BUDGET - 8)
+        # 40 of them run on whatever the pruner says at epoch 6, beating its prediction there
+        # by ~99 stds; a new one at epoch 8 needs ~94 to beat the best
+        for _ in range(40):
+            trial = study.ask({"x": FloatDistribution(0.0, 1.0)})
+            for epoch, value in enumerate(bloomer[:6], start=1):
+                trial.report(float(value), epoch)
+            pruner.prune(study, study._storage.get_trial(trial._trial_id))
+            for epoch, value in enumerate(bloomer[6:], start=7):
+                trial.report(float(value), epoch)
+            study.tell(trial, float(bloomer[-1]))
+        return pruner.prune(study, ask_and_report(study, list(bloomer[:8])))
+
+    assert run(audit=False)
+    assert not run(audit=True)
+    with pytest.raises(InputTypeError, match="audit"):
+        LearningCurvePruner(Gloomy(), max_budget=BUDGET, audit="yes")  # type: ignore[arg-type]
