@@ -22,6 +22,16 @@ def _ramp(x: float, lo: float, hi: float) -> float:
     return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
 
 
+def _stopped_in_time(v: CurveView) -> float:
+    """1 when the run ends within a few epochs of its (raw) validation minimum, as early
+    stopping leaves a run (patience of about 3), 0 from 6 epochs on; 0 for runs under 5 epochs."""
+    n = len(v.val)
+    if n < 5:
+        return 0.0
+    after = n - 1 - int(np.argmin(v.val))
+    return 1.0 - _ramp(after, 3.0, 6.0)
+
+
 def _pct(log_change: float, log_scale: bool) -> str:
     """A log-loss change as a signed percentage (or a relative change on a linear axis)."""
     value = math.expm1(log_change) * 100 if log_scale else log_change * 100
@@ -38,8 +48,22 @@ def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     above = _ramp(f["train_above_start"], 0.1, 0.5)
     ends_up = _ramp(f["train_change"], -0.02, 0.2)
     jumpy = _ramp(f["train_noise"], 0.05, 0.2) * _ramp(0.75 - f["train_monotone"], 0.0, 0.25)
-    score = max(above, ends_up, jumpy)
-    if score == above and above > 0:
+    # a blow-up the network never recovered from: the loss fell from a huge first epoch, but
+    # the metric never rose and stays low (only with metric curves)
+    died = (
+        f["has_metric"]
+        * _ramp(-f["train_best"], 0.3, 0.6)
+        * (1.0 - _ramp(f["metric_gain"], 0.05, 0.15))
+        * (1.0 - _ramp(f["train_metric_end"], 0.4, 0.6))
+    )
+    score = max(above, ends_up, jumpy, died)
+    if score == died and died > 0:
+        text = (
+            f"train loss fell {_pct(f['train_best'], v.log_scale).lstrip('-')} from its first "
+            f"epoch, but the validation metric gained only {f['metric_gain']:.2g} and train "
+            f"metric ends at {f['train_metric_end']:.3g}: the network blew up and did not recover"
+        )
+    elif score == above and above > 0:
         peak = int(np.argmax(v.train))
         text = (
             f"train loss rose {_pct(f['train_above_start'], v.log_scale)} above its first-epoch "
@@ -85,7 +109,14 @@ def _overfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     early = _ramp(1.0 - f["val_argmin"], 0.05, 0.2)
     train_falls = _ramp(-f["train_after_vmin"], 0.03, 0.2)
     above_noise = _ramp(f["val_rise"] / (f["val_noise"] + 1e-3), 1.0, 3.0)
-    score = rise * early * train_falls * above_noise
+    # or validation improved, then stopped improving long ago while train loss kept falling
+    # (memorizing)
+    stalled = (
+        _ramp(-f["val_best"], 0.05, 0.1)
+        * _ramp(1.0 - f["val_argmin"], 0.1, 0.25)
+        * _ramp(-f["train_after_vmin"], 0.2, 0.5)
+    )
+    score = max(rise * early * train_falls * above_noise, stalled) * (1.0 - _stopped_in_time(v))
     return score, (
         f"validation loss minimum at epoch {v.vmin + 1} of {v.n_finite}, then "
         f"{_pct(f['val_rise'], v.log_scale)} while train loss went "
@@ -95,7 +126,15 @@ def _overfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
 
 def _underfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     little_progress = 1.0 - _ramp(-f["train_change"], 1.0, 2.0)
-    moved = _ramp(-f["train_best"], 0.02, 0.1)
+    # it learned a little, or it never left its first value, smoothly and with validation
+    # loss not falling either (a model held at its start by its constraints, e.g. weight
+    # decay; a slow learner's validation loss falls every epoch)
+    never_left = (
+        (1.0 - _ramp(-f["train_best"], 0.02, 0.1))
+        * (1.0 - _ramp(f["train_noise"], 0.005, 0.02))
+        * (1.0 - _ramp(f["val_monotone"], 0.6, 0.9))
+    )
+    moved = max(_ramp(-f["train_best"], 0.02, 0.1), never_left)
     settled = 1.0 - _ramp(f["train_tail_share"], 0.1, 0.3)
     small_gap = 1.0 - _ramp(abs(f["gap_end"]), 0.15, 0.4)
     score = little_progress * moved * settled * small_gap
@@ -114,7 +153,7 @@ def _plateau(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     n = len(v.train)
     k = max(1, math.ceil(0.2 * (n - 1)))
     later = float(v.train[k:].max() - v.train[k:].min()) if n > k else 0.0
-    early = float(abs(v.train[k] - v.train[0]))
+    early = max(0.0, float(v.train[0] - v.train[k]))  # it fell first, then got stuck
     flat = 1.0 - _ramp(later, 0.05, 0.2)
     stuck_high = 1.0 - _ramp(-f["train_change"], 0.3, 0.7)
     stopped = _ramp(early / (later + 1e-3), 1.0, 3.0)
@@ -140,14 +179,17 @@ def _noisy_validation(f: dict[str, float], v: CurveView) -> tuple[float, str]:
 
 def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     learned = _ramp(-f["train_change"], 1.0, 2.0) * _ramp(-f["val_best"], 0.3, 1.0)
-    near_best = 1.0 - _ramp(f["val_rise"], 0.05, 0.2)
+    near_best = max(1.0 - _ramp(f["val_rise"], 0.05, 0.2), _stopped_in_time(v))
     settled = 1.0 - _ramp(f["val_tail_share"], 0.05, 0.15)
     score = learned * near_best * settled
-    return score, (
+    text = (
         f"validation loss fell {_pct(f['val_best'], v.log_scale).lstrip('-')} and ends within "
         f"{_pct(f['val_rise'], v.log_scale).lstrip('+')} of its best (epoch {v.vmin + 1} of "
         f"{v.n_finite}); train loss fell {_pct(f['train_change'], v.log_scale).lstrip('-')}"
     )
+    if _stopped_in_time(v) >= 0.5 and f["val_rise"] > 0.05:
+        text += "; it stopped within a few epochs of its best, as early stopping does"
+    return score, text
 
 
 RULES: dict[str, Rule] = {

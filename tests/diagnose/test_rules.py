@@ -1,0 +1,95 @@
+"""The rules on curve shapes that the learned classifier cannot be trusted to know by itself."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hyperlab.diagnose import diagnose
+from hyperlab.diagnose.curves import check_curves
+from hyperlab.diagnose.features import features, view
+from hyperlab.diagnose.rules import rule_scores
+
+
+def _scores(curves: dict[str, list[float]]) -> dict[str, float]:
+    c = check_curves(curves)
+    v = view(c)
+    return {name: s for name, (s, _) in rule_scores(features(c, v), v).items()}
+
+
+def _evidence(curves: dict[str, list[float]]) -> dict[str, str]:
+    c = check_curves(curves)
+    v = view(c)
+    return {name: text for name, (_, text) in rule_scores(features(c, v), v).items()}
+
+
+def _fit_then_rise(n_fall: int, n_rise: int) -> dict[str, list[float]]:
+    """Validation loss falls for ``n_fall`` epochs, then rises 8% per epoch; train keeps falling."""
+    t = np.arange(n_fall + n_rise)
+    tr = 2.0 * np.exp(-t / 3) + 0.02
+    va = 2.0 * np.exp(-np.minimum(t, n_fall - 1) / 3) + 0.15
+    va = va * np.exp(0.08 * np.maximum(t - (n_fall - 1), 0))
+    return {"train_loss": tr.tolist(), "val_loss": va.tolist()}
+
+
+def test_a_run_stopped_a_few_epochs_after_its_best_is_a_good_fit() -> None:
+    # early stopping with a patience of 3 leaves three rising epochs at the end
+    stopped = _scores(_fit_then_rise(12, 3))
+    assert stopped["overfitting"] == 0.0
+    assert stopped["good-fit"] > 0.7
+    assert diagnose(_fit_then_rise(12, 3), use_model=False).primary.name == "good-fit"
+    # the same curve left to rise for 12 epochs is overfitting
+    left_on = _scores(_fit_then_rise(12, 12))
+    assert left_on["overfitting"] > 0.9
+    assert diagnose(_fit_then_rise(12, 12), use_model=False).primary.name == "overfitting"
+
+
+def test_validation_stalled_while_train_loss_keeps_falling_is_overfitting() -> None:
+    t = np.arange(60)
+    tr = 2.0 * np.exp(-t / 6) + 0.001
+    va = 2.0 * np.exp(-np.minimum(t, 30) / 6) + 0.2  # flat from epoch 31 on, no rise
+    curves = {"train_loss": tr.tolist(), "val_loss": va.tolist()}
+    assert _scores(curves)["overfitting"] > 0.9
+    assert diagnose(curves, use_model=False).primary.name == "overfitting"
+    # stalled for only the last 3 epochs: stopped in time
+    short = {k: v[:34] for k, v in curves.items()}
+    assert _scores(short)["overfitting"] == 0.0
+
+
+def test_a_loss_that_never_leaves_its_start_is_underfitting_not_plateau() -> None:
+    # strong weight decay: both losses sit at the first value, smooth, the train loss creeping
+    # up a little (a model held at its start)
+    t = np.arange(20)
+    tr = 2.302 + 0.01 * (1 - np.exp(-t / 4))
+    va = 2.303 + 0.01 * (1 - np.exp(-t / 4))
+    held = {"train_loss": tr.tolist(), "val_loss": va.tolist()}
+    s = _scores(held)
+    assert s["underfitting"] > 0.9
+    assert s["plateau"] == 0.0
+    assert diagnose(held, use_model=False).primary.name == "underfitting"
+    # a slow learner whose validation loss falls every epoch is not held at its start
+    slow = {"train_loss": (2.302 - 0.0005 * t).tolist(), "val_loss": (2.303 - 0.0006 * t).tolist()}
+    assert _scores(slow)["underfitting"] < 0.1
+
+
+def test_a_network_that_blew_up_and_never_recovered_has_lr_too_high() -> None:
+    rng = np.random.default_rng(0)
+    n = 15
+    tr = np.r_[45.0, 2.3 * np.exp(0.03 * rng.standard_normal(n - 1))]
+    va = 2.3 * np.exp(0.02 * rng.standard_normal(n))
+    acc = 0.1 + 0.01 * rng.standard_normal(n)  # chance level for 10 classes, all along
+    curves = {
+        "train_loss": tr.tolist(),
+        "val_loss": va.tolist(),
+        "train_metric": acc.tolist(),
+        "val_metric": acc.tolist(),
+    }
+    d = diagnose(curves, use_model=False)
+    assert d.primary.name == "lr-too-high", d.summary()
+    assert "did not recover" in d.primary.evidence
+    # a metric that rose (it learned) is no such blow-up
+    learned = dict(curves, train_metric=np.linspace(0.3, 0.95, n).tolist())
+    learned["val_metric"] = np.linspace(0.3, 0.93, n).tolist()
+    assert "did not recover" not in _evidence(learned)["lr-too-high"]
+    # without metric curves the loss alone cannot tell a blow-up from fast learning
+    losses = {k: curves[k] for k in ("train_loss", "val_loss")}
+    assert "did not recover" not in _evidence(losses)["lr-too-high"]
