@@ -11,6 +11,7 @@ family ``lcbench-`` creates ``lcbench-3945``.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -118,12 +119,47 @@ class Registry(Generic[T]):
             return entry.factory(suffix, **kwargs)
         return entry.factory(**kwargs)
 
+    def options(self, name: str) -> frozenset[str] | None:
+        """The keyword options the factory of ``name`` takes (``None``: it takes any).
+
+        A factory's own keyword parameters count. A factory that swallows other keywords in
+        ``**_`` takes only its named ones; one that passes them on in another ``**kwargs``
+        takes those of the callable named by its ``forwards_to`` attribute as well (a class:
+        its ``__init__``), or any keyword when it names none.
+        """
+        self.check(name)
+        found = self._find(name)
+        assert found is not None
+        return _keywords(found[0].factory)
+
+    def takes(self, name: str, option: str) -> bool:
+        """Whether the factory of ``name`` takes the keyword ``option`` (see :meth:`options`)."""
+        options = self.options(name)
+        return options is None or option in options
+
     def check(self, name: str) -> str:
         """Return ``name`` if registered, else raise :class:`UnknownNameError`."""
         if name not in self:
             known = ", ".join(self.names())
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
         return name
+
+
+def _keywords(factory: Callable[..., Any]) -> frozenset[str] | None:
+    names: set[str] = set()
+    for p in inspect.signature(factory).parameters.values():
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            names.add(p.name)
+        elif p.kind == p.VAR_KEYWORD and p.name != "_":
+            target = getattr(factory, "forwards_to", None)
+            if target is None:
+                return None
+            more = _keywords(target)
+            if more is None:
+                return None
+            names |= more
+    names.discard("self")
+    return frozenset(names)
 
 
 TASKS: Registry[Any] = Registry("task")

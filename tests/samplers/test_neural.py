@@ -203,9 +203,9 @@ def test_bad_settings_and_multi_objective_raise() -> None:
         {"gradient_steps": -1},
         {"n_startup": 1, "surrogate_options": {"width": 0}},
     ):
-        study = optuna.create_study(sampler=NeuralSampler(**kwargs))  # type: ignore[arg-type]
-        with pytest.raises(InputError):
-            study.optimize(_branin, n_trials=2)
+        with pytest.raises(InputError):  # when built (its own settings) or at the first fit
+            sampler = NeuralSampler(**kwargs)  # type: ignore[arg-type]
+            optuna.create_study(sampler=sampler).optimize(_branin, n_trials=2)
     study = optuna.create_study(
         directions=["minimize", "minimize"], sampler=NeuralSampler(n_startup=1, **_FAST)
     )

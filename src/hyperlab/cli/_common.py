@@ -34,6 +34,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="option for the task's factory, e.g. n_folds=5 (repeatable)",
     )
     p.add_argument(
+        "--tuner-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option for the tuners' factories, e.g. n_startup=8 for neural (repeatable; "
+        "each tuner gets the options it takes, and one that no tuner takes is refused)",
+    )
+    p.add_argument(
         "--pruner-option",
         action="append",
         default=[],
@@ -75,6 +83,7 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "runs_dir": args.runs_dir,
         "overwrite": args.overwrite,
         "task_options": parse_options(args.task_option),
+        "tuner_options": parse_options(args.tuner_option),
         "pruner_options": parse_options(args.pruner_option),
         "command": command_line(),
     }

@@ -147,6 +147,7 @@ def _prepare(
         check_url(storage)
     max_budget = budget or (task_obj.max_budget if task_obj is not None else 1)
     _check_pruner_options(pruners, pruner_options, max_budget)
+    _check_tuner_options(tuners, tuner_options, task_obj)
     run_dir = RunDir(Path(runs_dir) / name)
     spec = RunSpec(
         kind=kind,
@@ -186,6 +187,39 @@ def _check_pruner_options(
             raise InputError(
                 f"pruner {p!r} does not take options {sorted(options)}: {exc}"
             ) from None
+
+
+#: What the lab itself gives every tuner factory; not options.
+_SET_BY_THE_LAB = ("seed", "space", "task", "search_space")
+
+
+def _check_tuner_options(
+    tuners: list[str], options: dict[str, Any] | None, task: Task | None
+) -> None:
+    """Every option must be taken by at least one of the run's tuners (each tuner gets the
+    ones it takes), and each tuner is built once with its share, so a bad value fails before
+    any trial runs."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise InputTypeError(f"tuner_options must be a dict, got {options!r}")
+    for key in options:
+        if key in _SET_BY_THE_LAB:
+            raise InputError(f"tuner option {key!r} is set by the lab, not by an option")
+        if not any(TUNERS.takes(t, key) for t in tuners):
+            taken = {t: sorted(set(TUNERS.options(t) or ()) - set(_SET_BY_THE_LAB)) for t in tuners}
+            raise InputError(
+                f"no tuner of this run takes the option {key!r}; the options each takes: {taken}"
+            )
+    space = task.distributions() if task is not None else None
+    for t in tuners:
+        mine = {k: v for k, v in options.items() if TUNERS.takes(t, k)}
+        if not mine:
+            continue
+        try:
+            TUNERS.create(t, seed=0, space=space, task=task, **mine)
+        except TypeError as exc:
+            raise InputError(f"tuner {t!r} does not take options {sorted(mine)}: {exc}") from None
 
 
 def _jobs(spec: RunSpec) -> list[StudyJob]:

@@ -136,7 +136,9 @@ def build_study(
     """
     space = task.distributions() if task is not None else None
     seed = job.seed if worker == 0 else (job.seed + 7919 * worker) % 2**31
-    options = dict(job.tuner_options)
+    # a run's tuner options go to the tuners that take them (``n_startup`` to the neural
+    # tuner of a comparison, not to random search); each is taken by one at least (checked)
+    options = {k: v for k, v in job.tuner_options.items() if TUNERS.takes(job.tuner, k)}
     if job.tuner == "tpe":
         # several workers would otherwise get nearly the same point from TPE before the others
         # report; Optuna's constant liar counts running trials as bad (Ginsbourger et al. 2010)

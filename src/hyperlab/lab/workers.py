@@ -228,6 +228,7 @@ def prepare_run(
     task_options: dict[str, Any],
     command: list[str],
     pruner_options: dict[str, Any] | None = None,
+    tuner_options: dict[str, Any] | None = None,
     jobs: int = 2,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
@@ -262,7 +263,7 @@ def prepare_run(
         runs_dir,
         overwrite,
         task_options,
-        None,
+        tuner_options,
         pruner_options,
         command,
     )

@@ -269,3 +269,6 @@ def diagnosis(
     if space is None and task is not None:
         space = task.distributions()
     return DiagnosisSampler(seed=seed, space=space, start=start, **options)
+
+
+diagnosis.forwards_to = DiagnosisSampler  # type: ignore[attr-defined]

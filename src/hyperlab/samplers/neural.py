@@ -148,6 +148,7 @@ class NeuralSampler(BaseSampler):
         self._transfer: dict[str, list[tuple[np.ndarray, float, float, float]]] = {}
         self._proposed: dict[tuple[str, int], np.ndarray] = {}
         self._sobol: np.ndarray | None = None
+        self._check_settings()  # a bad setting fails here, not in the first trial
 
     # ------------------------------------------------------------------ Optuna's contract
     def reseed_rng(self) -> None:
@@ -630,6 +631,7 @@ def _factory(surrogate: str):  # type: ignore[no-untyped-def]
         return NeuralSampler(search_space=space, seed=seed, **options)
 
     factory.__name__ = f"neural_{surrogate}"
+    factory.forwards_to = NeuralSampler  # type: ignore[attr-defined]
     return factory
 
 
