@@ -93,3 +93,29 @@ def test_a_network_that_blew_up_and_never_recovered_has_lr_too_high() -> None:
     # without metric curves the loss alone cannot tell a blow-up from fast learning
     losses = {k: curves[k] for k in ("train_loss", "val_loss")}
     assert "did not recover" not in _evidence(losses)["lr-too-high"]
+
+
+def test_a_loss_of_exactly_zero_keeps_the_run_on_the_log_axis() -> None:
+    # a net that fits its small train set perfectly: train loss underflows to 0 at one epoch
+    t = np.arange(40)
+    tr = 2.0 * np.exp(-t / 2.5) + 1e-9
+    va = 2.0 * np.exp(-np.minimum(t, 20) / 3) + 0.3
+    zero = tr.copy()
+    zero[30] = 0.0
+    floored = tr.copy()
+    floored[30] = min(tr[tr > 0].min(), va.min())
+    c0 = check_curves({"train_loss": zero.tolist(), "val_loss": va.tolist()})
+    c1 = check_curves({"train_loss": floored.tolist(), "val_loss": va.tolist()})
+    v0, v1 = view(c0), view(c1)
+    assert v0.log_scale and v1.log_scale
+    np.testing.assert_allclose(v0.train, v1.train)
+    f0, f1 = features(c0, v0), features(c1, v1)
+    for name in f0:
+        if not name.startswith("lin_"):  # the linear-axis features see the raw 0
+            assert f0[name] == f1[name], name
+    assert diagnose({"train_loss": zero.tolist(), "val_loss": va.tolist()}).primary.name == (
+        diagnose({"train_loss": floored.tolist(), "val_loss": va.tolist()}).primary.name
+    )
+    # a loss that is negative (or every loss 0) is still read on its own linear axis
+    assert not view(check_curves({"train_loss": [1.0, 0.5, -0.1], "val_loss": [1, 1, 1]})).log_scale
+    assert not view(check_curves({"train_loss": [0.0] * 3, "val_loss": [0.0] * 3})).log_scale

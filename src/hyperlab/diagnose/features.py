@@ -1,8 +1,8 @@
 """Scale-free features of one run's learning curves.
 
-Every loss feature is computed on ``log(loss)`` (or, when a loss is not positive, on the loss
-divided by its largest magnitude), so multiplying a loss curve by any positive constant changes
-no feature. Positions are fractions of the run (0 = first epoch, 1 = last), so the same features
+Every loss feature is computed on ``log(loss)``, a loss of exactly 0 counting as the run's
+smallest positive loss (when a loss is negative, or every loss is 0: on the loss divided by its
+largest magnitude), so multiplying a loss curve by any positive constant changes no feature. Positions are fractions of the run (0 = first epoch, 1 = last), so the same features
 describe a 3-epoch and a 1000-epoch run. Metric features (accuracy-like, already on a fixed
 scale) are used only when both metric curves are given.
 """
@@ -94,9 +94,12 @@ def view(curves: dict[str, np.ndarray]) -> CurveView:
     n_finite = int(np.argmax(bad)) if bad.any() else len(tr)
     ftr, fva = tr[:n_finite], va[:n_finite]
     both = np.concatenate([ftr, fva])
-    log_scale = bool(len(both) and (both > 0).all())
+    log_scale = bool(len(both) and (both >= 0).all() and (both > 0).any())
     if log_scale:
-        gtr, gva = np.log(ftr), np.log(fva)
+        # a loss of exactly 0 (a perfect fit, or float underflow) counts as the run's smallest
+        # positive loss: one such epoch must not move the other epochs off the log axis
+        floor = float(both[both > 0].min())
+        gtr, gva = np.log(np.maximum(ftr, floor)), np.log(np.maximum(fva, floor))
     else:
         scale = float(np.abs(both).max()) if len(both) and np.abs(both).max() > 0 else 1.0
         gtr, gva = ftr / scale, fva / scale
