@@ -194,15 +194,23 @@ def test_two_processes_share_a_journal_storage(tmp_path: Path) -> None:
     assert all(t.last_step is not None and t.last_step >= 2 for t in pruned)
 
 
+def eight_finished(
+    predictor: CurvePredictor | None = None, **options: Any
+) -> tuple[LearningCurvePruner, optuna.Study]:
+    """A pruner (acting from epoch 3) on a study of eight complete power-law curves with
+    asymptotes 0.1 and 0.3 ... 0.9."""
+    pruner = LearningCurvePruner(
+        predictor or Pessimist(), max_budget=BUDGET, min_epochs=3, min_finished=1, **options
+    )
+    study = optuna.create_study(pruner=pruner)
+    for x in (0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+        add_complete(study, x)
+    return pruner, study
+
+
 def test_protect_keeps_the_top_fraction_at_its_epoch() -> None:
     def pruner_with(protect: float) -> tuple[LearningCurvePruner, optuna.Study]:
-        pruner = LearningCurvePruner(
-            Pessimist(), max_budget=BUDGET, min_epochs=3, min_finished=1, protect=protect
-        )
-        study = optuna.create_study(pruner=pruner)
-        for x in (0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-            add_complete(study, x)
-        return pruner, study
+        return eight_finished(protect=protect)
 
     second = list(curve_of(0.2)[:8])  # second of nine at epoch 8
     pruner, study = pruner_with(0.0)
@@ -219,13 +227,7 @@ def test_protect_keeps_the_top_fraction_at_its_epoch() -> None:
 
 def test_slope_guard_keeps_a_contender_still_falling_fast_enough() -> None:
     def pruner_with(guard: float) -> tuple[LearningCurvePruner, optuna.Study]:
-        pruner = LearningCurvePruner(
-            Pessimist(), max_budget=BUDGET, min_epochs=3, min_finished=1, slope_guard=guard
-        )
-        study = optuna.create_study(pruner=pruner)
-        for x in (0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-            add_complete(study, x)
-        return pruner, study
+        return eight_finished(slope_guard=guard)
 
     # second of nine at epoch 8, falling ~0.03 an epoch: a straight line reaches ~0.11 at epoch
     # 20, below the best final value (~0.27)
@@ -258,12 +260,7 @@ class Gloomy(CurvePredictor):
 
 def test_audit_stops_pruning_when_its_predictions_for_finished_trials_were_too_gloomy() -> None:
     def run(audit: bool) -> bool:
-        pruner = LearningCurvePruner(
-            Gloomy(), max_budget=BUDGET, min_epochs=3, min_finished=1, audit=audit
-        )
-        study = optuna.create_study(pruner=pruner)
-        for x in (0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-            add_complete(study, x)
+        pruner, study = eight_finished(Gloomy(), audit=audit)
         # late bloomers: second at epochs 6 and 8, then down to 0.05 (best of all)
         bloomer = curve_of(0.2)
         bloomer[8:] = np.linspace(bloomer[7], 0.05, BUDGET - 8)
