@@ -49,10 +49,19 @@ ones, so TPE ran in halves of the tasks)::
     pruning.py --tuners tpe --seeds 4 --lcbench 146212,167149,167184,189906 \
         --pruners curve-pretrained --extend-budgets results/pruning_tpe_b.json \
         --skip-accuracy --out results/pruning_tpe_b2.json
+    # the curve pruners again after ``audit`` became the default of ``curve`` (all seeds),
+    # with asha and hyperband given the new epochs
+    pruning.py --tuners random --seeds 10 --pruners curve,curve-pretrained,asha,hyperband \
+        --extend --skip-accuracy --out results/pruning_random_c.json
+    pruning.py --tuners tpe --seeds 10 --pruners curve,asha,hyperband --extend \
+        --skip-accuracy --out results/pruning_tpe_e.json
+    pruning.py --tuners tpe --seeds 10 --bank '' --pruners curve-pretrained --skip-accuracy \
+        --out results/pruning_tpe_f.json
     pruning.py --merge results/pruning_random_a.json results/pruning_random_ext.json \
         results/pruning_random_b.json results/pruning_random_a2.json \
         results/pruning_tpe_a.json results/pruning_tpe_b.json results/pruning_tpe_c.json \
         results/pruning_tpe_d.json results/pruning_tpe_a2.json results/pruning_tpe_b2.json \
+        results/pruning_random_c.json results/pruning_tpe_e.json results/pruning_tpe_f.json \
         --out results/pruning.json
 
 (a later file's predictor-accuracy section, and a later file's study of the same task, tuner,
