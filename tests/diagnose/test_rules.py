@@ -119,3 +119,21 @@ def test_a_loss_of_exactly_zero_keeps_the_run_on_the_log_axis() -> None:
     # a loss that is negative (or every loss 0) is still read on its own linear axis
     assert not view(check_curves({"train_loss": [1.0, 0.5, -0.1], "val_loss": [1, 1, 1]})).log_scale
     assert not view(check_curves({"train_loss": [0.0] * 3, "val_loss": [0.0] * 3})).log_scale
+
+
+def test_a_validation_metric_in_steps_of_one_sixth_is_a_noisy_measurement() -> None:
+    # a smooth, healthy run whose validation accuracy is measured on 6 samples
+    t = np.arange(20)
+    tr = (1.5 * np.exp(-t / 4) + 0.1).tolist()
+    va = (1.5 * np.exp(-t / 4) + 0.15).tolist()
+    tm = (1 - 0.5 * np.exp(-t / 4)).tolist()
+    coarse = [round(6 * x) / 6 for x in (1 - 0.5 * np.exp(-t / 4))]
+    curves = {"train_loss": tr, "val_loss": va, "train_metric": tm, "val_metric": coarse}
+    scores, text = _scores(curves), _evidence(curves)
+    assert scores["noisy-validation"] == 0.9
+    assert "multiples of 1/6" in text["noisy-validation"]
+    # the same run measured on 200 samples: no such evidence
+    fine = [round(200 * x) / 200 for x in (1 - 0.5 * np.exp(-t / 4))]
+    assert _scores({**curves, "val_metric": fine})["noisy-validation"] < 0.1
+    # a constant metric fits every step size: no evidence either
+    assert _scores({**curves, "val_metric": [1.0] * 20})["noisy-validation"] < 0.1

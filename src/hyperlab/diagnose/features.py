@@ -57,6 +57,7 @@ FEATURE_NAMES = (
     "val_metric_step",
     "val_metric_noise",
     "train_metric_noise",
+    "val_metric_coarse",
 )
 
 
@@ -156,6 +157,19 @@ def _smallest_step(x: np.ndarray) -> float:
     return float(d.min()) if len(d) else 0.0
 
 
+def _coarse(x: np.ndarray, most: int = 10) -> float:
+    """``1/m`` for the smallest ``m <= most`` such that every value is a multiple of ``1/m``
+    (an accuracy measured on ``m`` samples, or a few more), when the values take at least two
+    levels in [0, 1]; 0 otherwise (no evidence: a constant metric fits every ``m``)."""
+    x = x[np.isfinite(x)]
+    if len(x) == 0 or x.min() < 0 or x.max() > 1 or len(np.unique(np.round(x, 4))) < 2:
+        return 0.0
+    for m in range(1, most + 1):
+        if np.all(np.abs(x * m - np.round(x * m)) < 1e-3):
+            return 1.0 / m
+    return 0.0
+
+
 def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[str, float]:
     """The scale-free features of checked curves, keyed by :data:`FEATURE_NAMES`."""
     v = view(curves) if v is None else v
@@ -226,6 +240,7 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
             f["val_metric_step"] = _smallest_step(vm)
             f["val_metric_noise"] = _noise(vm[np.isfinite(vm)])
             f["train_metric_noise"] = _noise(tm[np.isfinite(tm)])
+            f["val_metric_coarse"] = _coarse(vm)
     return {k: (x if math.isfinite(x) else 0.0) for k, x in f.items()}
 
 

@@ -170,6 +170,14 @@ def _noisy_validation(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     large = _ramp(f["val_noise"], 0.03, 0.1)
     over_trend = _ramp(f["val_noise_to_trend"], -1.5, 0.0)
     score = noisier * large * over_trend
+    # the validation metric only takes multiples of 1/m for a small m: it is measured on about
+    # m samples, too few for its curve to say how the model changes
+    if f["val_metric_coarse"] > 0 and score < 0.9:
+        m = round(1.0 / f["val_metric_coarse"])
+        return 0.9, (
+            f"the validation metric only takes multiples of 1/{m}: it is measured on about {m} "
+            "samples, too few for the validation curves to show how the model changes"
+        )
     return score, (
         f"validation loss jumps {_pct(f['val_noise'], v.log_scale).lstrip('+')} from epoch to "
         f"epoch, {math.exp(f['noise_ratio']):.1f}x the train loss noise and "
