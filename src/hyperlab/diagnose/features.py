@@ -2,9 +2,10 @@
 
 Every loss feature is computed on ``log(loss)``, a loss of exactly 0 counting as the run's
 smallest positive loss (when a loss is negative, or every loss is 0: on the loss divided by its
-largest magnitude), so multiplying a loss curve by any positive constant changes no feature. Positions are fractions of the run (0 = first epoch, 1 = last), so the same features
-describe a 3-epoch and a 1000-epoch run. Metric features (accuracy-like, already on a fixed
-scale) are used only when both metric curves are given.
+largest magnitude), so multiplying a loss curve by any positive constant changes no feature.
+Positions are fractions of the run (0 = first epoch, 1 = last), so the same features describe
+a 3-epoch and a 1000-epoch run. Metric features (accuracy-like, already on a fixed scale) are
+used only when both metric curves are given.
 """
 
 from __future__ import annotations
