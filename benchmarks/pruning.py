@@ -64,6 +64,14 @@ ones, so TPE ran in halves of the tasks)::
         results/pruning_random_c.json results/pruning_tpe_e.json results/pruning_tpe_f.json \
         --out results/pruning.json
 
+A check on seeds never looked at before (10-19, random sampling; pre-registered: the slope guard
+becomes the default only if it beats plain ``curve`` there too -- it did not)::
+
+    P='none,median,asha,hyperband,curve,curve+slope_guard=0.5'
+    P="$P,curve-pretrained,curve-pretrained+slope_guard=0.5"  # NAME+key=value: with options
+    pruning.py --tuners random --seeds 10 --first-seed 10 --pruners "$P" --extend \
+        --skip-accuracy --out results/pruning_random_fresh.json
+
 (a later file's predictor-accuracy section, and a later file's study of the same task, tuner,
 seed and pruner, win in a merge). ``--extend`` answers "at equal epochs" the other way round:
 besides ``curve`` cut at the rival's (smaller) epoch total, the rival may sample more trials
@@ -101,12 +109,18 @@ PRUNER_NAMES = (
 
 
 def make_pruner(name: str, task: Any, seed: int, pretrain: list[str]) -> Any:
-    """The pruner ``name``; ``curve-pretrained`` is ``curve`` pretrained on ``pretrain``."""
+    """The pruner ``name``; ``curve-pretrained`` is ``curve`` pretrained on ``pretrain``;
+    ``NAME+key=value+...`` is ``NAME`` with those options (e.g. ``curve+slope_guard=0.5``)."""
+    from hyperlab.cli._common import parse_options
     from hyperlab.registry import PRUNERS
 
-    if name == "curve-pretrained":
-        return PRUNERS.create("curve", max_budget=task.max_budget, seed=seed, pretrain=pretrain)
-    return PRUNERS.create(name, max_budget=task.max_budget, seed=seed)
+    base, *items = name.split("+")
+    options = parse_options(items)
+    if base == "curve-pretrained":
+        return PRUNERS.create(
+            "curve", max_budget=task.max_budget, seed=seed, pretrain=pretrain, **options
+        )
+    return PRUNERS.create(base, max_budget=task.max_budget, seed=seed, **options)
 
 
 def pretrain_tasks(task: Any, pool: list[str]) -> list[str]:
@@ -364,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         for tuner in tuners:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for pruner in pruners:
-                    if pruner == "curve-pretrained" and not pretrain:
+                    if pruner.startswith("curve-pretrained") and not pretrain:
                         continue  # no other task shares this task's search space
                     res = run_study(task, tuner, pruner, seed, args.trials, pretrain)
                     rows.append(
