@@ -187,7 +187,8 @@ def _noisy_validation(f: dict[str, float], v: CurveView) -> tuple[float, str]:
 
 def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     learned = _ramp(-f["train_change"], 1.0, 2.0) * _ramp(-f["val_best"], 0.3, 1.0)
-    near_best = max(1.0 - _ramp(f["val_rise"], 0.05, 0.2), _stopped_in_time(v))
+    stopped = _stopped_in_time(v)
+    near_best = max(1.0 - _ramp(f["val_rise"], 0.05, 0.2), stopped)
     settled = 1.0 - _ramp(f["val_tail_share"], 0.05, 0.15)
     score = learned * near_best * settled
     text = (
@@ -195,7 +196,7 @@ def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
         f"{_pct(f['val_rise'], v.log_scale).lstrip('+')} of its best (epoch {v.vmin + 1} of "
         f"{v.n_finite}); train loss fell {_pct(f['train_change'], v.log_scale).lstrip('-')}"
     )
-    if _stopped_in_time(v) >= 0.5 and f["val_rise"] > 0.05:
+    if stopped >= 0.5 and f["val_rise"] > 0.05:
         text += "; it stopped within a few epochs of its best, as early stopping does"
     return score, text
 

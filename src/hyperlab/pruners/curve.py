@@ -233,9 +233,8 @@ class LearningCurvePruner(BasePruner):
     ) -> float:
         """The share of this pruner's earlier predictions, for trials that went on to finish
         and that ranked about as well as this one (rank fraction within a factor of two of
-        ``rank``), whose final
-        value beat its prediction by more than ``reference`` beats ``mean`` (in stds); 0 with
-        fewer than 20 such predictions."""
+        ``rank``), whose final value beat its prediction by more stds than ``reference`` beats
+        ``mean``; 0 with fewer than 20 such predictions."""
         finals = {
             t.number: sign * t.intermediate_values.get(self.max_budget, t.value)
             for t in others
