@@ -95,7 +95,7 @@ def _diagnose(
             continue
         onset = v.vmin + 1 if name == "overfitting" else None
         findings.append(Finding(name, round(float(conf[name]), 4), rules[name][1], onset))
-    return Diagnosis(findings, advise(findings, config, v.n_epochs), feats, v.n_epochs)
+    return Diagnosis(findings, advise(findings, config, v.n_epochs, conf), feats, v.n_epochs)
 
 
 def model_inputs(feats: dict[str, float], rules: dict[str, tuple[float, str]]) -> np.ndarray:

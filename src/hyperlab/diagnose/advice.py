@@ -35,6 +35,12 @@ MOVES: dict[str, list[tuple[str, str, float]]] = {
     "good-fit": [],
 }
 
+#: Regularization knobs that no reported finding moves follow the stronger of ``overfitting`` and
+#: ``underfitting`` when that one has at least this confidence: the two point in opposite
+#: directions, so even below the report threshold the stronger one says which way to go.
+WEAK_FLOOR = 0.15
+_REG_KNOBS = ("weight_decay", "dropout")
+
 #: Names a configuration may use for each knob.
 ALIASES: dict[str, tuple[str, ...]] = {
     "lr": ("lr", "learning_rate", "eta"),
@@ -53,22 +59,34 @@ def knob_key(knob: str, config: Mapping[str, Any]) -> str | None:
 
 
 def advise(
-    findings: list[Finding], config: Mapping[str, Any] | None = None, n_epochs: int | None = None
+    findings: list[Finding],
+    config: Mapping[str, Any] | None = None,
+    n_epochs: int | None = None,
+    confidences: Mapping[str, float] | None = None,
 ) -> list[Advice]:
     """One advice per knob, from findings sorted by confidence (highest first).
+
+    When the primary finding is ``noisy-validation``, ``overfitting`` moves nothing: a
+    validation curve too noisy to read cannot show that the model memorizes.
 
     Args:
         findings: The diagnosis's findings; the more confident finding decides a knob.
         config: The run's configuration; only knobs it exposes get advice (every knob when
             ``None``).
         n_epochs: Length of the run; with an overfitting onset it sets the epochs factor.
+        confidences: Every finding's confidence, reported or not; with it, regularization knobs
+            that no reported finding moves follow the stronger of ``overfitting`` and
+            ``underfitting`` from :data:`WEAK_FLOOR` on.
 
     Returns:
         Advice in :data:`~hyperlab.diagnose.result.KNOBS` order.
     """
     knobs = [k for k in KNOBS if config is None or knob_key(k, config) is not None]
     decided: dict[str, Advice] = {}
+    noisy = bool(findings) and findings[0].name == "noisy-validation"
     for finding in findings:
+        if noisy and finding.name == "overfitting":
+            continue
         if finding.name == "lr-too-high" and "diverged" in finding.evidence:
             moves = [("lr", "down", 0.1), *MOVES["lr-too-high"][1:]]
         elif finding.name == "overfitting" and finding.onset_epoch and n_epochs:
@@ -80,6 +98,13 @@ def advise(
         for knob, direction, factor in moves:
             if knob in knobs and knob not in decided:
                 decided[knob] = Advice(knob, direction, factor, reason)
+    if confidences is not None and not noisy:
+        weak = max(("overfitting", "underfitting"), key=lambda n: confidences.get(n, 0.0))
+        conf = confidences.get(weak, 0.0)
+        if conf >= WEAK_FLOOR:
+            for knob, direction, factor in MOVES[weak]:
+                if knob in _REG_KNOBS and knob in knobs and knob not in decided:
+                    decided[knob] = Advice(knob, direction, factor, f"{weak} ({conf:.0%}, weak)")
     out = []
     for knob in knobs:
         out.append(decided.get(knob) or Advice(knob, "keep", 1.0, "no finding calls for a change"))
