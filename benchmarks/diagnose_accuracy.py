@@ -53,12 +53,31 @@ regeneration (``--seed 4``), made with the unchanged generator and scored once a
 was frozen, gives 0.872 (rules before both revisions: 0.799, after the first: 0.845, with only
 the zero-loss fix added: 0.868), learning-rate advice 0.914, regularization advice 0.914
 (``diagnose_accuracy_seed4.json``).
+A third revision used seeds 0-4 as the dev pool (a change kept only when the mean over the five
+rose by at least 0.008, at least 4 of 5 sets did not fall and no mean advice number fell by more
+than 0.01; an advice-only change, which cannot move the primary finding, when the mean advice on
+runs that should move rose by at least 0.02 and fell on at most one set). Kept: regularization
+knobs that no reported finding moves follow the stronger of overfitting and underfitting from
+confidence 0.15 on, and overfitting moves nothing when the primary finding is noisy validation.
+Regularization advice on runs that should move 0.848, 0.829, 0.848, 0.867, 0.914 -> 0.886,
+0.924, 0.895, 0.914, 0.943 (mean 0.861 -> 0.912), on all runs 0.880 -> 0.889; balanced accuracy
+and learning-rate advice unchanged (0.878, 0.858, 0.888, 0.875, 0.872; 0.903). Rejected there
+(balanced accuracy below the bar): the blew-up-and-died discount with the jumpy-validation term
+(+0.005), the jumpy-validation term alone (+0.004; learning-rate advice 0.903 -> 0.936), a
+coarse validation metric's noisy-validation score not re-weighed down by the classifier
+(+0.005), both together (+0.006), an oscillating train loss counting only with a jumpy
+validation loss (-0.001); an outcome check in the generator (dropping pushed runs that end
+within the baseline runs' spread) was simulated first and not pursued: only high-reg runs change
+much, +0.006 at most. A sixth regeneration (``--seed 5``), made with the unchanged generator and
+scored once after the revision was frozen, gives 0.865 (the same before the revision),
+learning-rate advice 0.900, regularization advice 0.886 (before: 0.848)
+(``diagnose_accuracy_seed5.json``).
 
 Usage:
     .venv/bin/python benchmarks/make_diagnosis_set.py [--seed S --out F]   # ~5-15 minutes
     .venv/bin/python benchmarks/diagnose_accuracy.py [--quick] [--write-model]
     .venv/bin/python benchmarks/diagnose_accuracy.py --data benchmarks/data/diagnosis_set_seed1.json.gz \
-        --out benchmarks/results/diagnose_accuracy_seed1.json   # likewise seed2-seed4
+        --out benchmarks/results/diagnose_accuracy_seed1.json   # likewise seed2-seed5
 
 ``--write-model`` also fits the classifier on every run and writes the shipped
 ``src/hyperlab/diagnose/model.json``.
