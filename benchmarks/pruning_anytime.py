@@ -1,0 +1,204 @@
+"""Claim: at equal epochs the learning-curve pruner finds better configurations than ASHA.
+
+``pruning.py`` runs every pruner for 100 trials and compares at equal epochs by cutting one
+study short or letting the other sample more trials. Here every pruner gets the same budget of
+epochs from the start and samples as many trials as fit in it (up to ``50 x --trials``), as a
+user with a fixed compute budget would. The regret (best *final* value among the trials that
+completed minus the best final value of the task) is read off at several fractions of the
+epochs that ``--trials`` trials without pruning would use (``--at``), so a single study gives
+the whole regret-versus-epochs curve. Tasks, search spaces, optima and pretraining pool are
+``pruning.py``'s; pruner variants take ``NAME+key=value`` as there.
+
+For each budget: the mean regret of each pruner (over tasks, of the mean over seeds), on how
+many tasks each curve pruner has the lower mean regret than ``asha``, ``hyperband`` and
+``median``, and the paired difference (same task, tuner and seed) with a 95% bootstrap CI.
+
+    .venv/bin/python benchmarks/pruning_anytime.py --quick
+    .venv/bin/python benchmarks/pruning_anytime.py --tuners random --seeds 10 \\
+        --out benchmarks/results/pruning_anytime_random.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import pruning
+
+RIVALS = ("asha", "hyperband", "median")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--lcbench", default=",".join(pruning.LCBENCH), help="OpenML task ids")
+    parser.add_argument("--bank", default="digits-mlp-bank", help="'' to leave out the bank")
+    parser.add_argument("--tuners", default="random")
+    parser.add_argument("--pruners", default="none,median,asha,hyperband,curve,curve-pretrained")
+    parser.add_argument(
+        "--pretrain",
+        default=",".join(pruning.PRETRAIN),
+        help="LCBench ids that pretrain curve-pretrained",
+    )
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1")
+    parser.add_argument(
+        "--trials", type=int, default=100, help="budgets are fractions of this many full trials"
+    )
+    parser.add_argument(
+        "--at",
+        default="0.05,0.1,0.2,0.333",
+        help="budgets, as fractions of the epochs of --trials trials without pruning",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).parent / "results" / "pruning_anytime.json",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.lcbench, args.bank, args.seeds, args.trials = "3945,7593", "", 1, 40
+        args.pruners, args.pretrain = "median,asha,curve", "126026,167104"
+    fractions = sorted(float(f) for f in args.at.split(",") if f)
+    if not fractions or fractions[0] <= 0:
+        raise SystemExit(f"--at must list positive fractions, got {args.at!r}")
+
+    import optuna
+    import torch
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    from hyperlab.registry import TASKS
+
+    task_names = [f"lcbench-{i}" for i in args.lcbench.split(",") if i]
+    if args.bank:
+        task_names.append(args.bank)
+    tuners = [t for t in args.tuners.split(",") if t]
+    pruners = [p for p in args.pruners.split(",") if p]
+    settings = {k: (v.name if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    print("settings:", json.dumps(settings))
+    pool = [i for i in args.pretrain.split(",") if i]
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for task_name in task_names:
+        task = TASKS.create(task_name)
+        pretrain = pruning.pretrain_tasks(task, pool)
+        full = args.trials * task.max_budget
+        budget = math.ceil(fractions[-1] * full)
+        for tuner in tuners:
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                for pruner in pruners:
+                    if pruner.startswith("curve-pretrained") and not pretrain:
+                        continue  # no other task shares this task's search space
+                    res = pruning.run_study(
+                        task, tuner, pruner, seed, 50 * args.trials, pretrain, budget
+                    )
+                    at = {
+                        f"{f:g}": pruning.regret_at(res["trace"], math.floor(f * full))
+                        for f in fractions
+                    }
+                    rows.append(
+                        {
+                            "task": task_name,
+                            "tuner": tuner,
+                            "seed": seed,
+                            "pruner": pruner,
+                            "at": at,
+                            **res,
+                        }
+                    )
+        print(f"  {task_name} done at {time.perf_counter() - started:.0f}s", flush=True)
+    summary = report(rows, [f"{f:g}" for f in fractions])
+    total = time.perf_counter() - started
+    print(f"\ntotal {total:.0f}s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(
+            {"settings": settings, "summary": summary, "rows": rows, "seconds": total}, f, indent=1
+        )
+    print(f"wrote {args.out}")
+
+
+def report(rows: list[dict[str, Any]], budgets: list[str]) -> dict[str, Any]:
+    """Print the regret-at-budget tables; return them as a dict."""
+    pruners = list(dict.fromkeys(r["pruner"] for r in rows))
+    groups = list(dict.fromkeys((r["task"], r["tuner"]) for r in rows))
+    summary: dict[str, Any] = {"mean_regret": {}, "wins": {}, "paired": {}}
+
+    def cell(group: tuple[str, str], pruner: str, budget: str) -> float:
+        sel = [
+            r["at"][budget]
+            for r in rows
+            if (r["task"], r["tuner"], r["pruner"]) == (*group, pruner)
+        ]
+        return float(np.mean(sel)) if sel and all(math.isfinite(v) for v in sel) else math.inf
+
+    for tuner in dict.fromkeys(g[1] for g in groups):
+        mine = [g for g in groups if g[1] == tuner]
+        print(f"\n{tuner}: mean regret at a budget (fraction of the epochs of no pruning)")
+        print(f"{'pruner':<44}" + "".join(f"{b:>9}" for b in budgets))
+        for pruner in pruners:
+            have = [
+                g
+                for g in mine
+                if any(r["pruner"] == pruner for r in rows if (r["task"], r["tuner"]) == g)
+            ]
+            means = [float(np.mean([cell(g, pruner, b) for g in have])) for b in budgets]
+            summary["mean_regret"][f"{tuner}/{pruner}"] = dict(zip(budgets, means))
+            print(f"{pruner:<44}" + "".join(f"{m:>9.4f}" for m in means))
+        for focus in (p for p in pruners if p.startswith("curve")):
+            for rival in (r for r in RIVALS if r in pruners):
+                both = [
+                    g
+                    for g in mine
+                    if math.isfinite(cell(g, focus, budgets[-1]))
+                    or math.isfinite(cell(g, rival, budgets[-1]))
+                ]
+                both = [g for g in both if _ran(rows, g, focus) and _ran(rows, g, rival)]
+                wins = {
+                    b: sum(cell(g, focus, b) < cell(g, rival, b) for g in both) for b in budgets
+                }
+                key = f"{tuner}/{focus}_vs_{rival}"
+                summary["wins"][key] = {"groups": len(both), **wins}
+                paired = {b: _paired(rows, tuner, focus, rival, b) for b in budgets}
+                summary["paired"][key] = paired
+                print(
+                    f"{focus} vs {rival}: lower regret on "
+                    + ", ".join(f"{wins[b]}/{len(both)} at {b}" for b in budgets)
+                )
+                last = paired[budgets[-1]]
+                if last is not None:
+                    print(
+                        f"    paired difference at {budgets[-1]}: {last['mean']:+.4f} "
+                        f"[{last['ci95'][0]:+.4f}, {last['ci95'][1]:+.4f}] "
+                        f"(worse in {last['worse']}, better in {last['better']} of {last['n']})"
+                    )
+    return summary
+
+
+def _ran(rows: list[dict[str, Any]], group: tuple[str, str], pruner: str) -> bool:
+    return any((r["task"], r["tuner"], r["pruner"]) == (*group, pruner) for r in rows)
+
+
+def _paired(
+    rows: list[dict[str, Any]], tuner: str, focus: str, rival: str, budget: str
+) -> dict[str, Any] | None:
+    """``pruning.paired_vs`` on the regret at ``budget`` (studies with none complete left out)."""
+    at = [
+        {**r, "regret": r["at"][budget]}
+        for r in rows
+        if r["tuner"] == tuner and r["pruner"] in (focus, rival)
+    ]
+    return pruning.paired_vs(at, focus, rival)
+
+
+if __name__ == "__main__":
+    main()
