@@ -59,11 +59,45 @@ def main(argv: list[str] | None = None) -> None:
         help="budgets, as fractions of the epochs of --trials trials without pruning",
     )
     parser.add_argument(
+        "--reference",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="pruning.py result files: each budget's regret is also compared, paired, with the "
+        "median rule's in its own --trials-trial studies there",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="instead of running: report these result files together",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path(__file__).parent / "results" / "pruning_anytime.json",
     )
     args = parser.parse_args(argv)
+    reference = _reference(args.reference)
+    if args.merge:
+        rows = []
+        for path in args.merge:
+            with open(path) as f:
+                rows.extend(json.load(f)["rows"])
+        budgets = list(rows[0]["at"]) if rows else []
+        summary = report(rows, budgets, reference)
+        with open(args.out, "w") as f:
+            json.dump(
+                {
+                    "merged": [p.name for p in args.merge],
+                    "reference": [p.name for p in args.reference],
+                    "summary": summary,
+                },
+                f,
+                indent=1,
+            )
+        print(f"wrote {args.out}")
+        return
     if args.quick:
         args.lcbench, args.bank, args.seeds, args.trials = "3945,7593", "", 1, 40
         args.pruners, args.pretrain = "median,asha,curve", "126026,167104"
@@ -116,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
                         }
                     )
         print(f"  {task_name} done at {time.perf_counter() - started:.0f}s", flush=True)
-    summary = report(rows, [f"{f:g}" for f in fractions])
+    summary = report(rows, [f"{f:g}" for f in fractions], reference)
     total = time.perf_counter() - started
     print(f"\ntotal {total:.0f}s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -127,11 +161,28 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {args.out}")
 
 
-def report(rows: list[dict[str, Any]], budgets: list[str]) -> dict[str, Any]:
-    """Print the regret-at-budget tables; return them as a dict."""
+def _reference(paths: list[Path]) -> dict[tuple[str, str, int], float]:
+    """The median rule's regret in each (task, tuner, seed) study of ``pruning.py`` files."""
+    out: dict[tuple[str, str, int], float] = {}
+    for path in paths:
+        with open(path) as f:
+            for r in json.load(f)["rows"]:
+                if r["pruner"] == "median":
+                    out[(r["task"], r["tuner"], r["seed"])] = r["regret"]
+    return out
+
+
+def report(
+    rows: list[dict[str, Any]],
+    budgets: list[str],
+    reference: dict[tuple[str, str, int], float] | None = None,
+) -> dict[str, Any]:
+    """Print the regret-at-budget tables; return them as a dict. With ``reference`` (see
+    :func:`_reference`) also each pruner's regret at each budget minus the median rule's in
+    its full study (paired by task, tuner and seed)."""
     pruners = list(dict.fromkeys(r["pruner"] for r in rows))
     groups = list(dict.fromkeys((r["task"], r["tuner"]) for r in rows))
-    summary: dict[str, Any] = {"mean_regret": {}, "wins": {}, "paired": {}}
+    summary: dict[str, Any] = {"mean_regret": {}, "wins": {}, "paired": {}, "vs_full_median": {}}
 
     def cell(group: tuple[str, str], pruner: str, budget: str) -> float:
         sel = [
@@ -176,12 +227,40 @@ def report(rows: list[dict[str, Any]], budgets: list[str]) -> dict[str, Any]:
                 )
                 last = paired[budgets[-1]]
                 if last is not None:
-                    print(
-                        f"    paired difference at {budgets[-1]}: {last['mean']:+.4f} "
-                        f"[{last['ci95'][0]:+.4f}, {last['ci95'][1]:+.4f}] "
-                        f"(worse in {last['worse']}, better in {last['better']} of {last['n']})"
-                    )
+                    print(f"    paired difference at {budgets[-1]}: {_fmt(last)}")
+        if reference:
+            print(f"regret at a budget minus the median rule's in its full {tuner} studies")
+            for pruner in pruners:
+                sel = [r for r in rows if r["tuner"] == tuner and r["pruner"] == pruner]
+                diffs = {}
+                for b in budgets:
+                    at = [
+                        {**r, "pruner": "at", "regret": r["at"][b]}
+                        for r in sel
+                        if (r["task"], r["tuner"], r["seed"]) in reference
+                    ]
+                    full = [
+                        {
+                            **r,
+                            "pruner": "full",
+                            "regret": reference[(r["task"], r["tuner"], r["seed"])],
+                        }
+                        for r in at
+                    ]
+                    diffs[b] = pruning.paired_vs(at + full, "at", "full")
+                summary["vs_full_median"][f"{tuner}/{pruner}"] = diffs
+                shown = [b for b in budgets[-2:] if diffs[b] is not None]
+                print(f"  {pruner:<44}" + "   ".join(f"{b}: {_fmt(diffs[b])}" for b in shown))
     return summary
+
+
+def _fmt(d: dict[str, Any] | None) -> str:
+    if d is None:
+        return "-"
+    return (
+        f"{d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] "
+        f"(worse in {d['worse']}, better in {d['better']} of {d['n']})"
+    )
 
 
 def _ran(rows: list[dict[str, Any]], group: tuple[str, str], pruner: str) -> bool:
