@@ -109,16 +109,21 @@ PRUNER_NAMES = (
 
 
 def make_pruner(name: str, task: Any, seed: int, pretrain: list[str]) -> Any:
-    """The pruner ``name``; ``curve-pretrained`` is ``curve`` pretrained on ``pretrain``;
+    """The pruner ``name``; ``NAME-pretrained`` (``curve-pretrained``, ``curve-halving-pretrained``)
+    is ``NAME`` pretrained on ``pretrain``;
     ``NAME+key=value+...`` is ``NAME`` with those options (e.g. ``curve+slope_guard=0.5``)."""
     from hyperlab.cli._common import parse_options
     from hyperlab.registry import PRUNERS
 
     base, *items = name.split("+")
     options = parse_options(items)
-    if base == "curve-pretrained":
+    if base.endswith("-pretrained"):
         return PRUNERS.create(
-            "curve", max_budget=task.max_budget, seed=seed, pretrain=pretrain, **options
+            base.removesuffix("-pretrained"),
+            max_budget=task.max_budget,
+            seed=seed,
+            pretrain=pretrain,
+            **options,
         )
     return PRUNERS.create(base, max_budget=task.max_budget, seed=seed, **options)
 
@@ -378,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         for tuner in tuners:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for pruner in pruners:
-                    if pruner.startswith("curve-pretrained") and not pretrain:
+                    if "-pretrained" in pruner.split("+")[0] and not pretrain:
                         continue  # no other task shares this task's search space
                     res = run_study(task, tuner, pruner, seed, args.trials, pretrain)
                     rows.append(

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         for tuner in tuners:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for pruner in pruners:
-                    if pruner.startswith("curve-pretrained") and not pretrain:
+                    if "-pretrained" in pruner.split("+")[0] and not pretrain:
                         continue  # no other task shares this task's search space
                     res = pruning.run_study(
                         task, tuner, pruner, seed, 50 * args.trials, pretrain, budget

@@ -15,6 +15,9 @@ from hyperlab.testing import pruners as suite
 # Small networks keep the neural pruner's checks quick; the rule under test is unchanged.
 OPTIONS: dict[str, dict[str, Any]] = {
     "curve": {"predictor_options": {"n_members": 2, "width": 8, "steps": 50, "warm_steps": 20}},
+    "curve-halving": {
+        "predictor_options": {"n_members": 2, "width": 8, "steps": 50, "warm_steps": 20}
+    },
 }
 
 
@@ -23,9 +26,15 @@ def factory(name: str) -> Callable[..., optuna.pruners.BasePruner]:
 
 
 def test_every_pruner_is_covered() -> None:
-    assert {"none", "median", "asha", "hyperband", "curve", "curve-parametric"} <= set(
-        PRUNERS.names()
-    )
+    assert {
+        "none",
+        "median",
+        "asha",
+        "hyperband",
+        "curve",
+        "curve-parametric",
+        "curve-halving",
+    } <= set(PRUNERS.names())
 
 
 @pytest.mark.slow

@@ -7,3 +7,4 @@ from __future__ import annotations
 
 from hyperlab.pruners import classic as classic  # registers the classic pruners
 from hyperlab.pruners import curve as curve  # registers curve, curve-parametric
+from hyperlab.pruners import curve_halving as curve_halving  # registers curve-halving

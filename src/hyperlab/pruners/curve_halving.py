@@ -1,0 +1,169 @@
+"""``CurveHalvingPruner``: asynchronous successive halving that ranks by predicted final value.
+
+ASHA (Li et al. 2020) checks a trial at its rungs, ``min_resource * reduction_factor**k``
+epochs, and keeps it only when its value there is in the top ``1 / reduction_factor`` of the
+values of every trial that reached that rung. This pruner keeps ASHA's budget allocation but
+ranks by the curve predictor's predicted *final* value (the trial's curve so far and its
+configuration), so that a slow starter predicted to end well is kept and a fast starter
+predicted to flatten out is stopped. Until the predictor has ``min_finished`` complete trials
+the value at the rung ranks, as in ASHA. All trials at a rung are ranked by the same fit of the
+predictor: their predictions are recomputed after each refit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+
+from hyperlab.curves.base import CurvePredictor
+from hyperlab.errors import InputError
+from hyperlab.pruners.curve import LearningCurvePruner, trial_curve
+from hyperlab.registry import PRUNERS
+
+
+class CurveHalvingPruner(LearningCurvePruner):
+    """ASHA whose ranking statistic is the predicted final value.
+
+    Args:
+        predictor: The curve predictor; refitted on the study's trials as they finish.
+        max_budget: The final step (epoch) whose value is predicted.
+        reduction_factor: Keep the top ``1 / reduction_factor`` at each rung (ASHA's eta).
+        min_resource: The first rung (default: ``max_budget // 27``, at least 1, as the
+            ``asha`` pruner).
+        min_finished: Complete trials the predictor needs before it ranks.
+        refit_growth: Refit when the finished trials have grown by this fraction.
+    """
+
+    def __init__(
+        self,
+        predictor: CurvePredictor,
+        *,
+        max_budget: int,
+        reduction_factor: int = 3,
+        min_resource: int | None = None,
+        min_finished: int = 5,
+        refit_growth: float = 0.5,
+    ) -> None:
+        super().__init__(
+            predictor,
+            max_budget=max_budget,
+            min_finished=min_finished,
+            refit_growth=refit_growth,
+            min_epochs=1,
+        )
+        if (
+            isinstance(reduction_factor, bool)
+            or not isinstance(reduction_factor, int)
+            or reduction_factor < 2
+        ):
+            raise InputError(f"reduction_factor must be an int >= 2, got {reduction_factor!r}")
+        if min_resource is None:
+            min_resource = max(1, max_budget // 27)
+        if isinstance(min_resource, bool) or not isinstance(min_resource, int) or min_resource < 1:
+            raise InputError(f"min_resource must be a positive int, got {min_resource!r}")
+        self.reduction_factor = reduction_factor
+        self.min_resource = min_resource
+        rungs, step = [], min_resource
+        while step < max_budget:
+            rungs.append(step)
+            step *= reduction_factor
+        self.rungs = tuple(rungs)
+        # (trial number, rung) -> predicted final mean, valid for the fit it was made with
+        self._scores: dict[tuple[int, int], float] = {}
+        self._scored_on = -1
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        """Whether to stop ``trial`` now (see the module docstring)."""
+        step = trial.last_step
+        if step is None:
+            return False
+        value = trial.intermediate_values[step]
+        if value is None or not math.isfinite(value):
+            self._record(study, trial, f"non-finite intermediate value {value} at epoch {step}")
+            return True
+        if step not in self.rungs:
+            return False
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        trials = study.get_trials(deepcopy=False)
+        others = [t for t in trials if t.number != trial.number]
+        at_rung = [trial] + [
+            t
+            for t in others
+            if step in t.intermediate_values and math.isfinite(t.intermediate_values[step])
+        ]
+        keep = max(len(at_rung) // self.reduction_factor, 1)
+        if self._finals(others, sign).size < self.min_finished:
+            scores = np.array([sign * t.intermediate_values[step] for t in at_rung])
+            what = f"value at epoch {step}"
+        else:
+            with self._lock:
+                self._maybe_refit(others, sign)
+                scores = self._predicted(at_rung, step, sign)
+            what = f"predicted final value (epoch {self.max_budget}) from {step} epochs"
+        rank = int(np.sum(scores < scores[0])) + 1
+        if rank <= keep:
+            return False
+        reason = (
+            f"{what}: {sign * scores[0]:.4g} ranks {rank} of the {len(at_rung)} trials that "
+            f"reached epoch {step}; successive halving keeps the top {keep}"
+        )
+        self._record(study, trial, reason)
+        return True
+
+    def _predicted(self, at_rung: list[FrozenTrial], step: int, sign: float) -> np.ndarray:
+        """Predicted final means of the trials at a rung, from their first ``step`` values,
+        all by the current fit (cached until the next refit)."""
+        if self._scored_on != self._fitted_on:
+            self._scores.clear()
+            self._scored_on = self._fitted_on
+        missing = [t for t in at_rung if (t.number, step) not in self._scores]
+        if missing:
+            curves = [sign * trial_curve(t)[:step] for t in missing]
+            configs = [t.params for t in missing] if self.predictor.uses_config else None
+            means, _ = self.predictor.predict_finals(curves, configs, self.max_budget)
+            for t, m in zip(missing, means, strict=True):
+                self._scores[(t.number, step)] = float(m)
+        return np.array([self._scores[(t.number, step)] for t in at_rung])
+
+
+@PRUNERS.add(
+    "curve-halving",
+    "successive halving (as asha) that ranks trials by a neural curve predictor's final value",
+)
+def curve_halving(
+    *, max_budget: int = 1, seed: int | None = None, **options: Any
+) -> CurveHalvingPruner:
+    """``pretrain``, ``pretrain_curves``, ``pretrain_seed`` and ``predictor_options`` as for
+    ``curve``; ``reduction_factor``, ``min_resource``, ``min_finished``, ``refit_growth``."""
+    from hyperlab.curves.neural import NeuralCurvePredictor
+    from hyperlab.pruners.curve import _pretrained
+
+    known = {
+        "predictor_options",
+        "reduction_factor",
+        "min_resource",
+        "min_finished",
+        "refit_growth",
+        "pretrain",
+        "pretrain_curves",
+        "pretrain_seed",
+    }
+    unknown = set(options) - known
+    if unknown:
+        raise InputError(f"unknown curve-halving options {sorted(unknown)}; known: {sorted(known)}")
+    pretrain = options.pop("pretrain", None)
+    n_pretrain = options.pop("pretrain_curves", 100)
+    pretrain_seed = options.pop("pretrain_seed", 0)
+    predictor_options = options.pop("predictor_options", {})
+    if pretrain is not None:
+        predictor = _pretrained(pretrain, n_pretrain, pretrain_seed, predictor_options)
+        predictor.seed = seed
+        options.setdefault("min_finished", 1)
+    else:
+        predictor = NeuralCurvePredictor(seed=seed, **predictor_options)
+    return CurveHalvingPruner(predictor, max_budget=max_budget, **options)

@@ -1,0 +1,109 @@
+"""CurveHalvingPruner: ASHA's rungs and keep-the-top-third rule, ranked by predicted finals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+
+from hyperlab.curves import CurvePredictor
+from hyperlab.curves.base import CurveData
+from hyperlab.errors import InputError
+from hyperlab.pruners.curve_halving import CurveHalvingPruner
+from hyperlab.registry import PRUNERS
+
+from .test_curve import BUDGET, add_complete
+
+
+class ByLast(CurvePredictor):
+    """Predicts that a curve ends where it is now (ranks as ASHA does)."""
+
+    def _fit(self, data: CurveData, distributions: Any) -> None:
+        pass
+
+    def _predict(self, curves: Any, configs: Any, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([c[-1] for c in curves]), np.full(len(curves), 0.01)
+
+
+class Reverser(ByLast):
+    """Predicts that the curves now worst end best (the opposite of ASHA's ranking)."""
+
+    def _predict(self, curves: Any, configs: Any, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        mean, std = super()._predict(curves, configs, budget)
+        return -mean, std
+
+
+def study_with(predictor: CurvePredictor, n_complete: int, **options: Any) -> optuna.Study:
+    pruner = CurveHalvingPruner(predictor, max_budget=BUDGET, min_resource=1, **options)
+    study = optuna.create_study(pruner=pruner)
+    for i in range(n_complete):
+        add_complete(study, 0.1 + 0.1 * i)
+    return study
+
+
+def pruned_at_first_rung(study: optuna.Study, value: float) -> bool:
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    trial.report(value, 1)
+    return trial.should_prune()
+
+
+def test_rungs_are_ashas() -> None:
+    pruner = CurveHalvingPruner(ByLast(), max_budget=52)
+    assert pruner.rungs == (1, 3, 9, 27)
+    assert CurveHalvingPruner(ByLast(), max_budget=100, min_resource=2).rungs == (2, 6, 18, 54)
+
+
+def test_before_the_predictor_acts_it_ranks_by_value_as_asha() -> None:
+    study = study_with(Reverser(), n_complete=6, min_finished=10)
+    assert pruned_at_first_rung(study, 5.0)  # worst value at epoch 1
+    assert not pruned_at_first_rung(study, 0.0)  # best value at epoch 1
+
+
+def test_it_ranks_by_the_predicted_final_value() -> None:
+    # the same trial, worst at epoch 1: stopped when predicted to end worst, kept when
+    # predicted to end best (ranking by value would stop it in both)
+    assert pruned_at_first_rung(study_with(ByLast(), n_complete=6, min_finished=2), 5.0)
+    study = study_with(Reverser(), n_complete=6, min_finished=2)
+    assert not pruned_at_first_rung(study, 5.0)
+
+
+def test_reason_is_recorded() -> None:
+    study = study_with(ByLast(), n_complete=6, min_finished=2)
+    assert pruned_at_first_rung(study, 5.0)
+    reason = study.trials[-1].user_attrs["prune_reason"]
+    assert "predicted final value" in reason and "ranks 7 of the 7" in reason
+
+
+def test_only_rungs_are_checked() -> None:
+    study = study_with(ByLast(), n_complete=6, min_finished=2)
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    trial.report(5.0, 2)  # epoch 2 is not a rung (1, 3, 9)
+    assert not trial.should_prune()
+
+
+def test_a_non_finite_value_is_pruned_with_its_reason() -> None:
+    study = study_with(ByLast(), n_complete=1)
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    trial.report(float("nan"), 2)
+    assert trial.should_prune()
+    assert "non-finite" in study.trials[-1].user_attrs["prune_reason"]
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"reduction_factor": 1}, "reduction_factor must be an int >= 2, got 1"),
+        ({"min_resource": 0}, "min_resource must be a positive int, got 0"),
+        ({"min_resource": 1.5}, "min_resource must be a positive int, got 1.5"),
+    ],
+)
+def test_bad_settings_are_refused(options: dict[str, Any], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        CurveHalvingPruner(ByLast(), max_budget=BUDGET, **options)
+
+
+def test_unknown_option_is_refused_by_name() -> None:
+    with pytest.raises(InputError, match="threshold"):
+        PRUNERS.create("curve-halving", max_budget=BUDGET, threshold=0.1)
