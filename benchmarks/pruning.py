@@ -346,21 +346,9 @@ def main(argv: list[str] | None = None) -> None:
         args.pretrain = "126026,167104"
         args.fit_curves, args.test_curves = 20, 40
 
-    import optuna
-    import torch
-
-    torch.set_num_threads(1)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     from hyperlab.registry import TASKS
 
-    task_names = [f"lcbench-{i}" for i in args.lcbench.split(",") if i]
-    if args.bank:
-        task_names.append(args.bank)
-    tuners = [t for t in args.tuners.split(",") if t]
-    pruners = [p for p in args.pruners.split(",") if p]
-    # paths are recorded by name only: results must not carry this machine's folders
-    settings = {k: (v.name if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    print("settings:", json.dumps(settings))
+    task_names, tuners, pruners, settings = setup(args)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     accuracy: dict[str, Any] = {}
@@ -419,6 +407,27 @@ def main(argv: list[str] | None = None) -> None:
             indent=1,
         )
     print(f"wrote {args.out}")
+
+
+def setup(
+    args: argparse.Namespace,
+) -> tuple[list[str], list[str], list[str], dict[str, Any]]:
+    """One torch thread and quiet Optuna; ``(task names, tuners, pruners, settings)`` from the
+    command line (``--lcbench``, ``--bank``, ``--tuners``, ``--pruners``), settings printed."""
+    import optuna
+    import torch
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    task_names = [f"lcbench-{i}" for i in args.lcbench.split(",") if i]
+    if args.bank:
+        task_names.append(args.bank)
+    tuners = [t for t in args.tuners.split(",") if t]
+    pruners = [p for p in args.pruners.split(",") if p]
+    # paths are recorded by name only: results must not carry this machine's folders
+    settings = {k: (v.name if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    print("settings:", json.dumps(settings))
+    return task_names, tuners, pruners, settings
 
 
 def merge(paths: list[Path], out: Path) -> None:

@@ -105,20 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     if not fractions or fractions[0] <= 0:
         raise SystemExit(f"--at must list positive fractions, got {args.at!r}")
 
-    import optuna
-    import torch
-
-    torch.set_num_threads(1)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     from hyperlab.registry import TASKS
 
-    task_names = [f"lcbench-{i}" for i in args.lcbench.split(",") if i]
-    if args.bank:
-        task_names.append(args.bank)
-    tuners = [t for t in args.tuners.split(",") if t]
-    pruners = [p for p in args.pruners.split(",") if p]
-    settings = {k: (v.name if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    print("settings:", json.dumps(settings))
+    task_names, tuners, pruners, settings = pruning.setup(args)
     pool = [i for i in args.pretrain.split(",") if i]
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []

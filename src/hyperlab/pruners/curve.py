@@ -162,13 +162,12 @@ class LearningCurvePruner(BasePruner):
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         """Whether to stop ``trial`` now (see the class docstring)."""
+        settled = self._settled(study, trial)
+        if settled is not None:
+            return settled
         step = trial.last_step
-        if step is None:
-            return False
+        assert step is not None
         value = trial.intermediate_values[step]
-        if value is None or not math.isfinite(value):
-            self._record(study, trial, f"non-finite intermediate value {value} at epoch {step}")
-            return True
         if step < self.min_epochs or step >= self.max_budget:
             return False
         if not self._is_check_step(step):
@@ -221,6 +220,18 @@ class LearningCurvePruner(BasePruner):
         )
         self._record(study, trial, reason, sign * mean, std)
         return True
+
+    def _settled(self, study: optuna.Study, trial: FrozenTrial) -> bool | None:
+        """The answer before any rule: ``False`` with no value yet, ``True`` (recorded) for a
+        non-finite last value, ``None`` to go on."""
+        step = trial.last_step
+        if step is None:
+            return False
+        value = trial.intermediate_values[step]
+        if value is None or not math.isfinite(value):
+            self._record(study, trial, f"non-finite intermediate value {value} at epoch {step}")
+            return True
+        return None
 
     def _audited(
         self,
@@ -474,12 +485,7 @@ def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> Le
     not by ``seed``: the pretrained network is a fixed prior, shared by every study of a process
     that asks for the same one (pretrained once, each study gets a copy); ``seed`` seeds the
     study's own refits."""
-    from hyperlab.curves.neural import NeuralCurvePredictor
-
     options = _options(options)
-    pretrain = options.pop("pretrain", None)
-    n_pretrain = options.pop("pretrain_curves", 100)
-    pretrain_seed = options.pop("pretrain_seed", 0)
     # a network fit costs seconds and a prediction milliseconds: refit when the data grew by
     # half, and check at epochs about 20% apart rather than at every epoch
     options.setdefault("refit_growth", 0.5)
@@ -487,15 +493,27 @@ def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> Le
     # on six development LCBench tasks (10 seeds, random sampling) the audit kept one winner
     # the pruner had stopped, at the same epochs; see ``LearningCurvePruner``
     options.setdefault("audit", True)
-    predictor_options = options.pop("predictor_options", {})
-    if pretrain is not None:
-        predictor = _pretrained(pretrain, n_pretrain, pretrain_seed, predictor_options)
-        predictor.seed = seed
-        # the pretrained predictor acts as soon as one trial gives it a value to beat
-        options.setdefault("min_finished", 1)
-    else:
-        predictor = NeuralCurvePredictor(seed=seed, **predictor_options)
+    predictor = neural_predictor(options, seed)
     return LearningCurvePruner(predictor, max_budget=max_budget, **options)
+
+
+def neural_predictor(options: dict[str, Any], seed: int | None) -> Any:
+    """The :class:`NeuralCurvePredictor` of a neural curve pruner's ``options``, which lose
+    its keys (``predictor_options``, ``pretrain``, ``pretrain_curves``, ``pretrain_seed``);
+    a pretrained one also sets ``min_finished`` to 1 unless given."""
+    from hyperlab.curves.neural import NeuralCurvePredictor
+
+    pretrain = options.pop("pretrain", None)
+    n_pretrain = options.pop("pretrain_curves", 100)
+    pretrain_seed = options.pop("pretrain_seed", 0)
+    predictor_options = options.pop("predictor_options", {})
+    if pretrain is None:
+        return NeuralCurvePredictor(seed=seed, **predictor_options)
+    predictor = _pretrained(pretrain, n_pretrain, pretrain_seed, predictor_options)
+    predictor.seed = seed
+    # the pretrained predictor acts as soon as one trial gives it a value to beat
+    options.setdefault("min_finished", 1)
+    return predictor
 
 
 #: Pretrained predictors by (tasks, curves per task, pretraining seed, options), so that several

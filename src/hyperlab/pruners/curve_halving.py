@@ -79,13 +79,10 @@ class CurveHalvingPruner(LearningCurvePruner):
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         """Whether to stop ``trial`` now (see the module docstring)."""
+        settled = self._settled(study, trial)
+        if settled is not None:
+            return settled
         step = trial.last_step
-        if step is None:
-            return False
-        value = trial.intermediate_values[step]
-        if value is None or not math.isfinite(value):
-            self._record(study, trial, f"non-finite intermediate value {value} at epoch {step}")
-            return True
         if step not in self.rungs:
             return False
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
@@ -140,8 +137,7 @@ def curve_halving(
 ) -> CurveHalvingPruner:
     """``pretrain``, ``pretrain_curves``, ``pretrain_seed`` and ``predictor_options`` as for
     ``curve``; ``reduction_factor``, ``min_resource``, ``min_finished``, ``refit_growth``."""
-    from hyperlab.curves.neural import NeuralCurvePredictor
-    from hyperlab.pruners.curve import _pretrained
+    from hyperlab.pruners.curve import neural_predictor
 
     known = {
         "predictor_options",
@@ -156,14 +152,5 @@ def curve_halving(
     unknown = set(options) - known
     if unknown:
         raise InputError(f"unknown curve-halving options {sorted(unknown)}; known: {sorted(known)}")
-    pretrain = options.pop("pretrain", None)
-    n_pretrain = options.pop("pretrain_curves", 100)
-    pretrain_seed = options.pop("pretrain_seed", 0)
-    predictor_options = options.pop("predictor_options", {})
-    if pretrain is not None:
-        predictor = _pretrained(pretrain, n_pretrain, pretrain_seed, predictor_options)
-        predictor.seed = seed
-        options.setdefault("min_finished", 1)
-    else:
-        predictor = NeuralCurvePredictor(seed=seed, **predictor_options)
+    predictor = neural_predictor(options, seed)
     return CurveHalvingPruner(predictor, max_budget=max_budget, **options)
