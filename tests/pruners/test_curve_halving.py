@@ -83,6 +83,23 @@ def test_only_rungs_are_checked() -> None:
     assert not trial.should_prune()
 
 
+def test_a_trial_with_a_non_finite_past_is_left_out_of_the_ranking() -> None:
+    study = study_with(ByLast(), n_complete=6, min_finished=2)
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.PRUNED,
+            params={"x": 0.5},
+            distributions={"x": optuna.distributions.FloatDistribution(0.0, 1.0)},
+            intermediate_values={1: float("nan"), 2: 0.0, 3: 0.0},
+        )
+    )
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    for epoch, value in ((1, 5.0), (2, 5.0), (3, 5.0)):
+        trial.report(value, epoch)
+    assert trial.should_prune()  # ranked among the 7 finite curves, not a traceback
+    assert "of the 7 trials" in study.trials[-1].user_attrs["prune_reason"]
+
+
 def test_a_non_finite_value_is_pruned_with_its_reason() -> None:
     study = study_with(ByLast(), n_complete=1)
     trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})

@@ -12,7 +12,6 @@ predictor: their predictions are recomputed after each refit.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -88,10 +87,12 @@ class CurveHalvingPruner(LearningCurvePruner):
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
         trials = study.get_trials(deepcopy=False)
         others = [t for t in trials if t.number != trial.number]
+        # the trials that reached this rung with a finite curve so far (one stopped at a NaN
+        # never does; one added by hand might)
         at_rung = [trial] + [
             t
             for t in others
-            if step in t.intermediate_values and math.isfinite(t.intermediate_values[step])
+            if step in t.intermediate_values and np.all(np.isfinite(trial_curve(t)[:step]))
         ]
         keep = max(len(at_rung) // self.reduction_factor, 1)
         if self._finals(others, sign).size < self.min_finished:
