@@ -264,23 +264,13 @@ def report(
         print(f"\n{tuner}: mean regret at a budget (fraction of the epochs of no pruning)")
         print(f"{'pruner':<44}" + "".join(f"{b:>9}" for b in budgets))
         for pruner in pruners:
-            have = [
-                g
-                for g in mine
-                if any(r["pruner"] == pruner for r in rows if (r["task"], r["tuner"]) == g)
-            ]
+            have = [g for g in mine if _ran(rows, g, pruner)]
             means = [float(np.mean([cell(g, pruner, b) for g in have])) for b in budgets]
             summary["mean_regret"][f"{tuner}/{pruner}"] = dict(zip(budgets, means))
             print(f"{pruner:<44}" + "".join(f"{m:>9.4f}" for m in means))
         for focus in (p for p in pruners if p.startswith("curve")):
             for rival in (r for r in RIVALS if r in pruners):
-                both = [
-                    g
-                    for g in mine
-                    if math.isfinite(cell(g, focus, budgets[-1]))
-                    or math.isfinite(cell(g, rival, budgets[-1]))
-                ]
-                both = [g for g in both if _ran(rows, g, focus) and _ran(rows, g, rival)]
+                both = [g for g in mine if _ran(rows, g, focus) and _ran(rows, g, rival)]
                 wins = {
                     b: sum(cell(g, focus, b) < cell(g, rival, b) for g in both) for b in budgets
                 }
