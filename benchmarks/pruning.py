@@ -149,11 +149,15 @@ def run_study(
     ``max_epochs`` it stops when that many epochs are used (or after ``n_trials``)."""
     import optuna
 
+    from hyperlab.cli._common import parse_options
     from hyperlab.errors import TrialFailure
     from hyperlab.registry import TUNERS
 
     start = time.perf_counter()
-    sampler = TUNERS.create(tuner, seed=seed, space=task.distributions(), task=task)
+    base, *items = tuner.split("+")  # NAME+key=value+...: the tuner with those options
+    sampler = TUNERS.create(
+        base, seed=seed, space=task.distributions(), task=task, **parse_options(items)
+    )
     study = optuna.create_study(
         study_name=f"{task.name}-{tuner}-{pruner}-{seed}",
         sampler=sampler,

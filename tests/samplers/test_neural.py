@@ -8,7 +8,7 @@ import numpy as np
 import optuna
 import pytest
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TASKS, TUNERS
 from hyperlab.samplers.neural import NeuralSampler
 from hyperlab.surrogates import SURROGATES, BayesianLastLayer
@@ -180,6 +180,38 @@ def test_multi_fidelity_uses_pruned_trials_with_their_budget(spy: type[_Spy]) ->
     spy.calls = []
     optuna.create_study(sampler=plain).optimize(objective, n_trials=8)
     assert spy.calls[-1][0].shape[1] == 2
+
+
+def test_pruner_predictions_enter_as_noisy_full_budget_observations(spy: type[_Spy]) -> None:
+    def objective(trial: optuna.Trial) -> float:
+        value = _branin(trial)
+        for epoch in range(1, 5):
+            trial.report(value + (4 - epoch), epoch)
+            if trial.number % 2 == 1 and epoch == 2:
+                if trial.number % 4 == 1:  # a curve pruner's prediction (in study units)
+                    trial.set_user_attr("predicted_final_mean", -value)
+                    trial.set_user_attr("predicted_final_std", 0.25)
+                raise optuna.TrialPruned()
+        return value
+
+    sampler = NeuralSampler(
+        surrogate="spy", seed=0, n_startup=3, pruner_predictions=True, max_budget=4, **_FAST
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: -objective(t), n_trials=10)
+    X, y, noise = spy.calls[-1]
+    assert X.shape[1] == 2  # no budget column: the predictions stand for full-budget values
+    complete = [t for t in study.trials[:-1] if t.state == optuna.trial.TrialState.COMPLETE]
+    predicted = [t for t in study.trials[:-1] if "predicted_final_mean" in t.user_attrs]
+    assert predicted and len(y) == len(complete) + len(predicted)
+    assert noise is not None and sorted(set(np.round(noise, 6))) == [0.0, 0.25]
+    # the predicted mean enters with the study's sign, as a complete trial's value does
+    values = {round(-t.value, 6) for t in complete} | {
+        round(-t.user_attrs["predicted_final_mean"], 6) for t in predicted
+    }
+    assert set(np.round(y, 6)) == values
+    with pytest.raises(InputTypeError, match="pruner_predictions"):
+        NeuralSampler(pruner_predictions="yes")  # type: ignore[arg-type]
 
 
 def test_maximization_and_pickling_mid_run() -> None:

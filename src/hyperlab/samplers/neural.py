@@ -77,6 +77,12 @@ class NeuralSampler(BaseSampler):
         multi_fidelity: Use pruned trials and trials with a smaller budget as training data,
             with the budget fraction as an extra input; predictions are made at full budget.
         max_budget: Full budget for ``multi_fidelity`` (default: the largest budget seen).
+        pruner_predictions: A pruned trial on which a learning-curve pruner recorded its
+            prediction of the final value (user attributes ``predicted_final_mean`` and
+            ``predicted_final_std``, as the ``curve`` pruner does) joins the training data as
+            a full-budget observation of that mean, with the std as its known noise, instead
+            of being left out (or, with ``multi_fidelity``, entered at its last value and
+            budget). Trials pruned without a prediction are treated as before.
         target_transform: ``"power"`` (Yeo-Johnson with its maximum-likelihood exponent,
             then standardized; tames heavy tails), ``"standardize"`` or ``"rank"``; default
             ``None``: ``power`` for the Bayesian last layer, ``standardize`` for the ensemble.
@@ -112,6 +118,7 @@ class NeuralSampler(BaseSampler):
         transfer_studies: Sequence[str] | None = None,
         multi_fidelity: bool = False,
         max_budget: int | None = None,
+        pruner_predictions: bool = False,
         target_transform: str | None = None,
         gradient_steps: int = 0,
         latent_acquisition: bool = False,
@@ -130,6 +137,7 @@ class NeuralSampler(BaseSampler):
         self.transfer_studies = transfer_studies
         self.multi_fidelity = multi_fidelity
         self.max_budget = max_budget
+        self.pruner_predictions = pruner_predictions
         self.target_transform = target_transform
         self.gradient_steps = gradient_steps
         self.latent_acquisition = latent_acquisition
@@ -137,7 +145,9 @@ class NeuralSampler(BaseSampler):
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._random_sampler = RandomSampler(seed=seed)
-        self._intersection = IntersectionSearchSpace(include_pruned=multi_fidelity)
+        self._intersection = IntersectionSearchSpace(
+            include_pruned=bool(multi_fidelity or pruner_predictions)
+        )
         self._lock = threading.Lock()
         self._checked = False
         self._warned = False
@@ -268,6 +278,9 @@ class NeuralSampler(BaseSampler):
             or self.max_budget <= 0
         ):
             raise InputError(f"max_budget must be positive, got {self.max_budget!r}")
+        for name in ("multi_fidelity", "pruner_predictions", "latent_acquisition"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputTypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.search_space is not None and not isinstance(self.search_space, dict):
             raise InputTypeError(f"search_space must be a dict or None, got {self.search_space!r}")
         self._checked = True
@@ -529,9 +542,14 @@ class NeuralSampler(BaseSampler):
         x = _encode_trial(enc, t)
         if x is None:
             return None
+        predicted = _predicted_final(t) if self.pruner_predictions else None
         if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
             value = float(t.value)
             budget = self._budget(t) if self.multi_fidelity else math.inf
+        elif t.state == TrialState.PRUNED and predicted is not None:
+            value, std = predicted
+            budget = float(self.max_budget) if self.max_budget is not None else math.inf
+            return x, sign * value, std, budget
         elif t.state == TrialState.PRUNED and self.multi_fidelity and t.intermediate_values:
             value = float(t.intermediate_values[max(t.intermediate_values)])
             if not math.isfinite(value):
@@ -607,6 +625,19 @@ def _encode_trial(enc: SpaceEncoder, t: FrozenTrial) -> np.ndarray | None:
         return enc.encode([params])[0]
     except (InputError, InputTypeError):
         return None
+
+
+def _predicted_final(t: FrozenTrial) -> tuple[float, float] | None:
+    """``(mean, std)`` of the final value a curve pruner predicted for ``t``, or None."""
+    mean = t.user_attrs.get("predicted_final_mean")
+    std = t.user_attrs.get("predicted_final_std")
+    if not isinstance(mean, int | float) or not isinstance(std, int | float):
+        return None
+    if isinstance(mean, bool) or isinstance(std, bool):
+        return None
+    if not (math.isfinite(mean) and math.isfinite(std) and std >= 0):
+        return None
+    return float(mean), float(std)
 
 
 def _is_duplicate(C: np.ndarray, taken: np.ndarray) -> np.ndarray:
