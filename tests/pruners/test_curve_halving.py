@@ -74,6 +74,13 @@ def test_reason_is_recorded() -> None:
     assert pruned_at_first_rung(study, 5.0)
     reason = study.trials[-1].user_attrs["prune_reason"]
     assert "predicted final value" in reason and "ranks 7 of the 7" in reason
+    # the prediction is recorded as the curve pruner does (a sampler may use it)
+    attrs = study.trials[-1].user_attrs
+    assert attrs["predicted_final_mean"] == 5.0 and attrs["predicted_final_std"] == 0.01
+    # ranked by value (before the predictor acts): no prediction to record
+    study = study_with(ByLast(), n_complete=6, min_finished=10)
+    assert pruned_at_first_rung(study, 5.0)
+    assert "predicted_final_mean" not in study.trials[-1].user_attrs
 
 
 def test_only_rungs_are_checked() -> None:

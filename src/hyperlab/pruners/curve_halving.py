@@ -72,8 +72,8 @@ class CurveHalvingPruner(LearningCurvePruner):
             rungs.append(step)
             step *= reduction_factor
         self.rungs = tuple(rungs)
-        # (trial number, rung) -> predicted final mean, valid for the fit it was made with
-        self._scores: dict[tuple[int, int], float] = {}
+        # (trial number, rung) -> predicted final (mean, std), valid for the fit it was made with
+        self._scores: dict[tuple[int, int], tuple[float, float]] = {}
         self._scored_on = -1
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
@@ -95,6 +95,7 @@ class CurveHalvingPruner(LearningCurvePruner):
             if step in t.intermediate_values and np.all(np.isfinite(trial_curve(t)[:step]))
         ]
         keep = max(len(at_rung) // self.reduction_factor, 1)
+        prediction: tuple[float, float] | None = None
         if self._finals(others, sign).size < self.min_finished:
             scores = np.array([sign * t.intermediate_values[step] for t in at_rung])
             what = f"value at epoch {step}"
@@ -102,6 +103,7 @@ class CurveHalvingPruner(LearningCurvePruner):
             with self._lock:
                 self._maybe_refit(others, sign)
                 scores = self._predicted(at_rung, step, sign)
+                prediction = self._scores[(trial.number, step)]
             what = f"predicted final value (epoch {self.max_budget}) from {step} epochs"
         rank = int(np.sum(scores < scores[0])) + 1
         if rank <= keep:
@@ -110,7 +112,10 @@ class CurveHalvingPruner(LearningCurvePruner):
             f"{what}: {sign * scores[0]:.4g} ranks {rank} of the {len(at_rung)} trials that "
             f"reached epoch {step}; successive halving keeps the top {keep}"
         )
-        self._record(study, trial, reason)
+        if prediction is None:
+            self._record(study, trial, reason)
+        else:  # the prediction is recorded as the curve pruner does (a sampler may use it)
+            self._record(study, trial, reason, sign * prediction[0], prediction[1])
         return True
 
     def _predicted(self, at_rung: list[FrozenTrial], step: int, sign: float) -> np.ndarray:
@@ -123,10 +128,10 @@ class CurveHalvingPruner(LearningCurvePruner):
         if missing:
             curves = [sign * trial_curve(t)[:step] for t in missing]
             configs = [t.params for t in missing] if self.predictor.uses_config else None
-            means, _ = self.predictor.predict_finals(curves, configs, self.max_budget)
-            for t, m in zip(missing, means, strict=True):
-                self._scores[(t.number, step)] = float(m)
-        return np.array([self._scores[(t.number, step)] for t in at_rung])
+            means, stds = self.predictor.predict_finals(curves, configs, self.max_budget)
+            for t, m, s in zip(missing, means, stds, strict=True):
+                self._scores[(t.number, step)] = (float(m), float(s))
+        return np.array([self._scores[(t.number, step)][0] for t in at_rung])
 
 
 @PRUNERS.add(

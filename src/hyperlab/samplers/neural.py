@@ -79,7 +79,7 @@ class NeuralSampler(BaseSampler):
         max_budget: Full budget for ``multi_fidelity`` (default: the largest budget seen).
         pruner_predictions: A pruned trial on which a learning-curve pruner recorded its
             prediction of the final value (user attributes ``predicted_final_mean`` and
-            ``predicted_final_std``, as the ``curve`` pruner does) joins the training data as
+            ``predicted_final_std``, as ``curve`` and ``curve-halving`` do) joins the training data as
             a full-budget observation of that mean, with the std as its known noise, instead
             of being left out (or, with ``multi_fidelity``, entered at its last value and
             budget). Trials pruned without a prediction are treated as before.
