@@ -239,8 +239,12 @@ def paired_vs(rows: list[dict[str, Any]], pruner: str, rival: str) -> dict[str, 
         ]
     )
     d = d[np.isfinite(d)]
-    if d.size == 0:
-        return None
+    return bootstrap_mean(d) if d.size else None
+
+
+def bootstrap_mean(d: np.ndarray) -> dict[str, Any]:
+    """Mean of the differences ``d`` (non-empty), 95% bootstrap CI of the mean (10 000
+    resamples, seeded), and how many are worse (> 0) and better (< 0)."""
     rng = np.random.default_rng(0)
     means = d[rng.integers(0, d.size, size=(10_000, d.size))].mean(axis=1)
     return {
