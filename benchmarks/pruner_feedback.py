@@ -103,9 +103,11 @@ def _load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
     by_key: dict[tuple[str, int, str], dict[str, Any]] = {}
     wanted = {v: k for k, v in ARMS.items()}
     for path in paths:
+        if not path.is_file():
+            raise SystemExit(f"no such result file: {path}")
         with open(path) as f:
             data = json.load(f)
-        for r in data["rows"]:
+        for r in data.get("rows", ()):
             arm = wanted.get((r["tuner"], r["pruner"]))
             if arm is not None:
                 by_key[(r["task"], r["seed"], arm)] = {**r, "arm": arm}
@@ -132,11 +134,23 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
             parts.append(f"{epochs:>10.0f} / {regret:<9.4f}" if sel else "-")
         print(f"{t:<18}" + "".join(f"{p:>22}" for p in parts))
 
-    pairs = [
-        (cell[(t, s, "curve")], cell[(t, s, "curve+feedback")])
-        for (t, s, a) in cell
-        if a == "curve" and (t, s, "curve+feedback") in cell
-    ]
+    out: dict[str, Any] = {"per_task": table}
+    for rival in ("curve", "median", "none"):
+        pairs = [
+            (cell[(t, s, rival)], cell[(t, s, "curve+feedback")])
+            for (t, s, a) in cell
+            if a == rival and (t, s, "curve+feedback") in cell
+        ]
+        if pairs:
+            out[rival] = _compare(pairs, rival, tasks)
+    return out
+
+
+def _compare(
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]], rival: str, tasks: list[str]
+) -> dict[str, Any]:
+    """``curve+feedback`` minus ``rival`` over ``(rival row, feedback row)`` pairs: after all
+    trials and at equal epochs (both cut at the smaller epoch total)."""
     after = [(b["task"], b["regret"] - a["regret"]) for a, b in pairs]
     equal = []
     for a, b in pairs:
@@ -147,9 +161,8 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 pruning.regret_at(b["trace"], budget) - pruning.regret_at(a["trace"], budget),
             )
         )
-    ratio = [b["epochs"] / a["epochs"] for a, b in pairs]
-    out: dict[str, Any] = {"per_task": table, "n_pairs": len(pairs)}
-    print(f"\ncurve+feedback minus curve, paired by task and seed ({len(pairs)} pairs):")
+    out: dict[str, Any] = {"n_pairs": len(pairs)}
+    print(f"\ncurve+feedback minus {rival}, paired by task and seed ({len(pairs)} pairs):")
     for name, diffs in (("after all trials", after), ("at equal epochs", equal)):
         d = np.array([x for _, x in diffs], dtype=float)
         d = d[np.isfinite(d)]
@@ -169,8 +182,9 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
             f"  better in {stats['better']}, worse in {stats['worse']} of {stats['n']}; "
             f"lower mean regret on {wins}/{stats['tasks']} tasks"
         )
-    out["epochs_ratio_mean"] = float(np.mean(ratio)) if ratio else float("nan")
-    print(f"  epochs of curve+feedback / curve: {out['epochs_ratio_mean']:.2f} (mean of pairs)")
+    ratio = [b["epochs"] / a["epochs"] for a, b in pairs]
+    out["epochs_ratio_mean"] = float(np.mean(ratio))
+    print(f"  epochs of curve+feedback / {rival}: {out['epochs_ratio_mean']:.2f} (mean of pairs)")
     return out
 
 
