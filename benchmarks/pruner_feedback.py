@@ -75,14 +75,17 @@ def main(argv: list[str] | None = None) -> None:
         rows, sources = _load(args.merge)
     else:
         rows, sources = _run(args), []
-    result = report(rows)
+    result = report(_arms(rows))
     result["sources"] = sources
+    if not args.merge:
+        result["rows"] = rows
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
     print(f"wrote {args.out}")
 
 
 def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Run every arm on every task and seed; rows as ``pruning.py`` writes them."""
     from hyperlab.registry import TASKS
 
     args.tuners, args.pruners = "", ""
@@ -91,28 +94,34 @@ def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     for name in task_names:
         task = TASKS.create(name)
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            for arm, (tuner, pruner) in ARMS.items():
+            for tuner, pruner in ARMS.values():
                 r = pruning.run_study(task, tuner, pruner, seed, args.trials)
-                rows.append({"task": name, "seed": seed, "arm": arm, **r})
+                rows.append({"task": name, "tuner": tuner, "seed": seed, "pruner": pruner, **r})
         print(f"  {name} done", flush=True)
     return rows
 
 
 def _load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The arms' rows from ``pruning.py`` result files (a later file's study wins)."""
-    by_key: dict[tuple[str, int, str], dict[str, Any]] = {}
-    wanted = {v: k for k, v in ARMS.items()}
+    """The rows of ``pruning.py`` (or this script's) result files."""
+    rows: list[dict[str, Any]] = []
     for path in paths:
         if not path.is_file():
             raise SystemExit(f"no such result file: {path}")
         with open(path) as f:
-            data = json.load(f)
-        for r in data.get("rows", ()):
-            arm = wanted.get((r["tuner"], r["pruner"]))
-            if arm is not None:
-                by_key[(r["task"], r["seed"], arm)] = {**r, "arm": arm}
+            rows.extend(json.load(f).get("rows", ()))
     print("merged:", ", ".join(p.name for p in paths))
-    return list(by_key.values()), [p.name for p in paths]
+    return rows, [p.name for p in paths]
+
+
+def _arms(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the arms, named (a later row of the same study wins)."""
+    wanted = {v: k for k, v in ARMS.items()}
+    by_key: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for r in rows:
+        arm = wanted.get((r["tuner"], r["pruner"]))
+        if arm is not None:
+            by_key[(r["task"], r["seed"], arm)] = {**r, "arm": arm}
+    return list(by_key.values())
 
 
 def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
