@@ -72,6 +72,16 @@ becomes the default only if it beats plain ``curve`` there too -- it did not)::
     pruning.py --tuners random --seeds 10 --first-seed 10 --pruners "$P" --extend \
         --skip-accuracy --out results/pruning_random_fresh.json
 
+With the ``neural`` tuner (Bayesian-optimization with a neural surrogate; tuner options as
+``NAME+key=value``), seeds 0-9, and the same tuner fed the curve pruner's predictions
+(``benchmarks/pruner_feedback.py`` reads these files)::
+
+    pruning.py --tuners neural --seeds 5 --pruners none,median,asha,hyperband,curve --extend \
+        --skip-accuracy --out results/pruning_neural_a.json
+    pruning.py --tuners neural+pruner_predictions=true --seeds 5 --pruners curve \
+        --skip-accuracy --out results/pruning_neural_pp_a.json
+    # and the same with --first-seed 5 into pruning_neural_b.json, pruning_neural_pp_b.json
+
 (a later file's predictor-accuracy section, and a later file's study of the same task, tuner,
 seed and pruner, win in a merge). ``--extend`` answers "at equal epochs" the other way round:
 besides ``curve`` cut at the rival's (smaller) epoch total, the rival may sample more trials

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hyperlab import compare
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS, Registry
 
 
@@ -42,6 +42,10 @@ def test_an_option_no_tuner_takes_is_refused_before_anything_runs(tmp_path: Path
     with pytest.raises(InputError, match="n_startup must be a positive int"):
         run(tmp_path, "bad", {"n_startup": 0})
     assert not (tmp_path / "bad").exists()
+    # a bad value of an option the tuner takes is named as such, not as an unknown option
+    with pytest.raises(InputTypeError, match="pruner_predictions must be True or False") as info:
+        run(tmp_path, "bad2", {"pruner_predictions": "maybe"})
+    assert "does not take" not in str(info.value)
 
 
 def test_options_of_a_factory() -> None:

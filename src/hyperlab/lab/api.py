@@ -10,7 +10,7 @@ from typing import Any
 
 import optuna
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import HyperlabError, InputError, InputTypeError
 from hyperlab.lab.objective import UserObjective
 from hyperlab.lab.records import study_records
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
@@ -183,6 +183,8 @@ def _check_pruner_options(
     for p in pruners:
         try:
             PRUNERS.create(p, max_budget=max_budget, seed=0, **options)
+        except HyperlabError:  # a bad value, already named by the pruner
+            raise
         except TypeError as exc:  # a factory that takes no such keyword
             raise InputError(
                 f"pruner {p!r} does not take options {sorted(options)}: {exc}"
@@ -218,6 +220,8 @@ def _check_tuner_options(
             continue
         try:
             TUNERS.create(t, seed=0, space=space, task=task, **mine)
+        except HyperlabError:  # a bad value, already named by the tuner
+            raise
         except TypeError as exc:
             raise InputError(f"tuner {t!r} does not take options {sorted(mine)}: {exc}") from None
 
