@@ -1,7 +1,7 @@
 """The small learned classifier over curve features: logistic regression, boosted trees, or both.
 
-It is trained by ``benchmarks/diagnose_accuracy.py --write-model`` on the labelled curve set
-(``benchmarks/make_diagnosis_set.py``) and shipped as plain numbers in ``model.json``: for the
+It is trained by ``benchmarks/diagnose_accuracy.py --write-model`` on labelled curve sets
+(``benchmarks/make_diagnosis_set.py``; several independent regenerations pooled) and shipped as plain numbers in ``model.json``: for the
 linear model the feature means, scales, coefficients and intercepts; for the boosted trees each
 node's feature, threshold, children and leaf value. No pickle is loaded, prediction is numpy only,
 and scikit-learn is needed only to train. Its inputs are the curve features plus the rule scores
