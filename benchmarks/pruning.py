@@ -72,12 +72,13 @@ becomes the default only if it beats plain ``curve`` there too -- it did not)::
     pruning.py --tuners random --seeds 10 --first-seed 10 --pruners "$P" --extend \
         --skip-accuracy --out results/pruning_random_fresh.json
 
-With the ``neural`` tuner (Bayesian-optimization with a neural surrogate; tuner options as
-``NAME+key=value``), seeds 0-9, and the same tuner fed the curve pruner's predictions
-(``benchmarks/pruner_feedback.py`` reads these files)::
+With the ``neural`` tuner (Bayesian optimization with a neural surrogate; tuner options as
+``NAME+key=value``), seeds 0-9, without and with the curve pruner's predictions fed back (on by
+default since; ``benchmarks/pruner_feedback.py`` reads these files)::
 
-    pruning.py --tuners neural --seeds 5 --pruners none,median,asha,hyperband,curve --extend \
-        --skip-accuracy --out results/pruning_neural_a.json
+    pruning.py --tuners neural+pruner_predictions=false --seeds 5 \
+        --pruners none,median,asha,hyperband,curve --extend --skip-accuracy \
+        --out results/pruning_neural_a.json
     pruning.py --tuners neural+pruner_predictions=true --seeds 5 --pruners curve \
         --skip-accuracy --out results/pruning_neural_pp_a.json
     # and the same with --first-seed 5 into pruning_neural_b.json, pruning_neural_pp_b.json

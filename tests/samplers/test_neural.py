@@ -210,6 +210,14 @@ def test_pruner_predictions_enter_as_noisy_full_budget_observations(spy: type[_S
         round(-t.user_attrs["predicted_final_mean"], 6) for t in predicted
     }
     assert set(np.round(y, 6)) == values
+    # switched off, the pruned trials are left out again (the default is on)
+    assert NeuralSampler().pruner_predictions is True
+    spy.calls = []
+    off = NeuralSampler(surrogate="spy", seed=0, n_startup=3, pruner_predictions=False, **_FAST)
+    optuna.create_study(direction="maximize", sampler=off).optimize(
+        lambda t: -objective(t), n_trials=10
+    )
+    assert len(spy.calls[-1][1]) == len(complete)
     with pytest.raises(InputTypeError, match="pruner_predictions"):
         NeuralSampler(pruner_predictions="yes")  # type: ignore[arg-type]
 
