@@ -218,6 +218,22 @@ def _predict(
     return out
 
 
+def _pooled_and_per_task(
+    runs: list[dict[str, Any]], preds: list[dict[str, str]], tasks: list[str]
+) -> dict[str, Any]:
+    """``_scores`` of the predictions on all runs (``held_out_pooled``) and per task."""
+    return {
+        "held_out_pooled": _scores(runs, preds),
+        "per_task": {
+            t: _scores(
+                [r for r in runs if r["task"] == t],
+                [q for q, r in zip(preds, runs) if r["task"] == t],
+            )
+            for t in tasks
+        },
+    }
+
+
 def _scores(runs: list[dict[str, Any]], preds: list[dict[str, str]]) -> dict[str, Any]:
     from sklearn.metrics import balanced_accuracy_score
 
@@ -308,16 +324,7 @@ def main() -> None:
             model_k = fit(np.array([i for i, r in enumerate(pool_runs) if r["task"] != task]), kind)
             for i, q in zip(test, _predict([runs[i] for i in test], model_k)):
                 preds_k[i] = q
-        others[kind] = {
-            "held_out_pooled": _scores(runs, preds_k),
-            "per_task": {
-                t: _scores(
-                    [r for r in runs if r["task"] == t],
-                    [q for q, r in zip(preds_k, runs) if r["task"] == t],
-                )
-                for t in tasks
-            },
-        }
+        others[kind] = _pooled_and_per_task(runs, preds_k, tasks)
 
     weights = tuple(args.weights)
 
@@ -376,14 +383,7 @@ def main() -> None:
     if extra_sets:  # the single-set protocol side by side (the default when no extra sets)
         single_preds, single_chosen, _ = held_out(every_row, scored_rows)
         single = {
-            "held_out_pooled": _scores(runs, single_preds),
-            "per_task": {
-                t: _scores(
-                    [r for r in runs if r["task"] == t],
-                    [q for q, r in zip(single_preds, runs) if r["task"] == t],
-                )
-                for t in tasks
-            },
+            **_pooled_and_per_task(runs, single_preds, tasks),
             "blend_weight_nested": single_chosen,
         }
     fixed_weight = {
