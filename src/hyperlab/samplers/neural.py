@@ -545,11 +545,15 @@ class NeuralSampler(BaseSampler):
         x = _encode_trial(enc, t)
         if x is None:
             return None
-        predicted = _predicted_final(t) if self.pruner_predictions else None
+        predicted = (
+            _predicted_final(t)
+            if self.pruner_predictions and t.state == TrialState.PRUNED
+            else None
+        )
         if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
             value = float(t.value)
             budget = self._budget(t) if self.multi_fidelity else math.inf
-        elif t.state == TrialState.PRUNED and predicted is not None:
+        elif predicted is not None:
             value, std = predicted
             budget = float(self.max_budget) if self.max_budget is not None else math.inf
             return x, sign * value, std, budget
