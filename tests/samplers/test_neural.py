@@ -158,15 +158,22 @@ def test_transfer_from_another_study(spy: type[_Spy]) -> None:
         study.optimize(_branin, n_trials=1)
 
 
-def test_multi_fidelity_uses_pruned_trials_with_their_budget(spy: type[_Spy]) -> None:
-    def objective(trial: optuna.Trial) -> float:
-        value = _branin(trial)
-        for epoch in range(1, 5):
-            trial.report(value + (4 - epoch), epoch)
-            if trial.number % 2 == 1 and epoch == 2:
-                raise optuna.TrialPruned()
-        return value
+def _four_epochs(trial: optuna.Trial, predict: bool = False) -> float:
+    """Branin reported over 4 epochs; odd trials are pruned at epoch 2, and with ``predict``
+    every other pruned one carries a curve pruner's prediction (in study units, maximized)."""
+    value = _branin(trial)
+    for epoch in range(1, 5):
+        trial.report(value + (4 - epoch), epoch)
+        if trial.number % 2 == 1 and epoch == 2:
+            if predict and trial.number % 4 == 1:
+                trial.set_user_attr("predicted_final_mean", -value)
+                trial.set_user_attr("predicted_final_std", 0.25)
+            raise optuna.TrialPruned()
+    return value
 
+
+def test_multi_fidelity_uses_pruned_trials_with_their_budget(spy: type[_Spy]) -> None:
+    objective = _four_epochs
     sampler = NeuralSampler(
         surrogate="spy", seed=0, n_startup=3, multi_fidelity=True, max_budget=4, **_FAST
     )
@@ -184,15 +191,7 @@ def test_multi_fidelity_uses_pruned_trials_with_their_budget(spy: type[_Spy]) ->
 
 def test_pruner_predictions_enter_as_noisy_full_budget_observations(spy: type[_Spy]) -> None:
     def objective(trial: optuna.Trial) -> float:
-        value = _branin(trial)
-        for epoch in range(1, 5):
-            trial.report(value + (4 - epoch), epoch)
-            if trial.number % 2 == 1 and epoch == 2:
-                if trial.number % 4 == 1:  # a curve pruner's prediction (in study units)
-                    trial.set_user_attr("predicted_final_mean", -value)
-                    trial.set_user_attr("predicted_final_std", 0.25)
-                raise optuna.TrialPruned()
-        return value
+        return _four_epochs(trial, predict=True)
 
     sampler = NeuralSampler(
         surrogate="spy", seed=0, n_startup=3, pruner_predictions=True, max_budget=4, **_FAST
