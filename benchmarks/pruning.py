@@ -83,6 +83,14 @@ default since; ``benchmarks/pruner_feedback.py`` reads these files)::
         --skip-accuracy --out results/pruning_neural_pp_a.json
     # and the same with --first-seed 5 into pruning_neural_b.json, pruning_neural_pp_b.json
 
+The neural tuner's ``budget_fallback`` option (fit on the largest step that enough trials
+reached while too few have finished; off by default) was judged on six development tasks::
+
+    pruning.py --lcbench 167181,167185,168330,168910,189862,189909 --bank '' \
+        --tuners neural+budget_fallback=false,neural+budget_fallback=true --seeds 5 \
+        --first-seed 100 --pruners asha,hyperband,median --skip-accuracy \
+        --out results/pruning_neural_budget_fallback_dev.json
+
 (a later file's predictor-accuracy section, and a later file's study of the same task, tuner,
 seed and pruner, win in a merge). ``--extend`` answers "at equal epochs" the other way round:
 besides ``curve`` cut at the rival's (smaller) epoch total, the rival may sample more trials

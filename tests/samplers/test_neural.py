@@ -221,6 +221,36 @@ def test_pruner_predictions_enter_as_noisy_full_budget_observations(spy: type[_S
         NeuralSampler(pruner_predictions="yes")  # type: ignore[arg-type]
 
 
+def test_budget_fallback_models_the_largest_step_enough_trials_reached(
+    spy: type[_Spy],
+) -> None:
+    """Like ASHA: only trial 0 finishes, the rest stop at epoch 2 without a prediction."""
+
+    def objective(trial: optuna.Trial) -> float:
+        value = _branin(trial)
+        for epoch in range(1, 5):
+            trial.report(value + (4 - epoch), epoch)
+            if trial.number > 0 and epoch == 2:
+                raise optuna.TrialPruned()
+        return value
+
+    sampler = NeuralSampler(surrogate="spy", seed=0, n_startup=3, budget_fallback=True, **_FAST)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=6)
+    assert spy.calls, "the surrogate was never fitted: the sampler stayed in its Sobol design"
+    X, y, _ = spy.calls[-1]
+    at_two = [t.intermediate_values[2] for t in study.trials[:-1]]
+    assert X.shape == (len(at_two), 2)
+    assert sorted(np.round(y, 6)) == sorted(np.round(at_two, 6))
+    # off (the default), 1 finished trial < 3: Sobol points only, no fit
+    spy.calls = []
+    off = NeuralSampler(surrogate="spy", seed=0, n_startup=3, **_FAST)
+    optuna.create_study(sampler=off).optimize(objective, n_trials=6)
+    assert spy.calls == []
+    with pytest.raises(InputTypeError, match="budget_fallback"):
+        NeuralSampler(budget_fallback=1)  # type: ignore[arg-type]
+
+
 def test_maximization_and_pickling_mid_run() -> None:
     sampler = NeuralSampler(seed=1, n_startup=4, **_FAST)
     study = optuna.create_study(direction="maximize", sampler=sampler)
