@@ -103,20 +103,44 @@ unchanged generator and scored once after this round was frozen, gives 0.887 wit
 0-5 (single set: 0.846; per task breast-cancer 0.827, digits 0.981, wine 0.845), learning-rate
 advice on runs that should move 0.929 (single set: 0.900), regularization advice 0.962 (0.867)
 (``diagnose_accuracy_multiset_seed6.json``, ``diagnose_accuracy_seed6.json``).
+A fifth round asked whether more data keeps helping. Dev pool: seeds 0-6; a change adopted only when
+the mean held-out balanced accuracy over the seven rose by at least 0.005, at least 5 of 7 sets did
+not fall and no mean advice number fell by more than 0.01 (fixed before the first number). Four
+training-only regenerations (``diagnosis_train_seed{20..23}.json.gz``, never scored) join the
+extra sets. Dev numbers come from ``diagnose_dev_pool.py`` (this protocol, models shared between
+scored sets). The classifier's learning curve, mean over seeds 0-6 against the number of sets it
+trains on: 1: 0.869, 3: 0.878, 7 (the fourth round's protocol): 0.884, 11: 0.886, about +0.004
+per doubling, so data alone would need roughly ten times more for 0.90. The four sets alone: +0.003,
+rejected; with the logistic regression's C 0.3 -> 1.0 as well: 0.889 (+0.005, 6 of 7 sets not
+lower; learning-rate advice on runs that should move 0.924 -> 0.922, regularization 0.936 ->
+0.943): adopted, at the edge of the bar. Larger trees on top (150 stages, depth 3): -0.000,
+rejected. What is left is the shift between tasks: breast-cancer Adam runs at x100-x1000 the
+learning rate, stopped after 5 epochs, end with a good metric and a loss far above chance and are
+read as not converged or a good fit (lr-too-high recall 0.63 there; the misses do change the
+outcome, so this is not label noise). The shipped model is trained on seeds 0-6 and 20-23 pooled
+(C 1.0). An eighth regeneration (``--seed 7``), scored once after the round was frozen: 0.8996, just
+under 0.90 (round-4 protocol: 0.892, single set: 0.893; per task breast-cancer 0.798, digits 0.968, wine
+0.911), learning-rate advice on runs that should move 0.886 (round-4 protocol 0.886, single set
+0.864), regularization advice 0.943 (0.943, 0.924) (``diagnose_accuracy_multiset_train_seed7.json``,
+``diagnose_accuracy_multiset_seed7.json``, ``diagnose_accuracy_seed7.json``).
 
 Usage:
     .venv/bin/python benchmarks/make_diagnosis_set.py [--seed S --out F]   # ~5-15 minutes
     .venv/bin/python benchmarks/diagnose_accuracy.py [--quick] [--write-model]
     .venv/bin/python benchmarks/diagnose_accuracy.py --data benchmarks/data/diagnosis_set_seed1.json.gz \
         --out benchmarks/results/diagnose_accuracy_seed1.json   # likewise seed2-seed6
-    # the reported protocol: seed S scored with the other dev sets as extra training sets
-    .venv/bin/python benchmarks/diagnose_accuracy.py --data benchmarks/data/diagnosis_set_seed1.json.gz \
-        --train-sets benchmarks/data/diagnosis_set.json.gz benchmarks/data/diagnosis_set_seed{2,3,4,5}.json.gz \
-        --weights 0.5 0.75 1.0 --out benchmarks/results/diagnose_accuracy_multiset_seed1.json
-    # the shipped model (seeds 0-5 pooled)
+    # the reported protocol: the fresh seed-7 set, the dev sets and the training-only sets as extras
+    .venv/bin/python benchmarks/diagnose_accuracy.py --data benchmarks/data/diagnosis_set_seed7.json.gz \
+        --train-sets benchmarks/data/diagnosis_set.json.gz benchmarks/data/diagnosis_set_seed{1..6}.json.gz \
+        benchmarks/data/diagnosis_train_seed{20..23}.json.gz --weights 0.5 0.75 1.0 --c 1.0 \
+        --out benchmarks/results/diagnose_accuracy_multiset_train_seed7.json
+    # the fourth round's protocol: drop the training-only sets and --c 1.0
+    # (``diagnose_accuracy_multiset_seed{0..7}.json``; seeds 0-5 with the other five dev sets)
+    # the shipped model (seeds 0-6 and 20-23 pooled)
     .venv/bin/python benchmarks/diagnose_accuracy.py \
-        --train-sets benchmarks/data/diagnosis_set_seed{1,2,3,4,5}.json.gz --weights 0.5 0.75 1.0 \
-        --write-model --out benchmarks/results/diagnose_accuracy_multiset_seed0.json
+        --train-sets benchmarks/data/diagnosis_set_seed{1..6}.json.gz \
+        benchmarks/data/diagnosis_train_seed{20..23}.json.gz --weights 0.5 0.75 1.0 --c 1.0 --write-model \
+        --out benchmarks/results/diagnose_accuracy_shipped_model.json
 
 ``--write-model`` also fits the classifier on every run (of the scored set and the extra sets)
 and writes the shipped ``src/hyperlab/diagnose/model.json``, with the blend weight chosen by
