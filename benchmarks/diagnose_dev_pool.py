@@ -29,11 +29,10 @@ from typing import Any
 import numpy as np
 
 from diagnose_accuracy import _load, _scores
-from hyperlab.diagnose import FINDINGS, REPORT_THRESHOLD, advise, model_inputs
+from hyperlab.diagnose import _blend, model_inputs
 from hyperlab.diagnose import classifier as clf
 from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import features, view
-from hyperlab.diagnose.result import Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores
 
 DATA = Path(__file__).parent / "data"
@@ -108,19 +107,9 @@ def _predict(
     out: dict[float, list[dict[str, str]]] = {w: [] for w in weights}
     for j, i in enumerate(idx):
         v, f, rules = s["pre"][i]
+        row = dict(zip(model.classes, map(float, proba[j])))
         for w in weights:
-            conf = {n: sc for n, (sc, _) in rules.items()}
-            if not f["diverged"]:
-                for name, p in zip(model.classes, proba[j]):
-                    conf[name] = (1 - w) * conf[name] + w * float(p)
-            ranked = sorted(FINDINGS, key=lambda n: (-conf[n], FINDINGS.index(n)))
-            found = []
-            for rank, name in enumerate(ranked):
-                if rank > 0 and conf[name] < REPORT_THRESHOLD:
-                    continue
-                onset = v.vmin + 1 if name == "overfitting" else None
-                found.append(Finding(name, round(float(conf[name]), 4), rules[name][1], onset))
-            d = Diagnosis(found, advise(found, None, v.n_epochs, conf), f, v.n_epochs)
+            d = _blend(v, f, rules, row, w, None)
             lr, wd = d.advice_for("lr"), d.advice_for("weight_decay")
             out[w].append(
                 {

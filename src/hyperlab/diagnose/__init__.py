@@ -21,7 +21,7 @@ import numpy as np
 from hyperlab.diagnose import classifier as _classifier
 from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.curves import check_curves, read_curves
-from hyperlab.diagnose.features import FEATURE_NAMES, features, vector, view
+from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores
 from hyperlab.errors import InputTypeError
@@ -81,13 +81,26 @@ def _diagnose(
     v = view(curves)
     feats = features(curves, v)
     rules = rule_scores(feats, v)
-    conf = {name: score for name, (score, _) in rules.items()}
+    proba = None
     if model is not None and not feats["diverged"]:
-        x = model_inputs(feats, rules)
-        proba = model.predict_proba(x)[0]
-        for name, p in zip(model.classes, proba):
+        row = model.predict_proba(model_inputs(feats, rules))[0]
+        proba = {name: float(p) for name, p in zip(model.classes, row)}
+    return _blend(v, feats, rules, proba, weight, config)
+
+
+def _blend(
+    v: CurveView,
+    feats: dict[str, float],
+    rules: dict[str, tuple[float, str]],
+    proba: Mapping[str, float] | None,
+    weight: float,
+    config: Mapping[str, Any] | None,
+) -> Diagnosis:
+    """The diagnosis from the rule scores blended with the classifier's ``proba`` at ``weight``."""
+    conf = {name: score for name, (score, _) in rules.items()}
+    if proba is not None and not feats["diverged"]:
+        for name, p in proba.items():  # a finding the classifier does not know keeps its rule score
             conf[name] = (1 - weight) * conf[name] + weight * float(p)
-        # a finding the classifier does not know keeps its rule score
     ranked = sorted(FINDINGS, key=lambda n: (-conf[n], FINDINGS.index(n)))
     findings = []
     for rank, name in enumerate(ranked):
