@@ -83,6 +83,19 @@ default since; ``benchmarks/pruner_feedback.py`` reads these files)::
         --skip-accuracy --out results/pruning_neural_pp_a.json
     # and the same with --first-seed 5 into pruning_neural_b.json, pruning_neural_pp_b.json
 
+Can ``curve-pretrained`` spend its spare epochs on caution? Judged on the six development
+tasks (rule set beforehand: a variant with epochs <= 0.30 of none's must beat plain
+``curve-pretrained``'s regret by >= 0.001 there before it is tried on fresh seeds)::
+
+    P=none,median,curve-pretrained,curve-pretrained+threshold=0.02
+    P=$P,curve-pretrained+threshold=0.01,curve-pretrained+protect=0.1,curve-pretrained+k=2
+    pruning.py --lcbench 167181,167185,168330,168910,189862,189909 --bank '' --tuners random \
+        --seeds 10 --first-seed 100 --pruners "$P" --skip-accuracy \
+        --out results/pruning_pretrained_variants_dev.json
+
+Every variant (epochs 0.25-0.28 against 0.23) had the same regret, -0.0043 [-0.0089, -0.0009]
+against the median rule: no variant was chosen and none was run on fresh seeds.
+
 The neural tuner's ``budget_fallback`` option (fit on the largest step that enough trials
 reached while too few have finished; off by default) was judged on six development tasks::
 
