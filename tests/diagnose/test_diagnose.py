@@ -135,13 +135,19 @@ def test_overfitting_reports_onset_and_advice() -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_scale_invariance(name: str) -> None:
-    curves = CASES[name]()
-    scaled = dict(curves)
-    for key in ("train_loss", "val_loss"):
-        scaled[key] = [10.0 * x for x in curves[key]]
+    # with metric curves the loss's level is read (val_loss_excess): scale-free without them
+    given = CASES[name]()
+    curves = {k: given[k] for k in ("train_loss", "val_loss")}
+    scaled = {k: [10.0 * x for x in c] for k, c in curves.items()}
     a, b = diagnose(curves), diagnose(scaled)
     assert [f.name for f in a.findings] == [f.name for f in b.findings]
     assert [f.confidence for f in a.findings] == pytest.approx([f.confidence for f in b.findings])
+    if "val_metric" in given:
+        f1 = features(check_curves(given))
+        f2 = features(check_curves({**given, **scaled}))
+        rest = [k for k in FEATURE_NAMES if k != "val_loss_excess"]
+        assert [f1[k] for k in rest] == pytest.approx([f2[k] for k in rest])
+        assert f2["val_loss_excess"] == pytest.approx(f1["val_loss_excess"] + math.log(10.0))
 
 
 def test_features_are_scale_free_on_random_curves() -> None:

@@ -137,3 +137,23 @@ def test_a_validation_metric_in_steps_of_one_sixth_is_a_noisy_measurement() -> N
     assert _scores({**curves, "val_metric": fine})["noisy-validation"] < 0.1
     # a constant metric fits every step size: no evidence either
     assert _scores({**curves, "val_metric": [1.0] * 20})["noisy-validation"] < 0.1
+
+
+def test_a_good_metric_with_a_huge_loss_is_lr_too_high_evidence() -> None:
+    # five epochs with a fine accuracy: a loss near a calibrated classifier's log-loss vs the
+    # same shape 200x higher (confident wrong predictions after too-large steps)
+    t = np.arange(5)
+    metric = (0.9 + 0.01 * t).tolist()
+    normal = {
+        "train_loss": (0.3 * np.exp(-t / 3)).tolist(),
+        "val_loss": (0.35 * np.exp(-t / 3) + 0.05).tolist(),
+        "train_metric": metric,
+        "val_metric": metric,
+    }
+    huge = dict(normal, val_loss=[200.0 * x for x in normal["val_loss"]])
+    huge["train_loss"] = [200.0 * x for x in normal["train_loss"]]
+    c = check_curves(huge)
+    assert features(c, view(c))["val_loss_excess"] > 4.5
+    assert _scores(huge)["lr-too-high"] > 0.9
+    assert _scores(normal)["lr-too-high"] < 0.2
+    assert "calibrated classifier" in _evidence(huge)["lr-too-high"]

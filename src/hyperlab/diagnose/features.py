@@ -5,7 +5,9 @@ smallest positive loss (when a loss is negative, or every loss is 0: on the loss
 largest magnitude), so multiplying a loss curve by any positive constant changes no feature.
 Positions are fractions of the run (0 = first epoch, 1 = last), so the same features describe
 a 3-epoch and a 1000-epoch run. Metric features (accuracy-like, already on a fixed scale) are
-used only when both metric curves are given.
+used only when both metric curves are given. One metric feature, ``val_loss_excess``, reads the
+loss's own level: it compares the final validation loss with the log-loss a calibrated classifier
+of the reached accuracy would have, so it assumes a cross-entropy loss whenever metrics are given.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ FEATURE_NAMES = (
     "val_metric_noise",
     "train_metric_noise",
     "val_metric_coarse",
+    "val_loss_excess",
 )
 
 
@@ -171,6 +174,19 @@ def _coarse(x: np.ndarray, most: int = 10) -> float:
     return 0.0
 
 
+def _loss_excess(loss: float, metric: float) -> float:
+    """``log(loss / h)``, ``h`` the binary entropy of the metric read as an accuracy (at least 0.5,
+    at most 0.999): the log-loss a calibrated classifier of that accuracy would have, at the
+    fewest classes. Far above 0 when a good metric comes with a huge loss (confident wrong
+    predictions after too-large steps); 0 when the metric is not in [0, 1] or the loss not
+    positive. Clipped to [-5, 10]."""
+    if not (0.0 <= metric <= 1.0) or not loss > 0:
+        return 0.0
+    a = min(max(metric, 0.5), 0.999)
+    h = -a * math.log(a) - (1.0 - a) * math.log(1.0 - a)
+    return float(np.clip(math.log(loss / h), -5.0, 10.0))
+
+
 def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[str, float]:
     """The scale-free features of checked curves, keyed by :data:`FEATURE_NAMES`."""
     v = view(curves) if v is None else v
@@ -242,6 +258,7 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
             f["val_metric_noise"] = _noise(vm[np.isfinite(vm)])
             f["train_metric_noise"] = _noise(tm[np.isfinite(tm)])
             f["val_metric_coarse"] = _coarse(vm)
+            f["val_loss_excess"] = _loss_excess(float(v.raw_val[v.n_finite - 1]), float(vm[-1]))
     return {k: (x if math.isfinite(x) else 0.0) for k, x in f.items()}
 
 

@@ -57,6 +57,15 @@ def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
         * (1.0 - _ramp(f["train_metric_end"], 0.4, 0.6))
     )
     score = max(above, ends_up, jumpy, died)
+    # a good metric with a loss far above what a calibrated classifier of that accuracy would
+    # have: confident wrong predictions after too-large steps (only with metric curves)
+    overconfident = f["has_metric"] * _ramp(f["val_loss_excess"], 2.5, 4.5)
+    if overconfident > score:
+        return overconfident, (
+            f"final validation loss {v.raw_val[v.n_finite - 1]:.3g} is "
+            f"{math.exp(f['val_loss_excess']):.0f}x the log-loss of a calibrated classifier "
+            f"at the validation metric {f['val_metric_end']:.3g}: confident wrong predictions"
+        )
     if score == died and died > 0:
         text = (
             f"train loss fell {_pct(f['train_best'], v.log_scale).lstrip('-')} from its first "
