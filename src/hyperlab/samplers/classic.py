@@ -14,8 +14,9 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS
+from hyperlab.samplers.feedback import PredictionFeedback
 from hyperlab.tasks.space import grid_space
 
 Space = dict[str, BaseDistribution] | None
@@ -53,14 +54,32 @@ def ga(
 
 @TUNERS.add("tpe", "tree-structured Parzen estimator (Optuna TPESampler, multivariate)")
 def tpe(
-    *, seed: int | None = None, space: Space = None, constant_liar: bool = False, **_: Any
+    *,
+    seed: int | None = None,
+    space: Space = None,
+    constant_liar: bool = False,
+    pruner_predictions: bool = False,
+    **_: Any,
 ) -> optuna.samplers.BaseSampler:
-    """TPE; ``constant_liar`` counts running trials as bad ones (for parallel workers)."""
+    """TPE; ``constant_liar`` counts running trials as bad ones (for parallel workers);
+    ``pruner_predictions`` shows TPE each trial a curve pruner stopped as complete, valued at
+    the pruner's predicted final (:class:`~hyperlab.samplers.feedback.PredictionFeedback`).
+    Off by default. On six development LCBench tasks with ``curve`` pretrained on others
+    (seeds 100-104, then 105-109 as a replication) it lowered the regret by 0.024 [-0.055,
+    +0.003] and 0.024 [-0.045, -0.004] at 16% and 7% more epochs; with the plain ``curve``
+    pruner it raised it by 0.008 [-0.003, +0.021]."""
+    for name, flag in (
+        ("constant_liar", constant_liar),
+        ("pruner_predictions", pruner_predictions),
+    ):
+        if not isinstance(flag, bool):
+            raise InputTypeError(f"{name} must be True or False, got {flag!r}")
     with warnings.catch_warnings():  # multivariate/group/constant_liar are marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
+        sampler = optuna.samplers.TPESampler(
             seed=seed, multivariate=True, group=True, constant_liar=constant_liar
         )
+    return PredictionFeedback(sampler) if pruner_predictions else sampler
 
 
 @TUNERS.add("cmaes", "CMA-ES evolution strategy (Optuna CmaEsSampler)")
