@@ -23,20 +23,28 @@ from optuna.trial import FrozenTrial, TrialState
 from hyperlab.errors import InputTypeError
 
 
+def predicted_final(t: FrozenTrial) -> tuple[float, float] | None:
+    """``(mean, std)`` of the final value a curve pruner predicted for ``t``, or None."""
+    mean = t.user_attrs.get("predicted_final_mean")
+    std = t.user_attrs.get("predicted_final_std")
+    if not isinstance(mean, int | float) or not isinstance(std, int | float):
+        return None
+    if isinstance(mean, bool) or isinstance(std, bool):
+        return None
+    if not (math.isfinite(mean) and math.isfinite(std) and std >= 0):
+        return None
+    return float(mean), float(std)
+
+
 def predicted_as_complete(t: FrozenTrial) -> FrozenTrial:
     """``t`` as a complete trial valued at the pruner's prediction, when it was pruned with one;
     else ``t`` itself."""
-    mean = t.user_attrs.get("predicted_final_mean")
-    if (
-        t.state != TrialState.PRUNED
-        or isinstance(mean, bool)
-        or not isinstance(mean, int | float)
-        or not math.isfinite(mean)
-    ):
+    predicted = predicted_final(t) if t.state == TrialState.PRUNED else None
+    if predicted is None:
         return t
     shown = copy.copy(t)
     shown.state = TrialState.COMPLETE
-    shown.values = [float(mean)]
+    shown.values = [predicted[0]]
     return shown
 
 
@@ -125,4 +133,4 @@ def _view(study: Study) -> Study:
     return view  # duck-typed: the wrapped sampler reads it as a Study
 
 
-__all__ = ["PredictionFeedback", "predicted_as_complete"]
+__all__ = ["PredictionFeedback", "predicted_as_complete", "predicted_final"]

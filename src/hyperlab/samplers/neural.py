@@ -35,6 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS
+from hyperlab.samplers.feedback import predicted_final
 from hyperlab.surrogates import (
     ACQUISITIONS,
     SURROGATES,
@@ -570,9 +571,7 @@ class NeuralSampler(BaseSampler):
         if x is None:
             return None
         predicted = (
-            _predicted_final(t)
-            if self.pruner_predictions and t.state == TrialState.PRUNED
-            else None
+            predicted_final(t) if self.pruner_predictions and t.state == TrialState.PRUNED else None
         )
         if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
             value = float(t.value)
@@ -682,19 +681,6 @@ def _encode_trial(enc: SpaceEncoder, t: FrozenTrial) -> np.ndarray | None:
         return enc.encode([params])[0]
     except (InputError, InputTypeError):
         return None
-
-
-def _predicted_final(t: FrozenTrial) -> tuple[float, float] | None:
-    """``(mean, std)`` of the final value a curve pruner predicted for ``t``, or None."""
-    mean = t.user_attrs.get("predicted_final_mean")
-    std = t.user_attrs.get("predicted_final_std")
-    if not isinstance(mean, int | float) or not isinstance(std, int | float):
-        return None
-    if isinstance(mean, bool) or isinstance(std, bool):
-        return None
-    if not (math.isfinite(mean) and math.isfinite(std) and std >= 0):
-        return None
-    return float(mean), float(std)
 
 
 def _is_duplicate(C: np.ndarray, taken: np.ndarray) -> np.ndarray:
