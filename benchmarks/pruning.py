@@ -169,6 +169,14 @@ LCBENCH = ("3945", "7593", "34539", "126025", "146212", "167149", "167184", "189
 #: LCBench tasks whose curves pretrain ``curve-pretrained``: none of them is benchmarked (two,
 #: 126026 and 167104, were also the development tasks of the pruner's defaults).
 PRETRAIN = ("126026", "126029", "167104", "167152", "167161", "167168")
+#: ``NAME-pretrained+pool=wide``: pretrain on every LCBench task that is neither benchmarked
+#: (``LCBENCH``) nor a development task of the pruner (``DEV``): ``PRETRAIN`` and 14 more.
+DEV = ("167181", "167185", "168330", "168910", "189862", "189909")
+WIDE_PRETRAIN = (
+    *PRETRAIN,
+    *("167190", "167200", "167201", "168329", "168331", "168335", "168868"),
+    *("168908", "189354", "189865", "189866", "189873", "189905", "189908"),
+)
 #: Suffix of a rival run with as many trials as fit in ``curve``'s epochs (``--extend``).
 EXTENDED = "-extended"
 EXTEND_RIVALS = ("asha", "hyperband")
@@ -192,8 +200,9 @@ PRUNER_NAMES = (
 
 def make_pruner(name: str, task: Any, seed: int, pretrain: list[str]) -> Any:
     """The pruner ``name``; ``NAME-pretrained`` (``curve-pretrained``, ``curve-halving-pretrained``)
-    is ``NAME`` pretrained on ``pretrain``;
-    ``NAME+key=value+...`` is ``NAME`` with those options (e.g. ``curve+slope_guard=0.5``)."""
+    is ``NAME`` pretrained on ``pretrain`` (with ``+pool=wide``: on ``WIDE_PRETRAIN``, never
+    ``task``); ``NAME+key=value+...`` is ``NAME`` with those options (e.g.
+    ``curve+slope_guard=0.5``)."""
     from hyperlab.cli._common import parse_options
     from hyperlab.registry import PRUNERS
 
@@ -204,6 +213,11 @@ def make_pruner(name: str, task: Any, seed: int, pretrain: list[str]) -> Any:
 
         return optuna.pruners.NopPruner()
     if base.endswith("-pretrained"):
+        pool = options.pop("pool", None)
+        if pool not in (None, "wide"):
+            raise SystemExit(f"pool must be 'wide', got {pool!r}")
+        if pool == "wide" and pretrain:
+            pretrain = pretrain_tasks(task, list(WIDE_PRETRAIN))
         return PRUNERS.create(
             base.removesuffix("-pretrained"),
             max_budget=task.max_budget,

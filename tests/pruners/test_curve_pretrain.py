@@ -99,3 +99,20 @@ def test_pretraining_is_cached_per_process_and_each_pruner_gets_its_own_copy(
     assert len(calls) == 2  # another pretraining seed pretrains anew
     with pytest.raises(InputTypeError, match="pretraining seed"):
         PRUNERS.create("curve", **{**make, "pretrain_seed": "one"})
+
+
+def test_pretrain_pairs_sets_how_many_prior_pairs_the_predictor_keeps() -> None:
+    make = dict(max_budget=52, seed=0, pretrain="lcbench-126026", pretrain_curves=20)
+    default = PRUNERS.create("curve", **make, predictor_options=SMALL)
+    fewer = PRUNERS.create("curve", **make, predictor_options=SMALL, pretrain_pairs=50)
+    halving = PRUNERS.create("curve-halving", **make, predictor_options=SMALL, pretrain_pairs=50)
+    # SMALL caps the study's own pairs at 200; the prior's cap is pretrain_pairs when given
+    assert default.predictor.n_prior_pairs_ == 200  # type: ignore[attr-defined]
+    assert fewer.predictor.n_prior_pairs_ == 50  # type: ignore[attr-defined]
+    assert halving.predictor.n_prior_pairs_ == 50  # type: ignore[attr-defined]
+    assert fewer.predictor.max_pairs == 200  # type: ignore[attr-defined]
+    for bad in (1, 2.5, True, "many"):
+        with pytest.raises(InputError, match="pretrain_pairs"):
+            PRUNERS.create("curve", **make, pretrain_pairs=bad)
+    with pytest.raises(InputError, match="pretrain_pairs needs pretrain"):
+        PRUNERS.create("curve", max_budget=52, pretrain_pairs=100)

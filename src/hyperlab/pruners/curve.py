@@ -377,6 +377,10 @@ def _still_on_course(curve: np.ndarray, remaining: int, reference: float) -> boo
 # ---------------------------------------------------------------------------- registry
 
 
+#: Options of the neural curve pruners that configure the predictor's pretraining.
+PRETRAIN_OPTIONS = ("pretrain", "pretrain_curves", "pretrain_seed", "pretrain_pairs")
+
+
 def _options(options: dict[str, Any]) -> dict[str, Any]:
     known = {
         "predictor_options",
@@ -391,9 +395,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
         "protect",
         "slope_guard",
         "audit",
-        "pretrain",
-        "pretrain_curves",
-        "pretrain_seed",
+        *PRETRAIN_OPTIONS,
     }
     unknown = set(options) - known
     if unknown:
@@ -499,17 +501,25 @@ def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> Le
 
 def neural_predictor(options: dict[str, Any], seed: int | None) -> Any:
     """The :class:`NeuralCurvePredictor` of a neural curve pruner's ``options``, which lose
-    its keys (``predictor_options``, ``pretrain``, ``pretrain_curves``, ``pretrain_seed``);
-    a pretrained one also sets ``min_finished`` to 1 unless given."""
+    its keys (``predictor_options`` and :data:`PRETRAIN_OPTIONS`); a pretrained one also sets
+    ``min_finished`` to 1 unless given. ``pretrain_pairs`` is the number of (prefix, final)
+    pairs cut from the pretraining curves (default: the predictor's ``max_pairs``)."""
     from hyperlab.curves.neural import NeuralCurvePredictor
 
     pretrain = options.pop("pretrain", None)
     n_pretrain = options.pop("pretrain_curves", 100)
     pretrain_seed = options.pop("pretrain_seed", 0)
+    n_pairs = options.pop("pretrain_pairs", None)
     predictor_options = options.pop("predictor_options", {})
+    if n_pairs is not None and (
+        isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 2
+    ):
+        raise InputError(f"pretrain_pairs must be an int >= 2, got {n_pairs!r}")
     if pretrain is None:
+        if n_pairs is not None:
+            raise InputError("pretrain_pairs needs pretrain (the tasks to pretrain on)")
         return NeuralCurvePredictor(seed=seed, **predictor_options)
-    predictor = _pretrained(pretrain, n_pretrain, pretrain_seed, predictor_options)
+    predictor = _pretrained(pretrain, n_pretrain, pretrain_seed, predictor_options, n_pairs)
     predictor.seed = seed
     # the pretrained predictor acts as soon as one trial gives it a value to beat
     options.setdefault("min_finished", 1)
@@ -528,6 +538,7 @@ def _pretrained(
     n_pretrain: int,
     seed: int,
     predictor_options: dict[str, Any],
+    n_pairs: int | None = None,
 ) -> Any:
     """A copy of a :class:`NeuralCurvePredictor` pretrained on ``pretrain`` (cached)."""
     import copy
@@ -536,13 +547,21 @@ def _pretrained(
 
     names = pretrain.split(",") if isinstance(pretrain, str) else pretrain
     key = repr(
-        ([str(n).strip() for n in names], n_pretrain, seed, sorted(predictor_options.items()))
+        (
+            [str(n).strip() for n in names],
+            n_pretrain,
+            seed,
+            sorted(predictor_options.items()),
+            n_pairs,
+        )
     )
     with _PRETRAINED_LOCK:
         if key not in _PRETRAINED:
             predictor = NeuralCurvePredictor(seed=seed, **predictor_options)
             curves, configs, budgets, distributions = pretrain_data(pretrain, n_pretrain, seed)
-            predictor.pretrain(curves, configs, budgets, distributions=distributions)
+            predictor.pretrain(
+                curves, configs, budgets, distributions=distributions, max_pairs=n_pairs
+            )
             if len(_PRETRAINED) >= _PRETRAINED_MAX:
                 del _PRETRAINED[next(iter(_PRETRAINED))]
             _PRETRAINED[key] = predictor

@@ -141,9 +141,10 @@ class CurveHalvingPruner(LearningCurvePruner):
 def curve_halving(
     *, max_budget: int = 1, seed: int | None = None, **options: Any
 ) -> CurveHalvingPruner:
-    """``pretrain``, ``pretrain_curves``, ``pretrain_seed`` and ``predictor_options`` as for
-    ``curve``; ``reduction_factor``, ``min_resource``, ``min_finished``, ``refit_growth``."""
-    from hyperlab.pruners.curve import neural_predictor
+    """``predictor_options`` and the pretraining options (``pretrain``, ``pretrain_curves``,
+    ``pretrain_seed``, ``pretrain_pairs``) as for ``curve``; ``reduction_factor``,
+    ``min_resource``, ``min_finished``, ``refit_growth``."""
+    from hyperlab.pruners.curve import PRETRAIN_OPTIONS, neural_predictor
 
     known = {
         "predictor_options",
@@ -151,9 +152,7 @@ def curve_halving(
         "min_resource",
         "min_finished",
         "refit_growth",
-        "pretrain",
-        "pretrain_curves",
-        "pretrain_seed",
+        *PRETRAIN_OPTIONS,
     }
     unknown = set(options) - known
     if unknown:
