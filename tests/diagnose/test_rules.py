@@ -157,3 +157,23 @@ def test_a_good_metric_with_a_huge_loss_is_lr_too_high_evidence() -> None:
     assert _scores(huge)["lr-too-high"] > 0.9
     assert _scores(normal)["lr-too-high"] < 0.2
     assert "calibrated classifier" in _evidence(huge)["lr-too-high"]
+
+
+def test_a_perfect_score_on_few_samples_is_not_overconfidence_and_a_redrawn_gap_zigzags() -> None:
+    # heavy regularization: every one of 36 validation samples right, at low confidence (loss 0.35)
+    t = np.arange(14)
+    tr = (0.6 * np.exp(-t / 3) + 0.4).tolist()
+    va = (0.5 * np.exp(-t / 3) + 0.35).tolist()
+    vm = [min(36, 28 + k) / 36 for k in range(14)]
+    tm = (0.95 - 0.3 * np.exp(-t / 3)).tolist()
+    curves = {"train_loss": tr, "val_loss": va, "train_metric": tm, "val_metric": vm}
+    c = check_curves(curves)
+    f = features(c, view(c))
+    # read as an error rate of half a sample (1/72), not 0.001: the loss is not 40x too high
+    assert f["val_loss_excess"] < 2.5
+    assert _scores(curves)["lr-too-high"] < 0.2
+    # the validation-minus-train gap of a steady split moves smoothly; one redrawn each epoch zigzags
+    assert f["val_gap_zigzag"] < 0.1
+    jumpy = [x + (0.3 if k % 2 else -0.3) for k, x in enumerate(va)]
+    c2 = check_curves({"train_loss": tr, "val_loss": jumpy})
+    assert features(c2, view(c2))["val_gap_zigzag"] > 1.0

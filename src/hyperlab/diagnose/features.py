@@ -7,7 +7,9 @@ Positions are fractions of the run (0 = first epoch, 1 = last), so the same feat
 a 3-epoch and a 1000-epoch run. Metric features (accuracy-like, already on a fixed scale) are
 used only when both metric curves are given. One metric feature, ``val_loss_excess``, reads the
 loss's own level: it compares the final validation loss with the log-loss a calibrated classifier
-of the reached accuracy would have, so it assumes a cross-entropy loss whenever metrics are given.
+of the reached accuracy would have, so it assumes a cross-entropy loss whenever metrics are given;
+a perfect validation score counts as an error rate of half the metric's resolution (a score measured
+in steps of ``1/m`` says only that the error rate is below about ``1/m``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ FEATURE_NAMES = (
     "train_metric_noise",
     "val_metric_coarse",
     "val_loss_excess",
+    "val_gap_zigzag",
 )
 
 
@@ -174,15 +177,31 @@ def _coarse(x: np.ndarray, most: int = 10) -> float:
     return 0.0
 
 
-def _loss_excess(loss: float, metric: float) -> float:
+def _gap_zigzag(tr: np.ndarray, va: np.ndarray) -> float:
+    """How much the validation-minus-train gap moves back and forth, per unit of train-loss
+    movement: the gap's total epoch-to-epoch change beyond its net change, over the train loss's
+    total change. Validation measured on a few samples drawn anew each epoch moves independently
+    of the train loss, so the gap zigzags; with a steady validation split it moves smoothly.
+    0 under 3 epochs; clipped to [0, 5]."""
+    if len(tr) < 3:
+        return 0.0
+    g = va - tr
+    back_and_forth = float(np.abs(np.diff(g)).sum()) - abs(float(g[-1] - g[0]))
+    return float(np.clip(back_and_forth / (float(np.abs(np.diff(tr)).sum()) + 1e-3), 0.0, 5.0))
+
+
+def _loss_excess(loss: float, metric: float, step: float = 0.0) -> float:
     """``log(loss / h)``, ``h`` the binary entropy of the metric read as an accuracy (at least 0.5,
-    at most 0.999): the log-loss a calibrated classifier of that accuracy would have, at the
-    fewest classes. Far above 0 when a good metric comes with a huge loss (confident wrong
-    predictions after too-large steps); 0 when the metric is not in [0, 1] or the loss not
-    positive. Clipped to [-5, 10]."""
+    at most 0.999, and at most ``1 - step / 2`` when the metric moves in steps of ``step``): the
+    log-loss a calibrated classifier of that accuracy would have, at the fewest classes. Far above
+    0 when a good metric comes with a huge loss (confident wrong predictions after too-large
+    steps); a perfect score on a few samples with a moderate loss (right answers at low
+    confidence, as heavy regularization gives) stays near it. 0 when the metric is not in [0, 1]
+    or the loss not positive. Clipped to [-5, 10]."""
     if not (0.0 <= metric <= 1.0) or not loss > 0:
         return 0.0
-    a = min(max(metric, 0.5), 0.999)
+    cap = min(0.999, 1.0 - step / 2.0) if step > 0 else 0.999
+    a = min(max(metric, 0.5), cap)
     h = -a * math.log(a) - (1.0 - a) * math.log(1.0 - a)
     return float(np.clip(math.log(loss / h), -5.0, 10.0))
 
@@ -246,6 +265,7 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
         f["train_jumps"] = float(np.log(np.abs(dtr).sum() / (abs(tr[-1] - tr[0]) + 1e-3) + 1e-3))
         if vdrop > 1e-12:
             f["val_rise_share"] = float(np.clip(f["val_rise"] / vdrop, 0.0, 3.0))
+        f["val_gap_zigzag"] = _gap_zigzag(tr, va)
     if "train_metric" in curves and "val_metric" in curves:
         tm, vm = curves["train_metric"][: v.n_finite], curves["val_metric"][: v.n_finite]
         if len(tm) and np.isfinite(tm[-1]) and np.isfinite(vm[-1]):
@@ -258,7 +278,9 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
             f["val_metric_noise"] = _noise(vm[np.isfinite(vm)])
             f["train_metric_noise"] = _noise(tm[np.isfinite(tm)])
             f["val_metric_coarse"] = _coarse(vm)
-            f["val_loss_excess"] = _loss_excess(float(v.raw_val[v.n_finite - 1]), float(vm[-1]))
+            f["val_loss_excess"] = _loss_excess(
+                float(v.raw_val[v.n_finite - 1]), float(vm[-1]), f["val_metric_step"]
+            )
     return {k: (x if math.isfinite(x) else 0.0) for k, x in f.items()}
 
 
