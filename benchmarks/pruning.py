@@ -181,6 +181,21 @@ Fresh seeds 20-29: ``curve-pretrained`` 0.244, +0.0005 [-0.0006, +0.0021]; wide 
 [-0.0007, +0.0020] (wide minus six tasks -0.0002 [-0.0007, +0.0003]). The better calibrated
 prior changes neither the epochs nor the regret that the study's own refits reach; target 1
 under random sampling stays a miss within noise, and the reports keep ``curve-pretrained``.
+
+Can TPE, shown the predictions, get under 1/3 of the epochs? Rule set before the run: on the
+six development tasks (seeds 100-104) a candidate must use <= 1/3 of the epochs of no pruning at
+a mean regret minus the median rule's <= 0 before fresh seeds of the reported tasks are spent::
+
+    P=none,median,curve-pretrained,curve-pretrained+threshold=0.2
+    pruning.py --lcbench 167181,167185,168330,168910,189862,189909 --bank '' \
+        --tuners tpe+pruner_predictions=true --seeds 5 --first-seed 100 --skip-accuracy \
+        --pruners "$P,curve-pretrained+pool=wide+pretrain_pairs=3000" \
+        --out results/pruning_tpe_feedback_dev.json
+
+``curve-pretrained`` 0.480 of the epochs, -0.002 [-0.025, +0.018]; with threshold 0.2 0.350,
++0.013 [-0.009, +0.034]; the wide pool with 3000 pairs 0.414, +0.034 [+0.012, +0.058] (the median
+rule: 0.797). None passes, so no fresh seeds were run: pruning harder under TPE costs regret even
+when TPE sees the predictions, and the better calibrated prior pruned more and lost more.
 """
 
 from __future__ import annotations
