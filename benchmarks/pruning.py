@@ -157,10 +157,12 @@ A wider pretraining pool. On the reported tasks (random sampling, seeds 0-19) mo
 the run that ends best was stopped at epoch 8, predicted to end at 0.41 +- 0.015 while it fell
 late to 0.098. Pretrained on ``PRETRAIN``'s six tasks, the predictor is too sure on tasks it
 has not seen; ``+pool=wide`` pretrains on ``WIDE_PRETRAIN`` (20 tasks; the pruner option
-``pretrain_pairs`` sets how many prior pairs it keeps, default 600). On 300 random curves of
-each development task, from 6 and 11 of 52 epochs: 90% coverage 0.79 / 0.86 with the six tasks,
-0.90 / 0.89 with the 20, 0.93 / 0.91 with the 20 and 3000 pairs; the share of the final top 10%
-that end below the predicted 5% bound 0.044 / 0.094, 0.022 / 0.072, 0.022 / 0.061. Rule, set
+``pretrain_pairs`` sets how many prior pairs it keeps, default 600). A scratch check of the
+prior alone (no study curves) on the development tasks looked better calibrated with 20 tasks;
+after 40 of the study's own curves (``curve_accuracy.py`` on the six development tasks, seeds
+0-1, ``--pretrain`` six or 20 tasks; ``results/curve_accuracy_dev_pool{6,20}.json``) it is not:
+MAE 0.082 / 0.039 / 0.021 against 0.085 / 0.040 / 0.021 from 10 / 25 / 50% of the curve, 90%
+coverage 0.88 / 0.87 / 0.91 against 0.85 / 0.88 / 0.92. Rule, set
 before the studies: a variant passes the development tasks with epochs <= 0.30 and regret minus
 the median rule's at most 0.001 above plain ``curve-pretrained``'s; the passing one with the
 lowest regret (a tie within 0.0005: fewer epochs) runs on fresh seeds 20-29 of the reported
