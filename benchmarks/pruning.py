@@ -216,8 +216,10 @@ LCBENCH = ("3945", "7593", "34539", "126025", "146212", "167149", "167184", "189
 #: LCBench tasks whose curves pretrain ``curve-pretrained``: none of them is benchmarked (two,
 #: 126026 and 167104, were also the development tasks of the pruner's defaults).
 PRETRAIN = ("126026", "126029", "167104", "167152", "167161", "167168")
-#: ``NAME-pretrained+pool=wide``: pretrain on every LCBench task that is neither benchmarked
-#: (``LCBENCH``) nor a development task of the pruner (``DEV``): ``PRETRAIN`` and 14 more.
+#: ``NAME-pretrained+pool=wide``: pretrain on every LCBench task of the surrogate's search space
+#: (34 tasks; its ``encoding.json`` also names 167083, which that space lacks) that is neither
+#: benchmarked (``LCBENCH``) nor a development task of the pruner (``DEV``): ``PRETRAIN`` and 14
+#: more.
 DEV = ("167181", "167185", "168330", "168910", "189862", "189909")
 WIDE_PRETRAIN = (
     *PRETRAIN,

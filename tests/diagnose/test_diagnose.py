@@ -197,6 +197,19 @@ def test_nan_and_inf_mean_lr_too_high() -> None:
     assert short.primary.name == "lr-too-high" and "epoch 2" in short.primary.evidence
 
 
+def test_metric_jumping_by_more_than_its_range_is_read_without_error() -> None:
+    # a metric that moves by 2.5 between epochs (not an accuracy) still gets a diagnosis
+    curves = {
+        "train_loss": [2.0, 1.2, 0.9, 0.7],
+        "val_loss": [2.1, 1.3, 1.0, 0.8],
+        "train_metric": [3.0, 0.5, 3.0, 0.5],
+        "val_metric": [3.0, 0.5, 3.0, 0.5],
+    }
+    d = diagnose(curves)
+    assert d.primary.name in FINDINGS
+    assert math.isfinite(features(check_curves(curves))["val_loss_excess"])
+
+
 def test_dataframe_input_and_metrics() -> None:
     curves = CASES["underfitting"]()
     df = pd.DataFrame(curves)

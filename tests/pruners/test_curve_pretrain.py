@@ -111,8 +111,12 @@ def test_pretrain_pairs_sets_how_many_prior_pairs_the_predictor_keeps() -> None:
     assert fewer.predictor.n_prior_pairs_ == 50  # type: ignore[attr-defined]
     assert halving.predictor.n_prior_pairs_ == 50  # type: ignore[attr-defined]
     assert fewer.predictor.max_pairs == 200  # type: ignore[attr-defined]
-    for bad in (1, 2.5, True, "many"):
-        with pytest.raises(InputError, match="pretrain_pairs"):
+    with pytest.raises(InputError, match="pretrain_pairs"):
+        PRUNERS.create("curve", **make, pretrain_pairs=1)
+    for bad in (2.5, True, "many"):
+        with pytest.raises(InputTypeError, match="pretrain_pairs"):
             PRUNERS.create("curve", **make, pretrain_pairs=bad)
     with pytest.raises(InputError, match="pretrain_pairs needs pretrain"):
         PRUNERS.create("curve", max_budget=52, pretrain_pairs=100)
+    with pytest.raises(InputError, match="takes no pretraining options"):
+        PRUNERS.create("curve-parametric", max_budget=52, pretrain_pairs=100)

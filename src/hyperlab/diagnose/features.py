@@ -8,8 +8,10 @@ a 3-epoch and a 1000-epoch run. Metric features (accuracy-like, already on a fix
 used only when both metric curves are given. One metric feature, ``val_loss_excess``, reads the
 loss's own level: it compares the final validation loss with the log-loss a calibrated classifier
 of the reached accuracy would have, so it assumes a cross-entropy loss whenever metrics are given;
-a perfect validation score counts as an error rate of half the metric's resolution (a score measured
-in steps of ``1/m`` says only that the error rate is below about ``1/m``).
+the accuracy it reads is capped at one minus half the validation metric's smallest epoch-to-epoch
+change (a score measured in steps of ``1/m`` says only that the error rate is below about ``1/m``;
+the smallest change seen bounds the step from above, so a short run may be read coarser than it was
+measured).
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ def _gap_zigzag(tr: np.ndarray, va: np.ndarray) -> float:
 
 def _loss_excess(loss: float, metric: float, step: float = 0.0) -> float:
     """``log(loss / h)``, ``h`` the binary entropy of the metric read as an accuracy (at least 0.5,
-    at most 0.999, and at most ``1 - step / 2`` when the metric moves in steps of ``step``): the
+    at most 0.999, and at most ``1 - step / 2`` when the metric's smallest change between epochs
+    is ``step``; never below 0.5): the
     log-loss a calibrated classifier of that accuracy would have, at the fewest classes. Far above
     0 when a good metric comes with a huge loss (confident wrong predictions after too-large
     steps); a perfect score on a few samples with a moderate loss (right answers at low
@@ -200,7 +203,7 @@ def _loss_excess(loss: float, metric: float, step: float = 0.0) -> float:
     or the loss not positive. Clipped to [-5, 10]."""
     if not (0.0 <= metric <= 1.0) or not loss > 0:
         return 0.0
-    cap = min(0.999, 1.0 - step / 2.0) if step > 0 else 0.999
+    cap = max(0.5, min(0.999, 1.0 - step / 2.0)) if step > 0 else 0.999
     a = min(max(metric, 0.5), cap)
     h = -a * math.log(a) - (1.0 - a) * math.log(1.0 - a)
     return float(np.clip(math.log(loss / h), -5.0, 10.0))

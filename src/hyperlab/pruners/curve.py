@@ -471,6 +471,12 @@ def curve_parametric(
     from hyperlab.curves.parametric import ParametricCurvePredictor
 
     options = _options(options)
+    pretraining = sorted(set(options) & set(PRETRAIN_OPTIONS))
+    if pretraining:
+        raise InputError(
+            f"curve-parametric fits each curve on its own and takes no pretraining options "
+            f"(got {pretraining}); they belong to the neural pruners 'curve' and 'curve-halving'"
+        )
     predictor = ParametricCurvePredictor(**options.pop("predictor_options", {}))
     return LearningCurvePruner(predictor, max_budget=max_budget, **options)
 
@@ -481,7 +487,9 @@ def curve_parametric(
 )
 def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> LearningCurvePruner:
     """The neural curve pruner; ``pretrain=[replay task names]`` (with ``pretrain_curves``
-    random curves of each, default 100) pretrains its predictor on other tasks' curves.
+    random curves of each, default 100) pretrains its predictor on other tasks' curves, keeping
+    at most ``pretrain_pairs`` (prefix, later value) pairs of them (default: the predictor's
+    ``max_pairs``, 600).
 
     The pretraining (its curve draw and network) is seeded by ``pretrain_seed`` (default 0),
     not by ``seed``: the pretrained network is a fixed prior, shared by every study of a process
@@ -502,8 +510,8 @@ def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> Le
 def neural_predictor(options: dict[str, Any], seed: int | None) -> Any:
     """The :class:`NeuralCurvePredictor` of a neural curve pruner's ``options``, which lose
     its keys (``predictor_options`` and :data:`PRETRAIN_OPTIONS`); a pretrained one also sets
-    ``min_finished`` to 1 unless given. ``pretrain_pairs`` is the number of (prefix, final)
-    pairs cut from the pretraining curves (default: the predictor's ``max_pairs``)."""
+    ``min_finished`` to 1 unless given. ``pretrain_pairs`` caps the (prefix, later value) pairs
+    cut from the pretraining curves (default: the predictor's ``max_pairs``)."""
     from hyperlab.curves.neural import NeuralCurvePredictor
 
     pretrain = options.pop("pretrain", None)
@@ -511,9 +519,9 @@ def neural_predictor(options: dict[str, Any], seed: int | None) -> Any:
     pretrain_seed = options.pop("pretrain_seed", 0)
     n_pairs = options.pop("pretrain_pairs", None)
     predictor_options = options.pop("predictor_options", {})
-    if n_pairs is not None and (
-        isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 2
-    ):
+    if n_pairs is not None and (isinstance(n_pairs, bool) or not isinstance(n_pairs, int)):
+        raise InputTypeError(f"pretrain_pairs must be an int >= 2, got {n_pairs!r}")
+    if n_pairs is not None and n_pairs < 2:
         raise InputError(f"pretrain_pairs must be an int >= 2, got {n_pairs!r}")
     if pretrain is None:
         if n_pairs is not None:
