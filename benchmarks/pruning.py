@@ -183,6 +183,15 @@ Fresh seeds 20-29: ``curve-pretrained`` 0.244, +0.0005 [-0.0006, +0.0021]; wide 
 [-0.0007, +0.0020] (wide minus six tasks -0.0002 [-0.0007, +0.0003]). The better calibrated
 prior changes neither the epochs nor the regret that the study's own refits reach; target 1
 under random sampling stays a miss within noise, and the reports keep ``curve-pretrained``.
+The default ``curve`` on the same fresh seeds (with the bank)::
+
+    pruning.py --tuners random --seeds 10 --first-seed 20 --pruners none,median,curve \
+        --skip-accuracy --out results/pruning_random_curve_fresh2.json
+
+0.326 of the epochs, +0.0011 [-0.0001, +0.0026]. Over all 30 seeds (0-29, paired by task and
+seed): ``curve`` 0.331, +0.0018 [+0.0005, +0.0036]; ``curve-pretrained`` 0.247, +0.0016
+[+0.0003, +0.0033]: a loss of about 2% of the median rule's regret (0.097), small but now
+detectable.
 
 Can TPE, shown the predictions, get under 1/3 of the epochs? Rule set before the run: on the
 six development tasks (seeds 100-104) a candidate must use <= 1/3 of the epochs of no pruning at
