@@ -151,6 +151,15 @@ the epochs the best oracle measured knows from the first epoch which trials will
 the top three: 0.30 of the epochs at +0.006 [-0.002, +0.013], a mean still above the
 median rule's though within noise. So under TPE "<= 1/3 of the epochs at the median rule's
 regret" asks for next to perfect foresight from a pruner whose stops TPE sees as pruned trials.
+Shown the oracle's stops at their true final values, TPE's regret is that of no pruning::
+
+    pruning.py --tuners tpe+pruner_predictions=true --seeds 10 \
+        --pruners none,median,oracle,oracle+k=3 --skip-accuracy \
+        --out results/pruning_oracle_feedback.json
+
+oracle 0.226 of the epochs, oracle k=3 0.379, each at regret 0.0222 (no pruning 0.0222, the
+median rule 0.0221 at 0.804): with the predictions fed back, target 1 under TPE is within reach
+of a perfect predictor, and what separates ``curve`` from it is the predictor alone.
 
 A wider pretraining pool. On the reported tasks (random sampling, seeds 0-19) most of
 ``curve-pretrained``'s +0.002 against the median rule is one study: on lcbench-146212 (seed 8)
@@ -243,7 +252,9 @@ EXTEND_RIVALS = ("asha", "hyperband")
 #: complete one (default 1: the best). With k = 1 its epochs bound from below what any curve
 #: predictor could save without losing a single improvement (under random sampling its regret
 #: is exactly that of no pruning); a larger k lets more good trials finish, which a model-based
-#: sampler learns from.
+#: sampler learns from. It records the true final value on each trial it stops as the
+#: trial's predicted final (std 0), so a sampler that reads a pruner's predictions
+#: (``tpe+pruner_predictions=true``, ``neural``) sees exactly what no pruning would have shown it.
 ORACLE = "oracle"
 PRUNER_NAMES = (
     "none",
@@ -341,7 +352,11 @@ def run_study(
             if oracle_at is not None and epoch == oracle_at[0]:
                 done = sorted(v for _, v in trace if math.isfinite(v))
                 kth = done[oracle_at[1] - 1] if len(done) >= oracle_at[1] else math.inf
-                if not float(task.curve(config).curves["val_loss"][-1]) < kth:
+                final = float(task.curve(config).curves["val_loss"][-1])
+                if not final < kth:
+                    # its "prediction" is the truth: a sampler that reads predictions sees it
+                    trial.set_user_attr("predicted_final_mean", final)
+                    trial.set_user_attr("predicted_final_std", 0.0)
                     simulated_add(config, epoch)
                     raise optuna.TrialPruned()
             if trial.should_prune():
