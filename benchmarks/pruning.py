@@ -177,9 +177,9 @@ error has std ``S`` (in validation-loss units), deciding as ``curve`` does (seed
     TPE fed: minus median       +0.0001      -0.0004  +0.0039  +0.0053
 
 Under random sampling a calibrated predictor with an error std of 0.05 at the first decision
-epoch meets target 1 (0.29 of the epochs at no loss); the neural predictor's error there is
-about 0.08 (mean absolute, ``curve_accuracy.py``), and its tails are too thin for a task it has
-not seen. Under TPE, even shown the predictions, 1/3 of the epochs needs an error std below
+epoch meets target 1 (0.29 of the epochs at no loss); the neural predictor's mean absolute
+error from 10% of a curve is 0.08 on the development tasks and 0.12-0.17 (pretrained or not) on
+the reported ones (``curve_accuracy.py``), and its tails are too thin for a task it has not seen. Under TPE, even shown the predictions, 1/3 of the epochs needs an error std below
 0.003: TPE's trials crowd so close to the best that only near-exact foresight tells them apart.
 
 A wider pretraining pool. On the reported tasks (random sampling, seeds 0-19) most of
