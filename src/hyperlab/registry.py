@@ -124,8 +124,9 @@ class Registry(Generic[T]):
 
         A factory's own keyword parameters count. A factory that swallows other keywords in
         ``**_`` takes only its named ones; one that passes them on in another ``**kwargs``
-        takes those of the callable named by its ``forwards_to`` attribute as well (a class:
-        its ``__init__``), or any keyword when it names none.
+        takes those named by its ``takes_options`` attribute (a set of names it checks itself),
+        else those of the callable named by its ``forwards_to`` attribute as well (a class:
+        its ``__init__``), or any keyword when it names neither.
         """
         self.check(name)
         found = self._find(name)
@@ -151,6 +152,10 @@ def _keywords(factory: Callable[..., Any]) -> frozenset[str] | None:
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             names.add(p.name)
         elif p.kind == p.VAR_KEYWORD and p.name != "_":
+            declared = getattr(factory, "takes_options", None)
+            if declared is not None:
+                names |= set(declared)
+                continue
             target = getattr(factory, "forwards_to", None)
             if target is None:
                 return None

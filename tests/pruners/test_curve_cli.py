@@ -53,5 +53,27 @@ def test_pruner_options_reach_the_pruner_and_bad_ones_are_named(
     assert main([*bad, "--pruner", "curve", "--name", "bad1"]) == 2
     assert "colour" in capsys.readouterr().err
     assert main([*bad, "--pruner", "median", "--name", "bad2"]) == 2
-    assert "'median' takes no options" in capsys.readouterr().err
+    assert "no pruner of this run takes the option 'colour'" in capsys.readouterr().err
     assert not (tmp_path / "bad2").exists()  # nothing was created for a bad option
+    assert main([*base, "--pruner", "curve", "--name", "bad3", "--pruner-option", "seed=3"]) == 2
+    assert "'seed' is set by the lab" in capsys.readouterr().err
+
+
+def test_a_comparison_gives_each_pruner_the_options_it_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["compare", "--task", "lcbench-3945", "--tuners", "random"]
+    args += ["--pruners", "none,curve-parametric", "--seeds", "1", "--trials", "8"]
+    args += ["--budget", "12", "--runs-dir", str(tmp_path), "--no-progress"]
+    args += ["--pruner-option", "min_epochs=5"]  # curve-parametric's; none takes no options
+    assert main([*args, "--name", "ok"]) == 0
+    by_pruner = {p: s for s, _, p, _ in load_studies(tmp_path / "ok")}
+    pruned = [t for t in by_pruner["curve-parametric"].trials if t.state.name == "PRUNED"]
+    assert all(t.last_step is not None and t.last_step >= 5 for t in pruned)
+    assert all(t.state.name == "COMPLETE" for t in by_pruner["none"].trials)
+    capsys.readouterr()
+    # a pretraining option only the neural pruners take is refused by the parametric one
+    bad = [*args, "--pruner-option", "pretrain_pairs=100", "--name", "bad"]
+    assert main(bad) == 2
+    assert "pretrain_pairs" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -172,23 +172,38 @@ def _prepare(
     return spec, run_dir, task_obj, objective
 
 
+#: What the lab itself gives every pruner factory; not options.
+_SET_FOR_PRUNERS = ("max_budget", "seed")
+
+
 def _check_pruner_options(
     pruners: list[str], options: dict[str, Any] | None, max_budget: int
 ) -> None:
-    """Build each pruner once with ``options``, so a bad option fails before any trial runs."""
+    """Every option must be taken by at least one of the run's pruners (each pruner gets the
+    ones it takes, as tuners do), and each pruner is built once with its share, so a bad value
+    fails before any trial runs."""
     if options is None:
         return
     if not isinstance(options, dict):
         raise InputTypeError(f"pruner_options must be a dict, got {options!r}")
+    for key in options:
+        if key in _SET_FOR_PRUNERS:
+            raise InputError(f"pruner option {key!r} is set by the lab, not by an option")
+        if not any(PRUNERS.takes(p, key) for p in pruners):
+            taken = {
+                p: sorted(set(PRUNERS.options(p) or ()) - set(_SET_FOR_PRUNERS)) for p in pruners
+            }
+            raise InputError(
+                f"no pruner of this run takes the option {key!r}; the options each takes: {taken}"
+            )
     for p in pruners:
+        mine = {k: v for k, v in options.items() if PRUNERS.takes(p, k)}
         try:
-            PRUNERS.create(p, max_budget=max_budget, seed=0, **options)
+            PRUNERS.create(p, max_budget=max_budget, seed=0, **mine)
         except HyperlabError:  # a bad value, already named by the pruner
             raise
         except TypeError as exc:  # a factory that takes no such keyword
-            raise InputError(
-                f"pruner {p!r} does not take options {sorted(options)}: {exc}"
-            ) from None
+            raise InputError(f"pruner {p!r} does not take options {sorted(mine)}: {exc}") from None
 
 
 #: What the lab itself gives every tuner factory; not options.
@@ -373,8 +388,8 @@ def compare(
         pruners: Registered pruner names (each combined with each tuner).
         jobs: Worker processes (each takes whole studies).
         storage, name, budget, stop_at_noise, runs_dir, overwrite, progress, task_options,
-        tuner_options, pruner_options, command: As for :func:`tune` (the pruner options go to
-        every pruner, and each must take them).
+        tuner_options, pruner_options, command: As for :func:`tune` (each tuner and each
+        pruner gets the options it takes; every option must be taken by one of them).
         report: Write ``report.html`` next to ``results.csv``.
 
     Returns:

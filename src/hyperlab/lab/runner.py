@@ -145,7 +145,8 @@ def build_study(
         options.setdefault("constant_liar", True)
     sampler = TUNERS.create(job.tuner, seed=seed, space=space, task=task, **options)
     max_budget = job.budget or (task.max_budget if task is not None else 1)
-    pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed, **job.pruner_options)
+    pruner_options = {k: v for k, v in job.pruner_options.items() if PRUNERS.takes(job.pruner, k)}
+    pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed, **pruner_options)
     if reuse_storage:
         storage = _process_storage(
             job.storage, job.heartbeat_interval, job.grace_period, os.getpid()

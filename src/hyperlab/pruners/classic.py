@@ -53,3 +53,9 @@ def hyperband(
     return optuna.pruners.HyperbandPruner(
         min_resource=min_resource, max_resource=max(max_budget, 1), reduction_factor=3
     )
+
+
+# the classic pruners take no options: the lab gives a comparison's pruner options to the
+# pruners that take them (see ``Registry.options``)
+for _factory in (none, median, asha, hyperband):
+    _factory.takes_options = frozenset()  # type: ignore[attr-defined]

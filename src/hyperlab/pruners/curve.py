@@ -381,8 +381,9 @@ def _still_on_course(curve: np.ndarray, remaining: int, reference: float) -> boo
 PRETRAIN_OPTIONS = ("pretrain", "pretrain_curves", "pretrain_seed", "pretrain_pairs")
 
 
-def _options(options: dict[str, Any]) -> dict[str, Any]:
-    known = {
+#: Options of the ``curve`` pruner (``curve-parametric``: all but :data:`PRETRAIN_OPTIONS`).
+CURVE_OPTIONS = frozenset(
+    {
         "predictor_options",
         "k",
         "threshold",
@@ -397,6 +398,11 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
         "audit",
         *PRETRAIN_OPTIONS,
     }
+)
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    known = CURVE_OPTIONS
     unknown = set(options) - known
     if unknown:
         raise InputError(f"unknown curve-pruner options {sorted(unknown)}; known: {sorted(known)}")
@@ -505,6 +511,10 @@ def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> Le
     options.setdefault("audit", True)
     predictor = neural_predictor(options, seed)
     return LearningCurvePruner(predictor, max_budget=max_budget, **options)
+
+
+curve_parametric.takes_options = CURVE_OPTIONS - set(PRETRAIN_OPTIONS)  # type: ignore[attr-defined]
+curve.takes_options = CURVE_OPTIONS  # type: ignore[attr-defined]
 
 
 def neural_predictor(options: dict[str, Any], seed: int | None) -> Any:

@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial
 
 from hyperlab.curves.base import CurvePredictor
 from hyperlab.errors import InputError
-from hyperlab.pruners.curve import LearningCurvePruner, trial_curve
+from hyperlab.pruners.curve import PRETRAIN_OPTIONS, LearningCurvePruner, trial_curve
 from hyperlab.registry import PRUNERS
 
 
@@ -144,9 +144,18 @@ def curve_halving(
     """``predictor_options`` and the pretraining options (``pretrain``, ``pretrain_curves``,
     ``pretrain_seed``, ``pretrain_pairs``) as for ``curve``; ``reduction_factor``,
     ``min_resource``, ``min_finished``, ``refit_growth``."""
-    from hyperlab.pruners.curve import PRETRAIN_OPTIONS, neural_predictor
+    from hyperlab.pruners.curve import neural_predictor
 
-    known = {
+    known = curve_halving.takes_options  # type: ignore[attr-defined]
+    unknown = set(options) - known
+    if unknown:
+        raise InputError(f"unknown curve-halving options {sorted(unknown)}; known: {sorted(known)}")
+    predictor = neural_predictor(options, seed)
+    return CurveHalvingPruner(predictor, max_budget=max_budget, **options)
+
+
+curve_halving.takes_options = frozenset(  # type: ignore[attr-defined]
+    {
         "predictor_options",
         "reduction_factor",
         "min_resource",
@@ -154,8 +163,4 @@ def curve_halving(
         "refit_growth",
         *PRETRAIN_OPTIONS,
     }
-    unknown = set(options) - known
-    if unknown:
-        raise InputError(f"unknown curve-halving options {sorted(unknown)}; known: {sorted(known)}")
-    predictor = neural_predictor(options, seed)
-    return CurveHalvingPruner(predictor, max_budget=max_budget, **options)
+)
