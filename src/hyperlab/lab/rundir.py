@@ -49,7 +49,7 @@ class RunSpec:
         stop_at_noise: End a study once the remaining improvement is within noise.
         task_options: Options given to the task's factory.
         tuner_options: Options given to each tuner's factory.
-        pruner_options: Options given to each pruner's factory.
+        pruner_options: Options for the pruners' factories (each gets those it takes).
     """
 
     kind: str
