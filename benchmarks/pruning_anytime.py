@@ -21,7 +21,9 @@ epochs at a regret no worse than the median rule's", read as a budget.
 
 The committed results (random sampling, 10 seeds, 8 LCBench tasks and the bank, in pieces of
 under 25 minutes; ``curve-halving`` was added after the first two, and its rivals' studies are
-the same ones, as every study is seeded by task, tuner and seed)::
+the same ones, as every study is seeded by task, tuner and seed). They predate ``pruning.py``'s
+rule F, which made ``protect`` 0.2 the pretrained ``curve`` pruner's default: every
+``curve-pretrained`` here ran with ``protect`` 0 (add ``+protect=0`` to rerun them as they were)::
 
     V=curve-pretrained+min_epochs=1+threshold=0.2
     P="none,median,asha,hyperband,curve,curve-pretrained,$V"

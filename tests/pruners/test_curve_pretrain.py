@@ -32,6 +32,7 @@ def test_pretrained_pruner_acts_from_the_first_complete_trial() -> None:
     )
     assert isinstance(pruner, LearningCurvePruner) and pruner.min_finished == 1
     assert pruner.predictor.n_prior_pairs_ > 0  # type: ignore[attr-defined]
+    assert pruner.protect == 0.2  # a prior from other tasks keeps the top fifth running
     task = TASKS.create("lcbench-3945")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner)
 
@@ -120,3 +121,13 @@ def test_pretrain_pairs_sets_how_many_prior_pairs_the_predictor_keeps() -> None:
         PRUNERS.create("curve", max_budget=52, pretrain_pairs=100)
     with pytest.raises(InputError, match="takes no pretraining options"):
         PRUNERS.create("curve-parametric", max_budget=52, pretrain_pairs=100)
+
+
+def test_the_top_fifth_guard_comes_with_pretraining_only_and_can_be_turned_off() -> None:
+    make = dict(max_budget=52, seed=0, predictor_options=SMALL)
+    plain = PRUNERS.create("curve", **make)
+    off = PRUNERS.create(
+        "curve", **make, pretrain="lcbench-126026", pretrain_curves=12, protect=0.0
+    )
+    assert isinstance(plain, LearningCurvePruner) and plain.protect == 0.0
+    assert isinstance(off, LearningCurvePruner) and off.protect == 0.0

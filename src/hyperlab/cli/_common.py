@@ -46,8 +46,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="option for the pruners' factory, e.g. threshold=0.02 or protect=0.1 for curve "
-        "(repeatable; every pruner of the run gets it)",
+        help="option for the pruners' factories, e.g. threshold=0.02 or protect=0.1 for curve "
+        "(repeatable; each pruner gets the options it takes, and one that no pruner takes is "
+        "refused)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -64,8 +64,12 @@ class LearningCurvePruner(BasePruner):
         protect: Never prune a trial whose value ranks in this top fraction of all trials'
             values at its epoch (0: only the best one is protected). On LCBench the run that
             ends best is often mediocre early (median rank 6-20 of 100 at epoch 6 on four
-            development tasks), and a guard of 0.1 lost it less often (4 vs 6 of 14 studies,
-            epochs +3%); not the default, as that evidence is thin.
+            development tasks). The ``curve`` pruner sets 0.2 when its predictor is pretrained
+            on other tasks: such a predictor can be confidently wrong about a task it has not
+            seen, and with the guard it kept the median rule's regret (random sampling, 8
+            LCBench tasks, 40 seeds: regret minus the median rule's +0.0000 [-0.0002, +0.0003]
+            against +0.0016 [+0.0003, +0.0033] without it over 30 of them) at 0.26 of the
+            epochs of no pruning (0.24 without; ``benchmarks/pruning.py``, rule F).
         slope_guard: Never prune a trial that ranks in this top fraction at its epoch and
             whose mean slope over its last three epochs, continued in a straight line to
             ``max_budget``, would beat the reference (0: off). On six development LCBench tasks
@@ -495,7 +499,8 @@ def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> Le
     """The neural curve pruner; ``pretrain=[replay task names]`` (with ``pretrain_curves``
     random curves of each, default 100) pretrains its predictor on other tasks' curves, keeping
     at most ``pretrain_pairs`` (prefix, later value) pairs of them (default: the predictor's
-    ``max_pairs``, 600).
+    ``max_pairs``, 600). Pretrained, it acts after one complete trial (``min_finished`` 1) and
+    never stops a trial in the top fifth at its epoch (``protect`` 0.2), unless told otherwise.
 
     The pretraining (its curve draw and network) is seeded by ``pretrain_seed`` (default 0),
     not by ``seed``: the pretrained network is a fixed prior, shared by every study of a process
@@ -509,6 +514,10 @@ def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> Le
     # on six development LCBench tasks (10 seeds, random sampling) the audit kept one winner
     # the pruner had stopped, at the same epochs; see ``LearningCurvePruner``
     options.setdefault("audit", True)
+    if options.get("pretrain") is not None:
+        # a prior from other tasks can be sure and wrong on this one: keep the top fifth
+        # (see ``protect`` in ``LearningCurvePruner``)
+        options.setdefault("protect", 0.2)
     predictor = neural_predictor(options, seed)
     return LearningCurvePruner(predictor, max_budget=max_budget, **options)
 
