@@ -303,6 +303,22 @@ The guard under TPE shown the predictions, on seeds 10-19 (never run with TPE be
 With the guard 0.562 of the epochs at +0.0084 [+0.0004, +0.0166] against the median rule (0.785
 of the epochs); without it 0.511 at +0.0107 [+0.0004, +0.0208]; guard minus no guard -0.002
 [-0.009, +0.005], within noise. Under TPE target 1 stays out of reach, as the oracle runs said.
+
+Rule G, the same guard for the plain ``curve`` pruner (no pretraining), set before the runs: on
+rule F's 14 tasks and seeds, among ``curve``, ``curve+protect=0.1`` and ``curve+protect=0.2``
+with <= 0.32 of the epochs of no pruning, the lowest regret minus the median rule's is chosen if
+it beats ``curve`` by >= 0.001, then confirmed on the reported tasks as in rule F::
+
+    P=median,curve,curve+protect=0.1
+    pruning.py --lcbench $POOL --bank '' --tuners random --pruners $P --seeds 5 \
+        --first-seed 200 --skip-accuracy --out results/pruning_guard_plain_dev_a.json
+    pruning.py --lcbench $POOL --bank '' --tuners random --pruners none,median,curve+protect=0.2 \
+        --seeds 5 --first-seed 200 --skip-accuracy --out results/pruning_guard_plain_dev_b.json
+
+``curve`` 0.345 of the epochs, -0.0014 [-0.0040, +0.0003]; with protect 0.1 0.358 and 0.2 0.380,
+both -0.0014: none qualifies (plain ``curve`` itself is over 0.32 on these tasks), nothing
+changed, and no confirmation was run. Without pretraining the predictor learns each task from
+the study's own curves, needs more of them, and has no epochs to spare for the guard.
 """
 
 from __future__ import annotations

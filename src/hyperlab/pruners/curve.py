@@ -69,7 +69,7 @@ class LearningCurvePruner(BasePruner):
             seen, and with the guard it kept the median rule's regret (random sampling, 8
             LCBench tasks, 40 seeds: regret minus the median rule's +0.0000 [-0.0002, +0.0003]
             against +0.0016 [+0.0003, +0.0033] without it over 30 of them) at 0.26 of the
-            epochs of no pruning (0.24 without; ``benchmarks/pruning.py``, rule F).
+            epochs of no pruning (0.25 without; ``benchmarks/pruning.py``, rule F).
         slope_guard: Never prune a trial that ranks in this top fraction at its epoch and
             whose mean slope over its last three epochs, continued in a straight line to
             ``max_budget``, would beat the reference (0: off). On six development LCBench tasks
