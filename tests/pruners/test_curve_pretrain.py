@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import optuna
 import pytest
 
@@ -131,3 +133,22 @@ def test_the_top_fifth_guard_comes_with_pretraining_only_and_can_be_turned_off()
     )
     assert isinstance(plain, LearningCurvePruner) and plain.protect == 0.0
     assert isinstance(off, LearningCurvePruner) and off.protect == 0.0
+
+
+def test_pretraining_studies_do_not_log_to_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    real = optuna.create_study
+
+    def spy(*args: Any, **kwargs: Any) -> optuna.Study:
+        seen.append(optuna.logging.get_verbosity())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna, "create_study", spy)
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        pretrain_data("lcbench-126026,lcbench-167104", 2, seed=0)
+        after = optuna.logging.get_verbosity()
+    finally:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    assert seen == [optuna.logging.WARNING] * 2  # no "a new study created" line per task
+    assert after == optuna.logging.INFO  # the caller's setting comes back

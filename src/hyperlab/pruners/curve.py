@@ -431,6 +431,7 @@ def pretrain_data(
     """
     from hyperlab.registry import TASKS
     from hyperlab.tasks.replay import ReplayTask
+    from hyperlab.tasks.space import quiet_optuna
 
     if isinstance(task_names, str):
         task_names = [t.strip() for t in task_names.split(",") if t.strip()]
@@ -459,7 +460,8 @@ def pretrain_data(
                 f"{sorted(distributions)}; pretrain on tasks with one search space"
             )
         distributions.update(space)
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        with quiet_optuna():
+            study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
         for _ in range(n_per_task):
             trial = study.ask()
             config = task.search_space(trial)

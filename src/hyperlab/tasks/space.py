@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,16 +19,24 @@ from optuna.distributions import (
 from hyperlab.errors import InputError
 
 
-def capture_distributions(space: Callable[[optuna.Trial], Any]) -> dict[str, BaseDistribution]:
-    """Run ``space`` once on a throwaway trial and return the distributions it suggested."""
+@contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna logs only warnings inside the block (for throwaway studies, whose "a new study
+    created" lines would only clutter the user's output)."""
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def capture_distributions(space: Callable[[optuna.Trial], Any]) -> dict[str, BaseDistribution]:
+    """Run ``space`` once on a throwaway trial and return the distributions it suggested."""
+    with quiet_optuna():
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         trial = study.ask()
         space(trial)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
     return dict(trial.distributions)
 
 
