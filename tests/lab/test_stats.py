@@ -32,6 +32,13 @@ def test_paired_comparison_within_noise_and_real() -> None:
     assert few.verdict == "within noise"
 
 
+def test_one_seed_says_it_cannot_judge_instead_of_printing_nan() -> None:
+    one = paired_comparison([0.2], [0.3], "x", "y")
+    assert one.verdict == "within noise" and one.n == 1
+    assert "nan" not in one.sentence and "± n/a" in one.sentence
+    assert "one seed" in one.sentence and "--seeds 2" in one.sentence
+
+
 def test_mean_ranks() -> None:
     ranks = mean_ranks({"a": [1, 1, 3], "b": [2, 2, 1]})
     assert ranks["a"] == pytest.approx(4 / 3) and ranks["b"] == pytest.approx(5 / 3)

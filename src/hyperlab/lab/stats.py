@@ -104,12 +104,15 @@ def paired_comparison(
     significant = n > 1 and math.isfinite(se) and abs(diff) > 2 * se and p < 0.05
     verdict = ("better" if diff < 0 else "worse") if significant else "within noise"
     p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
-    if verdict == "within noise":
+    if n == 1:
+        tail = "one seed cannot tell a difference from noise (run --seeds 2 or more)"
+    elif verdict == "within noise":
         tail = "within noise"
     else:
         tail = f"{name_a} is {verdict}"
+    se_text = "n/a" if math.isnan(se) else f"{se:.2g}"
     sentence = (
-        f"{name_a} vs {name_b}: difference {diff:+.4g} ± {se:.2g} "
+        f"{name_a} vs {name_b}: difference {diff:+.4g} ± {se_text} "
         f"(n={n}, Wilcoxon p={p_text}) — {tail}"
     )
     return PairedComparison(name_a, name_b, n, diff, se, p, verdict, sentence)
