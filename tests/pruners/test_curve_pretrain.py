@@ -125,14 +125,17 @@ def test_pretrain_pairs_sets_how_many_prior_pairs_the_predictor_keeps() -> None:
         PRUNERS.create("curve-parametric", max_budget=52, pretrain_pairs=100)
 
 
-def test_the_top_fifth_guard_comes_with_pretraining_only_and_can_be_turned_off() -> None:
+def test_the_top_fifth_guard_comes_with_pretraining_only_and_can_be_changed() -> None:
     make = dict(max_budget=52, seed=0, predictor_options=SMALL)
+    prior = dict(pretrain="lcbench-126026", pretrain_curves=12)
     plain = PRUNERS.create("curve", **make)
-    off = PRUNERS.create(
-        "curve", **make, pretrain="lcbench-126026", pretrain_curves=12, protect=0.0
-    )
+    guarded = PRUNERS.create("curve", **make, **prior)
+    off = PRUNERS.create("curve", **make, **prior, protect=0.0)
+    other = PRUNERS.create("curve", **make, **prior, protect=0.1)
     assert isinstance(plain, LearningCurvePruner) and plain.protect == 0.0
+    assert isinstance(guarded, LearningCurvePruner) and guarded.protect == 0.2
     assert isinstance(off, LearningCurvePruner) and off.protect == 0.0
+    assert isinstance(other, LearningCurvePruner) and other.protect == 0.1
 
 
 def test_pretraining_studies_do_not_log_to_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,11 +147,15 @@ def test_pretraining_studies_do_not_log_to_the_user(monkeypatch: pytest.MonkeyPa
         return real(*args, **kwargs)
 
     monkeypatch.setattr(optuna, "create_study", spy)
+    before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.INFO)
     try:
         pretrain_data("lcbench-126026,lcbench-167104", 2, seed=0)
         after = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # a quieter caller stays quiet
+        pretrain_data("lcbench-126026", 2, seed=0)
     finally:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-    assert seen == [optuna.logging.WARNING] * 2  # no "a new study created" line per task
-    assert after == optuna.logging.INFO  # the caller's setting comes back
+        optuna.logging.set_verbosity(before)
+    # no "a new study created" line per task, and the caller's setting comes back
+    assert seen == [optuna.logging.WARNING] * 2 + [optuna.logging.ERROR]
+    assert after == optuna.logging.INFO

@@ -57,7 +57,8 @@ class PairedComparison:
         diff: Mean difference ``a - b``.
         se: Standard error of the mean difference.
         p_value: Two-sided Wilcoxon signed-rank p-value (``nan`` when undefined).
-        verdict: ``better``, ``worse`` or ``within noise``.
+        verdict: ``better``, ``worse``, ``within noise``, ``one pair`` (nothing to judge
+            noise by) or ``no data``.
         sentence: One plain-language line.
     """
 
@@ -105,7 +106,8 @@ def paired_comparison(
     verdict = ("better" if diff < 0 else "worse") if significant else "within noise"
     p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
     if n == 1:
-        tail = "one seed cannot tell a difference from noise (run --seeds 2 or more)"
+        verdict = "one pair"
+        tail = "one seed cannot tell a difference from noise; run two or more"
     elif verdict == "within noise":
         tail = "within noise"
     else:

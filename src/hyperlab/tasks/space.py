@@ -21,10 +21,12 @@ from hyperlab.errors import InputError
 
 @contextmanager
 def quiet_optuna() -> Iterator[None]:
-    """Optuna logs only warnings inside the block (for throwaway studies, whose "a new study
-    created" lines would only clutter the user's output)."""
+    """Optuna logs at most warnings inside the block (for throwaway studies, whose "a new study
+    created" lines would only clutter the user's output); a quieter setting is kept. Optuna's
+    verbosity is process-wide: call this where no other thread changes it at the same time
+    (both callers here run once per search space or pretraining, the latter under a lock)."""
     verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
     try:
         yield
     finally:
