@@ -69,7 +69,7 @@ class LearningCurvePruner(BasePruner):
             seen. With the guard it kept the median rule's regret (random sampling, 8 LCBench
             tasks, 40 seeds: regret minus the median rule's +0.0000 [-0.0002, +0.0003]) at 0.26
             of the epochs of no pruning; on the same 30 seeds as the unguarded runs it lowered
-            their regret by 0.0015 [0.0003, 0.0034] for 0.01 more of the epochs
+            their regret by 0.0015 [0.0003, 0.0034] for 0.015 more of the epochs
             (``benchmarks/pruning.py``, rule F).
         slope_guard: Never prune a trial that ranks in this top fraction at its epoch and
             whose mean slope over its last three epochs, continued in a straight line to
