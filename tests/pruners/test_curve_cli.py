@@ -77,3 +77,14 @@ def test_a_comparison_gives_each_pruner_the_options_it_takes(
     assert main(bad) == 2
     assert "pretrain_pairs" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_pretraining_on_the_task_being_tuned_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["compare", "--task", "lcbench-3945", "--tuners", "random", "--pruners", "curve"]
+    args += ["--seeds", "1", "--trials", "2", "--runs-dir", str(tmp_path), "--no-progress"]
+    leak = [*args, "--pruner-option", "pretrain=lcbench-126026,lcbench-3945", "--name", "leak"]
+    assert main(leak) == 2
+    assert "pretrain names the task being tuned, 'lcbench-3945'" in capsys.readouterr().err
+    assert not (tmp_path / "leak").exists()

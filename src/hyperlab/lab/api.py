@@ -146,6 +146,7 @@ def _prepare(
     if storage is not None:
         check_url(storage)
     max_budget = budget or (task_obj.max_budget if task_obj is not None else 1)
+    _check_no_pretraining_leak(task_name, pruner_options)  # before any pretraining runs
     _check_pruner_options(pruners, pruner_options, max_budget)
     _check_tuner_options(tuners, tuner_options, task_obj)
     run_dir = RunDir(Path(runs_dir) / name)
@@ -204,6 +205,20 @@ def _check_pruner_options(
             raise
         except TypeError as exc:  # a factory that takes no such keyword
             raise InputError(f"pruner {p!r} does not take options {sorted(mine)}: {exc}") from None
+
+
+def _check_no_pretraining_leak(task_name: str | None, options: dict[str, Any] | None) -> None:
+    """A curve pruner pretrained on the very task it prunes would read that task's own curves:
+    refused by name."""
+    pretrain = (options or {}).get("pretrain")
+    if task_name is None or pretrain is None:
+        return
+    names = pretrain.split(",") if isinstance(pretrain, str) else pretrain
+    if isinstance(names, list | tuple) and task_name in [str(n).strip() for n in names]:
+        raise InputError(
+            f"pretrain names the task being tuned, {task_name!r}: its own curves would leak "
+            f"into the predictions; pretrain on other tasks of its search space"
+        )
 
 
 #: What the lab itself gives every tuner factory; not options.
