@@ -270,7 +270,9 @@ def test_bad_settings_and_multi_objective_raise() -> None:
         {"random_fraction": 2.0},
         {"n_startup": 0},
         {"gradient_steps": -1},
-        {"n_startup": 1, "surrogate_options": {"width": 0}},
+        # no random exploration, so the second trial is sure to fit the surrogate
+        {"n_startup": 1, "random_fraction": 0.0, "surrogate_options": {"width": 0}},
+        {"surrogate_options": {"colour": "red"}},
     ):
         with pytest.raises(InputError):  # when built (its own settings) or at the first fit
             sampler = NeuralSampler(**kwargs)  # type: ignore[arg-type]

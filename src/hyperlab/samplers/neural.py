@@ -259,6 +259,8 @@ class NeuralSampler(BaseSampler):
             value = getattr(self, name)
             if value is not None and not isinstance(value, dict):
                 raise InputTypeError(f"{name} must be a dict or None, got {value!r}")
+        if self.surrogate_options:  # an option the surrogate does not take fails here, by name
+            make_surrogate(self.surrogate, **self.surrogate_options)
         if self.n_startup is not None and (
             isinstance(self.n_startup, bool)
             or not isinstance(self.n_startup, int)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperlab.errors import UnknownNameError
+from hyperlab.errors import InputError, UnknownNameError
 from hyperlab.surrogates.acquisition import (
     Acquisition,
     ExpectedImprovement,
@@ -34,7 +34,12 @@ def make_surrogate(name: str, **options: Any) -> Surrogate:
         raise UnknownNameError(
             f"unknown surrogate {name!r}; known surrogates: {', '.join(SURROGATES)}"
         )
-    return SURROGATES[name](**options)
+    try:
+        return SURROGATES[name](**options)
+    except TypeError as exc:  # an option the surrogate does not take
+        raise InputError(
+            f"the {name!r} surrogate does not take the options {sorted(options)}: {exc}"
+        ) from None
 
 
 def make_acquisition(name: str, **options: Any) -> Acquisition:
