@@ -46,10 +46,6 @@ def _trials(url: str) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False)
 
 
-def _running(url: str) -> int:
-    return sum(t.state == TrialState.RUNNING for t in _trials(url))
-
-
 def _running_in(url: str, pids: set[int]) -> dict[int, int]:
     """``{pid: trial number}`` of the running trials (that are past their claim) of ``pids``."""
     out = {}
@@ -124,10 +120,11 @@ def test_kill_9_workers_mid_trial(storage_url: str) -> None:
 @pytest.mark.slow
 def test_signal_fails_trial_cleanly_and_restart_resumes(tmp_path: Path, sig: int) -> None:
     url = f"journal:{tmp_path / 'study.journal'}"
-    create_studies([_job(url, 3, seconds=1.5)])
+    create_studies([_job(url, 3, seconds=2.0)])
     proc = fork(run_worker, storage=url, name="faults", worker_name="a")
-    wait_for(lambda: _running(url) == 1, timeout=60)
-    time.sleep(0.2)  # inside the objective
+    # past its claim (the trial has its seed), so inside the objective's 2 s sleep
+    wait_for(lambda: proc.pid in _running_in(url, {proc.pid}), timeout=60)
+    time.sleep(0.2)
     os.kill(proc.pid, sig)
     proc.join(30)
     assert proc.exitcode == 130  # left through KeyboardInterrupt, at once
