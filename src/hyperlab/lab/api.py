@@ -210,11 +210,12 @@ def _check_pruner_options(
 def _check_no_pretraining_leak(task_name: str | None, options: dict[str, Any] | None) -> None:
     """A curve pruner pretrained on the very task it prunes would read that task's own curves:
     refused by name."""
+    from hyperlab.pruners.curve import pretrain_names
+
     pretrain = (options or {}).get("pretrain")
     if task_name is None or pretrain is None:
         return
-    names = pretrain.split(",") if isinstance(pretrain, str) else pretrain
-    if isinstance(names, list | tuple) and task_name in [str(n).strip() for n in names]:
+    if task_name in (pretrain_names(pretrain) or []):
         raise InputError(
             f"pretrain names the task being tuned, {task_name!r}: its own curves would leak "
             f"into the predictions; pretrain on other tasks of its search space"

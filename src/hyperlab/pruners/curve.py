@@ -414,6 +414,16 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def pretrain_names(pretrain: Any) -> list[str] | None:
+    """The task names of a ``pretrain`` option (a list, or one comma-separated string), stripped;
+    ``None`` for a value of another type (which :func:`pretrain_data` refuses by name)."""
+    names = pretrain.split(",") if isinstance(pretrain, str) else pretrain
+    if not isinstance(names, list | tuple):
+        return None
+    stripped = [n.strip() if isinstance(n, str) else n for n in names]
+    return [n for n in stripped if n != ""]
+
+
 def pretrain_data(
     task_names: str | list[str] | tuple[str, ...], n_per_task: int = 100, seed: int = 0
 ) -> tuple[list[np.ndarray], list[dict[str, Any]], list[int], dict[str, Any]]:
@@ -434,9 +444,8 @@ def pretrain_data(
     from hyperlab.tasks.replay import ReplayTask
     from hyperlab.tasks.space import quiet_optuna
 
-    if isinstance(task_names, str):
-        task_names = [t.strip() for t in task_names.split(",") if t.strip()]
-    if not isinstance(task_names, list | tuple) or not task_names:
+    names = pretrain_names(task_names)
+    if not names:
         raise InputError(f"pretrain must name one or more replay tasks, got {task_names!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InputTypeError(f"the pretraining seed must be an int, got {seed!r}")
@@ -446,7 +455,7 @@ def pretrain_data(
     configs: list[dict[str, Any]] = []
     budgets: list[int] = []
     distributions: dict[str, Any] = {}
-    for name in task_names:
+    for name in names:
         if not isinstance(name, str):
             raise InputTypeError(f"pretrain task names must be strings, got {name!r}")
         task = TASKS.create(name)
@@ -575,10 +584,9 @@ def _pretrained(
 
     from hyperlab.curves.neural import NeuralCurvePredictor
 
-    names = pretrain.split(",") if isinstance(pretrain, str) else pretrain
     key = repr(
         (
-            [str(n).strip() for n in names],
+            pretrain_names(pretrain),
             n_pretrain,
             seed,
             sorted(predictor_options.items()),
