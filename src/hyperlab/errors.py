@@ -32,6 +32,10 @@ class RunConflictError(InputError):
     """A run directory already holds a run with different settings."""
 
 
+class RunInUseError(HyperlabError, RuntimeError):
+    """Another live process is running the run (its lock file names that process)."""
+
+
 class DataNotFoundError(HyperlabError, FileNotFoundError):
     """A data file or folder the user pointed at (or the default one) does not exist."""
 

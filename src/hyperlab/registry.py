@@ -131,7 +131,11 @@ class Registry(Generic[T]):
         self.check(name)
         found = self._find(name)
         assert found is not None
-        return _keywords(found[0].factory)
+        entry = found[0]
+        names = _keywords(entry.factory)
+        if names is not None and entry.family:  # the suffix goes in the first parameter
+            names = names - {_first_parameter(entry.factory)}
+        return names
 
     def takes(self, name: str, option: str) -> bool:
         """Whether the factory of ``name`` takes the keyword ``option`` (see :meth:`options`)."""
@@ -144,6 +148,12 @@ class Registry(Generic[T]):
             known = ", ".join(self.names())
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
         return name
+
+
+def _first_parameter(factory: Callable[..., Any]) -> str | None:
+    """The name of the first parameter of ``factory`` (``None`` when it has none)."""
+    params = list(inspect.signature(factory).parameters)
+    return params[0] if params else None
 
 
 def _keywords(factory: Callable[..., Any]) -> frozenset[str] | None:

@@ -214,7 +214,7 @@ def test_tune_two_processes_share_one_study(tmp_path: Path) -> None:
             ["tune", "--task", "branin", "--storage", "postgresql://u:hunter2@127.0.0.1:1/x"],
             "cannot open storage",
         ),
-        (["report", "/nonexistent/run"], "not a hyperlab run directory"),
+        (["report", "/nonexistent/run"], "does not exist"),
         (["tune", "--task", "wine-mlp", "--budget", "999"], "budget must be at most"),
     ],
 )

@@ -11,12 +11,13 @@ import numpy as np
 import optuna
 import pytest
 
+import hyperlab
 from hyperlab.errors import DataNotFoundError, InputError, TrialFailure, UnknownNameError
 from hyperlab.registry import TASKS
 from hyperlab.tasks import replay
 from hyperlab.tasks.replay import CurveBankTask, LCBenchTask, resolve_lcbench_dir
 
-SHARED = resolve_lcbench_dir()
+LCBENCH_DATA = resolve_lcbench_dir()
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def lcbench() -> LCBenchTask:
 def test_identical_output_for_identical_input(lcbench: LCBenchTask) -> None:
     config = lcbench.default_config()
     first = lcbench.evaluate(config, budget=52, seed=3)
-    again = LCBenchTask("3945", data_dir=SHARED).evaluate(dict(config), budget=52, seed=3)
+    again = LCBenchTask("3945", data_dir=LCBENCH_DATA).evaluate(dict(config), budget=52, seed=3)
     assert first.to_dict() == again.to_dict()
     short = lcbench.evaluate(config, budget=10, seed=3)
     assert short.curves["val_loss"] == first.curves["val_loss"][:10]
@@ -85,8 +86,30 @@ def test_missing_data_dir_names_the_path(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_data_root_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HYPERLAB_DATA", str(SHARED.parent))
-    assert LCBenchTask("3945").folder == SHARED
+    monkeypatch.setenv("HYPERLAB_DATA", str(LCBENCH_DATA.parent))
+    assert LCBenchTask("3945").folder == LCBENCH_DATA
+
+
+def test_packaged_data_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HYPERLAB_DATA", raising=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    package = Path(hyperlab.__file__).resolve().parent
+    folder = resolve_lcbench_dir()
+    assert folder == package / "data" / "yahpo-lcbench"
+    for name in ("model.onnx", "config_space.json", "encoding.json", "LICENSE-2.0.txt"):
+        assert (folder / name).is_file(), name
+    task = LCBenchTask("3945")
+    assert task.folder == folder
+    assert math.isfinite(task.evaluate(task.default_config(), budget=2).value)
+    # a bad override is an error naming it, not a silent fall-back to the packaged copy
+    bogus = tmp_path / "bogus-data"
+    monkeypatch.setenv("HYPERLAB_DATA", str(bogus))
+    with pytest.raises(DataNotFoundError, match=r"HYPERLAB_DATA.*bogus-data"):
+        resolve_lcbench_dir()
+    with pytest.raises(DataNotFoundError, match="elsewhere"):
+        resolve_lcbench_dir(tmp_path / "elsewhere")
 
 
 def test_unknown_task_id_lists_known_ids() -> None:

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from hyperlab.errors import HyperlabError
 
-COMMANDS = ("tune", "compare", "report", "list", "demo", "experiment", "diagnose", "worker")
+COMMANDS = (
+    "tune",
+    "compare",
+    "report",
+    "list",
+    "demo",
+    "experiment",
+    "diagnose",
+    "worker",
+    "recover",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe (``| head``) shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except HyperlabError as exc:
         print(f"hyperlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -55,6 +70,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+#: The exit status of a command whose reader went away (``128 + SIGPIPE``, as the shell reports).
+BROKEN_PIPE_EXIT = 141
+
+
+def _quiet_broken_pipe() -> int:
+    """Leave quietly after the reader of stdout closed it (``hyperlab ... | head``).
+
+    Python flushes stdout again at exit, which would fail the same way and print a traceback;
+    pointing the descriptor at the null device first makes that flush harmless.
+
+    Returns:
+        :data:`BROKEN_PIPE_EXIT`.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # stdout replaced by an object without a descriptor
+        return BROKEN_PIPE_EXIT
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    return BROKEN_PIPE_EXIT
 
 
 if __name__ == "__main__":

@@ -35,9 +35,11 @@ def run(args: argparse.Namespace) -> int:
 
     from hyperlab.diagnose import diagnose, read_curves
     from hyperlab.diagnose.figure import write_html
-    from hyperlab.errors import InputError
+    from hyperlab.errors import DataNotFoundError, InputError
 
     source = Path(args.input)
+    if not source.exists():
+        raise DataNotFoundError(f"{str(source)!r} does not exist (expected a curve file or a run)")
     config = None
     if source.is_dir():
         if args.trial is None:

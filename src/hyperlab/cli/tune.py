@@ -45,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
 
     apply_data_dir(args)
     if args.create_only or args.dask:
-        return _run_scaled(args)
+        from hyperlab.lab.runlock import run_lock
+
+        # one writer per run: the workers or Dask tasks run under this process's lock
+        with run_lock(args.runs_dir, args.name or f"{args.task}-{args.tuner}"):
+            return _run_scaled(args)
     from hyperlab.lab import tune
 
     _study, summary = tune(
@@ -70,6 +74,7 @@ def _run_scaled(args: argparse.Namespace) -> int:
     """``--create-only`` (studies for workers) or ``--dask`` (trials as Dask tasks)."""
     from hyperlab.errors import InputError
     from hyperlab.lab.storage import redact
+    from hyperlab.lab.urls import has_secret, without_password
     from hyperlab.lab.workers import prepare_run
 
     if args.create_only and args.dask:
@@ -95,7 +100,13 @@ def _run_scaled(args: argparse.Namespace) -> int:
     if args.create_only:
         for job in jobs:
             print(f"created study {job.study_name!r} ({job.trials} trials) in {redact(storage)}")
-        print(f"start workers with: hyperlab worker --storage '{redact(storage)}' --name {name}")
+        print(
+            f"start workers with: hyperlab worker --storage '{without_password(storage)}' --name {name}"
+        )
+        if has_secret(storage):
+            print(
+                "  (with the password in PGPASSWORD, ~/.pgpass or the full URL in $HYPERLAB_STORAGE)"
+            )
         return 0
     return _run_dask(args, run_dir, jobs)
 

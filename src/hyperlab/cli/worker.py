@@ -16,7 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "worker", help="run trials of a shared study until it is done", description=__doc__
     )
-    p.add_argument("--storage", required=True, help="the shared storage URL")
+    p.add_argument(
+        "--storage",
+        help="the shared storage URL (default: $HYPERLAB_STORAGE, which keeps a password off "
+        "the command line; PostgreSQL also reads PGPASSWORD and ~/.pgpass)",
+    )
     p.add_argument("--name", required=True, help="run name (or one study's full name)")
     p.add_argument("--worker-name", help="this worker's name (default HOST-PID; seeds its sampler)")
     p.add_argument(
@@ -41,9 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from hyperlab.errors import InputError
     from hyperlab.lab.storage import check_url
+    from hyperlab.lab.urls import STORAGE_ENV
     from hyperlab.lab.workers import run_worker
 
+    args.storage = args.storage or os.environ.get(STORAGE_ENV)
+    if not args.storage:
+        raise InputError(f"give the shared storage with --storage URL or ${STORAGE_ENV}")
     check_url(args.storage)
     name = args.worker_name or f"{socket.gethostname()}-{os.getpid()}"
     report = run_worker(

@@ -103,7 +103,7 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"curve file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8-sig")
+    text = _read_text(path)
     if not text.strip():
         raise InputError(
             f"{path}: the file is empty (expected a header line and one row per epoch)"
@@ -114,6 +114,23 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
         curves = _parse_csv(text, path)
     checked = check_curves(curves)
     return {k: [float(x) for x in v] for k, v in checked.items()}
+
+
+def _read_text(path: Path) -> str:
+    """The file's text (UTF-8, with or without a byte-order mark).
+
+    Raises:
+        InputError: The file cannot be read or is not UTF-8 text (a binary file, say).
+    """
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not a UTF-8 text file (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); expected a CSV or JSON file of learning curves"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
 def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:

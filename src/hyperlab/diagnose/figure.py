@@ -17,6 +17,7 @@ import numpy as np
 from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import view
 from hyperlab.diagnose.result import Diagnosis
+from hyperlab.errors import InputError
 
 
 class FigureData(NamedTuple):
@@ -134,6 +135,12 @@ def render_html(data: FigureData) -> str:
 def write_html(curves: Any, diagnosis: Diagnosis, path: str | Path, title: str = "") -> Path:
     """Write the annotated figure of ``curves`` to ``path`` and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(figure_data(curves, diagnosis, title)), encoding="utf-8")
+    page = render_html(figure_data(curves, diagnosis, title))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the figure to {str(path)!r}: {exc.strerror or exc}"
+        ) from None
     return path

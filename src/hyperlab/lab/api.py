@@ -13,9 +13,10 @@ import optuna
 from hyperlab.errors import HyperlabError, InputError, InputTypeError
 from hyperlab.lab.objective import UserObjective
 from hyperlab.lab.records import study_records
-from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import StudyJob, run_jobs
-from hyperlab.lab.storage import check_url, default_storage
+from hyperlab.lab.rundir import RunDir, RunSpec, check_name, load_studies
+from hyperlab.lab.runlock import run_lock
+from hyperlab.lab.runner import SURPLUS_REASON, StudyJob, run_jobs
+from hyperlab.lab.storage import check_url
 from hyperlab.registry import PRUNERS, TASKS, TUNERS
 from hyperlab.tasks.base import Task
 
@@ -102,6 +103,57 @@ def _resolve_task(
     raise InputTypeError(f"task must be a registered name or a Task, got {type(task).__name__}")
 
 
+#: The largest seed: seeds reach NumPy's generators, which take 0..2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+def _check_seeds(seeds: list[int]) -> None:
+    """Every seed is an integer in 0..:data:`MAX_SEED`, and none repeats (one study each)."""
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise InputTypeError(f"seed must be an integer, got {s!r}")
+        if not 0 <= s <= MAX_SEED:
+            raise InputError(f"seed must be in 0..{MAX_SEED} (2**32 - 1), got {s}")
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"seeds must not repeat, got {seeds}")
+
+
+def _check_task_options(task: Any, options: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``options``, each of which the registered task named ``task`` takes."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InputTypeError(f"task_options must be a dict, got {options!r}")
+    known = TASKS.options(task) if isinstance(task, str) and task in TASKS else None
+    for key in options:
+        if known is not None and key not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise InputError(
+                f"task {task!r} does not take the option {key!r}; the options it takes: {listed}"
+            )
+    return dict(options)
+
+
+def _build_task(
+    task: Task | str | None, options: dict[str, Any] | None
+) -> tuple[str | None, Task | None]:
+    """The task's name and object, its options and settings checked before anything is stored.
+
+    A factory that refuses an option's value with a plain ``TypeError`` or ``ValueError`` gives
+    an :class:`InputError` naming the task and its options.
+    """
+    checked = _check_task_options(task, options)
+    try:
+        name, obj = _resolve_task(task, checked)
+    except HyperlabError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"task {task!r} refused its options {checked}: {exc}") from None
+    if obj is not None:
+        obj.check()
+    return name, obj
+
+
 def _prepare(
     kind: str,
     name: str,
@@ -123,11 +175,8 @@ def _prepare(
 ) -> tuple[RunSpec, RunDir, Task | None, UserObjective | None]:
     trials = _positive_int("trials", trials)
     jobs = _positive_int("jobs", jobs)
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int):
-            raise InputTypeError(f"seeds must be integers, got {s!r}")
-    if not name or "/" in name or ":" in name:
-        raise InputError(f"run name must be non-empty without '/' or ':', got {name!r}")
+    _check_seeds(seeds)
+    check_name(name)
     for t in tuners:
         TUNERS.check(t)
     for p in pruners:
@@ -136,7 +185,7 @@ def _prepare(
     if callable(task) and not isinstance(task, Task):
         objective, task_name, task_obj = task, None, None
     else:
-        task_name, task_obj = _resolve_task(task, dict(task_options or {}))
+        task_name, task_obj = _build_task(task, task_options)
     if budget is not None:
         budget = _positive_int("budget", budget)
         if task_obj is not None and budget > task_obj.max_budget:
@@ -167,8 +216,6 @@ def _prepare(
         name=name,
         command=list(command or []),
     )
-    if not spec.storage and not (run_dir.exists() and not overwrite):
-        spec.storage = default_storage(run_dir.path, jobs)
     spec = run_dir.prepare(spec, overwrite=overwrite)
     return spec, run_dir, task_obj, objective
 
@@ -203,8 +250,8 @@ def _check_pruner_options(
             PRUNERS.create(p, max_budget=max_budget, seed=0, **mine)
         except HyperlabError:  # a bad value, already named by the pruner
             raise
-        except TypeError as exc:  # a factory that takes no such keyword
-            raise InputError(f"pruner {p!r} does not take options {sorted(mine)}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # no such keyword, or a value it refuses
+            raise InputError(f"pruner {p!r} refused its options {mine}: {exc}") from None
 
 
 def _check_no_pretraining_leak(task_name: str | None, options: dict[str, Any] | None) -> None:
@@ -253,8 +300,8 @@ def _check_tuner_options(
             TUNERS.create(t, seed=0, space=space, task=task, **mine)
         except HyperlabError:  # a bad value, already named by the tuner
             raise
-        except TypeError as exc:
-            raise InputError(f"tuner {t!r} does not take options {sorted(mine)}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # no such keyword, or a value it refuses
+            raise InputError(f"tuner {t!r} refused its options {mine}: {exc}") from None
 
 
 def _jobs(spec: RunSpec) -> list[StudyJob]:
@@ -325,29 +372,30 @@ def tune(
     Returns:
         The study and a :class:`TuneSummary`.
     """
-    name = name or f"{_task_label(task)}-{tuner}"
-    spec, run_dir, _task_obj, objective = _prepare(
-        "tune",
-        name,
-        task,
-        [tuner],
-        [pruner],
-        [seed],
-        trials,
-        jobs,
-        storage,
-        budget,
-        stop_at_noise,
-        runs_dir,
-        overwrite,
-        task_options,
-        tuner_options,
-        pruner_options,
-        command,
-    )
-    run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
-    study = load_studies(run_dir.path)[0][0]
-    return study, summarize(study, run_dir.path)
+    name = f"{_task_label(task)}-{tuner}" if name is None else name
+    with run_lock(runs_dir, name):  # one writer per run (see runlock)
+        spec, run_dir, _task_obj, objective = _prepare(
+            "tune",
+            name,
+            task,
+            [tuner],
+            [pruner],
+            [seed],
+            trials,
+            jobs,
+            storage,
+            budget,
+            stop_at_noise,
+            runs_dir,
+            overwrite,
+            task_options,
+            tuner_options,
+            pruner_options,
+            command,
+        )
+        run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
+        study = load_studies(run_dir.path)[0][0]
+        return study, summarize(study, run_dir.path)
 
 
 def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
@@ -360,6 +408,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
     except ValueError:
         raise InputError(
             f"study {study.study_name!r} has no completed trial (all failed or pruned?)"
+            + _first_failure(study)
         ) from None
     test = study.user_attrs.get("test_score", {})
     return TuneSummary(
@@ -371,6 +420,15 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
         run_dir=run_dir,
     )
+
+
+def _first_failure(study: optuna.Study) -> str:
+    """``"; trial N failed: REASON"`` for the first failed trial with a stored reason, or ``""``."""
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
+        reason = t.user_attrs.get("fail_reason")
+        if reason and reason != SURPLUS_REASON:
+            return f"; trial {t.number} failed: {reason}"
+    return ""
 
 
 def compare(
@@ -426,34 +484,35 @@ def compare(
         seed_list = list(seeds)  # type: ignore[arg-type]
         if not seed_list:
             raise InputError("seeds must not be empty")
-    name = name or f"{_task_label(task)}-compare"
-    spec, run_dir, _task_obj, objective = _prepare(
-        "compare",
-        name,
-        task,
-        tuners,
-        pruners,
-        seed_list,
-        trials,
-        jobs,
-        storage,
-        budget,
-        stop_at_noise,
-        runs_dir,
-        overwrite,
-        task_options,
-        tuner_options,
-        pruner_options,
-        command,
-    )
-    run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
-    records = collect_records(run_dir.path)
-    write_results_csv(records, run_dir.path / "results.csv")
-    if report:
-        from hyperlab.report import write_report
+    name = f"{_task_label(task)}-compare" if name is None else name
+    with run_lock(runs_dir, name):  # one writer per run (see runlock)
+        spec, run_dir, _task_obj, objective = _prepare(
+            "compare",
+            name,
+            task,
+            tuners,
+            pruners,
+            seed_list,
+            trials,
+            jobs,
+            storage,
+            budget,
+            stop_at_noise,
+            runs_dir,
+            overwrite,
+            task_options,
+            tuner_options,
+            pruner_options,
+            command,
+        )
+        run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
+        records = collect_records(run_dir.path)
+        write_results_csv(records, run_dir.path / "results.csv")
+        if report:
+            from hyperlab.report import write_report
 
-        write_report(run_dir.path)
-    return records
+            write_report(run_dir.path)
+        return records
 
 
 def collect_records(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -2,21 +2,65 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import platform
 import shutil
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import optuna
 
-from hyperlab.errors import InputError, RunConflictError
+from hyperlab.errors import (
+    DataNotFoundError,
+    HyperlabError,
+    InputError,
+    InputTypeError,
+    RunConflictError,
+)
+from hyperlab.lab import urls
 
 SPEC_FILE = "run.json"
-# Settings that may change between a run and its resumption.
-_RESUMABLE = {"trials", "jobs", "created", "versions", "command"}
+# Settings that may change between a run and its resumption (``name``: a copied run keeps the
+# study names it was recorded with).
+_RESUMABLE = {"trials", "jobs", "created", "versions", "command", "name"}
+#: What the lab writes into a run folder (``--overwrite`` removes these and nothing else).
+LAB_FILES = (
+    SPEC_FILE,
+    ".lock",
+    "report.html",
+    "results.csv",
+    "study.db",
+    "study.db-*",
+    "study.journal",
+    "study.journal.*",
+)
+#: The longest run name accepted (it is a folder name and part of every study name).
+MAX_NAME = 100
+
+
+def check_name(name: object) -> str:
+    """Return ``name`` if it is one plain path component, else raise :class:`InputError`.
+
+    A run name becomes a folder under the runs folder and the prefix of its study names, so it
+    must not be empty, ``.`` or ``..``, hold a path separator, ``:`` or a control character,
+    start or end with white space, or be longer than :data:`MAX_NAME` characters.
+    """
+    if not isinstance(name, str):
+        raise InputTypeError(f"run name must be a string, got {name!r}")
+    bad = [c for c in name if c in "/\\:" or ord(c) < 32 or c == "\x7f"]
+    if name in ("", ".", "..") or bad or name != name.strip():
+        raise InputError(
+            f"run name must be one plain folder name (not empty, '.' or '..', no '/', '\\', "
+            f"':' or control characters, no leading or trailing spaces), got {name!r}"
+        )
+    if len(name) > MAX_NAME:
+        raise InputError(f"run name must be at most {MAX_NAME} characters, got {len(name)}")
+    return name
 
 
 def versions() -> dict[str, str]:
@@ -80,10 +124,14 @@ class RunSpec:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The settings as plain data, with no password in ``storage`` or ``command``."""
+        out = dict(self.__dict__)
+        out["storage"] = urls.without_password(self.storage)
+        out["command"] = urls.mask_args(list(self.command))
+        return out
 
     def differences(self, other: RunSpec) -> list[str]:
-        """Settings that differ from ``other`` and forbid resuming."""
+        """Settings that differ from ``other`` and forbid resuming (passwords aside)."""
         mine, theirs = self.to_dict(), other.to_dict()
         return [
             f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}"
@@ -113,33 +161,46 @@ class RunDir:
         """The recorded setup.
 
         Raises:
-            InputError: The folder holds no run.
+            DataNotFoundError: The folder does not exist.
+            InputError: The folder holds no run, or its ``run.json`` is damaged (the message
+                names the missing or bad keys).
         """
+        _check_folder(self.path)
         if not self.spec_path.exists():
             raise InputError(f"{str(self.path)!r} is not a hyperlab run directory (no {SPEC_FILE})")
         try:
-            data = json.loads(self.spec_path.read_text())
-        except json.JSONDecodeError as exc:
+            data = json.loads(self.spec_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{str(self.spec_path)!r} is not valid JSON: {exc}") from None
-        known = RunSpec.__dataclass_fields__
-        return RunSpec(**{k: v for k, v in data.items() if k in known})
+        spec = RunSpec(**_spec_fields(data, self.spec_path))
+        spec.storage = self._usable(spec.storage)
+        return spec
 
     def prepare(self, spec: RunSpec, overwrite: bool = False) -> RunSpec:
         """Create the folder and record ``spec``, or check it matches the recorded one.
+
+        A folder that holds files but no run is never used or removed. ``overwrite`` removes the
+        files the lab wrote (and the run's studies in an external storage), nothing else. A
+        recorded run that has no trials yet is set up again with the new settings. Nothing is
+        recorded until the storage has opened, so a failed first attempt leaves no run behind.
+        An empty ``spec.storage`` means the recorded run's storage, else a file in the folder.
 
         Returns:
             The spec to run with (the recorded one updated with resumable settings).
 
         Raises:
+            InputError: The folder is not a run's (the message lists what was found).
             RunConflictError: A run with different settings is there and ``overwrite`` is off.
+            StorageError: The storage cannot be opened.
         """
-        if overwrite and self.path.exists():
-            if self.exists():
-                _delete_studies(self.load_spec())
-            shutil.rmtree(self.path)
-        if self.exists():
-            old = self.load_spec()
-            spec.storage = old.storage if spec.storage == "" else spec.storage
+        self._check_not_foreign()
+        if overwrite and self.exists():
+            self.clear()
+        old = self.load_spec() if self.exists() else None
+        if old is not None and not _has_trials(old):
+            old = None  # nothing ran yet: set up afresh
+        if old is not None:
+            spec.storage = spec.storage or old.storage
             diffs = spec.differences(old)
             if diffs:
                 raise RunConflictError(
@@ -147,12 +208,121 @@ class RunDir:
                     f"({'; '.join(diffs)}); resume it with the same settings, choose another "
                     "--name, or pass --overwrite to start over"
                 )
-            spec.created = old.created
+            spec.created, spec.name = old.created, old.name
         self.path.mkdir(parents=True, exist_ok=True)
+        spec.storage = _absolute(spec.storage) if spec.storage else self.default_storage(spec)
+        urls.remember(spec.storage)
+        if old is None:
+            _check_opens(spec.storage)
         spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         spec.versions = versions()
-        self.spec_path.write_text(json.dumps(spec.to_dict(), indent=2))
+        data = spec.to_dict()
+        data["storage"] = self._portable(data["storage"])
+        self.spec_path.write_text(json.dumps(data, indent=2))
         return spec
+
+    def default_storage(self, spec: RunSpec) -> str:
+        """A file in the folder: SQLite for one process, a journal file for several."""
+        from hyperlab.lab.storage import default_storage
+
+        return default_storage(self.path, spec.jobs)
+
+    def clear(self) -> None:
+        """Remove what the lab wrote in the folder (and the run's external studies).
+
+        Files the lab did not write stay where they are, and so does the lock of this process.
+        """
+        if self.exists():
+            try:
+                _delete_studies(self.load_spec())
+            except HyperlabError as exc:
+                warnings.warn(f"the old run's studies were not deleted: {exc}", stacklevel=3)
+        for entry in self.path.iterdir():
+            if not _lab_made(entry.name) or entry.name == ".lock":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def _check_not_foreign(self) -> None:
+        """Refuse a path that is a file, or a folder with files and no run."""
+        if not self.path.exists():
+            return
+        if not self.path.is_dir():
+            raise InputError(f"{str(self.path)!r} exists and is not a folder")
+        if self.exists():
+            return
+        found = sorted(e.name for e in self.path.iterdir() if not _lab_made(e.name))
+        if found:
+            shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+            raise InputError(
+                f"folder {str(self.path)!r} holds no hyperlab run (no {SPEC_FILE}) but other "
+                f"files ({shown}); the lab neither uses nor deletes it: choose another --name"
+            )
+
+    def _portable(self, url: str) -> str:
+        """``url`` as recorded: a storage file inside the folder is named relative to it."""
+        kind, path = _file_storage(url)
+        if path is None:
+            return url
+        try:
+            inside = Path(path).resolve().relative_to(self.path.resolve())
+        except ValueError:
+            return url
+        return f"{kind}{inside.as_posix()}"
+
+    def _usable(self, url: str) -> str:
+        """A recorded URL to connect with: relative files are in this folder (wherever it has
+        been moved or copied to), and a password comes from the environment."""
+        kind, path = _file_storage(url)
+        if path is not None and not Path(path).is_absolute():
+            return f"{kind}{(self.path.resolve() / path).as_posix()}"
+        return urls.with_secret(url)
+
+
+def _file_storage(url: str) -> tuple[str, str | None]:
+    """``(prefix, path)`` of a SQLite or journal URL, ``(url, None)`` for anything else."""
+    for prefix in ("sqlite:///", "journal:"):
+        if url.startswith(prefix) and url != prefix:
+            return prefix, url[len(prefix) :]
+    return url, None
+
+
+def _absolute(url: str) -> str:
+    """A SQLite or journal URL with its path made absolute (from the current folder)."""
+    kind, path = _file_storage(url)
+    if path is None or path.startswith(":memory:"):
+        return url
+    return f"{kind}{Path(path).resolve().as_posix()}"
+
+
+def _lab_made(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in LAB_FILES)
+
+
+def _has_trials(spec: RunSpec) -> bool:
+    """Whether the run's storage holds any trial (a storage file that is missing holds none;
+    one that cannot be opened counts as holding some, so nothing is replaced by mistake)."""
+    from hyperlab.lab.storage import open_storage
+
+    _kind, path = _file_storage(spec.storage)
+    if path is not None and not Path(path).exists():
+        return False
+    try:
+        storage = open_storage(spec.storage)
+        names = {n for n, *_ in spec.study_names()}
+        studies = [s for s in storage.get_all_studies() if s.study_name in names]
+        return any(storage.get_n_trials(s._study_id) for s in studies)
+    except Exception:
+        return True
+
+
+def _check_opens(url: str) -> None:
+    """Open the storage once, so a bad URL fails before the run is recorded."""
+    from hyperlab.lab.storage import open_storage
+
+    open_storage(url)
 
 
 def _delete_studies(spec: RunSpec) -> None:
@@ -214,3 +384,77 @@ def find_trial(
     raise InputError(
         f"study {chosen.study_name!r} has no trial {number}; trials are 0..{len(trials) - 1}"
     )
+
+
+def _check_folder(path: Path) -> None:
+    """Raise :class:`DataNotFoundError` when the run folder ``path`` is missing, and
+    :class:`InputError` when it is a file."""
+    if not path.exists():
+        raise DataNotFoundError(f"run directory {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise InputError(f"{str(path)!r} is a file, not a run directory")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_list_of(kind: type) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        return isinstance(value, list) and all(
+            isinstance(v, kind) and not isinstance(v, bool) for v in value
+        )
+
+    return check
+
+
+#: What each recorded setting of ``run.json`` must be: a test and how to say it.
+_SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "kind": (lambda v: v in ("tune", "compare"), "'tune' or 'compare'"),
+    "task": (lambda v: v is None or isinstance(v, str), "a task name or null"),
+    "tuners": (_is_list_of(str), "a list of names"),
+    "pruners": (_is_list_of(str), "a list of names"),
+    "seeds": (_is_list_of(int), "a list of integers"),
+    "trials": (_is_int, "an integer"),
+    "storage": (lambda v: isinstance(v, str), "a string"),
+    "budget": (lambda v: v is None or _is_int(v), "an integer or null"),
+    "jobs": (_is_int, "an integer"),
+    "stop_at_noise": (lambda v: isinstance(v, bool), "true or false"),
+    "task_options": (lambda v: isinstance(v, dict), "an object"),
+    "tuner_options": (lambda v: isinstance(v, dict), "an object"),
+    "pruner_options": (lambda v: isinstance(v, dict), "an object"),
+    "name": (lambda v: isinstance(v, str), "a string"),
+    "created": (lambda v: isinstance(v, str), "a string"),
+    "versions": (lambda v: isinstance(v, dict), "an object"),
+    "command": (_is_list_of(str), "a list of strings"),
+}
+
+
+def _spec_fields(data: Any, path: Path) -> dict[str, Any]:
+    """The settings of a loaded ``run.json`` that :class:`RunSpec` knows, each checked.
+
+    Raises:
+        InputError: ``data`` is not a JSON object, lacks a required setting or holds one of
+            the wrong type; the message names the file and every bad key.
+    """
+    where = f"run record {str(path)!r}"
+    if not isinstance(data, dict):
+        raise InputError(f"{where} must hold a JSON object, got {type(data).__name__}")
+    known = {f.name: f for f in fields(RunSpec)}
+    missing = [
+        name
+        for name, f in known.items()
+        if name not in data and f.default is MISSING and f.default_factory is MISSING
+    ]
+    bad = [
+        f"{key} must be {_SPEC_CHECKS[key][1]}, got {data[key]!r}"
+        for key in known
+        if key in data and key in _SPEC_CHECKS and not _SPEC_CHECKS[key][0](data[key])
+    ]
+    problems = ([f"missing keys {missing}"] if missing else []) + bad
+    if problems:
+        raise InputError(
+            f"{where} is damaged ({'; '.join(problems)}); restore it, or delete the run "
+            "directory to start over"
+        )
+    return {k: v for k, v in data.items() if k in known}

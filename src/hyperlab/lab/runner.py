@@ -21,6 +21,7 @@ import functools
 import logging
 import multiprocessing as mp
 import os
+import signal
 import socket
 import sys
 import time
@@ -33,6 +34,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.errors import HyperlabError, InputError, StorageError
+from hyperlab.lab import interrupts
 from hyperlab.lab import probe as probe  # registers the sleep-branin task
 from hyperlab.lab.heartbeat import STALE_REASON, requeue
 from hyperlab.lab.objective import UserObjective, make_objective
@@ -126,6 +128,8 @@ def build_study(
 ) -> optuna.Study:
     """Create or load the job's study with its seeded sampler and pruner.
 
+    The sampler of a study that holds trials already is seeded anew (:func:`resumed_seed`).
+
     Args:
         job: The study.
         task: Its task (``None`` for a user objective).
@@ -136,17 +140,6 @@ def build_study(
     """
     space = task.distributions() if task is not None else None
     seed = job.seed if worker == 0 else (job.seed + 7919 * worker) % 2**31
-    # a run's tuner options go to the tuners that take them (``n_startup`` to the neural
-    # tuner of a comparison, not to random search); each is taken by one at least (checked)
-    options = {k: v for k, v in job.tuner_options.items() if TUNERS.takes(job.tuner, k)}
-    if job.tuner == "tpe":
-        # several workers would otherwise get nearly the same point from TPE before the others
-        # report; Optuna's constant liar counts running trials as bad (Ginsbourger et al. 2010)
-        options.setdefault("constant_liar", True)
-    sampler = TUNERS.create(job.tuner, seed=seed, space=space, task=task, **options)
-    max_budget = job.budget or (task.max_budget if task is not None else 1)
-    pruner_options = {k: v for k, v in job.pruner_options.items() if PRUNERS.takes(job.pruner, k)}
-    pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed, **pruner_options)
     if reuse_storage:
         storage = _process_storage(
             job.storage, job.heartbeat_interval, job.grace_period, os.getpid()
@@ -155,6 +148,18 @@ def build_study(
         storage = open_storage(
             job.storage, heartbeat_interval=job.heartbeat_interval, grace_period=job.grace_period
         )
+    sampler_seed = resumed_seed(seed, _trials_so_far(storage, job.study_name))
+    # a run's tuner options go to the tuners that take them (``n_startup`` to the neural
+    # tuner of a comparison, not to random search); each is taken by one at least (checked)
+    options = {k: v for k, v in job.tuner_options.items() if TUNERS.takes(job.tuner, k)}
+    if job.tuner == "tpe":
+        # several workers would otherwise get nearly the same point from TPE before the others
+        # report; Optuna's constant liar counts running trials as bad (Ginsbourger et al. 2010)
+        options.setdefault("constant_liar", True)
+    sampler = TUNERS.create(job.tuner, seed=sampler_seed, space=space, task=task, **options)
+    max_budget = job.budget or (task.max_budget if task is not None else 1)
+    pruner_options = {k: v for k, v in job.pruner_options.items() if PRUNERS.takes(job.pruner, k)}
+    pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed, **pruner_options)
     study = optuna.create_study(
         study_name=job.study_name,
         storage=storage,
@@ -167,6 +172,29 @@ def build_study(
     if study.user_attrs.get("hyperlab") != info:
         study.set_user_attr("hyperlab", info)
     return study
+
+
+def resumed_seed(seed: int, trials_so_far: int) -> int:
+    """The sampler's seed in a process that joins a study holding ``trials_so_far`` trials.
+
+    A seeded sampler draws the same stream in every process it starts in: a resumed run (or a
+    restarted worker, or a Dask task of a re-run) would propose its first configurations again.
+    Joining a study that has trials, it is seeded from ``(seed, trials_so_far)`` instead; the
+    count only grows, so no stream is replayed, and a fresh study keeps ``seed`` as it is.
+    """
+    if trials_so_far == 0:
+        return seed
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, trials_so_far]).generate_state(1)[0] % 2**31)
+
+
+def _trials_so_far(storage: optuna.storages.BaseStorage, study_name: str) -> int:
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return 0
+    return storage.get_n_trials(study_id)
 
 
 @functools.lru_cache(maxsize=16)
@@ -345,6 +373,8 @@ def run_job(
                 time.sleep(poll)
                 _recover_stale(study)  # (study.optimize does this before each trial itself)
                 continue
+            if _exhausted(study, finished, job.trials):
+                break
             _run_one(study, func)
             errors = 0
         except KeyboardInterrupt:
@@ -385,6 +415,21 @@ def run_job(
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study
+
+
+def _exhausted(study: optuna.Study, finished: int, target: int) -> bool:
+    """Whether the study's sampler has no new point left (a finite grid visited in full).
+
+    The study then ends, with the reason in its ``stopped`` attribute, instead of repeating
+    points. Any sampler with Optuna's ``is_exhausted(study)`` method takes part.
+    """
+    is_exhausted = getattr(study.sampler, "is_exhausted", None)
+    if not callable(is_exhausted) or not is_exhausted(study):
+        return False
+    reason = f"grid exhausted after {finished} points (asked for {target} trials)"
+    if study.user_attrs.get("stopped") != reason:
+        study.set_user_attr("stopped", reason)
+    return True
 
 
 def _run_one(study: optuna.Study, func: _Claimed) -> None:
@@ -453,8 +498,32 @@ def record_test_score(study: optuna.Study, task: Task, job: StudyJob) -> None:
         study.set_user_attr("test_score", {"trial": best.number, "value": float(score)})
 
 
-def _worker_main(job: StudyJob, worker: int, owner: bool) -> None:
-    run_job(job, worker=worker, owner=owner)
+def _worker_main(job: StudyJob, worker: int, owner: bool) -> bool:
+    """Run ``job`` in a worker process (after :func:`_worker_init`).
+
+    Returns:
+        Whether the worker was interrupted (then the trial it cut off is failed and queued
+        again); it leaves quietly, without a traceback.
+    """
+    try:
+        with interrupts.armed():
+            run_job(job, worker=worker, owner=owner)
+    except KeyboardInterrupt:
+        return True
+    return interrupts.interrupted() is not None
+
+
+def _worker_init(interruptible: bool, parent: int) -> None:
+    """Signals of a worker process: it stops once on SIGINT/SIGTERM, and when its parent ends."""
+    interrupts.install(interruptible)
+    interrupts.follow_parent(parent)
+
+
+def _shared_worker(job: StudyJob, worker: int, interruptible: bool, parent: int) -> None:
+    """A process of ``--jobs N`` on one study; exits with 130 when interrupted."""
+    _worker_init(interruptible, parent)
+    if _worker_main(job, worker, owner=False):
+        sys.exit(interrupts.INTERRUPTED_EXIT)
 
 
 def run_jobs(
@@ -496,22 +565,33 @@ def run_jobs(
 
 
 def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
-    """Several processes share one study."""
+    """Several processes share one study.
+
+    Raises:
+        KeyboardInterrupt: This process or a worker was interrupted; the workers have ended and
+            no trial is left running (the trials cut off are failed and queued again).
+    """
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
     study = build_study(job, task)
     fail_interrupted(study)
-    procs = [ctx.Process(target=_worker_main, args=(job, w, False)) for w in range(processes)]
-    for p in procs:
-        p.start()
+    processes = _shared_workers(study, job, processes)
+    signals = (interrupts.interruptible(), os.getpid())
+    procs = [ctx.Process(target=_shared_worker, args=(job, w, *signals)) for w in range(processes)]
     try:
+        with interrupts.starting_workers():
+            for p in procs:
+                p.start()
         while any(p.is_alive() for p in procs):
             time.sleep(0.5)
             _refresh(bar, [job])
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join()
+    except BaseException:
+        with interrupts.sigint_ignored():
+            interrupts.stop(procs)
+            fail_interrupted(study)
+        raise
+    if any(p.exitcode == interrupts.INTERRUPTED_EXIT for p in procs):
+        fail_interrupted(study)
+        raise KeyboardInterrupt("a worker process was interrupted")
     for p in procs:
         _check_exit(p)
     if task is not None and job.test_score:
@@ -519,21 +599,83 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
 
 
 def _run_pool(jobs: list[StudyJob], processes: int, ctx: Any, bar: Any) -> None:
-    """A pool of long-lived processes, each taking whole studies."""
+    """A pool of long-lived processes, each taking whole studies.
+
+    Raises:
+        KeyboardInterrupt: As for :func:`_run_shared`.
+    """
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
-        pending = {pool.submit(_worker_main, job, 0, True) for job in jobs}
+    pool = ProcessPoolExecutor(
+        max_workers=_pool_workers(jobs, processes),
+        mp_context=ctx,
+        initializer=_worker_init,
+        initargs=(interrupts.interruptible(), os.getpid()),
+    )
+    pending: set[Any] = set()
+    try:
+        with interrupts.starting_workers():  # the pool starts its processes on submit
+            pending = {pool.submit(_worker_main, job, 0, True) for job in jobs}
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                if fut.result():  # re-raise a worker's error here
+                    raise KeyboardInterrupt("a worker process was interrupted")
+            _refresh(bar, jobs)
+    except BaseException:
+        with interrupts.sigint_ignored():
+            _stop_pool(pool, pending)
+            _fail_left_running(jobs)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_pool(pool: Any, futures: set[Any], grace: float = 30.0) -> None:
+    """Interrupt the pool's running studies (SIGINT, repeated until they end), then close it;
+    processes still busy after ``grace`` seconds are killed."""
+    from concurrent.futures import wait
+
+    running = {fut for fut in futures if not fut.cancel()}
+    processes = dict(getattr(pool, "_processes", None) or {})  # pid -> Process
+    deadline = time.monotonic() + grace
+    while running and time.monotonic() < deadline:
+        for pid in processes:
+            interrupts.send(pid, signal.SIGINT)  # idle processes only take note
+        _done, running = wait(running, timeout=0.2)
+    if running:
+        for proc in processes.values():
+            proc.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _shared_workers(study: optuna.Study, job: StudyJob, processes: int) -> int:
+    """Processes worth starting on one shared study: no more than the trials it still lacks."""
+    return max(0, min(processes, job.trials - count(study, FINISHED)))
+
+
+def _pool_workers(jobs: list[StudyJob], processes: int) -> int:
+    """Processes worth keeping in a pool: no more than the studies not finished (at least one)."""
+    unfinished = 0
+    for job in jobs:
         try:
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    fut.result()  # re-raise a worker's error here
-                _refresh(bar, jobs)
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+            study = optuna.load_study(
+                study_name=job.study_name, storage=_shared_storage(job.storage)
+            )
+        except KeyError:  # not created yet
+            unfinished += 1
+            continue
+        unfinished += int(count(study, FINISHED) < job.trials)
+    return max(1, min(processes, unfinished))
+
+
+def _fail_left_running(jobs: list[StudyJob]) -> None:
+    """After an interrupt: fail (and queue again) what the jobs' ended processes left running."""
+    for job in jobs:
+        try:
+            study = optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
+        except KeyError:  # not created yet
+            continue
+        fail_interrupted(study)
 
 
 def _check_exit(proc: Any) -> None:

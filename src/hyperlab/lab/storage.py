@@ -23,14 +23,15 @@ from typing import Any, TypeVar
 import optuna
 
 from hyperlab.errors import InputError, StorageError
+from hyperlab.lab import urls
 from hyperlab.lab.heartbeat import HeartbeatJournalStorage, HeartbeatRDBStorage, stale_callback
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """``url`` (or any text quoting one) with every password replaced by ``***``."""
+    return urls.mask(url)
 
 
 def default_storage(run_dir: Path, jobs: int = 1) -> str:
@@ -47,6 +48,12 @@ def check_url(url: str) -> str:
         raise InputError(
             f"malformed storage URL {redact(str(url))!r}: expected e.g. sqlite:///study.db, "
             "postgresql://user:password@host/db or journal:PATH"
+        )
+    secret = urls.password(url)
+    if secret is not None and "@" in secret:
+        raise InputError(
+            f"the password in storage URL {redact(url)!r} holds a raw '@', which makes the host "
+            "ambiguous: write it percent-encoded as %40"
         )
     return url
 

@@ -245,7 +245,7 @@ def prepare_run(
     from hyperlab.lab import api
     from hyperlab.lab.storage import default_storage
 
-    name = name or f"{task}-{tuner}"
+    name = f"{task}-{tuner}" if name is None else name
     if storage is None:
         storage = default_storage(Path(runs_dir) / name, jobs=2)
     spec, run_dir, _task, _objective = api._prepare(

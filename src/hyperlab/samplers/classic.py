@@ -8,6 +8,7 @@ task's distributions (``None`` for a user objective whose space is not known in 
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any
 
@@ -33,6 +34,10 @@ def random(
 def grid(
     *, seed: int | None = None, space: Space = None, points: int = 3, **_: Any
 ) -> optuna.samplers.BaseSampler:
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise InputTypeError(f"points must be an integer, got {points!r}")
+    if points < 2:
+        raise InputError(f"points must be at least 2 (each axis's ends), got {points}")
     if not space:
         raise InputError("the grid tuner needs a task with a known search space (got none)")
     return optuna.samplers.GridSampler(grid_space(space, points), seed=seed)
@@ -45,11 +50,47 @@ def qmc(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.sam
     )
 
 
+#: Lock classes a sampler may hold, and how to make a fresh one of each.
+_LOCK_FACTORIES: dict[type, Any] = {
+    type(threading.Lock()): threading.Lock,
+    type(threading.RLock()): threading.RLock,
+}
+
+
+class GASampler(optuna.samplers.NSGAIISampler):
+    """Optuna's NSGA-II sampler that pickles while it holds thread locks.
+
+    Optuna's genetic-algorithm base class keeps a ``threading.Lock`` around its generation
+    cache (from Optuna 5.1 on), which ``pickle`` refuses. A pickled copy carries every other
+    attribute unchanged and gets fresh, unlocked locks of the same kinds when it is loaded. It
+    stores its generations under the same study attributes as ``NSGAIISampler``.
+    """
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        locks = [name for name, value in state.items() if type(value) in _LOCK_FACTORIES]
+        state["_hyperlab_locks"] = {name: type(state.pop(name)).__name__ for name in locks}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        kinds = {kind.__name__: factory for kind, factory in _LOCK_FACTORIES.items()}
+        for name, kind_name in state.pop("_hyperlab_locks", {}).items():
+            state[name] = kinds[kind_name]()
+        self.__dict__.update(state)
+
+
+# Optuna names a GA subclass's study attributes after the class; keep NSGA-II's names so that
+# studies stored by either class resume with their generations and parents.
+GASampler._GENERATION_KEY = optuna.samplers.NSGAIISampler._GENERATION_KEY
+GASampler._PARENT_CACHE_KEY_PREFIX = optuna.samplers.NSGAIISampler._PARENT_CACHE_KEY_PREFIX
+
+
 @TUNERS.add("ga", "genetic algorithm (Optuna NSGA-II on one objective, population 10)")
 def ga(
     *, seed: int | None = None, space: Space = None, population_size: int = 10, **_: Any
 ) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.NSGAIISampler(population_size=population_size, seed=seed)
+    return GASampler(population_size=population_size, seed=seed)
 
 
 @TUNERS.add("tpe", "tree-structured Parzen estimator (Optuna TPESampler, multivariate)")

@@ -119,6 +119,22 @@ class Task(ABC):
             raise InputError(f"config for {self.name} lacks {sorted(missing)}")
         return self._evaluate(config, budget, int(seed), on_epoch)
 
+    def check(self) -> None:
+        """Check that the task's settings can work, before any trial runs.
+
+        The lab calls this once when a run starts, so that a setting which would fail every
+        trial (more folds than the data allow, say) is refused by name, and nothing is stored.
+        This one checks ``max_budget``; tasks with data-dependent settings extend it.
+
+        Raises:
+            InputError: A setting cannot work; the message names it and its value.
+        """
+        budget = self.max_budget
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise InputError(
+                f"max_budget of {self.name} must be a positive integer, got {budget!r}"
+            )
+
     def test_score(
         self, config: dict[str, Any], budget: int | None = None, seed: int = 0
     ) -> float | None:

@@ -8,6 +8,7 @@ reported after every epoch (and the trial pruned).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from functools import cached_property
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from hyperlab.errors import InputError, TrialFailure
+from hyperlab.errors import InputError, InputTypeError, TrialFailure
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task, standard_error
 
@@ -86,6 +87,8 @@ class SklearnMLPTask(Task):
             raise InputError(f"n_folds must be an int >= 2, got {n_folds!r}")
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise InputError(f"max_epochs must be a positive int, got {max_epochs!r}")
+        if isinstance(test_fraction, bool) or not isinstance(test_fraction, int | float):
+            raise InputTypeError(f"test_fraction must be a number, got {test_fraction!r}")
         if not 0.0 < test_fraction < 0.9:
             raise InputError(f"test_fraction must be in (0, 0.9), got {test_fraction!r}")
         self.name = f"{dataset}-mlp"
@@ -115,6 +118,27 @@ class SklearnMLPTask(Task):
             "dropout": 0.1,
             "optimizer": "adam",
         }
+
+    def check(self) -> None:
+        """Check ``test_fraction`` and ``n_folds`` against the data set (loads it).
+
+        Raises:
+            InputError: The stratified test split cannot be made, or ``n_folds`` exceeds the
+                training rows of the smallest class (some folds would lack that class).
+        """
+        super().check()
+        try:
+            y = self._data["y"]
+        except ValueError as exc:  # scikit-learn's reason, e.g. a test split under one per class
+            raise InputError(
+                f"test_fraction={self.test_fraction} does not fit {self.dataset}: {exc}"
+            ) from None
+        smallest = int(np.bincount(y).min())
+        if self.n_folds > smallest:
+            raise InputError(
+                f"n_folds must be at most {smallest} for {self.dataset} (the training rows of "
+                f"its smallest class), got {self.n_folds}"
+            )
 
     @cached_property
     def _data(self) -> dict[str, np.ndarray]:
@@ -281,8 +305,5 @@ for _ds, _desc in (
     ("breast-cancer", "MLP on scikit-learn breast cancer (2 classes, 30 features), 3-fold CV"),
     ("wine", "MLP on scikit-learn wine (3 classes, 13 features), 3-fold CV"),
 ):
-    TASKS.register(
-        f"{_ds}-mlp",
-        lambda _ds=_ds, **kw: SklearnMLPTask(_ds, **kw),
-        _desc,
-    )
+    # a partial keeps the class's own keywords visible to TASKS.options
+    TASKS.register(f"{_ds}-mlp", functools.partial(SklearnMLPTask, _ds), _desc)

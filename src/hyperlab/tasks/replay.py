@@ -45,6 +45,8 @@ from hyperlab.tasks.base import EpochCallback, Evaluation, Task
 LCBENCH_DIR = "yahpo-lcbench"
 #: Environment variable naming the data root (or the LCBench folder itself).
 DATA_ENV = "HYPERLAB_DATA"
+#: The data root shipped inside the package (holds ``yahpo-lcbench/``).
+PACKAGED_DATA = Path(__file__).resolve().parent.parent / "data"
 #: Order of the surrogate's continuous inputs after the epoch (see the data's SOURCE.md).
 LCBENCH_INPUTS = (
     "batch_size",
@@ -150,29 +152,29 @@ class ReplayTask(Task):
 def resolve_lcbench_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """Find the LCBench surrogate folder.
 
-    Looks in order at ``data_dir``, the ``HYPERLAB_DATA`` variable, the shared copy next to
-    the repository (``<repo>/../shared/data``) and ``../shared/data`` from the current
-    directory. Each may name the data root or the ``yahpo-lcbench`` folder itself.
+    Looks in order at ``data_dir`` (the ``--data-dir`` option), the ``HYPERLAB_DATA`` variable
+    and the copy shipped in the package (``hyperlab/data/yahpo-lcbench``). ``data_dir`` and
+    ``HYPERLAB_DATA`` may each name the data root or the ``yahpo-lcbench`` folder itself; the
+    first of the three that is given is the only one tried.
 
     Raises:
-        DataNotFoundError: No candidate holds ``model.onnx``; the message names the paths tried.
+        DataNotFoundError: The folder tried lacks ``model.onnx`` or ``config_space.json``; the
+            message names the paths tried.
     """
     if data_dir is not None:
-        candidates = [Path(data_dir)]
+        root = Path(data_dir)
         source = "data_dir"
     elif os.environ.get(DATA_ENV):
-        candidates = [Path(os.environ[DATA_ENV])]
+        root = Path(os.environ[DATA_ENV])
         source = f"${DATA_ENV}"
     else:
-        repo = Path(__file__).resolve().parents[3]
-        candidates = [repo.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
-        source = "the default locations"
+        root = PACKAGED_DATA
+        source = "the packaged data"
     tried: list[str] = []
-    for root in candidates:
-        for folder in (root, root / LCBENCH_DIR):
-            if (folder / "model.onnx").is_file() and (folder / "config_space.json").is_file():
-                return folder
-            tried.append(str(folder))
+    for folder in (root, root / LCBENCH_DIR):
+        if (folder / "model.onnx").is_file() and (folder / "config_space.json").is_file():
+            return folder
+        tried.append(str(folder))
     raise DataNotFoundError(
         f"LCBench surrogate data not found in {source}: looked for model.onnx and "
         f"config_space.json in {', '.join(tried)}. Pass --data-dir / data_dir=PATH or set "
@@ -528,6 +530,6 @@ TASKS.register(
 )
 TASKS.register(
     "digits-mlp-bank",
-    lambda **kw: CurveBankTask(**kw),
+    CurveBankTask,
     "replayed bank of real digits-mlp curves (nearest-neighbour lookup; seconds per study)",
 )

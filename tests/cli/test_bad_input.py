@@ -1,0 +1,285 @@
+"""Every bad input gives a clean error: exit status 2, the bad value named, no traceback."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hyperlab.cli import main
+from hyperlab.lab import runner
+from hyperlab.lab.rundir import load_studies
+from hyperlab.registry import TASKS, Entry
+from hyperlab.tasks.base import EpochCallback, Evaluation
+from hyperlab.tasks.synthetic import Branin
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+def tune_args(runs_dir: Path, *more: str, task: str = "branin", name: str = "b") -> list[str]:
+    return [
+        "tune",
+        "--task",
+        task,
+        "--runs-dir",
+        str(runs_dir),
+        "--name",
+        name,
+        "--no-progress",
+        *more,
+    ]
+
+
+def clean_error(capsys: pytest.CaptureFixture[str], code: int, *named: str) -> str:
+    """Assert a clean exit 2 whose message names every string of ``named``; return it."""
+    out = capsys.readouterr()
+    assert code == 2, out
+    assert "Traceback" not in out.out + out.err
+    assert "error:" in out.err
+    for text in named:
+        assert text in out.err, (text, out.err)
+    return out.err
+
+
+@pytest.mark.parametrize("seed", ["-5", "4294967296"])
+def test_seed_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: str) -> None:
+    code = run(*tune_args(tmp_path, "--trials", "2", "--seed", seed))
+    clean_error(capsys, code, seed, "4294967295")
+    assert not (tmp_path / "b").exists()
+
+
+def test_unknown_task_option_lists_the_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(*tune_args(tmp_path, "--task-option", "bogus=1", task="wine-mlp"))
+    clean_error(capsys, code, "'bogus'", "n_folds", "test_fraction", "max_epochs")
+    assert not (tmp_path / "b").exists()
+
+
+def test_bad_task_option_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(*tune_args(tmp_path, "--task-option", "test_fraction=abc", task="wine-mlp"))
+    clean_error(capsys, code, "test_fraction", "'abc'")
+
+
+def test_task_factory_type_error_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def picky(*, size: int = 1) -> Branin:
+        range(size)  # a plain TypeError for a size that is not an int
+        return Branin()
+
+    TASKS.names()  # load the built-in entries first
+    monkeypatch.setitem(TASKS._entries, "picky", Entry("picky", picky, "test"))
+    code = run(*tune_args(tmp_path, "--task-option", "size=x", task="picky"))
+    clean_error(capsys, code, "picky", "'x'")
+
+
+@pytest.mark.parametrize(
+    ("tuner", "option", "named"),
+    [("grid", "points=0", "points"), ("ga", "population_size=0", "population_size")],
+)
+def test_bad_tuner_option_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tuner: str, option: str, named: str
+) -> None:
+    code = run(*tune_args(tmp_path, "--tuner", tuner, "--tuner-option", option))
+    clean_error(capsys, code, named, "0")
+    assert not (tmp_path / "b").exists()
+
+
+def test_diagnose_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "curves.csv"
+    path.write_bytes(bytes(range(128, 256)) * 4)
+    clean_error(capsys, run("diagnose", str(path)), str(path), "UTF-8")
+
+
+def test_diagnose_figure_into_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "curves.csv"
+    rows = [f"{e},{2.0 / e},{2.1 / e}" for e in range(1, 8)]
+    path.write_text("epoch,train_loss,val_loss\n" + "\n".join(rows) + "\n")
+    clean_error(capsys, run("diagnose", str(path), "--out", str(tmp_path)), str(tmp_path))
+
+
+def _make_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    assert run(*tune_args(tmp_path, "--trials", "2")) == 0
+    capsys.readouterr()
+    return tmp_path / "b"
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (lambda spec: {}, ["missing keys", "'kind'", "'seeds'", "'trials'"]),
+        (lambda spec: [spec], ["JSON object", "list"]),
+        (lambda spec: {**spec, "trials": "many", "seeds": 0}, ["trials", "'many'", "seeds"]),
+        (lambda spec: {k: v for k, v in spec.items() if k != "tuners"}, ["'tuners'"]),
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "tune"])
+def test_damaged_run_json(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: Any,
+    named: list[str],
+    command: str,
+) -> None:
+    run_dir = _make_run(tmp_path, capsys)
+    spec_file = run_dir / "run.json"
+    spec_file.write_text(json.dumps(damage(json.loads(spec_file.read_text()))))
+    if command == "report":
+        code = run("report", str(run_dir))
+    else:
+        code = run(*tune_args(tmp_path, "--trials", "3"))
+    clean_error(capsys, code, str(spec_file), *named)
+
+
+def test_report_of_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nonexist"
+    err = clean_error(capsys, run("report", str(missing)), str(missing), "does not exist")
+    assert "run.json" not in err
+
+
+def test_broken_pipe_is_quiet(tmp_path: Path) -> None:
+    path = tmp_path / "curves.csv"
+    rows = [f"{e},{2.0 / e},{2.1 / e}" for e in range(1, 8)]
+    path.write_text("epoch,train_loss,val_loss\n" + "\n".join(rows) + "\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before a byte is written, as after `| head -c 10`
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from hyperlab.cli import main; sys.exit(main())",
+                "diagnose",
+                str(path),
+                "--json",
+                "--no-html",
+            ],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr
+    assert "BrokenPipeError" not in proc.stderr
+    assert proc.returncode == 141, proc.stderr
+
+
+def test_task_settings_checked_before_any_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        *tune_args(tmp_path, "--trials", "2", "--task-option", "n_folds=100", task="wine-mlp")
+    )
+    clean_error(capsys, code, "n_folds", "100")
+    assert not (tmp_path / "b").exists()  # nothing stored
+
+
+class _AlwaysFails(Branin):
+    name = "always-fails"
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        raise RuntimeError("the simulator is unplugged")
+
+
+def test_all_failed_names_the_first_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    TASKS.names()  # load the built-in entries first
+    entry = Entry("always-fails", _AlwaysFails, "test")
+    monkeypatch.setitem(TASKS._entries, "always-fails", entry)
+    code = run(*tune_args(tmp_path, "--trials", "2", task="always-fails"))
+    clean_error(capsys, code, "no completed trial", "trial 0", "the simulator is unplugged")
+
+
+class _FakeProcess:
+    def __init__(self, target: Any, args: tuple[Any, ...]) -> None:
+        self.pid: int | None = None
+        self.exitcode: int | None = None
+
+    def start(self) -> None:
+        self.pid, self.exitcode = 0, 0
+
+    def is_alive(self) -> bool:
+        return False
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+    def terminate(self) -> None:
+        return None
+
+    def kill(self) -> None:
+        return None
+
+
+def test_jobs_beyond_the_trials_left_start_no_idle_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(*tune_args(tmp_path, "--trials", "2")) == 0
+    started: list[_FakeProcess] = []
+
+    class Context:
+        def Process(self, target: Any, args: tuple[Any, ...]) -> _FakeProcess:
+            started.append(_FakeProcess(target, args))
+            return started[-1]
+
+    monkeypatch.setattr(runner, "mp", type("mp", (), {"get_context": lambda _m: Context()}))
+    assert run(*tune_args(tmp_path, "--trials", "3", "--jobs", "4")) == 0
+    assert len(started) == 1  # one trial left: one process, not four
+
+
+def test_pool_no_larger_than_the_studies_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = ["compare", "--task", "branin", "--tuners", "random,tpe", "--seeds", "1"]
+    base += ["--runs-dir", str(tmp_path), "--name", "c", "--no-progress"]
+    assert run(*base, "--trials", "2") == 0
+    sizes: list[int] = []
+
+    class Pool:
+        def __init__(self, max_workers: int, **_: Any) -> None:
+            sizes.append(max_workers)
+            self._processes: dict[int, Any] = {}
+
+        def submit(self, fn: Any, *args: Any) -> Future[bool]:
+            done: Future[bool] = Future()
+            done.set_result(False)  # the studies are not run: only the pool's size matters
+            return done
+
+        def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+            return None
+
+        def __enter__(self) -> Pool:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            return None
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
+    assert run(*base, "--trials", "3", "--jobs", "8") == 0
+    assert sizes == [2]  # two studies left, not eight processes
+
+
+def test_grid_stops_when_exhausted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = tune_args(tmp_path, "--tuner", "grid", "--tuner-option", "points=2", "--trials", "7")
+    assert run(*args) == 0
+    out = capsys.readouterr().out
+    assert "grid exhausted after 4 points (asked for 7 trials)" in out
+    study = load_studies(tmp_path / "b")[0][0]
+    assert len(study.trials) == 4
+    params = {tuple(sorted(t.params.items())) for t in study.trials}
+    assert len(params) == 4  # no point repeated

@@ -1,0 +1,143 @@
+"""Run folders: names, what --overwrite may delete, failed first attempts, moved and copied runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import optuna
+import pytest
+
+from hyperlab.cli import main
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.lab.rundir import RunDir, check_name, load_studies
+
+
+def _tune(runs: Path, name: str, *extra: str, trials: int = 2) -> int:
+    argv = ["tune", "--task", "branin", "--tuner", "random", "--trials", str(trials)]
+    return main([*argv, "--runs-dir", str(runs), "--name", name, "--no-progress", *extra])
+
+
+def _tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "a/b", "../up", "a\\b", "x:y", " lead", "tab\tname", "n" * 300]
+)
+def test_bad_run_names_are_refused_and_nothing_is_touched(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "work" / "runs"
+    assert _tune(runs, "keep") == 0
+    (tmp_path / "work" / "mine.txt").write_text("user file")
+    before, above = _tree(runs), _tree(tmp_path)
+    capsys.readouterr()
+    assert _tune(runs, name, "--overwrite") == 2
+    err = capsys.readouterr().err
+    assert "run name" in err and "Traceback" not in err
+    assert _tree(runs) == before and _tree(tmp_path) == above
+
+
+def test_check_name_accepts_plain_names_and_types() -> None:
+    assert check_name("digits-mlp_tpe.v2") == "digits-mlp_tpe.v2"
+    with pytest.raises(InputTypeError):
+        check_name(3)
+    with pytest.raises(InputError, match="at most 100"):
+        check_name("a" * 101)
+
+
+def test_overwrite_refuses_a_folder_that_holds_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "runs" / "photos"
+    photos.mkdir(parents=True)
+    (photos / "holiday.jpg").write_bytes(b"\xff\xd8jpeg")
+    for extra in (("--overwrite",), ()):
+        assert _tune(tmp_path / "runs", "photos", *extra) == 2
+        err = capsys.readouterr().err
+        assert "holds no hyperlab run" in err and "holiday.jpg" in err
+    assert _tree(photos) == ["holiday.jpg"]
+
+
+def test_overwrite_removes_only_what_the_lab_wrote(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert _tune(runs, "r1", trials=3) == 0
+    notes = runs / "r1" / "notes.txt"
+    notes.write_text("my notes")
+    assert _tune(runs, "r1", "--overwrite", trials=2) == 0
+    assert notes.read_text() == "my notes"
+    study = load_studies(runs / "r1")[0][0]
+    assert len(study.trials) == 2  # started over
+
+
+def test_a_failed_first_attempt_does_not_block_the_corrected_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    assert _tune(runs, "s1", "--storage", "sqlite:////nonexistent/dir/x.db") == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (runs / "s1" / "run.json").exists()
+    assert _tune(runs, "s1") == 0
+    assert len(load_studies(runs / "s1")[0][0].trials) == 2
+
+
+def test_a_recorded_run_with_no_trials_is_set_up_again(tmp_path: Path) -> None:
+    """A run.json left by an earlier version (recorded before its storage opened) is replaced
+    when its storage holds no trial."""
+    runs = tmp_path / "runs"
+    (runs / "s2").mkdir(parents=True)
+    spec = {
+        "kind": "tune",
+        "task": "branin",
+        "tuners": ["random"],
+        "pruners": ["none"],
+        "seeds": [0],
+        "trials": 2,
+        "storage": "sqlite:////nonexistent/dir/x.db",
+        "name": "s2",
+    }
+    (runs / "s2" / "run.json").write_text(json.dumps(spec))
+    assert _tune(runs, "s2", trials=3) == 0
+    assert len(load_studies(runs / "s2")[0][0].trials) == 3
+
+
+def test_storage_is_recorded_relative_to_the_run_folder(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert _tune(runs, "d0") == 0
+    recorded = json.loads((runs / "d0" / "run.json").read_text())["storage"]
+    assert recorded == "sqlite:///study.db"
+    assert _tune(runs, "j0", "--jobs", "2") == 0
+    assert json.loads((runs / "j0" / "run.json").read_text())["storage"] == "journal:study.journal"
+
+
+def test_a_moved_run_reports_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _tune(Path("runs"), "d1", trials=3) == 0
+    Path("archive").mkdir()
+    shutil.move("runs/d1", "archive/d1")
+    assert main(["report", "archive/d1"]) == 0
+    assert _tune(Path("archive"), "d1", trials=5) == 0
+    assert len(load_studies("archive/d1")[0][0].trials) == 5
+
+
+def test_a_copied_run_reads_its_own_storage(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert _tune(runs, "d2", trials=3) == 0
+    shutil.copytree(runs / "d2", runs / "d2copy")
+    assert _tune(runs, "d2", trials=5) == 0  # the original goes on; the copy must not see it
+    study = load_studies(runs / "d2copy")[0][0]
+    assert len(study.trials) == 3
+    assert main(["report", str(runs / "d2copy")]) == 0
+    # the copy resumes on its own file (its studies keep the names they were recorded with)
+    assert _tune(runs, "d2copy", trials=4) == 0
+    assert len(load_studies(runs / "d2copy")[0][0].trials) == 4
+    assert len(load_studies(runs / "d2")[0][0].trials) == 5
+
+
+def test_run_spec_resolves_recorded_relative_storage(tmp_path: Path) -> None:
+    assert _tune(tmp_path, "rel") == 0
+    spec = RunDir(tmp_path / "rel").load_spec()
+    assert spec.storage == f"sqlite:///{(tmp_path / 'rel' / 'study.db').resolve().as_posix()}"
+    optuna.load_study(study_name=spec.study_names()[0][0], storage=spec.storage)
