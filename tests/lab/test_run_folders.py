@@ -20,7 +20,13 @@ def _tune(runs: Path, name: str, *extra: str, trials: int = 2) -> int:
 
 
 def _tree(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    """The files below ``folder``, less SQLite's -wal/-shm files (they come and go with
+    connections that garbage collection closes)."""
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if not p.name.endswith(("-wal", "-shm"))
+    )
 
 
 @pytest.mark.parametrize(

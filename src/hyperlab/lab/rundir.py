@@ -36,6 +36,7 @@ LAB_FILES = (
     "results.csv",
     "study.db",
     "study.db-*",
+    "study.db.*",
     "study.journal",
     "study.journal.*",
 )

@@ -520,9 +520,15 @@ def _worker_init(interruptible: bool, parent: int) -> None:
 
 
 def _shared_worker(job: StudyJob, worker: int, interruptible: bool, parent: int) -> None:
-    """A process of ``--jobs N`` on one study; exits with 130 when interrupted."""
+    """A process of ``--jobs N`` on one study; exits with 130 when interrupted, and with
+    :data:`WORKER_ERROR_EXIT` after printing a hyperlab error in one line."""
     _worker_init(interruptible, parent)
-    if _worker_main(job, worker, owner=False):
+    try:
+        interrupted = _worker_main(job, worker, owner=False)
+    except HyperlabError as exc:
+        print(f"hyperlab worker process: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(WORKER_ERROR_EXIT)
+    if interrupted:
         sys.exit(interrupts.INTERRUPTED_EXIT)
 
 
@@ -678,9 +684,19 @@ def _fail_left_running(jobs: list[StudyJob]) -> None:
         fail_interrupted(study)
 
 
+#: Exit status of a worker process that stopped on a hyperlab error (printed by the worker).
+WORKER_ERROR_EXIT = 3
+
+
 def _check_exit(proc: Any) -> None:
+    if proc.exitcode == WORKER_ERROR_EXIT:
+        raise WorkerError("a worker process stopped on the error printed above")
     if proc.exitcode not in (0, None):
-        raise RuntimeError(f"a worker process exited with code {proc.exitcode}")
+        raise WorkerError(f"a worker process exited with code {proc.exitcode}")
+
+
+class WorkerError(HyperlabError, RuntimeError):
+    """A worker process of ``--jobs N`` failed (its own error was printed by it)."""
 
 
 def _progress_bar(total: int, description: str, enabled: bool) -> Any:

@@ -164,7 +164,8 @@ def open_storage(
     Raises:
         InputError: The URL is malformed or a setting is out of range.
         StorageError: The storage could not be opened; the message names the URL without its
-            password.
+            password. Also a damaged SQLite or journal file (:mod:`hyperlab.lab.damage`); a
+            journal's last line cut off mid-write is moved aside instead, with a warning.
     """
     check_url(url)
     shown = url  # errors name the URL as given
@@ -182,6 +183,9 @@ def open_storage(
         folder = Path(url[len("sqlite:///") :]).parent
         if not folder.exists():
             raise StorageError(f"SQLite storage folder {str(folder)!r} does not exist")
+        from hyperlab.lab.damage import check_sqlite
+
+        check_sqlite(url)  # a damaged file is named, with the command that recovers it
     if url.startswith(("postgresql", "postgres:")):
         url = _postgres_driver(url)
         engine = dict(rdb_options.pop("engine_kwargs", {}))
@@ -262,16 +266,22 @@ def _open_journal(
     path = Path(path_text)
     if not path.parent.exists():
         raise StorageError(f"journal storage folder {str(path.parent)!r} does not exist")
-    from optuna.storages.journal import JournalFileBackend
+    from hyperlab.errors import HyperlabError
+    from hyperlab.lab.damage import JournalFile, journal_damaged
 
-    from hyperlab.lab.journal import FlockLock
-
-    backend = JournalFileBackend(str(path), lock_obj=FlockLock(str(path)))
-    if heartbeat_interval:
-        folder = path.with_name(path.name + ".heartbeats")
-        storage = HeartbeatJournalStorage(
-            backend, folder, heartbeat_interval, grace_period, callback
-        )
-        storage.max_retry = max_retry
-        return storage
-    return optuna.storages.JournalStorage(backend)
+    backend = JournalFile(path)
+    # a line cut off by a killed writer is moved aside, with a warning naming both files
+    backend.repair()
+    try:  # the journal is replayed here: damage shows as StorageError naming the line
+        if heartbeat_interval:
+            folder = path.with_name(path.name + ".heartbeats")
+            storage = HeartbeatJournalStorage(
+                backend, folder, heartbeat_interval, grace_period, callback
+            )
+            storage.max_retry = max_retry
+            return storage
+        return optuna.storages.JournalStorage(backend)
+    except HyperlabError:
+        raise
+    except (KeyError, TypeError, ValueError, AssertionError) as exc:  # a record Optuna rejects
+        raise journal_damaged(path, f"a record cannot be replayed: {exc!r}") from None

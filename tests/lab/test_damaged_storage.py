@@ -1,0 +1,291 @@
+"""Damaged storage files: a cut-off journal line is repaired, other damage is a clean error, and
+``hyperlab recover`` brings back every intact trial."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import hyperlab
+from hyperlab.cli import main
+from hyperlab.errors import StorageError
+from hyperlab.lab.rundir import load_studies
+from hyperlab.lab.storage import open_storage
+
+STUDY = "{name}:random:none:seed0"
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two finished 4-trial runs of branin: ``j`` (journal, 2 workers) and ``s`` (SQLite)."""
+    runs = tmp_path_factory.mktemp("templates")
+    hyperlab.tune("branin", "random", trials=4, jobs=2, runs_dir=runs, name="j", progress=False)
+    hyperlab.tune("branin", "random", trials=4, jobs=1, runs_dir=runs, name="s", progress=False)
+    return runs
+
+
+def copy_run(templates: Path, runs: Path, name: str) -> Path:
+    """A copy of a template run under ``runs`` whose run.json names the copy's storage file."""
+    shutil.copytree(templates / name, runs / name)
+    spec_file = runs / name / "run.json"
+    spec = json.loads(spec_file.read_text())
+    spec["storage"] = spec["storage"].replace(str(templates / name), str(runs / name))
+    spec_file.write_text(json.dumps(spec))
+    return runs / name
+
+
+def tune_args(runs: Path, name: str, trials: int, jobs: int) -> list[str]:
+    return [
+        "tune",
+        "--task",
+        "branin",
+        "--tuner",
+        "random",
+        "--trials",
+        str(trials),
+        "--jobs",
+        str(jobs),
+        "--name",
+        name,
+        "--runs-dir",
+        str(runs),
+        "--no-progress",
+    ]
+
+
+def trials_of(run: Path) -> list[optuna.trial.FrozenTrial]:
+    return load_studies(run)[0][0].get_trials()
+
+
+def values(run: Path) -> list[float]:
+    return [t.value for t in trials_of(run) if t.state == TrialState.COMPLETE]  # type: ignore[misc]
+
+
+def garble_line(path: Path, number: int) -> bytes:
+    """Overwrite the end of line ``number`` (from 1) of a journal; the line as it was."""
+    lines = path.read_bytes().split(b"\n")
+    original = lines[number - 1]
+    lines[number - 1] = original[:-12] + b"\x00#garbled#"
+    path.write_bytes(b"\n".join(lines))
+    return original
+
+
+def line_with(path: Path, op_code: int, nth: int = 1, after: int = 0) -> int:
+    """The number of the ``nth`` line after line ``after`` of a journal with ``op_code``."""
+    found = [
+        i
+        for i, line in enumerate(path.read_bytes().split(b"\n"), start=1)
+        if i > after and line.startswith(b'{"op_code":%d,' % op_code)
+    ]
+    return found[nth - 1]
+
+
+def garble_page(db: Path, table: str) -> None:
+    """Overwrite the first page of ``table`` (or index) in a SQLite file with 0xff bytes."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("SELECT 1 FROM dbstat LIMIT 1")
+    except sqlite3.OperationalError:
+        pytest.skip("this SQLite has no dbstat table")
+    page = conn.execute("SELECT min(pageno) FROM dbstat WHERE name = ?", (table,)).fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = bytearray(db.read_bytes())
+    data[(page - 1) * size : page * size] = b"\xff" * size
+    db.write_bytes(bytes(data))
+
+
+def assert_clean_error(capsys: pytest.CaptureFixture[str], code: int, command: str) -> str:
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"hyperlab {command}: error: " in err
+    assert "Traceback" not in err
+    return err
+
+
+def test_cut_last_line_is_moved_aside_and_the_run_goes_on(templates: Path, tmp_path: Path) -> None:
+    run = copy_run(templates, tmp_path, "j")
+    journal = run / "study.journal"
+    data = journal.read_bytes()
+    cut, kept = data[:-40], data[-len(data.split(b"\n")[-2]) - 1 : -40]
+    journal.write_bytes(cut)
+    with pytest.warns(RuntimeWarning, match="cut off mid-write") as caught:
+        assert main(tune_args(tmp_path, "j", trials=6, jobs=2)) == 0
+    sides = list(run.glob("study.journal.damaged-*"))
+    assert len(sides) == 1
+    assert sides[0].read_bytes() == kept  # the cut bytes, not dropped
+    assert str(journal) in str(caught[0].message) and str(sides[0]) in str(caught[0].message)
+    assert journal.read_bytes().endswith(b"\n")
+    assert all(json.loads(line) for line in journal.read_bytes().splitlines())
+    assert len(values(run)) == 6
+
+
+def test_append_after_a_cut_line_starts_a_fresh_line(tmp_path: Path) -> None:
+    journal = tmp_path / "study.journal"
+    storage = open_storage(f"journal:{journal}")
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.add_trial(optuna.trial.create_trial(value=1.0))
+    with open(journal, "ab") as f:  # another writer, killed mid-append
+        f.write(b'{"op_code":4,"worker_id":"w","stu')
+    with pytest.warns(RuntimeWarning, match="cut off mid-write"):
+        study.add_trial(optuna.trial.create_trial(value=2.0))
+    again = optuna.load_study(study_name="s", storage=open_storage(f"journal:{journal}"))
+    assert [t.value for t in again.trials] == [1.0, 2.0]
+    sides = list(tmp_path.glob("study.journal.damaged-*"))
+    assert [side.read_bytes() for side in sides] == [b'{"op_code":4,"worker_id":"w","stu']
+
+
+def test_garbled_middle_line_is_a_clean_error(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy_run(templates, tmp_path, "j")
+    garble_line(run / "study.journal", 10)
+    for command, args in (
+        ("report", ["report", str(run)]),
+        ("tune", tune_args(tmp_path, "j", 6, 2)),
+    ):
+        err = assert_clean_error(capsys, main(args), command)
+        assert f"journal file {str(run / 'study.journal')!r} is damaged at line 10" in err
+        assert f"hyperlab recover {run}" in err
+    with pytest.raises(StorageError, match="at line 10"):
+        open_storage(f"journal:{run / 'study.journal'}")
+
+
+def test_binary_journal_is_a_clean_error(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy_run(templates, tmp_path, "j")
+    (run / "study.journal").write_bytes(random.Random(0).randbytes(3000))
+    for command, args in (
+        ("report", ["report", str(run)]),
+        ("tune", tune_args(tmp_path, "j", 6, 2)),
+    ):
+        err = assert_clean_error(capsys, main(args), command)
+        assert "is damaged at line 1 (binary data, not text)" in err
+        assert "has no study" not in err and "hyperlab recover" in err
+
+
+@pytest.mark.parametrize("damage", ["header", "half", "index"])
+def test_damaged_sqlite_is_a_clean_error(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    run = copy_run(templates, tmp_path, "s")
+    db = run / "study.db"
+    if damage == "header":
+        db.write_bytes(b"garbage!" * 16 + db.read_bytes()[128:])
+    elif damage == "half":
+        db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+    else:
+        garble_page(db, "ix_trials_study_id")
+    for command, args in (
+        ("report", ["report", str(run)]),
+        ("tune", tune_args(tmp_path, "s", 6, 1)),
+    ):
+        err = assert_clean_error(capsys, main(args), command)
+        assert f"SQLite file {str(db)!r} is damaged" in err
+        assert f"hyperlab recover {run}" in err
+
+
+def test_recover_journal_brings_back_every_intact_trial(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy_run(templates, tmp_path, "j")
+    journal = run / "study.journal"
+    before = values(run)
+    created = line_with(journal, 4, nth=2)  # the line that created trial 1
+    step = line_with(journal, 7, after=created)  # an intermediate value
+    garble_line(journal, created)
+    garble_line(journal, step)
+    damaged = journal.read_bytes()
+    assert main(["recover", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "1 study, 4 trials (4 complete)" in out
+    assert f"line {created}: damaged; the trial it created is kept" in out
+    assert f"line {step}: damaged" in out
+    kept = list(run.glob("study.journal.damaged-*"))
+    assert len(kept) == 1 and str(kept[0]) in out
+    assert kept[0].read_bytes() == damaged
+    assert values(run) == before
+    assert main(tune_args(tmp_path, "j", trials=6, jobs=2)) == 0
+    assert values(run)[:4] == before and len(values(run)) == 6
+
+
+def test_recover_keeps_records_appended_after_a_cut_line(tmp_path: Path) -> None:
+    from hyperlab.lab.repair import recover
+
+    journal = tmp_path / "study.journal"
+    study = optuna.create_study(storage=open_storage(f"journal:{journal}"), study_name="s")
+    study.add_trial(optuna.trial.create_trial(value=1.0))
+    with open(journal, "ab") as f:  # a cut record, then what Optuna's own backend appended
+        f.write(b'{"op_code":4,"worker_id":"w","stu')
+    plain = optuna.storages.journal.JournalFileBackend(str(journal))
+    for key in ("a", "b"):
+        plain.append_logs([{"op_code": 2, "worker_id": "w", "study_id": 0, "user_attr": {key: 1}}])
+    with pytest.raises(StorageError, match="at line 3"):
+        open_storage(f"journal:{journal}")
+    result = recover(f"journal:{journal}")
+    assert result.lost == ["line 3: a record cut off mid-write (1 after it kept)"]
+    again = optuna.load_study(study_name="s", storage=open_storage(f"journal:{journal}"))
+    assert again.user_attrs == {"a": 1, "b": 1} and [t.value for t in again.trials] == [1.0]
+
+
+def test_recover_sqlite(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy_run(templates, tmp_path, "s")
+    before = values(run)
+    garble_page(run / "study.db", "ix_trials_study_id")
+    assert main(["recover", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "1 study, 4 trials (4 complete)" in out and "nothing was lost" in out
+    kept = [p.name for p in run.glob("study.db.damaged-*")]
+    assert len([name for name in kept if not name.endswith(("-wal", "-shm"))]) == 1
+    assert values(run) == before
+    assert main(tune_args(tmp_path, "s", trials=6, jobs=1)) == 0
+    assert values(run)[:4] == before and len(values(run)) == 6
+
+
+def test_recover_sqlite_reports_what_it_lost(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy_run(templates, tmp_path, "s")
+    garble_page(run / "study.db", "trial_values")
+    assert main(["recover", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "1 study, 0 trials" in out and "rows of table trial_values" in out
+    assert "trial 3 of study 's:random:none:seed0': some of its rows in trial_values" in out
+    assert main(["report", str(run)]) == 0
+
+
+def test_recover_unreadable_sqlite_is_a_clean_error(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy_run(templates, tmp_path, "s")
+    db = run / "study.db"
+    db.write_bytes(b"garbage!" * 16 + db.read_bytes()[128:])
+    damaged = db.read_bytes()
+    err = assert_clean_error(capsys, main(["recover", str(run)]), "recover")
+    assert f"nothing can be recovered from SQLite file {str(db)!r}" in err
+    assert db.read_bytes() == damaged and not list(run.glob("study.db.*"))
+
+
+def test_recover_without_damage_changes_nothing(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy_run(templates, tmp_path, "j")
+    data = (run / "study.journal").read_bytes()
+    assert main(["recover", str(run)]) == 0
+    assert "no damage found, nothing changed (1 study, 4 trials" in capsys.readouterr().out
+    assert (run / "study.journal").read_bytes() == data
+
+
+def test_recover_refuses_a_database_server(capsys: pytest.CaptureFixture[str]) -> None:
+    err = assert_clean_error(capsys, main(["recover", "postgresql://u:s3cret@h/db"]), "recover")
+    assert "handles journal files" in err and "s3cret" not in err
