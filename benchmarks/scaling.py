@@ -39,6 +39,7 @@ from hyperlab.lab.runner import StudyJob, run_job
 from hyperlab.lab.storage import open_storage
 from hyperlab.lab.workers import create_studies, run_worker
 from hyperlab.registry import TASKS, TUNERS
+from hyperlab.testing.tasks import SLEEP_BRANIN
 
 SLEEP = 0.5
 # postgres: default durability (each commit flushed); postgres-async: synchronous_commit=off
@@ -71,7 +72,7 @@ def throughput(storage: str, workers: int, trials: int, tuner: str = "tpe") -> d
     job = StudyJob(
         f"{name}:{tuner}:none:seed0",
         storage,
-        "sleep-branin",
+        SLEEP_BRANIN,
         tuner,
         "none",
         0,
@@ -156,7 +157,7 @@ def sampler_share(storage: str, tuner: str, trials: int) -> dict[str, Any]:
     job = StudyJob(
         f"share:{tuner}:none:seed0",
         storage,
-        "sleep-branin",
+        SLEEP_BRANIN,
         tuner,
         "none",
         0,
@@ -165,7 +166,7 @@ def sampler_share(storage: str, tuner: str, trials: int) -> dict[str, Any]:
         test_score=False,
     )
     create_studies([job])
-    task = TASKS.create("sleep-branin", seconds=SLEEP)
+    task = TASKS.create(SLEEP_BRANIN, seconds=SLEEP)
     sampler = TUNERS.create(tuner, seed=0, space=task.distributions(), task=task)
     with _SamplerClock(type(sampler)) as clock:
         start = time.perf_counter()

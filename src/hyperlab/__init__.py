@@ -16,7 +16,16 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Evaluation", "Task", "TuneSummary", "__version__", "compare", "registry", "tune"]
+__all__ = [
+    "Evaluation",
+    "Task",
+    "TuneSummary",
+    "__version__",
+    "compare",
+    "diagnose",
+    "registry",
+    "tune",
+]
 
 _LAZY = {
     "tune": ("hyperlab.lab.api", "tune"),
@@ -24,7 +33,12 @@ _LAZY = {
     "TuneSummary": ("hyperlab.lab.api", "TuneSummary"),
     "Task": ("hyperlab.tasks.base", "Task"),
     "Evaluation": ("hyperlab.tasks.base", "Evaluation"),
+    "diagnose": ("hyperlab.diagnose", "diagnose"),
 }
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def __getattr__(name: str) -> Any:

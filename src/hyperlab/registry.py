@@ -16,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from hyperlab.errors import UnknownNameError
+from hyperlab.errors import HyperlabError, UnknownNameError
 
 T = TypeVar("T")
+
+#: A name -> ``(recorded name, factory)`` hook for names that no entry matches.
+Resolver = Callable[[str], tuple[str, Callable[..., T]] | None]
 
 # Modules whose import registers the built-in entries.
 _BUILTIN_MODULES = (
@@ -59,6 +62,15 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        self._resolver: Resolver[T] | None = None
+
+    def set_resolver(self, resolver: Resolver[T]) -> None:
+        """Resolve names that no entry matches with ``resolver``.
+
+        It returns ``(the name as a run records it, factory)`` for a name it understands
+        (raising an error that names what is wrong when it cannot load it), else ``None``.
+        """
+        self._resolver = resolver
 
     def register(
         self, name: str, factory: Callable[..., T], description: str, *, family: bool = False
@@ -91,7 +103,12 @@ class Registry(Generic[T]):
         return [e.name + "<id>" if e.family else e.name for e in self.entries()]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._find(name) is not None
+        if not isinstance(name, str):
+            return False
+        try:
+            return self._find(name) is not None
+        except HyperlabError:  # a name the resolver understands but cannot load
+            return False
 
     def _find(self, name: str) -> tuple[Entry[T], str | None] | None:
         _load_builtins()
@@ -100,7 +117,16 @@ class Registry(Generic[T]):
         for entry in self._entries.values():
             if entry.family and name.startswith(entry.name) and len(name) > len(entry.name):
                 return entry, name[len(entry.name) :]
+        resolved = self._resolver(name) if self._resolver is not None else None
+        if resolved is not None:
+            return Entry(resolved[0], resolved[1], "", family=False), None
         return None
+
+    def canonical(self, name: str) -> str:
+        """``name`` as a run records it (a resolved name may be rewritten, e.g. a file's path
+        made absolute); a registered name is returned as it is."""
+        found = self._find(name) if isinstance(name, str) else None
+        return found[0].name if found is not None and found[1] is None else name
 
     def create(self, name: str, **kwargs: Any) -> T:
         """Create the object registered under ``name``.
@@ -143,8 +169,9 @@ class Registry(Generic[T]):
         return options is None or option in options
 
     def check(self, name: str) -> str:
-        """Return ``name`` if registered, else raise :class:`UnknownNameError`."""
-        if name not in self:
+        """Return ``name`` if registered, else raise :class:`UnknownNameError` (or the
+        resolver's error for a name it understands but cannot load)."""
+        if not isinstance(name, str) or self._find(name) is None:
             known = ", ".join(self.names())
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
         return name

@@ -85,7 +85,7 @@ def test_tune_mlp_records_curves_and_test_score(
         == 0
     )
     out = capsys.readouterr().out
-    assert re.search(r"best value: [\d.]+ ± [\d.e-]+ \(CV standard error\)", out)
+    assert re.search(r"best value \(minimized\): [\d.]+ ± [\d.e-]+ \(CV standard error\)", out)
     assert "held-out test score" in out
     study = load_studies(tmp_path / "w")[0][0]
     t = study.best_trial
@@ -151,7 +151,7 @@ def test_compare_with_jobs_and_pruners(tmp_path: Path) -> None:
             "--seeds",
             "2",
             "--trials",
-            "4",
+            "6",  # more than the 5 complete trials the median rule waits for
             "--budget",
             "2",
             "--jobs",
@@ -166,7 +166,7 @@ def test_compare_with_jobs_and_pruners(tmp_path: Path) -> None:
     )
     df = pd.read_csv(tmp_path / "p" / "results.csv")
     assert set(df["pruner"]) == {"none", "median"}
-    assert len(df[df.state.isin(["COMPLETE", "PRUNED"])]) == 2 * 2 * 4
+    assert len(df[df.state.isin(["COMPLETE", "PRUNED"])]) == 2 * 2 * 6
     html = (tmp_path / "p" / "report.html").read_text()
     assert "random+median" in html
 

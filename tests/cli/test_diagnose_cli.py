@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from hyperlab.cli import main
@@ -71,3 +73,60 @@ def test_run_dir_mode_after_tuning_with_the_diagnosis_tuner(
     assert main(["diagnose", str(run_dir), "--trial", "9", "--no-html"]) == 2
     assert "no trial 9" in capsys.readouterr().err
     assert main(["diagnose", str(run_dir), "--no-html"]) == 2  # --trial is required
+
+
+def _same_curves_three_ways() -> list[dict[str, list[float]]]:
+    """Curves whose findings move knobs a run's configuration may not hold: not converged
+    (epochs), underfitting (width, layers), overfitting (dropout, width)."""
+    t6, t40 = np.arange(6, dtype=np.float64), np.arange(40, dtype=np.float64)
+    return [
+        {
+            "train_loss": (2.0 * np.exp(-t6 / 2) + 0.02).tolist(),
+            "val_loss": (2.0 * np.exp(-t6 / 2) + 0.06).tolist(),
+        },
+        {
+            "train_loss": (0.6 + 0.5 * np.exp(-t40 / 3)).tolist(),
+            "val_loss": (0.63 + 0.5 * np.exp(-t40 / 3)).tolist(),
+        },
+        {
+            "train_loss": (2.0 * np.exp(-t40 / 5) + 0.05 * np.exp(-t40 / 15)).tolist(),
+            "val_loss": (
+                2.0 * np.exp(-t40 / 5) + 0.1 + 0.004 * np.maximum(t40 - 12, 0) ** 1.3
+            ).tolist(),
+        },
+    ]
+
+
+def test_a_run_trial_and_a_csv_of_its_curves_get_the_same_advice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hyperlab
+
+    shapes = _same_curves_three_ways()
+
+    def objective(trial: Any) -> float:
+        trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
+        curves = shapes[trial.number]
+        trial.set_user_attr("curves", curves)
+        return float(curves["val_loss"][-1])
+
+    hyperlab.tune(objective, "random", trials=3, runs_dir=tmp_path, name="mine", progress=False)
+    for number, curves in enumerate(shapes):
+        csv = tmp_path / f"trial{number}.csv"
+        rows = zip(curves["train_loss"], curves["val_loss"])
+        lines = [f"{e},{a!r},{b!r}" for e, (a, b) in enumerate(rows, start=1)]
+        csv.write_text("epoch,train_loss,val_loss\n" + "\n".join(lines) + "\n")
+        capsys.readouterr()
+        assert (
+            main(
+                ["diagnose", str(tmp_path / "mine"), "--trial", str(number), "--json", "--no-html"]
+            )
+            == 0
+        )
+        from_run = json.loads(capsys.readouterr().out)
+        assert main(["diagnose", str(csv), "--json", "--no-html"]) == 0
+        from_csv = json.loads(capsys.readouterr().out)
+        assert from_run["findings"] == from_csv["findings"]
+        assert from_run["advice"] == from_csv["advice"], (number, from_run["findings"])
+        assert any(a["direction"] != "keep" for a in from_run["advice"])

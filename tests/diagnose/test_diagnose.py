@@ -220,7 +220,7 @@ def test_dataframe_input_and_metrics() -> None:
 
 def test_advice_restricted_to_exposed_knobs() -> None:
     d = diagnose(overfitting(), config={"lr": 0.01, "weight_decay": 1e-4, "optimizer": "adam"})
-    assert [a.knob for a in d.advice] == ["lr", "weight_decay"]
+    assert [a.knob for a in d.advice] == ["lr", "weight_decay", "epochs"]  # every run has a length
     full = diagnose(overfitting())
     assert [a.knob for a in full.advice] == list(KNOBS)
     aliased = diagnose(CASES["lr-too-low"](), config={"learning_rate": 1e-5})

@@ -19,6 +19,7 @@ from hyperlab.errors import RunInUseError
 from hyperlab.lab import runlock
 from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runlock import LOCK_FILE, Holder, RunLock
+from hyperlab.testing.tasks import SLEEP_BRANIN
 
 from ..scale.helpers import wait_for
 
@@ -114,7 +115,7 @@ def _tune_args(runs: Path, trials: int) -> list[str]:
     return [
         "tune",
         "--task",
-        "sleep-branin",
+        SLEEP_BRANIN,
         "--task-option",
         "seconds=0.5",
         "--tuner",

@@ -17,6 +17,7 @@ import pytest
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.lab.rundir import load_studies
+from hyperlab.testing.tasks import SLEEP_BRANIN
 
 from .helpers import wait_for
 
@@ -40,7 +41,7 @@ def _tune(runs: Path, jobs: int) -> list[str]:
         HYPERLAB,
         "tune",
         "--task",
-        "sleep-branin",
+        SLEEP_BRANIN,
         "--task-option",
         "seconds=1",
         "--tuner",

@@ -17,6 +17,7 @@ from hyperlab.lab.heartbeat import STALE_REASON
 from hyperlab.lab.runner import SURPLUS_REASON, StudyJob
 from hyperlab.lab.storage import open_storage
 from hyperlab.lab.workers import create_studies, run_worker
+from hyperlab.testing.tasks import SLEEP_BRANIN
 
 from .helpers import fork, wait_for
 
@@ -25,7 +26,7 @@ def _job(url: str, trials: int, seconds: float) -> StudyJob:
     return StudyJob(
         "faults:tpe:none:seed0",
         url,
-        "sleep-branin",
+        SLEEP_BRANIN,
         "tpe",
         "none",
         0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -44,7 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # a command not built yet
             raise
         module.register(sub)
+    for sub_parser in sub.choices.values():
+        sub_parser.description = plain_text(sub_parser.description)
     return parser
+
+
+def plain_text(text: str | None) -> str | None:
+    """A docstring as help text: no reST markup (``code`` becomes code)."""
+    if text is None:
+        return None
+    return re.sub(r"``([^`]*)``", r"\1", text).replace(":func:", "").replace(":class:", "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

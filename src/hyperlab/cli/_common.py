@@ -10,13 +10,25 @@ from typing import Any
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options common to ``tune`` and ``compare``."""
-    p.add_argument("--task", required=True, help="task name (see `hyperlab list`)")
+    p.add_argument(
+        "--task",
+        required=True,
+        help="task name (see `hyperlab list`), or your own code: module:attribute or "
+        "path/to/file.py:attribute (an objective f(trial) -> float, a Task subclass, or a "
+        "function returning a Task)",
+    )
     p.add_argument("--trials", type=int, default=20, help="finished trials per study (default 20)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--storage", help="Optuna storage URL (default: a file in the run directory)")
     p.add_argument("--name", help="run name; the run lives in RUNS_DIR/NAME")
     p.add_argument("--runs-dir", default="runs", help="parent folder of runs (default ./runs)")
     p.add_argument("--budget", type=int, help="epochs per trial (default: the task's maximum)")
+    p.add_argument(
+        "--direction",
+        choices=("minimize", "maximize"),
+        help="which way the task's value is better (default: the task's own, minimize for a "
+        "loss; a direction that contradicts the task's is refused)",
+    )
     p.add_argument(
         "--stop-at-noise",
         action="store_true",
@@ -81,6 +93,7 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "trials": args.trials,
         "storage": args.storage,
         "budget": args.budget,
+        "direction": args.direction,
         "runs_dir": args.runs_dir,
         "overwrite": args.overwrite,
         "task_options": parse_options(args.task_option),

@@ -15,8 +15,12 @@ from hyperlab.cli._common import (
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("compare", help="compare tuners and pruners over seeds", description=__doc__)
     add_run_options(p)
-    p.add_argument("--tuners", default="random,tpe", help="comma-separated tuner names")
-    p.add_argument("--pruners", "--pruner", default="none", help="comma-separated pruner names")
+    p.add_argument(
+        "--tuners", default="random,tpe", help="comma-separated tuner names (default random,tpe)"
+    )
+    p.add_argument(
+        "--pruners", "--pruner", default="none", help="comma-separated pruner names (default none)"
+    )
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     p.set_defaults(func=run)
 
@@ -25,9 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hyperlab.lab import compare
+    from hyperlab.lab.api import default_name
 
     apply_data_dir(args)
-    name = args.name or f"{args.task}-compare"
+    name = args.name or default_name(args.task, "compare")
     compare(
         args.task,
         split_names(args.tuners),

@@ -2,11 +2,14 @@
 
 Prints the findings (with confidence and evidence) and the advice on each knob, and writes a
 small self-contained HTML page with the curves annotated (``--out``; default next to the input).
+A trial of a run and a file holding the same curves get the same diagnosis and advice.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,45 +33,58 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    from hyperlab.diagnose import diagnose, read_curves
-    from hyperlab.diagnose.figure import write_html
     from hyperlab.errors import DataNotFoundError, InputError
 
     source = Path(args.input)
     if not source.exists():
         raise DataNotFoundError(f"{str(source)!r} does not exist (expected a curve file or a run)")
-    config = None
     if source.is_dir():
         if args.trial is None:
             raise InputError(f"{source} is a run directory: name the trial with --trial N")
-        from hyperlab.lab.rundir import find_trial
-
-        trial = find_trial(source, args.trial, args.study)
-        curves = trial.user_attrs.get("curves")
-        if not curves or len(curves.get("train_loss") or []) == 0:
-            raise InputError(
-                f"trial {args.trial} of {source} has no per-epoch curves "
-                f"(state {trial.state.name}); nothing to diagnose"
-            )
-        config = dict(trial.params)
-        title = f"{source.name} trial {args.trial} ({trial.state.name.lower()})"
-        default_out = source / f"diagnosis-trial-{args.trial}.html"
+        curves, title, default_out = _trial_curves(source, args.trial, args.study)
     else:
         if args.trial is not None or args.study is not None:
             raise InputError("--trial and --study apply to a run directory, not to a file")
+        from hyperlab.diagnose import read_curves
+
         curves = read_curves(source)
         title = source.name
         default_out = source.with_name(source.stem + ".diagnosis.html")
-    result = diagnose(curves, config, use_model=not args.rules_only)
+    return _diagnose(curves, title, Path(args.out) if args.out else default_out, args)
+
+
+def _trial_curves(source: Path, number: int, study: str | None) -> tuple[Any, str, Path]:
+    """A run's trial: its curves, a title and where its figure goes by default."""
+    from hyperlab.errors import InputError
+    from hyperlab.lab.rundir import find_trial
+
+    trial = find_trial(source, number, study)
+    curves = trial.user_attrs.get("curves")
+    if not curves or len(curves.get("train_loss") or []) == 0:
+        raise InputError(
+            f"trial {number} of {source} has no per-epoch curves "
+            f"(state {trial.state.name}); nothing to diagnose"
+        )
+    title = f"{source.name} trial {number} ({trial.state.name.lower()})"
+    return curves, title, source / f"diagnosis-trial-{number}.html"
+
+
+def _diagnose(curves: Any, title: str, out: Path, args: argparse.Namespace) -> int:
+    """Diagnose ``curves``, print the result and write the figure: the same for both inputs.
+
+    The advice covers every knob whichever the input: it follows from the findings alone.
+    """
+    import json
+
+    from hyperlab.diagnose import diagnose
+    from hyperlab.diagnose.figure import write_html
+
+    result = diagnose(curves, None, use_model=not args.rules_only)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(f"{title}")
         print(result.summary())
     if not args.no_html:
-        out = write_html(curves, result, Path(args.out) if args.out else default_out, title)
-        print(f"figure: {out}")
+        print(f"figure: {write_html(curves, result, out, title)}")
     return 0

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--out", default="runs/experiments", help="output folder (default runs/experiments)"
     )
     p.add_argument("--quick", action="store_true", help="short version (seconds)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the experiments (default 0)")
     p.set_defaults(func=run)
 
 

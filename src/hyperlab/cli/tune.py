@@ -41,14 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from hyperlab.report import write_report
-
     apply_data_dir(args)
     if args.create_only or args.dask:
+        from hyperlab.lab.api import default_name
         from hyperlab.lab.runlock import run_lock
 
         # one writer per run: the workers or Dask tasks run under this process's lock
-        with run_lock(args.runs_dir, args.name or f"{args.task}-{args.tuner}"):
+        with run_lock(args.runs_dir, args.name or default_name(args.task, args.tuner)):
             return _run_scaled(args)
     from hyperlab.lab import tune
 
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     if summary.run_dir is not None:
-        print(f"report: {write_report(summary.run_dir)}")
+        print(f"report: {summary.run_dir / 'report.html'}")
     return 0
 
 

@@ -3,7 +3,9 @@
 A predictor is fitted on learning curves (complete or partial) with their configurations and
 target budgets, and then predicts, from the first epochs of a new curve (and its
 configuration), the value the curve will reach at the target budget, with its uncertainty as a
-Gaussian ``(mean, std)``. Scores are minimized, but nothing here depends on the direction.
+Gaussian ``(mean, std)``. Scores are minimized: the curve pruners hand a predictor a maximized
+study's curves negated (:func:`hyperlab.direction.study_sign`), so that nothing here depends on
+the direction.
 """
 
 from __future__ import annotations

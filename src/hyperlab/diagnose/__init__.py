@@ -13,6 +13,8 @@ This subpackage is a leaf: it needs numpy (and scikit-learn only to train the cl
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +25,7 @@ from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.curves import check_curves, read_curves
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
-from hyperlab.diagnose.rules import rule_scores
+from hyperlab.diagnose.rules import rule_scores, unsupported
 from hyperlab.errors import InputTypeError
 
 __all__ = [
@@ -52,7 +54,9 @@ def diagnose(
     Args:
         curves: Per-epoch ``train_loss`` and ``val_loss`` (required) and ``train_metric``,
             ``val_metric`` (optional, higher-is-better like accuracy), as a dict of lists or a
-            pandas DataFrame. At least 3 epochs; NaN/inf mark a diverged run.
+            pandas DataFrame. At least 3 epochs with both losses. NaN or ``None`` where a loss
+            was not measured (a missing point); inf, or NaN from some epoch to the end, marks a
+            diverged run (see :mod:`hyperlab.diagnose.points`).
         config: The run's configuration; advice is restricted to the knobs it exposes.
         use_model: Blend in the learned classifier (``False``: rules only).
 
@@ -101,12 +105,14 @@ def _blend(
     if proba is not None and not feats["diverged"]:
         for name, p in proba.items():  # a finding the classifier does not know keeps its rule score
             conf[name] = (1 - weight) * conf[name] + weight * float(p)
+    for name in unsupported(feats):  # the curves do not show it: no finding, whatever the model
+        conf[name] = 0.0
     ranked = sorted(FINDINGS, key=lambda n: (-conf[n], FINDINGS.index(n)))
     findings = []
     for rank, name in enumerate(ranked):
         if rank > 0 and conf[name] < REPORT_THRESHOLD:
             continue
-        onset = v.vmin + 1 if name == "overfitting" else None
+        onset = v.epoch(v.vmin) if name == "overfitting" and len(v.index) else None
         findings.append(Finding(name, round(float(conf[name]), 4), rules[name][1], onset))
     return Diagnosis(findings, advise(findings, config, v.n_epochs, conf), feats, v.n_epochs)
 
@@ -114,3 +120,14 @@ def _blend(
 def model_inputs(feats: dict[str, float], rules: dict[str, tuple[float, str]]) -> np.ndarray:
     """The classifier's input vector: features then rule scores, shape ``(n_inputs,)``."""
     return np.concatenate([vector(feats), [rules[r][0] for r in _classifier.RULE_INPUTS]])
+
+
+class _CallableModule(types.ModuleType):
+    """``hyperlab.diagnose`` is both this package and its main function: ``from hyperlab import
+    diagnose`` gives the package once it is imported, so calling it calls :func:`diagnose`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Diagnosis:
+        return diagnose(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

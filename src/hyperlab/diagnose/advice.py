@@ -41,6 +41,9 @@ MOVES: dict[str, list[tuple[str, str, float]]] = {
 WEAK_FLOOR = 0.15
 _REG_KNOBS = ("weight_decay", "dropout")
 
+#: A factor within this share of 1 (x0.9 to x1.1) is no move: such a move is not advised.
+MIN_CHANGE = 0.1
+
 #: Names a configuration may use for each knob.
 ALIASES: dict[str, tuple[str, ...]] = {
     "lr": ("lr", "learning_rate", "eta"),
@@ -58,6 +61,11 @@ def knob_key(knob: str, config: Mapping[str, Any]) -> str | None:
     return next((k for k in ALIASES[knob] if k in config), None)
 
 
+def _is_move(factor: float) -> bool:
+    """Whether ``factor`` moves a knob by at least :data:`MIN_CHANGE` (x0.9 and x1.1 do)."""
+    return abs(factor - 1.0) >= MIN_CHANGE - 1e-9
+
+
 def advise(
     findings: list[Finding],
     config: Mapping[str, Any] | None = None,
@@ -66,13 +74,16 @@ def advise(
 ) -> list[Advice]:
     """One advice per knob, from findings sorted by confidence (highest first).
 
+    The advice depends on the findings alone; ``config`` only chooses which knobs are listed.
     When the primary finding is ``noisy-validation``, ``overfitting`` moves nothing: a
-    validation curve too noisy to read cannot show that the model memorizes.
+    validation curve too noisy to read cannot show that the model memorizes. A move whose
+    factor is within :data:`MIN_CHANGE` of 1 is dropped (the knob is left to the next finding,
+    or kept).
 
     Args:
         findings: The diagnosis's findings; the more confident finding decides a knob.
         config: The run's configuration; only knobs it exposes get advice (every knob when
-            ``None``).
+            ``None``), and ``epochs`` always: every run has a length.
         n_epochs: Length of the run; with an overfitting onset it sets the epochs factor.
         confidences: Every finding's confidence, reported or not; with it, regularization knobs
             that no reported finding moves follow the stronger of ``overfitting`` and
@@ -81,7 +92,7 @@ def advise(
     Returns:
         Advice in :data:`~hyperlab.diagnose.result.KNOBS` order.
     """
-    knobs = [k for k in KNOBS if config is None or knob_key(k, config) is not None]
+    knobs = [k for k in KNOBS if config is None or k == "epochs" or knob_key(k, config)]
     decided: dict[str, Advice] = {}
     noisy = bool(findings) and findings[0].name == "noisy-validation"
     for finding in findings:
@@ -96,7 +107,7 @@ def advise(
             moves = MOVES[finding.name]
         reason = f"{finding.name} ({finding.confidence:.0%})"
         for knob, direction, factor in moves:
-            if knob in knobs and knob not in decided:
+            if knob in knobs and knob not in decided and _is_move(factor):
                 decided[knob] = Advice(knob, direction, factor, reason)
     if confidences is not None and not noisy:
         weak = max(("overfitting", "underfitting"), key=lambda n: confidences.get(n, 0.0))

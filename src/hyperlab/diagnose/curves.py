@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperlab.diagnose.points import points
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 
 REQUIRED = ("train_loss", "val_loss")
@@ -32,8 +32,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     Raises:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
         InputError: a required curve is missing, a value is not a number, the curves differ in
-            length, or there are fewer than 3 epochs (shorter curves are accepted only when a
-            loss is already NaN/inf: a run that diverged and was stopped).
+            length, or fewer than 3 epochs have both losses (fewer are accepted only when the
+            run diverged and was stopped; see :mod:`hyperlab.diagnose.points`).
     """
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
@@ -53,9 +53,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         values = curves[key]
         if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
             raise InputError(f"curve {key!r} must be a list of numbers, got {values!r}")
-        arr = np.empty(len(values), dtype=np.float64)
-        for i, v in enumerate(values):
-            arr[i] = _number(v, f"curve {key!r} epoch {i + 1}")
+        arr = _numbers(values, key)
         if key in OPTIONAL and len(arr) and np.isnan(arr).all():
             continue  # an empty optional column
         out[key] = arr
@@ -63,12 +61,26 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if len(set(lengths.values())) > 1:
         raise InputError(f"curves differ in length: {lengths}")
     n = lengths["train_loss"]
-    diverged = n > 0 and not (
-        np.isfinite(out["train_loss"]).all() and np.isfinite(out["val_loss"]).all()
-    )
-    if n < MIN_EPOCHS and not diverged:
-        raise InputError(f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {n}")
+    read = points(out["train_loss"], out["val_loss"], max_points=max(n, 1))
+    diverged = read.onset < n
+    if len(read.index) < MIN_EPOCHS and not diverged:
+        both = "" if len(read.index) == n else f" with both a train and a validation loss (of {n})"
+        raise InputError(
+            f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {len(read.index)}{both}"
+        )
     return out
+
+
+def _numbers(values: Any, key: str) -> np.ndarray:
+    """``values`` as a float array, shape ``(n,)`` (``None`` becomes NaN)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values.astype(np.float64)
+    if all(type(v) is float or type(v) is int for v in values):  # the common case, fast
+        return np.asarray(values, dtype=np.float64)
+    arr = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):
+        arr[i] = _number(v, f"curve {key!r} epoch {i + 1}")
+    return arr
 
 
 def _number(value: Any, where: str) -> float:
@@ -87,7 +99,10 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
 
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
     ``train_metric``, ``val_metric`` (other columns are ignored); one row per epoch; empty cells,
-    ``nan`` and ``inf`` are allowed. JSON: an object ``{"train_loss": [...], ...}`` (optionally
+    ``nan`` and ``inf`` are allowed. An empty cell is a missing point (a loss measured every few
+    epochs). Rows that share an ``epoch`` (loggers that write train and validation rows apart,
+    or one row per logged step) are merged into one: each column's value is the mean of its
+    numbers in those rows, or the last one when that is NaN/inf. JSON: an object ``{"train_loss": [...], ...}`` (optionally
     under a ``"curves"`` key, as the lab stores trials) or a list of per-epoch row objects.
 
     Args:
@@ -142,11 +157,10 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
             f"{path}, line 1: the header lacks the required column(s) {missing}; "
             f"got {rows[0]} (expected epoch, train_loss, val_loss[, train_metric, val_metric])"
         )
-    keys = [k for k in (*REQUIRED, *OPTIONAL) if k in header]
-    cols = {k: header.index(k) for k in keys}
-    epoch_col = header.index("epoch") if "epoch" in header else None
-    curves: dict[str, list[float]] = {k: [] for k in keys}
-    epochs: list[float] = []
+    cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL) if k in header}
+    if "epoch" in header:
+        cols["epoch"] = header.index("epoch")
+    parsed: list[tuple[int, dict[str, float | None]]] = []
     for line_no, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
@@ -154,27 +168,70 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
             raise InputError(
                 f"{path}, line {line_no}: expected {len(header)} values, got {len(row)}: {row}"
             )
-        for k, c in cols.items():
-            cell = row[c].strip()
-            try:
-                curves[k].append(float(cell) if cell else math.nan)
-            except ValueError:
-                raise InputError(
-                    f"{path}, line {line_no}: column {k!r} holds {cell!r}, which is not a number"
-                ) from None
-        if epoch_col is not None:
-            cell = row[epoch_col].strip()
-            try:
-                epochs.append(float(cell))
-            except ValueError:
-                raise InputError(
-                    f"{path}, line {line_no}: column 'epoch' holds {cell!r}, which is not a number"
-                ) from None
-    if not curves["train_loss"]:
+        parsed.append((line_no, {k: _cell(row[c], k, path, line_no) for k, c in cols.items()}))
+    if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
-    if epochs and not all(b > a for a, b in itertools.pairwise(epochs)):
-        raise InputError(f"{path}: the 'epoch' column must increase from row to row, got {epochs}")
-    return curves
+    if "epoch" in cols:
+        parsed = _merge_epochs(parsed, path)
+    keys = [k for k in cols if k != "epoch"]
+    return {k: [_or_nan(r[k]) for _, r in parsed] for k in keys}
+
+
+def _or_nan(x: float | None) -> float:
+    return math.nan if x is None else x
+
+
+def _cell(cell: str, key: str, path: Path, line_no: int) -> float | None:
+    """One CSV cell as a number, ``None`` when it is empty."""
+    cell = cell.strip()
+    if not cell:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        raise InputError(
+            f"{path}, line {line_no}: column {key!r} holds {cell!r}, which is not a number"
+        ) from None
+
+
+def _merge_epochs(
+    parsed: list[tuple[int, dict[str, float | None]]], path: Path
+) -> list[tuple[int, dict[str, float | None]]]:
+    """One row per ``epoch`` value: rows that share it are merged (see :func:`read_curves`).
+
+    Raises:
+        InputError: An epoch is empty, or smaller than the one before it.
+    """
+    groups: list[tuple[int, list[dict[str, float | None]]]] = []
+    for line_no, row in parsed:
+        epoch = row["epoch"]
+        if epoch is None:
+            raise InputError(f"{path}, line {line_no}: the 'epoch' cell is empty")
+        last = groups[-1][1][0]["epoch"] if groups else None
+        if last is not None and epoch < last:
+            raise InputError(
+                f"{path}, line {line_no}: the 'epoch' column goes back from {last:g} to "
+                f"{epoch:g}; rows must be in epoch order"
+            )
+        if last is not None and epoch == last:
+            groups[-1][1].append(row)
+        else:
+            groups.append((line_no, [row]))
+    return [
+        (line_no, rs[0] if len(rs) == 1 else {k: _merged([r[k] for r in rs]) for k in rs[0]})
+        for line_no, rs in groups
+    ]
+
+
+def _merged(values: list[float | None]) -> float | None:
+    """The value of one column over rows of one epoch (``None``: no row has a number)."""
+    numbers = [x for x in values if x is not None]
+    if not numbers:
+        return None
+    if not math.isfinite(numbers[-1]):
+        return numbers[-1]
+    finite = [x for x in numbers if math.isfinite(x)]
+    return sum(finite) / len(finite)
 
 
 def _parse_json(text: str, path: Path) -> Any:

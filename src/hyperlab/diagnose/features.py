@@ -3,8 +3,10 @@
 Every loss feature is computed on ``log(loss)``, a loss of exactly 0 counting as the run's
 smallest positive loss (when a loss is negative, or every loss is 0: on the loss divided by its
 largest magnitude), so multiplying a loss curve by any positive constant changes no feature.
-Positions are fractions of the run (0 = first epoch, 1 = last), so the same features describe
-a 3-epoch and a 1000-epoch run. Metric features (accuracy-like, already on a fixed scale) are
+Positions are fractions of the run (0 = first point, 1 = last), so the same features describe
+a 3-epoch and a 1000-epoch run; the curves are read at points (:mod:`hyperlab.diagnose.points`):
+every epoch where both losses were measured, or a fixed number of evenly spaced ones on a very
+long run. Metric features (accuracy-like, already on a fixed scale) are
 used only when both metric curves are given. One metric feature, ``val_loss_excess``, reads the
 loss's own level: it compares the final validation loss with the log-loss a calibrated classifier
 of the reached accuracy would have, so it assumes a cross-entropy loss whenever metrics are given;
@@ -20,6 +22,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from hyperlab.diagnose.points import points
 
 #: The order of the feature vector the learned classifier reads.
 FEATURE_NAMES = (
@@ -74,16 +78,21 @@ FEATURE_NAMES = (
 class CurveView:
     """The transformed curves behind the features (kept for evidence sentences and plots).
 
+    The curves are read at points (see :mod:`hyperlab.diagnose.points`): the epochs before the
+    divergence where both losses were measured, evenly thinned out on a very long run. Every
+    epoch is a point in an ordinary run.
+
     Attributes:
         n_epochs: Length of the given curves.
-        n_finite: Epochs before the first NaN/inf in a loss (== ``n_epochs`` when none).
-        train: Transformed train loss over the finite epochs, shape ``(n_finite,)``.
-        val: Transformed validation loss over the finite epochs, shape ``(n_finite,)``.
-        val_smooth: ``val`` smoothed with a moving average, shape ``(n_finite,)``.
+        n_finite: Epochs before the run diverged (== ``n_epochs`` when it did not).
+        train: Transformed train loss at the points, shape ``(m,)``.
+        val: Transformed validation loss at the points, shape ``(m,)``.
+        val_smooth: ``val`` smoothed with a moving average, shape ``(m,)``.
         raw_train: Given train loss, shape ``(n_epochs,)``.
         raw_val: Given validation loss, shape ``(n_epochs,)``.
         log_scale: Whether ``train``/``val`` are logarithms.
-        vmin: Index of the smoothed validation minimum (0-based, within the finite part).
+        vmin: Index of the smoothed validation minimum (0-based, among the points).
+        index: 0-based epoch of each point, shape ``(m,)``.
     """
 
     n_epochs: int
@@ -95,14 +104,22 @@ class CurveView:
     raw_val: np.ndarray
     log_scale: bool
     vmin: int
+    index: np.ndarray
+
+    def epoch(self, i: int) -> int:
+        """The 1-based epoch of point ``i`` (negative ``i`` counts from the last point)."""
+        return int(self.index[i]) + 1
+
+    def at_points(self, curve: np.ndarray) -> np.ndarray:
+        """A given per-epoch curve, shape ``(n_epochs,)``, at the points: shape ``(m,)``."""
+        return curve[self.index]
 
 
 def view(curves: dict[str, np.ndarray]) -> CurveView:
     """Transform checked curves (see :func:`hyperlab.diagnose.curves.check_curves`)."""
     tr, va = curves["train_loss"], curves["val_loss"]
-    bad = ~(np.isfinite(tr) & np.isfinite(va))
-    n_finite = int(np.argmax(bad)) if bad.any() else len(tr)
-    ftr, fva = tr[:n_finite], va[:n_finite]
+    read = points(tr, va)
+    ftr, fva = tr[read.index], va[read.index]
     both = np.concatenate([ftr, fva])
     log_scale = bool(len(both) and (both >= 0).all() and (both > 0).any())
     if log_scale:
@@ -115,7 +132,7 @@ def view(curves: dict[str, np.ndarray]) -> CurveView:
         gtr, gva = ftr / scale, fva / scale
     smooth = _smooth(gva)
     vmin = int(np.argmin(smooth)) if len(smooth) else 0
-    return CurveView(len(tr), n_finite, gtr, gva, smooth, tr, va, log_scale, vmin)
+    return CurveView(len(tr), read.onset, gtr, gva, smooth, tr, va, log_scale, vmin, read.index)
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -253,8 +270,8 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
         f["val_resid_to_range"] = float(np.log((resid + 1e-3) / (float(np.ptp(va)) + 1e-3)))
         # the same shapes on the loss's own (linear) axis, as shares of the first epoch's distance
         # to the best value: near-zero losses do not inflate them the way logarithms do
-        lin_tr = _smooth(v.raw_train[: v.n_finite])
-        lin_va = _smooth(v.raw_val[: v.n_finite])
+        lin_tr = _smooth(v.at_points(v.raw_train))
+        lin_va = _smooth(v.at_points(v.raw_val))
         k = max(1, len(lin_va) // 3)
         lin_drop = float(lin_va[0] - lin_va.min())
         if lin_drop > 1e-12:
@@ -270,7 +287,7 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
             f["val_rise_share"] = float(np.clip(f["val_rise"] / vdrop, 0.0, 3.0))
         f["val_gap_zigzag"] = _gap_zigzag(tr, va)
     if "train_metric" in curves and "val_metric" in curves:
-        tm, vm = curves["train_metric"][: v.n_finite], curves["val_metric"][: v.n_finite]
+        tm, vm = v.at_points(curves["train_metric"]), v.at_points(curves["val_metric"])
         if len(tm) and np.isfinite(tm[-1]) and np.isfinite(vm[-1]):
             f["has_metric"] = 1.0
             f["train_metric_end"] = float(tm[-1])
@@ -282,7 +299,7 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
             f["train_metric_noise"] = _noise(tm[np.isfinite(tm)])
             f["val_metric_coarse"] = _coarse(vm)
             f["val_loss_excess"] = _loss_excess(
-                float(v.raw_val[v.n_finite - 1]), float(vm[-1]), f["val_metric_step"]
+                float(v.at_points(v.raw_val)[-1]), float(vm[-1]), f["val_metric_step"]
             )
     return {k: (x if math.isfinite(x) else 0.0) for k, x in f.items()}
 

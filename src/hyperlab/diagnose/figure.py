@@ -19,6 +19,9 @@ from hyperlab.diagnose.features import view
 from hyperlab.diagnose.result import Diagnosis
 from hyperlab.errors import InputError
 
+#: The most epochs the figure draws (a longer run is drawn at this many evenly spaced ones).
+MAX_SHOWN = 2000
+
 
 class FigureData(NamedTuple):
     """Everything the renderer draws.
@@ -46,20 +49,21 @@ def figure_data(curves: Any, diagnosis: Diagnosis, title: str = "") -> FigureDat
     """Collect what the figure shows for ``curves`` and their ``diagnosis``."""
     checked = check_curves(curves)
     v = view(checked)
-    n = v.n_epochs
-    epochs = list(range(1, n + 1))
-    series = {k: [float(x) for x in arr] for k, arr in checked.items()}
+    shown = _shown_epochs(v.n_epochs)
+    epochs = [int(i) + 1 for i in shown]
+    series = {k: [float(x) for x in arr[shown]] for k, arr in checked.items()}
     trends: dict[str, tuple[list[int], list[float]]] = {}
-    if v.n_finite >= 3:
+    m = len(v.index)
+    if m >= 3:
         back = np.exp if v.log_scale else (lambda x: x)
-        smooth = list(map(float, back(v.val_smooth)))
-        trends["val_loss smoothed"] = (epochs[: v.n_finite], smooth)
-        k = max(2, math.ceil(v.n_finite / 3))
-        xs = np.arange(v.n_finite - k, v.n_finite)
+        at = [v.epoch(i) for i in range(m)]
+        trends["val_loss smoothed"] = (at, list(map(float, back(v.val_smooth))))
+        k = max(2, math.ceil(m / 3))
+        xs = np.asarray(at[m - k :], dtype=np.float64)
         for name, g in (("train_loss", v.train), ("val_loss", v.val)):
-            slope, icpt = np.polyfit(xs, g[v.n_finite - k :], 1)
+            slope, icpt = np.polyfit(xs, g[m - k :], 1)
             trends[f"{name} trend (last third)"] = (
-                [int(x) + 1 for x in xs],
+                at[m - k :],
                 [float(y) for y in back(slope * xs + icpt)],
             )
     over = diagnosis.finding("overfitting")
@@ -78,6 +82,13 @@ def figure_data(curves: Any, diagnosis: Diagnosis, title: str = "") -> FigureDat
         title or f"Diagnosis: {diagnosis.primary.name}",
         notes,
     )
+
+
+def _shown_epochs(n: int) -> np.ndarray:
+    """0-based epochs the figure draws: all of them, or :data:`MAX_SHOWN` evenly spaced ones."""
+    if n <= MAX_SHOWN:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, MAX_SHOWN)).astype(np.int64))
 
 
 def render_html(data: FigureData) -> str:
@@ -99,7 +110,14 @@ def render_html(data: FigureData) -> str:
         color = colors["train" if name.startswith("train") else "val"]
         y = [None if not math.isfinite(x) else x for x in values]
         fig.add_trace(
-            go.Scatter(x=data.epochs, y=y, name=name, mode="lines+markers", line={"color": color}),
+            go.Scatter(
+                x=data.epochs,
+                y=y,
+                name=name,
+                mode="lines+markers" if len(y) <= 200 else "lines",
+                line={"color": color},
+                connectgaps=True,  # a curve measured every few epochs is drawn as a line
+            ),
             row=row,
             col=1,
         )

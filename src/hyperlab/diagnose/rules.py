@@ -24,12 +24,19 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 
 def _stopped_in_time(v: CurveView) -> float:
     """1 when the run ends within a few epochs of its (raw) validation minimum, as early
-    stopping leaves a run (patience of about 3), 0 from 6 epochs on; 0 for runs under 5 epochs."""
-    n = len(v.val)
-    if n < 5:
+    stopping leaves a run (patience of about 3), 0 from 6 epochs on; 0 for runs under 5 points."""
+    if len(v.val) < 5:
         return 0.0
-    after = n - 1 - int(np.argmin(v.val))
+    after = v.epoch(-1) - v.epoch(int(np.argmin(v.val)))
     return 1.0 - _ramp(after, 3.0, 6.0)
+
+
+def _per_point(v: CurveView) -> str:
+    """The unit of a per-point rate: per epoch, or per N epochs when the points lie N epochs
+    apart on average."""
+    m = len(v.index)
+    step = (v.epoch(-1) - v.epoch(0)) / (m - 1) if m > 1 else 1.0
+    return "per epoch" if round(step) <= 1 else f"per {step:.0f} epochs"
 
 
 def _pct(log_change: float, log_scale: bool) -> str:
@@ -62,7 +69,7 @@ def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     overconfident = f["has_metric"] * _ramp(f["val_loss_excess"], 2.5, 4.5)
     if overconfident > score:
         return overconfident, (
-            f"final validation loss {v.raw_val[v.n_finite - 1]:.3g} is "
+            f"final validation loss {v.at_points(v.raw_val)[-1]:.3g} is "
             f"{math.exp(f['val_loss_excess']):.0f}x the log-loss of a calibrated classifier "
             f"at the validation metric {f['val_metric_end']:.3g}: confident wrong predictions"
         )
@@ -76,10 +83,13 @@ def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
         peak = int(np.argmax(v.train))
         text = (
             f"train loss rose {_pct(f['train_above_start'], v.log_scale)} above its first-epoch "
-            f"value (peak at epoch {peak + 1} of {v.n_epochs})"
+            f"value (peak at epoch {v.epoch(peak)} of {v.n_epochs})"
         )
     elif score == ends_up and ends_up > 0:
-        text = f"train loss ended {_pct(f['train_change'], v.log_scale)} relative to epoch 1"
+        text = (
+            f"train loss ended {_pct(f['train_change'], v.log_scale)} relative to epoch "
+            f"{v.epoch(0)}"
+        )
     else:
         text = (
             f"train loss oscillates: it fell in only {f['train_monotone']:.0%} of epochs, "
@@ -97,7 +107,7 @@ def _lr_too_low(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     score = steady * linear * moving * slow * val_falling
     return score, (
         f"train loss falls slowly and steadily ({_pct(f['train_change'], v.log_scale)} over "
-        f"{v.n_finite} epochs, {_pct(f['train_rate'], v.log_scale)} per epoch at the end, "
+        f"{v.n_finite} epochs, {_pct(f['train_rate'], v.log_scale)} {_per_point(v)} at the end, "
         f"{f['train_first_half_share']:.0%} of the drop in the first half)"
     )
 
@@ -110,6 +120,51 @@ def _not_converged(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     return score, (
         f"both losses still fall at the end: validation {_pct(f['val_tail'], v.log_scale)} and "
         f"train {_pct(f['train_tail'], v.log_scale)} over the last third of {v.n_finite} epochs"
+    )
+
+
+#: The least rise of the validation loss after its minimum that shows (log units: 1%).
+MIN_RISE = 0.01
+#: The least growth of the validation-to-train loss ratio that shows memorizing (log units: x2).
+MIN_GAP_GROWTH = 0.7
+
+
+def _overfitting_shown(f: dict[str, float]) -> bool:
+    """Whether the curves show overfitting at all: the validation loss rose after its minimum,
+    or stopped improving well before the end while the train loss kept falling, or the
+    validation loss ended far above the train loss relative to the first epoch."""
+    stalled = f["val_argmin"] <= 0.9 and f["train_after_vmin"] < -0.05
+    return f["val_rise"] >= MIN_RISE or stalled or f["gap_change"] >= MIN_GAP_GROWTH
+
+
+def _still_falling(f: dict[str, float]) -> bool:
+    """Whether a loss still falls over the last third of the run."""
+    return f["val_tail"] < 0 or f["train_tail"] < 0
+
+
+#: Finding -> what the curves must show for it to be made at all (by the rules or the classifier).
+EVIDENCE: dict[str, Callable[[dict[str, float]], bool]] = {
+    "overfitting": _overfitting_shown,
+    "not-converged": _still_falling,
+}
+
+
+def unsupported(f: dict[str, float]) -> list[str]:
+    """The findings whose evidence (:data:`EVIDENCE`) the features ``f`` lack."""
+    return [name for name, shown in EVIDENCE.items() if not shown(f)]
+
+
+def _gap_words(f: dict[str, float], v: CurveView) -> str:
+    """How far the train loss fell below the validation loss since the first point."""
+    if not v.log_scale:
+        return (
+            f"the gap between validation and train loss grew by {f['gap_change']:.0%} of the "
+            f"largest loss since epoch {v.epoch(0)}: the model fits its training data far better"
+        )
+    end, start = math.exp(f["gap_end"]), math.exp(f["gap_end"] - f["gap_change"])
+    return (
+        f"it ends at {end:.3g}x the train loss, against {start:.2g}x at epoch {v.epoch(0)}: "
+        "the model fits its training data far better than new data"
     )
 
 
@@ -126,8 +181,10 @@ def _overfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
         * _ramp(-f["train_after_vmin"], 0.2, 0.5)
     )
     score = max(rise * early * train_falls * above_noise, stalled) * (1.0 - _stopped_in_time(v))
+    if f["val_rise"] < MIN_RISE and f["val_argmin"] > 0.9 and f["gap_change"] >= MIN_GAP_GROWTH:
+        return score, f"validation loss still at its lowest at the end, but {_gap_words(f, v)}"
     return score, (
-        f"validation loss minimum at epoch {v.vmin + 1} of {v.n_finite}, then "
+        f"validation loss minimum at epoch {v.epoch(v.vmin)} of {v.n_finite}, then "
         f"{_pct(f['val_rise'], v.log_scale)} while train loss went "
         f"{_pct(f['train_after_vmin'], v.log_scale)}"
     )
@@ -168,7 +225,7 @@ def _plateau(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     stopped = _ramp(early / (later + 1e-3), 1.0, 3.0)
     score = flat * stuck_high * stopped
     return score, (
-        f"train loss stuck from epoch {k + 1} of {n}: it moved within a "
+        f"train loss stuck from epoch {v.epoch(k)} of {v.n_finite}: it moved within a "
         f"{_pct(later, v.log_scale).lstrip('+')} band and ended "
         f"{_pct(f['train_change'], v.log_scale)} from its start"
     )
@@ -202,7 +259,7 @@ def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     score = learned * near_best * settled
     text = (
         f"validation loss fell {_pct(f['val_best'], v.log_scale).lstrip('-')} and ends within "
-        f"{_pct(f['val_rise'], v.log_scale).lstrip('+')} of its best (epoch {v.vmin + 1} of "
+        f"{_pct(f['val_rise'], v.log_scale).lstrip('+')} of its best (epoch {v.epoch(v.vmin)} of "
         f"{v.n_finite}); train loss fell {_pct(f['train_change'], v.log_scale).lstrip('-')}"
     )
     if stopped >= 0.5 and f["val_rise"] > 0.05:
@@ -227,7 +284,7 @@ _PROBLEMS = ("lr-too-high", "lr-too-low", "not-converged", "overfitting", "under
 
 def rule_scores(f: dict[str, float], v: CurveView) -> dict[str, tuple[float, str]]:
     """Score every finding with its rule; ``good-fit`` is discounted by the strongest problem."""
-    if v.n_finite < 2:
+    if len(v.train) < 2:
         out = {name: (0.0, "too few finite epochs to judge") for name in RULES}
         out["lr-too-high"] = _lr_too_high(f, v)
         return out

@@ -10,9 +10,11 @@ from typing import Any
 
 import optuna
 
+from hyperlab.direction import MINIMIZE, check_direction, name_of, past_tense
 from hyperlab.errors import HyperlabError, InputError, InputTypeError
-from hyperlab.lab.objective import UserObjective
-from hyperlab.lab.records import study_records
+from hyperlab.lab.identity import check_planned_space, objective_identity
+from hyperlab.lab.objective import UserObjective, planned
+from hyperlab.lab.records import cv_std_err, study_records
 from hyperlab.lab.rundir import RunDir, RunSpec, check_name, load_studies
 from hyperlab.lab.runlock import run_lock
 from hyperlab.lab.runner import SURPLUS_REASON, StudyJob, run_jobs
@@ -30,11 +32,14 @@ class TuneSummary:
     Attributes:
         best_params: The best trial's parameters.
         best_value: Its cross-validated mean score.
-        best_std_err: Its standard error over the folds.
+        best_std_err: Its standard error over the CV folds (NaN when it has no CV).
         test_score: Its score on the held-out test split (``None`` when the task has none).
+        test_metric: What ``test_score`` measures and which way is better
+            (e.g. ``cross-entropy, lower is better``).
         n_trials: Finished trials in the study.
         stopped: Why the study stopped early, if it did.
         run_dir: Where the run lives.
+        direction: Which way the value was optimized (``"minimize"`` or ``"maximize"``).
     """
 
     best_params: dict[str, Any]
@@ -45,21 +50,27 @@ class TuneSummary:
     stopped: str | None = None
     run_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    direction: str = MINIMIZE
+    test_metric: str | None = None
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         se = (
-            ""
+            " (no CV)"
             if math.isnan(self.best_std_err)
             else f" ± {self.best_std_err:.4g} (CV standard error)"
         )
-        out = [f"best value: {self.best_value:.6g}{se} after {self.n_trials} trials"]
+        out = [
+            f"best value ({past_tense(self.direction)}): {self.best_value:.6g}{se} "
+            f"after {self.n_trials} trials"
+        ]
         out.append(
             "best configuration: "
             + ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_params.items())
         )
         if self.test_score is not None:
-            out.append(f"held-out test score: {self.test_score:.6g}")
+            metric = f" ({self.test_metric})" if self.test_metric else ""
+            out.append(f"held-out test score: {self.test_score:.6g}{metric}")
         if self.stopped:
             out.append(self.stopped)
         return out
@@ -72,8 +83,16 @@ def _fmt(v: Any) -> str:
 def _task_label(task: Any) -> str:
     """A short name for a task name, a Task or an objective function (default run names)."""
     if isinstance(task, str):
-        return task
+        from hyperlab.tasks import user
+
+        return user.label(task) if user.is_reference(task) else task
     return str(getattr(task, "name", getattr(task, "__name__", "objective")))
+
+
+def default_name(task: Any, suffix: str) -> str:
+    """The run name used when none is given: ``<task>-<suffix>`` (``suffix``: the tuner, or
+    ``compare``); a reference to user code gives ``<module or file>-<attribute>-<suffix>``."""
+    return f"{_task_label(task)}-{suffix}"
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -90,7 +109,8 @@ def _resolve_task(
     if task is None:
         return None, None
     if isinstance(task, str):
-        return task, TASKS.create(task, **task_options)
+        name = TASKS.canonical(task)  # a reference to a file is recorded with its absolute path
+        return name, TASKS.create(name, **task_options)
     if isinstance(task, Task):
         for entry_name in (task.name,):
             if entry_name in TASKS:
@@ -172,6 +192,8 @@ def _prepare(
     tuner_options: dict[str, Any] | None,
     pruner_options: dict[str, Any] | None,
     command: Sequence[str] | None,
+    *,
+    direction: str | None = None,
 ) -> tuple[RunSpec, RunDir, Task | None, UserObjective | None]:
     trials = _positive_int("trials", trials)
     jobs = _positive_int("jobs", jobs)
@@ -188,16 +210,18 @@ def _prepare(
         task_name, task_obj = _build_task(task, task_options)
     if budget is not None:
         budget = _positive_int("budget", budget)
-        if task_obj is not None and budget > task_obj.max_budget:
+        known = planned(task_obj)  # an objective's steps are its own: no maximum to check
+        if known is not None and budget > known.max_budget:
             raise InputError(
-                f"budget must be at most {task_obj.max_budget} for {task_name}, got {budget}"
+                f"budget must be at most {known.max_budget} for {task_name}, got {budget}"
             )
     if storage is not None:
         check_url(storage)
-    max_budget = budget or (task_obj.max_budget if task_obj is not None else 1)
+    known = planned(task_obj)  # ``None``: the steps are the objective's own, pruners learn them
+    max_budget = budget or (known.max_budget if known is not None else None)
     _check_no_pretraining_leak(task_name, pruner_options)  # before any pretraining runs
-    _check_pruner_options(pruners, pruner_options, max_budget)
-    _check_tuner_options(tuners, tuner_options, task_obj)
+    _check_pruner_options(pruners, pruner_options, max_budget, trials)
+    _check_tuner_options(tuners, tuner_options, planned(task_obj))
     run_dir = RunDir(Path(runs_dir) / name)
     spec = RunSpec(
         kind=kind,
@@ -210,14 +234,45 @@ def _prepare(
         budget=budget,
         jobs=jobs,
         stop_at_noise=stop_at_noise,
+        direction=_resolve_direction(direction, task_name, task_obj),
         task_options=dict(task_options or {}),
         tuner_options=dict(tuner_options or {}),
         pruner_options=dict(pruner_options or {}),
         name=name,
         command=list(command or []),
+        objective=objective_identity(objective) if objective is not None else None,
     )
     spec = run_dir.prepare(spec, overwrite=overwrite)
+    _check_resumed_space(run_dir, planned(task_obj))
     return spec, run_dir, task_obj, objective
+
+
+def _check_resumed_space(run_dir: RunDir, task: Task | None) -> None:
+    """A task's search space must be the one its run's studies began with (checked before any
+    trial runs; an objective's trials are checked as they run)."""
+    if task is not None:
+        studies = [study for study, *_ in load_studies(run_dir.path)]
+        check_planned_space(studies, task.distributions())
+
+
+def _resolve_direction(direction: Any, task_name: str | None, task: Task | None) -> str:
+    """The run's direction: ``direction`` when given, else the task's, else ``"minimize"``.
+
+    A task that declares its direction (every :class:`Task` does unless it sets ``None``) is
+    optimized that way; an explicit ``direction`` that contradicts it is refused by name.
+    """
+    if direction is not None:
+        check_direction(direction)
+    if task is None or task.direction is None:
+        return str(direction or MINIMIZE)
+    declared = check_direction(task.direction, f"direction of task {task_name!r}")
+    if direction is not None and direction != declared:
+        raise InputError(
+            f"direction {direction!r} contradicts task {task_name!r}, whose score "
+            f"({task.metric}) is to be {past_tense(declared)}; leave direction out to use "
+            "the task's"
+        )
+    return declared
 
 
 #: What the lab itself gives every pruner factory; not options.
@@ -225,15 +280,16 @@ _SET_FOR_PRUNERS = ("max_budget", "seed")
 
 
 def _check_pruner_options(
-    pruners: list[str], options: dict[str, Any] | None, max_budget: int
+    pruners: list[str], options: dict[str, Any] | None, max_budget: int | None, trials: int
 ) -> None:
     """Every option must be taken by at least one of the run's pruners (each pruner gets the
     ones it takes, as tuners do), and each pruner is built once with its share, so a bad value
-    fails before any trial runs."""
-    if options is None:
-        return
-    if not isinstance(options, dict):
+    fails before any trial runs. ``max_budget`` is ``None`` when the objective's steps are its
+    own (the pruners learn them). A pruner that needs as many complete trials as the run has
+    before it can stop one is refused (:func:`_check_startup`)."""
+    if options is not None and not isinstance(options, dict):
         raise InputTypeError(f"pruner_options must be a dict, got {options!r}")
+    options = options or {}
     for key in options:
         if key in _SET_FOR_PRUNERS:
             raise InputError(f"pruner option {key!r} is set by the lab, not by an option")
@@ -247,11 +303,24 @@ def _check_pruner_options(
     for p in pruners:
         mine = {k: v for k, v in options.items() if PRUNERS.takes(p, k)}
         try:
-            PRUNERS.create(p, max_budget=max_budget, seed=0, **mine)
+            pruner = PRUNERS.create(p, max_budget=max_budget, seed=0, **mine)
         except HyperlabError:  # a bad value, already named by the pruner
             raise
         except (TypeError, ValueError) as exc:  # no such keyword, or a value it refuses
             raise InputError(f"pruner {p!r} refused its options {mine}: {exc}") from None
+        _check_startup(p, pruner, trials)
+
+
+def _check_startup(name: str, pruner: Any, trials: int) -> None:
+    """A pruner that declares ``startup_trials`` (the complete trials it needs before it can
+    stop one) must have a trial left to stop: otherwise it would silently prune nothing."""
+    startup = getattr(pruner, "startup_trials", None)
+    if isinstance(startup, int) and not isinstance(startup, bool) and trials <= startup:
+        raise InputError(
+            f"pruner {name!r} stops no trial before {startup} trials have completed, and the "
+            f"run has trials={trials}: it would prune nothing; ask for more than {startup} "
+            f"trials (or pruner 'none')"
+        )
 
 
 def _check_no_pretraining_leak(task_name: str | None, options: dict[str, Any] | None) -> None:
@@ -316,6 +385,7 @@ def _jobs(spec: RunSpec) -> list[StudyJob]:
             trials=spec.trials,
             budget=spec.budget,
             stop_at_noise=spec.stop_at_noise,
+            direction=spec.direction,
             task_options=spec.task_options,
             tuner_options=spec.tuner_options,
             pruner_options=spec.pruner_options,
@@ -339,9 +409,11 @@ def tune(
     runs_dir: str | Path = DEFAULT_RUNS_DIR,
     overwrite: bool = False,
     progress: bool = True,
+    report: bool = True,
     task_options: dict[str, Any] | None = None,
     tuner_options: dict[str, Any] | None = None,
     pruner_options: dict[str, Any] | None = None,
+    direction: str | None = None,
     command: Sequence[str] | None = None,
 ) -> tuple[optuna.Study, TuneSummary]:
     """Tune a task (or a plain Optuna objective ``f(trial) -> float``) with one tuner.
@@ -363,16 +435,21 @@ def tune(
         runs_dir: Parent folder of run directories.
         overwrite: Delete an existing run of that name first.
         progress: Show a progress bar.
+        report: Write ``report.html`` into the run folder (as ``hyperlab tune`` does).
         task_options: Options for the task's factory (e.g. ``{"n_folds": 5}``).
         tuner_options: Options for the tuner's factory.
         pruner_options: Options for the pruner's factory (e.g. ``{"threshold": 0.02}`` for
             ``curve``); checked before any trial runs.
         command: The command line that started the run (recorded).
+        direction: ``"minimize"`` or ``"maximize"``: which way the objective's value is
+            better. Default: the task's own direction (a registered task declares it, and an
+            explicit one that contradicts it is refused), ``"minimize"`` for an objective
+            function. A resumed run must keep its direction.
 
     Returns:
         The study and a :class:`TuneSummary`.
     """
-    name = f"{_task_label(task)}-{tuner}" if name is None else name
+    name = default_name(task, tuner) if name is None else name
     with run_lock(runs_dir, name):  # one writer per run (see runlock)
         spec, run_dir, _task_obj, objective = _prepare(
             "tune",
@@ -392,10 +469,16 @@ def tune(
             tuner_options,
             pruner_options,
             command,
+            direction=direction,
         )
         run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
         study = load_studies(run_dir.path)[0][0]
-        return study, summarize(study, run_dir.path)
+        summary = summarize(study, run_dir.path)
+        if report:
+            from hyperlab.report import write_report
+
+            write_report(run_dir.path)
+        return study, summary
 
 
 def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
@@ -414,12 +497,21 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
     return TuneSummary(
         best_params=dict(best.params),
         best_value=float(best.value if best.value is not None else math.nan),
-        best_std_err=float(best.user_attrs.get("std_err", math.nan)),
+        best_std_err=cv_std_err(best),
         test_score=test.get("value") if test.get("trial") == best.number else None,
+        test_metric=_test_metric(study),
         n_trials=len(finished),
         stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
         run_dir=run_dir,
+        direction=name_of(study.direction),
     )
+
+
+def _test_metric(study: optuna.Study) -> str:
+    """What the study's test score measures and which way is better (``cross-entropy, lower is
+    better``; ``score`` when the metric was not recorded)."""
+    better = "higher" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "lower"
+    return f"{study.user_attrs.get('test_score', {}).get('metric') or 'score'}, {better} is better"
 
 
 def _first_failure(study: optuna.Study) -> str:
@@ -450,6 +542,7 @@ def compare(
     task_options: dict[str, Any] | None = None,
     tuner_options: dict[str, Any] | None = None,
     pruner_options: dict[str, Any] | None = None,
+    direction: str | None = None,
     command: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every tuner x pruner with several seeds; write ``results.csv`` and the report.
@@ -462,7 +555,7 @@ def compare(
         pruners: Registered pruner names (each combined with each tuner).
         jobs: Worker processes (each takes whole studies).
         storage, name, budget, stop_at_noise, runs_dir, overwrite, progress, task_options,
-        tuner_options, pruner_options, command: As for :func:`tune` (each tuner and each
+        tuner_options, pruner_options, command, direction: As for :func:`tune` (each tuner and each
         pruner gets the options it takes; every option must be taken by one of them).
         report: Write ``report.html`` next to ``results.csv``.
 
@@ -484,7 +577,7 @@ def compare(
         seed_list = list(seeds)  # type: ignore[arg-type]
         if not seed_list:
             raise InputError("seeds must not be empty")
-    name = f"{_task_label(task)}-compare" if name is None else name
+    name = default_name(task, "compare") if name is None else name
     with run_lock(runs_dir, name):  # one writer per run (see runlock)
         spec, run_dir, _task_obj, objective = _prepare(
             "compare",
@@ -504,6 +597,7 @@ def compare(
             tuner_options,
             pruner_options,
             command,
+            direction=direction,
         )
         run_jobs(_jobs(spec), spec.jobs, objective=objective, progress=progress, description=name)
         records = collect_records(run_dir.path)

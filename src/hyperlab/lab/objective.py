@@ -115,10 +115,23 @@ class WrappedObjective:
         return value
 
 
+def planned(task: Task | None) -> Task | None:
+    """``task`` when its search space is known in advance (``None`` for a task that runs whole
+    trials itself: like a user function, it suggests its own parameters)."""
+    return task if task is not None and task.trial_objective() is None else None
+
+
 def make_objective(
     task: Task | None, func: UserObjective | None, seed: int, budget: int | None
 ) -> Any:
-    """The objective for a task or a user function (exactly one of them)."""
+    """The objective for a task or a user function (exactly one of them).
+
+    A task that runs whole trials itself (:meth:`~hyperlab.tasks.Task.trial_objective`) is
+    called as a user function is.
+    """
+    own = task.trial_objective() if task is not None else None
+    if own is not None:
+        return WrappedObjective(own)
     if task is not None:
         return TaskObjective(task, seed, budget)
     assert func is not None  # guaranteed by the public callers' checks

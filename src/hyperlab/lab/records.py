@@ -8,6 +8,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hyperlab.direction import is_better, name_of, regret
+
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
 COLUMNS = (
     "tuner",
@@ -19,6 +21,7 @@ COLUMNS = (
     "std_err",
     "best_so_far",
     "regret",
+    "direction",
     "budget",
     "epochs_cumulative",
     "wall_time",
@@ -34,6 +37,20 @@ def trial_budget(trial: optuna.trial.FrozenTrial) -> int:
     return len(trial.intermediate_values) or (1 if trial.state == TrialState.COMPLETE else 0)
 
 
+def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
+    """Standard error of a trial's score over its cross-validation folds; NaN without CV.
+
+    A trial has no CV when it recorded no standard error (a user's objective) or a zero one
+    from fewer than two folds (a task scored once, such as a synthetic function).
+    """
+    se = trial.user_attrs.get("std_err")
+    if isinstance(se, bool) or not isinstance(se, int | float) or not math.isfinite(se):
+        return math.nan
+    if se == 0 and len(trial.user_attrs.get("fold_values") or []) < 2:
+        return math.nan
+    return float(se)
+
+
 def study_records(
     study: optuna.Study,
     tuner: str = "",
@@ -41,22 +58,28 @@ def study_records(
     seed: int = 0,
     optimum: float | None = None,
 ) -> list[dict[str, Any]]:
-    """One record per finished or failed trial of ``study``, in trial order."""
+    """One record per finished or failed trial of ``study``, in trial order.
+
+    ``best_so_far`` is the best value so far in the study's direction (the running minimum,
+    or maximum when maximizing), ``regret`` how far it falls short of ``optimum`` (>= 0 either
+    way), and ``direction`` says which way was better.
+    """
+    direction = name_of(study.direction)
     records = []
-    best = math.inf
+    best = math.nan
     epochs = 0
     for t in study.get_trials(deepcopy=False):
         if t.state == TrialState.RUNNING or t.state == TrialState.WAITING:
             continue
         value = t.value if t.state == TrialState.COMPLETE and t.value is not None else math.nan
-        if math.isfinite(value):
-            best = min(best, value)
+        if math.isfinite(value) and is_better(value, best, direction):
+            best = value
         budget = trial_budget(t)
         epochs += budget
         wall = t.user_attrs.get("wall_time")
         if wall is None and t.datetime_start and t.datetime_complete:
             wall = (t.datetime_complete - t.datetime_start).total_seconds()
-        best_value = best if math.isfinite(best) else math.nan
+        best_value = best
         record: dict[str, Any] = {
             "tuner": tuner,
             "pruner": pruner,
@@ -66,7 +89,8 @@ def study_records(
             "value": value,
             "std_err": t.user_attrs.get("std_err", math.nan),
             "best_so_far": best_value,
-            "regret": best_value - optimum if optimum is not None else math.nan,
+            "regret": regret(best_value, optimum, direction),
+            "direction": direction,
             "budget": budget,
             "epochs_cumulative": epochs,
             "wall_time": wall if wall is not None else math.nan,

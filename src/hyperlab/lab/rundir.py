@@ -28,6 +28,8 @@ SPEC_FILE = "run.json"
 # Settings that may change between a run and its resumption (``name``: a copied run keeps the
 # study names it was recorded with).
 _RESUMABLE = {"trials", "jobs", "created", "versions", "command", "name"}
+# Settings a run recorded by an older hyperlab may lack (null): then they are not compared.
+_UNKNOWN_WHEN_NULL = {"objective"}
 #: What the lab writes into a run folder (``--overwrite`` removes these and nothing else).
 LAB_FILES = (
     SPEC_FILE,
@@ -92,9 +94,13 @@ class RunSpec:
         budget: Epochs per trial (``None``: the task's maximum).
         jobs: Worker processes.
         stop_at_noise: End a study once the remaining improvement is within noise.
+        direction: ``"minimize"`` or ``"maximize"``: which way the score was optimized (a
+            ``run.json`` without it is a minimized run).
         task_options: Options given to the task's factory.
         tuner_options: Options given to each tuner's factory.
         pruner_options: Options for the pruners' factories (each gets those it takes).
+        objective: The identity of a Python objective given as a function (``module:qualname``;
+            ``None`` for a task name, which identifies itself).
     """
 
     kind: str
@@ -107,6 +113,7 @@ class RunSpec:
     budget: int | None = None
     jobs: int = 1
     stop_at_noise: bool = False
+    direction: str = "minimize"
     task_options: dict[str, Any] = field(default_factory=dict)
     tuner_options: dict[str, Any] = field(default_factory=dict)
     pruner_options: dict[str, Any] = field(default_factory=dict)
@@ -114,6 +121,7 @@ class RunSpec:
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
+    objective: str | None = None
 
     def study_names(self) -> list[tuple[str, str, str, int]]:
         """``(study name, tuner, pruner, seed)`` of every study in the run."""
@@ -137,7 +145,9 @@ class RunSpec:
         return [
             f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}"
             for k in mine
-            if k not in _RESUMABLE and mine.get(k) != theirs.get(k)
+            if k not in _RESUMABLE
+            and mine.get(k) != theirs.get(k)
+            and not (k in _UNKNOWN_WHEN_NULL and theirs.get(k) is None)
         ]
 
 
@@ -421,6 +431,7 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "budget": (lambda v: v is None or _is_int(v), "an integer or null"),
     "jobs": (_is_int, "an integer"),
     "stop_at_noise": (lambda v: isinstance(v, bool), "true or false"),
+    "direction": (lambda v: v in ("minimize", "maximize"), "'minimize' or 'maximize'"),
     "task_options": (lambda v: isinstance(v, dict), "an object"),
     "tuner_options": (lambda v: isinstance(v, dict), "an object"),
     "pruner_options": (lambda v: isinstance(v, dict), "an object"),
@@ -428,6 +439,7 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "created": (lambda v: isinstance(v, str), "a string"),
     "versions": (lambda v: isinstance(v, dict), "an object"),
     "command": (_is_list_of(str), "a list of strings"),
+    "objective": (lambda v: v is None or isinstance(v, str), "a module:qualname or null"),
 }
 
 

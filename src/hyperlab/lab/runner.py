@@ -31,13 +31,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
-from hyperlab.errors import HyperlabError, InputError, StorageError
+from hyperlab.direction import check_direction, name_of
+from hyperlab.errors import HyperlabError, InputError, RunConflictError, StorageError
 from hyperlab.lab import interrupts
-from hyperlab.lab import probe as probe  # registers the sleep-branin task
 from hyperlab.lab.heartbeat import STALE_REASON, requeue
-from hyperlab.lab.objective import UserObjective, make_objective
+from hyperlab.lab.identity import SpaceGuard
+from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.storage import is_transient, open_storage, redact
 from hyperlab.registry import PRUNERS, TASKS, TUNERS
 from hyperlab.tasks.base import Task
@@ -50,7 +52,8 @@ INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued
 
 @dataclass
 class StudyJob:
-    """One study to run: which task, tuner, pruner, seed, and how many finished trials."""
+    """One study to run: which task, tuner, pruner, seed, and how many finished trials;
+    ``direction`` is which way its value is optimized (``"minimize"`` or ``"maximize"``)."""
 
     study_name: str
     storage: str
@@ -61,6 +64,7 @@ class StudyJob:
     trials: int
     budget: int | None = None
     stop_at_noise: bool = False
+    direction: str = "minimize"
     task_options: dict[str, Any] = field(default_factory=dict)
     tuner_options: dict[str, Any] = field(default_factory=dict)
     pruner_options: dict[str, Any] = field(default_factory=dict)
@@ -138,7 +142,8 @@ def build_study(
             that run many short jobs); otherwise open a fresh one (a run directory may have
             been deleted and recreated since).
     """
-    space = task.distributions() if task is not None else None
+    known = planned(task)  # tuners get no space (nor task) when the objective suggests its own
+    space = known.distributions() if known is not None else None
     seed = job.seed if worker == 0 else (job.seed + 7919 * worker) % 2**31
     if reuse_storage:
         storage = _process_storage(
@@ -156,8 +161,9 @@ def build_study(
         # several workers would otherwise get nearly the same point from TPE before the others
         # report; Optuna's constant liar counts running trials as bad (Ginsbourger et al. 2010)
         options.setdefault("constant_liar", True)
-    sampler = TUNERS.create(job.tuner, seed=sampler_seed, space=space, task=task, **options)
-    max_budget = job.budget or (task.max_budget if task is not None else 1)
+    sampler = TUNERS.create(job.tuner, seed=sampler_seed, space=space, task=known, **options)
+    # ``None``: the trials' steps are the objective's own; a pruner learns them (see PRUNERS)
+    max_budget = job.budget or (known.max_budget if known is not None else None)
     pruner_options = {k: v for k, v in job.pruner_options.items() if PRUNERS.takes(job.pruner, k)}
     pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed, **pruner_options)
     study = optuna.create_study(
@@ -165,13 +171,25 @@ def build_study(
         storage=storage,
         sampler=sampler,
         pruner=pruner,
-        direction="minimize",
+        direction=StudyDirection[check_direction(job.direction).upper()],
         load_if_exists=True,
     )
+    _check_direction(study, job)
     info = {"task": job.task, "tuner": job.tuner, "pruner": job.pruner, "seed": job.seed}
     if study.user_attrs.get("hyperlab") != info:
         study.set_user_attr("hyperlab", info)
     return study
+
+
+def _check_direction(study: optuna.Study, job: StudyJob) -> None:
+    """A study that exists already keeps its direction (Optuna loads it without a word): a job
+    with the other one is refused by name."""
+    stored = name_of(study.direction)
+    if stored != job.direction:
+        raise RunConflictError(
+            f"study {job.study_name!r} was created to {stored} its value; it cannot be resumed "
+            f"to {job.direction} it: choose another run name, or start over"
+        )
 
 
 def resumed_seed(seed: int, trials_so_far: int) -> int:
@@ -255,14 +273,20 @@ class SurplusTrial(HyperlabError, RuntimeError):
 
 
 class _Claimed:
-    """The objective behind an admission check; remembers the trial and how it ended."""
+    """The objective behind an admission check; remembers the trial and how it ended.
 
-    def __init__(self, func: Any, target: int) -> None:
+    With a ``guard``, a trial whose search space differs from the study's is failed, and the
+    conflict kept in ``conflict`` for the caller to raise (Optuna catches it in the trial).
+    """
+
+    def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
         self.func = func
         self.target = target
+        self.guard = guard
         self.trial_id: int | None = None
         self.surplus = False
         self.interrupted: str | None = None
+        self.conflict: RunConflictError | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
         self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
@@ -272,13 +296,28 @@ class _Claimed:
             trial.set_user_attr("fail_reason", SURPLUS_REASON)
             raise SurplusTrial(SURPLUS_REASON)
         try:
-            return float(self.func(trial))
+            value = float(self.func(trial))
         except KeyboardInterrupt as exc:
             self.interrupted = str(exc) or "SIGINT"
             try:
                 trial.set_user_attr("fail_reason", INTERRUPT_REASON.format(signal=self.interrupted))
             except Exception:  # the storage may be what was interrupted
                 pass
+            raise
+        except optuna.TrialPruned:
+            self._check_space(trial, complete=False)
+            raise
+        self._check_space(trial, complete=True)
+        return value
+
+    def _check_space(self, trial: optuna.Trial, complete: bool) -> None:
+        if self.guard is None:
+            return
+        try:
+            self.guard.check(trial.distributions, complete)
+        except RunConflictError as exc:
+            self.conflict = exc
+            trial.set_user_attr("fail_reason", str(exc))
             raise
 
 
@@ -359,7 +398,8 @@ def run_job(
     study = build_study(job, task, worker, reuse_storage=not owner)
     if owner:
         fail_interrupted(study)
-    func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials)
+    guard = SpaceGuard(study)  # a changed search space must not join the study's trials
+    func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
     failures = ran = errors = 0
     max_failures = max(10, job.trials)
     while max_trials is None or ran < max_trials:
@@ -376,6 +416,8 @@ def run_job(
             if _exhausted(study, finished, job.trials):
                 break
             _run_one(study, func)
+            if func.conflict is not None:
+                raise func.conflict
             errors = 0
         except KeyboardInterrupt:
             _requeue_interrupted(study, func)
@@ -485,7 +527,8 @@ def _requeue_interrupted(study: optuna.Study, func: _Claimed) -> None:
 
 
 def record_test_score(study: optuna.Study, task: Task, job: StudyJob) -> None:
-    """Score the best trial on the task's held-out test split (once) and store it."""
+    """Score the best trial on the task's held-out test split (once) and store it with the
+    task's ``metric`` (what the test score measures)."""
     try:
         best = study.best_trial
     except ValueError:
@@ -495,7 +538,8 @@ def record_test_score(study: optuna.Study, task: Task, job: StudyJob) -> None:
     config = task.search_space(optuna.trial.FixedTrial(best.params))  # type: ignore[arg-type]
     score = task.test_score(config, job.budget, seed=job.seed)
     if score is not None:
-        study.set_user_attr("test_score", {"trial": best.number, "value": float(score)})
+        record = {"trial": best.number, "value": float(score), "metric": task.metric}
+        study.set_user_attr("test_score", record)
 
 
 def _worker_main(job: StudyJob, worker: int, owner: bool) -> bool:
@@ -553,7 +597,10 @@ def run_jobs(
         if processes == 1 or objective is not None:
             if processes > 1:
                 warnings.warn(
-                    "a Python objective runs in one process; ignoring --jobs", stacklevel=2
+                    f"a Python objective runs in this process only; jobs={processes} is "
+                    "ignored (give the task as an importable reference, 'module:attribute', "
+                    "to run it in several processes)",
+                    stacklevel=2,
                 )
             for job in jobs:
                 run_job(job, objective=objective, on_trial=lambda: _refresh(bar, jobs))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hyperlab.direction import MINIMIZE, check_direction, sign
+
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
     """Mean and standard error of the mean (SE 0 for fewer than two values)."""
@@ -48,7 +50,8 @@ def bootstrap_band(
 
 @dataclass
 class PairedComparison:
-    """``a`` minus ``b`` over paired runs (same seeds), lower is better.
+    """``a`` minus ``b`` over paired runs (same seeds); the verdict reads it in the values'
+    direction (a negative difference is better when minimizing, a positive one when maximizing).
 
     Attributes:
         name_a: First method.
@@ -73,9 +76,15 @@ class PairedComparison:
 
 
 def paired_comparison(
-    a: Sequence[float], b: Sequence[float], name_a: str = "a", name_b: str = "b"
+    a: Sequence[float],
+    b: Sequence[float],
+    name_a: str = "a",
+    name_b: str = "b",
+    direction: str = MINIMIZE,
 ) -> PairedComparison:
     """Compare paired final values; a difference within 2 standard errors is called noise.
+
+    ``direction`` (``"minimize"`` or ``"maximize"``) says which values are better.
 
     A difference is only called "better"/"worse" when it exceeds twice its standard error
     *and* the signed-rank test gives p < 0.05 (with few seeds the test cannot reach that, and
@@ -103,7 +112,8 @@ def paired_comparison(
 
         p = float(wilcoxon(d).pvalue)
     significant = n > 1 and math.isfinite(se) and abs(diff) > 2 * se and p < 0.05
-    verdict = ("better" if diff < 0 else "worse") if significant else "within noise"
+    improves = sign(check_direction(direction)) * diff < 0
+    verdict = ("better" if improves else "worse") if significant else "within noise"
     p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
     if n == 1:
         verdict = "one pair"
@@ -120,8 +130,10 @@ def paired_comparison(
     return PairedComparison(name_a, name_b, n, diff, se, p, verdict, sentence)
 
 
-def mean_ranks(table: dict[str, Sequence[float]]) -> dict[str, float]:
-    """Mean rank of each method over paired runs (rank 1 = lowest value; ties averaged)."""
+def mean_ranks(table: dict[str, Sequence[float]], direction: str = MINIMIZE) -> dict[str, float]:
+    """Mean rank of each method over paired runs (rank 1 = best value in ``direction``: the
+    lowest when minimizing, the highest when maximizing; ties averaged; a missing value ranks
+    last)."""
     from scipy.stats import rankdata
 
     names = list(table)
@@ -129,6 +141,6 @@ def mean_ranks(table: dict[str, Sequence[float]]) -> dict[str, float]:
     if n == 0:
         return {k: float("nan") for k in names}
     mat = np.array([[table[k][i] for k in names] for i in range(n)], dtype=float)
-    mat = np.where(np.isfinite(mat), mat, np.inf)
+    mat = np.where(np.isfinite(mat), sign(check_direction(direction)) * mat, np.inf)
     ranks = np.array([rankdata(row) for row in mat])
     return {k: float(ranks[:, j].mean()) for j, k in enumerate(names)}

@@ -1,11 +1,11 @@
 """Workers that join studies by name from a shared storage, on any number of machines.
 
 ``hyperlab tune ... --storage URL --create-only`` creates the run's studies and writes the whole
-setup (task, tuner, pruner, seed, trials, budget, options, heartbeat settings) into each study's
-user attribute ``hyperlab_setup``; ``hyperlab worker --storage URL --name NAME`` rebuilds every
-:class:`~hyperlab.lab.runner.StudyJob` from the storage alone and runs trials until each study
-has its requested number of finished trials (see :mod:`hyperlab.lab.runner` for why the count
-is exact however many workers race).
+setup (task, tuner, pruner, seed, trials, budget, direction, options, heartbeat settings) into
+each study's user attribute ``hyperlab_setup``; ``hyperlab worker --storage URL --name NAME``
+rebuilds every :class:`~hyperlab.lab.runner.StudyJob` from the storage alone and runs trials
+until each study has its requested number of finished trials (see :mod:`hyperlab.lab.runner`
+for why the count is exact however many workers race).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def create_studies(jobs: list[StudyJob]) -> list[optuna.Study]:
         if job.task is None:
             raise InputError(
                 "workers rebuild the task by name; a Python objective cannot be shared with "
-                "workers: register it as a task (hyperlab.registry.TASKS.register)"
+                "workers: give it by reference (module:attribute or path/to/file.py:attribute) "
+                "or register it as a task (hyperlab.registry.TASKS.register)"
             )
         task = TASKS.create(job.task, **job.task_options)
         study = build_study(job, task)
@@ -232,6 +233,7 @@ def prepare_run(
     jobs: int = 2,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
+    direction: str | None = None,
 ) -> tuple[Any, list[StudyJob]]:
     """Prepare a ``tune`` run for workers: its run directory and created, described studies.
 
@@ -245,7 +247,7 @@ def prepare_run(
     from hyperlab.lab import api
     from hyperlab.lab.storage import default_storage
 
-    name = f"{task}-{tuner}" if name is None else name
+    name = api.default_name(task, tuner) if name is None else name
     if storage is None:
         storage = default_storage(Path(runs_dir) / name, jobs=2)
     spec, run_dir, _task, _objective = api._prepare(
@@ -266,6 +268,7 @@ def prepare_run(
         tuner_options,
         pruner_options,
         command,
+        direction=direction,
     )
     jobs_list = [with_heartbeats(j, heartbeat_interval, grace_period) for j in api._jobs(spec)]
     create_studies(jobs_list)

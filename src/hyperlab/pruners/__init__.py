@@ -1,6 +1,12 @@
 """Pruners: Optuna pruners that read partial learning curves and stop the losers.
 
-Importing this package registers the built-in pruners in :data:`hyperlab.registry.PRUNERS`.
+Importing this package registers the built-in pruners in :data:`hyperlab.registry.PRUNERS`. The
+pruners are Optuna pruners, usable in any Optuna study::
+
+    from hyperlab.curves import ParametricCurvePredictor
+    from hyperlab.pruners import LearningCurvePruner
+    pruner = LearningCurvePruner(ParametricCurvePredictor(), max_budget=20)
+    study = optuna.create_study(pruner=pruner)
 """
 
 from __future__ import annotations
@@ -8,3 +14,7 @@ from __future__ import annotations
 from hyperlab.pruners import classic as classic  # registers the classic pruners
 from hyperlab.pruners import curve as curve  # registers curve, curve-parametric
 from hyperlab.pruners import curve_halving as curve_halving  # registers curve-halving
+from hyperlab.pruners.curve import LearningCurvePruner
+from hyperlab.pruners.curve_halving import CurveHalvingPruner
+
+__all__ = ["CurveHalvingPruner", "LearningCurvePruner"]

@@ -10,6 +10,13 @@ finished trials at the same epoch). A trial is never stopped before ``min_epochs
 when its value is the best of all trials at its epoch or already better than the best final
 value.
 
+The final step is ``max_budget`` when it is known (a task's epochs); without it (a user's
+objective) it is learned from the study: the largest step a complete trial reported. No trial is
+stopped before one has completed (a warm-up, like Optuna's ``n_startup_trials``), and the budget
+grows when a later trial completes with more steps. A maximized study's values are negated once,
+as they are read (:func:`hyperlab.direction.study_sign`; values written back, in reasons and
+predictions, are turned back), so that every rule and the predictor minimize.
+
 When it stops a trial it records on it (user attributes) ``prune_reason``,
 ``predicted_final_mean`` and ``predicted_final_std``, which the report shows.
 """
@@ -18,22 +25,32 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
 import optuna
 from optuna.pruners import BasePruner
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.curves.base import CurvePredictor, prob_below
+from hyperlab.direction import study_sign
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import PRUNERS
 
 
 def default_min_epochs(max_budget: int) -> int:
-    """Ten per cent of the budget, at least two epochs (at most ``max_budget``)."""
-    return min(max_budget, max(2, math.ceil(max_budget / 10)))
+    """Ten per cent of the budget, at least two epochs, but below ``max_budget`` (so that one
+    epoch is left to check) where the budget allows: 1 for budgets of 1 and 2."""
+    return max(1, min(max_budget - 1, max(2, math.ceil(max_budget / 10))))
+
+
+def learned_budget(trials: list[FrozenTrial]) -> int | None:
+    """The largest step a complete trial reported; ``None`` before one has."""
+    steps = [
+        t.last_step for t in trials if t.state == TrialState.COMPLETE and t.last_step is not None
+    ]
+    return max(steps, default=None)
 
 
 def trial_curve(trial: FrozenTrial) -> np.ndarray:
@@ -48,10 +65,13 @@ class LearningCurvePruner(BasePruner):
     Args:
         predictor: The curve predictor (a :class:`~hyperlab.curves.CurvePredictor`); it is
             refitted on the study's trials as they finish.
-        max_budget: The final step (epoch) whose value is predicted.
+        max_budget: The final step (epoch) whose value is predicted; ``None``: learned from
+            the study (the largest step a complete trial reported; see the module docstring).
         k: Compare with the k-th best final value among complete trials (1: the best).
         threshold: Prune when ``P(final better than the k-th best) < threshold``.
-        min_epochs: Never prune before this step (default: :func:`default_min_epochs`).
+        min_epochs: Never prune before this step (default: :func:`default_min_epochs` of
+            the budget). Refused when not below a given ``max_budget``; with a learned budget
+            that it is not below, the pruner warns once (it then stops no trial).
         min_finished: Trials that must have reached ``max_budget`` before the predictor acts;
             until then the median rule does.
         median_startup: Finished trials the median rule needs before it acts.
@@ -92,7 +112,7 @@ class LearningCurvePruner(BasePruner):
         self,
         predictor: CurvePredictor,
         *,
-        max_budget: int,
+        max_budget: int | None = None,
         k: int = 1,
         threshold: float = 0.05,
         min_epochs: int | None = None,
@@ -107,8 +127,11 @@ class LearningCurvePruner(BasePruner):
     ) -> None:
         if not isinstance(predictor, CurvePredictor):
             raise InputTypeError(f"predictor must be a CurvePredictor, got {predictor!r}")
+        if max_budget is not None and (
+            isinstance(max_budget, bool) or not isinstance(max_budget, int) or max_budget < 1
+        ):
+            raise InputError(f"max_budget must be an int >= 1 or None, got {max_budget!r}")
         for name, value, low in (
-            ("max_budget", max_budget, 1),
             ("k", k, 1),
             ("min_finished", min_finished, 1),
             ("median_startup", median_startup, 1),
@@ -120,6 +143,11 @@ class LearningCurvePruner(BasePruner):
             isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 1
         ):
             raise InputError(f"min_epochs must be a positive int, got {min_epochs!r}")
+        if min_epochs is not None and max_budget is not None and min_epochs >= max_budget:
+            raise InputError(
+                f"min_epochs={min_epochs} leaves no epoch to stop a trial at: the pruner stops "
+                f"trials before their last epoch, max_budget={max_budget}; give a smaller one"
+            )
         if not 0.0 < threshold < 1.0:
             raise InputError(f"threshold must be in (0, 1), got {threshold!r}")
         if not refit_growth >= 0.0:
@@ -134,7 +162,7 @@ class LearningCurvePruner(BasePruner):
         self.max_budget = max_budget
         self.k = k
         self.threshold = threshold
-        self.min_epochs = default_min_epochs(max_budget) if min_epochs is None else min_epochs
+        self.min_epochs = min_epochs
         self.min_finished = min_finished
         self.median_startup = median_startup
         self.refit_growth = refit_growth
@@ -152,6 +180,8 @@ class LearningCurvePruner(BasePruner):
         self._made: dict[int, list[tuple[float, float, float]]] = {}
         self.protect = protect
         self._fitted_on = 0
+        self._fitted_budget: int | None = None
+        self._warned_inert = False
         self._lock = threading.RLock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -165,6 +195,41 @@ class LearningCurvePruner(BasePruner):
 
     # ------------------------------------------------------------------ the decision
 
+    @property
+    def startup_trials(self) -> int:
+        """Complete trials the pruner needs before it can stop one (the lab refuses a run of
+        no more trials than this)."""
+        return min(self.median_startup, self.min_finished)
+
+    def first_check(self, budget: int) -> int:
+        """The first step at which a trial may be stopped, for a final step ``budget``."""
+        return default_min_epochs(budget) if self.min_epochs is None else self.min_epochs
+
+    def budget(self, trials: list[FrozenTrial]) -> int | None:
+        """The final step: ``max_budget``, or else learned from ``trials`` (the largest step a
+        complete one reported; ``None`` before one has). Warns once when a learned budget
+        leaves the pruner's settings nothing to act on (:meth:`_inert_reason`)."""
+        if self.max_budget is not None:
+            return self.max_budget
+        budget = learned_budget(trials)
+        if budget is not None and not self._warned_inert:
+            reason = self._inert_reason(budget)
+            if reason is not None:
+                self._warned_inert = True
+                warnings.warn(
+                    f"{type(self).__name__}: {reason}, the largest step a complete trial "
+                    f"reported: it stops no trial until a trial completes with more steps",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        return budget
+
+    def _inert_reason(self, budget: int) -> str | None:
+        """Why a setting leaves nothing to check with the final step ``budget``, or ``None``."""
+        if self.first_check(budget) >= budget:
+            return f"min_epochs={self.first_check(budget)} is not below {budget}"
+        return None
+
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         """Whether to stop ``trial`` now (see the class docstring)."""
         settled = self._settled(study, trial)
@@ -172,13 +237,26 @@ class LearningCurvePruner(BasePruner):
             return settled
         step = trial.last_step
         assert step is not None
+        # a known budget decides the schedule without reading the study
+        trials = None if self.max_budget is not None else study.get_trials(deepcopy=False)
+        budget = self.budget(trials or [])
+        if budget is None:
+            return False
+        first = self.first_check(budget)
+        if step < first or step >= budget or not self._is_check_step(step, first):
+            return False
+        if trials is None:
+            trials = study.get_trials(deepcopy=False)
+        return self._decide(study, trial, trials, budget)
+
+    def _decide(
+        self, study: optuna.Study, trial: FrozenTrial, trials: list[FrozenTrial], budget: int
+    ) -> bool:
+        """The rules of the class docstring, at a check step before ``budget``."""
+        step = trial.last_step
+        assert step is not None
         value = trial.intermediate_values[step]
-        if step < self.min_epochs or step >= self.max_budget:
-            return False
-        if not self._is_check_step(step):
-            return False
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
-        trials = study.get_trials(deepcopy=False)
+        sign = study_sign(study)
         others = [t for t in trials if t.number != trial.number]
         mine = sign * trial_curve(trial)
         mine = mine[np.isfinite(mine)]
@@ -193,32 +271,33 @@ class LearningCurvePruner(BasePruner):
         better = sum(v < sign * value for v in at_step)
         if better < self.protect * (len(at_step) + 1):
             return False
-        finals = self._finals(others, sign)
+        finals = self._finals(others, sign, budget)
         if finals.size and sign * value <= finals.min():
             return False
         if finals.size < self.min_finished:
             return self._median_rule(study, trial, others, step, float(mine.min()), sign)
         reference = float(np.sort(finals)[min(self.k, finals.size) - 1])
         if better < self.slope_guard * (len(at_step) + 1) and _still_on_course(
-            mine, self.max_budget - step, reference
+            mine, budget - step, reference
         ):
             return False
         with self._lock:
-            self._maybe_refit(others, sign)
+            self._maybe_refit(others, sign, budget)
             mean, std = self.predictor.predict_final(
-                mine, trial.params if self.predictor.uses_config else None, self.max_budget
+                mine, trial.params if self.predictor.uses_config else None, budget
             )
         p_better = prob_below(mean, std, reference)
         if self.audit:
             rank = better / (len(at_step) + 1)
             with self._lock:
-                p_better = max(p_better, self._audited(others, sign, mean, std, reference, rank))
+                audited = self._audited(others, sign, (mean, std), reference, rank, budget)
+                p_better = max(p_better, audited)
                 self._made.setdefault(trial.number, []).append((mean, std, rank))
         if p_better >= self.threshold:
             return False
         which = "best" if self.k == 1 else f"{self.k}-th best"
         reason = (
-            f"predicted final value at epoch {self.max_budget}: {sign * mean:.4g} ± "
+            f"predicted final value at epoch {budget}: {sign * mean:.4g} ± "
             f"{std:.2g} (from {step} epochs) vs the {which} final value {sign * reference:.4g} "
             f"of {finals.size} complete trials; P(better) = {p_better:.2%} < "
             f"{self.threshold:.0%}"
@@ -242,22 +321,24 @@ class LearningCurvePruner(BasePruner):
         self,
         others: list[FrozenTrial],
         sign: float,
-        mean: float,
-        std: float,
+        prediction: tuple[float, float],
         reference: float,
         rank: float,
+        budget: int,
     ) -> float:
         """The share of this pruner's earlier predictions, for trials that went on to finish
         and that ranked about as well as this one (rank fraction within a factor of two of
         ``rank``), whose final value beat its prediction by more stds than ``reference`` beats
-        ``mean``; 0 with fewer than 20 such predictions."""
+        the predicted mean; 0 with fewer than 20 such predictions. ``prediction``: this
+        trial's predicted final ``(mean, std)``."""
+        mean, std = prediction
         finals = {
-            t.number: sign * t.intermediate_values.get(self.max_budget, t.value)
+            t.number: sign * t.intermediate_values.get(budget, t.value)
             for t in others
             if t.number in self._made
             and t.state == TrialState.COMPLETE
             and t.value is not None
-            and (t.last_step or 0) >= self.max_budget
+            and (t.last_step or 0) >= budget
         }
         z = [
             (final - m) / s
@@ -269,24 +350,25 @@ class LearningCurvePruner(BasePruner):
             return 0.0
         return float(np.mean(np.array(z) < (reference - mean) / max(std, 1e-300)))
 
-    def _is_check_step(self, step: int) -> bool:
+    def _is_check_step(self, step: int, first: int) -> bool:
+        """Whether ``step`` is on the check schedule that starts at step ``first``."""
         if self.check_growth <= 0.0:
-            return (step - self.min_epochs) % self.interval == 0
-        check = float(self.min_epochs)
+            return (step - first) % self.interval == 0
+        check = float(first)
         while math.ceil(check) < step:
             check = max(check * (1.0 + self.check_growth), math.ceil(check) + 1.0)
         return math.ceil(check) == step
 
-    def _finals(self, trials: list[FrozenTrial], sign: float) -> np.ndarray:
-        """Sign-adjusted final values of the complete trials that reached ``max_budget``."""
+    def _finals(self, trials: list[FrozenTrial], sign: float, budget: int) -> np.ndarray:
+        """Sign-adjusted final values of the complete trials that reached ``budget``."""
         out = []
         for t in trials:
             if t.state != TrialState.COMPLETE or t.value is None:
                 continue
             last = t.last_step
-            if last is not None and last < self.max_budget:
+            if last is not None and last < budget:
                 continue
-            value = t.intermediate_values.get(self.max_budget, t.value)
+            value = t.intermediate_values.get(budget, t.value)
             if math.isfinite(value):
                 out.append(sign * value)
         return np.array(out, dtype=np.float64)
@@ -321,25 +403,28 @@ class LearningCurvePruner(BasePruner):
         )
         return True
 
-    def _maybe_refit(self, others: list[FrozenTrial], sign: float) -> None:
+    def _maybe_refit(self, others: list[FrozenTrial], sign: float, budget: int) -> None:
+        """Refit the predictor on the finished trials' curves (cut at ``budget``) when they
+        have grown by ``refit_growth`` or the budget has changed since the last fit."""
         done = [
             t
             for t in others
             if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
         ]
         needed = self._fitted_on + max(1, int(self.refit_growth * self._fitted_on))
-        if self._fitted_on and len(done) < needed and self.predictor.max_budget_ is not None:
+        fitted = self._fitted_on and self._fitted_budget == budget
+        if fitted and len(done) < needed and self.predictor.max_budget_ is not None:
             return
         curves, configs, budgets = [], [], []
         distributions: dict[str, Any] = {}
         for t in done:
             curve = sign * trial_curve(t)
-            curve = curve[: self.max_budget]
+            curve = curve[:budget]
             if not np.isfinite(curve[0]):
                 continue
             curves.append(curve)
             configs.append(t.params)
-            budgets.append(self.max_budget)
+            budgets.append(budget)
             distributions.update(t.distributions)
         self.predictor.fit(
             curves,
@@ -348,6 +433,7 @@ class LearningCurvePruner(BasePruner):
             distributions=distributions if self.predictor.uses_config else None,
         )
         self._fitted_on = len(done)
+        self._fitted_budget = budget
 
     @staticmethod
     def _record(
@@ -488,7 +574,7 @@ def pretrain_data(
     "stop a trial whose extrapolated curve (power/exp/log-power mix) will not beat the best",
 )
 def curve_parametric(
-    *, max_budget: int = 1, seed: int | None = None, **options: Any
+    *, max_budget: int | None = None, seed: int | None = None, **options: Any
 ) -> LearningCurvePruner:
     from hyperlab.curves.parametric import ParametricCurvePredictor
 
@@ -507,7 +593,9 @@ def curve_parametric(
     "curve",
     "stop a trial whose final value a neural curve predictor (deep ensemble) says will not win",
 )
-def curve(*, max_budget: int = 1, seed: int | None = None, **options: Any) -> LearningCurvePruner:
+def curve(
+    *, max_budget: int | None = None, seed: int | None = None, **options: Any
+) -> LearningCurvePruner:
     """The neural curve pruner; ``pretrain=[replay task names]`` (with ``pretrain_curves``
     random curves of each, default 100) pretrains its predictor on other tasks' curves, keeping
     at most ``pretrain_pairs`` (prefix, later value) pairs of them (default: the predictor's

@@ -7,7 +7,9 @@ ranks by the curve predictor's predicted *final* value (the trial's curve so far
 configuration), so that a slow starter predicted to end well is kept and a fast starter
 predicted to flatten out is stopped. Until the predictor has ``min_finished`` complete trials
 the value at the rung ranks, as in ASHA. All trials at a rung are ranked by the same fit of the
-predictor: their predictions are recomputed after each refit.
+predictor: their predictions are recomputed after each refit. Without a ``max_budget`` the final
+step is learned from the study as :class:`~hyperlab.pruners.curve.LearningCurvePruner` learns it
+(no trial is stopped before one has completed).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
 from hyperlab.curves.base import CurvePredictor
+from hyperlab.direction import study_sign
 from hyperlab.errors import InputError
 from hyperlab.pruners.curve import PRETRAIN_OPTIONS, LearningCurvePruner, trial_curve
 from hyperlab.registry import PRUNERS
@@ -30,10 +32,12 @@ class CurveHalvingPruner(LearningCurvePruner):
 
     Args:
         predictor: The curve predictor; refitted on the study's trials as they finish.
-        max_budget: The final step (epoch) whose value is predicted.
+        max_budget: The final step (epoch) whose value is predicted; ``None``: learned from
+            the study (the largest step a complete trial reported).
         reduction_factor: Keep the top ``1 / reduction_factor`` at each rung (ASHA's eta).
-        min_resource: The first rung (default: ``max_budget // 27``, at least 1, as the
-            ``asha`` pruner).
+        min_resource: The first rung (default: the budget ``// 27``, at least 1, as the
+            ``asha`` pruner). Refused when not below a given ``max_budget``; with a learned
+            budget that it is not below, the pruner warns once (it then stops no trial).
         min_finished: Complete trials the predictor needs before it ranks.
         refit_growth: Refit when the finished trials have grown by this fraction.
     """
@@ -42,7 +46,7 @@ class CurveHalvingPruner(LearningCurvePruner):
         self,
         predictor: CurvePredictor,
         *,
-        max_budget: int,
+        max_budget: int | None = None,
         reduction_factor: int = 3,
         min_resource: int | None = None,
         min_finished: int = 5,
@@ -53,7 +57,6 @@ class CurveHalvingPruner(LearningCurvePruner):
             max_budget=max_budget,
             min_finished=min_finished,
             refit_growth=refit_growth,
-            min_epochs=1,
         )
         if (
             isinstance(reduction_factor, bool)
@@ -61,20 +64,42 @@ class CurveHalvingPruner(LearningCurvePruner):
             or reduction_factor < 2
         ):
             raise InputError(f"reduction_factor must be an int >= 2, got {reduction_factor!r}")
-        if min_resource is None:
-            min_resource = max(1, max_budget // 27)
-        if isinstance(min_resource, bool) or not isinstance(min_resource, int) or min_resource < 1:
+        if min_resource is not None and (
+            isinstance(min_resource, bool) or not isinstance(min_resource, int) or min_resource < 1
+        ):
             raise InputError(f"min_resource must be a positive int, got {min_resource!r}")
+        if min_resource is not None and max_budget is not None and min_resource >= max_budget:
+            raise InputError(
+                f"min_resource={min_resource} leaves no rung to stop a trial at: the rungs lie "
+                f"before the last epoch, max_budget={max_budget}; give a smaller one"
+            )
         self.reduction_factor = reduction_factor
         self.min_resource = min_resource
-        rungs, step = [], min_resource
-        while step < max_budget:
-            rungs.append(step)
-            step *= reduction_factor
-        self.rungs = tuple(rungs)
+        #: ASHA's rungs when ``max_budget`` is given (``None``: they follow the learned budget)
+        self.rungs = None if max_budget is None else self.rungs_for(max_budget)
         # (trial number, rung) -> predicted final (mean, std), valid for the fit it was made with
         self._scores: dict[tuple[int, int], tuple[float, float]] = {}
-        self._scored_on = -1
+        self._scored_on: tuple[int, int] = (-1, -1)
+
+    @property
+    def startup_trials(self) -> int:
+        """ASHA's rule can stop the second trial at a rung (one complete trial first when the
+        budget is learned)."""
+        return 1
+
+    def rungs_for(self, budget: int) -> tuple[int, ...]:
+        """ASHA's rungs ``min_resource * reduction_factor**k`` below the final step ``budget``."""
+        step = max(1, budget // 27) if self.min_resource is None else self.min_resource
+        rungs = []
+        while step < budget:
+            rungs.append(step)
+            step *= self.reduction_factor
+        return tuple(rungs)
+
+    def _inert_reason(self, budget: int) -> str | None:
+        if not self.rungs_for(budget):
+            return f"min_resource={self.min_resource} is not below {budget}"
+        return None
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         """Whether to stop ``trial`` now (see the module docstring)."""
@@ -82,10 +107,13 @@ class CurveHalvingPruner(LearningCurvePruner):
         if settled is not None:
             return settled
         step = trial.last_step
-        if step not in self.rungs:
+        if self.rungs is not None and step not in self.rungs:  # no need to read the study
             return False
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
         trials = study.get_trials(deepcopy=False)
+        budget = self.budget(trials)
+        if budget is None or step not in self.rungs_for(budget):
+            return False
+        sign = study_sign(study)
         others = [t for t in trials if t.number != trial.number]
         # the trials that reached this rung with a finite curve so far (one stopped at a NaN
         # never does; one added by hand might)
@@ -96,15 +124,15 @@ class CurveHalvingPruner(LearningCurvePruner):
         ]
         keep = max(len(at_rung) // self.reduction_factor, 1)
         prediction: tuple[float, float] | None = None
-        if self._finals(others, sign).size < self.min_finished:
+        if self._finals(others, sign, budget).size < self.min_finished:
             scores = np.array([sign * t.intermediate_values[step] for t in at_rung])
             what = f"value at epoch {step}"
         else:
             with self._lock:
-                self._maybe_refit(others, sign)
-                scores = self._predicted(at_rung, step, sign)
+                self._maybe_refit(others, sign, budget)
+                scores = self._predicted(at_rung, step, sign, budget)
                 prediction = self._scores[(trial.number, step)]
-            what = f"predicted final value (epoch {self.max_budget}) from {step} epochs"
+            what = f"predicted final value (epoch {budget}) from {step} epochs"
         rank = int(np.sum(scores < scores[0])) + 1
         if rank <= keep:
             return False
@@ -118,17 +146,19 @@ class CurveHalvingPruner(LearningCurvePruner):
             self._record(study, trial, reason, sign * prediction[0], prediction[1])
         return True
 
-    def _predicted(self, at_rung: list[FrozenTrial], step: int, sign: float) -> np.ndarray:
-        """Predicted final means of the trials at a rung, from their first ``step`` values,
-        all by the current fit (cached until the next refit)."""
-        if self._scored_on != self._fitted_on:
+    def _predicted(
+        self, at_rung: list[FrozenTrial], step: int, sign: float, budget: int
+    ) -> np.ndarray:
+        """Predicted final means (at ``budget``) of the trials at a rung, from their first
+        ``step`` values, all by the current fit (cached until the next refit)."""
+        if self._scored_on != (self._fitted_on, budget):
             self._scores.clear()
-            self._scored_on = self._fitted_on
+            self._scored_on = (self._fitted_on, budget)
         missing = [t for t in at_rung if (t.number, step) not in self._scores]
         if missing:
             curves = [sign * trial_curve(t)[:step] for t in missing]
             configs = [t.params for t in missing] if self.predictor.uses_config else None
-            means, stds = self.predictor.predict_finals(curves, configs, self.max_budget)
+            means, stds = self.predictor.predict_finals(curves, configs, budget)
             for t, m, s in zip(missing, means, stds, strict=True):
                 self._scores[(t.number, step)] = (float(m), float(s))
         return np.array([self._scores[(t.number, step)][0] for t in at_rung])
@@ -139,7 +169,7 @@ class CurveHalvingPruner(LearningCurvePruner):
     "successive halving (as asha) that ranks trials by a neural curve predictor's final value",
 )
 def curve_halving(
-    *, max_budget: int = 1, seed: int | None = None, **options: Any
+    *, max_budget: int | None = None, seed: int | None = None, **options: Any
 ) -> CurveHalvingPruner:
     """``predictor_options`` and the pretraining options (``pretrain``, ``pretrain_curves``,
     ``pretrain_seed``, ``pretrain_pairs``) as for ``curve``; ``reduction_factor``,

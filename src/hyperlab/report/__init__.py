@@ -34,7 +34,8 @@ def write_report(run_dir: str | Path) -> Path:
             from hyperlab.errors import InputError
 
             raise InputError(f"run {str(run_dir)!r} has no study in its storage yet")
-        content = render_study(study_report_records(studies[0][0]), f"hyperlab tune: {spec.name}")
+        records = study_report_records(studies[0][0], spec=spec)
+        content = render_study(records, f"hyperlab tune: {spec.name}")
     out = run_dir / "report.html"
     out.write_text(content, encoding="utf-8")
     return out

@@ -74,7 +74,22 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
     )
 
 
+#: What a report says where a user's objective left no curves to draw.
+NO_CURVES = "the objective reported no intermediate values (trial.report)"
+
+
+def better(direction: str) -> str:
+    """``higher`` for a maximized score, else ``lower``."""
+    return "higher" if direction == "maximize" else "lower"
+
+
+def _task_curves(items: Sequence[TrialCurves]) -> bool:
+    return any(item.curves.get(k) for item in items for k in ("train_loss", "val_loss"))
+
+
 def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
+    """Train (dotted) and validation curves per epoch, or the values a user's objective
+    reported per step when there are no task curves."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -88,12 +103,30 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
                         x=list(range(1, len(ys) + 1)),
                         y=ys,
                         mode="lines",
-                        name=f"{item.label} {key}",
+                        name=f"{item.title} {key}",
                         line={"color": color, "dash": dash},
                     )
                 )
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss", height=380)
+        if item.reported_values:
+            fig.add_trace(
+                go.Scatter(
+                    x=item.reported_steps,
+                    y=item.reported_values,
+                    mode="lines+markers",
+                    name=item.title,
+                    line={"color": color},
+                )
+            )
+    x, y = ("epoch", "loss") if _task_curves(items) else ("step", "reported value")
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=380)
     return fig
+
+
+def _curves_html(items: Sequence[TrialCurves], title: str) -> str:
+    """The curves figure, or a note saying what is missing when there is nothing to draw."""
+    if not any(item.has_curves for item in items):
+        return f"<p class='note'>No learning curves: {html.escape(NO_CURVES)}.</p>"
+    return figure_html(_curves_figure(items, title))
 
 
 def _diagnosis_html(items: Sequence[TrialCurves]) -> str:
@@ -114,29 +147,38 @@ def _diagnosis_html(items: Sequence[TrialCurves]) -> str:
             for a in advice
         )
         parts.append(
-            f"<p><b>{html.escape(item.label)}</b>, trial {item.trial}:</p><ul>{lines}</ul>"
+            f"<p><b>{html.escape(item.title)}</b>:</p><ul>{lines}</ul>"
             + (f"<p class='note'>advice: {adv}</p>" if adv else "")
         )
     return "".join(parts) or "<p class='note'>No diagnosis available (curves too short).</p>"
 
 
-def render_compare(rec: CompareRecords) -> str:
-    """The comparison report."""
-    import plotly.graph_objects as go
-
-    sections: list[tuple[str, str]] = []
+def _setup_html(rec: CompareRecords) -> str:
     spec = rec.spec
+    what = "Task" if rec.task is not None else "Objective"
     setup = (
-        f"<p>Task <code>{html.escape(str(rec.task))}</code>; tuners {', '.join(spec['tuners'])}; "
-        f"pruners {', '.join(spec['pruners'])}; seeds {spec['seeds']}; {rec.trials} trials per "
-        f"study; budget {spec.get('budget') or 'task maximum'} epochs. Lower is better. "
-        f"Versions: {html.escape(str(spec.get('versions', {})))}.</p>"
+        f"<p>{what} <code>{html.escape(rec.objective)}</code>; tuners "
+        f"{html.escape(', '.join(spec['tuners']))}; pruners "
+        f"{html.escape(', '.join(spec['pruners']))}; seeds {html.escape(str(spec['seeds']))}; "
+        f"{rec.trials} trials per study; {_budget(spec.get('budget'), rec.task)}. "
+        f"{better(rec.direction).capitalize()} is better. "
+        f"Versions: {html.escape(rec.versions)}.</p>"
     )
     if rec.optimum is not None:
         setup += (
             f"<p class='note'>Known optimum {fmt(rec.optimum, 6)}: regret = value − optimum.</p>"
         )
-    sections.append(("Setup", setup))
+    return setup
+
+
+def _budget(budget: int | None, task: str | None) -> str:
+    if budget:
+        return f"budget {budget} epochs"
+    return "budget: the task's maximum" if task is not None else "steps set by the objective"
+
+
+def _best_so_far_figure(rec: CompareRecords) -> Any:
+    import plotly.graph_objects as go
 
     fig = go.Figure()
     for i, m in enumerate(rec.methods):
@@ -159,34 +201,25 @@ def render_compare(rec: CompareRecords) -> str:
                 x=m.curve_x, y=m.curve_median, mode="lines", name=m.label, line={"color": color}
             )
         )
+    best = "highest" if rec.direction == "maximize" else "lowest"
     fig.update_layout(
-        title="Best value so far (median across seeds, 95% bootstrap band)",
+        title=f"Best value so far, the {best} (median across seeds, 95% bootstrap band)",
         xaxis_title="trial",
-        yaxis_title="best value so far",
+        yaxis_title=f"{best} value so far",
         height=420,
     )
-    sections.append(("Best so far", figure_html(fig)))
+    return fig
 
-    box = go.Figure()
-    for i, m in enumerate(rec.methods):
-        box.add_trace(
-            go.Box(
-                y=m.final_best,
-                name=m.label,
-                boxpoints="all",
-                marker={"color": _COLORS[i % len(_COLORS)]},
-            )
-        )
-    box.update_layout(title="Final best value per seed", yaxis_title="best value", height=380)
-    sections.append(("Final values", figure_html(box)))
 
+def _summary_html(rec: CompareRecords) -> str:
+    test = rec.test_metric
     rows = [
         {
             "method": m.label,
             "final best (mean)": m.final_mean,
-            "± SE": m.final_se,
+            "± SE (seeds)": m.final_se,
             "regret (mean)": (m.final_mean - rec.optimum) if rec.optimum is not None else None,
-            "test score (mean)": m.test_mean,
+            f"test {test} (mean)": m.test_mean,
             "test ± SE": m.test_se,
             "epochs used (mean)": m.epochs_mean,
             "mean rank": m.mean_rank,
@@ -201,17 +234,38 @@ def render_compare(rec: CompareRecords) -> str:
     note = (
         "<p class='note'>A difference is called real only when it exceeds twice its standard "
         "error and the paired Wilcoxon signed-rank test over seeds gives p &lt; 0.05; with few "
-        'seeds the test cannot get there, so small comparisons stay "within noise".</p>'
+        'seeds the test cannot get there, so small comparisons stay "within noise". Final best '
+        f"and test {html.escape(test)}: {better(rec.direction)} is better.</p>"
     )
-    sections.append(
-        (
-            "Summary",
-            table(rows)
-            + f"<p>Paired against {html.escape(rec.reference)}:</p><ul>{verdicts}</ul>"
-            + note,
-        )
+    return (
+        table(rows) + f"<p>Paired against {html.escape(rec.reference)}:</p><ul>{verdicts}</ul>"
+        f"{note}"
     )
 
+
+def render_compare(rec: CompareRecords) -> str:
+    """The comparison report."""
+    import plotly.graph_objects as go
+
+    sections: list[tuple[str, str]] = [("Setup", _setup_html(rec))]
+    sections.append(("Best so far", figure_html(_best_so_far_figure(rec))))
+    box = go.Figure()
+    for i, m in enumerate(rec.methods):
+        box.add_trace(
+            go.Box(
+                y=m.final_best,
+                name=m.label,
+                boxpoints="all",
+                marker={"color": _COLORS[i % len(_COLORS)]},
+            )
+        )
+    box.update_layout(
+        title=f"Final best value per seed ({better(rec.direction)} is better)",
+        yaxis_title="best value",
+        height=380,
+    )
+    sections.append(("Final values", figure_html(box)))
+    sections.append(("Summary", _summary_html(rec)))
     if rec.stopped:
         sections.append(
             (
@@ -223,11 +277,10 @@ def render_compare(rec: CompareRecords) -> str:
         sections.append(
             (
                 "Learning curves of the best trials",
-                figure_html(
-                    _curves_figure(rec.best_curves, "Best trial of each method (dotted: train)")
-                ),
+                _curves_html(rec.best_curves, "Best trial of each method (dotted: train)"),
             )
         )
+    if _task_curves(rec.best_curves):
         sections.append(("Diagnosis of the best trials", _diagnosis_html(rec.best_curves)))
     if rec.pruned:
         sections.append(("Early-stopping diagnostics", _pruned_html(rec)))
@@ -240,10 +293,9 @@ def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
     fig = go.Figure()
     for i, p in enumerate(rec.pruned[:show]):
         color = _COLORS[i % len(_COLORS)]
-        xs = list(range(1, len(p.curve) + 1))
         fig.add_trace(
             go.Scatter(
-                x=xs,
+                x=p.steps or list(range(1, len(p.curve) + 1)),
                 y=p.curve,
                 mode="lines+markers",
                 name=f"{p.label} s{p.seed} t{p.trial}",
@@ -263,10 +315,11 @@ def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
                     marker={"color": color, "symbol": "diamond"},
                 )
             )
+    task = rec.task is not None
     fig.update_layout(
         title="Pruned trials: curve so far and predicted final value (90% band)",
-        xaxis_title="epoch",
-        yaxis_title="validation loss",
+        xaxis_title="epoch" if task else "step",
+        yaxis_title="validation loss" if task else "reported value",
         height=400,
     )
     rows = [
@@ -284,44 +337,63 @@ def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
     return figure_html(fig) + table(rows)
 
 
-def render_study(rec: StudyRecords, title: str | None = None) -> str:
-    """The single-study report."""
-    import plotly.graph_objects as go
-
-    sections: list[tuple[str, str]] = []
-    summary = ""
+def _study_summary(rec: StudyRecords) -> str:
+    summary = "<p>"
+    if rec.objective:
+        what = "Task" if rec.task is not None else "Objective"
+        summary += f"{what} <code>{html.escape(rec.objective)}</code>. "
+    summary += f"{better(rec.direction).capitalize()} is better.</p>"
     if rec.best is not None:
-        summary = (
-            f"<p>Best trial {rec.best.trial}: value {fmt(rec.best.value, 6)}; "
+        se = rec.best.std_err
+        spread = " (no CV)" if se is None else f" ± {fmt(se)} (CV standard error)"
+        summary += (
+            f"<p>Best trial {rec.best.trial}: value {fmt(rec.best.value, 6)}{spread}; "
             + ", ".join(f"{html.escape(k)}={fmt(v)}" for k, v in rec.best.params.items())
             + "</p>"
         )
     if rec.test_score is not None:
-        summary += f"<p>Held-out test score of the best configuration: {fmt(rec.test_score, 6)}</p>"
+        summary += (
+            f"<p>Held-out test {html.escape(rec.test_metric)} of the best configuration "
+            f"({better(rec.direction)} is better): {fmt(rec.test_score, 6)}</p>"
+        )
     if rec.stopped:
         summary += f"<p>{html.escape(rec.stopped)}</p>"
-    sections.append(("Summary", summary or "<p class='note'>No completed trial.</p>"))
+    if rec.best is None:
+        summary += "<p class='note'>No completed trial.</p>"
+    return summary
+
+
+def render_study(rec: StudyRecords, title: str | None = None) -> str:
+    """The single-study report."""
+    import plotly.graph_objects as go
+
+    sections: list[tuple[str, str]] = [("Summary", _study_summary(rec))]
     xs = [h["trial"] for h in rec.history]
+    best = "highest" if rec.direction == "maximize" else "lowest"
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(x=xs, y=[h["value"] for h in rec.history], mode="markers", name="trial value")
     )
     fig.add_trace(
         go.Scatter(
-            x=xs, y=[h["best_so_far"] for h in rec.history], mode="lines", name="best so far"
+            x=xs, y=[h["best_so_far"] for h in rec.history], mode="lines", name=f"{best} so far"
         )
     )
     fig.update_layout(
-        title="Optimization history", xaxis_title="trial", yaxis_title="value", height=380
+        title="Optimization history",
+        xaxis_title="trial",
+        yaxis_title=f"value ({better(rec.direction)} is better)",
+        height=380,
     )
     sections.append(("Optimization history", figure_html(fig)))
-    if rec.top and any(t.curves for t in rec.top):
+    if rec.top:
         sections.append(
             (
                 "Learning curves of the top trials",
-                figure_html(_curves_figure(rec.top, "Top trials (dotted: train)")),
+                _curves_html(rec.top, "Top trials (dotted: train)"),
             )
         )
+    if _task_curves(rec.top):
         sections.append(("Diagnosis of the best trials", _diagnosis_html(rec.top[:3])))
     if rec.importances:
         imp = go.Figure(
@@ -331,36 +403,39 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
         )
         imp.update_layout(title="Parameter importances (Optuna, fANOVA)", height=320)
         sections.append(("Parameter importances", figure_html(imp)))
-    params = sorted({k[len("param_") :] for h in rec.history for k in h if k.startswith("param_")})
-    done = [h for h in rec.history if h["state"] == "COMPLETE" and math.isfinite(h["value"])]
-    if params and len(done) >= 2:
-        sections.append(("Parallel coordinates", figure_html(_parallel(done, params))))
+    if len(rec.parallel) >= 2 and len(rec.parallel[-1].values) >= 2:
+        sections.append(("Parallel coordinates", figure_html(_parallel(rec))))
     return page(title or f"hyperlab study: {rec.name}", sections)
 
 
-def _parallel(rows: list[dict[str, Any]], params: list[str]) -> Any:
+def _parallel(rec: StudyRecords) -> Any:
+    """Parallel coordinates of the completed trials; a trial that lacks a parameter crosses
+    that axis at an ``absent`` tick below its values."""
     import plotly.graph_objects as go
 
     dims = []
-    for p in params:
-        vals = [r.get(f"param_{p}") for r in rows]
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals):
-            dims.append({"label": p, "values": vals})
-        else:
-            cats = sorted({str(v) for v in vals})
-            dims.append(
-                {
-                    "label": p,
-                    "values": [cats.index(str(v)) for v in vals],
-                    "tickvals": list(range(len(cats))),
-                    "ticktext": cats,
-                }
-            )
-    values = [r["value"] for r in rows]
-    dims.append({"label": "value", "values": values})
+    for axis in rec.parallel:
+        ticks, text = list(axis.tickvals), list(axis.ticktext)
+        if axis.absent_at is not None:
+            ticks, text = [axis.absent_at, *ticks], ["absent", *text]
+        dims.append(
+            {
+                "label": f"{axis.label} (log)" if axis.log else axis.label,
+                "values": [axis.absent_at if v is None else v for v in axis.values],
+                "tickvals": ticks,
+                "ticktext": text,
+            }
+        )
+    values = rec.parallel[-1].values
     fig = go.Figure(
         go.Parcoords(
-            line={"color": values, "colorscale": "Viridis_r", "showscale": True}, dimensions=dims
+            line={
+                "color": values,
+                "colorscale": "Viridis_r" if rec.direction == "minimize" else "Viridis",
+                "showscale": True,
+                "colorbar": {"title": {"text": f"value ({better(rec.direction)} is better)"}},
+            },
+            dimensions=dims,
         )
     )
     fig.update_layout(title="Parallel coordinates of completed trials", height=420)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
+from optuna.distributions import CategoricalDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.lab.records import study_records, trial_budget
+from hyperlab.direction import name_of
+from hyperlab.errors import HyperlabError
+from hyperlab.lab.records import cv_std_err, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 
@@ -43,7 +47,7 @@ class MethodSummary:
 
 @dataclass
 class PrunedTrial:
-    """Why and where a trial was stopped early."""
+    """Why and where a trial was stopped early (``curve``: its reported values at ``steps``)."""
 
     label: str
     seed: int
@@ -53,11 +57,25 @@ class PrunedTrial:
     reason: str
     predicted_mean: float | None
     predicted_std: float | None
+    steps: list[int] = field(default_factory=list)
 
 
 @dataclass
 class TrialCurves:
-    """Per-epoch curves of one trial."""
+    """Per-epoch curves of one trial.
+
+    Attributes:
+        label: The method it belongs to (empty in a single-study report).
+        trial: The trial's number.
+        value: Its score.
+        params: Its parameters.
+        curves: A task's per-epoch curves (``train_loss``, ``val_loss``, ...).
+        diagnosis: The learning-curve diagnosis of those curves, when there is one.
+        std_err: The score's standard error over CV folds (``None``: no CV).
+        reported_steps: Steps of the values a user's objective reported with ``trial.report``
+            (filled only when there are no task curves).
+        reported_values: Those values.
+    """
 
     label: str
     trial: int
@@ -65,6 +83,42 @@ class TrialCurves:
     params: dict[str, Any]
     curves: dict[str, list[float]]
     diagnosis: dict[str, Any] | None = None
+    std_err: float | None = None
+    reported_steps: list[int] = field(default_factory=list)
+    reported_values: list[float] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """``<label>, trial N``, or ``trial N`` when there is no label."""
+        return f"{self.label}, trial {self.trial}" if self.label else f"trial {self.trial}"
+
+    @property
+    def has_curves(self) -> bool:
+        """Whether the trial has task curves or reported values to draw."""
+        return bool(self.reported_values) or any(self.curves.values())
+
+
+@dataclass
+class ParallelAxis:
+    """One axis of the parallel-coordinates plot.
+
+    Attributes:
+        label: The parameter's name (``value`` for the score).
+        values: Each trial's position on the axis: the number (its log10 on a ``log`` axis),
+            a categorical choice's index, or ``None`` where the trial lacks the parameter.
+        tickvals: Tick positions, ascending.
+        ticktext: Their labels (numbers to 4 significant digits).
+        log: Whether positions are log10 of the values.
+        absent_at: Where trials lacking the parameter are drawn (below every tick; ``None``
+            when every trial has it).
+    """
+
+    label: str
+    values: list[float | None]
+    tickvals: list[float]
+    ticktext: list[str]
+    log: bool = False
+    absent_at: float | None = None
 
 
 @dataclass
@@ -82,6 +136,10 @@ class CompareRecords:
     best_curves: list[TrialCurves]
     stopped: list[str]
     spec: dict[str, Any]
+    objective: str = "your objective"  # what was tuned, in words
+    direction: str = "minimize"
+    test_metric: str = "score"  # what the test scores measure
+    versions: str = ""  # "python 3.11.7, optuna 4.1.0, ..."
 
 
 @dataclass
@@ -95,24 +153,62 @@ class StudyRecords:
     importances: dict[str, float]
     test_score: float | None
     stopped: str | None
+    direction: str = "minimize"
+    test_metric: str = "score"
+    objective: str = ""  # what was tuned, in words (empty when the run is not known)
+    task: str | None = None
+    parallel: list[ParallelAxis] = field(default_factory=list)
+
+
+def objective_label(spec: dict[str, Any]) -> str:
+    """What a run tuned, in words: the task's name (or reference to user code), a Python
+    objective's recorded ``module:qualname``, else ``your objective``."""
+    name = spec.get("task") or spec.get("objective")
+    return str(name) if name else "your objective"
+
+
+def versions_text(versions: dict[str, Any]) -> str:
+    """``python 3.11.7, optuna 4.1.0, ...`` (``unknown`` when none were recorded)."""
+    return ", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown"
+
+
+def direction_of(spec: dict[str, Any]) -> str:
+    """The run's direction, ``minimize`` or ``maximize`` (runs that recorded none minimized)."""
+    return name_of(spec.get("direction") or "minimize")
+
+
+def _value(t: FrozenTrial) -> float:
+    return float(t.value) if t.value is not None else math.nan
+
+
+def _sorted_best_first(trials: list[FrozenTrial], direction: str) -> list[FrozenTrial]:
+    """Completed trials with a value, best first."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    return sorted(done, key=_value, reverse=direction == "maximize")
 
 
 def _label(tuner: str, pruner: str, spec: RunSpec) -> str:
     return tuner if len(spec.pruners) == 1 else f"{tuner}+{pruner}"
 
 
-def _curves_of(label: str, t: optuna.trial.FrozenTrial) -> TrialCurves:
+def _curves_of(label: str, t: FrozenTrial) -> TrialCurves:
+    curves = {k: list(v) for k, v in t.user_attrs.get("curves", {}).items()}
+    reported = sorted(t.intermediate_values.items()) if not curves else []
+    se = cv_std_err(t)
     return TrialCurves(
         label=label,
         trial=t.number,
-        value=float(t.value) if t.value is not None else math.nan,
+        value=_value(t),
         params=dict(t.params),
-        curves={k: list(v) for k, v in t.user_attrs.get("curves", {}).items()},
+        curves=curves,
         diagnosis=_diagnosis(t),
+        std_err=None if math.isnan(se) else se,
+        reported_steps=[int(s) for s, _ in reported],
+        reported_values=[float(v) for _, v in reported],
     )
 
 
-def _diagnosis(t: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
+def _diagnosis(t: FrozenTrial) -> dict[str, Any] | None:
     curves = t.user_attrs.get("curves", {})
     if len(curves.get("val_loss", [])) < 3 or "train_loss" not in curves:
         return None
@@ -127,135 +223,178 @@ def _diagnosis(t: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
         return None
 
 
+def _task_of(spec: RunSpec) -> Any | None:
+    """The run's task object, or ``None`` (a user objective, or code that no longer loads: a
+    report never fails for want of the task)."""
+    if spec.task is None:
+        return None
+    from hyperlab.registry import TASKS
+
+    try:
+        return TASKS.create(spec.task, **spec.task_options)
+    except (HyperlabError, ImportError, TypeError, ValueError):
+        return None
+
+
+def _pruned_of(label: str, seed: int, t: FrozenTrial) -> PrunedTrial:
+    reported = sorted(t.intermediate_values.items())
+    return PrunedTrial(
+        label=label,
+        seed=seed,
+        trial=t.number,
+        epoch=trial_budget(t),
+        curve=[v for _, v in reported],
+        reason=t.user_attrs.get("prune_reason", "stopped by the pruner"),
+        predicted_mean=t.user_attrs.get("predicted_final_mean"),
+        predicted_std=t.user_attrs.get("predicted_final_std"),
+        steps=[int(s) for s, _ in reported],
+    )
+
+
+def _band(curves: list[list[float]]) -> tuple[list[float], list[float], list[float]]:
+    """Median and bootstrap band across seeds of best-so-far curves (shorter ones held flat)."""
+    length = max((len(c) for c in curves), default=0)
+    if not length:
+        return [], [], []
+    padded = np.array(
+        [c + [c[-1] if c else math.nan] * (length - len(c)) for c in curves], dtype=float
+    )
+    med, low, high = bootstrap_band(padded)
+    return med.tolist(), low.tolist(), high.tolist()
+
+
+@dataclass
+class _Method:
+    """What one method's studies add to a comparison's records."""
+
+    summary: MethodSummary
+    pruned: list[PrunedTrial]
+    best: FrozenTrial | None
+    stopped: list[str]
+    test_metric: str | None
+
+
+def _method(
+    label: str,
+    studies: list[tuple[optuna.Study, str, str, int]],
+    optimum: float | None,
+    direction: str,
+) -> _Method:
+    finals, tests, epochs, curves = [], [], [], []
+    pruned: list[PrunedTrial] = []
+    stopped: list[str] = []
+    candidates: list[FrozenTrial] = []
+    metric: str | None = None
+    n_failed = 0
+    for study, tuner, pruner, seed in studies:
+        recs = study_records(study, tuner, pruner, seed, optimum)
+        bsf = [r["best_so_far"] for r in recs if r["state"] in ("COMPLETE", "PRUNED")]
+        finals.append(bsf[-1] if bsf else math.nan)
+        epochs.append(sum(r["budget"] for r in recs))
+        curves.append(bsf)
+        test = study.user_attrs.get("test_score", {})
+        tests.append(float(test["value"]) if test.get("value") is not None else math.nan)
+        metric = metric or test.get("metric")
+        for note in ("stopped_at_noise", "stopped"):
+            if study.user_attrs.get(note):
+                stopped.append(f"{label} seed {seed}: {study.user_attrs[note]}")
+        trials = study.get_trials(deepcopy=False)
+        pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
+        n_failed += sum(t.state == TrialState.FAIL for t in trials)
+        candidates += _sorted_best_first(trials, direction)[:1]
+    med, low, high = _band(curves)
+    f_mean, f_se = mean_se(finals)
+    t_mean, t_se = mean_se(tests)
+    summary = MethodSummary(
+        label=label,
+        tuner=studies[0][1],
+        pruner=studies[0][2],
+        seeds=[s[3] for s in studies],
+        final_best=finals,
+        final_mean=f_mean,
+        final_se=f_se,
+        test_scores=tests,
+        test_mean=t_mean,
+        test_se=t_se,
+        epochs=epochs,
+        epochs_mean=float(np.mean(epochs)) if epochs else math.nan,
+        curve_x=list(range(1, len(med) + 1)),
+        curve_median=med,
+        curve_low=low,
+        curve_high=high,
+        n_pruned=len(pruned),
+        n_failed=n_failed,
+    )
+    best = next(iter(_sorted_best_first(candidates, direction)), None)
+    return _Method(summary, pruned, best, stopped, metric)
+
+
+def _comparisons(
+    methods: list[MethodSummary], reference: str, direction: str
+) -> list[dict[str, Any]]:
+    ref = next((m for m in methods if m.label == reference), None)
+    if ref is None:
+        return []
+    by_seed_ref = dict(zip(ref.seeds, ref.final_best))
+    out = []
+    for m in methods:
+        if m.label == reference:
+            continue
+        pairs = [(v, by_seed_ref[s]) for s, v in zip(m.seeds, m.final_best) if s in by_seed_ref]
+        cmp = paired_comparison(
+            [a for a, _ in pairs], [b for _, b in pairs], m.label, reference, direction
+        )
+        out.append(cmp.__dict__)
+    return out
+
+
 def compare_records(run_dir: str | Path) -> CompareRecords:
     """Build the records of a comparison run from its storage."""
     spec = RunDir(run_dir).load_spec()
-    optimum = None
-    if spec.task is not None:
-        from hyperlab.registry import TASKS
-
-        optimum = TASKS.create(spec.task, **spec.task_options).optimum
+    spec_data = spec.to_dict()
+    direction = direction_of(spec_data)
+    task = _task_of(spec)
+    optimum = task.optimum if task is not None else None
     grouped: dict[str, list[tuple[optuna.Study, str, str, int]]] = {}
     for study, tuner, pruner, seed in load_studies(run_dir):
         grouped.setdefault(_label(tuner, pruner, spec), []).append((study, tuner, pruner, seed))
-    methods: list[MethodSummary] = []
-    pruned: list[PrunedTrial] = []
-    best_curves: list[TrialCurves] = []
-    stopped: list[str] = []
-    for label, studies in grouped.items():
-        finals, tests, epochs, curves = [], [], [], []
-        n_pruned = n_failed = 0
-        best_overall: optuna.trial.FrozenTrial | None = None
-        for study, tuner, pruner, seed in studies:
-            recs = study_records(study, tuner, pruner, seed, optimum)
-            done = [r for r in recs if r["state"] in ("COMPLETE", "PRUNED")]
-            bsf = [r["best_so_far"] for r in done]
-            finals.append(bsf[-1] if bsf else math.nan)
-            epochs.append(sum(r["budget"] for r in recs))
-            curves.append(bsf)
-            test = study.user_attrs.get("test_score", {}).get("value")
-            tests.append(float(test) if test is not None else math.nan)
-            for note in ("stopped_at_noise", "stopped"):
-                if study.user_attrs.get(note):
-                    stopped.append(f"{label} seed {seed}: {study.user_attrs[note]}")
-            for t in study.get_trials(deepcopy=False):
-                if t.state == TrialState.PRUNED:
-                    n_pruned += 1
-                    pruned.append(
-                        PrunedTrial(
-                            label=label,
-                            seed=seed,
-                            trial=t.number,
-                            epoch=trial_budget(t),
-                            curve=[v for _, v in sorted(t.intermediate_values.items())],
-                            reason=t.user_attrs.get("prune_reason", "stopped by the pruner"),
-                            predicted_mean=t.user_attrs.get("predicted_final_mean"),
-                            predicted_std=t.user_attrs.get("predicted_final_std"),
-                        )
-                    )
-                elif t.state == TrialState.FAIL:
-                    n_failed += 1
-                elif t.state == TrialState.COMPLETE and t.value is not None:
-                    if best_overall is None or t.value < (best_overall.value or math.inf):
-                        best_overall = t
-        length = max((len(c) for c in curves), default=0)
-        padded = np.array(
-            [c + [c[-1] if c else math.nan] * (length - len(c)) for c in curves], dtype=float
-        )
-        if length:
-            med, low, high = bootstrap_band(padded)
-        else:
-            med = low = high = np.array([])
-        f_mean, f_se = mean_se(finals)
-        t_mean, t_se = mean_se(tests)
-        first = studies[0]
-        methods.append(
-            MethodSummary(
-                label=label,
-                tuner=first[1],
-                pruner=first[2],
-                seeds=[s[3] for s in studies],
-                final_best=finals,
-                final_mean=f_mean,
-                final_se=f_se,
-                test_scores=tests,
-                test_mean=t_mean,
-                test_se=t_se,
-                epochs=epochs,
-                epochs_mean=float(np.mean(epochs)) if epochs else math.nan,
-                curve_x=list(range(1, length + 1)),
-                curve_median=med.tolist(),
-                curve_low=low.tolist(),
-                curve_high=high.tolist(),
-                n_pruned=n_pruned,
-                n_failed=n_failed,
-            )
-        )
-        if best_overall is not None:
-            best_curves.append(_curves_of(label, best_overall))
-    ranks = mean_ranks({m.label: m.final_best for m in methods}) if methods else {}
+    parts = [_method(label, studies, optimum, direction) for label, studies in grouped.items()]
+    methods = [p.summary for p in parts]
+    ranks = mean_ranks({m.label: m.final_best for m in methods}, direction) if methods else {}
     for m in methods:
         m.mean_rank = ranks.get(m.label, math.nan)
     reference = next(
         (m.label for m in methods if m.tuner == "random"), methods[0].label if methods else ""
     )
-    ref = next((m for m in methods if m.label == reference), None)
-    comparisons = []
-    if ref is not None:
-        by_seed_ref = dict(zip(ref.seeds, ref.final_best))
-        for m in methods:
-            if m.label == reference:
-                continue
-            pairs = [(v, by_seed_ref[s]) for s, v in zip(m.seeds, m.final_best) if s in by_seed_ref]
-            cmp = paired_comparison(
-                [a for a, _ in pairs], [b for _, b in pairs], m.label, reference
-            )
-            comparisons.append(cmp.__dict__)
+    recorded = next((p.test_metric for p in parts if p.test_metric), None)
     return CompareRecords(
         name=spec.name,
         task=spec.task,
         optimum=optimum,
         trials=spec.trials,
         methods=methods,
-        comparisons=comparisons,
+        comparisons=_comparisons(methods, reference, direction),
         reference=reference,
-        pruned=pruned,
-        best_curves=best_curves,
-        stopped=stopped,
-        spec=spec.to_dict(),
+        pruned=[t for p in parts for t in p.pruned],
+        best_curves=[_curves_of(p.summary.label, p.best) for p in parts if p.best is not None],
+        stopped=[s for p in parts for s in p.stopped],
+        spec=spec_data,
+        objective=objective_label(spec_data),
+        direction=direction,
+        test_metric=recorded or (str(task.metric) if task is not None else "score"),
+        versions=versions_text(spec.versions),
     )
 
 
-def study_report_records(study: optuna.Study, top_k: int = 5) -> StudyRecords:
-    """Build the records of a single study."""
+def study_report_records(
+    study: optuna.Study, top_k: int = 5, spec: RunSpec | None = None
+) -> StudyRecords:
+    """Build the records of a single study (``spec``: its run's setup, when known)."""
     history = study_records(study)
-    complete = [
-        t
-        for t in study.get_trials(deepcopy=False)
-        if t.state == TrialState.COMPLETE and t.value is not None
-    ]
-    complete.sort(key=lambda t: t.value)  # type: ignore[arg-type, return-value]
-    top = [_curves_of(f"trial {t.number}", t) for t in complete[:top_k]]
+    direction = name_of(study.direction)
+    trials = study.get_trials(deepcopy=False)
+    complete = _sorted_best_first(trials, direction)
+    top = [_curves_of("", t) for t in complete[:top_k]]
     importances: dict[str, float] = {}
     if len(complete) >= 4:
         try:
@@ -265,6 +404,11 @@ def study_report_records(study: optuna.Study, top_k: int = 5) -> StudyRecords:
         except Exception:  # importance needs variation in every parameter
             importances = {}
     test = study.user_attrs.get("test_score", {})
+    metric = test.get("metric")
+    if metric is None and spec is not None and test:
+        task = _task_of(spec)
+        metric = task.metric if task is not None else None
+    finite = [t for t in complete if math.isfinite(_value(t))]
     return StudyRecords(
         name=study.study_name,
         history=history,
@@ -273,4 +417,94 @@ def study_report_records(study: optuna.Study, top_k: int = 5) -> StudyRecords:
         importances=importances,
         test_score=test.get("value"),
         stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
+        direction=direction,
+        test_metric=str(metric or "score"),
+        objective=objective_label(spec.to_dict()) if spec is not None else "",
+        task=spec.task if spec is not None else None,
+        parallel=parallel_axes(sorted(finite, key=lambda t: t.number)),
     )
+
+
+def parallel_axes(trials: Sequence[FrozenTrial]) -> list[ParallelAxis]:
+    """The axes of a parallel-coordinates plot of completed ``trials``: one per parameter (by
+    name; numbers on numeric axes, log10 on log-scale ones), then the score (``value``)."""
+    names = sorted({name for t in trials for name in t.params})
+    axes = [_param_axis(name, trials) for name in names]
+    axes.append(_numeric_axis("value", [_value(t) for t in trials], log=False))
+    return axes
+
+
+def _param_axis(name: str, trials: Sequence[FrozenTrial]) -> ParallelAxis:
+    dists = [t.distributions[name] for t in trials if name in t.distributions]
+    values = [t.params.get(name) if name in t.params else None for t in trials]
+    if any(isinstance(d, CategoricalDistribution) for d in dists):
+        return _categorical_axis(name, dists, values)
+    log = any(getattr(d, "log", False) for d in dists)
+    integer = all(isinstance(d, IntDistribution) for d in dists)
+    numbers = [None if v is None else float(v) for v in values]
+    return _numeric_axis(name, numbers, log=log, integer=integer)
+
+
+def _categorical_axis(name: str, dists: list[Any], values: list[Any]) -> ParallelAxis:
+    choices: list[Any] = []
+    for d in dists:
+        for c in getattr(d, "choices", ()):
+            if c not in choices:
+                choices.append(c)
+    for v in values:  # a value outside every recorded distribution still gets a place
+        if v is not None and v not in choices:
+            choices.append(v)
+    positions: list[float | None] = [None if v is None else float(choices.index(v)) for v in values]
+    return ParallelAxis(
+        label=name,
+        values=positions,
+        tickvals=[float(i) for i in range(len(choices))],
+        ticktext=[_number(c) if isinstance(c, float) else str(c) for c in choices],
+        absent_at=-1.0 if None in values else None,
+    )
+
+
+def _numeric_axis(
+    name: str, values: list[float | None], log: bool, integer: bool = False
+) -> ParallelAxis:
+    present = [v for v in values if v is not None]
+    log = log and bool(present) and all(v > 0 for v in present)
+    pos: list[float | None] = [None if v is None else (math.log10(v) if log else v) for v in values]
+    known = [p for p in pos if p is not None]
+    lo, hi = (min(known), max(known)) if known else (0.0, 1.0)
+    ticks = _int_ticks(lo, hi) if integer and not log else _ticks(lo, hi, log)
+    if integer and log:  # whole numbers at their places on the log axis
+        ticks = sorted({math.log10(max(1, round(10**t))) for t in ticks})
+    return ParallelAxis(
+        label=name,
+        values=pos,
+        tickvals=ticks,
+        ticktext=[_number(10**t if log else t) for t in ticks],
+        log=log,
+        absent_at=(lo - (0.2 * (hi - lo) if hi > lo else 1.0)) if None in pos else None,
+    )
+
+
+def _ticks(lo: float, hi: float, log: bool) -> list[float]:
+    """Tick positions from ``lo`` to ``hi``: on a log axis that spans two or more whole decades,
+    those and both ends (unless next to a decade), else five evenly spaced (one when
+    ``lo == hi``)."""
+    if hi <= lo:
+        return [lo]
+    decades = [float(d) for d in range(math.ceil(lo), math.floor(hi) + 1)]
+    if log and len(decades) >= 2:
+        ends = [e for e in (lo, hi) if min(abs(e - d) for d in decades) > 0.25]
+        return sorted(decades + ends)
+    return [float(t) for t in np.linspace(lo, hi, 5)]
+
+
+def _int_ticks(lo: float, hi: float) -> list[float]:
+    """Whole-number ticks from ``lo`` to ``hi``: each one on a short axis, else five rounded."""
+    if hi - lo <= 10:
+        return [float(i) for i in range(round(lo), round(hi) + 1)]
+    return sorted({float(round(t)) for t in _ticks(lo, hi, log=False)})
+
+
+def _number(v: float) -> str:
+    """A number to 4 significant digits."""
+    return f"{v:.4g}"

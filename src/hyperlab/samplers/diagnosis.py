@@ -2,7 +2,8 @@
 
 It starts from the task's default configuration (the centre of the space without a task), and
 before each new trial diagnoses the previous finished trial's ``curves`` user attribute with
-:func:`hyperlab.diagnose.diagnose` and moves the best configuration so far the way the advice
+:func:`hyperlab.diagnose.diagnose` and moves the best configuration so far (best in the study's
+direction; the curves are training and validation losses either way) the way the advice
 says: multiplicative steps on log axes, additive steps on linear ones, always inside the
 distributions' bounds. A knob whose advice flips direction gets half the step from then on (the
 way an expert narrows in). When no advice moves anything (a good fit, or noisy validation), or
@@ -38,6 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.diagnose import Advice, diagnose
 from hyperlab.diagnose.advice import ALIASES
+from hyperlab.direction import study_sign
 from hyperlab.errors import InputError
 from hyperlab.registry import TUNERS
 
@@ -93,7 +95,7 @@ class DiagnosisSampler(BaseSampler):
         history = [
             t for t in study.get_trials(deepcopy=False, states=_DONE) if t.number < trial.number
         ]
-        return self._next(history, trial.number, search_space)
+        return self._next(history, trial.number, search_space, study_sign(study))
 
     def sample_independent(
         self,
@@ -120,8 +122,13 @@ class DiagnosisSampler(BaseSampler):
         return config
 
     def _next(
-        self, history: list[FrozenTrial], number: int, space: dict[str, BaseDistribution]
+        self,
+        history: list[FrozenTrial],
+        number: int,
+        space: dict[str, BaseDistribution],
+        sign: float = 1.0,
     ) -> dict[str, Any]:
+        """The next configuration; ``sign * value`` is minimized (``-1`` when maximizing)."""
         start = self._start_config(space)
         if not history:
             return start
@@ -131,9 +138,10 @@ class DiagnosisSampler(BaseSampler):
         for t in history:
             # replay: the step scales after each finished trial, the best config so far
             since_best += 1
-            if t.state == TrialState.COMPLETE and t.value is not None and t.value < best_value:
+            value = sign * t.value if t.value is not None else math.inf
+            if t.state == TrialState.COMPLETE and value < best_value:
                 if all(k in t.params for k in space):
-                    best_value, base, since_best = t.value, {k: t.params[k] for k in space}, 0
+                    best_value, base, since_best = value, {k: t.params[k] for k in space}, 0
             for adv in self._advice(t):
                 key = _param_for(adv.knob, space)
                 if key is None or adv.direction == "keep":

@@ -5,7 +5,9 @@ pruner (``curve``, ``curve-halving``) records on each trial it stops the final v
 predicted (user attributes ``predicted_final_mean`` / ``predicted_final_std``).
 :class:`PredictionFeedback` wraps a sampler and shows it such a trial as complete, with the
 predicted mean as its value; every other trial is shown as it is. The study itself is never
-changed: the wrapped sampler reads the trials through a view.
+changed: the wrapped sampler reads the trials through a view. The prediction is in the
+objective's own units, so the wrapped sampler reads it in the study's direction, as it reads
+every value.
 """
 
 from __future__ import annotations

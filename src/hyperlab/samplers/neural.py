@@ -30,9 +30,11 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
-from optuna.study import Study, StudyDirection
+from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from hyperlab.direction import sign as direction_sign
+from hyperlab.direction import study_sign
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS
 from hyperlab.samplers.feedback import predicted_final
@@ -341,7 +343,7 @@ class NeuralSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         enc = self._encoder_for(search_space)
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        sign = study_sign(study)  # sign * value is minimized
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         trials = study.get_trials(deepcopy=False, states=states)
         obs, running = [], []
@@ -607,7 +609,7 @@ class NeuralSampler(BaseSampler):
         """
         if not self.budget_fallback:
             return None
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        sign = study_sign(study)  # sign * value is minimized
         states = (TrialState.COMPLETE, TrialState.PRUNED)
         by_step: dict[int, list[tuple[np.ndarray, float]]] = {}
         for t in study.get_trials(deepcopy=False, states=states):
@@ -655,7 +657,7 @@ class NeuralSampler(BaseSampler):
                 except KeyError as exc:
                     raise InputError(f"transfer study {name!r} is not in this storage") from exc
                 directions = storage.get_study_directions(study_id)
-                t_sign = -1.0 if directions[0] == StudyDirection.MAXIMIZE else 1.0
+                t_sign = direction_sign(directions[0])
                 states = (TrialState.COMPLETE, TrialState.PRUNED)
                 rows = [
                     self._row(enc, t, t_sign)

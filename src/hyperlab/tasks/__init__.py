@@ -1,13 +1,19 @@
 """Tasks: what is being tuned.
 
-Importing this package registers the built-in tasks in :data:`hyperlab.registry.TASKS`.
+Importing this package registers the built-in tasks in :data:`hyperlab.registry.TASKS`, which
+also resolves references to the user's own code (``module:attribute``, ``file.py:attribute``;
+see :mod:`hyperlab.tasks.user`).
 """
 
 from __future__ import annotations
 
+from hyperlab.registry import TASKS
 from hyperlab.tasks import mlp as mlp  # registers digits-mlp, breast-cancer-mlp, wine-mlp
 from hyperlab.tasks import replay as replay  # registers lcbench-<id>, digits-mlp-bank
 from hyperlab.tasks import synthetic as synthetic  # registers branin, hartmann6, rosenbrock-4d
+from hyperlab.tasks import user as user  # resolves module:attribute and file.py:attribute
 from hyperlab.tasks.base import CURVE_KEYS, Evaluation, Task, standard_error
+
+TASKS.set_resolver(user.resolve)
 
 __all__ = ["CURVE_KEYS", "Evaluation", "Task", "standard_error"]

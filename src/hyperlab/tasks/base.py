@@ -2,7 +2,8 @@
 
 A task owns a search space (a function ``trial -> config`` written with Optuna's
 ``suggest_*``), evaluates one configuration at a budget (epochs) and a seed, and returns an
-:class:`Evaluation`. Scores are always minimized.
+:class:`Evaluation`. A task declares which way its score is optimized (``direction``, a loss
+is minimized); the lab optimizes that way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 
+from hyperlab.direction import check_direction, sign
 from hyperlab.errors import InputError, InputTypeError
 
 #: Called after every epoch with ``(epoch, value, curves_so_far)``; may raise
@@ -31,7 +33,8 @@ class Evaluation:
     """The result of evaluating one configuration.
 
     Attributes:
-        value: Mean validation score over the folds at the last epoch (lower is better).
+        value: Mean validation score over the folds at the last epoch (better in the task's
+            ``direction``: lower for a loss).
         std_err: Standard error of ``value`` over the folds (0.0 for noiseless tasks).
         budget: Epochs (or other budget units) actually used.
         curves: Per-epoch means over folds: ``train_loss``, ``val_loss`` and optionally
@@ -69,6 +72,9 @@ class Task(ABC):
 
     Subclasses set ``name``, ``max_budget`` and ``metric`` and implement :meth:`search_space`
     and :meth:`_evaluate`. ``optimum`` is the known best achievable score, when there is one.
+    ``direction`` says which way the score is better: ``"minimize"`` (a loss or a regret, the
+    default) or ``"maximize"`` (an accuracy, say); ``None`` leaves it to the run (``direction``
+    of :func:`hyperlab.tune`, minimize by default).
     """
 
     name: str = "task"
@@ -76,6 +82,7 @@ class Task(ABC):
     max_budget: int = 1
     metric: str = "loss"
     optimum: float | None = None
+    direction: str | None = "minimize"
 
     @abstractmethod
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
@@ -124,7 +131,8 @@ class Task(ABC):
 
         The lab calls this once when a run starts, so that a setting which would fail every
         trial (more folds than the data allow, say) is refused by name, and nothing is stored.
-        This one checks ``max_budget``; tasks with data-dependent settings extend it.
+        This one checks ``max_budget`` and ``direction``; tasks with data-dependent settings
+        extend it.
 
         Raises:
             InputError: A setting cannot work; the message names it and its value.
@@ -134,11 +142,23 @@ class Task(ABC):
             raise InputError(
                 f"max_budget of {self.name} must be a positive integer, got {budget!r}"
             )
+        if self.direction is not None:
+            check_direction(self.direction, f"direction of task {self.name!r}")
+
+    def trial_objective(self) -> Callable[[optuna.Trial], float] | None:
+        """The task's own Optuna objective when it runs whole trials itself, else ``None``.
+
+        A task that has one is run by calling it with each trial (it suggests its own
+        parameters, so its search space is known only from the trials); otherwise the lab
+        suggests a configuration with :meth:`search_space` and calls :meth:`evaluate`.
+        """
+        return None
 
     def test_score(
         self, config: dict[str, Any], budget: int | None = None, seed: int = 0
     ) -> float | None:
-        """Score on data the tuners never see (``None`` when the task has no test split)."""
+        """Score on data the tuners never see, in the task's ``metric`` and better in the same
+        direction as the validation score (``None`` when the task has no test split)."""
         return None
 
     def default_config(self) -> dict[str, Any]:
@@ -156,8 +176,11 @@ class Task(ABC):
         return dict(self._distributions_cache)
 
     def regret(self, value: float) -> float | None:
-        """``value - optimum`` when the optimum is known."""
-        return None if self.optimum is None else value - self.optimum
+        """How far ``value`` falls short of the optimum when it is known: ``value - optimum``
+        when minimizing, ``optimum - value`` when maximizing."""
+        if self.optimum is None:
+            return None
+        return sign(self.direction or "minimize") * (value - self.optimum)
 
     def describe(self) -> dict[str, Any]:
         """Plain-data description recorded with every run."""
@@ -166,4 +189,5 @@ class Task(ABC):
             "max_budget": self.max_budget,
             "metric": self.metric,
             "optimum": self.optimum,
+            "direction": self.direction,
         }

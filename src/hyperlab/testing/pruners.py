@@ -11,7 +11,12 @@ the pruner misbehaves. The checks hold for every pruner, whatever its rule:
   crash the pruner nor stop the study;
 - :func:`check_pickles`: a pickled copy decides exactly like a fresh pruner;
 - :func:`check_threads`: a study with ``n_jobs=2`` threads finishes with every trial in a final
-  state.
+  state;
+- :func:`check_maximize`: a maximized study of the mirrored curves (every value negated) is
+  pruned exactly as the minimized one, keeps its clearly best trial and, when the pruner prunes
+  at all, prunes one of its clearly worst;
+- :func:`check_unknown_budget`: built with ``max_budget=None`` (the budget of a user's objective
+  is unknown), a pruner that prunes with the budget given still prunes.
 
 A third-party pruner runs them all with ``for check in ALL_CHECKS: check(my_factory)``.
 """
@@ -35,8 +40,18 @@ BUDGET = 10
 N_TRIALS = 24
 
 
+#: A configuration whose curve is clearly the best of :func:`synthetic_objective`'s.
+BEST = {"x": 0.0, "k": 1, "kind": "a"}
+#: Configurations whose curves are clearly among the worst of :func:`synthetic_objective`'s.
+WORST = (
+    {"x": 1.0, "k": 4, "kind": "b"},
+    {"x": 0.98, "k": 4, "kind": "b"},
+    {"x": 0.95, "k": 4, "kind": "b"},
+)
+
+
 def synthetic_objective(
-    budget: int = BUDGET, fail_every: int = 0, nan_every: int = 0
+    budget: int = BUDGET, fail_every: int = 0, nan_every: int = 0, sign: float = 1.0
 ) -> Callable[[optuna.Trial], float]:
     """An objective reporting a noisy power-law curve per trial, ``budget`` steps long.
 
@@ -44,6 +59,8 @@ def synthetic_objective(
         budget: Steps per trial.
         fail_every: Every ``fail_every``-th trial raises ``RuntimeError`` half-way (0: never).
         nan_every: Every ``nan_every``-th trial reports NaN half-way, then fails (0: never).
+        sign: Multiplies every value: ``-1.0`` gives the mirror image, rising curves whose
+            best trials are the highest, for a maximized study.
 
     Returns:
         The objective (its curves depend only on the parameters and the trial number).
@@ -60,7 +77,7 @@ def synthetic_objective(
             n = trial.number + 1
             if fail_every and n % fail_every == 0 and step == budget // 2:
                 raise RuntimeError(f"planned failure of trial {trial.number}")
-            value = level + step**-0.5 + float(rng.normal(0.0, 0.01))
+            value = sign * (level + step**-0.5 + float(rng.normal(0.0, 0.01)))
             if nan_every and n % nan_every == 0 and step == budget // 2:
                 value = float("nan")
             trial.report(value, step)
@@ -164,10 +181,62 @@ def check_threads(factory: PrunerFactory) -> None:
     assert all(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states), states
 
 
+def _with_extremes(factory: PrunerFactory, direction: str, seed: int) -> optuna.Study:
+    """A study of :data:`N_TRIALS` random trials, then :data:`BEST`, then :data:`WORST`; its
+    values are mirrored (negated) when ``direction`` is ``"maximize"``."""
+    sign = -1.0 if direction == "maximize" else 1.0
+    study = _study(factory, seed=seed, direction=direction)
+    study.optimize(synthetic_objective(sign=sign), n_trials=N_TRIALS)
+    for params in (BEST, *WORST):
+        study.enqueue_trial(params)
+    study.optimize(synthetic_objective(sign=sign), n_trials=1 + len(WORST))
+    return study
+
+
+def check_maximize(factory: PrunerFactory) -> None:
+    """On a maximized study the pruner keeps the clearly best trial, prunes a clearly worst one
+    (when it prunes at all), and decides exactly as on the minimized mirror image."""
+    maximized = _with_extremes(factory, "maximize", seed=1)
+    best, *worst = maximized.trials[N_TRIALS:]
+    assert best.state == TrialState.COMPLETE, (
+        f"maximized: the clearly best trial was stopped at step {best.last_step}"
+    )
+    if any(t.state == TrialState.PRUNED for t in maximized.trials[:N_TRIALS]):
+        assert any(t.state == TrialState.PRUNED for t in worst), (
+            f"maximized: none of the clearly worst trials was pruned: {_decisions(maximized)}"
+        )
+    minimized = _with_extremes(factory, "minimize", seed=1)
+    assert _decisions(maximized) == _decisions(minimized), (
+        f"the maximized mirror image is pruned differently: maximized {_decisions(maximized)}, "
+        f"minimized {_decisions(minimized)}"
+    )
+
+
+def check_unknown_budget(factory: PrunerFactory) -> None:
+    """Built with ``max_budget=None``, a pruner that prunes with the budget given prunes too."""
+    known = _study(factory, seed=2)
+    known.optimize(synthetic_objective(), n_trials=N_TRIALS)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    unknown = optuna.create_study(
+        study_name="conformance",
+        sampler=optuna.samplers.RandomSampler(seed=2),
+        pruner=factory(max_budget=None, seed=2),
+    )
+    unknown.optimize(synthetic_objective(), n_trials=N_TRIALS)
+    n_known, n_unknown = (
+        sum(t.state == TrialState.PRUNED for t in s.trials) for s in (known, unknown)
+    )
+    assert n_unknown > 0 or n_known == 0, (
+        f"with the budget given it pruned {n_known} of {N_TRIALS} trials, without it none"
+    )
+
+
 ALL_CHECKS: tuple[Callable[[PrunerFactory], None], ...] = (
     check_returns_bool,
     check_deterministic,
     check_survives_failures_and_nan,
     check_pickles,
     check_threads,
+    check_maximize,
+    check_unknown_budget,
 )

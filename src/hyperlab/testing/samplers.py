@@ -6,7 +6,8 @@ Each ``check_*`` function takes a *tuner factory* — a callable
 message when the tuner misbehaves. :func:`run_all` runs them all. They cover what Optuna's own
 suites do not: every distribution type (float, log float, stepped float, int, stepped int,
 log int, categorical with mixed types), the same seed giving the same suggestions, failed,
-NaN and pruned trials, ``enqueue_trial``, pickling, threads and conditional spaces.
+NaN and pruned trials, ``enqueue_trial``, pickling, threads, conditional spaces, and a
+maximized objective handled exactly as the minimized negation.
 
 Example::
 
@@ -32,6 +33,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers import BaseSampler
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 TunerFactory = Callable[..., BaseSampler]
@@ -238,6 +240,53 @@ def check_conditional(factory: TunerFactory, n_trials: int = 10, seed: int = 6) 
         _check_params(t.params, CONDITIONAL_SPACE, f"trial {t.number}")
 
 
+def _signed_objective(sign: float) -> Callable[[optuna.Trial], float]:
+    """``sign`` times :func:`mixed_objective`; every fourth trial is pruned after one step with
+    a prediction of its final value recorded, as a learning-curve pruner records it."""
+
+    def objective(trial: optuna.Trial) -> float:
+        value = sign * mixed_objective(trial)
+        if trial.number % 4 == 3:
+            trial.report(value, 1)
+            trial.set_user_attr("predicted_final_mean", value)
+            trial.set_user_attr("predicted_final_std", 0.1)
+            raise optuna.TrialPruned()
+        return value
+
+    return objective
+
+
+def check_direction(factory: TunerFactory, n_trials: int = 10, seed: int = 7) -> None:
+    """Maximizing ``-f`` suggests exactly what minimizing ``f`` does (same seed, trials one at
+    a time), pruned trials with a predicted final value included.
+
+    A tuner that reads ``study.direction`` (as every Optuna sampler does, by negating maximized
+    values) passes; one that minimizes whatever the direction drives a maximized objective
+    down, and fails here.
+    """
+    studies = []
+    for direction, sign in ((StudyDirection.MINIMIZE, 1.0), (StudyDirection.MAXIMIZE, -1.0)):
+        study = optuna.create_study(
+            direction=direction, sampler=factory(seed=seed, space=dict(MIXED_SPACE))
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study.optimize(_signed_objective(sign), n_trials=n_trials)
+        studies.append(study)
+    low, high = studies
+    for a, b in zip(low.trials, high.trials):
+        if a.params != b.params:
+            raise AssertionError(
+                f"maximizing -f and minimizing f differ from trial {a.number} on ({b.params} vs "
+                f"{a.params}); best f found: {-high.best_value:.4g} maximizing -f, "
+                f"{low.best_value:.4g} minimizing f (lower is better): the tuner must read "
+                "study.direction"
+            )
+    assert high.best_value == -low.best_value, (
+        f"best value {high.best_value} maximizing -f, {low.best_value} minimizing f"
+    )
+
+
 #: Every check, by name.
 CHECKS: dict[str, Callable[[TunerFactory], None]] = {
     "distributions": check_distributions,
@@ -247,6 +296,7 @@ CHECKS: dict[str, Callable[[TunerFactory], None]] = {
     "pickle": check_pickle,
     "threads": check_threads,
     "conditional": check_conditional,
+    "direction": check_direction,
 }
 
 

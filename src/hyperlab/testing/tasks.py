@@ -1,7 +1,9 @@
-"""A probe task for scaling and fault tests: Branin plus a fixed sleep per trial.
+"""Test tasks, kept out of the user's task registry.
 
-A sleeping trial takes the same wall time on a loaded or an idle machine and uses no CPU, so
+:class:`SleepBranin` is Branin plus a fixed sleep per trial, for scaling and fault tests: a
+sleeping trial takes the same wall time on a loaded or an idle machine and uses no CPU, so
 throughput with N workers measures the coordination (storage, sampler, claiming), not the cores.
+Commands and worker processes reach it by reference, ``--task`` :data:`SLEEP_BRANIN`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import time
 from typing import Any
 
 from hyperlab.errors import InputError, InputTypeError
-from hyperlab.registry import TASKS
 from hyperlab.tasks.base import EpochCallback, Evaluation
 from hyperlab.tasks.synthetic import Branin
 
@@ -42,5 +43,5 @@ class SleepBranin(Branin):
         return ev
 
 
-if SleepBranin.name not in TASKS._entries:
-    TASKS.register(SleepBranin.name, SleepBranin, SleepBranin.description)
+#: The reference that names :class:`SleepBranin` as a task (``--task``, ``TASKS.create``).
+SLEEP_BRANIN = f"{__name__}:SleepBranin"

@@ -1,0 +1,125 @@
+"""What a run tunes: its objective's identity and its search space as first seen.
+
+A resumed run appends trials to the studies it finds, so a different objective (or the same
+one with other ranges) must not join them: the best value would then mix two problems. The
+run records a Python objective's identity (``module:qualname``) in ``run.json`` and compares it
+on resumption (:class:`~hyperlab.lab.rundir.RunSpec`); the search space is read back from the
+stored trials (each parameter's distribution in the first completed trial that has it) and every
+new trial must keep it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import TrialState
+
+from hyperlab.errors import RunConflictError
+
+
+def objective_identity(func: Callable[..., Any]) -> str:
+    """``module:qualname`` of an objective function (of its class for a callable object)."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    module = getattr(func, "__module__", None) or type(func).__module__
+    qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
+    return f"{module}:{qualname}"
+
+
+def recorded_space(study: optuna.Study) -> dict[str, BaseDistribution]:
+    """Each parameter's distribution in the first completed trial (by number) that has it."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    space: dict[str, BaseDistribution] = {}
+    for trial in sorted(trials, key=lambda t: t.number):
+        for name, dist in trial.distributions.items():
+            space.setdefault(name, dist)
+    return space
+
+
+def describe(dist: BaseDistribution) -> str:
+    """A short description of a distribution, e.g. ``float in [0.0, 1.0] (log)``."""
+    if isinstance(dist, CategoricalDistribution):
+        return f"one of {list(dist.choices)}"
+    if isinstance(dist, FloatDistribution | IntDistribution):
+        kind = "float" if isinstance(dist, FloatDistribution) else "int"
+        extras = [e for e in ("log" if dist.log else "", _step(dist)) if e]
+        more = f" ({', '.join(extras)})" if extras else ""
+        return f"{kind} in [{dist.low}, {dist.high}]{more}"
+    return repr(dist)
+
+
+def _step(dist: FloatDistribution | IntDistribution) -> str:
+    if dist.step is None or (isinstance(dist, IntDistribution) and dist.step == 1):
+        return ""
+    return f"step {dist.step}"
+
+
+def space_changes(
+    recorded: Mapping[str, BaseDistribution], new: Mapping[str, BaseDistribution]
+) -> list[str]:
+    """``name: old -> new`` for each parameter of ``new`` recorded with another distribution."""
+    return [
+        f"{name!r}: {describe(recorded[name])} -> {describe(dist)}"
+        for name, dist in new.items()
+        if name in recorded and recorded[name] != dist
+    ]
+
+
+def space_conflict(study_name: str, changes: list[str]) -> RunConflictError:
+    """The error for a search space that changed since the study began."""
+    return RunConflictError(
+        f"the search space changed since study {study_name!r} began ({'; '.join(changes)}); "
+        "resume it with the search space it began with, choose another --name, or pass "
+        "--overwrite to start over"
+    )
+
+
+class SpaceGuard:
+    """Checks each trial of a study against the search space its earlier trials recorded.
+
+    Args:
+        study: The study (its completed trials give the recorded space).
+    """
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.study_name = study.study_name
+        self.space = recorded_space(study)
+
+    def check(self, distributions: Mapping[str, BaseDistribution], complete: bool) -> None:
+        """Refuse a trial whose distributions differ from the recorded ones.
+
+        A completed trial's new parameters are recorded (a conditional space shows its
+        parameters trial by trial).
+
+        Raises:
+            RunConflictError: A parameter's distribution changed; the message names it.
+        """
+        changes = space_changes(self.space, distributions)
+        if changes:
+            raise space_conflict(self.study_name, changes)
+        if complete:
+            for name, dist in distributions.items():
+                self.space.setdefault(name, dist)
+
+
+def check_planned_space(
+    studies: list[optuna.Study], distributions: Mapping[str, BaseDistribution]
+) -> None:
+    """Refuse, before any trial runs, a task whose search space differs from the studies'.
+
+    Raises:
+        RunConflictError: A parameter's distribution changed; the message names it.
+    """
+    for study in studies:
+        changes = space_changes(recorded_space(study), distributions)
+        if changes:
+            raise space_conflict(study.study_name, changes)

@@ -1,0 +1,153 @@
+"""The user's own code as a task: ``--task module:attribute`` and ``--task file.py:attribute``."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from hyperlab.cli import main
+from hyperlab.lab.rundir import load_studies
+
+OBJECTIVE = """
+import optuna
+
+def objective(trial):
+    x = trial.suggest_float("x", -3.0, 3.0)
+    for step in range(3):
+        trial.report((x - 1.0) ** 2 + 1.0 / (step + 1), step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return (x - 1.0) ** 2
+"""
+
+TASK = """
+from hyperlab.tasks import Evaluation, Task
+
+class Quad(Task):
+    name = "quad"
+    max_budget = 2
+
+    def __init__(self, shift: float = 1.0):
+        self.shift = shift
+
+    def search_space(self, trial):
+        return {"x": trial.suggest_float("x", -3.0, 3.0)}
+
+    def _evaluate(self, config, budget, seed, on_epoch):
+        curve = []
+        for epoch in range(1, budget + 1):
+            curve.append((config["x"] - self.shift) ** 2 + 1.0 / epoch)
+            if on_epoch is not None:
+                on_epoch(epoch, curve[-1], {"val_loss": list(curve)})
+        return Evaluation(value=curve[-1], budget=budget, curves={"val_loss": curve})
+
+def make(shift: float = 2.0):
+    return Quad(shift)
+"""
+
+
+def _write(path: Path, code: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(code))
+    return path
+
+
+def _finished(run: Path) -> list[object]:
+    study = load_studies(run)[0][0]
+    return [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+def test_objective_module_tune_resume_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "ut_iris_obj.py", OBJECTIVE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # (restored afterwards)
+    base = ["tune", "--task", "ut_iris_obj:objective", "--runs-dir", "runs", "--no-progress"]
+    assert main([*base, "--trials", "3"]) == 0
+    run = tmp_path / "runs" / "ut_iris_obj-objective-tpe"  # a valid default name
+    assert json.loads((run / "run.json").read_text())["task"] == "ut_iris_obj:objective"
+    trials = _finished(run)
+    assert len(trials) == 3 and all(t.intermediate_values for t in trials)  # trial.report
+    assert "best value" in capsys.readouterr().out
+    assert main([*base, "--trials", "5"]) == 0  # resumed with more trials
+    assert len(_finished(run)) == 5
+    assert main(["report", str(run)]) == 0
+    assert (run / "report.html").exists()
+
+
+def test_task_subclass_file_compare_two_seeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path / "code" / "quad_task.py", TASK)
+    monkeypatch.chdir(tmp_path)
+    argv = ["compare", "--task", "code/quad_task.py:Quad", "--tuners", "random", "--seeds", "2"]
+    argv += ["--trials", "3", "--task-option", "shift=0.5", "--runs-dir", "runs"]
+    assert main([*argv, "--no-progress"]) == 0
+    run = tmp_path / "runs" / "quad_task-Quad-compare"
+    spec = json.loads((run / "run.json").read_text())
+    assert spec["task"] == f"{(tmp_path / 'code' / 'quad_task.py').as_posix()}:Quad"  # absolute
+    results = pd.read_csv(run / "results.csv")
+    assert len(results) == 6 and sorted(results["seed"].unique()) == [0, 1]
+    monkeypatch.chdir(tmp_path / "code")  # the recorded path works from any folder
+    assert main(["report", str(run)]) == 0
+
+
+@pytest.mark.slow  # two spawned processes import hyperlab and torch
+def test_factory_file_with_two_processes(tmp_path: Path) -> None:
+    path = _write(tmp_path / "quad_factory.py", TASK)
+    runs = tmp_path / "runs"
+    argv = ["tune", "--task", f"{path}:make", "--tuner", "random", "--trials", "4"]
+    assert main([*argv, "--jobs", "2", "--runs-dir", str(runs), "--no-progress"]) == 0
+    trials = _finished(runs / "quad_factory-make-random")
+    assert len(trials) == 4 and all(t.user_attrs["curves"]["val_loss"] for t in trials)
+
+
+def test_objective_file_create_only_and_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "proj" / "obj_for_workers.py", OBJECTIVE)
+    storage = f"journal:{tmp_path / 'shared.journal'}"
+    monkeypatch.chdir(tmp_path / "proj")
+    argv = ["tune", "--task", "obj_for_workers.py:objective", "--trials", "3", "--name", "w"]
+    argv += ["--storage", storage, "--runs-dir", str(tmp_path / "runs"), "--create-only"]
+    assert main(argv) == 0
+    monkeypatch.chdir(tmp_path)  # a worker started elsewhere finds the file by its full path
+    assert main(["worker", "--storage", storage, "--name", "w", "--no-wait"]) == 0
+    assert "3/3 finished" in capsys.readouterr().out
+    assert len(_finished(tmp_path / "runs" / "w")) == 3
+
+
+@pytest.mark.parametrize(
+    ("task", "says"),
+    [
+        ("missing_file.py:objective", "missing_file.py' does not exist"),
+        ("no_such_module_ut:objective", "no module named 'no_such_module_ut'"),
+        ("bad_code.py:objectiv", "has no attribute 'objectiv'"),
+        ("raises_ut.py:objective", "raises_ut.py' raised ZeroDivisionError: division by zero"),
+        ("bad_code.py:DATA", "bad_code.py:DATA' is a list"),
+        ("bad_code.py:NotATask", "is the class NotATask, not a Task subclass"),
+        ("bad_code.py:make_nothing", "returned a NoneType, not a Task"),
+    ],
+)
+def test_bad_references_are_clean_errors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    task: str,
+    says: str,
+) -> None:
+    _write(tmp_path / "raises_ut.py", "import math\nRATIO = 1 / 0\n")
+    code = "DATA = [1, 2]\nclass NotATask:\n    pass\ndef make_nothing():\n    return None\n"
+    _write(tmp_path / "bad_code.py", code + OBJECTIVE)
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--task", task, "--trials", "2", "--runs-dir", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hyperlab tune: error:") and says in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("run.json"))

@@ -1,0 +1,170 @@
+"""``diagnose`` on ordinary CSV logs: sparse validation, lost points, long runs (issue 19)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hyperlab.cli import main
+from hyperlab.diagnose import Diagnosis, diagnose, read_curves
+
+
+def _overfit(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(n, dtype=np.float64)
+    tr = 2.0 * np.exp(-t / 5) + 0.05 * np.exp(-t / 15)
+    va = 2.0 * np.exp(-t / 5) + 0.1 + 0.004 * np.maximum(t - 12, 0) ** 1.3
+    return tr, va
+
+
+def _good_fit(n: int = 40) -> dict[str, list[float]]:
+    t = np.arange(n, dtype=np.float64)
+    return {
+        "train_loss": (2.0 * np.exp(-t / 5) + 0.05).tolist(),
+        "val_loss": (2.0 * np.exp(-t / 5) + 0.12).tolist(),
+    }
+
+
+def _cell(x: float | None) -> str:
+    return "" if x is None else repr(float(x))
+
+
+def _write_csv(path: Path, rows: Sequence[tuple[int, float | None, float | None]]) -> Path:
+    lines = ["epoch,train_loss,val_loss"] + [f"{e},{_cell(a)},{_cell(b)}" for e, a, b in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _diagnose_file(path: Path) -> Diagnosis:
+    return diagnose(read_curves(path))
+
+
+def _names(d: Diagnosis) -> list[str]:
+    return [f.name for f in d.findings]
+
+
+def _directions(d: Diagnosis) -> dict[str, str]:
+    return {a.knob: a.direction for a in d.advice}
+
+
+def _not_diverged(d: Diagnosis) -> None:
+    assert not any("diverged" in f.evidence for f in d.findings), d.summary()
+    assert d.features["diverged"] == 0.0
+    lr = d.advice_for("lr")
+    assert lr is None or lr.factor != 0.1, d.summary()
+
+
+def _printed_factors(d: Diagnosis) -> list[float]:
+    return [float(x) for x in re.findall(r" x(\d+(?:\.\d+)?)", d.summary())]
+
+
+def test_validation_every_other_epoch_is_read_as_missing_points(tmp_path: Path) -> None:
+    tr, va = _overfit()
+    sparse = [(e + 1, tr[e], va[e] if e % 2 else None) for e in range(len(tr))]
+    kept = [(e, a, b) for e, a, b in sparse if b is not None]
+    with_blanks = _diagnose_file(_write_csv(tmp_path / "blanks.csv", sparse))
+    without = _diagnose_file(_write_csv(tmp_path / "kept.csv", kept))
+    _not_diverged(with_blanks)
+    assert with_blanks.primary.name == "overfitting", with_blanks.summary()
+    assert _names(with_blanks) == _names(without)
+    assert _directions(with_blanks) == _directions(without)
+    # the evidence names real epochs, not rows
+    assert f"of {len(tr)}" in with_blanks.primary.evidence
+
+
+def test_train_and_validation_rows_written_apart_are_merged_by_epoch(tmp_path: Path) -> None:
+    # as PyTorch Lightning's CSVLogger writes them: a train row each epoch (0-based), a
+    # validation row of the same epoch every second epoch
+    tr, va = _overfit()
+    rows: list[tuple[int, float | None, float | None]] = []
+    for e in range(len(tr)):
+        rows.append((e, tr[e], None))
+        if e % 2:
+            rows.append((e, None, va[e]))
+    merged = _diagnose_file(_write_csv(tmp_path / "metrics.csv", rows))
+    kept = [(e, tr[e], va[e]) for e in range(len(tr)) if e % 2]
+    _not_diverged(merged)
+    assert merged.n_epochs == len(tr)
+    assert _names(merged) == _names(_diagnose_file(_write_csv(tmp_path / "kept.csv", kept)))
+
+
+@pytest.mark.parametrize("loss", ["train_loss", "val_loss"])
+def test_a_lone_nan_between_finite_values_is_a_missing_point(tmp_path: Path, loss: str) -> None:
+    curves = _good_fit()
+    reference = diagnose(curves)
+    curves[loss][17] = math.nan
+    d = diagnose(curves)
+    _not_diverged(d)
+    assert _names(d) == _names(reference) and _directions(d) == _directions(reference)
+    # the same through a CSV file with the word nan in the cell
+    rows = [(i + 1, a, b) for i, (a, b) in enumerate(zip(curves["train_loss"], curves["val_loss"]))]
+    from_file = _diagnose_file(_write_csv(tmp_path / "run.csv", rows))
+    _not_diverged(from_file)
+    assert _names(from_file) == _names(reference)
+
+
+def test_a_really_diverging_run_is_still_divergence(tmp_path: Path) -> None:
+    # a fine start, then the loss grows x1000 and is NaN to the end; validation every other
+    # epoch, so the last row has no validation loss at all
+    train = [2.0, 1.6, 1.3, 1.1, 1.0, 0.95, 0.9, 9.0, 90.0, 900.0] + [math.nan] * 5
+    val = [2.1, 1.7, 1.4, 1.2, 1.1, 1.0, 0.98, 10.0, 100.0, 1000.0] + [math.nan] * 5
+    rows = [(i + 1, a, b if i % 2 == 0 else None) for i, (a, b) in enumerate(zip(train, val))]
+    d = _diagnose_file(_write_csv(tmp_path / "run.csv", rows))
+    assert d.primary.name == "lr-too-high", d.summary()
+    assert "diverged" in d.primary.evidence and "epoch 11 of 15" in d.primary.evidence
+    lr = d.advice_for("lr")
+    assert lr is not None and lr.direction == "down" and lr.factor < 0.5
+    # NaN to the end in both losses, logged every epoch: divergence as before
+    inf_end = diagnose({"train_loss": train[:10] + [math.inf] * 5, "val_loss": val})
+    assert inf_end.primary.name == "lr-too-high" and "diverged" in inf_end.primary.evidence
+
+
+def _long(kind: str, n: int = 200_000) -> dict[str, np.ndarray]:
+    e = np.arange(1, n + 1, dtype=np.float64)
+    if kind == "proportional":  # validation a fixed multiple of train: no growing gap
+        tr = 1.0 / (1.0 + e)
+        return {"train_loss": tr, "val_loss": 1.2 * tr}
+    tr = 1.0 / (1.0 + e / 10.0)  # train to ~0, validation settles at a floor, both falling
+    return {"train_loss": tr, "val_loss": tr + 0.02}
+
+
+@pytest.mark.parametrize("kind", ["proportional", "floor"])
+def test_a_smooth_200000_epoch_run_has_no_empty_finding_or_x1_advice(kind: str) -> None:
+    d = diagnose(_long(kind))
+    assert d.n_epochs == 200_000
+    over = d.finding("overfitting")
+    if kind == "proportional":
+        assert over is None, d.summary()
+    if over is not None:  # only on evidence, which the sentence names
+        assert "+0%" not in over.evidence and "epoch 200000 of 200000, then" not in over.evidence
+    for a in d.advice:
+        assert (a.direction == "keep") == (a.factor == 1.0), a
+        assert a.direction == "keep" or abs(a.factor - 1.0) >= 0.1, a
+    assert all(round(x, 1) != 1.0 for x in _printed_factors(d)), d.summary()
+
+
+def test_a_long_csv_log_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    curves = _long("proportional", 20_000)
+    rows = [(i + 1, a, b) for i, (a, b) in enumerate(zip(curves["train_loss"], curves["val_loss"]))]
+    src = _write_csv(tmp_path / "long.csv", rows)
+    assert main(["diagnose", str(src), "--no-html"]) == 0
+    out = capsys.readouterr().out
+    assert "Diagnosis of 20000 epochs" in out and "overfitting" not in out
+    assert not re.search(r" x1(\.0+)?\b", out), out
+
+
+def test_no_printed_advice_has_a_factor_of_one() -> None:
+    # a run that memorizes: train loss to ~0, validation settles at its lowest at the end; an
+    # overfitting finding may stand on the growing gap, but "stop at epoch 300 of 300" is no move
+    t = np.arange(300, dtype=np.float64)
+    tr = 1.0 / (1.0 + t)
+    d = diagnose({"train_loss": tr.tolist(), "val_loss": (tr + 0.3).tolist()})
+    assert all(abs(x - 1.0) >= 0.1 for x in _printed_factors(d)), d.summary()
+    for a in d.advice:
+        assert (a.direction == "keep") == (a.factor == 1.0), a
+    over = d.finding("overfitting")
+    assert over is None or "+0%" not in over.evidence, d.summary()

@@ -1,0 +1,112 @@
+"""A resumed run keeps its objective: another function, or other ranges, cannot join its studies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import hyperlab
+from hyperlab.errors import RunConflictError
+from hyperlab.lab.rundir import load_studies
+
+
+def square(trial: optuna.Trial) -> float:
+    return trial.suggest_float("x", 0.0, 1.0) ** 2
+
+
+def shifted(trial: optuna.Trial) -> float:
+    return trial.suggest_float("x", 0.0, 1.0) - 100.0
+
+
+def ranged(high: float) -> Any:
+    """The same objective (same qualified name) over ``[0, high]``."""
+
+    def objective(trial: optuna.Trial) -> float:
+        return trial.suggest_float("x", 0.0, high)
+
+    return objective
+
+
+def _tune(runs: Path, func: Any, trials: int, **kw: Any) -> Any:
+    return hyperlab.tune(func, "random", trials=trials, name="iris-tpe", runs_dir=runs, **kw)
+
+
+def _trials(runs: Path) -> list[optuna.trial.FrozenTrial]:
+    return load_studies(runs / "iris-tpe")[0][0].trials
+
+
+@pytest.mark.parametrize("trials", [6, 2])
+def test_another_function_cannot_join_an_old_run(tmp_path: Path, trials: int) -> None:
+    _study, first = _tune(tmp_path, square, 4, progress=False)
+    with pytest.raises(RunConflictError) as info:
+        _tune(tmp_path, shifted, trials, progress=False)
+    message = str(info.value)
+    assert f"{__name__}:square" in message and f"{__name__}:shifted" in message
+    after = _trials(tmp_path)
+    assert len(after) == 4 and min(t.value for t in after) == first.best_value
+
+
+def test_the_same_function_resumes(tmp_path: Path) -> None:
+    _tune(tmp_path, square, 3, progress=False)
+    _study, summary = _tune(tmp_path, square, 5, progress=False)
+    assert summary.n_trials == 5
+    recorded = json.loads((tmp_path / "iris-tpe" / "run.json").read_text())
+    assert recorded["objective"] == f"{__name__}:square"
+
+
+def test_overwrite_lets_another_function_start_over(tmp_path: Path) -> None:
+    _tune(tmp_path, square, 3, progress=False)
+    _study, summary = _tune(tmp_path, shifted, 2, progress=False, overwrite=True)
+    assert summary.n_trials == 2 and summary.best_value < -99
+
+
+def test_a_changed_search_space_is_refused_by_parameter(tmp_path: Path) -> None:
+    _tune(tmp_path, ranged(1.0), 3, progress=False)
+    with pytest.raises(
+        RunConflictError, match=r"'x': float in \[0.0, 1.0\] -> float in \[0.0, 5.0\]"
+    ):
+        _tune(tmp_path, ranged(5.0), 5, progress=False)
+    complete = [t for t in _trials(tmp_path) if t.state == TrialState.COMPLETE]
+    assert len(complete) == 3 and all(t.params["x"] <= 1.0 for t in complete)
+    _study, summary = _tune(tmp_path, ranged(1.0), 4, progress=False)  # the original resumes
+    assert summary.n_trials == 4
+
+
+TASK = """
+from hyperlab.tasks import Evaluation, Task
+
+class Line(Task):
+    name = "line"
+
+    def search_space(self, trial):
+        return {{"x": trial.suggest_float("x", 0.0, {high})}}
+
+    def _evaluate(self, config, budget, seed, on_epoch):
+        return Evaluation(value=config["x"])
+"""
+
+
+def test_a_task_file_with_a_changed_space_is_refused_before_any_trial(tmp_path: Path) -> None:
+    code = tmp_path / "line_task.py"
+    code.write_text(TASK.format(high="1.0"))
+    ref = f"{code}:Line"
+    _tune(tmp_path, ref, 2, progress=False)
+    code.write_text(TASK.format(high="25.0"))
+    with pytest.raises(RunConflictError, match=r"'x': float in \[0.0, 1.0\] -> float in"):
+        _tune(tmp_path, ref, 4, progress=False)
+    assert len(_trials(tmp_path)) == 2  # nothing ran
+
+
+def test_a_run_recorded_without_an_identity_resumes(tmp_path: Path) -> None:
+    _tune(tmp_path, square, 2, progress=False)
+    spec_file = tmp_path / "iris-tpe" / "run.json"
+    data = json.loads(spec_file.read_text())
+    del data["objective"]  # as an older hyperlab wrote it
+    spec_file.write_text(json.dumps(data))
+    _study, summary = _tune(tmp_path, square, 3, progress=False)
+    assert summary.n_trials == 3

@@ -1,0 +1,118 @@
+"""Pruners on a user's objective, whose number of steps the lab does not know: each one prunes
+(it learns the budget from the finished trials), or a setting that would leave it nothing to do
+is refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+
+import hyperlab
+from hyperlab.curves import ParametricCurvePredictor
+from hyperlab.errors import InputError
+from hyperlab.pruners.curve import LearningCurvePruner
+from hyperlab.registry import PRUNERS
+
+EPOCHS = 20
+
+
+def objective(trial: optuna.Trial, sign: float = 1.0) -> float:
+    """Twenty epochs of a falling curve that ends at ``x`` (plus a small decaying term); times
+    ``sign``."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    value = 0.0
+    for epoch in range(1, EPOCHS + 1):
+        value = sign * (x + 1.0 / epoch)
+        trial.report(value, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return value
+
+
+def accuracy(trial: optuna.Trial) -> float:
+    """The mirror image, to maximize: a rising curve that ends at ``-x``."""
+    return objective(trial, sign=-1.0)
+
+
+def pruned(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.trials if t.state == TrialState.PRUNED]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in PRUNERS.names() if n != "none"])
+def test_every_pruner_prunes_a_user_objective(name: str, tmp_path: Path) -> None:
+    study, _ = hyperlab.tune(
+        objective, "random", pruner=name, trials=25, seed=0, runs_dir=tmp_path, progress=False
+    )
+    assert pruned(study), f"{name} pruned none of the 25 trials of a 20-epoch objective"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["curve", "curve-parametric", "curve-halving"])
+def test_a_maximized_user_objective_loses_its_worst_trials(name: str, tmp_path: Path) -> None:
+    study, _ = hyperlab.tune(
+        accuracy,
+        "random",
+        pruner=name,
+        trials=16,
+        seed=0,
+        runs_dir=tmp_path,
+        progress=False,
+        direction="maximize",
+    )
+    stopped = pruned(study)
+    kept = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert stopped and kept
+    # the final value falls with x: the pruned trials are the ones with the larger x
+    mean_x = [sum(t.params["x"] for t in ts) / len(ts) for ts in (stopped, kept)]
+    assert mean_x[0] > mean_x[1], mean_x
+    assert study.best_trial.params["x"] == min(t.params["x"] for t in study.trials)
+
+
+def test_a_pruner_that_would_prune_nothing_is_refused_by_name(tmp_path: Path) -> None:
+    run = dict(runs_dir=tmp_path, progress=False, seed=0)
+    with pytest.raises(InputError, match="min_epochs=20 leaves no epoch"):
+        hyperlab.tune(
+            objective, "random", pruner="curve", budget=20, pruner_options={"min_epochs": 20}, **run
+        )
+    with pytest.raises(InputError, match="min_resource=25 leaves no rung"):
+        options = {"min_resource": 25}
+        hyperlab.tune(
+            objective, "random", pruner="curve-halving", budget=20, pruner_options=options, **run
+        )
+    with pytest.raises(InputError, match="pruner 'median' stops no trial before 5 trials"):
+        hyperlab.tune(objective, "random", pruner="median", trials=5, **run)
+    assert not list(tmp_path.iterdir())  # refused before any run folder was made
+
+
+def test_the_learned_budget_follows_the_longest_complete_trial() -> None:
+    pruner = PRUNERS.create("curve-parametric", max_budget=None, seed=0)
+    study = optuna.create_study(pruner=pruner)
+    assert pruner.budget(study.trials) is None  # nothing has completed: no pruning yet
+    for steps in (5, 20):
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.COMPLETE,
+                value=1.0,
+                params={"x": 0.5},
+                distributions={"x": FloatDistribution(0.0, 1.0)},
+                intermediate_values={i: 1.0 + 1.0 / i for i in range(1, steps + 1)},
+            )
+        )
+        assert pruner.budget(study.trials) == steps
+    running = study.ask({"x": FloatDistribution(0.0, 1.0)})
+    for epoch in range(1, 31):
+        running.report(1.0, epoch)
+    assert pruner.budget(study.trials) == 20  # a running trial does not set it
+
+
+def test_a_learned_budget_that_leaves_nothing_to_check_is_a_warning() -> None:
+    pruner = LearningCurvePruner(ParametricCurvePredictor(), min_epochs=30)
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.warns(UserWarning, match="min_epochs=30 is not below 20"):
+        study.optimize(objective, n_trials=3)
+    assert not pruned(study)
