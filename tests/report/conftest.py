@@ -101,7 +101,7 @@ def user_compare(runs_root: Path) -> Path:
         runs_root,
         "user-compare",
         conditional_objective,
-        tuners=["random", "tpe"],
+        tuners=["random", "qmc"],
         seeds=2,
         trials=5,
     )
@@ -126,7 +126,7 @@ def builtin_compare(runs_root: Path) -> Path:
         runs_root,
         "bank-compare",
         "digits-mlp-bank",
-        tuners=["random", "tpe"],
+        tuners=["random", "qmc"],
         seeds=1,
         trials=8,
         pruners=["median"],

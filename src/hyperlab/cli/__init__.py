@@ -12,7 +12,9 @@ import importlib
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from hyperlab.errors import HyperlabError
 
@@ -64,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    warnings.formatwarning = _one_line_warning
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe (``| head``) shows here, not at interpreter exit
@@ -80,6 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], *_args: Any, **_kwargs: Any
+) -> str:
+    """Warnings on the command line read as ``hyperlab: warning: ...``, without file and line."""
+    return f"hyperlab: warning: {message}\n"
 
 
 #: The exit status of a command whose reader went away (``128 + SIGPIPE``, as the shell reports).

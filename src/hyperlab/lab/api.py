@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,6 +223,8 @@ def _prepare(
     _check_no_pretraining_leak(task_name, pruner_options)  # before any pretraining runs
     _check_pruner_options(pruners, pruner_options, max_budget, trials)
     _check_tuner_options(tuners, tuner_options, planned(task_obj))
+    _warn_startup_only(tuners, tuner_options, trials, planned(task_obj))
+    _check_predictions_recorded(tuner_options, pruners, pruner_options, max_budget)
     run_dir = RunDir(Path(runs_dir) / name)
     spec = RunSpec(
         kind=kind,
@@ -371,6 +374,53 @@ def _check_tuner_options(
             raise
         except (TypeError, ValueError) as exc:  # no such keyword, or a value it refuses
             raise InputError(f"tuner {t!r} refused its options {mine}: {exc}") from None
+
+
+def _check_predictions_recorded(
+    tuner_options: dict[str, Any] | None,
+    pruners: list[str],
+    pruner_options: dict[str, Any] | None,
+    max_budget: int | None,
+) -> None:
+    """``pruner_predictions=True`` needs a pruner of the run that records predictions (one that
+    declares ``records_predictions``); otherwise the option would do nothing."""
+    if (tuner_options or {}).get("pruner_predictions") is not True:
+        return
+    for p in pruners:
+        mine = {k: v for k, v in (pruner_options or {}).items() if PRUNERS.takes(p, k)}
+        if getattr(
+            PRUNERS.create(p, max_budget=max_budget, seed=0, **mine), "records_predictions", False
+        ):
+            return
+    raise InputError(
+        f"tuner option pruner_predictions=True needs a pruner that records predicted finals "
+        f"(curve, curve-parametric or curve-halving); this run's pruners are {pruners}"
+    )
+
+
+class StartupOnlyWarning(UserWarning):
+    """A tuner will not leave its start-up design in the trials asked for."""
+
+
+def _warn_startup_only(
+    tuners: list[str], options: dict[str, Any] | None, trials: int, task: Task | None
+) -> None:
+    """Warn when a tuner draws all ``trials`` from its start-up design (declared as
+    ``startup_trials``): its results are those of that design, not of its model."""
+    space = task.distributions() if task is not None else None
+    for t in tuners:
+        mine = {k: v for k, v in (options or {}).items() if TUNERS.takes(t, k)}
+        startup = getattr(
+            TUNERS.create(t, seed=0, space=space, task=task, **mine), "startup_trials", None
+        )
+        if isinstance(startup, int) and trials <= startup:
+            warnings.warn(
+                f"tuner {t!r} draws its first {startup} trials from its start-up design before "
+                f"its model chooses; with trials={trials} it never does, so its results are "
+                "those of that design (ask for more trials)",
+                StartupOnlyWarning,
+                stacklevel=4,
+            )
 
 
 def _jobs(spec: RunSpec) -> list[StudyJob]:

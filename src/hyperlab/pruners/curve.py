@@ -108,6 +108,9 @@ class LearningCurvePruner(BasePruner):
             The ``curve`` pruner turns it on.
     """
 
+    #: It stores each stopped trial's predicted final value (read by ``pruner_predictions``).
+    records_predictions = True
+
     def __init__(
         self,
         predictor: CurvePredictor,

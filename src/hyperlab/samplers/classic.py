@@ -23,6 +23,13 @@ from hyperlab.tasks.space import grid_space
 Space = dict[str, BaseDistribution] | None
 
 
+def with_startup(sampler: optuna.samplers.BaseSampler, trials: int) -> Any:
+    """``sampler`` declaring ``startup_trials``: the trials it draws before its model is used
+    (the lab warns when a run asks for no more than that)."""
+    sampler.startup_trials = trials  # type: ignore[attr-defined]
+    return sampler
+
+
 @TUNERS.add("random", "uniform random search (Optuna RandomSampler)")
 def random(
     *, seed: int | None = None, space: Space = None, **_: Any
@@ -90,7 +97,7 @@ GASampler._PARENT_CACHE_KEY_PREFIX = optuna.samplers.NSGAIISampler._PARENT_CACHE
 def ga(
     *, seed: int | None = None, space: Space = None, population_size: int = 10, **_: Any
 ) -> optuna.samplers.BaseSampler:
-    return GASampler(population_size=population_size, seed=seed)
+    return with_startup(GASampler(population_size=population_size, seed=seed), population_size)
 
 
 @TUNERS.add("tpe", "tree-structured Parzen estimator (Optuna TPESampler, multivariate)")
@@ -120,7 +127,8 @@ def tpe(
         sampler = optuna.samplers.TPESampler(
             seed=seed, multivariate=True, group=True, constant_liar=constant_liar
         )
-    return PredictionFeedback(sampler) if pruner_predictions else sampler
+    # Optuna's TPE draws its first 10 trials at random (n_startup_trials)
+    return with_startup(PredictionFeedback(sampler) if pruner_predictions else sampler, 10)
 
 
 @TUNERS.add("cmaes", "CMA-ES evolution strategy (Optuna CmaEsSampler)")
@@ -130,4 +138,5 @@ def cmaes(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.s
 
 @TUNERS.add("gp", "Gaussian-process Bayesian optimization (Optuna GPSampler)")
 def gp(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+    # Optuna's GP sampler draws its first 10 trials at random (n_startup_trials)
+    return with_startup(optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False), 10)

@@ -320,6 +320,16 @@ class NeuralSampler(BaseSampler):
             self._sobol = None
         return self._encoder
 
+    @property
+    def startup_trials(self) -> int | None:
+        """Trials of the initial design before the surrogate is used (``None`` while the search
+        space is unknown and ``n_startup`` not given; at most this many with transfer data)."""
+        if self.n_startup is not None:
+            return int(self.n_startup)
+        if self.search_space:
+            return self._startup_trials(SpaceEncoder(dict(self.search_space)), False)
+        return None
+
     def _startup_trials(self, enc: SpaceEncoder, has_transfer: bool) -> int:
         if self.n_startup is not None:
             n = int(self.n_startup)

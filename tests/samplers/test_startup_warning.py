@@ -1,0 +1,60 @@
+"""A run too short for a tuner to leave its start-up design says so."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import hyperlab
+from hyperlab.lab.api import StartupOnlyWarning
+
+
+@pytest.mark.parametrize(("tuner", "trials"), [("tpe", 5), ("gp", 10), ("ga", 6), ("neural", 4)])
+def test_a_tuner_that_never_leaves_its_start_up_design_is_named(
+    tmp_path: Path, tuner: str, trials: int
+) -> None:
+    with pytest.warns(StartupOnlyWarning, match=f"tuner '{tuner}'.*trials={trials}"):
+        hyperlab.tune(
+            "branin", tuner, trials=trials, runs_dir=tmp_path, progress=False, report=False
+        )
+
+
+@pytest.mark.parametrize("tuner", ["random", "qmc", "tpe"])
+def test_no_warning_when_the_model_gets_to_choose(tmp_path: Path, tuner: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StartupOnlyWarning)
+        hyperlab.tune("branin", tuner, trials=11, runs_dir=tmp_path, progress=False, report=False)
+
+
+def test_the_command_line_prints_it_in_one_line(tmp_path: Path) -> None:
+    code = "import sys; from hyperlab.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = ["tune", "--task", "branin", "--tuner", "tpe", "--trials", "3", "--no-progress"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv, "--runs-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "hyperlab: warning: tuner 'tpe' draws its first 10 trials" in done.stderr
+    assert "StartupOnlyWarning" not in done.stderr  # one line, no file or class
+
+
+def test_pruner_predictions_without_a_pruner_that_records_them_is_refused(tmp_path: Path) -> None:
+    from hyperlab.errors import InputError
+
+    with pytest.raises(InputError, match="pruner_predictions=True needs a pruner"):
+        hyperlab.tune(
+            "branin",
+            "tpe",
+            trials=12,
+            pruner="median",
+            runs_dir=tmp_path,
+            tuner_options={"pruner_predictions": True},
+            progress=False,
+        )
+    assert not (tmp_path / "branin-tpe" / "run.json").exists()
