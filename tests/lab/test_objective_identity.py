@@ -110,3 +110,29 @@ def test_a_run_recorded_without_an_identity_resumes(tmp_path: Path) -> None:
     spec_file.write_text(json.dumps(data))
     _study, summary = _tune(tmp_path, square, 3, progress=False)
     assert summary.n_trials == 3
+
+
+def test_two_scripts_functions_are_told_apart(tmp_path: Path) -> None:
+    """Every script's module is __main__: the identity names the script's file instead."""
+    import importlib.util
+
+    from hyperlab.lab.identity import objective_identity
+
+    funcs = []
+    for name, body in (
+        ("a", "trial.suggest_float('x', 0, 1)"),
+        ("b", "trial.suggest_int('n', 1, 5)"),
+    ):
+        path = tmp_path / f"{name}.py"
+        path.write_text(f"def objective(trial):\n    return {body}\n")
+        spec = importlib.util.spec_from_file_location(f"script_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.objective.__module__ = "__main__"
+        funcs.append(module.objective)
+    ids = [objective_identity(f) for f in funcs]
+    assert ids[0] != ids[1] and ids[0].endswith("a.py:objective")
+    hyperlab.tune(funcs[0], "random", trials=2, runs_dir=tmp_path, name="s", progress=False)
+    with pytest.raises(RunConflictError, match=r"b\.py:objective"):
+        hyperlab.tune(funcs[1], "random", trials=3, runs_dir=tmp_path, name="s", progress=False)

@@ -89,11 +89,9 @@ def test_a_failed_first_attempt_does_not_block_the_corrected_one(
     assert len(load_studies(runs / "s1")[0][0].trials) == 2
 
 
-def test_a_recorded_run_with_no_trials_is_set_up_again(tmp_path: Path) -> None:
-    """A run.json left by an earlier version (recorded before its storage opened) is replaced
-    when its storage holds no trial."""
-    runs = tmp_path / "runs"
-    (runs / "s2").mkdir(parents=True)
+def _leftover(runs: Path, name: str, storage: str) -> None:
+    """A run.json as an earlier version left it: recorded before its storage ever opened."""
+    (runs / name).mkdir(parents=True)
     spec = {
         "kind": "tune",
         "task": "branin",
@@ -101,12 +99,43 @@ def test_a_recorded_run_with_no_trials_is_set_up_again(tmp_path: Path) -> None:
         "pruners": ["none"],
         "seeds": [0],
         "trials": 2,
-        "storage": "sqlite:////nonexistent/dir/x.db",
-        "name": "s2",
+        "storage": storage,
+        "name": name,
     }
-    (runs / "s2" / "run.json").write_text(json.dumps(spec))
-    assert _tune(runs, "s2", trials=3) == 0
+    (runs / name / "run.json").write_text(json.dumps(spec))
+
+
+def test_a_recorded_run_with_no_trials_is_set_up_again(tmp_path: Path) -> None:
+    """Its storage file in the run folder is missing: nothing ran, so new settings replace it."""
+    runs = tmp_path / "runs"
+    _leftover(runs, "s2", "sqlite:///study.db")
+    assert _tune(runs, "s2", "--tuner", "qmc", trials=3) == 0
     assert len(load_studies(runs / "s2")[0][0].trials) == 3
+
+
+def test_a_run_whose_storage_elsewhere_is_missing_is_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing file outside the folder may be an unmounted disk: refused, --overwrite works."""
+    runs = tmp_path / "runs"
+    _leftover(runs, "s3", f"sqlite:///{tmp_path}/elsewhere/x.db")
+    assert _tune(runs, "s3", "--tuner", "qmc", trials=3) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert _tune(runs, "s3", "--tuner", "qmc", "--overwrite", trials=3) == 0
+
+
+def test_a_relative_storage_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _tune(Path("runs"), "rel", "--storage", "sqlite:///mine.db", trials=2) == 0
+    assert _tune(Path("runs"), "rel", "--storage", "sqlite:///mine.db", trials=3) == 0
+    assert len(load_studies("runs/rel")[0][0].trials) == 3
+
+
+def test_overwrite_starts_over_in_a_storage_outside_the_folder(tmp_path: Path) -> None:
+    shared = f"sqlite:///{tmp_path}/shared.db"
+    assert _tune(tmp_path / "runs", "o", "--storage", shared, trials=3) == 0
+    assert _tune(tmp_path / "runs", "o", "--storage", shared, "--overwrite", trials=2) == 0
+    assert len(load_studies(tmp_path / "runs" / "o")[0][0].trials) == 2
 
 
 def test_storage_is_recorded_relative_to_the_run_folder(tmp_path: Path) -> None:

@@ -116,3 +116,23 @@ def test_a_learned_budget_that_leaves_nothing_to_check_is_a_warning() -> None:
     with pytest.warns(UserWarning, match="min_epochs=30 is not below 20"):
         study.optimize(objective, n_trials=3)
     assert not pruned(study)
+
+
+def test_steps_that_are_not_epochs_are_named() -> None:
+    """The curve pruners read steps as epochs 1..n: an objective reporting every 100 iterations
+    is told so, instead of being extrapolated 100 times too far in silence."""
+    from hyperlab.registry import PRUNERS
+
+    pruner = PRUNERS.create("curve", max_budget=None, seed=0)
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        for i in range(1, 6):
+            trial.report(x + 1 / i, step=100 * i)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return x
+
+    with pytest.warns(UserWarning, match="reported steps 100, 200, 300, 400"):
+        study.optimize(objective, n_trials=3)

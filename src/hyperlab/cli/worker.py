@@ -47,10 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from hyperlab.errors import InputError
     from hyperlab.lab.storage import check_url
-    from hyperlab.lab.urls import STORAGE_ENV
+    from hyperlab.lab.urls import STORAGE_ENV, with_secret
     from hyperlab.lab.workers import run_worker
 
-    args.storage = args.storage or os.environ.get(STORAGE_ENV)
+    # a URL without its password takes it from $HYPERLAB_STORAGE when that names the same one
+    args.storage = with_secret(args.storage) if args.storage else os.environ.get(STORAGE_ENV)
     if not args.storage:
         raise InputError(f"give the shared storage with --storage URL or ${STORAGE_ENV}")
     check_url(args.storage)

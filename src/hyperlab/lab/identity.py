@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -32,7 +33,19 @@ def objective_identity(func: Callable[..., Any]) -> str:
         func = func.func
     module = getattr(func, "__module__", None) or type(func).__module__
     qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
+    if module == "__main__" or module is None:  # every script is __main__: name its file
+        module = _source_file(func) or str(module)
     return f"{module}:{qualname}"
+
+
+def _source_file(func: Any) -> str | None:
+    import inspect
+
+    try:
+        source = inspect.getsourcefile(func) or inspect.getsourcefile(type(func))
+    except TypeError:  # a builtin or a C callable
+        return None
+    return str(Path(source).resolve()) if source else None
 
 
 def recorded_space(study: optuna.Study) -> dict[str, BaseDistribution]:

@@ -205,10 +205,12 @@ class RunDir:
             StorageError: The storage cannot be opened.
         """
         self._check_not_foreign()
+        spec.storage = _absolute(spec.storage) if spec.storage else ""
+        urls.remember(spec.storage)  # the old run's studies may need the password to go
         if overwrite and self.exists():
             self.clear()
         old = self.load_spec() if self.exists() else None
-        if old is not None and not _has_trials(old):
+        if old is not None and not self._has_trials(old):
             old = None  # nothing ran yet: set up afresh
         if old is not None:
             spec.storage = spec.storage or old.storage
@@ -221,8 +223,7 @@ class RunDir:
                 )
             spec.created, spec.name = old.created, old.name
         self.path.mkdir(parents=True, exist_ok=True)
-        spec.storage = _absolute(spec.storage) if spec.storage else self.default_storage(spec)
-        urls.remember(spec.storage)
+        spec.storage = spec.storage or self.default_storage(spec)
         if old is None:
             _check_opens(spec.storage)
         spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -245,7 +246,7 @@ class RunDir:
         """
         if self.exists():
             try:
-                _delete_studies(self.load_spec())
+                self._delete_studies(self.load_spec())
             except HyperlabError as exc:
                 warnings.warn(f"the old run's studies were not deleted: {exc}", stacklevel=3)
         for entry in self.path.iterdir():
@@ -271,6 +272,49 @@ class RunDir:
                 f"folder {str(self.path)!r} holds no hyperlab run (no {SPEC_FILE}) but other "
                 f"files ({shown}); the lab neither uses nor deletes it: choose another --name"
             )
+
+    def _inside(self, url: str) -> bool:
+        """Whether ``url`` is a storage file inside this folder."""
+        _kind, path = _file_storage(url)
+        if path is None:
+            return False
+        try:
+            Path(path).resolve().relative_to(self.path.resolve())
+        except ValueError:
+            return False
+        return True
+
+    def _delete_studies(self, spec: RunSpec) -> None:
+        """Delete the run's studies from a storage outside the folder (files inside it go
+        with the lab's other files)."""
+        if self._inside(spec.storage):
+            return
+        from hyperlab.lab.storage import open_storage
+
+        storage = open_storage(spec.storage)
+        for name, *_ in spec.study_names():
+            try:
+                optuna.delete_study(study_name=name, storage=storage)
+            except KeyError:
+                pass
+
+    def _has_trials(self, spec: RunSpec) -> bool:
+        """Whether the run's storage holds any trial. A storage file of this folder that is
+        missing holds none; any other storage that cannot be read (a file elsewhere that is
+        missing, an unmounted disk, a server that is down) counts as holding some, so that
+        nothing is replaced by mistake."""
+        from hyperlab.lab.storage import open_storage
+
+        _kind, path = _file_storage(spec.storage)
+        if path is not None and not Path(path).exists():
+            return not self._inside(spec.storage)
+        try:
+            storage = open_storage(spec.storage)
+            names = {n for n, *_ in spec.study_names()}
+            studies = [s for s in storage.get_all_studies() if s.study_name in names]
+            return any(storage.get_n_trials(s._study_id) for s in studies)
+        except Exception:
+            return True
 
     def _portable(self, url: str) -> str:
         """``url`` as recorded: a storage file inside the folder is named relative to it."""
@@ -312,42 +356,11 @@ def _lab_made(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in LAB_FILES)
 
 
-def _has_trials(spec: RunSpec) -> bool:
-    """Whether the run's storage holds any trial (a storage file that is missing holds none;
-    one that cannot be opened counts as holding some, so nothing is replaced by mistake)."""
-    from hyperlab.lab.storage import open_storage
-
-    _kind, path = _file_storage(spec.storage)
-    if path is not None and not Path(path).exists():
-        return False
-    try:
-        storage = open_storage(spec.storage)
-        names = {n for n, *_ in spec.study_names()}
-        studies = [s for s in storage.get_all_studies() if s.study_name in names]
-        return any(storage.get_n_trials(s._study_id) for s in studies)
-    except Exception:
-        return True
-
-
 def _check_opens(url: str) -> None:
     """Open the storage once, so a bad URL fails before the run is recorded."""
     from hyperlab.lab.storage import open_storage
 
     open_storage(url)
-
-
-def _delete_studies(spec: RunSpec) -> None:
-    """Delete the run's studies from external storage (files go with the folder)."""
-    if spec.storage.startswith(("sqlite:", "journal:")):
-        return
-    from hyperlab.lab.storage import open_storage
-
-    storage = open_storage(spec.storage)
-    for name, *_ in spec.study_names():
-        try:
-            optuna.delete_study(study_name=name, storage=storage)
-        except KeyError:
-            pass
 
 
 def load_studies(run_dir: str | Path) -> list[tuple[optuna.Study, str, str, int]]:

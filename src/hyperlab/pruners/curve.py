@@ -53,6 +53,21 @@ def learned_budget(trials: list[FrozenTrial]) -> int | None:
     return max(steps, default=None)
 
 
+def _not_epochs(trials: list[FrozenTrial]) -> FrozenTrial | None:
+    """A complete trial whose steps are not 1, 2, ..., n (the pruners read steps as epochs)."""
+    for t in trials:
+        if t.state == TrialState.COMPLETE and t.intermediate_values:
+            steps = sorted(t.intermediate_values)
+            if steps != list(range(1, len(steps) + 1)):
+                return t
+    return None
+
+
+def _first_steps(trial: FrozenTrial) -> str:
+    steps = sorted(trial.intermediate_values)
+    return ", ".join(map(str, steps[:4])) + (", ..." if len(steps) > 4 else "")
+
+
 def trial_curve(trial: FrozenTrial) -> np.ndarray:
     """The trial's reported values in step order: array of shape ``(n_steps,)``."""
     steps = sorted(trial.intermediate_values)
@@ -185,6 +200,7 @@ class LearningCurvePruner(BasePruner):
         self._fitted_on = 0
         self._fitted_budget: int | None = None
         self._warned_inert = False
+        self._warned_steps = False
         self._lock = threading.RLock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -215,6 +231,17 @@ class LearningCurvePruner(BasePruner):
         if self.max_budget is not None:
             return self.max_budget
         budget = learned_budget(trials)
+        if budget is not None and not self._warned_steps:
+            odd = _not_epochs(trials)
+            if odd is not None:
+                self._warned_steps = True
+                warnings.warn(
+                    f"{type(self).__name__} reads a trial's steps as its epochs 1, 2, 3, ...; "
+                    f"trial {odd.number} reported steps {_first_steps(odd)}: report once per "
+                    "epoch with step=epoch (1-based), or its predictions are for the wrong epoch",
+                    UserWarning,
+                    stacklevel=2,
+                )
         if budget is not None and not self._warned_inert:
             reason = self._inert_reason(budget)
             if reason is not None:

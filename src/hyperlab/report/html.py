@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from hyperlab.direction import regret, sign
 from hyperlab.report.records import CompareRecords, StudyRecords, TrialCurves
 
 _CSS = """
@@ -166,7 +167,8 @@ def _setup_html(rec: CompareRecords) -> str:
     )
     if rec.optimum is not None:
         setup += (
-            f"<p class='note'>Known optimum {fmt(rec.optimum, 6)}: regret = value − optimum.</p>"
+            f"<p class='note'>Known optimum {fmt(rec.optimum, 6)}: regret = "
+            f"{'value − optimum' if sign(rec.direction) > 0 else 'optimum − value'}.</p>"
         )
     return setup
 
@@ -218,7 +220,11 @@ def _summary_html(rec: CompareRecords) -> str:
             "method": m.label,
             "final best (mean)": m.final_mean,
             "± SE (seeds)": m.final_se,
-            "regret (mean)": (m.final_mean - rec.optimum) if rec.optimum is not None else None,
+            "regret (mean)": (
+                regret(m.final_mean, rec.optimum, rec.direction)
+                if rec.optimum is not None
+                else None
+            ),
             f"test {test} (mean)": m.test_mean,
             "test ± SE": m.test_se,
             "epochs used (mean)": m.epochs_mean,
