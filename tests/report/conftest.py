@@ -38,12 +38,15 @@ def reporting_objective(trial: optuna.Trial) -> float:
     return value
 
 
-class NoCVTask(Task):
-    """A task scored once (no cross-validation) by cross-entropy, with a test split."""
+class ToyCurves(Task):
+    """A cheap task with learning curves: loss(x, epoch) = (x - 0.3)^2 + 1/epoch, scored by
+    two folds with standard error ``std_err``."""
 
-    name = "report-no-cv"
-    max_budget = 5
-    metric = "cross-entropy"
+    name = "toy-curves"
+    max_budget = 9
+    train_ratio = 0.9
+    std_err = 0.01
+    folds = 2
 
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
         return {"x": trial.suggest_float("x", 0.0, 1.0)}
@@ -55,20 +58,36 @@ class NoCVTask(Task):
         for epoch in range(1, budget + 1):
             val = (config["x"] - 0.3) ** 2 + 1.0 / epoch
             curves["val_loss"].append(val)
-            curves["train_loss"].append(0.8 * val)
+            curves["train_loss"].append(self.train_ratio * val)
             if on_epoch:
                 on_epoch(epoch, val, curves)
         value = curves["val_loss"][-1]
         return Evaluation(
-            value=value, std_err=0.0, budget=budget, curves=curves, fold_values=[value]
+            value=value,
+            std_err=self.std_err,
+            budget=budget,
+            curves=curves,
+            fold_values=[value] * self.folds,
         )
+
+
+class NoCVTask(ToyCurves):
+    """A task scored once (no cross-validation) by cross-entropy, with a test split."""
+
+    name = "report-no-cv"
+    max_budget = 5
+    metric = "cross-entropy"
+    train_ratio = 0.8
+    std_err = 0.0
+    folds = 1
 
     def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float:
         return (config["x"] - 0.3) ** 2 + 0.00069
 
 
-if NoCVTask.name not in TASKS:
-    TASKS.register(NoCVTask.name, NoCVTask, "test task: no CV, test cross-entropy")
+for _task, _about in ((ToyCurves, "test task with curves"), (NoCVTask, "test task: no CV")):
+    if _task.name not in TASKS:
+        TASKS.register(_task.name, _task, _about)
 
 
 def _tune(root: Path, name: str, task: Any, trials: int, **kw: Any) -> Path:

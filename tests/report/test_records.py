@@ -4,47 +4,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import optuna
 import pytest
 
 import hyperlab
-from hyperlab.registry import TASKS
 from hyperlab.report import compare_records, study_report_records, write_report
-from hyperlab.tasks.base import EpochCallback, Evaluation, Task
-
-
-class ToyCurves(Task):
-    """A cheap task with learning curves: loss(x, epoch) = (x - 0.3)^2 + 1/epoch."""
-
-    name = "toy-curves"
-    max_budget = 9
-
-    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
-        return {"x": trial.suggest_float("x", 0.0, 1.0)}
-
-    def _evaluate(
-        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
-    ) -> Evaluation:
-        curves: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
-        for epoch in range(1, budget + 1):
-            val = (config["x"] - 0.3) ** 2 + 1.0 / epoch
-            curves["val_loss"].append(val)
-            curves["train_loss"].append(0.9 * val)
-            if on_epoch:
-                on_epoch(epoch, val, curves)
-        return Evaluation(
-            value=curves["val_loss"][-1],
-            std_err=0.01,
-            budget=budget,
-            curves=curves,
-            fold_values=[curves["val_loss"][-1]] * 2,
-        )
-
-
-if "toy-curves" not in TASKS:
-    TASKS.register("toy-curves", ToyCurves, "test task with curves")
 
 
 @pytest.fixture(scope="module")
