@@ -6,6 +6,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,15 @@ def test_pruner_predictions_without_a_pruner_that_records_them_is_refused(tmp_pa
             progress=False,
         )
     assert not (tmp_path / "branin-tpe" / "run.json").exists()
+
+
+def _user_objective(trial: Any) -> float:
+    return (trial.suggest_float("x", -1.0, 1.0) - 0.2) ** 2
+
+
+@pytest.mark.parametrize(("tuner", "trials"), [("tpe", 4), ("gp", 4), ("ga", 4)])
+def test_the_warning_holds_for_a_user_objective(tmp_path: Path, tuner: str, trials: int) -> None:
+    with pytest.warns(StartupOnlyWarning, match=f"tuner '{tuner}'"):
+        hyperlab.tune(
+            _user_objective, tuner, trials=trials, runs_dir=tmp_path, progress=False, report=False
+        )
