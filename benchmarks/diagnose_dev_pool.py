@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from diagnose_accuracy import _load, _scores
-from hyperlab.diagnose import _blend, model_inputs
+from hyperlab.diagnose import blend, model_inputs
 from hyperlab.diagnose import classifier as clf
 from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import features, view
@@ -109,7 +109,7 @@ def _predict(
         v, f, rules = s["pre"][i]
         row = dict(zip(model.classes, map(float, proba[j])))
         for w in weights:
-            d = _blend(v, f, rules, row, w, None)
+            d = blend(v, f, rules, row, w, None)
             lr, wd = d.advice_for("lr"), d.advice_for("weight_decay")
             out[w].append(
                 {

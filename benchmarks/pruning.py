@@ -398,7 +398,7 @@ def make_pruner(name: str, task: Any, seed: int, pretrain: list[str]) -> Any:
     is ``NAME`` pretrained on ``pretrain`` (with ``+pool=wide``: on ``WIDE_PRETRAIN``, never
     ``task``); ``NAME+key=value+...`` is ``NAME`` with those options (e.g.
     ``curve+slope_guard=0.5``)."""
-    from hyperlab.cli._common import parse_options
+    from hyperlab.registry import parse_options
     from hyperlab.registry import PRUNERS
 
     base, *items = name.split("+")
@@ -444,7 +444,7 @@ def run_study(
     ``max_epochs`` it stops when that many epochs are used (or after ``n_trials``)."""
     import optuna
 
-    from hyperlab.cli._common import parse_options
+    from hyperlab.registry import parse_options
     from hyperlab.errors import TrialFailure
     from hyperlab.registry import TUNERS
 
@@ -519,7 +519,7 @@ def run_study(
 def oracle_epoch(pruner: str, max_budget: int) -> tuple[int, int, float] | None:
     """``(epoch, k, noise)`` of the ``oracle`` pruner (``oracle+min_epochs=N+k=K+noise=S``),
     else None."""
-    from hyperlab.cli._common import parse_options
+    from hyperlab.registry import parse_options
     from hyperlab.pruners.curve import default_min_epochs
 
     base, *items = pruner.split("+")

@@ -40,3 +40,18 @@ def test_family_and_duplicates() -> None:
     with pytest.raises(ValueError, match="already registered"):
         reg.register("plain", lambda: "x", "again")
     assert "fam-<id>" in reg.names()
+
+
+def test_parse_options_reads_numbers_booleans_and_text() -> None:
+    from hyperlab.errors import InputError
+    from hyperlab.registry import parse_options
+
+    assert parse_options(["n=3", "lr=0.1", "log=true", "name=a=b", " k =x"]) == {
+        "n": 3,
+        "lr": 0.1,
+        "log": True,
+        "name": "a=b",
+        "k": "x",
+    }
+    with pytest.raises(InputError, match="'oops'"):
+        parse_options(["oops"])

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from hyperlab.errors import HyperlabError, UnknownNameError
+from hyperlab.errors import HyperlabError, InputError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -208,3 +208,27 @@ TASKS: Registry[Any] = Registry("task")
 TUNERS: Registry[Any] = Registry("tuner")
 PRUNERS: Registry[Any] = Registry("pruner")
 EXPERIMENTS: Registry[Any] = Registry("experiment")
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> a factory's options, values read as int, float, bool or text.
+
+    Raises:
+        InputError: An item without ``=``.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"option {item!r} must look like KEY=VALUE")
+        key, raw = item.split("=", 1)
+        value: Any = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        out[key.strip()] = value
+    return out

@@ -267,3 +267,17 @@ def test_diagnose_import_does_not_load_torch() -> None:
     code = "import sys, hyperlab.diagnose; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_blend_is_the_last_step_of_diagnose() -> None:
+    from hyperlab.diagnose import blend, check_curves, diagnose, features, rule_scores, view
+
+    raw = {
+        "train_loss": [1.0 / (1 + e) for e in range(30)],
+        "val_loss": [1.0 / (1 + e) + 0.01 * max(0, e - 15) for e in range(30)],
+    }
+    curves = check_curves(raw)
+    v = view(curves)
+    feats = features(curves, v)
+    by_rules = blend(v, feats, rule_scores(feats, v), None, 0.0, None)
+    assert by_rules.findings == diagnose(raw, use_model=False).findings

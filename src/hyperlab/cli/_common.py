@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from hyperlab.registry import parse_options
+
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options common to ``tune`` and ``compare``."""
@@ -63,28 +65,6 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "refused)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings -> dict, values parsed as int, float, bool or left as text."""
-    from hyperlab.errors import InputError
-
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise InputError(f"option {item!r} must look like KEY=VALUE")
-        key, raw = item.split("=", 1)
-        value: Any = raw
-        for cast in (int, float):
-            try:
-                value = cast(raw)
-                break
-            except ValueError:
-                continue
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        out[key.strip()] = value
-    return out
 
 
 def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:

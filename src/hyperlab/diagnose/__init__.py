@@ -34,10 +34,16 @@ __all__ = [
     "KNOBS",
     "Advice",
     "Diagnosis",
+    "CurveView",
     "Finding",
+    "blend",
     "check_curves",
     "diagnose",
+    "features",
+    "model_inputs",
     "read_curves",
+    "rule_scores",
+    "view",
 ]
 
 #: Findings listed besides the primary one need at least this confidence.
@@ -89,10 +95,10 @@ def _diagnose(
     if model is not None and not feats["diverged"]:
         row = model.predict_proba(model_inputs(feats, rules))[0]
         proba = {name: float(p) for name, p in zip(model.classes, row)}
-    return _blend(v, feats, rules, proba, weight, config)
+    return blend(v, feats, rules, proba, weight, config)
 
 
-def _blend(
+def blend(
     v: CurveView,
     feats: dict[str, float],
     rules: dict[str, tuple[float, str]],
@@ -100,7 +106,19 @@ def _blend(
     weight: float,
     config: Mapping[str, Any] | None,
 ) -> Diagnosis:
-    """The diagnosis from the rule scores blended with the classifier's ``proba`` at ``weight``."""
+    """The diagnosis from the rule scores blended with a classifier's ``proba`` at ``weight``.
+
+    The last step of :func:`diagnose`, public so that a study of other classifiers or weights
+    can reuse the computed ``view``/``features``/``rule_scores`` of many runs.
+
+    Args:
+        v: The curves' :class:`CurveView`.
+        feats: Their :func:`features`.
+        rules: Their :func:`rule_scores`.
+        proba: A classifier's probability per finding (``None``: rules only).
+        weight: The classifier's share (0: rules only, 1: classifier only).
+        config: The run's hyperparameters (limits which knobs are advised).
+    """
     conf = {name: score for name, (score, _) in rules.items()}
     if proba is not None and not feats["diverged"]:
         for name, p in proba.items():  # a finding the classifier does not know keeps its rule score
