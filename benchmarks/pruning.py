@@ -398,8 +398,7 @@ def make_pruner(name: str, task: Any, seed: int, pretrain: list[str]) -> Any:
     is ``NAME`` pretrained on ``pretrain`` (with ``+pool=wide``: on ``WIDE_PRETRAIN``, never
     ``task``); ``NAME+key=value+...`` is ``NAME`` with those options (e.g.
     ``curve+slope_guard=0.5``)."""
-    from hyperlab.registry import parse_options
-    from hyperlab.registry import PRUNERS
+    from hyperlab.registry import PRUNERS, parse_options
 
     base, *items = name.split("+")
     options = parse_options(items)
@@ -444,9 +443,8 @@ def run_study(
     ``max_epochs`` it stops when that many epochs are used (or after ``n_trials``)."""
     import optuna
 
-    from hyperlab.registry import parse_options
     from hyperlab.errors import TrialFailure
-    from hyperlab.registry import TUNERS
+    from hyperlab.registry import TUNERS, parse_options
 
     start = time.perf_counter()
     base, *items = tuner.split("+")  # NAME+key=value+...: the tuner with those options
@@ -519,8 +517,8 @@ def run_study(
 def oracle_epoch(pruner: str, max_budget: int) -> tuple[int, int, float] | None:
     """``(epoch, k, noise)`` of the ``oracle`` pruner (``oracle+min_epochs=N+k=K+noise=S``),
     else None."""
-    from hyperlab.registry import parse_options
     from hyperlab.pruners.curve import default_min_epochs
+    from hyperlab.registry import parse_options
 
     base, *items = pruner.split("+")
     if base != ORACLE:
