@@ -23,7 +23,7 @@ def _fill(task: Any, n: int, seed: int) -> Any:
     import optuna
     from optuna.trial import create_trial
 
-    from hyperlab.surrogates import SpaceEncoder
+    from hyperlab.space import SpaceEncoder
 
     dists = task.distributions()
     enc = SpaceEncoder(dists)
@@ -75,7 +75,7 @@ def preload() -> None:
     import torch
 
     from hyperlab.registry import TASKS, TUNERS
-    from hyperlab.surrogates import SpaceEncoder  # noqa: F401
+    from hyperlab.space import SpaceEncoder  # noqa: F401
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)

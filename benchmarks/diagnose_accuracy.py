@@ -177,8 +177,8 @@ import numpy as np
 
 from hyperlab.diagnose import MODEL_WEIGHT, _diagnose, model_inputs
 from hyperlab.diagnose import classifier as clf
-from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import features, view
+from hyperlab.diagnose.inputs import check_curves
 from hyperlab.diagnose.rules import rule_scores
 
 HERE = Path(__file__).parent

@@ -31,8 +31,8 @@ import numpy as np
 from diagnose_accuracy import _load, _scores
 from hyperlab.diagnose import blend, model_inputs
 from hyperlab.diagnose import classifier as clf
-from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import features, view
+from hyperlab.diagnose.inputs import check_curves
 from hyperlab.diagnose.rules import rule_scores
 
 DATA = Path(__file__).parent / "data"

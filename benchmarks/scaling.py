@@ -34,11 +34,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hyperlab.lab.pgtemp import TemporaryPostgres
 from hyperlab.lab.runner import StudyJob, run_job
 from hyperlab.lab.storage import open_storage
 from hyperlab.lab.workers import create_studies, run_worker
 from hyperlab.registry import TASKS, TUNERS
+from hyperlab.testing.postgres import TemporaryPostgres
 from hyperlab.testing.tasks import SLEEP_BRANIN
 
 SLEEP = 0.5

@@ -29,8 +29,9 @@ import torch
 
 from _bo import finish
 from hyperlab.registry import TASKS, TUNERS
-from hyperlab.samplers.neural import DEFAULT_TRANSFORMS
-from hyperlab.surrogates import SpaceEncoder, make_surrogate
+from hyperlab.space import SpaceEncoder
+from hyperlab.surrogates import make_surrogate
+from hyperlab.tuners.neural import DEFAULT_TRANSFORMS
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "surrogate_calibration.json"

@@ -14,7 +14,7 @@ from hyperlab.cli import build_parser
 def test_public_names_importable_and_listed() -> None:
     from hyperlab import compare, diagnose, tune
     from hyperlab.pruners import CurveHalvingPruner, LearningCurvePruner
-    from hyperlab.samplers import DiagnosisSampler, NeuralSampler
+    from hyperlab.tuners import DiagnosisSampler, NeuralSampler
 
     assert callable(tune) and callable(compare) and callable(diagnose)
     assert {"tune", "compare", "diagnose", "Task", "Evaluation"} <= set(dir(hyperlab))

@@ -26,7 +26,7 @@ Resolver = Callable[[str], tuple[str, Callable[..., T]] | None]
 # Modules whose import registers the built-in entries.
 _BUILTIN_MODULES = (
     "hyperlab.tasks",
-    "hyperlab.samplers",
+    "hyperlab.tuners",
     "hyperlab.pruners",
     "hyperlab.experiments",
 )

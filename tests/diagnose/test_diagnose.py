@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from hyperlab.diagnose import FINDINGS, KNOBS, Diagnosis, diagnose
-from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import FEATURE_NAMES, features
+from hyperlab.diagnose.inputs import check_curves
 from hyperlab.errors import InputError, InputTypeError
 
 # -- synthetic curves with one clear problem each ----------------------------------------

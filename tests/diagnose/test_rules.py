@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from hyperlab.diagnose import diagnose
-from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import features, view
+from hyperlab.diagnose.inputs import check_curves
 from hyperlab.diagnose.rules import rule_scores
 
 

@@ -21,7 +21,7 @@ from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runlock import LOCK_FILE, Holder, RunLock
 from hyperlab.testing.tasks import SLEEP_BRANIN
 
-from ..scale.helpers import wait_for
+from .helpers import wait_for
 
 HYPERLAB = str(Path(sys.executable).parent / "hyperlab")
 

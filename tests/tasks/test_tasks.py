@@ -131,7 +131,7 @@ def test_distributions_and_default_config() -> None:
 def test_grid_values_stay_inside_log_axes() -> None:
     from optuna.distributions import FloatDistribution, IntDistribution
 
-    from hyperlab.tasks.space import grid_values
+    from hyperlab.space.distributions import grid_values
 
     for dist in (FloatDistribution(1e-6, 1e-1, log=True), FloatDistribution(1e-4, 1.0, log=True)):
         vals = grid_values(dist, 5)

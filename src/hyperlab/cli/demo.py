@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hyperlab.cli.compare import print_summary
-    from hyperlab.experiments.runner import run_experiments
+    from hyperlab.experiments.launch import run_experiments
     from hyperlab.lab import compare
     from hyperlab.registry import EXPERIMENTS, TUNERS
 

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hyperlab.experiments.runner import run_experiments
+    from hyperlab.experiments.launch import run_experiments
 
     path = run_experiments(args.names, Path(args.out), quick=args.quick, seed=args.seed)
     print(f"report: {path}")

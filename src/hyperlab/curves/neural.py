@@ -239,7 +239,7 @@ class NeuralCurvePredictor(CurvePredictor):
         holdout: float,
         limit: int,
     ) -> None:
-        from hyperlab.surrogates.encoding import SpaceEncoder
+        from hyperlab.space.encoding import SpaceEncoder
 
         assert data.configs is not None
         rng = np.random.default_rng(self.seed)
@@ -271,7 +271,7 @@ class NeuralCurvePredictor(CurvePredictor):
     # ------------------------------------------------------------------------------- fit
 
     def _fit(self, data: CurveData, distributions: dict[str, BaseDistribution] | None) -> None:
-        from hyperlab.surrogates.encoding import SpaceEncoder
+        from hyperlab.space.encoding import SpaceEncoder
 
         if (
             isinstance(self.n_points, bool)

@@ -22,8 +22,8 @@ import numpy as np
 
 from hyperlab.diagnose import classifier as _classifier
 from hyperlab.diagnose.advice import advise
-from hyperlab.diagnose.curves import check_curves, read_curves
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
+from hyperlab.diagnose.inputs import check_curves, read_curves
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
 from hyperlab.errors import InputTypeError

@@ -116,7 +116,7 @@ class CurveView:
 
 
 def view(curves: dict[str, np.ndarray]) -> CurveView:
-    """Transform checked curves (see :func:`hyperlab.diagnose.curves.check_curves`)."""
+    """Transform checked curves (see :func:`hyperlab.diagnose.inputs.check_curves`)."""
     tr, va = curves["train_loss"], curves["val_loss"]
     read = points(tr, va)
     ftr, fva = tr[read.index], va[read.index]

@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hyperlab.diagnose.curves import check_curves
 from hyperlab.diagnose.features import view
+from hyperlab.diagnose.inputs import check_curves
 from hyperlab.diagnose.result import Diagnosis
 from hyperlab.errors import InputError
 

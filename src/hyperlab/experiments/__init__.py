@@ -13,6 +13,6 @@ __all__ = ["ExperimentResult"]
 
 # Experiment modules register themselves on import (one line each, below).
 from hyperlab.experiments import l2_collapse as l2_collapse
-from hyperlab.experiments import relax as relax
+from hyperlab.experiments import relaxed_architecture as relaxed_architecture
 from hyperlab.experiments import self_lr as self_lr
-from hyperlab.experiments import stn as stn
+from hyperlab.experiments import self_tuning_net as self_tuning_net

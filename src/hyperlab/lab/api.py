@@ -15,7 +15,7 @@ from hyperlab.direction import MINIMIZE, check_direction, name_of, past_tense
 from hyperlab.errors import HyperlabError, InputError, InputTypeError
 from hyperlab.lab.identity import check_planned_space, objective_identity
 from hyperlab.lab.objective import UserObjective, planned
-from hyperlab.lab.records import cv_std_err, study_records
+from hyperlab.lab.results import cv_std_err, study_records
 from hyperlab.lab.rundir import RunDir, RunSpec, check_name, load_studies
 from hyperlab.lab.runlock import run_lock
 from hyperlab.lab.runner import SURPLUS_REASON, StudyJob, run_jobs

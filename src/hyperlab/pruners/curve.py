@@ -556,9 +556,9 @@ def pretrain_data(
         ``(curves, configs, budgets, distributions)``: validation-loss curves (each of its
         task's full length), their configurations, their budgets and the shared search space.
     """
+    from hyperlab.optuna_logs import quiet_optuna
     from hyperlab.registry import TASKS
     from hyperlab.tasks.replay import ReplayTask
-    from hyperlab.tasks.space import quiet_optuna
 
     names = pretrain_names(task_names)
     if not names:

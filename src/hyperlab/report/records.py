@@ -15,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import name_of
 from hyperlab.errors import HyperlabError
-from hyperlab.lab.records import cv_std_err, study_records, trial_budget
+from hyperlab.lab.results import cv_std_err, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 

@@ -17,7 +17,6 @@ from hyperlab.surrogates.acquisition import (
 )
 from hyperlab.surrogates.base import Surrogate
 from hyperlab.surrogates.bll import BayesianLastLayer
-from hyperlab.surrogates.encoding import SpaceEncoder
 from hyperlab.surrogates.ensemble import DeepEnsemble
 
 SURROGATES: dict[str, type[Surrogate]] = {"bll": BayesianLastLayer, "ensemble": DeepEnsemble}
@@ -58,7 +57,6 @@ __all__ = [
     "BayesianLastLayer",
     "DeepEnsemble",
     "ExpectedImprovement",
-    "SpaceEncoder",
     "Surrogate",
     "ThompsonSampling",
     "UpperConfidenceBound",

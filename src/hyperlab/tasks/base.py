@@ -163,14 +163,14 @@ class Task(ABC):
 
     def default_config(self) -> dict[str, Any]:
         """A reasonable hand-picked starting configuration (the centre of the space by default)."""
-        from hyperlab.tasks.space import centre
+        from hyperlab.space.distributions import centre
 
         return centre(self.distributions())
 
     def distributions(self) -> dict[str, BaseDistribution]:
         """The search space as Optuna distributions (for fixed, non-conditional spaces)."""
         if not hasattr(self, "_distributions_cache"):
-            from hyperlab.tasks.space import capture_distributions
+            from hyperlab.space.distributions import capture_distributions
 
             self._distributions_cache = capture_distributions(self.search_space)
         return dict(self._distributions_cache)

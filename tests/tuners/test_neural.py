@@ -10,9 +10,9 @@ import pytest
 
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TASKS, TUNERS
-from hyperlab.samplers.neural import NeuralSampler
 from hyperlab.surrogates import SURROGATES, BayesianLastLayer
-from hyperlab.testing.samplers import conditional_objective
+from hyperlab.testing.tuners import conditional_objective
+from hyperlab.tuners.neural import NeuralSampler
 
 _FAST: dict[str, Any] = {"surrogate_options": {"steps": 80, "warm_steps": 20}, "n_candidates": 300}
 
@@ -70,7 +70,7 @@ def test_initial_design_is_sobol_and_then_the_model_decides(spy: type[_Spy]) -> 
 
 
 def test_default_startup_size_follows_the_dimension() -> None:
-    from hyperlab.surrogates import SpaceEncoder
+    from hyperlab.space import SpaceEncoder
 
     s = NeuralSampler()
     space1 = {"x": optuna.distributions.FloatDistribution(0, 1)}

@@ -11,8 +11,8 @@ from optuna.samplers import BaseSampler
 from optuna.testing.pytest_samplers import BasicSamplerTestCase
 
 from hyperlab.registry import TUNERS
-from hyperlab.samplers.neural import NeuralSampler
-from hyperlab.testing.samplers import CHECKS
+from hyperlab.testing.tuners import CHECKS
+from hyperlab.tuners.neural import NeuralSampler
 
 # Small surrogates keep the neural tuners quick here; their defaults are tested elsewhere.
 # n_startup=3 makes the model choose most trials of each check.

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hyperlab.experiments.base import ExperimentResult
-from hyperlab.experiments.relax import batches, split_digits
+from hyperlab.experiments.relaxed_architecture import batches, split_digits
 from hyperlab.registry import EXPERIMENTS
 
 WIDTH = 64

@@ -17,8 +17,8 @@ from optuna.distributions import BaseDistribution
 
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS
-from hyperlab.samplers.feedback import PredictionFeedback
-from hyperlab.tasks.space import grid_space
+from hyperlab.space.distributions import grid_space
+from hyperlab.tuners.feedback import PredictionFeedback
 
 Space = dict[str, BaseDistribution] | None
 
@@ -111,7 +111,7 @@ def tpe(
 ) -> optuna.samplers.BaseSampler:
     """TPE; ``constant_liar`` counts running trials as bad ones (for parallel workers);
     ``pruner_predictions`` shows TPE each trial a curve pruner stopped as complete, valued at
-    the pruner's predicted final (:class:`~hyperlab.samplers.feedback.PredictionFeedback`).
+    the pruner's predicted final (:class:`~hyperlab.tuners.feedback.PredictionFeedback`).
     Off by default. On six development LCBench tasks with ``curve`` pretrained on others
     (seeds 100-104, then 105-109 as a replication) it lowered the regret by 0.024 [-0.055,
     +0.003] and 0.024 [-0.045, -0.004] at 16% and 7% more epochs; with the plain ``curve``

@@ -37,16 +37,16 @@ from hyperlab.direction import sign as direction_sign
 from hyperlab.direction import study_sign
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS
-from hyperlab.samplers.feedback import predicted_final
+from hyperlab.space import SpaceEncoder
 from hyperlab.surrogates import (
     ACQUISITIONS,
     SURROGATES,
     Acquisition,
-    SpaceEncoder,
     Surrogate,
     make_acquisition,
     make_surrogate,
 )
+from hyperlab.tuners.feedback import predicted_final
 
 _LIARS = ("best", "mean", "none")
 # Target transform of each surrogate when the sampler is given none (measured, see the docstring)

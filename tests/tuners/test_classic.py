@@ -10,7 +10,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.registry import TUNERS
-from hyperlab.testing.samplers import mixed_objective
+from hyperlab.testing.tuners import mixed_objective
 
 
 def _optimize(study: optuna.Study, n_trials: int) -> None:

@@ -12,7 +12,7 @@ maximized objective handled exactly as the minimized negation.
 Example::
 
     from hyperlab.registry import TUNERS
-    from hyperlab.testing.samplers import run_all
+    from hyperlab.testing.tuners import run_all
 
     run_all(lambda **kw: TUNERS.create("tpe", **kw))
 """

@@ -113,7 +113,7 @@ class DiagnosisSampler(BaseSampler):
     # -- the algorithm ------------------------------------------------------------------------
 
     def _start_config(self, space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        from hyperlab.tasks.space import centre
+        from hyperlab.space.distributions import centre
 
         config = centre(space)
         for name, value in (self.start or {}).items():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperlab.lab.pgtemp import TemporaryPostgres, find_bindir
+from hyperlab.testing.postgres import TemporaryPostgres, find_bindir
 
 _counter = itertools.count()
 
@@ -20,7 +20,7 @@ def postgres() -> Iterator[TemporaryPostgres]:
     try:
         find_bindir()
     except Exception as exc:
-        pytest.fail(f"PostgreSQL is required for tests/scale: {exc}")
+        pytest.fail(f"PostgreSQL is required for the storage and worker tests: {exc}")
     server = TemporaryPostgres(max_connections=200)
     server.start()
     try:

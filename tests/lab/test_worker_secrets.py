@@ -10,8 +10,8 @@ import pytest
 
 from hyperlab.cli import main
 from hyperlab.lab import urls
-from hyperlab.lab.pgtemp import TemporaryPostgres
 from hyperlab.lab.urls import STORAGE_ENV, without_password
+from hyperlab.testing.postgres import TemporaryPostgres
 
 
 def _files_hold(folder: Path, secret: str) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hyperlab.errors import InputError, StorageError
-from hyperlab.lab.pgtemp import TemporaryPostgres, free_port
 from hyperlab.lab.storage import open_storage, with_retries
+from hyperlab.testing.postgres import TemporaryPostgres, free_port
 
 
 def test_wrong_password_is_named_without_password(postgres: TemporaryPostgres) -> None:

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from hyperlab.errors import InputTypeError
 from hyperlab.registry import TUNERS
-from hyperlab.samplers.feedback import PredictionFeedback, predicted_as_complete
+from hyperlab.tuners.feedback import PredictionFeedback, predicted_as_complete
 
 
 def _objective(trial: optuna.Trial) -> float:

@@ -1,10 +1,9 @@
-"""Helpers over Optuna search spaces: capture the distributions, grids, the centre point."""
+"""A task's search space as Optuna distributions: capture them, grids, the centre point."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,20 +16,7 @@ from optuna.distributions import (
 )
 
 from hyperlab.errors import InputError
-
-
-@contextmanager
-def quiet_optuna() -> Iterator[None]:
-    """Optuna logs at most warnings inside the block (for throwaway studies, whose "a new study
-    created" lines would only clutter the user's output); a quieter setting is kept. Optuna's
-    verbosity is process-wide: call this where no other thread changes it at the same time
-    (both callers here run once per search space or pretraining, the latter under a lock)."""
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(verbosity)
+from hyperlab.optuna_logs import quiet_optuna
 
 
 def capture_distributions(space: Callable[[optuna.Trial], Any]) -> dict[str, BaseDistribution]:

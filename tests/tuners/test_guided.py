@@ -9,7 +9,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from hyperlab.registry import TUNERS
-from hyperlab.samplers.diagnosis import DiagnosisSampler
+from hyperlab.tuners.guided import DiagnosisSampler
 
 SPACE = {
     "lr": FloatDistribution(1e-5, 1.0, log=True),

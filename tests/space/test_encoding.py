@@ -5,7 +5,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from hyperlab.errors import InputError, InputTypeError
-from hyperlab.surrogates import SpaceEncoder
+from hyperlab.space import SpaceEncoder
 
 SPACE = {
     "f": FloatDistribution(-2.0, 3.0),

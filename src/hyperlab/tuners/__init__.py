@@ -1,0 +1,20 @@
+"""Tuners: Optuna samplers that choose configurations (classic ones and neural ones).
+
+Importing this package registers the built-in tuners in :data:`hyperlab.registry.TUNERS`. The
+samplers are Optuna samplers, usable in any Optuna study::
+
+    from hyperlab.tuners import NeuralSampler
+    study = optuna.create_study(sampler=NeuralSampler(seed=0))
+"""
+
+from __future__ import annotations
+
+from hyperlab.tuners import classic as classic  # registers the classic tuners
+from hyperlab.tuners import guided as guided  # registers the diagnosis tuner
+from hyperlab.tuners import neural as neural  # registers neural, neural-ensemble
+from hyperlab.tuners.classic import GASampler
+from hyperlab.tuners.feedback import PredictionFeedback
+from hyperlab.tuners.guided import DiagnosisSampler
+from hyperlab.tuners.neural import NeuralSampler
+
+__all__ = ["DiagnosisSampler", "GASampler", "NeuralSampler", "PredictionFeedback"]
