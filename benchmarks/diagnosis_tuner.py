@@ -7,18 +7,18 @@ validation loss a study has found so far minus the best found by any study of th
 (same task and budget), averaged over seeds (mean and standard error).
 
 Defaults: ``wine-mlp`` (3-fold CV, 12 epochs), 40 runs, 10 seeds, tuners diagnosis/random/tpe:
-about 7 CPU-minutes on this machine. Trial seeds follow the lab's rule (they depend on the study seed and trial
-number), failed trials (divergence) count as no improvement.
+about 7 CPU-minutes on a 2-core machine. Trial seeds depend on the study seed and the trial
+number; failed trials (divergence) count as no improvement. Claims and commands:
+``benchmarks/README.md``; history: ``docs/decisions/diagnose-accuracy.md``.
 
 Usage:
     .venv/bin/python benchmarks/diagnosis_tuner.py [--quick] [--seeds 10] [--trials 40]
-        [--task wine-mlp] [--epochs 20] [--jobs 1]
+        [--task wine-mlp] [--epochs 12] [--jobs 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 import zlib
@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hyperlab.lab.provenance import write_result
 
 OUT = Path(__file__).parent / "results" / "diagnosis_tuner.json"
 CHECKPOINTS = (10, 20, 40)
@@ -74,31 +76,11 @@ def _study(args: tuple[str, str, int, int, int]) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--task", default="wine-mlp")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--tuners", default="diagnosis,random,tpe")
-    parser.add_argument("--jobs", type=int, default=1, help="studies run in parallel processes")
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 10 trials")
-    args = parser.parse_args()
-    if args.quick:
-        args.seeds, args.trials = 2, 10
-    tuners = [t.strip() for t in args.tuners.split(",")]
-    jobs = [(t, args.task, args.epochs, s, args.trials) for s in range(args.seeds) for t in tuners]
-    start = time.perf_counter()
-    if args.jobs > 1:
-        from multiprocessing import get_context
-
-        with get_context("spawn").Pool(args.jobs) as pool:
-            studies = pool.map(_study, jobs)
-    else:
-        studies = [_study(j) for j in jobs]
-    wall = time.perf_counter() - start
+def summarize(studies: list[dict[str, Any]], tuners: list[str], trials: int) -> dict[str, Any]:
+    """Mean regret (and its standard error, and the median) at each checkpoint per tuner, and
+    on how many seeds the first tuner is strictly better than each other one."""
     best_any = min(min(s["best_so_far"]) for s in studies)
-    checkpoints = [c for c in CHECKPOINTS if c <= args.trials]
+    checkpoints = [c for c in CHECKPOINTS if c <= trials]
     table: dict[str, dict[str, Any]] = {}
     for t in tuners:
         mine = [s for s in studies if s["tuner"] == t]
@@ -118,9 +100,6 @@ def main() -> None:
             a = [s["best_so_far"][c - 1] for s in studies if s["tuner"] == tuners[0]]
             b = [s["best_so_far"][c - 1] for s in studies if s["tuner"] == other]
             wins[f"{tuners[0]}<{other}@{c}"] = int(sum(x < y for x, y in zip(a, b)))
-    print(
-        f"task {args.task}, {args.epochs} epochs per run, {args.seeds} seeds, best of all studies {best_any:.4f}"
-    )
     head = "".join(f"{'regret@' + str(c):>22}" for c in checkpoints)
     print(f"{'tuner':<10}{head}{'failed':>8}")
     for t, row in table.items():
@@ -129,20 +108,45 @@ def main() -> None:
         )
         print(f"{t:<10}{cells}{row['n_failed_trials']:>8d}")
     print("seeds where the first tuner is strictly better:", wins)
+    return {"best_any": best_any, "table": table, "wins": wins}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", default="wine-mlp")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--tuners", default="diagnosis,random,tpe")
+    parser.add_argument("--jobs", type=int, default=1, help="studies run in parallel processes")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 10 trials")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.trials = 2, 10
+    tuners = [t.strip() for t in args.tuners.split(",")]
+    jobs = [(t, args.task, args.epochs, s, args.trials) for s in range(args.seeds) for t in tuners]
+    start = time.perf_counter()
+    if args.jobs > 1:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(args.jobs) as pool:
+            studies = pool.map(_study, jobs)
+    else:
+        studies = [_study(j) for j in jobs]
+    wall = time.perf_counter() - start
+    print(f"task {args.task}, {args.epochs} epochs per run, {args.seeds} seeds")
+    summary = summarize(studies, tuners, args.trials)
     result = {
         "task": args.task,
         "epochs": args.epochs,
         "trials": args.trials,
         "seeds": args.seeds,
-        "best_any": best_any,
-        "table": table,
-        "wins": wins,
+        **summary,
         "wall_seconds": wall,
         "studies": studies,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2))
-    print(f"wrote {OUT} ({wall:.0f}s wall)")
+    print(f"wrote {write_result(args.out, result)} ({wall:.0f} s wall)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ optimizer, in a rotated order (interleaved, so load changes on the machine hit a
 the table shows the median over repeats of the time per step and of the time of ``step()``
 alone, and the ratio of medians to the base optimizer.
 
+Claims and commands: ``benchmarks/README.md``.
+
 Usage:
     .venv/bin/python benchmarks/hypergrad_cost.py [--quick] [--repeats 15] [--steps 100]
 """
@@ -19,7 +21,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 
 from hyperlab.experiments.self_lr import METHODS, load_digits_split, make_model
 from hyperlab.hypergrad import SGDNHD, HyperAdam, StackedOptimizer
+from hyperlab.lab.provenance import write_result
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "hypergrad_cost.json"
@@ -86,35 +88,12 @@ class _Runner:
         return total / steps, in_step / steps
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5 repeats of 30 steps")
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--steps", type=int, default=100)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    repeats, steps = (5, 30) if args.quick else (args.repeats, args.steps)
-    runners = {name: _Runner(case[0]) for name, case in CASES.items()}
-    for r in runners.values():  # warm-up
-        r.run(10)
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
-    names = list(CASES)
-    start = time.perf_counter()
-    for rep in range(repeats):
-        order = names[rep % len(names) :] + names[: rep % len(names)]
-        for name in order:
-            times[name].append(runners[name].run(steps))
-    elapsed = time.perf_counter() - start
-    med = {
-        n: (float(np.median([t[0] for t in ts])), float(np.median([t[1] for t in ts])))
-        for n, ts in times.items()
-    }
+def _table(med: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:
+    """One row per optimizer: ms per step and per ``step()``, each as a ratio to its base."""
     rows = []
     print(
-        f"Digits MLP, batch 64, float32, 1 thread; median of {repeats} interleaved repeats of {steps} steps"
-    )
-    print(
-        f"{'optimizer':32s}{'base':>14s}{'ms/step':>9s}{'ratio':>7s}{'ms/opt.step':>13s}{'ratio':>7s}{'target':>8s}  verdict"
+        f"{'optimizer':32s}{'base':>14s}{'ms/step':>9s}{'ratio':>7s}{'ms/opt.step':>13s}"
+        f"{'ratio':>7s}{'target':>8s}  verdict"
     )
     for name, (_, base, target) in CASES.items():
         step_ms, opt_ms = med[name][0] * 1e3, med[name][1] * 1e3
@@ -137,26 +116,42 @@ def main() -> None:
             f"{name:32s}{base:>14s}{step_ms:>9.3f}{ratio:>7.2f}{opt_ms:>13.3f}{opt_ratio:>7.2f}"
             f"{'' if target is None else f'<={target}':>8s}  {verdict}"
         )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5 repeats of 30 steps")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    repeats, steps = (5, 30) if args.quick else (args.repeats, args.steps)
+    runners = {name: _Runner(case[0]) for name, case in CASES.items()}
+    for r in runners.values():  # warm-up
+        r.run(10)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
+    names = list(CASES)
+    start = time.perf_counter()
+    for rep in range(repeats):  # interleaved: load changes on the machine hit every optimizer
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
+            times[name].append(runners[name].run(steps))
+    elapsed = time.perf_counter() - start
+    med = {
+        n: (float(np.median([t[0] for t in ts])), float(np.median([t[1] for t in ts])))
+        for n, ts in times.items()
+    }
+    print(f"digits MLP, batch 64, float32, 1 thread; median of {repeats} repeats of {steps} steps")
+    rows = _table(med)
     print(f"[{elapsed:.0f} s]")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(
-        json.dumps(
-            {
-                "settings": {
-                    "repeats": repeats,
-                    "steps": steps,
-                    "batch": 64,
-                    "quick": args.quick,
-                    "threads": 1,
-                },
-                "rows": rows,
-                "raw_seconds": times,
-                "seconds": elapsed,
-                "torch": torch.__version__,
-            },
-            indent=1,
-        )
-    )
+    payload = {
+        "settings": {"repeats": repeats, "steps": steps, "batch": 64, "quick": args.quick},
+        "rows": rows,
+        "raw_seconds": times,
+        "seconds": elapsed,
+    }
+    print(f"wrote {write_result(args.out, payload)}")
 
 
 if __name__ == "__main__":

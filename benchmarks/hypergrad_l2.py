@@ -21,14 +21,17 @@ mixed second derivative, Adam step on log lambda). Repeats interleave the two; t
 per step over repeats is compared. An IFT hyper step (20-term Neumann series) is timed for
 information.
 
+Claims and commands: ``benchmarks/README.md``; the hypergradient methods' history:
+``docs/decisions/hypergradients.md``.
+
 Usage:
-    .venv/bin/python benchmarks/hypergrad_l2.py [--quick] [--steps 2000] [--repeats 7] [--cost-steps 100]
+    .venv/bin/python benchmarks/hypergrad_l2.py [--quick] [--steps 2000] [--repeats 7]
+        [--cost-steps 100]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -39,9 +42,17 @@ import torch.nn.functional as F
 
 from hyperlab.experiments import l2_collapse as l2
 from hyperlab.hypergrad import HyperTrainer, WeightDecay
+from hyperlab.lab.provenance import write_result
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "hypergrad_l2.json"
+
+
+def _thin(xs: list[Any], points: int = 200) -> list[Any]:
+    """At most ``points`` evenly spaced items of ``xs`` (first and last kept)."""
+    if len(xs) <= points:
+        return list(xs)
+    return [xs[i] for i in np.linspace(0, len(xs) - 1, points).round().astype(int)]
 
 
 def _mlp_batches(n_batches: int, seed: int = 0) -> tuple[list[Any], list[Any]]:
@@ -113,22 +124,8 @@ def cost(repeats: int, steps: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short run (smoke test)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--steps", type=int, default=None, help="training steps of the online tuners (2000)"
-    )
-    parser.add_argument("--repeats", type=int, default=None, help="cost repeats (default 7)")
-    parser.add_argument("--cost-steps", type=int, default=None, help="steps per cost repeat")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    repeats = args.repeats or (2 if args.quick else 7)
-    cost_steps = args.cost_steps or (20 if args.quick else 100)
-
-    start = time.perf_counter()
-    data = l2.run(quick=args.quick, seed=args.seed, steps=args.steps)
+def _checks(data: dict[str, Any]) -> tuple[dict[str, bool], float]:
+    """The targets of claim 1, and the train objective's final lambda over its start."""
     best = data["grid_best"]
     runs = {r["method"]: r for r in data["runs"]}
     checks = {}
@@ -140,24 +137,25 @@ def main() -> None:
         checks[f"{m}: refit val loss within 2% of grid best"] = bool(rel <= 0.02)
     collapse = runs["train"]["lambda"] / runs["train"]["lambda0"]
     checks["train objective: lambda below 1e-6 of its start"] = bool(collapse < 1e-6)
+    return checks, collapse
 
-    c = cost(repeats, cost_steps)
-    checks["T1-T2 step <= 3x plain step"] = bool(c["ratio_t1t2"] <= 3.0)
-    seconds = time.perf_counter() - start
 
+def _print(data: dict[str, Any], c: dict[str, Any], checks: dict[str, bool]) -> float:
+    """Print the tables; returns how fast the train objective's lambda still falls at the end
+    (decades per 1000 hyper steps over the last 10%)."""
     print("\nWeight decay (softmax regression, 100 digits training images)")
     rows = l2.table(data)
-    cols = list(rows[0])
-    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in cols]
-    print("  ".join(k.ljust(w) for k, w in zip(cols, widths)))
+    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]]
+    print("  ".join(k.ljust(w) for k, w in zip(rows[0], widths)))
     for row in rows:
-        print("  ".join(str(row[k]).ljust(w) for k, w in zip(cols, widths)))
-    traj = runs["train"]["trajectory"]
+        print("  ".join(str(row[k]).ljust(w) for k, w in zip(rows[0], widths)))
+    train = next(r for r in data["runs"] if r["method"] == "train")
+    traj = train["trajectory"]
     tail = max(len(traj) // 10, 1)
     decades = float(np.log10(traj[-tail - 1] / traj[-1])) / tail * 1000
     print(
-        f"train objective: final lambda / start = {collapse:.2e}, still falling at "
-        f"{decades:.2f} decades per 1000 hyper steps over the last 10%"
+        f"train objective: final lambda / start = {train['lambda'] / train['lambda0']:.2e}, "
+        f"still falling at {decades:.2f} decades per 1000 hyper steps over the last 10%"
     )
     print(f"\nCost per step (digits MLP 64-64-10, batch 64, median of {c['repeats']} repeats)")
     for name, t in c["median_seconds"].items():
@@ -165,24 +163,45 @@ def main() -> None:
     print("\nTargets")
     for k, ok in checks.items():
         print(f"  {'HIT ' if ok else 'MISS'}  {k}")
-    print(f"\n{seconds:.0f} s")
+    return decades
 
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short run (smoke test)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--steps", type=int, default=None, help="training steps of the online tuners (2000)"
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="cost repeats (default 7)")
+    parser.add_argument("--cost-steps", type=int, default=None, help="steps per cost repeat")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    repeats = args.repeats or (2 if args.quick else 7)
+    cost_steps = args.cost_steps or (20 if args.quick else 100)
+    start = time.perf_counter()
+    data = l2.run(quick=args.quick, seed=args.seed, steps=args.steps)
+    checks, collapse = _checks(data)
+    c = cost(repeats, cost_steps)
+    checks["T1-T2 step <= 3x plain step"] = bool(c["ratio_t1t2"] <= 3.0)
+    seconds = time.perf_counter() - start
+    decades = _print(data, c, checks)
+    print(f"\n{seconds:.0f} s")
+    table = l2.table(data)
     for r in data["runs"]:
-        r["steps"], r["trajectory"] = l2._thin(r["steps"]), l2._thin(r["trajectory"])
+        r["steps"], r["trajectory"] = _thin(r["steps"]), _thin(r["trajectory"])
     out = {
         "quick": args.quick,
-        "table": rows,
+        "table": table,
         "train_collapse_ratio": collapse,
         "train_decades_per_1000_steps_at_end": decades,
         "cost": c,
         "targets": checks,
         "l2": data,
         "seconds": seconds,
-        "torch": torch.__version__,
     }
-    OUT.write_text(json.dumps(out, indent=1, default=float))
-    print(f"wrote {OUT}")
+    print(f"wrote {write_result(args.out, out)}")
 
 
 if __name__ == "__main__":

@@ -1,341 +1,191 @@
-"""Claim: at equal epochs the learning-curve pruner finds better configurations than ASHA.
+"""Claim: at a fixed budget of epochs, which pruner finds the best configuration?
 
-``pruning.py`` runs every pruner for 100 trials and compares at equal epochs by cutting one
-study short or letting the other sample more trials. Here every pruner gets the same budget of
-epochs from the start and samples as many trials as fit in it (up to ``50 x --trials``), as a
-user with a fixed compute budget would. The regret (best *final* value among the trials that
-completed minus the best final value of the task) is read off at several fractions of the
-epochs that ``--trials`` trials without pruning would use (``--at``), so a single study gives
-the whole regret-versus-epochs curve. Tasks, search spaces, optima and pretraining pool are
-``pruning.py``'s; pruner variants take ``NAME+key=value`` as there.
-
-For each budget: the mean regret of each pruner (over tasks, of the mean over seeds), on how
-many tasks each curve pruner has the lower mean regret than ``asha``, ``hyperband`` and
-``median``, and the paired difference (same task, tuner and seed) with a 95% bootstrap CI.
-
-With ``--reference`` (``pruning.py`` result files) each budget's regret is also compared with
-the median rule's in its own 100-trial study of the same task, tuner and seed: "<= 1/3 of the
-epochs at a regret no worse than the median rule's", read as a budget.
+Every pruner gets the same budget of epochs and samples as many trials as fit in it, as a user
+with a fixed compute budget would. Each study runs through ``hyperlab.compare`` with enough
+trials to use the largest budget (too few, and it runs again from the start with as many as the
+first run's rate says fit, plus a fifth), and the regret (best final value of the trials
+completed within a budget, minus the task's best) is read at fractions ``--at`` of the epochs
+that ``--trials`` unpruned trials use. Printed per tuner: each pruner's mean regret at each
+budget; on how many tasks each curve pruner beats ASHA, Hyperband and the median rule, and the
+paired difference (95% bootstrap CI) at the largest budget; with ``--reference`` (a
+``pruning.py`` result file), each pruner minus the median rule's regret in its full study.
+Pruner names as in ``pruning.py``.
 
     .venv/bin/python benchmarks/pruning_anytime.py --quick
+    .venv/bin/python benchmarks/pruning_anytime.py --summarize RESULT.json [MORE.json ...]
 
-The committed results (random sampling, 10 seeds, 8 LCBench tasks and the bank, in pieces of
-under 25 minutes; ``curve-halving`` was added after the first two, and its rivals' studies are
-the same ones, as every study is seeded by task, tuner and seed). They predate ``pruning.py``'s
-rule F, which made ``protect`` 0.2 the pretrained ``curve`` pruner's default: every
-``curve-pretrained`` here ran with ``protect`` 0 (add ``+protect=0`` to rerun them as they were)::
-
-    V=curve-pretrained+min_epochs=1+threshold=0.2
-    P="none,median,asha,hyperband,curve,curve-pretrained,$V"
-    pruning_anytime.py --lcbench 3945,7593,34539,126025 --bank '' --seeds 10 --pruners "$P" \\
-        --out results/pruning_anytime_random_a.json
-    pruning_anytime.py --lcbench 146212,167149,167184,189906 --seeds 10 --pruners "$P" \\
-        --out results/pruning_anytime_random_b.json
-    P=curve-halving,curve-halving-pretrained
-    pruning_anytime.py --lcbench 3945,7593,34539,126025 --bank '' --seeds 10 --pruners "$P" \\
-        --out results/pruning_anytime_random_c.json
-    pruning_anytime.py --lcbench 146212,167149,167184,189906 --seeds 10 --pruners "$P" \\
-        --out results/pruning_anytime_random_d.json
-    pruning_anytime.py --merge results/pruning_anytime_random_{a,b,c,d}.json \\
-        --reference results/pruning_random_a.json results/pruning_random_b.json \\
-        --out results/pruning_anytime_random.json
-
-and the same with ``--tuners tpe`` (``pruning_anytime_tpe_{a,b}.json``, all pruners in one go,
-merged into ``pruning_anytime_tpe.json``). The variants were chosen beforehand on six other
-LCBench tasks (167181, 167185, 168330, 168910, 189862, 189909; seeds 100-109): a variant counted
-only if its mean regret at 0.2 and 1/3 was below ASHA's and Hyperband's and it beat ASHA on at
-least 4 of the 6 tasks at 1/3. ``curve-pretrained+min_epochs=1+threshold=0.2`` passed there
-(but not the further rule for a new default of ``curve``: +0.0047 regret against the median rule
-in 100-trial studies) and ``curve-halving-pretrained`` passed; plain ``curve-halving`` tied ASHA.
-
-Random sampling, regret at 1/3 of the epochs (0.2 in brackets):
-
-    pruner                       mean regret     beats asha   beats hyperband   - median (100 trials)
-    asha                         0.077 (0.092)
-    hyperband                    0.095 (0.115)
-    curve                        0.095 (0.125)   1/9 (0/9)    5/9 (3/9)         +0.002 [-0.006, +0.010]
-    curve-pretrained             0.095 (0.120)   2/8 (2/8)    7/8 (5/8)         -0.009 [-0.016, -0.002]
-    curve-pretrained+min1+t0.2   0.081 (0.098)   4/8 (4/8)    8/8 (7/8)         -0.022 [-0.034, -0.011]
-    curve-halving                0.079 (0.094)   4/9 (3/9)    8/9 (8/9)         -0.014 [-0.026, -0.002]
-    curve-halving-pretrained     0.079 (0.096)   6/8 (6/8)    7/8 (8/8)         -0.024 [-0.037, -0.012]
-
-``curve-halving-pretrained`` minus ``asha``, paired: -0.0072 [-0.0122, -0.0032] (worse in 3,
-better in 18 of 80 studies). The median rule given 1/3 of the epochs: +0.0023 against its own
-100-trial studies. (Pretrained pruners: the 8 LCBench tasks, the bank shares no search space;
-ASHA's mean includes the bank's 0.000, so it is lower although ASHA loses 6 of those 8 tasks.)
-
-A check on seeds 10-19 (random sampling, the 8 LCBench tasks; the rule, set before: the claim
-replicates if ``curve-halving-pretrained`` beats ASHA on >= 5/8 tasks at 1/3 and the paired
-CI lies below 0)::
-
-    P=median,asha,hyperband,curve,curve-halving-pretrained
-    pruning_anytime.py --lcbench 3945,7593,34539,126025 --bank '' --seeds 10 --first-seed 10 \\
-        --pruners "$P" --out results/pruning_anytime_random_fresh_a.json
-    pruning_anytime.py --lcbench 146212,167149,167184,189906 --bank '' --seeds 10 \\
-        --first-seed 10 --pruners "$P" --out results/pruning_anytime_random_fresh_b.json
-    pruning_anytime.py --merge results/pruning_anytime_random_fresh_{a,b}.json \\
-        --reference results/pruning_random_fresh.json --out results/pruning_anytime_random_fresh.json
-
-It beat ASHA on 6/8 tasks at 1/3 (5/8 at 0.2), but by less: paired -0.0021 [-0.0074, +0.0026]
-(worse in 6, better in 14 of 80), so only the task count replicated; against Hyperband 7/8,
--0.027 [-0.038, -0.016]. Plain ``curve`` beat ASHA on 0/8. Pooled over seeds 0-19 (160
-studies) ``curve-halving-pretrained`` minus ``asha``: -0.0047 [-0.0083, -0.0014] at 1/3,
--0.0063 [-0.0098, -0.0032] at 0.2 (worse in 11, better in 40).
-
-TPE, regret at 1/3 of the epochs (0.2 in brackets). Halving on predicted finals is no help here:
-ASHA's aggressive stops starve TPE, and the threshold rule wins:
-
-    pruner                       mean regret     beats asha   beats hyperband   - median (100 trials)
-    median                       0.060 (0.098)                                  +0.037 [+0.029, +0.047]
-    asha                         0.158 (0.173)
-    hyperband                    0.104 (0.127)
-    curve                        0.066 (0.097)   9/9 (8/9)    8/9 (7/9)         +0.043 [+0.031, +0.057]
-    curve-pretrained             0.068 (0.097)   8/8 (8/8)    7/8 (7/8)         +0.046 [+0.030, +0.064]
-    curve-halving                0.148 (0.174)   6/9 (3/9)    1/9 (1/9)         +0.126 [+0.091, +0.165]
-    curve-halving-pretrained     0.145 (0.161)   4/8 (4/8)    1/8 (3/8)         +0.123 [+0.087, +0.162]
-
-(With TPE the median rule's 100-trial studies use 80% of the epochs; no pruner reaches their
-regret with 1/3.)
+Commands behind the result files: ``benchmarks/README.md``; history:
+``docs/decisions/early-stopping.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
-import sys
-import time
+import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import hyperlab
+from hyperlab.lab.outcomes import (
+    StudyOutcome,
+    group_means,
+    group_wins,
+    pair_studies,
+    read_outcomes,
+    regret_differences,
+    study_outcomes,
+)
+from hyperlab.lab.provenance import write_result
+from hyperlab.lab.stats import bootstrap_interval
+from hyperlab.registry import TASKS, parse_options
 
-sys.path.insert(0, str(Path(__file__).parent))
-import pruning
-
+LCBENCH = "3945,7593,34539,126025,146212,167149,167184,189906"
+PRETRAIN = "126026,126029,167104,167152,167161,167168"
 RIVALS = ("asha", "hyperband", "median")
+#: The label of the median rule's studies of ``--trials`` trials, read from ``--reference``.
+REFERENCE = "median (full study)"
+
+
+def study(task: str, tuner: str, pruner: str, seed: int, epochs: int, pool: str) -> list:
+    """One study on ``task`` that has used ``epochs`` epochs (``[]``: a pretrained pruner on a
+    task no other task shares a search space with)."""
+    name, *items = pruner.split("+")
+    options = parse_options(items)
+    if name.endswith("-pretrained"):
+        if not task.startswith("lcbench-"):
+            return []
+        options["pretrain"] = ",".join(f"lcbench-{i}" for i in pool.split(",") if i != task[8:])
+    trials = max(12, math.ceil(epochs / TASKS.create(task).max_budget))
+    while True:
+        with tempfile.TemporaryDirectory() as runs:
+            storage = f"journal:{Path(runs).resolve() / 'study.journal'}"
+            records = hyperlab.compare(
+                task,
+                [tuner],
+                pruners=[name.removesuffix("-pretrained")],
+                seeds=[seed],
+                trials=trials,
+                pruner_options=options,
+                runs_dir=runs,
+                name="study",
+                storage=storage,
+                progress=False,
+                report=False,
+            )
+        labelled = [{**r, "task": task, "tuner": tuner, "pruner": pruner} for r in records]
+        (outcome,) = study_outcomes(labelled, by=("task", "tuner", "pruner", "seed"))
+        if outcome.epochs >= epochs:
+            return [outcome]
+        trials = math.ceil(1.2 * trials * epochs / max(1, outcome.epochs))
+
+
+def run(args: argparse.Namespace, largest: float) -> list[dict[str, Any]]:
+    """Every study, with the median rule's full studies from ``--reference``."""
+    tasks = [f"lcbench-{i}" for i in args.lcbench.split(",") if i] + [args.bank] * bool(args.bank)
+    full = {t: args.trials * TASKS.create(t).max_budget for t in tasks}
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    studies = []
+    for task, tuner, pruner, seed in itertools.product(
+        tasks, args.tuners.split(","), args.pruners.split(","), seeds
+    ):
+        epochs = math.ceil(largest * full[task])
+        for o in study(task, tuner, pruner, seed, epochs, args.pretrain):
+            studies.append({**o.to_dict(), "full_epochs": full[task]})
+            print(f"  {task} {tuner} {pruner} seed {seed} done", flush=True)
+    for s in json.loads(args.reference.read_text())["studies"] if args.reference else []:
+        if s["pruner"] == "median" and s["task"] in full and s["seed"] in seeds:
+            studies.append({**s, "pruner": REFERENCE, "full_epochs": full[s["task"]]})
+    return studies
+
+
+def scaled(o: StudyOutcome) -> StudyOutcome:
+    """``o`` with its epochs counted in fractions of its task's ``full_epochs``."""
+    full = o.labels["full_epochs"]
+    steps = [(e / full, r) for e, r in o.improvements]
+    return StudyOutcome(o.labels, o.epochs / full, o.regret, o.complete, steps)
+
+
+def summarize(outcomes: list[StudyOutcome], fractions: list[float]) -> dict[str, Any]:
+    """Per tuner: mean regret at each budget, each curve pruner against the rivals, and each
+    pruner minus the median rule's full study."""
+    summary: dict[str, Any] = {}
+    for tuner in dict.fromkeys(o.labels["tuner"] for o in outcomes):
+        mine = [scaled(o) for o in outcomes if o.labels["tuner"] == tuner]
+        pruners = [p for p in dict.fromkeys(o.labels["pruner"] for o in mine) if p != REFERENCE]
+        print(f"\n{tuner}: mean regret at a budget (fraction of the epochs of no pruning)")
+        print(f"{'pruner':<44}" + "".join(f"{f:>9}" for f in fractions))
+        out = summary[tuner] = {}
+        for p in pruners:
+            means = [group_means(mine, {"pruner": p}, group=("task",), at=f) for f in fractions]
+            out[p] = {"mean_regret": {f: _mean(m.values()) for f, m in zip(fractions, means)}}
+            print(f"{p:<44}" + "".join(f"{m:>9.4f}" for m in out[p]["mean_regret"].values()))
+        for p in (p for p in pruners if p.startswith("curve")):
+            for rival in (r for r in RIVALS if r in pruners):
+                pairs = pair_studies(mine, {"pruner": p}, {"pruner": rival})
+                wins = {f: group_wins(pairs, f, ("task",))[0] for f in fractions}
+                d = bootstrap_interval(regret_differences(pairs, fractions[-1]))
+                out[p][f"vs_{rival}"] = {"wins": wins, "paired": d.to_dict()}
+                n = len({a.labels["task"] for a, _ in pairs})
+                won = ", ".join(f"{w}/{n} at {f}" for f, w in wins.items())
+                print(f"{p} vs {rival}: lower regret on {won}; at {fractions[-1]}: {d.text()}")
+        for p in pruners:
+            pairs = pair_studies(mine, {"pruner": p}, {"pruner": REFERENCE})
+            if pairs:
+                d = bootstrap_interval([a.regret_at(fractions[-1]) - b.regret for a, b in pairs])
+                out[p]["minus_full_median"] = d.to_dict()
+                print(f"  {p:<42} minus the median rule's full study: {d.text()}")
+    return summary
+
+
+def _mean(values: Any) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else float("nan")
+
+
+def previous(paths: list[Path]) -> tuple[list[StudyOutcome], dict[str, Any]]:
+    """The studies of result files, merged, and what the first says (what made each is kept)."""
+    outcomes, sources = read_outcomes(paths)
+    first = json.loads(paths[0].read_text())
+    kept = {k: first[k] for k in ("question", "settings", "reproduce") if k in first}
+    return outcomes, {**kept, "produced_by": sources if len(paths) > 1 else sources[paths[0].name]}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--lcbench", default=",".join(pruning.LCBENCH), help="OpenML task ids")
-    parser.add_argument("--bank", default="digits-mlp-bank", help="'' to leave out the bank")
+    parser.add_argument("--quick", action="store_true", help="1 task, 1 seed, 20 trials' epochs")
+    parser.add_argument("--lcbench", default=LCBENCH, help="OpenML task ids")
+    parser.add_argument("--bank", default="digits-mlp-bank", help="'' to leave the bank out")
     parser.add_argument("--tuners", default="random")
     parser.add_argument("--pruners", default="none,median,asha,hyperband,curve,curve-pretrained")
-    parser.add_argument(
-        "--pretrain",
-        default=",".join(pruning.PRETRAIN),
-        help="LCBench ids that pretrain curve-pretrained",
-    )
-    parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1")
-    parser.add_argument(
-        "--trials", type=int, default=100, help="budgets are fractions of this many full trials"
-    )
-    parser.add_argument(
-        "--at",
-        default="0.05,0.1,0.2,0.333",
-        help="budgets, as fractions of the epochs of --trials trials without pruning",
-    )
-    parser.add_argument(
-        "--reference",
-        type=Path,
-        nargs="+",
-        default=[],
-        help="pruning.py result files: each budget's regret is also compared, paired, with the "
-        "median rule's in its own --trials-trial studies there",
-    )
-    parser.add_argument(
-        "--merge",
-        type=Path,
-        nargs="+",
-        help="instead of running: report these result files together",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path(__file__).parent / "results" / "pruning_anytime.json",
-    )
+    parser.add_argument("--pretrain", default=PRETRAIN, help="LCBench ids for NAME-pretrained")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--trials", type=int, default=100, help="budgets: fractions of these")
+    parser.add_argument("--at", default="0.05,0.1,0.2,0.333", help="budgets, as fractions")
+    parser.add_argument("--reference", type=Path, help="pruning.py file: the full median rule")
+    parser.add_argument("--summarize", type=Path, nargs="+", help="print these files merged")
+    parser.add_argument("--out", type=Path, help="default: results/pruning_anytime.json")
     args = parser.parse_args(argv)
-    reference = _reference(args.reference)
-    if args.merge:
-        rows = []
-        for path in args.merge:
-            with open(path) as f:
-                rows.extend(json.load(f)["rows"])
-        budgets = list(rows[0]["at"]) if rows else []
-        summary = report(rows, budgets, reference)
-        with open(args.out, "w") as f:
-            json.dump(
-                {
-                    "merged": [p.name for p in args.merge],
-                    "reference": [p.name for p in args.reference],
-                    "summary": summary,
-                },
-                f,
-                indent=1,
-            )
-        print(f"wrote {args.out}")
-        return
     if args.quick:
-        args.lcbench, args.bank, args.seeds, args.trials = "3945,7593", "", 1, 40
+        args.lcbench, args.bank, args.seeds, args.trials = "3945", "", 1, 20
         args.pruners, args.pretrain = "median,asha,curve", "126026,167104"
-    fractions = sorted(float(f) for f in args.at.split(",") if f)
-    if not fractions or fractions[0] <= 0:
-        raise SystemExit(f"--at must list positive fractions, got {args.at!r}")
-
-    from hyperlab.registry import TASKS
-
-    task_names, tuners, pruners, settings = pruning.setup(args)
-    pool = [i for i in args.pretrain.split(",") if i]
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    for task_name in task_names:
-        task = TASKS.create(task_name)
-        pretrain = pruning.pretrain_tasks(task, pool)
-        full = args.trials * task.max_budget
-        budget = math.ceil(fractions[-1] * full)
-        for tuner in tuners:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                for pruner in pruners:
-                    if "-pretrained" in pruner.split("+")[0] and not pretrain:
-                        continue  # no other task shares this task's search space
-                    res = pruning.run_study(
-                        task, tuner, pruner, seed, 50 * args.trials, pretrain, budget
-                    )
-                    at = {
-                        f"{f:g}": pruning.regret_at(res["trace"], math.floor(f * full))
-                        for f in fractions
-                    }
-                    rows.append(
-                        {
-                            "task": task_name,
-                            "tuner": tuner,
-                            "seed": seed,
-                            "pruner": pruner,
-                            "at": at,
-                            **res,
-                        }
-                    )
-        print(f"  {task_name} done at {time.perf_counter() - started:.0f}s", flush=True)
-    summary = report(rows, [f"{f:g}" for f in fractions], reference)
-    total = time.perf_counter() - started
-    print(f"\ntotal {total:.0f}s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(
-            {"settings": settings, "summary": summary, "rows": rows, "seconds": total}, f, indent=1
-        )
-    print(f"wrote {args.out}")
-
-
-def _reference(paths: list[Path]) -> dict[tuple[str, str, int], float]:
-    """The median rule's regret in each (task, tuner, seed) study of ``pruning.py`` files."""
-    out: dict[tuple[str, str, int], float] = {}
-    for path in paths:
-        with open(path) as f:
-            for r in json.load(f)["rows"]:
-                if r["pruner"] == "median":
-                    out[(r["task"], r["tuner"], r["seed"])] = r["regret"]
-    return out
-
-
-def report(
-    rows: list[dict[str, Any]],
-    budgets: list[str],
-    reference: dict[tuple[str, str, int], float] | None = None,
-) -> dict[str, Any]:
-    """Print the regret-at-budget tables; return them as a dict. With ``reference`` (see
-    :func:`_reference`) also each pruner's regret at each budget minus the median rule's in
-    its full study (paired by task, tuner and seed)."""
-    pruners = list(dict.fromkeys(r["pruner"] for r in rows))
-    groups = list(dict.fromkeys((r["task"], r["tuner"]) for r in rows))
-    summary: dict[str, Any] = {"mean_regret": {}, "wins": {}, "paired": {}, "vs_full_median": {}}
-
-    def cell(group: tuple[str, str], pruner: str, budget: str) -> float:
-        sel = [
-            r["at"][budget]
-            for r in rows
-            if (r["task"], r["tuner"], r["pruner"]) == (*group, pruner)
-        ]
-        return float(np.mean(sel)) if sel and all(math.isfinite(v) for v in sel) else math.inf
-
-    for tuner in dict.fromkeys(g[1] for g in groups):
-        mine = [g for g in groups if g[1] == tuner]
-        print(f"\n{tuner}: mean regret at a budget (fraction of the epochs of no pruning)")
-        print(f"{'pruner':<44}" + "".join(f"{b:>9}" for b in budgets))
-        for pruner in pruners:
-            have = [g for g in mine if _ran(rows, g, pruner)]
-            means = [float(np.mean([cell(g, pruner, b) for g in have])) for b in budgets]
-            summary["mean_regret"][f"{tuner}/{pruner}"] = dict(zip(budgets, means))
-            print(f"{pruner:<44}" + "".join(f"{m:>9.4f}" for m in means))
-        for focus in (p for p in pruners if p.startswith("curve")):
-            for rival in (r for r in RIVALS if r in pruners):
-                both = [g for g in mine if _ran(rows, g, focus) and _ran(rows, g, rival)]
-                wins = {
-                    b: sum(cell(g, focus, b) < cell(g, rival, b) for g in both) for b in budgets
-                }
-                key = f"{tuner}/{focus}_vs_{rival}"
-                summary["wins"][key] = {"groups": len(both), **wins}
-                paired = {b: _paired(rows, tuner, focus, rival, b) for b in budgets}
-                summary["paired"][key] = paired
-                print(
-                    f"{focus} vs {rival}: lower regret on "
-                    + ", ".join(f"{wins[b]}/{len(both)} at {b}" for b in budgets)
-                )
-                last = paired[budgets[-1]]
-                if last is not None:
-                    print(f"    paired difference at {budgets[-1]}: {_fmt(last)}")
-        if reference:
-            print(f"regret at a budget minus the median rule's in its full {tuner} studies")
-            for pruner in pruners:
-                sel = [r for r in rows if r["tuner"] == tuner and r["pruner"] == pruner]
-                diffs = {}
-                for b in budgets:
-                    at = [
-                        {**r, "pruner": "at", "regret": r["at"][b]}
-                        for r in sel
-                        if (r["task"], r["tuner"], r["seed"]) in reference
-                    ]
-                    full = [
-                        {
-                            **r,
-                            "pruner": "full",
-                            "regret": reference[(r["task"], r["tuner"], r["seed"])],
-                        }
-                        for r in at
-                    ]
-                    diffs[b] = pruning.paired_vs(at + full, "at", "full")
-                summary["vs_full_median"][f"{tuner}/{pruner}"] = diffs
-                shown = [b for b in budgets[-2:] if diffs[b] is not None]
-                print(f"  {pruner:<44}" + "   ".join(f"{b}: {_fmt(diffs[b])}" for b in shown))
-    return summary
-
-
-def _fmt(d: dict[str, Any] | None) -> str:
-    if d is None:
-        return "-"
-    return (
-        f"{d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] "
-        f"(worse in {d['worse']}, better in {d['better']} of {d['n']})"
+    fractions = sorted(float(f) for f in args.at.split(","))
+    if args.summarize:
+        outcomes, kept = previous(args.summarize)
+        studies = [o.to_dict() for o in outcomes]
+    else:
+        studies = run(args, fractions[-1])
+        kept = {"question": __doc__.split("\n\n")[0], "settings": vars(args) | {"out": None}}
+    summary = summarize([StudyOutcome.from_dict(s) for s in studies], fractions)
+    out = (
+        args.out
+        or (args.summarize or [None])[0]
+        or Path(__file__).parent / "results" / "pruning_anytime.json"
     )
-
-
-def _ran(rows: list[dict[str, Any]], group: tuple[str, str], pruner: str) -> bool:
-    return any((r["task"], r["tuner"], r["pruner"]) == (*group, pruner) for r in rows)
-
-
-def _paired(
-    rows: list[dict[str, Any]], tuner: str, focus: str, rival: str, budget: str
-) -> dict[str, Any] | None:
-    """``pruning.paired_vs`` on the regret at ``budget`` (studies with none complete left out)."""
-    at = [
-        {**r, "regret": r["at"][budget]}
-        for r in rows
-        if r["tuner"] == tuner and r["pruner"] in (focus, rival)
-    ]
-    return pruning.paired_vs(at, focus, rival)
+    print(f"wrote {write_result(out, {**kept, 'summary': summary, 'studies': studies})}")
 
 
 if __name__ == "__main__":

@@ -1,143 +1,88 @@
-"""Sample efficiency of the neural tuners against the classic ones (issue 4, benchmark 1).
+"""Does the neural tuner find better configurations than the classic ones in the same trials?
 
-Claim (issue 4): ``neural`` finds better configurations than ``random`` on every task at 50
-trials and is at least tied with ``tpe`` on mean rank. Side by side in one run, every tuner on
-the same seeds: ``random``, ``tpe``, ``gp``, ``neural``, ``neural-ensemble`` on the synthetic
-``branin``, ``hartmann6``, ``rosenbrock-4d`` and on MLP tasks.
+Every tuner (``random``, ``tpe``, ``gp``, ``neural``, ``neural-ensemble``) on the same seeds, on
+the synthetic ``branin``, ``hartmann6`` and ``rosenbrock-4d`` and on two LCBench tasks (real MLP
+learning curves replayed through the YAHPO surrogate: 7 hyperparameters, final validation error
+at 52 epochs; a trained MLP per trial would cost seconds). ``lcbench-7593`` is left out: it is
+held out for the tuners' benchmarks of issue 21 (as are lcbench-126026, 168868 and 189908).
 
-MLP tasks: by default three LCBench tasks (``lcbench-<OpenML id>``, real MLP learning curves
-replayed through the YAHPO surrogate, 7 hyperparameters, final validation error at 52
-epochs): a real MLP training per trial (``wine-mlp`` and friends) costs seconds, too much for
-5 tuners x 10 seeds x 100 trials on two cores. Any registered task can be passed with
-``--mlp-tasks`` (e.g. ``wine-mlp``).
-
-Reported at trials 10, 25, 50 and 100: median and interquartile range (IQR) of the simple
-regret over seeds (synthetic: best value so far minus the known optimum; MLP tasks: best value
-so far minus the best value any run of any tuner found), and the mean rank at the last trial
-(rank among the tuners per task and seed, 1 = best, ties share, averaged over tasks and seeds).
+Reported at trials 10, 25, 50 and 100: the median and interquartile range of the regret over
+seeds (synthetic: best value so far minus the known optimum; LCBench: minus the best value any
+run of any tuner found), the mean rank at the last trial (among the tuners, per task and seed;
+1 = best, ties share) and the paired difference of neural's and TPE's ranks with its 95%
+bootstrap interval (:func:`hyperlab.lab.stats.paired_interval`).
 
 Every finished run is appended to ``results/sample_efficiency.partial.jsonl`` and skipped when
-the command is run again with the same number of trials, so a long setting can be run in
-pieces (e.g. one ``--tasks`` subset at a time, then the full setting); the summary and
-``results/sample_efficiency.json`` are rebuilt from the runs of the current setting. The
-partial file is a cache, not a result: delete it before a run that must start afresh.
+the command runs again with the same number of trials, so a long setting can be run in pieces;
+the partial file is a cache, not a result. ``--from FILE`` rebuilds the summary from the runs a
+results file stored (of the tasks and tuners asked for) without running anything.
+
+Claims and commands: ``benchmarks/README.md``; how the setting was chosen:
+``docs/decisions/sample-efficiency.md``.
 
 Usage:
     .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--seeds 20] [--mlp-seeds 10]
-        [--trials 100] [--jobs 1] [--tasks ...] [--mlp-tasks ...] [--tuners ...]
-
-The committed results: ``--seeds 20 --mlp-seeds 10 --trials 50 --jobs 2`` (20 seeds of the
-synthetic tasks, 10 of the LCBench ones; 50 trials, not 100: GP alone costs 8-35 s a run here).
-The random, tpe and gp runs of the first 10 / 5 seeds were restored into the cache from the
-previous results file (they do not depend on the neural code and are seeded); every neural run
-was made with the current code. The trained MLP tasks (``wine-mlp`` and friends, 1-9 s a
-training here) would take hours at this size, hence the LCBench replays.
+        [--trials 50] [--jobs 2] [--tasks ...] [--mlp-tasks ...] [--tuners ...] [--from FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
-from _bo import ranks, run_tuner
+from hyperlab.lab.provenance import write_result
+from hyperlab.lab.stats import paired_interval
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "sample_efficiency.json"
 PARTIAL = HERE / "results" / "sample_efficiency.partial.jsonl"
 TUNERS = ["random", "tpe", "gp", "neural", "neural-ensemble"]
 TASKS = ["branin", "hartmann6", "rosenbrock-4d"]
-MLP_TASKS = ["lcbench-3945", "lcbench-7593", "lcbench-34539"]
+MLP_TASKS = ["lcbench-3945", "lcbench-34539"]
 CHECKPOINTS = (10, 25, 50, 100)
 
 
-def _one(job: tuple[str, str, int, int]) -> dict[str, Any]:
-    """Run one tuner on one task with one seed (in a worker process, one thread)."""
+def run_tuner(job: tuple[str, str, int, int]) -> dict[str, Any]:
+    """One tuner on one task with one seed (one thread): the best value after each trial."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import optuna
     import torch
 
+    from hyperlab.registry import TASKS as TASK_REGISTRY
+    from hyperlab.registry import TUNERS as TUNER_REGISTRY
+
     torch.set_num_threads(1)
-    tuner, task, seed, trials = job
-    res = run_tuner(tuner, task, seed, trials)
-    return {"task": task, "tuner": tuner, "seed": seed, "trials": trials, **res}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 12 trials, branin only")
-    parser.add_argument("--seeds", type=int, default=20, help="seeds of the synthetic tasks")
-    parser.add_argument("--mlp-seeds", type=int, default=10, help="seeds of the MLP tasks")
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--tasks", nargs="*", default=TASKS)
-    parser.add_argument("--mlp-tasks", nargs="*", default=MLP_TASKS)
-    parser.add_argument("--tuners", nargs="+", default=TUNERS)
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (one thread each)")
-    args = parser.parse_args()
-    if args.quick:
-        args.seeds, args.mlp_seeds, args.trials = 2, 2, 12
-        args.tasks, args.mlp_tasks = ["branin"], []
-    if args.trials < 1 or args.seeds < 1 or args.jobs < 1:
-        parser.error("--trials, --seeds and --jobs must be positive")
-    checkpoints = [c for c in CHECKPOINTS if c <= args.trials]
-    if args.trials not in checkpoints:
-        checkpoints.append(args.trials)
-    seeds = {t: args.seeds for t in args.tasks} | {t: args.mlp_seeds for t in args.mlp_tasks}
-    tasks = list(seeds)
-    settings = {
-        "tasks": args.tasks,
-        "mlp_tasks": args.mlp_tasks,
-        "tuners": args.tuners,
-        "seeds": args.seeds,
-        "mlp_seeds": args.mlp_seeds,
-        "trials": args.trials,
-        "checkpoints": checkpoints,
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    tuner, task_name, seed, trials = job
+    task = TASK_REGISTRY.create(task_name)
+    sampler = TUNER_REGISTRY.create(tuner, seed=seed, space=task.distributions(), task=task)
+    study = optuna.create_study(sampler=sampler)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(
+            lambda t: task.evaluate(task.search_space(t), seed=seed).value, n_trials=trials
+        )
+    values = [t.value if t.value is not None else math.inf for t in study.trials]
+    best = np.minimum.accumulate([v if math.isfinite(v) else math.inf for v in values])
+    return {
+        "task": task_name,
+        "tuner": tuner,
+        "seed": seed,
+        "trials": trials,
+        "best": best.tolist(),
+        "seconds": time.perf_counter() - start,
     }
-    print(f"settings: {settings}", flush=True)
-    done = _load_partial(args.trials)
-    jobs = [
-        (tuner, task, seed, args.trials)
-        for seed in range(max(seeds.values()))
-        for task in tasks
-        if seed < seeds[task]
-        for tuner in args.tuners
-        if (task, tuner, seed) not in done
-    ]
-    print(f"{len(done)} runs already in {PARTIAL.name}; {len(jobs)} to go", flush=True)
-    start = time.time()
-    PARTIAL.parent.mkdir(exist_ok=True)
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(args.jobs) as pool, PARTIAL.open("a") as log:
-        for res in pool.imap_unordered(_one, jobs):
-            done[(res["task"], res["tuner"], res["seed"])] = res
-            log.write(json.dumps(res) + "\n")
-            log.flush()
-            print(
-                f"  {res['task']:14s} {res['tuner']:16s} seed {res['seed']:2d} "
-                f"best {res['best'][-1]:.5g} ({res['seconds']:.1f} s)",
-                flush=True,
-            )
-    print(f"ran {len(jobs)} runs in {time.time() - start:.0f} s", flush=True)
-    runs = {
-        task: {u: [done[(task, u, s)] for s in range(seeds[task])] for u in args.tuners}
-        for task in tasks
-    }
-    summary = _summarize(runs, args.tasks, args.mlp_tasks, args.tuners, checkpoints)
-    _print(summary, tasks, args.tuners, checkpoints)
-    slim = {
-        task: {
-            u: [{"seed": r["seed"], "best": r["best"], "seconds": r["seconds"]} for r in rs]
-            for u, rs in per.items()
-        }
-        for task, per in runs.items()
-    }
-    OUT.write_text(json.dumps({"settings": settings, "summary": summary, "runs": slim}, indent=1))
-    print(f"wrote {OUT.relative_to(HERE.parent)}")
 
 
 def _load_partial(trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
@@ -154,82 +99,166 @@ def _load_partial(trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
     return done
 
 
-def _regrets(runs: dict, task: str, tuners: list[str], mlp: bool) -> dict[str, np.ndarray]:
-    """Regret curves ``(seeds, trials)`` per tuner; MLP tasks against the best of all runs."""
-    if not mlp:
-        return {u: np.array([r["regret"] for r in runs[task][u]]) for u in tuners}
-    best = min(r["best"][-1] for u in tuners for r in runs[task][u])
-    return {u: np.array([r["best"] for r in runs[task][u]]) - best for u in tuners}
+def _run(jobs: list[tuple[str, str, int, int]], n_jobs: int, done: dict) -> None:
+    PARTIAL.parent.mkdir(exist_ok=True)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(n_jobs) as pool, PARTIAL.open("a") as log:
+        for res in pool.imap_unordered(run_tuner, jobs):
+            done[(res["task"], res["tuner"], res["seed"])] = res
+            log.write(json.dumps(res) + "\n")
+            log.flush()
+            print(
+                f"  {res['task']:14s} {res['tuner']:16s} seed {res['seed']:2d} "
+                f"best {res['best'][-1]:.5g} ({res['seconds']:.1f} s)",
+                flush=True,
+            )
 
 
-def _summarize(
-    runs: dict, tasks: list[str], mlp_tasks: list[str], tuners: list[str], checkpoints: list[int]
-) -> dict:
-    summary: dict[str, Any] = {"tasks": {}, "mean_rank": {}, "mean_rank_by_task": {}}
-    all_ranks: dict[str, list[float]] = {u: [] for u in tuners}
-    for task in tasks + mlp_tasks:
-        reg = _regrets(runs, task, tuners, task in mlp_tasks)
-        cells: dict[str, dict[str, Any]] = {}
-        for u in tuners:
-            cells[u] = {
-                str(c): {
-                    "median": float(np.median(reg[u][:, c - 1])),
-                    "q25": float(np.quantile(reg[u][:, c - 1], 0.25)),
-                    "q75": float(np.quantile(reg[u][:, c - 1], 0.75)),
-                }
-                for c in checkpoints
+def _regrets(runs: dict[str, list[dict]], optimum: float | None) -> dict[str, np.ndarray]:
+    """Regret curves ``(seeds, trials)`` per tuner; without an optimum, against the best run."""
+    ref = optimum if optimum is not None else min(r["best"][-1] for rs in runs.values() for r in rs)
+    return {u: np.array([r["best"] for r in rs]) - ref for u, rs in runs.items()}
+
+
+def summarize(runs: dict[str, dict[str, list[dict]]], optima: dict, checkpoints: list[int]) -> dict:
+    """Per task and tuner the regret quantiles at each checkpoint; the mean ranks at the last
+    trial overall and per task; neural minus TPE rank, paired over tasks and seeds; per task
+    whether neural's median regret at 50 trials (or the last checkpoint) is below random's."""
+    summary: dict[str, Any] = {"tasks": {}, "mean_rank_by_task": {}}
+    rank_rows: list[np.ndarray] = []
+    tuners = list(next(iter(runs.values())))
+    for task, per in runs.items():
+        reg = _regrets(per, optima[task])
+        summary["tasks"][task] = {
+            u: {
+                **{
+                    str(c): {
+                        "median": float(np.median(reg[u][:, c - 1])),
+                        "q25": float(np.quantile(reg[u][:, c - 1], 0.25)),
+                        "q75": float(np.quantile(reg[u][:, c - 1], 0.75)),
+                    }
+                    for c in checkpoints
+                },
+                "seconds": float(np.mean([r["seconds"] for r in per[u]])),
             }
-            cells[u]["seconds"] = float(np.mean([r["seconds"] for r in runs[task][u]]))
-        summary["tasks"][task] = cells
-        task_ranks: dict[str, list[float]] = {u: [] for u in tuners}
-        for s in range(reg[tuners[0]].shape[0]):
-            for u, r in ranks({u: float(reg[u][s, -1]) for u in tuners}).items():
-                task_ranks[u].append(r)
-                all_ranks[u].append(r)
-        summary["mean_rank_by_task"][task] = {u: float(np.mean(v)) for u, v in task_ranks.items()}
-    summary["mean_rank"] = {u: float(np.mean(v)) for u, v in all_ranks.items()}
-    summary["verdicts"] = _verdicts(summary, tasks + mlp_tasks, checkpoints)
+            for u in tuners
+        }
+        ranks = np.array(
+            [rankdata([reg[u][s, -1] for u in tuners]) for s in range(len(per[tuners[0]]))]
+        )
+        rank_rows.append(ranks)
+        summary["mean_rank_by_task"][task] = dict(zip(tuners, map(float, ranks.mean(axis=0))))
+    at = "50" if 50 in checkpoints else str(checkpoints[-1])
+    if {"neural", "random"} <= set(tuners):
+        summary["neural_below_random_at"] = at
+        summary["neural_below_random"] = {
+            t: cells["neural"][at]["median"] < cells["random"][at]["median"]
+            for t, cells in summary["tasks"].items()
+        }
+    every = np.vstack(rank_rows)
+    summary["mean_rank"] = dict(zip(tuners, map(float, every.mean(axis=0))))
+    if {"neural", "tpe"} <= set(tuners):
+        diff = paired_interval(every[:, tuners.index("neural")], every[:, tuners.index("tpe")])
+        summary["neural_minus_tpe_rank"] = diff.to_dict()
     return summary
 
 
-def _verdicts(summary: dict, tasks: list[str], checkpoints: list[int]) -> list[str]:
-    out = []
-    at = "50" if 50 in checkpoints else str(checkpoints[-1])
-    for task in tasks:
-        cells = summary["tasks"][task]
-        if "neural" in cells and "random" in cells:
-            n, r = cells["neural"][at]["median"], cells["random"][at]["median"]
-            word = "beats" if n < r else "ties" if n == r else "LOSES to"
-            out.append(f"{task}: neural {word} random at {at} trials (median {n:.4g} vs {r:.4g})")
-    mr = summary["mean_rank"]
-    if "neural" in mr and "tpe" in mr:
-        ok = mr["neural"] <= mr["tpe"]
-        out.append(
-            f"mean rank neural {mr['neural']:.2f} vs tpe {mr['tpe']:.2f}: "
-            f"{'at least tied with tpe' if ok else 'WORSE than tpe'}"
-        )
-    return out
-
-
-def _print(summary: dict, tasks: list[str], tuners: list[str], checkpoints: list[int]) -> None:
-    for task in tasks:
+def _print(summary: dict, checkpoints: list[int]) -> None:
+    for task, cells in summary["tasks"].items():
         print(f"\n{task}: median regret [IQR] over seeds (mean seconds per run)")
         print(f"{'tuner':16s}" + "".join(f"{'@' + str(c):>28s}" for c in checkpoints) + "   sec")
-        for u in tuners:
-            cells = summary["tasks"][task][u]
+        for u, cell in cells.items():
             row = "".join(
-                f"{cells[str(c)]['median']:>10.4g} [{cells[str(c)]['q25']:.3g}, "
-                f"{cells[str(c)]['q75']:.3g}]".rjust(28)
+                f"{cell[str(c)]['median']:>10.4g} [{cell[str(c)]['q25']:.3g}, "
+                f"{cell[str(c)]['q75']:.3g}]".rjust(28)
                 for c in checkpoints
             )
-            print(f"{u:16s}{row}{cells['seconds']:6.1f}")
+            print(f"{u:16s}{row}{cell['seconds']:6.1f}")
     print("\nmean rank at the last trial (1 = best): overall, then per task")
-    for u in sorted(tuners, key=lambda v: summary["mean_rank"][v]):
-        per = "  ".join(f"{t}={summary['mean_rank_by_task'][t][u]:.2f}" for t in tasks)
+    for u in sorted(summary["mean_rank"], key=summary["mean_rank"].get):
+        per = "  ".join(f"{t}={r[u]:.2f}" for t, r in summary["mean_rank_by_task"].items())
         print(f"  {u:16s} {summary['mean_rank'][u]:.2f}   {per}")
-    print()
-    for v in summary["verdicts"]:
-        print(v)
+    for task, below in summary.get("neural_below_random", {}).items():
+        word = "below" if below else "NOT below"
+        print(
+            f"{task}: neural's median regret {word} random's at {summary['neural_below_random_at']}"
+        )
+    if "neural_minus_tpe_rank" in summary:
+        d = summary["neural_minus_tpe_rank"]
+        print(f"neural minus tpe rank: {d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]")
+
+
+def _stored_runs(path: str, trials: int) -> tuple[dict[tuple[str, str, int], dict], Any]:
+    """The runs a results file stored, keyed by (task, tuner, seed) and cut to ``trials``, and
+    the provenance of the command that ran them."""
+    data = json.loads(Path(path).read_text())
+    done = {}
+    for task, per in data["runs"].items():
+        for tuner, rs in per.items():
+            for r in rs:
+                done[(task, tuner, r["seed"])] = {**r, "best": r["best"][:trials]}
+    return done, data.get("runs_provenance", data.get("provenance"))
+
+
+def _optimum(task: str) -> float | None:
+    from hyperlab.registry import TASKS as TASK_REGISTRY
+
+    optimum: float | None = TASK_REGISTRY.create(task).optimum
+    return optimum
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 12 trials, branin only")
+    parser.add_argument("--seeds", type=int, default=20, help="seeds of the synthetic tasks")
+    parser.add_argument("--mlp-seeds", type=int, default=10, help="seeds of the LCBench tasks")
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--tasks", nargs="*", default=TASKS)
+    parser.add_argument("--mlp-tasks", nargs="*", default=MLP_TASKS)
+    parser.add_argument("--tuners", nargs="+", default=TUNERS)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (one thread each)")
+    parser.add_argument("--from", dest="source", metavar="FILE", help="summarize stored runs")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.mlp_seeds, args.trials = 2, 2, 12
+        args.tasks, args.mlp_tasks = ["branin"], []
+    if args.trials < 1 or args.seeds < 1 or args.jobs < 1:
+        parser.error("--trials, --seeds and --jobs must be positive")
+    checkpoints = sorted({c for c in CHECKPOINTS if c <= args.trials} | {args.trials})
+    seeds = {t: args.seeds for t in args.tasks} | {t: args.mlp_seeds for t in args.mlp_tasks}
+    start = time.time()
+    if args.source:
+        done, runs_provenance = _stored_runs(args.source, args.trials)
+    else:
+        done = _load_partial(args.trials)
+        todo = [
+            (u, t, s, args.trials)
+            for s in range(max(seeds.values()))
+            for t in seeds
+            if s < seeds[t]
+            for u in args.tuners
+            if (t, u, s) not in done
+        ]
+        print(f"{len(done)} runs in {PARTIAL.name}; {len(todo)} to go", flush=True)
+        _run(todo, args.jobs, done)
+        runs_provenance = None  # this command's own
+    # regret against the known optimum of a synthetic task, against the best run on LCBench
+    optima = {t: _optimum(t) if t in args.tasks else None for t in seeds}
+    runs = {t: {u: [done[(t, u, s)] for s in range(seeds[t])] for u in args.tuners} for t in seeds}
+    summary = summarize(runs, optima, checkpoints)
+    _print(summary, checkpoints)
+    slim = {
+        t: {
+            u: [{k: r[k] for k in ("seed", "best", "seconds")} for r in rs] for u, rs in per.items()
+        }
+        for t, per in runs.items()
+    }
+    settings = {**vars(args), "checkpoints": checkpoints}
+    payload = {"settings": settings, "optima": optima, "summary": summary, "runs": slim}
+    if runs_provenance is not None:
+        payload["runs_provenance"] = runs_provenance
+    print(f"\nwrote {write_result(args.out, payload)} ({time.time() - start:.0f} s)")
 
 
 if __name__ == "__main__":

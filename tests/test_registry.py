@@ -55,3 +55,25 @@ def test_parse_options_reads_numbers_booleans_and_text() -> None:
     }
     with pytest.raises(InputError, match="'oops'"):
         parse_options(["oops"])
+
+
+def test_an_option_that_names_tasks_gets_the_tasks() -> None:
+    """A factory that declares ``reads_tasks`` receives the tasks themselves, built from the
+    task registry; ``task_names`` reads the names for the lab's checks."""
+    from hyperlab.errors import InputError, InputTypeError
+    from hyperlab.tasks.base import Task
+
+    reg: Registry[object] = Registry("gadget")
+    reg.register("g", lambda *, source=None: source, "reads tasks", reads_tasks=("source",))
+    tasks = reg.create("g", source="branin, hartmann6")
+    assert [t.name for t in tasks] == ["branin", "hartmann6"]
+    assert all(isinstance(t, Task) for t in tasks)
+    assert reg.create("g") is None
+    assert reg.task_names("g", {"source": ["branin"]}) == ["branin"]
+    assert reg.task_names("g", {}) == []
+    with pytest.raises(UnknownNameError, match="no-such-task"):
+        reg.create("g", source="no-such-task")
+    with pytest.raises(InputError, match="one or more"):
+        reg.create("g", source=[])
+    with pytest.raises(InputTypeError, match="by their names"):
+        reg.create("g", source=[3])

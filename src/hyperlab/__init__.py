@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Evaluation",
+    "StartupOnlyWarning",
     "Task",
     "TuneSummary",
     "__version__",
@@ -28,9 +29,10 @@ __all__ = [
 ]
 
 _LAZY = {
-    "tune": ("hyperlab.lab.api", "tune"),
-    "compare": ("hyperlab.lab.api", "compare"),
-    "TuneSummary": ("hyperlab.lab.api", "TuneSummary"),
+    "tune": ("hyperlab.api", "tune"),
+    "compare": ("hyperlab.api", "compare"),
+    "TuneSummary": ("hyperlab.lab.summary", "TuneSummary"),
+    "StartupOnlyWarning": ("hyperlab.lab.plugins", "StartupOnlyWarning"),
     "Task": ("hyperlab.tasks.base", "Task"),
     "Evaluation": ("hyperlab.tasks.base", "Evaluation"),
     "diagnose": ("hyperlab.diagnose", "diagnose"),

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from hyperlab.errors import HyperlabError, InputError, UnknownNameError
+from hyperlab.errors import HyperlabError, InputError, InputTypeError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -27,6 +27,7 @@ Resolver = Callable[[str], tuple[str, Callable[..., T]] | None]
 _BUILTIN_MODULES = (
     "hyperlab.tasks",
     "hyperlab.tuners",
+    "hyperlab.population",
     "hyperlab.pruners",
     "hyperlab.experiments",
 )
@@ -50,6 +51,7 @@ class Entry(Generic[T]):
     factory: Callable[..., T]
     description: str
     family: bool = False
+    reads_tasks: tuple[str, ...] = ()
 
 
 class Registry(Generic[T]):
@@ -73,23 +75,45 @@ class Registry(Generic[T]):
         self._resolver = resolver
 
     def register(
-        self, name: str, factory: Callable[..., T], description: str, *, family: bool = False
+        self,
+        name: str,
+        factory: Callable[..., T],
+        description: str,
+        *,
+        family: bool = False,
+        reads_tasks: tuple[str, ...] = (),
     ) -> Callable[..., T]:
         """Register ``factory`` under ``name`` (a prefix ending in ``-`` when ``family``).
+
+        Args:
+            name: The name.
+            factory: Builds the object from keyword options.
+            description: One line for ``hyperlab list``.
+            family: ``name`` is a prefix; the rest of a looked-up name goes to the factory.
+            reads_tasks: Options whose values name tasks (a list, or one comma-separated
+                string): :meth:`create` hands the factory the tasks themselves, built from
+                :data:`TASKS`, and :meth:`task_names` reads the names.
 
         Returns:
             The factory, so this can be used as a decorator through :meth:`add`.
         """
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = Entry(name, factory, description, family)
+        self._entries[name] = Entry(name, factory, description, family, tuple(reads_tasks))
         return factory
 
-    def add(self, name: str, description: str, *, family: bool = False) -> Callable[..., Any]:
+    def add(
+        self,
+        name: str,
+        description: str,
+        *,
+        family: bool = False,
+        reads_tasks: tuple[str, ...] = (),
+    ) -> Callable[..., Any]:
         """Decorator form of :meth:`register`."""
 
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
-            return self.register(name, factory, description, family=family)
+            return self.register(name, factory, description, family=family, reads_tasks=reads_tasks)
 
         return deco
 
@@ -141,9 +165,25 @@ class Registry(Generic[T]):
             known = ", ".join(self.names())
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
         entry, suffix = found
+        for option in entry.reads_tasks:
+            if kwargs.get(option) is not None:
+                kwargs[option] = [TASKS.create(n) for n in _task_names(option, kwargs[option])]
         if suffix is not None:
             return entry.factory(suffix, **kwargs)
         return entry.factory(**kwargs)
+
+    def task_names(self, name: str, options: dict[str, Any]) -> list[str]:
+        """The task names that ``options`` give the factory of ``name`` in the options it
+        declares as naming tasks (``reads_tasks``), in order."""
+        found = self._find(name)
+        if found is None:
+            return []
+        return [
+            n
+            for option in found[0].reads_tasks
+            if options.get(option) is not None
+            for n in _task_names(option, options[option])
+        ]
 
     def options(self, name: str) -> frozenset[str] | None:
         """The keyword options the factory of ``name`` takes (``None``: it takes any).
@@ -175,6 +215,25 @@ class Registry(Generic[T]):
             known = ", ".join(self.names())
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
         return name
+
+
+def _task_names(option: str, value: Any) -> list[str]:
+    """The task names of an option that names tasks: a list of names, or one comma-separated
+    string; each stripped of spaces."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple):
+        raise InputTypeError(
+            f"{option} must name one or more tasks (a list or a comma-separated string), "
+            f"got {value!r}"
+        )
+    if not names:
+        raise InputError(f"{option} must name one or more tasks, got {value!r}")
+    for n in names:
+        if not isinstance(n, str):
+            raise InputTypeError(f"{option} must name tasks by their names, got {n!r}")
+        if not n.strip():
+            raise InputError(f"{option} names an empty task name: {value!r}")
+    return [n.strip() for n in names]
 
 
 def _first_parameter(factory: Callable[..., Any]) -> str | None:

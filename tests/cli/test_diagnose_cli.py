@@ -59,7 +59,7 @@ def test_malformed_file_is_a_clean_error(
 def test_run_dir_mode_after_tuning_with_the_diagnosis_tuner(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hyperlab.lab.api import tune
+    from hyperlab import tune
 
     study, _ = tune(
         "wine-mlp", "diagnosis", trials=3, budget=4, runs_dir=tmp_path, name="r", progress=False

@@ -7,6 +7,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
+from hyperlab.experiments.lr_free import LR_FREE
 from hyperlab.experiments.self_lr import METHODS, spread, summarize, train_run
 from hyperlab.registry import EXPERIMENTS
 
@@ -28,6 +29,13 @@ def test_quick_run_returns_figures_table_and_data(tmp_path: Path) -> None:
     sgd = [r for r in runs if r["method"] == "SGD" and r["model"] == "mlp" and r["lr0"] == 1e-4]
     assert hd[0]["lr_trace"][-1] > 1e-4
     assert set(sgd[0]["lr_trace"]) == {1e-4}
+    # the bar: every learning-rate-free optimizer runs in the quick version too
+    bar = result.data["lr_free_bar"]
+    assert bar["missing"] == []
+    assert set(LR_FREE) <= {row["method"] for row in bar["rows"]}
+    assert [v["problem"] for v in bar["verdicts"]] == ["digits-mlp", "diabetes-mlp"]
+    assert any(s.startswith("The bar") for s in result.summary)
+    assert any("learning-rate-free" in f.layout.title.text for f in result.figures)
 
 
 def test_train_run_is_reproducible_and_reports_losses() -> None:
@@ -58,3 +66,15 @@ def test_summary_spread_and_divergence() -> None:
     assert row["best lr0"] == 1e-2 and row["val loss @worst"] == "diverged"
     assert row["spread 0.0001..0.1"] == 4.0
     assert row["diverged runs"] == 1
+
+
+def test_stacked_sgd_builds_a_stack_of_the_given_height() -> None:
+    import torch
+
+    from hyperlab.experiments.self_lr import stacked_sgd
+
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    opt = stacked_sgd(2, hyper_lr=0.01)(params, 1e-3)
+    assert opt.height == 2
+    # the base rate and the learned hyperoptimizer's rate; the top level's stays fixed
+    assert opt.hyperparameters() == {"g0.lr": 1e-3, "L1.lr": 0.01}

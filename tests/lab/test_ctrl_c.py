@@ -43,7 +43,7 @@ def _tune(runs: Path, jobs: int) -> list[str]:
         "--task",
         SLEEP_BRANIN,
         "--task-option",
-        "seconds=1",
+        "seconds=2",
         "--tuner",
         "random",
         "--trials",

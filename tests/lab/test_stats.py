@@ -3,7 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
+from hyperlab.errors import InputError
+from hyperlab.lab.stats import (
+    bootstrap_band,
+    bootstrap_interval,
+    mean_ranks,
+    mean_se,
+    paired_comparison,
+    paired_interval,
+)
 
 
 def test_mean_se() -> None:
@@ -42,3 +50,40 @@ def test_one_seed_says_it_cannot_judge_instead_of_printing_nan() -> None:
 def test_mean_ranks() -> None:
     ranks = mean_ranks({"a": [1, 1, 3], "b": [2, 2, 1]})
     assert ranks["a"] == pytest.approx(4 / 3) and ranks["b"] == pytest.approx(5 / 3)
+
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_mean() -> None:
+    diffs = [0.3, -0.1, 0.2, 0.0, 0.25, float("nan")]
+    first = bootstrap_interval(diffs)
+    assert first == bootstrap_interval(diffs)  # the same differences: the same interval
+    assert first.n == 5 and first.above == 3 and first.below == 1
+    assert first.mean == pytest.approx(0.13) and first.low <= first.mean <= first.high
+    assert first.level == 0.95 and first.contains_zero() == (first.low <= 0 <= first.high)
+    assert first.text() == f"{first.mean:+.4f} [{first.low:+.4f}, {first.high:+.4f}]"
+    wider = bootstrap_interval(diffs, level=0.99)
+    assert wider.low <= first.low and wider.high >= first.high
+
+
+def test_bootstrap_interval_of_a_clear_difference_excludes_zero() -> None:
+    rng = np.random.default_rng(0)
+    clear = bootstrap_interval(list(1.0 + rng.normal(scale=0.1, size=30)))
+    assert not clear.contains_zero() and clear.low > 0.9
+    noise = bootstrap_interval(list(rng.normal(scale=1.0, size=30)))
+    assert noise.contains_zero()
+
+
+def test_bootstrap_interval_without_data_and_bad_settings() -> None:
+    empty = bootstrap_interval([float("nan")])
+    assert empty.n == 0 and np.isnan(empty.mean) and np.isnan(empty.low)
+    with pytest.raises(InputError, match="level"):
+        bootstrap_interval([1.0], level=95)
+    with pytest.raises(InputError, match="n_boot"):
+        bootstrap_interval([1.0], n_boot=0)
+
+
+def test_paired_interval_drops_pairs_with_a_missing_side() -> None:
+    interval = paired_interval([1.0, 2.0, float("nan")], [0.5, 1.0, 0.0])
+    assert interval.n == 2 and interval.mean == pytest.approx(0.75)
+    assert interval.to_dict()["n"] == 2
+    with pytest.raises(InputError, match="as many"):
+        paired_interval([1.0], [1.0, 2.0])

@@ -9,6 +9,8 @@ from typing import Any
 import optuna
 import pytest
 
+from hyperlab.pruners.oracle import OraclePruner
+from hyperlab.pruners.schedule import default_min_epochs
 from hyperlab.registry import PRUNERS
 from hyperlab.testing import pruners as suite
 
@@ -21,7 +23,16 @@ OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+def oracle(*, max_budget: int | None, seed: int | None) -> OraclePruner:
+    """The oracle reading the suite's own final values (the lab hands it a task's instead)."""
+    return OraclePruner(
+        suite.synthetic_final, min_epochs=default_min_epochs(max_budget or suite.BUDGET), seed=seed
+    )
+
+
 def factory(name: str) -> Callable[..., optuna.pruners.BasePruner]:
+    if name == "oracle":
+        return oracle
     return functools.partial(PRUNERS.create, name, **OPTIONS.get(name, {}))
 
 
@@ -34,6 +45,7 @@ def test_every_pruner_is_covered() -> None:
         "curve",
         "curve-parametric",
         "curve-halving",
+        "oracle",
     } <= set(PRUNERS.names())
 
 

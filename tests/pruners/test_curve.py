@@ -225,29 +225,6 @@ def test_protect_keeps_the_top_fraction_at_its_epoch() -> None:
         LearningCurvePruner(Pessimist(), max_budget=BUDGET, protect="top")  # type: ignore[arg-type]
 
 
-def test_slope_guard_keeps_a_contender_still_falling_fast_enough() -> None:
-    def pruner_with(guard: float) -> tuple[LearningCurvePruner, optuna.Study]:
-        return eight_finished(slope_guard=guard)
-
-    # second of nine at epoch 8, falling ~0.03 an epoch: a straight line reaches ~0.11 at epoch
-    # 20, below the best final value (~0.27)
-    falling = list(curve_of(0.2)[:8])
-    settled = [0.9, 0.9, 0.9, 0.45, 0.45, 0.45, 0.45, 0.45]  # also second, but flat
-    steep_but_last = [3.0, 2.8, 2.6, 2.3, 2.0, 1.7, 1.5, 1.3]  # on course, ranked last
-    pruner, study = pruner_with(0.0)
-    assert pruner.prune(study, ask_and_report(study, falling))
-    pruner, study = pruner_with(0.5)
-    assert not pruner.prune(study, ask_and_report(study, falling))
-    assert pruner.prune(study, ask_and_report(study, settled))
-    assert pruner.prune(study, ask_and_report(study, steep_but_last))
-    pruner, study = pruner_with(1.0)
-    assert not pruner.prune(study, ask_and_report(study, steep_but_last))
-    with pytest.raises(InputError, match="slope_guard"):
-        LearningCurvePruner(Pessimist(), max_budget=BUDGET, slope_guard=1.5)
-    with pytest.raises(InputTypeError, match="slope_guard"):
-        LearningCurvePruner(Pessimist(), max_budget=BUDGET, slope_guard=True)
-
-
 class Gloomy(CurvePredictor):
     """Predicts that every curve ends 0.5 above its last value, give or take 0.01."""
 

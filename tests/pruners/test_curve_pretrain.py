@@ -1,4 +1,7 @@
-"""The ``curve`` pruner pretrained on other LCBench tasks' curves (``pretrain=[...]``)."""
+"""The ``curve`` pruner pretrained on other LCBench tasks' curves (``pretrain=[...]``).
+
+The registry hands the factories the tasks named by ``pretrain`` (a list, or one
+comma-separated string); :func:`pretrain_data` reads Task objects."""
 
 from __future__ import annotations
 
@@ -7,19 +10,26 @@ from typing import Any
 import optuna
 import pytest
 
-from hyperlab.errors import InputError, InputTypeError
-from hyperlab.pruners.curve import LearningCurvePruner, pretrain_data
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError
+from hyperlab.pruners.curve import LearningCurvePruner
+from hyperlab.pruners.pretrain import pretrain_data
 from hyperlab.registry import PRUNERS, TASKS
 
 SMALL = {"n_members": 2, "width": 16, "steps": 60, "warm_steps": 20, "max_pairs": 200}
 
 
+def tasks(*names: str) -> list[Any]:
+    return [TASKS.create(name) for name in names]
+
+
 def test_pretrain_data_reads_other_tasks_curves() -> None:
-    curves, configs, budgets, space = pretrain_data("lcbench-126026,lcbench-167104", 3, seed=1)
+    curves, configs, budgets, space = pretrain_data(
+        tasks("lcbench-126026", "lcbench-167104"), 3, seed=1
+    )
     assert len(curves) == len(configs) == len(budgets) == 6
     assert all(len(c) == 52 for c in curves) and budgets == [52] * 6
     assert sorted(space) == sorted(configs[0])
-    again, _, _, _ = pretrain_data(["lcbench-126026", "lcbench-167104"], 3, seed=1)
+    again, _, _, _ = pretrain_data(tasks("lcbench-126026", "lcbench-167104"), 3, seed=1)
     assert all((a == b).all() for a, b in zip(curves, again))
 
 
@@ -53,16 +63,24 @@ def test_pretrained_pruner_acts_from_the_first_complete_trial() -> None:
 
 
 def test_bad_pretraining_input_is_named() -> None:
-    with pytest.raises(InputError, match="one search space"):
-        pretrain_data(["lcbench-126026", "digits-mlp-bank"], 2)
-    with pytest.raises(InputError, match="not a replay task"):
-        pretrain_data(["branin"], 2)
+    with pytest.raises(InputError, match=r"'digits-mlp-bank' has parameters .* one search space"):
+        pretrain_data(tasks("lcbench-126026", "digits-mlp-bank"), 2)
+    with pytest.raises(InputError, match="'branin' is not a replay task"):
+        pretrain_data(tasks("branin"), 2)
     with pytest.raises(InputError, match="pretrain_curves"):
-        pretrain_data(["lcbench-126026"], 0)
+        pretrain_data(tasks("lcbench-126026"), 0)
     with pytest.raises(InputError, match="one or more"):
+        pretrain_data([], 2)
+    for names in ("lcbench-126026", ["lcbench-126026"]):  # names are the registry's to resolve
+        with pytest.raises(InputTypeError, match="lcbench-126026"):
+            pretrain_data(names, 2)  # type: ignore[arg-type]
+    # through the registry, which resolves the names
+    with pytest.raises((InputError, InputTypeError), match="one or more"):
         PRUNERS.create("curve", max_budget=52, pretrain=[])
-    with pytest.raises(InputError, match="nope"):
+    with pytest.raises(UnknownNameError, match="nope"):
         PRUNERS.create("curve", max_budget=52, pretrain=["nope"])
+    with pytest.raises(InputError, match="'branin' is not a replay task"):
+        PRUNERS.create("curve-halving", max_budget=52, pretrain="lcbench-126026, branin")
 
 
 def test_pretraining_is_cached_per_process_and_each_pruner_gets_its_own_copy(
@@ -70,22 +88,25 @@ def test_pretraining_is_cached_per_process_and_each_pruner_gets_its_own_copy(
 ) -> None:
     import numpy as np
 
-    import hyperlab.pruners.curve as curve_module
+    import hyperlab.pruners.pretrain as pretrain_module
 
     calls = []
-    real = curve_module.pretrain_data
+    real = pretrain_module.pretrain_data
 
     def counting(*args: object, **kwargs: object) -> object:
         calls.append(args)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(curve_module, "pretrain_data", counting)
-    monkeypatch.setattr(curve_module, "_PRETRAINED", {})
+    monkeypatch.setattr(pretrain_module, "pretrain_data", counting)
+    monkeypatch.setattr(pretrain_module, "_PRETRAINED", {})
     make = dict(
         max_budget=52, seed=3, pretrain="lcbench-126026", pretrain_curves=8, predictor_options=SMALL
     )
     first = PRUNERS.create("curve", **make)
     second = PRUNERS.create("curve", **make)
+    assert len(calls) == 1
+    # the cache is keyed by the tasks' names: new Task objects of the same task share it
+    PRUNERS.create("curve-halving", **{**make, "pretrain": [" lcbench-126026"]})
     assert len(calls) == 1
     assert first.predictor is not second.predictor
     task = TASKS.create("lcbench-3945")
@@ -104,25 +125,15 @@ def test_pretraining_is_cached_per_process_and_each_pruner_gets_its_own_copy(
         PRUNERS.create("curve", **{**make, "pretrain_seed": "one"})
 
 
-def test_pretrain_pairs_sets_how_many_prior_pairs_the_predictor_keeps() -> None:
+def test_the_predictors_max_pairs_caps_the_prior_pairs() -> None:
     make = dict(max_budget=52, seed=0, pretrain="lcbench-126026", pretrain_curves=20)
+    # SMALL caps the pairs at 200, the prior's as well as the study's own
     default = PRUNERS.create("curve", **make, predictor_options=SMALL)
-    fewer = PRUNERS.create("curve", **make, predictor_options=SMALL, pretrain_pairs=50)
-    halving = PRUNERS.create("curve-halving", **make, predictor_options=SMALL, pretrain_pairs=50)
-    # SMALL caps the study's own pairs at 200; the prior's cap is pretrain_pairs when given
+    halving = PRUNERS.create("curve-halving", **make, predictor_options=SMALL)
     assert default.predictor.n_prior_pairs_ == 200  # type: ignore[attr-defined]
-    assert fewer.predictor.n_prior_pairs_ == 50  # type: ignore[attr-defined]
-    assert halving.predictor.n_prior_pairs_ == 50  # type: ignore[attr-defined]
-    assert fewer.predictor.max_pairs == 200  # type: ignore[attr-defined]
-    with pytest.raises(InputError, match="pretrain_pairs"):
-        PRUNERS.create("curve", **make, pretrain_pairs=1)
-    for bad in (2.5, True, "many"):
-        with pytest.raises(InputTypeError, match="pretrain_pairs"):
-            PRUNERS.create("curve", **make, pretrain_pairs=bad)
-    with pytest.raises(InputError, match="pretrain_pairs needs pretrain"):
-        PRUNERS.create("curve", max_budget=52, pretrain_pairs=100)
+    assert halving.predictor.n_prior_pairs_ == 200  # type: ignore[attr-defined]
     with pytest.raises(InputError, match="takes no pretraining options"):
-        PRUNERS.create("curve-parametric", max_budget=52, pretrain_pairs=100)
+        PRUNERS.create("curve-parametric", max_budget=52, pretrain_curves=100)
 
 
 def test_the_top_fifth_guard_comes_with_pretraining_only_and_can_be_changed() -> None:
@@ -150,10 +161,10 @@ def test_pretraining_studies_do_not_log_to_the_user(monkeypatch: pytest.MonkeyPa
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.INFO)
     try:
-        pretrain_data("lcbench-126026,lcbench-167104", 2, seed=0)
+        pretrain_data(tasks("lcbench-126026", "lcbench-167104"), 2, seed=0)
         after = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # a quieter caller stays quiet
-        pretrain_data("lcbench-126026", 2, seed=0)
+        pretrain_data(tasks("lcbench-126026"), 2, seed=0)
     finally:
         optuna.logging.set_verbosity(before)
     # no "a new study created" line per task, and the caller's setting comes back

@@ -46,18 +46,6 @@ def test_bad_inputs_and_names() -> None:
         make_acquisition("nope")
 
 
-@pytest.mark.parametrize("acq", [ExpectedImprovement(xi=0.05), UpperConfidenceBound(kappa=1.5)])
-def test_torch_scores_match_numpy_scores(acq: ExpectedImprovement) -> None:
-    import torch
-
-    mean = np.array([0.0, 1.0, -0.5, 2.0, 0.3])
-    std = np.array([1.0, 0.5, 0.1, 2.0, 0.2])
-    expected = acq.score(mean, std, 0.2)
-    got = acq.score_torch(torch.as_tensor(mean), torch.as_tensor(std), 0.2)
-    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
-    assert ThompsonSampling().score_torch(torch.as_tensor(mean), torch.as_tensor(std), 0.2) is None
-
-
 def test_evaluate_scores_in_model_units_where_the_belief_is_gaussian() -> None:
     # Right-skewed scores: the power transform's inverse is steep at the top, so the belief
     # mapped back to raw units has a huge spread that says nothing about improvement below

@@ -183,32 +183,6 @@ def test_power_transform_straightens_an_exponential_tail() -> None:
     assert np.corrcoef(np.argsort(np.argsort(mean)), np.argsort(np.argsort(y)))[0, 1] > 0.9
 
 
-@pytest.mark.parametrize("cls", MODELS)
-def test_latent_std_and_the_differentiable_prediction(cls: type[Surrogate]) -> None:
-    import torch
-
-    X, y = _data(30, 0.1)
-    model = cls(seed=0, steps=100).fit(X, y)
-    grid = np.linspace(0.0, 1.0, 15)[:, None]
-    mean, std = model.predict(grid)
-    mean_l, std_l = model.predict(grid, latent=True)
-    np.testing.assert_allclose(mean_l, mean)
-    assert np.all(std_l <= std + 1e-12) and np.any(std_l < std)
-    assert model.differentiable
-    x = torch.as_tensor(grid, dtype=torch.float64).requires_grad_(True)
-    for latent, ref in ((False, std), (True, std_l)):
-        mean_t, std_t = model.predict_torch(x, latent=latent)
-        np.testing.assert_allclose(
-            mean_t.detach().numpy(), model.to_model_units(mean), rtol=1e-4, atol=1e-4
-        )
-        # standardized targets: std in model units is the std over the scale of y
-        np.testing.assert_allclose(std_t.detach().numpy() * np.std(y), ref, rtol=1e-4, atol=1e-5)
-    (grad,) = torch.autograd.grad(mean_t.sum(), x)
-    assert torch.all(torch.isfinite(grad)) and float(grad.abs().sum()) > 0
-    with pytest.raises(InputError, match="shape"):
-        model.predict_torch(torch.zeros(2, 3, dtype=torch.float64))
-
-
 def test_reinit_retrains_from_a_fresh_network(monkeypatch: pytest.MonkeyPatch) -> None:
     import hyperlab.surrogates.bll as bll
 

@@ -77,6 +77,19 @@ def test_mlp_test_score_is_held_out() -> None:
     assert math.isfinite(score) and score > 0
 
 
+def test_mlp_training_data_is_the_part_the_folds_split() -> None:
+    from sklearn.datasets import load_wine
+
+    task = TASKS.create("wine-mlp")
+    x, y = task.training_data()
+    n = len(load_wine().target)
+    assert x.shape == (len(y), 13) and len(y) == n - round(0.2 * n)
+    held = np.sort(np.concatenate([test for _, test in task._folds]))
+    np.testing.assert_array_equal(held, np.arange(len(y)))  # the folds cover exactly these rows
+    x[:] = 0  # a copy: the task's own data is untouched
+    assert task.training_data()[0].any()
+
+
 def test_mlp_bad_input() -> None:
     task = TASKS.create("wine-mlp", max_epochs=3)
     with pytest.raises(InputError, match=r"budget must be in 1\.\.3"):

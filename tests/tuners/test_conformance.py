@@ -10,14 +10,21 @@ import pytest
 from optuna.samplers import BaseSampler
 from optuna.testing.pytest_samplers import BasicSamplerTestCase
 
-from hyperlab.registry import TUNERS
+from hyperlab.registry import TASKS, TUNERS
 from hyperlab.testing.tuners import CHECKS
 from hyperlab.tuners.neural import NeuralSampler
 
 # Small surrogates keep the neural tuners quick here; their defaults are tested elsewhere.
 # n_startup=3 makes the model choose most trials of each check.
 _FAST = {"surrogate_options": {"steps": 60, "warm_steps": 15}, "n_candidates": 200, "n_startup": 3}
-_OPTIONS: dict[str, dict[str, Any]] = {"neural": _FAST, "neural-ensemble": _FAST}
+# The population tuners need a task that continues training; as samplers they draw at random.
+_POPULATION = {"task": TASKS.create("wine-mlp")}
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "neural": _FAST,
+    "neural-ensemble": _FAST,
+    "pbt": _POPULATION,
+    "pb2": _POPULATION,
+}
 _SLOW = {"gp", "neural", "neural-ensemble"}
 
 
@@ -51,6 +58,8 @@ def test_every_tuner_is_covered() -> None:
         "gp",
         "neural",
         "neural-ensemble",
+        "pbt",
+        "pb2",
     } <= names
 
 

@@ -13,6 +13,7 @@ from hyperlab.registry import TASKS, TUNERS
 from hyperlab.surrogates import SURROGATES, BayesianLastLayer
 from hyperlab.testing.tuners import conditional_objective
 from hyperlab.tuners.neural import NeuralSampler
+from hyperlab.tuners.neural.design import startup_size
 
 _FAST: dict[str, Any] = {"surrogate_options": {"steps": 80, "warm_steps": 20}, "n_candidates": 300}
 
@@ -70,14 +71,16 @@ def test_initial_design_is_sobol_and_then_the_model_decides(spy: type[_Spy]) -> 
 
 
 def test_default_startup_size_follows_the_dimension() -> None:
-    from hyperlab.space import SpaceEncoder
-
-    s = NeuralSampler()
-    space1 = {"x": optuna.distributions.FloatDistribution(0, 1)}
-    space12 = {f"x{i}": optuna.distributions.FloatDistribution(0, 1) for i in range(12)}
-    assert s._startup_trials(SpaceEncoder(space1), False) == 5
-    assert s._startup_trials(SpaceEncoder(space12), False) == 20
-    assert s._startup_trials(SpaceEncoder(space12), True) == 3
+    Space = dict[str, optuna.distributions.BaseDistribution]
+    space1: Space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    space12: Space = {f"x{i}": optuna.distributions.FloatDistribution(0, 1) for i in range(12)}
+    assert startup_size(1, None, False) == 5
+    assert startup_size(12, None, False) == 20
+    assert startup_size(12, None, True) == 3
+    assert startup_size(12, 7, False) == 7 and startup_size(12, 7, True) == 3
+    assert NeuralSampler(search_space=space1).startup_trials == 5
+    assert NeuralSampler(search_space=space12).startup_trials == 20
+    assert NeuralSampler().startup_trials is None  # the space is not known yet
 
 
 def test_std_err_is_used_as_per_point_noise(spy: type[_Spy]) -> None:
@@ -271,7 +274,6 @@ def test_bad_settings_and_multi_objective_raise() -> None:
         {"running": "sometimes"},
         {"random_fraction": 2.0},
         {"n_startup": 0},
-        {"gradient_steps": -1},
         # no random exploration, so the second trial is sure to fit the surrogate
         {"n_startup": 1, "random_fraction": 0.0, "surrogate_options": {"width": 0}},
         {"surrogate_options": {"colour": "red"}},
@@ -335,30 +337,32 @@ def test_compare_cli_end_to_end(tmp_path: Any) -> None:
     assert (run_dir / "report.html").exists()
 
 
-def test_gradient_ascent_raises_the_acquisition() -> None:
-    from hyperlab.surrogates import ExpectedImprovement
-
-    # standardized targets: EI in model units is EI in the units of the scores, rescaled
-    sampler = NeuralSampler(
-        seed=0, n_startup=6, gradient_steps=30, target_transform="standardize", **_FAST
-    )
-    study = optuna.create_study(sampler=sampler)
-    study.optimize(_branin, n_trials=10)
-    model, enc = sampler._model, sampler._encoder
-    assert model is not None and enc is not None
-    acq, rng = ExpectedImprovement(), np.random.default_rng(0)
-    start = enc.random(8, rng)
-    moved = sampler._ascend(enc, model, acq, start, study.best_value, False, 0)
-    assert moved.shape == start.shape and np.all((moved >= 0) & (moved <= 1))
-    before = acq.evaluate(model, start, study.best_value, rng)
-    after = acq.evaluate(model, moved, study.best_value, rng)
-    assert np.all(after >= before - 1e-9) and np.sum(after) > np.sum(before)
-
-
-def test_latent_acquisition_and_power_transform_run() -> None:
-    sampler = NeuralSampler(
-        seed=0, n_startup=4, latent_acquisition=True, target_transform="power", **_FAST
-    )
+def test_power_transform_runs() -> None:
+    sampler = NeuralSampler(seed=0, n_startup=4, target_transform="power", **_FAST)
     study = optuna.create_study(sampler=sampler)
     study.optimize(_branin, n_trials=7)
     assert len(study.trials) == 7 and np.isfinite(study.best_value)
+
+
+def test_perturbed_points_stay_in_the_space_and_duplicates_are_found() -> None:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from hyperlab.space import SpaceEncoder
+    from hyperlab.tuners.neural.proposal import is_duplicate, perturb
+
+    enc = SpaceEncoder(
+        {
+            "a": CategoricalDistribution(["x", "y", "z"]),
+            "b": IntDistribution(0, 4, step=2),
+            "c": FloatDistribution(1e-3, 1.0, log=True),
+        }
+    )
+    rng = np.random.default_rng(0)
+    X = enc.random(50, rng)
+    moved = perturb(enc, X, rng, 0.5)
+    assert moved.shape == X.shape and np.all((moved >= 0) & (moved <= 1))
+    np.testing.assert_allclose(enc.snap(moved), moved)  # on the grid: one-hot, integer steps
+    assert not np.allclose(moved, X)
+    assert is_duplicate(X[:3], X).all()
+    assert not is_duplicate(X[:3] + 0.5, X).any()
+    assert not is_duplicate(X[:3], np.zeros((0, enc.dim))).any()

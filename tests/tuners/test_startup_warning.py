@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import hyperlab
-from hyperlab.lab.api import StartupOnlyWarning
+from hyperlab import StartupOnlyWarning
 
 
 @pytest.mark.parametrize(("tuner", "trials"), [("tpe", 5), ("gp", 10), ("ga", 6), ("neural", 4)])

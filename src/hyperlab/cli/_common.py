@@ -68,7 +68,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments that ``tune``, ``compare`` and ``prepare_run`` share."""
+    """The keyword arguments that ``tune``, ``compare`` and ``make_plan`` share (``make_plan``
+    takes neither ``runs_dir`` nor ``overwrite``: they say where the plan runs)."""
     return {
         "trials": args.trials,
         "storage": args.storage,

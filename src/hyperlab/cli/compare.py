@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hyperlab.lab import compare
-    from hyperlab.lab.api import default_name
+    from hyperlab.api import compare
+    from hyperlab.lab.target import default_name
 
     apply_data_dir(args)
     name = args.name or default_name(args.task, "compare")

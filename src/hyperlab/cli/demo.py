@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from hyperlab.api import compare
     from hyperlab.cli.compare import print_summary
     from hyperlab.experiments.launch import run_experiments
-    from hyperlab.lab import compare
     from hyperlab.registry import EXPERIMENTS, TUNERS
 
     start = time.perf_counter()

@@ -14,8 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from hyperlab.lab import collect_records
-    from hyperlab.lab.api import write_results_csv
+    from hyperlab.lab.results import collect_records, write_results_csv
     from hyperlab.lab.rundir import RunDir
     from hyperlab.report import write_report
 

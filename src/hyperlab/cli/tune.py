@@ -43,13 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     apply_data_dir(args)
     if args.create_only or args.dask:
-        from hyperlab.lab.api import default_name
         from hyperlab.lab.runlock import run_lock
+        from hyperlab.lab.target import default_name
 
         # one writer per run: the workers or Dask tasks run under this process's lock
         with run_lock(args.runs_dir, args.name or default_name(args.task, args.tuner)):
             return _run_scaled(args)
-    from hyperlab.lab import tune
+    from hyperlab.api import tune
 
     _study, summary = tune(
         args.task,
@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
 def _run_scaled(args: argparse.Namespace) -> int:
     """``--create-only`` (studies for workers) or ``--dask`` (trials as Dask tasks)."""
     from hyperlab.errors import InputError
+    from hyperlab.lab.plan import make_plan
     from hyperlab.lab.storage import redact
+    from hyperlab.lab.target import default_name
     from hyperlab.lab.urls import has_secret, without_password
     from hyperlab.lab.workers import prepare_run
 
@@ -84,16 +86,24 @@ def _run_scaled(args: argparse.Namespace) -> int:
         from hyperlab.lab.cluster import parse_address
 
         parse_address(args.dask)  # bad addresses fail before anything is created
-    run_dir, jobs = prepare_run(
+    settings = run_kwargs(args)
+    runs_dir, overwrite = settings.pop("runs_dir"), settings.pop("overwrite")
+    plan = make_plan(
+        "tune",
         args.task,
-        args.tuner,
-        pruner=args.pruner,
-        seed=args.seed,
-        name=args.name,
+        name=args.name or default_name(args.task, args.tuner),
+        tuners=[args.tuner],
+        pruners=[args.pruner],
+        seeds=[args.seed],
         jobs=max(args.jobs, 2),
+        **settings,
+    )
+    run_dir, jobs = prepare_run(
+        plan,
+        runs_dir,
+        overwrite=overwrite,
         heartbeat_interval=args.heartbeat_interval,
         grace_period=args.grace_period,
-        **run_kwargs(args),
     )
     storage, name = jobs[0].storage, run_dir.path.name
     if args.create_only:

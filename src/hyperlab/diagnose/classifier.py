@@ -1,11 +1,13 @@
 """The small learned classifier over curve features: logistic regression, boosted trees, or both.
 
-It is trained by ``benchmarks/diagnose_accuracy.py --write-model`` on labelled curve sets
-(``benchmarks/make_diagnosis_set.py``; several independent regenerations pooled) and shipped as plain numbers in ``model.json``: for the
-linear model the feature means, scales, coefficients and intercepts; for the boosted trees each
-node's feature, threshold, children and leaf value. No pickle is loaded, prediction is numpy only,
-and scikit-learn is needed only to train. Its inputs are the curve features plus the rule scores
-(stacking). :class:`Classifier` is the extension point; :data:`KINDS` maps names to classes.
+It is trained by :func:`hyperlab.diagnose.training.train_model` on labelled curve sets (runs of
+the built-in MLP tasks, pooled over several independently generated sets); the shipped one is
+rebuilt by ``scripts/train_diagnosis_model.py``. It is stored as plain numbers in
+``model.json``: for the linear model the feature means, scales, coefficients and intercepts; for
+the boosted trees each node's feature, threshold, children and leaf value. No pickle is loaded,
+prediction is numpy only, and scikit-learn is needed only to train. Its inputs are the curve
+features plus the rule scores (stacking). :class:`Classifier` is the extension point;
+:data:`KINDS` maps names to classes.
 """
 
 from __future__ import annotations
@@ -303,8 +305,8 @@ def fit_trees(
 def blend_weight(default: float, path: str | None = None) -> float:
     """The classifier's weight against the rules stored with the model (``default`` if none).
 
-    ``benchmarks/diagnose_accuracy.py --write-model`` chooses it by leave-one-task-out over the
-    labelled set and stores it as ``blend_weight`` beside the model.
+    :func:`hyperlab.diagnose.training.train_model` chooses it by leave-one-task-out over the
+    labelled runs; it is stored as ``blend_weight`` beside the model.
     """
     p = Path(path) if path else MODEL_PATH
     if not p.is_file():

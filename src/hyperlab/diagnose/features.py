@@ -231,77 +231,104 @@ def features(curves: dict[str, np.ndarray], v: CurveView | None = None) -> dict[
     v = view(curves) if v is None else v
     f: dict[str, float] = dict.fromkeys(FEATURE_NAMES, 0.0)
     f["diverged"] = float(v.n_finite < v.n_epochs)
-    tr, va = v.train, v.val
-    if len(tr) >= 2:
-        f["train_change"] = float(tr[-1] - tr[0])
-        f["val_change"] = float(va[-1] - va[0])
-        f["train_best"] = float(tr.min() - tr[0])
-        f["val_best"] = float(v.val_smooth.min() - va[0])
-        f["val_rise"] = float(v.val_smooth[-1] - v.val_smooth.min())
-        f["val_argmin"] = v.vmin / (len(va) - 1)
-        f["train_after_vmin"] = float(tr[-1] - tr[v.vmin])
-        f["gap_end"] = float(va[-1] - tr[-1])
-        f["gap_change"] = float((va[-1] - tr[-1]) - (va[0] - tr[0]))
-        f["train_tail"] = _tail_change(tr)
-        f["train_rate"] = f["train_tail"] * 3.0 / (len(tr) - 1)  # per epoch at the end
-        f["val_tail"] = _tail_change(v.val_smooth)
-        vdrop = float(va[0] - v.val_smooth.min())
-        if vdrop > 1e-12:
-            f["val_tail_share"] = float(np.clip(-f["val_tail"] / vdrop, -1.0, 1.0))
-        total = float(tr[0] - tr.min())
-        if total > 1e-12:
-            f["train_tail_share"] = float(np.clip(-f["train_tail"] / total, -1.0, 1.0))
-            half = len(tr) // 2
-            f["train_first_half_share"] = float(
-                np.clip((tr[0] - tr[: half + 1].min()) / total, 0, 1)
-            )
-        dtr, dva = np.diff(tr), np.diff(va)
-        f["train_monotone"] = float((dtr < 0).mean())
-        f["val_monotone"] = float((dva < 0).mean())
-        f["train_above_start"] = float(max(0.0, tr[1:].max() - tr[0]))
-        f["train_noise"] = _noise(tr)
-        f["val_noise"] = _noise(va)
-        f["noise_ratio"] = float(np.log((f["val_noise"] + 1e-3) / (f["train_noise"] + 1e-3)))
-        trend = abs(float(v.val_smooth[-1] - v.val_smooth[len(va) // 2])) + 1e-3
-        f["val_noise_to_trend"] = float(np.log(f["val_noise"] / trend + 1e-3))
-        f["val_flips"] = _flips(va)
-        f["flip_excess"] = f["val_flips"] - _flips(tr)
-        resid = 1.4826 * float(np.median(np.abs(va - v.val_smooth)))
-        f["val_resid_to_range"] = float(np.log((resid + 1e-3) / (float(np.ptp(va)) + 1e-3)))
-        # the same shapes on the loss's own (linear) axis, as shares of the first epoch's distance
-        # to the best value: near-zero losses do not inflate them the way logarithms do
-        lin_tr = _smooth(v.at_points(v.raw_train))
-        lin_va = _smooth(v.at_points(v.raw_val))
-        k = max(1, len(lin_va) // 3)
-        lin_drop = float(lin_va[0] - lin_va.min())
-        if lin_drop > 1e-12:
-            f["lin_val_rise"] = float(np.clip((lin_va[-1] - lin_va.min()) / lin_drop, 0, 3))
-            f["lin_val_tail"] = float(np.clip((lin_va[-k - 1] - lin_va[-1]) / lin_drop, -3, 3))
-            f["lin_gap"] = float(np.clip((lin_va[-1] - lin_tr[-1]) / lin_drop, -3, 3))
-        lin_tdrop = float(lin_tr[0] - lin_tr.min())
-        if lin_tdrop > 1e-12:
-            f["lin_train_tail"] = float(np.clip((lin_tr[-k - 1] - lin_tr[-1]) / lin_tdrop, -3, 3))
-        f["train_rebound"] = float((tr - np.minimum.accumulate(tr)).max())
-        f["train_jumps"] = float(np.log(np.abs(dtr).sum() / (abs(tr[-1] - tr[0]) + 1e-3) + 1e-3))
-        if vdrop > 1e-12:
-            f["val_rise_share"] = float(np.clip(f["val_rise"] / vdrop, 0.0, 3.0))
-        f["val_gap_zigzag"] = _gap_zigzag(tr, va)
+    if len(v.train) >= 2:
+        f.update(_shape_features(v))
+        f.update(_wiggle_features(v))
+        f.update(_linear_features(v))
     if "train_metric" in curves and "val_metric" in curves:
-        tm, vm = v.at_points(curves["train_metric"]), v.at_points(curves["val_metric"])
-        if len(tm) and np.isfinite(tm[-1]) and np.isfinite(vm[-1]):
-            f["has_metric"] = 1.0
-            f["train_metric_end"] = float(tm[-1])
-            f["val_metric_end"] = float(vm[-1])
-            f["metric_gap"] = float(tm[-1] - vm[-1])
-            f["metric_gain"] = float(np.nanmax(vm) - vm[0])
-            f["val_metric_step"] = _smallest_step(vm)
-            f["val_metric_noise"] = _noise(vm[np.isfinite(vm)])
-            f["train_metric_noise"] = _noise(tm[np.isfinite(tm)])
-            f["val_metric_coarse"] = _coarse(vm)
-            f["val_loss_excess"] = _loss_excess(
-                float(v.at_points(v.raw_val)[-1]), float(vm[-1]), f["val_metric_step"]
-            )
+        f.update(_metric_features(v, curves["train_metric"], curves["val_metric"]))
     return {k: (x if math.isfinite(x) else 0.0) for k, x in f.items()}
+
+
+def _shape_features(v: CurveView) -> dict[str, float]:
+    """Where the (log) losses went: changes, minima, gap and the last third's trend."""
+    tr, va = v.train, v.val
+    f: dict[str, float] = {}
+    f["train_change"] = float(tr[-1] - tr[0])
+    f["val_change"] = float(va[-1] - va[0])
+    f["train_best"] = float(tr.min() - tr[0])
+    f["val_best"] = float(v.val_smooth.min() - va[0])
+    f["val_rise"] = float(v.val_smooth[-1] - v.val_smooth.min())
+    f["val_argmin"] = v.vmin / (len(va) - 1)
+    f["train_after_vmin"] = float(tr[-1] - tr[v.vmin])
+    f["gap_end"] = float(va[-1] - tr[-1])
+    f["gap_change"] = float((va[-1] - tr[-1]) - (va[0] - tr[0]))
+    f["train_tail"] = _tail_change(tr)
+    f["train_rate"] = f["train_tail"] * 3.0 / (len(tr) - 1)  # per epoch at the end
+    f["val_tail"] = _tail_change(v.val_smooth)
+    vdrop = float(va[0] - v.val_smooth.min())
+    if vdrop > 1e-12:
+        f["val_tail_share"] = float(np.clip(-f["val_tail"] / vdrop, -1.0, 1.0))
+        f["val_rise_share"] = float(np.clip(f["val_rise"] / vdrop, 0.0, 3.0))
+    total = float(tr[0] - tr.min())
+    if total > 1e-12:
+        f["train_tail_share"] = float(np.clip(-f["train_tail"] / total, -1.0, 1.0))
+        half = len(tr) // 2
+        f["train_first_half_share"] = float(np.clip((tr[0] - tr[: half + 1].min()) / total, 0, 1))
+    return f
+
+
+def _wiggle_features(v: CurveView) -> dict[str, float]:
+    """How the (log) losses move from epoch to epoch: monotony, noise, flips, jumps."""
+    tr, va = v.train, v.val
+    f: dict[str, float] = {}
+    dtr, dva = np.diff(tr), np.diff(va)
+    f["train_monotone"] = float((dtr < 0).mean())
+    f["val_monotone"] = float((dva < 0).mean())
+    f["train_above_start"] = float(max(0.0, tr[1:].max() - tr[0]))
+    f["train_noise"] = _noise(tr)
+    f["val_noise"] = _noise(va)
+    f["noise_ratio"] = float(np.log((f["val_noise"] + 1e-3) / (f["train_noise"] + 1e-3)))
+    trend = abs(float(v.val_smooth[-1] - v.val_smooth[len(va) // 2])) + 1e-3
+    f["val_noise_to_trend"] = float(np.log(f["val_noise"] / trend + 1e-3))
+    f["val_flips"] = _flips(va)
+    f["flip_excess"] = f["val_flips"] - _flips(tr)
+    resid = 1.4826 * float(np.median(np.abs(va - v.val_smooth)))
+    f["val_resid_to_range"] = float(np.log((resid + 1e-3) / (float(np.ptp(va)) + 1e-3)))
+    f["train_rebound"] = float((tr - np.minimum.accumulate(tr)).max())
+    f["train_jumps"] = float(np.log(np.abs(dtr).sum() / (abs(tr[-1] - tr[0]) + 1e-3) + 1e-3))
+    f["val_gap_zigzag"] = _gap_zigzag(tr, va)
+    return f
+
+
+def _linear_features(v: CurveView) -> dict[str, float]:
+    """The same shapes on the loss's own (linear) axis, as shares of the first epoch's distance
+    to the best value: near-zero losses do not inflate them the way logarithms do."""
+    f: dict[str, float] = {}
+    lin_tr = _smooth(v.at_points(v.raw_train))
+    lin_va = _smooth(v.at_points(v.raw_val))
+    k = max(1, len(lin_va) // 3)
+    lin_drop = float(lin_va[0] - lin_va.min())
+    if lin_drop > 1e-12:
+        f["lin_val_rise"] = float(np.clip((lin_va[-1] - lin_va.min()) / lin_drop, 0, 3))
+        f["lin_val_tail"] = float(np.clip((lin_va[-k - 1] - lin_va[-1]) / lin_drop, -3, 3))
+        f["lin_gap"] = float(np.clip((lin_va[-1] - lin_tr[-1]) / lin_drop, -3, 3))
+    lin_tdrop = float(lin_tr[0] - lin_tr.min())
+    if lin_tdrop > 1e-12:
+        f["lin_train_tail"] = float(np.clip((lin_tr[-k - 1] - lin_tr[-1]) / lin_tdrop, -3, 3))
+    return f
+
+
+def _metric_features(
+    v: CurveView, train_metric: np.ndarray, val_metric: np.ndarray
+) -> dict[str, float]:
+    """Features of the metric curves (none when either is missing at the last point)."""
+    tm, vm = v.at_points(train_metric), v.at_points(val_metric)
+    if not (len(tm) and np.isfinite(tm[-1]) and np.isfinite(vm[-1])):
+        return {}
+    f: dict[str, float] = {"has_metric": 1.0}
+    f["train_metric_end"] = float(tm[-1])
+    f["val_metric_end"] = float(vm[-1])
+    f["metric_gap"] = float(tm[-1] - vm[-1])
+    f["metric_gain"] = float(np.nanmax(vm) - vm[0])
+    f["val_metric_step"] = _smallest_step(vm)
+    f["val_metric_noise"] = _noise(vm[np.isfinite(vm)])
+    f["train_metric_noise"] = _noise(tm[np.isfinite(tm)])
+    f["val_metric_coarse"] = _coarse(vm)
+    f["val_loss_excess"] = _loss_excess(
+        float(v.at_points(v.raw_val)[-1]), float(vm[-1]), f["val_metric_step"]
+    )
+    return f
 
 
 def vector(feats: dict[str, float]) -> np.ndarray:

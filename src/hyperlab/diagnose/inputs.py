@@ -102,8 +102,9 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     ``nan`` and ``inf`` are allowed. An empty cell is a missing point (a loss measured every few
     epochs). Rows that share an ``epoch`` (loggers that write train and validation rows apart,
     or one row per logged step) are merged into one: each column's value is the mean of its
-    numbers in those rows, or the last one when that is NaN/inf. JSON: an object ``{"train_loss": [...], ...}`` (optionally
-    under a ``"curves"`` key, as the lab stores trials) or a list of per-epoch row objects.
+    numbers in those rows, or the last one when that is NaN/inf. JSON: an object
+    ``{"train_loss": [...], ...}`` (optionally under a ``"curves"`` key, as the lab stores
+    trials) or a list of per-epoch row objects.
 
     Args:
         path: The file.

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.digits import batches, scores, split_digits
 from hyperlab.registry import EXPERIMENTS
 
 CANDIDATES = ("relu", "tanh", "gelu", "identity")
@@ -24,49 +25,6 @@ WIDTH = 32
 MAX_DEPTH = 3
 LR = 3e-3
 ARCH_LR = 3e-2
-
-
-def split_digits(seed: int) -> dict[str, Any]:
-    import torch
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    x, y = load_digits(return_X_y=True)
-    x_tr, x_rest, y_tr, y_rest = train_test_split(
-        x, y, test_size=0.4, stratify=y, random_state=seed
-    )
-    x_va, x_te, y_va, y_te = train_test_split(
-        x_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=seed
-    )
-    mu, sd = x_tr.mean(0), x_tr.std(0) + 1.0
-
-    def t(a: np.ndarray, b: np.ndarray) -> tuple[Any, Any]:
-        return torch.tensor((a - mu) / sd, dtype=torch.float32), torch.tensor(b)
-
-    return {"train": t(x_tr, y_tr), "val": t(x_va, y_va), "test": t(x_te, y_te)}
-
-
-def batches(data: tuple[Any, Any], seed: int, size: int = 64) -> list[tuple[Any, Any]]:
-    import torch
-
-    x, y = data
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    return [(x[perm[i : i + size]], y[perm[i : i + size]]) for i in range(0, len(x), size)]
-
-
-def _scores(model: Any, split: dict[str, Any]) -> dict[str, float]:
-    import torch
-    import torch.nn.functional as F
-
-    model.eval()
-    out = {}
-    with torch.no_grad():
-        for part in ("val", "test"):
-            x, y = split[part]
-            logits = model(x)
-            out[f"{part}_loss"] = float(F.cross_entropy(logits, y))
-            out[f"{part}_acc"] = float((logits.argmax(1) == y).float().mean())
-    return out
 
 
 def train_discrete(arch: Any, split: dict[str, Any], *, epochs: int, seed: int) -> dict[str, float]:
@@ -83,7 +41,7 @@ def train_discrete(arch: Any, split: dict[str, Any], *, epochs: int, seed: int) 
             opt.zero_grad()
             F.cross_entropy(model(x), y).backward()
             opt.step()
-    return _scores(model, split)
+    return scores(model, split)
 
 
 def search(

@@ -7,6 +7,11 @@ and with softmax regression. What is measured: the final training and validation
 run, how much the final validation loss depends on the initial rate, and the trajectory of the
 learned rate.
 
+A second part holds the self-tuning optimizers to the bar of the learning-rate-free optimizers
+(D-Adaptation, Prodigy, DoG, Schedule-Free AdamW) on five small problems
+(:mod:`hyperlab.experiments.lr_free_bar`); those whose optional packages are missing are left
+out and named.
+
 The training core (:func:`load_digits_split`, :func:`train_run`, :data:`METHODS`) is shared with
 ``benchmarks/hypergrad_sensitivity.py`` and ``benchmarks/hypergrad_cost.py``.
 """
@@ -71,9 +76,15 @@ def make_model(kind: str, seed: int) -> Any:
     """``"mlp"`` (64-64-10, ReLU) or ``"softmax"`` (softmax regression), seeded."""
     import torch
 
+    torch.manual_seed(seed)
+    return _architecture(kind)
+
+
+def _architecture(kind: str) -> Any:
+    import torch
+
     from hyperlab.tasks.mlp import build_mlp
 
-    torch.manual_seed(seed)
     if kind == "softmax":
         return torch.nn.Linear(64, 10)
     if kind == "mlp":
@@ -82,7 +93,14 @@ def make_model(kind: str, seed: int) -> Any:
     raise ValueError(f"unknown model kind {kind!r}; known: ['mlp', 'softmax']")
 
 
-def _stack(height: int, hyper_lr: float = STACK_HYPER_LR) -> Callable[[Any, float], Any]:
+def stacked_sgd(height: int, hyper_lr: float = STACK_HYPER_LR) -> Callable[[Any, float], Any]:
+    """A factory ``(params, initial lr) -> optimizer``: SGD under ``height`` hyperoptimizers.
+
+    The base SGD learns its rate in log coordinates; each hyperoptimizer is Adam that learns the
+    rate of the level below (in log coordinates) and starts at ``hyper_lr``; the top one's rate
+    stays ``hyper_lr``.
+    """
+
     def make(params: Any, lr: float) -> Any:
         from hyperlab.hypergrad import HyperAdam, HyperSGD, StackedOptimizer
 
@@ -117,9 +135,9 @@ METHODS: dict[str, Callable[[Any, float], Any]] = {
     "SGD-HD": _hd("SGDHD"),
     "Adam": _torch("Adam"),
     "Adam-HD": _hd("AdamHD"),
-    "stack-h1": _stack(1),
-    "stack-h2": _stack(2),
-    "stack-h3": _stack(3),
+    "stack-h1": stacked_sgd(1),
+    "stack-h2": stacked_sgd(2),
+    "stack-h3": stacked_sgd(3),
 }
 
 
@@ -133,60 +151,46 @@ def train_run(
     batch_size: int = 64,
     trace_every: int = 1,
 ) -> dict[str, Any]:
-    """Train one model with one optimizer; return final losses and the learned-rate trace.
+    """Train one model (``kind``, see :func:`make_model`) on the digits split with one optimizer.
 
     Returns:
-        ``train_loss`` (mean over the last epoch's batches), ``val_loss``, ``val_acc``,
-        ``diverged`` (a non-finite loss stopped the run; losses are then ``inf``), ``lr_trace``
-        (the rate of group 0 every ``trace_every`` steps), ``steps`` and ``seconds``.
+        :func:`hyperlab.experiments.problems.train`'s output: ``train_loss`` (mean over the last
+        epoch's batches), ``val_loss``, ``val_acc``, ``diverged`` (a non-finite loss stopped the
+        run; losses are then ``inf``), ``lr_trace`` (the rate of group 0 every ``trace_every``
+        steps), ``steps``, ``seconds`` and ``ms_per_step``.
     """
-    import torch
-    import torch.nn.functional as F
+    from hyperlab.experiments.problems import train
 
-    data = load_digits_split()
-    model = make_model(kind, seed)
     factory = METHODS[method] if isinstance(method, str) else method
-    opt = factory(model.parameters(), lr)
-    gen = torch.Generator().manual_seed(seed)
-    n = len(data.y_train)
-    trace: list[float] = []
-    step, train_loss, diverged = 0, math.inf, False
-    start = time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(n, generator=gen)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            idx = perm[i : i + batch_size]
-            loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
-            if not torch.isfinite(loss):
-                diverged = True
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-            if step % trace_every == 0:
-                trace.append(float(opt.param_groups[0]["lr"]))
-            step += 1
-        if diverged:
-            break
-        train_loss = total / n
-    seconds = time.perf_counter() - start
-    with torch.no_grad():
-        out = model(data.x_val)
-        val_loss = float(F.cross_entropy(out, data.y_val))
-        val_acc = float((out.argmax(1) == data.y_val).float().mean())
-    if diverged or not math.isfinite(val_loss):
-        diverged, train_loss, val_loss, val_acc = True, math.inf, math.inf, 0.0
-    return {
-        "train_loss": train_loss,
-        "val_loss": val_loss,
-        "val_acc": val_acc,
-        "diverged": diverged,
-        "lr_trace": trace,
-        "steps": step,
-        "seconds": seconds,
-    }
+    return train(
+        _digits_problem(kind),
+        factory,
+        lr,
+        seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        trace_every=trace_every,
+    )
+
+
+@cache
+def _digits_problem(kind: str) -> Any:
+    """The digits split with the model ``kind`` (a ``problems.Problem``)."""
+    from hyperlab.experiments.problems import Problem
+
+    _architecture(kind)  # refuses an unknown kind now
+    data = load_digits_split()
+    return Problem(
+        f"digits-{kind}",
+        data.x_train,
+        data.y_train,
+        data.x_val,
+        data.y_val,
+        "cross-entropy",
+        lambda: _architecture(kind),
+        epochs=10,
+        batch_size=64,
+    )
 
 
 def spread(values: Sequence[float]) -> float:
@@ -322,7 +326,8 @@ def _thin(trace: list[float], points: int = 120) -> list[float]:
 
 @EXPERIMENTS.add("self-lr", "learning rates set by hypergradients and stacked hyperoptimizers")
 def self_lr(*, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
-    """Run the experiment (``quick``: 3 rates, 1 seed, 2 epochs; full: 9 rates, 3 seeds, 10)."""
+    """Run the experiment (``quick``: 3 rates, 1 seed, 2 epochs; full: 9 rates, 3 seeds, 10;
+    the bar: see :func:`hyperlab.experiments.lr_free_bar.bar_section`)."""
     import torch
 
     torch.set_num_threads(1)
@@ -353,6 +358,10 @@ def self_lr(*, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
             + ", ".join(f"{m} {mine[m]['val loss @best']}" for m in METHODS if m in mine)
             + "."
         )
+    from hyperlab.experiments.lr_free_bar import bar_section
+
+    bar_summary, bar_figures, bar_data = bar_section(seeds, quick)
+    summary += bar_summary
     if quick:
         summary.append("Quick version: a smoke run; the numbers are not conclusive.")
     data = {
@@ -368,12 +377,13 @@ def self_lr(*, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
         "runs": [r | {"lr_trace": _thin(r["lr_trace"])} for r in records],
         "summary": rows,
         "seconds": elapsed,
+        "lr_free_bar": bar_data,
     }
     return ExperimentResult(
         name="self-lr",
         title="A network that sets its own learning rate",
         summary=summary,
         table=rows,
-        figures=figures,
+        figures=figures + bar_figures,
         data=data,
     )

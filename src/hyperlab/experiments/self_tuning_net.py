@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hyperlab.experiments.base import ExperimentResult
-from hyperlab.experiments.relaxed_architecture import batches, split_digits
+from hyperlab.experiments.digits import batches, scores, split_digits
 from hyperlab.registry import EXPERIMENTS
 
 WIDTH = 64
@@ -26,21 +26,6 @@ LR = 3e-3
 HYPER_LR = 0.03
 DROPOUT0 = 0.1
 WEIGHT_DECAY0 = 1e-4
-
-
-def _scores(model: Any, split: dict[str, Any]) -> dict[str, float]:
-    import torch
-    import torch.nn.functional as F
-
-    model.eval()
-    out = {}
-    with torch.no_grad():
-        for part in ("val", "test"):
-            x, y = split[part]
-            logits = model(x)
-            out[f"{part}_loss"] = float(F.cross_entropy(logits, y))
-            out[f"{part}_acc"] = float((logits.argmax(1) == y).float().mean())
-    return out
 
 
 def train_fixed(
@@ -67,7 +52,7 @@ def train_fixed(
             pen = 0.5 * weight_decay * sum(w.pow(2).sum() for w in weights)
             (F.cross_entropy(model(x), y) + pen).backward()
             opt.step()
-    return _scores(model, split)
+    return scores(model, split)
 
 
 def train_stn(split: dict[str, Any], *, epochs: int, seed: int) -> dict[str, Any]:
@@ -89,7 +74,7 @@ def train_stn(split: dict[str, Any], *, epochs: int, seed: int) -> dict[str, Any
     return {
         "seed": seed,
         "final": model.values(),
-        "scores": _scores(model, split),
+        "scores": scores(model, split),
         "schedule": {
             "step": [h.step[i] for i in keep],
             "dropout": [h.values["dropout"][i] for i in keep],

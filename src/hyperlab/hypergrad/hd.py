@@ -21,8 +21,8 @@ the rate moves in log space, ``α ← α·exp(β·cos)``, so ``β`` is a relativ
 and has no units. The default ``β = 0.1`` changes the rate by at most ≈10 % per step: a rate
 1000× too small is corrected in ≈ ln(1000)/(0.1·E[cos]) ≈ 150 steps when consecutive gradients
 agree with ``E[cos] ≈ 0.5``; when the rate is too large consecutive steps oscillate, the cosine
-turns negative and the rate shrinks just as fast (``benchmarks/hypergrad_sensitivity.py``
-compares β = 0.02, 0.05, 0.1, 0.2 on digits). ``normalize=False, multiplicative=False`` is the
+turns negative and the rate shrinks just as fast (how the default was chosen:
+``docs/decisions/hypergradients.md``). ``normalize=False, multiplicative=False`` is the
 paper's rule.
 
 Design decisions, stated once:
@@ -75,6 +75,20 @@ def check_nonneg(name: str, value: Any) -> float:
     if not math.isfinite(value) or value < 0:
         raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
+
+
+def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]:
+    """Adam's moment buffers of ``p`` (made at its first step) and its step count, advanced by 1.
+
+    Shared by :class:`AdamHD` and the Adam level of :mod:`hyperlab.hypergrad.stack`; the state
+    keys are ``torch.optim.Adam``'s (``step``, ``exp_avg``, ``exp_avg_sq``).
+    """
+    if "step" not in state:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    state["step"] += 1
+    return state["exp_avg"], state["exp_avg_sq"], state["step"]
 
 
 def check_unit(name: str, value: Any, *, closed_low: bool = True) -> float:
@@ -453,13 +467,7 @@ class AdamHD(HDOptimizer):
             if p.grad is None:
                 continue
             state = self.state[p]
-            if "step" not in state:
-                state["step"] = 0
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            state["step"] += 1
-            step = state["step"]
+            exp_avg, exp_avg_sq, step = adam_moments(p, state)
             grad = p.grad
             if wd != 0:
                 grad = grad.add(p, alpha=wd)

@@ -19,13 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError
+from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
 
 __all__ = [
     "ACTIVATIONS",
@@ -298,35 +299,24 @@ class ArchitectureSearch:
         Raises:
             InputError: ``epochs < 1`` or a data source that yields nothing.
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
-        if next(iter(val_data), None) is None:
-            raise InputError(f"validation data {val_data!r} yielded no batch")
-        val_iter: Any = iter(val_data)
-        for _ in range(epochs):
-            seen = 0
-            for x, y in train_data:
-                seen += 1
-                self._step += 1
-                self.model.train()
-                self._w_opt.zero_grad(set_to_none=True)
-                loss = self.criterion(self.model(x), y)
-                loss.backward()
-                self._w_opt.step()
-                vb = next(val_iter, None)
-                if vb is None:
-                    val_iter = iter(val_data)
-                    vb = next(val_iter)
-                self._a_opt.zero_grad(set_to_none=True)
-                search_arch = self._step > self.warmup_steps
-                with torch.set_grad_enabled(search_arch):
-                    vloss = self.criterion(self.model(vb[0]), vb[1])
-                if search_arch:
-                    vloss.backward()
-                    self._a_opt.step()
-                self._record(float(loss.detach()), float(vloss.detach()))
-            if seen == 0:
-                raise InputError(f"training data {train_data!r} yielded no batch")
+        check_epochs(epochs)
+        val_batches = Cycle(val_data)
+        for x, y in passes(train_data, epochs):
+            self._step += 1
+            self.model.train()
+            self._w_opt.zero_grad(set_to_none=True)
+            loss = self.criterion(self.model(x), y)
+            loss.backward()
+            self._w_opt.step()
+            vx, vy = next(val_batches)
+            self._a_opt.zero_grad(set_to_none=True)
+            search_arch = self._step > self.warmup_steps
+            with torch.set_grad_enabled(search_arch):
+                vloss = self.criterion(self.model(vx), vy)
+            if search_arch:
+                vloss.backward()
+                self._a_opt.step()
+            self._record(float(loss.detach()), float(vloss.detach()))
         return self.model.discretize()
 
     def _record(self, loss: float, vloss: float) -> None:

@@ -53,7 +53,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from hyperlab.errors import InputError, InputTypeError, UnknownNameError
-from hyperlab.hypergrad.hd import _MAX_LR, check_nonneg, check_unit
+from hyperlab.hypergrad.hd import _MAX_LR, adam_moments, check_nonneg, check_unit
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackedOptimizer", "stack"]
 
@@ -327,13 +327,7 @@ class HyperAdam(Level):
     ) -> None:
         lr, beta1, beta2 = hp["lr"], hp["beta1"], hp["beta2"]
         eps, wd = hp["eps"], hp["weight_decay"]
-        if "step" not in state:
-            state["step"] = 0
-            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        state["step"] += 1
-        step = state["step"]
+        exp_avg, exp_avg_sq, step = adam_moments(p, state)
         if wd != 0:
             grad = grad.add(p, alpha=wd)
         dm = exp_avg.sub(grad) if "beta1" in learn else None  # ∂m/∂β1 = m_prev - g

@@ -25,13 +25,14 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError
+from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
 
 __all__ = ["HYPERPARAMETERS", "STNHistory", "STNTrainer", "SelfTuningMLP", "StnLinear"]
 
@@ -242,28 +243,16 @@ class STNTrainer:
         Raises:
             InputError: ``epochs < 1`` or a data source that yields nothing.
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
-        if next(iter(val_data), None) is None:
-            raise InputError(f"validation data {val_data!r} yielded no batch")
-        val_iter: Any = iter(val_data)
-        for _ in range(epochs):
-            seen = 0
-            for batch in train_data:
-                seen += 1
-                self._step += 1
-                loss = self._weight_step(batch)
-                self._phase += 1
-                if self._phase % self.train_steps == 0:
-                    for _ in range(self.val_steps):
-                        vb = next(val_iter, None)
-                        if vb is None:
-                            val_iter = iter(val_data)
-                            vb = next(val_iter)
-                        vloss = self._hyper_step(vb)
-                    self._record(loss, vloss)
-            if seen == 0:
-                raise InputError(f"training data {train_data!r} yielded no batch")
+        check_epochs(epochs)
+        val_batches = Cycle(val_data)
+        for batch in passes(train_data, epochs):
+            self._step += 1
+            loss = self._weight_step(batch)
+            self._phase += 1
+            if self._phase % self.train_steps == 0:
+                for _ in range(self.val_steps):
+                    vloss = self._hyper_step(next(val_batches))
+                self._record(loss, vloss)
         return self.history
 
     def _weight_step(self, batch: tuple[Tensor, Tensor]) -> float:

@@ -19,7 +19,7 @@ in natural units are recorded after every hyperparameter step.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError
+from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
 from hyperlab.hypergrad.valgrad import ift_hypergradient, t1t2_hypergradient
 
@@ -101,15 +102,7 @@ class HyperTrainer:
         neumann_steps: int = 20,
         neumann_alpha: float | None = None,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise InputTypeError(f"model must be a torch.nn.Module, got {type(model)!r}")
-        if method not in METHODS:
-            raise InputError(f"unknown method {method!r}; known methods: {sorted(METHODS)}")
-        for name, value in (("lr", lr), ("hyper_lr", hyper_lr)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise InputError(f"{name} must be a non-negative finite number, got {value!r}")
-        if isinstance(hyper_every, bool) or not isinstance(hyper_every, int) or hyper_every < 1:
-            raise InputError(f"hyper_every must be an integer >= 1, got {hyper_every!r}")
+        _check_settings(model, method, lr, hyper_lr, hyper_every)
         self.model = model
         self.criterion = criterion
         self.regularizers = list(regularizers)
@@ -119,7 +112,7 @@ class HyperTrainer:
         self.hyper_every = hyper_every
         self.neumann_steps = neumann_steps
         self.neumann_alpha = neumann_alpha
-        self._regs = self._collect()
+        self._regs = _collect(model, self.regularizers)
         known = {n for _, n, _, _ in self._regs}
         chosen = list(known) if tune is None else list(tune)
         unknown = [n for n in chosen if n not in known]
@@ -164,21 +157,14 @@ class HyperTrainer:
         Raises:
             InputError: ``epochs < 1``, or either data source yields nothing.
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
-        val_iter = _Cycle(val_data, "validation data")
-        val_iter.check()
-        for _ in range(epochs):
-            seen = 0
-            for batch in train_data:
-                seen += 1
-                self._step += 1
-                if self._step % self.hyper_every == 0:
-                    METHODS[self.method](self, batch, val_iter.next())
-                else:
-                    self._sgd_step(batch)
-            if seen == 0:
-                raise InputError(f"training data {train_data!r} yielded no batch")
+        check_epochs(epochs)
+        val_batches = Cycle(val_data)
+        for batch in passes(train_data, epochs):
+            self._step += 1
+            if self._step % self.hyper_every == 0:
+                METHODS[self.method](self, batch, next(val_batches))
+            else:
+                self._sgd_step(batch)
         return self.history
 
     @torch.no_grad()
@@ -196,22 +182,6 @@ class HyperTrainer:
         return total / count
 
     # ----------------------------------------------------------------- private
-    def _collect(self) -> list[tuple[Regularizer, str, str, nn.Parameter]]:
-        found: list[tuple[str, Regularizer]] = list(find_regularizers(self.model))
-        found += [("", r) for r in self.regularizers if not any(r is m for _, m in found)]
-        for _, reg in found:
-            if not isinstance(reg, Regularizer):
-                raise InputTypeError(f"not a Regularizer: {reg!r}")
-        local = [(path, reg, n, t) for path, reg in found for n, t in reg.hyperparameters().items()]
-        counts: dict[str, int] = {}
-        for _, _, n, _ in local:
-            counts[n] = counts.get(n, 0) + 1
-        out = [(reg, n if counts[n] == 1 else f"{path}:{n}", n, t) for path, reg, n, t in local]
-        names = [name for _, name, _, _ in out]
-        if len(set(names)) != len(names):
-            raise InputError(f"duplicate hyperparameter names {names}; give them distinct names")
-        return out
-
     def _regs_tensors(self) -> dict[str, nn.Parameter]:
         return {name: t for _, name, _, t in self._regs}
 
@@ -326,25 +296,43 @@ METHODS: dict[str, Callable[[HyperTrainer, Batch, Batch], None]] = {
 """Hyperparameter-step methods by name."""
 
 
-class _Cycle:
-    """Endless iteration over a re-iterable data source."""
+def _check_settings(model: Any, method: str, lr: float, hyper_lr: float, hyper_every: int) -> None:
+    """Refuse a :class:`HyperTrainer` setting out of range (see its Raises)."""
+    if not isinstance(model, nn.Module):
+        raise InputTypeError(f"model must be a torch.nn.Module, got {type(model)!r}")
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; known methods: {sorted(METHODS)}")
+    for name, value in (("lr", lr), ("hyper_lr", hyper_lr)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise InputError(f"{name} must be a non-negative finite number, got {value!r}")
+    if isinstance(hyper_every, bool) or not isinstance(hyper_every, int) or hyper_every < 1:
+        raise InputError(f"hyper_every must be an integer >= 1, got {hyper_every!r}")
 
-    def __init__(self, data: Iterable[Batch], what: str) -> None:
-        self.data = data
-        self.what = what
-        self._it: Iterator[Batch] | None = None
 
-    def check(self) -> None:
-        if next(iter(self.data), None) is None:
-            raise InputError(f"{self.what} {self.data!r} yielded no batch")
+def _collect(
+    model: nn.Module, regularizers: Sequence[Regularizer]
+) -> list[tuple[Regularizer, str, str, nn.Parameter]]:
+    """Every hyperparameter of the regularizers in ``model`` and of ``regularizers``.
 
-    def next(self) -> Batch:
-        if self._it is not None:
-            item = next(self._it, None)
-            if item is not None:
-                return item
-        self._it = iter(self.data)
-        item = next(self._it, None)
-        if item is None:
-            raise InputError(f"{self.what} {self.data!r} yielded no batch")
-        return item
+    Returns:
+        ``(regularizer, name, name inside the regularizer, tensor)`` per hyperparameter; a
+        name shared by two regularizers is prefixed with the module path (``path:name``).
+
+    Raises:
+        InputTypeError: An entry of ``regularizers`` is not a :class:`Regularizer`.
+        InputError: Two hyperparameters still share a name.
+    """
+    found: list[tuple[str, Regularizer]] = list(find_regularizers(model))
+    found += [("", r) for r in regularizers if not any(r is m for _, m in found)]
+    for _, reg in found:
+        if not isinstance(reg, Regularizer):
+            raise InputTypeError(f"not a Regularizer: {reg!r}")
+    local = [(path, reg, n, t) for path, reg in found for n, t in reg.hyperparameters().items()]
+    counts: dict[str, int] = {}
+    for _, _, n, _ in local:
+        counts[n] = counts.get(n, 0) + 1
+    out = [(reg, n if counts[n] == 1 else f"{path}:{n}", n, t) for path, reg, n, t in local]
+    names = [name for _, name, _, _ in out]
+    if len(set(names)) != len(names):
+        raise InputError(f"duplicate hyperparameter names {names}; give them distinct names")
+    return out

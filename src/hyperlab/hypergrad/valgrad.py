@@ -153,8 +153,8 @@ def ift_hypergradient(
         hparams: Hyperparameter tensors (``requires_grad=True``) that ``train_loss`` uses.
         neumann_steps: Terms ``K`` of the series (>= 0).
         alpha: Series step size; ``None`` uses ``1 / (1.2 * lambda_max)`` with ``lambda_max``
-            estimated by 10 power iterations (largest magnitude), so the default does not depend on the scale of
-            the loss.
+            estimated by 10 power iterations (largest magnitude), so the default does not
+            depend on the scale of the loss.
 
     Returns:
         ``dL_V/dh``, one tensor per hyperparameter (same shapes).

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from hyperlab.direction import is_better, name_of, regret
+from hyperlab.lab.rundir import RunDir, load_studies
+from hyperlab.registry import TASKS
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
 COLUMNS = (
@@ -100,3 +103,22 @@ def study_records(
             record[f"param_{name}"] = val
         records.append(record)
     return records
+
+
+def collect_records(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Per-trial records of every study of a run."""
+    spec = RunDir(run_dir).load_spec()
+    optimum = None
+    if spec.task is not None:
+        optimum = TASKS.create(spec.task, **spec.task_options).optimum
+    records = []
+    for study, tuner, pruner, seed in load_studies(run_dir):
+        records.extend(study_records(study, tuner, pruner, seed, optimum))
+    return records
+
+
+def write_results_csv(records: list[dict[str, Any]], path: Path) -> None:
+    """Write records as CSV (one row per trial, parameters as ``param_<name>`` columns)."""
+    import pandas as pd
+
+    pd.DataFrame(records).to_csv(path, index=False)

@@ -41,6 +41,7 @@ LAB_FILES = (
     "study.db.*",
     "study.journal",
     "study.journal.*",
+    "population",
 )
 #: The longest run name accepted (it is a folder name and part of every study name).
 MAX_NAME = 100

@@ -28,7 +28,8 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import optuna
 from optuna.study import StudyDirection
@@ -40,8 +41,9 @@ from hyperlab.lab import interrupts
 from hyperlab.lab.heartbeat import STALE_REASON, requeue
 from hyperlab.lab.identity import SpaceGuard
 from hyperlab.lab.objective import UserObjective, make_objective, planned
+from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.storage import is_transient, open_storage, redact
-from hyperlab.registry import PRUNERS, TASKS, TUNERS
+from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Task
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -71,6 +73,7 @@ class StudyJob:
     test_score: bool = True
     heartbeat_interval: int | None = None
     grace_period: int | None = None
+    folder: str | None = None
 
 
 def _configure_worker() -> None:
@@ -143,7 +146,6 @@ def build_study(
             been deleted and recreated since).
     """
     known = planned(task)  # tuners get no space (nor task) when the objective suggests its own
-    space = known.distributions() if known is not None else None
     seed = job.seed if worker == 0 else (job.seed + 7919 * worker) % 2**31
     if reuse_storage:
         storage = _process_storage(
@@ -154,18 +156,10 @@ def build_study(
             job.storage, heartbeat_interval=job.heartbeat_interval, grace_period=job.grace_period
         )
     sampler_seed = resumed_seed(seed, _trials_so_far(storage, job.study_name))
-    # a run's tuner options go to the tuners that take them (``n_startup`` to the neural
-    # tuner of a comparison, not to random search); each is taken by one at least (checked)
-    options = {k: v for k, v in job.tuner_options.items() if TUNERS.takes(job.tuner, k)}
-    if job.tuner == "tpe":
-        # several workers would otherwise get nearly the same point from TPE before the others
-        # report; Optuna's constant liar counts running trials as bad (Ginsbourger et al. 2010)
-        options.setdefault("constant_liar", True)
-    sampler = TUNERS.create(job.tuner, seed=sampler_seed, space=space, task=known, **options)
-    # ``None``: the trials' steps are the objective's own; a pruner learns them (see PRUNERS)
-    max_budget = job.budget or (known.max_budget if known is not None else None)
-    pruner_options = {k: v for k, v in job.pruner_options.items() if PRUNERS.takes(job.pruner, k)}
-    pruner = PRUNERS.create(job.pruner, max_budget=max_budget, seed=seed, **pruner_options)
+    sampler = make_tuner(job.tuner, job.tuner_options, seed=sampler_seed, task=known)
+    pruner = make_pruner(
+        job.pruner, job.pruner_options, seed=seed, budget=max_budget(job.budget, known), task=known
+    )
     study = optuna.create_study(
         study_name=job.study_name,
         storage=storage,
@@ -396,58 +390,21 @@ def run_job(
     _configure_worker()
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
     study = build_study(job, task, worker, reuse_storage=not owner)
+    if getattr(study.sampler, "drives_trials", False):
+        return _hand_over(study, job, task)
     if owner:
         fail_interrupted(study)
     guard = SpaceGuard(study)  # a changed search space must not join the study's trials
     func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
-    failures = ran = errors = 0
-    max_failures = max(10, job.trials)
-    while max_trials is None or ran < max_trials:
-        try:
-            finished, claimed = progress(study, pending=wait)
-            if finished >= job.trials or study.user_attrs.get("stopped_at_noise"):
-                break
-            if claimed >= job.trials:
-                if not wait:
-                    break
-                time.sleep(poll)
-                _recover_stale(study)  # (study.optimize does this before each trial itself)
-                continue
-            if _exhausted(study, finished, job.trials):
-                break
-            _run_one(study, func)
-            if func.conflict is not None:
-                raise func.conflict
-            errors = 0
-        except KeyboardInterrupt:
-            _requeue_interrupted(study, func)
-            raise
-        except optuna.exceptions.UpdateFinishedTrialError:
-            # Another worker failed our trial as stale (we were too slow to beat); its
-            # parameters were queued again there, so this result is dropped, never counted.
+    loop = _Loop(study, job, func, storage_retries)
+    while max_trials is None or loop.ran < max_trials:
+        step = loop.step(wait, poll)
+        if step == _DONE:
+            break
+        if step == _RETRY:
             continue
-        except Exception as exc:
-            # Optuna's tell can hide a storage error behind an UnboundLocalError (its context)
-            if not (is_transient(exc) or is_transient(exc.__context__ or exc)):
-                raise
-            errors += 1
-            if errors > storage_retries:
-                raise StorageError(
-                    f"storage {redact(job.storage)!r} failed {errors} times in a row: "
-                    f"{redact(str(exc).splitlines()[0])}"
-                ) from None
-            time.sleep(min(30.0, 0.5 * 2**errors))
-            continue
-        ran += 1
-        if func.surplus and func.trial_id is not None:
-            _keep_retry(study, func.trial_id, job.trials)
-        if not func.surplus:
-            last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None
-            if last is not None and last.state == TrialState.FAIL:
-                failures += 1
-                if failures >= max_failures:
-                    study.set_user_attr("stopped", f"stopped after {failures} failed trials")
-                    break
+        if loop.after_trial():
+            break
         if on_trial is not None:
             on_trial()
         if job.stop_at_noise:
@@ -457,6 +414,105 @@ def run_job(
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study
+
+
+def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.Study:
+    """Let a tuner that drives its trials itself (``drives_trials``: a population that trains
+    its members in segments) run the study; its checkpoints go to ``population/`` in the run
+    folder."""
+    known = planned(task)
+    if known is None or job.folder is None:
+        raise InputError(
+            f"tuner {job.tuner!r} trains a population of a task's models itself: it needs a "
+            "registered task and a run folder (run it with hyperlab.tune/compare or the CLI)"
+        )
+    workdir = Path(job.folder) / "population" / study.study_name.replace(":", "_")
+    driver: Any = study.sampler
+    driver.run_trials(
+        study,
+        known,
+        trials=job.trials,
+        budget=cast(int, max_budget(job.budget, known)),
+        seed=job.seed,
+        workdir=workdir,
+    )
+    # no held-out test score: a member's hyperparameters change as it trains, so retraining the
+    # best trial's starting configuration would score a model the population never trained
+    return study
+
+
+_DONE, _RETRY, _RAN = "done", "retry", "ran"
+
+
+class _Loop:
+    """One worker's trial loop over a study: counts, retries and failure limits."""
+
+    def __init__(self, study: optuna.Study, job: StudyJob, func: _Claimed, retries: int) -> None:
+        self.study, self.job, self.func, self.retries = study, job, func, retries
+        self.failures = self.ran = self.errors = 0
+        self.max_failures = max(10, job.trials)
+
+    def step(self, wait: bool, poll: float) -> str:
+        """Run one trial if one is left to claim: :data:`_DONE` when the study needs no more
+        from this worker, :data:`_RETRY` to look again, :data:`_RAN` after a trial."""
+        study, target = self.study, self.job.trials
+        try:
+            finished, claimed = progress(study, pending=wait)
+            if finished >= target or study.user_attrs.get("stopped_at_noise"):
+                return _DONE
+            if claimed >= target:
+                if not wait:
+                    return _DONE
+                time.sleep(poll)
+                _recover_stale(study)  # (study.optimize does this before each trial itself)
+                return _RETRY
+            if _exhausted(study, finished, target):
+                return _DONE
+            _run_one(study, self.func)
+            if self.func.conflict is not None:
+                raise self.func.conflict
+            self.errors = 0
+        except KeyboardInterrupt:
+            _requeue_interrupted(study, self.func)
+            raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker failed our trial as stale (we were too slow to beat); its
+            # parameters were queued again there, so this result is dropped, never counted.
+            return _RETRY
+        except Exception as exc:
+            self._storage_error(exc)
+            return _RETRY
+        self.ran += 1
+        return _RAN
+
+    def _storage_error(self, exc: Exception) -> None:
+        """Back off after a transient storage error; re-raise any other error, or a transient
+        one past the retry limit as a :class:`StorageError`."""
+        # Optuna's tell can hide a storage error behind an UnboundLocalError (its context)
+        if not (is_transient(exc) or is_transient(exc.__context__ or exc)):
+            raise exc
+        self.errors += 1
+        if self.errors > self.retries:
+            raise StorageError(
+                f"storage {redact(self.job.storage)!r} failed {self.errors} times in a row: "
+                f"{redact(str(exc).splitlines()[0])}"
+            ) from None
+        time.sleep(min(30.0, 0.5 * 2**self.errors))
+
+    def after_trial(self) -> bool:
+        """Book the trial just run; ``True`` when the study stops for too many failures."""
+        func, study = self.func, self.study
+        if func.surplus and func.trial_id is not None:
+            _keep_retry(study, func.trial_id, self.job.trials)
+        if func.surplus:
+            return False
+        last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None
+        if last is not None and last.state == TrialState.FAIL:
+            self.failures += 1
+            if self.failures >= self.max_failures:
+                study.set_user_attr("stopped", f"stopped after {self.failures} failed trials")
+                return True
+        return False
 
 
 def _exhausted(study: optuna.Study, finished: int, target: int) -> bool:

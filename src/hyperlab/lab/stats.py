@@ -1,14 +1,17 @@
-"""Honest statistics: standard errors, bootstrap bands, paired rank tests, noise verdicts."""
+"""Honest statistics: standard errors, bootstrap bands and intervals, paired rank tests, noise
+verdicts."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from hyperlab.direction import MINIMIZE, check_direction, sign
+from hyperlab.errors import InputError
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
@@ -46,6 +49,96 @@ def bootstrap_band(
     boots = np.nanmedian(samples[idx], axis=1)  # (n_boot, n_points)
     alpha = (1 - level) / 2
     return med, np.nanquantile(boots, alpha, axis=0), np.nanquantile(boots, 1 - alpha, axis=0)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The mean of differences and a bootstrap confidence interval of that mean.
+
+    Attributes:
+        mean: Mean difference (NaN when there is none).
+        low: Lower end of the interval.
+        high: Upper end of the interval.
+        level: Coverage of the interval (0.95: a 95% interval).
+        n: Number of differences.
+        above: Differences above zero (for a regret: the first of the pair did worse).
+        below: Differences below zero.
+    """
+
+    mean: float
+    low: float
+    high: float
+    level: float
+    n: int
+    above: int
+    below: int
+
+    def contains_zero(self) -> bool:
+        """Whether 0 lies in the interval: no difference the data can tell from noise."""
+        return self.low <= 0.0 <= self.high
+
+    def text(self, digits: int = 4) -> str:
+        """``+0.0016 [+0.0003, +0.0035]``: the mean and the interval, signed."""
+        return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (JSON-serializable)."""
+        return asdict(self)
+
+
+#: Differences within this of zero count as neither above nor below it.
+TIE = 1e-12
+
+
+def bootstrap_interval(
+    diffs: Sequence[float], level: float = 0.95, n_boot: int = 10_000, seed: int = 0
+) -> Interval:
+    """Mean of ``diffs`` and a percentile-bootstrap interval of the mean.
+
+    Non-finite differences are left out. The resampling is seeded, so the same differences in
+    the same order always give the same interval.
+
+    Args:
+        diffs: Differences, e.g. paired regrets ``a - b`` (one per seed).
+        level: Coverage of the interval, in (0, 1).
+        n_boot: Bootstrap resamples.
+        seed: Seed of the resampling.
+
+    Returns:
+        The :class:`Interval` (``mean``, ``low`` and ``high`` NaN and ``n`` 0 when no finite
+        difference is left).
+    """
+    if not 0.0 < level < 1.0:
+        raise InputError(f"level must be in (0, 1), got {level!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
+        raise InputError(f"n_boot must be a positive integer, got {n_boot!r}")
+    d = np.asarray(diffs, dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        nan = float("nan")
+        return Interval(nan, nan, nan, level, 0, 0, 0)
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    return Interval(
+        mean=float(d.mean()),
+        low=float(np.quantile(means, alpha)),
+        high=float(np.quantile(means, 1.0 - alpha)),
+        level=level,
+        n=int(d.size),
+        above=int(np.sum(d > TIE)),
+        below=int(np.sum(d < -TIE)),
+    )
+
+
+def paired_interval(
+    a: Sequence[float], b: Sequence[float], level: float = 0.95, n_boot: int = 10_000, seed: int = 0
+) -> Interval:
+    """``a - b`` over paired values (the same seed, task, ...), as :func:`bootstrap_interval`;
+    a pair with a non-finite value on either side is left out."""
+    if len(a) != len(b):
+        raise InputError(f"paired values must be as many on each side, got {len(a)} and {len(b)}")
+    return bootstrap_interval([x - y for x, y in zip(a, b)], level, n_boot, seed)
 
 
 @dataclass

@@ -168,17 +168,55 @@ def open_storage(
             journal's last line cut off mid-write is moved aside instead, with a warning.
     """
     check_url(url)
-    shown = url  # errors name the URL as given
-    for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise InputError(f"{name} must be a positive whole number of seconds, got {value!r}")
+    _check_seconds("heartbeat_interval", heartbeat_interval)
+    _check_seconds("grace_period", grace_period)
     callback = stale_callback(max_retry) if heartbeat_interval else None
     if url.startswith("journal:"):
         return _open_journal(
             url[len("journal:") :], heartbeat_interval, grace_period, callback, max_retry
         )
+    if heartbeat_interval:
+        rdb_options.update(
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=callback,
+        )
+    return _open_rdb(
+        url,
+        rdb_options,
+        heartbeats=bool(heartbeat_interval),
+        max_retry=max_retry,
+        retries=retries,
+        backoff=backoff,
+    )
+
+
+def _check_seconds(name: str, value: int | None) -> None:
+    """Refuse a heartbeat setting that is not ``None`` or a positive whole number of seconds."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InputError(f"{name} must be a positive whole number of seconds, got {value!r}")
+
+
+def _open_rdb(
+    url: str,
+    rdb_options: dict[str, Any],
+    *,
+    heartbeats: bool,
+    max_retry: int | None,
+    retries: int,
+    backoff: float,
+) -> optuna.storages.BaseStorage:
+    """Open a database storage, retrying transient failures (see :func:`open_storage`).
+
+    Args:
+        url: The database URL.
+        rdb_options: Keyword arguments of the RDB storage (heartbeat settings included).
+        heartbeats: Whether running trials send heartbeats (``rdb_options`` hold their settings).
+        max_retry: How often one configuration is re-queued after stale failures.
+        retries: Further attempts to connect after transient errors.
+        backoff: Seconds before the first retry, doubled after each.
+    """
+    shown = url  # errors name the URL as given
     if url.startswith("sqlite:///"):
         folder = Path(url[len("sqlite:///") :]).parent
         if not folder.exists():
@@ -192,21 +230,15 @@ def open_storage(
         engine.setdefault("pool_pre_ping", True)  # a dropped connection is replaced, not used
         engine.setdefault("connect_args", {"connect_timeout": 10})
         rdb_options["engine_kwargs"] = engine
-    if heartbeat_interval:
-        rdb_options.update(
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=callback,
-        )
 
     def connect() -> optuna.storages.BaseStorage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if heartbeat_interval:
-                rdb = HeartbeatRDBStorage(url, **rdb_options)
-                rdb.max_retry = max_retry
-                return rdb
-            return optuna.storages.RDBStorage(url, **rdb_options)
+            if not heartbeats:
+                return optuna.storages.RDBStorage(url, **rdb_options)
+            rdb = HeartbeatRDBStorage(url, **rdb_options)
+            rdb.max_retry = max_retry
+            return rdb
 
     try:
         storage = with_retries(connect, shown, "open storage", retries=retries, backoff=backoff)
@@ -263,6 +295,10 @@ def _open_journal(
     callback: Any,
     max_retry: int | None,
 ) -> optuna.storages.BaseStorage:
+    """Open a journal file storage (see :func:`open_storage`).
+
+    A last line cut off by a killed writer is moved aside first, with a warning.
+    """
     path = Path(path_text)
     if not path.parent.exists():
         raise StorageError(f"journal storage folder {str(path.parent)!r} does not exist")

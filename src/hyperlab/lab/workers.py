@@ -16,7 +16,8 @@ import types
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -31,6 +32,10 @@ from hyperlab.lab.runner import (
 )
 from hyperlab.lab.storage import open_storage, redact
 from hyperlab.registry import TASKS
+
+if TYPE_CHECKING:
+    from hyperlab.lab.plan import RunPlan
+    from hyperlab.lab.rundir import RunDir
 
 SETUP_ATTR = "hyperlab_setup"
 DEFAULT_HEARTBEAT = 10
@@ -215,61 +220,27 @@ def study_states(study: optuna.Study) -> dict[str, Any]:
 
 
 def prepare_run(
-    task: str,
-    tuner: str,
+    plan: RunPlan,
+    runs_dir: str | Path,
     *,
-    trials: int,
-    pruner: str,
-    seed: int,
-    storage: str | None,
-    name: str | None,
-    budget: int | None,
-    runs_dir: str,
-    overwrite: bool,
-    task_options: dict[str, Any],
-    command: list[str],
-    pruner_options: dict[str, Any] | None = None,
-    tuner_options: dict[str, Any] | None = None,
-    jobs: int = 2,
+    overwrite: bool = False,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
-    direction: str | None = None,
-) -> tuple[Any, list[StudyJob]]:
-    """Prepare a ``tune`` run for workers: its run directory and created, described studies.
+) -> tuple[RunDir, list[StudyJob]]:
+    """Prepare a run for workers: its run folder and its created, described studies.
 
-    Without ``storage``, the run directory's journal file is used (safe for local processes).
+    Without a storage URL in the plan, the run folder's journal file is used (safe for
+    several local processes).
 
     Returns:
-        The run directory and the jobs (with heartbeats on).
+        The run folder and the jobs (with heartbeats on).
     """
-    from pathlib import Path
-
-    from hyperlab.lab import api
+    from hyperlab.lab.execute import start_run
     from hyperlab.lab.storage import default_storage
 
-    name = api.default_name(task, tuner) if name is None else name
-    if storage is None:
-        storage = default_storage(Path(runs_dir) / name, jobs=2)
-    spec, run_dir, _task, _objective = api._prepare(
-        "tune",
-        name,
-        task,
-        [tuner],
-        [pruner],
-        [seed],
-        trials,
-        max(jobs, 1),
-        storage,
-        budget,
-        False,
-        runs_dir,
-        overwrite,
-        task_options,
-        tuner_options,
-        pruner_options,
-        command,
-        direction=direction,
-    )
-    jobs_list = [with_heartbeats(j, heartbeat_interval, grace_period) for j in api._jobs(spec)]
-    create_studies(jobs_list)
-    return run_dir, jobs_list
+    if not plan.spec.storage:
+        plan.spec.storage = default_storage(Path(runs_dir) / plan.spec.name, jobs=2)
+    run_dir = start_run(plan, runs_dir, overwrite=overwrite)
+    jobs = [with_heartbeats(j, heartbeat_interval, grace_period) for j in plan.jobs()]
+    create_studies(jobs)
+    return run_dir, jobs

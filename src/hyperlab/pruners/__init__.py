@@ -7,6 +7,11 @@ pruners are Optuna pruners, usable in any Optuna study::
     from hyperlab.pruners import LearningCurvePruner
     pruner = LearningCurvePruner(ParametricCurvePredictor(), max_budget=20)
     study = optuna.create_study(pruner=pruner)
+
+The curve pruners (:class:`~hyperlab.pruners.base.PredictorPruner` and its subclasses) are
+built from small parts: what they read from trials (``trials``), when they check
+(``schedule``), the trials they never stop (``guards``), the median rule that stands in for an
+unfitted predictor (``median``) and the pretrained neural predictor (``pretrain``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ from __future__ import annotations
 from hyperlab.pruners import classic as classic  # registers the classic pruners
 from hyperlab.pruners import curve as curve  # registers curve, curve-parametric
 from hyperlab.pruners import curve_halving as curve_halving  # registers curve-halving
+from hyperlab.pruners import oracle as oracle  # registers oracle (a yardstick)
+from hyperlab.pruners.base import PredictorPruner
 from hyperlab.pruners.curve import LearningCurvePruner
 from hyperlab.pruners.curve_halving import CurveHalvingPruner
+from hyperlab.pruners.oracle import OraclePruner
 
-__all__ = ["CurveHalvingPruner", "LearningCurvePruner"]
+__all__ = ["CurveHalvingPruner", "LearningCurvePruner", "OraclePruner", "PredictorPruner"]

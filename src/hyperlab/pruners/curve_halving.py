@@ -8,8 +8,8 @@ configuration), so that a slow starter predicted to end well is kept and a fast 
 predicted to flatten out is stopped. Until the predictor has ``min_finished`` complete trials
 the value at the rung ranks, as in ASHA. All trials at a rung are ranked by the same fit of the
 predictor: their predictions are recomputed after each refit. Without a ``max_budget`` the final
-step is learned from the study as :class:`~hyperlab.pruners.curve.LearningCurvePruner` learns it
-(no trial is stopped before one has completed).
+step is learned from the study (:class:`~hyperlab.pruners.base.PredictorPruner`; no trial is
+stopped before one has completed).
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from optuna.trial import FrozenTrial
 from hyperlab.curves.base import CurvePredictor
 from hyperlab.direction import study_sign
 from hyperlab.errors import InputError
-from hyperlab.pruners.curve import PRETRAIN_OPTIONS, LearningCurvePruner, trial_curve
+from hyperlab.pruners.base import PredictorPruner, check_int
+from hyperlab.pruners.pretrain import PRETRAIN_OPTIONS, neural_predictor
+from hyperlab.pruners.trials import final_values, trial_curve
 from hyperlab.registry import PRUNERS
 
 
-class CurveHalvingPruner(LearningCurvePruner):
+class CurveHalvingPruner(PredictorPruner):
     """ASHA whose ranking statistic is the predicted final value.
 
     Args:
@@ -53,17 +55,9 @@ class CurveHalvingPruner(LearningCurvePruner):
         refit_growth: float = 0.5,
     ) -> None:
         super().__init__(
-            predictor,
-            max_budget=max_budget,
-            min_finished=min_finished,
-            refit_growth=refit_growth,
+            predictor, max_budget=max_budget, min_finished=min_finished, refit_growth=refit_growth
         )
-        if (
-            isinstance(reduction_factor, bool)
-            or not isinstance(reduction_factor, int)
-            or reduction_factor < 2
-        ):
-            raise InputError(f"reduction_factor must be an int >= 2, got {reduction_factor!r}")
+        check_int("reduction_factor", reduction_factor, 2)
         if min_resource is not None and (
             isinstance(min_resource, bool) or not isinstance(min_resource, int) or min_resource < 1
         ):
@@ -124,12 +118,12 @@ class CurveHalvingPruner(LearningCurvePruner):
         ]
         keep = max(len(at_rung) // self.reduction_factor, 1)
         prediction: tuple[float, float] | None = None
-        if self._finals(others, sign, budget).size < self.min_finished:
+        if final_values(others, sign, budget).size < self.min_finished:
             scores = np.array([sign * t.intermediate_values[step] for t in at_rung])
             what = f"value at epoch {step}"
         else:
             with self._lock:
-                self._maybe_refit(others, sign, budget)
+                self._refit(others, sign, budget)
                 scores = self._predicted(at_rung, step, sign, budget)
                 prediction = self._scores[(trial.number, step)]
             what = f"predicted final value (epoch {budget}) from {step} epochs"
@@ -167,15 +161,14 @@ class CurveHalvingPruner(LearningCurvePruner):
 @PRUNERS.add(
     "curve-halving",
     "successive halving (as asha) that ranks trials by a neural curve predictor's final value",
+    reads_tasks=("pretrain",),
 )
 def curve_halving(
     *, max_budget: int | None = None, seed: int | None = None, **options: Any
 ) -> CurveHalvingPruner:
     """``predictor_options`` and the pretraining options (``pretrain``, ``pretrain_curves``,
-    ``pretrain_seed``, ``pretrain_pairs``) as for ``curve``; ``reduction_factor``,
-    ``min_resource``, ``min_finished``, ``refit_growth``."""
-    from hyperlab.pruners.curve import neural_predictor
-
+    ``pretrain_seed``) as for ``curve``; ``reduction_factor``, ``min_resource``,
+    ``min_finished``, ``refit_growth``."""
     known = curve_halving.takes_options  # type: ignore[attr-defined]
     unknown = set(options) - known
     if unknown:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hyperlab.errors import InputError
 from hyperlab.lab.rundir import RunDir, load_studies
 from hyperlab.report.html import render_compare, render_study
 from hyperlab.report.records import (
@@ -23,7 +24,23 @@ __all__ = [
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """(Re)build ``report.html`` of a run from its storage and return its path."""
+    """(Re)build ``report.html`` of a run from its storage and return its path.
+
+    The one call a caller needs after a run (``hyperlab.tune``/``hyperlab.compare``, the CLI):
+    the run's recorded setup says whether it is a comparison or a single study, and the page is
+    built from what the storage holds now.
+
+    Args:
+        run_dir: The run folder (holds ``run.json``).
+
+    Returns:
+        The path of the written ``report.html`` inside ``run_dir``.
+
+    Raises:
+        DataNotFoundError: ``run_dir`` does not exist.
+        InputError: ``run_dir`` holds no run (or a damaged ``run.json``), or a single-study
+            run's storage holds no study yet.
+    """
     run_dir = Path(run_dir)
     spec = RunDir(run_dir).load_spec()
     if spec.kind == "compare":
@@ -31,8 +48,6 @@ def write_report(run_dir: str | Path) -> Path:
     else:
         studies = load_studies(run_dir)
         if not studies:
-            from hyperlab.errors import InputError
-
             raise InputError(f"run {str(run_dir)!r} has no study in its storage yet")
         records = study_report_records(studies[0][0], spec=spec)
         content = render_study(records, f"hyperlab tune: {spec.name}")

@@ -1,4 +1,4 @@
-"""A stack of ``M`` small tanh MLPs evaluated in one batched pass (shared by the surrogates)."""
+"""A stack of ``M`` small MLPs evaluated in one batched pass (shared by the surrogates)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 class BatchedMLP(torch.nn.Module):
-    """``M`` independent MLPs ``d -> width^depth -> out`` with tanh units, run together.
+    """``M`` independent MLPs ``d -> width^depth -> out``, run together.
 
     Args:
         n_members: Number of networks ``M``.

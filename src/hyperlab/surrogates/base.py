@@ -172,8 +172,9 @@ class Surrogate(ABC):
     surrogate does not care).
 
     Args:
-        target_transform: ``"standardize"`` (default) or ``"rank"`` (normal scores of the
-            ranks; for heavy-tailed scores).
+        target_transform: ``"standardize"`` (default), ``"rank"`` (normal scores of the
+            ranks) or ``"power"`` (Yeo-Johnson, then standardized); the last two tame
+            heavy-tailed scores.
         warm_start: When true, a refit on data of the same input dimension continues from the
             previous network instead of a fresh initialization (fewer training steps), and the
             network is retrained only once the data have grown by ``refit_growth`` (a fraction,
@@ -261,16 +262,11 @@ class Surrogate(ABC):
         self.n_fits_ += 1
         return self
 
-    def predict(
-        self, X: np.ndarray, *, latent: bool = False, model_units: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, X: np.ndarray, *, model_units: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Predictive mean and standard deviation.
 
         Args:
             X: Inputs of shape ``(m, d)``.
-            latent: When true, the standard deviation of the function itself (the model's
-                uncertainty about it), without the noise of an observation; models that do
-                not separate the two return the full predictive standard deviation.
             model_units: When true, the Gaussian belief in the units the model was fit in
                 (after the target transform; compare with :meth:`to_model_units`) instead
                 of its image in the units of the targets.
@@ -281,7 +277,7 @@ class Surrogate(ABC):
         """
         X = self._check_predict_input(X)
         with single_threaded_blas():
-            mean_z, std_z = self._predict_latent(X) if latent else self._predict(X)
+            mean_z, std_z = self._predict(X)
         if model_units:
             return mean_z, std_z
         return self._target.inverse(mean_z), np.maximum(
@@ -308,26 +304,6 @@ class Surrogate(ABC):
             draws = self._sample(X, n_samples, rng if rng is not None else self._rng)
         return np.stack([self._target.inverse(d) for d in draws])
 
-    @property
-    def differentiable(self) -> bool:
-        """Whether :meth:`predict_torch` is available (the acquisition can be optimized by gradient)."""
-        return type(self)._predict_torch is not Surrogate._predict_torch
-
-    def predict_torch(self, X: Any, *, latent: bool = False) -> tuple[Any, Any]:
-        """Differentiable mean and std in *model units* at a float64 tensor ``X`` ``(m, d)``.
-
-        Used to refine candidates by gradient ascent on the acquisition; compare with
-        :meth:`to_model_units` of the incumbent. Raises :class:`InputError` when the surrogate
-        is not :attr:`differentiable` or not fit.
-        """
-        if not self.differentiable:
-            raise InputError(f"{type(self).__name__} has no differentiable prediction")
-        if not hasattr(self, "n_features_in_"):
-            raise InputError(f"{type(self).__name__} must be fit before it can predict")
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise InputError(f"X must have shape (m, {self.n_features_in_}), got {tuple(X.shape)}")
-        return self._predict_torch(X, latent)
-
     def to_model_units(self, y: np.ndarray) -> np.ndarray:
         """Targets ``(n,)`` in the units the model was fit in (after the target transform)."""
         if not hasattr(self, "_target"):
@@ -335,15 +311,6 @@ class Surrogate(ABC):
         return self._target.forward(_as_vector(y, "y"))
 
     # ---------------------------------------------------------------------------- private
-    def _predict_torch(self, X: Any, latent: bool) -> tuple[Any, Any]:
-        """Differentiable ``_predict`` (``_predict_latent``) on a tensor; override if you can."""
-        raise NotImplementedError
-
-    def _predict_latent(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std of the function (no observation noise) in model units; default
-        ``_predict``."""
-        return self._predict(X)
-
     @abstractmethod
     def _fit(self, X: np.ndarray, z: np.ndarray, noise: np.ndarray | None, mode: str) -> None:
         """Fit on checked inputs ``(n, d)``, targets ``(n,)`` in model units, noise or None.

@@ -9,8 +9,7 @@ two precisions are set by maximizing the marginal likelihood (evidence; MacKay 1
 
 The evidence is computed on features that were trained on the very same points. A network
 that interpolates its training data leaves no residual, so the evidence sends the noise
-precision to its upper bound and the predictive intervals collapse (on hartmann6 with 50
-noise-free points the 68% interval covered 2% of held-out values). The surrogate therefore
+precision to its upper bound and the predictive intervals collapse. The surrogate therefore
 checks itself out of fold: whenever it trains the network it also trains ``cv_folds`` copies
 of the whole pipeline (network + evidence-maximized regression), each without one fold of the
 points, in one batched pass, and fits a single noise floor ``t`` by maximizing the Gaussian
@@ -20,40 +19,26 @@ and Keerthi 2001). The predictive variance becomes ``phi^T A^-1 phi + 1 / beta +
 out-of-fold estimate of the error the network makes between its points takes the place of
 the in-sample noise optimum where that one says "no noise". ``t`` is a maximum-likelihood
 estimate, not a hand-set constant, and is 0 when held-out errors are no larger than the
-model predicts (then the surrogate is plain DNGO). A multiplicative scale of the variance was
-tried as well and measured worse: the epistemic term varies over orders of magnitude between
-points, and one scale fit to the held-out points left hartmann6's 68% interval at 25-40%.
-
-Measured (``benchmarks/surrogate_calibration.py``, 50 points, 5 seeds, 68% / 95% coverage of
-1000 uniform held-out points): random designs branin 93/99, hartmann6 79/96, rosenbrock-4d
-77/94 (before: 54/77, 2/4, 5/10); designs of the sampler's own runs 32/54, 57/85, 75/94
-(before: 25/45, 19/36, 10/18). The floor is one number for the whole space, so where the
-points cluster around optima (branin's runs) the held-out folds see small errors and the
-far-away intervals stay too narrow; errors are heavy-tailed, so matching their variance
-over-covers at 68% on smooth functions. ``cv_folds=5`` is the usual K-fold choice (Hastie et
-al. 2009, sec. 7.10); 10 folds measured the same within 5 points and train twice the networks.
-The cost: ``K`` extra networks, trained in one batch only when the main network is trained
-(every ``refit_growth`` of growth). On hartmann6 at 1000 trials (same run, one thread) a
-retraining suggestion took 1.46 s instead of 0.24 s, the amortized mean 0.039 s instead of
-0.027 s, the median suggestion 0.024 s either way.
+model predicts (then the surrogate is plain DNGO). The floor is additive, not a scale of the
+variance, because the epistemic term varies over orders of magnitude between points. It is
+one number for the whole space, so where the points cluster (around optima) the far-away
+intervals stay narrower than they should be. ``cv_folds=5`` is the usual K-fold choice
+(Hastie et al. 2009, sec. 7.10). The cost is ``K`` extra networks, trained in one batch only
+when the main network is trained (every ``refit_growth`` of growth).
 
 The network is retrained from a fresh initialization, not continued from the previous one
-(``reinit``). Continued training through the many small refits of a run drifts to a rougher
+(``reinit``): continued training through the many small refits of a run drifts to a rougher
 interpolant than a fresh fit to the same points (Ash and Adams 2020 describe the same gap for
-warm-started training). Measured on five designs of the sampler's own runs (dev seeds:
-branin 101, 102, hartmann6 100, 101, rosenbrock-4d 100; 1000 uniform and 300 near-incumbent
-held-out points), the Spearman correlation of the predicted mean with the truth at 40 points
-was 0.46 (uniform) / 0.47 (near the best points) after continued training and 0.52 / 0.68
-fresh. In the sampler (dev seeds 100-119, 50 trials, together with acquisition scoring in
-model units) it won 62 of 100 paired runs against continued training. The cost: a retraining
-fit trains all ``steps`` instead of ``warm_steps``; at 1000 points, under load, 4.6 s instead
-of 1.3 s, once per ``refit_growth`` of growth (the median suggestion, a last-layer refit, is
-unchanged).
+warm-started training). A retraining fit therefore trains all ``steps`` instead of
+``warm_steps``; the last-layer refits in between are unchanged.
+
+The measurements behind these choices are in ``docs/decisions/neural-tuner.md``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,10 +93,6 @@ class BayesianLastLayer(Surrogate):
             is redone whenever the network is trained; refits of the last layer alone keep it.
             With fewer than ``2 * cv_folds`` points every point is its own fold.
         activation: Hidden unit: ``"tanh"`` (default, as DNGO), ``"silu"`` or ``"relu"``.
-            ``silu`` fit held-out points better (rank correlation 0.64 against 0.46 on the
-            designs below, fit once) and helped hartmann6 and rosenbrock-4d in the sampler,
-            but lost branin (dev seeds 100-119, 50 trials: median regret 0.34 against 0.0007,
-            2 of 20 paired runs won against tanh), so tanh stays.
         reinit: Retrain the network from a fresh initialization whenever it is retrained
             (default; see the module docstring); the last-layer refits in between are kept.
         **kwargs: ``target_transform``, ``warm_start``, ``refit_growth``, ``seed``, ``dtype`` (see
@@ -259,22 +240,6 @@ class BayesianLastLayer(Surrogate):
         mean, var = self._post.predict(self._features(X))
         return mean, np.sqrt(var + self.noise_floor_)
 
-    def _predict_latent(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # the weights' uncertainty alone: no noise 1 / beta, no out-of-fold floor
-        phi = self._features(X)
-        var = np.sum((phi @ self._post.A_inv) * phi, axis=1)
-        return phi @ self._post.m, np.sqrt(np.maximum(var, 1e-12))
-
-    def _predict_torch(self, X: torch.Tensor, latent: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self._net.features(X.to(TORCH_DTYPES[self.dtype]))[0].to(torch.float64)
-        phi = torch.cat([h, torch.ones_like(h[:, :1])], dim=1)
-        m = torch.as_tensor(self._post.m)
-        A_inv = torch.as_tensor(self._post.A_inv)
-        var = ((phi @ A_inv) * phi).sum(dim=1)
-        if not latent:
-            var = var + 1.0 / self._post.beta + self.noise_floor_
-        return phi @ m, torch.sqrt(var.clamp_min(1e-12))
-
     def _sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         # Draws of the regression function phi^T w (no noise, no floor: smooth functions).
         phi = self._features(X)
@@ -285,59 +250,17 @@ class BayesianLastLayer(Surrogate):
 
 
 def _evidence_posterior(phi: np.ndarray, z: np.ndarray, noise: np.ndarray | None) -> _Posterior:
-    """Bayesian linear regression of ``z`` ``(n,)`` on ``phi`` ``(n, D)`` at the evidence optimum."""
+    """Bayesian linear regression of ``z`` ``(n,)`` on ``phi`` ``(n, D)`` at the evidence optimum.
+
+    ``theta = (log alpha, log beta)``: a coarse grid finds the basin, L-BFGS-B polishes it.
+    """
     n, D = phi.shape
+    with_grad: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None
     if noise is None:
-        lam, V = np.linalg.eigh(phi.T @ phi)
-        lam = np.clip(lam, 0.0, None)
-        b = V.T @ (phi.T @ z)
-        zz = float(z @ z)
-
-        def neg_log_ev_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            # Bishop 2006, eq. 3.86; the gradient uses that m minimizes the energy.
-            alpha, beta = math.exp(theta[0]), math.exp(theta[1])
-            s = alpha + beta * lam
-            m = beta * b / s
-            mm = float(m @ m)
-            rr = max(zz - 2 * float(m @ b) + float((lam * m) @ m), 0.0)
-            value = (
-                0.5 * D * theta[0]
-                + 0.5 * n * theta[1]
-                - 0.5 * beta * rr
-                - 0.5 * alpha * mm
-                - 0.5 * float(np.sum(np.log(s)))
-                - 0.5 * n * math.log(2 * math.pi)
-            )
-            d_alpha = 0.5 * D - 0.5 * alpha * mm - 0.5 * alpha * float(np.sum(1.0 / s))
-            d_beta = 0.5 * n - 0.5 * beta * rr - 0.5 * beta * float(np.sum(lam / s))
-            return -value, -np.array([d_alpha, d_beta])
-
-        def neg_log_ev(theta: np.ndarray) -> float:
-            return neg_log_ev_grad(theta)[0]
-
-        jac = True
-
+        with_grad = _neg_log_evidence(phi, z)
+        neg_log_ev = _value_only(with_grad)
     else:
-        s2 = noise**2
-        jac = False
-
-        def neg_log_ev(theta: np.ndarray) -> float:
-            alpha, beta = math.exp(theta[0]), math.exp(theta[1])
-            w = 1.0 / (1.0 / beta + s2)
-            A = alpha * np.eye(D) + (phi.T * w) @ phi
-            L = np.linalg.cholesky(A)
-            m = np.linalg.solve(A, phi.T @ (w * z))
-            r = z - phi @ m
-            energy = 0.5 * (alpha * (m @ m) + np.sum(w * r * r))
-            return -(
-                0.5 * D * theta[0]
-                + 0.5 * np.sum(np.log(w))
-                - energy
-                - np.sum(np.log(np.diag(L)))
-                - 0.5 * n * math.log(2 * math.pi)
-            )
-
-    # A coarse grid finds the basin, L-BFGS-B polishes it.
+        neg_log_ev = _neg_log_evidence_noisy(phi, z, noise)
     grid = [
         (a, b_)
         for a in np.linspace(*_LOG_ALPHA_BOUNDS, 5)
@@ -345,9 +268,9 @@ def _evidence_posterior(phi: np.ndarray, z: np.ndarray, noise: np.ndarray | None
     ]
     start = min(grid, key=lambda t: neg_log_ev(np.array(t)))
     res = minimize(
-        neg_log_ev_grad if jac else neg_log_ev,
+        with_grad if with_grad is not None else neg_log_ev,
         np.array(start),
-        jac=jac,
+        jac=with_grad is not None,
         method="L-BFGS-B",
         bounds=[_LOG_ALPHA_BOUNDS, _LOG_BETA_BOUNDS],
     )
@@ -359,6 +282,77 @@ def _evidence_posterior(phi: np.ndarray, z: np.ndarray, noise: np.ndarray | None
     A_inv = 0.5 * (A_inv + A_inv.T)
     m = A_inv @ (phi.T @ (w * z))
     return _Posterior(alpha, beta, m, A_inv, -float(neg_log_ev(theta)))
+
+
+def _neg_log_evidence(
+    phi: np.ndarray, z: np.ndarray
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """Negative log evidence and its gradient in ``theta`` with a shared noise precision.
+
+    One eigendecomposition of ``phi^T phi`` makes each evaluation ``O(D)`` (Bishop 2006,
+    eq. 3.86); the gradient uses that the posterior mean minimizes the energy.
+    """
+    n, D = phi.shape
+    lam, V = np.linalg.eigh(phi.T @ phi)
+    lam = np.clip(lam, 0.0, None)
+    b = V.T @ (phi.T @ z)
+    zz = float(z @ z)
+
+    def neg_log_ev_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        alpha, beta = math.exp(theta[0]), math.exp(theta[1])
+        s = alpha + beta * lam
+        m = beta * b / s
+        mm = float(m @ m)
+        rr = max(zz - 2 * float(m @ b) + float((lam * m) @ m), 0.0)
+        value = (
+            0.5 * D * theta[0]
+            + 0.5 * n * theta[1]
+            - 0.5 * beta * rr
+            - 0.5 * alpha * mm
+            - 0.5 * float(np.sum(np.log(s)))
+            - 0.5 * n * math.log(2 * math.pi)
+        )
+        d_alpha = 0.5 * D - 0.5 * alpha * mm - 0.5 * alpha * float(np.sum(1.0 / s))
+        d_beta = 0.5 * n - 0.5 * beta * rr - 0.5 * beta * float(np.sum(lam / s))
+        return -value, -np.array([d_alpha, d_beta])
+
+    return neg_log_ev_grad
+
+
+def _value_only(
+    f: Callable[[np.ndarray], tuple[float, np.ndarray]],
+) -> Callable[[np.ndarray], float]:
+    def value(theta: np.ndarray) -> float:
+        return f(theta)[0]
+
+    return value
+
+
+def _neg_log_evidence_noisy(
+    phi: np.ndarray, z: np.ndarray, noise: np.ndarray
+) -> Callable[[np.ndarray], float]:
+    """Negative log evidence in ``theta`` when point ``i`` has noise variance
+    ``1 / beta + noise_i^2`` (one Cholesky factorization per evaluation)."""
+    n, D = phi.shape
+    s2 = noise**2
+
+    def neg_log_ev(theta: np.ndarray) -> float:
+        alpha, beta = math.exp(theta[0]), math.exp(theta[1])
+        w = 1.0 / (1.0 / beta + s2)
+        A = alpha * np.eye(D) + (phi.T * w) @ phi
+        L = np.linalg.cholesky(A)
+        m = np.linalg.solve(A, phi.T @ (w * z))
+        r = z - phi @ m
+        energy = 0.5 * (alpha * (m @ m) + np.sum(w * r * r))
+        return -float(
+            0.5 * D * theta[0]
+            + 0.5 * np.sum(np.log(w))
+            - energy
+            - np.sum(np.log(np.diag(L)))
+            - 0.5 * n * math.log(2 * math.pi)
+        )
+
+    return neg_log_ev
 
 
 def _with_bias(h: np.ndarray) -> np.ndarray:

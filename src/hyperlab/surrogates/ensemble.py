@@ -31,7 +31,7 @@ class DeepEnsemble(Surrogate):
         bootstrap: Train each member on a bootstrap resample (as multinomial weights).
         predict_variance: Each member also predicts a variance (Gaussian NLL training).
         **kwargs: ``target_transform``, ``warm_start``, ``refit_growth``, ``reinit`` (off by
-            default: not measured for the ensemble), ``seed``, ``dtype`` (see
+            default), ``seed``, ``dtype`` (see
             :class:`~hyperlab.surrogates.base.Surrogate`).
 
     Attributes:
@@ -157,23 +157,6 @@ class DeepEnsemble(Surrogate):
         spread = mean_m.var(axis=0)
         noise = var_m.mean(axis=0) if var_m is not None else self._noise_var
         return mean, np.sqrt(spread + noise)
-
-    def _predict_latent(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # the members' disagreement alone
-        mean_m, _ = self._members(X)
-        return mean_m.mean(axis=0), np.sqrt(np.maximum(mean_m.var(axis=0), 1e-12))
-
-    def _predict_torch(self, X: torch.Tensor, latent: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self._net(X.to(TORCH_DTYPES[self.dtype])).to(torch.float64)
-        mean_m = out[..., 0]
-        spread = mean_m.var(dim=0, unbiased=False)
-        if latent:
-            return mean_m.mean(dim=0), torch.sqrt(spread.clamp_min(1e-12))
-        if self.predict_variance:
-            noise = torch.exp(out[..., 1].clamp(-10.0, 5.0)).mean(dim=0)
-        else:
-            noise = torch.full_like(spread, self._noise_var)
-        return mean_m.mean(dim=0), torch.sqrt(spread + noise)
 
     def _sample(self, X: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         # A posterior draw is one member's function (a joint sample over X).

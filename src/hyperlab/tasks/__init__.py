@@ -12,8 +12,8 @@ from hyperlab.tasks import mlp as mlp  # registers digits-mlp, breast-cancer-mlp
 from hyperlab.tasks import replay as replay  # registers lcbench-<id>, digits-mlp-bank
 from hyperlab.tasks import synthetic as synthetic  # registers branin, hartmann6, rosenbrock-4d
 from hyperlab.tasks import user as user  # resolves module:attribute and file.py:attribute
-from hyperlab.tasks.base import CURVE_KEYS, Evaluation, Task, standard_error
+from hyperlab.tasks.base import CURVE_KEYS, Evaluation, Segment, Task, standard_error
 
 TASKS.set_resolver(user.resolve)
 
-__all__ = ["CURVE_KEYS", "Evaluation", "Task", "standard_error"]
+__all__ = ["CURVE_KEYS", "Evaluation", "Segment", "Task", "standard_error"]

@@ -4,6 +4,11 @@ A task owns a search space (a function ``trial -> config`` written with Optuna's
 ``suggest_*``), evaluates one configuration at a budget (epochs) and a seed, and returns an
 :class:`Evaluation`. A task declares which way its score is optimized (``direction``, a loss
 is minimized); the lab optimizes that way.
+
+A task whose training can stop and continue also implements :meth:`Task._train_segment`
+(state in, more epochs, state out, as a :class:`Segment`) and names in ``mutable_params`` the
+hyperparameters that may change between segments; population-based training
+(:mod:`hyperlab.population`) needs both.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ EpochCallback = Callable[[int, float, dict[str, list[float]]], None]
 
 #: Names of the per-epoch curves an evaluation may carry.
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
+
+#: Applied by :meth:`Task.train_segment` to each optimizer the task builds (it returns the
+#: optimizer to train with, e.g. a hypergradient twin that learns its own rate).
+OptimizerWrapper = Callable[[Any], Any]
 
 
 @dataclass
@@ -57,6 +66,41 @@ class Evaluation:
         return asdict(self)
 
 
+@dataclass
+class Segment:
+    """One stretch of training that can continue: what :meth:`Task.train_segment` returns.
+
+    Attributes:
+        state: Everything needed to continue training (the models, their optimizers' states,
+            the random streams, the epoch). Opaque to the caller; picklable, and
+            ``copy.deepcopy`` gives an independent copy. Pass it back to continue.
+        values: The task's score after each epoch of this segment (as :class:`Evaluation`'s
+            ``value``: the mean over folds of the validation score).
+        epoch: Epochs trained in total, this segment included.
+        curves: Per-epoch curves of this segment (keys of :data:`CURVE_KEYS` the task has,
+            ``train_loss`` among them when it has one), each of length ``len(values)``.
+        std_err: Standard error over the folds of the last value.
+        fold_values: The per-fold scores behind the last value.
+        learned: Hyperparameters the training set itself (a hypergradient-learned rate: its
+            value at the segment's end, the mean over folds); empty when it set none.
+        wall_time: Seconds spent.
+    """
+
+    state: Any
+    values: list[float]
+    epoch: int
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    std_err: float = 0.0
+    fold_values: list[float] = field(default_factory=list)
+    learned: dict[str, float] = field(default_factory=dict)
+    wall_time: float = 0.0
+
+    @property
+    def value(self) -> float:
+        """The score at the segment's last epoch."""
+        return self.values[-1]
+
+
 def standard_error(values: list[float]) -> float:
     """Standard error of the mean of ``values`` (0.0 for fewer than two values)."""
     n = len(values)
@@ -83,6 +127,12 @@ class Task(ABC):
     metric: str = "loss"
     optimum: float | None = None
     direction: str | None = "minimize"
+    #: Hyperparameters that may change between segments of :meth:`train_segment`; the others
+    #: are fixed for a model's life (its architecture, its kind of optimizer).
+    mutable_params: tuple[str, ...] = ()
+    #: The hyperparameter that is the learning rate of the optimizers :meth:`train_segment`
+    #: passes through its ``wrap_optimizer`` (``None``: it passes none).
+    learning_rate_param: str | None = None
 
     @abstractmethod
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
@@ -125,6 +175,69 @@ class Task(ABC):
         if missing:
             raise InputError(f"config for {self.name} lacks {sorted(missing)}")
         return self._evaluate(config, budget, int(seed), on_epoch)
+
+    def train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int = 0,
+        *,
+        wrap_optimizer: OptimizerWrapper | None = None,
+    ) -> Segment:
+        """Train ``config`` for ``epochs`` more epochs, from ``state`` (``None``: a fresh model).
+
+        ``k`` segments of ``e`` epochs with one configuration equal one of ``k * e`` epochs.
+        The mutable hyperparameters (``mutable_params``) of ``config`` take effect from this
+        segment on; the others must be those ``state`` was trained with. ``state`` is not
+        changed.
+
+        Args:
+            config: A configuration as returned by :meth:`search_space`.
+            state: ``Segment.state`` of an earlier segment, or ``None``.
+            epochs: Epochs to train (>= 1).
+            seed: Seeds a fresh model (a continued ``state`` keeps its own random streams).
+            wrap_optimizer: Applied to each optimizer the task builds (see
+                ``learning_rate_param``).
+
+        Returns:
+            The segment.
+
+        Raises:
+            NotImplementedError: The task cannot continue training
+                (:attr:`continues_training` is false).
+        """
+        if not isinstance(config, dict):
+            raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise InputError(f"epochs must be a positive integer, got {epochs!r}")
+        missing = set(self.distributions()) - set(config)
+        if missing:
+            raise InputError(f"config for {self.name} lacks {sorted(missing)}")
+        return self._train_segment(config, state, epochs, int(seed), wrap_optimizer)
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        """Compute the segment (inputs already checked); tasks that can continue override it."""
+        raise NotImplementedError(
+            f"task {self.name!r} cannot continue training: it does not implement _train_segment"
+        )
+
+    @property
+    def continues_training(self) -> bool:
+        """Whether the task implements :meth:`train_segment` (overrides ``_train_segment``, or
+        ``train_segment`` itself)."""
+        kind = type(self)
+        return (
+            kind._train_segment is not Task._train_segment
+            or kind.train_segment is not Task.train_segment
+        )
 
     def check(self) -> None:
         """Check that the task's settings can work, before any trial runs.

@@ -3,11 +3,14 @@
 The data are split once (fixed seed) into a held-out test part that tuners never see and a
 training part on which stratified k-fold cross-validation scores a configuration. All k fold
 models are trained in lockstep, one epoch at a time, so the mean validation loss can be
-reported after every epoch (and the trial pruned).
+reported after every epoch (and the trial pruned). Training can stop and continue
+(:meth:`SklearnMLPTask.train_segment`): the state holds every fold's model, optimizer state and
+random streams, and the rate, weight decay, dropout and batch size may change between segments.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import time
@@ -19,7 +22,14 @@ import optuna
 
 from hyperlab.errors import InputError, InputTypeError, TrialFailure
 from hyperlab.registry import TASKS
-from hyperlab.tasks.base import EpochCallback, Evaluation, Task, standard_error
+from hyperlab.tasks.base import (
+    EpochCallback,
+    Evaluation,
+    OptimizerWrapper,
+    Segment,
+    Task,
+    standard_error,
+)
 
 _LOADERS = {
     "digits": "load_digits",
@@ -28,8 +38,10 @@ _LOADERS = {
 }
 
 
-def build_mlp(n_in: int, n_out: int, config: dict[str, Any]) -> Any:
-    """The network a configuration describes (``torch.nn.Sequential``)."""
+def build_mlp(n_in: int, n_out: int, config: dict[str, Any], *, keep_dropout: bool = False) -> Any:
+    """The network a configuration describes (``torch.nn.Sequential``); ``keep_dropout`` puts a
+    dropout module after every hidden layer even at rate 0 (an identity that draws no random
+    numbers), so that a later segment can raise the rate."""
     import torch.nn as nn
 
     acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
@@ -39,7 +51,7 @@ def build_mlp(n_in: int, n_out: int, config: dict[str, Any]) -> Any:
     width_in = n_in
     for _ in range(int(config["n_layers"])):
         layers += [nn.Linear(width_in, int(config["width"])), acts[config["activation"]]()]
-        if config["dropout"] > 0:
+        if config["dropout"] > 0 or keep_dropout:
             layers.append(nn.Dropout(float(config["dropout"])))
         width_in = int(config["width"])
     layers.append(nn.Linear(width_in, n_out))
@@ -69,6 +81,8 @@ class SklearnMLPTask(Task):
     """
 
     metric = "cross-entropy"
+    mutable_params = ("lr", "weight_decay", "dropout", "batch_size")
+    learning_rate_param = "lr"
 
     def __init__(
         self,
@@ -166,12 +180,21 @@ class SklearnMLPTask(Task):
     def n_classes(self) -> int:
         return int(self._data["y"].max()) + 1
 
-    def _evaluate(
-        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
-    ) -> Evaluation:
-        start = time.perf_counter()
+    def training_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training part that the folds split: features ``(n, d)`` and labels ``(n,)``
+        (copies; the held-out test part stays hidden)."""
+        return self._data["x"].copy(), self._data["y"].copy()
+
+    def _fold_runs(
+        self,
+        config: dict[str, Any],
+        seed: int,
+        *,
+        keep_dropout: bool = False,
+        wrap_optimizer: OptimizerWrapper | None = None,
+    ) -> list[_FoldRun]:
         data = self._data
-        runs = [
+        return [
             _FoldRun(
                 data["x"][tr],
                 data["y"][tr],
@@ -180,28 +203,18 @@ class SklearnMLPTask(Task):
                 config,
                 self.n_classes,
                 seed + k,
+                keep_dropout=keep_dropout,
+                wrap_optimizer=wrap_optimizer,
             )
             for k, (tr, va) in enumerate(self._folds)
         ]
-        curves: dict[str, list[float]] = {
-            k: [] for k in ("train_loss", "val_loss", "train_metric", "val_metric")
-        }
-        fold_losses: list[float] = []
-        fold_accs: list[float] = []
-        for epoch in range(1, budget + 1):
-            stats = [run.epoch() for run in runs]
-            fold_losses = [s[2] for s in stats]
-            fold_accs = [s[3] for s in stats]
-            # _FoldRun.epoch() returns (train loss, train accuracy, val loss, val accuracy)
-            for i, key in enumerate(("train_loss", "train_metric", "val_loss", "val_metric")):
-                curves[key].append(float(np.mean([s[i] for s in stats])))
-            value = curves["val_loss"][-1]
-            if not math.isfinite(value) or not math.isfinite(curves["train_loss"][-1]):
-                raise TrialFailure(
-                    f"training diverged at epoch {epoch}: validation loss {value}", curves=curves
-                )
-            if on_epoch is not None:
-                on_epoch(epoch, value, curves)
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        start = time.perf_counter()
+        runs = self._fold_runs(config, seed)
+        curves, fold_losses, fold_accs = _lockstep(runs, budget, 0, on_epoch)
         return Evaluation(
             value=float(np.mean(fold_losses)),
             std_err=standard_error(fold_losses),
@@ -213,6 +226,58 @@ class SklearnMLPTask(Task):
                 "val_accuracy": float(np.mean(fold_accs)),
                 "val_accuracy_se": standard_error(fold_accs),
             },
+        )
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        """The k fold models trained in lockstep, as :meth:`_evaluate` does (the value is the
+        mean over folds); models always carry their dropout modules so the rate can change.
+
+        The state holds each fold's model and optimizer ``state_dict`` and data-order
+        generator, the global torch random state (dropout draws from it) and the epoch. The
+        rate and weight decay are written into the optimizer's param groups when they differ
+        from the values the state was trained with (a learned rate stays as it is), dropout
+        into the dropout modules, and the batch size is used from the next epoch on.
+        """
+        import torch
+
+        start = time.perf_counter()
+        runs = self._fold_runs(config, seed, keep_dropout=True, wrap_optimizer=wrap_optimizer)
+        epoch0 = 0
+        if state is not None:
+            if len(state["folds"]) != len(runs):
+                raise InputError(
+                    f"state has {len(state['folds'])} folds, {self.name} has {len(runs)}"
+                )
+            for run, fold in zip(runs, state["folds"]):
+                run.load(fold, config, state["applied"])
+            torch.set_rng_state(state["rng"])
+            epoch0 = int(state["epoch"])
+        curves, fold_losses, _ = _lockstep(runs, epochs, epoch0, None)
+        learned = {}
+        if wrap_optimizer is not None:
+            learned["lr"] = float(np.mean([run.opt.param_groups[0]["lr"] for run in runs]))
+        new_state = {
+            "epoch": epoch0 + epochs,
+            "rng": torch.get_rng_state(),
+            "folds": [run.state() for run in runs],
+            "applied": {k: float(config[k]) for k in ("lr", "weight_decay")},
+        }
+        return Segment(
+            state=new_state,
+            values=list(curves["val_loss"]),
+            epoch=epoch0 + epochs,
+            curves=curves,
+            std_err=standard_error(fold_losses),
+            fold_values=[float(v) for v in fold_losses],
+            learned=learned,
+            wall_time=time.perf_counter() - start,
         )
 
     def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float:
@@ -247,6 +312,40 @@ class SklearnMLPTask(Task):
         return out
 
 
+def _lockstep(
+    runs: list[_FoldRun], epochs: int, epoch0: int, on_epoch: EpochCallback | None
+) -> tuple[dict[str, list[float]], list[float], list[float]]:
+    """Train every fold's model ``epochs`` epochs, one epoch of each in turn.
+
+    Returns:
+        The per-epoch means over folds (``train_loss``, ``val_loss``, ``train_metric``,
+        ``val_metric``), and the last epoch's per-fold validation losses and accuracies.
+
+    Raises:
+        TrialFailure: A mean loss is not finite (training diverged).
+    """
+    curves: dict[str, list[float]] = {
+        k: [] for k in ("train_loss", "val_loss", "train_metric", "val_metric")
+    }
+    fold_losses: list[float] = []
+    fold_accs: list[float] = []
+    for epoch in range(epoch0 + 1, epoch0 + epochs + 1):
+        stats = [run.epoch() for run in runs]
+        fold_losses = [s[2] for s in stats]
+        fold_accs = [s[3] for s in stats]
+        # _FoldRun.epoch() returns (train loss, train accuracy, val loss, val accuracy)
+        for i, key in enumerate(("train_loss", "train_metric", "val_loss", "val_metric")):
+            curves[key].append(float(np.mean([s[i] for s in stats])))
+        value = curves["val_loss"][-1]
+        if not math.isfinite(value) or not math.isfinite(curves["train_loss"][-1]):
+            raise TrialFailure(
+                f"training diverged at epoch {epoch}: validation loss {value}", curves=curves
+            )
+        if on_epoch is not None:
+            on_epoch(epoch - epoch0, value, curves)
+    return curves, fold_losses, fold_accs
+
+
 class _FoldRun:
     """One model trained on one fold, advanced an epoch at a time."""
 
@@ -259,6 +358,9 @@ class _FoldRun:
         config: dict[str, Any],
         n_classes: int,
         seed: int,
+        *,
+        keep_dropout: bool = False,
+        wrap_optimizer: OptimizerWrapper | None = None,
     ) -> None:
         import torch
 
@@ -270,9 +372,37 @@ class _FoldRun:
         self.y_va = torch.as_tensor(y_va)
         self.gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        self.model = build_mlp(x_tr.shape[1], n_classes, config)
+        self.model = build_mlp(x_tr.shape[1], n_classes, config, keep_dropout=keep_dropout)
         self.opt = build_optimizer(self.model.parameters(), config)
+        if wrap_optimizer is not None:
+            self.opt = wrap_optimizer(self.opt)
         self.batch_size = int(config["batch_size"])
+
+    def state(self) -> dict[str, Any]:
+        """The model's and optimizer's ``state_dict`` and the data-order generator's state."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "generator": self.gen.get_state(),
+        }
+
+    def load(
+        self, state: dict[str, Any], config: dict[str, Any], applied: dict[str, float]
+    ) -> None:
+        """Continue from ``state`` (left unchanged) with ``config``'s mutable hyperparameters;
+        ``applied`` holds the rate and weight decay ``state`` was trained with."""
+        import torch.nn as nn
+
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(copy.deepcopy(state["optimizer"]))  # it keeps the tensors
+        self.gen.set_state(state["generator"])
+        for key in ("lr", "weight_decay"):
+            if float(config[key]) != applied[key]:
+                for group in self.opt.param_groups:
+                    group[key] = float(config[key])
+        for module in self.model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = float(config["dropout"])
 
     def epoch(self) -> tuple[float, float, float, float]:
         """Train one epoch; return (train loss, train accuracy, val loss, val accuracy)."""

@@ -90,6 +90,18 @@ def synthetic_objective(
     return objective
 
 
+def synthetic_final(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> float:
+    """The value :func:`synthetic_objective` reports at its last step (:data:`BUDGET`) for
+    ``trial``, in the study's units (mirrored for a maximized study): the final value an
+    oracle pruner (:class:`~hyperlab.pruners.oracle.OraclePruner`) reads."""
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    x, k, kind = trial.params["x"], trial.params["k"], trial.params["kind"]
+    level = x + 0.1 * k + (0.2 if kind == "b" else 0.0)
+    rng = np.random.default_rng(trial.number)
+    noise = [float(rng.normal(0.0, 0.01)) for _ in range(BUDGET)][-1]
+    return sign * (level + BUDGET**-0.5 + noise)
+
+
 def _study(factory: PrunerFactory, seed: int, **kwargs: Any) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = factory(max_budget=BUDGET, seed=seed)

@@ -105,17 +105,17 @@ def tpe(
     *,
     seed: int | None = None,
     space: Space = None,
-    constant_liar: bool = False,
+    constant_liar: bool = True,
     pruner_predictions: bool = False,
     **_: Any,
 ) -> optuna.samplers.BaseSampler:
-    """TPE; ``constant_liar`` counts running trials as bad ones (for parallel workers);
+    """TPE; ``constant_liar`` (on by default) counts running trials as bad ones, so parallel
+    workers do not all get nearly the same point before the others report (Ginsbourger et al.
+    2010); with one worker no trial is running while TPE samples, so it changes nothing there;
     ``pruner_predictions`` shows TPE each trial a curve pruner stopped as complete, valued at
     the pruner's predicted final (:class:`~hyperlab.tuners.feedback.PredictionFeedback`).
-    Off by default. On six development LCBench tasks with ``curve`` pretrained on others
-    (seeds 100-104, then 105-109 as a replication) it lowered the regret by 0.024 [-0.055,
-    +0.003] and 0.024 [-0.045, -0.004] at 16% and 7% more epochs; with the plain ``curve``
-    pruner it raised it by 0.008 [-0.003, +0.021]."""
+    Off by default: it helps with the pretrained curve predictor but not with the plain one
+    (docs/decisions/tpe-pruner-feedback.md)."""
     for name, flag in (
         ("constant_liar", constant_liar),
         ("pruner_predictions", pruner_predictions),

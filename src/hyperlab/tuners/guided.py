@@ -10,11 +10,11 @@ way an expert narrows in). When no advice moves anything (a good fit, or noisy v
 the advised configuration was already tried, it tries a nearby setting instead: one random numeric
 knob of the best configuration moved by a random step whose largest size shrinks by
 :data:`PERTURB_SHRINK` with every trial since the best one improved (down to ``min_step``), the
-way an expert tries ever closer settings around the best run so far.
-Categorical knobs keep the starting value. When the budget is fixed (no epochs knob in the space),
-"not converged: train longer" is read as "train faster": learning rate up x2. Failed trials without curves count as divergence
-(learning rate down); pruned trials are diagnosed from their partial curves when they have at
-least 3 epochs.
+way an expert tries ever closer settings around the best run so far. Categorical knobs keep the
+starting value. When the budget is fixed (no epochs knob in the space), "not converged: train
+longer" is read as "train faster": learning rate up x2. Failed trials without curves count as
+divergence (learning rate down); pruned trials are diagnosed from their partial curves when they
+have at least 3 epochs.
 
 The whole state is recomputed from the study's trials, so the sampler is deterministic per seed,
 pickles, and survives failed and pruned trials.

@@ -1,0 +1,202 @@
+"""The public entry points :func:`tune` and :func:`compare`: plan a run, run it, report it.
+
+Each builds one :class:`~hyperlab.lab.plan.RunPlan` from its arguments (every check runs
+there, before anything is stored), runs it under the run's lock and writes the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.lab.execute import DEFAULT_RUNS_DIR, run_plan
+from hyperlab.lab.objective import UserObjective
+from hyperlab.lab.plan import make_plan, positive_int
+from hyperlab.lab.results import collect_records, write_results_csv
+from hyperlab.lab.rundir import load_studies
+from hyperlab.lab.runlock import run_lock
+from hyperlab.lab.summary import TuneSummary, summarize
+from hyperlab.lab.target import default_name
+from hyperlab.tasks.base import Task
+
+
+def tune(
+    task: Task | str | UserObjective,
+    tuner: str = "tpe",
+    *,
+    trials: int = 20,
+    pruner: str = "none",
+    seed: int = 0,
+    jobs: int = 1,
+    storage: str | None = None,
+    name: str | None = None,
+    budget: int | None = None,
+    stop_at_noise: bool = False,
+    runs_dir: str | Path = DEFAULT_RUNS_DIR,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: bool = True,
+    task_options: dict[str, Any] | None = None,
+    tuner_options: dict[str, Any] | None = None,
+    pruner_options: dict[str, Any] | None = None,
+    direction: str | None = None,
+    command: Sequence[str] | None = None,
+) -> tuple[optuna.Study, TuneSummary]:
+    """Tune a task (or a plain Optuna objective ``f(trial) -> float``) with one tuner.
+
+    Re-running with the same settings resumes the study up to ``trials`` finished trials.
+
+    Args:
+        task: A registered task name, a registered :class:`Task`, or an objective function.
+        tuner: A registered tuner name.
+        trials: Finished (complete or pruned) trials wanted.
+        pruner: A registered pruner name.
+        seed: Seed of the tuner and of every trial.
+        jobs: Worker processes sharing the study.
+        storage: Any Optuna storage URL (default: a file in the run directory).
+        name: Run name (default ``<task>-<tuner>``); the run lives in ``runs_dir/name``.
+        budget: Epochs per trial (default: the task's maximum).
+        stop_at_noise: Stop once the possible remaining improvement is below the best trial's
+            cross-validation standard error (Optuna's Terminator, after Makarova et al. 2022).
+        runs_dir, overwrite: Parent folder of run folders; delete an existing run of that
+            name first.
+        progress, report: Show a progress bar; write ``report.html`` into the run folder.
+        task_options, tuner_options, pruner_options: Options for the task's, the tuner's and
+            the pruner's factories (e.g. ``{"n_folds": 5}``, ``{"threshold": 0.02}`` for
+            ``curve``); checked before any trial runs.
+        direction: ``"minimize"`` or ``"maximize"``: which way the objective's value is
+            better. Default: the task's own direction (a registered task declares it, and an
+            explicit one that contradicts it is refused), ``"minimize"`` for an objective
+            function. A resumed run must keep its direction.
+        command: The command line that started the run (recorded).
+
+    Returns:
+        The study and a :class:`~hyperlab.lab.summary.TuneSummary`.
+    """
+    name = default_name(task, tuner) if name is None else name
+    with run_lock(runs_dir, name):  # one writer per run (see runlock)
+        plan = make_plan(
+            "tune",
+            task,
+            name=name,
+            tuners=[tuner],
+            pruners=[pruner],
+            seeds=[seed],
+            **_settings(locals()),
+        )
+        run_dir = run_plan(plan, runs_dir, overwrite=overwrite, progress=progress)
+        study = load_studies(run_dir.path)[0][0]
+        summary = summarize(study, run_dir.path)
+        _report(run_dir.path, report)
+        return study, summary
+
+
+def compare(
+    task: Task | str | UserObjective,
+    tuners: Sequence[str] = ("random", "tpe"),
+    *,
+    seeds: int | Sequence[int] = 3,
+    trials: int = 20,
+    pruners: Sequence[str] = ("none",),
+    jobs: int = 1,
+    storage: str | None = None,
+    name: str | None = None,
+    budget: int | None = None,
+    stop_at_noise: bool = False,
+    runs_dir: str | Path = DEFAULT_RUNS_DIR,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: bool = True,
+    task_options: dict[str, Any] | None = None,
+    tuner_options: dict[str, Any] | None = None,
+    pruner_options: dict[str, Any] | None = None,
+    direction: str | None = None,
+    command: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every tuner x pruner with several seeds; write ``results.csv`` and the report.
+
+    Args:
+        task: As for :func:`tune`.
+        tuners: Registered tuner names.
+        seeds: How many seeds (0..K-1), or the seeds themselves.
+        trials: Finished trials per study.
+        pruners: Registered pruner names (each combined with each tuner).
+        jobs: Worker processes (each takes whole studies).
+        storage, name, budget, stop_at_noise, runs_dir, overwrite, progress, task_options,
+        tuner_options, pruner_options, command, direction: As for :func:`tune` (each tuner and each
+        pruner gets the options it takes; every option must be taken by one of them).
+        report: Write ``report.html`` next to ``results.csv``.
+
+    Returns:
+        One record (dict) per trial; ``pandas.DataFrame(records)`` gives the table.
+    """
+    tuners, pruners = _names("tuner", tuners), _names("pruner", pruners)
+    name = default_name(task, "compare") if name is None else name
+    with run_lock(runs_dir, name):  # one writer per run (see runlock)
+        plan = make_plan(
+            "compare",
+            task,
+            name=name,
+            tuners=tuners,
+            pruners=pruners,
+            seeds=_seed_list(seeds),
+            **_settings(locals()),
+        )
+        run_dir = run_plan(plan, runs_dir, overwrite=overwrite, progress=progress)
+        records = collect_records(run_dir.path)
+        write_results_csv(records, run_dir.path / "results.csv")
+        _report(run_dir.path, report)
+        return records
+
+
+#: The arguments of :func:`tune` and :func:`compare` that go to the plan unchanged.
+_PLAN_SETTINGS = (
+    "trials",
+    "jobs",
+    "storage",
+    "budget",
+    "stop_at_noise",
+    "direction",
+    "task_options",
+    "tuner_options",
+    "pruner_options",
+    "command",
+)
+
+
+def _settings(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The plan's settings among a call's ``arguments`` (its ``locals()``)."""
+    return {key: arguments[key] for key in _PLAN_SETTINGS}
+
+
+def _report(run_dir: Path, wanted: bool) -> None:
+    if wanted:
+        from hyperlab.report import write_report
+
+        write_report(run_dir)
+
+
+def _names(kind: str, names: Sequence[str]) -> list[str]:
+    """``names`` as a list: not one string, not empty, no repeats."""
+    if isinstance(names, str):
+        raise InputTypeError(f"{kind}s must be a sequence of names, not one string")
+    out = list(names)
+    if not out:
+        raise InputError(f"compare needs at least one {kind}")
+    if len(set(out)) != len(out):
+        raise InputError(f"{kind}s must not repeat, got {out}")
+    return out
+
+
+def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+    """``seeds`` as a list: ``K`` means 0..K-1."""
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        return list(range(positive_int("seeds", seeds)))
+    out = list(seeds)  # type: ignore[arg-type]
+    if not out:
+        raise InputError("seeds must not be empty")
+    return out

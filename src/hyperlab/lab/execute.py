@@ -1,0 +1,43 @@
+"""Carrying out a plan: its run folder prepared (or resumed), then its studies run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hyperlab.lab.identity import check_planned_space
+from hyperlab.lab.plan import RunPlan
+from hyperlab.lab.rundir import RunDir, load_studies
+from hyperlab.lab.runner import run_jobs
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -> RunDir:
+    """Prepare ``runs_dir/NAME`` for ``plan``: a new run is recorded; an existing one must have
+    been recorded with the same settings (and, for a task, the same search space) to resume.
+
+    ``plan.spec`` is replaced by the setup as recorded (its storage URL and creation time).
+    """
+    run_dir = RunDir(Path(runs_dir) / plan.spec.name)
+    plan.spec = run_dir.prepare(plan.spec, overwrite=overwrite)
+    plan.folder = run_dir.path.resolve()
+    task = plan.planned_task
+    if task is not None:  # an objective's trials are checked as they run
+        studies = [study for study, *_ in load_studies(run_dir.path)]
+        check_planned_space(studies, task.distributions())
+    return run_dir
+
+
+def run_plan(
+    plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False, progress: bool = True
+) -> RunDir:
+    """Start (or resume) the plan's run and run every study until it has its trials."""
+    run_dir = start_run(plan, runs_dir, overwrite=overwrite)
+    run_jobs(
+        plan.jobs(),
+        plan.spec.jobs,
+        objective=plan.objective,
+        progress=progress,
+        description=plan.spec.name,
+    )
+    return run_dir

@@ -1,0 +1,214 @@
+"""A run's plan: its setup built and checked once, then passed down.
+
+:func:`make_plan` turns what a user asked for (through :func:`hyperlab.tune`,
+:func:`hyperlab.compare`, the command line or ``--create-only`` for workers) into a
+:class:`RunPlan`: the :class:`~hyperlab.lab.rundir.RunSpec` that ``run.json`` records, the
+task built from its name, and the objective function when the user gave one. Every check runs
+here, before anything is stored or any trial runs; :meth:`RunPlan.jobs` then gives one
+:class:`~hyperlab.lab.runner.StudyJob` per study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from hyperlab.direction import MINIMIZE, check_direction, past_tense
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.lab.objective import UserObjective, planned
+from hyperlab.lab.plugins import check_plugins, max_budget
+from hyperlab.lab.rundir import RunSpec, check_name
+from hyperlab.lab.runner import StudyJob
+from hyperlab.lab.storage import check_url
+from hyperlab.lab.target import build_task, is_objective
+from hyperlab.registry import PRUNERS, TUNERS
+from hyperlab.tasks.base import Task
+
+#: The largest seed: seeds reach NumPy's generators, which take 0..2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+@dataclass
+class RunPlan:
+    """A checked run: what ``run.json`` records and the objects it was built from.
+
+    Attributes:
+        spec: The recorded setup.
+        task: The task (``None`` for an objective function).
+        objective: The objective function (``None`` for a task).
+        folder: The run folder, once the run has started (:func:`~hyperlab.lab.execute.start_run`).
+    """
+
+    spec: RunSpec
+    task: Task | None = None
+    objective: UserObjective | None = None
+    folder: Path | None = None
+
+    @property
+    def planned_task(self) -> Task | None:
+        """The task when its search space is known in advance, else ``None``."""
+        return planned(self.task)
+
+    def jobs(self) -> list[StudyJob]:
+        """One job per study: tuner x pruner x seed."""
+        s = self.spec
+        return [
+            StudyJob(
+                study_name=study_name,
+                storage=s.storage,
+                task=s.task,
+                tuner=tuner,
+                pruner=pruner,
+                seed=seed,
+                trials=s.trials,
+                budget=s.budget,
+                stop_at_noise=s.stop_at_noise,
+                direction=s.direction,
+                task_options=s.task_options,
+                tuner_options=s.tuner_options,
+                pruner_options=s.pruner_options,
+                folder=str(self.folder) if self.folder is not None else None,
+            )
+            for study_name, tuner, pruner, seed in s.study_names()
+        ]
+
+
+def make_plan(
+    kind: str,
+    task: Task | str | UserObjective,
+    *,
+    name: str,
+    tuners: list[str],
+    pruners: list[str],
+    seeds: list[int],
+    trials: int,
+    jobs: int = 1,
+    storage: str | None = None,
+    budget: int | None = None,
+    stop_at_noise: bool = False,
+    direction: str | None = None,
+    task_options: dict[str, Any] | None = None,
+    tuner_options: dict[str, Any] | None = None,
+    pruner_options: dict[str, Any] | None = None,
+    command: Sequence[str] | None = None,
+) -> RunPlan:
+    """Check a run's setup and build its plan (arguments as for :func:`hyperlab.compare`).
+
+    Raises:
+        InputError: A setting is bad; the message names it.
+    """
+    trials = positive_int("trials", trials)
+    jobs = positive_int("jobs", jobs)
+    check_seeds(seeds)
+    check_name(name)
+    for t in tuners:
+        TUNERS.check(t)
+    for p in pruners:
+        PRUNERS.check(p)
+    objective: UserObjective | None = None
+    if is_objective(task):
+        objective, task_name, task_obj = cast(UserObjective, task), None, None
+    else:
+        task_name, task_obj = build_task(cast("Task | str", task), task_options)
+    known = planned(task_obj)  # ``None``: the steps are the objective's own, pruners learn them
+    if budget is not None:
+        budget = _check_budget(budget, task_name, known)
+    if storage is not None:
+        check_url(storage)
+    tuner_options, pruner_options = (
+        _options("tuner", tuner_options),
+        _options("pruner", pruner_options),
+    )
+    check_plugins(
+        tuners,
+        pruners,
+        tuner_options,
+        pruner_options,
+        task_name=task_name,
+        task=known,
+        budget=max_budget(budget, known),
+        trials=trials,
+    )
+    spec = RunSpec(
+        kind=kind,
+        task=task_name,
+        tuners=list(tuners),
+        pruners=list(pruners),
+        seeds=list(seeds),
+        trials=trials,
+        storage=storage or "",
+        budget=budget,
+        jobs=jobs,
+        stop_at_noise=stop_at_noise,
+        direction=resolve_direction(direction, task_name, task_obj),
+        task_options=dict(task_options or {}),
+        tuner_options=tuner_options,
+        pruner_options=pruner_options,
+        name=name,
+        command=list(command or []),
+        objective=_identity(objective),
+    )
+    return RunPlan(spec, task_obj, objective)
+
+
+def _options(kind: str, options: Any) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InputTypeError(f"{kind}_options must be a dict, got {options!r}")
+    return dict(options)
+
+
+def _identity(objective: UserObjective | None) -> str | None:
+    from hyperlab.lab.identity import objective_identity
+
+    return objective_identity(objective) if objective is not None else None
+
+
+def _check_budget(budget: Any, task_name: str | None, task: Task | None) -> int:
+    budget = positive_int("budget", budget)
+    if task is not None and budget > task.max_budget:  # an objective's steps are its own
+        raise InputError(f"budget must be at most {task.max_budget} for {task_name}, got {budget}")
+    return budget
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` if it is a positive integer, else an error naming ``name`` and the value."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def check_seeds(seeds: list[int]) -> None:
+    """Every seed is an integer in 0..:data:`MAX_SEED`, and none repeats (one study each)."""
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise InputTypeError(f"seed must be an integer, got {s!r}")
+        if not 0 <= s <= MAX_SEED:
+            raise InputError(f"seed must be in 0..{MAX_SEED} (2**32 - 1), got {s}")
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"seeds must not repeat, got {seeds}")
+
+
+def resolve_direction(direction: Any, task_name: str | None, task: Task | None) -> str:
+    """The run's direction: ``direction`` when given, else the task's, else ``"minimize"``.
+
+    A task that declares its direction (every :class:`Task` does unless it sets ``None``) is
+    optimized that way; an explicit ``direction`` that contradicts it is refused by name.
+    """
+    if direction is not None:
+        check_direction(direction)
+    if task is None or task.direction is None:
+        return str(direction or MINIMIZE)
+    declared = check_direction(task.direction, f"direction of task {task_name!r}")
+    if direction is not None and direction != declared:
+        raise InputError(
+            f"direction {direction!r} contradicts task {task_name!r}, whose score "
+            f"({task.metric}) is to be {past_tense(declared)}; leave direction out to use "
+            "the task's"
+        )
+    return declared

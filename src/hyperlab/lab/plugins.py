@@ -1,0 +1,211 @@
+"""Building a run's tuners and pruners from their registered names and the run's options.
+
+This is the one place the lab turns a tuner or pruner name into an object. The lab knows no
+plug-in by name: each declares what it needs and the lab asks generically —
+
+- its options: the keywords its factory takes (:meth:`~hyperlab.registry.Registry.options`);
+  each tuner and each pruner of a run gets the run's options that it takes;
+- the tasks an option names (``reads_tasks`` at registration; the registry builds them);
+- the task being tuned: every tuner gets it, and a pruner whose factory names a ``task``
+  keyword (the ``oracle``, which reads final values from it);
+- ``startup_trials``: the complete trials it needs before its model (or its rule) acts;
+- ``records_predictions`` (pruners): the tuner option ``pruner_predictions=True`` needs a
+  pruner of the run that records predicted final values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from hyperlab.errors import HyperlabError, InputError, InputTypeError
+from hyperlab.registry import PRUNERS, TUNERS, Registry
+from hyperlab.tasks.base import Task
+
+#: What the lab itself gives every tuner factory; not options.
+SET_FOR_TUNERS = ("seed", "space", "task", "search_space")
+#: What the lab itself gives every pruner factory; not options.
+SET_FOR_PRUNERS = ("max_budget", "seed", "task")
+
+
+class StartupOnlyWarning(UserWarning):
+    """A tuner will not leave its start-up design in the trials asked for."""
+
+
+def max_budget(budget: int | None, task: Task | None) -> int | None:
+    """Epochs per trial: ``budget`` when given, else the task's maximum; ``None`` when neither
+    is known (an objective's steps are its own: the pruners learn them)."""
+    if budget is not None:
+        return budget
+    return task.max_budget if task is not None else None
+
+
+def share(registry: Registry[Any], name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The run's ``options`` that the factory of ``name`` takes."""
+    return {k: v for k, v in options.items() if registry.takes(name, k)}
+
+
+def make_tuner(name: str, options: dict[str, Any], *, seed: int, task: Task | None) -> Any:
+    """The tuner ``name`` (an Optuna sampler) with its share of ``options``.
+
+    Args:
+        name: A registered tuner name.
+        options: The run's tuner options.
+        seed: The sampler's seed.
+        task: The task whose search space is known in advance, or ``None`` (the objective
+            suggests its own parameters; the tuner then gets no space).
+    """
+    space = task.distributions() if task is not None else None
+    return TUNERS.create(name, seed=seed, space=space, task=task, **share(TUNERS, name, options))
+
+
+def make_pruner(
+    name: str,
+    options: dict[str, Any],
+    *,
+    seed: int,
+    budget: int | None,
+    task: Task | None = None,
+) -> Any:
+    """The pruner ``name`` with its share of ``options``; ``budget`` is the trials' epochs
+    (``None``: the pruner learns them from the trials). A pruner whose factory names a ``task``
+    keyword (the ``oracle``) gets the task being tuned (``None`` for an objective)."""
+    mine = share(PRUNERS, name, options)
+    if "task" in (PRUNERS.options(name) or ()):
+        mine["task"] = task
+    return PRUNERS.create(name, max_budget=budget, seed=seed, **mine)
+
+
+def check_plugins(
+    tuners: list[str],
+    pruners: list[str],
+    tuner_options: dict[str, Any],
+    pruner_options: dict[str, Any],
+    *,
+    task_name: str | None,
+    task: Task | None,
+    budget: int | None,
+    trials: int,
+) -> None:
+    """Check a run's tuners and pruners before anything is stored or runs.
+
+    Every option is taken by one of the run's tuners (or pruners) at least; no option names
+    the task being tuned among the tasks a plug-in reads (its own curves would leak); each
+    plug-in is built once with its share, so a bad value fails now; a pruner that could stop
+    no trial is refused; a tuner that would never leave its start-up design is warned about
+    (:class:`StartupOnlyWarning`); ``pruner_predictions=True`` needs a pruner that records
+    predictions.
+    """
+    _check_no_leak(PRUNERS, pruners, pruner_options, task_name)
+    _check_no_leak(TUNERS, tuners, tuner_options, task_name)
+    _check_keys(PRUNERS, "pruner", pruners, pruner_options, SET_FOR_PRUNERS)
+    built_pruners = []
+    for p in pruners:
+        pruner = _built(
+            PRUNERS,
+            p,
+            pruner_options,
+            lambda p=p: make_pruner(p, pruner_options, seed=0, budget=budget, task=task),
+        )
+        _check_pruner_startup(p, pruner, trials)
+        built_pruners.append(pruner)
+    _check_keys(TUNERS, "tuner", tuners, tuner_options, SET_FOR_TUNERS)
+    for t in tuners:
+        tuner = _built(
+            TUNERS, t, tuner_options, lambda t=t: make_tuner(t, tuner_options, seed=0, task=task)
+        )
+        _warn_startup_only(t, tuner, trials)
+    _check_predictions(tuner_options, pruners, built_pruners)
+
+
+def _check_keys(
+    registry: Registry[Any],
+    kind: str,
+    names: list[str],
+    options: dict[str, Any],
+    set_by_lab: tuple[str, ...],
+) -> None:
+    """Every option is taken by at least one of ``names``, and none is one the lab sets."""
+    if not isinstance(options, dict):
+        raise InputTypeError(f"{kind}_options must be a dict, got {options!r}")
+    for key in options:
+        if key in set_by_lab:
+            raise InputError(f"{kind} option {key!r} is set by the lab, not by an option")
+        if not any(registry.takes(n, key) for n in names):
+            taken = {n: sorted(set(registry.options(n) or ()) - set(set_by_lab)) for n in names}
+            raise InputError(
+                f"no {kind} of this run takes the option {key!r}; the options each takes: {taken}"
+            )
+
+
+def _check_no_leak(
+    registry: Registry[Any], names: list[str], options: dict[str, Any], task_name: str | None
+) -> None:
+    """A plug-in that reads other tasks (e.g. pretraining on their curves) must not read the
+    task being tuned: its own results would leak into the study."""
+    if task_name is None:
+        return
+    for name in names:
+        if task_name in registry.task_names(name, share(registry, name, options)):
+            raise InputError(
+                f"{registry.kind} {name!r} would read the task being tuned, {task_name!r}: its "
+                f"own results would leak into the study; name other tasks of its search space"
+            )
+
+
+def _built(registry: Registry[Any], name: str, options: dict[str, Any], build: Any) -> Any:
+    """``build()``, with a plain ``TypeError``/``ValueError`` turned into an :class:`InputError`
+    naming the plug-in and its options."""
+    try:
+        return build()
+    except HyperlabError:  # a bad value, already named by the plug-in
+        raise
+    except (TypeError, ValueError) as exc:  # no such keyword, or a value it refuses
+        mine = share(registry, name, options)
+        raise InputError(f"{registry.kind} {name!r} refused its options {mine}: {exc}") from None
+
+
+def _startup(obj: Any) -> int | None:
+    startup = getattr(obj, "startup_trials", None)
+    return startup if isinstance(startup, int) and not isinstance(startup, bool) else None
+
+
+def _check_pruner_startup(name: str, pruner: Any, trials: int) -> None:
+    """A pruner that stops no trial before ``startup_trials`` complete must have a trial left
+    to stop: otherwise it would silently prune nothing."""
+    startup = _startup(pruner)
+    if startup is not None and trials <= startup:
+        raise InputError(
+            f"pruner {name!r} stops no trial before {startup} trials have completed, and the "
+            f"run has trials={trials}: it would prune nothing; ask for more than {startup} "
+            f"trials (or pruner 'none')"
+        )
+
+
+def _warn_startup_only(name: str, tuner: Any, trials: int) -> None:
+    """Warn when a tuner draws all ``trials`` from its start-up design: its results are those
+    of that design, not of its model."""
+    startup = _startup(tuner)
+    if startup is not None and trials <= startup:
+        warnings.warn(
+            f"tuner {name!r} draws its first {startup} trials from its start-up design before "
+            f"its model chooses; with trials={trials} it never does, so its results are "
+            "those of that design (ask for more trials)",
+            StartupOnlyWarning,
+            stacklevel=5,
+        )
+
+
+def _check_predictions(
+    tuner_options: dict[str, Any], pruners: list[str], built_pruners: list[Any]
+) -> None:
+    """``pruner_predictions=True`` (the tuner option that shows a tuner the predicted final
+    values a pruner records) needs a pruner of the run that records them (one that declares
+    ``records_predictions``); otherwise the option would do nothing."""
+    if tuner_options.get("pruner_predictions") is not True:
+        return
+    if not any(getattr(p, "records_predictions", False) for p in built_pruners):
+        raise InputError(
+            f"tuner option pruner_predictions=True needs a pruner that records predicted "
+            f"finals (curve, curve-parametric or curve-halving); this run's pruners are {pruners}"
+        )

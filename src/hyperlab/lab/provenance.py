@@ -1,0 +1,136 @@
+"""What made a result: the command, the code's git commit, library versions and the machine.
+
+A number is only worth quoting if it can be made again. :func:`write_result` writes a result
+as JSON with a ``provenance`` block (:func:`provenance`) beside it, so a results file says which
+command, on which commit of the code, produced it; ``benchmarks/`` writes every result this way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hyperlab.errors import InputError, InputTypeError
+
+#: Libraries whose versions a result records (those absent are left out).
+LIBRARIES = ("hyperlab", "optuna", "torch", "numpy", "scipy", "scikit-learn")
+
+
+def git_commit(path: str | Path | None = None) -> dict[str, Any]:
+    """The git commit of the checkout holding ``path`` (default: hyperlab's own source).
+
+    Returns:
+        ``{"commit": 40 hex digits, "dirty": uncommitted changes present}``; both ``None`` when
+        ``path`` is not inside a git checkout or git is not installed.
+    """
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    if where.is_file():
+        where = where.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": head, "dirty": bool(status.strip())}
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def provenance(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Where a result comes from: command, git commit, versions, machine and time.
+
+    Args:
+        argv: The command line, program first (default: this process's own, ``sys.orig_argv``,
+            interpreter included).
+
+    Returns:
+        ``{"command": the command as one shell-quoted line, "commit": ..., "dirty": ...,
+        "versions": {...}, "machine": {...}, "date": ISO 8601 in UTC}`` (plain JSON data).
+
+    Raises:
+        InputTypeError: ``argv`` is a string or holds something other than strings.
+    """
+    if argv is None:
+        argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
+    if isinstance(argv, str) or not all(isinstance(a, str) for a in argv):
+        raise InputTypeError(f"argv must be a sequence of strings, got {argv!r}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "command": shlex.join(argv),
+        **git_commit(),
+        "versions": _versions(),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_avg_1m": load,
+        },
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_result(
+    path: str | Path, payload: Mapping[str, Any], argv: Sequence[str] | None = None
+) -> Path:
+    """Write ``payload`` as JSON to ``path``, with its :func:`provenance` under ``provenance``.
+
+    Args:
+        path: The file to write (its folder is created).
+        payload: The result: plain JSON data; numpy numbers and arrays and paths are
+            converted (NaN and infinity are written as ``NaN``/``Infinity``, which Python's
+            ``json`` reads back).
+        argv: The command line to record (default: this process's).
+
+    Returns:
+        The path written.
+
+    Raises:
+        InputError: ``payload`` already has a ``provenance`` key.
+        InputTypeError: ``payload`` is not a mapping.
+    """
+    if not isinstance(payload, Mapping):
+        raise InputTypeError(f"payload must be a mapping, got {type(payload).__name__}")
+    if "provenance" in payload:
+        raise InputError("payload already has a 'provenance' key; it is written by write_result")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"provenance": provenance(argv), **payload}, indent=1, default=_plain)
+    out.write_text(text + "\n")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as Python numbers and lists, paths as strings."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data: {value!r}")

@@ -1,0 +1,112 @@
+"""What a finished ``tune`` run found: the best trial, its noise, its test score."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from hyperlab.direction import MINIMIZE, name_of, past_tense
+from hyperlab.errors import InputError
+from hyperlab.lab.results import cv_std_err
+from hyperlab.lab.runner import SURPLUS_REASON
+
+
+@dataclass
+class TuneSummary:
+    """What :func:`tune` found.
+
+    Attributes:
+        best_params: The best trial's parameters.
+        best_value: Its cross-validated mean score.
+        best_std_err: Its standard error over the CV folds (NaN when it has no CV).
+        test_score: Its score on the held-out test split (``None`` when the task has none).
+        test_metric: What ``test_score`` measures and which way is better
+            (e.g. ``cross-entropy, lower is better``).
+        n_trials: Finished trials in the study.
+        stopped: Why the study stopped early, if it did.
+        run_dir: Where the run lives.
+        direction: Which way the value was optimized (``"minimize"`` or ``"maximize"``).
+    """
+
+    best_params: dict[str, Any]
+    best_value: float
+    best_std_err: float
+    test_score: float | None
+    n_trials: int
+    stopped: str | None = None
+    run_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    direction: str = MINIMIZE
+    test_metric: str | None = None
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        se = (
+            " (no CV)"
+            if math.isnan(self.best_std_err)
+            else f" ± {self.best_std_err:.4g} (CV standard error)"
+        )
+        out = [
+            f"best value ({past_tense(self.direction)}): {self.best_value:.6g}{se} "
+            f"after {self.n_trials} trials"
+        ]
+        out.append(
+            "best configuration: "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_params.items())
+        )
+        if self.test_score is not None:
+            metric = f" ({self.test_metric})" if self.test_metric else ""
+            out.append(f"held-out test score: {self.test_score:.6g}{metric}")
+        if self.stopped:
+            out.append(self.stopped)
+        return out
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
+    """A :class:`TuneSummary` of a finished study."""
+    finished = [
+        t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")
+    ]
+    try:
+        best = study.best_trial
+    except ValueError:
+        raise InputError(
+            f"study {study.study_name!r} has no completed trial (all failed or pruned?)"
+            + _first_failure(study)
+        ) from None
+    test = study.user_attrs.get("test_score", {})
+    return TuneSummary(
+        best_params=dict(best.params),
+        best_value=float(best.value if best.value is not None else math.nan),
+        best_std_err=cv_std_err(best),
+        test_score=test.get("value") if test.get("trial") == best.number else None,
+        test_metric=_test_metric(study),
+        n_trials=len(finished),
+        stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
+        run_dir=run_dir,
+        direction=name_of(study.direction),
+    )
+
+
+def _test_metric(study: optuna.Study) -> str:
+    """What the study's test score measures and which way is better (``cross-entropy, lower is
+    better``; ``score`` when the metric was not recorded)."""
+    better = "higher" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "lower"
+    return f"{study.user_attrs.get('test_score', {}).get('metric') or 'score'}, {better} is better"
+
+
+def _first_failure(study: optuna.Study) -> str:
+    """``"; trial N failed: REASON"`` for the first failed trial with a stored reason, or ``""``."""
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
+        reason = t.user_attrs.get("fail_reason")
+        if reason and reason != SURPLUS_REASON:
+            return f"; trial {t.number} failed: {reason}"
+    return ""

@@ -1,0 +1,85 @@
+"""What a run tunes: a registered task name, a registered :class:`Task`, or an objective
+function ``f(trial) -> float``; and the default run name built from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperlab.errors import HyperlabError, InputError, InputTypeError
+from hyperlab.registry import TASKS
+from hyperlab.tasks.base import Task
+
+
+def task_label(task: Any) -> str:
+    """A short name for a task name, a Task or an objective function (default run names)."""
+    if isinstance(task, str):
+        from hyperlab.tasks import user
+
+        return user.label(task) if user.is_reference(task) else task
+    return str(getattr(task, "name", getattr(task, "__name__", "objective")))
+
+
+def default_name(task: Any, suffix: str) -> str:
+    """The run name used when none is given: ``<task>-<suffix>`` (``suffix``: the tuner, or
+    ``compare``); a reference to user code gives ``<module or file>-<attribute>-<suffix>``."""
+    return f"{task_label(task)}-{suffix}"
+
+
+def is_objective(task: Any) -> bool:
+    """Whether ``task`` is a plain objective function (not a task name or a :class:`Task`)."""
+    return callable(task) and not isinstance(task, Task)
+
+
+def build_task(
+    task: Task | str | None, options: dict[str, Any] | None
+) -> tuple[str | None, Task | None]:
+    """The task's name and object, its options and settings checked before anything is stored.
+
+    A factory that refuses an option's value with a plain ``TypeError`` or ``ValueError`` gives
+    an :class:`InputError` naming the task and its options.
+    """
+    checked = _check_task_options(task, options)
+    try:
+        name, obj = _resolve_task(task, checked)
+    except HyperlabError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"task {task!r} refused its options {checked}: {exc}") from None
+    if obj is not None:
+        obj.check()
+    return name, obj
+
+
+def _check_task_options(task: Any, options: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``options``, each of which the registered task named ``task`` takes."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InputTypeError(f"task_options must be a dict, got {options!r}")
+    known = TASKS.options(task) if isinstance(task, str) and task in TASKS else None
+    for key in options:
+        if known is not None and key not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise InputError(
+                f"task {task!r} does not take the option {key!r}; the options it takes: {listed}"
+            )
+    return dict(options)
+
+
+def _resolve_task(
+    task: Task | str | None, task_options: dict[str, Any]
+) -> tuple[str | None, Task | None]:
+    if task is None:
+        return None, None
+    if isinstance(task, str):
+        name = TASKS.canonical(task)  # a reference to a file is recorded with its absolute path
+        return name, TASKS.create(name, **task_options)
+    if isinstance(task, Task):
+        if task.name in TASKS:
+            return task.name, task
+        raise InputError(
+            f"task object {task.name!r} is not registered; register it with "
+            "hyperlab.registry.TASKS.register(name, factory, description) so worker processes "
+            "and resumed runs can rebuild it"
+        )
+    raise InputTypeError(f"task must be a registered name or a Task, got {type(task).__name__}")

@@ -1,0 +1,33 @@
+"""Population-based training: PBT and PB2 as the tuners ``pbt`` and ``pb2``.
+
+A population of ``trials`` members trains a task's models in segments; between segments the
+worst members copy the best ones (weights and optimizer state) and explore new values of the
+task's mutable hyperparameters, so the population learns a hyperparameter schedule. PBT
+explores by random perturbation (Jaderberg et al. 2017), PB2 by a Gaussian-process bandit
+(Parker-Holder et al. 2020). The task must continue training
+(:meth:`hyperlab.tasks.Task.train_segment`). Importing this package registers both tuners in
+:data:`hyperlab.registry.TUNERS`; how to use them, what is stored and how a run resumes:
+``docs/population.md``.
+"""
+
+from __future__ import annotations
+
+from hyperlab.population.bandit import GPBandit
+from hyperlab.population.explore import Context, Explorer, Perturb
+from hyperlab.population.loop import PopulationFailure
+from hyperlab.population.members import Member
+from hyperlab.population.replay import replay
+from hyperlab.population.selftuning import hypergradient_twin
+from hyperlab.population.tuner import PopulationTuner
+
+__all__ = [
+    "Context",
+    "Explorer",
+    "GPBandit",
+    "Member",
+    "Perturb",
+    "PopulationFailure",
+    "PopulationTuner",
+    "hypergradient_twin",
+    "replay",
+]

@@ -1,0 +1,313 @@
+"""The population's training loop: segments, exploit and explore, checkpoints, resume.
+
+Members train in segments of ``interval`` epochs on one grid (0, interval, 2·interval, ...,
+budget). At each boundary but the last, the members in the bottom ``quantile`` (ranked by
+their latest score) copy a member of the top ``quantile`` — a deep copy of its current state:
+weights, optimizer state, random streams and epoch — and explore new values of the mutable
+hyperparameters. A member whose segment fails (:class:`~hyperlab.errors.TrialFailure`, or a
+non-finite score) copies a good member at once and the population goes on.
+
+``sync`` waits for every member to finish the segment (a generation) before anyone exploits;
+``async`` runs one member's segment at a time — the member furthest behind, ties drawn at
+random — and lets it exploit as soon as its segment ends, against the latest scores of the
+others, copying only members at least as far as itself (so epoch counters never go back and
+every member trains ``budget`` epochs). The whole population is checkpointed after each
+generation (``sync``) or segment (``async``); a run resumes from the checkpoint, so a killed
+process loses at most the generation or segment in progress, and a resumed run ends exactly
+as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+from hyperlab.errors import HyperlabError, InputError, TrialFailure
+from hyperlab.population import checkpoint
+from hyperlab.population.explore import Context, Explorer
+from hyperlab.population.members import Member
+from hyperlab.population.selftuning import hypergradient_twin
+from hyperlab.space.encoding import SpaceEncoder
+from hyperlab.tasks.base import Task
+
+#: Version of the checkpoint's layout.
+FORMAT = 1
+
+
+class PopulationFailure(HyperlabError, RuntimeError):
+    """Every member of the population failed (a generation, or ``population`` segments in a
+    row); the message gives each member's reason."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a population run is; a checkpoint resumes only a run with the same settings."""
+
+    tuner: str
+    population: int
+    budget: int
+    interval: int
+    quantile: float
+    mode: str
+    hypergradient: bool
+    seed: int
+    direction: str
+    explored: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def member_seed(seed: int, index: int, restarts: int) -> int:
+    """The seed of a member's fresh model: depends only on the run's seed, the member and
+    how often it restarted."""
+    return zlib.crc32(f"{seed}:{index}:{restarts}".encode()) % (2**31)
+
+
+class PopulationRun:
+    """Trains one population to the end, resuming from the checkpoint in ``workdir``.
+
+    Args:
+        task: A task that continues training (``Task.continues_training``).
+        settings: The run's settings.
+        explorer: Chooses explored values for exploiting members.
+        workdir: The folder of the checkpoint.
+    """
+
+    def __init__(self, task: Task, settings: Settings, explorer: Explorer, workdir: Path) -> None:
+        self.task, self.settings, self.explorer, self.workdir = task, settings, explorer, workdir
+        self.space = task.distributions()
+        self.sign = 1.0 if settings.direction == "minimize" else -1.0
+        self.wrap = hypergradient_twin if settings.hypergradient else None
+        self.rng = np.random.default_rng(settings.seed)
+        self.members: list[Member] = []
+        self.log: list[dict[str, Any]] = []
+        self.steps = 0
+        self.failures_in_a_row = 0
+        self.seconds = {"train": 0.0, "save": 0.0, "restore": 0.0}
+
+    def run(self) -> list[Member]:
+        """Train until every member has trained ``budget`` epochs; return the members."""
+        if not self._restore():
+            self._start()
+        while any(m.epoch < self.settings.budget for m in self.members):
+            if self.settings.mode == "sync":
+                self._generation()
+            else:
+                self._async_step()
+            self.steps += 1
+            self._save()
+        return self.members
+
+    def summary(self) -> dict[str, Any]:
+        """The run's settings, steps and where its time went (plain data)."""
+        s = self.settings
+        train = self.seconds["train"]
+        return {
+            **{k: v for k, v in s.to_dict().items() if k != "explored"},
+            "explored": list(s.explored),
+            "steps": self.steps,
+            "train_seconds": train,
+            "checkpoint_seconds": self.seconds["save"],
+            "restore_seconds": self.seconds["restore"],
+            "checkpoint_share": self.seconds["save"] / train if train > 0 else math.nan,
+        }
+
+    # -- start, checkpoint, resume --------------------------------------------------------
+
+    def _start(self) -> None:
+        encoder = SpaceEncoder(self.space)
+        configs = encoder.decode(encoder.random(self.settings.population, self.rng))
+        self.members = [
+            Member(i, c, dict(c), member_seed(self.settings.seed, i, 0))
+            for i, c in enumerate(configs)
+        ]
+
+    def _save(self) -> None:
+        began = time.perf_counter()
+        payload = {
+            "format": FORMAT,
+            "settings": self.settings.to_dict(),
+            "members": [m.to_dict() for m in self.members],
+            "log": self.log,
+            "rng": self.rng.bit_generator.state,
+            "steps": self.steps,
+            "failures_in_a_row": self.failures_in_a_row,
+            "seconds": dict(self.seconds),
+        }
+        checkpoint.save(self.workdir, payload)
+        self.seconds["save"] += time.perf_counter() - began
+
+    def _restore(self) -> bool:
+        began = time.perf_counter()
+        data = checkpoint.load(self.workdir)
+        if data is None:
+            return False
+        if data.get("format") != FORMAT:
+            raise InputError(
+                f"the population checkpoint in {self.workdir} has layout {data.get('format')!r}; "
+                f"this version reads layout {FORMAT} (remove it to start the population again)"
+            )
+        stored, mine = data["settings"], self.settings.to_dict()
+        for key in mine:
+            if stored.get(key) != mine[key]:
+                raise InputError(
+                    f"the population checkpoint in {self.workdir} was made with "
+                    f"{key}={stored.get(key)!r}, this run has {key}={mine[key]!r}; use a new "
+                    "run (or remove the checkpoint to start the population again)"
+                )
+        self.members = [Member.from_dict(d) for d in data["members"]]
+        self.log = data["log"]
+        self.rng.bit_generator.state = data["rng"]
+        self.steps, self.failures_in_a_row = data["steps"], data["failures_in_a_row"]
+        self.seconds = dict(data["seconds"])
+        self.seconds["restore"] += time.perf_counter() - began
+        return True
+
+    # -- one segment ------------------------------------------------------------------------
+
+    def _train(self, m: Member) -> str | None:
+        """Train ``m`` to the next boundary; return the reason when the segment failed."""
+        start, before = m.epoch, m.value
+        epochs = min(start + self.settings.interval, self.settings.budget) - start
+        config = self.task.search_space(optuna.trial.FixedTrial(m.params))  # type: ignore[arg-type]
+        began = time.perf_counter()
+        reason = None
+        try:
+            segment = self.task.train_segment(
+                config, m.state, epochs, seed=m.seed, wrap_optimizer=self.wrap
+            )
+        except TrialFailure as exc:
+            reason = str(exc)
+        else:
+            if len(segment.values) != epochs or not all(map(math.isfinite, segment.values)):
+                reason = f"scores {segment.values} over {epochs} epochs are not all finite"
+        spent = time.perf_counter() - began
+        m.epochs_trained += epochs
+        m.wall_time += spent
+        self.seconds["train"] += spent
+        if reason is not None:
+            m.lineage.append({"epoch": start, "failed": reason})
+            return reason
+        m.record(segment, start)
+        assert m.value is not None
+        gain = None if before is None else self.sign * (before - m.value)
+        self.log.append(
+            {
+                "member": m.index,
+                "start": start,
+                "end": m.epoch,
+                "config": dict(m.params),
+                "value": m.value,
+                "improvement": gain,
+            }
+        )
+        return None
+
+    # -- exploit and explore ----------------------------------------------------------------
+
+    def _ranked(self, members: list[Member]) -> list[Member]:
+        """``members`` with a score, best first (ties by index)."""
+        scored = [m for m in members if m.value is not None]
+        return sorted(scored, key=lambda m: (self.sign * float(m.value or 0.0), m.index))
+
+    def _quantile(self) -> int:
+        """How many members the top (and the bottom) quantile holds."""
+        n = self.settings.population
+        return min(math.ceil(self.settings.quantile * n), n // 2)
+
+    def _exploit(self, m: Member, donors: list[Member], reason: str) -> None:
+        """``m`` copies a donor drawn at random from ``donors``."""
+        donor = donors[int(self.rng.integers(len(donors)))]
+        m.copy_from(donor, reason)
+
+    def _explore(self, exploiters: list[Member]) -> None:
+        exploiters = [m for m in exploiters if m.epoch < self.settings.budget]
+        if not exploiters:
+            return
+        context = Context(
+            self.space, self.settings.explored, self.log, exploiters[0].epoch, self.settings.budget
+        )
+        chosen = self.explorer.explore([dict(m.params) for m in exploiters], context, self.rng)
+        for m, params in zip(exploiters, chosen):
+            m.origin["perturbation"] = {
+                n: [m.params[n], params[n]] for n in context.names if params[n] != m.params[n]
+            }
+            m.params = params
+
+    def _generation(self) -> None:
+        """Sync: every member trains one segment, then the bottom copies the top."""
+        start = self.members[0].epoch
+        end = min(start + self.settings.interval, self.settings.budget)
+        failed = {m.index: r for m in self.members if (r := self._train(m)) is not None}
+        if len(failed) == len(self.members):
+            raise PopulationFailure(_all_failed(failed, f"epochs {start}..{end}"))
+        ranked = self._ranked([m for m in self.members if m.index not in failed])
+        k = self._quantile()
+        top = ranked[: max(k, 1)]
+        worst = max(0, k - len(failed))
+        bottom = [m for m in ranked[len(ranked) - worst :] if worst and m not in top]
+        if ranked[0].epoch >= self.settings.budget:
+            bottom = []  # the end: only failed members copy a finished model
+        exploiters = [m for m in self.members if m.index in failed or m in bottom]
+        for m in exploiters:
+            why = f"failed: {failed[m.index]}" if m.index in failed else "bottom quantile"
+            self._exploit(m, top, why)
+        self._explore(exploiters)
+
+    def _async_step(self) -> None:
+        """Async: the member furthest behind trains a segment, then exploits at once if it
+        ranks in the bottom quantile."""
+        budget = self.settings.budget
+        active = [m for m in self.members if m.epoch < budget]
+        low = min(m.epoch for m in active)
+        tied = [m for m in active if m.epoch == low]
+        m = tied[int(self.rng.integers(len(tied)))]
+        reason = self._train(m)
+        if reason is not None:
+            self._recover(m, low, reason)
+            return
+        self.failures_in_a_row = 0
+        ranked = self._ranked(self.members)
+        k = self._quantile()
+        if m.epoch >= budget or k == 0 or m not in ranked[len(ranked) - k :] or m in ranked[:k]:
+            return
+        donors = [d for d in ranked[:k] if d.epoch >= m.epoch]
+        if donors:
+            self._exploit(m, donors, "bottom quantile")
+            self._explore([m])
+
+    def _recover(self, m: Member, start: int, reason: str) -> None:
+        """Async: a failed member copies a good member at least as far as the segment's start,
+        or restarts from a fresh model when there is none."""
+        self.failures_in_a_row += 1
+        if self.failures_in_a_row >= self.settings.population:
+            last = {
+                x.index: x.lineage[-1]["failed"]
+                for x in self.members
+                if x.lineage and "failed" in x.lineage[-1]
+            }
+            raise PopulationFailure(
+                _all_failed(last, f"{self.failures_in_a_row} segments in a row")
+            )
+        others = [x for x in self.members if x is not m and x.epoch >= start]
+        ranked = self._ranked(others)
+        if ranked:
+            self._exploit(m, ranked[: max(self._quantile(), 1)], f"failed: {reason}")
+            self._explore([m])
+            return
+        encoder = SpaceEncoder(self.space)
+        params = encoder.decode(encoder.random(1, self.rng))[0]
+        m.restart(params, member_seed(self.settings.seed, m.index, m.restarts + 1))
+
+
+def _all_failed(reasons: dict[int, str], when: str) -> str:
+    lines = "; ".join(f"member {i}: {r[:200]}" for i, r in sorted(reasons.items()))
+    return f"every member of the population failed ({when}): {lines}"

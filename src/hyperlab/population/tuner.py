@@ -1,0 +1,275 @@
+"""The ``pbt`` and ``pb2`` tuners: a sampler that trains its own population.
+
+:class:`PopulationTuner` is an Optuna sampler that draws at random when used as an ordinary
+sampler, and declares ``drives_trials``: the lab then hands it the study and the task
+(:meth:`PopulationTuner.run_trials`), and it trains ``trials`` members of ``budget`` epochs
+each in segments (:mod:`hyperlab.population.loop`), writing one trial per member at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.population import checkpoint
+from hyperlab.population.bandit import GPBandit
+from hyperlab.population.explore import Explorer, Perturb
+from hyperlab.population.loop import PopulationRun, Settings
+from hyperlab.population.trials import missing_members, write_trials
+from hyperlab.registry import TUNERS
+from hyperlab.tasks.base import Task
+
+#: The modes of exploiting: after a generation barrier, or as each member's segment ends.
+MODES = ("sync", "async")
+
+
+class PopulationTuner(optuna.samplers.BaseSampler):
+    """Population-based training as an Optuna sampler.
+
+    Args:
+        explorer: Chooses the explored values of exploiting members.
+        name: The tuner's registered name (recorded with the run).
+        seed: Seed of the random draws when used as an ordinary sampler.
+        interval: Epochs per segment (``None``: a fifth of the budget, rounded, at least 1).
+        quantile: Share of the population in the bottom (copying) and top (copied) groups.
+        mode: ``"sync"`` or ``"async"``.
+        hypergradient: Members learn their rate with a hypergradient optimizer.
+    """
+
+    drives_trials = True
+
+    def __init__(
+        self,
+        explorer: Explorer,
+        *,
+        name: str = "pbt",
+        seed: int | None = None,
+        interval: int | None = None,
+        quantile: float = 0.25,
+        mode: str = "sync",
+        hypergradient: bool = False,
+    ) -> None:
+        self.explorer = explorer
+        self.name = name
+        self.interval = interval
+        self.quantile = quantile
+        self.mode = mode
+        self.hypergradient = hypergradient
+        self._random = optuna.samplers.RandomSampler(seed=seed)
+
+    # -- an ordinary sampler: random ---------------------------------------------------------
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    def reseed_rng(self) -> None:
+        self._random.reseed_rng()
+
+    # -- the population ----------------------------------------------------------------------
+
+    def run_trials(
+        self,
+        study: optuna.Study,
+        task: Task,
+        *,
+        trials: int,
+        budget: int,
+        seed: int,
+        workdir: Path,
+    ) -> None:
+        """Train a population of ``trials`` members for ``budget`` epochs each and write one
+        complete trial per member; resume from the checkpoint in ``workdir``; do nothing when
+        the study already holds every member.
+
+        Raises:
+            InputError: The task cannot continue training, or ``trials``, ``budget`` or
+                ``interval`` cannot make a population (fewer than 2 members, fewer than 2
+                segments), or the checkpoint is another run's.
+            PopulationFailure: Every member failed.
+        """
+        settings = self.settings(study, task, trials=trials, budget=budget, seed=seed)
+        if not missing_members(study, trials):
+            return
+        with checkpoint.locked(Path(workdir)):  # one process trains it; others wait, then see it
+            if not missing_members(study, trials):
+                return
+            run = PopulationRun(task, settings, self.explorer, Path(workdir))
+            members = run.run()
+            write_trials(study, members, task.distributions(), run.summary())
+
+    def settings(
+        self, study: optuna.Study, task: Task, *, trials: int, budget: int, seed: int
+    ) -> Settings:
+        """The settings of a run of this tuner (checked)."""
+        explored = check_task(self.name, task, self.hypergradient)
+        for name, value, least in (("trials", trials, 2), ("budget", budget, 2)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InputError(
+                    f"{self.name} needs {name} >= {least} (a population of at least two members "
+                    f"trained in at least two segments), got {name}={value!r}"
+                )
+        interval = self.interval if self.interval is not None else max(1, round(budget / 5))
+        if interval >= budget:
+            raise InputError(
+                f"interval must be less than the budget ({budget} epochs), or no member ever "
+                f"exploits another; got interval={interval}"
+            )
+        return Settings(
+            tuner=self.name,
+            population=trials,
+            budget=budget,
+            interval=interval,
+            quantile=float(self.quantile),
+            mode=self.mode,
+            hypergradient=self.hypergradient,
+            seed=int(seed),
+            direction="minimize" if study.direction.name == "MINIMIZE" else "maximize",
+            explored=explored,
+        )
+
+
+def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
+    """The parameters a population explores on ``task``, after checking it can train one.
+
+    Raises:
+        InputError: No task, a task without ``_train_segment``, no mutable parameters, or
+            ``hypergradient`` on a task whose optimizers cannot be wrapped.
+    """
+    if task is None:
+        raise InputError(
+            f"tuner {tuner!r} trains a population of a task's models in segments: it needs a "
+            "task that can continue training (a plain objective cannot)"
+        )
+    if not isinstance(task, Task):
+        raise InputTypeError(f"tuner {tuner!r} needs a hyperlab Task, got {task!r}")
+    if not task.continues_training:
+        raise InputError(
+            f"task {task.name!r} cannot continue training: it does not implement "
+            f"Task._train_segment (state in, more epochs, state out), which {tuner!r} needs"
+        )
+    space = task.distributions()
+    if not task.mutable_params:
+        raise InputError(
+            f"task {task.name!r} names no mutable_params: {tuner!r} would have nothing to explore"
+        )
+    unknown = [n for n in task.mutable_params if n not in space]
+    if unknown:
+        raise InputError(f"mutable_params {unknown} of task {task.name!r} are not in its space")
+    if hypergradient and task.learning_rate_param is None:
+        raise InputError(
+            f"hypergradient=True needs a task whose train_segment wraps its optimizers "
+            f"(learning_rate_param); task {task.name!r} has none"
+        )
+    learned = task.learning_rate_param if hypergradient else None
+    return tuple(n for n in task.mutable_params if n != learned)
+
+
+def check_options(task: Any, interval: Any, quantile: Any, mode: Any, hypergradient: Any) -> None:
+    """Check the options both tuners take (each named with its bad value)."""
+    if interval is not None:
+        if isinstance(interval, bool) or not isinstance(interval, int):
+            raise InputTypeError(f"interval must be an integer number of epochs, got {interval!r}")
+        if interval < 1:
+            raise InputError(f"interval must be at least 1 epoch, got {interval}")
+        if task is not None and interval >= task.max_budget:
+            raise InputError(
+                f"interval must be less than the budget (at most {task.max_budget} epochs for "
+                f"{task.name}), or no member ever exploits another; got interval={interval}"
+            )
+    _number("quantile", quantile)
+    if not 0 < quantile <= 0.5:
+        raise InputError(f"quantile must be in (0, 0.5], got {quantile!r}")
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    if not isinstance(hypergradient, bool):
+        raise InputTypeError(f"hypergradient must be True or False, got {hypergradient!r}")
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputTypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise InputError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+@TUNERS.add("pbt", "population-based training: the worst copy the best and perturb (trials=size)")
+def pbt(
+    *,
+    seed: int | None = None,
+    space: Any = None,
+    task: Task | None = None,
+    interval: int | None = None,
+    quantile: float = 0.25,
+    resample_probability: float = 0.25,
+    mode: str = "sync",
+    hypergradient: bool = False,
+    **_: Any,
+) -> PopulationTuner:
+    """PBT (Jaderberg et al. 2017); ``resample_probability`` is the chance that an explored
+    value is drawn afresh instead of perturbed."""
+    check_task("pbt", task, hypergradient is True)
+    check_options(task, interval, quantile, mode, hypergradient)
+    if not 0 <= _number("resample_probability", resample_probability) <= 1:
+        raise InputError(f"resample_probability must be in [0, 1], got {resample_probability!r}")
+    return PopulationTuner(
+        Perturb(float(resample_probability)),
+        name="pbt",
+        seed=seed,
+        interval=interval,
+        quantile=quantile,
+        mode=mode,
+        hypergradient=hypergradient,
+    )
+
+
+@TUNERS.add("pb2", "population-based bandits: PBT exploring by GP-UCB (trials=size)")
+def pb2(
+    *,
+    seed: int | None = None,
+    space: Any = None,
+    task: Task | None = None,
+    interval: int | None = None,
+    quantile: float = 0.25,
+    mode: str = "sync",
+    hypergradient: bool = False,
+    ucb_kappa: float = 1.0,
+    **_: Any,
+) -> PopulationTuner:
+    """PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's
+    upper confidence bound."""
+    check_task("pb2", task, hypergradient is True)
+    check_options(task, interval, quantile, mode, hypergradient)
+    if _number("ucb_kappa", ucb_kappa) < 0:
+        raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
+    return PopulationTuner(
+        GPBandit(float(ucb_kappa)),
+        name="pb2",
+        seed=seed,
+        interval=interval,
+        quantile=quantile,
+        mode=mode,
+        hypergradient=hypergradient,
+    )

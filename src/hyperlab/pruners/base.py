@@ -1,0 +1,194 @@
+"""``PredictorPruner``: what the curve pruners share.
+
+A curve pruner decides with a :class:`~hyperlab.curves.CurvePredictor` that it refits on the
+study's finished trials. The final step whose value is predicted is ``max_budget`` when it is
+known (a task's epochs); without it (a user's objective) it is learned from the study: the
+largest step a complete trial reported. No trial is stopped before one has completed (a
+warm-up, like Optuna's ``n_startup_trials``), and the budget grows when a later trial completes
+with more steps. A maximized study's values are negated once, as they are read
+(:func:`hyperlab.direction.study_sign`; values written back, in reasons and predictions, are
+turned back), so that every rule and the predictor minimize.
+
+When a curve pruner stops a trial it records on it (user attributes) ``prune_reason`` and, when
+a prediction decided, ``predicted_final_mean`` and ``predicted_final_std``; the report shows
+them and a tuner may learn from them (``records_predictions``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.pruners import BasePruner
+from optuna.trial import FrozenTrial, TrialState
+
+from hyperlab.curves.base import CurvePredictor
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.pruners.trials import first_steps, learned_budget, not_epochs, trial_curve
+
+
+def check_int(name: str, value: Any, low: int, *, optional: bool = False) -> None:
+    """Refuse ``value`` unless it is an int ``>= low`` (or ``None`` when ``optional``)."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        allowed = " or None" if optional else ""
+        raise InputError(f"{name} must be an int >= {low}{allowed}, got {value!r}")
+
+
+class PredictorPruner(BasePruner):
+    """Base class of the pruners that decide with a refitted curve predictor.
+
+    Args:
+        predictor: The curve predictor (a :class:`~hyperlab.curves.CurvePredictor`); it is
+            refitted on the study's trials as they finish.
+        max_budget: The final step (epoch) whose value is predicted; ``None``: learned from
+            the study (see the module docstring).
+        min_finished: Complete trials that must have reached the final step before the
+            predictor acts.
+        refit_growth: Refit the predictor when the number of finished trials (complete or
+            pruned) has grown by this fraction since the last fit (at least by one).
+    """
+
+    #: It stores each stopped trial's predicted final value (read by ``pruner_predictions``).
+    records_predictions = True
+
+    def __init__(
+        self,
+        predictor: CurvePredictor,
+        *,
+        max_budget: int | None = None,
+        min_finished: int = 5,
+        refit_growth: float = 0.25,
+    ) -> None:
+        if not isinstance(predictor, CurvePredictor):
+            raise InputTypeError(f"predictor must be a CurvePredictor, got {predictor!r}")
+        check_int("max_budget", max_budget, 1, optional=True)
+        check_int("min_finished", min_finished, 1)
+        if not refit_growth >= 0.0:
+            raise InputError(f"refit_growth must be >= 0, got {refit_growth!r}")
+        self.predictor = predictor
+        self.max_budget = max_budget
+        self.min_finished = min_finished
+        self.refit_growth = refit_growth
+        self._fitted_on = 0
+        self._fitted_budget: int | None = None
+        self._warned_inert = False
+        self._warned_steps = False
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    @property
+    @abstractmethod
+    def startup_trials(self) -> int:
+        """Complete trials the pruner needs before it can stop one (the lab refuses a run of
+        no more trials than this)."""
+
+    @abstractmethod
+    def _inert_reason(self, budget: int) -> str | None:
+        """Why the settings leave nothing to check with the final step ``budget``, or ``None``."""
+
+    def budget(self, trials: list[FrozenTrial]) -> int | None:
+        """The final step: ``max_budget``, or else learned from ``trials`` (the largest step a
+        complete one reported; ``None`` before one has). Warns once when a trial's steps are
+        not its epochs, and once when a learned budget leaves the pruner's settings nothing to
+        act on (:meth:`_inert_reason`)."""
+        if self.max_budget is not None:
+            return self.max_budget
+        budget = learned_budget(trials)
+        if budget is not None and not self._warned_steps:
+            odd = not_epochs(trials)
+            if odd is not None:
+                self._warned_steps = True
+                warnings.warn(
+                    f"{type(self).__name__} reads a trial's steps as its epochs 1, 2, 3, ...; "
+                    f"trial {odd.number} reported steps {first_steps(odd)}: report once per "
+                    "epoch with step=epoch (1-based), or its predictions are for the wrong epoch",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        if budget is not None and not self._warned_inert:
+            reason = self._inert_reason(budget)
+            if reason is not None:
+                self._warned_inert = True
+                warnings.warn(
+                    f"{type(self).__name__}: {reason}, the largest step a complete trial "
+                    f"reported: it stops no trial until a trial completes with more steps",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        return budget
+
+    def _settled(self, study: optuna.Study, trial: FrozenTrial) -> bool | None:
+        """The answer before any rule: ``False`` with no value yet, ``True`` (recorded) for a
+        non-finite last value, ``None`` to go on."""
+        step = trial.last_step
+        if step is None:
+            return False
+        value = trial.intermediate_values[step]
+        if value is None or not math.isfinite(value):
+            self._record(study, trial, f"non-finite intermediate value {value} at epoch {step}")
+            return True
+        return None
+
+    def _refit(self, others: list[FrozenTrial], sign: float, budget: int) -> None:
+        """Refit the predictor on the finished trials' curves (cut at ``budget``) when they
+        have grown by ``refit_growth`` or the budget has changed since the last fit."""
+        done = [
+            t
+            for t in others
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
+        ]
+        needed = self._fitted_on + max(1, int(self.refit_growth * self._fitted_on))
+        fitted = self._fitted_on and self._fitted_budget == budget
+        if fitted and len(done) < needed and self.predictor.max_budget_ is not None:
+            return
+        curves, configs = [], []
+        distributions: dict[str, Any] = {}
+        for t in done:
+            curve = (sign * trial_curve(t))[:budget]
+            if np.isfinite(curve[0]):
+                curves.append(curve)
+                configs.append(t.params)
+                distributions.update(t.distributions)
+        uses_config = self.predictor.uses_config
+        self.predictor.fit(
+            curves,
+            configs if uses_config else None,
+            [budget] * len(curves),
+            distributions=distributions if uses_config else None,
+        )
+        self._fitted_on = len(done)
+        self._fitted_budget = budget
+
+    @staticmethod
+    def _record(
+        study: optuna.Study,
+        trial: FrozenTrial,
+        reason: str,
+        mean: float | None = None,
+        std: float | None = None,
+    ) -> None:
+        """Write why ``trial`` stops (and its predicted final ``mean`` and ``std``) on it."""
+        attrs: dict[str, Any] = {"prune_reason": reason}
+        if mean is not None and std is not None:
+            attrs.update(predicted_final_mean=float(mean), predicted_final_std=float(std))
+        for key, value in attrs.items():
+            study._storage.set_trial_user_attr(trial._trial_id, key, value)
+            # Optuna hands the pruner a shallow copy of the running trial's cached record, so
+            # this makes the attributes visible through ``Trial.user_attrs`` in the objective
+            # as well (a harmless local update where it is a deep copy).
+            trial.user_attrs[key] = value

@@ -1,0 +1,68 @@
+"""What the curve pruners read from a study's trials: curves, values at an epoch, final values.
+
+The curve pruners read a trial's steps as its epochs ``1, 2, 3, ...``. Every value returned
+here is multiplied by ``sign`` (``-1`` for a maximized study, :func:`hyperlab.direction.
+study_sign`), so that the pruners' rules and their predictors always minimize.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from optuna.trial import FrozenTrial, TrialState
+
+
+def trial_curve(trial: FrozenTrial) -> np.ndarray:
+    """The trial's reported values in step order: array of shape ``(n_steps,)``."""
+    steps = sorted(trial.intermediate_values)
+    return np.array([trial.intermediate_values[s] for s in steps], dtype=np.float64)
+
+
+def learned_budget(trials: list[FrozenTrial]) -> int | None:
+    """The largest step a complete trial reported; ``None`` before one has."""
+    steps = [
+        t.last_step for t in trials if t.state == TrialState.COMPLETE and t.last_step is not None
+    ]
+    return max(steps, default=None)
+
+
+def not_epochs(trials: list[FrozenTrial]) -> FrozenTrial | None:
+    """A complete trial whose steps are not 1, 2, ..., n (the pruners read steps as epochs)."""
+    for t in trials:
+        if t.state == TrialState.COMPLETE and t.intermediate_values:
+            steps = sorted(t.intermediate_values)
+            if steps != list(range(1, len(steps) + 1)):
+                return t
+    return None
+
+
+def first_steps(trial: FrozenTrial) -> str:
+    """The trial's first four steps, for a message (``"1, 3, 5, 7, ..."``)."""
+    steps = sorted(trial.intermediate_values)
+    return ", ".join(map(str, steps[:4])) + (", ..." if len(steps) > 4 else "")
+
+
+def values_at(trials: list[FrozenTrial], step: int, sign: float) -> list[float]:
+    """Sign-adjusted finite values that ``trials`` reported at ``step``."""
+    return [
+        sign * t.intermediate_values[step]
+        for t in trials
+        if step in t.intermediate_values and math.isfinite(t.intermediate_values[step])
+    ]
+
+
+def final_values(trials: list[FrozenTrial], sign: float, budget: int) -> np.ndarray:
+    """Sign-adjusted final values of the complete trials that reached ``budget``: shape
+    ``(n,)``; the value at step ``budget`` when a trial went on past it."""
+    out = []
+    for t in trials:
+        if t.state != TrialState.COMPLETE or t.value is None:
+            continue
+        last = t.last_step
+        if last is not None and last < budget:
+            continue
+        value = t.intermediate_values.get(budget, t.value)
+        if math.isfinite(value):
+            out.append(sign * value)
+    return np.array(out, dtype=np.float64)

@@ -1,0 +1,229 @@
+"""The study's trials as the neural sampler's training data.
+
+A complete trial is an observation of its value. A trial a learning-curve pruner stopped with a
+prediction of its final value is an observation of that prediction at the full budget, with the
+prediction's std as known noise (the pruner read more of the curve than the sampler can). With
+``multi_fidelity`` a pruned trial is an observation of its last reported value at the budget it
+reached. Values are multiplied by the study's sign, so lower is always better.
+
+:class:`TrialMemory` keeps what the sampler learns from the storage between suggestions, so a
+suggestion reads each finished trial once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from hyperlab.direction import sign as direction_sign
+from hyperlab.direction import study_sign
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.space import SpaceEncoder
+from hyperlab.tuners.feedback import predicted_final
+from hyperlab.tuners.neural.design import SobolDesign
+
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class Observation(NamedTuple):
+    """One finished trial as training data."""
+
+    x: np.ndarray  #: encoded parameters, shape ``(d,)``
+    y: float  #: the value times the study's sign (lower is better)
+    noise: float  #: known standard deviation of ``y`` (0: none known)
+    budget: float  #: the budget ``y`` was measured at (``inf``: the full budget)
+
+
+@dataclass(frozen=True)
+class TrialReader:
+    """Turns a finished trial into an :class:`Observation` (see the module docstring).
+
+    Args:
+        pruner_predictions: Read a pruned trial's predicted final value.
+        multi_fidelity: Read a pruned trial's last value at its budget, and a complete
+            trial's budget.
+        max_budget: The full budget (``None``: unknown, the largest one seen).
+    """
+
+    pruner_predictions: bool
+    multi_fidelity: bool
+    max_budget: float | None
+
+    def read(self, enc: SpaceEncoder, t: FrozenTrial, sign: float) -> Observation | None:
+        """The observation of ``t`` (``sign * value`` is minimized), or None when unusable."""
+        x = encode_trial(enc, t)
+        if x is None:
+            return None
+        pruned = t.state == TrialState.PRUNED
+        predicted = predicted_final(t) if self.pruner_predictions and pruned else None
+        if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
+            budget = trial_budget(t) if self.multi_fidelity else math.inf
+            return Observation(x, sign * float(t.value), _std_err(t), budget)
+        if predicted is not None:
+            budget = float(self.max_budget) if self.max_budget is not None else math.inf
+            return Observation(x, sign * predicted[0], predicted[1], budget)
+        if pruned and self.multi_fidelity and t.intermediate_values:
+            value = float(t.intermediate_values[max(t.intermediate_values)])
+            if not math.isfinite(value):
+                return None
+            budget = trial_budget(t)
+            budget = float(max(t.intermediate_values)) if math.isinf(budget) else budget
+            return Observation(x, sign * value, _std_err(t), budget)
+        return None
+
+
+def _std_err(t: FrozenTrial) -> float:
+    """The trial's ``std_err`` user attribute when it is a positive number, else 0."""
+    try:
+        noise = float(t.user_attrs.get("std_err", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+    return noise if math.isfinite(noise) and noise > 0 else 0.0
+
+
+def trial_budget(t: FrozenTrial) -> float:
+    """The trial's budget: its ``budget`` attribute, else its last reported step, else ``inf``."""
+    budget = t.user_attrs.get("budget")
+    if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
+        return float(budget)
+    if t.intermediate_values:
+        return float(max(max(t.intermediate_values), 1))
+    return math.inf
+
+
+def encode_trial(enc: SpaceEncoder, t: FrozenTrial) -> np.ndarray | None:
+    """The encoded parameters of ``t``, or None when it lacks one or holds one out of range."""
+    params = t.params
+    for name, dist in enc.distributions.items():
+        if name not in params:
+            return None
+        own = t.distributions.get(name)
+        if own is not None and own != dist:
+            try:
+                if not dist._contains(dist.to_internal_repr(params[name])):
+                    return None
+            except (ValueError, TypeError):
+                return None
+    try:
+        return enc.encode([params])[0]
+    except (InputError, InputTypeError):
+        return None
+
+
+def largest_budget_rows(
+    study: Study, enc: SpaceEncoder, needed: int
+) -> list[tuple[np.ndarray, float]] | None:
+    """``(x, sign * value)`` of every trial at the largest step that ``needed`` trials reached.
+
+    Complete and pruned trials count alike; None when no step has ``needed`` finite values.
+    """
+    sign = study_sign(study)
+    by_step: dict[int, list[tuple[np.ndarray, float]]] = {}
+    for t in study.get_trials(deepcopy=False, states=_FINISHED):
+        if not t.intermediate_values:
+            continue
+        x = encode_trial(enc, t)
+        if x is None:
+            continue
+        for step, value in t.intermediate_values.items():
+            if math.isfinite(value):
+                by_step.setdefault(step, []).append((x, sign * float(value)))
+    for step in sorted(by_step, reverse=True):
+        if len(by_step[step]) >= needed:
+            return by_step[step]
+    return None
+
+
+class TrialMemory:
+    """What the sampler keeps between suggestions, for one search space at a time.
+
+    The encoder, each finished trial's observation (read once), each transfer study's
+    observations (read once), the start-up design, and the point proposed to each trial
+    still running (whose parameters a user may not have asked for yet). A new search space
+    forgets all but the proposals.
+    """
+
+    def __init__(self) -> None:
+        self.encoder: SpaceEncoder | None = None
+        self.design: SobolDesign | None = None
+        self.rows: dict[tuple[str, int], Observation | None] = {}
+        self.transfer: dict[str, list[Observation]] = {}
+        self.proposed: dict[tuple[str, int], np.ndarray] = {}
+
+    def encoder_for(self, search_space: dict[str, BaseDistribution]) -> SpaceEncoder:
+        """The encoder of ``search_space``; a different space starts afresh."""
+        if self.encoder is None or self.encoder.distributions != search_space:
+            self.encoder = SpaceEncoder(search_space)
+            self.rows.clear()
+            self.transfer.clear()
+            self.design = None
+        return self.encoder
+
+    def design_point(self, enc: SpaceEncoder, index: int, seed: int | None) -> np.ndarray:
+        """Point ``index`` of the start-up design."""
+        if self.design is None:
+            self.design = SobolDesign(enc.dim, seed)
+        return self.design.point(enc, index)
+
+    def observations(
+        self, study: Study, trial: FrozenTrial, enc: SpaceEncoder, reader: TrialReader
+    ) -> tuple[list[Observation], list[np.ndarray]]:
+        """The observations of the study's finished trials and the points of its running ones
+        (``trial`` itself left out)."""
+        sign = study_sign(study)
+        states = (*_FINISHED, TrialState.RUNNING)
+        obs, running = [], []
+        for t in study.get_trials(deepcopy=False, states=states):
+            if t.number == trial.number:
+                continue
+            key = (study.study_name, t.number)
+            if t.state == TrialState.RUNNING:
+                x = encode_trial(enc, t)
+                x = self.proposed.get(key) if x is None else x
+                if x is not None:
+                    running.append(x)
+                continue
+            if key not in self.rows:
+                self.rows[key] = reader.read(enc, t, sign)
+            row = self.rows[key]
+            if row is not None:
+                obs.append(row)
+        return obs, running
+
+    def transfer_rows(
+        self, study: Study, enc: SpaceEncoder, names: Sequence[str], reader: TrialReader
+    ) -> list[list[Observation]]:
+        """The observations of each transfer study (``study`` itself skipped), in order."""
+        out = []
+        for name in names:
+            if name == study.study_name:
+                continue
+            if name not in self.transfer:
+                self.transfer[name] = _read_other_study(study, name, enc, reader.read)
+            out.append(self.transfer[name])
+        return out
+
+
+def _read_other_study(
+    study: Study,
+    name: str,
+    enc: SpaceEncoder,
+    read: Callable[[SpaceEncoder, FrozenTrial, float], Observation | None],
+) -> list[Observation]:
+    """The usable observations of study ``name`` in ``study``'s storage, in its own direction."""
+    storage = study._storage
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError as exc:
+        raise InputError(f"transfer study {name!r} is not in this storage") from exc
+    sign = direction_sign(storage.get_study_directions(study_id)[0])
+    trials = storage.get_all_trials(study_id, deepcopy=False, states=_FINISHED)
+    rows = [read(enc, t, sign) for t in trials]
+    return [r for r in rows if r is not None]

@@ -1,0 +1,85 @@
+"""Checks of the neural sampler's options, run once before its first suggestion.
+
+The sampler stores its options unchanged (scikit-learn's rule) and hands them here by name;
+each check raises :class:`~hyperlab.errors.InputError` or
+:class:`~hyperlab.errors.InputTypeError` naming the option and the bad value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.surrogates import ACQUISITIONS, SURROGATES, make_surrogate
+
+#: How trials still running enter the training data (see ``NeuralSampler``'s ``running``).
+LIARS = ("best", "mean", "none")
+#: Options that must be ``True`` or ``False``.
+FLAGS = ("multi_fidelity", "pruner_predictions", "budget_fallback")
+
+
+def check_settings(options: Mapping[str, Any]) -> None:
+    """Check the sampler's options, given as ``{name: value}``.
+
+    Raises:
+        InputError: A value out of range or an unknown surrogate, acquisition or liar; an
+            option the surrogate does not take.
+        InputTypeError: A value of the wrong type.
+    """
+    _check_models(options)
+    _check_counts(options)
+    _check_study_options(options)
+    for name in FLAGS:
+        if not isinstance(options[name], bool):
+            raise InputTypeError(f"{name} must be True or False, got {options[name]!r}")
+    space = options["search_space"]
+    if space is not None and not isinstance(space, dict):
+        raise InputTypeError(f"search_space must be a dict or None, got {space!r}")
+
+
+def _check_models(options: Mapping[str, Any]) -> None:
+    """The surrogate, the acquisition and their option dicts."""
+    surrogate, acquisition = options["surrogate"], options["acquisition"]
+    if surrogate not in SURROGATES:
+        raise InputError(f"surrogate must be one of {sorted(SURROGATES)}, got {surrogate!r}")
+    if acquisition not in ACQUISITIONS:
+        raise InputError(f"acquisition must be one of {sorted(ACQUISITIONS)}, got {acquisition!r}")
+    for name in ("surrogate_options", "acquisition_options"):
+        value = options[name]
+        if value is not None and not isinstance(value, dict):
+            raise InputTypeError(f"{name} must be a dict or None, got {value!r}")
+    if options["surrogate_options"]:  # an option the surrogate does not take fails here, by name
+        make_surrogate(surrogate, **options["surrogate_options"])
+
+
+def _check_counts(options: Mapping[str, Any]) -> None:
+    """``n_startup``, ``random_fraction`` and ``n_candidates``."""
+    n_startup = options["n_startup"]
+    if n_startup is not None and not _positive_int(n_startup):
+        raise InputError(f"n_startup must be a positive int or None, got {n_startup!r}")
+    fraction = options["random_fraction"]
+    if not isinstance(fraction, int | float) or not 0 <= fraction <= 1:
+        raise InputError(f"random_fraction must be in [0, 1], got {fraction!r}")
+    if not _positive_int(options["n_candidates"]):
+        raise InputError(f"n_candidates must be a positive int, got {options['n_candidates']!r}")
+
+
+def _check_study_options(options: Mapping[str, Any]) -> None:
+    """``running``, ``transfer_studies`` and ``max_budget``."""
+    if options["running"] not in LIARS:
+        raise InputError(f"running must be one of {LIARS}, got {options['running']!r}")
+    studies = options["transfer_studies"]
+    if studies is not None and (
+        isinstance(studies, str) or not all(isinstance(s, str) for s in studies)
+    ):
+        raise InputTypeError(f"transfer_studies must be a list of study names, got {studies!r}")
+    budget = options["max_budget"]
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0
+    ):
+        raise InputError(f"max_budget must be positive, got {budget!r}")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from hyperlab.errors import InputError, UnknownNameError
+from hyperlab.experiments import lr_free, lr_free_bar
+from hyperlab.experiments.lr_free import LR_FREE, is_installed, lr_free_optimizer
+from hyperlab.experiments.problems import PROBLEMS, Problem, load_problem, set_mode, train
+
+
+def _tiny_problem() -> Problem:
+    """Linear regression, 4 inputs, 96 training examples, 120 steps of batch 16."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 4, generator=gen)
+    y = x @ torch.tensor([0.5, -1.0, 0.25, 1.0]) + 0.1 * torch.randn(128, generator=gen)
+    return Problem(
+        "tiny",
+        x[:96],
+        y[:96],
+        x[96:],
+        y[96:],
+        "mse",
+        lambda: torch.nn.Linear(4, 1),
+        epochs=20,
+        batch_size=16,
+    )
+
+
+def _missing(*modules: str):
+    real = lr_free._import
+
+    def fake(module: str):
+        if module in modules:
+            raise ModuleNotFoundError(f"No module named {module!r}")
+        return real(module)
+
+    return fake
+
+
+@pytest.mark.parametrize("name", list(LR_FREE))
+def test_each_lr_free_optimizer_lowers_the_loss_in_a_few_steps(name: str) -> None:
+    problem = _tiny_problem()
+    with torch.no_grad():
+        start = float(problem.loss_of(problem.model(0)(problem.x_val), problem.y_val))
+    out = train(problem, lr_free_optimizer(name), 1.0, seed=0)
+    assert out["steps"] == 120 and not out["diverged"]
+    assert out["val_loss"] < 0.9 * start
+    assert math.isnan(out["val_acc"])  # a regression has no accuracy
+
+
+def test_schedule_free_is_evaluated_at_its_averaged_weights() -> None:
+    problem = _tiny_problem()
+    model = problem.model(0)
+    opt = lr_free_optimizer("Schedule-Free AdamW")(model.parameters(), 1.0)
+    set_mode(model, opt, True)
+    for _ in range(5):
+        opt.zero_grad()
+        problem.loss_of(model(problem.x_train), problem.y_train).backward()
+        opt.step()
+    trained = model.weight.detach().clone()
+    set_mode(model, opt, False)
+    assert not model.training and not torch.equal(model.weight, trained)
+    set_mode(model, opt, True)
+    assert model.training and torch.allclose(model.weight, trained)
+
+
+def test_a_missing_package_is_refused_by_name_with_the_install_command(monkeypatch) -> None:
+    monkeypatch.setattr(lr_free, "_import", _missing("prodigyopt"))
+    assert not is_installed("Prodigy") and is_installed("DoG")
+    with pytest.raises(InputError, match=r"'prodigyopt'.*pip install prodigyopt") as info:
+        lr_free_optimizer("Prodigy")
+    assert "hyperlab[lrfree]" in str(info.value)
+    with pytest.raises(InputError, match="prodigyopt"):  # refused before anything trains
+        lr_free_bar.plan(["DoG", "Prodigy"])
+
+
+def test_a_missing_dog_names_its_distribution_not_its_module(monkeypatch) -> None:
+    monkeypatch.setattr(lr_free, "_import", _missing("dog"))
+    with pytest.raises(InputError, match="pip install dog-optimizer"):
+        lr_free_optimizer("DoG")
+
+
+def test_an_unknown_optimizer_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownNameError, match="Prodigy"):
+        lr_free_optimizer("Adagrad-free")
+
+
+def test_every_problem_loads_with_its_documented_shape() -> None:
+    shapes = {
+        "digits-mlp": (64, 10),
+        "breast-cancer-mlp": (30, 2),
+        "wine-mlp": (13, 3),
+        "digits-cnn": (64, 10),
+        "diabetes-mlp": (10, 1),
+    }
+    assert set(PROBLEMS) == set(shapes)
+    for name, (n_in, n_out) in shapes.items():
+        p = load_problem(name)
+        assert p.x_train.shape[1] == n_in and p.x_train.dtype == torch.float32
+        assert len(p.x_train) + len(p.x_val) in {1797, 569, 178, 442}
+        assert abs(len(p.x_val) / (len(p.x_train) + len(p.x_val)) - 0.3) < 0.01
+        assert p.model(0)(p.x_val[:3]).shape == (3, n_out)
+        assert p.loss == ("mse" if name == "diabetes-mlp" else "cross-entropy")
+    y = load_problem("diabetes-mlp").y_train
+    assert abs(float(y.mean())) < 1e-5 and abs(float(y.std()) - 1) < 0.01  # standardized
+    with pytest.raises(InputError, match="digits-mlp"):
+        load_problem("mnist-mlp")
+
+
+def test_train_is_reproducible_and_seeds_share_nothing() -> None:
+    problem = load_problem("wine-mlp")
+    sgd = lambda params, lr: torch.optim.SGD(params, lr=lr)  # noqa: E731
+    a = train(problem, sgd, 0.05, seed=1, epochs=2)
+    b = train(problem, sgd, 0.05, seed=1, epochs=2)
+    c = train(problem, sgd, 0.05, seed=2, epochs=2)
+    assert a["val_loss"] == b["val_loss"] != c["val_loss"]
+    assert a["steps"] == 2 * math.ceil(len(problem.y_train) / 32) and 0 <= a["val_acc"] <= 1
+
+
+def _records() -> list[dict]:
+    rows = []
+    for seed, noise in ((0, 0.0), (1, 0.02)):
+        common = {"problem": "p", "seed": seed, "ms_per_step": 1.0}
+        rows += [
+            common | {"family": "reference", "method": "Adam", "lr0": 1e-3, "val_loss": 0.5},
+            common | {"family": "lr-free", "method": "Prodigy", "lr0": None, "val_loss": 0.2},
+            common | {"family": "lr-free", "method": "DoG", "lr0": None, "val_loss": 0.4},
+            common | {"family": "self-tuning", "method": "Adam-HD", "lr0": 1e-4, "val_loss": 0.3},
+            common
+            | {"family": "self-tuning", "method": "Adam-HD", "lr0": 1e-2, "val_loss": 0.2 + noise},
+            common
+            | {"family": "self-tuning", "method": "SGD-HD", "lr0": 1e-1, "val_loss": math.inf},
+            common
+            | {"family": "self-tuning", "method": "SGD-HD", "lr0": 1e-4, "val_loss": 0.1 + noise},
+        ]
+    return [r | {"diverged": not math.isfinite(r["val_loss"])} for r in rows]
+
+
+def test_the_bar_judges_the_worst_start_against_the_best_lr_free_optimizer() -> None:
+    costs = {
+        "p": {"Adam": 2.0, "SGD": 1.0, "Prodigy": 3.0, "DoG": 1.5, "Adam-HD": 2.4, "SGD-HD": 1.2}
+    }
+    rows = {r["method"]: r for r in lr_free_bar.summarize_bar(_records(), costs)}
+    assert rows["Adam-HD"]["worst start"] == 1e-4 and rows["Adam-HD"]["val loss @worst"] == 0.3
+    assert rows["Adam-HD"]["best start"] == 1e-2
+    assert rows["Adam-HD"]["worst / best LR-free"] == pytest.approx(1.5)
+    assert rows["SGD-HD"]["worst / best LR-free"] == math.inf  # a diverged start is the worst
+    assert rows["SGD-HD"]["diverged runs"] == 2 and rows["Adam-HD"]["diverged runs"] == 0
+    assert rows["Prodigy"]["worst / best LR-free"] == 1.0 and rows["Prodigy"]["worst start"] is None
+    assert rows["Prodigy"]["cost per step"] == 1.5 and rows["SGD-HD"]["cost per step"] == 1.2
+    assert rows["Adam-HD"]["se @worst"] == 0.0 and math.isnan(rows["SGD-HD"]["se @worst"])
+    (verdict,) = lr_free_bar.verdicts(list(rows.values()))
+    assert (
+        verdict["best LR-free"] == "Prodigy"
+        and verdict["best self-tuning (worst start)"] == "Adam-HD"
+    )
+    assert verdict["ratio"] == pytest.approx(1.5) and not verdict["met"]
+    (lenient,) = lr_free_bar.verdicts(list(rows.values()), target=1.6)
+    assert lenient["met"] and not lenient["ahead of every LR-free"]
+    assert lr_free_bar.method_scores(list(rows.values())) == {"Adam-HD": [], "SGD-HD": []}
+    assert lr_free_bar.method_scores(list(rows.values()), 1.6) == {"Adam-HD": ["p"], "SGD-HD": []}
+
+
+def test_the_plan_runs_every_lr_free_optimizer_and_every_starting_rate() -> None:
+    runs = lr_free_bar.plan(list(LR_FREE))
+    methods = [m for _, m, _, _ in runs]
+    assert set(LR_FREE) <= set(methods) and {"Adam", "SGD"} <= set(methods)
+    for name, rates in lr_free_bar.SELF_TUNING.items():
+        assert [lr for _, m, _, lr in runs if m == name] == list(rates)
+    quick = lr_free_bar.plan(list(LR_FREE), quick=True)
+    assert [lr for _, m, _, lr in quick if m == "SGD-HD"] == [1e-4, 1e-1]
+
+
+def test_the_experiment_leaves_out_and_names_missing_packages(monkeypatch) -> None:
+    monkeypatch.setattr(lr_free, "_import", _missing(*(s.module for s in LR_FREE.values())))
+    monkeypatch.setattr(lr_free_bar, "QUICK_PROBLEMS", ("wine-mlp",))
+    monkeypatch.setattr(lr_free_bar, "SELF_TUNING", {"Adam-HD": (1e-3,)})
+    summary, figures, data = lr_free_bar.bar_section([0], quick=True)
+    assert data["missing"] == list(LR_FREE)
+    assert {r["method"] for r in data["rows"]} == {"Adam", "SGD", "Adam-HD"}
+    assert data["verdicts"] == []  # nothing to judge against
+    assert "pip install 'hyperlab[lrfree]'" in summary[-1] and "Prodigy" in summary[-1]
+    assert len(figures) == 1

@@ -1,0 +1,54 @@
+"""The run plan: one checked setup, passed down to every study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hyperlab
+from hyperlab.errors import InputError
+from hyperlab.lab import make_plan, start_run
+
+
+def _plan(**kw: object) -> hyperlab.lab.RunPlan:
+    settings: dict[str, object] = {
+        "name": "p",
+        "tuners": ["random", "tpe"],
+        "pruners": ["none", "median"],
+        "seeds": [0, 1],
+        "trials": 12,
+    }
+    settings.update(kw)
+    return make_plan("compare", "branin", **settings)  # type: ignore[arg-type]
+
+
+def test_one_job_per_study_with_the_plans_settings() -> None:
+    jobs = _plan().jobs()
+    assert [(j.tuner, j.pruner, j.seed) for j in jobs] == [
+        (t, p, s) for t in ("random", "tpe") for p in ("none", "median") for s in (0, 1)
+    ]
+    assert {j.trials for j in jobs} == {12}
+    assert {j.task for j in jobs} == {"branin"}
+    assert len({j.study_name for j in jobs}) == 8
+
+
+def test_the_run_folder_reaches_every_job(tmp_path: Path) -> None:
+    plan = _plan()
+    assert {j.folder for j in plan.jobs()} == {None}
+    run_dir = start_run(plan, tmp_path)
+    assert {j.folder for j in plan.jobs()} == {str(run_dir.path.resolve())}
+
+
+def test_a_pruner_option_that_names_the_tuned_task_is_refused_for_any_pruner() -> None:
+    with pytest.raises(InputError, match="would read the task being tuned, 'lcbench-3945'"):
+        make_plan(
+            "tune",
+            "lcbench-3945",
+            name="leak",
+            tuners=["random"],
+            pruners=["curve-halving"],
+            seeds=[0],
+            trials=12,
+            pruner_options={"pretrain": "lcbench-126026, lcbench-3945"},
+        )

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.lab.provenance import git_commit, provenance, write_result
+
+
+def test_records_the_command_versions_and_machine() -> None:
+    record = provenance(["python", "benchmarks/x.py", "--tasks", "a b"])
+    assert record["command"] == "python benchmarks/x.py --tasks 'a b'"
+    assert record["versions"]["hyperlab"] and record["versions"]["python"]
+    assert record["machine"]["cpus"] >= 1
+    assert record["date"].endswith("+00:00")
+    json.dumps(record)  # plain data
+    assert provenance()["command"]  # this process's own command line
+
+
+def test_the_commit_is_the_checkout_head(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "f.txt").write_text("one\n")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "f.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert git_commit(tmp_path) == {"commit": head, "dirty": False}
+    (tmp_path / "f.txt").write_text("two\n")
+    assert git_commit(tmp_path / "f.txt") == {"commit": head, "dirty": True}
+
+
+def test_outside_a_checkout_there_is_no_commit(tmp_path: Path) -> None:
+    assert git_commit(tmp_path) == {"commit": None, "dirty": None}
+
+
+def test_write_result_puts_the_provenance_beside_the_payload(tmp_path: Path) -> None:
+    path = write_result(
+        tmp_path / "sub" / "r.json",
+        {"x": np.float64(0.5), "v": np.arange(3), "where": tmp_path},
+        argv=["python", "b.py"],
+    )
+    data = json.loads(path.read_text())
+    assert list(data) == ["provenance", "x", "v", "where"]
+    assert data["provenance"]["command"] == "python b.py"
+    assert data["x"] == 0.5 and data["v"] == [0, 1, 2] and data["where"] == str(tmp_path)
+
+
+def test_bad_payloads_and_commands_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="'provenance'"):
+        write_result(tmp_path / "r.json", {"provenance": 1})
+    with pytest.raises(InputTypeError, match="payload must be a mapping, got list"):
+        write_result(tmp_path / "r.json", [1])  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match="argv must be a sequence of strings"):
+        provenance("python b.py")
+    with pytest.raises(TypeError, match="object is not JSON data"):
+        write_result(tmp_path / "r.json", {"o": object()})

@@ -1,0 +1,208 @@
+"""PBT and PB2 on a cheap quadratic task: both modes finish, failures, resume, seeds, options."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.population import PopulationFailure, PopulationTuner
+from hyperlab.population.checkpoint import FILE
+from hyperlab.registry import TASKS, TUNERS
+from tests.population.conftest import outcome, run_population
+from tests.population.quadratic import Quadratic
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _check_complete(study: optuna.Study, trials: int, budget: int) -> None:
+    """One complete trial per member, each with its model's whole path."""
+    done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert sorted(t.user_attrs["member"] for t in done) == list(range(trials))
+    for t in done:
+        assert list(t.intermediate_values) == list(range(1, budget + 1))
+        assert t.value == t.intermediate_values[budget]
+        schedule = t.user_attrs["schedule"]
+        assert schedule[0]["start"] == 0 and schedule[-1]["end"] == budget
+        assert all(a["end"] == b["start"] for a, b in itertools.pairwise(schedule))
+        assert t.user_attrs["budget"] >= budget
+
+
+@pytest.mark.parametrize("tuner", ["pbt", "pb2"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_sync_and_async_finish(tuner: str, mode: str, tmp_path: Path) -> None:
+    study = run_population(tuner, Quadratic(), tmp_path, trials=6, budget=8, interval=2, mode=mode)
+    _check_complete(study, 6, 8)
+    exploits = [e for t in study.trials for e in t.user_attrs["lineage"] if "copied_from" in e]
+    assert exploits, "no member ever exploited another"
+    for t in study.trials:
+        for segment in t.user_attrs["schedule"]:
+            if segment["copied_from"] is not None:  # an exploit: epoch counters carried over
+                assert segment["start"] > 0 and segment["perturbation"] is not None
+    summary = study.user_attrs["population"]
+    assert summary["mode"] == mode and summary["tuner"] == tuner and summary["interval"] == 2
+
+
+def test_same_seed_same_population_and_another_seed_another(tmp_path: Path) -> None:
+    a = run_population("pb2", Quadratic(), tmp_path / "a", seed=3, interval=2)
+    b = run_population("pb2", Quadratic(), tmp_path / "b", seed=3, interval=2)
+    c = run_population("pb2", Quadratic(), tmp_path / "c", seed=4, interval=2)
+    assert outcome(a) == outcome(b)
+    assert outcome(a) != outcome(c)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_resume_after_a_crash_loses_nothing(mode: str, tmp_path: Path) -> None:
+    whole = run_population("pbt", Quadratic(), tmp_path / "whole", interval=1, mode=mode)
+    crashing = Quadratic(crash_after=9)  # in the third generation / the tenth segment
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_population("pbt", crashing, tmp_path / "run", interval=1, mode=mode)
+    assert (tmp_path / "run" / FILE).exists()
+    resumed_task = Quadratic()
+    resumed = run_population("pbt", resumed_task, tmp_path / "run", interval=1, mode=mode)
+    assert outcome(resumed) == outcome(whole)
+    # only the segments after the last checkpoint ran again: fewer than the whole run's
+    assert resumed_task.segments < 4 * 6
+
+
+def test_a_finished_population_is_not_trained_again(tmp_path: Path) -> None:
+    task = Quadratic()
+    study = run_population("pbt", task, tmp_path, interval=2)
+    n = task.segments
+    again = run_population("pbt", task, tmp_path, interval=2, study=study)
+    assert task.segments == n and len(again.trials) == 4  # the study holds every member
+    fresh = run_population("pbt", task, tmp_path, interval=2)  # a new study: from the checkpoint
+    assert task.segments == n and outcome(fresh) == outcome(study)
+
+
+def test_resume_after_kill_9(tmp_path: Path) -> None:
+    """A process killed with SIGKILL after its first checkpoint resumes to the same end."""
+    code = (
+        "from pathlib import Path\n"
+        "from tests.population.conftest import run_population\n"
+        "from tests.population.quadratic import Quadratic\n"
+        f"run_population('pbt', Quadratic(sleep=0.05), Path({str(tmp_path / 'run')!r}),"
+        " interval=1, budget=12)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=dict(os.environ))
+    try:
+        while not (tmp_path / "run" / FILE).exists() and proc.poll() is None:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the population finished before it was killed"
+    resumed = run_population("pbt", Quadratic(), tmp_path / "run", interval=1, budget=12)
+    whole = run_population("pbt", Quadratic(), tmp_path / "whole", interval=1, budget=12)
+    _check_complete(resumed, 4, 12)
+    assert outcome(resumed) == outcome(whole)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_failing_members_copy_a_good_member_and_the_population_goes_on(
+    mode: str, tmp_path: Path
+) -> None:
+    study = run_population(
+        "pbt", Quadratic(lr_high=1.0), tmp_path, trials=8, budget=6, interval=1, mode=mode, seed=1
+    )
+    _check_complete(study, 8, 6)
+    failures = [e for t in study.trials for e in t.user_attrs["lineage"] if "failed" in e]
+    assert failures, "no member failed: the test needs a space where some diverge"
+    assert all("diverged" in e["failed"] for e in failures)
+    recovered = [e for t in study.trials for e in t.user_attrs["lineage"] if "reason" in e]
+    assert any(e["reason"].startswith("failed:") for e in recovered)
+
+
+def test_a_population_whose_members_all_fail_says_so(tmp_path: Path) -> None:
+    task = Quadratic(lr_high=1.0)
+    task.search_space = lambda trial: {  # type: ignore[method-assign]
+        "lr": trial.suggest_float("lr", 0.5, 1.0, log=True),
+        "momentum": trial.suggest_float("momentum", 0.5, 0.9),
+        "steps": trial.suggest_int("steps", 4, 8),
+        "start": trial.suggest_categorical("start", ["far"]),
+    }
+    with pytest.raises(PopulationFailure, match=r"every member .* failed.*member 0: diverged"):
+        run_population("pbt", task, tmp_path, interval=1)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("interval", 0, InputError),
+        ("interval", 12, InputError),
+        ("interval", 1.5, InputTypeError),
+        ("quantile", 0.75, InputError),
+        ("quantile", "x", InputTypeError),
+        ("mode", "parallel", InputError),
+        ("hypergradient", "yes", InputTypeError),
+        ("resample_probability", 1.5, InputError),
+    ],
+)
+def test_bad_options_are_refused_by_name(option: str, value: object, error: type) -> None:
+    task = Quadratic()
+    with pytest.raises(error, match=f"{option}.*{re.escape(repr(value))}"):
+        TUNERS.create("pbt", seed=0, space=task.distributions(), task=task, **{option: value})
+
+
+def test_pb2_options_are_its_own() -> None:
+    task = Quadratic()
+    with pytest.raises(InputError, match=r"ucb_kappa.*-1"):
+        TUNERS.create("pb2", seed=0, task=task, ucb_kappa=-1)
+    assert TUNERS.takes("pb2", "ucb_kappa") and not TUNERS.takes("pb2", "resample_probability")
+    assert TUNERS.takes("pbt", "resample_probability") and not TUNERS.takes("pbt", "ucb_kappa")
+
+
+def test_a_task_that_cannot_continue_is_refused_by_name() -> None:
+    with pytest.raises(InputError, match=r"'branin' cannot continue training.*_train_segment"):
+        TUNERS.create("pbt", seed=0, task=TASKS.create("branin"))
+    with pytest.raises(InputError, match="needs a task"):
+        TUNERS.create("pb2", seed=0, space=None, task=None)
+    with pytest.raises(InputError, match=r"hypergradient=True .* 'quadratic'"):
+        TUNERS.create("pbt", seed=0, task=Quadratic(), hypergradient=True)
+
+
+def test_run_settings_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="trials >= 2"):
+        run_population("pbt", Quadratic(), tmp_path, trials=1)
+    with pytest.raises(InputError, match="interval must be less than the budget"):
+        run_population("pbt", Quadratic(), tmp_path, budget=3, interval=3)
+    run_population("pbt", Quadratic(), tmp_path / "a", interval=2)
+    with pytest.raises(InputError, match=r"checkpoint .* interval=2, this run has interval=3"):
+        run_population("pbt", Quadratic(), tmp_path / "a", interval=3)
+
+
+def test_as_an_ordinary_sampler_it_draws_at_random() -> None:
+    tuner = TUNERS.create("pbt", seed=5, task=Quadratic())
+    assert isinstance(tuner, PopulationTuner) and tuner.drives_trials
+    study = optuna.create_study(sampler=tuner)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=5)
+    assert len({t.params["x"] for t in study.trials}) == 5
+
+
+def test_two_workers_on_one_study_train_the_population_once(tmp_path: Path) -> None:
+    task = Quadratic()
+    study = optuna.create_study()
+    threads = [
+        threading.Thread(
+            target=run_population,
+            args=("pbt", task, tmp_path),
+            kwargs={"study": study, "interval": 2},
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _check_complete(study, 4, 6)
+    assert len(study.trials) == 4 and task.segments == 4 * 3

@@ -1,0 +1,79 @@
+"""Tasks that continue training: ``Task.train_segment`` and the MLP tasks' segments."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hyperlab.errors import InputError
+from hyperlab.population import hypergradient_twin
+from hyperlab.registry import TASKS
+
+
+def _wine() -> object:
+    return TASKS.create("wine-mlp", n_folds=2, max_epochs=6)
+
+
+def test_a_task_without_segments_says_so() -> None:
+    branin = TASKS.create("branin")
+    assert not branin.continues_training and branin.mutable_params == ()
+    with pytest.raises(NotImplementedError, match="'branin' cannot continue training"):
+        branin.train_segment(branin.default_config(), None, 1)
+    assert TASKS.create("wine-mlp").continues_training
+    assert not TASKS.create("digits-mlp-bank").continues_training
+
+
+def test_segment_input_is_checked() -> None:
+    task = _wine()
+    with pytest.raises(InputError, match="epochs must be a positive integer, got 0"):
+        task.train_segment(task.default_config(), None, 0)
+    with pytest.raises(InputError, match=r"lacks \['lr'\]"):
+        config = task.default_config()
+        del config["lr"]
+        task.train_segment(config, None, 1)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_segments_compose_into_one_training_run(dropout: float) -> None:
+    task = _wine()
+    config = dict(task.default_config(), dropout=dropout)
+    whole = task.evaluate(config, 4, seed=3)
+    first = task.train_segment(config, None, 2, seed=3)
+    second = task.train_segment(config, first.state, 2, seed=99)  # a state keeps its streams
+    assert first.values + second.values == whole.curves["val_loss"]
+    assert second.epoch == 4 and second.value == whole.value
+    assert second.curves["train_loss"] == whole.curves["train_loss"][2:]
+    assert second.std_err == whole.std_err and second.fold_values == whole.fold_values
+    again = task.train_segment(config, first.state, 2, seed=99)
+    assert again.values == second.values  # the state given was not changed
+
+
+def test_mutable_hyperparameters_take_effect_between_segments() -> None:
+    task = _wine()
+    config = task.default_config()
+    first = task.train_segment(config, None, 1, seed=0)
+    same = task.train_segment(config, first.state, 1, seed=0)
+    for key, value in (("lr", 0.05), ("weight_decay", 0.05), ("dropout", 0.4), ("batch_size", 8)):
+        changed = task.train_segment(dict(config, **{key: value}), first.state, 1, seed=0)
+        assert changed.values != same.values, key
+        if key in ("lr", "weight_decay"):
+            group = changed.state["folds"][0]["optimizer"]["param_groups"][0]
+            assert group[key] == value
+
+
+def test_a_wrapped_optimizer_learns_the_rate_and_keeps_it() -> None:
+    task = _wine()
+    config = dict(task.default_config(), lr=1e-3)
+    first = task.train_segment(config, None, 2, seed=0, wrap_optimizer=hypergradient_twin)
+    assert task.learning_rate_param == "lr" and first.learned["lr"] != 1e-3
+    fold_rates = [f["optimizer"]["param_groups"][0]["lr"] for f in first.state["folds"]]
+    assert first.learned["lr"] == pytest.approx(sum(fold_rates) / len(fold_rates))
+    # the config's rate is the one the state started with: the learned rates stay, so two
+    # segments are one
+    second = task.train_segment(config, first.state, 1, seed=0, wrap_optimizer=hypergradient_twin)
+    whole = task.train_segment(config, None, 3, seed=0, wrap_optimizer=hypergradient_twin)
+    assert first.values + second.values == whole.values
+    assert second.learned == whole.learned
+    plain = task.train_segment(config, None, 1, seed=0)
+    assert plain.learned == {}
+    assert all(isinstance(t, torch.Tensor) for t in first.state["folds"][0]["model"].values())

@@ -1,0 +1,86 @@
+"""The import rules of docs/architecture.md, checked on every module of the package (imports
+inside functions count: a lazy import is still a dependency)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import hyperlab
+
+SRC = Path(hyperlab.__file__).parent
+CORE = {"errors", "direction", "registry", "optuna_logs", "space"}
+PLUGINS = {"tasks", "surrogates", "curves", "tuners", "pruners"}
+LEAVES = {"hypergrad", "diagnose"}
+#: Each room and the rooms of the package it may import (besides itself).
+ALLOWED = {
+    **{name: CORE for name in CORE},
+    "hypergrad": {"errors"},
+    "diagnose": {"errors"},
+    "tasks": CORE,
+    "surrogates": CORE,
+    "curves": CORE | {"surrogates"},
+    "tuners": CORE | {"surrogates", "diagnose"},
+    "pruners": CORE | {"curves", "tasks"},
+    "lab": CORE | {"tasks"},
+    "report": CORE | {"lab", "tasks", "diagnose"},
+    "experiments": CORE | {"tasks", "hypergrad", "report"},
+    "testing": CORE | {"tasks"},
+    "population": CORE | {"tasks", "hypergrad"},
+    "api": CORE | {"lab", "report", "tasks"},
+    "cli": CORE | LEAVES | PLUGINS | {"lab", "report", "experiments", "api"},
+    "__init__": set(),
+}
+OUTSIDE = ("benchmarks", "scripts", "tests")
+
+
+def _room(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def _imports(path: Path) -> list[str]:
+    """Every module an ``import`` statement in ``path`` names (absolute imports)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append(node.module)
+        elif isinstance(node, ast.Import):
+            out.extend(alias.name for alias in node.names)
+    return out
+
+
+MODULES = sorted(p for p in SRC.rglob("*.py") if "data" not in p.relative_to(SRC).parts)
+
+
+def test_every_room_has_a_rule() -> None:
+    assert {_room(p) for p in MODULES} <= set(ALLOWED)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_follow_the_layers(path: Path) -> None:
+    room = _room(path)
+    bad = []
+    for module in _imports(path):
+        top = module.split(".")[0]
+        if top in OUTSIDE:
+            bad.append(module)
+        if top != "hyperlab" or module == "hyperlab":
+            continue
+        target = module.split(".")[1]
+        if target != room and target not in ALLOWED[room]:
+            bad.append(module)
+    assert not bad, f"{path.relative_to(SRC)} ({room}) imports {bad}"
+
+
+def test_the_rules_catch_a_lab_module_that_imports_a_plugin(tmp_path: Path) -> None:
+    """The scan sees imports inside functions (a lazy import is still a dependency)."""
+    module = tmp_path / "m.py"
+    module.write_text(
+        "def f():\n    from hyperlab.pruners.curve import x\n    import hyperlab.report\n"
+    )
+    targets = {m.split(".")[1] for m in _imports(module)}
+    assert targets == {"pruners", "report"}
+    assert not targets & ALLOWED["lab"]
