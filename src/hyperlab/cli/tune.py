@@ -98,6 +98,11 @@ def _run_scaled(args: argparse.Namespace) -> int:
         jobs=max(args.jobs, 2),
         **settings,
     )
+    if plan.driving:
+        raise InputError(
+            f"tuner {args.tuner!r} trains its population in this process's run folder; it runs "
+            "without --create-only and --dask (use --jobs for local processes)"
+        )
     run_dir, jobs = prepare_run(
         plan,
         runs_dir,

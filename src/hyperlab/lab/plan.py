@@ -39,12 +39,17 @@ class RunPlan:
         task: The task (``None`` for an objective function).
         objective: The objective function (``None`` for a task).
         folder: The run folder, once the run has started (:func:`~hyperlab.lab.execute.start_run`).
+        driving: The tuners that train their trials themselves (``drives_trials``): their
+            studies get no held-out test score (their members' hyperparameters change while
+            they train, so retraining a member's starting configuration would score a model
+            the run never trained) and they run only in this process's run folder.
     """
 
     spec: RunSpec
     task: Task | None = None
     objective: UserObjective | None = None
     folder: Path | None = None
+    driving: frozenset[str] = frozenset()
 
     @property
     def planned_task(self) -> Task | None:
@@ -70,6 +75,7 @@ class RunPlan:
                 tuner_options=s.tuner_options,
                 pruner_options=s.pruner_options,
                 folder=str(self.folder) if self.folder is not None else None,
+                test_score=tuner not in self.driving,
             )
             for study_name, tuner, pruner, seed in s.study_names()
         ]
@@ -121,7 +127,7 @@ def make_plan(
         _options("tuner", tuner_options),
         _options("pruner", pruner_options),
     )
-    check_plugins(
+    driving = check_plugins(
         tuners,
         pruners,
         tuner_options,
@@ -130,6 +136,7 @@ def make_plan(
         task=known,
         budget=max_budget(budget, known),
         trials=trials,
+        stop_at_noise=stop_at_noise,
     )
     spec = RunSpec(
         kind=kind,
@@ -150,7 +157,7 @@ def make_plan(
         command=list(command or []),
         objective=_identity(objective),
     )
-    return RunPlan(spec, task_obj, objective)
+    return RunPlan(spec, task_obj, objective, driving=driving)
 
 
 def _options(kind: str, options: Any) -> dict[str, Any]:

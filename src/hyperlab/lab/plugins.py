@@ -86,7 +86,8 @@ def check_plugins(
     task: Task | None,
     budget: int | None,
     trials: int,
-) -> None:
+    stop_at_noise: bool = False,
+) -> frozenset[str]:
     """Check a run's tuners and pruners before anything is stored or runs.
 
     Every option is taken by one of the run's tuners (or pruners) at least; no option names
@@ -94,7 +95,11 @@ def check_plugins(
     plug-in is built once with its share, so a bad value fails now; a pruner that could stop
     no trial is refused; a tuner that would never leave its start-up design is warned about
     (:class:`StartupOnlyWarning`); ``pruner_predictions=True`` needs a pruner that records
-    predictions.
+    predictions; a tuner with a ``check_run`` method checks the run's size, pruners and
+    ``stop_at_noise`` itself.
+
+    Returns:
+        The tuners that drive their trials themselves (``drives_trials``).
     """
     _check_no_leak(PRUNERS, pruners, pruner_options, task_name)
     _check_no_leak(TUNERS, tuners, tuner_options, task_name)
@@ -110,12 +115,19 @@ def check_plugins(
         _check_pruner_startup(p, pruner, trials)
         built_pruners.append(pruner)
     _check_keys(TUNERS, "tuner", tuners, tuner_options, SET_FOR_TUNERS)
+    driving = set()
     for t in tuners:
         tuner = _built(
             TUNERS, t, tuner_options, lambda t=t: make_tuner(t, tuner_options, seed=0, task=task)
         )
         _warn_startup_only(t, tuner, trials)
+        check_run = getattr(tuner, "check_run", None)
+        if callable(check_run):
+            check_run(trials=trials, budget=budget, pruners=pruners, stop_at_noise=stop_at_noise)
+        if getattr(tuner, "drives_trials", False):
+            driving.add(t)
     _check_predictions(tuner_options, pruners, built_pruners)
+    return frozenset(driving)
 
 
 def _check_keys(

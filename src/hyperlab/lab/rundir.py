@@ -306,6 +306,9 @@ class RunDir:
         nothing is replaced by mistake."""
         from hyperlab.lab.storage import open_storage
 
+        population = self.path / "population"
+        if population.is_dir() and any(population.iterdir()):
+            return True  # a population's checkpoints: its trials are written when it finishes
         _kind, path = _file_storage(spec.storage)
         if path is not None and not Path(path).exists():
             return not self._inside(spec.storage)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.distributions import BaseDistribution
@@ -119,23 +119,51 @@ class PopulationTuner(optuna.samplers.BaseSampler):
             members = run.run()
             write_trials(study, members, task.distributions(), run.summary())
 
-    def settings(
-        self, study: optuna.Study, task: Task, *, trials: int, budget: int, seed: int
-    ) -> Settings:
-        """The settings of a run of this tuner (checked)."""
-        explored = check_task(self.name, task, self.hypergradient)
+    def check_run(
+        self, *, trials: int, budget: int | None, pruners: list[str], stop_at_noise: bool
+    ) -> None:
+        """Refuse, before the run starts, what a population cannot do: fewer than two
+        members or segments, a pruner (members are never stopped, they are replaced) or
+        stopping at the noise level (the population trains to its full budget)."""
+        if any(p != "none" for p in pruners):
+            raise InputError(
+                f"tuner {self.name!r} replaces its worst members instead of stopping them: use "
+                f"pruner 'none', got {pruners}"
+            )
+        if stop_at_noise:
+            raise InputError(
+                f"tuner {self.name!r} trains every member to the full budget: "
+                "stop_at_noise does not apply"
+            )
+        self._check_sizes(trials, budget)
+
+    def _check_sizes(self, trials: int, budget: int | None) -> int | None:
+        """The segment length, after checking ``trials`` and ``budget`` (``None``: not known
+        yet) can make a population."""
         for name, value, least in (("trials", trials, 2), ("budget", budget, 2)):
+            if value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise InputError(
                     f"{self.name} needs {name} >= {least} (a population of at least two members "
                     f"trained in at least two segments), got {name}={value!r}"
                 )
+        if budget is None:
+            return None
         interval = self.interval if self.interval is not None else max(1, round(budget / 5))
         if interval >= budget:
             raise InputError(
                 f"interval must be less than the budget ({budget} epochs), or no member ever "
                 f"exploits another; got interval={interval}"
             )
+        return interval
+
+    def settings(
+        self, study: optuna.Study, task: Task, *, trials: int, budget: int, seed: int
+    ) -> Settings:
+        """The settings of a run of this tuner (checked)."""
+        explored = check_task(self.name, task, self.hypergradient)
+        interval = cast(int, self._check_sizes(trials, budget))  # an int: budget is known
         return Settings(
             tuner=self.name,
             population=trials,

@@ -29,6 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.curves.base import CurvePredictor
 from hyperlab.errors import InputError, InputTypeError
+from hyperlab.pickling import LockFreePickling
 from hyperlab.pruners.trials import first_steps, learned_budget, not_epochs, trial_curve
 
 
@@ -41,7 +42,7 @@ def check_int(name: str, value: Any, low: int, *, optional: bool = False) -> Non
         raise InputError(f"{name} must be an int >= {low}{allowed}, got {value!r}")
 
 
-class PredictorPruner(BasePruner):
+class PredictorPruner(LockFreePickling, BasePruner):
     """Base class of the pruners that decide with a refitted curve predictor.
 
     Args:
@@ -80,15 +81,6 @@ class PredictorPruner(BasePruner):
         self._fitted_budget: int | None = None
         self._warned_inert = False
         self._warned_steps = False
-        self._lock = threading.RLock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
         self._lock = threading.RLock()
 
     @property

@@ -139,11 +139,12 @@ def pretrained(
     tasks: Sequence[Task], n_pretrain: int, seed: int, predictor_options: dict[str, Any]
 ) -> NeuralCurvePredictor:
     """A copy of a :class:`~hyperlab.curves.neural.NeuralCurvePredictor` pretrained on
-    ``n_pretrain`` curves of each of ``tasks`` (cached by the tasks' names and the settings)."""
+    ``n_pretrain`` curves of each of ``tasks`` (cached by the tasks' descriptions, which hold
+    their names and options, and the settings)."""
     from hyperlab.curves.neural import NeuralCurvePredictor
 
-    names = [task.name for task in check_tasks(tasks)[0]]
-    key = repr((names, n_pretrain, seed, sorted(predictor_options.items())))
+    described = [sorted(task.describe().items()) for task in check_tasks(tasks)[0]]
+    key = repr((described, n_pretrain, seed, sorted(predictor_options.items())))
     with _PRETRAINED_LOCK:
         if key not in _PRETRAINED:
             predictor = NeuralCurvePredictor(seed=seed, **predictor_options)

@@ -8,7 +8,6 @@ task's distributions (``None`` for a user objective whose space is not known in 
 
 from __future__ import annotations
 
-import threading
 import warnings
 from typing import Any
 
@@ -16,6 +15,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 
 from hyperlab.errors import InputError, InputTypeError
+from hyperlab.pickling import LockFreePickling
 from hyperlab.registry import TUNERS
 from hyperlab.space.distributions import grid_space
 from hyperlab.tuners.feedback import PredictionFeedback
@@ -57,14 +57,7 @@ def qmc(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.sam
     )
 
 
-#: Lock classes a sampler may hold, and how to make a fresh one of each.
-_LOCK_FACTORIES: dict[type, Any] = {
-    type(threading.Lock()): threading.Lock,
-    type(threading.RLock()): threading.RLock,
-}
-
-
-class GASampler(optuna.samplers.NSGAIISampler):
+class GASampler(LockFreePickling, optuna.samplers.NSGAIISampler):
     """Optuna's NSGA-II sampler that pickles while it holds thread locks.
 
     Optuna's genetic-algorithm base class keeps a ``threading.Lock`` around its generation
@@ -72,19 +65,6 @@ class GASampler(optuna.samplers.NSGAIISampler):
     attribute unchanged and gets fresh, unlocked locks of the same kinds when it is loaded. It
     stores its generations under the same study attributes as ``NSGAIISampler``.
     """
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        locks = [name for name, value in state.items() if type(value) in _LOCK_FACTORIES]
-        state["_hyperlab_locks"] = {name: type(state.pop(name)).__name__ for name in locks}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        kinds = {kind.__name__: factory for kind, factory in _LOCK_FACTORIES.items()}
-        for name, kind_name in state.pop("_hyperlab_locks", {}).items():
-            state[name] = kinds[kind_name]()
-        self.__dict__.update(state)
 
 
 # Optuna names a GA subclass's study attributes after the class; keep NSGA-II's names so that

@@ -37,6 +37,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import InputError
+from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.surrogates import Surrogate, make_acquisition
 from hyperlab.tuners.neural.design import startup_size
@@ -60,7 +61,7 @@ from hyperlab.tuners.neural.proposal import AcquisitionSearch
 from hyperlab.tuners.neural.settings import check_settings
 
 
-class NeuralSampler(BaseSampler):
+class NeuralSampler(LockFreePickling, BaseSampler):
     """Bayesian optimization with a neural-network surrogate.
 
     Args:
@@ -231,16 +232,6 @@ class NeuralSampler(BaseSampler):
         if self.search_space:
             return startup_size(SpaceEncoder(dict(self.search_space)).dim, None, False)
         return None
-
-    # ------------------------------------------------------------------------- pickling
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     # -------------------------------------------------------------------------- private
     def _check_settings(self) -> None:

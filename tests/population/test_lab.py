@@ -1,0 +1,66 @@
+"""A population inside the lab: checked when the run is planned, refused where it cannot run,
+never given a test score for a configuration it did not train, and never resumed from another
+setup's checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hyperlab.cli import main
+from hyperlab.errors import InputError, RunConflictError
+from hyperlab.lab import make_plan, start_run
+
+QUADRATIC = f"{Path(__file__).with_name('quadratic.py')}:Quadratic"
+
+
+def _plan(tuner: str = "pbt", **kw: object):  # type: ignore[no-untyped-def]
+    settings: dict[str, object] = {
+        "name": "pop",
+        "tuners": [tuner],
+        "pruners": ["none"],
+        "seeds": [0],
+        "trials": 4,
+    }
+    settings.update(kw)
+    return make_plan("tune", QUADRATIC, **settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("tuner", ["pbt", "pb2"])
+def test_what_a_population_cannot_do_is_refused_when_planned(tuner: str) -> None:
+    with pytest.raises(InputError, match="pruner 'none'"):
+        _plan(tuner, pruners=["median"])
+    with pytest.raises(InputError, match="stop_at_noise"):
+        _plan(tuner, stop_at_noise=True)
+    with pytest.raises(InputError, match="trials >= 2"):
+        _plan(tuner, trials=1)
+    with pytest.raises(InputError, match="interval must be less than the budget"):
+        _plan(tuner, budget=2, tuner_options={"interval": 2})
+
+
+def test_population_studies_get_no_test_score_however_they_run() -> None:
+    plan = _plan(jobs=2)
+    assert [job.test_score for job in plan.jobs()] == [False]
+    assert [job.test_score for job in _plan("random").jobs()] == [True]
+
+
+def test_a_run_with_population_checkpoints_keeps_its_setup(tmp_path: Path) -> None:
+    start_run(_plan(), tmp_path)
+    checkpoints = tmp_path / "pop" / "population" / "pop_pbt_none_seed0"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "population.pkl").write_bytes(b"generation 1")
+    with pytest.raises(RunConflictError):
+        start_run(_plan(task_options={"lr_high": 0.2}), tmp_path)
+
+
+def test_workers_and_dask_are_refused_for_a_population(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["tune", "--task", QUADRATIC, "--tuner", "pbt", "--trials", "4", "--create-only",
+         "--runs-dir", str(tmp_path), "--no-progress"]
+    )  # fmt: skip
+    assert code == 2
+    assert "without --create-only and --dask" in capsys.readouterr().err
+    assert not (tmp_path / "quadratic-Quadratic-pbt").exists()
