@@ -392,6 +392,10 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
         height=380,
     )
     sections.append(("Optimization history", figure_html(fig)))
+    if rec.population is not None:
+        from hyperlab.report.population_html import HEADING, population_section
+
+        sections.append((HEADING, population_section(rec.population)))
     if rec.top:
         sections.append(
             (

@@ -18,6 +18,7 @@ from hyperlab.errors import HyperlabError
 from hyperlab.lab.results import cv_std_err, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
+from hyperlab.report.population import PopulationRecords, population_records
 
 
 @dataclass
@@ -158,6 +159,7 @@ class StudyRecords:
     objective: str = ""  # what was tuned, in words (empty when the run is not known)
     task: str | None = None
     parallel: list[ParallelAxis] = field(default_factory=list)
+    population: PopulationRecords | None = None  # a pbt/pb2 study's schedules and lineage
 
 
 def objective_label(spec: dict[str, Any]) -> str:
@@ -422,6 +424,7 @@ def study_report_records(
         objective=objective_label(spec.to_dict()) if spec is not None else "",
         task=spec.task if spec is not None else None,
         parallel=parallel_axes(sorted(finite, key=lambda t: t.number)),
+        population=population_records(study),
     )
 
 

@@ -1,0 +1,104 @@
+"""Render a population's records: each mutable hyperparameter against epochs, the lineage tree.
+
+``hyperlab.report.html`` calls :func:`population_section` for a study whose records hold a
+population.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from hyperlab.report.html import figure_html, fmt
+from hyperlab.report.population import Branch, PopulationRecords, ScheduledParam
+
+#: The heading of the population's section of a study report.
+HEADING = "Learned schedule"
+
+_BEST = "#d62728"
+_OTHER = "#9aa5b1"
+
+
+def population_section(rec: PopulationRecords) -> str:
+    """The section's HTML: the sentence, one figure per mutable hyperparameter, the tree."""
+    figures = "".join(figure_html(schedule_figure(rec, p)) for p in rec.params)
+    best = rec.best_member
+    rows = "".join(
+        f"<tr><td>{s.start}–{s.end}</td><td>{s.trained_by}</td>"
+        f"<td>{'—' if s.copied_from is None else s.copied_from}</td><td>"
+        + html.escape(", ".join(f"{k}={fmt(v)}" for k, v in s.config.items()))
+        + "</td></tr>"
+        for s in best.segments
+    )
+    schedule = (
+        f"<p>Schedule of the best member ({best.member}, final value {fmt(best.value, 6)}):</p>"
+        "<table><thead><tr><th>epochs</th><th>trained by</th><th>copied from</th>"
+        f"<th>hyperparameters</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    return (
+        f"<p>{html.escape(rec.sentence)}</p>{figures}{schedule}"
+        "<h3>Lineage</h3><p class='note'>Each member starts at the top level; a copy starts a "
+        "branch under the member it copied, at that epoch. <b>Bold</b>: the branch a member "
+        f"ends on.</p>{lineage_html(rec.branches)}"
+    )
+
+
+def schedule_figure(rec: PopulationRecords, param: ScheduledParam) -> Any:
+    """``param`` against epochs: a step line per member (the path of the model it ends with),
+    the best member drawn thick in red, a log axis for a log-scaled parameter."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for m in sorted(rec.members, key=lambda m: m.member == rec.best):
+        values = m.values_of(param.name)
+        if not m.segments or all(v is None for v in values):
+            continue
+        best = m.member == rec.best
+        fig.add_trace(
+            go.Scatter(
+                x=[s.start for s in m.segments] + [m.segments[-1].end],
+                y=values + values[-1:],
+                mode="lines",
+                line={
+                    "shape": "hv",
+                    "color": _BEST if best else _OTHER,
+                    "width": 4 if best else 1.5,
+                },
+                name=f"member {m.member}" + (" (best)" if best else ""),
+            )
+        )
+    axis: dict[str, Any] = {"title": param.name + (" (log)" if param.log else "")}
+    if param.log:
+        axis["type"] = "log"
+    if param.choices:
+        axis.update(categoryorder="array", categoryarray=[str(c) for c in param.choices])
+    fig.update_layout(
+        title=f"{param.name} against epochs (step per segment)",
+        xaxis_title="epoch",
+        yaxis=axis,
+        height=340,
+    )
+    return fig
+
+
+def lineage_html(branches: list[Branch]) -> str:
+    """The lineage tree as nested HTML lists."""
+    children: dict[int | None, list[int]] = {}
+    for i, b in enumerate(branches):
+        children.setdefault(b.parent, []).append(i)
+
+    def items(parent: int | None) -> str:
+        out = []
+        for i in children.get(parent, []):
+            b = branches[i]
+            if b.copied_from is None:
+                text = f"member {b.member}" + (" from a fresh start" if b.start else "")
+            else:
+                text = f"member {b.member} copied member {b.copied_from} at epoch {b.start}"
+            text = html.escape(text)
+            if b.final:
+                text = f"<b>{text}</b>"
+            out.append(f"<li>{text}{items(i)}</li>")
+        return f"<ul>{''.join(out)}</ul>" if out else ""
+
+    return items(None)

@@ -1,0 +1,116 @@
+"""A population's report: its learned schedules and lineage as data, and their section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+import hyperlab
+from hyperlab.lab.rundir import load_studies
+from hyperlab.report import study_report_records, write_report
+from hyperlab.report.population import PopulationRecords, population_records
+from hyperlab.report.population_html import HEADING
+
+QUADRATIC = f"{Path(__file__).parents[1] / 'population' / 'quadratic.py'}:Quadratic"
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> tuple[optuna.Study, Path]:
+    """A population of 4 members, 6 epochs in segments of 2, and its run folder."""
+    root = tmp_path_factory.mktemp("population-report")
+    study, _ = hyperlab.tune(
+        QUADRATIC,
+        "pbt",
+        trials=4,
+        budget=6,
+        runs_dir=root,
+        name="pop",
+        progress=False,
+        tuner_options={"interval": 2},
+    )
+    return study, root / "pop"
+
+
+def _records(study: optuna.Study) -> PopulationRecords:
+    rec = study_report_records(study).population
+    assert rec is not None
+    return rec
+
+
+def test_segments_are_the_trials_schedules(population: tuple[optuna.Study, Path]) -> None:
+    study, _ = population
+    rec = _records(study)
+    assert [p.name for p in rec.params] == ["lr", "momentum", "steps"]
+    assert rec.tuner == "pbt" and rec.budget == 6
+    by_member = {t.user_attrs["member"]: t for t in study.trials}
+    assert [m.member for m in rec.members] == sorted(by_member)
+    for m in rec.members:
+        schedule = by_member[m.member].user_attrs["schedule"]
+        assert [(s.start, s.end) for s in m.segments] == [(s["start"], s["end"]) for s in schedule]
+        assert [s.config for s in m.segments] == [s["config"] for s in schedule]
+        assert [s.copied_from for s in m.segments] == [s["copied_from"] for s in schedule]
+        lineage = by_member[m.member].user_attrs["lineage"]
+        assert [(c.epoch, c.copied_from) for c in m.copies] == [
+            (e["epoch"], e["copied_from"]) for e in lineage if "copied_from" in e
+        ]
+        assert m.segments[0].start == 0 and m.segments[-1].end == 6
+    assert any(m.copies for m in rec.members)  # the run exercises the lineage
+
+
+def test_values_stay_inside_the_search_space(population: tuple[optuna.Study, Path]) -> None:
+    rec = _records(population[0])
+    by_name = {p.name: p for p in rec.params}
+    assert by_name["lr"].log and not by_name["momentum"].log
+    for m in rec.members:
+        for p in rec.params:
+            assert p.low is not None and p.high is not None
+            assert all(p.low <= v <= p.high for v in m.values_of(p.name))
+
+
+def test_best_member_is_the_one_with_the_best_value(
+    population: tuple[optuna.Study, Path],
+) -> None:
+    study, _ = population
+    rec = _records(study)
+    assert rec.best == study.best_trial.user_attrs["member"]
+    assert rec.best_member.value == pytest.approx(study.best_value)
+    assert rec.sentence.startswith(f"The best member, {rec.best}:")
+    assert "lr " in rec.sentence and "over 6 epochs" in rec.sentence
+
+
+def test_lineage_tree_puts_each_copy_under_its_donor(
+    population: tuple[optuna.Study, Path],
+) -> None:
+    rec = _records(population[0])
+    roots = [b for b in rec.branches if b.parent is None]
+    assert sorted(b.member for b in roots) == [m.member for m in rec.members]
+    copies = [b for b in rec.branches if b.copied_from is not None]
+    assert sorted((b.member, b.start, b.copied_from) for b in copies) == sorted(
+        (m.member, c.epoch, c.copied_from) for m in rec.members for c in m.copies
+    )
+    for b in copies:
+        assert b.parent is not None
+        donor = rec.branches[b.parent]
+        assert donor.member == b.copied_from and donor.start <= b.start
+    assert sorted(b.member for b in rec.branches if b.final) == [m.member for m in rec.members]
+
+
+def test_report_page_shows_the_schedule(population: tuple[optuna.Study, Path]) -> None:
+    study, run_dir = population
+    page = write_report(run_dir).read_text()
+    rec = _records(study)
+    assert HEADING in page and "Lineage" in page
+    assert "lr against epochs" in page and "momentum against epochs" in page
+    assert rec.sentence.split(":")[0] in page
+    assert '"type":"log"' in page.replace(" ", "")
+
+
+def test_a_tune_run_without_a_population_has_no_schedule_section(
+    no_cv_tune: Path,
+) -> None:
+    (study, *_), *_ = load_studies(no_cv_tune)
+    assert population_records(study) is None
+    assert study_report_records(study).population is None
+    assert HEADING not in (no_cv_tune / "report.html").read_text()
