@@ -28,6 +28,7 @@ COMMANDS = (
     "diagnose",
     "worker",
     "recover",
+    "replay",
 )
 
 

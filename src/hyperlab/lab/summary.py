@@ -54,10 +54,19 @@ class TuneSummary:
             f"best value ({past_tense(self.direction)}): {self.best_value:.6g}{se} "
             f"after {self.n_trials} trials"
         ]
-        out.append(
-            "best configuration: "
-            + ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_params.items())
-        )
+        schedule = self.extra.get("schedule")
+        if schedule:  # a trial that changed its hyperparameters while it trained
+            out.append(
+                f"best trial trained in {len(schedule)} segments; its hyperparameters at the end: "
+                + ", ".join(f"{k}={_fmt(v)}" for k, v in schedule[-1]["config"].items())
+            )
+            if self.run_dir is not None:
+                out.append(f"its whole schedule: hyperlab replay {self.run_dir}")
+        else:
+            out.append(
+                "best configuration: "
+                + ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_params.items())
+            )
         if self.test_score is not None:
             metric = f" ({self.test_metric})" if self.test_metric else ""
             out.append(f"held-out test score: {self.test_score:.6g}{metric}")
@@ -93,6 +102,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
         run_dir=run_dir,
         direction=name_of(study.direction),
+        extra={"schedule": best.user_attrs["schedule"]} if "schedule" in best.user_attrs else {},
     )
 
 

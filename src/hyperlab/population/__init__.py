@@ -16,7 +16,7 @@ from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Context, Explorer, Perturb
 from hyperlab.population.loop import PopulationFailure
 from hyperlab.population.members import Member
-from hyperlab.population.replay import replay
+from hyperlab.population.replay import replay, replay_member
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.population.tuner import PopulationTuner
 
@@ -30,4 +30,5 @@ __all__ = [
     "PopulationTuner",
     "hypergradient_twin",
     "replay",
+    "replay_member",
 ]

@@ -56,3 +56,47 @@ def replay(
         out.append(segment)
         state, epoch = segment.state, entry["end"]
     return out
+
+
+def replay_member(
+    study: optuna.Study, task: Task, member: int | None = None
+) -> tuple[optuna.trial.FrozenTrial, list[Segment]]:
+    """Replay the schedule of one member of a finished population: by default the best one.
+
+    The fresh model gets the seed of the member its schedule starts from, and hypergradient
+    optimizers when the population trained with them, so it retraces the member's path.
+
+    Args:
+        study: A population's study (its trials carry ``member``, ``seed`` and ``schedule``).
+        task: The task the population trained.
+        member: The member to replay (``None``: the member with the best value).
+
+    Returns:
+        The member's trial and the replayed segments.
+
+    Raises:
+        InputError: The study holds no population, or no member ``member``.
+    """
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if "schedule" in t.user_attrs
+    ]
+    if not trials:
+        raise InputError(
+            f"study {study.study_name!r} holds no population (no trial has a schedule); "
+            "replay runs of the pbt and pb2 tuners"
+        )
+    if member is None:
+        trial = study.best_trial if "schedule" in study.best_trial.user_attrs else trials[0]
+    else:
+        found = [t for t in trials if t.user_attrs.get("member") == member]
+        if not found:
+            known = sorted(int(t.user_attrs.get("member", -1)) for t in trials)
+            raise InputError(f"no member {member!r} in the population; its members: {known}")
+        trial = found[0]
+    schedule = trial.user_attrs["schedule"]
+    seeds = {t.user_attrs.get("member"): t.user_attrs.get("seed", 0) for t in trials}
+    hypergradient = bool(study.user_attrs.get("population", {}).get("hypergradient", False))
+    seed = int(seeds.get(schedule[0]["member"], 0))
+    return trial, replay(task, schedule, seed=seed, hypergradient=hypergradient)

@@ -1,0 +1,53 @@
+"""``hyperlab replay RUN_DIR``: train one fresh model with a schedule a population discovered.
+
+The run must be a ``tune`` run of ``pbt`` or ``pb2``. The fresh model follows the best member's
+schedule (or ``--member K``'s) segment by segment, with the member's seed, and prints each
+segment's hyperparameters and validation score next to the member's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "replay",
+        help="train a fresh model with a population's discovered schedule",
+        description=__doc__,
+    )
+    p.add_argument("run_dir", help="the run directory of a pbt or pb2 tune run")
+    p.add_argument("--member", type=int, help="the member to replay (default: the best)")
+    p.add_argument("--data-dir", help="folder of replay data (sets HYPERLAB_DATA)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hyperlab.cli._common import apply_data_dir
+    from hyperlab.errors import InputError
+    from hyperlab.lab.rundir import RunDir, load_studies
+    from hyperlab.population import replay_member
+    from hyperlab.registry import TASKS
+
+    apply_data_dir(args)
+    spec = RunDir(args.run_dir).load_spec()
+    if spec.task is None:
+        raise InputError("replay needs a run of a registered task, not of an objective function")
+    task = TASKS.create(spec.task, **spec.task_options)
+    study = load_studies(args.run_dir)[0][0]
+    trial, segments = replay_member(study, task, args.member)
+    recorded = list(trial.intermediate_values.values())
+    member = trial.user_attrs.get("member")
+    print(f"replaying member {member} (trial {trial.number}) of {spec.name}: {spec.task}")
+    for entry, segment in zip(trial.user_attrs["schedule"], segments, strict=True):
+        end = entry["end"]
+        config = ", ".join(f"{k}={_fmt(v)}" for k, v in entry["config"].items())
+        was = recorded[end - 1] if end - 1 < len(recorded) else float("nan")
+        print(f"  epochs {entry['start'] + 1}-{end}: {config}")
+        print(f"    score {segment.value:.6g} (the member's: {was:.6g})")
+    print(f"final score {segments[-1].value:.6g}; the member finished at {trial.value:.6g}")
+    return 0
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

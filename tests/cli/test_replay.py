@@ -1,0 +1,51 @@
+"""``hyperlab replay``: a fresh model follows a population's discovered schedule."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hyperlab.cli import main
+
+QUADRATIC = f"{Path(__file__).parents[1] / 'population' / 'quadratic.py'}:Quadratic"
+
+
+def _tune(runs: Path, tuner: str, *extra: str) -> Path:
+    code = main(
+        ["tune", "--task", QUADRATIC, "--tuner", tuner, "--trials", "4", "--budget", "6",
+         "--runs-dir", str(runs), "--name", tuner, "--no-progress", *extra]
+    )  # fmt: skip
+    assert code == 0
+    return runs / tuner
+
+
+def test_replay_retraces_the_best_members_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _tune(tmp_path, "pbt", "--tuner-option", "interval=2")
+    summary = capsys.readouterr().out
+    assert "best trial trained in 3 segments" in summary
+    assert f"its whole schedule: hyperlab replay {run}" in summary
+    assert main(["replay", str(run)]) == 0
+    out = capsys.readouterr().out
+    pairs = re.findall(r"score (\S+) \(the member's: (\S+)\)", out)
+    assert len(pairs) == 3  # 6 epochs in segments of 2
+    assert all(float(a) == pytest.approx(float(b), rel=1e-9) for a, b in pairs)
+    assert main(["replay", str(run), "--member", "2"]) == 0
+    assert "replaying member 2" in capsys.readouterr().out
+
+
+def test_replay_refuses_a_run_without_a_population_and_an_unknown_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = _tune(tmp_path, "random")
+    capsys.readouterr()
+    assert main(["replay", str(plain)]) == 2
+    assert "holds no population" in capsys.readouterr().err
+    run = _tune(tmp_path, "pbt", "--tuner-option", "interval=2")
+    capsys.readouterr()
+    assert main(["replay", str(run), "--member", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "no member 9" in err and "[0, 1, 2, 3]" in err and "Traceback" not in err
