@@ -51,6 +51,19 @@ def test_write_result_puts_the_provenance_beside_the_payload(tmp_path: Path) -> 
     assert data["x"] == 0.5 and data["v"] == [0, 1, 2] and data["where"] == str(tmp_path)
 
 
+def test_paths_inside_the_current_folder_are_written_relative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result file names no folder of the machine that wrote it."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "results" / "r.json"
+    payload = {"settings": {"out": str(out), "data": [out.parent]}, "other": "/elsewhere/x"}
+    data = json.loads(write_result(out, payload, argv=["python", "b.py"]).read_text())
+    assert data["settings"] == {"out": "results/r.json", "data": ["results"]}
+    assert data["other"] == "/elsewhere/x"
+    assert str(tmp_path) not in json.dumps(data["settings"])
+
+
 def test_bad_payloads_and_commands_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="'provenance'"):
         write_result(tmp_path / "r.json", {"provenance": 1})

@@ -106,7 +106,8 @@ def write_result(
         path: The file to write (its folder is created).
         payload: The result: plain JSON data; numpy numbers and arrays and paths are
             converted (NaN and infinity are written as ``NaN``/``Infinity``, which Python's
-            ``json`` reads back).
+            ``json`` reads back). A path (or a string naming one) inside the current folder
+            is written relative to it, so a result file names no folder of one machine.
         argv: The command line to record (default: this process's).
 
     Returns:
@@ -122,9 +123,21 @@ def write_result(
         raise InputError("payload already has a 'provenance' key; it is written by write_result")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"provenance": provenance(argv), **payload}, indent=1, default=_plain)
+    plain = _relative(json.loads(json.dumps(dict(payload), default=_plain)), Path.cwd())
+    text = json.dumps({"provenance": provenance(argv), **plain}, indent=1)
     out.write_text(text + "\n")
     return out
+
+
+def _relative(value: Any, root: Path) -> Any:
+    """``value`` with every string that is an absolute path under ``root`` made relative."""
+    if isinstance(value, dict):
+        return {k: _relative(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative(v, root) for v in value]
+    if isinstance(value, str) and value.startswith(str(root) + "/"):
+        return value[len(str(root)) + 1 :]
+    return value
 
 
 def _plain(value: Any) -> Any:

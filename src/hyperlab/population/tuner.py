@@ -9,6 +9,7 @@ each in segments (:mod:`hyperlab.population.loop`), writing one trial per member
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -258,19 +259,15 @@ def pbt(
 ) -> PopulationTuner:
     """PBT (Jaderberg et al. 2017); ``resample_probability`` is the chance that an explored
     value is drawn afresh instead of perturbed."""
-    check_task("pbt", task, hypergradient is True)
-    check_options(task, interval, quantile, mode, hypergradient)
-    if not 0 <= _number("resample_probability", resample_probability) <= 1:
-        raise InputError(f"resample_probability must be in [0, 1], got {resample_probability!r}")
-    return PopulationTuner(
-        Perturb(float(resample_probability)),
-        name="pbt",
-        seed=seed,
-        interval=interval,
-        quantile=quantile,
-        mode=mode,
-        hypergradient=hypergradient,
-    )
+
+    def explorer() -> Explorer:
+        if not 0 <= _number("resample_probability", resample_probability) <= 1:
+            raise InputError(
+                f"resample_probability must be in [0, 1], got {resample_probability!r}"
+            )
+        return Perturb(float(resample_probability))
+
+    return _population("pbt", explorer, seed, task, interval, quantile, mode, hypergradient)
 
 
 @TUNERS.add("pb2", "population-based bandits: PBT exploring by GP-UCB (trials=size)")
@@ -288,13 +285,31 @@ def pb2(
 ) -> PopulationTuner:
     """PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's
     upper confidence bound."""
-    check_task("pb2", task, hypergradient is True)
+
+    def explorer() -> Explorer:
+        if _number("ucb_kappa", ucb_kappa) < 0:
+            raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
+        return GPBandit(float(ucb_kappa))
+
+    return _population("pb2", explorer, seed, task, interval, quantile, mode, hypergradient)
+
+
+def _population(
+    name: str,
+    explorer: Callable[[], Explorer],
+    seed: int | None,
+    task: Task | None,
+    interval: int | None,
+    quantile: float,
+    mode: str,
+    hypergradient: bool,
+) -> PopulationTuner:
+    """A population tuner, after the checks both tuners share and then the explorer's own."""
+    check_task(name, task, hypergradient is True)
     check_options(task, interval, quantile, mode, hypergradient)
-    if _number("ucb_kappa", ucb_kappa) < 0:
-        raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
     return PopulationTuner(
-        GPBandit(float(ucb_kappa)),
-        name="pb2",
+        explorer(),
+        name=name,
         seed=seed,
         interval=interval,
         quantile=quantile,
