@@ -12,6 +12,7 @@ from optuna.testing.pytest_samplers import BasicSamplerTestCase
 
 from hyperlab.registry import TASKS, TUNERS
 from hyperlab.testing.tuners import CHECKS
+from hyperlab.tuners.meta import MetaSampler
 from hyperlab.tuners.neural import NeuralSampler
 
 # Small surrogates keep the neural tuners quick here; their defaults are tested elsewhere.
@@ -24,6 +25,8 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "neural-ensemble": _FAST,
     "pbt": _POPULATION,
     "pb2": _POPULATION,
+    # each of BORE's candidates is one XGBoost call; the peers' own tests run it with the model
+    "syne-bore": {"feval_acq": 20},
 }
 _SLOW = {"gp", "neural", "neural-ensemble"}
 
@@ -58,6 +61,7 @@ def test_every_tuner_is_covered() -> None:
         "gp",
         "neural",
         "neural-ensemble",
+        "meta",
         "pbt",
         "pb2",
     } <= names
@@ -73,3 +77,10 @@ class TestNeuralOptunaBasic(BasicSamplerTestCase):
     @pytest.fixture
     def sampler(self) -> Callable[[], BaseSampler]:
         return lambda: NeuralSampler(seed=0, n_startup=2, **_TINY)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+class TestMetaOptunaBasic(BasicSamplerTestCase):
+    @pytest.fixture
+    def sampler(self) -> Callable[[], BaseSampler]:
+        return lambda: MetaSampler(seed=0, n_candidates=64)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from hyperlab.tuners import classic as classic  # registers the classic tuners
 from hyperlab.tuners import guided as guided  # registers the diagnosis tuner
+from hyperlab.tuners import meta as meta  # registers meta
 from hyperlab.tuners import neural as neural  # registers neural, neural-ensemble
+from hyperlab.tuners import peers as peers  # registers the peers (their libraries load lazily)
 from hyperlab.tuners.classic import GASampler
 from hyperlab.tuners.feedback import PredictionFeedback
 from hyperlab.tuners.guided import DiagnosisSampler

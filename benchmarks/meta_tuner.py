@@ -1,0 +1,250 @@
+"""Does the meta tuner beat random search, TPE and GP on problems it was not trained on?
+
+Every tuner runs on every problem of the validation suite (``hyperlab.tasks.suites``: tables,
+LCBench surrogates and synthetic families; no problem, data set or function type of it was
+used to train the meta tuner or choose its defaults) with the same seeds (100, 101, ...; seeds
+no development run used). The regret is the best value so far minus the problem's optimum.
+
+Printed:
+- per problem, the median regret over seeds at 15, 20 and 50 trials, and whether ``meta``'s
+  is below random search's at 20 and at 50;
+- the mean rank of each tuner at 20 and 50 trials (ranks among the tuners per problem and
+  seed; 1 = best, ties share), and the paired difference of ``meta``'s rank and TPE's and GP's
+  with its 95% bootstrap interval (negative: ``meta`` better);
+- the moonshot: the trials ``meta`` needs for its median regret to reach TPE's 50-trial median
+  regret, on the median problem;
+- the data objection: trials each tuner needs to reach random search's 50-trial median regret.
+
+Every finished run is appended to ``results/meta_tuner.partial.jsonl`` and skipped when the
+command runs again, so a long setting can be run in pieces; ``--from FILE`` rebuilds the
+summary from a results file. ``--label NAME --options k=v`` adds a variant of a tuner (e.g. a
+meta tuner with other weights: ``--tuners meta --label meta-small --options
+weights_path=PATH``).
+
+Usage:
+    .venv/bin/python benchmarks/meta_tuner.py [--seeds 10] [--trials 50] [--jobs 2]
+        [--suite validation] [--tasks ...] [--tuners random,tpe,gp,neural,meta]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+from hyperlab.lab.provenance import write_result
+from hyperlab.lab.stats import paired_interval
+from hyperlab.registry import parse_options
+
+HERE = Path(__file__).parent
+OUT = HERE / "results" / "meta_tuner.json"
+PARTIAL = HERE / "results" / "meta_tuner.partial.jsonl"
+TUNERS = ["random", "tpe", "gp", "neural", "meta"]
+CHECKPOINTS = (15, 20, 50)
+FIRST_SEED = 100
+
+Job = tuple[str, str, dict[str, Any], str, int, int]
+
+
+def run_tuner(job: Job) -> dict[str, Any]:
+    """One tuner on one problem with one seed (one thread): the regret after each trial."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import optuna
+    import torch
+
+    from hyperlab.registry import TASKS, TUNERS
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    label, tuner, options, task_name, seed, trials = job
+    task = TASKS.create(task_name)
+    sampler = TUNERS.create(tuner, seed=seed, space=task.distributions(), task=task, **options)
+    study = optuna.create_study(sampler=sampler)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(
+            lambda t: task.evaluate(task.search_space(t), seed=seed).value, n_trials=trials
+        )
+    values = [t.value if t.value is not None else math.inf for t in study.trials]
+    best = np.minimum.accumulate([v if math.isfinite(v) else math.inf for v in values])
+    return {
+        "task": task_name,
+        "tuner": label,
+        "seed": seed,
+        "trials": trials,
+        "regret": (best - float(task.optimum)).tolist(),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _load(path: Path, trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
+    done: dict[tuple[str, str, int], dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                res = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by an interruption
+                continue
+            if res.get("trials") == trials:
+                done[(res["task"], res["tuner"], res["seed"])] = res
+    return done
+
+
+def _run(jobs: list[Job], n_jobs: int, done: dict) -> None:
+    PARTIAL.parent.mkdir(exist_ok=True)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(n_jobs) as pool, PARTIAL.open("a") as log:
+        for res in pool.imap_unordered(run_tuner, jobs):
+            done[(res["task"], res["tuner"], res["seed"])] = res
+            log.write(json.dumps(res) + "\n")
+            log.flush()
+            print(
+                f"  {res['task']:34s} {res['tuner']:12s} seed {res['seed']:3d} "
+                f"regret {res['regret'][-1]:.4g} ({res['seconds']:.1f} s)",
+                flush=True,
+            )
+
+
+def _curves(done: dict, tasks: list[str], tuners: list[str], seeds: list[int]) -> dict:
+    """``{task: {tuner: array (seeds, trials)}}`` of the runs asked for."""
+    return {
+        task: {u: np.array([done[(task, u, s)]["regret"] for s in seeds]) for u in tuners}
+        for task in tasks
+    }
+
+
+def _ranks(curves: dict, tuners: list[str], at: int) -> dict[str, np.ndarray]:
+    """Each tuner's rank per (problem, seed) at trial ``at``, as one flat array per tuner."""
+    out: dict[str, list[float]] = {u: [] for u in tuners}
+    for by_tuner in curves.values():
+        table = np.stack([by_tuner[u][:, at - 1] for u in tuners])  # (tuners, seeds)
+        ranks = rankdata(np.round(table, 12), axis=0)
+        for i, u in enumerate(tuners):
+            out[u].extend(ranks[i].tolist())
+    return {u: np.array(v) for u, v in out.items()}
+
+
+def _trials_to_reach(curve: np.ndarray, target: float) -> int | None:
+    """First trial at which a median-regret curve is at or below ``target``."""
+    hit = np.flatnonzero(curve <= target + 1e-12)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def summarize(curves: dict, tuners: list[str]) -> dict[str, Any]:
+    """Per-problem medians, mean ranks with paired intervals, moonshot and data rows."""
+    medians = {
+        task: {u: np.median(c, axis=0) for u, c in by.items()} for task, by in curves.items()
+    }
+    out: dict[str, Any] = {"per_problem": {}, "ranks": {}, "paired": {}, "data": {}}
+    for task, med in medians.items():
+        out["per_problem"][task] = {
+            u: {str(k): float(med[u][k - 1]) for k in CHECKPOINTS if k <= len(med[u])}
+            for u in tuners
+        }
+    for at in (20, 50):
+        if at > next(iter(next(iter(curves.values())).values())).shape[1]:
+            continue
+        ranks = _ranks(curves, tuners, at)
+        out["ranks"][str(at)] = {u: float(r.mean()) for u, r in ranks.items()}
+        if "meta" in ranks:
+            for rival in ("tpe", "gp"):
+                if rival in ranks:
+                    iv = paired_interval(ranks["meta"], ranks[rival])
+                    out["paired"][f"meta-{rival}@{at}"] = iv.to_dict()
+    for u in tuners:
+        need = [
+            _trials_to_reach(med[u], float(med["random"][-1]))
+            for med in medians.values()
+            if "random" in med
+        ]
+        out["data"][u] = [n if n is not None else math.inf for n in need]
+    if "meta" in tuners and "tpe" in tuners:
+        reach = [_trials_to_reach(m["meta"], float(m["tpe"][-1])) for m in medians.values()]
+        out["moonshot_trials"] = [r if r is not None else math.inf for r in reach]
+    return out
+
+
+def _print(summary: dict[str, Any], tuners: list[str]) -> None:
+    print(f"\nmedian regret at {CHECKPOINTS} trials")
+    for task, by in summary["per_problem"].items():
+        cells = "  ".join(f"{u} " + "/".join(f"{v:.3g}" for v in by[u].values()) for u in tuners)
+        print(f"  {task:34s} {cells}")
+    if "meta" in tuners and "random" in tuners:
+        for at in summary["ranks"]:
+            wins = sum(by["meta"][at] < by["random"][at] for by in summary["per_problem"].values())
+            print(
+                f"meta's median regret below random's at {at} trials: {wins}/{len(summary['per_problem'])}"
+            )
+    for at, ranks in summary["ranks"].items():
+        print(f"mean rank at {at} trials: " + ", ".join(f"{u} {r:.2f}" for u, r in ranks.items()))
+    for key, iv in summary["paired"].items():
+        print(f"rank difference {key}: {iv['mean']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]")
+    for u, need in summary["data"].items():
+        print(f"trials to reach random's 50-trial median regret, {u}: median {np.median(need):.0f}")
+    if "moonshot_trials" in summary:
+        print(
+            f"moonshot: trials for meta to reach TPE's 50-trial median regret, median problem: {np.median(summary['moonshot_trials']):.0f}"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=50)
+    ap.add_argument("--run-from-seed", type=int, default=FIRST_SEED, help="run only seeds >= this")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--suite", default="validation")
+    ap.add_argument("--tasks", nargs="*")
+    ap.add_argument("--tuners", default=",".join(TUNERS))
+    ap.add_argument("--label", help="name of a variant of the single tuner in --tuners")
+    ap.add_argument("--options", nargs="*", default=[], help="k=v options of that tuner")
+    ap.add_argument("--compare", help="comma-separated labels to summarize (default: --tuners)")
+    ap.add_argument("--from", dest="source", type=Path)
+    args = ap.parse_args()
+    from hyperlab.tasks.suites import suite
+
+    tasks = args.tasks or suite(args.suite)
+    names = args.tuners.split(",")
+    seeds = list(range(FIRST_SEED, FIRST_SEED + args.seeds))
+    labels = [args.label] if args.label else names
+    options = parse_options(args.options)
+    done = _load(args.source or PARTIAL, args.trials)
+    jobs = [
+        (label, name, options, task, seed, args.trials)
+        for label, name in zip(labels, names)
+        for task in tasks
+        for seed in seeds
+        if (task, label, seed) not in done and seed >= args.run_from_seed
+    ]
+    if jobs and args.source is None:
+        print(f"{len(jobs)} runs to do ({len(done)} cached)")
+        _run(jobs, args.jobs, done)
+    compare = args.compare.split(",") if args.compare else labels
+    curves = _curves(done, tasks, compare, seeds)
+    summary = summarize(curves, compare)
+    _print(summary, compare)
+    if args.source is None:
+        write_result(
+            OUT,
+            {
+                "tasks": tasks,
+                "seeds": seeds,
+                "tuners": compare,
+                "summary": summary,
+                "runs": [done[(t, u, s)] for t in tasks for u in compare for s in seeds],
+            },
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The meta tuner ``meta``: a prior-fitted network, trained across many tuning problems before
+the study starts, reads the study's trials in context and proposes the next one.
+
+One module per part:
+
+- ``model``: the transformer (:class:`PFN`) and its shape (:class:`PFNConfig`);
+- ``bars``: its output, a distribution over fixed buckets of the standardized score;
+- ``scores``: the map from raw scores to the network's scale (the same in training and tuning);
+- ``prior``: the random problems it is trained on (GP-prior functions and real problems);
+- ``training``: the training loop;
+- ``weights``: the shipped weights and their card;
+- ``predict``: one forward pass from trials to predictive distributions;
+- ``candidates``: the candidate points and the choice among them;
+- ``sampler``: :class:`MetaSampler`, the Optuna sampler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+
+from hyperlab.registry import TUNERS
+from hyperlab.tuners.meta.model import PFN, PFNConfig
+from hyperlab.tuners.meta.sampler import MetaSampler
+
+
+@TUNERS.add(
+    "meta",
+    "meta tuner: a network pretrained on many tuning problems reads the trials in context (PFN)",
+)
+def meta(
+    *,
+    seed: int | None = None,
+    space: dict[str, BaseDistribution] | None = None,
+    task: Any = None,
+    **options: Any,
+) -> BaseSampler:
+    return MetaSampler(search_space=space, seed=seed, **options)
+
+
+meta.forwards_to = MetaSampler  # type: ignore[attr-defined]
+
+__all__ = ["PFN", "MetaSampler", "PFNConfig"]

@@ -1,0 +1,77 @@
+"""The candidates a suggestion chooses among, and the choice.
+
+Candidates are uniform random admissible points plus local moves around the best trials
+(Gaussian steps of three sizes on the numeric columns, a random choice on some categorical
+blocks); after a first scoring the best candidates are moved again with small steps and scored
+once more. Points equal to a trial already run (or running) are never chosen while another
+point is left, which matters on small discrete spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from hyperlab.space import SpaceEncoder
+
+#: Step sizes of local moves on the encoded axes.
+STEPS = (0.02, 0.06, 0.15)
+
+
+def local_moves(
+    enc: SpaceEncoder, anchors: np.ndarray, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n`` admissible points near the ``anchors`` (rows of encoded points)."""
+    if len(anchors) == 0 or n <= 0:
+        return np.zeros((0, enc.dim))
+    base = anchors[rng.integers(len(anchors), size=n)]
+    steps = np.asarray(STEPS)[rng.integers(len(STEPS), size=n)][:, None]
+    moved = base + steps * rng.standard_normal(base.shape)
+    for start, width in enc.categorical_blocks:
+        flip = rng.random(n) < 0.2
+        pick = rng.integers(width, size=int(flip.sum()))
+        moved[flip, start : start + width] = np.eye(width)[pick]
+        moved[~flip, start : start + width] = base[~flip, start : start + width]
+    return enc.snap(np.clip(moved, 0.0, 1.0))
+
+
+def choose(
+    enc: SpaceEncoder,
+    score: Callable[[np.ndarray], np.ndarray],
+    anchors: np.ndarray,
+    taken: np.ndarray,
+    n_candidates: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The candidate of the highest ``score`` (an acquisition value per row), shape ``(d,)``.
+
+    Args:
+        enc: The search space's encoder.
+        score: Acquisition values of a matrix of encoded candidates (higher is better).
+        anchors: Encoded best trials, around which local moves are made.
+        taken: Encoded trials already run or running, never proposed again while possible.
+        n_candidates: Random candidates; half as many local moves join them.
+        rng: The random stream.
+    """
+    cands = np.vstack(
+        [enc.random(n_candidates, rng), local_moves(enc, anchors, n_candidates // 2, rng)]
+    )
+    values = score(cands)
+    top = cands[np.argsort(-values)[:8]]
+    refined = local_moves(enc, top, max(32, n_candidates // 8), rng)
+    cands = np.vstack([cands, refined])
+    values = np.concatenate([values, score(refined)])
+    fresh = ~_is_taken(cands, taken)
+    if fresh.any():
+        cands, values = cands[fresh], values[fresh]
+    best = np.flatnonzero(values >= values.max() - 1e-12)
+    return cands[int(rng.choice(best))]
+
+
+def _is_taken(cands: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """Which rows of ``cands`` equal a row of ``taken``."""
+    if len(taken) == 0:
+        return np.zeros(len(cands), dtype=bool)
+    seen = {row.tobytes() for row in np.round(taken, 9)}
+    return np.array([row.tobytes() in seen for row in np.round(cands, 9)])

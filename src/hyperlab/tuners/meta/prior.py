@@ -1,0 +1,188 @@
+"""The prior the network is trained on: random problems shaped like hyperparameter searches.
+
+Two sources, mixed batch by batch:
+
+- **Functions drawn from Gaussian-process priors** (:func:`gp_batch`), shaped like tuning
+  problems: a random number of parameters, some of them nearly irrelevant (long lengthscales),
+  some categorical (one-hot blocks), some on an integer grid, random input warping (a log axis
+  misjudged as linear, or the reverse), an optional bowl around a random optimum, and random
+  observation noise. Trials crowd around promising regions as a tuner's do: part of the points
+  are drawn near a centre rather than uniformly.
+- **Real tuning problems** (:class:`TableProblems`): configurations and scores sampled from
+  the training problems (tables and surrogates), encoded the way a study's trials are.
+
+Every problem is split into context points and query points; scores are put on the network's
+scale by :class:`~hyperlab.tuners.meta.scores.ScoreScale` fitted on the context alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hyperlab.tuners.meta.scores import ScoreScale
+
+
+@dataclass
+class Batch:
+    """Problems of one size: ``x_ctx (B, n_ctx, D)``, ``y_ctx (B, n_ctx)``,
+    ``x_query (B, n_query, D)``, ``y_query (B, n_query)`` and ``flags (B, D)``."""
+
+    x_ctx: torch.Tensor
+    y_ctx: torch.Tensor
+    x_query: torch.Tensor
+    y_query: torch.Tensor
+    flags: torch.Tensor
+
+
+def split_sizes(rng: np.random.Generator, max_ctx: int, n_query: int) -> tuple[int, int]:
+    """Context size (small ones more often: early trials matter most) and query size."""
+    n_ctx = int(min(max_ctx, np.floor(max_ctx * rng.random() ** 1.5)))
+    return n_ctx, n_query
+
+
+def _layout(rng: np.random.Generator, max_dim: int) -> tuple[list[tuple[int, int]], int]:
+    """Random parameter layout: ``(start, width)`` blocks (width > 1: categorical one-hot)."""
+    n_params = int(rng.choice(np.arange(1, 21), p=_param_weights()))
+    blocks: list[tuple[int, int]] = []
+    col = 0
+    for _ in range(n_params):
+        width = int(rng.integers(2, 6)) if rng.random() < 0.2 else 1
+        if col + width > max_dim:
+            if col >= max_dim:
+                break
+            width = 1
+        blocks.append((col, width))
+        col += width
+    return blocks, col
+
+
+def _param_weights() -> np.ndarray:
+    w = 1.0 / np.sqrt(np.arange(1, 21))
+    return w / w.sum()
+
+
+def _points(
+    rng: np.random.Generator, n: int, blocks: list[tuple[int, int]], centre: np.ndarray
+) -> np.ndarray:
+    """``n`` points of one layout: uniform, or crowded near ``centre``; ints on a grid."""
+    dim = sum(w for _, w in blocks)
+    x = rng.random((n, dim))
+    near = rng.random(n) < rng.uniform(0.0, 0.6)
+    spread = np.exp(rng.uniform(np.log(0.02), np.log(0.25)))
+    x[near] = np.clip(centre + spread * rng.standard_normal((int(near.sum()), dim)), 0.0, 1.0)
+    for start, width in blocks:
+        if width > 1:
+            pick = rng.integers(0, width, n)
+            keep = near & (rng.random(n) < 0.7)
+            pick[keep] = int(np.argmax(centre[start : start + width]))
+            x[:, start : start + width] = np.eye(width)[pick]
+        elif rng.random() < 0.2:  # an integer parameter: cell centres of a grid
+            levels = int(rng.integers(2, 12))
+            x[:, start] = (np.floor(x[:, start] * levels).clip(0, levels - 1) + 0.5) / levels
+    return x
+
+
+def _gp_kernel(
+    rng: np.random.Generator, x: np.ndarray, blocks: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel matrix of a warped, ARD Matérn-5/2 GP with noise at ``x``, and its mean
+    (zero, or a bowl around a random optimum)."""
+    z = x.copy()
+    for start, width in blocks:
+        if width == 1 and rng.random() < 0.5:  # input warping (Kumaraswamy CDF)
+            a, b = np.exp(rng.uniform(-0.7, 0.7, 2))
+            z[:, start] = 1.0 - (1.0 - z[:, start] ** a) ** b
+    scales = np.exp(rng.uniform(np.log(0.08), np.log(1.5), z.shape[1]))
+    scales[rng.random(z.shape[1]) < 0.3] = 50.0  # nearly irrelevant columns
+    diff = (z[:, None, :] - z[None, :, :]) / scales
+    r = np.sqrt(np.maximum((diff**2).sum(-1), 0.0)) * np.sqrt(5.0)
+    k = (1.0 + r + r**2 / 3.0) * np.exp(-r)
+    noise = np.exp(rng.uniform(np.log(1e-6), np.log(0.1)))
+    k[np.diag_indices_from(k)] += noise + 1e-6
+    bowl = np.zeros(len(x))
+    if rng.random() < 0.5:  # a bowl around a random optimum
+        centre = rng.random(z.shape[1])
+        bowl = rng.uniform(0.5, 4.0) * (((z - centre) / scales.clip(max=2.0)) ** 2).mean(-1)
+    return k, bowl
+
+
+def _draw(kernels: np.ndarray, means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per kernel matrix (a batched Cholesky factorization) plus its mean."""
+    chol = torch.linalg.cholesky(torch.from_numpy(kernels))
+    noise = torch.from_numpy(rng.standard_normal(means.shape))[..., None]
+    return (chol @ noise)[..., 0].numpy() + means
+
+
+def gp_batch(rng: np.random.Generator, batch: int, n_ctx: int, n_query: int, max_dim: int) -> Batch:
+    """A batch of problems drawn from Gaussian-process priors."""
+    n = n_ctx + n_query
+    xs = np.zeros((batch, n, max_dim))
+    ys = np.zeros((batch, n))
+    flags = np.zeros((batch, max_dim))
+    kernels = np.zeros((batch, n, n))
+    for i in range(batch):
+        blocks, dim = _layout(rng, max_dim)
+        centre = rng.random(dim)
+        xs[i, :, :dim] = _points(rng, n, blocks, centre)
+        kernels[i], ys[i] = _gp_kernel(rng, xs[i, :, :dim], blocks)
+        flags[i, :dim] = 1.0
+    ys = _draw(kernels, ys, rng)
+    order = rng.permuted(np.tile(np.arange(n), (batch, 1)), axis=1)
+    xs = np.take_along_axis(xs, order[..., None], axis=1)
+    ys = np.take_along_axis(ys, order, axis=1)
+    return _to_batch(xs, ys, flags, n_ctx, power=False)
+
+
+class TableProblems:
+    """Real problems: encoded configurations and scores, sampled into training batches.
+
+    Args:
+        problems: ``(x, y)`` pairs, one per problem: ``x`` of shape ``(N, dim)`` in
+            ``[0, 1]`` (the study encoding, :class:`~hyperlab.space.SpaceEncoder`), ``y`` of
+            shape ``(N,)`` (lower is better).
+        max_dim: Columns of the padded encoding; wider problems are left out.
+    """
+
+    def __init__(self, problems: list[tuple[np.ndarray, np.ndarray]], max_dim: int) -> None:
+        self.problems = [(x, y) for x, y in problems if x.shape[1] <= max_dim and len(y) > 8]
+        self.max_dim = max_dim
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def batch(self, rng: np.random.Generator, batch: int, n_ctx: int, n_query: int) -> Batch:
+        """A batch of random subsets of random problems (context and queries disjoint)."""
+        n = n_ctx + n_query
+        xs = np.zeros((batch, n, self.max_dim))
+        ys = np.zeros((batch, n))
+        flags = np.zeros((batch, self.max_dim))
+        for i in range(batch):
+            x, y = self.problems[int(rng.integers(len(self.problems)))]
+            rows = rng.choice(len(y), size=n, replace=len(y) < n)
+            xs[i, :, : x.shape[1]] = x[rows]
+            ys[i] = y[rows]
+            flags[i, : x.shape[1]] = 1.0
+        return _to_batch(xs, ys, flags, n_ctx, power=True)
+
+
+def _to_batch(xs: np.ndarray, ys: np.ndarray, flags: np.ndarray, n_ctx: int, power: bool) -> Batch:
+    """Scale each problem's scores on its context and split into context and queries."""
+    scaled = np.empty_like(ys)
+    for i in range(len(ys)):
+        if n_ctx >= 2:
+            scaled[i] = ScoreScale(ys[i, :n_ctx], power=power)(ys[i])
+        else:  # too few context scores for a scale: the problem's own, centred on the one score
+            scaled[i] = ScoreScale(ys[i], power=False)(ys[i])
+            if n_ctx == 1:
+                scaled[i] -= scaled[i, 0]
+    t = torch.as_tensor
+    return Batch(
+        x_ctx=t(xs[:, :n_ctx], dtype=torch.float32),
+        y_ctx=t(scaled[:, :n_ctx], dtype=torch.float32),
+        x_query=t(xs[:, n_ctx:], dtype=torch.float32),
+        y_query=t(scaled[:, n_ctx:], dtype=torch.float32),
+        flags=t(flags, dtype=torch.float32),
+    )

@@ -1,0 +1,212 @@
+"""The meta tuner: a network trained on many tuning problems steers this one.
+
+Every suggestion hands the study's finished trials to the prior-fitted network
+(:mod:`hyperlab.tuners.meta.model`) as its context, scores candidate configurations by the
+expected improvement of their predicted distributions, and proposes the best. No start-up
+design: with no trials the network's prior alone ranks the candidates, and every later
+suggestion is conditioned on all trials so far. Nothing is fitted during the study, so a
+suggestion costs one forward pass whatever the number of trials (at most ``max_context``
+trials are read: the best half of them and a random draw of the rest).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.pickling import LockFreePickling
+from hyperlab.space import SpaceEncoder
+from hyperlab.tuners.meta import weights
+from hyperlab.tuners.meta.bars import BarDistribution
+from hyperlab.tuners.meta.candidates import choose
+from hyperlab.tuners.meta.predict import Prediction, predict
+from hyperlab.tuners.neural.observations import TrialMemory, TrialReader
+
+
+class MetaSampler(LockFreePickling, BaseSampler):
+    """Bayesian optimization with a network trained across many problems (a PFN).
+
+    Args:
+        search_space: The distributions to model when known in advance; by default the
+            intersection of the finished trials' spaces (a parameter outside it, such as a
+            conditional one, is sampled at random).
+        n_candidates: Random candidates per suggestion; half as many local moves around the
+            best trials join them.
+        max_context: The most trials the network reads at once (the best half of them and a
+            random draw of the rest when there are more).
+        running: ``"best"`` (a trial still running counts as if it scored the best value so
+            far, so parallel workers spread out; default) or ``"none"``.
+        transfer_studies: Names of other studies in the same storage whose trials (same
+            parameter names) join the context, each study's scores standardized on their own.
+        pruner_predictions: A trial a curve pruner stopped with a predicted final value joins
+            the context at that value (see ``NeuralSampler``).
+        weights_path: The network's weights (default: the ones shipped with hyperlab).
+        seed: Seed of every random choice.
+    """
+
+    def __init__(
+        self,
+        *,
+        search_space: dict[str, BaseDistribution] | None = None,
+        n_candidates: int = 512,
+        max_context: int = 100,
+        running: str = "best",
+        transfer_studies: Sequence[str] | None = None,
+        pruner_predictions: bool = True,
+        weights_path: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.search_space = search_space
+        self.n_candidates = n_candidates
+        self.max_context = max_context
+        self.running = running
+        self.transfer_studies = transfer_studies
+        self.pruner_predictions = pruner_predictions
+        self.weights_path = weights_path
+        self.seed = seed
+        self._check()
+        self._net = weights.load(weights_path)
+        self._rng = np.random.default_rng(seed)
+        self._random = RandomSampler(seed=seed)
+        self._intersection = IntersectionSearchSpace(include_pruned=pruner_predictions)
+        self._memory = TrialMemory()
+        self._lock = threading.Lock()
+        if search_space:
+            self._check_width(SpaceEncoder(dict(search_space)))
+
+    # ------------------------------------------------------------------ Optuna's contract
+    def reseed_rng(self) -> None:
+        self._rng = np.random.default_rng()
+        self._random.reseed_rng()
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self.search_space is not None:
+            return dict(self.search_space)
+        return dict(self._intersection.calculate(study))
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        if len(study.directions) > 1:
+            raise InputError(
+                f"MetaSampler optimizes one objective; this study has {len(study.directions)}"
+            )
+        with self._lock:
+            enc = self._memory.encoder_for(search_space)
+            self._check_width(enc)
+            x = self._propose(study, trial, enc)
+            self._memory.proposed[(study.study_name, trial.number)] = x
+            return enc.decode(x[None, :])[0]
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        with self._lock:
+            self._memory.proposed.pop((study.study_name, trial.number), None)
+
+    @property
+    def startup_trials(self) -> int:
+        """Trials drawn before the model is used: none."""
+        return 0
+
+    # -------------------------------------------------------------------------- private
+    def _check(self) -> None:
+        for name in ("n_candidates", "max_context"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive int, got {value!r}")
+        if self.running not in ("best", "none"):
+            raise InputError(f"running must be 'best' or 'none', got {self.running!r}")
+        studies = self.transfer_studies
+        if studies is not None and (
+            isinstance(studies, str) or not all(isinstance(s, str) for s in studies)
+        ):
+            raise InputTypeError(f"transfer_studies must be a list of study names, got {studies!r}")
+        if not isinstance(self.pruner_predictions, bool):
+            raise InputTypeError(
+                f"pruner_predictions must be True or False, got {self.pruner_predictions!r}"
+            )
+
+    def _check_width(self, enc: SpaceEncoder) -> None:
+        limit = self._net.model.config.max_dim
+        if enc.dim > limit:
+            raise InputError(
+                f"the meta tuner reads at most {limit} encoded columns (a categorical "
+                f"parameter takes one per choice); this search space takes {enc.dim} "
+                f"({', '.join(enc.names)}); use 'tpe' or 'neural' for it"
+            )
+
+    def _propose(self, study: Study, trial: FrozenTrial, enc: SpaceEncoder) -> np.ndarray:
+        reader = TrialReader(self.pruner_predictions, False, None)
+        obs, running = self._memory.observations(study, trial, enc, reader)
+        transfer = self._memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
+        x = np.array([o.x for o in obs]).reshape(len(obs), enc.dim)
+        y = np.array([o.y for o in obs])
+        groups = np.zeros(len(y), dtype=int)
+        if running and self.running == "best" and len(y):
+            x = np.vstack([x, np.stack(running)])
+            y = np.concatenate([y, np.full(len(running), y.min())])
+            groups = np.zeros(len(y), dtype=int)
+        x, y, groups = self._select(x, y, groups)
+        for i, rows in enumerate(transfer, start=1):
+            if rows:
+                x = np.vstack([x, np.stack([r.x for r in rows])])
+                y = np.concatenate([y, [r.y for r in rows]])
+                groups = np.concatenate([groups, np.full(len(rows), i)])
+        x, y, groups = x[: self.max_context], y[: self.max_context], groups[: self.max_context]
+        taken = np.vstack([x[groups == 0]] + ([np.stack(running)] if running else []))
+        anchors = x[np.argsort(y)[:5]] if len(y) else np.zeros((0, enc.dim))
+
+        def score(cands: np.ndarray) -> np.ndarray:
+            model = self._net.model
+            return _acquisition(model.bars, predict(model, x, y, cands, groups))
+
+        return choose(enc, score, anchors, taken, self.n_candidates, self._rng)
+
+    def _select(
+        self, x: np.ndarray, y: np.ndarray, groups: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """At most ``max_context`` rows: the best half and a random draw of the rest."""
+        if len(y) <= self.max_context:
+            return x, y, groups
+        order = np.argsort(y)
+        half = self.max_context // 2
+        rest = self._rng.choice(order[half:], size=self.max_context - half, replace=False)
+        keep = np.concatenate([order[:half], rest])
+        return x[keep], y[keep], groups[keep]
+
+
+def _acquisition(bars: BarDistribution, pred: Prediction) -> np.ndarray:
+    """Expected improvement over the best score; without scores, the lowest predicted mean."""
+    if np.isnan(pred.best):
+        return -bars.mean(pred.probs).numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bars.expected_improvement(pred.probs, pred.best).numpy()

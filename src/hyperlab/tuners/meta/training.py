@@ -1,0 +1,98 @@
+"""Training the network on the prior: many small problems, one gradient step per batch."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hyperlab.tuners.meta.model import PFN, PFNConfig
+from hyperlab.tuners.meta.prior import Batch, TableProblems, gp_batch, split_sizes
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How the network is trained.
+
+    Attributes:
+        steps: Gradient steps.
+        batch: Problems per step.
+        max_context: The largest context (a study's trials the network reads at once).
+        queries: Query points per problem.
+        table_share: Share of batches drawn from real problems (when there are any).
+        lr: Peak learning rate of AdamW (linear warm-up, cosine decay).
+        seed: Seed of the prior's draws and of the initial weights.
+    """
+
+    steps: int = 20000
+    batch: int = 48
+    max_context: int = 100
+    queries: int = 32
+    table_share: float = 0.3
+    lr: float = 1e-3
+    seed: int = 0
+
+
+def draw(
+    plan: TrainingPlan, config: PFNConfig, tables: TableProblems | None, rng: np.random.Generator
+) -> Batch:
+    """One batch of problems of one size, from the GP prior or the real problems."""
+    n_ctx, n_query = split_sizes(rng, plan.max_context, plan.queries)
+    if tables is not None and len(tables) and rng.random() < plan.table_share:
+        return tables.batch(rng, plan.batch, n_ctx, n_query)
+    return gp_batch(rng, plan.batch, n_ctx, n_query, config.max_dim)
+
+
+def train(
+    config: PFNConfig,
+    plan: TrainingPlan,
+    tables: TableProblems | None = None,
+    device: str = "cpu",
+    log: Callable[[str], None] | None = None,
+    seconds: float | None = None,
+) -> PFN:
+    """Train a fresh network on the prior and return it (on the CPU, in eval mode).
+
+    Args:
+        config: The network's shape.
+        plan: Steps, batch size, context sizes, mixture and seed.
+        tables: Real training problems mixed into the prior.
+        device: Torch device to train on (``"cuda"`` where one exists).
+        log: Called with a progress line every 200 steps.
+        seconds: Stop early after this many seconds (the schedule still anneals as planned
+            for ``plan.steps``).
+    """
+    torch.manual_seed(plan.seed)
+    rng = np.random.default_rng(plan.seed)
+    model = PFN(config).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=plan.lr, weight_decay=0.01)
+    warm = max(1, plan.steps // 50)
+
+    def rate(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, plan.steps - warm)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, rate)
+    start, running, step = time.perf_counter(), 0.0, 0
+    for step in range(plan.steps):
+        b = draw(plan, config, tables, rng)
+        logits = model(*(t.to(device) for t in (b.x_ctx, b.y_ctx, b.x_query, b.flags)))
+        loss = model.bars.loss(logits, b.y_query.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
+        elapsed = time.perf_counter() - start
+        if log is not None and (step + 1) % 200 == 0:
+            log(f"step {step + 1}/{plan.steps} loss {running:.4f} ({elapsed:.0f} s)")
+        if seconds is not None and elapsed > seconds:
+            break
+    model.steps_done = step + 1 if plan.steps else 0  # type: ignore[assignment]
+    return model.cpu().eval()

@@ -1,0 +1,71 @@
+"""The trained network's weights: where they ship, how they load, what they record.
+
+The weights ship inside the package as ``hyperlab/data/meta/pfn.pt`` (the state dict) beside
+``pfn.json`` (the network's shape, the training problems and seeds, the command that made
+them, and the validation numbers measured on them). ``scripts/train_meta_tuner.py`` writes
+both. A run loads them once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hyperlab.errors import DataNotFoundError
+from hyperlab.tuners.meta.model import PFN, PFNConfig
+
+#: The shipped weights' folder.
+PACKAGED = Path(__file__).resolve().parent.parent.parent / "data" / "meta"
+#: The shipped weights' file name (the card beside it has the same stem and ``.json``).
+WEIGHTS = "pfn.pt"
+
+_cache: dict[Path, Trained] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class Trained:
+    """A trained network and its card (plain data from ``pfn.json``)."""
+
+    model: PFN
+    card: dict[str, Any]
+
+
+def save(model: PFN, card: dict[str, Any], path: Path) -> None:
+    """Write the state dict to ``path`` and the card (with the shape) beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    card = {**card, "config": model.config.to_dict()}
+    path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+
+
+def load(path: str | Path | None = None) -> Trained:
+    """The network at ``path`` (default: the shipped one), loaded once per process.
+
+    Raises:
+        DataNotFoundError: No weights there; the message names the script that trains them.
+    """
+    file = Path(path) if path is not None else PACKAGED / WEIGHTS
+    with _lock:
+        if file not in _cache:
+            _cache[file] = _read(file)
+        return _cache[file]
+
+
+def _read(file: Path) -> Trained:
+    card_file = file.with_suffix(".json")
+    if not file.is_file() or not card_file.is_file():
+        raise DataNotFoundError(
+            f"no meta-tuner weights at {file} (with {card_file.name} beside them); "
+            "train them with: python scripts/train_meta_tuner.py"
+        )
+    card = json.loads(card_file.read_text())
+    model = PFN(PFNConfig(**card["config"]))
+    model.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
+    model.eval()
+    return Trained(model, card)

@@ -1,0 +1,230 @@
+"""The meta tuner: its output distribution, score scale, prior, training and sampler."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import torch
+
+from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
+from hyperlab.registry import TUNERS
+from hyperlab.tuners.meta import MetaSampler, PFNConfig
+from hyperlab.tuners.meta import weights as meta_weights
+from hyperlab.tuners.meta.bars import BarDistribution
+from hyperlab.tuners.meta.calibration import coverage
+from hyperlab.tuners.meta.prior import TableProblems, gp_batch
+from hyperlab.tuners.meta.scores import ScoreScale
+from hyperlab.tuners.meta.training import TrainingPlan, train
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+# ----------------------------------------------------------------------------- the output
+def test_bars_cover_the_range_and_send_outliers_to_the_ends() -> None:
+    bars = BarDistribution(16, limit=5.0)
+    assert bars.borders[0] == pytest.approx(-5.0) and bars.borders[-1] == pytest.approx(5.0)
+    idx = bars.bucket_of(torch.tensor([-100.0, 0.0, 100.0]))
+    assert idx.tolist()[0] == 0 and idx.tolist()[2] == 15
+
+
+def test_quantile_inverts_cdf_and_mean_of_a_bucket_is_its_middle() -> None:
+    bars = BarDistribution(32)
+    probs = torch.softmax(torch.randn(3, 32, dtype=torch.float64), -1)
+    for q in (0.1, 0.5, 0.9):
+        y = bars.quantile(probs, q)
+        assert bars.cdf(probs, y).numpy() == pytest.approx([q] * 3, abs=1e-6)
+    one = torch.zeros(1, 32, dtype=torch.float64)
+    one[0, 20] = 1.0
+    mid = float((bars.borders[20] + bars.borders[21]) / 2)
+    assert float(bars.mean(one)[0]) == pytest.approx(mid)
+
+
+def test_expected_improvement_of_one_bucket() -> None:
+    bars = BarDistribution(8, limit=4.0)
+    lo, hi = float(bars.borders[3]), float(bars.borders[4])
+    one = torch.zeros(1, 8, dtype=torch.float64)
+    one[0, 3] = 1.0
+    assert float(bars.expected_improvement(one, hi + 1.0)[0]) == pytest.approx(
+        hi + 1 - (lo + hi) / 2
+    )
+    assert float(bars.expected_improvement(one, lo)[0]) == 0.0
+    mid = (lo + hi) / 2  # half the bucket below: E[(mid - y)+] = (mid - lo)^2 / (2 (hi - lo))
+    assert float(bars.expected_improvement(one, mid)[0]) == pytest.approx(
+        (mid - lo) ** 2 / (2 * (hi - lo))
+    )
+
+
+# ------------------------------------------------------------------------------ the scale
+def test_score_scale_standardizes_the_context_and_keeps_order() -> None:
+    y = np.array([1.0, 2.0, 4.0, 100.0, 3.0])
+    scale = ScoreScale(y)
+    z = scale(y)
+    assert abs(z.mean()) < 1e-9 and z.std() == pytest.approx(1.0)
+    assert list(np.argsort(z)) == list(np.argsort(y))
+    assert ScoreScale(np.array([7.0]))(np.array([7.0]))[0] == 0.0
+    assert ScoreScale(np.array([]))(np.array([3.0]))[0] == 3.0
+
+
+# ------------------------------------------------------------------------------ the prior
+def test_gp_batch_shapes_flags_and_finite_scores() -> None:
+    b = gp_batch(np.random.default_rng(0), 4, 10, 6, max_dim=12)
+    assert b.x_ctx.shape == (4, 10, 12) and b.x_query.shape == (4, 6, 12)
+    assert b.y_ctx.shape == (4, 10) and torch.isfinite(b.y_query).all()
+    used = b.flags.sum(1)
+    assert (used >= 1).all() and (used <= 12).all()
+    # columns beyond the used ones are zero
+    for i in range(4):
+        assert float(b.x_ctx[i, :, int(used[i]) :].abs().sum()) == 0.0
+
+
+def test_table_problems_sample_within_each_problem() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 3))
+    problems = TableProblems([(x, x.sum(1))], max_dim=5)
+    b = problems.batch(rng, 2, 8, 4)
+    assert b.flags[:, :3].sum() == 6 and b.flags[:, 3:].sum() == 0
+    wide = TableProblems([(rng.random((40, 9)), rng.random(40))], max_dim=5)
+    assert len(wide) == 0  # too wide for the network: left out
+
+
+def test_training_lowers_the_loss() -> None:
+    config = PFNConfig(max_dim=4, width=16, depth=1, heads=2, buckets=16)
+    rng = np.random.default_rng(5)
+    batch = gp_batch(rng, 32, 12, 8, max_dim=4)
+
+    def loss(model: torch.nn.Module) -> float:
+        with torch.no_grad():
+            logits = model(batch.x_ctx, batch.y_ctx, batch.x_query, batch.flags)
+            return float(model.bars.loss(logits, batch.y_query))
+
+    untrained = train(config, TrainingPlan(steps=0, batch=8, max_context=12, queries=8))
+    trained = train(config, TrainingPlan(steps=120, batch=16, max_context=12, queries=8, lr=3e-3))
+    assert loss(trained) < loss(untrained) - 0.2
+
+
+# ---------------------------------------------------------------------------- the weights
+def test_missing_weights_name_the_training_script(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="train_meta_tuner"):
+        meta_weights.load(tmp_path / "pfn.pt")
+
+
+def test_shipped_weights_carry_their_card() -> None:
+    trained = meta_weights.load()
+    card = trained.card
+    assert card["config"]["max_dim"] == trained.model.config.max_dim
+    assert card["training_problems"] and "validation" in card
+    assert not any(name in card["training_problems"] for name in _held_out_and_validation())
+    assert meta_weights.PACKAGED.joinpath(meta_weights.WEIGHTS).stat().st_size < 20 * 2**20
+
+
+def _held_out_and_validation() -> list[str]:
+    from hyperlab.tasks.suites import HELD_OUT, VALIDATION
+
+    return [*HELD_OUT, *VALIDATION]
+
+
+def test_calibration_reports_shares() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.random((80, 2))
+    out = coverage(meta_weights.load().model, [(x, (x**2).sum(1))], rng, repeats=1, queries=20)
+    assert 0.0 <= out["68"] <= out["95"] <= 1.0 and out["problems"] == 1
+
+
+# ---------------------------------------------------------------------------- the sampler
+def _quadratic(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -3, 3)
+    lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    n = trial.suggest_int("n", 1, 8)
+    act = trial.suggest_categorical("act", ["relu", "tanh", "gelu"])
+    return (x - 1) ** 2 + (math.log10(lr) + 2) ** 2 + 0.1 * (n - 5) ** 2 + (act != "gelu")
+
+
+def test_first_suggestion_is_model_based_and_seeded() -> None:
+    assert MetaSampler(seed=0).startup_trials == 0
+    firsts = []
+    for _ in range(2):
+        study = optuna.create_study(sampler=TUNERS.create("meta", seed=3))
+        study.optimize(_quadratic, n_trials=3)
+        firsts.append([t.params for t in study.trials])
+    assert firsts[0] == firsts[1]
+
+
+def test_it_improves_on_random_search_on_a_smooth_problem() -> None:
+    wins = 0
+    for seed in range(3):
+        best = {}
+        for name in ("meta", "random"):
+            study = optuna.create_study(sampler=TUNERS.create(name, seed=seed))
+            study.optimize(_quadratic, n_trials=25)
+            best[name] = study.best_value
+        wins += best["meta"] < best["random"]
+    assert wins >= 2
+
+
+def test_maximize_is_steered_the_right_way() -> None:
+    study = optuna.create_study(direction="maximize", sampler=TUNERS.create("meta", seed=1))
+    study.optimize(lambda t: -_quadratic(t), n_trials=25)
+    assert study.best_value > -1.5
+
+
+def test_never_repeats_a_point_while_another_is_left() -> None:
+    def tiny(trial: optuna.Trial) -> float:
+        return float(trial.suggest_int("a", 0, 2) + 2 * trial.suggest_int("b", 0, 1))
+
+    study = optuna.create_study(sampler=TUNERS.create("meta", seed=0))
+    study.optimize(tiny, n_trials=6)
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 6
+
+
+def test_transfer_studies_join_the_context() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    old = optuna.create_study(
+        storage=storage, study_name="old", sampler=TUNERS.create("random", seed=0)
+    )
+    old.optimize(_quadratic, n_trials=20)
+    sampler = TUNERS.create("meta", seed=0, transfer_studies=["old"])
+    new = optuna.create_study(storage=storage, study_name="new", sampler=sampler)
+    new.optimize(_quadratic, n_trials=2)
+    bad = TUNERS.create("meta", seed=0, transfer_studies=["nope"])
+    nope = optuna.create_study(storage=storage, study_name="other", sampler=bad)
+    nope.optimize(_quadratic, n_trials=1)  # no trial yet: no transfer study is read
+    with pytest.raises(InputError, match="nope"):
+        nope.optimize(_quadratic, n_trials=1, catch=())
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"n_candidates": 0}, InputError, "n_candidates"),
+        ({"max_context": True}, InputError, "max_context"),
+        ({"running": "mean"}, InputError, "running"),
+        ({"transfer_studies": "old"}, InputTypeError, "transfer_studies"),
+        ({"pruner_predictions": 1}, InputTypeError, "pruner_predictions"),
+    ],
+)
+def test_bad_options_are_refused_by_name(options: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        TUNERS.create("meta", **options)
+
+
+def test_a_space_too_wide_is_refused_by_name() -> None:
+    limit = meta_weights.load().model.config.max_dim
+    space = {
+        f"c{i}": optuna.distributions.CategoricalDistribution(list(range(10)))
+        for i in range(limit // 10 + 1)
+    }
+    with pytest.raises(InputError, match="encoded columns"):
+        TUNERS.create("meta", space=space)
+
+
+def test_suggestion_cost_does_not_grow_past_the_context() -> None:
+    sampler = MetaSampler(seed=0, max_context=20, n_candidates=64)
+    study = optuna.create_study(sampler=sampler)
+    for i in range(60):
+        study.enqueue_trial({"x": (i % 7) / 7, "y": (i % 11) / 11})
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=61)
+    assert len(study.trials) == 61 and study.trials[-1].state == optuna.trial.TrialState.COMPLETE
