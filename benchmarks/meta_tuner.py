@@ -100,10 +100,10 @@ def _load(path: Path, trials: int) -> dict[tuple[str, str, int], dict[str, Any]]
     return done
 
 
-def _run(jobs: list[Job], n_jobs: int, done: dict) -> None:
-    PARTIAL.parent.mkdir(exist_ok=True)
+def _run(jobs: list[Job], n_jobs: int, done: dict, cache: Path) -> None:
+    cache.parent.mkdir(exist_ok=True)
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(n_jobs) as pool, PARTIAL.open("a") as log:
+    with ctx.Pool(n_jobs) as pool, cache.open("a") as log:
         for res in pool.imap_unordered(run_tuner, jobs):
             done[(res["task"], res["tuner"], res["seed"])] = res
             log.write(json.dumps(res) + "\n")
@@ -210,6 +210,7 @@ def main() -> None:
     ap.add_argument("--options", nargs="*", default=[], help="k=v options of that tuner")
     ap.add_argument("--compare", help="comma-separated labels to summarize (default: --tuners)")
     ap.add_argument("--from", dest="source", type=Path)
+    ap.add_argument("--cache", type=Path, default=PARTIAL, help="the runs cache (jsonl)")
     args = ap.parse_args()
     from hyperlab.tasks.suites import suite
 
@@ -218,7 +219,7 @@ def main() -> None:
     seeds = list(range(FIRST_SEED, FIRST_SEED + args.seeds))
     labels = [args.label] if args.label else names
     options = parse_options(args.options)
-    done = _load(args.source or PARTIAL, args.trials)
+    done = _load(args.source or args.cache, args.trials)
     jobs = [
         (label, name, options, task, seed, args.trials)
         for label, name in zip(labels, names)
@@ -228,12 +229,12 @@ def main() -> None:
     ]
     if jobs and args.source is None:
         print(f"{len(jobs)} runs to do ({len(done)} cached)")
-        _run(jobs, args.jobs, done)
+        _run(jobs, args.jobs, done, args.cache)
     compare = args.compare.split(",") if args.compare else labels
     curves = _curves(done, tasks, compare, seeds)
     summary = summarize(curves, compare)
     _print(summary, compare)
-    if args.source is None:
+    if args.source is None and args.cache == PARTIAL:
         write_result(
             OUT,
             {

@@ -51,6 +51,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
         pruner_predictions: A trial a curve pruner stopped with a predicted final value joins
             the context at that value (see ``NeuralSampler``).
         weights_path: The network's weights (default: the ones shipped with hyperlab).
+        xi: Exploration margin of expected improvement, in standard deviations of the
+            trials' scores: improvement is counted below the best score less ``xi``.
         seed: Seed of every random choice.
     """
 
@@ -64,6 +66,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         transfer_studies: Sequence[str] | None = None,
         pruner_predictions: bool = True,
         weights_path: str | None = None,
+        xi: float = 0.0,
         seed: int | None = None,
     ) -> None:
         self.search_space = search_space
@@ -73,6 +76,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self.transfer_studies = transfer_studies
         self.pruner_predictions = pruner_predictions
         self.weights_path = weights_path
+        self.xi = xi
         self.seed = seed
         self._check()
         self._net = weights.load(weights_path)
@@ -142,6 +146,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(self.xi, bool) or not isinstance(self.xi, int | float) or not self.xi >= 0:
+            raise InputError(f"xi must be a number >= 0, got {self.xi!r}")
         if self.running not in ("best", "none"):
             raise InputError(f"running must be 'best' or 'none', got {self.running!r}")
         studies = self.transfer_studies
@@ -186,7 +192,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
 
         def score(cands: np.ndarray) -> np.ndarray:
             model = self._net.model
-            return _acquisition(model.bars, predict(model, x, y, cands, groups))
+            return _acquisition(model.bars, predict(model, x, y, cands, groups), float(self.xi))
 
         return choose(enc, score, anchors, taken, self.n_candidates, self._rng)
 
@@ -203,10 +209,11 @@ class MetaSampler(LockFreePickling, BaseSampler):
         return x[keep], y[keep], groups[keep]
 
 
-def _acquisition(bars: BarDistribution, pred: Prediction) -> np.ndarray:
-    """Expected improvement over the best score; without scores, the lowest predicted mean."""
+def _acquisition(bars: BarDistribution, pred: Prediction, xi: float) -> np.ndarray:
+    """Expected improvement over the best score less ``xi`` (standardized units); without
+    scores, the lowest predicted mean."""
     if np.isnan(pred.best):
         return -bars.mean(pred.probs).numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return bars.expected_improvement(pred.probs, pred.best).numpy()
+        return bars.expected_improvement(pred.probs, pred.best - xi).numpy()

@@ -1,0 +1,53 @@
+"""``hyperlab demo`` end to end on tiny budgets, and the input it refuses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hyperlab.cli import demo, main
+
+#: A number followed by its 95% interval.
+NUMBER = r"[+-]?[\d.e+-]+ \[[+-]?[\d.e+-]+, [+-]?[\d.e+-]+\]"
+
+
+@pytest.mark.slow  # two small comparisons and a live run of a few one-epoch trials
+def test_demo_writes_one_page_with_the_answer_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "LIVE_BUDGET", 1)
+    monkeypatch.setattr(demo, "LIVE_OPTIONS", {"n_folds": 2})
+    args = ["demo", "--runs-dir", str(tmp_path), "--problems", "synth-levy-4d-1"]
+    args += ["--seeds", "2", "--trials", "3", "--live-seeds", "1", "--live-trials", "2"]
+    assert main([*args, "--jobs", "1", "--no-experiments"]) == 0
+    out = capsys.readouterr().out
+    folder = tmp_path / "demo"
+    assert (folder / "problem-synth-levy-4d-1" / "report.html").is_file()
+    assert (folder / "live-digits-mlp" / "report.html").is_file()
+    assert "Over 1 problem with a known optimum (2 seeds × 3 trials each), meta ranked " in out
+    for other in ("random", "tpe", "gp"):
+        line = next(s for s in out.splitlines() if s.startswith(f"Against {other}:"))
+        assert re.search(rf"mean rank {NUMBER} against {NUMBER}, difference {NUMBER}", line)
+    live = next(s for s in out.splitlines() if s.startswith("Live run on digits-mlp"))
+    assert re.search(rf"meta {NUMBER}; against random {NUMBER}: difference {NUMBER}", live)
+    page = (folder / "report.html").read_text()
+    assert page.index("The answer") < page.index("Regret per problem")
+    assert "href='live-digits-mlp/report.html'" in page
+    assert f"report: {folder / 'report.html'}" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--problems", "lcbench-7593", "'lcbench-7593' is not in the validation suite"),
+        ("--live-seeds", "-1", "--live-seeds must be 0 or more, got -1"),
+    ],
+)
+def test_demo_refuses_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    assert main(["demo", "--runs-dir", str(tmp_path), option, value]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()

@@ -1,0 +1,89 @@
+"""The leaderboard's statistics over plain runs: regret at checkpoints, ranks, tests, cost."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hyperlab.errors import InputError
+from hyperlab.lab.leaderboard import PanelRun, leaderboard
+
+
+def _run(problem: str, tuner: str, seed: int, final: float, n: int = 20, **kw: float) -> PanelRun:
+    """A run whose best loss falls linearly from ``final + 1`` to ``final`` over ``n`` trials."""
+    best = list(np.linspace(final + 1.0, final, n))
+    return PanelRun(problem, tuner, seed, best, wall_time=2.0, suggest_time=0.1 * n, **kw)
+
+
+def _panel() -> list[PanelRun]:
+    runs = []
+    for seed in range(4):
+        for problem, optimum in (("f", 0.0), ("g", None)):
+            runs.append(_run(problem, "good", seed, 0.1 + 0.01 * seed, optimum=optimum))
+            runs.append(_run(problem, "peer", seed, 0.5 + 0.01 * seed, optimum=optimum))
+            runs.append(_run(problem, "bad", seed, 2.0 + 0.01 * seed, optimum=optimum))
+    return runs
+
+
+def test_regret_is_read_at_each_reached_checkpoint() -> None:
+    board = leaderboard(_panel(), checkpoints=(10, 20, 50))
+    assert board.checkpoints == [10, 20]  # no run reached 50
+    assert leaderboard(_panel(), checkpoints=(5,)).checkpoints == [5, 20]  # and the last trial
+    row = next(
+        r for r in board.regret if (r["problem"], r["tuner"], r["trials"]) == ("f", "good", 20)
+    )
+    assert row["mean"] == pytest.approx(0.115)  # known optimum 0
+    assert row["low"] <= row["mean"] <= row["high"] and row["n"] == 4
+    # without a known optimum the best any run found (good, seed 0: 0.1) is the optimum
+    row = next(
+        r for r in board.regret if (r["problem"], r["tuner"], r["trials"]) == ("g", "bad", 20)
+    )
+    assert row["median"] == pytest.approx(2.015 - 0.1)
+
+
+def test_ranks_and_tests_against_the_best_of_the_reference_group() -> None:
+    board = leaderboard(_panel(), reference_group=["peer", "bad"])
+    assert [r["tuner"] for r in board.ranks] == ["good", "peer", "bad"]
+    assert board.ranks[0]["mean"] == 1.0 and board.ranks[-1]["mean"] == 3.0
+    assert board.reference == "peer"
+    tests = {r["tuner"]: r for r in board.tests}
+    assert set(tests) == {"good", "bad"}
+    assert tests["good"]["verdict"] == "better" and tests["good"]["p_value"] < 0.05
+    assert tests["bad"]["verdict"] == "worse"
+    assert {(r["problem"], r["tuner"]) for r in board.problem_tests} == {
+        (p, t) for p in "fg" for t in ("good", "bad")
+    }
+
+
+def test_without_a_reference_group_the_best_tuner_is_the_reference() -> None:
+    assert leaderboard(_panel()).reference == "good"
+
+
+def test_a_missing_run_ranks_last_and_cost_is_per_trial() -> None:
+    runs = [r for r in _panel() if not (r.tuner == "good" and r.seed == 0 and r.problem == "f")]
+    board = leaderboard(runs)
+    ranks = {r["tuner"]: r["mean"] for r in board.ranks}
+    assert ranks["good"] == pytest.approx((7 * 1 + 3) / 8)
+    cost = {r["tuner"]: r for r in board.cost}
+    assert cost["peer"]["suggest_per_trial"] == pytest.approx(0.1)
+    assert cost["peer"]["wall_time"] == 2.0 and cost["good"]["runs"] == 7
+    assert board.to_dict()["reference"] == board.reference
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(InputError, match="none"):
+        leaderboard([])
+    with pytest.raises(InputError, match="seed 0"):
+        leaderboard([_run("f", "a", 0, 1.0), _run("f", "a", 0, 2.0)])
+    with pytest.raises(InputError, match="checkpoints"):
+        leaderboard([_run("f", "a", 0, 1.0)], checkpoints=(0,))
+    with pytest.raises(InputError, match="empty"):
+        leaderboard([PanelRun("f", "a", 0, [])])
+
+
+def test_a_run_with_no_finite_value_has_nan_regret() -> None:
+    board = leaderboard([PanelRun("f", "a", 0, [math.inf] * 3), _run("f", "b", 0, 1.0, n=3)])
+    row = next(r for r in board.regret if r["tuner"] == "a")
+    assert math.isnan(row["mean"]) and row["n"] == 0

@@ -1,0 +1,110 @@
+"""Each shipped peer passes the tuner conformance suite with its model acting, repeats itself
+under a seed whatever the caller does to the global RNGs, and refuses bad options by name."""
+
+from __future__ import annotations
+
+import functools
+import pickle
+import random
+import threading
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError
+from hyperlab.registry import TUNERS
+from hyperlab.testing.tuners import CHECKS, MIXED_SPACE, mixed_objective
+
+# Options that make each peer's model choose within the checks' few trials (the defaults run
+# in tests/tuners/test_conformance.py with every registered tuner).
+ACTING: dict[str, dict[str, Any]] = {
+    "nevergrad": {"planned_trials": 12},
+    "hyperopt-tpe": {"n_startup_jobs": 3},
+    "syne-bore": {"init_random": 3, "feval_acq": 20},
+    "syne-rea": {"population_size": 4, "sample_size": 2},
+}
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+@pytest.mark.parametrize("name", list(ACTING))
+def test_conformance_with_the_model_acting(name: str, check: str) -> None:
+    CHECKS[check](functools.partial(TUNERS.create, name, **ACTING[name]))
+
+
+# SMAC's forest takes about half a second a suggestion here: the checks where its model acts on
+# what it was told (its initial design is 2 of 8 trials with planned_trials=8)
+@pytest.mark.slow
+@pytest.mark.parametrize("check", ["determinism", "failures", "enqueue"])
+def test_smac_conformance_with_the_model_acting(check: str) -> None:
+    CHECKS[check](functools.partial(TUNERS.create, "smac-rf", planned_trials=8))
+
+
+@pytest.mark.parametrize("name", list(ACTING))
+def test_same_seed_same_trials_whatever_the_global_rngs(name: str) -> None:
+    runs = []
+    for global_seed in (1, 2):
+        np.random.seed(global_seed)
+        random.seed(global_seed)
+        sampler = TUNERS.create(name, seed=3, space=dict(MIXED_SPACE), **ACTING[name])
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(mixed_objective, n_trials=8)
+        runs.append([t.params for t in study.trials])
+    assert runs[0] == runs[1]
+
+
+def test_nevergrad_records_the_algorithm_ngopt_picked() -> None:
+    sampler = TUNERS.create("nevergrad", seed=0, space=dict(MIXED_SPACE), planned_trials=30)
+    optuna.create_study(sampler=sampler).optimize(mixed_objective, n_trials=1)
+    assert sampler.algorithm and sampler.algorithm != "NGOpt"
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "error", "match"),
+    [
+        ("nevergrad", {"optimizer": "NoSuchOpt"}, UnknownNameError, "NoSuchOpt"),
+        ("nevergrad", {"optimizer": 3}, InputTypeError, "optimizer"),
+        ("nevergrad", {"planned_trials": 0}, InputError, "planned_trials"),
+        ("nevergrad", {"seed": 1.5}, InputTypeError, "seed"),
+        ("hyperopt-tpe", {"n_startup_jobs": -1}, InputError, "n_startup_jobs"),
+        ("hyperopt-tpe", {"n_startup_jobs": "3"}, InputTypeError, "n_startup_jobs"),
+        ("syne-bore", {"feval_acq": 0}, InputError, "feval_acq"),
+        ("syne-rea", {"population_size": 2.5}, InputTypeError, "population_size"),
+        ("smac-rf", {"planned_trials": -3}, InputError, "planned_trials"),
+    ],
+)
+def test_bad_options_are_refused_by_name(
+    name: str, options: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        TUNERS.create(name, **{"seed": 0, **options})
+
+
+def _continuous(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1.0, 2.0)
+    y = trial.suggest_float("y", 1e-5, 1e-1, log=True)
+    if trial.number in (1, 4):
+        raise RuntimeError("diverged")
+    return (x - 0.5) ** 2 + y
+
+
+def test_nevergrad_thread_based_picks_survive_what_a_study_does() -> None:
+    """On a small continuous space NGOpt picks a SciPy routine that runs in a background thread
+    and takes one trial at a time: enqueued points, failures before any value, parallel trials
+    and a pickled copy all work, and no thread is left that would keep the process alive."""
+    space = {"x": FloatDistribution(-1.0, 2.0), "y": FloatDistribution(1e-5, 1e-1, log=True)}
+    sampler = TUNERS.create("nevergrad", seed=0, space=space, planned_trials=30)
+    study = optuna.create_study(sampler=sampler)
+    study.enqueue_trial({"x": 0.1, "y": 1e-3})
+    study.optimize(_continuous, n_trials=6, catch=(RuntimeError,))
+    study.optimize(_continuous, n_trials=6, n_jobs=2, catch=(RuntimeError,))
+    study.sampler = pickle.loads(pickle.dumps(sampler))
+    study.optimize(_continuous, n_trials=3, catch=(RuntimeError,))
+    assert len(study.trials) == 15
+    assert study.trials[0].params == {"x": 0.1, "y": 1e-3}
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 13
+    main = threading.main_thread()
+    assert not [t for t in threading.enumerate() if t is not main and not t.daemon]
