@@ -143,6 +143,13 @@ def _quadratic(trial: optuna.Trial) -> float:
     return (x - 1) ** 2 + (math.log10(lr) + 2) ** 2 + 0.1 * (n - 5) ** 2 + (act != "gelu")
 
 
+def _smooth(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -3, 3)
+    lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    n = trial.suggest_int("n", 1, 8)
+    return (x - 1) ** 2 + (math.log10(lr) + 2) ** 2 + 0.1 * (n - 5) ** 2
+
+
 def test_first_suggestion_is_model_based_and_seeded() -> None:
     assert MetaSampler(seed=0).startup_trials == 0
     firsts = []
@@ -159,16 +166,22 @@ def test_it_improves_on_random_search_on_a_smooth_problem() -> None:
         best = {}
         for name in ("meta", "random"):
             study = optuna.create_study(sampler=TUNERS.create(name, seed=seed))
-            study.optimize(_quadratic, n_trials=25)
+            study.optimize(_smooth, n_trials=25)
             best[name] = study.best_value
         wins += best["meta"] < best["random"]
     assert wins >= 2
 
 
+def test_expected_improvement_steers_too() -> None:
+    study = optuna.create_study(sampler=TUNERS.create("meta", seed=0, acquisition="ei"))
+    study.optimize(_quadratic, n_trials=25)
+    assert study.best_value < 2.5
+
+
 def test_maximize_is_steered_the_right_way() -> None:
     study = optuna.create_study(direction="maximize", sampler=TUNERS.create("meta", seed=1))
-    study.optimize(lambda t: -_quadratic(t), n_trials=25)
-    assert study.best_value > -1.5
+    study.optimize(lambda t: -_smooth(t), n_trials=25)
+    assert study.best_value > -0.5
 
 
 def test_never_repeats_a_point_while_another_is_left() -> None:
@@ -204,6 +217,8 @@ def test_transfer_studies_join_the_context() -> None:
         ({"running": "mean"}, InputError, "running"),
         ({"transfer_studies": "old"}, InputTypeError, "transfer_studies"),
         ({"pruner_predictions": 1}, InputTypeError, "pruner_predictions"),
+        ({"acquisition": "ucb"}, InputError, "acquisition"),
+        ({"quantile": 0.7}, InputError, "quantile"),
     ],
 )
 def test_bad_options_are_refused_by_name(options: dict, error: type, match: str) -> None:

@@ -1,8 +1,9 @@
 """The meta tuner: a network trained on many tuning problems steers this one.
 
 Every suggestion hands the study's finished trials to the prior-fitted network
-(:mod:`hyperlab.tuners.meta.model`) as its context, scores candidate configurations by the
-expected improvement of their predicted distributions, and proposes the best. No start-up
+(:mod:`hyperlab.tuners.meta.model`) as its context, scores candidate configurations by a low
+quantile of their predicted distributions (or their expected improvement), and proposes the
+best. No start-up
 design: with no trials the network's prior alone ranks the candidates, and every later
 suggestion is conditioned on all trials so far. Nothing is fitted during the study, so a
 suggestion costs one forward pass whatever the number of trials (at most ``max_context``
@@ -51,8 +52,11 @@ class MetaSampler(LockFreePickling, BaseSampler):
         pruner_predictions: A trial a curve pruner stopped with a predicted final value joins
             the context at that value (see ``NeuralSampler``).
         weights_path: The network's weights (default: the ones shipped with hyperlab).
-        xi: Exploration margin of expected improvement, in standard deviations of the
-            trials' scores: improvement is counted below the best score less ``xi``.
+        acquisition: How candidates are scored: ``"quantile"`` (the lowest predicted
+            ``quantile`` of the score wins: an optimistic bound that weighs how good a
+            candidate may be against how sure the network is; default) or ``"ei"`` (expected
+            improvement over the best score).
+        quantile: The level of the ``"quantile"`` acquisition, in ``(0, 0.5]``.
         seed: Seed of every random choice.
     """
 
@@ -66,7 +70,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
         transfer_studies: Sequence[str] | None = None,
         pruner_predictions: bool = True,
         weights_path: str | None = None,
-        xi: float = 0.0,
+        acquisition: str = "quantile",
+        quantile: float = 0.1,
         seed: int | None = None,
     ) -> None:
         self.search_space = search_space
@@ -76,7 +81,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self.transfer_studies = transfer_studies
         self.pruner_predictions = pruner_predictions
         self.weights_path = weights_path
-        self.xi = xi
+        self.acquisition = acquisition
+        self.quantile = quantile
         self.seed = seed
         self._check()
         self._net = weights.load(weights_path)
@@ -146,8 +152,11 @@ class MetaSampler(LockFreePickling, BaseSampler):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(self.xi, bool) or not isinstance(self.xi, int | float) or not self.xi >= 0:
-            raise InputError(f"xi must be a number >= 0, got {self.xi!r}")
+        if self.acquisition not in ("quantile", "ei"):
+            raise InputError(f"acquisition must be 'quantile' or 'ei', got {self.acquisition!r}")
+        q = self.quantile
+        if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q <= 0.5:
+            raise InputError(f"quantile must be in (0, 0.5], got {q!r}")
         if self.running not in ("best", "none"):
             raise InputError(f"running must be 'best' or 'none', got {self.running!r}")
         studies = self.transfer_studies
@@ -192,7 +201,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
 
         def score(cands: np.ndarray) -> np.ndarray:
             model = self._net.model
-            return _acquisition(model.bars, predict(model, x, y, cands, groups), float(self.xi))
+            pred = predict(model, x, y, cands, groups)
+            return _acquisition(model.bars, pred, self.acquisition, float(self.quantile))
 
         return choose(enc, score, anchors, taken, self.n_candidates, self._rng)
 
@@ -209,11 +219,14 @@ class MetaSampler(LockFreePickling, BaseSampler):
         return x[keep], y[keep], groups[keep]
 
 
-def _acquisition(bars: BarDistribution, pred: Prediction, xi: float) -> np.ndarray:
-    """Expected improvement over the best score less ``xi`` (standardized units); without
-    scores, the lowest predicted mean."""
+def _acquisition(bars: BarDistribution, pred: Prediction, kind: str, quantile: float) -> np.ndarray:
+    """Higher is better: minus the predicted ``quantile`` of the score (``"quantile"``), or
+    the expected improvement over the best score (``"ei"``); without scores, minus the
+    predicted mean."""
     if np.isnan(pred.best):
         return -bars.mean(pred.probs).numpy()
+    if kind == "quantile":
+        return -bars.quantile(pred.probs, quantile).numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return bars.expected_improvement(pred.probs, pred.best - xi).numpy()
+        return bars.expected_improvement(pred.probs, pred.best).numpy()
