@@ -43,6 +43,8 @@ def test_demo_writes_one_page_with_the_answer_first(
     [
         ("--problems", "lcbench-7593", "'lcbench-7593' is not in the validation suite"),
         ("--live-seeds", "-1", "--live-seeds must be 0 or more, got -1"),
+        ("--live-trials", "0", "--live-trials must be 1 or more, got 0"),
+        ("--seeds", "0", "--seeds must be 1 or more, got 0"),
     ],
 )
 def test_demo_refuses_bad_input(

@@ -158,6 +158,26 @@ def test_first_suggestion_is_model_based_and_seeded() -> None:
         study.optimize(_quadratic, n_trials=3)
         firsts.append([t.params for t in study.trials])
     assert firsts[0] == firsts[1]
+    plain = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    plain.optimize(_quadratic, n_trials=3)
+    assert firsts[0] != [t.params for t in plain.trials]
+
+
+def test_no_point_repeats_after_the_context_is_full() -> None:
+    def tiny(trial: optuna.Trial) -> float:
+        return float(trial.suggest_int("a", 0, 2) + 2 * trial.suggest_int("b", 0, 1))
+
+    study = optuna.create_study(sampler=MetaSampler(seed=0, max_context=2))
+    study.optimize(tiny, n_trials=6)
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 6
+
+
+def test_weights_that_do_not_match_their_card_are_refused(tmp_path: Path) -> None:
+    shipped = meta_weights.PACKAGED / meta_weights.WEIGHTS
+    (tmp_path / "pfn.pt").write_bytes(shipped.read_bytes())
+    (tmp_path / "pfn.json").write_text('{"config": {"width": 8}}')
+    with pytest.raises(DataNotFoundError, match="do not load"):
+        meta_weights.load(tmp_path / "pfn.pt")
 
 
 def test_it_improves_on_random_search_on_a_smooth_problem() -> None:
@@ -236,7 +256,7 @@ def test_a_space_too_wide_is_refused_by_name() -> None:
         TUNERS.create("meta", space=space)
 
 
-def test_suggestion_cost_does_not_grow_past_the_context() -> None:
+def test_a_study_longer_than_the_context_runs_on() -> None:
     sampler = MetaSampler(seed=0, max_context=20, n_candidates=64)
     study = optuna.create_study(sampler=sampler)
     for i in range(60):

@@ -140,6 +140,10 @@ def _checked(args: argparse.Namespace) -> list[str]:
             )
     if args.live_seeds < 0:
         raise InputError(f"--live-seeds must be 0 or more, got {args.live_seeds}")
+    for option in ("trials", "seeds", "jobs", "live_trials"):
+        value = getattr(args, option)
+        if value < 1:  # checked before any study runs, not when the live run starts
+            raise InputError(f"--{option.replace('_', '-')} must be 1 or more, got {value}")
     return problems
 
 

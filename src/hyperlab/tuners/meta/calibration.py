@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperlab.errors import InputError
 from hyperlab.tuners.meta.model import PFN
 from hyperlab.tuners.meta.predict import predict
 
@@ -54,6 +55,11 @@ def coverage(
                     hi = model.bars.quantile(pred.probs, hi_q).numpy()
                     inside.append((z >= lo) & (z <= hi))
                 hits[n].append(np.stack(inside))
+    if not any(hits.values()):
+        raise InputError(
+            f"no problem has the {min(CONTEXTS) + queries} configurations the smallest "
+            f"context ({min(CONTEXTS)}) and {queries} queries need"
+        )
     by_context = {
         str(n): {
             "68": float(np.concatenate(h, axis=1)[0].mean()),

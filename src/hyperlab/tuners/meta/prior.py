@@ -154,7 +154,8 @@ class TableProblems:
         return len(self.problems)
 
     def batch(self, rng: np.random.Generator, batch: int, n_ctx: int, n_query: int) -> Batch:
-        """A batch of random subsets of random problems (context and queries disjoint)."""
+        """A batch of random subsets of random problems (context and queries disjoint when the
+        problem has enough configurations; drawn with replacement when it has fewer)."""
         n = n_ctx + n_query
         xs = np.zeros((batch, n, self.max_dim))
         ys = np.zeros((batch, n))
@@ -169,7 +170,11 @@ class TableProblems:
 
 
 def _to_batch(xs: np.ndarray, ys: np.ndarray, flags: np.ndarray, n_ctx: int, power: bool) -> Batch:
-    """Scale each problem's scores on its context and split into context and queries."""
+    """Scale each problem's scores on its context and split into context and queries.
+
+    With fewer than two context scores there is no scale to fit: the problem's own scores set
+    it (the network learns the prior's typical spread), centred on the one context score when
+    there is one, as :class:`ScoreScale` centres a single score at tuning time."""
     scaled = np.empty_like(ys)
     for i in range(len(ys)):
         if n_ctx >= 2:

@@ -184,6 +184,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
         transfer = self._memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
         x = np.array([o.x for o in obs]).reshape(len(obs), enc.dim)
         y = np.array([o.y for o in obs])
+        # every trial run or running, not only those the context keeps, is never proposed again
+        taken = np.vstack([x, *([np.stack(running)] if running else [])])
         groups = np.zeros(len(y), dtype=int)
         if running and self.running == "best" and len(y):
             x = np.vstack([x, np.stack(running)])
@@ -196,7 +198,6 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 y = np.concatenate([y, [r.y for r in rows]])
                 groups = np.concatenate([groups, np.full(len(rows), i)])
         x, y, groups = x[: self.max_context], y[: self.max_context], groups[: self.max_context]
-        taken = np.vstack([x[groups == 0]] + ([np.stack(running)] if running else []))
         anchors = x[np.argsort(y)[:5]] if len(y) else np.zeros((0, enc.dim))
 
         def score(cands: np.ndarray) -> np.ndarray:

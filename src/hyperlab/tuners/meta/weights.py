@@ -64,8 +64,14 @@ def _read(file: Path) -> Trained:
             f"no meta-tuner weights at {file} (with {card_file.name} beside them); "
             "train them with: python scripts/train_meta_tuner.py"
         )
-    card = json.loads(card_file.read_text())
-    model = PFN(PFNConfig(**card["config"]))
-    model.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
+    try:
+        card = json.loads(card_file.read_text())
+        model = PFN(PFNConfig(**card["config"]))
+        model.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
+        raise DataNotFoundError(
+            f"the meta-tuner weights at {file} do not load with their card {card_file.name} "
+            f"({type(exc).__name__}: {exc}); retrain them with: python scripts/train_meta_tuner.py"
+        ) from None
     model.eval()
     return Trained(model, card)
