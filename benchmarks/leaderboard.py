@@ -40,6 +40,7 @@ import optuna
 from hyperlab.lab.leaderboard import CHECKPOINTS, Leaderboard, PanelRun, leaderboard
 from hyperlab.lab.provenance import write_result
 from hyperlab.registry import TASKS, TUNERS
+from hyperlab.tasks import suites
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "leaderboard.json"
@@ -56,11 +57,11 @@ def tuner_options(tuner: str, trials: int) -> dict[str, Any]:
 
 
 def problem_set(name: str) -> list[str]:
-    """The task names of the problem set ``name``."""
+    """The task names of the problem set ``name``: ``synthetic`` (:data:`SYNTHETIC`), or from
+    :mod:`hyperlab.tasks.suites` the LCBench tasks and the table data sets without the held-out
+    ones (``lcbench``, ``tables``) and the validation suite (``validation``)."""
     if name == "synthetic":
         return list(SYNTHETIC)
-    from hyperlab.tasks import suites  # the problem families of the meta-tuner issue
-
     if name == "lcbench":
         return [f"lcbench-{i}" for i in suites.LCBENCH_IDS if f"lcbench-{i}" not in suites.HELD_OUT]
     if name == "tables":
@@ -221,11 +222,7 @@ def main() -> None:
 
 
 def _refuse_held_out(tasks: list[str]) -> None:
-    try:
-        from hyperlab.tasks.suites import HELD_OUT
-    except ImportError:  # the suites module is not there yet: nothing to guard
-        return
-    held = [t for t in tasks if t in HELD_OUT]
+    held = [t for t in tasks if t in suites.HELD_OUT]
     if held:
         raise SystemExit(f"held-out problems are never used for a benchmark: {', '.join(held)}")
 

@@ -87,3 +87,22 @@ def test_a_run_with_no_finite_value_has_nan_regret() -> None:
     board = leaderboard([PanelRun("f", "a", 0, [math.inf] * 3), _run("f", "b", 0, 1.0, n=3)])
     row = next(r for r in board.regret if r["tuner"] == "a")
     assert math.isnan(row["mean"]) and row["n"] == 0
+
+
+def test_problem_tests_read_regret_where_the_ranks_are_read() -> None:
+    """A run that stopped early has no value at the last checkpoint: it ranks last there, and
+    its earlier final regret is not compared with the others' later ones."""
+    runs = [r for r in _panel() if r.problem == "f" and r.tuner != "good"]
+    runs += [_run("f", "early", seed, 0.0, n=10) for seed in range(4)]
+    board = leaderboard(runs, reference_group=["peer"])
+    assert {r["tuner"]: r["mean"] for r in board.ranks}["early"] == 3.0
+    row = next(r for r in board.problem_tests if r["tuner"] == "early")
+    assert row["n"] == 0 and row["verdict"] == "no data"
+    assert next(r for r in board.problem_tests if r["tuner"] == "bad")["n"] == 4
+
+
+def test_suggest_time_per_trial_counts_only_the_runs_that_recorded_it() -> None:
+    timed = _run("f", "a", 0, 1.0, n=10)  # 1 s over 10 trials
+    untimed = PanelRun("f", "a", 1, [1.0] * 30, wall_time=2.0)  # no suggest_time
+    cost = leaderboard([timed, untimed]).cost[0]
+    assert cost["suggest_per_trial"] == pytest.approx(0.1)

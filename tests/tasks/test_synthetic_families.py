@@ -95,5 +95,17 @@ def test_gp_prior_instance() -> None:
 def test_bad_names_are_refused(name: str) -> None:
     with pytest.raises(InputError, match=r"synth|gpprior|dimensions|function"):
         TASKS.create(name)
+
+
+def test_an_unknown_function_lists_the_known_ones() -> None:
     with pytest.raises(UnknownNameError, match="ackley"):
         TASKS.create("synth-foo-3d-0")
+
+
+@pytest.mark.parametrize("name", ["synth-ackley-2d-0", "gpprior-2d-0"])
+def test_a_configuration_lacking_a_parameter_is_refused_by_name(name: str) -> None:
+    task = TASKS.create(name)
+    with pytest.raises(InputError, match="lacks the parameter 'x0'"):
+        task.test_score({})
+    with pytest.raises(InputError, match="lacks the parameter 'x1'"):
+        task.values([{"x0": 1}])

@@ -106,6 +106,21 @@ def test_off_grid_values_are_refused(hpolib: TableTask) -> None:
             hpolib.evaluate({**config, key: bad})
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -np.inf])
+@pytest.mark.parametrize("key", ["dropout_1", "init_lr_index"])
+def test_values_that_are_not_finite_are_refused_by_name(
+    hpolib: TableTask, key: str, bad: float
+) -> None:
+    axis = next(a for a in hpolib.axes if a.name == key)
+    with pytest.raises(InputError, match=rf"{key} must be a finite number, got -?(nan|inf)"):
+        axis.index(bad)
+
+
+def test_unknown_family_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownNameError, match=r"'foo'.*hpobench, hpolib, nb201"):
+        TableTask("foo", "credit_g")
+
+
 def test_unknown_data_set_lists_the_known_ones() -> None:
     with pytest.raises(UnknownNameError, match="blood_transfusion"):
         TASKS.create("hpobench-iris")

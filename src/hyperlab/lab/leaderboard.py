@@ -15,8 +15,10 @@ and the time its tuner spent suggesting. :func:`leaderboard` turns the runs into
 - **tests** against the reference: the best-ranked tuner of a reference group (the peers, say)
   is the reference; every other tuner's ranks are compared with its ranks over the same
   (problem, seed) pairs by :func:`hyperlab.lab.stats.paired_comparison` (mean difference,
-  Wilcoxon signed-rank p-value, verdict), and per problem its final regrets likewise;
-- **cost** per tuner: mean wall time of a run and mean seconds per suggestion.
+  Wilcoxon signed-rank p-value, verdict), and per problem its regrets at the last checkpoint
+  likewise (a seed where either run is shorter than that leaves the pair out);
+- **cost** per tuner: mean wall time of a run and mean seconds per suggestion (the suggesting
+  time of the runs that recorded one over those runs' trials).
 
 The longest run's last trial is always a checkpoint (ranks and tests are read there);
 checkpoints no run reached are left out, and a run shorter than a checkpoint does not count
@@ -32,10 +34,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from hyperlab.errors import InputError
-from hyperlab.lab.stats import bootstrap_interval, paired_comparison
+from hyperlab.lab.stats import bootstrap_interval, mean_ranks, paired_comparison
 
 #: The trial counts the regret is read at.
 CHECKPOINTS: tuple[int, ...] = (10, 20, 50, 100)
@@ -116,7 +117,9 @@ def leaderboard(
     by_rank = {row["tuner"]: row["mean"] for row in board.ranks}
     board.reference = min(group, key=lambda t: (by_rank[t], t))
     board.tests = _rank_tests(ranks, tuners, board.reference)
-    board.problem_tests = _problem_tests(table, problems, tuners, board.reference, optima)
+    board.problem_tests = _problem_tests(
+        table, problems, tuners, board.reference, optima, points[-1]
+    )
     board.cost = _cost_rows(runs, tuners)
     return board
 
@@ -204,9 +207,11 @@ def _ranks(
     out = {}
     for problem in problems:
         for seed in _seeds(table, problem):
-            values = [_at(table.get((problem, t, seed)), n) for t in tuners]
-            ranks = rankdata([v if math.isfinite(v) else math.inf for v in values])
-            out[(problem, seed)] = {t: float(r) for t, r in zip(tuners, ranks)}
+            # one pairing: its mean ranks are its ranks (NaN, a missing value, ranks last)
+            values: dict[str, Sequence[float]] = {
+                t: [_at(table.get((problem, t, seed)), n)] for t in tuners
+            }
+            out[(problem, seed)] = mean_ranks(values)
     return out
 
 
@@ -239,25 +244,31 @@ def _problem_tests(
     tuners: list[str],
     reference: str,
     optima: dict[str, float],
+    n: int,
 ) -> list[dict[str, Any]]:
     rows = []
     for problem in problems:
         seeds = _seeds(table, problem)
-        ref = _finals(table, problem, reference, seeds, optima[problem])
+        ref = _finals(table, problem, reference, seeds, optima[problem], n)
         for tuner in tuners:
             if tuner != reference:
-                mine = _finals(table, problem, tuner, seeds, optima[problem])
+                mine = _finals(table, problem, tuner, seeds, optima[problem], n)
                 c = paired_comparison(mine, ref, tuner, reference)
                 rows.append({"problem": problem, "tuner": tuner, **_test_fields(c)})
     return rows
 
 
 def _finals(
-    table: dict[Key, PanelRun], problem: str, tuner: str, seeds: list[int], optimum: float
+    table: dict[Key, PanelRun],
+    problem: str,
+    tuner: str,
+    seeds: list[int],
+    optimum: float,
+    n: int,
 ) -> list[float]:
-    """The final regret of ``tuner`` on ``problem`` for each seed (NaN for a missing run)."""
-    runs = [table.get((problem, tuner, s)) for s in seeds]
-    return [_at(r, len(r.best)) - optimum if r is not None else math.nan for r in runs]
+    """The regret of ``tuner`` on ``problem`` after ``n`` trials for each seed (NaN for a
+    missing run or one shorter than ``n``): the point the ranks are read at."""
+    return [_at(table.get((problem, tuner, s)), n) - optimum for s in seeds]
 
 
 def _test_fields(c: Any) -> dict[str, Any]:
@@ -268,8 +279,9 @@ def _cost_rows(runs: Sequence[PanelRun], tuners: list[str]) -> list[dict[str, An
     rows = []
     for tuner in tuners:
         mine = [r for r in runs if r.tuner == tuner]
-        trials = sum(len(r.best) for r in mine)
-        suggest = [r.suggest_time for r in mine if math.isfinite(r.suggest_time)]
+        timed = [r for r in mine if math.isfinite(r.suggest_time)]
+        trials = sum(len(r.best) for r in timed)
+        suggest = [r.suggest_time for r in timed]
         walls = [r.wall_time for r in mine if math.isfinite(r.wall_time)]
         rows.append(
             {

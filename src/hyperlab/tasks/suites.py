@@ -2,9 +2,9 @@
 
 The split is by problem family and data set (or function type), never by seed:
 
-- :data:`HELD_OUT`: never used for a tuner's development, defaults or training (issue 21
-  chose them; the maintainers check on them, together with synthetic functions they do not
-  name).
+- :data:`HELD_OUT`: never used for a tuner's development, defaults or training: a fixed list
+  of table data sets and LCBench tasks on which the maintainers check a finished tuner,
+  together with synthetic functions this package does not name.
 - :data:`VALIDATION`: what a tuner reports on. No data set and no function type of it appears
   in the training set: the synthetic ``ackley``, ``levy`` and ``styblinski-tang`` families are
   validation-only.

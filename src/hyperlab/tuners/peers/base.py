@@ -12,6 +12,9 @@ peers share lives here, so each peer module only says how to build its optimizer
   its options (so mixed-type options such as ``None`` or ``2.5`` never reach the peer).
   :meth:`ParamSpec.to_optuna` maps a peer's raw value back (rounded, clipped, on the grid) and
   :meth:`ParamSpec.to_raw` maps an Optuna value to the peer's raw value.
+  A parameter that can take one value only (a range whose ends meet, a categorical of one
+  choice; peers refuse such ranges) is a constant: the peer never sees it and every proposal
+  carries its value (:func:`constants`).
 - **Outcomes.** The peer always minimizes: a maximized study's values are negated. A complete
   trial is told its value; a pruned trial its last reported value (the evidence the pruner
   stopped it on); a failed trial, or a pruned one that reported nothing, the worst value told
@@ -144,14 +147,33 @@ class ParamSpec:
         return int(value) if isinstance(d, IntDistribution) else float(value)
 
 
+def constants(space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    """The parameters of ``space`` that can take one value only, with that value.
+
+    A range whose ends meet (``FloatDistribution(1.0, 1.0)``, ``IntDistribution(3, 3)``, a grid
+    of one point) or a categorical of one choice is a constant: peers refuse such a range, so
+    :func:`param_specs` leaves it out and the sampler adds its value to every proposal.
+    """
+    out: dict[str, Any] = {}
+    for name, d in space.items():
+        if isinstance(d, CategoricalDistribution) and len(d.choices) == 1:
+            out[name] = d.choices[0]
+        elif isinstance(d, FloatDistribution | IntDistribution) and d.single():
+            out[name] = d.low
+    return out
+
+
 def param_specs(space: dict[str, BaseDistribution]) -> list[ParamSpec]:
-    """The peer's view of ``space``, in the space's order.
+    """The peer's view of ``space``, in the space's order, without its :func:`constants`.
 
     Raises:
         InputTypeError: A distribution that is not a float, int or categorical one.
     """
     out = []
+    fixed = constants(space)
     for name, d in space.items():
+        if name in fixed:
+            continue
         if isinstance(d, CategoricalDistribution):
             out.append(ParamSpec(name, CHOICE, 0, len(d.choices) - 1, False, d))
         elif isinstance(d, FloatDistribution | IntDistribution):
@@ -219,6 +241,7 @@ class PeerSampler(LockFreePickling, BaseSampler):
     def _reset(self) -> None:
         self._peer: Any = None
         self._specs: list[ParamSpec] = []
+        self._constants: dict[str, Any] = {}
         self._pending: dict[int, Any] = {}  # trial number -> the peer's handle
         self._told: set[int] = set()
         self._worst: float | None = None
@@ -233,7 +256,7 @@ class PeerSampler(LockFreePickling, BaseSampler):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._peer, self._pending, self._told = None, {}, set()
-        self._worst, self._specs = None, []
+        self._worst, self._specs, self._constants = None, [], {}
 
     # --- what a peer implements -------------------------------------------------------------
     def _build(self, specs: list[ParamSpec]) -> Any:
@@ -278,8 +301,12 @@ class PeerSampler(LockFreePickling, BaseSampler):
             return {}
         self._check_study(study)
         with self._lock, self._rng.active():
-            if self._peer is None:
+            if not (self._specs or self._constants):
                 self._specs = param_specs(search_space)
+                self._constants = constants(search_space)
+            if not self._specs:  # every parameter is a constant: nothing to ask the peer
+                return dict(self._constants)
+            if self._peer is None:
                 for name in self.loggers:
                     logging.getLogger(name).setLevel(logging.WARNING)
                 self._peer = self._build(self._specs)
@@ -288,7 +315,7 @@ class PeerSampler(LockFreePickling, BaseSampler):
                 return {}
             handle, raw = self._ask()
             self._pending[trial.number] = handle
-        return {s.name: s.to_optuna(raw[s.name]) for s in self._specs}
+        return {**self._constants, **{s.name: s.to_optuna(raw[s.name]) for s in self._specs}}
 
     def sample_independent(
         self,
@@ -391,6 +418,7 @@ __all__ = [
     "check_choice",
     "check_positive_int",
     "check_seed",
+    "constants",
     "param_specs",
     "require",
 ]

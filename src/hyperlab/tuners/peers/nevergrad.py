@@ -15,14 +15,19 @@ from points they did not propose. The sampler therefore
 - draws a trial at random while such an optimizer's proposal is still running (parallel
   trials), and leaves points it did not propose (enqueued ones, a resumed study's) untold;
 - tells a failed trial with no value known yet as ``inf`` (Nevergrad's "worst"), since such an
-  optimizer blocks until its proposal is told.
+  optimizer blocks until its proposal is told;
+- asks such an optimizer for its next point right after each tell and keeps it for the next
+  trial: the routine runs on from the tell until it proposes that point, and asking inside the
+  tell keeps what it says in that stretch (warnings) inside the tell's ``catch_warnings``
+  block instead of changing the process's warning filters.
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -72,12 +77,10 @@ class NevergradSampler(PeerSampler):
         #: The algorithm that ran (NGOpt's pick; the optimizer's own name otherwise).
         self.algorithm: str | None = None
         self._sequential = False
+        self._next: Any = None  # a one-at-a-time optimizer's next proposal, asked at the tell
 
     def _build(self, specs: list[ParamSpec]) -> Any:
         ng = require("nevergrad", self.peer_name, PACKAGE)
-        # Nevergrad's COBYLA passes SciPy (1.17) a stopping radius SciPy corrects, with a
-        # warning on every run; the correction is SciPy's own default, so the warning is noise
-        warnings.filterwarnings("ignore", message="COBYLA: Invalid RHOEND", category=UserWarning)
         params = {s.name: _parameter(ng, s) for s in specs}
         parametrization = ng.p.Dict(**params)
         parametrization.random_state = np.random.RandomState(self._seed)
@@ -92,14 +95,29 @@ class NevergradSampler(PeerSampler):
     def _can_ask(self) -> bool:
         return not (self._sequential and self._pending)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_next", None)  # a proposal of the peer the copy leaves behind
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._next = None
+
     def _ask(self) -> tuple[Any, dict[str, Any]]:
-        candidate = _in_daemon_thread(self._peer.ask)
+        candidate, self._next = self._next, None
+        if candidate is None:
+            with _quiet():
+                candidate = _in_daemon_thread(self._peer.ask)
         return candidate, dict(candidate.value)
 
     def _tell(self, handle: Any, loss: float | None) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Nevergrad warns on an infinite loss
+        with _quiet(everything=True):
             self._peer.tell(handle, float("inf") if loss is None else loss)
+            if self._sequential:
+                # the routine resumes in its thread on the tell and runs on until it proposes
+                # its next point; asking for that point here keeps the stretch inside this block
+                self._next = _in_daemon_thread(self._peer.ask)
 
     def _tell_new(self, raw: dict[str, Any], loss: float) -> None:
         ng = require("nevergrad", self.peer_name, PACKAGE)
@@ -107,6 +125,19 @@ class NevergradSampler(PeerSampler):
             self._peer.tell(self._peer.parametrization.spawn_child(new_value=raw), loss)
         except ng.errors.TellNotAskedNotSupportedError:
             pass  # a recast optimizer learns only from its own proposals (see the module doc)
+
+
+@contextmanager
+def _quiet(everything: bool = False) -> Iterator[None]:
+    """A block that does not show SciPy (1.17) correcting the stopping radius Nevergrad's COBYLA
+    passes it (the correction is SciPy's own default, so the warning is noise; SciPy says it
+    when the routine starts, which is in an ask or a tell), nor any warning if ``everything``
+    (a tell: Nevergrad warns on an infinite loss, which is how a failure is told)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="COBYLA: Invalid RHOEND", category=UserWarning)
+        if everything:
+            warnings.simplefilter("ignore")
+        yield
 
 
 def _in_daemon_thread(call: Callable[[], Any]) -> Any:

@@ -141,6 +141,10 @@ def syne_rea(
 ) -> SyneSampler:
     """Syne Tune's regularized evolution with its defaults (population 100, tournaments of 10).
 
+    It draws at random until its population is full, so a run of no more than
+    ``population_size`` trials is random search (the sampler declares it as its start-up
+    design, and the lab warns about such a run).
+
     Raises:
         InputError: Syne Tune is not installed (the message gives the install command), or an
             option that is not a positive integer.
@@ -149,6 +153,7 @@ def syne_rea(
     check_positive_int("population_size", population_size, allow_none=False)
     check_positive_int("sample_size", sample_size, allow_none=False)
     options = {"population_size": population_size, "sample_size": sample_size}
-    return SyneSampler(
+    sampler = SyneSampler(
         space, seed, searcher="regularized_evolution", options=options, name="syne-rea"
     )
+    return with_startup(sampler, population_size)  # type: ignore[no-any-return]
