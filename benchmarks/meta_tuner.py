@@ -211,6 +211,7 @@ def main() -> None:
     ap.add_argument("--compare", help="comma-separated labels to summarize (default: --tuners)")
     ap.add_argument("--from", dest="source", type=Path)
     ap.add_argument("--cache", type=Path, default=PARTIAL, help="the runs cache (jsonl)")
+    ap.add_argument("--out", type=Path, default=OUT, help="the result file")
     args = ap.parse_args()
     from hyperlab.tasks.suites import suite
 
@@ -236,7 +237,7 @@ def main() -> None:
     _print(summary, compare)
     if args.source is None and args.cache == PARTIAL:
         write_result(
-            OUT,
+            args.out,
             {
                 "tasks": tasks,
                 "seeds": seeds,
