@@ -27,19 +27,15 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import time
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 
 from hyperlab.lab.leaderboard import CHECKPOINTS, Leaderboard, PanelRun, leaderboard
+from hyperlab.lab.panel import append_run, load_runs, run_study
 from hyperlab.lab.provenance import write_result
-from hyperlab.registry import TASKS, TUNERS
+from hyperlab.registry import TUNERS
 from hyperlab.tasks import suites
 
 HERE = Path(__file__).parent
@@ -72,66 +68,12 @@ def problem_set(name: str) -> list[str]:
     raise SystemExit(f"unknown problem set {name!r}; known: synthetic, lcbench, tables, validation")
 
 
-def run_one(task_name: str, tuner: str, seed: int, trials: int) -> dict[str, Any]:
-    """One tuner on one task with one seed: the best loss after each trial and the timings."""
-    task = TASKS.create(task_name)
-    flip = -1.0 if task.direction == "maximize" else 1.0
-    sampler = TUNERS.create(
-        tuner, seed=seed, space=task.distributions(), task=task, **tuner_options(tuner, trials)
-    )
-    spent = 0.0
-
-    def objective(trial: optuna.Trial) -> float:
-        nonlocal spent
-        config = task.search_space(trial)
-        start = time.perf_counter()
-        try:
-            return float(task.evaluate(config, seed=seed).value)
-        finally:
-            spent += time.perf_counter() - start
-
-    study = optuna.create_study(direction=task.direction or "minimize", sampler=sampler)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        study.optimize(objective, n_trials=trials, catch=(Exception,))
-    wall = time.perf_counter() - start
-    losses = [
-        flip * t.value if t.value is not None and math.isfinite(t.value) else math.inf
-        for t in study.trials
-    ]
-    optimum = None if task.optimum is None else flip * task.optimum
-    return {
-        "task": task_name,
-        "tuner": tuner,
-        "seed": seed,
-        "trials": trials,
-        "best": np.minimum.accumulate(losses).tolist(),
-        "wall_time": wall,
-        "suggest_time": wall - spent,
-        "optimum": optimum,
-    }
-
-
-def _load_partial(partial: Path, trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
-    done: dict[tuple[str, str, int], dict[str, Any]] = {}
-    if partial.exists():
-        for line in partial.read_text().splitlines():
-            try:
-                res = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by an interruption
-                continue
-            if res.get("trials") == trials:
-                done[(res["task"], res["tuner"], res["seed"])] = res
-    return done
-
-
 def run_panel(
     tasks: list[str], tuners: list[str], seeds: int, trials: int, partial: Path
 ) -> list[PanelRun]:
     """Every tuner on every task with seeds ``0..seeds-1`` (finished runs cached in
     ``partial``)."""
-    done = _load_partial(partial, trials)
+    done = load_runs(partial, trials)
     partial.parent.mkdir(parents=True, exist_ok=True)
     with partial.open("a") as log:
         for task in tasks:
@@ -139,10 +81,9 @@ def run_panel(
                 for seed in range(seeds):
                     if (task, tuner, seed) in done:
                         continue
-                    res = run_one(task, tuner, seed, trials)
+                    res = run_study(task, tuner, seed, trials, tuner_options(tuner, trials))
                     done[(task, tuner, seed)] = res
-                    log.write(json.dumps(res) + "\n")
-                    log.flush()
+                    append_run(log, res)
                     print(
                         f"  {task:18s} {tuner:14s} seed {seed:2d} best {res['best'][-1]:.5g} "
                         f"({res['wall_time']:.1f} s)",

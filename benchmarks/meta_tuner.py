@@ -33,14 +33,13 @@ import json
 import math
 import multiprocessing
 import os
-import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
 
+from hyperlab.lab.panel import append_run, load_runs, run_study
 from hyperlab.lab.provenance import write_result
 from hyperlab.lab.stats import paired_interval
 from hyperlab.registry import parse_options
@@ -61,43 +60,18 @@ def run_tuner(job: Job) -> dict[str, Any]:
     import optuna
     import torch
 
-    from hyperlab.registry import TASKS, TUNERS
-
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     label, tuner, options, task_name, seed, trials = job
-    task = TASKS.create(task_name)
-    sampler = TUNERS.create(tuner, seed=seed, space=task.distributions(), task=task, **options)
-    study = optuna.create_study(sampler=sampler)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        study.optimize(
-            lambda t: task.evaluate(task.search_space(t), seed=seed).value, n_trials=trials
-        )
-    values = [t.value if t.value is not None else math.inf for t in study.trials]
-    best = np.minimum.accumulate([v if math.isfinite(v) else math.inf for v in values])
-    return {
-        "task": task_name,
-        "tuner": label,
-        "seed": seed,
-        "trials": trials,
-        "regret": (best - float(task.optimum)).tolist(),
-        "seconds": time.perf_counter() - start,
-    }
+    run = run_study(task_name, tuner, seed, trials, options, label)
+    regret = np.array(run.pop("best")) - run.pop("optimum")
+    return {**run, "regret": regret.tolist(), "seconds": run["wall_time"]}
 
 
-def _load(path: Path, trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
-    done: dict[tuple[str, str, int], dict[str, Any]] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                res = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by an interruption
-                continue
-            if res.get("trials") == trials:
-                done[(res["task"], res["tuner"], res["seed"])] = res
-    return done
+def _from_result(path: Path, trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The runs a results file of this script stored."""
+    runs = json.loads(path.read_text())["runs"]
+    return {(r["task"], r["tuner"], r["seed"]): r for r in runs if r["trials"] == trials}
 
 
 def _run(jobs: list[Job], n_jobs: int, done: dict, cache: Path) -> None:
@@ -106,8 +80,7 @@ def _run(jobs: list[Job], n_jobs: int, done: dict, cache: Path) -> None:
     with ctx.Pool(n_jobs) as pool, cache.open("a") as log:
         for res in pool.imap_unordered(run_tuner, jobs):
             done[(res["task"], res["tuner"], res["seed"])] = res
-            log.write(json.dumps(res) + "\n")
-            log.flush()
+            append_run(log, res)
             print(
                 f"  {res['task']:34s} {res['tuner']:12s} seed {res['seed']:3d} "
                 f"regret {res['regret'][-1]:.4g} ({res['seconds']:.1f} s)",
@@ -220,7 +193,11 @@ def main() -> None:
     seeds = list(range(FIRST_SEED, FIRST_SEED + args.seeds))
     labels = [args.label] if args.label else names
     options = parse_options(args.options)
-    done = _load(args.source or args.cache, args.trials)
+    done = (
+        _from_result(args.source, args.trials)
+        if args.source
+        else load_runs(args.cache, args.trials)
+    )
     jobs = [
         (label, name, options, task, seed, args.trials)
         for label, name in zip(labels, names)

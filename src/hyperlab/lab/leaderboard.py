@@ -22,8 +22,8 @@ and the time its tuner spent suggesting. :func:`leaderboard` turns the runs into
 
 The longest run's last trial is always a checkpoint (ranks and tests are read there);
 checkpoints no run reached are left out, and a run shorter than a checkpoint does not count
-at it. Running the tuners is the caller's part (``benchmarks/leaderboard.py``
-runs them through the registry); this module never imports a tuner.
+at it. Running the tuners is :mod:`hyperlab.lab.panel`'s part (through the registry); this
+module never imports a tuner.
 """
 
 from __future__ import annotations

@@ -1,0 +1,110 @@
+"""Running a tuner panel: one in-memory study per (problem, tuner, seed), cached as JSON lines.
+
+The benchmarks that compare tuners over many problems and seeds (``benchmarks/leaderboard.py``,
+``benchmarks/meta_tuner.py``) run their studies here: :func:`run_study` runs one tuner on one
+task with one seed through the registry and returns plain data (the best loss after each trial,
+the wall time and the time the tuner spent suggesting); :func:`load_runs` and
+:func:`append_run` keep finished runs in a JSON-lines file, so a long panel can run in pieces.
+The statistics over the runs are :mod:`hyperlab.lab.leaderboard`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import optuna
+
+from hyperlab.registry import TASKS, TUNERS
+
+#: A run's key in a cache: ``(task, tuner label, seed)``.
+Key = tuple[str, str, int]
+
+
+def run_study(
+    task_name: str,
+    tuner: str,
+    seed: int,
+    trials: int,
+    options: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """One tuner on one task with one seed, as plain data.
+
+    Args:
+        task_name: A registered task.
+        tuner: A registered tuner, built with the task's space and ``options``.
+        seed: Seed of the tuner and of every evaluation.
+        trials: Trials to run (a failing trial is recorded as failed, and the run goes on).
+        options: The tuner's options.
+        label: The name the run is kept under (default: ``tuner``), for variants of a tuner.
+
+    Returns:
+        ``{"task", "tuner" (the label), "seed", "trials", "best" (the best loss after each
+        trial, a maximized task's values negated, ``inf`` before any finished), "wall_time",
+        "suggest_time" (seconds outside the evaluations), "optimum" (the task's, negated
+        likewise; ``None`` when unknown)}``.
+    """
+    task = TASKS.create(task_name)
+    flip = -1.0 if task.direction == "maximize" else 1.0
+    sampler = TUNERS.create(
+        tuner, seed=seed, space=task.distributions(), task=task, **(options or {})
+    )
+    spent = 0.0
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal spent
+        config = task.search_space(trial)
+        start = time.perf_counter()
+        try:
+            return float(task.evaluate(config, seed=seed).value)
+        finally:
+            spent += time.perf_counter() - start
+
+    study = optuna.create_study(direction=task.direction or "minimize", sampler=sampler)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(objective, n_trials=trials, catch=(Exception,))
+    wall = time.perf_counter() - start
+    losses = [
+        flip * t.value if t.value is not None and math.isfinite(t.value) else math.inf
+        for t in study.trials
+    ]
+    return {
+        "task": task_name,
+        "tuner": label or tuner,
+        "seed": seed,
+        "trials": trials,
+        "best": np.minimum.accumulate(losses).tolist(),
+        "wall_time": wall,
+        "suggest_time": wall - spent,
+        "optimum": None if task.optimum is None else flip * float(task.optimum),
+    }
+
+
+def load_runs(path: Path, trials: int) -> dict[Key, dict[str, Any]]:
+    """The runs of ``trials`` trials kept in the JSON-lines file ``path`` (none when it does
+    not exist; a line cut short by an interruption is skipped; a later line of the same key
+    wins)."""
+    done: dict[Key, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                res = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if res.get("trials") == trials:
+                done[(res["task"], res["tuner"], res["seed"])] = res
+    return done
+
+
+def append_run(log: TextIO, run: dict[str, Any]) -> None:
+    """Keep one finished run in an open JSON-lines file (flushed at once)."""
+    log.write(json.dumps(run) + "\n")
+    log.flush()
