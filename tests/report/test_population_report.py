@@ -9,7 +9,7 @@ import pytest
 
 import hyperlab
 from hyperlab.lab.rundir import load_studies
-from hyperlab.report import study_report_records, write_report
+from hyperlab.report import compare_records, study_report_records, write_report
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.report.population_html import HEADING
 
@@ -114,3 +114,26 @@ def test_a_tune_run_without_a_population_has_no_schedule_section(
     assert population_records(study) is None
     assert study_report_records(study).population is None
     assert HEADING not in (no_cv_tune / "report.html").read_text()
+
+
+def test_a_comparison_shows_each_population_methods_best_seed(tmp_path: Path) -> None:
+    hyperlab.compare(
+        QUADRATIC,
+        ["pbt", "random"],
+        seeds=2,
+        trials=4,
+        budget=6,
+        runs_dir=tmp_path,
+        name="cmp",
+        progress=False,
+        tuner_options={"interval": 2},
+    )
+    rec = compare_records(tmp_path / "cmp")
+    assert [(label, seed in (0, 1)) for label, seed, _ in rec.populations] == [("pbt", True)]
+    _, seed, population = rec.populations[0]
+    studies = {s: study for study, tuner, _, s in load_studies(tmp_path / "cmp") if tuner == "pbt"}
+    values = {s: _records(study).best_member.value for s, study in studies.items()}
+    assert population.best_member.value == min(values.values()) == values[seed]
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert f"{HEADING}: pbt, seed {seed}" in page and "Lineage" in page
+    assert f"{HEADING}: random" not in page

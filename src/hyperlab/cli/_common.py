@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from hyperlab.errors import InputError
 from hyperlab.registry import parse_options
 
 
@@ -19,7 +20,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "path/to/file.py:attribute (an objective f(trial) -> float, a Task subclass, or a "
         "function returning a Task)",
     )
-    p.add_argument("--trials", type=int, default=20, help="finished trials per study (default 20)")
+    p.add_argument("--trials", type=int, help="finished trials per study (default 20)")
+    p.add_argument(
+        "--population",
+        type=int,
+        metavar="N",
+        help="the population's size for a population tuner (pbt, pb2): N members, which are "
+        "its N trials; refused when no tuner of the run trains a population, or when --trials "
+        "says otherwise",
+    )
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--storage", help="Optuna storage URL (default: a file in the run directory)")
     p.add_argument("--name", help="run name; the run lives in RUNS_DIR/NAME")
@@ -70,18 +79,40 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments that ``tune``, ``compare`` and ``make_plan`` share (``make_plan``
     takes neither ``runs_dir`` nor ``overwrite``: they say where the plan runs)."""
+    tuner_options = parse_options(args.tuner_option)
     return {
-        "trials": args.trials,
+        "trials": _trials(args, tuner_options),
         "storage": args.storage,
         "budget": args.budget,
         "direction": args.direction,
         "runs_dir": args.runs_dir,
         "overwrite": args.overwrite,
         "task_options": parse_options(args.task_option),
-        "tuner_options": parse_options(args.tuner_option),
+        "tuner_options": tuner_options,
         "pruner_options": parse_options(args.pruner_option),
         "command": command_line(),
     }
+
+
+def _trials(args: argparse.Namespace, tuner_options: dict[str, Any]) -> int:
+    """The trials per study: ``--trials``, or ``--population`` (also passed to the tuners as
+    the option ``population``, which only a population tuner takes: any other run refuses it
+    by name)."""
+    population = getattr(args, "population", None)
+    if population is None:
+        return 20 if args.trials is None else int(args.trials)
+    if args.trials is not None and args.trials != population:
+        raise InputError(
+            f"--population {population} and --trials {args.trials} disagree: a population's "
+            "members are its trials; give one of them"
+        )
+    if "population" in tuner_options and tuner_options["population"] != population:
+        raise InputError(
+            f"--population {population} and --tuner-option "
+            f"population={tuner_options['population']} disagree"
+        )
+    tuner_options["population"] = population
+    return int(population)
 
 
 def apply_data_dir(args: argparse.Namespace) -> None:

@@ -41,6 +41,8 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         quantile: Share of the population in the bottom (copying) and top (copied) groups.
         mode: ``"sync"`` or ``"async"``.
         hypergradient: Members learn their rate with a hypergradient optimizer.
+        population: The size the user asked for (``--population``); ``None``: the run's
+            trials. A run whose trials differ is refused (:meth:`check_run`).
     """
 
     drives_trials = True
@@ -55,8 +57,10 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         quantile: float = 0.25,
         mode: str = "sync",
         hypergradient: bool = False,
+        population: int | None = None,
     ) -> None:
         self.explorer = explorer
+        self.population = population
         self.name = name
         self.interval = interval
         self.quantile = quantile
@@ -135,6 +139,11 @@ class PopulationTuner(optuna.samplers.BaseSampler):
             raise InputError(
                 f"tuner {self.name!r} trains every member to the full budget: "
                 "stop_at_noise does not apply"
+            )
+        if self.population is not None and self.population != trials:
+            raise InputError(
+                f"population={self.population} and trials={trials} disagree: tuner "
+                f"{self.name!r} trains one member per trial"
             )
         self._check_sizes(trials, budget)
 
@@ -255,6 +264,7 @@ def pbt(
     resample_probability: float = 0.25,
     mode: str = "sync",
     hypergradient: bool = False,
+    population: int | None = None,
     **_: Any,
 ) -> PopulationTuner:
     """PBT (Jaderberg et al. 2017); ``resample_probability`` is the chance that an explored
@@ -267,7 +277,8 @@ def pbt(
             )
         return Perturb(float(resample_probability))
 
-    return _population("pbt", explorer, seed, task, interval, quantile, mode, hypergradient)
+    options = (interval, quantile, mode, hypergradient, population)
+    return _population("pbt", explorer, seed, task, *options)
 
 
 @TUNERS.add("pb2", "population-based bandits: PBT exploring by GP-UCB (trials=size)")
@@ -281,6 +292,7 @@ def pb2(
     mode: str = "sync",
     hypergradient: bool = False,
     ucb_kappa: float = 1.0,
+    population: int | None = None,
     **_: Any,
 ) -> PopulationTuner:
     """PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's
@@ -291,7 +303,8 @@ def pb2(
             raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
         return GPBandit(float(ucb_kappa))
 
-    return _population("pb2", explorer, seed, task, interval, quantile, mode, hypergradient)
+    options = (interval, quantile, mode, hypergradient, population)
+    return _population("pb2", explorer, seed, task, *options)
 
 
 def _population(
@@ -303,10 +316,16 @@ def _population(
     quantile: float,
     mode: str,
     hypergradient: bool,
+    population: int | None = None,
 ) -> PopulationTuner:
     """A population tuner, after the checks both tuners share and then the explorer's own."""
     check_task(name, task, hypergradient is True)
     check_options(task, interval, quantile, mode, hypergradient)
+    if population is not None:
+        if isinstance(population, bool) or not isinstance(population, int):
+            raise InputTypeError(f"population must be a whole number, got {population!r}")
+        if population < 2:
+            raise InputError(f"population must be at least 2 members, got {population}")
     return PopulationTuner(
         explorer(),
         name=name,
@@ -315,4 +334,5 @@ def _population(
         quantile=quantile,
         mode=mode,
         hypergradient=hypergradient,
+        population=population,
     )

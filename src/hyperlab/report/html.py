@@ -290,6 +290,12 @@ def render_compare(rec: CompareRecords) -> str:
         sections.append(("Diagnosis of the best trials", _diagnosis_html(rec.best_curves)))
     if rec.pruned:
         sections.append(("Early-stopping diagnostics", _pruned_html(rec)))
+    if rec.populations:
+        from hyperlab.report.population_html import HEADING, population_section
+
+        for label, seed, population in rec.populations:
+            heading = f"{HEADING}: {label}, seed {seed} (the seed whose best member ended best)"
+            sections.append((heading, population_section(population)))
     return page(f"hyperlab comparison: {rec.name}", sections)
 
 

@@ -141,6 +141,8 @@ class CompareRecords:
     direction: str = "minimize"
     test_metric: str = "score"  # what the test scores measure
     versions: str = ""  # "python 3.11.7, optuna 4.1.0, ..."
+    #: (method label, seed, records) of each population method's best seed (``pbt``/``pb2``)
+    populations: list[tuple[str, int, PopulationRecords]] = field(default_factory=list)
 
 
 @dataclass
@@ -385,7 +387,24 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
         direction=direction,
         test_metric=recorded or (str(task.metric) if task is not None else "score"),
         versions=versions_text(spec.versions),
+        populations=_best_populations(grouped, direction),
     )
+
+
+def _best_populations(
+    grouped: dict[str, list[tuple[optuna.Study, str, str, int]]], direction: str
+) -> list[tuple[str, int, PopulationRecords]]:
+    """For each method whose studies trained a population, the seed whose best member ended
+    best, with its records (the schedule the comparison's report shows)."""
+    sign = -1.0 if direction == "maximize" else 1.0
+    out = []
+    for label, studies in grouped.items():
+        found = [(population_records(study), seed) for study, _, _, seed in studies]
+        kept = [(rec, seed) for rec, seed in found if rec is not None]
+        if kept:
+            rec, seed = min(kept, key=lambda rs: sign * rs[0].best_member.value)
+            out.append((label, seed, rec))
+    return out
 
 
 def study_report_records(
