@@ -36,6 +36,12 @@ def _busy(run: Path) -> int:
     return sum(t.state == TrialState.RUNNING and "seed" in t.user_attrs for t in _trials(run))
 
 
+def _foreground() -> None:
+    """SIGINT as a terminal's foreground job has it, even when these tests run in a background
+    job of a shell (which starts its children with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _tune(runs: Path, jobs: int) -> list[str]:
     return [
         HYPERLAB,
@@ -67,7 +73,11 @@ def test_ctrl_c_leaves_nothing_running_and_resume_repeats_nothing(
     run = runs / "ctrlc"
     # its own process group, as a terminal's foreground job: Ctrl-C signals the whole group
     proc = subprocess.Popen(
-        _tune(runs, jobs), stderr=subprocess.PIPE, text=True, start_new_session=True
+        _tune(runs, jobs),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_foreground,
     )
     try:
         wait_for(lambda: len(_trials(run)) >= 2 and _busy(run) >= jobs, timeout=180, poll=0.1)

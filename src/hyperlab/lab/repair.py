@@ -324,8 +324,6 @@ def _fail_placeholders(storage: optuna.storages.JournalStorage) -> None:
 
 def _recover_sqlite(path: Path) -> tuple[Path | None, list[str]]:
     """Copy what can be read of a SQLite file into a fresh one; ``(kept original, lost)``."""
-    if sqlite_problem(path) is None:
-        return None, []
     copy = path.with_name(path.name + ".salvage-src")  # the original is only ever read
     scratch = path.with_name(path.name + ".salvage")
     fresh = path.with_name(path.name + ".recovering")
@@ -336,6 +334,9 @@ def _recover_sqlite(path: Path) -> tuple[Path | None, list[str]]:
         wal = path.with_name(path.name + "-wal")
         if wal.exists():
             shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        # checked on the copy: opening a file with a WAL beside it writes the WAL into it
+        if sqlite_problem(copy) is None:
+            return None, []
         rows = _salvage_rows(copy, scratch, path)
         lost = rows.lost + _copy_studies(scratch, fresh, rows)
     except BaseException:
