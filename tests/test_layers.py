@@ -22,7 +22,7 @@ ALLOWED = {
     "tasks": CORE,
     "surrogates": CORE,
     "curves": CORE | {"surrogates"},
-    "tuners": CORE | {"surrogates", "diagnose"},
+    "tuners": CORE | {"surrogates", "diagnose", "tasks"},
     "pruners": CORE | {"curves", "tasks"},
     "lab": CORE | {"tasks"},
     "report": CORE | {"lab", "tasks", "diagnose"},

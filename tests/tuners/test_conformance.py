@@ -25,6 +25,7 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "neural-ensemble": _FAST,
     "pbt": _POPULATION,
     "pb2": _POPULATION,
+    "one-epoch": _POPULATION,  # it screens a task's epochs; as a sampler it draws at random
     # each of BORE's candidates is one XGBoost call; the peers' own tests run it with the model
     "syne-bore": {"feval_acq": 20},
 }

@@ -10,7 +10,10 @@ plug-in by name: each declares what it needs and the lab asks generically —
   keyword (the ``oracle``, which reads final values from it);
 - ``startup_trials``: the complete trials it needs before its model (or its rule) acts;
 - ``records_predictions`` (pruners): the tuner option ``pruner_predictions=True`` needs a
-  pruner of the run that records predicted final values.
+  pruner of the run that records predicted final values;
+- ``stops_trials`` (tuners: a stopping rule of their own, ``should_stop(study, trial)``) and
+  ``asks_tuner`` (pruners: the pruner hands the decision to the study's tuner): a run whose
+  pruner asks the tuner warns about its tuners that have no rule (their trials run in full).
 """
 
 from __future__ import annotations
@@ -115,11 +118,12 @@ def check_plugins(
         _check_pruner_startup(p, pruner, trials)
         built_pruners.append(pruner)
     _check_keys(TUNERS, "tuner", tuners, tuner_options, SET_FOR_TUNERS)
-    driving = set()
+    driving, built_tuners = set(), []
     for t in tuners:
         tuner = _built(
             TUNERS, t, tuner_options, lambda t=t: make_tuner(t, tuner_options, seed=0, task=task)
         )
+        built_tuners.append(tuner)
         _warn_startup_only(t, tuner, trials)
         check_run = getattr(tuner, "check_run", None)
         if callable(check_run):
@@ -127,6 +131,7 @@ def check_plugins(
         if getattr(tuner, "drives_trials", False):
             driving.add(t)
     _check_predictions(tuner_options, pruners, built_pruners)
+    _warn_no_rule(tuners, built_tuners, pruners, built_pruners)
     return frozenset(driving)
 
 
@@ -204,6 +209,24 @@ def _warn_startup_only(name: str, tuner: Any, trials: int) -> None:
             f"its model chooses; with trials={trials} it never does, so its results are "
             "those of that design (ask for more trials)",
             StartupOnlyWarning,
+            stacklevel=5,
+        )
+
+
+def _warn_no_rule(
+    tuners: list[str], built_tuners: list[Any], pruners: list[str], built_pruners: list[Any]
+) -> None:
+    """A pruner that hands the decision to the tuner (``asks_tuner``) stops no trial of a tuner
+    without a stopping rule of its own (``stops_trials``): warn that those run in full."""
+    asking = [p for p, built in zip(pruners, built_pruners) if getattr(built, "asks_tuner", False)]
+    plain = [
+        t for t, built in zip(tuners, built_tuners) if not getattr(built, "stops_trials", False)
+    ]
+    if asking and plain:
+        warnings.warn(
+            f"pruner {asking[0]!r} asks the tuner whether a trial stops; tuners {plain} have no "
+            "stopping rule of their own, so their trials run to the full budget",
+            UserWarning,
             stacklevel=5,
         )
 

@@ -4,6 +4,7 @@ verdicts."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,19 +37,22 @@ def bootstrap_band(
         seed: Seed of the resampling.
 
     Returns:
-        ``(median, low, high)``, each of shape ``(n_points,)``.
+        ``(median, low, high)``, each of shape ``(n_points,)``; NaN at a point where every
+        value is NaN (no seed had a complete trial yet, e.g. while a tuner screens).
     """
     samples = np.asarray(samples, dtype=float)
     if samples.ndim != 2 or samples.shape[0] == 0:
         raise ValueError(f"samples must be a non-empty 2-D array, got shape {samples.shape}")
-    med = np.nanmedian(samples, axis=0)
-    if samples.shape[0] == 1:
-        return med, med.copy(), med.copy()
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, samples.shape[0], size=(n_boot, samples.shape[0]))
-    boots = np.nanmedian(samples[idx], axis=1)  # (n_boot, n_points)
-    alpha = (1 - level) / 2
-    return med, np.nanquantile(boots, alpha, axis=0), np.nanquantile(boots, 1 - alpha, axis=0)
+    with warnings.catch_warnings():  # an all-NaN point is expected and gives NaN
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        med = np.nanmedian(samples, axis=0)
+        if samples.shape[0] == 1:
+            return med, med.copy(), med.copy()
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, samples.shape[0], size=(n_boot, samples.shape[0]))
+        boots = np.nanmedian(samples[idx], axis=1)  # (n_boot, n_points)
+        alpha = (1 - level) / 2
+        return med, np.nanquantile(boots, alpha, axis=0), np.nanquantile(boots, 1 - alpha, axis=0)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,17 @@ from hyperlab.pruners import classic as classic  # registers the classic pruners
 from hyperlab.pruners import curve as curve  # registers curve, curve-parametric
 from hyperlab.pruners import curve_halving as curve_halving  # registers curve-halving
 from hyperlab.pruners import oracle as oracle  # registers oracle (a yardstick)
+from hyperlab.pruners import tuner_rule as tuner_rule  # registers tuner (the tuner's own rule)
 from hyperlab.pruners.base import PredictorPruner
 from hyperlab.pruners.curve import LearningCurvePruner
 from hyperlab.pruners.curve_halving import CurveHalvingPruner
 from hyperlab.pruners.oracle import OraclePruner
+from hyperlab.pruners.tuner_rule import TunerRulePruner
 
-__all__ = ["CurveHalvingPruner", "LearningCurvePruner", "OraclePruner", "PredictorPruner"]
+__all__ = [
+    "CurveHalvingPruner",
+    "LearningCurvePruner",
+    "OraclePruner",
+    "PredictorPruner",
+    "TunerRulePruner",
+]

@@ -13,6 +13,7 @@ from hyperlab.tuners import classic as classic  # registers the classic tuners
 from hyperlab.tuners import guided as guided  # registers the diagnosis tuner
 from hyperlab.tuners import meta as meta  # registers meta
 from hyperlab.tuners import neural as neural  # registers neural, neural-ensemble
+from hyperlab.tuners import one_epoch as one_epoch  # registers one-epoch
 from hyperlab.tuners import peers as peers  # registers the peers (their libraries load lazily)
 from hyperlab.tuners.classic import GASampler
 from hyperlab.tuners.feedback import PredictionFeedback

@@ -10,14 +10,31 @@ left out and why.
 
 from __future__ import annotations
 
+from hyperlab.tuners.peers import dehb as dehb  # registers dehb
 from hyperlab.tuners.peers import hyperopt as hyperopt  # registers hyperopt-tpe
 from hyperlab.tuners.peers import nevergrad as nevergrad  # registers nevergrad
 from hyperlab.tuners.peers import smac as smac  # registers smac-rf
+from hyperlab.tuners.peers import smac_fidelity as smac_fidelity  # registers smac-hyperband
 from hyperlab.tuners.peers import syne as syne  # registers syne-bore, syne-rea
+from hyperlab.tuners.peers import syne_fidelity as syne_fidelity  # registers syne-asha, syne-bohb
 from hyperlab.tuners.peers.base import PeerSampler
+from hyperlab.tuners.peers.dehb import DehbSampler
+from hyperlab.tuners.peers.fidelity import MultiFidelityPeer
 from hyperlab.tuners.peers.hyperopt import HyperoptSampler
 from hyperlab.tuners.peers.nevergrad import NevergradSampler
 from hyperlab.tuners.peers.smac import SmacSampler
+from hyperlab.tuners.peers.smac_fidelity import SmacHyperbandSampler
 from hyperlab.tuners.peers.syne import SyneSampler
+from hyperlab.tuners.peers.syne_fidelity import SyneFidelitySampler
 
-__all__ = ["HyperoptSampler", "NevergradSampler", "PeerSampler", "SmacSampler", "SyneSampler"]
+__all__ = [
+    "DehbSampler",
+    "HyperoptSampler",
+    "MultiFidelityPeer",
+    "NevergradSampler",
+    "PeerSampler",
+    "SmacHyperbandSampler",
+    "SmacSampler",
+    "SyneFidelitySampler",
+    "SyneSampler",
+]

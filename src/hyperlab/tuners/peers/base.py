@@ -337,10 +337,21 @@ class PeerSampler(LockFreePickling, BaseSampler):
             handle = self._pending.pop(trial.number, None)
             if handle is None or self._peer is None:
                 return
-            loss = self._loss(study, trial, state, values)
             with self._rng.active():
-                self._tell(handle, loss)
+                self._finish(handle, study, trial, state, values)
             self._told.add(trial.number)
+
+    def _finish(
+        self,
+        handle: Any,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        """Tell the peer how a trial it proposed ended: its loss (:meth:`_loss`). A peer that
+        reads more of the trial (a multi-fidelity one: its epochs) overrides this."""
+        self._tell(handle, self._loss(study, trial, state, values))
 
     # --- helpers -----------------------------------------------------------------------------
     def _check_study(self, study: Study) -> None:
@@ -374,9 +385,14 @@ class PeerSampler(LockFreePickling, BaseSampler):
             self._told.add(t.number)
             if not names <= set(t.params):
                 continue
-            loss = self._loss(study, t, t.state, t.values)
-            if loss is not None:
-                self._tell_new({s.name: s.to_raw(t.params[s.name]) for s in self._specs}, loss)
+            self._tell_finished(study, t, {s.name: s.to_raw(t.params[s.name]) for s in self._specs})
+
+    def _tell_finished(self, study: Study, trial: FrozenTrial, raw: dict[str, Any]) -> None:
+        """Tell the peer a finished trial it did not propose (its raw values ``raw``): its loss,
+        when one is known. A peer that reads more of the trial overrides this."""
+        loss = self._loss(study, trial, trial.state, trial.values)
+        if loss is not None:
+            self._tell_new(raw, loss)
 
 
 def check_choice(name: str, value: Any, known: list[str], what: str) -> str:

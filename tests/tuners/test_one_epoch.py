@@ -1,0 +1,239 @@
+"""The one-epoch tuner: screens every configuration for one epoch, trains the k best at that
+epoch to the full budget, counts epochs as a pruner's trials count them, optimizes either way,
+repeats itself under a seed, resumes without losing work and refuses what it cannot do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hyperlab.errors import InputError, InputTypeError
+from hyperlab.lab.plugins import check_plugins
+from hyperlab.lab.results import study_records, trial_budget
+from hyperlab.registry import TASKS, TUNERS
+from hyperlab.tasks.base import Task
+from hyperlab.tuners.one_epoch import FULL, SCREEN, SCREENED_ATTR, STAGE_ATTR, OneEpochTuner
+
+from .one_epoch_tasks import Continued, Screened
+
+TASK_FILE = Path(__file__).with_name("one_epoch_tasks.py")
+
+
+@pytest.fixture(autouse=True)
+def _quiet() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _run(
+    task: Task,
+    workdir: Path,
+    *,
+    trials: int = 12,
+    budget: int = 6,
+    seed: int = 0,
+    study: optuna.Study | None = None,
+    **options: Any,
+) -> optuna.Study:
+    tuner = TUNERS.create("one-epoch", seed=seed, space=task.distributions(), task=task, **options)
+    if study is None:
+        study = optuna.create_study(sampler=tuner, direction=task.direction or "minimize")
+    else:
+        study.sampler = tuner
+    tuner.run_trials(study, task, trials=trials, budget=budget, seed=seed, workdir=workdir)
+    return study
+
+
+def _stage(study: optuna.Study, stage: str) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.trials if t.user_attrs.get(STAGE_ATTR) == stage]
+
+
+def _outcome(study: optuna.Study) -> list[tuple[Any, ...]]:
+    return [(t.number, t.state, t.params, t.value, t.intermediate_values) for t in study.trials]
+
+
+@pytest.mark.parametrize("kind", [Continued, Screened])
+def test_the_k_best_at_epoch_one_are_trained_to_the_full_budget(
+    kind: type[Screened], tmp_path: Path
+) -> None:
+    study = _run(kind(), tmp_path, k=3)
+    screened, full = _stage(study, SCREEN), _stage(study, FULL)
+    assert [t.number for t in screened] == list(range(12))
+    assert all(
+        t.state == TrialState.PRUNED and list(t.intermediate_values) == [1] for t in screened
+    )
+    by_epoch_one = sorted(screened, key=lambda t: t.intermediate_values[1])
+    assert [t.user_attrs[SCREENED_ATTR] for t in full] == [t.number for t in by_epoch_one[:3]]
+    assert [t.number for t in full] == [12, 13, 14]  # numbered after the screening, as trained
+    for t in full:
+        first = study.trials[t.user_attrs[SCREENED_ATTR]]
+        assert t.state == TrialState.COMPLETE and t.params == first.params
+        assert list(t.intermediate_values) == [1, 2, 3, 4, 5, 6]
+        assert t.intermediate_values[1] == pytest.approx(first.intermediate_values[1])
+    assert study.best_trial in full  # only fully trained models can be best
+
+
+@pytest.mark.parametrize(("kind", "full_epochs"), [(Continued, 5), (Screened, 6)])
+def test_epochs_are_counted_as_every_pruner_counts_them(
+    kind: type[Screened], full_epochs: int, tmp_path: Path
+) -> None:
+    task = kind()
+    study = _run(task, tmp_path, trials=10, k=2)
+    assert [trial_budget(t) for t in study.trials] == [1] * 10 + [full_epochs] * 2
+    assert study_records(study)[-1]["epochs_cumulative"] == 10 + 2 * full_epochs == task.epochs
+    continued = kind is Continued
+    assert all(t.user_attrs.get("from_scratch", False) != continued for t in _stage(study, FULL))
+
+
+def test_maximizing_picks_the_mirror_image_of_minimizing(tmp_path: Path) -> None:
+    low = _run(Continued(), tmp_path / "min", k=2)
+    high = _run(Continued(direction="maximize"), tmp_path / "max", k=2)
+    assert [t.params for t in _stage(high, FULL)] == [t.params for t in _stage(low, FULL)]
+    assert high.best_value == pytest.approx(-low.best_value)
+
+
+def test_a_seed_repeats_the_run_and_another_seed_does_not(tmp_path: Path) -> None:
+    first = _outcome(_run(Continued(), tmp_path / "a", seed=3))
+    assert _outcome(_run(Continued(), tmp_path / "b", seed=3)) == first
+    assert _outcome(_run(Continued(), tmp_path / "c", seed=4)) != first
+    # the run's seed decides, not the sampler's (a worker process's is offset)
+    task = Continued()
+    tuner = TUNERS.create("one-epoch", seed=99, task=task)
+    study = optuna.create_study(sampler=tuner)
+    tuner.run_trials(study, task, trials=12, budget=6, seed=3, workdir=tmp_path / "d")
+    assert _outcome(study) == first
+
+
+def test_k_defaults_to_a_tenth_of_the_trials_rounded_up(tmp_path: Path) -> None:
+    assert OneEpochTuner().top_k(25) == 3
+    assert OneEpochTuner().top_k(4) == 1
+    study = _run(Continued(), tmp_path, trials=11, sampler="qmc")
+    assert len(_stage(study, FULL)) == 2
+    assert study.user_attrs["one_epoch"]["k"] == 2
+
+
+def test_an_interrupted_screening_resumes_without_losing_a_trial(tmp_path: Path) -> None:
+    study = optuna.create_study()
+    with pytest.raises(KeyboardInterrupt):
+        _run(Continued(interrupt_at=4), tmp_path, study=study, k=2)
+    cut = study.trials[4]
+    assert cut.state == TrialState.FAIL and "interrupted" in cut.user_attrs["fail_reason"]
+    task = Continued()
+    _run(task, tmp_path, study=study, k=2)
+    screened = _stage(study, SCREEN)
+    assert [t.state for t in screened].count(TrialState.PRUNED) == 12
+    assert screened[5].params == cut.params  # its configuration is screened again
+    assert len(_stage(study, FULL)) == 2
+    done = _run(Continued(), tmp_path, study=study, k=2)
+    assert len(done.trials) == len(study.trials)  # a finished study is left as it is
+
+
+def test_a_resumed_study_trains_afresh_what_it_lost_and_counts_it(tmp_path: Path) -> None:
+    study = optuna.create_study()
+    with pytest.raises(KeyboardInterrupt):  # calls 0..5 screen; 6 trains the best fully
+        _run(Continued(interrupt_at=7), tmp_path, study=study, trials=6, k=3)
+    assert len(_stage(study, FULL)) == 1
+    task = Continued()
+    _run(task, tmp_path, study=study, trials=6, k=3)
+    full = _stage(study, FULL)
+    assert len(full) == 3 and task.epochs == 2 * 6
+    assert [t.user_attrs.get("from_scratch", False) for t in full] == [False, True, True]
+
+
+def test_a_trial_left_running_is_failed_and_its_configuration_queued(tmp_path: Path) -> None:
+    study = optuna.create_study()
+    orphan = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    orphan.set_user_attr(STAGE_ATTR, SCREEN)
+    _run(Continued(), tmp_path, study=study, trials=4, k=1)
+    assert study.trials[0].state == TrialState.FAIL
+    assert study.trials[1].params["x"] == orphan.params["x"]
+    assert len(_stage(study, SCREEN)) == 5 and len(_stage(study, FULL)) == 1
+
+
+def test_a_failing_configuration_is_failed_and_screening_goes_on(tmp_path: Path) -> None:
+    class Diverging(Continued):
+        def score(self, config: dict[str, Any], epoch: int, offset: float) -> float:
+            return float("nan") if config["x"] > 0.7 else super().score(config, epoch, offset)
+
+    study = _run(Diverging(), tmp_path, k=2)
+    assert len([t for t in study.trials if t.state == TrialState.PRUNED]) == 12
+    assert all(
+        "non-finite" in t.user_attrs["fail_reason"] for t in study.trials if t.state.name == "FAIL"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"k": 0}, InputError, "k must be at least 1"),
+        ({"k": 2.5}, InputTypeError, "k must be an integer"),
+        ({"k": True}, InputTypeError, "k must be an integer"),
+        ({"sampler": "tpe"}, InputError, "sampler must be one of"),
+        ({"task": None}, InputError, "not a plain objective"),
+        ({"task": "curves"}, InputTypeError, "needs a hyperlab Task"),
+        ({"task": TASKS.create("branin")}, InputError, "max_budget=1"),
+    ],
+)
+def test_bad_options_are_refused_by_name(
+    options: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    settings = {"task": Continued(), **options}
+    with pytest.raises(error, match=match):
+        TUNERS.create("one-epoch", seed=0, **settings)
+
+
+@pytest.mark.parametrize(
+    ("pruners", "budget", "trials", "noise", "match"),
+    [
+        (["asha"], None, 10, False, "pruner 'none'"),
+        (["none"], None, 10, True, "stop_at_noise"),
+        (["none"], 1, 10, False, "budget >= 2"),
+        (["none"], None, 3, False, "k=4 configurations"),
+    ],
+)
+def test_a_run_it_cannot_do_is_refused_before_it_starts(
+    pruners: list[str], budget: int | None, trials: int, noise: bool, match: str
+) -> None:
+    with pytest.raises(InputError, match=match):
+        check_plugins(
+            ["one-epoch"],
+            pruners,
+            {"k": 4},
+            {},
+            task_name=None,
+            task=Continued(),
+            budget=budget,
+            trials=trials,
+            stop_at_noise=noise,
+        )
+
+
+@pytest.mark.filterwarnings("error:All-NaN slice:RuntimeWarning")  # no band before a full trial
+def test_in_the_lab_it_screens_the_configurations_random_search_trains(tmp_path: Path) -> None:
+    import hyperlab
+
+    task = f"{TASK_FILE}:Continued"
+    settings: dict[str, Any] = {"seeds": 1, "trials": 8, "runs_dir": tmp_path, "progress": False}
+    records = hyperlab.compare(task, ["random", "one-epoch"], name="cmp", **settings)
+    mine = [r for r in records if r["tuner"] == "one-epoch"]
+    rand = [r for r in records if r["tuner"] == "random"]
+    assert [r["state"] for r in mine] == ["PRUNED"] * 8 + ["COMPLETE"]
+    assert mine[-1]["epochs_cumulative"] == 8 + 5 and rand[-1]["epochs_cumulative"] == 8 * 6
+    assert [r["param_x"] for r in mine[:8]] == [r["param_x"] for r in rand]  # same draws
+    again = hyperlab.compare(task, ["random", "one-epoch"], name="cmp", **settings)
+    assert len(again) == len(records)  # the same command resumes a finished run: no new trials
+    assert (tmp_path / "cmp" / "report.html").exists()
+
+
+def test_a_plain_objective_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    import hyperlab
+
+    def objective(trial: optuna.Trial) -> float:
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    with pytest.raises(InputError, match=r"one-epoch.*plain objective"):
+        hyperlab.compare(objective, ["one-epoch"], seeds=1, trials=4, runs_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
