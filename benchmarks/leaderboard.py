@@ -9,9 +9,10 @@ problems and seeds, and per problem), and the wall time and suggestion cost of e
 (seconds per trial spent choosing, i.e. outside the objective).
 
 Problem sets (``--set``): ``synthetic`` (``branin``, ``hartmann6``, ``rosenbrock-4d``),
-``lcbench`` (the shipped LCBench tasks except the held-out ones), ``tables`` and
-``validation`` (from :mod:`hyperlab.tasks.suites`: the tabular families without the held-out
-data sets, and the validation suite). ``--tasks`` names problems directly. The held-out
+``lcbench`` (the shipped LCBench tasks except the held-out ones), ``lcbench-validation``
+(the LCBench tasks of the validation suite), ``tables`` and ``validation`` (from
+:mod:`hyperlab.tasks.suites`: the tabular families without the held-out data sets, and the
+validation suite). ``--tasks`` names problems directly. The held-out
 problems of ``hyperlab.tasks.suites.HELD_OUT`` are refused.
 
 Regret is the best value so far minus the task's known optimum, or minus the best value any
@@ -19,24 +20,48 @@ run of any tuner found when the optimum is unknown (a maximized task's values ar
 Every finished run is appended to ``results/leaderboard.partial.jsonl`` (beside ``--out``) and
 skipped when the command runs again with the same trials, so a long panel can be run in pieces.
 
+**The multi-fidelity panel** (``--fidelity``): arms are a tuner and a pruner, ``TUNER+PRUNER``
+(``tpe+asha``, ``random+hyperband``, ``tpe+none`` for full training; ``TUNER+key=value`` passes a
+tuner option, ``key=value`` after the pruner a pruner option), or one tuner that stops trials
+itself (``one-epoch``, ``syne-asha``, ...: run with the pruner ``tuner`` when it declares a
+stopping rule of its own, else with ``none``). Each (problem, arm, seed) is one study run
+through :func:`hyperlab.compare`, so epochs are counted the lab's way (a pruned trial's epochs
+count, only a complete trial's value does); a study that spent less than the last checkpoint
+runs again with more trials. Runs are compared at equal compute: checkpoints are in full
+trainings (``--multiples 5,10,20``: 5, 10 and 20 times the task's maximum epochs), and each
+run is cut there (its best complete trial among those finished within that many epochs).
+Reported: regret per problem and checkpoint, mean rank at the last one with Wilcoxon tests
+against the best peer arm (``--peers``, default the multi-fidelity peers), and per arm the
+trials finished by the last checkpoint and its wall time (pro-rated to it); the result file
+also holds the epochs each study spent in all. Runs are cached beside ``--out``
+(``leaderboard_fidelity.partial.jsonl``). How studies are sized and why:
+``docs/decisions/multi-fidelity-leaderboard.md``.
+
 Usage:
     .venv/bin/python benchmarks/leaderboard.py [--set synthetic] [--tasks ...] [--tuners ...]
         [--peers nevergrad,...] [--seeds 3] [--trials 100] [--out FILE] [--quick]
+    .venv/bin/python benchmarks/leaderboard.py --fidelity [--set lcbench-validation]
+        [--arms random+asha,tpe+none,one-epoch,...] [--multiples 5,10,20] [--seeds 5] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+import hyperlab
 from hyperlab.lab.leaderboard import CHECKPOINTS, Leaderboard, PanelRun, leaderboard
-from hyperlab.lab.panel import append_run, load_runs, run_study
+from hyperlab.lab.panel import append_run, load_runs, run_study, study_curve, trials_to_spend
 from hyperlab.lab.provenance import write_result
-from hyperlab.registry import TUNERS
-from hyperlab.tasks import suites
+from hyperlab.registry import TASKS, TUNERS, parse_options
+from hyperlab.tasks import Task, suites
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "leaderboard.json"
@@ -65,7 +90,12 @@ def problem_set(name: str) -> list[str]:
         return [n for n in names if n not in suites.HELD_OUT]
     if name == "validation":
         return list(suites.VALIDATION)
-    raise SystemExit(f"unknown problem set {name!r}; known: synthetic, lcbench, tables, validation")
+    if name == "lcbench-validation":
+        return [f"lcbench-{i}" for i in suites.VALIDATION_LCBENCH]
+    raise SystemExit(
+        f"unknown problem set {name!r}; known: synthetic, lcbench, lcbench-validation, tables, "
+        "validation"
+    )
 
 
 def run_panel(
@@ -132,20 +162,295 @@ def _print(board: Leaderboard) -> None:
         )
 
 
+# -- the multi-fidelity panel (--fidelity) ----------------------------------------------------
+
+FIDELITY_OUT = HERE / "results" / "leaderboard_fidelity.json"
+#: Multi-fidelity peers: the reference group of the multi-fidelity panel.
+FIDELITY_PEERS = ["syne-asha", "syne-bohb", "dehb", "smac-hyperband"]
+#: The multi-fidelity panel's arms (those whose tuner is not registered are left out).
+ARMS = [
+    "random+none",
+    "random+asha",
+    "random+hyperband",
+    "tpe+none",
+    "tpe+median",
+    "tpe+asha",
+    "tpe+hyperband",
+    "one-epoch",
+    *FIDELITY_PEERS,
+    "tpe+curve",
+    "meta+asha",
+]
+QUICK_ARMS = ["random+asha", "tpe+none", "tpe+median", "one-epoch", "syne-asha"]
+#: Checkpoints in full trainings: compute spent as multiples of the task's maximum epochs.
+MULTIPLES = (5, 10, 20)
+UNIT = "full_trainings"
+#: An arm as run: ``(tuner, its options, pruner, its options)``.
+Arm = tuple[str, dict[str, Any], str, dict[str, Any]]
+
+
+def parse_arm(label: str) -> tuple[str, dict[str, Any], str | None, dict[str, Any]]:
+    """``TUNER[+key=value...][+PRUNER[+key=value...]]`` -> ``(tuner, its options, pruner or
+    None, its options)``."""
+    tuner, *items = label.split("+")
+    options: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    pruner = None
+    for item in items:
+        if "=" in item:
+            options[pruner is not None].update(parse_options([item]))
+        elif pruner is None:
+            pruner = item
+        else:
+            raise SystemExit(f"arm {label!r} names two pruners: {pruner!r} and {item!r}")
+    return tuner, options[0], pruner, options[1]
+
+
+def resolve_arm(label: str, task: Task) -> tuple[Arm, bool]:
+    """The arm ``label`` as run on ``task``, and whether its tuner plans its run from the
+    number of trials (it drives its trials itself, ``drives_trials``, as ``one-epoch`` does).
+    An arm that names only a tuner gets the pruner ``tuner`` (it asks the tuner) when the
+    tuner declares a stopping rule of its own (``stops_trials``), else ``none``."""
+    tuner, t_options, pruner, p_options = parse_arm(label)
+    built = TUNERS.create(tuner, seed=0, space=task.distributions(), task=task, **t_options)
+    if pruner is None:
+        pruner = "tuner" if getattr(built, "stops_trials", False) else "none"
+    return (tuner, t_options, pruner, p_options), bool(getattr(built, "drives_trials", False))
+
+
+def compare_once(task: str, arm: Arm, seed: int, trials: int) -> tuple[list[dict[str, Any]], float]:
+    """One study of one arm through ``hyperlab.compare`` in a scratch folder: its records and
+    the seconds it took. The folder is in memory where the system has one (``/dev/shm``): the
+    lab's journal syncs every write to disk, which would otherwise dominate a replayed study."""
+    tuner, t_options, pruner, p_options = arm
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as scratch:
+        start = time.perf_counter()
+        records = hyperlab.compare(
+            task,
+            [tuner],
+            pruners=[pruner],
+            seeds=[seed],
+            trials=trials,
+            tuner_options={**tuner_options(tuner, trials), **t_options},
+            pruner_options=p_options,
+            runs_dir=scratch,
+            name="study",
+            storage=f"journal:{Path(scratch) / 'study.journal'}",
+            progress=False,
+            report=False,
+        )
+        return records, time.perf_counter() - start
+
+
+def run_arm(
+    task: str, arm: Arm, seed: int, target: float, trials: int, margin: float
+) -> dict[str, Any]:
+    """One arm's study on ``task`` with ``seed`` that spends at least ``target`` epochs: run
+    with ``trials`` trials, and again with more (:func:`trials_to_spend` with ``margin``) while
+    it spent less (at most four tries; a study still short is kept as it is and does not count
+    where it did not reach)."""
+    records, wall = compare_once(task, arm, seed, trials)
+    curve = study_curve(records)
+    for _ in range(3):
+        if curve["epochs"][-1] >= target:
+            break
+        trials = trials_to_spend(trials, max(curve["epochs"][-1], 1.0), target, margin)
+        records, wall = compare_once(task, arm, seed, trials)
+        curve = study_curve(records)
+    return {"trials": trials, "pruner": arm[2], **curve, "wall_time": wall}
+
+
+def run_fidelity_panel(
+    tasks: list[str], arms: list[str], seeds: int, multiples: list[int], partial: Path
+) -> list[PanelRun]:
+    """Every arm on every task with seeds ``0..seeds-1``, each study spending at least
+    ``max(multiples)`` full trainings (finished runs cached in ``partial``).
+
+    A study is cut at the checkpoints when read, so most arms may overshoot: each starts with
+    a fifth more trials than the arm's previous study needed. A tuner that plans its run from
+    the number of trials (``one-epoch`` screens that many configurations) gets instead the
+    smallest count found to spend the budget, grown without margin, the same for every seed.
+    """
+    done = load_runs(partial, multiples, field="multiples")
+    sizes: dict[tuple[str, int], int] = {}  # (arm, epochs) -> trials its next study starts with
+    built = {name: TASKS.create(name) for name in tasks}
+    resolved = {(n, a): resolve_arm(a, task) for n, task in built.items() for a in arms}
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    with partial.open("a") as log:
+        for seed, name, label in itertools.product(range(seeds), tasks, arms):
+            task, (arm, plans) = built[name], resolved[(name, label)]
+            target, size = max(multiples) * task.max_budget, (label, task.max_budget)
+            res = done.get((name, label, seed))
+            if res is None:
+                trials = sizes.get(size, max(multiples))
+                res = run_arm(name, arm, seed, target, trials, 1.0 if plans else 1.2)
+                res = {"task": name, "tuner": label, "seed": seed, **res}
+                res.update(multiples=multiples, max_budget=task.max_budget)
+                res["optimum"] = _loss_optimum(task)
+                done[(name, label, seed)] = res
+                append_run(log, res)
+                _print_run(res)
+            needed = _trials_needed(res["epochs"], target, res["trials"])
+            sizes[size] = res["trials"] if plans else needed
+    keep = [r for (t, a, s), r in done.items() if t in tasks and a in arms and s < seeds]
+    return [_fidelity_run(r, max(multiples)) for r in keep]
+
+
+def _print_run(res: dict[str, Any]) -> None:
+    print(
+        f"  {res['task']:16s} {res['tuner']:18s} seed {res['seed']} {res['trials']:4d} trials "
+        f"{res['epochs'][-1]:6.0f} epochs best {res['best'][-1]:.4g} ({res['wall_time']:.1f} s)",
+        flush=True,
+    )
+
+
+def _trials_needed(epochs: list[float], target: float, trials: int) -> int:
+    """Trials a study of the same arm should start with: a fifth more than this one took to
+    spend ``target`` epochs (``trials`` when it never did)."""
+    reached = [i for i, e in enumerate(epochs) if e >= target]
+    return math.ceil(1.2 * (reached[0] + 1)) if reached else trials
+
+
+def _loss_optimum(task: Task) -> float | None:
+    """The task's optimum as a loss (negated when the task is maximized)."""
+    if task.optimum is None:
+        return None
+    return -float(task.optimum) if task.direction == "maximize" else float(task.optimum)
+
+
+def _fidelity_run(res: dict[str, Any], last: int) -> PanelRun:
+    """A cached run as a :class:`PanelRun` in full trainings; its wall time pro-rated to the
+    epochs it had spent by the last checkpoint (the study itself ran a little past it)."""
+    cost = [e / res["max_budget"] for e in res["epochs"]]
+    within = [c for c in cost if c <= last]
+    share = (within[-1] / cost[-1]) if within and cost[-1] > 0 else 1.0
+    return PanelRun(
+        res["task"],
+        res["tuner"],
+        res["seed"],
+        res["best"],
+        wall_time=res["wall_time"] * share,
+        optimum=res.get("optimum"),
+        cost=cost,
+    )
+
+
+def _improvements(run: PanelRun) -> dict[str, Any]:
+    """A run as plain data, its curve kept only where it improved (enough to read it at any
+    checkpoint): ``improvements`` holds ``[full trainings spent, best loss]`` pairs."""
+    steps = [
+        [c, b]
+        for i, (c, b) in enumerate(zip(run.cost or [], run.best, strict=True))
+        if i == 0 or b < run.best[i - 1]
+    ]
+    fields = {k: v for k, v in run.__dict__.items() if k not in ("best", "cost")}
+    return {
+        **fields,
+        "trials": len(run.best),
+        "spent": (run.cost or [0])[-1],
+        "improvements": steps,
+    }
+
+
+def _print_fidelity(board: Leaderboard, peers: list[str]) -> None:
+    for problem in board.problems:
+        _print_problem(board, problem, peers)
+    points = board.checkpoints
+    print(
+        f"\nmean rank at {points[-1]}x the epochs (1 = best) [95% interval]; vs {board.reference}:"
+    )
+    tests = {r["tuner"]: r for r in board.tests}
+    cost = {r["tuner"]: r for r in board.cost}
+    print(
+        f"{'arm':18s}{'rank':>22s}{'diff':>8s}{'p':>9s}  {'verdict':13s}{'trials':>8s}{'wall s':>8s}"
+    )
+    for row in board.ranks:
+        t = tests.get(row["tuner"])
+        test = f"{t['diff']:+8.2f}{t['p_value']:9.3g}  {t['verdict']:13s}" if t else " " * 32
+        c = cost[row["tuner"]]
+        print(
+            f"{row['tuner']:18s}{row['mean']:8.2f} [{row['low']:.2f}, {row['high']:.2f}]"
+            f"{test}{c['entries']:8.0f}{c['wall_time']:8.1f}"
+        )
+
+
+def _print_problem(board: Leaderboard, problem: str, peers: list[str]) -> None:
+    """One problem's regret table (trials: within the last checkpoint; wall time pro-rated),
+    and the arm with the lowest mean regret at the last checkpoint."""
+    points = board.checkpoints
+    spend = {r["tuner"]: r for r in board.problem_cost if r["problem"] == problem}
+    cells = {(r["tuner"], r[UNIT]): r for r in board.regret if r["problem"] == problem}
+    print(f"\n{problem}: mean regret over seeds [95% interval] at equal epochs")
+    head = "".join(f"{f'@{c}x epochs':>26s}" for c in points)
+    print(f"{'arm':18s}{head}{'trials':>8s}{'wall s':>8s}")
+    for tuner in board.tuners:
+        row = "".join(
+            f"{cells[tuner, p]['mean']:.4g} [{cells[tuner, p]['low']:.3g}, "
+            f"{cells[tuner, p]['high']:.3g}]".rjust(26)
+            for p in points
+        )
+        c = spend[tuner]
+        print(f"{tuner:18s}{row}{c['entries']:8.0f}{c['wall_time']:8.1f}")
+    finals = {t: cells[t, points[-1]]["mean"] for t in board.tuners}
+    best = min((t for t in finals if finals[t] == finals[t]), key=finals.__getitem__, default=None)
+    if best is not None:
+        kind = "a peer" if best in peers else "not a peer"
+        print(f"lowest mean regret at {points[-1]}x: {best} ({kind})")
+
+
+def main_fidelity(args: argparse.Namespace) -> None:
+    """The multi-fidelity panel: run (or resume), print, write ``--out``."""
+    if args.quick:
+        args.seeds, args.multiples = 2, "4,8"
+        args.tasks = args.tasks or "lcbench-3945,lcbench-146212"
+    tasks = args.tasks.split(",") if args.tasks else problem_set(args.set)
+    _refuse_held_out(tasks)
+    default = QUICK_ARMS if args.quick else ARMS
+    arms = args.arms.split(",") if args.arms else [a for a in default if parse_arm(a)[0] in TUNERS]
+    left = [a for a in default if a not in arms and not args.arms]
+    if left:
+        print(f"tuners not registered here, left out: {', '.join(left)}")
+    multiples = sorted(int(m) for m in args.multiples.split(","))
+    out = args.out or str(FIDELITY_OUT)
+    runs = run_fidelity_panel(
+        tasks, arms, args.seeds, multiples, Path(out).with_suffix(".partial.jsonl")
+    )
+    peers = (args.peers or ",".join(FIDELITY_PEERS)).split(",")
+    board = leaderboard(runs, multiples, reference_group=peers, unit=UNIT)
+    _print_fidelity(board, peers)
+    payload = {
+        "question": "multi-fidelity tuners and pruners at equal epochs on replayed curves",
+        "settings": {"tasks": tasks, "arms": arms, "seeds": args.seeds, "multiples": multiples},
+        "leaderboard": board.to_dict(),
+        "runs": [_improvements(r) for r in runs],
+    }
+    print(f"\nwritten to {write_result(out, payload)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default="synthetic", help="synthetic, lcbench, tables, validation")
     parser.add_argument("--tasks", default=None, help="comma-separated task names (over --set)")
     parser.add_argument("--tuners", default=",".join(PANEL))
-    parser.add_argument("--peers", default=",".join(PEERS), help="the reference group")
+    parser.add_argument("--peers", default=None, help="the reference group")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--out", default=None, help=f"default {OUT} (--fidelity: {FIDELITY_OUT})")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 seeds, 12 trials")
+    parser.add_argument("--fidelity", action="store_true", help="the multi-fidelity panel")
+    parser.add_argument("--arms", default=None, help="--fidelity: TUNER+PRUNER or TUNER, ...")
+    parser.add_argument(
+        "--multiples", default=",".join(map(str, MULTIPLES)), help="--fidelity: checkpoints"
+    )
     args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if args.fidelity:
+        main_fidelity(args)
+        return
+    args.out = args.out or str(OUT)
+    args.peers = args.peers or ",".join(PEERS)
     if args.quick:
         args.seeds, args.trials, args.tuners = 2, 12, ",".join(QUICK)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     tasks = args.tasks.split(",") if args.tasks else problem_set(args.set)
     _refuse_held_out(tasks)
     tuners = args.tuners.split(",")

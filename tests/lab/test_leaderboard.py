@@ -106,3 +106,49 @@ def test_suggest_time_per_trial_counts_only_the_runs_that_recorded_it() -> None:
     untimed = PanelRun("f", "a", 1, [1.0] * 30, wall_time=2.0)  # no suggest_time
     cost = leaderboard([timed, untimed]).cost[0]
     assert cost["suggest_per_trial"] == pytest.approx(0.1)
+
+
+def _epoch_run(tuner: str, seed: int, best: list[float], cost: list[float]) -> PanelRun:
+    return PanelRun("f", tuner, seed, best, wall_time=1.0, optimum=0.0, cost=cost)
+
+
+def test_in_epochs_each_run_is_cut_at_the_checkpoint() -> None:
+    """Runs of one budget that spend it in different trials are read at equal epochs."""
+    runs = []
+    for seed in range(3):
+        # many cheap trials: 0.5 by 10 epochs, 0.2 by 30
+        runs.append(_epoch_run("cheap", seed, [0.9, 0.5, 0.5, 0.2], [5, 10, 20, 30]))
+        # two full trials of 15 epochs: 0.4 by 15 epochs, 0.1 by 30, then more (overshoot)
+        runs.append(_epoch_run("full", seed, [0.4, 0.1, 0.1], [15.0, 30.0, 45.0]))
+    board = leaderboard(runs, checkpoints=(10, 30, 100), unit="epochs")
+    assert board.checkpoints == [10, 30] and board.unit == "epochs"  # none added
+    cells = {(r["tuner"], r["epochs"]): r["mean"] for r in board.regret}
+    assert cells[("cheap", 10)] == pytest.approx(0.5)
+    assert math.isnan(cells[("full", 10)])  # no trial finished within 10 epochs
+    assert cells[("full", 30)] == pytest.approx(0.1)  # cut at 30: its third trial not read
+    assert [r["tuner"] for r in board.ranks] == ["full", "cheap"]
+    cost = {r["tuner"]: r for r in board.cost}
+    assert cost["full"]["spent"] == 45.0 and cost["full"]["entries"] == 2.0
+    assert cost["cheap"]["entries"] == 4.0
+    per_problem = {r["tuner"]: r for r in board.problem_cost}
+    assert per_problem["cheap"]["runs"] == 3 and per_problem["cheap"]["spent"] == 30.0
+
+
+def test_in_epochs_a_run_that_spent_less_does_not_count() -> None:
+    runs = [
+        _epoch_run("short", 0, [0.0, 0.0], [5, 10]),
+        _epoch_run("long", 0, [0.3, 0.3], [10, 20]),
+    ]
+    board = leaderboard(runs, checkpoints=(10, 20), unit="epochs")
+    cells = {(r["tuner"], r["epochs"]): r["mean"] for r in board.regret}
+    assert cells[("short", 10)] == 0.0 and math.isnan(cells[("short", 20)])
+    assert board.ranks[0]["tuner"] == "long"  # ranks are read at 20 epochs
+
+
+def test_a_cost_axis_needs_a_cost_per_trial_and_a_reached_checkpoint() -> None:
+    with pytest.raises(InputError, match="cumulative epochs"):
+        leaderboard([_run("f", "a", 0, 1.0)], unit="epochs")
+    with pytest.raises(InputError, match="cumulative epochs"):
+        leaderboard([_epoch_run("a", 0, [1.0, 0.5], [10, 5])], unit="epochs")
+    with pytest.raises(InputError, match="no run reached"):
+        leaderboard([_epoch_run("a", 0, [1.0], [10])], checkpoints=(20,), unit="epochs")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from hyperlab.lab.panel import append_run, load_runs, run_study
+from hyperlab.errors import InputError
+from hyperlab.lab.panel import append_run, load_runs, run_study, study_curve, trials_to_spend
 
 
 def test_a_study_gives_the_best_loss_after_each_trial_and_its_costs() -> None:
@@ -29,3 +31,42 @@ def test_runs_are_kept_and_read_back_by_trials(tmp_path: Path) -> None:
         log.write('{"task": "t", "tun')  # a line cut short by an interruption
     runs = load_runs(path, 5)
     assert list(runs) == [("t", "u", 0)] and runs[("t", "u", 0)]["best"] == [1.0]
+
+
+def test_runs_can_be_kept_under_another_field(tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    with path.open("a") as log:
+        append_run(log, {"task": "t", "tuner": "u", "seed": 0, "multiples": [5, 10], "best": []})
+        append_run(log, {"task": "t", "tuner": "u", "seed": 1, "trials": 5, "best": []})
+    assert list(load_runs(path, [5, 10], field="multiples")) == [("t", "u", 0)]
+
+
+def _record(trial: int, best: float, epochs: int, direction: str = "minimize") -> dict:
+    return {
+        "trial": trial,
+        "best_so_far": best,
+        "direction": direction,
+        "epochs_cumulative": epochs,
+    }
+
+
+def test_a_study_curve_counts_every_trials_epochs_and_only_complete_values() -> None:
+    nan = float("nan")
+    records = [_record(2, 0.4, 12), _record(0, nan, 1), _record(1, 0.4, 11)]  # any order
+    curve = study_curve(records)
+    assert curve == {"best": [math.inf, 0.4, 0.4], "epochs": [1.0, 11.0, 12.0]}
+    maximized = study_curve([_record(0, 0.9, 10, "maximize")])
+    assert maximized["best"] == [-0.9]
+    with pytest.raises(InputError, match="none"):
+        study_curve([])
+    with pytest.raises(InputError, match="epochs_cumulative"):
+        study_curve([{"trial": 0, "best_so_far": 1.0, "direction": "minimize"}])
+
+
+def test_trials_to_spend_scales_with_what_was_spent() -> None:
+    assert trials_to_spend(20, 100.0, 1000.0) == 240  # 20 x 10 x 1.2
+    assert trials_to_spend(20, 1000.0, 1000.0, margin=1.0) == 21  # always more
+    with pytest.raises(InputError, match="trials"):
+        trials_to_spend(0, 1.0, 1.0)
+    with pytest.raises(InputError, match="margin"):
+        trials_to_spend(5, 0.0, 1.0)

@@ -24,6 +24,17 @@ The longest run's last trial is always a checkpoint (ranks and tests are read th
 checkpoints no run reached are left out, and a run shorter than a checkpoint does not count
 at it. Running the tuners is :mod:`hyperlab.lab.panel`'s part (through the registry); this
 module never imports a tuner.
+
+**Another axis than trials.** Multi-fidelity tuners and pruners spend different compute per
+trial, so they are compared at equal cost instead: each run then carries its cumulative cost
+after each trial (``PanelRun.cost``, e.g. epochs) and ``leaderboard(..., unit="epochs")``
+reads every checkpoint in that unit: a run's value at ``c`` is its best loss over the trials
+it had finished within ``c`` (the run cut there), and a run that spent less than ``c`` in all
+does not count at it. Checkpoints are then exactly the given ones some run reached (none is
+added: runs of one budget overshoot it by different amounts); ranks and tests are read at
+the last. The cost rows add each tuner's mean cost of a run (``spent``) and trials within
+the last checkpoint (``entries``), and :attr:`Leaderboard.problem_cost` gives both and the
+wall time per problem too.
 """
 
 from __future__ import annotations
@@ -54,6 +65,8 @@ class PanelRun:
         wall_time: Seconds the run took.
         suggest_time: Seconds its tuner spent choosing configurations.
         optimum: The problem's known optimal loss, when there is one.
+        cost: ``(n_trials,)`` cumulative cost (e.g. epochs) after each trial, non-decreasing,
+            for a leaderboard read in that unit (``None``: the axis is trials).
     """
 
     problem: str
@@ -63,6 +76,7 @@ class PanelRun:
     wall_time: float = math.nan
     suggest_time: float = math.nan
     optimum: float | None = None
+    cost: Sequence[float] | None = None
 
 
 @dataclass
@@ -78,6 +92,8 @@ class Leaderboard:
     tests: list[dict[str, Any]] = field(default_factory=list)
     problem_tests: list[dict[str, Any]] = field(default_factory=list)
     cost: list[dict[str, Any]] = field(default_factory=list)
+    unit: str = "trials"
+    problem_cost: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
@@ -88,6 +104,7 @@ def leaderboard(
     runs: Sequence[PanelRun],
     checkpoints: Sequence[int] = CHECKPOINTS,
     reference_group: Sequence[str] = (),
+    unit: str = "trials",
 ) -> Leaderboard:
     """The leaderboard of ``runs`` (see the module doc).
 
@@ -98,36 +115,64 @@ def leaderboard(
             longest run's length is added).
         reference_group: Tuners whose best-ranked one every tuner is tested against (empty:
             the best-ranked tuner of the whole panel).
+        unit: What the checkpoints count: ``"trials"``, or the name of the cost every run
+            carries (``PanelRun.cost``, e.g. ``"epochs"``); the regret rows key their
+            checkpoint by it.
 
     Raises:
         InputError: No runs, a run with no trials, a checkpoint that is not a positive integer,
-            or two runs of the same problem, tuner and seed.
+            two runs of the same problem, tuner and seed, a unit other than ``"trials"`` with
+            a run that carries no cost (or a cost that is not one non-decreasing value per
+            trial), or no run that reached any checkpoint of that unit.
     """
-    table = _index(runs)
+    table = _index(runs, unit)
     tuners = sorted({r.tuner for r in runs})
     problems = sorted({r.problem for r in runs})
-    longest = max(len(r.best) for r in runs)
-    points = sorted({_checkpoint(c) for c in checkpoints if _checkpoint(c) <= longest} | {longest})
+    points = _points(runs, checkpoints, unit)
     optima = _optima(runs)
-    board = Leaderboard(tuners, problems, points, None)
-    board.regret = _regret_rows(table, problems, tuners, points, optima)
-    ranks = _ranks(table, problems, tuners, points[-1])
+    board = Leaderboard(tuners, problems, points, None, unit=unit)
+    board.regret = _regret_rows(table, problems, tuners, points, optima, unit)
+    ranks = _ranks(table, problems, tuners, points[-1], unit)
     board.ranks = _rank_rows(ranks, tuners)
     group = [t for t in tuners if t in set(reference_group)] or tuners
     by_rank = {row["tuner"]: row["mean"] for row in board.ranks}
     board.reference = min(group, key=lambda t: (by_rank[t], t))
     board.tests = _rank_tests(ranks, tuners, board.reference)
     board.problem_tests = _problem_tests(
-        table, problems, tuners, board.reference, optima, points[-1]
+        table, problems, tuners, board.reference, optima, (points[-1], unit)
     )
-    board.cost = _cost_rows(runs, tuners)
+    board.cost = _cost_rows(runs, tuners, unit, points[-1])
+    board.problem_cost = _problem_cost_rows(table, problems, tuners, unit, points[-1])
     return board
 
 
 Key = tuple[str, str, int]
+#: A checkpoint and its unit: ``(100, "trials")``, ``(1040, "epochs")``.
+Point = tuple[int, str]
 
 
-def _index(runs: Sequence[PanelRun]) -> dict[Key, PanelRun]:
+def _points(runs: Sequence[PanelRun], checkpoints: Sequence[int], unit: str) -> list[int]:
+    """The checkpoints read: those some run reached, and in trials the longest run's end."""
+    wanted = {_checkpoint(c) for c in checkpoints}
+    if unit == "trials":
+        longest = max(len(r.best) for r in runs)
+        return sorted({c for c in wanted if c <= longest} | {longest})
+    reach = max(_reach(r, unit) for r in runs)
+    points = sorted(c for c in wanted if c <= reach)
+    if not points:
+        raise InputError(
+            f"no run reached any checkpoint {sorted(wanted)} in {unit}: the most any run spent "
+            f"is {reach}"
+        )
+    return points
+
+
+def _reach(run: PanelRun, unit: str) -> float:
+    """How far ``run`` went: its trials, or its cost in all."""
+    return len(run.best) if unit == "trials" or run.cost is None else float(run.cost[-1])
+
+
+def _index(runs: Sequence[PanelRun], unit: str = "trials") -> dict[Key, PanelRun]:
     if not runs:
         raise InputError("a leaderboard needs at least one run, got none")
     table: dict[Key, PanelRun] = {}
@@ -137,8 +182,20 @@ def _index(runs: Sequence[PanelRun]) -> dict[Key, PanelRun]:
             raise InputError(f"two runs of {r.tuner!r} on {r.problem!r} with seed {r.seed}")
         if len(r.best) == 0:
             raise InputError(f"the run of {r.tuner!r} on {r.problem!r} (seed {r.seed}) is empty")
+        if unit != "trials":
+            _check_cost(r, unit)
         table[key] = r
     return table
+
+
+def _check_cost(r: PanelRun, unit: str) -> None:
+    cost = None if r.cost is None else np.asarray(r.cost, dtype=float)
+    if cost is None or cost.shape != (len(r.best),) or np.any(np.diff(cost) < 0):
+        raise InputError(
+            f"a leaderboard in {unit} needs each run's cumulative {unit} after each trial (one "
+            f"non-decreasing value per trial); the run of {r.tuner!r} on {r.problem!r} (seed "
+            f"{r.seed}) has {r.cost!r} for {len(r.best)} trials"
+        )
 
 
 def _checkpoint(c: Any) -> int:
@@ -158,12 +215,21 @@ def _optima(runs: Sequence[PanelRun]) -> dict[str, float]:
     return {p: known.get(p, found.get(p, math.nan)) for p in {r.problem for r in runs}}
 
 
-def _at(run: PanelRun | None, trials: int) -> float:
-    """The best loss after ``trials`` trials (NaN when the run is missing or shorter)."""
-    if run is None or len(run.best) < trials:
+def _at(run: PanelRun | None, point: int, unit: str = "trials") -> float:
+    """The best loss at ``point``: after that many trials, or over the trials finished within
+    that cost (NaN when the run is missing or did not get that far)."""
+    if run is None or _reach(run, unit) < point:
         return math.nan
-    value = float(run.best[trials - 1])
+    last = point - 1 if unit == "trials" else _within(run, point) - 1
+    if last < 0:
+        return math.nan
+    value = float(run.best[last])
     return value if math.isfinite(value) else math.nan
+
+
+def _within(run: PanelRun, point: float) -> int:
+    """How many of a run's trials had finished within cost ``point``."""
+    return int(np.searchsorted(np.asarray(run.cost, dtype=float), point, side="right"))
 
 
 def _seeds(table: dict[Key, PanelRun], problem: str) -> list[int]:
@@ -176,20 +242,21 @@ def _regret_rows(
     tuners: list[str],
     points: list[int],
     optima: dict[str, float],
+    unit: str = "trials",
 ) -> list[dict[str, Any]]:
     rows = []
     for problem in problems:
         seeds = _seeds(table, problem)
         for tuner in tuners:
             for n in points:
-                regrets = [_at(table.get((problem, tuner, s)), n) - optima[problem] for s in seeds]
+                regrets = _finals(table, problem, tuner, seeds, optima[problem], (n, unit))
                 finite = [v for v in regrets if math.isfinite(v)]
                 ci = bootstrap_interval(finite)
                 rows.append(
                     {
                         "problem": problem,
                         "tuner": tuner,
-                        "trials": n,
+                        unit: n,
                         "mean": ci.mean,
                         "low": ci.low,
                         "high": ci.high,
@@ -201,15 +268,15 @@ def _regret_rows(
 
 
 def _ranks(
-    table: dict[Key, PanelRun], problems: list[str], tuners: list[str], n: int
+    table: dict[Key, PanelRun], problems: list[str], tuners: list[str], n: int, unit: str
 ) -> dict[tuple[str, int], dict[str, float]]:
-    """``(problem, seed) -> {tuner: rank}`` at ``n`` trials (a missing value ranks last)."""
+    """``(problem, seed) -> {tuner: rank}`` at ``n`` (a missing value ranks last)."""
     out = {}
     for problem in problems:
         for seed in _seeds(table, problem):
             # one pairing: its mean ranks are its ranks (NaN, a missing value, ranks last)
             values: dict[str, Sequence[float]] = {
-                t: [_at(table.get((problem, t, seed)), n)] for t in tuners
+                t: [_at(table.get((problem, t, seed)), n, unit)] for t in tuners
             }
             out[(problem, seed)] = mean_ranks(values)
     return out
@@ -244,7 +311,7 @@ def _problem_tests(
     tuners: list[str],
     reference: str,
     optima: dict[str, float],
-    n: int,
+    n: Point,
 ) -> list[dict[str, Any]]:
     rows = []
     for problem in problems:
@@ -264,31 +331,60 @@ def _finals(
     tuner: str,
     seeds: list[int],
     optimum: float,
-    n: int,
+    n: Point,
 ) -> list[float]:
-    """The regret of ``tuner`` on ``problem`` after ``n`` trials for each seed (NaN for a
-    missing run or one shorter than ``n``): the point the ranks are read at."""
-    return [_at(table.get((problem, tuner, s)), n) - optimum for s in seeds]
+    """The regret of ``tuner`` on ``problem`` at checkpoint ``n`` (its value and unit) for each
+    seed (NaN for a missing run or one that did not get that far)."""
+    return [_at(table.get((problem, tuner, s)), *n) - optimum for s in seeds]
 
 
 def _test_fields(c: Any) -> dict[str, Any]:
     return {"n": c.n, "diff": c.diff, "p_value": c.p_value, "verdict": c.verdict}
 
 
-def _cost_rows(runs: Sequence[PanelRun], tuners: list[str]) -> list[dict[str, Any]]:
+def _cost_rows(
+    runs: Sequence[PanelRun], tuners: list[str], unit: str = "trials", last: int = 0
+) -> list[dict[str, Any]]:
     rows = []
     for tuner in tuners:
         mine = [r for r in runs if r.tuner == tuner]
         timed = [r for r in mine if math.isfinite(r.suggest_time)]
         trials = sum(len(r.best) for r in timed)
         suggest = [r.suggest_time for r in timed]
-        walls = [r.wall_time for r in mine if math.isfinite(r.wall_time)]
-        rows.append(
-            {
-                "tuner": tuner,
-                "runs": len(mine),
-                "wall_time": float(np.mean(walls)) if walls else math.nan,
-                "suggest_per_trial": sum(suggest) / trials if suggest and trials else math.nan,
-            }
-        )
+        row = {
+            "tuner": tuner,
+            "runs": len(mine),
+            "wall_time": _mean_wall(mine),
+            "suggest_per_trial": sum(suggest) / trials if suggest and trials else math.nan,
+        }
+        rows.append(row if unit == "trials" else {**row, **_spending(mine, last)})
+    return rows
+
+
+def _mean_wall(runs: Sequence[PanelRun]) -> float:
+    walls = [r.wall_time for r in runs if math.isfinite(r.wall_time)]
+    return float(np.mean(walls)) if walls else math.nan
+
+
+def _spending(runs: Sequence[PanelRun], last: int) -> dict[str, float]:
+    """Mean cost of a run in all (``spent``) and mean trials within ``last`` (``entries``)."""
+    if not runs:
+        return {"spent": math.nan, "entries": math.nan}
+    return {
+        "spent": float(np.mean([float(r.cost[-1]) for r in runs if r.cost is not None])),
+        "entries": float(np.mean([_within(r, last) for r in runs])),
+    }
+
+
+def _problem_cost_rows(
+    table: dict[Key, PanelRun], problems: list[str], tuners: list[str], unit: str, last: int
+) -> list[dict[str, Any]]:
+    """Per problem and tuner: runs, mean wall time, and in a cost unit ``spent``/``entries``."""
+    rows = []
+    for problem in problems:
+        for tuner in tuners:
+            mine = [r for (p, t, _), r in table.items() if (p, t) == (problem, tuner)]
+            row = {"problem": problem, "tuner": tuner, "runs": len(mine)}
+            row["wall_time"] = _mean_wall(mine)
+            rows.append(row if unit == "trials" else {**row, **_spending(mine, last)})
     return rows

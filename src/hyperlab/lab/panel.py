@@ -6,6 +6,11 @@ task with one seed through the registry and returns plain data (the best loss af
 the wall time and the time the tuner spent suggesting); :func:`load_runs` and
 :func:`append_run` keep finished runs in a JSON-lines file, so a long panel can run in pieces.
 The statistics over the runs are :mod:`hyperlab.lab.leaderboard`'s.
+
+A multi-fidelity panel (tuners with pruners, and tuners that stop trials themselves) runs its
+studies through :func:`hyperlab.compare` instead, so that epochs are counted the lab's way;
+:func:`study_curve` turns one study's records into the best loss and the epochs used after
+each trial, and :func:`trials_to_spend` sizes a study that must spend a given number of epochs.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 import optuna
 
+from hyperlab.errors import InputError
 from hyperlab.registry import TASKS, TUNERS
 
 #: A run's key in a cache: ``(task, tuner label, seed)``.
@@ -88,10 +95,11 @@ def run_study(
     }
 
 
-def load_runs(path: Path, trials: int) -> dict[Key, dict[str, Any]]:
+def load_runs(path: Path, trials: Any, field: str = "trials") -> dict[Key, dict[str, Any]]:
     """The runs of ``trials`` trials kept in the JSON-lines file ``path`` (none when it does
     not exist; a line cut short by an interruption is skipped; a later line of the same key
-    wins)."""
+    wins); with ``field``, the runs whose ``field`` equals ``trials`` instead (e.g. the epoch
+    budgets a multi-fidelity run was made for)."""
     done: dict[Key, dict[str, Any]] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -99,7 +107,7 @@ def load_runs(path: Path, trials: int) -> dict[Key, dict[str, Any]]:
                 res = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if res.get("trials") == trials:
+            if res.get(field) == trials:
                 done[(res["task"], res["tuner"], res["seed"])] = res
     return done
 
@@ -108,3 +116,55 @@ def append_run(log: TextIO, run: dict[str, Any]) -> None:
     """Keep one finished run in an open JSON-lines file (flushed at once)."""
     log.write(json.dumps(run) + "\n")
     log.flush()
+
+
+def study_curve(records: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+    """One study's best loss and epochs used after each trial, from its per-trial records.
+
+    Args:
+        records: The records of one study as :func:`hyperlab.compare` returns them (``trial``,
+            ``best_so_far``, ``direction``, ``epochs_cumulative``), in any order.
+
+    Returns:
+        ``{"best": the best complete trial's value after each trial (a maximized study's
+        negated; ``inf`` before any trial completed), "epochs": the epochs all trials had
+        used by then}``, in trial order: a pruned trial's epochs count, its value does not.
+
+    Raises:
+        InputError: No records, or a record that lacks one of those fields.
+    """
+    if not records:
+        raise InputError("a study curve needs the records of one study, got none")
+    needed = ("trial", "best_so_far", "direction", "epochs_cumulative")
+    for r in records:
+        missing = [k for k in needed if k not in r]
+        if missing:
+            raise InputError(f"a record lacks {missing}: {dict(r)!r}")
+    rows = sorted(records, key=lambda r: int(r["trial"]))
+    best, epochs = [], []
+    for r in rows:
+        value = float(r["best_so_far"])
+        flip = -1.0 if r["direction"] == "maximize" else 1.0
+        best.append(flip * value if math.isfinite(value) else math.inf)
+        epochs.append(float(r["epochs_cumulative"]))
+    return {"best": best, "epochs": epochs}
+
+
+def trials_to_spend(trials: int, spent: float, target: float, margin: float = 1.2) -> int:
+    """Trials for a study to spend ``target`` epochs, after ``trials`` trials spent ``spent``.
+
+    Epochs grow about in proportion to trials (a pruner stops the same share of them), so
+    the answer scales ``trials`` by ``target / spent``, with ``margin`` to spare, and is always
+    more than ``trials``.
+
+    Raises:
+        InputError: ``trials`` under 1, ``spent`` or ``target`` not positive, ``margin`` under 1.
+    """
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise InputError(f"trials must be a positive integer, got {trials!r}")
+    if not (spent > 0 and target > 0 and margin >= 1):
+        raise InputError(
+            f"spent and target must be positive and margin >= 1, got spent={spent!r}, "
+            f"target={target!r}, margin={margin!r}"
+        )
+    return max(trials + 1, math.ceil(trials * margin * target / spent))
