@@ -1,136 +1,326 @@
-"""PBT and PB2 on the MLP tasks at equal epochs, and what their checkpoints cost.
+"""PBT and PB2 against ASHA and TPE with the median pruner at equal epochs, and what
+population checkpoints cost.
 
-Question (issue 22, part 1): at equal total epochs (population x epochs), how do PBT and PB2
-with a population of 4 compare with random search over 4 full trainings, and PB2 with 4 with
-PBT with 8 (twice the epochs)? And do checkpoints cost at most 5% of the members' training
-time (save after every generation; restore once when a run resumes)?
+Question (issue 22, part 1): at equal total epochs E = 8 x budget (budget: the task's full
+epochs), on ``digits-mlp`` and ``wine-mlp``, is PBT with a population of 8 better (lower best
+final validation cross-entropy) than ASHA (random sampler + ``asha``) and than TPE with the
+``median`` pruner, each cut at E epochs? Is PB2 with a population of 4 (half the epochs) no
+worse than PBT with 8? What do self-tuning members (``hypergradient=true``) change against
+plain PBT with 8? And do checkpoints cost at most 5% of the members' training time?
 
-Method: ``hyperlab.tune`` per task x arm x seed (3-fold CV validation cross-entropy, the
-default spaces); the best member's final value per run; ``checkpoint_share`` is the study's
-``population`` summary (seconds writing checkpoints over seconds training), and the restore is
-timed by loading the run's last checkpoint, against one member's training time (training
-seconds over members; a resume restores once).
+Method: ``hyperlab.tune`` per task x arm x seed (3-fold CV, the default spaces, one process).
+A population's value is its best member's final value. ASHA and TPE-median run until their
+trials have used at least E epochs (a pruned trial counts its epochs up to its prune); their
+value is the best among the trials that completed the full budget within the first E epochs,
+counted in trial order, and their wall time is the time to the last trial of that cut.
+``checkpoint_share`` is the seconds writing checkpoints over the seconds training; the restore
+is timed by loading the run's last checkpoint, against one member's training time. The table
+gives each arm's mean with a 95% bootstrap interval over seeds, and paired differences over
+seeds (``hyperlab.lab.stats.paired_interval``: "within noise" when the interval covers 0).
 
-Claims and commands: ``benchmarks/README.md``.
+Every finished run is appended to ``results/pbt.partial.jsonl`` (gitignored) and skipped when
+the command runs again, so a killed run resumes. ``--from FILE [FILE ...]`` prints the table of
+saved result files (e.g. ``results/pbt.json`` and the Syne Tune peer's ``results/pbt_syne.json``,
+whose rows have the same keys) without running anything. Claims and commands:
+``benchmarks/README.md``.
 
 Usage:
-    nice .venv/bin/python benchmarks/pbt.py [--quick] [--seeds 3] [--budget 12] [--interval 3]
+    nice -n 10 .venv/bin/python benchmarks/pbt.py [--seeds 5] [--budget 20] [--quick]
+    .venv/bin/python benchmarks/pbt.py --from benchmarks/results/pbt.json \
+        benchmarks/results/pbt_syne.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import statistics
+import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import hyperlab
 from hyperlab.lab.provenance import write_result
+from hyperlab.lab.results import study_records
+from hyperlab.lab.stats import bootstrap_interval, paired_comparison, paired_interval
 from hyperlab.population import checkpoint
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "pbt.json"
-#: (tuner, trials): equal epochs for the three arms of 4; PBT with 8 has twice the epochs.
-ARMS = (("pbt", 4), ("pb2", 4), ("random", 4), ("pbt", 8))
-TASKS = ("wine-mlp", "digits-mlp")
+PARTIAL = HERE / "results" / "pbt.partial.jsonl"
+TASKS = ("digits-mlp", "wine-mlp")
+#: arm -> (tuner, pruner, population or None for a cut arm, tuner options)
+ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
+    "pbt-8": ("pbt", "none", 8, {}),
+    "pbt-8-hd": ("pbt", "none", 8, {"hypergradient": True}),
+    "pb2-4": ("pb2", "none", 4, {}),
+    "asha": ("random", "asha", None, {}),
+    "tpe-median": ("tpe", "median", None, {}),
+}
+#: (arm a, arm b): the paired differences a - b printed; any other arm is set against pbt-8.
+PAIRS = (("pbt-8", "asha"), ("pbt-8", "tpe-median"), ("pb2-4", "pbt-8"), ("pbt-8-hd", "pbt-8"))
+#: The population whose epochs set E for the cut arms.
+POPULATION = 8
 
 
-def run_arm(
-    task: str, tuner: str, trials: int, seed: int, budget: int, interval: int, runs: Path
+def run_population(
+    task: str, arm: str, seed: int, budget: int, interval: int | None, runs: Path
 ) -> dict[str, Any]:
-    """One run: the best final value, and for a population its checkpoint costs."""
-    population = tuner in ("pbt", "pb2")
+    """One population run: its best member's final value and its checkpoint costs."""
+    tuner, _, size, options = ARMS[arm]
+    assert size is not None
+    if interval is not None:
+        options = {**options, "interval": interval}
     began = time.perf_counter()
     study, summary = hyperlab.tune(
         task,
         tuner,
-        trials=trials,
+        trials=size,
         seed=seed,
         budget=budget,
-        tuner_options={"interval": interval} if population else None,
+        tuner_options=options,
         runs_dir=runs,
-        name=f"{task}-{tuner}{trials}-seed{seed}",
+        name=f"{task}-{arm}-seed{seed}",
         progress=False,
         report=False,
     )
-    row: dict[str, Any] = {
-        "task": task,
-        "arm": f"{tuner}-{trials}",
-        "seed": seed,
+    wall = time.perf_counter() - began
+    info = study.user_attrs["population"]
+    folder = next(summary.run_dir.glob(f"population/*/{checkpoint.FILE}")).parent
+    began = time.perf_counter()
+    checkpoint.load(folder)
+    restore = time.perf_counter() - began
+    member = info["train_seconds"] / size
+    events = [e for t in study.trials for e in t.user_attrs.get("lineage", [])]
+    return {
         "best": study.best_value,
-        "epochs": trials * budget,
-        "wall_seconds": time.perf_counter() - began,
+        "epochs": sum(r["budget"] for r in study_records(study)),
+        "wall_seconds": wall,
+        "checkpoint_share": info["checkpoint_share"],
+        "checkpoint_seconds": info["checkpoint_seconds"],
+        "saves": info["steps"],
+        "restore_seconds": restore,
+        "member_seconds": member,
+        "restore_share": restore / member,
+        "copies": sum("copied_from" in e for e in events),
+        "failed_segments": sum("failed" in e for e in events),
     }
-    if population:
-        info = study.user_attrs["population"]
-        folder = next(summary.run_dir.glob(f"population/*/{checkpoint.FILE}")).parent
-        began = time.perf_counter()
-        checkpoint.load(folder)
-        restore = time.perf_counter() - began
-        member = info["train_seconds"] / trials
-        row.update(
-            checkpoint_share=info["checkpoint_share"],
-            checkpoint_seconds=info["checkpoint_seconds"],
-            saves=info["steps"],
-            restore_seconds=restore,
-            member_seconds=member,
-            segment_seconds=member / math.ceil(budget / interval),
-            restore_share=restore / member,
+
+
+def run_cut(task: str, arm: str, seed: int, budget: int, runs: Path) -> dict[str, Any]:
+    """One sampler + pruner study run until it has used E epochs, read at the first E."""
+    tuner, pruner, _, options = ARMS[arm]
+    limit = POPULATION * budget
+    trials, used = POPULATION, 0
+    while True:
+        study, _ = hyperlab.tune(
+            task,
+            tuner,
+            trials=trials,
+            pruner=pruner,
+            seed=seed,
+            budget=budget,
+            tuner_options=options,
+            runs_dir=runs,
+            name=f"{task}-{arm}-seed{seed}",
+            progress=False,
+            report=False,
         )
-    return row
+        records = study_records(study)
+        used = records[-1]["epochs_cumulative"]
+        if used >= limit:
+            break
+        trials += max(1, math.ceil((limit - used) / (used / len(records))))
+    cut = [r for r in records if r["epochs_cumulative"] <= limit]
+    full = [r["value"] for r in cut if r["state"] == "COMPLETE" and r["budget"] == budget]
+    frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
+    first, last = frozen[cut[0]["trial"]], frozen[cut[-1]["trial"]]
+    assert first.datetime_start is not None and last.datetime_complete is not None
+    return {
+        "best": min(full) if full else math.nan,
+        "epochs": cut[-1]["epochs_cumulative"],
+        "wall_seconds": (last.datetime_complete - first.datetime_start).total_seconds(),
+        "trials": len(cut),
+        "complete": len(full),
+        "epochs_run": used,
+    }
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """Mean (sd) of the best value per task and arm, with the checkpoint shares."""
-    lines = [
-        "task        arm        epochs  best mean (sd)     per seed                ckpt  restore"
-    ]
-    for task in TASKS:
-        for tuner, trials in ARMS:
-            arm = f"{tuner}-{trials}"
+def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every task x seed x arm, skipping those already in the partial file."""
+    done = {}
+    if args.cache.exists():
+        for line in args.cache.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+            done[(row["task"], row["arm"], row["seed"], row["budget"])] = row
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, args.cache.open("a") as log:
+        for task in TASKS:
+            for seed in range(args.seeds):
+                for arm in args.arms:
+                    key = (task, arm, seed, args.budget)
+                    if key not in done:
+                        row = {"task": task, "arm": arm, "seed": seed, "budget": args.budget}
+                        runs = Path(tmp) / f"{task}-{arm}-{seed}"
+                        if ARMS[arm][2] is None:
+                            row.update(run_cut(task, arm, seed, args.budget, runs))
+                        else:
+                            row.update(
+                                run_population(task, arm, seed, args.budget, args.interval, runs)
+                            )
+                        log.write(json.dumps(row) + "\n")
+                        log.flush()
+                        done[key] = row
+                        print(_brief(row), flush=True)
+                    rows.append(done[key])
+    return rows
+
+
+def _brief(row: dict[str, Any]) -> str:
+    return (
+        f"  {row['task']} {row['arm']} seed {row['seed']}: best {row['best']:.4f}, "
+        f"{row['epochs']} epochs, {row['wall_seconds']:.0f} s"
+    )
+
+
+def arm_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task and arm: mean best with its 95% interval over seeds, wall time, epochs."""
+    out = []
+    for task in dict.fromkeys(r["task"] for r in rows):
+        for arm in _arms(rows):
             mine = [r for r in rows if r["task"] == task and r["arm"] == arm]
             if not mine:
                 continue
-            best = [r["best"] for r in mine]
-            sd = statistics.stdev(best) if len(best) > 1 else 0.0
-            seeds = " ".join(f"{b:.4f}" for b in best)
-            ckpt = restore = ""
+            best = bootstrap_interval([r["best"] for r in mine])
+            entry = {
+                "task": task,
+                "arm": arm,
+                "seeds": len(mine),
+                "best": best.to_dict(),
+                "wall_seconds": _mean(r["wall_seconds"] for r in mine),
+                "epochs": _mean(r["epochs"] for r in mine),
+            }
             if "checkpoint_share" in mine[0]:
-                ckpt = f"{100 * statistics.mean(r['checkpoint_share'] for r in mine):.1f}%"
-                restore = f"{100 * statistics.mean(r['restore_share'] for r in mine):.1f}%"
-            lines.append(
-                f"{task:<11} {arm:<10} {mine[0]['epochs']:>6}  {statistics.mean(best):.4f} "
-                f"({sd:.4f})    {seeds:<23} {ckpt:>5}  {restore:>6}"
+                entry["checkpoint_share"] = _mean(r["checkpoint_share"] for r in mine)
+                entry["restore_share"] = _median([r["restore_share"] for r in mine])
+            out.append(entry)
+    return out
+
+
+def differences(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task, the paired differences of :data:`PAIRS` (and of other arms minus pbt-8)."""
+    extra = [(a, "pbt-8") for a in _arms(rows) if a not in ARMS]
+    out = []
+    for task in dict.fromkeys(r["task"] for r in rows):
+        by = {(r["arm"], r["seed"]): r["best"] for r in rows if r["task"] == task}
+        for a, b in (*PAIRS, *extra):
+            seeds = sorted(s for arm, s in by if arm == a and (b, s) in by)
+            if not seeds:
+                continue
+            va, vb = [by[(a, s)] for s in seeds], [by[(b, s)] for s in seeds]
+            d = paired_interval(va, vb)
+            verdict = "within noise" if d.contains_zero() else ("better" if d.mean < 0 else "worse")
+            verdict = verdict if d.n > 1 else ("one seed" if d.n else "no data")
+            p = paired_comparison(va, vb, a, b).p_value
+            out.append(
+                {"task": task, "a": a, "b": b, **d.to_dict(), "p_value": p, "verdict": verdict}
             )
-    return "\n".join(lines)
+    return out
+
+
+def print_tables(arms: list[dict[str, Any]], diffs: list[dict[str, Any]]) -> None:
+    """The two tables: the arms, then the paired differences."""
+    print(
+        f"\n{'task':<11} {'arm':<11} n  {'best mean [95% CI]':<26} {'wall s':>7} {'epochs':>7}",
+        end="",
+    )
+    print("   ckpt/train  restore/member")
+    for e in arms:
+        b = e["best"]
+        ckpt = ""
+        if "checkpoint_share" in e:
+            ckpt = f"   {100 * e['checkpoint_share']:>9.1f}%  {100 * e['restore_share']:>13.1f}%"
+        interval = f"{b['mean']:.4f} [{b['low']:.4f}, {b['high']:.4f}]"
+        print(
+            f"{e['task']:<11} {e['arm']:<11} {e['seeds']:<2} {interval:<26} "
+            f"{e['wall_seconds']:>7.1f} {e['epochs']:>7.0f}{ckpt}"
+        )
+    print(f"\n{'task':<11} {'difference':<24} n  {'mean [95% CI]':<30} {'p':>6}  verdict")
+    for d in diffs:
+        text = f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
+        p = "n/a" if math.isnan(d["p_value"]) else f"{d['p_value']:.3f}"
+        name = f"{d['a']} - {d['b']}"
+        print(f"{d['task']:<11} {name:<24} {d['n']:<2} {text:<30} {p:>6}  {d['verdict']}")
+
+
+def _arms(rows: list[dict[str, Any]]) -> list[str]:
+    seen = list(dict.fromkeys(r["arm"] for r in rows))
+    return [a for a in ARMS if a in seen] + [a for a in seen if a not in ARMS]
+
+
+def _mean(values: Any) -> float:
+    xs = [float(v) for v in values]
+    return sum(xs) / len(xs) if xs else math.nan
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else math.nan
+
+
+def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
+    """The rows of saved result files; a later file's row of the same task, arm and seed wins."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for path in paths:
+        for row in json.loads(path.read_text())["rows"]:
+            merged[(row["task"], row["arm"], row["seed"])] = row
+    return list(merged.values())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=int, default=12)
-    parser.add_argument("--interval", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="one seed, budget 4, interval 2")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=20, help="epochs per member or trial")
+    parser.add_argument("--interval", type=int, help="epochs per segment (default: the tuner's)")
+    parser.add_argument(
+        "--arms", default=",".join(ARMS), help="comma-separated, of " + str(list(ARMS))
+    )
+    parser.add_argument("--quick", action="store_true", help="one seed, budget 4, no result file")
+    parser.add_argument("--cache", type=Path, default=PARTIAL, help="finished runs (jsonl)")
+    parser.add_argument("--from", dest="sources", type=Path, nargs="+", help="summarize these")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    args.arms = args.arms.split(",")
+    unknown = [a for a in args.arms if a not in ARMS]
+    if unknown:
+        parser.error(f"unknown arms {unknown}; known: {list(ARMS)}")
     if args.quick:
-        args.seeds, args.budget, args.interval = 1, 4, 2
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for task in TASKS:
-            for seed in range(args.seeds):
-                for tuner, trials in ARMS:
-                    rows.append(
-                        run_arm(task, tuner, trials, seed, args.budget, args.interval, Path(tmp))
-                    )
-                    print(rows[-1], flush=True)
-    print(table(rows))
-    settings = {"seeds": args.seeds, "budget": args.budget, "interval": args.interval}
-    if not args.quick:
-        write_result(args.out, {"settings": settings, "rows": rows})
+        args.seeds, args.budget = 1, 4
+        args.cache = Path(tempfile.mkdtemp()) / "quick.jsonl"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # TPE's first studies are shorter than its start-up design; the loop asks for more trials.
+    warnings.filterwarnings("ignore", category=hyperlab.StartupOnlyWarning)
+    rows = read_rows(args.sources) if args.sources else run_all(args)
+    arms, diffs = arm_table(rows), differences(rows)
+    print_tables(arms, diffs)
+    if not args.quick and not args.sources:
+        settings = {
+            "seeds": args.seeds,
+            "budget": args.budget,
+            "interval": args.interval,
+            "epochs": POPULATION * args.budget,
+            "arms": args.arms,
+            "tasks": list(TASKS),
+        }
+        summary = {"arms": arms, "differences": diffs}
+        result = {"question": __doc__.split("\n\n")[1], "settings": settings}
+        print(f"wrote {write_result(args.out, {**result, 'summary': summary, 'rows': rows})}")
 
 
 if __name__ == "__main__":
