@@ -5,7 +5,8 @@ Question (issue 22, part 1): at equal total epochs E = 8 x budget (budget: the t
 epochs), on ``digits-mlp`` and ``wine-mlp``, is PBT with a population of 8 better (lower best
 final validation cross-entropy) than ASHA (random sampler + ``asha``) and than TPE with the
 ``median`` pruner, each cut at E epochs? Is PB2 with a population of 4 (half the epochs) no
-worse than PBT with 8? What do self-tuning members (``hypergradient=true``) change against
+worse than PBT with 8 (and, to tell the explorer from the population size, PB2 against PBT
+at an equal population of 4 and of 8)? What do self-tuning members (``hypergradient=true``) change against
 plain PBT with 8? And do checkpoints cost at most 5% of the members' training time?
 
 Method: ``hyperlab.tune`` per task x arm x seed (3-fold CV, the default spaces, one process).
@@ -57,11 +58,20 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "pbt-8": ("pbt", "none", 8, {}),
     "pbt-8-hd": ("pbt", "none", 8, {"hypergradient": True}),
     "pb2-4": ("pb2", "none", 4, {}),
+    "pbt-4": ("pbt", "none", 4, {}),
+    "pb2-8": ("pb2", "none", 8, {}),
     "asha": ("random", "asha", None, {}),
     "tpe-median": ("tpe", "median", None, {}),
 }
 #: (arm a, arm b): the paired differences a - b printed; any other arm is set against pbt-8.
-PAIRS = (("pbt-8", "asha"), ("pbt-8", "tpe-median"), ("pb2-4", "pbt-8"), ("pbt-8-hd", "pbt-8"))
+PAIRS = (
+    ("pbt-8", "asha"),
+    ("pbt-8", "tpe-median"),
+    ("pb2-4", "pbt-8"),
+    ("pbt-8-hd", "pbt-8"),
+    ("pb2-4", "pbt-4"),
+    ("pb2-8", "pbt-8"),
+)
 #: The population whose epochs set E for the cut arms.
 POPULATION = 8
 
