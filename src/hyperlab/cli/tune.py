@@ -100,7 +100,7 @@ def _run_scaled(args: argparse.Namespace) -> int:
     )
     if plan.driving:
         raise InputError(
-            f"tuner {args.tuner!r} trains its population in this process's run folder; it runs "
+            f"tuner {args.tuner!r} trains its trials' models in this process's run folder; it runs "
             "without --create-only and --dask (use --jobs for local processes)"
         )
     run_dir, jobs = prepare_run(
