@@ -16,7 +16,7 @@ from hyperlab.tuners.meta import MetaSampler, PFNConfig
 from hyperlab.tuners.meta import weights as meta_weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.calibration import coverage
-from hyperlab.tuners.meta.prior import TableProblems, gp_batch
+from hyperlab.tuners.meta.prior import TableProblems, _gp_kernel, gp_batch
 from hyperlab.tuners.meta.scores import ScoreScale
 from hyperlab.tuners.meta.training import TrainingPlan, train
 
@@ -79,6 +79,23 @@ def test_gp_batch_shapes_flags_and_finite_scores() -> None:
     # columns beyond the used ones are zero
     for i in range(4):
         assert float(b.x_ctx[i, :, int(used[i]) :].abs().sum()) == 0.0
+
+
+def _neighbour_correlation(additive: float, draws: int = 200) -> float:
+    """Mean prior correlation of one parameter's scores 0.1 apart (lower: more rugged)."""
+    rng = np.random.default_rng(3)
+    grid = np.array([[0.45], [0.55]])
+    return float(
+        np.mean([_gp_kernel(rng, grid, [(0, 1)], additive)[0][0, 1] for _ in range(draws)])
+    )
+
+
+def test_the_additive_share_draws_rugged_functions_and_leaves_the_default_stream_alone() -> None:
+    smooth, rugged = _neighbour_correlation(0.0), _neighbour_correlation(1.0)
+    assert rugged < smooth - 0.25
+    a = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=6)
+    b = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=6, additive=0.0)
+    assert torch.equal(a.y_query, b.y_query) and torch.equal(a.x_ctx, b.x_ctx)
 
 
 def test_table_problems_sample_within_each_problem() -> None:
@@ -199,9 +216,15 @@ def test_expected_improvement_steers_too() -> None:
 
 
 def test_maximize_is_steered_the_right_way() -> None:
-    study = optuna.create_study(direction="maximize", sampler=TUNERS.create("meta", seed=1))
-    study.optimize(lambda t: -_smooth(t), n_trials=25)
-    assert study.best_value > -0.5
+    """Maximizing -f walks exactly the path of minimizing f (which beats random search, above):
+    a sign lost anywhere would send it elsewhere."""
+    up = optuna.create_study(direction="maximize", sampler=TUNERS.create("meta", seed=1))
+    up.optimize(lambda t: -_smooth(t), n_trials=25)
+    down = optuna.create_study(sampler=TUNERS.create("meta", seed=1))
+    down.optimize(_smooth, n_trials=25)
+    assert [t.params for t in up.trials] == [t.params for t in down.trials]
+    assert up.best_value == pytest.approx(-down.best_value)
+    assert up.best_value - float(up.trials[0].value) > 1.0  # it climbed
 
 
 def test_never_repeats_a_point_while_another_is_left() -> None:

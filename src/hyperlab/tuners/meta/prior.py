@@ -6,7 +6,8 @@ Two sources, mixed batch by batch:
   problems: a random number of parameters, some of them nearly irrelevant (long lengthscales),
   some categorical (one-hot blocks), some on an integer grid, random input warping (a log axis
   misjudged as linear, or the reverse), an optional bowl around a random optimum, and random
-  observation noise. Trials crowd around promising regions as a tuner's do: part of the points
+  observation noise; optionally (``additive``) some of them rugged and nearly separable, many
+  local minima along each axis on top of a bowl. Trials crowd around promising regions as a tuner's do: part of the points
   are drawn near a centre rather than uniformly.
 - **Real tuning problems** (:class:`TableProblems`): configurations and scores sampled from
   the training problems (tables and surrogates), encoded the way a study's trials are.
@@ -85,11 +86,33 @@ def _points(
     return x
 
 
+def _matern(diff: np.ndarray) -> np.ndarray:
+    """Matérn-5/2 of scaled differences ``(..., n, n, d)`` (distance over the last axis)."""
+    r = np.sqrt(np.maximum((diff**2).sum(-1), 0.0)) * np.sqrt(5.0)
+    return (1.0 + r + r**2 / 3.0) * np.exp(-r)
+
+
+def _additive(rng: np.random.Generator, z: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """A kernel that is a sum of one-dimensional Matérn kernels with short lengthscales: a
+    function of many local minima along each axis (rugged but nearly separable), its columns
+    weighted at random and the irrelevant ones left out."""
+    short = np.exp(rng.uniform(np.log(0.03), np.log(0.3), z.shape[1]))
+    weights = rng.dirichlet(np.ones(z.shape[1]))
+    if (scales < 50.0).any():
+        weights *= scales < 50.0
+    diff = (z[:, None, :] - z[None, :, :]) / short
+    k = np.zeros((len(z), len(z)))
+    for j in np.flatnonzero(weights):
+        k += weights[j] * _matern(diff[..., j : j + 1])
+    return k / max(weights.sum(), 1e-12)
+
+
 def _gp_kernel(
-    rng: np.random.Generator, x: np.ndarray, blocks: list[tuple[int, int]]
+    rng: np.random.Generator, x: np.ndarray, blocks: list[tuple[int, int]], additive: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kernel matrix of a warped, ARD Matérn-5/2 GP with noise at ``x``, and its mean
-    (zero, or a bowl around a random optimum)."""
+    (zero, or a bowl around a random optimum). With probability ``additive`` the kernel is
+    rugged and nearly separable instead (:func:`_additive`) and the bowl is always there."""
     z = x.copy()
     for start, width in blocks:
         if width == 1 and rng.random() < 0.5:  # input warping (Kumaraswamy CDF)
@@ -97,15 +120,16 @@ def _gp_kernel(
             z[:, start] = 1.0 - (1.0 - z[:, start] ** a) ** b
     scales = np.exp(rng.uniform(np.log(0.08), np.log(1.5), z.shape[1]))
     scales[rng.random(z.shape[1]) < 0.3] = 50.0  # nearly irrelevant columns
-    diff = (z[:, None, :] - z[None, :, :]) / scales
-    r = np.sqrt(np.maximum((diff**2).sum(-1), 0.0)) * np.sqrt(5.0)
-    k = (1.0 + r + r**2 / 3.0) * np.exp(-r)
+    rugged = additive > 0.0 and rng.random() < additive  # no draw at 0: old streams unchanged
+    k = _additive(rng, z, scales) if rugged else _matern((z[:, None, :] - z[None, :, :]) / scales)
     noise = np.exp(rng.uniform(np.log(1e-6), np.log(0.1)))
     k[np.diag_indices_from(k)] += noise + 1e-6
     bowl = np.zeros(len(x))
-    if rng.random() < 0.5:  # a bowl around a random optimum
+    if rng.random() < 0.5 or rugged:  # a bowl around a random optimum
         centre = rng.random(z.shape[1])
-        bowl = rng.uniform(0.5, 4.0) * (((z - centre) / scales.clip(max=2.0)) ** 2).mean(-1)
+        # a rugged function's bowl is on the scale of its ripples (unit lengthscales)
+        reach = np.where(scales < 50.0, 1.0, 2.0) if rugged else scales.clip(max=2.0)
+        bowl = rng.uniform(0.5, 4.0) * (((z - centre) / reach) ** 2).mean(-1)
     return k, bowl
 
 
@@ -116,8 +140,16 @@ def _draw(kernels: np.ndarray, means: np.ndarray, rng: np.random.Generator) -> n
     return (chol @ noise)[..., 0].numpy() + means
 
 
-def gp_batch(rng: np.random.Generator, batch: int, n_ctx: int, n_query: int, max_dim: int) -> Batch:
-    """A batch of problems drawn from Gaussian-process priors."""
+def gp_batch(
+    rng: np.random.Generator,
+    batch: int,
+    n_ctx: int,
+    n_query: int,
+    max_dim: int,
+    additive: float = 0.0,
+) -> Batch:
+    """A batch of problems drawn from Gaussian-process priors (a share ``additive`` of them
+    rugged and nearly separable)."""
     n = n_ctx + n_query
     xs = np.zeros((batch, n, max_dim))
     ys = np.zeros((batch, n))
@@ -127,7 +159,7 @@ def gp_batch(rng: np.random.Generator, batch: int, n_ctx: int, n_query: int, max
         blocks, dim = _layout(rng, max_dim)
         centre = rng.random(dim)
         xs[i, :, :dim] = _points(rng, n, blocks, centre)
-        kernels[i], ys[i] = _gp_kernel(rng, xs[i, :, :dim], blocks)
+        kernels[i], ys[i] = _gp_kernel(rng, xs[i, :, :dim], blocks, additive)
         flags[i, :dim] = 1.0
     ys = _draw(kernels, ys, rng)
     order = rng.permuted(np.tile(np.arange(n), (batch, 1)), axis=1)

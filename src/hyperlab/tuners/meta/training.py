@@ -25,6 +25,8 @@ class TrainingPlan:
         queries: Query points per problem.
         table_share: Share of batches drawn from real problems (when there are any).
         lr: Peak learning rate of AdamW (linear warm-up, cosine decay).
+        additive: Share of the GP-prior problems that are rugged and nearly separable
+            (:func:`~hyperlab.tuners.meta.prior.gp_batch`).
         seed: Seed of the prior's draws and of the initial weights.
     """
 
@@ -34,6 +36,7 @@ class TrainingPlan:
     queries: int = 32
     table_share: float = 0.3
     lr: float = 1e-3
+    additive: float = 0.0
     seed: int = 0
 
 
@@ -44,7 +47,7 @@ def draw(
     n_ctx, n_query = split_sizes(rng, plan.max_context, plan.queries)
     if tables is not None and len(tables) and rng.random() < plan.table_share:
         return tables.batch(rng, plan.batch, n_ctx, n_query)
-    return gp_batch(rng, plan.batch, n_ctx, n_query, config.max_dim)
+    return gp_batch(rng, plan.batch, n_ctx, n_query, config.max_dim, plan.additive)
 
 
 def train(
