@@ -42,12 +42,14 @@ Usage:
         [--peers nevergrad,...] [--seeds 3] [--trials 100] [--out FILE] [--quick]
     .venv/bin/python benchmarks/leaderboard.py --fidelity [--set lcbench-validation]
         [--arms random+asha,tpe+none,one-epoch,...] [--multiples 5,10,20] [--seeds 5] [--quick]
+    .venv/bin/python benchmarks/leaderboard.py --markdown benchmarks/results/leaderboard_validation.json
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import tempfile
 import time
@@ -57,7 +59,7 @@ from typing import Any
 import optuna
 
 import hyperlab
-from hyperlab.lab.leaderboard import CHECKPOINTS, Leaderboard, PanelRun, leaderboard
+from hyperlab.lab.leaderboard import CHECKPOINTS, Leaderboard, PanelRun, leaderboard, markdown
 from hyperlab.lab.panel import append_run, load_runs, run_study, study_curve, trials_to_spend
 from hyperlab.lab.provenance import write_result
 from hyperlab.registry import TASKS, TUNERS, parse_options
@@ -442,7 +444,13 @@ def main() -> None:
     parser.add_argument(
         "--multiples", default=",".join(map(str, MULTIPLES)), help="--fidelity: checkpoints"
     )
+    parser.add_argument(
+        "--markdown", type=Path, help="print the README table of this saved result, run nothing"
+    )
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())["leaderboard"]))
+        return
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     if args.fidelity:
         main_fidelity(args)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hyperlab.errors import InputError
-from hyperlab.lab.leaderboard import PanelRun, leaderboard
+from hyperlab.lab.leaderboard import PanelRun, leaderboard, markdown
 
 
 def _run(problem: str, tuner: str, seed: int, final: float, n: int = 20, **kw: float) -> PanelRun:
@@ -152,3 +152,12 @@ def test_a_cost_axis_needs_a_cost_per_trial_and_a_reached_checkpoint() -> None:
         leaderboard([_epoch_run("a", 0, [1.0, 0.5], [10, 5])], unit="epochs")
     with pytest.raises(InputError, match="no run reached"):
         leaderboard([_epoch_run("a", 0, [1.0], [10])], checkpoints=(20,), unit="epochs")
+
+
+def test_markdown_lists_every_tuner_in_rank_order_with_its_wins_and_verdict() -> None:
+    table = markdown(leaderboard(_panel(), reference_group=["peer"]).to_dict()).splitlines()
+    assert table[0].startswith("| tuner | mean rank at 20 trials")
+    rows = [line.split(" | ") for line in table[2:]]
+    assert [r[0] for r in rows] == ["| `good`", "| `peer`", "| `bad`"]
+    assert rows[0][1].startswith("1.00 [") and rows[0][2].startswith("better")
+    assert rows[1][2] == "reference" and rows[0][3] == "`f`, `g`" and rows[2][3] == "-"

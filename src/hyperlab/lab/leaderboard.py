@@ -40,7 +40,7 @@ wall time per problem too.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -388,3 +388,39 @@ def _problem_cost_rows(
             row["wall_time"] = _mean_wall(mine)
             rows.append(row if unit == "trials" else {**row, **_spending(mine, last)})
     return rows
+
+
+def markdown(board: Mapping[str, Any]) -> str:
+    """A Markdown table of a leaderboard's plain data (:meth:`Leaderboard.to_dict`, as a
+    result file keeps it): one row per tuner in rank order with its mean rank and interval, its
+    test against the reference, the problems where its mean regret at the last checkpoint is
+    the lowest, and its cost (seconds per suggestion; trials within the last checkpoint when
+    the unit is not trials)."""
+    unit = board.get("unit", "trials")
+    last = board["checkpoints"][-1]
+    finals = [r for r in board["regret"] if r[unit] == last]
+    wins: dict[str, list[str]] = {t: [] for t in board["tuners"]}
+    for problem in board["problems"]:
+        cells = [r for r in finals if r["problem"] == problem and r["mean"] == r["mean"]]
+        if cells:
+            wins[min(cells, key=lambda r: r["mean"])["tuner"]].append(problem)
+    tests = {r["tuner"]: r for r in board["tests"]}
+    cost = {r["tuner"]: r for r in board["cost"]}
+    fidelity = unit != "trials"
+    extra = "trials in the cut" if fidelity else "s per suggestion"
+    lines = [
+        f"| tuner | mean rank at {last} {unit.replace('_', ' ')} [95%] | "
+        f"vs `{board['reference']}` (Wilcoxon p) | lowest regret on | {extra} |",
+        "|---|---|---|---|---|",
+    ]
+    for row in board["ranks"]:
+        t = tests.get(row["tuner"])
+        verdict = f"{t['verdict']} ({t['p_value']:.2g})" if t else "reference"
+        c = cost[row["tuner"]]
+        spend = f"{c['entries']:.0f}" if fidelity else f"{c['suggest_per_trial']:.3f}"
+        won = ", ".join(f"`{p}`" for p in wins[row["tuner"]]) or "-"
+        lines.append(
+            f"| `{row['tuner']}` | {row['mean']:.2f} [{row['low']:.2f}, {row['high']:.2f}] | "
+            f"{verdict} | {won} | {spend} |"
+        )
+    return "\n".join(lines)
