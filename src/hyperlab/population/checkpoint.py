@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from hyperlab.folder_lock import folder_lock
+
 #: The checkpoint's file name inside the work folder.
 FILE = "population.pkl"
 #: The lock file's name inside the work folder.
@@ -43,24 +45,9 @@ class _Array:
 
 @contextlib.contextmanager
 def locked(workdir: Path) -> Iterator[None]:
-    """Hold the work folder's lock (waiting for it); without ``flock`` (another platform, or
-    a file system that lacks it) nothing is locked."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:
+    """Hold the work folder's lock, waiting for it (:func:`hyperlab.folder_lock.folder_lock`)."""
+    with folder_lock(workdir, LOCK):
         yield
-        return
-    with open(workdir / LOCK, "a") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        except OSError:  # not supported on this file system
-            yield
-            return
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def save(workdir: Path, payload: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import math
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import study_sign
 from hyperlab.errors import InputError, InputTypeError, TrialFailure
+from hyperlab.folder_lock import folder_lock
 from hyperlab.registry import TUNERS
 from hyperlab.tasks.base import Task
 
@@ -197,7 +198,7 @@ class OneEpochTuner(optuna.samplers.BaseSampler):
         check_task(self.name, task)
         self._check_sizes(trials, budget)
         k = self.top_k(trials)
-        with _locked(Path(workdir)):
+        with folder_lock(Path(workdir), _LOCK):  # --jobs N: one process runs it, the rest wait
             _requeue_running(study)
             self._draw = SAMPLERS[self.sampler](_stream_seed(seed, len(study.trials)))
             states = _screen(study, task, trials=trials, k=k, seed=seed)
@@ -442,29 +443,6 @@ def _requeue_running(study: optuna.Study) -> None:
         study._storage.set_trial_user_attr(t._trial_id, "fail_reason", _INTERRUPTED)
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         study.enqueue_trial(dict(t.params))
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Hold ``folder``'s lock, waiting for it (several processes of ``--jobs N`` on one study
-    run it one after another; the later ones find it done). Without ``flock`` (another
-    platform, or a file system that lacks it) nothing is locked."""
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on POSIX
-        yield
-        return
-    with open(folder / _LOCK, "a") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        except OSError:  # not supported on this file system
-            yield
-            return
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 @TUNERS.add(
