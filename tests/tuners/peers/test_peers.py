@@ -170,3 +170,21 @@ def test_syne_rea_warns_when_a_run_never_leaves_its_random_population(tmp_path: 
             progress=False,
             report=False,
         )
+
+
+def test_a_smac_facade_that_fails_to_build_leaves_no_folder_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hyperlab.tuners.peers.base import param_specs
+    from hyperlab.tuners.peers.smac import smac_facade
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    specs = param_specs({"x": FloatDistribution(0.0, 1.0)})
+
+    def broken(smac: Any, scenario: Any) -> Any:
+        scenario(n_trials=3)
+        raise RuntimeError("no facade")
+
+    with pytest.raises(RuntimeError, match="no facade"):
+        smac_facade("smac-rf", 0, specs, broken)
+    assert list(tmp_path.iterdir()) == []

@@ -24,6 +24,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from hyperlab.registry import TUNERS
@@ -64,23 +65,15 @@ class SmacSampler(PeerSampler):
         self.planned_trials = planned_trials
 
     def _build(self, specs: list[ParamSpec]) -> Any:
-        cfg = require("ConfigSpace", self.peer_name, PACKAGE)
-        smac = require("smac", self.peer_name, PACKAGE)
-        space = cfg.ConfigurationSpace(seed=self._seed)
-        space.add([_hyperparameter(cfg, s) for s in specs])
-        folder = tempfile.mkdtemp(prefix="hyperlab-smac-")
-        scenario = smac.Scenario(
-            space,
-            deterministic=True,
-            n_trials=self.planned_trials,
-            seed=-1 if self._seed is None else self._seed,
-            output_directory=folder,
-        )
-        facade = smac.HyperparameterOptimizationFacade(
-            scenario, target_function=_never_called, overwrite=True, logging_level=False
-        )
-        weakref.finalize(facade, shutil.rmtree, folder, ignore_errors=True)
-        return facade
+        def facade(smac: Any, scenario: Callable[..., Any]) -> Any:
+            return smac.HyperparameterOptimizationFacade(
+                scenario(n_trials=self.planned_trials),
+                target_function=_never_called,
+                overwrite=True,
+                logging_level=False,
+            )
+
+        return smac_facade(self.peer_name, self._seed, specs, facade)
 
     def _ask(self) -> tuple[Any, dict[str, Any]]:
         info = self._peer.ask()
@@ -107,6 +100,39 @@ class SmacSampler(PeerSampler):
 def _never_called(config: Any, seed: int = 0) -> float:
     """The target function SMAC's facade requires; the sampler evaluates nothing itself."""
     raise RuntimeError("hyperlab evaluates SMAC's configurations itself")
+
+
+def smac_facade(
+    peer_name: str,
+    seed: int | None,
+    specs: list[ParamSpec],
+    make: Callable[[Any, Callable[..., Any]], Any],
+) -> Any:
+    """A SMAC facade over ``specs`` with its output folder in a temporary folder that goes with
+    it (or at once, when building it fails). ``make(smac, scenario)`` builds the facade, where
+    ``scenario(**settings)`` is a deterministic, seeded ``smac.Scenario`` of the space."""
+    cfg = require("ConfigSpace", peer_name, PACKAGE)
+    smac = require("smac", peer_name, PACKAGE)
+    space = cfg.ConfigurationSpace(seed=seed)
+    space.add([_hyperparameter(cfg, s) for s in specs])
+    folder = tempfile.mkdtemp(prefix="hyperlab-smac-")
+
+    def scenario(**settings: Any) -> Any:
+        return smac.Scenario(
+            space,
+            deterministic=True,
+            seed=-1 if seed is None else seed,
+            output_directory=folder,
+            **settings,
+        )
+
+    try:
+        built = make(smac, scenario)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(built, shutil.rmtree, folder, ignore_errors=True)
+    return built
 
 
 def _hyperparameter(cfg: Any, spec: ParamSpec) -> Any:

@@ -21,9 +21,7 @@ random configurations loses only the stages in flight.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import weakref
+from collections.abc import Callable
 from typing import Any
 
 from hyperlab.errors import InputError
@@ -31,7 +29,7 @@ from hyperlab.registry import TUNERS
 from hyperlab.tasks.base import Task
 from hyperlab.tuners.peers.base import ParamSpec, Space, check_positive_int, require
 from hyperlab.tuners.peers.fidelity import BudgetedPeer
-from hyperlab.tuners.peers.smac import PACKAGE, _hyperparameter
+from hyperlab.tuners.peers.smac import PACKAGE, smac_facade
 
 
 class SmacHyperbandSampler(BudgetedPeer):
@@ -58,32 +56,17 @@ class SmacHyperbandSampler(BudgetedPeer):
         self.eta = eta
 
     def _build(self, specs: list[ParamSpec]) -> Any:
-        cfg = require("ConfigSpace", self.peer_name, PACKAGE)
-        smac = require("smac", self.peer_name, PACKAGE)
-        space = cfg.ConfigurationSpace(seed=self._seed)
-        space.add([_hyperparameter(cfg, s) for s in specs])
-        folder = tempfile.mkdtemp(prefix="hyperlab-smac-")
-        scenario = smac.Scenario(
-            space,
-            deterministic=True,
-            min_budget=1,
-            max_budget=max(1, self.budget or 1),
-            seed=-1 if self._seed is None else self._seed,
-            output_directory=folder,
-        )
-        try:
-            facade = smac.HyperbandFacade(
-                scenario,
+        def facade(smac: Any, scenario: Callable[..., Any]) -> Any:
+            settings = scenario(min_budget=1, max_budget=max(1, self.budget or 1))
+            return smac.HyperbandFacade(
+                settings,
                 target_function=_never_called,
-                intensifier=smac.HyperbandFacade.get_intensifier(scenario, eta=self.eta),
+                intensifier=smac.HyperbandFacade.get_intensifier(settings, eta=self.eta),
                 overwrite=True,
                 logging_level=False,
             )
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        weakref.finalize(facade, shutil.rmtree, folder, ignore_errors=True)
-        return facade
+
+        return smac_facade(self.peer_name, self._seed, specs, facade)
 
     def _ask_budget(self) -> tuple[Any, float | None, dict[str, Any]]:
         info = self._peer.ask()
