@@ -42,7 +42,7 @@ Usage:
         [--peers nevergrad,...] [--seeds 3] [--trials 100] [--out FILE] [--quick]
     .venv/bin/python benchmarks/leaderboard.py --fidelity [--set lcbench-validation]
         [--arms random+asha,tpe+none,one-epoch,...] [--multiples 5,10,20] [--seeds 5] [--quick]
-    .venv/bin/python benchmarks/leaderboard.py --markdown benchmarks/results/leaderboard_validation.json
+    .venv/bin/python benchmarks/leaderboard.py --markdown RESULT_FILE
 """
 
 from __future__ import annotations

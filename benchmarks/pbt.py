@@ -6,8 +6,8 @@ epochs), on ``digits-mlp`` and ``wine-mlp``, is PBT with a population of 8 bette
 final validation cross-entropy) than ASHA (random sampler + ``asha``) and than TPE with the
 ``median`` pruner, each cut at E epochs? Is PB2 with a population of 4 (half the epochs) no
 worse than PBT with 8 (and, to tell the explorer from the population size, PB2 against PBT
-at an equal population of 4 and of 8)? What do self-tuning members (``hypergradient=true``) change against
-plain PBT with 8? And do checkpoints cost at most 5% of the members' training time?
+at an equal population of 4 and of 8)? What do self-tuning members (``hypergradient=true``)
+change against plain PBT with 8? And do checkpoints cost at most 5% of the members' training time?
 
 Method: ``hyperlab.tune`` per task x arm x seed (3-fold CV, the default spaces, one process).
 A population's value is its best member's final value. ASHA and TPE-median run until their

@@ -423,8 +423,9 @@ def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.
     known = planned(task)
     if known is None or job.folder is None:
         raise InputError(
-            f"tuner {job.tuner!r} trains a task's models itself (a population, or trials it continues): it needs a "
-            "registered task and a run folder (run it with hyperlab.tune/compare or the CLI)"
+            f"tuner {job.tuner!r} trains a task's models itself (a population, or trials it "
+            "continues): it needs a registered task and a run folder (run it with "
+            "hyperlab.tune/compare or the CLI)"
         )
     workdir = Path(job.folder) / "population" / study.study_name.replace(":", "_")
     driver: Any = study.sampler
