@@ -156,8 +156,23 @@ def test_a_cost_axis_needs_a_cost_per_trial_and_a_reached_checkpoint() -> None:
 
 def test_markdown_lists_every_tuner_in_rank_order_with_its_wins_and_verdict() -> None:
     table = markdown(leaderboard(_panel(), reference_group=["peer"]).to_dict()).splitlines()
-    assert table[0].startswith("| tuner | mean rank at 20 trials")
+    assert table[0].startswith("| tuner | mean rank at 20 trials [95%] | at 10 |")
     rows = [line.split(" | ") for line in table[2:]]
     assert [r[0] for r in rows] == ["| `good`", "| `peer`", "| `bad`"]
-    assert rows[0][1].startswith("1.00 [") and rows[0][2].startswith("better")
-    assert rows[1][2] == "reference" and rows[0][3] == "`f`, `g`" and rows[2][3] == "-"
+    assert rows[0][1].startswith("1.00 [") and rows[0][2] == "1.00"
+    assert rows[0][3].startswith("better") and rows[1][3] == "reference"
+    assert rows[0][4] == "`f`, `g`" and rows[2][4] == "-"
+
+
+def test_the_rank_curve_follows_each_checkpoint() -> None:
+    fast = [1.0] * 5 + [0.5] * 15  # good early, then stuck
+    slow = [2.0] * 15 + [0.1] * 5  # bad early, best at the end
+    runs = [
+        PanelRun("f", t, seed, list(best), optimum=0.0)
+        for seed in range(3)
+        for t, best in (("fast", fast), ("slow", slow))
+    ]
+    board = leaderboard(runs, checkpoints=(10, 20))
+    curve = {(r["tuner"], r["trials"]): r["mean"] for r in board.rank_curve}
+    assert curve == {("fast", 10): 1.0, ("slow", 10): 2.0, ("fast", 20): 2.0, ("slow", 20): 1.0}
+    assert [r["tuner"] for r in board.ranks] == ["slow", "fast"]

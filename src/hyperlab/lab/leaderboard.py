@@ -11,7 +11,8 @@ and the time its tuner spent suggesting. :func:`leaderboard` turns the runs into
   (:func:`hyperlab.lab.stats.bootstrap_interval`) and the median;
 - **mean rank** of each tuner at the last checkpoint, ranked among the panel within each
   problem and seed (1 = best, ties share), averaged over every problem and seed with a 95%
-  bootstrap interval;
+  bootstrap interval; the same at every checkpoint in ``rank_curve`` (a run shorter than a
+  checkpoint ranks last there);
 - **tests** against the reference: the best-ranked tuner of a reference group (the peers, say)
   is the reference; every other tuner's ranks are compared with its ranks over the same
   (problem, seed) pairs by :func:`hyperlab.lab.stats.paired_comparison` (mean difference,
@@ -94,6 +95,7 @@ class Leaderboard:
     cost: list[dict[str, Any]] = field(default_factory=list)
     unit: str = "trials"
     problem_cost: list[dict[str, Any]] = field(default_factory=list)
+    rank_curve: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
@@ -134,6 +136,11 @@ def leaderboard(
     board.regret = _regret_rows(table, problems, tuners, points, optima, unit)
     ranks = _ranks(table, problems, tuners, points[-1], unit)
     board.ranks = _rank_rows(ranks, tuners)
+    board.rank_curve = [
+        {**row, unit: p}
+        for p in points
+        for row in _rank_rows(_ranks(table, problems, tuners, p, unit), tuners)
+    ]
     group = [t for t in tuners if t in set(reference_group)] or tuners
     by_rank = {row["tuner"]: row["mean"] for row in board.ranks}
     board.reference = min(group, key=lambda t: (by_rank[t], t))
@@ -393,8 +400,9 @@ def _problem_cost_rows(
 def markdown(board: Mapping[str, Any]) -> str:
     """A Markdown table of a leaderboard's plain data (:meth:`Leaderboard.to_dict`, as a
     result file keeps it): one row per tuner in rank order with its mean rank and interval, its
-    test against the reference, the problems where its mean regret at the last checkpoint is
-    the lowest, and its cost (seconds per suggestion; trials within the last checkpoint when
+    mean ranks at the earlier checkpoints (when the data has them), its test against the
+    reference, the problems where its mean regret at the last checkpoint is the lowest, and its
+    cost (seconds per suggestion; trials within the last checkpoint when
     the unit is not trials)."""
     unit = board.get("unit", "trials")
     last = board["checkpoints"][-1]
@@ -408,10 +416,13 @@ def markdown(board: Mapping[str, Any]) -> str:
     cost = {r["tuner"]: r for r in board["cost"]}
     fidelity = unit != "trials"
     extra = "trials in the cut" if fidelity else "s per suggestion"
+    earlier = list(board["checkpoints"][:-1])
+    curve = {(r["tuner"], r[unit]): r["mean"] for r in board.get("rank_curve", [])}
     lines = [
         f"| tuner | mean rank at {last} {unit.replace('_', ' ')} [95%] | "
-        f"vs `{board['reference']}` (Wilcoxon p) | lowest regret on | {extra} |",
-        "|---|---|---|---|---|",
+        + (f"at {' / '.join(map(str, earlier))} | " if earlier and curve else "")
+        + f"vs `{board['reference']}` (Wilcoxon p) | lowest regret on | {extra} |",
+        "|---|---|" + ("---|" if earlier and curve else "") + "---|---|---|",
     ]
     for row in board["ranks"]:
         t = tests.get(row["tuner"])
@@ -419,8 +430,10 @@ def markdown(board: Mapping[str, Any]) -> str:
         c = cost[row["tuner"]]
         spend = f"{c['entries']:.0f}" if fidelity else f"{c['suggest_per_trial']:.3f}"
         won = ", ".join(f"`{p}`" for p in wins[row["tuner"]]) or "-"
+        path = " / ".join(f"{curve[row['tuner'], c]:.2f}" for c in earlier)
         lines.append(
             f"| `{row['tuner']}` | {row['mean']:.2f} [{row['low']:.2f}, {row['high']:.2f}] | "
-            f"{verdict} | {won} | {spend} |"
+            + (f"{path} | " if earlier and curve else "")
+            + f"{verdict} | {won} | {spend} |"
         )
     return "\n".join(lines)
