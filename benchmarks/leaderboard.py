@@ -4,7 +4,7 @@ Runs a tuner panel (hyperlab's own, Optuna's classic ones and the peers of ``hyp
 over a problem set for several seeds, one tuner at a time in this process, and reports through
 :func:`hyperlab.lab.leaderboard.leaderboard`: per problem the regret after 10 / 20 / 50 / 100
 trials (mean over seeds with a 95% bootstrap interval), the mean rank at the last trial with
-its interval, Wilcoxon signed-rank tests of every tuner against the best-ranked peer (over
+its interval (and at every checkpoint), Wilcoxon signed-rank tests of every tuner against the best-ranked peer (over
 problems and seeds, and per problem), and the wall time and suggestion cost of each tuner
 (seconds per trial spent choosing, i.e. outside the objective).
 
