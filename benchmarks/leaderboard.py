@@ -53,6 +53,7 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,18 +150,31 @@ def _print(board: Leaderboard) -> None:
                 )
             )
     print(f"\nmean rank at {points[-1]} trials (1 = best) [95% interval]; vs {board.reference}:")
+    _print_ranks(
+        board,
+        ("tuner", 14),
+        f"{'s/run':>8s}{'s/ask':>9s}",
+        lambda c: f"{c['wall_time']:8.2f}{c['suggest_per_trial']:9.4f}",
+    )
+
+
+def _print_ranks(
+    board: Leaderboard,
+    label: tuple[str, int],
+    cost_head: str,
+    cost_cells: Callable[[dict[str, Any]], str],
+) -> None:
+    """The rank table: each tuner's mean rank, its test against the reference, its cost."""
+    name, width = label
     tests = {r["tuner"]: r for r in board.tests}
     cost = {r["tuner"]: r for r in board.cost}
-    print(
-        f"{'tuner':14s}{'rank':>22s}{'diff':>8s}{'p':>9s}  {'verdict':13s}{'s/run':>8s}{'s/ask':>9s}"
-    )
+    print(f"{name:{width}s}{'rank':>22s}{'diff':>8s}{'p':>9s}  {'verdict':13s}{cost_head}")
     for row in board.ranks:
         t = tests.get(row["tuner"])
         test = f"{t['diff']:+8.2f}{t['p_value']:9.3g}  {t['verdict']:13s}" if t else " " * 32
-        c = cost[row["tuner"]]
         print(
-            f"{row['tuner']:14s}{row['mean']:8.2f} [{row['low']:.2f}, {row['high']:.2f}]"
-            f"{test}{c['wall_time']:8.2f}{c['suggest_per_trial']:9.4f}"
+            f"{row['tuner']:{width}s}{row['mean']:8.2f} [{row['low']:.2f}, {row['high']:.2f}]"
+            f"{test}{cost_cells(cost[row['tuner']])}"
         )
 
 
@@ -361,19 +375,12 @@ def _print_fidelity(board: Leaderboard, peers: list[str]) -> None:
     print(
         f"\nmean rank at {points[-1]}x the epochs (1 = best) [95% interval]; vs {board.reference}:"
     )
-    tests = {r["tuner"]: r for r in board.tests}
-    cost = {r["tuner"]: r for r in board.cost}
-    print(
-        f"{'arm':18s}{'rank':>22s}{'diff':>8s}{'p':>9s}  {'verdict':13s}{'trials':>8s}{'wall s':>8s}"
+    _print_ranks(
+        board,
+        ("arm", 18),
+        f"{'trials':>8s}{'wall s':>8s}",
+        lambda c: f"{c['entries']:8.0f}{c['wall_time']:8.1f}",
     )
-    for row in board.ranks:
-        t = tests.get(row["tuner"])
-        test = f"{t['diff']:+8.2f}{t['p_value']:9.3g}  {t['verdict']:13s}" if t else " " * 32
-        c = cost[row["tuner"]]
-        print(
-            f"{row['tuner']:18s}{row['mean']:8.2f} [{row['low']:.2f}, {row['high']:.2f}]"
-            f"{test}{c['entries']:8.0f}{c['wall_time']:8.1f}"
-        )
 
 
 def _print_problem(board: Leaderboard, problem: str, peers: list[str]) -> None:
