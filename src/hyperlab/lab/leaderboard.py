@@ -134,13 +134,10 @@ def leaderboard(
     optima = _optima(runs)
     board = Leaderboard(tuners, problems, points, None, unit=unit)
     board.regret = _regret_rows(table, problems, tuners, points, optima, unit)
-    ranks = _ranks(table, problems, tuners, points[-1], unit)
+    by_point = {p: _ranks(table, problems, tuners, p, unit) for p in points}
+    board.rank_curve = [{**row, unit: p} for p in points for row in _rank_rows(by_point[p], tuners)]
+    ranks = by_point[points[-1]]
     board.ranks = _rank_rows(ranks, tuners)
-    board.rank_curve = [
-        {**row, unit: p}
-        for p in points
-        for row in _rank_rows(_ranks(table, problems, tuners, p, unit), tuners)
-    ]
     group = [t for t in tuners if t in set(reference_group)] or tuners
     by_rank = {row["tuner"]: row["mean"] for row in board.ranks}
     board.reference = min(group, key=lambda t: (by_rank[t], t))
