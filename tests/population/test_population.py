@@ -12,13 +12,15 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
 from hyperlab.errors import InputError, InputTypeError
-from hyperlab.population import PopulationFailure, PopulationTuner
+from hyperlab.population import PopulationFailure, PopulationTuner, checkpoint
 from hyperlab.population.checkpoint import FILE
 from hyperlab.registry import TASKS, TUNERS
+from hyperlab.space import SpaceEncoder
 from tests.population.conftest import outcome, run_population
 from tests.population.quadratic import Quadratic
 
@@ -146,6 +148,7 @@ def test_a_population_whose_members_all_fail_says_so(tmp_path: Path) -> None:
         ("mode", "parallel", InputError),
         ("hypergradient", "yes", InputTypeError),
         ("resample_probability", 1.5, InputError),
+        ("start", "sobol", InputError),
     ],
 )
 def test_bad_options_are_refused_by_name(option: str, value: object, error: type) -> None:
@@ -206,3 +209,31 @@ def test_two_workers_on_one_study_train_the_population_once(tmp_path: Path) -> N
         thread.join()
     _check_complete(study, 4, 6)
     assert len(study.trials) == 4 and task.segments == 4 * 3
+
+
+@pytest.mark.parametrize("start", ["latin", "random"])
+def test_the_first_members_are_drawn_as_asked(start: str, tmp_path: Path) -> None:
+    """A Latin start puts one member in each quarter of every numeric range; the members'
+    starting values are the trials' parameters."""
+    study = run_population("pbt", Quadratic(), tmp_path, trials=4, budget=4, start=start)
+    initial = [t.params for t in sorted(study.trials, key=lambda t: t.user_attrs["member"])]
+    enc = SpaceEncoder(Quadratic().distributions())
+    codes = enc.encode(initial)
+    quarters = [sorted(np.floor(codes[:, c] * 4).astype(int).tolist()) for c in enc.numeric_columns]
+    if start == "latin":
+        assert all(q == [0, 1, 2, 3] for q in quarters[:2])  # lr, momentum (floats)
+    assert study.user_attrs["population"]["start"] == start
+
+
+def test_a_checkpoint_from_before_the_start_option_resumes_as_a_random_start(
+    tmp_path: Path,
+) -> None:
+    run_population("pbt", Quadratic(), tmp_path, trials=3, budget=4, start="random")
+    data = checkpoint.load(tmp_path)
+    assert data is not None
+    del data["settings"]["start"]  # as written before the option existed
+    checkpoint.save(tmp_path, data)
+    with pytest.raises(InputError, match="start='random', this run has start='latin'"):
+        run_population("pbt", Quadratic(), tmp_path, trials=3, budget=4, start="latin")
+    resumed = run_population("pbt", Quadratic(), tmp_path, trials=3, budget=4, start="random")
+    assert len(resumed.trials) == 3

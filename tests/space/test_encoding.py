@@ -69,3 +69,20 @@ def test_bad_inputs_raise() -> None:
         enc.decode(np.zeros((2, 3)))
     with pytest.raises(InputTypeError):
         SpaceEncoder({"x": "not a distribution"})  # type: ignore[dict-item]
+
+
+def test_a_latin_hypercube_fills_every_stratum_and_uses_choices_evenly() -> None:
+    space = {
+        "lr": FloatDistribution(1e-5, 1e-1, log=True),
+        "units": IntDistribution(1, 1000),
+        "act": CategoricalDistribution(["relu", "tanh", "gelu"]),
+    }
+    enc = SpaceEncoder(space)
+    x = enc.latin_hypercube(6, np.random.default_rng(3))
+    assert np.array_equal(x, enc.snap(x))  # admissible points
+    lr = x[:, enc.numeric_columns[0]]
+    assert sorted(np.floor(lr * 6).astype(int).tolist()) == list(range(6))
+    start, width = enc.categorical_blocks[0]
+    assert x[:, start : start + width].sum(axis=0).tolist() == [2.0, 2.0, 2.0]
+    again = enc.latin_hypercube(6, np.random.default_rng(3))
+    assert np.array_equal(x, again)

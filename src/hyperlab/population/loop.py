@@ -39,6 +39,10 @@ from hyperlab.tasks.base import Task
 
 #: Version of the checkpoint's layout.
 FORMAT = 1
+#: How the first members are drawn: a Latin hypercube, or independently at random.
+STARTS = ("latin", "random")
+#: Settings a checkpoint may lack, with the value every run had before they existed.
+_BEFORE = {"start": "random"}
 
 
 class PopulationFailure(HyperlabError, RuntimeError):
@@ -60,6 +64,7 @@ class Settings:
     seed: int
     direction: str
     explored: tuple[str, ...]
+    start: str = "latin"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,7 +129,8 @@ class PopulationRun:
 
     def _start(self) -> None:
         encoder = SpaceEncoder(self.space)
-        configs = encoder.decode(encoder.random(self.settings.population, self.rng))
+        draw = encoder.latin_hypercube if self.settings.start == "latin" else encoder.random
+        configs = encoder.decode(draw(self.settings.population, self.rng))
         self.members = [
             Member(i, c, dict(c), member_seed(self.settings.seed, i, 0))
             for i, c in enumerate(configs)
@@ -157,10 +163,10 @@ class PopulationRun:
             )
         stored, mine = data["settings"], self.settings.to_dict()
         for key in mine:
-            if stored.get(key) != mine[key]:
+            if stored.get(key, _BEFORE.get(key)) != mine[key]:
                 raise InputError(
                     f"the population checkpoint in {self.workdir} was made with "
-                    f"{key}={stored.get(key)!r}, this run has {key}={mine[key]!r}; use a new "
+                    f"{key}={stored.get(key, _BEFORE.get(key))!r}, this run has {key}={mine[key]!r}; use a new "
                     "run (or remove the checkpoint to start the population again)"
                 )
         self.members = [Member.from_dict(d) for d in data["members"]]

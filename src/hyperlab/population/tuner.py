@@ -21,7 +21,7 @@ from hyperlab.errors import InputError, InputTypeError
 from hyperlab.population import checkpoint
 from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
-from hyperlab.population.loop import PopulationRun, Settings
+from hyperlab.population.loop import STARTS, PopulationRun, Settings
 from hyperlab.population.trials import missing_members, write_trials
 from hyperlab.registry import TUNERS
 from hyperlab.tasks.base import Task
@@ -43,6 +43,9 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         hypergradient: Members learn their rate with a hypergradient optimizer.
         population: The size the user asked for (``--population``); ``None``: the run's
             trials. A run whose trials differ is refused (:meth:`check_run`).
+        start: How the first members are drawn: ``"latin"`` (a Latin hypercube: every
+            parameter's range is covered evenly, so a small population does not start with
+            every member in the same bad corner; default) or ``"random"`` (independently).
     """
 
     drives_trials = True
@@ -58,8 +61,10 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         mode: str = "sync",
         hypergradient: bool = False,
         population: int | None = None,
+        start: str = "latin",
     ) -> None:
         self.explorer = explorer
+        self.start = start
         self.population = population
         self.name = name
         self.interval = interval
@@ -185,6 +190,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
             seed=int(seed),
             direction="minimize" if study.direction.name == "MINIMIZE" else "maximize",
             explored=explored,
+            start=self.start,
         )
 
 
@@ -224,7 +230,9 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
     return tuple(n for n in task.mutable_params if n != learned)
 
 
-def check_options(task: Any, interval: Any, quantile: Any, mode: Any, hypergradient: Any) -> None:
+def check_options(
+    task: Any, interval: Any, quantile: Any, mode: Any, hypergradient: Any, start: Any = "latin"
+) -> None:
     """Check the options both tuners take (each named with its bad value)."""
     if interval is not None:
         if isinstance(interval, bool) or not isinstance(interval, int):
@@ -243,6 +251,8 @@ def check_options(task: Any, interval: Any, quantile: Any, mode: Any, hypergradi
         raise InputError(f"mode must be one of {list(MODES)}, got {mode!r}")
     if not isinstance(hypergradient, bool):
         raise InputTypeError(f"hypergradient must be True or False, got {hypergradient!r}")
+    if start not in STARTS:
+        raise InputError(f"start must be one of {list(STARTS)}, got {start!r}")
 
 
 def _number(name: str, value: Any) -> float:
@@ -265,6 +275,7 @@ def pbt(
     mode: str = "sync",
     hypergradient: bool = False,
     population: int | None = None,
+    start: str = "latin",
     **_: Any,
 ) -> PopulationTuner:
     """PBT (Jaderberg et al. 2017); ``resample_probability`` is the chance that an explored
@@ -277,7 +288,7 @@ def pbt(
             )
         return Perturb(float(resample_probability))
 
-    options = (interval, quantile, mode, hypergradient, population)
+    options = (interval, quantile, mode, hypergradient, population, start)
     return _population("pbt", explorer, seed, task, *options)
 
 
@@ -293,6 +304,7 @@ def pb2(
     hypergradient: bool = False,
     ucb_kappa: float = 1.0,
     population: int | None = None,
+    start: str = "latin",
     **_: Any,
 ) -> PopulationTuner:
     """PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's
@@ -303,7 +315,7 @@ def pb2(
             raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
         return GPBandit(float(ucb_kappa))
 
-    options = (interval, quantile, mode, hypergradient, population)
+    options = (interval, quantile, mode, hypergradient, population, start)
     return _population("pb2", explorer, seed, task, *options)
 
 
@@ -317,10 +329,11 @@ def _population(
     mode: str,
     hypergradient: bool,
     population: int | None = None,
+    start: str = "latin",
 ) -> PopulationTuner:
     """A population tuner, after the checks both tuners share and then the explorer's own."""
     check_task(name, task, hypergradient is True)
-    check_options(task, interval, quantile, mode, hypergradient)
+    check_options(task, interval, quantile, mode, hypergradient, start)
     if population is not None:
         if isinstance(population, bool) or not isinstance(population, int):
             raise InputTypeError(f"population must be a whole number, got {population!r}")
@@ -335,4 +348,5 @@ def _population(
         mode=mode,
         hypergradient=hypergradient,
         population=population,
+        start=start,
     )

@@ -19,6 +19,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from scipy.stats import qmc
 
 from hyperlab.errors import InputError, InputTypeError
 
@@ -159,6 +160,21 @@ class SpaceEncoder:
     def random(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` admissible points drawn uniformly on the encoded axes, shape ``(n, dim)``."""
         return self.snap(rng.random((n, self.dim)))
+
+    def latin_hypercube(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` admissible points, one per ``1/n`` stratum of every parameter (a Latin
+        hypercube, McKay et al. 1979): each numeric parameter's axis is cut into ``n`` equal
+        strata and each holds one point; a categorical parameter's choices are used as evenly
+        as ``n`` allows. Shape ``(n, dim)``."""
+        u = qmc.LatinHypercube(d=len(self._columns), seed=rng).random(n)
+        out = np.zeros((n, self.dim))
+        for j, col in enumerate(self._columns):
+            if col.categorical:
+                pick = np.minimum((u[:, j] * col.width).astype(int), col.width - 1)
+                out[np.arange(n), col.start + pick] = 1.0
+            else:
+                out[:, col.start] = u[:, j]
+        return self.snap(out)
 
     @property
     def categorical_blocks(self) -> list[tuple[int, int]]:
