@@ -11,7 +11,7 @@ the training problems, the seeds and this command in the card beside the weights
 Uses a GPU when one is available (``--device auto``), never needs one.
 
 Usage:
-    .venv/bin/python scripts/train_meta_tuner.py [--minutes 180] [--steps 5000]
+    .venv/bin/python scripts/train_meta_tuner.py [--minutes 180] [--steps 15000]
         [--width 96] [--depth 4] [--out src/hyperlab/data/meta/pfn.pt] [--no-tables] [--additive 0]
 """
 
@@ -70,10 +70,10 @@ def is_real(name: str) -> bool:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    # the shipped weights: all 5,000 steps (18 minutes on one thread of a 2-core machine); the
+    # the shipped weights: all 15,000 steps (52 minutes on one thread of a 2-core machine); the
     # time limit only guards a much slower machine, whose network would then be cut short
     ap.add_argument("--minutes", type=float, default=180.0)
-    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--steps", type=int, default=15000)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--width", type=int, default=96)
     ap.add_argument("--depth", type=int, default=4)

@@ -12,6 +12,7 @@ import torch
 
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 from hyperlab.registry import TUNERS
+from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import MetaSampler, PFNConfig
 from hyperlab.tuners.meta import weights as meta_weights
 from hyperlab.tuners.meta.bars import BarDistribution
@@ -19,6 +20,7 @@ from hyperlab.tuners.meta.calibration import coverage
 from hyperlab.tuners.meta.prior import TableProblems, _gp_kernel, gp_batch
 from hyperlab.tuners.meta.scores import ScoreScale
 from hyperlab.tuners.meta.training import TrainingPlan, train
+from hyperlab.tuners.meta.zoom import FLOOR, TOP, inside, stretch, zoom_box
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
@@ -262,6 +264,8 @@ def test_transfer_studies_join_the_context() -> None:
         ({"pruner_predictions": 1}, InputTypeError, "pruner_predictions"),
         ({"acquisition": "ucb"}, InputError, "acquisition"),
         ({"quantile": 0.7}, InputError, "quantile"),
+        ({"zoom": -1}, InputError, "zoom"),
+        ({"zoom": True}, InputError, "zoom"),
     ],
 )
 def test_bad_options_are_refused_by_name(options: dict, error: type, match: str) -> None:
@@ -286,3 +290,42 @@ def test_a_study_longer_than_the_context_runs_on() -> None:
         study.enqueue_trial({"x": (i % 7) / 7, "y": (i % 11) / 11})
     study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=61)
     assert len(study.trials) == 61 and study.trials[-1].state == optuna.trial.TrialState.COMPLETE
+
+
+# ------------------------------------------------------------------------------- zooming
+def test_the_zoom_box_holds_the_best_trials_and_whole_categorical_blocks() -> None:
+    space = {
+        "a": optuna.distributions.FloatDistribution(0, 1),
+        "b": optuna.distributions.FloatDistribution(0, 1),
+        "c": optuna.distributions.CategoricalDistribution(["p", "q"]),
+    }
+    enc = SpaceEncoder(space)
+    rng = np.random.default_rng(0)
+    x = enc.random(30, rng)
+    y = (x[:, 0] - 0.3) ** 2 + (x[:, 1] - 0.6) ** 2
+    lo, hi = zoom_box(enc, x, y)
+    best = np.argsort(y)[:TOP]
+    assert inside(x[best], lo, hi).all()
+    assert (hi - lo)[:2].max() < 1.0  # it is a closer look, not the cube
+    assert np.all(hi - lo >= FLOOR - 1e-12)  # never narrower than the floor (here off the faces)
+    start, width = enc.categorical_blocks[0]
+    assert np.all(lo[start : start + width] == 0) and np.all(hi[start : start + width] == 1)
+    stretched = stretch(x[best], lo, hi)
+    assert stretched.min() >= 0 and stretched.max() <= 1
+
+
+def test_a_zoomed_suggestion_lies_in_the_box_of_the_trials_before_it() -> None:
+    sampler = MetaSampler(seed=0, zoom=6, n_candidates=128)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_smooth, n_trials=12)
+    enc = SpaceEncoder(dict(study.trials[0].distributions))
+    for k in (7, 9, 11):  # an odd number of finished trials from zoom on: a zoomed suggestion
+        before = study.trials[:k]
+        x = enc.encode([t.params for t in before])
+        lo, hi = zoom_box(enc, x, np.array([t.value for t in before]))
+        assert inside(enc.encode([study.trials[k].params]), lo, hi).all()
+    # and zooming changes the path (the same seed without it goes elsewhere)
+    plain = optuna.create_study(sampler=MetaSampler(seed=0, n_candidates=128, zoom=0))
+    plain.optimize(_smooth, n_trials=12)
+    assert [t.params for t in plain.trials[:7]] == [t.params for t in study.trials[:7]]
+    assert [t.params for t in plain.trials[7:]] != [t.params for t in study.trials[7:]]

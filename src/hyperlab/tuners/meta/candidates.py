@@ -20,14 +20,20 @@ STEPS = (0.02, 0.06, 0.15)
 
 
 def local_moves(
-    enc: SpaceEncoder, anchors: np.ndarray, n: int, rng: np.random.Generator
+    enc: SpaceEncoder,
+    anchors: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """``n`` admissible points near the ``anchors`` (rows of encoded points)."""
+    """``n`` admissible points near the ``anchors`` (rows of encoded points); inside ``box``
+    (lower and upper corners, steps scaled to its sides) when one is given."""
     if len(anchors) == 0 or n <= 0:
         return np.zeros((0, enc.dim))
+    lo, hi = box if box is not None else (np.zeros(enc.dim), np.ones(enc.dim))
     base = anchors[rng.integers(len(anchors), size=n)]
     steps = np.asarray(STEPS)[rng.integers(len(STEPS), size=n)][:, None]
-    moved = base + steps * rng.standard_normal(base.shape)
+    moved = np.clip(base + steps * (hi - lo) * rng.standard_normal(base.shape), lo, hi)
     for start, width in enc.categorical_blocks:
         flip = rng.random(n) < 0.2
         pick = rng.integers(width, size=int(flip.sum()))
@@ -43,6 +49,7 @@ def choose(
     taken: np.ndarray,
     n_candidates: int,
     rng: np.random.Generator,
+    box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The candidate of the highest ``score`` (an acquisition value per row), shape ``(d,)``.
 
@@ -53,13 +60,17 @@ def choose(
         taken: Encoded trials already run or running, never proposed again while possible.
         n_candidates: Random candidates; half as many local moves join them.
         rng: The random stream.
+        box: Lower and upper corners of the encoded region to draw from (default: the cube).
     """
-    cands = np.vstack(
-        [enc.random(n_candidates, rng), local_moves(enc, anchors, n_candidates // 2, rng)]
-    )
+    if box is None:
+        uniform = enc.random(n_candidates, rng)
+    else:
+        lo, hi = box
+        uniform = enc.snap(lo + (hi - lo) * rng.random((n_candidates, enc.dim)))
+    cands = np.vstack([uniform, local_moves(enc, anchors, n_candidates // 2, rng, box)])
     values = score(cands)
     top = cands[np.argsort(-values)[:8]]
-    refined = local_moves(enc, top, max(32, n_candidates // 8), rng)
+    refined = local_moves(enc, top, max(32, n_candidates // 8), rng, box)
     cands = np.vstack([cands, refined])
     values = np.concatenate([values, score(refined)])
     fresh = ~_is_taken(cands, taken)

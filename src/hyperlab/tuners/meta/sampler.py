@@ -31,6 +31,7 @@ from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
 from hyperlab.tuners.meta.predict import Prediction, predict
+from hyperlab.tuners.meta.zoom import inside, stretch, zoom_box
 from hyperlab.tuners.neural.observations import TrialMemory, TrialReader
 
 
@@ -57,6 +58,10 @@ class MetaSampler(LockFreePickling, BaseSampler):
             candidate may be against how sure the network is; default) or ``"ei"`` (expected
             improvement over the best score).
         quantile: The level of the ``"quantile"`` acquisition, in ``(0, 0.5]``.
+        zoom: From this many finished trials on (default 15), every second suggestion looks
+            closer: the network reads only the trials in a box around the best ones,
+            stretched to fill its whole input range, and candidates are drawn in the box
+            (:mod:`hyperlab.tuners.meta.zoom`); ``0`` never zooms.
         seed: Seed of every random choice.
     """
 
@@ -72,6 +77,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         weights_path: str | None = None,
         acquisition: str = "quantile",
         quantile: float = 0.1,
+        zoom: int = 15,
         seed: int | None = None,
     ) -> None:
         self.search_space = search_space
@@ -83,6 +89,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self.weights_path = weights_path
         self.acquisition = acquisition
         self.quantile = quantile
+        self.zoom = zoom
         self.seed = seed
         self._check()
         self._net = weights.load(weights_path)
@@ -148,10 +155,10 @@ class MetaSampler(LockFreePickling, BaseSampler):
 
     # -------------------------------------------------------------------------- private
     def _check(self) -> None:
-        for name in ("n_candidates", "max_context"):
+        for name, least in (("n_candidates", 1), ("max_context", 1), ("zoom", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive int, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InputError(f"{name} must be an int >= {least}, got {value!r}")
         if self.acquisition not in ("quantile", "ei"):
             raise InputError(f"acquisition must be 'quantile' or 'ei', got {self.acquisition!r}")
         q = self.quantile
@@ -199,13 +206,27 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 groups = np.concatenate([groups, np.full(len(rows), i)])
         x, y, groups = x[: self.max_context], y[: self.max_context], groups[: self.max_context]
         anchors = x[np.argsort(y)[:5]] if len(y) else np.zeros((0, enc.dim))
+        box = self._box(enc, x[groups == 0], y[groups == 0])
+        if box is not None:
+            keep = inside(x, *box)
+            x, y, groups = stretch(x[keep], *box), y[keep], groups[keep]
 
         def score(cands: np.ndarray) -> np.ndarray:
             model = self._net.model
-            pred = predict(model, x, y, cands, groups)
+            seen = cands if box is None else stretch(cands, *box)
+            pred = predict(model, x, y, seen, groups)
             return _acquisition(model.bars, pred, self.acquisition, float(self.quantile))
 
-        return choose(enc, score, anchors, taken, self.n_candidates, self._rng)
+        return choose(enc, score, anchors, taken, self.n_candidates, self._rng, box)
+
+    def _box(
+        self, enc: SpaceEncoder, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The zoom box of this suggestion, or None (not zoomed: see ``zoom``)."""
+        if not self.zoom or len(y) < self.zoom or len(y) % 2 == 0:
+            return None
+        box = zoom_box(enc, x, y)
+        return box if inside(x, *box).sum() >= 5 else None
 
     def _select(
         self, x: np.ndarray, y: np.ndarray, groups: np.ndarray
