@@ -44,7 +44,7 @@ def _factory(surrogate: str):  # type: ignore[no-untyped-def]
 TUNERS.register(
     "neural",
     _factory("bll"),
-    "neural-surrogate BO: Bayesian-last-layer MLP (DNGO) + expected improvement",
+    "neural-surrogate BO fitted during the study: Bayesian-last-layer MLP (DNGO) + EI (meta is ahead of it)",
 )
 TUNERS.register(
     "neural-ensemble",
