@@ -190,6 +190,8 @@ def main() -> None:
 
     tasks = args.tasks or suite(args.suite)
     names = args.tuners.split(",")
+    if args.label and len(names) != 1:
+        ap.error(f"--label names a variant of one tuner; --tuners gave {len(names)}: {names}")
     seeds = list(range(FIRST_SEED, FIRST_SEED + args.seeds))
     labels = [args.label] if args.label else names
     options = parse_options(args.options)
