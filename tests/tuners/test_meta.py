@@ -329,3 +329,17 @@ def test_a_zoomed_suggestion_lies_in_the_box_of_the_trials_before_it() -> None:
     plain.optimize(_smooth, n_trials=12)
     assert [t.params for t in plain.trials[:7]] == [t.params for t in study.trials[:7]]
     assert [t.params for t in plain.trials[7:]] != [t.params for t in study.trials[7:]]
+
+
+def test_zooming_goes_on_past_the_context_limit() -> None:
+    """With more finished trials than the network reads, every second suggestion still zooms
+    (the count is of the study's trials, not of the context's rows)."""
+    sampler = MetaSampler(seed=0, zoom=6, max_context=10, n_candidates=64)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(_smooth, n_trials=16)
+    enc = SpaceEncoder(dict(study.trials[0].distributions))
+    for k in (11, 13, 15):
+        before = study.trials[:k]
+        x = enc.encode([t.params for t in before])
+        lo, hi = zoom_box(enc, x, np.array([t.value for t in before]))
+        assert inside(enc.encode([study.trials[k].params]), lo, hi).all()

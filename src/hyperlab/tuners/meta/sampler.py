@@ -206,7 +206,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 groups = np.concatenate([groups, np.full(len(rows), i)])
         x, y, groups = x[: self.max_context], y[: self.max_context], groups[: self.max_context]
         anchors = x[np.argsort(y)[:5]] if len(y) else np.zeros((0, enc.dim))
-        box = self._box(enc, x[groups == 0], y[groups == 0])
+        box = self._box(enc, x[groups == 0], y[groups == 0], finished=len(obs))
         if box is not None:
             keep = inside(x, *box)
             x, y, groups = stretch(x[keep], *box), y[keep], groups[keep]
@@ -220,10 +220,11 @@ class MetaSampler(LockFreePickling, BaseSampler):
         return choose(enc, score, anchors, taken, self.n_candidates, self._rng, box)
 
     def _box(
-        self, enc: SpaceEncoder, x: np.ndarray, y: np.ndarray
+        self, enc: SpaceEncoder, x: np.ndarray, y: np.ndarray, finished: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The zoom box of this suggestion, or None (not zoomed: see ``zoom``)."""
-        if not self.zoom or len(y) < self.zoom or len(y) % 2 == 0:
+        """The zoom box of this suggestion over the context ``x, y``, or None (not zoomed:
+        see ``zoom``; ``finished`` counts the study's finished trials, read or not)."""
+        if not self.zoom or finished < self.zoom or finished % 2 == 0:
             return None
         box = zoom_box(enc, x, y)
         return box if inside(x, *box).sum() >= 5 else None
