@@ -163,10 +163,11 @@ class PopulationRun:
             )
         stored, mine = data["settings"], self.settings.to_dict()
         for key in mine:
-            if stored.get(key, _BEFORE.get(key)) != mine[key]:
+            was = stored.get(key, _BEFORE.get(key))
+            if was != mine[key]:
                 raise InputError(
                     f"the population checkpoint in {self.workdir} was made with "
-                    f"{key}={stored.get(key, _BEFORE.get(key))!r}, this run has {key}={mine[key]!r}; use a new "
+                    f"{key}={was!r}, this run has {key}={mine[key]!r}; use a new "
                     "run (or remove the checkpoint to start the population again)"
                 )
         self.members = [Member.from_dict(d) for d in data["members"]]

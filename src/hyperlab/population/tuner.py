@@ -231,7 +231,7 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
 
 
 def check_options(
-    task: Any, interval: Any, quantile: Any, mode: Any, hypergradient: Any, start: Any = "latin"
+    task: Any, interval: Any, quantile: Any, mode: Any, hypergradient: Any, start: Any
 ) -> None:
     """Check the options both tuners take (each named with its bad value)."""
     if interval is not None:

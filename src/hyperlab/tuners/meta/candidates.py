@@ -30,7 +30,7 @@ def local_moves(
     (lower and upper corners, steps scaled to its sides) when one is given."""
     if len(anchors) == 0 or n <= 0:
         return np.zeros((0, enc.dim))
-    lo, hi = box if box is not None else (np.zeros(enc.dim), np.ones(enc.dim))
+    lo, hi = _corners(enc, box)
     base = anchors[rng.integers(len(anchors), size=n)]
     steps = np.asarray(STEPS)[rng.integers(len(STEPS), size=n)][:, None]
     moved = np.clip(base + steps * (hi - lo) * rng.standard_normal(base.shape), lo, hi)
@@ -39,7 +39,7 @@ def local_moves(
         pick = rng.integers(width, size=int(flip.sum()))
         moved[flip, start : start + width] = np.eye(width)[pick]
         moved[~flip, start : start + width] = base[~flip, start : start + width]
-    return enc.snap(np.clip(moved, 0.0, 1.0))
+    return enc.snap(moved)
 
 
 def choose(
@@ -62,11 +62,8 @@ def choose(
         rng: The random stream.
         box: Lower and upper corners of the encoded region to draw from (default: the cube).
     """
-    if box is None:
-        uniform = enc.random(n_candidates, rng)
-    else:
-        lo, hi = box
-        uniform = enc.snap(lo + (hi - lo) * rng.random((n_candidates, enc.dim)))
+    lo, hi = _corners(enc, box)
+    uniform = enc.snap(lo + (hi - lo) * rng.random((n_candidates, enc.dim)))
     cands = np.vstack([uniform, local_moves(enc, anchors, n_candidates // 2, rng, box)])
     values = score(cands)
     top = cands[np.argsort(-values)[:8]]
@@ -78,6 +75,13 @@ def choose(
         cands, values = cands[fresh], values[fresh]
     best = np.flatnonzero(values >= values.max() - 1e-12)
     return cands[int(rng.choice(best))]
+
+
+def _corners(
+    enc: SpaceEncoder, box: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lower and upper corners of ``box``, or of the whole cube."""
+    return box if box is not None else (np.zeros(enc.dim), np.ones(enc.dim))
 
 
 def _is_taken(cands: np.ndarray, taken: np.ndarray) -> np.ndarray:
