@@ -9,7 +9,8 @@ the final losses, the learning-rate trace and the time per step. The problems:
 - ``digits-cnn``: the digits as 8×8 images, two 3×3 convolutions (16, 32 channels) with max
   pooling and a linear read-out, cross-entropy;
 - ``diabetes-mlp``: scikit-learn's diabetes regression (442 × 10, target standardized on the
-  training part), the same MLP with one output, mean squared error.
+  training part), the same MLP with one output, mean squared error;
+- :data:`DEV_PROBLEMS`: four more, kept apart for choosing defaults.
 
 Every data set ships with scikit-learn, so nothing is downloaded.
 """
@@ -126,8 +127,8 @@ def _cnn() -> Any:
     )
 
 
-# name -> (scikit-learn loader, classification?, model kind, default epochs); the epochs give
-# every problem a few hundred steps of batch 32.
+# name -> (scikit-learn data: a loader, or a generator with its arguments; classification?;
+# model kind; default epochs); the epochs give every problem a few hundred steps of batch 32.
 _SPECS: dict[str, tuple[str, bool, str, int]] = {
     "digits-mlp": ("load_digits", True, "mlp", 15),
     "breast-cancer-mlp": ("load_breast_cancer", True, "mlp", 30),
@@ -135,24 +136,47 @@ _SPECS: dict[str, tuple[str, bool, str, int]] = {
     "digits-cnn": ("load_digits", True, "cnn", 15),
     "diabetes-mlp": ("load_diabetes", False, "mlp", 40),
 }
+_DEV_SPECS: dict[str, tuple[str, bool, str, int]] = {
+    "iris-mlp": ("load_iris", True, "mlp", 80),
+    "moons-mlp": ("make_moons", True, "mlp", 15),
+    "blobs-mlp": ("make_classification", True, "mlp", 12),
+    "friedman-mlp": ("make_friedman1", False, "mlp", 30),
+}
+# Arguments of the generated data sets (fixed: the data never change with the run's seed).
+_GENERATED: dict[str, dict[str, Any]] = {
+    "make_moons": {"n_samples": 1000, "noise": 0.3, "random_state": 0},
+    "make_classification": {
+        "n_samples": 1500,
+        "n_features": 20,
+        "n_informative": 8,
+        "n_classes": 4,
+        "random_state": 0,
+    },
+    "make_friedman1": {"n_samples": 600, "noise": 1.0, "random_state": 0},
+}
 
-#: The problems' names, in display order.
+#: The reported problems' names, in display order.
 PROBLEMS: tuple[str, ...] = tuple(_SPECS)
+#: Development problems: for choosing a method's defaults, never for reporting (iris, two
+#: moons, a generated 4-class problem with 20 features, Friedman #1 regression).
+DEV_PROBLEMS: tuple[str, ...] = tuple(_DEV_SPECS)
 
 
 @cache
 def load_problem(name: str) -> Problem:
-    """The problem called ``name`` (one of :data:`PROBLEMS`); its data are loaded once.
+    """The problem called ``name`` (one of :data:`PROBLEMS` or :data:`DEV_PROBLEMS`); its data
+    are loaded once.
 
     Raises:
         InputError: ``name`` is not a known problem.
     """
     from sklearn import datasets
 
-    if name not in _SPECS:
-        raise InputError(f"unknown problem {name!r}; known: {list(PROBLEMS)}")
-    loader, classify, kind, epochs = _SPECS[name]
-    x, y = getattr(datasets, loader)(return_X_y=True)
+    specs = _SPECS | _DEV_SPECS
+    if name not in specs:
+        raise InputError(f"unknown problem {name!r}; known: {list(PROBLEMS + DEV_PROBLEMS)}")
+    source, classify, kind, epochs = specs[name]
+    x, y = getattr(datasets, source)(**_GENERATED.get(source, {"return_X_y": True}))
     x_tr, y_tr, x_va, y_va = _split(x.astype(np.float64), y, classify)
     n_out = int(y.max()) + 1 if classify else 1
     build = _cnn if kind == "cnn" else _mlp(x.shape[1], n_out)

@@ -11,7 +11,14 @@ no stale lock); a second worker on the same study waits, then finds the members 
 
 CPU tensors are stored as NumPy arrays (restored as tensors of the same dtype): pickling a few
 hundred small arrays is several times faster than pickling the tensors, and a checkpoint is
-written after every generation.
+written after every generation. The arrays' bytes are written straight from the arrays (pickle
+protocol 5's out-of-band buffers, after a small index), not copied into one pickled string first.
+
+:class:`Writer` writes in a background thread, so the population trains its next generation
+while the last one is written: it packs the payload in the caller's thread (new containers; the
+arrays are the states' own memory, which a task never changes, see ``Task.train_segment``),
+keeps at most one write in flight and finishes it before the next starts or when the caller
+waits. A process killed while a write is in flight keeps the checkpoint before it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ import contextlib
 import os
 import pickle
 import sys
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +43,9 @@ from hyperlab.folder_lock import folder_lock
 FILE = "population.pkl"
 #: The lock file's name inside the work folder.
 LOCK = "population.lock"
+#: The index's marker: the arrays' bytes follow the index (files written before it hold one
+#: pickled payload).
+_LAYOUT = "hyperlab-checkpoint-2"
 
 
 @dataclass
@@ -51,14 +64,8 @@ def locked(workdir: Path) -> Iterator[None]:
 
 
 def save(workdir: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as the checkpoint of ``workdir`` (made if missing)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    tmp = workdir / (FILE + ".tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(_pack(payload), f, protocol=pickle.HIGHEST_PROTOCOL)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, workdir / FILE)
+    """Write ``payload`` as the checkpoint of ``workdir`` (made if missing), now."""
+    _write(workdir, _pack(payload))
 
 
 def load(workdir: Path) -> dict[str, Any] | None:
@@ -67,7 +74,99 @@ def load(workdir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     with open(path, "rb") as f:
-        return _unpack(pickle.load(f))  # our own file: states hold any picklable object
+        first = pickle.load(f)  # our own file: states hold any picklable object
+        if not (isinstance(first, dict) and first.get("layout") == _LAYOUT):
+            return _unpack(first)  # written before the arrays followed the index
+        buffers = []
+        for size in first["sizes"]:
+            buffer = bytearray(size)  # writable: the tensors made from it can be trained
+            if f.readinto(buffer) != size:
+                raise EOFError(f"the population checkpoint {path} is truncated")
+            buffers.append(buffer)
+    return _unpack(pickle.loads(first["head"], buffers=buffers))
+
+
+class Writer:
+    """Writes checkpoints of one work folder in a background thread, one at a time.
+
+    :meth:`save` returns once the payload is packed; :meth:`wait` returns once the last write
+    is on disk and raises the error of a write that failed. ``seconds`` is the time the caller
+    spent in :meth:`save` and :meth:`wait` (the checkpoints' cost to the training loop).
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.seconds = 0.0
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def save(self, payload: dict[str, Any]) -> None:
+        """Start writing ``payload`` after the write in flight, if any, has finished."""
+        began = time.perf_counter()
+        packed = _pack(payload)
+        self._join()
+        self._thread = threading.Thread(
+            target=self._run, args=(packed,), name="hyperlab-checkpoint", daemon=True
+        )
+        self._thread.start()
+        self.seconds += time.perf_counter() - began
+
+    def wait(self) -> None:
+        """Return once every checkpoint started is on disk.
+
+        Raises:
+            OSError: The last write failed (the error it met).
+        """
+        began = time.perf_counter()
+        self._join()
+        self.seconds += time.perf_counter() - began
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self, packed: Any) -> None:
+        try:
+            _write(self.workdir, packed)
+        except BaseException as exc:  # handed to the caller's next save or wait
+            self._error = exc
+
+
+def _write(workdir: Path, packed: Any) -> None:
+    """Write a packed payload: the index, then every array's bytes; flushed, then moved over
+    the checkpoint."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(packed, protocol=5, buffer_callback=buffers.append)
+    views = [b.raw() for b in buffers]
+    index = {"layout": _LAYOUT, "head": head, "sizes": [v.nbytes for v in views]}
+    tmp = workdir / (FILE + ".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+        for view in views:
+            f.write(view)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, workdir / FILE)
+    _sync_folder(workdir)
+
+
+def _sync_folder(workdir: Path) -> None:
+    """Flush the folder's entry of the replaced file (where the platform allows)."""
+    try:
+        fd = os.open(workdir, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _pack(obj: Any) -> Any:
@@ -82,12 +181,24 @@ def _pack(obj: Any) -> Any:
                 return obj
         return obj
     if isinstance(obj, dict):
-        return {k: _pack(v) for k, v in obj.items()}
+        return _like(obj, {k: _pack(v) for k, v in obj.items()})
     if isinstance(obj, list):
         return [_pack(v) for v in obj]
     if isinstance(obj, tuple) and type(obj) is tuple:
         return tuple(_pack(v) for v in obj)
     return obj
+
+
+def _like(original: dict[Any, Any], items: dict[Any, Any]) -> dict[Any, Any]:
+    """``items`` as an ``OrderedDict`` with the module versions (``_metadata``) of a
+    ``state_dict`` when ``original`` is one; else a dict."""
+    if not isinstance(original, OrderedDict):
+        return items
+    out = OrderedDict(items)
+    metadata = getattr(original, "_metadata", None)
+    if metadata is not None:
+        out._metadata = metadata  # type: ignore[attr-defined]
+    return out
 
 
 def _unpack(obj: Any) -> Any:
@@ -96,7 +207,7 @@ def _unpack(obj: Any) -> Any:
 
         return torch.from_numpy(obj.array).requires_grad_(obj.requires_grad)
     if isinstance(obj, dict):
-        return {k: _unpack(v) for k, v in obj.items()}
+        return _like(obj, {k: _unpack(v) for k, v in obj.items()})
     if isinstance(obj, list):
         return [_unpack(v) for v in obj]
     if isinstance(obj, tuple) and type(obj) is tuple:

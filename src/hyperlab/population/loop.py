@@ -12,13 +12,15 @@ non-finite score) copies a good member at once and the population goes on.
 random — and lets it exploit as soon as its segment ends, against the latest scores of the
 others, copying only members at least as far as itself (so epoch counters never go back and
 every member trains ``budget`` epochs). The whole population is checkpointed after each
-generation (``sync``) or segment (``async``); a run resumes from the checkpoint, so a killed
-process loses at most the generation or segment in progress, and a resumed run ends exactly
-as an uninterrupted one.
+generation (``sync``) or segment (``async``), in the background while the next one trains
+(:class:`~hyperlab.population.checkpoint.Writer`); a run resumes from the checkpoint, so a
+killed process loses at most the generation or segment in progress and the one being written,
+and a resumed run ends exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import zlib
@@ -102,13 +104,23 @@ class PopulationRun:
         """Train until every member has trained ``budget`` epochs; return the members."""
         if not self._restore():
             self._start()
-        while any(m.epoch < self.settings.budget for m in self.members):
-            if self.settings.mode == "sync":
-                self._generation()
-            else:
-                self._async_step()
-            self.steps += 1
-            self._save()
+        writer = checkpoint.Writer(self.workdir)
+        before = self.seconds["save"]
+        try:
+            while any(m.epoch < self.settings.budget for m in self.members):
+                if self.settings.mode == "sync":
+                    self._generation()
+                else:
+                    self._async_step()
+                self.steps += 1
+                self.seconds["save"] = before + writer.seconds
+                writer.save(self._payload())
+        except BaseException:
+            with contextlib.suppress(Exception):  # the write in flight lands; this error wins
+                writer.wait()
+            raise
+        writer.wait()
+        self.seconds["save"] = before + writer.seconds
         return self.members
 
     def summary(self) -> dict[str, Any]:
@@ -136,9 +148,9 @@ class PopulationRun:
             for i, c in enumerate(configs)
         ]
 
-    def _save(self) -> None:
-        began = time.perf_counter()
-        payload = {
+    def _payload(self) -> dict[str, Any]:
+        """Everything a resumed run needs (the members' states are not copied)."""
+        return {
             "format": FORMAT,
             "settings": self.settings.to_dict(),
             "members": [m.to_dict() for m in self.members],
@@ -148,8 +160,6 @@ class PopulationRun:
             "failures_in_a_row": self.failures_in_a_row,
             "seconds": dict(self.seconds),
         }
-        checkpoint.save(self.workdir, payload)
-        self.seconds["save"] += time.perf_counter() - began
 
     def _restore(self) -> bool:
         began = time.perf_counter()

@@ -1,0 +1,119 @@
+"""The population checkpoint file: what is written is read back, in the background too."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hyperlab.population import checkpoint
+
+
+def _payload() -> dict[str, object]:
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    return {
+        "format": 1,
+        "members": [
+            {
+                "state": {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "half": torch.arange(4, dtype=torch.float16),
+                    "strided": torch.arange(12.0).reshape(3, 4).t(),  # not contiguous
+                    "empty": torch.zeros(0),
+                    "leaf": torch.ones(2, requires_grad=True),
+                },
+                "lineage": [{"epoch": 2, "copied_from": 1}],
+            }
+        ],
+        "log": [(1, "a")],
+    }
+
+
+def _same(a: object, b: object) -> None:
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor)
+        assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad
+        assert torch.equal(a.detach(), b.detach())
+        return
+    assert type(a) is type(b)
+    assert getattr(a, "_metadata", None) == getattr(b, "_metadata", None)  # module versions
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys()
+        for k in a:
+            _same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+    else:
+        assert a == b
+
+
+def test_what_is_saved_is_loaded(tmp_path: Path) -> None:
+    payload = _payload()
+    checkpoint.save(tmp_path, payload)
+    loaded = checkpoint.load(tmp_path)
+    _same(payload, loaded)
+    assert loaded is not None
+    weight = loaded["members"][0]["state"]["model"]["weight"]  # type: ignore[index]
+    weight.add_(1.0)  # a restored tensor can be trained in place
+
+
+def test_the_writer_writes_in_order_and_waits(tmp_path: Path) -> None:
+    writer = checkpoint.Writer(tmp_path)
+    for step in range(3):
+        payload = _payload() | {"steps": step}
+        writer.save(payload)
+    writer.wait()
+    loaded = checkpoint.load(tmp_path)
+    assert loaded is not None and loaded["steps"] == 2
+    _same(payload, loaded)
+    assert writer.seconds > 0
+    assert not (tmp_path / (checkpoint.FILE + ".tmp")).exists()
+
+
+def test_the_writer_packs_before_it_returns(tmp_path: Path) -> None:
+    """Containers changed after save (a member's lineage grows) do not reach that checkpoint."""
+    writer = checkpoint.Writer(tmp_path)
+    payload = _payload()
+    writer.save(payload)
+    payload["members"][0]["lineage"].append({"epoch": 4})  # type: ignore[index]
+    payload["log"].append("later")  # type: ignore[attr-defined]
+    writer.wait()
+    loaded = checkpoint.load(tmp_path)
+    assert loaded is not None
+    assert loaded["members"][0]["lineage"] == [{"epoch": 2, "copied_from": 1}]
+    assert loaded["log"] == [(1, "a")]
+
+
+def test_a_failed_write_is_raised_to_the_caller(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    writer = checkpoint.Writer(blocked)
+    writer.save(_payload())
+    with pytest.raises(OSError):
+        writer.wait()
+    writer.wait()  # reported once
+
+
+def test_a_checkpoint_of_the_earlier_layout_is_read(tmp_path: Path) -> None:
+    payload = _payload()
+    with open(tmp_path / checkpoint.FILE, "wb") as f:  # one pickled payload, as before
+        pickle.dump(checkpoint._pack(payload), f, protocol=pickle.HIGHEST_PROTOCOL)
+    _same(payload, checkpoint.load(tmp_path))
+
+
+def test_a_truncated_checkpoint_is_refused_by_name(tmp_path: Path) -> None:
+    payload = {"w": torch.from_numpy(np.arange(1000.0))}
+    checkpoint.save(tmp_path, payload)
+    path = tmp_path / checkpoint.FILE
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(EOFError, match="truncated"):
+        checkpoint.load(tmp_path)
