@@ -18,6 +18,8 @@ Needs the optional packages: ``pip install 'hyperlab[lrfree]'``.
 Usage:
     .venv/bin/python benchmarks/lr_free.py [--quick] [--seeds 5] [--first-seed 0]
         [--problems digits-mlp ...] [--out benchmarks/results/lr_free.json]
+    .venv/bin/python benchmarks/lr_free.py --problems iris-mlp moons-mlp blobs-mlp \
+        friedman-mlp --seeds 3 --first-seed 100 --out /tmp/lr_free_devproblems.json
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from hyperlab.experiments.lr_free_bar import (
     summarize_bar,
     verdicts,
 )
-from hyperlab.experiments.problems import PROBLEMS
+from hyperlab.experiments.problems import DEV_PROBLEMS, PROBLEMS
 from hyperlab.lab.provenance import write_result
 
 OUT = Path(__file__).parent / "results" / "lr_free.json"
@@ -86,7 +88,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 problems, 1 seed, 2 epochs")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0, help="development seeds: 100")
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
+    parser.add_argument(
+        "--problems",
+        nargs="+",
+        default=list(PROBLEMS),
+        choices=PROBLEMS + DEV_PROBLEMS,
+        help="development problems: " + " ".join(DEV_PROBLEMS),
+    )
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     torch.set_num_threads(1)

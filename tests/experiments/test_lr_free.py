@@ -8,7 +8,14 @@ import torch
 from hyperlab.errors import InputError, UnknownNameError
 from hyperlab.experiments import lr_free, lr_free_bar
 from hyperlab.experiments.lr_free import LR_FREE, is_installed, lr_free_optimizer
-from hyperlab.experiments.problems import PROBLEMS, Problem, load_problem, set_mode, train
+from hyperlab.experiments.problems import (
+    DEV_PROBLEMS,
+    PROBLEMS,
+    Problem,
+    load_problem,
+    set_mode,
+    train,
+)
 
 
 def _tiny_problem() -> Problem:
@@ -106,8 +113,20 @@ def test_every_problem_loads_with_its_documented_shape() -> None:
         assert p.loss == ("mse" if name == "diabetes-mlp" else "cross-entropy")
     y = load_problem("diabetes-mlp").y_train
     assert abs(float(y.mean())) < 1e-5 and abs(float(y.std()) - 1) < 0.01  # standardized
-    with pytest.raises(InputError, match="digits-mlp"):
+    with pytest.raises(InputError, match=r"digits-mlp.*iris-mlp"):
         load_problem("mnist-mlp")
+
+
+def test_the_development_problems_are_apart_from_the_reported_ones() -> None:
+    dev = {"iris-mlp": (4, 3, 150), "moons-mlp": (2, 2, 1000), "blobs-mlp": (20, 4, 1500)}
+    dev["friedman-mlp"] = (10, 1, 600)
+    assert set(DEV_PROBLEMS) == set(dev) and not set(DEV_PROBLEMS) & set(PROBLEMS)
+    for name, (n_in, n_out, rows) in dev.items():
+        p = load_problem(name)
+        assert p.x_train.shape[1] == n_in and len(p.x_train) + len(p.x_val) == rows
+        assert p.model(0)(p.x_val[:3]).shape == (3, n_out)
+    again = load_problem.__wrapped__("blobs-mlp")  # generated data: the same on every load
+    assert torch.equal(again.x_train, load_problem("blobs-mlp").x_train)
 
 
 def test_train_is_reproducible_and_seeds_share_nothing() -> None:
