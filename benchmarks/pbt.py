@@ -66,9 +66,17 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "pb2-8": ("pb2", "none", 8, {}),
     "pbt-8-iid": ("pbt", "none", 8, {"start": "random"}),
     "pb2-4-iid": ("pb2", "none", 4, {"start": "random"}),
+    "pbt-8-i2": ("pbt", "none", 8, {"interval": 2}),
+    "pbt-8-i1": ("pbt", "none", 8, {"interval": 1}),
+    "pb2-4-i2": ("pb2", "none", 4, {"interval": 2}),
+    "pbt-8-q50": ("pbt", "none", 8, {"quantile": 0.5}),
+    "pbt-8-r0": ("pbt", "none", 8, {"resample_probability": 0.0}),
     "asha": ("random", "asha", None, {}),
     "tpe-median": ("tpe", "median", None, {}),
 }
+#: Candidates tried on the development task only (``--tasks breast-cancer-mlp``); not run by
+#: default.
+DEV_ARMS = ("pbt-8-i2", "pbt-8-i1", "pb2-4-i2", "pbt-8-q50", "pbt-8-r0")
 #: (arm a, arm b): the paired differences a - b printed; any other arm is set against pbt-8.
 PAIRS = (
     ("pbt-8", "asha"),
@@ -307,7 +315,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=20, help="epochs per member or trial")
     parser.add_argument("--interval", type=int, help="epochs per segment (default: the tuner's)")
     parser.add_argument(
-        "--arms", default=",".join(ARMS), help="comma-separated, of " + str(list(ARMS))
+        "--arms",
+        default=",".join(a for a in ARMS if a not in DEV_ARMS),
+        help="comma-separated, of " + str(list(ARMS)),
     )
     parser.add_argument(
         "--tasks", default=",".join(TASKS), help="comma-separated (default: %(default)s)"

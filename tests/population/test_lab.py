@@ -1,11 +1,12 @@
 """A population inside the lab: checked when the run is planned, refused where it cannot run,
-never given a test score for a configuration it did not train, and never resumed from another
-setup's checkpoints."""
+given the test score of the model its best member trained (through its schedule), and never
+resumed from another setup's checkpoints."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 import pytest
 
 from hyperlab.cli import main
@@ -39,10 +40,30 @@ def test_what_a_population_cannot_do_is_refused_when_planned(tuner: str) -> None
         _plan(tuner, budget=2, tuner_options={"interval": 2})
 
 
-def test_population_studies_get_no_test_score_however_they_run() -> None:
-    plan = _plan(jobs=2)
-    assert [job.test_score for job in plan.jobs()] == [False]
-    assert [job.test_score for job in _plan("random").jobs()] == [True]
+def test_a_population_is_scored_on_the_test_split_through_its_best_members_schedule(
+    tmp_path: Path,
+) -> None:
+    import hyperlab
+    from hyperlab.population import member_test_score
+    from hyperlab.registry import TASKS
+
+    study, summary = hyperlab.tune(
+        "wine-mlp", "pbt", trials=4, seed=1, budget=6, runs_dir=tmp_path, name="pop",
+        tuner_options={"interval": 2}, progress=False, report=False,
+    )  # fmt: skip
+    best = study.best_trial
+    record = study.user_attrs["test_score"]
+    assert record["trial"] == best.number and summary.test_score == record["value"]
+    task = TASKS.create("wine-mlp")
+    assert member_test_score(study, task, best) == record["value"]  # the same model, retrained
+    schedule = best.user_attrs["schedule"]
+    seed = next(t.user_attrs["seed"] for t in study.trials
+                if t.user_attrs["member"] == schedule[0]["member"])  # fmt: skip
+    by_hand = task.schedule_test_score(
+        [(task.search_space(optuna.trial.FixedTrial(e["config"])), e["end"] - e["start"])
+         for e in schedule], seed,
+    )  # fmt: skip
+    assert by_hand == record["value"]
 
 
 def test_a_run_with_population_checkpoints_keeps_its_setup(tmp_path: Path) -> None:

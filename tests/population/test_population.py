@@ -237,3 +237,17 @@ def test_a_checkpoint_from_before_the_start_option_resumes_as_a_random_start(
         run_population("pbt", Quadratic(), tmp_path, trials=3, budget=4, start="latin")
     resumed = run_population("pbt", Quadratic(), tmp_path, trials=3, budget=4, start="random")
     assert len(resumed.trials) == 3
+
+
+def test_a_checkpoint_keeps_the_interval_it_was_started_with_when_none_is_asked(
+    tmp_path: Path,
+) -> None:
+    """A run started when the default interval was another resumes with its own."""
+    whole = run_population("pbt", Quadratic(), tmp_path / "whole", budget=10, interval=2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_population("pbt", Quadratic(crash_after=9), tmp_path / "run", budget=10, interval=2)
+    resumed = run_population("pbt", Quadratic(), tmp_path / "run", budget=10)  # default: 1
+    assert outcome(resumed) == outcome(whole)
+    assert resumed.user_attrs["population"]["interval"] == 2
+    with pytest.raises(InputError, match="interval=2, this run has interval=3"):
+        run_population("pbt", Quadratic(), tmp_path / "run", budget=10, interval=3)

@@ -77,6 +77,20 @@ def test_mlp_test_score_is_held_out() -> None:
     assert math.isfinite(score) and score > 0
 
 
+def test_a_schedule_is_scored_on_the_test_split_as_it_was_trained() -> None:
+    task = TASKS.create("wine-mlp", max_epochs=4)
+    config = SMALL | {"dropout": 0.1}  # dropout modules either way: the same random draws
+    assert task.schedule_test_score([(config, 3)], seed=2) == task.test_score(config, 3, seed=2)
+    split = task.schedule_test_score([(config, 1), (config, 2)], seed=2)
+    assert split == task.test_score(config, 3, seed=2)  # segments join without a seam
+    faster = config | {"lr": 0.03, "batch_size": 16}
+    assert task.schedule_test_score([(config, 1), (faster, 2)], seed=2) != split
+    with pytest.raises(InputError, match="empty"):
+        task.schedule_test_score([])
+    with pytest.raises(InputError, match="epochs must be a positive integer, got 0"):
+        task.schedule_test_score([(config, 0)])
+
+
 def test_mlp_training_data_is_the_part_the_folds_split() -> None:
     from sklearn.datasets import load_wine
 

@@ -39,10 +39,8 @@ class RunPlan:
         task: The task (``None`` for an objective function).
         objective: The objective function (``None`` for a task).
         folder: The run folder, once the run has started (:func:`~hyperlab.lab.execute.start_run`).
-        driving: The tuners that train their trials themselves (``drives_trials``): their
-            studies get no held-out test score (their members' hyperparameters change while
-            they train, so retraining a member's starting configuration would score a model
-            the run never trained) and they run only in this process's run folder.
+        driving: The tuners that train their trials themselves (``drives_trials``): they run
+            only in this process's run folder.
     """
 
     spec: RunSpec
@@ -75,7 +73,6 @@ class RunPlan:
                 tuner_options=s.tuner_options,
                 pruner_options=s.pruner_options,
                 folder=str(self.folder) if self.folder is not None else None,
-                test_score=tuner not in self.driving,
             )
             for study_name, tuner, pruner, seed in s.study_names()
         ]

@@ -437,8 +437,8 @@ def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.
         seed=job.seed,
         workdir=workdir,
     )
-    # no held-out test score: a member's hyperparameters change as it trains, so retraining the
-    # best trial's starting configuration would score a model the population never trained
+    if job.test_score:
+        record_test_score(study, known, job)
     return study
 
 
@@ -585,15 +585,25 @@ def _requeue_interrupted(study: optuna.Study, func: _Claimed) -> None:
 
 def record_test_score(study: optuna.Study, task: Task, job: StudyJob) -> None:
     """Score the best trial on the task's held-out test split (once) and store it with the
-    task's ``metric`` (what the test score measures)."""
+    task's ``metric`` (what the test score measures).
+
+    A population member's hyperparameters changed as it trained: its model is retrained
+    through its schedule (:func:`hyperlab.population.member_test_score`), not from its
+    starting configuration.
+    """
     try:
         best = study.best_trial
     except ValueError:
         return
     if study.user_attrs.get("test_score", {}).get("trial") == best.number:
         return
-    config = task.search_space(optuna.trial.FixedTrial(best.params))  # type: ignore[arg-type]
-    score = task.test_score(config, job.budget, seed=job.seed)
+    if "schedule" in best.user_attrs:
+        from hyperlab.population import member_test_score
+
+        score = member_test_score(study, task, best)
+    else:
+        config = task.search_space(optuna.trial.FixedTrial(best.params))  # type: ignore[arg-type]
+        score = task.test_score(config, job.budget, seed=job.seed)
     if score is not None:
         record = {"trial": best.number, "value": float(score), "metric": task.metric}
         study.set_user_attr("test_score", record)

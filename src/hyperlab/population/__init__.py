@@ -16,7 +16,7 @@ from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Context, Explorer, Perturb
 from hyperlab.population.loop import PopulationFailure
 from hyperlab.population.members import Member
-from hyperlab.population.replay import replay, replay_member
+from hyperlab.population.replay import member_test_score, replay, replay_member
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.population.tuner import PopulationTuner
 
@@ -29,6 +29,7 @@ __all__ = [
     "PopulationFailure",
     "PopulationTuner",
     "hypergradient_twin",
+    "member_test_score",
     "replay",
     "replay_member",
 ]

@@ -24,7 +24,7 @@ import contextlib
 import math
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +86,21 @@ class PopulationRun:
         settings: The run's settings.
         explorer: Chooses explored values for exploiting members.
         workdir: The folder of the checkpoint.
+        defaulted: Settings the user left at their default: a checkpoint keeps its own value
+            of these (the default may have changed since it was written), where any other
+            difference is refused.
     """
 
-    def __init__(self, task: Task, settings: Settings, explorer: Explorer, workdir: Path) -> None:
+    def __init__(
+        self,
+        task: Task,
+        settings: Settings,
+        explorer: Explorer,
+        workdir: Path,
+        defaulted: frozenset[str] = frozenset(),
+    ) -> None:
         self.task, self.settings, self.explorer, self.workdir = task, settings, explorer, workdir
+        self.defaulted = defaulted
         self.space = task.distributions()
         self.sign = 1.0 if settings.direction == "minimize" else -1.0
         self.wrap = hypergradient_twin if settings.hypergradient else None
@@ -172,6 +183,10 @@ class PopulationRun:
                 f"this version reads layout {FORMAT} (remove it to start the population again)"
             )
         stored, mine = data["settings"], self.settings.to_dict()
+        kept = {k: stored[k] for k in self.defaulted if k in stored and stored[k] != mine[k]}
+        if kept:
+            self.settings = replace(self.settings, **kept)
+            mine = self.settings.to_dict()
         for key in mine:
             was = stored.get(key, _BEFORE.get(key))
             if was != mine[key]:

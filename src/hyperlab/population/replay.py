@@ -95,8 +95,35 @@ def replay_member(
             known = sorted(int(t.user_attrs.get("member", -1)) for t in trials)
             raise InputError(f"no member {member!r} in the population; its members: {known}")
         trial = found[0]
+    seed, hypergradient = _path_start(study, trial)
+    return trial, replay(task, trial.user_attrs["schedule"], seed=seed, hypergradient=hypergradient)
+
+
+def member_test_score(
+    study: optuna.Study, task: Task, trial: optuna.trial.FrozenTrial
+) -> float | None:
+    """The held-out test score of a member's model: one fresh model trained on all the
+    training data through the member's schedule (:meth:`Task.schedule_test_score`), seeded as
+    its path began and with hypergradient optimizers when the population trained with them.
+    ``None`` when the task has no test split."""
     schedule = trial.user_attrs["schedule"]
-    seeds = {t.user_attrs.get("member"): t.user_attrs.get("seed", 0) for t in trials}
+    seed, hypergradient = _path_start(study, trial)
+    steps = []
+    for entry in schedule:
+        config = task.search_space(optuna.trial.FixedTrial(entry["config"]))  # type: ignore[arg-type]
+        steps.append((config, int(entry["end"]) - int(entry["start"])))
+    wrap = hypergradient_twin if hypergradient else None
+    return task.schedule_test_score(steps, seed, wrap_optimizer=wrap)
+
+
+def _path_start(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[int, bool]:
+    """The seed of the member a trial's schedule starts from, and whether the population's
+    members trained with hypergradient optimizers."""
+    first = trial.user_attrs["schedule"][0]["member"]
+    seed = 0
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if t.user_attrs.get("member") == first:
+            seed = int(t.user_attrs.get("seed", 0))
+            break
     hypergradient = bool(study.user_attrs.get("population", {}).get("hypergradient", False))
-    seed = int(seeds.get(schedule[0]["member"], 0))
-    return trial, replay(task, schedule, seed=seed, hypergradient=hypergradient)
+    return seed, hypergradient

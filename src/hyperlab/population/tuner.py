@@ -37,7 +37,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         explorer: Chooses the explored values of exploiting members.
         name: The tuner's registered name (recorded with the run).
         seed: Seed of the random draws when used as an ordinary sampler.
-        interval: Epochs per segment (``None``: a fifth of the budget, rounded, at least 1).
+        interval: Epochs per segment (``None``: a tenth of the budget, rounded, at least 1).
         quantile: Share of the population in the bottom (copying) and top (copied) groups.
         mode: ``"sync"`` or ``"async"``.
         hypergradient: Members learn their rate with a hypergradient optimizer.
@@ -125,7 +125,8 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         with checkpoint.locked(Path(workdir)):  # one process trains it; others wait, then see it
             if not missing_members(study, trials):
                 return
-            run = PopulationRun(task, settings, self.explorer, Path(workdir))
+            defaulted = frozenset({"interval"}) if self.interval is None else frozenset()
+            run = PopulationRun(task, settings, self.explorer, Path(workdir), defaulted)
             members = run.run()
             write_trials(study, members, task.distributions(), run.summary())
 
@@ -165,7 +166,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
                 )
         if budget is None:
             return None
-        interval = self.interval if self.interval is not None else max(1, round(budget / 5))
+        interval = self.interval if self.interval is not None else max(1, round(budget / 10))
         if interval >= budget:
             raise InputError(
                 f"interval must be less than the budget ({budget} epochs), or no member ever "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -272,6 +272,20 @@ class Task(ABC):
     ) -> float | None:
         """Score on data the tuners never see, in the task's ``metric`` and better in the same
         direction as the validation score (``None`` when the task has no test split)."""
+        return None
+
+    def schedule_test_score(
+        self,
+        schedule: Sequence[tuple[dict[str, Any], int]],
+        seed: int = 0,
+        *,
+        wrap_optimizer: OptimizerWrapper | None = None,
+    ) -> float | None:
+        """:meth:`test_score` of one model trained through a schedule, as a population member's
+        model was: ``schedule`` holds ``(configuration, epochs)`` per segment, in order, and
+        each segment's mutable hyperparameters take effect when it starts (as in
+        :meth:`train_segment`). ``None`` when the task has no test split or cannot train
+        through a schedule."""
         return None
 
     def default_config(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import copy
 import functools
 import math
 import time
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -267,7 +268,7 @@ class SklearnMLPTask(Task):
             "epoch": epoch0 + epochs,
             "rng": torch.get_rng_state(),
             "folds": [run.state() for run in runs],
-            "applied": {k: float(config[k]) for k in ("lr", "weight_decay")},
+            "applied": _applied(config),
         }
         return Segment(
             state=new_state,
@@ -290,6 +291,46 @@ class SklearnMLPTask(Task):
         loss = float("nan")
         for _ in range(budget):
             loss = run.epoch()[2]
+        return loss
+
+    def schedule_test_score(
+        self,
+        schedule: Sequence[tuple[dict[str, Any], int]],
+        seed: int = 0,
+        *,
+        wrap_optimizer: OptimizerWrapper | None = None,
+    ) -> float:
+        """Cross-entropy on the held-out test split after training one model on all training
+        data through ``schedule`` (see :meth:`Task.schedule_test_score`).
+
+        Raises:
+            InputError: The schedule is empty or a segment's epochs are not a positive int.
+        """
+        if not schedule:
+            raise InputError("the schedule to score on the test split is empty")
+        for _, epochs in schedule:
+            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+                raise InputError(f"a segment's epochs must be a positive integer, got {epochs!r}")
+        data = self._data
+        first = schedule[0][0]
+        run = _FoldRun(
+            data["x"],
+            data["y"],
+            data["x_test"],
+            data["y_test"],
+            first,
+            self.n_classes,
+            seed,
+            keep_dropout=True,
+            wrap_optimizer=wrap_optimizer,
+        )
+        applied = _applied(first)
+        loss = float("nan")
+        for config, epochs in schedule:
+            run.retune(config, applied)
+            applied = _applied(config)
+            for _ in range(epochs):
+                loss = run.epoch()[2]
         return loss
 
     def test_accuracy(
@@ -346,6 +387,11 @@ def _lockstep(
     return curves, fold_losses, fold_accs
 
 
+def _applied(config: dict[str, Any]) -> dict[str, float]:
+    """The rate and weight decay an optimizer built or retuned with ``config`` was set to."""
+    return {k: float(config[k]) for k in ("lr", "weight_decay")}
+
+
 class _FoldRun:
     """One model trained on one fold, advanced an epoch at a time."""
 
@@ -391,11 +437,17 @@ class _FoldRun:
     ) -> None:
         """Continue from ``state`` (left unchanged) with ``config``'s mutable hyperparameters;
         ``applied`` holds the rate and weight decay ``state`` was trained with."""
-        import torch.nn as nn
-
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(copy.deepcopy(state["optimizer"]))  # it keeps the tensors
         self.gen.set_state(state["generator"])
+        self.retune(config, applied)
+
+    def retune(self, config: dict[str, Any], applied: dict[str, float]) -> None:
+        """Train on with ``config``'s mutable hyperparameters: the rate and weight decay where
+        they differ from ``applied`` (what the optimizer was set to; a learned rate stays as
+        it is otherwise), the dropout rate, and the batch size from the next epoch on."""
+        import torch.nn as nn
+
         for key in ("lr", "weight_decay"):
             if float(config[key]) != applied[key]:
                 for group in self.opt.param_groups:
@@ -403,6 +455,7 @@ class _FoldRun:
         for module in self.model.modules():
             if isinstance(module, nn.Dropout):
                 module.p = float(config["dropout"])
+        self.batch_size = int(config["batch_size"])
 
     def epoch(self) -> tuple[float, float, float, float]:
         """Train one epoch; return (train loss, train accuracy, val loss, val accuracy)."""
