@@ -85,3 +85,22 @@ def test_workers_and_dask_are_refused_for_a_population(
     assert code == 2
     assert "without --create-only and --dask" in capsys.readouterr().err
     assert not (tmp_path / "quadratic-Quadratic-pbt").exists()
+
+
+def test_without_the_population_tuner_a_member_gets_no_test_score(tmp_path: Path) -> None:
+    """Retraining a member's starting configuration would score a model it never trained."""
+    import hyperlab
+    from hyperlab.lab.runner import record_test_score
+    from hyperlab.registry import TASKS
+
+    study, _ = hyperlab.tune(
+        "wine-mlp", "pbt", trials=2, seed=0, budget=4, runs_dir=tmp_path, name="pop",
+        progress=False, report=False,
+    )  # fmt: skip
+    recorded = study.user_attrs["test_score"]
+    study.set_user_attr("test_score", {})
+    job = _plan().jobs()[0]
+    record_test_score(study, TASKS.create("wine-mlp"), job)  # no member_score: nothing
+    assert study.user_attrs["test_score"] == {}
+    record_test_score(study, TASKS.create("wine-mlp"), job, lambda s, t, trial: 0.5)
+    assert study.user_attrs["test_score"] == recorded | {"value": 0.5}

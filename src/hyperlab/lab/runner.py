@@ -33,7 +33,7 @@ from typing import Any, cast
 
 import optuna
 from optuna.study import StudyDirection
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import check_direction, name_of
 from hyperlab.errors import HyperlabError, InputError, RunConflictError, StorageError
@@ -438,7 +438,7 @@ def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.
         workdir=workdir,
     )
     if job.test_score:
-        record_test_score(study, known, job)
+        record_test_score(study, known, job, getattr(driver, "member_test_score", None))
     return study
 
 
@@ -583,13 +583,19 @@ def _requeue_interrupted(study: optuna.Study, func: _Claimed) -> None:
         pass
 
 
-def record_test_score(study: optuna.Study, task: Task, job: StudyJob) -> None:
+def record_test_score(
+    study: optuna.Study,
+    task: Task,
+    job: StudyJob,
+    member_score: Callable[[optuna.Study, Task, FrozenTrial], float | None] | None = None,
+) -> None:
     """Score the best trial on the task's held-out test split (once) and store it with the
     task's ``metric`` (what the test score measures).
 
-    A population member's hyperparameters changed as it trained: its model is retrained
-    through its schedule (:func:`hyperlab.population.member_test_score`), not from its
-    starting configuration.
+    A trial with a ``schedule`` (a population member: its hyperparameters changed as it
+    trained) is scored by ``member_score``, the population tuner's own, which retrains the
+    model through the schedule; without one it gets no score, since retraining its starting
+    configuration would score a model the population never trained.
     """
     try:
         best = study.best_trial
@@ -598,9 +604,9 @@ def record_test_score(study: optuna.Study, task: Task, job: StudyJob) -> None:
     if study.user_attrs.get("test_score", {}).get("trial") == best.number:
         return
     if "schedule" in best.user_attrs:
-        from hyperlab.population import member_test_score
-
-        score = member_test_score(study, task, best)
+        if member_score is None:
+            return
+        score = member_score(study, task, best)
     else:
         config = task.search_space(optuna.trial.FixedTrial(best.params))  # type: ignore[arg-type]
         score = task.test_score(config, job.budget, seed=job.seed)

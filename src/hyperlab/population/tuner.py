@@ -22,6 +22,7 @@ from hyperlab.population import checkpoint
 from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
 from hyperlab.population.loop import STARTS, PopulationRun, Settings
+from hyperlab.population.replay import member_test_score
 from hyperlab.population.trials import missing_members, write_trials
 from hyperlab.registry import TUNERS
 from hyperlab.tasks.base import Task
@@ -129,6 +130,13 @@ class PopulationTuner(optuna.samplers.BaseSampler):
             run = PopulationRun(task, settings, self.explorer, Path(workdir), defaulted)
             members = run.run()
             write_trials(study, members, task.distributions(), run.summary())
+
+    def member_test_score(
+        self, study: optuna.Study, task: Task, trial: FrozenTrial
+    ) -> float | None:
+        """The held-out test score of ``trial``'s model, retrained through its schedule
+        (:func:`hyperlab.population.member_test_score`); the lab calls it for the best trial."""
+        return member_test_score(study, task, trial)
 
     def check_run(
         self, *, trials: int, budget: int | None, pruners: list[str], stop_at_noise: bool
