@@ -26,6 +26,7 @@ from hyperlab.experiments.self_lr import METHODS
 #: Self-tuning optimizer -> its starting rates: the decades its base optimizer is used with.
 SELF_TUNING: dict[str, tuple[float, ...]] = {
     "Adam-HD": (1e-4, 1e-3, 1e-2),
+    "Adam-HD-target": (1e-4, 1e-3, 1e-2),
     "SGD-HD": (1e-4, 1e-3, 1e-2, 1e-1),
     "stack-h1": (1e-4, 1e-3, 1e-2, 1e-1),
     "stack-h3": (1e-4, 1e-3, 1e-2, 1e-1),
@@ -37,6 +38,7 @@ BASE: dict[str, str] = {
     "Adam": "Adam",
     "SGD": "SGD",
     "Adam-HD": "Adam",
+    "Adam-HD-target": "Adam",
     "SGD-HD": "SGD",
     "stack-h1": "SGD",
     "stack-h3": "SGD",

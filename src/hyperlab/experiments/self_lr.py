@@ -36,6 +36,11 @@ from hyperlab.registry import EXPERIMENTS
 STACK_HYPER_LR = 0.02
 #: The HD optimizers use the library default (normalized, multiplicative, β = 0.1).
 HD_HYPER_LR = 0.1
+#: ``Adam-HD-target``: Adam-HD whose rate grows only while consecutive directions agree by more
+#: than this cosine, at β = TARGET_HYPER_LR (chosen on the development problems:
+#: ``docs/decisions/lr-free-bar.md``).
+TARGET_COSINE = 0.05
+TARGET_HYPER_LR = 0.2
 
 FULL_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]
 QUICK_RATES = [1e-4, 1e-2, 1.0]
@@ -120,11 +125,11 @@ def _torch(name: str) -> Callable[[Any, float], Any]:
     return make
 
 
-def _hd(name: str) -> Callable[[Any, float], Any]:
+def _hd(name: str, **settings: float) -> Callable[[Any, float], Any]:
     def make(params: Any, lr: float) -> Any:
         from hyperlab import hypergrad
 
-        return getattr(hypergrad, name)(params, lr=lr, hyper_lr=HD_HYPER_LR)
+        return getattr(hypergrad, name)(params, lr=lr, **({"hyper_lr": HD_HYPER_LR} | settings))
 
     return make
 
@@ -135,6 +140,7 @@ METHODS: dict[str, Callable[[Any, float], Any]] = {
     "SGD-HD": _hd("SGDHD"),
     "Adam": _torch("Adam"),
     "Adam-HD": _hd("AdamHD"),
+    "Adam-HD-target": _hd("AdamHD", hyper_lr=TARGET_HYPER_LR, target_cosine=TARGET_COSINE),
     "stack-h1": stacked_sgd(1),
     "stack-h2": stacked_sgd(2),
     "stack-h3": stacked_sgd(3),

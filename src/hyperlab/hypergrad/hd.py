@@ -65,7 +65,7 @@ __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 # otherwise overflow float32 parameters).
 _MAX_LR = 1e12
 # Hypergradient settings stored in every param group.
-_HD_KEYS = ("hyper_lr", "multiplicative", "normalize")
+_HD_KEYS = ("hyper_lr", "multiplicative", "normalize", "target_cosine")
 
 
 def check_nonneg(name: str, value: Any) -> float:
@@ -198,6 +198,12 @@ class HDOptimizer(Optimizer):
         check_nonneg("hyper_lr", group["hyper_lr"])
         _check_bool("multiplicative", group["multiplicative"])
         _check_bool("normalize", group["normalize"])
+        target = check_unit("target_cosine", group.setdefault("target_cosine", 0.0))
+        if target > 0 and not group["normalize"]:
+            raise InputError(
+                f"target_cosine={target!r} needs normalize=True (without it the hypergradient "
+                "is not a cosine)"
+            )
         check_nonneg("weight_decay", group.get("weight_decay", 0.0))
         if not self.per_group and self.param_groups:
             first = self.param_groups[0]
@@ -294,6 +300,8 @@ def _apply(group: dict[str, Any], h: float) -> None:
     if not math.isfinite(h):
         return
     beta = group["hyper_lr"]
+    if group["normalize"]:
+        h += group["target_cosine"]  # the rate grows only while cos(g_t, u_{t-1}) > target
     if group["multiplicative"]:
         new = group["lr"] * math.exp(-beta * h)
     else:
@@ -319,6 +327,10 @@ class SGDHD(HDOptimizer):
             depends on the size of the gradients.
         multiplicative: Update the rate in log space, ``α ← α·exp(-β·h)``; else ``α ← α - β·h``.
         normalize: Divide the hypergradient by ``‖g_t‖·‖u_{t-1}‖`` (a cosine; scale-free).
+        target_cosine: With ``normalize``, the rate moves by ``exp(β·(cos - target))``: it
+            grows only while consecutive directions agree by more than ``target`` (in
+            ``[0, 1)``; 0 is the plain rule). A small positive target settles at a smaller
+            rate than the plain rule's edge of oscillation.
         per_group: One learned rate per param group instead of one global rate.
     """
 
@@ -333,6 +345,7 @@ class SGDHD(HDOptimizer):
         hyper_lr: float = 0.1,
         multiplicative: bool = True,
         normalize: bool = True,
+        target_cosine: float = 0.0,
         per_group: bool = False,
     ) -> None:
         check_unit("momentum", momentum)
@@ -347,6 +360,7 @@ class SGDHD(HDOptimizer):
             hyper_lr=hyper_lr,
             multiplicative=multiplicative,
             normalize=normalize,
+            target_cosine=target_cosine,
         )
         super().__init__(params, defaults, per_group=per_group)
 
@@ -394,6 +408,7 @@ class SGDNHD(SGDHD):
         hyper_lr: float = 0.1,
         multiplicative: bool = True,
         normalize: bool = True,
+        target_cosine: float = 0.0,
         per_group: bool = False,
     ) -> None:
         super().__init__(
@@ -405,6 +420,7 @@ class SGDNHD(SGDHD):
             hyper_lr=hyper_lr,
             multiplicative=multiplicative,
             normalize=normalize,
+            target_cosine=target_cosine,
             per_group=per_group,
         )
 
@@ -424,6 +440,7 @@ class AdamHD(HDOptimizer):
         hyper_lr: Hyper learning rate ``β >= 0`` (see :class:`SGDHD`).
         multiplicative: Update the rate in log space.
         normalize: Divide the hypergradient by ``‖g_t‖·‖u_{t-1}‖``.
+        target_cosine: The cosine the rate settles at (see :class:`SGDHD`).
         per_group: One learned rate per param group.
     """
 
@@ -438,6 +455,7 @@ class AdamHD(HDOptimizer):
         hyper_lr: float = 0.1,
         multiplicative: bool = True,
         normalize: bool = True,
+        target_cosine: float = 0.0,
         per_group: bool = False,
     ) -> None:
         defaults = dict(
@@ -448,6 +466,7 @@ class AdamHD(HDOptimizer):
             hyper_lr=hyper_lr,
             multiplicative=multiplicative,
             normalize=normalize,
+            target_cosine=target_cosine,
         )
         super().__init__(params, defaults, per_group=per_group)
 
