@@ -1,7 +1,7 @@
 """Do hyperlab's self-tuning optimizers reach the bar of the learning-rate-free optimizers?
 
 Claim (issue 22, target): on every problem, hyperlab's best self-tuning optimizer (Adam-HD,
-SGD-HD, SGD under 1 or 3 Adam hyperoptimizers), started from the worst of its starting rates,
+Adam-HD-target, SGD-HD, SGD under 1 or 3 Adam hyperoptimizers), started from the worst of its starting rates,
 ends within 2% of the final validation loss of the best learning-rate-free optimizer
 (D-Adapt Adam, Prodigy, DoG, Schedule-Free AdamW, each at its package's defaults).
 
@@ -9,7 +9,7 @@ Method: five problems (digits, breast-cancer and wine with an MLP 2×64, a small
 8×8 digits images, diabetes regression with the same MLP; 70/30 split, batch 32, a few hundred
 steps each), ``--seeds`` seeds of the weights and the batch order; every method on every problem
 and seed; seed-mean final validation loss (cross-entropy, or MSE on the standardized target).
-Starting rates: Adam-HD 1e-4, 1e-3, 1e-2; the SGD-based ones 1e-4 ... 1e-1. Cost per step:
+Starting rates: the Adam-HDs 1e-4, 1e-3, 1e-2; the SGD-based ones 1e-4 ... 1e-1. Cost per step:
 median of interleaved timings, relative to plain Adam or SGD (the base of each method).
 Definitions: :mod:`hyperlab.experiments.lr_free_bar`.
 

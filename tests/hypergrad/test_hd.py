@@ -228,6 +228,39 @@ def test_normalized_multiplicative_step_is_bounded_by_beta() -> None:
     assert opt.lrs[0] == pytest.approx(0.1 * math.exp(0.1 / math.sqrt(2)))
 
 
+@pytest.mark.parametrize("cls", [SGDHD, SGDNHD, AdamHD])
+def test_a_target_cosine_shifts_the_rule_and_settles_lower(cls: type) -> None:
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = cls([p], lr=0.1, hyper_lr=0.1, target_cosine=0.2)
+    p.grad = torch.tensor([1.0, 0.0, 0.0])
+    opt.step()
+    if cls is SGDHD:  # the direction is the gradient: cos = 1/sqrt(2) at the second step
+        p.grad = torch.tensor([1.0, 1.0, 0.0])
+        opt.step()
+        assert opt.lrs[0] == pytest.approx(0.1 * math.exp(0.1 * (1 / math.sqrt(2) - 0.2)))
+    # on a real problem the run with a target ends at a lower rate
+    model, x, y = _problem(torch.float64)
+    plain = cls(model.parameters(), lr=1e-2)
+    _run(model, plain, x, y, 40)
+    model, x, y = _problem(torch.float64)
+    shifted = cls(model.parameters(), lr=1e-2, target_cosine=0.05)
+    _run(model, shifted, x, y, 40)
+    assert shifted.lrs[0] < plain.lrs[0]
+
+
+def test_a_target_cosine_needs_the_normalized_rule_and_survives_an_old_state() -> None:
+    p = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(InputError, match=re.escape("target_cosine=0.1 needs normalize=True")):
+        SGDHD([p], normalize=False, target_cosine=0.1)
+    with pytest.raises(InputError, match=re.escape("1.5")):
+        AdamHD([p], target_cosine=1.5)
+    opt = AdamHD([p], target_cosine=0.05)
+    state = opt.state_dict()
+    del state["param_groups"][0]["target_cosine"]  # saved before the option existed
+    opt.load_state_dict(state)
+    assert opt.param_groups[0]["target_cosine"] == 0.0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
