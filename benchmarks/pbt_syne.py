@@ -343,7 +343,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
     parser.add_argument("--budget", type=int, help="epochs per member (default: the task's)")
-    parser.add_argument("--interval", type=int, help="default: a tenth of the budget, rounded (as pbt)")
+    parser.add_argument(
+        "--interval", type=int, help="default: a tenth of the budget, rounded (as pbt)"
+    )
     parser.add_argument("--tasks", default=",".join(TASKS_RUN))
     parser.add_argument("--no-reference", action="store_true", help=f"skip {REFERENCE}")
     parser.add_argument("--quick", action="store_true", help="one seed, budget 4, no result file")
