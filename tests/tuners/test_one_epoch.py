@@ -237,3 +237,20 @@ def test_a_plain_objective_is_refused_before_anything_runs(tmp_path: Path) -> No
     with pytest.raises(InputError, match=r"one-epoch.*plain objective"):
         hyperlab.compare(objective, ["one-epoch"], seeds=1, trials=4, runs_dir=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_study_gets_the_held_out_test_score_of_its_best_full_trial(tmp_path: Path) -> None:
+    import hyperlab
+    from hyperlab.registry import TASKS
+
+    study, summary = hyperlab.tune(
+        "wine-mlp", "one-epoch", trials=6, seed=0, budget=3, runs_dir=tmp_path, name="one",
+        progress=False, report=False,
+    )  # fmt: skip
+    best = study.best_trial
+    assert best.user_attrs["one_epoch"] == FULL
+    task = TASKS.create("wine-mlp")
+    config = task.search_space(optuna.trial.FixedTrial(best.params))
+    assert summary.test_score == study.user_attrs["test_score"]["value"]
+    assert summary.test_score == task.test_score(config, 3, seed=0)
+
