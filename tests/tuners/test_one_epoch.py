@@ -253,4 +253,3 @@ def test_a_study_gets_the_held_out_test_score_of_its_best_full_trial(tmp_path: P
     config = task.search_space(optuna.trial.FixedTrial(best.params))
     assert summary.test_score == study.user_attrs["test_score"]["value"]
     assert summary.test_score == task.test_score(config, 3, seed=0)
-
