@@ -37,9 +37,25 @@ def replay(
     Raises:
         InputError: The schedule is empty or its segments are not contiguous from epoch 0.
     """
+    wrap = hypergradient_twin if hypergradient else None
+    state: Any = None
+    out = []
+    for config, epochs in _segments(task, schedule):
+        segment = task.train_segment(config, state, epochs, seed=seed, wrap_optimizer=wrap)
+        out.append(segment)
+        state = segment.state
+    return out
+
+
+def _segments(task: Task, schedule: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """``(configuration, epochs)`` of each segment of a schedule, after checking that they
+    follow each other from epoch 0.
+
+    Raises:
+        InputError: The schedule is empty or its segments are not contiguous from epoch 0.
+    """
     if not schedule:
         raise InputError("the schedule to replay is empty")
-    state: Any = None
     epoch = 0
     out = []
     for entry in schedule:
@@ -49,12 +65,8 @@ def replay(
                 f"{entry['end']} after epoch {epoch}"
             )
         config = task.search_space(optuna.trial.FixedTrial(entry["config"]))  # type: ignore[arg-type]
-        wrap = hypergradient_twin if hypergradient else None
-        segment = task.train_segment(
-            config, state, entry["end"] - epoch, seed=seed, wrap_optimizer=wrap
-        )
-        out.append(segment)
-        state, epoch = segment.state, entry["end"]
+        out.append((config, int(entry["end"]) - epoch))
+        epoch = int(entry["end"])
     return out
 
 
@@ -106,12 +118,8 @@ def member_test_score(
     training data through the member's schedule (:meth:`Task.schedule_test_score`), seeded as
     its path began and with hypergradient optimizers when the population trained with them.
     ``None`` when the task has no test split."""
-    schedule = trial.user_attrs["schedule"]
     seed, hypergradient = _path_start(study, trial)
-    steps = []
-    for entry in schedule:
-        config = task.search_space(optuna.trial.FixedTrial(entry["config"]))  # type: ignore[arg-type]
-        steps.append((config, int(entry["end"]) - int(entry["start"])))
+    steps = _segments(task, trial.user_attrs["schedule"])
     wrap = hypergradient_twin if hypergradient else None
     return task.schedule_test_score(steps, seed, wrap_optimizer=wrap)
 
