@@ -284,10 +284,7 @@ class SklearnMLPTask(Task):
     def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float:
         """Cross-entropy on the held-out test split after training on all training data."""
         budget = self.max_budget if budget is None else budget
-        data = self._data
-        run = _FoldRun(
-            data["x"], data["y"], data["x_test"], data["y_test"], config, self.n_classes, seed
-        )
+        run = self._test_run(config, seed)
         loss = float("nan")
         for _ in range(budget):
             loss = run.epoch()[2]
@@ -311,19 +308,8 @@ class SklearnMLPTask(Task):
         for _, epochs in schedule:
             if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
                 raise InputError(f"a segment's epochs must be a positive integer, got {epochs!r}")
-        data = self._data
         first = schedule[0][0]
-        run = _FoldRun(
-            data["x"],
-            data["y"],
-            data["x_test"],
-            data["y_test"],
-            first,
-            self.n_classes,
-            seed,
-            keep_dropout=True,
-            wrap_optimizer=wrap_optimizer,
-        )
+        run = self._test_run(first, seed, keep_dropout=True, wrap_optimizer=wrap_optimizer)
         applied = _applied(first)
         loss = float("nan")
         for config, epochs in schedule:
@@ -333,15 +319,26 @@ class SklearnMLPTask(Task):
                 loss = run.epoch()[2]
         return loss
 
+    def _test_run(self, config: dict[str, Any], seed: int, **options: Any) -> _FoldRun:
+        """A model on all the training data, evaluated on the test split after each epoch."""
+        data = self._data
+        return _FoldRun(
+            data["x"],
+            data["y"],
+            data["x_test"],
+            data["y_test"],
+            config,
+            self.n_classes,
+            seed,
+            **options,
+        )
+
     def test_accuracy(
         self, config: dict[str, Any], budget: int | None = None, seed: int = 0
     ) -> float:
         """Accuracy on the held-out test split after training on all training data."""
         budget = self.max_budget if budget is None else budget
-        data = self._data
-        run = _FoldRun(
-            data["x"], data["y"], data["x_test"], data["y_test"], config, self.n_classes, seed
-        )
+        run = self._test_run(config, seed)
         acc = float("nan")
         for _ in range(budget):
             acc = run.epoch()[3]
