@@ -36,14 +36,11 @@ class Context:
     Attributes:
         space: The whole search space (name -> distribution).
         names: The explored parameters.
-        log: Every finished segment so far: ``member``, ``start``, ``end``, ``config``,
-            ``before`` and ``value`` (the score at its start and at its end; ``before`` is
-            ``None`` for a segment that began from a fresh model) and ``improvement`` (how much
-            the score improved over the segment, positive is better; ``None`` with ``before``).
+        log: Every finished segment so far: ``member``, ``start``, ``end``, ``config`` and
+            ``improvement`` (how much the score improved over the segment, positive is better;
+            ``None`` for a segment that began from a fresh model).
         epoch: The epoch the exploiting members continue from.
         budget: Epochs per member.
-        scores: The score of each exploiting member's model (the copied one), in the order of
-            ``copied``; empty where the caller has none.
     """
 
     space: dict[str, BaseDistribution]
@@ -51,7 +48,6 @@ class Context:
     log: list[dict[str, Any]]
     epoch: int
     budget: int
-    scores: tuple[float, ...] = ()
 
 
 class Explorer(ABC):

@@ -196,19 +196,12 @@ class PopulationRun:
                     "run (or remove the checkpoint to start the population again)"
                 )
         self.members = [Member.from_dict(d) for d in data["members"]]
-        self.log = [self._with_before(entry) for entry in data["log"]]
+        self.log = data["log"]
         self.rng.bit_generator.state = data["rng"]
         self.steps, self.failures_in_a_row = data["steps"], data["failures_in_a_row"]
         self.seconds = dict(data["seconds"])
         self.seconds["restore"] += time.perf_counter() - began
         return True
-
-    def _with_before(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """A log entry of a checkpoint written before entries had ``before``, with it."""
-        if "before" in entry:
-            return entry
-        gain = entry.get("improvement")
-        return {**entry, "before": None if gain is None else entry["value"] + self.sign * gain}
 
     # -- one segment ------------------------------------------------------------------------
 
@@ -244,7 +237,6 @@ class PopulationRun:
                 "start": start,
                 "end": m.epoch,
                 "config": dict(m.params),
-                "before": before,
                 "value": m.value,
                 "improvement": gain,
             }
@@ -273,12 +265,7 @@ class PopulationRun:
         if not exploiters:
             return
         context = Context(
-            self.space,
-            self.settings.explored,
-            self.log,
-            exploiters[0].epoch,
-            self.settings.budget,
-            tuple(float(m.value) for m in exploiters if m.value is not None),
+            self.space, self.settings.explored, self.log, exploiters[0].epoch, self.settings.budget
         )
         chosen = self.explorer.explore([dict(m.params) for m in exploiters], context, self.rng)
         for m, params in zip(exploiters, chosen):
