@@ -248,6 +248,19 @@ def test_a_target_cosine_shifts_the_rule_and_settles_lower(cls: type) -> None:
     assert shifted.lrs[0] < plain.lrs[0]
 
 
+@pytest.mark.parametrize("cls", [SGDHD, SGDNHD, AdamHD])
+def test_a_zero_gradient_leaves_the_rate_alone_even_with_a_target(cls: type) -> None:
+    # no gradient means no cosine to read: the target must not shrink the rate
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = cls([p], lr=0.1, hyper_lr=0.2, target_cosine=0.05)
+    p.grad = torch.tensor([1.0, 0.0, 0.0])
+    opt.step()
+    for _ in range(50):
+        p.grad = torch.zeros(3)
+        opt.step()
+    assert opt.lrs[0] == pytest.approx(0.1)
+
+
 def test_a_target_cosine_needs_the_normalized_rule_and_survives_an_old_state() -> None:
     p = torch.nn.Parameter(torch.zeros(2))
     with pytest.raises(InputError, match=re.escape("target_cosine=0.1 needs normalize=True")):

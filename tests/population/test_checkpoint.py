@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from hyperlab.errors import InputError
 from hyperlab.population import checkpoint
 
 
@@ -25,7 +26,8 @@ def _payload() -> dict[str, object]:
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
                     "half": torch.arange(4, dtype=torch.float16),
-                    "strided": torch.arange(12.0).reshape(3, 4).t(),  # not contiguous
+                    "transposed": torch.arange(12.0).reshape(3, 4).t(),  # Fortran order
+                    "strided": torch.arange(12.0).reshape(3, 4)[:, ::2],  # not contiguous
                     "empty": torch.zeros(0),
                     "leaf": torch.ones(2, requires_grad=True),
                 },
@@ -110,10 +112,50 @@ def test_a_checkpoint_of_the_earlier_layout_is_read(tmp_path: Path) -> None:
     _same(payload, checkpoint.load(tmp_path))
 
 
-def test_a_truncated_checkpoint_is_refused_by_name(tmp_path: Path) -> None:
-    payload = {"w": torch.from_numpy(np.arange(1000.0))}
-    checkpoint.save(tmp_path, payload)
+def test_the_strided_tensor_really_is_not_contiguous() -> None:
+    state = _payload()["members"][0]["state"]  # type: ignore[index]
+    array = checkpoint._pack(state["strided"]).array
+    assert not (array.flags.c_contiguous or array.flags.f_contiguous)
+
+
+def test_a_failed_write_stops_the_next_step_without_waiting(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    writer = checkpoint.Writer(blocked)
+    writer.check()  # nothing written yet: nothing to raise
+    writer.save(_payload())
+    assert writer._thread is not None
+    writer._thread.join()  # the write has failed by now
+    with pytest.raises(OSError):
+        writer.check()
+
+
+def _saved(tmp_path: Path) -> bytes:
+    checkpoint.save(tmp_path, {"w": torch.from_numpy(np.arange(1000.0)), "log": ["x"] * 50})
+    return (tmp_path / checkpoint.FILE).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("cut", "why"),
+    [
+        (lambda b: b"", "empty or cut short"),
+        (lambda b: b[:40], "cannot be read"),  # inside the index
+        (lambda b: b[:-100], "cut short"),  # inside the arrays
+        (lambda b: b + b"\0", "bytes after its end"),
+        (lambda b: b"not a pickle at all", "cannot be read"),
+    ],
+    ids=["empty", "index", "arrays", "trailing", "garbage"],
+)
+def test_a_damaged_checkpoint_is_refused_by_name(tmp_path: Path, cut: object, why: str) -> None:
     path = tmp_path / checkpoint.FILE
-    path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(EOFError, match="truncated"):
+    path.write_bytes(cut(_saved(tmp_path)))  # type: ignore[operator]
+    with pytest.raises(InputError, match=why) as info:
+        checkpoint.load(tmp_path)
+    assert str(path) in str(info.value) and "remove it" in str(info.value)
+
+
+def test_a_checkpoint_of_a_newer_layout_is_refused_by_name(tmp_path: Path) -> None:
+    with open(tmp_path / checkpoint.FILE, "wb") as f:
+        pickle.dump({"layout": "hyperlab-checkpoint-9", "head": b"", "sizes": []}, f)
+    with pytest.raises(InputError, match="layout 'hyperlab-checkpoint-9'"):
         checkpoint.load(tmp_path)

@@ -89,6 +89,51 @@ def test_a_schedule_is_scored_on_the_test_split_as_it_was_trained() -> None:
         task.schedule_test_score([])
     with pytest.raises(InputError, match="epochs must be a positive integer, got 0"):
         task.schedule_test_score([(config, 0)])
+    lacking = {k: v for k, v in config.items() if k != "activation"}
+    with pytest.raises(InputError, match=r"segment 1's config for wine-mlp lacks \['activation'\]"):
+        task.schedule_test_score([(config, 1), (lacking, 1)])
+    with pytest.raises(InputTypeError, match="segment 0's config must be a dict, got NoneType"):
+        task.schedule_test_score([(None, 1)])  # type: ignore[list-item]
+    with pytest.raises(InputError, match="segment 0 of the schedule is not"):
+        task.schedule_test_score([config])  # type: ignore[list-item]
+    with pytest.raises(InputTypeError, match="schedule must be a list"):
+        task.schedule_test_score(config)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("hypergradient", [False, True], ids=["plain", "hypergradient"])
+def test_the_test_split_model_trains_exactly_as_the_population_member_did(
+    hypergradient: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pointed at fold 0's data, the schedule's test-split run gives fold 0's validation
+    losses of the same segments trained by ``train_segment``: rates, batch sizes and weight
+    decay change at the same epochs, and the hypergradient twin wraps the same optimizer."""
+    from hyperlab.population.selftuning import hypergradient_twin
+    from hyperlab.tasks.mlp import _FoldRun
+
+    task = TASKS.create("wine-mlp", n_folds=2, max_epochs=6)
+    base = task.search_space(optuna.trial.FixedTrial(SMALL | {"dropout": 0.0}))
+    steps = [
+        (base, 2),
+        (base | {"lr": 0.003, "batch_size": 64}, 1),
+        (base | {"lr": 0.003, "batch_size": 16, "weight_decay": 1e-3}, 2),
+    ]
+    wrap = hypergradient_twin if hypergradient else None
+    state, ends = None, []
+    for config, epochs in steps:
+        segment = task.train_segment(config, state, epochs, seed=3, wrap_optimizer=wrap)
+        state = segment.state
+        ends.append(segment.fold_values[0])
+    train, val = task._folds[0]
+    data = task._data
+
+    def fold0(config: dict[str, object], seed: int, **options: object) -> _FoldRun:
+        x, y = data["x"], data["y"]
+        return _FoldRun(x[train], y[train], x[val], y[val], config, task.n_classes, seed,
+                        **options)  # fmt: skip
+
+    monkeypatch.setattr(task, "_test_run", fold0)
+    for cut in range(1, len(steps) + 1):
+        assert task.schedule_test_score(steps[:cut], seed=3, wrap_optimizer=wrap) == ends[cut - 1]
 
 
 def test_mlp_training_data_is_the_part_the_folds_split() -> None:

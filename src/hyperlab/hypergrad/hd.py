@@ -292,7 +292,9 @@ class HDOptimizer(Optimizer):
 
 
 def _safe_div(num: float, den: float) -> float:
-    return num / den if den > 0 else 0.0
+    """``num / den``; NaN (no hyper step: :func:`_apply` skips it) when a gradient or the
+    last update is zero, so that no cosine is read where there is none."""
+    return num / den if den > 0 else math.nan
 
 
 def _apply(group: dict[str, Any], h: float) -> None:

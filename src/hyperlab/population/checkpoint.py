@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperlab.errors import InputError
 from hyperlab.folder_lock import folder_lock
 
 #: The checkpoint's file name inside the work folder.
@@ -69,21 +70,55 @@ def save(workdir: Path, payload: dict[str, Any]) -> None:
 
 
 def load(workdir: Path) -> dict[str, Any] | None:
-    """The checkpoint of ``workdir``, or ``None`` when there is none."""
+    """The checkpoint of ``workdir``, or ``None`` when there is none.
+
+    Raises:
+        InputError: The file is damaged (cut short, bytes after its end, not a checkpoint)
+            or was written by a newer version of hyperlab; the message names the file.
+    """
     path = workdir / FILE
     if not path.exists():
         return None
+    try:
+        return _read(path)
+    except _Damaged as exc:
+        raise InputError(_damaged(path, str(exc))) from None
+    except OSError:
+        raise
+    except Exception as exc:  # an unpickling error of any kind: the bytes are not ours
+        raise InputError(_damaged(path, f"{type(exc).__name__}: {exc}")) from exc
+
+
+class _Damaged(Exception):
+    """What is wrong with a checkpoint file, found while reading it."""
+
+
+def _damaged(path: Path, what: str) -> str:
+    return (
+        f"the population checkpoint {path} cannot be read ({what}); remove it to start the "
+        "population again, or resume with the hyperlab that wrote it"
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
     with open(path, "rb") as f:
-        first = pickle.load(f)  # our own file: states hold any picklable object
-        if not (isinstance(first, dict) and first.get("layout") == _LAYOUT):
+        try:
+            first = pickle.load(f)  # our own file: states hold any picklable object
+        except EOFError:
+            raise _Damaged("it is empty or cut short") from None
+        if not (isinstance(first, dict) and "layout" in first):
             return _unpack(first)  # written before the arrays followed the index
+        if first["layout"] != _LAYOUT:
+            raise _Damaged(f"layout {first['layout']!r}, this version reads {_LAYOUT!r}")
         buffers = []
         for size in first["sizes"]:
             buffer = bytearray(size)  # writable: the tensors made from it can be trained
             if f.readinto(buffer) != size:
-                raise EOFError(f"the population checkpoint {path} is truncated")
+                raise _Damaged("it is cut short")
             buffers.append(buffer)
-    return _unpack(pickle.loads(first["head"], buffers=buffers))
+        if f.read(1):
+            raise _Damaged("it has bytes after its end")
+    return _unpack(pickle.loads(first["head"], buffers=buffers))  # type: ignore[no-any-return]
 
 
 class Writer:
@@ -120,6 +155,16 @@ class Writer:
         began = time.perf_counter()
         self._join()
         self.seconds += time.perf_counter() - began
+
+    def check(self) -> None:
+        """Raise the error of a write that has already failed, without waiting for one in
+        flight (so that a full disk stops the run before it trains another generation).
+
+        Raises:
+            OSError: The last write failed (the error it met).
+        """
+        if self._thread is not None and not self._thread.is_alive():
+            self._join()
 
     def _join(self) -> None:
         if self._thread is not None:

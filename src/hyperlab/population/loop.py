@@ -20,9 +20,9 @@ and a resumed run ends exactly as an uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
+import warnings
 import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -119,6 +119,7 @@ class PopulationRun:
         before = self.seconds["save"]
         try:
             while any(m.epoch < self.settings.budget for m in self.members):
+                writer.check()
                 if self.settings.mode == "sync":
                     self._generation()
                 else:
@@ -127,8 +128,12 @@ class PopulationRun:
                 self.seconds["save"] = before + writer.seconds
                 writer.save(self._payload())
         except BaseException:
-            with contextlib.suppress(Exception):  # the write in flight lands; this error wins
+            try:  # the write in flight lands; this error wins
                 writer.wait()
+            except Exception as lost:
+                warnings.warn(
+                    f"the last population checkpoint was not written: {lost}", stacklevel=2
+                )
             raise
         writer.wait()
         self.seconds["save"] = before + writer.seconds

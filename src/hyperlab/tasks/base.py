@@ -285,7 +285,44 @@ class Task(ABC):
         model was: ``schedule`` holds ``(configuration, epochs)`` per segment, in order, and
         each segment's mutable hyperparameters take effect when it starts (as in
         :meth:`train_segment`). ``None`` when the task has no test split or cannot train
-        through a schedule."""
+        through a schedule.
+
+        Raises:
+            InputError: The schedule is empty, a segment is not a ``(dict, epochs)`` pair, its
+                epochs are not a positive int, or its configuration lacks a parameter.
+        """
+        if isinstance(schedule, str | bytes) or not isinstance(schedule, Sequence):
+            raise InputTypeError(
+                f"schedule must be a list of (config, epochs), got {type(schedule).__name__}"
+            )
+        if not schedule:
+            raise InputError("the schedule to score on the test split is empty")
+        names = set(self.distributions())
+        for i, segment in enumerate(schedule):
+            if not (isinstance(segment, tuple | list) and len(segment) == 2):
+                raise InputError(
+                    f"segment {i} of the schedule is not (config, epochs): {segment!r}"
+                )
+            config, epochs = segment
+            if not isinstance(config, dict):
+                raise InputTypeError(
+                    f"segment {i}'s config must be a dict, got {type(config).__name__}"
+                )
+            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+                raise InputError(f"segment {i}'s epochs must be a positive integer, got {epochs!r}")
+            if missing := names - set(config):
+                raise InputError(f"segment {i}'s config for {self.name} lacks {sorted(missing)}")
+        return self._schedule_test_score(
+            [(dict(c), int(e)) for c, e in schedule], int(seed), wrap_optimizer
+        )
+
+    def _schedule_test_score(
+        self,
+        schedule: list[tuple[dict[str, Any], int]],
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> float | None:
+        """Compute :meth:`schedule_test_score` (inputs already checked); ``None`` here."""
         return None
 
     def default_config(self) -> dict[str, Any]:

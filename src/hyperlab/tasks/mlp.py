@@ -14,7 +14,6 @@ import copy
 import functools
 import math
 import time
-from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -290,24 +289,14 @@ class SklearnMLPTask(Task):
             loss = run.epoch()[2]
         return loss
 
-    def schedule_test_score(
+    def _schedule_test_score(
         self,
-        schedule: Sequence[tuple[dict[str, Any], int]],
-        seed: int = 0,
-        *,
-        wrap_optimizer: OptimizerWrapper | None = None,
+        schedule: list[tuple[dict[str, Any], int]],
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
     ) -> float:
         """Cross-entropy on the held-out test split after training one model on all training
-        data through ``schedule`` (see :meth:`Task.schedule_test_score`).
-
-        Raises:
-            InputError: The schedule is empty or a segment's epochs are not a positive int.
-        """
-        if not schedule:
-            raise InputError("the schedule to score on the test split is empty")
-        for _, epochs in schedule:
-            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-                raise InputError(f"a segment's epochs must be a positive integer, got {epochs!r}")
+        data through ``schedule`` (see :meth:`Task.schedule_test_score`)."""
         first = schedule[0][0]
         run = self._test_run(first, seed, keep_dropout=True, wrap_optimizer=wrap_optimizer)
         applied = _applied(first)
