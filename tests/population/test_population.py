@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -21,6 +22,7 @@ from hyperlab.population import PopulationFailure, PopulationTuner, checkpoint
 from hyperlab.population.checkpoint import FILE
 from hyperlab.registry import TASKS, TUNERS
 from hyperlab.space import SpaceEncoder
+from hyperlab.tasks.mlp import SklearnMLPTask
 from tests.population.conftest import outcome, run_population
 from tests.population.quadratic import Quadratic
 
@@ -75,6 +77,40 @@ def test_resume_after_a_crash_loses_nothing(mode: str, tmp_path: Path) -> None:
     assert outcome(resumed) == outcome(whole)
     # only the segments after the last checkpoint ran again: fewer than the whole run's
     assert resumed_task.segments < 4 * 6
+
+
+class _CrashingMLP(SklearnMLPTask):
+    """A small ``wine-mlp`` whose process "dies" after ``crash_after`` segments."""
+
+    def __init__(self, crash_after: int | None = None) -> None:
+        super().__init__("wine", n_folds=2, max_epochs=5)
+        self.crash_after, self.segments = crash_after, 0
+
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        if self.crash_after is not None and self.segments >= self.crash_after:
+            raise RuntimeError("simulated crash")
+        self.segments += 1
+        return super()._train_segment(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("tuner", "options"),
+    [("pb2", {"mode": "async"}), ("pbt", {"mode": "sync", "hypergradient": True})],
+    ids=["pb2-async", "pbt-hypergradient"],
+)
+def test_a_resumed_mlp_population_ends_as_an_uninterrupted_one(
+    tuner: str, options: dict[str, Any], tmp_path: Path
+) -> None:
+    """With real model and optimizer states (weights, Adam's moments, learned rates, random
+    streams) restored from the checkpoint, not a toy state."""
+    settings = {"trials": 4, "budget": 5, "interval": 1, **options}
+    whole = run_population(tuner, _CrashingMLP(), tmp_path / "whole", **settings)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_population(tuner, _CrashingMLP(crash_after=11), tmp_path / "run", **settings)
+    resumed_task = _CrashingMLP()
+    resumed = run_population(tuner, resumed_task, tmp_path / "run", **settings)
+    assert outcome(resumed) == outcome(whole)
+    assert 0 < resumed_task.segments < 4 * 5
 
 
 def test_a_finished_population_is_not_trained_again(tmp_path: Path) -> None:
