@@ -51,3 +51,31 @@ def test_population_refuses_what_it_cannot_mean(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "p").exists()
+
+
+def test_population_and_trials_are_one_setting_on_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--tuner", "pbt", "--tuner-option", "interval=2"]
+    assert _run(tmp_path, *common, "--population", "3") == 0
+    assert _run(tmp_path, *common, "--trials", "3") == 0  # the same run: nothing to train
+    assert "other settings" not in capsys.readouterr().err
+
+
+def test_a_population_too_large_for_one_process_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(tmp_path, "--tuner", "pbt", "--population", "20000") == 2
+    err = capsys.readouterr().err
+    assert "20000 members is more than the 10000" in err and "Traceback" not in err
+
+
+def test_a_checkpoint_that_cannot_be_written_ends_the_run_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocked = tmp_path / "p" / "population" / "p_pbt_none_seed0"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where the checkpoint folder goes")
+    assert _run(tmp_path, "--tuner", "pbt", "--population", "3") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "hyperlab tune: error:" in err and str(blocked) in err

@@ -49,3 +49,51 @@ def test_replay_refuses_a_run_without_a_population_and_an_unknown_member(
     assert main(["replay", str(run), "--member", "9"]) == 2
     err = capsys.readouterr().err
     assert "no member 9" in err and "[0, 1, 2, 3]" in err and "Traceback" not in err
+
+
+def _compare(runs: Path, tuners: str) -> Path:
+    code = main(
+        ["compare", "--task", QUADRATIC, "--tuners", tuners, "--population", "3", "--budget",
+         "4", "--seeds", "1", "--runs-dir", str(runs), "--name", "cmp", "--no-progress",
+         "--tuner-option", "interval=2"]
+    )  # fmt: skip
+    assert code == 0
+    return runs / "cmp"
+
+
+def test_replay_of_a_run_with_several_populations_asks_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _compare(tmp_path, "pbt,pb2")
+    capsys.readouterr()
+    assert main(["replay", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "several populations; pick one with --study" in err
+    names = re.findall(r"cmp:\S+?seed0", err)
+    assert sorted(names) == ["cmp:pb2:none:seed0", "cmp:pbt:none:seed0"]
+    assert main(["replay", str(run), "--study", "cmp:pb2:none:seed0"]) == 0
+    assert "of study cmp:pb2:none:seed0" in capsys.readouterr().out
+    assert main(["replay", str(run), "--study", "cmp:nope"]) == 2
+    assert "no study 'cmp:nope'" in capsys.readouterr().err
+
+
+def test_replay_finds_the_one_population_of_a_mixed_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _compare(tmp_path, "random,pbt")
+    capsys.readouterr()
+    assert main(["replay", str(run)]) == 0
+    assert "of study cmp:pbt:none:seed0" in capsys.readouterr().out
+
+
+def test_replay_of_a_population_still_training_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _tune(tmp_path, "random")
+    checkpoints = run / "population" / "random_pbt_none_seed0"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "population.pkl").write_bytes(b"generation 1")
+    capsys.readouterr()
+    assert main(["replay", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "has not finished" in err and "run its command again" in err

@@ -89,7 +89,7 @@ def test_ctrl_c_leaves_nothing_running_and_resume_repeats_nothing(
             proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err, err
-    assert "interrupted; finished trials are saved" in err
+    assert "interrupted; finished trials (and a population's last checkpoint) are saved" in err
     interrupted = _trials(run)
     assert not [t.number for t in interrupted if t.state == TrialState.RUNNING]
     assert any("interrupted" in str(t.user_attrs.get("fail_reason")) for t in interrupted)

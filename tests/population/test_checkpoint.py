@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import pickle
 from pathlib import Path
 
@@ -159,3 +160,17 @@ def test_a_checkpoint_of_a_newer_layout_is_refused_by_name(tmp_path: Path) -> No
         pickle.dump({"layout": "hyperlab-checkpoint-9", "head": b"", "sizes": []}, f)
     with pytest.raises(InputError, match="layout 'hyperlab-checkpoint-9'"):
         checkpoint.load(tmp_path)
+
+
+def test_a_write_that_fails_names_the_checkpoint_and_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left on device") as info:
+        checkpoint.save(tmp_path, _payload())
+    assert info.value.errno == errno.ENOSPC
+    assert str(tmp_path / checkpoint.FILE) in str(info.value)
+    assert list(tmp_path.iterdir()) == []

@@ -79,11 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            f"hyperlab {args.command}: interrupted; finished trials are saved, "
-            "run the same command again to resume",
+            f"hyperlab {args.command}: interrupted; finished trials (and a population's last "
+            "checkpoint) are saved, run the same command again to resume",
             file=sys.stderr,
         )
         return 130
+    except OSError as exc:  # the machine's, not ours: a full disk, a read-only folder
+        print(f"hyperlab {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _one_line_warning(

@@ -101,6 +101,8 @@ def _trials(args: argparse.Namespace, tuner_options: dict[str, Any]) -> int:
     population = getattr(args, "population", None)
     if population is None:
         return 20 if args.trials is None else int(args.trials)
+    if population < 2:
+        raise InputError(f"--population must be at least 2 members, got {population}")
     if args.trials is not None and args.trials != population:
         raise InputError(
             f"--population {population} and --trials {args.trials} disagree: a population's "

@@ -1,6 +1,7 @@
 """``hyperlab replay RUN_DIR``: train one fresh model with a schedule a population discovered.
 
-The run must be a ``tune`` run of ``pbt`` or ``pb2``. The fresh model follows the best member's
+The run must hold a finished population (a ``tune`` or ``compare`` run of ``pbt`` or ``pb2``;
+``--study`` picks one where it holds several). The fresh model follows the best member's
 schedule (or ``--member K``'s) segment by segment, with the member's seed, and prints each
 segment's hyperparameters and validation score next to the member's own.
 """
@@ -8,6 +9,7 @@ segment's hyperparameters and validation score next to the member's own.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("run_dir", help="the run directory of a pbt or pb2 tune run")
     p.add_argument("--member", type=int, help="the member to replay (default: the best)")
+    p.add_argument(
+        "--study", help="the study to replay, where the run holds several populations (compare)"
+    )
     p.add_argument("--data-dir", help="folder of replay data (sets HYPERLAB_DATA)")
     p.set_defaults(func=run)
 
@@ -34,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
     if spec.task is None:
         raise InputError("replay needs a run of a registered task, not of an objective function")
     task = TASKS.create(spec.task, **spec.task_options)
-    study = load_studies(args.run_dir)[0][0]
+    study = _population(args.run_dir, load_studies(args.run_dir), args.study)
     trial, segments = replay_member(study, task, args.member)
     recorded = list(trial.intermediate_values.values())
     member = trial.user_attrs.get("member")
-    print(f"replaying member {member} (trial {trial.number}) of {spec.name}: {spec.task}")
+    print(f"replaying member {member} (trial {trial.number}) of study {study.study_name}")
     for entry, segment in zip(trial.user_attrs["schedule"], segments, strict=True):
         end = entry["end"]
         config = ", ".join(f"{k}={_fmt(v)}" for k, v in entry["config"].items())
@@ -47,6 +52,41 @@ def run(args: argparse.Namespace) -> int:
         print(f"    score {segment.value:.6g} (the member's: {was:.6g})")
     print(f"final score {segments[-1].value:.6g}; the member finished at {trial.value:.6g}")
     return 0
+
+
+def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) -> Any:
+    """The study to replay: ``name``, else the run's one finished population.
+
+    Raises:
+        InputError: No such study; several populations and no ``name``; or none finished
+            (the message says whether a population is still training).
+    """
+    from pathlib import Path
+
+    from hyperlab.errors import InputError
+
+    names = [s.study_name for s, *_ in studies]
+    if name is not None:
+        if name not in names:
+            raise InputError(f"no study {name!r} in {run_dir!r}; studies: {', '.join(names)}")
+        return studies[names.index(name)][0]
+    finished = [s for s, *_ in studies if any("schedule" in t.user_attrs for t in s.trials)]
+    if len(finished) > 1:
+        listed = ", ".join(s.study_name for s in finished)
+        raise InputError(
+            f"run {run_dir!r} holds several populations; pick one with --study: {listed}"
+        )
+    if finished:
+        return finished[0]
+    training = Path(run_dir) / "population"
+    if training.is_dir() and any(training.iterdir()):
+        raise InputError(
+            f"the population of run {run_dir!r} has not finished (its checkpoint is in "
+            f"{training}); run its command again to finish it, then replay"
+        )
+    if not studies:
+        raise InputError(f"run {run_dir!r} has no studies in its storage yet")
+    return studies[0][0]  # replay_member says that it holds no population
 
 
 def _fmt(value: object) -> str:

@@ -143,6 +143,10 @@ class RunSpec:
     def differences(self, other: RunSpec) -> list[str]:
         """Settings that differ from ``other`` and forbid resuming (passwords aside)."""
         mine, theirs = self.to_dict(), other.to_dict()
+        for data in (mine, theirs):  # a population's size is its trials (resumable; its
+            options = dict(data.get("tuner_options") or {})  # checkpoint checks its own)
+            options.pop("population", None)
+            data["tuner_options"] = options
         return [
             f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}"
             for k in mine

@@ -82,22 +82,19 @@ def load(workdir: Path) -> dict[str, Any] | None:
     try:
         return _read(path)
     except _Damaged as exc:
-        raise InputError(_damaged(path, str(exc))) from None
+        raise InputError(_damaged(path, *exc.args)) from None
     except OSError:
         raise
     except Exception as exc:  # an unpickling error of any kind: the bytes are not ours
-        raise InputError(_damaged(path, f"{type(exc).__name__}: {exc}")) from exc
+        raise InputError(_damaged(path, "it is damaged or not a population checkpoint")) from exc
 
 
 class _Damaged(Exception):
     """What is wrong with a checkpoint file, found while reading it."""
 
 
-def _damaged(path: Path, what: str) -> str:
-    return (
-        f"the population checkpoint {path} cannot be read ({what}); remove it to start the "
-        "population again, or resume with the hyperlab that wrote it"
-    )
+def _damaged(path: Path, what: str, advice: str = "remove it to start again") -> str:
+    return f"the population checkpoint {path} cannot be read ({what}); {advice}"
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -109,7 +106,10 @@ def _read(path: Path) -> dict[str, Any]:
         if not (isinstance(first, dict) and "layout" in first):
             return _unpack(first)  # written before the arrays followed the index
         if first["layout"] != _LAYOUT:
-            raise _Damaged(f"layout {first['layout']!r}, this version reads {_LAYOUT!r}")
+            raise _Damaged(
+                f"layout {first['layout']!r}, this version reads {_LAYOUT!r}",
+                "resume it with the hyperlab that wrote it, or remove it to start again",
+            )
         buffers = []
         for size in first["sizes"]:
             buffer = bytearray(size)  # writable: the tensors made from it can be trained
@@ -190,13 +190,20 @@ def _write(workdir: Path, packed: Any) -> None:
     views = [b.raw() for b in buffers]
     index = {"layout": _LAYOUT, "head": head, "sizes": [v.nbytes for v in views]}
     tmp = workdir / (FILE + ".tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-        for view in views:
-            f.write(view)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, workdir / FILE)
+    try:
+        with open(tmp, "wb") as f:
+            pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+            for view in views:
+                f.write(view)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, workdir / FILE)
+    except OSError as exc:  # a full disk: say which file, leave no half-written one
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise type(exc)(
+            exc.errno, f"{exc.strerror}: the population checkpoint {workdir / FILE} was not written"
+        ) from exc
     _sync_folder(workdir)
 
 

@@ -182,6 +182,11 @@ class PopulationRun:
         data = checkpoint.load(self.workdir)
         if data is None:
             return False
+        if not isinstance(data, dict) or "format" not in data:
+            raise InputError(
+                f"{self.workdir / checkpoint.FILE} is not a population checkpoint; remove it to "
+                "start the population again"
+            )
         if data.get("format") != FORMAT:
             raise InputError(
                 f"the population checkpoint in {self.workdir} has layout {data.get('format')!r}; "

@@ -31,6 +31,10 @@ from hyperlab.tasks.base import Task
 MODES = ("sync", "async")
 
 
+#: The largest population: every member's model lives in the memory of one process.
+MAX_POPULATION = 10_000
+
+
 class PopulationTuner(optuna.samplers.BaseSampler):
     """Population-based training as an Optuna sampler.
 
@@ -172,6 +176,11 @@ class PopulationTuner(optuna.samplers.BaseSampler):
                     f"{self.name} needs {name} >= {least} (a population of at least two members "
                     f"trained in at least two segments), got {name}={value!r}"
                 )
+        if trials > MAX_POPULATION:
+            raise InputError(
+                f"{self.name} keeps every member's model in one process: a population of "
+                f"{trials} members is more than the {MAX_POPULATION} it allows"
+            )
         if budget is None:
             return None
         interval = self.interval if self.interval is not None else max(1, round(budget / 10))
