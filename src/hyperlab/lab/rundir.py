@@ -143,8 +143,10 @@ class RunSpec:
     def differences(self, other: RunSpec) -> list[str]:
         """Settings that differ from ``other`` and forbid resuming (passwords aside)."""
         mine, theirs = self.to_dict(), other.to_dict()
-        for data in (mine, theirs):  # a population's size is its trials (resumable; its
-            options = dict(data.get("tuner_options") or {})  # checkpoint checks its own)
+        # ``--population N`` is ``--trials N`` (resumable; a population's checkpoint refuses
+        # another size by name): the copy of it among the tuner options is not a setting
+        for data in (mine, theirs):
+            options = dict(data.get("tuner_options") or {})
             options.pop("population", None)
             data["tuner_options"] = options
         return [
