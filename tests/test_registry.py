@@ -55,6 +55,8 @@ def test_parse_options_reads_numbers_booleans_and_text() -> None:
     }
     with pytest.raises(InputError, match="'oops'"):
         parse_options(["oops"])
+    with pytest.raises(InputError, match="option 'interval' is given twice \\('interval =2'\\)"):
+        parse_options(["interval=1", "interval =2"])
 
 
 def test_an_option_that_names_tasks_gets_the_tasks() -> None:

@@ -273,13 +273,15 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` strings -> a factory's options, values read as int, float, bool or text.
 
     Raises:
-        InputError: An item without ``=``.
+        InputError: An item without ``=``, or a key given twice.
     """
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
             raise InputError(f"option {item!r} must look like KEY=VALUE")
         key, raw = item.split("=", 1)
+        if key.strip() in out:
+            raise InputError(f"option {key.strip()!r} is given twice ({item!r}); give it once")
         value: Any = raw
         for cast in (int, float):
             try:
