@@ -65,7 +65,10 @@ def test_replay_of_a_run_with_several_populations_asks_which(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = _compare(tmp_path, "pbt,pb2")
-    capsys.readouterr()
+    hints = re.findall(
+        r"its schedules: hyperlab replay (\S+) --study (\S+)", capsys.readouterr().out
+    )
+    assert sorted(hints) == [(str(run), "cmp:pb2:none:seed0"), (str(run), "cmp:pbt:none:seed0")]
     assert main(["replay", str(run)]) == 2
     err = capsys.readouterr().err
     assert "several populations; pick one with --study" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from hyperlab.cli._common import (
     add_run_options,
@@ -26,8 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from hyperlab.api import compare
     from hyperlab.lab.target import default_name
 
@@ -46,9 +45,20 @@ def run(args: argparse.Namespace) -> int:
     )
     run_dir = Path(args.runs_dir) / name
     print_summary(run_dir)
+    _replay_hint(run_dir)
     print(f"results: {run_dir / 'results.csv'}")
     print(f"report: {run_dir / 'report.html'}")
     return 0
+
+
+def _replay_hint(run_dir: Path) -> None:
+    """How to replay each population's schedules, where the run trained any."""
+    from hyperlab.lab.rundir import load_studies
+    from hyperlab.population.replay import members
+
+    for study, *_ in load_studies(run_dir):
+        if members(study):
+            print(f"its schedules: hyperlab replay {run_dir} --study {study.study_name}")
 
 
 def print_summary(run_dir: object) -> None:

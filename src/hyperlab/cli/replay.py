@@ -64,13 +64,14 @@ def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) 
     from pathlib import Path
 
     from hyperlab.errors import InputError
+    from hyperlab.population.replay import members
 
     names = [s.study_name for s, *_ in studies]
     if name is not None:
         if name not in names:
             raise InputError(f"no study {name!r} in {run_dir!r}; studies: {', '.join(names)}")
         return studies[names.index(name)][0]
-    finished = [s for s, *_ in studies if any("schedule" in t.user_attrs for t in s.trials)]
+    finished = [s for s, *_ in studies if members(s)]
     if len(finished) > 1:
         listed = ", ".join(s.study_name for s in finished)
         raise InputError(

@@ -70,6 +70,16 @@ def _segments(task: Task, schedule: list[dict[str, Any]]) -> list[tuple[dict[str
     return out
 
 
+def members(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The complete trials of ``study`` that are members of a finished population (they carry
+    a ``schedule``); empty for any other study."""
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if "schedule" in t.user_attrs
+    ]
+
+
 def replay_member(
     study: optuna.Study, task: Task, member: int | None = None
 ) -> tuple[optuna.trial.FrozenTrial, list[Segment]]:
@@ -89,11 +99,7 @@ def replay_member(
     Raises:
         InputError: The study holds no population, or no member ``member``.
     """
-    trials = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if "schedule" in t.user_attrs
-    ]
+    trials = members(study)
     if not trials:
         raise InputError(
             f"study {study.study_name!r} holds no population (no trial has a schedule); "
