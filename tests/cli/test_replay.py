@@ -78,6 +78,12 @@ def test_replay_of_a_run_with_several_populations_asks_which(
     assert "of study cmp:pb2:none:seed0" in capsys.readouterr().out
     assert main(["replay", str(run), "--study", "cmp:nope"]) == 2
     assert "no study 'cmp:nope'" in capsys.readouterr().err
+    # a study with a population checkpoint but no members yet: one still training
+    mixed = _compare(tmp_path / "mixed", "random,pbt")
+    (mixed / "population" / "cmp_random_none_seed0").mkdir()
+    capsys.readouterr()
+    assert main(["replay", str(mixed), "--study", "cmp:random:none:seed0"]) == 2
+    assert "population of study 'cmp:random:none:seed0' has not finished" in capsys.readouterr().err
 
 
 def test_replay_finds_the_one_population_of_a_mixed_run(

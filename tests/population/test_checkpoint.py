@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,19 @@ def test_a_write_that_fails_names_the_checkpoint_and_leaves_no_partial_file(
     assert info.value.errno == errno.ENOSPC
     assert str(tmp_path / checkpoint.FILE) in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_whose_objects_cannot_be_imported_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "gone_module.py").write_text("class State:\n    pass\n")
+    monkeypatch.syspath_prepend(str(code))
+    import gone_module  # type: ignore[import-not-found]
+
+    checkpoint.save(tmp_path / "ck", {"state": gone_module.State()})
+    monkeypatch.delitem(sys.modules, "gone_module")
+    (code / "gone_module.py").unlink()
+    with pytest.raises(InputError, match=r"cannot import .*gone_module.*resume where"):
+        checkpoint.load(tmp_path / "ck")

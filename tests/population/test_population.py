@@ -113,6 +113,46 @@ def test_a_resumed_mlp_population_ends_as_an_uninterrupted_one(
     assert 0 < resumed_task.segments < 4 * 5
 
 
+class _WaitsForTheWrite(Quadratic):
+    """Holds its first segment after generation 1 until the checkpoint write has failed."""
+
+    def __init__(self, failed: threading.Event, members: int) -> None:
+        super().__init__()
+        self.failed, self.members = failed, members
+
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        if self.segments == self.members:
+            assert self.failed.wait(timeout=60), "the write never failed"
+        return super()._train_segment(*args, **kwargs)
+
+
+def test_a_failed_checkpoint_write_stops_the_run_at_the_next_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed = threading.Event()
+
+    def full_disk(self: checkpoint.Writer, _packed: object) -> None:
+        self._error = OSError(28, "No space left on device")
+        failed.set()
+
+    monkeypatch.setattr(checkpoint.Writer, "_run", full_disk)
+    task = _WaitsForTheWrite(failed, members=4)
+    with pytest.raises(OSError, match="No space left on device"):
+        run_population("pbt", task, tmp_path, trials=4, interval=1, budget=6)
+    # generation 1 (4 segments) was saved; the run stopped before a second segment after the
+    # failure (4 when it was seen before the next segment began, 5 when during it), not at
+    # the next save (8)
+    assert task.segments in (4, 5)
+
+
+def test_a_finished_population_is_not_resized(tmp_path: Path) -> None:
+    study = run_population("pbt", Quadratic(), tmp_path / "run", trials=3, interval=2)
+    (tmp_path / "run" / FILE).unlink()  # even without its checkpoint
+    with pytest.raises(InputError, match="holds a finished population of 3 members; this run"):
+        run_population("pbt", Quadratic(), tmp_path / "run", trials=5, interval=2, study=study)
+    assert len(study.trials) == 3
+
+
 def test_a_finished_population_is_not_trained_again(tmp_path: Path) -> None:
     task = Quadratic()
     study = run_population("pbt", task, tmp_path, interval=2)

@@ -70,6 +70,7 @@ def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) 
     if name is not None:
         if name not in names:
             raise InputError(f"no study {name!r} in {run_dir!r}; studies: {', '.join(names)}")
+        _check_finished(run_dir, studies[names.index(name)][0])
         return studies[names.index(name)][0]
     finished = [s for s, *_ in studies if members(s)]
     if len(finished) > 1:
@@ -88,6 +89,22 @@ def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) 
     if not studies:
         raise InputError(f"run {run_dir!r} has no studies in its storage yet")
     return studies[0][0]  # replay_member says that it holds no population
+
+
+def _check_finished(run_dir: str, study: Any) -> None:
+    """Raise :class:`InputError` when ``study`` is a population still training (it has a
+    checkpoint but no members yet)."""
+    from pathlib import Path
+
+    from hyperlab.errors import InputError
+    from hyperlab.population.replay import members
+
+    folder = Path(run_dir) / "population" / study.study_name.replace(":", "_")
+    if not members(study) and folder.is_dir():
+        raise InputError(
+            f"the population of study {study.study_name!r} has not finished (its checkpoint "
+            f"is in {folder}); run its command again to finish it, then replay"
+        )
 
 
 def _fmt(value: object) -> str:

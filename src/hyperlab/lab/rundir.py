@@ -143,11 +143,12 @@ class RunSpec:
     def differences(self, other: RunSpec) -> list[str]:
         """Settings that differ from ``other`` and forbid resuming (passwords aside)."""
         mine, theirs = self.to_dict(), other.to_dict()
-        # ``--population N`` is ``--trials N`` (resumable; a population's checkpoint refuses
-        # another size by name): the copy of it among the tuner options is not a setting
+        # ``--population N`` is ``--trials N`` (resumable; a population refuses another size
+        # by name): the copy of it among the tuner options is not a setting of its own
         for data in (mine, theirs):
             options = dict(data.get("tuner_options") or {})
-            options.pop("population", None)
+            if options.get("population") == data.get("trials"):
+                del options["population"]
             data["tuner_options"] = options
         return [
             f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}"

@@ -83,9 +83,12 @@ def load(workdir: Path) -> dict[str, Any] | None:
         return _read(path)
     except _Damaged as exc:
         raise InputError(_damaged(path, *exc.args)) from None
-    except OSError:
-        raise
-    except Exception as exc:  # an unpickling error of any kind: the bytes are not ours
+    except (ImportError, AttributeError) as exc:  # a state's class: the file may be fine
+        raise InputError(
+            f"the population checkpoint {path} holds an object this process cannot import "
+            f"({exc}); resume where the task's code imports"
+        ) from exc
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise InputError(_damaged(path, "it is damaged or not a population checkpoint")) from exc
 
 
@@ -158,12 +161,12 @@ class Writer:
 
     def check(self) -> None:
         """Raise the error of a write that has already failed, without waiting for one in
-        flight (so that a full disk stops the run before it trains another generation).
+        flight (so that a full disk stops the run at its next segment, not its next save).
 
         Raises:
             OSError: The last write failed (the error it met).
         """
-        if self._thread is not None and not self._thread.is_alive():
+        if self._error is not None or (self._thread is not None and not self._thread.is_alive()):
             self._join()
 
     def _join(self) -> None:

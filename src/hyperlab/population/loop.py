@@ -110,16 +110,16 @@ class PopulationRun:
         self.steps = 0
         self.failures_in_a_row = 0
         self.seconds = {"train": 0.0, "save": 0.0, "restore": 0.0}
+        self._writer: checkpoint.Writer | None = None
 
     def run(self) -> list[Member]:
         """Train until every member has trained ``budget`` epochs; return the members."""
         if not self._restore():
             self._start()
-        writer = checkpoint.Writer(self.workdir)
+        writer = self._writer = checkpoint.Writer(self.workdir)
         before = self.seconds["save"]
         try:
             while any(m.epoch < self.settings.budget for m in self.members):
-                writer.check()
                 if self.settings.mode == "sync":
                     self._generation()
                 else:
@@ -216,7 +216,14 @@ class PopulationRun:
     # -- one segment ------------------------------------------------------------------------
 
     def _train(self, m: Member) -> str | None:
-        """Train ``m`` to the next boundary; return the reason when the segment failed."""
+        """Train ``m`` to the next boundary; return the reason when the segment failed.
+
+        Raises:
+            OSError: The last checkpoint's write has failed (a full disk): the run stops
+                before this segment rather than at the next save.
+        """
+        if self._writer is not None:
+            self._writer.check()
         start, before = m.epoch, m.value
         epochs = min(start + self.settings.interval, self.settings.budget) - start
         config = self.task.search_space(optuna.trial.FixedTrial(m.params))  # type: ignore[arg-type]

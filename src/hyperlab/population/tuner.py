@@ -23,7 +23,7 @@ from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
 from hyperlab.population.loop import STARTS, PopulationRun, Settings
 from hyperlab.population.replay import member_test_score
-from hyperlab.population.trials import missing_members, write_trials
+from hyperlab.population.trials import SUMMARY_ATTR, missing_members, write_trials
 from hyperlab.registry import TUNERS
 from hyperlab.tasks.base import Task
 
@@ -125,6 +125,12 @@ class PopulationTuner(optuna.samplers.BaseSampler):
             PopulationFailure: Every member failed.
         """
         settings = self.settings(study, task, trials=trials, budget=budget, seed=seed)
+        recorded = (study.user_attrs.get(SUMMARY_ATTR) or {}).get("population")
+        if recorded is not None and recorded != trials:
+            raise InputError(
+                f"study {study.study_name!r} holds a finished population of {recorded} members; "
+                f"this run asks for {trials} (use another run name, or overwrite the run)"
+            )
         if not missing_members(study, trials):
             return
         with checkpoint.locked(Path(workdir)):  # one process trains it; others wait, then see it
