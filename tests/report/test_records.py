@@ -87,3 +87,16 @@ def test_report_html_has_every_section(run_dir: Path) -> None:
     ):
         assert section in html, section
     assert not math.isnan(0.0)
+
+
+def test_axis_ticks_stay_few_on_any_range() -> None:
+    """A parameter or score spanning ten billion units (or 600 decades) gets a handful of
+    ticks, not one per unit (which once exhausted the memory of a report build)."""
+    from hyperlab.report.records import MAX_DECADE_TICKS, _int_ticks, _ticks
+
+    assert len(_ticks(0.0, 1e10, log=False)) == 5
+    assert len(_int_ticks(0.0, 1e10)) == 5
+    wide = _ticks(-300.0, 300.0, log=True)
+    assert 2 <= len(wide) <= MAX_DECADE_TICKS + 3 and wide[0] == -300.0 and wide[-1] == 300.0
+    assert _ticks(-3.0, 1.0, log=True) == [-3.0, -2.0, -1.0, 0.0, 1.0]
+    assert _ticks(0.0, math.inf, log=False) == []

@@ -507,15 +507,22 @@ def _numeric_axis(
     )
 
 
+#: At most about this many decades get a tick on a log axis (a wider one gets every k-th).
+MAX_DECADE_TICKS = 12
+
+
 def _ticks(lo: float, hi: float, log: bool) -> list[float]:
     """Tick positions from ``lo`` to ``hi``: on a log axis that spans two or more whole decades,
     those and both ends (unless next to a decade), else five evenly spaced (one when
     ``lo == hi``)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
     if hi <= lo:
         return [lo]
-    decades = [float(d) for d in range(math.ceil(lo), math.floor(hi) + 1)]
-    if log and len(decades) >= 2:
-        ends = [e for e in (lo, hi) if min(abs(e - d) for d in decades) > 0.25]
+    if log and math.floor(hi) - math.ceil(lo) >= 1:
+        step = max(1, math.ceil((math.floor(hi) - math.ceil(lo)) / MAX_DECADE_TICKS))
+        decades = [float(d) for d in range(math.ceil(lo), math.floor(hi) + 1, step)]
+        ends = [e for e in (lo, hi) if min(abs(e - d) for d in decades) > 0.25 * step]
         return sorted(decades + ends)
     return [float(t) for t in np.linspace(lo, hi, 5)]
 
