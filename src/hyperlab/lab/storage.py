@@ -168,8 +168,7 @@ def open_storage(
             journal's last line cut off mid-write is moved aside instead, with a warning.
     """
     check_url(url)
-    _check_seconds("heartbeat_interval", heartbeat_interval)
-    _check_seconds("grace_period", grace_period)
+    check_heartbeats(heartbeat_interval, grace_period)
     callback = stale_callback(max_retry) if heartbeat_interval else None
     if url.startswith("journal:"):
         return _open_journal(
@@ -189,6 +188,23 @@ def open_storage(
         retries=retries,
         backoff=backoff,
     )
+
+
+def check_heartbeats(interval: int | None, grace: int | None) -> None:
+    """Refuse heartbeat settings a live trial could not meet.
+
+    Raises:
+        InputError: ``interval`` or ``grace`` is given but not a positive whole number of
+            seconds, or ``grace`` is shorter than two intervals (a trial whose worker is alive
+            would be taken for lost between two of its heartbeats, failed and run again).
+    """
+    _check_seconds("heartbeat_interval", interval)
+    _check_seconds("grace_period", grace)
+    if interval is not None and grace is not None and grace < 2 * interval:
+        raise InputError(
+            f"grace_period={grace} s must be at least twice heartbeat_interval={interval} s: "
+            "a live trial would be taken for lost between two heartbeats"
+        )
 
 
 def _check_seconds(name: str, value: int | None) -> None:

@@ -30,7 +30,7 @@ from hyperlab.lab.runner import (
     record_test_score,
     run_job,
 )
-from hyperlab.lab.storage import open_storage, redact
+from hyperlab.lab.storage import check_heartbeats, open_storage, redact
 from hyperlab.registry import TASKS
 
 if TYPE_CHECKING:
@@ -48,15 +48,18 @@ def with_heartbeats(
     """``job`` with heartbeats on: ``interval``/``grace`` if given, else the job's, else defaults.
 
     Without a grace period, it is three intervals (the default interval is 10 s).
+
+    Raises:
+        InputError: ``interval`` or ``grace`` is not a positive whole number, or the grace
+            period is shorter than two intervals (:func:`hyperlab.lab.storage.check_heartbeats`).
     """
+    check_heartbeats(interval, grace)
     beat = interval or job.heartbeat_interval or DEFAULT_HEARTBEAT
     if grace is None:
         grace = job.grace_period if interval is None and job.grace_period else None
-    return dataclasses.replace(
-        job,
-        heartbeat_interval=beat,
-        grace_period=grace or (DEFAULT_GRACE if beat == DEFAULT_HEARTBEAT else 3 * beat),
-    )
+    grace = grace or (DEFAULT_GRACE if beat == DEFAULT_HEARTBEAT else 3 * beat)
+    check_heartbeats(beat, grace)
+    return dataclasses.replace(job, heartbeat_interval=beat, grace_period=grace)
 
 
 def create_studies(jobs: list[StudyJob]) -> list[optuna.Study]:
