@@ -283,3 +283,21 @@ def test_grid_stops_when_exhausted(tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(study.trials) == 4
     params = {tuple(sorted(t.params.items())) for t in study.trials}
     assert len(params) == 4  # no point repeated
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["relax", "--seed", "-5"], "seed must be a whole number in 0..4294967295, got -5"),
+        (["relax", "--seed", str(2**70)], f"got {2**70}"),
+        (["relax", "relax"], "experiments ['relax'] are named more than once"),
+    ],
+)
+def test_bad_experiment_input_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    out = tmp_path / "exp"
+    assert run("experiment", *args, "--quick", "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hyperlab.errors import InputError
 from hyperlab.experiments.base import ExperimentResult
 from hyperlab.registry import EXPERIMENTS
 
@@ -38,11 +39,21 @@ def experiment_sections(result: ExperimentResult) -> str:
 
 
 def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: int = 0) -> Path:
-    """Run each named experiment; write ``<name>.json`` and one ``experiments.html``."""
+    """Run each named experiment; write ``<name>.json`` and one ``experiments.html``.
+
+    Raises:
+        InputError: An unknown or repeated name, or a seed outside ``0..2**32 - 1`` (the
+            range NumPy and scikit-learn accept).
+    """
     from hyperlab.report.html import page
 
     for name in names:
         EXPERIMENTS.check(name)
+    repeated = sorted({n for n in names if list(names).count(n) > 1})
+    if repeated:
+        raise InputError(f"experiments {repeated} are named more than once; name each once")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise InputError(f"seed must be a whole number in 0..{2**32 - 1}, got {seed!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
     from tqdm.auto import tqdm
 
