@@ -176,3 +176,15 @@ def test_run_spec_resolves_recorded_relative_storage(tmp_path: Path) -> None:
     spec = RunDir(tmp_path / "rel").load_spec()
     assert spec.storage == f"sqlite:///{(tmp_path / 'rel' / 'study.db').resolve().as_posix()}"
     optuna.load_study(study_name=spec.study_names()[0][0], storage=spec.storage)
+
+
+def test_a_changed_setting_is_named_briefly_however_long_it_is() -> None:
+    from hyperlab.lab.rundir import RunSpec
+
+    def spec(seeds: list[int]) -> RunSpec:
+        return RunSpec(kind="compare", task="branin", tuners=["random"], pruners=["none"],
+                       seeds=seeds, trials=2, storage="", budget=None, jobs=1)  # fmt: skip
+
+    (diff,) = spec(list(range(2))).differences(spec(list(range(1_000_000))))
+    assert diff.startswith("seeds: [0, 1, 2,") and diff.endswith("-> [0, 1]")
+    assert "characters)" in diff and len(diff) < 300

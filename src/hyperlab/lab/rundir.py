@@ -151,12 +151,18 @@ class RunSpec:
                 del options["population"]
             data["tuner_options"] = options
         return [
-            f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}"
+            f"{k}: {_short(theirs.get(k))} -> {_short(mine.get(k))}"
             for k in mine
             if k not in _RESUMABLE
             and mine.get(k) != theirs.get(k)
             and not (k in _UNKNOWN_WHEN_NULL and theirs.get(k) is None)
         ]
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a setting may list a million seeds)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} characters)"
 
 
 class RunDir:
