@@ -31,3 +31,18 @@ def test_defaults(tmp_path: Path) -> None:
     assert default_storage(tmp_path, jobs=2).startswith("journal:")
     open_storage(default_storage(tmp_path, jobs=2))
     open_storage(default_storage(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite://", "in-memory SQLite database"),
+        ("sqlite:///", "in-memory SQLite database"),
+        ("sqlite:///:memory:", "in-memory SQLite database"),
+        ("journal:", "names no journal file"),
+        ("journal:runs/", "names no journal file"),
+    ],
+)
+def test_a_storage_no_run_could_resume_from_is_refused(url: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        check_url(url)

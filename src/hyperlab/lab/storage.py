@@ -42,12 +42,25 @@ def default_storage(run_dir: Path, jobs: int = 1) -> str:
     return f"sqlite:///{(run_dir / 'study.db').resolve()}"
 
 
+#: SQLite URLs of a database that lives in one connection's memory.
+_IN_MEMORY = ("sqlite://", "sqlite:///", "sqlite:///:memory:")
+
+
 def check_url(url: str) -> str:
     """Return ``url`` if it looks like a storage URL, else raise :class:`InputError`."""
     if not isinstance(url, str) or not _SCHEME.match(url):
         raise InputError(
             f"malformed storage URL {redact(str(url))!r}: expected e.g. sqlite:///study.db, "
             "postgresql://user:password@host/db or journal:PATH"
+        )
+    if url.startswith("sqlite:") and url.split("?")[0] in _IN_MEMORY:
+        raise InputError(
+            f"storage URL {url!r} is an in-memory SQLite database, which no other connection "
+            "(nor a resumed run) can see: give a file, e.g. sqlite:///study.db"
+        )
+    if url in ("journal:", "journal:.") or (url.endswith("/") and url.startswith("journal:")):
+        raise InputError(
+            f"storage URL {url!r} names no journal file: give one, e.g. journal:study.log"
         )
     secret = urls.password(url)
     if secret is not None and "@" in secret:
