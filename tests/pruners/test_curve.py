@@ -156,6 +156,10 @@ def test_pickles_and_checks_its_settings() -> None:
         PRUNERS.create("curve-parametric", max_budget=BUDGET, colour="red")
     with pytest.raises(InputError, match="threshold"):
         LearningCurvePruner(ParametricCurvePredictor(), max_budget=BUDGET, threshold=1.5)
+    with pytest.raises(InputTypeError, match="threshold must be a number, got 'abc'"):
+        PRUNERS.create("curve-parametric", max_budget=BUDGET, threshold="abc")
+    with pytest.raises(InputTypeError, match="check_growth must be a number, got None"):
+        PRUNERS.create("curve-parametric", max_budget=BUDGET, check_growth=None)
     with pytest.raises(InputTypeError):
         LearningCurvePruner("parametric", max_budget=BUDGET)  # type: ignore[arg-type]
 

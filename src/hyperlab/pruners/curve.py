@@ -82,6 +82,9 @@ class LearningCurvePruner(PredictorPruner):
         for name, value in (("k", k), ("median_startup", median_startup), ("interval", interval)):
             check_int(name, value, 1)
         _check_min_epochs(min_epochs, max_budget)
+        for label, number in (("threshold", threshold), ("check_growth", check_growth)):
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise InputTypeError(f"{label} must be a number, got {number!r}")
         if not 0.0 < threshold < 1.0:
             raise InputError(f"threshold must be in (0, 1), got {threshold!r}")
         if not check_growth >= 0.0:
