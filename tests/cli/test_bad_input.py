@@ -301,3 +301,21 @@ def test_bad_experiment_input_is_refused_before_anything_runs(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-trials", "0"], "max_trials must be a positive whole number, got 0"),
+        (["--max-trials", "-1"], "max_trials must be a positive whole number, got -1"),
+        (["--heartbeat-interval", "10", "--grace-period", "1"], "at least twice"),
+    ],
+)
+def test_bad_worker_input_is_refused_before_the_storage_is_touched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    db = tmp_path / "shared.db"
+    assert run("worker", "--name", "w", "--storage", f"sqlite:///{db}", *args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not db.exists()

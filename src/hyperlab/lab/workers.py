@@ -183,8 +183,15 @@ def run_worker(
         max_trials: Run at most this many trials per study here.
 
     Raises:
+        InputError: ``max_trials`` is not a positive whole number, or a heartbeat setting is
+            out of range.
         KeyboardInterrupt: On SIGINT/SIGTERM, after failing and re-queuing the current trial.
     """
+    if max_trials is not None and (
+        isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1
+    ):
+        raise InputError(f"max_trials must be a positive whole number, got {max_trials!r}")
+    check_heartbeats(heartbeat_interval, grace_period)
     report: dict[str, dict[str, int]] = {}
     with graceful_signals():
         for job in find_jobs(storage, name):
