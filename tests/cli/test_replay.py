@@ -99,7 +99,7 @@ def test_replay_of_a_population_still_training_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = _tune(tmp_path, "random")
-    checkpoints = run / "population" / "random_pbt_none_seed0"
+    checkpoints = run / "population" / "random_random_none_seed0"  # as if it were training
     checkpoints.mkdir(parents=True)
     (checkpoints / "population.pkl").write_bytes(b"generation 1")
     capsys.readouterr()

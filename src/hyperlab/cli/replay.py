@@ -58,11 +58,9 @@ def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) 
     """The study to replay: ``name``, else the run's one finished population.
 
     Raises:
-        InputError: No such study; several populations and no ``name``; or none finished
-            (the message says whether a population is still training).
+        InputError: No such study; several populations and no ``name``; or the population
+            asked for (or, without ``name``, any of the run's) is still training.
     """
-    from pathlib import Path
-
     from hyperlab.errors import InputError
     from hyperlab.population.replay import members
 
@@ -80,12 +78,8 @@ def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) 
         )
     if finished:
         return finished[0]
-    training = Path(run_dir) / "population"
-    if training.is_dir() and any(training.iterdir()):
-        raise InputError(
-            f"the population of run {run_dir!r} has not finished (its checkpoint is in "
-            f"{training}); run its command again to finish it, then replay"
-        )
+    for study, *_ in studies:
+        _check_finished(run_dir, study)
     if not studies:
         raise InputError(f"run {run_dir!r} has no studies in its storage yet")
     return studies[0][0]  # replay_member says that it holds no population
@@ -94,13 +88,12 @@ def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) 
 def _check_finished(run_dir: str, study: Any) -> None:
     """Raise :class:`InputError` when ``study`` is a population still training (it has a
     checkpoint but no members yet)."""
-    from pathlib import Path
-
     from hyperlab.errors import InputError
+    from hyperlab.lab.rundir import RunDir
     from hyperlab.population.replay import members
 
-    folder = Path(run_dir) / "population" / study.study_name.replace(":", "_")
-    if not members(study) and folder.is_dir():
+    folder = RunDir(run_dir).population_folder(study.study_name)
+    if folder.is_dir() and not members(study):
         raise InputError(
             f"the population of study {study.study_name!r} has not finished (its checkpoint "
             f"is in {folder}); run its command again to finish it, then replay"

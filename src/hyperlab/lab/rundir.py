@@ -179,6 +179,10 @@ class RunDir:
     def spec_path(self) -> Path:
         return self.path / SPEC_FILE
 
+    def population_folder(self, study_name: str) -> Path:
+        """Where the population of study ``study_name`` keeps its checkpoint."""
+        return self.path / "population" / study_name.replace(":", "_")
+
     def exists(self) -> bool:
         return self.spec_path.exists()
 

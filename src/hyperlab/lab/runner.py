@@ -28,7 +28,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import optuna
@@ -42,6 +41,7 @@ from hyperlab.lab.heartbeat import STALE_REASON, requeue
 from hyperlab.lab.identity import SpaceGuard
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
+from hyperlab.lab.rundir import RunDir
 from hyperlab.lab.storage import is_transient, open_storage, redact
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Task
@@ -427,7 +427,7 @@ def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.
             "continues): it needs a registered task and a run folder (run it with "
             "hyperlab.tune/compare or the CLI)"
         )
-    workdir = Path(job.folder) / "population" / study.study_name.replace(":", "_")
+    workdir = RunDir(job.folder).population_folder(study.study_name)
     driver: Any = study.sampler
     driver.run_trials(
         study,
