@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import pickle
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -191,3 +193,64 @@ def test_a_checkpoint_whose_objects_cannot_be_imported_says_so(
     (code / "gone_module.py").unlink()
     with pytest.raises(InputError, match=r"cannot import .*gone_module.*resume where"):
         checkpoint.load(tmp_path / "ck")
+
+
+def test_a_save_never_waits_for_a_slow_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a write hangs, saves return; the newest payload replaces one still waiting, and
+    wait writes it last."""
+    release, started = threading.Event(), threading.Event()
+    written: list[int] = []
+    write = checkpoint._write
+
+    def slow(workdir: Path, packed: Any) -> None:
+        started.set()
+        assert release.wait(timeout=60), "never released"
+        write(workdir, packed)
+        written.append(packed["steps"])
+
+    monkeypatch.setattr(checkpoint, "_write", slow)
+    writer = checkpoint.Writer(tmp_path)
+    writer.save(_payload() | {"steps": 0})
+    assert started.wait(timeout=60)
+    for step in (1, 2, 3):  # the first write hangs: none of these may block
+        writer.save(_payload() | {"steps": step})
+    assert written == [] and writer.replaced == 2
+    release.set()
+    writer.wait()
+    assert written == [0, 3]
+    loaded = checkpoint.load(tmp_path)
+    assert loaded is not None and loaded["steps"] == 3
+
+
+def test_a_failed_write_drops_the_waiting_payload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    calls: list[int] = []
+
+    def full_disk(workdir: Path, packed: Any) -> None:
+        calls.append(packed["steps"])
+        assert release.wait(timeout=60), "never released"
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "_write", full_disk)
+    writer = checkpoint.Writer(tmp_path)
+    writer.save(_payload() | {"steps": 0})
+    writer.save(_payload() | {"steps": 1})
+    release.set()
+    with pytest.raises(OSError, match="No space left"):
+        writer.wait()
+    assert calls == [0]  # the payload waiting behind a failed write is not written
+
+
+def test_the_save_after_a_failed_write_raises_it(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    writer = checkpoint.Writer(blocked)
+    writer.save(_payload())
+    assert writer._thread is not None
+    writer._thread.join()  # the write has failed by now
+    with pytest.raises(OSError):
+        writer.save(_payload())

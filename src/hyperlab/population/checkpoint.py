@@ -17,8 +17,9 @@ protocol 5's out-of-band buffers, after a small index), not copied into one pick
 :class:`Writer` writes in a background thread, so the population trains its next generation
 while the last one is written: it packs the payload in the caller's thread (new containers; the
 arrays are the states' own memory, which a task never changes, see ``Task.train_segment``),
-keeps at most one write in flight and finishes it before the next starts or when the caller
-waits. A process killed while a write is in flight keeps the checkpoint before it.
+keeps at most one write in flight and one payload waiting for it (a newer one replaces it), and
+never makes training wait for the disk except when the caller waits. A process killed while a
+write is in flight keeps the checkpoint before it.
 """
 
 from __future__ import annotations
@@ -125,35 +126,54 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 class Writer:
-    """Writes checkpoints of one work folder in a background thread, one at a time.
+    """Writes checkpoints of one work folder in a background thread, never holding up training.
 
-    :meth:`save` returns once the payload is packed; :meth:`wait` returns once the last write
-    is on disk and raises the error of a write that failed. ``seconds`` is the time the caller
-    spent in :meth:`save` and :meth:`wait` (the checkpoints' cost to the training loop).
+    :meth:`save` packs the payload and returns: the write starts at once when none is in
+    flight; otherwise the payload waits for it, and a later save replaces a payload that is
+    still waiting (``replaced`` counts those), so a disk that stalls delays the checkpoint, not
+    the training. :meth:`wait` returns once the last payload saved is on disk and raises the
+    error of a write that failed. ``seconds`` is the time the caller spent in :meth:`save` and
+    :meth:`wait` (the checkpoints' cost to the training loop).
     """
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.seconds = 0.0
+        self.replaced = 0
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._busy = False  # a write is in flight (guarded by the lock)
+        self._waiting: Any = None  # the packed payload to write next (guarded by the lock)
 
     def save(self, payload: dict[str, Any]) -> None:
-        """Start writing ``payload`` after the write in flight, if any, has finished."""
+        """Have ``payload`` written after the write in flight, if any, without waiting for it.
+
+        Raises:
+            OSError: An earlier write failed (the error it met); nothing more is written.
+        """
         began = time.perf_counter()
+        self.check()
         packed = _pack(payload)
-        self._join()
-        self._thread = threading.Thread(
-            target=self._run, args=(packed,), name="hyperlab-checkpoint", daemon=True
-        )
-        self._thread.start()
+        with self._lock:
+            start = not self._busy
+            if start:
+                self._busy = True
+            else:
+                self.replaced += self._waiting is not None
+                self._waiting = packed
+        if start:
+            self._thread = threading.Thread(
+                target=self._drain, args=(packed,), name="hyperlab-checkpoint", daemon=True
+            )
+            self._thread.start()
         self.seconds += time.perf_counter() - began
 
     def wait(self) -> None:
-        """Return once every checkpoint started is on disk.
+        """Return once the last payload saved is on disk.
 
         Raises:
-            OSError: The last write failed (the error it met).
+            OSError: A write failed (the error it met).
         """
         began = time.perf_counter()
         self._join()
@@ -164,23 +184,33 @@ class Writer:
         flight (so that a full disk stops the run at its next segment, not its next save).
 
         Raises:
-            OSError: The last write failed (the error it met).
+            OSError: A write failed (the error it met).
         """
-        if self._error is not None or (self._thread is not None and not self._thread.is_alive()):
+        if self._error is not None:
             self._join()
 
     def _join(self) -> None:
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join()  # it writes every payload waiting before it ends
             self._thread = None
         if self._error is not None:
             error, self._error = self._error, None
             raise error
 
+    def _drain(self, packed: Any) -> None:
+        """Write ``packed``, then whatever payload waits, until none does or a write fails."""
+        while True:
+            self._run(packed)
+            with self._lock:
+                packed, self._waiting = self._waiting, None
+                if packed is None or self._error is not None:
+                    self._busy = False
+                    return
+
     def _run(self, packed: Any) -> None:
         try:
             _write(self.workdir, packed)
-        except BaseException as exc:  # handed to the caller's next save or wait
+        except BaseException as exc:  # handed to the caller's next save, check or wait
             self._error = exc
 
 

@@ -14,8 +14,9 @@ others, copying only members at least as far as itself (so epoch counters never 
 every member trains ``budget`` epochs). The whole population is checkpointed after each
 generation (``sync``) or segment (``async``), in the background while the next one trains
 (:class:`~hyperlab.population.checkpoint.Writer`); a run resumes from the checkpoint, so a
-killed process loses at most the generation or segment in progress and the one being written,
-and a resumed run ends exactly as an uninterrupted one.
+killed process loses only what trained since the last checkpoint on disk (normally the
+generation or segment in progress and the one being written), and a resumed run ends exactly
+as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class PopulationRun:
             "checkpoint_seconds": self.seconds["save"],
             "restore_seconds": self.seconds["restore"],
             "checkpoint_share": self.seconds["save"] / train if train > 0 else math.nan,
+            "checkpoints_replaced": self._writer.replaced if self._writer is not None else 0,
         }
 
     # -- start, checkpoint, resume --------------------------------------------------------
