@@ -17,8 +17,11 @@ A population's value is its best member's final value. ASHA and TPE-median run u
 trials have used at least E epochs (a pruned trial counts its epochs up to its prune); their
 value is the best among the trials that completed the full budget within the first E epochs,
 counted in trial order, and their wall time is the time to the last trial of that cut.
-``checkpoint_share`` is the seconds writing checkpoints over the seconds training; the restore
-is timed by loading the run's last checkpoint, against one member's training time. The table
+``checkpoint_share`` is the seconds the training loop spends on checkpoints over the seconds
+training; the restore is timed by loading the run's last checkpoint, against one member's
+training time (``restore_share``: the whole population's restore) and against the population's
+(``restore_share_each``: a member's restore over its training). When every run holds the
+per-run shares, the table adds their median, largest, and the count of runs above 5%. The table
 gives each arm's mean with a 95% bootstrap interval over seeds, and paired differences over
 seeds (``hyperlab.lab.stats.paired_interval``: "within noise" when the interval covers 0).
 
@@ -88,6 +91,8 @@ PAIRS = (
     ("pbt-8", "pbt-8-iid"),
     ("pb2-4", "pb2-4-iid"),
 )
+#: Checkpoints may cost at most this share of the members' training time (issue 22).
+CHECKPOINT_TARGET = 0.05
 #: The population whose epochs set E for the cut arms.
 POPULATION = 8
 
@@ -131,6 +136,8 @@ def run_population(
         "restore_seconds": restore,
         "member_seconds": member,
         "restore_share": restore / member,
+        "restore_share_each": restore / info["train_seconds"],
+        "checkpoints_replaced": info.get("checkpoints_replaced", 0),
         "copies": sum("copied_from" in e for e in events),
         "failed_segments": sum("failed" in e for e in events),
     }
@@ -234,7 +241,12 @@ def arm_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
             if "checkpoint_share" in mine[0]:
                 entry["checkpoint_share"] = _mean(r["checkpoint_share"] for r in mine)
-                entry["restore_share"] = _median([r["restore_share"] for r in mine])
+                for key in ("checkpoint_share", "restore_share", "restore_share_each"):
+                    shares = [r[key] for r in mine if key in r]
+                    entry[f"{key}_median"] = _median(shares) if shares else math.nan
+                    entry[f"{key}_max"] = max(shares, default=math.nan)
+                    entry[f"{key}_over_target"] = sum(x > CHECKPOINT_TARGET for x in shares)
+                entry["restore_share"] = entry["restore_share_median"]
             out.append(entry)
     return out
 
@@ -272,6 +284,8 @@ def print_tables(arms: list[dict[str, Any]], diffs: list[dict[str, Any]]) -> Non
         ckpt = ""
         if "checkpoint_share" in e:
             ckpt = f"   {100 * e['checkpoint_share']:>9.1f}%  {100 * e['restore_share']:>13.1f}%"
+            if "restore_share_each_median" in e:
+                ckpt += f"  {_shares(e, 'checkpoint_share')}  {_shares(e, 'restore_share_each')}"
         interval = f"{b['mean']:.4f} [{b['low']:.4f}, {b['high']:.4f}]"
         print(
             f"{e['task']:<11} {e['arm']:<11} {e['seeds']:<2} {interval:<26} "
@@ -283,6 +297,14 @@ def print_tables(arms: list[dict[str, Any]], diffs: list[dict[str, Any]]) -> Non
         p = "n/a" if math.isnan(d["p_value"]) else f"{d['p_value']:.3f}"
         name = f"{d['a']} - {d['b']}"
         print(f"{d['task']:<11} {name:<24} {d['n']:<2} {text:<30} {p:>6}  {d['verdict']}")
+
+
+def _shares(entry: dict[str, Any], key: str) -> str:
+    """Median and largest share over the runs, and how many runs exceed the target."""
+    return (
+        f"{100 * entry[key + '_median']:.1f}% (max {100 * entry[key + '_max']:.1f}%, "
+        f"{entry[key + '_over_target']}/{entry['seeds']} > {100 * CHECKPOINT_TARGET:.0f}%)"
+    )
 
 
 def _arms(rows: list[dict[str, Any]]) -> list[str]:
