@@ -18,7 +18,7 @@ import optuna
 import pytest
 
 from hyperlab.errors import InputError, InputTypeError
-from hyperlab.population import PopulationFailure, PopulationTuner, checkpoint
+from hyperlab.population import PopulationFailure, PopulationTuner, checkpoint, loop
 from hyperlab.population.checkpoint import FILE
 from hyperlab.registry import TASKS, TUNERS
 from hyperlab.space import SpaceEncoder
@@ -327,3 +327,30 @@ def test_a_checkpoint_keeps_the_interval_it_was_started_with_when_none_is_asked(
     assert resumed.user_attrs["population"]["interval"] == 2
     with pytest.raises(InputError, match="interval=2, this run has interval=3"):
         run_population("pbt", Quadratic(), tmp_path / "run", budget=10, interval=3)
+
+
+@pytest.mark.parametrize(("share", "every_step"), [(1e9, True), (1e-12, False)])
+def test_checkpoints_are_written_as_often_as_their_cost_allows(
+    share: float, every_step: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share no save can exceed writes after every generation; one every save exceeds
+    writes only the first and the last, and the population still resumes from them."""
+    monkeypatch.setattr(loop, "CHECKPOINT_SHARE", share)
+    saved: list[int] = []
+    save = checkpoint.Writer.save
+
+    def counted(self: checkpoint.Writer, payload: dict[str, Any]) -> None:
+        saved.append(payload["steps"])
+        save(self, payload)
+
+    monkeypatch.setattr(checkpoint.Writer, "save", counted)
+    whole = run_population("pbt", Quadratic(), tmp_path / "whole", interval=1)
+    assert saved == ([1, 2, 3, 4, 5, 6] if every_step else [1, 6])
+    assert whole.user_attrs["population"]["checkpoints_written"] == len(saved)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_population("pbt", Quadratic(crash_after=9), tmp_path / "run", interval=1)
+    resumed_task = Quadratic()
+    resumed = run_population("pbt", resumed_task, tmp_path / "run", interval=1)
+    assert outcome(resumed) == outcome(whole)
+    # generation 2 was written only when every step is: then 4 + 4 of 24 segments are not redone
+    assert resumed_task.segments == (16 if every_step else 20)

@@ -132,13 +132,15 @@ class Writer:
     flight; otherwise the payload waits for it, and a later save replaces a payload that is
     still waiting (``replaced`` counts those), so a disk that stalls delays the checkpoint, not
     the training. :meth:`wait` returns once the last payload saved is on disk and raises the
-    error of a write that failed. ``seconds`` is the time the caller spent in :meth:`save` and
-    :meth:`wait` (the checkpoints' cost to the training loop).
+    error of a write that failed. ``saves`` counts the payloads saved; ``seconds`` is the time
+    the caller spent in :meth:`save` and :meth:`wait` (the checkpoints' cost to the training
+    loop).
     """
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.seconds = 0.0
+        self.saves = 0
         self.replaced = 0
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -162,6 +164,7 @@ class Writer:
             else:
                 self.replaced += self._waiting is not None
                 self._waiting = packed
+        self.saves += 1
         if start:
             self._thread = threading.Thread(
                 target=self._drain, args=(packed,), name="hyperlab-checkpoint", daemon=True

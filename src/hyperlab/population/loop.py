@@ -11,12 +11,13 @@ non-finite score) copies a good member at once and the population goes on.
 ``async`` runs one member's segment at a time — the member furthest behind, ties drawn at
 random — and lets it exploit as soon as its segment ends, against the latest scores of the
 others, copying only members at least as far as itself (so epoch counters never go back and
-every member trains ``budget`` epochs). The whole population is checkpointed after each
+every member trains ``budget`` epochs). The whole population is checkpointed after a
 generation (``sync``) or segment (``async``), in the background while the next one trains
-(:class:`~hyperlab.population.checkpoint.Writer`); a run resumes from the checkpoint, so a
-killed process loses only what trained since the last checkpoint on disk (normally the
-generation or segment in progress and the one being written), and a resumed run ends exactly
-as an uninterrupted one.
+(:class:`~hyperlab.population.checkpoint.Writer`): after the first, and then whenever the
+training since the last checkpoint is at least 50 times what a save costs
+(:data:`CHECKPOINT_SHARE`), and at the end. A run resumes from the checkpoint, so a killed
+process loses only what trained since the last checkpoint on disk, and a resumed run ends
+exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ from hyperlab.tasks.base import Task
 FORMAT = 1
 #: How the first members are drawn: a Latin hypercube, or independently at random.
 STARTS = ("latin", "random")
+#: Checkpoints take at most about this share of the training time: after a generation (or
+#: segment) the population is written only once the training since the last checkpoint is at
+#: least the mean cost of a save over this share. The first and the last are always written.
+CHECKPOINT_SHARE = 0.02
 #: Settings a checkpoint may lack, with the value every run had before they existed.
 _BEFORE = {"start": "random"}
 
@@ -119,6 +124,8 @@ class PopulationRun:
             self._start()
         writer = self._writer = checkpoint.Writer(self.workdir)
         before = self.seconds["save"]
+        saved_at: float | None = None  # training seconds at the last checkpoint of this process
+        unsaved = False
         try:
             while any(m.epoch < self.settings.budget for m in self.members):
                 if self.settings.mode == "sync":
@@ -126,6 +133,12 @@ class PopulationRun:
                 else:
                     self._async_step()
                 self.steps += 1
+                unsaved = True
+                if self._checkpoint_due(saved_at):
+                    self.seconds["save"] = before + writer.seconds
+                    writer.save(self._payload())
+                    saved_at, unsaved = self.seconds["train"], False
+            if unsaved:  # the last steps: always written
                 self.seconds["save"] = before + writer.seconds
                 writer.save(self._payload())
         except BaseException:
@@ -140,6 +153,15 @@ class PopulationRun:
         self.seconds["save"] = before + writer.seconds
         return self.members
 
+    def _checkpoint_due(self, saved_at: float | None) -> bool:
+        """Whether to write a checkpoint now: none was written by this process yet, or the
+        training since the last one is at least what a save costs over :data:`CHECKPOINT_SHARE`.
+        """
+        writer = self._writer
+        if saved_at is None or writer is None or writer.saves == 0:
+            return True
+        return self.seconds["train"] - saved_at >= writer.seconds / writer.saves / CHECKPOINT_SHARE
+
     def summary(self) -> dict[str, Any]:
         """The run's settings, steps and where its time went (plain data)."""
         s = self.settings
@@ -152,6 +174,7 @@ class PopulationRun:
             "checkpoint_seconds": self.seconds["save"],
             "restore_seconds": self.seconds["restore"],
             "checkpoint_share": self.seconds["save"] / train if train > 0 else math.nan,
+            "checkpoints_written": self._writer.saves if self._writer is not None else 0,
             "checkpoints_replaced": self._writer.replaced if self._writer is not None else 0,
         }
 
