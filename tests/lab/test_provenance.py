@@ -16,6 +16,11 @@ def test_records_the_command_versions_and_machine() -> None:
     assert record["command"] == "python benchmarks/x.py --tasks 'a b'"
     assert record["versions"]["hyperlab"] and record["versions"]["python"]
     assert record["machine"]["cpus"] >= 1
+    import torch  # imported: the kernels' instruction set is recorded (digits differ by it)
+
+    assert (
+        provenance()["machine"]["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    )
     assert record["date"].endswith("+00:00")
     json.dumps(record)  # plain data
     assert provenance()["command"]  # this process's own command line

@@ -7,6 +7,7 @@ command, on which commit of the code, produced it; ``benchmarks/`` writes every 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -92,9 +93,28 @@ def provenance(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "load_avg_1m": load,
+            **_cpu(),
         },
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _cpu() -> dict[str, str]:
+    """The processor's model and the vector instructions torch's CPU kernels use: results in
+    floating point differ in their last digits between processors (then, through a chaotic
+    training path, sometimes in more)."""
+    out = {}
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    out["processor"] = line.split(":", 1)[1].strip()
+                    break
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        with contextlib.suppress(Exception):
+            out["torch_cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
+    return out
 
 
 def write_result(
