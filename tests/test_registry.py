@@ -59,6 +59,14 @@ def test_parse_options_reads_numbers_booleans_and_text() -> None:
         parse_options(["interval=1", "interval =2"])
 
 
+def test_parse_options_reads_none_and_null_as_none() -> None:
+    from hyperlab.registry import parse_options
+
+    parsed = parse_options(["n_startup=None", "weights_path=null", "running=none", "x=NONE"])
+    # a lower-case ``none`` is a name (a pruner, a liar of the neural tuner): it stays text
+    assert parsed == {"n_startup": None, "weights_path": None, "running": "none", "x": "NONE"}
+
+
 def test_an_option_that_names_tasks_gets_the_tasks() -> None:
     """A factory that declares ``reads_tasks`` receives the tasks themselves, built from the
     task registry; ``task_names`` reads the names for the lab's checks."""

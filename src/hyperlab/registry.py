@@ -269,8 +269,14 @@ PRUNERS: Registry[Any] = Registry("pruner")
 EXPERIMENTS: Registry[Any] = Registry("experiment")
 
 
+#: The ``KEY=VALUE`` values read as ``None``.
+NONE_WORDS = ("None", "null")
+
+
 def parse_options(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings -> a factory's options, values read as int, float, bool or text.
+    """``KEY=VALUE`` strings -> a factory's options, values read as int, float, bool, ``None``
+    or text: ``true``/``false`` (any case) are booleans, ``None`` and ``null`` are ``None``
+    (a lower-case ``none`` stays text: it is the name of a pruner and of option values).
 
     Raises:
         InputError: An item without ``=``, or a key given twice.
@@ -291,5 +297,7 @@ def parse_options(items: list[str]) -> dict[str, Any]:
                 continue
         if raw.lower() in ("true", "false"):
             value = raw.lower() == "true"
+        elif raw in NONE_WORDS:
+            value = None
         out[key.strip()] = value
     return out

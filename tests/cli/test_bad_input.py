@@ -95,6 +95,41 @@ def test_bad_tuner_option_value(
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize(
+    ("tuner", "option"),
+    [
+        ("diagnosis", "min_step=None"),
+        ("diagnosis", "use_model=null"),
+        ("neural", "warn_independent_sampling=None"),
+        ("tpe", "constant_liar=None"),
+    ],
+)
+def test_none_tuner_option_refused_by_a_tuner_that_needs_a_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tuner: str, option: str
+) -> None:
+    code = run(*tune_args(tmp_path, "--tuner", tuner, "--tuner-option", option))
+    clean_error(capsys, code, option.split("=")[0], "None")
+    assert not (tmp_path / "b").exists()
+
+
+def test_none_tuner_option_reaches_a_tuner_that_takes_it() -> None:
+    from hyperlab.lab.plan import make_plan
+    from hyperlab.registry import parse_options
+
+    options = parse_options(["n_startup=None"])
+    plan = make_plan(
+        "tune",
+        "branin",
+        name="b",
+        tuners=["neural"],
+        pruners=["none"],
+        seeds=[0],
+        trials=5,
+        tuner_options=options,
+    )
+    assert plan.spec.tuner_options == {"n_startup": None}
+
+
 def test_diagnose_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "curves.csv"
     path.write_bytes(bytes(range(128, 256)) * 4)

@@ -261,3 +261,10 @@ def test_audit_stops_pruning_when_its_predictions_for_finished_trials_were_too_g
     assert not run(audit=True)
     with pytest.raises(InputTypeError, match="audit"):
         LearningCurvePruner(Gloomy(), max_budget=BUDGET, audit="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["curve", "curve-parametric", "curve-halving"])
+def test_predictor_options_none_means_none_and_other_values_are_refused(name: str) -> None:
+    PRUNERS.create(name, max_budget=BUDGET, seed=0, predictor_options=None)
+    with pytest.raises(InputTypeError, match="predictor_options must be a dict or None, got 'x'"):
+        PRUNERS.create(name, max_budget=BUDGET, seed=0, predictor_options="x")

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import math
 import pickle
+from typing import Any
 
 import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from hyperlab.errors import HyperlabError
 from hyperlab.registry import TUNERS
 from hyperlab.tuners.guided import DiagnosisSampler
 
@@ -133,3 +135,18 @@ def test_not_converged_with_fixed_budget_raises_lr() -> None:
     study = optuna.create_study(sampler=DiagnosisSampler(seed=0, space=SPACE, start={"lr": 1e-2}))
     study.optimize(objective, n_trials=2)
     assert study.trials[1].params["lr"] == pytest.approx(2e-2)
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"min_step": None}, "min_step must be a number in (0, 1], got None"),
+        ({"min_step": 0}, "min_step must be a number in (0, 1], got 0"),
+        ({"use_model": None}, "use_model must be True or False, got None"),
+        ({"start": "lr"}, "start must be a dict of parameter values, got 'lr'"),
+    ],
+)
+def test_bad_settings_are_refused_when_built(setting: dict[str, Any], named: str) -> None:
+    with pytest.raises(HyperlabError) as info:
+        TUNERS.create("diagnosis", seed=0, space=SPACE, **setting)
+    assert named in str(info.value)

@@ -25,7 +25,7 @@ from hyperlab.errors import InputError, InputTypeError
 from hyperlab.pruners.base import PredictorPruner, check_int
 from hyperlab.pruners.guards import PredictionAudit, Standing, beats_every_final
 from hyperlab.pruners.median import median_stop
-from hyperlab.pruners.pretrain import PRETRAIN_OPTIONS, neural_predictor
+from hyperlab.pruners.pretrain import PRETRAIN_OPTIONS, neural_predictor, pop_predictor_options
 from hyperlab.pruners.schedule import default_min_epochs, is_check_step
 from hyperlab.pruners.trials import final_values, trial_curve
 from hyperlab.registry import PRUNERS
@@ -284,7 +284,7 @@ def curve_parametric(
             f"curve-parametric fits each curve on its own and takes no pretraining options "
             f"(got {pretraining}); they belong to the neural pruners 'curve' and 'curve-halving'"
         )
-    predictor = ParametricCurvePredictor(**options.pop("predictor_options", {}))
+    predictor = ParametricCurvePredictor(**pop_predictor_options(options))
     return LearningCurvePruner(predictor, max_budget=max_budget, **options)
 
 

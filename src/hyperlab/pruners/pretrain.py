@@ -56,7 +56,7 @@ def pretrain_data(
 
     replays, distributions = check_tasks(tasks)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputTypeError(f"the pretraining seed must be an int, got {seed!r}")
+        raise InputTypeError(f"pretrain_seed (the pretraining seed) must be an int, got {seed!r}")
     if isinstance(n_per_task, bool) or not isinstance(n_per_task, int) or n_per_task < 1:
         raise InputError(f"pretrain_curves must be a positive int, got {n_per_task!r}")
     curves: list[np.ndarray] = []
@@ -126,13 +126,28 @@ def neural_predictor(options: dict[str, Any], seed: int | None) -> NeuralCurvePr
     tasks = options.pop("pretrain", None)
     n_pretrain = options.pop("pretrain_curves", 100)
     pretrain_seed = options.pop("pretrain_seed", 0)
-    predictor_options = options.pop("predictor_options", {})
+    predictor_options = pop_predictor_options(options)
     if tasks is None:
         return NeuralCurvePredictor(seed=seed, **predictor_options)
     predictor = pretrained(tasks, n_pretrain, pretrain_seed, predictor_options)
     predictor.seed = seed
     options.setdefault("min_finished", 1)
     return predictor
+
+
+def pop_predictor_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Take ``predictor_options`` out of a pruner factory's ``options``: a dict, or ``None``
+    for none.
+
+    Raises:
+        InputTypeError: It is neither.
+    """
+    value = options.pop("predictor_options", None)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputTypeError(f"predictor_options must be a dict or None, got {value!r}")
+    return value
 
 
 def pretrained(

@@ -40,7 +40,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hyperlab.diagnose import Advice, diagnose
 from hyperlab.diagnose.advice import ALIASES
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS
 
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -72,8 +72,19 @@ class DiagnosisSampler(BaseSampler):
         self.start = start
         self.min_step = min_step
         self.use_model = use_model
+        self._check_settings()  # a bad setting fails here, not in the first trial
         self._random = RandomSampler(seed=seed)
         self._cache: dict[tuple[int, int], list[Advice]] = {}
+
+    def _check_settings(self) -> None:
+        """Refuse a setting of the wrong type or out of range, by name."""
+        step = self.min_step
+        if isinstance(step, bool) or not isinstance(step, int | float) or not 0 < step <= 1:
+            raise InputError(f"min_step must be a number in (0, 1], got {step!r}")
+        if not isinstance(self.use_model, bool):
+            raise InputTypeError(f"use_model must be True or False, got {self.use_model!r}")
+        if self.start is not None and not isinstance(self.start, dict):
+            raise InputTypeError(f"start must be a dict of parameter values, got {self.start!r}")
 
     def reseed_rng(self) -> None:
         self._random.reseed_rng()

@@ -16,7 +16,7 @@ from hyperlab.surrogates import ACQUISITIONS, SURROGATES, make_surrogate
 #: How trials still running enter the training data (see ``NeuralSampler``'s ``running``).
 LIARS = ("best", "mean", "none")
 #: Options that must be ``True`` or ``False``.
-FLAGS = ("multi_fidelity", "pruner_predictions", "budget_fallback")
+FLAGS = ("multi_fidelity", "pruner_predictions", "budget_fallback", "warn_independent_sampling")
 
 
 def check_settings(options: Mapping[str, Any]) -> None:
