@@ -20,6 +20,8 @@ Usage:
         [--problems digits-mlp ...] [--out benchmarks/results/lr_free.json]
     .venv/bin/python benchmarks/lr_free.py --problems iris-mlp moons-mlp blobs-mlp \
         friedman-mlp --seeds 3 --first-seed 100 --out /tmp/lr_free_devproblems.json
+    .venv/bin/python benchmarks/lr_free.py --from benchmarks/results/lr_free.json \
+        benchmarks/results/lr_free_seeds5-14.json
 """
 
 from __future__ import annotations
@@ -96,7 +98,18 @@ def main() -> None:
         help="development problems: " + " ".join(DEV_PROBLEMS),
     )
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        type=Path,
+        help="summarize the runs of these result files together (e.g. two blocks of seeds); "
+        "the cost column is the first file's",
+    )
     args = parser.parse_args()
+    if args.sources:
+        _summarize_files(args.sources)
+        return
     torch.set_num_threads(1)
     problems, epochs = args.problems, None
     if args.quick:
@@ -122,6 +135,25 @@ def main() -> None:
         "seconds": time.perf_counter() - start,
     }
     print(f"wrote {write_result(args.out, payload)} in {payload['seconds']:.0f} s")
+
+
+def _summarize_files(paths: list[Path]) -> None:
+    """Print the tables of the records of several result files (no duplicate runs allowed)."""
+    import json
+
+    records: list[dict[str, Any]] = []
+    costs = None
+    for path in paths:
+        data = json.loads(path.read_text())
+        records += data["records"]
+        costs = costs or data.get("ms_per_step")
+    keys = [(r["problem"], r["method"], r["lr0"], r["seed"]) for r in records]
+    if len(set(keys)) != len(keys):
+        raise SystemExit("error: the files hold the same run twice (overlapping seeds)")
+    rows = summarize_bar(records, costs)
+    seeds = sorted({r["seed"] for r in records})
+    print(f"{len(records)} runs from {len(paths)} files; seeds {seeds}")
+    _print(rows, verdicts(rows), len(seeds))
 
 
 if __name__ == "__main__":
