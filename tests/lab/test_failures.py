@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
 
 import hyperlab
+from hyperlab.lab.objective import TaskObjective
+from hyperlab.tasks.base import EpochCallback, Evaluation, Task
 
 
 def flaky(trial: optuna.Trial) -> float:
@@ -95,3 +99,59 @@ def test_interrupt_is_not_lost_when_telling_the_failed_trial_fails(
     monkeypatch.setattr(study._storage, "set_trial_state_values", refuse)
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
         _run_one(study, func)
+
+
+def returns_odd_values(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1, 1)
+    odd: dict[int, object] = {1: "0.5", 2: True, 3: None, 4: np.float32(0.25)}
+    return odd.get(trial.number, x**2)  # type: ignore[return-value]
+
+
+def test_objective_values_that_are_not_numbers_fail_by_name(tmp_path: Path) -> None:
+    study, _summary = hyperlab.tune(
+        returns_odd_values, "random", trials=5, runs_dir=tmp_path, name="o", progress=False
+    )
+    reasons = {t.number: t.user_attrs.get("fail_reason") for t in study.trials}
+    named = "objective 'returns_odd_values' returned"
+    assert reasons[1] == f"{named} '0.5' of type str, not a number"
+    assert reasons[2] == f"{named} True of type bool, not a number"
+    assert reasons[3] == f"{named} None of type NoneType, not a number"
+    assert study.trials[4].value == 0.25  # a NumPy number is a number
+
+
+class _Scores(Task):
+    """Returns the value it is given, at each epoch and at the end."""
+
+    name = "scores"
+    max_budget = 2
+
+    def __init__(self, epoch_value: object, final_value: object) -> None:
+        self.epoch_value, self.final_value = epoch_value, final_value
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"x": trial.suggest_float("x", 0, 1)}
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        if on_epoch is not None:
+            on_epoch(1, self.epoch_value, {"val_loss": [0.5]})  # type: ignore[arg-type]
+        return Evaluation(value=self.final_value, budget=budget)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("epoch_value", "final_value", "says"),
+    [
+        (0.5, "0.5", "task 'scores' returned '0.5' of type str, not a number"),
+        (0.5, False, "task 'scores' returned False of type bool, not a number"),
+        ("0.4", 0.5, "task 'scores' at epoch 1 returned '0.4' of type str, not a number"),
+    ],
+)
+def test_task_scores_that_are_not_numbers_fail_by_name(
+    epoch_value: object, final_value: object, says: str
+) -> None:
+    study = optuna.create_study()
+    study.optimize(TaskObjective(_Scores(epoch_value, final_value)), n_trials=1, catch=(Exception,))
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL
+    assert trial.user_attrs["fail_reason"] == says

@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.terminator import report_cross_validation_scores
 
@@ -21,6 +22,33 @@ UserObjective = Callable[[optuna.Trial], float]
 def trial_seed(study_seed: int, trial_number: int) -> int:
     """A per-trial seed that depends only on the study's seed and the trial's number."""
     return zlib.crc32(f"{study_seed}:{trial_number}".encode()) % (2**31)
+
+
+def check_score(value: Any, what: str) -> float:
+    """``value`` as a float when it is a number: an int, a float (NumPy's included) or a
+    one-number tensor; never a bool or text, which ``float()`` would read silently.
+
+    Args:
+        value: A value a user's code returned.
+        what: What returned it, for the message (e.g. ``"objective"``).
+
+    Raises:
+        TrialFailure: ``value`` is not a number; the message names it and its type.
+    """
+    bad = isinstance(value, bool | np.bool_ | str | bytes) or not hasattr(value, "__float__")
+    if not bad:
+        try:
+            return float(value)
+        except (TypeError, ValueError, RuntimeError):  # a tensor of several numbers, say
+            pass
+    raise TrialFailure(
+        f"{what} returned {_short(value)} of type {type(value).__name__}, not a number"
+    )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _fail(trial: optuna.Trial, reason: str, curves: dict[str, list[float]] | None = None) -> None:
@@ -49,6 +77,10 @@ class TaskObjective:
         trial.set_user_attr("seed", seed)
 
         def on_epoch(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
+            try:
+                value = check_score(value, f"task {self.task.name!r} at epoch {epoch}")
+            except TrialFailure as exc:
+                raise TrialFailure(str(exc), curves) from None
             if not math.isfinite(value):
                 raise TrialFailure(f"non-finite validation loss {value} at epoch {epoch}", curves)
             trial.report(value, epoch)
@@ -73,6 +105,11 @@ class TaskObjective:
         except Exception as exc:
             _fail(trial, f"{type(exc).__name__}: {exc}")
             raise
+        try:
+            value = check_score(ev.value, f"task {self.task.name!r}")
+        except TrialFailure as exc:
+            _fail(trial, str(exc), ev.curves)
+            raise
         trial.set_user_attr("curves", ev.curves)
         trial.set_user_attr("std_err", ev.std_err)
         trial.set_user_attr("budget", ev.budget)
@@ -84,17 +121,23 @@ class TaskObjective:
             with warnings.catch_warnings():  # Optuna >= 4.9 marks the terminator deprecated
                 warnings.simplefilter("ignore", FutureWarning)
                 report_cross_validation_scores(trial, ev.fold_values)
-        if not math.isfinite(ev.value):
-            _fail(trial, f"non-finite score {ev.value}")
-            raise TrialFailure(f"non-finite score {ev.value}")
-        return ev.value
+        if not math.isfinite(value):
+            _fail(trial, f"non-finite score {value}")
+            raise TrialFailure(f"non-finite score {value}")
+        return value
 
 
 class WrappedObjective:
-    """A user's ``f(trial) -> float`` with failures recorded as reasons on the trial."""
+    """A user's ``f(trial) -> float`` with failures recorded as reasons on the trial.
 
-    def __init__(self, func: UserObjective) -> None:
+    Args:
+        func: The objective.
+        name: Its name in messages (default: the function's own).
+    """
+
+    def __init__(self, func: UserObjective, name: str | None = None) -> None:
         self.func = func
+        self.name = name or getattr(func, "__qualname__", type(func).__name__)
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
@@ -105,10 +148,10 @@ class WrappedObjective:
             _fail(trial, f"{type(exc).__name__}: {exc}")
             raise
         try:
-            value = float(value)
-        except (TypeError, ValueError):
-            _fail(trial, f"objective returned {value!r}, not a number")
-            raise TrialFailure(f"objective returned {value!r}, not a number") from None
+            value = check_score(value, f"objective {self.name!r}")
+        except TrialFailure as exc:
+            _fail(trial, str(exc))
+            raise
         if not math.isfinite(value):
             _fail(trial, f"objective returned {value}")
             raise TrialFailure(f"objective returned {value}")
@@ -131,7 +174,7 @@ def make_objective(
     """
     own = task.trial_objective() if task is not None else None
     if own is not None:
-        return WrappedObjective(own)
+        return WrappedObjective(own, task.name if task is not None else None)
     if task is not None:
         return TaskObjective(task, seed, budget)
     assert func is not None  # guaranteed by the public callers' checks
