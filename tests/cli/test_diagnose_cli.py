@@ -44,6 +44,18 @@ def test_file_mode_json_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert out_html.is_file()
 
 
+@pytest.mark.parametrize("name", ["fig.png", "fig.svg", "fig"])
+def test_out_that_is_not_an_html_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    src = _overfit_csv(tmp_path / "run.csv")
+    out = tmp_path / name
+    assert main(["diagnose", str(src), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert f"must end in .html or .htm, got {str(out)!r}" in captured.err
+    assert captured.out == "" and not out.exists()  # refused before anything is printed
+
+
 def test_malformed_file_is_a_clean_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -66,6 +66,19 @@ def test_text_in_epoch_column(tmp_path: Path) -> None:
         read_curves(p)
 
 
+@pytest.mark.parametrize(("epoch", "shown"), [("-1", "-1"), ("1.5", "1.5"), ("nan", "nan")])
+def test_negative_or_fractional_epoch_is_refused_by_value(
+    tmp_path: Path, epoch: str, shown: str
+) -> None:
+    text = f"epoch,train_loss,val_loss\n0,2.0,2.1\n{epoch},1.0,1.5\n3,0.5,0.9\n4,0.4,0.8\n"
+    with pytest.raises(InputError) as info:
+        read_curves(_write(tmp_path, "run.csv", text))
+    assert f"line 3: the 'epoch' column holds {shown};" in str(info.value)
+    rows = [{"epoch": e, "train_loss": 1.0, "val_loss": 1.0} for e in (1, 2.5, 3)]
+    with pytest.raises(InputError, match=r"row 2: the 'epoch' column holds 2\.5;"):
+        read_curves(_write(tmp_path, "rows.json", json.dumps(rows)))
+
+
 def test_short_row_names_line(tmp_path: Path) -> None:
     p = _write(tmp_path, "run.csv", "epoch,train_loss,val_loss\n1,2.0,2.1\n2,1.0\n3,0.5,0.9\n")
     with pytest.raises(InputError, match=r"line 3.*expected 3 values"):

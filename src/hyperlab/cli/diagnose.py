@@ -25,7 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--trial", type=int, help="trial number, when INPUT is a run directory")
     p.add_argument("--study", help="study name, when the run directory holds several")
-    p.add_argument("--out", help="HTML file to write (default: next to the input)")
+    p.add_argument(
+        "--out",
+        help="the HTML page to write, a name ending in .html or .htm (the figure is written as "
+        "HTML only; another ending is refused; an existing file is replaced; default: next to "
+        "the input)",
+    )
     p.add_argument("--no-html", action="store_true", help="print only, write no HTML")
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     p.add_argument("--rules-only", action="store_true", help="do not blend in the learned model")
@@ -35,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from hyperlab.errors import DataNotFoundError, InputError
 
+    if args.out and not args.no_html:
+        from hyperlab.diagnose.figure import check_html_path
+
+        check_html_path(args.out)  # before anything is read or printed
     source = Path(args.input)
     if not source.exists():
         raise DataNotFoundError(f"{str(source)!r} does not exist (expected a curve file or a run)")

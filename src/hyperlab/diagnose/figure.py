@@ -150,9 +150,33 @@ def render_html(data: FigureData) -> str:
     )
 
 
-def write_html(curves: Any, diagnosis: Diagnosis, path: str | Path, title: str = "") -> Path:
-    """Write the annotated figure of ``curves`` to ``path`` and return the path."""
+#: The endings of a file the figure (an HTML page) may be written to.
+HTML_SUFFIXES = (".html", ".htm")
+
+
+def check_html_path(path: str | Path) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if its name ends in ``.html`` or ``.htm``.
+
+    Raises:
+        InputError: It ends otherwise (the figure is an HTML page, whatever the name says).
+    """
     path = Path(path)
+    if path.suffix.lower() not in HTML_SUFFIXES:
+        raise InputError(
+            f"the figure is an HTML page: its file name must end in .html or .htm, got "
+            f"{str(path)!r}"
+        )
+    return path
+
+
+def write_html(curves: Any, diagnosis: Diagnosis, path: str | Path, title: str = "") -> Path:
+    """Write the annotated figure of ``curves`` to ``path`` (``.html`` or ``.htm``) and return
+    the path.
+
+    Raises:
+        InputError: ``path`` ends otherwise, or cannot be written.
+    """
+    path = check_html_path(path)
     page = render_html(figure_data(curves, diagnosis, title))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -201,13 +201,15 @@ def _merge_epochs(
     """One row per ``epoch`` value: rows that share it are merged (see :func:`read_curves`).
 
     Raises:
-        InputError: An epoch is empty, or smaller than the one before it.
+        InputError: An epoch is empty, not a whole number >= 0, or smaller than the one before
+            it.
     """
     groups: list[tuple[int, list[dict[str, float | None]]]] = []
     for line_no, row in parsed:
         epoch = row["epoch"]
         if epoch is None:
             raise InputError(f"{path}, line {line_no}: the 'epoch' cell is empty")
+        check_epoch(epoch, f"{path}, line {line_no}")
         last = groups[-1][1][0]["epoch"] if groups else None
         if last is not None and epoch < last:
             raise InputError(
@@ -222,6 +224,22 @@ def _merge_epochs(
         (line_no, rs[0] if len(rs) == 1 else {k: _merged([r[k] for r in rs]) for k in rs[0]})
         for line_no, rs in groups
     ]
+
+
+def check_epoch(epoch: Any, where: str) -> None:
+    """Refuse an epoch that is not a whole number >= 0 (a negative, fractional, NaN or
+    infinite one); ``where`` says where it was read.
+
+    Raises:
+        InputError: The message names the value.
+    """
+    ok = isinstance(epoch, int | float) and not isinstance(epoch, bool)
+    if not ok or not math.isfinite(epoch) or epoch < 0 or epoch != int(epoch):
+        shown = f"{epoch:g}" if isinstance(epoch, float) else repr(epoch)
+        raise InputError(
+            f"{where}: the 'epoch' column holds {shown}; epochs are whole numbers >= 0 "
+            "(rows of one epoch share its number)"
+        )
 
 
 def _merged(values: list[float | None]) -> float | None:
@@ -246,7 +264,12 @@ def _parse_json(text: str, path: Path) -> Any:
         if not all(isinstance(r, dict) for r in data):
             raise InputError(f"{path}: a JSON list must hold one object per epoch")
         keys = {k for r in data for k in r}
-        return {k: [r.get(k) for r in data] for k in keys}
+        data = {k: [r.get(k) for r in data] for k in keys}
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of curves, got {type(data).__name__}")
+    epochs = data.get("epoch")
+    if isinstance(epochs, list):
+        for i, epoch in enumerate(epochs):
+            if epoch is not None:
+                check_epoch(epoch, f"{path}, row {i + 1}")
     return data
