@@ -133,6 +133,8 @@ def test_objective_file_create_only_and_worker(
         ("bad_code.py:DATA", "bad_code.py:DATA' is a list"),
         ("bad_code.py:NotATask", "is the class NotATask, not a Task subclass"),
         ("bad_code.py:make_nothing", "returned a NoneType, not a Task"),
+        ("bad_code.py", "give FILE.py:NAME"),
+        ("sub/missing_file.py", "give FILE.py:NAME"),
     ],
 )
 def test_bad_references_are_clean_errors(
@@ -151,3 +153,16 @@ def test_bad_references_are_clean_errors(
     assert err.startswith("hyperlab tune: error:") and says in err
     assert "Traceback" not in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("run.json"))
+
+
+def test_a_file_without_its_attribute_lists_what_it_defines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "sub" / "mine_ut.py", TASK + OBJECTIVE + "def _private():\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--task", "sub/mine_ut.py", "--trials", "2", "--runs-dir", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert "give FILE.py:NAME" in err and "e.g. sub/mine_ut.py:Quad" in err
+    assert "defines: Quad, make, objective" in err
+    assert "run name" not in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()

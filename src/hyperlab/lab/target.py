@@ -15,6 +15,8 @@ def task_label(task: Any) -> str:
     if isinstance(task, str):
         from hyperlab.tasks import user
 
+        if not user.is_reference(task) and user.is_file(task):
+            raise user.without_attribute(task)  # before a run name is made of a path
         return user.label(task) if user.is_reference(task) else task
     return str(getattr(task, "name", getattr(task, "__name__", "objective")))
 

@@ -119,9 +119,12 @@ def resolve(name: str) -> tuple[str, Callable[..., Task]] | None:
 
     Raises:
         InputError: The file or module is missing, its import raised, it lacks the attribute,
-            or the attribute is of the wrong kind; the message names which.
+            or the attribute is of the wrong kind; the message names which. Also a Python
+            file named without ``:NAME`` (the message lists what the file defines).
     """
     if not is_reference(name):
+        if is_file(name):
+            raise without_attribute(name)
         return None
     name = canonical(name)
     obj = _attribute(name)
@@ -134,6 +137,44 @@ def resolve(name: str) -> tuple[str, Callable[..., Task]] | None:
 
     factory.forwards_to = obj  # type: ignore[attr-defined]  # its options are the attribute's
     return name, factory
+
+
+def without_attribute(name: str) -> InputError:
+    """The error for a Python file named as a task without the object to use (``FILE.py``
+    instead of ``FILE.py:NAME``): it names the form expected and lists the Task classes and the
+    functions the file defines (when it exists and loads)."""
+    text = (
+        f"task {name!r} names a file but not what to use in it: give FILE.py:NAME, where NAME "
+        f"is {KINDS}"
+    )
+    path = Path(name).expanduser()
+    if not path.is_file():
+        missing = "is a folder, not a file" if path.is_dir() else "does not exist"
+        return InputError(f"{text} (and {str(path)!r} {missing})")
+    try:
+        module = _load_file(path.resolve().as_posix())
+    except InputError as exc:  # its import fails: say so
+        return InputError(f"{text} (and {exc})")
+    found = _candidates(module)
+    if not found:
+        return InputError(f"{text}; {name!r} defines none of them")
+    return InputError(f"{text}, e.g. {name}:{found[0]}; what {name!r} defines: {', '.join(found)}")
+
+
+def _candidates(module: ModuleType) -> list[str]:
+    """The public Task subclasses and functions of ``module``: the Task classes it defines,
+    its functions, then the Task classes it imports (:class:`Task` itself aside)."""
+    own: list[str] = []
+    functions: list[str] = []
+    imported: list[str] = []
+    for key, value in vars(module).items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, type) and issubclass(value, Task) and value is not Task:
+            (own if value.__module__ == module.__name__ else imported).append(key)
+        elif inspect.isfunction(value) and value.__module__ == module.__name__:
+            functions.append(key)
+    return sorted(own) + sorted(functions) + sorted(imported)
 
 
 def _kind(name: str, obj: Any) -> str:
