@@ -182,6 +182,33 @@ def test_report_of_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "run.json" not in err
 
 
+@pytest.mark.parametrize("command", ["report", "diagnose"])
+def test_run_whose_storage_was_deleted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    run_dir = _make_run(tmp_path, capsys)
+    for path in run_dir.glob("study.db*"):
+        path.unlink()
+    args = [command, str(run_dir)] + (["--trial", "0"] if command == "diagnose" else [])
+    clean_error(capsys, run(*args), "no such storage file", str(run_dir / "study.db"))
+    assert not list(run_dir.glob("study.db*"))  # nothing created
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+@pytest.mark.parametrize("command", ["tune", "compare"])
+def test_runs_dir_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, below: str
+) -> None:
+    blocking = tmp_path / "afile"
+    blocking.write_text("mine\n")
+    runs_dir = blocking / below if below else blocking
+    args = ["--task", "branin", "--trials", "2", "--runs-dir", str(runs_dir), "--no-progress"]
+    more = ["--tuner", "random"] if command == "tune" else ["--tuners", "random", "--seeds", "1"]
+    err = clean_error(capsys, run(command, *args, *more), f"{str(blocking)!r} is a file")
+    assert str(runs_dir) in err and "Errno" not in err
+    assert blocking.read_text() == "mine\n"
+
+
 def test_broken_pipe_is_quiet(tmp_path: Path) -> None:
     path = tmp_path / "curves.csv"
     rows = [f"{e},{2.0 / e},{2.1 / e}" for e in range(1, 8)]

@@ -110,3 +110,28 @@ def test_worker_unknown_study_lists_known(tmp_path: Path) -> None:
         find_jobs(url, "other")
     with pytest.raises(InputError, match="Python objective"):
         create_studies([StudyJob("x", url, None, "tpe", "none", 0, 2)])
+
+
+def test_worker_names_the_studies_of_a_tune_run_it_cannot_join(tmp_path: Path) -> None:
+    from hyperlab.api import tune
+
+    tune("branin", "random", trials=2, name="t", runs_dir=tmp_path, progress=False, report=False)
+    url = f"sqlite:///{tmp_path / 't' / 'study.db'}"
+    with pytest.raises(InputError) as info:
+        find_jobs(url, "t")
+    message = str(info.value)
+    assert "t:random:none:seed0" in message and "not set up for workers" in message
+    assert "studies there: none" not in message
+    with pytest.raises(InputError) as info:
+        find_jobs(url, "other")
+    assert "not set up for workers: t:random:none:seed0" in str(info.value)
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "journal:"])
+def test_worker_refuses_a_storage_file_that_does_not_exist(tmp_path: Path, scheme: str) -> None:
+    from hyperlab.errors import DataNotFoundError
+
+    missing = tmp_path / "missing.db"
+    with pytest.raises(DataNotFoundError, match=f"no such storage file '{missing}'"):
+        run_worker(f"{scheme}{missing}", "run")
+    assert list(tmp_path.iterdir()) == []  # nothing created

@@ -385,11 +385,22 @@ def _check_opens(url: str) -> None:
 
 
 def load_studies(run_dir: str | Path) -> list[tuple[optuna.Study, str, str, int]]:
-    """``(study, tuner, pruner, seed)`` for each study of a run that exists in storage."""
+    """``(study, tuner, pruner, seed)`` for each study of a run that exists in storage.
+
+    Raises:
+        DataNotFoundError: The run folder, or the storage file it names, does not exist
+            (nothing is created: an empty storage would pass for a run with no trials).
+    """
     from hyperlab.lab.storage import open_storage
 
     spec = RunDir(run_dir).load_spec()
-    storage = open_storage(spec.storage)
+    try:
+        storage = open_storage(spec.storage, must_exist=True)
+    except DataNotFoundError as exc:
+        raise DataNotFoundError(
+            f"run {str(run_dir)!r} has lost its storage: {exc} (its {SPEC_FILE} names that "
+            "storage; it was deleted or moved)"
+        ) from None
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     out = []
     for name, tuner, pruner, seed in spec.study_names():

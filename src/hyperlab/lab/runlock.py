@@ -162,6 +162,12 @@ class RunLock:
     def _open(self) -> int:
         if self.folder.exists() and not self.folder.is_dir():
             raise InputError(f"{str(self.folder)!r} exists and is not a folder")
+        blocking = _file_above(self.folder)
+        if blocking is not None:
+            raise InputError(
+                f"the runs folder {str(self.folder.parent)!r} cannot hold run {self.name!r}: "
+                f"{str(blocking)!r} is a file, not a folder"
+            )
         if not self.folder.exists():
             try:
                 self.folder.mkdir(parents=True)
@@ -218,6 +224,15 @@ class RunLock:
             f"run {self.name!r} is in use by {who}; wait for it to end (or stop it), then run "
             f"the command again (lock file {str(self.path)!r})"
         )
+
+
+def _file_above(folder: Path) -> Path | None:
+    """The nearest existing folder above ``folder`` when it is a file instead (``None``: the
+    folder can be made)."""
+    for parent in folder.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
 
 
 def _holder(fd: int, wait: bool = False) -> Holder | None:

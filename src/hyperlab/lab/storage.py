@@ -13,6 +13,7 @@ died: Optuna's RDB heartbeats for databases, :mod:`hyperlab.lab.heartbeat` for j
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import warnings
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 import optuna
 
-from hyperlab.errors import InputError, StorageError
+from hyperlab.errors import DataNotFoundError, InputError, StorageError
 from hyperlab.lab import urls
 from hyperlab.lab.heartbeat import HeartbeatJournalStorage, HeartbeatRDBStorage, stale_callback
 
@@ -157,6 +158,7 @@ def open_storage(
     max_retry: int | None = 3,
     retries: int = 3,
     backoff: float = 0.5,
+    must_exist: bool = False,
     **rdb_options: Any,
 ) -> optuna.storages.BaseStorage:
     """Open the storage behind ``url``.
@@ -172,9 +174,12 @@ def open_storage(
             without limit).
         retries: Further attempts to connect after transient errors.
         backoff: Seconds before the first retry, doubled after each.
+        must_exist: Refuse a SQLite or journal file that does not exist instead of creating
+            it (commands that read or join a storage made earlier: ``worker``, ``report``).
         **rdb_options: Passed to :class:`optuna.storages.RDBStorage`.
 
     Raises:
+        DataNotFoundError: ``must_exist`` and the URL names a file that does not exist.
         InputError: The URL is malformed or a setting is out of range.
         StorageError: The storage could not be opened; the message names the URL without its
             password. Also a damaged SQLite or journal file (:mod:`hyperlab.lab.damage`); a
@@ -182,6 +187,8 @@ def open_storage(
     """
     check_url(url)
     check_heartbeats(heartbeat_interval, grace_period)
+    if must_exist:
+        check_exists(url)
     callback = stale_callback(max_retry) if heartbeat_interval else None
     if url.startswith("journal:"):
         return _open_journal(
@@ -200,6 +207,35 @@ def open_storage(
         max_retry=max_retry,
         retries=retries,
         backoff=backoff,
+    )
+
+
+def storage_file(url: str) -> Path | None:
+    """The file of a SQLite (``sqlite:///PATH``) or journal (``journal:PATH``) URL, else
+    ``None`` (a database server)."""
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        return Path(url[len("sqlite:///") :].split("?")[0])
+    if url.startswith("journal:") and len(url) > len("journal:"):
+        return Path(url[len("journal:") :])
+    return None
+
+
+def check_exists(url: str) -> None:
+    """Refuse a SQLite or journal URL whose file does not exist (opening would create it).
+
+    Raises:
+        DataNotFoundError: The file does not exist (or is a folder); the message names it.
+    """
+    path = storage_file(url)
+    if path is None or path.is_file():
+        return
+    if path.is_dir():
+        raise DataNotFoundError(
+            f"storage {redact(url)!r} names the folder {str(path)!r}, not a storage file"
+        )
+    where = "" if path.is_absolute() else f", read from the current folder {os.getcwd()!r}"
+    raise DataNotFoundError(
+        f"no such storage file {str(path)!r} (storage {redact(url)!r}{where}); nothing was created"
     )
 
 

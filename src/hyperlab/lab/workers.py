@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from hyperlab.errors import InputError
+from hyperlab.errors import DataNotFoundError, InputError
 from hyperlab.lab.runner import (
     StudyJob,
     _configure_worker,
@@ -90,10 +90,15 @@ def find_jobs(storage: str, name: str) -> list[StudyJob]:
     """The jobs of the studies called ``name`` or ``name:...`` (a run's studies) in ``storage``.
 
     Raises:
-        InputError: No study of that name was created for workers.
+        DataNotFoundError: The storage is a SQLite or journal file that does not exist.
+        InputError: No study of that name was created for workers (the message lists the
+            studies there: those set up for workers, and those a worker cannot join).
         StorageError: The storage cannot be opened.
     """
-    studies = open_storage(storage).get_all_studies()
+    try:
+        studies = open_storage(storage, must_exist=True).get_all_studies()
+    except DataNotFoundError as exc:
+        raise DataNotFoundError(f"{exc}: {CREATE_HINT}") from None
     fields = {f.name for f in dataclasses.fields(StudyJob)}
     jobs = []
     for frozen in sorted(studies, key=lambda s: s.study_name):
@@ -106,15 +111,47 @@ def find_jobs(storage: str, name: str) -> list[StudyJob]:
         values.update(storage=storage, study_name=frozen.study_name)
         jobs.append(StudyJob(**values))
     if not jobs:
-        known = sorted(
-            s.study_name for s in studies if isinstance(s.user_attrs.get(SETUP_ATTR), dict)
-        )
-        raise InputError(
-            f"no study named {name!r} (or {name + ':...'!r}) set up for workers in "
-            f"{redact(storage)!r}; create it with `hyperlab tune ... --storage URL --create-only`"
-            f"; studies there: {', '.join(known) or 'none'}"
-        )
+        raise _no_jobs(storage, name, studies)
     return jobs
+
+
+#: How a study for workers is made.
+CREATE_HINT = "create the run for workers with `hyperlab tune ... --storage URL --create-only`"
+
+
+def _no_jobs(storage: str, name: str, studies: list[Any]) -> InputError:
+    """The error of a worker that found no study ``name`` set up for workers: it names the
+    studies there, and says why a worker cannot join those not set up for workers."""
+    set_up = {s.study_name for s in studies if isinstance(s.user_attrs.get(SETUP_ATTR), dict)}
+    ready = sorted(set_up)
+    plain = sorted(s.study_name for s in studies if s.study_name not in set_up)
+    named = [n for n in plain if n == name or n.startswith(name + ":")]
+    lost = (
+        "; a worker cannot join a study without the setup `hyperlab tune --create-only` "
+        "records in it (one run by `hyperlab tune` itself has none): resume such a run with "
+        "the same `hyperlab tune` command"
+    )
+    if named:
+        return InputError(
+            f"the studies named {name!r} in {redact(storage)!r} ({_listed(named)}) were not set "
+            f"up for workers{lost}, or {CREATE_HINT}"
+        )
+    text = (
+        f"no study named {name!r} (or {name + ':...'!r}) set up for workers in "
+        f"{redact(storage)!r}; {CREATE_HINT}; studies there set up for workers: "
+        f"{_listed(ready)}"
+    )
+    if plain:
+        text += f"; studies there not set up for workers: {_listed(plain)}{lost}"
+    return InputError(text)
+
+
+def _listed(names: list[str], limit: int = 10) -> str:
+    """Names joined by commas, the first ``limit`` of them ("none" when there are none)."""
+    if not names:
+        return "none"
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def worker_index(name: str) -> int:
