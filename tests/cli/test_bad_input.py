@@ -209,6 +209,36 @@ def test_runs_dir_that_is_a_file(
     assert blocking.read_text() == "mine\n"
 
 
+@pytest.mark.parametrize("task", ["wine-mlp", "branin"])
+def test_data_dir_for_a_task_that_reads_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    monkeypatch.setenv("HYPERLAB_DATA", "before")  # restored (absent or not) after the test
+    monkeypatch.delenv("HYPERLAB_DATA")
+    code = run(*tune_args(tmp_path, "--data-dir", str(tmp_path), task=task))
+    clean_error(capsys, code, f"--data-dir {str(tmp_path)!r}", f"task {task!r}", "lcbench-<id>")
+    assert "HYPERLAB_DATA" not in os.environ and not (tmp_path / "b").exists()
+
+
+def test_data_dir_reaches_the_tasks_that_read_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from hyperlab.cli._common import apply_data_dir, run_tasks
+
+    monkeypatch.setenv("HYPERLAB_DATA", "before")  # restored (absent or not) after the test
+    monkeypatch.delenv("HYPERLAB_DATA")
+    args = argparse.Namespace(
+        task="branin", data_dir="/data", tuner_option=[], pruner_option=["pretrain=lcbench-3945"]
+    )
+    names = run_tasks(args, ["random"], ["none", "curve"])
+    assert names == ["branin", "lcbench-3945"]  # the task a pruner pretrains on reads it
+    apply_data_dir(args, names)
+    assert os.environ["HYPERLAB_DATA"] == "/data"
+    monkeypatch.delenv("HYPERLAB_DATA")
+    apply_data_dir(argparse.Namespace(data_dir="/own"), ["my_code:objective"])  # may read it
+    assert os.environ["HYPERLAB_DATA"] == "/own"
+
+
 def test_broken_pipe_is_quiet(tmp_path: Path) -> None:
     path = tmp_path / "curves.csv"
     rows = [f"{e},{2.0 / e},{2.1 / e}" for e in range(1, 8)]

@@ -10,6 +10,13 @@ from typing import Any
 from hyperlab.errors import InputError
 from hyperlab.registry import parse_options
 
+#: The help of ``--data-dir`` (``tune``, ``compare``, ``replay``).
+DATA_DIR_HELP = (
+    "folder of the replayed learning curves of the lcbench-<id> tasks (sets HYPERLAB_DATA; "
+    "refused when no task of the run reads it: only the tasks that take the option data_dir, "
+    "and your own code, do)"
+)
+
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options common to ``tune`` and ``compare``."""
@@ -48,7 +55,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="delete an existing run of that name first"
     )
-    p.add_argument("--data-dir", help="folder of replay data (sets HYPERLAB_DATA)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument(
         "--task-option",
         action="append",
@@ -117,9 +124,55 @@ def _trials(args: argparse.Namespace, tuner_options: dict[str, Any]) -> int:
     return int(population)
 
 
-def apply_data_dir(args: argparse.Namespace) -> None:
-    if getattr(args, "data_dir", None):
-        os.environ["HYPERLAB_DATA"] = args.data_dir
+def apply_data_dir(args: argparse.Namespace, tasks: list[str | None]) -> None:
+    """Point ``HYPERLAB_DATA`` at ``--data-dir`` when it is given.
+
+    Args:
+        args: The parsed arguments.
+        tasks: The tasks of the run: the task tuned, and any named by its options.
+
+    Raises:
+        InputError: No task of ``tasks`` reads a data folder: each is registered and its
+            factory takes no ``data_dir`` option (the replay tasks ``lcbench-<id>`` do). A
+            task of the user's own code (``module:attribute``) may read the variable itself.
+    """
+    folder = getattr(args, "data_dir", None)
+    if not folder:
+        return
+    from hyperlab.registry import TASKS
+
+    named = [t for t in tasks if t is not None]
+    known = [t for t in named if ":" not in t and t in TASKS]
+    if named and len(known) == len(named):
+        if not any(_reads_data_dir(TASKS.options(t)) for t in known):
+            shown = ", ".join(repr(t) for t in known)
+            raise InputError(
+                f"--data-dir {folder!r} would be ignored: task {shown} reads no data folder "
+                "(only the tasks that take the option data_dir do: the replay tasks "
+                "lcbench-<id>); leave --data-dir out"
+            )
+    os.environ["HYPERLAB_DATA"] = folder
+
+
+def _reads_data_dir(options: frozenset[str] | None) -> bool:
+    """Whether a task factory taking ``options`` (``None``: any) may read a data folder."""
+    return options is None or "data_dir" in options
+
+
+def run_tasks(args: argparse.Namespace, tuners: list[str], pruners: list[str]) -> list[str | None]:
+    """The task of a ``tune`` or ``compare`` run and the tasks its tuners' and pruners' options
+    name (e.g. a curve pruner's ``pretrain``)."""
+    from hyperlab.registry import PRUNERS, TUNERS
+
+    names: list[str | None] = [args.task]
+    for registry, plugins, items in (
+        (TUNERS, tuners, args.tuner_option),
+        (PRUNERS, pruners, args.pruner_option),
+    ):
+        options = parse_options(items)
+        for plugin in plugins:
+            names += registry.task_names(plugin, options)
+    return names
 
 
 def split_names(text: str) -> list[str]:

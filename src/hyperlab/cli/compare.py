@@ -9,6 +9,7 @@ from hyperlab.cli._common import (
     add_run_options,
     apply_data_dir,
     run_kwargs,
+    run_tasks,
     split_names,
 )
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from hyperlab.api import compare
     from hyperlab.lab.target import default_name
 
-    apply_data_dir(args)
+    apply_data_dir(args, run_tasks(args, split_names(args.tuners), split_names(args.pruners)))
     name = args.name or default_name(args.task, "compare")
     compare(
         args.task,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hyperlab.cli._common import DATA_DIR_HELP
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--study", help="the study to replay, where the run holds several populations (compare)"
     )
-    p.add_argument("--data-dir", help="folder of replay data (sets HYPERLAB_DATA)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.set_defaults(func=run)
 
 
@@ -34,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from hyperlab.population import replay_member
     from hyperlab.registry import TASKS
 
-    apply_data_dir(args)
     spec = RunDir(args.run_dir).load_spec()
+    apply_data_dir(args, [spec.task])
     if spec.task is None:
         raise InputError("replay needs a run of a registered task, not of an objective function")
     task = TASKS.create(spec.task, **spec.task_options)

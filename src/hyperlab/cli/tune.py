@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hyperlab.cli._common import add_run_options, apply_data_dir, run_kwargs
+from hyperlab.cli._common import add_run_options, apply_data_dir, run_kwargs, run_tasks
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    apply_data_dir(args)
+    apply_data_dir(args, run_tasks(args, [args.tuner], [args.pruner]))
     if args.create_only or args.dask:
         from hyperlab.lab.runlock import run_lock
         from hyperlab.lab.target import default_name
