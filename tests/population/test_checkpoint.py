@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import pickle
 import sys
 import threading
@@ -109,16 +110,40 @@ def test_a_failed_write_is_raised_to_the_caller(tmp_path: Path) -> None:
     writer.wait()  # reported once
 
 
-def test_a_checkpoint_of_the_earlier_layout_is_read(tmp_path: Path) -> None:
+class _EarlierPickler(pickle.Pickler):
+    """Pickles tensors as the layouts before 3 did: an ``_Array`` of NumPy's own pickling."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, torch.Tensor) and obj.dtype != torch.bfloat16:
+            return checkpoint._Array, (obj.detach().numpy(), obj.requires_grad)
+        return NotImplemented
+
+
+@pytest.mark.parametrize("layout", [1, 2])
+def test_a_checkpoint_of_an_earlier_layout_is_read(layout: int, tmp_path: Path) -> None:
     payload = _payload()
-    with open(tmp_path / checkpoint.FILE, "wb") as f:  # one pickled payload, as before
-        pickle.dump(checkpoint._pack(payload), f, protocol=pickle.HIGHEST_PROTOCOL)
-    _same(payload, checkpoint.load(tmp_path))
+    buffers: list[pickle.PickleBuffer] = []
+    stream = io.BytesIO()
+    callback = buffers.append if layout == 2 else None
+    _EarlierPickler(stream, protocol=5, buffer_callback=callback).dump(payload)
+    with open(tmp_path / checkpoint.FILE, "wb") as f:
+        if layout == 2:  # an index, then the arrays' bytes
+            views = [b.raw() for b in buffers]
+            index = {"layout": "hyperlab-checkpoint-2", "head": stream.getvalue()}
+            pickle.dump(index | {"sizes": [v.nbytes for v in views]}, f)
+            for view in views:
+                f.write(view)
+        else:  # one pickled payload
+            f.write(stream.getvalue())
+    loaded = checkpoint.load(tmp_path)
+    _same(payload, loaded)
+    assert loaded is not None
+    loaded["members"][0]["state"]["model"]["weight"].add_(1.0)  # type: ignore[index]
 
 
 def test_the_strided_tensor_really_is_not_contiguous() -> None:
     state = _payload()["members"][0]["state"]  # type: ignore[index]
-    array = checkpoint._pack(state["strided"]).array
+    array = state["strided"].numpy()
     assert not (array.flags.c_contiguous or array.flags.f_contiguous)
 
 
@@ -128,8 +153,7 @@ def test_a_failed_write_stops_the_next_step_without_waiting(tmp_path: Path) -> N
     writer = checkpoint.Writer(blocked)
     writer.check()  # nothing written yet: nothing to raise
     writer.save(_payload())
-    assert writer._thread is not None
-    writer._thread.join()  # the write has failed by now
+    writer.close()  # the write has failed by now
     with pytest.raises(OSError):
         writer.check()
 
@@ -195,54 +219,63 @@ def test_a_checkpoint_whose_objects_cannot_be_imported_says_so(
         checkpoint.load(tmp_path / "ck")
 
 
+def _blocking_write(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event, fail: bool = False
+) -> tuple[threading.Event, list[int]]:
+    """Make every write wait for ``release``; return an event set when the first write starts
+    and the list of the steps written (or, with ``fail``, attempted before failing)."""
+    started, steps = threading.Event(), []
+    write = checkpoint._write
+
+    def slow(workdir: Path, data: Any) -> None:
+        started.set()
+        assert release.wait(timeout=60), "never released"
+        if fail:
+            steps.append(-1)
+            raise OSError(28, "No space left on device")
+        write(workdir, data)
+        loaded = checkpoint.load(workdir)
+        assert loaded is not None
+        steps.append(loaded["steps"])
+
+    monkeypatch.setattr(checkpoint, "_write", slow)
+    return started, steps
+
+
 def test_a_save_never_waits_for_a_slow_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a write hangs, saves return; the newest payload replaces one still waiting, and
     wait writes it last."""
-    release, started = threading.Event(), threading.Event()
-    written: list[int] = []
-    write = checkpoint._write
-
-    def slow(workdir: Path, packed: Any) -> None:
-        started.set()
-        assert release.wait(timeout=60), "never released"
-        write(workdir, packed)
-        written.append(packed["steps"])
-
-    monkeypatch.setattr(checkpoint, "_write", slow)
+    release = threading.Event()
+    started, written = _blocking_write(monkeypatch, release)
     writer = checkpoint.Writer(tmp_path)
     writer.save(_payload() | {"steps": 0})
     assert started.wait(timeout=60)
     for step in (1, 2, 3):  # the first write hangs: none of these may block
         writer.save(_payload() | {"steps": step})
-    assert written == [] and writer.replaced == 2
+    assert written == [] and writer.replaced == 2 and writer.saves == 4
     release.set()
     writer.wait()
     assert written == [0, 3]
-    loaded = checkpoint.load(tmp_path)
-    assert loaded is not None and loaded["steps"] == 3
+    writer.close()
+    assert writer._thread is None
 
 
 def test_a_failed_write_drops_the_waiting_payload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = threading.Event()
-    calls: list[int] = []
-
-    def full_disk(workdir: Path, packed: Any) -> None:
-        calls.append(packed["steps"])
-        assert release.wait(timeout=60), "never released"
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(checkpoint, "_write", full_disk)
+    started, attempted = _blocking_write(monkeypatch, release, fail=True)
     writer = checkpoint.Writer(tmp_path)
     writer.save(_payload() | {"steps": 0})
+    assert started.wait(timeout=60)
     writer.save(_payload() | {"steps": 1})
     release.set()
     with pytest.raises(OSError, match="No space left"):
         writer.wait()
-    assert calls == [0]  # the payload waiting behind a failed write is not written
+    writer.close()
+    assert attempted == [-1]  # the payload waiting behind a failed write is not written
 
 
 def test_the_save_after_a_failed_write_raises_it(tmp_path: Path) -> None:
@@ -250,7 +283,6 @@ def test_the_save_after_a_failed_write_raises_it(tmp_path: Path) -> None:
     blocked.write_text("not a folder")
     writer = checkpoint.Writer(blocked)
     writer.save(_payload())
-    assert writer._thread is not None
-    writer._thread.join()  # the write has failed by now
+    writer.close()  # the write has failed by now
     with pytest.raises(OSError):
         writer.save(_payload())

@@ -10,12 +10,13 @@ file in the work folder (the kernel drops it when its holder dies, so a killed p
 no stale lock); a second worker on the same study waits, then finds the members written.
 
 CPU tensors are stored as NumPy arrays (restored as tensors of the same dtype): pickling a few
-hundred small arrays is several times faster than pickling the tensors, and a checkpoint is
-written after every generation. The arrays' bytes are written straight from the arrays (pickle
-protocol 5's out-of-band buffers, after a small index), not copied into one pickled string first.
+hundred small arrays is several times faster than pickling the tensors. The payload is pickled
+in one pass (a pickler that turns tensors into arrays on the way), and the arrays' bytes are
+written straight from the arrays (pickle protocol 5's out-of-band buffers, after a small
+index), not copied into one pickled string first.
 
 :class:`Writer` writes in a background thread, so the population trains its next generation
-while the last one is written: it packs the payload in the caller's thread (new containers; the
+while the last one is written: it pickles the payload in the caller's thread (a snapshot; the
 arrays are the states' own memory, which a task never changes, see ``Task.train_segment``),
 keeps at most one write in flight and one payload waiting for it (a newer one replaces it), and
 never makes training wait for the disk except when the caller waits. A process killed while a
@@ -25,6 +26,7 @@ write is in flight keeps the checkpoint before it.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pickle
 import sys
@@ -46,8 +48,10 @@ FILE = "population.pkl"
 #: The lock file's name inside the work folder.
 LOCK = "population.lock"
 #: The index's marker: the arrays' bytes follow the index (files written before it hold one
-#: pickled payload).
-_LAYOUT = "hyperlab-checkpoint-2"
+#: pickled payload). Layout 3 rebuilds arrays with :func:`_rebuild`; layout 2 files (NumPy's
+#: own pickling of the arrays) are still read.
+_LAYOUT = "hyperlab-checkpoint-3"
+_READS = ("hyperlab-checkpoint-2", _LAYOUT)
 
 
 @dataclass
@@ -67,7 +71,7 @@ def locked(workdir: Path) -> Iterator[None]:
 
 def save(workdir: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as the checkpoint of ``workdir`` (made if missing), now."""
-    _write(workdir, _pack(payload))
+    _write(workdir, _serialize(payload))
 
 
 def load(workdir: Path) -> dict[str, Any] | None:
@@ -109,7 +113,7 @@ def _read(path: Path) -> dict[str, Any]:
             raise _Damaged("it is empty or cut short") from None
         if not (isinstance(first, dict) and "layout" in first):
             return _unpack(first)  # written before the arrays followed the index
-        if first["layout"] != _LAYOUT:
+        if first["layout"] not in _READS:
             raise _Damaged(
                 f"layout {first['layout']!r}, this version reads {_LAYOUT!r}",
                 "resume it with the hyperlab that wrote it, or remove it to start again",
@@ -128,11 +132,12 @@ def _read(path: Path) -> dict[str, Any]:
 class Writer:
     """Writes checkpoints of one work folder in a background thread, never holding up training.
 
-    :meth:`save` packs the payload and returns: the write starts at once when none is in
-    flight; otherwise the payload waits for it, and a later save replaces a payload that is
-    still waiting (``replaced`` counts those), so a disk that stalls delays the checkpoint, not
-    the training. :meth:`wait` returns once the last payload saved is on disk and raises the
-    error of a write that failed. ``saves`` counts the payloads saved; ``seconds`` is the time
+    :meth:`save` pickles the payload (a snapshot: containers changed later do not reach it) and
+    hands it to the writing thread: written at once when the thread is idle; otherwise it waits
+    for the write in flight, and a later save replaces a payload still waiting (``replaced``
+    counts those), so a disk that stalls delays the checkpoint, not the training. :meth:`wait`
+    returns once the last payload saved is on disk and raises the error of a write that failed;
+    :meth:`close` ends the thread. ``saves`` counts the payloads saved; ``seconds`` is the time
     the caller spent in :meth:`save` and :meth:`wait` (the checkpoints' cost to the training
     loop).
     """
@@ -142,11 +147,12 @@ class Writer:
         self.seconds = 0.0
         self.saves = 0
         self.replaced = 0
-        self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self._lock = threading.Lock()
-        self._busy = False  # a write is in flight (guarded by the lock)
-        self._waiting: Any = None  # the packed payload to write next (guarded by the lock)
+        self._thread: threading.Thread | None = None
+        self._cond = threading.Condition()
+        self._next: _Serialized | None = None  # the payload to write next (guarded)
+        self._busy = False  # a write is in flight (guarded)
+        self._closed = False  # the thread is to end once idle (guarded)
 
     def save(self, payload: dict[str, Any]) -> None:
         """Have ``payload`` written after the write in flight, if any, without waiting for it.
@@ -156,18 +162,16 @@ class Writer:
         """
         began = time.perf_counter()
         self.check()
-        packed = _pack(payload)
-        with self._lock:
-            start = not self._busy
-            if start:
-                self._busy = True
-            else:
-                self.replaced += self._waiting is not None
-                self._waiting = packed
+        data = _serialize(payload)
+        with self._cond:
+            self.replaced += self._next is not None
+            self._next = data
+            self._cond.notify_all()
         self.saves += 1
-        if start:
+        if self._thread is None:
+            self._closed = False
             self._thread = threading.Thread(
-                target=self._drain, args=(packed,), name="hyperlab-checkpoint", daemon=True
+                target=self._loop, name="hyperlab-checkpoint", daemon=True
             )
             self._thread.start()
         self.seconds += time.perf_counter() - began
@@ -179,52 +183,105 @@ class Writer:
             OSError: A write failed (the error it met).
         """
         began = time.perf_counter()
-        self._join()
+        with self._cond:
+            while (self._next is not None or self._busy) and self._error is None:
+                self._cond.wait()
         self.seconds += time.perf_counter() - began
+        self.check()
 
     def check(self) -> None:
         """Raise the error of a write that has already failed, without waiting for one in
         flight (so that a full disk stops the run at its next segment, not its next save).
 
         Raises:
-            OSError: A write failed (the error it met).
+            OSError: A write failed (the error it met); it is raised once.
         """
-        if self._error is not None:
-            self._join()
-
-    def _join(self) -> None:
-        if self._thread is not None:
-            self._thread.join()  # it writes every payload waiting before it ends
-            self._thread = None
         if self._error is not None:
             error, self._error = self._error, None
             raise error
 
-    def _drain(self, packed: Any) -> None:
-        """Write ``packed``, then whatever payload waits, until none does or a write fails."""
-        while True:
-            self._run(packed)
-            with self._lock:
-                packed, self._waiting = self._waiting, None
-                if packed is None or self._error is not None:
-                    self._busy = False
-                    return
+    def close(self) -> None:
+        """Write what waits, then end the writing thread (a later save starts another)."""
+        thread = self._thread
+        if thread is None:
+            return
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        thread.join()
+        self._thread = None
 
-    def _run(self, packed: Any) -> None:
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._next is None and not self._closed:
+                    self._cond.wait()
+                if self._next is None:
+                    return
+                data, self._next, self._busy = self._next, None, True
+            try:
+                self._run(data)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    if self._error is not None:  # nothing is written after a failure
+                        self._next = None
+                    self._cond.notify_all()
+
+    def _run(self, data: _Serialized) -> None:
         try:
-            _write(self.workdir, packed)
+            _write(self.workdir, data)
         except BaseException as exc:  # handed to the caller's next save, check or wait
             self._error = exc
 
 
-def _write(workdir: Path, packed: Any) -> None:
-    """Write a packed payload: the index, then every array's bytes; flushed, then moved over
-    the checkpoint."""
-    workdir.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class _Serialized:
+    """A payload pickled with its arrays' bytes out of band (still in the arrays' memory)."""
+
+    head: bytes
+    buffers: list[memoryview]
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles CPU tensors as :class:`_Array` (NumPy arrays, whose bytes go out of band)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        torch = sys.modules.get("torch")
+        if torch is None or not isinstance(obj, torch.Tensor):
+            return NotImplemented
+        if not obj.is_cpu or obj.layout != torch.strided or obj.is_quantized:
+            return NotImplemented
+        grad = obj.requires_grad
+        try:
+            array = (obj.detach() if grad else obj).numpy()
+        except TypeError:  # a dtype NumPy lacks (bfloat16): pickled as a tensor
+            return NotImplemented
+        if array.flags.c_contiguous:  # its memory as is: 3x faster than NumPy's own reduce
+            return _rebuild, (pickle.PickleBuffer(array), array.dtype.str, array.shape, grad)
+        return _Array, (array, grad)
+
+
+def _rebuild(buffer: Any, dtype: str, shape: tuple[int, ...], requires_grad: bool) -> _Array:
+    """An :class:`_Array` from the bytes of a C-contiguous array."""
+    return _Array(np.frombuffer(buffer, dtype=dtype).reshape(shape), requires_grad)
+
+
+def _serialize(payload: Any) -> _Serialized:
+    """``payload`` pickled now (protocol 5); the arrays' bytes stay in their memory, which a
+    task never changes, until written."""
     buffers: list[pickle.PickleBuffer] = []
-    head = pickle.dumps(packed, protocol=5, buffer_callback=buffers.append)
-    views = [b.raw() for b in buffers]
-    index = {"layout": _LAYOUT, "head": head, "sizes": [v.nbytes for v in views]}
+    stream = io.BytesIO()
+    _Pickler(stream, protocol=5, buffer_callback=buffers.append).dump(payload)
+    return _Serialized(stream.getvalue(), [b.raw() for b in buffers])
+
+
+def _write(workdir: Path, data: _Serialized) -> None:
+    """Write a serialized payload: the index, then every array's bytes; flushed, then moved
+    over the checkpoint."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    views = data.buffers
+    index = {"layout": _LAYOUT, "head": data.head, "sizes": [v.nbytes for v in views]}
     tmp = workdir / (FILE + ".tmp")
     try:
         with open(tmp, "wb") as f:
@@ -255,26 +312,6 @@ def _sync_folder(workdir: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _pack(obj: Any) -> Any:
-    """``obj`` with its CPU tensors (in dicts, lists and tuples) replaced by :class:`_Array`."""
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(obj, torch.Tensor):
-        if obj.is_cpu and obj.layout == torch.strided and not obj.is_quantized:
-            grad = obj.requires_grad
-            try:
-                return _Array((obj.detach() if grad else obj).numpy(), grad)
-            except TypeError:  # a dtype NumPy lacks (bfloat16): pickled as a tensor
-                return obj
-        return obj
-    if isinstance(obj, dict):
-        return _like(obj, {k: _pack(v) for k, v in obj.items()})
-    if isinstance(obj, list):
-        return [_pack(v) for v in obj]
-    if isinstance(obj, tuple) and type(obj) is tuple:
-        return tuple(_pack(v) for v in obj)
-    return obj
 
 
 def _like(original: dict[Any, Any], items: dict[Any, Any]) -> dict[Any, Any]:

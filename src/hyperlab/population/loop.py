@@ -141,6 +141,7 @@ class PopulationRun:
             if unsaved:  # the last steps: always written
                 self.seconds["save"] = before + writer.seconds
                 writer.save(self._payload())
+            writer.wait()
         except BaseException:
             try:  # the write in flight lands; this error wins
                 writer.wait()
@@ -149,7 +150,8 @@ class PopulationRun:
                     f"the last population checkpoint was not written: {lost}", stacklevel=2
                 )
             raise
-        writer.wait()
+        finally:
+            writer.close()
         self.seconds["save"] = before + writer.seconds
         return self.members
 
