@@ -7,8 +7,9 @@ import io
 import pickle
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -61,6 +62,44 @@ def _same(a: object, b: object) -> None:
             _same(x, y)
     else:
         assert a == b
+
+
+class _Pair(NamedTuple):
+    weight: torch.Tensor
+    note: str
+
+
+@dataclass
+class _UserState:
+    """A state of a user's own making: tensors inside objects, a whole module."""
+
+    pair: _Pair
+    module: torch.nn.Module
+    scalar: np.float32
+
+
+def test_tensors_inside_a_users_objects_come_back_as_tensors(tmp_path: Path) -> None:
+    module = torch.nn.Linear(2, 2)
+    state = _UserState(_Pair(torch.arange(3.0), "x"), module, np.float32(1.5))
+    extra = {
+        "bf16": torch.ones(3, dtype=torch.bfloat16),
+        "conj": torch.tensor([1 + 2j, 3 - 1j]).conj(),
+        "complex": torch.tensor([1 + 2j]),
+        "scalar": torch.tensor(7),
+    }
+    checkpoint.save(tmp_path, {"state": state, "extra": extra})
+    loaded = checkpoint.load(tmp_path)
+    assert loaded is not None
+    back = loaded["state"]
+    assert isinstance(back, _UserState) and isinstance(back.pair, _Pair)
+    assert isinstance(back.pair.weight, torch.Tensor) and back.pair.note == "x"
+    assert torch.equal(back.pair.weight, torch.arange(3.0))
+    assert isinstance(back.module.weight, torch.nn.Parameter)
+    assert torch.equal(back.module.weight, module.weight)
+    assert back.scalar == np.float32(1.5)
+    for key, tensor in extra.items():
+        assert loaded["extra"][key].dtype == tensor.dtype, key
+        assert torch.equal(loaded["extra"][key].resolve_conj(), tensor.resolve_conj()), key
 
 
 def test_what_is_saved_is_loaded(tmp_path: Path) -> None:

@@ -213,6 +213,20 @@ def test_a_population_whose_members_all_fail_says_so(tmp_path: Path) -> None:
         run_population("pbt", task, tmp_path, interval=1)
 
 
+class _TextScores(Quadratic):
+    """Reports its scores as text, as a user's task might by mistake."""
+
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        segment = super()._train_segment(*args, **kwargs)
+        segment.values = [str(v) for v in segment.values]
+        return segment
+
+
+def test_a_segment_whose_scores_are_not_numbers_fails_by_name(tmp_path: Path) -> None:
+    with pytest.raises(PopulationFailure, match=r"returned '[0-9.e-]+' of type str, not a number"):
+        run_population("pbt", _TextScores(), tmp_path, interval=1)
+
+
 @pytest.mark.parametrize(
     ("option", "value", "error"),
     [
@@ -346,7 +360,8 @@ def test_checkpoints_are_written_as_often_as_their_cost_allows(
     monkeypatch.setattr(checkpoint.Writer, "save", counted)
     whole = run_population("pbt", Quadratic(), tmp_path / "whole", interval=1)
     assert saved == ([1, 2, 3, 4, 5, 6] if every_step else [1, 6])
-    assert whole.user_attrs["population"]["checkpoints_written"] == len(saved)
+    info = whole.user_attrs["population"]
+    assert info["checkpoints_written"] + info["checkpoints_replaced"] == len(saved)
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_population("pbt", Quadratic(crash_after=9), tmp_path / "run", interval=1)
     resumed_task = Quadratic()

@@ -9,12 +9,11 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.terminator import report_cross_validation_scores
 
 from hyperlab.errors import TrialFailure
-from hyperlab.tasks.base import Task
+from hyperlab.tasks.base import Task, check_score
 
 UserObjective = Callable[[optuna.Trial], float]
 
@@ -22,33 +21,6 @@ UserObjective = Callable[[optuna.Trial], float]
 def trial_seed(study_seed: int, trial_number: int) -> int:
     """A per-trial seed that depends only on the study's seed and the trial's number."""
     return zlib.crc32(f"{study_seed}:{trial_number}".encode()) % (2**31)
-
-
-def check_score(value: Any, what: str) -> float:
-    """``value`` as a float when it is a number: an int, a float (NumPy's included) or a
-    one-number tensor; never a bool or text, which ``float()`` would read silently.
-
-    Args:
-        value: A value a user's code returned.
-        what: What returned it, for the message (e.g. ``"objective"``).
-
-    Raises:
-        TrialFailure: ``value`` is not a number; the message names it and its type.
-    """
-    bad = isinstance(value, bool | np.bool_ | str | bytes) or not hasattr(value, "__float__")
-    if not bad:
-        try:
-            return float(value)
-        except (TypeError, ValueError, RuntimeError):  # a tensor of several numbers, say
-            pass
-    raise TrialFailure(
-        f"{what} returned {_short(value)} of type {type(value).__name__}, not a number"
-    )
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _fail(trial: optuna.Trial, reason: str, curves: dict[str, list[float]] | None = None) -> None:

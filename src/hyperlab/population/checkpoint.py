@@ -56,7 +56,7 @@ _READS = ("hyperlab-checkpoint-2", _LAYOUT)
 
 @dataclass
 class _Array:
-    """A CPU tensor stored as an array."""
+    """A CPU tensor stored as an array (the layouts before 3)."""
 
     array: np.ndarray
     requires_grad: bool
@@ -126,7 +126,10 @@ def _read(path: Path) -> dict[str, Any]:
             buffers.append(buffer)
         if f.read(1):
             raise _Damaged("it has bytes after its end")
-    return _unpack(pickle.loads(first["head"], buffers=buffers))  # type: ignore[no-any-return]
+    payload = pickle.loads(first["head"], buffers=buffers)
+    if first["layout"] != _LAYOUT:  # layout 2 held arrays as _Array, in dicts, lists, tuples
+        payload = _unpack(payload)
+    return payload  # type: ignore[no-any-return]
 
 
 class Writer:
@@ -147,6 +150,7 @@ class Writer:
         self.seconds = 0.0
         self.saves = 0
         self.replaced = 0
+        self.write_seconds = 0.0  # the writing thread's time (guarded)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._cond = threading.Condition()
@@ -163,18 +167,22 @@ class Writer:
         began = time.perf_counter()
         self.check()
         data = _serialize(payload)
+        if self._thread is None:  # started before anything waits for it
+            self._closed = False
+            thread = threading.Thread(target=self._loop, name="hyperlab-checkpoint", daemon=True)
+            thread.start()
+            self._thread = thread
         with self._cond:
             self.replaced += self._next is not None
             self._next = data
             self._cond.notify_all()
         self.saves += 1
-        if self._thread is None:
-            self._closed = False
-            self._thread = threading.Thread(
-                target=self._loop, name="hyperlab-checkpoint", daemon=True
-            )
-            self._thread.start()
         self.seconds += time.perf_counter() - began
+
+    def cost_per_save(self) -> float:
+        """Mean seconds a save has cost so far: the caller's time in :meth:`save` and
+        :meth:`wait` and the writing thread's (0 before the first save)."""
+        return (self.seconds + self.write_seconds) / self.saves if self.saves else 0.0
 
     def wait(self) -> None:
         """Return once the last payload saved is on disk.
@@ -196,8 +204,9 @@ class Writer:
         Raises:
             OSError: A write failed (the error it met); it is raised once.
         """
-        if self._error is not None:
+        with self._cond:
             error, self._error = self._error, None
+        if error is not None:
             raise error
 
     def close(self) -> None:
@@ -218,11 +227,19 @@ class Writer:
                     self._cond.wait()
                 if self._next is None:
                     return
-                data, self._next, self._busy = self._next, None, True
+                data: _Serialized | None = self._next
+                self._next = None
+                if self._error is not None:  # nothing is written after a failure
+                    data = None
+                self._busy = data is not None
+            if data is None:
+                continue
+            began = time.perf_counter()
             try:
                 self._run(data)
             finally:
                 with self._cond:
+                    self.write_seconds += time.perf_counter() - began
                     self._busy = False
                     if self._error is not None:  # nothing is written after a failure
                         self._next = None
@@ -232,7 +249,8 @@ class Writer:
         try:
             _write(self.workdir, data)
         except BaseException as exc:  # handed to the caller's next save, check or wait
-            self._error = exc
+            with self._cond:
+                self._error = exc
 
 
 @dataclass(frozen=True)
@@ -244,27 +262,35 @@ class _Serialized:
 
 
 class _Pickler(pickle.Pickler):
-    """Pickles CPU tensors as :class:`_Array` (NumPy arrays, whose bytes go out of band)."""
+    """Pickles plain CPU tensors as the bytes of their NumPy arrays, out of band (rebuilt as
+    tensors wherever they sit: in dicts, tuples, a user's own objects)."""
 
     def reducer_override(self, obj: Any) -> Any:
         torch = sys.modules.get("torch")
-        if torch is None or not isinstance(obj, torch.Tensor):
+        # a subclass (a Parameter) keeps its own pickling, which reaches its plain data tensor
+        if torch is None or type(obj) is not torch.Tensor:
             return NotImplemented
         if not obj.is_cpu or obj.layout != torch.strided or obj.is_quantized:
             return NotImplemented
         grad = obj.requires_grad
         try:
             array = (obj.detach() if grad else obj).numpy()
-        except TypeError:  # a dtype NumPy lacks (bfloat16): pickled as a tensor
+        except (TypeError, RuntimeError):  # bfloat16, a conjugate view: pickled as a tensor
             return NotImplemented
         if array.flags.c_contiguous:  # its memory as is: 3x faster than NumPy's own reduce
             return _rebuild, (pickle.PickleBuffer(array), array.dtype.str, array.shape, grad)
-        return _Array, (array, grad)
+        return _tensor, (array, grad)
 
 
-def _rebuild(buffer: Any, dtype: str, shape: tuple[int, ...], requires_grad: bool) -> _Array:
-    """An :class:`_Array` from the bytes of a C-contiguous array."""
-    return _Array(np.frombuffer(buffer, dtype=dtype).reshape(shape), requires_grad)
+def _rebuild(buffer: Any, dtype: str, shape: tuple[int, ...], requires_grad: bool) -> Any:
+    """A tensor from the bytes of a C-contiguous array (wherever it sits in the payload)."""
+    return _tensor(np.frombuffer(buffer, dtype=dtype).reshape(shape), requires_grad)
+
+
+def _tensor(array: np.ndarray, requires_grad: bool) -> Any:
+    import torch
+
+    return torch.from_numpy(array).requires_grad_(requires_grad)
 
 
 def _serialize(payload: Any) -> _Serialized:

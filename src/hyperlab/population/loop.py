@@ -39,7 +39,7 @@ from hyperlab.population.explore import Context, Explorer
 from hyperlab.population.members import Member
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.space.encoding import SpaceEncoder
-from hyperlab.tasks.base import Task
+from hyperlab.tasks.base import Task, check_score
 
 #: Version of the checkpoint's layout.
 FORMAT = 1
@@ -162,7 +162,19 @@ class PopulationRun:
         writer = self._writer
         if saved_at is None or writer is None or writer.saves == 0:
             return True
-        return self.seconds["train"] - saved_at >= writer.seconds / writer.saves / CHECKPOINT_SHARE
+        return self.seconds["train"] - saved_at >= writer.cost_per_save() / CHECKPOINT_SHARE
+
+    def _bad_scores(self, values: Any, epochs: int) -> str | None:
+        """Why a segment's scores cannot be used (not one number per epoch, not all finite)."""
+        try:
+            scores = [check_score(v, f"task {self.task.name!r}'s segment") for v in values]
+        except TrialFailure as exc:
+            return str(exc)
+        except TypeError:
+            return f"task {self.task.name!r}'s segment returned scores {values!r}, not a list"
+        if len(scores) != epochs or not all(map(math.isfinite, scores)):
+            return f"scores {scores} over {epochs} epochs are not all finite"
+        return None
 
     def summary(self) -> dict[str, Any]:
         """The run's settings, steps and where its time went (plain data)."""
@@ -176,8 +188,8 @@ class PopulationRun:
             "checkpoint_seconds": self.seconds["save"],
             "restore_seconds": self.seconds["restore"],
             "checkpoint_share": self.seconds["save"] / train if train > 0 else math.nan,
-            "checkpoints_written": self._writer.saves if self._writer is not None else 0,
-            "checkpoints_replaced": self._writer.replaced if self._writer is not None else 0,
+            "checkpoints_written": w.saves - w.replaced if (w := self._writer) else 0,
+            "checkpoints_replaced": w.replaced if w else 0,
         }
 
     # -- start, checkpoint, resume --------------------------------------------------------
@@ -263,8 +275,7 @@ class PopulationRun:
         except TrialFailure as exc:
             reason = str(exc)
         else:
-            if len(segment.values) != epochs or not all(map(math.isfinite, segment.values)):
-                reason = f"scores {segment.values} over {epochs} epochs are not all finite"
+            reason = self._bad_scores(segment.values, epochs)
         spent = time.perf_counter() - began
         m.epochs_trained += epochs
         m.wall_time += spent

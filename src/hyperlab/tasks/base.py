@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 
 from hyperlab.direction import check_direction, sign
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, TrialFailure
 
 #: Called after every epoch with ``(epoch, value, curves_so_far)``; may raise
 #: ``optuna.TrialPruned`` to stop the evaluation.
@@ -64,6 +65,33 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-serializable)."""
         return asdict(self)
+
+
+def check_score(value: Any, what: str) -> float:
+    """``value`` as a float when it is a number: an int, a float (NumPy's included) or a
+    one-number tensor; never a bool or text, which ``float()`` would read silently.
+
+    Args:
+        value: A value a user's code returned.
+        what: What returned it, for the message (e.g. ``"objective"``).
+
+    Raises:
+        TrialFailure: ``value`` is not a number; the message names it and its type.
+    """
+    bad = isinstance(value, bool | np.bool_ | str | bytes) or not hasattr(value, "__float__")
+    if not bad:
+        try:
+            return float(value)
+        except (TypeError, ValueError, RuntimeError):  # a tensor of several numbers, say
+            pass
+    raise TrialFailure(
+        f"{what} returned {_short(value)} of type {type(value).__name__}, not a number"
+    )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
