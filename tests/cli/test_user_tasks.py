@@ -166,3 +166,15 @@ def test_a_file_without_its_attribute_lists_what_it_defines(
     assert "defines: Quad, make, objective" in err
     assert "run name" not in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_hint_for_a_file_without_its_attribute_does_not_run_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "ran"
+    script = TASK + f"\nopen({str(marker)!r}, 'w').write('trained')  # a script: no main guard\n"
+    _write(tmp_path / "script_ut.py", script)
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--task", "script_ut.py", "--trials", "2", "--runs-dir", "runs"]) == 2
+    assert "defines: Quad" in capsys.readouterr().err
+    assert not marker.exists()

@@ -14,6 +14,7 @@ file's absolute path, so workers and resumed runs started in other folders find 
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import inspect
@@ -141,8 +142,9 @@ def resolve(name: str) -> tuple[str, Callable[..., Task]] | None:
 
 def without_attribute(name: str) -> InputError:
     """The error for a Python file named as a task without the object to use (``FILE.py``
-    instead of ``FILE.py:NAME``): it names the form expected and lists the Task classes and the
-    functions the file defines (when it exists and loads)."""
+    instead of ``FILE.py:NAME``): it names the form expected and lists the classes that derive
+    from a Task and the functions the file defines. The file is read, not run (a script without
+    a ``__main__`` guard would train in full)."""
     text = (
         f"task {name!r} names a file but not what to use in it: give FILE.py:NAME, where NAME "
         f"is {KINDS}"
@@ -152,29 +154,28 @@ def without_attribute(name: str) -> InputError:
         missing = "is a folder, not a file" if path.is_dir() else "does not exist"
         return InputError(f"{text} (and {str(path)!r} {missing})")
     try:
-        module = _load_file(path.resolve().as_posix())
-    except InputError as exc:  # its import fails: say so
-        return InputError(f"{text} (and {exc})")
-    found = _candidates(module)
+        found = _candidates(path)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError) as exc:
+        return InputError(f"{text} (and {str(path)!r} cannot be read: {exc})")
     if not found:
         return InputError(f"{text}; {name!r} defines none of them")
     return InputError(f"{text}, e.g. {name}:{found[0]}; what {name!r} defines: {', '.join(found)}")
 
 
-def _candidates(module: ModuleType) -> list[str]:
-    """The public Task subclasses and functions of ``module``: the Task classes it defines,
-    its functions, then the Task classes it imports (:class:`Task` itself aside)."""
-    own: list[str] = []
+def _candidates(path: Path) -> list[str]:
+    """The public classes at the top of the file whose bases name a Task, then its public
+    functions, from its source (nothing is run)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    classes: list[str] = []
     functions: list[str] = []
-    imported: list[str] = []
-    for key, value in vars(module).items():
-        if key.startswith("_"):
-            continue
-        if isinstance(value, type) and issubclass(value, Task) and value is not Task:
-            (own if value.__module__ == module.__name__ else imported).append(key)
-        elif inspect.isfunction(value) and value.__module__ == module.__name__:
-            functions.append(key)
-    return sorted(own) + sorted(functions) + sorted(imported)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            if any("Task" in ast.unparse(base) for base in node.bases):
+                classes.append(node.name)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if not node.name.startswith("_"):
+                functions.append(node.name)
+    return sorted(classes) + sorted(functions)
 
 
 def _kind(name: str, obj: Any) -> str:
