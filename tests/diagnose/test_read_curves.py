@@ -66,17 +66,21 @@ def test_text_in_epoch_column(tmp_path: Path) -> None:
         read_curves(p)
 
 
-@pytest.mark.parametrize(("epoch", "shown"), [("-1", "-1"), ("1.5", "1.5"), ("nan", "nan")])
-def test_negative_or_fractional_epoch_is_refused_by_value(
+@pytest.mark.parametrize(("epoch", "shown"), [("-1", "-1"), ("nan", "nan"), ("inf", "inf")])
+def test_a_negative_or_non_finite_epoch_is_refused_by_value(
     tmp_path: Path, epoch: str, shown: str
 ) -> None:
     text = f"epoch,train_loss,val_loss\n0,2.0,2.1\n{epoch},1.0,1.5\n3,0.5,0.9\n4,0.4,0.8\n"
     with pytest.raises(InputError) as info:
         read_curves(_write(tmp_path, "run.csv", text))
     assert f"line 3: the 'epoch' column holds {shown};" in str(info.value)
-    rows = [{"epoch": e, "train_loss": 1.0, "val_loss": 1.0} for e in (1, 2.5, 3)]
-    with pytest.raises(InputError, match=r"row 2: the 'epoch' column holds 2\.5;"):
-        read_curves(_write(tmp_path, "rows.json", json.dumps(rows)))
+
+
+def test_fractional_epochs_are_points_of_their_own(tmp_path: Path) -> None:
+    """A run evaluated twice an epoch logs 0.5, 1.0, 1.5, ...: each is a point."""
+    rows = "".join(f"{e / 2},{2.0 - e / 10},{2.1 - e / 20}\n" for e in range(1, 7))
+    curves = read_curves(_write(tmp_path, "run.csv", "epoch,train_loss,val_loss\n" + rows))
+    assert len(curves["train_loss"]) == 6
 
 
 def test_short_row_names_line(tmp_path: Path) -> None:

@@ -201,8 +201,8 @@ def _merge_epochs(
     """One row per ``epoch`` value: rows that share it are merged (see :func:`read_curves`).
 
     Raises:
-        InputError: An epoch is empty, not a whole number >= 0, or smaller than the one before
-            it.
+        InputError: An epoch is empty, not a finite number >= 0, or smaller than the one
+            before it.
     """
     groups: list[tuple[int, list[dict[str, float | None]]]] = []
     for line_no, row in parsed:
@@ -227,17 +227,17 @@ def _merge_epochs(
 
 
 def check_epoch(epoch: Any, where: str) -> None:
-    """Refuse an epoch that is not a whole number >= 0 (a negative, fractional, NaN or
-    infinite one); ``where`` says where it was read.
+    """Refuse an epoch that is not a finite number >= 0 (a negative, NaN or infinite one; a
+    fraction is fine: a run evaluated twice an epoch); ``where`` says where it was read.
 
     Raises:
         InputError: The message names the value.
     """
     ok = isinstance(epoch, int | float) and not isinstance(epoch, bool)
-    if not ok or not math.isfinite(epoch) or epoch < 0 or epoch != int(epoch):
+    if not ok or not math.isfinite(epoch) or epoch < 0:
         shown = f"{epoch:g}" if isinstance(epoch, float) else repr(epoch)
         raise InputError(
-            f"{where}: the 'epoch' column holds {shown}; epochs are whole numbers >= 0 "
+            f"{where}: the 'epoch' column holds {shown}; epochs are numbers >= 0 "
             "(rows of one epoch share its number)"
         )
 
@@ -267,9 +267,4 @@ def _parse_json(text: str, path: Path) -> Any:
         data = {k: [r.get(k) for r in data] for k in keys}
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of curves, got {type(data).__name__}")
-    epochs = data.get("epoch")
-    if isinstance(epochs, list):
-        for i, epoch in enumerate(epochs):
-            if epoch is not None:
-                check_epoch(epoch, f"{path}, row {i + 1}")
     return data

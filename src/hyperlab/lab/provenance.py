@@ -110,7 +110,10 @@ def _cpu() -> dict[str, str]:
                 if line.startswith("model name"):
                     out["processor"] = line.split(":", 1)[1].strip()
                     break
+    if "processor" not in out:  # no /proc/cpuinfo, or no model name in it (ARM)
+        out["processor"] = platform.processor() or platform.machine() or "unknown"
     torch = sys.modules.get("torch")
+    out["torch_cpu_capability"] = "torch not imported"
     if torch is not None:
         with contextlib.suppress(Exception):
             out["torch_cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
