@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hyperlab.errors import InputError, StorageError
 from hyperlab.lab.storage import open_storage, with_retries
+from hyperlab.lab.urls import storage_file
 from hyperlab.testing.postgres import TemporaryPostgres, free_port
 
 
@@ -82,3 +85,17 @@ def test_postgres_end_to_end(postgres: TemporaryPostgres) -> None:
     study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=3)
     again = optuna.load_study(study_name="s", storage=open_storage(url))
     assert len(again.trials) == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///runs/a/study.db", "runs/a/study.db"),
+        ("sqlite:////abs/study.db?timeout=5", "/abs/study.db"),
+        ("sqlite:///file:runs/a/study.db?mode=ro&uri=true", "runs/a/study.db"),
+        ("journal:runs/a/journal.log", "runs/a/journal.log"),
+        ("postgresql://u@localhost/db", None),
+    ],
+)
+def test_the_file_of_a_storage_url(url: str, path: str | None) -> None:
+    assert storage_file(url) == (None if path is None else Path(path))

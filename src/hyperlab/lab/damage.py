@@ -30,7 +30,8 @@ from typing import Any, BinaryIO
 
 from optuna.storages.journal import JournalFileBackend
 
-from hyperlab.errors import StorageError
+from hyperlab.errors import InputError, StorageError
+from hyperlab.lab import urls
 from hyperlab.lab.journal import FlockLock
 
 #: What separates a storage file's name from the time in the name of its damaged copy.
@@ -51,10 +52,15 @@ def recover_command(url: str) -> str:
 
 
 def storage_file(url: str) -> Path:
-    """The file behind a ``journal:PATH`` or ``sqlite:///PATH`` URL."""
-    if url.startswith("journal:"):
-        return Path(url[len("journal:") :])
-    return Path(url[len("sqlite:///") :].split("?", 1)[0])
+    """The file behind a ``journal:PATH`` or ``sqlite:///PATH`` URL.
+
+    Raises:
+        InputError: ``url`` names a database server, not a file.
+    """
+    path = urls.storage_file(url)
+    if path is None:
+        raise InputError(f"storage {urls.without_password(url)!r} is not a SQLite or journal file")
+    return path
 
 
 def side_file(path: Path) -> Path:

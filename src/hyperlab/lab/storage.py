@@ -210,23 +210,13 @@ def open_storage(
     )
 
 
-def storage_file(url: str) -> Path | None:
-    """The file of a SQLite (``sqlite:///PATH``) or journal (``journal:PATH``) URL, else
-    ``None`` (a database server)."""
-    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
-        return Path(url[len("sqlite:///") :].split("?")[0])
-    if url.startswith("journal:") and len(url) > len("journal:"):
-        return Path(url[len("journal:") :])
-    return None
-
-
 def check_exists(url: str) -> None:
     """Refuse a SQLite or journal URL whose file does not exist (opening would create it).
 
     Raises:
         DataNotFoundError: The file does not exist (or is a folder); the message names it.
     """
-    path = storage_file(url)
+    path = urls.storage_file(url)
     if path is None or path.is_file():
         return
     if path.is_dir():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 #: The environment variable that may hold a storage URL with its password.
 STORAGE_ENV = "HYPERLAB_STORAGE"
@@ -101,3 +102,16 @@ def with_secret(recorded: str) -> str:
 def mask_args(args: list[str]) -> list[str]:
     """A command line with every password masked (recorded in ``run.json``)."""
     return [mask(a) for a in args]
+
+
+def storage_file(url: str) -> Path | None:
+    """The file of a SQLite (``sqlite:///PATH``) or journal (``journal:PATH``) URL, else
+    ``None`` (a database server)."""
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        path, _, query = url[len("sqlite:///") :].partition("?")
+        if "uri=true" in query.lower().split("&") and path.startswith("file:"):
+            path = path[len("file:") :]  # SQLite's URI form: sqlite:///file:PATH?...&uri=true
+        return Path(path)
+    if url.startswith("journal:") and len(url) > len("journal:"):
+        return Path(url[len("journal:") :])
+    return None
