@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import pickle
 import sys
@@ -325,3 +326,38 @@ def test_the_save_after_a_failed_write_raises_it(tmp_path: Path) -> None:
     writer.close()  # the write has failed by now
     with pytest.raises(OSError):
         writer.save(_payload())
+
+
+class _SeesTheCollector:
+    """Records whether the garbage collector ran while it was pickled and unpickled."""
+
+    seen: list[bool] = []
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        _SeesTheCollector.seen.append(gc.isenabled())
+        return (_seen_on_load, ())
+
+
+def _seen_on_load() -> _SeesTheCollector:
+    _SeesTheCollector.seen.append(gc.isenabled())
+    return _SeesTheCollector()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_saves_and_loads_pause_the_garbage_collector(enabled: bool, tmp_path: Path) -> None:
+    """A full collection of the process must not be charged to a checkpoint; the collector
+    is left as it was."""
+    _SeesTheCollector.seen = []
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        writer = checkpoint.Writer(tmp_path)
+        writer.save({"x": _SeesTheCollector()})
+        writer.wait()
+        writer.close()
+        assert gc.isenabled() is enabled
+        assert checkpoint.load(tmp_path) is not None
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert _SeesTheCollector.seen == [False, False]
