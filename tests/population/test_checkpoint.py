@@ -361,3 +361,27 @@ def test_saves_and_loads_pause_the_garbage_collector(enabled: bool, tmp_path: Pa
     finally:
         (gc.enable if was else gc.disable)()
     assert _SeesTheCollector.seen == [False, False]
+
+
+def test_pauses_of_the_collector_in_two_threads_nest() -> None:
+    """The collector comes back when the last pause ends, whichever thread began first."""
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with checkpoint._gc_paused():
+            entered.set()
+            assert leave.wait(timeout=60)
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert entered.wait(timeout=60)
+        with checkpoint._gc_paused():
+            leave.set()
+            thread.join()  # the other pause has ended: this one still holds
+            assert not gc.isenabled()
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()

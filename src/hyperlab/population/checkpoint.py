@@ -83,11 +83,9 @@ def load(workdir: Path) -> dict[str, Any] | None:
             or was written by a newer version of hyperlab; the message names the file.
     """
     path = workdir / FILE
-    if not path.exists():
-        return None
     try:
         with _gc_paused():
-            return _read(path)
+            return _read(path) if path.exists() else None
     except _Damaged as exc:
         raise InputError(_damaged(path, *exc.args)) from None
     except (ImportError, AttributeError) as exc:  # a state's class: the file may be fine
@@ -168,16 +166,19 @@ class Writer:
         """
         began = time.perf_counter()
         self.check()
-        data = _serialize(payload)
-        if self._thread is None:  # started before anything waits for it
-            self._closed = False
-            thread = threading.Thread(target=self._loop, name="hyperlab-checkpoint", daemon=True)
-            thread.start()
-            self._thread = thread
-        with self._cond:
-            self.replaced += self._next is not None
-            self._next = data
-            self._cond.notify_all()
+        with _gc_paused():
+            data = _serialize(payload)
+            if self._thread is None:  # started before anything waits for it
+                self._closed = False
+                thread = threading.Thread(
+                    target=self._loop, name="hyperlab-checkpoint", daemon=True
+                )
+                thread.start()
+                self._thread = thread
+            with self._cond:
+                self.replaced += self._next is not None
+                self._next = data
+                self._cond.notify_all()
         self.saves += 1
         self.seconds += time.perf_counter() - began
 
@@ -249,25 +250,40 @@ class Writer:
 
     def _run(self, data: _Serialized) -> None:
         try:
-            _write(self.workdir, data)
+            with _gc_paused():  # a collection here would hold the lock the trainer waits for
+                _write(self.workdir, data)
         except BaseException as exc:  # handed to the caller's next save, check or wait
             with self._cond:
                 self._error = exc
 
 
+_GC_LOCK = threading.Lock()
+_gc_pauses = 0  # pauses in progress, in any thread (guarded by the lock)
+_gc_was_enabled = False  # the collector's state when the first of them began (guarded)
+
+
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause Python's garbage collector: pickling allocates many small objects, and a full
-    collection of a large process (0.2 s at half a million objects) that happened to start
-    inside a save or a restore would be charged to it (the objects it walks are the process's,
-    not the checkpoint's)."""
-    enabled = gc.isenabled()
-    gc.disable()
+    """Pause Python's garbage collector while checkpoint code runs, in any thread.
+
+    Pickling allocates many small objects, and a full collection of a large process (0.2-0.3 s
+    at half a million objects, the objects of the whole process) that happened to start inside
+    a save, a write or a restore was charged to the checkpoint. The pauses of several threads
+    nest: the collector is enabled again, if it was before, when the last one ends.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _GC_LOCK:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _GC_LOCK:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @dataclass(frozen=True)
