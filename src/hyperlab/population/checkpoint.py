@@ -82,10 +82,13 @@ def load(workdir: Path) -> dict[str, Any] | None:
         InputError: The file is damaged (cut short, bytes after its end, not a checkpoint)
             or was written by a newer version of hyperlab; the message names the file.
     """
-    path = workdir / FILE
+    with _gc_paused():
+        return _load(workdir / FILE)
+
+
+def _load(path: Path) -> dict[str, Any] | None:
     try:
-        with _gc_paused():
-            return _read(path) if path.exists() else None
+        return _read(path) if path.exists() else None
     except _Damaged as exc:
         raise InputError(_damaged(path, *exc.args)) from None
     except (ImportError, AttributeError) as exc:  # a state's class: the file may be fine
@@ -165,8 +168,8 @@ class Writer:
             OSError: An earlier write failed (the error it met); nothing more is written.
         """
         began = time.perf_counter()
-        self.check()
         with _gc_paused():
+            self.check()
             data = _serialize(payload)
             if self._thread is None:  # started before anything waits for it
                 self._closed = False
@@ -194,7 +197,7 @@ class Writer:
             OSError: A write failed (the error it met).
         """
         began = time.perf_counter()
-        with self._cond:
+        with _gc_paused(), self._cond:
             while (self._next is not None or self._busy) and self._error is None:
                 self._cond.wait()
         self.seconds += time.perf_counter() - began
