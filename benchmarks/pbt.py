@@ -138,6 +138,7 @@ def run_population(
         "restore_share": restore / member,
         "restore_share_each": restore / info["train_seconds"],
         "checkpoints_replaced": info.get("checkpoints_replaced", 0),
+        "checkpoints_written": info.get("checkpoints_written"),
         "copies": sum("copied_from" in e for e in events),
         "failed_segments": sum("failed" in e for e in events),
     }
