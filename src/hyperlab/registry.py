@@ -10,6 +10,7 @@ family ``lcbench-`` creates ``lcbench-3945``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable
@@ -202,6 +203,18 @@ class Registry(Generic[T]):
         if names is not None and entry.family:  # the suffix goes in the first parameter
             names = names - {_first_parameter(entry.factory)}
         return names
+
+    def is_builtin(self, name: str) -> bool:
+        """Whether ``name`` is one of hyperlab's own entries (its factory is hyperlab's code),
+        not a user's or another package's."""
+        self.check(name)
+        found = self._find(name)
+        assert found is not None
+        factory = found[0].factory
+        while isinstance(factory, functools.partial):
+            factory = factory.func
+        module = getattr(factory, "__module__", None) or ""
+        return module == "hyperlab" or module.startswith("hyperlab.")
 
     def takes(self, name: str, option: str) -> bool:
         """Whether the factory of ``name`` takes the keyword ``option`` (see :meth:`options`)."""

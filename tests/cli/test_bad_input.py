@@ -239,6 +239,23 @@ def test_data_dir_reaches_the_tasks_that_read_it(monkeypatch: pytest.MonkeyPatch
     assert os.environ["HYPERLAB_DATA"] == "/own"
 
 
+def _plugin_task(size: int = 3) -> Any:  # a plug-in's factory with options of its own
+    return TASKS.create("branin")
+
+
+def test_data_dir_is_left_to_a_plugin_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task another package registers may read HYPERLAB_DATA itself: not refused."""
+    import argparse
+
+    from hyperlab.cli._common import apply_data_dir
+
+    monkeypatch.setitem(TASKS._entries, "plugin-ut", Entry("plugin-ut", _plugin_task, "test"))
+    assert not TASKS.is_builtin("plugin-ut") and TASKS.is_builtin("wine-mlp")
+    monkeypatch.setenv("HYPERLAB_DATA", "before")
+    apply_data_dir(argparse.Namespace(data_dir="/plugin"), ["plugin-ut"])
+    assert os.environ["HYPERLAB_DATA"] == "/plugin"
+
+
 def test_broken_pipe_is_quiet(tmp_path: Path) -> None:
     path = tmp_path / "curves.csv"
     rows = [f"{e},{2.0 / e},{2.1 / e}" for e in range(1, 8)]

@@ -132,9 +132,10 @@ def apply_data_dir(args: argparse.Namespace, tasks: list[str | None]) -> None:
         tasks: The tasks of the run: the task tuned, and any named by its options.
 
     Raises:
-        InputError: No task of ``tasks`` reads a data folder: each is registered and its
-            factory takes no ``data_dir`` option (the replay tasks ``lcbench-<id>`` do). A
-            task of the user's own code (``module:attribute``) may read the variable itself.
+        InputError: No task of ``tasks`` reads a data folder: each is one of hyperlab's own
+            and its factory takes no ``data_dir`` option (the replay tasks ``lcbench-<id>``
+            do). A task of the user's own code (``module:attribute``, or registered by a
+            plug-in) may read the variable itself.
     """
     folder = getattr(args, "data_dir", None)
     if not folder:
@@ -142,7 +143,7 @@ def apply_data_dir(args: argparse.Namespace, tasks: list[str | None]) -> None:
     from hyperlab.registry import TASKS
 
     named = [t for t in tasks if t is not None]
-    known = [t for t in named if ":" not in t and t in TASKS]
+    known = [t for t in named if ":" not in t and t in TASKS and TASKS.is_builtin(t)]
     if named and len(known) == len(named):
         if not any(_reads_data_dir(TASKS.options(t)) for t in known):
             shown = ", ".join(repr(t) for t in known)
