@@ -253,7 +253,7 @@ class Writer:
 
     def _run(self, data: _Serialized) -> None:
         try:
-            with _gc_paused():  # a collection here would hold the lock the trainer waits for
+            with _gc_paused():  # a collection would hold the interpreter lock
                 _write(self.workdir, data)
         except BaseException as exc:  # handed to the caller's next save, check or wait
             with self._cond:
