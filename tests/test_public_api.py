@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import hyperlab
 from hyperlab.cli import build_parser
+from hyperlab.errors import InputTypeError
 
 
 def test_public_names_importable_and_listed() -> None:
@@ -58,3 +60,39 @@ def test_test_tasks_stay_out_of_the_users_registry(capsys: pytest.CaptureFixture
         TASKS.create("no-such-task")
     assert "sleep-branin" not in str(info.value)
     assert TASKS.create(SLEEP_BRANIN, seconds=0).seconds == 0.0
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda d: hyperlab.tune(None, runs_dir=d), "task must be a registered name, a Task"),
+        (lambda d: hyperlab.tune("branin", stop_at_noise="no", runs_dir=d), "stop_at_noise"),
+        (lambda d: hyperlab.tune("branin", progress=None, runs_dir=d), "progress must be True"),
+        (lambda d: hyperlab.tune("branin", report="yes", runs_dir=d), "report must be True"),
+        (lambda d: hyperlab.tune("branin", runs_dir=None), "runs_dir must be a folder path"),
+        (lambda d: hyperlab.tune("branin", command="hyperlab tune", runs_dir=d), "command"),
+        (lambda d: hyperlab.tune("branin", command=["a", 1], runs_dir=d), "got 1 in it"),
+        (lambda d: hyperlab.compare("branin", None, runs_dir=d), "got None"),
+        (lambda d: hyperlab.compare("branin", 3, runs_dir=d), "got 3"),
+        (lambda d: hyperlab.compare("branin", [["tpe"]], runs_dir=d), r"got \['tpe'\] in"),
+        (lambda d: hyperlab.compare("branin", pruners=None, runs_dir=d), "pruners must be"),
+        (lambda d: hyperlab.compare("branin", seeds=2.0, runs_dir=d), "got 2.0"),
+        (lambda d: hyperlab.compare("branin", seeds=None, runs_dir=d), "got None"),
+        (lambda d: hyperlab.compare("branin", seeds=True, runs_dir=d), "got True"),
+        (lambda d: hyperlab.compare("branin", seeds="12", runs_dir=d), "got '12'"),
+    ],
+)
+def test_bad_arguments_are_refused_by_name_before_anything_is_stored(
+    tmp_path: Path, call: Any, message: str
+) -> None:
+    with pytest.raises(InputTypeError, match=message):
+        call(tmp_path)
+    assert not any(tmp_path.rglob("run.json"))
+
+
+def test_an_overwrite_that_is_not_a_bool_deletes_nothing(tmp_path: Path) -> None:
+    kw: dict[str, Any] = {"runs_dir": tmp_path, "name": "r", "progress": False}
+    hyperlab.tune("branin", "random", trials=2, report=False, **kw)
+    with pytest.raises(InputTypeError, match="overwrite must be True or False, got 'no'"):
+        hyperlab.tune("branin", "random", trials=3, overwrite="no", **kw)  # type: ignore[arg-type]
+    assert (tmp_path / "r" / "run.json").exists()

@@ -6,7 +6,8 @@ there, before anything is stored), runs it under the run's lock and writes the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import optuna
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.lab.execute import DEFAULT_RUNS_DIR, run_plan
 from hyperlab.lab.objective import UserObjective
-from hyperlab.lab.plan import make_plan, positive_int
+from hyperlab.lab.plan import check_flag, make_plan, positive_int
 from hyperlab.lab.results import collect_records, write_results_csv
 from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runlock import run_lock
@@ -77,6 +78,7 @@ def tune(
     Returns:
         The study and a :class:`~hyperlab.lab.summary.TuneSummary`.
     """
+    _check_call(runs_dir, overwrite=overwrite, progress=progress, report=report)
     name = default_name(task, tuner) if name is None else name
     with run_lock(runs_dir, name):  # one writer per run (see runlock)
         plan = make_plan(
@@ -134,6 +136,7 @@ def compare(
     Returns:
         One record (dict) per trial; ``pandas.DataFrame(records)`` gives the table.
     """
+    _check_call(runs_dir, overwrite=overwrite, progress=progress, report=report)
     tuners, pruners = _names("tuner", tuners), _names("pruner", pruners)
     name = default_name(task, "compare") if name is None else name
     with run_lock(runs_dir, name):  # one writer per run (see runlock)
@@ -173,6 +176,14 @@ def _settings(arguments: dict[str, Any]) -> dict[str, Any]:
     return {key: arguments[key] for key in _PLAN_SETTINGS}
 
 
+def _check_call(runs_dir: Any, **flags: Any) -> None:
+    """The arguments that never reach the plan: the runs folder's type and the flags."""
+    if not isinstance(runs_dir, (str, os.PathLike)):
+        raise InputTypeError(f"runs_dir must be a folder path (str or Path), got {runs_dir!r}")
+    for key, value in flags.items():
+        check_flag(key, value)
+
+
 def _report(run_dir: Path, wanted: bool) -> None:
     if wanted:
         from hyperlab.report import write_report
@@ -184,7 +195,12 @@ def _names(kind: str, names: Sequence[str]) -> list[str]:
     """``names`` as a list: not one string, not empty, no repeats."""
     if isinstance(names, str):
         raise InputTypeError(f"{kind}s must be a sequence of names, not one string")
+    if not isinstance(names, Iterable):
+        raise InputTypeError(f"{kind}s must be a sequence of names, got {names!r}")
     out = list(names)
+    for n in out:
+        if not isinstance(n, str):
+            raise InputTypeError(f"{kind}s must be names (strings), got {n!r} in {out!r}")
     if not out:
         raise InputError(f"compare needs at least one {kind}")
     if len(set(out)) != len(out):
@@ -196,7 +212,11 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     """``seeds`` as a list: ``K`` means 0..K-1."""
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         return list(range(positive_int("seeds", seeds)))
-    out = list(seeds)  # type: ignore[arg-type]
+    if isinstance(seeds, (str, bool)) or not isinstance(seeds, Iterable):
+        raise InputTypeError(
+            f"seeds must be a positive integer (how many) or a list of seeds, got {seeds!r}"
+        )
+    out = list(seeds)
     if not out:
         raise InputError("seeds must not be empty")
     return out

@@ -104,6 +104,8 @@ def make_plan(
     """
     trials = positive_int("trials", trials)
     jobs = positive_int("jobs", jobs)
+    check_flag("stop_at_noise", stop_at_noise)
+    _check_command(command)
     check_seeds(seeds)
     check_name(name)
     for t in tuners:
@@ -185,6 +187,23 @@ def positive_int(name: str, value: Any) -> int:
     if value < 1:
         raise InputError(f"{name} must be a positive integer, got {value}")
     return value
+
+
+def check_flag(name: str, value: Any) -> None:
+    """Refuse a ``value`` that is not ``True`` or ``False`` (``"no"`` would count as true)."""
+    if not isinstance(value, bool):
+        raise InputTypeError(f"{name} must be True or False, got {value!r}")
+
+
+def _check_command(command: Any) -> None:
+    """The recorded command line: ``None`` or a sequence of strings, not one string."""
+    if command is None:
+        return
+    if isinstance(command, str) or not isinstance(command, Sequence):
+        raise InputTypeError(f"command must be a list of strings, got {command!r}")
+    for part in command:
+        if not isinstance(part, str):
+            raise InputTypeError(f"command must be a list of strings, got {part!r} in it")
 
 
 def check_seeds(seeds: list[int]) -> None:

@@ -71,8 +71,6 @@ def _check_task_options(task: Any, options: dict[str, Any] | None) -> dict[str, 
 def _resolve_task(
     task: Task | str | None, task_options: dict[str, Any]
 ) -> tuple[str | None, Task | None]:
-    if task is None:
-        return None, None
     if isinstance(task, str):
         name = TASKS.canonical(task)  # a reference to a file is recorded with its absolute path
         return name, TASKS.create(name, **task_options)
@@ -84,4 +82,7 @@ def _resolve_task(
             "hyperlab.registry.TASKS.register(name, factory, description) so worker processes "
             "and resumed runs can rebuild it"
         )
-    raise InputTypeError(f"task must be a registered name or a Task, got {type(task).__name__}")
+    raise InputTypeError(
+        "task must be a registered name, a Task or an objective function, "
+        f"got {type(task).__name__}"
+    )
