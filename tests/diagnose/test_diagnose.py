@@ -258,6 +258,8 @@ def test_wrong_types() -> None:
         diagnose([1.0, 2.0, 3.0])
     with pytest.raises(InputTypeError, match="config"):
         diagnose(good_fit(), config=[("lr", 1)])  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match="use_model must be True or False, got 'no'"):
+        diagnose(good_fit(), use_model="no")  # type: ignore[arg-type]
 
 
 def test_diagnose_import_does_not_load_torch() -> None:

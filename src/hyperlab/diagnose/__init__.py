@@ -76,6 +76,8 @@ def diagnose(
     checked = check_curves(curves)
     if config is not None and not isinstance(config, Mapping):
         raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
+    if not isinstance(use_model, bool):  # "no" would count as true
+        raise InputTypeError(f"use_model must be True or False, got {use_model!r}")
     if not use_model:
         return _diagnose(checked, config, None)
     return _diagnose(checked, config, _classifier.load(), _classifier.blend_weight(MODEL_WEIGHT))
