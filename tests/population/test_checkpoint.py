@@ -368,7 +368,7 @@ def test_pauses_of_the_collector_in_two_threads_nest() -> None:
     entered, leave = threading.Event(), threading.Event()
 
     def other() -> None:
-        with checkpoint._gc_paused():
+        with checkpoint._gc_paused:
             entered.set()
             assert leave.wait(timeout=60)
 
@@ -378,7 +378,7 @@ def test_pauses_of_the_collector_in_two_threads_nest() -> None:
         thread = threading.Thread(target=other)
         thread.start()
         assert entered.wait(timeout=60)
-        with checkpoint._gc_paused():
+        with checkpoint._gc_paused:
             leave.set()
             thread.join()  # the other pause has ended: this one still holds
             assert not gc.isenabled()

@@ -82,7 +82,7 @@ def load(workdir: Path) -> dict[str, Any] | None:
         InputError: The file is damaged (cut short, bytes after its end, not a checkpoint)
             or was written by a newer version of hyperlab; the message names the file.
     """
-    with _gc_paused():
+    with _gc_paused:
         return _load(workdir / FILE)
 
 
@@ -168,7 +168,7 @@ class Writer:
             OSError: An earlier write failed (the error it met); nothing more is written.
         """
         began = time.perf_counter()
-        with _gc_paused():
+        with _gc_paused:
             self.check()
             data = _serialize(payload)
             if self._thread is None:  # started before anything waits for it
@@ -197,7 +197,7 @@ class Writer:
             OSError: A write failed (the error it met).
         """
         began = time.perf_counter()
-        with _gc_paused(), self._cond:
+        with _gc_paused, self._cond:
             while (self._next is not None or self._busy) and self._error is None:
                 self._cond.wait()
         self.seconds += time.perf_counter() - began
@@ -253,40 +253,45 @@ class Writer:
 
     def _run(self, data: _Serialized) -> None:
         try:
-            with _gc_paused():  # a collection would hold the interpreter lock
+            with _gc_paused:  # a collection would hold the interpreter lock
                 _write(self.workdir, data)
         except BaseException as exc:  # handed to the caller's next save, check or wait
             with self._cond:
                 self._error = exc
 
 
-_GC_LOCK = threading.Lock()
-_gc_pauses = 0  # pauses in progress, in any thread (guarded by the lock)
-_gc_was_enabled = False  # the collector's state when the first of them began (guarded)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's garbage collector while checkpoint code runs, in any thread.
+class _GcPause:
+    """Pauses Python's garbage collector while checkpoint code runs, in any thread.
 
     Pickling allocates many small objects, and a full collection of a large process (0.2-0.3 s
     at half a million objects, the objects of the whole process) that happened to start inside
     a save, a write or a restore was charged to the checkpoint. The pauses of several threads
-    nest: the collector is enabled again, if it was before, when the last one ends.
+    nest: the collector is enabled again, if it was before, when the last one ends. A class,
+    not a generator: a generator's end allocates (its ``StopIteration``) just after the
+    collector is back, which made the collection that came due during the pause start inside
+    the checkpoint call after all. Used as ``with _gc_paused:``.
     """
-    global _gc_pauses, _gc_was_enabled
-    with _GC_LOCK:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0  # pauses in progress (guarded)
+        self._was_enabled = False  # the collector's state when the first began (guarded)
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._was_enabled:
                 gc.enable()
+
+
+_gc_paused = _GcPause()
 
 
 @dataclass(frozen=True)
@@ -334,7 +339,7 @@ def _serialize(payload: Any) -> _Serialized:
     task never changes, until written."""
     buffers: list[pickle.PickleBuffer] = []
     stream = io.BytesIO()
-    with _gc_paused():
+    with _gc_paused:
         _Pickler(stream, protocol=5, buffer_callback=buffers.append).dump(payload)
     return _Serialized(stream.getvalue(), [b.raw() for b in buffers])
 
