@@ -13,10 +13,10 @@ from typing import Any
 
 import optuna
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.lab.execute import DEFAULT_RUNS_DIR, run_plan
 from hyperlab.lab.objective import UserObjective
-from hyperlab.lab.plan import check_flag, make_plan, positive_int
+from hyperlab.lab.plan import make_plan, positive_int
 from hyperlab.lab.results import collect_records, write_results_csv
 from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runlock import run_lock
@@ -181,7 +181,7 @@ def _check_call(runs_dir: Any, **flags: Any) -> None:
     if not isinstance(runs_dir, (str, os.PathLike)):
         raise InputTypeError(f"runs_dir must be a folder path (str or Path), got {runs_dir!r}")
     for key, value in flags.items():
-        check_flag(key, value)
+        check_bool(key, value)
 
 
 def _report(run_dir: Path, wanted: bool) -> None:

@@ -51,3 +51,15 @@ class TrialFailure(HyperlabError, RuntimeError):
     def __init__(self, message: str, curves: dict[str, list[float]] | None = None) -> None:
         super().__init__(message)
         self.curves = curves or {}
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value`` when it is ``True`` or ``False``; anything else (``"no"``, which would count
+    as true, ``1``, ``None``) is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not a bool.
+    """
+    if not isinstance(value, bool):
+        raise InputTypeError(f"{name} must be True or False, got {value!r}")
+    return value

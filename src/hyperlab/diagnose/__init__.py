@@ -26,7 +26,7 @@ from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vecto
 from hyperlab.diagnose.inputs import check_curves, read_curves
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
-from hyperlab.errors import InputTypeError
+from hyperlab.errors import InputTypeError, check_bool
 
 __all__ = [
     "FEATURE_NAMES",
@@ -76,8 +76,7 @@ def diagnose(
     checked = check_curves(curves)
     if config is not None and not isinstance(config, Mapping):
         raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
-    if not isinstance(use_model, bool):  # "no" would count as true
-        raise InputTypeError(f"use_model must be True or False, got {use_model!r}")
+    check_bool("use_model", use_model)
     if not use_model:
         return _diagnose(checked, config, None)
     return _diagnose(checked, config, _classifier.load(), _classifier.blend_weight(MODEL_WEIGHT))

@@ -57,7 +57,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 
 __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 
@@ -100,12 +100,6 @@ def check_unit(name: str, value: Any, *, closed_low: bool = True) -> float:
     return float(value)
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InputTypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 class HDOptimizer(Optimizer):
     """Base class: a ``torch.optim`` update plus a hypergradient step on the learning rate.
 
@@ -121,7 +115,7 @@ class HDOptimizer(Optimizer):
     """
 
     def __init__(self, params: Any, defaults: dict[str, Any], *, per_group: bool) -> None:
-        self.per_group = _check_bool("per_group", per_group)
+        self.per_group = check_bool("per_group", per_group)
         super().__init__(params, defaults)
         self.lr_history: list[list[float]] = [[] for _ in self.param_groups]
 
@@ -196,8 +190,8 @@ class HDOptimizer(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         check_nonneg("lr", group["lr"])
         check_nonneg("hyper_lr", group["hyper_lr"])
-        _check_bool("multiplicative", group["multiplicative"])
-        _check_bool("normalize", group["normalize"])
+        check_bool("multiplicative", group["multiplicative"])
+        check_bool("normalize", group["normalize"])
         target = check_unit("target_cosine", group.setdefault("target_cosine", 0.0))
         if target > 0 and not group["normalize"]:
             raise InputError(
@@ -351,7 +345,7 @@ class SGDHD(HDOptimizer):
         per_group: bool = False,
     ) -> None:
         check_unit("momentum", momentum)
-        _check_bool("nesterov", nesterov)
+        check_bool("nesterov", nesterov)
         if nesterov and momentum == 0:
             raise InputError(f"Nesterov momentum needs momentum > 0, got momentum={momentum!r}")
         defaults = dict(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from hyperlab.direction import MINIMIZE, check_direction, past_tense
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.lab.objective import UserObjective, planned
 from hyperlab.lab.plugins import check_plugins, max_budget
 from hyperlab.lab.rundir import RunSpec, check_name
@@ -104,7 +104,7 @@ def make_plan(
     """
     trials = positive_int("trials", trials)
     jobs = positive_int("jobs", jobs)
-    check_flag("stop_at_noise", stop_at_noise)
+    check_bool("stop_at_noise", stop_at_noise)
     _check_command(command)
     check_seeds(seeds)
     check_name(name)
@@ -187,12 +187,6 @@ def positive_int(name: str, value: Any) -> int:
     if value < 1:
         raise InputError(f"{name} must be a positive integer, got {value}")
     return value
-
-
-def check_flag(name: str, value: Any) -> None:
-    """Refuse a ``value`` that is not ``True`` or ``False`` (``"no"`` would count as true)."""
-    if not isinstance(value, bool):
-        raise InputTypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _check_command(command: Any) -> None:

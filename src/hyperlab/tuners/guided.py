@@ -40,7 +40,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hyperlab.diagnose import Advice, diagnose
 from hyperlab.diagnose.advice import ALIASES
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.registry import TUNERS
 
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -81,8 +81,7 @@ class DiagnosisSampler(BaseSampler):
         step = self.min_step
         if isinstance(step, bool) or not isinstance(step, int | float) or not 0 < step <= 1:
             raise InputError(f"min_step must be a number in (0, 1], got {step!r}")
-        if not isinstance(self.use_model, bool):
-            raise InputTypeError(f"use_model must be True or False, got {self.use_model!r}")
+        check_bool("use_model", self.use_model)
         if self.start is not None and not isinstance(self.start, dict):
             raise InputTypeError(f"start must be a dict of parameter values, got {self.start!r}")
 
