@@ -19,6 +19,7 @@ from hyperlab.cli import main
 from hyperlab.errors import StorageError
 from hyperlab.lab.repair import recover
 from hyperlab.lab.rundir import load_studies
+from hyperlab.lab.runner import SURPLUS_REASON
 from hyperlab.lab.storage import open_storage
 
 STUDY = "{name}:random:none:seed0"
@@ -72,6 +73,17 @@ def trials_of(run: Path) -> list[optuna.trial.FrozenTrial]:
 
 def values(run: Path) -> list[float]:
     return [t.value for t in trials_of(run) if t.state == TrialState.COMPLETE]  # type: ignore[misc]
+
+
+def counts(run: Path) -> str:
+    """How ``recover`` should describe the run's trials: the template run with two workers
+    sometimes holds one surplus trial besides its four complete ones."""
+    trials = trials_of(run)
+    surplus = sum(t.user_attrs.get("fail_reason") == SURPLUS_REASON for t in trials)
+    assert len(trials) - surplus == 4
+    return f"1 study, {len(trials)} trials (4 complete" + (
+        f", {surplus} surplus" if surplus else ""
+    )
 
 
 def garble_line(path: Path, number: int) -> bytes:
@@ -201,7 +213,7 @@ def test_recover_journal_brings_back_every_intact_trial(
 ) -> None:
     run = copy_run(templates, tmp_path, "j")
     journal = run / "study.journal"
-    before = values(run)
+    before, expected = values(run), counts(run)
     created = line_with(journal, 4, nth=2)  # the line that created trial 1
     step = line_with(journal, 7, after=created)  # an intermediate value
     garble_line(journal, created)
@@ -209,7 +221,7 @@ def test_recover_journal_brings_back_every_intact_trial(
     damaged = journal.read_bytes()
     assert main(["recover", str(run)]) == 0
     out = capsys.readouterr().out
-    assert "1 study, 4 trials (4 complete)" in out
+    assert f"{expected})" in out
     assert f"line {created}: damaged; the trial it created is kept" in out
     assert f"line {step}: damaged" in out
     kept = list(run.glob("study.journal.damaged-*"))
@@ -283,9 +295,9 @@ def test_recover_without_damage_changes_nothing(
     templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = copy_run(templates, tmp_path, "j")
-    data = (run / "study.journal").read_bytes()
+    data, expected = (run / "study.journal").read_bytes(), counts(run)
     assert main(["recover", str(run)]) == 0
-    assert "no damage found, nothing changed (1 study, 4 trials" in capsys.readouterr().out
+    assert f"no damage found, nothing changed ({expected})" in capsys.readouterr().out
     assert (run / "study.journal").read_bytes() == data
 
 
@@ -317,3 +329,19 @@ def test_recover_never_writes_a_damaged_sqlite_file_with_a_wal_beside_it(tmp_pat
     with pytest.raises(StorageError, match="nothing can be recovered"):
         recover(f"sqlite:///{db}")
     assert db.read_bytes() == damaged
+
+
+def test_recover_counts_a_surplus_trial_apart_from_failures(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy_run(templates, tmp_path, "j")
+    study = load_studies(run)[0][0]
+    trial = study.ask()
+    trial.set_user_attr("fail_reason", SURPLUS_REASON)
+    study.tell(trial, state=TrialState.FAIL)
+    failed = study.ask()
+    study.tell(failed, state=TrialState.FAIL)
+    surplus = len(study.trials) - 5
+    assert main(["recover", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"(4 complete, 1 fail, {surplus} surplus))" in out

@@ -100,3 +100,21 @@ def test_axis_ticks_stay_few_on_any_range() -> None:
     assert 2 <= len(wide) <= MAX_DECADE_TICKS + 3 and wide[0] == -300.0 and wide[-1] == 300.0
     assert _ticks(-3.0, 1.0, log=True) == [-3.0, -2.0, -1.0, 0.0, 1.0]
     assert _ticks(0.0, math.inf, log=False) == []
+
+
+def test_surplus_trials_are_not_counted_as_failures(tmp_path: Path) -> None:
+    from optuna.trial import TrialState
+
+    from hyperlab.lab.rundir import load_studies
+    from hyperlab.lab.runner import SURPLUS_REASON
+
+    hyperlab.compare(
+        "branin", ["random"], seeds=1, trials=2, runs_dir=tmp_path, name="b", progress=False
+    )
+    study = load_studies(tmp_path / "b")[0][0]
+    for reason in (SURPLUS_REASON, "the task raised"):
+        trial = study.ask()
+        trial.set_user_attr("fail_reason", reason)
+        study.tell(trial, state=TrialState.FAIL)
+    (method,) = compare_records(tmp_path / "b").methods
+    assert method.n_failed == 1

@@ -59,7 +59,9 @@ class Recovery:
         url: The storage.
         kept: Where the damaged original lies now (``None``: no damage found, nothing changed).
         studies: Studies in the storage now.
-        trials: Its trials by state name, e.g. ``{"COMPLETE": 5, "FAIL": 1}``.
+        trials: Its trials by state name, e.g. ``{"COMPLETE": 5, "FAIL": 1}``; a trial failed
+            at once because other workers had claimed the study's last trials counts as
+            ``"SURPLUS"``, not as a failure.
         lost: What could not be recovered or may be incomplete, one entry each.
     """
 
@@ -145,6 +147,7 @@ def _run_locked(folder: Path | None) -> Iterator[None]:
 
 def _summary(url: str, kept: Path | None, lost: list[str]) -> Recovery:
     """Open the storage as every command does and count what it holds."""
+    from hyperlab.lab.runner import is_surplus
     from hyperlab.lab.storage import open_storage
 
     storage = open_storage(url)
@@ -152,7 +155,7 @@ def _summary(url: str, kept: Path | None, lost: list[str]) -> Recovery:
     counts: Counter[str] = Counter()
     for study in studies:
         for trial in storage.get_all_trials(study._study_id, deepcopy=False):
-            counts[trial.state.name] += 1
+            counts["SURPLUS" if is_surplus(trial) else trial.state.name] += 1
     _dispose(storage)
     return Recovery(url, kept, len(studies), dict(counts), lost)
 

@@ -52,6 +52,12 @@ SURPLUS_REASON = "surplus: the study already had its trials claimed by other wor
 INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued again"
 
 
+def is_surplus(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` was failed at once because other workers had claimed the study's
+    last trials: bookkeeping of the check-and-claim, not a failure of the task."""
+    return trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == SURPLUS_REASON
+
+
 @dataclass
 class StudyJob:
     """One study to run: which task, tuner, pruner, seed, and how many finished trials;

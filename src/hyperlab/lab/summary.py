@@ -12,7 +12,7 @@ import optuna
 from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import InputError
 from hyperlab.lab.results import cv_std_err
-from hyperlab.lab.runner import SURPLUS_REASON
+from hyperlab.lab.runner import is_surplus
 
 
 @dataclass
@@ -117,6 +117,6 @@ def _first_failure(study: optuna.Study) -> str:
     """``"; trial N failed: REASON"`` for the first failed trial with a stored reason, or ``""``."""
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
         reason = t.user_attrs.get("fail_reason")
-        if reason and reason != SURPLUS_REASON:
+        if reason and not is_surplus(t):
             return f"; trial {t.number} failed: {reason}"
     return ""

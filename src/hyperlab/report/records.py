@@ -17,6 +17,7 @@ from hyperlab.direction import name_of
 from hyperlab.errors import HyperlabError
 from hyperlab.lab.results import cv_std_err, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
+from hyperlab.lab.runner import is_surplus
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.report.population import PopulationRecords, population_records
 
@@ -304,7 +305,7 @@ def _method(
                 stopped.append(f"{label} seed {seed}: {study.user_attrs[note]}")
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
-        n_failed += sum(t.state == TrialState.FAIL for t in trials)
+        n_failed += sum(t.state == TrialState.FAIL and not is_surplus(t) for t in trials)
         candidates += _sorted_best_first(trials, direction)[:1]
     med, low, high = _band(curves)
     f_mean, f_se = mean_se(finals)
