@@ -204,6 +204,14 @@ class Registry(Generic[T]):
             names = names - {_first_parameter(entry.factory)}
         return names
 
+    def defaults(self, name: str) -> dict[str, Any]:
+        """The default value of each keyword option of ``name``'s factory that has one (its own
+        parameters, then those of the callable its ``forwards_to`` attribute names)."""
+        self.check(name)
+        found = self._find(name)
+        assert found is not None
+        return _defaults(found[0].factory)
+
     def is_builtin(self, name: str) -> bool:
         """Whether ``name`` is one of hyperlab's own entries (its factory is hyperlab's code),
         not a user's or another package's."""
@@ -253,6 +261,17 @@ def _first_parameter(factory: Callable[..., Any]) -> str | None:
     """The name of the first parameter of ``factory`` (``None`` when it has none)."""
     params = list(inspect.signature(factory).parameters)
     return params[0] if params else None
+
+
+def _defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in inspect.signature(factory).parameters.values():
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty:
+            out[p.name] = p.default
+        elif p.kind == p.VAR_KEYWORD and getattr(factory, "forwards_to", None) is not None:
+            out = {**_defaults(factory.forwards_to), **out}  # type: ignore[attr-defined]
+    out.pop("self", None)
+    return out
 
 
 def _keywords(factory: Callable[..., Any]) -> frozenset[str] | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import hyperlab
 from hyperlab import compare
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, RunConflictError
+from hyperlab.lab.rundir import RunSpec, load_studies
 from hyperlab.registry import TUNERS, Registry
 
 
@@ -62,3 +65,40 @@ def test_options_of_a_factory() -> None:
     assert registry.options("named") == frozenset({"seed", "width"})
     assert registry.options("open") is None and registry.takes("open", "anything")
     assert not registry.takes("named", "depth")
+
+
+def test_an_option_spelled_out_at_its_default_resumes_the_run(tmp_path: Path) -> None:
+    def tune(trials: int, **options: Any) -> None:
+        hyperlab.tune(
+            "branin", "tpe", trials=trials, runs_dir=tmp_path, name="r", progress=False,
+            tuner_options=options,
+        )  # fmt: skip
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hyperlab.StartupOnlyWarning)
+        tune(2)
+        tune(3, constant_liar=True, pruner_predictions=False)
+        tune(4)  # and left out again
+        with pytest.raises(RunConflictError, match="constant_liar"):
+            tune(5, constant_liar=False)
+    assert len(load_studies(tmp_path / "r")[0][0].trials) == 4
+
+
+def test_defaults_count_for_every_tuner_and_pruner_of_a_run() -> None:
+    def spec(tuner_options: dict[str, Any], pruner_options: dict[str, Any]) -> RunSpec:
+        return RunSpec(
+            "compare", "toy-curves", ["pbt", "pb2"], ["none", "oracle"], [0], 4, "",
+            tuner_options=tuner_options, pruner_options=pruner_options,
+        )  # fmt: skip
+
+    bare = spec({}, {})
+    # each option at the default of the factories that take it (PB2's bandit: PB2 only)
+    same = spec({"quantile": 0.25, "ucb_kappa": 1, "interval": None}, {"noise": 0})
+    assert same.differences(bare) == [] and bare.differences(same) == []
+    assert spec({"hypergradient": 0}, {}).differences(bare) == [
+        "tuner_options: {} -> {'hypergradient': 0}"  # 0 is not False
+    ]
+    assert spec({"quantile": 0.5}, {"noise": 0.1}).differences(bare) == [
+        "tuner_options: {} -> {'quantile': 0.5}",
+        "pruner_options: {} -> {'noise': 0.1}",
+    ]

@@ -149,7 +149,11 @@ class RunSpec:
             options = dict(data.get("tuner_options") or {})
             if options.get("population") == data.get("trials"):
                 del options["population"]
-            data["tuner_options"] = options
+            # an option spelled out at its default is the same setting as one left out
+            data["tuner_options"] = _without_defaults("tuner", data.get("tuners"), options)
+            data["pruner_options"] = _without_defaults(
+                "pruner", data.get("pruners"), dict(data.get("pruner_options") or {})
+            )
         return [
             f"{k}: {_short(theirs.get(k))} -> {_short(mine.get(k))}"
             for k in mine
@@ -157,6 +161,41 @@ class RunSpec:
             and mine.get(k) != theirs.get(k)
             and not (k in _UNKNOWN_WHEN_NULL and theirs.get(k) is None)
         ]
+
+
+def _without_defaults(kind: str, names: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` less each one whose value is the factory's default for every tuner (``kind``
+    ``"tuner"``) or pruner in ``names`` that takes it. Kept: an option no factory is known to
+    take, or one whose default is not in a factory's signature (a factory that checks its own
+    keywords); all are kept when a name is not registered (a plug-in gone since the run)."""
+    from hyperlab.registry import PRUNERS, TUNERS
+
+    registry = TUNERS if kind == "tuner" else PRUNERS
+    try:
+        factories = [(registry.options(n), registry.defaults(n)) for n in names or []]
+    except HyperlabError:
+        return options
+
+    def is_default(key: str, value: Any) -> bool:
+        takers = [d for taken, d in factories if taken is None or key in taken]
+        return bool(takers) and all(_same(d.get(key, _NONE), value) for d in takers)
+
+    return {k: v for k, v in options.items() if not is_default(k, v)}
+
+
+_NONE = object()
+
+
+def _same(default: Any, value: Any) -> bool:
+    """Whether ``value`` is ``default`` as a setting (``1`` is ``1.0`` but not ``True``)."""
+    if default is _NONE or isinstance(default, bool) != isinstance(value, bool):
+        return False
+    if isinstance(default, int | float) and isinstance(value, int | float):
+        return default == value
+    try:
+        return type(default) is type(value) and bool(default == value)
+    except Exception:  # an exotic default that cannot be compared
+        return False
 
 
 def _short(value: Any, limit: int = 120) -> str:

@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial
 
 from hyperlab.curves.base import CurvePredictor, prob_below
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.pruners.base import PredictorPruner, check_int
 from hyperlab.pruners.guards import PredictionAudit, Standing, beats_every_final
 from hyperlab.pruners.median import median_stop
@@ -93,8 +93,7 @@ class LearningCurvePruner(PredictorPruner):
             raise InputTypeError(f"protect must be a number in [0, 1), got {protect!r}")
         if not 0.0 <= protect < 1.0:
             raise InputError(f"protect must be in [0, 1), got {protect!r}")
-        if not isinstance(audit, bool):
-            raise InputTypeError(f"audit must be True or False, got {audit!r}")
+        check_bool("audit", audit)
         self.k = k
         self.threshold = threshold
         self.min_epochs = min_epochs

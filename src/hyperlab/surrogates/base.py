@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 
 TARGET_TRANSFORMS = ("standardize", "rank", "power")
 _POWER_BOUNDS = (-2.0, 2.0)  # range of the Yeo-Johnson exponent
@@ -344,8 +344,7 @@ class Surrogate(ABC):
         if self.dtype not in DTYPES:
             raise InputError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         for name in ("warm_start", "reinit"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            check_bool(name, getattr(self, name))
 
     def _check_predict_input(self, X: np.ndarray) -> np.ndarray:
         if not hasattr(self, "n_features_in_"):

@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.pickling import LockFreePickling
 from hyperlab.registry import TUNERS
 from hyperlab.space.distributions import grid_space
@@ -100,8 +100,7 @@ def tpe(
         ("constant_liar", constant_liar),
         ("pruner_predictions", pruner_predictions),
     ):
-        if not isinstance(flag, bool):
-            raise InputTypeError(f"{name} must be True or False, got {flag!r}")
+        check_bool(name, flag)
     with warnings.catch_warnings():  # multivariate/group/constant_liar are marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(

@@ -24,7 +24,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
@@ -171,10 +171,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
             isinstance(studies, str) or not all(isinstance(s, str) for s in studies)
         ):
             raise InputTypeError(f"transfer_studies must be a list of study names, got {studies!r}")
-        if not isinstance(self.pruner_predictions, bool):
-            raise InputTypeError(
-                f"pruner_predictions must be True or False, got {self.pruner_predictions!r}"
-            )
+        check_bool("pruner_predictions", self.pruner_predictions)
 
     def _check_width(self, enc: SpaceEncoder) -> None:
         limit = self._net.model.config.max_dim

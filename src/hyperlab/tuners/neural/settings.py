@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.surrogates import ACQUISITIONS, SURROGATES, make_surrogate
 
 #: How trials still running enter the training data (see ``NeuralSampler``'s ``running``).
@@ -31,8 +31,7 @@ def check_settings(options: Mapping[str, Any]) -> None:
     _check_counts(options)
     _check_study_options(options)
     for name in FLAGS:
-        if not isinstance(options[name], bool):
-            raise InputTypeError(f"{name} must be True or False, got {options[name]!r}")
+        check_bool(name, options[name])
     space = options["search_space"]
     if space is not None and not isinstance(space, dict):
         raise InputTypeError(f"search_space must be a dict or None, got {space!r}")
