@@ -17,7 +17,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.population import checkpoint
 from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
@@ -273,8 +273,7 @@ def check_options(
         raise InputError(f"quantile must be in (0, 0.5], got {quantile!r}")
     if mode not in MODES:
         raise InputError(f"mode must be one of {list(MODES)}, got {mode!r}")
-    if not isinstance(hypergradient, bool):
-        raise InputTypeError(f"hypergradient must be True or False, got {hypergradient!r}")
+    check_bool("hypergradient", hypergradient)
     if start not in STARTS:
         raise InputError(f"start must be one of {list(STARTS)}, got {start!r}")
 
@@ -329,15 +328,18 @@ def pb2(
     ucb_kappa: float = 1.0,
     population: int | None = None,
     start: str = "latin",
+    condition_on_fixed: bool = False,
     **_: Any,
 ) -> PopulationTuner:
     """PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's
-    upper confidence bound."""
+    upper confidence bound; with ``condition_on_fixed`` the bandit also reads the members'
+    hyperparameters that are not explored."""
 
     def explorer() -> Explorer:
         if _number("ucb_kappa", ucb_kappa) < 0:
             raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
-        return GPBandit(float(ucb_kappa))
+        check_bool("condition_on_fixed", condition_on_fixed)
+        return GPBandit(float(ucb_kappa), condition_on_fixed=condition_on_fixed)
 
     options = (interval, quantile, mode, hypergradient, population, start)
     return _population("pb2", explorer, seed, task, *options)
