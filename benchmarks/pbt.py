@@ -74,13 +74,12 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "pb2-4-i2": ("pb2", "none", 4, {"interval": 2}),
     "pbt-8-q50": ("pbt", "none", 8, {"quantile": 0.5}),
     "pbt-8-r0": ("pbt", "none", 8, {"resample_probability": 0.0}),
-    "pb2-4-fixed": ("pb2", "none", 4, {"condition_on_fixed": True}),
     "asha": ("random", "asha", None, {}),
     "tpe-median": ("tpe", "median", None, {}),
 }
 #: Candidates tried on the development task only (``--tasks breast-cancer-mlp``); not run by
 #: default.
-DEV_ARMS = ("pbt-8-i2", "pbt-8-i1", "pb2-4-i2", "pbt-8-q50", "pbt-8-r0", "pb2-4-fixed")
+DEV_ARMS = ("pbt-8-i2", "pbt-8-i1", "pb2-4-i2", "pbt-8-q50", "pbt-8-r0")
 #: (arm a, arm b): the paired differences a - b printed; any other arm is set against pbt-8.
 PAIRS = (
     ("pbt-8", "asha"),

@@ -86,22 +86,3 @@ def test_only_the_explored_parameters_change(explorer: object) -> None:
             k: v for k, v in params.items() if k not in ("float", "log_int")
         }
         assert math.isfinite(new["float"])
-
-
-def test_the_conditioned_bandit_chooses_for_each_member_at_its_fixed_values() -> None:
-    space = {"lr": FloatDistribution(0.0, 1.0), "opt": CategoricalDistribution(["a", "b"])}
-    best = {"a": 0.2, "b": 0.8}  # the rate that helps depends on the optimizer
-    log = []
-    for i in range(40):
-        config = {"lr": (i // 2) / 19, "opt": "ab"[i % 2]}  # each rate with both optimizers
-        gain = -((config["lr"] - best[config["opt"]]) ** 2)
-        log.append({"start": 2, "config": config, "improvement": gain})
-    context = Context(space, ("lr",), log, epoch=4, budget=10)
-    copied = [{"lr": 0.5, "opt": "a"}, {"lr": 0.5, "opt": "b"}]
-    rng = np.random.default_rng(5)
-    chosen = GPBandit(kappa=0.1, condition_on_fixed=True).explore(copied, context, rng)
-    assert [p["opt"] for p in chosen] == ["a", "b"]
-    assert [abs(p["lr"] - best[p["opt"]]) < 0.1 for p in chosen] == [True, True]
-    # blind to the optimizer, the bandit sees the average of both and prefers rates near 0.5
-    blind = GPBandit(kappa=0.1).explore(copied, context, np.random.default_rng(5))
-    assert not all(abs(p["lr"] - best[p["opt"]]) < 0.1 for p in blind)

@@ -328,18 +328,15 @@ def pb2(
     ucb_kappa: float = 1.0,
     population: int | None = None,
     start: str = "latin",
-    condition_on_fixed: bool = False,
     **_: Any,
 ) -> PopulationTuner:
     """PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's
-    upper confidence bound; with ``condition_on_fixed`` the bandit also reads the members'
-    hyperparameters that are not explored."""
+    upper confidence bound."""
 
     def explorer() -> Explorer:
         if _number("ucb_kappa", ucb_kappa) < 0:
             raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
-        check_bool("condition_on_fixed", condition_on_fixed)
-        return GPBandit(float(ucb_kappa), condition_on_fixed=condition_on_fixed)
+        return GPBandit(float(ucb_kappa))
 
     options = (interval, quantile, mode, hypergradient, population, start)
     return _population("pb2", explorer, seed, task, *options)
