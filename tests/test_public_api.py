@@ -10,7 +10,7 @@ import pytest
 
 import hyperlab
 from hyperlab.cli import build_parser
-from hyperlab.errors import InputTypeError
+from hyperlab.errors import InputTypeError, UnknownNameError
 
 
 def test_public_names_importable_and_listed() -> None:
@@ -80,6 +80,10 @@ def test_test_tasks_stay_out_of_the_users_registry(capsys: pytest.CaptureFixture
         (lambda d: hyperlab.compare("branin", seeds=None, runs_dir=d), "got None"),
         (lambda d: hyperlab.compare("branin", seeds=True, runs_dir=d), "got True"),
         (lambda d: hyperlab.compare("branin", seeds="12", runs_dir=d), "got '12'"),
+        (lambda d: hyperlab.compare("branin", {"tpe", "random"}, runs_dir=d), "got a set"),
+        (lambda d: hyperlab.compare("branin", pruners=frozenset({"none"}), runs_dir=d), "list"),
+        (lambda d: hyperlab.compare("branin", seeds={3, 1}, runs_dir=d), "seeds must be a list"),
+        (lambda d: hyperlab.tune("branin", storage=3, runs_dir=d), "storage must be a URL"),
     ],
 )
 def test_bad_arguments_are_refused_by_name_before_anything_is_stored(
@@ -87,6 +91,12 @@ def test_bad_arguments_are_refused_by_name_before_anything_is_stored(
 ) -> None:
     with pytest.raises(InputTypeError, match=message):
         call(tmp_path)
+    assert not any(tmp_path.rglob("run.json"))
+
+
+def test_a_tuner_that_is_not_a_name_is_refused_as_such(tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="tuner name must be a string, got None"):
+        hyperlab.tune("branin", None, runs_dir=tmp_path)  # type: ignore[arg-type]
     assert not any(tmp_path.rglob("run.json"))
 
 

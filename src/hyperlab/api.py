@@ -7,7 +7,8 @@ there, before anything is stored), runs it under the run's lock and writes the r
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,7 @@ def _names(kind: str, names: Sequence[str]) -> list[str]:
         raise InputTypeError(f"{kind}s must be a sequence of names, not one string")
     if not isinstance(names, Iterable):
         raise InputTypeError(f"{kind}s must be a sequence of names, got {names!r}")
+    _check_ordered(f"{kind}s", names)
     out = list(names)
     for n in out:
         if not isinstance(n, str):
@@ -216,7 +218,18 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
         raise InputTypeError(
             f"seeds must be a positive integer (how many) or a list of seeds, got {seeds!r}"
         )
+    _check_ordered("seeds", seeds)
     out = list(seeds)
     if not out:
         raise InputError("seeds must not be empty")
     return out
+
+
+def _check_ordered(what: str, values: Iterable[Any]) -> None:
+    """Refuse a set or a mapping: the run records its order, which a set does not keep from
+    one process to the next (a resumed run would see other settings)."""
+    if isinstance(values, AbstractSet | Mapping):
+        raise InputTypeError(
+            f"{what} must be a list or tuple (in the order wanted), got a {type(values).__name__}"
+            f": {values!r}"
+        )

@@ -232,7 +232,9 @@ class Registry(Generic[T]):
     def check(self, name: str) -> str:
         """Return ``name`` if registered, else raise :class:`UnknownNameError` (or the
         resolver's error for a name it understands but cannot load)."""
-        if not isinstance(name, str) or self._find(name) is None:
+        if not isinstance(name, str):
+            raise UnknownNameError(f"{self.kind} name must be a string, got {name!r}")
+        if self._find(name) is None:
             known = ", ".join(self.names())
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
         return name

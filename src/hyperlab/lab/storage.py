@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import optuna
 
-from hyperlab.errors import DataNotFoundError, InputError, StorageError
+from hyperlab.errors import DataNotFoundError, InputError, InputTypeError, StorageError
 from hyperlab.lab import urls
 from hyperlab.lab.heartbeat import HeartbeatJournalStorage, HeartbeatRDBStorage, stale_callback
 
@@ -48,8 +48,11 @@ _IN_MEMORY = ("sqlite://", "sqlite:///", "sqlite:///:memory:")
 
 
 def check_url(url: str) -> str:
-    """Return ``url`` if it looks like a storage URL, else raise :class:`InputError`."""
-    if not isinstance(url, str) or not _SCHEME.match(url):
+    """Return ``url`` if it looks like a storage URL, else raise :class:`InputError` (or
+    :class:`InputTypeError` for a value that is not a string)."""
+    if not isinstance(url, str):
+        raise InputTypeError(f"storage must be a URL (a string), got {url!r}")
+    if not _SCHEME.match(url):
         raise InputError(
             f"malformed storage URL {redact(str(url))!r}: expected e.g. sqlite:///study.db, "
             "postgresql://user:password@host/db or journal:PATH"
