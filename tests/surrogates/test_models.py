@@ -219,10 +219,10 @@ def test_warm_start_and_reinit_must_be_booleans() -> None:
     import numpy as np
     import pytest
 
-    from hyperlab.errors import InputError
+    from hyperlab.errors import InputTypeError
     from hyperlab.surrogates import make_surrogate
 
     X, y = np.random.default_rng(0).random((6, 2)), np.arange(6.0)
     for name in ("warm_start", "reinit"):
-        with pytest.raises(InputError, match=name):
+        with pytest.raises(InputTypeError, match=name):
             make_surrogate("bll", **{name: "false"}).fit(X, y)
