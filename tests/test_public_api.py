@@ -80,9 +80,18 @@ def test_test_tasks_stay_out_of_the_users_registry(capsys: pytest.CaptureFixture
         (lambda d: hyperlab.compare("branin", seeds=None, runs_dir=d), "got None"),
         (lambda d: hyperlab.compare("branin", seeds=True, runs_dir=d), "got True"),
         (lambda d: hyperlab.compare("branin", seeds="12", runs_dir=d), "got '12'"),
-        (lambda d: hyperlab.compare("branin", {"tpe", "random"}, runs_dir=d), "got a set"),
-        (lambda d: hyperlab.compare("branin", pruners=frozenset({"none"}), runs_dir=d), "list"),
-        (lambda d: hyperlab.compare("branin", seeds={3, 1}, runs_dir=d), "seeds must be a list"),
+        (
+            lambda d: hyperlab.compare("branin", {"tpe", "random"}, runs_dir=d),
+            "tuners must be in an order",
+        ),
+        (
+            lambda d: hyperlab.compare("branin", pruners=frozenset({"none"}), runs_dir=d),
+            "pruners must be in an order",
+        ),
+        (
+            lambda d: hyperlab.compare("branin", seeds={3, 1}, runs_dir=d),
+            "seeds must be in an order",
+        ),
         (lambda d: hyperlab.tune("branin", storage=3, runs_dir=d), "storage must be a URL"),
     ],
 )
@@ -106,3 +115,11 @@ def test_an_overwrite_that_is_not_a_bool_deletes_nothing(tmp_path: Path) -> None
     with pytest.raises(InputTypeError, match="overwrite must be True or False, got 'no'"):
         hyperlab.tune("branin", "random", trials=3, overwrite="no", **kw)  # type: ignore[arg-type]
     assert (tmp_path / "r" / "run.json").exists()
+
+
+def test_the_keys_of_a_dict_keep_their_order_and_are_taken(tmp_path: Path) -> None:
+    rows = hyperlab.compare(
+        "branin", {"random": 1, "qmc": 2}.keys(), seeds=1, trials=2, runs_dir=tmp_path,
+        progress=False, report=False,
+    )  # fmt: skip
+    assert list(dict.fromkeys(r["tuner"] for r in rows)) == ["random", "qmc"]

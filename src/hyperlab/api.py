@@ -7,7 +7,7 @@ there, before anything is stored), runs it under the run's lock and writes the r
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, KeysView, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -228,8 +228,8 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
 def _check_ordered(what: str, values: Iterable[Any]) -> None:
     """Refuse a set or a mapping: the run records its order, which a set does not keep from
     one process to the next (a resumed run would see other settings)."""
-    if isinstance(values, AbstractSet | Mapping):
+    if isinstance(values, AbstractSet | Mapping) and not isinstance(values, KeysView):
         raise InputTypeError(
-            f"{what} must be a list or tuple (in the order wanted), got a {type(values).__name__}"
-            f": {values!r}"
+            f"{what} must be in an order (a list or tuple), not a {type(values).__name__}: "
+            f"{values!r}"
         )

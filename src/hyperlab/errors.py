@@ -63,3 +63,20 @@ def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InputTypeError(f"{name} must be True or False, got {value!r}")
     return value
+
+
+def check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
+    """``value`` when it is a positive integer (or ``None`` when ``allow_none``); a float such
+    as ``10.0``, a bool, text or a number below 1 is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not an integer.
+        InputError: ``value`` is below 1.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value}")
+    return value

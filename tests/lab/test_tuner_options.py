@@ -102,3 +102,23 @@ def test_defaults_count_for_every_tuner_and_pruner_of_a_run() -> None:
         "tuner_options: {} -> {'quantile': 0.5}",
         "pruner_options: {} -> {'noise': 0.1}",
     ]
+
+
+def test_a_default_set_by_the_factory_is_the_one_compared() -> None:
+    # neural-ensemble's surrogate default is its own, not NeuralSampler's ("bll")
+    assert TUNERS.defaults("neural-ensemble")["surrogate"] == "ensemble"
+    assert TUNERS.defaults("neural")["surrogate"] == "bll"
+
+    def spec(options: dict[str, Any]) -> RunSpec:
+        return RunSpec(
+            "tune", "branin", ["neural-ensemble"], ["none"], [0], 4, "", tuner_options=options
+        )
+
+    assert spec({"surrogate": "ensemble"}).differences(spec({})) == []
+    assert spec({"surrogate": "bll"}).differences(spec({})) != []
+
+
+@pytest.mark.parametrize("size", [10.0, 1, "10"])
+def test_ga_refuses_a_population_size_it_cannot_use(size: Any) -> None:
+    with pytest.raises((InputError, InputTypeError), match="population_size"):
+        TUNERS.create("ga", population_size=size)

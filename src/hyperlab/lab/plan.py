@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from hyperlab.direction import MINIMIZE, check_direction, past_tense
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, InputTypeError, check_bool, check_positive_int
 from hyperlab.lab.objective import UserObjective, planned
 from hyperlab.lab.plugins import check_plugins, max_budget
 from hyperlab.lab.rundir import RunSpec, check_name
@@ -182,11 +182,7 @@ def _check_budget(budget: Any, task_name: str | None, task: Task | None) -> int:
 
 def positive_int(name: str, value: Any) -> int:
     """``value`` if it is a positive integer, else an error naming ``name`` and the value."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputTypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value}")
-    return value
+    return cast(int, check_positive_int(name, value))
 
 
 def _check_command(command: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, InputTypeError, check_bool, check_positive_int
 from hyperlab.pickling import LockFreePickling
 from hyperlab.registry import TUNERS
 from hyperlab.space.distributions import grid_space
@@ -77,6 +77,8 @@ GASampler._PARENT_CACHE_KEY_PREFIX = optuna.samplers.NSGAIISampler._PARENT_CACHE
 def ga(
     *, seed: int | None = None, space: Space = None, population_size: int = 10, **_: Any
 ) -> optuna.samplers.BaseSampler:
+    if check_positive_int("population_size", population_size) == 1:
+        raise InputError("population_size must be at least 2 (parents to cross), got 1")
     return with_startup(GASampler(population_size=population_size, seed=seed), population_size)
 
 

@@ -23,20 +23,22 @@ from hyperlab.tuners.neural.fitting import DEFAULT_TRANSFORMS
 from hyperlab.tuners.neural.sampler import NeuralSampler
 
 
-def _factory(surrogate: str):  # type: ignore[no-untyped-def]
+def _factory(default_surrogate: str):  # type: ignore[no-untyped-def]
+    # the surrogate is a keyword of the factory itself, so that its default is the one a run
+    # records as the default (not NeuralSampler's)
     def factory(
         *,
         seed: int | None = None,
         space: dict[str, BaseDistribution] | None = None,
         task: Any = None,
+        surrogate: Any = default_surrogate,
         **options: Any,
     ) -> BaseSampler:
-        options.setdefault("surrogate", surrogate)
         # the full budget is the largest one seen, not the task's maximum: a run may train every
         # trial for fewer epochs than the task allows (``--budget``)
-        return NeuralSampler(search_space=space, seed=seed, **options)
+        return NeuralSampler(search_space=space, seed=seed, surrogate=surrogate, **options)
 
-    factory.__name__ = f"neural_{surrogate}"
+    factory.__name__ = f"neural_{default_surrogate}"
     factory.forwards_to = NeuralSampler  # type: ignore[attr-defined]
     return factory
 

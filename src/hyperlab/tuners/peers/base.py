@@ -55,6 +55,7 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from hyperlab import errors
 from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 from hyperlab.pickling import LockFreePickling
 
@@ -411,19 +412,9 @@ def check_choice(name: str, value: Any, known: list[str], what: str) -> str:
 
 
 def check_positive_int(name: str, value: Any, *, allow_none: bool = True) -> int | None:
-    """``value`` if it is a positive integer (or ``None`` when allowed), else refuse it.
-
-    Raises:
-        InputTypeError: Not an integer.
-        InputError: Not positive.
-    """
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputTypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value}")
-    return value
+    """``value`` if it is a positive integer (or ``None`` when allowed), else refuse it (see
+    :func:`hyperlab.errors.check_positive_int`; here ``None`` is allowed by default)."""
+    return errors.check_positive_int(name, value, allow_none=allow_none)
 
 
 __all__ = [
