@@ -10,7 +10,8 @@ at an equal population of 4 and of 8)? What do self-tuning members (``hypergradi
 change against plain PBT with 8? And do checkpoints cost at most 5% of the members' training time?
 The arms ``pbt-8-iid`` and ``pb2-4-iid`` draw the first members independently (``start=random``)
 instead of the default Latin hypercube; ``--tasks breast-cancer-mlp`` is the development task
-that chose the default.
+that chose the default. ``pb2-4-screen2`` screens 8 first members for one segment and keeps 4
+(``screen=2``; its epochs count the screen).
 
 Method: ``hyperlab.tune`` per task x arm x seed (3-fold CV, the default spaces, one process).
 A population's value is its best member's final value. ASHA and TPE-median run until their
@@ -67,6 +68,7 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "pb2-4": ("pb2", "none", 4, {}),
     "pbt-4": ("pbt", "none", 4, {}),
     "pb2-8": ("pb2", "none", 8, {}),
+    "pb2-4-screen2": ("pb2", "none", 4, {"screen": 2}),
     "pbt-8-iid": ("pbt", "none", 8, {"start": "random"}),
     "pb2-4-iid": ("pb2", "none", 4, {"start": "random"}),
     "pbt-8-i2": ("pbt", "none", 8, {"interval": 2}),
@@ -85,6 +87,8 @@ PAIRS = (
     ("pbt-8", "asha"),
     ("pbt-8", "tpe-median"),
     ("pb2-4", "pbt-8"),
+    ("pb2-4-screen2", "pbt-8"),
+    ("pb2-4-screen2", "pb2-4"),
     ("pbt-8-hd", "pbt-8"),
     ("pb2-4", "pbt-4"),
     ("pb2-8", "pbt-8"),
@@ -128,7 +132,7 @@ def run_population(
     events = [e for t in study.trials for e in t.user_attrs.get("lineage", [])]
     return {
         "best": study.best_value,
-        "epochs": sum(r["budget"] for r in study_records(study)),
+        "epochs": sum(r["budget"] for r in study_records(study)) + info.get("screen_epochs", 0),
         "wall_seconds": wall,
         "checkpoint_share": info["checkpoint_share"],
         "checkpoint_seconds": info["checkpoint_seconds"],

@@ -2,8 +2,9 @@
 
 Each epoch takes ``steps`` steps on ``sum(scales * w**2)`` (scales 1, 2, 4, 8) with gradient
 noise; the score is the loss after the epoch. A rate above about 0.25 diverges, which the task
-reports as a :class:`~hyperlab.errors.TrialFailure`. ``crash_after`` raises a plain error
-after that many segments (a simulated crash); ``sleep`` waits in every segment.
+reports as a :class:`~hyperlab.errors.TrialFailure`. ``crash_after`` raises
+:class:`SimulatedCrash` after that many segments (the process dies: no handler of the lab
+catches it); ``sleep`` waits in every segment.
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ from hyperlab.tasks.base import EpochCallback, Evaluation, OptimizerWrapper, Seg
 SCALES = np.array([1.0, 2.0, 4.0, 8.0])
 
 
+class SimulatedCrash(BaseException):
+    """The process dies here (a ``BaseException``, as ``SystemExit`` is: an error of a task's
+    own code, an ``Exception``, only fails the member)."""
+
+
 class Quadratic(Task):
     """Momentum descent on a noisy quadratic.
 
     Args:
         lr_high: Upper end of the rate's range (above ~0.25 diverges).
-        crash_after: Raise ``RuntimeError`` at the start of segment number ``crash_after``
+        crash_after: Raise :class:`SimulatedCrash` at the start of segment number ``crash_after``
             (counted from 0 over this object's life); ``None``: never.
         sleep: Seconds to wait in every segment.
     """
@@ -66,7 +72,7 @@ class Quadratic(Task):
         wrap_optimizer: OptimizerWrapper | None,
     ) -> Segment:
         if self.crash_after is not None and self.segments >= self.crash_after:
-            raise RuntimeError(f"simulated crash at segment {self.segments}")
+            raise SimulatedCrash(f"simulated crash at segment {self.segments}")
         self.segments += 1
         time.sleep(self.sleep)
         rng = np.random.default_rng(seed)

@@ -20,11 +20,12 @@ import pytest
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.population import PopulationFailure, PopulationTuner, checkpoint, loop
 from hyperlab.population.checkpoint import FILE
+from hyperlab.population.replay import replay_member
 from hyperlab.registry import TASKS, TUNERS
 from hyperlab.space import SpaceEncoder
 from hyperlab.tasks.mlp import SklearnMLPTask
 from tests.population.conftest import outcome, run_population
-from tests.population.quadratic import Quadratic
+from tests.population.quadratic import Quadratic, SimulatedCrash
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +70,7 @@ def test_same_seed_same_population_and_another_seed_another(tmp_path: Path) -> N
 def test_resume_after_a_crash_loses_nothing(mode: str, tmp_path: Path) -> None:
     whole = run_population("pbt", Quadratic(), tmp_path / "whole", interval=1, mode=mode)
     crashing = Quadratic(crash_after=9)  # in the third generation / the tenth segment
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(SimulatedCrash, match="simulated crash"):
         run_population("pbt", crashing, tmp_path / "run", interval=1, mode=mode)
     assert (tmp_path / "run" / FILE).exists()
     resumed_task = Quadratic()
@@ -88,7 +89,7 @@ class _CrashingMLP(SklearnMLPTask):
 
     def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
         if self.crash_after is not None and self.segments >= self.crash_after:
-            raise RuntimeError("simulated crash")
+            raise SimulatedCrash("simulated crash")
         self.segments += 1
         return super()._train_segment(*args, **kwargs)
 
@@ -105,7 +106,7 @@ def test_a_resumed_mlp_population_ends_as_an_uninterrupted_one(
     streams) restored from the checkpoint, not a toy state."""
     settings = {"trials": 4, "budget": 5, "interval": 1, **options}
     whole = run_population(tuner, _CrashingMLP(), tmp_path / "whole", **settings)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(SimulatedCrash, match="simulated crash"):
         run_population(tuner, _CrashingMLP(crash_after=11), tmp_path / "run", **settings)
     resumed_task = _CrashingMLP()
     resumed = run_population(tuner, resumed_task, tmp_path / "run", **settings)
@@ -168,7 +169,7 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
     code = (
         "from pathlib import Path\n"
         "from tests.population.conftest import run_population\n"
-        "from tests.population.quadratic import Quadratic\n"
+        "from tests.population.quadratic import Quadratic, SimulatedCrash\n"
         f"run_population('pbt', Quadratic(sleep=0.05), Path({str(tmp_path / 'run')!r}),"
         " interval=1, budget=12)\n"
     )
@@ -334,7 +335,7 @@ def test_a_checkpoint_keeps_the_interval_it_was_started_with_when_none_is_asked(
 ) -> None:
     """A run started when the default interval was another resumes with its own."""
     whole = run_population("pbt", Quadratic(), tmp_path / "whole", budget=10, interval=2)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(SimulatedCrash, match="simulated crash"):
         run_population("pbt", Quadratic(crash_after=9), tmp_path / "run", budget=10, interval=2)
     resumed = run_population("pbt", Quadratic(), tmp_path / "run", budget=10)  # default: 1
     assert outcome(resumed) == outcome(whole)
@@ -362,10 +363,132 @@ def test_checkpoints_are_written_as_often_as_their_cost_allows(
     assert saved == ([1, 2, 3, 4, 5, 6] if every_step else [1, 6])
     info = whole.user_attrs["population"]
     assert info["checkpoints_written"] + info["checkpoints_replaced"] == len(saved)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(SimulatedCrash, match="simulated crash"):
         run_population("pbt", Quadratic(crash_after=9), tmp_path / "run", interval=1)
     resumed_task = Quadratic()
     resumed = run_population("pbt", resumed_task, tmp_path / "run", interval=1)
     assert outcome(resumed) == outcome(whole)
     # generation 2 was written only when every step is: then 4 + 4 of 24 segments are not redone
     assert resumed_task.segments == (16 if every_step else 20)
+
+
+class _RaisesAboveARate(Quadratic):
+    """Its own code raises a plain error for large rates, as a user's training might."""
+
+    def _train_segment(self, config: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if config["lr"] > 0.03:
+            raise ValueError(f"boom at lr={config['lr']:.3g}")
+        return super()._train_segment(config, *args, **kwargs)
+
+
+def test_a_plain_error_of_the_tasks_code_fails_the_member_not_the_run(tmp_path: Path) -> None:
+    study = run_population("pbt", _RaisesAboveARate(), tmp_path, trials=8, interval=1, seed=2)
+    _check_complete(study, 8, 6)
+    failures = [e["failed"] for t in study.trials for e in t.user_attrs["lineage"] if "failed" in e]
+    assert failures and all(f.startswith("ValueError: boom at lr=") for f in failures)
+
+
+class _Broken(Quadratic):
+    """Breaks the segment contract the way ``how`` says."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        segment = super()._train_segment(*args, **kwargs)
+        if self.how == "tuple":
+            return segment.state, segment.values
+        if self.how == "count":
+            segment.values = segment.values[:1] * (len(segment.values) + 1)
+        if self.how == "lock":
+            segment.state = {**segment.state, "lock": threading.Lock()}
+        if self.how == "lambda":
+            segment.state = {**segment.state, "f": lambda x: x}
+        return segment
+
+
+@pytest.mark.parametrize(
+    ("how", "error", "message"),
+    [
+        ("tuple", InputTypeError, r"_train_segment returned a tuple, not a hyperlab.tasks.Segment"),
+        ("count", InputError, r"returned 3 scores for a segment of 2 epochs"),
+        ("lock", InputTypeError, r"cannot copy member \d: the state of task 'quadratic' cannot be"),
+        ("lambda", InputTypeError, r"cannot be checkpointed: .*must be picklable"),
+    ],
+)
+def test_a_task_that_breaks_the_segment_contract_is_told_how(
+    how: str, error: type, message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(error, match=message):
+        run_population("pbt", _Broken(how), tmp_path, interval=2)
+
+
+class _GlobalStreams(Quadratic):
+    """Draws its noise from NumPy's, torch's and Python's global streams (no state of its own):
+    a resumed run or a replay is exact only if the lab seeds those per segment."""
+
+    def _train_segment(self, config: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        import random
+
+        import torch
+
+        segment = super()._train_segment(config, *args, **kwargs)
+        noise = np.random.rand() + float(torch.rand(1)) + random.random()
+        segment.values = [v + 1e-3 * noise for v in segment.values]
+        return segment
+
+
+def test_a_task_on_the_global_random_streams_resumes_and_replays_exactly(tmp_path: Path) -> None:
+    from hyperlab.population.replay import replay_member
+
+    whole = run_population("pbt", _GlobalStreams(), tmp_path / "whole", interval=1)
+    np.random.rand(), random_draws()  # what the process did before must not matter
+    with pytest.raises(SimulatedCrash):
+        crashing = _GlobalStreams()
+        crashing.crash_after = 9
+        run_population("pbt", crashing, tmp_path / "run", interval=1)
+    resumed = run_population("pbt", _GlobalStreams(), tmp_path / "run", interval=1)
+    assert outcome(resumed) == outcome(whole)
+    trial, segments = replay_member(whole, _GlobalStreams())
+    assert [v for s in segments for v in s.values] == list(trial.intermediate_values.values())
+
+
+def random_draws() -> float:
+    import random
+
+    import torch
+
+    return random.random() + float(torch.rand(1))
+
+
+@pytest.mark.parametrize("tuner", ["pbt", "pb2"])
+def test_a_screen_keeps_the_best_first_members_and_counts_its_epochs(
+    tuner: str, tmp_path: Path
+) -> None:
+    study = run_population(tuner, Quadratic(), tmp_path, trials=4, budget=6, interval=2, screen=3)
+    _check_complete(study, 4, 6)
+    info = study.user_attrs["population"]
+    assert info["screen"] == 3 and len(info["screened"]) == 8
+    assert info["screen_epochs"] == 8 * 2
+    # every kept member's first segment was at least as good as any candidate let go
+    firsts = [t.user_attrs["schedule"][0] for t in study.trials]
+    kept_first = [t.intermediate_values[2] for t in study.trials if not t.user_attrs["lineage"]]
+    assert {entry["member"] for entry in firsts} <= {0, 1, 2, 3}  # renumbered
+    assert kept_first and max(kept_first) <= min(c["value"] for c in info["screened"])
+    # the members' seeds and numbers are those replay finds: it retraces the best member
+    trial, segments = replay_member(study, Quadratic())
+    assert [v for s in segments for v in s.values] == list(trial.intermediate_values.values())
+
+
+def test_a_screened_population_resumes_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    whole = run_population("pb2", Quadratic(), tmp_path / "whole", interval=1, screen=2)
+    with pytest.raises(SimulatedCrash):
+        run_population("pb2", Quadratic(crash_after=14), tmp_path / "run", interval=1, screen=2)
+    resumed = run_population("pb2", Quadratic(), tmp_path / "run", interval=1, screen=2)
+    assert outcome(resumed) == outcome(whole)
+    assert (
+        resumed.user_attrs["population"]["screened"] == whole.user_attrs["population"]["screened"]
+    )
+    with pytest.raises(InputError, match="screen=2, this run has screen=3"):
+        run_population("pb2", Quadratic(), tmp_path / "run", interval=1, screen=3)

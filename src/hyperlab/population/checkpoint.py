@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.folder_lock import folder_lock
 
 #: The checkpoint's file name inside the work folder.
@@ -166,11 +166,20 @@ class Writer:
 
         Raises:
             OSError: An earlier write failed (the error it met); nothing more is written.
+            InputTypeError: Something in ``payload`` cannot be pickled (a task's state that
+                holds a lock or a lambda, say); the message names it.
         """
         began = time.perf_counter()
         with _gc_paused:
             self.check()
-            data = _serialize(payload)
+            try:
+                data = _serialize(payload)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                raise InputTypeError(
+                    f"the population cannot be checkpointed: {exc}. A task's state must be "
+                    "picklable (tensors, arrays, numbers, lists and dicts of them; no locks, "
+                    "open files or lambdas)"
+                ) from exc
             if self._thread is None:  # started before anything waits for it
                 self._closed = False
                 thread = threading.Thread(

@@ -22,7 +22,9 @@ exactly as an uninterrupted one.
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 import time
 import warnings
 import zlib
@@ -33,10 +35,11 @@ from typing import Any
 import numpy as np
 import optuna
 
-from hyperlab.errors import HyperlabError, InputError, TrialFailure
+from hyperlab.errors import HyperlabError, InputError, InputTypeError, TrialFailure
 from hyperlab.population import checkpoint
 from hyperlab.population.explore import Context, Explorer
 from hyperlab.population.members import Member
+from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.space.encoding import SpaceEncoder
 from hyperlab.tasks.base import Task, check_score
@@ -50,7 +53,7 @@ STARTS = ("latin", "random")
 #: least the mean cost of a save over this share. The first and the last are always written.
 CHECKPOINT_SHARE = 0.02
 #: Settings a checkpoint may lack, with the value every run had before they existed.
-_BEFORE = {"start": "random"}
+_BEFORE: dict[str, Any] = {"start": "random", "screen": 1}
 
 
 class PopulationFailure(HyperlabError, RuntimeError):
@@ -73,6 +76,7 @@ class Settings:
     direction: str
     explored: tuple[str, ...]
     start: str = "latin"
+    screen: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +120,7 @@ class PopulationRun:
         self.steps = 0
         self.failures_in_a_row = 0
         self.seconds = {"train": 0.0, "save": 0.0, "restore": 0.0}
+        self.screened: list[dict[str, Any]] = []  # candidates the screen let go
         self._writer: checkpoint.Writer | None = None
 
     def run(self) -> list[Member]:
@@ -164,17 +169,21 @@ class PopulationRun:
             return True
         return self.seconds["train"] - saved_at >= writer.cost_per_save() / CHECKPOINT_SHARE
 
-    def _bad_scores(self, values: Any, epochs: int) -> str | None:
-        """Why a segment's scores cannot be used (not one number per epoch, not all finite)."""
+    def _bad_scores(self, values: Any) -> str | None:
+        """Why a segment's scores cannot be used (not numbers, not all finite); their count
+        is checked by ``Task.train_segment``."""
         try:
-            scores = [check_score(v, f"task {self.task.name!r}'s segment") for v in values]
+            scores = [check_score(v, f"the segment of task {self.task.name!r}") for v in values]
         except TrialFailure as exc:
             return str(exc)
-        except TypeError:
-            return f"task {self.task.name!r}'s segment returned scores {values!r}, not a list"
-        if len(scores) != epochs or not all(map(math.isfinite, scores)):
-            return f"scores {scores} over {epochs} epochs are not all finite"
+        if not all(map(math.isfinite, scores)):
+            return f"scores {scores} are not all finite"
         return None
+
+    def _path_seed(self, m: Member) -> int:
+        """The seed of the member the model of ``m`` started from (as replay finds it)."""
+        first = m.schedule[0]["member"] if m.schedule else m.index
+        return int(self.members[first].seed)
 
     def summary(self) -> dict[str, Any]:
         """The run's settings, steps and where its time went (plain data)."""
@@ -190,6 +199,8 @@ class PopulationRun:
             "checkpoint_share": self.seconds["save"] / train if train > 0 else math.nan,
             "checkpoints_written": w.saves - w.replaced if (w := self._writer) else 0,
             "checkpoints_replaced": w.replaced if w else 0,
+            "screened": self.screened,
+            "screen_epochs": sum(int(c["epochs"]) for c in self.screened),
         }
 
     # -- start, checkpoint, resume --------------------------------------------------------
@@ -197,11 +208,38 @@ class PopulationRun:
     def _start(self) -> None:
         encoder = SpaceEncoder(self.space)
         draw = encoder.latin_hypercube if self.settings.start == "latin" else encoder.random
-        configs = encoder.decode(draw(self.settings.population, self.rng))
+        n = self.settings.population * self.settings.screen
+        configs = encoder.decode(draw(n, self.rng))
         self.members = [
             Member(i, c, dict(c), member_seed(self.settings.seed, i, 0))
             for i, c in enumerate(configs)
         ]
+        if self.settings.screen > 1:
+            self._screen()
+
+    def _screen(self) -> None:
+        """Train every candidate one segment and keep the best ``population`` as the members,
+        numbered 0.. in their order of rank (a failed candidate ranks last)."""
+        failed = {m.index: r for m in self.members if (r := self._train(m)) is not None}
+        if len(failed) == len(self.members):
+            raise PopulationFailure(_all_failed(failed, "the screen"))
+        ranked = self._ranked([m for m in self.members if m.index not in failed])
+        kept = (ranked + [m for m in self.members if m.index in failed])[: self.settings.population]
+        renumber = {m.index: i for i, m in enumerate(kept)}
+        self.screened = [
+            {"config": dict(m.params), "value": m.value, "epochs": m.epochs_trained}
+            | ({"failed": failed[m.index]} if m.index in failed else {})
+            for m in self.members
+            if m.index not in renumber
+        ]
+        for m in kept:
+            m.index = renumber[m.index]
+            for entry in m.schedule:
+                entry["member"] = m.index
+        self.log = [
+            dict(e, member=renumber[e["member"]]) for e in self.log if e["member"] in renumber
+        ]
+        self.members = sorted(kept, key=lambda m: m.index)
 
     def _payload(self) -> dict[str, Any]:
         """Everything a resumed run needs (the members' states are not copied)."""
@@ -214,6 +252,7 @@ class PopulationRun:
             "steps": self.steps,
             "failures_in_a_row": self.failures_in_a_row,
             "seconds": dict(self.seconds),
+            "screened": self.screened,
         }
 
     def _restore(self) -> bool:
@@ -249,6 +288,7 @@ class PopulationRun:
         self.rng.bit_generator.state = data["rng"]
         self.steps, self.failures_in_a_row = data["steps"], data["failures_in_a_row"]
         self.seconds = dict(data["seconds"])
+        self.screened = list(data.get("screened", []))
         self.seconds["restore"] += time.perf_counter() - began
         return True
 
@@ -269,13 +309,18 @@ class PopulationRun:
         began = time.perf_counter()
         reason = None
         try:
-            segment = self.task.train_segment(
-                config, m.state, epochs, seed=m.seed, wrap_optimizer=self.wrap
-            )
+            with seeded_globals(segment_seed(self._path_seed(m), start)):
+                segment = self.task.train_segment(
+                    config, m.state, epochs, seed=m.seed, wrap_optimizer=self.wrap
+                )
+        except (InputError, InputTypeError, NotImplementedError):
+            raise  # the task's code breaks its contract: every segment would
         except TrialFailure as exc:
             reason = str(exc)
+        except Exception as exc:  # as a trial's failure: the member copies a good one
+            reason = f"{type(exc).__name__}: {exc}"
         else:
-            reason = self._bad_scores(segment.values, epochs)
+            reason = self._bad_scores(segment.values)
         spent = time.perf_counter() - began
         m.epochs_trained += epochs
         m.wall_time += spent
@@ -313,7 +358,15 @@ class PopulationRun:
     def _exploit(self, m: Member, donors: list[Member], reason: str) -> None:
         """``m`` copies a donor drawn at random from ``donors``."""
         donor = donors[int(self.rng.integers(len(donors)))]
-        m.copy_from(donor, reason)
+        try:
+            m.copy_from(donor, reason)
+        except (copy.Error, TypeError, AttributeError, pickle.PicklingError) as exc:
+            raise InputTypeError(
+                f"member {m.index} cannot copy member {donor.index}: the state of task "
+                f"{self.task.name!r} cannot be deep-copied ({type(exc).__name__}: {exc}). A "
+                "state must be picklable and deep-copyable (tensors, arrays, numbers, lists "
+                "and dicts of them; no locks, open files or lambdas)"
+            ) from exc
 
     def _explore(self, exploiters: list[Member]) -> None:
         exploiters = [m for m in exploiters if m.epoch < self.settings.budget]

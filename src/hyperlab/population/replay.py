@@ -8,6 +8,7 @@ from typing import Any
 import optuna
 
 from hyperlab.errors import InputError
+from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.tasks.base import Segment, Task
 
@@ -40,10 +41,12 @@ def replay(
     wrap = hypergradient_twin if hypergradient else None
     state: Any = None
     out = []
+    start = 0
     for config, epochs in _segments(task, schedule):
-        segment = task.train_segment(config, state, epochs, seed=seed, wrap_optimizer=wrap)
+        with seeded_globals(segment_seed(seed, start)):  # as the population's segment was
+            segment = task.train_segment(config, state, epochs, seed=seed, wrap_optimizer=wrap)
         out.append(segment)
-        state = segment.state
+        state, start = segment.state, start + epochs
     return out
 
 

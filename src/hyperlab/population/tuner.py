@@ -17,7 +17,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, InputTypeError, check_bool, check_positive_int
 from hyperlab.population import checkpoint
 from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
@@ -51,6 +51,9 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         start: How the first members are drawn: ``"latin"`` (a Latin hypercube: every
             parameter's range is covered evenly, so a small population does not start with
             every member in the same bad corner; default) or ``"random"`` (independently).
+        screen: Draw ``screen`` times the population as first members, train each for one
+            segment and keep the best (1: no screening). It costs ``(screen - 1) x population
+            x interval`` epochs more, counted in the run's ``screen_epochs``.
     """
 
     drives_trials = True
@@ -67,9 +70,11 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         hypergradient: bool = False,
         population: int | None = None,
         start: str = "latin",
+        screen: int = 1,
     ) -> None:
         self.explorer = explorer
         self.start = start
+        self.screen = screen
         self.population = population
         self.name = name
         self.interval = interval
@@ -215,6 +220,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
             direction="minimize" if study.direction.name == "MINIMIZE" else "maximize",
             explored=explored,
             start=self.start,
+            screen=self.screen,
         )
 
 
@@ -255,7 +261,13 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
 
 
 def check_options(
-    task: Any, interval: Any, quantile: Any, mode: Any, hypergradient: Any, start: Any
+    task: Any,
+    interval: Any,
+    quantile: Any,
+    mode: Any,
+    hypergradient: Any,
+    start: Any,
+    screen: Any = 1,
 ) -> None:
     """Check the options both tuners take (each named with its bad value)."""
     if interval is not None:
@@ -276,6 +288,7 @@ def check_options(
     check_bool("hypergradient", hypergradient)
     if start not in STARTS:
         raise InputError(f"start must be one of {list(STARTS)}, got {start!r}")
+    check_positive_int("screen", screen)
 
 
 def _number(name: str, value: Any) -> float:
@@ -299,6 +312,7 @@ def pbt(
     hypergradient: bool = False,
     population: int | None = None,
     start: str = "latin",
+    screen: int = 1,
     **_: Any,
 ) -> PopulationTuner:
     """PBT (Jaderberg et al. 2017); ``resample_probability`` is the chance that an explored
@@ -311,7 +325,7 @@ def pbt(
             )
         return Perturb(float(resample_probability))
 
-    options = (interval, quantile, mode, hypergradient, population, start)
+    options = (interval, quantile, mode, hypergradient, population, start, screen)
     return _population("pbt", explorer, seed, task, *options)
 
 
@@ -328,6 +342,7 @@ def pb2(
     ucb_kappa: float = 1.0,
     population: int | None = None,
     start: str = "latin",
+    screen: int = 1,
     **_: Any,
 ) -> PopulationTuner:
     """PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's
@@ -338,7 +353,7 @@ def pb2(
             raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
         return GPBandit(float(ucb_kappa))
 
-    options = (interval, quantile, mode, hypergradient, population, start)
+    options = (interval, quantile, mode, hypergradient, population, start, screen)
     return _population("pb2", explorer, seed, task, *options)
 
 
@@ -353,10 +368,11 @@ def _population(
     hypergradient: bool,
     population: int | None = None,
     start: str = "latin",
+    screen: int = 1,
 ) -> PopulationTuner:
     """A population tuner, after the checks both tuners share and then the explorer's own."""
     check_task(name, task, hypergradient is True)
-    check_options(task, interval, quantile, mode, hypergradient, start)
+    check_options(task, interval, quantile, mode, hypergradient, start, screen)
     if population is not None:
         if isinstance(population, bool) or not isinstance(population, int):
             raise InputTypeError(f"population must be a whole number, got {population!r}")
@@ -372,4 +388,5 @@ def _population(
         hypergradient=hypergradient,
         population=population,
         start=start,
+        screen=screen,
     )

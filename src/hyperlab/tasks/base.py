@@ -89,6 +89,26 @@ def check_score(value: Any, what: str) -> float:
     )
 
 
+def _check_segment(name: str, segment: Any, epochs: int) -> None:
+    """Refuse what a task's ``_train_segment`` returned unless it is a :class:`Segment` with
+    one score per epoch (a mistake in the task's code, which every segment would repeat)."""
+    where = f"task {name!r}: _train_segment"
+    if not isinstance(segment, Segment):
+        raise InputTypeError(
+            f"{where} returned a {type(segment).__name__}, not a hyperlab.tasks.Segment "
+            "(Segment(state=..., values=[one score per epoch], epoch=...))"
+        )
+    if not isinstance(segment.values, list | tuple | np.ndarray):
+        raise InputTypeError(
+            f"{where} returned values {_short(segment.values)}, not a list of scores"
+        )
+    if len(segment.values) != epochs:
+        raise InputError(
+            f"{where} returned {len(segment.values)} scores for a segment of {epochs} epochs "
+            "(values needs one score per epoch trained)"
+        )
+
+
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -234,6 +254,9 @@ class Task(ABC):
         Raises:
             NotImplementedError: The task cannot continue training
                 (:attr:`continues_training` is false).
+            InputTypeError: ``_train_segment`` returned something other than a
+                :class:`Segment`, or its ``values`` are not a list of scores.
+            InputError: It returned another number of scores than ``epochs``.
         """
         if not isinstance(config, dict):
             raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -242,7 +265,9 @@ class Task(ABC):
         missing = set(self.distributions()) - set(config)
         if missing:
             raise InputError(f"config for {self.name} lacks {sorted(missing)}")
-        return self._train_segment(config, state, epochs, int(seed), wrap_optimizer)
+        segment = self._train_segment(config, state, epochs, int(seed), wrap_optimizer)
+        _check_segment(self.name, segment, epochs)
+        return segment
 
     def _train_segment(
         self,

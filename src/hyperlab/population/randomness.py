@@ -1,0 +1,43 @@
+"""The global random streams a segment sees: seeded from where the model's path began and the
+epoch the segment starts at, the same in a resumed run and in a replay.
+
+A task should keep every random stream it uses in its state (its own ``torch.Generator``,
+say). One that draws from the global streams instead (``torch.randperm`` without a generator,
+``torch.nn.Dropout``, ``np.random``, ``random``) would otherwise see a stream that depends on
+everything the process did before the segment, so a resumed run or a replay would take another
+path. Each segment runs with the three global streams seeded by :func:`segment_seed`, and the
+streams the caller had are put back afterwards.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+
+def segment_seed(path_seed: int, start: int) -> int:
+    """The seed of the global streams for the segment that starts at epoch ``start`` of a
+    model whose path began with a member seeded ``path_seed``."""
+    return zlib.crc32(f"segment:{int(path_seed)}:{int(start)}".encode()) % (2**31)
+
+
+@contextmanager
+def seeded_globals(seed: int) -> Iterator[None]:
+    """Run the block with torch's, NumPy's and Python's global random streams seeded with
+    ``seed``; each is put back as it was afterwards."""
+    import torch
+
+    np_state, py_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
