@@ -35,7 +35,8 @@ def test_population_sets_the_members_and_the_trials(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--tuner", "random", "--population", "3"], "'population'"),
+        (["--tuner", "random", "--population", "3"], "no tuner of this run trains one ('random')"),
+        (["--tuner", "pbt", "--population", "4", "--pruner", "median"], "use pruner 'none'"),
         (["--tuner", "pbt", "--population", "3", "--trials", "5"], "--trials 5 disagree"),
         (["--tuner", "pb2", "--population", "1"], "population must be at least 2 members, got 1"),
         (

@@ -33,8 +33,22 @@ def test_replay_retraces_the_best_members_scores(
     pairs = re.findall(r"score (\S+) \(the member's: (\S+)\)", out)
     assert len(pairs) == 3  # 6 epochs in segments of 2
     assert all(float(a) == pytest.approx(float(b), rel=1e-9) for a, b in pairs)
+    assert "left the member's path" not in out
     assert main(["replay", str(run), "--member", "2"]) == 0
     assert "replaying member 2" in capsys.readouterr().out
+
+
+def test_replay_says_when_it_leaves_the_members_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = QUADRATIC.replace(":Quadratic", ":Unseeded")
+    assert main(
+        ["tune", "--task", task, "--tuner", "pbt", "--trials", "4", "--budget", "6",
+         "--runs-dir", str(tmp_path), "--name", "u", "--no-progress"]
+    ) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "u")]) == 0
+    assert "note: the replay left the member's path at epoch 1" in capsys.readouterr().out
 
 
 def test_replay_refuses_a_run_without_a_population_and_an_unknown_member(

@@ -92,3 +92,16 @@ class Quadratic(Task):
                 raise TrialFailure(f"diverged: loss {values[-1]}", {"val_loss": values})
         out = {"w": w, "v": v, "epoch": epoch + epochs, "rng": rng.bit_generator.state}
         return Segment(state=out, values=values, epoch=epoch + epochs, curves={"val_loss": values})
+
+
+class Unseeded(Quadratic):
+    """Adds noise from a stream seeded afresh by the system: its training is not set by its
+    seed and state, so a replay cannot retrace it."""
+
+    name = "quadratic-unseeded"
+
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Segment:
+        segment = super()._train_segment(*args, **kwargs)
+        noise = np.random.default_rng().random()
+        segment.values = [v * (1 + 1e-3 * noise) for v in segment.values]
+        return segment

@@ -5,6 +5,7 @@ resumed from another setup's checkpoints."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -104,3 +105,23 @@ def test_without_the_population_tuner_a_member_gets_no_test_score(tmp_path: Path
     assert study.user_attrs["test_score"] == {}
     record_test_score(study, TASKS.create("wine-mlp"), job, lambda s, t, trial: 0.5)
     assert study.user_attrs["test_score"] == recorded | {"value": 0.5}
+
+
+def test_a_task_class_is_run_by_its_importable_name(tmp_path: Path) -> None:
+    import json
+
+    import hyperlab
+    from tests.population.quadratic import Quadratic
+
+    kw: dict[str, Any] = {"trials": 4, "budget": 6, "runs_dir": tmp_path, "progress": False}
+    study, summary = hyperlab.tune(Quadratic, "pbt", report=False, **kw)
+    spec = json.loads((summary.run_dir / "run.json").read_text())
+    assert spec["task"] == "tests.population.quadratic:Quadratic" and len(study.trials) == 4
+
+    class Local(Quadratic):
+        pass
+
+    with pytest.raises(InputError, match=r"Task class .*Local is defined in .* a function"):
+        hyperlab.tune(Local, "pbt", name="local", **kw)
+    with pytest.raises(InputError, match="not registered: pass its class"):
+        hyperlab.tune(Local(), "pbt", name="local", **kw)

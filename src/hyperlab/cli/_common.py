@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from hyperlab.errors import InputError
+from hyperlab.errors import HyperlabError, InputError
 from hyperlab.registry import parse_options
 
 #: The help of ``--data-dir`` (``tune``, ``compare``, ``replay``).
@@ -101,6 +101,17 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _takes_population(tuner: str) -> bool:
+    """Whether ``tuner`` takes the option ``population`` (an unknown name: left to the check
+    that names it)."""
+    from hyperlab.registry import TUNERS
+
+    try:
+        return TUNERS.takes(tuner, "population")
+    except HyperlabError:
+        return True
+
+
 def _trials(args: argparse.Namespace, tuner_options: dict[str, Any]) -> int:
     """The trials per study: ``--trials``, or ``--population`` (also passed to the tuners as
     the option ``population``, which only a population tuner takes: any other run refuses it
@@ -110,6 +121,12 @@ def _trials(args: argparse.Namespace, tuner_options: dict[str, Any]) -> int:
         return 20 if args.trials is None else int(args.trials)
     if population < 2:
         raise InputError(f"--population must be at least 2 members, got {population}")
+    tuners = [args.tuner] if hasattr(args, "tuner") else split_names(args.tuners)
+    if not any(_takes_population(name) for name in tuners):
+        raise InputError(
+            f"--population sizes a population tuner (pbt, pb2), and no tuner of this run "
+            f"trains one ({', '.join(map(repr, tuners))}): use --trials"
+        )
     if args.trials is not None and args.trials != population:
         raise InputError(
             f"--population {population} and --trials {args.trials} disagree: a population's "

@@ -53,7 +53,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"  epochs {entry['start'] + 1}-{end}: {config}")
         print(f"    score {segment.value:.6g} (the member's: {was:.6g})")
     print(f"final score {segments[-1].value:.6g}; the member finished at {trial.value:.6g}")
+    replayed = [v for segment in segments for v in segment.values]
+    off = [i for i, (a, b) in enumerate(zip(replayed, recorded)) if not _same(a, b)]
+    if off:
+        print(
+            f"note: the replay left the member's path at epoch {off[0] + 1}: the task's "
+            "training is not fully set by its seed and state (a random stream it does not "
+            "keep in its state, or an operation that is not deterministic)"
+        )
     return 0
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal scores, up to the last bits of a float sum."""
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
 def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) -> Any:

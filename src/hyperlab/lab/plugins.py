@@ -115,7 +115,6 @@ def check_plugins(
             pruner_options,
             lambda p=p: make_pruner(p, pruner_options, seed=0, budget=budget, task=task),
         )
-        _check_pruner_startup(p, pruner, trials)
         built_pruners.append(pruner)
     _check_keys(TUNERS, "tuner", tuners, tuner_options, SET_FOR_TUNERS)
     driving, built_tuners = set(), []
@@ -130,6 +129,8 @@ def check_plugins(
             check_run(trials=trials, budget=budget, pruners=pruners, stop_at_noise=stop_at_noise)
         if getattr(tuner, "drives_trials", False):
             driving.add(t)
+    for p, pruner in zip(pruners, built_pruners):  # after the tuners: one may refuse pruners
+        _check_pruner_startup(p, pruner, trials)
     _check_predictions(tuner_options, pruners, built_pruners)
     _warn_no_rule(tuners, built_tuners, pruners, built_pruners)
     return frozenset(driving)

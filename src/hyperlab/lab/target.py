@@ -3,7 +3,7 @@ function ``f(trial) -> float``; and the default run name built from it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from hyperlab.errors import HyperlabError, InputError, InputTypeError
 from hyperlab.registry import TASKS
@@ -28,8 +28,31 @@ def default_name(task: Any, suffix: str) -> str:
 
 
 def is_objective(task: Any) -> bool:
-    """Whether ``task`` is a plain objective function (not a task name or a :class:`Task`)."""
-    return callable(task) and not isinstance(task, Task)
+    """Whether ``task`` is a plain objective function (not a task name, a :class:`Task` or a
+    subclass of it)."""
+    return callable(task) and not isinstance(task, Task) and not _is_task_class(task)
+
+
+def _is_task_class(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, Task)
+
+
+def _class_reference(cls: type[Task]) -> str:
+    """``module:qualname`` of a Task subclass, which every process can import by name.
+
+    Raises:
+        InputError: The class lives in the script being run (``__main__``) or inside a
+            function, where no other process can find it by name.
+    """
+    module, qualname = cls.__module__, cls.__qualname__
+    if module == "__main__" or "<locals>" in qualname:
+        raise InputError(
+            f"the Task class {qualname} is defined in the script being run (or in a function), "
+            "where worker processes and resumed runs cannot import it by name: put it in a "
+            "module or a file of its own and pass the class from there, or its reference "
+            "'path/to/file.py:ClassName'"
+        )
+    return f"{module}:{qualname}"
 
 
 def build_task(
@@ -71,6 +94,8 @@ def _check_task_options(task: Any, options: dict[str, Any] | None) -> dict[str, 
 def _resolve_task(
     task: Task | str | None, task_options: dict[str, Any]
 ) -> tuple[str | None, Task | None]:
+    if _is_task_class(task):
+        task = _class_reference(cast("type[Task]", task))
     if isinstance(task, str):
         name = TASKS.canonical(task)  # a reference to a file is recorded with its absolute path
         return name, TASKS.create(name, **task_options)
@@ -78,9 +103,10 @@ def _resolve_task(
         if task.name in TASKS:
             return task.name, task
         raise InputError(
-            f"task object {task.name!r} is not registered; register it with "
-            "hyperlab.registry.TASKS.register(name, factory, description) so worker processes "
-            "and resumed runs can rebuild it"
+            f"task object {task.name!r} is not registered: pass its class (or its reference, "
+            "'path/to/file.py:ClassName' or 'module:ClassName'), whose task options are the "
+            "class's arguments, or register it with hyperlab.registry.TASKS.register(name, "
+            "factory, description), so that worker processes and resumed runs can rebuild it"
         )
     raise InputTypeError(
         "task must be a registered name, a Task or an objective function, "
