@@ -97,7 +97,9 @@ def test_replay_of_a_run_with_several_populations_asks_which(
     (mixed / "population" / "cmp_random_none_seed0").mkdir()
     capsys.readouterr()
     assert main(["replay", str(mixed), "--study", "cmp:random:none:seed0"]) == 2
-    assert "population of study 'cmp:random:none:seed0' has not finished" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "population of study 'cmp:random:none:seed0' has not finished" in err
+    assert "it stopped before its first checkpoint" in err  # the folder holds no checkpoint
 
 
 def test_replay_finds_the_one_population_of_a_mixed_run(
@@ -119,4 +121,4 @@ def test_replay_of_a_population_still_training_says_so(
     capsys.readouterr()
     assert main(["replay", str(run)]) == 2
     err = capsys.readouterr().err
-    assert "has not finished" in err and "run its command again" in err
+    assert "has not finished (its checkpoint is in" in err and "run its command again" in err

@@ -18,6 +18,7 @@ import optuna
 import pytest
 
 from hyperlab.errors import InputError, InputTypeError
+from hyperlab.lab.summary import summarize
 from hyperlab.population import PopulationFailure, PopulationTuner, checkpoint, loop
 from hyperlab.population.checkpoint import FILE
 from hyperlab.population.replay import replay_member
@@ -78,6 +79,10 @@ def test_resume_after_a_crash_loses_nothing(mode: str, tmp_path: Path) -> None:
     assert outcome(resumed) == outcome(whole)
     # only the segments after the last checkpoint ran again: fewer than the whole run's
     assert resumed_task.segments < 4 * 6
+    assert whole.user_attrs["population"]["resumed_at"] is None
+    assert 0 <= resumed.user_attrs["population"]["resumed_at"] < 6
+    lines = summarize(resumed).lines()
+    assert any("resumed from its checkpoint, where every member stood" in line for line in lines)
 
 
 class _CrashingMLP(SklearnMLPTask):

@@ -105,13 +105,19 @@ def _check_finished(run_dir: str, study: Any) -> None:
     checkpoint but no members yet)."""
     from hyperlab.errors import InputError
     from hyperlab.lab.rundir import RunDir
+    from hyperlab.population.checkpoint import FILE
     from hyperlab.population.replay import members
 
     folder = RunDir(run_dir).population_folder(study.study_name)
     if folder.is_dir() and not members(study):
+        where = (
+            f"its checkpoint is in {folder}"
+            if (folder / FILE).exists()
+            else "it stopped before its first checkpoint"
+        )
         raise InputError(
-            f"the population of study {study.study_name!r} has not finished (its checkpoint "
-            f"is in {folder}); run its command again to finish it, then replay"
+            f"the population of study {study.study_name!r} has not finished ({where}); run "
+            "its command again to finish it, then replay"
         )
 
 

@@ -62,6 +62,12 @@ class TuneSummary:
             )
             if self.run_dir is not None:
                 out.append(f"its whole schedule: hyperlab replay {self.run_dir}")
+            if self.extra.get("resumed_at") is not None:
+                out.append(
+                    "the population resumed from its checkpoint, where every member stood at "
+                    f"epoch {self.extra['resumed_at']} or later (what trained after it was "
+                    "trained again)"
+                )
         else:
             out.append(
                 "best configuration: "
@@ -102,8 +108,19 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
         run_dir=run_dir,
         direction=name_of(study.direction),
-        extra={"schedule": best.user_attrs["schedule"]} if "schedule" in best.user_attrs else {},
+        extra=_population_extra(study, best),
     )
+
+
+def _population_extra(study: optuna.Study, best: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The best trial's schedule, and the epoch a population resumed at, where there are."""
+    out: dict[str, Any] = {}
+    if "schedule" in best.user_attrs:
+        out["schedule"] = best.user_attrs["schedule"]
+    resumed = (study.user_attrs.get("population") or {}).get("resumed_at")
+    if resumed is not None:
+        out["resumed_at"] = resumed
+    return out
 
 
 def _test_metric(study: optuna.Study) -> str:

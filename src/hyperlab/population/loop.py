@@ -121,6 +121,7 @@ class PopulationRun:
         self.failures_in_a_row = 0
         self.seconds = {"train": 0.0, "save": 0.0, "restore": 0.0}
         self.screened: list[dict[str, Any]] = []  # candidates the screen let go
+        self.resumed_at: int | None = None  # the epoch of the checkpoint this process resumed
         self._writer: checkpoint.Writer | None = None
 
     def run(self) -> list[Member]:
@@ -201,6 +202,7 @@ class PopulationRun:
             "checkpoints_replaced": w.replaced if w else 0,
             "screened": self.screened,
             "screen_epochs": sum(int(c["epochs"]) for c in self.screened),
+            "resumed_at": self.resumed_at,
         }
 
     # -- start, checkpoint, resume --------------------------------------------------------
@@ -289,6 +291,7 @@ class PopulationRun:
         self.steps, self.failures_in_a_row = data["steps"], data["failures_in_a_row"]
         self.seconds = dict(data["seconds"])
         self.screened = list(data.get("screened", []))
+        self.resumed_at = min(m.epoch for m in self.members)
         self.seconds["restore"] += time.perf_counter() - began
         return True
 
