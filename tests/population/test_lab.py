@@ -4,6 +4,7 @@ resumed from another setup's checkpoints."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,14 @@ def test_a_task_class_is_run_by_its_importable_name(tmp_path: Path) -> None:
         hyperlab.tune(Local, "pbt", name="local", **kw)
     with pytest.raises(InputError, match="not registered: pass its class"):
         hyperlab.tune(Local(), "pbt", name="local", **kw)
+
+
+def test_jobs_beyond_the_populations_are_warned_about() -> None:
+    from hyperlab.lab.execute import _warn_idle_jobs
+
+    with pytest.warns(UserWarning, match="with 1 study, --jobs 2 adds processes that only wait"):
+        _warn_idle_jobs(_plan("pbt", jobs=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_idle_jobs(_plan("pbt", jobs=2, seeds=[0, 1]))  # one process per population
+        _warn_idle_jobs(_plan("pbt", jobs=1))

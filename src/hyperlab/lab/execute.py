@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from hyperlab.lab.identity import check_planned_space
@@ -32,6 +33,7 @@ def run_plan(
     plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False, progress: bool = True
 ) -> RunDir:
     """Start (or resume) the plan's run and run every study until it has its trials."""
+    _warn_idle_jobs(plan)
     run_dir = start_run(plan, runs_dir, overwrite=overwrite)
     run_jobs(
         plan.jobs(),
@@ -41,3 +43,18 @@ def run_plan(
         description=plan.spec.name,
     )
     return run_dir
+
+
+def _warn_idle_jobs(plan: RunPlan) -> None:
+    """Warn when processes beyond the studies would only wait: a tuner that trains its
+    trials' models itself (a population) trains each study in one process."""
+    spec = plan.spec
+    studies = len(spec.tuners) * len(spec.pruners) * len(spec.seeds)
+    if spec.jobs > studies and plan.driving and plan.driving >= set(spec.tuners):
+        warnings.warn(
+            f"{', '.join(sorted(plan.driving))} trains each study's members in one process, "
+            f"one after another: with {studies} {'study' if studies == 1 else 'studies'}, "
+            f"--jobs {spec.jobs} adds processes that only wait",
+            UserWarning,
+            stacklevel=3,
+        )
