@@ -42,6 +42,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -56,6 +57,8 @@ from hyperlab.lab.provenance import write_result
 from hyperlab.lab.results import study_records
 from hyperlab.lab.stats import bootstrap_interval, paired_comparison, paired_interval
 from hyperlab.population import checkpoint
+from hyperlab.registry import TASKS as REGISTERED_TASKS
+from hyperlab.tasks.mlp import SklearnMLPTask
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "pbt.json"
@@ -69,6 +72,7 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "pbt-4": ("pbt", "none", 4, {}),
     "pb2-8": ("pb2", "none", 8, {}),
     "pb2-4-screen2": ("pb2", "none", 4, {"screen": 2}),
+    "pb2-4-screen4": ("pb2", "none", 4, {"screen": 4}),
     "pbt-8-iid": ("pbt", "none", 8, {"start": "random"}),
     "pb2-4-iid": ("pb2", "none", 4, {"start": "random"}),
     "pbt-8-i2": ("pbt", "none", 8, {"interval": 2}),
@@ -79,9 +83,12 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "asha": ("random", "asha", None, {}),
     "tpe-median": ("tpe", "median", None, {}),
 }
+#: Development tasks (defaults are chosen on them, never reported): ``breast-cancer-mlp`` and
+#: ``blobs-mlp``, an MLP on generated data that this script registers for itself.
+DEV_TASKS = {"blobs-mlp": functools.partial(SklearnMLPTask, "blobs")}
 #: Candidates tried on the development task only (``--tasks breast-cancer-mlp``); not run by
 #: default.
-DEV_ARMS = ("pbt-8-i2", "pbt-8-i1", "pb2-4-i2", "pbt-8-q50", "pbt-8-r0")
+DEV_ARMS = ("pbt-8-i2", "pbt-8-i1", "pb2-4-i2", "pbt-8-q50", "pbt-8-r0", "pb2-4-screen4")
 #: (arm a, arm b): the paired differences a - b printed; any other arm is set against pbt-8.
 PAIRS = (
     ("pbt-8", "asha"),
@@ -355,6 +362,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     args.arms, args.tasks = args.arms.split(","), args.tasks.split(",")
+    for name in set(args.tasks) & set(DEV_TASKS):
+        if name not in REGISTERED_TASKS:
+            REGISTERED_TASKS.register(name, DEV_TASKS[name], "development task of benchmarks/pbt.py")
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown:
         parser.error(f"unknown arms {unknown}; known: {list(ARMS)}")
