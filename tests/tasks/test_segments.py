@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -20,7 +22,33 @@ def test_a_task_without_segments_says_so() -> None:
     with pytest.raises(NotImplementedError, match="'branin' cannot continue training"):
         branin.train_segment(branin.default_config(), None, 1)
     assert TASKS.create("wine-mlp").continues_training
-    assert not TASKS.create("digits-mlp-bank").continues_training
+    assert TASKS.create("digits-mlp-bank").continues_training  # a replayed curve goes on
+
+
+def test_a_replayed_curve_continues_and_a_changed_configuration_reads_its_own_curve() -> None:
+    import numpy as np
+
+    bank = TASKS.create("digits-mlp-bank")
+    config = bank.default_config()
+    whole = bank.train_segment(config, None, 6)
+    first = bank.train_segment(config, None, 2)
+    rest = bank.train_segment(config, first.state, 4)
+    assert first.values + rest.values == whole.values and rest.epoch == 6
+    assert whole.values == list(bank.curve(config).curves["val_loss"][:6])
+    # a segment with another rate follows that configuration's curve from the epoch it starts
+    other = dict(config, lr=config["lr"] * 50)
+    assert bank.nearest(other) != bank.nearest(config)
+    switched = bank.train_segment(other, first.state, 4)
+    assert np.allclose(switched.values, bank.curve(other).curves["val_loss"][2:6])
+    with pytest.raises(InputError, match="goes past them"):
+        bank.train_segment(config, rest.state, bank.max_budget)
+
+
+def test_a_population_trains_on_a_replay_task(tmp_path: Path) -> None:
+    from tests.population.conftest import run_population
+
+    study = run_population("pb2", TASKS.create("digits-mlp-bank"), tmp_path, trials=4, budget=8)
+    assert len(study.trials) == 4 and all(len(t.intermediate_values) == 8 for t in study.trials)
 
 
 def test_segment_input_is_checked() -> None:
@@ -77,3 +105,11 @@ def test_a_wrapped_optimizer_learns_the_rate_and_keeps_it() -> None:
     plain = task.train_segment(config, None, 1, seed=0)
     assert plain.learned == {}
     assert all(isinstance(t, torch.Tensor) for t in first.state["folds"][0]["model"].values())
+
+
+def test_an_lcbench_schedule_is_scored_by_its_last_configuration() -> None:
+    task = TASKS.create("lcbench-3945")
+    config = task.default_config()
+    later = dict(config, learning_rate=config["learning_rate"] / 10)
+    score = task.schedule_test_score([(config, 10), (later, 20)])
+    assert score == task.test_score(later, 30)

@@ -39,7 +39,7 @@ from optuna.distributions import (
 
 from hyperlab.errors import DataNotFoundError, InputError, TrialFailure, UnknownNameError
 from hyperlab.registry import TASKS
-from hyperlab.tasks.base import EpochCallback, Evaluation, Task
+from hyperlab.tasks.base import EpochCallback, Evaluation, OptimizerWrapper, Segment, Task
 
 #: Name of the LCBench surrogate's folder under a data root.
 LCBENCH_DIR = "yahpo-lcbench"
@@ -95,6 +95,14 @@ class ReplayTask(Task):
 
     The evaluation walks the stored curve epoch by epoch, calling ``on_epoch`` after each, so a
     pruner sees exactly what it would see during real training.
+
+    A replay task also continues training (:meth:`train_segment`), as Syne Tune's simulator
+    does for population-based training on tabular benchmarks: a segment from epoch ``e`` reads
+    epochs ``e+1..e+k`` of its configuration's curve, and the state is only the epoch. A segment
+    whose mutable hyperparameters changed therefore follows the *new* configuration's curve from
+    epoch ``e``, as if that configuration had trained from the start: an approximation that
+    knows nothing of the path the model took, and is kind to methods that change
+    hyperparameters while training. Results of populations on replay tasks say so.
     """
 
     noise: str = "none"
@@ -138,6 +146,43 @@ class ReplayTask(Task):
             fold_values=[value],
             wall_time=float(rc.elapsed[budget - 1]),
             extra=extra,
+        )
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        start = 0 if state is None else int(state["epoch"])
+        if start + epochs > self.max_budget:
+            raise InputError(
+                f"{self.name} has curves of {self.max_budget} epochs; a segment of {epochs} "
+                f"epochs from epoch {start} goes past them"
+            )
+        rc = self._lookup(config, seed)
+        window = slice(start, start + epochs)
+        curves = {key: [float(v) for v in values[window]] for key, values in rc.curves.items()}
+        values = curves["val_loss"]
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                raise TrialFailure(
+                    f"training diverged at epoch {start + i + 1}: validation loss {value}",
+                    curves=curves,
+                )
+        end = start + epochs
+        std_err = 0.0 if rc.std_err is None else float(rc.std_err[end - 1])
+        before = float(rc.elapsed[start - 1]) if start else 0.0
+        return Segment(
+            state={"epoch": end},
+            values=values,
+            epoch=end,
+            curves=curves,
+            std_err=std_err if math.isfinite(std_err) else 0.0,
+            fold_values=[values[-1]],
+            wall_time=float(rc.elapsed[end - 1]) - before,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -237,6 +282,8 @@ class LCBenchTask(ReplayTask):
     metric = "cross-entropy"
     max_budget = LCBENCH_EPOCHS
     noise = "none (deterministic surrogate; the seed does not change a curve)"
+    #: What a population may change between segments (the network's shape stays).
+    mutable_params = ("batch_size", "learning_rate", "momentum", "weight_decay", "max_dropout")
 
     def __init__(self, task_id: str, data_dir: str | os.PathLike[str] | None = None) -> None:
         self.task_id = str(task_id)
@@ -347,6 +394,16 @@ class LCBenchTask(ReplayTask):
         budget = self.max_budget if budget is None else budget
         return float(self.curve(config, seed).extra["test_cross_entropy"][budget - 1])
 
+    def _schedule_test_score(
+        self,
+        schedule: list[tuple[dict[str, Any], int]],
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> float | None:
+        """The test cross-entropy of the last segment's configuration after the schedule's
+        epochs (the same approximation as :meth:`train_segment`)."""
+        return self.test_score(schedule[-1][0], sum(epochs for _, epochs in schedule), seed)
+
     def final_values(self, n: int, seed: int = 0) -> np.ndarray:
         """Final (epoch-52) validation losses of ``n`` uniformly random configurations.
 
@@ -412,6 +469,8 @@ class CurveBankTask(ReplayTask):
 
     metric = "cross-entropy"
     noise = "none (one training seed per bank entry; the seed does not change a curve)"
+    #: What a population may change between segments, as for ``digits-mlp``.
+    mutable_params = ("lr", "weight_decay", "dropout", "batch_size")
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = path
