@@ -17,7 +17,7 @@ import numpy as np
 import optuna
 import pytest
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import DataNotFoundError, InputError, InputTypeError, TrialFailure
 from hyperlab.lab.summary import summarize
 from hyperlab.population import PopulationFailure, PopulationTuner, checkpoint, loop
 from hyperlab.population.checkpoint import FILE
@@ -416,10 +416,10 @@ class _Broken(Quadratic):
 @pytest.mark.parametrize(
     ("how", "error", "message"),
     [
-        ("tuple", InputTypeError, r"_train_segment returned a tuple, not a hyperlab.tasks.Segment"),
-        ("count", InputError, r"returned 3 scores for a segment of 2 epochs"),
-        ("lock", InputTypeError, r"cannot copy member \d: the state of task 'quadratic' cannot be"),
-        ("lambda", InputTypeError, r"cannot be checkpointed: .*must be picklable"),
+        ("tuple", InputTypeError, r"its segment is a tuple, not a hyperlab.tasks.Segment"),
+        ("count", InputError, r"its segment has 3 scores for 2 epochs"),
+        ("lock", InputTypeError, r"state of task 'quadratic' cannot be deep-copied"),
+        ("lambda", InputTypeError, r"state of task 'quadratic' cannot be pickled"),
     ],
 )
 def test_a_task_that_breaks_the_segment_contract_is_told_how(
@@ -497,3 +497,97 @@ def test_a_screened_population_resumes_as_an_uninterrupted_one(tmp_path: Path) -
     )
     with pytest.raises(InputError, match="screen=2, this run has screen=3"):
         run_population("pb2", Quadratic(), tmp_path / "run", interval=1, screen=3)
+
+
+class _FailsInTheScreen(Quadratic):
+    """Most of the screen's 8 candidates fail; any segment after the screen trains."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def _train_segment(self, config: dict[str, Any], state: Any, *args: Any, **kw: Any) -> Any:
+        self.calls += 1
+        if self.calls <= 8 and config["lr"] > 0.003:  # 6 of 8 Latin draws
+            raise TrialFailure("diverged at once")
+        return super()._train_segment(config, state, *args, **kw)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_screen_with_failed_candidates_keeps_every_member_in_step(
+    mode: str, tmp_path: Path
+) -> None:
+    study = run_population(
+        "pbt", _FailsInTheScreen(), tmp_path, trials=4, budget=6, interval=2, screen=2, mode=mode
+    )
+    _check_complete(study, 4, 6)
+    info = study.user_attrs["population"]
+    kept_failed = [e for t in study.trials for e in t.user_attrs["lineage"] if e.get("epoch") == 0]
+    assert all(e["failed"] == "diverged at once" for e in kept_failed if "failed" in e)
+    assert any(str(e.get("reason", "")).startswith("failed: diverged") for t in study.trials
+               for e in t.user_attrs["lineage"])  # fmt: skip
+    assert sum("failed" in c for c in info["screened"]) >= 1
+
+
+class _OwnTrainSegment(Quadratic):
+    """Overrides ``train_segment`` itself (skipping the base class's checks)."""
+
+    def __init__(self, values: Any) -> None:
+        super().__init__()
+        self.values = values
+
+    def train_segment(self, config: Any, state: Any, epochs: int, seed: int = 0, **kw: Any) -> Any:
+        segment = self._train_segment(config, state, epochs, seed, None)
+        segment.values = self.values(segment.values)
+        return segment
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "message"),
+    [
+        (lambda v: [*v, v[-1]], InputError, "has 3 scores for 2 epochs"),
+        (lambda v: v[-1], InputTypeError, "not a list of scores"),
+    ],
+)
+def test_the_segment_contract_holds_for_a_task_with_its_own_train_segment(
+    values: Any, error: type, message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(error, match=message):
+        run_population("pbt", _OwnTrainSegment(values), tmp_path, interval=2)
+
+
+def test_scores_may_come_as_a_tensor(tmp_path: Path) -> None:
+    import torch
+
+    task = _OwnTrainSegment(lambda v: torch.tensor(v))
+    _check_complete(run_population("pbt", task, tmp_path, interval=2), 4, 6)
+
+
+class _MissingData(Quadratic):
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        raise DataNotFoundError("no such data folder")
+
+
+class _KeyErrorBug(Quadratic):
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        state: dict[str, Any] = {}
+        return state["weights"]
+
+
+def test_a_lab_error_stops_the_run_and_a_bug_names_its_line(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="no such data folder"):
+        run_population("pbt", _MissingData(), tmp_path / "a", interval=2)
+    with pytest.raises(
+        PopulationFailure, match=r"KeyError: 'weights' \(at test_population.py:\d+\)"
+    ):
+        run_population("pbt", _KeyErrorBug(), tmp_path / "b", interval=2)
+
+
+def test_a_kill_after_the_screen_keeps_the_screen(tmp_path: Path) -> None:
+    whole = run_population("pb2", Quadratic(), tmp_path / "whole", interval=2, screen=2)
+    with pytest.raises(SimulatedCrash):  # 8 candidates screened, then 1 more segment
+        run_population("pb2", Quadratic(crash_after=9), tmp_path / "run", interval=2, screen=2)
+    task = Quadratic()
+    resumed = run_population("pb2", task, tmp_path / "run", interval=2, screen=2)
+    assert outcome(resumed) == outcome(whole)
+    assert resumed.user_attrs["population"]["resumed_at"] == 2 and task.segments == 4 * 2

@@ -56,5 +56,5 @@ def _warn_idle_jobs(plan: RunPlan) -> None:
             f"one after another: with {studies} {'study' if studies == 1 else 'studies'}, "
             f"--jobs {spec.jobs} adds processes that only wait",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of tune or compare
         )

@@ -3,6 +3,7 @@ function ``f(trial) -> float``; and the default run name built from it."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, cast
 
 from hyperlab.errors import HyperlabError, InputError, InputTypeError
@@ -45,7 +46,13 @@ def _class_reference(cls: type[Task]) -> str:
             function, where no other process can find it by name.
     """
     module, qualname = cls.__module__, cls.__qualname__
-    if module == "__main__" or "<locals>" in qualname:
+    if module != "__main__" and "<locals>" not in qualname and not _importable(cls):
+        from hyperlab.lab.identity import source_file
+
+        source = source_file(cls)  # a module loaded from its file: named by the file
+        if source is not None:
+            return f"{source}:{qualname}"
+    if module == "__main__" or "<locals>" in qualname or not _importable(cls):
         raise InputError(
             f"the Task class {qualname} is defined in the script being run (or in a function), "
             "where worker processes and resumed runs cannot import it by name: put it in a "
@@ -53,6 +60,26 @@ def _class_reference(cls: type[Task]) -> str:
             "'path/to/file.py:ClassName'"
         )
     return f"{module}:{qualname}"
+
+
+def _importable(cls: type) -> bool:
+    """Whether another process importing ``cls.__module__`` by name finds the file it came
+    from (not so for a module loaded from a file path, nor one a local file would shadow)."""
+    import importlib.util
+    import sys
+
+    module = sys.modules.get(cls.__module__)
+    try:
+        spec = importlib.util.find_spec(cls.__module__)
+    except (ImportError, ValueError):
+        return False
+    here = getattr(module, "__file__", None)
+    return (
+        spec is not None
+        and spec.origin is not None
+        and here is not None
+        and (os.path.realpath(spec.origin) == os.path.realpath(here))
+    )
 
 
 def build_task(

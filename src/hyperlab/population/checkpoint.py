@@ -172,14 +172,7 @@ class Writer:
         began = time.perf_counter()
         with _gc_paused:
             self.check()
-            try:
-                data = _serialize(payload)
-            except (pickle.PicklingError, TypeError, AttributeError) as exc:
-                raise InputTypeError(
-                    f"the population cannot be checkpointed: {exc}. A task's state must be "
-                    "picklable (tensors, arrays, numbers, lists and dicts of them; no locks, "
-                    "open files or lambdas)"
-                ) from exc
+            data = _serialize_checked(payload, "the population")
             if self._thread is None:  # started before anything waits for it
                 self._closed = False
                 thread = threading.Thread(
@@ -341,6 +334,27 @@ def _tensor(array: np.ndarray, requires_grad: bool) -> Any:
     import torch
 
     return torch.from_numpy(array).requires_grad_(requires_grad)
+
+
+def check_picklable(obj: Any, what: str) -> None:
+    """Refuse ``obj`` (``what`` names it) unless a checkpoint can pickle it.
+
+    Raises:
+        InputTypeError: It cannot be pickled; the message says what failed.
+    """
+    _serialize_checked(obj, what)
+
+
+def _serialize_checked(payload: Any, what: str) -> _Serialized:
+    """:func:`_serialize`, with a failure to pickle named as an :class:`InputTypeError`."""
+    try:
+        return _serialize(payload)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise InputTypeError(
+            f"{what} cannot be pickled for a checkpoint ({type(exc).__name__}: {exc}). A task's "
+            "state must be picklable (tensors, arrays, numbers, lists and dicts of them, "
+            "modules, optimizers; no locks, open files or lambdas)"
+        ) from exc
 
 
 def _serialize(payload: Any) -> _Serialized:

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import copy
 import math
-import pickle
 import time
+import traceback
 import warnings
 import zlib
 from dataclasses import asdict, dataclass, replace
@@ -42,7 +42,7 @@ from hyperlab.population.members import Member
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.space.encoding import SpaceEncoder
-from hyperlab.tasks.base import Task, check_score
+from hyperlab.tasks.base import Task, check_score, check_segment
 
 #: Version of the checkpoint's layout.
 FORMAT = 1
@@ -122,17 +122,22 @@ class PopulationRun:
         self.seconds = {"train": 0.0, "save": 0.0, "restore": 0.0}
         self.screened: list[dict[str, Any]] = []  # candidates the screen let go
         self.resumed_at: int | None = None  # the epoch of the checkpoint this process resumed
+        self._state_checked = False
         self._writer: checkpoint.Writer | None = None
 
     def run(self) -> list[Member]:
         """Train until every member has trained ``budget`` epochs; return the members."""
-        if not self._restore():
+        fresh = not self._restore()
+        if fresh:
             self._start()
         writer = self._writer = checkpoint.Writer(self.workdir)
         before = self.seconds["save"]
         saved_at: float | None = None  # training seconds at the last checkpoint of this process
         unsaved = False
         try:
+            if fresh and self.settings.screen > 1:  # a kill after the screen keeps it
+                writer.save(self._payload())
+                saved_at = self.seconds["train"]
             while any(m.epoch < self.settings.budget for m in self.members):
                 if self.settings.mode == "sync":
                     self._generation()
@@ -181,10 +186,18 @@ class PopulationRun:
             return f"scores {scores} are not all finite"
         return None
 
-    def _path_seed(self, m: Member) -> int:
-        """The seed of the member the model of ``m`` started from (as replay finds it)."""
-        first = m.schedule[0]["member"] if m.schedule else m.index
-        return int(self.members[first].seed)
+    def _check_state(self, state: Any) -> None:
+        """Once per process: refuse a task's state that a copy or a checkpoint could not take,
+        at the first segment rather than after a whole generation."""
+        self._state_checked = True
+        try:
+            copy.deepcopy(state)
+        except Exception as exc:
+            raise InputTypeError(
+                f"the state of task {self.task.name!r} cannot be deep-copied for an exploit "
+                f"({type(exc).__name__}: {exc}). {_STATE_RULE}"
+            ) from exc
+        checkpoint.check_picklable(state, f"the state of task {self.task.name!r}")
 
     def summary(self) -> dict[str, Any]:
         """The run's settings, steps and where its time went (plain data)."""
@@ -227,6 +240,7 @@ class PopulationRun:
             raise PopulationFailure(_all_failed(failed, "the screen"))
         ranked = self._ranked([m for m in self.members if m.index not in failed])
         kept = (ranked + [m for m in self.members if m.index in failed])[: self.settings.population]
+        reasons = {m.index: failed[m.index] for m in kept if m.index in failed}
         renumber = {m.index: i for i, m in enumerate(kept)}
         self.screened = [
             {"config": dict(m.params), "value": m.value, "epochs": m.epochs_trained}
@@ -242,6 +256,15 @@ class PopulationRun:
             dict(e, member=renumber[e["member"]]) for e in self.log if e["member"] in renumber
         ]
         self.members = sorted(kept, key=lambda m: m.index)
+        # fewer candidates trained than the population: the failed ones kept copy a good one,
+        # so that every member stands at the same epoch
+        top = self.members[: max(self._quantile(), 1)]
+        exploiters = [m for m in self.members if m.value is None]
+        for m in exploiters:
+            self._exploit(
+                m, [t for t in top if t.value is not None], f"failed: {reasons.get(m.index, '')}"
+            )
+        self._explore(exploiters)
 
     def _payload(self) -> dict[str, Any]:
         """Everything a resumed run needs (the members' states are not copied)."""
@@ -309,21 +332,25 @@ class PopulationRun:
         start, before = m.epoch, m.value
         epochs = min(start + self.settings.interval, self.settings.budget) - start
         config = self.task.search_space(optuna.trial.FixedTrial(m.params))  # type: ignore[arg-type]
+        streams = segment_seed(m.seed, start)
         began = time.perf_counter()
         reason = None
         try:
-            with seeded_globals(segment_seed(self._path_seed(m), start)):
+            with seeded_globals(streams):
                 segment = self.task.train_segment(
                     config, m.state, epochs, seed=m.seed, wrap_optimizer=self.wrap
                 )
-        except (InputError, InputTypeError, NotImplementedError):
-            raise  # the task's code breaks its contract: every segment would
         except TrialFailure as exc:
             reason = str(exc)
+        except (HyperlabError, NotImplementedError, MemoryError):
+            raise  # the task breaks its contract, or the lab failed: every segment would
         except Exception as exc:  # as a trial's failure: the member copies a good one
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {exc}{_where(exc)}"
         else:
+            check_segment(self.task.name, segment, epochs)  # also where train_segment is the task's
             reason = self._bad_scores(segment.values)
+            if reason is None and not self._state_checked:
+                self._check_state(segment.state)
         spent = time.perf_counter() - began
         m.epochs_trained += epochs
         m.wall_time += spent
@@ -362,14 +389,14 @@ class PopulationRun:
         """``m`` copies a donor drawn at random from ``donors``."""
         donor = donors[int(self.rng.integers(len(donors)))]
         try:
-            m.copy_from(donor, reason)
-        except (copy.Error, TypeError, AttributeError, pickle.PicklingError) as exc:
+            state = copy.deepcopy(donor.state)
+        except Exception as exc:
             raise InputTypeError(
                 f"member {m.index} cannot copy member {donor.index}: the state of task "
-                f"{self.task.name!r} cannot be deep-copied ({type(exc).__name__}: {exc}). A "
-                "state must be picklable and deep-copyable (tensors, arrays, numbers, lists "
-                "and dicts of them; no locks, open files or lambdas)"
+                f"{self.task.name!r} cannot be deep-copied ({type(exc).__name__}: {exc}). "
+                f"{_STATE_RULE}"
             ) from exc
+        m.copy_from(donor, reason, state=state)
 
     def _explore(self, exploiters: list[Member]) -> None:
         exploiters = [m for m in exploiters if m.epoch < self.settings.budget]
@@ -449,6 +476,19 @@ class PopulationRun:
         encoder = SpaceEncoder(self.space)
         params = encoder.decode(encoder.random(1, self.rng))[0]
         m.restart(params, member_seed(self.settings.seed, m.index, m.restarts + 1))
+
+
+#: What a task's state must be, for the messages that refuse one.
+_STATE_RULE = (
+    "A state must be picklable and deep-copyable (tensors, arrays, numbers, lists and dicts of "
+    "them, modules, optimizers; no locks, open files or lambdas)"
+)
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at FILE:LINE)`` of the line that raised ``exc``, for a member's failure reason."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
 
 
 def _all_failed(reasons: dict[int, str], when: str) -> str:

@@ -91,9 +91,10 @@ class Member:
         self.std_err = float(segment.std_err)
         self.fold_values = [float(v) for v in segment.fold_values]
 
-    def copy_from(self, donor: Member, reason: str) -> None:
+    def copy_from(self, donor: Member, reason: str, state: Any = None) -> None:
         """Exploit: continue from a deep copy of ``donor``'s model (weights and optimizer state,
-        as they are now: never an older checkpoint) with its hyperparameters and epoch."""
+        as they are now: never an older checkpoint) with its hyperparameters and epoch;
+        ``state`` is that copy when the caller made it (``None``: made here)."""
         self.lineage.append(
             {
                 "epoch": donor.epoch,
@@ -103,7 +104,7 @@ class Member:
                 "reason": reason,
             }
         )
-        self.state = copy.deepcopy(donor.state)
+        self.state = copy.deepcopy(donor.state) if state is None else state
         self.epoch = donor.epoch
         self.value = donor.value
         self.values = list(donor.values)

@@ -1,12 +1,14 @@
-"""The global random streams a segment sees: seeded from where the model's path began and the
-epoch the segment starts at, the same in a resumed run and in a replay.
+"""The global random streams a segment sees: seeded from the member that trains it and the
+epoch it starts at, the same in a resumed run and in a replay.
 
 A task should keep every random stream it uses in its state (its own ``torch.Generator``,
 say). One that draws from the global streams instead (``torch.randperm`` without a generator,
 ``torch.nn.Dropout``, ``np.random``, ``random``) would otherwise see a stream that depends on
 everything the process did before the segment, so a resumed run or a replay would take another
-path. Each segment runs with the three global streams seeded by :func:`segment_seed`, and the
-streams the caller had are put back afterwards.
+path. Each segment runs with the three global streams seeded by :func:`segment_seed` from the
+seed of the member that trains it (so a member that has just copied another draws other
+numbers than its donor) and the segment's first epoch; the streams the caller had are put back
+afterwards (a GPU's as well, where CUDA is in use).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from contextlib import contextmanager
 import numpy as np
 
 
-def segment_seed(path_seed: int, start: int) -> int:
-    """The seed of the global streams for the segment that starts at epoch ``start`` of a
-    model whose path began with a member seeded ``path_seed``."""
-    return zlib.crc32(f"segment:{int(path_seed)}:{int(start)}".encode()) % (2**31)
+def segment_seed(member_seed: int, start: int) -> int:
+    """The seed of the global streams for the segment that the member seeded ``member_seed``
+    trains from epoch ``start``."""
+    return zlib.crc32(f"segment:{int(member_seed)}:{int(start)}".encode()) % (2**31)
 
 
 @contextmanager
@@ -32,7 +34,9 @@ def seeded_globals(seed: int) -> Iterator[None]:
     import torch
 
     np_state, py_state = np.random.get_state(), random.getstate()
-    with torch.random.fork_rng(devices=[]):
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if cuda else []
+    with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         np.random.seed(seed)
         random.seed(seed)

@@ -3,6 +3,7 @@ with the hyperparameters each segment of the schedule used."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import optuna
@@ -10,7 +11,7 @@ import optuna
 from hyperlab.errors import InputError
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.selftuning import hypergradient_twin
-from hyperlab.tasks.base import Segment, Task
+from hyperlab.tasks.base import Segment, Task, check_segment
 
 
 def replay(
@@ -19,18 +20,22 @@ def replay(
     *,
     seed: int = 0,
     hypergradient: bool = False,
+    member_seeds: Mapping[int, int] | None = None,
 ) -> list[Segment]:
     """Train one fresh model of ``task`` with ``schedule`` (a trial's ``schedule`` attribute).
 
     With the seed of the member the schedule starts from (the ``seed`` attribute of the trial
-    of ``schedule[0]["member"]``) and the run's ``hypergradient``, the replay retraces the
-    member's path: the same scores, epoch for epoch.
+    of ``schedule[0]["member"]``), every member's seed (``member_seeds``, for the global random
+    streams of the segments each trained) and the run's ``hypergradient``, the replay retraces
+    the member's path: the same scores, epoch for epoch. :func:`replay_member` finds them.
 
     Args:
         task: The task the population trained.
         schedule: Segments with ``start``, ``end`` and ``config``, contiguous from epoch 0.
         seed: Seeds the fresh model.
         hypergradient: Train with hypergradient optimizers, as self-tuning members do.
+        member_seeds: Each member's seed by its number (``None``: ``seed`` for every segment,
+            exact for a task that keeps its random streams in its state).
 
     Returns:
         The segments, in order.
@@ -42,9 +47,12 @@ def replay(
     state: Any = None
     out = []
     start = 0
-    for config, epochs in _segments(task, schedule):
-        with seeded_globals(segment_seed(seed, start)):  # as the population's segment was
+    for entry, (config, epochs) in zip(schedule, _segments(task, schedule)):
+        member = entry.get("member")
+        trainer = seed if member_seeds is None or member is None else member_seeds.get(member, seed)
+        with seeded_globals(segment_seed(trainer, start)):  # as the population's segment was
             segment = task.train_segment(config, state, epochs, seed=seed, wrap_optimizer=wrap)
+        check_segment(task.name, segment, epochs)
         out.append(segment)
         state, start = segment.state, start + epochs
     return out
@@ -117,7 +125,13 @@ def replay_member(
             raise InputError(f"no member {member!r} in the population; its members: {known}")
         trial = found[0]
     seed, hypergradient = _path_start(study, trial)
-    return trial, replay(task, trial.user_attrs["schedule"], seed=seed, hypergradient=hypergradient)
+    seeds = {
+        int(t.user_attrs["member"]): int(t.user_attrs.get("seed", 0))
+        for t in trials
+        if "member" in t.user_attrs
+    }
+    schedule = trial.user_attrs["schedule"]
+    return trial, replay(task, schedule, seed=seed, hypergradient=hypergradient, member_seeds=seeds)
 
 
 def member_test_score(

@@ -187,10 +187,11 @@ class PopulationTuner(optuna.samplers.BaseSampler):
                     f"{self.name} needs {name} >= {least} (a population of at least two members "
                     f"trained in at least two segments), got {name}={value!r}"
                 )
-        if trials > MAX_POPULATION:
+        if trials * self.screen > MAX_POPULATION:
+            screened = f" screened from {trials * self.screen}" if self.screen > 1 else ""
             raise InputError(
                 f"{self.name} keeps every member's model in one process: a population of "
-                f"{trials} members is more than the {MAX_POPULATION} it allows"
+                f"{trials} members{screened} is more than the {MAX_POPULATION} it allows"
             )
         if budget is None:
             return None

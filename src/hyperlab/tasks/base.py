@@ -89,23 +89,28 @@ def check_score(value: Any, what: str) -> float:
     )
 
 
-def _check_segment(name: str, segment: Any, epochs: int) -> None:
-    """Refuse what a task's ``_train_segment`` returned unless it is a :class:`Segment` with
-    one score per epoch (a mistake in the task's code, which every segment would repeat)."""
-    where = f"task {name!r}: _train_segment"
+def check_segment(name: str, segment: Any, epochs: int) -> None:
+    """Refuse what task ``name`` returned for a segment of ``epochs`` epochs unless it is a
+    :class:`Segment` with one score per epoch (a mistake in the task's code, which every
+    segment would repeat).
+
+    Raises:
+        InputTypeError: Not a :class:`Segment`, or its ``values`` are not a sequence.
+        InputError: Another number of scores than ``epochs``.
+    """
+    where = f"task {name!r}: its segment"
     if not isinstance(segment, Segment):
         raise InputTypeError(
-            f"{where} returned a {type(segment).__name__}, not a hyperlab.tasks.Segment "
+            f"{where} is a {type(segment).__name__}, not a hyperlab.tasks.Segment "
             "(Segment(state=..., values=[one score per epoch], epoch=...))"
         )
-    if not isinstance(segment.values, list | tuple | np.ndarray):
-        raise InputTypeError(
-            f"{where} returned values {_short(segment.values)}, not a list of scores"
-        )
-    if len(segment.values) != epochs:
+    values = segment.values
+    if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        raise InputTypeError(f"{where} has values {_short(values)}, not a list of scores")
+    if len(values) != epochs:
         raise InputError(
-            f"{where} returned {len(segment.values)} scores for a segment of {epochs} epochs "
-            "(values needs one score per epoch trained)"
+            f"{where} has {len(values)} scores for {epochs} epochs (values needs one score "
+            "per epoch trained)"
         )
 
 
@@ -266,7 +271,7 @@ class Task(ABC):
         if missing:
             raise InputError(f"config for {self.name} lacks {sorted(missing)}")
         segment = self._train_segment(config, state, epochs, int(seed), wrap_optimizer)
-        _check_segment(self.name, segment, epochs)
+        check_segment(self.name, segment, epochs)
         return segment
 
     def _train_segment(
