@@ -364,7 +364,9 @@ def main() -> None:
     args.arms, args.tasks = args.arms.split(","), args.tasks.split(",")
     for name in set(args.tasks) & set(DEV_TASKS):
         if name not in REGISTERED_TASKS:
-            REGISTERED_TASKS.register(name, DEV_TASKS[name], "development task of benchmarks/pbt.py")
+            REGISTERED_TASKS.register(
+                name, DEV_TASKS[name], "development task of benchmarks/pbt.py"
+            )
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown:
         parser.error(f"unknown arms {unknown}; known: {list(ARMS)}")
