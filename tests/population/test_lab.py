@@ -137,3 +137,29 @@ def test_jobs_beyond_the_populations_are_warned_about() -> None:
         warnings.simplefilter("error")
         _warn_idle_jobs(_plan("pbt", jobs=2, seeds=[0, 1]))  # one process per population
         _warn_idle_jobs(_plan("pbt", jobs=1))
+
+
+def test_pruner_tuner_is_no_pruning_to_a_population() -> None:
+    assert _plan("pbt", pruners=["tuner"]).spec.pruners == ["tuner"]
+
+
+def test_a_task_class_loaded_from_a_file_path_is_recorded_by_its_file(tmp_path: Path) -> None:
+    import importlib.util
+    import json
+    import os
+    import shutil
+
+    import hyperlab
+
+    source = tmp_path / "quad_copy.py"
+    shutil.copy(Path(__file__).parent / "quadratic.py", source)
+    spec = importlib.util.spec_from_file_location("not_importable_by_this_name", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _study, summary = hyperlab.tune(
+        module.Quadratic, "pbt", trials=4, budget=6, runs_dir=tmp_path / "runs", progress=False,
+        report=False,
+    )  # fmt: skip
+    task = json.loads((summary.run_dir / "run.json").read_text())["task"]
+    assert task == f"{os.path.realpath(source)}:Quadratic"

@@ -228,8 +228,8 @@ class _TextScores(Quadratic):
         return segment
 
 
-def test_a_segment_whose_scores_are_not_numbers_fails_by_name(tmp_path: Path) -> None:
-    with pytest.raises(PopulationFailure, match=r"returned '[0-9.e-]+' of type str, not a number"):
+def test_a_segment_whose_scores_are_not_numbers_stops_the_run_by_name(tmp_path: Path) -> None:
+    with pytest.raises(InputTypeError, match=r"returned '[0-9.e-]+' of type str, not a number"):
         run_population("pbt", _TextScores(), tmp_path, interval=1)
 
 
@@ -410,6 +410,10 @@ class _Broken(Quadratic):
             segment.state = {**segment.state, "lock": threading.Lock()}
         if self.how == "lambda":
             segment.state = {**segment.state, "f": lambda x: x}
+        if self.how == "no state":
+            segment.state = None
+        if self.how == "epoch":
+            segment.epoch = len(segment.values)  # this segment's epochs, not the model's
         return segment
 
 
@@ -420,6 +424,8 @@ class _Broken(Quadratic):
         ("count", InputError, r"its segment has 3 scores for 2 epochs"),
         ("lock", InputTypeError, r"state of task 'quadratic' cannot be deep-copied"),
         ("lambda", InputTypeError, r"state of task 'quadratic' cannot be pickled"),
+        ("no state", InputError, r"has state None, which means a fresh model"),
+        ("epoch", InputError, r"from epoch 2 trained 2 epochs but says epoch=2 "),
     ],
 )
 def test_a_task_that_breaks_the_segment_contract_is_told_how(
@@ -591,3 +597,20 @@ def test_a_kill_after_the_screen_keeps_the_screen(tmp_path: Path) -> None:
     resumed = run_population("pb2", task, tmp_path / "run", interval=2, screen=2)
     assert outcome(resumed) == outcome(whole)
     assert resumed.user_attrs["population"]["resumed_at"] == 2 and task.segments == 4 * 2
+
+
+def test_the_summary_and_report_tell_the_screen_and_the_failed_segments(tmp_path: Path) -> None:
+    from hyperlab.report.population import population_records
+
+    study = run_population(
+        "pbt", _FailsInTheScreen(), tmp_path, trials=4, budget=6, interval=2, screen=2
+    )
+    lines = summarize(study).lines()
+    assert "the screen trained 4 more first members for one segment and let them go (8 epochs" in (
+        "\n".join(lines)
+    )
+    assert any(line.startswith("2 segments of members failed") for line in lines)
+    records = population_records(study)
+    assert records is not None and records.notes == [
+        line for line in lines if line.startswith(("the screen", "2 segments"))
+    ]

@@ -137,3 +137,16 @@ def test_a_comparison_shows_each_population_methods_best_seed(tmp_path: Path) ->
     page = (tmp_path / "cmp" / "report.html").read_text()
     assert f"{HEADING}: pbt, seed {seed}" in page and "Lineage" in page
     assert f"{HEADING}: random" not in page
+
+
+def test_the_best_population_trial_shows_the_hyperparameters_its_model_ended_with(
+    tmp_path: Path,
+) -> None:
+    from hyperlab.report.records import _curves_of
+
+    hyperlab.tune(QUADRATIC, "pbt", trials=4, budget=6, runs_dir=tmp_path, name="q",
+                  progress=False, report=False, tuner_options={"interval": 2})  # fmt: skip
+    study = load_studies(tmp_path / "q")[0][0]
+    best = study.best_trial
+    curves = _curves_of("", best)
+    assert curves.params_at_end and curves.params == best.user_attrs["schedule"][-1]["config"]

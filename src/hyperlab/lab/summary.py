@@ -60,8 +60,15 @@ class TuneSummary:
                 f"best trial trained in {len(schedule)} segments; its hyperparameters at the end: "
                 + ", ".join(f"{k}={_fmt(v)}" for k, v in schedule[-1]["config"].items())
             )
+            learned = schedule[-1].get("learned") or {}
+            if learned:
+                out.append(
+                    "learned while it trained, at the end: "
+                    + ", ".join(f"{k}={_fmt(v)}" for k, v in learned.items())
+                )
             if self.run_dir is not None:
                 out.append(f"its whole schedule: hyperlab replay {self.run_dir}")
+            out += _screen_and_failures(self.extra)
             if self.extra.get("resumed_at") is not None:
                 out.append(
                     "the population resumed from its checkpoint, where every member stood at "
@@ -112,14 +119,54 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
     )
 
 
+def population_notes(study: optuna.Study) -> list[str]:
+    """What a population's summary says about its screen and its members' failed segments
+    (empty for any other study)."""
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not trials:
+        return []
+    return _screen_and_failures(_population_extra(study, trials[0]))
+
+
+def _screen_and_failures(extra: dict[str, Any]) -> list[str]:
+    """The lines on a population's screen and its members' failed segments."""
+    out = []
+    if "screen" in extra:
+        let_go, epochs = extra["screen"]
+        out.append(
+            f"the screen trained {let_go} more first members for one segment and let them go "
+            f"({epochs} epochs beyond the members')"
+        )
+    failed = extra.get("failed_segments") or []
+    if failed:
+        member, epoch, reason = failed[0]
+        out.append(
+            f"{len(failed)} segment{'s' if len(failed) > 1 else ''} of members failed and "
+            f"{'were' if len(failed) > 1 else 'was'} replaced by a copy of a good member; "
+            f"first: member {member} at epoch {epoch}: {reason[:200]}"
+        )
+    return out
+
+
 def _population_extra(study: optuna.Study, best: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """The best trial's schedule, and the epoch a population resumed at, where there are."""
+    """What a population adds to its summary: the best trial's schedule, the epoch the run
+    resumed at, its screen, and its members' failed segments (each where there is one)."""
     out: dict[str, Any] = {}
     if "schedule" in best.user_attrs:
         out["schedule"] = best.user_attrs["schedule"]
-    resumed = (study.user_attrs.get("population") or {}).get("resumed_at")
-    if resumed is not None:
-        out["resumed_at"] = resumed
+    info = study.user_attrs.get("population") or {}
+    if info.get("resumed_at") is not None:
+        out["resumed_at"] = info["resumed_at"]
+    if info.get("screened"):
+        out["screen"] = (len(info["screened"]), int(info.get("screen_epochs", 0)))
+    failed = [
+        (int(t.user_attrs.get("member", -1)), e["epoch"], e["failed"])
+        for t in study.get_trials(deepcopy=False)
+        for e in t.user_attrs.get("lineage", [])
+        if "failed" in e
+    ]
+    if failed:
+        out["failed_segments"] = sorted(failed)
     return out
 
 

@@ -39,47 +39,64 @@ def _is_task_class(obj: Any) -> bool:
 
 
 def _class_reference(cls: type[Task]) -> str:
-    """``module:qualname`` of a Task subclass, which every process can import by name.
+    """A reference to a Task subclass that every process can resolve: ``module:qualname``
+    when importing its module by name finds its file, else ``FILE:qualname``.
 
     Raises:
         InputError: The class lives in the script being run (``__main__``) or inside a
-            function, where no other process can find it by name.
+            function, where no other process can find it.
     """
     module, qualname = cls.__module__, cls.__qualname__
-    if module != "__main__" and "<locals>" not in qualname and not _importable(cls):
-        from hyperlab.lab.identity import source_file
-
-        source = source_file(cls)  # a module loaded from its file: named by the file
-        if source is not None:
-            return f"{source}:{qualname}"
-    if module == "__main__" or "<locals>" in qualname or not _importable(cls):
+    if module == "__main__" or "<locals>" in qualname:
         raise InputError(
             f"the Task class {qualname} is defined in the script being run (or in a function), "
-            "where worker processes and resumed runs cannot import it by name: put it in a "
-            "module or a file of its own and pass the class from there, or its reference "
+            "where worker processes and resumed runs cannot import it: put it in a module or a "
+            "file of its own and pass the class from there, or its reference "
             "'path/to/file.py:ClassName'"
         )
-    return f"{module}:{qualname}"
+    source = _class_file(cls)
+    if source is not None and _found_on_path(module) == source:
+        return f"{module}:{qualname}"
+    if source is None:
+        raise InputError(
+            f"the Task class {qualname} of module {module!r} has no source file that other "
+            "processes could import: pass its reference 'path/to/file.py:ClassName'"
+        )
+    return f"{source}:{qualname}"  # loaded from a file by path, or shadowed: named by the file
 
 
-def _importable(cls: type) -> bool:
-    """Whether another process importing ``cls.__module__`` by name finds the file it came
-    from (not so for a module loaded from a file path, nor one a local file would shadow)."""
-    import importlib.util
-    import sys
+def _class_file(cls: type) -> str | None:
+    """The real path of the file that defines ``cls`` (from its methods' code where its
+    module is not in ``sys.modules``, as after ``spec_from_file_location``)."""
+    import inspect
 
-    module = sys.modules.get(cls.__module__)
     try:
-        spec = importlib.util.find_spec(cls.__module__)
-    except (ImportError, ValueError):
-        return False
-    here = getattr(module, "__file__", None)
-    return (
-        spec is not None
-        and spec.origin is not None
-        and here is not None
-        and (os.path.realpath(spec.origin) == os.path.realpath(here))
-    )
+        found = inspect.getsourcefile(cls)
+    except (TypeError, OSError):
+        found = None
+    if found:
+        return os.path.realpath(found)
+    for value in vars(cls).values():
+        code = getattr(getattr(value, "__func__", value), "__code__", None)
+        if code is not None:
+            return os.path.realpath(code.co_filename)
+    return None
+
+
+def _found_on_path(module: str) -> str | None:
+    """The real path of the file another process finds when it imports ``module`` by name
+    (searching ``sys.path``, not the modules this process has loaded)."""
+    from importlib.machinery import PathFinder
+
+    parts = module.split(".")
+    spec = PathFinder.find_spec(parts[0])
+    for i in range(1, len(parts)):
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        spec = PathFinder.find_spec(".".join(parts[: i + 1]), spec.submodule_search_locations)
+    if spec is None or spec.origin is None:
+        return None
+    return os.path.realpath(spec.origin)
 
 
 def build_task(

@@ -347,7 +347,8 @@ class PopulationRun:
         except Exception as exc:  # as a trial's failure: the member copies a good one
             reason = f"{type(exc).__name__}: {exc}{_where(exc)}"
         else:
-            check_segment(self.task.name, segment, epochs)  # also where train_segment is the task's
+            # also where train_segment is the task's own; and the epoch, which only we know
+            check_segment(self.task.name, segment, epochs, start=start)
             reason = self._bad_scores(segment.values)
             if reason is None and not self._state_checked:
                 self._check_state(segment.state)

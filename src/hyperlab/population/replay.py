@@ -52,7 +52,7 @@ def replay(
         trainer = seed if member_seeds is None or member is None else member_seeds.get(member, seed)
         with seeded_globals(segment_seed(trainer, start)):  # as the population's segment was
             segment = task.train_segment(config, state, epochs, seed=seed, wrap_optimizer=wrap)
-        check_segment(task.name, segment, epochs)
+        check_segment(task.name, segment, epochs, start=start)
         out.append(segment)
         state, start = segment.state, start + epochs
     return out

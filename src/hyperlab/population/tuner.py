@@ -159,10 +159,10 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         """Refuse, before the run starts, what a population cannot do: fewer than two
         members or segments, a pruner (members are never stopped, they are replaced) or
         stopping at the noise level (the population trains to its full budget)."""
-        if any(p != "none" for p in pruners):
+        if any(p not in ("none", "tuner") for p in pruners):  # 'tuner': its own rule, none
             raise InputError(
                 f"tuner {self.name!r} replaces its worst members instead of stopping them: use "
-                f"pruner 'none', got {pruners}"
+                f"pruner 'none' (or 'tuner'), got {pruners}"
             )
         if stop_at_noise:
             raise InputError(

@@ -360,6 +360,7 @@ def _study_summary(rec: StudyRecords) -> str:
         spread = " (no CV)" if se is None else f" ± {fmt(se)} (CV standard error)"
         summary += (
             f"<p>Best trial {rec.best.trial}: value {fmt(rec.best.value, 6)}{spread}; "
+            + ("its model's hyperparameters at the end: " if rec.best.params_at_end else "")
             + ", ".join(f"{html.escape(k)}={fmt(v)}" for k, v in rec.best.params.items())
             + "</p>"
         )

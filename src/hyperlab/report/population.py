@@ -17,6 +17,8 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from hyperlab.lab.summary import population_notes
+
 #: The trial attribute that marks a population's trial and holds a model's segments.
 SCHEDULE_ATTR = "schedule"
 
@@ -126,6 +128,7 @@ class PopulationRecords:
         best: The number of the member with the best final value.
         branches: The lineage tree, roots and copies in the order they happened.
         sentence: What the best member's schedule did, in one plain sentence.
+        notes: The population's screen and its members' failed segments, one line each.
     """
 
     tuner: str
@@ -135,6 +138,7 @@ class PopulationRecords:
     best: int
     branches: list[Branch]
     sentence: str
+    notes: list[str] = field(default_factory=list)
 
     @property
     def best_member(self) -> MemberSchedule:
@@ -165,6 +169,7 @@ def population_records(study: optuna.Study) -> PopulationRecords | None:
         best=best.member,
         branches=lineage_tree(members),
         sentence=schedule_sentence(best, params),
+        notes=population_notes(study),
     )
 
 

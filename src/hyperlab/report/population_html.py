@@ -35,8 +35,9 @@ def population_section(rec: PopulationRecords) -> str:
         "<table><thead><tr><th>epochs</th><th>trained by</th><th>copied from</th>"
         f"<th>hyperparameters</th></tr></thead><tbody>{rows}</tbody></table>"
     )
+    notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in rec.notes)
     return (
-        f"<p>{html.escape(rec.sentence)}</p>{figures}{schedule}"
+        f"<p>{html.escape(rec.sentence)}</p>{notes}{figures}{schedule}"
         "<h3>Lineage</h3><p class='note'>Each member starts at the top level; a copy starts a "
         "branch under the member it copied, at that epoch. <b>Bold</b>: the branch a member "
         f"ends on.</p>{lineage_html(rec.branches)}"

@@ -77,6 +77,8 @@ class TrialCurves:
         reported_steps: Steps of the values a user's objective reported with ``trial.report``
             (filled only when there are no task curves).
         reported_values: Those values.
+        params_at_end: ``params`` are those the trial's model ended with (a population's
+            member changes its hyperparameters while it trains), not those it started with.
     """
 
     label: str
@@ -88,6 +90,7 @@ class TrialCurves:
     std_err: float | None = None
     reported_steps: list[int] = field(default_factory=list)
     reported_values: list[float] = field(default_factory=list)
+    params_at_end: bool = False
 
     @property
     def title(self) -> str:
@@ -200,11 +203,13 @@ def _curves_of(label: str, t: FrozenTrial) -> TrialCurves:
     curves = {k: list(v) for k, v in t.user_attrs.get("curves", {}).items()}
     reported = sorted(t.intermediate_values.items()) if not curves else []
     se = cv_std_err(t)
+    schedule = t.user_attrs.get("schedule")
     return TrialCurves(
         label=label,
         trial=t.number,
         value=_value(t),
-        params=dict(t.params),
+        params=dict(schedule[-1]["config"]) if schedule else dict(t.params),
+        params_at_end=bool(schedule),
         curves=curves,
         diagnosis=_diagnosis(t),
         std_err=None if math.isnan(se) else se,

@@ -89,14 +89,16 @@ def check_score(value: Any, what: str) -> float:
     )
 
 
-def check_segment(name: str, segment: Any, epochs: int) -> None:
+def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = None) -> None:
     """Refuse what task ``name`` returned for a segment of ``epochs`` epochs unless it is a
-    :class:`Segment` with one score per epoch (a mistake in the task's code, which every
-    segment would repeat).
+    :class:`Segment` with one number per epoch and a state to go on from, and (where the
+    caller knows the segment began at epoch ``start``) with ``epoch == start + epochs``: a
+    mistake in the task's code, which every segment would repeat.
 
     Raises:
-        InputTypeError: Not a :class:`Segment`, or its ``values`` are not a sequence.
-        InputError: Another number of scores than ``epochs``.
+        InputTypeError: Not a :class:`Segment`, or its ``values`` are not a sequence of
+            numbers.
+        InputError: Another number of scores than ``epochs``, no state, or a wrong epoch.
     """
     where = f"task {name!r}: its segment"
     if not isinstance(segment, Segment):
@@ -111,6 +113,22 @@ def check_segment(name: str, segment: Any, epochs: int) -> None:
         raise InputError(
             f"{where} has {len(values)} scores for {epochs} epochs (values needs one score "
             "per epoch trained)"
+        )
+    for value in values:
+        try:
+            check_score(value, where)
+        except TrialFailure as exc:  # not a number: every segment would say the same
+            raise InputTypeError(f"{exc} (values needs one number per epoch)") from None
+    if segment.state is None:
+        raise InputError(
+            f"{where} has state None, which means a fresh model: the next segment would start "
+            "over instead of going on (return what training needs to continue)"
+        )
+    if start is not None and segment.epoch != start + epochs:
+        raise InputError(
+            f"{where} from epoch {start} trained {epochs} epochs but says epoch="
+            f"{segment.epoch!r} (Segment.epoch counts every epoch of the model, this segment's "
+            f"included: {start + epochs})"
         )
 
 
