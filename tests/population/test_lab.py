@@ -4,6 +4,7 @@ resumed from another setup's checkpoints."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,24 @@ def test_a_task_class_loaded_from_a_file_path_is_recorded_by_its_file(tmp_path: 
     )  # fmt: skip
     task = json.loads((summary.run_dir / "run.json").read_text())["task"]
     assert task == f"{os.path.realpath(source)}:Quadratic"
+
+
+def test_a_task_class_of_a_bytecode_only_module_is_referenced_by_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import py_compile
+
+    from hyperlab.lab.target import _class_reference
+
+    source = tmp_path / "pyc_only_task.py"
+    source.write_text("from tests.population.quadratic import Quadratic\n\nclass T(Quadratic):\n"
+                      "    pass\n")  # fmt: skip
+    py_compile.compile(str(source), cfile=str(tmp_path / "pyc_only_task.pyc"))
+    source.unlink()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("pyc_only_task")
+    try:
+        assert _class_reference(module.T) == "pyc_only_task:T"
+    finally:
+        sys.modules.pop("pyc_only_task", None)

@@ -606,7 +606,7 @@ def test_the_summary_and_report_tell_the_screen_and_the_failed_segments(tmp_path
         "pbt", _FailsInTheScreen(), tmp_path, trials=4, budget=6, interval=2, screen=2
     )
     lines = summarize(study).lines()
-    assert "the screen trained 4 more first members for one segment and let them go (8 epochs" in (
+    assert "the screen trained 4 more candidate members for one segment and let them go (8 " in (
         "\n".join(lines)
     )
     assert any(line.startswith("2 segments of members failed") for line in lines)
@@ -614,3 +614,20 @@ def test_the_summary_and_report_tell_the_screen_and_the_failed_segments(tmp_path
     assert records is not None and records.notes == [
         line for line in lines if line.startswith(("the screen", "2 segments"))
     ]
+
+
+def test_the_summary_of_a_plain_study_ignores_its_own_lineage_attributes() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("lineage", ["failed once"])  # the user's own attribute
+        return trial.suggest_float("x", 0, 1)
+
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=2)
+    assert not any("failed" in line for line in summarize(study).lines())
+
+
+def test_a_population_on_a_replay_task_says_it_replays_curves(tmp_path: Path) -> None:
+    study = run_population("pbt", TASKS.create("digits-mlp-bank"), tmp_path, trials=4, budget=6)
+    assert any(line.startswith("a replay task:") for line in summarize(study).lines())
+    assert not any(line.startswith("a replay task:") for line in summarize(
+        run_population("pbt", Quadratic(), tmp_path / "q", interval=2)).lines())  # fmt: skip

@@ -150,3 +150,17 @@ def test_the_best_population_trial_shows_the_hyperparameters_its_model_ended_wit
     best = study.best_trial
     curves = _curves_of("", best)
     assert curves.params_at_end and curves.params == best.user_attrs["schedule"][-1]["config"]
+
+
+def test_a_learned_rate_is_shown_beside_the_configured_one() -> None:
+    from hyperlab.report.records import _curves_of
+
+    trial = optuna.trial.create_trial(
+        params={"lr": 0.01},
+        distributions={"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)},
+        value=0.5,
+        user_attrs={"schedule": [{"start": 0, "end": 2, "config": {"lr": 0.02},
+                                  "learned": {"lr": 0.031}}]},
+    )  # fmt: skip
+    curves = _curves_of("", trial)
+    assert curves.params == {"lr": 0.02} and curves.learned == {"lr": 0.031}

@@ -220,8 +220,10 @@ def _warn_no_rule(
     """A pruner that hands the decision to the tuner (``asks_tuner``) stops no trial of a tuner
     without a stopping rule of its own (``stops_trials``): warn that those run in full."""
     asking = [p for p, built in zip(pruners, built_pruners) if getattr(built, "asks_tuner", False)]
-    plain = [
-        t for t, built in zip(tuners, built_tuners) if not getattr(built, "stops_trials", False)
+    plain = [  # a population trains every member to the end by design: nothing to warn of
+        t
+        for t, built in zip(tuners, built_tuners)
+        if not getattr(built, "stops_trials", False) and not getattr(built, "drives_trials", False)
     ]
     if asking and plain:
         warnings.warn(

@@ -132,14 +132,20 @@ def _screen_and_failures(extra: dict[str, Any]) -> list[str]:
     """The lines on a population's screen and its members' failed segments."""
     out = []
     if "screen" in extra:
-        let_go, epochs = extra["screen"]
+        let_go, epochs, failed_there = extra["screen"]
         out.append(
-            f"the screen trained {let_go} more first members for one segment and let them go "
-            f"({epochs} epochs beyond the members')"
+            f"the screen trained {let_go} more candidate members for one segment and let them "
+            f"go ({epochs} epochs beyond the members'"
+            + (f"; {failed_there} of them failed)" if failed_there else ")")
+        )
+    if extra.get("replayed_curves"):
+        out.append(
+            "a replay task: a segment after a copy follows the new configuration's recorded "
+            "curve, as if it had trained from the start (an approximation, not real training)"
         )
     failed = extra.get("failed_segments") or []
     if failed:
-        member, epoch, reason = failed[0]
+        epoch, member, reason = failed[0]
         out.append(
             f"{len(failed)} segment{'s' if len(failed) > 1 else ''} of members failed and "
             f"{'were' if len(failed) > 1 else 'was'} replaced by a copy of a good member; "
@@ -154,19 +160,28 @@ def _population_extra(study: optuna.Study, best: optuna.trial.FrozenTrial) -> di
     out: dict[str, Any] = {}
     if "schedule" in best.user_attrs:
         out["schedule"] = best.user_attrs["schedule"]
-    info = study.user_attrs.get("population") or {}
+    info = study.user_attrs.get("population")
+    if not isinstance(info, dict):
+        return out  # not a population: its trials' attributes are the user's
     if info.get("resumed_at") is not None:
         out["resumed_at"] = info["resumed_at"]
     if info.get("screened"):
-        out["screen"] = (len(info["screened"]), int(info.get("screen_epochs", 0)))
+        let_go = info["screened"]
+        out["screen"] = (
+            len(let_go),
+            int(info.get("screen_epochs", 0)),
+            sum(isinstance(c, dict) and "failed" in c for c in let_go),
+        )
+    if info.get("replayed_curves"):
+        out["replayed_curves"] = True
     failed = [
-        (int(t.user_attrs.get("member", -1)), e["epoch"], e["failed"])
+        (int(e.get("epoch", 0)), int(t.user_attrs.get("member", -1)), str(e["failed"]))
         for t in study.get_trials(deepcopy=False)
         for e in t.user_attrs.get("lineage", [])
-        if "failed" in e
+        if isinstance(e, dict) and "failed" in e
     ]
     if failed:
-        out["failed_segments"] = sorted(failed)
+        out["failed_segments"] = sorted(failed)  # the earliest first
     return out
 
 

@@ -4,6 +4,7 @@ function ``f(trial) -> float``; and the default run name built from it."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, cast
 
 from hyperlab.errors import HyperlabError, InputError, InputTypeError
@@ -40,11 +41,11 @@ def _is_task_class(obj: Any) -> bool:
 
 def _class_reference(cls: type[Task]) -> str:
     """A reference to a Task subclass that every process can resolve: ``module:qualname``
-    when importing its module by name finds its file, else ``FILE:qualname``.
+    when importing its module by name finds the module that holds it, else ``FILE:qualname``.
 
     Raises:
         InputError: The class lives in the script being run (``__main__``) or inside a
-            function, where no other process can find it.
+            function, or has no file another process could load.
     """
     module, qualname = cls.__module__, cls.__qualname__
     if module == "__main__" or "<locals>" in qualname:
@@ -54,49 +55,80 @@ def _class_reference(cls: type[Task]) -> str:
             "file of its own and pass the class from there, or its reference "
             "'path/to/file.py:ClassName'"
         )
-    source = _class_file(cls)
-    if source is not None and _found_on_path(module) == source:
-        return f"{module}:{qualname}"
+    loaded = sys.modules.get(module)
+    if _holds(loaded, qualname, cls):
+        found = _find_by_name(module)
+        here = getattr(loaded, "__file__", None)
+        if found is not None and here and _same_file(found, here):
+            return f"{module}:{qualname}"
+    source = _class_file(cls, trust_module=_holds(loaded, qualname, cls))
     if source is None:
         raise InputError(
-            f"the Task class {qualname} of module {module!r} has no source file that other "
-            "processes could import: pass its reference 'path/to/file.py:ClassName'"
+            f"the Task class {qualname} of module {module!r} cannot be imported by that name "
+            "in another process, and has no source file to load it from: make its module "
+            "importable, or pass its reference 'path/to/file.py:ClassName'"
         )
     return f"{source}:{qualname}"  # loaded from a file by path, or shadowed: named by the file
 
 
-def _class_file(cls: type) -> str | None:
-    """The real path of the file that defines ``cls`` (from its methods' code where its
-    module is not in ``sys.modules``, as after ``spec_from_file_location``)."""
+def _holds(module: Any, qualname: str, cls: type) -> bool:
+    """Whether ``module`` holds ``cls`` at ``qualname``."""
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj is cls
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _class_file(cls: type, *, trust_module: bool) -> str | None:
+    """The real path of the file that defines ``cls``: its module's source where the module
+    holds it, else the file of a method defined in its body (unwrapped from decorators)."""
     import inspect
 
-    try:
-        found = inspect.getsourcefile(cls)
-    except (TypeError, OSError):
-        found = None
-    if found:
-        return os.path.realpath(found)
+    if trust_module:
+        try:
+            found = inspect.getsourcefile(cls)
+        except (TypeError, OSError):
+            found = None
+        if found and os.path.isfile(found):
+            return os.path.realpath(found)
     for value in vars(cls).values():
-        code = getattr(getattr(value, "__func__", value), "__code__", None)
-        if code is not None:
+        func = inspect.unwrap(getattr(value, "__func__", value))
+        code = getattr(func, "__code__", None)
+        own = str(getattr(func, "__qualname__", "")).startswith(cls.__qualname__ + ".")
+        if code is not None and own and not code.co_filename.startswith("<"):
             return os.path.realpath(code.co_filename)
     return None
 
 
-def _found_on_path(module: str) -> str | None:
-    """The real path of the file another process finds when it imports ``module`` by name
-    (searching ``sys.path``, not the modules this process has loaded)."""
-    from importlib.machinery import PathFinder
-
-    parts = module.split(".")
-    spec = PathFinder.find_spec(parts[0])
-    for i in range(1, len(parts)):
-        if spec is None or not spec.submodule_search_locations:
+def _find_by_name(fullname: str) -> str | None:
+    """The file another process loads for ``import fullname``: asked of every finder on
+    ``sys.meta_path`` (editable installs included), not of the modules this process holds."""
+    path: Any = None
+    spec = None
+    parts = fullname.split(".")
+    for i in range(len(parts)):
+        name = ".".join(parts[: i + 1])
+        spec = None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                continue
+            try:
+                spec = find(name, path)
+            except Exception:  # a finder that cannot answer for this name
+                spec = None
+            if spec is not None:
+                break
+        if spec is None:
             return None
-        spec = PathFinder.find_spec(".".join(parts[: i + 1]), spec.submodule_search_locations)
-    if spec is None or spec.origin is None:
-        return None
-    return os.path.realpath(spec.origin)
+        path = spec.submodule_search_locations
+        if i < len(parts) - 1 and path is None:
+            return None
+    return spec.origin if spec is not None else None
 
 
 def build_task(

@@ -216,6 +216,7 @@ class PopulationRun:
             "screened": self.screened,
             "screen_epochs": sum(int(c["epochs"]) for c in self.screened),
             "resumed_at": self.resumed_at,
+            "replayed_curves": _replays_curves(self.task),
         }
 
     # -- start, checkpoint, resume --------------------------------------------------------
@@ -484,6 +485,14 @@ _STATE_RULE = (
     "A state must be picklable and deep-copyable (tensors, arrays, numbers, lists and dicts of "
     "them, modules, optimizers; no locks, open files or lambdas)"
 )
+
+
+def _replays_curves(task: Task) -> bool:
+    """Whether ``task`` looks its curves up (a replay task), so that a segment after a copy
+    follows the new configuration's recorded curve."""
+    from hyperlab.tasks.replay import ReplayTask
+
+    return isinstance(task, ReplayTask)
 
 
 def _where(exc: BaseException) -> str:

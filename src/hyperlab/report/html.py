@@ -362,6 +362,12 @@ def _study_summary(rec: StudyRecords) -> str:
             f"<p>Best trial {rec.best.trial}: value {fmt(rec.best.value, 6)}{spread}; "
             + ("its model's hyperparameters at the end: " if rec.best.params_at_end else "")
             + ", ".join(f"{html.escape(k)}={fmt(v)}" for k, v in rec.best.params.items())
+            + (
+                "; learned while it trained: "
+                + ", ".join(f"{html.escape(k)}={fmt(v)}" for k, v in rec.best.learned.items())
+                if rec.best.learned
+                else ""
+            )
             + "</p>"
         )
     if rec.test_score is not None:

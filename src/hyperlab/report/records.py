@@ -79,6 +79,8 @@ class TrialCurves:
         reported_values: Those values.
         params_at_end: ``params`` are those the trial's model ended with (a population's
             member changes its hyperparameters while it trains), not those it started with.
+        learned: Hyperparameters its training set itself, at the end (a hypergradient-learned
+            rate), where there are any.
     """
 
     label: str
@@ -91,6 +93,7 @@ class TrialCurves:
     reported_steps: list[int] = field(default_factory=list)
     reported_values: list[float] = field(default_factory=list)
     params_at_end: bool = False
+    learned: dict[str, float] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -210,6 +213,7 @@ def _curves_of(label: str, t: FrozenTrial) -> TrialCurves:
         value=_value(t),
         params=dict(schedule[-1]["config"]) if schedule else dict(t.params),
         params_at_end=bool(schedule),
+        learned=dict(schedule[-1].get("learned") or {}) if schedule else {},
         curves=curves,
         diagnosis=_diagnosis(t),
         std_err=None if math.isnan(se) else se,

@@ -278,8 +278,9 @@ class Task(ABC):
             NotImplementedError: The task cannot continue training
                 (:attr:`continues_training` is false).
             InputTypeError: ``_train_segment`` returned something other than a
-                :class:`Segment`, or its ``values`` are not a list of scores.
-            InputError: It returned another number of scores than ``epochs``.
+                :class:`Segment`, or its ``values`` are not a sequence of numbers.
+            InputError: It returned another number of scores than ``epochs``, or no state
+                (``None``) to go on from (see :func:`check_segment`).
         """
         if not isinstance(config, dict):
             raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
