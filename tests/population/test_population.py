@@ -631,3 +631,19 @@ def test_a_population_on_a_replay_task_says_it_replays_curves(tmp_path: Path) ->
     assert any(line.startswith("a replay task:") for line in summarize(study).lines())
     assert not any(line.startswith("a replay task:") for line in summarize(
         run_population("pbt", Quadratic(), tmp_path / "q", interval=2)).lines())  # fmt: skip
+
+
+def test_replay_uses_the_seed_each_segment_was_trained_with(tmp_path: Path) -> None:
+    from hyperlab.population.replay import replay
+
+    study = run_population("pbt", _GlobalStreams(), tmp_path, interval=1)
+    trial = study.best_trial
+    schedule = trial.user_attrs["schedule"]
+    scores = list(trial.intermediate_values.values())
+    wrong = dict.fromkeys(range(4), 12345)  # as if the slots had restarted since
+    seed = schedule[0]["seed"]
+    segments = replay(_GlobalStreams(), schedule, seed=seed, member_seeds=wrong)
+    assert [v for s in segments for v in s.values] == scores
+    older = [{k: v for k, v in entry.items() if k != "seed"} for entry in schedule]
+    segments = replay(_GlobalStreams(), older, seed=seed, member_seeds=wrong)
+    assert [v for s in segments for v in s.values] != scores  # the streams' seeds matter

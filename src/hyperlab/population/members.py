@@ -28,7 +28,7 @@ class Member:
         values: The current model's score after each epoch, ``epoch`` of them.
         curves: The current model's per-epoch curves (``train_loss``, ``val_loss``, ...).
         schedule: The current model's segments: ``start``/``end`` epoch, ``config``, the
-            ``member`` that trained it, ``learned`` hyperparameters, and ``copied_from`` and
+            ``member`` that trained it and its ``seed`` then, ``learned`` hyperparameters, and ``copied_from`` and
             ``perturbation`` when the segment began with an exploit.
         lineage: The slot's own events: each exploit (``epoch``, ``copied_from``, its value and
             the donor's) and each failed segment (``failed``: the reason).
@@ -79,6 +79,7 @@ class Member:
         self.schedule.append(
             {
                 "member": self.index,
+                "seed": self.seed,  # the trainer's seed then (a restart changes a slot's seed)
                 "start": start,
                 "end": self.epoch,
                 "config": dict(self.params),

@@ -48,8 +48,7 @@ def replay(
     out = []
     start = 0
     for entry, (config, epochs) in zip(schedule, _segments(task, schedule)):
-        member = entry.get("member")
-        trainer = seed if member_seeds is None or member is None else member_seeds.get(member, seed)
+        trainer = _trainer_seed(entry, seed, member_seeds)
         with seeded_globals(segment_seed(trainer, start)):  # as the population's segment was
             segment = task.train_segment(config, state, epochs, seed=seed, wrap_optimizer=wrap)
         check_segment(task.name, segment, epochs, start=start)
@@ -147,14 +146,28 @@ def member_test_score(
     return task.schedule_test_score(steps, seed, wrap_optimizer=wrap)
 
 
+def _trainer_seed(entry: dict[str, Any], seed: int, member_seeds: Mapping[int, int] | None) -> int:
+    """The seed of the member that trained a schedule's segment: recorded with the segment
+    (schedules since 2026-12-05), else its member's seed now, else ``seed``."""
+    if "seed" in entry:
+        return int(entry["seed"])
+    member = entry.get("member")
+    if member_seeds is None or member is None:
+        return seed
+    return int(member_seeds.get(int(member), seed))
+
+
 def _path_start(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[int, bool]:
-    """The seed of the member a trial's schedule starts from, and whether the population's
-    members trained with hypergradient optimizers."""
+    """The seed of the member a trial's schedule starts from (recorded with its first
+    segment, else that member's seed), and whether the population's members trained with
+    hypergradient optimizers."""
     first = trial.user_attrs["schedule"][0]["member"]
+    hypergradient = bool(study.user_attrs.get("population", {}).get("hypergradient", False))
+    if "seed" in trial.user_attrs["schedule"][0]:
+        return int(trial.user_attrs["schedule"][0]["seed"]), hypergradient
     seed = 0
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         if t.user_attrs.get("member") == first:
             seed = int(t.user_attrs.get("seed", 0))
             break
-    hypergradient = bool(study.user_attrs.get("population", {}).get("hypergradient", False))
     return seed, hypergradient
