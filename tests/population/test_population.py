@@ -515,7 +515,7 @@ class _FailsInTheScreen(Quadratic):
     def _train_segment(self, config: dict[str, Any], state: Any, *args: Any, **kw: Any) -> Any:
         self.calls += 1
         if self.calls <= 8 and config["lr"] > 0.003:  # 6 of 8 Latin draws
-            raise TrialFailure("diverged at once")
+            raise TrialFailure(f"diverged at once at lr={config['lr']:.6g}")
         return super()._train_segment(config, state, *args, **kw)
 
 
@@ -529,9 +529,16 @@ def test_a_screen_with_failed_candidates_keeps_every_member_in_step(
     _check_complete(study, 4, 6)
     info = study.user_attrs["population"]
     kept_failed = [e for t in study.trials for e in t.user_attrs["lineage"] if e.get("epoch") == 0]
-    assert all(e["failed"] == "diverged at once" for e in kept_failed if "failed" in e)
-    assert any(str(e.get("reason", "")).startswith("failed: diverged") for t in study.trials
-               for e in t.user_attrs["lineage"])  # fmt: skip
+    assert all(e["failed"].startswith("diverged at once") for e in kept_failed if "failed" in e)
+    copied_after_failing = 0
+    for t in study.trials:  # a kept candidate that failed copies a good one, for its own reason
+        lineage = t.user_attrs["lineage"]
+        for failure, copy in itertools.pairwise(lineage):
+            if failure.get("epoch") == 0 and "failed" in failure:
+                assert copy["reason"] == f"failed: {failure['failed']}"
+                assert failure["failed"] == f"diverged at once at lr={t.params['lr']:.6g}"
+                copied_after_failing += 1
+    assert copied_after_failing == 2
     assert sum("failed" in c for c in info["screened"]) >= 1
 
 

@@ -241,8 +241,8 @@ class PopulationRun:
             raise PopulationFailure(_all_failed(failed, "the screen"))
         ranked = self._ranked([m for m in self.members if m.index not in failed])
         kept = (ranked + [m for m in self.members if m.index in failed])[: self.settings.population]
-        reasons = {m.index: failed[m.index] for m in kept if m.index in failed}
         renumber = {m.index: i for i, m in enumerate(kept)}
+        reasons = {renumber[i]: r for i, r in failed.items() if i in renumber}  # new numbers
         self.screened = [
             {"config": dict(m.params), "value": m.value, "epochs": m.epochs_trained}
             | ({"failed": failed[m.index]} if m.index in failed else {})
