@@ -122,10 +122,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
 def population_notes(study: optuna.Study) -> list[str]:
     """What a population's summary says about its screen and its members' failed segments
     (empty for any other study)."""
-    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if not trials:
-        return []
-    return _screen_and_failures(_population_extra(study, trials[0]))
+    return _screen_and_failures(_population_info(study))
 
 
 def _screen_and_failures(extra: dict[str, Any]) -> list[str]:
@@ -155,11 +152,18 @@ def _screen_and_failures(extra: dict[str, Any]) -> list[str]:
 
 
 def _population_extra(study: optuna.Study, best: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """What a population adds to its summary: the best trial's schedule, the epoch the run
-    resumed at, its screen, and its members' failed segments (each where there is one)."""
-    out: dict[str, Any] = {}
+    """What a population adds to its summary: the best trial's schedule and
+    :func:`_population_info` (each where there is one)."""
+    out = _population_info(study)
     if "schedule" in best.user_attrs:
         out["schedule"] = best.user_attrs["schedule"]
+    return out
+
+
+def _population_info(study: optuna.Study) -> dict[str, Any]:
+    """The epoch a population resumed at, its screen, whether it replayed curves, and its
+    members' failed segments (each where there is one; empty for any other study)."""
+    out: dict[str, Any] = {}
     info = study.user_attrs.get("population")
     if not isinstance(info, dict):
         return out  # not a population: its trials' attributes are the user's

@@ -53,6 +53,11 @@ LOCK = "population.lock"
 #: own pickling of the arrays) are still read.
 _LAYOUT = "hyperlab-checkpoint-3"
 _READS = ("hyperlab-checkpoint-2", _LAYOUT)
+#: What a task's state must be, for the messages that refuse one.
+STATE_RULE = (
+    "A task's state must be picklable and deep-copyable (tensors, arrays, numbers, lists and "
+    "dicts of them, modules, optimizers; no locks, open files or lambdas)"
+)
 
 
 @dataclass
@@ -351,9 +356,7 @@ def _serialize_checked(payload: Any, what: str) -> _Serialized:
         return _serialize(payload)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise InputTypeError(
-            f"{what} cannot be pickled for a checkpoint ({type(exc).__name__}: {exc}). A task's "
-            "state must be picklable (tensors, arrays, numbers, lists and dicts of them, "
-            "modules, optimizers; no locks, open files or lambdas)"
+            f"{what} cannot be pickled for a checkpoint ({type(exc).__name__}: {exc}). {STATE_RULE}"
         ) from exc
 
 

@@ -42,7 +42,7 @@ from hyperlab.population.members import Member
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.space.encoding import SpaceEncoder
-from hyperlab.tasks.base import Task, check_score, check_segment
+from hyperlab.tasks.base import Task, check_segment
 
 #: Version of the checkpoint's layout.
 FORMAT = 1
@@ -176,12 +176,9 @@ class PopulationRun:
         return self.seconds["train"] - saved_at >= writer.cost_per_save() / CHECKPOINT_SHARE
 
     def _bad_scores(self, values: Any) -> str | None:
-        """Why a segment's scores cannot be used (not numbers, not all finite); their count
-        is checked by ``Task.train_segment``."""
-        try:
-            scores = [check_score(v, f"the segment of task {self.task.name!r}") for v in values]
-        except TrialFailure as exc:
-            return str(exc)
+        """Why a segment's scores cannot be used: not all finite (``check_segment`` has made
+        sure there is one number per epoch)."""
+        scores = [float(v) for v in values]
         if not all(map(math.isfinite, scores)):
             return f"scores {scores} are not all finite"
         return None
@@ -190,14 +187,19 @@ class PopulationRun:
         """Once per process: refuse a task's state that a copy or a checkpoint could not take,
         at the first segment rather than after a whole generation."""
         self._state_checked = True
+        self._copied(state, f"the state of task {self.task.name!r}")
+        checkpoint.check_picklable(state, f"the state of task {self.task.name!r}")
+
+    def _copied(self, state: Any, what: str) -> Any:
+        """A deep copy of ``state``; a state that cannot be copied is refused, ``what`` naming
+        it."""
         try:
-            copy.deepcopy(state)
+            return copy.deepcopy(state)
         except Exception as exc:
             raise InputTypeError(
-                f"the state of task {self.task.name!r} cannot be deep-copied for an exploit "
-                f"({type(exc).__name__}: {exc}). {_STATE_RULE}"
+                f"{what} cannot be deep-copied for an exploit ({type(exc).__name__}: {exc}). "
+                f"{checkpoint.STATE_RULE}"
             ) from exc
-        checkpoint.check_picklable(state, f"the state of task {self.task.name!r}")
 
     def summary(self) -> dict[str, Any]:
         """The run's settings, steps and where its time went (plain data)."""
@@ -390,14 +392,8 @@ class PopulationRun:
     def _exploit(self, m: Member, donors: list[Member], reason: str) -> None:
         """``m`` copies a donor drawn at random from ``donors``."""
         donor = donors[int(self.rng.integers(len(donors)))]
-        try:
-            state = copy.deepcopy(donor.state)
-        except Exception as exc:
-            raise InputTypeError(
-                f"member {m.index} cannot copy member {donor.index}: the state of task "
-                f"{self.task.name!r} cannot be deep-copied ({type(exc).__name__}: {exc}). "
-                f"{_STATE_RULE}"
-            ) from exc
+        what = f"member {donor.index}'s state (task {self.task.name!r}), which member {m.index} copies,"
+        state = self._copied(donor.state, what)
         m.copy_from(donor, reason, state=state)
 
     def _explore(self, exploiters: list[Member]) -> None:
@@ -478,13 +474,6 @@ class PopulationRun:
         encoder = SpaceEncoder(self.space)
         params = encoder.decode(encoder.random(1, self.rng))[0]
         m.restart(params, member_seed(self.settings.seed, m.index, m.restarts + 1))
-
-
-#: What a task's state must be, for the messages that refuse one.
-_STATE_RULE = (
-    "A state must be picklable and deep-copyable (tensors, arrays, numbers, lists and dicts of "
-    "them, modules, optimizers; no locks, open files or lambdas)"
-)
 
 
 def _replays_curves(task: Task) -> bool:
