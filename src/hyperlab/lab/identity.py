@@ -34,11 +34,11 @@ def objective_identity(func: Callable[..., Any]) -> str:
     module = getattr(func, "__module__", None) or type(func).__module__
     qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
     if module == "__main__" or module is None:  # every script is __main__: name its file
-        module = source_file(func) or str(module)
+        module = _source_file(func) or str(module)
     return f"{module}:{qualname}"
 
 
-def source_file(func: Any) -> str | None:
+def _source_file(func: Any) -> str | None:
     """The absolute path of the file that defines ``func`` (or its class); ``None`` when
     there is none (a builtin, a C callable)."""
     import inspect

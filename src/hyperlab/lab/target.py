@@ -56,12 +56,13 @@ def _class_reference(cls: type[Task]) -> str:
             "'path/to/file.py:ClassName'"
         )
     loaded = sys.modules.get(module)
-    if _holds(loaded, qualname, cls):
+    held = _holds(loaded, qualname, cls)
+    if held:
         found = _find_by_name(module)
         here = getattr(loaded, "__file__", None)
         if found is not None and here and _same_file(found, here):
             return f"{module}:{qualname}"
-    source = _class_file(cls, trust_module=_holds(loaded, qualname, cls))
+    source = _class_file(cls, trust_module=held)
     if source is None:
         raise InputError(
             f"the Task class {qualname} of module {module!r} cannot be imported by that name "
