@@ -73,6 +73,8 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "pb2-8": ("pb2", "none", 8, {}),
     "pb2-4-screen2": ("pb2", "none", 4, {"screen": 2}),
     "pb2-4-screen4": ("pb2", "none", 4, {"screen": 4}),
+    "pb2-4-screen2-q50": ("pb2", "none", 4, {"screen": 2, "quantile": 0.5}),
+    "pbt-8-screen2": ("pbt", "none", 8, {"screen": 2}),
     "pbt-8-iid": ("pbt", "none", 8, {"start": "random"}),
     "pb2-4-iid": ("pb2", "none", 4, {"start": "random"}),
     "pbt-8-i2": ("pbt", "none", 8, {"interval": 2}),
@@ -88,7 +90,16 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
 DEV_TASKS = {"blobs-mlp": functools.partial(SklearnMLPTask, "blobs")}
 #: Candidates tried on the development task only (``--tasks breast-cancer-mlp``); not run by
 #: default.
-DEV_ARMS = ("pbt-8-i2", "pbt-8-i1", "pb2-4-i2", "pbt-8-q50", "pbt-8-r0", "pb2-4-screen4")
+DEV_ARMS = (
+    "pbt-8-i2",
+    "pbt-8-i1",
+    "pb2-4-i2",
+    "pbt-8-q50",
+    "pbt-8-r0",
+    "pb2-4-screen4",
+    "pb2-4-screen2-q50",
+    "pbt-8-screen2",
+)
 #: (arm a, arm b): the paired differences a - b printed; any other arm is set against pbt-8.
 PAIRS = (
     ("pbt-8", "asha"),
