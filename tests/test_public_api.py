@@ -123,3 +123,26 @@ def test_the_keys_of_a_dict_keep_their_order_and_are_taken(tmp_path: Path) -> No
         progress=False, report=False,
     )  # fmt: skip
     assert list(dict.fromkeys(r["tuner"] for r in rows)) == ["random", "qmc"]
+
+
+def test_stop_at_noise_says_when_the_task_gives_it_no_noise_to_read(tmp_path: Path) -> None:
+    # branin has no cross-validation folds: every trial runs, and the summary says why
+    _, summary = hyperlab.tune(
+        "branin", "random", trials=9, stop_at_noise=True, runs_dir=tmp_path, progress=False
+    )
+    assert summary.n_trials == 9
+    assert summary.stopped is not None and "stop at noise did not apply" in summary.stopped
+    assert "stop at noise did not apply" in (summary.run_dir / "report.html").read_text()
+    # a task with folds is not told so
+    _, cv = hyperlab.tune(
+        "wine-mlp",
+        "random",
+        trials=2,
+        budget=1,
+        stop_at_noise=True,
+        runs_dir=tmp_path,
+        name="cv",
+        progress=False,
+        report=False,
+    )
+    assert cv.stopped is None

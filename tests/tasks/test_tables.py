@@ -67,7 +67,7 @@ def test_lookup_matches_the_package(name: str, request: pytest.FixtureRequest) -
         assert ev.std_err == pytest.approx(
             np.std(ev.fold_values, ddof=1) / np.sqrt(len(ev.fold_values))
         )
-        assert task.test_score(configs[i]) == ev.value and ev.wall_time > 0
+        assert task.test_score(configs[i]) is None and ev.wall_time > 0  # no test metric
 
 
 def test_optimum_is_the_tables_best(nb201: TableTask) -> None:

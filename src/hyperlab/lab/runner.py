@@ -417,9 +417,32 @@ def run_job(
             message = _noise_stop(study)
             if message:
                 study.set_user_attr("stopped_at_noise", message)
+    if job.stop_at_noise and not study.user_attrs.get("stopped_at_noise"):
+        _note_noise_stop_unused(study)
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study
+
+
+#: The study notes on why a study stopped early (or, last, why ``stop_at_noise`` could not act).
+STOP_NOTES = ("stopped_at_noise", "stopped", "noise_stop_unused")
+
+
+def stop_note(study: optuna.Study) -> str | None:
+    """Why the study stopped early, or why ``stop_at_noise`` could not act (``None``: neither)."""
+    return next((study.user_attrs[k] for k in STOP_NOTES if study.user_attrs.get(k)), None)
+
+
+def _note_noise_stop_unused(study: optuna.Study) -> None:
+    """Say in the study (and so in its summary and report) that ``stop_at_noise`` could not
+    act: no completed trial reported its cross-validation fold scores."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if trials and not any("terminator:cv_scores" in t.system_attrs for t in trials):
+        study.set_user_attr(
+            STOP_NOTES[-1],
+            "stop at noise did not apply: no trial reported cross-validation fold scores "
+            "(the task has no folds to measure its noise with), so every trial ran",
+        )
 
 
 def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.Study:

@@ -12,7 +12,7 @@ import optuna
 from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import InputError
 from hyperlab.lab.results import cv_std_err
-from hyperlab.lab.runner import is_surplus
+from hyperlab.lab.runner import is_surplus, stop_note
 
 
 @dataclass
@@ -112,7 +112,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         test_score=test.get("value") if test.get("trial") == best.number else None,
         test_metric=_test_metric(study),
         n_trials=len(finished),
-        stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
+        stopped=stop_note(study),
         run_dir=run_dir,
         direction=name_of(study.direction),
         extra=_population_extra(study, best),

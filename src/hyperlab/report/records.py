@@ -17,7 +17,7 @@ from hyperlab.direction import name_of
 from hyperlab.errors import HyperlabError
 from hyperlab.lab.results import cv_std_err, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import is_surplus
+from hyperlab.lab.runner import is_surplus, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.report.population import PopulationRecords, population_records
 
@@ -309,9 +309,9 @@ def _method(
         test = study.user_attrs.get("test_score", {})
         tests.append(float(test["value"]) if test.get("value") is not None else math.nan)
         metric = metric or test.get("metric")
-        for note in ("stopped_at_noise", "stopped"):
-            if study.user_attrs.get(note):
-                stopped.append(f"{label} seed {seed}: {study.user_attrs[note]}")
+        note = stop_note(study)
+        if note:
+            stopped.append(f"{label} seed {seed}: {note}")
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += sum(t.state == TrialState.FAIL and not is_surplus(t) for t in trials)
@@ -447,7 +447,7 @@ def study_report_records(
         top=top,
         importances=importances,
         test_score=test.get("value"),
-        stopped=study.user_attrs.get("stopped_at_noise") or study.user_attrs.get("stopped"),
+        stopped=stop_note(study),
         direction=direction,
         test_metric=str(metric or "score"),
         objective=objective_label(spec.to_dict()) if spec is not None else "",

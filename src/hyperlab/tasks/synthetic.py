@@ -49,10 +49,11 @@ class SyntheticTask(Task):
             wall_time=time.perf_counter() - start,
         )
 
-    def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float:
-        """The noiseless function value (the same as the validation score)."""
-        x = np.array([float(config[f"x{i}"]) for i in range(len(self.bounds))])
-        return float(self.function(x))
+    def test_score(
+        self, config: dict[str, Any], budget: int | None = None, seed: int = 0
+    ) -> float | None:
+        """``None``: a function has no held-out split (its value is the validation score)."""
+        return None
 
 
 class Branin(SyntheticTask):

@@ -206,9 +206,11 @@ class FamilyTask(Task):
             wall_time=time.perf_counter() - start,
         )
 
-    def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float:
-        """The noiseless function value (the same as the validation score)."""
-        return float(self.values([config])[0])
+    def test_score(
+        self, config: dict[str, Any], budget: int | None = None, seed: int = 0
+    ) -> float | None:
+        """``None``: a function has no held-out split (its value is the validation score)."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
