@@ -155,3 +155,63 @@ def test_task_scores_that_are_not_numbers_fail_by_name(
     trial = study.trials[0]
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs["fail_reason"] == says
+
+
+def test_a_result_for_a_trial_another_worker_failed_is_recognized_as_such() -> None:
+    """A worker too slow to beat finds its trial failed as stale elsewhere; Optuna's tell then
+    refuses the result in its own words, which the loop must read as that case (and drop the
+    result) rather than as an error that ends the worker."""
+    from hyperlab.lab.runner import _finished_elsewhere
+
+    study = optuna.create_study()
+
+    def failed_meanwhile(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0, 1)
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        return 1.0
+
+    with pytest.raises(Exception) as caught:
+        study.optimize(failed_meanwhile, n_trials=1, catch=(Exception,))
+    assert _finished_elsewhere(caught.value)
+    assert not _finished_elsewhere(ValueError("some other problem"))
+
+
+def test_a_storage_error_is_transient_however_deep_it_is_wrapped() -> None:
+    from optuna.exceptions import StorageInternalError
+
+    from hyperlab.lab.storage import is_transient
+
+    try:
+        try:
+            try:
+                raise RuntimeError("(OperationalError) connection to server failed: Connection refused")
+            except RuntimeError as driver:
+                raise StorageInternalError("An exception is raised during the commit.") from driver
+        except StorageInternalError:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")  # noqa: B904
+    except UnboundLocalError as outer:
+        assert is_transient(outer)
+    assert not is_transient(UnboundLocalError("cannot access local variable 'x'"))
+
+
+def test_a_heartbeat_that_meets_a_transient_storage_error_skips_a_beat(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.heartbeat import HeartbeatRDBStorage
+
+    storage = HeartbeatRDBStorage(f"sqlite:///{tmp_path}/s.db", heartbeat_interval=1)
+
+    def down(self: object, trial_id: int) -> None:
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setattr(RDBStorage, "record_heartbeat", down)
+    storage.record_heartbeat(0)  # skipped, not raised: Optuna's heartbeat thread lives on
+
+    def broken(self: object, trial_id: int) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(RDBStorage, "record_heartbeat", broken)
+    with pytest.raises(KeyError):
+        storage.record_heartbeat(0)

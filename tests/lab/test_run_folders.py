@@ -30,7 +30,22 @@ def _tree(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["", ".", "..", "a/b", "../up", "a\\b", "x:y", " lead", "tab\tname", "n" * 300]
+    "name",
+    [
+        "",
+        ".",
+        "..",
+        "a/b",
+        "../up",
+        "a\\b",
+        "x:y",
+        " lead",
+        "tab\tname",
+        "n" * 300,
+        "a?b",
+        "a%41",
+        "a#b",
+    ],
 )
 def test_bad_run_names_are_refused_and_nothing_is_touched(
     tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
@@ -52,6 +67,14 @@ def test_check_name_accepts_plain_names_and_types() -> None:
         check_name(3)
     with pytest.raises(InputError, match="at most 100"):
         check_name("a" * 101)
+
+
+def test_a_runs_folder_a_sqlite_url_cannot_hold_is_refused_by_name(tmp_path: Path) -> None:
+    from hyperlab.lab.storage import default_storage
+
+    with pytest.raises(InputError, match=r"holds \['\?'\]"):
+        default_storage(tmp_path / "what?" / "run")
+    assert default_storage(tmp_path / "run").endswith("run/study.db")
 
 
 def test_overwrite_refuses_a_folder_that_holds_no_run(

@@ -12,6 +12,8 @@ on a shared file system whose clients agree on the time).
 
 from __future__ import annotations
 
+import logging
+
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -92,6 +94,19 @@ class _ReasonOnStale:
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # another worker failed it first
         return ids
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        """One beat; a transient storage error (a database restarting, say) skips this beat
+        instead of ending Optuna's heartbeat thread, which would leave the trial without
+        heartbeats for the rest of its run (and another worker would fail it as lost)."""
+        from hyperlab.lab.storage import is_transient  # (storage imports this module)
+
+        try:
+            super().record_heartbeat(trial_id)  # type: ignore[misc]
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            logging.getLogger(__name__).warning("heartbeat of trial %d skipped: %s", trial_id, exc)
 
 
 class HeartbeatRDBStorage(_ReasonOnStale, RDBStorage):

@@ -56,11 +56,12 @@ def check_name(name: object) -> str:
     """
     if not isinstance(name, str):
         raise InputTypeError(f"run name must be a string, got {name!r}")
-    bad = [c for c in name if c in "/\\:" or ord(c) < 32 or c == "\x7f"]
+    bad = [c for c in name if c in "/\\:?#%" or ord(c) < 32 or c == "\x7f"]
     if name in ("", ".", "..") or bad or name != name.strip():
         raise InputError(
             f"run name must be one plain folder name (not empty, '.' or '..', no '/', '\\', "
-            f"':' or control characters, no leading or trailing spaces), got {name!r}"
+            f"':', '?', '#', '%' or control characters, no leading or trailing spaces; a "
+            f"storage URL reads '?', '#' and '%' as syntax), got {name!r}"
         )
     if len(name) > MAX_NAME:
         raise InputError(f"run name must be at most {MAX_NAME} characters, got {len(name)}")

@@ -42,7 +42,7 @@ from hyperlab.lab.identity import SpaceGuard
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.rundir import RunDir
-from hyperlab.lab.storage import is_transient, open_storage, redact
+from hyperlab.lab.storage import error_chain, is_transient, open_storage, redact
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Task
 
@@ -510,7 +510,8 @@ class _Loop:
             # parameters were queued again there, so this result is dropped, never counted.
             return _RETRY
         except Exception as exc:
-            self._storage_error(exc)
+            if not _finished_elsewhere(exc):
+                self._storage_error(exc)
             return _RETRY
         self.ran += 1
         return _RAN
@@ -519,7 +520,7 @@ class _Loop:
         """Back off after a transient storage error; re-raise any other error, or a transient
         one past the retry limit as a :class:`StorageError`."""
         # Optuna's tell can hide a storage error behind an UnboundLocalError (its context)
-        if not (is_transient(exc) or is_transient(exc.__context__ or exc)):
+        if not is_transient(exc):
             raise exc
         self.errors += 1
         if self.errors > self.retries:
@@ -543,6 +544,18 @@ class _Loop:
                 study.set_user_attr("stopped", f"stopped after {self.failures} failed trials")
                 return True
         return False
+
+
+def _finished_elsewhere(exc: Exception) -> bool:
+    """Whether Optuna refused to store our result because the trial was already finished:
+    another worker failed it as stale while this one was too slow to beat (the same case as
+    ``UpdateFinishedTrialError``, which Optuna's tell raises as ``Cannot tell a FAIL trial``,
+    and its loop then as an ``AssertionError``)."""
+    return any(
+        isinstance(e, optuna.exceptions.UpdateFinishedTrialError)
+        or (isinstance(e, ValueError) and str(e).startswith("Cannot tell a"))
+        for e in error_chain(exc)
+    )
 
 
 def _exhausted(study: optuna.Study, finished: int, target: int) -> bool:

@@ -40,7 +40,18 @@ def default_storage(run_dir: Path, jobs: int = 1) -> str:
     run_dir = Path(run_dir)
     if jobs > 1:
         return f"journal:{(run_dir / 'study.journal').resolve()}"
-    return f"sqlite:///{(run_dir / 'study.db').resolve()}"
+    path = (run_dir / "study.db").resolve()
+    odd = sorted({c for c in str(path) if c in URL_SYNTAX})
+    if odd:  # SQLAlchemy would read them as a query, a fragment or an escape
+        raise InputError(
+            f"the run folder {str(run_dir)!r} holds {odd}, which a SQLite URL cannot hold in a "
+            "path: choose a run name and runs folder without them"
+        )
+    return f"sqlite:///{path}"
+
+
+#: Characters a database URL reads as syntax (a query, a fragment, an escape).
+URL_SYNTAX = "?#%"
 
 
 #: SQLite URLs of a database that lives in one connection's memory.
@@ -98,7 +109,23 @@ T = TypeVar("T")
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` looks like a failure that a later attempt may not meet."""
+    """Whether ``exc``, or an error it was raised from or while handling (Optuna wraps the
+    driver's errors, e.g. ``StorageInternalError`` from ``OperationalError``), looks like a
+    failure that a later attempt may not meet."""
+    return any(_transient_alone(e) for e in error_chain(exc))
+
+
+def error_chain(exc: BaseException, most: int = 10) -> list[BaseException]:
+    """``exc`` and the errors behind it (``__cause__``, else ``__context__``), nearest first."""
+    out: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and len(out) < most and e not in out:
+        out.append(e)
+        e = e.__cause__ or e.__context__
+    return out
+
+
+def _transient_alone(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     text = str(exc).lower()
