@@ -184,7 +184,9 @@ def test_a_storage_error_is_transient_however_deep_it_is_wrapped() -> None:
     try:
         try:
             try:
-                raise RuntimeError("(OperationalError) connection to server failed: Connection refused")
+                raise RuntimeError(
+                    "(OperationalError) connection to server failed: Connection refused"
+                )
             except RuntimeError as driver:
                 raise StorageInternalError("An exception is raised during the commit.") from driver
         except StorageInternalError:

@@ -13,7 +13,6 @@ on a shared file system whose clients agree on the time).
 from __future__ import annotations
 
 import logging
-
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
