@@ -211,3 +211,26 @@ def test_a_changed_setting_is_named_briefly_however_long_it_is() -> None:
     (diff,) = spec(list(range(2))).differences(spec(list(range(1_000_000))))
     assert diff.startswith("seeds: [0, 1, 2,") and diff.endswith("-> [0, 1]")
     assert "characters)" in diff and len(diff) < 300
+
+
+def test_a_run_name_is_one_run_per_shared_storage_and_overwrite_keeps_the_others(
+    tmp_path: Path,
+) -> None:
+    """Two run folders that name one run in one database (outside both) do not share its
+    studies: the second is refused, and its --overwrite deletes none of the first's."""
+    shared = f"sqlite:///{tmp_path}/shared.db"
+
+    def tune(task: str, runs: str, *extra: str) -> int:
+        return main(
+            ["tune", "--task", task, "--tuner", "random", "--trials", "2", "--name", "r",
+             "--storage", shared, "--runs-dir", str(tmp_path / runs), *extra]
+        )  # fmt: skip
+
+    assert tune("branin", "a") == 0
+    assert tune("hartmann6", "b") == 2  # another task under the same name
+    with pytest.warns(UserWarning, match="kept 1 study"):
+        assert tune("hartmann6", "b", "--overwrite") == 2
+    assert tune("branin", "c") == 2  # the same task from another folder
+    study = optuna.load_study(study_name="r:random:none:seed0", storage=shared)
+    assert len(study.trials) == 2 and study.user_attrs["hyperlab"]["task"] == "branin"
+    assert tune("branin", "a") == 0  # the owner resumes

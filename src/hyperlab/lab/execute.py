@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from hyperlab.lab.identity import check_planned_space
+from hyperlab.lab.identity import check_owner, check_planned_space, owner_folder
 from hyperlab.lab.plan import RunPlan
 from hyperlab.lab.rundir import RunDir, load_studies
 from hyperlab.lab.runner import run_jobs
@@ -22,9 +22,12 @@ def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -
     run_dir = RunDir(Path(runs_dir) / plan.spec.name)
     plan.spec = run_dir.prepare(plan.spec, overwrite=overwrite)
     plan.folder = run_dir.path.resolve()
+    studies = [study for study, *_ in load_studies(run_dir.path)]
+    owner = owner_folder(run_dir.path, plan.spec.storage)
+    for study in studies:
+        check_owner(study, plan.spec.task, plan.spec.storage, owner)
     task = plan.planned_task
     if task is not None:  # an objective's trials are checked as they run
-        studies = [study for study, *_ in load_studies(run_dir.path)]
         check_planned_space(studies, task.distributions())
     return run_dir
 

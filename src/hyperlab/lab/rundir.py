@@ -331,6 +331,10 @@ class RunDir:
                 f"files ({shown}); the lab neither uses nor deletes it: choose another --name"
             )
 
+    def holds_storage(self, url: str) -> bool:
+        """Whether ``url`` is a storage file inside this folder (it moves with the folder)."""
+        return self._inside(url)
+
     def _inside(self, url: str) -> bool:
         """Whether ``url`` is a storage file inside this folder."""
         _kind, path = _file_storage(url)
@@ -347,14 +351,27 @@ class RunDir:
         with the lab's other files)."""
         if self._inside(spec.storage):
             return
-        from hyperlab.lab.storage import open_storage
+        from hyperlab.lab.storage import open_storage, redact
 
         storage = open_storage(spec.storage)
-        for name, *_ in spec.study_names():
-            try:
-                optuna.delete_study(study_name=name, storage=storage)
-            except KeyError:
-                pass
+        mine = str(self.path.resolve())
+        kept = []
+        for study in storage.get_all_studies():
+            if study.study_name not in {n for n, *_ in spec.study_names()}:
+                continue
+            info = study.user_attrs.get("hyperlab")
+            info = info if isinstance(info, dict) else {}
+            if info.get("task", spec.task) != spec.task or info.get("folder", mine) != mine:
+                kept.append(study.study_name)  # another run's study of the same name
+                continue
+            optuna.delete_study(study_name=study.study_name, storage=storage)
+        if kept:
+            warnings.warn(
+                f"kept {len(kept)} {'study' if len(kept) == 1 else 'studies'} of the same "
+                "name that another run made in "
+                f"{redact(spec.storage)!r} (e.g. {kept[0]!r})",
+                stacklevel=4,
+            )
 
     def _has_trials(self, spec: RunSpec) -> bool:
         """Whether the run's storage holds any trial. A storage file of this folder that is

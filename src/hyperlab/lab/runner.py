@@ -28,6 +28,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import optuna
@@ -38,7 +39,7 @@ from hyperlab.direction import check_direction, name_of
 from hyperlab.errors import HyperlabError, InputError, RunConflictError, StorageError
 from hyperlab.lab import interrupts
 from hyperlab.lab.heartbeat import STALE_REASON, requeue
-from hyperlab.lab.identity import SpaceGuard
+from hyperlab.lab.identity import SpaceGuard, check_owner, owner_folder
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.rundir import RunDir
@@ -176,9 +177,20 @@ def build_study(
     )
     _check_direction(study, job)
     info = {"task": job.task, "tuner": job.tuner, "pruner": job.pruner, "seed": job.seed}
-    if study.user_attrs.get("hyperlab") != info:
+    recorded = study.user_attrs.get("hyperlab")
+    owner = _owner_folder(job)
+    check_owner(study, job.task, job.storage, owner)
+    if owner is not None or (isinstance(recorded, dict) and "folder" in recorded):
+        info["folder"] = owner if owner is not None else recorded["folder"]  # type: ignore[index]
+    if recorded != info:
         study.set_user_attr("hyperlab", info)
     return study
+
+
+def _owner_folder(job: StudyJob) -> str | None:
+    """The run folder that owns the job's studies in a storage outside it (see
+    :func:`~hyperlab.lab.identity.owner_folder`)."""
+    return None if job.folder is None else owner_folder(Path(job.folder), job.storage)
 
 
 def _check_direction(study: optuna.Study, job: StudyJob) -> None:
