@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -9,6 +11,7 @@ import pytest
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TASKS
 from hyperlab.tasks import standard_error
+from hyperlab.tasks.base import Task
 
 SMALL = {
     "lr": 3e-3,
@@ -227,3 +230,46 @@ def test_mlp_curves_are_labelled_right_and_match_the_value() -> None:
     # losses fall on the training data while accuracies rise
     assert ev.curves["train_loss"][-1] < ev.curves["train_loss"][0]
     assert ev.curves["train_metric"][-1] > ev.curves["train_metric"][0]
+
+
+class Conditional(Task):
+    """A parameter that exists only on one branch of another's value."""
+
+    name = "conditional"
+    max_budget = 1
+    direction = "maximize"
+
+    def search_space(self, trial: Any) -> dict[str, Any]:
+        opt = trial.suggest_categorical("opt", ["sgd", "adam"])
+        if opt == "sgd":
+            return {"opt": opt, "momentum": trial.suggest_float("momentum", 0.0, 0.99)}
+        return {"opt": opt, "beta1": trial.suggest_float("beta1", 0.5, 0.999)}
+
+    def _evaluate(self, config: dict[str, Any], budget: int, seed: int, on_epoch: Any) -> Any:
+        from hyperlab.tasks.base import Evaluation
+
+        return Evaluation(value=config.get("momentum", 0.0) + config.get("beta1", 0.0), budget=1)
+
+
+def test_a_conditional_search_space_runs_every_branch(tmp_path: Path) -> None:
+    import hyperlab
+
+    task = Conditional()
+    assert set(task.distributions()) == {"opt", "momentum", "beta1"}  # every branch
+    assert task.evaluate({"opt": "sgd", "momentum": 0.5}).value == 0.5
+    with pytest.raises(InputError, match=r"lacks \['opt'\]"):
+        task.evaluate({"momentum": 0.5})
+    study, _ = hyperlab.tune(Conditional, "tpe", trials=12, runs_dir=tmp_path, progress=False)
+    assert {t.state.name for t in study.trials} == {"COMPLETE"}
+    assert {t.params["opt"] for t in study.trials} == {"sgd", "adam"}
+
+
+def test_a_search_space_that_fails_is_named_with_its_error() -> None:
+    class Broken(Conditional):
+        name = "broken"
+
+        def search_space(self, trial: Any) -> dict[str, Any]:
+            return {"lr": trial.suggest_float("lr", 0.0, 1.0, log=True)}
+
+    with pytest.raises(InputError, match=r"the search space of task 'broken' failed.*log=True"):
+        Broken().distributions()

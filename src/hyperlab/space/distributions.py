@@ -19,13 +19,51 @@ from hyperlab.errors import InputError
 from hyperlab.optuna_logs import quiet_optuna
 
 
-def capture_distributions(space: Callable[[optuna.Trial], Any]) -> dict[str, BaseDistribution]:
-    """Run ``space`` once on a throwaway trial and return the distributions it suggested."""
+#: Throwaway trials a search space is run on to see every branch of a conditional one.
+CAPTURE_SAMPLES = 32
+
+
+def capture_distributions(
+    space: Callable[[optuna.Trial], Any], samples: int = CAPTURE_SAMPLES, name: str = "task"
+) -> dict[str, BaseDistribution]:
+    """The distributions ``space`` suggests, over ``samples`` throwaway trials (random draws):
+    the union of its branches when it is conditional (see :func:`capture_space`)."""
+    return capture_space(space, samples, name)[0]
+
+
+def capture_space(
+    space: Callable[[optuna.Trial], Any], samples: int = CAPTURE_SAMPLES, name: str = "task"
+) -> tuple[dict[str, BaseDistribution], set[str]]:
+    """Run ``space`` on ``samples`` throwaway trials (random draws, seed 0).
+
+    Returns:
+        Every parameter it suggested with its (first seen) distribution, and the parameters
+        it suggested in every trial (fewer when a parameter depends on another's value).
+
+    Raises:
+        InputError: ``space`` raised; the message names ``name``'s search space and the error.
+    """
+    seen: dict[str, BaseDistribution] = {}
+    always: set[str] | None = None
     with quiet_optuna():
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-        trial = study.ask()
-        space(trial)
-    return dict(trial.distributions)
+        for _ in range(samples):
+            trial = study.ask()
+            try:
+                space(trial)
+            except optuna.TrialPruned:
+                raise
+            except Exception as exc:
+                raise InputError(
+                    f"the search space of {name} failed on a throwaway trial: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            for key, dist in trial.distributions.items():
+                seen.setdefault(key, dist)
+            names = set(trial.distributions)
+            always = names if always is None else always & names
+            study.tell(trial, 0.0)
+    return seen, always or set()
 
 
 def grid_values(dist: BaseDistribution, points: int) -> list[Any]:

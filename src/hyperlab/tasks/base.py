@@ -242,9 +242,7 @@ class Task(ABC):
             raise InputError(
                 f"budget must be in 1..{self.max_budget} for {self.name}, got {budget}"
             )
-        missing = set(self.distributions()) - set(config)
-        if missing:
-            raise InputError(f"config for {self.name} lacks {sorted(missing)}")
+        self._check_config(config)
         return self._evaluate(config, budget, int(seed), on_epoch)
 
     def train_segment(
@@ -286,9 +284,7 @@ class Task(ABC):
             raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise InputError(f"epochs must be a positive integer, got {epochs!r}")
-        missing = set(self.distributions()) - set(config)
-        if missing:
-            raise InputError(f"config for {self.name} lacks {sorted(missing)}")
+        self._check_config(config)
         segment = self._train_segment(config, state, epochs, int(seed), wrap_optimizer)
         check_segment(self.name, segment, epochs)
         return segment
@@ -374,7 +370,6 @@ class Task(ABC):
             )
         if not schedule:
             raise InputError("the schedule to score on the test split is empty")
-        names = set(self.distributions())
         for i, segment in enumerate(schedule):
             if not (isinstance(segment, tuple | list) and len(segment) == 2):
                 raise InputError(
@@ -387,8 +382,7 @@ class Task(ABC):
                 )
             if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
                 raise InputError(f"segment {i}'s epochs must be a positive integer, got {epochs!r}")
-            if missing := names - set(config):
-                raise InputError(f"segment {i}'s config for {self.name} lacks {sorted(missing)}")
+            self._check_config(config, f"segment {i}'s config")
         return self._schedule_test_score(
             [(dict(c), int(e)) for c, e in schedule], int(seed), wrap_optimizer
         )
@@ -409,12 +403,24 @@ class Task(ABC):
         return centre(self.distributions())
 
     def distributions(self) -> dict[str, BaseDistribution]:
-        """The search space as Optuna distributions (for fixed, non-conditional spaces)."""
-        if not hasattr(self, "_distributions_cache"):
-            from hyperlab.space.distributions import capture_distributions
+        """The search space as Optuna distributions: every parameter :meth:`search_space`
+        suggests, of every branch of a conditional space (read from throwaway trials)."""
+        return dict(self._captured()[0])
 
-            self._distributions_cache = capture_distributions(self.search_space)
-        return dict(self._distributions_cache)
+    def _captured(self) -> tuple[dict[str, BaseDistribution], set[str]]:
+        """The space's distributions, and the parameters every configuration has (fewer than
+        all in a conditional space)."""
+        if not hasattr(self, "_space_cache"):
+            from hyperlab.space.distributions import capture_space
+
+            self._space_cache = capture_space(self.search_space, name=f"task {self.name!r}")
+        return self._space_cache
+
+    def _check_config(self, config: dict[str, Any], where: str = "config") -> None:
+        """Refuse a configuration that lacks a parameter every configuration has."""
+        missing = self._captured()[1] - set(config)
+        if missing:
+            raise InputError(f"{where} for {self.name} lacks {sorted(missing)}")
 
     def regret(self, value: float) -> float | None:
         """How far ``value`` falls short of the optimum when it is known: ``value - optimum``
