@@ -18,7 +18,6 @@ from optuna.distributions import (
 from hyperlab.errors import InputError
 from hyperlab.optuna_logs import quiet_optuna
 
-
 #: Throwaway trials a search space is run on to see every branch of a conditional one.
 CAPTURE_SAMPLES = 32
 
