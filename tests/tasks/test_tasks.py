@@ -273,3 +273,31 @@ def test_a_search_space_that_fails_is_named_with_its_error() -> None:
 
     with pytest.raises(InputError, match=r"the search space of task 'broken' failed.*log=True"):
         Broken().distributions()
+
+
+class Bare(Conditional):
+    """Returns whatever ``reply`` holds."""
+
+    name = "bare"
+    max_budget = 4
+    reply: Any = None
+
+    def _evaluate(self, config: dict[str, Any], budget: int, seed: int, on_epoch: Any) -> Any:
+        return self.reply
+
+
+def test_what_evaluate_returns_is_checked_and_its_unset_fields_filled_in() -> None:
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    task.reply = 0.5
+    with pytest.raises(InputTypeError, match="Bare._evaluate returned 0.5 of type float, not an"):
+        task.evaluate(config)
+    task.reply = Evaluation(value=0.5)  # neither budget nor wall time given
+    ev = task.evaluate(config, budget=3)
+    assert ev.budget == 3 and ev.wall_time > 0
+    task.reply = Evaluation(value=0.5, budget=2, wall_time=7.0)  # a trial stopped early
+    assert (task.evaluate(config, budget=3).budget, task.evaluate(config).wall_time) == (2, 7.0)
+    task.reply = Evaluation(value=0.5, budget=8)
+    with pytest.raises(InputError, match=r"reported budget 8: it must be the epochs it used, 1..3"):
+        task.evaluate(config, budget=3)

@@ -14,9 +14,10 @@ hyperparameters that may change between segments; population-based training
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -46,17 +47,19 @@ class Evaluation:
         value: Mean validation score over the folds at the last epoch (better in the task's
             ``direction``: lower for a loss).
         std_err: Standard error of ``value`` over the folds (0.0 for noiseless tasks).
-        budget: Epochs (or other budget units) actually used.
+        budget: Epochs (or other budget units) actually used; 0 (the default): the budget
+            :meth:`Task.evaluate` asked for, filled in there.
         curves: Per-epoch means over folds: ``train_loss``, ``val_loss`` and optionally
             ``train_metric``/``val_metric``; each a list of length ``budget``.
         fold_values: The per-fold scores behind ``value`` and ``std_err``.
-        wall_time: Seconds spent (simulated seconds for replayed tasks).
+        wall_time: Seconds spent (simulated seconds for replayed tasks); 0.0 (the default):
+            :meth:`Task.evaluate` fills in the seconds it measured.
         extra: Anything else worth keeping (e.g. accuracy), JSON-serializable.
     """
 
     value: float
     std_err: float = 0.0
-    budget: int = 1
+    budget: int = 0
     curves: dict[str, list[float]] = field(default_factory=dict)
     fold_values: list[float] = field(default_factory=list)
     wall_time: float = 0.0
@@ -243,7 +246,25 @@ class Task(ABC):
                 f"budget must be in 1..{self.max_budget} for {self.name}, got {budget}"
             )
         self._check_config(config)
-        return self._evaluate(config, budget, int(seed), on_epoch)
+        began = time.perf_counter()
+        result = self._evaluate(config, budget, int(seed), on_epoch)
+        return self._completed(result, budget, time.perf_counter() - began)
+
+    def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
+        """``_evaluate``'s result checked, with its unset budget and wall time filled in."""
+        if not isinstance(result, Evaluation):
+            raise InputTypeError(
+                f"{type(self).__name__}._evaluate returned {result!r:.60} of type "
+                f"{type(result).__name__}, not an Evaluation (return "
+                "hyperlab.tasks.Evaluation(value=...))"
+            )
+        used = result.budget
+        if isinstance(used, bool) or not isinstance(used, int) or not 0 <= used <= budget:
+            raise InputError(
+                f"{type(self).__name__}._evaluate reported budget {used!r}: it must be the "
+                f"epochs it used, 1..{budget} (the budget asked for), or 0 for all of them"
+            )
+        return replace(result, budget=used or budget, wall_time=result.wall_time or seconds)
 
     def train_segment(
         self,
