@@ -291,7 +291,7 @@ def test_what_evaluate_returns_is_checked_and_its_unset_fields_filled_in() -> No
 
     task, config = Bare(), {"opt": "adam", "beta1": 0.9}
     task.reply = 0.5
-    with pytest.raises(InputTypeError, match="Bare._evaluate returned 0.5 of type float, not an"):
+    with pytest.raises(InputTypeError, match=r"Bare._evaluate returned 0.5 of type float, not an"):
         task.evaluate(config)
     task.reply = Evaluation(value=0.5)  # neither budget nor wall time given
     ev = task.evaluate(config, budget=3)
