@@ -108,3 +108,40 @@ def test_too_few_rows_and_bad_json(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError, match=r"nope\.csv"):
         read_curves(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "epoch,train_loss,val_loss\n1,1.1,\n2,0.9,\n3,0.7,\n4,0.6,\n",
+            "'val_loss' holds no numbers",
+        ),
+        (
+            "epoch,train_loss,val_loss\n1,1.1,nan\n2,0.9,nan\n3,0.7,nan\n",
+            "'val_loss' holds no numbers",
+        ),
+        (
+            "epoch,train_loss,val_loss,val_loss\n1,1,1,2\n2,1,1,2\n3,1,1,2\n",
+            r"names \['val_loss'\] more",
+        ),
+        ("epoch,train_loss,val_loss\n1,1,1\n2,1,1,7\n3,1,1\n", r"line 3.*expected 3 values"),
+    ],
+)
+def test_a_file_that_cannot_be_read_one_way_is_refused_by_name(
+    tmp_path: Path, text: str, match: str
+) -> None:
+    with pytest.raises(InputError, match=match) as caught:
+        read_curves(_write(tmp_path, "run.csv", text))
+    assert "run.csv" in str(caught.value)
+
+
+def test_trailing_empty_cells_and_json_errors_name_the_file(tmp_path: Path) -> None:
+    rows = "epoch,train_loss,val_loss\n1,2.0,2.1,\n2,1.0,1.5,\n3,0.5,0.9,\n"
+    assert read_curves(_write(tmp_path, "run.csv", rows))["val_loss"] == [2.1, 1.5, 0.9]
+    uneven = json.dumps({"train_loss": [1, 2, 3], "val_loss": [1, 2]})
+    with pytest.raises(InputError, match=r"uneven\.json: curves differ in length"):
+        read_curves(_write(tmp_path, "uneven.json", uneven))
+    keyed = json.dumps({"train_loss": {"a": 1}, "val_loss": [1, 2]})
+    with pytest.raises(InputError, match="'train_loss' must be a list of numbers"):
+        read_curves(_write(tmp_path, "keyed.json", keyed))

@@ -60,6 +60,13 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
         raise InputError(f"curves differ in length: {lengths}")
+    for key in REQUIRED:
+        other = out[REQUIRED[1 - REQUIRED.index(key)]]
+        if len(out[key]) and np.isnan(out[key]).all() and np.isfinite(other).any():
+            raise InputError(
+                f"curve {key!r} holds no numbers (every value is empty or nan); a diagnosis "
+                "needs both losses"
+            )
     n = lengths["train_loss"]
     read = points(out["train_loss"], out["val_loss"], max_points=max(n, 1))
     diverged = read.onset < n
@@ -97,6 +104,10 @@ def _number(value: Any, where: str) -> float:
 def read_curves(path: str | Path) -> dict[str, list[float]]:
     """Read one run's curves from a CSV or JSON file.
 
+    The losses are read as lower is better with 0 the best possible (cross-entropy, squared
+    error; a loss with another floor, such as a negative log-likelihood, is read on a linear axis
+    and its verdicts are less sure), the metrics as an accuracy (higher is better, in [0, 1]).
+
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
     ``train_metric``, ``val_metric`` (other columns are ignored); one row per epoch; empty cells,
     ``nan`` and ``inf`` are allowed. An empty cell is a missing point (a loss measured every few
@@ -128,7 +139,10 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
         curves = _parse_json(text, path)
     else:
         curves = _parse_csv(text, path)
-    checked = check_curves(curves)
+    try:
+        checked = check_curves(curves)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
     return {k: [float(x) for x in v] for k, v in checked.items()}
 
 
@@ -152,6 +166,9 @@ def _read_text(path: Path) -> str:
 def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
     rows = list(csv.reader(text.splitlines()))
     header = [h.strip().lower() for h in rows[0]]
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        raise InputError(f"{path}, line 1: the header names {twice} more than once")
     missing = [k for k in REQUIRED if k not in header]
     if missing:
         raise InputError(
@@ -165,7 +182,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
     for line_no, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
-        if len(row) < len(header):
+        if len(row) < len(header) or any(c.strip() for c in row[len(header) :]):
             raise InputError(
                 f"{path}, line {line_no}: expected {len(header)} values, got {len(row)}: {row}"
             )
@@ -267,4 +284,7 @@ def _parse_json(text: str, path: Path) -> Any:
         data = {k: [r.get(k) for r in data] for k in keys}
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of curves, got {type(data).__name__}")
+    odd = sorted(k for k in (*REQUIRED, *OPTIONAL) if isinstance(data.get(k), dict | str))
+    if odd:
+        raise InputError(f"{path}: {odd[0]!r} must be a list of numbers, one per epoch")
     return data
