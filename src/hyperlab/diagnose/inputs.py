@@ -53,6 +53,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         values = curves[key]
         if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
             raise InputError(f"curve {key!r} must be a list of numbers, got {values!r}")
+
         arr = _numbers(values, key)
         if key in OPTIONAL and len(arr) and np.isnan(arr).all():
             continue  # an empty optional column
@@ -60,13 +61,6 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
         raise InputError(f"curves differ in length: {lengths}")
-    for key in REQUIRED:
-        other = out[REQUIRED[1 - REQUIRED.index(key)]]
-        if len(out[key]) and np.isnan(out[key]).all() and np.isfinite(other).any():
-            raise InputError(
-                f"curve {key!r} holds no numbers (every value is empty or nan); a diagnosis "
-                "needs both losses"
-            )
     n = lengths["train_loss"]
     read = points(out["train_loss"], out["val_loss"], max_points=max(n, 1))
     diverged = read.onset < n
@@ -192,6 +186,12 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
     if "epoch" in cols:
         parsed = _merge_epochs(parsed, path)
     keys = [k for k in cols if k != "epoch"]
+    for key in REQUIRED:
+        if all(r[key] is None for _, r in parsed):
+            raise InputError(
+                f"{path}: column {key!r} holds no values (every cell is empty); a diagnosis "
+                "needs both losses (a loss that became nan or inf is a value: the run diverged)"
+            )
     return {k: [_or_nan(r[k]) for _, r in parsed] for k in keys}
 
 

@@ -263,7 +263,11 @@ def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
         f"{v.n_finite}); train loss fell {_pct(f['train_change'], v.log_scale).lstrip('-')}"
     )
     if stopped >= 0.5 and f["val_rise"] > 0.05:
-        text += "; it stopped within a few epochs of its best, as early stopping does"
+        text += (
+            "; it ended within a few epochs of its best, as early stopping leaves a run (if its "
+            f"budget ran out there instead, it overfits from epoch {v.epoch(v.vmin)} on: "
+            "fewer epochs or more regularization)"
+        )
     return score, text
 
 

@@ -42,8 +42,9 @@ def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: i
     """Run each named experiment; write ``<name>.json`` and one ``experiments.html``.
 
     Raises:
-        InputError: An unknown or repeated name, or a seed outside ``0..2**32 - 1`` (the
-            range NumPy and scikit-learn accept).
+        InputError: An unknown or repeated name, a seed outside ``0..2**32 - 1`` (the
+            range NumPy and scikit-learn accept), or an ``out_dir`` that is a file or cannot be
+            created.
     """
     from hyperlab.report.html import page
 
@@ -54,7 +55,14 @@ def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: i
         raise InputError(f"experiments {repeated} are named more than once; name each once")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise InputError(f"seed must be a whole number in 0..{2**32 - 1}, got {seed!r}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {str(out_dir)!r} is a file; the experiments need a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the folder --out {str(out_dir)!r}: {exc.strerror}"
+        ) from None
     from tqdm.auto import tqdm
 
     sections = []

@@ -355,12 +355,14 @@ def self_lr(*, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
         f"{STACK_HYPER_LR}). {len(records)} runs in {elapsed:.0f} s.",
     ]
     spread_key = next(k for k in rows[0] if k.startswith("spread"))
+    inside = [f"{r:g}" for r in rates if 1e-4 * (1 - 1e-9) <= r <= 1e-1 * (1 + 1e-9)]
     for kind in ("mlp", "softmax"):
         mine = {r["method"]: r for r in rows if r["model"] == kind}
         parts = ", ".join(f"{m} {mine[m][spread_key]}" for m in METHODS if m in mine)
         summary.append(
-            f"{kind}: spread (max/min) of the seed-mean final validation loss over initial rates "
-            f"1e-4..1e-1 (1 = insensitive): {parts}. Best final validation loss: "
+            f"{kind}: spread (max/min) of the seed-mean final validation loss over the initial "
+            f"rates {', '.join(inside)} (those of 1e-4..1e-1 this run tried; 1 = insensitive): "
+            f"{parts}. Best final validation loss: "
             + ", ".join(f"{m} {mine[m]['val loss @best']}" for m in METHODS if m in mine)
             + "."
         )

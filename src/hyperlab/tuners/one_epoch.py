@@ -351,7 +351,8 @@ def _screen_one(study: optuna.Study, task: Task, seed: int) -> tuple[int, float,
         trial.set_user_attr("fail_reason", reason)
         study.tell(trial, state=TrialState.FAIL)
         return None
-    for key, value in {**run.attrs(), "budget": 1}.items():
+    reason = "screened for one epoch by the one-epoch tuner"
+    for key, value in {**run.attrs(), "budget": 1, "prune_reason": reason}.items():
         trial.set_user_attr(key, value)
     trial.report(run.values[0], 1)
     study.tell(trial, state=TrialState.PRUNED)
