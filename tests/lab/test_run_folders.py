@@ -234,3 +234,13 @@ def test_a_run_name_is_one_run_per_shared_storage_and_overwrite_keeps_the_others
     study = optuna.load_study(study_name="r:random:none:seed0", storage=shared)
     assert len(study.trials) == 2 and study.user_attrs["hyperlab"]["task"] == "branin"
     assert tune("branin", "a") == 0  # the owner resumes
+
+
+def test_overwrite_leaves_a_folder_whose_run_json_another_program_wrote(tmp_path: Path) -> None:
+    other = tmp_path / "runs" / "other"
+    other.mkdir(parents=True)
+    files = {"run.json": '{"model": "resnet"}', "report.html": "mine", "study.db": "mine too"}
+    for name, text in files.items():
+        (other / name).write_text(text)
+    assert _tune(tmp_path / "runs", "other", "--overwrite") == 2
+    assert {p.name: p.read_text() for p in other.iterdir()} == files

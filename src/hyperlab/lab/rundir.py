@@ -266,6 +266,7 @@ class RunDir:
         spec.storage = _absolute(spec.storage) if spec.storage else ""
         urls.remember(spec.storage)  # the old run's studies may need the password to go
         if overwrite and self.exists():
+            self._check_ours()
             self.clear()
         old = self.load_spec() if self.exists() else None
         if old is not None and not self._has_trials(old):
@@ -314,6 +315,20 @@ class RunDir:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
+
+    def _check_ours(self) -> None:
+        """Refuse to clear a folder whose ``run.json`` another program wrote: a JSON object
+        with none of a hyperlab run's settings."""
+        try:
+            data = json.loads(self.spec_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # unreadable: a damaged record of ours (a crash mid-write) may be cleared
+        if isinstance(data, dict) and not set(data) & _RUN_KEYS:
+            raise InputError(
+                f"{str(self.spec_path)!r} is not a hyperlab run's record (its keys: "
+                f"{sorted(data)[:6]}); --overwrite clears only hyperlab runs: choose another "
+                "--name, or move that folder"
+            )
 
     def _check_not_foreign(self) -> None:
         """Refuse a path that is a file, or a folder with files and no run."""
@@ -543,6 +558,10 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "command": (_is_list_of(str), "a list of strings"),
     "objective": (lambda v: v is None or isinstance(v, str), "a module:qualname or null"),
 }
+
+
+#: Settings every hyperlab ``run.json`` holds (one of them tells a run's record from another's).
+_RUN_KEYS = {"kind", "tuners", "pruners", "seeds", "trials"}
 
 
 def _spec_fields(data: Any, path: Path) -> dict[str, Any]:
