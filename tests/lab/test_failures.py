@@ -217,3 +217,40 @@ def test_a_heartbeat_that_meets_a_transient_storage_error_skips_a_beat(
     monkeypatch.setattr(RDBStorage, "record_heartbeat", broken)
     with pytest.raises(KeyError):
         storage.record_heartbeat(0)
+
+
+KILLS_ITSELF_ONCE = """
+import os, signal
+from pathlib import Path
+
+def objective(trial):
+    x = trial.suggest_float("x", -1, 1)
+    marker = Path(__file__).with_name("killed")
+    if not marker.exists():
+        marker.write_text("once")
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+    return x * x
+"""
+
+
+def test_a_jobs_process_killed_by_a_signal_is_replaced_and_its_trial_run_again(
+    tmp_path: Path,
+) -> None:
+    from hyperlab.cli import main
+
+    (tmp_path / "dies.py").write_text(KILLS_ITSELF_ONCE)
+    argv = ["tune", "--task", f"{tmp_path / 'dies.py'}:objective", "--tuner", "random"]
+    runs = ["--runs-dir", str(tmp_path / "runs"), "--name", "k", "--no-progress"]
+    assert main([*argv, "--trials", "6", "--jobs", "2", *runs]) == 0
+    study = next(iter(optuna.get_all_study_names(_journal(tmp_path / "runs" / "k"))))
+    trials = optuna.load_study(study_name=study, storage=_journal(tmp_path / "runs" / "k")).trials
+    states = sorted(t.state.name for t in trials)
+    assert states == ["COMPLETE"] * 6 + ["FAIL"]
+    failed = next(t for t in trials if t.state.name == "FAIL")
+    assert failed.user_attrs["fail_reason"] == "its worker process was killed (signal 9)"
+
+
+def _journal(folder: Path) -> optuna.storages.JournalStorage:
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(folder / "study.journal")))

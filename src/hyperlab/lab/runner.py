@@ -757,6 +757,7 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
     processes = _shared_workers(study, job, processes)
     signals = (interrupts.interruptible(), os.getpid())
     procs = [ctx.Process(target=_shared_worker, args=(job, w, *signals)) for w in range(processes)]
+    replaced: set[int] = set()  # indexes of processes killed by a signal and replaced
     try:
         with interrupts.starting_workers():
             for p in procs:
@@ -764,6 +765,7 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
         while any(p.is_alive() for p in procs):
             time.sleep(0.5)
             _refresh(bar, [job])
+            _replace_killed(study, job, procs, replaced, (ctx, signals, processes))
     except BaseException:
         with interrupts.sigint_ignored():
             interrupts.stop(procs)
@@ -772,10 +774,45 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
     if any(p.exitcode == interrupts.INTERRUPTED_EXIT for p in procs):
         fail_interrupted(study)
         raise KeyboardInterrupt("a worker process was interrupted")
-    for p in procs:
-        _check_exit(p)
+    for i, p in enumerate(procs):
+        if i not in replaced:
+            _check_exit(p)
     if task is not None and job.test_score:
         record_test_score(study, task, job)
+
+
+def _replace_killed(
+    study: optuna.Study,
+    job: StudyJob,
+    procs: list[Any],
+    replaced: set[int],
+    how: tuple[Any, tuple[bool, int], int],
+) -> None:
+    """A process of ``--jobs N`` killed by a signal (``kill -9``, the out-of-memory killer):
+    its running trial is failed and queued again, and a new process takes its place while the
+    study still lacks trials (at most ``N`` replacements in all)."""
+    ctx, signals, processes = how
+    for i, p in enumerate(list(procs)):
+        if i in replaced or p.exitcode is None or p.exitcode >= 0:
+            continue
+        replaced.add(i)
+        _fail_trials_of(study, p.pid, f"its worker process was killed (signal {-p.exitcode})")
+        if len(replaced) <= processes and count(study, FINISHED) < job.trials:
+            new = ctx.Process(target=_shared_worker, args=(job, len(procs), *signals))
+            with interrupts.starting_workers():
+                new.start()
+            procs.append(new)
+
+
+def _fail_trials_of(study: optuna.Study, pid: int | None, reason: str) -> None:
+    """Fail (and queue again) the trials left RUNNING by process ``pid`` of this machine."""
+    mine = f"{socket.gethostname()}:{pid}"
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("worker") == mine:
+            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            if t.params:
+                requeue(study, study._storage.get_trial(t._trial_id), max_retry=3, reason=reason)
 
 
 def _run_pool(jobs: list[StudyJob], processes: int, ctx: Any, bar: Any) -> None:
