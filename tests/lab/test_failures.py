@@ -254,3 +254,17 @@ def _journal(folder: Path) -> optuna.storages.JournalStorage:
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+
+
+def test_a_worker_whose_parent_is_gone_ends_even_when_idle() -> None:
+    """A pool's process whose parent was killed stops its trial and then ends, instead of
+    waiting for work forever (here: a process idle in a long sleep, its 'parent' long gone)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import time; from hyperlab.lab import interrupts; interrupts.install(); "
+        "interrupts.follow_parent(parent=-1, poll=0.05, grace=0.2); time.sleep(600)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=120, check=False)
+    assert done.returncode == 130

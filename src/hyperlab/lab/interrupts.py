@@ -52,8 +52,14 @@ def install(interruptible: bool = True) -> None:
         signal.signal(signal.SIGINT, _on_signal)
 
 
-def follow_parent(parent: int, poll: float = 1.0) -> None:
-    """In a worker process: stop (as on SIGTERM) once the parent process ``parent`` is gone.
+#: Seconds a worker whose parent is gone has to put its interrupted trial back, before it
+#: ends itself (a pool's process would otherwise wait for work forever).
+ORPHAN_GRACE = 30.0
+
+
+def follow_parent(parent: int, poll: float = 1.0, grace: float = ORPHAN_GRACE) -> None:
+    """In a worker process: stop (as on SIGTERM) once the parent process ``parent`` is gone,
+    and end the process ``grace`` seconds later if it is still there.
 
     A parent killed with ``kill -9`` cannot stop its workers; left running, they would keep
     writing to a run whose lock has been let go, next to whoever takes the run over.
@@ -63,6 +69,8 @@ def follow_parent(parent: int, poll: float = 1.0) -> None:
         while os.getppid() == parent:
             time.sleep(poll)
         send(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)  # the trial it cut off is failed and queued again meanwhile
+        os._exit(INTERRUPTED_EXIT)
 
     threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
