@@ -146,3 +146,16 @@ def test_stop_at_noise_says_when_the_task_gives_it_no_noise_to_read(tmp_path: Pa
         report=False,
     )
     assert cv.stopped is None
+
+
+def _no_reports(trial: Any) -> float:
+    return trial.suggest_float("x", -1.0, 1.0) ** 2
+
+
+def test_a_pruner_that_never_sees_an_intermediate_value_is_named_in_the_summary(
+    tmp_path: Path,
+) -> None:
+    _, summary = hyperlab.tune(
+        _no_reports, "random", pruner="median", trials=6, runs_dir=tmp_path, progress=False
+    )
+    assert summary.stopped is not None and "pruner 'median' could not act" in summary.stopped

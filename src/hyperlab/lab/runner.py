@@ -429,32 +429,51 @@ def run_job(
             message = _noise_stop(study)
             if message:
                 study.set_user_attr("stopped_at_noise", message)
-    if job.stop_at_noise and not study.user_attrs.get("stopped_at_noise"):
-        _note_noise_stop_unused(study)
+    _note_unused_settings(study, job)
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study
 
 
-#: The study notes on why a study stopped early (or, last, why ``stop_at_noise`` could not act).
-STOP_NOTES = ("stopped_at_noise", "stopped", "noise_stop_unused")
+#: The study attributes that say why a study stopped early.
+STOP_NOTES = ("stopped_at_noise", "stopped")
+#: The study attribute that holds notes on settings that could not act (a list of lines).
+NOTES = "notes"
 
 
 def stop_note(study: optuna.Study) -> str | None:
-    """Why the study stopped early, or why ``stop_at_noise`` could not act (``None``: neither)."""
-    return next((study.user_attrs[k] for k in STOP_NOTES if study.user_attrs.get(k)), None)
+    """Why the study stopped early, and what its settings could not do (``None``: nothing)."""
+    parts = [study.user_attrs[k] for k in STOP_NOTES if study.user_attrs.get(k)][:1]
+    parts += list(study.user_attrs.get(NOTES) or [])
+    return "; ".join(parts) or None
 
 
-def _note_noise_stop_unused(study: optuna.Study) -> None:
-    """Say in the study (and so in its summary and report) that ``stop_at_noise`` could not
-    act: no completed trial reported its cross-validation fold scores."""
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if trials and not any("terminator:cv_scores" in t.system_attrs for t in trials):
-        study.set_user_attr(
-            STOP_NOTES[-1],
-            "stop at noise did not apply: no trial reported cross-validation fold scores "
-            "(the task has no folds to measure its noise with), so every trial ran",
-        )
+def _add_note(study: optuna.Study, note: str) -> None:
+    notes = list(study.user_attrs.get(NOTES) or [])
+    if note not in notes:
+        study.set_user_attr(NOTES, [*notes, note])
+
+
+def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
+    """Note in the study (and so in its summary and report) a setting that could not act:
+    ``stop_at_noise`` with no trial's fold scores, a pruner with no trial's intermediate
+    values."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if job.stop_at_noise and not study.user_attrs.get("stopped_at_noise") and complete:
+        if not any("terminator:cv_scores" in t.system_attrs for t in complete):
+            _add_note(
+                study,
+                "stop at noise did not apply: no trial reported cross-validation fold scores "
+                "(the task has no folds to measure its noise with), so every trial ran",
+            )
+    if job.pruner not in ("none", "tuner") and trials:
+        if not any(t.intermediate_values for t in trials):
+            _add_note(
+                study,
+                f"pruner {job.pruner!r} could not act: no trial reported an intermediate value "
+                "(trial.report, or a task's on_epoch), so none could be stopped early",
+            )
 
 
 def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.Study:
