@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -212,6 +213,15 @@ class Registry(Generic[T]):
         assert found is not None
         return _defaults(found[0].factory)
 
+    def option_kinds(self, name: str) -> dict[str, type]:
+        """The plain type (``bool``, ``int``, ``float`` or ``str``) each keyword option of
+        ``name``'s factory expects, read from its annotation (``x: float``) or else from the
+        type of its default (``x=1.0``); options of another or no type are left out."""
+        self.check(name)
+        found = self._find(name)
+        assert found is not None
+        return _option_kinds(found[0].factory)
+
     def is_builtin(self, name: str) -> bool:
         """Whether ``name`` is one of hyperlab's own entries (its factory is hyperlab's code),
         not a user's or another package's."""
@@ -274,6 +284,47 @@ def _defaults(factory: Callable[..., Any]) -> dict[str, Any]:
             out = {**_defaults(factory.forwards_to), **out}  # type: ignore[attr-defined]
     out.pop("self", None)
     return out
+
+
+_PLAIN = (bool, int, float, str)
+
+
+def _option_kinds(factory: Callable[..., Any]) -> dict[str, type]:
+    target = factory.func if isinstance(factory, functools.partial) else factory
+    init = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
+    try:
+        hints = typing.get_type_hints(init)
+    except Exception:  # an annotation that does not resolve: read the defaults alone
+        hints = {}
+    out: dict[str, type] = {}
+    for name, default in _defaults(factory).items():
+        hint = hints.get(name)
+        if hint in _PLAIN:
+            out[name] = hint
+        elif hint is None and type(default) in _PLAIN:
+            out[name] = type(default)
+    return out
+
+
+def check_option_kind(what: str, key: str, value: Any, kind: type) -> None:
+    """Refuse ``value`` for option ``key`` when it is not of ``kind`` (an int passes for a
+    float; a bool passes only for a bool).
+
+    Raises:
+        InputTypeError: The message names ``what``, the option, the kind and the value.
+    """
+    ok = (
+        isinstance(value, bool)
+        if kind is bool
+        else isinstance(value, int | float) and not isinstance(value, bool)
+        if kind is float
+        else isinstance(value, kind) and not isinstance(value, bool)
+    )
+    if not ok:
+        raise InputTypeError(f"{what}: option {key!r} must be {_KIND_WORDS[kind]}, got {value!r}")
+
+
+_KIND_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
 
 
 def _keywords(factory: Callable[..., Any]) -> frozenset[str] | None:

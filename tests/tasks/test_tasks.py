@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +302,35 @@ def test_what_evaluate_returns_is_checked_and_its_unset_fields_filled_in() -> No
     task.reply = Evaluation(value=0.5, budget=8)
     with pytest.raises(InputError, match=r"reported budget 8: it must be the epochs it used, 1..3"):
         task.evaluate(config, budget=3)
+
+
+class Optioned(Conditional):
+    name = "optioned"
+
+    def __init__(self, scale: float = 1.0, n_layers: int = 2, flag=False, label="a") -> None:  # type: ignore[no-untyped-def]
+        self.scale = scale
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"scale": "abc"}, "option 'scale' must be a number, got 'abc'"),
+        ({"scale": True}, "option 'scale' must be a number, got True"),
+        ({"n_layers": 2.5}, "option 'n_layers' must be an integer, got 2.5"),
+        ({"flag": 1}, "option 'flag' must be true or false, got 1"),
+        ({"label": 3}, "option 'label' must be text, got 3"),
+    ],
+)
+def test_a_task_option_of_the_wrong_kind_is_refused_before_anything_runs(
+    tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    import hyperlab
+
+    with pytest.raises(InputTypeError, match=re.escape(message)):
+        hyperlab.tune(Optioned, "random", trials=1, task_options=options, runs_dir=tmp_path)
+    assert not (tmp_path / "optioned").exists() or not any((tmp_path).rglob("study.db"))
+    _, summary = hyperlab.tune(
+        Optioned, "random", trials=1, task_options={"scale": 2, "n_layers": 3}, runs_dir=tmp_path,
+        name="fine", progress=False, report=False,
+    )  # fmt: skip
+    assert summary.n_trials == 1

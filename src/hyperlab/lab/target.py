@@ -8,7 +8,7 @@ import sys
 from typing import Any, cast
 
 from hyperlab.errors import HyperlabError, InputError, InputTypeError
-from hyperlab.registry import TASKS
+from hyperlab.registry import TASKS, check_option_kind
 from hyperlab.tasks.base import Task
 
 
@@ -158,13 +158,19 @@ def _check_task_options(task: Any, options: dict[str, Any] | None) -> dict[str, 
         return {}
     if not isinstance(options, dict):
         raise InputTypeError(f"task_options must be a dict, got {options!r}")
-    known = TASKS.options(task) if isinstance(task, str) and task in TASKS else None
-    for key in options:
+    if _is_task_class(task):
+        task = _class_reference(cast("type[Task]", task))
+    registered = isinstance(task, str) and task in TASKS
+    known = TASKS.options(task) if registered else None
+    kinds = TASKS.option_kinds(task) if registered else {}
+    for key, value in options.items():
         if known is not None and key not in known:
             listed = ", ".join(sorted(known)) or "none"
             raise InputError(
                 f"task {task!r} does not take the option {key!r}; the options it takes: {listed}"
             )
+        if key in kinds:
+            check_option_kind(f"task {task!r}", key, value, kinds[key])
     return dict(options)
 
 

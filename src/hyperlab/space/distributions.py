@@ -18,8 +18,10 @@ from optuna.distributions import (
 from hyperlab.errors import InputError
 from hyperlab.optuna_logs import quiet_optuna
 
-#: Throwaway trials a search space is run on to see every branch of a conditional one.
-CAPTURE_SAMPLES = 32
+#: Throwaway trials a search space is run on, at most, to see every branch of a conditional
+#: one; it stops after :data:`SETTLED` trials in a row that showed nothing new.
+CAPTURE_SAMPLES = 64
+SETTLED = 12
 
 
 def capture_distributions(
@@ -33,7 +35,8 @@ def capture_distributions(
 def capture_space(
     space: Callable[[optuna.Trial], Any], samples: int = CAPTURE_SAMPLES, name: str = "task"
 ) -> tuple[dict[str, BaseDistribution], set[str]]:
-    """Run ``space`` on ``samples`` throwaway trials (random draws, seed 0).
+    """Run ``space`` on throwaway trials (random draws, seed 0): at most ``samples``, and
+    no more once :data:`SETTLED` in a row showed no parameter not seen before nor lacked one.
 
     Returns:
         Every parameter it suggested with its (first seen) distribution, and the parameters
@@ -44,6 +47,7 @@ def capture_space(
     """
     seen: dict[str, BaseDistribution] = {}
     always: set[str] | None = None
+    quiet = 0
     with quiet_optuna():
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         for _ in range(samples):
@@ -57,11 +61,15 @@ def capture_space(
                     f"the search space of {name} failed on a throwaway trial: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
+            names = set(trial.distributions)
+            changed = not names <= set(seen) or (always is not None and not always <= names)
             for key, dist in trial.distributions.items():
                 seen.setdefault(key, dist)
-            names = set(trial.distributions)
             always = names if always is None else always & names
             study.tell(trial, 0.0)
+            quiet = 0 if changed else quiet + 1
+            if quiet >= SETTLED:
+                break  # no new parameter, nor one missing, for a while: every branch seen
     return seen, always or set()
 
 
