@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from hyperlab.cli import main
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.lab.rundir import RunDir, check_name, load_studies
+from hyperlab.registry import TASKS
 
 
 def _tune(runs: Path, name: str, *extra: str, trials: int = 2) -> int:
@@ -244,3 +246,17 @@ def test_overwrite_leaves_a_folder_whose_run_json_another_program_wrote(tmp_path
         (other / name).write_text(text)
     assert _tune(tmp_path / "runs", "other", "--overwrite") == 2
     assert {p.name: p.read_text() for p in other.iterdir()} == files
+
+
+def test_the_full_budget_given_or_left_out_is_the_same_setting_on_resume(tmp_path: Path) -> None:
+    from hyperlab.lab.rundir import RunSpec
+
+    def spec(budget: int | None) -> RunSpec:
+        return RunSpec(kind="tune", task="branin", tuners=["random"], pruners=["none"],
+                       seeds=[0], trials=2, storage="", budget=budget)  # fmt: skip
+
+    full = TASKS.create("wine-mlp").max_budget
+    as_wine = [dataclasses.replace(spec(b), task="wine-mlp") for b in (None, full, full - 1)]
+    assert as_wine[1].differences(as_wine[0]) == []
+    assert as_wine[0].differences(as_wine[1]) == []
+    assert as_wine[2].differences(as_wine[0]) == [f"budget: None -> {full - 1}"]

@@ -155,6 +155,8 @@ class RunSpec:
             data["pruner_options"] = _without_defaults(
                 "pruner", data.get("pruners"), dict(data.get("pruner_options") or {})
             )
+        if {mine.get("budget"), theirs.get("budget")} - {None} == {_max_budget(self)}:
+            mine["budget"] = theirs["budget"]  # the task's full budget, given or left out
         return [
             f"{k}: {_short(theirs.get(k))} -> {_short(mine.get(k))}"
             for k in mine
@@ -162,6 +164,19 @@ class RunSpec:
             and mine.get(k) != theirs.get(k)
             and not (k in _UNKNOWN_WHEN_NULL and theirs.get(k) is None)
         ]
+
+
+def _max_budget(spec: RunSpec) -> int | None:
+    """The full budget of the spec's registered task (``None``: no such task, or it cannot be
+    built now)."""
+    from hyperlab.registry import TASKS
+
+    if spec.task is None or spec.task not in TASKS:
+        return None
+    try:
+        return int(TASKS.create(spec.task, **spec.task_options).max_budget)
+    except Exception:  # a task that cannot be built is refused elsewhere, by name
+        return None
 
 
 def _without_defaults(kind: str, names: Any, options: dict[str, Any]) -> dict[str, Any]:
