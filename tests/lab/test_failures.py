@@ -268,3 +268,32 @@ def test_a_worker_whose_parent_is_gone_ends_even_when_idle() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], timeout=120, check=False)
     assert done.returncode == 130
+
+
+KIND_BY_ENV = """
+import os
+
+def objective(trial):
+    if os.environ.get("HYPERLAB_TEST_KIND") == "int":
+        return trial.suggest_int("x", 0, 1)
+    return trial.suggest_float("x", 0, 1)
+"""
+
+
+def test_a_parameter_of_another_kind_on_resume_stops_the_run_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hyperlab.cli import main
+
+    (tmp_path / "kind.py").write_text(KIND_BY_ENV)
+    argv = ["tune", "--task", f"{tmp_path / 'kind.py'}:objective", "--tuner", "random"]
+    runs = ["--runs-dir", str(tmp_path / "runs"), "--name", "k", "--no-progress"]
+    assert main([*argv, "--trials", "2", *runs]) == 0
+    monkeypatch.setenv("HYPERLAB_TEST_KIND", "int")
+    capsys.readouterr()
+    assert main([*argv, "--trials", "5", *runs]) == 2
+    assert "a parameter is now suggested as another kind" in capsys.readouterr().err
+    study = optuna.load_study(
+        study_name="k:random:none:seed0", storage=f"sqlite:///{tmp_path}/runs/k/study.db"
+    )
+    assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "COMPLETE", "FAIL"]

@@ -319,6 +319,12 @@ class _Claimed:
         except optuna.TrialPruned:
             self._check_space(trial, complete=False)
             raise
+        except ValueError as exc:
+            if _KIND_CHANGED in str(exc):  # Optuna's refusal of a parameter of another kind
+                self.conflict = _kind_conflict(trial, exc)
+                trial.set_user_attr("fail_reason", str(self.conflict))
+                raise self.conflict from None
+            raise
         self._check_space(trial, complete=True)
         return value
 
@@ -575,6 +581,20 @@ class _Loop:
                 study.set_user_attr("stopped", f"stopped after {self.failures} failed trials")
                 return True
         return False
+
+
+#: Optuna's words when a parameter is suggested with another kind than the study's trials had.
+_KIND_CHANGED = "Cannot set different distribution kind to the same parameter name"
+
+
+def _kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
+    """The run-stopping error for a parameter whose kind (float, int, categorical) changed
+    since the study began (Optuna refuses it inside the suggest call)."""
+    return RunConflictError(
+        f"the search space changed since study {trial.study.study_name!r} began: a parameter "
+        f"is now suggested as another kind ({exc}); resume it with the search space it began "
+        "with, choose another --name, or pass --overwrite to start over"
+    )
 
 
 def _finished_elsewhere(exc: Exception) -> bool:
