@@ -10,7 +10,7 @@ import pytest
 
 import hyperlab
 from hyperlab.cli import build_parser
-from hyperlab.errors import InputTypeError, UnknownNameError
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 
 
 def test_public_names_importable_and_listed() -> None:
@@ -159,3 +159,14 @@ def test_a_pruner_that_never_sees_an_intermediate_value_is_named_in_the_summary(
         _no_reports, "random", pruner="median", trials=6, runs_dir=tmp_path, progress=False
     )
     assert summary.stopped is not None and "pruner 'median' could not act" in summary.stopped
+
+
+def test_pretraining_curves_of_another_search_space_are_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(InputError, match="differ from the pretraining curves'"):
+        hyperlab.tune(
+            "wine-mlp", "random", pruner="curve", trials=8, runs_dir=tmp_path,
+            pruner_options={"pretrain": "lcbench-126026"}, progress=False,
+        )  # fmt: skip
+    assert not list(tmp_path.rglob("study.db"))

@@ -118,6 +118,15 @@ class CurvePredictor(ABC):
 
     max_budget_: int | None = None
 
+    def check_space(self, distributions: dict[str, BaseDistribution]) -> None:
+        """Refuse, before a study runs, a search space the predictor cannot serve (one of other
+        parameters than its pretraining curves'). Any space is fine by default.
+
+        Raises:
+            InputError: The message names both sets of parameters.
+        """
+        return None
+
     def fit(
         self,
         curves: Sequence[CurveLike],

@@ -187,6 +187,14 @@ class NeuralCurvePredictor(CurvePredictor):
             raise InputError(f"max_pairs must be an int >= {min_pairs}, got {max_pairs!r}")
         self._describer.n_points = n_points
 
+    def check_space(self, distributions: dict[str, BaseDistribution]) -> None:
+        names = sorted(distributions)
+        if self._prior_names is not None and names != self._prior_names:
+            raise InputError(
+                f"the task's parameters {names} differ from the pretraining curves' "
+                f"{self._prior_names}; pretrain on studies with the same search space"
+            )
+
     def _fit(self, data: CurveData, distributions: dict[str, BaseDistribution] | None) -> None:
         self._use_settings(min_pairs=1)
         if data.configs is not None and distributions is None:

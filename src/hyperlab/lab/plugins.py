@@ -131,6 +131,9 @@ def check_plugins(
             driving.add(t)
     for p, pruner in zip(pruners, built_pruners):  # after the tuners: one may refuse pruners
         _check_pruner_startup(p, pruner, trials)
+        predictor = getattr(pruner, "predictor", None)
+        if task is not None and predictor is not None:
+            predictor.check_space(task.distributions())  # e.g. its pretraining curves' space
     _check_predictions(tuner_options, pruners, built_pruners)
     _warn_no_rule(tuners, built_tuners, pruners, built_pruners)
     return frozenset(driving)
