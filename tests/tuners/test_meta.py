@@ -254,13 +254,21 @@ def test_transfer_studies_join_the_context() -> None:
         nope.optimize(_quadratic, n_trials=1, catch=())
 
 
+def test_transfer_studies_may_come_as_one_comma_separated_string() -> None:
+    from hyperlab.tuners import NeuralSampler
+
+    assert TUNERS.create("meta", transfer_studies="a, b").transfer_studies == ["a", "b"]
+    assert NeuralSampler(transfer_studies="a,b").transfer_studies == ["a", "b"]
+
+
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
         ({"n_candidates": 0}, InputError, "n_candidates"),
         ({"max_context": True}, InputError, "max_context"),
         ({"running": "mean"}, InputError, "running"),
-        ({"transfer_studies": "old"}, InputTypeError, "transfer_studies"),
+        ({"transfer_studies": ["old", 3]}, InputTypeError, "transfer_studies"),
+        ({"transfer_studies": "a,,b"}, InputTypeError, "transfer_studies"),
         ({"pruner_predictions": 1}, InputTypeError, "pruner_predictions"),
         ({"acquisition": "ucb"}, InputError, "acquisition"),
         ({"quantile": 0.7}, InputError, "quantile"),

@@ -24,7 +24,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, check_bool
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
@@ -32,7 +32,7 @@ from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
 from hyperlab.tuners.meta.predict import Prediction, predict
 from hyperlab.tuners.meta.zoom import inside, stretch, zoom_box
-from hyperlab.tuners.neural.observations import TrialMemory, TrialReader
+from hyperlab.tuners.neural.observations import TrialMemory, TrialReader, transfer_study_names
 
 
 class MetaSampler(LockFreePickling, BaseSampler):
@@ -166,11 +166,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
             raise InputError(f"quantile must be in (0, 0.5], got {q!r}")
         if self.running not in ("best", "none"):
             raise InputError(f"running must be 'best' or 'none', got {self.running!r}")
-        studies = self.transfer_studies
-        if studies is not None and (
-            isinstance(studies, str) or not all(isinstance(s, str) for s in studies)
-        ):
-            raise InputTypeError(f"transfer_studies must be a list of study names, got {studies!r}")
+        self.transfer_studies = transfer_study_names(self.transfer_studies)
         check_bool("pruner_predictions", self.pruner_predictions)
 
     def _check_width(self, enc: SpaceEncoder) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from optuna.distributions import BaseDistribution
@@ -227,3 +227,21 @@ def _read_other_study(
     trials = storage.get_all_trials(study_id, deepcopy=False, states=_FINISHED)
     rows = [read(enc, t, sign) for t in trials]
     return [r for r in rows if r is not None]
+
+
+def transfer_study_names(value: Any) -> list[str] | None:
+    """``transfer_studies`` as a list of names: a list of strings, or one comma-separated
+    string (as the command line gives it); ``None`` stays ``None``.
+
+    Raises:
+        InputTypeError: ``value`` is neither; the message shows it.
+    """
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) and n for n in names):
+        raise InputTypeError(
+            f"transfer_studies must be a list of study names (or one comma-separated string), "
+            f"got {value!r}"
+        )
+    return list(names)

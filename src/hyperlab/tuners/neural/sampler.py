@@ -56,6 +56,7 @@ from hyperlab.tuners.neural.observations import (
     TrialMemory,
     TrialReader,
     largest_budget_rows,
+    transfer_study_names,
 )
 from hyperlab.tuners.neural.proposal import AcquisitionSearch
 from hyperlab.tuners.neural.settings import check_settings
@@ -146,7 +147,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         self.random_fraction = random_fraction
         self.n_candidates = n_candidates
         self.running = running
-        self.transfer_studies = transfer_studies
+        self.transfer_studies = transfer_study_names(transfer_studies)
         self.multi_fidelity = multi_fidelity
         self.max_budget = max_budget
         self.pruner_predictions = pruner_predictions

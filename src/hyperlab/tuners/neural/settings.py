@@ -12,6 +12,7 @@ from typing import Any
 
 from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.surrogates import ACQUISITIONS, SURROGATES, make_surrogate
+from hyperlab.tuners.neural.observations import transfer_study_names
 
 #: How trials still running enter the training data (see ``NeuralSampler``'s ``running``).
 LIARS = ("best", "mean", "none")
@@ -68,11 +69,7 @@ def _check_study_options(options: Mapping[str, Any]) -> None:
     """``running``, ``transfer_studies`` and ``max_budget``."""
     if options["running"] not in LIARS:
         raise InputError(f"running must be one of {LIARS}, got {options['running']!r}")
-    studies = options["transfer_studies"]
-    if studies is not None and (
-        isinstance(studies, str) or not all(isinstance(s, str) for s in studies)
-    ):
-        raise InputTypeError(f"transfer_studies must be a list of study names, got {studies!r}")
+    transfer_study_names(options["transfer_studies"])
     budget = options["max_budget"]
     if budget is not None and (
         isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0
