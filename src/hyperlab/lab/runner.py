@@ -374,7 +374,9 @@ def _noise_stop(study: optuna.Study) -> str | None:
     if regret < error:
         return (
             f"stopped at noise after {len(trials)} trials: possible remaining improvement "
-            f"{regret:.4g} < cross-validation standard error {error:.4g}"
+            f"{regret:.4g} < cross-validation error {error:.4g} (the best trial's fold scores "
+            "with Nadeau and Bengio's correction for overlapping folds, as Optuna's Terminator "
+            "computes it; larger than the standard error beside the best value)"
         )
     return None
 
