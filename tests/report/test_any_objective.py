@@ -232,3 +232,22 @@ def test_maximized_study_report_ranks_the_highest_first(tmp_path: Path) -> None:
     assert "Higher is better" in sections["Summary"]
     ((traces, _),) = _figures(sections["Parallel coordinates"])
     assert traces[0]["line"]["colorscale"][-1][1] == "#fde725"  # Viridis: the highest is yellow
+
+
+def test_a_categorical_choice_none_has_its_own_place_apart_from_absent() -> None:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import create_trial
+
+    from hyperlab.report.records import parallel_axes
+
+    cat = CategoricalDistribution(["a", None])
+    trials = [
+        create_trial(params={"c": None}, distributions={"c": cat}, value=1.0),
+        create_trial(params={"c": "a"}, distributions={"c": cat}, value=2.0),
+        create_trial(
+            params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)}, value=3.0
+        ),  # no c: absent
+    ]
+    axis = next(a for a in parallel_axes(trials) if a.label == "c")
+    assert axis.ticktext == ["a", "None"]
+    assert axis.values == [1.0, 0.0, None] and axis.absent_at == -1.0

@@ -466,11 +466,16 @@ def parallel_axes(trials: Sequence[FrozenTrial]) -> list[ParallelAxis]:
     return axes
 
 
+#: A parameter a trial did not suggest (``None`` may be a categorical's choice).
+_ABSENT = object()
+
+
 def _param_axis(name: str, trials: Sequence[FrozenTrial]) -> ParallelAxis:
     dists = [t.distributions[name] for t in trials if name in t.distributions]
-    values = [t.params.get(name) if name in t.params else None for t in trials]
     if any(isinstance(d, CategoricalDistribution) for d in dists):
-        return _categorical_axis(name, dists, values)
+        given = [t.params[name] if name in t.params else _ABSENT for t in trials]
+        return _categorical_axis(name, dists, given)
+    values = [t.params.get(name) if name in t.params else None for t in trials]
     log = any(getattr(d, "log", False) for d in dists)
     integer = all(isinstance(d, IntDistribution) for d in dists)
     numbers = [None if v is None else float(v) for v in values]
@@ -484,15 +489,17 @@ def _categorical_axis(name: str, dists: list[Any], values: list[Any]) -> Paralle
             if c not in choices:
                 choices.append(c)
     for v in values:  # a value outside every recorded distribution still gets a place
-        if v is not None and v not in choices:
+        if v is not _ABSENT and v not in choices:
             choices.append(v)
-    positions: list[float | None] = [None if v is None else float(choices.index(v)) for v in values]
+    positions: list[float | None] = [
+        None if v is _ABSENT else float(choices.index(v)) for v in values
+    ]
     return ParallelAxis(
         label=name,
         values=positions,
         tickvals=[float(i) for i in range(len(choices))],
         ticktext=[_number(c) if isinstance(c, float) else str(c) for c in choices],
-        absent_at=-1.0 if None in values else None,
+        absent_at=-1.0 if any(v is _ABSENT for v in values) else None,
     )
 
 
