@@ -297,3 +297,28 @@ def test_a_parameter_of_another_kind_on_resume_stops_the_run_by_name(
         study_name="k:random:none:seed0", storage=f"sqlite:///{tmp_path}/runs/k/study.db"
     )
     assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "COMPLETE", "FAIL"]
+
+
+KILLS_ITSELF_ALWAYS = """
+import os, signal
+
+def objective(trial):
+    trial.suggest_float("x", -1, 1)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_jobs_processes_killed_past_their_replacements_stop_the_run_with_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hyperlab.cli import main
+
+    (tmp_path / "dies.py").write_text(KILLS_ITSELF_ALWAYS)
+    argv = ["tune", "--task", f"{tmp_path / 'dies.py'}:objective", "--tuner", "random"]
+    runs = ["--runs-dir", str(tmp_path / "runs"), "--name", "k", "--no-progress"]
+    assert main([*argv, "--trials", "6", "--jobs", "2", *runs]) == 2
+    assert "exited with code -9" in capsys.readouterr().err
+    trials = optuna.load_study(
+        study_name="k:random:none:seed0", storage=_journal(tmp_path / "runs" / "k")
+    ).trials
+    assert trials and "RUNNING" not in {t.state.name for t in trials}  # queued again instead

@@ -230,12 +230,35 @@ def test_a_run_name_is_one_run_per_shared_storage_and_overwrite_keeps_the_others
 
     assert tune("branin", "a") == 0
     assert tune("hartmann6", "b") == 2  # another task under the same name
-    with pytest.warns(UserWarning, match="kept 1 study"):
-        assert tune("hartmann6", "b", "--overwrite") == 2
+    assert tune("hartmann6", "b", "--overwrite") == 2
     assert tune("branin", "c") == 2  # the same task from another folder
+    assert not (tmp_path / "b" / "r").exists() and not (tmp_path / "c" / "r").exists()
     study = optuna.load_study(study_name="r:random:none:seed0", storage=shared)
     assert len(study.trials) == 2 and study.user_attrs["hyperlab"]["task"] == "branin"
     assert tune("branin", "a") == 0  # the owner resumes
+    (tmp_path / "a").rename(tmp_path / "moved")  # a run folder moved keeps its studies
+    assert main(
+        ["tune", "--task", "branin", "--tuner", "random", "--trials", "3", "--name", "r",
+         "--storage", shared, "--runs-dir", str(tmp_path / "moved")]
+    ) == 0  # fmt: skip
+    assert len(optuna.load_study(study_name="r:random:none:seed0", storage=shared).trials) == 3
+
+
+def test_overwrite_in_a_shared_storage_leaves_another_runs_studies(tmp_path: Path) -> None:
+    """A folder whose run name another run's studies hold in one database (an older lab let
+    both in): --overwrite is refused before it deletes anything."""
+    shared = f"sqlite:///{tmp_path}/shared.db"
+    argv = ["tune", "--task", "branin", "--tuner", "random", "--trials", "2", "--name", "r",
+            "--storage", shared]  # fmt: skip
+    assert main([*argv, "--runs-dir", str(tmp_path / "a")]) == 0
+    info = optuna.load_study(study_name="r:random:none:seed0", storage=shared).user_attrs
+    # the study as another run made it
+    storage = optuna.storages.RDBStorage(shared)
+    study_id = storage.get_study_id_from_name("r:random:none:seed0")
+    storage.set_study_user_attr(study_id, "hyperlab", {**info["hyperlab"], "run": "elsewhere"})
+    assert main([*argv, "--runs-dir", str(tmp_path / "a"), "--overwrite"]) == 2
+    assert len(optuna.load_study(study_name="r:random:none:seed0", storage=shared).trials) == 2
+    assert (tmp_path / "a" / "r" / "run.json").exists()  # refused before anything was touched
 
 
 def test_overwrite_leaves_a_folder_whose_run_json_another_program_wrote(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from hyperlab.lab.identity import check_owner, check_planned_space, owner_folder
+from hyperlab.errors import HyperlabError
+from hyperlab.lab.identity import check_owner, check_planned_space
 from hyperlab.lab.plan import RunPlan
 from hyperlab.lab.rundir import RunDir, load_studies
 from hyperlab.lab.runner import run_jobs
@@ -20,16 +21,41 @@ def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -
     ``plan.spec`` is replaced by the setup as recorded (its storage URL and creation time).
     """
     run_dir = RunDir(Path(runs_dir) / plan.spec.name)
+    _check_shared_storage(plan, run_dir)  # before anything is written
     plan.spec = run_dir.prepare(plan.spec, overwrite=overwrite)
     plan.folder = run_dir.path.resolve()
-    studies = [study for study, *_ in load_studies(run_dir.path)]
-    owner = owner_folder(run_dir.path, plan.spec.storage)
-    for study in studies:
-        check_owner(study, plan.spec.task, plan.spec.storage, owner)
     task = plan.planned_task
     if task is not None:  # an objective's trials are checked as they run
+        studies = [study for study, *_ in load_studies(run_dir.path)]
         check_planned_space(studies, task.distributions())
     return run_dir
+
+
+def _check_shared_storage(plan: RunPlan, run_dir: RunDir) -> None:
+    """With a storage given outside the run folder, refuse a name whose studies there hold
+    another run's trials (see :func:`~hyperlab.lab.identity.check_owner`)."""
+    import optuna
+
+    from hyperlab.lab.storage import open_storage
+
+    url = plan.spec.storage
+    if not url or run_dir.holds_storage(url):
+        return
+    run = None
+    if run_dir.exists():
+        try:
+            run = run_dir.load_spec().created
+        except HyperlabError:
+            return  # a damaged record: prepare says so
+    try:
+        storage = open_storage(url)
+        names = {s.study_name for s in storage.get_all_studies()}
+    except HyperlabError:
+        return  # prepare reports a storage that does not open
+    for name, *_ in plan.spec.study_names():
+        if name in names:
+            study = optuna.load_study(study_name=name, storage=storage)
+            check_owner(study, plan.spec.task, run, url)
 
 
 def run_plan(

@@ -140,33 +140,25 @@ def check_planned_space(
             raise space_conflict(study.study_name, changes)
 
 
-def owner_folder(folder: Path, storage: str) -> str | None:
-    """The absolute run folder that owns its studies in ``storage`` when the storage lies
-    outside it (``None`` when it is a file inside the folder, which moves with it)."""
-    from hyperlab.lab.rundir import RunDir
-
-    run = RunDir(folder)
-    return None if run.holds_storage(storage) else str(run.path.resolve())
-
-
-def check_owner(study: optuna.Study, task: str | None, storage: str, owner: str | None) -> None:
-    """Refuse a study that another run made: one of another task, or (in a storage outside
-    the run folder) one made by the run of another folder. Two runs of one name in one database
-    would otherwise share their studies and fail each other's running trials.
+def check_owner(study: optuna.Study, task: str | None, run: str | None, storage: str) -> None:
+    """Refuse a study that holds another run's trials: one of another task, or one made by
+    another run (its ``run.json``'s creation time, recorded in the study; a run folder moved
+    elsewhere keeps it). A study with no trial yet is anyone's. Two runs of one name in one
+    database would otherwise share their studies and fail each other's running trials.
 
     Raises:
-        RunConflictError: The message names the other run's task and folder.
+        RunConflictError: The message names the other run's task and creation time.
     """
     from hyperlab.lab.storage import redact
 
     recorded = study.user_attrs.get("hyperlab")
-    if not isinstance(recorded, dict):
+    if not isinstance(recorded, dict) or not study._storage.get_n_trials(study._study_id):
         return
-    theirs = recorded.get("folder")
-    if recorded.get("task") != task or (owner is not None and theirs not in (None, owner)):
-        where = f" in folder {theirs!r}" if theirs else ""
+    theirs = recorded.get("run")
+    if recorded.get("task") != task or (theirs is not None and theirs != run):
+        made = f", made {theirs}" if theirs else ""
         raise RunConflictError(
             f"storage {redact(storage)!r} already holds study {study.study_name!r} of another "
-            f"run (task {recorded.get('task')!r}{where}); a run name is one run per storage: "
+            f"run (task {recorded.get('task')!r}{made}); a run name is one run per storage: "
             "choose another --name"
         )

@@ -73,6 +73,7 @@ class RunPlan:
                 tuner_options=s.tuner_options,
                 pruner_options=s.pruner_options,
                 folder=str(self.folder) if self.folder is not None else None,
+                run=s.created or None,
             )
             for study_name, tuner, pruner, seed in s.study_names()
         ]

@@ -363,7 +363,7 @@ class RunDir:
 
     def holds_storage(self, url: str) -> bool:
         """Whether ``url`` is a storage file inside this folder (it moves with the folder)."""
-        return self._inside(url)
+        return self._inside(_absolute(url))
 
     def _inside(self, url: str) -> bool:
         """Whether ``url`` is a storage file inside this folder."""
@@ -384,14 +384,16 @@ class RunDir:
         from hyperlab.lab.storage import open_storage, redact
 
         storage = open_storage(spec.storage)
-        mine = str(self.path.resolve())
         kept = []
         for study in storage.get_all_studies():
             if study.study_name not in {n for n, *_ in spec.study_names()}:
                 continue
             info = study.user_attrs.get("hyperlab")
             info = info if isinstance(info, dict) else {}
-            if info.get("task", spec.task) != spec.task or info.get("folder", mine) != mine:
+            if info.get("task", spec.task) != spec.task or info.get("run", spec.created) not in (
+                spec.created,
+                "",
+            ):
                 kept.append(study.study_name)  # another run's study of the same name
                 continue
             optuna.delete_study(study_name=study.study_name, storage=storage)

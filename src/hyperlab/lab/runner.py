@@ -28,7 +28,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import optuna
@@ -39,7 +38,7 @@ from hyperlab.direction import check_direction, name_of
 from hyperlab.errors import HyperlabError, InputError, RunConflictError, StorageError
 from hyperlab.lab import interrupts
 from hyperlab.lab.heartbeat import STALE_REASON, requeue
-from hyperlab.lab.identity import SpaceGuard, check_owner, owner_folder
+from hyperlab.lab.identity import SpaceGuard
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.rundir import RunDir
@@ -81,6 +80,7 @@ class StudyJob:
     heartbeat_interval: int | None = None
     grace_period: int | None = None
     folder: str | None = None
+    run: str | None = None
 
 
 def _configure_worker() -> None:
@@ -176,21 +176,19 @@ def build_study(
         load_if_exists=True,
     )
     _check_direction(study, job)
-    info = {"task": job.task, "tuner": job.tuner, "pruner": job.pruner, "seed": job.seed}
+    info: dict[str, Any] = {
+        "task": job.task,
+        "tuner": job.tuner,
+        "pruner": job.pruner,
+        "seed": job.seed,
+    }
     recorded = study.user_attrs.get("hyperlab")
-    owner = _owner_folder(job)
-    check_owner(study, job.task, job.storage, owner)
-    if owner is not None or (isinstance(recorded, dict) and "folder" in recorded):
-        info["folder"] = owner if owner is not None else recorded["folder"]  # type: ignore[index]
+    run = job.run or (recorded.get("run") if isinstance(recorded, dict) else None)
+    if run:
+        info["run"] = run  # which run made it (see identity.check_owner)
     if recorded != info:
         study.set_user_attr("hyperlab", info)
     return study
-
-
-def _owner_folder(job: StudyJob) -> str | None:
-    """The run folder that owns the job's studies in a storage outside it (see
-    :func:`~hyperlab.lab.identity.owner_folder`)."""
-    return None if job.folder is None else owner_folder(Path(job.folder), job.storage)
 
 
 def _check_direction(study: optuna.Study, job: StudyJob) -> None:
@@ -798,15 +796,18 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
     processes = _shared_workers(study, job, processes)
     signals = (interrupts.interruptible(), os.getpid())
     procs = [ctx.Process(target=_shared_worker, args=(job, w, *signals)) for w in range(processes)]
-    replaced: set[int] = set()  # indexes of processes killed by a signal and replaced
+    # index of each process killed by a signal: whether a new one took its place
+    replaced: dict[int, bool] = {}
     try:
         with interrupts.starting_workers():
             for p in procs:
                 p.start()
-        while any(p.is_alive() for p in procs):
+        while True:
+            _replace_killed(study, job, procs, replaced, (ctx, signals, processes))
+            if not any(p.is_alive() for p in procs):
+                break
             time.sleep(0.5)
             _refresh(bar, [job])
-            _replace_killed(study, job, procs, replaced, (ctx, signals, processes))
     except BaseException:
         with interrupts.sigint_ignored():
             interrupts.stop(procs)
@@ -815,8 +816,10 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
     if any(p.exitcode == interrupts.INTERRUPTED_EXIT for p in procs):
         fail_interrupted(study)
         raise KeyboardInterrupt("a worker process was interrupted")
+    if any(p.exitcode not in (0, None) for p in procs):
+        fail_interrupted(study)  # every process has ended: what is left running was cut off
     for i, p in enumerate(procs):
-        if i not in replaced:
+        if not replaced.get(i):
             _check_exit(p)
     if task is not None and job.test_score:
         record_test_score(study, task, job)
@@ -826,7 +829,7 @@ def _replace_killed(
     study: optuna.Study,
     job: StudyJob,
     procs: list[Any],
-    replaced: set[int],
+    replaced: dict[int, bool],
     how: tuple[Any, tuple[bool, int], int],
 ) -> None:
     """A process of ``--jobs N`` killed by a signal (``kill -9``, the out-of-memory killer):
@@ -836,9 +839,13 @@ def _replace_killed(
     for i, p in enumerate(list(procs)):
         if i in replaced or p.exitcode is None or p.exitcode >= 0:
             continue
-        replaced.add(i)
         _fail_trials_of(study, p.pid, f"its worker process was killed (signal {-p.exitcode})")
-        if len(replaced) <= processes and count(study, FINISHED) < job.trials:
+        # forgiven its exit: a process the study no longer needs, or one with a successor
+        # (at most N successors in all)
+        needed = count(study, FINISHED) < job.trials
+        successors = sum(replaced.values())
+        replaced[i] = not needed or successors < processes
+        if needed and replaced[i]:
             new = ctx.Process(target=_shared_worker, args=(job, len(procs), *signals))
             with interrupts.starting_workers():
                 new.start()
