@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import numbers
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -290,36 +291,65 @@ _PLAIN = (bool, int, float, str)
 
 
 def _option_kinds(factory: Callable[..., Any]) -> dict[str, type]:
-    target = factory.func if isinstance(factory, functools.partial) else factory
-    init = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
-    try:
-        hints = typing.get_type_hints(init)
-    except Exception:  # an annotation that does not resolve: read the defaults alone
-        hints = {}
+    hints: dict[str, Any] = {}
+    for target in _signature_sources(factory):
+        init = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
+        for name in getattr(init, "__annotations__", {}) or {}:
+            try:  # each on its own: one annotation that does not resolve spoils no other
+                hint = typing.get_type_hints(init).get(name)
+            except Exception:
+                hint = _resolve_one(init, name)
+            hints.setdefault(name, hint)
     out: dict[str, type] = {}
     for name, default in _defaults(factory).items():
         hint = hints.get(name)
         if hint in _PLAIN:
             out[name] = hint
         elif hint is None and type(default) in _PLAIN:
-            out[name] = type(default)
+            # an int default says only "a number" (``noise=0`` may take 0.1)
+            out[name] = float if type(default) is int else type(default)
     return out
 
 
+def _signature_sources(factory: Callable[..., Any]) -> list[Any]:
+    """``factory`` and what it forwards its keywords to (``forwards_to``, a partial's function)."""
+    out: list[Any] = []
+    current: Any = factory
+    while current is not None and current not in out:
+        out.append(current)
+        if isinstance(current, functools.partial):
+            current = current.func
+        else:
+            current = getattr(current, "forwards_to", None)
+    return out
+
+
+def _resolve_one(func: Any, name: str) -> Any:
+    """One annotation of ``func`` resolved alone (``None`` when it does not resolve)."""
+    raw = func.__annotations__.get(name)
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return eval(raw, getattr(func, "__globals__", {}))
+    except Exception:
+        return None
+
+
 def check_option_kind(what: str, key: str, value: Any, kind: type) -> None:
-    """Refuse ``value`` for option ``key`` when it is not of ``kind`` (an int passes for a
-    float; a bool passes only for a bool).
+    """Refuse ``value`` for option ``key`` when it is not of ``kind``: a bool is only a bool;
+    an integer (NumPy's too) passes for a number; text also takes a number (the command line
+    reads ``dataset=31`` as one).
 
     Raises:
         InputTypeError: The message names ``what``, the option, the kind and the value.
     """
-    ok = (
-        isinstance(value, bool)
-        if kind is bool
-        else isinstance(value, int | float) and not isinstance(value, bool)
-        if kind is float
-        else isinstance(value, kind) and not isinstance(value, bool)
-    )
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is str:
+        ok = isinstance(value, str | numbers.Real) and not isinstance(value, bool)
+    else:
+        wanted = numbers.Integral if kind is int else numbers.Real
+        ok = isinstance(value, wanted) and not isinstance(value, bool)
     if not ok:
         raise InputTypeError(f"{what}: option {key!r} must be {_KIND_WORDS[kind]}, got {value!r}")
 

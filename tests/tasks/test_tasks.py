@@ -300,7 +300,7 @@ def test_what_evaluate_returns_is_checked_and_its_unset_fields_filled_in() -> No
     task.reply = Evaluation(value=0.5, budget=2, wall_time=7.0)  # a trial stopped early
     assert (task.evaluate(config, budget=3).budget, task.evaluate(config).wall_time) == (2, 7.0)
     task.reply = Evaluation(value=0.5, budget=8)
-    with pytest.raises(InputError, match=r"reported budget 8: it must be the epochs it used, 1..3"):
+    with pytest.raises(InputError, match=r"reported budget 8 \(int\): it must be the epochs it used, a whole number in 1\.\.3"):
         task.evaluate(config, budget=3)
 
 
@@ -318,7 +318,7 @@ class Optioned(Conditional):
         ({"scale": True}, "option 'scale' must be a number, got True"),
         ({"n_layers": 2.5}, "option 'n_layers' must be an integer, got 2.5"),
         ({"flag": 1}, "option 'flag' must be true or false, got 1"),
-        ({"label": 3}, "option 'label' must be text, got 3"),
+        ({"label": [3]}, "option 'label' must be text, got [3]"),
     ],
 )
 def test_a_task_option_of_the_wrong_kind_is_refused_before_anything_runs(
@@ -334,3 +334,44 @@ def test_a_task_option_of_the_wrong_kind_is_refused_before_anything_runs(
         name="fine", progress=False, report=False,
     )  # fmt: skip
     assert summary.n_trials == 1
+
+
+def test_option_kinds_read_a_user_class_by_reference_and_accept_what_the_cli_and_numpy_give(
+    tmp_path: Path,
+) -> None:
+    """A user class given as a file reference: its annotations are read (one that does not
+    resolve spoils no other), an int default takes any number, text takes a number (the
+    command line reads dataset=31 as one), NumPy integers are integers."""
+    from hyperlab.registry import TASKS
+
+    (tmp_path / "ktask.py").write_text(
+        "from __future__ import annotations\n"
+        "from typing import TYPE_CHECKING\n"
+        "from hyperlab.tasks.base import Task\n"
+        "if TYPE_CHECKING:\n"
+        "    import pandas as pd\n"
+        "class K(Task):\n"
+        "    name = 'k'\n"
+        "    def __init__(self, scale: float = 1, noise=0, n: int = 2,\n"
+        "                 frame: pd.DataFrame | None = None, dataset: str = 'a'): ...\n"
+    )
+    kinds = TASKS.option_kinds(f"{tmp_path / 'ktask.py'}:K")
+    assert kinds == {"scale": float, "noise": float, "n": int, "dataset": str}
+    from hyperlab.registry import check_option_kind
+
+    check_option_kind("t", "scale", 0.5, float)
+    check_option_kind("t", "n", np.int64(5), int)
+    check_option_kind("t", "dataset", 31, str)
+    with pytest.raises(InputTypeError, match=r"'n' must be an integer, got 2\.5"):
+        check_option_kind("t", "n", 2.5, int)
+
+
+def test_an_early_stopping_task_may_report_its_budget_as_a_numpy_integer() -> None:
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    task.reply = Evaluation(value=0.5, budget=np.int64(2))  # type: ignore[arg-type]
+    assert task.evaluate(config, budget=3).budget == 2
+    task.reply = Evaluation(value=0.5, budget=2.0)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"reported budget 2\.0 \(float\)"):
+        task.evaluate(config, budget=3)

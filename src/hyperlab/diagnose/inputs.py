@@ -160,7 +160,9 @@ def _read_text(path: Path) -> str:
 def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
     rows = list(csv.reader(text.splitlines()))
     header = [h.strip().lower() for h in rows[0]]
-    twice = sorted({h for h in header if h and header.count(h) > 1})
+    twice = sorted(
+        {h for h in header if h in (*REQUIRED, *OPTIONAL, "epoch") and header.count(h) > 1}
+    )
     if twice:
         raise InputError(f"{path}, line 1: the header names {twice} more than once")
     missing = [k for k in REQUIRED if k not in header]

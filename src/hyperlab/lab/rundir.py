@@ -155,7 +155,8 @@ class RunSpec:
             data["pruner_options"] = _without_defaults(
                 "pruner", data.get("pruners"), dict(data.get("pruner_options") or {})
             )
-        if {mine.get("budget"), theirs.get("budget")} - {None} == {_max_budget(self)}:
+        budgets = {mine.get("budget"), theirs.get("budget")}
+        if len(budgets) == 2 and None in budgets and budgets - {None} == {_max_budget(self)}:
             mine["budget"] = theirs["budget"]  # the task's full budget, given or left out
         return [
             f"{k}: {_short(theirs.get(k))} -> {_short(mine.get(k))}"

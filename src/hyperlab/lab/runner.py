@@ -591,9 +591,11 @@ def _kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
     """The run-stopping error for a parameter whose kind (float, int, categorical) changed
     since the study began (Optuna refuses it inside the suggest call)."""
     return RunConflictError(
-        f"the search space changed since study {trial.study.study_name!r} began: a parameter "
-        f"is now suggested as another kind ({exc}); resume it with the search space it began "
-        "with, choose another --name, or pass --overwrite to start over"
+        f"a parameter of study {trial.study.study_name!r} is suggested as another kind than "
+        f"its earlier trials had ({exc}): the search space changed since the study began, or "
+        "two branches of a conditional space give one name to parameters of different kinds "
+        "(name them apart); resume with the search space it began with, choose another "
+        "--name, or pass --overwrite to start over"
     )
 
 

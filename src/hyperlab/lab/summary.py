@@ -27,7 +27,8 @@ class TuneSummary:
         test_metric: What ``test_score`` measures and which way is better
             (e.g. ``cross-entropy, lower is better``).
         n_trials: Finished trials in the study.
-        stopped: Why the study stopped early, if it did.
+        stopped: Why the study stopped early, if it did, and what its settings could not do
+            (a pruner that saw no intermediate value, stop at noise without fold scores).
         run_dir: Where the run lives.
         direction: Which way the value was optimized (``"minimize"`` or ``"maximize"``).
     """

@@ -275,7 +275,7 @@ def render_compare(rec: CompareRecords) -> str:
     if rec.stopped:
         sections.append(
             (
-                "Early stops",
+                "Early stops and settings that could not act",
                 "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in rec.stopped) + "</ul>",
             )
         )

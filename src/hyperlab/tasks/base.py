@@ -14,6 +14,7 @@ hyperparameters that may change between segments; population-based training
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -259,12 +260,14 @@ class Task(ABC):
                 "hyperlab.tasks.Evaluation(value=...))"
             )
         used = result.budget
-        if isinstance(used, bool) or not isinstance(used, int) or not 0 <= used <= budget:
+        ok = isinstance(used, numbers.Integral) and not isinstance(used, bool)
+        if not ok or not 0 <= int(used) <= budget:
             raise InputError(
-                f"{type(self).__name__}._evaluate reported budget {used!r}: it must be the "
-                f"epochs it used, 1..{budget} (the budget asked for), or 0 for all of them"
+                f"{type(self).__name__}._evaluate reported budget {used!r} "
+                f"({type(used).__name__}): it must be the epochs it used, a whole number in "
+                f"1..{budget} (the budget asked for), or 0 for all of them"
             )
-        return replace(result, budget=used or budget, wall_time=result.wall_time or seconds)
+        return replace(result, budget=int(used) or budget, wall_time=result.wall_time or seconds)
 
     def train_segment(
         self,
@@ -430,7 +433,11 @@ class Task(ABC):
 
     def _captured(self) -> tuple[dict[str, BaseDistribution], set[str]]:
         """The space's distributions, and the parameters every configuration has (fewer than
-        all in a conditional space)."""
+        all in a conditional space). A subclass that overrides :meth:`distributions` states
+        its space itself: every configuration has all of its parameters."""
+        if type(self).distributions is not Task.distributions:
+            given = self.distributions()
+            return given, set(given)
         if not hasattr(self, "_space_cache"):
             from hyperlab.space.distributions import capture_space
 
