@@ -300,7 +300,10 @@ def test_what_evaluate_returns_is_checked_and_its_unset_fields_filled_in() -> No
     task.reply = Evaluation(value=0.5, budget=2, wall_time=7.0)  # a trial stopped early
     assert (task.evaluate(config, budget=3).budget, task.evaluate(config).wall_time) == (2, 7.0)
     task.reply = Evaluation(value=0.5, budget=8)
-    with pytest.raises(InputError, match=r"reported budget 8 \(int\): it must be the epochs it used, a whole number in 1\.\.3"):
+    with pytest.raises(
+        InputError,
+        match=r"reported budget 8 \(int\): it must be the epochs it used, a whole number in 1\.\.3",
+    ):
         task.evaluate(config, budget=3)
 
 
