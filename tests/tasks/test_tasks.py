@@ -378,3 +378,21 @@ def test_an_early_stopping_task_may_report_its_budget_as_a_numpy_integer() -> No
     task.reply = Evaluation(value=0.5, budget=2.0)  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"reported budget 2\.0 \(float\)"):
         task.evaluate(config, budget=3)
+
+
+class RareBranch(Conditional):
+    """A parameter every configuration has but the rare one of k = 200."""
+
+    name = "rare-branch"
+
+    def search_space(self, trial: Any) -> dict[str, Any]:
+        k = trial.suggest_int("k", 1, 200)
+        return {"k": k} if k == 200 else {"k": k, "x": trial.suggest_float("x", 0.0, 1.0)}
+
+
+def test_a_configuration_of_a_rare_branch_is_not_refused_for_what_other_branches_have() -> None:
+    task = RareBranch()
+    assert "x" in task._captured()[1]  # the first, quick reading never met k = 200
+    task._check_config({"k": 200})  # read again, thoroughly, before refusing: no error
+    with pytest.raises(InputError, match=r"lacks \['k'\]"):
+        task._check_config({"x": 0.5})

@@ -33,10 +33,14 @@ def capture_distributions(
 
 
 def capture_space(
-    space: Callable[[optuna.Trial], Any], samples: int = CAPTURE_SAMPLES, name: str = "task"
+    space: Callable[[optuna.Trial], Any],
+    samples: int = CAPTURE_SAMPLES,
+    name: str = "task",
+    settled: int | None = None,
 ) -> tuple[dict[str, BaseDistribution], set[str]]:
     """Run ``space`` on throwaway trials (random draws, seed 0): at most ``samples``, and
-    no more once :data:`SETTLED` in a row showed no parameter not seen before nor lacked one.
+    no more once ``settled`` (default :data:`SETTLED`) in a row showed no parameter not seen
+    before nor lacked one.
 
     Returns:
         Every parameter it suggested with its (first seen) distribution, and the parameters
@@ -68,7 +72,7 @@ def capture_space(
             always = names if always is None else always & names
             study.tell(trial, 0.0)
             quiet = 0 if changed else quiet + 1
-            if quiet >= SETTLED:
+            if quiet >= (SETTLED if settled is None else settled):
                 break  # no new parameter, nor one missing, for a while: every branch seen
     return seen, always or set()
 

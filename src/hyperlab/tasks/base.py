@@ -442,11 +442,22 @@ class Task(ABC):
             from hyperlab.space.distributions import capture_space
 
             self._space_cache = capture_space(self.search_space, name=f"task {self.name!r}")
+            self._space_thorough = False
         return self._space_cache
 
     def _check_config(self, config: dict[str, Any], where: str = "config") -> None:
-        """Refuse a configuration that lacks a parameter every configuration has."""
+        """Refuse a configuration that lacks a parameter every configuration has. Before it
+        refuses, the space is read again on many more throwaway trials: a rare branch of a
+        conditional space may lack a parameter every branch read so far had."""
         missing = self._captured()[1] - set(config)
+        if missing and not getattr(self, "_space_thorough", True):
+            from hyperlab.space.distributions import capture_space
+
+            self._space_cache = capture_space(
+                self.search_space, 1024, name=f"task {self.name!r}", settled=1024
+            )
+            self._space_thorough = True
+            missing = self._captured()[1] - set(config)
         if missing:
             raise InputError(f"{where} for {self.name} lacks {sorted(missing)}")
 
