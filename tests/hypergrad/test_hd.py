@@ -317,3 +317,52 @@ def test_rate_under_constant_gradient_is_capped_instead_of_overflowing() -> None
         opt.step()
     assert opt.lrs[0] == 1e12
     assert torch.isfinite(p).all()
+
+
+def test_a_non_finite_gradient_is_refused_before_the_weights_take_it() -> None:
+    for make in (SGDHD, AdamHD):
+        m = torch.nn.Linear(3, 1)
+        opt = make(m.parameters())
+        x = torch.ones(4, 3)
+        for step in range(3):
+            if step == 2:
+                x[0, 0] = float("nan")  # a later step: read from the hypergradient's sums
+            before = m.weight.detach().clone()
+            opt.zero_grad()
+            m(x).sum().backward()
+            if step == 2:
+                with pytest.raises(InputError, match="holds nan or inf"):
+                    opt.step()
+                assert torch.equal(m.weight.detach(), before)  # the step is not taken
+            else:
+                opt.step()
+        first = make(torch.nn.Linear(3, 1).parameters())  # the first step: checked directly
+        w = next(iter(first.param_groups[0]["params"]))
+        w.grad = torch.full_like(w, float("inf"))
+        with pytest.raises(InputError, match="holds nan or inf"):
+            first.step()
+
+
+def test_complex_parameters_zero_rates_and_bad_groups_are_refused_and_leave_no_trace() -> None:
+    with pytest.raises(InputError, match="real parameters only"):
+        AdamHD([torch.zeros(2, dtype=torch.complex64, requires_grad=True)])
+    with pytest.raises(InputError, match="lr=0 with multiplicative=True can never move"):
+        SGDHD([torch.zeros(2, requires_grad=True)], lr=0.0)
+    a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    opt = SGDHD([a])
+    with pytest.raises(InputError):
+        opt.add_param_group({"params": [b], "momentum": 1.5})
+    assert len(opt.param_groups) == 1
+    (a.sum() + b.sum()).backward()
+    opt.step()  # the optimizer still works
+
+
+def test_a_plain_torch_state_loads_into_its_hypergradient_twin() -> None:
+    m = torch.nn.Linear(3, 1)
+    plain = torch.optim.Adam(m.parameters(), lr=3e-3)
+    m(torch.ones(1, 3)).sum().backward()
+    plain.step()
+    twin = AdamHD(m.parameters(), hyper_lr=0.05)
+    twin.load_state_dict(plain.state_dict())
+    assert twin.lrs == [3e-3] and twin.param_groups[0]["hyper_lr"] == 0.05
+    twin.step()

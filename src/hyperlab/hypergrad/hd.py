@@ -132,10 +132,15 @@ class HDOptimizer(Optimizer):
         return [float(g["hypergrad"]) for g in self.param_groups]
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a param group after checking its settings (bad values raise InputError)."""
+        """Add a param group after checking its settings (bad values raise InputError, and the
+        group is not added)."""
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        self._check_group(group)
+        try:
+            self._check_group(group)
+        except Exception:
+            self.param_groups.pop()  # a refused group leaves the optimizer as it was
+            raise
         group.setdefault("hypergrad", 0.0)
         if hasattr(self, "lr_history"):
             self.lr_history.append([])
@@ -152,9 +157,19 @@ class HDOptimizer(Optimizer):
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict` (resuming continues the same run)."""
+        """Restore a state saved by :meth:`state_dict` (resuming continues the same run). A
+        plain ``torch.optim`` state of the same base optimizer loads too: its groups take this
+        optimizer's hypergradient settings."""
         state_dict = dict(state_dict)
         history = state_dict.pop("lr_history", None)
+        groups = state_dict.get("param_groups")
+        groups = groups if isinstance(groups, list) else []
+        plain = bool(groups) and not any("hyper_lr" in g for g in groups)
+        if plain and len(groups) == len(self.param_groups):
+            state_dict["param_groups"] = [
+                {**{k: mine[k] for k in (*_HD_KEYS, "hypergrad") if k in mine}, **dict(theirs)}
+                for mine, theirs in zip(self.param_groups, groups)
+            ]
         super().load_state_dict(state_dict)
         for group in self.param_groups:
             self._check_group(group)
@@ -179,6 +194,8 @@ class HDOptimizer(Optimizer):
         for group in self.param_groups:
             if group["lr"] < 0 or not math.isfinite(group["lr"]):
                 raise InputError(f"learning rate must be a finite number >= 0, got {group['lr']!r}")
+        if not self.lr_history or not self.lr_history[0]:
+            self._check_first_gradients()  # later steps: the hypergradient's sums show it
         self._hyper_step()
         for i, group in enumerate(self.param_groups):
             self.lr_history[i].append(float(group["lr"]))
@@ -187,8 +204,25 @@ class HDOptimizer(Optimizer):
 
     # -- private ------------------------------------------------------------------------------
 
+    def _check_first_gradients(self) -> None:
+        """Refuse a non-finite gradient at the first step (before the weights take it)."""
+        for i, group in enumerate(self.param_groups):
+            for p in group["params"]:
+                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                    raise _non_finite(i, "a gradient")
+
     def _check_group(self, group: dict[str, Any]) -> None:
+        if any(p.is_complex() for p in group["params"]):
+            raise InputError(
+                f"{type(self).__name__} takes real parameters only; a complex one can be "
+                "trained as its real view (torch.view_as_real)"
+            )
         check_nonneg("lr", group["lr"])
+        if group["lr"] == 0 and group["multiplicative"]:
+            raise InputError(
+                "lr=0 with multiplicative=True can never move (the rate is multiplied): give "
+                "a small positive starting rate, e.g. 1e-4"
+            )
         check_nonneg("hyper_lr", group["hyper_lr"])
         check_bool("multiplicative", group["multiplicative"])
         check_bool("normalize", group["normalize"])
@@ -249,6 +283,9 @@ class HDOptimizer(Optimizer):
             if len(present) == 1
             else torch.stack([s.double() for s in present]).tolist()
         )
+        for i, row in enumerate(values):
+            if not all(math.isfinite(x) for x in row):
+                raise _non_finite(i, "a gradient (or the last update)")
         it = iter(values)
         per: list[tuple[float, float, float] | None] = [
             tuple(next(it)) if s is not None else None  # type: ignore[misc]
@@ -283,6 +320,14 @@ class HDOptimizer(Optimizer):
 
     def _update_group(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
+
+
+def _non_finite(group: int, what: str) -> InputError:
+    """The error for a step whose gradients hold nan or inf (the weights would take them)."""
+    return InputError(
+        f"{what} of param group {group} holds nan or inf: the loss diverged (lower the "
+        "starting rate) or an input is not finite; the step is not taken"
+    )
 
 
 def _safe_div(num: float, den: float) -> float:
