@@ -319,30 +319,6 @@ def test_rate_under_constant_gradient_is_capped_instead_of_overflowing() -> None
     assert torch.isfinite(p).all()
 
 
-def test_a_non_finite_gradient_is_refused_before_the_weights_take_it() -> None:
-    for make in (SGDHD, AdamHD):
-        m = torch.nn.Linear(3, 1)
-        opt = make(m.parameters())
-        x = torch.ones(4, 3)
-        for step in range(3):
-            if step == 2:
-                x[0, 0] = float("nan")  # a later step: read from the hypergradient's sums
-            before = m.weight.detach().clone()
-            opt.zero_grad()
-            m(x).sum().backward()
-            if step == 2:
-                with pytest.raises(InputError, match="holds nan or inf"):
-                    opt.step()
-                assert torch.equal(m.weight.detach(), before)  # the step is not taken
-            else:
-                opt.step()
-        first = make(torch.nn.Linear(3, 1).parameters())  # the first step: checked directly
-        w = next(iter(first.param_groups[0]["params"]))
-        w.grad = torch.full_like(w, float("inf"))
-        with pytest.raises(InputError, match="holds nan or inf"):
-            first.step()
-
-
 def test_complex_parameters_zero_rates_and_bad_groups_are_refused_and_leave_no_trace() -> None:
     with pytest.raises(InputError, match="real parameters only"):
         AdamHD([torch.zeros(2, dtype=torch.complex64, requires_grad=True)])

@@ -194,8 +194,6 @@ class HDOptimizer(Optimizer):
         for group in self.param_groups:
             if group["lr"] < 0 or not math.isfinite(group["lr"]):
                 raise InputError(f"learning rate must be a finite number >= 0, got {group['lr']!r}")
-        if not self.lr_history or not self.lr_history[0]:
-            self._check_first_gradients()  # later steps: the hypergradient's sums show it
         self._hyper_step()
         for i, group in enumerate(self.param_groups):
             self.lr_history[i].append(float(group["lr"]))
@@ -203,13 +201,6 @@ class HDOptimizer(Optimizer):
         return loss
 
     # -- private ------------------------------------------------------------------------------
-
-    def _check_first_gradients(self) -> None:
-        """Refuse a non-finite gradient at the first step (before the weights take it)."""
-        for i, group in enumerate(self.param_groups):
-            for p in group["params"]:
-                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                    raise _non_finite(i, "a gradient")
 
     def _check_group(self, group: dict[str, Any]) -> None:
         if any(p.is_complex() for p in group["params"]):
@@ -283,9 +274,6 @@ class HDOptimizer(Optimizer):
             if len(present) == 1
             else torch.stack([s.double() for s in present]).tolist()
         )
-        for i, row in enumerate(values):
-            if not all(math.isfinite(x) for x in row):
-                raise _non_finite(i, "a gradient (or the last update)")
         it = iter(values)
         per: list[tuple[float, float, float] | None] = [
             tuple(next(it)) if s is not None else None  # type: ignore[misc]
@@ -320,14 +308,6 @@ class HDOptimizer(Optimizer):
 
     def _update_group(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
-
-
-def _non_finite(group: int, what: str) -> InputError:
-    """The error for a step whose gradients hold nan or inf (the weights would take them)."""
-    return InputError(
-        f"{what} of param group {group} holds nan or inf: the loss diverged (lower the "
-        "starting rate) or an input is not finite; the step is not taken"
-    )
 
 
 def _safe_div(num: float, den: float) -> float:
