@@ -129,3 +129,17 @@ def test_bad_input_errors() -> None:
         WeightDecay(model, -0.001)
     with pytest.raises(InputError, match=r"1\.5"):
         ConcreteDropout(1.5)
+
+
+def test_tune_takes_one_name_as_text_and_nothing_to_tune_is_named() -> None:
+    import torch.nn.functional as F
+
+    from hyperlab.hypergrad import HyperTrainer, WeightDecay
+
+    m = torch.nn.Linear(5, 3)
+    trainer = HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], tune="weight_decay")
+    assert trainer.tune == ["weight_decay"]
+    with pytest.raises(InputError, match="nothing to tune"):
+        HyperTrainer(m, F.cross_entropy)
+    with pytest.raises(InputError, match="nothing to tune"):
+        HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], tune=[])

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
+from hyperlab.hypergrad.trainer import tune_names
 
 __all__ = ["HYPERPARAMETERS", "STNHistory", "STNTrainer", "SelfTuningMLP", "StnLinear"]
 
@@ -209,7 +210,7 @@ class STNTrainer:
         for name, count in (("train_steps", train_steps), ("val_steps", val_steps)):
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 raise InputError(f"{name} must be an integer >= 1, got {count!r}")
-        chosen = list(HYPERPARAMETERS) if tune is None else list(tune)
+        chosen = list(HYPERPARAMETERS) if tune is None else tune_names(tune)
         unknown = [n for n in chosen if n not in HYPERPARAMETERS]
         if unknown:
             raise InputError(

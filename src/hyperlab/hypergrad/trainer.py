@@ -114,10 +114,15 @@ class HyperTrainer:
         self.neumann_alpha = neumann_alpha
         self._regs = _collect(model, self.regularizers)
         known = {n for _, n, _, _ in self._regs}
-        chosen = list(known) if tune is None else list(tune)
+        chosen = list(known) if tune is None else tune_names(tune)
         unknown = [n for n in chosen if n not in known]
         if unknown:
             raise InputError(f"unknown hyperparameter name(s) {unknown}; known: {sorted(known)}")
+        if not chosen:
+            raise InputError(
+                "nothing to tune: give regularizers with hyperparameters (e.g. "
+                "[WeightDecay(model)]) and name at least one in tune (or leave tune out)"
+            )
         self.tune = chosen
         self._tuned = {n: t for _, n, _, t in self._regs if n in chosen}
         hyper_ids = {id(t) for _, _, _, t in self._regs}
@@ -336,3 +341,8 @@ def _collect(
     if len(set(names)) != len(names):
         raise InputError(f"duplicate hyperparameter names {names}; give them distinct names")
     return out
+
+
+def tune_names(tune: Any) -> list[str]:
+    """The hyperparameter names of a ``tune`` argument: one name, or a list of them."""
+    return [tune] if isinstance(tune, str) else list(tune)
