@@ -342,3 +342,20 @@ def test_a_plain_torch_state_loads_into_its_hypergradient_twin() -> None:
     twin.load_state_dict(plain.state_dict())
     assert twin.lrs == [3e-3] and twin.param_groups[0]["hyper_lr"] == 0.05
     twin.step()
+
+
+def test_a_stack_refuses_complex_parameters_and_keeps_no_refused_group() -> None:
+    from hyperlab.hypergrad import HyperSGD, StackedOptimizer
+
+    with pytest.raises(InputError, match="real parameters only"):
+        StackedOptimizer(
+            [torch.zeros(2, dtype=torch.complex64, requires_grad=True)],
+            [HyperSGD(lr=0.01), HyperSGD(lr=1e-3)],
+        )
+    a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    opt = StackedOptimizer([a], [HyperSGD(lr=0.01), HyperSGD(lr=1e-3)])
+    with pytest.raises(InputError):
+        opt.add_param_group({"params": [b], "lr": -1.0})
+    assert len(opt.param_groups) == 1
+    (a.sum() + b.sum()).backward()
+    opt.step()

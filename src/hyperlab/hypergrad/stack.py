@@ -478,11 +478,22 @@ class StackedOptimizer(Optimizer):
         return dict(self.hyper_state["hypergrads"])
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a param group; its hyperparameters are checked (bad values raise InputError)."""
+        """Add a param group; its hyperparameters are checked (bad values raise InputError,
+        and the group is not added). Complex parameters are refused."""
         super().add_param_group(param_group)
-        probe = self.levels[0].with_group(self.param_groups[-1])
-        probe.learn = self._learn[0]
-        probe.learned()
+        group = self.param_groups[-1]
+        try:
+            if any(p.is_complex() for p in group["params"]):
+                raise InputError(
+                    "StackedOptimizer takes real parameters only; a complex one can be "
+                    "trained as its real view (torch.view_as_real)"
+                )
+            probe = self.levels[0].with_group(group)
+            probe.learn = self._learn[0]
+            probe.learned()
+        except Exception:
+            self.param_groups.pop()  # a refused group leaves the optimizer as it was
+            raise
 
     def __getstate__(self) -> dict[str, Any]:  # pickling and deepcopy keep the stack
         out = super().__getstate__()
