@@ -14,7 +14,6 @@ import functools
 import importlib
 import inspect
 import numbers
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -288,18 +287,17 @@ def _defaults(factory: Callable[..., Any]) -> dict[str, Any]:
 
 
 _PLAIN = (bool, int, float, str)
+#: A plain type as a postponed annotation (``from __future__ import annotations``) writes it;
+#: any other annotation (a union, a class) says nothing here.
+_PLAIN_NAMES = {t.__name__: t for t in _PLAIN}
 
 
 def _option_kinds(factory: Callable[..., Any]) -> dict[str, type]:
     hints: dict[str, Any] = {}
     for target in _signature_sources(factory):
         init = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
-        for name in getattr(init, "__annotations__", {}) or {}:
-            try:  # each on its own: one annotation that does not resolve spoils no other
-                hint = typing.get_type_hints(init).get(name)
-            except Exception:
-                hint = _resolve_one(init, name)
-            hints.setdefault(name, hint)
+        for name, raw in (getattr(init, "__annotations__", None) or {}).items():
+            hints.setdefault(name, _PLAIN_NAMES.get(raw) if isinstance(raw, str) else raw)
     out: dict[str, type] = {}
     for name, default in _defaults(factory).items():
         hint = hints.get(name)
@@ -322,17 +320,6 @@ def _signature_sources(factory: Callable[..., Any]) -> list[Any]:
         else:
             current = getattr(current, "forwards_to", None)
     return out
-
-
-def _resolve_one(func: Any, name: str) -> Any:
-    """One annotation of ``func`` resolved alone (``None`` when it does not resolve)."""
-    raw = func.__annotations__.get(name)
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return eval(raw, getattr(func, "__globals__", {}))
-    except Exception:
-        return None
 
 
 def check_option_kind(what: str, key: str, value: Any, kind: type) -> None:
