@@ -337,20 +337,27 @@ class _Claimed:
             raise
 
 
-def fail_interrupted(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a killed or interrupted process as failed (single owner).
+def fail_interrupted(
+    study: optuna.Study,
+    worker: str | None = None,
+    reason: str = "interrupted (process ended mid-trial)",
+    max_retry: int | None = None,
+) -> int:
+    """Mark trials left RUNNING by a killed or interrupted process as failed (single owner;
+    or only those of ``worker``, ``host:pid``, with ``reason``).
 
     Their parameters are queued again, so the resumed run evaluates the sampler's choice.
     """
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(
-            t._trial_id, "fail_reason", "interrupted (process ended mid-trial)"
-        )
+        if worker is not None and t.user_attrs.get("worker") != worker:
+            continue
+        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         if t.params:
             trial = study._storage.get_trial(t._trial_id)
-            requeue(study, trial, max_retry=None, reason="resumed after interrupt")
+            again = "resumed after interrupt" if worker is None else reason
+            requeue(study, trial, max_retry=max_retry, reason=again)
         n += 1
     return n
 
@@ -841,28 +848,17 @@ def _replace_killed(
     for i, p in enumerate(list(procs)):
         if i in replaced or p.exitcode is None or p.exitcode >= 0:
             continue
-        _fail_trials_of(study, p.pid, f"its worker process was killed (signal {-p.exitcode})")
+        reason = f"its worker process was killed (signal {-p.exitcode})"
+        fail_interrupted(study, f"{socket.gethostname()}:{p.pid}", reason, max_retry=3)
         # forgiven its exit: a process the study no longer needs, or one with a successor
         # (at most N successors in all)
         needed = count(study, FINISHED) < job.trials
-        successors = sum(replaced.values())
-        replaced[i] = not needed or successors < processes
+        replaced[i] = not needed or len(procs) - processes < processes
         if needed and replaced[i]:
             new = ctx.Process(target=_shared_worker, args=(job, len(procs), *signals))
             with interrupts.starting_workers():
                 new.start()
             procs.append(new)
-
-
-def _fail_trials_of(study: optuna.Study, pid: int | None, reason: str) -> None:
-    """Fail (and queue again) the trials left RUNNING by process ``pid`` of this machine."""
-    mine = f"{socket.gethostname()}:{pid}"
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("worker") == mine:
-            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
-            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-            if t.params:
-                requeue(study, study._storage.get_trial(t._trial_id), max_retry=3, reason=reason)
 
 
 def _run_pool(jobs: list[StudyJob], processes: int, ctx: Any, bar: Any) -> None:
