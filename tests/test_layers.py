@@ -11,7 +11,16 @@ import pytest
 import hyperlab
 
 SRC = Path(hyperlab.__file__).parent
-CORE = {"errors", "direction", "registry", "optuna_logs", "pickling", "space", "folder_lock"}
+CORE = {
+    "errors",
+    "direction",
+    "registry",
+    "optuna_logs",
+    "pickling",
+    "space",
+    "folder_lock",
+    "stops",
+}
 PLUGINS = {"tasks", "surrogates", "curves", "tuners", "pruners"}
 LEAVES = {"hypergrad", "diagnose"}
 #: Each room and the rooms of the package it may import (besides itself).

@@ -178,3 +178,38 @@ def test_the_hint_for_a_file_without_its_attribute_does_not_run_the_file(
     assert main(["tune", "--task", "script_ut.py", "--trials", "2", "--runs-dir", "runs"]) == 2
     assert "defines: Quad" in capsys.readouterr().err
     assert not marker.exists()
+
+
+FLAKY = """
+import os
+
+def objective(trial):
+    x = trial.suggest_float("x", -3.0, 3.0)
+    if os.path.exists("BROKEN") and trial.number >= 2:
+        raise RuntimeError("broken data file")
+    return (x - 1.0) ** 2
+"""
+
+
+def test_a_run_stopped_by_failures_exits_1_and_a_resumed_run_forgets_the_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "flaky.py", FLAKY)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "BROKEN").touch()
+    base = ["--task", "flaky.py:objective", "--tuner", "random", "--trials", "4", "--no-progress"]
+    assert main(["tune", *base, "--name", "fl"]) == 1  # 2 complete, then 10 failures
+    out, err = capsys.readouterr()
+    assert "stopped after 10 failed trials" in out
+    assert "error: study 'fl:random:none:seed0' stopped after 10 failed trials" in err
+    (tmp_path / "BROKEN").unlink()  # the user fixes the data and resumes
+    assert main(["tune", *base, "--name", "fl"]) == 0
+    out, err = capsys.readouterr()
+    assert "after 4 trials" in out and "failed" not in out + err
+    assert main(["report", "runs/fl"]) == 0
+    assert "stopped after" not in (tmp_path / "runs" / "fl" / "report.html").read_text()
+    (tmp_path / "BROKEN").touch()
+    compare = ["compare", *base, "--seeds", "2", "--name", "c"]
+    compare[compare.index("--tuner")] = "--tuners"
+    assert main(compare) == 1
+    assert capsys.readouterr().err.count("stopped after 10 failed trials") == 2

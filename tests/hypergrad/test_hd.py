@@ -359,3 +359,14 @@ def test_a_stack_refuses_complex_parameters_and_keeps_no_refused_group() -> None
     assert len(opt.param_groups) == 1
     (a.sum() + b.sum()).backward()
     opt.step()
+
+
+@pytest.mark.parametrize("cls", [SGDHD, AdamHD])
+def test_sparse_gradients_are_refused_by_name(cls: type) -> None:
+    emb = torch.nn.Embedding(10, 3, sparse=True)
+    opt = cls(emb.parameters(), lr=0.1)
+    emb(torch.tensor([1, 2])).sum().backward()
+    before = emb.weight.detach().clone()
+    with pytest.raises(InputError, match=r"dense gradients only.*sparse=False"):
+        opt.step()
+    assert torch.equal(emb.weight, before)

@@ -100,6 +100,8 @@ def test_bad_input_errors() -> None:
         ArchitectureSearch(model, arch_lr=-1.0)
     with pytest.raises(InputError, match="warmup_steps"):
         ArchitectureSearch(model, warmup_steps=-1)
+    with pytest.raises(InputError, match=r"weight_decay.*inf"):
+        ArchitectureSearch(model, weight_decay=float("inf"))
     x: Tensor = torch.randn(8, 4)
     y = torch.randint(0, 2, (8,))
     with pytest.raises(InputError, match="validation data"):

@@ -320,3 +320,33 @@ def test_runaway_rate_is_capped_not_overflowing(lr_space: str, top: Any) -> None
         opt.step()
     assert opt.param_groups[0]["lr"] == 1e12
     assert torch.isfinite(p).all()
+
+
+def test_a_stack_refuses_sparse_gradients() -> None:
+    emb = torch.nn.Embedding(10, 3, sparse=True)
+    opt = stack("sgd", "sgd")(emb.parameters())
+    emb(torch.tensor([1, 2])).sum().backward()
+    with pytest.raises(InputError, match="dense gradients only"):
+        opt.step()
+
+
+def test_a_state_of_another_stack_is_refused_and_leaves_the_optimizer_as_it_was() -> None:
+    model, x, y = _problem(torch.float64)
+    opt = stack("adam", "sgd", "sgd")(model.parameters())
+    _run(model, opt, x, y, 3)
+    other = stack("sgd", "sgd")(model.parameters())
+    with pytest.raises(InputError, match="another stack"):
+        other.load_state_dict(opt.state_dict())
+    assert other.hyper_state["steps"] == 0 and other.history == []
+    with pytest.raises(InputError, match="another stack"):
+        stack("adam", "adam", "sgd")(model.parameters()).load_state_dict(opt.state_dict())
+
+
+def test_a_rate_learned_in_log_coordinates_never_falls_to_zero() -> None:
+    model, x, y = _problem(torch.float64)
+    # a huge SGD step in log coordinates: exp(z) of the new coordinate underflows
+    opt = stack(HyperSGD(lr=0.1, lr_space="log"), HyperSGD(lr=1e3))(model.parameters())
+    _run(model, opt, x, y, 20)
+    rates = [h["g0.lr"] for h in opt.history]
+    assert min(rates) >= 1e-12
+    assert all(math.isfinite(r) for r in rates)

@@ -129,6 +129,11 @@ def test_bad_input_errors() -> None:
         WeightDecay(model, -0.001)
     with pytest.raises(InputError, match=r"1\.5"):
         ConcreteDropout(1.5)
+    # the series settings are checked when the trainer is made, not at its first hyper step
+    with pytest.raises(InputError, match=r"neumann_steps.*-1"):
+        HyperTrainer(model, F.cross_entropy, [wd], method="ift", neumann_steps=-1)
+    with pytest.raises(InputError, match=r"alpha.*-2"):
+        HyperTrainer(model, F.cross_entropy, [wd], method="ift", neumann_alpha=-2.0)
 
 
 def test_tune_takes_one_name_as_text_and_nothing_to_tune_is_named() -> None:

@@ -193,3 +193,13 @@ def test_bad_input_errors() -> None:
         ift_hypergradient(train, val, w, [h.detach()])
     with pytest.raises(InputError, match=r"0\.0"):
         ift_hypergradient(train, val, w, [h], alpha=0.0)
+
+
+def test_ift_on_a_loss_linear_in_the_weights_is_named_not_an_autograd_error() -> None:
+    h = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    w = {"w": torch.zeros(3, dtype=torch.float64)}
+    train = lambda p: (p["w"] * h).sum()  # noqa: E731
+    val = lambda p: p["w"].sum()  # noqa: E731
+    for alpha in (None, 0.1):
+        with pytest.raises(InputError, match="linear in the weights"):
+            ift_hypergradient(train, val, w, [h], alpha=alpha)

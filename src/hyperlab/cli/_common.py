@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from hyperlab.errors import HyperlabError, InputError
 from hyperlab.registry import parse_options
+
+if TYPE_CHECKING:
+    import optuna
 
 #: The help of ``--data-dir`` (``tune``, ``compare``, ``replay``).
 DATA_DIR_HELP = (
@@ -199,3 +203,18 @@ def split_names(text: str) -> list[str]:
 
 def command_line() -> list[str]:
     return ["hyperlab", *sys.argv[1:]]
+
+
+def exit_status(command: str, studies: Iterable[optuna.Study]) -> int:
+    """1, with each study's reason on stderr, if a study stopped because its trials kept
+    failing (the run did not do what was asked, though its report shows what it did); else 0."""
+    from hyperlab.stops import stopped_by_failures
+
+    failed = [s for s in studies if stopped_by_failures(s)]
+    for study in failed:
+        print(
+            f"hyperlab {command}: error: study {study.study_name!r} "
+            f"{study.user_attrs.get('stopped')}; the report lists their reasons",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from hyperlab.cli._common import (
     add_run_options,
     apply_data_dir,
+    exit_status,
     run_kwargs,
     run_tasks,
     split_names,
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from hyperlab.api import compare
+    from hyperlab.lab.rundir import load_studies
     from hyperlab.lab.target import default_name
 
     apply_data_dir(args, run_tasks(args, split_names(args.tuners), split_names(args.pruners)))
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     _replay_hint(run_dir)
     print(f"results: {run_dir / 'results.csv'}")
     print(f"report: {run_dir / 'report.html'}")
-    return 0
+    return exit_status("compare", [study for study, *_ in load_studies(run_dir)])
 
 
 def _replay_hint(run_dir: Path) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hyperlab.cli._common import add_run_options, apply_data_dir, run_kwargs, run_tasks
+from hyperlab.cli._common import (
+    add_run_options,
+    apply_data_dir,
+    exit_status,
+    run_kwargs,
+    run_tasks,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -51,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             return _run_scaled(args)
     from hyperlab.api import tune
 
-    _study, summary = tune(
+    study, summary = tune(
         args.task,
         args.tuner,
         pruner=args.pruner,
@@ -66,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     if summary.run_dir is not None:
         print(f"report: {summary.run_dir / 'report.html'}")
-    return 0
+    return exit_status("tune", [study])
 
 
 def _run_scaled(args: argparse.Namespace) -> int:
@@ -150,4 +156,4 @@ def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any]) -> int:
     for line in summary.lines():
         print(line)
     print(f"report: {write_report(path)}")
-    return 0
+    return exit_status("tune", [study])

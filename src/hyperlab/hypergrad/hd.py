@@ -77,6 +77,18 @@ def check_nonneg(name: str, value: Any) -> float:
     return float(value)
 
 
+def refuse_sparse(opt: Optimizer) -> None:
+    """Raise if a parameter of ``opt`` has a sparse gradient (the rules need dense ones)."""
+    for i, group in enumerate(opt.param_groups):
+        for j, p in enumerate(group["params"]):
+            if p.grad is not None and p.grad.is_sparse:
+                raise InputError(
+                    f"{type(opt).__name__} takes dense gradients only; parameter {j} of group "
+                    f"{i} ({tuple(p.shape)}) has a sparse one, e.g. from "
+                    "nn.Embedding(sparse=True): use sparse=False"
+                )
+
+
 def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]:
     """Adam's moment buffers of ``p`` (made at its first step) and its step count, advanced by 1.
 
@@ -194,6 +206,7 @@ class HDOptimizer(Optimizer):
         for group in self.param_groups:
             if group["lr"] < 0 or not math.isfinite(group["lr"]):
                 raise InputError(f"learning rate must be a finite number >= 0, got {group['lr']!r}")
+        refuse_sparse(self)
         self._hyper_step()
         for i, group in enumerate(self.param_groups):
             self.lr_history[i].append(float(group["lr"]))

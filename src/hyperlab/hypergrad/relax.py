@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
+from hyperlab.hypergrad.hd import check_nonneg
 
 __all__ = [
     "ACTIVATIONS",
@@ -267,8 +268,7 @@ class ArchitectureSearch:
             raise InputTypeError(f"model must be a RelaxedMLP, got {type(model)!r}")
         _positive("lr", lr)
         _positive("arch_lr", arch_lr)
-        if not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-            raise InputError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        check_nonneg("weight_decay", weight_decay)
         if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
             raise InputError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}")
         self.warmup_steps = warmup_steps

@@ -53,7 +53,13 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from hyperlab.errors import InputError, InputTypeError, UnknownNameError
-from hyperlab.hypergrad.hd import _MAX_LR, adam_moments, check_nonneg, check_unit
+from hyperlab.hypergrad.hd import (
+    _MAX_LR,
+    adam_moments,
+    check_nonneg,
+    check_unit,
+    refuse_sparse,
+)
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackedOptimizer", "stack"]
 
@@ -408,6 +414,7 @@ def _level_class(spec: Any) -> type[Level]:
 
 
 _OWN_ATTRS = ("levels", "_learn", "hyper_state", "history")
+_MIN_LOG_LR = 1e-12  # the floor of a rate learned in log coordinates (0 is their -inf)
 
 
 class StackedOptimizer(Optimizer):
@@ -512,10 +519,24 @@ class StackedOptimizer(Optimizer):
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
+        if hyper is not None:
+            self._check_shape(hyper)
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
         self.history = [dict(h) for h in history]
+
+    def _check_shape(self, hyper: Any) -> None:
+        """Refuse the hyper state of a stack of other levels (it would load, then misstep)."""
+        ours = [sorted(lv.values()) for lv in self.levels]
+        values = hyper.get("values") if isinstance(hyper, dict) else None
+        theirs = [sorted(v) for v in values] if isinstance(values, list) else None
+        if theirs != ours:
+            names = [lv.name for lv in self.levels]
+            raise InputError(
+                f"this state is of another stack (levels' hyperparameters {theirs}); this "
+                f"optimizer's levels {names} have {ours}"
+            )
 
     # -- stepping ------------------------------------------------------------------------------
 
@@ -535,6 +556,7 @@ class StackedOptimizer(Optimizer):
                 loss = closure()
         for group in self.param_groups:
             check_nonneg("lr", group["lr"])
+        refuse_sparse(self)
         grads = self._hypergrads()
         if grads is not None:
             self._update_hypers(grads)
@@ -632,12 +654,17 @@ class StackedOptimizer(Optimizer):
                 z_new, derivs = level._step_scalar(
                     z, g * dvalue(z), opt_state.setdefault(slot, {}), hp, learn_k
                 )
-                new = psi + (from_z(z_new) - from_z(z))
+                space = owner.transform(name)
+                # in log coordinates the value itself: a difference of two large exponentials
+                # cancels (1e12 - 1e12 + a small step read 0.000977)
+                new = from_z(z_new) if space == "log" else psi + (from_z(z_new) - from_z(z))
                 if not math.isfinite(new):
                     continue
                 slope = dvalue(z_new)
-                if name == "lr" and not 0 <= new <= _MAX_LR:  # a rate stays in [0, 1e12]
-                    new, slope = min(max(new, 0.0), _MAX_LR), 0.0
+                # a rate stays in [0, 1e12]; in log coordinates above 0, which it never leaves
+                low = _MIN_LOG_LR if space == "log" else 0.0
+                if name == "lr" and not low <= new <= _MAX_LR:
+                    new, slope = min(max(new, low), _MAX_LR), 0.0
                 if k == 1:
                     self._set_base(group, name, new)
                 else:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
-from hyperlab.hypergrad.valgrad import ift_hypergradient, t1t2_hypergradient
+from hyperlab.hypergrad.valgrad import check_neumann, ift_hypergradient, t1t2_hypergradient
 
 __all__ = ["METHODS", "HyperHistory", "HyperTrainer"]
 
@@ -85,7 +85,7 @@ class HyperTrainer:
 
     Raises:
         InputError: A negative rate, an unknown method or hyperparameter name, duplicate
-            names, or ``hyper_every < 1``.
+            names, ``hyper_every < 1``, or bad ``neumann_steps`` / ``neumann_alpha``.
     """
 
     def __init__(
@@ -103,6 +103,7 @@ class HyperTrainer:
         neumann_alpha: float | None = None,
     ) -> None:
         _check_settings(model, method, lr, hyper_lr, hyper_every)
+        check_neumann(neumann_steps, neumann_alpha)
         self.model = model
         self.criterion = criterion
         self.regularizers = list(regularizers)

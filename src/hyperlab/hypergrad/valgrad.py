@@ -162,10 +162,7 @@ def ift_hypergradient(
     Raises:
         InputError: ``neumann_steps`` negative, ``alpha`` not positive, empty inputs.
     """
-    if isinstance(neumann_steps, bool) or not isinstance(neumann_steps, int) or neumann_steps < 0:
-        raise InputError(f"neumann_steps must be a non-negative integer, got {neumann_steps!r}")
-    if alpha is not None:
-        _check_lr("alpha", alpha, positive=True)
+    check_neumann(neumann_steps, alpha)
     names, theta, hs = _check(params, hparams)
     theta = [t.detach().requires_grad_(True) for t in theta]
     mapping = dict(zip(names, theta))
@@ -178,6 +175,14 @@ def ift_hypergradient(
     p = neumann_inverse_hvp(grads, theta, v, steps=neumann_steps, alpha=alpha)
     mixed = _mixed(grads, hs, p)
     return [d - m for d, m in zip(direct, mixed)]
+
+
+def check_neumann(steps: Any, alpha: Any) -> None:
+    """Raise unless ``steps`` is an integer >= 0 and ``alpha`` is None or a number > 0."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise InputError(f"neumann_steps must be a non-negative integer, got {steps!r}")
+    if alpha is not None:
+        _check_lr("alpha", alpha, positive=True)
 
 
 def neumann_inverse_hvp(
@@ -202,8 +207,16 @@ def neumann_inverse_hvp(
     """
 
     def hvp(vec: Sequence[Tensor]) -> list[Tensor]:
-        out = torch.autograd.grad(grads, params, grad_outputs=list(vec), retain_graph=True)
-        return [o.detach() for o in out]
+        out = torch.autograd.grad(
+            grads, params, grad_outputs=list(vec), retain_graph=True, allow_unused=True
+        )
+        if all(o is None for o in out):
+            raise InputError(
+                "the training loss is linear in the weights (its gradient does not depend on "
+                "them), so its Hessian is zero and the implicit-function hypergradient does "
+                "not exist; use the unrolled hypergradient (method 't1t2') instead"
+            )
+        return [torch.zeros_like(p) if o is None else o.detach() for p, o in zip(params, out)]
 
     if alpha is None:
         alpha = 1.0 / (1.2 * _top_eigenvalue(hvp, v))

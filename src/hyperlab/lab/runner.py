@@ -44,6 +44,7 @@ from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.rundir import RunDir
 from hyperlab.lab.storage import error_chain, is_transient, open_storage, redact
 from hyperlab.registry import TASKS
+from hyperlab.stops import STOP_NOTES, clear_failure_stop, stop_for_failures
 from hyperlab.tasks.base import Task
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -421,6 +422,8 @@ def run_job(
     _configure_worker()
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
     study = build_study(job, task, worker, reuse_storage=not owner)
+    if owner:
+        clear_failure_stop(study)
     if getattr(study.sampler, "drives_trials", False):
         return _hand_over(study, job, task)
     if owner:
@@ -448,8 +451,6 @@ def run_job(
     return study
 
 
-#: The study attributes that say why a study stopped early.
-STOP_NOTES = ("stopped_at_noise", "stopped")
 #: The study attribute that holds notes on settings that could not act (a list of lines).
 NOTES = "notes"
 
@@ -585,7 +586,7 @@ class _Loop:
         if last is not None and last.state == TrialState.FAIL:
             self.failures += 1
             if self.failures >= self.max_failures:
-                study.set_user_attr("stopped", f"stopped after {self.failures} failed trials")
+                stop_for_failures(study, f"stopped after {self.failures} failed trials")
                 return True
         return False
 

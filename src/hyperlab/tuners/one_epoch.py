@@ -47,6 +47,7 @@ from hyperlab.direction import study_sign
 from hyperlab.errors import InputError, InputTypeError, TrialFailure
 from hyperlab.folder_lock import folder_lock
 from hyperlab.registry import TUNERS
+from hyperlab.stops import stop_for_failures
 from hyperlab.tasks.base import Task
 
 #: The user attribute that tells a screening trial (``"screen"``) from a full one (``"full"``).
@@ -314,7 +315,7 @@ def _screen(study: optuna.Study, task: Task, *, trials: int, k: int, seed: int) 
         if screened is None:
             failures += 1
             if failures >= limit:
-                study.set_user_attr("stopped", f"stopped after {failures} failed screening trials")
+                stop_for_failures(study, f"stopped after {failures} failed screening trials")
                 break
             continue
         number, value, state = screened

@@ -1,0 +1,38 @@
+"""Why a study stopped early: the study attributes that the lab, its tuners and its reports share.
+
+A study that stops before its trials are done says why in its ``stopped`` attribute (a grid
+visited in full, too many failed trials) or ``stopped_at_noise``. A stop for failures also sets
+:data:`FAILED_OUT`, which the command line turns into a failing exit status and a resumed run
+clears (it counts its failures afresh).
+"""
+
+from __future__ import annotations
+
+import optuna
+
+#: The study attributes that say why a study stopped early.
+STOP_NOTES = ("stopped_at_noise", "stopped")
+#: The study attribute set (``True``) when the study stopped because too many trials failed.
+FAILED_OUT = "stopped_by_failures"
+
+
+def stop_for_failures(study: optuna.Study, reason: str) -> None:
+    """Record that the study stops because too many trials failed (``reason`` says how many)."""
+    study.set_user_attr("stopped", reason)
+    study.set_user_attr(FAILED_OUT, True)
+
+
+def stopped_by_failures(study: optuna.Study) -> bool:
+    """Whether the study's last run stopped because too many of its trials failed."""
+    return bool(study.user_attrs.get(FAILED_OUT))
+
+
+def clear_failure_stop(study: optuna.Study) -> None:
+    """Forget the last run's stop for failures (a resumed run counts its failures afresh).
+
+    Studies of versions before :data:`FAILED_OUT` are read by their reason's words.
+    """
+    old = str(study.user_attrs.get("stopped") or "")
+    if stopped_by_failures(study) or (old.startswith("stopped after") and "failed" in old):
+        study.set_user_attr("stopped", None)
+        study.set_user_attr(FAILED_OUT, False)
