@@ -108,6 +108,8 @@ PAIRS = (
     ("pb2-4-screen2", "pbt-8"),
     ("pb2-4-screen2", "pb2-4"),
     ("pbt-8-hd", "pbt-8"),
+    ("pbt-8-hd", "asha"),
+    ("pbt-8-hd", "tpe-median"),
     ("pb2-4", "pbt-4"),
     ("pb2-8", "pbt-8"),
     ("pbt-8", "pbt-8-iid"),
