@@ -322,3 +322,42 @@ def test_jobs_processes_killed_past_their_replacements_stop_the_run_with_an_erro
         study_name="k:random:none:seed0", storage=_journal(tmp_path / "runs" / "k")
     ).trials
     assert trials and "RUNNING" not in {t.state.name for t in trials}  # queued again instead
+
+
+def test_a_trial_orphaned_by_a_process_killed_before_it_named_itself_is_run_again() -> None:
+    """A ``--jobs`` process killed between Optuna's ask and its ``worker`` attribute leaves a
+    RUNNING trial no one owns; once every process has ended, it is failed, queued again and
+    one more process started for it (within the N successors)."""
+    from types import SimpleNamespace
+
+    from optuna.distributions import FloatDistribution
+
+    from hyperlab.lab import runner
+
+    class Proc:
+        def __init__(self, exitcode: int | None = None, **_: object) -> None:
+            self.exitcode, self.started = exitcode, False
+
+        def start(self) -> None:
+            self.started = True
+
+    study = optuna.create_study()
+    for _ in range(3):
+        study.tell(study.ask({"x": FloatDistribution(-1, 1)}), 0.0)
+    orphan = study.ask({"x": FloatDistribution(-1, 1)})
+    job = SimpleNamespace(trials=5)
+    ctx = SimpleNamespace(Process=lambda target, args: Proc())
+    how = (ctx, (False, 0), 2)
+    procs: list[Any] = [Proc(0), Proc(0)]
+    assert not runner._rerun_orphans(study, job, procs, how)  # nobody was killed
+    assert study.trials[orphan.number].state == TrialState.RUNNING
+    procs = [Proc(-9), Proc(0)]
+    assert runner._rerun_orphans(study, job, procs, how)
+    assert study.trials[orphan.number].state == TrialState.FAIL
+    assert len(procs) == 3 and procs[-1].started
+    assert study.get_trials(states=(TrialState.WAITING,))  # its parameters queued again
+    assert not runner._rerun_orphans(study, job, procs, how)  # nothing left running
+    study.ask({"x": FloatDistribution(-1, 1)})  # another orphan, but no successor is left
+    procs += [Proc(-9)]
+    assert not runner._rerun_orphans(study, job, procs, how)
+    assert len(procs) == 4

@@ -814,7 +814,9 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
                 p.start()
         while True:
             _replace_killed(study, job, procs, replaced, (ctx, signals, processes))
-            if not any(p.is_alive() for p in procs):
+            if not any(p.is_alive() for p in procs) and not _rerun_orphans(
+                study, job, procs, (ctx, signals, processes)
+            ):
                 break
             time.sleep(0.5)
             _refresh(bar, [job])
@@ -860,6 +862,28 @@ def _replace_killed(
             with interrupts.starting_workers():
                 new.start()
             procs.append(new)
+
+
+def _rerun_orphans(
+    study: optuna.Study, job: StudyJob, procs: list[Any], how: tuple[Any, tuple[bool, int], int]
+) -> bool:
+    """Once every process has ended: a process killed between creating its trial and naming
+    itself on it left that trial RUNNING with no owner, and the others ended one trial short.
+    Fail it, queue it again and start one more process (within the ``N`` successors);
+    ``True`` when one was started."""
+    ctx, signals, processes = how
+    if not any(p.exitcode is not None and p.exitcode < 0 for p in procs):
+        return False
+    reason = "its worker process was killed before it named itself on the trial"
+    if not fail_interrupted(study, reason=reason, max_retry=3):
+        return False
+    if count(study, FINISHED) >= job.trials or len(procs) - processes >= processes:
+        return False
+    new = ctx.Process(target=_shared_worker, args=(job, len(procs), *signals))
+    with interrupts.starting_workers():
+        new.start()
+    procs.append(new)
+    return True
 
 
 def _run_pool(jobs: list[StudyJob], processes: int, ctx: Any, bar: Any) -> None:
