@@ -46,3 +46,19 @@ def test_defaults(tmp_path: Path) -> None:
 def test_a_storage_no_run_could_resume_from_is_refused(url: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         check_url(url)
+
+
+def test_a_sqlite_file_holds_every_trial_once_the_process_exits(tmp_path: Path) -> None:
+    """A run with its progress bar (a storage cached until exit) leaves its trials in
+    ``study.db`` itself, not only in ``study.db-wal``: connections are closed at exit."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    argv = ["tune", "--task", "branin", "--tuner", "random", "--trials", "3", "--name", "w"]
+    code = f"from hyperlab.cli import main; raise SystemExit(main({argv!r}))"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300, cwd=tmp_path)
+    run = tmp_path / "runs" / "w"
+    assert not (run / "study.db-wal").exists()
+    with sqlite3.connect(run / "study.db") as conn:
+        assert conn.execute("select count(*) from trials").fetchone() == (3,)

@@ -217,6 +217,12 @@ def test_a_population_whose_members_all_fail_says_so(tmp_path: Path) -> None:
     }
     with pytest.raises(PopulationFailure, match=r"every member .* failed.*member 0: diverged"):
         run_population("pbt", task, tmp_path, interval=1)
+    with pytest.raises(PopulationFailure) as info:  # async: each member's latest failure
+        run_population("pbt", task, tmp_path / "async", trials=6, interval=1, mode="async")
+    message = str(info.value)
+    assert "last 6 segments all failed" in message
+    named = re.findall(r"member (\d+): diverged", message)
+    assert len(named) == len(set(named)) >= 2
 
 
 class _TextScores(Quadratic):
@@ -654,3 +660,67 @@ def test_replay_uses_the_seed_each_segment_was_trained_with(tmp_path: Path) -> N
     older = [{k: v for k, v in entry.items() if k != "seed"} for entry in schedule]
     segments = replay(_GlobalStreams(), older, seed=seed, member_seeds=wrong)
     assert [v for s in segments for v in s.values] != scores  # the streams' seeds matter
+
+
+class _SeedPerSegment(Quadratic):
+    """Seeds each segment's noise from its ``seed`` argument and the epoch it starts at (the
+    documented contract allows it: a segment is set by config, state, epochs and seed)."""
+
+    def _train_segment(self, config: dict[str, Any], state: Any, *args: Any, **kw: Any) -> Any:
+        segment = super()._train_segment(config, state, *args, **kw)
+        start = 0 if state is None else state["epoch"]
+        seed = kw["seed"] if "seed" in kw else args[1]
+        noise = np.random.default_rng((seed, start)).random()
+        segment.values = [v * (1 + 1e-3 * noise) for v in segment.values]
+        return segment
+
+
+def test_replay_passes_each_segment_the_seed_of_the_member_that_trained_it(
+    tmp_path: Path,
+) -> None:
+    from hyperlab.population.replay import replay_member
+
+    study = run_population("pbt", _SeedPerSegment(), tmp_path, trials=4, interval=1)
+    copied = [t for t in study.trials if t.user_attrs["lineage"]]
+    assert copied, "no member copied another: the test shows nothing"
+    for trial in copied:
+        _, segments = replay_member(study, _SeedPerSegment(), member=trial.number)
+        assert [v for s in segments for v in s.values] == list(trial.intermediate_values.values())
+
+
+class _NotWrittenYet(Quadratic):
+    """A user's segment code that raises NotImplementedError for some configurations."""
+
+    def _train_segment(self, config: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        if config["start"] == "far":
+            raise NotImplementedError("far starts are not written yet")
+        return super()._train_segment(config, *args, **kw)
+
+
+def test_a_not_implemented_error_of_the_tasks_own_code_fails_the_member_not_the_run(
+    tmp_path: Path,
+) -> None:
+    study = run_population("pbt", _NotWrittenYet(), tmp_path, trials=4, interval=2)
+    failures = [e["failed"] for t in study.trials for e in t.user_attrs["lineage"] if "failed" in e]
+    assert failures and all("NotImplementedError: far starts" in f for f in failures)
+    assert len(study.trials) == 4 and all(t.value is not None for t in study.trials)
+
+
+@pytest.mark.parametrize("tuner", ["pbt", "pb2"])
+def test_async_never_copies_a_member_that_has_not_trained_since_its_own_copy(
+    tuner: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh copy carries its donor's score but untried hyperparameters: no donor."""
+    from hyperlab.population.loop import PopulationRun
+
+    original = PopulationRun._exploit
+    offered: list[bool] = []
+
+    def watched(self: PopulationRun, m: Any, donors: list[Any], reason: str) -> None:
+        offered.extend(d.untested for d in donors)
+        original(self, m, donors, reason)
+
+    monkeypatch.setattr(PopulationRun, "_exploit", watched)
+    run_population(tuner, Quadratic(), tmp_path, trials=8, budget=12, interval=1, mode="async")
+    assert offered, "no member copied another: the test shows nothing"
+    assert not any(offered)

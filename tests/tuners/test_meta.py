@@ -270,6 +270,7 @@ def test_transfer_studies_may_come_as_one_comma_separated_string() -> None:
         ({"transfer_studies": ["old", 3]}, InputTypeError, "transfer_studies"),
         ({"transfer_studies": "a,,b"}, InputTypeError, "transfer_studies"),
         ({"pruner_predictions": 1}, InputTypeError, "pruner_predictions"),
+        ({"pruned_last_value": "yes"}, InputTypeError, "pruned_last_value"),
         ({"acquisition": "ucb"}, InputError, "acquisition"),
         ({"quantile": 0.7}, InputError, "quantile"),
         ({"zoom": -1}, InputError, "zoom"),
@@ -351,3 +352,21 @@ def test_zooming_goes_on_past_the_context_limit() -> None:
         x = enc.encode([t.params for t in before])
         lo, hi = zoom_box(enc, x, np.array([t.value for t in before]))
         assert inside(enc.encode([study.trials[k].params]), lo, hi).all()
+
+
+def test_a_trial_pruned_without_a_prediction_is_never_proposed_again() -> None:
+    """Pruned at every step, nothing finishes with a value: each suggestion must still be new
+    (before, every pruned point was free to be proposed again, and was)."""
+
+    def pruned(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -2.0, 2.0)
+        y = trial.suggest_float("y", -2.0, 2.0)
+        trial.report(x * x + y * y, 1)
+        if trial.number >= 3:
+            raise optuna.TrialPruned()
+        return x * x + y * y
+
+    study = optuna.create_study(sampler=TUNERS.create("meta", seed=0))
+    study.optimize(pruned, n_trials=14)
+    points = {(round(t.params["x"], 9), round(t.params["y"], 9)) for t in study.trials}
+    assert len(points) == 14

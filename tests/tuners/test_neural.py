@@ -366,3 +366,35 @@ def test_perturbed_points_stay_in_the_space_and_duplicates_are_found() -> None:
     assert is_duplicate(X[:3], X).all()
     assert not is_duplicate(X[:3] + 0.5, X).any()
     assert not is_duplicate(X[:3], np.zeros((0, enc.dim))).any()
+
+
+def test_pruned_last_value_enters_pruned_trials_at_their_last_value(spy: type[_Spy]) -> None:
+    sampler = NeuralSampler(surrogate="spy", seed=0, n_startup=3, pruned_last_value=True, **_FAST)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: -_four_epochs(t), n_trials=10)
+    X, y, _ = spy.calls[-1]
+    assert X.shape[1] == 2  # at full budget: no budget column
+    finished = study.trials[:-1]
+    pruned = [t for t in finished if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned and len(y) == len(finished)
+    # y is minimized: the study's sign (-1, maximize) times the last reported value (epoch 2)
+    assert {round(-t.intermediate_values[2], 6) for t in pruned} <= set(np.round(y, 6))
+    with pytest.raises(InputTypeError, match="pruned_last_value"):
+        NeuralSampler(pruned_last_value="yes")  # type: ignore[arg-type]
+
+
+def test_a_pruned_trial_is_never_proposed_again() -> None:
+    """Without ``pruned_last_value`` a pruned trial (no prediction) gives no observation, yet
+    its point is taken: the sampler never proposes it again."""
+    from hyperlab.tuners.neural.observations import TrialMemory, TrialReader
+
+    study = optuna.create_study()
+    study.optimize(lambda t: _four_epochs(t), n_trials=6)
+    sampler = NeuralSampler(seed=0, n_startup=3, **_FAST)
+    enc = sampler._memory.encoder_for(study.trials[0].distributions)
+    trial = study.ask()
+    obs, running, unread = TrialMemory().observations(
+        study, study._storage.get_trial(trial._trial_id), enc, TrialReader(True, False, None)
+    )
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert len(unread) == len(pruned) == 3 and not running and len(obs) == 3

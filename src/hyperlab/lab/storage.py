@@ -13,10 +13,12 @@ died: Optuna's RDB heartbeats for databases, :mod:`hyperlab.lab.heartbeat` for j
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import time
 import warnings
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -165,7 +167,7 @@ def with_retries(
     for attempt in range(retries + 1):
         try:
             return func()
-        except (InputError, StorageError):
+        except (InputError, StorageError, ImportError):  # a missing driver: named by the caller
             raise
         except Exception as exc:
             if not is_transient(exc):
@@ -358,6 +360,28 @@ def _sqlite_wal(storage: optuna.storages.BaseStorage) -> None:
         cursor.close()
 
     engine.dispose()  # connections opened from now on get the pragmas
+    _close_at_exit(engine)
+
+
+#: SQLite engines to close when the interpreter exits (weakly held).
+_SQLITE_ENGINES: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _close_at_exit(engine: Any) -> None:
+    """Close ``engine``'s connections at exit: SQLite folds the write-ahead log back into the
+    database file only when its last connection closes, and a connection still pooled at
+    exit (a cached storage) would leave every trial in ``study.db-wal``, not ``study.db``."""
+    if not _SQLITE_ENGINES:
+        atexit.register(_dispose_sqlite_engines)
+    _SQLITE_ENGINES.add(engine)
+
+
+def _dispose_sqlite_engines() -> None:
+    for engine in list(_SQLITE_ENGINES):
+        try:
+            engine.dispose()
+        except Exception:  # exiting anyway; the data are safe in the log
+            pass
 
 
 def _postgres_driver(url: str) -> str:

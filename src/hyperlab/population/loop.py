@@ -345,7 +345,7 @@ class PopulationRun:
                 )
         except TrialFailure as exc:
             reason = str(exc)
-        except (HyperlabError, NotImplementedError, MemoryError):
+        except (HyperlabError, MemoryError):
             raise  # the task breaks its contract, or the lab failed: every segment would
         except Exception as exc:  # as a trial's failure: the member copies a good one
             reason = f"{type(exc).__name__}: {exc}{_where(exc)}"
@@ -447,7 +447,9 @@ class PopulationRun:
         k = self._quantile()
         if m.epoch >= budget or k == 0 or m not in ranked[len(ranked) - k :] or m in ranked[:k]:
             return
-        donors = [d for d in ranked[:k] if d.epoch >= m.epoch]
+        # a fresh copy ranks with its donor's score but its hyperparameters are untried
+        donors = [d for d in ranked if not d.untested][:k]
+        donors = [d for d in donors if d.epoch >= m.epoch]
         if donors:
             self._exploit(m, donors, "bottom quantile")
             self._explore([m])
@@ -457,15 +459,18 @@ class PopulationRun:
         or restarts from a fresh model when there is none."""
         self.failures_in_a_row += 1
         if self.failures_in_a_row >= self.settings.population:
+            # each member's latest failure (copies and restarts may have followed it)
             last = {
-                x.index: x.lineage[-1]["failed"]
+                x.index: fails[-1]
                 for x in self.members
-                if x.lineage and "failed" in x.lineage[-1]
+                if (fails := [e["failed"] for e in x.lineage if "failed" in e])
             }
+            lines = "; ".join(f"member {i}: {r[:200]}" for i, r in sorted(last.items()))
             raise PopulationFailure(
-                _all_failed(last, f"{self.failures_in_a_row} segments in a row")
+                f"the population's last {self.failures_in_a_row} segments all failed (as many "
+                f"as it has members), so it stops; each member's latest failure: {lines}"
             )
-        others = [x for x in self.members if x is not m and x.epoch >= start]
+        others = [x for x in self.members if x is not m and x.epoch >= start and not x.untested]
         ranked = self._ranked(others)
         if ranked:
             self._exploit(m, ranked[: max(self._quantile(), 1)], f"failed: {reason}")

@@ -116,6 +116,12 @@ class Member:
         self.fold_values = list(donor.fold_values)
         self.origin = {"copied_from": donor.index, "perturbation": {}}
 
+    @property
+    def untested(self) -> bool:
+        """Whether the member copied a donor and has not trained since: its score is the
+        donor's, its (perturbed) hyperparameters untried, so it is no donor itself."""
+        return self.origin.get("copied_from") is not None
+
     def restart(self, params: dict[str, Any], seed: int) -> None:
         """Start again from a fresh model with ``params`` (a failure with nothing to copy)."""
         self.restarts += 1

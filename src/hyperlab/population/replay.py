@@ -50,7 +50,7 @@ def replay(
     for entry, (config, epochs) in zip(schedule, _segments(task, schedule)):
         trainer = _trainer_seed(entry, seed, member_seeds)
         with seeded_globals(segment_seed(trainer, start)):  # as the population's segment was
-            segment = task.train_segment(config, state, epochs, seed=seed, wrap_optimizer=wrap)
+            segment = task.train_segment(config, state, epochs, seed=trainer, wrap_optimizer=wrap)
         check_segment(task.name, segment, epochs, start=start)
         out.append(segment)
         state, start = segment.state, start + epochs

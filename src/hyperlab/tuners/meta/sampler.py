@@ -52,6 +52,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
             parameter names) join the context, each study's scores standardized on their own.
         pruner_predictions: A trial a curve pruner stopped with a predicted final value joins
             the context at that value (see ``NeuralSampler``).
+        pruned_last_value: A trial pruned without a prediction joins the context at its last
+            reported value, as if it had ended there (see ``NeuralSampler``).
         weights_path: The network's weights (default: the ones shipped with hyperlab).
         acquisition: How candidates are scored: ``"quantile"`` (the lowest predicted
             ``quantile`` of the score wins: an optimistic bound that weighs how good a
@@ -74,6 +76,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         running: str = "best",
         transfer_studies: Sequence[str] | None = None,
         pruner_predictions: bool = True,
+        pruned_last_value: bool = False,
         weights_path: str | None = None,
         acquisition: str = "quantile",
         quantile: float = 0.1,
@@ -86,6 +89,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self.running = running
         self.transfer_studies = transfer_studies
         self.pruner_predictions = pruner_predictions
+        self.pruned_last_value = pruned_last_value
         self.weights_path = weights_path
         self.acquisition = acquisition
         self.quantile = quantile
@@ -95,7 +99,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self._net = weights.load(weights_path)
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(seed=seed)
-        self._intersection = IntersectionSearchSpace(include_pruned=pruner_predictions)
+        self._intersection = IntersectionSearchSpace(
+            include_pruned=bool(pruner_predictions or pruned_last_value)
+        )
         self._memory = TrialMemory()
         self._lock = threading.Lock()
         if search_space:
@@ -168,6 +174,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
             raise InputError(f"running must be 'best' or 'none', got {self.running!r}")
         self.transfer_studies = transfer_study_names(self.transfer_studies)
         check_bool("pruner_predictions", self.pruner_predictions)
+        check_bool("pruned_last_value", self.pruned_last_value)
 
     def _check_width(self, enc: SpaceEncoder) -> None:
         limit = self._net.model.config.max_dim
@@ -179,13 +186,13 @@ class MetaSampler(LockFreePickling, BaseSampler):
             )
 
     def _propose(self, study: Study, trial: FrozenTrial, enc: SpaceEncoder) -> np.ndarray:
-        reader = TrialReader(self.pruner_predictions, False, None)
-        obs, running = self._memory.observations(study, trial, enc, reader)
+        reader = TrialReader(self.pruner_predictions, False, None, self.pruned_last_value)
+        obs, running, unread = self._memory.observations(study, trial, enc, reader)
         transfer = self._memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
         x = np.array([o.x for o in obs]).reshape(len(obs), enc.dim)
         y = np.array([o.y for o in obs])
         # every trial run or running, not only those the context keeps, is never proposed again
-        taken = np.vstack([x, *([np.stack(running)] if running else [])])
+        taken = np.vstack([x, *(np.stack(p) for p in (running, unread) if p)])
         groups = np.zeros(len(y), dtype=int)
         if running and self.running == "best" and len(y):
             x = np.vstack([x, np.stack(running)])

@@ -50,11 +50,14 @@ class TrialReader:
         multi_fidelity: Read a pruned trial's last value at its budget, and a complete
             trial's budget.
         max_budget: The full budget (``None``: unknown, the largest one seen).
+        pruned_last_value: Read a pruned trial without a prediction at its last reported
+            value, as if it had ended there (without ``multi_fidelity``: at full budget).
     """
 
     pruner_predictions: bool
     multi_fidelity: bool
     max_budget: float | None
+    pruned_last_value: bool = False
 
     def read(self, enc: SpaceEncoder, t: FrozenTrial, sign: float) -> Observation | None:
         """The observation of ``t`` (``sign * value`` is minimized), or None when unusable."""
@@ -69,10 +72,12 @@ class TrialReader:
         if predicted is not None:
             budget = float(self.max_budget) if self.max_budget is not None else math.inf
             return Observation(x, sign * predicted[0], predicted[1], budget)
-        if pruned and self.multi_fidelity and t.intermediate_values:
+        if pruned and (self.multi_fidelity or self.pruned_last_value) and t.intermediate_values:
             value = float(t.intermediate_values[max(t.intermediate_values)])
             if not math.isfinite(value):
                 return None
+            if not self.multi_fidelity:  # as if it had ended there, at full budget
+                return Observation(x, sign * value, _std_err(t), math.inf)
             budget = trial_budget(t)
             budget = float(max(t.intermediate_values)) if math.isinf(budget) else budget
             return Observation(x, sign * value, _std_err(t), budget)
@@ -174,12 +179,13 @@ class TrialMemory:
 
     def observations(
         self, study: Study, trial: FrozenTrial, enc: SpaceEncoder, reader: TrialReader
-    ) -> tuple[list[Observation], list[np.ndarray]]:
-        """The observations of the study's finished trials and the points of its running ones
-        (``trial`` itself left out)."""
+    ) -> tuple[list[Observation], list[np.ndarray], list[np.ndarray]]:
+        """The observations of the study's finished trials, the points of its running ones and
+        the points of its finished trials that gave no observation (a pruned trial without a
+        prediction; never to be proposed again) (``trial`` itself left out)."""
         sign = study_sign(study)
         states = (*_FINISHED, TrialState.RUNNING)
-        obs, running = [], []
+        obs, running, unread = [], [], []
         for t in study.get_trials(deepcopy=False, states=states):
             if t.number == trial.number:
                 continue
@@ -195,7 +201,9 @@ class TrialMemory:
             row = self.rows[key]
             if row is not None:
                 obs.append(row)
-        return obs, running
+            elif (x := encode_trial(enc, t)) is not None:
+                unread.append(x)
+        return obs, running, unread
 
     def transfer_rows(
         self, study: Study, enc: SpaceEncoder, names: Sequence[str], reader: TrialReader

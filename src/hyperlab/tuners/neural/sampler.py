@@ -96,6 +96,11 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             and budget). Trials pruned without a prediction are treated as without the option.
             On by default: a curve pruner stops most trials, and without their predictions
             the surrogate learns only from the few it lets finish.
+        pruned_last_value: A trial pruned without a prediction joins the training data at
+            its last reported value, as if it had ended there (a pessimistic reading of a
+            curve that improves with training), instead of being left out. Without it the
+            surrogate never learns that a pruned region is poor. Ignored with
+            ``multi_fidelity`` (which reads such a trial at its own budget).
         budget_fallback: While fewer full-budget observations than the start-up design exist
             but enough trials (complete or pruned) have reported a value at some step, fit
             the surrogate on the values at the largest such step instead of drawing more
@@ -133,6 +138,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         multi_fidelity: bool = False,
         max_budget: int | None = None,
         pruner_predictions: bool = True,
+        pruned_last_value: bool = False,
         budget_fallback: bool = False,
         target_transform: str | None = None,
         warn_independent_sampling: bool = True,
@@ -151,6 +157,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         self.multi_fidelity = multi_fidelity
         self.max_budget = max_budget
         self.pruner_predictions = pruner_predictions
+        self.pruned_last_value = pruned_last_value
         self.budget_fallback = budget_fallback
         self.target_transform = target_transform
         self.warn_independent_sampling = warn_independent_sampling
@@ -158,7 +165,9 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         self._rng = np.random.default_rng(seed)
         self._random_sampler = RandomSampler(seed=seed)
         self._intersection = IntersectionSearchSpace(
-            include_pruned=bool(multi_fidelity or pruner_predictions or budget_fallback)
+            include_pruned=bool(
+                multi_fidelity or pruner_predictions or pruned_last_value or budget_fallback
+            )
         )
         self._lock = threading.Lock()
         self._checked = False
@@ -246,11 +255,14 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         memory = self._memory
         enc = memory.encoder_for(search_space)
         reader = TrialReader(
-            bool(self.pruner_predictions), bool(self.multi_fidelity), self.max_budget
+            bool(self.pruner_predictions),
+            bool(self.multi_fidelity),
+            self.max_budget,
+            bool(self.pruned_last_value),
         )
-        obs, running = memory.observations(study, trial, enc, reader)
+        obs, running, unread = memory.observations(study, trial, enc, reader)
         transfer = memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
-        x_new = self._choose(study, trial, enc, obs, running, transfer)
+        x_new = self._choose(study, trial, enc, obs, (running, unread), transfer)
         memory.proposed[(study.study_name, trial.number)] = x_new
         return enc.decode(x_new[None, :])[0]
 
@@ -260,10 +272,13 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         trial: FrozenTrial,
         enc: SpaceEncoder,
         obs: list[Observation],
-        running: list[np.ndarray],
+        points: tuple[list[np.ndarray], list[np.ndarray]],
         transfer: list[list[Observation]],
     ) -> np.ndarray:
-        """The next point ``(d,)``: from the start-up design, at random, or the surrogate's."""
+        """The next point ``(d,)``: from the start-up design, at random, or the surrogate's
+        (``points``: those of the running trials, and of finished trials that gave no
+        observation)."""
+        running, unread = points
         layout = InputLayout(bool(self.multi_fidelity), len(transfer))
         rows = as_rows(obs, transfer, self.max_budget)
         full = [r for r in rows if r.fraction >= 1.0 and r.study == OWN_STUDY]
@@ -278,7 +293,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             return enc.random(1, self._rng)[0]
         if not layout.use_budget:
             rows = [r for r in rows if r.fraction >= 1.0]
-        taken = [o.x for o in obs] + [r.x for r in full] + list(running)
+        taken = [o.x for o in obs] + [r.x for r in full] + list(running) + list(unread)
         return self._fit_and_propose(enc, layout, training_set(rows, full, layout), running, taken)
 
     def _fallback_rows(self, study: Study, enc: SpaceEncoder, needed: int) -> list[Row] | None:

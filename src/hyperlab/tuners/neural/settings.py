@@ -17,7 +17,13 @@ from hyperlab.tuners.neural.observations import transfer_study_names
 #: How trials still running enter the training data (see ``NeuralSampler``'s ``running``).
 LIARS = ("best", "mean", "none")
 #: Options that must be ``True`` or ``False``.
-FLAGS = ("multi_fidelity", "pruner_predictions", "budget_fallback", "warn_independent_sampling")
+FLAGS = (
+    "multi_fidelity",
+    "pruner_predictions",
+    "pruned_last_value",
+    "budget_fallback",
+    "warn_independent_sampling",
+)
 
 
 def check_settings(options: Mapping[str, Any]) -> None:
