@@ -361,3 +361,40 @@ def test_a_trial_orphaned_by_a_process_killed_before_it_named_itself_is_run_agai
     procs += [Proc(-9)]
     assert not runner._rerun_orphans(study, job, procs, how)
     assert len(procs) == 4
+
+
+class _Epochs(Task):
+    """Reports ``max_budget`` epochs of 1, 1/2, 1/3, ..."""
+
+    name = "epochs"
+
+    def __init__(self, max_budget: int) -> None:
+        self.max_budget = max_budget
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"x": trial.suggest_float("x", 0, 1)}
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        curve = [1.0 / (e + 1) for e in range(budget)]
+        for e in range(1, budget + 1):
+            if on_epoch is not None:
+                on_epoch(e, curve[e - 1], {"val_loss": curve[:e]})
+        return Evaluation(value=curve[-1], budget=budget)
+
+
+def test_a_pruner_is_never_asked_after_the_last_epoch() -> None:
+    """A prune there would throw away a finished result and save nothing."""
+
+    class Always(optuna.pruners.BasePruner):
+        def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+            return True
+
+    for budget, state in ((1, TrialState.COMPLETE), (3, TrialState.PRUNED)):
+        study = optuna.create_study(pruner=Always())
+        study.optimize(TaskObjective(_Epochs(budget)), n_trials=1)
+        assert study.trials[0].state == state
+    study = optuna.create_study(pruner=Always())  # a run's --budget is the last epoch too
+    study.optimize(TaskObjective(_Epochs(3), budget=1), n_trials=1)
+    assert study.trials[0].state == TrialState.COMPLETE

@@ -20,7 +20,7 @@ def _plan(**kw: object) -> hyperlab.lab.RunPlan:
         "trials": 12,
     }
     settings.update(kw)
-    return make_plan("compare", "branin", **settings)  # type: ignore[arg-type]
+    return make_plan("compare", "digits-mlp", **settings)  # type: ignore[arg-type]
 
 
 def test_one_job_per_study_with_the_plans_settings() -> None:
@@ -29,7 +29,7 @@ def test_one_job_per_study_with_the_plans_settings() -> None:
         (t, p, s) for t in ("random", "tpe") for p in ("none", "median") for s in (0, 1)
     ]
     assert {j.trials for j in jobs} == {12}
-    assert {j.task for j in jobs} == {"branin"}
+    assert {j.task for j in jobs} == {"digits-mlp"}
     assert len({j.study_name for j in jobs}) == 8
 
 
@@ -52,3 +52,17 @@ def test_a_pruner_option_that_names_the_tuned_task_is_refused_for_any_pruner() -
             trials=12,
             pruner_options={"pretrain": "lcbench-126026, lcbench-3945"},
         )
+
+
+def test_a_pruner_on_a_task_of_one_epoch_is_refused_by_name() -> None:
+    def _plan(**kw: object) -> object:
+        settings = {"name": "p", "pruners": ["none", "median"], "seeds": [0], "trials": 12}
+        return make_plan("compare", "branin", **{**settings, **kw})  # type: ignore[arg-type]
+
+    with pytest.raises(InputError, match="pruner 'median' can never stop a trial early.*'branin'"):
+        _plan(tuners=["random"])  # on branin
+    with pytest.raises(InputError, match="pruner 'asha' can never stop"):
+        make_plan(
+            "tune", "digits-mlp", name="p", tuners=["random"], pruners=["asha"], seeds=[0],
+            trials=12, budget=1,
+        )  # fmt: skip

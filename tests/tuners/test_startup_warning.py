@@ -50,7 +50,7 @@ def test_pruner_predictions_without_a_pruner_that_records_them_is_refused(tmp_pa
 
     with pytest.raises(InputError, match="pruner_predictions=True needs a pruner"):
         hyperlab.tune(
-            "branin",
+            "digits-mlp",
             "tpe",
             trials=12,
             pruner="median",
@@ -58,7 +58,7 @@ def test_pruner_predictions_without_a_pruner_that_records_them_is_refused(tmp_pa
             tuner_options={"pruner_predictions": True},
             progress=False,
         )
-    assert not (tmp_path / "branin-tpe" / "run.json").exists()
+    assert not (tmp_path / "digits-mlp-tpe" / "run.json").exists()
 
 
 def _user_objective(trial: Any) -> float:

@@ -47,6 +47,7 @@ class TaskObjective:
         config = self.task.search_space(trial)
         seed = trial_seed(self.seed, trial.number)
         trial.set_user_attr("seed", seed)
+        last = self.budget if self.budget is not None else self.task.max_budget
 
         def on_epoch(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
             try:
@@ -56,7 +57,8 @@ class TaskObjective:
             if not math.isfinite(value):
                 raise TrialFailure(f"non-finite validation loss {value} at epoch {epoch}", curves)
             trial.report(value, epoch)
-            if trial.should_prune():
+            # after the last epoch there is nothing left to save: a prune would only lose it
+            if epoch < last and trial.should_prune():
                 trial.set_user_attr("curves", curves)
                 trial.set_user_attr("budget", epoch)
                 # read the stored attributes: a pruner may have written its own reason there

@@ -129,8 +129,15 @@ def check_plugins(
             check_run(trials=trials, budget=budget, pruners=pruners, stop_at_noise=stop_at_noise)
         if getattr(tuner, "drives_trials", False):
             driving.add(t)
+    steps = budget if budget is not None else getattr(task, "max_budget", None)
     for p, pruner in zip(pruners, built_pruners):  # after the tuners: one may refuse pruners
         _check_pruner_startup(p, pruner, trials)
+        if p != "none" and steps == 1:
+            raise InputError(
+                f"pruner {p!r} can never stop a trial early: the trials of task "
+                f"{task_name or getattr(task, 'name', '?')!r} train one epoch (a budget of 1), so "
+                "there is nothing to save; use the pruner 'none'"
+            )
         predictor = getattr(pruner, "predictor", None)
         if task is not None and predictor is not None:
             predictor.check_space(task.distributions())  # e.g. its pretraining curves' space
