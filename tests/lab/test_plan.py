@@ -59,7 +59,7 @@ def test_a_pruner_on_a_task_of_one_epoch_is_refused_by_name() -> None:
         settings = {"name": "p", "pruners": ["none", "median"], "seeds": [0], "trials": 12}
         return make_plan("compare", "branin", **{**settings, **kw})  # type: ignore[arg-type]
 
-    with pytest.raises(InputError, match="pruner 'median' can never stop a trial early.*'branin'"):
+    with pytest.raises(InputError, match=r"pruner 'median' can never stop a trial early.*'branin'"):
         _plan(tuners=["random"])  # on branin
     with pytest.raises(InputError, match="pruner 'asha' can never stop"):
         make_plan(
