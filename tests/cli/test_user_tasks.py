@@ -213,3 +213,16 @@ def test_a_run_stopped_by_failures_exits_1_and_a_resumed_run_forgets_the_stop(
     compare[compare.index("--tuner")] = "--tuners"
     assert main(compare) == 1
     assert capsys.readouterr().err.count("stopped after 10 failed trials") == 2
+
+
+def test_a_report_is_built_when_the_tasks_code_no_longer_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = _write(tmp_path / "gone_task.py", TASK)
+    monkeypatch.chdir(tmp_path)
+    argv = ["compare", "--task", "gone_task.py:Quad", "--tuners", "random", "--seeds", "1"]
+    assert main([*argv, "--trials", "2", "--runs-dir", "runs", "--no-progress"]) == 0
+    code.unlink()  # moved or deleted since the run
+    (tmp_path / "runs" / "gone_task-Quad-compare" / "report.html").unlink()
+    assert main(["report", "runs/gone_task-Quad-compare"]) == 0
+    assert (tmp_path / "runs" / "gone_task-Quad-compare" / "report.html").exists()

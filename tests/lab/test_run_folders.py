@@ -283,3 +283,17 @@ def test_the_full_budget_given_or_left_out_is_the_same_setting_on_resume(tmp_pat
     assert as_wine[1].differences(as_wine[0]) == []
     assert as_wine[0].differences(as_wine[1]) == []
     assert as_wine[2].differences(as_wine[0]) == [f"budget: None -> {full - 1}"]
+
+
+def test_fewer_trials_on_resume_only_while_no_study_holds_more(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A report covers every trial its studies hold: asking for fewer than that would label
+    them with the smaller count, so it is refused; fewer than recorded but more than run is
+    fine (an interrupted run finished early)."""
+    assert _tune(tmp_path, "t", trials=4) == 0
+    assert _tune(tmp_path, "t", trials=2) == 2
+    assert "already holds 4 finished trials" in capsys.readouterr().err
+    assert json.loads((tmp_path / "t" / "run.json").read_text())["trials"] == 4
+    assert _tune(tmp_path, "t", trials=5) == 0
+    assert _tune(tmp_path, "t", trials=5) == 0  # the same count again: nothing to run

@@ -110,6 +110,7 @@ def test_prunes_an_obviously_bad_curve_with_a_reason() -> None:
     attrs = study._storage.get_trial(bad._trial_id).user_attrs
     assert "P(better)" in attrs["prune_reason"] and "0.2657" in attrs["prune_reason"]
     assert attrs["predicted_final_mean"] > 1.5 and attrs["predicted_final_std"] > 0
+    assert attrs["predicted_final_epoch"] == BUDGET  # where the report draws the prediction
 
 
 def test_median_rule_until_the_predictor_has_data() -> None:

@@ -77,6 +77,7 @@ def test_reason_is_recorded() -> None:
     # the prediction is recorded as the curve pruner does (a sampler may use it)
     attrs = study.trials[-1].user_attrs
     assert attrs["predicted_final_mean"] == 5.0 and attrs["predicted_final_std"] == 0.01
+    assert isinstance(attrs["predicted_final_epoch"], int)
     # ranked by value (before the predictor acts): no prediction to record
     study = study_with(ByLast(), n_complete=6, min_finished=10)
     assert pruned_at_first_rung(study, 5.0)

@@ -118,3 +118,47 @@ def test_surplus_trials_are_not_counted_as_failures(tmp_path: Path) -> None:
         study.tell(trial, state=TrialState.FAIL)
     (method,) = compare_records(tmp_path / "b").methods
     assert method.n_failed == 1
+
+
+def _broken_in_seed_1(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1.0, 1.0)
+    if trial.study.study_name.endswith(":seed1"):
+        raise RuntimeError("this seed's setup is broken")
+    return x * x
+
+
+def test_a_seed_without_a_finished_trial_is_counted_and_named(tmp_path: Path) -> None:
+    """The mean covers the seeds with a result: the table says how many, the notes say which."""
+    hyperlab.compare(
+        _broken_in_seed_1, ["random"], seeds=3, trials=2, runs_dir=tmp_path, name="s",
+        progress=False,
+    )  # fmt: skip
+    rec = compare_records(tmp_path / "s")
+    (method,) = rec.methods
+    assert method.seeds_text() == "2 of 3" and method.seeds_with_result == 2
+    assert any("no finished trial in seed(s) [1]" in line for line in rec.stopped)
+    assert math.isfinite(method.final_mean)
+
+
+def test_one_seed_has_no_standard_error() -> None:
+    from hyperlab.lab.stats import mean_se
+
+    mean, se = mean_se([0.5])
+    assert mean == 0.5 and math.isnan(se)
+
+
+def test_curves_of_a_metric_alone_are_drawn(tmp_path: Path) -> None:
+    """A task whose curves hold only ``val_metric`` (a documented key) gets a figure of it,
+    not an empty one, and no diagnosis (which reads losses)."""
+    import json
+
+    from hyperlab.report.html import _curves_figure, _loss_curves, _task_curves
+    from hyperlab.report.records import TrialCurves
+
+    item = TrialCurves(
+        label="m", trial=0, value=0.8, params={}, curves={"val_metric": [0.5, 0.7, 0.8]}
+    )
+    fig = _curves_figure([item], "x")
+    assert len(fig.data) == 1 and list(fig.data[0].y) == [0.5, 0.7, 0.8]
+    assert json.loads(fig.to_json())["layout"]["yaxis"]["title"]["text"] == "metric"
+    assert _task_curves([item]) and not _loss_curves([item])

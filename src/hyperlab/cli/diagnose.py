@@ -71,10 +71,16 @@ def _trial_curves(source: Path, number: int, study: str | None) -> tuple[Any, st
 
     trial = find_trial(source, number, study)
     curves = trial.user_attrs.get("curves")
-    if not curves or len(curves.get("train_loss") or []) == 0:
+    if not curves:
         raise InputError(
-            f"trial {number} of {source} has no per-epoch curves "
-            f"(state {trial.state.name}); nothing to diagnose"
+            f"trial {number} of {source} has no per-epoch curves (state {trial.state.name}; "
+            "an objective that only calls trial.report records none); nothing to diagnose"
+        )
+    missing = [k for k in ("train_loss", "val_loss") if not curves.get(k)]
+    if missing:
+        raise InputError(
+            f"trial {number} of {source} has curves {sorted(curves)} but no {missing}: the "
+            "diagnosis reads a training and a validation loss per epoch"
         )
     title = f"{source.name} trial {number} ({trial.state.name.lower()})"
     return curves, title, source / f"diagnosis-trial-{number}.html"

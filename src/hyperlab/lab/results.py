@@ -10,7 +10,8 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.direction import is_better, name_of, regret
-from hyperlab.lab.rundir import RunDir, load_studies
+from hyperlab.errors import HyperlabError
+from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.registry import TASKS
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
@@ -105,12 +106,24 @@ def study_records(
     return records
 
 
+def run_task(spec: RunSpec) -> Any | None:
+    """The run's task object, or ``None``: a user objective, or a task whose code no longer
+    loads (a moved or deleted file, a missing data set). Reading a run never fails for want
+    of its task; only what the task adds (its known optimum, its held-out split) is missing."""
+    if spec.task is None:
+        return None
+    try:
+        return TASKS.create(spec.task, **spec.task_options)
+    except (HyperlabError, ImportError, OSError, TypeError, ValueError):
+        return None
+
+
 def collect_records(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Per-trial records of every study of a run."""
+    """Per-trial records of every study of a run (``regret`` only where the task, known to
+    load, has a known optimum)."""
     spec = RunDir(run_dir).load_spec()
-    optimum = None
-    if spec.task is not None:
-        optimum = TASKS.create(spec.task, **spec.task_options).optimum
+    task = run_task(spec)
+    optimum = task.optimum if task is not None else None
     records = []
     for study, tuner, pruner, seed in load_studies(run_dir):
         records.extend(study_records(study, tuner, pruner, seed, optimum))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from hyperlab.errors import (
     DataNotFoundError,
@@ -296,6 +297,7 @@ class RunDir:
                     f"({'; '.join(diffs)}); resume it with the same settings, choose another "
                     "--name, or pass --overwrite to start over"
                 )
+            self._check_fewer_trials(spec, old)
             spec.created, spec.name = old.created, old.name
         self.path.mkdir(parents=True, exist_ok=True)
         spec.storage = spec.storage or self.default_storage(spec)
@@ -404,6 +406,32 @@ class RunDir:
                 "name that another run made in "
                 f"{redact(spec.storage)!r} (e.g. {kept[0]!r})",
                 stacklevel=4,
+            )
+
+    def _check_fewer_trials(self, spec: RunSpec, old: RunSpec) -> None:
+        """Fewer trials than recorded only while no study holds more finished trials: the
+        report covers every trial a study holds, and would label them with the smaller count."""
+        if spec.trials >= old.trials:
+            return
+        from hyperlab.lab.storage import open_storage
+
+        storage = open_storage(old.storage)
+        names = {n for n, *_ in old.study_names()}
+        finished = (TrialState.COMPLETE, TrialState.PRUNED)
+        most = max(
+            (
+                len(storage.get_all_trials(st._study_id, deepcopy=False, states=finished))
+                for st in storage.get_all_studies()
+                if st.study_name in names
+            ),
+            default=0,
+        )
+        if most > spec.trials:
+            raise RunConflictError(
+                f"run directory {str(self.path)!r} asks for {spec.trials} trials per study, but "
+                f"a study of the run already holds {most} finished trials (the run was made with "
+                f"{old.trials}); ask for at least {most}, choose another --name, or pass "
+                "--overwrite to start over"
             )
 
     def _has_trials(self, spec: RunSpec) -> bool:

@@ -16,12 +16,13 @@ from hyperlab.errors import InputError
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error of the mean (SE 0 for fewer than two values)."""
+    """Mean and standard error of the mean of the finite values (SE ``nan`` for fewer than
+    two: one value says nothing of its spread)."""
     arr = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
     if arr.size == 0:
         return float("nan"), float("nan")
     if arr.size == 1:
-        return float(arr[0]), 0.0
+        return float(arr[0]), float("nan")
     return float(arr.mean()), float(arr.std(ddof=1) / math.sqrt(arr.size))
 
 

@@ -173,11 +173,15 @@ class PredictorPruner(LockFreePickling, BasePruner):
         reason: str,
         mean: float | None = None,
         std: float | None = None,
+        epoch: int | None = None,
     ) -> None:
-        """Write why ``trial`` stops (and its predicted final ``mean`` and ``std``) on it."""
+        """Write why ``trial`` stops (and its predicted final ``mean`` and ``std``, the value
+        it would have at ``epoch``) on it."""
         attrs: dict[str, Any] = {"prune_reason": reason}
         if mean is not None and std is not None:
             attrs.update(predicted_final_mean=float(mean), predicted_final_std=float(std))
+            if epoch is not None:
+                attrs["predicted_final_epoch"] = int(epoch)
         for key, value in attrs.items():
             study._storage.set_trial_user_attr(trial._trial_id, key, value)
             # Optuna hands the pruner a shallow copy of the running trial's cached record, so

@@ -168,7 +168,7 @@ class LearningCurvePruner(PredictorPruner):
             f"of {finals.size} complete trials; P(better) = {p_better:.2%} < "
             f"{self.threshold:.0%}"
         )
-        self._record(study, trial, reason, sign * mean, std)
+        self._record(study, trial, reason, sign * mean, std, budget)
         return True
 
     def _p_better(

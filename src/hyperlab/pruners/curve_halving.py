@@ -137,7 +137,7 @@ class CurveHalvingPruner(PredictorPruner):
         if prediction is None:
             self._record(study, trial, reason)
         else:  # the prediction is recorded as the curve pruner does (a sampler may use it)
-            self._record(study, trial, reason, sign * prediction[0], prediction[1])
+            self._record(study, trial, reason, sign * prediction[0], prediction[1], budget)
         return True
 
     def _predicted(

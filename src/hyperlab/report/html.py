@@ -84,8 +84,25 @@ def better(direction: str) -> str:
     return "higher" if direction == "maximize" else "lower"
 
 
+#: The curves a figure draws per trial, and their dash: losses, or else the metric.
+_LOSS_KEYS = (("train_loss", "dot"), ("val_loss", "solid"))
+_METRIC_KEYS = (("train_metric", "dot"), ("val_metric", "solid"))
+
+
+def _drawn(item: TrialCurves) -> tuple[tuple[str, str], ...]:
+    """The curves drawn for ``item``: its losses, or its metric when it has no loss curve."""
+    if any(item.curves.get(k) for k, _ in _LOSS_KEYS):
+        return _LOSS_KEYS
+    return _METRIC_KEYS
+
+
 def _task_curves(items: Sequence[TrialCurves]) -> bool:
-    return any(item.curves.get(k) for item in items for k in ("train_loss", "val_loss"))
+    return any(item.curves.get(k) for item in items for k, _ in _drawn(item))
+
+
+def _loss_curves(items: Sequence[TrialCurves]) -> bool:
+    """Whether a trial has loss curves: what the diagnosis reads."""
+    return any(item.curves.get(k) for item in items for k, _ in _LOSS_KEYS)
 
 
 def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
@@ -96,7 +113,7 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
     fig = go.Figure()
     for i, item in enumerate(items):
         color = _COLORS[i % len(_COLORS)]
-        for key, dash in (("train_loss", "dot"), ("val_loss", "solid")):
+        for key, dash in _drawn(item):
             ys = item.curves.get(key)
             if ys:
                 fig.add_trace(
@@ -118,7 +135,10 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
                     line={"color": color},
                 )
             )
-    x, y = ("epoch", "loss") if _task_curves(items) else ("step", "reported value")
+    if _task_curves(items):
+        x, y = "epoch", ("loss" if _loss_curves(items) else "metric")
+    else:
+        x, y = "step", "reported value"
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=380)
     return fig
 
@@ -151,7 +171,10 @@ def _diagnosis_html(items: Sequence[TrialCurves]) -> str:
             f"<p><b>{html.escape(item.title)}</b>:</p><ul>{lines}</ul>"
             + (f"<p class='note'>advice: {adv}</p>" if adv else "")
         )
-    return "".join(parts) or "<p class='note'>No diagnosis available (curves too short).</p>"
+    return "".join(parts) or (
+        "<p class='note'>No diagnosis: it reads a training and a validation loss of at least "
+        "3 epochs each, which these trials do not have.</p>"
+    )
 
 
 def _setup_html(rec: CompareRecords) -> str:
@@ -218,6 +241,7 @@ def _summary_html(rec: CompareRecords) -> str:
     rows = [
         {
             "method": m.label,
+            "seeds": m.seeds_text(),
             "final best (mean)": m.final_mean,
             "± SE (seeds)": m.final_se,
             "regret (mean)": (
@@ -286,7 +310,7 @@ def render_compare(rec: CompareRecords) -> str:
                 _curves_html(rec.best_curves, "Best trial of each method (dotted: train)"),
             )
         )
-    if _task_curves(rec.best_curves):
+    if _loss_curves(rec.best_curves):
         sections.append(("Diagnosis of the best trials", _diagnosis_html(rec.best_curves)))
     if rec.pruned:
         sections.append(("Early-stopping diagnostics", _pruned_html(rec)))
@@ -315,7 +339,7 @@ def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
             )
         )
         if p.predicted_mean is not None:
-            final_x = rec.spec.get("budget") or max(len(p.curve), 1)
+            final_x = p.predicted_epoch or rec.spec.get("budget") or max(len(p.curve), 1)
             std = p.predicted_std or 0.0
             fig.add_trace(
                 go.Scatter(
@@ -331,7 +355,11 @@ def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
     fig.update_layout(
         title="Pruned trials: curve so far and predicted final value (90% band)",
         xaxis_title="epoch" if task else "step",
-        yaxis_title="validation loss" if task else "reported value",
+        yaxis_title=(
+            ("validation loss" if rec.direction == "minimize" else "validation score")
+            if task
+            else "reported value"
+        ),
         height=400,
     )
     rows = [
@@ -416,7 +444,7 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
                 _curves_html(rec.top, "Top trials (dotted: train)"),
             )
         )
-    if _task_curves(rec.top):
+    if _loss_curves(rec.top):
         sections.append(("Diagnosis of the best trials", _diagnosis_html(rec.top[:3])))
     if rec.importances:
         imp = go.Figure(

@@ -14,8 +14,7 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import name_of
-from hyperlab.errors import HyperlabError
-from hyperlab.lab.results import cv_std_err, study_records, trial_budget
+from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.runner import is_surplus, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
@@ -46,6 +45,16 @@ class MethodSummary:
     n_pruned: int = 0
     n_failed: int = 0
 
+    @property
+    def seeds_with_result(self) -> int:
+        """Seeds whose study has a finished trial: those ``final_mean`` is taken over."""
+        return sum(math.isfinite(v) for v in self.final_best)
+
+    def seeds_text(self) -> str:
+        """``"3"``, or ``"2 of 3"`` when a seed's study has no finished trial."""
+        n, total = self.seeds_with_result, len(self.final_best)
+        return str(total) if n == total else f"{n} of {total}"
+
 
 @dataclass
 class PrunedTrial:
@@ -60,6 +69,7 @@ class PrunedTrial:
     predicted_mean: float | None
     predicted_std: float | None
     steps: list[int] = field(default_factory=list)
+    predicted_epoch: int | None = None  # the epoch the prediction is for (the full budget)
 
 
 @dataclass
@@ -238,16 +248,8 @@ def _diagnosis(t: FrozenTrial) -> dict[str, Any] | None:
 
 
 def _task_of(spec: RunSpec) -> Any | None:
-    """The run's task object, or ``None`` (a user objective, or code that no longer loads: a
-    report never fails for want of the task)."""
-    if spec.task is None:
-        return None
-    from hyperlab.registry import TASKS
-
-    try:
-        return TASKS.create(spec.task, **spec.task_options)
-    except (HyperlabError, ImportError, TypeError, ValueError):
-        return None
+    """The run's task object, or ``None`` (see :func:`hyperlab.lab.results.run_task`)."""
+    return run_task(spec)
 
 
 def _pruned_of(label: str, seed: int, t: FrozenTrial) -> PrunedTrial:
@@ -260,6 +262,7 @@ def _pruned_of(label: str, seed: int, t: FrozenTrial) -> PrunedTrial:
         curve=[v for _, v in reported],
         reason=t.user_attrs.get("prune_reason", "stopped by the pruner"),
         predicted_mean=t.user_attrs.get("predicted_final_mean"),
+        predicted_epoch=t.user_attrs.get("predicted_final_epoch"),
         predicted_std=t.user_attrs.get("predicted_final_std"),
         steps=[int(s) for s, _ in reported],
     )
@@ -316,6 +319,13 @@ def _method(
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += sum(t.state == TrialState.FAIL and not is_surplus(t) for t in trials)
         candidates += _sorted_best_first(trials, direction)[:1]
+    missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
+    if missing:
+        stopped.append(
+            f"{label}: no finished trial in seed(s) {missing}; its mean and standard error are "
+            f"over the other {len(finals) - len(missing)} seed(s), and the paired comparisons "
+            "leave those seeds out"
+        )
     med, low, high = _band(curves)
     f_mean, f_se = mean_se(finals)
     t_mean, t_se = mean_se(tests)
