@@ -41,6 +41,7 @@ ALLOWED = {
     "api": CORE | {"lab", "report", "tasks"},
     "cli": CORE | LEAVES | PLUGINS | {"population", "lab", "report", "experiments", "api"},
     "__init__": set(),
+    "__main__": {"cli"},  # ``python -m hyperlab``: the command line, nothing else
 }
 OUTSIDE = ("benchmarks", "scripts", "tests")
 

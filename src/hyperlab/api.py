@@ -63,7 +63,8 @@ def tune(
         name: Run name (default ``<task>-<tuner>``); the run lives in ``runs_dir/name``.
         budget: Epochs per trial (default: the task's maximum).
         stop_at_noise: Stop once the possible remaining improvement is below the best trial's
-            cross-validation standard error (Optuna's Terminator, after Makarova et al. 2022).
+            cross-validation error (the spread of its fold scores with Nadeau and Bengio's
+            correction, as Optuna's Terminator computes it, after Makarova et al. 2022).
         runs_dir, overwrite: Parent folder of run folders; delete an existing run of that
             name first.
         progress, report: Show a progress bar; write ``report.html`` into the run folder.

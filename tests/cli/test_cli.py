@@ -226,3 +226,15 @@ def test_bad_input_is_a_clear_error(
     assert message in err
     assert "Traceback" not in err
     assert "hunter2" not in err
+
+
+def test_version_and_python_dash_m() -> None:
+    import subprocess
+    import sys
+
+    import hyperlab
+
+    done = subprocess.run(
+        [sys.executable, "-m", "hyperlab", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"hyperlab {hyperlab.__version__}"

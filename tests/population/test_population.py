@@ -724,3 +724,9 @@ def test_async_never_copies_a_member_that_has_not_trained_since_its_own_copy(
     run_population(tuner, Quadratic(), tmp_path, trials=8, budget=12, interval=1, mode="async")
     assert offered, "no member copied another: the test shows nothing"
     assert not any(offered)
+
+
+def test_a_populations_best_params_are_those_its_best_model_ended_with(tmp_path: Path) -> None:
+    study = run_population("pbt", Quadratic(), tmp_path, trials=4, interval=1)
+    best = study.best_trial
+    assert summarize(study).best_params == best.user_attrs["schedule"][-1]["config"]

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural networks that set the hyperparameters of neural networks, "
         "measured against the classic tuners.",
     )
+    from hyperlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"hyperlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

@@ -54,7 +54,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stop-at-noise",
         action="store_true",
-        help="stop once the possible remaining improvement is below the CV standard error",
+        help="stop once the possible remaining improvement is below the best trial's "
+        "cross-validation error (Nadeau-Bengio corrected fold spread, as Optuna's Terminator)",
     )
     p.add_argument(
         "--overwrite", action="store_true", help="delete an existing run of that name first"

@@ -20,7 +20,9 @@ class TuneSummary:
     """What :func:`tune` found.
 
     Attributes:
-        best_params: The best trial's parameters.
+        best_params: The best trial's parameters; for a population, those its best model
+            ended with (the last segment of its schedule: after copies, architecture
+            included), not the ones its slot started from.
         best_value: Its cross-validated mean score.
         best_std_err: Its standard error over the CV folds (NaN when it has no CV).
         test_score: Its score on the held-out test split (``None`` when the task has none).
@@ -106,8 +108,12 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
             + _first_failure(study)
         ) from None
     test = study.user_attrs.get("test_score", {})
+    schedule = best.user_attrs.get("schedule")
+    params = dict(best.params)
+    if isinstance(study.user_attrs.get("population"), dict) and schedule:
+        params = dict(schedule[-1]["config"])  # what the best model ended with
     return TuneSummary(
-        best_params=dict(best.params),
+        best_params=params,
         best_value=float(best.value if best.value is not None else math.nan),
         best_std_err=cv_std_err(best),
         test_score=test.get("value") if test.get("trial") == best.number else None,

@@ -210,7 +210,8 @@ def run_worker(
     Args:
         storage: The shared storage URL.
         name: A study name, or a run name (all studies ``name:...``).
-        worker_name: This worker's name (seeds its sampler; shown in reports).
+        worker_name: This worker's name (it seeds its sampler; trials record the process as
+            ``host:pid`` in their ``worker`` attribute, which is what finds a dead worker's trials).
         heartbeat_interval: Seconds between heartbeats (default: the study's setting, else 10).
         grace_period: Seconds without heartbeat before a trial is stale (default: the study's
             setting, else 30).
