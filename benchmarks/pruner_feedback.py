@@ -63,7 +63,9 @@ def run(args: argparse.Namespace, runs_dir: str) -> list[StudyOutcome]:
                 pruners=[pruner],
                 seeds=seeds,
                 trials=args.trials,
-                tuner_options={"pruner_predictions": feedback},
+                # the arms as measured before pruned_last_value existed (it enters a trial
+                # pruned without a prediction at its last value; on by default since)
+                tuner_options={"pruner_predictions": feedback, "pruned_last_value": False},
                 runs_dir=runs_dir,
                 name=name,
                 storage=f"journal:{Path(runs_dir).resolve() / name}.journal",

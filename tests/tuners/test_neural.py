@@ -199,8 +199,9 @@ def test_pruner_predictions_enter_as_noisy_full_budget_observations(spy: type[_S
         return _four_epochs(trial, predict=True)
 
     sampler = NeuralSampler(
-        surrogate="spy", seed=0, n_startup=3, pruner_predictions=True, max_budget=4, **_FAST
-    )
+        surrogate="spy", seed=0, n_startup=3, pruner_predictions=True, max_budget=4,
+        pruned_last_value=False, **_FAST,
+    )  # fmt: skip
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(lambda t: -objective(t), n_trials=10)
     X, y, noise = spy.calls[-1]
@@ -217,7 +218,10 @@ def test_pruner_predictions_enter_as_noisy_full_budget_observations(spy: type[_S
     # switched off, the pruned trials are left out again (the default is on)
     assert NeuralSampler().pruner_predictions is True
     spy.calls = []
-    off = NeuralSampler(surrogate="spy", seed=0, n_startup=3, pruner_predictions=False, **_FAST)
+    off = NeuralSampler(
+        surrogate="spy", seed=0, n_startup=3, pruner_predictions=False, pruned_last_value=False,
+        **_FAST,
+    )  # fmt: skip
     optuna.create_study(direction="maximize", sampler=off).optimize(
         lambda t: -objective(t), n_trials=10
     )
@@ -247,11 +251,16 @@ def test_budget_fallback_models_the_largest_step_enough_trials_reached(
     at_two = [t.intermediate_values[2] for t in study.trials[:-1]]
     assert X.shape == (len(at_two), 2)
     assert sorted(np.round(y, 6)) == sorted(np.round(at_two, 6))
-    # off (the default), 1 finished trial < 3: Sobol points only, no fit
+    # off (the default), and pruned trials left out: 1 finished trial < 3, Sobol points only
     spy.calls = []
-    off = NeuralSampler(surrogate="spy", seed=0, n_startup=3, **_FAST)
+    off = NeuralSampler(surrogate="spy", seed=0, n_startup=3, pruned_last_value=False, **_FAST)
     optuna.create_study(sampler=off).optimize(objective, n_trials=6)
     assert spy.calls == []
+    # the defaults: the pruned trials enter at their last value, so the model fits
+    optuna.create_study(
+        sampler=NeuralSampler(surrogate="spy", seed=0, n_startup=3, **_FAST)
+    ).optimize(objective, n_trials=6)
+    assert spy.calls
     with pytest.raises(InputTypeError, match="budget_fallback"):
         NeuralSampler(budget_fallback=1)  # type: ignore[arg-type]
 

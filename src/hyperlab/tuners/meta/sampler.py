@@ -53,7 +53,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         pruner_predictions: A trial a curve pruner stopped with a predicted final value joins
             the context at that value (see ``NeuralSampler``).
         pruned_last_value: A trial pruned without a prediction joins the context at its last
-            reported value, as if it had ended there (see ``NeuralSampler``).
+            reported value, as if it had ended there (see ``NeuralSampler``; on by default).
         weights_path: The network's weights (default: the ones shipped with hyperlab).
         acquisition: How candidates are scored: ``"quantile"`` (the lowest predicted
             ``quantile`` of the score wins: an optimistic bound that weighs how good a
@@ -76,7 +76,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         running: str = "best",
         transfer_studies: Sequence[str] | None = None,
         pruner_predictions: bool = True,
-        pruned_last_value: bool = False,
+        pruned_last_value: bool = True,
         weights_path: str | None = None,
         acquisition: str = "quantile",
         quantile: float = 0.1,

@@ -99,8 +99,10 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         pruned_last_value: A trial pruned without a prediction joins the training data at
             its last reported value, as if it had ended there (a pessimistic reading of a
             curve that improves with training), instead of being left out. Without it the
-            surrogate never learns that a pruned region is poor. Ignored with
-            ``multi_fidelity`` (which reads such a trial at its own budget).
+            surrogate never learns that a pruned region is poor and keeps proposing it (under
+            ``median`` or ``asha`` most trials are pruned without a prediction). On by
+            default. Ignored with ``multi_fidelity`` (which reads such a trial at its own
+            budget) and with ``budget_fallback`` (which models the values at one step).
         budget_fallback: While fewer full-budget observations than the start-up design exist
             but enough trials (complete or pruned) have reported a value at some step, fit
             the surrogate on the values at the largest such step instead of drawing more
@@ -138,7 +140,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         multi_fidelity: bool = False,
         max_budget: int | None = None,
         pruner_predictions: bool = True,
-        pruned_last_value: bool = False,
+        pruned_last_value: bool = True,
         budget_fallback: bool = False,
         target_transform: str | None = None,
         warn_independent_sampling: bool = True,
@@ -258,7 +260,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             bool(self.pruner_predictions),
             bool(self.multi_fidelity),
             self.max_budget,
-            bool(self.pruned_last_value),
+            bool(self.pruned_last_value and not self.budget_fallback),
         )
         obs, running, unread = memory.observations(study, trial, enc, reader)
         transfer = memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
