@@ -730,3 +730,18 @@ def test_a_populations_best_params_are_those_its_best_model_ended_with(tmp_path:
     study = run_population("pbt", Quadratic(), tmp_path, trials=4, interval=1)
     best = study.best_trial
     assert summarize(study).best_params == best.user_attrs["schedule"][-1]["config"]
+
+
+class _NothingToExplore(Quadratic):
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {
+            "lr": trial.suggest_float("lr", 0.05, 0.05),
+            "momentum": trial.suggest_float("momentum", 0.5, 0.5),
+            "steps": trial.suggest_int("steps", 4, 4),
+            "start": trial.suggest_categorical("start", ["near", "far"]),
+        }
+
+
+def test_a_population_with_nothing_to_explore_says_so(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"nothing to explore.*each allow one value"):
+        run_population("pbt", _NothingToExplore(), tmp_path, interval=2)

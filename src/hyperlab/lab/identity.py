@@ -94,7 +94,7 @@ def space_conflict(study_name: str, changes: list[str]) -> RunConflictError:
     return RunConflictError(
         f"the search space changed since study {study_name!r} began ({'; '.join(changes)}); "
         "resume it with the search space it began with, choose another --name, or pass "
-        "--overwrite to start over"
+        "--overwrite (overwrite=True) to start over"
     )
 
 

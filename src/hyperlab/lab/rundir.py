@@ -295,7 +295,7 @@ class RunDir:
                 raise RunConflictError(
                     f"run directory {str(self.path)!r} holds a run with other settings "
                     f"({'; '.join(diffs)}); resume it with the same settings, choose another "
-                    "--name, or pass --overwrite to start over"
+                    "--name, or pass --overwrite (overwrite=True) to start over"
                 )
             self._check_fewer_trials(spec, old)
             spec.created, spec.name = old.created, old.name
@@ -431,7 +431,7 @@ class RunDir:
                 f"run directory {str(self.path)!r} asks for {spec.trials} trials per study, but "
                 f"a study of the run already holds {most} finished trials (the run was made with "
                 f"{old.trials}); ask for at least {most}, choose another --name, or pass "
-                "--overwrite to start over"
+                "--overwrite (overwrite=True) to start over"
             )
 
     def _has_trials(self, spec: RunSpec) -> bool:

@@ -603,7 +603,7 @@ def _kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
         f"its earlier trials had ({exc}): the search space changed since the study began, or "
         "two branches of a conditional space give one name to parameters of different kinds "
         "(name them apart); resume with the search space it began with, choose another "
-        "--name, or pass --overwrite to start over"
+        "--name, or pass --overwrite (overwrite=True) to start over"
     )
 
 

@@ -9,6 +9,7 @@ each in segments (:mod:`hyperlab.population.loop`), writing one trial per member
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -258,7 +259,19 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
             f"(learning_rate_param); task {task.name!r} has none"
         )
     learned = task.learning_rate_param if hypergradient else None
-    return tuple(n for n in task.mutable_params if n != learned)
+    explored = tuple(n for n in task.mutable_params if n != learned)
+    if not any(not space[n].single() for n in explored):
+        why = (
+            f"its only mutable parameter, {learned!r}, is learned by the hypergradient members"
+            if not explored
+            else f"its mutable parameters {list(explored)} each allow one value"
+        )
+        warnings.warn(
+            f"{tuner!r} has nothing to explore on task {task.name!r}: {why}; its members will "
+            "only copy the best ones",
+            stacklevel=3,
+        )
+    return explored
 
 
 def check_options(

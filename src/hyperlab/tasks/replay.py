@@ -211,7 +211,7 @@ def resolve_lcbench_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
         source = "data_dir"
     elif os.environ.get(DATA_ENV):
         root = Path(os.environ[DATA_ENV])
-        source = f"${DATA_ENV}"
+        source = f"${DATA_ENV} (--data-dir sets it)"
     else:
         root = PACKAGED_DATA
         source = "the packaged data"
