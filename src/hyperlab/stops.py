@@ -27,6 +27,14 @@ def stopped_by_failures(study: optuna.Study) -> bool:
     return bool(study.user_attrs.get(FAILED_OUT))
 
 
+def settle_failure_stop(study: optuna.Study, target: int) -> None:
+    """Forget a stop for failures once the study holds ``target`` finished trials: with
+    several processes, one that stopped for its own failures does not stop the others."""
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    if stopped_by_failures(study) and len(study.get_trials(False, states=finished)) >= target:
+        clear_failure_stop(study)
+
+
 def clear_failure_stop(study: optuna.Study) -> None:
     """Forget the last run's stop for failures (a resumed run counts its failures afresh).
 

@@ -226,3 +226,37 @@ def test_a_report_is_built_when_the_tasks_code_no_longer_loads(
     (tmp_path / "runs" / "gone_task-Quad-compare" / "report.html").unlink()
     assert main(["report", "runs/gone_task-Quad-compare"]) == 0
     assert (tmp_path / "runs" / "gone_task-Quad-compare" / "report.html").exists()
+
+
+ONE_BAD_PROCESS = """
+import os
+from pathlib import Path
+
+def objective(trial):
+    x = trial.suggest_float("x", -3.0, 3.0)
+    marker = Path(__file__).with_name("bad-pid")
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))  # the first process to get here always fails
+    if marker.read_text() == str(os.getpid()):
+        raise RuntimeError("this process's data are broken")
+    return (x - 1.0) ** 2
+"""
+
+
+@pytest.mark.slow  # two spawned processes, twice
+def test_with_jobs_a_resume_forgets_the_stop_and_one_failing_process_does_not_fail_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "flaky.py", FLAKY)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "BROKEN").touch()
+    base = ["--task", "flaky.py:objective", "--tuner", "random", "--no-progress"]
+    assert main(["tune", *base, "--trials", "4", "--name", "fl"]) == 1
+    capsys.readouterr()
+    (tmp_path / "BROKEN").unlink()
+    assert main(["tune", *base, "--trials", "6", "--jobs", "2", "--name", "fl"]) == 0
+    assert "failed" not in capsys.readouterr().out
+    _write(tmp_path / "onebad.py", ONE_BAD_PROCESS)
+    argv = ["tune", "--task", "onebad.py:objective", "--tuner", "random", "--no-progress"]
+    assert main([*argv, "--trials", "8", "--jobs", "2", "--name", "ob"]) == 0
+    assert "after 8 trials" in capsys.readouterr().out

@@ -350,3 +350,14 @@ def test_a_rate_learned_in_log_coordinates_never_falls_to_zero() -> None:
     rates = [h["g0.lr"] for h in opt.history]
     assert min(rates) >= 1e-12
     assert all(math.isfinite(r) for r in rates)
+
+
+def test_a_state_of_a_stack_with_other_coordinates_is_refused() -> None:
+    model, x, y = _problem(torch.float64)
+    logs = stack(HyperSGD(lr=0.1, lr_space="log"), HyperSGD(lr=1e-3))(model.parameters())
+    _run(model, logs, x, y, 3)
+    linear = stack(HyperSGD(lr=0.1), HyperSGD(lr=1e-3))(model.parameters())
+    with pytest.raises(InputError, match="another stack"):
+        linear.load_state_dict(logs.state_dict())
+    same = stack(HyperSGD(lr=0.1, lr_space="log"), HyperSGD(lr=1e-3))(model.parameters())
+    same.load_state_dict(logs.state_dict())  # the same shape loads

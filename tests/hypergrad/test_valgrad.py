@@ -203,3 +203,6 @@ def test_ift_on_a_loss_linear_in_the_weights_is_named_not_an_autograd_error() ->
     for alpha in (None, 0.1):
         with pytest.raises(InputError, match="linear in the weights"):
             ift_hypergradient(train, val, w, [h], alpha=alpha)
+    constant = lambda p: (2 * p["w"]).sum() + h**2  # noqa: E731  (a gradient free of w and h)
+    with pytest.raises(InputError, match="linear in the weights"):
+        ift_hypergradient(constant, val, w, [h])

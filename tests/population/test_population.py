@@ -717,7 +717,10 @@ def test_async_never_copies_a_member_that_has_not_trained_since_its_own_copy(
     offered: list[bool] = []
 
     def watched(self: PopulationRun, m: Any, donors: list[Any], reason: str) -> None:
-        offered.extend(d.untested for d in donors)
+        if reason == "bottom quantile":  # (a failed member may copy any scored model)
+            offered.extend(d.untested for d in donors)
+            top = self._ranked(self.members)[: self._quantile()]
+            assert m not in donors and all(d in top for d in donors)
         original(self, m, donors, reason)
 
     monkeypatch.setattr(PopulationRun, "_exploit", watched)
@@ -745,3 +748,14 @@ class _NothingToExplore(Quadratic):
 def test_a_population_with_nothing_to_explore_says_so(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match=r"nothing to explore.*each allow one value"):
         run_population("pbt", _NothingToExplore(), tmp_path, interval=2)
+
+
+def test_async_with_two_members_never_copies_itself(tmp_path: Path) -> None:
+    for seed in range(4):
+        study = run_population(
+            "pbt", Quadratic(), tmp_path / str(seed), trials=2, budget=12, interval=1,
+            mode="async", seed=seed,
+        )  # fmt: skip
+        for t in study.trials:
+            own = t.user_attrs["member"]
+            assert all(e.get("copied_from") != own for e in t.user_attrs["lineage"])

@@ -136,7 +136,7 @@ def test_a_seed_without_a_finished_trial_is_counted_and_named(tmp_path: Path) ->
     rec = compare_records(tmp_path / "s")
     (method,) = rec.methods
     assert method.seeds_text() == "2 of 3" and method.seeds_with_result == 2
-    assert any("no finished trial in seed(s) [1]" in line for line in rec.stopped)
+    assert any("no completed trial in seed(s) [1]" in line for line in rec.stopped)
     assert math.isfinite(method.final_mean)
 
 

@@ -366,7 +366,8 @@ def test_a_trial_pruned_without_a_prediction_is_never_proposed_again() -> None:
             raise optuna.TrialPruned()
         return x * x + y * y
 
-    study = optuna.create_study(sampler=TUNERS.create("meta", seed=0))
+    # without pruned_last_value: the pruned trials give no observation, only taken points
+    study = optuna.create_study(sampler=TUNERS.create("meta", seed=0, pruned_last_value=False))
     study.optimize(pruned, n_trials=14)
     points = {(round(t.params["x"], 9), round(t.params["y"], 9)) for t in study.trials}
     assert len(points) == 14

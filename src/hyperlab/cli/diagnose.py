@@ -76,7 +76,9 @@ def _trial_curves(source: Path, number: int, study: str | None) -> tuple[Any, st
             f"trial {number} of {source} has no per-epoch curves (state {trial.state.name}; "
             "an objective that only calls trial.report records none); nothing to diagnose"
         )
-    missing = [k for k in ("train_loss", "val_loss") if not curves.get(k)]
+    from hyperlab.diagnose.inputs import REQUIRED
+
+    missing = [k for k in REQUIRED if not curves.get(k)]
     if missing:
         raise InputError(
             f"trial {number} of {source} has curves {sorted(curves)} but no {missing}: the "

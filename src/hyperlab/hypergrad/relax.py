@@ -244,7 +244,8 @@ class ArchitectureSearch:
         criterion: Loss ``criterion(output, target) -> scalar``.
         lr: Weight learning rate (> 0).
         arch_lr: Architecture-logit learning rate (> 0).
-        weight_decay: L2 on the weights (>= 0); none on the logits.
+        weight_decay: L2 on the weights (a finite number >= 0; else ``InputError``, or
+            ``InputTypeError`` for a non-number); none on the logits.
         warmup_steps: Weight steps before the first architecture step (>= 0). Without a
             warm-up the logits are fitted while the weights are still poor, which favours
             options that learn fast (shallow, linear) - the bias toward parameter-free

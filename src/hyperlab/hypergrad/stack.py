@@ -453,6 +453,7 @@ class StackedOptimizer(Optimizer):
             "jac": [{} for _ in self.levels],  # jac[k][slot][name]: ∂slot/∂(level k hyper)
             "hypergrads": {},
             "steps": 0,
+            "levels": self._describe(),  # what a loaded state is checked against
         }
         self.history: list[dict[str, float]] = []
 
@@ -524,18 +525,23 @@ class StackedOptimizer(Optimizer):
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
+            self.hyper_state.setdefault("levels", self._describe())  # a state of before
         self.history = [dict(h) for h in history]
+
+    def _describe(self) -> list[list[Any]]:
+        """Each level's kind, ``lr`` coordinates and learned names: a state's shape."""
+        return [[lv.name, lv.lr_space, list(learn)] for lv, learn in zip(self.levels, self._learn)]
 
     def _check_shape(self, hyper: Any) -> None:
         """Refuse the hyper state of a stack of other levels (it would load, then misstep)."""
         ours = [sorted(lv.values()) for lv in self.levels]
         values = hyper.get("values") if isinstance(hyper, dict) else None
         theirs = [sorted(v) for v in values] if isinstance(values, list) else None
-        if theirs != ours:
-            names = [lv.name for lv in self.levels]
+        described = hyper.get("levels") if isinstance(hyper, dict) else None
+        if theirs != ours or (described is not None and described != self._describe()):
             raise InputError(
-                f"this state is of another stack (levels' hyperparameters {theirs}); this "
-                f"optimizer's levels {names} have {ours}"
+                f"this state is of another stack (levels {described or theirs}); this "
+                f"optimizer's levels are {self._describe()}"
             )
 
     # -- stepping ------------------------------------------------------------------------------

@@ -177,6 +177,13 @@ def ift_hypergradient(
     return [d - m for d, m in zip(direct, mixed)]
 
 
+_LINEAR = (
+    "the training loss is linear in the weights (its gradient does not depend on them), so "
+    "its Hessian is zero and the implicit-function hypergradient does not exist; use the "
+    "unrolled hypergradient (method 't1t2') instead"
+)
+
+
 def check_neumann(steps: Any, alpha: Any) -> None:
     """Raise unless ``steps`` is an integer >= 0 and ``alpha`` is None or a number > 0."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
@@ -206,16 +213,15 @@ def neumann_inverse_hvp(
         The approximation of ``H^{-1} v``, same shapes as ``params`` (detached).
     """
 
+    if not any(g.requires_grad for g in grads):
+        raise InputError(_LINEAR)
+
     def hvp(vec: Sequence[Tensor]) -> list[Tensor]:
         out = torch.autograd.grad(
             grads, params, grad_outputs=list(vec), retain_graph=True, allow_unused=True
         )
         if all(o is None for o in out):
-            raise InputError(
-                "the training loss is linear in the weights (its gradient does not depend on "
-                "them), so its Hessian is zero and the implicit-function hypergradient does "
-                "not exist; use the unrolled hypergradient (method 't1t2') instead"
-            )
+            raise InputError(_LINEAR)
         return [torch.zeros_like(p) if o is None else o.detach() for p, o in zip(params, out)]
 
     if alpha is None:

@@ -132,7 +132,7 @@ def check_plugins(
     steps = budget if budget is not None else getattr(task, "max_budget", None)
     for p, pruner in zip(pruners, built_pruners):  # after the tuners: one may refuse pruners
         _check_pruner_startup(p, pruner, trials)
-        if p != "none" and steps == 1:
+        if p not in ("none", "tuner") and steps == 1:  # 'tuner': the tuner's own rule
             raise InputError(
                 f"pruner {p!r} can never stop a trial early: the trials of task "
                 f"{task_name or getattr(task, 'name', '?')!r} train one epoch (a budget of 1), so "

@@ -44,7 +44,12 @@ from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.rundir import RunDir
 from hyperlab.lab.storage import error_chain, is_transient, open_storage, redact
 from hyperlab.registry import TASKS
-from hyperlab.stops import STOP_NOTES, clear_failure_stop, stop_for_failures
+from hyperlab.stops import (
+    STOP_NOTES,
+    clear_failure_stop,
+    settle_failure_stop,
+    stop_for_failures,
+)
 from hyperlab.tasks.base import Task
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -446,6 +451,7 @@ def run_job(
             if message:
                 study.set_user_attr("stopped_at_noise", message)
     _note_unused_settings(study, job)
+    settle_failure_stop(study, job.trials)  # another process may have finished the study
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study
@@ -802,6 +808,7 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
     """
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
     study = build_study(job, task)
+    clear_failure_stop(study)  # a resumed run counts its failures afresh
     fail_interrupted(study)
     processes = _shared_workers(study, job, processes)
     signals = (interrupts.interruptible(), os.getpid())
@@ -833,6 +840,7 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
     for i, p in enumerate(procs):
         if not replaced.get(i):
             _check_exit(p)
+    settle_failure_stop(study, job.trials)
     if task is not None and job.test_score:
         record_test_score(study, task, job)
 

@@ -365,14 +365,17 @@ def _sqlite_wal(storage: optuna.storages.BaseStorage) -> None:
 
 #: SQLite engines to close when the interpreter exits (weakly held).
 _SQLITE_ENGINES: weakref.WeakSet[Any] = weakref.WeakSet()
+_CLOSING_AT_EXIT = False
 
 
 def _close_at_exit(engine: Any) -> None:
     """Close ``engine``'s connections at exit: SQLite folds the write-ahead log back into the
     database file only when its last connection closes, and a connection still pooled at
     exit (a cached storage) would leave every trial in ``study.db-wal``, not ``study.db``."""
-    if not _SQLITE_ENGINES:
+    global _CLOSING_AT_EXIT
+    if not _CLOSING_AT_EXIT:
         atexit.register(_dispose_sqlite_engines)
+        _CLOSING_AT_EXIT = True
     _SQLITE_ENGINES.add(engine)
 
 

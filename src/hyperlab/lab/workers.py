@@ -32,6 +32,7 @@ from hyperlab.lab.runner import (
 )
 from hyperlab.lab.storage import check_heartbeats, open_storage, redact
 from hyperlab.registry import TASKS
+from hyperlab.stops import clear_failure_stop
 
 if TYPE_CHECKING:
     from hyperlab.lab.plan import RunPlan
@@ -80,6 +81,7 @@ def create_studies(jobs: list[StudyJob]) -> list[optuna.Study]:
             )
         task = TASKS.create(job.task, **job.task_options)
         study = build_study(job, task)
+        clear_failure_stop(study)  # a resumed run counts its failures afresh
         setup = {k: v for k, v in dataclasses.asdict(job).items() if k != "storage"}
         study.set_user_attr(SETUP_ATTR, setup)
         studies.append(study)

@@ -448,8 +448,7 @@ class PopulationRun:
         if m.epoch >= budget or k == 0 or m not in ranked[len(ranked) - k :] or m in ranked[:k]:
             return
         # a fresh copy ranks with its donor's score but its hyperparameters are untried
-        donors = [d for d in ranked if not d.untested][:k]
-        donors = [d for d in donors if d.epoch >= m.epoch]
+        donors = [d for d in ranked[:k] if not d.untested and d.epoch >= m.epoch]
         if donors:
             self._exploit(m, donors, "bottom quantile")
             self._explore([m])
@@ -465,12 +464,12 @@ class PopulationRun:
                 for x in self.members
                 if (fails := [e["failed"] for e in x.lineage if "failed" in e])
             }
-            lines = "; ".join(f"member {i}: {r[:200]}" for i, r in sorted(last.items()))
             raise PopulationFailure(
                 f"the population's last {self.failures_in_a_row} segments all failed (as many "
-                f"as it has members), so it stops; each member's latest failure: {lines}"
+                f"as it has members), so it stops; each member's latest failure: "
+                + _failure_lines(last)
             )
-        others = [x for x in self.members if x is not m and x.epoch >= start and not x.untested]
+        others = [x for x in self.members if x is not m and x.epoch >= start]
         ranked = self._ranked(others)
         if ranked:
             self._exploit(m, ranked[: max(self._quantile(), 1)], f"failed: {reason}")
@@ -495,6 +494,9 @@ def _where(exc: BaseException) -> str:
     return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
 
 
+def _failure_lines(reasons: dict[int, str]) -> str:
+    return "; ".join(f"member {i}: {r[:200]}" for i, r in sorted(reasons.items()))
+
+
 def _all_failed(reasons: dict[int, str], when: str) -> str:
-    lines = "; ".join(f"member {i}: {r[:200]}" for i, r in sorted(reasons.items()))
-    return f"every member of the population failed ({when}): {lines}"
+    return f"every member of the population failed ({when}): {_failure_lines(reasons)}"

@@ -269,7 +269,7 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
         warnings.warn(
             f"{tuner!r} has nothing to explore on task {task.name!r}: {why}; its members will "
             "only copy the best ones",
-            stacklevel=3,
+            stacklevel=1,  # one place: shown once, however many times the task is checked
         )
     return explored
 

@@ -247,11 +247,6 @@ def _diagnosis(t: FrozenTrial) -> dict[str, Any] | None:
         return None
 
 
-def _task_of(spec: RunSpec) -> Any | None:
-    """The run's task object, or ``None`` (see :func:`hyperlab.lab.results.run_task`)."""
-    return run_task(spec)
-
-
 def _pruned_of(label: str, seed: int, t: FrozenTrial) -> PrunedTrial:
     reported = sorted(t.intermediate_values.items())
     return PrunedTrial(
@@ -296,6 +291,7 @@ def _method(
     studies: list[tuple[optuna.Study, str, str, int]],
     optimum: float | None,
     direction: str,
+    target: int,
 ) -> _Method:
     finals, tests, epochs, curves = [], [], [], []
     pruned: list[PrunedTrial] = []
@@ -315,6 +311,11 @@ def _method(
         note = stop_note(study)
         if note:
             stopped.append(f"{label} seed {seed}: {note}")
+        elif len(bsf) < target:  # neither done nor stopped: cut off, or still running
+            stopped.append(
+                f"{label} seed {seed}: unfinished, {len(bsf)} of {target} trials (run the same "
+                "command again to finish it)"
+            )
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += sum(t.state == TrialState.FAIL and not is_surplus(t) for t in trials)
@@ -322,7 +323,7 @@ def _method(
     missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
     if missing:
         stopped.append(
-            f"{label}: no finished trial in seed(s) {missing}; its mean and standard error are "
+            f"{label}: no completed trial in seed(s) {missing}; its mean and standard error are "
             f"over the other {len(finals) - len(missing)} seed(s), and the paired comparisons "
             "leave those seeds out"
         )
@@ -377,12 +378,15 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
     spec = RunDir(run_dir).load_spec()
     spec_data = spec.to_dict()
     direction = direction_of(spec_data)
-    task = _task_of(spec)
+    task = run_task(spec)
     optimum = task.optimum if task is not None else None
     grouped: dict[str, list[tuple[optuna.Study, str, str, int]]] = {}
     for study, tuner, pruner, seed in load_studies(run_dir):
         grouped.setdefault(_label(tuner, pruner, spec), []).append((study, tuner, pruner, seed))
-    parts = [_method(label, studies, optimum, direction) for label, studies in grouped.items()]
+    parts = [
+        _method(label, studies, optimum, direction, spec.trials)
+        for label, studies in grouped.items()
+    ]
     methods = [p.summary for p in parts]
     ranks = mean_ranks({m.label: m.final_best for m in methods}, direction) if methods else {}
     for m in methods:
@@ -447,7 +451,7 @@ def study_report_records(
     test = study.user_attrs.get("test_score", {})
     metric = test.get("metric")
     if metric is None and spec is not None and test:
-        task = _task_of(spec)
+        task = run_task(spec)
         metric = task.metric if task is not None else None
     finite = [t for t in complete if math.isfinite(_value(t))]
     return StudyRecords(
