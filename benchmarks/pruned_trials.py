@@ -15,7 +15,7 @@ The default tasks are five LCBench tasks of the training suite (development prob
 
 Usage:
     .venv/bin/python benchmarks/pruned_trials.py [--tasks ...] [--set ...] [--seeds 5]
-        [--tuners meta,neural] [--pruners asha,median] [--out FILE] [--cache FILE]
+        [--tuners meta,neural] [--pruners asha,median] [--out FILE] [--cache FILE] [--quick]
     .venv/bin/python benchmarks/pruned_trials.py --from RESULT_FILE
 """
 
@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--cache", type=Path, default=None, help="runs cache (default: --out's)")
     parser.add_argument("--from", dest="source", type=Path, help="reprint a result file")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 task, 2 seeds")
     args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.seeds = DEV_TASKS.split(",")[0], 2
+        args.out = Path(tempfile.mkdtemp()) / "pruned_trials_quick.json"
     if args.source:
         print_table(json.loads(args.source.read_text())["differences"])
         return

@@ -430,7 +430,7 @@ class RunDir:
             raise RunConflictError(
                 f"run directory {str(self.path)!r} asks for {spec.trials} trials per study, but "
                 f"a study of the run already holds {most} finished trials (the run was made with "
-                f"{old.trials}); ask for at least {most}, choose another --name, or pass "
+                f"{old.trials}); ask for {old.trials} or more, choose another --name, or pass "
                 "--overwrite (overwrite=True) to start over"
             )
 
