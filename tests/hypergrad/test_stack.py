@@ -361,3 +361,14 @@ def test_a_state_of_a_stack_with_other_coordinates_is_refused() -> None:
         linear.load_state_dict(logs.state_dict())
     same = stack(HyperSGD(lr=0.1, lr_space="log"), HyperSGD(lr=1e-3))(model.parameters())
     same.load_state_dict(logs.state_dict())  # the same shape loads
+
+
+def test_a_state_saved_before_levels_were_recorded_still_loads() -> None:
+    model, x, y = _problem(torch.float64)
+    opt = stack("adam", "sgd")(model.parameters())
+    _run(model, opt, x, y, 3)
+    old = opt.state_dict()
+    del old["hyper_state"]["levels"]
+    again = stack("adam", "sgd")(model.parameters())
+    again.load_state_dict(old)
+    assert again.hyper_state["levels"] == opt.hyper_state["levels"]

@@ -162,3 +162,22 @@ def test_curves_of_a_metric_alone_are_drawn(tmp_path: Path) -> None:
     assert len(fig.data) == 1 and list(fig.data[0].y) == [0.5, 0.7, 0.8]
     assert json.loads(fig.to_json())["layout"]["yaxis"]["title"]["text"] == "metric"
     assert _task_curves([item]) and not _loss_curves([item])
+
+
+def test_unfinished_and_never_started_studies_are_named(tmp_path: Path) -> None:
+    """A run cut off (here: its run.json asks for more than ran) names each short study and
+    each study it never started, even beside notes on settings that could not act."""
+    import json
+
+    hyperlab.compare(
+        "branin", ["random"], seeds=2, trials=2, runs_dir=tmp_path, name="u", progress=False,
+        stop_at_noise=True,
+    )  # fmt: skip
+    spec_path = tmp_path / "u" / "run.json"
+    spec = json.loads(spec_path.read_text())
+    spec.update(trials=4, seeds=[0, 1, 2])
+    spec_path.write_text(json.dumps(spec))
+    stopped = compare_records(tmp_path / "u").stopped
+    assert any("stop at noise did not apply" in line for line in stopped)
+    assert "random seed 0: unfinished, 2 of 4 trials" in "\n".join(stopped)
+    assert "random seed 2: not started" in "\n".join(stopped)

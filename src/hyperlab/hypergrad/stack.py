@@ -530,7 +530,10 @@ class StackedOptimizer(Optimizer):
 
     def _describe(self) -> list[list[Any]]:
         """Each level's kind, ``lr`` coordinates and learned names: a state's shape."""
-        return [[lv.name, lv.lr_space, list(learn)] for lv, learn in zip(self.levels, self._learn)]
+        return [
+            [lv.name, lv.lr_space if "lr" in learn else None, list(learn)]
+            for lv, learn in zip(self.levels, self._learn)
+        ]
 
     def _check_shape(self, hyper: Any) -> None:
         """Refuse the hyper state of a stack of other levels (it would load, then misstep)."""

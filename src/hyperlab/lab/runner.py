@@ -840,7 +840,8 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
     for i, p in enumerate(procs):
         if not replaced.get(i):
             _check_exit(p)
-    settle_failure_stop(study, job.trials)
+    if not getattr(study.sampler, "drives_trials", False):  # (their trials count otherwise)
+        settle_failure_stop(study, job.trials)
     if task is not None and job.test_score:
         record_test_score(study, task, job)
 

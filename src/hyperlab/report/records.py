@@ -19,6 +19,7 @@ from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.runner import is_surplus, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.report.population import PopulationRecords, population_records
+from hyperlab.stops import STOP_NOTES
 
 
 @dataclass
@@ -311,10 +312,11 @@ def _method(
         note = stop_note(study)
         if note:
             stopped.append(f"{label} seed {seed}: {note}")
-        elif len(bsf) < target:  # neither done nor stopped: cut off, or still running
+        stops_early = any(study.user_attrs.get(k) for k in STOP_NOTES)
+        if not stops_early and len(bsf) < target:  # neither done nor stopped early
             stopped.append(
-                f"{label} seed {seed}: unfinished, {len(bsf)} of {target} trials (run the same "
-                "command again to finish it)"
+                f"{label} seed {seed}: unfinished, {len(bsf)} of {target} trials (still running, "
+                "or cut off: run the same command again to finish it)"
             )
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
@@ -387,6 +389,12 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
         _method(label, studies, optimum, direction, spec.trials)
         for label, studies in grouped.items()
     ]
+    loaded = {(_label(t, p, spec), s) for studies in grouped.values() for _, t, p, s in studies}
+    not_started = [
+        f"{label} seed {seed}: not started (run the same command again to run it)"
+        for _, t, p, seed in spec.study_names()
+        if ((label := _label(t, p, spec)), seed) not in loaded
+    ]
     methods = [p.summary for p in parts]
     ranks = mean_ranks({m.label: m.final_best for m in methods}, direction) if methods else {}
     for m in methods:
@@ -405,7 +413,7 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
         reference=reference,
         pruned=[t for p in parts for t in p.pruned],
         best_curves=[_curves_of(p.summary.label, p.best) for p in parts if p.best is not None],
-        stopped=[s for p in parts for s in p.stopped],
+        stopped=[s for p in parts for s in p.stopped] + not_started,
         spec=spec_data,
         objective=objective_label(spec_data),
         direction=direction,
