@@ -26,7 +26,7 @@ from hyperlab.registry import PRUNERS, TUNERS, Registry
 from hyperlab.tasks.base import Task
 
 #: What the lab itself gives every tuner factory; not options.
-SET_FOR_TUNERS = ("seed", "space", "task", "search_space")
+SET_FOR_TUNERS = ("seed", "study_seed", "space", "task", "search_space")
 #: What the lab itself gives every pruner factory; not options.
 SET_FOR_PRUNERS = ("max_budget", "seed", "task")
 
@@ -48,18 +48,31 @@ def share(registry: Registry[Any], name: str, options: dict[str, Any]) -> dict[s
     return {k: v for k, v in options.items() if registry.takes(name, k)}
 
 
-def make_tuner(name: str, options: dict[str, Any], *, seed: int, task: Task | None) -> Any:
+def make_tuner(
+    name: str,
+    options: dict[str, Any],
+    *,
+    seed: int,
+    task: Task | None,
+    study_seed: int | None = None,
+) -> Any:
     """The tuner ``name`` (an Optuna sampler) with its share of ``options``.
 
     Args:
         name: A registered tuner name.
         options: The run's tuner options.
-        seed: The sampler's seed.
+        seed: The sampler's seed (another in each worker process and after a resume).
         task: The task whose search space is known in advance, or ``None`` (the objective
             suggests its own parameters; the tuner then gets no space).
+        study_seed: The study's own seed, the same in every process, for a tuner whose
+            factory names the keyword ``study_seed`` (a grid's order must be the study's).
     """
     space = task.distributions() if task is not None else None
-    return TUNERS.create(name, seed=seed, space=space, task=task, **share(TUNERS, name, options))
+    extra = share(TUNERS, name, options)
+    named = TUNERS.options(name)
+    if study_seed is not None and named is not None and "study_seed" in named:
+        extra["study_seed"] = study_seed
+    return TUNERS.create(name, seed=seed, space=space, task=task, **extra)
 
 
 def make_pruner(

@@ -169,7 +169,9 @@ def build_study(
             job.storage, heartbeat_interval=job.heartbeat_interval, grace_period=job.grace_period
         )
     sampler_seed = resumed_seed(seed, _trials_so_far(storage, job.study_name))
-    sampler = make_tuner(job.tuner, job.tuner_options, seed=sampler_seed, task=known)
+    sampler = make_tuner(
+        job.tuner, job.tuner_options, seed=sampler_seed, task=known, study_seed=job.seed
+    )
     pruner = make_pruner(
         job.pruner, job.pruner_options, seed=seed, budget=max_budget(job.budget, known), task=known
     )

@@ -39,15 +39,25 @@ def random(
 
 @TUNERS.add("grid", "grid search, 3 points per numeric axis, visited in seeded random order")
 def grid(
-    *, seed: int | None = None, space: Space = None, points: int = 3, **_: Any
+    *,
+    seed: int | None = None,
+    space: Space = None,
+    points: int = 3,
+    study_seed: int | None = None,
+    **_: Any,
 ) -> optuna.samplers.BaseSampler:
+    """Optuna's grid sampler. The lab gives ``study_seed``, the study's own seed: trial ``n``
+    takes the ``n``-th point of the seeded order, so every worker process (each with a sampler
+    seeded its own way) and a resumed run must share that order, or they skip and repeat
+    points."""
     if isinstance(points, bool) or not isinstance(points, int):
         raise InputTypeError(f"points must be an integer, got {points!r}")
     if points < 2:
         raise InputError(f"points must be at least 2 (each axis's ends), got {points}")
     if not space:
         raise InputError("the grid tuner needs a task with a known search space (got none)")
-    return optuna.samplers.GridSampler(grid_space(space, points), seed=seed)
+    order = study_seed if study_seed is not None else seed
+    return optuna.samplers.GridSampler(grid_space(space, points), seed=order)
 
 
 @TUNERS.add("qmc", "quasi-random Sobol sequence (Optuna QMCSampler, scrambled)")
