@@ -44,6 +44,7 @@ def test_dask_local_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         client.wait_for_workers(2, timeout=120)
         _two_workers_two_studies(tmp_path, client)
         _cli_tune_dask(tmp_path, client.scheduler.address, capsys)
+        _cli_tune_dask_always_failing(tmp_path, client.scheduler.address, capsys)
 
 
 def _two_workers_two_studies(tmp_path: Path, client: Any) -> None:
@@ -75,6 +76,29 @@ def _cli_tune_dask(tmp_path: Path, address: str, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "after 4 trials" in out and "report:" in out
     assert (tmp_path / "runs" / "dl" / "study.journal").exists()  # the default shared storage
+
+
+ALWAYS_FAILS = """
+def objective(trial):
+    trial.suggest_float("x", 0.0, 1.0)
+    raise RuntimeError("the data are broken")
+"""
+
+
+def _cli_tune_dask_always_failing(
+    tmp_path: Path, address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each Dask task runs one trial: the run itself counts the failures and stops at
+    max(10, trials), exit status 1, instead of failing trials until it is killed."""
+    (tmp_path / "fails.py").write_text(ALWAYS_FAILS)
+    args = ["tune", "--task", f"{tmp_path / 'fails.py'}:objective", "--trials", "4"]
+    args += ["--name", "df", "--runs-dir", str(tmp_path / "runs"), "--dask", address]
+    assert main([*args, "--no-progress"]) == 2  # no completed trial: the summary refuses
+    assert "no completed trial" in capsys.readouterr().err
+    storage = open_storage(f"journal:{tmp_path / 'runs' / 'df' / 'study.journal'}")
+    study = optuna.load_study(study_name="df:tpe:none:seed0", storage=storage)
+    assert study.user_attrs["stopped_by_failures"] is True
+    assert 10 <= len(study.trials) <= 10 + 2  # the tasks in flight when it stopped end too
 
 
 def test_bad_dask_address() -> None:

@@ -17,15 +17,30 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import optuna
+from optuna.trial import TrialState
+
 from hyperlab.errors import InputError, StorageError
-from hyperlab.lab.runner import StudyJob, progress, run_job
+from hyperlab.lab.runner import StudyJob, is_surplus, progress, run_job
+from hyperlab.lab.storage import open_storage
+from hyperlab.stops import stop_for_failures
 
 
 def _one_trial(job: StudyJob, slot: int) -> dict[str, int]:
     """A Dask task: run at most one trial of ``job``; the study's progress afterwards."""
     study = run_job(job, worker=slot, owner=False, wait=False, max_trials=1)
     finished, claimed = progress(study)
-    return {"finished": finished, "claimed": claimed}
+    return {"finished": finished, "claimed": claimed, "failed": failed_trials(study)}
+
+
+def failed_trials(study: optuna.Study) -> int:
+    """The study's failed trials, surplus claims left out (they are not the task's failures)."""
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    return sum(not is_surplus(t) for t in failed)
+
+
+def _load(job: StudyJob) -> optuna.Study:
+    return optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -93,6 +108,8 @@ def run_on_dask(
     slot = 0
     open_jobs = {job.study_name: job for job in jobs}
     pending: dict[Any, str] = {}
+    # each task runs one trial, so the run counts its studies' failures here, from where it began
+    failed_before = {job.study_name: failed_trials(_load(job)) for job in jobs}
 
     def submit(job: StudyJob) -> None:
         nonlocal slot
@@ -118,6 +135,10 @@ def run_on_dask(
         job = open_jobs.get(name)
         if job is not None and state["finished"] >= job.trials:
             del open_jobs[name]
+        elif job is not None and state["failed"] - failed_before[name] >= max(10, job.trials):
+            failures = state["failed"] - failed_before[name]
+            stop_for_failures(_load(job), f"stopped after {failures} failed trials")
+            del open_jobs[name]  # as an in-process run stops: its tasks in flight still end
         elif job is not None and state["claimed"] >= job.trials:
             time.sleep(poll)  # the rest is running elsewhere; ask again later
         before = set(pending)
