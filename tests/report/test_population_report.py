@@ -164,3 +164,21 @@ def test_a_learned_rate_is_shown_beside_the_configured_one() -> None:
     )  # fmt: skip
     curves = _curves_of("", trial)
     assert curves.params == {"lr": 0.02} and curves.learned == {"lr": 0.031}
+
+
+def test_a_learned_rate_gets_its_own_schedule_figure_and_sentence(tmp_path: Path) -> None:
+    """Hypergradient members: the rate each segment ended with is drawn and told, not only
+    the configured one (which stays constant and said nothing)."""
+    study, _ = hyperlab.tune(
+        "wine-mlp", "pbt", trials=4, budget=4, runs_dir=tmp_path, name="hd", progress=False,
+        tuner_options={"interval": 2, "hypergradient": True},
+    )  # fmt: skip
+    rec = _records(study)
+    names = [p.name for p in rec.params]
+    assert "lr (learned)" in names
+    best = next(m for m in rec.members if m.member == rec.best)
+    learned = best.values_of("lr (learned)")
+    assert len(learned) == len(best.segments) and all(v is not None and v > 0 for v in learned)
+    assert "lr (learned)" in rec.sentence
+    page = write_report(tmp_path / "hd").read_text()
+    assert "lr learned by the end" in page

@@ -23,6 +23,10 @@ from hyperlab.lab.summary import population_notes
 SCHEDULE_ATTR = "schedule"
 
 
+#: The suffix of a parameter's name for the value its training learned (hypergradient members).
+LEARNED = " (learned)"
+
+
 @dataclass
 class ScheduledParam:
     """A hyperparameter the population changes while it trains (a mutable one).
@@ -53,6 +57,8 @@ class ScheduleSegment:
         config: Every hyperparameter of the segment.
         copied_from: The member whose model the segment began from by a copy (``None``: none).
         perturbation: ``name -> [before, after]`` of the values explored at that copy.
+        learned: Hyperparameters the training set itself (a hypergradient member's learning
+            rate), as they stood at the segment's end.
     """
 
     start: int
@@ -61,6 +67,7 @@ class ScheduleSegment:
     config: dict[str, Any]
     copied_from: int | None = None
     perturbation: dict[str, Any] = field(default_factory=dict)
+    learned: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,7 +99,10 @@ class MemberSchedule:
     restarts: list[int] = field(default_factory=list)
 
     def values_of(self, name: str) -> list[Any]:
-        """The value of ``name`` in each segment (``None`` where a segment lacks it)."""
+        """The value of ``name`` in each segment (``None`` where a segment lacks it); a name
+        ending in :data:`LEARNED` is the learned value at the segment's end."""
+        if name.endswith(LEARNED):
+            return [s.learned.get(name[: -len(LEARNED)]) for s in self.segments]
         return [s.config.get(name) for s in self.segments]
 
 
@@ -182,6 +192,7 @@ def _member(t: FrozenTrial) -> MemberSchedule:
             config=dict(s.get("config", {})),
             copied_from=s.get("copied_from"),
             perturbation=dict(s.get("perturbation") or {}),
+            learned=dict(s.get("learned") or {}),
         )
         for s in t.user_attrs[SCHEDULE_ATTR]
     ]
@@ -208,7 +219,12 @@ def _params(trials: list[FrozenTrial], explored: list[str] | None) -> list[Sched
         configs = [s.get("config", {}) for t in trials for s in t.user_attrs[SCHEDULE_ATTR]]
         names = {k for c in configs for k in c}
         explored = [k for k in sorted(names) if len({repr(c.get(k)) for c in configs}) > 1]
-    return [_param(name, dists.get(name)) for name in explored]
+    learned = sorted(
+        {k for t in trials for s in t.user_attrs[SCHEDULE_ATTR] for k in s.get("learned") or {}}
+    )
+    return [_param(name, dists.get(name)) for name in explored] + [
+        _param(name + LEARNED, dists.get(name)) for name in learned
+    ]
 
 
 def _param(name: str, dist: BaseDistribution | None) -> ScheduledParam:

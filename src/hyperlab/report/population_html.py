@@ -26,7 +26,12 @@ def population_section(rec: PopulationRecords) -> str:
     rows = "".join(
         f"<tr><td>{s.start}–{s.end}</td><td>{s.trained_by}</td>"
         f"<td>{'—' if s.copied_from is None else s.copied_from}</td><td>"
-        + html.escape(", ".join(f"{k}={fmt(v)}" for k, v in s.config.items()))
+        + html.escape(
+            ", ".join(
+                [f"{k}={fmt(v)}" for k, v in s.config.items()]
+                + [f"{k} learned by the end: {fmt(v)}" for k, v in s.learned.items()]
+            )
+        )
         + "</td></tr>"
         for s in best.segments
     )
