@@ -253,3 +253,12 @@ def test_a_study_gets_the_held_out_test_score_of_its_best_full_trial(tmp_path: P
     config = task.search_space(optuna.trial.FixedTrial(best.params))
     assert summary.test_score == study.user_attrs["test_score"]["value"]
     assert summary.test_score == task.test_score(config, 3, seed=0)
+
+
+def test_the_pruner_tuner_is_accepted_as_pbt_accepts_it() -> None:
+    """A panel that gives multi-fidelity peers the pruner 'tuner' can hold one-epoch too (it
+    stops its trials itself); any other pruner is refused by name."""
+    tuner = TUNERS.create("one-epoch", seed=0, task=Continued())
+    tuner.check_run(trials=10, budget=None, pruners=["tuner"], stop_at_noise=False)
+    with pytest.raises(InputError, match="pruner 'none' \\(or 'tuner'\\)"):
+        tuner.check_run(trials=10, budget=None, pruners=["median"], stop_at_noise=False)

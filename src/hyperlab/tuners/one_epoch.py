@@ -144,10 +144,10 @@ class OneEpochTuner(optuna.samplers.BaseSampler):
         """Refuse, before the run starts, what this tuner cannot do: a pruner (it stops trials
         itself, all after one epoch), stopping at the noise level, a budget of one epoch, or
         more configurations to train fully than are screened."""
-        if any(p != "none" for p in pruners):
+        if any(p not in ("none", "tuner") for p in pruners):  # 'tuner': its own rule, none
             raise InputError(
                 f"tuner {self.name!r} stops every configuration after one epoch itself: use "
-                f"pruner 'none', got {pruners}"
+                f"pruner 'none' (or 'tuner'), got {pruners}"
             )
         if stop_at_noise:
             raise InputError(
