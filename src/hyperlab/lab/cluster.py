@@ -18,10 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from hyperlab.errors import InputError, StorageError
-from hyperlab.lab.runner import StudyJob, is_surplus, progress, run_job
+from hyperlab.lab.runner import StudyJob, failed_trials, progress, run_job
 from hyperlab.lab.storage import open_storage
 from hyperlab.stops import stop_for_failures
 
@@ -31,12 +30,6 @@ def _one_trial(job: StudyJob, slot: int) -> dict[str, int]:
     study = run_job(job, worker=slot, owner=False, wait=False, max_trials=1)
     finished, claimed = progress(study)
     return {"finished": finished, "claimed": claimed, "failed": failed_trials(study)}
-
-
-def failed_trials(study: optuna.Study) -> int:
-    """The study's failed trials, surplus claims left out (they are not the task's failures)."""
-    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    return sum(not is_surplus(t) for t in failed)
 
 
 def _load(job: StudyJob) -> optuna.Study:

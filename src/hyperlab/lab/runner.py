@@ -64,6 +64,12 @@ def is_surplus(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == SURPLUS_REASON
 
 
+def failed_trials(study: optuna.Study) -> int:
+    """The study's failed trials, surplus claims left out (they are not the task's failures)."""
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    return sum(not is_surplus(t) for t in failed)
+
+
 @dataclass
 class StudyJob:
     """One study to run: which task, tuner, pruner, seed, and how many finished trials;

@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hyperlab.direction import name_of
 from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import is_surplus, stop_note
+from hyperlab.lab.runner import failed_trials, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.stops import STOP_NOTES
@@ -320,7 +320,7 @@ def _method(
             )
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
-        n_failed += sum(t.state == TrialState.FAIL and not is_surplus(t) for t in trials)
+        n_failed += failed_trials(study)
         candidates += _sorted_best_first(trials, direction)[:1]
     missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
     if missing:
