@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,16 @@ def run_population(
     budget: int = 6,
     seed: int = 0,
     study: optuna.Study | None = None,
+    on_progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> optuna.Study:
     """A population of ``trials`` members trained by ``tuner`` for ``budget`` epochs."""
     sampler = TUNERS.create(tuner, seed=seed, space=task.distributions(), task=task, **options)
     study = study or optuna.create_study(sampler=sampler)
-    sampler.run_trials(study, task, trials=trials, budget=budget, seed=seed, workdir=workdir)
+    sampler.run_trials(
+        study, task, trials=trials, budget=budget, seed=seed, workdir=workdir,
+        on_progress=on_progress,
+    )  # fmt: skip
     return study
 
 

@@ -759,3 +759,60 @@ def test_async_with_two_members_never_copies_itself(tmp_path: Path) -> None:
         for t in study.trials:
             own = t.user_attrs["member"]
             assert all(e.get("copied_from") != own for e in t.user_attrs["lineage"])
+
+
+class _Branching(Quadratic):
+    """``momentum`` is asked for only when ``method`` (mutable, so an explore may switch it) is
+    ``"heavy-ball"``."""
+
+    mutable_params = ("lr", "method", "momentum", "steps")
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        config = {
+            "lr": trial.suggest_float("lr", 1e-3, 0.1, log=True),
+            "method": trial.suggest_categorical("method", ["plain", "heavy-ball"]),
+            "steps": trial.suggest_int("steps", 1, 8),
+            "start": trial.suggest_categorical("start", ["near", "far"]),
+        }
+        heavy = config["method"] == "heavy-ball"
+        config["momentum"] = trial.suggest_float("momentum", 0.0, 0.9) if heavy else 0.0
+        return config
+
+
+@pytest.mark.parametrize("tuner", ["pbt", "pb2"])
+def test_a_conditional_spaces_members_record_only_their_branchs_values(
+    tuner: str, tmp_path: Path
+) -> None:
+    study = run_population(tuner, _Branching(), tmp_path, trials=6, budget=8, interval=1)
+    configs = [s["config"] for t in study.trials for s in t.user_attrs["schedule"]]
+    assert {c["method"] for c in configs} == {"plain", "heavy-ball"}
+    for config in [t.params for t in study.trials] + configs:
+        assert ("momentum" in config) == (config["method"] == "heavy-ball"), config
+    for t in study.trials:
+        for s in t.user_attrs["schedule"]:
+            assert set(s["perturbation"] or {}) <= set(s["config"])
+    best = study.best_trial
+    assert set(summarize(study).best_params) == set(best.user_attrs["schedule"][-1]["config"])
+    _, segments = replay_member(study, _Branching())  # the records are enough to retrace it
+    assert [v for s in segments for v in s.values] == list(best.intermediate_values.values())
+
+
+def test_a_population_tells_its_progress_as_it_trains(tmp_path: Path) -> None:
+    notes: list[str] = []
+    run_population(
+        "pbt", Quadratic(), tmp_path, trials=4, budget=6, interval=2, on_progress=notes.append
+    )
+    done = [int(re.match(r"population: (\d+)/24 member-epochs", n).group(1)) for n in notes]  # type: ignore[union-attr]
+    assert done == sorted(done) and done[0] == 2 and done[-1] == 24 and len(done) == 12
+
+
+def test_a_tune_runs_progress_bar_shows_the_populations_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hyperlab
+
+    quadratic = f"{Path(__file__).parent / 'quadratic.py'}:Quadratic"
+    hyperlab.tune(quadratic, "pbt", trials=4, budget=6, runs_dir=tmp_path, name="bar")
+    err = capsys.readouterr().err
+    assert "population: 1/24 member-epochs" in err  # the first segment (interval 1)
+    assert "population: 24/24 member-epochs]" in err.split("\r")[-1]  # the last, not held back

@@ -182,3 +182,17 @@ def test_a_learned_rate_gets_its_own_schedule_figure_and_sentence(tmp_path: Path
     assert "lr (learned)" in rec.sentence
     page = write_report(tmp_path / "hd").read_text()
     assert "lr learned by the end" in page
+
+
+def test_a_restart_is_told_apart_from_a_start_in_the_lineage() -> None:
+    from hyperlab.report.population import MemberSchedule, lineage_tree
+    from hyperlab.report.population_html import lineage_html
+
+    members = [MemberSchedule(0, 0, 1.0, [], restarts=[0, 4]), MemberSchedule(1, 1, 2.0, [])]
+    branches = lineage_tree(members)
+    assert [(b.member, b.start, b.restarted) for b in branches] == [
+        (0, 0, False), (1, 0, False), (0, 0, True), (0, 4, True),
+    ]  # fmt: skip
+    page = lineage_html(branches)
+    assert page.count("restarted from a fresh model") == 2
+    assert "restarted from a fresh model at epoch 0" in page and "at epoch 4" in page

@@ -262,3 +262,16 @@ def test_the_pruner_tuner_is_accepted_as_pbt_accepts_it() -> None:
     tuner.check_run(trials=10, budget=None, pruners=["tuner"], stop_at_noise=False)
     with pytest.raises(InputError, match="pruner 'none' \\(or 'tuner'\\)"):
         tuner.check_run(trials=10, budget=None, pruners=["median"], stop_at_noise=False)
+
+
+def test_it_tells_its_progress_as_it_screens_and_trains(tmp_path: Path) -> None:
+    notes: list[str] = []
+    task = Continued()
+    tuner = TUNERS.create("one-epoch", seed=0, space=task.distributions(), task=task)
+    study = optuna.create_study(sampler=tuner)
+    tuner.run_trials(
+        study, task, trials=6, budget=4, seed=0, workdir=tmp_path, on_progress=notes.append
+    )
+    assert notes == [f"screened {i}/6 for one epoch" for i in range(1, 7)] + [
+        "training the best 1 fully: 0 done"
+    ]

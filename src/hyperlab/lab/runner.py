@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import functools
 import logging
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -406,6 +407,7 @@ def run_job(
     worker: int = 0,
     objective: UserObjective | None = None,
     on_trial: Callable[[], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
     owner: bool = True,
     wait: bool = False,
     max_trials: int | None = None,
@@ -419,6 +421,8 @@ def run_job(
         worker: Index of this worker (seeds the sampler differently in each worker).
         objective: A user objective (when ``job.task`` is ``None``).
         on_trial: Called after each trial (progress bars).
+        on_progress: Called by a tuner that drives its trials itself as its work goes on, with
+            a short note of where it stands (a population writes its trials only at its end).
         owner: Whether this is the only process on the study (then trials left RUNNING by an
             earlier, interrupted run are marked failed first).
         wait: When every remaining trial is running elsewhere, wait (and recover trials whose
@@ -438,7 +442,7 @@ def run_job(
     if owner:
         clear_failure_stop(study)
     if getattr(study.sampler, "drives_trials", False):
-        return _hand_over(study, job, task)
+        return _hand_over(study, job, task, on_progress)
     if owner:
         fail_interrupted(study)
     guard = SpaceGuard(study)  # a changed search space must not join the study's trials
@@ -504,7 +508,12 @@ def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
             )
 
 
-def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.Study:
+def _hand_over(
+    study: optuna.Study,
+    job: StudyJob,
+    task: Task | None,
+    on_progress: Callable[[str], None] | None = None,
+) -> optuna.Study:
     """Let a tuner that drives its trials itself (``drives_trials``: a population that trains
     its members in segments) run the study; its checkpoints go to ``population/`` in the run
     folder."""
@@ -524,6 +533,7 @@ def _hand_over(study: optuna.Study, job: StudyJob, task: Task | None) -> optuna.
         budget=cast(int, max_budget(job.budget, known)),
         seed=job.seed,
         workdir=workdir,
+        on_progress=on_progress,
     )
     if job.test_score:
         record_test_score(study, known, job, getattr(driver, "member_test_score", None))
@@ -792,9 +802,16 @@ def run_jobs(
                     "to run it in several processes)",
                     stacklevel=2,
                 )
+            noted = _Noted(bar, jobs)
             for job in jobs:
-                run_job(job, objective=objective, on_trial=lambda: _refresh(bar, jobs))
-                _refresh(bar, jobs)
+                run_job(
+                    job,
+                    objective=objective,
+                    on_trial=lambda: _refresh(bar, jobs),
+                    on_progress=noted if bar is not None else None,
+                )
+                if bar is not None:
+                    noted.flush()
             return
         ctx = mp.get_context("spawn")
         if len(jobs) == 1:
@@ -1009,6 +1026,29 @@ def _progress_bar(total: int, description: str, enabled: bool) -> Any:
 @functools.lru_cache(maxsize=8)
 def _shared_storage(url: str) -> optuna.storages.BaseStorage:
     return open_storage(url)
+
+
+class _Noted:
+    """The progress bar's ``on_progress``: shows a driving tuner's note beside the bar and
+    refreshes the count of finished trials, at most every :attr:`EVERY` seconds."""
+
+    EVERY = 0.5
+
+    def __init__(self, bar: Any, jobs: list[StudyJob]) -> None:
+        self.bar, self.jobs, self.last, self.note = bar, jobs, -math.inf, ""
+
+    def __call__(self, note: str) -> None:
+        self.note = note
+        now = time.monotonic()
+        if now - self.last >= self.EVERY:
+            self.last = now
+            self.flush()
+
+    def flush(self) -> None:
+        """Show the latest note (the last of a job, which the pace may have held back)."""
+        if self.note:
+            self.bar.set_postfix_str(self.note, refresh=False)
+        _refresh(self.bar, self.jobs)
 
 
 def _refresh(bar: Any, jobs: list[StudyJob]) -> None:

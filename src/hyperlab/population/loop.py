@@ -28,6 +28,7 @@ import time
 import traceback
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,8 @@ class PopulationRun:
         self.resumed_at: int | None = None  # the epoch of the checkpoint this process resumed
         self._state_checked = False
         self._writer: checkpoint.Writer | None = None
+        #: Told where the run stands after each segment (a progress bar's note).
+        self.on_progress: Callable[[str], None] | None = None
 
     def run(self) -> list[Member]:
         """Train until every member has trained ``budget`` epochs; return the members."""
@@ -229,7 +232,7 @@ class PopulationRun:
         n = self.settings.population * self.settings.screen
         configs = encoder.decode(draw(n, self.rng))
         self.members = [
-            Member(i, c, dict(c), member_seed(self.settings.seed, i, 0))
+            Member(i, c, self._config(c)[1], member_seed(self.settings.seed, i, 0))
             for i, c in enumerate(configs)
         ]
         if self.settings.screen > 1:
@@ -246,7 +249,7 @@ class PopulationRun:
         renumber = {m.index: i for i, m in enumerate(kept)}
         reasons = {renumber[i]: r for i, r in failed.items() if i in renumber}  # new numbers
         self.screened = [
-            {"config": dict(m.params), "value": m.value, "epochs": m.epochs_trained}
+            {"config": self._config(m.params)[1], "value": m.value, "epochs": m.epochs_trained}
             | ({"failed": failed[m.index]} if m.index in failed else {})
             for m in self.members
             if m.index not in renumber
@@ -334,7 +337,7 @@ class PopulationRun:
             self._writer.check()
         start, before = m.epoch, m.value
         epochs = min(start + self.settings.interval, self.settings.budget) - start
-        config = self.task.search_space(optuna.trial.FixedTrial(m.params))  # type: ignore[arg-type]
+        config, active = self._config(m.params)
         streams = segment_seed(m.seed, start)
         began = time.perf_counter()
         reason = None
@@ -362,7 +365,8 @@ class PopulationRun:
         if reason is not None:
             m.lineage.append({"epoch": start, "failed": reason})
             return reason
-        m.record(segment, start)
+        m.record(segment, start, active)
+        self._tell_progress()
         assert m.value is not None
         gain = None if before is None else self.sign * (before - m.value)
         self.log.append(
@@ -376,6 +380,20 @@ class PopulationRun:
             }
         )
         return None
+
+    def _tell_progress(self) -> None:
+        if self.on_progress is not None:
+            budget = self.settings.budget
+            done = sum(min(m.epoch, budget) for m in self.members)
+            self.on_progress(f"population: {done}/{len(self.members) * budget} member-epochs")
+
+    def _config(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The task's configuration from ``params``, and the parameters of ``params`` its
+        search space asked for: in a conditional space a member carries every branch's values
+        (an explore may switch branches), but its records hold only its branch's."""
+        fixed = optuna.trial.FixedTrial(params)
+        config = self.task.search_space(fixed)  # type: ignore[arg-type]
+        return config, {name: params[name] for name in fixed.params}
 
     # -- exploit and explore ----------------------------------------------------------------
 

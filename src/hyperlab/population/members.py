@@ -68,8 +68,14 @@ class Member:
         """A member from :meth:`to_dict`."""
         return cls(**data)
 
-    def record(self, segment: Segment, start: int) -> None:
-        """Take a finished segment that began at epoch ``start`` from this member's model."""
+    def record(self, segment: Segment, start: int, active: dict[str, Any] | None = None) -> None:
+        """Take a finished segment that began at epoch ``start`` from this member's model;
+        ``active`` is the part of ``params`` the segment's configuration used (the branch of a
+        conditional space; ``None``: all of it), which its record holds."""
+        config = dict(self.params if active is None else active)
+        perturbation = self.origin.get("perturbation")
+        if perturbation is not None:
+            perturbation = {k: v for k, v in perturbation.items() if k in config}
         self.state = segment.state
         self.epoch = start + len(segment.values)
         self.values.extend(float(v) for v in segment.values)
@@ -82,10 +88,10 @@ class Member:
                 "seed": self.seed,  # the trainer's seed then (a restart changes a slot's seed)
                 "start": start,
                 "end": self.epoch,
-                "config": dict(self.params),
+                "config": config,
                 "learned": dict(segment.learned),
                 "copied_from": self.origin.get("copied_from"),
-                "perturbation": self.origin.get("perturbation"),
+                "perturbation": perturbation,
             }
         )
         self.origin = {}

@@ -119,6 +119,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         budget: int,
         seed: int,
         workdir: Path,
+        on_progress: Callable[[str], None] | None = None,
     ) -> None:
         """Train a population of ``trials`` members for ``budget`` epochs each and write one
         complete trial per member; resume from the checkpoint in ``workdir``; do nothing when
@@ -144,6 +145,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
                 return
             defaulted = frozenset({"interval"}) if self.interval is None else frozenset()
             run = PopulationRun(task, settings, self.explorer, Path(workdir), defaulted)
+            run.on_progress = on_progress
             members = run.run()
             write_trials(study, members, task.distributions(), run.summary())
 

@@ -117,6 +117,8 @@ class Branch:
         parent: Index in :attr:`PopulationRecords.branches` of the donor's branch it copied
             (``None`` for a root: a member's start or restart).
         final: Whether the member ends on this branch.
+        restarted: Whether the branch began with a restart (a fresh model after a failure
+            with no member to copy).
     """
 
     member: int
@@ -124,6 +126,7 @@ class Branch:
     copied_from: int | None = None
     parent: int | None = None
     final: bool = False
+    restarted: bool = False
 
 
 @dataclass
@@ -258,7 +261,11 @@ def lineage_tree(members: list[MemberSchedule]) -> list[Branch]:
     current: dict[int, int] = {}  # member -> index of its branch now
     for epoch, member, kind, donor in events:
         parent = current.get(donor) if donor is not None else None
-        branches.append(Branch(member, epoch, donor if kind == "copy" else None, parent))
+        branches.append(
+            Branch(
+                member, epoch, donor if kind == "copy" else None, parent, False, kind == "restart"
+            )
+        )
         current[member] = len(branches) - 1
     for index in current.values():
         branches[index].final = True

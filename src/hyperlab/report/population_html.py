@@ -43,8 +43,8 @@ def population_section(rec: PopulationRecords) -> str:
     notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in rec.notes)
     return (
         f"<p>{html.escape(rec.sentence)}</p>{notes}{figures}{schedule}"
-        "<h3>Lineage</h3><p class='note'>Each member starts at the top level; a copy starts a "
-        "branch under the member it copied, at that epoch. <b>Bold</b>: the branch a member "
+        "<h3>Lineage</h3><p class='note'>Each member starts at the top level, as does a restart; a copy "
+        "starts a branch under the member it copied, at that epoch. <b>Bold</b>: the branch a member "
         f"ends on.</p>{lineage_html(rec.branches)}"
     )
 
@@ -97,8 +97,13 @@ def lineage_html(branches: list[Branch]) -> str:
         out = []
         for i in children.get(parent, []):
             b = branches[i]
-            if b.copied_from is None:
-                text = f"member {b.member}" + (" from a fresh start" if b.start else "")
+            if b.restarted:
+                text = (
+                    f"member {b.member} restarted from a fresh model at epoch {b.start} "
+                    "(a failed segment with no member to copy)"
+                )
+            elif b.copied_from is None:
+                text = f"member {b.member}"
             else:
                 text = f"member {b.member} copied member {b.copied_from} at epoch {b.start}"
             text = html.escape(text)

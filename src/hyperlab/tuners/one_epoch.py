@@ -177,6 +177,7 @@ class OneEpochTuner(optuna.samplers.BaseSampler):
         budget: int,
         seed: int,
         workdir: Path,
+        on_progress: Callable[[str], None] | None = None,
     ) -> None:
         """Screen ``trials`` configurations for one epoch and train the ``k`` best to
         ``budget`` epochs, writing the trials described in the module's docstring; resume a
@@ -191,6 +192,7 @@ class OneEpochTuner(optuna.samplers.BaseSampler):
                 trials when the study holds some already) and the training of each screening
                 trial (with its number).
             workdir: A folder for the lock that lets one process at a time run the study.
+            on_progress: Told where the run stands after each trial (a progress bar's note).
 
         Raises:
             InputError: The task has no epochs to screen, ``budget`` is under 2 or ``k``
@@ -202,11 +204,13 @@ class OneEpochTuner(optuna.samplers.BaseSampler):
         with folder_lock(Path(workdir), _LOCK):  # --jobs N: one process runs it, the rest wait
             _requeue_running(study)
             self._draw = SAMPLERS[self.sampler](_stream_seed(seed, len(study.trials)))
-            states = _screen(study, task, trials=trials, k=k, seed=seed)
+            tell = on_progress or (lambda note: None)
+            states = _screen(study, task, trials=trials, k=k, seed=seed, tell=tell)
             best = _best(_screened(study), k, study_sign(study))
             done = {t.user_attrs.get(SCREENED_ATTR) for t in _full_trials(study)}
-            for trial in best:
+            for i, trial in enumerate(best):
                 if trial.number not in done:
+                    tell(f"training the best {k} fully: {i} done")
                     _train_fully(study, task, trial, states.get(trial.number), budget)
             summary = {
                 "k": k,
@@ -298,8 +302,17 @@ def _stream_seed(seed: int, trials_so_far: int) -> int:
     return int(np.random.SeedSequence([seed, trials_so_far]).generate_state(1)[0] % 2**31)
 
 
-def _screen(study: optuna.Study, task: Task, *, trials: int, k: int, seed: int) -> dict[int, Any]:
-    """Screen configurations until the study holds ``trials`` screening trials.
+def _screen(
+    study: optuna.Study,
+    task: Task,
+    *,
+    trials: int,
+    k: int,
+    seed: int,
+    tell: Callable[[str], None],
+) -> dict[int, Any]:
+    """Screen configurations until the study holds ``trials`` screening trials (``tell``
+    hears after each how many are screened).
 
     Returns:
         The one-epoch models (states) of the ``k`` best configurations screened here, by trial
@@ -320,6 +333,7 @@ def _screen(study: optuna.Study, task: Task, *, trials: int, k: int, seed: int) 
             continue
         number, value, state = screened
         ranked.append((sign * value, number))
+        tell(f"screened {len(ranked)}/{trials} for one epoch")
         if state is not None:
             states[number] = state
         keep = {n for _, n in sorted(ranked)[:k]}
