@@ -3,7 +3,9 @@
 A study that stops before its trials are done says why in its ``stopped`` attribute (a grid
 visited in full, too many failed trials) or ``stopped_at_noise``. A stop for failures also sets
 :data:`FAILED_OUT`, which the command line turns into a failing exit status and a resumed run
-clears (it counts its failures afresh).
+clears (it counts its failures afresh). A study whose tuner drives its trials itself (a
+population, ``one-epoch``) carries :data:`DRIVING` while that tuner works: one found with it
+was cut off before its tuner ended, even where its trials already fill the count.
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ import optuna
 STOP_NOTES = ("stopped_at_noise", "stopped")
 #: The study attribute set (``True``) when the study stopped because too many trials failed.
 FAILED_OUT = "stopped_by_failures"
+#: The study attribute set (``True``) while a tuner that drives its trials itself runs them.
+DRIVING = "tuner_running"
+
+
+def unfinished_driver(study: optuna.Study) -> bool:
+    """Whether the study's tuner drives its trials itself and was cut off before it ended."""
+    return bool(study.user_attrs.get(DRIVING))
 
 
 def stop_for_failures(study: optuna.Study, reason: str) -> None:

@@ -275,3 +275,26 @@ def test_it_tells_its_progress_as_it_screens_and_trains(tmp_path: Path) -> None:
     assert notes == [f"screened {i}/6 for one epoch" for i in range(1, 7)] + [
         "training the best 1 fully: 0 done"
     ]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_run_cut_off_in_its_full_trainings_is_told_as_unfinished_and_resumes(
+    jobs: int, tmp_path: Path
+) -> None:
+    """Its screening trials already fill the count, yet the report must not call it done."""
+    import hyperlab
+    from hyperlab.report import compare_records
+
+    task = f"{TASK_FILE}:Continued"
+    run = {"trials": 6, "budget": 4, "runs_dir": tmp_path, "name": "cut", "progress": False}
+    with pytest.raises(KeyboardInterrupt):  # screening makes calls 0-5, the full training 6
+        hyperlab.tune(task, "one-epoch", task_options={"interrupt_at": 6}, report=False, **run)
+    stopped = "\n".join(compare_records(tmp_path / "cut").stopped)
+    assert "unfinished, 6 of 6 trials, its tuner not ended" in stopped
+    # the same command again (with --jobs 2 too): a new process's calls count from 0, so
+    # none is interrupted, and it trains what the count of trials says is done
+    study, _ = hyperlab.tune(
+        task, "one-epoch", task_options={"interrupt_at": 6}, report=False, jobs=jobs, **run
+    )
+    assert "unfinished" not in "\n".join(compare_records(tmp_path / "cut").stopped)
+    assert [t.user_attrs[STAGE_ATTR] for t in study.trials if t.state.name == "COMPLETE"] == [FULL]

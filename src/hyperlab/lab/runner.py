@@ -46,10 +46,12 @@ from hyperlab.lab.rundir import RunDir
 from hyperlab.lab.storage import error_chain, is_transient, open_storage, redact
 from hyperlab.registry import TASKS
 from hyperlab.stops import (
+    DRIVING,
     STOP_NOTES,
     clear_failure_stop,
     settle_failure_stop,
     stop_for_failures,
+    unfinished_driver,
 )
 from hyperlab.tasks.base import Task
 
@@ -526,6 +528,7 @@ def _hand_over(
         )
     workdir = RunDir(job.folder).population_folder(study.study_name)
     driver: Any = study.sampler
+    study.set_user_attr(DRIVING, True)  # until it ends: a cut-off run is told as unfinished
     driver.run_trials(
         study,
         known,
@@ -535,6 +538,7 @@ def _hand_over(
         workdir=workdir,
         on_progress=on_progress,
     )
+    study.set_user_attr(DRIVING, False)
     if job.test_score:
         record_test_score(study, known, job, getattr(driver, "member_test_score", None))
     return study
@@ -889,7 +893,7 @@ def _replace_killed(
         fail_interrupted(study, f"{socket.gethostname()}:{p.pid}", reason, max_retry=3)
         # forgiven its exit: a process the study no longer needs, or one with a successor
         # (at most N successors in all)
-        needed = count(study, FINISHED) < job.trials
+        needed = _lacking(study, job) > 0
         replaced[i] = not needed or len(procs) - processes < processes
         if needed and replaced[i]:
             new = ctx.Process(target=_shared_worker, args=(job, len(procs), *signals))
@@ -911,7 +915,7 @@ def _rerun_orphans(
     reason = "its worker process was killed before it named itself on the trial"
     if not fail_interrupted(study, reason=reason, max_retry=3):
         return False
-    if count(study, FINISHED) >= job.trials or len(procs) - processes >= processes:
+    if _lacking(study, job) <= 0 or len(procs) - processes >= processes:
         return False
     new = ctx.Process(target=_shared_worker, args=(job, len(procs), *signals))
     with interrupts.starting_workers():
@@ -972,7 +976,14 @@ def _stop_pool(pool: Any, futures: set[Any], grace: float = 30.0) -> None:
 
 def _shared_workers(study: optuna.Study, job: StudyJob, processes: int) -> int:
     """Processes worth starting on one shared study: no more than the trials it still lacks."""
-    return max(0, min(processes, job.trials - count(study, FINISHED)))
+    return max(0, min(processes, _lacking(study, job)))
+
+
+def _lacking(study: optuna.Study, job: StudyJob) -> int:
+    """Trials the study still lacks; at least 1 while a tuner that drives its trials was cut
+    off before it ended (``one-epoch``'s screening trials fill the count before its full
+    trainings)."""
+    return max(job.trials - count(study, FINISHED), int(unfinished_driver(study)))
 
 
 def _pool_workers(jobs: list[StudyJob], processes: int) -> int:
@@ -986,7 +997,7 @@ def _pool_workers(jobs: list[StudyJob], processes: int) -> int:
         except KeyError:  # not created yet
             unfinished += 1
             continue
-        unfinished += int(count(study, FINISHED) < job.trials)
+        unfinished += int(_lacking(study, job) > 0)
     return max(1, min(processes, unfinished))
 
 

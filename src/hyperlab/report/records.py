@@ -19,7 +19,7 @@ from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.runner import failed_trials, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.report.population import PopulationRecords, population_records
-from hyperlab.stops import STOP_NOTES
+from hyperlab.stops import STOP_NOTES, unfinished_driver
 
 
 @dataclass
@@ -313,10 +313,11 @@ def _method(
         if note:
             stopped.append(f"{label} seed {seed}: {note}")
         stops_early = any(study.user_attrs.get(k) for k in STOP_NOTES)
-        if not stops_early and len(bsf) < target:  # neither done nor stopped early
-            stopped.append(
-                f"{label} seed {seed}: unfinished, {len(bsf)} of {target} trials (still running, "
-                "or cut off: run the same command again to finish it)"
+        if not stops_early and (len(bsf) < target or unfinished_driver(study)):
+            stopped.append(  # neither done nor stopped early
+                f"{label} seed {seed}: unfinished, {len(bsf)} of {target} trials"
+                + (", its tuner not ended" if len(bsf) >= target else "")
+                + " (still running, or cut off: run the same command again to finish it)"
             )
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
