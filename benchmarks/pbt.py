@@ -24,7 +24,9 @@ training time (``restore_share``: the whole population's restore) and against th
 (``restore_share_each``: a member's restore over its training). When every run holds the
 per-run shares, the table adds their median, largest, and the count of runs above 5%. The table
 gives each arm's mean with a 95% bootstrap interval over seeds, and paired differences over
-seeds (``hyperlab.lab.stats.paired_interval``: "within noise" when the interval covers 0).
+seeds (``hyperlab.lab.stats.paired_interval``) with the Wilcoxon signed-rank p: a difference
+is called better or worse only where the 95% interval leaves out 0 and p < 0.05, otherwise
+"within noise".
 
 Every finished run is appended to ``results/pbt.partial.jsonl`` (gitignored) and skipped when
 the command runs again, so a killed run resumes. ``--from FILE [FILE ...]`` prints the table of
@@ -288,9 +290,12 @@ def differences(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             va, vb = [by[(a, s)] for s in seeds], [by[(b, s)] for s in seeds]
             d = paired_interval(va, vb)
-            verdict = "within noise" if d.contains_zero() else ("better" if d.mean < 0 else "worse")
-            verdict = verdict if d.n > 1 else ("one seed" if d.n else "no data")
             p = paired_comparison(va, vb, a, b).p_value
+            # the project's rule: a difference is real only where the paired interval leaves
+            # out zero AND the signed-rank test agrees (p < 0.05)
+            real = not d.contains_zero() and p < 0.05
+            verdict = ("better" if d.mean < 0 else "worse") if real else "within noise"
+            verdict = verdict if d.n > 1 else ("one seed" if d.n else "no data")
             out.append(
                 {"task": task, "a": a, "b": b, **d.to_dict(), "p_value": p, "verdict": verdict}
             )

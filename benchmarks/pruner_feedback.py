@@ -11,7 +11,7 @@ task and seed (95% bootstrap CI), after all trials and at equal epochs (both stu
 smaller of their two epoch totals), and on how many tasks its mean regret is lower.
 
     .venv/bin/python benchmarks/pruner_feedback.py --quick
-    .venv/bin/python benchmarks/pruner_feedback.py --summarize RESULT.json [MORE.json ...]
+    .venv/bin/python benchmarks/pruner_feedback.py --summarize RESULT.json [MORE.json ...] [--out MERGED.json]
 
 Commands behind the result file: ``benchmarks/README.md``; history:
 ``docs/decisions/early-stopping.md``.
@@ -123,7 +123,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--runs-dir", help="keep the compare runs here (a rerun resumes them)")
     parser.add_argument("--summarize", type=Path, nargs="+", help="print these files merged")
-    parser.add_argument("--out", type=Path, help="default: results/pruner_feedback.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="default: results/pruner_feedback.json; with --summarize: none (no file)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.lcbench, args.bank, args.seeds, args.trials = "3945", "", 1, 30
@@ -136,11 +140,10 @@ def main(argv: list[str] | None = None) -> None:
         kept = {"question": __doc__.split("\n\n")[0], "settings": settings}
     summary = summarize(outcomes)
     studies = [o.to_dict() for o in outcomes]
-    out = (
-        args.out
-        or (args.summarize or [None])[0]
-        or Path(__file__).parent / "results" / "pruner_feedback.json"
-    )
+    if args.summarize and args.out is None:
+        print("(a reprint writes nothing; --out FILE writes the merged file)")
+        return
+    out = args.out or Path(__file__).parent / "results" / "pruner_feedback.json"
     print(f"wrote {write_result(out, {**kept, 'summary': summary, 'studies': studies})}")
 
 

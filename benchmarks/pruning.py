@@ -10,7 +10,7 @@ An arm ``NAME+key=value`` passes options; ``curve-pretrained`` is ``curve`` pret
 ``--pretrain`` LCBench tasks (``+pool=wide``: on ``WIDE``), never on the task tuned.
 
     .venv/bin/python benchmarks/pruning.py --quick
-    .venv/bin/python benchmarks/pruning.py --summarize RESULT.json [MORE.json ...]
+    .venv/bin/python benchmarks/pruning.py --summarize RESULT.json [MORE.json ...] [--out MERGED.json]
 
 The commands behind each result file: ``benchmarks/README.md``; what was tried and why:
 ``docs/decisions/early-stopping.md``.
@@ -158,7 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes per compare run")
     parser.add_argument("--runs-dir", help="keep the compare runs here (a rerun resumes them)")
     parser.add_argument("--summarize", type=Path, nargs="+", help="print these files merged")
-    parser.add_argument("--out", type=Path, help="default: results/pruning.json, or --summarize's")
+    parser.add_argument(
+        "--out", type=Path, help="default: results/pruning.json; with --summarize: none (no file)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.lcbench, args.bank, args.tuners = "3945,7593", "", "random"
@@ -173,11 +175,10 @@ def main(argv: list[str] | None = None) -> None:
         kept = {"question": __doc__.split("\n\n")[0], "settings": settings}
     summary = summarize(outcomes)
     studies = [o.to_dict() for o in outcomes]
-    out = (
-        args.out
-        or (args.summarize or [None])[0]
-        or Path(__file__).parent / "results" / "pruning.json"
-    )
+    if args.summarize and args.out is None:
+        print("(a reprint writes nothing; --out FILE writes the merged file)")
+        return
+    out = args.out or Path(__file__).parent / "results" / "pruning.json"
     print(f"wrote {write_result(out, {**kept, 'summary': summary, 'studies': studies})}")
 
 

@@ -12,7 +12,7 @@ paired difference (95% bootstrap CI) at the largest budget; with ``--reference``
 Pruner names as in ``pruning.py``.
 
     .venv/bin/python benchmarks/pruning_anytime.py --quick
-    .venv/bin/python benchmarks/pruning_anytime.py --summarize RESULT.json [MORE.json ...]
+    .venv/bin/python benchmarks/pruning_anytime.py --summarize RESULT.json [MORE.json ...] [--out MERGED.json]
 
 Commands behind the result files: ``benchmarks/README.md``; history:
 ``docs/decisions/early-stopping.md``.
@@ -167,7 +167,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--at", default="0.05,0.1,0.2,0.333", help="budgets, as fractions")
     parser.add_argument("--reference", type=Path, help="pruning.py file: the full median rule")
     parser.add_argument("--summarize", type=Path, nargs="+", help="print these files merged")
-    parser.add_argument("--out", type=Path, help="default: results/pruning_anytime.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="default: results/pruning_anytime.json; with --summarize: none (no file)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.lcbench, args.bank, args.seeds, args.trials = "3945", "", 1, 20
@@ -180,11 +184,10 @@ def main(argv: list[str] | None = None) -> None:
         studies = run(args, fractions[-1])
         kept = {"question": __doc__.split("\n\n")[0], "settings": vars(args) | {"out": None}}
     summary = summarize([StudyOutcome.from_dict(s) for s in studies], fractions)
-    out = (
-        args.out
-        or (args.summarize or [None])[0]
-        or Path(__file__).parent / "results" / "pruning_anytime.json"
-    )
+    if args.summarize and args.out is None:
+        print("(a reprint writes nothing; --out FILE writes the merged file)")
+        return
+    out = args.out or Path(__file__).parent / "results" / "pruning_anytime.json"
     print(f"wrote {write_result(out, {**kept, 'summary': summary, 'studies': studies})}")
 
 

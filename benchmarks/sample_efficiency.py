@@ -10,7 +10,9 @@ Reported at trials 10, 25, 50 and 100: the median and interquartile range of the
 seeds (synthetic: best value so far minus the known optimum; LCBench: minus the best value any
 run of any tuner found), the mean rank at the last trial (among the tuners, per task and seed;
 1 = best, ties share) and the paired difference of neural's and TPE's ranks with its 95%
-bootstrap interval (:func:`hyperlab.lab.stats.paired_interval`).
+bootstrap interval (:func:`hyperlab.lab.stats.paired_interval`) and Wilcoxon signed-rank p
+(better or worse only where the interval leaves out 0 and p < 0.05). ``--from FILE`` reprints a
+stored result and writes nothing unless ``--out`` is given.
 
 Every finished run is appended to ``results/sample_efficiency.partial.jsonl`` and skipped when
 the command runs again with the same number of trials, so a long setting can be run in pieces;
@@ -41,7 +43,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import paired_interval
+from hyperlab.lab.stats import paired_comparison, paired_interval
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "sample_efficiency.json"
@@ -158,8 +160,13 @@ def summarize(runs: dict[str, dict[str, list[dict]]], optima: dict, checkpoints:
     every = np.vstack(rank_rows)
     summary["mean_rank"] = dict(zip(tuners, map(float, every.mean(axis=0))))
     if {"neural", "tpe"} <= set(tuners):
-        diff = paired_interval(every[:, tuners.index("neural")], every[:, tuners.index("tpe")])
-        summary["neural_minus_tpe_rank"] = diff.to_dict()
+        a, b = every[:, tuners.index("neural")], every[:, tuners.index("tpe")]
+        diff = paired_interval(a, b).to_dict()
+        p = paired_comparison(a, b).p_value
+        real = (diff["low"] > 0 or diff["high"] < 0) and p < 0.05
+        diff["p"] = p
+        diff["verdict"] = ("better" if diff["mean"] < 0 else "worse") if real else "within noise"
+        summary["neural_minus_tpe_rank"] = diff
     return summary
 
 
@@ -185,7 +192,8 @@ def _print(summary: dict, checkpoints: list[int]) -> None:
         )
     if "neural_minus_tpe_rank" in summary:
         d = summary["neural_minus_tpe_rank"]
-        print(f"neural minus tpe rank: {d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]")
+        tail = f", Wilcoxon p {d['p']:.2g}: {d['verdict']}" if "p" in d else ""
+        print(f"neural minus tpe rank: {d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]{tail}")
 
 
 def _stored_runs(path: str, trials: int) -> tuple[dict[tuple[str, str, int], dict], Any]:
@@ -218,8 +226,12 @@ def main() -> None:
     parser.add_argument("--tuners", nargs="+", default=TUNERS)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one thread each)")
     parser.add_argument("--from", dest="source", metavar="FILE", help="summarize stored runs")
-    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--out", help=f"the result file (default: {OUT.name}; with --from: none, nothing written)"
+    )
     args = parser.parse_args()
+    if args.out is None and not args.source:
+        args.out = str(OUT)
     if args.quick:
         args.seeds, args.mlp_seeds, args.trials = 2, 2, 12
         args.tasks, args.mlp_tasks = ["branin"], []
@@ -258,6 +270,9 @@ def main() -> None:
     payload = {"settings": settings, "optima": optima, "summary": summary, "runs": slim}
     if runs_provenance is not None:
         payload["runs_provenance"] = runs_provenance
+    if args.out is None:
+        print("\n(a reprint writes nothing; --out FILE writes the summary)")
+        return
     print(f"\nwrote {write_result(args.out, payload)} ({time.time() - start:.0f} s)")
 
 

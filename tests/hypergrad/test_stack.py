@@ -315,9 +315,11 @@ def test_bad_input_raises_value_error(build: Any, error: type, match: str) -> No
 def test_runaway_rate_is_capped_not_overflowing(lr_space: str, top: Any) -> None:
     p = torch.nn.Parameter(torch.zeros(2))
     opt = StackedOptimizer([p], [HyperSGD(lr=0.01, lr_space=lr_space), top])
-    for _ in range(300):  # a constant gradient: every hypergradient says "larger"
-        p.grad = torch.ones(2)
-        opt.step()
+    with pytest.warns(RuntimeWarning, match=r"g0\.lr was clipped to 1e\+12") as caught:
+        for _ in range(300):  # a constant gradient: every hypergradient says "larger"
+            p.grad = torch.ones(2)
+            opt.step()
+    assert len([w for w in caught if "clipped" in str(w.message)]) == 1  # once, not per step
     assert opt.param_groups[0]["lr"] == 1e12
     assert torch.isfinite(p).all()
 
@@ -372,3 +374,14 @@ def test_a_state_saved_before_levels_were_recorded_still_loads() -> None:
     again = stack("adam", "sgd")(model.parameters())
     again.load_state_dict(old)
     assert again.hyper_state["levels"] == opt.hyper_state["levels"]
+
+
+def test_betas_pushed_past_their_range_are_clipped_with_a_warning_not_a_crash() -> None:
+    """A hyperoptimizer far too fast for Adam's betas: ψ + (σ(z_new) − σ(z)) rounded onto 1
+    (a math domain error in the logit, a division by zero in the bias correction)."""
+    model, x, y = _problem(torch.float32)
+    opt = StackedOptimizer(model.parameters(), ["adam", HyperSGD(lr=1e4)])
+    with pytest.warns(RuntimeWarning, match=r"g0\.beta\d was clipped to"):
+        _run(model, opt, x, y, 60)
+    for name in ("beta1", "beta2"):
+        assert 0.0 < opt.hyperparameters()[f"g0.{name}"] < 1.0

@@ -76,3 +76,13 @@ def test_bad_input_errors() -> None:
     x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
     with pytest.raises(InputError, match="validation data"):
         STNTrainer(model).fit([(x, y)], [])
+
+
+def test_the_weight_step_builds_its_noise_on_the_models_device() -> None:
+    """No GPU here: the 'meta' device stands in for one. The step gets as far as reading the
+    loss (which a meta tensor cannot give), so every tensor it built was on the model's device."""
+    model = SelfTuningMLP(4, 2, width=8).to("meta")
+    x = torch.empty(8, 4, device="meta")
+    y = torch.zeros(8, dtype=torch.long, device="meta")
+    with pytest.raises(RuntimeError, match="meta tensors"):
+        STNTrainer(model).fit([(x, y)], [(x, y)])

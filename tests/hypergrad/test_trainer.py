@@ -148,3 +148,39 @@ def test_tune_takes_one_name_as_text_and_nothing_to_tune_is_named() -> None:
         HyperTrainer(m, F.cross_entropy)
     with pytest.raises(InputError, match="nothing to tune"):
         HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], tune=[])
+
+
+class _WithDecayInside(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        self.wd = WeightDecay(self.body, init=0.1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+def test_a_penalty_inside_the_model_is_refused_not_tuned_without_effect() -> None:
+    """Its penalty would never reach the loss: a hypergradient of exactly 0, forever."""
+    net = _WithDecayInside()
+    with pytest.raises(
+        InputError, match=r"WeightDecay at 'wd' inside the model .*\[WeightDecay\(model\)\]"
+    ):
+        HyperTrainer(net, F.cross_entropy)
+    with pytest.raises(
+        InputError, match=r"cannot be applied to model _WithDecayInside.*body\.0\.weight"
+    ):
+        HyperTrainer(net, F.cross_entropy, [net.wd])  # names relative to the submodule
+
+
+def test_weight_decay_of_a_model_with_frozen_layers_trains() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    model[0].requires_grad_(False)  # fine-tuning the top layer
+    frozen = model[0].weight.detach().clone()
+    wd = WeightDecay(model, init=0.1)
+    trainer = HyperTrainer(model, F.cross_entropy, [wd], lr=0.1, hyper_lr=0.1)
+    x, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
+    trainer.fit([(x[:20], y[:20])] * 3, [(x[20:], y[20:])], epochs=2)
+    assert torch.equal(model[0].weight, frozen)
+    assert wd.values()["weight_decay"] != pytest.approx(0.1)  # tuned, as without the frozen layer

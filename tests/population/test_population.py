@@ -816,3 +816,16 @@ def test_a_tune_runs_progress_bar_shows_the_populations_progress(
     err = capsys.readouterr().err
     assert "population: 1/24 member-epochs" in err  # the first segment (interval 1)
     assert "population: 24/24 member-epochs]" in err.split("\r")[-1]  # the last, not held back
+
+
+class _NeverWraps(Quadratic):
+    """Names its rate but builds no optimizer through ``wrap_optimizer``."""
+
+    learning_rate_param = "lr"
+
+
+def test_hypergradient_members_of_a_task_that_never_wraps_its_optimizer_are_refused(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(InputError, match=r"without passing its optimizer through.*wrap_optimizer"):
+        run_population("pbt", _NeverWraps(), tmp_path, hypergradient=True)

@@ -113,3 +113,22 @@ def test_an_lcbench_schedule_is_scored_by_its_last_configuration() -> None:
     later = dict(config, learning_rate=config["learning_rate"] / 10)
     score = task.schedule_test_score([(config, 10), (later, 20)])
     assert score == task.test_score(later, 30)
+
+
+def test_the_hypergradient_twin_refuses_what_it_would_change() -> None:
+    import torch
+
+    from hyperlab.errors import InputError
+    from hyperlab.hypergrad import SGDHD, AdamHD
+
+    params = list(torch.nn.Linear(3, 1).parameters())
+    adamw_like = torch.optim.Adam(params, lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)
+    with pytest.raises(InputError, match="decoupled_weight_decay=True"):
+        hypergradient_twin(adamw_like)
+    with pytest.raises(InputError, match="no AMSGrad"):
+        hypergradient_twin(torch.optim.Adam(params, amsgrad=True))
+    # decoupled with no decay at all changes nothing: swapped
+    assert isinstance(
+        hypergradient_twin(torch.optim.Adam(params, decoupled_weight_decay=True)), AdamHD
+    )
+    assert isinstance(hypergradient_twin(torch.optim.SGD(params, lr=0.1)), SGDHD)

@@ -1,11 +1,13 @@
 """Stacked hyperoptimizers: optimizers whose hyperparameters are learned by optimizers.
 
 After Chandra et al. 2022, "Gradient descent: the ultimate optimizer" (NeurIPS). A stack
-``stack("adam", "sgd", "sgd")`` trains the weights with Adam; an SGD *hyperoptimizer* learns
-Adam's learning rate and betas from the hypergradient; a second SGD learns the first SGD's
-learning rate; the top optimizer's own hyperparameters stay fixed. The **height** of a stack
-is the number of hyperoptimizers above the base optimizer (``stack("adam", "sgd", "sgd")``
-has height 2); height 0 is the plain base optimizer.
+``stack("adam", ("sgd", {"lr": 1e-5}), ("sgd", {"lr": 1e-7}))`` trains the weights with Adam;
+an SGD *hyperoptimizer* learns Adam's learning rate and betas from the hypergradient; a second
+SGD learns the first SGD's learning rate; the top optimizer's own hyperparameters stay fixed.
+The **height** of a stack is the number of hyperoptimizers above the base optimizer (2 here);
+height 0 is the plain base optimizer. A hyperoptimizer's rate must suit the scale of what it
+moves: SGD's default 0.01 one level above Adam's rate (about 1e-3) drives it to the clips
+below within a few dozen steps; a clip is warned about once per hyperparameter.
 
 How the hypergradients are computed. Chandra et al. keep the hyperparameters as tensors that
 require grad, write each step's update as a differentiable function of them, detach the
@@ -30,8 +32,9 @@ or ``torch.optim.Adam`` bit for bit.
 Squashing. A hyperoptimizer works on unconstrained coordinates: the learning rate as is
 (``lr_space="linear"``, as in the paper) or its logarithm (``lr_space="log"``, keeps it
 positive); momentum and Adam's β1, β2 through the logit, ``β = sigmoid(z)``, so they stay in
-``(0, 1)``. A learning rate is kept in ``[0, 1e12]`` (clipped; the clipped step passes no
-gradient to the level above). The new value is written as ``ψ + (T(z_new) - T(z))`` so that
+``(0, 1)`` (clipped to ``[1e-7, 1 - 1e-7]`` where rounding would reach an end). A learning
+rate is kept in ``[0, 1e12]`` (clipped; a clipped step passes no gradient to the level
+above). The new value is written as ``ψ + (T(z_new) - T(z))`` so that
 a zero step leaves ``ψ`` bit for bit unchanged.
 
 The base level's hyperparameters live in ``param_groups`` (``lr``, ``momentum``, ``betas``), one
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -63,6 +67,9 @@ from hyperlab.hypergrad.hd import (
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackedOptimizer", "stack"]
 
+#: A momentum or β is kept in ``[_BETA_EDGE, 1 - _BETA_EDGE]`` (clipped, as a rate is): at 0 or 1
+#: its logit is undefined and Adam's bias correction divides by zero.
+_BETA_EDGE = 1e-7
 _TINY = 1e-30  # keeps 0/0 at 0 in ∂√v̂/∂β2 where v̂ = 0 (representable in float32)
 
 
@@ -422,7 +429,9 @@ class StackedOptimizer(Optimizer):
 
     Example::
 
-        opt = StackedOptimizer(model.parameters(), ["adam", HyperSGD(lr=1e-5), "sgd"])
+        opt = StackedOptimizer(
+            model.parameters(), ["adam", HyperSGD(lr=1e-5), HyperSGD(lr=1e-7)]
+        )
         for x, y in batches:
             opt.zero_grad()
             loss_fn(model(x), y).backward()
@@ -431,8 +440,11 @@ class StackedOptimizer(Optimizer):
 
     Args:
         params: Parameters or param groups. A group may set the base level's hyperparameters
-            (``lr``, ``momentum`` / ``betas``, ``weight_decay``...), which are then learned for
-            that group separately.
+            (``lr``, ``momentum`` / ``betas``, ``weight_decay``...); those the level learns are
+            then learned for that group separately. Which are learned is the base level's
+            choice, not the group's: SGD learns momentum only when its own ``momentum`` is
+            above 0 (a group's ``momentum=0.9`` on ``"sgd"`` stays 0.9; use
+            ``("sgd", {"momentum": 0.9})``).
         levels: The base optimizer first, then its hyperoptimizers, each a name (``"sgd"``,
             ``"adam"``), a :class:`Level` class or instance, ``torch.optim.SGD``/``Adam``, or
             ``(name, kwargs)``. The top level's hyperparameters stay fixed.
@@ -456,6 +468,7 @@ class StackedOptimizer(Optimizer):
             "levels": self._describe(),  # what a loaded state is checked against
         }
         self.history: list[dict[str, float]] = []
+        self._clipped: set[str] = set()  # hyperparameters whose clip was warned about
 
     @property
     def height(self) -> int:
@@ -674,6 +687,11 @@ class StackedOptimizer(Optimizer):
                 low = _MIN_LOG_LR if space == "log" else 0.0
                 if name == "lr" and not low <= new <= _MAX_LR:
                     new, slope = min(max(new, low), _MAX_LR), 0.0
+                    self._warn_clipped(k, slot, new)
+                elif space == "logit" and not _BETA_EDGE <= new <= 1.0 - _BETA_EDGE:
+                    # ψ + (σ(z_new) − σ(z)) rounds onto 0 or 1 (or past them) where σ is flat
+                    new, slope = min(max(new, _BETA_EDGE), 1.0 - _BETA_EDGE), 0.0
+                    self._warn_clipped(k, slot, new)
                 if k == 1:
                     self._set_base(group, name, new)
                 else:
@@ -681,9 +699,25 @@ class StackedOptimizer(Optimizer):
                 jac[slot] = {n: slope * d for n, d in derivs.items()}
             self.hyper_state["jac"][k] = jac
 
+    def _warn_clipped(self, k: int, slot: str, value: float) -> None:
+        """Warn, once per hyperparameter, that level ``k`` moved ``slot`` out of its range."""
+        name = f"g{slot.replace(':', '.')}" if k == 1 else f"L{k - 1}.{slot}"
+        clipped = self.__dict__.setdefault("_clipped", set())
+        if name in clipped:
+            return
+        clipped.add(name)
+        warnings.warn(
+            f"StackedOptimizer: hyperparameter {name} was clipped to {value:.8g}: the "
+            f"{self.levels[k].name} hyperoptimizer above it (level {k}, lr "
+            f"{self.hyper_state['values'][k].get('lr')!r}) moves it too far; give that level "
+            "a smaller lr",
+            RuntimeWarning,
+            stacklevel=5,  # the caller of step() (through torch's no_grad wrapper)
+        )
+
 
 def stack(*levels: Any) -> Callable[[Iterable[Any]], StackedOptimizer]:
-    """A factory for a stacked optimizer: ``stack("adam", "sgd", "sgd")(model.parameters())``.
+    """A factory for a stacked optimizer: ``stack("adam", "adam")(model.parameters())``.
 
     Args:
         levels: The base optimizer, then its hyperoptimizers (see :class:`StackedOptimizer`).

@@ -261,8 +261,8 @@ class STNTrainer:
         m = self.model
         m.train()
         h = m.hyper.detach()
-        noise = torch.randn(len(x), len(h), dtype=h.dtype) * self.perturbation
-        h_tilde = h + noise * self._mask.to(h.dtype)
+        noise = torch.randn(len(x), len(h), dtype=h.dtype, device=h.device) * self.perturbation
+        h_tilde = h + noise * self._mask.to(device=h.device, dtype=h.dtype)
         self._w_opt.zero_grad(set_to_none=True)
         loss = self.criterion(m(x, h_tilde), y) + m.penalty(h_tilde)
         loss.backward()

@@ -70,7 +70,10 @@ class HyperTrainer:
     """Train a model by SGD while its regularization hyperparameters follow a hypergradient.
 
     Args:
-        model: Any module; :class:`Regularizer` submodules inside it are tuned too.
+        model: Any module; :class:`Regularizer` submodules inside it that act in its forward
+            pass (concrete dropout, input noise) are tuned too. One that adds a penalty (a
+            :class:`~hyperlab.hypergrad.regularizers.WeightDecay`) must also be passed in
+            ``regularizers``, or it is refused: its penalty would never be added.
         criterion: Data loss ``criterion(output, target) -> scalar`` (no penalty).
         regularizers: Regularizers outside the model (e.g. a
             :class:`~hyperlab.hypergrad.regularizers.WeightDecay`); their penalties are added
@@ -132,6 +135,13 @@ class HyperTrainer:
         }
         if not self._weights:
             raise InputError(f"model {type(model).__name__} has no trainable weight")
+        # a penalty reads frozen weights too (as constants): fine-tuning a model's top layers
+        self._frozen = {
+            n: p.detach()
+            for n, p in model.named_parameters()
+            if id(p) not in hyper_ids and n not in self._weights
+        }
+        _check_penalties(model, self.regularizers, {**self._frozen, **self._weights})
         for name, t in self._regs_tensors().items():
             t.requires_grad_(name in self._tuned)
         self._hyper_opt = torch.optim.Adam(list(self._tuned.values()), lr=self.hyper_lr)
@@ -192,7 +202,8 @@ class HyperTrainer:
         return {name: t for _, name, _, t in self._regs}
 
     def _penalty(self, params: Mapping[str, Tensor]) -> Tensor | None:
-        terms = [r.penalty(params) for r in self.regularizers]
+        every = {**self._frozen, **params}
+        terms = [r.penalty(every) for r in self.regularizers]
         if not terms:
             return None
         return torch.stack(terms).sum()
@@ -326,13 +337,22 @@ def _collect(
 
     Raises:
         InputTypeError: An entry of ``regularizers`` is not a :class:`Regularizer`.
-        InputError: Two hyperparameters still share a name.
+        InputError: Two hyperparameters still share a name, or a regularizer inside the model
+            has a penalty (applied only to those passed in) and is not among ``regularizers``.
     """
     found: list[tuple[str, Regularizer]] = list(find_regularizers(model))
-    found += [("", r) for r in regularizers if not any(r is m for _, m in found)]
-    for _, reg in found:
+    for reg in regularizers:
         if not isinstance(reg, Regularizer):
             raise InputTypeError(f"not a Regularizer: {reg!r}")
+    for path, reg in found:
+        if type(reg).penalty is not Regularizer.penalty and not any(reg is r for r in regularizers):
+            raise InputError(
+                f"{type(reg).__name__} at {path!r} inside the model adds a penalty to the loss, "
+                "which only regularizers passed to HyperTrainer do (a module inside the model "
+                "acts only in its forward pass): build it from the model you train and pass it "
+                f"in, as HyperTrainer(model, loss, [{type(reg).__name__}(model)])"
+            )
+    found += [("", r) for r in regularizers if not any(r is m for _, m in found)]
     local = [(path, reg, n, t) for path, reg in found for n, t in reg.hyperparameters().items()]
     counts: dict[str, int] = {}
     for _, _, n, _ in local:
@@ -342,6 +362,24 @@ def _collect(
     if len(set(names)) != len(names):
         raise InputError(f"duplicate hyperparameter names {names}; give them distinct names")
     return out
+
+
+def _check_penalties(
+    model: nn.Module, regularizers: Sequence[Regularizer], params: Mapping[str, Tensor]
+) -> None:
+    """Refuse a regularizer whose penalty names parameters ``model`` lacks (one built from
+    another module, or from a submodule: names are relative to the module it was given)."""
+    for reg in regularizers:
+        try:
+            with torch.no_grad():
+                reg.penalty(params)
+        except InputError as exc:
+            raise InputError(
+                f"{type(reg).__name__} cannot be applied to model {type(model).__name__}: {exc}. "
+                f"Build it from the model HyperTrainer trains ({type(reg).__name__}(model)): "
+                f"the model's parameters are {sorted(params)[:6]}"
+                + ("..." if len(params) > 6 else "")
+            ) from None
 
 
 def tune_names(tune: Any) -> list[str]:

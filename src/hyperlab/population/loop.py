@@ -57,6 +57,18 @@ CHECKPOINT_SHARE = 0.02
 _BEFORE: dict[str, Any] = {"start": "random", "screen": 1}
 
 
+class _Counted:
+    """An optimizer wrapper that counts its calls (a task must call it for hypergradient
+    members to learn anything)."""
+
+    def __init__(self, wrap: Callable[[Any], Any]) -> None:
+        self.wrap, self.calls = wrap, 0
+
+    def __call__(self, optimizer: Any) -> Any:
+        self.calls += 1
+        return self.wrap(optimizer)
+
+
 class PopulationFailure(HyperlabError, RuntimeError):
     """Every member of the population failed (a generation, or ``population`` segments in a
     row); the message gives each member's reason."""
@@ -341,10 +353,11 @@ class PopulationRun:
         streams = segment_seed(m.seed, start)
         began = time.perf_counter()
         reason = None
+        wrap = _Counted(self.wrap) if self.wrap is not None and m.state is None else self.wrap
         try:
             with seeded_globals(streams):
                 segment = self.task.train_segment(
-                    config, m.state, epochs, seed=m.seed, wrap_optimizer=self.wrap
+                    config, m.state, epochs, seed=m.seed, wrap_optimizer=wrap
                 )
         except TrialFailure as exc:
             reason = str(exc)
@@ -358,6 +371,13 @@ class PopulationRun:
             reason = self._bad_scores(segment.values)
             if reason is None and not self._state_checked:
                 self._check_state(segment.state)
+            if reason is None and isinstance(wrap, _Counted) and not wrap.calls:
+                raise InputError(
+                    f"hypergradient=true: task {self.task.name!r} trained a fresh model without "
+                    "passing its optimizer through train_segment's wrap_optimizer, so no member "
+                    "would learn its rate (call wrap_optimizer(optimizer) on each optimizer it "
+                    "builds; docs/your-model.md), or leave hypergradient off"
+                )
         spent = time.perf_counter() - began
         m.epochs_trained += epochs
         m.wall_time += spent

@@ -20,7 +20,7 @@ def hypergradient_twin(optimizer: Any) -> Any:
 
     Raises:
         InputError: Another optimizer, or settings the twin lacks (AMSGrad, maximize,
-            dampening).
+            dampening, Adam's decoupled weight decay).
     """
     import torch
 
@@ -30,6 +30,16 @@ def hypergradient_twin(optimizer: Any) -> Any:
         return optimizer
     groups = optimizer.param_groups
     kind = type(optimizer)
+    decoupled = kind is torch.optim.Adam and any(
+        g.get("decoupled_weight_decay") and g["weight_decay"] for g in groups
+    )
+    if decoupled:  # the twin's weight decay is Adam's L2 one: it would change the training
+        raise InputError(
+            "self-tuning members swap torch.optim.Adam for AdamHD, whose weight decay is "
+            "Adam's L2 penalty; the task built Adam with decoupled_weight_decay=True (AdamW's "
+            "decay), which the swap would silently change: build Adam without it, or leave "
+            "hypergradient off"
+        )
     if kind is torch.optim.Adam and not any(g["amsgrad"] or g["maximize"] for g in groups):
         keys = ("lr", "betas", "eps", "weight_decay")
         return AdamHD([{"params": g["params"], **{k: g[k] for k in keys}} for g in groups])
