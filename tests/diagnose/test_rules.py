@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hyperlab.diagnose import diagnose
 from hyperlab.diagnose.features import features, view
 from hyperlab.diagnose.inputs import check_curves
 from hyperlab.diagnose.rules import rule_scores
+from hyperlab.errors import InputError
 
 
 def _scores(curves: dict[str, list[float]]) -> dict[str, float]:
@@ -116,9 +118,32 @@ def test_a_loss_of_exactly_zero_keeps_the_run_on_the_log_axis() -> None:
     assert diagnose({"train_loss": zero.tolist(), "val_loss": va.tolist()}).primary.name == (
         diagnose({"train_loss": floored.tolist(), "val_loss": va.tolist()}).primary.name
     )
-    # a loss that is negative (or every loss 0) is still read on its own linear axis
-    assert not view(check_curves({"train_loss": [1.0, 0.5, -0.1], "val_loss": [1, 1, 1]})).log_scale
+    # every loss 0 is read on its own linear axis (a negative one is refused)
     assert not view(check_curves({"train_loss": [0.0] * 3, "val_loss": [0.0] * 3})).log_scale
+
+
+@pytest.mark.parametrize(
+    "curve", [[-1.2, -1.5, -1.7, -1.9], [1.3, 0.7, 0.2, -0.2]], ids=["nll", "crossing-0"]
+)
+def test_a_negative_loss_is_refused_by_value_not_misread(curve: list[float]) -> None:
+    """A healthy falling negative log-likelihood read as "underfitting 100%" before."""
+    curves = {"train_loss": curve, "val_loss": [c + 0.1 for c in curve]}
+    with pytest.raises(InputError, match=r"train_loss is negative \(-[\d.]+ at epoch \d\).*floor"):
+        diagnose(curves)
+
+
+@pytest.mark.parametrize("reached", [1, 5])
+def test_losses_at_zero_to_the_end_read_as_a_perfect_fit(reached: int) -> None:
+    """Both losses at 0, the best they can be, read as underfitting 99% before."""
+    falling = [0.8, 0.6, 0.4, 0.2][: reached - 1]
+    curve = falling + [0.0] * (30 - len(falling))
+    d = diagnose({"train_loss": curve, "val_loss": curve, "val_metric": [1.0] * 30})
+    assert d.primary.name == "good-fit" and d.primary.confidence == 1.0
+    assert f"0 from epoch {reached} on" in d.primary.evidence
+    assert [f.name for f in d.findings] == ["good-fit"]
+    assert all(a.direction == "keep" for a in d.advice)
+    almost = diagnose({"train_loss": [*curve[:-1], 0.1], "val_loss": curve})  # not 0 at the end
+    assert "perfect fit" not in almost.primary.evidence
 
 
 def test_a_validation_metric_in_steps_of_one_sixth_is_a_noisy_measurement() -> None:

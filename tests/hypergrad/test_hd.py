@@ -370,3 +370,40 @@ def test_sparse_gradients_are_refused_by_name(cls: type) -> None:
     with pytest.raises(InputError, match=r"dense gradients only.*sparse=False"):
         opt.step()
     assert torch.equal(emb.weight, before)
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs", "missing"),
+    [
+        (AdamHD, torch.optim.SGD, "betas"),
+        (AdamHD, SGDHD, "betas"),
+        (SGDHD, torch.optim.Adam, "momentum"),
+    ],
+)
+def test_a_state_of_another_kind_of_optimizer_is_refused_and_changes_nothing(
+    mine: type, theirs: type, missing: str
+) -> None:
+    """It gave a KeyError and left the optimizer holding the other's groups: every later step
+    failed."""
+    model = torch.nn.Linear(3, 1)
+    other = theirs(model.parameters(), lr=0.5)
+    model(torch.randn(4, 3)).sum().backward()
+    other.step()
+    opt = mine(model.parameters(), lr=1e-3)
+    with pytest.raises(InputError, match=f"lacks .*'{missing}'.*another kind of optimizer"):
+        opt.load_state_dict(other.state_dict())
+    assert opt.param_groups[0]["lr"] == 1e-3 and opt.param_groups[0]["params"][0] is model.weight
+    opt.step()  # still works
+
+
+def test_half_precision_sums_do_not_overflow() -> None:
+    """Adam's direction is about 1 per element: over 70,000 float16 elements its squared norm
+    passed float16's 65,504, the cosine read inf, and the rate skipped its update."""
+    p = torch.nn.Parameter(torch.zeros(70_000, dtype=torch.float16))
+    opt = AdamHD([p], lr=1e-3, eps=1e-3)
+    for _ in range(2):
+        p.grad = torch.ones_like(p)
+        opt.step()
+    stats = opt._group_stats(opt.param_groups[0])
+    assert stats is not None and torch.isfinite(stats).all()
+    assert opt.lrs[0] > 1e-3  # the directions agree: the rate rose

@@ -48,6 +48,8 @@ __all__ = [
 
 #: Findings listed besides the primary one need at least this confidence.
 REPORT_THRESHOLD = 0.35
+#: A loss at or below this reads as 0, the best possible value (a perfect fit).
+ZERO_LOSS = 1e-12
 #: Weight of the learned classifier against the rules when the model file names none.
 MODEL_WEIGHT = 0.5
 
@@ -60,7 +62,9 @@ def diagnose(
     Args:
         curves: Per-epoch ``train_loss`` and ``val_loss`` (required) and ``train_metric``,
             ``val_metric`` (optional, higher-is-better like accuracy), as a dict of lists or a
-            pandas DataFrame. At least 3 epochs with both losses. NaN or ``None`` where a loss
+            pandas DataFrame. At least 3 epochs with both losses; losses are read with 0 the
+            best possible value (a negative one is refused; both at 0 to the end read as a
+            perfect fit). NaN or ``None`` where a loss
             was not measured (a missing point); inf, or NaN from some epoch to the end, marks a
             diverged run (see :mod:`hyperlab.diagnose.points`).
         config: The run's configuration; advice is restricted to the knobs it exposes.
@@ -70,7 +74,8 @@ def diagnose(
         The diagnosis.
 
     Raises:
-        InputError: fewer than 3 epochs, a missing curve, a non-numeric value.
+        InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
+            loss.
         InputTypeError: ``curves`` or ``config`` has the wrong type.
     """
     checked = check_curves(curves)
@@ -92,11 +97,28 @@ def _diagnose(
     v = view(curves)
     feats = features(curves, v)
     rules = rule_scores(feats, v)
+    zero = _zero_from(curves)
+    if zero is not None:  # nothing to correct: the rules' scale-free reading would see a plateau
+        text = f"train and validation loss are 0 from epoch {zero} on: a perfect fit"
+        perfect = {name: (0.0, rules[name][1]) for name in rules} | {"good-fit": (1.0, text)}
+        return blend(v, feats, perfect, None, 0.0, config)
     proba = None
     if model is not None and not feats["diverged"]:
         row = model.predict_proba(model_inputs(feats, rules))[0]
         proba = {name: float(p) for name, p in zip(model.classes, row)}
     return blend(v, feats, rules, proba, weight, config)
+
+
+def _zero_from(curves: dict[str, np.ndarray]) -> int | None:
+    """The 1-based epoch from which every measured train and validation loss is 0 to the end
+    (``None`` unless the last measured pair is 0: a perfect fit, the best a loss can read)."""
+    tr, va = curves["train_loss"], curves["val_loss"]
+    both = np.flatnonzero(np.isfinite(tr) & np.isfinite(va))
+    at_zero = (tr[both] <= ZERO_LOSS) & (va[both] <= ZERO_LOSS)
+    if not len(both) or not at_zero[-1]:
+        return None
+    first = len(at_zero) - int(np.argmin(at_zero[::-1])) if not at_zero.all() else 0
+    return int(both[first]) + 1
 
 
 def blend(

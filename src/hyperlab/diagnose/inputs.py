@@ -33,7 +33,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
         InputError: a required curve is missing, a value is not a number, the curves differ in
             length, or fewer than 3 epochs have both losses (fewer are accepted only when the
-            run diverged and was stopped; see :mod:`hyperlab.diagnose.points`).
+            run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or a loss is
+            negative (losses are read with 0 the best possible value).
     """
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
@@ -61,6 +62,16 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
         raise InputError(f"curves differ in length: {lengths}")
+    for key in REQUIRED:
+        below = np.flatnonzero(out[key] < 0)  # (NaN compares False)
+        if len(below):
+            raise InputError(
+                f"{key} is negative ({out[key][below[0]]:.4g} at epoch {below[0] + 1}): "
+                "diagnose reads losses whose best possible value is 0 (cross-entropy, squared "
+                "error) and judges each against that floor; a loss that can fall below 0 (the "
+                "negative log-likelihood of a density, a loss minus a baseline) would be "
+                "misread. Diagnose a loss >= 0, or one shifted by its known floor (loss - floor)"
+            )
     n = lengths["train_loss"]
     read = points(out["train_loss"], out["val_loss"], max_points=max(n, 1))
     diverged = read.onset < n
@@ -99,8 +110,8 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     """Read one run's curves from a CSV or JSON file.
 
     The losses are read as lower is better with 0 the best possible (cross-entropy, squared
-    error; a loss with another floor, such as a negative log-likelihood, is read on a linear axis
-    and its verdicts are less sure), the metrics as an accuracy (higher is better, in [0, 1]).
+    error; a negative loss, such as a density's negative log-likelihood, is refused: shift it by
+    its floor first), the metrics as an accuracy (higher is better, in [0, 1]).
 
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
     ``train_metric``, ``val_metric`` (other columns are ignored); one row per epoch; empty cells,

@@ -182,12 +182,31 @@ class HDOptimizer(Optimizer):
                 {**{k: mine[k] for k in (*_HD_KEYS, "hypergrad") if k in mine}, **dict(theirs)}
                 for mine, theirs in zip(self.param_groups, groups)
             ]
-        super().load_state_dict(state_dict)
-        for group in self.param_groups:
-            self._check_group(group)
+        self._check_kind(state_dict.get("param_groups"))
+        before = ([dict(g) for g in self.param_groups], self.state)
+        try:
+            super().load_state_dict(state_dict)
+            for group in self.param_groups:
+                self._check_group(group)
+        except Exception:  # a refused state leaves the optimizer as it was
+            self.param_groups[:], self.state = before
+            raise
         if history is None:
             history = [[] for _ in self.param_groups]
         self.lr_history = [list(h) for h in history]
+
+    def _check_kind(self, groups: Any) -> None:
+        """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD):
+        they lack settings this one's step needs."""
+        needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad")]
+        for i, group in enumerate(groups if isinstance(groups, list) else []):
+            missing = [k for k in needed if isinstance(group, dict) and k not in group]
+            if missing:
+                raise InputError(
+                    f"{type(self).__name__}.load_state_dict: param group {i} of the state lacks "
+                    f"{missing}: it was saved by another kind of optimizer (this one needs "
+                    f"{sorted(needed)}); nothing was loaded"
+                )
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -269,6 +288,8 @@ class HDOptimizer(Optimizer):
         # One flat vector per side: a constant number of kernels however many tensors.
         g = torch.cat(gs) if len(gs) > 1 else gs[0]
         u = torch.cat(us) if len(us) > 1 else us[0]
+        if g.dtype in (torch.float16, torch.bfloat16):  # sums of many squares overflow float16
+            g, u = g.float(), u.float()
         dot = torch.dot(g, u)
         if not group["normalize"]:
             return torch.stack([dot, torch.ones_like(dot), torch.ones_like(dot)])
