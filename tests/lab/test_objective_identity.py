@@ -136,3 +136,55 @@ def test_two_scripts_functions_are_told_apart(tmp_path: Path) -> None:
     hyperlab.tune(funcs[0], "random", trials=2, runs_dir=tmp_path, name="s", progress=False)
     with pytest.raises(RunConflictError, match=r"b\.py:objective"):
         hyperlab.tune(funcs[1], "random", trials=3, runs_dir=tmp_path, name="s", progress=False)
+
+
+def dynamic_range(trial: optuna.Trial) -> float:
+    """A standard Optuna pattern: an upper bound set by another parameter."""
+    n = trial.suggest_int("n", 2, 10)
+    k = trial.suggest_int("k", 1, n)
+    return (n - 6) ** 2 + (k - 3) ** 2
+
+
+def test_a_range_that_depends_on_another_parameter_runs_and_resumes(tmp_path: Path) -> None:
+    """It was refused at the second trial as a changed search space."""
+    _tune(tmp_path, dynamic_range, 8, progress=False)
+    _study, summary = _tune(tmp_path, dynamic_range, 12, progress=False)
+    complete = [t for t in _trials(tmp_path) if t.state == TrialState.COMPLETE]
+    assert summary.n_trials == 12 and len(complete) == 12
+    assert len({t.distributions["k"].high for t in complete}) > 1
+
+
+def log_in_one_branch(trial: optuna.Trial) -> float:
+    if trial.suggest_categorical("branch", ["a", "b"]) == "a":
+        return trial.suggest_float("lr", 1e-3, 1.0, log=True)
+    return trial.suggest_float("lr", 1e-3, 1.0) + 0.5
+
+
+def test_one_name_with_two_log_settings_is_refused_by_name_not_failed_in_silence(
+    tmp_path: Path,
+) -> None:
+    """Every trial of one branch failed with Optuna's ValueError and the run ended as if fine."""
+    with pytest.raises(RunConflictError, match=r"another kind, log setting.*name them apart"):
+        _tune(tmp_path, log_in_one_branch, 12, progress=False, seed=1)
+
+
+def test_a_dynamic_ranges_kind_and_log_setting_are_still_checked(tmp_path: Path) -> None:
+    from hyperlab.lab.identity import SpaceGuard
+
+    study = optuna.create_study()
+    for high in (3, 5):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"k": 1}, distributions={"k": optuna.distributions.IntDistribution(1, high)},
+                value=1.0,
+            )
+        )  # fmt: skip
+    guard = SpaceGuard(study)
+    guard.check({"k": optuna.distributions.IntDistribution(1, 9)}, complete=True)  # varies: fine
+    with pytest.raises(
+        RunConflictError, match=r"'k': int in \[1, 3\] -> int in \[1, 9\] \(step 2\)"
+    ):
+        guard.check({"k": optuna.distributions.IntDistribution(1, 9, step=2)}, complete=True)
+    fresh = SpaceGuard(optuna.create_study())  # one process: a first range, then another
+    fresh.check({"k": optuna.distributions.IntDistribution(1, 4)}, complete=True)
+    fresh.check({"k": optuna.distributions.IntDistribution(1, 6)}, complete=True)

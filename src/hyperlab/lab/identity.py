@@ -108,22 +108,64 @@ class SpaceGuard:
     def __init__(self, study: optuna.Study) -> None:
         self.study_name = study.study_name
         self.space = recorded_space(study)
+        self.dynamic = dynamic_params(study)
+        self.seen: dict[str, BaseDistribution] = {}  # each parameter's first in this process
 
     def check(self, distributions: Mapping[str, BaseDistribution], complete: bool) -> None:
         """Refuse a trial whose distributions differ from the recorded ones.
 
         A completed trial's new parameters are recorded (a conditional space shows its
-        parameters trial by trial).
+        parameters trial by trial). A range that depends on another parameter's value (a
+        dynamic range, ``suggest_int("k", 1, n)``) is allowed once it is seen to vary: in the
+        stored trials, or between two trials of this process (one code, so not a change of
+        the space); its kind, log setting and step must still stay.
 
         Raises:
             RunConflictError: A parameter's distribution changed; the message names it.
         """
-        changes = space_changes(self.space, distributions)
+        for name, dist in distributions.items():
+            old = self.space.get(name)
+            first = self.seen.setdefault(name, dist)
+            if old is not None and old != dist and _same_shape(old, dist) and first != dist:
+                self.dynamic.add(name)  # this process's own trials show it varying
+        recorded = {n: d for n, d in self.space.items() if n not in self.dynamic}
+        changes = space_changes(recorded, distributions)
         if changes:
             raise space_conflict(self.study_name, changes)
+        for name in self.dynamic & set(distributions):  # still: kind, log and step
+            if not _same_shape(self.space[name], distributions[name]):
+                raise space_conflict(
+                    self.study_name, space_changes(self.space, {name: distributions[name]})
+                )
         if complete:
             for name, dist in distributions.items():
                 self.space.setdefault(name, dist)
+
+
+def dynamic_params(study: optuna.Study) -> set[str]:
+    """The parameters whose range varies among the study's completed trials (with one kind,
+    log setting and step): ranges that depend on other parameters' values."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    first: dict[str, BaseDistribution] = {}
+    out: set[str] = set()
+    for trial in trials:
+        for name, dist in trial.distributions.items():
+            old = first.setdefault(name, dist)
+            if old != dist and _same_shape(old, dist):
+                out.add(name)
+    return out
+
+
+def _same_shape(a: BaseDistribution, b: BaseDistribution) -> bool:
+    """Whether two numeric distributions differ at most in their range."""
+    numeric = (FloatDistribution, IntDistribution)
+    return (
+        type(a) is type(b)
+        and isinstance(a, numeric)
+        and isinstance(b, numeric)
+        and a.log == b.log
+        and a.step == b.step
+    )
 
 
 def check_planned_space(
@@ -135,7 +177,9 @@ def check_planned_space(
         RunConflictError: A parameter's distribution changed; the message names it.
     """
     for study in studies:
-        changes = space_changes(recorded_space(study), distributions)
+        dynamic = dynamic_params(study)  # ranges that vary with other parameters' values
+        recorded = {n: d for n, d in recorded_space(study).items() if n not in dynamic}
+        changes = space_changes(recorded, distributions)
         if changes:
             raise space_conflict(study.study_name, changes)
 

@@ -335,7 +335,7 @@ class _Claimed:
             self._check_space(trial, complete=False)
             raise
         except ValueError as exc:
-            if _KIND_CHANGED in str(exc):  # Optuna's refusal of a parameter of another kind
+            if any(words in str(exc) for words in _KIND_CHANGED):  # Optuna refused it
                 self.conflict = _kind_conflict(trial, exc)
                 trial.set_user_attr("fail_reason", str(self.conflict))
                 raise self.conflict from None
@@ -619,19 +619,26 @@ class _Loop:
         return False
 
 
-#: Optuna's words when a parameter is suggested with another kind than the study's trials had.
-_KIND_CHANGED = "Cannot set different distribution kind to the same parameter name"
+#: Optuna's words when a parameter is suggested with another kind, log setting or set of
+#: choices than the study's trials had.
+_KIND_CHANGED = (
+    "Cannot set different distribution kind to the same parameter name",
+    "Cannot set different log configuration to the same parameter name",
+    "CategoricalDistribution does not support dynamic value space",
+)
 
 
 def _kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
-    """The run-stopping error for a parameter whose kind (float, int, categorical) changed
-    since the study began (Optuna refuses it inside the suggest call)."""
+    """The run-stopping error for a parameter whose kind (float, int, categorical), log
+    setting or categorical choices changed since the study began (Optuna refuses it inside the
+    suggest call)."""
     return RunConflictError(
-        f"a parameter of study {trial.study.study_name!r} is suggested as another kind than "
-        f"its earlier trials had ({exc}): the search space changed since the study began, or "
-        "two branches of a conditional space give one name to parameters of different kinds "
-        "(name them apart); resume with the search space it began with, choose another "
-        "--name, or pass --overwrite (overwrite=True) to start over"
+        f"a parameter of study {trial.study.study_name!r} is suggested with another kind, log "
+        f"setting or set of choices than its earlier trials had (Optuna: {exc}; the trial "
+        f"had suggested {sorted(trial.params)} before it): the search space changed since the "
+        "study began, or two branches of a conditional space give one name to two different "
+        "parameters (name them apart, e.g. lr_sgd and lr_adam); resume with the search space "
+        "it began with, choose another --name, or pass --overwrite (overwrite=True) to start over"
     )
 
 
