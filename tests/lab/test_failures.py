@@ -292,7 +292,9 @@ def test_a_parameter_of_another_kind_on_resume_stops_the_run_by_name(
     monkeypatch.setenv("HYPERLAB_TEST_KIND", "int")
     capsys.readouterr()
     assert main([*argv, "--trials", "5", *runs]) == 2
-    assert "is suggested as another kind than its earlier trials had" in capsys.readouterr().err
+    assert (
+        "is suggested with another kind, log setting or set of choices" in capsys.readouterr().err
+    )
     study = optuna.load_study(
         study_name="k:random:none:seed0", storage=f"sqlite:///{tmp_path}/runs/k/study.db"
     )

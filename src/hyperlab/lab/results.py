@@ -34,11 +34,17 @@ COLUMNS = (
 
 
 def trial_budget(trial: optuna.trial.FrozenTrial) -> int:
-    """Epochs (budget units) a trial used."""
+    """Epochs (budget units) a trial used: what its task recorded, else read from the steps
+    a plain objective reported, as epochs (its last step; one more when they count from 0, so
+    a value reported every fifth epoch of 50 counts 50, not 10)."""
     budget = trial.user_attrs.get("budget")
     if isinstance(budget, int):
         return budget
-    return len(trial.intermediate_values) or (1 if trial.state == TrialState.COMPLETE else 0)
+    steps = trial.intermediate_values
+    if steps:
+        last = max(steps)
+        return last + 1 if min(steps) == 0 else last
+    return 1 if trial.state == TrialState.COMPLETE else 0
 
 
 def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:

@@ -632,11 +632,11 @@ def _kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
     """The run-stopping error for a parameter whose kind (float, int, categorical), log
     setting or categorical choices changed since the study began (Optuna refuses it inside the
     suggest call)."""
+    before = f"; the trial had suggested {sorted(trial.params)} before it" if trial.params else ""
     return RunConflictError(
         f"a parameter of study {trial.study.study_name!r} is suggested with another kind, log "
-        f"setting or set of choices than its earlier trials had (Optuna: {exc}; the trial "
-        f"had suggested {sorted(trial.params)} before it): the search space changed since the "
-        "study began, or two branches of a conditional space give one name to two different "
+        f"setting or set of choices than its earlier trials had (Optuna: {exc}{before}): the "
+        "search space changed since the study began, or two branches of a conditional space give one name to two different "
         "parameters (name them apart, e.g. lr_sgd and lr_adam); resume with the search space "
         "it began with, choose another --name, or pass --overwrite (overwrite=True) to start over"
     )
