@@ -94,8 +94,8 @@ def tune(
         )
         run_dir = run_plan(plan, runs_dir, overwrite=overwrite, progress=progress)
         study = load_studies(run_dir.path)[0][0]
+        _report(run_dir.path, report)  # first: a study with no completed trial keeps its page
         summary = summarize(study, run_dir.path)
-        _report(run_dir.path, report)
         return study, summary
 
 

@@ -40,6 +40,11 @@ class DataNotFoundError(HyperlabError, FileNotFoundError):
     """A data file or folder the user pointed at (or the default one) does not exist."""
 
 
+class NoCompletedTrialError(HyperlabError, RuntimeError):
+    """A study ended without a completed trial: every trial failed or was pruned (the command
+    line exits 1, as for a study stopped by its failures; the report is written)."""
+
+
 class TrialFailure(HyperlabError, RuntimeError):
     """A trial could not produce a finite score (diverged, NaN/inf, objective raised).
 
@@ -51,6 +56,29 @@ class TrialFailure(HyperlabError, RuntimeError):
     def __init__(self, message: str, curves: dict[str, list[float]] | None = None) -> None:
         super().__init__(message)
         self.curves = curves or {}
+
+
+#: At most this many characters of a failed trial's traceback are kept (its last lines).
+TRACEBACK_CHARS = 4000
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A failed trial's reason: ``Type: message (at FILE:LINE in FUNCTION)``, the place being
+    the innermost frame of the traceback (where the error was raised)."""
+    import traceback
+    from pathlib import Path
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})"
+    return f"{type(exc).__name__}: {exc}" + (where if frames else "")
+
+
+def traceback_text(exc: BaseException) -> str:
+    """The last :data:`TRACEBACK_CHARS` characters of ``exc``'s formatted traceback."""
+    import traceback
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return text[-TRACEBACK_CHARS:]
 
 
 def check_bool(name: str, value: object) -> bool:

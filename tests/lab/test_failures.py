@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from optuna.trial import TrialState
 
 import hyperlab
+from hyperlab.errors import NoCompletedTrialError
 from hyperlab.lab.objective import TaskObjective
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
 
@@ -49,8 +52,9 @@ def test_objective_that_always_fails_stops(tmp_path: Path) -> None:
     del study
     try:
         hyperlab.tune(always_fails, "random", trials=2, runs_dir=tmp_path, name="a", progress=False)
-    except ValueError as exc:  # InputError: no completed trial
+    except NoCompletedTrialError as exc:
         assert "no completed trial" in str(exc)
+        assert (tmp_path / "a" / "report.html").is_file()  # the page of its failures is kept
     else:
         raise AssertionError("expected an error")
 
@@ -221,6 +225,8 @@ def test_a_heartbeat_that_meets_a_transient_storage_error_skips_a_beat(
 
 KILLS_ITSELF_ONCE = """
 import os, signal
+import html
+import re
 from pathlib import Path
 
 def objective(trial):
@@ -400,3 +406,35 @@ def test_a_pruner_is_never_asked_after_the_last_epoch() -> None:
     study = optuna.create_study(pruner=Always())  # a run's --budget is the last epoch too
     study.optimize(TaskObjective(_Epochs(3), budget=1), n_trials=1)
     assert study.trials[0].state == TrialState.COMPLETE
+
+
+def _deep_in_training(x: float) -> float:
+    raise RuntimeError(f"shape mismatch at x={x:.2f}")
+
+
+def fails_on_odd_trials(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1.0, 1.0)
+    if trial.number % 2:
+        return _deep_in_training(x)
+    return x**2
+
+
+def test_a_failures_reason_names_where_and_the_report_and_summary_show_them(
+    tmp_path: Path,
+) -> None:
+    """The report promised each failure's reason but showed only a count; the reason had no
+    place, and no traceback was kept anywhere."""
+    study, summary = hyperlab.tune(
+        fails_on_odd_trials, "random", trials=3, runs_dir=tmp_path, name="f", progress=False
+    )
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(failed) == 2
+    reason = failed[0].user_attrs["fail_reason"]
+    assert re.fullmatch(
+        r"RuntimeError: shape mismatch at x=-?\d\.\d\d \(at test_failures\.py:\d+ in _deep_in_training\)",
+        reason,
+    ), reason
+    assert "in fails_on_odd_trials" in failed[0].user_attrs["fail_traceback"]
+    page = (tmp_path / "f" / "report.html").read_text()
+    assert "Failed trials" in page and html.escape(reason) in page and "Traceback" in page
+    assert summary.n_failed == 2 and "2 trials failed" in "\n".join(summary.lines())

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from hyperlab.errors import HyperlabError
+from hyperlab.errors import HyperlabError, NoCompletedTrialError
 
 COMMANDS = (
     "tune",
@@ -77,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except NoCompletedTrialError as exc:  # the run did its work; its trials all failed
+        print(
+            f"hyperlab {args.command}: error: {exc} (each failure's reason: the run's "
+            "report.html, 'Failed trials')",
+            file=sys.stderr,
+        )
+        return 1
     except HyperlabError as exc:
         print(f"hyperlab {args.command}: error: {exc}", file=sys.stderr)
         return 2

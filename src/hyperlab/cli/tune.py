@@ -152,8 +152,9 @@ def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any]) -> int:
     study = load_studies(path)[0][0]
     job = jobs[0]
     record_test_score(study, TASKS.create(job.task, **job.task_options), job)
+    report = write_report(path)  # first: a study with no completed trial keeps its page
     summary = summarize(study, path)
     for line in summary.lines():
         print(line)
-    print(f"report: {write_report(path)}")
+    print(f"report: {report}")
     return exit_status("tune", [study])

@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 from optuna.terminator import report_cross_validation_scores
 
-from hyperlab.errors import TrialFailure
+from hyperlab.errors import TrialFailure, failure_reason, traceback_text
 from hyperlab.tasks.base import Task, check_score
 
 UserObjective = Callable[[optuna.Trial], float]
@@ -23,10 +23,21 @@ def trial_seed(study_seed: int, trial_number: int) -> int:
     return zlib.crc32(f"{study_seed}:{trial_number}".encode()) % (2**31)
 
 
+#: The trial attribute that keeps the traceback of an error of the objective's own code.
+TRACEBACK_ATTR = "fail_traceback"
+
+
 def _fail(trial: optuna.Trial, reason: str, curves: dict[str, list[float]] | None = None) -> None:
     trial.set_user_attr("fail_reason", reason)
     if curves:
         trial.set_user_attr("curves", curves)
+
+
+def _fail_by(trial: optuna.Trial, exc: Exception) -> None:
+    """Record an error of the objective's own code: its reason with the place it was raised,
+    and its traceback (the console shows neither: Optuna logs one line)."""
+    _fail(trial, failure_reason(exc))
+    trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
 
 
 class TaskObjective:
@@ -77,7 +88,7 @@ class TaskObjective:
         except optuna.TrialPruned:
             raise
         except Exception as exc:
-            _fail(trial, f"{type(exc).__name__}: {exc}")
+            _fail_by(trial, exc)
             raise
         try:
             value = check_score(ev.value, f"task {self.task.name!r}")
@@ -119,7 +130,7 @@ class WrappedObjective:
         except optuna.TrialPruned:
             raise
         except Exception as exc:
-            _fail(trial, f"{type(exc).__name__}: {exc}")
+            _fail_by(trial, exc)
             raise
         try:
             value = check_score(value, f"objective {self.name!r}")

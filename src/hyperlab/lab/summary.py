@@ -10,9 +10,9 @@ from typing import Any
 import optuna
 
 from hyperlab.direction import MINIMIZE, name_of, past_tense
-from hyperlab.errors import InputError
+from hyperlab.errors import NoCompletedTrialError
 from hyperlab.lab.results import cv_std_err
-from hyperlab.lab.runner import is_surplus, stop_note
+from hyperlab.lab.runner import failed_trials, is_surplus, stop_note
 
 
 @dataclass
@@ -29,6 +29,8 @@ class TuneSummary:
         test_metric: What ``test_score`` measures and which way is better
             (e.g. ``cross-entropy, lower is better``).
         n_trials: Finished trials in the study.
+        n_failed: Failed trials in it (not counting a claim's surplus); ``first_failure``
+            names the first one's reason.
         stopped: Why the study stopped early, if it did, and what its settings could not do
             (a pruner that saw no intermediate value, stop at noise without fold scores).
         run_dir: Where the run lives.
@@ -45,6 +47,8 @@ class TuneSummary:
     extra: dict[str, Any] = field(default_factory=dict)
     direction: str = MINIMIZE
     test_metric: str | None = None
+    n_failed: int = 0
+    first_failure: str = ""
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -88,6 +92,11 @@ class TuneSummary:
             out.append(f"held-out test score: {self.test_score:.6g}{metric}")
         if self.stopped:
             out.append(self.stopped)
+        if self.n_failed:
+            out.append(
+                f"{self.n_failed} trial{'s' if self.n_failed > 1 else ''} failed (each reason "
+                "and traceback: the report's 'Failed trials'" + self.first_failure[:300] + ")"
+            )
         return out
 
 
@@ -103,7 +112,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
     try:
         best = study.best_trial
     except ValueError:
-        raise InputError(
+        raise NoCompletedTrialError(
             f"study {study.study_name!r} has no completed trial (all failed or pruned?)"
             + _first_failure(study)
         ) from None
@@ -123,6 +132,8 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         run_dir=run_dir,
         direction=name_of(study.direction),
         extra=_population_extra(study, best),
+        n_failed=failed_trials(study),
+        first_failure=_first_failure(study),
     )
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import traceback
 import warnings
 import zlib
 from collections.abc import Callable
@@ -36,7 +35,13 @@ from typing import Any
 import numpy as np
 import optuna
 
-from hyperlab.errors import HyperlabError, InputError, InputTypeError, TrialFailure
+from hyperlab.errors import (
+    HyperlabError,
+    InputError,
+    InputTypeError,
+    TrialFailure,
+    failure_reason,
+)
 from hyperlab.population import checkpoint
 from hyperlab.population.explore import Context, Explorer
 from hyperlab.population.members import Member
@@ -364,7 +369,7 @@ class PopulationRun:
         except (HyperlabError, MemoryError):
             raise  # the task breaks its contract, or the lab failed: every segment would
         except Exception as exc:  # as a trial's failure: the member copies a good one
-            reason = f"{type(exc).__name__}: {exc}{_where(exc)}"
+            reason = failure_reason(exc)
         else:
             # also where train_segment is the task's own; and the epoch, which only we know
             check_segment(self.task.name, segment, epochs, start=start)
@@ -524,12 +529,6 @@ def _replays_curves(task: Task) -> bool:
     from hyperlab.tasks.replay import ReplayTask
 
     return isinstance(task, ReplayTask)
-
-
-def _where(exc: BaseException) -> str:
-    """`` (at FILE:LINE)`` of the line that raised ``exc``, for a member's failure reason."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
 
 
 def _failure_lines(reasons: dict[int, str]) -> str:

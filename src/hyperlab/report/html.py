@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hyperlab.direction import regret, sign
-from hyperlab.report.records import CompareRecords, StudyRecords, TrialCurves
+from hyperlab.report.records import CompareRecords, FailureGroup, StudyRecords, TrialCurves
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;
@@ -303,6 +303,8 @@ def render_compare(rec: CompareRecords) -> str:
                 "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in rec.stopped) + "</ul>",
             )
         )
+    if rec.failures:
+        sections.append(("Failed trials", failures_html(rec.failures)))
     if rec.best_curves:
         sections.append(
             (
@@ -321,6 +323,34 @@ def render_compare(rec: CompareRecords) -> str:
             heading = f"{HEADING}: {label}, seed {seed} (the seed whose best member ended best)"
             sections.append((heading, population_section(population)))
     return page(f"hyperlab comparison: {rec.name}", sections)
+
+
+def failures_html(groups: Sequence[FailureGroup], show: int = 30) -> str:
+    """The failed trials' reasons, one row per study and reason, with the first traceback."""
+    rows = []
+    for g in groups[:show]:
+        where = f"{g.label}, seed {g.seed}: " if g.label else ""
+        numbers = ", ".join(map(str, g.trials[:12])) + (" ..." if len(g.trials) > 12 else "")
+        trace = (
+            f"<details><summary>traceback of trial {g.trials[0]}</summary>"
+            f"<pre>{html.escape(g.traceback)}</pre></details>"
+            if g.traceback
+            else ""
+        )
+        rows.append(
+            f"<tr><td>{html.escape(where)}{len(g.trials)} (trial{'s' if len(g.trials) > 1 else ''}"
+            f" {numbers})</td><td><code>{html.escape(g.reason)}</code>{trace}</td></tr>"
+        )
+    more = (
+        f"<p class='note'>{len(groups) - show} more reasons: see fail_reason in results.csv "
+        "or the storage.</p>"
+        if len(groups) > show
+        else ""
+    )
+    return (
+        "<table><thead><tr><th>failed trials</th><th>reason</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>{more}"
+    )
 
 
 def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
@@ -433,6 +463,8 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
         height=380,
     )
     sections.append(("Optimization history", figure_html(fig)))
+    if rec.failures:
+        sections.append(("Failed trials", failures_html(rec.failures)))
     if rec.population is not None:
         from hyperlab.report.population_html import HEADING, population_section
 

@@ -14,9 +14,10 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import name_of
+from hyperlab.lab.objective import TRACEBACK_ATTR
 from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import failed_trials, stop_note
+from hyperlab.lab.runner import failed_trials, is_surplus, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.stops import STOP_NOTES, unfinished_driver
@@ -55,6 +56,25 @@ class MethodSummary:
         """``"3"``, or ``"2 of 3"`` when a seed's study has no finished trial."""
         n, total = self.seeds_with_result, len(self.final_best)
         return str(total) if n == total else f"{n} of {total}"
+
+
+@dataclass
+class FailureGroup:
+    """Failed trials of one study that share their reason.
+
+    Attributes:
+        label: The method (empty in a single study's report).
+        seed: The study's seed (``None`` in a single study's report).
+        reason: The stored reason (an error's type, message and the place it was raised).
+        trials: Their trial numbers.
+        traceback: The first one's traceback, where one was kept (an error of the code).
+    """
+
+    label: str
+    seed: int | None
+    reason: str
+    trials: list[int]
+    traceback: str = ""
 
 
 @dataclass
@@ -161,6 +181,7 @@ class CompareRecords:
     versions: str = ""  # "python 3.11.7, optuna 4.1.0, ..."
     #: (method label, seed, records) of each population method's best seed (``pbt``/``pb2``)
     populations: list[tuple[str, int, PopulationRecords]] = field(default_factory=list)
+    failures: list[FailureGroup] = field(default_factory=list)  # the failed trials' reasons
 
 
 @dataclass
@@ -180,6 +201,7 @@ class StudyRecords:
     task: str | None = None
     parallel: list[ParallelAxis] = field(default_factory=list)
     population: PopulationRecords | None = None  # a pbt/pb2 study's schedules and lineage
+    failures: list[FailureGroup] = field(default_factory=list)  # the failed trials' reasons
 
 
 def objective_label(spec: dict[str, Any]) -> str:
@@ -285,6 +307,23 @@ class _Method:
     best: FrozenTrial | None
     stopped: list[str]
     test_metric: str | None
+    failures: list[FailureGroup] = field(default_factory=list)
+
+
+def failure_groups(
+    trials: Sequence[FrozenTrial], label: str = "", seed: int | None = None
+) -> list[FailureGroup]:
+    """The failed trials (not the surplus of a claim) grouped by reason, first failure first."""
+    groups: dict[str, FailureGroup] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        if t.state != TrialState.FAIL or is_surplus(t):
+            continue
+        reason = str(t.user_attrs.get("fail_reason") or "no reason recorded")
+        kept = str(t.user_attrs.get(TRACEBACK_ATTR) or "")
+        groups.setdefault(reason, FailureGroup(label, seed, reason, [], kept)).trials.append(
+            t.number
+        )
+    return list(groups.values())
 
 
 def _method(
@@ -300,6 +339,7 @@ def _method(
     candidates: list[FrozenTrial] = []
     metric: str | None = None
     n_failed = 0
+    failures: list[FailureGroup] = []
     for study, tuner, pruner, seed in studies:
         recs = study_records(study, tuner, pruner, seed, optimum)
         bsf = [r["best_so_far"] for r in recs if r["state"] in ("COMPLETE", "PRUNED")]
@@ -322,6 +362,7 @@ def _method(
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += failed_trials(study)
+        failures += failure_groups(trials, label, seed)
         candidates += _sorted_best_first(trials, direction)[:1]
     missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
     if missing:
@@ -354,7 +395,7 @@ def _method(
         n_failed=n_failed,
     )
     best = next(iter(_sorted_best_first(candidates, direction)), None)
-    return _Method(summary, pruned, best, stopped, metric)
+    return _Method(summary, pruned, best, stopped, metric, failures)
 
 
 def _comparisons(
@@ -413,6 +454,7 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
         comparisons=_comparisons(methods, reference, direction),
         reference=reference,
         pruned=[t for p in parts for t in p.pruned],
+        failures=[f for p in parts for f in p.failures],
         best_curves=[_curves_of(p.summary.label, p.best) for p in parts if p.best is not None],
         stopped=[s for p in parts for s in p.stopped] + not_started,
         spec=spec_data,
@@ -477,6 +519,7 @@ def study_report_records(
         task=spec.task if spec is not None else None,
         parallel=parallel_axes(sorted(finite, key=lambda t: t.number)),
         population=population_records(study),
+        failures=failure_groups(trials),
     )
 
 
