@@ -597,7 +597,8 @@ def test_a_lab_error_stops_the_run_and_a_bug_names_its_line(tmp_path: Path) -> N
     with pytest.raises(DataNotFoundError, match="no such data folder"):
         run_population("pbt", _MissingData(), tmp_path / "a", interval=2)
     with pytest.raises(
-        PopulationFailure, match=r"KeyError: 'weights' \(at test_population.py:\d+ in _train_segment\)"
+        PopulationFailure,
+        match=r"KeyError: 'weights' \(at test_population.py:\d+ in _train_segment\)",
     ):
         run_population("pbt", _KeyErrorBug(), tmp_path / "b", interval=2)
 
