@@ -50,3 +50,11 @@ def test_a_run_counts_the_epochs_its_objective_trained(tmp_path: Path) -> None:
     )
     method = compare_records(tmp_path / "e5").methods[0]
     assert method.epochs == [200]
+
+
+def test_a_budget_short_of_what_the_objective_trains_is_warned_about(tmp_path: Path) -> None:
+    """The pruners would read step 5 of 50 as the final value, in silence."""
+    with pytest.warns(UserWarning, match=r"reported step 50, past the budget 5"):
+        hyperlab.tune(
+            every_fifth, "random", trials=2, budget=5, runs_dir=tmp_path, name="b", progress=False
+        )

@@ -91,7 +91,7 @@ def test_only_rungs_are_checked() -> None:
     assert not trial.should_prune()
 
 
-def test_a_trial_with_a_non_finite_past_is_left_out_of_the_ranking() -> None:
+def test_a_trial_with_a_non_finite_blip_in_its_past_is_ranked_by_its_finite_values() -> None:
     study = study_with(ByLast(), n_complete=6, min_finished=2)
     study.add_trial(
         optuna.trial.create_trial(
@@ -104,8 +104,8 @@ def test_a_trial_with_a_non_finite_past_is_left_out_of_the_ranking() -> None:
     trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
     for epoch, value in ((1, 5.0), (2, 5.0), (3, 5.0)):
         trial.report(value, epoch)
-    assert trial.should_prune()  # ranked among the 7 finite curves, not a traceback
-    assert "of the 7 trials" in study.trials[-1].user_attrs["prune_reason"]
+    assert trial.should_prune()  # ranked among the 8 curves (the blip reads 0.0), no traceback
+    assert "of the 8 trials" in study.trials[-1].user_attrs["prune_reason"]
 
 
 def test_a_non_finite_value_is_pruned_with_its_reason() -> None:

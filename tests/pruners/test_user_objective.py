@@ -13,7 +13,8 @@ from optuna.trial import TrialState
 
 import hyperlab
 from hyperlab.curves import ParametricCurvePredictor
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, NoCompletedTrialError
+from hyperlab.lab.rundir import load_studies
 from hyperlab.pruners.curve import LearningCurvePruner
 from hyperlab.registry import PRUNERS
 
@@ -140,3 +141,54 @@ def test_steps_that_are_not_epochs_are_named() -> None:
 
     with pytest.warns(UserWarning, match="reported steps 100, 200, 300, 400"):
         study.optimize(objective, n_trials=3)
+
+
+def nan_blip(trial: optuna.Trial) -> float:
+    """The falling curve with a non-finite value at epoch 2 only (a metric undefined there)."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    value = 0.0
+    for epoch in range(1, EPOCHS + 1):
+        value = x + 1.0 / epoch
+        trial.report(float("nan") if epoch == 2 else value, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return value
+
+
+def stays_nan(trial: optuna.Trial) -> float:
+    trial.suggest_float("x", 0.0, 1.0)
+    for epoch in range(1, EPOCHS + 1):
+        trial.report(1.0 if epoch == 1 else float("nan"), epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return 1.0
+
+
+@pytest.mark.parametrize("name", ["curve", "curve-parametric", "curve-halving"])
+def test_one_non_finite_value_is_a_blip_and_a_run_that_stays_non_finite_is_stopped(
+    name: str, tmp_path: Path
+) -> None:
+    """A NaN at epoch 2 of every trial stopped every trial (median and asha read it as a blip)."""
+    study, _ = hyperlab.tune(
+        nan_blip,
+        "random",
+        pruner=name,
+        trials=8,
+        seed=0,
+        runs_dir=tmp_path,
+        name="b",
+        progress=False,
+    )
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert complete and all(
+        "non-finite" not in t.user_attrs.get("prune_reason", "") for t in study.trials
+    )
+    with pytest.raises(NoCompletedTrialError):  # every trial stopped
+        hyperlab.tune(
+            stays_nan, "random", pruner=name, trials=5, seed=0, runs_dir=tmp_path, name="s",
+            progress=False,
+        )  # fmt: skip
+    study = load_studies(tmp_path / "s")[0][0]
+    reasons = [t.user_attrs.get("prune_reason", "") for t in pruned(study)]
+    assert len(reasons) == 5
+    assert all("non-finite intermediate value nan at epoch 3" in r for r in reasons)

@@ -120,13 +120,18 @@ class WrappedObjective:
         name: Its name in messages (default: the function's own).
     """
 
-    def __init__(self, func: UserObjective, name: str | None = None) -> None:
+    def __init__(
+        self, func: UserObjective, name: str | None = None, budget: int | None = None
+    ) -> None:
         self.func = func
         self.name = name or getattr(func, "__qualname__", type(func).__name__)
+        self.budget = budget
+        self._warned = False
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
             value = self.func(trial)
+            self._check_budget(trial)
         except optuna.TrialPruned:
             raise
         except Exception as exc:
@@ -141,6 +146,23 @@ class WrappedObjective:
             _fail(trial, f"objective returned {value}")
             raise TrialFailure(f"objective returned {value}")
         return value
+
+    def _check_budget(self, trial: optuna.Trial) -> None:
+        """Warn (once) when the objective reported steps past ``budget``: it runs its own
+        epochs, and the budget only tells the pruners where a trial ends."""
+        if self.budget is None or self._warned:
+            return
+        steps = trial.study._storage.get_trial(trial._trial_id).intermediate_values
+        if steps and max(steps) > self.budget:
+            self._warned = True
+            warnings.warn(
+                f"objective {self.name!r} reported step {max(steps)}, past the budget "
+                f"{self.budget}: a plain objective trains as long as its own code says; the "
+                "budget only tells the pruners where a trial ends, so they read its value at "
+                f"step {self.budget} as final (pass the budget the objective trains, or none: "
+                "the pruners then take the longest finished trial)",
+                stacklevel=2,
+            )
 
 
 def planned(task: Task | None) -> Task | None:
@@ -159,8 +181,8 @@ def make_objective(
     """
     own = task.trial_objective() if task is not None else None
     if own is not None:
-        return WrappedObjective(own, task.name if task is not None else None)
+        return WrappedObjective(own, task.name if task is not None else None, budget)
     if task is not None:
         return TaskObjective(task, seed, budget)
     assert func is not None  # guaranteed by the public callers' checks
-    return WrappedObjective(func)
+    return WrappedObjective(func, budget=budget)

@@ -125,13 +125,19 @@ class PredictorPruner(LockFreePickling, BasePruner):
         return budget
 
     def _settled(self, study: optuna.Study, trial: FrozenTrial) -> bool | None:
-        """The answer before any rule: ``False`` with no value yet, ``True`` (recorded) for a
-        non-finite last value, ``None`` to go on."""
+        """The answer before any rule: ``False`` with no value yet; for a non-finite last
+        value, ``True`` (recorded) when the value before it was non-finite too (a run that
+        stays diverged) and ``False`` after a finite one (a blip, as Optuna's median rule
+        reads one: no decision this epoch); ``None`` to go on."""
         step = trial.last_step
         if step is None:
             return False
         value = trial.intermediate_values[step]
         if value is None or not math.isfinite(value):
+            earlier = [s for s in trial.intermediate_values if s < step]
+            before = trial.intermediate_values[max(earlier)] if earlier else None
+            if before is not None and math.isfinite(before):
+                return False
             self._record(study, trial, f"non-finite intermediate value {value} at epoch {step}")
             return True
         return None

@@ -14,9 +14,20 @@ from optuna.trial import FrozenTrial, TrialState
 
 
 def trial_curve(trial: FrozenTrial) -> np.ndarray:
-    """The trial's reported values in step order: array of shape ``(n_steps,)``."""
+    """The trial's reported values in step order: array of shape ``(n_steps,)``. A
+    non-finite value with a finite one after it (a blip: a metric undefined at one epoch)
+    reads as the finite value before it (after it, at the start); non-finite values to the end
+    (a diverged run) stay."""
     steps = sorted(trial.intermediate_values)
-    return np.array([trial.intermediate_values[s] for s in steps], dtype=np.float64)
+    curve = np.array([trial.intermediate_values[s] for s in steps], dtype=np.float64)
+    finite = np.isfinite(curve)
+    if finite.all() or not finite.any():
+        return curve
+    last = int(np.flatnonzero(finite)[-1])
+    for i in np.flatnonzero(~finite[:last]):
+        before = np.flatnonzero(finite[:i])
+        curve[i] = curve[before[-1]] if len(before) else curve[np.flatnonzero(finite)[0]]
+    return curve
 
 
 def learned_budget(trials: list[FrozenTrial]) -> int | None:
