@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -371,3 +372,19 @@ def test_a_trial_pruned_without_a_prediction_is_never_proposed_again() -> None:
     study.optimize(pruned, n_trials=14)
     points = {(round(t.params["x"], 9), round(t.params["y"], 9)) for t in study.trials}
     assert len(points) == 14
+
+
+def test_a_space_wider_than_its_pretraining_is_told_once() -> None:
+    from optuna.distributions import FloatDistribution
+
+    from hyperlab.tuners.meta.prior import MAX_PARAMS
+
+    def wide(n: int) -> dict[str, FloatDistribution]:
+        return {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(n)}
+
+    with pytest.warns(UserWarning, match=rf"pretrained on problems of 1 to {MAX_PARAMS} .* has 27"):
+        sampler = MetaSampler(seed=0, search_space=wide(27))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sampler._check_width(SpaceEncoder(wide(27)))  # once
+        MetaSampler(seed=0, search_space=wide(MAX_PARAMS))  # as wide as it was trained on

@@ -44,9 +44,13 @@ def split_sizes(rng: np.random.Generator, max_ctx: int, n_query: int) -> tuple[i
     return n_ctx, n_query
 
 
+#: The most parameters a pretraining problem has (drawn from 1 to this many).
+MAX_PARAMS = 20
+
+
 def _layout(rng: np.random.Generator, max_dim: int) -> tuple[list[tuple[int, int]], int]:
     """Random parameter layout: ``(start, width)`` blocks (width > 1: categorical one-hot)."""
-    n_params = int(rng.choice(np.arange(1, 21), p=_param_weights()))
+    n_params = int(rng.choice(np.arange(1, MAX_PARAMS + 1), p=_param_weights()))
     blocks: list[tuple[int, int]] = []
     col = 0
     for _ in range(n_params):
@@ -61,7 +65,7 @@ def _layout(rng: np.random.Generator, max_dim: int) -> tuple[list[tuple[int, int
 
 
 def _param_weights() -> np.ndarray:
-    w = 1.0 / np.sqrt(np.arange(1, 21))
+    w = 1.0 / np.sqrt(np.arange(1, MAX_PARAMS + 1))
     return w / w.sum()
 
 

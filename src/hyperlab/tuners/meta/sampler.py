@@ -31,6 +31,7 @@ from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
 from hyperlab.tuners.meta.predict import Prediction, predict
+from hyperlab.tuners.meta.prior import MAX_PARAMS
 from hyperlab.tuners.meta.zoom import inside, stretch, zoom_box
 from hyperlab.tuners.neural.observations import TrialMemory, TrialReader, transfer_study_names
 
@@ -103,6 +104,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
             include_pruned=bool(pruner_predictions or pruned_last_value)
         )
         self._memory = TrialMemory()
+        self._warned_wide = False  # a space wider than pretraining covered, told once
         self._lock = threading.Lock()
         if search_space:
             self._check_width(SpaceEncoder(dict(search_space)))
@@ -183,6 +185,16 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 f"the meta tuner reads at most {limit} encoded columns (a categorical "
                 f"parameter takes one per choice); this search space takes {enc.dim} "
                 f"({', '.join(enc.names)}); use 'tpe' or 'neural' for it"
+            )
+        if len(enc.names) > MAX_PARAMS and not self._warned_wide:
+            self._warned_wide = True
+            warnings.warn(
+                f"the meta tuner was pretrained on problems of 1 to {MAX_PARAMS} parameters, "
+                f"and its measurements are on such problems; this search space has "
+                f"{len(enc.names)}: it runs, but nothing it learned or was checked on covers "
+                "that width (compare it with 'tpe' on your problem: hyperlab compare)",
+                UserWarning,
+                stacklevel=2,
             )
 
     def _propose(self, study: Study, trial: FrozenTrial, enc: SpaceEncoder) -> np.ndarray:
