@@ -150,3 +150,10 @@ def test_bad_settings_are_refused_when_built(setting: dict[str, Any], named: str
     with pytest.raises(HyperlabError) as info:
         TUNERS.create("diagnosis", seed=0, space=SPACE, **setting)
     assert named in str(info.value)
+
+
+def test_an_objective_without_curves_is_told_once_that_there_is_nothing_to_read() -> None:
+    study = optuna.create_study(sampler=DiagnosisSampler(seed=0))
+    with pytest.warns(UserWarning, match="trial 0 has none, so it has no advice") as caught:
+        study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0) ** 2, n_trials=6)
+    assert len([w for w in caught if "diagnosis tuner" in str(w.message)]) == 1

@@ -55,7 +55,11 @@ def grid(
     if points < 2:
         raise InputError(f"points must be at least 2 (each axis's ends), got {points}")
     if not space:
-        raise InputError("the grid tuner needs a task with a known search space (got none)")
+        raise InputError(
+            "the grid tuner needs a task with a known search space (got none): a plain "
+            "objective suggests its parameters only as each trial runs; wrap it in a "
+            "hyperlab Task (search_space and _evaluate; docs/your-model.md) to use it"
+        )
     order = study_seed if study_seed is not None else seed
     return optuna.samplers.GridSampler(grid_space(space, points), seed=order)
 

@@ -23,6 +23,7 @@ pickles, and survives failed and pruned trials.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,7 @@ class DiagnosisSampler(BaseSampler):
         self._check_settings()  # a bad setting fails here, not in the first trial
         self._random = RandomSampler(seed=seed)
         self._cache: dict[tuple[int, int], list[Advice]] = {}
+        self._warned_blind = False  # a trial without curves, told once
 
     def _check_settings(self) -> None:
         """Refuse a setting of the wrong type or out of range, by name."""
@@ -189,6 +191,16 @@ class DiagnosisSampler(BaseSampler):
                 return [
                     Advice("lr", "down", 0.3, "the trial failed without curves: assume divergence")
                 ]
+            if t.state == TrialState.COMPLETE and not self._warned_blind:
+                self._warned_blind = True
+                warnings.warn(
+                    f"the diagnosis tuner reads each trial's train and validation loss curves "
+                    f"(3 epochs or more); trial {t.number} has none, so it has no advice to "
+                    "follow and only perturbs the best trial at random: record the curves "
+                    "(a hyperlab Task's Evaluation(curves=...)), or use another tuner",
+                    UserWarning,
+                    stacklevel=2,
+                )
             return []
         try:
             advice = diagnose(curves, None, use_model=self.use_model).advice
