@@ -69,8 +69,11 @@ def failure_reason(exc: BaseException) -> str:
     from pathlib import Path
 
     frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})"
-    return f"{type(exc).__name__}: {exc}" + (where if frames else "")
+    text = f"{type(exc).__name__}: {exc}"
+    if not frames:  # never raised
+        return text
+    last = frames[-1]
+    return f"{text} (at {Path(last.filename).name}:{last.lineno} in {last.name})"
 
 
 def traceback_text(exc: BaseException) -> str:

@@ -202,3 +202,16 @@ def test_a_perfect_score_on_few_samples_is_not_overconfidence_and_a_redrawn_gap_
     jumpy = [x + (0.3 if k % 2 else -0.3) for k, x in enumerate(va)]
     c2 = check_curves({"train_loss": tr, "val_loss": jumpy})
     assert features(c2, view(c2))["val_gap_zigzag"] > 1.0
+
+
+def test_losses_at_zero_that_then_diverge_read_as_a_divergence_not_a_perfect_fit() -> None:
+    nan = float("nan")
+    d = diagnose(
+        {"train_loss": [0.9, 0.5, 0.2, 0, 0, nan, nan], "val_loss": [1, 0.6, 0.3, 0, 0, nan, nan]}
+    )
+    assert d.primary.name == "lr-too-high"
+
+
+def test_a_loss_below_zero_by_rounding_reads_as_zero() -> None:
+    d = diagnose({"train_loss": [0.5, 0.1, -1e-15, 0.0], "val_loss": [0.5, 0.1, 0.0, -1e-16]})
+    assert d.primary.name == "good-fit" and "0 from epoch 3" in d.primary.evidence

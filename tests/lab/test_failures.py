@@ -438,3 +438,9 @@ def test_a_failures_reason_names_where_and_the_report_and_summary_show_them(
     page = (tmp_path / "f" / "report.html").read_text()
     assert "Failed trials" in page and html.escape(reason) in page and "Traceback" in page
     assert summary.n_failed == 2 and "2 trials failed" in "\n".join(summary.lines())
+
+
+def test_the_reason_of_an_error_never_raised_has_no_place() -> None:
+    from hyperlab.errors import failure_reason
+
+    assert failure_reason(ValueError("x")) == "ValueError: x"

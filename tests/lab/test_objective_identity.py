@@ -188,3 +188,13 @@ def test_a_dynamic_ranges_kind_and_log_setting_are_still_checked(tmp_path: Path)
     fresh = SpaceGuard(optuna.create_study())  # one process: a first range, then another
     fresh.check({"k": optuna.distributions.IntDistribution(1, 4)}, complete=True)
     fresh.check({"k": optuna.distributions.IntDistribution(1, 6)}, complete=True)
+
+
+def test_a_dynamic_range_whose_first_trial_was_pruned_is_not_refused() -> None:
+    """A pruned trial's range, then a completed one's other range, then the first again."""
+    from hyperlab.lab.identity import SpaceGuard
+
+    guard = SpaceGuard(optuna.create_study())
+    guard.check({"k": optuna.distributions.IntDistribution(1, 4)}, complete=False)
+    guard.check({"k": optuna.distributions.IntDistribution(1, 8)}, complete=True)
+    guard.check({"k": optuna.distributions.IntDistribution(1, 4)}, complete=True)

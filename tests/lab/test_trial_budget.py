@@ -23,6 +23,7 @@ def _trial(steps: list[int], **attrs: object) -> optuna.trial.FrozenTrial:
         (list(range(5, 51, 5)), 50),  # a value every fifth epoch of 50: 50, not 10
         (list(range(1, 11)), 10),
         (list(range(10)), 10),  # steps counted from 0
+        (list(range(0, 50, 5)), 50),  # every fifth, counted from 0
         ([3, 7, 30], 30),
         ([], 1),  # a plain objective that reports nothing ran once
     ],

@@ -18,6 +18,7 @@ import optuna
 import pytest
 
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError, TrialFailure
+from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.summary import summarize
 from hyperlab.population import PopulationFailure, PopulationTuner, checkpoint, loop
 from hyperlab.population.checkpoint import FILE
@@ -830,3 +831,11 @@ def test_hypergradient_members_of_a_task_that_never_wraps_its_optimizer_are_refu
 ) -> None:
     with pytest.raises(InputError, match=r"without passing its optimizer through.*wrap_optimizer"):
         run_population("pbt", _NeverWraps(), tmp_path, hypergradient=True)
+    import hyperlab
+
+    task = f"{Path(__file__).parent / 'test_population.py'}:_NeverWraps"
+    with pytest.raises(InputError):
+        hyperlab.tune(task, "pbt", trials=4, budget=6, runs_dir=tmp_path, name="nw",
+                      progress=False, tuner_options={"hypergradient": True})  # fmt: skip
+    study = load_studies(tmp_path / "nw")[0][0]
+    assert study.user_attrs["tuner_running"] is False  # refused by name: not a run cut off

@@ -132,3 +132,27 @@ def test_bad_settings_are_refused(options: dict[str, Any], match: str) -> None:
 def test_unknown_option_is_refused_by_name() -> None:
     with pytest.raises(InputError, match="threshold"):
         PRUNERS.create("curve-halving", max_budget=BUDGET, threshold=0.1)
+
+
+def test_a_blip_at_a_rung_is_ranked_by_the_value_before_it_not_as_nan() -> None:
+    """A trial with a NaN blip at the rung was admitted to it but scored NaN, which never
+    ranks ahead yet raised how many are kept: a trial to stop survived."""
+    study = study_with(ByLast(), n_complete=0, min_finished=100)
+    x = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    for i in range(12):
+        values = (
+            {1: 0.5, 2: 0.5, 3: 0.1 * (i + 1)}
+            if i < 6
+            else {1: 0.01, 2: 0.01, 3: float("nan"), 4: 0.01}
+        )
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState.PRUNED, params={"x": 0.5}, distributions=x,
+                intermediate_values=values,
+            )
+        )  # fmt: skip
+    trial = study.ask(x)
+    for epoch in (1, 2, 3):
+        trial.report(0.35, epoch)
+    assert trial.should_prune()  # ranks 10 of 13 (the blips read 0.01): the top 4 are kept
+    assert "ranks 10 of the 13 trials" in study.trials[-1].user_attrs["prune_reason"]

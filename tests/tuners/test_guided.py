@@ -154,6 +154,23 @@ def test_bad_settings_are_refused_when_built(setting: dict[str, Any], named: str
 
 def test_an_objective_without_curves_is_told_once_that_there_is_nothing_to_read() -> None:
     study = optuna.create_study(sampler=DiagnosisSampler(seed=0))
-    with pytest.warns(UserWarning, match="trial 0 has none, so it has no advice") as caught:
+    with pytest.warns(
+        UserWarning,
+        match="trial 0 has no train and validation loss curves.*perturbs the best trial at random",
+    ) as caught:
         study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0) ** 2, n_trials=6)
     assert len([w for w in caught if "diagnosis tuner" in str(w.message)]) == 1
+
+
+def test_curves_it_cannot_read_are_told_once() -> None:
+    study = optuna.create_study(sampler=DiagnosisSampler(seed=0))
+
+    def negative_loss(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0.0, 1.0)
+        trial.set_user_attr(
+            "curves", {"train_loss": [-1.0, -1.2, -1.3], "val_loss": [-1.0, -1.1, -1.2]}
+        )
+        return 1.0
+
+    with pytest.warns(UserWarning, match=r"cannot be read \(train_loss is negative"):
+        study.optimize(negative_loss, n_trials=3)

@@ -23,7 +23,7 @@ import numpy as np
 from hyperlab.diagnose import classifier as _classifier
 from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
-from hyperlab.diagnose.inputs import check_curves, read_curves
+from hyperlab.diagnose.inputs import ZERO_LOSS, check_curves, read_curves
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
 from hyperlab.errors import InputTypeError, check_bool
@@ -48,8 +48,6 @@ __all__ = [
 
 #: Findings listed besides the primary one need at least this confidence.
 REPORT_THRESHOLD = 0.35
-#: A loss at or below this reads as 0, the best possible value (a perfect fit).
-ZERO_LOSS = 1e-12
 #: Weight of the learned classifier against the rules when the model file names none.
 MODEL_WEIGHT = 0.5
 
@@ -97,7 +95,7 @@ def _diagnose(
     v = view(curves)
     feats = features(curves, v)
     rules = rule_scores(feats, v)
-    zero = _zero_from(curves)
+    zero = None if feats["diverged"] else _zero_from(curves)  # (a divergence is the reading)
     if zero is not None:  # nothing to correct: the rules' scale-free reading would see a plateau
         text = f"train and validation loss are 0 from epoch {zero} on: a perfect fit"
         perfect = {name: (0.0, rules[name][1]) for name in rules} | {"good-fit": (1.0, text)}

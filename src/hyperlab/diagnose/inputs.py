@@ -63,6 +63,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if len(set(lengths.values())) > 1:
         raise InputError(f"curves differ in length: {lengths}")
     for key in REQUIRED:
+        tiny = (out[key] < 0) & (out[key] >= -ZERO_LOSS)  # rounding below an exact 0
+        out[key][tiny] = 0.0
         below = np.flatnonzero(out[key] < 0)  # (NaN compares False)
         if len(below):
             raise InputError(
@@ -81,6 +83,11 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {len(read.index)}{both}"
         )
     return out
+
+
+#: A loss at or below this reads as 0, the best possible value (a slightly negative one from
+#: rounding included).
+ZERO_LOSS = 1e-12
 
 
 def _numbers(values: Any, key: str) -> np.ndarray:

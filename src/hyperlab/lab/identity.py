@@ -94,7 +94,8 @@ def space_conflict(study_name: str, changes: list[str]) -> RunConflictError:
     return RunConflictError(
         f"the search space changed since study {study_name!r} began ({'; '.join(changes)}); "
         "resume it with the search space it began with, choose another --name, or pass "
-        "--overwrite (overwrite=True) to start over"
+        "--overwrite (overwrite=True) to start over (a range that depends on another "
+        "parameter's value is allowed once trials show it varying; the stored ones show one)"
     )
 
 
@@ -124,18 +125,18 @@ class SpaceGuard:
             RunConflictError: A parameter's distribution changed; the message names it.
         """
         for name, dist in distributions.items():
-            old = self.space.get(name)
             first = self.seen.setdefault(name, dist)
-            if old is not None and old != dist and _same_shape(old, dist) and first != dist:
+            if first != dist and _same_shape(first, dist):
                 self.dynamic.add(name)  # this process's own trials show it varying
         recorded = {n: d for n, d in self.space.items() if n not in self.dynamic}
         changes = space_changes(recorded, distributions)
         if changes:
             raise space_conflict(self.study_name, changes)
         for name in self.dynamic & set(distributions):  # still: kind, log and step
-            if not _same_shape(self.space[name], distributions[name]):
+            known = self.space.get(name, self.seen[name])
+            if not _same_shape(known, distributions[name]):
                 raise space_conflict(
-                    self.study_name, space_changes(self.space, {name: distributions[name]})
+                    self.study_name, space_changes({name: known}, {name: distributions[name]})
                 )
         if complete:
             for name, dist in distributions.items():
@@ -143,9 +144,9 @@ class SpaceGuard:
 
 
 def dynamic_params(study: optuna.Study) -> set[str]:
-    """The parameters whose range varies among the study's completed trials (with one kind,
-    log setting and step): ranges that depend on other parameters' values."""
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    """The parameters whose range varies among the study's completed and pruned trials (with
+    one kind, log setting and step): ranges that depend on other parameters' values."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     first: dict[str, BaseDistribution] = {}
     out: set[str] = set()
     for trial in trials:

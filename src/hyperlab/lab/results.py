@@ -35,15 +35,15 @@ COLUMNS = (
 
 def trial_budget(trial: optuna.trial.FrozenTrial) -> int:
     """Epochs (budget units) a trial used: what its task recorded, else read from the steps
-    a plain objective reported, as epochs (its last step; one more when they count from 0, so
-    a value reported every fifth epoch of 50 counts 50, not 10)."""
+    a plain objective reported, as epochs (its last step, so a value reported every fifth
+    epoch of 50 counts 50, not 10; one interval more when the steps count from 0). Steps that
+    are not epochs (batches) are read as epochs too: report with the epoch as the step."""
     budget = trial.user_attrs.get("budget")
     if isinstance(budget, int):
         return budget
-    steps = trial.intermediate_values
-    if steps:
-        last = max(steps)
-        return last + 1 if min(steps) == 0 else last
+    steps = sorted(trial.intermediate_values)
+    if steps:  # from 0: one interval more (every fifth from 0 to 45 is 50 epochs)
+        return steps[-1] + (steps[-1] - steps[-2] if len(steps) > 1 else 1) * (steps[0] == 0)
     return 1 if trial.state == TrialState.COMPLETE else 0
 
 

@@ -528,20 +528,34 @@ def _hand_over(
         )
     workdir = RunDir(job.folder).population_folder(study.study_name)
     driver: Any = study.sampler
+    # the note a progress bar shows, for a driver that takes one (a plug-in's may not)
+    told = {"on_progress": on_progress} if _takes(driver.run_trials, "on_progress") else {}
     study.set_user_attr(DRIVING, True)  # until it ends: a cut-off run is told as unfinished
-    driver.run_trials(
-        study,
-        known,
-        trials=job.trials,
-        budget=cast(int, max_budget(job.budget, known)),
-        seed=job.seed,
-        workdir=workdir,
-        on_progress=on_progress,
-    )
+    try:
+        driver.run_trials(
+            study,
+            known,
+            trials=job.trials,
+            budget=cast(int, max_budget(job.budget, known)),
+            seed=job.seed,
+            workdir=workdir,
+            **told,
+        )
+    except HyperlabError:  # refused or failed by name: not a run cut off, which rerunning ends
+        study.set_user_attr(DRIVING, False)
+        raise
     study.set_user_attr(DRIVING, False)
     if job.test_score:
         record_test_score(study, known, job, getattr(driver, "member_test_score", None))
     return study
+
+
+def _takes(func: Callable[..., Any], name: str) -> bool:
+    """Whether ``func`` accepts the keyword argument ``name``."""
+    import inspect
+
+    params = inspect.signature(func).parameters.values()
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
 
 _DONE, _RETRY, _RAN = "done", "retry", "ran"
@@ -823,6 +837,7 @@ def run_jobs(
                 )
                 if bar is not None:
                     noted.flush()
+                    noted.next_job()
             return
         ctx = mp.get_context("spawn")
         if len(jobs) == 1:
@@ -1067,6 +1082,12 @@ class _Noted:
         if self.note:
             self.bar.set_postfix_str(self.note, refresh=False)
         _refresh(self.bar, self.jobs)
+
+    def next_job(self) -> None:
+        """Forget the last job's note: the next job tells its own, or none."""
+        if self.note:
+            self.note = ""
+            self.bar.set_postfix_str("", refresh=False)
 
 
 def _refresh(bar: Any, jobs: list[StudyJob]) -> None:

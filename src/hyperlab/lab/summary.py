@@ -112,9 +112,11 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
     try:
         best = study.best_trial
     except ValueError:
+        where = " (each failure's reason: the report's 'Failed trials')"
         raise NoCompletedTrialError(
             f"study {study.study_name!r} has no completed trial (all failed or pruned?)"
             + _first_failure(study)
+            + (where if failed_trials(study) else "")
         ) from None
     test = study.user_attrs.get("test_score", {})
     schedule = best.user_attrs.get("schedule")

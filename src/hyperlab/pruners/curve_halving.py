@@ -25,7 +25,7 @@ from hyperlab.direction import study_sign
 from hyperlab.errors import InputError
 from hyperlab.pruners.base import PredictorPruner, check_int
 from hyperlab.pruners.pretrain import PRETRAIN_OPTIONS, neural_predictor
-from hyperlab.pruners.trials import final_values, trial_curve
+from hyperlab.pruners.trials import final_values, trial_curve, value_at
 from hyperlab.registry import PRUNERS
 
 
@@ -119,7 +119,7 @@ class CurveHalvingPruner(PredictorPruner):
         keep = max(len(at_rung) // self.reduction_factor, 1)
         prediction: tuple[float, float] | None = None
         if final_values(others, sign, budget).size < self.min_finished:
-            scores = np.array([sign * t.intermediate_values[step] for t in at_rung])
+            scores = np.array([sign * value_at(t, step) for t in at_rung])
             what = f"value at epoch {step}"
         else:
             with self._lock:

@@ -30,6 +30,11 @@ def trial_curve(trial: FrozenTrial) -> np.ndarray:
     return curve
 
 
+def value_at(trial: FrozenTrial, step: int) -> float:
+    """The trial's value at ``step`` as :func:`trial_curve` reads it (a blip filled)."""
+    return float(trial_curve(trial)[sorted(trial.intermediate_values).index(step)])
+
+
 def learned_budget(trials: list[FrozenTrial]) -> int | None:
     """The largest step a complete trial reported; ``None`` before one has."""
     steps = [

@@ -183,6 +183,18 @@ class DiagnosisSampler(BaseSampler):
             self._cache[key] = self._diagnose(t)
         return self._cache[key]
 
+    def _warn_blind(self, why: str) -> None:
+        """Warn once that the tuner has no advice to follow (``why``)."""
+        if not self._warned_blind:
+            self._warned_blind = True
+            warnings.warn(
+                f"the diagnosis tuner follows the advice read from each trial's curves: {why}, "
+                "so it has none to follow there and perturbs the best trial at random; or use "
+                "another tuner",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def _diagnose(self, t: FrozenTrial) -> list[Advice]:
         curves = t.user_attrs.get("curves") or {}
         n = len(curves.get("train_loss") or [])
@@ -191,20 +203,16 @@ class DiagnosisSampler(BaseSampler):
                 return [
                     Advice("lr", "down", 0.3, "the trial failed without curves: assume divergence")
                 ]
-            if t.state == TrialState.COMPLETE and not self._warned_blind:
-                self._warned_blind = True
-                warnings.warn(
-                    f"the diagnosis tuner reads each trial's train and validation loss curves "
-                    f"(3 epochs or more); trial {t.number} has none, so it has no advice to "
-                    "follow and only perturbs the best trial at random: record the curves "
-                    "(a hyperlab Task's Evaluation(curves=...)), or use another tuner",
-                    UserWarning,
-                    stacklevel=2,
+            if t.state == TrialState.COMPLETE:
+                self._warn_blind(
+                    f"trial {t.number} has no train and validation loss curves of 3 epochs or "
+                    "more (record them: a hyperlab Task's Evaluation(curves=...))"
                 )
             return []
         try:
             advice = diagnose(curves, None, use_model=self.use_model).advice
-        except InputError:
+        except InputError as exc:
+            self._warn_blind(f"the curves of trial {t.number} cannot be read ({exc})")
             return []
         if self.space is not None and _param_for("epochs", self.space) is None:
             advice = _fixed_budget(advice)
