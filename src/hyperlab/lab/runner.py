@@ -829,6 +829,8 @@ def run_jobs(
                 )
             noted = _Noted(bar, jobs)
             for job in jobs:
+                if bar is not None:
+                    noted.next_job()  # the last job's note is not this one's
                 run_job(
                     job,
                     objective=objective,
@@ -837,7 +839,6 @@ def run_jobs(
                 )
                 if bar is not None:
                     noted.flush()
-                    noted.next_job()
             return
         ctx = mp.get_context("spawn")
         if len(jobs) == 1:
