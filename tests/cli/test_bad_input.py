@@ -431,3 +431,44 @@ def test_bad_worker_input_is_refused_before_the_storage_is_touched(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not db.exists()
+
+
+def test_a_portless_dask_address_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(*tune_args(tmp_path, "--trials", "3", "--dask", "foo"))
+    clean_error(capsys, code, "'foo'", "port")
+    assert not (tmp_path / "b").exists()
+
+
+def test_heartbeat_flags_are_checked_in_every_run_and_said_to_act_only_for_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(*tune_args(tmp_path, "--trials", "2", "--heartbeat-interval", "-1"))
+    clean_error(capsys, code, "heartbeat_interval must be a positive whole number", "-1")
+    with pytest.warns(UserWarning, match="--grace-period act on studies made for workers"):
+        assert run(*tune_args(tmp_path, "--trials", "2", "--grace-period", "60")) == 0
+
+
+class _PrunesAll(Branin):
+    name = "prunes-all"
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        import optuna
+
+        raise optuna.TrialPruned()
+
+
+def test_compare_exits_1_when_a_study_ends_with_no_completed_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    TASKS.names()
+    monkeypatch.setitem(TASKS._entries, "prunes-all", Entry("prunes-all", _PrunesAll, "test"))
+    code = run(
+        "compare", "--task", "prunes-all", "--tuners", "random", "--seeds", "2", "--trials", "2",
+        "--runs-dir", str(tmp_path), "--name", "c", "--no-progress",
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "ended with no completed trial" in err and "Traceback" not in err

@@ -108,3 +108,6 @@ def test_bad_dask_address() -> None:
         parse_address("")
     assert parse_address("local:3") == ("local", 3)
     assert parse_address("tcp://10.0.0.1:8786") == ("remote", 0)
+    for portless in ("foo", "tcp://10.0.0.1"):  # Dask's own traceback before
+        with pytest.raises(InputError, match=f"with its port .*got '{portless}'"):
+            parse_address(portless)

@@ -208,9 +208,11 @@ def command_line() -> list[str]:
 
 def exit_status(command: str, studies: Iterable[optuna.Study]) -> int:
     """1, with each study's reason on stderr, if a study stopped because its trials kept
-    failing (the run did not do what was asked, though its report shows what it did); else 0."""
+    failing or ended with no completed trial (the run did not do what was asked, though its
+    report shows what it did); else 0."""
     from hyperlab.stops import stopped_by_failures
 
+    studies = list(studies)
     failed = [s for s in studies if stopped_by_failures(s)]
     for study in failed:
         print(
@@ -218,4 +220,16 @@ def exit_status(command: str, studies: Iterable[optuna.Study]) -> int:
             f"{study.user_attrs.get('stopped')}; the report lists their reasons",
             file=sys.stderr,
         )
-    return 1 if failed else 0
+    from optuna.trial import TrialState
+
+    complete = (TrialState.COMPLETE,)
+    empty = [
+        s for s in studies if s not in failed and not s.get_trials(deepcopy=False, states=complete)
+    ]
+    for study in empty:
+        print(
+            f"hyperlab {command}: error: study {study.study_name!r} ended with no completed "
+            "trial (every trial failed or was pruned); the report leaves it out of its means",
+            file=sys.stderr,
+        )
+    return 1 if failed or empty else 0

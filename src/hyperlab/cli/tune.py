@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     apply_data_dir(args, run_tasks(args, [args.tuner], [args.pruner]))
+    _check_heartbeat_flags(args)
     if args.create_only or args.dask:
         from hyperlab.lab.runlock import run_lock
         from hyperlab.lab.target import default_name
@@ -73,6 +74,26 @@ def run(args: argparse.Namespace) -> int:
     if summary.run_dir is not None:
         print(f"report: {summary.run_dir / 'report.html'}")
     return exit_status("tune", [study])
+
+
+def _check_heartbeat_flags(args: argparse.Namespace) -> None:
+    """Refuse bad ``--heartbeat-interval``/``--grace-period`` values whatever the run; warn
+    that good ones act only on studies made for workers (``--create-only``, ``--dask``)."""
+    import warnings
+
+    from hyperlab.lab.storage import check_heartbeats
+
+    given = [f for f in ("heartbeat_interval", "grace_period") if getattr(args, f) is not None]
+    if not given:
+        return
+    check_heartbeats(args.heartbeat_interval, args.grace_period)
+    if not (args.create_only or args.dask):
+        flags = " and ".join("--" + f.replace("_", "-") for f in given)
+        warnings.warn(
+            f"{flags} act on studies made for workers (--create-only, --dask); this run's "
+            "processes are watched directly, so they have no effect here",
+            stacklevel=2,
+        )
 
 
 def _run_scaled(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ elsewhere and the heartbeat marks the lost trial failed and queues its parameter
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,8 @@ def parse_address(address: str) -> tuple[str, int]:
     """``("local", N)`` for ``local:N``, else ``("remote", 0)``.
 
     Raises:
-        InputError: ``local:N`` with N not a positive integer, or an empty address.
+        InputError: ``local:N`` with N not a positive integer, an empty address, or a
+            scheduler address without a port.
     """
     if not isinstance(address, str) or not address.strip():
         raise InputError(f"Dask address must be local:N or a scheduler address, got {address!r}")
@@ -49,6 +51,11 @@ def parse_address(address: str) -> tuple[str, int]:
         if not text.isdigit() or int(text) < 1:
             raise InputError(f"Dask address local:N needs a positive N, got {address!r}")
         return "local", int(text)
+    if not re.search(r":\d+$", address.strip()):
+        raise InputError(
+            f"Dask address must be local:N or a scheduler address with its port "
+            f"(tcp://HOST:8786), got {address!r}"
+        )
     return "remote", 0
 
 

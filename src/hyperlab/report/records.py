@@ -366,10 +366,15 @@ def _method(
         candidates += _sorted_best_first(trials, direction)[:1]
     missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
     if missing:
+        rest = len(finals) - len(missing)
         stopped.append(
-            f"{label}: no completed trial in seed(s) {missing}; its mean and standard error are "
-            f"over the other {len(finals) - len(missing)} seed(s), and the paired comparisons "
-            "leave those seeds out"
+            f"{label}: no completed trial in seed(s) {missing}; "
+            + (
+                f"its mean and standard error are over the other {rest} seed(s), and the "
+                "paired comparisons leave those seeds out"
+                if rest
+                else "it has no mean, and no paired comparison"
+            )
         )
     med, low, high = _band(curves)
     f_mean, f_se = mean_se(finals)
