@@ -14,7 +14,7 @@ from typing import Any
 
 import optuna
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, InputTypeError, NoCompletedTrialError, check_bool
 from hyperlab.lab.execute import DEFAULT_RUNS_DIR, run_plan
 from hyperlab.lab.objective import UserObjective
 from hyperlab.lab.plan import make_plan, positive_int
@@ -92,7 +92,11 @@ def tune(
             seeds=[seed],
             **_settings(locals()),
         )
-        run_dir = run_plan(plan, runs_dir, overwrite=overwrite, progress=progress)
+        try:
+            run_dir = run_plan(plan, runs_dir, overwrite=overwrite, progress=progress)
+        except NoCompletedTrialError:  # (a population whose members all failed): its page
+            _report(Path(runs_dir) / name, report)
+            raise
         study = load_studies(run_dir.path)[0][0]
         _report(run_dir.path, report)  # first: a study with no completed trial keeps its page
         summary = summarize(study, run_dir.path)

@@ -60,6 +60,8 @@ class TrialFailure(HyperlabError, RuntimeError):
 
 #: At most this many characters of a failed trial's traceback are kept (its last lines).
 TRACEBACK_CHARS = 4000
+#: The trial attribute that keeps the traceback of an error of the objective's own code.
+TRACEBACK_ATTR = "fail_traceback"
 
 
 def failure_reason(exc: BaseException) -> str:

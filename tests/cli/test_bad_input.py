@@ -313,7 +313,7 @@ def test_all_failed_names_the_first_reason(
     code = run(*tune_args(tmp_path, "--trials", "2", task="always-fails"))
     out = capsys.readouterr()
     assert code == 1 and "Traceback" not in out.err  # it ran: not refused input (exit 2)
-    for text in ("no completed trial", "trial 0", "the simulator is unplugged", "report.html"):
+    for text in ("no completed trial", "trial 0", "the simulator is unplugged", "Failed trials"):
         assert text in out.err
 
 

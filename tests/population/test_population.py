@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -839,3 +840,34 @@ def test_hypergradient_members_of_a_task_that_never_wraps_its_optimizer_are_refu
                       progress=False, tuner_options={"hypergradient": True})  # fmt: skip
     study = load_studies(tmp_path / "nw")[0][0]
     assert study.user_attrs["tuner_running"] is False  # refused by name: not a run cut off
+
+
+class _AllDiverge(Quadratic):
+    """Every rate diverges: every member fails."""
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {
+            "lr": trial.suggest_float("lr", 10.0, 20.0, log=True),
+            "momentum": trial.suggest_float("momentum", 0.0, 0.9),
+            "steps": trial.suggest_int("steps", 4, 8),
+            "start": trial.suggest_categorical("start", ["near", "far"]),
+        }
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_population_whose_members_all_fail_exits_1_with_its_report(
+    jobs: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It exited 2, as refused input, with no report (with --jobs 2 a waiting process then
+    trained the whole failing population again)."""
+    from hyperlab.cli import main
+
+    task = f"{Path(__file__).resolve()}:_AllDiverge"
+    args = ["tune", "--task", task, "--tuner", "pbt", "--trials", "4", "--budget", "4"]
+    args += ["--runs-dir", str(tmp_path), "--name", "bad", "--no-progress", "--jobs", jobs]
+    with pytest.warns(UserWarning) if jobs == "2" else contextlib.nullcontext():
+        assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "every member of the population failed" in err
+    page = (tmp_path / "bad" / "report.html").read_text()
+    assert "every member of the population failed" in page and "diverged" in page

@@ -273,7 +273,8 @@ def test_it_tells_its_progress_as_it_screens_and_trains(tmp_path: Path) -> None:
         study, task, trials=6, budget=4, seed=0, workdir=tmp_path, on_progress=notes.append
     )
     assert notes == [f"screened {i}/6 for one epoch" for i in range(1, 7)] + [
-        "training the best 1 fully: 0 done"
+        "training the best 1 fully: 0 done",
+        "trained the best 1 fully",
     ]
 
 
@@ -291,6 +292,10 @@ def test_a_run_cut_off_in_its_full_trainings_is_told_as_unfinished_and_resumes(
         hyperlab.tune(task, "one-epoch", task_options={"interrupt_at": 6}, report=False, **run)
     stopped = "\n".join(compare_records(tmp_path / "cut").stopped)
     assert "unfinished, 6 of 6 trials, its tuner not ended" in stopped
+    from hyperlab.report import write_report
+
+    page = write_report(tmp_path / "cut").read_text()  # the page a tune run writes says it too
+    assert "unfinished, 6 of 6 trials, its tuner not ended" in page
     # the same command again (with --jobs 2 too): a new process's calls count from 0, so
     # none is interrupted, and it trains what the count of trials says is done
     study, _ = hyperlab.tune(
@@ -298,3 +303,32 @@ def test_a_run_cut_off_in_its_full_trainings_is_told_as_unfinished_and_resumes(
     )
     assert "unfinished" not in "\n".join(compare_records(tmp_path / "cut").stopped)
     assert [t.user_attrs[STAGE_ATTR] for t in study.trials if t.state.name == "COMPLETE"] == [FULL]
+
+
+class _FullFails(Continued):
+    """Epochs past the first raise (in a helper) while ``broken`` is set."""
+
+    broken = True
+
+    def score(self, config: dict[str, Any], epoch: int, offset: float) -> float:
+        if epoch > 1 and self.broken:
+            _blow_up()
+        return super().score(config, epoch, offset)
+
+
+def _blow_up() -> None:
+    raise FloatingPointError("weights blew up")
+
+
+def test_a_failed_full_training_names_where_and_a_rerun_trains_it_again(tmp_path: Path) -> None:
+    task = _FullFails()
+    study = _run(task, tmp_path, trials=6, k=1)
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1 and failed[0].user_attrs[STAGE_ATTR] == FULL
+    reason = failed[0].user_attrs["fail_reason"]
+    assert reason.startswith("full training failed: FloatingPointError: weights blew up (at ")
+    assert "in _blow_up" in reason and "Traceback" in failed[0].user_attrs["fail_traceback"]
+    task.broken = False
+    study = _run(task, tmp_path, trials=6, k=1, study=study)  # the same command again
+    full = [t for t in study.trials if t.user_attrs.get(STAGE_ATTR) == FULL]
+    assert [t.state for t in full] == [TrialState.FAIL, TrialState.COMPLETE]

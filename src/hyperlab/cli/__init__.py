@@ -78,11 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except NoCompletedTrialError as exc:  # the run did its work; its trials all failed
-        print(
-            f"hyperlab {args.command}: error: {exc} (each failure's reason: the run's "
-            "report.html, 'Failed trials')",
-            file=sys.stderr,
-        )
+        print(f"hyperlab {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except HyperlabError as exc:
         print(f"hyperlab {args.command}: error: {exc}", file=sys.stderr)

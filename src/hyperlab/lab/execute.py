@@ -81,7 +81,7 @@ def _warn_idle_jobs(plan: RunPlan) -> None:
     studies = len(spec.tuners) * len(spec.pruners) * len(spec.seeds)
     if spec.jobs > studies and plan.driving and plan.driving >= set(spec.tuners):
         warnings.warn(
-            f"{', '.join(sorted(plan.driving))} trains each study's members in one process, "
+            f"{', '.join(sorted(plan.driving))} trains each study's models in one process, "
             f"one after another: with {studies} {'study' if studies == 1 else 'studies'}, "
             f"--jobs {spec.jobs} adds processes that only wait",
             UserWarning,

@@ -112,14 +112,21 @@ class SpaceGuard:
         self.dynamic = dynamic_params(study)
         self.seen: dict[str, BaseDistribution] = {}  # each parameter's first in this process
 
-    def check(self, distributions: Mapping[str, BaseDistribution], complete: bool) -> None:
+    def check(
+        self,
+        distributions: Mapping[str, BaseDistribution],
+        complete: bool,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         """Refuse a trial whose distributions differ from the recorded ones.
 
         A completed trial's new parameters are recorded (a conditional space shows its
         parameters trial by trial). A range that depends on another parameter's value (a
         dynamic range, ``suggest_int("k", 1, n)``) is allowed once it is seen to vary: in the
         stored trials, or between two trials of this process (one code, so not a change of
-        the space); its kind, log setting and step must still stay.
+        the space), or when a bound of its range is another parameter's value in the same
+        trial (``params``: the trial's values); its kind, log setting and step must still
+        stay.
 
         Raises:
             RunConflictError: A parameter's distribution changed; the message names it.
@@ -128,6 +135,8 @@ class SpaceGuard:
             first = self.seen.setdefault(name, dist)
             if first != dist and _same_shape(first, dist):
                 self.dynamic.add(name)  # this process's own trials show it varying
+            if params is not None and _bound_follows(name, dist, params):
+                self.dynamic.add(name)  # its range ends at another parameter's value
         recorded = {n: d for n, d in self.space.items() if n not in self.dynamic}
         changes = space_changes(recorded, distributions)
         if changes:
@@ -145,16 +154,31 @@ class SpaceGuard:
 
 def dynamic_params(study: optuna.Study) -> set[str]:
     """The parameters whose range varies among the study's completed and pruned trials (with
-    one kind, log setting and step): ranges that depend on other parameters' values."""
+    one kind, log setting and step), or ends at another parameter's value: ranges that depend
+    on other parameters' values."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     first: dict[str, BaseDistribution] = {}
     out: set[str] = set()
     for trial in trials:
         for name, dist in trial.distributions.items():
             old = first.setdefault(name, dist)
-            if old != dist and _same_shape(old, dist):
+            if (old != dist and _same_shape(old, dist)) or _bound_follows(name, dist, trial.params):
                 out.add(name)
     return out
+
+
+def _bound_follows(name: str, dist: BaseDistribution, params: Mapping[str, Any]) -> bool:
+    """Whether a bound of ``name``'s numeric range is another parameter's value in the same
+    trial (``suggest_int("k", 1, n)``): a range that depends on it, even where the trials
+    stored so far happen to show one."""
+    if not isinstance(dist, FloatDistribution | IntDistribution):
+        return False
+    values = [
+        float(v)
+        for n, v in params.items()
+        if n != name and isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+    return any(float(bound) in values for bound in (dist.low, dist.high))
 
 
 def _same_shape(a: BaseDistribution, b: BaseDistribution) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 from optuna.terminator import report_cross_validation_scores
 
-from hyperlab.errors import TrialFailure, failure_reason, traceback_text
+from hyperlab.errors import TRACEBACK_ATTR, TrialFailure, failure_reason, traceback_text
 from hyperlab.tasks.base import Task, check_score
 
 UserObjective = Callable[[optuna.Trial], float]
@@ -21,10 +21,6 @@ UserObjective = Callable[[optuna.Trial], float]
 def trial_seed(study_seed: int, trial_number: int) -> int:
     """A per-trial seed that depends only on the study's seed and the trial's number."""
     return zlib.crc32(f"{study_seed}:{trial_number}".encode()) % (2**31)
-
-
-#: The trial attribute that keeps the traceback of an error of the objective's own code.
-TRACEBACK_ATTR = "fail_traceback"
 
 
 def _fail(trial: optuna.Trial, reason: str, curves: dict[str, list[float]] | None = None) -> None:

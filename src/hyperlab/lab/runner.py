@@ -36,7 +36,13 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import check_direction, name_of
-from hyperlab.errors import HyperlabError, InputError, RunConflictError, StorageError
+from hyperlab.errors import (
+    HyperlabError,
+    InputError,
+    NoCompletedTrialError,
+    RunConflictError,
+    StorageError,
+)
 from hyperlab.lab import interrupts
 from hyperlab.lab.heartbeat import STALE_REASON, requeue
 from hyperlab.lab.identity import SpaceGuard
@@ -347,7 +353,7 @@ class _Claimed:
         if self.guard is None:
             return
         try:
-            self.guard.check(trial.distributions, complete)
+            self.guard.check(trial.distributions, complete, trial.params)
         except RunConflictError as exc:
             self.conflict = exc
             trial.set_user_attr("fail_reason", str(exc))
@@ -794,6 +800,9 @@ def _shared_worker(job: StudyJob, worker: int, interruptible: bool, parent: int)
     _worker_init(interruptible, parent)
     try:
         interrupted = _worker_main(job, worker, owner=False)
+    except NoCompletedTrialError as exc:  # recorded on the study: the parent's summary tells it
+        print(f"hyperlab worker process: {exc}", file=sys.stderr, flush=True)
+        sys.exit(0)
     except HyperlabError as exc:
         print(f"hyperlab worker process: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(WORKER_ERROR_EXIT)

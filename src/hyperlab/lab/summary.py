@@ -113,8 +113,10 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         best = study.best_trial
     except ValueError:
         where = " (each failure's reason: the report's 'Failed trials')"
+        stop = stop_note(study)
         raise NoCompletedTrialError(
             f"study {study.study_name!r} has no completed trial (all failed or pruned?)"
+            + (f"; {stop}" if stop else "")
             + _first_failure(study)
             + (where if failed_trials(study) else "")
         ) from None

@@ -39,6 +39,7 @@ from hyperlab.errors import (
     HyperlabError,
     InputError,
     InputTypeError,
+    NoCompletedTrialError,
     TrialFailure,
     failure_reason,
 )
@@ -74,9 +75,10 @@ class _Counted:
         return self.wrap(optimizer)
 
 
-class PopulationFailure(HyperlabError, RuntimeError):
+class PopulationFailure(NoCompletedTrialError):
     """Every member of the population failed (a generation, or ``population`` segments in a
-    row); the message gives each member's reason."""
+    row); the message gives each member's reason. The study ends with no completed trial (the
+    command line exits 1, its report written)."""
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from hyperlab.errors import InputError, InputTypeError, check_bool, check_positi
 from hyperlab.population import checkpoint
 from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
-from hyperlab.population.loop import STARTS, PopulationRun, Settings
+from hyperlab.population.loop import STARTS, PopulationFailure, PopulationRun, Settings
 from hyperlab.population.replay import member_test_score
 from hyperlab.population.trials import SUMMARY_ATTR, missing_members, write_trials
 from hyperlab.registry import TUNERS
+from hyperlab.stops import stop_for_failures, stopped_by_failures
 from hyperlab.tasks.base import Task
 
 #: The modes of exploiting: after a generation barrier, or as each member's segment ends.
@@ -141,12 +142,16 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         if not missing_members(study, trials):
             return
         with checkpoint.locked(Path(workdir)):  # one process trains it; others wait, then see it
-            if not missing_members(study, trials):
-                return
+            if not missing_members(study, trials) or stopped_by_failures(study):
+                return  # (another process of this run saw every member fail)
             defaulted = frozenset({"interval"}) if self.interval is None else frozenset()
             run = PopulationRun(task, settings, self.explorer, Path(workdir), defaulted)
             run.on_progress = on_progress
-            members = run.run()
+            try:
+                members = run.run()
+            except PopulationFailure as exc:  # told in the report; a rerun tries again
+                stop_for_failures(study, f"stopped: {exc}"[:2000])
+                raise
             write_trials(study, members, task.distributions(), run.summary())
 
     def member_test_score(

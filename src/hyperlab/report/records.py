@@ -14,7 +14,7 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import name_of
-from hyperlab.lab.objective import TRACEBACK_ATTR
+from hyperlab.errors import TRACEBACK_ATTR
 from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.runner import failed_trials, is_surplus, stop_note
@@ -310,6 +310,20 @@ class _Method:
     failures: list[FailureGroup] = field(default_factory=list)
 
 
+def unfinished_note(study: optuna.Study, finished: int, target: int) -> str | None:
+    """``unfinished, N of M trials ...`` for a study neither done nor stopped early (fewer
+    than ``target`` finished trials, or its driving tuner cut off); else ``None``."""
+    if any(study.user_attrs.get(k) for k in STOP_NOTES):
+        return None
+    if finished >= target and not unfinished_driver(study):
+        return None
+    return (
+        f"unfinished, {finished} of {target} trials"
+        + (", its tuner not ended" if finished >= target else "")
+        + " (still running, or cut off: run the same command again to finish it)"
+    )
+
+
 def failure_groups(
     trials: Sequence[FrozenTrial], label: str = "", seed: int | None = None
 ) -> list[FailureGroup]:
@@ -352,13 +366,9 @@ def _method(
         note = stop_note(study)
         if note:
             stopped.append(f"{label} seed {seed}: {note}")
-        stops_early = any(study.user_attrs.get(k) for k in STOP_NOTES)
-        if not stops_early and (len(bsf) < target or unfinished_driver(study)):
-            stopped.append(  # neither done nor stopped early
-                f"{label} seed {seed}: unfinished, {len(bsf)} of {target} trials"
-                + (", its tuner not ended" if len(bsf) >= target else "")
-                + " (still running, or cut off: run the same command again to finish it)"
-            )
+        unfinished = unfinished_note(study, len(bsf), target)
+        if unfinished:
+            stopped.append(f"{label} seed {seed}: {unfinished}")
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += failed_trials(study)
@@ -510,6 +520,8 @@ def study_report_records(
         task = run_task(spec)
         metric = task.metric if task is not None else None
     finite = [t for t in complete if math.isfinite(_value(t))]
+    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    notes = [stop_note(study), unfinished_note(study, finished, spec.trials) if spec else None]
     return StudyRecords(
         name=study.study_name,
         history=history,
@@ -517,7 +529,7 @@ def study_report_records(
         top=top,
         importances=importances,
         test_score=test.get("value"),
-        stopped=stop_note(study),
+        stopped="; ".join(n for n in notes if n) or None,
         direction=direction,
         test_metric=str(metric or "score"),
         objective=objective_label(spec.to_dict()) if spec is not None else "",

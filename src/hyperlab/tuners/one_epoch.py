@@ -44,7 +44,14 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError, TrialFailure
+from hyperlab.errors import (
+    TRACEBACK_ATTR,
+    InputError,
+    InputTypeError,
+    TrialFailure,
+    failure_reason,
+    traceback_text,
+)
 from hyperlab.folder_lock import folder_lock
 from hyperlab.registry import TUNERS
 from hyperlab.stops import stop_for_failures
@@ -207,11 +214,16 @@ class OneEpochTuner(optuna.samplers.BaseSampler):
             tell = on_progress or (lambda note: None)
             states = _screen(study, task, trials=trials, k=k, seed=seed, tell=tell)
             best = _best(_screened(study), k, study_sign(study))
-            done = {t.user_attrs.get(SCREENED_ATTR) for t in _full_trials(study)}
+            done = {  # a failed full training is tried again by a rerun
+                t.user_attrs.get(SCREENED_ATTR)
+                for t in _full_trials(study)
+                if t.state == TrialState.COMPLETE
+            }
             for i, trial in enumerate(best):
                 if trial.number not in done:
                     tell(f"training the best {k} fully: {i} done")
                     _train_fully(study, task, trial, states.get(trial.number), budget)
+            tell(f"trained the best {k} fully")
             summary = {
                 "k": k,
                 "screened": len(_screened(study)),
@@ -362,8 +374,10 @@ def _screen_one(study: optuna.Study, task: Task, seed: int) -> tuple[int, float,
             study.enqueue_trial(dict(trial.params))
         raise
     except Exception as exc:
-        reason = str(exc) if isinstance(exc, TrialFailure) else f"{type(exc).__name__}: {exc}"
+        reason = str(exc) if isinstance(exc, TrialFailure) else failure_reason(exc)
         trial.set_user_attr("fail_reason", reason)
+        if not isinstance(exc, TrialFailure):
+            trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
         study.tell(trial, state=TrialState.FAIL)
         return None
     reason = "screened for one epoch by the one-epoch tuner"
@@ -397,10 +411,12 @@ def _train_fully(
     except Exception as exc:
         curves = exc.curves if isinstance(exc, TrialFailure) else {}
         attrs.update(
-            fail_reason=f"full training failed: {type(exc).__name__}: {exc}",
+            fail_reason=f"full training failed: {failure_reason(exc)}",
             curves=curves,
             budget=max((len(c) for c in curves.values()), default=0),
         )
+        if not isinstance(exc, TrialFailure):
+            attrs[TRACEBACK_ATTR] = traceback_text(exc)
         study.add_trial(_frozen(screened, TrialState.FAIL, None, {}, attrs))
         return
     values = dict(enumerate(run.values, start=1))
