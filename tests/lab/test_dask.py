@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 from hyperlab.cli import main
 from hyperlab.errors import InputError
 from hyperlab.lab.cluster import dask_jobs, parse_address, run_on_dask
+from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runner import StudyJob
 from hyperlab.lab.storage import open_storage
 from hyperlab.lab.workers import create_studies
@@ -111,3 +112,32 @@ def test_bad_dask_address() -> None:
     for portless in ("foo", "tcp://10.0.0.1"):  # Dask's own traceback before
         with pytest.raises(InputError, match=f"with its port .*got '{portless}'"):
             parse_address(portless)
+
+
+def test_ctrl_c_of_a_local_dask_run_fails_and_requeues_what_its_workers_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its trials were left RUNNING until a heartbeat noticed them on the next run."""
+    import hyperlab.lab.cluster as cluster
+
+    class _Client:
+        cluster = None
+
+        def close(self) -> None:
+            pass
+
+    def interrupted(jobs: Any, client: Any, **_: Any) -> None:
+        study = optuna.load_study(
+            study_name=jobs[0].study_name, storage=open_storage(jobs[0].storage)
+        )
+        study.ask({"x1": optuna.distributions.FloatDistribution(-5, 10)})  # a worker's trial
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cluster, "connect", lambda address: _Client())
+    monkeypatch.setattr(cluster, "run_on_dask", interrupted)
+    args = ["tune", "--task", "branin", "--trials", "3", "--dask", "local:1", "--no-progress"]
+    assert main([*args, "--name", "k", "--runs-dir", str(tmp_path)]) == 130
+    study = load_studies(tmp_path / "k")[0][0]
+    states = [t.state.name for t in study.trials]
+    assert states == ["FAIL", "WAITING"]  # failed with its reason, its parameters queued again
+    assert "interrupted by SIGINT" in study.trials[0].user_attrs["fail_reason"]

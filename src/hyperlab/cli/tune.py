@@ -76,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
     return exit_status("tune", [study])
 
 
+def _close(client: Any, local: bool) -> None:
+    """Close the Dask client, and the cluster it started for ``local:N``."""
+    cluster = client.cluster
+    client.close()
+    if cluster is not None and local:
+        cluster.close()
+
+
 def _check_heartbeat_flags(args: argparse.Namespace) -> None:
     """Refuse bad ``--heartbeat-interval``/``--grace-period`` values whatever the run; warn
     that good ones act only on studies made for workers (``--create-only``, ``--dask``)."""
@@ -156,20 +164,25 @@ def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any]) -> int:
     from hyperlab.lab import summarize
     from hyperlab.lab.cluster import connect, dask_jobs, run_on_dask
     from hyperlab.lab.rundir import load_studies
-    from hyperlab.lab.runner import record_test_score
+    from hyperlab.lab.runner import INTERRUPT_REASON, fail_interrupted, record_test_score
     from hyperlab.registry import TASKS
     from hyperlab.report import write_report
 
     path = run_dir.path
     client = connect(args.dask)
+    local = args.dask.startswith("local:")
+    interrupted = False
     try:
         in_flight = args.jobs if args.jobs > 1 else None
         run_on_dask(dask_jobs(jobs), client, in_flight=in_flight)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        cluster = client.cluster
-        client.close()
-        if cluster is not None and args.dask.startswith("local:"):
-            cluster.close()
+        _close(client, local)
+        if interrupted and local:  # its workers went with it: their trials failed, queued again
+            for cut, *_ in load_studies(path):
+                fail_interrupted(cut, reason=INTERRUPT_REASON.format(signal="SIGINT"))
     study = load_studies(path)[0][0]
     job = jobs[0]
     record_test_score(study, TASKS.create(job.task, **job.task_options), job)
