@@ -472,3 +472,16 @@ def test_compare_exits_1_when_a_study_ends_with_no_completed_trial(
     )  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1 and "ended with no completed trial" in err and "Traceback" not in err
+
+
+def test_a_warning_of_the_users_own_code_keeps_its_file_and_line() -> None:
+    """Every warning read "hyperlab: warning: ...", a user's own NumPy warning included,
+    without the file and line that would find it."""
+    from hyperlab.cli import _one_line_warning
+
+    user = _one_line_warning("divide by zero", RuntimeWarning, "/home/me/train.py", 12, "y = a / b")
+    assert user.startswith("/home/me/train.py:12: RuntimeWarning: divide by zero")
+    import hyperlab.lab.runner as lab_runner
+
+    ours = _one_line_warning("jobs ignored", UserWarning, lab_runner.__file__, 5)
+    assert ours == "hyperlab: warning: jobs ignored\n"

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import re
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
 
 from hyperlab.errors import HyperlabError, NoCompletedTrialError
 
@@ -95,10 +96,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+_PLAIN_WARNING = warnings.formatwarning
+#: Where the lab's own warnings come from (those it raises, and Optuna's as the lab drives it).
+_OURS = (
+    str(Path(__file__).resolve().parents[1]),
+    *(importlib.util.find_spec("optuna").submodule_search_locations or ()),  # type: ignore[union-attr]
+)
+
+
 def _one_line_warning(
-    message: Warning | str, category: type[Warning], *_args: Any, **_kwargs: Any
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
 ) -> str:
-    """Warnings on the command line read as ``hyperlab: warning: ...``, without file and line."""
+    """The lab's warnings on the command line read as ``hyperlab: warning: ...``, without
+    file and line; a warning of the user's own code keeps its file and line."""
+    if not str(filename).startswith(_OURS):
+        return _PLAIN_WARNING(message, category, filename, lineno, line)
     return f"hyperlab: warning: {message}\n"
 
 
