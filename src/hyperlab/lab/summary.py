@@ -90,6 +90,13 @@ class TuneSummary:
         if self.test_score is not None:
             metric = f" ({self.test_metric})" if self.test_metric else ""
             out.append(f"held-out test score: {self.test_score:.6g}{metric}")
+            if _far_worse(self.test_score, self.best_value, self.direction):
+                out.append(
+                    f"  (the held-out score is {self.test_score / self.best_value:.3g}x the "
+                    "validation value: the retraining it was measured on, with the whole "
+                    "training split and another seed, may have diverged; the configuration "
+                    "is at the edge of stability)"
+                )
         if self.stopped:
             out.append(self.stopped)
         if self.n_failed:
@@ -98,6 +105,16 @@ class TuneSummary:
                 "and traceback: the report's 'Failed trials'" + self.first_failure[:300] + ")"
             )
         return out
+
+
+#: A held-out loss this many times the validation loss is told as a likely divergence.
+FAR_WORSE = 10.0
+
+
+def _far_worse(test: float, valid: float, direction: str) -> bool:
+    """Whether a minimized positive score's held-out value is :data:`FAR_WORSE` times or more
+    its validation value."""
+    return direction == MINIMIZE and valid > 0 and math.isfinite(test) and test >= FAR_WORSE * valid
 
 
 def _fmt(v: Any) -> str:
