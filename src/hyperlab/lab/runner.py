@@ -656,9 +656,10 @@ def _kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
     return RunConflictError(
         f"a parameter of study {trial.study.study_name!r} is suggested with another kind, log "
         f"setting or set of choices than its earlier trials had (Optuna: {exc}{before}): the "
-        "search space changed since the study began, or two branches of a conditional space give one name to two different "
-        "parameters (name them apart, e.g. lr_sgd and lr_adam); resume with the search space "
-        "it began with, choose another --name, or pass --overwrite (overwrite=True) to start over"
+        "search space changed since the study began, or two branches of a conditional space "
+        "give one name to two different parameters (name them apart, e.g. lr_sgd and "
+        "lr_adam); resume with the search space it began with, choose another --name, or "
+        "pass --overwrite (overwrite=True) to start over"
     )
 
 
@@ -836,18 +837,18 @@ def run_jobs(
                     "to run it in several processes)",
                     stacklevel=2,
                 )
-            noted = _Noted(bar, jobs)
+            noted = _Noted(bar, jobs) if bar is not None else None
             for job in jobs:
-                if bar is not None:
+                if noted is not None:
                     noted.next_job()  # the last job's note is not this one's
                 run_job(
                     job,
                     objective=objective,
                     on_trial=lambda: _refresh(bar, jobs),
-                    on_progress=noted if bar is not None else None,
+                    on_progress=noted,
                 )
-                if bar is not None:
-                    noted.flush()
+                if noted is not None:
+                    noted.flush()  # (the job's last note, which the pace may have held back)
             return
         ctx = mp.get_context("spawn")
         if len(jobs) == 1:
