@@ -444,3 +444,53 @@ def test_the_reason_of_an_error_never_raised_has_no_place() -> None:
     from hyperlab.errors import failure_reason
 
     assert failure_reason(ValueError("x")) == "ValueError: x"
+
+
+def test_compares_console_summary_counts_each_methods_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its report listed the failures, but the console table said nothing of them."""
+    from hyperlab.cli.compare import print_summary
+
+    hyperlab.compare(
+        fails_on_odd_trials,
+        ["random"],
+        seeds=2,
+        trials=3,
+        runs_dir=tmp_path,
+        name="c",
+        progress=False,
+    )
+    capsys.readouterr()
+    print_summary(tmp_path / "c")
+    out = capsys.readouterr().out
+    assert "random: 4 trials failed over its seeds" in out  # trials 1 and 3 of each
+
+
+def test_the_jobs_parent_creates_its_shared_study_without_optunas_info_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under --jobs the parent printed Optuna's "[I ...] A new study created" line."""
+    from hyperlab.lab import runner
+
+    seen: list[int] = []
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        seen.append(optuna.logging.get_verbosity())
+        raise KeyboardInterrupt  # stop before any process starts
+
+    monkeypatch.setattr(runner, "build_study", build)
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    job = runner.StudyJob(
+        task="wine-mlp",
+        tuner="random",
+        pruner="none",
+        seed=0,
+        trials=2,
+        storage=f"sqlite:///{tmp_path / 's.db'}",
+        study_name="s",
+    )
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_jobs([job], processes=2, progress=False)
+    assert seen == [optuna.logging.WARNING]
+    assert optuna.logging.get_verbosity() == optuna.logging.INFO  # the caller's setting is back

@@ -81,3 +81,9 @@ def print_summary(run_dir: object) -> None:
         print(c["sentence"])
     for line in rec.stopped:  # early stops, settings that could not act, seeds without a result
         print(line)
+    for m in rec.methods:
+        if m.n_failed:
+            print(
+                f"{m.label}: {m.n_failed} trial{'s' if m.n_failed > 1 else ''} failed over its "
+                "seeds (each reason and traceback: the report's 'Failed trials')"
+            )

@@ -50,6 +50,7 @@ from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.rundir import RunDir
 from hyperlab.lab.storage import error_chain, is_transient, open_storage, redact
+from hyperlab.optuna_logs import quiet_optuna
 from hyperlab.registry import TASKS
 from hyperlab.stops import (
     DRIVING,
@@ -869,7 +870,8 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
             no trial is left running (the trials cut off are failed and queued again).
     """
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
-    study = build_study(job, task)
+    with quiet_optuna():  # the workers' settings: no "a new study created" line in this one
+        study = build_study(job, task)
     clear_failure_stop(study)  # a resumed run counts its failures afresh
     fail_interrupted(study)
     processes = _shared_workers(study, job, processes)
