@@ -121,6 +121,16 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _ended(study: optuna.Study) -> str:
+    """How a study's trials ended, e.g. ``"12 pruned, 1 failed"``."""
+    words = {"FAIL": "failed", "RUNNING": "running", "WAITING": "waiting", "PRUNED": "pruned"}
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        word = words.get(t.state.name, t.state.name.lower())
+        counts[word] = counts.get(word, 0) + 1
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no trial ran"
+
+
 def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
     """A :class:`TuneSummary` of a finished study."""
     finished = [
@@ -132,7 +142,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         where = " (each failure's reason: the report's 'Failed trials')"
         stop = stop_note(study)
         raise NoCompletedTrialError(
-            f"study {study.study_name!r} has no completed trial (all failed or pruned?)"
+            f"study {study.study_name!r} has no completed trial ({_ended(study)})"
             + (f"; {stop}" if stop else "")
             + _first_failure(study)
             + (where if failed_trials(study) else "")

@@ -260,3 +260,24 @@ def test_a_grace_period_beyond_the_budget_is_refused(tmp_path: Path) -> None:
             runs_dir=tmp_path,
             report=False,
         )
+
+
+@pytest.mark.parametrize("peer", ["smac-hyperband", "dehb"])
+@pytest.mark.parametrize("eta", [2, 3])
+def test_the_warned_trial_count_is_where_the_first_trial_completes(peer: str, eta: int) -> None:
+    """With fewer trials than the first bracket holds, such a run completed none and nothing
+    said so before it ran."""
+    from hyperlab.tuners.peers.fidelity import first_full_trial
+
+    needed = first_full_trial(BUDGET, eta)
+    assert needed == {2: 1 + 2 + 4 + 8, 3: 1 + 3 + 9}[eta]
+    study = _curves(peer, seed=0, trials=needed, eta=eta)
+    states = [t.state for t in study.trials]
+    assert TrialState.COMPLETE not in states[:-1] and states[-1] == TrialState.COMPLETE
+    sampler = TUNERS.create(peer, seed=0, space=dict(SPACE), eta=eta)
+    run = {"budget": BUDGET, "pruners": ["tuner"], "stop_at_noise": False}
+    with pytest.warns(UserWarning, match=f"in its trial {needed}; with trials={needed - 1} "):
+        sampler.check_run(trials=needed - 1, **run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sampler.check_run(trials=needed, **run)

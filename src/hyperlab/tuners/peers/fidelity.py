@@ -32,6 +32,7 @@ budget (Hyperband, DEHB) subclasses :class:`BudgetedPeer` instead.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -222,6 +223,17 @@ class MultiFidelityPeer(PeerSampler):
         return -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
 
 
+def first_full_trial(budget: int, eta: int) -> int:
+    """The trial in which Hyperband's first bracket (fidelities 1 to ``budget``, reduction
+    ``eta``) first asks for the full budget: that bracket starts ``eta**s`` configurations
+    (``eta**s <= budget``, ``s`` largest) and promotes a ``1 / eta`` of each stage, each
+    promotion a new trial (9 + 3 + 1 = 13 for 20 epochs and ``eta`` 3)."""
+    stages = [1]
+    while stages[-1] * eta <= budget:
+        stages.append(stages[-1] * eta)
+    return sum(stages)
+
+
 @dataclass
 class Job:
     """A trial a budget-asking peer proposed: its handle there (``None``: not the peer's), the
@@ -258,6 +270,26 @@ class BudgetedPeer(MultiFidelityPeer):
         """The loss a failure is told before any value is known (``None``: not told)."""
         return None
 
+    def check_run(
+        self, *, trials: int, budget: int | None, pruners: list[str], stop_at_noise: bool
+    ) -> None:
+        """As :meth:`MultiFidelityPeer.check_run`; also warns when ``trials`` end before the
+        first bracket reaches the full budget (every trial is then stopped early, and the run
+        completes none)."""
+        super().check_run(
+            trials=trials, budget=budget, pruners=pruners, stop_at_noise=stop_at_noise
+        )
+        eta = getattr(self, "eta", None)
+        needed = first_full_trial(budget, eta) if budget is not None and eta else None
+        if needed is not None and trials < needed:
+            warnings.warn(
+                f"tuner {self.peer_name!r} (eta {eta}, epochs 1 to {budget}) first trains a "
+                f"configuration for all {budget} epochs in its trial {needed}; with "
+                f"trials={trials} every trial is stopped early and the run completes none "
+                f"(ask for at least {needed} trials)",
+                stacklevel=4,
+            )
+
     def _ask(self) -> tuple[Any, dict[str, Any]]:
         info, budget, raw = self._ask_budget()
         full = self.budget or 1
@@ -284,4 +316,11 @@ class BudgetedPeer(MultiFidelityPeer):
                 handle.told = True
 
 
-__all__ = ["PRUNER", "UNASKED_BUDGET", "BudgetedPeer", "Job", "MultiFidelityPeer"]
+__all__ = [
+    "PRUNER",
+    "UNASKED_BUDGET",
+    "BudgetedPeer",
+    "Job",
+    "MultiFidelityPeer",
+    "first_full_trial",
+]
