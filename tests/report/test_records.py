@@ -181,3 +181,31 @@ def test_unfinished_and_never_started_studies_are_named(tmp_path: Path) -> None:
     assert any("stop at noise did not apply" in line for line in stopped)
     assert "random seed 0: unfinished, 2 of 4 trials" in "\n".join(stopped)
     assert "random seed 2: not started" in "\n".join(stopped)
+
+
+def test_failures_of_one_type_raised_at_one_place_are_one_row() -> None:
+    """One cause whose message carries a value made one row per value (16 rows for one bug)."""
+    from optuna.trial import TrialState, create_trial
+
+    from hyperlab.report.records import failure_groups
+
+    def failed(number: int, reason: str) -> optuna.trial.FrozenTrial:
+        trial = create_trial(state=TrialState.FAIL, user_attrs={"fail_reason": reason})
+        trial.number = number
+        return trial
+
+    trials = [
+        failed(0, "ValueError: diverged at lr=0.31 (at fit.py:40 in train)"),
+        failed(1, "ValueError: diverged at lr=0.52 (at fit.py:40 in train)"),
+        failed(2, "ValueError: diverged at lr=0.52 (at fit.py:40 in train)"),
+        failed(3, "ValueError: diverged at lr=0.9 (at fit.py:41 in train)"),  # another place
+        failed(4, "its worker process was killed (signal 9)"),
+        failed(5, "ValueError: no place"),
+        failed(6, "ValueError: another message, no place"),
+    ]
+    groups = failure_groups(trials)
+    assert [g.trials for g in groups] == [[0, 1, 2], [3], [4], [5], [6]]
+    assert groups[0].reason == (
+        "ValueError: diverged at lr=0.31 (at fit.py:40 in train) (and 1 other message of this kind)"
+    )
+    assert groups[1].reason == "ValueError: diverged at lr=0.9 (at fit.py:41 in train)"

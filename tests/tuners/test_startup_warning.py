@@ -45,6 +45,49 @@ def test_the_command_line_prints_it_in_one_line(tmp_path: Path) -> None:
     assert "StartupOnlyWarning" not in done.stderr  # one line, no file or class
 
 
+def test_the_report_repeats_it_beside_the_results_it_concerns(tmp_path: Path) -> None:
+    """The console warned, but the report showed TPE level with random search and said nothing
+    of why: a reader concluded TPE was no better."""
+    from hyperlab.lab.rundir import RunDir
+    from hyperlab.report import compare_records
+
+    with pytest.warns(StartupOnlyWarning):
+        hyperlab.compare(
+            "branin",
+            ["random", "tpe"],
+            seeds=1,
+            trials=3,
+            runs_dir=tmp_path,
+            name="c",
+            progress=False,
+        )
+    said = RunDir(tmp_path / "c").load_spec().warnings
+    assert len(said) == 1 and said[0].startswith("tuner 'tpe' draws its first 10 trials")
+    assert f"warned at the start: {said[0]}" in compare_records(tmp_path / "c").stopped
+    page = (tmp_path / "c" / "report.html").read_text()
+    assert "warned at the start: tuner &#x27;tpe&#x27; draws its first 10" in page
+    with warnings.catch_warnings():  # a resume with enough trials drops it
+        warnings.simplefilter("error", StartupOnlyWarning)
+        hyperlab.compare(
+            "branin",
+            ["random", "tpe"],
+            seeds=1,
+            trials=11,
+            runs_dir=tmp_path,
+            name="c",
+            progress=False,
+        )
+    assert RunDir(tmp_path / "c").load_spec().warnings == []
+
+
+def test_an_error_filter_still_raises_it(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StartupOnlyWarning)
+        with pytest.raises(StartupOnlyWarning):
+            hyperlab.tune("branin", "tpe", trials=3, runs_dir=tmp_path, progress=False)
+    assert not (tmp_path / "branin-tpe").exists()
+
+
 def test_pruner_predictions_without_a_pruner_that_records_them_is_refused(tmp_path: Path) -> None:
     from hyperlab.errors import InputError
 

@@ -10,7 +10,9 @@ here, before anything is stored or any trial runs; :meth:`RunPlan.jobs` then giv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -127,17 +129,18 @@ def make_plan(
         _options("tuner", tuner_options),
         _options("pruner", pruner_options),
     )
-    driving = check_plugins(
-        tuners,
-        pruners,
-        tuner_options,
-        pruner_options,
-        task_name=task_name,
-        task=known,
-        budget=max_budget(budget, known),
-        trials=trials,
-        stop_at_noise=stop_at_noise,
-    )
+    with _kept_warnings() as said:
+        driving = check_plugins(
+            tuners,
+            pruners,
+            tuner_options,
+            pruner_options,
+            task_name=task_name,
+            task=known,
+            budget=max_budget(budget, known),
+            trials=trials,
+            stop_at_noise=stop_at_noise,
+        )
     spec = RunSpec(
         kind=kind,
         task=task_name,
@@ -156,8 +159,24 @@ def make_plan(
         name=name,
         command=list(command or []),
         objective=_identity(objective),
+        warnings=said,
     )
     return RunPlan(spec, task_obj, objective, driving=driving)
+
+
+@contextmanager
+def _kept_warnings() -> Iterator[list[str]]:
+    """The messages of the warnings raised in the block, each also passed on as it was raised
+    (the caller's filters decide whether it shows, or raises)."""
+    said: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield said
+    finally:
+        said += [str(w.message) for w in caught]
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 def _options(kind: str, options: Any) -> dict[str, Any]:

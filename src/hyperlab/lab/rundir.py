@@ -28,7 +28,7 @@ from hyperlab.lab import urls
 SPEC_FILE = "run.json"
 # Settings that may change between a run and its resumption (``name``: a copied run keeps the
 # study names it was recorded with).
-_RESUMABLE = {"trials", "jobs", "created", "versions", "command", "name"}
+_RESUMABLE = {"trials", "jobs", "created", "versions", "command", "name", "warnings"}
 # Settings a run recorded by an older hyperlab may lack (null): then they are not compared.
 _UNKNOWN_WHEN_NULL = {"objective"}
 #: What the lab writes into a run folder (``--overwrite`` removes these and nothing else).
@@ -104,6 +104,9 @@ class RunSpec:
         pruner_options: Options for the pruners' factories (each gets those it takes).
         objective: The identity of a Python objective given as a function (``module:qualname``;
             ``None`` for a task name, which identifies itself).
+        warnings: What the checks of the setup warned about (a tuner that never leaves its
+            start-up design, a run too short for its tuner's first full trial): the report
+            repeats it beside the results it concerns.
     """
 
     kind: str
@@ -125,6 +128,7 @@ class RunSpec:
     versions: dict[str, str] = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
     objective: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def study_names(self) -> list[tuple[str, str, str, int]]:
         """``(study name, tuner, pruner, seed)`` of every study in the run."""
@@ -603,6 +607,7 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "versions": (lambda v: isinstance(v, dict), "an object"),
     "command": (_is_list_of(str), "a list of strings"),
     "objective": (lambda v: v is None or isinstance(v, str), "a module:qualname or null"),
+    "warnings": (_is_list_of(str), "a list of strings"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,17 +328,39 @@ def unfinished_note(study: optuna.Study, finished: int, target: int) -> str | No
 def failure_groups(
     trials: Sequence[FrozenTrial], label: str = "", seed: int | None = None
 ) -> list[FailureGroup]:
-    """The failed trials (not the surplus of a claim) grouped by reason, first failure first."""
+    """The failed trials (not the surplus of a claim) grouped by kind, first failure first.
+
+    Errors of one type raised at one place are one kind, whatever their messages (one cause
+    whose message carries a value, ``"diverged at lr=0.31"``, is one row, not one per value);
+    the row shows the first message and says how many others there were."""
     groups: dict[str, FailureGroup] = {}
+    messages: dict[str, set[str]] = {}
     for t in sorted(trials, key=lambda t: t.number):
         if t.state != TrialState.FAIL or is_surplus(t):
             continue
         reason = str(t.user_attrs.get("fail_reason") or "no reason recorded")
         kept = str(t.user_attrs.get(TRACEBACK_ATTR) or "")
-        groups.setdefault(reason, FailureGroup(label, seed, reason, [], kept)).trials.append(
-            t.number
-        )
+        key = _failure_kind(reason)
+        groups.setdefault(key, FailureGroup(label, seed, reason, [], kept)).trials.append(t.number)
+        messages.setdefault(key, set()).add(reason)
+    for key, group in groups.items():
+        others = len(messages[key]) - 1
+        if others:
+            group.reason += f" (and {others} other message{'s' if others > 1 else ''} of this kind)"
     return list(groups.values())
+
+
+#: A stored reason's parts: ``Type: message (at FILE:LINE in FUNCTION)``.
+_REASON = re.compile(r"(?P<type>[\w.]+): .*?(?P<place> \(at [^()]*:\d+ in [^()]*\))?", re.DOTALL)
+
+
+def _failure_kind(reason: str) -> str:
+    """The error type and the place it was raised; the whole reason where it has no place (a
+    killed worker, a lost heartbeat: their messages are the kind)."""
+    match = _REASON.fullmatch(reason)
+    if match is None or match["place"] is None:
+        return reason
+    return match["type"] + match["place"]
 
 
 def _method(
@@ -471,7 +494,7 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
         pruned=[t for p in parts for t in p.pruned],
         failures=[f for p in parts for f in p.failures],
         best_curves=[_curves_of(p.summary.label, p.best) for p in parts if p.best is not None],
-        stopped=[s for p in parts for s in p.stopped] + not_started,
+        stopped=[s for p in parts for s in p.stopped] + not_started + _setup_notes(spec),
         spec=spec_data,
         objective=objective_label(spec_data),
         direction=direction,
@@ -479,6 +502,11 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
         versions=versions_text(spec.versions),
         populations=_best_populations(grouped, direction),
     )
+
+
+def _setup_notes(spec: RunSpec) -> list[str]:
+    """What the checks of the run's setup warned about, as the report says it."""
+    return [f"warned at the start: {w}" for w in spec.warnings]
 
 
 def _best_populations(
@@ -522,6 +550,7 @@ def study_report_records(
     finite = [t for t in complete if math.isfinite(_value(t))]
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     notes = [stop_note(study), unfinished_note(study, finished, spec.trials) if spec else None]
+    notes += _setup_notes(spec) if spec is not None else []
     return StudyRecords(
         name=study.study_name,
         history=history,
