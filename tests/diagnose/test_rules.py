@@ -39,6 +39,11 @@ def test_a_run_stopped_a_few_epochs_after_its_best_is_a_good_fit() -> None:
     assert stopped["overfitting"] == 0.0
     assert stopped["good-fit"] > 0.7
     assert diagnose(_fit_then_rise(12, 3), use_model=False).primary.name == "good-fit"
+    # it says how far above its best the run ends (it read "ends within 27% of its best")
+    text = _evidence(_fit_then_rise(12, 3))["good-fit"]
+    assert "and ends 27% above its best (epoch 12 of 15)" in text, text
+    assert "if nothing stopped it early, it overfits from epoch 12 on" in text
+    assert "ends at its best" in _evidence(_fit_then_rise(15, 0))["good-fit"]
     # the same curve left to rise for 12 epochs is overfitting
     left_on = _scores(_fit_then_rise(12, 12))
     assert left_on["overfitting"] > 0.9

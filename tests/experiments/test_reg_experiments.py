@@ -71,3 +71,23 @@ def test_stn_quick(tmp_path: Path) -> None:
     assert len(schedule["step"]) == len(schedule["dropout"]) == len(schedule["weight_decay"]) > 5
     assert max(schedule["dropout"]) - min(schedule["dropout"]) > 1e-3
     assert len(result.data["grid"]) == 4
+
+
+def test_an_experiment_run_later_into_the_same_folder_keeps_the_earlier_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``experiments.html`` was rewritten by each call: the earlier experiment's page was gone
+    though its JSON was still there."""
+    from hyperlab.experiments.base import ExperimentResult
+    from hyperlab.experiments.launch import run_experiments
+
+    def made(name: str, **_: object) -> ExperimentResult:
+        return ExperimentResult(name, f"title of {name}", summary=[f"finding of {name}"])
+
+    monkeypatch.setattr(EXPERIMENTS, "create", made)
+    run_experiments(["stn"], tmp_path, quick=True)
+    page = run_experiments(["relax"], tmp_path, quick=True).read_text()
+    assert "finding of relax" in page and "finding of stn" not in page
+    assert "<a href='stn.html'>stn</a>" in page
+    assert "finding of stn" in (tmp_path / "stn.html").read_text()
+    assert "finding of relax" in (tmp_path / "relax.html").read_text()

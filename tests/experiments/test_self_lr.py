@@ -64,8 +64,8 @@ def test_summary_spread_and_divergence() -> None:
     ]
     (row,) = summarize(records)
     assert row["best lr0"] == 1e-2 and row["val loss @worst"] == "diverged"
-    assert row["spread 0.0001..0.1"] == 4.0
-    assert row["diverged runs"] == 1
+    assert row["spread over lr0 in [0.0001, 0.1]"] == 4.0
+    assert row["runs with a non-finite loss"] == 1
 
 
 def test_stacked_sgd_builds_a_stack_of_the_given_height() -> None:

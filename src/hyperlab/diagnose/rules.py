@@ -257,16 +257,18 @@ def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     near_best = max(1.0 - _ramp(f["val_rise"], 0.05, 0.2), stopped)
     settled = 1.0 - _ramp(f["val_tail_share"], 0.05, 0.15)
     score = learned * near_best * settled
+    rise = _pct(f["val_rise"], v.log_scale).lstrip("+")
     text = (
-        f"validation loss fell {_pct(f['val_best'], v.log_scale).lstrip('-')} and ends within "
-        f"{_pct(f['val_rise'], v.log_scale).lstrip('+')} of its best (epoch {v.epoch(v.vmin)} of "
-        f"{v.n_finite}); train loss fell {_pct(f['train_change'], v.log_scale).lstrip('-')}"
+        f"validation loss fell {_pct(f['val_best'], v.log_scale).lstrip('-')} and ends "
+        + (f"{rise} above its best" if rise not in ("0%", "-0%") else "at its best")
+        + f" (epoch {v.epoch(v.vmin)} of {v.n_finite}); train loss fell "
+        f"{_pct(f['train_change'], v.log_scale).lstrip('-')}"
     )
     if stopped >= 0.5 and f["val_rise"] > 0.05:
         text += (
-            "; it ended within a few epochs of its best, as early stopping leaves a run (if its "
-            f"budget ran out there instead, it overfits from epoch {v.epoch(v.vmin)} on: "
-            "fewer epochs or more regularization)"
+            "; it ended a few epochs after its best, as a run stopped early by patience does "
+            f"(if nothing stopped it early, it overfits from epoch {v.epoch(v.vmin)} on: fewer "
+            "epochs or more regularization)"
         )
     return score, text
 

@@ -39,7 +39,8 @@ def experiment_sections(result: ExperimentResult) -> str:
 
 
 def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: int = 0) -> Path:
-    """Run each named experiment; write ``<name>.json`` and one ``experiments.html``.
+    """Run each named experiment; write ``<name>.json`` and ``<name>.html`` for each, and
+    ``experiments.html``: this call's experiments, with links to earlier ones in the folder.
 
     Raises:
         InputError: An unknown or repeated name, a seed outside ``0..2**32 - 1`` (the
@@ -69,7 +70,23 @@ def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: i
     for name in tqdm(names, desc="experiments", unit="experiment", dynamic_ncols=True):
         result: ExperimentResult = EXPERIMENTS.create(name, out_dir=out_dir, quick=quick, seed=seed)
         (out_dir / f"{name}.json").write_text(json.dumps(_plain(result.data), indent=1))
-        sections.append((f"{result.name}: {result.title}", experiment_sections(result)))
+        section = (f"{result.name}: {result.title}", experiment_sections(result))
+        (out_dir / f"{name}.html").write_text(page(f"hyperlab {name}", [section]), "utf-8")
+        sections.append(section)
+    earlier = _earlier_pages(out_dir, names)
+    if earlier:
+        sections.append(("Earlier experiments in this folder", earlier))
     path = out_dir / "experiments.html"
     path.write_text(page("hyperlab experiments", sections), encoding="utf-8")
     return path
+
+
+def _earlier_pages(out_dir: Path, names: Sequence[str]) -> str:
+    """Links to the pages of the experiments run into ``out_dir`` before this call (each
+    experiment keeps its own ``<name>.html``; ``experiments.html`` shows this call's)."""
+    items = [
+        f"<li><a href='{html.escape(p.name)}'>{html.escape(p.stem)}</a></li>"
+        for p in sorted(out_dir.glob("*.html"))
+        if p.stem in EXPERIMENTS.names() and p.stem not in names
+    ]
+    return f"<ul>{''.join(items)}</ul>" if items else ""

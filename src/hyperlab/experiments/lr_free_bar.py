@@ -243,7 +243,7 @@ def summarize_bar(
                     "se @worst": _se([r["val_loss"] for r in runs if r["lr0"] == worst]),
                     "worst / best LR-free": _ratio(starts[worst], bar),
                     "cost per step": ms[method] / ms[base] if base in ms else math.nan,
-                    "diverged runs": sum(r["diverged"] for r in runs),
+                    "runs with a non-finite loss": sum(r["diverged"] for r in runs),
                 }
             )
     return rows
@@ -339,6 +339,7 @@ def bar_section(seeds: Sequence[int], quick: bool) -> tuple[list[str], list[Any]
 
 def _ratio_figure(rows: list[dict[str, Any]]) -> Any:
     """Grouped bars: each method's seed-mean loss from its worst start over the bar."""
+    import plotly.express as px
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -357,5 +358,6 @@ def _ratio_figure(rows: list[dict[str, Any]]) -> Any:
         title="final validation loss from the worst start / best learning-rate-free optimizer",
         yaxis={"type": "log", "title": "ratio (1 = the bar)"},
         barmode="group",
+        colorway=px.colors.qualitative.Dark24,  # one per method (the default repeats after 10)
     )
     return fig

@@ -265,8 +265,10 @@ def summarize(
                 "val loss @worst": round(val[worst], 4)
                 if math.isfinite(val[worst])
                 else "diverged",
-                f"spread {low:g}..{high:g}": round(spread(in_range), 2) if in_range else math.nan,
-                "diverged runs": sum(r["diverged"] for r in mine),
+                f"spread over lr0 in [{low:g}, {high:g}]": round(spread(in_range), 2)
+                if in_range
+                else math.nan,
+                "runs with a non-finite loss": sum(r["diverged"] for r in mine),
             }
         )
     return rows
