@@ -142,3 +142,25 @@ def test_a_run_trial_and_a_csv_of_its_curves_get_the_same_advice(
         assert from_run["findings"] == from_csv["findings"]
         assert from_run["advice"] == from_csv["advice"], (number, from_run["findings"])
         assert any(a["direction"] != "keep" for a in from_run["advice"])
+
+
+def test_the_figure_tells_its_curves_apart_and_says_what_it_shows(tmp_path: Path) -> None:
+    """The metrics were drawn in the losses' colours, the smoothed curve and the trend in the
+    same dotted red, the metric axis said only "metric", and the page had no heading."""
+    from hyperlab.diagnose import diagnose
+    from hyperlab.diagnose.figure import _colour, figure_data, render_html
+
+    curves = {
+        "train_loss": [2.0 * 0.8**e + 0.01 for e in range(30)],
+        "val_loss": [2.0 * 0.8**e + 0.1 + 0.01 * max(e - 10, 0) ** 1.3 for e in range(30)],
+        "train_metric": [0.5 + e / 100 for e in range(30)],
+        "val_metric": [0.4 + e / 100 for e in range(30)],
+    }
+    page = render_html(figure_data(curves, diagnose(curves), title="run 7"))
+    names = ["train_loss", "val_loss", "train_metric", "val_metric"]
+    assert len({_colour(n) for n in names}) == 4
+    assert _colour("val_loss trend (last third)") == _colour("val_loss")
+    assert '"dash":"dot"' in page and '"dash":"dash"' in page  # smoothed, trends
+    assert '"text":"train_metric, val_metric"' in page  # the metric axis names them
+    assert "<h1>run 7</h1>" in page and "Upper panel:" in page
+    assert "<h2>Advice</h2><ul><li>weight_decay up" in page

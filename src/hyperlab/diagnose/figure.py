@@ -104,10 +104,8 @@ def render_html(data: FigureData) -> str:
         row_heights=[0.65, 0.35] if has_metric else None,
         vertical_spacing=0.08,
     )
-    colors = {"train": "#1f77b4", "val": "#d62728"}
     for name, values in data.series.items():
         row = 2 if name.endswith("_metric") else 1
-        color = colors["train" if name.startswith("train") else "val"]
         y = [None if not math.isfinite(x) else x for x in values]
         fig.add_trace(
             go.Scatter(
@@ -115,19 +113,16 @@ def render_html(data: FigureData) -> str:
                 y=y,
                 name=name,
                 mode="lines+markers" if len(y) <= 200 else "lines",
-                line={"color": color},
+                line={"color": _colour(name)},
                 connectgaps=True,  # a curve measured every few epochs is drawn as a line
             ),
             row=row,
             col=1,
         )
     for name, (xs, ys) in data.trends.items():
-        color = colors["train" if name.startswith("train") else "val"]
-        fig.add_trace(
-            go.Scatter(x=xs, y=ys, name=name, mode="lines", line={"color": color, "dash": "dot"}),
-            row=1,
-            col=1,
-        )
+        dash = "dot" if "smoothed" in name else "dash"
+        line = {"color": _colour(name), "dash": dash, "width": 1.5}
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines", line=line), row=1, col=1)
     if data.onset_epoch is not None:
         fig.add_vline(
             x=data.onset_epoch,
@@ -136,18 +131,49 @@ def render_html(data: FigureData) -> str:
             row=1,
             col=1,
         )
-    fig.update_yaxes(type="log" if data.log_y else "linear", title_text="loss", row=1, col=1)
+    # labels at 1, 2 and 5 of each decade: the default labels every digit, which piles up
+    loss_axis = {"type": "log", "dtick": "D2"} if data.log_y else {"type": "linear"}
+    fig.update_yaxes(title_text="loss", row=1, col=1, **loss_axis)
     if has_metric:
-        fig.update_yaxes(title_text="metric", row=2, col=1)
+        metrics = ", ".join(k for k in data.series if k.endswith("_metric"))
+        fig.update_yaxes(title_text=metrics, row=2, col=1)
     fig.update_xaxes(title_text="epoch", row=2 if has_metric else 1, col=1)
-    fig.update_layout(title=data.title, height=600, template="plotly_white")
+    fig.update_layout(height=600, template="plotly_white", margin={"t": 30})  # (titled above)
     body = fig.to_html(full_html=False, include_plotlyjs=True)
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in data.notes)
+    findings = "".join(f"<li>{html.escape(n)}</li>" for n in data.notes if _is_finding(n))
+    advice = "".join(
+        f"<li>{html.escape(n.removeprefix('advice: '))}</li>" for n in data.notes if not _is_finding(n)
+    )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(data.title)}</title></head><body>"
-        f"{body}<ul>{notes}</ul></body></html>"
+        f"<title>{html.escape(data.title)}</title></head>"
+        "<body style='font-family:sans-serif;max-width:1100px;margin:auto'>"
+        f"<h1>{html.escape(data.title)}</h1><p>{_LEGEND}</p>{body}"
+        f"<h2>Findings, strongest first</h2><ul>{findings}</ul>"
+        + (f"<h2>Advice</h2><ul>{advice}</ul>" if advice else "")
+        + "</body></html>"
     )
+
+
+#: What the figure shows, in words, above it.
+_LEGEND = (
+    "Upper panel: the train loss (blue) and validation loss (red) per epoch, on a log axis "
+    "where every value is positive; dotted, the smoothed validation loss; dashed, a straight "
+    "line fitted to the last third of each loss (the trend the findings read); a dashed "
+    "vertical line marks where overfitting starts. Lower panel, where given: the metrics."
+)
+
+#: Colours of the curves, by what they measure (a trend takes its curve's colour).
+_COLOURS = {"train_loss": "#1f77b4", "val_loss": "#d62728", "train_metric": "#2ca02c"}
+
+
+def _colour(name: str) -> str:
+    """The colour of a curve or of a line fitted to one (``val_loss trend`` is ``val_loss``'s)."""
+    return _COLOURS.get(name.split(" ")[0], "#9467bd")
+
+
+def _is_finding(note: str) -> bool:
+    return not note.startswith("advice: ")
 
 
 #: The endings of a file the figure (an HTML page) may be written to.
