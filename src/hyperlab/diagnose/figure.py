@@ -142,7 +142,9 @@ def render_html(data: FigureData) -> str:
     body = fig.to_html(full_html=False, include_plotlyjs=True)
     findings = "".join(f"<li>{html.escape(n)}</li>" for n in data.notes if _is_finding(n))
     advice = "".join(
-        f"<li>{html.escape(n.removeprefix('advice: '))}</li>" for n in data.notes if not _is_finding(n)
+        f"<li>{html.escape(n.removeprefix('advice: '))}</li>"
+        for n in data.notes
+        if not _is_finding(n)
     )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
