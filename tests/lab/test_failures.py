@@ -495,3 +495,15 @@ def test_the_jobs_parent_creates_its_shared_study_without_optunas_info_line(
         runner.run_jobs([job], processes=2, progress=False)
     assert seen == [optuna.logging.WARNING]
     assert optuna.logging.get_verbosity() == optuna.logging.INFO  # the caller's setting is back
+
+
+@pytest.mark.parametrize("objective", [lambda: 1.0, lambda trial, data: 1.0])
+def test_an_objective_that_cannot_take_the_trial_alone_is_refused_before_any_trial(
+    tmp_path: Path, objective: Any
+) -> None:
+    """It ran 10 failing trials before 'no completed trial'."""
+    from hyperlab.errors import InputError
+
+    with pytest.raises(InputError, match=r"objective <lambda>\(.*\) cannot be called with the"):
+        hyperlab.tune(objective, "random", trials=2, runs_dir=tmp_path, name="o", progress=False)
+    assert not (tmp_path / "o").exists()

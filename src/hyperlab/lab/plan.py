@@ -24,7 +24,7 @@ from hyperlab.lab.plugins import check_plugins, max_budget
 from hyperlab.lab.rundir import RunSpec, check_name
 from hyperlab.lab.runner import StudyJob
 from hyperlab.lab.storage import check_url
-from hyperlab.lab.target import build_task, is_objective
+from hyperlab.lab.target import build_task, check_objective, is_objective
 from hyperlab.registry import PRUNERS, TUNERS
 from hyperlab.tasks.base import Task
 
@@ -117,6 +117,7 @@ def make_plan(
         PRUNERS.check(p)
     objective: UserObjective | None = None
     if is_objective(task):
+        check_objective(task)
         objective, task_name, task_obj = cast(UserObjective, task), None, None
     else:
         task_name, task_obj = build_task(cast("Task | str", task), task_options)

@@ -3,6 +3,7 @@ function ``f(trial) -> float``; and the default run name built from it."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from typing import Any, cast
@@ -33,6 +34,27 @@ def is_objective(task: Any) -> bool:
     """Whether ``task`` is a plain objective function (not a task name, a :class:`Task` or a
     subclass of it)."""
     return callable(task) and not isinstance(task, Task) and not _is_task_class(task)
+
+
+def check_objective(func: Any) -> None:
+    """Refuse an objective function that cannot be called with the trial alone (it would fail
+    every trial).
+
+    Raises:
+        InputError: Naming the function and its parameters.
+    """
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return  # (a builtin or extension whose signature cannot be read: let it run)
+    try:
+        signature.bind(object())
+    except TypeError:
+        name = getattr(func, "__qualname__", type(func).__name__)
+        raise InputError(
+            f"objective {name}{signature} cannot be called with the trial alone: an objective "
+            "takes one argument, the trial (def objective(trial): ...), and returns its score"
+        ) from None
 
 
 def _is_task_class(obj: Any) -> bool:
@@ -87,8 +109,6 @@ def _same_file(a: str, b: str) -> bool:
 def _class_file(cls: type, *, trust_module: bool) -> str | None:
     """The real path of the file that defines ``cls``: its module's source where the module
     holds it, else the file of a method defined in its body (unwrapped from decorators)."""
-    import inspect
-
     if trust_module:
         try:
             found = inspect.getsourcefile(cls)
