@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import optuna
+
+import hyperlab
+
 
 def test_a_held_out_loss_far_above_the_validation_loss_is_told() -> None:
     from hyperlab.lab.summary import TuneSummary
@@ -12,3 +18,34 @@ def test_a_held_out_loss_far_above_the_validation_loss_is_told() -> None:
 
     assert "235x the validation value" in lines(58.76) and "diverged" in lines(58.76)
     assert "diverged" not in lines(0.3) and "diverged" not in lines(58.76, "maximize")
+
+
+def _good_then_bad(trial: optuna.Trial) -> float:
+    """Trials 0-2 and from 8 on learn; 3-7 stay at 1.0 (each is stopped by the median rule)."""
+    trial.suggest_float("x", 0.0, 1.0)
+    good = trial.number < 3 or trial.number >= 8
+    value = 1.0
+    for epoch in range(1, 11):
+        value = 1.0 / epoch if good else 1.0
+        trial.report(value, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return value
+
+
+def test_a_curve_pruner_whose_predictor_never_acted_says_so_until_it_has(tmp_path: Path) -> None:
+    """Its median stand-in stopped every trial after 3 had completed: the predictor waited for
+    5 and never acted, and nothing said so; the summary did not count the stopped trials."""
+    run = {"runs_dir": tmp_path, "name": "p", "progress": False, "budget": 10}
+    _, summary = hyperlab.tune(_good_then_bad, "random", pruner="curve-parametric", trials=8, **run)
+    assert summary.n_pruned == 5
+    assert "after 8 trials (5 of them stopped early by the pruner)" in summary.lines()[0]
+    assert summary.stopped == (
+        "pruner 'curve-parametric': its curve predictor never acted; it waits for 5 complete "
+        "trials, and only 3 completed: its stand-in, the median rule, made all 5 stops (ask for "
+        "more trials, or a smaller min_finished)"
+    )
+    _, summary = hyperlab.tune(
+        _good_then_bad, "random", pruner="curve-parametric", trials=10, **run
+    )
+    assert summary.stopped is None  # 5 completed now: the note went

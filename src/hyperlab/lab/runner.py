@@ -480,12 +480,15 @@ def run_job(
 
 #: The study attribute that holds notes on settings that could not act (a list of lines).
 NOTES = "notes"
+#: The study attribute that says a curve pruner's predictor never acted ("" once it has).
+IDLE_PREDICTOR = "idle_predictor"
 
 
 def stop_note(study: optuna.Study) -> str | None:
     """Why the study stopped early, and what its settings could not do (``None``: nothing)."""
     parts = [study.user_attrs[k] for k in STOP_NOTES if study.user_attrs.get(k)][:1]
     parts += list(study.user_attrs.get(NOTES) or [])
+    parts += [study.user_attrs[IDLE_PREDICTOR]] if study.user_attrs.get(IDLE_PREDICTOR) else []
     return "; ".join(parts) or None
 
 
@@ -515,6 +518,23 @@ def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
                 f"pruner {job.pruner!r} could not act: no trial reported an intermediate value "
                 "(trial.report, or a task's on_epoch), so none could be stopped early",
             )
+        _note_idle_predictor(study, job.pruner, len(complete), len(trials) - len(complete))
+
+
+def _note_idle_predictor(study: optuna.Study, name: str, complete: int, pruned: int) -> None:
+    """Note a curve pruner whose predictor never acted: it waits for ``min_finished`` complete
+    trials, and its median stand-in stopped every trial after fewer had completed."""
+    wanted = getattr(study.pruner, "min_finished", None)
+    idle = isinstance(wanted, int) and complete < wanted and pruned > 0
+    note = (
+        f"pruner {name!r}: its curve predictor never acted; it waits for {wanted} complete "
+        f"trials, and only {complete} completed: its stand-in, the median rule, made all "
+        f"{pruned} stops (ask for more trials, or a smaller min_finished)"
+        if idle
+        else ""
+    )
+    if study.user_attrs.get(IDLE_PREDICTOR, "") != note:  # (a resumed run may have moved on)
+        study.set_user_attr(IDLE_PREDICTOR, note)
 
 
 def _hand_over(

@@ -29,6 +29,7 @@ class TuneSummary:
         test_metric: What ``test_score`` measures and which way is better
             (e.g. ``cross-entropy, lower is better``).
         n_trials: Finished trials in the study.
+        n_pruned: The finished trials that a pruner stopped early.
         n_failed: Failed trials in it (not counting a claim's surplus); ``first_failure``
             names the first one's reason.
         stopped: Why the study stopped early, if it did, and what its settings could not do
@@ -49,6 +50,7 @@ class TuneSummary:
     test_metric: str | None = None
     n_failed: int = 0
     first_failure: str = ""
+    n_pruned: int = 0
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -60,6 +62,7 @@ class TuneSummary:
         out = [
             f"best value ({past_tense(self.direction)}): {self.best_value:.6g}{se} "
             f"after {self.n_trials} trials"
+            + (f" ({self.n_pruned} of them stopped early by the pruner)" if self.n_pruned else "")
         ]
         schedule = self.extra.get("schedule")
         if schedule:  # a trial that changed its hyperparameters while it trained
@@ -159,6 +162,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         test_score=test.get("value") if test.get("trial") == best.number else None,
         test_metric=_test_metric(study),
         n_trials=len(finished),
+        n_pruned=sum(t.state.name == "PRUNED" for t in finished),
         stopped=stop_note(study),
         run_dir=run_dir,
         direction=name_of(study.direction),
