@@ -83,6 +83,10 @@ def test_interrupted_trial_is_failed_and_resumed(tmp_path: Path) -> None:
     assert len(complete) == 5
     assert len([t for t in study.trials if t.state == TrialState.FAIL]) == 1
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    # it is not the task's failure: the summary counted it as one, and the report listed it
+    assert _summary.n_failed == 0 and _summary.n_interrupted == 1
+    assert "1 trial cut off by an interrupt (not counted as failed" in "\n".join(_summary.lines())
+    assert "Failed trials" not in (tmp_path / "i" / "report.html").read_text()
 
 
 def test_interrupt_is_not_lost_when_telling_the_failed_trial_fails(

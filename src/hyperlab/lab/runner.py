@@ -74,10 +74,25 @@ def is_surplus(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == SURPLUS_REASON
 
 
+#: A failed trial's user attribute: the run refused it, its search space having changed.
+REFUSED_ATTR = "refused_space"
+
+
+def is_bookkeeping(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` failed for the run's own reasons, not the task's: a surplus claim
+    (:func:`is_surplus`), a trial cut off by an interrupt (its parameters are queued again),
+    or one the run refused because the search space had changed."""
+    if trial.state != TrialState.FAIL:
+        return False
+    reason = str(trial.user_attrs.get("fail_reason") or "")
+    return is_surplus(trial) or reason.startswith("interrupted") or REFUSED_ATTR in trial.user_attrs
+
+
 def failed_trials(study: optuna.Study) -> int:
-    """The study's failed trials, surplus claims left out (they are not the task's failures)."""
+    """The study's failed trials, those of the run's own bookkeeping left out
+    (:func:`is_bookkeeping`: they are not the task's failures)."""
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    return sum(not is_surplus(t) for t in failed)
+    return sum(not is_bookkeeping(t) for t in failed)
 
 
 @dataclass
@@ -345,6 +360,7 @@ class _Claimed:
             if any(words in str(exc) for words in _KIND_CHANGED):  # Optuna refused it
                 self.conflict = _kind_conflict(trial, exc)
                 trial.set_user_attr("fail_reason", str(self.conflict))
+                trial.set_user_attr(REFUSED_ATTR, True)
                 raise self.conflict from None
             raise
         self._check_space(trial, complete=True)
@@ -358,6 +374,7 @@ class _Claimed:
         except RunConflictError as exc:
             self.conflict = exc
             trial.set_user_attr("fail_reason", str(exc))
+            trial.set_user_attr(REFUSED_ATTR, True)
             raise
 
 

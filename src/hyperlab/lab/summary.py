@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import NoCompletedTrialError
 from hyperlab.lab.results import cv_std_err
-from hyperlab.lab.runner import failed_trials, is_surplus, stop_note
+from hyperlab.lab.runner import failed_trials, is_bookkeeping, stop_note
 
 
 @dataclass
@@ -30,6 +31,8 @@ class TuneSummary:
             (e.g. ``cross-entropy, lower is better``).
         n_trials: Finished trials in the study.
         n_pruned: The finished trials that a pruner stopped early.
+        n_interrupted: Trials cut off by an interrupt (their parameters were queued again;
+            not counted as failures).
         n_failed: Failed trials in it (not counting a claim's surplus); ``first_failure``
             names the first one's reason.
         stopped: Why the study stopped early, if it did, and what its settings could not do
@@ -51,6 +54,7 @@ class TuneSummary:
     n_failed: int = 0
     first_failure: str = ""
     n_pruned: int = 0
+    n_interrupted: int = 0
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -102,6 +106,11 @@ class TuneSummary:
                 )
         if self.stopped:
             out.append(self.stopped)
+        if self.n_interrupted:
+            out.append(
+                f"{self.n_interrupted} trial{'s' if self.n_interrupted > 1 else ''} cut off by "
+                "an interrupt (not counted as failed: the parameters were queued again)"
+            )
         if self.n_failed:
             out.append(
                 f"{self.n_failed} trial{'s' if self.n_failed > 1 else ''} failed (each reason "
@@ -163,6 +172,10 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         test_metric=_test_metric(study),
         n_trials=len(finished),
         n_pruned=sum(t.state.name == "PRUNED" for t in finished),
+        n_interrupted=sum(
+            str(t.user_attrs.get("fail_reason") or "").startswith("interrupted")
+            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        ),
         stopped=stop_note(study),
         run_dir=run_dir,
         direction=name_of(study.direction),
@@ -253,6 +266,6 @@ def _first_failure(study: optuna.Study) -> str:
     """``"; trial N failed: REASON"`` for the first failed trial with a stored reason, or ``""``."""
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
         reason = t.user_attrs.get("fail_reason")
-        if reason and not is_surplus(t):
+        if reason and not is_bookkeeping(t):
             return f"; trial {t.number} failed: {reason}"
     return ""

@@ -18,7 +18,7 @@ from hyperlab.direction import name_of
 from hyperlab.errors import TRACEBACK_ATTR
 from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import failed_trials, is_surplus, stop_note
+from hyperlab.lab.runner import failed_trials, is_bookkeeping, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.stops import STOP_NOTES, unfinished_driver
@@ -336,7 +336,7 @@ def failure_groups(
     groups: dict[str, FailureGroup] = {}
     messages: dict[str, set[str]] = {}
     for t in sorted(trials, key=lambda t: t.number):
-        if t.state != TrialState.FAIL or is_surplus(t):
+        if t.state != TrialState.FAIL or is_bookkeeping(t):
             continue
         reason = str(t.user_attrs.get("fail_reason") or "no reason recorded")
         kept = str(t.user_attrs.get(TRACEBACK_ATTR) or "")
