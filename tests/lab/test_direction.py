@@ -80,11 +80,17 @@ def test_a_task_is_optimized_its_own_way(tmp_path: Path, accuracy_task: str) -> 
     assert summary.direction == "maximize" and summary.best_value > 0.95
 
 
-def test_a_direction_against_the_task_is_refused(tmp_path: Path, accuracy_task: str) -> None:
+def test_a_direction_against_the_task_is_refused(
+    tmp_path: Path, accuracy_task: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(InputError, match=r"'minimize' contradicts task 'accuracy-1d'.*maximized"):
         _tune(tmp_path, accuracy_task, direction="minimize")
     with pytest.raises(InputError, match=r"'maximize' contradicts task 'branin'.*minimized"):
         _tune(tmp_path, "branin", direction="maximize")
+    # a maximized task that kept the default metric name is not said to maximize a "loss"
+    monkeypatch.setattr(AccuracyTask, "metric", "loss")
+    with pytest.raises(InputError, match="whose score is to be maximized"):
+        _tune(tmp_path, accuracy_task, direction="minimize")
     with pytest.raises(InputError, match="'upwards'"):
         _tune(tmp_path, accuracy, direction="upwards")
     assert not (tmp_path / "run").exists()
@@ -92,8 +98,9 @@ def test_a_direction_against_the_task_is_refused(tmp_path: Path, accuracy_task: 
 
 def test_a_resumed_run_keeps_its_direction(tmp_path: Path) -> None:
     _tune(tmp_path, accuracy, trials=3, direction="maximize")
-    with pytest.raises(RunConflictError, match="direction: 'maximize' -> 'minimize'"):
+    with pytest.raises(RunConflictError, match="direction: 'maximize' -> 'minimize'") as info:
         _tune(tmp_path, accuracy, trials=4)
+    assert "give --direction maximize to resume it" in str(info.value)  # (it was left out)
     study, _ = _tune(tmp_path, accuracy, trials=4, direction="maximize")
     assert len(study.trials) == 4
 

@@ -74,7 +74,8 @@ def _trial_curves(source: Path, number: int, study: str | None) -> tuple[Any, st
     if not curves:
         raise InputError(
             f"trial {number} of {source} has no per-epoch curves (state {trial.state.name}; "
-            "an objective that only calls trial.report records none); nothing to diagnose"
+            "its objective or task recorded none: an objective that only calls trial.report "
+            "records none, and a task records those its Evaluation carries); nothing to diagnose"
         )
     from hyperlab.diagnose.inputs import REQUIRED
 

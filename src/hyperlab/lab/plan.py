@@ -240,9 +240,10 @@ def resolve_direction(direction: Any, task_name: str | None, task: Task | None) 
         return str(direction or MINIMIZE)
     declared = check_direction(task.direction, f"direction of task {task_name!r}")
     if direction is not None and direction != declared:
+        # (a maximized task that kept the default metric name "loss" would read as nonsense)
+        named = f" ({task.metric})" if task.metric != "loss" or declared == MINIMIZE else ""
         raise InputError(
-            f"direction {direction!r} contradicts task {task_name!r}, whose score "
-            f"({task.metric}) is to be {past_tense(declared)}; leave direction out to use "
-            "the task's"
+            f"direction {direction!r} contradicts task {task_name!r}, whose score{named} is to "
+            f"be {past_tense(declared)}; leave direction out to use the task's"
         )
     return declared

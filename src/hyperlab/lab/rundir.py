@@ -296,10 +296,16 @@ class RunDir:
             spec.storage = spec.storage or old.storage
             diffs = spec.differences(old)
             if diffs:
+                kept = (
+                    f" (a run keeps its direction: give --direction {old.direction} to resume "
+                    "it; left out, the direction is the task's, or minimize)"
+                    if spec.direction != old.direction
+                    else ""
+                )
                 raise RunConflictError(
                     f"run directory {str(self.path)!r} holds a run with other settings "
-                    f"({'; '.join(diffs)}); resume it with the same settings, choose another "
-                    "--name, or pass --overwrite (overwrite=True) to start over"
+                    f"({'; '.join(diffs)}){kept}; resume it with the same settings, choose "
+                    "another --name, or pass --overwrite (overwrite=True) to start over"
                 )
             self._check_fewer_trials(spec, old)
             spec.created, spec.name = old.created, old.name
