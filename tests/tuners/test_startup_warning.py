@@ -88,6 +88,16 @@ def test_an_error_filter_still_raises_it(tmp_path: Path) -> None:
     assert not (tmp_path / "branin-tpe").exists()
 
 
+def test_a_run_refused_at_its_checks_warns_of_nothing_else(tmp_path: Path) -> None:
+    """The start-up warning was printed before the error that refused the run it was about."""
+    from hyperlab.errors import InputError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StartupOnlyWarning)
+        with pytest.raises(InputError, match="stops no trial before 5 trials"):
+            hyperlab.tune("branin", "tpe", trials=3, pruner="median", runs_dir=tmp_path)
+
+
 def test_pruner_predictions_without_a_pruner_that_records_them_is_refused(tmp_path: Path) -> None:
     from hyperlab.errors import InputError
 

@@ -167,17 +167,15 @@ def make_plan(
 
 @contextmanager
 def _kept_warnings() -> Iterator[list[str]]:
-    """The messages of the warnings raised in the block, each also passed on as it was raised
-    (the caller's filters decide whether it shows, or raises)."""
+    """The messages of the warnings raised in the block, each passed on after it as it was
+    raised (the caller's filters decide whether it shows, or raises), unless the block raised."""
     said: list[str] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield said
-    finally:
-        said += [str(w.message) for w in caught]
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield said  # (a refusal raised here drops them: the run they were about never starts)
+    said += [str(w.message) for w in caught]
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 def _options(kind: str, options: Any) -> dict[str, Any]:
