@@ -271,6 +271,25 @@ def test_diagnose_import_does_not_load_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_hyperlab_diagnose_is_one_object_that_shows_the_functions_signature() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import inspect, hyperlab\n"
+        "first = hyperlab.diagnose\n"
+        "import hyperlab.diagnose as later\n"
+        "print(first is hyperlab.diagnose is later)\n"
+        "print(inspect.signature(first))\n"
+        "print(inspect.getdoc(first))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    same, signature, doc = out.stdout.split("\n", 2)
+    assert same == "True"
+    assert signature.startswith("(curves") and "use_model" in signature
+    assert "Diagnose one training run from its learning curves." in doc
+
+
 def test_blend_is_the_last_step_of_diagnose() -> None:
     from hyperlab.diagnose import blend, check_curves, diagnose, features, rule_scores, view
 

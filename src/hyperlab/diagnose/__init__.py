@@ -13,7 +13,9 @@ This subpackage is a leaf: it needs numpy (and scikit-learn only to train the cl
 
 from __future__ import annotations
 
+import inspect
 import sys
+import textwrap
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -162,11 +164,19 @@ def model_inputs(feats: dict[str, float], rules: dict[str, tuple[float, str]]) -
 
 
 class _CallableModule(types.ModuleType):
-    """``hyperlab.diagnose`` is both this package and its main function: ``from hyperlab import
-    diagnose`` gives the package once it is imported, so calling it calls :func:`diagnose`."""
+    """``hyperlab.diagnose`` is both this package and its main function: ``import
+    hyperlab.diagnose`` binds the package to the name, so the package calls like
+    :func:`diagnose` and shows its signature and docstring."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Diagnosis:
+        """Call :func:`diagnose`."""
         return diagnose(*args, **kwargs)
 
 
+#: What ``inspect.signature(hyperlab.diagnose)`` and ``help()`` show for the callable package.
+__signature__ = inspect.signature(diagnose)
+__doc__ = (
+    f"{__doc__ or ''}\nCalling the package calls its function::\n\n    diagnose{__signature__}\n\n"
+)
+__doc__ += textwrap.indent(inspect.getdoc(diagnose) or "", "    ")
 sys.modules[__name__].__class__ = _CallableModule
