@@ -68,6 +68,29 @@ _MAX_LR = 1e12
 _HD_KEYS = ("hyper_lr", "multiplicative", "normalize", "target_cosine")
 
 
+def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:
+    """Refuse a state's param groups that lack a setting in ``needed``: they were saved by
+    another kind of optimizer (an SGD state into an Adam), and its step would fail halfway.
+
+    Args:
+        owner: The loading optimizer's name, for the message.
+        groups: The state's ``param_groups``.
+        needed: The settings each group must have.
+
+    Raises:
+        InputError: a group lacks one; nothing was loaded.
+    """
+    needed = sorted(needed)
+    for i, group in enumerate(groups if isinstance(groups, list) else []):
+        missing = [k for k in needed if isinstance(group, dict) and k not in group]
+        if missing:
+            raise InputError(
+                f"{owner}.load_state_dict: param group {i} of the state lacks {missing}: it was "
+                f"saved by another kind of optimizer (this one needs {needed}); nothing was "
+                "loaded"
+            )
+
+
 def check_nonneg(name: str, value: Any) -> float:
     """Return ``value`` as a float if it is a finite number >= 0, else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -196,17 +219,9 @@ class HDOptimizer(Optimizer):
         self.lr_history = [list(h) for h in history]
 
     def _check_kind(self, groups: Any) -> None:
-        """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD):
-        they lack settings this one's step needs."""
+        """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD)."""
         needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad")]
-        for i, group in enumerate(groups if isinstance(groups, list) else []):
-            missing = [k for k in needed if isinstance(group, dict) and k not in group]
-            if missing:
-                raise InputError(
-                    f"{type(self).__name__}.load_state_dict: param group {i} of the state lacks "
-                    f"{missing}: it was saved by another kind of optimizer (this one needs "
-                    f"{sorted(needed)}); nothing was loaded"
-                )
+        check_state_kind(type(self).__name__, groups, needed)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]

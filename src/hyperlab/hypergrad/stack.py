@@ -61,6 +61,7 @@ from hyperlab.hypergrad.hd import (
     _MAX_LR,
     adam_moments,
     check_nonneg,
+    check_state_kind,
     check_unit,
     refuse_sparse,
 )
@@ -529,12 +530,15 @@ class StackedOptimizer(Optimizer):
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict`; resuming continues the same run."""
+        """Restore a state saved by :meth:`state_dict`; resuming continues the same run. A
+        plain ``torch.optim`` state of the same base optimizer loads too; one of another kind
+        (an SGD state into an Adam-based stack) is refused before anything changes."""
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
         if hyper is not None:
             self._check_shape(hyper)
+        check_state_kind(type(self).__name__, state_dict.get("param_groups"), self.defaults)
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
