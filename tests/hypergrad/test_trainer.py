@@ -184,3 +184,20 @@ def test_weight_decay_of_a_model_with_frozen_layers_trains() -> None:
     trainer.fit([(x[:20], y[:20])] * 3, [(x[20:], y[20:])], epochs=2)
     assert torch.equal(model[0].weight, frozen)
     assert wd.values()["weight_decay"] != pytest.approx(0.1)  # tuned, as without the frozen layer
+
+
+def test_a_non_finite_hypergradient_is_skipped_with_one_warning() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), ConcreteDropout(0.2), nn.Linear(8, 1))
+    trainer = HyperTrainer(model, nn.MSELoss(), [WeightDecay(model)])
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.warns(RuntimeWarning, match=r"of \['dropout', 'weight_decay'\]") as record:
+        trainer.fit([(x, y)] * 2, [(bad, y)])
+    assert len(record) == 1 and record[0].filename == __file__  # two skips, one warning
+    assert trainer.values() == pytest.approx({"dropout": 0.2, "weight_decay": 1e-3})
+    trainer.fit([(x, y)] * 3, [(x, y)])
+    values = trainer.values()
+    assert all(np.isfinite(v) for v in values.values())
+    assert values["dropout"] != pytest.approx(0.2, abs=1e-6)  # later steps still tune

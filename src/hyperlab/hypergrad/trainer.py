@@ -19,6 +19,7 @@ in natural units are recorded after every hyperparameter step.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,7 @@ class HyperTrainer:
         self._hyper_opt = torch.optim.Adam(list(self._tuned.values()), lr=self.hyper_lr)
         self.history = HyperHistory()
         self._step = 0
+        self._warned_nonfinite = False
 
     # ------------------------------------------------------------------ public
     def hyperparameters(self) -> dict[str, nn.Parameter]:
@@ -251,9 +253,17 @@ class HyperTrainer:
         return loss.detach()
 
     def _apply(self, grads: Sequence[Tensor], train_loss: float, val_loss: float) -> None:
+        """One hyper step; a hyperparameter whose hypergradient is not finite keeps its value
+        and its Adam moments (as the hd optimizers keep their rate), and the run warns once."""
         self._hyper_opt.zero_grad(set_to_none=True)
-        for t, g in zip(self._tuned.values(), grads):
-            t.grad = g.detach().to(t.dtype)
+        skipped = []
+        for (name, t), g in zip(self._tuned.items(), grads):
+            if bool(torch.isfinite(g).all()):
+                t.grad = g.detach().to(t.dtype)
+            else:
+                skipped.append(name)
+        if skipped:
+            self._warn_skipped(skipped)
         self._hyper_opt.step()
         h = self.history
         h.step.append(self._step)
@@ -263,6 +273,19 @@ class HyperTrainer:
             h.hypergrads.setdefault(name, []).append(float(g.sum()))
         h.train_loss.append(train_loss)
         h.val_loss.append(val_loss)
+
+    def _warn_skipped(self, names: list[str]) -> None:
+        """Warn, once per trainer, that a non-finite hypergradient was skipped."""
+        if self._warned_nonfinite:
+            return
+        self._warned_nonfinite = True
+        warnings.warn(
+            f"HyperTrainer: the hypergradient of {names} at step {self._step} is not finite "
+            "(NaN or inf in a batch, or a diverging lr); those hyperparameters keep their "
+            "values for that step. Later non-finite steps are skipped without a warning",
+            RuntimeWarning,
+            stacklevel=5,  # the caller of fit (through the method and _apply)
+        )
 
     def _t1t2(self, batch: Batch, val_batch: Batch) -> None:
         res = t1t2_hypergradient(
