@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.hypergrad.regularizers import ConcreteDropout, InputNoise, WeightDecay
 from hyperlab.hypergrad.trainer import HyperTrainer
 
@@ -201,3 +201,29 @@ def test_a_non_finite_hypergradient_is_skipped_with_one_warning() -> None:
     values = trainer.values()
     assert all(np.isfinite(v) for v in values.values())
     assert values["dropout"] != pytest.approx(0.2, abs=1e-6)  # later steps still tune
+
+
+def _small() -> tuple[HyperTrainer, list[tuple[Tensor, Tensor]]]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), ConcreteDropout(0.2), nn.Linear(8, 1))
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    return HyperTrainer(model, nn.MSELoss()), [(x[i : i + 16], y[i : i + 16]) for i in (0, 16)]
+
+
+def test_data_read_more_than_once_must_be_re_iterable() -> None:
+    trainer, batches = _small()
+    with pytest.raises(InputTypeError, match=r"validation data must be re-iterable.*generator"):
+        trainer.fit(batches, (b for b in batches))
+    with pytest.raises(InputTypeError, match="training data for 2 epochs must be re-iterable"):
+        trainer.fit((b for b in batches), batches, epochs=2)
+    assert trainer.history.step == []  # refused before any step
+    trainer.fit((b for b in batches), batches)  # one pass reads a generator once
+    assert trainer.history.step == [1, 2]
+
+
+def test_one_batch_in_place_of_a_list_of_batches_is_refused_with_the_fix() -> None:
+    trainer, batches = _small()
+    with pytest.raises(InputTypeError, match=r"got a tuple of tensors.*\[\(x, y\)\]"):
+        trainer.fit(batches, batches[0])
+    with pytest.raises(InputTypeError, match="training data must be batches"):
+        trainer.fit(3, batches)  # type: ignore[arg-type]
