@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -227,3 +228,41 @@ def test_one_batch_in_place_of_a_list_of_batches_is_refused_with_the_fix() -> No
         trainer.fit(batches, batches[0])
     with pytest.raises(InputTypeError, match="training data must be batches"):
         trainer.fit(3, batches)  # type: ignore[arg-type]
+
+
+def _linear() -> nn.Module:
+    return nn.Linear(4, 2)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: HyperTrainer(m, F.cross_entropy, WeightDecay(m)), r"got one WeightDecay.*\["),
+        (lambda m: HyperTrainer(m, F.cross_entropy, 3), "regularizers must be a list"),
+        (lambda m: HyperTrainer(m, "mse", [WeightDecay(m)]), "criterion must be a loss.*'mse'"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], tune=5), "got 5"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], tune=[5]), "got 5 in it"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], method=["t1t2"]), "method"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], lr=True), "lr .*True"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], hyper_every=2.0), "2.0"),
+        (lambda m: WeightDecay(None), "WeightDecay needs the model.*None"),
+        (lambda m: WeightDecay(m, name=3), "name must be a non-empty string, got 3"),
+        (lambda m: WeightDecay(m, init=True), r"init \(weight decay\) must be a number, got True"),
+        (lambda m: WeightDecay(m, per_layer="yes"), "per_layer must be True or False"),
+        (lambda m: InputNoise(True), r"init \(input noise\) must be a number, got True"),
+        (lambda m: ConcreteDropout(True), "dropout rate init must be a number, got True"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused_by_name(call: Any, message: str) -> None:
+    with pytest.raises(InputTypeError, match=message):
+        call(_linear())
+
+
+def test_a_criterion_that_does_not_average_is_refused_before_a_step() -> None:
+    model = _linear()
+    trainer = HyperTrainer(model, nn.CrossEntropyLoss(reduction="none"), [WeightDecay(model)])
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    before = model.weight.detach().clone()
+    with pytest.raises(InputError, match=r"returned shape \(8,\), not a scalar.*reduction='mean'"):
+        trainer.fit([(x, y)], [(x, y)])
+    assert torch.equal(model.weight, before)

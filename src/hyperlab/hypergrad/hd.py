@@ -100,6 +100,21 @@ def check_nonneg(name: str, value: Any) -> float:
     return float(value)
 
 
+def check_positive(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite number > 0, else raise (a bool is refused)."""
+    check_nonneg(name, value)
+    if value == 0:
+        raise InputError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_name(what: str, value: Any) -> str:
+    """``value`` if it is a non-empty string (a hyperparameter's name), else raise."""
+    if not isinstance(value, str) or not value:
+        raise InputTypeError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
 def refuse_sparse(opt: Optimizer) -> None:
     """Raise if a parameter of ``opt`` has a sparse gradient (the rules need dense ones)."""
     for i, group in enumerate(opt.param_groups):
