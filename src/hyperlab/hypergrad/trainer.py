@@ -356,11 +356,7 @@ def _check_settings(
     Raises)."""
     if not isinstance(model, nn.Module):
         raise InputTypeError(f"model must be a torch.nn.Module, got {type(model)!r}")
-    if not callable(criterion):
-        raise InputTypeError(
-            f"criterion must be a loss function such as nn.MSELoss() or F.cross_entropy, "
-            f"got {criterion!r}"
-        )
+    check_criterion(criterion)
     if not isinstance(method, str):
         raise InputTypeError(f"method must be one name of {sorted(METHODS)}, got {method!r}")
     if method not in METHODS:
@@ -368,6 +364,15 @@ def _check_settings(
     check_nonneg("lr", lr)
     check_nonneg("hyper_lr", hyper_lr)
     check_positive_int("hyper_every", hyper_every)
+
+
+def check_criterion(criterion: Any) -> None:
+    """Refuse a ``criterion`` that is not callable (a loss's name, such as ``"mse"``)."""
+    if not callable(criterion):
+        raise InputTypeError(
+            f"criterion must be a loss function such as nn.MSELoss() or F.cross_entropy, "
+            f"got {criterion!r}"
+        )
 
 
 def _regularizer_list(regularizers: Any) -> list[Regularizer]:
