@@ -61,8 +61,8 @@ def diagnose(
 
     Args:
         curves: Per-epoch ``train_loss`` and ``val_loss`` (required) and ``train_metric``,
-            ``val_metric`` (optional, higher-is-better like accuracy), as a dict of lists or a
-            pandas DataFrame. At least 3 epochs with both losses; losses are read with 0 the
+            ``val_metric`` (optional, higher-is-better like accuracy, as a fraction in [0, 1]), as
+            a dict of lists or a pandas DataFrame. At least 3 epochs with both losses; losses are read with 0 the
             best possible value (a negative one is refused; both at 0 to the end read as a
             perfect fit). NaN or ``None`` where a loss
             was not measured (a missing point); inf, or NaN from some epoch to the end, marks a
@@ -75,7 +75,7 @@ def diagnose(
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
-            loss.
+            loss, a metric outside [0, 1], a curve that is not 1-D.
         InputTypeError: ``curves`` or ``config`` has the wrong type.
     """
     checked = check_curves(curves)
