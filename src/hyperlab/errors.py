@@ -98,6 +98,23 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+def check_seed(value: object, name: str = "seed") -> int | None:
+    """``value`` when it is ``None`` (a fresh seed) or an integer >= 0 (numpy refuses negative
+    seeds deep inside); a bool, a float or text is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not an integer or ``None``.
+        InputError: ``value`` is negative.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{name} must be an integer >= 0 or None, got {value!r}")
+    if value < 0:
+        raise InputError(f"{name} must be an integer >= 0 or None, got {value}")
+    return value
+
+
 def check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
     """``value`` when it is a positive integer (or ``None`` when ``allow_none``); a float such
     as ``10.0``, a bool, text or a number below 1 is refused by name.
