@@ -98,6 +98,23 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+def check_nonneg(name: str, value: object) -> float:
+    """``value`` as a float when it is a finite number >= 0; a bool (``True`` would read as
+    1), text, NaN or inf is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not a number.
+        InputError: ``value`` is negative or not finite.
+    """
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputTypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_seed(value: object, name: str = "seed") -> int | None:
     """``value`` when it is ``None`` (a fresh seed) or an integer >= 0 (numpy refuses negative
     seeds deep inside); a bool, a float or text is refused by name.

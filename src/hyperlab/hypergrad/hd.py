@@ -57,7 +57,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, InputTypeError, check_bool, check_nonneg
 
 __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 
@@ -89,15 +89,6 @@ def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:
                 f"saved by another kind of optimizer (this one needs {needed}); nothing was "
                 "loaded"
             )
-
-
-def check_nonneg(name: str, value: Any) -> float:
-    """Return ``value`` as a float if it is a finite number >= 0, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputTypeError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 def check_positive(name: str, value: Any) -> float:
