@@ -50,6 +50,7 @@ Design decisions, stated once:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -141,6 +142,36 @@ def check_unit(name: str, value: Any, *, closed_low: bool = True) -> float:
     return float(value)
 
 
+def _checked_params(owner: str, params: Any) -> list[Any]:
+    """``params`` as a list, refusing a module and an empty list by name, and warning when no
+    parameter requires a gradient (every step would then change nothing)."""
+    if isinstance(params, torch.nn.Module):
+        raise InputTypeError(
+            f"{owner} takes the parameters to train, got the module {type(params).__name__}: "
+            f"pass model.parameters()"
+        )
+    if isinstance(params, Tensor):
+        raise InputTypeError(f"{owner} takes a list of parameters, got one tensor: pass [tensor]")
+    listed = [_listed_group(item) if isinstance(item, dict) else item for item in params]
+    tensors = [p for item in listed for p in (item["params"] if isinstance(item, dict) else [item])]
+    if not tensors:
+        raise InputError(f"{owner} got no parameters to train: pass model.parameters()")
+    if not any(getattr(p, "requires_grad", True) for p in tensors):
+        warnings.warn(
+            f"{owner}: none of the {len(tensors)} parameters requires a gradient (a frozen "
+            "model): its steps will change nothing",
+            RuntimeWarning,
+            stacklevel=4,  # the caller of the optimizer's constructor
+        )
+    return listed
+
+
+def _listed_group(group: dict[str, Any]) -> dict[str, Any]:
+    """A param group whose ``params`` (a generator, say) is a list, read once."""
+    ps = group.get("params", [])
+    return {**group, "params": [ps] if isinstance(ps, Tensor) else list(ps)}
+
+
 class HDOptimizer(Optimizer):
     """Base class: a ``torch.optim`` update plus a hypergradient step on the learning rate.
 
@@ -153,11 +184,15 @@ class HDOptimizer(Optimizer):
         defaults: The base optimizer's defaults plus ``lr``, ``hyper_lr``, ``multiplicative``
             and ``normalize`` (see :class:`SGDHD` for their meaning).
         per_group: Learn one rate per param group instead of one global rate.
+
+    Raises:
+        InputTypeError: ``params`` is a module (``model`` for ``model.parameters()``).
+        InputError: ``params`` holds no parameter.
     """
 
     def __init__(self, params: Any, defaults: dict[str, Any], *, per_group: bool) -> None:
         self.per_group = check_bool("per_group", per_group)
-        super().__init__(params, defaults)
+        super().__init__(_checked_params(type(self).__name__, params), defaults)
         self.lr_history: list[list[float]] = [[] for _ in self.param_groups]
 
     # -- public API -------------------------------------------------------------------------
@@ -362,7 +397,11 @@ class HDOptimizer(Optimizer):
             _apply(group, h)
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _update_group(group): apply the base "
+            "optimizer's update to the group's parameters with group['lr'] and store each "
+            "one's update direction as state['hd_dir'] (see HDOptimizer)"
+        )
 
 
 def _safe_div(num: float, den: float) -> float:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
 from hyperlab.hypergrad.hd import check_nonneg, check_positive
 
@@ -63,7 +63,7 @@ class _Choice(nn.Module):
 
     def __init__(self, k: int, *, gumbel: bool, temperature: float) -> None:
         super().__init__()
-        self.gumbel = gumbel
+        self.gumbel = check_bool("gumbel", gumbel)
         self.temperature = check_positive("temperature", temperature)
         self.logits = nn.Parameter(torch.zeros(k))
 

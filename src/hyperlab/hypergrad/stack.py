@@ -56,7 +56,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import InputError, InputTypeError, UnknownNameError
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError, check_bool
 from hyperlab.hypergrad.hd import (
     _MAX_LR,
     adam_moments,
@@ -223,7 +223,7 @@ class HyperSGD(Level):
 
     def learned(self) -> tuple[str, ...]:
         out = super().learned()
-        if self.nesterov and self.momentum == 0:
+        if check_bool("nesterov", self.nesterov) and self.momentum == 0:
             raise InputError("Nesterov momentum needs momentum > 0, got momentum=0")
         return out
 
