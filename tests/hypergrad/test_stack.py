@@ -398,3 +398,12 @@ def test_betas_pushed_past_their_range_are_clipped_with_a_warning_not_a_crash() 
         _run(model, opt, x, y, 60)
     for name in ("beta1", "beta2"):
         assert 0.0 < opt.hyperparameters()[f"g0.{name}"] < 1.0
+
+
+def test_the_factory_of_stack_pickles_and_makes_the_same_optimizer() -> None:
+    import pickle
+
+    factory = pickle.loads(pickle.dumps(stack("adam", HyperSGD(lr=1e-5))))
+    opt = factory(torch.nn.Linear(3, 1).parameters())
+    assert isinstance(opt, StackedOptimizer) and [lv.name for lv in opt.levels] == ["adam", "sgd"]
+    assert opt.levels[1].lr == 1e-5

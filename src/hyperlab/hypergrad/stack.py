@@ -66,7 +66,7 @@ from hyperlab.hypergrad.hd import (
     refuse_sparse,
 )
 
-__all__ = ["HyperAdam", "HyperSGD", "Level", "StackedOptimizer", "stack"]
+__all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
 
 #: A momentum or β is kept in ``[_BETA_EDGE, 1 - _BETA_EDGE]`` (clipped, as a rate is): at 0 or 1
 #: its logit is undefined and Adam's bias correction divides by zero.
@@ -720,7 +720,7 @@ class StackedOptimizer(Optimizer):
         )
 
 
-def stack(*levels: Any) -> Callable[[Iterable[Any]], StackedOptimizer]:
+def stack(*levels: Any) -> StackFactory:
     """A factory for a stacked optimizer: ``stack("adam", "adam")(model.parameters())``.
 
     Args:
@@ -731,9 +731,22 @@ def stack(*levels: Any) -> Callable[[Iterable[Any]], StackedOptimizer]:
     """
     if not levels:
         raise InputError("stack() needs at least one optimizer, got none")
-    specs = [_as_level(s) for s in levels]  # fail early on bad names
+    return StackFactory([_as_level(s) for s in levels])  # fail early on bad names
 
-    def make(params: Iterable[Any]) -> StackedOptimizer:
-        return StackedOptimizer(params, specs)
 
-    return make
+class StackFactory:
+    """What :func:`stack` returns: called with params, it makes the stacked optimizer. A class
+    rather than a closure, so that it pickles (into a worker process, a checkpoint).
+
+    Args:
+        levels: The checked levels, base optimizer first.
+    """
+
+    def __init__(self, levels: list[Level]) -> None:
+        self.levels = levels
+
+    def __call__(self, params: Iterable[Any]) -> StackedOptimizer:
+        return StackedOptimizer(params, self.levels)
+
+    def __repr__(self) -> str:
+        return f"stack({', '.join(lv.name for lv in self.levels)})"
