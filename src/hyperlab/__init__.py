@@ -35,8 +35,10 @@ _LAZY = {
     "StartupOnlyWarning": ("hyperlab.lab.plugins", "StartupOnlyWarning"),
     "Task": ("hyperlab.tasks.base", "Task"),
     "Evaluation": ("hyperlab.tasks.base", "Evaluation"),
-    "diagnose": ("hyperlab.diagnose", "diagnose"),
 }
+#: Subpackages reached as attributes; ``hyperlab.diagnose`` is a package that calls like its
+#: function, so every access (before or after ``import hyperlab.diagnose``) gives one object.
+_SUBMODULES = ("diagnose", "registry")
 
 
 def __dir__() -> list[str]:
@@ -49,8 +51,8 @@ def __getattr__(name: str) -> Any:
 
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
-    if name == "registry":
+    if name in _SUBMODULES:
         import importlib
 
-        return importlib.import_module("hyperlab.registry")
+        return importlib.import_module(f"hyperlab.{name}")
     raise AttributeError(f"module 'hyperlab' has no attribute {name!r}")

@@ -98,6 +98,40 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+def check_nonneg(name: str, value: object) -> float:
+    """``value`` as a float when it is a finite number >= 0; a bool (``True`` would read as
+    1), text, NaN or inf is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not a number.
+        InputError: ``value`` is negative or not finite.
+    """
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputTypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_seed(value: object, name: str = "seed") -> int | None:
+    """``value`` when it is ``None`` (a fresh seed) or an integer >= 0 (numpy refuses negative
+    seeds deep inside); a bool, a float or text is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not an integer or ``None``.
+        InputError: ``value`` is negative.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{name} must be an integer >= 0 or None, got {value!r}")
+    if value < 0:
+        raise InputError(f"{name} must be an integer >= 0 or None, got {value}")
+    return value
+
+
 def check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
     """``value`` when it is a positive integer (or ``None`` when ``allow_none``); a float such
     as ``10.0``, a bool, text or a number below 1 is refused by name.

@@ -197,17 +197,28 @@ def test_nan_and_inf_mean_lr_too_high() -> None:
     assert short.primary.name == "lr-too-high" and "epoch 2" in short.primary.evidence
 
 
-def test_metric_jumping_by_more_than_its_range_is_read_without_error() -> None:
-    # a metric that moves by 2.5 between epochs (not an accuracy) still gets a diagnosis
+def test_a_metric_outside_the_unit_interval_is_refused_but_features_read_it() -> None:
+    # diagnose reads metrics as fractions; the features of one that moves by 2.5 between epochs
+    # (called directly) are still finite
     curves = {
         "train_loss": [2.0, 1.2, 0.9, 0.7],
         "val_loss": [2.1, 1.3, 1.0, 0.8],
-        "train_metric": [3.0, 0.5, 3.0, 0.5],
-        "val_metric": [3.0, 0.5, 3.0, 0.5],
+        "train_metric": [0.3, 0.5, 0.3, 0.5],
+        "val_metric": [0.3, 0.5, 3.0, 0.5],
     }
-    d = diagnose(curves)
-    assert d.primary.name in FINDINGS
-    assert math.isfinite(features(check_curves(curves))["val_loss_excess"])
+    with pytest.raises(InputError, match=r"val_metric is 3 at epoch 3, outside \[0, 1\]"):
+        diagnose(curves)
+    arrays = {k: np.asarray(v, dtype=float) for k, v in curves.items()}
+    assert math.isfinite(features(arrays)["val_loss_excess"])
+
+
+def test_an_accuracy_in_percent_is_refused_with_the_fix() -> None:
+    curves = {**good_fit(), "val_metric": [50.0 + e for e in range(40)]}
+    with pytest.raises(
+        InputError, match=r"val_metric is 50 at epoch 1.*divide a percentage by 100"
+    ):
+        diagnose(curves)
+    assert diagnose({**good_fit(), "val_metric": [0.5 + e / 100 for e in range(40)]}).findings
 
 
 def test_dataframe_input_and_metrics() -> None:
@@ -246,6 +257,10 @@ def test_to_dict_and_summary() -> None:
         ({"train_loss": [1.0, "x", 0.4], "val_loss": [1, 1, 1]}, "'x'"),
         ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5]}, "differ in length"),
         ({"train_loss": "1,2,3", "val_loss": [1.0, 0.5, 0.4]}, "list of numbers"),
+        (
+            {"train_loss": np.ones((2, 3)), "val_loss": np.ones((2, 3))},
+            r"'train_loss' must be one value per epoch \(1-D\).*\(2, 3\)",
+        ),
     ],
 )
 def test_bad_input_raises_input_error(curves: dict, match: str) -> None:
@@ -269,6 +284,25 @@ def test_diagnose_import_does_not_load_torch() -> None:
     code = "import sys, hyperlab.diagnose; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_hyperlab_diagnose_is_one_object_that_shows_the_functions_signature() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import inspect, hyperlab\n"
+        "first = hyperlab.diagnose\n"
+        "import hyperlab.diagnose as later\n"
+        "print(first is hyperlab.diagnose is later)\n"
+        "print(inspect.signature(first))\n"
+        "print(inspect.getdoc(first))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    same, signature, doc = out.stdout.split("\n", 2)
+    assert same == "True"
+    assert signature.startswith("(curves") and "use_model" in signature
+    assert "Diagnose one training run from its learning curves." in doc
 
 
 def test_blend_is_the_last_step_of_diagnose() -> None:

@@ -407,3 +407,43 @@ def test_half_precision_sums_do_not_overflow() -> None:
     stats = opt._group_stats(opt.param_groups[0])
     assert stats is not None and torch.isfinite(stats).all()
     assert opt.lrs[0] > 1e-3  # the directions agree: the rate rose
+
+
+def test_a_module_or_no_parameters_are_refused_with_the_fix() -> None:
+    model = torch.nn.Linear(3, 1)
+    with pytest.raises(InputTypeError, match=r"got the module Linear: pass model\.parameters\(\)"):
+        AdamHD(model)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="AdamHD got no parameters to train"):
+        AdamHD([])
+    with pytest.raises(InputError, match="SGDHD got no parameters to train"):
+        SGDHD([{"params": []}])
+
+
+def test_a_frozen_model_is_warned_about() -> None:
+    model = torch.nn.Linear(3, 1)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.warns(RuntimeWarning, match="none of the 2 parameters requires a gradient") as rec:
+        AdamHD(model.parameters())
+    assert rec[0].filename == __file__
+
+
+def test_a_base_without_its_update_says_what_to_implement() -> None:
+    from hyperlab.hypergrad import HDOptimizer
+
+    model = torch.nn.Linear(3, 1)
+    settings = {"lr": 0.1, "hyper_lr": 0.1, "multiplicative": True, "normalize": True}
+    opt = HDOptimizer(model.parameters(), settings, per_group=False)
+    model(torch.ones(1, 3)).sum().backward()
+    with pytest.raises(NotImplementedError, match=r"must implement _update_group\(group\)"):
+        opt.step()
+
+
+def test_flags_that_are_not_bools_are_refused() -> None:
+    from hyperlab.hypergrad import HyperSGD, RelaxedMLP, StackedOptimizer
+
+    params = torch.nn.Linear(3, 1).parameters()
+    with pytest.raises(InputTypeError, match="nesterov must be True or False, got 'y'"):
+        StackedOptimizer(params, [HyperSGD(momentum=0.9, nesterov="y")])  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match="gumbel must be True or False, got 'yes'"):
+        RelaxedMLP(4, 2, gumbel="yes")  # type: ignore[arg-type]

@@ -344,6 +344,19 @@ def test_a_state_of_another_stack_is_refused_and_leaves_the_optimizer_as_it_was(
         stack("adam", "adam", "sgd")(model.parameters()).load_state_dict(opt.state_dict())
 
 
+def test_a_plain_state_of_another_optimizer_kind_is_refused_before_anything_changes() -> None:
+    model, x, y = _problem(torch.float64)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt = stack("adam", "sgd")(model.parameters())
+    with pytest.raises(InputError, match=r"lacks \['betas', 'eps'\].*nothing was loaded"):
+        opt.load_state_dict(sgd.state_dict())
+    assert opt.param_groups[0]["betas"] == (0.9, 0.999)
+    _run(model, opt, x, y, 2)  # still steps
+    adam = torch.optim.Adam(model.parameters(), lr=0.01)
+    opt.load_state_dict(adam.state_dict())  # a plain state of the same kind loads
+    assert opt.param_groups[0]["lr"] == 0.01
+
+
 def test_a_rate_learned_in_log_coordinates_never_falls_to_zero() -> None:
     model, x, y = _problem(torch.float64)
     # a huge SGD step in log coordinates: exp(z) of the new coordinate underflows
@@ -385,3 +398,12 @@ def test_betas_pushed_past_their_range_are_clipped_with_a_warning_not_a_crash() 
         _run(model, opt, x, y, 60)
     for name in ("beta1", "beta2"):
         assert 0.0 < opt.hyperparameters()[f"g0.{name}"] < 1.0
+
+
+def test_the_factory_of_stack_pickles_and_makes_the_same_optimizer() -> None:
+    import pickle
+
+    factory = pickle.loads(pickle.dumps(stack("adam", HyperSGD(lr=1e-5))))
+    opt = factory(torch.nn.Linear(3, 1).parameters())
+    assert isinstance(opt, StackedOptimizer) and [lv.name for lv in opt.levels] == ["adam", "sgd"]
+    assert opt.levels[1].lr == 1e-5

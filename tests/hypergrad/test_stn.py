@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.hypergrad.stn import SelfTuningMLP, StnLinear, STNTrainer
 
 
@@ -76,6 +76,20 @@ def test_bad_input_errors() -> None:
     x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
     with pytest.raises(InputError, match="validation data"):
         STNTrainer(model).fit([(x, y)], [])
+
+
+def test_nothing_to_tune_and_non_finite_or_bool_settings_are_refused() -> None:
+    model = SelfTuningMLP(4, 2, width=3)
+    with pytest.raises(InputError, match="nothing to tune"):
+        STNTrainer(model, tune=[])
+    with pytest.raises(InputError, match="perturbation must be a finite number >= 0, got inf"):
+        STNTrainer(model, perturbation=float("inf"))
+    with pytest.raises(InputError, match="weight_decay must be a finite number >= 0, got inf"):
+        SelfTuningMLP(4, 2, weight_decay=float("inf"))
+    with pytest.raises(InputTypeError, match="lr must be a number, got True"):
+        STNTrainer(model, lr=True)
+    with pytest.raises(InputTypeError, match="criterion must be a loss function"):
+        STNTrainer(model, "cross_entropy")  # type: ignore[arg-type]
 
 
 def test_the_weight_step_builds_its_noise_on_the_models_device() -> None:

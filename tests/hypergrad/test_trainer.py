@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.hypergrad.regularizers import ConcreteDropout, InputNoise, WeightDecay
 from hyperlab.hypergrad.trainer import HyperTrainer
 
@@ -184,3 +185,84 @@ def test_weight_decay_of_a_model_with_frozen_layers_trains() -> None:
     trainer.fit([(x[:20], y[:20])] * 3, [(x[20:], y[20:])], epochs=2)
     assert torch.equal(model[0].weight, frozen)
     assert wd.values()["weight_decay"] != pytest.approx(0.1)  # tuned, as without the frozen layer
+
+
+def test_a_non_finite_hypergradient_is_skipped_with_one_warning() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), ConcreteDropout(0.2), nn.Linear(8, 1))
+    trainer = HyperTrainer(model, nn.MSELoss(), [WeightDecay(model)])
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.warns(RuntimeWarning, match=r"of \['dropout', 'weight_decay'\]") as record:
+        trainer.fit([(x, y)] * 2, [(bad, y)])
+    assert len(record) == 1 and record[0].filename == __file__  # two skips, one warning
+    assert trainer.values() == pytest.approx({"dropout": 0.2, "weight_decay": 1e-3})
+    trainer.fit([(x, y)] * 3, [(x, y)])
+    values = trainer.values()
+    assert all(np.isfinite(v) for v in values.values())
+    assert values["dropout"] != pytest.approx(0.2, abs=1e-6)  # later steps still tune
+
+
+def _small() -> tuple[HyperTrainer, list[tuple[Tensor, Tensor]]]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), ConcreteDropout(0.2), nn.Linear(8, 1))
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    return HyperTrainer(model, nn.MSELoss()), [(x[i : i + 16], y[i : i + 16]) for i in (0, 16)]
+
+
+def test_data_read_more_than_once_must_be_re_iterable() -> None:
+    trainer, batches = _small()
+    with pytest.raises(InputTypeError, match=r"validation data must be re-iterable.*generator"):
+        trainer.fit(batches, (b for b in batches))
+    with pytest.raises(InputTypeError, match="training data for 2 epochs must be re-iterable"):
+        trainer.fit((b for b in batches), batches, epochs=2)
+    assert trainer.history.step == []  # refused before any step
+    trainer.fit((b for b in batches), batches)  # one pass reads a generator once
+    assert trainer.history.step == [1, 2]
+
+
+def test_one_batch_in_place_of_a_list_of_batches_is_refused_with_the_fix() -> None:
+    trainer, batches = _small()
+    with pytest.raises(InputTypeError, match=r"got a tuple of tensors.*\[\(x, y\)\]"):
+        trainer.fit(batches, batches[0])
+    with pytest.raises(InputTypeError, match="training data must be batches"):
+        trainer.fit(3, batches)  # type: ignore[arg-type]
+
+
+def _linear() -> nn.Module:
+    return nn.Linear(4, 2)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: HyperTrainer(m, F.cross_entropy, WeightDecay(m)), r"got one WeightDecay.*\["),
+        (lambda m: HyperTrainer(m, F.cross_entropy, 3), "regularizers must be a list"),
+        (lambda m: HyperTrainer(m, "mse", [WeightDecay(m)]), "criterion must be a loss.*'mse'"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], tune=5), "got 5"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], tune=[5]), "got 5 in it"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], method=["t1t2"]), "method"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], lr=True), "lr .*True"),
+        (lambda m: HyperTrainer(m, F.cross_entropy, [WeightDecay(m)], hyper_every=2.0), "2.0"),
+        (lambda m: WeightDecay(None), "WeightDecay needs the model.*None"),
+        (lambda m: WeightDecay(m, name=3), "name must be a non-empty string, got 3"),
+        (lambda m: WeightDecay(m, init=True), r"init \(weight decay\) must be a number, got True"),
+        (lambda m: WeightDecay(m, per_layer="yes"), "per_layer must be True or False"),
+        (lambda m: InputNoise(True), r"init \(input noise\) must be a number, got True"),
+        (lambda m: ConcreteDropout(True), "dropout rate init must be a number, got True"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused_by_name(call: Any, message: str) -> None:
+    with pytest.raises(InputTypeError, match=message):
+        call(_linear())
+
+
+def test_a_criterion_that_does_not_average_is_refused_before_a_step() -> None:
+    model = _linear()
+    trainer = HyperTrainer(model, nn.CrossEntropyLoss(reduction="none"), [WeightDecay(model)])
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    before = model.weight.detach().clone()
+    with pytest.raises(InputError, match=r"returned shape \(8,\), not a scalar.*reduction='mean'"):
+        trainer.fit([(x, y)], [(x, y)])
+    assert torch.equal(model.weight, before)

@@ -269,3 +269,30 @@ def test_predictor_options_none_means_none_and_other_values_are_refused(name: st
     PRUNERS.create(name, max_budget=BUDGET, seed=0, predictor_options=None)
     with pytest.raises(InputTypeError, match="predictor_options must be a dict or None, got 'x'"):
         PRUNERS.create(name, max_budget=BUDGET, seed=0, predictor_options="x")
+
+
+@pytest.mark.parametrize(
+    ("growth", "error", "message"),
+    [
+        ("x", InputTypeError, "refit_growth must be a number, got 'x'"),
+        (None, InputTypeError, "refit_growth must be a number, got None"),
+        (math.inf, InputError, "refit_growth must be a finite number >= 0, got inf"),
+    ],
+)
+@pytest.mark.parametrize("pruner", ["LearningCurvePruner", "CurveHalvingPruner"])
+def test_a_refit_growth_that_is_no_finite_number_is_refused(
+    pruner: str, growth: Any, error: type[Exception], message: str
+) -> None:
+    import hyperlab.pruners
+
+    with pytest.raises(error, match=message):
+        getattr(hyperlab.pruners, pruner)(ParametricCurvePredictor(), refit_growth=growth)
+
+
+@pytest.mark.parametrize("budget", [-5, 0, "x", 2.0])
+def test_the_tuner_rule_pruner_refuses_a_budget_that_is_no_epoch_count(budget: Any) -> None:
+    from hyperlab.pruners.tuner_rule import TunerRulePruner
+
+    with pytest.raises(InputError, match=f"max_budget must be an int >= 1 or None, got {budget!r}"):
+        TunerRulePruner(max_budget=budget)
+    assert TunerRulePruner(max_budget=3).max_budget == 3

@@ -132,3 +132,38 @@ def test_the_hypergradient_twin_refuses_what_it_would_change() -> None:
         hypergradient_twin(torch.optim.Adam(params, decoupled_weight_decay=True)), AdamHD
     )
     assert isinstance(hypergradient_twin(torch.optim.SGD(params, lr=0.1)), SGDHD)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: torch.optim.Adam(ps, lr=0.01),
+        lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9),
+    ],
+)
+def test_the_twin_of_an_optimizer_that_stepped_goes_on_where_it_stopped(make: object) -> None:
+    def steps(opt: torch.optim.Optimizer, model: torch.nn.Module, n: int) -> None:
+        for i in range(n):
+            opt.zero_grad()
+            model(torch.full((2, 3), float(i + 1))).pow(2).sum().backward()
+            opt.step()
+
+    torch.manual_seed(0)
+    plain = torch.nn.Linear(3, 1)
+    swapped = torch.nn.Linear(3, 1)
+    swapped.load_state_dict(plain.state_dict())
+    reference, before = make(list(plain.parameters())), make(list(swapped.parameters()))  # type: ignore[operator]
+    steps(reference, plain, 2)
+    steps(before, swapped, 1)
+    twin = hypergradient_twin(before)
+    twin.zero_grad()
+    swapped(torch.full((2, 3), 2.0)).pow(2).sum().backward()
+    twin.step()  # its first rate update needs a direction of its own: the step is the plain one
+    assert torch.allclose(swapped.weight, plain.weight)
+
+
+def test_the_twin_refuses_what_is_no_optimizer() -> None:
+    from hyperlab.errors import InputTypeError
+
+    with pytest.raises(InputTypeError, match=r"takes a torch\.optim\.Adam or SGD, got None"):
+        hypergradient_twin(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -11,6 +12,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TUNERS
 from hyperlab.testing.tuners import mixed_objective
 
@@ -90,3 +92,12 @@ def test_only_a_tuner_that_names_study_seed_gets_it() -> None:
     b = make_tuner("grid", {}, seed=2, task=task, study_seed=0)
     assert a._all_grids == b._all_grids  # the study's order, whatever the process's seed
     make_tuner("random", {}, seed=1, task=task, study_seed=0)  # takes no study_seed: not given
+
+
+@pytest.mark.parametrize("seed", ["a", -1, 1.5, True])
+def test_the_ga_sampler_refuses_a_seed_numpy_cannot_take(seed: object) -> None:
+    from hyperlab.tuners import GASampler
+
+    with pytest.raises((InputError, InputTypeError), match=re.escape(f"or None, got {seed!r}")):
+        GASampler(seed=seed)  # type: ignore[arg-type]
+    assert GASampler(seed=0, population_size=4)._population_size == 4

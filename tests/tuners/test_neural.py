@@ -298,6 +298,22 @@ def test_bad_settings_and_multi_objective_raise() -> None:
         study.optimize(lambda t: (_branin(t), 0.0), n_trials=1)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"seed": "a"}, InputTypeError, "seed must be an integer >= 0 or None, got 'a'"),
+        ({"seed": -1}, InputError, "seed must be an integer >= 0 or None, got -1"),
+        ({"target_transform": "bogus"}, InputError, "target_transform must be one of"),
+        ({"search_space": {"x": 1}}, InputTypeError, "got 'x': 1"),
+    ],
+)
+def test_settings_a_trial_reads_late_are_refused_when_the_sampler_is_built(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        NeuralSampler(**kwargs)
+
+
 @pytest.mark.parametrize("acquisition", ["ucb", "ts"])
 @pytest.mark.parametrize("surrogate", ["bll", "ensemble"])
 def test_every_surrogate_and_acquisition_runs(surrogate: str, acquisition: str) -> None:

@@ -13,7 +13,9 @@ This subpackage is a leaf: it needs numpy (and scikit-learn only to train the cl
 
 from __future__ import annotations
 
+import inspect
 import sys
+import textwrap
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -59,8 +61,8 @@ def diagnose(
 
     Args:
         curves: Per-epoch ``train_loss`` and ``val_loss`` (required) and ``train_metric``,
-            ``val_metric`` (optional, higher-is-better like accuracy), as a dict of lists or a
-            pandas DataFrame. At least 3 epochs with both losses; losses are read with 0 the
+            ``val_metric`` (optional, higher-is-better like accuracy, as a fraction in [0, 1]), as
+            a dict of lists or a pandas DataFrame. At least 3 epochs with both losses; losses are read with 0 the
             best possible value (a negative one is refused; both at 0 to the end read as a
             perfect fit). NaN or ``None`` where a loss
             was not measured (a missing point); inf, or NaN from some epoch to the end, marks a
@@ -73,7 +75,7 @@ def diagnose(
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
-            loss.
+            loss, a metric outside [0, 1], a curve that is not 1-D.
         InputTypeError: ``curves`` or ``config`` has the wrong type.
     """
     checked = check_curves(curves)
@@ -162,11 +164,19 @@ def model_inputs(feats: dict[str, float], rules: dict[str, tuple[float, str]]) -
 
 
 class _CallableModule(types.ModuleType):
-    """``hyperlab.diagnose`` is both this package and its main function: ``from hyperlab import
-    diagnose`` gives the package once it is imported, so calling it calls :func:`diagnose`."""
+    """``hyperlab.diagnose`` is both this package and its main function: ``import
+    hyperlab.diagnose`` binds the package to the name, so the package calls like
+    :func:`diagnose` and shows its signature and docstring."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Diagnosis:
+        """Call :func:`diagnose`."""
         return diagnose(*args, **kwargs)
 
 
+#: What ``inspect.signature(hyperlab.diagnose)`` and ``help()`` show for the callable package.
+__signature__ = inspect.signature(diagnose)
+__doc__ = (
+    f"{__doc__ or ''}\nCalling the package calls its function::\n\n    diagnose{__signature__}\n\n"
+)
+__doc__ += textwrap.indent(inspect.getdoc(diagnose) or "", "    ")
 sys.modules[__name__].__class__ = _CallableModule

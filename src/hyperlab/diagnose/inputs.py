@@ -34,7 +34,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         InputError: a required curve is missing, a value is not a number, the curves differ in
             length, or fewer than 3 epochs have both losses (fewer are accepted only when the
             run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or a loss is
-            negative (losses are read with 0 the best possible value).
+            negative (losses are read with 0 the best possible value), a metric outside
+            [0, 1] (a percentage), or a curve that is not 1-D.
     """
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
@@ -58,6 +59,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         arr = _numbers(values, key)
         if key in OPTIONAL and len(arr) and np.isnan(arr).all():
             continue  # an empty optional column
+        if key in OPTIONAL:
+            _check_fraction(arr, key)
         out[key] = arr
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
@@ -90,8 +93,25 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
 ZERO_LOSS = 1e-12
 
 
+def _check_fraction(arr: np.ndarray, key: str) -> None:
+    """Refuse a metric value outside [0, 1] (NaN, a missing point, passes): the features read
+    metrics as fractions (accuracy), and one in percent would be misread without an error."""
+    outside = np.flatnonzero((arr < 0) | (arr > 1))  # (NaN compares False)
+    if len(outside):
+        i = outside[0]
+        raise InputError(
+            f"{key} is {arr[i]:.4g} at epoch {i + 1}, outside [0, 1]: diagnose reads metrics as "
+            "fractions (accuracy 0.92, not 92); divide a percentage by 100"
+        )
+
+
 def _numbers(values: Any, key: str) -> np.ndarray:
     """``values`` as a float array, shape ``(n,)`` (``None`` becomes NaN)."""
+    if getattr(values, "ndim", 1) != 1:
+        raise InputError(
+            f"curve {key!r} must be one value per epoch (1-D), got an array of shape "
+            f"{tuple(values.shape)}"
+        )
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
         return values.astype(np.float64)
     if all(type(v) is float or type(v) is int for v in values):  # the common case, fast

@@ -5,7 +5,8 @@
 :class:`~hyperlab.hypergrad.stn.STNTrainer` read re-iterable data sources (a ``DataLoader`` or
 a list of ``(x, y)`` batches) the same way: ``epochs`` passes over the training data, and the
 validation data cycled through as often as the hyperparameter steps need it. A source that
-yields nothing is refused by name instead of training silently on nothing.
+yields nothing is refused by name instead of training silently on nothing, and so is a one-shot
+iterator (a generator) that would have to be read twice: its second pass would be empty.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from hyperlab.errors import InputError
+import torch
+
+from hyperlab.errors import InputError, InputTypeError
 
 B = TypeVar("B")
 
@@ -24,12 +27,46 @@ def check_epochs(epochs: int) -> None:
         raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
 
 
+def check_reiterable(data: object, what: str) -> None:
+    """Refuse ``data`` unless it can be iterated over more than once (a list, a ``DataLoader``):
+    a generator or other iterator is used up by its first pass.
+
+    Raises:
+        InputTypeError: ``data`` is not iterable, is a one-shot iterator, or is one batch
+            ``(x, y)`` rather than a list of batches.
+    """
+    if isinstance(data, Iterator):
+        raise InputTypeError(
+            f"{what} must be re-iterable (a list of (x, y) batches, a DataLoader, or an object "
+            f"whose __iter__ starts again), got the one-shot iterator {data!r}: it is used up by "
+            "its first pass; pass list(...) of it instead"
+        )
+    if not isinstance(data, Iterable):
+        raise InputTypeError(
+            f"{what} must be batches (x, y): a list of them or a DataLoader, got {data!r}"
+        )
+    if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
+        raise InputTypeError(
+            f"{what} must be a list of batches (x, y), got a {type(data).__name__} of tensors "
+            "(one batch?): wrap it in a list, [(x, y)]"
+        )
+
+
 def passes(train_data: Iterable[B], epochs: int) -> Iterator[B]:
     """Every batch of ``epochs`` passes over ``train_data``, in order.
 
     Raises:
+        InputTypeError: ``train_data`` is not iterable, or is a one-shot iterator and
+            ``epochs > 1`` (raised on the call).
         InputError: A pass yields no batch (raised when that pass is reached).
     """
+    if epochs > 1 or not isinstance(train_data, Iterator):  # one pass may read an iterator
+        what = "training data" if epochs == 1 else f"training data for {epochs} epochs"
+        check_reiterable(train_data, what)
+    return _passes(train_data, epochs)
+
+
+def _passes(train_data: Iterable[B], epochs: int) -> Iterator[B]:
     for _ in range(epochs):
         seen = 0
         for batch in train_data:
@@ -47,10 +84,12 @@ class Cycle(Iterator[B]):
         what: What it is, for the error message (e.g. ``"validation data"``).
 
     Raises:
+        InputTypeError: The source is not iterable, or is a one-shot iterator (a generator).
         InputError: The source yields nothing (checked on construction and on each restart).
     """
 
     def __init__(self, data: Iterable[B], what: str = "validation data") -> None:
+        check_reiterable(data, what)
         self.data = data
         self.what = what
         if next(iter(data), None) is None:

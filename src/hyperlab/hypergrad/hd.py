@@ -50,6 +50,7 @@ Design decisions, stated once:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -57,7 +58,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, InputTypeError, check_bool, check_nonneg
 
 __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 
@@ -68,13 +69,42 @@ _MAX_LR = 1e12
 _HD_KEYS = ("hyper_lr", "multiplicative", "normalize", "target_cosine")
 
 
-def check_nonneg(name: str, value: Any) -> float:
-    """Return ``value`` as a float if it is a finite number >= 0, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputTypeError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:
+    """Refuse a state's param groups that lack a setting in ``needed``: they were saved by
+    another kind of optimizer (an SGD state into an Adam), and its step would fail halfway.
+
+    Args:
+        owner: The loading optimizer's name, for the message.
+        groups: The state's ``param_groups``.
+        needed: The settings each group must have.
+
+    Raises:
+        InputError: a group lacks one; nothing was loaded.
+    """
+    needed = sorted(needed)
+    for i, group in enumerate(groups if isinstance(groups, list) else []):
+        missing = [k for k in needed if isinstance(group, dict) and k not in group]
+        if missing:
+            raise InputError(
+                f"{owner}.load_state_dict: param group {i} of the state lacks {missing}: it was "
+                f"saved by another kind of optimizer (this one needs {needed}); nothing was "
+                "loaded"
+            )
+
+
+def check_positive(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite number > 0, else raise (a bool is refused)."""
+    check_nonneg(name, value)
+    if value == 0:
+        raise InputError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
+
+
+def check_name(what: str, value: Any) -> str:
+    """``value`` if it is a non-empty string (a hyperparameter's name), else raise."""
+    if not isinstance(value, str) or not value:
+        raise InputTypeError(f"{what} must be a non-empty string, got {value!r}")
+    return value
 
 
 def refuse_sparse(opt: Optimizer) -> None:
@@ -112,6 +142,36 @@ def check_unit(name: str, value: Any, *, closed_low: bool = True) -> float:
     return float(value)
 
 
+def _checked_params(owner: str, params: Any) -> list[Any]:
+    """``params`` as a list, refusing a module and an empty list by name, and warning when no
+    parameter requires a gradient (every step would then change nothing)."""
+    if isinstance(params, torch.nn.Module):
+        raise InputTypeError(
+            f"{owner} takes the parameters to train, got the module {type(params).__name__}: "
+            f"pass model.parameters()"
+        )
+    if isinstance(params, Tensor):
+        raise InputTypeError(f"{owner} takes a list of parameters, got one tensor: pass [tensor]")
+    listed = [_listed_group(item) if isinstance(item, dict) else item for item in params]
+    tensors = [p for item in listed for p in (item["params"] if isinstance(item, dict) else [item])]
+    if not tensors:
+        raise InputError(f"{owner} got no parameters to train: pass model.parameters()")
+    if not any(getattr(p, "requires_grad", True) for p in tensors):
+        warnings.warn(
+            f"{owner}: none of the {len(tensors)} parameters requires a gradient (a frozen "
+            "model): its steps will change nothing",
+            RuntimeWarning,
+            stacklevel=4,  # the caller of the optimizer's constructor
+        )
+    return listed
+
+
+def _listed_group(group: dict[str, Any]) -> dict[str, Any]:
+    """A param group whose ``params`` (a generator, say) is a list, read once."""
+    ps = group.get("params", [])
+    return {**group, "params": [ps] if isinstance(ps, Tensor) else list(ps)}
+
+
 class HDOptimizer(Optimizer):
     """Base class: a ``torch.optim`` update plus a hypergradient step on the learning rate.
 
@@ -124,11 +184,15 @@ class HDOptimizer(Optimizer):
         defaults: The base optimizer's defaults plus ``lr``, ``hyper_lr``, ``multiplicative``
             and ``normalize`` (see :class:`SGDHD` for their meaning).
         per_group: Learn one rate per param group instead of one global rate.
+
+    Raises:
+        InputTypeError: ``params`` is a module (``model`` for ``model.parameters()``).
+        InputError: ``params`` holds no parameter.
     """
 
     def __init__(self, params: Any, defaults: dict[str, Any], *, per_group: bool) -> None:
         self.per_group = check_bool("per_group", per_group)
-        super().__init__(params, defaults)
+        super().__init__(_checked_params(type(self).__name__, params), defaults)
         self.lr_history: list[list[float]] = [[] for _ in self.param_groups]
 
     # -- public API -------------------------------------------------------------------------
@@ -196,17 +260,9 @@ class HDOptimizer(Optimizer):
         self.lr_history = [list(h) for h in history]
 
     def _check_kind(self, groups: Any) -> None:
-        """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD):
-        they lack settings this one's step needs."""
+        """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD)."""
         needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad")]
-        for i, group in enumerate(groups if isinstance(groups, list) else []):
-            missing = [k for k in needed if isinstance(group, dict) and k not in group]
-            if missing:
-                raise InputError(
-                    f"{type(self).__name__}.load_state_dict: param group {i} of the state lacks "
-                    f"{missing}: it was saved by another kind of optimizer (this one needs "
-                    f"{sorted(needed)}); nothing was loaded"
-                )
+        check_state_kind(type(self).__name__, groups, needed)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -341,7 +397,11 @@ class HDOptimizer(Optimizer):
             _apply(group, h)
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _update_group(group): apply the base "
+            "optimizer's update to the group's parameters with group['lr'] and store each "
+            "one's update direction as state['hd_dir'] (see HDOptimizer)"
+        )
 
 
 def _safe_div(num: float, den: float) -> float:

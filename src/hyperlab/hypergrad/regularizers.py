@@ -24,17 +24,12 @@ from collections.abc import Iterable, Mapping
 import torch
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.hypergrad.hd import check_name, check_positive, check_unit
 
 __all__ = ["ConcreteDropout", "InputNoise", "Regularizer", "WeightDecay"]
 
 _RATE_EPS = 1e-6
-
-
-def _positive(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise InputError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 class Regularizer(nn.Module):
@@ -76,6 +71,7 @@ class WeightDecay(Regularizer):
 
     Raises:
         InputError: ``init`` is not positive, or the model has no parameter to penalize.
+        InputTypeError: ``model`` is not a module, ``name`` not a string, a flag not a bool.
     """
 
     def __init__(
@@ -88,9 +84,15 @@ class WeightDecay(Regularizer):
         name: str = "weight_decay",
     ) -> None:
         super().__init__()
-        init = _positive("init (weight decay)", init)
-        self.name = name
-        self.per_layer = per_layer
+        if not isinstance(model, nn.Module):
+            raise InputTypeError(
+                f"WeightDecay needs the model whose weights it penalizes (a torch.nn.Module), "
+                f"got {model!r}"
+            )
+        init = check_positive("init (weight decay)", init)
+        self.name = check_name("name", name)
+        self.per_layer = check_bool("per_layer", per_layer)
+        check_bool("include_bias", include_bias)
         groups: dict[str, list[str]] = {}
         for pname, p in model.named_parameters():
             if isinstance(p, nn.Parameter) and getattr(p, "_hyperlab_hyper", False):
@@ -153,10 +155,9 @@ class ConcreteDropout(Regularizer):
 
     def __init__(self, init: float = 0.1, *, temperature: float = 0.1, name: str = "dropout"):
         super().__init__()
-        if not isinstance(init, (int, float)) or not 0.0 < init < 1.0:
-            raise InputError(f"dropout rate init must be in (0, 1), got {init!r}")
-        self.temperature = _positive("temperature", temperature)
-        self.name = name
+        check_unit("dropout rate init", init, closed_low=False)
+        self.temperature = check_positive("temperature", temperature)
+        self.name = check_name("name", name)
         self.logit_rate = _hyper(torch.tensor(math.log(init / (1.0 - init))))
 
     def rate(self) -> Tensor:
@@ -197,8 +198,8 @@ class InputNoise(Regularizer):
 
     def __init__(self, init: float = 0.1, *, name: str = "input_noise") -> None:
         super().__init__()
-        init = _positive("init (input noise)", init)
-        self.name = name
+        init = check_positive("init (input noise)", init)
+        self.name = check_name("name", name)
         self.log_sigma = _hyper(torch.tensor(math.log(init)))
 
     def sigma(self) -> Tensor:

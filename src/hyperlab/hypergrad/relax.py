@@ -16,7 +16,6 @@ end the mixture is discretized to its argmax and the chosen network is retrained
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -25,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
-from hyperlab.hypergrad.hd import check_nonneg
+from hyperlab.hypergrad.hd import check_nonneg, check_positive
 
 __all__ = [
     "ACTIVATIONS",
@@ -59,19 +58,13 @@ def _check_candidates(candidates: Sequence[str], *, unique: bool = True) -> tupl
     return tuple(candidates)
 
 
-def _positive(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise InputError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
 class _Choice(nn.Module):
     """Logits over ``k`` options and their (Gumbel-)softmax weights."""
 
     def __init__(self, k: int, *, gumbel: bool, temperature: float) -> None:
         super().__init__()
-        self.gumbel = gumbel
-        self.temperature = _positive("temperature", temperature)
+        self.gumbel = check_bool("gumbel", gumbel)
+        self.temperature = check_positive("temperature", temperature)
         self.logits = nn.Parameter(torch.zeros(k))
 
     def weights(self) -> Tensor:
@@ -267,8 +260,8 @@ class ArchitectureSearch:
     ) -> None:
         if not isinstance(model, RelaxedMLP):
             raise InputTypeError(f"model must be a RelaxedMLP, got {type(model)!r}")
-        _positive("lr", lr)
-        _positive("arch_lr", arch_lr)
+        check_positive("lr", lr)
+        check_positive("arch_lr", arch_lr)
         check_nonneg("weight_decay", weight_decay)
         if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
             raise InputError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}")

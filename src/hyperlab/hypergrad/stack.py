@@ -56,16 +56,17 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import InputError, InputTypeError, UnknownNameError
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError, check_bool
 from hyperlab.hypergrad.hd import (
     _MAX_LR,
     adam_moments,
     check_nonneg,
+    check_state_kind,
     check_unit,
     refuse_sparse,
 )
 
-__all__ = ["HyperAdam", "HyperSGD", "Level", "StackedOptimizer", "stack"]
+__all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
 
 #: A momentum or β is kept in ``[_BETA_EDGE, 1 - _BETA_EDGE]`` (clipped, as a rate is): at 0 or 1
 #: its logit is undefined and Adam's bias correction divides by zero.
@@ -222,7 +223,7 @@ class HyperSGD(Level):
 
     def learned(self) -> tuple[str, ...]:
         out = super().learned()
-        if self.nesterov and self.momentum == 0:
+        if check_bool("nesterov", self.nesterov) and self.momentum == 0:
             raise InputError("Nesterov momentum needs momentum > 0, got momentum=0")
         return out
 
@@ -529,12 +530,15 @@ class StackedOptimizer(Optimizer):
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict`; resuming continues the same run."""
+        """Restore a state saved by :meth:`state_dict`; resuming continues the same run. A
+        plain ``torch.optim`` state of the same base optimizer loads too; one of another kind
+        (an SGD state into an Adam-based stack) is refused before anything changes."""
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
         if hyper is not None:
             self._check_shape(hyper)
+        check_state_kind(type(self).__name__, state_dict.get("param_groups"), self.defaults)
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
@@ -716,7 +720,7 @@ class StackedOptimizer(Optimizer):
         )
 
 
-def stack(*levels: Any) -> Callable[[Iterable[Any]], StackedOptimizer]:
+def stack(*levels: Any) -> StackFactory:
     """A factory for a stacked optimizer: ``stack("adam", "adam")(model.parameters())``.
 
     Args:
@@ -727,9 +731,22 @@ def stack(*levels: Any) -> Callable[[Iterable[Any]], StackedOptimizer]:
     """
     if not levels:
         raise InputError("stack() needs at least one optimizer, got none")
-    specs = [_as_level(s) for s in levels]  # fail early on bad names
+    return StackFactory([_as_level(s) for s in levels])  # fail early on bad names
 
-    def make(params: Iterable[Any]) -> StackedOptimizer:
-        return StackedOptimizer(params, specs)
 
-    return make
+class StackFactory:
+    """What :func:`stack` returns: called with params, it makes the stacked optimizer. A class
+    rather than a closure, so that it pickles (into a worker process, a checkpoint).
+
+    Args:
+        levels: The checked levels, base optimizer first.
+    """
+
+    def __init__(self, levels: list[Level]) -> None:
+        self.levels = levels
+
+    def __call__(self, params: Iterable[Any]) -> StackedOptimizer:
+        return StackedOptimizer(params, self.levels)
+
+    def __repr__(self) -> str:
+        return f"stack({', '.join(lv.name for lv in self.levels)})"

@@ -25,15 +25,16 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_positive_int
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
-from hyperlab.hypergrad.trainer import tune_names
+from hyperlab.hypergrad.hd import check_nonneg, check_positive
+from hyperlab.hypergrad.trainer import check_criterion, tune_names
 
 __all__ = ["HYPERPARAMETERS", "STNHistory", "STNTrainer", "SelfTuningMLP", "StnLinear"]
 
@@ -95,12 +96,10 @@ class SelfTuningMLP(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("n_in", n_in), ("n_out", n_out), ("width", width), ("depth", depth)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(dropout, (int, float)) or not 0.0 < dropout < _MAX_RATE:
+            check_positive_int(name, value)
+        if check_nonneg("dropout", dropout) == 0 or dropout >= _MAX_RATE:
             raise InputError(f"dropout must be in (0, {_MAX_RATE}), got {dropout!r}")
-        if not isinstance(weight_decay, (int, float)) or not weight_decay > 0:
-            raise InputError(f"weight_decay must be positive, got {weight_decay!r}")
+        check_positive("weight_decay", weight_decay)
         k = len(HYPERPARAMETERS)
         sizes = [n_in] + [width] * depth
         self.layers = nn.ModuleList([StnLinear(a, b, k) for a, b in itertools.pairwise(sizes)])
@@ -182,7 +181,9 @@ class STNTrainer:
         tune: Names of the hyperparameters to tune (default: both); others stay fixed.
 
     Raises:
-        InputError: A rate or count out of range, or an unknown hyperparameter name.
+        InputError: A rate or count out of range (or not finite), an unknown hyperparameter
+            name, or none to tune.
+        InputTypeError: A setting of the wrong type (a bool as a rate, a loss's name).
     """
 
     def __init__(
@@ -199,23 +200,13 @@ class STNTrainer:
     ) -> None:
         if not isinstance(model, SelfTuningMLP):
             raise InputTypeError(f"model must be a SelfTuningMLP, got {type(model)!r}")
-        for name, value, low in (("lr", lr, 1e-300), ("hyper_lr", hyper_lr, 0.0)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
-                raise InputError(
-                    f"{name} must be a {'positive' if low else 'non-negative'} "
-                    f"finite number, got {value!r}"
-                )
-        if not isinstance(perturbation, (int, float)) or not perturbation >= 0:
-            raise InputError(f"perturbation must be >= 0, got {perturbation!r}")
-        for name, count in (("train_steps", train_steps), ("val_steps", val_steps)):
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise InputError(f"{name} must be an integer >= 1, got {count!r}")
-        chosen = list(HYPERPARAMETERS) if tune is None else tune_names(tune)
-        unknown = [n for n in chosen if n not in HYPERPARAMETERS]
-        if unknown:
-            raise InputError(
-                f"unknown hyperparameter name(s) {unknown}; known: {list(HYPERPARAMETERS)}"
-            )
+        check_criterion(criterion)
+        check_positive("lr", lr)
+        check_nonneg("hyper_lr", hyper_lr)
+        check_nonneg("perturbation", perturbation)
+        check_positive_int("train_steps", train_steps)
+        check_positive_int("val_steps", val_steps)
+        chosen = _tuned_names(tune)
         self.model = model
         self.criterion = criterion
         self.perturbation = float(perturbation)
@@ -292,3 +283,19 @@ class STNTrainer:
 
 def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
+
+
+def _tuned_names(tune: Any) -> list[str]:
+    """The names ``tune`` chooses (all when ``None``); an unknown name or none is refused."""
+    chosen = list(HYPERPARAMETERS) if tune is None else tune_names(tune)
+    unknown = [n for n in chosen if n not in HYPERPARAMETERS]
+    if unknown:
+        raise InputError(
+            f"unknown hyperparameter name(s) {unknown}; known: {list(HYPERPARAMETERS)}"
+        )
+    if not chosen:
+        raise InputError(
+            f"nothing to tune: name at least one of {list(HYPERPARAMETERS)} in tune (or leave "
+            "tune out to tune both)"
+        )
+    return chosen

@@ -18,7 +18,7 @@ in natural units are recorded after every hyperparameter step.
 
 from __future__ import annotations
 
-import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +26,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_positive_int
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
+from hyperlab.hypergrad.hd import check_nonneg
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
 from hyperlab.hypergrad.valgrad import check_neumann, ift_hypergradient, t1t2_hypergradient
 
@@ -89,6 +90,8 @@ class HyperTrainer:
     Raises:
         InputError: A negative rate, an unknown method or hyperparameter name, duplicate
             names, ``hyper_every < 1``, or bad ``neumann_steps`` / ``neumann_alpha``.
+        InputTypeError: ``model`` is not a module, ``criterion`` not callable,
+            ``regularizers`` not a list of regularizers, a setting of the wrong type.
     """
 
     def __init__(
@@ -105,11 +108,11 @@ class HyperTrainer:
         neumann_steps: int = 20,
         neumann_alpha: float | None = None,
     ) -> None:
-        _check_settings(model, method, lr, hyper_lr, hyper_every)
+        _check_settings(model, criterion, method, lr, hyper_lr, hyper_every)
         check_neumann(neumann_steps, neumann_alpha)
         self.model = model
         self.criterion = criterion
-        self.regularizers = list(regularizers)
+        self.regularizers = _regularizer_list(regularizers)
         self.method = method
         self.lr = float(lr)
         self.hyper_lr = float(hyper_lr)
@@ -147,6 +150,7 @@ class HyperTrainer:
         self._hyper_opt = torch.optim.Adam(list(self._tuned.values()), lr=self.hyper_lr)
         self.history = HyperHistory()
         self._step = 0
+        self._warned_nonfinite = False
 
     # ------------------------------------------------------------------ public
     def hyperparameters(self) -> dict[str, nn.Parameter]:
@@ -190,7 +194,7 @@ class HyperTrainer:
         self.model.eval()
         total, count = 0.0, 0
         for x, y in data:
-            total += float(self.criterion(self.model(x), y)) * len(x)
+            total += float(self._data_loss(self.model(x), y)) * len(x)
             count += len(x)
         self.model.train(was)
         if count == 0:
@@ -200,6 +204,17 @@ class HyperTrainer:
     # ----------------------------------------------------------------- private
     def _regs_tensors(self) -> dict[str, nn.Parameter]:
         return {name: t for _, name, _, t in self._regs}
+
+    def _data_loss(self, out: Tensor, y: Tensor) -> Tensor:
+        """The criterion's loss, refused unless it is a scalar (one value to descend)."""
+        loss = self.criterion(out, y)
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            got = f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else repr(loss)
+            raise InputError(
+                f"criterion {self.criterion!r} returned {got}, not a scalar tensor: give a "
+                "loss that averages over the batch (reduction='mean', the default)"
+            )
+        return loss.reshape(())
 
     def _penalty(self, params: Mapping[str, Tensor]) -> Tensor | None:
         every = {**self._frozen, **params}
@@ -217,7 +232,7 @@ class HyperTrainer:
                 out = self.model(x)  # the module's own weights: skip the reparametrization
             else:
                 out = torch.func.functional_call(self.model, dict(params), (x,), strict=False)
-            value = self.criterion(out, y)
+            value = self._data_loss(out, y)
             pen = self._penalty(params)
             return value if pen is None else value + pen
 
@@ -232,14 +247,14 @@ class HyperTrainer:
                 out = torch.func.functional_call(self.model, dict(params), (x,), strict=False)
             finally:
                 self.model.train()
-            return self.criterion(out, y)
+            return self._data_loss(out, y)
 
         return loss
 
     def _sgd_step(self, batch: Batch) -> Tensor:
         self.model.train()
         x, y = batch
-        loss = self.criterion(self.model(x), y)
+        loss = self._data_loss(self.model(x), y)
         pen = self._penalty(self._weights)
         if pen is not None:
             loss = loss + pen
@@ -251,9 +266,17 @@ class HyperTrainer:
         return loss.detach()
 
     def _apply(self, grads: Sequence[Tensor], train_loss: float, val_loss: float) -> None:
+        """One hyper step; a hyperparameter whose hypergradient is not finite keeps its value
+        and its Adam moments (as the hd optimizers keep their rate), and the run warns once."""
         self._hyper_opt.zero_grad(set_to_none=True)
-        for t, g in zip(self._tuned.values(), grads):
-            t.grad = g.detach().to(t.dtype)
+        skipped = []
+        for (name, t), g in zip(self._tuned.items(), grads):
+            if bool(torch.isfinite(g).all()):
+                t.grad = g.detach().to(t.dtype)
+            else:
+                skipped.append(name)
+        if skipped:
+            self._warn_skipped(skipped)
         self._hyper_opt.step()
         h = self.history
         h.step.append(self._step)
@@ -263,6 +286,19 @@ class HyperTrainer:
             h.hypergrads.setdefault(name, []).append(float(g.sum()))
         h.train_loss.append(train_loss)
         h.val_loss.append(val_loss)
+
+    def _warn_skipped(self, names: list[str]) -> None:
+        """Warn, once per trainer, that a non-finite hypergradient was skipped."""
+        if self._warned_nonfinite:
+            return
+        self._warned_nonfinite = True
+        warnings.warn(
+            f"HyperTrainer: the hypergradient of {names} at step {self._step} is not finite "
+            "(NaN or inf in a batch, or a diverging lr); those hyperparameters keep their "
+            "values for that step. Later non-finite steps are skipped without a warning",
+            RuntimeWarning,
+            stacklevel=5,  # the caller of fit (through the method and _apply)
+        )
 
     def _t1t2(self, batch: Batch, val_batch: Batch) -> None:
         res = t1t2_hypergradient(
@@ -313,17 +349,43 @@ METHODS: dict[str, Callable[[HyperTrainer, Batch, Batch], None]] = {
 """Hyperparameter-step methods by name."""
 
 
-def _check_settings(model: Any, method: str, lr: float, hyper_lr: float, hyper_every: int) -> None:
-    """Refuse a :class:`HyperTrainer` setting out of range (see its Raises)."""
+def _check_settings(
+    model: Any, criterion: Any, method: Any, lr: Any, hyper_lr: Any, hyper_every: Any
+) -> None:
+    """Refuse a :class:`HyperTrainer` setting out of range or of the wrong type (see its
+    Raises)."""
     if not isinstance(model, nn.Module):
         raise InputTypeError(f"model must be a torch.nn.Module, got {type(model)!r}")
+    check_criterion(criterion)
+    if not isinstance(method, str):
+        raise InputTypeError(f"method must be one name of {sorted(METHODS)}, got {method!r}")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; known methods: {sorted(METHODS)}")
-    for name, value in (("lr", lr), ("hyper_lr", hyper_lr)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise InputError(f"{name} must be a non-negative finite number, got {value!r}")
-    if isinstance(hyper_every, bool) or not isinstance(hyper_every, int) or hyper_every < 1:
-        raise InputError(f"hyper_every must be an integer >= 1, got {hyper_every!r}")
+    check_nonneg("lr", lr)
+    check_nonneg("hyper_lr", hyper_lr)
+    check_positive_int("hyper_every", hyper_every)
+
+
+def check_criterion(criterion: Any) -> None:
+    """Refuse a ``criterion`` that is not callable (a loss's name, such as ``"mse"``)."""
+    if not callable(criterion):
+        raise InputTypeError(
+            f"criterion must be a loss function such as nn.MSELoss() or F.cross_entropy, "
+            f"got {criterion!r}"
+        )
+
+
+def _regularizer_list(regularizers: Any) -> list[Regularizer]:
+    """``regularizers`` as a list, refusing one regularizer not in a list."""
+    if isinstance(regularizers, Regularizer):
+        name = type(regularizers).__name__
+        raise InputTypeError(
+            f"regularizers must be a list of Regularizers, got one {name}: put it in a list, "
+            f"[{name}(...)]"
+        )
+    if not isinstance(regularizers, Iterable):
+        raise InputTypeError(f"regularizers must be a list of Regularizers, got {regularizers!r}")
+    return list(regularizers)
 
 
 def _collect(
@@ -383,5 +445,16 @@ def _check_penalties(
 
 
 def tune_names(tune: Any) -> list[str]:
-    """The hyperparameter names of a ``tune`` argument: one name, or a list of them."""
-    return [tune] if isinstance(tune, str) else list(tune)
+    """The hyperparameter names of a ``tune`` argument: one name, or a list of them.
+
+    Raises:
+        InputTypeError: ``tune`` is neither, or holds something other than a string.
+    """
+    names = [tune] if isinstance(tune, str) else tune
+    if not isinstance(names, Iterable) or isinstance(names, Mapping):
+        raise InputTypeError(f"tune must be a hyperparameter name or a list of names, got {tune!r}")
+    names = list(names)
+    odd = [n for n in names if not isinstance(n, str)]
+    if odd:
+        raise InputTypeError(f"tune must hold hyperparameter names (strings), got {odd[0]!r} in it")
+    return names

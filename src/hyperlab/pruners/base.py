@@ -28,7 +28,7 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.curves.base import CurvePredictor
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_nonneg
 from hyperlab.pickling import LockFreePickling
 from hyperlab.pruners.trials import first_steps, learned_budget, not_epochs, trial_curve
 
@@ -71,8 +71,7 @@ class PredictorPruner(LockFreePickling, BasePruner):
             raise InputTypeError(f"predictor must be a CurvePredictor, got {predictor!r}")
         check_int("max_budget", max_budget, 1, optional=True)
         check_int("min_finished", min_finished, 1)
-        if not refit_growth >= 0.0:
-            raise InputError(f"refit_growth must be >= 0, got {refit_growth!r}")
+        check_nonneg("refit_growth", refit_growth)
         self.predictor = predictor
         self.max_budget = max_budget
         self.min_finished = min_finished

@@ -22,6 +22,7 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial
 
 from hyperlab.errors import InputError
+from hyperlab.pruners.base import check_int
 from hyperlab.registry import PRUNERS
 
 
@@ -31,12 +32,16 @@ class TunerRulePruner(BasePruner):
     Args:
         max_budget: The trials' epochs (``None``: not known; a tuner that needs them refuses to
             start without them).
+
+    Raises:
+        InputError: ``max_budget`` is not an int >= 1 or ``None``.
     """
 
     #: It asks the tuner: a tuner without a stopping rule of its own runs every trial in full.
     asks_tuner = True
 
     def __init__(self, max_budget: int | None = None) -> None:
+        check_int("max_budget", max_budget, 1, optional=True)
         self.max_budget = max_budget
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:

@@ -14,7 +14,13 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 
-from hyperlab.errors import InputError, InputTypeError, check_bool, check_positive_int
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_bool,
+    check_positive_int,
+    check_seed,
+)
 from hyperlab.pickling import LockFreePickling
 from hyperlab.registry import TUNERS
 from hyperlab.space.distributions import grid_space
@@ -79,6 +85,9 @@ class GASampler(LockFreePickling, optuna.samplers.NSGAIISampler):
     attribute unchanged and gets fresh, unlocked locks of the same kinds when it is loaded. It
     stores its generations under the same study attributes as ``NSGAIISampler``.
     """
+
+    def __init__(self, *, seed: int | None = None, **options: Any) -> None:
+        super().__init__(seed=check_seed(seed), **options)
 
 
 # Optuna names a GA subclass's study attributes after the class; keep NSGA-II's names so that

@@ -164,6 +164,8 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         self.target_transform = target_transform
         self.warn_independent_sampling = warn_independent_sampling
         self.seed = seed
+        self._checked = False
+        self._check_settings()  # a bad setting fails here, not in the first trial
         self._rng = np.random.default_rng(seed)
         self._random_sampler = RandomSampler(seed=seed)
         self._intersection = IntersectionSearchSpace(
@@ -172,12 +174,10 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             )
         )
         self._lock = threading.Lock()
-        self._checked = False
         self._warned = False
         self._space_known = False
         self._model: Surrogate | None = None
         self._memory = TrialMemory()
-        self._check_settings()  # a bad setting fails here, not in the first trial
 
     # ------------------------------------------------------------------ Optuna's contract
     def reseed_rng(self) -> None:

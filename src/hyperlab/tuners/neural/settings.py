@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from optuna.distributions import BaseDistribution
+
+from hyperlab.errors import InputError, InputTypeError, check_bool, check_seed
 from hyperlab.surrogates import ACQUISITIONS, SURROGATES, make_surrogate
+from hyperlab.surrogates.base import TARGET_TRANSFORMS
 from hyperlab.tuners.neural.observations import transfer_study_names
 
 #: How trials still running enter the training data (see ``NeuralSampler``'s ``running``).
@@ -39,9 +42,27 @@ def check_settings(options: Mapping[str, Any]) -> None:
     _check_study_options(options)
     for name in FLAGS:
         check_bool(name, options[name])
-    space = options["search_space"]
-    if space is not None and not isinstance(space, dict):
+    check_seed(options["seed"])
+    transform = options["target_transform"]
+    if transform is not None and transform not in TARGET_TRANSFORMS:
+        raise InputError(
+            f"target_transform must be one of {TARGET_TRANSFORMS} or None, got {transform!r}"
+        )
+    _check_space(options["search_space"])
+
+
+def _check_space(space: Any) -> None:
+    """``search_space``: ``None`` or a dict of Optuna distributions by parameter name."""
+    if space is None:
+        return
+    if not isinstance(space, dict):
         raise InputTypeError(f"search_space must be a dict or None, got {space!r}")
+    for name, dist in space.items():
+        if not isinstance(name, str) or not isinstance(dist, BaseDistribution):
+            raise InputTypeError(
+                f"search_space must map parameter names to Optuna distributions (such as "
+                f"optuna.distributions.FloatDistribution(0, 1)), got {name!r}: {dist!r}"
+            )
 
 
 def _check_models(options: Mapping[str, Any]) -> None:

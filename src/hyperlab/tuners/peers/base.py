@@ -56,7 +56,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab import errors
-from hyperlab.errors import InputError, InputTypeError, UnknownNameError
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError, check_seed
 from hyperlab.pickling import LockFreePickling
 
 #: The command that installs every peer that installs cleanly.
@@ -87,13 +87,6 @@ def require(module: str, peer: str, package: str) -> Any:
     finally:
         np.random.set_state(saved_numpy)
         random.setstate(saved_python)
-
-
-def check_seed(seed: Any) -> int | None:
-    """``seed`` if it is ``None`` or an integer, else :class:`InputTypeError`."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise InputTypeError(f"seed must be an integer or None, got {seed!r}")
-    return seed
 
 
 @dataclass(frozen=True)
