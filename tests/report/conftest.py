@@ -134,8 +134,9 @@ def no_cv_tune(runs_root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def builtin_tune(runs_root: Path) -> Path:
-    """A tune run of a built-in task with learning curves."""
-    return _tune(runs_root, "bank-tune", "digits-mlp-bank", 6)
+    """A tune run of a built-in task with learning curves, with enough trials (8) for the
+    report's parameter importances."""
+    return _tune(runs_root, "bank-tune", "digits-mlp-bank", 8)
 
 
 @pytest.fixture(scope="session")

@@ -196,3 +196,46 @@ def test_a_restart_is_told_apart_from_a_start_in_the_lineage() -> None:
     page = lineage_html(branches)
     assert page.count("restarted from a fresh model") == 2
     assert "restarted from a fresh model at epoch 0" in page and "at epoch 4" in page
+
+
+def test_a_population_shows_no_importances_or_parallel_coordinates_of_starting_values(
+    population: tuple[optuna.Study, Path],
+) -> None:
+    """A member's trial params are where it started, not what its model trained with: the
+    page says so instead of ranking or plotting them."""
+    from hyperlab.report.records import POPULATION_PARAMS_NOTE
+
+    study, run_dir = population
+    rec = study_report_records(study)
+    assert rec.importances == {} and rec.parallel == []
+    assert rec.params_note == POPULATION_PARAMS_NOTE
+    page = write_report(run_dir).read_text()
+    assert "Parallel coordinates" not in page and POPULATION_PARAMS_NOTE in page.replace(
+        "&#x27;", "'"
+    )
+
+
+def test_a_members_diagnosis_reads_the_hyperparameters_its_model_ended_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hyperlab.diagnose
+    from hyperlab.report.records import _curves_of
+
+    seen: list[dict[str, object]] = []
+
+    def spy(curves: object, config: dict[str, object]) -> object:
+        seen.append(config)
+        raise RuntimeError("only the config is looked at")
+
+    monkeypatch.setattr(hyperlab.diagnose, "diagnose", spy)
+    trial = optuna.trial.create_trial(
+        params={"lr": 0.01},
+        distributions={"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)},
+        value=0.5,
+        user_attrs={
+            "schedule": [{"start": 0, "end": 3, "config": {"lr": 0.2}}],
+            "curves": {"train_loss": [3.0, 2.0, 1.0], "val_loss": [3.0, 2.0, 1.5]},
+        },
+    )
+    _curves_of("", trial)
+    assert seen == [{"lr": 0.2}]

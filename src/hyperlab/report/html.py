@@ -478,17 +478,29 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
         )
     if _loss_curves(rec.top):
         sections.append(("Diagnosis of the best trials", _diagnosis_html(rec.top[:3])))
-    if rec.importances:
-        imp = go.Figure(
-            go.Bar(
-                x=list(rec.importances.values()), y=list(rec.importances.keys()), orientation="h"
-            )
-        )
-        imp.update_layout(title="Parameter importances (Optuna, fANOVA)", height=320)
-        sections.append(("Parameter importances", figure_html(imp)))
+    if rec.importances or rec.params_note:
+        sections.append(("Parameter importances", _importances_html(rec)))
     if len(rec.parallel) >= 2 and len(rec.parallel[-1].values) >= 2:
         sections.append(("Parallel coordinates", figure_html(_parallel(rec))))
     return page(title or f"hyperlab study: {rec.name}", sections)
+
+
+def _importances_html(rec: StudyRecords) -> str:
+    """The importances' bar chart (when there are importances) and the note on them."""
+    note = f"<p class='note'>{html.escape(rec.params_note)}</p>" if rec.params_note else ""
+    if not rec.importances:
+        return note
+    import plotly.graph_objects as go
+
+    imp = go.Figure(
+        go.Bar(x=list(rec.importances.values()), y=list(rec.importances.keys()), orientation="h")
+    )
+    imp.update_layout(
+        title="Parameter importances (Optuna, fANOVA)",
+        xaxis_title="importance (share of the score's variance)",
+        height=320,
+    )
+    return note + figure_html(imp)
 
 
 def _parallel(rec: StudyRecords) -> Any:

@@ -203,6 +203,9 @@ class StudyRecords:
     parallel: list[ParallelAxis] = field(default_factory=list)
     population: PopulationRecords | None = None  # a pbt/pb2 study's schedules and lineage
     failures: list[FailureGroup] = field(default_factory=list)  # the failed trials' reasons
+    #: Why importances (and, for a population, parallel coordinates) are left out, or what
+    #: the importances rest on; empty when there is nothing to say.
+    params_note: str = ""
 
 
 def objective_label(spec: dict[str, Any]) -> str:
@@ -241,22 +244,25 @@ def _curves_of(label: str, t: FrozenTrial) -> TrialCurves:
     reported = sorted(t.intermediate_values.items()) if not curves else []
     se = cv_std_err(t)
     schedule = t.user_attrs.get("schedule")
+    params = dict(schedule[-1]["config"]) if schedule else dict(t.params)
     return TrialCurves(
         label=label,
         trial=t.number,
         value=_value(t),
-        params=dict(schedule[-1]["config"]) if schedule else dict(t.params),
+        params=params,
         params_at_end=bool(schedule),
         learned=dict(schedule[-1].get("learned") or {}) if schedule else {},
         curves=curves,
-        diagnosis=_diagnosis(t),
+        diagnosis=_diagnosis(t, params),
         std_err=None if math.isnan(se) else se,
         reported_steps=[int(s) for s, _ in reported],
         reported_values=[float(v) for _, v in reported],
     )
 
 
-def _diagnosis(t: FrozenTrial) -> dict[str, Any] | None:
+def _diagnosis(t: FrozenTrial, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The diagnosis of ``t``'s curves, its advice read against ``config`` (the
+    hyperparameters its model trained with at the end)."""
     curves = t.user_attrs.get("curves", {})
     if len(curves.get("val_loss", [])) < 3 or "train_loss" not in curves:
         return None
@@ -265,7 +271,7 @@ def _diagnosis(t: FrozenTrial) -> dict[str, Any] | None:
     except ImportError:
         return None
     try:
-        result: dict[str, Any] = diagnose(curves, config=dict(t.params)).to_dict()
+        result: dict[str, Any] = diagnose(curves, config=config).to_dict()
         return result
     except Exception:  # a diagnosis is a bonus; it never breaks a report
         return None
@@ -534,14 +540,10 @@ def study_report_records(
     trials = study.get_trials(deepcopy=False)
     complete = _sorted_best_first(trials, direction)
     top = [_curves_of("", t) for t in complete[:top_k]]
-    importances: dict[str, float] = {}
-    if len(complete) >= 4:
-        try:
-            importances = {
-                k: float(v) for k, v in optuna.importance.get_param_importances(study).items()
-            }
-        except Exception:  # importance needs variation in every parameter
-            importances = {}
+    population = population_records(study)
+    importances, params_note = (
+        ({}, POPULATION_PARAMS_NOTE) if population is not None else _importances(study, complete)
+    )
     test = study.user_attrs.get("test_score", {})
     metric = test.get("metric")
     if metric is None and spec is not None and test:
@@ -563,10 +565,41 @@ def study_report_records(
         test_metric=str(metric or "score"),
         objective=objective_label(spec.to_dict()) if spec is not None else "",
         task=spec.task if spec is not None else None,
-        parallel=parallel_axes(sorted(finite, key=lambda t: t.number)),
-        population=population_records(study),
+        parallel=[] if population else parallel_axes(sorted(finite, key=lambda t: t.number)),
+        population=population,
         failures=failure_groups(trials),
+        params_note=params_note,
     )
+
+
+#: Fewest completed trials whose parameter importances a report shows.
+MIN_IMPORTANCE_TRIALS = 8
+
+#: Why a population's report shows no importances or parallel coordinates.
+POPULATION_PARAMS_NOTE = (
+    "Parameter importances and parallel coordinates are left out: a population's members "
+    "change their hyperparameters while they train, so a trial's starting values are not those "
+    "its model trained with (see the learned schedule's figures)."
+)
+
+
+def _importances(
+    study: optuna.Study, complete: Sequence[FrozenTrial]
+) -> tuple[dict[str, float], str]:
+    """Optuna's parameter importances and a note on the trials they rest on; none, and a note
+    saying why, with fewer than :data:`MIN_IMPORTANCE_TRIALS` completed trials (fANOVA on a
+    handful of points ranks noise)."""
+    n = len(complete)
+    if n < MIN_IMPORTANCE_TRIALS:
+        return {}, (
+            f"Parameter importances are left out: they need at least {MIN_IMPORTANCE_TRIALS} "
+            f"completed trials, and this study has {n}."
+        )
+    try:
+        found = optuna.importance.get_param_importances(study)
+    except Exception:  # importance needs variation in every parameter
+        return {}, ""
+    return {k: float(v) for k, v in found.items()}, f"Importances from {n} completed trials."
 
 
 def parallel_axes(trials: Sequence[FrozenTrial]) -> list[ParallelAxis]:

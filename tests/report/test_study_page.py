@@ -1,0 +1,42 @@
+"""A single study's page: what it says about its trials and which figures it draws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from hyperlab.report.html import render_study
+from hyperlab.report.records import study_report_records
+from tests.report.test_any_objective import _figures, _sections
+
+
+def _quadratic(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -2.0, 2.0)
+    y = trial.suggest_float("y", -2.0, 2.0)
+    return (x - 0.5) ** 2 + 0.1 * y**2
+
+
+def _study(trials: int, objective: Any = _quadratic) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=trials)
+    return study
+
+
+def test_importances_need_enough_completed_trials() -> None:
+    """fANOVA on 5 points ranks noise: no chart, and a note that says why."""
+    few = study_report_records(_study(5))
+    assert few.importances == {}
+    assert "this study has 5" in few.params_note
+    sections = _sections(render_study(few))
+    assert few.params_note in sections["Parameter importances"]
+    assert not _figures(sections["Parameter importances"])
+
+
+def test_importances_say_how_many_trials_they_rest_on() -> None:
+    rec = study_report_records(_study(10))
+    assert set(rec.importances) == {"x", "y"}
+    assert "from 10 completed trials" in rec.params_note
+    ((_, layout),) = _figures(_sections(render_study(rec))["Parameter importances"])
+    assert layout["xaxis"]["title"]["text"].startswith("importance")
