@@ -40,3 +40,39 @@ def test_importances_say_how_many_trials_they_rest_on() -> None:
     assert "from 10 completed trials" in rec.params_note
     ((_, layout),) = _figures(_sections(render_study(rec))["Parameter importances"])
     assert layout["xaxis"]["title"]["text"].startswith("importance")
+
+
+def _one_epoch_study(trials: int) -> optuna.Study:
+    """A study of a task without epochs (as ``branin``): each trial's curve is one point."""
+    study = optuna.create_study()
+    for i in range(trials):
+        value = 1.0 + i
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": float(i)},
+                distributions={"x": optuna.distributions.FloatDistribution(0.0, 10.0)},
+                value=value,
+                user_attrs={"curves": {"val_loss": [value]}, "budget": 1},
+            )
+        )
+    return study
+
+
+def test_single_point_curves_get_no_blank_figure_and_no_empty_diagnosis() -> None:
+    rec = study_report_records(_one_epoch_study(4))
+    assert rec.top and all(t.has_curves for t in rec.top)
+    sections = _sections(render_study(rec))
+    assert "Learning curves of the top trials" not in sections
+    assert "Diagnosis of the best trials" not in sections
+
+
+def test_short_curves_are_drawn_with_markers() -> None:
+    from hyperlab.report.html import _curves_figure, _curves_sections
+    from hyperlab.report.records import TrialCurves
+
+    item = TrialCurves("m", 0, 0.5, {}, {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
+    assert [h for h, _ in _curves_sections([item], "curves", "t", [item])] == [
+        "curves",
+        "Diagnosis of the best trials",
+    ]
+    assert {t.mode for t in _curves_figure([item], "t").data} == {"lines+markers"}

@@ -105,6 +105,29 @@ def _loss_curves(items: Sequence[TrialCurves]) -> bool:
     return any(item.curves.get(k) for item in items for k, _ in _LOSS_KEYS)
 
 
+def _drawable(items: Sequence[TrialCurves]) -> bool:
+    """Whether some trial has a curve of two or more points: a trial of one epoch (a task
+    without epochs) has single points, which draw no line and teach nothing."""
+    return any(
+        len(item.reported_values) >= 2
+        or any(len(item.curves.get(k) or []) >= 2 for k, _ in _drawn(item))
+        for item in items
+    )
+
+
+def _curves_sections(
+    items: Sequence[TrialCurves], heading: str, title: str, diagnosed: Sequence[TrialCurves]
+) -> list[tuple[str, str]]:
+    """The learning curves' section and, where there are loss curves, the diagnosis of
+    ``diagnosed``; none where every curve is a single point."""
+    if not items or (any(item.has_curves for item in items) and not _drawable(items)):
+        return []
+    sections = [(heading, _curves_html(items, title))]
+    if _loss_curves(items):
+        sections.append(("Diagnosis of the best trials", _diagnosis_html(diagnosed)))
+    return sections
+
+
 def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
     """Train (dotted) and validation curves per epoch, or the values a user's objective
     reported per step when there are no task curves."""
@@ -120,7 +143,8 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
                     go.Scatter(
                         x=list(range(1, len(ys) + 1)),
                         y=ys,
-                        mode="lines",
+                        mode="lines+markers",
+                        marker={"size": 4},
                         name=f"{item.title} {key}",
                         line={"color": color, "dash": dash},
                     )
@@ -305,15 +329,12 @@ def render_compare(rec: CompareRecords) -> str:
         )
     if rec.failures:
         sections.append(("Failed trials", failures_html(rec.failures)))
-    if rec.best_curves:
-        sections.append(
-            (
-                "Learning curves of the best trials",
-                _curves_html(rec.best_curves, "Best trial of each method (dotted: train)"),
-            )
-        )
-    if _loss_curves(rec.best_curves):
-        sections.append(("Diagnosis of the best trials", _diagnosis_html(rec.best_curves)))
+    sections += _curves_sections(
+        rec.best_curves,
+        "Learning curves of the best trials",
+        "Best trial of each method (dotted: train)",
+        rec.best_curves,
+    )
     if rec.pruned:
         sections.append(("Early-stopping diagnostics", _pruned_html(rec)))
     if rec.populations:
@@ -469,15 +490,9 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
         from hyperlab.report.population_html import HEADING, population_section
 
         sections.append((HEADING, population_section(rec.population)))
-    if rec.top:
-        sections.append(
-            (
-                "Learning curves of the top trials",
-                _curves_html(rec.top, "Top trials (dotted: train)"),
-            )
-        )
-    if _loss_curves(rec.top):
-        sections.append(("Diagnosis of the best trials", _diagnosis_html(rec.top[:3])))
+    sections += _curves_sections(
+        rec.top, "Learning curves of the top trials", "Top trials (dotted: train)", rec.top[:3]
+    )
     if rec.importances or rec.params_note:
         sections.append(("Parameter importances", _importances_html(rec)))
     if len(rec.parallel) >= 2 and len(rec.parallel[-1].values) >= 2:
