@@ -76,3 +76,49 @@ def test_short_curves_are_drawn_with_markers() -> None:
         "Diagnosis of the best trials",
     ]
     assert {t.mode for t in _curves_figure([item], "t").data} == {"lines+markers"}
+
+
+def _mixed_study() -> optuna.Study:
+    """3 completed trials, 2 pruned ones (with reported values) and 1 failed one."""
+    study = optuna.create_study()
+    dist = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    for value in (0.5, 0.3, 0.4):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": value}, distributions=dist, value=value, user_attrs={"budget": 4}
+            )
+        )
+    for last in (0.9, 0.8):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": last},
+                distributions=dist,
+                state=optuna.trial.TrialState.PRUNED,
+                intermediate_values={1: 1.2, 2: last},
+                user_attrs={"budget": 2},
+            )
+        )
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"x": 0.1}, distributions=dist, state=optuna.trial.TrialState.FAIL
+        )
+    )
+    return study
+
+
+def test_summary_counts_trials_by_state_and_the_epochs_used() -> None:
+    rec = study_report_records(_mixed_study())
+    assert rec.counts == {"complete": 3, "pruned": 2, "failed": 1}
+    assert rec.epochs == 3 * 4 + 2 * 2
+    rec.task = "a-task"  # the epochs are told for a task
+    summary = _sections(render_study(rec))["Summary"]
+    assert "Trials: 3 complete, 2 pruned, 1 failed; 16 epochs used." in summary
+
+
+def test_history_draws_pruned_trials_at_their_last_value_and_counts_failed_ones() -> None:
+    history = _sections(render_study(study_report_records(_mixed_study())))["Optimization history"]
+    ((traces, _),) = _figures(history)
+    (pruned,) = [t for t in traces if t["name"].startswith("pruned")]
+    assert pruned["x"] == [3, 4] and pruned["y"] == [0.9, 0.8]
+    assert pruned["marker"]["symbol"] != traces[0].get("marker", {}).get("symbol")
+    assert "1 failed trial is not drawn" in history

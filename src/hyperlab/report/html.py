@@ -434,6 +434,7 @@ def _study_summary(rec: StudyRecords) -> str:
         what = "Task" if rec.task is not None else "Objective"
         summary += f"{what} <code>{html.escape(rec.objective)}</code>. "
     summary += f"{better(rec.direction).capitalize()} is better.</p>"
+    summary += f"<p>{_trials_sentence(rec)}</p>"
     if rec.best is not None:
         se = rec.best.std_err
         spread = " (no CV)" if se is None else f" ± {fmt(se)} (CV standard error)"
@@ -461,17 +462,36 @@ def _study_summary(rec: StudyRecords) -> str:
     return summary
 
 
-def render_study(rec: StudyRecords, title: str | None = None) -> str:
-    """The single-study report."""
+def _trials_sentence(rec: StudyRecords) -> str:
+    """``Trials: 12 complete, 5 pruned, 1 failed; 87 epochs used.`` (epochs for a task)."""
+    counts = ", ".join(f"{n} {state}" for state, n in rec.counts.items())
+    used = f"; {rec.epochs} epochs used" if rec.task is not None else ""
+    return f"Trials: {counts}{used}."
+
+
+def _history_figure(rec: StudyRecords) -> Any:
+    """Each completed trial's value, each pruned one's last reported value (its own marker)
+    and the best value so far, against the trial's number."""
     import plotly.graph_objects as go
 
-    sections: list[tuple[str, str]] = [("Summary", _study_summary(rec))]
     xs = [h["trial"] for h in rec.history]
     best = "highest" if rec.direction == "maximize" else "lowest"
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(x=xs, y=[h["value"] for h in rec.history], mode="markers", name="trial value")
     )
+    stopped = [p for p in rec.pruned if p.curve]
+    if stopped:
+        fig.add_trace(
+            go.Scatter(
+                x=[p.trial for p in stopped],
+                y=[p.curve[-1] for p in stopped],
+                mode="markers",
+                marker={"symbol": "x", "color": "#7f7f7f", "size": 7},
+                name="pruned (last reported value)",
+                text=[f"stopped at epoch {p.epoch}" for p in stopped],
+            )
+        )
     fig.add_trace(
         go.Scatter(
             x=xs, y=[h["best_so_far"] for h in rec.history], mode="lines", name=f"{best} so far"
@@ -483,7 +503,25 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
         yaxis_title=f"value ({better(rec.direction)} is better)",
         height=380,
     )
-    sections.append(("Optimization history", figure_html(fig)))
+    return fig
+
+
+def _history_html(rec: StudyRecords) -> str:
+    """The history figure and a note on the failed trials it cannot draw."""
+    failed = rec.counts.get("failed", 0)
+    note = (
+        f"<p class='note'>{failed} failed trial{'s are' if failed > 1 else ' is'} not drawn "
+        "(no value).</p>"
+        if failed
+        else ""
+    )
+    return figure_html(_history_figure(rec)) + note
+
+
+def render_study(rec: StudyRecords, title: str | None = None) -> str:
+    """The single-study report."""
+    sections: list[tuple[str, str]] = [("Summary", _study_summary(rec))]
+    sections.append(("Optimization history", _history_html(rec)))
     if rec.failures:
         sections.append(("Failed trials", failures_html(rec.failures)))
     if rec.population is not None:

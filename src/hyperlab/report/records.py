@@ -83,7 +83,7 @@ class PrunedTrial:
     """Why and where a trial was stopped early (``curve``: its reported values at ``steps``)."""
 
     label: str
-    seed: int
+    seed: int | None  # None in a single study's report
     trial: int
     epoch: int
     curve: list[float]
@@ -206,6 +206,10 @@ class StudyRecords:
     #: Why importances (and, for a population, parallel coordinates) are left out, or what
     #: the importances rest on; empty when there is nothing to say.
     params_note: str = ""
+    #: Trials by how they ended: ``complete``, ``pruned``, ``failed`` (surplus claims left out).
+    counts: dict[str, int] = field(default_factory=dict)
+    epochs: int = 0  # epochs (budget units) all its trials used, pruned and failed ones too
+    pruned: list[PrunedTrial] = field(default_factory=list)  # its pruned trials, by number
 
 
 def objective_label(spec: dict[str, Any]) -> str:
@@ -277,7 +281,7 @@ def _diagnosis(t: FrozenTrial, config: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-def _pruned_of(label: str, seed: int, t: FrozenTrial) -> PrunedTrial:
+def _pruned_of(label: str, seed: int | None, t: FrozenTrial) -> PrunedTrial:
     reported = sorted(t.intermediate_values.items())
     return PrunedTrial(
         label=label,
@@ -569,7 +573,20 @@ def study_report_records(
         population=population,
         failures=failure_groups(trials),
         params_note=params_note,
+        counts=_state_counts(study),
+        epochs=sum(int(r["budget"]) for r in history),
+        pruned=[_pruned_of("", None, t) for t in trials if t.state == TrialState.PRUNED],
     )
+
+
+def _state_counts(study: optuna.Study) -> dict[str, int]:
+    """Trials by how they ended (failed: surplus claims left out)."""
+    trials = study.get_trials(deepcopy=False)
+    return {
+        "complete": sum(t.state == TrialState.COMPLETE for t in trials),
+        "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+        "failed": failed_trials(study),
+    }
 
 
 #: Fewest completed trials whose parameter importances a report shows.
