@@ -113,6 +113,7 @@ class TrialCurves:
             member changes its hyperparameters while it trains), not those it started with.
         learned: Hyperparameters its training set itself, at the end (a hypergradient-learned
             rate), where there are any.
+        seed: The seed of its study, in a comparison (trial numbers repeat across seeds).
     """
 
     label: str
@@ -126,11 +127,15 @@ class TrialCurves:
     reported_values: list[float] = field(default_factory=list)
     params_at_end: bool = False
     learned: dict[str, float] = field(default_factory=dict)
+    seed: int | None = None
 
     @property
     def title(self) -> str:
-        """``<label>, trial N``, or ``trial N`` when there is no label."""
-        return f"{self.label}, trial {self.trial}" if self.label else f"trial {self.trial}"
+        """``<label>, seed S, trial N``; the label and seed only where there are some."""
+        parts = [self.label] if self.label else []
+        if self.seed is not None:
+            parts.append(f"seed {self.seed}")
+        return ", ".join([*parts, f"trial {self.trial}"])
 
     @property
     def has_curves(self) -> bool:
@@ -243,7 +248,7 @@ def _label(tuner: str, pruner: str, spec: RunSpec) -> str:
     return tuner if len(spec.pruners) == 1 else f"{tuner}+{pruner}"
 
 
-def _curves_of(label: str, t: FrozenTrial) -> TrialCurves:
+def _curves_of(label: str, t: FrozenTrial, seed: int | None = None) -> TrialCurves:
     curves = {k: list(v) for k, v in t.user_attrs.get("curves", {}).items()}
     reported = sorted(t.intermediate_values.items()) if not curves else []
     se = cv_std_err(t)
@@ -261,6 +266,7 @@ def _curves_of(label: str, t: FrozenTrial) -> TrialCurves:
         std_err=None if math.isnan(se) else se,
         reported_steps=[int(s) for s, _ in reported],
         reported_values=[float(v) for _, v in reported],
+        seed=seed,
     )
 
 
@@ -319,6 +325,7 @@ class _Method:
     stopped: list[str]
     test_metric: str | None
     failures: list[FailureGroup] = field(default_factory=list)
+    best_seed: int | None = None  # the seed of the study that holds ``best``
 
 
 def unfinished_note(study: optuna.Study, finished: int, target: int) -> str | None:
@@ -383,7 +390,7 @@ def _method(
     finals, tests, epochs, curves = [], [], [], []
     pruned: list[PrunedTrial] = []
     stopped: list[str] = []
-    candidates: list[FrozenTrial] = []
+    candidates: list[tuple[FrozenTrial, int]] = []  # each seed's best trial
     metric: str | None = None
     n_failed = 0
     failures: list[FailureGroup] = []
@@ -406,7 +413,7 @@ def _method(
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += failed_trials(study)
         failures += failure_groups(trials, label, seed)
-        candidates += _sorted_best_first(trials, direction)[:1]
+        candidates += [(t, seed) for t in _sorted_best_first(trials, direction)[:1]]
     missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
     if missing:
         rest = len(finals) - len(missing)
@@ -442,8 +449,9 @@ def _method(
         n_pruned=len(pruned),
         n_failed=n_failed,
     )
-    best = next(iter(_sorted_best_first(candidates, direction)), None)
-    return _Method(summary, pruned, best, stopped, metric, failures)
+    best = next(iter(_sorted_best_first([t for t, _ in candidates], direction)), None)
+    best_seed = next((seed for t, seed in candidates if t is best), None)
+    return _Method(summary, pruned, best, stopped, metric, failures, best_seed)
 
 
 def _comparisons(
@@ -503,7 +511,9 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
         reference=reference,
         pruned=[t for p in parts for t in p.pruned],
         failures=[f for p in parts for f in p.failures],
-        best_curves=[_curves_of(p.summary.label, p.best) for p in parts if p.best is not None],
+        best_curves=[
+            _curves_of(p.summary.label, p.best, p.best_seed) for p in parts if p.best is not None
+        ],
         stopped=[s for p in parts for s in p.stopped] + not_started + _setup_notes(spec),
         spec=spec_data,
         objective=objective_label(spec_data),
