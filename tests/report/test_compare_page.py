@@ -9,6 +9,9 @@ import pytest
 
 import hyperlab
 from hyperlab.report import compare_records
+from hyperlab.report.html import _pruned_html
+from hyperlab.report.records import CompareRecords, PrunedTrial
+from tests.report.test_any_objective import _figures
 
 
 def _reporting(trial: optuna.Trial) -> float:
@@ -48,3 +51,33 @@ def _studies(run: Path) -> list[tuple[optuna.Study, str, str, int]]:
     from hyperlab.lab.rundir import load_studies
 
     return load_studies(run)
+
+
+def _pruned(label: str, trial: int, predicted: float | None = None) -> PrunedTrial:
+    return PrunedTrial(label, 0, trial, 2, [1.0, 0.9], "stopped", predicted, 0.1, [1, 2], 6)
+
+
+def _records(pruned: list[PrunedTrial]) -> CompareRecords:
+    return CompareRecords(
+        name="c", task="a-task", optimum=None, trials=len(pruned), methods=[], comparisons=[],
+        reference="", pruned=pruned, best_curves=[], stopped=[], spec={"budget": 6},
+    )  # fmt: skip
+
+
+def test_pruned_figure_takes_trials_of_every_method_with_predictions_first() -> None:
+    from hyperlab.report.html import shown_pruned
+
+    first = [_pruned("a", i) for i in range(10)]
+    second = [_pruned("b", 0), _pruned("b", 1), _pruned("b", 2, predicted=0.5)]
+    shown = shown_pruned(first + second, show=4)
+    assert [(p.label, p.trial) for p in shown] == [("a", 0), ("a", 1), ("b", 2), ("b", 0)]
+    assert len(shown_pruned(first + second, show=8)) == 8
+
+
+def test_pruned_section_has_whole_epoch_ticks_and_says_where_its_table_is_cut() -> None:
+    section = _pruned_html(_records([_pruned("a", i) for i in range(60)]))
+    ((_, layout),) = _figures(section)
+    assert layout["xaxis"]["dtick"] == 1 and layout["xaxis"]["tickformat"] == "d"
+    assert "The first 50 of 60 pruned trials" in section
+    assert section.count("<tr>") == 1 + 50
+    assert "The first 50" not in _pruned_html(_records([_pruned("a", i) for i in range(5)]))

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from hyperlab.direction import regret, sign
-from hyperlab.report.records import CompareRecords, FailureGroup, StudyRecords, TrialCurves
+from hyperlab.report.records import (
+    CompareRecords,
+    FailureGroup,
+    PrunedTrial,
+    StudyRecords,
+    TrialCurves,
+)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;
@@ -374,11 +380,37 @@ def failures_html(groups: Sequence[FailureGroup], show: int = 30) -> str:
     )
 
 
-def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
+def int_axis(largest: float) -> dict[str, Any]:
+    """Axis settings that put ticks on whole numbers only (epochs, steps): one tick per unit
+    on a short axis (plotly would tick halves), whole-number labels on any axis."""
+    axis: dict[str, Any] = {"tickformat": "d"}
+    if largest <= 12:
+        axis.update(tick0=0, dtick=1)
+    return axis
+
+
+def shown_pruned(pruned: Sequence[PrunedTrial], show: int = 8) -> list[PrunedTrial]:
+    """Up to ``show`` pruned trials for the figure, taken from each method in turn; within a
+    method, those that carry a predicted final value first (they show what the pruner read)."""
+    queues: dict[str, list[PrunedTrial]] = {}
+    for p in pruned:
+        queues.setdefault(p.label, []).append(p)
+    for queue in queues.values():
+        queue.sort(key=lambda p: p.predicted_mean is None)
+    picked: list[PrunedTrial] = []
+    while len(picked) < show and any(queues.values()):
+        for queue in queues.values():
+            if queue and len(picked) < show:
+                picked.append(queue.pop(0))
+    return sorted(picked, key=lambda p: list(queues).index(p.label))
+
+
+def _pruned_html(rec: CompareRecords, show: int = 8, rows_shown: int = 50) -> str:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for i, p in enumerate(rec.pruned[:show]):
+    steps = [1]
+    for i, p in enumerate(shown_pruned(rec.pruned, show)):
         color = _COLORS[i % len(_COLORS)]
         fig.add_trace(
             go.Scatter(
@@ -389,8 +421,10 @@ def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
                 line={"color": color},
             )
         )
+        steps += p.steps or [len(p.curve)]
         if p.predicted_mean is not None:
             final_x = p.predicted_epoch or rec.spec.get("budget") or max(len(p.curve), 1)
+            steps.append(final_x)
             std = p.predicted_std or 0.0
             fig.add_trace(
                 go.Scatter(
@@ -405,7 +439,7 @@ def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
     task = rec.task is not None
     fig.update_layout(
         title="Pruned trials: curve so far and predicted final value (90% band)",
-        xaxis_title="epoch" if task else "step",
+        xaxis={"title": "epoch" if task else "step", **int_axis(max(steps))},
         yaxis_title=(
             ("validation loss" if rec.direction == "minimize" else "validation score")
             if task
@@ -423,9 +457,22 @@ def _pruned_html(rec: CompareRecords, show: int = 8) -> str:
             "± std": p.predicted_std,
             "reason": p.reason,
         }
-        for p in rec.pruned[:50]
+        for p in rec.pruned[:rows_shown]
     ]
-    return figure_html(fig) + table(rows)
+    cut = (
+        f"<p class='note'>The first {rows_shown} of {len(rec.pruned)} pruned trials; "
+        "results.csv and the storage hold them all.</p>"
+        if len(rec.pruned) > rows_shown
+        else ""
+    )
+    shown = (
+        f"<p class='note'>The figure draws {min(show, len(rec.pruned))} of the "
+        f"{len(rec.pruned)} pruned trials, from each method in turn, those with a predicted "
+        "final value first.</p>"
+        if len(rec.pruned) > show
+        else ""
+    )
+    return figure_html(fig) + shown + table(rows) + cut
 
 
 def _study_summary(rec: StudyRecords) -> str:
