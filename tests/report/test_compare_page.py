@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -81,3 +82,32 @@ def test_pruned_section_has_whole_epoch_ticks_and_says_where_its_table_is_cut() 
     assert "The first 50 of 60 pruned trials" in section
     assert section.count("<tr>") == 1 + 50
     assert "The first 50" not in _pruned_html(_records([_pruned("a", i) for i in range(5)]))
+
+
+def test_best_so_far_band_of_few_seeds_is_their_range_and_says_so(two_seeds: Path) -> None:
+    from hyperlab.report.html import _best_so_far_figure
+
+    rec = compare_records(two_seeds)
+    for m in rec.methods:
+        assert m.band == "range of 2 seeds"
+        assert m.curve_low == [min(a, b) for a, b in zip(*_best_so_far_curves(two_seeds, m))]
+        assert m.curve_high == [max(a, b) for a, b in zip(*_best_so_far_curves(two_seeds, m))]
+    title = _best_so_far_figure(rec).layout.title.text
+    assert "band: range of 2 seeds" in title and "bootstrap" not in title
+
+
+def _best_so_far_curves(run: Path, method: Any) -> list[list[float]]:
+    """Each seed's best value so far after each finished trial (minimized)."""
+    out = []
+    for study, tuner, _, _ in sorted(_studies(run), key=lambda s: s[3]):
+        if tuner == method.tuner:
+            values = [t.value for t in study.trials if t.value is not None]
+            out.append([min(values[: i + 1]) for i in range(len(values))])
+    return out
+
+
+def test_bootstrap_band_is_named_so_from_five_seeds() -> None:
+    from hyperlab.report.records import band_text
+
+    assert band_text(5) == "95% bootstrap band of the median of 5 seeds"
+    assert band_text(4) == "range of 4 seeds" and band_text(1) == "one seed, no band"

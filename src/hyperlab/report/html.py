@@ -257,8 +257,10 @@ def _best_so_far_figure(rec: CompareRecords) -> Any:
             )
         )
     best = "highest" if rec.direction == "maximize" else "lowest"
+    bands = "; ".join(dict.fromkeys(m.band for m in rec.methods if m.band))
     fig.update_layout(
-        title=f"Best value so far, the {best} (median across seeds, 95% bootstrap band)",
+        title=f"Best value so far, the {best} (median across seeds"
+        + (f"; band: {bands})" if bands else ")"),
         xaxis_title="trial",
         yaxis_title=f"{best} value so far",
         height=420,

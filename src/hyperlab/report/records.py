@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class MethodSummary:
     curve_high: list[float] = field(default_factory=list)
     n_pruned: int = 0
     n_failed: int = 0
+    band: str = ""  # what the band around ``curve_median`` is, in words
 
     @property
     def seeds_with_result(self) -> int:
@@ -303,8 +305,21 @@ def _pruned_of(label: str, seed: int | None, t: FrozenTrial) -> PrunedTrial:
     )
 
 
+#: Fewest seeds whose best-so-far band is a bootstrap band of the median; with fewer, the band
+#: is the seeds' range (a bootstrap of the median of 2 to 4 values spans about all of them).
+MIN_BOOTSTRAP_SEEDS = 5
+
+
+def band_text(seeds: int) -> str:
+    """What the band of ``seeds`` seeds' best-so-far curves is, in words."""
+    if seeds >= MIN_BOOTSTRAP_SEEDS:
+        return f"95% bootstrap band of the median of {seeds} seeds"
+    return "one seed, no band" if seeds == 1 else f"range of {seeds} seeds"
+
+
 def _band(curves: list[list[float]]) -> tuple[list[float], list[float], list[float]]:
-    """Median and bootstrap band across seeds of best-so-far curves (shorter ones held flat)."""
+    """Median across seeds of best-so-far curves (shorter ones held flat) and its band: the
+    bootstrap band of the median, or the range below :data:`MIN_BOOTSTRAP_SEEDS` seeds."""
     length = max((len(c) for c in curves), default=0)
     if not length:
         return [], [], []
@@ -312,6 +327,10 @@ def _band(curves: list[list[float]]) -> tuple[list[float], list[float], list[flo
         [c + [c[-1] if c else math.nan] * (length - len(c)) for c in curves], dtype=float
     )
     med, low, high = bootstrap_band(padded)
+    if len(curves) < MIN_BOOTSTRAP_SEEDS:
+        with warnings.catch_warnings():  # a point no seed has reached yet stays NaN
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            low, high = np.nanmin(padded, axis=0), np.nanmax(padded, axis=0)
     return med.tolist(), low.tolist(), high.tolist()
 
 
@@ -448,6 +467,7 @@ def _method(
         curve_high=high,
         n_pruned=len(pruned),
         n_failed=n_failed,
+        band=band_text(len(curves)),
     )
     best = next(iter(_sorted_best_first([t for t, _ in candidates], direction)), None)
     best_seed = next((seed for t, seed in candidates if t is best), None)
