@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,10 @@ def _pruned(label: str, trial: int, predicted: float | None = None) -> PrunedTri
     return PrunedTrial(label, 0, trial, 2, [1.0, 0.9], "stopped", predicted, 0.1, [1, 2], 6)
 
 
-def _records(pruned: list[PrunedTrial]) -> CompareRecords:
+def _records(pruned: list[PrunedTrial], methods: list[Any] | None = None) -> CompareRecords:
     return CompareRecords(
-        name="c", task="a-task", optimum=None, trials=len(pruned), methods=[], comparisons=[],
+        name="c", task="a-task", optimum=None, trials=len(pruned), methods=methods or [],
+        comparisons=[],
         reference="", pruned=pruned, best_curves=[], stopped=[], spec={"budget": 6},
     )  # fmt: skip
 
@@ -111,3 +113,20 @@ def test_bootstrap_band_is_named_so_from_five_seeds() -> None:
 
     assert band_text(5) == "95% bootstrap band of the median of 5 seeds"
     assert band_text(4) == "range of 4 seeds" and band_text(1) == "one seed, no band"
+
+
+def test_best_so_far_gets_a_log_axis_where_values_span_more_than_two_decades() -> None:
+    from hyperlab.report.html import _best_so_far_figure
+    from hyperlab.report.records import MethodSummary
+
+    def y_type(curve: list[float]) -> Any:
+        m = MethodSummary(
+            label="random", tuner="random", pruner="none", seeds=[0], final_best=[curve[-1]],
+            final_mean=curve[-1], final_se=math.nan, test_scores=[], test_mean=math.nan,
+            test_se=math.nan, epochs=[3], epochs_mean=3.0, curve_x=[1, 2, 3],
+            curve_median=curve, curve_low=curve, curve_high=curve,
+        )  # fmt: skip
+        return _best_so_far_figure(_records([], [m])).layout.yaxis.type
+
+    assert y_type([171.0, 12.0, 0.4]) == "log"
+    assert y_type([1.0, 0.8, 0.5]) in (None, "-", "linear")

@@ -122,3 +122,23 @@ def test_history_draws_pruned_trials_at_their_last_value_and_counts_failed_ones(
     assert pruned["x"] == [3, 4] and pruned["y"] == [0.9, 0.8]
     assert pruned["marker"]["symbol"] != traces[0].get("marker", {}).get("symbol")
     assert "1 failed trial is not drawn" in history
+
+
+def _valued_study(values: list[float]) -> optuna.Study:
+    study = optuna.create_study()
+    dist = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    for v in values:
+        study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions=dist, value=v))
+    return study
+
+
+def test_history_gets_a_log_axis_where_values_span_more_than_two_decades() -> None:
+    def y_axis(values: list[float]) -> dict[str, Any]:
+        history = _sections(render_study(study_report_records(_valued_study(values))))
+        ((_, layout),) = _figures(history["Optimization history"])
+        axis: dict[str, Any] = layout["yaxis"]
+        return axis
+
+    assert y_axis([171.0, 12.0, 0.4]).get("type") == "log"  # branin's span
+    assert "type" not in y_axis([0.5, 0.3, 0.4])
+    assert "type" not in y_axis([171.0, -12.0, 0.4])  # not all positive

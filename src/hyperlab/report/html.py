@@ -258,11 +258,12 @@ def _best_so_far_figure(rec: CompareRecords) -> Any:
         )
     best = "highest" if rec.direction == "maximize" else "lowest"
     bands = "; ".join(dict.fromkeys(m.band for m in rec.methods if m.band))
+    plotted = [v for m in rec.methods for v in m.curve_low + m.curve_median + m.curve_high]
     fig.update_layout(
         title=f"Best value so far, the {best} (median across seeds"
         + (f"; band: {bands})" if bands else ")"),
         xaxis_title="trial",
-        yaxis_title=f"{best} value so far",
+        yaxis=value_axis(plotted, f"{best} value so far"),
         height=420,
     )
     return fig
@@ -380,6 +381,21 @@ def failures_html(groups: Sequence[FailureGroup], show: int = 30) -> str:
         "<table><thead><tr><th>failed trials</th><th>reason</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{more}"
     )
+
+
+#: Decades the plotted values must span (all positive) for a value axis to be logarithmic.
+LOG_DECADES = 2.0
+
+
+def value_axis(values: Sequence[float], title: str) -> dict[str, Any]:
+    """A value axis titled ``title``: logarithmic where the finite values are all positive and
+    span more than :data:`LOG_DECADES` decades (``branin``'s 0.4 to 171), where a linear axis
+    flattens every good value onto the floor."""
+    axis: dict[str, Any] = {"title": title}
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if finite and min(finite) > 0 and math.log10(max(finite) / min(finite)) > LOG_DECADES:
+        axis.update(type="log", exponentformat="power", title=f"{title} (log)")
+    return axis
 
 
 def int_axis(largest: float) -> dict[str, Any]:
@@ -546,10 +562,13 @@ def _history_figure(rec: StudyRecords) -> Any:
             x=xs, y=[h["best_so_far"] for h in rec.history], mode="lines", name=f"{best} so far"
         )
     )
+    plotted = [v for h in rec.history for v in (h["value"], h["best_so_far"])]
     fig.update_layout(
         title="Optimization history",
         xaxis_title="trial",
-        yaxis_title=f"value ({better(rec.direction)} is better)",
+        yaxis=value_axis(
+            plotted + [p.curve[-1] for p in stopped], f"value ({better(rec.direction)} is better)"
+        ),
         height=380,
     )
     return fig
