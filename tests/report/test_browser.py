@@ -58,7 +58,8 @@ _PROBE = """<script>(function () {
         }).length;
       }),
       axes: div.querySelectorAll(".y-axis").length,
-      inked: context ? inked(context) : 0
+      inked: context ? inked(context) : 0,
+      legend: div.layout && div.layout.legend ? div.layout.legend.orientation || "v" : "v"
     };
   }
   window.addEventListener("load", function () {
@@ -67,6 +68,8 @@ _PROBE = """<script>(function () {
       out.id = "hyperlab-probe";
       out.textContent = JSON.stringify({
         errors: errors,
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth: window.innerWidth,
         figures: Array.prototype.map.call(document.querySelectorAll(".plotly-graph-div"), figure)
       });
       document.body.appendChild(out);
@@ -86,8 +89,9 @@ def _chromium() -> str:
     )
 
 
-def _open(report: Path, tmp_path: Path) -> dict[str, Any]:
-    """What the probe saw when Chromium loaded ``report``."""
+def _open(report: Path, tmp_path: Path, width: int = 1200) -> dict[str, Any]:
+    """What the probe saw when Chromium loaded ``report`` in a window ``width`` pixels wide
+    (Chromium's headless window is at least 500)."""
     page = tmp_path / "page.html"
     page.write_text(report.read_text().replace("<head>", "<head>" + _PROBE, 1), encoding="utf-8")
     command = [
@@ -102,7 +106,7 @@ def _open(report: Path, tmp_path: Path) -> dict[str, Any]:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1200,900",
+        f"--window-size={width},900",
         "--virtual-time-budget=20000",
         "--dump-dom",
         page.as_uri(),
@@ -157,3 +161,17 @@ def test_tune_report_of_a_user_objective(user_tune: Path, tmp_path: Path) -> Non
 def test_compare_report_of_a_user_objective(user_compare: Path, tmp_path: Path) -> None:
     figures = _check(write_report(user_compare), tmp_path)
     assert len(figures) == 2
+
+
+def test_a_narrow_screen_scrolls_wide_tables_in_their_box_and_puts_legends_below(
+    builtin_compare: Path, tmp_path: Path
+) -> None:
+    """On a phone-sized window the page is no wider than the window (a wide table scrolls
+    inside its own box) and every legend lies below its plot, where it is not cut off."""
+    seen = _open(write_report(builtin_compare), tmp_path, width=500)
+    assert seen["errors"] == []
+    assert seen["scrollWidth"] <= seen["innerWidth"] <= 500
+    assert seen["figures"] and all(fig["legend"] == "h" for fig in seen["figures"])
+    (tmp_path / "wide").mkdir()
+    wide = _open(write_report(builtin_compare), tmp_path / "wide")
+    assert all(fig["legend"] == "v" for fig in wide["figures"])

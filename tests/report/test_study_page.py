@@ -142,3 +142,9 @@ def test_history_gets_a_log_axis_where_values_span_more_than_two_decades() -> No
     assert y_axis([171.0, 12.0, 0.4]).get("type") == "log"  # branin's span
     assert "type" not in y_axis([0.5, 0.3, 0.4])
     assert "type" not in y_axis([171.0, -12.0, 0.4])  # not all positive
+
+
+def test_figures_follow_the_page_width_on_any_screen() -> None:
+    page = render_study(study_report_records(_study(3)))
+    assert "name='viewport' content='width=device-width" in page
+    assert page.count('"responsive": true') == page.count("Plotly.newPlot(") > 0

@@ -21,6 +21,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;ma
 color:#222;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;
 margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+table{display:block;max-width:100%;overflow-x:auto}
 td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}.note{color:#555;font-size:.9rem}
 .verdict{font-family:ui-monospace,monospace;font-size:.9rem}code{background:#f4f4f4;padding:0 .2rem}
@@ -62,8 +63,44 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) 
 
 
 def figure_html(fig: Any) -> str:
-    """A plotly figure as a ``<div>`` that uses the page's single plotly.js copy."""
-    return str(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+    """A plotly figure as a ``<div>`` that uses the page's single plotly.js copy; it follows
+    the width of the page (a phone's, a resized window's)."""
+    return str(
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            config={"displaylogo": False, "responsive": True},
+        )
+    )
+
+
+#: Below this width (CSS pixels) a figure's legend goes below the plot: at its right it would
+#: take most of a phone's width and cut its entries off.
+NARROW_PX = 700
+
+#: Moves every figure's legend below its plot (and shrinks its title) on a narrow screen, and
+#: back on a wide one.
+_NARROW_JS = (
+    """(function () {
+  var narrow = false;
+  var below = {"legend.orientation": "h", "legend.x": 0, "legend.xanchor": "left",
+               "legend.y": -0.3, "legend.yanchor": "top", "title.font.size": 12};
+  var right = {"legend.orientation": null, "legend.x": null, "legend.xanchor": null,
+               "legend.y": null, "legend.yanchor": null, "title.font.size": null};
+  function fit() {
+    var now = window.innerWidth < """
+    + str(NARROW_PX)
+    + """;
+    if (now === narrow) { return; }
+    narrow = now;
+    document.querySelectorAll(".plotly-graph-div").forEach(function (div) {
+      if (div.data) { Plotly.relayout(div, now ? below : right); }
+    });
+  }
+  window.addEventListener("load", fit);
+  window.addEventListener("resize", fit);
+})();"""
+)
 
 
 def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
@@ -75,9 +112,10 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
     )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+        f"<body><h1>{html.escape(title)}</h1>{body}<script>{_NARROW_JS}</script></body></html>"
     )
 
 
