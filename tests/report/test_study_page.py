@@ -148,3 +148,14 @@ def test_figures_follow_the_page_width_on_any_screen() -> None:
     page = render_study(study_report_records(_study(3)))
     assert "name='viewport' content='width=device-width" in page
     assert page.count('"responsive": true') == page.count("Plotly.newPlot(") > 0
+
+
+def test_text_columns_are_left_aligned_and_numbers_right_aligned() -> None:
+    from hyperlab.report.html import _CSS, table
+
+    reason = "stopped by the pruner at epoch 1: value 1.035"
+    page = table([{"method": "random+asha", "trial": 3, "value": 0.5, "reason": reason}])
+    assert "<th class='t'>method</th>" in page and "<td class='t'>random+asha</td>" in page
+    assert f"<td class='t long'>{reason}</td>" in page
+    assert "<td>3</td>" in page and "<td>0.5</td>" in page
+    assert ".t{text-align:left}" in _CSS.replace("th:first-child,", "")

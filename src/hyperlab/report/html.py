@@ -23,7 +23,8 @@ h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bo
 margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 table{display:block;max-width:100%;overflow-x:auto}
 td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}th{background:#f4f4f4}
-td:first-child,th:first-child{text-align:left}.note{color:#555;font-size:.9rem}
+td:first-child,th:first-child,.t{text-align:left}.long{min-width:14rem}
+.note{color:#555;font-size:.9rem}
 .verdict{font-family:ui-monospace,monospace;font-size:.9rem}code{background:#f4f4f4;padding:0 .2rem}
 """
 
@@ -50,16 +51,32 @@ def fmt(v: Any, digits: int = 4) -> str:
     return html.escape(str(v))
 
 
+#: A text column whose longest cell has more characters than this gets room to be read
+#: (class ``long``) instead of wrapping a word per line in a narrow table.
+LONG_TEXT = 30
+
+
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """An HTML table of plain-data rows."""
+    """An HTML table of plain-data rows: text columns left-aligned (class ``t``), numbers
+    right-aligned so their digits line up."""
     if not rows:
         return "<p class='note'>(no rows)</p>"
     columns = list(columns or rows[0].keys())
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    classes = {c: _column_class([r.get(c) for r in rows]) for c in columns}
+    head = "".join(f"<th{classes[c]}>{html.escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{fmt(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows
+        "<tr>" + "".join(f"<td{classes[c]}>{fmt(r.get(c))}</td>" for c in columns) + "</tr>"
+        for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _column_class(values: Sequence[Any]) -> str:
+    """`` class='t'`` for a column of text (`` class='t long'`` for long text), else ``""``."""
+    texts = [v for v in values if isinstance(v, str)]
+    if not texts:
+        return ""
+    return " class='t long'" if max(map(len, texts)) > LONG_TEXT else " class='t'"
 
 
 def figure_html(fig: Any) -> str:
@@ -407,7 +424,7 @@ def failures_html(groups: Sequence[FailureGroup], show: int = 30) -> str:
         )
         rows.append(
             f"<tr><td>{html.escape(where)}{len(g.trials)} (trial{'s' if len(g.trials) > 1 else ''}"
-            f" {numbers})</td><td><code>{html.escape(g.reason)}</code>{trace}</td></tr>"
+            f" {numbers})</td><td class='t long'><code>{html.escape(g.reason)}</code>{trace}</td></tr>"
         )
     more = (
         f"<p class='note'>{len(groups) - show} more reasons: see fail_reason in results.csv "
@@ -416,7 +433,7 @@ def failures_html(groups: Sequence[FailureGroup], show: int = 30) -> str:
         else ""
     )
     return (
-        "<table><thead><tr><th>failed trials</th><th>reason</th></tr></thead>"
+        "<table><thead><tr><th>failed trials</th><th class='t'>reason</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{more}"
     )
 

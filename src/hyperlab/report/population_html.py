@@ -25,7 +25,7 @@ def population_section(rec: PopulationRecords) -> str:
     best = rec.best_member
     rows = "".join(
         f"<tr><td>{s.start}–{s.end}</td><td>{s.trained_by}</td>"
-        f"<td>{'—' if s.copied_from is None else s.copied_from}</td><td>"
+        f"<td>{'—' if s.copied_from is None else s.copied_from}</td><td class='t long'>"
         + html.escape(
             ", ".join(
                 [f"{k}={fmt(v)}" for k, v in s.config.items()]
@@ -38,7 +38,7 @@ def population_section(rec: PopulationRecords) -> str:
     schedule = (
         f"<p>Schedule of the best member ({best.member}, final value {fmt(best.value, 6)}):</p>"
         "<table><thead><tr><th>epochs</th><th>trained by</th><th>copied from</th>"
-        f"<th>hyperparameters</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th class='t'>hyperparameters</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in rec.notes)
     return (
