@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,15 @@ def test_best_so_far_gets_a_log_axis_where_values_span_more_than_two_decades() -
 
     assert y_type([171.0, 12.0, 0.4]) == "log"
     assert y_type([1.0, 0.8, 0.5]) in (None, "-", "linear")
+
+
+def test_summary_leaves_out_columns_empty_in_every_row(two_seeds: Path) -> None:
+    """A user's objective has no test split and no known optimum: no test or regret column."""
+    from hyperlab.report.html import _summary_html
+
+    summary = _summary_html(compare_records(two_seeds))
+    head = re.search(r"<thead>(.*?)</thead>", summary, flags=re.S)
+    assert head is not None
+    columns = re.findall(r"<th[^>]*>(.*?)</th>", head.group(1))
+    assert "method" in columns and "final best (mean)" in columns and "failed" in columns
+    assert not [c for c in columns if c.startswith(("test", "regret"))]

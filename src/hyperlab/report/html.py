@@ -56,12 +56,17 @@ def fmt(v: Any, digits: int = 4) -> str:
 LONG_TEXT = 30
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+def table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, drop_empty: bool = False
+) -> str:
     """An HTML table of plain-data rows: text columns left-aligned (class ``t``), numbers
-    right-aligned so their digits line up."""
+    right-aligned so their digits line up; with ``drop_empty``, a column with no value in any
+    row (all ``—``: a test score of a task without a test split) is left out."""
     if not rows:
         return "<p class='note'>(no rows)</p>"
     columns = list(columns or rows[0].keys())
+    if drop_empty:
+        columns = [c for c in columns if any(fmt(r.get(c)) != "—" for r in rows)]
     classes = {c: _column_class([r.get(c) for r in rows]) for c in columns}
     head = "".join(f"<th{classes[c]}>{html.escape(c)}</th>" for c in columns)
     body = "".join(
@@ -356,7 +361,8 @@ def _summary_html(rec: CompareRecords) -> str:
         f"and test {html.escape(test)}: {better(rec.direction)} is better.</p>"
     )
     return (
-        table(rows) + f"<p>Paired against {html.escape(rec.reference)}:</p><ul>{verdicts}</ul>"
+        table(rows, drop_empty=True)
+        + f"<p>Paired against {html.escape(rec.reference)}:</p><ul>{verdicts}</ul>"
         f"{note}"
     )
 
@@ -545,7 +551,7 @@ def _pruned_html(rec: CompareRecords, show: int = 8, rows_shown: int = 50) -> st
         if len(rec.pruned) > show
         else ""
     )
-    return figure_html(fig) + shown + table(rows) + cut
+    return figure_html(fig) + shown + table(rows, drop_empty=True) + cut
 
 
 def _study_summary(rec: StudyRecords) -> str:
