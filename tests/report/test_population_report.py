@@ -239,3 +239,16 @@ def test_a_members_diagnosis_reads_the_hyperparameters_its_model_ended_with(
     )
     _curves_of("", trial)
     assert seen == [{"lr": 0.2}]
+
+
+def test_schedule_figures_write_powers_of_ten_and_whole_epochs(
+    population: tuple[optuna.Study, Path],
+) -> None:
+    """``1e-4`` as a power of ten, not plotly's SI ``100µ``; ticks on whole epochs only."""
+    from hyperlab.report.population_html import schedule_figure
+
+    rec = _records(population[0])
+    for param in rec.params:
+        layout = schedule_figure(rec, param).layout
+        assert layout.yaxis.exponentformat == "power", param.name
+        assert layout.xaxis.dtick == 1 and layout.xaxis.tickformat == "d"

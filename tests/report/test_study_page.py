@@ -159,3 +159,15 @@ def test_text_columns_are_left_aligned_and_numbers_right_aligned() -> None:
     assert f"<td class='t long'>{reason}</td>" in page
     assert "<td>3</td>" in page and "<td>0.5</td>" in page
     assert ".t{text-align:left}" in _CSS.replace("th:first-child,", "")
+
+
+def test_curves_title_mentions_train_curves_only_where_drawn_and_epochs_are_whole() -> None:
+    from hyperlab.report.html import _curves_figure
+    from hyperlab.report.records import TrialCurves
+
+    val_only = TrialCurves("", 0, 0.5, {}, {"val_loss": [1.0, 0.7, 0.5]})
+    both = TrialCurves("", 1, 0.4, {}, {"train_loss": [0.9, 0.5, 0.3], "val_loss": [1, 0.6, 0.4]})
+    assert "dotted" not in _curves_figure([val_only], "Top trials").layout.title.text
+    fig = _curves_figure([val_only, both], "Top trials")
+    assert fig.layout.title.text == "Top trials (dotted: train)"
+    assert fig.layout.xaxis.dtick == 1 and fig.layout.xaxis.tickformat == "d"

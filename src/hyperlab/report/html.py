@@ -196,15 +196,18 @@ def _curves_sections(
 
 def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
     """Train (dotted) and validation curves per epoch, or the values a user's objective
-    reported per step when there are no task curves."""
+    reported per step when there are no task curves; ``title`` says ``(dotted: train)``
+    where a train curve is drawn."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    longest, dotted = 1, False
     for i, item in enumerate(items):
         color = _COLORS[i % len(_COLORS)]
         for key, dash in _drawn(item):
             ys = item.curves.get(key)
             if ys:
+                longest, dotted = max(longest, len(ys)), dotted or dash == "dot"
                 fig.add_trace(
                     go.Scatter(
                         x=list(range(1, len(ys) + 1)),
@@ -216,6 +219,7 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
                     )
                 )
         if item.reported_values:
+            longest = max(longest, *item.reported_steps)
             fig.add_trace(
                 go.Scatter(
                     x=item.reported_steps,
@@ -229,7 +233,12 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
         x, y = "epoch", ("loss" if _loss_curves(items) else "metric")
     else:
         x, y = "step", "reported value"
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=380)
+    fig.update_layout(
+        title=title + (" (dotted: train)" if dotted else ""),
+        xaxis={"title": x, **int_axis(longest)},
+        yaxis_title=y,
+        height=380,
+    )
     return fig
 
 
@@ -402,7 +411,7 @@ def render_compare(rec: CompareRecords) -> str:
     sections += _curves_sections(
         rec.best_curves,
         "Learning curves of the best trials",
-        "Best trial of each method (dotted: train)",
+        "Best trial of each method",
         rec.best_curves,
     )
     if rec.pruned:
@@ -658,7 +667,7 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
 
         sections.append((HEADING, population_section(rec.population)))
     sections += _curves_sections(
-        rec.top, "Learning curves of the top trials", "Top trials (dotted: train)", rec.top[:3]
+        rec.top, "Learning curves of the top trials", "Top trials", rec.top[:3]
     )
     if rec.importances or rec.params_note:
         sections.append(("Parameter importances", _importances_html(rec)))

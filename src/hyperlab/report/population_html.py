@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from hyperlab.report.html import figure_html, fmt
+from hyperlab.report.html import figure_html, fmt, int_axis
 from hyperlab.report.population import Branch, PopulationRecords, ScheduledParam
 
 #: The heading of the population's section of a study report.
@@ -78,9 +78,11 @@ def schedule_figure(rec: PopulationRecords, param: ScheduledParam) -> Any:
         axis["type"] = "log"
     if param.choices:
         axis.update(categoryorder="array", categoryarray=[str(c) for c in param.choices])
+    else:  # 1e-4, not plotly's SI "100µ", on a rate or a weight decay
+        axis["exponentformat"] = "power"
     fig.update_layout(
         title=f"{param.name} against epochs (step per segment)",
-        xaxis_title="epoch",
+        xaxis={"title": "epoch", **int_axis(rec.budget)},
         yaxis=axis,
         height=340,
     )
