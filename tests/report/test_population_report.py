@@ -252,3 +252,35 @@ def test_schedule_figures_write_powers_of_ten_and_whole_epochs(
         layout = schedule_figure(rec, param).layout
         assert layout.yaxis.exponentformat == "power", param.name
         assert layout.xaxis.dtick == 1 and layout.xaxis.tickformat == "d"
+
+
+def test_the_sentence_names_the_member_that_made_each_copy_of_the_best_line() -> None:
+    """Member 1's model came from member 2's copy of member 0, then member 1's copy of
+    member 2: the copier is the member that trained on from the copy, not always member 1."""
+    from hyperlab.report.population import (
+        MemberSchedule,
+        ScheduledParam,
+        ScheduleSegment,
+        schedule_sentence,
+    )
+
+    segments = [
+        ScheduleSegment(0, 4, 0, {"lr": 0.75}),
+        ScheduleSegment(4, 6, 2, {"lr": 0.6}, copied_from=0),
+        ScheduleSegment(6, 8, 1, {"lr": 0.48}, copied_from=2),
+    ]
+    sentence = schedule_sentence(MemberSchedule(1, 1, 0.12, segments), [ScheduledParam("lr")])
+    assert "member 2 copied member 0 at epoch 4" in sentence
+    assert "member 1 copied member 2 at epoch 6" in sentence
+
+
+def test_each_member_has_its_own_colour_in_the_schedule_figures(
+    population: tuple[optuna.Study, Path],
+) -> None:
+    from hyperlab.report.population_html import schedule_figure
+
+    rec = _records(population[0])
+    fig = schedule_figure(rec, rec.params[0])
+    styles = [(t.line.color, t.line.dash) for t in fig.data]
+    assert len(styles) == len(rec.members) == len(set(styles))
+    assert all(t.name.split(" ")[1] in t.hovertemplate for t in fig.data)

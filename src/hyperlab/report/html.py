@@ -28,7 +28,8 @@ td:first-child,th:first-child,.t{text-align:left}.long{min-width:14rem}
 .verdict{font-family:ui-monospace,monospace;font-size:.9rem}code{background:#f4f4f4;padding:0 .2rem}
 """
 
-_COLORS = [
+#: One colour per trace of a figure (methods, trials, a population's members).
+COLORS = [
     "#1f77b4",
     "#ff7f0e",
     "#2ca02c",
@@ -203,7 +204,7 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
     fig = go.Figure()
     longest, dotted = 1, False
     for i, item in enumerate(items):
-        color = _COLORS[i % len(_COLORS)]
+        color = COLORS[i % len(COLORS)]
         for key, dash in _drawn(item):
             ys = item.curves.get(key)
             if ys:
@@ -306,7 +307,7 @@ def _best_so_far_figure(rec: CompareRecords) -> Any:
 
     fig = go.Figure()
     for i, m in enumerate(rec.methods):
-        color = _COLORS[i % len(_COLORS)]
+        color = COLORS[i % len(COLORS)]
         fig.add_trace(
             go.Scatter(
                 x=m.curve_x + m.curve_x[::-1],
@@ -389,7 +390,7 @@ def render_compare(rec: CompareRecords) -> str:
                 y=m.final_best,
                 name=m.label,
                 boxpoints="all",
-                marker={"color": _COLORS[i % len(_COLORS)]},
+                marker={"color": COLORS[i % len(COLORS)]},
             )
         )
     box.update_layout(
@@ -499,7 +500,7 @@ def _pruned_html(rec: CompareRecords, show: int = 8, rows_shown: int = 50) -> st
     fig = go.Figure()
     steps = [1]
     for i, p in enumerate(shown_pruned(rec.pruned, show)):
-        color = _COLORS[i % len(_COLORS)]
+        color = COLORS[i % len(COLORS)]
         fig.add_trace(
             go.Scatter(
                 x=p.steps or list(range(1, len(p.curve) + 1)),

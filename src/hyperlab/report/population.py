@@ -294,9 +294,10 @@ def schedule_sentence(member: MemberSchedule, params: list[ScheduledParam]) -> s
     sentence = f"The best member, {member.member}: {what} over {epochs} epochs"
     if kept:
         sentence += "; " + ", ".join(kept)
-    if copies:
-        sentence += " (its model copied " + ", ".join(
-            f"member {s.copied_from} at epoch {s.start}" for s in copies
+    if copies:  # the member that copied is the one that trained on from the copy
+        sentence += " (its line: " + ", then ".join(
+            f"member {s.trained_by} copied member {s.copied_from} at epoch {s.start}"
+            for s in copies
         )
         sentence += ")"
     return sentence + "."

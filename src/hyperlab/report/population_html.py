@@ -9,14 +9,14 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from hyperlab.report.html import figure_html, fmt, int_axis
+from hyperlab.report.html import COLORS, figure_html, fmt, int_axis
 from hyperlab.report.population import Branch, PopulationRecords, ScheduledParam
 
 #: The heading of the population's section of a study report.
 HEADING = "Learned schedule"
 
-_BEST = "#d62728"
-_OTHER = "#9aa5b1"
+#: Dashes that tell apart members whose colours repeat (more members than colours).
+_DASHES = ("solid", "dash", "dot", "dashdot")
 
 
 def population_section(rec: PopulationRecords) -> str:
@@ -50,8 +50,9 @@ def population_section(rec: PopulationRecords) -> str:
 
 
 def schedule_figure(rec: PopulationRecords, param: ScheduledParam) -> Any:
-    """``param`` against epochs: a step line per member (the path of the model it ends with),
-    the best member drawn thick in red, a log axis for a log-scaled parameter."""
+    """``param`` against epochs: a step line per member (the path of the model it ends with)
+    in the member's own colour (and dash, past ten members), named on hover, the best member
+    drawn thick and last (on top), a log axis for a log-scaled parameter."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -60,6 +61,7 @@ def schedule_figure(rec: PopulationRecords, param: ScheduledParam) -> Any:
         if not m.segments or all(v is None for v in values):
             continue
         best = m.member == rec.best
+        name = f"member {m.member}" + (" (best)" if best else "")
         fig.add_trace(
             go.Scatter(
                 x=[s.start for s in m.segments] + [m.segments[-1].end],
@@ -67,10 +69,12 @@ def schedule_figure(rec: PopulationRecords, param: ScheduledParam) -> Any:
                 mode="lines",
                 line={
                     "shape": "hv",
-                    "color": _BEST if best else _OTHER,
+                    "color": COLORS[m.member % len(COLORS)],
+                    "dash": _DASHES[m.member // len(COLORS) % len(_DASHES)],
                     "width": 4 if best else 1.5,
                 },
-                name=f"member {m.member}" + (" (best)" if best else ""),
+                name=name,
+                hovertemplate=f"{name}<br>epoch %{{x}}: %{{y}}<extra></extra>",
             )
         )
     axis: dict[str, Any] = {"title": param.name + (" (log)" if param.log else "")}
