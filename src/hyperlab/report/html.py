@@ -494,7 +494,9 @@ def shown_pruned(pruned: Sequence[PrunedTrial], show: int = 8) -> list[PrunedTri
     return sorted(picked, key=lambda p: list(queues).index(p.label))
 
 
-def _pruned_html(rec: CompareRecords, show: int = 8, rows_shown: int = 50) -> str:
+def _pruned_figure(rec: CompareRecords, show: int) -> Any:
+    """The curves of a few pruned trials (:func:`shown_pruned`) and their predicted final
+    values with a 90% band, on whole-epoch ticks."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -536,6 +538,11 @@ def _pruned_html(rec: CompareRecords, show: int = 8, rows_shown: int = 50) -> st
         ),
         height=400,
     )
+    return fig
+
+
+def _pruned_html(rec: CompareRecords, show: int = 8, rows_shown: int = 50) -> str:
+    """The pruned trials' figure and table, each saying where it is cut."""
     rows = [
         {
             "method": p.label,
@@ -561,7 +568,7 @@ def _pruned_html(rec: CompareRecords, show: int = 8, rows_shown: int = 50) -> st
         if len(rec.pruned) > show
         else ""
     )
-    return figure_html(fig) + shown + table(rows, drop_empty=True) + cut
+    return figure_html(_pruned_figure(rec, show)) + shown + table(rows, drop_empty=True) + cut
 
 
 def _study_summary(rec: StudyRecords) -> str:
