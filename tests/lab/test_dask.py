@@ -112,6 +112,10 @@ def test_bad_dask_address() -> None:
     for portless in ("foo", "tcp://10.0.0.1"):  # Dask's own traceback before
         with pytest.raises(InputError, match=f"with its port .*got '{portless}'"):
             parse_address(portless)
+    with pytest.raises(InputError, match=r"a port is in 1\.\.65535"):
+        parse_address("tcp://127.0.0.1:99999")  # (it waited 30 s, then could not reach it)
+    with pytest.raises(InputError, match="at most 256, got 'local:100000'"):
+        parse_address("local:100000")
 
 
 def test_ctrl_c_of_a_local_dask_run_fails_and_requeues_what_its_workers_ran(

@@ -297,3 +297,34 @@ def test_fewer_trials_on_resume_only_while_no_study_holds_more(
     assert json.loads((tmp_path / "t" / "run.json").read_text())["trials"] == 4
     assert _tune(tmp_path, "t", trials=5) == 0
     assert _tune(tmp_path, "t", trials=5) == 0  # the same count again: nothing to run
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--storage", "sqlite:///{tmp}/no/such/folder/x.db"],
+        ["--storage", "journal:{tmp}"],
+        ["--create-only", "--grace-period", "1"],
+        ["--dask", "tcp://127.0.0.1:99999"],
+    ],
+)
+def test_overwrite_that_is_refused_keeps_the_old_run(tmp_path: Path, extra: list[str]) -> None:
+    """The old run was deleted first, then the command was refused: its results were lost."""
+    runs = tmp_path / "runs"
+    assert _tune(runs, "r", trials=3) == 0
+    before = _tree(runs / "r")
+    assert _tune(runs, "r", "--overwrite", *[e.format(tmp=tmp_path) for e in extra]) == 2
+    assert _tree(runs / "r") == before
+    assert len(load_studies(runs / "r")[0][0].trials) == 3
+
+
+def test_refused_scaled_runs_leave_no_folder_and_a_conflict_creates_no_storage(
+    tmp_path: Path,
+) -> None:
+    runs = tmp_path / "runs"
+    assert _tune(runs, "g", "--create-only", "--grace-period", "1") == 2
+    assert not (runs / "g").exists()
+    assert _tune(runs, "r", trials=3) == 0
+    other = tmp_path / "other.db"
+    assert _tune(runs, "r", "--storage", f"sqlite:///{other}", trials=3) == 2  # another storage
+    assert not other.exists()

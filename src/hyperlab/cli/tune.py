@@ -138,13 +138,19 @@ def _run_scaled(args: argparse.Namespace) -> int:
             f"tuner {args.tuner!r} trains its trials' models in this process's run folder; it runs "
             "without --create-only and --dask (use --jobs for local processes)"
         )
-    run_dir, jobs = prepare_run(
-        plan,
-        runs_dir,
-        overwrite=overwrite,
-        heartbeat_interval=args.heartbeat_interval,
-        grace_period=args.grace_period,
-    )
+    client = _connected(args.dask) if args.dask else None  # (an unreachable one writes nothing)
+    try:
+        run_dir, jobs = prepare_run(
+            plan,
+            runs_dir,
+            overwrite=overwrite,
+            heartbeat_interval=args.heartbeat_interval,
+            grace_period=args.grace_period,
+        )
+    except BaseException:
+        if client is not None:
+            _close(client, args.dask.startswith("local:"))
+        raise
     storage, name = jobs[0].storage, run_dir.path.name
     if args.create_only:
         for job in jobs:
@@ -157,19 +163,24 @@ def _run_scaled(args: argparse.Namespace) -> int:
                 "  (with the password in PGPASSWORD, ~/.pgpass or the full URL in $HYPERLAB_STORAGE)"
             )
         return 0
-    return _run_dask(args, run_dir, jobs)
+    return _run_dask(args, run_dir, jobs, client)
 
 
-def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any]) -> int:
+def _connected(address: str) -> Any:
+    from hyperlab.lab.cluster import connect
+
+    return connect(address)
+
+
+def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: Any) -> int:
     from hyperlab.lab import summarize
-    from hyperlab.lab.cluster import connect, dask_jobs, run_on_dask
+    from hyperlab.lab.cluster import dask_jobs, run_on_dask
     from hyperlab.lab.rundir import load_studies
     from hyperlab.lab.runner import INTERRUPT_REASON, fail_interrupted, record_test_score
     from hyperlab.registry import TASKS
     from hyperlab.report import write_report
 
     path = run_dir.path
-    client = connect(args.dask)
     local = args.dask.startswith("local:")
     interrupted = False
     try:

@@ -37,6 +37,10 @@ def _load(job: StudyJob) -> optuna.Study:
     return optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
 
 
+#: The most worker processes ``local:N`` starts on one machine.
+MAX_LOCAL = 256
+
+
 def parse_address(address: str) -> tuple[str, int]:
     """``("local", N)`` for ``local:N``, else ``("remote", 0)``.
 
@@ -50,12 +54,20 @@ def parse_address(address: str) -> tuple[str, int]:
         text = address[len("local:") :]
         if not text.isdigit() or int(text) < 1:
             raise InputError(f"Dask address local:N needs a positive N, got {address!r}")
+        if int(text) > MAX_LOCAL:
+            raise InputError(
+                f"Dask address local:N starts N worker processes on this machine: at most "
+                f"{MAX_LOCAL}, got {address!r}"
+            )
         return "local", int(text)
-    if not re.search(r":\d+$", address.strip()):
+    port = re.search(r":(\d+)$", address.strip())
+    if port is None:
         raise InputError(
             f"Dask address must be local:N or a scheduler address with its port "
             f"(tcp://HOST:8786), got {address!r}"
         )
+    if not 1 <= int(port.group(1)) <= 65535:
+        raise InputError(f"Dask address {address!r}: a port is in 1..65535")
     return "remote", 0
 
 

@@ -48,10 +48,10 @@ def _check_shared_storage(plan: RunPlan, run_dir: RunDir) -> None:
         except HyperlabError:
             return  # a damaged record: prepare says so
     try:
-        storage = open_storage(url)
+        storage = open_storage(url, must_exist=True)  # (a new file would hold no study)
         names = {s.study_name for s in storage.get_all_studies()}
     except HyperlabError:
-        return  # prepare reports a storage that does not open
+        return  # a storage that is not there yet, or does not open: prepare says which
     for name, *_ in plan.spec.study_names():
         if name in names:
             study = optuna.load_study(study_name=name, storage=storage)

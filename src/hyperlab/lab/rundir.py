@@ -288,6 +288,8 @@ class RunDir:
         urls.remember(spec.storage)  # the old run's studies may need the password to go
         if overwrite and self.exists():
             self._check_ours()
+            if spec.storage and not self.holds_storage(spec.storage):
+                _check_opens(spec.storage)  # a storage that fails must not cost the old run
             self.clear()
         old = self.load_spec() if self.exists() else None
         if old is not None and not self._has_trials(old):

@@ -414,6 +414,11 @@ def _open_journal(
     path = Path(path_text)
     if not path.parent.exists():
         raise StorageError(f"journal storage folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise InputError(
+            f"journal storage {str(path)!r} is a folder: name a file in it, e.g. "
+            f"'journal:{path / 'study.journal'}'"
+        )
     from hyperlab.errors import HyperlabError
     from hyperlab.lab.damage import JournalFile, journal_damaged
 

@@ -290,6 +290,8 @@ def prepare_run(
 
     if not plan.spec.storage:
         plan.spec.storage = default_storage(Path(runs_dir) / plan.spec.name, jobs=2)
+    for job in plan.jobs()[:1]:  # bad heartbeat settings fail before the folder is touched
+        with_heartbeats(job, heartbeat_interval, grace_period)
     run_dir = start_run(plan, runs_dir, overwrite=overwrite)
     jobs = [with_heartbeats(j, heartbeat_interval, grace_period) for j in plan.jobs()]
     create_studies(jobs)
