@@ -215,10 +215,17 @@ def _names(kind: str, names: Sequence[str]) -> list[str]:
     return out
 
 
+#: The most seeds a comparison runs (each seed is one study per tuner and pruner).
+MAX_SEEDS = 10_000
+
+
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     """``seeds`` as a list: ``K`` means 0..K-1."""
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        return list(range(positive_int("seeds", seeds)))
+        count = positive_int("seeds", seeds)
+        if count > MAX_SEEDS:  # (one study each: a count past this is a typo, not a plan)
+            raise InputError(f"seeds must be at most {MAX_SEEDS} (one study each), got {count}")
+        return list(range(count))
     if isinstance(seeds, (str, bool)) or not isinstance(seeds, Iterable):
         raise InputTypeError(
             f"seeds must be a positive integer (how many) or a list of seeds, got {seeds!r}"

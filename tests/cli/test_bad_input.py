@@ -57,6 +57,15 @@ def test_seed_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str], s
     assert not (tmp_path / "b").exists()
 
 
+def test_a_seed_count_past_the_bound_is_refused_not_a_memory_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["compare", "--task", "branin", "--trials", "2", "--runs-dir", str(tmp_path)]
+    code = run(*argv, "--seeds", "99999999999999999", "--name", "c")
+    clean_error(capsys, code, "99999999999999999", "at most 10000")
+    assert not (tmp_path / "c").exists()
+
+
 def test_unknown_task_option_lists_the_options(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -45,6 +45,9 @@ def test_demo_writes_one_page_with_the_answer_first(
         ("--live-seeds", "-1", "--live-seeds must be 0 or more, got -1"),
         ("--live-trials", "0", "--live-trials must be 1 or more, got 0"),
         ("--seeds", "0", "--seeds must be 1 or more, got 0"),
+        ("--seeds", "99999999999", "--seeds must be at most 10000"),  # (a MemoryError before)
+        ("--problems", ",,", "--problems names no problem, got ',,'"),  # (ran for minutes)
+        ("--problems", "synth-levy-4d-1,synth-levy-4d-1", "must not repeat a problem"),
     ],
 )
 def test_demo_refuses_bad_input(

@@ -128,10 +128,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _checked(args: argparse.Namespace) -> list[str]:
     """The problems to tune, once every option has been checked."""
+    from hyperlab.api import MAX_SEEDS
     from hyperlab.errors import InputError
     from hyperlab.tasks.suites import VALIDATION
 
     problems = _problems(args.problems)
+    if not problems:
+        raise InputError(f"--problems names no problem, got {args.problems!r}")
+    if len(set(problems)) != len(problems):
+        raise InputError(f"--problems must not repeat a problem, got {args.problems!r}")
     for problem in problems:
         if problem not in VALIDATION:
             raise InputError(
@@ -144,6 +149,12 @@ def _checked(args: argparse.Namespace) -> list[str]:
         value = getattr(args, option)
         if value < 1:  # checked before any study runs, not when the live run starts
             raise InputError(f"--{option.replace('_', '-')} must be 1 or more, got {value}")
+    for option in ("seeds", "live_seeds"):
+        if getattr(args, option) > MAX_SEEDS:
+            raise InputError(
+                f"--{option.replace('_', '-')} must be at most {MAX_SEEDS}, got "
+                f"{getattr(args, option)}"
+            )
     return problems
 
 
