@@ -345,3 +345,32 @@ def test_recover_counts_a_surplus_trial_apart_from_failures(
     assert main(["recover", str(run)]) == 0
     out = capsys.readouterr().out
     assert f"(4 complete, 1 fail, {surplus} surplus))" in out
+
+
+def test_recover_leaves_a_file_that_is_no_journal_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It "recovered" a CSV file into an empty journal and renamed the original."""
+    csv = tmp_path / "curves.log"
+    csv.write_text("epoch,val_loss\n1,0.5\n2,0.4\n")
+    err = assert_clean_error(capsys, main(["recover", f"journal:{csv}"]), "recover")
+    assert "is not a journal file: none of its 3 lines is a journal record" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.log"]
+    assert csv.read_text().startswith("epoch,val_loss")
+
+
+@pytest.mark.parametrize("tables", [[], ["foo"]])
+def test_commands_that_read_a_storage_leave_another_sqlite_file_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tables: list[str]
+) -> None:
+    """A worker or a report wrote Optuna's 13 tables into an empty or unrelated database."""
+    db = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        for table in tables:
+            connection.execute(f"CREATE TABLE {table} (x)")
+        connection.commit()
+    before = db.read_bytes()
+    argv = ["worker", "--storage", f"sqlite:///{db}", "--name", "x", "--no-wait"]
+    err = assert_clean_error(capsys, main(argv), "worker")
+    assert "holds no Optuna storage" in err and (str(tables) if tables else "no table") in err
+    assert db.read_bytes() == before

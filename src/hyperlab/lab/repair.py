@@ -103,6 +103,8 @@ def recover(target: str | Path) -> Recovery:
     """
     url, folder = _storage_of(target)
     path = storage_file(url)
+    if path.is_dir():
+        raise InputError(f"storage {str(path)!r} is a folder, not a journal or SQLite file")
     if not path.is_file():
         raise InputError(f"storage file {str(path)!r} does not exist")
     with _run_locked(folder):
@@ -192,6 +194,7 @@ class _Lines:
 
 def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
     """Rewrite a journal file from its intact records; ``(kept original, what was lost)``."""
+    _check_journal(path)  # (before the lock, whose file another program's file would get)
     lock = FlockLock(str(path))
     lock.acquire()  # no writer appends meanwhile
     try:
@@ -209,6 +212,21 @@ def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
         return _replace(path, fresh), salvaged.lost + dropped
     finally:
         lock.release()
+
+
+def _check_journal(path: Path) -> None:
+    """Refuse a file with lines of which none is a journal record: another program's file,
+    which recovering would empty.
+
+    Raises:
+        StorageError: Naming the file.
+    """
+    data = path.read_bytes()
+    if data.strip() and not _salvage_lines(data).records:
+        raise StorageError(
+            f"{str(path)!r} is not a journal file: none of its {len(data.splitlines())} lines "
+            "is a journal record (it is left as it was)"
+        )
 
 
 def _salvage_lines(data: bytes) -> _Lines:

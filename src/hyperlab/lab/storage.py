@@ -14,6 +14,7 @@ died: Optuna's RDB heartbeats for databases, :mod:`hyperlab.lab.heartbeat` for j
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import time
@@ -249,6 +250,8 @@ def check_exists(url: str) -> None:
         DataNotFoundError: The file does not exist (or is a folder); the message names it.
     """
     path = urls.storage_file(url)
+    if path is not None and path.is_file() and url.startswith("sqlite"):
+        _check_optuna_tables(url, path)
     if path is None or path.is_file():
         return
     if path.is_dir():
@@ -258,6 +261,29 @@ def check_exists(url: str) -> None:
     where = "" if path.is_absolute() else f", read from the current folder {os.getcwd()!r}"
     raise DataNotFoundError(
         f"no such storage file {str(path)!r} (storage {redact(url)!r}{where}); nothing was created"
+    )
+
+
+def _check_optuna_tables(url: str, path: Path) -> None:
+    """Refuse a SQLite file that holds no Optuna storage (opening would write Optuna's tables
+    into it: an empty file, or another program's database).
+
+    Raises:
+        StorageError: Naming the file and what it holds.
+    """
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    except sqlite3.DatabaseError:
+        return  # not a readable database: opening names the damage
+    if "studies" in tables:
+        return
+    holds = f"the tables {sorted(tables)[:8]}" if tables else "no table (an empty database)"
+    raise StorageError(
+        f"storage {redact(url)!r} holds no Optuna storage: {holds}; name the file a run or "
+        "`hyperlab tune --create-only` wrote (it is left as it was)"
     )
 
 
