@@ -174,3 +174,28 @@ def test_second_tune_on_a_run_in_use_stops_at_once(
     complete = [t for t in _trials(run) if t.state == TrialState.COMPLETE]
     assert len(complete) == 9
     assert _distinct(complete) == 9
+
+
+def test_a_refused_run_leaves_no_runs_folder_it_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty ``runs/`` (and every folder made above the run's) was left by each refusal."""
+    runs = tmp_path / "a" / "b" / "runs"
+    argv = ["tune", "--task", "branin", "--trials", "0", "--runs-dir", str(runs)]
+    assert main(argv) == 2
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "mine.txt").write_text("x")
+    assert main(argv) == 2
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mine.txt"]
+
+
+def test_a_runs_folder_that_cannot_be_made_is_named_not_in_use(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It read "in use: its lock file keeps changing" after 20 tries."""
+    argv = ["tune", "--task", "branin", "--trials", "1", "--runs-dir", "/proc/no-such-folder"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot create the run folder '/proc/no-such-folder/branin-tpe'" in err
+    assert "in use" not in err

@@ -88,11 +88,22 @@ class Holder:
         return True
 
 
+def _missing_parents(folder: Path) -> list[Path]:
+    """The folders above ``folder`` that do not exist, deepest first."""
+    out = []
+    for parent in folder.absolute().parents:
+        if parent.exists():
+            break
+        out.append(parent)
+    return out
+
+
 class RunLock:
     """The exclusive lock of one run folder (a context manager).
 
     Args:
-        folder: The run folder (created when missing; removed again on release when empty).
+        folder: The run folder (created when missing, with any missing folders above it;
+            those it made are removed again on release when empty).
         name: The run's name, for messages (default: the folder's name).
     """
 
@@ -101,7 +112,7 @@ class RunLock:
         self.name = name or self.folder.name
         self.path = self.folder / LOCK_FILE
         self._fd: int | None = None
-        self._created = False
+        self._created: list[Path] = []  # the folders this lock made, deepest first
 
     @property
     def held(self) -> bool:
@@ -147,9 +158,11 @@ class RunLock:
         except OSError:
             with suppress(OSError):
                 os.ftruncate(fd, 0)  # at least name no one
-        if self._created:
-            with suppress(OSError):  # not empty: a run lives there now
-                self.folder.rmdir()
+        for made in self._created:  # the folder first, then the runs folders made for it
+            try:
+                made.rmdir()
+            except OSError:  # not empty: a run lives there now
+                break
         os.close(fd)
 
     def __enter__(self) -> RunLock:
@@ -169,11 +182,16 @@ class RunLock:
                 f"{str(blocking)!r} is a file, not a folder"
             )
         if not self.folder.exists():
+            missing = [self.folder, *_missing_parents(self.folder)]
             try:
                 self.folder.mkdir(parents=True)
-                self._created = True
+                self._created = missing
             except FileExistsError:  # made by another process just now
                 pass
+            except OSError as exc:  # (not a race: this path cannot hold a folder)
+                raise InputError(
+                    f"cannot create the run folder {str(self.folder)!r}: {exc.strerror or exc}"
+                ) from None
         return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
 
     def _take(self, fd: int) -> bool:
