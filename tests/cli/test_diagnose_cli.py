@@ -164,3 +164,36 @@ def test_the_figure_tells_its_curves_apart_and_says_what_it_shows(tmp_path: Path
     assert '"text":"train_metric, val_metric"' in page  # the metric axis names them
     assert "<h1>run 7</h1>" in page and "Upper panel:" in page
     assert "<h2>Advice</h2><ul><li>weight_decay up" in page
+
+
+def test_an_out_that_is_the_input_or_cannot_be_written_is_refused_before_any_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` equal to the input replaced the curves with the figure; an unwritable one
+    failed after the whole diagnosis was printed."""
+    src = _overfit_csv(tmp_path / "run.html")
+    data = src.read_text()
+    assert main(["diagnose", str(src), "--out", str(src)]) == 2
+    out = capsys.readouterr()
+    assert "is the input: the figure would replace the curves" in out.err and out.out == ""
+    assert src.read_text() == data
+    assert main(["diagnose", str(src), "--out", "/proc/figure.html"]) == 2
+    out = capsys.readouterr()
+    assert "--out '/proc/figure.html' cannot be written" in out.err and out.out == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["{tmp}/folder"], "is a folder but not a run (no run.json)"),
+        ([""], "INPUT must name a file or folder, got an empty string"),
+        (["{tmp}/run.csv", "--out", ""], "--out must name a file or folder"),
+    ],
+)
+def test_inputs_that_name_nothing_usable_are_refused_by_what_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    _overfit_csv(tmp_path / "run.csv")
+    assert main(["diagnose", *[a.format(tmp=tmp_path) for a in argv]]) == 2
+    assert message in capsys.readouterr().err

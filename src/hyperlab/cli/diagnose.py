@@ -8,6 +8,7 @@ A trial of a run and a file holding the same curves get the same diagnosis and a
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +43,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from hyperlab.errors import DataNotFoundError, InputError
 
-    if args.out and not args.no_html:
-        from hyperlab.diagnose.figure import check_html_path
-
-        check_html_path(args.out)  # before anything is read or printed
+    for flag, value in (("INPUT", args.input), ("--out", args.out)):
+        if value is not None and not value.strip():
+            raise InputError(f"{flag} must name a file or folder, got an empty string")
     source = Path(args.input)
+    if args.out and not args.no_html:
+        _check_out(Path(args.out), source)  # before anything is read or printed
     if not source.exists():
         raise DataNotFoundError(f"{str(source)!r} does not exist (expected a curve file or a run)")
     if source.is_dir():
+        from hyperlab.lab.rundir import SPEC_FILE
+
+        if not (source / SPEC_FILE).is_file():
+            raise InputError(
+                f"{str(source)!r} is a folder but not a run (no {SPEC_FILE}): give a curve file, "
+                "or a run folder with --trial N"
+            )
         if args.trial is None:
             raise InputError(f"{source} is a run directory: name the trial with --trial N")
         curves, title, default_out = _trial_curves(source, args.trial, args.study)
@@ -62,6 +71,29 @@ def run(args: argparse.Namespace) -> int:
         title = source.name
         default_out = source.with_name(source.stem + ".diagnosis.html")
     return _diagnose(curves, title, Path(args.out) if args.out else default_out, args)
+
+
+def _check_out(out: Path, source: Path) -> None:
+    """Refuse an ``--out`` that is not an HTML name, is the input itself, or lies where no
+    folder can be made.
+
+    Raises:
+        InputError: Naming the path.
+    """
+    from hyperlab.diagnose.figure import check_html_path
+    from hyperlab.errors import InputError
+
+    check_html_path(out)
+    if source.exists() and out.exists() and out.resolve() == source.resolve():
+        raise InputError(f"--out {str(out)!r} is the input: the figure would replace the curves")
+    folder = next(p for p in out.absolute().parents if p.exists())
+    try:  # a file made and removed at once where the page's folder would go
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"--out {str(out)!r} cannot be written: {folder} takes no file ({exc.strerror or exc})"
+        ) from None
 
 
 def _trial_curves(source: Path, number: int, study: str | None) -> tuple[Any, str, Path]:
