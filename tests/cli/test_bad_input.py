@@ -494,3 +494,29 @@ def test_a_warning_of_the_users_own_code_keeps_its_file_and_line() -> None:
 
     ours = _one_line_warning("jobs ignored", UserWarning, lab_runner.__file__, 5)
     assert ours == "hyperlab: warning: jobs ignored\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["tune", "--task", "branin", "--bogus"], "hyperlab tune: error: unrecognized arguments"),
+        (["tune", "--task", "branin", "--trials", "2", "--trials", "3"], "--trials given twice"),
+        (["tune", "--task=branin", "--task=wine-mlp"], "--task given twice"),
+        (["compare", "--task", "branin", "--pruner", "median", "--pruners", "asha"], "(also as"),
+        (["tune", "--task", "branin", "--runs-dir", ""], "--runs-dir must not be empty"),
+        (["report", ""], "RUN_DIR must not be empty"),
+        (["diagnose", ""], "INPUT must not be empty"),
+        (["diagnose", "curves.csv", "--out", ""], "--out must not be empty"),
+        (["experiment", "relax", "--out", ""], "--out must not be empty"),
+    ],
+)
+def test_what_argparse_lets_by_is_refused_by_the_subcommand(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """An unknown flag was reported with the top-level usage; a repeated one kept its last
+    value in silence; an empty string meant the current folder."""
+    with pytest.raises(SystemExit) as done:
+        run(*argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and f"usage: hyperlab {argv[0]}" in err

@@ -67,10 +67,14 @@ def plain_text(text: str | None) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hyperlab`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` is the subcommand here)
+    args, extra = parser.parse_known_args(argv)
     if getattr(args, "func", None) is None:
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         parser.print_help()
         return 2
+    _check_given(_subparser(parser, args.command), args, argv, extra)
     warnings.formatwarning = _one_line_warning
     try:
         code = int(args.func(args) or 0)
@@ -94,6 +98,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the machine's, not ours: a full disk, a read-only folder
         print(f"hyperlab {args.command}: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``command``."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[command]  # type: ignore[no-any-return]
+
+
+def _check_given(
+    sub: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], extra: list[str]
+) -> None:
+    """Refuse, through the subcommand's parser (exit 2, its usage), what argparse lets by: an
+    unknown argument, a setting given twice (argparse keeps the last in silence, two spellings
+    of one setting included), and an empty string where a value is named."""
+    if extra:
+        sub.error(f"unrecognized arguments: {' '.join(extra)}")
+    seen: dict[str, str] = {}
+    for token in argv:
+        flag = token.split("=", 1)[0]
+        action = sub._option_string_actions.get(flag)
+        if not isinstance(action, argparse._StoreAction) or not token.startswith("--"):
+            continue  # (flags that add to a list, or switch something on, may repeat)
+        if action.dest in seen:
+            also = f" (also as {seen[action.dest]})" if seen[action.dest] != flag else ""
+            sub.error(f"{flag} given twice{also}: give it once")
+        seen[action.dest] = flag
+    for action in sub._actions:
+        value = getattr(args, action.dest, None)
+        if isinstance(value, str) and not value.strip() and value != action.default:
+            name = action.option_strings[0] if action.option_strings else action.dest.upper()
+            sub.error(f"{name} must not be empty")
 
 
 _PLAIN_WARNING = warnings.formatwarning

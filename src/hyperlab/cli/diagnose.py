@@ -43,9 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from hyperlab.errors import DataNotFoundError, InputError
 
-    for flag, value in (("INPUT", args.input), ("--out", args.out)):
-        if value is not None and not value.strip():
-            raise InputError(f"{flag} must name a file or folder, got an empty string")
     source = Path(args.input)
     if args.out and not args.no_html:
         _check_out(Path(args.out), source)  # before anything is read or printed

@@ -26,8 +26,18 @@ def task_label(task: Any) -> str:
 
 def default_name(task: Any, suffix: str) -> str:
     """The run name used when none is given: ``<task>-<suffix>`` (``suffix``: the tuner, or
-    ``compare``); a reference to user code gives ``<module or file>-<attribute>-<suffix>``."""
-    return f"{task_label(task)}-{suffix}"
+    ``compare``); a reference to user code gives ``<module or file>-<attribute>-<suffix>``.
+    A label too long for a run name is cut, with a hash of the whole, so that the run name
+    is not what a long reference is refused for."""
+    import hashlib
+
+    from hyperlab.lab.rundir import MAX_NAME
+
+    label = task_label(task)
+    if len(label) + len(suffix) + 1 <= MAX_NAME:
+        return f"{label}-{suffix}"
+    digest = hashlib.sha1(label.encode("utf-8", "replace")).hexdigest()[:8]
+    return f"{label[: max(1, MAX_NAME - len(suffix) - 10)]}-{digest}-{suffix}"[:MAX_NAME]
 
 
 def is_objective(task: Any) -> bool:
