@@ -101,6 +101,12 @@ def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixtu
     # a second worker finds the study done and leaves at once
     assert main(["worker", "--storage", url, "--name", "cw"]) == 0
     assert "(0 trials run here)" in capsys.readouterr().out
+    # setting it up again for more trials says what it holds (it said "created study")
+    argv = ["tune", "--task", "branin", "--trials", "6", "--name", "cw", "--create-only"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", url]) == 0
+    assert "resumable study 'cw:tpe:none:seed0' (6 trials, 4 finished already)" in (
+        capsys.readouterr().out
+    )
 
 
 def test_worker_unknown_study_lists_known(tmp_path: Path) -> None:

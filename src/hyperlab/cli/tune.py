@@ -154,7 +154,13 @@ def _run_scaled(args: argparse.Namespace) -> int:
     storage, name = jobs[0].storage, run_dir.path.name
     if args.create_only:
         for job in jobs:
-            print(f"created study {job.study_name!r} ({job.trials} trials) in {redact(storage)}")
+            done = _finished(job)
+            made = f"study {job.study_name!r} ({job.trials} trials"
+            print(
+                f"{'resumable' if done else 'created'} {made}"
+                + (f", {done} finished already" if done else "")
+                + f") in {redact(storage)}"
+            )
         print(
             f"start workers with: hyperlab worker --storage '{without_password(storage)}' --name {name}"
         )
@@ -164,6 +170,17 @@ def _run_scaled(args: argparse.Namespace) -> int:
             )
         return 0
     return _run_dask(args, run_dir, jobs, client)
+
+
+def _finished(job: Any) -> int:
+    """How many of ``job``'s study's trials have finished (complete or pruned)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from hyperlab.lab.storage import open_storage
+
+    study = optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 
 def _connected(address: str) -> Any:
