@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -107,6 +108,13 @@ def test_diagnosis_heading_names_the_trial_once(no_cv_tune: Path) -> None:
     assert not re.search(r"trial (\d+)\W+trial \1", re.sub(r"<[^>]+>", "", diagnosis))
     assert f"<b>trial {rec.top[0].trial}</b>:" in diagnosis
     assert rec.top[0].title == f"trial {rec.top[0].trial}"
+    # said as the CLI says it: a percentage, the moves with their reasons, no "keep" knobs
+    first = rec.top[0].diagnosis["findings"][0]
+    assert f"({first['confidence']:.0%}):" in diagnosis
+    assert " keep" not in diagnosis.split("advice:", 1)[1].replace("keep every knob", "")
+    moves = [a for a in rec.top[0].diagnosis["advice"] if a["direction"] != "keep"]
+    for move in moves:
+        assert f"({html.escape(move['reason'])})" in diagnosis
 
 
 def test_parallel_coordinates_keep_numeric_axes_numeric(user_tune: Path) -> None:

@@ -250,6 +250,11 @@ def _curves_html(items: Sequence[TrialCurves], title: str) -> str:
     return figure_html(_curves_figure(items, title))
 
 
+def _percent(value: Any) -> str:
+    """A confidence as the CLI prints it (``71%``)."""
+    return f"{float(value):.0%}" if isinstance(value, int | float) else "—"
+
+
 def _diagnosis_html(items: Sequence[TrialCurves]) -> str:
     parts = []
     for item in items:
@@ -258,18 +263,19 @@ def _diagnosis_html(items: Sequence[TrialCurves]) -> str:
         findings = item.diagnosis.get("findings", [])
         advice = item.diagnosis.get("advice", [])
         lines = "".join(
-            f"<li><b>{html.escape(str(f.get('name')))}</b> ({fmt(f.get('confidence'), 2)}): "
+            f"<li><b>{html.escape(str(f.get('name')))}</b> ({_percent(f.get('confidence'))}): "
             f"{html.escape(str(f.get('evidence', '')))}</li>"
             for f in findings
         )
-        adv = ", ".join(
-            f"{html.escape(str(a.get('knob')))} {html.escape(str(a.get('direction')))}"
-            + (f" ×{fmt(a.get('factor'), 3)}" if a.get("direction") != "keep" else "")
-            for a in advice
+        moves = [a for a in advice if a.get("direction") != "keep"]  # (as the CLI says it)
+        adv = "; ".join(
+            f"{html.escape(str(a.get('knob')))} {html.escape(str(a.get('direction')))} "
+            f"×{fmt(a.get('factor'), 3)} ({html.escape(str(a.get('reason', '')))})"
+            for a in moves
         )
         parts.append(
             f"<p><b>{html.escape(item.title)}</b>:</p><ul>{lines}</ul>"
-            + (f"<p class='note'>advice: {adv}</p>" if adv else "")
+            + f"<p class='note'>advice: {adv or 'keep every knob as it is'}</p>"
         )
     return "".join(parts) or (
         "<p class='note'>No diagnosis: it reads a training and a validation loss of at least "
