@@ -171,3 +171,14 @@ def test_curves_title_mentions_train_curves_only_where_drawn_and_epochs_are_whol
     fig = _curves_figure([val_only, both], "Top trials")
     assert fig.layout.title.text == "Top trials (dotted: train)"
     assert fig.layout.xaxis.dtick == 1 and fig.layout.xaxis.tickformat == "d"
+
+
+def test_the_held_out_score_says_how_it_was_measured() -> None:
+    """It stood beside the validation value (0.0137 against 0.149) with no word of what it
+    measured or why the two differ."""
+    study = _study(4)
+    study.set_user_attr("test_score", {"trial": study.best_trial.number, "value": 0.0137})
+    summary = _sections(render_study(study_report_records(study)))["Summary"]
+    assert "0.0137" in summary
+    assert "one model retrained with that configuration on the whole training split" in summary
+    assert "one test score has no interval" in summary
