@@ -520,3 +520,13 @@ def test_what_argparse_lets_by_is_refused_by_the_subcommand(
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert message in err and f"usage: hyperlab {argv[0]}" in err
+
+
+def test_a_path_too_long_is_an_input_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was ``[Errno 36] File name too long: ...`` with exit status 1, as a full disk is."""
+    runs = tmp_path / ("y" * 300)
+    code = run("tune", "--task", "branin", "--trials", "1", "--runs-dir", str(runs))
+    err = clean_error(capsys, code, "File name too long", "y" * 300)
+    assert "[Errno" not in err

@@ -8,6 +8,7 @@ its ``run(args) -> int`` so that ``hyperlab --help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
 import os
@@ -96,8 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     except OSError as exc:  # the machine's, not ours: a full disk, a read-only folder
-        print(f"hyperlab {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        where = f"{exc.filename!s}: " if exc.filename is not None else ""
+        print(f"hyperlab {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2 if exc.errno in _BAD_PATH else 1
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
@@ -130,6 +132,10 @@ def _check_given(
             name = action.option_strings[0] if action.option_strings else action.dest.upper()
             sub.error(f"{name} must not be empty")
 
+
+#: Errors of a path given badly (too long, a folder for a file, a file for a folder): input
+#: errors (exit 2), where a full disk or a read-only folder is the machine's (exit 1).
+_BAD_PATH = frozenset({errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR})
 
 _PLAIN_WARNING = warnings.formatwarning
 #: Where the lab's own warnings come from (those it raises, and Optuna's as the lab drives it).
