@@ -75,7 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         parser.print_help()
         return 2
-    _check_given(_subparser(parser, args.command), args, argv, extra)
+    sub = _subparser(parser, args.command)
+    refused = _check_given(sub, args, argv, extra)
+    if refused is not None:  # (as argparse says its own refusals, but returned, not exited)
+        sub.print_usage(sys.stderr)
+        print(f"{sub.prog}: error: {refused}", file=sys.stderr)
+        return 2
     warnings.formatwarning = _one_line_warning
     try:
         code = int(args.func(args) or 0)
@@ -110,32 +115,42 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
 
 def _check_given(
     sub: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], extra: list[str]
-) -> None:
-    """Refuse, through the subcommand's parser (exit 2, its usage), what argparse lets by: an
-    unknown argument, a setting given twice (argparse keeps the last in silence, two spellings
-    of one setting included), and an empty string where a value is named."""
+) -> str | None:
+    """What argparse lets by, said as the subcommand's error (``None``: nothing): an unknown
+    argument, a setting given twice (argparse keeps the last in silence; two spellings of one
+    setting, and an abbreviation of it, included), and an empty string where a value is named.
+    Tokens after ``--`` are values, not flags."""
     if extra:
-        sub.error(f"unrecognized arguments: {' '.join(extra)}")
+        return f"unrecognized arguments: {' '.join(extra)}"
     seen: dict[str, str] = {}
-    for token in argv:
+    for token in argv[: argv.index("--")] if "--" in argv else argv:
         flag = token.split("=", 1)[0]
-        action = sub._option_string_actions.get(flag)
-        if not isinstance(action, argparse._StoreAction) or not token.startswith("--"):
+        action = _option(sub, flag) if flag.startswith("--") else None
+        if not isinstance(action, argparse._StoreAction):
             continue  # (flags that add to a list, or switch something on, may repeat)
         if action.dest in seen:
             also = f" (also as {seen[action.dest]})" if seen[action.dest] != flag else ""
-            sub.error(f"{flag} given twice{also}: give it once")
+            return f"{flag} given twice{also}: give it once"
         seen[action.dest] = flag
     for action in sub._actions:
         value = getattr(args, action.dest, None)
         if isinstance(value, str) and not value.strip() and value != action.default:
             name = action.option_strings[0] if action.option_strings else action.dest.upper()
-            sub.error(f"{name} must not be empty")
+            return f"{name} must not be empty"
+    return None
 
 
-#: Errors of a path given badly (too long, a folder for a file, a file for a folder): input
+def _option(sub: argparse.ArgumentParser, flag: str) -> argparse.Action | None:
+    """The action ``flag`` names, spelled out or abbreviated (as argparse reads it)."""
+    if flag in sub._option_string_actions:
+        return sub._option_string_actions[flag]
+    matches = {a for name, a in sub._option_string_actions.items() if name.startswith(flag)}
+    return matches.pop() if len(matches) == 1 else None
+
+
+#: Errors of a path given badly (a name too long for the file system): input
 #: errors (exit 2), where a full disk or a read-only folder is the machine's (exit 1).
-_BAD_PATH = frozenset({errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR})
+_BAD_PATH = frozenset({errno.ENAMETOOLONG})
 
 _PLAIN_WARNING = warnings.formatwarning
 #: Where the lab's own warnings come from (those it raises, and Optuna's as the lab drives it).

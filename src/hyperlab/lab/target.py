@@ -33,7 +33,7 @@ def default_name(task: Any, suffix: str) -> str:
 
     from hyperlab.lab.rundir import MAX_NAME
 
-    label = task_label(task)
+    label, suffix = task_label(task), str(suffix)  # (a bad tuner is refused by name later)
     if len(label) + len(suffix) + 1 <= MAX_NAME:
         return f"{label}-{suffix}"
     digest = hashlib.sha1(label.encode("utf-8", "replace")).hexdigest()[:8]
