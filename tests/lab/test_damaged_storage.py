@@ -374,3 +374,19 @@ def test_commands_that_read_a_storage_leave_another_sqlite_file_alone(
     err = assert_clean_error(capsys, main(argv), "worker")
     assert "holds no Optuna storage" in err and (str(tables) if tables else "no table") in err
     assert db.read_bytes() == before
+    if tables:  # a run is not written into another program's database either
+        argv = ["tune", "--task", "branin", "--trials", "1", "--storage", f"sqlite:///{db}"]
+        err = assert_clean_error(capsys, main([*argv, "--runs-dir", str(tmp_path)]), "tune")
+        assert "holds no Optuna storage: the tables ['foo']" in err
+        assert db.read_bytes() == before
+
+
+def test_a_storage_path_with_uri_characters_is_read_as_a_name(tmp_path: Path) -> None:
+    """'#' in the path cut the read-only URI: a real storage was called empty, and a stray
+    file was made where the '#' began."""
+    folder = tmp_path / "a#b?c"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 's#1.db'}"
+    hyperlab.tune("branin", "random", trials=2, storage=url, runs_dir=tmp_path, progress=False)
+    assert main(["report", str(tmp_path / "branin-random")]) == 0  # (it opens what exists)
+    assert sorted(p.name for p in folder.iterdir()) == ["s#1.db"]

@@ -264,26 +264,28 @@ def check_exists(url: str) -> None:
     )
 
 
-def _check_optuna_tables(url: str, path: Path) -> None:
-    """Refuse a SQLite file that holds no Optuna storage (opening would write Optuna's tables
-    into it: an empty file, or another program's database).
+def _check_optuna_tables(url: str, path: Path, *, empty_ok: bool = False) -> None:
+    """Refuse a SQLite file that holds no Optuna storage, into which opening would write
+    Optuna's tables: another program's database, or (unless ``empty_ok``: a storage about to be
+    made) an empty one.
 
     Raises:
         StorageError: Naming the file and what it holds.
     """
     import sqlite3
 
+    uri = path.absolute().as_uri() + "?mode=ro"  # (a quoted path: '#' or '?' in it is a name)
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     except sqlite3.DatabaseError:
         return  # not a readable database: opening names the damage
-    if "studies" in tables:
+    if "studies" in tables or (empty_ok and not tables):
         return
     holds = f"the tables {sorted(tables)[:8]}" if tables else "no table (an empty database)"
     raise StorageError(
         f"storage {redact(url)!r} holds no Optuna storage: {holds}; name the file a run or "
-        "`hyperlab tune --create-only` wrote (it is left as it was)"
+        "`hyperlab tune --create-only` wrote, or a new file (it is left as it was)"
     )
 
 
@@ -337,6 +339,9 @@ def _open_rdb(
         from hyperlab.lab.damage import check_sqlite
 
         check_sqlite(url)  # a damaged file is named, with the command that recovers it
+        path = Path(url[len("sqlite:///") :])
+        if path.is_file():
+            _check_optuna_tables(shown, path, empty_ok=True)  # not another program's database
     if url.startswith(("postgresql", "postgres:")):
         url = _postgres_driver(url)
         engine = dict(rdb_options.pop("engine_kwargs", {}))
