@@ -45,6 +45,12 @@ class NoCompletedTrialError(HyperlabError, RuntimeError):
     line exits 1, as for a study stopped by its failures; the report is written)."""
 
 
+class SetupWarning(UserWarning):
+    """A run's setup will not do all it seems to (a tuner that never leaves its start-up
+    design, a pruner that stops nothing): shown when the run starts, kept in its ``run.json``
+    and repeated by its report."""
+
+
 class TrialFailure(HyperlabError, RuntimeError):
     """A trial could not produce a finite score (diverged, NaN/inf, objective raised).
 

@@ -80,6 +80,21 @@ def test_the_report_repeats_it_beside_the_results_it_concerns(tmp_path: Path) ->
     assert RunDir(tmp_path / "c").load_spec().warnings == []
 
 
+def test_what_the_callers_filters_silence_is_neither_shown_nor_kept(tmp_path: Path) -> None:
+    """Every warning of the checks went into run.json, the ones the caller silenced and other
+    libraries' too (Optuna's "experimental" notice of the qmc tuner)."""
+    from hyperlab.lab.rundir import RunDir
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=StartupOnlyWarning, module=__name__)
+        hyperlab.tune("branin", "tpe", trials=3, runs_dir=tmp_path, name="a", progress=False)
+        hyperlab.tune("branin", "qmc", trials=3, runs_dir=tmp_path, name="b", progress=False)
+    assert not [w for w in shown if issubclass(w.category, StartupOnlyWarning)]
+    assert RunDir(tmp_path / "a").load_spec().warnings == []
+    assert RunDir(tmp_path / "b").load_spec().warnings == []
+
+
 def test_an_error_filter_still_raises_it(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", StartupOnlyWarning)

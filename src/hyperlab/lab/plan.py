@@ -10,6 +10,7 @@ here, before anything is stored or any trial runs; :meth:`RunPlan.jobs` then giv
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from hyperlab.direction import MINIMIZE, check_direction, past_tense
-from hyperlab.errors import InputError, InputTypeError, check_bool, check_positive_int
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    SetupWarning,
+    check_bool,
+    check_positive_int,
+)
 from hyperlab.lab.objective import UserObjective, planned
 from hyperlab.lab.plugins import check_plugins, max_budget
 from hyperlab.lab.rundir import RunSpec, check_name
@@ -167,15 +174,31 @@ def make_plan(
 
 @contextmanager
 def _kept_warnings() -> Iterator[list[str]]:
-    """The messages of the warnings raised in the block, each passed on after it as it was
-    raised (the caller's filters decide whether it shows, or raises), unless the block raised."""
+    """The messages of the :class:`~hyperlab.errors.SetupWarning`s raised in the block that
+    the caller's filters let through; every warning of the block is passed on
+    after it, through those filters (shown, ignored, or raised), unless the block raised."""
     said: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield said  # (a refusal raised here drops them: the run they were about never starts)
-    said += [str(w.message) for w in caught]
     for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        with warnings.catch_warnings(record=True) as passed:  # the caller's filters decide
+            warnings.warn_explicit(
+                w.message, w.category, w.filename, w.lineno, module=_module_of(w.filename)
+            )
+        for kept in passed:
+            warnings.showwarning(kept.message, kept.category, kept.filename, kept.lineno)
+            if issubclass(kept.category, SetupWarning):
+                said.append(str(kept.message))
+
+
+def _module_of(filename: str) -> str | None:
+    """The name of the loaded module whose file is ``filename`` (what a filter on a module
+    matches), ``None`` when none is."""
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) == filename:
+            return name
+    return None
 
 
 def _options(kind: str, options: Any) -> dict[str, Any]:

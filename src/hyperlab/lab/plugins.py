@@ -21,7 +21,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from hyperlab.errors import HyperlabError, InputError, InputTypeError
+from hyperlab.errors import HyperlabError, InputError, InputTypeError, SetupWarning
 from hyperlab.registry import PRUNERS, TUNERS, Registry
 from hyperlab.tasks.base import Task
 
@@ -31,7 +31,7 @@ SET_FOR_TUNERS = ("seed", "study_seed", "space", "task", "search_space")
 SET_FOR_PRUNERS = ("max_budget", "seed", "task")
 
 
-class StartupOnlyWarning(UserWarning):
+class StartupOnlyWarning(SetupWarning):
     """A tuner will not leave its start-up design in the trials asked for."""
 
 
@@ -252,7 +252,7 @@ def _warn_no_rule(
         warnings.warn(
             f"pruner {asking[0]!r} asks the tuner whether a trial stops; tuners {plain} have no "
             "stopping rule of their own, so their trials run to the full budget",
-            UserWarning,
+            SetupWarning,
             stacklevel=5,
         )
 

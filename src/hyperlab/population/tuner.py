@@ -18,7 +18,13 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
 
-from hyperlab.errors import InputError, InputTypeError, check_bool, check_positive_int
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    SetupWarning,
+    check_bool,
+    check_positive_int,
+)
 from hyperlab.population import checkpoint
 from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
@@ -276,6 +282,7 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
         warnings.warn(
             f"{tuner!r} has nothing to explore on task {task.name!r}: {why}; its members will "
             "only copy the best ones",
+            SetupWarning,
             stacklevel=1,  # one place: shown once, however many times the task is checked
         )
     return explored

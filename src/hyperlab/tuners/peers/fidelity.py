@@ -40,7 +40,7 @@ from typing import Any
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, SetupWarning
 from hyperlab.tuners.peers.base import PeerSampler, Space
 
 #: The pruner that asks the tuner (registered in :mod:`hyperlab.pruners.tuner_rule`).
@@ -287,6 +287,7 @@ class BudgetedPeer(MultiFidelityPeer):
                 f"configuration for all {budget} epochs in its trial {needed}; with "
                 f"trials={trials} every trial is stopped early and the run completes none "
                 f"(ask for at least {needed} trials)",
+                SetupWarning,
                 stacklevel=4,
             )
 
