@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import optuna
+import pytest
 
 import hyperlab
 
@@ -39,7 +41,7 @@ def test_a_curve_pruner_whose_predictor_never_acted_says_so_until_it_has(tmp_pat
     run = {"runs_dir": tmp_path, "name": "p", "progress": False, "budget": 10}
     _, summary = hyperlab.tune(_good_then_bad, "random", pruner="curve-parametric", trials=8, **run)
     assert summary.n_pruned == 5
-    assert "after 8 trials (5 of them stopped early by the pruner)" in summary.lines()[0]
+    assert "after 8 trials (5 of them pruned)" in summary.lines()[0]
     assert summary.stopped == (
         "pruner 'curve-parametric': its curve predictor never acted; it waits for 5 complete "
         "trials, and only 3 completed: its stand-in, the median rule, made all 5 stops (ask for "
@@ -49,3 +51,23 @@ def test_a_curve_pruner_whose_predictor_never_acted_says_so_until_it_has(tmp_pat
         _good_then_bad, "random", pruner="curve-parametric", trials=10, **run
     )
     assert summary.stopped is None  # 5 completed now: the note went
+
+
+def _prunes_itself(trial: optuna.Trial) -> float:
+    trial.suggest_float("x", 0.0, 1.0)
+    for epoch in range(1, 11):
+        trial.report(1.0, epoch)
+    if trial.number >= 2:
+        raise optuna.TrialPruned()  # the objective's own decision, not the pruner's
+    return 1.0
+
+
+@pytest.mark.parametrize(("objective", "pruner"), [(_prunes_itself, "curve-parametric")])
+def test_the_idle_predictor_note_counts_only_the_median_rules_stops(
+    tmp_path: Path, objective: Any, pruner: str
+) -> None:
+    """Trials an objective pruned itself were said to be the median rule's stops."""
+    _, summary = hyperlab.tune(
+        objective, "random", pruner=pruner, trials=5, runs_dir=tmp_path, progress=False, budget=10
+    )
+    assert summary.n_pruned == 3 and summary.stopped is None

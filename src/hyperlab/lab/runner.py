@@ -540,13 +540,25 @@ def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
 
 def _note_idle_predictor(study: optuna.Study, name: str, complete: int, pruned: int) -> None:
     """Note a curve pruner whose predictor never acted: it waits for ``min_finished`` complete
-    trials, and its median stand-in stopped every trial after fewer had completed."""
+    trials, and its median rule (:data:`~hyperlab.pruners.median.STAND_IN`) stopped the trials
+    before that many had completed (``pruned``: the study's pruned trials)."""
+    from hyperlab.pruners.median import STAND_IN
+
     wanted = getattr(study.pruner, "min_finished", None)
-    idle = isinstance(wanted, int) and complete < wanted and pruned > 0
+    stops = (
+        sum(
+            str(t.user_attrs.get("prune_reason", "")).startswith(STAND_IN)
+            for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+        )
+        if pruned
+        else 0
+    )
+    idle = isinstance(wanted, int) and complete < wanted and stops > 0
     note = (
         f"pruner {name!r}: its curve predictor never acted; it waits for {wanted} complete "
-        f"trials, and only {complete} completed: its stand-in, the median rule, made all "
-        f"{pruned} stops (ask for more trials, or a smaller min_finished)"
+        f"trials, and only {complete} completed: its stand-in, the median rule, made "
+        f"{'all ' if stops == pruned else ''}{stops} stop{'s' if stops > 1 else ''} (ask for "
+        "more trials, or a smaller min_finished)"
         if idle
         else ""
     )

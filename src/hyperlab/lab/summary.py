@@ -30,7 +30,7 @@ class TuneSummary:
         test_metric: What ``test_score`` measures and which way is better
             (e.g. ``cross-entropy, lower is better``).
         n_trials: Finished trials in the study.
-        n_pruned: The finished trials that a pruner stopped early.
+        n_pruned: The finished trials that were pruned (stopped early).
         n_interrupted: Trials cut off by an interrupt (their parameters were queued again;
             not counted as failures).
         n_failed: Failed trials in it (not counting a claim's surplus); ``first_failure``
@@ -66,7 +66,7 @@ class TuneSummary:
         out = [
             f"best value ({past_tense(self.direction)}): {self.best_value:.6g}{se} "
             f"after {self.n_trials} trials"
-            + (f" ({self.n_pruned} of them stopped early by the pruner)" if self.n_pruned else "")
+            + (f" ({self.n_pruned} of them pruned)" if self.n_pruned else "")
         ]
         schedule = self.extra.get("schedule")
         if schedule:  # a trial that changed its hyperparameters while it trained

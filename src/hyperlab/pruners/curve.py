@@ -24,7 +24,7 @@ from hyperlab.direction import study_sign
 from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.pruners.base import PredictorPruner, check_int
 from hyperlab.pruners.guards import PredictionAudit, Standing, beats_every_final
-from hyperlab.pruners.median import median_stop
+from hyperlab.pruners.median import STAND_IN, median_stop
 from hyperlab.pruners.pretrain import PRETRAIN_OPTIONS, neural_predictor, pop_predictor_options
 from hyperlab.pruners.schedule import default_min_epochs, is_check_step
 from hyperlab.pruners.trials import final_values, trial_curve
@@ -217,7 +217,7 @@ class LearningCurvePruner(PredictorPruner):
         self._record(
             study,
             trial,
-            f"median rule (the predictor waits for {self.min_finished} complete trials): best "
+            f"{STAND_IN} {self.min_finished} complete trials): best "
             f"value so far {sign * best_so_far:.4g} at epoch {step} is worse than the median "
             f"{sign * median:.4g} of {n} complete trials at that epoch",
         )

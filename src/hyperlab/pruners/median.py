@@ -13,6 +13,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.pruners.trials import values_at
 
+#: How the reason of a stop made by the median rule standing in for a predictor begins.
+STAND_IN = "median rule (the predictor waits for"
+
 
 def median_stop(
     others: list[FrozenTrial], step: int, best_so_far: float, sign: float, startup: int
