@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import optuna
 import pytest
 
 from hyperlab.diagnose import diagnose
@@ -220,3 +221,22 @@ def test_losses_at_zero_that_then_diverge_read_as_a_divergence_not_a_perfect_fit
 def test_a_loss_below_zero_by_rounding_reads_as_zero() -> None:
     d = diagnose({"train_loss": [0.5, 0.1, -1e-15, 0.0], "val_loss": [0.5, 0.1, 0.0, -1e-16]})
     assert d.primary.name == "good-fit" and "0 from epoch 3" in d.primary.evidence
+
+
+def test_the_labs_callers_leave_out_a_metric_that_is_not_a_fraction() -> None:
+    """A task recording its accuracy in percent (or an R² below 0) lost every diagnosis in
+    its report, and the diagnosis tuner stopped reading curves, once metrics had to be
+    fractions."""
+    from hyperlab.diagnose.inputs import without_odd_metrics
+    from hyperlab.report.records import _diagnosis
+
+    curves = _fit_then_rise(12, 12) | {"val_metric": [50.0 + e for e in range(24)]}
+    with pytest.raises(InputError, match="divide a percentage by 100"):
+        diagnose(curves)  # the API still refuses it by name
+    assert "val_metric" not in without_odd_metrics(curves)
+    assert without_odd_metrics(curves)["val_loss"] == curves["val_loss"]
+    trial = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.COMPLETE, value=1.0, user_attrs={"curves": curves}
+    )
+    found = _diagnosis(trial, {})
+    assert found is not None and found["primary"] == "overfitting"

@@ -93,6 +93,22 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
 ZERO_LOSS = 1e-12
 
 
+def without_odd_metrics(curves: dict[str, Any]) -> dict[str, Any]:
+    """``curves`` less any metric that is not a fraction (a percentage, an R² below 0): for
+    the lab's callers, which diagnose curves a task recorded for its own use; the losses
+    still decide, as they do for curves with no metric."""
+    out = dict(curves)
+    for key in OPTIONAL:
+        try:
+            values = np.asarray(out.get(key, []), dtype=np.float64)
+        except (TypeError, ValueError):
+            out.pop(key, None)  # (not numbers: check_curves would refuse the whole)
+            continue
+        if np.any((values < 0) | (values > 1)):
+            out.pop(key, None)
+    return out
+
+
 def _check_fraction(arr: np.ndarray, key: str) -> None:
     """Refuse a metric value outside [0, 1] (NaN, a missing point, passes): the features read
     metrics as fractions (accuracy), and one in percent would be misread without an error."""

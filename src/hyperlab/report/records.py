@@ -280,10 +280,11 @@ def _diagnosis(t: FrozenTrial, config: dict[str, Any]) -> dict[str, Any] | None:
         return None
     try:
         from hyperlab.diagnose import diagnose
+        from hyperlab.diagnose.inputs import without_odd_metrics
     except ImportError:
         return None
     try:
-        result: dict[str, Any] = diagnose(curves, config=config).to_dict()
+        result: dict[str, Any] = diagnose(without_odd_metrics(curves), config=config).to_dict()
         return result
     except Exception:  # a diagnosis is a bonus; it never breaks a report
         return None

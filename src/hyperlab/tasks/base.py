@@ -51,7 +51,9 @@ class Evaluation:
         budget: Epochs (or other budget units) actually used; 0 (the default): the budget
             :meth:`Task.evaluate` asked for, filled in there.
         curves: Per-epoch means over folds: ``train_loss``, ``val_loss`` and optionally
-            ``train_metric``/``val_metric``; each a list of length ``budget``.
+            ``train_metric``/``val_metric``; each a list of length ``budget``. The diagnosis
+            reads the losses as lower-is-better with 0 the best, and a metric as an accuracy,
+            a fraction in [0, 1] (one outside it is left out of the report's diagnosis).
         fold_values: The per-fold scores behind ``value`` and ``std_err``.
         wall_time: Seconds spent (simulated seconds for replayed tasks); 0.0 (the default):
             :meth:`Task.evaluate` fills in the seconds it measured.

@@ -40,6 +40,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.diagnose import Advice, diagnose
 from hyperlab.diagnose.advice import ALIASES
+from hyperlab.diagnose.inputs import without_odd_metrics
 from hyperlab.direction import study_sign
 from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.registry import TUNERS
@@ -210,7 +211,7 @@ class DiagnosisSampler(BaseSampler):
                 )
             return []
         try:
-            advice = diagnose(curves, None, use_model=self.use_model).advice
+            advice = diagnose(without_odd_metrics(curves), None, use_model=self.use_model).advice
         except InputError as exc:
             self._warn_blind(f"the curves of trial {t.number} cannot be read ({exc})")
             return []
