@@ -199,3 +199,15 @@ def test_a_runs_folder_that_cannot_be_made_is_named_not_in_use(
     err = capsys.readouterr().err
     assert "cannot create the run folder '/proc/no-such-folder/branin-tpe'" in err
     assert "in use" not in err
+
+
+def test_a_run_folder_that_is_a_dangling_link_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It read "in use: its lock file keeps changing"."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "r").symlink_to(tmp_path / "nowhere")
+    argv = ["tune", "--task", "branin", "--trials", "1", "--runs-dir", str(tmp_path / "runs")]
+    assert main([*argv, "--name", "r"]) == 2
+    err = capsys.readouterr().err
+    assert "is a link to" in err and "which does not exist" in err and "in use" not in err

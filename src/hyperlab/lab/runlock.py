@@ -128,10 +128,13 @@ class RunLock:
         """
         if self._fd is not None:
             return
+        self._created = []
+        missing: FileNotFoundError | None = None
         for _attempt in range(20):  # the file is replaced only by a holder that leaves
             try:
                 fd = self._open()
-            except FileNotFoundError:  # the folder was removed by a holder leaving
+            except FileNotFoundError as exc:  # the folder was removed by a holder leaving
+                missing = exc
                 continue
             try:
                 taken = self._take(fd)
@@ -142,6 +145,10 @@ class RunLock:
                 self._fd = fd
                 return
             os.close(fd)
+        if missing is not None and not self.folder.is_dir():  # not a race: no folder goes there
+            raise InputError(
+                f"cannot create the run folder {str(self.folder)!r}: {missing.strerror or missing}"
+            )
         raise RunInUseError(
             f"run {self.name!r} is in use: its lock file {str(self.path)!r} keeps changing"
         )
@@ -181,6 +188,11 @@ class RunLock:
                 f"the runs folder {str(self.folder.parent)!r} cannot hold run {self.name!r}: "
                 f"{str(blocking)!r} is a file, not a folder"
             )
+        if self.folder.is_symlink() and not self.folder.exists():
+            raise InputError(
+                f"{str(self.folder)!r} is a link to {os.readlink(self.folder)!r}, which does not "
+                "exist: make its target, or remove the link"
+            )
         if not self.folder.exists():
             missing = [self.folder, *_missing_parents(self.folder)]
             try:
@@ -188,7 +200,9 @@ class RunLock:
                 self._created = missing
             except FileExistsError:  # made by another process just now
                 pass
-            except OSError as exc:  # (not a race: this path cannot hold a folder)
+            except FileNotFoundError:  # a parent went meanwhile (a race), or none can be made
+                raise
+            except OSError as exc:  # (a path that cannot hold a folder)
                 raise InputError(
                     f"cannot create the run folder {str(self.folder)!r}: {exc.strerror or exc}"
                 ) from None
