@@ -354,7 +354,7 @@ def test_recover_leaves_a_file_that_is_no_journal_as_it_was(
     csv = tmp_path / "curves.log"
     csv.write_text("epoch,val_loss\n1,0.5\n2,0.4\n")
     err = assert_clean_error(capsys, main(["recover", f"journal:{csv}"]), "recover")
-    assert "is not a journal file: none of its 3 lines is a journal record" in err
+    assert "is not a journal file: none of its 3 lines starts as a journal record does" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.log"]
     assert csv.read_text().startswith("epoch,val_loss")
 

@@ -107,6 +107,12 @@ def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "resumable study 'cw:tpe:none:seed0' (6 trials, 4 finished already)" in (
         capsys.readouterr().out
     )
+    assert main(["worker", "--storage", url, "--name", "cw"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", url]) == 0
+    assert "complete study 'cw:tpe:none:seed0' (6 trials, 6 finished: a worker has nothing" in (
+        capsys.readouterr().out
+    )
 
 
 def test_worker_unknown_study_lists_known(tmp_path: Path) -> None:

@@ -180,5 +180,5 @@ def test_the_held_out_score_says_how_it_was_measured() -> None:
     study.set_user_attr("test_score", {"trial": study.best_trial.number, "value": 0.0137})
     summary = _sections(render_study(study_report_records(study)))["Summary"]
     assert "0.0137" in summary
-    assert "one model retrained with that configuration on the whole training split" in summary
+    assert "the MLP tasks retrain the best configuration on the whole training split" in summary
     assert "one test score has no interval" in summary

@@ -154,13 +154,7 @@ def _run_scaled(args: argparse.Namespace) -> int:
     storage, name = jobs[0].storage, run_dir.path.name
     if args.create_only:
         for job in jobs:
-            done = _finished(job)
-            made = f"study {job.study_name!r} ({job.trials} trials"
-            print(
-                f"{'resumable' if done else 'created'} {made}"
-                + (f", {done} finished already" if done else "")
-                + f") in {redact(storage)}"
-            )
+            print(f"{_set_up(job)} in {redact(storage)}")
         print(
             f"start workers with: hyperlab worker --storage '{without_password(storage)}' --name {name}"
         )
@@ -172,15 +166,22 @@ def _run_scaled(args: argparse.Namespace) -> int:
     return _run_dask(args, run_dir, jobs, client)
 
 
-def _finished(job: Any) -> int:
-    """How many of ``job``'s study's trials have finished (complete or pruned)."""
+def _set_up(job: Any) -> str:
+    """What ``--create-only`` made of ``job``'s study: created, resumable, or complete."""
     import optuna
     from optuna.trial import TrialState
 
     from hyperlab.lab.storage import open_storage
 
     study = optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    trials = study.get_trials(deepcopy=False)
+    done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    name = f"study {job.study_name!r} ({job.trials} trials"
+    if not trials:
+        return f"created {name})"
+    if done >= job.trials:
+        return f"complete {name}, {done} finished: a worker has nothing to run)"
+    return f"resumable {name}, {done} finished already)"
 
 
 def _connected(address: str) -> Any:

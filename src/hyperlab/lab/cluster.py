@@ -30,7 +30,11 @@ def _one_trial(job: StudyJob, slot: int) -> dict[str, int]:
     """A Dask task: run at most one trial of ``job``; the study's progress afterwards."""
     study = run_job(job, worker=slot, owner=False, wait=False, max_trials=1)
     finished, claimed = progress(study)
-    return {"finished": finished, "claimed": claimed, "failed": failed_trials(study)}
+    return {
+        "finished": finished,
+        "claimed": claimed,
+        "failed": failed_trials(study, interrupted=True),
+    }
 
 
 def _load(job: StudyJob) -> optuna.Study:
@@ -121,7 +125,7 @@ def run_on_dask(
     open_jobs = {job.study_name: job for job in jobs}
     pending: dict[Any, str] = {}
     # each task runs one trial, so the run counts its studies' failures here, from where it began
-    failed_before = {job.study_name: failed_trials(_load(job)) for job in jobs}
+    failed_before = {job.study_name: failed_trials(_load(job), interrupted=True) for job in jobs}
 
     def submit(job: StudyJob) -> None:
         nonlocal slot

@@ -215,17 +215,18 @@ def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
 
 
 def _check_journal(path: Path) -> None:
-    """Refuse a file with lines of which none is a journal record: another program's file,
-    which recovering would empty.
+    """Refuse a file none of whose lines starts as a journal record does (a damaged journal's
+    lines still do): another program's file, which recovering would empty.
 
     Raises:
         StorageError: Naming the file.
     """
     data = path.read_bytes()
-    if data.strip() and not _salvage_lines(data).records:
+    lines = data.splitlines()
+    if data.strip() and not any(line.startswith(_RECORD) for line in lines):
         raise StorageError(
-            f"{str(path)!r} is not a journal file: none of its {len(data.splitlines())} lines "
-            "is a journal record (it is left as it was)"
+            f"{str(path)!r} is not a journal file: none of its {len(lines)} lines starts as "
+            "a journal record does (it is left as it was)"
         )
 
 

@@ -78,21 +78,29 @@ def is_surplus(trial: FrozenTrial) -> bool:
 REFUSED_ATTR = "refused_space"
 
 
+def is_interrupted(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` failed because an interrupt cut it off (its parameters are queued
+    again)."""
+    reason = str(trial.user_attrs.get("fail_reason") or "")
+    return trial.state == TrialState.FAIL and reason.startswith("interrupted")
+
+
 def is_bookkeeping(trial: FrozenTrial) -> bool:
     """Whether ``trial`` failed for the run's own reasons, not the task's: a surplus claim
-    (:func:`is_surplus`), a trial cut off by an interrupt (its parameters are queued again),
-    or one the run refused because the search space had changed."""
+    (:func:`is_surplus`), a trial cut off by an interrupt (:func:`is_interrupted`), or one the
+    run refused because the search space had changed."""
     if trial.state != TrialState.FAIL:
         return False
-    reason = str(trial.user_attrs.get("fail_reason") or "")
-    return is_surplus(trial) or reason.startswith("interrupted") or REFUSED_ATTR in trial.user_attrs
+    return is_surplus(trial) or is_interrupted(trial) or REFUSED_ATTR in trial.user_attrs
 
 
-def failed_trials(study: optuna.Study) -> int:
+def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:
     """The study's failed trials, those of the run's own bookkeeping left out
-    (:func:`is_bookkeeping`: they are not the task's failures)."""
+    (:func:`is_bookkeeping`: they are not the task's failures); ``interrupted``: those cut off
+    by an interrupt counted too (a rule that stops a run whose trials keep failing counts
+    them: workers killed again and again are a failure of the run)."""
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    return sum(not is_bookkeeping(t) for t in failed)
+    return sum(not is_bookkeeping(t) or (interrupted and is_interrupted(t)) for t in failed)
 
 
 @dataclass
@@ -303,8 +311,7 @@ def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
         for t in trials:
             if t.state != TrialState.FAIL or t.number in retried or t.datetime_complete is None:
                 continue
-            reason = str(t.user_attrs.get("fail_reason", ""))
-            promised = reason == STALE_REASON or reason.startswith("interrupted")
+            promised = t.user_attrs.get("fail_reason") == STALE_REASON or is_interrupted(t)
             if promised and (now - t.datetime_complete).total_seconds() < RETRY_WINDOW_S:
                 held += 1
     return finished, finished + running + held

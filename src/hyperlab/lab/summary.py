@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import NoCompletedTrialError
 from hyperlab.lab.results import cv_std_err
-from hyperlab.lab.runner import failed_trials, is_bookkeeping, stop_note
+from hyperlab.lab.runner import failed_trials, is_bookkeeping, is_interrupted, stop_note
 
 
 @dataclass
@@ -172,10 +171,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         test_metric=_test_metric(study),
         n_trials=len(finished),
         n_pruned=sum(t.state.name == "PRUNED" for t in finished),
-        n_interrupted=sum(
-            str(t.user_attrs.get("fail_reason") or "").startswith("interrupted")
-            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        ),
+        n_interrupted=sum(map(is_interrupted, study.get_trials(deepcopy=False))),
         stopped=stop_note(study),
         run_dir=run_dir,
         direction=name_of(study.direction),
