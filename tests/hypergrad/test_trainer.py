@@ -212,9 +212,17 @@ def _small() -> tuple[HyperTrainer, list[tuple[Tensor, Tensor]]]:
 
 
 def test_data_read_more_than_once_must_be_re_iterable() -> None:
+    """A validation generator lost its first batch to a check, then was said to yield none;
+    an endless one (``itertools.cycle``) must work, a finite one that runs out is named."""
+    import itertools
+
     trainer, batches = _small()
-    with pytest.raises(InputTypeError, match=r"validation data must be re-iterable.*generator"):
-        trainer.fit(batches, (b for b in batches))
+    with pytest.raises(InputError, match=r"validation data .* ran out: a one-shot iterator"):
+        trainer.fit(batches * 2, (b for b in batches))  # 4 steps, 2 validation batches
+    trainer, batches = _small()
+    trainer.fit(batches * 3, itertools.cycle(batches))
+    assert trainer.history.step == [1, 2, 3, 4, 5, 6]
+    trainer, batches = _small()
     with pytest.raises(InputTypeError, match="training data for 2 epochs must be re-iterable"):
         trainer.fit((b for b in batches), batches, epochs=2)
     assert trainer.history.step == []  # refused before any step

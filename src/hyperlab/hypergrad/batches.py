@@ -77,30 +77,48 @@ def _passes(train_data: Iterable[B], epochs: int) -> Iterator[B]:
 
 
 class Cycle(Iterator[B]):
-    """Endless iteration over a re-iterable data source, starting it again when it ends.
+    """Endless iteration over a data source, starting it again when it ends.
+
+    A re-iterable source (a list, a ``DataLoader``) is read again from its start; a one-shot
+    iterator (an endless generator, ``itertools.cycle``) is read on, and only its running out
+    is refused, since it cannot start again.
 
     Args:
         data: The source.
         what: What it is, for the error message (e.g. ``"validation data"``).
 
     Raises:
-        InputTypeError: The source is not iterable, or is a one-shot iterator (a generator).
-        InputError: The source yields nothing (checked on construction and on each restart).
+        InputTypeError: The source is not iterable, or is one batch instead of batches.
+        InputError: The source yields nothing (a re-iterable one is checked on construction
+            and on each restart), or a one-shot iterator runs out.
     """
 
     def __init__(self, data: Iterable[B], what: str = "validation data") -> None:
-        check_reiterable(data, what)
         self.data = data
         self.what = what
+        self._it: Iterator[B] | None = None
+        if isinstance(data, Iterator):  # read on, never restarted (a peek would lose a batch)
+            self._it = data
+            return
+        check_reiterable(data, what)
         if next(iter(data), None) is None:
             raise InputError(f"{what} {data!r} yielded no batch")
-        self._it: Iterator[B] | None = None
 
     def __next__(self) -> B:
         if self._it is not None:
             item = next(self._it, None)
             if item is not None:
                 return item
+        if isinstance(self.data, Iterator):
+            raise InputError(
+                f"{self.what} {self.data!r} ran out: a one-shot iterator cannot start again; "
+                "give a list of batches or a DataLoader, which can"
+            )
+        self._it = iter(self.data)
+        item = next(self._it, None)
+        if item is None:
+            raise InputError(f"{self.what} {self.data!r} yielded no batch")
+        return item
         self._it = iter(self.data)
         item = next(self._it, None)
         if item is None:
