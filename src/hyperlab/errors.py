@@ -121,6 +121,44 @@ def check_nonneg(name: str, value: object) -> float:
     return float(value)
 
 
+def check_positive(name: str, value: object) -> float:
+    """``value`` as a float when it is a finite number > 0 (a bool is refused).
+
+    Raises:
+        InputTypeError: ``value`` is not a number.
+        InputError: ``value`` is 0, negative or not finite.
+    """
+    check_nonneg(name, value)
+    if value == 0:
+        raise InputError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_unit(name: str, value: object, *, closed_low: bool = True) -> float:
+    """``value`` as a float when it lies in ``[0, 1)`` (``(0, 1)`` unless ``closed_low``).
+
+    Raises:
+        InputTypeError: ``value`` is not a number.
+        InputError: ``value`` lies outside.
+    """
+    number = check_nonneg(name, value)
+    if number >= 1 or (not closed_low and number <= 0):
+        interval = "[0, 1)" if closed_low else "(0, 1)"
+        raise InputError(f"{name} must be in {interval}, got {value!r}")
+    return number
+
+
+def check_label(what: str, value: object) -> str:
+    """``value`` when it is a non-empty string (a name of the user's: a hyperparameter's).
+
+    Raises:
+        InputTypeError: ``value`` is not one.
+    """
+    if not isinstance(value, str) or not value:
+        raise InputTypeError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
 def check_seed(value: object, name: str = "seed") -> int | None:
     """``value`` when it is ``None`` (a fresh seed) or an integer >= 0 (numpy refuses negative
     seeds deep inside); a bool, a float or text is refused by name.

@@ -58,7 +58,13 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import InputError, InputTypeError, check_bool, check_nonneg
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_bool,
+    check_nonneg,
+    check_unit,
+)
 
 __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 
@@ -92,21 +98,6 @@ def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:
             )
 
 
-def check_positive(name: str, value: Any) -> float:
-    """Return ``value`` as a float if it is a finite number > 0, else raise (a bool is refused)."""
-    check_nonneg(name, value)
-    if value == 0:
-        raise InputError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
-def check_name(what: str, value: Any) -> str:
-    """``value`` if it is a non-empty string (a hyperparameter's name), else raise."""
-    if not isinstance(value, str) or not value:
-        raise InputTypeError(f"{what} must be a non-empty string, got {value!r}")
-    return value
-
-
 def refuse_sparse(opt: Optimizer) -> None:
     """Raise if a parameter of ``opt`` has a sparse gradient (the rules need dense ones)."""
     for i, group in enumerate(opt.param_groups):
@@ -131,15 +122,6 @@ def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]
         state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
     state["step"] += 1
     return state["exp_avg"], state["exp_avg_sq"], state["step"]
-
-
-def check_unit(name: str, value: Any, *, closed_low: bool = True) -> float:
-    """Return ``value`` as a float if it lies in ``[0, 1)`` (``(0, 1)`` if not closed_low)."""
-    check_nonneg(name, value)
-    if value >= 1 or (not closed_low and value <= 0):
-        interval = "[0, 1)" if closed_low else "(0, 1)"
-        raise InputError(f"{name} must be in {interval}, got {value!r}")
-    return float(value)
 
 
 def _checked_params(owner: str, params: Any) -> list[Any]:

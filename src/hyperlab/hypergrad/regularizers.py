@@ -24,8 +24,14 @@ from collections.abc import Iterable, Mapping
 import torch
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
-from hyperlab.hypergrad.hd import check_name, check_positive, check_unit
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_bool,
+    check_label,
+    check_positive,
+    check_unit,
+)
 
 __all__ = ["ConcreteDropout", "InputNoise", "Regularizer", "WeightDecay"]
 
@@ -90,7 +96,7 @@ class WeightDecay(Regularizer):
                 f"got {model!r}"
             )
         init = check_positive("init (weight decay)", init)
-        self.name = check_name("name", name)
+        self.name = check_label("name", name)
         self.per_layer = check_bool("per_layer", per_layer)
         check_bool("include_bias", include_bias)
         groups: dict[str, list[str]] = {}
@@ -157,7 +163,7 @@ class ConcreteDropout(Regularizer):
         super().__init__()
         check_unit("dropout rate init", init, closed_low=False)
         self.temperature = check_positive("temperature", temperature)
-        self.name = check_name("name", name)
+        self.name = check_label("name", name)
         self.logit_rate = _hyper(torch.tensor(math.log(init / (1.0 - init))))
 
     def rate(self) -> Tensor:
@@ -199,7 +205,7 @@ class InputNoise(Regularizer):
     def __init__(self, init: float = 0.1, *, name: str = "input_noise") -> None:
         super().__init__()
         init = check_positive("init (input noise)", init)
-        self.name = check_name("name", name)
+        self.name = check_label("name", name)
         self.log_sigma = _hyper(torch.tensor(math.log(init)))
 
     def sigma(self) -> Tensor:

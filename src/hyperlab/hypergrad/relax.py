@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, InputTypeError, check_bool, check_nonneg, check_positive
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
-from hyperlab.hypergrad.hd import check_nonneg, check_positive
 
 __all__ = [
     "ACTIVATIONS",

@@ -31,9 +31,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError, check_positive_int
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_nonneg,
+    check_positive,
+    check_positive_int,
+)
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
-from hyperlab.hypergrad.hd import check_nonneg, check_positive
 from hyperlab.hypergrad.trainer import check_criterion, tune_names
 
 __all__ = ["HYPERPARAMETERS", "STNHistory", "STNTrainer", "SelfTuningMLP", "StnLinear"]

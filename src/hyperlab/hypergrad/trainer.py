@@ -26,9 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError, check_positive_int
+from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_positive_int
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
-from hyperlab.hypergrad.hd import check_nonneg
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
 from hyperlab.hypergrad.valgrad import check_neumann, ift_hypergradient, t1t2_hypergradient
 
