@@ -56,15 +56,15 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import InputError, InputTypeError, UnknownNameError, check_bool
-from hyperlab.hypergrad.hd import (
-    _MAX_LR,
-    adam_moments,
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    UnknownNameError,
+    check_bool,
     check_nonneg,
-    check_state_kind,
     check_unit,
-    refuse_sparse,
 )
+from hyperlab.hypergrad.hd import _MAX_LR, adam_moments, check_state_kind, refuse_sparse
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
 
