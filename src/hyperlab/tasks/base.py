@@ -421,6 +421,25 @@ class Task(ABC):
         """Compute :meth:`schedule_test_score` (inputs already checked); ``None`` here."""
         return None
 
+    def configuration(self, params: dict[str, Any], where: str = "parameters") -> dict[str, Any]:
+        """The configuration :meth:`search_space` makes of parameter values (a trial's
+        ``params``, a schedule segment's ``config``), the values checked first as
+        :meth:`evaluate` checks a configuration.
+
+        Args:
+            params: A value for each parameter of the branch its values choose.
+            where: What ``params`` are, for messages (e.g. ``"schedule entry 2's config"``).
+
+        Raises:
+            InputTypeError: ``params`` is not a dict, or a value has the wrong type.
+            InputError: A parameter is missing, a value is out of range or not a choice, or a
+                key is no parameter of the task.
+        """
+        if not isinstance(params, dict):
+            raise InputTypeError(f"{where} must be a dict, got {params!r:.60}")
+        self._check_config(params, where)
+        return self.search_space(optuna.trial.FixedTrial(params))  # type: ignore[arg-type]
+
     def default_config(self) -> dict[str, Any]:
         """A reasonable hand-picked starting configuration (the centre of the space by default)."""
         from hyperlab.space.distributions import centre
