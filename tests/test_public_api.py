@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 
 import hyperlab
@@ -106,6 +107,22 @@ def test_bad_arguments_are_refused_by_name_before_anything_is_stored(
 def test_a_tuner_that_is_not_a_name_is_refused_as_such(tmp_path: Path) -> None:
     with pytest.raises(UnknownNameError, match="tuner name must be a string, got None"):
         hyperlab.tune("branin", None, runs_dir=tmp_path)  # type: ignore[arg-type]
+    assert not any(tmp_path.rglob("run.json"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tuner": optuna.samplers.TPESampler()}, r"tuner name .*TPESampler: .*random, .*tpe"),
+        ({"pruner": optuna.pruners.MedianPruner()}, r"pruner name .*MedianPruner: .*median"),
+    ],
+)
+def test_a_sampler_or_pruner_object_is_refused_as_a_type_error(
+    tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InputTypeError, match=message) as info:
+        hyperlab.tune("branin", trials=2, runs_dir=tmp_path, progress=False, **options)
+    assert isinstance(info.value, UnknownNameError)  # what catches an unknown name catches it
     assert not any(tmp_path.rglob("run.json"))
 
 

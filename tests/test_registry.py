@@ -87,3 +87,14 @@ def test_an_option_that_names_tasks_gets_the_tasks() -> None:
         reg.create("g", source=[])
     with pytest.raises(InputTypeError, match="by their names"):
         reg.create("g", source=[3])
+
+
+def test_the_registry_module_lists_its_public_names() -> None:
+    import hyperlab.registry as registry
+
+    names: dict[str, object] = {}
+    exec("from hyperlab.registry import *", names)
+    assert set(names) - {"__builtins__"} == set(registry.__all__)
+    assert {"TASKS", "TUNERS", "Registry", "parse_options"} <= set(registry.__all__)
+    assert not {"functools", "importlib", "T", "Any"} & set(registry.__all__)
+    assert all(hasattr(registry, name) for name in registry.__all__)

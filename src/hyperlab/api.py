@@ -23,6 +23,7 @@ from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runlock import run_lock
 from hyperlab.lab.summary import TuneSummary, summarize
 from hyperlab.lab.target import default_name
+from hyperlab.registry import PRUNERS, TUNERS
 from hyperlab.tasks.base import Task
 
 
@@ -81,6 +82,8 @@ def tune(
         The study and a :class:`~hyperlab.lab.summary.TuneSummary`.
     """
     _check_call(runs_dir, overwrite=overwrite, progress=progress, report=report)
+    TUNERS.check(tuner)  # before the run name is made of it (a sampler object, say)
+    PRUNERS.check(pruner)
     name = default_name(task, tuner) if name is None else name
     with run_lock(runs_dir, name):  # one writer per run (see runlock)
         plan = make_plan(

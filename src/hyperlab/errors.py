@@ -24,6 +24,12 @@ class UnknownNameError(InputError):
     """A name (task, tuner, pruner, experiment, ...) is not in its registry."""
 
 
+class NotANameError(UnknownNameError, InputTypeError):
+    """An object (an Optuna sampler, say) where a registered name is expected: an
+    :class:`InputTypeError`, and an :class:`UnknownNameError` like any name that is not
+    registered, so that either catches it."""
+
+
 class StorageError(HyperlabError, RuntimeError):
     """A study storage could not be opened or used (the message never shows a password)."""
 

@@ -18,7 +18,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from hyperlab.errors import HyperlabError, InputError, InputTypeError, UnknownNameError
+from hyperlab.errors import (
+    HyperlabError,
+    InputError,
+    InputTypeError,
+    NotANameError,
+    UnknownNameError,
+)
+
+__all__ = [
+    "EXPERIMENTS",
+    "NONE_WORDS",
+    "PRUNERS",
+    "TASKS",
+    "TUNERS",
+    "Entry",
+    "Registry",
+    "Resolver",
+    "check_option_kind",
+    "parse_options",
+]
 
 T = TypeVar("T")
 
@@ -158,14 +177,12 @@ class Registry(Generic[T]):
         """Create the object registered under ``name``.
 
         Raises:
+            NotANameError: ``name`` is not a string (an Optuna sampler object, say).
             UnknownNameError: ``name`` is not registered; the message lists the known names.
         """
-        if not isinstance(name, str):
-            raise UnknownNameError(f"{self.kind} name must be a string, got {name!r}")
+        self.check(name)
         found = self._find(name)
-        if found is None:
-            known = ", ".join(self.names())
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
+        assert found is not None
         entry, suffix = found
         for option in entry.reads_tasks:
             if kwargs.get(option) is not None:
@@ -241,9 +258,20 @@ class Registry(Generic[T]):
 
     def check(self, name: str) -> str:
         """Return ``name`` if registered, else raise :class:`UnknownNameError` (or the
-        resolver's error for a name it understands but cannot load)."""
+        resolver's error for a name it understands but cannot load).
+
+        Raises:
+            NotANameError: ``name`` is not a string: an object (an Optuna sampler or pruner,
+                say) where a registered name is expected.
+            UnknownNameError: ``name`` is not registered; the message lists the known names.
+        """
         if not isinstance(name, str):
-            raise UnknownNameError(f"{self.kind} name must be a string, got {name!r}")
+            raise NotANameError(
+                f"{self.kind} name must be a string, got {name!r:.80} of type "
+                f"{type(name).__name__}: pass the name of a registered {self.kind} (one of "
+                f"{', '.join(self.names())}); hyperlab builds the {self.kind} from its name and "
+                "its options"
+            )
         if self._find(name) is None:
             known = ", ".join(self.names())
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")

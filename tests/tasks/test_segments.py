@@ -81,7 +81,7 @@ def test_mutable_hyperparameters_take_effect_between_segments() -> None:
     config = task.default_config()
     first = task.train_segment(config, None, 1, seed=0)
     same = task.train_segment(config, first.state, 1, seed=0)
-    for key, value in (("lr", 0.05), ("weight_decay", 0.05), ("dropout", 0.4), ("batch_size", 8)):
+    for key, value in (("lr", 0.05), ("weight_decay", 0.05), ("dropout", 0.4), ("batch_size", 128)):
         changed = task.train_segment(dict(config, **{key: value}), first.state, 1, seed=0)
         assert changed.values != same.values, key
         if key in ("lr", "weight_decay"):

@@ -169,9 +169,9 @@ def test_mlp_divergence_is_a_trial_failure_with_curves() -> None:
     from hyperlab.errors import TrialFailure
 
     task = TASKS.create("wine-mlp", max_epochs=3)
-    cfg = dict(SMALL, lr=1e6, optimizer="sgd")
+    cfg = dict(SMALL, lr=1e6, optimizer="sgd")  # past the space's range, which evaluate refuses
     with pytest.raises(TrialFailure) as info:
-        task.evaluate(cfg)
+        task._evaluate(cfg, 3, 0, None)
     assert "diverged" in str(info.value)
     assert info.value.curves["val_loss"]
 

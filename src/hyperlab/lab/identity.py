@@ -18,13 +18,13 @@ from typing import Any
 import optuna
 from optuna.distributions import (
     BaseDistribution,
-    CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
 )
 from optuna.trial import TrialState
 
 from hyperlab.errors import RunConflictError
+from hyperlab.space.config import describe
 
 
 def objective_identity(func: Callable[..., Any]) -> str:
@@ -58,24 +58,6 @@ def recorded_space(study: optuna.Study) -> dict[str, BaseDistribution]:
         for name, dist in trial.distributions.items():
             space.setdefault(name, dist)
     return space
-
-
-def describe(dist: BaseDistribution) -> str:
-    """A short description of a distribution, e.g. ``float in [0.0, 1.0] (log)``."""
-    if isinstance(dist, CategoricalDistribution):
-        return f"one of {list(dist.choices)}"
-    if isinstance(dist, FloatDistribution | IntDistribution):
-        kind = "float" if isinstance(dist, FloatDistribution) else "int"
-        extras = [e for e in ("log" if dist.log else "", _step(dist)) if e]
-        more = f" ({', '.join(extras)})" if extras else ""
-        return f"{kind} in [{dist.low}, {dist.high}]{more}"
-    return repr(dist)
-
-
-def _step(dist: FloatDistribution | IntDistribution) -> str:
-    if dist.step is None or (isinstance(dist, IntDistribution) and dist.step == 1):
-        return ""
-    return f"step {dist.step}"
 
 
 def space_changes(

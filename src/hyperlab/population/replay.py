@@ -3,19 +3,23 @@ with the hyperparameters each segment of the schedule used."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import optuna
 
-from hyperlab.errors import InputError
+from hyperlab.errors import HyperlabError, InputError, InputTypeError
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.selftuning import hypergradient_twin
+from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Segment, Task, check_segment
+
+#: What a task argument may be, as :func:`hyperlab.tune` takes it.
+TaskLike = Task | type[Task] | str
 
 
 def replay(
-    task: Task,
+    task: TaskLike,
     schedule: list[dict[str, Any]],
     *,
     seed: int = 0,
@@ -30,7 +34,9 @@ def replay(
     the member's path: the same scores, epoch for epoch. :func:`replay_member` finds them.
 
     Args:
-        task: The task the population trained.
+        task: The task the population trained: a :class:`Task`, its class or its name (a
+            registered name or a reference ``path/to/file.py:Class``), as for
+            :func:`hyperlab.tune`.
         schedule: Segments with ``start``, ``end`` and ``config``, contiguous from epoch 0.
         seed: Seeds the fresh model.
         hypergradient: Train with hypergradient optimizers, as self-tuning members do.
@@ -41,8 +47,12 @@ def replay(
         The segments, in order.
 
     Raises:
-        InputError: The schedule is empty or its segments are not contiguous from epoch 0.
+        InputTypeError: ``task`` is not a task, a task class or a name.
+        InputError: The schedule is empty, an entry lacks ``start``, ``end`` or ``config``,
+            the entries are not contiguous from epoch 0, or an entry's configuration is not
+            one of the task's (each message names the entry).
     """
+    task = _as_task(task)
     wrap = hypergradient_twin if hypergradient else None
     state: Any = None
     out = []
@@ -57,27 +67,93 @@ def replay(
     return out
 
 
-def _segments(task: Task, schedule: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
-    """``(configuration, epochs)`` of each segment of a schedule, after checking that they
-    follow each other from epoch 0.
+def _as_task(task: Any) -> Task:
+    """The task to replay with, one that continues training: a :class:`Task` as it is, a Task
+    class made with its defaults, a name (registered, or a reference to user code) made by
+    the registry.
 
     Raises:
-        InputError: The schedule is empty or its segments are not contiguous from epoch 0.
+        InputTypeError: ``task`` is none of these.
+        InputError: The class cannot be made without arguments, the name is not registered,
+            or the task cannot continue training (it has no schedule).
     """
+    made = _made(task)
+    if not made.continues_training:
+        raise InputError(
+            f"task {made.name!r} cannot continue training, so no population trained it and it "
+            "has no schedule to replay: pass the task the population trained"
+        )
+    return made
+
+
+def _made(task: Any) -> Task:
+    if isinstance(task, Task):
+        return task
+    if isinstance(task, type) and issubclass(task, Task):
+        try:
+            return task()
+        except HyperlabError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"task class {task.__qualname__} cannot be made without arguments ({exc}): "
+                "pass the task object itself"
+            ) from None
+    if isinstance(task, str):
+        return TASKS.create(task)  # type: ignore[no-any-return]
+    raise InputTypeError(
+        f"task must be a Task, a Task class or a task name, got {type(task).__name__}"
+    )
+
+
+def _entries(schedule: Any) -> list[tuple[int, int, dict[str, Any]]]:
+    """``(start, end, config)`` of each entry of a schedule, after checking that each is a
+    dict with them and that they follow each other from epoch 0.
+
+    Raises:
+        InputTypeError: The schedule is not a list, or an entry not a dict.
+        InputError: The schedule is empty, an entry lacks a key or its epochs are not whole
+            numbers, or the entries are not contiguous from epoch 0.
+    """
+    if isinstance(schedule, str | bytes) or not isinstance(schedule, Sequence):
+        raise InputTypeError(f"the schedule must be a list of segments, got {schedule!r:.60}")
     if not schedule:
         raise InputError("the schedule to replay is empty")
     epoch = 0
     out = []
-    for entry in schedule:
-        if entry["start"] != epoch or entry["end"] <= epoch:
+    for i, entry in enumerate(schedule):
+        if not isinstance(entry, Mapping):
+            raise InputTypeError(f"schedule entry {i} must be a dict, got {entry!r:.60}")
+        lacks = [key for key in ("start", "end", "config") if key not in entry]
+        if lacks:
+            raise InputError(f"schedule entry {i} lacks {lacks}; it has {list(entry)}")
+        start, end = entry["start"], entry["end"]
+        if any(isinstance(e, bool) or not isinstance(e, int) for e in (start, end)):
             raise InputError(
-                f"schedule segments must follow each other from epoch 0; got {entry['start']}.."
-                f"{entry['end']} after epoch {epoch}"
+                f"schedule entry {i}'s start and end must be epochs, got {start!r}..{end!r}"
             )
-        config = task.search_space(optuna.trial.FixedTrial(entry["config"]))  # type: ignore[arg-type]
-        out.append((config, int(entry["end"]) - epoch))
-        epoch = int(entry["end"])
+        if start != epoch or end <= epoch:
+            raise InputError(
+                f"schedule segments must follow each other from epoch 0; entry {i} is "
+                f"{start}..{end} after epoch {epoch}"
+            )
+        out.append((start, end, entry["config"]))
+        epoch = end
     return out
+
+
+def _segments(task: Task, schedule: Any) -> list[tuple[dict[str, Any], int]]:
+    """``(configuration, epochs)`` of each segment of a schedule, after checking its entries
+    (:func:`_entries`) and each entry's parameters against the task's search space.
+
+    Raises:
+        InputTypeError, InputError: As :func:`_entries`, or an entry's parameters are not
+            the task's (the message names the entry and the value).
+    """
+    return [
+        (task.configuration(config, f"schedule entry {i}'s config"), end - start)
+        for i, (start, end, config) in enumerate(_entries(schedule))
+    ]
 
 
 def members(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -91,7 +167,7 @@ def members(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def replay_member(
-    study: optuna.Study, task: Task, member: int | None = None
+    study: optuna.Study, task: TaskLike, member: int | None = None
 ) -> tuple[optuna.trial.FrozenTrial, list[Segment]]:
     """Replay the schedule of one member of a finished population: by default the best one.
 
@@ -100,15 +176,19 @@ def replay_member(
 
     Args:
         study: A population's study (its trials carry ``member``, ``seed`` and ``schedule``).
-        task: The task the population trained.
+        task: The task the population trained: a :class:`Task`, its class or its name, as
+            for :func:`hyperlab.tune`.
         member: The member to replay (``None``: the member with the best value).
 
     Returns:
         The member's trial and the replayed segments.
 
     Raises:
-        InputError: The study holds no population, or no member ``member``.
+        InputTypeError: ``task`` is not a task, a task class or a name.
+        InputError: The study holds no population, or no member ``member``, or the
+            member's schedule is not one the task can replay (see :func:`replay`).
     """
+    task = _as_task(task)
     trials = members(study)
     if not trials:
         raise InputError(
@@ -123,25 +203,27 @@ def replay_member(
             known = sorted(int(t.user_attrs.get("member", -1)) for t in trials)
             raise InputError(f"no member {member!r} in the population; its members: {known}")
         trial = found[0]
+    schedule = trial.user_attrs["schedule"]
+    _entries(schedule)  # before its first entry is read for the seed
     seed, hypergradient = _path_start(study, trial)
     seeds = {
         int(t.user_attrs["member"]): int(t.user_attrs.get("seed", 0))
         for t in trials
         if "member" in t.user_attrs
     }
-    schedule = trial.user_attrs["schedule"]
     return trial, replay(task, schedule, seed=seed, hypergradient=hypergradient, member_seeds=seeds)
 
 
 def member_test_score(
-    study: optuna.Study, task: Task, trial: optuna.trial.FrozenTrial
+    study: optuna.Study, task: TaskLike, trial: optuna.trial.FrozenTrial
 ) -> float | None:
     """The held-out test score of a member's model: one fresh model trained on all the
     training data through the member's schedule (:meth:`Task.schedule_test_score`), seeded as
     its path began and with hypergradient optimizers when the population trained with them.
     ``None`` when the task has no test split."""
-    seed, hypergradient = _path_start(study, trial)
+    task = _as_task(task)
     steps = _segments(task, trial.user_attrs["schedule"])
+    seed, hypergradient = _path_start(study, trial)
     wrap = hypergradient_twin if hypergradient else None
     return task.schedule_test_score(steps, seed, wrap_optimizer=wrap)
 
@@ -161,7 +243,7 @@ def _path_start(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[i
     """The seed of the member a trial's schedule starts from (recorded with its first
     segment, else that member's seed), and whether the population's members trained with
     hypergradient optimizers."""
-    first = trial.user_attrs["schedule"][0]["member"]
+    first = trial.user_attrs["schedule"][0].get("member")
     hypergradient = bool(study.user_attrs.get("population", {}).get("hypergradient", False))
     if "seed" in trial.user_attrs["schedule"][0]:
         return int(trial.user_attrs["schedule"][0]["seed"]), hypergradient

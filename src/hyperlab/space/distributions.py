@@ -109,13 +109,17 @@ def grid_space(
 
 
 def centre(distributions: dict[str, BaseDistribution]) -> dict[str, Any]:
-    """The centre of each axis (geometric centre on log axes; first choice of categoricals)."""
+    """The centre of each axis (geometric centre on log axes; first choice of categoricals),
+    on the axis's step where it has one, so that the distribution could suggest it."""
     out: dict[str, Any] = {}
     for name, d in distributions.items():
         if isinstance(d, CategoricalDistribution):
             out[name] = d.choices[0]
         elif isinstance(d, IntDistribution | FloatDistribution):
             mid = math.sqrt(d.low * d.high) if d.log else (d.low + d.high) / 2
+            step = d.step
+            if step is not None and not (isinstance(d, IntDistribution) and step == 1):
+                mid = d.low + round((mid - d.low) / step) * step
             out[name] = round(mid) if isinstance(d, IntDistribution) else float(mid)
         else:
             raise InputError(f"unsupported distribution {d!r} for {name!r}")

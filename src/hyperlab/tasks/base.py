@@ -27,6 +27,7 @@ from optuna.distributions import BaseDistribution
 
 from hyperlab.direction import check_direction, sign
 from hyperlab.errors import InputError, InputTypeError, TrialFailure
+from hyperlab.space.config import checked_space
 
 #: Called after every epoch with ``(epoch, value, curves_so_far)``; may raise
 #: ``optuna.TrialPruned`` to stop the evaluation.
@@ -422,6 +423,25 @@ class Task(ABC):
         """Compute :meth:`schedule_test_score` (inputs already checked); ``None`` here."""
         return None
 
+    def configuration(self, params: dict[str, Any], where: str = "parameters") -> dict[str, Any]:
+        """The configuration :meth:`search_space` makes of parameter values (a trial's
+        ``params``, a schedule segment's ``config``), the values checked first as
+        :meth:`evaluate` checks a configuration.
+
+        Args:
+            params: A value for each parameter of the branch its values choose.
+            where: What ``params`` are, for messages (e.g. ``"schedule entry 2's config"``).
+
+        Raises:
+            InputTypeError: ``params`` is not a dict, or a value has the wrong type.
+            InputError: A parameter is missing, a value is out of range or not a choice, or a
+                key is no parameter of the task.
+        """
+        if not isinstance(params, dict):
+            raise InputTypeError(f"{where} must be a dict, got {params!r:.60}")
+        self._check_config(params, where)
+        return self.search_space(optuna.trial.FixedTrial(params))  # type: ignore[arg-type]
+
     def default_config(self) -> dict[str, Any]:
         """A reasonable hand-picked starting configuration (the centre of the space by default)."""
         from hyperlab.space.distributions import centre
@@ -448,20 +468,44 @@ class Task(ABC):
         return self._space_cache
 
     def _check_config(self, config: dict[str, Any], where: str = "config") -> None:
-        """Refuse a configuration that lacks a parameter every configuration has. Before it
-        refuses, the space is read again on many more throwaway trials: a rare branch of a
-        conditional space may lack a parameter every branch read so far had."""
+        """Refuse a configuration the search space could not have made: one that lacks a
+        parameter, holds a value of the wrong type or out of its parameter's range (checked
+        on the branch its values choose, with the ranges that branch asks for), or holds a key
+        that is neither a parameter of any branch nor one the space returns. A key of another
+        branch of a conditional space is let through, as a population member's configuration
+        may carry one. A task that runs whole trials itself has no configuration to check."""
+        where = f"{where} for {self.name}"
         missing = self._captured()[1] - set(config)
-        if missing and not getattr(self, "_space_thorough", True):
-            from hyperlab.space.distributions import capture_space
-
-            self._space_cache = capture_space(
-                self.search_space, 1024, name=f"task {self.name!r}", settled=1024
-            )
-            self._space_thorough = True
+        if missing and self._read_thoroughly():
             missing = self._captured()[1] - set(config)
         if missing:
-            raise InputError(f"{where} for {self.name} lacks {sorted(missing)}")
+            raise InputError(f"{where} lacks {sorted(missing)}")
+        if self.trial_objective() is not None:
+            return
+        seen = checked_space(self.search_space, config, where)
+        if seen is None:  # the space needs a real trial: its values cannot be checked here
+            return
+        unknown = set(config) - seen[0] - seen[1] - set(self._captured()[0])
+        if unknown and self._read_thoroughly():
+            unknown -= set(self._captured()[0])
+        if unknown:
+            listed = ", ".join(f"{k}={config[k]!r:.40}" for k in sorted(unknown))
+            known = ", ".join(sorted(self._captured()[0]))
+            raise InputError(f"{where} has unknown keys: {listed}; the task's parameters: {known}")
+
+    def _read_thoroughly(self) -> bool:
+        """Read the space again on many more throwaway trials, once (a rare branch of a
+        conditional space may have parameters the quick reading missed, or lack one every
+        branch read so far had); whether it was read again."""
+        if getattr(self, "_space_thorough", True):
+            return False
+        from hyperlab.space.distributions import capture_space
+
+        self._space_cache = capture_space(
+            self.search_space, 1024, name=f"task {self.name!r}", settled=1024
+        )
+        self._space_thorough = True
+        return True
 
     def regret(self, value: float) -> float | None:
         """How far ``value`` falls short of the optimum when it is known: ``value - optimum``

@@ -1,0 +1,131 @@
+"""Check a configuration against the search space that made it.
+
+A configuration handed to a task (``Task.evaluate``, ``Task.train_segment``) must hold values
+its search space could have suggested: each parameter of the branch its values choose, of the
+right type and inside that parameter's range. The space function itself is run on a trial
+that answers each ``suggest_*`` with the configuration's value after checking it, so a
+conditional space is checked branch by branch and a range that depends on another
+parameter's value is checked with that value.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from hyperlab.errors import HyperlabError, InputError, InputTypeError
+
+
+def describe(dist: BaseDistribution) -> str:
+    """A short description of a distribution, e.g. ``float in [0.0, 1.0] (log)``."""
+    if isinstance(dist, CategoricalDistribution):
+        return f"one of {list(dist.choices)}"
+    if isinstance(dist, FloatDistribution | IntDistribution):
+        kind = "float" if isinstance(dist, FloatDistribution) else "int"
+        extras = [e for e in ("log" if dist.log else "", _step(dist)) if e]
+        more = f" ({', '.join(extras)})" if extras else ""
+        return f"{kind} in [{dist.low}, {dist.high}]{more}"
+    return repr(dist)
+
+
+def _step(dist: FloatDistribution | IntDistribution) -> str:
+    if dist.step is None or (isinstance(dist, IntDistribution) and dist.step == 1):
+        return ""
+    return f"step {dist.step}"
+
+
+def check_value(where: str, name: str, value: Any, dist: BaseDistribution) -> None:
+    """Refuse ``value`` for parameter ``name`` unless ``dist`` could have suggested it: a
+    number (never a bool or text) for a float, an integer for an int, finite and in range (on
+    the step), one of the choices of a categorical (a bool only for a bool choice).
+
+    Raises:
+        InputTypeError: ``value`` has the wrong type; the message names ``where``, the
+            parameter, the value and the distribution.
+        InputError: ``value`` is out of range, off the step, not finite or not a choice.
+    """
+    said = f"{where}: {name}={value!r:.60}"
+    if isinstance(dist, CategoricalDistribution):
+        if not _is_choice(value, dist):
+            raise InputError(f"{said} is not {describe(dist)}")
+        return
+    if isinstance(dist, FloatDistribution | IntDistribution):
+        wanted = numbers.Integral if isinstance(dist, IntDistribution) else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            word = "an integer" if wanted is numbers.Integral else "a number"
+            raise InputTypeError(
+                f"{said} ({type(value).__name__}) must be {word}: {describe(dist)}"
+            )
+        if not _inside(value, dist):
+            raise InputError(f"{said} is outside its range: {describe(dist)}")
+
+
+def _inside(value: Any, dist: FloatDistribution | IntDistribution) -> bool:
+    """Whether a number is finite and in ``dist``'s range, on its step."""
+    try:
+        return math.isfinite(value) and bool(dist._contains(float(value)))
+    except OverflowError:  # an integer too large for a float: out of any range
+        return False
+
+
+def _is_choice(value: Any, dist: CategoricalDistribution) -> bool:
+    try:
+        choice = dist.choices[int(dist.to_internal_repr(value))]
+    except (ValueError, TypeError):
+        return False
+    return isinstance(choice, bool) == isinstance(value, bool)  # True is not 1
+
+
+class _CheckingTrial(optuna.trial.FixedTrial):
+    """A fixed trial that refuses, by name, a configuration's value the space would not have
+    suggested, and a parameter the configuration lacks."""
+
+    def __init__(self, config: dict[str, Any], where: str) -> None:
+        super().__init__(config)
+        self._config = config
+        self._where = where
+
+    def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
+        if name not in self._config:
+            raise InputError(
+                f"{self._where} lacks {[name]}, which its values ask for: {describe(distribution)}"
+            )
+        check_value(self._where, name, self._config[name], distribution)
+        return super()._suggest(name, distribution)
+
+
+def checked_space(
+    space: Callable[[Any], Any], config: dict[str, Any], where: str
+) -> tuple[set[str], set[str]] | None:
+    """Run ``space`` on ``config``'s values, each checked as it is suggested.
+
+    Returns:
+        The parameters the space asked for and the keys of what it returned (a conditional
+        space asks for its branch's parameters only); ``None`` when the space failed on the
+        trial for a reason of its own (it uses something a fixed trial lacks), so that it
+        cannot be checked.
+
+    Raises:
+        InputTypeError, InputError: A value is of the wrong type, out of range or not a
+            choice, or the configuration lacks a parameter its branch asks for (see
+            :func:`check_value`).
+    """
+    trial = _CheckingTrial(config, where)
+    try:
+        returned = space(trial)
+    except HyperlabError:
+        raise
+    except Exception:  # a space that needs a real trial (its study, say): nothing to check
+        return None
+    keys = set(returned) if isinstance(returned, dict) else set()
+    return set(trial.params), keys

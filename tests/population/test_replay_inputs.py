@@ -1,0 +1,97 @@
+"""replay and replay_member take the task as hyperlab.tune does (an object, its class, its
+name or a reference to its file) and refuse a schedule they cannot replay by its entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tests.population.quadratic as quadratic
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError
+from hyperlab.population.replay import replay, replay_member
+from hyperlab.registry import TASKS
+from tests.population.conftest import run_population
+from tests.population.quadratic import Quadratic
+
+CONFIG = {"lr": 0.05, "momentum": 0.5, "steps": 2, "start": "near"}
+SCHEDULE = [
+    {"start": 0, "end": 2, "config": CONFIG, "member": 0},
+    {"start": 2, "end": 3, "config": dict(CONFIG, lr=0.02), "member": 0},
+]
+
+
+def _values(segments: list[Any]) -> list[float]:
+    return [v for s in segments for v in s.values]
+
+
+def test_replay_member_takes_the_task_as_tune_does(tmp_path: Path) -> None:
+    study = run_population("pbt", Quadratic(), tmp_path, trials=4, budget=4, interval=2)
+    trial, by_object = replay_member(study, Quadratic())
+    assert _values(by_object) == list(trial.intermediate_values.values())
+    for task in (Quadratic, f"{quadratic.__file__}:Quadratic"):  # its class, its reference
+        assert _values(replay_member(study, task)[1]) == _values(by_object)
+    assert _values(replay(Quadratic, SCHEDULE)) == _values(replay(Quadratic(), SCHEDULE))
+
+
+def test_replay_member_takes_a_registered_tasks_name(tmp_path: Path) -> None:
+    study = run_population("pbt", TASKS.create("digits-mlp-bank"), tmp_path, trials=4, budget=4)
+    trial, segments = replay_member(study, "digits-mlp-bank")
+    assert _values(segments) == list(trial.intermediate_values.values())
+
+
+@pytest.mark.parametrize(
+    ("task", "error", "message"),
+    [
+        ("no-such-task", UnknownNameError, r"unknown task 'no-such-task'"),
+        (3, InputTypeError, r"task must be a Task, a Task class or a task name, got int"),
+        ("branin", InputError, r"task 'branin' cannot continue training"),
+    ],
+)
+def test_a_task_replay_cannot_use_is_refused_by_name(
+    task: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        replay(task, SCHEDULE)
+
+
+def _entry(i: int, **change: Any) -> list[dict[str, Any]]:
+    """SCHEDULE with entry ``i`` changed (a key set to ``None`` is left out)."""
+    entry = {k: v for k, v in {**SCHEDULE[i], **change}.items() if v is not None}
+    return [entry if j == i else dict(e) for j, e in enumerate(SCHEDULE)]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "error", "message"),
+    [
+        (_entry(1, config=None), InputError, r"schedule entry 1 lacks \['config'\]"),
+        (_entry(0, end=None), InputError, r"schedule entry 0 lacks \['end'\]"),
+        (
+            _entry(1, config=dict(CONFIG, lr=5.0)),
+            InputError,
+            r"schedule entry 1's config for quadratic: lr=5.0 is outside its range: float in "
+            r"\[0.001, 0.1\]",
+        ),
+        (
+            _entry(0, config=dict(CONFIG, steps="2")),
+            InputTypeError,
+            r"schedule entry 0's config for quadratic: steps='2' \(str\) must be an integer",
+        ),
+        (
+            _entry(0, config={"lr": 0.05}),
+            InputError,
+            r"schedule entry 0's config for quadratic lacks \['momentum', 'start', 'steps'\]",
+        ),
+        (_entry(1, start=1), InputError, r"entry 1 is 1..3 after epoch 2"),
+        (_entry(0, config="lr=0.05"), InputTypeError, r"schedule entry 0's config must be a dict"),
+        ([SCHEDULE[0], "segment"], InputTypeError, r"schedule entry 1 must be a dict"),
+        ("schedule", InputTypeError, r"the schedule must be a list of segments"),
+        ([], InputError, r"the schedule to replay is empty"),
+    ],
+)
+def test_a_schedule_replay_cannot_follow_is_refused_by_its_entry(
+    schedule: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        replay(Quadratic(), schedule)
