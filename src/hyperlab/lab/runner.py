@@ -547,17 +547,17 @@ def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
 
 def _note_idle_predictor(study: optuna.Study, name: str, complete: int, pruned: int) -> None:
     """Note a curve pruner whose predictor never acted: it waits for ``min_finished`` complete
-    trials, and its median rule (:data:`~hyperlab.pruners.median.STAND_IN`) stopped the trials
-    before that many had completed (``pruned``: the study's pruned trials)."""
-    from hyperlab.pruners.median import STAND_IN
-
+    trials, and the rule standing in for it (a pruner that has one declares how the reasons of
+    its stops begin, ``stand_in``) stopped trials before that many had completed
+    (``pruned``: the study's pruned trials)."""
     wanted = getattr(study.pruner, "min_finished", None)
+    stand_in = getattr(study.pruner, "stand_in", None)
     stops = (
         sum(
-            str(t.user_attrs.get("prune_reason", "")).startswith(STAND_IN)
+            str(t.user_attrs.get("prune_reason", "")).startswith(stand_in)
             for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
         )
-        if pruned
+        if pruned and isinstance(stand_in, str)
         else 0
     )
     idle = isinstance(wanted, int) and complete < wanted and stops > 0

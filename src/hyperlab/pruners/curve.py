@@ -104,6 +104,10 @@ class LearningCurvePruner(PredictorPruner):
         self.audit = audit
         self._audit = PredictionAudit()
 
+    #: How the reasons of the stops made by the median rule standing in for the predictor
+    #: begin (the lab counts them to say when the predictor never acted).
+    stand_in = STAND_IN
+
     @property
     def startup_trials(self) -> int:
         """Complete trials the pruner needs before it can stop one (the lab refuses a run of
