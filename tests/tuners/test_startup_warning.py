@@ -51,16 +51,12 @@ def test_the_report_repeats_it_beside_the_results_it_concerns(tmp_path: Path) ->
     from hyperlab.lab.rundir import RunDir
     from hyperlab.report import compare_records
 
+    def compare(trials: int) -> None:
+        run = {"seeds": 1, "runs_dir": tmp_path, "name": "c", "progress": False}
+        hyperlab.compare("branin", ["random", "tpe"], trials=trials, **run)
+
     with pytest.warns(StartupOnlyWarning):
-        hyperlab.compare(
-            "branin",
-            ["random", "tpe"],
-            seeds=1,
-            trials=3,
-            runs_dir=tmp_path,
-            name="c",
-            progress=False,
-        )
+        compare(3)
     said = RunDir(tmp_path / "c").load_spec().warnings
     assert len(said) == 1 and said[0].startswith("tuner 'tpe' draws its first 10 trials")
     assert f"warned at the start: {said[0]}" in compare_records(tmp_path / "c").stopped
@@ -68,15 +64,7 @@ def test_the_report_repeats_it_beside_the_results_it_concerns(tmp_path: Path) ->
     assert "warned at the start: tuner &#x27;tpe&#x27; draws its first 10" in page
     with warnings.catch_warnings():  # a resume with enough trials drops it
         warnings.simplefilter("error", StartupOnlyWarning)
-        hyperlab.compare(
-            "branin",
-            ["random", "tpe"],
-            seeds=1,
-            trials=11,
-            runs_dir=tmp_path,
-            name="c",
-            progress=False,
-        )
+        compare(11)
     assert RunDir(tmp_path / "c").load_spec().warnings == []
 
 
