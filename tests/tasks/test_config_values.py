@@ -4,13 +4,17 @@ and no key that is no parameter of the task."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 
+import hyperlab
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.registry import TASKS
-from hyperlab.tasks.base import Evaluation, Task
+from hyperlab.tasks.base import EpochCallback, Evaluation, Segment, Task
 from tests.tasks.test_tasks import SMALL, Conditional
 
 
@@ -48,10 +52,6 @@ def test_an_mlp_refuses_a_bad_value_before_it_trains(
     config = dict(SMALL, **{key: value})
     with pytest.raises(error, match=message):
         task.evaluate(config)
-    with pytest.raises(error, match=message):
-        task.train_segment(config, None, 1)
-    with pytest.raises(error, match=rf"segment 1's config for wine-mlp: {message}"):
-        task.schedule_test_score([(SMALL, 1), (config, 1)])
 
 
 def test_a_conditional_space_is_checked_on_the_branch_the_values_choose() -> None:
@@ -95,3 +95,92 @@ def test_a_range_that_depends_on_another_value_is_checked_with_that_value() -> N
     with pytest.raises(InputError, match=r"width=40 is outside its range: .*step 16"):
         task.evaluate(dict(ok, width=40))
     assert task.evaluate(task.default_config() | {"label": "x"}).value >= 1  # on the step
+
+
+ACTS = {"relu": math.tanh, "tanh": math.sin}
+
+
+class Transformed(Task):
+    """A space that returns values made of its suggestions under the parameters' names."""
+
+    name = "transformed"
+    max_budget = 1
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {
+            "act": ACTS[trial.suggest_categorical("act", ["relu", "tanh"])],
+            "batch_size": 2 ** trial.suggest_int("batch_size", 4, 8),
+            "x": trial.suggest_float("x", -1.0, 1.0),
+        }
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        return Evaluation(value=float(config["act"](config["x"])) + config["batch_size"] / 1000)
+
+
+def test_a_value_the_space_made_of_its_suggestion_is_not_checked_against_it() -> None:
+    """``2 ** batch_size`` and ``ACTS[act]`` were refused as outside the parameters' ranges:
+    every trial of such a task failed."""
+    task = Transformed()
+    config = task.search_space(optuna.trial.FixedTrial({"act": "tanh", "batch_size": 6, "x": 0.5}))
+    assert config["batch_size"] == 64
+    assert task.evaluate(config).value == pytest.approx(math.sin(0.5) + 0.064)
+    scaled = Scaled()
+    config = scaled.search_space(optuna.trial.FixedTrial({"batch_size": 6, "x": 0.5}))
+    assert scaled.evaluate(config).value == pytest.approx(0.564)
+    with pytest.raises(InputError, match=r"x=3.0 is outside its range"):
+        scaled.evaluate(dict(config, x=3.0))  # returned as it was suggested: checked
+
+
+class Scaled(Task):
+    name = "scaled"
+    max_budget = 1
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {
+            "batch_size": 2 ** trial.suggest_int("batch_size", 4, 8),
+            "x": trial.suggest_float("x", -1.0, 1.0),
+        }
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        return Evaluation(value=config["x"] + config["batch_size"] / 1000)
+
+
+class DynamicSegments(Task):
+    """A range that depends on another value, in a task a population trains."""
+
+    name = "dynamic-segments"
+    max_budget = 4
+    mutable_params = ("lr",)
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        n = trial.suggest_int("n", 1, 8)
+        return {
+            "n": n,
+            "k": trial.suggest_int("k", 1, n),
+            "lr": trial.suggest_float("lr", 1e-3, 1.0, log=True),
+        }
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        return Evaluation(value=float(config["n"] - config["k"]))
+
+    def _train_segment(
+        self, config: dict[str, Any], state: Any, epochs: int, seed: int, wrap_optimizer: Any
+    ) -> Segment:
+        done = (state or 0) + epochs
+        values = [float(abs(config["n"] - config["k"]) + config["lr"])] * epochs
+        return Segment(state=done, values=values, epoch=done)
+
+
+def test_a_population_on_a_dependent_range_still_trains(tmp_path: Path) -> None:
+    """Members are drawn in the ranges first read from the space: with the values checked in
+    train_segment, a member whose k passed its n stopped the whole run."""
+    study, _ = hyperlab.tune(
+        DynamicSegments, "pbt", trials=8, runs_dir=tmp_path, progress=False, report=False
+    )
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 8

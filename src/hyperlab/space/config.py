@@ -87,21 +87,46 @@ def _is_choice(value: Any, dist: CategoricalDistribution) -> bool:
 
 
 class _CheckingTrial(optuna.trial.FixedTrial):
-    """A fixed trial that refuses, by name, a configuration's value the space would not have
-    suggested, and a parameter the configuration lacks."""
+    """A fixed trial that checks each value of a configuration as the space suggests it: a
+    parameter the configuration lacks is refused at once; a value the space would not have
+    suggested is noted (``problems``) and handed back as it is, since the space may return
+    something else under that name (``2 ** batch_size``), which is not the suggested value."""
 
     def __init__(self, config: dict[str, Any], where: str) -> None:
         super().__init__(config)
         self._config = config
         self._where = where
+        self.problems: dict[str, HyperlabError] = {}
+        self.handed: dict[str, Any] = {}
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
         if name not in self._config:
             raise InputError(
                 f"{self._where} lacks {[name]}, which its values ask for: {describe(distribution)}"
             )
-        check_value(self._where, name, self._config[name], distribution)
+        try:
+            check_value(self._where, name, self._config[name], distribution)
+        except HyperlabError as exc:
+            self.problems.setdefault(name, exc)
+            self._suggested_params[name] = self._config[name]
+            self._distributions[name] = distribution
+            return self._config[name]
         return super()._suggest(name, distribution)
+
+    def suggest_float(self, name: str, *args: Any, **kwargs: Any) -> float:
+        return self._handed(name, super().suggest_float(name, *args, **kwargs))
+
+    def suggest_int(self, name: str, *args: Any, **kwargs: Any) -> int:
+        return self._handed(name, super().suggest_int(name, *args, **kwargs))
+
+    def suggest_categorical(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._handed(name, super().suggest_categorical(name, *args, **kwargs))
+
+    def _handed(self, name: str, value: Any) -> Any:
+        """Remember what the space was handed for ``name`` (a suggest method casts the value:
+        ``int("2")`` is 2), to tell it apart from what the space returns under the name."""
+        self.handed[name] = value
+        return value
 
 
 def checked_space(
@@ -109,11 +134,16 @@ def checked_space(
 ) -> tuple[set[str], set[str]] | None:
     """Run ``space`` on ``config``'s values, each checked as it is suggested.
 
+    A value is refused where the space returns it unchanged under its parameter's name (the
+    configuration then holds what the space suggested); where the space returns something
+    made of it (``ACTS[act]``, ``2 ** batch_size``), the configuration holds that, which no
+    distribution describes, and it is not checked.
+
     Returns:
         The parameters the space asked for and the keys of what it returned (a conditional
         space asks for its branch's parameters only); ``None`` when the space failed on the
-        trial for a reason of its own (it uses something a fixed trial lacks), so that it
-        cannot be checked.
+        trial (it uses something a fixed trial lacks, or it failed on a value made of a
+        suggestion), so that it cannot be checked.
 
     Raises:
         InputTypeError, InputError: A value is of the wrong type, out of range or not a
@@ -125,7 +155,20 @@ def checked_space(
         returned = space(trial)
     except HyperlabError:
         raise
-    except Exception:  # a space that needs a real trial (its study, say): nothing to check
-        return None
-    keys = set(returned) if isinstance(returned, dict) else set()
-    return set(trial.params), keys
+    except Exception:  # a space that needs a real trial (its study, say), or one that made
+        return None  # something of its suggestion (ACTS[act]) and fails on the made thing
+    given = returned if isinstance(returned, dict) else {}
+    for name, problem in trial.problems.items():
+        if name in given and _same(given[name], trial.handed.get(name, config[name])):
+            raise problem
+    return set(trial.params), set(given)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether the space returned the value it was given (``is``, or ``==`` for numbers)."""
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # (an array's ==, say)
+        return False

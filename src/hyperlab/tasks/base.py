@@ -311,7 +311,7 @@ class Task(ABC):
             raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise InputError(f"epochs must be a positive integer, got {epochs!r}")
-        self._check_config(config)
+        self._check_config(config, values=False)  # (see _check_config)
         segment = self._train_segment(config, state, epochs, int(seed), wrap_optimizer)
         check_segment(self.name, segment, epochs)
         return segment
@@ -409,7 +409,7 @@ class Task(ABC):
                 )
             if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
                 raise InputError(f"segment {i}'s epochs must be a positive integer, got {epochs!r}")
-            self._check_config(config, f"segment {i}'s config")
+            self._check_config(config, f"segment {i}'s config", values=False)
         return self._schedule_test_score(
             [(dict(c), int(e)) for c, e in schedule], int(seed), wrap_optimizer
         )
@@ -467,20 +467,26 @@ class Task(ABC):
             self._space_thorough = False
         return self._space_cache
 
-    def _check_config(self, config: dict[str, Any], where: str = "config") -> None:
+    def _check_config(
+        self, config: dict[str, Any], where: str = "config", *, values: bool = True
+    ) -> None:
         """Refuse a configuration the search space could not have made: one that lacks a
         parameter, holds a value of the wrong type or out of its parameter's range (checked
         on the branch its values choose, with the ranges that branch asks for), or holds a key
         that is neither a parameter of any branch nor one the space returns. A key of another
         branch of a conditional space is let through, as a population member's configuration
-        may carry one. A task that runs whole trials itself has no configuration to check."""
+        may carry one. A task that runs whole trials itself has no configuration to check.
+
+        ``values=False`` checks the keys only: a population's members are drawn and moved in
+        the ranges first read from the space, which a range that depends on another value
+        (``suggest_int("k", 1, n)``) may not keep for every member."""
         where = f"{where} for {self.name}"
         missing = self._captured()[1] - set(config)
         if missing and self._read_thoroughly():
             missing = self._captured()[1] - set(config)
         if missing:
             raise InputError(f"{where} lacks {sorted(missing)}")
-        if self.trial_objective() is not None:
+        if self.trial_objective() is not None or not values:
             return
         seen = checked_space(self.search_space, config, where)
         if seen is None:  # the space needs a real trial: its values cannot be checked here
