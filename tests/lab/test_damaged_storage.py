@@ -375,10 +375,11 @@ def test_commands_that_read_a_storage_leave_another_sqlite_file_alone(
     assert "holds no Optuna storage" in err and (str(tables) if tables else "no table") in err
     assert db.read_bytes() == before
     if tables:  # a run is not written into another program's database either
-        argv = ["tune", "--task", "branin", "--trials", "1", "--storage", f"sqlite:///{db}"]
-        err = assert_clean_error(capsys, main([*argv, "--runs-dir", str(tmp_path)]), "tune")
-        assert "holds no Optuna storage: the tables ['foo']" in err
-        assert db.read_bytes() == before
+        for url in (f"sqlite:///{db}", f"sqlite:///{db}?timeout=10"):
+            argv = ["tune", "--task", "branin", "--trials", "1", "--storage", url]
+            err = assert_clean_error(capsys, main([*argv, "--runs-dir", str(tmp_path)]), "tune")
+            assert "holds no Optuna storage: the tables ['foo']" in err
+            assert db.read_bytes() == before
 
 
 def test_a_storage_path_with_uri_characters_is_read_as_a_name(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def test_branin_refuses_a_value_it_could_not_suggest_by_name(
 @pytest.mark.parametrize(
     ("key", "value", "error", "message"),
     [
-        ("n_layers", 2.0, InputTypeError, r"n_layers=2.0 \(float\) must be an integer: int in"),
+        ("n_layers", 2.5, InputTypeError, r"n_layers=2.5 \(float\) must be an integer: int in"),
         ("activation", "RELU", InputError, r"activation='RELU' is not one of \['relu'"),
         ("batch_size", 8, InputError, r"batch_size=8 is outside its range: int in \[16, 256\]"),
     ],
@@ -184,3 +184,19 @@ def test_a_population_on_a_dependent_range_still_trains(tmp_path: Path) -> None:
         DynamicSegments, "pbt", trials=8, runs_dir=tmp_path, progress=False, report=False
     )
     assert sum(t.state.name == "COMPLETE" for t in study.trials) == 8
+
+
+def test_what_a_table_row_or_numpy_holds_for_a_value_is_read_as_that_value() -> None:
+    """A whole float for an int (a DataFrame row holds ints as floats), a float32 at a bound
+    and numpy's True were refused, though Optuna's own FixedTrial takes them."""
+    import numpy as np
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from hyperlab.space.config import check_value
+
+    check_value("row", "n", 32.0, IntDistribution(1, 64))
+    check_value("row", "n", np.float64(32), IntDistribution(1, 64))
+    check_value("row", "x", np.float32(0.3), FloatDistribution(0.0, 0.3))
+    check_value("row", "flag", np.True_, CategoricalDistribution([True, False]))
+    with pytest.raises(InputError, match="outside its range"):
+        check_value("row", "x", np.float32(0.31), FloatDistribution(0.0, 0.3))

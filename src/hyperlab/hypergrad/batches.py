@@ -97,6 +97,7 @@ class Cycle(Iterator[B]):
         self.data = data
         self.what = what
         self._it: Iterator[B] | None = None
+        self._read = False  # (whether a one-shot iterator has given a batch)
         if isinstance(data, Iterator):  # read on, never restarted (a peek would lose a batch)
             self._it = data
             return
@@ -108,17 +109,14 @@ class Cycle(Iterator[B]):
         if self._it is not None:
             item = next(self._it, None)
             if item is not None:
+                self._read = True
                 return item
         if isinstance(self.data, Iterator):
+            said = "ran out" if self._read else "yielded no batch"
             raise InputError(
-                f"{self.what} {self.data!r} ran out: a one-shot iterator cannot start again; "
-                "give a list of batches or a DataLoader, which can"
+                f"{self.what} {self.data!r} {said}: a one-shot iterator cannot start again "
+                "(the model keeps the steps it took); give a list of batches or a DataLoader"
             )
-        self._it = iter(self.data)
-        item = next(self._it, None)
-        if item is None:
-            raise InputError(f"{self.what} {self.data!r} yielded no batch")
-        return item
         self._it = iter(self.data)
         item = next(self._it, None)
         if item is None:

@@ -545,6 +545,11 @@ def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
         _note_idle_predictor(study, job.pruner, len(complete), len(trials) - len(complete))
 
 
+def _rule(stand_in: Any) -> str:
+    """The name of a stand-in rule from how its stops' reasons begin (``median rule (...``)."""
+    return str(stand_in).split(" (")[0].strip() or "rule standing in"
+
+
 def _note_idle_predictor(study: optuna.Study, name: str, complete: int, pruned: int) -> None:
     """Note a curve pruner whose predictor never acted: it waits for ``min_finished`` complete
     trials, and the rule standing in for it (a pruner that has one declares how the reasons of
@@ -563,7 +568,7 @@ def _note_idle_predictor(study: optuna.Study, name: str, complete: int, pruned: 
     idle = isinstance(wanted, int) and complete < wanted and stops > 0
     note = (
         f"pruner {name!r}: its curve predictor never acted; it waits for {wanted} complete "
-        f"trials, and only {complete} completed: its stand-in, the median rule, made "
+        f"trials, and only {complete} completed: its stand-in, the {_rule(stand_in)}, made "
         f"{'all ' if stops == pruned else ''}{stops} stop{'s' if stops > 1 else ''} (ask for "
         "more trials, or a smaller min_finished)"
         if idle

@@ -333,13 +333,12 @@ def _open_rdb(
     """
     shown = url  # errors name the URL as given
     if url.startswith("sqlite:///"):
-        folder = Path(url[len("sqlite:///") :]).parent
-        if not folder.exists():
-            raise StorageError(f"SQLite storage folder {str(folder)!r} does not exist")
+        path = urls.storage_file(url) or Path(url[len("sqlite:///") :])  # (less any ?query)
+        if not path.parent.exists():
+            raise StorageError(f"SQLite storage folder {str(path.parent)!r} does not exist")
         from hyperlab.lab.damage import check_sqlite
 
         check_sqlite(url)  # a damaged file is named, with the command that recovers it
-        path = Path(url[len("sqlite:///") :])
         if path.is_file():
             _check_optuna_tables(shown, path, empty_ok=True)  # not another program's database
     if url.startswith(("postgresql", "postgres:")):

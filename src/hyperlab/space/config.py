@@ -15,6 +15,7 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -60,9 +61,13 @@ def check_value(where: str, name: str, value: Any, dist: BaseDistribution) -> No
             raise InputError(f"{said} is not {describe(dist)}")
         return
     if isinstance(dist, FloatDistribution | IntDistribution):
-        wanted = numbers.Integral if isinstance(dist, IntDistribution) else numbers.Real
-        if isinstance(value, bool) or not isinstance(value, wanted):
-            word = "an integer" if wanted is numbers.Integral else "a number"
+        whole = isinstance(dist, IntDistribution)
+        if (
+            isinstance(value, bool | np.bool_)
+            or not isinstance(value, numbers.Real)
+            or (whole and not _integral(value))
+        ):
+            word = "an integer" if whole else "a number"
             raise InputTypeError(
                 f"{said} ({type(value).__name__}) must be {word}: {describe(dist)}"
             )
@@ -70,15 +75,37 @@ def check_value(where: str, name: str, value: Any, dist: BaseDistribution) -> No
             raise InputError(f"{said} is outside its range: {describe(dist)}")
 
 
+def _integral(value: numbers.Real) -> bool:
+    """Whether a number is whole (``32`` or ``32.0``: a table's rows hold ints as floats)."""
+    if isinstance(value, numbers.Integral):
+        return True
+    return math.isfinite(value) and float(value).is_integer()
+
+
 def _inside(value: Any, dist: FloatDistribution | IntDistribution) -> bool:
     """Whether a number is finite and in ``dist``'s range, on its step."""
     try:
-        return math.isfinite(value) and bool(dist._contains(float(value)))
+        number = float(value)
+        if not math.isfinite(number):
+            return False
+        if isinstance(value, np.floating) and value.dtype != np.float64:  # (float32 at a bound)
+            number = _nearest_inside(number, dist)
+        return bool(dist._contains(number))
     except OverflowError:  # an integer too large for a float: out of any range
         return False
 
 
+def _nearest_inside(number: float, dist: FloatDistribution | IntDistribution) -> float:
+    """``number`` moved onto a bound it misses by a rounding of single precision."""
+    for bound in (dist.low, dist.high):
+        if math.isclose(number, bound, rel_tol=1e-6, abs_tol=1e-12):
+            return float(bound)
+    return number
+
+
 def _is_choice(value: Any, dist: CategoricalDistribution) -> bool:
+    if isinstance(value, np.bool_):
+        value = bool(value)
     try:
         choice = dist.choices[int(dist.to_internal_repr(value))]
     except (ValueError, TypeError):

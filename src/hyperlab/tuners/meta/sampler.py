@@ -24,7 +24,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError, check_bool
+from hyperlab.errors import InputError, SetupWarning, check_bool
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
@@ -193,7 +193,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 f"and its measurements are on such problems; this search space has "
                 f"{len(enc.names)}: it runs, but nothing it learned or was checked on covers "
                 "that width (compare it with 'tpe' on your problem: hyperlab compare)",
-                UserWarning,
+                SetupWarning,
                 stacklevel=2,
             )
 
