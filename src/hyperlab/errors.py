@@ -98,21 +98,48 @@ def traceback_text(exc: BaseException) -> str:
     return text[-TRACEBACK_CHARS:]
 
 
+def _is_bool(value: object) -> bool:
+    """Whether ``value`` is a truth value (Python's or NumPy's), which must not pass for 0/1."""
+    import numpy as np
+
+    return isinstance(value, bool | np.bool_)
+
+
 def check_bool(name: str, value: object) -> bool:
-    """``value`` when it is ``True`` or ``False``; anything else (``"no"``, which would count
-    as true, ``1``, ``None``) is refused by name.
+    """``value`` as a bool when it is ``True`` or ``False`` (NumPy's too); anything else
+    (``"no"``, which would count as true, ``1``, ``None``) is refused by name.
 
     Raises:
         InputTypeError: ``value`` is not a bool.
     """
-    if not isinstance(value, bool):
+    if not _is_bool(value):
         raise InputTypeError(f"{name} must be True or False, got {value!r}")
-    return value
+    return bool(value)
+
+
+def _real(name: str, value: object, what: str) -> float:
+    """``value`` as a float when it is a real number (NumPy's scalars included, a bool
+    refused), else an :class:`InputTypeError` saying it must be ``what``."""
+    import numbers
+
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be {what}, got {value!r}")
+    return float(value)
+
+
+def _whole(name: str, value: object, what: str) -> int:
+    """``value`` as an int when it is an integer (NumPy's included; a bool, a float such as
+    ``10.0`` or text refused), else an :class:`InputTypeError` saying it must be ``what``."""
+    import numbers
+
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
+        raise InputTypeError(f"{name} must be {what}, got {value!r}")
+    return int(value)
 
 
 def check_nonneg(name: str, value: object) -> float:
-    """``value`` as a float when it is a finite number >= 0; a bool (``True`` would read as
-    1), text, NaN or inf is refused by name.
+    """``value`` as a float when it is a finite number >= 0 (a NumPy scalar too); a bool
+    (``True`` would read as 1), text, NaN or inf is refused by name.
 
     Raises:
         InputTypeError: ``value`` is not a number.
@@ -120,11 +147,10 @@ def check_nonneg(name: str, value: object) -> float:
     """
     import math
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputTypeError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
+    number = _real(name, value, "a number")
+    if not math.isfinite(number) or number < 0:
         raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return number
 
 
 def check_positive(name: str, value: object) -> float:
@@ -134,10 +160,12 @@ def check_positive(name: str, value: object) -> float:
         InputTypeError: ``value`` is not a number.
         InputError: ``value`` is 0, negative or not finite.
     """
-    check_nonneg(name, value)
-    if value == 0:
+    import math
+
+    number = _real(name, value, "a number")
+    if not math.isfinite(number) or number <= 0:
         raise InputError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return number
 
 
 def check_unit(name: str, value: object, *, closed_low: bool = True) -> float:
@@ -175,11 +203,10 @@ def check_seed(value: object, name: str = "seed") -> int | None:
     """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputTypeError(f"{name} must be an integer >= 0 or None, got {value!r}")
-    if value < 0:
+    number = _whole(name, value, "an integer >= 0 or None")
+    if number < 0:
         raise InputError(f"{name} must be an integer >= 0 or None, got {value}")
-    return value
+    return number
 
 
 def check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
@@ -192,8 +219,7 @@ def check_positive_int(name: str, value: object, *, allow_none: bool = False) ->
     """
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputTypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
+    number = _whole(name, value, "a positive integer")
+    if number < 1:
         raise InputError(f"{name} must be a positive integer, got {value}")
-    return value
+    return number

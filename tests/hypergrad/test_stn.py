@@ -84,7 +84,7 @@ def test_nothing_to_tune_and_non_finite_or_bool_settings_are_refused() -> None:
         STNTrainer(model, tune=[])
     with pytest.raises(InputError, match="perturbation must be a finite number >= 0, got inf"):
         STNTrainer(model, perturbation=float("inf"))
-    with pytest.raises(InputError, match="weight_decay must be a finite number >= 0, got inf"):
+    with pytest.raises(InputError, match="weight_decay must be a positive finite number, got inf"):
         SelfTuningMLP(4, 2, weight_decay=float("inf"))
     with pytest.raises(InputTypeError, match="lr must be a number, got True"):
         STNTrainer(model, lr=True)

@@ -16,15 +16,14 @@ from typing import TypeVar
 
 import torch
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_positive_int
 
 B = TypeVar("B")
 
 
 def check_epochs(epochs: int) -> None:
-    """Refuse ``epochs`` unless it is an integer >= 1."""
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
+    """Refuse ``epochs`` unless it is an integer >= 1 (NumPy's too)."""
+    check_positive_int("epochs", epochs)
 
 
 def check_reiterable(data: object, what: str) -> None:

@@ -127,7 +127,7 @@ def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]
 def _checked_params(owner: str, params: Any) -> list[Any]:
     """``params`` as a list, refusing a module and an empty list by name, and warning when no
     parameter requires a gradient (every step would then change nothing)."""
-    if isinstance(params, torch.nn.Module):
+    if isinstance(params, torch.nn.Module) and not isinstance(params, torch.nn.ParameterList):
         raise InputTypeError(
             f"{owner} takes the parameters to train, got the module {type(params).__name__}: "
             f"pass model.parameters()"
@@ -570,7 +570,7 @@ class AdamHD(HDOptimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise InputError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         check_unit("beta1", betas[0])
         check_unit("beta2", betas[1])

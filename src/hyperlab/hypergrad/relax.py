@@ -24,7 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError, check_bool, check_nonneg, check_positive
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_bool,
+    check_nonneg,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
 
 __all__ = [
@@ -166,11 +174,14 @@ class RelaxedMLP(nn.Module):
         temperature: float = 1.0,
     ) -> None:
         super().__init__()
-        for name, value in (("n_in", n_in), ("n_out", n_out), ("width", width)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
-            raise InputError(f"max_depth must be an integer >= 1, got {max_depth!r}")
+        for name, value in (
+            ("n_in", n_in),
+            ("n_out", n_out),
+            ("width", width),
+            ("max_depth", max_depth),
+        ):
+            check_positive_int(name, value)  # (NumPy's integers too: n_out = y.max() + 1)
+        n_in, n_out, width, max_depth = int(n_in), int(n_out), int(width), int(max_depth)
         self.linears = nn.ModuleList(
             [nn.Linear(n_in if d == 0 else width, width) for d in range(max_depth)]
         )
@@ -262,8 +273,8 @@ class ArchitectureSearch:
         check_positive("lr", lr)
         check_positive("arch_lr", arch_lr)
         check_nonneg("weight_decay", weight_decay)
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise InputError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}")
+        if check_seed(warmup_steps, "warmup_steps") is None:  # (an integer >= 0, NumPy's too)
+            raise InputError("warmup_steps must be a non-negative integer, got None")
         self.warmup_steps = warmup_steps
         self.model = model
         self.criterion = criterion

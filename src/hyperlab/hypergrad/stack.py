@@ -307,7 +307,8 @@ class HyperAdam(Level):
         self.weight_decay = weight_decay
 
     def values(self) -> dict[str, float]:
-        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+        betas = self.betas
+        if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise InputError(f"betas must be a pair (beta1, beta2), got {self.betas!r}")
         return {
             "lr": self.lr,

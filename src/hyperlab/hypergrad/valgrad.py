@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, check_seed
 
 __all__ = [
     "LossFn",
@@ -186,8 +186,8 @@ _LINEAR = (
 
 def check_neumann(steps: Any, alpha: Any) -> None:
     """Raise unless ``steps`` is an integer >= 0 and ``alpha`` is None or a number > 0."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise InputError(f"neumann_steps must be a non-negative integer, got {steps!r}")
+    if check_seed(steps, "neumann_steps") is None:  # (an integer >= 0, NumPy's too)
+        raise InputError("neumann_steps must be a non-negative integer, got None")
     if alpha is not None:
         _check_lr("alpha", alpha, positive=True)
 
