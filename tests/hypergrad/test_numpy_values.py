@@ -35,3 +35,19 @@ def test_numpy_scalars_and_a_parameter_list_are_taken_as_torch_takes_them() -> N
 def test_what_is_not_a_positive_integer_is_still_refused(value: object, error: type) -> None:
     with pytest.raises(error, match="n must be a positive integer"):
         check_positive_int("n", value)
+
+
+def test_a_loss_class_or_a_name_for_regularizers_is_refused_with_the_fix() -> None:
+    from hyperlab.hypergrad import ArchitectureSearch
+
+    model = nn.Linear(4, 2)
+    with pytest.raises(
+        InputTypeError, match=r"got the class CrossEntropyLoss: .*CrossEntropyLoss\(\)"
+    ):
+        HyperTrainer(model, nn.CrossEntropyLoss, [WeightDecay(model)])
+    with pytest.raises(
+        InputTypeError, match="regularizers must be a list of Regularizers, got 'wd'"
+    ):
+        HyperTrainer(model, nn.CrossEntropyLoss(), "wd")  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match="criterion must be a loss function"):
+        ArchitectureSearch(RelaxedMLP(4, 2), criterion="cross_entropy")  # type: ignore[arg-type]

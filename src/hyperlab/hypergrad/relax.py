@@ -34,6 +34,7 @@ from hyperlab.errors import (
     check_seed,
 )
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
+from hyperlab.hypergrad.trainer import check_criterion
 
 __all__ = [
     "ACTIVATIONS",
@@ -277,6 +278,7 @@ class ArchitectureSearch:
             raise InputError("warmup_steps must be a non-negative integer, got None")
         self.warmup_steps = warmup_steps
         self.model = model
+        check_criterion(criterion)
         self.criterion = criterion
         self._w_opt = torch.optim.Adam(model.weight_parameters(), lr=lr, weight_decay=weight_decay)
         self._a_opt = torch.optim.Adam(model.arch_parameters(), lr=arch_lr)

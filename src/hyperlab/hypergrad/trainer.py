@@ -366,7 +366,14 @@ def _check_settings(
 
 
 def check_criterion(criterion: Any) -> None:
-    """Refuse a ``criterion`` that is not callable (a loss's name, such as ``"mse"``)."""
+    """Refuse a ``criterion`` that is not callable (a loss's name, such as ``"mse"``), or is a
+    loss class rather than one made of it (``nn.CrossEntropyLoss`` for
+    ``nn.CrossEntropyLoss()``: called on the outputs, it would build a loss object)."""
+    if isinstance(criterion, type):
+        raise InputTypeError(
+            f"criterion must be a loss function, got the class {criterion.__name__}: make one, "
+            f"{criterion.__name__}()"
+        )
     if not callable(criterion):
         raise InputTypeError(
             f"criterion must be a loss function such as nn.MSELoss() or F.cross_entropy, "
@@ -382,7 +389,7 @@ def _regularizer_list(regularizers: Any) -> list[Regularizer]:
             f"regularizers must be a list of Regularizers, got one {name}: put it in a list, "
             f"[{name}(...)]"
         )
-    if not isinstance(regularizers, Iterable):
+    if isinstance(regularizers, str) or not isinstance(regularizers, Iterable):
         raise InputTypeError(f"regularizers must be a list of Regularizers, got {regularizers!r}")
     return list(regularizers)
 

@@ -383,7 +383,7 @@ class PopulationRun:
                     f"hypergradient=true: task {self.task.name!r} trained a fresh model without "
                     "passing its optimizer through train_segment's wrap_optimizer, so no member "
                     "would learn its rate (call wrap_optimizer(optimizer) on each optimizer it "
-                    "builds; docs/your-model.md), or leave hypergradient off"
+                    "builds; docs/population.md, 'self-tuning members'), or leave hypergradient off"
                 )
         spent = time.perf_counter() - began
         m.epochs_trained += epochs
