@@ -329,3 +329,42 @@ def test_refused_scaled_runs_leave_no_folder_and_a_conflict_creates_no_storage(
     other = tmp_path / "other.db"
     assert _tune(runs, "r", "--storage", f"sqlite:///{other}", trials=3) == 2  # another storage
     assert not other.exists()
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ("journal:{run}", "names a folder"),
+        ("sqlite:///{run}", "names a folder"),
+        ("journal:{run}/sub/x.journal", "does not exist"),
+        ("journal:{run}/run.json", "names 'run.json', a file the lab writes"),
+        ("sqlite:///{run}/report.html", "names 'report.html', a file the lab writes"),
+    ],
+)
+def test_a_storage_where_the_lab_writes_is_refused_and_the_run_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], storage: str, message: str
+) -> None:
+    """A storage inside the run folder was not checked before --overwrite cleared the folder;
+    one named report.html had the report written over it and its trials lost."""
+    runs = tmp_path / "runs"
+    assert _tune(runs, "r", trials=3) == 0
+    before = _tree(runs / "r")
+    capsys.readouterr()
+    url = storage.format(run=runs / "r")
+    assert _tune(runs, "r", "--overwrite", "--storage", url) == 2
+    assert message in capsys.readouterr().err
+    assert _tree(runs / "r") == before
+    assert _tune(runs, "new", "--storage", storage.format(run=runs / "new")) == 2
+    assert not (runs / "new").exists()
+
+
+def test_the_worker_hint_is_quoted_for_the_shell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+
+    assert _tune(tmp_path / "my runs", "a b", "--create-only") == 0
+    hint = next(x for x in capsys.readouterr().out.splitlines() if "start workers with:" in x)
+    argv = shlex.split(hint.split("start workers with: ", 1)[1])
+    assert argv[argv.index("--name") + 1] == "a b"
+    assert argv[argv.index("--storage") + 1].endswith("my runs/a b/study.journal")

@@ -62,3 +62,28 @@ def test_a_sqlite_file_holds_every_trial_once_the_process_exits(tmp_path: Path) 
     assert not (run / "study.db-wal").exists()
     with sqlite3.connect(run / "study.db") as conn:
         assert conn.execute("select count(*) from trials").fetchone() == (3,)
+
+
+def test_a_running_trial_that_never_beat_is_stale_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial left RUNNING without a beat file (its completion cut off, then moved aside) was
+    never failed: every worker waited for it for ever."""
+    import time
+    import warnings
+
+    import optuna
+
+    from hyperlab.lab.storage import open_storage
+
+    storage = open_storage(
+        f"journal:{tmp_path / 's.journal'}", heartbeat_interval=1, grace_period=2
+    )
+    study = optuna.create_study(storage=storage, study_name="s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (Optuna: heartbeats are meant for Study.optimize)
+        study.ask()
+    assert storage._get_stale_trial_ids(study._study_id) == []  # (within its grace period)
+    later = time.time() + 3
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert storage._get_stale_trial_ids(study._study_id) == [study.trials[0]._trial_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any
 
 from hyperlab.cli._common import (
@@ -156,7 +157,8 @@ def _run_scaled(args: argparse.Namespace) -> int:
         for job in jobs:
             print(f"{_set_up(job)} in {redact(storage)}")
         print(
-            f"start workers with: hyperlab worker --storage '{without_password(storage)}' --name {name}"
+            "start workers with: hyperlab worker --storage "
+            f"{shlex.quote(without_password(storage))} --name {shlex.quote(name)}"
         )
         if has_secret(storage):
             print(

@@ -153,8 +153,10 @@ class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             try:
                 last = self._beat_file(trial._trial_id).stat().st_mtime
-            except FileNotFoundError:
-                continue  # started by a process without heartbeats
+            except FileNotFoundError:  # no beat since it started (a trial left running by a
+                if trial.datetime_start is None:  # line cut off, or its worker died at once)
+                    continue
+                last = trial.datetime_start.timestamp()
             if now - last > self._grace:
                 stale.append(trial._trial_id)
         return stale

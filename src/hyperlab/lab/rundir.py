@@ -285,6 +285,7 @@ class RunDir:
         """
         self._check_not_foreign()
         spec.storage = _absolute(spec.storage) if spec.storage else ""
+        self._check_storage_place(spec.storage)  # before anything is cleared
         urls.remember(spec.storage)  # the old run's studies may need the password to go
         if overwrite and self.exists():
             self._check_ours()
@@ -345,6 +346,29 @@ class RunDir:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
+
+    def _check_storage_place(self, url: str) -> None:
+        """Refuse a storage file inside this folder that is the folder, one of the lab's own
+        files (the report would be written over it, ``--overwrite`` would clear it first), or
+        lies in a sub-folder that does not exist.
+
+        Raises:
+            InputError: Naming the path.
+        """
+        if not url or not self._inside(url):
+            return
+        path = Path(_file_storage(url)[1] or "").resolve()
+        folder = self.path.resolve()
+        if path == folder or path.is_dir():
+            raise InputError(f"storage {url!r} names a folder: name a file, e.g. study.db in it")
+        first = path.relative_to(folder).parts[0]
+        if _lab_made(first) and not first.startswith("study."):
+            raise InputError(
+                f"storage {url!r} names {first!r}, a file the lab writes in the run folder: "
+                "name another file (the default is study.db, or study.journal for workers)"
+            )
+        if not path.parent.is_dir() and path.parent != folder:
+            raise InputError(f"storage {url!r}: its folder {str(path.parent)!r} does not exist")
 
     def _check_ours(self) -> None:
         """Refuse to clear a folder whose ``run.json`` another program wrote: a JSON object

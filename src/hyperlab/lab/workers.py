@@ -169,7 +169,8 @@ class WorkerReport:
 
     def lines(self) -> list[str]:
         return [
-            f"{name}: {v['finished']}/{v['trials']} finished ({v['ran']} trials run here)"
+            f"{name}: {v['finished']}/{v['trials']} finished ({v['ran']} "
+            f"trial{'' if v['ran'] == 1 else 's'} run here)"
             for name, v in self.studies.items()
         ]
 

@@ -19,7 +19,7 @@ from hyperlab.direction import name_of
 from hyperlab.errors import TRACEBACK_ATTR
 from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import failed_trials, is_bookkeeping, stop_note
+from hyperlab.lab.runner import failed_trials, is_bookkeeping, is_interrupted, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.stops import STOP_NOTES, unfinished_driver
@@ -611,13 +611,18 @@ def study_report_records(
 
 
 def _state_counts(study: optuna.Study) -> dict[str, int]:
-    """Trials by how they ended (failed: surplus claims left out)."""
+    """Trials by how they ended (failed: the task's failures; cut off by an interrupt, and
+    queued again, told apart when there are any)."""
     trials = study.get_trials(deepcopy=False)
-    return {
+    counts = {
         "complete": sum(t.state == TrialState.COMPLETE for t in trials),
         "pruned": sum(t.state == TrialState.PRUNED for t in trials),
         "failed": failed_trials(study),
     }
+    interrupted = sum(map(is_interrupted, trials))
+    if interrupted:
+        counts["cut off by an interrupt and run again"] = interrupted
+    return counts
 
 
 #: Fewest completed trials whose parameter importances a report shows.
