@@ -94,6 +94,9 @@ def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixtu
     ]
     study = optuna.load_study(study_name=setup[0].study_name, storage=_open(url))
     assert study.trials == []  # created, nothing run
+    from hyperlab.report.records import unfinished_note
+
+    assert "start workers (hyperlab worker) to finish it" in str(unfinished_note(study, 0, 4))
     assert main(["worker", "--storage", url, "--name", "cw", "--worker-name", "a"]) == 0
     assert "4/4 finished (4 trials run here)" in capsys.readouterr().out
     study = optuna.load_study(study_name=setup[0].study_name, storage=_open(url))

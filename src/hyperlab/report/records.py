@@ -21,6 +21,7 @@ from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budg
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.runner import failed_trials, is_bookkeeping, is_interrupted, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
+from hyperlab.lab.workers import SETUP_ATTR
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.stops import STOP_NOTES, unfinished_driver
 
@@ -355,10 +356,15 @@ def unfinished_note(study: optuna.Study, finished: int, target: int) -> str | No
         return None
     if finished >= target and not unfinished_driver(study):
         return None
+    how = (
+        "start workers (hyperlab worker) to finish it"  # (a study set up for workers)
+        if study.user_attrs.get(SETUP_ATTR)
+        else "run the same command again to finish it"
+    )
     return (
         f"unfinished, {finished} of {target} trials"
         + (", its tuner not ended" if finished >= target else "")
-        + " (still running, or cut off: run the same command again to finish it)"
+        + f" (still running, or cut off: {how})"
     )
 
 
