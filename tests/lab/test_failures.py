@@ -512,3 +512,25 @@ def test_an_objective_that_cannot_take_the_trial_alone_is_refused_before_any_tri
     with pytest.raises(InputError, match=r"objective <lambda>\(.*\) cannot be called with the"):
         hyperlab.tune(objective, "random", trials=2, runs_dir=tmp_path, name="o", progress=False)
     assert not (tmp_path / "o").exists()
+
+
+def test_optuna_says_nothing_of_a_trial_an_interrupt_cut_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each Ctrl-C added Optuna's two "[W] Trial N failed ... KeyboardInterrupt" lines."""
+    import logging
+
+    from hyperlab.lab.runner import _SurplusFilter
+
+    keep = _SurplusFilter()
+
+    def record(message: str, exc: BaseException | None = None) -> logging.LogRecord:
+        info = (type(exc), exc, None) if exc is not None else None
+        return logging.LogRecord("optuna", logging.WARNING, "", 0, message, None, info)
+
+    cut = "Trial 2 failed with parameters: {'x': 1.0} because of the following error: "
+    assert not keep.filter(record(cut + "KeyboardInterrupt('SIGINT')."))
+    assert not keep.filter(record("Trial 2 failed with value None."))
+    assert not keep.filter(record("Trial 3 failed.", KeyboardInterrupt()))
+    assert keep.filter(record(cut.replace("2", "4") + "ValueError('boom')."))
+    assert keep.filter(record("Trial 4 failed with value None."))

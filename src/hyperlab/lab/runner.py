@@ -155,7 +155,8 @@ def _one_line_failures() -> None:
 
 
 class _SurplusFilter(logging.Filter):
-    """Drop Optuna's failure warnings for surplus trials (expected, and recorded on the trial)."""
+    """Drop Optuna's failure warnings for surplus trials and for trials an interrupt cut off
+    (expected, recorded on the trial, and the interrupt is told once by the command)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -165,8 +166,11 @@ class _SurplusFilter(logging.Filter):
         message = record.getMessage()
         words = message.split()
         number = words[1] if len(words) > 1 and words[0] == "Trial" else ""
-        if "SurplusTrial" in message or (
-            record.exc_info and isinstance(record.exc_info[1], SurplusTrial)
+        cause = record.exc_info[1] if record.exc_info else None
+        if (
+            "SurplusTrial" in message
+            or "KeyboardInterrupt(" in message
+            or isinstance(cause, SurplusTrial | KeyboardInterrupt)
         ):
             self._dropped.add(number)
             return False
