@@ -139,7 +139,9 @@ def _run_scaled(args: argparse.Namespace) -> int:
             f"tuner {args.tuner!r} trains its trials' models in this process's run folder; it runs "
             "without --create-only and --dask (use --jobs for local processes)"
         )
-    client = _connected(args.dask) if args.dask else None  # (an unreachable one writes nothing)
+    from hyperlab.lab.cluster import connect
+
+    client = connect(args.dask) if args.dask else None  # (an unreachable one writes nothing)
     try:
         run_dir, jobs = prepare_run(
             plan,
@@ -184,12 +186,6 @@ def _set_up(job: Any) -> str:
     if done >= job.trials:
         return f"complete {name}, {done} finished: a worker has nothing to run)"
     return f"resumable {name}, {done} finished already)"
-
-
-def _connected(address: str) -> Any:
-    from hyperlab.lab.cluster import connect
-
-    return connect(address)
 
 
 def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: Any) -> int:

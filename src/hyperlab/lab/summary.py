@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import NoCompletedTrialError
@@ -132,14 +133,30 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+#: How :func:`state_counts` names the trials cut off by an interrupt.
+INTERRUPTED = "cut off by an interrupt and run again"
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """The study's trials by how they ended: ``complete``, ``pruned`` and ``failed`` (the
+    task's failures, :func:`~hyperlab.lab.runner.failed_trials`) always; those cut off by an
+    interrupt (:data:`INTERRUPTED`), ``running`` and ``waiting`` where there are any."""
+    trials = study.get_trials(deepcopy=False)
+    counts = {
+        "complete": sum(t.state == TrialState.COMPLETE for t in trials),
+        "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+        "failed": failed_trials(study),
+        INTERRUPTED: sum(map(is_interrupted, trials)),
+        "running": sum(t.state == TrialState.RUNNING for t in trials),
+        "waiting": sum(t.state == TrialState.WAITING for t in trials),
+    }
+    return {k: n for k, n in counts.items() if n or k in ("complete", "pruned", "failed")}
+
+
 def _ended(study: optuna.Study) -> str:
-    """How a study's trials ended, e.g. ``"12 pruned, 1 failed"``."""
-    words = {"FAIL": "failed", "RUNNING": "running", "WAITING": "waiting", "PRUNED": "pruned"}
-    counts: dict[str, int] = {}
-    for t in study.get_trials(deepcopy=False):
-        word = words.get(t.state.name, t.state.name.lower())
-        counts[word] = counts.get(word, 0) + 1
-    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no trial ran"
+    """How a study's trials ended, e.g. ``"12 pruned, 1 failed"`` (none: ``"no trial ran"``)."""
+    counts = state_counts(study)
+    return ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no trial ran"
 
 
 def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
@@ -171,7 +188,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         test_metric=_test_metric(study),
         n_trials=len(finished),
         n_pruned=sum(t.state.name == "PRUNED" for t in finished),
-        n_interrupted=sum(map(is_interrupted, study.get_trials(deepcopy=False))),
+        n_interrupted=state_counts(study).get(INTERRUPTED, 0),
         stopped=stop_note(study),
         run_dir=run_dir,
         direction=name_of(study.direction),
@@ -260,7 +277,7 @@ def _test_metric(study: optuna.Study) -> str:
 
 def _first_failure(study: optuna.Study) -> str:
     """``"; trial N failed: REASON"`` for the first failed trial with a stored reason, or ``""``."""
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
+    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         reason = t.user_attrs.get("fail_reason")
         if reason and not is_bookkeeping(t):
             return f"; trial {t.number} failed: {reason}"

@@ -19,8 +19,9 @@ from hyperlab.direction import name_of
 from hyperlab.errors import TRACEBACK_ATTR
 from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import failed_trials, is_bookkeeping, is_interrupted, stop_note
+from hyperlab.lab.runner import failed_trials, is_bookkeeping, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
+from hyperlab.lab.summary import state_counts
 from hyperlab.lab.workers import SETUP_ATTR
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.stops import STOP_NOTES, unfinished_driver
@@ -610,25 +611,10 @@ def study_report_records(
         population=population,
         failures=failure_groups(trials),
         params_note=params_note,
-        counts=_state_counts(study),
+        counts=state_counts(study),
         epochs=sum(int(r["budget"]) for r in history),
         pruned=[_pruned_of("", None, t) for t in trials if t.state == TrialState.PRUNED],
     )
-
-
-def _state_counts(study: optuna.Study) -> dict[str, int]:
-    """Trials by how they ended (failed: the task's failures; cut off by an interrupt, and
-    queued again, told apart when there are any)."""
-    trials = study.get_trials(deepcopy=False)
-    counts = {
-        "complete": sum(t.state == TrialState.COMPLETE for t in trials),
-        "pruned": sum(t.state == TrialState.PRUNED for t in trials),
-        "failed": failed_trials(study),
-    }
-    interrupted = sum(map(is_interrupted, trials))
-    if interrupted:
-        counts["cut off by an interrupt and run again"] = interrupted
-    return counts
 
 
 #: Fewest completed trials whose parameter importances a report shows.
