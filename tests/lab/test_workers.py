@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import optuna
@@ -12,7 +13,8 @@ from optuna.trial import TrialState
 from hyperlab.cli import main
 from hyperlab.errors import InputError
 from hyperlab.lab.runner import SURPLUS_REASON, StudyJob
-from hyperlab.lab.workers import create_studies, find_jobs, run_worker
+from hyperlab.lab.storage import open_storage
+from hyperlab.lab.workers import create_studies, find_jobs, live_trials, run_worker
 
 from .helpers import fork
 
@@ -150,3 +152,75 @@ def test_worker_refuses_a_storage_file_that_does_not_exist(tmp_path: Path, schem
     with pytest.raises(DataNotFoundError, match=f"no such storage file '{missing}'"):
         run_worker(f"{scheme}{missing}", "run")
     assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def _create(tmp_path: Path, url: str, *extra: str) -> int:
+    argv = ["tune", "--task", "branin", "--trials", "4", "--name", "lw"]
+    return main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", url, *extra])
+
+
+def _claim(url: str) -> optuna.trial.Trial:
+    """What a live worker does: claim a trial (its first heartbeat is its start)."""
+    storage = open_storage(url, heartbeat_interval=10, grace_period=30)
+    study = optuna.load_study(study_name="lw:tpe:none:seed0", storage=storage)
+    trial = study.ask()
+    storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+    return trial
+
+
+def test_overwrite_is_refused_while_a_worker_runs_a_trial(
+    storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _create(tmp_path, storage_url, "--create-only") == 0
+    trial = _claim(storage_url)
+    assert [t.number for t in live_trials(storage_url)] == [0]
+    assert _create(tmp_path, storage_url, "--create-only", "--overwrite") == 2
+    err = capsys.readouterr().err
+    assert "cannot overwrite run 'lw': workers are running 1 trial" in err
+    assert "trial 0 of study 'lw:tpe:none:seed0'" in err and "stop the `hyperlab worker`" in err
+    assert len(find_jobs(storage_url, "lw")) == 1  # the run and its trial are still there
+    trial.study.tell(trial, 1.0)  # the worker finished: nothing runs now
+    assert live_trials(storage_url) == []
+    assert _create(tmp_path, storage_url, "--create-only", "--overwrite") == 0
+
+
+def test_a_trial_whose_worker_stopped_beating_does_not_hold_a_run(tmp_path: Path) -> None:
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _create(tmp_path, url, "--create-only") == 0
+    trial = _claim(url)
+    beat = tmp_path / "shared.journal.heartbeats" / str(trial._trial_id)
+    assert beat.is_file()
+    os.utime(beat, (beat.stat().st_mtime - 31, beat.stat().st_mtime - 31))  # killed 31 s ago
+    assert live_trials(url) == []
+    assert _create(tmp_path, url, "--create-only", "--overwrite") == 0
+
+
+def test_recover_is_refused_while_a_worker_runs_a_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _create(tmp_path, url, "--create-only") == 0
+    trial = _claim(url)
+    journal = tmp_path / "shared.journal"
+    with journal.open("ab") as f:
+        f.write(b'{"op_code": 5, "worker_id": "x", "tri')  # a line a kill cut off
+    before = journal.read_bytes()
+    assert main(["recover", url]) == 2
+    assert "cannot recover" in capsys.readouterr().err
+    assert journal.read_bytes() == before  # left as it was
+    trial.study.tell(trial, 1.0)
+    assert main(["recover", url]) == 0
+
+
+def test_recover_of_a_sqlite_file_is_refused_while_a_worker_runs_a_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    assert _create(tmp_path, url, "--create-only") == 0
+    trial = _claim(url)
+    assert [(t.study, t.number) for t in live_trials(url, read=False)] == [("lw:tpe:none:seed0", 0)]
+    assert main(["recover", url]) == 2
+    assert "workers are running 1 trial" in capsys.readouterr().err
+    trial.study.tell(trial, 1.0)
+    assert live_trials(url, read=False) == []
+    assert main(["recover", url]) == 0

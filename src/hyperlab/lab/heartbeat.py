@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
@@ -24,6 +26,9 @@ from optuna.storages.journal import BaseJournalBackend
 from optuna.trial import FrozenTrial, TrialState
 
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+#: What the folder of a journal's heartbeat files is called, after the journal file's name.
+BEATS_SUFFIX = ".heartbeats"
 
 STALE_REASON = "worker lost: no heartbeat within the grace period (killed or hung); re-queued"
 STALE_FINAL = "worker lost: no heartbeat within the grace period; not re-queued (retried {n} times)"
@@ -188,3 +193,70 @@ class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
 
 class HeartbeatJournalStorage(_ReasonOnStale, _JournalHeartbeat):
     """A :class:`~optuna.storages.JournalStorage` with heartbeats whose stale trials say why."""
+
+
+def beats_folder(journal: Path) -> Path:
+    """The folder of the heartbeat files of the journal file ``journal``."""
+    return journal.with_name(journal.name + BEATS_SUFFIX)
+
+
+def beat_ages(
+    storage: optuna.storages.BaseStorage, study_id: int, folder: Path | None = None
+) -> dict[int, float]:
+    """Seconds since each RUNNING trial's last heartbeat (since its start, before the first),
+    by trial number.
+
+    Args:
+        storage: A journal storage (its heartbeat files in ``folder``) or a database storage
+            (Optuna's heartbeat table, against the database's clock, as Optuna reads it).
+        study_id: The study.
+        folder: The journal's heartbeat folder (see :func:`beats_folder`).
+    """
+    running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return {}
+    if isinstance(storage, RDBStorage):
+        ages = _database_ages(storage)
+    else:
+        ages = _file_ages(folder, running)
+    out = {}
+    for trial in running:
+        age = ages.get(trial._trial_id)
+        if age is None and trial.datetime_start is not None:
+            age = time.time() - trial.datetime_start.timestamp()
+        if age is not None:
+            out[trial.number] = max(0.0, age)
+    return out
+
+
+def _file_ages(folder: Path | None, trials: Sequence[FrozenTrial]) -> dict[int, float]:
+    """Seconds since the trials' heartbeat files were touched, by trial id (those with one)."""
+    out: dict[int, float] = {}
+    if folder is None:
+        return out
+    now = time.time()
+    for trial in trials:
+        try:
+            out[trial._trial_id] = now - (folder / str(trial._trial_id)).stat().st_mtime
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return out
+
+
+def _database_ages(storage: RDBStorage) -> dict[int, float]:
+    """Seconds since each trial's heartbeat, by trial id, by the database's clock."""
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    beat = models.TrialHeartbeatModel
+    with storage.engine.connect() as conn:
+        now = conn.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar_one()
+        rows = conn.execute(sqlalchemy.select(beat.trial_id, beat.heartbeat)).all()
+    now = _naive(now)  # (both naive in the database's time, as Optuna compares them)
+    return {int(i): (now - _naive(t)).total_seconds() for i, t in rows}
+
+
+def _naive(moment: Any) -> datetime:
+    if isinstance(moment, str):  # (SQLite without type information)
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=None)  # type: ignore[no-any-return]

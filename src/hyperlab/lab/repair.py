@@ -108,6 +108,7 @@ def recover(target: str | Path) -> Recovery:
     if not path.is_file():
         raise InputError(f"storage file {str(path)!r} does not exist")
     with _run_locked(folder):
+        _check_no_workers(url)
         if url.startswith("journal:"):
             kept, lost = _recover_journal(path)
         else:
@@ -133,6 +134,16 @@ def _storage_of(target: str | Path) -> tuple[str, Path | None]:
         f"cannot recover {redact(text)!r}: hyperlab recover handles journal files (journal:PATH) "
         "and SQLite files (sqlite:///PATH); repair a database server with its own tools"
     )
+
+
+def _check_no_workers(url: str) -> None:
+    """Refuse to replace a storage file while workers run trials in it (they would go on
+    writing into the file that was moved aside)."""
+    from hyperlab.lab.workers import live_trials, workers_running_error
+
+    live = live_trials(url, read=False)  # (a journal by its heartbeat files alone)
+    if live:
+        raise workers_running_error(url, live, f"recover {str(storage_file(url))!r}")
 
 
 @contextmanager

@@ -289,6 +289,7 @@ class RunDir:
         urls.remember(spec.storage)  # the old run's studies may need the password to go
         if overwrite and self.exists():
             self._check_ours()
+            self._check_no_workers()
             if spec.storage and not self.holds_storage(spec.storage):
                 _check_opens(spec.storage)  # a storage that fails must not cost the old run
             self.clear()
@@ -322,6 +323,16 @@ class RunDir:
         data["storage"] = self._portable(data["storage"])
         self.spec_path.write_text(json.dumps(data, indent=2))
         return spec
+
+    def _check_no_workers(self) -> None:
+        """Refuse to clear a run whose trials workers are running now (``hyperlab worker``
+        processes hold no run lock): they would write into a storage that was removed."""
+        from hyperlab.lab.workers import live_trials, workers_running_error
+
+        old = self.load_spec()
+        live = live_trials(old.storage, {n for n, *_ in old.study_names()})
+        if live:
+            raise workers_running_error(old.storage, live, f"overwrite run {self.path.name!r}")
 
     def default_storage(self, spec: RunSpec) -> str:
         """A file in the folder: SQLite for one process, a journal file for several."""

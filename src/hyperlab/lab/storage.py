@@ -28,7 +28,12 @@ import optuna
 
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError, StorageError
 from hyperlab.lab import urls
-from hyperlab.lab.heartbeat import HeartbeatJournalStorage, HeartbeatRDBStorage, stale_callback
+from hyperlab.lab.heartbeat import (
+    HeartbeatJournalStorage,
+    HeartbeatRDBStorage,
+    beats_folder,
+    stale_callback,
+)
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -457,7 +462,7 @@ def _open_journal(
     backend.repair()
     try:  # the journal is replayed here: damage shows as StorageError naming the line
         if heartbeat_interval:
-            folder = path.with_name(path.name + ".heartbeats")
+            folder = beats_folder(path)
             storage = HeartbeatJournalStorage(
                 backend, folder, heartbeat_interval, grace_period, callback
             )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from hyperlab.errors import DataNotFoundError, InputError
+from hyperlab.errors import DataNotFoundError, InputError, RunInUseError
 from hyperlab.lab.runner import (
     StudyJob,
     _configure_worker,
@@ -297,3 +297,125 @@ def prepare_run(
     jobs = [with_heartbeats(j, heartbeat_interval, grace_period) for j in plan.jobs()]
     create_studies(jobs)
     return run_dir, jobs
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveTrial:
+    """A trial a worker is running now: it beat within its study's grace period.
+
+    Attributes:
+        study: The study's name (empty when the storage could not be read: see ``number``).
+        number: The trial's number in it (its heartbeat file's name when ``study`` is empty).
+        age: Seconds since its last heartbeat (since its start, before the first).
+    """
+
+    study: str
+    number: int
+    age: float
+
+    def describe(self) -> str:
+        if not self.study:
+            return f"a trial whose heartbeat file {self.number} was touched {self.age:.0f} s ago"
+        return f"trial {self.number} of study {self.study!r}, last heartbeat {self.age:.0f} s ago"
+
+
+def live_trials(
+    storage: str, names: set[str] | None = None, *, read: bool = True
+) -> list[LiveTrial]:
+    """The trials that workers are running now in ``storage`` (in the studies ``names``).
+
+    Only studies set up for workers (``hyperlab tune --create-only``, ``--dask``) keep
+    heartbeats; a running trial there is live while it beat within the study's grace period.
+    A trial left running by a killed process, or in a study without heartbeats, is not live.
+    A journal that does not open (damaged), or is not to be opened (``read=False``: opening
+    would repair a cut last line), is judged by its heartbeat files alone, with the default
+    grace period; with ``read=False`` a SQLite file is read for its heartbeats alone, read-only
+    (opening it through Optuna could write into it); a database that does not open has no live
+    trials that can be seen.
+    """
+    from hyperlab.errors import HyperlabError
+    from hyperlab.lab.heartbeat import beats_folder
+    from hyperlab.lab.urls import storage_file
+
+    path = storage_file(storage) if storage.startswith("journal:") else None
+    folder = beats_folder(path) if path is not None else None
+    if not read:
+        if folder is not None:
+            return _fresh_beat_files(folder, DEFAULT_GRACE)
+        path = storage_file(storage)
+        return _fresh_sqlite_beats(path, DEFAULT_GRACE) if path is not None else []
+    try:
+        opened = open_storage(storage, must_exist=True)
+    except HyperlabError:
+        return _fresh_beat_files(folder, DEFAULT_GRACE) if folder is not None else []
+    return _live_in(opened, names, folder)
+
+
+def _live_in(
+    storage: optuna.storages.BaseStorage, names: set[str] | None, folder: Path | None
+) -> list[LiveTrial]:
+    from hyperlab.lab.heartbeat import beat_ages
+
+    out = []
+    for frozen in storage.get_all_studies():
+        setup = frozen.user_attrs.get(SETUP_ATTR)
+        if (names is not None and frozen.study_name not in names) or not isinstance(setup, dict):
+            continue
+        if not setup.get("heartbeat_interval"):
+            continue
+        grace = int(setup.get("grace_period") or DEFAULT_GRACE)
+        ages = beat_ages(storage, frozen._study_id, folder)
+        out += [
+            LiveTrial(frozen.study_name, number, age)
+            for number, age in sorted(ages.items())
+            if age <= grace
+        ]
+    return out
+
+
+def _fresh_beat_files(folder: Path, grace: float) -> list[LiveTrial]:
+    """The heartbeat files touched within ``grace`` seconds, as trials of an unknown study."""
+    import time
+
+    now = time.time()
+    out = []
+    for beat in sorted(folder.iterdir()) if folder.is_dir() else ():
+        age = now - beat.stat().st_mtime
+        if beat.name.isdigit() and age <= grace:
+            out.append(LiveTrial("", int(beat.name), max(0.0, age)))
+    return out
+
+
+def _fresh_sqlite_beats(path: Path, grace: float) -> list[LiveTrial]:
+    """The running trials of a SQLite file that beat within ``grace`` seconds, read read-only
+    (a damaged or unreadable file shows none)."""
+    import contextlib
+    import sqlite3
+
+    query = (
+        "SELECT t.number, (julianday(CURRENT_TIMESTAMP) - julianday(h.heartbeat)) * 86400, "
+        "s.study_name FROM trials t JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
+        "JOIN studies s ON s.study_id = t.study_id WHERE t.state = 'RUNNING'"
+    )
+    uri = path.absolute().as_uri() + "?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            rows = db.execute(query).fetchall()
+    except sqlite3.Error:
+        return []
+    return [
+        LiveTrial(str(name), int(number), max(0.0, float(age)))
+        for number, age, name in rows
+        if age is not None and age <= grace
+    ]
+
+
+def workers_running_error(storage: str, live: list[LiveTrial], doing: str) -> RunInUseError:
+    """The error for ``doing`` (what was refused) while workers run trials of ``storage``."""
+    many = len(live) > 1
+    return RunInUseError(
+        f"cannot {doing}: workers are running {len(live)} trial{'s' if many else ''} in "
+        f"{redact(storage)!r} now ({live[0].describe()}{' and more' if many else ''}); stop "
+        "the `hyperlab worker` processes first (Ctrl-C or SIGTERM: each queues its trial "
+        "again), or wait until they are done"
+    )
