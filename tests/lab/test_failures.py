@@ -85,9 +85,11 @@ def test_interrupted_trial_is_failed_and_resumed(tmp_path: Path) -> None:
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     # it is not the task's failure: the summary counted it as one, and the report listed it
     assert _summary.n_failed == 0 and _summary.n_interrupted == 1
-    assert "1 trial cut off by an interrupt (not counted as failed" in "\n".join(_summary.lines())
+    assert "1 trial cut off by an interrupt or a lost worker (not counted as failed" in "\n".join(
+        _summary.lines()
+    )
     page = (tmp_path / "i" / "report.html").read_text()
-    assert "Failed trials" not in page and "1 cut off by an interrupt and run again" in page
+    assert "Failed trials" not in page and "1 cut off and run again" in page
 
 
 def test_interrupt_is_not_lost_when_telling_the_failed_trial_fails(
@@ -534,3 +536,18 @@ def test_optuna_says_nothing_of_a_trial_an_interrupt_cut_off(
     assert not keep.filter(record("Trial 3 failed.", KeyboardInterrupt()))
     assert keep.filter(record(cut.replace("2", "4") + "ValueError('boom')."))
     assert keep.filter(record("Trial 4 failed with value None."))
+
+
+def test_a_lost_workers_trial_queued_again_is_not_the_tasks_failure() -> None:
+    from hyperlab.lab.heartbeat import STALE_FINAL, STALE_REASON
+    from hyperlab.lab.runner import failed_trials
+    from hyperlab.lab.summary import INTERRUPTED, state_counts
+
+    study = optuna.create_study()
+    for reason in (STALE_REASON, STALE_FINAL.format(n=3), "ValueError: boom"):
+        study.add_trial(
+            optuna.trial.create_trial(state=TrialState.FAIL, user_attrs={"fail_reason": reason})
+        )
+    # the retried one is bookkeeping; the last retry and the task's error are failures
+    assert failed_trials(study) == 2 and failed_trials(study, interrupted=True) == 3
+    assert state_counts(study)[INTERRUPTED] == 1

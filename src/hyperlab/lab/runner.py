@@ -79,15 +79,17 @@ REFUSED_ATTR = "refused_space"
 
 
 def is_interrupted(trial: FrozenTrial) -> bool:
-    """Whether ``trial`` failed because an interrupt cut it off (its parameters are queued
-    again)."""
+    """Whether ``trial`` failed because it was cut off, its parameters queued again: by an
+    interrupt, or by its worker's death (no heartbeat within the grace period; the last retry,
+    which is not queued again, counts as the task's failure)."""
     reason = str(trial.user_attrs.get("fail_reason") or "")
-    return trial.state == TrialState.FAIL and reason.startswith("interrupted")
+    cut = reason.startswith("interrupted") or reason == STALE_REASON
+    return trial.state == TrialState.FAIL and cut
 
 
 def is_bookkeeping(trial: FrozenTrial) -> bool:
     """Whether ``trial`` failed for the run's own reasons, not the task's: a surplus claim
-    (:func:`is_surplus`), a trial cut off by an interrupt (:func:`is_interrupted`), or one the
+    (:func:`is_surplus`), a trial cut off and queued again (:func:`is_interrupted`), or one the
     run refused because the search space had changed."""
     if trial.state != TrialState.FAIL:
         return False

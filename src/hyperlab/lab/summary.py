@@ -31,8 +31,8 @@ class TuneSummary:
             (e.g. ``cross-entropy, lower is better``).
         n_trials: Finished trials in the study.
         n_pruned: The finished trials that were pruned (stopped early).
-        n_interrupted: Trials cut off by an interrupt (their parameters were queued again;
-            not counted as failures).
+        n_interrupted: Trials cut off by an interrupt or a lost worker (their parameters were
+            queued again; not counted as failures).
         n_failed: Failed trials in it (not counting a claim's surplus); ``first_failure``
             names the first one's reason.
         stopped: Why the study stopped early, if it did, and what its settings could not do
@@ -109,7 +109,8 @@ class TuneSummary:
         if self.n_interrupted:
             out.append(
                 f"{self.n_interrupted} trial{'s' if self.n_interrupted > 1 else ''} cut off by "
-                "an interrupt (not counted as failed: the parameters were queued again)"
+                "an interrupt or a lost worker (not counted as failed: the parameters were "
+                "queued again)"
             )
         if self.n_failed:
             out.append(
@@ -133,14 +134,14 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-#: How :func:`state_counts` names the trials cut off by an interrupt.
-INTERRUPTED = "cut off by an interrupt and run again"
+#: How :func:`state_counts` names the trials cut off (an interrupt, a lost worker), queued again.
+INTERRUPTED = "cut off and run again"
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """The study's trials by how they ended: ``complete``, ``pruned`` and ``failed`` (the
     task's failures, :func:`~hyperlab.lab.runner.failed_trials`) always; those cut off by an
-    interrupt (:data:`INTERRUPTED`), ``running`` and ``waiting`` where there are any."""
+    interrupt or a lost worker (:data:`INTERRUPTED`), ``running`` and ``waiting`` where there are any."""
     trials = study.get_trials(deepcopy=False)
     counts = {
         "complete": sum(t.state == TrialState.COMPLETE for t in trials),
