@@ -197,6 +197,28 @@ def test_nan_and_inf_mean_lr_too_high() -> None:
     assert short.primary.name == "lr-too-high" and "epoch 2" in short.primary.evidence
 
 
+@pytest.mark.parametrize(
+    ("curves", "match"),
+    [
+        ({"train_loss": [None] * 6, "val_loss": [None] * 6}, r"'train_loss' holds no value"),
+        ({"train_loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [None] * 4}, r"'val_loss' holds no"),
+        (
+            {"train_loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [math.nan] * 4},
+            r"val_loss is NaN at every epoch while train_loss is finite at all 4: val_loss was "
+            "never computed",
+        ),
+        (
+            {"train_loss": [math.nan] * 4, "val_loss": [1.0, 0.8, 0.7, 0.6]},
+            r"train_loss is NaN at every epoch while val_loss is finite",
+        ),
+    ],
+)
+def test_a_loss_never_measured_is_refused_not_read_as_divergence(curves: dict, match: str) -> None:
+    """Such curves read as 'diverged at epoch 1: lr down x0.1' (98%) though nothing diverged."""
+    with pytest.raises(InputError, match=match):
+        diagnose(curves)
+
+
 def test_a_metric_outside_the_unit_interval_is_refused_but_features_read_it() -> None:
     # diagnose reads metrics as fractions; the features of one that moves by 2.5 between epochs
     # (called directly) are still finite

@@ -31,8 +31,9 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
 
     Raises:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
-        InputError: a required curve is missing, a value is not a number, the curves differ in
-            length, or fewer than 3 epochs have both losses (fewer are accepted only when the
+        InputError: a required curve is missing or was never measured (every value ``None``,
+            or NaN while the other loss is finite at every epoch), a value is not a number, the
+            curves differ in length, or fewer than 3 epochs have both losses (fewer are accepted only when the
             run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or a loss is
             negative (losses are read with 0 the best possible value), a metric outside
             [0, 1] (a percentage), or a curve that is not 1-D.
@@ -55,7 +56,12 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         values = curves[key]
         if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
             raise InputError(f"curve {key!r} must be a list of numbers, got {values!r}")
-
+        if key in REQUIRED and _unmeasured(values):
+            raise InputError(
+                f"curve {key!r} holds no value (every entry is None: never measured); a "
+                "diagnosis needs both losses (a loss that became nan or inf is a value: the run "
+                "diverged)"
+            )
         arr = _numbers(values, key)
         if key in OPTIONAL and len(arr) and np.isnan(arr).all():
             continue  # an empty optional column
@@ -77,6 +83,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
                 "negative log-likelihood of a density, a loss minus a baseline) would be "
                 "misread. Diagnose a loss >= 0, or one shifted by its known floor (loss - floor)"
             )
+    _check_measured(out)
     n = lengths["train_loss"]
     read = points(out["train_loss"], out["val_loss"], max_points=max(n, 1))
     diverged = read.onset < n
@@ -86,6 +93,30 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {len(read.index)}{both}"
         )
     return out
+
+
+def _unmeasured(values: Any) -> bool:
+    """Whether ``values`` is not empty and every entry is ``None`` (a missing point)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind != "O":
+        return False
+    return len(values) > 0 and all(v is None for v in values)
+
+
+def _check_measured(out: dict[str, np.ndarray]) -> None:
+    """Refuse a loss that is NaN at every epoch while the other loss is finite at every one:
+    weights that diverged would make the train loss NaN too, so that loss was never computed
+    (the mean over an empty data loader is NaN) and the run did not diverge.
+
+    Raises:
+        InputError: Naming the loss.
+    """
+    for key, other in (REQUIRED, REQUIRED[::-1]):
+        if len(out[key]) and np.isnan(out[key]).all() and np.isfinite(out[other]).all():
+            raise InputError(
+                f"{key} is NaN at every epoch while {other} is finite at all "
+                f"{len(out[other])}: {key} was never computed (the mean over an empty data "
+                "loader is NaN), the run did not diverge; a diagnosis needs both losses"
+            )
 
 
 #: A loss at or below this reads as 0, the best possible value (a slightly negative one from
