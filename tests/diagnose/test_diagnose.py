@@ -251,6 +251,19 @@ def test_dataframe_input_and_metrics() -> None:
     assert a.features["has_metric"] == 1.0
 
 
+def test_a_dataframe_of_nullable_columns_reads_pd_na_as_a_missing_point() -> None:
+    """``df.convert_dtypes()`` (or ``read_csv(dtype_backend=...)``) holds ``pd.NA`` where a
+    loss was not measured; it was refused as 'expected a number, got <NA>'."""
+    curves = good_fit()
+    curves["val_loss"][17] = math.nan
+    nullable = pd.DataFrame(curves).convert_dtypes()
+    assert nullable["val_loss"].isna().sum() == 1
+    d = diagnose(nullable)
+    assert d.to_dict()["findings"] == diagnose(curves).to_dict()["findings"]
+    with pytest.raises(InputError, match="'val_loss' holds no value"):
+        diagnose(pd.DataFrame({"train_loss": [1.0, 0.8, 0.7], "val_loss": [pd.NA] * 3}))
+
+
 def test_advice_restricted_to_exposed_knobs() -> None:
     d = diagnose(overfitting(), config={"lr": 0.01, "weight_decay": 1e-4, "optimizer": "adam"})
     assert [a.knob for a in d.advice] == ["lr", "weight_decay", "epochs"]  # every run has a length

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
 
     Args:
         curves: A mapping (or pandas DataFrame) with per-epoch ``train_loss`` and ``val_loss``
-            and optionally ``train_metric`` and ``val_metric``. ``None`` entries become NaN.
+            and optionally ``train_metric`` and ``val_metric``. ``None`` (pandas' ``pd.NA``)
+            entries become NaN.
 
     Returns:
         ``{name: array (n_epochs,)}`` with the required curves and the optional ones present.
@@ -96,10 +98,10 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
 
 
 def _unmeasured(values: Any) -> bool:
-    """Whether ``values`` is not empty and every entry is ``None`` (a missing point)."""
+    """Whether ``values`` is not empty and every entry is missing (``None``, ``pd.NA``)."""
     if isinstance(values, np.ndarray) and values.dtype.kind != "O":
         return False
-    return len(values) > 0 and all(v is None for v in values)
+    return len(values) > 0 and all(_missing(v) for v in values)
 
 
 def _check_measured(out: dict[str, np.ndarray]) -> None:
@@ -169,8 +171,14 @@ def _numbers(values: Any, key: str) -> np.ndarray:
     return arr
 
 
+def _missing(value: Any) -> bool:
+    """Whether ``value`` is ``None`` or pandas' missing value ``pd.NA`` (of nullable columns)."""
+    pandas = sys.modules.get("pandas")
+    return value is None or (pandas is not None and value is getattr(pandas, "NA", None))
+
+
 def _number(value: Any, where: str) -> float:
-    if value is None:
+    if _missing(value):
         return math.nan
     if isinstance(value, bool):
         raise InputError(f"{where}: expected a number, got {value!r}")
