@@ -38,10 +38,10 @@ def test_file_mode_json_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[st
     src = _overfit_csv(tmp_path / "run.csv")
     out_html = tmp_path / "sub" / "fig.html"
     assert main(["diagnose", str(src), "--json", "--out", str(out_html)]) == 0
-    printed = capsys.readouterr().out
-    data = json.loads(printed[: printed.rindex("}") + 1])
+    printed = capsys.readouterr()
+    data = json.loads(printed.out)  # stdout is one JSON document (for jq, json.load)
     assert data["primary"] == "overfitting"
-    assert out_html.is_file()
+    assert out_html.is_file() and f"figure: {out_html}" in printed.err
 
 
 @pytest.mark.parametrize("name", ["fig.png", "fig.svg", "fig"])

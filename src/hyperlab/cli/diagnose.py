@@ -8,9 +8,10 @@ A trial of a run and a file holding the same curves get the same diagnosis and a
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,7 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "the input)",
     )
     p.add_argument("--no-html", action="store_true", help="print only, write no HTML")
-    p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the diagnosis as JSON (stdout holds only it; the figure's path goes to stderr)",
+    )
     p.add_argument("--rules-only", action="store_true", help="do not blend in the learned model")
     p.set_defaults(func=run)
 
@@ -134,6 +139,11 @@ def _diagnose(curves: Any, title: str, out: Path, args: argparse.Namespace) -> i
     else:
         print(f"{title}")
         print(result.summary())
-    if not args.no_html:
-        print(f"figure: {write_html(curves, result, out, title)}")
+    if not args.no_html:  # (after JSON, on stderr: stdout stays one JSON document)
+        print(f"figure: {write_html(curves, result, out, title)}", file=_figure_stream(args))
     return 0
+
+
+def _figure_stream(args: argparse.Namespace) -> TextIO:
+    """Where the figure's path is told: stderr with ``--json`` (stdout is read as JSON)."""
+    return sys.stderr if args.json else sys.stdout
