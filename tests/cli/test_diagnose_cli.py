@@ -180,6 +180,10 @@ def test_an_out_that_is_the_input_or_cannot_be_written_is_refused_before_any_out
     assert main(["diagnose", str(src), "--out", "/proc/figure.html"]) == 2
     out = capsys.readouterr()
     assert "--out '/proc/figure.html' cannot be written" in out.err and out.out == ""
+    (tmp_path / "page.html").mkdir()  # a folder named like a page: refused before printing
+    assert main(["diagnose", str(src), "--out", str(tmp_path / "page.html")]) == 2
+    out = capsys.readouterr()
+    assert "page.html' is a folder: name the page's file inside it" in out.err and out.out == ""
 
 
 @pytest.mark.parametrize(

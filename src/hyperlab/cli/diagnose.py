@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_out(out: Path, source: Path) -> None:
-    """Refuse an ``--out`` that is not an HTML name, is the input itself, or lies where no
-    folder can be made.
+    """Refuse an ``--out`` that is not an HTML name, is the input itself or a folder, or lies
+    where no folder can be made.
 
     Raises:
         InputError: Naming the path.
@@ -88,6 +88,8 @@ def _check_out(out: Path, source: Path) -> None:
     check_html_path(out)
     if source.exists() and out.exists() and out.resolve() == source.resolve():
         raise InputError(f"--out {str(out)!r} is the input: the figure would replace the curves")
+    if out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a folder: name the page's file inside it")
     folder = next(p for p in out.absolute().parents if p.exists())
     try:  # a file made and removed at once where the page's folder would go
         with tempfile.TemporaryFile(dir=folder):
