@@ -200,7 +200,10 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     ``nan`` and ``inf`` are allowed. An empty cell is a missing point (a loss measured every few
     epochs). Rows that share an ``epoch`` (loggers that write train and validation rows apart,
     or one row per logged step) are merged into one: each column's value is the mean of its
-    numbers in those rows, or the last one when that is NaN/inf. JSON: an object
+    numbers in those rows, or the last one when that is NaN/inf. Whole-numbered epochs place
+    the rows: epoch ``e`` is the ``e``-th epoch (the ``e + 1``-th when they start at 0), and the
+    epochs between logged ones are missing points (a run logged every 5 epochs is read over all
+    of them). JSON: an object
     ``{"train_loss": [...], ...}`` (optionally under a ``"curves"`` key, as the lab stores
     trials) or a list of per-epoch row objects.
 
@@ -279,7 +282,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
     if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
     if "epoch" in cols:
-        parsed = _merge_epochs(parsed, path)
+        parsed = _at_epochs(_merge_epochs(parsed, path), path)
     keys = [k for k in cols if k != "epoch"]
     for key in REQUIRED:
         if all(r[key] is None for _, r in parsed):
@@ -336,6 +339,41 @@ def _merge_epochs(
         (line_no, rs[0] if len(rs) == 1 else {k: _merged([r[k] for r in rs]) for k in rs[0]})
         for line_no, rs in groups
     ]
+
+
+#: The most epochs a CSV's whole-numbered ``epoch`` column may spread its rows over.
+MAX_EPOCHS = 1_000_000
+
+
+def _at_epochs(
+    parsed: list[tuple[int, dict[str, float | None]]], path: Path
+) -> list[tuple[int, dict[str, float | None]]]:
+    """Merged rows placed at their epochs when every epoch is a whole number: epoch ``e`` is
+    point ``e - 1`` (``e`` when the epochs start at 0) and the epochs no row logged are missing
+    points, so that the evidence and the figure name the file's epochs (a run logged every 5
+    epochs has its minimum at epoch 60, not at row 12). Fractional epochs (a run evaluated twice
+    an epoch) stay one point per row.
+
+    Raises:
+        InputError: The last epoch lies beyond :data:`MAX_EPOCHS`.
+    """
+    epochs = [row["epoch"] or 0.0 for _, row in parsed]
+    if not all(float(e).is_integer() for e in epochs):
+        return parsed
+    first = 0 if epochs[0] == 0 else 1
+    size = int(epochs[-1]) - first + 1
+    if size > MAX_EPOCHS:
+        line_no = parsed[-1][0]
+        raise InputError(
+            f"{path}, line {line_no}: the 'epoch' column reaches {epochs[-1]:g}, more than "
+            f"{MAX_EPOCHS:,} epochs; a column that counts steps or samples is no epoch: name it "
+            "otherwise (without an 'epoch' column each row is one point, in order)"
+        )
+    empty: dict[str, float | None] = dict.fromkeys(parsed[0][1])
+    out: list[tuple[int, dict[str, float | None]]] = [(0, empty)] * size
+    for (line_no, row), epoch in zip(parsed, epochs):
+        out[int(epoch) - first] = (line_no, row)
+    return out
 
 
 def check_epoch(epoch: Any, where: str) -> None:
