@@ -290,7 +290,18 @@ def test_to_dict_and_summary() -> None:
         ({"train_loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, r"at least 3 epochs.*got 2"),
         ({"train_loss": [1.0, 0.5, 0.4]}, "val_loss"),
         ({"train_loss": [1.0, "x", 0.4], "val_loss": [1, 1, 1]}, "'x'"),
-        ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5]}, "differ in length"),
+        (
+            {"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5]},
+            r"differ in length.*None \(or NaN\) at an epoch where it was not measured",
+        ),
+        (  # a Lightning metrics.csv read with pandas: train and validation rows apart
+            {
+                "train_loss": [1.0, None, 0.5, None, 0.4, None],
+                "val_loss": [None, 1.1, None, 0.9, None, 0.8],
+            },
+            r"got 0 with both.*on different rows.*df.groupby\('epoch'\).mean\(\)",
+        ),
+        ({"loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5, 0.4]}, "rename 'loss' to 'train_loss'"),
         ({"train_loss": "1,2,3", "val_loss": [1.0, 0.5, 0.4]}, "list of numbers"),
         (
             {"train_loss": np.ones((2, 3)), "val_loss": np.ones((2, 3))},

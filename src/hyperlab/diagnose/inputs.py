@@ -35,10 +35,11 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
         InputError: a required curve is missing or was never measured (every value ``None``,
             or NaN while the other loss is finite at every epoch), a value is not a number, the
-            curves differ in length, or fewer than 3 epochs have both losses (fewer are accepted only when the
-            run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or a loss is
-            negative (losses are read with 0 the best possible value), a metric outside
-            [0, 1] (a percentage), or a curve that is not 1-D.
+            curves differ in length, or fewer than 3 epochs have both losses (fewer are accepted
+            only when the run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or
+            a loss is negative (losses are read with 0 the best possible value), a metric
+            outside [0, 1] (a percentage), or a curve that is not 1-D. A missing curve's message
+            names the renaming of a known logger's column (Keras's ``loss``, ``val_accuracy``).
     """
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
@@ -50,6 +51,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if missing:
         raise InputError(
             f"curves lack the required column(s) {missing}; got {sorted(map(str, curves))}"
+            + _rename_hint(list(map(str, curves)))
         )
     out: dict[str, np.ndarray] = {}
     for key in (*REQUIRED, *OPTIONAL):
@@ -72,7 +74,10 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         out[key] = arr
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
-        raise InputError(f"curves differ in length: {lengths}")
+        raise InputError(
+            f"curves differ in length: {lengths}; give every curve one value per epoch, None "
+            "(or NaN) at an epoch where it was not measured (a loss validated every few epochs)"
+        )
     for key in REQUIRED:
         tiny = (out[key] < 0) & (out[key] >= -ZERO_LOSS)  # rounding below an exact 0
         out[key][tiny] = 0.0
@@ -93,8 +98,61 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         both = "" if len(read.index) == n else f" with both a train and a validation loss (of {n})"
         raise InputError(
             f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {len(read.index)}{both}"
+            + _apart_hint(out)
         )
     return out
+
+
+#: Column names of common loggers -> the name diagnose reads (Keras's ``history.history``,
+#: PyTorch Lightning's ``on_epoch`` logs, Hugging Face's ``eval_loss``, short accuracy names).
+ALIASES = {
+    "loss": "train_loss",
+    "training_loss": "train_loss",
+    "train_loss_epoch": "train_loss",
+    "val_loss_epoch": "val_loss",
+    "valid_loss": "val_loss",
+    "validation_loss": "val_loss",
+    "eval_loss": "val_loss",
+    "accuracy": "train_metric",
+    "acc": "train_metric",
+    "train_acc": "train_metric",
+    "train_accuracy": "train_metric",
+    "val_accuracy": "val_metric",
+    "val_acc": "val_metric",
+}
+
+
+def _rename_hint(names: list[str]) -> str:
+    """The renamings that would give ``names`` (columns or keys) the ones diagnose reads, as
+    the end of an error message ('' when none applies)."""
+    lower = [n.strip().lower() for n in names]
+    moves: dict[str, str] = {}
+    for name, key in zip(names, lower):
+        target = ALIASES.get(key)
+        if target and target not in lower and target not in moves.values():
+            moves[name] = target
+    other = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
+    if other:
+        return (
+            f"; the line is split at commas and holds none, but {other[0]!r}: save the file "
+            "comma-separated (pandas: to_csv without sep)"
+        )
+    if not moves:
+        return ""
+    return "; rename " + ", ".join(f"{a!r} to {b!r}" for a, b in moves.items())
+
+
+def _apart_hint(out: dict[str, np.ndarray]) -> str:
+    """A hint, as the end of an error message, when each loss has enough points but on
+    different epochs: the rows of a logger that writes train and validation apart."""
+    tr, va = (np.isfinite(out[k]) for k in REQUIRED)
+    if min(tr.sum(), va.sum()) < MIN_EPOCHS:
+        return ""
+    return (
+        "; the train and the validation loss are on different rows, as loggers that write them "
+        "apart leave them (PyTorch Lightning's metrics.csv): merge the rows of each epoch "
+        "(read the file with read_curves, or pass df.groupby('epoch').mean())"
+    )
 
 
 def _unmeasured(values: Any) -> bool:
@@ -266,6 +324,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
         raise InputError(
             f"{path}, line 1: the header lacks the required column(s) {missing}; "
             f"got {rows[0]} (expected epoch, train_loss, val_loss[, train_metric, val_metric])"
+            + _rename_hint(rows[0])
         )
     cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL) if k in header}
     if "epoch" in header:
