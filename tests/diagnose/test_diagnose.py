@@ -290,6 +290,14 @@ def test_to_dict_and_summary() -> None:
         ({"train_loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, r"at least 3 epochs.*got 2"),
         ({"train_loss": [1.0, 0.5, 0.4]}, "val_loss"),
         ({"train_loss": [1.0, "x", 0.4], "val_loss": [1, 1, 1]}, "'x'"),
+        (  # truth values and complex numbers passed float(): ones, or a dropped imaginary part
+            {"train_loss": np.array([1.0, 0.5, 0.4]) > 0.45, "val_loss": [1.0, 0.6, 0.5]},
+            r"curve 'train_loss' epoch 1: expected a number, got np.True_",
+        ),
+        (
+            {"train_loss": [1.0, 0.5, 0.4], "val_loss": np.array([1.0, 0.6, 0.5 + 1j])},
+            r"curve 'val_loss' epoch 1: expected a number, got np.complex128\(1\+0j\)",
+        ),
         (
             {"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5]},
             r"differ in length.*None \(or NaN\) at an epoch where it was not measured",

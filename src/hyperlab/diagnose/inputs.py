@@ -238,7 +238,7 @@ def _missing(value: Any) -> bool:
 def _number(value: Any, where: str) -> float:
     if _missing(value):
         return math.nan
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_ | complex | np.complexfloating):  # (float() takes them)
         raise InputError(f"{where}: expected a number, got {value!r}")
     try:
         return float(value)
