@@ -12,6 +12,7 @@ import pytest
 
 from hyperlab.cli import main
 from hyperlab.diagnose import Diagnosis, diagnose, read_curves
+from hyperlab.diagnose.figure import MAX_SHOWN, figure_data
 from hyperlab.errors import InputError
 
 
@@ -182,6 +183,18 @@ def test_a_long_csv_log_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "Diagnosis of 20000 epochs" in out and "overfitting" not in out
     assert not re.search(r" x1(\.0+)?\b", out), out
+
+
+def test_the_figure_of_a_long_run_draws_every_point_of_a_sparse_curve() -> None:
+    """10,000 training steps with a validation loss every 500: the figure drew the train loss
+    at 2,000 evenly spaced steps and kept only the 3 validation points that fell on them."""
+    curves = _long("proportional", 10_000)
+    curves["val_loss"][np.arange(10_000) % 500 != 499] = np.nan
+    data = figure_data(curves, diagnose(curves))
+    drawn = {e for e, x in zip(data.epochs, data.series["val_loss"]) if math.isfinite(x)}
+    assert drawn == set(range(500, 10_001, 500))
+    assert len(data.epochs) == len(set(data.epochs)) <= MAX_SHOWN + 20
+    assert data.epochs == sorted(data.epochs)
 
 
 def test_no_printed_advice_has_a_factor_of_one() -> None:
