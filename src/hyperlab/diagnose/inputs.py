@@ -150,8 +150,9 @@ def _apart_hint(out: dict[str, np.ndarray]) -> str:
         return ""
     return (
         "; the train and the validation loss are on different rows, as loggers that write them "
-        "apart leave them (PyTorch Lightning's metrics.csv): merge the rows of each epoch "
-        "(read the file with read_curves, or pass df.groupby('epoch').mean())"
+        "apart leave them (PyTorch Lightning's metrics.csv): merge the rows of each epoch (a "
+        "CSV file with an 'epoch' column is merged when read; a DataFrame: pass "
+        "df.groupby('epoch').mean())"
     )
 
 
