@@ -38,10 +38,10 @@ def test_file_mode_json_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[st
     src = _overfit_csv(tmp_path / "run.csv")
     out_html = tmp_path / "sub" / "fig.html"
     assert main(["diagnose", str(src), "--json", "--out", str(out_html)]) == 0
-    printed = capsys.readouterr().out
-    data = json.loads(printed[: printed.rindex("}") + 1])
+    printed = capsys.readouterr()
+    data = json.loads(printed.out)  # stdout is one JSON document (for jq, json.load)
     assert data["primary"] == "overfitting"
-    assert out_html.is_file()
+    assert out_html.is_file() and f"figure: {out_html}" in printed.err
 
 
 @pytest.mark.parametrize("name", ["fig.png", "fig.svg", "fig"])
@@ -180,6 +180,10 @@ def test_an_out_that_is_the_input_or_cannot_be_written_is_refused_before_any_out
     assert main(["diagnose", str(src), "--out", "/proc/figure.html"]) == 2
     out = capsys.readouterr()
     assert "--out '/proc/figure.html' cannot be written" in out.err and out.out == ""
+    (tmp_path / "page.html").mkdir()  # a folder named like a page: refused before printing
+    assert main(["diagnose", str(src), "--out", str(tmp_path / "page.html")]) == 2
+    out = capsys.readouterr()
+    assert "page.html' is a folder: name the page's file inside it" in out.err and out.out == ""
 
 
 @pytest.mark.parametrize(

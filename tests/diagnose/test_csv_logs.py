@@ -12,6 +12,8 @@ import pytest
 
 from hyperlab.cli import main
 from hyperlab.diagnose import Diagnosis, diagnose, read_curves
+from hyperlab.diagnose.figure import MAX_SHOWN, figure_data
+from hyperlab.errors import InputError
 
 
 def _overfit(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +76,32 @@ def test_validation_every_other_epoch_is_read_as_missing_points(tmp_path: Path) 
     assert _directions(with_blanks) == _directions(without)
     # the evidence names real epochs, not rows
     assert f"of {len(tr)}" in with_blanks.primary.evidence
+
+
+@pytest.mark.parametrize("first", [0, 5])
+def test_a_run_logged_every_fifth_epoch_is_read_at_its_epochs(tmp_path: Path, first: int) -> None:
+    """The evidence, the onset and the figure named rows (minimum 'at epoch 12 of 30') where
+    the file's epoch column says 60 of 150."""
+    tr, va = _overfit(30)
+    rows = [(first + 5 * i, tr[i], va[i]) for i in range(30)]
+    d = _diagnose_file(_write_csv(tmp_path / "every5.csv", rows))
+    by_row = diagnose({"train_loss": tr, "val_loss": va})  # the same 30 points, one per row
+    assert d.primary.name == by_row.primary.name == "overfitting", d.summary()
+    assert by_row.primary.onset_epoch is not None
+    # epoch e is the e-th epoch, the (e + 1)-th when the epochs start at 0
+    shift = 1 if first == 0 else 0
+    onset = first + 5 * (by_row.primary.onset_epoch - 1) + shift
+    last = first + 5 * 29 + shift
+    assert d.n_epochs == last and d.primary.onset_epoch == onset
+    assert f"minimum at epoch {onset} of {last}," in d.primary.evidence
+    assert d.primary.confidence == by_row.primary.confidence
+    _not_diverged(d)
+
+
+def test_an_epoch_column_that_counts_steps_is_refused_by_value(tmp_path: Path) -> None:
+    rows = [(e * 100_000, 2.0 / (e + 1), 2.1 / (e + 1)) for e in range(20)]
+    with pytest.raises(InputError, match=r"line 21: the 'epoch' column reaches 1.9e\+06"):
+        read_curves(_write_csv(tmp_path / "steps.csv", rows))
 
 
 def test_train_and_validation_rows_written_apart_are_merged_by_epoch(tmp_path: Path) -> None:
@@ -155,6 +183,18 @@ def test_a_long_csv_log_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "Diagnosis of 20000 epochs" in out and "overfitting" not in out
     assert not re.search(r" x1(\.0+)?\b", out), out
+
+
+def test_the_figure_of_a_long_run_draws_every_point_of_a_sparse_curve() -> None:
+    """10,000 training steps with a validation loss every 500: the figure drew the train loss
+    at 2,000 evenly spaced steps and kept only the 3 validation points that fell on them."""
+    curves = _long("proportional", 10_000)
+    curves["val_loss"][np.arange(10_000) % 500 != 499] = np.nan
+    data = figure_data(curves, diagnose(curves))
+    drawn = {e for e, x in zip(data.epochs, data.series["val_loss"]) if math.isfinite(x)}
+    assert drawn == set(range(500, 10_001, 500))
+    assert len(data.epochs) == len(set(data.epochs)) <= MAX_SHOWN + 20
+    assert data.epochs == sorted(data.epochs)
 
 
 def test_no_printed_advice_has_a_factor_of_one() -> None:

@@ -197,6 +197,28 @@ def test_nan_and_inf_mean_lr_too_high() -> None:
     assert short.primary.name == "lr-too-high" and "epoch 2" in short.primary.evidence
 
 
+@pytest.mark.parametrize(
+    ("curves", "match"),
+    [
+        ({"train_loss": [None] * 6, "val_loss": [None] * 6}, r"'train_loss' holds no value"),
+        ({"train_loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [None] * 4}, r"'val_loss' holds no"),
+        (
+            {"train_loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [math.nan] * 4},
+            r"val_loss is NaN at every epoch while train_loss is finite at all 4: val_loss was "
+            "never computed",
+        ),
+        (
+            {"train_loss": [math.nan] * 4, "val_loss": [1.0, 0.8, 0.7, 0.6]},
+            r"train_loss is NaN at every epoch while val_loss is finite",
+        ),
+    ],
+)
+def test_a_loss_never_measured_is_refused_not_read_as_divergence(curves: dict, match: str) -> None:
+    """Such curves read as 'diverged at epoch 1: lr down x0.1' (98%) though nothing diverged."""
+    with pytest.raises(InputError, match=match):
+        diagnose(curves)
+
+
 def test_a_metric_outside_the_unit_interval_is_refused_but_features_read_it() -> None:
     # diagnose reads metrics as fractions; the features of one that moves by 2.5 between epochs
     # (called directly) are still finite
@@ -229,6 +251,19 @@ def test_dataframe_input_and_metrics() -> None:
     assert a.features["has_metric"] == 1.0
 
 
+def test_a_dataframe_of_nullable_columns_reads_pd_na_as_a_missing_point() -> None:
+    """``df.convert_dtypes()`` (or ``read_csv(dtype_backend=...)``) holds ``pd.NA`` where a
+    loss was not measured; it was refused as 'expected a number, got <NA>'."""
+    curves = good_fit()
+    curves["val_loss"][17] = math.nan
+    nullable = pd.DataFrame(curves).convert_dtypes()
+    assert nullable["val_loss"].isna().sum() == 1
+    d = diagnose(nullable)
+    assert d.to_dict()["findings"] == diagnose(curves).to_dict()["findings"]
+    with pytest.raises(InputError, match="'val_loss' holds no value"):
+        diagnose(pd.DataFrame({"train_loss": [1.0, 0.8, 0.7], "val_loss": [pd.NA] * 3}))
+
+
 def test_advice_restricted_to_exposed_knobs() -> None:
     d = diagnose(overfitting(), config={"lr": 0.01, "weight_decay": 1e-4, "optimizer": "adam"})
     assert [a.knob for a in d.advice] == ["lr", "weight_decay", "epochs"]  # every run has a length
@@ -255,7 +290,26 @@ def test_to_dict_and_summary() -> None:
         ({"train_loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, r"at least 3 epochs.*got 2"),
         ({"train_loss": [1.0, 0.5, 0.4]}, "val_loss"),
         ({"train_loss": [1.0, "x", 0.4], "val_loss": [1, 1, 1]}, "'x'"),
-        ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5]}, "differ in length"),
+        (  # truth values and complex numbers passed float(): ones, or a dropped imaginary part
+            {"train_loss": np.array([1.0, 0.5, 0.4]) > 0.45, "val_loss": [1.0, 0.6, 0.5]},
+            r"curve 'train_loss' epoch 1: expected a number, got np.True_",
+        ),
+        (
+            {"train_loss": [1.0, 0.5, 0.4], "val_loss": np.array([1.0, 0.6, 0.5 + 1j])},
+            r"curve 'val_loss' epoch 1: expected a number, got np.complex128\(1\+0j\)",
+        ),
+        (
+            {"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5]},
+            r"differ in length.*None \(or NaN\) at an epoch where it was not measured",
+        ),
+        (  # a Lightning metrics.csv read with pandas: train and validation rows apart
+            {
+                "train_loss": [1.0, None, 0.5, None, 0.4, None],
+                "val_loss": [None, 1.1, None, 0.9, None, 0.8],
+            },
+            r"got 0 with both.*on different rows.*df.groupby\('epoch'\).mean\(\)",
+        ),
+        ({"loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.5, 0.4]}, "rename 'loss' to 'train_loss'"),
         ({"train_loss": "1,2,3", "val_loss": [1.0, 0.5, 0.4]}, "list of numbers"),
         (
             {"train_loss": np.ones((2, 3)), "val_loss": np.ones((2, 3))},

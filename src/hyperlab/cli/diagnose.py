@@ -8,9 +8,10 @@ A trial of a run and a file holding the same curves get the same diagnosis and a
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,7 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "the input)",
     )
     p.add_argument("--no-html", action="store_true", help="print only, write no HTML")
-    p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the diagnosis as JSON (stdout holds only it; the figure's path goes to stderr)",
+    )
     p.add_argument("--rules-only", action="store_true", help="do not blend in the learned model")
     p.set_defaults(func=run)
 
@@ -71,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_out(out: Path, source: Path) -> None:
-    """Refuse an ``--out`` that is not an HTML name, is the input itself, or lies where no
-    folder can be made.
+    """Refuse an ``--out`` that is not an HTML name, is the input itself or a folder, or lies
+    where no folder can be made.
 
     Raises:
         InputError: Naming the path.
@@ -83,6 +88,8 @@ def _check_out(out: Path, source: Path) -> None:
     check_html_path(out)
     if source.exists() and out.exists() and out.resolve() == source.resolve():
         raise InputError(f"--out {str(out)!r} is the input: the figure would replace the curves")
+    if out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a folder: name the page's file inside it")
     folder = next(p for p in out.absolute().parents if p.exists())
     try:  # a file made and removed at once where the page's folder would go
         with tempfile.TemporaryFile(dir=folder):
@@ -134,6 +141,11 @@ def _diagnose(curves: Any, title: str, out: Path, args: argparse.Namespace) -> i
     else:
         print(f"{title}")
         print(result.summary())
-    if not args.no_html:
-        print(f"figure: {write_html(curves, result, out, title)}")
+    if not args.no_html:  # (after JSON, on stderr: stdout stays one JSON document)
+        print(f"figure: {write_html(curves, result, out, title)}", file=_figure_stream(args))
     return 0
+
+
+def _figure_stream(args: argparse.Namespace) -> TextIO:
+    """Where the figure's path is told: stderr with ``--json`` (stdout is read as JSON)."""
+    return sys.stderr if args.json else sys.stdout

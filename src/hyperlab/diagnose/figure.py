@@ -19,7 +19,8 @@ from hyperlab.diagnose.inputs import check_curves
 from hyperlab.diagnose.result import Diagnosis
 from hyperlab.errors import InputError
 
-#: The most epochs the figure draws (a longer run is drawn at this many evenly spaced ones).
+#: The most epochs the figure draws evenly spaced (a longer run is drawn at this many, and at
+#: the measured epochs of a curve measured at no more).
 MAX_SHOWN = 2000
 
 
@@ -49,7 +50,7 @@ def figure_data(curves: Any, diagnosis: Diagnosis, title: str = "") -> FigureDat
     """Collect what the figure shows for ``curves`` and their ``diagnosis``."""
     checked = check_curves(curves)
     v = view(checked)
-    shown = _shown_epochs(v.n_epochs)
+    shown = _shown_epochs(checked)
     epochs = [int(i) + 1 for i in shown]
     series = {k: [float(x) for x in arr[shown]] for k, arr in checked.items()}
     trends: dict[str, tuple[list[int], list[float]]] = {}
@@ -84,11 +85,20 @@ def figure_data(curves: Any, diagnosis: Diagnosis, title: str = "") -> FigureDat
     )
 
 
-def _shown_epochs(n: int) -> np.ndarray:
-    """0-based epochs the figure draws: all of them, or :data:`MAX_SHOWN` evenly spaced ones."""
+def _shown_epochs(curves: dict[str, np.ndarray]) -> np.ndarray:
+    """0-based epochs the figure draws: all of them, or :data:`MAX_SHOWN` evenly spaced ones
+    and every measured epoch of a curve measured at no more than that many (a validation loss
+    logged every 500 steps of 10,000 keeps all its 20 points, not the 3 that fall on the spaced
+    ones)."""
+    n = len(curves["train_loss"])
     if n <= MAX_SHOWN:
         return np.arange(n)
-    return np.unique(np.round(np.linspace(0, n - 1, MAX_SHOWN)).astype(np.int64))
+    shown = [np.round(np.linspace(0, n - 1, MAX_SHOWN)).astype(np.int64)]
+    for values in curves.values():
+        measured = np.flatnonzero(np.isfinite(values))
+        if len(measured) <= MAX_SHOWN:
+            shown.append(measured)
+    return np.unique(np.concatenate(shown))
 
 
 def render_html(data: FigureData) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,18 +25,21 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
 
     Args:
         curves: A mapping (or pandas DataFrame) with per-epoch ``train_loss`` and ``val_loss``
-            and optionally ``train_metric`` and ``val_metric``. ``None`` entries become NaN.
+            and optionally ``train_metric`` and ``val_metric``. ``None`` (pandas' ``pd.NA``)
+            entries become NaN.
 
     Returns:
         ``{name: array (n_epochs,)}`` with the required curves and the optional ones present.
 
     Raises:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
-        InputError: a required curve is missing, a value is not a number, the curves differ in
-            length, or fewer than 3 epochs have both losses (fewer are accepted only when the
-            run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or a loss is
-            negative (losses are read with 0 the best possible value), a metric outside
-            [0, 1] (a percentage), or a curve that is not 1-D.
+        InputError: a required curve is missing or was never measured (every value ``None``,
+            or NaN while the other loss is finite at every epoch), a value is not a number, the
+            curves differ in length, or fewer than 3 epochs have both losses (fewer are accepted
+            only when the run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or
+            a loss is negative (losses are read with 0 the best possible value), a metric
+            outside [0, 1] (a percentage), or a curve that is not 1-D. A missing curve's message
+            names the renaming of a known logger's column (Keras's ``loss``, ``val_accuracy``).
     """
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
@@ -47,6 +51,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if missing:
         raise InputError(
             f"curves lack the required column(s) {missing}; got {sorted(map(str, curves))}"
+            + _rename_hint(list(map(str, curves)))
         )
     out: dict[str, np.ndarray] = {}
     for key in (*REQUIRED, *OPTIONAL):
@@ -55,7 +60,12 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         values = curves[key]
         if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
             raise InputError(f"curve {key!r} must be a list of numbers, got {values!r}")
-
+        if key in REQUIRED and _unmeasured(values):
+            raise InputError(
+                f"curve {key!r} holds no value (every entry is None: never measured); a "
+                "diagnosis needs both losses (a loss that became nan or inf is a value: the run "
+                "diverged)"
+            )
         arr = _numbers(values, key)
         if key in OPTIONAL and len(arr) and np.isnan(arr).all():
             continue  # an empty optional column
@@ -64,7 +74,10 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         out[key] = arr
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
-        raise InputError(f"curves differ in length: {lengths}")
+        raise InputError(
+            f"curves differ in length: {lengths}; give every curve one value per epoch, None "
+            "(or NaN) at an epoch where it was not measured (a loss validated every few epochs)"
+        )
     for key in REQUIRED:
         tiny = (out[key] < 0) & (out[key] >= -ZERO_LOSS)  # rounding below an exact 0
         out[key][tiny] = 0.0
@@ -77,6 +90,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
                 "negative log-likelihood of a density, a loss minus a baseline) would be "
                 "misread. Diagnose a loss >= 0, or one shifted by its known floor (loss - floor)"
             )
+    _check_measured(out)
     n = lengths["train_loss"]
     read = points(out["train_loss"], out["val_loss"], max_points=max(n, 1))
     diverged = read.onset < n
@@ -84,8 +98,86 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         both = "" if len(read.index) == n else f" with both a train and a validation loss (of {n})"
         raise InputError(
             f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {len(read.index)}{both}"
+            + _apart_hint(out)
         )
     return out
+
+
+#: Column names of common loggers -> the name diagnose reads (Keras's ``history.history``,
+#: PyTorch Lightning's ``on_epoch`` logs, Hugging Face's ``eval_loss``, short accuracy names).
+ALIASES = {
+    "loss": "train_loss",
+    "training_loss": "train_loss",
+    "train_loss_epoch": "train_loss",
+    "val_loss_epoch": "val_loss",
+    "valid_loss": "val_loss",
+    "validation_loss": "val_loss",
+    "eval_loss": "val_loss",
+    "accuracy": "train_metric",
+    "acc": "train_metric",
+    "train_acc": "train_metric",
+    "train_accuracy": "train_metric",
+    "val_accuracy": "val_metric",
+    "val_acc": "val_metric",
+}
+
+
+def _rename_hint(names: list[str]) -> str:
+    """The renamings that would give ``names`` (columns or keys) the ones diagnose reads, as
+    the end of an error message ('' when none applies)."""
+    lower = [n.strip().lower() for n in names]
+    moves: dict[str, str] = {}
+    for name, key in zip(names, lower):
+        target = ALIASES.get(key)
+        if target and target not in lower and target not in moves.values():
+            moves[name] = target
+    other = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
+    if other:
+        return (
+            f"; the line is split at commas and holds none, but {other[0]!r}: save the file "
+            "comma-separated (pandas: to_csv without sep)"
+        )
+    if not moves:
+        return ""
+    return "; rename " + ", ".join(f"{a!r} to {b!r}" for a, b in moves.items())
+
+
+def _apart_hint(out: dict[str, np.ndarray]) -> str:
+    """A hint, as the end of an error message, when each loss has enough points but on
+    different epochs: the rows of a logger that writes train and validation apart."""
+    tr, va = (np.isfinite(out[k]) for k in REQUIRED)
+    if min(tr.sum(), va.sum()) < MIN_EPOCHS:
+        return ""
+    return (
+        "; the train and the validation loss are on different rows, as loggers that write them "
+        "apart leave them (PyTorch Lightning's metrics.csv): merge the rows of each epoch (a "
+        "CSV file with an 'epoch' column is merged when read; a DataFrame: pass "
+        "df.groupby('epoch').mean())"
+    )
+
+
+def _unmeasured(values: Any) -> bool:
+    """Whether ``values`` is not empty and every entry is missing (``None``, ``pd.NA``)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind != "O":
+        return False
+    return len(values) > 0 and all(_missing(v) for v in values)
+
+
+def _check_measured(out: dict[str, np.ndarray]) -> None:
+    """Refuse a loss that is NaN at every epoch while the other loss is finite at every one:
+    weights that diverged would make the train loss NaN too, so that loss was never computed
+    (the mean over an empty data loader is NaN) and the run did not diverge.
+
+    Raises:
+        InputError: Naming the loss.
+    """
+    for key, other in (REQUIRED, REQUIRED[::-1]):
+        if len(out[key]) and np.isnan(out[key]).all() and np.isfinite(out[other]).all():
+            raise InputError(
+                f"{key} is NaN at every epoch while {other} is finite at all "
+                f"{len(out[other])}: {key} was never computed (the mean over an empty data "
+                "loader is NaN), the run did not diverge; a diagnosis needs both losses"
+            )
 
 
 #: A loss at or below this reads as 0, the best possible value (a slightly negative one from
@@ -138,10 +230,16 @@ def _numbers(values: Any, key: str) -> np.ndarray:
     return arr
 
 
+def _missing(value: Any) -> bool:
+    """Whether ``value`` is ``None`` or pandas' missing value ``pd.NA`` (of nullable columns)."""
+    pandas = sys.modules.get("pandas")
+    return value is None or (pandas is not None and value is getattr(pandas, "NA", None))
+
+
 def _number(value: Any, where: str) -> float:
-    if value is None:
+    if _missing(value):
         return math.nan
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_ | complex | np.complexfloating):  # (float() takes them)
         raise InputError(f"{where}: expected a number, got {value!r}")
     try:
         return float(value)
@@ -161,7 +259,10 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     ``nan`` and ``inf`` are allowed. An empty cell is a missing point (a loss measured every few
     epochs). Rows that share an ``epoch`` (loggers that write train and validation rows apart,
     or one row per logged step) are merged into one: each column's value is the mean of its
-    numbers in those rows, or the last one when that is NaN/inf. JSON: an object
+    numbers in those rows, or the last one when that is NaN/inf. Whole-numbered epochs place
+    the rows: epoch ``e`` is the ``e``-th epoch (the ``e + 1``-th when they start at 0), and the
+    epochs between logged ones are missing points (a run logged every 5 epochs is read over all
+    of them). JSON: an object
     ``{"train_loss": [...], ...}`` (optionally under a ``"curves"`` key, as the lab stores
     trials) or a list of per-epoch row objects.
 
@@ -224,6 +325,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
         raise InputError(
             f"{path}, line 1: the header lacks the required column(s) {missing}; "
             f"got {rows[0]} (expected epoch, train_loss, val_loss[, train_metric, val_metric])"
+            + _rename_hint(rows[0])
         )
     cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL) if k in header}
     if "epoch" in header:
@@ -240,7 +342,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
     if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
     if "epoch" in cols:
-        parsed = _merge_epochs(parsed, path)
+        parsed = _at_epochs(_merge_epochs(parsed, path), path)
     keys = [k for k in cols if k != "epoch"]
     for key in REQUIRED:
         if all(r[key] is None for _, r in parsed):
@@ -297,6 +399,41 @@ def _merge_epochs(
         (line_no, rs[0] if len(rs) == 1 else {k: _merged([r[k] for r in rs]) for k in rs[0]})
         for line_no, rs in groups
     ]
+
+
+#: The most epochs a CSV's whole-numbered ``epoch`` column may spread its rows over.
+MAX_EPOCHS = 1_000_000
+
+
+def _at_epochs(
+    parsed: list[tuple[int, dict[str, float | None]]], path: Path
+) -> list[tuple[int, dict[str, float | None]]]:
+    """Merged rows placed at their epochs when every epoch is a whole number: epoch ``e`` is
+    point ``e - 1`` (``e`` when the epochs start at 0) and the epochs no row logged are missing
+    points, so that the evidence and the figure name the file's epochs (a run logged every 5
+    epochs has its minimum at epoch 60, not at row 12). Fractional epochs (a run evaluated twice
+    an epoch) stay one point per row.
+
+    Raises:
+        InputError: The last epoch lies beyond :data:`MAX_EPOCHS`.
+    """
+    epochs = [row["epoch"] or 0.0 for _, row in parsed]
+    if not all(float(e).is_integer() for e in epochs):
+        return parsed
+    first = 0 if epochs[0] == 0 else 1
+    size = int(epochs[-1]) - first + 1
+    if size > MAX_EPOCHS:
+        line_no = parsed[-1][0]
+        raise InputError(
+            f"{path}, line {line_no}: the 'epoch' column reaches {epochs[-1]:g}, more than "
+            f"{MAX_EPOCHS:,} epochs; a column that counts steps or samples is no epoch: name it "
+            "otherwise (without an 'epoch' column each row is one point, in order)"
+        )
+    empty: dict[str, float | None] = dict.fromkeys(parsed[0][1])
+    out: list[tuple[int, dict[str, float | None]]] = [(0, empty)] * size
+    for (line_no, row), epoch in zip(parsed, epochs):
+        out[int(epoch) - first] = (line_no, row)
+    return out
 
 
 def check_epoch(epoch: Any, where: str) -> None:
