@@ -274,3 +274,47 @@ def test_a_criterion_that_does_not_average_is_refused_before_a_step() -> None:
     with pytest.raises(InputError, match=r"returned shape \(8,\), not a scalar.*reduction='mean'"):
         trainer.fit([(x, y)], [(x, y)])
     assert torch.equal(model.weight, before)
+
+
+def _self_tuning_trainers(criterion: Any = F.cross_entropy) -> list[Any]:
+    """Each of the self-tuning training loops, on a small model for inputs of 4 features."""
+    from hyperlab.hypergrad import ArchitectureSearch, RelaxedMLP, SelfTuningMLP, STNTrainer
+
+    linear = _linear()
+    return [
+        HyperTrainer(linear, criterion, [WeightDecay(linear)]),
+        STNTrainer(SelfTuningMLP(4, 2), criterion),
+        ArchitectureSearch(RelaxedMLP(4, 2), criterion),
+    ]
+
+
+@pytest.mark.parametrize("index", [1, 2])
+def test_every_trainer_refuses_a_criterion_that_does_not_average(index: int) -> None:
+    trainer = _self_tuning_trainers(nn.CrossEntropyLoss(reduction="none"))[index]
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    with pytest.raises(InputError, match=r"returned shape \(8,\), not a scalar"):
+        trainer.fit([(x, y)], [(x, y)])
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            lambda x, y: x,
+            r"training data must be batches \(x, y\), got one tensor of shape \(8, 4\)",
+        ),
+        (lambda x, y: [(x, y, y)], r"training data must yield batches .*got a tuple of 3 items"),
+        (lambda x, y: [[x]], r"training data must yield batches .*got a list of 1 items"),
+        (lambda x, y: [{"x": x, "y": y}], r"training data must yield batches .*got dict"),
+    ],
+)
+def test_every_trainer_refuses_data_that_is_not_batches_of_pairs(
+    index: int, data: Any, message: str
+) -> None:
+    trainer = _self_tuning_trainers()[index]
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    with pytest.raises(InputTypeError, match=message):
+        trainer.fit(data(x, y), [(x, y)])
+    with pytest.raises(InputTypeError, match=message.replace("training", "validation")):
+        trainer.fit([(x, y)], data(x, y))

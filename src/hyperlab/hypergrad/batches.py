@@ -40,6 +40,12 @@ def check_reiterable(data: object, what: str) -> None:
             f"whose __iter__ starts again), got the one-shot iterator {data!r}: it is used up by "
             "its first pass; pass list(...) of it instead"
         )
+    if isinstance(data, torch.Tensor):
+        raise InputTypeError(
+            f"{what} must be batches (x, y), got one tensor of shape {tuple(data.shape)}: give "
+            "the inputs with their targets in batches, e.g. "
+            "DataLoader(TensorDataset(x, y), batch_size=32) or list(zip(x.split(32), y.split(32)))"
+        )
     if not isinstance(data, Iterable):
         raise InputTypeError(
             f"{what} must be batches (x, y): a list of them or a DataLoader, got {data!r}"
@@ -49,6 +55,26 @@ def check_reiterable(data: object, what: str) -> None:
             f"{what} must be a list of batches (x, y), got a {type(data).__name__} of tensors "
             "(one batch?): wrap it in a list, [(x, y)]"
         )
+
+
+def checked_batch(batch: B, what: str) -> B:
+    """``batch`` when it is a pair ``(x, y)`` (a tuple or a list, as a ``DataLoader`` gives).
+
+    Raises:
+        InputTypeError: Naming what ``batch`` is instead.
+    """
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch
+    if isinstance(batch, (tuple, list)):
+        got = f"a {type(batch).__name__} of {len(batch)} items"
+    elif isinstance(batch, torch.Tensor):
+        got = f"a tensor of shape {tuple(batch.shape)}"
+    else:
+        got = f"{type(batch).__name__} {batch!r:.80}"
+    raise InputTypeError(
+        f"{what} must yield batches (x, y), pairs of inputs and targets; got {got}: give a "
+        "DataLoader over a TensorDataset(x, y), or map each batch to its (x, y)"
+    )
 
 
 def passes(train_data: Iterable[B], epochs: int) -> Iterator[B]:
@@ -70,7 +96,7 @@ def _passes(train_data: Iterable[B], epochs: int) -> Iterator[B]:
         seen = 0
         for batch in train_data:
             seen += 1
-            yield batch
+            yield checked_batch(batch, "training data")
         if seen == 0:
             raise InputError(f"training data {train_data!r} yielded no batch")
 
@@ -87,7 +113,8 @@ class Cycle(Iterator[B]):
         what: What it is, for the error message (e.g. ``"validation data"``).
 
     Raises:
-        InputTypeError: The source is not iterable, or is one batch instead of batches.
+        InputTypeError: The source is not iterable, is one batch instead of batches, or
+            yields something other than pairs ``(x, y)``.
         InputError: The source yields nothing (a re-iterable one is checked on construction
             and on each restart), or a one-shot iterator runs out.
     """
@@ -101,15 +128,17 @@ class Cycle(Iterator[B]):
             self._it = data
             return
         check_reiterable(data, what)
-        if next(iter(data), None) is None:
+        first = next(iter(data), None)
+        if first is None:
             raise InputError(f"{what} {data!r} yielded no batch")
+        checked_batch(first, what)
 
     def __next__(self) -> B:
         if self._it is not None:
             item = next(self._it, None)
             if item is not None:
                 self._read = True
-                return item
+                return checked_batch(item, self.what)
         if isinstance(self.data, Iterator):
             said = "ran out" if self._read else "yielded no batch"
             raise InputError(
@@ -120,4 +149,4 @@ class Cycle(Iterator[B]):
         item = next(self._it, None)
         if item is None:
             raise InputError(f"{self.what} {self.data!r} yielded no batch")
-        return item
+        return checked_batch(item, self.what)

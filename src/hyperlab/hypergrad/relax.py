@@ -34,7 +34,7 @@ from hyperlab.errors import (
     check_seed,
 )
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
-from hyperlab.hypergrad.trainer import check_criterion
+from hyperlab.hypergrad.trainer import check_criterion, scalar_loss
 
 __all__ = [
     "ACTIVATIONS",
@@ -311,14 +311,14 @@ class ArchitectureSearch:
             self._step += 1
             self.model.train()
             self._w_opt.zero_grad(set_to_none=True)
-            loss = self.criterion(self.model(x), y)
+            loss = scalar_loss(self.criterion, self.model(x), y)
             loss.backward()
             self._w_opt.step()
             vx, vy = next(val_batches)
             self._a_opt.zero_grad(set_to_none=True)
             search_arch = self._step > self.warmup_steps
             with torch.set_grad_enabled(search_arch):
-                vloss = self.criterion(self.model(vx), vy)
+                vloss = scalar_loss(self.criterion, self.model(vx), vy)
             if search_arch:
                 vloss.backward()
                 self._a_opt.step()

@@ -39,7 +39,7 @@ from hyperlab.errors import (
     check_positive_int,
 )
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
-from hyperlab.hypergrad.trainer import check_criterion, tune_names
+from hyperlab.hypergrad.trainer import check_criterion, scalar_loss, tune_names
 
 __all__ = ["HYPERPARAMETERS", "STNHistory", "STNTrainer", "SelfTuningMLP", "StnLinear"]
 
@@ -260,7 +260,7 @@ class STNTrainer:
         noise = torch.randn(len(x), len(h), dtype=h.dtype, device=h.device) * self.perturbation
         h_tilde = h + noise * self._mask.to(device=h.device, dtype=h.dtype)
         self._w_opt.zero_grad(set_to_none=True)
-        loss = self.criterion(m(x, h_tilde), y) + m.penalty(h_tilde)
+        loss = scalar_loss(self.criterion, m(x, h_tilde), y) + m.penalty(h_tilde)
         loss.backward()
         self._w_opt.step()
         return float(loss.detach())
@@ -270,7 +270,9 @@ class STNTrainer:
         m = self.model
         m.eval()
         self._h_opt.zero_grad(set_to_none=True)
-        vloss = self.criterion(m(x), y)  # no dropout, no penalty: h acts through W(h) only
+        vloss = scalar_loss(
+            self.criterion, m(x), y
+        )  # no dropout, no penalty: h acts through W(h) only
         (grad,) = torch.autograd.grad(vloss, [m.hyper])
         m.hyper.grad = grad * self._mask.to(grad.dtype)
         self._h_opt.step()

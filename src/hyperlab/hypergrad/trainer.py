@@ -205,15 +205,7 @@ class HyperTrainer:
         return {name: t for _, name, _, t in self._regs}
 
     def _data_loss(self, out: Tensor, y: Tensor) -> Tensor:
-        """The criterion's loss, refused unless it is a scalar (one value to descend)."""
-        loss = self.criterion(out, y)
-        if not isinstance(loss, Tensor) or loss.numel() != 1:
-            got = f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else repr(loss)
-            raise InputError(
-                f"criterion {self.criterion!r} returned {got}, not a scalar tensor: give a "
-                "loss that averages over the batch (reduction='mean', the default)"
-            )
-        return loss.reshape(())
+        return scalar_loss(self.criterion, out, y)
 
     def _penalty(self, params: Mapping[str, Tensor]) -> Tensor | None:
         every = {**self._frozen, **params}
@@ -363,6 +355,23 @@ def _check_settings(
     check_nonneg("lr", lr)
     check_nonneg("hyper_lr", hyper_lr)
     check_positive_int("hyper_every", hyper_every)
+
+
+def scalar_loss(criterion: Callable[[Tensor, Tensor], Tensor], out: Tensor, y: Tensor) -> Tensor:
+    """``criterion(out, y)``, refused unless it is a scalar (one value to descend).
+
+    Raises:
+        InputError: Naming what the criterion returned instead (a loss per example, from
+            ``reduction='none'``).
+    """
+    loss = criterion(out, y)
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        got = f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else repr(loss)
+        raise InputError(
+            f"criterion {criterion!r} returned {got}, not a scalar tensor: give a loss that "
+            "averages over the batch (reduction='mean', the default)"
+        )
+    return loss.reshape(())
 
 
 def check_criterion(criterion: Any) -> None:
