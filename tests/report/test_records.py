@@ -73,6 +73,24 @@ def test_best_curves_and_study_records(run_dir: Path) -> None:
     assert set(srec.importances) <= {"x"}
 
 
+def test_results_std_err_is_blank_where_a_trial_had_no_cv() -> None:
+    """results.csv's ``std_err`` is the CV standard error the summary and report show: a task
+    scored once (a synthetic function, a replayed curve) or a user's objective has none, not a
+    standard error of 0 (which would claim a value without noise)."""
+    from hyperlab.lab.results import study_records
+
+    study = optuna.create_study()
+    for attrs in (
+        {"std_err": 0.01, "fold_values": [0.5, 0.52]},  # cross-validated
+        {"std_err": 0.0, "fold_values": [0.5]},  # scored once
+        {"std_err": 0.0},  # a replayed curve: no folds recorded
+        {},  # a user's objective
+    ):
+        study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs=attrs))
+    errors = [r["std_err"] for r in study_records(study)]
+    assert errors[0] == 0.01 and all(math.isnan(e) for e in errors[1:])
+
+
 def test_report_html_has_every_section(run_dir: Path) -> None:
     html = write_report(run_dir).read_text()
     for section in (
