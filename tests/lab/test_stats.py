@@ -87,3 +87,10 @@ def test_paired_interval_drops_pairs_with_a_missing_side() -> None:
     assert interval.to_dict()["n"] == 2
     with pytest.raises(InputError, match="as many"):
         paired_interval([1.0], [1.0, 2.0])
+
+
+def test_paired_comparison_refuses_sides_of_different_lengths() -> None:
+    """Pairs are read by position: a side longer than the other was cut in silence, and the
+    verdict came from fewer pairs than given."""
+    with pytest.raises(InputError, match="as many on each side, got 3 and 2"):
+        paired_comparison([1.0, 2.0, 3.0], [1.0, 2.0])

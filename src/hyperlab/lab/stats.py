@@ -141,9 +141,14 @@ def paired_interval(
 ) -> Interval:
     """``a - b`` over paired values (the same seed, task, ...), as :func:`bootstrap_interval`;
     a pair with a non-finite value on either side is left out."""
+    _check_paired(a, b)
+    return bootstrap_interval([x - y for x, y in zip(a, b)], level, n_boot, seed)
+
+
+def _check_paired(a: Sequence[float], b: Sequence[float]) -> None:
+    """Paired values are as many on each side (pairs are read by position)."""
     if len(a) != len(b):
         raise InputError(f"paired values must be as many on each side, got {len(a)} and {len(b)}")
-    return bootstrap_interval([x - y for x, y in zip(a, b)], level, n_boot, seed)
 
 
 @dataclass
@@ -187,7 +192,11 @@ def paired_comparison(
     A difference is only called "better"/"worse" when it exceeds twice its standard error
     *and* the signed-rank test gives p < 0.05 (with few seeds the test cannot reach that, and
     the verdict stays "within noise": no claim smaller than its noise).
+
+    Raises:
+        InputError: ``a`` and ``b`` are not as many values.
     """
+    _check_paired(a, b)
     pairs = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
     n = len(pairs)
     if n == 0:
