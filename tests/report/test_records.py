@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 import hyperlab
+from hyperlab.errors import InputError
 from hyperlab.report import compare_records, study_report_records, write_report
 
 
@@ -227,3 +228,28 @@ def test_failures_of_one_type_raised_at_one_place_are_one_row() -> None:
         "ValueError: diverged at lr=0.31 (at fit.py:40 in train) (and 1 other message of this kind)"
     )
     assert groups[1].reason == "ValueError: diverged at lr=0.9 (at fit.py:41 in train)"
+
+
+def _qmc_a_bit_better_in_each_seed(trial: optuna.Trial) -> float:
+    """10 x the seed, less 5 under qmc: qmc ranks first in every seed, random in none."""
+    name = trial.study.study_name
+    x = trial.suggest_float("x", 0.0, 1.0)
+    return 10.0 * int(name.rsplit("seed", 1)[1]) - 5.0 * (":qmc:" in name) + x
+
+
+def test_mean_ranks_pair_the_methods_by_seed(tmp_path: Path) -> None:
+    """A study that never started (an interrupted run, workers that took the studies out of
+    order) made the ranks pair one method's seed 0 with another's seed 1."""
+    from hyperlab.lab.rundir import RunDir
+    from hyperlab.lab.stats import mean_ranks
+
+    hyperlab.compare(
+        _qmc_a_bit_better_in_each_seed, ["random", "qmc"], seeds=3, trials=2, runs_dir=tmp_path,
+        name="r", progress=False, report=False,
+    )  # fmt: skip
+    storage = RunDir(tmp_path / "r").load_spec().storage
+    optuna.delete_study(study_name="r:qmc:none:seed0", storage=storage)
+    random, qmc = compare_records(tmp_path / "r").methods
+    assert qmc.seeds == [1, 2] and (qmc.mean_rank, random.mean_rank) == (1.0, 2.0)
+    with pytest.raises(InputError, match="as many values"):
+        mean_ranks({"a": [1.0, 2.0], "b": [1.0]})

@@ -252,11 +252,20 @@ def paired_comparison(
 def mean_ranks(table: dict[str, Sequence[float]], direction: str = MINIMIZE) -> dict[str, float]:
     """Mean rank of each method over paired runs (rank 1 = best value in ``direction``: the
     lowest when minimizing, the highest when maximizing; ties averaged; a missing value ranks
-    last)."""
+    last).
+
+    Raises:
+        InputError: The methods have not as many values (runs are paired by position).
+    """
     from scipy.stats import rankdata
 
     names = list(table)
-    n = min(len(v) for v in table.values()) if table else 0
+    lengths = {k: len(v) for k, v in table.items()}
+    if len(set(lengths.values())) > 1:
+        raise InputError(
+            f"mean ranks pair runs by position: give as many values each, got {lengths}"
+        )
+    n = min(lengths.values(), default=0)
     if n == 0:
         return {k: float("nan") for k in names}
     mat = np.array([[table[k][i] for k in names] for i in range(n)], dtype=float)
