@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,21 @@ def test_paired_interval_drops_pairs_with_a_missing_side() -> None:
     assert interval.to_dict()["n"] == 2
     with pytest.raises(InputError, match="as many"):
         paired_interval([1.0], [1.0, 2.0])
+
+
+def test_paired_comparison_refuses_sides_of_different_lengths() -> None:
+    """Pairs are read by position: a side longer than the other was cut in silence, and the
+    verdict came from fewer pairs than given."""
+    with pytest.raises(InputError, match="as many on each side, got 3 and 2"):
+        paired_comparison([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_one_difference_has_no_interval_and_tells_nothing_from_noise() -> None:
+    """Resampling one value gave a 95% interval of width zero around it ("+0.5 [+0.5, +0.5]"),
+    which left out zero: a claim from one seed. An interval that is not there (none or one
+    difference) holds zero: the data cannot tell a difference from noise."""
+    one = bootstrap_interval([0.5])
+    assert one.n == 1 and one.mean == 0.5 and math.isnan(one.low) and math.isnan(one.high)
+    assert one.contains_zero() and bootstrap_interval([]).contains_zero()
+    assert one.text() == "+0.5000 [n/a]"
+    assert not bootstrap_interval([0.5, 0.6, 0.7]).contains_zero()

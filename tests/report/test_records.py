@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 import hyperlab
+from hyperlab.errors import InputError
 from hyperlab.report import compare_records, study_report_records, write_report
 
 
@@ -71,6 +72,24 @@ def test_best_curves_and_study_records(run_dir: Path) -> None:
     assert srec.best is not None and srec.best.value == pytest.approx(study.best_value)
     assert [t.value for t in srec.top] == sorted(t.value for t in srec.top)
     assert set(srec.importances) <= {"x"}
+
+
+def test_results_std_err_is_blank_where_a_trial_had_no_cv() -> None:
+    """results.csv's ``std_err`` is the CV standard error the summary and report show: a task
+    scored once (a synthetic function, a replayed curve) or a user's objective has none, not a
+    standard error of 0 (which would claim a value without noise)."""
+    from hyperlab.lab.results import study_records
+
+    study = optuna.create_study()
+    for attrs in (
+        {"std_err": 0.01, "fold_values": [0.5, 0.52]},  # cross-validated
+        {"std_err": 0.0, "fold_values": [0.5]},  # scored once
+        {"std_err": 0.0},  # a replayed curve: no folds recorded
+        {},  # a user's objective
+    ):
+        study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs=attrs))
+    errors = [r["std_err"] for r in study_records(study)]
+    assert errors[0] == 0.01 and all(math.isnan(e) for e in errors[1:])
 
 
 def test_report_html_has_every_section(run_dir: Path) -> None:
@@ -209,3 +228,28 @@ def test_failures_of_one_type_raised_at_one_place_are_one_row() -> None:
         "ValueError: diverged at lr=0.31 (at fit.py:40 in train) (and 1 other message of this kind)"
     )
     assert groups[1].reason == "ValueError: diverged at lr=0.9 (at fit.py:41 in train)"
+
+
+def _qmc_a_bit_better_in_each_seed(trial: optuna.Trial) -> float:
+    """10 x the seed, less 5 under qmc: qmc ranks first in every seed, random in none."""
+    name = trial.study.study_name
+    x = trial.suggest_float("x", 0.0, 1.0)
+    return 10.0 * int(name.rsplit("seed", 1)[1]) - 5.0 * (":qmc:" in name) + x
+
+
+def test_mean_ranks_pair_the_methods_by_seed(tmp_path: Path) -> None:
+    """A study that never started (an interrupted run, workers that took the studies out of
+    order) made the ranks pair one method's seed 0 with another's seed 1."""
+    from hyperlab.lab.rundir import RunDir
+    from hyperlab.lab.stats import mean_ranks
+
+    hyperlab.compare(
+        _qmc_a_bit_better_in_each_seed, ["random", "qmc"], seeds=3, trials=2, runs_dir=tmp_path,
+        name="r", progress=False, report=False,
+    )  # fmt: skip
+    storage = RunDir(tmp_path / "r").load_spec().storage
+    optuna.delete_study(study_name="r:qmc:none:seed0", storage=storage)
+    random, qmc = compare_records(tmp_path / "r").methods
+    assert qmc.seeds == [1, 2] and (qmc.mean_rank, random.mean_rank) == (1.0, 2.0)
+    with pytest.raises(InputError, match="as many values"):
+        mean_ranks({"a": [1.0, 2.0], "b": [1.0]})

@@ -194,6 +194,18 @@ def test_bank_nearest_neighbour_replay(tmp_path: Path) -> None:
     assert pickle.loads(pickle.dumps(task)).evaluate(configs[1]).value == ev.value
 
 
+def test_bank_gives_the_fold_scores_behind_its_standard_error(tmp_path: Path) -> None:
+    """A full-budget replay of a bank run carries the fold scores its standard error comes
+    from, so ``--stop-at-noise`` can read its noise (with one score it never acted, and said
+    the task had no folds, beside a summary that showed a CV standard error)."""
+    configs = write_bank(tmp_path / "bank.npz")
+    ev = CurveBankTask(tmp_path / "bank.npz").evaluate(configs[1])
+    assert ev.fold_values == pytest.approx([ev.value - 0.01, ev.value, ev.value + 0.01])
+    assert ev.std_err == pytest.approx(np.std(ev.fold_values, ddof=1) / np.sqrt(3))
+    early = CurveBankTask(tmp_path / "bank.npz").evaluate(configs[1], budget=3)
+    assert early.fold_values == [early.value] and early.std_err == 0.0  # known at the end only
+
+
 def test_missing_bank_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError, match=r"absent\.npz"):
         CurveBankTask(tmp_path / "absent.npz")

@@ -72,7 +72,8 @@ def study_records(
 
     ``best_so_far`` is the best value so far in the study's direction (the running minimum,
     or maximum when maximizing), ``regret`` how far it falls short of ``optimum`` (>= 0 either
-    way), and ``direction`` says which way was better.
+    way), ``direction`` says which way was better, and ``std_err`` is the value's CV standard
+    error (:func:`cv_std_err`: NaN for a trial scored without cross-validation).
     """
     direction = name_of(study.direction)
     records = []
@@ -97,7 +98,7 @@ def study_records(
             "trial": t.number,
             "state": t.state.name,
             "value": value,
-            "std_err": t.user_attrs.get("std_err", math.nan),
+            "std_err": cv_std_err(t),
             "best_so_far": best_value,
             "regret": regret(best_value, optimum, direction),
             "direction": direction,

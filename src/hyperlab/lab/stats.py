@@ -62,8 +62,9 @@ class Interval:
 
     Attributes:
         mean: Mean difference (NaN when there is none).
-        low: Lower end of the interval.
-        high: Upper end of the interval.
+        low: Lower end of the interval (NaN with fewer than two differences: one value has
+            no spread to resample).
+        high: Upper end of the interval (likewise).
         level: Coverage of the interval (0.95: a 95% interval).
         n: Number of differences.
         above: Differences above zero (for a regret: the first of the pair did worse).
@@ -79,11 +80,15 @@ class Interval:
     below: int
 
     def contains_zero(self) -> bool:
-        """Whether 0 lies in the interval: no difference the data can tell from noise."""
-        return self.low <= 0.0 <= self.high
+        """Whether 0 lies in the interval, or there is no interval (fewer than two
+        differences): no difference the data can tell from noise."""
+        return not self.low > 0.0 and not self.high < 0.0
 
     def text(self, digits: int = 4) -> str:
-        """``+0.0016 [+0.0003, +0.0035]``: the mean and the interval, signed."""
+        """``+0.0016 [+0.0003, +0.0035]``: the mean and the interval, signed (``[n/a]``
+        without an interval)."""
+        if math.isnan(self.low) or math.isnan(self.high):
+            return f"{self.mean:+.{digits}f} [n/a]"
         return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,7 +116,8 @@ def bootstrap_interval(
 
     Returns:
         The :class:`Interval` (``mean``, ``low`` and ``high`` NaN and ``n`` 0 when no finite
-        difference is left).
+        difference is left; ``low`` and ``high`` NaN when one is: resampling one value gives
+        an interval of width zero, which would leave out zero on one seed's word).
     """
     if not 0.0 < level < 1.0:
         raise InputError(f"level must be in (0, 1), got {level!r}")
@@ -122,13 +128,11 @@ def bootstrap_interval(
     if d.size == 0:
         nan = float("nan")
         return Interval(nan, nan, nan, level, 0, 0, 0)
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
+    low, high = _percentiles(d, level, n_boot, seed) if d.size > 1 else (math.nan, math.nan)
     return Interval(
         mean=float(d.mean()),
-        low=float(np.quantile(means, alpha)),
-        high=float(np.quantile(means, 1.0 - alpha)),
+        low=low,
+        high=high,
         level=level,
         n=int(d.size),
         above=int(np.sum(d > TIE)),
@@ -136,14 +140,27 @@ def bootstrap_interval(
     )
 
 
+def _percentiles(d: np.ndarray, level: float, n_boot: int, seed: int) -> tuple[float, float]:
+    """The ends of the percentile-bootstrap interval of the mean of ``d``."""
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1.0 - alpha))
+
+
 def paired_interval(
     a: Sequence[float], b: Sequence[float], level: float = 0.95, n_boot: int = 10_000, seed: int = 0
 ) -> Interval:
     """``a - b`` over paired values (the same seed, task, ...), as :func:`bootstrap_interval`;
     a pair with a non-finite value on either side is left out."""
+    _check_paired(a, b)
+    return bootstrap_interval([x - y for x, y in zip(a, b)], level, n_boot, seed)
+
+
+def _check_paired(a: Sequence[float], b: Sequence[float]) -> None:
+    """Paired values are as many on each side (pairs are read by position)."""
     if len(a) != len(b):
         raise InputError(f"paired values must be as many on each side, got {len(a)} and {len(b)}")
-    return bootstrap_interval([x - y for x, y in zip(a, b)], level, n_boot, seed)
 
 
 @dataclass
@@ -187,7 +204,11 @@ def paired_comparison(
     A difference is only called "better"/"worse" when it exceeds twice its standard error
     *and* the signed-rank test gives p < 0.05 (with few seeds the test cannot reach that, and
     the verdict stays "within noise": no claim smaller than its noise).
+
+    Raises:
+        InputError: ``a`` and ``b`` are not as many values.
     """
+    _check_paired(a, b)
     pairs = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
     n = len(pairs)
     if n == 0:
@@ -231,11 +252,20 @@ def paired_comparison(
 def mean_ranks(table: dict[str, Sequence[float]], direction: str = MINIMIZE) -> dict[str, float]:
     """Mean rank of each method over paired runs (rank 1 = best value in ``direction``: the
     lowest when minimizing, the highest when maximizing; ties averaged; a missing value ranks
-    last)."""
+    last).
+
+    Raises:
+        InputError: The methods have not as many values (runs are paired by position).
+    """
     from scipy.stats import rankdata
 
     names = list(table)
-    n = min(len(v) for v in table.values()) if table else 0
+    lengths = {k: len(v) for k, v in table.items()}
+    if len(set(lengths.values())) > 1:
+        raise InputError(
+            f"mean ranks pair runs by position: give as many values each, got {lengths}"
+        )
+    n = min(lengths.values(), default=0)
     if n == 0:
         return {k: float("nan") for k in names}
     mat = np.array([[table[k][i] for k in names] for i in range(n)], dtype=float)

@@ -501,6 +501,16 @@ def _comparisons(
     return out
 
 
+def _mean_ranks(methods: list[MethodSummary], direction: str) -> dict[str, float]:
+    """Each method's mean rank over the seeds every method has a study of, paired by seed (a
+    study not started leaves its seed out, as the paired comparisons do)."""
+    if not methods:
+        return {}
+    shared = [s for s in methods[0].seeds if all(s in m.seeds for m in methods)]
+    finals = {m.label: dict(zip(m.seeds, m.final_best)) for m in methods}
+    return mean_ranks({k: [v[s] for s in shared] for k, v in finals.items()}, direction)
+
+
 def compare_records(run_dir: str | Path) -> CompareRecords:
     """Build the records of a comparison run from its storage."""
     spec = RunDir(run_dir).load_spec()
@@ -522,7 +532,7 @@ def compare_records(run_dir: str | Path) -> CompareRecords:
         if ((label := _label(t, p, spec)), seed) not in loaded
     ]
     methods = [p.summary for p in parts]
-    ranks = mean_ranks({m.label: m.final_best for m in methods}, direction) if methods else {}
+    ranks = _mean_ranks(methods, direction)
     for m in methods:
         m.mean_rank = ranks.get(m.label, math.nan)
     reference = next(

@@ -82,12 +82,23 @@ class ReplayCurve:
         extra: Per-epoch extra quantities (e.g. test loss), each of shape ``(max_budget,)``.
         std_err: Standard error over folds after each epoch, shape ``(max_budget,)``, where
             known (0.0 where not).
+        fold_values: Each fold's validation score at the last epoch, where known (the scores
+            behind ``std_err`` there).
     """
 
     curves: dict[str, np.ndarray]
     elapsed: np.ndarray
     extra: dict[str, np.ndarray]
     std_err: np.ndarray | None = None
+    fold_values: np.ndarray | None = None
+
+    def folds_at(self, epoch: int, value: float) -> list[float]:
+        """The fold scores behind the value at ``epoch``: the recorded ones at the last epoch,
+        else the value alone."""
+        last = len(self.elapsed)
+        if epoch == last and self.fold_values is not None:
+            return [float(v) for v in self.fold_values]
+        return [value]
 
 
 class ReplayTask(Task):
@@ -143,7 +154,7 @@ class ReplayTask(Task):
             std_err=std_err if math.isfinite(std_err) else 0.0,
             budget=budget,
             curves=curves,
-            fold_values=[value],
+            fold_values=rc.folds_at(budget, value),
             wall_time=float(rc.elapsed[budget - 1]),
             extra=extra,
         )
@@ -181,7 +192,7 @@ class ReplayTask(Task):
             epoch=end,
             curves=curves,
             std_err=std_err if math.isfinite(std_err) else 0.0,
-            fold_values=[values[-1]],
+            fold_values=rc.folds_at(end, values[-1]),
             wall_time=float(rc.elapsed[end - 1]) - before,
         )
 
@@ -547,7 +558,8 @@ class CurveBankTask(ReplayTask):
         a = self._arrays
         std_err = np.zeros(self.max_budget)
         folds = a["fold_val_loss_last"][i]
-        if np.all(np.isfinite(folds)):
+        known = bool(np.all(np.isfinite(folds)))
+        if known:
             std_err[-1] = float(np.std(folds, ddof=1) / math.sqrt(len(folds)))
         return ReplayCurve(
             curves={
@@ -556,6 +568,7 @@ class CurveBankTask(ReplayTask):
             elapsed=np.cumsum(np.nan_to_num(a["epoch_time"][i])),
             extra={"bank_index": np.full(self.max_budget, float(i))},
             std_err=std_err,
+            fold_values=folds if known else None,
         )
 
     def final_values(self) -> np.ndarray:
