@@ -156,3 +156,29 @@ def test_outcomes_read_back_from_result_files(tmp_path: Path) -> None:
     (tmp_path / "c.json").write_text("{}")
     with pytest.raises(InputError, match="no 'studies'"):
         read_outcomes([tmp_path / "c.json"])
+
+
+def test_rows_read_with_the_csv_module_give_the_same_outcomes() -> None:
+    def as_csv(record: dict[str, Any]) -> dict[str, str]:  # what csv.DictReader gives
+        return {
+            k: "" if isinstance(v, float) and math.isnan(v) else str(v) for k, v in record.items()
+        }
+
+    records = study("median", 0, [("PRUNED", 2, 0.0), *PRUNED])
+    (read,), (built,) = study_outcomes([as_csv(r) for r in records]), study_outcomes(records)
+    assert read.labels == {"tuner": "random", "pruner": "median", "seed": "0"}  # text, as read
+    assert (read.epochs, read.regret, read.complete, read.improvements) == (
+        built.epochs,
+        built.regret,
+        built.complete,
+        built.improvements,
+    )
+
+
+def test_records_without_a_regret_or_with_a_bad_field_are_refused_by_name() -> None:
+    records = study("none", 0, FULL)
+    no_optimum = [r | {"regret": ""} for r in records]  # results.csv of a task with none
+    with pytest.raises(InputError, match="no completed trial of the records has a regret"):
+        study_outcomes(no_optimum)
+    with pytest.raises(InputError, match="a record's 'epochs_cumulative' is not a number: 'ten'"):
+        study_outcomes([records[0] | {"epochs_cumulative": "ten"}])

@@ -108,6 +108,11 @@ def study_outcomes(
 
     Returns:
         The outcomes, each labelled with the values of ``by``.
+
+    Raises:
+        InputError: A record lacks a field or holds a field that is not a number (an empty
+            regret, as ``csv.DictReader`` reads a blank cell, is none), or no completed trial
+            has a regret (the task has no known optimum: regret needs one).
     """
     studies: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for r in records:
@@ -115,21 +120,45 @@ def study_outcomes(
         if missing:
             raise InputError(f"a record lacks {missing}: {dict(r)!r}")
         studies.setdefault(tuple(r[k] for k in by), []).append(r)
-    return [_outcome(dict(zip(by, key)), rows) for key, rows in studies.items()]
+    outcomes = [_outcome(dict(zip(by, key)), rows) for key, rows in studies.items()]
+    if any(o.complete for o in outcomes) and not any(o.improvements for o in outcomes):
+        raise InputError(
+            "no completed trial of the records has a regret: the task has no known optimum "
+            "(its results.csv leaves 'regret' blank), so outcomes in regret cannot be read"
+        )
+    return outcomes
+
+
+def _number(record: Mapping[str, Any], key: str) -> float:
+    """The record's ``key`` as a number (NaN for an empty value, a blank CSV cell)."""
+    value = record[key]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"a record's {key!r} is not a number: {value!r}") from None
+
+
+def _whole(record: Mapping[str, Any], key: str) -> int:
+    number = _number(record, key)
+    if not math.isfinite(number):
+        raise InputError(f"a record's {key!r} is not a whole number: {record[key]!r}")
+    return int(number)
 
 
 def _outcome(labels: dict[str, Any], rows: list[Mapping[str, Any]]) -> StudyOutcome:
-    rows = sorted(rows, key=lambda r: int(r["trial"]))
+    rows = sorted(rows, key=lambda r: _whole(r, "trial"))
     best = math.inf
     improvements = []
     for r in rows:
-        regret = float(r["regret"])
+        regret = _number(r, "regret")
         if math.isfinite(regret) and regret < best:
             best = regret
-            improvements.append((int(r["epochs_cumulative"]), regret))
+            improvements.append((_whole(r, "epochs_cumulative"), regret))
     return StudyOutcome(
         labels=labels,
-        epochs=int(rows[-1]["epochs_cumulative"]),
+        epochs=_whole(rows[-1], "epochs_cumulative"),
         regret=best if math.isfinite(best) else math.nan,
         complete=sum(r["state"] == "COMPLETE" for r in rows),
         improvements=improvements,
