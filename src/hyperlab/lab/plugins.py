@@ -127,13 +127,18 @@ def check_plugins(
             p,
             pruner_options,
             lambda p=p: make_pruner(p, pruner_options, seed=0, budget=budget, task=task),
+            len(pruners),
         )
         built_pruners.append(pruner)
     _check_keys(TUNERS, "tuner", tuners, tuner_options, SET_FOR_TUNERS)
     driving, built_tuners = set(), []
     for t in tuners:
         tuner = _built(
-            TUNERS, t, tuner_options, lambda t=t: make_tuner(t, tuner_options, seed=0, task=task)
+            TUNERS,
+            t,
+            tuner_options,
+            lambda t=t: make_tuner(t, tuner_options, seed=0, task=task),
+            len(tuners),
         )
         built_tuners.append(tuner)
         _warn_startup_only(t, tuner, trials)
@@ -194,13 +199,18 @@ def _check_no_leak(
             )
 
 
-def _built(registry: Registry[Any], name: str, options: dict[str, Any], build: Any) -> Any:
+def _built(
+    registry: Registry[Any], name: str, options: dict[str, Any], build: Any, of: int = 1
+) -> Any:
     """``build()``, with a plain ``TypeError``/``ValueError`` turned into an :class:`InputError`
-    naming the plug-in and its options."""
+    naming the plug-in and its options; the plug-in's own error names the plug-in too when
+    the run has ``of`` > 1 of its kind (another of them may take the value it refused)."""
     try:
         return build()
-    except HyperlabError:  # a bad value, already named by the plug-in
-        raise
+    except HyperlabError as exc:  # a bad value, already named by the plug-in
+        if of < 2:
+            raise
+        raise type(exc)(f"{registry.kind} {name!r}: {exc}") from None
     except (TypeError, ValueError) as exc:  # no such keyword, or a value it refuses
         mine = share(registry, name, options)
         raise InputError(f"{registry.kind} {name!r} refused its options {mine}: {exc}") from None
