@@ -152,9 +152,9 @@ def check_plugins(
         _check_pruner_startup(p, pruner, trials)
         if p not in ("none", "tuner") and steps == 1:  # 'tuner': the tuner's own rule
             raise InputError(
-                f"pruner {p!r} can never stop a trial early: the trials of task "
-                f"{task_name or getattr(task, 'name', '?')!r} train one epoch (a budget of 1), so "
-                "there is nothing to save; use the pruner 'none'"
+                f"pruner {p!r} can never stop a trial early: the trials {_of_task(task_name, task)}"
+                "train one epoch (a budget of 1), so there is nothing to save; use the pruner "
+                "'none' (or a larger budget)"
             )
         predictor = getattr(pruner, "predictor", None)
         if task is not None and predictor is not None:
@@ -162,6 +162,12 @@ def check_plugins(
     _check_predictions(tuner_options, pruners, built_pruners)
     _warn_no_rule(tuners, built_tuners, pruners, built_pruners)
     return frozenset(driving)
+
+
+def _of_task(task_name: str | None, task: Task | None) -> str:
+    """``"of task 'NAME' "``, or nothing for a user's objective (the lab has no task)."""
+    name = task_name or getattr(task, "name", None)
+    return f"of task {name!r} " if name else ""
 
 
 def _check_keys(
