@@ -108,19 +108,11 @@ class PredictorPruner(LockFreePickling, BasePruner):
         not its epochs, and once when a learned budget leaves the pruner's settings nothing to
         act on (:meth:`_inert_reason`)."""
         if self.max_budget is not None:
+            self._check_steps(trials)
             return self.max_budget
         budget = learned_budget(trials)
-        if budget is not None and not self._warned_steps:
-            odd = not_epochs(trials)
-            if odd is not None:
-                self._warned_steps = True
-                warnings.warn(
-                    f"{type(self).__name__} reads a trial's steps as its epochs 1, 2, 3, ...; "
-                    f"trial {odd.number} reported steps {first_steps(odd)}: report once per "
-                    "epoch with step=epoch (1-based), or its predictions are for the wrong epoch",
-                    UserWarning,
-                    stacklevel=2,
-                )
+        if budget is not None:
+            self._check_steps(trials)
         if budget is not None and not self._warned_inert:
             reason = self._inert_reason(budget)
             if reason is not None:
@@ -132,6 +124,23 @@ class PredictorPruner(LockFreePickling, BasePruner):
                     stacklevel=2,
                 )
         return budget
+
+    def _check_steps(self, trials: list[FrozenTrial]) -> None:
+        """Warn once when a complete trial's steps are not its epochs 1, 2, 3, ... (with a
+        given ``max_budget`` and steps from 0, no trial reaches the final step: the predictor
+        never acts)."""
+        if self._warned_steps:
+            return
+        odd = not_epochs(trials)
+        if odd is not None:
+            self._warned_steps = True
+            warnings.warn(
+                f"{type(self).__name__} reads a trial's steps as its epochs 1, 2, 3, ...; "
+                f"trial {odd.number} reported steps {first_steps(odd)}: report once per "
+                "epoch with step=epoch (1-based), or its predictions are for the wrong epoch",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _settled(self, study: optuna.Study, trial: FrozenTrial) -> bool | None:
         """The answer before any rule: ``False`` with no value yet; for a non-finite last

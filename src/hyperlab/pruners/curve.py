@@ -138,8 +138,9 @@ class LearningCurvePruner(PredictorPruner):
         first = self.first_check(budget)
         if not is_check_step(step, first, self.interval, self.check_growth):
             return False
-        if trials is None:
+        if trials is None:  # a given budget: read the trials' steps now
             trials = study.get_trials(deepcopy=False)
+            self._check_steps(trials)
         return self._decide(study, trial, trials, budget)
 
     def _decide(
