@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 import pytest
 
 import hyperlab
@@ -54,6 +55,10 @@ def test_a_pruner_option_that_names_the_tuned_task_is_refused_for_any_pruner() -
         )
 
 
+def _one_value(trial: optuna.Trial) -> float:
+    return trial.suggest_float("x", 0.0, 1.0)
+
+
 def test_a_pruner_on_a_task_of_one_epoch_is_refused_by_name() -> None:
     def _plan(**kw: object) -> object:
         settings = {"name": "p", "pruners": ["none", "median"], "seeds": [0], "trials": 12}
@@ -66,3 +71,9 @@ def test_a_pruner_on_a_task_of_one_epoch_is_refused_by_name() -> None:
             "tune", "digits-mlp", name="p", tuners=["random"], pruners=["asha"], seeds=[0],
             trials=12, budget=1,
         )  # fmt: skip
+    with pytest.raises(InputError, match=r"early: the trials train one epoch") as info:
+        make_plan(
+            "tune", _one_value, name="p", tuners=["random"], pruners=["curve"], seeds=[0],
+            trials=12, budget=1,
+        )  # fmt: skip
+    assert "'?'" not in str(info.value)  # a user's objective has no task to name

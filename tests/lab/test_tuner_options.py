@@ -51,6 +51,24 @@ def test_an_option_no_tuner_takes_is_refused_before_anything_runs(tmp_path: Path
     assert "does not take" not in str(info.value)
 
 
+def test_a_value_one_tuner_of_several_refuses_names_that_tuner(tmp_path: Path) -> None:
+    # meta scores by a quantile, neural does not: the message said only that acquisition
+    # must be one of ['ei', 'ts', 'ucb'], with no word of which tuner asked
+    with pytest.raises(InputError, match=r"^tuner 'neural': acquisition must be one of"):
+        compare(
+            "branin",
+            ["meta", "neural"],
+            seeds=1,
+            trials=4,
+            name="quantile",
+            runs_dir=tmp_path,
+            progress=False,
+            report=False,
+            tuner_options={"acquisition": "quantile"},
+        )
+    assert not (tmp_path / "quantile").exists()
+
+
 def test_options_of_a_factory() -> None:
     registry: Registry[Any] = Registry("thing")
 

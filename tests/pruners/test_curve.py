@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from hyperlab.curves import CurvePredictor, ParametricCurvePredictor
@@ -19,6 +19,7 @@ from hyperlab.curves.base import CurveData
 from hyperlab.errors import InputError, InputTypeError, TrialFailure
 from hyperlab.pruners.curve import LearningCurvePruner
 from hyperlab.registry import PRUNERS
+from hyperlab.space import SpaceEncoder
 
 BUDGET = 20
 
@@ -296,3 +297,53 @@ def test_the_tuner_rule_pruner_refuses_a_budget_that_is_no_epoch_count(budget: A
     with pytest.raises(InputError, match=f"max_budget must be an int >= 1 or None, got {budget!r}"):
         TunerRulePruner(max_budget=budget)
     assert TunerRulePruner(max_budget=3).max_budget == 3
+
+
+class ConfigReader(Pessimist):
+    """Reads configurations as the neural predictor does: encoded with the distributions of
+    its fit, so one that lacks a parameter of the fit is an error."""
+
+    uses_config = True
+
+    def _fit(self, data: CurveData, distributions: Any) -> None:
+        self.encoder = SpaceEncoder(distributions or {})
+        self.encoder.encode(data.configs or [])
+
+    def _predict(self, curves: Any, configs: Any, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        self.encoder.encode(configs)
+        return super()._predict(curves, configs, budget)
+
+
+BRANCHES = {
+    "sgd": {"momentum": FloatDistribution(0.0, 1.0)},
+    "adam": {"width": IntDistribution(8, 256, log=True)},
+}
+
+
+def add_branch(study: optuna.Study, branch: str, x: float, n_epochs: int = BUDGET) -> None:
+    """A trial of a conditional space: ``opt`` picks the branch whose own parameter it has."""
+    curve = curve_of(x)[:n_epochs]
+    distributions = {"opt": CategoricalDistribution(list(BRANCHES)), **BRANCHES[branch]}
+    params = {"opt": branch, **{name: d.low for name, d in BRANCHES[branch].items()}}
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.COMPLETE if n_epochs == BUDGET else TrialState.RUNNING,
+            value=float(curve[-1]) if n_epochs == BUDGET else None,
+            params=params,
+            distributions=distributions,
+            intermediate_values={i + 1: float(v) for i, v in enumerate(curve)},
+        )
+    )
+
+
+def test_a_predictor_that_reads_configurations_serves_a_conditional_space() -> None:
+    # the neural predictor (``curve``) failed every trial once it was fitted: a trial of one
+    # branch lacks the parameter of the other
+    pruner = LearningCurvePruner(ConfigReader(), max_budget=BUDGET, min_epochs=3, min_finished=2)
+    study = optuna.create_study(pruner=pruner)
+    for branch, x in (("sgd", 0.1), ("sgd", 0.2), ("sgd", 0.3)):
+        add_branch(study, branch, x)
+    add_branch(study, "adam", 0.9, n_epochs=5)  # the first trial of the other branch
+    assert pruner.prune(study, study.trials[-1])
+    add_branch(study, "sgd", 0.9, n_epochs=5)
+    assert pruner.prune(study, study.trials[-1])

@@ -13,8 +13,9 @@ from hyperlab.curves.base import CurveData
 from hyperlab.errors import InputError
 from hyperlab.pruners.curve_halving import CurveHalvingPruner
 from hyperlab.registry import PRUNERS
+from hyperlab.space import SpaceEncoder
 
-from .test_curve import BUDGET, add_complete
+from .test_curve import BUDGET, add_branch, add_complete
 
 
 class ByLast(CurvePredictor):
@@ -156,3 +157,29 @@ def test_a_blip_at_a_rung_is_ranked_by_the_value_before_it_not_as_nan() -> None:
         trial.report(0.35, epoch)
     assert trial.should_prune()  # ranks 10 of 13 (the blips read 0.01): the top 4 are kept
     assert "ranks 10 of the 13 trials" in study.trials[-1].user_attrs["prune_reason"]
+
+
+class ConfigRanker(ByLast):
+    """Ranks as ASHA does, reading configurations as the neural predictor does (encoded with
+    the distributions of its fit: one that lacks a parameter of the fit is an error)."""
+
+    uses_config = True
+
+    def _fit(self, data: CurveData, distributions: Any) -> None:
+        self.encoder = SpaceEncoder(distributions or {})
+        self.encoder.encode(data.configs or [])
+
+    def _predict(self, curves: Any, configs: Any, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        self.encoder.encode(configs)
+        return super()._predict(curves, configs, budget)
+
+
+def test_a_predictor_that_reads_configurations_ranks_a_conditional_space() -> None:
+    pruner = CurveHalvingPruner(ConfigRanker(), max_budget=BUDGET, min_resource=1, min_finished=2)
+    study = optuna.create_study(pruner=pruner)
+    for branch, x in (("sgd", 0.1), ("sgd", 0.2), ("sgd", 0.3)):
+        add_branch(study, branch, x)
+    add_branch(study, "adam", 0.9, n_epochs=1)  # the first trial of the other branch
+    assert pruner.prune(study, study.trials[-1])
+    reason = study.trials[-1].user_attrs["prune_reason"]
+    assert reason.startswith("predicted final value")

@@ -4,6 +4,7 @@ hands it (refused where there is none)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import optuna
@@ -74,7 +75,12 @@ def test_noise_makes_it_a_calibrated_predictor_that_stops_fewer_trials() -> None
 def test_bad_settings_are_refused_by_name() -> None:
     with pytest.raises(InputTypeError, match="final_value"):
         OraclePruner(1.0, min_epochs=2)  # type: ignore[arg-type]
-    for bad in ({"min_epochs": 0}, {"min_epochs": 2, "k": 0}, {"min_epochs": 2, "noise": -1}):
+    for bad in (
+        {"min_epochs": 0},
+        {"min_epochs": 2, "k": 0},
+        {"min_epochs": 2, "noise": -1},
+        {"min_epochs": 2, "noise": math.inf},  # an infinite margin: it stopped nothing
+    ):
         with pytest.raises(InputError):
             OraclePruner(suite.synthetic_final, **bad)  # type: ignore[arg-type]
     task = TASKS.create("digits-mlp-bank")

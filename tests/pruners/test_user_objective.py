@@ -143,6 +143,25 @@ def test_steps_that_are_not_epochs_are_named() -> None:
         study.optimize(objective, n_trials=3)
 
 
+@pytest.mark.parametrize("name", ["curve-parametric", "curve-halving"])
+def test_steps_from_zero_under_a_given_budget_are_named(name: str) -> None:
+    """With ``max_budget=20`` and steps 0..19 no trial reaches step 20, so the predictor never
+    had a final value to compare with (only the median rule stood in), and nothing said so."""
+    pruner = PRUNERS.create(name, max_budget=EPOCHS, seed=0)
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def from_zero(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        for step in range(EPOCHS):
+            trial.report(x + 1 / (step + 1), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return x + 1 / EPOCHS
+
+    with pytest.warns(UserWarning, match="reported steps 0, 1, 2, 3"):
+        study.optimize(from_zero, n_trials=8)
+
+
 def nan_blip(trial: optuna.Trial) -> float:
     """The falling curve with a non-finite value at epoch 2 only (a metric undefined there)."""
     x = trial.suggest_float("x", 0.0, 1.0)

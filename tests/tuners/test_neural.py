@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import pickle
 import warnings
 from typing import Any
@@ -305,6 +306,10 @@ def test_bad_settings_and_multi_objective_raise() -> None:
         ({"seed": -1}, InputError, "seed must be an integer >= 0 or None, got -1"),
         ({"target_transform": "bogus"}, InputError, "target_transform must be one of"),
         ({"search_space": {"x": 1}}, InputTypeError, "got 'x': 1"),
+        # a bool read as 1 (every suggestion random); NaN and inf passed as positive
+        ({"random_fraction": True}, InputTypeError, "random_fraction must be a number, got True"),
+        ({"max_budget": math.nan}, InputError, "max_budget must be a positive finite number"),
+        ({"max_budget": math.inf}, InputError, "max_budget must be a positive finite number"),
     ],
 )
 def test_settings_a_trial_reads_late_are_refused_when_the_sampler_is_built(

@@ -127,13 +127,18 @@ def check_plugins(
             p,
             pruner_options,
             lambda p=p: make_pruner(p, pruner_options, seed=0, budget=budget, task=task),
+            len(pruners),
         )
         built_pruners.append(pruner)
     _check_keys(TUNERS, "tuner", tuners, tuner_options, SET_FOR_TUNERS)
     driving, built_tuners = set(), []
     for t in tuners:
         tuner = _built(
-            TUNERS, t, tuner_options, lambda t=t: make_tuner(t, tuner_options, seed=0, task=task)
+            TUNERS,
+            t,
+            tuner_options,
+            lambda t=t: make_tuner(t, tuner_options, seed=0, task=task),
+            len(tuners),
         )
         built_tuners.append(tuner)
         _warn_startup_only(t, tuner, trials)
@@ -147,9 +152,9 @@ def check_plugins(
         _check_pruner_startup(p, pruner, trials)
         if p not in ("none", "tuner") and steps == 1:  # 'tuner': the tuner's own rule
             raise InputError(
-                f"pruner {p!r} can never stop a trial early: the trials of task "
-                f"{task_name or getattr(task, 'name', '?')!r} train one epoch (a budget of 1), so "
-                "there is nothing to save; use the pruner 'none'"
+                f"pruner {p!r} can never stop a trial early: the trials {_of_task(task_name, task)}"
+                "train one epoch (a budget of 1), so there is nothing to save; use the pruner "
+                "'none' (or a larger budget)"
             )
         predictor = getattr(pruner, "predictor", None)
         if task is not None and predictor is not None:
@@ -157,6 +162,12 @@ def check_plugins(
     _check_predictions(tuner_options, pruners, built_pruners)
     _warn_no_rule(tuners, built_tuners, pruners, built_pruners)
     return frozenset(driving)
+
+
+def _of_task(task_name: str | None, task: Task | None) -> str:
+    """``"of task 'NAME' "``, or nothing for a user's objective (the lab has no task)."""
+    name = task_name or getattr(task, "name", None)
+    return f"of task {name!r} " if name else ""
 
 
 def _check_keys(
@@ -194,13 +205,18 @@ def _check_no_leak(
             )
 
 
-def _built(registry: Registry[Any], name: str, options: dict[str, Any], build: Any) -> Any:
+def _built(
+    registry: Registry[Any], name: str, options: dict[str, Any], build: Any, of: int = 1
+) -> Any:
     """``build()``, with a plain ``TypeError``/``ValueError`` turned into an :class:`InputError`
-    naming the plug-in and its options."""
+    naming the plug-in and its options; the plug-in's own error names the plug-in too when
+    the run has ``of`` > 1 of its kind (another of them may take the value it refused)."""
     try:
         return build()
-    except HyperlabError:  # a bad value, already named by the plug-in
-        raise
+    except HyperlabError as exc:  # a bad value, already named by the plug-in
+        if of < 2:
+            raise
+        raise type(exc)(f"{registry.kind} {name!r}: {exc}") from None
     except (TypeError, ValueError) as exc:  # no such keyword, or a value it refuses
         mine = share(registry, name, options)
         raise InputError(f"{registry.kind} {name!r} refused its options {mine}: {exc}") from None

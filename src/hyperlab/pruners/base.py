@@ -24,13 +24,20 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.distributions import BaseDistribution
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.curves.base import CurvePredictor
 from hyperlab.errors import InputError, InputTypeError, check_nonneg
 from hyperlab.pickling import LockFreePickling
-from hyperlab.pruners.trials import first_steps, learned_budget, not_epochs, trial_curve
+from hyperlab.pruners.trials import (
+    first_steps,
+    learned_budget,
+    not_epochs,
+    shared_space,
+    trial_curve,
+)
 
 
 def check_int(name: str, value: Any, low: int, *, optional: bool = False) -> None:
@@ -78,6 +85,9 @@ class PredictorPruner(LockFreePickling, BasePruner):
         self.refit_growth = refit_growth
         self._fitted_on = 0
         self._fitted_budget: int | None = None
+        # the parameters the predictor was fitted on (those all trials share, see _refit)
+        self._space: dict[str, BaseDistribution] = {}
+        self._fits = 0  # fits so far: a prediction is valid for the fit it was made with
         self._warned_inert = False
         self._warned_steps = False
         self._lock = threading.RLock()
@@ -98,19 +108,11 @@ class PredictorPruner(LockFreePickling, BasePruner):
         not its epochs, and once when a learned budget leaves the pruner's settings nothing to
         act on (:meth:`_inert_reason`)."""
         if self.max_budget is not None:
+            self._check_steps(trials)
             return self.max_budget
         budget = learned_budget(trials)
-        if budget is not None and not self._warned_steps:
-            odd = not_epochs(trials)
-            if odd is not None:
-                self._warned_steps = True
-                warnings.warn(
-                    f"{type(self).__name__} reads a trial's steps as its epochs 1, 2, 3, ...; "
-                    f"trial {odd.number} reported steps {first_steps(odd)}: report once per "
-                    "epoch with step=epoch (1-based), or its predictions are for the wrong epoch",
-                    UserWarning,
-                    stacklevel=2,
-                )
+        if budget is not None:
+            self._check_steps(trials)
         if budget is not None and not self._warned_inert:
             reason = self._inert_reason(budget)
             if reason is not None:
@@ -122,6 +124,23 @@ class PredictorPruner(LockFreePickling, BasePruner):
                     stacklevel=2,
                 )
         return budget
+
+    def _check_steps(self, trials: list[FrozenTrial]) -> None:
+        """Warn once when a complete trial's steps are not its epochs 1, 2, 3, ... (with a
+        given ``max_budget`` and steps from 0, no trial reaches the final step: the predictor
+        never acts)."""
+        if self._warned_steps:
+            return
+        odd = not_epochs(trials)
+        if odd is not None:
+            self._warned_steps = True
+            warnings.warn(
+                f"{type(self).__name__} reads a trial's steps as its epochs 1, 2, 3, ...; "
+                f"trial {odd.number} reported steps {first_steps(odd)}: report once per "
+                "epoch with step=epoch (1-based), or its predictions are for the wrong epoch",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _settled(self, study: optuna.Study, trial: FrozenTrial) -> bool | None:
         """The answer before any rule: ``False`` with no value yet; for a non-finite last
@@ -141,35 +160,50 @@ class PredictorPruner(LockFreePickling, BasePruner):
             return True
         return None
 
-    def _refit(self, others: list[FrozenTrial], sign: float, budget: int) -> None:
+    def _refit(
+        self, others: list[FrozenTrial], sign: float, budget: int, predicting: list[FrozenTrial]
+    ) -> None:
         """Refit the predictor on the finished trials' curves (cut at ``budget``) when they
-        have grown by ``refit_growth`` or the budget has changed since the last fit."""
+        have grown by ``refit_growth``, the budget has changed since the last fit, or a trial
+        in ``predicting`` (those to predict next) lacks a parameter of the fit. A predictor
+        that reads configurations reads the parameters every trial shares
+        (:func:`~hyperlab.pruners.trials.shared_space`: a conditional space's branches differ)."""
         done = [
             t
             for t in others
             if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
         ]
+        uses_config = self.predictor.uses_config
+        space = shared_space(done + predicting) if uses_config else {}
         needed = self._fitted_on + max(1, int(self.refit_growth * self._fitted_on))
         fitted = self._fitted_on and self._fitted_budget == budget
-        if fitted and len(done) < needed and self.predictor.max_budget_ is not None:
+        covered = all(space.get(name) == d for name, d in self._space.items())
+        if fitted and covered and len(done) < needed and self.predictor.max_budget_ is not None:
             return
         curves, configs = [], []
-        distributions: dict[str, Any] = {}
         for t in done:
             curve = (sign * trial_curve(t))[:budget]
             if np.isfinite(curve[0]):
                 curves.append(curve)
-                configs.append(t.params)
-                distributions.update(t.distributions)
-        uses_config = self.predictor.uses_config
+                configs.append({name: t.params[name] for name in space})
         self.predictor.fit(
             curves,
             configs if uses_config else None,
             [budget] * len(curves),
-            distributions=distributions if uses_config else None,
+            distributions=space if uses_config else None,
         )
         self._fitted_on = len(done)
         self._fitted_budget = budget
+        self._space = space
+        self._fits += 1
+
+    def _config(self, trial: FrozenTrial) -> dict[str, Any] | None:
+        """What the predictor reads of ``trial``'s configuration (after :meth:`_refit` with
+        ``trial`` among those to predict): the fit's parameters; ``None`` for a predictor
+        that reads none."""
+        if not self.predictor.uses_config:
+            return None
+        return {name: trial.params[name] for name in self._space}
 
     @staticmethod
     def _record(

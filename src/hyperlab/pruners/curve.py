@@ -138,8 +138,9 @@ class LearningCurvePruner(PredictorPruner):
         first = self.first_check(budget)
         if not is_check_step(step, first, self.interval, self.check_growth):
             return False
-        if trials is None:
+        if trials is None:  # a given budget: read the trials' steps now
             trials = study.get_trials(deepcopy=False)
+            self._check_steps(trials)
         return self._decide(study, trial, trials, budget)
 
     def _decide(
@@ -189,10 +190,8 @@ class LearningCurvePruner(PredictorPruner):
         is ``mine``, and the probability that it ends below ``reference`` (raised by the audit,
         when on, to the share of its record that ended further below its prediction)."""
         with self._lock:
-            self._refit(others, sign, budget)
-            mean, std = self.predictor.predict_final(
-                mine, trial.params if self.predictor.uses_config else None, budget
-            )
+            self._refit(others, sign, budget, [trial])
+            mean, std = self.predictor.predict_final(mine, self._config(trial), budget)
             p_better = prob_below(mean, std, reference)
             if self.audit:
                 rank = standing.fraction

@@ -73,7 +73,7 @@ class CurveHalvingPruner(PredictorPruner):
         self.rungs = None if max_budget is None else self.rungs_for(max_budget)
         # (trial number, rung) -> predicted final (mean, std), valid for the fit it was made with
         self._scores: dict[tuple[int, int], tuple[float, float]] = {}
-        self._scored_on: tuple[int, int] = (-1, -1)
+        self._scored_on: tuple[int, int] = (-1, -1)  # (fit, budget) of the cached scores
 
     @property
     def startup_trials(self) -> int:
@@ -123,7 +123,7 @@ class CurveHalvingPruner(PredictorPruner):
             what = f"value at epoch {step}"
         else:
             with self._lock:
-                self._refit(others, sign, budget)
+                self._refit(others, sign, budget, at_rung)
                 scores = self._predicted(at_rung, step, sign, budget)
                 prediction = self._scores[(trial.number, step)]
             what = f"predicted final value (epoch {budget}) from {step} epochs"
@@ -145,13 +145,15 @@ class CurveHalvingPruner(PredictorPruner):
     ) -> np.ndarray:
         """Predicted final means (at ``budget``) of the trials at a rung, from their first
         ``step`` values, all by the current fit (cached until the next refit)."""
-        if self._scored_on != (self._fitted_on, budget):
+        if self._scored_on != (self._fits, budget):
             self._scores.clear()
-            self._scored_on = (self._fitted_on, budget)
+            self._scored_on = (self._fits, budget)
         missing = [t for t in at_rung if (t.number, step) not in self._scores]
         if missing:
             curves = [sign * trial_curve(t)[:step] for t in missing]
-            configs = [t.params for t in missing] if self.predictor.uses_config else None
+            configs = (
+                [self._config(t) or {} for t in missing] if self.predictor.uses_config else None
+            )
             means, stds = self.predictor.predict_finals(curves, configs, budget)
             for t, m, s in zip(missing, means, stds, strict=True):
                 self._scores[(t.number, step)] = (float(m), float(s))

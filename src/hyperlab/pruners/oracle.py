@@ -34,7 +34,7 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError, TrialFailure
+from hyperlab.errors import InputError, InputTypeError, TrialFailure, check_nonneg
 from hyperlab.pruners.schedule import default_min_epochs
 from hyperlab.registry import PRUNERS
 from hyperlab.tasks.base import Task
@@ -75,8 +75,7 @@ class OraclePruner(BasePruner):
         for name, value in (("min_epochs", min_epochs), ("k", k)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
-            raise InputError(f"noise must be a number >= 0, got {noise!r}")
+        check_nonneg("noise", noise)  # inf stopped nothing (its margin is infinite)
         self.final_value = final_value
         self.min_epochs = min_epochs
         self.k = k

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 
@@ -57,6 +58,18 @@ def first_steps(trial: FrozenTrial) -> str:
     """The trial's first four steps, for a message (``"1, 3, 5, 7, ..."``)."""
     steps = sorted(trial.intermediate_values)
     return ", ".join(map(str, steps[:4])) + (", ..." if len(steps) > 4 else "")
+
+
+def shared_space(trials: list[FrozenTrial]) -> dict[str, BaseDistribution]:
+    """The parameters that every one of ``trials`` holds, each with one distribution across
+    them, by name: a conditional parameter (on some branches only) and one whose range
+    depends on another's value are left out, so every trial's configuration encodes."""
+    if not trials:
+        return {}
+    space = dict(trials[0].distributions)
+    for t in trials[1:]:
+        space = {name: d for name, d in space.items() if t.distributions.get(name) == d}
+    return space
 
 
 def values_at(trials: list[FrozenTrial], step: int, sign: float) -> list[float]:

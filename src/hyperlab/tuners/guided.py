@@ -103,6 +103,10 @@ class DiagnosisSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
+        if len(study.directions) > 1:
+            raise InputError(
+                f"DiagnosisSampler optimizes one objective; this study has {len(study.directions)}"
+            )
         if not 0 < self.min_step <= 1:
             raise InputError(f"min_step must be in (0, 1], got {self.min_step!r}")
         history = [

@@ -12,7 +12,14 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution
 
-from hyperlab.errors import InputError, InputTypeError, check_bool, check_seed
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_bool,
+    check_nonneg,
+    check_positive,
+    check_seed,
+)
 from hyperlab.surrogates import ACQUISITIONS, SURROGATES, make_surrogate
 from hyperlab.surrogates.base import TARGET_TRANSFORMS
 from hyperlab.tuners.neural.observations import transfer_study_names
@@ -85,8 +92,8 @@ def _check_counts(options: Mapping[str, Any]) -> None:
     n_startup = options["n_startup"]
     if n_startup is not None and not _positive_int(n_startup):
         raise InputError(f"n_startup must be a positive int or None, got {n_startup!r}")
-    fraction = options["random_fraction"]
-    if not isinstance(fraction, int | float) or not 0 <= fraction <= 1:
+    fraction = options["random_fraction"]  # a bool would pass for 0 or 1 (all random)
+    if check_nonneg("random_fraction", fraction) > 1:
         raise InputError(f"random_fraction must be in [0, 1], got {fraction!r}")
     if not _positive_int(options["n_candidates"]):
         raise InputError(f"n_candidates must be a positive int, got {options['n_candidates']!r}")
@@ -97,11 +104,8 @@ def _check_study_options(options: Mapping[str, Any]) -> None:
     if options["running"] not in LIARS:
         raise InputError(f"running must be one of {LIARS}, got {options['running']!r}")
     transfer_study_names(options["transfer_studies"])
-    budget = options["max_budget"]
-    if budget is not None and (
-        isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0
-    ):
-        raise InputError(f"max_budget must be positive, got {budget!r}")
+    if options["max_budget"] is not None:  # NaN and inf slipped through as positive
+        check_positive("max_budget", options["max_budget"])
 
 
 def _positive_int(value: Any) -> bool:
