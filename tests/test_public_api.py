@@ -17,12 +17,13 @@ from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 def test_public_names_importable_and_listed() -> None:
     from hyperlab import compare, diagnose, tune
     from hyperlab.pruners import CurveHalvingPruner, LearningCurvePruner
-    from hyperlab.tuners import DiagnosisSampler, NeuralSampler
+    from hyperlab.tuners import DiagnosisSampler, MetaSampler, NeuralSampler
 
     assert callable(tune) and callable(compare) and callable(diagnose)
     assert {"tune", "compare", "diagnose", "Task", "Evaluation"} <= set(dir(hyperlab))
     assert "annotations" not in dir(hyperlab) and "Any" not in dir(hyperlab)
-    for cls in (NeuralSampler, DiagnosisSampler, LearningCurvePruner, CurveHalvingPruner):
+    samplers = (MetaSampler, NeuralSampler, DiagnosisSampler)
+    for cls in (*samplers, LearningCurvePruner, CurveHalvingPruner):
         assert cls.__module__.startswith("hyperlab.")
 
 

@@ -3,8 +3,8 @@
 Importing this package registers the built-in tuners in :data:`hyperlab.registry.TUNERS`. The
 samplers are Optuna samplers, usable in any Optuna study::
 
-    from hyperlab.tuners import NeuralSampler
-    study = optuna.create_study(sampler=NeuralSampler(seed=0))
+    from hyperlab.tuners import MetaSampler
+    study = optuna.create_study(sampler=MetaSampler(seed=0))
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from hyperlab.tuners import peers as peers  # registers the peers (their librari
 from hyperlab.tuners.classic import GASampler
 from hyperlab.tuners.feedback import PredictionFeedback
 from hyperlab.tuners.guided import DiagnosisSampler
+from hyperlab.tuners.meta import MetaSampler
 from hyperlab.tuners.neural import NeuralSampler
 
-__all__ = ["DiagnosisSampler", "GASampler", "NeuralSampler", "PredictionFeedback"]
+__all__ = ["DiagnosisSampler", "GASampler", "MetaSampler", "NeuralSampler", "PredictionFeedback"]
