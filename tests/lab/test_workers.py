@@ -178,6 +178,7 @@ def test_overwrite_is_refused_while_a_worker_runs_a_trial(
     err = capsys.readouterr().err
     assert "cannot overwrite run 'lw': workers are running 1 trial" in err
     assert "trial 0 of study 'lw:tpe:none:seed0'" in err and "stop the `hyperlab worker`" in err
+    assert "stops counting 30 s after its last heartbeat" in err  # the study's grace period
     assert len(find_jobs(storage_url, "lw")) == 1  # the run and its trial are still there
     trial.study.tell(trial, 1.0)  # the worker finished: nothing runs now
     assert live_trials(storage_url) == []

@@ -307,11 +307,14 @@ class LiveTrial:
         study: The study's name (empty when the storage could not be read: see ``number``).
         number: The trial's number in it (its heartbeat file's name when ``study`` is empty).
         age: Seconds since its last heartbeat (since its start, before the first).
+        grace: The grace period it was judged by (seconds): it stops counting as running once
+            ``age`` passes it.
     """
 
     study: str
     number: int
     age: float
+    grace: float = DEFAULT_GRACE
 
     def describe(self) -> str:
         if not self.study:
@@ -366,7 +369,7 @@ def _live_in(
         grace = int(setup.get("grace_period") or DEFAULT_GRACE)
         ages = beat_ages(storage, frozen._study_id, folder)
         out += [
-            LiveTrial(frozen.study_name, number, age)
+            LiveTrial(frozen.study_name, number, age, grace)
             for number, age in sorted(ages.items())
             if age <= grace
         ]
@@ -417,5 +420,10 @@ def workers_running_error(storage: str, live: list[LiveTrial], doing: str) -> Ru
         f"cannot {doing}: workers are running {len(live)} trial{'s' if many else ''} in "
         f"{redact(storage)!r} now ({live[0].describe()}{' and more' if many else ''}); stop "
         "the `hyperlab worker` processes first (Ctrl-C or SIGTERM: each queues its trial "
-        "again), or wait until they are done"
+        "again), or wait until they are done; a trial whose process was killed stops counting "
+        f"{_wait(live)} after its last heartbeat (the grace period)"
     )
+
+
+def _wait(live: list[LiveTrial]) -> str:
+    return f"{max(t.grace for t in live):.0f} s"
