@@ -185,10 +185,16 @@ def _se(values: Sequence[float]) -> float:
 
 
 def _ratio(value: float, bar: float) -> float:
-    """``value / bar``, with a zero or non-finite bar read as unbeatable (``inf`` unless equal)."""
+    """``value / bar``: ``nan`` without a bar (no learning-rate-free optimizer ran), ``inf`` for
+    a diverged ``value``, ``0`` for a finite one against a diverged bar, and a zero bar read as
+    unbeatable (``inf`` unless equal)."""
+    if math.isnan(bar):
+        return math.nan
     if not math.isfinite(value):
         return math.inf
-    if bar <= 0 or not math.isfinite(bar):
+    if not math.isfinite(bar):
+        return 0.0
+    if bar <= 0:
         return 1.0 if value == bar else math.inf
     return value / bar
 
