@@ -91,3 +91,54 @@ def test_an_experiment_run_later_into_the_same_folder_keeps_the_earlier_page(
     assert "<a href='stn.html'>stn</a>" in page
     assert "finding of stn" in (tmp_path / "stn.html").read_text()
     assert "finding of relax" in (tmp_path / "relax.html").read_text()
+
+
+def _l2_data(ift_trajectory: list[float]) -> dict:
+    """What ``l2_collapse.run`` returns, made up: IFT steps every 20 of 200 steps."""
+    scores = {"val_loss": 0.4, "val_acc": 0.9, "test_loss": 0.4, "test_acc": 0.9}
+    steps = {"train": list(range(1, 201)), "t1t2": list(range(1, 201))}
+    steps["ift"] = list(range(20, 201, 20))
+    trajectory = {"train": [1e-2 * 0.98**s for s in steps["train"]]}
+    trajectory |= {"t1t2": [1e-3] * 200, "ift": ift_trajectory}
+    return {
+        "settings": {
+            "n_train": 100,
+            "n_val": 400,
+            "n_test": 1297,
+            "steps": 200,
+            "lambda0": 1e-2,
+            "lr": 1.0,
+            "hyper_lr": 0.05,
+            "hyper_every": {"train": 1, "t1t2": 1, "ift": 20},
+            "grid": [1e-3],
+            "seed": 0,
+            "quick": True,
+        },
+        "grid": [{"lambda": 1e-3} | scores],
+        "grid_best": {"lambda": 1e-3} | scores,
+        "grid_seconds": 1.0,
+        "runs": [
+            {
+                "method": m,
+                "lambda0": 1e-2,
+                "lambda": trajectory[m][-1],
+                "steps": steps[m],
+                "trajectory": trajectory[m],
+                "online": scores,
+                "refit": scores,
+                "seconds": 0.1,
+            }
+            for m in ("train", "t1t2", "ift")
+        ],
+    }
+
+
+def test_l2_collapse_says_settled_only_for_a_lambda_that_stopped_moving() -> None:
+    """The page said IFT 'settled at lambda 0.00609' while it still fell 5% per hyper step."""
+    falling = l2_collapse._summary(_l2_data([1e-2 * 0.95**k for k in range(1, 11)]))
+    (ift,) = [line for line in falling if line.startswith("IFT")]
+    assert "settled" not in ift and "ended at lambda 0.00599, still falling (-5.0%" in ift
+    (t1t2,) = [line for line in falling if line.startswith("T1-T2")]
+    assert t1t2.startswith("T1-T2 settled at lambda 0.001 ")
+    flat = l2_collapse._summary(_l2_data([2e-3] * 10))
+    assert any(line.startswith("IFT settled at lambda 0.002 ") for line in flat)

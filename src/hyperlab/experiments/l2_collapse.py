@@ -32,6 +32,9 @@ HYPER_EVERY = {"train": 1, "t1t2": 1, "ift": 20}
 LAMBDA0 = 1e-2
 LR = 1.0
 HYPER_LR = 0.05
+#: A validation-tuned lambda that moved less than this (relative) over the last tenth of the
+#: training steps is said to have settled; otherwise the page says it was still moving.
+SETTLED = 0.02
 
 
 @dataclass(frozen=True)
@@ -324,7 +327,7 @@ def _summary(data: dict[str, Any]) -> list[str]:
     for m, label in (("t1t2", "T1-T2"), ("ift", "IFT")):
         r = runs[m]
         out.append(
-            f"{label} settled at lambda {r['lambda']:.3g} ({r['lambda'] / best['lambda']:.2f}x the "
+            f"{label} {_ending(r)} ({r['lambda'] / best['lambda']:.2f}x the "
             f"grid optimum); validation loss {r['refit']['val_loss']:.4f} refit at that lambda "
             f"({100 * (r['refit']['val_loss'] / best['val_loss'] - 1):+.1f}% vs the grid), "
             f"{r['online']['val_loss']:.4f} for the model trained online, in {r['seconds']:.1f} s."
@@ -332,6 +335,26 @@ def _summary(data: dict[str, Any]) -> list[str]:
     if s["quick"]:
         out.append("Quick version: fewer steps and grid points; the numbers are not conclusive.")
     return out
+
+
+def _last_tenth_change(run: dict[str, Any]) -> float:
+    """Relative change of ``lambda`` over the last tenth of a run's training steps (from its
+    last value recorded at or before 90% of the steps)."""
+    steps, lam = run["steps"], run["trajectory"]
+    since = max((i for i, s in enumerate(steps) if s <= 0.9 * steps[-1]), default=0)
+    return float(lam[-1] / lam[since] - 1)
+
+
+def _ending(run: dict[str, Any]) -> str:
+    """'settled at lambda X', or 'ended at lambda X, still falling (-5.0% over ...)'."""
+    change = _last_tenth_change(run)
+    if abs(change) < SETTLED:
+        return f"settled at lambda {run['lambda']:.3g}"
+    way = "falling" if change < 0 else "rising"
+    return (
+        f"ended at lambda {run['lambda']:.3g}, still {way} ({100 * change:+.1f}% over the last "
+        f"tenth of the steps)"
+    )
 
 
 @EXPERIMENTS.add("l2-collapse", "weight decay tuned on training vs validation hypergradients")
