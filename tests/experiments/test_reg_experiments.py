@@ -142,3 +142,54 @@ def test_l2_collapse_says_settled_only_for_a_lambda_that_stopped_moving() -> Non
     assert t1t2.startswith("T1-T2 settled at lambda 0.001 ")
     flat = l2_collapse._summary(_l2_data([2e-3] * 10))
     assert any(line.startswith("IFT settled at lambda 0.002 ") for line in flat)
+
+
+def _stn_data() -> dict:
+    """What ``self_tuning_net.run`` returns, made up: two seeds, dropout falling steadily."""
+    scores = {"val_loss": 0.2, "val_acc": 0.9, "test_loss": 0.2, "test_acc": 0.9}
+    stn = [
+        {
+            "seed": seed,
+            "final": {"dropout": final, "weight_decay": 1e-5 * (seed - 2)},
+            "scores": scores,
+            "schedule": {
+                "step": [2, 4, 6],
+                "dropout": [0.097, 0.07, final],
+                "weight_decay": [1e-4, 5e-5, 1e-5],
+            },
+            "seconds": 0.1,
+        }
+        for seed, final in ((3, 0.041), (4, 0.052))
+    ]
+    grid = [{"dropout": 0.1, "weight_decay": 1e-4} | scores]
+    settings = {"width": 64, "depth": 2, "epochs": 4, "seeds": [3, 4], "lr": 3e-3}
+    settings |= {"hyper_lr": 0.03, "dropout0": 0.1, "weight_decay0": 1e-4, "quick": False}
+    settings |= {"grid_dropout": [0.1], "grid_weight_decay": [1e-4]}
+    return {
+        "settings": settings,
+        "stn": stn,
+        "stn_mean": scores,
+        "refit_mean": scores,
+        "grid": grid,
+        "grid_best": grid[0],
+        "grid_seconds": 1.0,
+    }
+
+
+def test_stn_table_shows_every_seeds_final_values_next_to_the_seed_means() -> None:
+    """The table showed the first seed's final dropout and weight decay beside scores averaged
+    over all seeds (and the refit's mean, each seed refit at its own values)."""
+    from hyperlab.experiments import self_tuning_net
+
+    stn_row, refit_row, _ = self_tuning_net._table(_stn_data())
+    for row in (stn_row, refit_row):
+        assert row["dropout"] == "0.041, 0.052 (seeds 3, 4)"
+        assert row["weight decay"] == "1e-05, 2e-05 (seeds 3, 4)"
+
+
+def test_stn_schedule_names_its_extremes_in_the_order_they_came() -> None:
+    """A dropout that only fell read '0.097 -> min 0.041 -> max 0.097 -> final 0.041'."""
+    from hyperlab.experiments import self_tuning_net
+
+    summary = self_tuning_net._summary(_stn_data())
+    assert "seed 3): dropout went 0.097 -> max 0.097 -> min 0.041 -> final 0.041;" in summary[1]
