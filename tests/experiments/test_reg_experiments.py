@@ -52,7 +52,8 @@ def test_relax_quick(tmp_path: Path) -> None:
     sources = [row["source"] for row in result.table]
     assert sources.count("grid") == 12
     assert sources.count("relaxation") == sources.count("relaxation + warm-up") == 1
-    assert sorted(row["rank"] for row in result.table) == list(range(1, 15))
+    losses = [row["val loss"] for row in result.table]
+    assert [row["rank"] for row in result.table] == [1 + losses.index(v) for v in losses]
     for search in result.data["searches"].values():
         chosen = search["chosen"].split("-")
         assert 1 <= len(chosen) <= 3 and set(chosen) <= {"relu", "tanh", "gelu", "identity"}
@@ -193,3 +194,46 @@ def test_stn_schedule_names_its_extremes_in_the_order_they_came() -> None:
 
     summary = self_tuning_net._summary(_stn_data())
     assert "seed 3): dropout went 0.097 -> max 0.097 -> min 0.041 -> final 0.041;" in summary[1]
+
+
+def _fake_relax(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every retraining takes one tick of a fake clock and scores by depth; both relaxations
+    choose 'identity', an architecture of the grid."""
+    from types import SimpleNamespace
+
+    from hyperlab.experiments import relaxed_architecture as relax
+    from hyperlab.hypergrad.relax import Architecture
+
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(relax, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+
+    def trained(arch, split, *, epochs, seed):
+        clock.now += 1.0
+        loss = 0.5 + arch.depth / 10 + 0.01 * relax.CANDIDATES.index(arch.activations[0])
+        return {"val_loss": loss, "val_acc": 0.9, "test_loss": loss, "test_acc": 0.9}
+
+    def searched(split, *, epochs, seed, warmup_epochs=0):
+        history = SimpleNamespace(step=[1], probabilities={"depth": [[1.0, 0.0, 0.0]]})
+        return Architecture(("identity",)), history
+
+    monkeypatch.setattr(relax, "train_discrete", trained)
+    monkeypatch.setattr(relax, "search", searched)
+
+
+def test_relax_ranks_equal_results_equally_and_times_the_grid_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The relaxations' pick, the same network as a grid entry, was ranked 4 and 5 behind its
+    own identical grid row (3); 'the grid took' counted the relaxations' retrainings too."""
+    from hyperlab.experiments import relaxed_architecture as relax
+
+    _fake_relax(monkeypatch)
+    data = relax.run(quick=True, seed=0)
+    assert data["grid_seconds"] == 12.0  # 12 architectures x 1 seed, one tick each
+    ranks = {(r["architecture"], r["source"]): r["rank"] for r in relax._table(data)}
+    assert ranks[("identity", "grid")] == 4  # relu, tanh, gelu (depth 1) are lower
+    assert ranks[("identity", "relaxation")] == ranks[("identity", "relaxation + warm-up")] == 4
+    assert ranks[("relu-relu", "grid")] == 7
+    summary = relax._summary(data)
+    assert "rank 4 of 14 (tied with 2 others)." in summary[1]
+    assert "the grid took 12 s to retrain its 12 architectures x 1 seed(s)." in summary[3]
