@@ -237,3 +237,15 @@ def test_relax_ranks_equal_results_equally_and_times_the_grid_alone(
     summary = relax._summary(data)
     assert "rank 4 of 14 (tied with 2 others)." in summary[1]
     assert "the grid took 12 s to retrain its 12 architectures x 1 seed(s)." in summary[3]
+
+
+def test_each_page_states_its_seeds() -> None:
+    """The pages gave a count of seeds ('1 seed(s)') or none at all, never which."""
+    from hyperlab.experiments import self_tuning_net
+
+    data = _l2_data([2e-3] * 10)
+    data["settings"]["seed"] = 7
+    assert "One run, seed 7 (the data split" in l2_collapse._summary(data)[0]
+    assert (
+        "mean over seeds 3, 4 (the data split: seed 3)" in self_tuning_net._summary(_stn_data())[0]
+    )

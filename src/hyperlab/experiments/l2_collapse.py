@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.base import ExperimentResult, seeds_text
 from hyperlab.registry import EXPERIMENTS
 
 #: Per-method settings of the online tuners: hyper step every k training steps.
@@ -313,7 +313,8 @@ def _summary(data: dict[str, Any]) -> list[str]:
         f"{s['steps']} steps while lambda (start {s['lambda0']:g}) is moved by Adam on log lambda "
         f"(rate {s['hyper_lr']}); T1-T2 and train-objective take a hyper step every training "
         f"step, IFT every {s['hyper_every']['ift']} steps (20-term Neumann series). The grid "
-        f"solves the training problem exactly at {len(data['grid'])} values of lambda.",
+        f"solves the training problem exactly at {len(data['grid'])} values of lambda. One "
+        f"run, {seeds_text([s['seed']])} (the data split and the initial weights).",
         f"Grid optimum: lambda {best['lambda']:.3g}, validation loss {best['val_loss']:.4f}, "
         f"test accuracy {best['test_acc']:.3f}.",
     ]

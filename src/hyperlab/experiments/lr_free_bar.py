@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperlab.experiments.base import seeds_text
 from hyperlab.experiments.lr_free import LR_FREE, lr_free_optimizer
 from hyperlab.experiments.problems import Factory, load_problem, train
 from hyperlab.experiments.self_lr import METHODS
@@ -317,7 +318,7 @@ def bar_section(seeds: Sequence[int], quick: bool) -> tuple[list[str], list[Any]
     rows = summarize_bar(records, costs)
     judged = verdicts(rows)
     summary = [
-        f"The bar: on {len(problems)} problems ({', '.join(problems)}; {len(seeds)} seed(s)) the "
+        f"The bar: on {len(problems)} problems ({', '.join(problems)}; {seeds_text(seeds)}) the "
         f"learning-rate-free optimizers at their defaults against hyperlab's self-tuning "
         f"optimizers from their worst starting rate; target: within {100 * (TARGET - 1):.0f}% "
         f"of the best learning-rate-free optimizer's final validation loss."

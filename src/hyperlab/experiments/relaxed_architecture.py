@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.base import ExperimentResult, seeds_text
 from hyperlab.experiments.digits import batches, scores, split_digits
 from hyperlab.registry import EXPERIMENTS
 
@@ -210,7 +210,8 @@ def _summary(data: dict[str, Any]) -> list[str]:
         f"epochs), once from the start and once after a weights-only warm-up of half the "
         f"epochs; each argmax architecture and each of the {n_grid} hand-picked ones (one "
         f"activation for all layers x depth) was retrained with Adam for {s['epochs']} epochs, "
-        f"mean over {len(s['seeds'])} seed(s).",
+        f"mean over {seeds_text(s['seeds'])} (the data split and the searches: "
+        f"{seeds_text(s['seeds'][:1])}).",
     ]
     for name, search_data in data["searches"].items():
         row = next(r for r in table if r["source"] == name)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.base import ExperimentResult, seeds_text
 from hyperlab.experiments.digits import batches, scores, split_digits
 from hyperlab.registry import EXPERIMENTS
 
@@ -239,7 +239,8 @@ def _summary(data: dict[str, Any]) -> list[str]:
         f"digits (60/20/20 split), Adam for {s['epochs']} epochs, dropout and weight decay "
         f"starting at {s['dropout0']} and {s['weight_decay0']:g} and following the validation "
         f"gradient through the best-response layers (2 perturbed weight steps per "
-        f"hyperparameter step), mean over {len(s['seeds'])} seed(s); against an ordinary MLP "
+        f"hyperparameter step), mean over {seeds_text(s['seeds'])} (the data split: "
+        f"{seeds_text(s['seeds'][:1])}); against an ordinary MLP "
         f"of the same shape on a {len(s['grid_dropout'])} x {len(s['grid_weight_decay'])} grid of "
         f"fixed values trained the same way.",
         f"Schedule (seed {data['stn'][0]['seed']}): dropout went {_path(sch['dropout'])}; "
