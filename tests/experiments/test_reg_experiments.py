@@ -138,11 +138,14 @@ def test_l2_collapse_says_settled_only_for_a_lambda_that_stopped_moving() -> Non
     """The page said IFT 'settled at lambda 0.00609' while it still fell 5% per hyper step."""
     falling = l2_collapse._summary(_l2_data([1e-2 * 0.95**k for k in range(1, 11)]))
     (ift,) = [line for line in falling if line.startswith("IFT")]
-    assert "settled" not in ift and "ended at lambda 0.00599, still falling (-5.0%" in ift
+    assert (
+        "settled" not in ift
+        and "ended at lambda 0.00599 (5.99x the grid optimum), still falling (-5.0%" in ift
+    )
     (t1t2,) = [line for line in falling if line.startswith("T1-T2")]
-    assert t1t2.startswith("T1-T2 settled at lambda 0.001 ")
+    assert t1t2.startswith("T1-T2 settled at lambda 0.001 (1.00x the grid optimum);")
     flat = l2_collapse._summary(_l2_data([2e-3] * 10))
-    assert any(line.startswith("IFT settled at lambda 0.002 ") for line in flat)
+    assert any(line.startswith("IFT settled at lambda 0.002 (2.00x") for line in flat)
 
 
 def _stn_data() -> dict:

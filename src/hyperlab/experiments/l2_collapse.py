@@ -328,8 +328,7 @@ def _summary(data: dict[str, Any]) -> list[str]:
     for m, label in (("t1t2", "T1-T2"), ("ift", "IFT")):
         r = runs[m]
         out.append(
-            f"{label} {_ending(r)} ({r['lambda'] / best['lambda']:.2f}x the "
-            f"grid optimum); validation loss {r['refit']['val_loss']:.4f} refit at that lambda "
+            f"{label} {_ending(r, best['lambda'])}; validation loss {r['refit']['val_loss']:.4f} refit at that lambda "
             f"({100 * (r['refit']['val_loss'] / best['val_loss'] - 1):+.1f}% vs the grid), "
             f"{r['online']['val_loss']:.4f} for the model trained online, in {r['seconds']:.1f} s."
         )
@@ -346,16 +345,15 @@ def _last_tenth_change(run: dict[str, Any]) -> float:
     return float(lam[-1] / lam[since] - 1)
 
 
-def _ending(run: dict[str, Any]) -> str:
-    """'settled at lambda X', or 'ended at lambda X, still falling (-5.0% over ...)'."""
+def _ending(run: dict[str, Any], grid_best: float) -> str:
+    """'settled at lambda X (Yx the grid optimum)', or 'ended at lambda X (Yx the grid
+    optimum), still falling (-5.0% over the last tenth of the steps)'."""
     change = _last_tenth_change(run)
+    where = f"at lambda {run['lambda']:.3g} ({run['lambda'] / grid_best:.2f}x the grid optimum)"
     if abs(change) < SETTLED:
-        return f"settled at lambda {run['lambda']:.3g}"
+        return f"settled {where}"
     way = "falling" if change < 0 else "rising"
-    return (
-        f"ended at lambda {run['lambda']:.3g}, still {way} ({100 * change:+.1f}% over the last "
-        f"tenth of the steps)"
-    )
+    return f"ended {where}, still {way} ({100 * change:+.1f}% over the last tenth of the steps)"
 
 
 @EXPERIMENTS.add("l2-collapse", "weight decay tuned on training vs validation hypergradients")
