@@ -204,3 +204,26 @@ def test_the_experiment_leaves_out_and_names_missing_packages(monkeypatch) -> No
     assert data["verdicts"] == []  # nothing to judge against
     assert "pip install 'hyperlab[lrfree]'" in summary[-1] and "Prodigy" in summary[-1]
     assert len(figures) == 1
+
+
+def test_a_self_tuning_optimizer_that_trains_where_every_lr_free_one_diverged_meets_the_bar() -> (
+    None
+):
+    """A diverged bar (``inf``) read as unbeatable: a finite loss got ratio ``inf`` and 'missed'."""
+    rows = [r for r in _records() if r["family"] != "lr-free" or r["method"] == "DoG"]
+    for r in rows:
+        if r["method"] == "DoG":
+            r["val_loss"], r["diverged"] = math.inf, True
+    judged = {r["method"]: r for r in lr_free_bar.summarize_bar(rows)}
+    assert judged["Adam-HD"]["worst / best LR-free"] == 0.0
+    assert judged["SGD-HD"]["worst / best LR-free"] == math.inf  # diverged too: no better
+    (verdict,) = lr_free_bar.verdicts(list(judged.values()))
+    assert verdict["met"] and verdict["ahead of every LR-free"]
+
+
+def test_without_any_lr_free_optimizer_there_is_no_ratio_to_the_bar() -> None:
+    """With no learning-rate-free optimizer installed every ratio read ``inf`` (infinitely
+    worse than a bar that was never measured)."""
+    rows = lr_free_bar.summarize_bar([r for r in _records() if r["family"] != "lr-free"])
+    assert all(math.isnan(r["worst / best LR-free"]) for r in rows)
+    assert lr_free_bar.method_scores(rows) == {"Adam-HD": [], "SGD-HD": []}

@@ -52,7 +52,8 @@ def test_relax_quick(tmp_path: Path) -> None:
     sources = [row["source"] for row in result.table]
     assert sources.count("grid") == 12
     assert sources.count("relaxation") == sources.count("relaxation + warm-up") == 1
-    assert sorted(row["rank"] for row in result.table) == list(range(1, 15))
+    losses = [row["val loss"] for row in result.table]
+    assert [row["rank"] for row in result.table] == [1 + losses.index(v) for v in losses]
     for search in result.data["searches"].values():
         chosen = search["chosen"].split("-")
         assert 1 <= len(chosen) <= 3 and set(chosen) <= {"relu", "tanh", "gelu", "identity"}
@@ -91,3 +92,163 @@ def test_an_experiment_run_later_into_the_same_folder_keeps_the_earlier_page(
     assert "<a href='stn.html'>stn</a>" in page
     assert "finding of stn" in (tmp_path / "stn.html").read_text()
     assert "finding of relax" in (tmp_path / "relax.html").read_text()
+
+
+def _l2_data(ift_trajectory: list[float]) -> dict:
+    """What ``l2_collapse.run`` returns, made up: IFT steps every 20 of 200 steps."""
+    scores = {"val_loss": 0.4, "val_acc": 0.9, "test_loss": 0.4, "test_acc": 0.9}
+    steps = {"train": list(range(1, 201)), "t1t2": list(range(1, 201))}
+    steps["ift"] = list(range(20, 201, 20))
+    trajectory = {"train": [1e-2 * 0.98**s for s in steps["train"]]}
+    trajectory |= {"t1t2": [1e-3] * 200, "ift": ift_trajectory}
+    return {
+        "settings": {
+            "n_train": 100,
+            "n_val": 400,
+            "n_test": 1297,
+            "steps": 200,
+            "lambda0": 1e-2,
+            "lr": 1.0,
+            "hyper_lr": 0.05,
+            "hyper_every": {"train": 1, "t1t2": 1, "ift": 20},
+            "grid": [1e-3],
+            "seed": 0,
+            "quick": True,
+        },
+        "grid": [{"lambda": 1e-3} | scores],
+        "grid_best": {"lambda": 1e-3} | scores,
+        "grid_seconds": 1.0,
+        "runs": [
+            {
+                "method": m,
+                "lambda0": 1e-2,
+                "lambda": trajectory[m][-1],
+                "steps": steps[m],
+                "trajectory": trajectory[m],
+                "online": scores,
+                "refit": scores,
+                "seconds": 0.1,
+            }
+            for m in ("train", "t1t2", "ift")
+        ],
+    }
+
+
+def test_l2_collapse_says_settled_only_for_a_lambda_that_stopped_moving() -> None:
+    """The page said IFT 'settled at lambda 0.00609' while it still fell 5% per hyper step."""
+    falling = l2_collapse._summary(_l2_data([1e-2 * 0.95**k for k in range(1, 11)]))
+    (ift,) = [line for line in falling if line.startswith("IFT")]
+    assert (
+        "settled" not in ift
+        and "ended at lambda 0.00599 (5.99x the grid optimum), still falling (-5.0%" in ift
+    )
+    (t1t2,) = [line for line in falling if line.startswith("T1-T2")]
+    assert t1t2.startswith("T1-T2 settled at lambda 0.001 (1.00x the grid optimum);")
+    flat = l2_collapse._summary(_l2_data([2e-3] * 10))
+    assert any(line.startswith("IFT settled at lambda 0.002 (2.00x") for line in flat)
+
+
+def _stn_data() -> dict:
+    """What ``self_tuning_net.run`` returns, made up: two seeds, dropout falling steadily."""
+    scores = {"val_loss": 0.2, "val_acc": 0.9, "test_loss": 0.2, "test_acc": 0.9}
+    stn = [
+        {
+            "seed": seed,
+            "final": {"dropout": final, "weight_decay": 1e-5 * (seed - 2)},
+            "scores": scores,
+            "schedule": {
+                "step": [2, 4, 6],
+                "dropout": [0.097, 0.07, final],
+                "weight_decay": [1e-4, 5e-5, 1e-5],
+            },
+            "seconds": 0.1,
+        }
+        for seed, final in ((3, 0.041), (4, 0.052))
+    ]
+    grid = [{"dropout": 0.1, "weight_decay": 1e-4} | scores]
+    settings = {"width": 64, "depth": 2, "epochs": 4, "seeds": [3, 4], "lr": 3e-3}
+    settings |= {"hyper_lr": 0.03, "dropout0": 0.1, "weight_decay0": 1e-4, "quick": False}
+    settings |= {"grid_dropout": [0.1], "grid_weight_decay": [1e-4]}
+    return {
+        "settings": settings,
+        "stn": stn,
+        "stn_mean": scores,
+        "refit_mean": scores,
+        "grid": grid,
+        "grid_best": grid[0],
+        "grid_seconds": 1.0,
+    }
+
+
+def test_stn_table_shows_every_seeds_final_values_next_to_the_seed_means() -> None:
+    """The table showed the first seed's final dropout and weight decay beside scores averaged
+    over all seeds (and the refit's mean, each seed refit at its own values)."""
+    from hyperlab.experiments import self_tuning_net
+
+    stn_row, refit_row, _ = self_tuning_net._table(_stn_data())
+    for row in (stn_row, refit_row):
+        assert row["dropout"] == "0.041, 0.052 (seeds 3, 4)"
+        assert row["weight decay"] == "1e-05, 2e-05 (seeds 3, 4)"
+
+
+def test_stn_schedule_names_its_extremes_in_the_order_they_came() -> None:
+    """A dropout that only fell read '0.097 -> min 0.041 -> max 0.097 -> final 0.041'."""
+    from hyperlab.experiments import self_tuning_net
+
+    summary = self_tuning_net._summary(_stn_data())
+    assert "seed 3): dropout went 0.097 -> max 0.097 -> min 0.041 -> final 0.041;" in summary[1]
+
+
+def _fake_relax(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every retraining takes one tick of a fake clock and scores by depth; both relaxations
+    choose 'identity', an architecture of the grid."""
+    from types import SimpleNamespace
+
+    from hyperlab.experiments import relaxed_architecture as relax
+    from hyperlab.hypergrad.relax import Architecture
+
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(relax, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+
+    def trained(arch, split, *, epochs, seed):
+        clock.now += 1.0
+        loss = 0.5 + arch.depth / 10 + 0.01 * relax.CANDIDATES.index(arch.activations[0])
+        return {"val_loss": loss, "val_acc": 0.9, "test_loss": loss, "test_acc": 0.9}
+
+    def searched(split, *, epochs, seed, warmup_epochs=0):
+        history = SimpleNamespace(step=[1], probabilities={"depth": [[1.0, 0.0, 0.0]]})
+        return Architecture(("identity",)), history
+
+    monkeypatch.setattr(relax, "train_discrete", trained)
+    monkeypatch.setattr(relax, "search", searched)
+
+
+def test_relax_ranks_equal_results_equally_and_times_the_grid_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The relaxations' pick, the same network as a grid entry, was ranked 4 and 5 behind its
+    own identical grid row (3); 'the grid took' counted the relaxations' retrainings too."""
+    from hyperlab.experiments import relaxed_architecture as relax
+
+    _fake_relax(monkeypatch)
+    data = relax.run(quick=True, seed=0)
+    assert data["grid_seconds"] == 12.0  # 12 architectures x 1 seed, one tick each
+    ranks = {(r["architecture"], r["source"]): r["rank"] for r in relax._table(data)}
+    assert ranks[("identity", "grid")] == 4  # relu, tanh, gelu (depth 1) are lower
+    assert ranks[("identity", "relaxation")] == ranks[("identity", "relaxation + warm-up")] == 4
+    assert ranks[("relu-relu", "grid")] == 7
+    summary = relax._summary(data)
+    assert "rank 4 of 14 (tied with 2 others)." in summary[1]
+    assert "the grid took 12 s to retrain its 12 architectures x 1 seed(s)." in summary[3]
+
+
+def test_each_page_states_its_seeds() -> None:
+    """The pages gave a count of seeds ('1 seed(s)') or none at all, never which."""
+    from hyperlab.experiments import self_tuning_net
+
+    data = _l2_data([2e-3] * 10)
+    data["settings"]["seed"] = 7
+    assert "One run, seed 7 (the data split" in l2_collapse._summary(data)[0]
+    assert (
+        "mean over seeds 3, 4 (the data split: seed 3)" in self_tuning_net._summary(_stn_data())[0]
+    )

@@ -78,3 +78,27 @@ def test_stacked_sgd_builds_a_stack_of_the_given_height() -> None:
     assert opt.height == 2
     # the base rate and the learned hyperoptimizer's rate; the top level's stays fixed
     assert opt.hyperparameters() == {"g0.lr": 1e-3, "L1.lr": 0.01}
+
+
+def test_the_page_states_its_seeds_and_adam_hd_targets_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page said '1 seed(s)' (not which) and gave every hypergradient version beta=0.1,
+    though Adam-HD-target runs at beta=0.2 with a cosine threshold."""
+    from hyperlab.experiments import lr_free_bar, self_lr
+
+    def grid(kinds, methods, rates, seeds, **_):
+        return [
+            {"model": k, "method": m, "lr0": lr, "seed": s, "val_loss": 1.0, "train_loss": 1.0}
+            | {"diverged": False, "lr_trace": [lr]}
+            for k in kinds
+            for m in methods
+            for lr in rates
+            for s in seeds
+        ]
+
+    monkeypatch.setattr(self_lr, "run_grid", grid)
+    monkeypatch.setattr(lr_free_bar, "bar_section", lambda seeds, quick: ([], [], {}))
+    result = EXPERIMENTS.create("self-lr", out_dir=tmp_path, quick=False, seed=5)
+    assert ", seeds 5, 6, 7 each:" in result.summary[0]
+    assert "Adam-HD-target: beta=0.2, its rate grows only while" in result.summary[0]

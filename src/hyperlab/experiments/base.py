@@ -7,8 +7,14 @@ An experiment factory has the signature ``factory(*, out_dir: Path, quick: bool,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def seeds_text(seeds: Sequence[int]) -> str:
+    """The seeds as a page states them: ``seed 0`` or ``seeds 0, 1, 2``."""
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)}"
 
 
 @dataclass

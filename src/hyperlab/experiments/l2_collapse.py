@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.base import ExperimentResult, seeds_text
 from hyperlab.registry import EXPERIMENTS
 
 #: Per-method settings of the online tuners: hyper step every k training steps.
@@ -32,6 +32,9 @@ HYPER_EVERY = {"train": 1, "t1t2": 1, "ift": 20}
 LAMBDA0 = 1e-2
 LR = 1.0
 HYPER_LR = 0.05
+#: A validation-tuned lambda that moved less than this (relative) over the last tenth of the
+#: training steps is said to have settled; otherwise the page says it was still moving.
+SETTLED = 0.02
 
 
 @dataclass(frozen=True)
@@ -310,7 +313,8 @@ def _summary(data: dict[str, Any]) -> list[str]:
         f"{s['steps']} steps while lambda (start {s['lambda0']:g}) is moved by Adam on log lambda "
         f"(rate {s['hyper_lr']}); T1-T2 and train-objective take a hyper step every training "
         f"step, IFT every {s['hyper_every']['ift']} steps (20-term Neumann series). The grid "
-        f"solves the training problem exactly at {len(data['grid'])} values of lambda.",
+        f"solves the training problem exactly at {len(data['grid'])} values of lambda. One "
+        f"run, {seeds_text([s['seed']])} (the data split and the initial weights).",
         f"Grid optimum: lambda {best['lambda']:.3g}, validation loss {best['val_loss']:.4f}, "
         f"test accuracy {best['test_acc']:.3f}.",
     ]
@@ -324,14 +328,32 @@ def _summary(data: dict[str, Any]) -> list[str]:
     for m, label in (("t1t2", "T1-T2"), ("ift", "IFT")):
         r = runs[m]
         out.append(
-            f"{label} settled at lambda {r['lambda']:.3g} ({r['lambda'] / best['lambda']:.2f}x the "
-            f"grid optimum); validation loss {r['refit']['val_loss']:.4f} refit at that lambda "
+            f"{label} {_ending(r, best['lambda'])}; validation loss {r['refit']['val_loss']:.4f} refit at that lambda "
             f"({100 * (r['refit']['val_loss'] / best['val_loss'] - 1):+.1f}% vs the grid), "
             f"{r['online']['val_loss']:.4f} for the model trained online, in {r['seconds']:.1f} s."
         )
     if s["quick"]:
         out.append("Quick version: fewer steps and grid points; the numbers are not conclusive.")
     return out
+
+
+def _last_tenth_change(run: dict[str, Any]) -> float:
+    """Relative change of ``lambda`` over the last tenth of a run's training steps (from its
+    last value recorded at or before 90% of the steps)."""
+    steps, lam = run["steps"], run["trajectory"]
+    since = max((i for i, s in enumerate(steps) if s <= 0.9 * steps[-1]), default=0)
+    return float(lam[-1] / lam[since] - 1)
+
+
+def _ending(run: dict[str, Any], grid_best: float) -> str:
+    """'settled at lambda X (Yx the grid optimum)', or 'ended at lambda X (Yx the grid
+    optimum), still falling (-5.0% over the last tenth of the steps)'."""
+    change = _last_tenth_change(run)
+    where = f"at lambda {run['lambda']:.3g} ({run['lambda'] / grid_best:.2f}x the grid optimum)"
+    if abs(change) < SETTLED:
+        return f"settled {where}"
+    way = "falling" if change < 0 else "rising"
+    return f"ended {where}, still {way} ({100 * change:+.1f}% over the last tenth of the steps)"
 
 
 @EXPERIMENTS.add("l2-collapse", "weight decay tuned on training vs validation hypergradients")

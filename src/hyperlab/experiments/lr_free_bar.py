@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperlab.experiments.base import seeds_text
 from hyperlab.experiments.lr_free import LR_FREE, lr_free_optimizer
 from hyperlab.experiments.problems import Factory, load_problem, train
 from hyperlab.experiments.self_lr import METHODS
@@ -185,10 +186,16 @@ def _se(values: Sequence[float]) -> float:
 
 
 def _ratio(value: float, bar: float) -> float:
-    """``value / bar``, with a zero or non-finite bar read as unbeatable (``inf`` unless equal)."""
+    """``value / bar``: ``nan`` without a bar (no learning-rate-free optimizer ran), ``inf`` for
+    a diverged ``value``, ``0`` for a finite one against a diverged bar, and a zero bar read as
+    unbeatable (``inf`` unless equal)."""
+    if math.isnan(bar):
+        return math.nan
     if not math.isfinite(value):
         return math.inf
-    if bar <= 0 or not math.isfinite(bar):
+    if not math.isfinite(bar):
+        return 0.0
+    if bar <= 0:
         return 1.0 if value == bar else math.inf
     return value / bar
 
@@ -311,7 +318,7 @@ def bar_section(seeds: Sequence[int], quick: bool) -> tuple[list[str], list[Any]
     rows = summarize_bar(records, costs)
     judged = verdicts(rows)
     summary = [
-        f"The bar: on {len(problems)} problems ({', '.join(problems)}; {len(seeds)} seed(s)) the "
+        f"The bar: on {len(problems)} problems ({', '.join(problems)}; {seeds_text(seeds)}) the "
         f"learning-rate-free optimizers at their defaults against hyperlab's self-tuning "
         f"optimizers from their worst starting rate; target: within {100 * (TARGET - 1):.0f}% "
         f"of the best learning-rate-free optimizer's final validation loss."

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.base import ExperimentResult, seeds_text
 from hyperlab.experiments.digits import batches, scores, split_digits
 from hyperlab.registry import EXPERIMENTS
 
@@ -63,6 +63,15 @@ def search(
     return model.discretize(), s.history
 
 
+def _retrain(
+    label: str, source: str, arch: Any, split: dict[str, Any], epochs: int, seeds: list[int]
+) -> dict[str, Any]:
+    """One table row: ``arch`` retrained from scratch in every seed, scores averaged."""
+    runs = [train_discrete(arch, split, epochs=epochs, seed=s) for s in seeds]
+    row: dict[str, Any] = {"architecture": label, "depth": arch.depth, "source": source}
+    return row | {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+
+
 #: The relaxation variants: name -> share of the search epochs spent on weights only.
 VARIANTS = {"relaxation": 0.0, "relaxation + warm-up": 0.5}
 
@@ -91,16 +100,11 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
         }
     grid = [Architecture((a,) * d) for a in CANDIDATES for d in range(1, MAX_DEPTH + 1)]
     start = time.perf_counter()
-    candidates = [(str(c), "grid", c) for c in grid]
-    candidates += [(v["chosen"], name, v["arch"]) for name, v in searches.items()]
-    rows = []
-    for label, source, arch in candidates:
-        runs = [train_discrete(arch, split, epochs=epochs, seed=s) for s in seeds]
-        row: dict[str, Any] = {"architecture": label, "depth": arch.depth, "source": source}
-        for key in runs[0]:
-            row[key] = float(np.mean([r[key] for r in runs]))
-        rows.append(row)
+    rows = [_retrain(str(c), "grid", c, split, epochs, seeds) for c in grid]
     grid_seconds = time.perf_counter() - start
+    rows += [
+        _retrain(v["chosen"], name, v["arch"], split, epochs, seeds) for name, v in searches.items()
+    ]
     for v in searches.values():
         del v["arch"]
     return {
@@ -178,7 +182,7 @@ def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = sorted(data["rows"], key=lambda r: r["val_loss"])
     return [
         {
-            "rank": i + 1,
+            "rank": 1 + sum(other["val_loss"] < r["val_loss"] for other in rows),
             "architecture": r["architecture"],
             "source": r["source"],
             "val loss": round(r["val_loss"], 4),
@@ -187,6 +191,11 @@ def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for i, r in enumerate(rows)
     ]
+
+
+def _tied(others: int) -> str:
+    """`` (tied with 2 others)``, or nothing for none."""
+    return f" (tied with {others} other{'s' if others > 1 else ''})" if others else ""
 
 
 def _summary(data: dict[str, Any]) -> list[str]:
@@ -201,20 +210,22 @@ def _summary(data: dict[str, Any]) -> list[str]:
         f"epochs), once from the start and once after a weights-only warm-up of half the "
         f"epochs; each argmax architecture and each of the {n_grid} hand-picked ones (one "
         f"activation for all layers x depth) was retrained with Adam for {s['epochs']} epochs, "
-        f"mean over {len(s['seeds'])} seed(s).",
+        f"mean over {seeds_text(s['seeds'])} (the data split and the searches: "
+        f"{seeds_text(s['seeds'][:1])}).",
     ]
     for name, search_data in data["searches"].items():
         row = next(r for r in table if r["source"] == name)
+        tied = sum(r["rank"] == row["rank"] for r in table) - 1
         out.append(
             f"{name} ({search_data['seconds']:.0f} s) chose {row['architecture']}: validation "
             f"loss {row['val loss']}, test accuracy {row['test acc']}, rank {row['rank']} of "
-            f"{len(table)}."
+            f"{len(table)}{_tied(tied)}."
         )
     out.append(
         f"Best hand-picked architecture: {best_grid['architecture']} (validation loss "
         f"{best_grid['val loss']}, test accuracy {best_grid['test acc']}); the grid took "
-        f"{data['grid_seconds']:.0f} s for all {len(table)} retrainings x {len(s['seeds'])} "
-        f"seed(s)."
+        f"{data['grid_seconds']:.0f} s to retrain its {n_grid} architectures x "
+        f"{len(s['seeds'])} seed(s)."
     )
     if s["quick"]:
         out.append("Quick version: few epochs and one seed; the numbers are not conclusive.")

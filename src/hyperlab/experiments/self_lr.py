@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.base import ExperimentResult, seeds_text
 from hyperlab.registry import EXPERIMENTS
 
 #: Settings of the stacks: base SGD with its rate in log coordinates; every hyperoptimizer is
@@ -351,8 +351,10 @@ def self_lr(*, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
         f"Measured: final training and validation cross-entropy on scikit-learn digits "
         f"(70/30 stratified split, batch 64, {epochs} epochs) for an MLP (64-64-10) and "
         f"softmax regression, from {len(rates)} initial learning rates between {rates[0]:g} "
-        f"and {rates[-1]:g} with {len(seeds)} seed(s) each: plain SGD and Adam, their "
-        f"hypergradient versions (normalized multiplicative rule, beta={HD_HYPER_LR}), and SGD "
+        f"and {rates[-1]:g}, {seeds_text(seeds)} each: plain SGD and Adam, their "
+        f"hypergradient versions (normalized multiplicative rule, beta={HD_HYPER_LR}; "
+        f"Adam-HD-target: beta={TARGET_HYPER_LR}, its rate grows only while consecutive "
+        f"directions agree by a cosine above {TARGET_COSINE}), and SGD "
         f"under stacks of 1-3 Adam hyperoptimizers (each moving its level's log rate, top rate "
         f"{STACK_HYPER_LR}). {len(records)} runs in {elapsed:.0f} s.",
     ]

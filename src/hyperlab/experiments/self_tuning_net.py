@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult
+from hyperlab.experiments.base import ExperimentResult, seeds_text
 from hyperlab.experiments.digits import batches, scores, split_digits
 from hyperlab.registry import EXPERIMENTS
 
@@ -131,9 +131,16 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
     }
 
 
+def _finals(data: dict[str, Any], key: str, fmt: str) -> str:
+    """The STN's final value of ``key`` in each seed, e.g. ``0.041, 0.052 (seeds 0, 1)``."""
+    values = ", ".join(format(r["final"][key], fmt) for r in data["stn"])
+    seeds = ", ".join(str(r["seed"]) for r in data["stn"])
+    return f"{values} (seed{'s' if len(data['stn']) > 1 else ''} {seeds})"
+
+
 def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
     best = data["grid_best"]
-    stn_final = data["stn"][0]["final"]
+    dropout, decay = _finals(data, "dropout", ".3f"), _finals(data, "weight_decay", ".2g")
 
     def row(name: str, p: Any, lam: Any, s: dict[str, float]) -> dict[str, Any]:
         return {
@@ -146,18 +153,8 @@ def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
         }
 
     return [
-        row(
-            "self-tuning network (schedule)",
-            f"{stn_final['dropout']:.3f} (final)",
-            f"{stn_final['weight_decay']:.2g} (final)",
-            data["stn_mean"],
-        ),
-        row(
-            "plain MLP at the STN's final values",
-            f"{stn_final['dropout']:.3f}",
-            f"{stn_final['weight_decay']:.2g}",
-            data["refit_mean"],
-        ),
+        row("self-tuning network (schedule; final values)", dropout, decay, data["stn_mean"]),
+        row("plain MLP at the STN's final values", dropout, decay, data["refit_mean"]),
         row(
             f"best of grid ({len(data['grid'])} fixed pairs)",
             best["dropout"],
@@ -225,6 +222,13 @@ def _figures(data: dict[str, Any]) -> list[Any]:
     return [fig, heat]
 
 
+def _path(values: list[float]) -> str:
+    """``first -> min/max -> max/min -> final``, the extremes in the order they were reached."""
+    extremes = sorted([(values.index(min(values)), "min"), (values.index(max(values)), "max")])
+    middle = "".join(f" -> {label} {values[i]:.3f}" for i, label in extremes)
+    return f"{values[0]:.3f}{middle} -> final {values[-1]:.3f}"
+
+
 def _summary(data: dict[str, Any]) -> list[str]:
     s = data["settings"]
     best = data["grid_best"]
@@ -235,13 +239,12 @@ def _summary(data: dict[str, Any]) -> list[str]:
         f"digits (60/20/20 split), Adam for {s['epochs']} epochs, dropout and weight decay "
         f"starting at {s['dropout0']} and {s['weight_decay0']:g} and following the validation "
         f"gradient through the best-response layers (2 perturbed weight steps per "
-        f"hyperparameter step), mean over {len(s['seeds'])} seed(s); against an ordinary MLP "
+        f"hyperparameter step), mean over {seeds_text(s['seeds'])} (the data split: "
+        f"{seeds_text(s['seeds'][:1])}); against an ordinary MLP "
         f"of the same shape on a {len(s['grid_dropout'])} x {len(s['grid_weight_decay'])} grid of "
         f"fixed values trained the same way.",
-        f"Schedule (seed {data['stn'][0]['seed']}): dropout went {sch['dropout'][0]:.3f} -> "
-        f"min {min(sch['dropout']):.3f} -> max {max(sch['dropout']):.3f} -> final "
-        f"{sch['dropout'][-1]:.3f}; weight decay {sch['weight_decay'][0]:.2g} -> final "
-        f"{sch['weight_decay'][-1]:.2g}.",
+        f"Schedule (seed {data['stn'][0]['seed']}): dropout went {_path(sch['dropout'])}; "
+        f"weight decay {sch['weight_decay'][0]:.2g} -> final {sch['weight_decay'][-1]:.2g}.",
         f"Self-tuning network: validation loss {stn['val_loss']:.4f}, test accuracy "
         f"{stn['test_acc']:.4f}. Best fixed pair (dropout {best['dropout']}, weight decay "
         f"{best['weight_decay']:g}): validation loss {best['val_loss']:.4f}, test accuracy "
