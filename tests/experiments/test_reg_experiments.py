@@ -94,6 +94,33 @@ def test_an_experiment_run_later_into_the_same_folder_keeps_the_earlier_page(
     assert "finding of relax" in (tmp_path / "relax.html").read_text()
 
 
+def test_a_run_with_other_settings_never_replaces_an_experiments_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --quick run (or another seed) into the folder of a full run replaced its results."""
+    from hyperlab.cli import main
+    from hyperlab.experiments.base import ExperimentResult
+
+    def made(name: str, quick: bool, seed: int, **_: object) -> ExperimentResult:
+        return ExperimentResult(name, "t", summary=[f"quick={quick} seed={seed}"], data={"x": 1})
+
+    monkeypatch.setattr(EXPERIMENTS, "create", made)
+    out = ["--out", str(tmp_path)]
+    assert main(["experiment", "stn", *out]) == 0
+    full = (tmp_path / "stn.json").read_text()
+    assert json.loads(full) == {"hyperlab_run": {"quick": False, "seed": 0}, "x": 1}
+    for other in (["--quick"], ["--seed", "1"]):
+        assert main(["experiment", "relax", "stn", *out, *other]) == 2
+        err = capsys.readouterr().err
+        assert "stn.json' holds a full run with seed 0; this call runs a" in err
+        assert (tmp_path / "stn.json").read_text() == full and not (
+            tmp_path / "relax.json"
+        ).exists()
+    assert main(["experiment", "stn", *out]) == 0  # the same settings: run again
+    assert main(["experiment", "stn", *out, "--quick", "--overwrite"]) == 0
+    assert "quick=True" in (tmp_path / "stn.html").read_text()
+
+
 def _l2_data(ift_trajectory: list[float]) -> dict:
     """What ``l2_collapse.run`` returns, made up: IFT steps every 20 of 200 steps."""
     scores = {"val_loss": 0.4, "val_acc": 0.9, "test_loss": 0.4, "test_acc": 0.9}

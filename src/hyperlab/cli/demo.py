@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     page = None
     if names:
         print(f"demo: short experiments {', '.join(names)}")
-        page = run_experiments(names, folder, quick=True)
+        page = run_experiments(names, folder, quick=True, overwrite=True)
     rec = demo_records(
         [folder / f"problem-{p}" for p in problems],
         live,

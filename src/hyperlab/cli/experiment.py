@@ -15,6 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--quick", action="store_true", help="short version (seconds)")
     p.add_argument("--seed", type=int, default=0, help="seed of the experiments (default 0)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an experiment's results in --out that were run with other settings",
+    )
     p.set_defaults(func=run)
 
 
@@ -23,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     from hyperlab.experiments.launch import run_experiments
 
-    path = run_experiments(args.names, Path(args.out), quick=args.quick, seed=args.seed)
+    path = run_experiments(
+        args.names, Path(args.out), quick=args.quick, seed=args.seed, overwrite=args.overwrite
+    )
     print(f"report: {path}")
     return 0

@@ -38,14 +38,25 @@ def experiment_sections(result: ExperimentResult) -> str:
     return "".join(parts)
 
 
-def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: int = 0) -> Path:
+#: The key of ``<name>.json`` that records how the experiment was run.
+SETTINGS_KEY = "hyperlab_run"
+
+
+def run_experiments(
+    names: Sequence[str], out_dir: Path, *, quick: bool, seed: int = 0, overwrite: bool = False
+) -> Path:
     """Run each named experiment; write ``<name>.json`` and ``<name>.html`` for each, and
     ``experiments.html``: this call's experiments, with links to earlier ones in the folder.
 
+    ``<name>.json`` records the settings (``quick``, ``seed``) under :data:`SETTINGS_KEY`. An
+    experiment already in ``out_dir`` with other settings is replaced only with ``overwrite``
+    (a ``--quick`` run would replace a full one); with the same settings it is run again.
+
     Raises:
         InputError: An unknown or repeated name, a seed outside ``0..2**32 - 1`` (the
-            range NumPy and scikit-learn accept), or an ``out_dir`` that is a file or cannot be
-            created.
+            range NumPy and scikit-learn accept), an ``out_dir`` that is a file or cannot be
+            created, or (without ``overwrite``) an experiment in ``out_dir`` run with other
+            settings, checked for every name before any runs.
     """
     from hyperlab.report.html import page
 
@@ -64,12 +75,17 @@ def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: i
         raise InputError(
             f"cannot create the folder --out {str(out_dir)!r}: {exc.strerror}"
         ) from None
+    settings = {"quick": bool(quick), "seed": seed}
+    if not overwrite:
+        for name in names:
+            _check_replaceable(out_dir / f"{name}.json", settings)
     from tqdm.auto import tqdm
 
     sections = []
     for name in tqdm(names, desc="experiments", unit="experiment", dynamic_ncols=True):
         result: ExperimentResult = EXPERIMENTS.create(name, out_dir=out_dir, quick=quick, seed=seed)
-        (out_dir / f"{name}.json").write_text(json.dumps(_plain(result.data), indent=1))
+        data = {SETTINGS_KEY: settings, **_plain(result.data)}
+        (out_dir / f"{name}.json").write_text(json.dumps(data, indent=1))
         section = (f"{result.name}: {result.title}", experiment_sections(result))
         (out_dir / f"{name}.html").write_text(page(f"hyperlab {name}", [section]), "utf-8")
         sections.append(section)
@@ -79,6 +95,32 @@ def run_experiments(names: Sequence[str], out_dir: Path, *, quick: bool, seed: i
     path = out_dir / "experiments.html"
     path.write_text(page("hyperlab experiments", sections), encoding="utf-8")
     return path
+
+
+def _check_replaceable(path: Path, settings: dict[str, Any]) -> None:
+    """Refuse to write over an experiment's results recorded with other settings.
+
+    Raises:
+        InputError: Naming the file, what it holds and what this call would run.
+    """
+    if not path.exists():
+        return
+    try:
+        held = json.loads(path.read_text(encoding="utf-8")).get(SETTINGS_KEY)
+    except (OSError, ValueError, AttributeError):
+        held = None
+    if held == settings:
+        return
+    was = "results of unrecorded settings" if not isinstance(held, dict) else _described(held)
+    raise InputError(
+        f"{str(path)!r} holds {was}; this call runs {_described(settings)} and would replace "
+        "them: choose another --out, or pass --overwrite (overwrite=True) to replace them"
+    )
+
+
+def _described(settings: dict[str, Any]) -> str:
+    kind = "a --quick run" if settings.get("quick") else "a full run"
+    return f"{kind} with seed {settings.get('seed')!r}"
 
 
 def _earlier_pages(out_dir: Path, names: Sequence[str]) -> str:
