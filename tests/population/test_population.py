@@ -422,6 +422,10 @@ class _Broken(Quadratic):
             segment.state = None
         if self.how == "epoch":
             segment.epoch = len(segment.values)  # this segment's epochs, not the model's
+        if self.how == "in place" and args[1] is not None:  # the state it was given, changed
+            args[1]["w"][:] = segment.state["w"]
+            args[1]["epoch"] = segment.state["epoch"]
+            segment.state = args[1]
         return segment
 
 
@@ -434,6 +438,7 @@ class _Broken(Quadratic):
         ("lambda", InputTypeError, r"state of task 'quadratic' cannot be pickled"),
         ("no state", InputError, r"has state None, which means a fresh model"),
         ("epoch", InputError, r"from epoch 2 trained 2 epochs but says epoch=2 "),
+        ("in place", InputError, r"task 'quadratic' changed the state it was given"),
     ],
 )
 def test_a_task_that_breaks_the_segment_contract_is_told_how(
