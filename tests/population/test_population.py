@@ -422,6 +422,12 @@ class _Broken(Quadratic):
             segment.state = None
         if self.how == "epoch":
             segment.epoch = len(segment.values)  # this segment's epochs, not the model's
+        if self.how == "curve not a list":
+            segment.curves = {"val_loss": 0.5}  # the last loss, not one per epoch
+        if self.how == "curve of text":
+            segment.curves = {"val_loss": ["low"] * len(segment.values)}
+        if self.how == "curve length":
+            segment.curves = {"val_loss": segment.values * 2}
         if self.how == "in place" and args[1] is not None:  # the state it was given, changed
             args[1]["w"][:] = segment.state["w"]
             args[1]["epoch"] = segment.state["epoch"]
@@ -439,6 +445,9 @@ class _Broken(Quadratic):
         ("no state", InputError, r"has state None, which means a fresh model"),
         ("epoch", InputError, r"from epoch 2 trained 2 epochs but says epoch=2 "),
         ("in place", InputError, r"task 'quadratic' changed the state it was given"),
+        ("curve not a list", InputTypeError, r"its segment's curve 'val_loss' is 0.5, not a"),
+        ("curve of text", InputTypeError, r"curve 'val_loss' returned 'low' of type str"),
+        ("curve length", InputError, r"its segment's curve 'val_loss' has 4 values for 2 ep"),
     ],
 )
 def test_a_task_that_breaks_the_segment_contract_is_told_how(
