@@ -123,8 +123,9 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
             f"{where} has {len(values)} scores for {epochs} epochs (values needs one score "
             "per epoch trained)"
         )
-    _check_numbers(values, where, "values")
+    _check_numbers(values, where, "values needs one number per epoch")
     _check_curves(segment.curves, epochs, where)
+    _check_extras(segment, where)
     if segment.state is None:
         raise InputError(
             f"{where} has state None, which means a fresh model: the next segment would start "
@@ -138,13 +139,13 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
         )
 
 
-def _check_numbers(values: Sequence[Any], where: str, name: str) -> None:
-    """Refuse a value of ``values`` (the segment's ``name``) that is not a number."""
+def _check_numbers(values: Sequence[Any], where: str, needs: str) -> None:
+    """Refuse a value of ``values`` that is not a number (``needs`` says what they must be)."""
     for value in values:
         try:
             check_score(value, where)
         except TrialFailure as exc:  # not a number: every segment would say the same
-            raise InputTypeError(f"{exc} ({name} needs one number per epoch)") from None
+            raise InputTypeError(f"{exc} ({needs})") from None
 
 
 def _check_curves(curves: Any, epochs: int, where: str) -> None:
@@ -165,7 +166,31 @@ def _check_curves(curves: Any, epochs: int, where: str) -> None:
                 f"{what} has {len(curve)} values for {epochs} epochs (a curve holds one "
                 "number per epoch of this segment, not of the model's whole path)"
             )
-        _check_numbers(curve, what, f"curve {key!r}")
+        _check_numbers(curve, what, f"curve {key!r} needs one number per epoch")
+
+
+def _check_extras(segment: Segment, where: str) -> None:
+    """Refuse a segment's ``learned``, ``std_err`` or ``fold_values`` that is not numbers
+    (stored with the trials only at the population's end, which they would stop)."""
+    learned = segment.learned
+    if not isinstance(learned, dict):
+        raise InputTypeError(
+            f"{where} has learned {_short(learned)}, not a dict of hyperparameter -> number"
+        )
+    for key, value in learned.items():
+        _check_number(value, f"{where}'s learned {key!r}")
+    _check_number(segment.std_err, f"{where}'s std_err")
+    folds = segment.fold_values
+    if isinstance(folds, str | bytes | dict) or not hasattr(folds, "__len__"):
+        raise InputTypeError(f"{where} has fold_values {_short(folds)}, not a list of numbers")
+    _check_numbers(folds, f"{where}'s fold_values", "one number per fold")
+
+
+def _check_number(value: Any, what: str) -> None:
+    try:
+        check_score(value, what)
+    except TrialFailure as exc:
+        raise InputTypeError(str(exc)) from None
 
 
 def _short(value: Any, limit: int = 80) -> str:
