@@ -278,6 +278,17 @@ def test_a_task_that_cannot_continue_is_refused_by_name() -> None:
         TUNERS.create("pbt", seed=0, task=Quadratic(), hypergradient=True)
 
 
+class _OneNameWithoutItsComma(Quadratic):
+    mutable_params = ("lr")  # fmt: skip  # a string: ("lr",) is the tuple
+
+
+def test_mutable_params_given_as_one_string_are_refused_by_name() -> None:
+    with pytest.raises(
+        InputTypeError, match=r"mutable_params of task 'quadratic' .* 'lr'.*\('lr',\)"
+    ):
+        TUNERS.create("pbt", seed=0, task=_OneNameWithoutItsComma())
+
+
 def test_run_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="trials >= 2"):
         run_population("pbt", Quadratic(), tmp_path, trials=1)
