@@ -193,6 +193,26 @@ def check_label(what: str, value: object) -> str:
     return value
 
 
+def check_names(what: str, value: object) -> tuple[str, ...]:
+    """``value`` as a tuple when it is a list or tuple of non-empty strings; one string
+    (``("lr")``, a tuple without its comma, whose letters would pass for names) or anything
+    else is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not one.
+    """
+    if isinstance(value, str):
+        raise InputTypeError(
+            f"{what} must be a tuple of names, got the string {value!r} (a one-name tuple "
+            f"needs its comma: ({value!r},))"
+        )
+    if not isinstance(value, list | tuple):
+        raise InputTypeError(f"{what} must be a tuple of names, got {value!r}")
+    for name in value:
+        check_label(f"each name of {what}", name)
+    return tuple(value)
+
+
 def check_seed(value: object, name: str = "seed") -> int | None:
     """``value`` when it is ``None`` (a fresh seed) or an integer >= 0 (numpy refuses negative
     seeds deep inside); a bool, a float or text is refused by name.

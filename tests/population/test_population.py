@@ -278,6 +278,17 @@ def test_a_task_that_cannot_continue_is_refused_by_name() -> None:
         TUNERS.create("pbt", seed=0, task=Quadratic(), hypergradient=True)
 
 
+class _OneNameWithoutItsComma(Quadratic):
+    mutable_params = ("lr")  # fmt: skip  # a string: ("lr",) is the tuple
+
+
+def test_mutable_params_given_as_one_string_are_refused_by_name() -> None:
+    with pytest.raises(
+        InputTypeError, match=r"mutable_params of task 'quadratic' .* 'lr'.*\('lr',\)"
+    ):
+        TUNERS.create("pbt", seed=0, task=_OneNameWithoutItsComma())
+
+
 def test_run_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="trials >= 2"):
         run_population("pbt", Quadratic(), tmp_path, trials=1)
@@ -422,6 +433,22 @@ class _Broken(Quadratic):
             segment.state = None
         if self.how == "epoch":
             segment.epoch = len(segment.values)  # this segment's epochs, not the model's
+        if self.how == "curve not a list":
+            segment.curves = {"val_loss": 0.5}  # the last loss, not one per epoch
+        if self.how == "curve of text":
+            segment.curves = {"val_loss": ["low"] * len(segment.values)}
+        if self.how == "curve length":
+            segment.curves = {"val_loss": segment.values * 2}
+        if self.how == "learned list":
+            segment.learned = [0.1]  # type: ignore[assignment]
+        if self.how == "learned text":
+            segment.learned = {"lr": "fast"}  # type: ignore[dict-item]
+        if self.how == "std_err None":
+            segment.std_err = None  # type: ignore[assignment]
+        if self.how == "in place" and args[1] is not None:  # the state it was given, changed
+            args[1]["w"][:] = segment.state["w"]
+            args[1]["epoch"] = segment.state["epoch"]
+            segment.state = args[1]
         return segment
 
 
@@ -434,6 +461,13 @@ class _Broken(Quadratic):
         ("lambda", InputTypeError, r"state of task 'quadratic' cannot be pickled"),
         ("no state", InputError, r"has state None, which means a fresh model"),
         ("epoch", InputError, r"from epoch 2 trained 2 epochs but says epoch=2 "),
+        ("in place", InputError, r"task 'quadratic' changed the state it was given"),
+        ("curve not a list", InputTypeError, r"its segment's curve 'val_loss' is 0.5, not a"),
+        ("curve of text", InputTypeError, r"curve 'val_loss' returned 'low' of type str"),
+        ("curve length", InputError, r"its segment's curve 'val_loss' has 4 values for 2 ep"),
+        ("learned list", InputTypeError, r"its segment has learned \[0.1\], not a dict"),
+        ("learned text", InputTypeError, r"its segment's learned 'lr' returned 'fast' of type"),
+        ("std_err None", InputTypeError, r"its segment's std_err returned None of type"),
     ],
 )
 def test_a_task_that_breaks_the_segment_contract_is_told_how(
@@ -575,6 +609,28 @@ def test_the_segment_contract_holds_for_a_task_with_its_own_train_segment(
 ) -> None:
     with pytest.raises(error, match=message):
         run_population("pbt", _OwnTrainSegment(values), tmp_path, interval=2)
+
+
+class _LearnedAsNumbers(Quadratic):
+    """Says what it learned as a tensor and a NumPy float32 (neither is JSON)."""
+
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        segment = super()._train_segment(*args, **kwargs)
+        segment.learned = {"lr": torch.tensor(0.5), "momentum": np.float32(0.25)}
+        segment.std_err, segment.fold_values = torch.tensor(0.1), [np.float32(1.0)]
+        return segment
+
+
+def test_learned_values_may_come_as_a_tensor_and_are_stored_as_floats(tmp_path: Path) -> None:
+    study = run_population("pbt", _LearnedAsNumbers(), tmp_path, interval=2)
+    _check_complete(study, 4, 6)
+    for t in study.trials:
+        assert all(s["learned"] == {"lr": 0.5, "momentum": 0.25} for s in t.user_attrs["schedule"])
+        assert all(
+            type(v) is float for s in t.user_attrs["schedule"] for v in s["learned"].values()
+        )
 
 
 def test_scores_may_come_as_a_tensor(tmp_path: Path) -> None:

@@ -143,6 +143,7 @@ class PopulationRun:
         self.screened: list[dict[str, Any]] = []  # candidates the screen let go
         self.resumed_at: int | None = None  # the epoch of the checkpoint this process resumed
         self._state_checked = False
+        self._input_checked = False  # whether a segment was seen to leave its state as it was
         self._writer: checkpoint.Writer | None = None
         #: Told where the run stands after each segment (a progress bar's note).
         self.on_progress: Callable[[str], None] | None = None
@@ -211,6 +212,30 @@ class PopulationRun:
         self._state_checked = True
         self._copied(state, f"the state of task {self.task.name!r}")
         checkpoint.check_picklable(state, f"the state of task {self.task.name!r}")
+
+    def _input_fingerprint(self, state: Any) -> bytes | None:
+        """Once per process, at the first segment that continues a model: the fingerprint of
+        the state it is given (``None``: not checked)."""
+        if self._input_checked or state is None:
+            return None
+        return checkpoint.fingerprint(state, f"the state of task {self.task.name!r}")
+
+    def _check_input_kept(self, m: Member, start: int, given: bytes | None) -> None:
+        """Refuse a task that changed the state its segment was given: the checkpoint written
+        in the background holds that state's memory, so a resumed run would go on from a state
+        half one segment and half the next."""
+        if given is None:
+            return
+        self._input_checked = True
+        if checkpoint.fingerprint(m.state, f"the state of task {self.task.name!r}") != given:
+            raise InputError(
+                f"task {self.task.name!r} changed the state it was given (member {m.index}'s, "
+                f"at epoch {start}) instead of returning a new one: the lab copies and "
+                "checkpoints that state while the next segment trains, so a resumed run would "
+                "go on from a state half one segment and half the next. Copy it first "
+                "(state = copy.deepcopy(state)) or build the next state from new tensors "
+                "(docs/population.md, 'A new state, never the old one changed')"
+            )
 
     def _copied(self, state: Any, what: str) -> Any:
         """A deep copy of ``state``; a state that cannot be copied is refused, ``what`` naming
@@ -361,6 +386,7 @@ class PopulationRun:
         began = time.perf_counter()
         reason = None
         wrap = _Counted(self.wrap) if self.wrap is not None and m.state is None else self.wrap
+        given = self._input_fingerprint(m.state)
         try:
             with seeded_globals(streams):
                 segment = self.task.train_segment(
@@ -375,6 +401,7 @@ class PopulationRun:
         else:
             # also where train_segment is the task's own; and the epoch, which only we know
             check_segment(self.task.name, segment, epochs, start=start)
+            self._check_input_kept(m, start, given)
             reason = self._bad_scores(segment.values)
             if reason is None and not self._state_checked:
                 self._check_state(segment.state)

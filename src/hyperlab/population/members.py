@@ -89,7 +89,7 @@ class Member:
                 "start": start,
                 "end": self.epoch,
                 "config": config,
-                "learned": dict(segment.learned),
+                "learned": {k: float(v) for k, v in segment.learned.items()},
                 "copied_from": self.origin.get("copied_from"),
                 "perturbation": perturbation,
             }

@@ -23,6 +23,7 @@ from hyperlab.errors import (
     InputTypeError,
     SetupWarning,
     check_bool,
+    check_names,
     check_positive_int,
 )
 from hyperlab.population import checkpoint
@@ -243,6 +244,8 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
     """The parameters a population explores on ``task``, after checking it can train one.
 
     Raises:
+        InputTypeError: Not a task, or ``mutable_params`` is not a tuple of names (one
+            string, say).
         InputError: No task, a task without ``_train_segment``, no mutable parameters, or
             ``hypergradient`` on a task whose optimizers cannot be wrapped.
     """
@@ -259,11 +262,12 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
             f"Task._train_segment (state in, more epochs, state out), which {tuner!r} needs"
         )
     space = task.distributions()
-    if not task.mutable_params:
+    mutable = check_names(f"mutable_params of task {task.name!r}", task.mutable_params)
+    if not mutable:
         raise InputError(
             f"task {task.name!r} names no mutable_params: {tuner!r} would have nothing to explore"
         )
-    unknown = [n for n in task.mutable_params if n not in space]
+    unknown = [n for n in mutable if n not in space]
     if unknown:
         raise InputError(f"mutable_params {unknown} of task {task.name!r} are not in its space")
     if hypergradient and task.learning_rate_param is None:
@@ -272,7 +276,7 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
             f"(learning_rate_param); task {task.name!r} has none"
         )
     learned = task.learning_rate_param if hypergradient else None
-    explored = tuple(n for n in task.mutable_params if n != learned)
+    explored = tuple(n for n in mutable if n != learned)
     if not any(not space[n].single() for n in explored):
         why = (
             f"its only mutable parameter, {learned!r}, is learned by the hypergradient members"

@@ -98,14 +98,16 @@ def check_score(value: Any, what: str) -> float:
 
 def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = None) -> None:
     """Refuse what task ``name`` returned for a segment of ``epochs`` epochs unless it is a
-    :class:`Segment` with one number per epoch and a state to go on from, and (where the
-    caller knows the segment began at epoch ``start``) with ``epoch == start + epochs``: a
-    mistake in the task's code, which every segment would repeat.
+    :class:`Segment` with one number per epoch (in ``values`` and in each curve) and a state
+    to go on from, and (where the caller knows the segment began at epoch ``start``) with
+    ``epoch == start + epochs``: a mistake in the task's code, which every segment would
+    repeat.
 
     Raises:
-        InputTypeError: Not a :class:`Segment`, or its ``values`` are not a sequence of
-            numbers.
-        InputError: Another number of scores than ``epochs``, no state, or a wrong epoch.
+        InputTypeError: Not a :class:`Segment`, or its ``values`` or a curve are not a
+            sequence of numbers (``curves`` not a dict).
+        InputError: Another number of scores or of a curve's values than ``epochs``, no
+            state, or a wrong epoch.
     """
     where = f"task {name!r}: its segment"
     if not isinstance(segment, Segment):
@@ -121,11 +123,9 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
             f"{where} has {len(values)} scores for {epochs} epochs (values needs one score "
             "per epoch trained)"
         )
-    for value in values:
-        try:
-            check_score(value, where)
-        except TrialFailure as exc:  # not a number: every segment would say the same
-            raise InputTypeError(f"{exc} (values needs one number per epoch)") from None
+    _check_numbers(values, where, "values needs one number per epoch")
+    _check_curves(segment.curves, epochs, where)
+    _check_extras(segment, where)
     if segment.state is None:
         raise InputError(
             f"{where} has state None, which means a fresh model: the next segment would start "
@@ -137,6 +137,60 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
             f"{segment.epoch!r} (Segment.epoch counts every epoch of the model, this segment's "
             f"included: {start + epochs})"
         )
+
+
+def _check_numbers(values: Sequence[Any], where: str, needs: str) -> None:
+    """Refuse a value of ``values`` that is not a number (``needs`` says what they must be)."""
+    for value in values:
+        try:
+            check_score(value, where)
+        except TrialFailure as exc:  # not a number: every segment would say the same
+            raise InputTypeError(f"{exc} ({needs})") from None
+
+
+def _check_curves(curves: Any, epochs: int, where: str) -> None:
+    """Refuse a segment's ``curves`` unless each is a list of one number per epoch (a
+    stored curve of another length would be read against the wrong epochs)."""
+    if not isinstance(curves, dict):
+        raise InputTypeError(
+            f"{where} has curves {_short(curves)}, not a dict of curve name -> one number per epoch"
+        )
+    for key, curve in curves.items():
+        what = f"{where}'s curve {key!r}"
+        if isinstance(curve, str | bytes | dict) or not hasattr(curve, "__len__"):
+            raise InputTypeError(
+                f"{what} is {_short(curve)}, not a list of one number per epoch of the segment"
+            )
+        if len(curve) != epochs:
+            raise InputError(
+                f"{what} has {len(curve)} values for {epochs} epochs (a curve holds one "
+                "number per epoch of this segment, not of the model's whole path)"
+            )
+        _check_numbers(curve, what, f"curve {key!r} needs one number per epoch")
+
+
+def _check_extras(segment: Segment, where: str) -> None:
+    """Refuse a segment's ``learned``, ``std_err`` or ``fold_values`` that is not numbers
+    (stored with the trials only at the population's end, which they would stop)."""
+    learned = segment.learned
+    if not isinstance(learned, dict):
+        raise InputTypeError(
+            f"{where} has learned {_short(learned)}, not a dict of hyperparameter -> number"
+        )
+    for key, value in learned.items():
+        _check_number(value, f"{where}'s learned {key!r}")
+    _check_number(segment.std_err, f"{where}'s std_err")
+    folds = segment.fold_values
+    if isinstance(folds, str | bytes | dict) or not hasattr(folds, "__len__"):
+        raise InputTypeError(f"{where} has fold_values {_short(folds)}, not a list of numbers")
+    _check_numbers(folds, f"{where}'s fold_values", "one number per fold")
+
+
+def _check_number(value: Any, what: str) -> None:
+    try:
+        check_score(value, what)
+    except TrialFailure as exc:
+        raise InputTypeError(str(exc)) from None
 
 
 def _short(value: Any, limit: int = 80) -> str:
