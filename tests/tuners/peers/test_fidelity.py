@@ -167,6 +167,27 @@ def test_enqueued_trials_are_judged_by_the_rule() -> None:
     assert study.trials[-1].state == TrialState.PRUNED
 
 
+def _from_zero(trial: optuna.Trial) -> float:
+    """A falling curve reported at steps 0..BUDGET-1 (the step is not the epochs trained)."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    for step in range(BUDGET):
+        trial.report(x + 1 / (step + 1), step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return x + 1 / BUDGET
+
+
+@pytest.mark.parametrize("peer", PEERS)
+def test_steps_that_are_not_epochs_are_named(peer: str) -> None:
+    """Steps 0..9 under 10 epochs: the rule stops trials an epoch late, and a trial asked at
+    the full budget never reports step 10, so Hyperband and DEHB were never told a complete
+    trial's value, silently."""
+    sampler = TUNERS.create(peer, seed=0)
+    study = optuna.create_study(sampler=sampler, pruner=TunerRulePruner(max_budget=BUDGET))
+    with pytest.warns(UserWarning, match=rf"{peer}.*trial 0 reported steps 0"):
+        study.optimize(_from_zero, n_trials=3)
+
+
 @pytest.mark.slow  # a few seconds: the lab's storage writes every epoch
 def test_a_run_in_the_lab_prunes(tmp_path: Path) -> None:
     with warnings.catch_warnings():

@@ -182,6 +182,15 @@ def param_specs(space: dict[str, BaseDistribution]) -> list[ParamSpec]:
     return out
 
 
+def _fallback_seed(seed: int | None) -> int | None:
+    """The seed of a peer's fallback random draws: one of its own, since the peers draw from
+    generators seeded with ``seed`` itself (a random first trial drawn from the same stream
+    was the peer's first proposal again)."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0] % 2**31)
+
+
 class RngState:
     """A private copy of the global RNGs (NumPy's legacy generator and Python's ``random``).
 
@@ -228,7 +237,7 @@ class PeerSampler(LockFreePickling, BaseSampler):
     def __init__(self, space: Space = None, seed: int | None = None) -> None:
         self._space = dict(space) if space else None
         self._seed = check_seed(seed)
-        self._random = RandomSampler(seed=seed)
+        self._random = RandomSampler(seed=_fallback_seed(self._seed))
         self._lock = threading.RLock()
         self._reset()
 

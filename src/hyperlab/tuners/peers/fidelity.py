@@ -76,6 +76,7 @@ class MultiFidelityPeer(PeerSampler):
         self.budget: int | None = None
         self._steps: dict[int, int] = {}  # trial number -> last epoch told
         self._stopped: set[int] = set()  # trial numbers the peer stopped
+        self._warned_steps = False
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -149,6 +150,7 @@ class MultiFidelityPeer(PeerSampler):
             return False
         value = trial.intermediate_values[step]
         with self._lock:
+            self._check_steps(trial)
             if self._peer is None or self.budget is None or step >= self.budget:
                 return False
             if step <= self._steps.get(trial.number, 0):
@@ -166,6 +168,23 @@ class MultiFidelityPeer(PeerSampler):
             if stop:
                 self._stopped.add(trial.number)
             return bool(stop)
+
+    def _check_steps(self, trial: FrozenTrial) -> None:
+        """Warn once when a trial's steps are not its epochs 1, 2, 3, ... (steps from 0: the
+        rule stops trials an epoch late, and a trial never reports the budget's last epoch, so
+        a budget-asking peer is never told a complete trial's value)."""
+        steps = sorted(trial.intermediate_values)
+        if self._warned_steps or steps == list(range(1, len(steps) + 1)):
+            return
+        self._warned_steps = True
+        shown = ", ".join(map(str, steps[:4])) + (", ..." if len(steps) > 4 else "")
+        warnings.warn(
+            f"tuner {self.peer_name!r} reads a trial's steps as its epochs 1, 2, 3, ...; trial "
+            f"{trial.number} reported steps {shown}: report once per epoch with step=epoch "
+            "(1-based), or its rule stops trials at the wrong epochs",
+            UserWarning,
+            stacklevel=2,
+        )
 
     # --- telling the peer how trials ended ----------------------------------------------------
     def _adopt(self, trial: FrozenTrial) -> Any:
