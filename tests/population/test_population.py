@@ -532,6 +532,12 @@ def test_a_screen_keeps_the_best_first_members_and_counts_its_epochs(
     # the members' seeds and numbers are those replay finds: it retraces the best member
     trial, segments = replay_member(study, Quadratic())
     assert [v for s in segments for v in s.values] == list(trial.intermediate_values.values())
+    # the epochs a comparison and the report count include the screen's (no trial holds them)
+    from hyperlab.lab.results import study_records, used_epochs
+
+    records = study_records(study)
+    assert used_epochs(records) == 4 * 6 + 8 * 2
+    assert records[0]["epochs_cumulative"] == 8 * 2 + records[0]["budget"]
 
 
 def test_a_screened_population_resumes_as_an_uninterrupted_one(tmp_path: Path) -> None:

@@ -74,11 +74,13 @@ def study_records(
     or maximum when maximizing), ``regret`` how far it falls short of ``optimum`` (>= 0 either
     way), ``direction`` says which way was better, and ``std_err`` is the value's CV standard
     error (:func:`cv_std_err`: NaN for a trial scored without cross-validation).
+    ``epochs_cumulative`` counts the epochs used up to and with the trial, a population's
+    screen (candidates trained before its members: :func:`screen_epochs`) included.
     """
     direction = name_of(study.direction)
     records = []
     best = math.nan
-    epochs = 0
+    epochs = screen_epochs(study)
     for t in study.get_trials(deepcopy=False):
         if t.state == TrialState.RUNNING or t.state == TrialState.WAITING:
             continue
@@ -111,6 +113,23 @@ def study_records(
             record[f"param_{name}"] = val
         records.append(record)
     return records
+
+
+def screen_epochs(study: optuna.Study) -> int:
+    """The epochs a population spent on the candidates its screen let go before its members
+    trained (0 for any other study): no trial holds them, but the study used them."""
+    info = study.user_attrs.get("population")
+    if not isinstance(info, dict):
+        return 0
+    try:
+        return max(0, int(info.get("screen_epochs") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def used_epochs(records: list[dict[str, Any]]) -> int:
+    """The epochs a study used in all, from its :func:`study_records`."""
+    return int(records[-1]["epochs_cumulative"]) if records else 0
 
 
 def run_task(spec: RunSpec) -> Any | None:

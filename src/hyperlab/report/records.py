@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import name_of
 from hyperlab.errors import TRACEBACK_ATTR
-from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget
+from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget, used_epochs
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.runner import failed_trials, is_bookkeeping, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
@@ -425,7 +425,7 @@ def _method(
         recs = study_records(study, tuner, pruner, seed, optimum)
         bsf = [r["best_so_far"] for r in recs if r["state"] in ("COMPLETE", "PRUNED")]
         finals.append(bsf[-1] if bsf else math.nan)
-        epochs.append(sum(r["budget"] for r in recs))
+        epochs.append(used_epochs(recs))
         curves.append(bsf)
         test = study.user_attrs.get("test_score", {})
         tests.append(float(test["value"]) if test.get("value") is not None else math.nan)
@@ -622,7 +622,7 @@ def study_report_records(
         failures=failure_groups(trials),
         params_note=params_note,
         counts=state_counts(study),
-        epochs=sum(int(r["budget"]) for r in history),
+        epochs=used_epochs(history),
         pruned=[_pruned_of("", None, t) for t in trials if t.state == TrialState.PRUNED],
     )
 
