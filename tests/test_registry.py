@@ -57,6 +57,9 @@ def test_parse_options_reads_numbers_booleans_and_text() -> None:
         parse_options(["oops"])
     with pytest.raises(InputError, match="option 'interval' is given twice \\('interval =2'\\)"):
         parse_options(["interval=1", "interval =2"])
+    for raw in ("nan", "inf", "-Infinity", "1e999"):  # run.json could not hold them as JSON
+        with pytest.raises(InputError, match=f"option 'x={raw}': '{raw}' is not a finite number"):
+            parse_options([f"x={raw}"])
 
 
 def test_parse_options_reads_none_and_null_as_none() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -409,7 +410,9 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     (a lower-case ``none`` stays text: it is the name of a pruner and of option values).
 
     Raises:
-        InputError: An item without ``=``, or a key given twice.
+        InputError: An item without ``=``, a key given twice, or a number that is not finite
+            (``nan``, ``inf``: no option takes one, and ``run.json`` could not record it as
+            JSON).
     """
     out: dict[str, Any] = {}
     for item in items:
@@ -425,6 +428,11 @@ def parse_options(items: list[str]) -> dict[str, Any]:
                 break
             except ValueError:
                 continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(
+                f"option {item!r}: {raw!r} is not a finite number; give a finite value "
+                "(None where an option takes no limit)"
+            )
         if raw.lower() in ("true", "false"):
             value = raw.lower() == "true"
         elif raw in NONE_WORDS:
