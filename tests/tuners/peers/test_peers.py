@@ -224,3 +224,18 @@ def test_a_smac_facade_that_fails_to_build_leaves_no_folder_behind(
     with pytest.raises(RuntimeError, match="no facade"):
         smac_facade("smac-rf", 0, specs, broken)
     assert list(tmp_path.iterdir()) == []
+
+
+def _branches(trial: optuna.Trial) -> float:
+    kind = trial.suggest_categorical("kind", ["a", "b"])
+    return trial.suggest_float(f"x_{kind}", 0, 1) + (kind == "b")
+
+
+@pytest.mark.parametrize("name", ["hyperopt-tpe", "syne-rea"])
+def test_a_branch_outside_the_learnt_space_is_drawn_at_random_with_a_warning(name: str) -> None:
+    """On a user's objective the peer searches the first trial's branch; the other branch's
+    parameters were drawn at random for the whole run, silently."""
+    study = optuna.create_study(sampler=TUNERS.create(name, seed=0, **ACTING[name]))
+    with pytest.warns(UserWarning, match=f"tuner '{name}' draws parameter 'x_[ab]' of trial"):
+        study.optimize(_branches, n_trials=12)
+    assert {t.params["kind"] for t in study.trials} == {"a", "b"}

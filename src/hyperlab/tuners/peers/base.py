@@ -39,6 +39,7 @@ import logging
 import math
 import random
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -239,6 +240,7 @@ class PeerSampler(LockFreePickling, BaseSampler):
         self._seed = check_seed(seed)
         self._random = RandomSampler(seed=_fallback_seed(self._seed))
         self._lock = threading.RLock()
+        self._warned_outside = False
         self._reset()
 
     def _reset(self) -> None:
@@ -327,7 +329,24 @@ class PeerSampler(LockFreePickling, BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        if self._space is not None and param_name not in self._space:
+            self._warn_outside(param_name, trial.number)
         return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    def _warn_outside(self, name: str, number: int) -> None:
+        """Warn once that a parameter outside the peer's space is drawn at random (a branch of
+        a conditional space the first trial did not take, or a dynamic range)."""
+        if self._warned_outside:
+            return
+        self._warned_outside = True
+        warnings.warn(
+            f"tuner {self.peer_name!r} draws parameter {name!r} of trial {number} at random: it "
+            "is outside the space the peer searches (learnt from the first trial: a branch of a "
+            "conditional space that trial did not take, or a dynamic range). Further such "
+            "parameters are drawn the same way without another warning.",
+            UserWarning,
+            stacklevel=2,
+        )
 
     def after_trial(
         self,
