@@ -238,3 +238,22 @@ def test_version_and_python_dash_m() -> None:
         [sys.executable, "-m", "hyperlab", "--version"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.strip() == f"hyperlab {hyperlab.__version__}"
+
+
+def test_a_warning_during_a_progress_bar_is_printed_on_lines_of_its_own(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A warning printed plainly ran into the progress bar's line (the bar ends in no newline)."""
+    import sys
+
+    from tqdm import tqdm
+
+    from hyperlab.cli import _one_line_warning
+
+    with tqdm(total=3, file=sys.stderr, desc="study", mininterval=0) as bar:
+        bar.update(1)
+        sys.stderr.write(_one_line_warning(UserWarning("careful"), UserWarning, "x.py", 1))
+        bar.update(1)
+    shown = [line.split("\r")[-1] for line in capsys.readouterr().err.split("\n")]
+    assert any(line.endswith("careful") and "study" not in line for line in shown)
+    assert not _one_line_warning(UserWarning("calm"), UserWarning, "x.py", 1).startswith("\n")

@@ -168,10 +168,20 @@ def _one_line_warning(
     line: str | None = None,
 ) -> str:
     """The lab's warnings on the command line read as ``hyperlab: warning: ...``, without
-    file and line; a warning of the user's own code keeps its file and line."""
+    file and line; a warning of the user's own code keeps its file and line. Either starts on
+    a line of its own while a progress bar is shown (the bar's line ends in no newline)."""
     if not str(filename).startswith(_OURS):
-        return _PLAIN_WARNING(message, category, filename, lineno, line)
-    return f"hyperlab: warning: {message}\n"
+        text = _PLAIN_WARNING(message, category, filename, lineno, line)
+    else:
+        text = f"hyperlab: warning: {message}\n"
+    return ("\n" if _bar_shown() else "") + text
+
+
+def _bar_shown() -> bool:
+    """Whether a progress bar is on the screen now."""
+    tqdm = sys.modules.get("tqdm")
+    instances = getattr(getattr(tqdm, "tqdm", None), "_instances", None)
+    return bool(instances)
 
 
 #: The exit status of a command whose reader went away (``128 + SIGPIPE``, as the shell reports).
