@@ -219,6 +219,14 @@ def test_a_loss_never_measured_is_refused_not_read_as_divergence(curves: dict, m
         diagnose(curves)
 
 
+def test_one_epoch_whose_validation_loss_is_nan_is_a_divergence() -> None:
+    """Weights that blow up at the last steps of the first epoch leave its train loss finite
+    and its validation loss NaN, and a NaN check stops the run there: one epoch cannot tell
+    that from a loss never computed, and was refused as one."""
+    curves = {"train_loss": [2.3], "val_loss": [math.nan]}
+    assert diagnose(curves).primary.name == "lr-too-high"
+
+
 def test_a_metric_outside_the_unit_interval_is_refused_but_features_read_it() -> None:
     # diagnose reads metrics as fractions; the features of one that moves by 2.5 between epochs
     # (called directly) are still finite

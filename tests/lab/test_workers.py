@@ -225,3 +225,22 @@ def test_recover_of_a_sqlite_file_is_refused_while_a_worker_runs_a_trial(
     trial.study.tell(trial, 1.0)
     assert live_trials(url, read=False) == []
     assert main(["recover", url]) == 0
+
+
+def test_a_beat_file_removed_while_the_folder_is_read_is_a_trial_that_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose trial ends removes its beat file; one listed and then removed before its
+    time was read made `recover` fail with a traceback (FileNotFoundError)."""
+    folder = tmp_path / "shared.journal.heartbeats"
+    folder.mkdir()
+    (folder / "3").touch()
+    listing = Path.iterdir
+
+    def listed_then_removed(self: Path):  # type: ignore[no-untyped-def]
+        yield from listing(self)
+        yield self / "7"  # its trial finished between the listing and the read
+
+    monkeypatch.setattr(Path, "iterdir", listed_then_removed)
+    live = live_trials(f"journal:{tmp_path / 'shared.journal'}", read=False)
+    assert [t.number for t in live] == [3]

@@ -34,7 +34,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     Raises:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
         InputError: a required curve is missing or was never measured (every value ``None``,
-            or NaN while the other loss is finite at every epoch), a value is not a number, the
+            or NaN while the other loss is finite at every epoch, of two or more), a value is not a number, the
             curves differ in length, or fewer than 3 epochs have both losses (fewer are accepted
             only when the run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or
             a loss is negative (losses are read with 0 the best possible value), a metric
@@ -164,15 +164,17 @@ def _unmeasured(values: Any) -> bool:
 
 
 def _check_measured(out: dict[str, np.ndarray]) -> None:
-    """Refuse a loss that is NaN at every epoch while the other loss is finite at every one:
-    weights that diverged would make the train loss NaN too, so that loss was never computed
-    (the mean over an empty data loader is NaN) and the run did not diverge.
+    """Refuse a loss that is NaN at every epoch while the other loss is finite at every one,
+    over two epochs or more: weights that diverged would make the next epoch's train loss NaN
+    too, so that loss was never computed (the mean over an empty data loader is NaN) and the
+    run did not diverge. One epoch cannot tell: weights that blew up at its last steps leave
+    its train loss finite and its validation loss NaN.
 
     Raises:
         InputError: Naming the loss.
     """
     for key, other in (REQUIRED, REQUIRED[::-1]):
-        if len(out[key]) and np.isnan(out[key]).all() and np.isfinite(out[other]).all():
+        if len(out[key]) > 1 and np.isnan(out[key]).all() and np.isfinite(out[other]).all():
             raise InputError(
                 f"{key} is NaN at every epoch while {other} is finite at all "
                 f"{len(out[other])}: {key} was never computed (the mean over an empty data "

@@ -281,6 +281,7 @@ class RunDir:
         Raises:
             InputError: The folder is not a run's (the message lists what was found).
             RunConflictError: A run with different settings is there and ``overwrite`` is off.
+            RunInUseError: ``overwrite`` while workers run trials of the recorded run.
             StorageError: The storage cannot be opened.
         """
         self._check_not_foreign()

@@ -377,13 +377,17 @@ def _live_in(
 
 
 def _fresh_beat_files(folder: Path, grace: float) -> list[LiveTrial]:
-    """The heartbeat files touched within ``grace`` seconds, as trials of an unknown study."""
+    """The heartbeat files touched within ``grace`` seconds, as trials of an unknown study (a
+    file removed after the listing is a trial that ended there)."""
     import time
 
     now = time.time()
     out = []
     for beat in sorted(folder.iterdir()) if folder.is_dir() else ():
-        age = now - beat.stat().st_mtime
+        try:
+            age = now - beat.stat().st_mtime
+        except FileNotFoundError:
+            continue
         if beat.name.isdigit() and age <= grace:
             out.append(LiveTrial("", int(beat.name), max(0.0, age)))
     return out
