@@ -176,3 +176,9 @@ def test_the_rank_curve_follows_each_checkpoint() -> None:
     curve = {(r["tuner"], r["trials"]): r["mean"] for r in board.rank_curve}
     assert curve == {("fast", 10): 1.0, ("slow", 10): 2.0, ("fast", 20): 2.0, ("slow", 20): 1.0}
     assert [r["tuner"] for r in board.ranks] == ["slow", "fast"]
+
+
+def test_markdown_of_one_pairing_says_it_has_no_interval() -> None:
+    runs = [_run("f", "a", 0, 1.0), _run("f", "b", 0, 2.0)]
+    table = markdown(leaderboard(runs).to_dict())
+    assert "| `a` | 1.00 [n/a] |" in table and "nan" not in table

@@ -423,14 +423,28 @@ def markdown(board: Mapping[str, Any]) -> str:
     ]
     for row in board["ranks"]:
         t = tests.get(row["tuner"])
-        verdict = f"{t['verdict']} ({t['p_value']:.2g})" if t else "reference"
+        verdict = _test_text(t) if t else "reference"
         c = cost[row["tuner"]]
         spend = f"{c['entries']:.0f}" if fidelity else f"{c['suggest_per_trial']:.3f}"
         won = ", ".join(f"`{p}`" for p in wins[row["tuner"]]) or "-"
         path = " / ".join(f"{curve[row['tuner'], c]:.2f}" for c in earlier)
         lines.append(
-            f"| `{row['tuner']}` | {row['mean']:.2f} [{row['low']:.2f}, {row['high']:.2f}] | "
+            f"| `{row['tuner']}` | {row['mean']:.2f} {_bracket(row['low'], row['high'])} | "
             + (f"{path} | " if earlier and curve else "")
             + f"{verdict} | {won} | {spend} |"
         )
     return "\n".join(lines)
+
+
+def _test_text(test: Mapping[str, Any]) -> str:
+    """``better (0.031)``: the verdict and its p-value, where there is one."""
+    p = test["p_value"]
+    return f"{test['verdict']} ({p:.2g})" if math.isfinite(p) else str(test["verdict"])
+
+
+def _bracket(low: float, high: float) -> str:
+    """``[1.20, 2.40]``, or ``[n/a]`` where there is no interval (one pairing: nothing to
+    resample)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "[n/a]"
+    return f"[{low:.2f}, {high:.2f}]"

@@ -341,9 +341,9 @@ class PeerSampler(LockFreePickling, BaseSampler):
         self._warned_outside = True
         warnings.warn(
             f"tuner {self.peer_name!r} draws parameter {name!r} of trial {number} at random: it "
-            "is outside the space the peer searches (learnt from the first trial: a branch of a "
-            "conditional space that trial did not take, or a dynamic range). Further such "
-            "parameters are drawn the same way without another warning.",
+            "is outside the space the peer searches (on your own objective, the first trial's: "
+            "a branch of a conditional space that trial did not take, or a dynamic range). "
+            "Further such parameters are drawn the same way without another warning.",
             UserWarning,
             stacklevel=2,
         )
