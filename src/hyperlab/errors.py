@@ -16,6 +16,12 @@ class InputError(HyperlabError, ValueError):
     """A value given by the user is out of range, malformed or inconsistent."""
 
 
+class SettingError(InputError):
+    """A tuner's or pruner's setting that cannot work with the study, found only once the
+    trials show its search space (a user objective's): raised inside a trial, it stops the
+    run at once, as bad input, instead of failing every trial the same way."""
+
+
 class InputTypeError(HyperlabError, TypeError):
     """A value given by the user has the wrong type."""
 

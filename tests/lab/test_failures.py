@@ -551,3 +551,27 @@ def test_a_lost_workers_trial_queued_again_is_not_the_tasks_failure() -> None:
     # the retried one is bookkeeping; the last retry and the task's error are failures
     assert failed_trials(study) == 2 and failed_trials(study, interrupted=True) == 3
     assert state_counts(study)[INTERRUPTED] == 1
+
+
+def test_a_setting_that_cannot_work_with_the_space_stops_the_run_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The meta tuner on a user objective wider than it reads failed every trial (12 of 12,
+    exit 1) once the first trial showed the space; the run now stops at the first (exit 2)."""
+    from hyperlab.cli import main
+
+    (tmp_path / "wide.py").write_text(
+        "def objective(trial):\n"
+        "    return sum(trial.suggest_float(f'x{i}', 0, 1) for i in range(45))\n"
+    )
+    argv = ["tune", "--task", f"{tmp_path / 'wide.py'}:objective", "--tuner", "meta"]
+    assert main([*argv, "--trials", "12", "--runs-dir", str(tmp_path), "--name", "w"]) == 2
+    err = capsys.readouterr().err
+    assert "error: the meta tuner reads at most 40 encoded columns" in err
+    assert "Trial 1 failed" not in err  # told once, by the command
+    storage = f"sqlite:///{tmp_path / 'w' / 'study.db'}"
+    study = optuna.load_study(study_name="w:meta:none:seed0", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    from hyperlab.lab.runner import failed_trials, is_bookkeeping
+
+    assert is_bookkeeping(study.trials[1]) and failed_trials(study) == 0

@@ -31,7 +31,7 @@ from optuna.distributions import BaseDistribution
 from hyperlab.curves.base import CurveData, CurveLike, CurvePredictor, check_curve_data
 from hyperlab.curves.calibration import StdCalibration, held_out_errors
 from hyperlab.curves.prefix import PrefixDescriber, curve_scale, target_move, training_pairs
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, SettingError
 
 #: Defaults of the deep ensemble, smaller than the sampler's: it is refitted during a study.
 _ENSEMBLE_DEFAULTS = {
@@ -190,7 +190,7 @@ class NeuralCurvePredictor(CurvePredictor):
     def check_space(self, distributions: dict[str, BaseDistribution]) -> None:
         names = sorted(distributions)
         if self._prior_names is not None and names != self._prior_names:
-            raise InputError(
+            raise SettingError(
                 f"the task's parameters {names} differ from the pretraining curves' "
                 f"{self._prior_names}; pretrain on studies with the same search space"
             )
@@ -202,7 +202,7 @@ class NeuralCurvePredictor(CurvePredictor):
         if self._prior is not None:
             names = sorted(distributions or {})
             if data.configs is None or names != self._prior_names:
-                raise InputError(
+                raise SettingError(
                     f"the study's parameters {names} differ from the pretraining curves' "
                     f"{self._prior_names}; pretrain on studies with the same search space"
                 )

@@ -41,6 +41,7 @@ from hyperlab.errors import (
     InputError,
     NoCompletedTrialError,
     RunConflictError,
+    SettingError,
     StorageError,
 )
 from hyperlab.lab import interrupts
@@ -156,9 +157,14 @@ def _one_line_failures() -> None:
         logger.addFilter(_NoTraceback())
 
 
+#: The errors of a trial whose Optuna failure line is dropped (see :class:`_SurplusFilter`).
+_TOLD_ELSEWHERE = ("SurplusTrial", "KeyboardInterrupt", "RunConflictError", "SettingError")
+
+
 class _SurplusFilter(logging.Filter):
-    """Drop Optuna's failure warnings for surplus trials and for trials an interrupt cut off
-    (expected, recorded on the trial, and the interrupt is told once by the command)."""
+    """Drop Optuna's failure warnings for surplus trials, for trials an interrupt cut off, and
+    for those that stop the run (a changed search space, a setting that cannot work): expected
+    or told once by the command, and recorded on the trial."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -169,10 +175,8 @@ class _SurplusFilter(logging.Filter):
         words = message.split()
         number = words[1] if len(words) > 1 and words[0] == "Trial" else ""
         cause = record.exc_info[1] if record.exc_info else None
-        if (
-            "SurplusTrial" in message
-            or "KeyboardInterrupt(" in message
-            or isinstance(cause, SurplusTrial | KeyboardInterrupt)
+        if any(f"{name}(" in message for name in _TOLD_ELSEWHERE) or isinstance(
+            cause, SurplusTrial | KeyboardInterrupt | RunConflictError | SettingError
         ):
             self._dropped.add(number)
             return False
@@ -338,7 +342,9 @@ class _Claimed:
     """The objective behind an admission check; remembers the trial and how it ended.
 
     With a ``guard``, a trial whose search space differs from the study's is failed, and the
-    conflict kept in ``conflict`` for the caller to raise (Optuna catches it in the trial).
+    conflict kept in ``conflict`` for the caller to raise (Optuna catches it in the trial);
+    so is a :class:`~hyperlab.errors.SettingError` of the tuner or pruner (a setting that the
+    trials' search space shows cannot work), which would fail every trial the same way.
     """
 
     def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
@@ -348,7 +354,7 @@ class _Claimed:
         self.trial_id: int | None = None
         self.surplus = False
         self.interrupted: str | None = None
-        self.conflict: RunConflictError | None = None
+        self.conflict: HyperlabError | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
         self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
@@ -368,6 +374,11 @@ class _Claimed:
             raise
         except optuna.TrialPruned:
             self._check_space(trial, complete=False)
+            raise
+        except SettingError as exc:
+            self.conflict = exc
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
+            trial.set_user_attr(REFUSED_ATTR, True)
             raise
         except ValueError as exc:
             if any(words in str(exc) for words in _KIND_CHANGED):  # Optuna refused it

@@ -24,7 +24,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError, SetupWarning, check_bool
+from hyperlab.errors import InputError, SettingError, SetupWarning, check_bool
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
@@ -181,7 +181,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
     def _check_width(self, enc: SpaceEncoder) -> None:
         limit = self._net.model.config.max_dim
         if enc.dim > limit:
-            raise InputError(
+            raise SettingError(
                 f"the meta tuner reads at most {limit} encoded columns (a categorical "
                 f"parameter takes one per choice); this search space takes {enc.dim} "
                 f"({', '.join(enc.names)}); use 'tpe' or 'neural' for it"

@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import sign as direction_sign
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, SettingError
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.feedback import predicted_final
 from hyperlab.tuners.neural.design import SobolDesign
@@ -230,7 +230,7 @@ def _read_other_study(
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError as exc:
-        raise InputError(f"transfer study {name!r} is not in this storage") from exc
+        raise SettingError(f"transfer study {name!r} is not in this storage") from exc
     sign = direction_sign(storage.get_study_directions(study_id)[0])
     trials = storage.get_all_trials(study_id, deepcopy=False, states=_FINISHED)
     rows = [read(enc, t, sign) for t in trials]

@@ -27,7 +27,7 @@ import datetime
 import warnings
 from typing import Any
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, SettingError
 from hyperlab.registry import TUNERS
 from hyperlab.tasks.base import Task
 from hyperlab.tuners.classic import with_startup
@@ -91,7 +91,7 @@ class SyneFidelitySampler(MultiFidelityPeer):
         asha = require("syne_tune.optimizer.schedulers.asha", self.peer_name, PACKAGE)
         minimum = self.options.get("num_min_data_points")
         if minimum is not None and minimum < len(specs):
-            raise InputError(
+            raise SettingError(
                 f"num_min_data_points={minimum} is less than the {len(specs)} parameters "
                 f"{self.peer_name!r} searches (Syne Tune's KDE needs at least one point each)"
             )
