@@ -85,6 +85,34 @@ def _print(rows: list[dict[str, Any]], judged: list[dict[str, Any]], seeds: int)
         print(f"  {method} alone: within {TARGET} on {len(problems)} ({', '.join(problems)})")
 
 
+def _print_paired(records: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """Per problem, the verdict's two methods paired by seed: ours (from its worst start)
+    minus the bar, its 95% bootstrap interval and Wilcoxon p, and the seeds where ours is lower."""
+    from hyperlab.lab.stats import paired_comparison, paired_interval
+
+    worst = {(r["problem"], r["method"]): r["worst start"] for r in rows}
+    print("\npaired by seed, best self-tuning (worst start) minus the bar")
+    for v in verdicts(rows):
+        problem, bar, ours = v["problem"], v["best LR-free"], v["best self-tuning (worst start)"]
+
+        def losses(method: str, lr0: Any, problem: str = problem) -> dict[int, float]:
+            return {
+                r["seed"]: r["val_loss"]
+                for r in records
+                if (r["problem"], r["method"], r["lr0"]) == (problem, method, lr0)
+            }
+
+        mine, theirs = losses(ours, worst[problem, ours]), losses(bar, None)
+        seeds = sorted(set(mine) & set(theirs))
+        a, b = [mine[s] for s in seeds], [theirs[s] for s in seeds]
+        diff = paired_interval(a, b)
+        p = paired_comparison(a, b).p_value
+        print(
+            f"{problem:18s} {ours} - {bar}: {diff.text()} (Wilcoxon p {p:.2g}); "
+            f"lower on {diff.below} of {diff.n} seeds"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 problems, 1 seed, 2 epochs")
@@ -154,6 +182,7 @@ def _summarize_files(paths: list[Path]) -> None:
     seeds = sorted({r["seed"] for r in records})
     print(f"{len(records)} runs from {len(paths)} files; seeds {seeds}")
     _print(rows, verdicts(rows), len(seeds))
+    _print_paired(records, rows)
 
 
 if __name__ == "__main__":
