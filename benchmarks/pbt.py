@@ -56,7 +56,7 @@ from typing import Any
 
 import hyperlab
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.results import study_records
+from hyperlab.lab.results import study_records, used_epochs
 from hyperlab.lab.stats import bootstrap_interval, paired_comparison, paired_interval
 from hyperlab.population import checkpoint
 from hyperlab.registry import TASKS as REGISTERED_TASKS
@@ -154,7 +154,7 @@ def run_population(
     events = [e for t in study.trials for e in t.user_attrs.get("lineage", [])]
     return {
         "best": study.best_value,
-        "epochs": sum(r["budget"] for r in study_records(study)) + info.get("screen_epochs", 0),
+        "epochs": used_epochs(study_records(study)),  # (a screen's epochs included)
         "wall_seconds": wall,
         "checkpoint_share": info["checkpoint_share"],
         "checkpoint_seconds": info["checkpoint_seconds"],
