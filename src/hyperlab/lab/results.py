@@ -61,6 +61,20 @@ def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
     return float(se)
 
 
+def best_test_score(study: optuna.Study) -> float | None:
+    """The held-out test score recorded for the study's best trial; ``None`` where there is
+    none: no test split, no completed trial, or a score recorded for a trial that is no longer
+    the best (a run resumed and cut off before it scored its new best)."""
+    test = study.user_attrs.get("test_score")
+    if not isinstance(test, dict) or test.get("value") is None:
+        return None
+    try:
+        best = study.best_trial
+    except ValueError:
+        return None
+    return float(test["value"]) if test.get("trial") == best.number else None
+
+
 def study_records(
     study: optuna.Study,
     tuner: str = "",
