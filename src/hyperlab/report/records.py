@@ -23,6 +23,7 @@ from hyperlab.lab.results import (
     run_task,
     study_records,
     trial_budget,
+    trial_config,
     used_epochs,
 )
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
@@ -264,7 +265,7 @@ def _curves_of(label: str, t: FrozenTrial, seed: int | None = None) -> TrialCurv
     reported = sorted(t.intermediate_values.items()) if not curves else []
     se = cv_std_err(t)
     schedule = t.user_attrs.get("schedule")
-    params = dict(schedule[-1]["config"]) if schedule else dict(t.params)
+    params = trial_config(t)
     return TrialCurves(
         label=label,
         trial=t.number,
