@@ -25,6 +25,12 @@ def unfinished_driver(study: optuna.Study) -> bool:
     return bool(study.user_attrs.get(DRIVING))
 
 
+def failures_reason(failures: int, counted_in: str = "a process of this run") -> str:
+    """Why a study stopped for failures: ``failures`` counted where ``counted_in`` says (a run
+    counts them afresh, so the study's failures in all may be more)."""
+    return f"stopped after {failures} failed trials in {counted_in}"
+
+
 def stop_for_failures(study: optuna.Study, reason: str) -> None:
     """Record that the study stops because too many trials failed (``reason`` says how many)."""
     study.set_user_attr("stopped", reason)

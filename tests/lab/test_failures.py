@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from pathlib import Path
@@ -58,6 +59,30 @@ def test_objective_that_always_fails_stops(tmp_path: Path) -> None:
         assert (tmp_path / "a" / "report.html").is_file()  # the page of its failures is kept
     else:
         raise AssertionError("expected an error")
+
+
+def fails_but_near_minus_one(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1, 1)
+    if x > -0.9:
+        raise ValueError("bad region")
+    return x * x
+
+
+def test_a_stop_for_failures_says_it_counted_one_process_of_this_run(tmp_path: Path) -> None:
+    """A resumed run counts its failures afresh: its page said "stopped after 10 failed
+    trials" beside "20 failed" with nothing to tell the two counts apart."""
+    from hyperlab.lab.rundir import load_studies
+    from hyperlab.report import study_report_records
+
+    for _ in range(2):  # (the first ends with no completed trial)
+        with contextlib.suppress(NoCompletedTrialError):
+            hyperlab.tune(
+                fails_but_near_minus_one, "random", trials=4, runs_dir=tmp_path, name="r",
+                progress=False,
+            )  # fmt: skip
+    rec = study_report_records(load_studies(tmp_path / "r")[0][0])
+    assert rec.counts["failed"] == 20
+    assert rec.stopped == "stopped after 10 failed trials in a process of this run"
 
 
 def test_interrupted_trial_is_failed_and_resumed(tmp_path: Path) -> None:

@@ -152,6 +152,30 @@ def test_the_best_population_trial_shows_the_hyperparameters_its_model_ended_wit
     assert curves.params_at_end and curves.params == best.user_attrs["schedule"][-1]["config"]
 
 
+def test_results_csv_gives_a_members_hyperparameters_at_the_end_as_report_and_summary_do() -> None:
+    """A population trial's starting parameters may be those of a model a copy overwrote:
+    results.csv gave them while the summary and the report gave what the model ended with."""
+    from hyperlab.lab import summarize
+    from hyperlab.lab.results import study_records
+
+    study = optuna.create_study()
+    study.set_user_attr("population", {"tuner": "pbt"})
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"lr": 0.01, "width": 97},
+            distributions={
+                "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
+                "width": optuna.distributions.IntDistribution(8, 256),
+            },
+            value=0.5,
+            user_attrs={"schedule": [{"start": 0, "end": 2, "config": {"lr": 0.2, "width": 144}}]},
+        )
+    )
+    (row,) = study_records(study)
+    assert (row["param_lr"], row["param_width"]) == (0.2, 144)
+    assert summarize(study).best_params == {"lr": 0.2, "width": 144}
+
+
 def test_a_learned_rate_is_shown_beside_the_configured_one() -> None:
     from hyperlab.report.records import _curves_of
 

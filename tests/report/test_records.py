@@ -253,3 +253,24 @@ def test_mean_ranks_pair_the_methods_by_seed(tmp_path: Path) -> None:
     assert qmc.seeds == [1, 2] and (qmc.mean_rank, random.mean_rank) == (1.0, 2.0)
     with pytest.raises(InputError, match="as many values"):
         mean_ranks({"a": [1.0, 2.0], "b": [1.0]})
+
+
+def test_a_test_score_recorded_for_a_trial_no_longer_best_is_not_told_as_the_bests(
+    tmp_path: Path,
+) -> None:
+    """A run resumed and cut off before it scored its new best keeps the old best's test score:
+    the summary left it out, but the report and the comparison's test column told it as the
+    best configuration's."""
+    from hyperlab.lab import summarize
+    from hyperlab.lab.rundir import load_studies
+
+    hyperlab.compare(
+        "report-no-cv", ["random"], seeds=2, trials=4, runs_dir=tmp_path, name="t", progress=False
+    )
+    study = load_studies(tmp_path / "t")[0][0]
+    old = next(t for t in study.trials if t.number != study.best_trial.number)
+    study.set_user_attr("test_score", {"trial": old.number, "value": 9.0, "metric": "loss"})
+    assert summarize(study).test_score is None
+    assert study_report_records(study).test_score is None
+    (method,) = compare_records(tmp_path / "t").methods
+    assert math.isnan(method.test_scores[0]) and math.isfinite(method.test_scores[1])

@@ -23,7 +23,7 @@ import optuna
 from hyperlab.errors import InputError, StorageError
 from hyperlab.lab.runner import StudyJob, failed_trials, progress, run_job
 from hyperlab.lab.storage import open_storage
-from hyperlab.stops import stop_for_failures
+from hyperlab.stops import failures_reason, stop_for_failures
 
 
 def _one_trial(job: StudyJob, slot: int) -> dict[str, int]:
@@ -153,7 +153,7 @@ def run_on_dask(
             del open_jobs[name]
         elif job is not None and state["failed"] - failed_before[name] >= max(10, job.trials):
             failures = state["failed"] - failed_before[name]
-            stop_for_failures(_load(job), f"stopped after {failures} failed trials")
+            stop_for_failures(_load(job), failures_reason(failures, "this run"))
             del open_jobs[name]  # as an in-process run stops: its tasks in flight still end
         elif job is not None and state["claimed"] >= job.trials:
             time.sleep(poll)  # the rest is running elsewhere; ask again later

@@ -61,6 +61,30 @@ def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
     return float(se)
 
 
+def trial_config(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The hyperparameters a trial's model ended with: a population member's last segment's
+    (after copies, architecture included; its starting parameters may be those of a model a
+    copy overwrote), any other trial's parameters."""
+    schedule = trial.user_attrs.get("schedule")
+    if isinstance(schedule, list) and schedule and isinstance(schedule[-1], dict):
+        return dict(schedule[-1].get("config") or trial.params)
+    return dict(trial.params)
+
+
+def best_test_score(study: optuna.Study) -> float | None:
+    """The held-out test score recorded for the study's best trial; ``None`` where there is
+    none: no test split, no completed trial, or a score recorded for a trial that is no longer
+    the best (a run resumed and cut off before it scored its new best)."""
+    test = study.user_attrs.get("test_score")
+    if not isinstance(test, dict) or test.get("value") is None:
+        return None
+    try:
+        best = study.best_trial
+    except ValueError:
+        return None
+    return float(test["value"]) if test.get("trial") == best.number else None
+
+
 def study_records(
     study: optuna.Study,
     tuner: str = "",
@@ -73,7 +97,8 @@ def study_records(
     ``best_so_far`` is the best value so far in the study's direction (the running minimum,
     or maximum when maximizing), ``regret`` how far it falls short of ``optimum`` (>= 0 either
     way), ``direction`` says which way was better, and ``std_err`` is the value's CV standard
-    error (:func:`cv_std_err`: NaN for a trial scored without cross-validation).
+    error (:func:`cv_std_err`: NaN for a trial scored without cross-validation). The
+    ``param_<name>`` columns are :func:`trial_config`: a population member's at the end.
     ``epochs_cumulative`` counts the epochs used up to and with the trial, a population's
     screen (candidates trained before its members: :func:`screen_epochs`) included.
     """
@@ -109,7 +134,7 @@ def study_records(
             "wall_time": wall if wall is not None else math.nan,
             "fail_reason": t.user_attrs.get("fail_reason", ""),
         }
-        for name, val in t.params.items():
+        for name, val in trial_config(t).items():
             record[f"param_{name}"] = val
         records.append(record)
     return records

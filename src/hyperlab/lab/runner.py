@@ -57,6 +57,7 @@ from hyperlab.stops import (
     DRIVING,
     STOP_NOTES,
     clear_failure_stop,
+    failures_reason,
     settle_failure_stop,
     stop_for_failures,
     unfinished_driver,
@@ -713,7 +714,7 @@ class _Loop:
         if last is not None and last.state == TrialState.FAIL:
             self.failures += 1
             if self.failures >= self.max_failures:
-                stop_for_failures(study, f"stopped after {self.failures} failed trials")
+                stop_for_failures(study, failures_reason(self.failures))
                 return True
         return False
 

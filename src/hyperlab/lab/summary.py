@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import NoCompletedTrialError
-from hyperlab.lab.results import cv_std_err
+from hyperlab.lab.results import best_test_score, cv_std_err, trial_config
 from hyperlab.lab.runner import failed_trials, is_bookkeeping, is_interrupted, stop_note
 
 
@@ -176,16 +176,11 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
             + _first_failure(study)
             + (where if failed_trials(study) else "")
         ) from None
-    test = study.user_attrs.get("test_score", {})
-    schedule = best.user_attrs.get("schedule")
-    params = dict(best.params)
-    if isinstance(study.user_attrs.get("population"), dict) and schedule:
-        params = dict(schedule[-1]["config"])  # what the best model ended with
     return TuneSummary(
-        best_params=params,
+        best_params=trial_config(best),
         best_value=float(best.value if best.value is not None else math.nan),
         best_std_err=cv_std_err(best),
-        test_score=test.get("value") if test.get("trial") == best.number else None,
+        test_score=best_test_score(study),
         test_metric=_test_metric(study),
         n_trials=len(finished),
         n_pruned=sum(t.state.name == "PRUNED" for t in finished),

@@ -17,7 +17,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import name_of
 from hyperlab.errors import TRACEBACK_ATTR
-from hyperlab.lab.results import cv_std_err, run_task, study_records, trial_budget, used_epochs
+from hyperlab.lab.results import (
+    best_test_score,
+    cv_std_err,
+    run_task,
+    study_records,
+    trial_budget,
+    trial_config,
+    used_epochs,
+)
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.lab.runner import failed_trials, is_bookkeeping, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
@@ -257,7 +265,7 @@ def _curves_of(label: str, t: FrozenTrial, seed: int | None = None) -> TrialCurv
     reported = sorted(t.intermediate_values.items()) if not curves else []
     se = cv_std_err(t)
     schedule = t.user_attrs.get("schedule")
-    params = dict(schedule[-1]["config"]) if schedule else dict(t.params)
+    params = trial_config(t)
     return TrialCurves(
         label=label,
         trial=t.number,
@@ -428,7 +436,8 @@ def _method(
         epochs.append(used_epochs(recs))
         curves.append(bsf)
         test = study.user_attrs.get("test_score", {})
-        tests.append(float(test["value"]) if test.get("value") is not None else math.nan)
+        score = best_test_score(study)
+        tests.append(math.nan if score is None else score)
         metric = metric or test.get("metric")
         note = stop_note(study)
         if note:
@@ -611,7 +620,7 @@ def study_report_records(
         best=top[0] if top else None,
         top=top,
         importances=importances,
-        test_score=test.get("value"),
+        test_score=best_test_score(study),
         stopped="; ".join(n for n in notes if n) or None,
         direction=direction,
         test_metric=str(metric or "score"),
