@@ -71,3 +71,15 @@ def test_the_idle_predictor_note_counts_only_the_median_rules_stops(
         objective, "random", pruner=pruner, trials=5, runs_dir=tmp_path, progress=False, budget=10
     )
     assert summary.n_pruned == 3 and summary.stopped is None
+
+
+def test_a_users_own_schedule_attribute_never_replaces_a_trials_parameters() -> None:
+    from hyperlab.lab.results import trial_config
+
+    trial = optuna.trial.create_trial(
+        params={"x": 0.5},
+        distributions={"x": optuna.distributions.FloatDistribution(0, 1)},
+        value=1.0,
+        user_attrs={"schedule": [{"config": {"warmup": 3}}]},  # the user's, not a population's
+    )
+    assert trial_config(trial) == {"x": 0.5}

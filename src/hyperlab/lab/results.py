@@ -66,9 +66,14 @@ def trial_config(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     (after copies, architecture included; its starting parameters may be those of a model a
     copy overwrote), any other trial's parameters."""
     schedule = trial.user_attrs.get("schedule")
-    if isinstance(schedule, list) and schedule and isinstance(schedule[-1], dict):
-        return dict(schedule[-1].get("config") or trial.params)
-    return dict(trial.params)
+    last = schedule[-1] if isinstance(schedule, list) and schedule else None
+    if isinstance(last, dict) and _SEGMENT_KEYS <= set(last) and isinstance(last["config"], dict):
+        return dict(last["config"])
+    return dict(trial.params)  # (a user's own "schedule" attribute of other keys included)
+
+
+#: The keys of a population member's schedule entry (one segment) that :func:`trial_config` reads.
+_SEGMENT_KEYS = frozenset({"start", "end", "config"})
 
 
 def best_test_score(study: optuna.Study) -> float | None:
