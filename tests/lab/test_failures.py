@@ -576,6 +576,10 @@ def test_a_lost_workers_trial_queued_again_is_not_the_tasks_failure() -> None:
     # the retried one is bookkeeping; the last retry and the task's error are failures
     assert failed_trials(study) == 2 and failed_trials(study, interrupted=True) == 3
     assert state_counts(study)[INTERRUPTED] == 1
+    # results.csv tells them apart by the same rule (its FAIL rows are more than "failed")
+    from hyperlab.lab.results import study_records
+
+    assert [r["failure"] for r in study_records(study)] == ["cut off", "task", "task"]
 
 
 def test_a_setting_that_cannot_work_with_the_space_stops_the_run_at_once(

@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 from hyperlab.direction import is_better, name_of, regret
 from hyperlab.errors import HyperlabError
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
+from hyperlab.lab.runner import failure_kind
 from hyperlab.registry import TASKS
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
@@ -30,6 +31,7 @@ COLUMNS = (
     "epochs_cumulative",
     "wall_time",
     "fail_reason",
+    "failure",
 )
 
 
@@ -106,6 +108,8 @@ def study_records(
     ``param_<name>`` columns are :func:`trial_config`: a population member's at the end.
     ``epochs_cumulative`` counts the epochs used up to and with the trial, a population's
     screen (candidates trained before its members: :func:`screen_epochs`) included.
+    ``failure`` says how a failed trial counts (:func:`~hyperlab.lab.runner.failure_kind`:
+    ``task`` for the task's failures, which the report counts as failed).
     """
     direction = name_of(study.direction)
     records = []
@@ -138,6 +142,7 @@ def study_records(
             "epochs_cumulative": epochs,
             "wall_time": wall if wall is not None else math.nan,
             "fail_reason": t.user_attrs.get("fail_reason", ""),
+            "failure": failure_kind(t),
         }
         for name, val in trial_config(t).items():
             record[f"param_{name}"] = val

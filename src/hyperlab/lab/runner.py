@@ -98,6 +98,19 @@ def is_bookkeeping(trial: FrozenTrial) -> bool:
     return is_surplus(trial) or is_interrupted(trial) or REFUSED_ATTR in trial.user_attrs
 
 
+def failure_kind(trial: FrozenTrial) -> str:
+    """How a failed trial counts: ``"task"`` (the task's failure), ``"cut off"`` (an interrupt
+    or a lost worker; queued again), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
+    ``""`` for a trial that did not fail."""
+    if trial.state != TrialState.FAIL:
+        return ""
+    if is_interrupted(trial):
+        return "cut off"
+    if is_surplus(trial):
+        return "surplus"
+    return "refused" if REFUSED_ATTR in trial.user_attrs else "task"
+
+
 def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:
     """The study's failed trials, those of the run's own bookkeeping left out
     (:func:`is_bookkeeping`: they are not the task's failures); ``interrupted``: those cut off
