@@ -664,7 +664,10 @@ class _Loop:
                 return _DONE
             if claimed >= target:
                 if not wait:
-                    return _DONE
+                    # a dead worker's trial holds its slot until someone fails it: a one-trial
+                    # task (Dask) that left without looking would be sent again for ever
+                    _recover_stale(study)
+                    return _DONE if progress(study)[1] >= target else _RETRY
                 time.sleep(poll)
                 _recover_stale(study)  # (study.optimize does this before each trial itself)
                 return _RETRY
