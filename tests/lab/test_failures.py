@@ -604,3 +604,28 @@ def test_a_setting_that_cannot_work_with_the_space_stops_the_run_at_once(
     from hyperlab.lab.runner import failed_trials, is_bookkeeping
 
     assert is_bookkeeping(study.trials[1]) and failed_trials(study) == 0
+
+
+def test_a_killed_jobs_process_trial_queued_again_is_not_the_tasks_failure() -> None:
+    """A ``--jobs`` process killed by a signal (its trial queued again) was counted as the
+    task's failure (``1 trial failed``, the report's 'Failed trials'); a heartbeat's lost
+    worker was not. The last retry, not queued again, still counts."""
+    from optuna.distributions import FloatDistribution
+
+    from hyperlab.lab.runner import fail_interrupted, failed_trials
+    from hyperlab.lab.summary import INTERRUPTED, state_counts
+
+    study = optuna.create_study()
+    trial = study.ask({"x": FloatDistribution(-1, 1)})
+    trial.set_user_attr("worker", "host:1")
+    reason = "its worker process was killed (signal 9)"
+    assert fail_interrupted(study, "host:1", reason, max_retry=3) == 1
+    assert failed_trials(study) == 0 and state_counts(study)[INTERRUPTED] == 1
+    for _ in range(3):  # the same parameters, killed each time
+        trial = study.ask()
+        trial.set_user_attr("worker", "host:1")
+        fail_interrupted(study, "host:1", reason, max_retry=3)
+    assert not study.get_trials(states=(TrialState.WAITING,))  # not queued a fourth time
+    last = study.trials[-1]
+    assert last.user_attrs["fail_reason"] == f"{reason}; not re-queued (retried 3 times)"
+    assert failed_trials(study) == 1 and state_counts(study)[INTERRUPTED] == 3

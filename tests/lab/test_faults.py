@@ -141,3 +141,39 @@ def test_signal_fails_trial_cleanly_and_restart_resumes(tmp_path: Path, sig: int
     complete = [t for t in final if t.state == TrialState.COMPLETE]
     assert len(complete) == 3
     assert final[1].state == TrialState.COMPLETE and final[1].params == first[0].params
+
+
+def test_a_task_that_does_not_wait_fails_a_lost_trial_holding_the_last_slot(
+    tmp_path: Path,
+) -> None:
+    """A Dask task (one trial, no waiting) that found the study's last slot held by a trial
+    of a killed worker left without failing it: a ``--dask`` run resumed after a ``kill -9`` of
+    its main process sent such tasks for ever, and the study never finished."""
+    from hyperlab.lab.heartbeat import beats_folder
+    from hyperlab.lab.runner import run_job
+
+    url = f"journal:{tmp_path / 'study.journal'}"
+    job = StudyJob(
+        "lost:random:none:seed0",
+        url,
+        "branin",
+        "random",
+        "none",
+        0,
+        3,
+        heartbeat_interval=1,
+        grace_period=3,
+    )
+    create_studies([job])
+    study = run_job(job, owner=False, max_trials=2)
+    done = study.trials[0]
+    with pytest.warns(UserWarning, match="Heartbeat"):  # (Optuna: heartbeats outside optimize)
+        lost = study.ask(done.distributions)  # its worker was killed: its heartbeat file is old
+    old = time.time() - 60
+    os.utime(beats_folder(tmp_path / "study.journal") / str(lost._trial_id), (old, old))
+    study = run_job(job, owner=False, wait=False, max_trials=1)  # as a Dask task runs
+    trials = study.get_trials(deepcopy=False)
+    assert trials[lost.number].state == TrialState.FAIL
+    assert trials[lost.number].user_attrs["fail_reason"] == STALE_REASON
+    assert sorted(t.state.name for t in trials) == ["COMPLETE"] * 3 + ["FAIL"]
+    assert trials[-1].params == trials[lost.number].params  # its parameters, run again

@@ -218,7 +218,7 @@ def test_failures_of_one_type_raised_at_one_place_are_one_row() -> None:
         failed(1, "ValueError: diverged at lr=0.52 (at fit.py:40 in train)"),
         failed(2, "ValueError: diverged at lr=0.52 (at fit.py:40 in train)"),
         failed(3, "ValueError: diverged at lr=0.9 (at fit.py:41 in train)"),  # another place
-        failed(4, "its worker process was killed (signal 9)"),
+        failed(4, "its worker process was killed (signal 9); not re-queued (retried 3 times)"),
         failed(5, "ValueError: no place"),
         failed(6, "ValueError: another message, no place"),
     ]

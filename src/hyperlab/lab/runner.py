@@ -68,6 +68,10 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 SURPLUS_REASON = "surplus: the study already had its trials claimed by other workers"
 INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued again"
+#: How the reason of a trial whose ``--jobs`` process was killed (``kill -9``) begins.
+KILLED_REASON = "its worker process was killed"
+#: Added to the reason of a cut-off trial whose parameters were not queued again.
+NOT_REQUEUED = "; not re-queued (retried {n} times)"
 
 
 def is_surplus(trial: FrozenTrial) -> bool:
@@ -82,11 +86,12 @@ REFUSED_ATTR = "refused_space"
 
 def is_interrupted(trial: FrozenTrial) -> bool:
     """Whether ``trial`` failed because it was cut off, its parameters queued again: by an
-    interrupt, or by its worker's death (no heartbeat within the grace period; the last retry,
-    which is not queued again, counts as the task's failure)."""
+    interrupt, or by its worker's death (no heartbeat within the grace period, or a ``--jobs``
+    process killed by a signal; the last retry, which is not queued again, counts as the
+    task's failure)."""
     reason = str(trial.user_attrs.get("fail_reason") or "")
-    cut = reason.startswith("interrupted") or reason == STALE_REASON
-    return trial.state == TrialState.FAIL and cut
+    cut = reason.startswith(("interrupted", KILLED_REASON)) or reason == STALE_REASON
+    return trial.state == TrialState.FAIL and cut and "not re-queued" not in reason
 
 
 def is_bookkeeping(trial: FrozenTrial) -> bool:
@@ -431,7 +436,10 @@ def fail_interrupted(
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if worker is not None and t.user_attrs.get("worker") != worker:
             continue
-        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+        retried = len(t.system_attrs.get("retry_history", []))
+        final = max_retry is not None and retried >= max_retry  # (as requeue decides)
+        told = reason + NOT_REQUEUED.format(n=retried) if final else reason
+        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", told)
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         if t.params:
             trial = study._storage.get_trial(t._trial_id)
@@ -678,7 +686,10 @@ class _Loop:
                 return _DONE
             if claimed >= target:
                 if not wait:
-                    return _DONE
+                    # a dead worker's trial holds its slot until someone fails it: a one-trial
+                    # task (Dask) that left without looking would be sent again for ever
+                    _recover_stale(study)
+                    return _DONE if progress(study)[1] >= target else _RETRY
                 time.sleep(poll)
                 _recover_stale(study)  # (study.optimize does this before each trial itself)
                 return _RETRY
@@ -1016,7 +1027,7 @@ def _replace_killed(
     for i, p in enumerate(list(procs)):
         if i in replaced or p.exitcode is None or p.exitcode >= 0:
             continue
-        reason = f"its worker process was killed (signal {-p.exitcode})"
+        reason = f"{KILLED_REASON} (signal {-p.exitcode})"
         fail_interrupted(study, f"{socket.gethostname()}:{p.pid}", reason, max_retry=3)
         # forgiven its exit: a process the study no longer needs, or one with a successor
         # (at most N successors in all)
@@ -1039,7 +1050,7 @@ def _rerun_orphans(
     ctx, signals, processes = how
     if not any(p.exitcode is not None and p.exitcode < 0 for p in procs):
         return False
-    reason = "its worker process was killed before it named itself on the trial"
+    reason = f"{KILLED_REASON} before it named itself on the trial"
     if not fail_interrupted(study, reason=reason, max_retry=3):
         return False
     if _lacking(study, job) <= 0 or len(procs) - processes >= processes:
