@@ -299,9 +299,10 @@ def test_the_tuner_rule_pruner_refuses_a_budget_that_is_no_epoch_count(budget: A
     assert TunerRulePruner(max_budget=3).max_budget == 3
 
 
-class ConfigReader(Pessimist):
-    """Reads configurations as the neural predictor does: encoded with the distributions of
-    its fit, so one that lacks a parameter of the fit is an error."""
+class ReadsConfigs(CurvePredictor):
+    """A test predictor's mix-in: it reads configurations as the neural predictor does,
+    encoded with the distributions of its fit, so one that lacks a parameter of the fit is an
+    error (the predictions are the base class's)."""
 
     uses_config = True
 
@@ -311,7 +312,11 @@ class ConfigReader(Pessimist):
 
     def _predict(self, curves: Any, configs: Any, budget: int) -> tuple[np.ndarray, np.ndarray]:
         self.encoder.encode(configs)
-        return super()._predict(curves, configs, budget)
+        return super()._predict(curves, configs, budget)  # type: ignore[safe-super]
+
+
+class ConfigReader(ReadsConfigs, Pessimist):
+    """Predicts as :class:`Pessimist`, reading configurations as the neural predictor does."""
 
 
 BRANCHES = {

@@ -13,9 +13,8 @@ from hyperlab.curves.base import CurveData
 from hyperlab.errors import InputError
 from hyperlab.pruners.curve_halving import CurveHalvingPruner
 from hyperlab.registry import PRUNERS
-from hyperlab.space import SpaceEncoder
 
-from .test_curve import BUDGET, add_branch, add_complete
+from .test_curve import BUDGET, ReadsConfigs, add_branch, add_complete
 
 
 class ByLast(CurvePredictor):
@@ -159,19 +158,8 @@ def test_a_blip_at_a_rung_is_ranked_by_the_value_before_it_not_as_nan() -> None:
     assert "ranks 10 of the 13 trials" in study.trials[-1].user_attrs["prune_reason"]
 
 
-class ConfigRanker(ByLast):
-    """Ranks as ASHA does, reading configurations as the neural predictor does (encoded with
-    the distributions of its fit: one that lacks a parameter of the fit is an error)."""
-
-    uses_config = True
-
-    def _fit(self, data: CurveData, distributions: Any) -> None:
-        self.encoder = SpaceEncoder(distributions or {})
-        self.encoder.encode(data.configs or [])
-
-    def _predict(self, curves: Any, configs: Any, budget: int) -> tuple[np.ndarray, np.ndarray]:
-        self.encoder.encode(configs)
-        return super()._predict(curves, configs, budget)
+class ConfigRanker(ReadsConfigs, ByLast):
+    """Ranks as ASHA does, reading configurations as the neural predictor does."""
 
 
 def test_a_predictor_that_reads_configurations_ranks_a_conditional_space() -> None:
