@@ -391,3 +391,19 @@ def test_a_storage_path_with_uri_characters_is_read_as_a_name(tmp_path: Path) ->
     hyperlab.tune("branin", "random", trials=2, storage=url, runs_dir=tmp_path, progress=False)
     assert main(["report", str(tmp_path / "branin-random")]) == 0  # (it opens what exists)
     assert {p.name for p in folder.iterdir()} - {"s#1.db-wal", "s#1.db-shm"} == {"s#1.db"}
+
+
+def test_recover_given_the_url_of_a_runs_own_file_takes_the_runs_lock(
+    templates: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given as a URL, the run's own journal was recovered under a running --jobs run (whose
+    processes keep no heartbeats): only `recover runs/NAME` took the run's lock."""
+    from hyperlab.lab.runlock import RunLock
+
+    run = copy_run(templates, tmp_path, "j")
+    data = (run / "study.journal").read_bytes()
+    with RunLock(run):  # a command running the run
+        assert main(["recover", f"journal:{run / 'study.journal'}"]) == 2
+        assert "is in use by process" in capsys.readouterr().err
+    assert (run / "study.journal").read_bytes() == data
+    assert main(["recover", f"journal:{run / 'study.journal'}"]) == 0

@@ -121,7 +121,7 @@ def _storage_of(target: str | Path) -> tuple[str, Path | None]:
     """``(storage URL, run folder or None)`` of what ``hyperlab recover`` was given."""
     text = str(target)
     if text.startswith(_FILE_URLS):
-        return text, None
+        return text, _run_holding(text)
     if _SCHEME.match(text) is None:
         from hyperlab.lab.rundir import RunDir
 
@@ -135,6 +135,23 @@ def _storage_of(target: str | Path) -> tuple[str, Path | None]:
         f"cannot recover {redact(text)!r}: hyperlab recover handles journal files (journal:PATH) "
         "and SQLite files (sqlite:///PATH); repair a database server with its own tools"
     )
+
+
+def _run_holding(url: str) -> Path | None:
+    """The run folder whose storage the file of ``url`` is, when it lies in one (its default
+    storage): recovering it takes that run's lock, as ``hyperlab recover runs/NAME`` does."""
+    from hyperlab.errors import HyperlabError
+    from hyperlab.lab.rundir import SPEC_FILE, RunDir
+
+    folder = storage_file(url).absolute().parent
+    if not (folder / SPEC_FILE).is_file():
+        return None
+    try:
+        own = storage_file(RunDir(folder).load_spec().storage)
+    except (HyperlabError, OSError):
+        return None
+    same = own is not None and own.absolute().resolve() == storage_file(url).absolute().resolve()
+    return folder if same else None
 
 
 def _check_no_workers(url: str) -> None:
