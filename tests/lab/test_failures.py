@@ -629,3 +629,30 @@ def test_a_killed_jobs_process_trial_queued_again_is_not_the_tasks_failure() -> 
     last = study.trials[-1]
     assert last.user_attrs["fail_reason"] == f"{reason}; not re-queued (retried 3 times)"
     assert failed_trials(study) == 1 and state_counts(study)[INTERRUPTED] == 3
+
+
+def test_a_comparison_counts_the_trials_cut_off_apart(tmp_path: Path) -> None:
+    """The tune page counted a trial cut off by an interrupt apart; a comparison's did not."""
+    from hyperlab.report.records import compare_records
+
+    calls = {"n": 0}
+
+    def interrupt_once(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return x**2
+
+    for _ in range(2):  # interrupted, then resumed
+        try:
+            hyperlab.compare(
+                interrupt_once, ["random"], seeds=1, trials=5, runs_dir=tmp_path, name="c",
+                progress=False,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            pass
+    (method,) = compare_records(tmp_path / "c").methods
+    assert (method.n_failed, method.n_cut_off) == (0, 1)
+    page = (tmp_path / "c" / "report.html").read_text()
+    assert "cut off and run again</th>" in page

@@ -364,6 +364,7 @@ def _summary_html(rec: CompareRecords) -> str:
             "mean rank": m.mean_rank,
             "pruned": m.n_pruned,
             "failed": m.n_failed,
+            "cut off and run again": m.n_cut_off or None,  # (the column only where there are)
         }
         for m in rec.methods
     ]

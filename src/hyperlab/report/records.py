@@ -27,7 +27,7 @@ from hyperlab.lab.results import (
     used_epochs,
 )
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import failed_trials, is_bookkeeping, stop_note
+from hyperlab.lab.runner import failed_trials, is_bookkeeping, is_interrupted, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.lab.summary import state_counts
 from hyperlab.lab.workers import SETUP_ATTR
@@ -58,6 +58,7 @@ class MethodSummary:
     curve_high: list[float] = field(default_factory=list)
     n_pruned: int = 0
     n_failed: int = 0
+    n_cut_off: int = 0  # trials an interrupt or a lost worker cut off (queued again)
     band: str = ""  # what the band around ``curve_median`` is, in words
 
     @property
@@ -427,7 +428,7 @@ def _method(
     stopped: list[str] = []
     candidates: list[tuple[FrozenTrial, int]] = []  # each seed's best trial
     metric: str | None = None
-    n_failed = 0
+    n_failed = n_cut_off = 0
     failures: list[FailureGroup] = []
     for study, tuner, pruner, seed in studies:
         recs = study_records(study, tuner, pruner, seed, optimum)
@@ -448,6 +449,7 @@ def _method(
         trials = study.get_trials(deepcopy=False)
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += failed_trials(study)
+        n_cut_off += sum(map(is_interrupted, trials))
         failures += failure_groups(trials, label, seed)
         candidates += [(t, seed) for t in _sorted_best_first(trials, direction)[:1]]
     missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
@@ -484,6 +486,7 @@ def _method(
         curve_high=high,
         n_pruned=len(pruned),
         n_failed=n_failed,
+        n_cut_off=n_cut_off,
         band=band_text(len(curves)),
     )
     best = next(iter(_sorted_best_first([t for t, _ in candidates], direction)), None)
