@@ -101,6 +101,7 @@ def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "start workers (hyperlab worker) to finish it" in str(unfinished_note(study, 0, 4))
     assert main(["worker", "--storage", url, "--name", "cw", "--worker-name", "a"]) == 0
     assert "4/4 finished (4 trials run here)" in capsys.readouterr().out
+    assert not (tmp_path / "shared.journal.heartbeats").exists()  # no empty folder left
     study = optuna.load_study(study_name=setup[0].study_name, storage=_open(url))
     assert len([t for t in study.trials if t.state == TrialState.COMPLETE]) == 4
     # a second worker finds the study done and leaves at once

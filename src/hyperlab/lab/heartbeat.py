@@ -12,6 +12,7 @@ on a shared file system whose clients agree on the time).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -124,7 +125,8 @@ class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
 
     Args:
         backend: The journal backend (a file).
-        folder: Folder of the heartbeat files (created if missing).
+        folder: Folder of the heartbeat files (made by the first heartbeat, removed by
+            :meth:`tidy` once empty).
         heartbeat_interval: Seconds between heartbeats of a running trial.
         grace_period: Seconds without a heartbeat after which a running trial is stale
             (default ``2 * heartbeat_interval``, as in Optuna).
@@ -141,7 +143,6 @@ class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
     ) -> None:
         super().__init__(backend)
         self._folder = Path(folder)
-        self._folder.mkdir(exist_ok=True)
         self._interval = heartbeat_interval
         self._grace = grace_period if grace_period is not None else 2 * heartbeat_interval
         self._stale_callback = stale_callback
@@ -150,7 +151,19 @@ class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
         return self._folder / str(trial_id)
 
     def record_heartbeat(self, trial_id: int) -> None:
+        for _attempt in range(3):  # (another process may remove the empty folder meanwhile)
+            try:
+                self._beat_file(trial_id).touch()
+                return
+            except FileNotFoundError:
+                self._folder.mkdir(exist_ok=True)
         self._beat_file(trial_id).touch()
+
+    def tidy(self) -> None:
+        """Remove the heartbeat folder when no running trial has a file in it (a process
+        that beats later makes it again)."""
+        with contextlib.suppress(OSError):
+            self._folder.rmdir()
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()

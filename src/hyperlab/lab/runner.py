@@ -535,10 +535,18 @@ def run_job(
             if message:
                 study.set_user_attr("stopped_at_noise", message)
     _note_unused_settings(study, job)
+    _tidy_heartbeats(study)
     settle_failure_stop(study, job.trials)  # another process may have finished the study
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study
+
+
+def _tidy_heartbeats(study: optuna.Study) -> None:
+    """Leave no empty heartbeat folder behind a journal (its storage removes it if empty)."""
+    tidy = getattr(study._storage, "tidy", None)
+    if callable(tidy):
+        tidy()
 
 
 #: The study attribute that holds notes on settings that could not act (a list of lines).
