@@ -40,6 +40,8 @@ from hyperlab.experiments.lr_free import LR_FREE
 from hyperlab.experiments.lr_free_bar import (
     TARGET,
     method_scores,
+    paired_text,
+    paired_to_bar,
     run_bar,
     step_costs,
     summarize_bar,
@@ -86,31 +88,11 @@ def _print(rows: list[dict[str, Any]], judged: list[dict[str, Any]], seeds: int)
 
 
 def _print_paired(records: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-    """Per problem, the verdict's two methods paired by seed: ours (from its worst start)
-    minus the bar, its 95% bootstrap interval and Wilcoxon p, and the seeds where ours is lower."""
-    from hyperlab.lab.stats import paired_comparison, paired_interval
-
-    worst = {(r["problem"], r["method"]): r["worst start"] for r in rows}
+    """Per problem, the verdict's two methods paired by seed (ours from its worst start minus
+    the bar): interval, Wilcoxon p, and the seeds where ours is lower."""
     print("\npaired by seed, best self-tuning (worst start) minus the bar")
-    for v in verdicts(rows):
-        problem, bar, ours = v["problem"], v["best LR-free"], v["best self-tuning (worst start)"]
-
-        def losses(method: str, lr0: Any, problem: str = problem) -> dict[int, float]:
-            return {
-                r["seed"]: r["val_loss"]
-                for r in records
-                if (r["problem"], r["method"], r["lr0"]) == (problem, method, lr0)
-            }
-
-        mine, theirs = losses(ours, worst[problem, ours]), losses(bar, None)
-        seeds = sorted(set(mine) & set(theirs))
-        a, b = [mine[s] for s in seeds], [theirs[s] for s in seeds]
-        diff = paired_interval(a, b)
-        p = paired_comparison(a, b).p_value
-        print(
-            f"{problem:18s} {ours} - {bar}: {diff.text()} (Wilcoxon p {p:.2g}); "
-            f"lower on {diff.below} of {diff.n} seeds"
-        )
+    for row in paired_to_bar(records, rows):
+        print(f"{row['problem']:18s} {paired_text(row)}")
 
 
 def main() -> None:

@@ -227,3 +227,15 @@ def test_without_any_lr_free_optimizer_there_is_no_ratio_to_the_bar() -> None:
     rows = lr_free_bar.summarize_bar([r for r in _records() if r["family"] != "lr-free"])
     assert all(math.isnan(r["worst / best LR-free"]) for r in rows)
     assert lr_free_bar.method_scores(rows) == {"Adam-HD": [], "SGD-HD": []}
+
+
+def test_the_verdict_is_paired_by_seed_so_a_page_can_say_how_far_it_is_from_noise() -> None:
+    """The page said met or missed from seed means alone (3 seeds in the full run)."""
+    records = _records()
+    rows = lr_free_bar.summarize_bar(records)
+    (row,) = lr_free_bar.paired_to_bar(records, rows)
+    # Adam-HD from its worst start (1e-4: 0.3 on both seeds) minus Prodigy (0.2 on both)
+    assert (row["ours"], row["bar"], row["n"], row["below"]) == ("Adam-HD", "Prodigy", 2, 0)
+    assert row["mean"] == pytest.approx(0.1)
+    assert lr_free_bar.paired_text(row).startswith("Adam-HD − Prodigy +0.1000 [")
+    assert lr_free_bar.paired_text(row).endswith("lower on 0 of 2 seeds")
