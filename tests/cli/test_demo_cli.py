@@ -26,14 +26,19 @@ def test_demo_writes_one_page_with_the_answer_first(
     folder = tmp_path / "demo"
     assert (folder / "problem-synth-levy-4d-1" / "report.html").is_file()
     assert (folder / "live-digits-mlp" / "report.html").is_file()
-    assert "Over 1 problem with a known optimum (2 seeds × 3 trials each), meta ranked " in out
+    # two seeds are too few pairs to judge: 'meta was not judged', not 'meta ranked not judged'
+    assert "Over 1 problem with a known optimum (2 seeds × 3 trials each), meta was not " in out
+    # one of a kind is singular: not '1 problems', '1 processes', '1 epochs', '1 seeds'
+    assert "on 1 problem x 2 seeds x 3 trials, on 1 process\n" in out
+    assert "digits-mlp (1 epoch per trial) x 1 seed x 2 trials\n" in out
     for other in ("random", "tpe", "gp"):
         line = next(s for s in out.splitlines() if s.startswith(f"Against {other}:"))
         assert re.search(rf"mean rank {NUMBER} against {NUMBER}, difference {NUMBER}", line)
     live = next(s for s in out.splitlines() if s.startswith("Live run on digits-mlp"))
     # one live seed: one difference has no interval, and no verdict is given
-    one = r"[+-]?[\d.e+-]+ \[n/a, n/a\], too few seeds"
-    assert re.search(rf"meta {NUMBER}; against random {NUMBER}: difference {one}", live)
+    na = r"[+-]?[\d.e+-]+ \[n/a\]"
+    one = rf"{na}, too few seeds"
+    assert re.search(rf"meta {na}; against random {na}: difference {one}", live)
     page = (folder / "report.html").read_text()
     assert page.index("The answer") < page.index("Regret per problem")
     assert "href='live-digits-mlp/report.html'" in page

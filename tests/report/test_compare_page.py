@@ -143,3 +143,21 @@ def test_summary_leaves_out_columns_empty_in_every_row(two_seeds: Path) -> None:
     columns = re.findall(r"<th[^>]*>(.*?)</th>", head.group(1))
     assert "method" in columns and "final best (mean)" in columns and "failed" in columns
     assert not [c for c in columns if c.startswith(("test", "regret"))]
+
+
+def test_summary_of_one_method_pairs_nothing(tmp_path: Path) -> None:
+    """One tuner has nothing to be paired against: no empty 'Paired against random:' line."""
+    from hyperlab.report.html import _summary_html
+
+    hyperlab.compare(
+        _reporting,
+        ["random"],
+        seeds=2,
+        trials=2,
+        runs_dir=tmp_path,
+        name="one",
+        progress=False,
+        report=False,
+    )
+    summary = _summary_html(compare_records(tmp_path / "one"))
+    assert "Paired against" not in summary and "<td" in summary

@@ -20,6 +20,7 @@ from hyperlab.report.demo import (
     DemoRecords,
     RunSummary,
     Spread,
+    _median,
     demo_records,
     headline,
     overall,
@@ -115,8 +116,21 @@ def test_headline_says_when_seeds_are_too_few() -> None:
     run = _run("p", {"random": [0.5, 0.6, 0.7], "meta": [0.1, 0.2, 0.3]})
     rec = DemoRecords("meta", [run], overall([run], "meta"))
     lede, against = headline(rec)
-    assert "not judged (fewer than 6 pairs) against random" in lede
+    assert "meta was not judged (fewer than 6 pairs) against random" in lede
+    assert "ranked not judged" not in lede
     assert against.endswith(": too few seeds.") and "too few seeds on 1" in against
+    assert "lower regret on 0 of 1 problem, higher on 0" in against
+
+
+def test_one_seed_has_no_interval() -> None:
+    """One seed, one difference: ``[n/a]``, as :meth:`Interval.text` says, not ``[n/a, n/a]``
+    or a median's ``[x, x]`` that looks like certainty."""
+    run = _run("p", {"random": [0.5], "meta": [0.1]})
+    assert run.pairs[0].text() == "-0.4 [n/a]"
+    assert _median([0.2]).text() == "0.2 [n/a]"
+    run.spreads = {t: _median(list(v.values())) for t, v in run.scores.items()}
+    live = headline(DemoRecords("meta", [], None, live=run))[-1]
+    assert "meta 0.1 [n/a]; against random 0.5 [n/a]: difference -0.4 [n/a]" in live, live
 
 
 def _objective(trial: optuna.Trial) -> float:

@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     problems = _checked(args)
     folder = Path(args.runs_dir) / "demo"
     print(
-        f"demo: {', '.join(DEMO_TUNERS)} on {len(problems)} problems x {args.seeds} seeds x "
-        f"{args.trials} trials, on {args.jobs} processes"
+        f"demo: {', '.join(DEMO_TUNERS)} on {_n(len(problems), 'problem')} x "
+        f"{_n(args.seeds, 'seed')} x {_n(args.trials, 'trial')}, on {_n(args.jobs, 'process')}"
     )
     for problem in problems:
         compare(
@@ -158,13 +158,20 @@ def _checked(args: argparse.Namespace) -> list[str]:
     return problems
 
 
+def _n(count: int, noun: str) -> str:
+    """``1 seed``, ``2 seeds``, ``2 processes``."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}{'es' if noun.endswith('s') else 's'}"
+
+
 def _live_run(args: argparse.Namespace, folder: Path) -> Path:
     """Run the live comparison on :data:`LIVE_TASK`; its folder."""
     from hyperlab.api import compare
 
     print(
-        f"demo: live run, {LIVE_TASK} ({LIVE_BUDGET} epochs per trial) x "
-        f"{args.live_seeds} seeds x {args.live_trials} trials"
+        f"demo: live run, {LIVE_TASK} ({_n(LIVE_BUDGET, 'epoch')} per trial) x "
+        f"{_n(args.live_seeds, 'seed')} x {_n(args.live_trials, 'trial')}"
     )
     compare(
         LIVE_TASK,

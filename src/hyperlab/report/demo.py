@@ -71,9 +71,12 @@ class Spread:
 
     def text(self, digits: int = 3, signed: bool = False) -> str:
         """``0.0123 [0.0081, 0.02]``: the number, then its interval (``signed``: ``+0.01
-        [-0.002, +0.02]``)."""
+        [-0.002, +0.02]``; ``[n/a]`` without an interval, as from one difference)."""
+        value = _num(self.value, digits, signed)
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            return f"{value} [n/a]"
         low, high = _num(self.low, digits, signed), _num(self.high, digits, signed)
-        return f"{_num(self.value, digits, signed)} [{low}, {high}]"
+        return f"{value} [{low}, {high}]"
 
 
 @dataclass
@@ -215,6 +218,8 @@ def _median(values: Sequence[float]) -> Spread:
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return Spread(math.nan, math.nan, math.nan)
+    if len(finite) == 1:  # one seed: no spread to resample ([n/a], not [x, x])
+        return Spread(finite[0], math.nan, math.nan)
     med, low, high = bootstrap_band(np.asarray(finite, dtype=float)[:, None])
     return Spread(float(med[0]), float(low[0]), float(high[0]))
 
@@ -332,9 +337,12 @@ def _lede(rec: DemoRecords, ov: Overall) -> str:
     }
     groups = {v: [p.other for p in ov.pairs if p.verdict == v] for v in words}
     parts = [f"{words[v]} {_and(names)}" for v, names in groups.items() if names]
+    # 'ranked' goes with a ranking only: 'meta was not judged ... against random', not
+    # 'meta ranked not judged ...'
+    verb = "ranked" if any(groups[v] for v in (BETTER, WORSE, NOISE)) else "was"
     return (
         f"Over {ov.problems} problem{'s' * (ov.problems != 1)} with a known optimum "
-        f"({_sizes(rec.problems)} each), {rec.focus} ranked {'; '.join(parts)} (mean rank "
+        f"({_sizes(rec.problems)} each), {rec.focus} {verb} {'; '.join(parts)} (mean rank "
         f"among {len(ov.ranks)} tuners over {ov.n} problem × seed runs; 95% intervals below)."
     )
 
@@ -344,7 +352,8 @@ def _against(rec: DemoRecords, ov: Overall, p: Pair) -> str:
     few = f", too few seeds on {t[FEW]}" if t[FEW] else ""
     ranks = ov.ranks
     return (
-        f"Against {p.other}: lower regret on {t[BETTER]} of {ov.problems} problems, higher on "
+        f"Against {p.other}: lower regret on {t[BETTER]} of {ov.problems} "
+        f"problem{'s' * (ov.problems != 1)}, higher on "
         f"{t[WORSE]}, within noise on {t[NOISE]}{few}; mean rank {ranks[rec.focus].text(3)} "
         f"against {ranks[p.other].text(3)}, difference {p.text(2)}: {p.verdict}."
     )

@@ -377,6 +377,8 @@ def _summary_html(rec: CompareRecords) -> str:
         'seeds the test cannot get there, so small comparisons stay "within noise". Final best '
         f"and test {html.escape(test)}: {better(rec.direction)} is better.</p>"
     )
+    if not rec.comparisons:  # one method: nothing is paired against it
+        return table(rows, drop_empty=True)
     return (
         table(rows, drop_empty=True)
         + f"<p>Paired against {html.escape(rec.reference)}:</p><ul>{verdicts}</ul>"
