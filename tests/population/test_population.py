@@ -692,6 +692,9 @@ def test_the_summary_and_report_tell_the_screen_and_the_failed_segments(tmp_path
     assert records is not None and records.notes == [
         line for line in lines if line.startswith(("the screen", "2 segments"))
     ]
+    from hyperlab.report.population_html import population_section
+
+    assert "<p class='note'>The screen trained 4 more" in population_section(records)
 
 
 def test_the_summary_of_a_plain_study_ignores_its_own_lineage_attributes() -> None:

@@ -40,7 +40,7 @@ def population_section(rec: PopulationRecords) -> str:
         "<table><thead><tr><th>epochs</th><th>trained by</th><th>copied from</th>"
         f"<th class='t'>hyperparameters</th></tr></thead><tbody>{rows}</tbody></table>"
     )
-    notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in rec.notes)
+    notes = "".join(f"<p class='note'>{html.escape(n[:1].upper() + n[1:])}</p>" for n in rec.notes)
     return (
         f"<p>{html.escape(rec.sentence)}</p>{notes}{figures}{schedule}"
         "<h3>Lineage</h3><p class='note'>Each member starts at the top level, as does a restart; a copy "
