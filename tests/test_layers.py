@@ -35,7 +35,7 @@ ALLOWED = {
     "pruners": CORE | {"curves", "tasks"},
     "lab": CORE | {"tasks"},
     "report": CORE | {"lab", "tasks", "diagnose"},
-    "experiments": CORE | {"tasks", "hypergrad", "report"},
+    "experiments": CORE | {"tasks", "hypergrad", "report", "lab"},  # (lab: its statistics)
     "testing": CORE | {"tasks"},
     "population": CORE | {"tasks", "hypergrad"},
     "api": CORE | {"lab", "report", "tasks"},
