@@ -85,7 +85,8 @@ def test_a_stop_for_failures_says_it_counted_one_process_of_this_run(tmp_path: P
     assert rec.stopped == "stopped after 10 failed trials in a process of this run"
 
 
-def test_interrupted_trial_is_failed_and_resumed(tmp_path: Path) -> None:
+def _interrupted_at_the_third_call() -> Any:
+    """An objective ``x ** 2`` whose third call is cut off by Ctrl-C."""
     calls = {"n": 0}
 
     def interrupt_once(trial: optuna.Trial) -> float:
@@ -94,6 +95,12 @@ def test_interrupted_trial_is_failed_and_resumed(tmp_path: Path) -> None:
         if calls["n"] == 3:
             raise KeyboardInterrupt
         return x**2
+
+    return interrupt_once
+
+
+def test_interrupted_trial_is_failed_and_resumed(tmp_path: Path) -> None:
+    interrupt_once = _interrupted_at_the_third_call()
 
     try:
         hyperlab.tune(
@@ -635,14 +642,7 @@ def test_a_comparison_counts_the_trials_cut_off_apart(tmp_path: Path) -> None:
     """The tune page counted a trial cut off by an interrupt apart; a comparison's did not."""
     from hyperlab.report.records import compare_records
 
-    calls = {"n": 0}
-
-    def interrupt_once(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("x", -1, 1)
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return x**2
+    interrupt_once = _interrupted_at_the_third_call()
 
     for _ in range(2):  # interrupted, then resumed
         try:
