@@ -143,6 +143,7 @@ def test_summary_leaves_out_columns_empty_in_every_row(two_seeds: Path) -> None:
     columns = re.findall(r"<th[^>]*>(.*?)</th>", head.group(1))
     assert "method" in columns and "final best (mean)" in columns and "failed" in columns
     assert not [c for c in columns if c.startswith(("test", "regret"))]
+    assert "Final best: lower is better" in summary and "and test" not in summary  # no test
 
 
 def test_summary_of_one_method_pairs_nothing(tmp_path: Path) -> None:

@@ -365,7 +365,8 @@ def self_lr(*, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
         parts = ", ".join(f"{m} {mine[m][spread_key]}" for m in METHODS if m in mine)
         summary.append(
             f"{kind}: spread (max/min) of the seed-mean final validation loss over the initial "
-            f"rates {', '.join(inside)} (those of 1e-4..1e-1 this run tried; 1 = insensitive): "
+            f"rates {', '.join(inside)} (those of 1e-4..1e-1 this run tried; 1 = the same loss "
+            "from every rate, which a method that learns nothing from any rate also gets): "
             f"{parts}. Best final validation loss: "
             + ", ".join(f"{m} {mine[m]['val loss @best']}" for m in METHODS if m in mine)
             + "."

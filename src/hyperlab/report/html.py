@@ -371,11 +371,13 @@ def _summary_html(rec: CompareRecords) -> str:
     verdicts = "".join(
         f"<li class='verdict'>{html.escape(c['sentence'])}</li>" for c in rec.comparisons
     )
+    tested = any(math.isfinite(m.test_mean) for m in rec.methods)
+    scored = f"Final best and test {html.escape(test)}" if tested else "Final best"
     note = (
         "<p class='note'>A difference is called real only when it exceeds twice its standard "
         "error and the paired Wilcoxon signed-rank test over seeds gives p &lt; 0.05; with few "
-        'seeds the test cannot get there, so small comparisons stay "within noise". Final best '
-        f"and test {html.escape(test)}: {better(rec.direction)} is better.</p>"
+        'seeds the test cannot get there, so small comparisons stay "within noise". '
+        f"{scored}: {better(rec.direction)} is better.</p>"
     )
     if not rec.comparisons:  # one method: nothing is paired against it
         return table(rows, drop_empty=True)
