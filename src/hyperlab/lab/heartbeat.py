@@ -273,3 +273,43 @@ def _naive(moment: Any) -> datetime:
     if isinstance(moment, str):  # (SQLite without type information)
         moment = datetime.fromisoformat(moment)
     return moment.replace(tzinfo=None)  # type: ignore[no-any-return]
+
+
+def fresh_beat_files(folder: Path, grace: float) -> dict[int, float]:
+    """Seconds since each heartbeat file of ``folder`` was touched, by trial id, for those
+    touched within ``grace`` seconds (a file removed after the listing: its trial ended)."""
+    now = time.time()
+    out = {}
+    for beat in sorted(folder.iterdir()) if folder.is_dir() else ():
+        try:
+            age = now - beat.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if beat.name.isdigit() and age <= grace:
+            out[int(beat.name)] = max(0.0, age)
+    return out
+
+
+def fresh_sqlite_beats(path: Path, grace: float) -> list[tuple[str, int, float]]:
+    """``(study, trial number, seconds since its heartbeat)`` of the running trials of a SQLite
+    file that beat within ``grace`` seconds, read read-only (opening it through Optuna could
+    write into it; a damaged or unreadable file shows none)."""
+    import sqlite3
+
+    query = (
+        "SELECT s.study_name, t.number, "
+        "(julianday(CURRENT_TIMESTAMP) - julianday(h.heartbeat)) * 86400 "
+        "FROM trials t JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
+        "JOIN studies s ON s.study_id = t.study_id WHERE t.state = 'RUNNING'"
+    )
+    uri = path.absolute().as_uri() + "?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            rows = db.execute(query).fetchall()
+    except sqlite3.Error:
+        return []
+    return [
+        (str(name), int(number), max(0.0, float(age)))
+        for name, number, age in rows
+        if age is not None and age <= grace
+    ]

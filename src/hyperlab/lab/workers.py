@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from hyperlab.errors import DataNotFoundError, InputError, RunInUseError
+from hyperlab.errors import (
+    DataNotFoundError,
+    HyperlabError,
+    InputError,
+    RunInUseError,
+)
+from hyperlab.lab.heartbeat import beat_ages, beats_folder, fresh_beat_files, fresh_sqlite_beats
 from hyperlab.lab.runner import (
     StudyJob,
     _configure_worker,
@@ -31,6 +37,7 @@ from hyperlab.lab.runner import (
     run_job,
 )
 from hyperlab.lab.storage import check_heartbeats, open_storage, redact
+from hyperlab.lab.urls import storage_file
 from hyperlab.registry import TASKS
 from hyperlab.stops import clear_failure_stop
 
@@ -336,29 +343,23 @@ def live_trials(
     (opening it through Optuna could write into it); a database that does not open has no live
     trials that can be seen.
     """
-    from hyperlab.errors import HyperlabError
-    from hyperlab.lab.heartbeat import beats_folder
-    from hyperlab.lab.urls import storage_file
-
-    path = storage_file(storage) if storage.startswith("journal:") else None
-    folder = beats_folder(path) if path is not None else None
-    if not read:
-        if folder is not None:
-            return _fresh_beat_files(folder, DEFAULT_GRACE)
-        path = storage_file(storage)
-        return _fresh_sqlite_beats(path, DEFAULT_GRACE) if path is not None else []
-    try:
-        opened = open_storage(storage, must_exist=True)
-    except HyperlabError:
-        return _fresh_beat_files(folder, DEFAULT_GRACE) if folder is not None else []
-    return _live_in(opened, names, folder)
+    path = storage_file(storage)
+    folder = beats_folder(path) if path is not None and storage.startswith("journal:") else None
+    if not read and folder is None:
+        beats = fresh_sqlite_beats(path, DEFAULT_GRACE) if path is not None else []
+        return [LiveTrial(study, number, age) for study, number, age in beats]
+    if read:
+        try:
+            return _live_in(open_storage(storage, must_exist=True), names, folder)
+        except HyperlabError:
+            pass  # (damaged: a journal is judged by its files below)
+    files = fresh_beat_files(folder, DEFAULT_GRACE) if folder is not None else {}
+    return [LiveTrial("", trial_id, age) for trial_id, age in files.items()]
 
 
 def _live_in(
     storage: optuna.storages.BaseStorage, names: set[str] | None, folder: Path | None
 ) -> list[LiveTrial]:
-    from hyperlab.lab.heartbeat import beat_ages
-
     out = []
     for frozen in storage.get_all_studies():
         setup = frozen.user_attrs.get(SETUP_ATTR)
@@ -376,47 +377,6 @@ def _live_in(
     return out
 
 
-def _fresh_beat_files(folder: Path, grace: float) -> list[LiveTrial]:
-    """The heartbeat files touched within ``grace`` seconds, as trials of an unknown study (a
-    file removed after the listing is a trial that ended there)."""
-    import time
-
-    now = time.time()
-    out = []
-    for beat in sorted(folder.iterdir()) if folder.is_dir() else ():
-        try:
-            age = now - beat.stat().st_mtime
-        except FileNotFoundError:
-            continue
-        if beat.name.isdigit() and age <= grace:
-            out.append(LiveTrial("", int(beat.name), max(0.0, age)))
-    return out
-
-
-def _fresh_sqlite_beats(path: Path, grace: float) -> list[LiveTrial]:
-    """The running trials of a SQLite file that beat within ``grace`` seconds, read read-only
-    (a damaged or unreadable file shows none)."""
-    import contextlib
-    import sqlite3
-
-    query = (
-        "SELECT t.number, (julianday(CURRENT_TIMESTAMP) - julianday(h.heartbeat)) * 86400, "
-        "s.study_name FROM trials t JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
-        "JOIN studies s ON s.study_id = t.study_id WHERE t.state = 'RUNNING'"
-    )
-    uri = path.absolute().as_uri() + "?mode=ro"
-    try:
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            rows = db.execute(query).fetchall()
-    except sqlite3.Error:
-        return []
-    return [
-        LiveTrial(str(name), int(number), max(0.0, float(age)))
-        for number, age, name in rows
-        if age is not None and age <= grace
-    ]
-
-
 def workers_running_error(storage: str, live: list[LiveTrial], doing: str) -> RunInUseError:
     """The error for ``doing`` (what was refused) while workers run trials of ``storage``."""
     many = len(live) > 1
@@ -425,9 +385,5 @@ def workers_running_error(storage: str, live: list[LiveTrial], doing: str) -> Ru
         f"{redact(storage)!r} now ({live[0].describe()}{' and more' if many else ''}); stop "
         "the `hyperlab worker` processes first (Ctrl-C or SIGTERM: each queues its trial "
         "again), or wait until they are done; a trial whose process was killed stops counting "
-        f"{_wait(live)} after its last heartbeat (the grace period)"
+        f"{max(t.grace for t in live):.0f} s after its last heartbeat (the grace period)"
     )
-
-
-def _wait(live: list[LiveTrial]) -> str:
-    return f"{max(t.grace for t in live):.0f} s"
