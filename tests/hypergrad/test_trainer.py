@@ -318,3 +318,18 @@ def test_every_trainer_refuses_data_that_is_not_batches_of_pairs(
         trainer.fit(data(x, y), [(x, y)])
     with pytest.raises(InputTypeError, match=message.replace("training", "validation")):
         trainer.fit([(x, y)], data(x, y))
+
+
+def test_evaluate_refuses_one_batch_by_name_and_reads_a_generator() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    trainer = HyperTrainer(model, nn.MSELoss(), [WeightDecay(model)])
+    x, y = torch.randn(6, 3), torch.randn(6, 1)
+    with pytest.raises(InputTypeError, match=r"wrap it in a list, \[\(x, y\)\]"):
+        trainer.evaluate((x, y))  # one batch, not a list of batches
+    with pytest.raises(InputTypeError, match=r"one tensor of shape \(6, 3\)"):
+        trainer.evaluate(x)  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match=r"must yield batches .*a tuple of 3 items"):
+        trainer.evaluate([(x, y, y)])  # type: ignore[list-item]
+    whole = trainer.evaluate([(x, y)])
+    assert trainer.evaluate(b for b in [(x[:3], y[:3]), (x[3:], y[3:])]) == pytest.approx(whole)

@@ -19,7 +19,7 @@ in natural units are recorded after every hyperparameter step.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_positive_int
-from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
+from hyperlab.hypergrad.batches import Cycle, check_epochs, check_reiterable, checked_batch, passes
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
 from hyperlab.hypergrad.valgrad import check_neumann, ift_hypergradient, t1t2_hypergradient
 
@@ -188,11 +188,19 @@ class HyperTrainer:
 
     @torch.no_grad()
     def evaluate(self, data: Iterable[Batch]) -> float:
-        """Mean data loss (no penalty) of the model in eval mode, weighted by batch size."""
+        """Mean data loss (no penalty) of the model in eval mode, weighted by batch size.
+
+        Raises:
+            InputTypeError: ``data`` is one batch ``(x, y)`` or a tensor, not batches.
+            InputError: ``data`` yields no sample.
+        """
+        if not isinstance(data, Iterator):  # (one pass: a generator will do)
+            check_reiterable(data, "data")  # refuses one batch (x, y), a tensor
         was = self.model.training
         self.model.eval()
         total, count = 0.0, 0
-        for x, y in data:
+        for batch in data:
+            x, y = checked_batch(batch, "data")
             total += float(self._data_loss(self.model(x), y)) * len(x)
             count += len(x)
         self.model.train(was)
