@@ -29,7 +29,12 @@ from torch import Tensor, nn
 from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_positive_int
 from hyperlab.hypergrad.batches import Cycle, check_epochs, check_reiterable, checked_batch, passes
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
-from hyperlab.hypergrad.valgrad import check_neumann, ift_hypergradient, t1t2_hypergradient
+from hyperlab.hypergrad.valgrad import (
+    check_neumann,
+    ift_hypergradient,
+    t1t2_hypergradient,
+    weight_grads,
+)
 
 __all__ = ["METHODS", "HyperHistory", "HyperTrainer"]
 
@@ -258,7 +263,7 @@ class HyperTrainer:
         if pen is not None:
             loss = loss + pen
         weights = list(self._weights.values())
-        grads = torch.autograd.grad(loss, weights)
+        grads = weight_grads(loss, weights)
         with torch.no_grad():
             for p, g in zip(weights, grads):
                 p.add_(g, alpha=-self.lr)
@@ -332,7 +337,7 @@ class HyperTrainer:
         out = torch.autograd.grad(loss, hs, allow_unused=True, retain_graph=True)
         grads = [torch.zeros_like(h) if g is None else g for h, g in zip(hs, out)]
         weights = list(self._weights.values())
-        wgrads = torch.autograd.grad(loss, weights)
+        wgrads = weight_grads(loss, weights)
         with torch.no_grad():
             for p, g in zip(weights, wgrads):
                 p.add_(g, alpha=-self.lr)
