@@ -308,6 +308,11 @@ def test_bad_adam_input_and_types() -> None:
     p.grad = torch.ones(2)
     with pytest.raises(InputError, match=re.escape("-1.0")):
         opt.step()
+    opt.param_groups[0]["lr"] = "0.1"  # text: compared with 0, it failed in a TypeError
+    with pytest.raises(InputTypeError, match=r"lr must be a number, got '0\.1'"):
+        opt.step()
+    opt.param_groups[0]["lr"] = torch.tensor(0.1)  # a one-number tensor still steps
+    opt.step()
 
 
 def test_rate_under_constant_gradient_is_capped_instead_of_overflowing() -> None:

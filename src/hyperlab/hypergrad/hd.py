@@ -294,9 +294,9 @@ class HDOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            if group["lr"] < 0 or not math.isfinite(group["lr"]):
-                raise InputError(f"learning rate must be a finite number >= 0, got {group['lr']!r}")
+        for group in self.param_groups:  # (a scheduler or the user may have set it)
+            lr = group["lr"]
+            check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
         refuse_sparse(self)
         self._hyper_step()
         for i, group in enumerate(self.param_groups):
