@@ -188,3 +188,13 @@ def test_pretraining_curves_of_another_search_space_are_refused_before_anything_
             pruner_options={"pretrain": "lcbench-126026"}, progress=False,
         )  # fmt: skip
     assert not list(tmp_path.rglob("study.db"))
+
+
+def test_numpy_seeds_count_and_list_are_taken(tmp_path: Path) -> None:
+    import numpy as np
+
+    kw: dict[str, Any] = {"trials": 1, "runs_dir": tmp_path, "progress": False, "report": False}
+    records = hyperlab.compare("branin", ["random"], seeds=np.int64(2), name="a", **kw)
+    assert sorted({r["seed"] for r in records}) == [0, 1]
+    records = hyperlab.compare("branin", ["random"], seeds=np.array([3, 5]), name="b", **kw)
+    assert sorted({r["seed"] for r in records}) == [3, 5]

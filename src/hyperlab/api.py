@@ -6,12 +6,14 @@ there, before anything is stored), runs it under the run's lock and writes the r
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Iterable, KeysView, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from hyperlab.errors import InputError, InputTypeError, NoCompletedTrialError, check_bool
@@ -223,8 +225,8 @@ MAX_SEEDS = 10_000
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
-    """``seeds`` as a list: ``K`` means 0..K-1."""
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    """``seeds`` as a list: ``K`` (an int, NumPy's too) means 0..K-1."""
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool | np.bool_):
         count = positive_int("seeds", seeds)
         if count > MAX_SEEDS:  # (one study each: a count past this is a typo, not a plan)
             raise InputError(f"seeds must be at most {MAX_SEEDS} (one study each), got {count}")

@@ -3,13 +3,14 @@ from __future__ import annotations
 import copy
 import math
 import re
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from hyperlab.errors import InputError, InputTypeError
-from hyperlab.hypergrad import SGDHD, SGDNHD, AdamHD
+from hyperlab.hypergrad import SGDHD, SGDNHD, AdamHD, StackedOptimizer
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -307,6 +308,11 @@ def test_bad_adam_input_and_types() -> None:
     p.grad = torch.ones(2)
     with pytest.raises(InputError, match=re.escape("-1.0")):
         opt.step()
+    opt.param_groups[0]["lr"] = "0.1"  # text: compared with 0, it failed in a TypeError
+    with pytest.raises(InputTypeError, match=r"lr must be a number, got '0\.1'"):
+        opt.step()
+    opt.param_groups[0]["lr"] = torch.tensor(0.1)  # a one-number tensor still steps
+    opt.step()
 
 
 def test_rate_under_constant_gradient_is_capped_instead_of_overflowing() -> None:
@@ -417,6 +423,39 @@ def test_a_module_or_no_parameters_are_refused_with_the_fix() -> None:
         AdamHD([])
     with pytest.raises(InputError, match="SGDHD got no parameters to train"):
         SGDHD([{"params": []}])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (lambda m: [m], r"got Linear Linear\(in_features=3.* as parameter 0: pass model\.param"),
+        (lambda m: {"params": list(m.parameters())}, r"got dict \{'params'.*goes in a list"),
+        (lambda m: [list(m.parameters())], r"takes tensors to train, got list \[Parameter"),
+        (lambda m: ["weight"], r"got str 'weight' as parameter 0"),
+        (lambda m: [{"params": None}], r"a param group's params must be tensors, got NoneType"),
+        (lambda m: 0.1, r"takes the parameters to train, got float 0\.1"),
+    ],
+)
+@pytest.mark.parametrize("cls", [SGDHD, AdamHD, StackedOptimizer])
+def test_parameters_that_are_not_tensors_are_refused_by_value(
+    cls: Any, params: Any, message: str
+) -> None:
+    model = torch.nn.Linear(3, 1)
+    args = (["sgd", "sgd"],) if cls is StackedOptimizer else ()
+    with pytest.raises(InputTypeError, match=message):
+        cls(params(model), *args)
+
+
+def test_named_parameters_still_train() -> None:
+    model = torch.nn.Linear(3, 1)
+    for opt in (
+        SGDHD(model.named_parameters()),
+        StackedOptimizer(model.named_parameters(), ["sgd"]),
+    ):
+        before = model.weight.detach().clone()
+        model(torch.ones(2, 3)).sum().backward()
+        opt.step()
+        assert not torch.equal(model.weight, before)
 
 
 def test_a_frozen_model_is_warned_about() -> None:

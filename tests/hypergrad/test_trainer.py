@@ -318,3 +318,58 @@ def test_every_trainer_refuses_data_that_is_not_batches_of_pairs(
         trainer.fit(data(x, y), [(x, y)])
     with pytest.raises(InputTypeError, match=message.replace("training", "validation")):
         trainer.fit([(x, y)], data(x, y))
+
+
+def test_evaluate_refuses_one_batch_by_name_and_reads_a_generator() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    trainer = HyperTrainer(model, nn.MSELoss(), [WeightDecay(model)])
+    x, y = torch.randn(6, 3), torch.randn(6, 1)
+    with pytest.raises(InputTypeError, match=r"wrap it in a list, \[\(x, y\)\]"):
+        trainer.evaluate((x, y))  # one batch, not a list of batches
+    with pytest.raises(InputTypeError, match=r"one tensor of shape \(6, 3\)"):
+        trainer.evaluate(x)  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match=r"must yield batches .*a tuple of 3 items"):
+        trainer.evaluate([(x, y, y)])  # type: ignore[list-item]
+    whole = trainer.evaluate([(x, y)])
+    assert trainer.evaluate(b for b in [(x[:3], y[:3]), (x[3:], y[3:])]) == pytest.approx(whole)
+
+
+class _WithUnusedHead(nn.Module):
+    """A model whose forward skips one of its layers (an auxiliary head)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(3, 4), ConcreteDropout(), nn.Linear(4, 1))
+        self.aux = nn.Linear(4, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+@pytest.mark.parametrize("method", ["t1t2", "ift", "train"])
+def test_a_weight_the_forward_skips_has_a_zero_gradient(method: str) -> None:
+    """torch refused the whole gradient ("appears to not have been used in the graph") from
+    deep inside autograd; an unused weight now stays as it is, as torch.optim leaves it."""
+    torch.manual_seed(0)
+    model = _WithUnusedHead()
+    aux = model.aux.weight.detach().clone()
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+    data = list(zip(x.split(4), y.split(4)))
+    trainer = HyperTrainer(model, nn.MSELoss(), method=method)
+    history = trainer.fit(data, data)
+    assert len(history.step) == 4 and np.isfinite(history.values["dropout"]).all()
+    assert torch.equal(model.aux.weight, aux)
+
+
+def test_a_loss_linear_in_the_output_gives_a_hypergradient() -> None:
+    """The bias's gradient is then a constant (it has no graph): autograd refused the mixed
+    derivative ("element 3 of tensors does not require grad")."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), ConcreteDropout(), nn.Linear(4, 1))
+    data = [(torch.randn(4, 3), torch.randn(4, 1))]
+    for method in ("t1t2", "ift"):
+        trainer = HyperTrainer(
+            model, lambda out, y: (out - y).mean(), [WeightDecay(model)], method=method
+        )
+        assert np.isfinite(trainer.fit(data, data).values["weight_decay"]).all()

@@ -77,3 +77,26 @@ def test_a_pruner_on_a_task_of_one_epoch_is_refused_by_name() -> None:
             trials=12, budget=1,
         )  # fmt: skip
     assert "'?'" not in str(info.value)  # a user's objective has no task to name
+
+
+def test_numpy_seeds_are_taken_as_ints() -> None:
+    import numpy as np
+
+    plan = _plan(seeds=[np.int64(0), np.uint32(3)])
+    assert plan.spec.seeds == [0, 3]
+    assert all(type(s) is int for s in plan.spec.seeds)  # run.json records them
+    with pytest.raises(hyperlab.errors.InputTypeError, match=r"seed must be an integer, got 0\.0"):
+        _plan(seeds=[0.0])
+
+
+def test_task_options_with_an_objective_function_are_refused_by_value() -> None:
+    with pytest.raises(InputError, match=r"task_options \{'epochs': 5\}.*objective function"):
+        make_plan(
+            "tune", _one_value, name="p", tuners=["random"], pruners=["none"], seeds=[0],
+            trials=2, task_options={"epochs": 5},
+        )  # fmt: skip
+    plan = make_plan(
+        "tune", _one_value, name="p", tuners=["random"], pruners=["none"], seeds=[0],
+        trials=2, task_options={},
+    )  # fmt: skip
+    assert plan.spec.task_options == {}

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.lab.stats import (
     bootstrap_band,
     bootstrap_interval,
@@ -107,3 +108,41 @@ def test_one_difference_has_no_interval_and_tells_nothing_from_noise() -> None:
     assert one.contains_zero() and bootstrap_interval([]).contains_zero()
     assert one.text() == "+0.5000 [n/a]"
     assert not bootstrap_interval([0.5, 0.6, 0.7]).contains_zero()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: mean_se(["1", "2"]), InputTypeError, "values must be numbers, got '1' among"),
+        (lambda: mean_se([1.0, None]), InputTypeError, "got None among them"),
+        (lambda: mean_se(3.0), InputTypeError, "a sequence of numbers, got 3.0"),
+        (lambda: bootstrap_interval({"a": 1.0}), InputTypeError, r"diffs must be a sequence"),
+        (lambda: bootstrap_interval([[1.0, 2.0]]), InputTypeError, r"got \[1.0, 2.0\] among"),
+        (lambda: bootstrap_interval([1.0], level="0.95"), InputTypeError, "level must be a nu"),
+        (lambda: bootstrap_interval([1.0, 2.0], seed=-1), InputError, "seed must be an integer"),
+        (
+            lambda: bootstrap_band(np.ones((3, 2)), level=95),
+            InputError,
+            r"level must be in \(0, 1\)",
+        ),
+        (
+            lambda: bootstrap_band(np.ones((3, 2)), n_boot=0),
+            InputError,
+            "n_boot must be a positive",
+        ),
+        (lambda: bootstrap_band([[1.0, 2.0], [3.0]]), InputError, "samples must be a 2-D array"),
+        (lambda: paired_comparison([1.0, "2"], [1.0, 2.0]), InputTypeError, "a must be numbers"),
+        (lambda: mean_ranks([[1.0], [2.0]]), InputTypeError, "table must be a dict"),
+    ],
+)
+def test_bad_values_and_settings_are_refused_by_value(call: Any, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_numpy_settings_and_one_shot_sides_are_taken() -> None:
+    assert bootstrap_interval([1.0, 2.0, 4.0], n_boot=np.int64(500)) == bootstrap_interval(
+        [1.0, 2.0, 4.0], n_boot=500
+    )
+    interval = paired_interval(iter([1.0, 2.0, 3.0]), iter([0.0, 0.0, 0.0]))
+    assert interval.n == 3 and interval.mean == pytest.approx(2.0)

@@ -124,9 +124,11 @@ def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]
     return state["exp_avg"], state["exp_avg_sq"], state["step"]
 
 
-def _checked_params(owner: str, params: Any) -> list[Any]:
-    """``params`` as a list, refusing a module and an empty list by name, and warning when no
-    parameter requires a gradient (every step would then change nothing)."""
+def checked_params(owner: str, params: Any, *, stacklevel: int = 4) -> list[Any]:
+    """``params`` as a list, refusing a module, one tensor, one param group not in a list,
+    anything but tensors in it and an empty list by name, and warning when no parameter
+    requires a gradient (every step would then change nothing; ``stacklevel`` points the
+    warning at the caller of the optimizer's constructor)."""
     if isinstance(params, torch.nn.Module) and not isinstance(params, torch.nn.ParameterList):
         raise InputTypeError(
             f"{owner} takes the parameters to train, got the module {type(params).__name__}: "
@@ -134,23 +136,55 @@ def _checked_params(owner: str, params: Any) -> list[Any]:
         )
     if isinstance(params, Tensor):
         raise InputTypeError(f"{owner} takes a list of parameters, got one tensor: pass [tensor]")
+    if isinstance(params, dict):
+        raise InputTypeError(
+            f"{owner} takes model.parameters() or a list of param groups, got "
+            f"{_short(params)}: a param group goes in a list, [{{'params': ...}}]"
+        )
+    if not isinstance(params, Iterable):
+        raise InputTypeError(f"{owner} takes the parameters to train, got {_short(params)}")
     listed = [_listed_group(item) if isinstance(item, dict) else item for item in params]
     tensors = [p for item in listed for p in (item["params"] if isinstance(item, dict) else [item])]
     if not tensors:
         raise InputError(f"{owner} got no parameters to train: pass model.parameters()")
-    if not any(getattr(p, "requires_grad", True) for p in tensors):
+    if not any(p.requires_grad for p in _refuse_non_tensors(owner, tensors)):
         warnings.warn(
             f"{owner}: none of the {len(tensors)} parameters requires a gradient (a frozen "
             "model): its steps will change nothing",
             RuntimeWarning,
-            stacklevel=4,  # the caller of the optimizer's constructor
+            stacklevel=stacklevel,
         )
     return listed
+
+
+def _refuse_non_tensors(owner: str, params: list[Any]) -> list[Tensor]:
+    """The tensors among the parameters (each alone or named, ``(name, tensor)`` as
+    ``model.named_parameters()`` gives), refusing anything else (a module in a list, say)."""
+    out: list[Tensor] = []
+    for i, p in enumerate(params):
+        named = isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+        tensor = p[1] if named else p
+        if not isinstance(tensor, Tensor):
+            hint = ": pass model.parameters()" if isinstance(tensor, torch.nn.Module) else ""
+            raise InputTypeError(
+                f"{owner} takes tensors to train, got {_short(p)} as parameter {i}{hint}"
+            )
+        out.append(tensor)
+    return out
+
+
+def _short(value: Any) -> str:
+    """``value``'s type and the start of its repr, for a message."""
+    text = " ".join(repr(value).split())  # (a tensor's repr spans lines)
+    text = text if len(text) <= 80 else text[:77] + "..."
+    return f"{type(value).__name__} {text}"
 
 
 def _listed_group(group: dict[str, Any]) -> dict[str, Any]:
     """A param group whose ``params`` (a generator, say) is a list, read once."""
     ps = group.get("params", [])
+    if not isinstance(ps, Tensor | Iterable):
+        raise InputTypeError(f"a param group's params must be tensors, got {_short(ps)}")
     return {**group, "params": [ps] if isinstance(ps, Tensor) else list(ps)}
 
 
@@ -174,7 +208,7 @@ class HDOptimizer(Optimizer):
 
     def __init__(self, params: Any, defaults: dict[str, Any], *, per_group: bool) -> None:
         self.per_group = check_bool("per_group", per_group)
-        super().__init__(_checked_params(type(self).__name__, params), defaults)
+        super().__init__(checked_params(type(self).__name__, params), defaults)
         self.lr_history: list[list[float]] = [[] for _ in self.param_groups]
 
     # -- public API -------------------------------------------------------------------------
@@ -260,9 +294,9 @@ class HDOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            if group["lr"] < 0 or not math.isfinite(group["lr"]):
-                raise InputError(f"learning rate must be a finite number >= 0, got {group['lr']!r}")
+        for group in self.param_groups:  # (a scheduler or the user may have set it)
+            lr = group["lr"]
+            check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
         refuse_sparse(self)
         self._hyper_step()
         for i, group in enumerate(self.param_groups):

@@ -64,7 +64,13 @@ from hyperlab.errors import (
     check_nonneg,
     check_unit,
 )
-from hyperlab.hypergrad.hd import _MAX_LR, adam_moments, check_state_kind, refuse_sparse
+from hyperlab.hypergrad.hd import (
+    _MAX_LR,
+    adam_moments,
+    check_state_kind,
+    checked_params,
+    refuse_sparse,
+)
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
 
@@ -459,6 +465,7 @@ class StackedOptimizer(Optimizer):
         # names each level's hyperoptimizer learns; the top level's stay fixed
         self._learn = [lv.learned() for lv in self.levels[:-1]] + [()]
         self.levels[-1].learned()  # check its settings too
+        params = checked_params(type(self).__name__, params, stacklevel=3)
         super().__init__(params, self.levels[0].group_defaults())
         # Hyperoptimizer levels' current values (shared by all groups), JSON-like plain data.
         self.hyper_state: dict[str, Any] = {

@@ -19,7 +19,7 @@ in natural units are recorded after every hyperparameter step.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +27,14 @@ import torch
 from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_positive_int
-from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
+from hyperlab.hypergrad.batches import Cycle, check_epochs, check_reiterable, checked_batch, passes
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
-from hyperlab.hypergrad.valgrad import check_neumann, ift_hypergradient, t1t2_hypergradient
+from hyperlab.hypergrad.valgrad import (
+    check_neumann,
+    ift_hypergradient,
+    t1t2_hypergradient,
+    weight_grads,
+)
 
 __all__ = ["METHODS", "HyperHistory", "HyperTrainer"]
 
@@ -188,11 +193,19 @@ class HyperTrainer:
 
     @torch.no_grad()
     def evaluate(self, data: Iterable[Batch]) -> float:
-        """Mean data loss (no penalty) of the model in eval mode, weighted by batch size."""
+        """Mean data loss (no penalty) of the model in eval mode, weighted by batch size.
+
+        Raises:
+            InputTypeError: ``data`` is one batch ``(x, y)`` or a tensor, not batches.
+            InputError: ``data`` yields no sample.
+        """
+        if not isinstance(data, Iterator):  # (one pass: a generator will do)
+            check_reiterable(data, "data")  # refuses one batch (x, y), a tensor
         was = self.model.training
         self.model.eval()
         total, count = 0.0, 0
-        for x, y in data:
+        for batch in data:
+            x, y = checked_batch(batch, "data")
             total += float(self._data_loss(self.model(x), y)) * len(x)
             count += len(x)
         self.model.train(was)
@@ -250,7 +263,7 @@ class HyperTrainer:
         if pen is not None:
             loss = loss + pen
         weights = list(self._weights.values())
-        grads = torch.autograd.grad(loss, weights)
+        grads = weight_grads(loss, weights)
         with torch.no_grad():
             for p, g in zip(weights, grads):
                 p.add_(g, alpha=-self.lr)
@@ -324,7 +337,7 @@ class HyperTrainer:
         out = torch.autograd.grad(loss, hs, allow_unused=True, retain_graph=True)
         grads = [torch.zeros_like(h) if g is None else g for h, g in zip(hs, out)]
         weights = list(self._weights.values())
-        wgrads = torch.autograd.grad(loss, weights)
+        wgrads = weight_grads(loss, weights)
         with torch.no_grad():
             for p, g in zip(weights, wgrads):
                 p.add_(g, alpha=-self.lr)

@@ -119,7 +119,7 @@ def t1t2_hypergradient(
     _check_lr("lr", lr)
     names, theta, hs = _check(params, hparams)
     loss = train_loss(dict(zip(names, theta)))
-    grads = torch.autograd.grad(loss, theta, create_graph=True)
+    grads = weight_grads(loss, theta, create_graph=True)
     new = [(t - lr * g).detach().requires_grad_(True) for t, g in zip(theta, grads)]
     vloss = val_loss(dict(zip(names, new)))
     vgrads = torch.autograd.grad(vloss, new, allow_unused=True)
@@ -171,7 +171,7 @@ def ift_hypergradient(
     v = [torch.zeros_like(t) if g is None else g for t, g in zip(theta, vg[: len(theta)])]
     direct = [torch.zeros_like(h) if g is None else g for h, g in zip(hs, vg[len(theta) :])]
     loss = train_loss(mapping)
-    grads = torch.autograd.grad(loss, theta, create_graph=True)
+    grads = weight_grads(loss, theta, create_graph=True)
     p = neumann_inverse_hvp(grads, theta, v, steps=neumann_steps, alpha=alpha)
     mixed = _mixed(grads, hs, p)
     return [d - m for d, m in zip(direct, mixed)]
@@ -216,9 +216,15 @@ def neumann_inverse_hvp(
     if not any(g.requires_grad for g in grads):
         raise InputError(_LINEAR)
 
+    live = [i for i, g in enumerate(grads) if g.requires_grad]  # (a constant one adds 0)
+
     def hvp(vec: Sequence[Tensor]) -> list[Tensor]:
         out = torch.autograd.grad(
-            grads, params, grad_outputs=list(vec), retain_graph=True, allow_unused=True
+            [grads[i] for i in live],
+            params,
+            grad_outputs=[vec[i] for i in live],
+            retain_graph=True,
+            allow_unused=True,
         )
         if all(o is None for o in out):
             raise InputError(_LINEAR)
@@ -257,9 +263,24 @@ def _top_eigenvalue(
     return estimate
 
 
+def weight_grads(
+    loss: Tensor, theta: Sequence[Tensor], *, create_graph: bool = False
+) -> list[Tensor]:
+    """``d loss / d theta``, zeros for a weight the loss does not use (a layer the model's
+    forward skips: torch would refuse the whole gradient)."""
+    out = torch.autograd.grad(loss, list(theta), create_graph=create_graph, allow_unused=True)
+    return [torch.zeros_like(t) if g is None else g for t, g in zip(theta, out)]
+
+
 def _mixed(grads: Sequence[Tensor], hs: Sequence[Tensor], vec: Sequence[Tensor]) -> list[Tensor]:
-    """``(d/dh grad_theta L_T)^T vec`` for each hyperparameter (zeros where unused)."""
-    out = torch.autograd.grad(grads, hs, grad_outputs=list(vec), allow_unused=True)
+    """``(d/dh grad_theta L_T)^T vec`` for each hyperparameter (zeros where unused; a gradient
+    that is a constant, such as an unused weight's or a bias's under a loss linear in the
+    output, adds nothing)."""
+    live = [(g, v) for g, v in zip(grads, vec) if g.requires_grad]
+    if not live:
+        return [torch.zeros_like(h) for h in hs]
+    outputs, vecs = zip(*live)
+    out = torch.autograd.grad(list(outputs), hs, grad_outputs=list(vecs), allow_unused=True)
     return [torch.zeros_like(h) if g is None else g.detach() for h, g in zip(hs, out)]
 
 

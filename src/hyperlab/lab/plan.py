@@ -10,6 +10,7 @@ here, before anything is stored or any trial runs; :meth:`RunPlan.jobs` then giv
 
 from __future__ import annotations
 
+import numbers
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+
+import numpy as np
 
 from hyperlab.direction import MINIMIZE, check_direction, past_tense
 from hyperlab.errors import (
@@ -116,7 +119,7 @@ def make_plan(
     jobs = positive_int("jobs", jobs)
     check_bool("stop_at_noise", stop_at_noise)
     _check_command(command)
-    check_seeds(seeds)
+    seeds = check_seeds(seeds)
     check_name(name)
     for t in tuners:
         TUNERS.check(t)
@@ -125,6 +128,7 @@ def make_plan(
     objective: UserObjective | None = None
     if is_objective(task):
         check_objective(task)
+        _refuse_task_options(task_options)
         objective, task_name, task_obj = cast(UserObjective, task), None, None
     else:
         task_name, task_obj = build_task(cast("Task | str", task), task_options)
@@ -201,6 +205,16 @@ def _module_of(filename: str) -> str | None:
     return None
 
 
+def _refuse_task_options(options: Any) -> None:
+    """Refuse task options given with an objective function: no factory would read them, and
+    the run would record settings it never used."""
+    if options:
+        raise InputError(
+            f"task_options {options!r} are given to a task's factory; an objective function "
+            "has none to take them: read such settings inside the objective"
+        )
+
+
 def _options(kind: str, options: Any) -> dict[str, Any]:
     if options is None:
         return {}
@@ -238,15 +252,19 @@ def _check_command(command: Any) -> None:
             raise InputTypeError(f"command must be a list of strings, got {part!r} in it")
 
 
-def check_seeds(seeds: list[int]) -> None:
-    """Every seed is an integer in 0..:data:`MAX_SEED`, and none repeats (one study each)."""
+def check_seeds(seeds: list[int]) -> list[int]:
+    """``seeds`` as Python ints (NumPy's integers too: the run records them) when every one is
+    an integer in 0..:data:`MAX_SEED` and none repeats (one study each)."""
+    out: list[int] = []
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int):
+        if isinstance(s, bool | np.bool_) or not isinstance(s, numbers.Integral):
             raise InputTypeError(f"seed must be an integer, got {s!r}")
         if not 0 <= s <= MAX_SEED:
             raise InputError(f"seed must be in 0..{MAX_SEED} (2**32 - 1), got {s}")
-    if len(set(seeds)) != len(seeds):
-        raise InputError(f"seeds must not repeat, got {seeds}")
+        out.append(int(s))
+    if len(set(out)) != len(out):
+        raise InputError(f"seeds must not repeat, got {out}")
+    return out
 
 
 def resolve_direction(direction: Any, task_name: str | None, task: Task | None) -> str:

@@ -5,25 +5,66 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from hyperlab.direction import MINIMIZE, check_direction, sign
-from hyperlab.errors import InputError
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_positive_int,
+    check_seed,
+    check_unit,
+)
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
     """Mean and standard error of the mean of the finite values (SE ``nan`` for fewer than
     two: one value says nothing of its spread)."""
-    arr = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    arr = _numbers("values", values)
+    arr = arr[np.isfinite(arr)]
     if arr.size == 0:
         return float("nan"), float("nan")
     if arr.size == 1:
         return float(arr[0]), float("nan")
     return float(arr.mean()), float(arr.std(ddof=1) / math.sqrt(arr.size))
+
+
+def _numbers(what: str, values: Any) -> np.ndarray:
+    """``values`` as a 1-D float array (NaN and inf kept), refusing text, ``None``, a bool, a
+    nested list or a mapping by value instead of reading ``"1"`` as 1 or failing in NumPy.
+
+    Raises:
+        InputTypeError: ``values`` is not a sequence of numbers.
+    """
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise InputTypeError(f"{what} must be a sequence of numbers, got {values!r}")
+    out = []
+    for v in values:
+        try:
+            if v is None or isinstance(v, str | bytes | bool | np.bool_):
+                raise TypeError
+            out.append(float(v))
+        except (TypeError, ValueError):
+            raise InputTypeError(f"{what} must be numbers, got {v!r} among them") from None
+    return np.asarray(out, dtype=float)
+
+
+def _check_resampling(level: Any, n_boot: Any, seed: Any) -> None:
+    """Refuse a bootstrap's settings by value: ``level`` outside (0, 1) (95 for 0.95), an
+    ``n_boot`` that is not a positive integer (NumPy's are), a ``seed`` that is not an integer
+    >= 0 or ``None``.
+
+    Raises:
+        InputTypeError: A setting of the wrong type.
+        InputError: A setting out of range.
+    """
+    check_unit("level", level, closed_low=False)
+    check_positive_int("n_boot", n_boot)
+    check_seed(seed)
 
 
 def bootstrap_band(
@@ -41,9 +82,13 @@ def bootstrap_band(
         ``(median, low, high)``, each of shape ``(n_points,)``; NaN at a point where every
         value is NaN (no seed had a complete trial yet, e.g. while a tuner screens).
     """
-    samples = np.asarray(samples, dtype=float)
+    _check_resampling(level, n_boot, seed)
+    try:
+        samples = np.asarray(samples, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"samples must be a 2-D array of numbers: {exc}") from None
     if samples.ndim != 2 or samples.shape[0] == 0:
-        raise ValueError(f"samples must be a non-empty 2-D array, got shape {samples.shape}")
+        raise InputError(f"samples must be a non-empty 2-D array, got shape {samples.shape}")
     with warnings.catch_warnings():  # an all-NaN point is expected and gives NaN
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
         med = np.nanmedian(samples, axis=0)
@@ -119,11 +164,8 @@ def bootstrap_interval(
         difference is left; ``low`` and ``high`` NaN when one is: resampling one value gives
         an interval of width zero, which would leave out zero on one seed's word).
     """
-    if not 0.0 < level < 1.0:
-        raise InputError(f"level must be in (0, 1), got {level!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
-        raise InputError(f"n_boot must be a positive integer, got {n_boot!r}")
-    d = np.asarray(diffs, dtype=float)
+    _check_resampling(level, n_boot, seed)
+    d = _numbers("diffs", diffs)
     d = d[np.isfinite(d)]
     if d.size == 0:
         nan = float("nan")
@@ -153,14 +195,16 @@ def paired_interval(
 ) -> Interval:
     """``a - b`` over paired values (the same seed, task, ...), as :func:`bootstrap_interval`;
     a pair with a non-finite value on either side is left out."""
-    _check_paired(a, b)
-    return bootstrap_interval([x - y for x, y in zip(a, b)], level, n_boot, seed)
+    x, y = _paired(a, b)
+    return bootstrap_interval(x - y, level, n_boot, seed)
 
 
-def _check_paired(a: Sequence[float], b: Sequence[float]) -> None:
-    """Paired values are as many on each side (pairs are read by position)."""
-    if len(a) != len(b):
-        raise InputError(f"paired values must be as many on each side, got {len(a)} and {len(b)}")
+def _paired(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides as float arrays, as many values on each side (pairs are read by position)."""
+    x, y = _numbers("a", a), _numbers("b", b)
+    if len(x) != len(y):
+        raise InputError(f"paired values must be as many on each side, got {len(x)} and {len(y)}")
+    return x, y
 
 
 @dataclass
@@ -208,8 +252,7 @@ def paired_comparison(
     Raises:
         InputError: ``a`` and ``b`` are not as many values.
     """
-    _check_paired(a, b)
-    pairs = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+    pairs = [(x, y) for x, y in zip(*_paired(a, b)) if math.isfinite(x) and math.isfinite(y)]
     n = len(pairs)
     if n == 0:
         return PairedComparison(
@@ -259,6 +302,8 @@ def mean_ranks(table: dict[str, Sequence[float]], direction: str = MINIMIZE) -> 
     """
     from scipy.stats import rankdata
 
+    if not isinstance(table, Mapping):
+        raise InputTypeError(f"table must be a dict method -> values, got {table!r}")
     names = list(table)
     lengths = {k: len(v) for k, v in table.items()}
     if len(set(lengths.values())) > 1:
