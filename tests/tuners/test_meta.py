@@ -200,6 +200,36 @@ def test_weights_that_do_not_match_their_card_are_refused(tmp_path: Path) -> Non
         meta_weights.load(tmp_path / "pfn.pt")
 
 
+@pytest.mark.parametrize(
+    ("weights", "card", "match"),
+    [
+        (b"", None, "damaged, empty"),
+        (b"not a torch file", None, "damaged, empty"),
+        (None, '{"config": {"width": 96, "heads": 5}}', "width 96 is not a multiple of heads 5"),
+        (None, '{"config": {"depth": "4"}}', "depth must be a positive integer, got '4'"),
+        (None, '{"config": [96]}', "'config' must be a table"),
+    ],
+)
+def test_damaged_weights_or_cards_are_refused_by_name(
+    tmp_path: Path, weights: bytes | None, card: str | None, match: str
+) -> None:
+    shipped = meta_weights.PACKAGED / meta_weights.WEIGHTS
+    (tmp_path / "pfn.pt").write_bytes(shipped.read_bytes() if weights is None else weights)
+    (tmp_path / "pfn.json").write_text(card or shipped.with_suffix(".json").read_text())
+    with pytest.raises(DataNotFoundError, match=match) as caught:
+        meta_weights.load(tmp_path / "pfn.pt")
+    assert str(tmp_path / "pfn.pt") in str(caught.value)
+
+
+def test_weights_of_another_shape_are_refused_in_one_line(tmp_path: Path) -> None:
+    shipped = meta_weights.PACKAGED / meta_weights.WEIGHTS
+    (tmp_path / "pfn.pt").write_bytes(shipped.read_bytes())
+    (tmp_path / "pfn.json").write_text('{"config": {"width": 64}}')
+    with pytest.raises(DataNotFoundError, match="not of the shape its card gives") as caught:
+        meta_weights.load(tmp_path / "pfn.pt")
+    assert "\n" not in str(caught.value) and "more lines" in str(caught.value)
+
+
 def test_it_improves_on_random_search_on_a_smooth_problem() -> None:
     wins = 0
     for seed in range(3):

@@ -9,6 +9,7 @@ both. A run loads them once per process.
 from __future__ import annotations
 
 import json
+import pickle
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,12 +67,53 @@ def _read(file: Path) -> Trained:
         )
     try:
         card = json.loads(card_file.read_text())
-        model = PFN(PFNConfig(**card["config"]))
-        model.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
-    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
-        raise DataNotFoundError(
-            f"the meta-tuner weights at {file} do not load with their card {card_file.name} "
-            f"({type(exc).__name__}: {exc}); retrain them with: python scripts/train_meta_tuner.py"
-        ) from None
+        model = PFN(_shape(card))
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise _unloadable(file, f"its card: {type(exc).__name__}: {exc}") from None
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError):
+        raise _unloadable(file, "the file is damaged, empty or not saved weights") from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise _unloadable(file, f"not of the shape its card gives, {_first_lines(exc)}") from None
     model.eval()
     return Trained(model, card)
+
+
+def _shape(card: Any) -> PFNConfig:
+    """The network's shape as the card gives it (``card["config"]``), each entry a positive
+    integer and the width a multiple of the heads.
+
+    Raises:
+        KeyError, TypeError, ValueError: The card holds no such shape; the message names the
+            bad entry.
+    """
+    config = card["config"]
+    if not isinstance(config, dict):
+        raise TypeError(f"'config' must be a table of the network's shape, got {config!r}")
+    shape = PFNConfig(**config)
+    for name, value in shape.to_dict().items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"config {name} must be a positive integer, got {value!r}")
+    if shape.width % shape.heads:
+        raise ValueError(f"config width {shape.width} is not a multiple of heads {shape.heads}")
+    return shape
+
+
+def _first_lines(exc: BaseException, lines: int = 2) -> str:
+    """The first ``lines`` non-empty lines of ``exc``'s message, on one line (PyTorch lists
+    every mismatched tensor of a state dict)."""
+    text = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    more = f" (and {len(text) - lines} more lines)" if len(text) > lines else ""
+    return " ".join(text[:lines]) + more
+
+
+def _unloadable(file: Path, why: str) -> DataNotFoundError:
+    """The error for weights at ``file`` that do not load, saying ``why``."""
+    return DataNotFoundError(
+        f"the meta-tuner weights at {file} do not load with their card "
+        f"{file.with_suffix('.json').name} ({why}); retrain them with: "
+        "python scripts/train_meta_tuner.py"
+    )
