@@ -50,7 +50,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
         running: ``"best"`` (a trial still running counts as if it scored the best value so
             far, so parallel workers spread out; default) or ``"none"``.
         transfer_studies: Names of other studies in the same storage whose trials (same
-            parameter names) join the context, each study's scores standardized on their own.
+            parameter names) join the context, each study's scores standardized on their own
+            (a name not in the storage, or a study none of whose finished trials fits this
+            space, stops the study at its first model-based suggestion).
         pruner_predictions: A trial a curve pruner stopped with a predicted final value joins
             the context at that value (see ``NeuralSampler``).
         pruned_last_value: A trial pruned without a prediction joins the context at its last

@@ -230,11 +230,39 @@ def _read_other_study(
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError as exc:
-        raise SettingError(f"transfer study {name!r} is not in this storage") from exc
+        raise SettingError(
+            f"transfer study {name!r} is not in this storage (its studies: "
+            f"{_listed([s.study_name for s in storage.get_all_studies()])})"
+        ) from exc
     sign = direction_sign(storage.get_study_directions(study_id)[0])
     trials = storage.get_all_trials(study_id, deepcopy=False, states=_FINISHED)
+    if trials and all(encode_trial(enc, t) is None for t in trials):
+        raise SettingError(_unmatched(name, trials, enc))
     rows = [read(enc, t, sign) for t in trials]
     return [r for r in rows if r is not None]
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    """``names`` for a message: the first ``most`` of them and how many there are."""
+    if not names:
+        return "none"
+    more = f", ... ({len(names)} in all)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def _unmatched(name: str, trials: list[FrozenTrial], enc: SpaceEncoder) -> str:
+    """Why no finished trial of transfer study ``name`` fits this study's space ``enc``."""
+    missing = [p for p in enc.names if all(p not in t.params for t in trials)]
+    why = (
+        f"none of its {len(trials)} finished trials has {', '.join(missing)}"
+        if missing
+        else f"every one of its {len(trials)} finished trials has a value outside this "
+        "study's ranges or choices"
+    )
+    return (
+        f"transfer study {name!r} has no trial of this study's search space "
+        f"({', '.join(enc.names)}): {why}; name a study of the same parameters"
+    )
 
 
 def transfer_study_names(value: Any) -> list[str] | None:

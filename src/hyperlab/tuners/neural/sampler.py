@@ -84,7 +84,9 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             a candidate identical to a running or finished trial is never proposed while
             another one is available.
         transfer_studies: Names of other studies in the same storage whose trials (same
-            parameter names) join the training data, with one indicator input per study.
+            parameter names) join the training data, with one indicator input per study
+            (read at the first model-based suggestion; a name not in the storage, or a
+            study none of whose finished trials fits this space, stops the study).
         multi_fidelity: Use pruned trials and trials with a smaller budget as training data,
             with the budget fraction as an extra input; predictions are made at full budget.
         max_budget: Full budget for ``multi_fidelity`` (default: the largest budget seen).
