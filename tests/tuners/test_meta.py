@@ -10,6 +10,7 @@ import numpy as np
 import optuna
 import pytest
 import torch
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 from hyperlab.registry import TUNERS
@@ -258,6 +259,27 @@ def test_maximize_is_steered_the_right_way() -> None:
     assert [t.params for t in up.trials] == [t.params for t in down.trials]
     assert up.best_value == pytest.approx(-down.best_value)
     assert up.best_value - float(up.trials[0].value) > 1.0  # it climbed
+
+
+def test_a_conditional_space_given_in_advance_steers_on_every_branch() -> None:
+    """The lab hands a task's space of every branch to the tuner. A trial of branch ``a``
+    lacks ``z``; it must still join the context (``z`` is then drawn at random), or the network
+    reads no trial of that branch and keeps proposing its prior's favourite there."""
+    space = {
+        "x": FloatDistribution(0, 1),
+        "kind": CategoricalDistribution(["a", "b"]),
+        "z": FloatDistribution(0, 1),
+    }
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.suggest_categorical("kind", ["a", "b"]) == "b":
+            return (x - 0.3) ** 2 + trial.suggest_float("z", 0, 1)
+        return (x - 0.7) ** 2
+
+    study = optuna.create_study(sampler=MetaSampler(search_space=space, seed=0))
+    study.optimize(objective, n_trials=12)
+    assert study.best_value < 0.01, [t.params for t in study.trials]
 
 
 def test_never_repeats_a_point_while_another_is_left() -> None:

@@ -144,6 +144,26 @@ def test_conditional_parameters_warn_once() -> None:
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
+def test_a_conditional_space_given_in_advance_keeps_every_trial(spy: type[_Spy]) -> None:
+    """The lab hands a task's space of every branch to the tuner; a trial lacks the other
+    branch's parameter, and must still be trained on (that parameter drawn at random)."""
+    from hyperlab.testing.tuners import CONDITIONAL_SPACE
+
+    sampler = NeuralSampler(
+        surrogate="spy",
+        search_space=CONDITIONAL_SPACE,
+        seed=0,
+        n_startup=4,
+        random_fraction=0.0,
+        **_FAST,
+    )
+    study = optuna.create_study(sampler=sampler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the conditional parameters are drawn at random
+        study.optimize(conditional_objective, n_trials=7)
+    assert [len(c[0]) for c in spy.calls] == [4, 5, 6]
+
+
 def test_transfer_from_another_study(spy: type[_Spy]) -> None:
     storage = optuna.storages.InMemoryStorage()
     old = optuna.create_study(

@@ -42,7 +42,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
     Args:
         search_space: The distributions to model when known in advance; by default the
             intersection of the finished trials' spaces (a parameter outside it, such as a
-            conditional one, is sampled at random).
+            conditional one, is sampled at random). A parameter of the given space that a
+            finished trial lacks (another branch's) leaves the modelled space the same way.
         n_candidates: Random candidates per suggestion; half as many local moves around the
             best trials join them.
         max_context: The most trials the network reads at once (the best half of them and a
@@ -120,7 +121,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         if self.search_space is not None:
-            return dict(self.search_space)
+            with self._lock:
+                return self._memory.modelled_space(study, dict(self.search_space))
         return dict(self._intersection.calculate(study))
 
     def sample_relative(
