@@ -231,6 +231,18 @@ def test_weights_of_another_shape_are_refused_in_one_line(tmp_path: Path) -> Non
     assert "\n" not in str(caught.value) and "more lines" in str(caught.value)
 
 
+def test_weights_written_anew_at_the_same_path_load_anew(tmp_path: Path) -> None:
+    """A user who retrains into the same file in one session gets the new network, not the
+    one loaded before."""
+    from hyperlab.tuners.meta.model import PFN
+
+    path = tmp_path / "mine.pt"
+    for width in (8, 16):
+        meta_weights.save(PFN(PFNConfig(width=width, depth=1, heads=1)), {}, path)
+        assert meta_weights.load(path).model.config.width == width
+    assert meta_weights.load(str(path)) is meta_weights.load(path)  # loaded once
+
+
 def test_it_improves_on_random_search_on_a_smooth_problem() -> None:
     wins = 0
     for seed in range(3):

@@ -25,7 +25,7 @@ PACKAGED = Path(__file__).resolve().parent.parent.parent / "data" / "meta"
 #: The shipped weights' file name (the card beside it has the same stem and ``.json``).
 WEIGHTS = "pfn.pt"
 
-_cache: dict[Path, Trained] = {}
+_cache: dict[tuple[Path, tuple[int, int], tuple[int, int]], Trained] = {}
 _lock = threading.Lock()
 
 
@@ -46,16 +46,27 @@ def save(model: PFN, card: dict[str, Any], path: Path) -> None:
 
 
 def load(path: str | Path | None = None) -> Trained:
-    """The network at ``path`` (default: the shipped one), loaded once per process.
+    """The network at ``path`` (default: the shipped one), loaded once per process (again
+    when the weights or their card have been written anew since).
 
     Raises:
         DataNotFoundError: No weights there; the message names the script that trains them.
     """
     file = Path(path) if path is not None else PACKAGED / WEIGHTS
     with _lock:
-        if file not in _cache:
-            _cache[file] = _read(file)
-        return _cache[file]
+        key = (file.resolve(), _stamp(file), _stamp(file.with_suffix(".json")))
+        if key not in _cache:
+            _cache[key] = _read(file)
+        return _cache[key]
+
+
+def _stamp(file: Path) -> tuple[int, int]:
+    """``file``'s modification time (ns) and size; zeros when it cannot be read."""
+    try:
+        stat = file.stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 def _read(file: Path) -> Trained:
