@@ -340,6 +340,7 @@ def test_transfer_studies_may_come_as_one_comma_separated_string() -> None:
         ({"quantile": 0.7}, InputError, "quantile"),
         ({"zoom": -1}, InputError, "zoom"),
         ({"zoom": True}, InputError, "zoom"),
+        ({"weights_path": 123}, InputTypeError, "weights_path must be a path .* got 123"),
     ],
 )
 def test_bad_options_are_refused_by_name(options: dict, error: type, match: str) -> None:

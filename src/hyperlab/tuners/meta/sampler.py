@@ -12,6 +12,7 @@ trials are read: the best half of them and a random draw of the rest).
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Sequence
@@ -24,7 +25,13 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError, SettingError, SetupWarning, check_bool
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    SettingError,
+    SetupWarning,
+    check_bool,
+)
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
@@ -181,6 +188,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self.transfer_studies = transfer_study_names(self.transfer_studies)
         check_bool("pruner_predictions", self.pruner_predictions)
         check_bool("pruned_last_value", self.pruned_last_value)
+        path = self.weights_path
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise InputTypeError(f"weights_path must be a path (a str) or None, got {path!r}")
 
     def _check_width(self, enc: SpaceEncoder) -> None:
         limit = self._net.model.config.max_dim
