@@ -112,6 +112,31 @@ def test_table_problems_sample_within_each_problem() -> None:
     assert len(wide) == 0  # too wide for the network: left out
 
 
+@pytest.mark.parametrize(
+    ("x", "y", "match"),
+    [
+        (np.full((20, 2), 0.5), np.ones(19), "real problem 0: .* shapes \\(20, 2\\) and \\(19,\\)"),
+        (np.full((20, 2), 3.0), np.ones(20), "real problem 0: x must hold configurations encoded"),
+        (np.full((20, 2), 0.5), np.r_[np.nan, np.ones(19)], "rows \\[0\\] are not"),
+    ],
+)
+def test_real_problems_that_cannot_be_read_are_refused_by_name(
+    x: np.ndarray, y: np.ndarray, match: str
+) -> None:
+    """A user's own bank of problems: raw (unencoded) configurations or a NaN score would
+    train the network on garbage (a NaN loss) without a word."""
+    with pytest.raises(InputError, match=match):
+        TableProblems([(x, y)], max_dim=5)
+
+
+def test_training_on_real_problems_none_usable_is_refused() -> None:
+    """Past runs of a few trials each are all left out; the network would then learn from the
+    GP prior alone while the user believes it learnt from them."""
+    few = TableProblems([(np.full((6, 2), 0.5), np.arange(6.0))], max_dim=5)
+    with pytest.raises(InputError, match="more than 8 configurations and at most 5"):
+        train(PFNConfig(max_dim=5, width=8, depth=1, heads=1), TrainingPlan(steps=1), few)
+
+
 def test_training_lowers_the_loss() -> None:
     config = PFNConfig(max_dim=4, width=16, depth=1, heads=2, buckets=16)
     rng = np.random.default_rng(5)
