@@ -10,6 +10,7 @@ import numpy as np
 import optuna
 import pytest
 import torch
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 from hyperlab.registry import TUNERS
@@ -111,6 +112,31 @@ def test_table_problems_sample_within_each_problem() -> None:
     assert len(wide) == 0  # too wide for the network: left out
 
 
+@pytest.mark.parametrize(
+    ("x", "y", "match"),
+    [
+        (np.full((20, 2), 0.5), np.ones(19), "real problem 0: .* shapes \\(20, 2\\) and \\(19,\\)"),
+        (np.full((20, 2), 3.0), np.ones(20), "real problem 0: x must hold configurations encoded"),
+        (np.full((20, 2), 0.5), np.r_[np.nan, np.ones(19)], "rows \\[0\\] are not"),
+    ],
+)
+def test_real_problems_that_cannot_be_read_are_refused_by_name(
+    x: np.ndarray, y: np.ndarray, match: str
+) -> None:
+    """A user's own bank of problems: raw (unencoded) configurations or a NaN score would
+    train the network on garbage (a NaN loss) without a word."""
+    with pytest.raises(InputError, match=match):
+        TableProblems([(x, y)], max_dim=5)
+
+
+def test_training_on_real_problems_none_usable_is_refused() -> None:
+    """Past runs of a few trials each are all left out; the network would then learn from the
+    GP prior alone while the user believes it learnt from them."""
+    few = TableProblems([(np.full((6, 2), 0.5), np.arange(6.0))], max_dim=5)
+    with pytest.raises(InputError, match="more than 8 configurations and at most 5"):
+        train(PFNConfig(max_dim=5, width=8, depth=1, heads=1), TrainingPlan(steps=1), few)
+
+
 def test_training_lowers_the_loss() -> None:
     config = PFNConfig(max_dim=4, width=16, depth=1, heads=2, buckets=16)
     rng = np.random.default_rng(5)
@@ -200,6 +226,48 @@ def test_weights_that_do_not_match_their_card_are_refused(tmp_path: Path) -> Non
         meta_weights.load(tmp_path / "pfn.pt")
 
 
+@pytest.mark.parametrize(
+    ("weights", "card", "match"),
+    [
+        (b"", None, "damaged, empty"),
+        (b"not a torch file", None, "damaged, empty"),
+        (None, '{"config": {"width": 96, "heads": 5}}', "width 96 is not a multiple of heads 5"),
+        (None, '{"config": {"depth": "4"}}', "depth must be a positive integer, got '4'"),
+        (None, '{"config": [96]}', "'config' must be a table"),
+    ],
+)
+def test_damaged_weights_or_cards_are_refused_by_name(
+    tmp_path: Path, weights: bytes | None, card: str | None, match: str
+) -> None:
+    shipped = meta_weights.PACKAGED / meta_weights.WEIGHTS
+    (tmp_path / "pfn.pt").write_bytes(shipped.read_bytes() if weights is None else weights)
+    (tmp_path / "pfn.json").write_text(card or shipped.with_suffix(".json").read_text())
+    with pytest.raises(DataNotFoundError, match=match) as caught:
+        meta_weights.load(tmp_path / "pfn.pt")
+    assert str(tmp_path / "pfn.pt") in str(caught.value)
+
+
+def test_weights_of_another_shape_are_refused_in_one_line(tmp_path: Path) -> None:
+    shipped = meta_weights.PACKAGED / meta_weights.WEIGHTS
+    (tmp_path / "pfn.pt").write_bytes(shipped.read_bytes())
+    (tmp_path / "pfn.json").write_text('{"config": {"width": 64}}')
+    with pytest.raises(DataNotFoundError, match="not of the shape its card gives") as caught:
+        meta_weights.load(tmp_path / "pfn.pt")
+    assert "\n" not in str(caught.value) and "more lines" in str(caught.value)
+
+
+def test_weights_written_anew_at_the_same_path_load_anew(tmp_path: Path) -> None:
+    """A user who retrains into the same file in one session gets the new network, not the
+    one loaded before."""
+    from hyperlab.tuners.meta.model import PFN
+
+    path = tmp_path / "mine.pt"
+    for width in (8, 16):
+        meta_weights.save(PFN(PFNConfig(width=width, depth=1, heads=1)), {}, path)
+        assert meta_weights.load(path).model.config.width == width
+    assert meta_weights.load(str(path)) is meta_weights.load(path)  # loaded once
+
+
 def test_it_improves_on_random_search_on_a_smooth_problem() -> None:
     wins = 0
     for seed in range(3):
@@ -228,6 +296,27 @@ def test_maximize_is_steered_the_right_way() -> None:
     assert [t.params for t in up.trials] == [t.params for t in down.trials]
     assert up.best_value == pytest.approx(-down.best_value)
     assert up.best_value - float(up.trials[0].value) > 1.0  # it climbed
+
+
+def test_a_conditional_space_given_in_advance_steers_on_every_branch() -> None:
+    """The lab hands a task's space of every branch to the tuner. A trial of branch ``a``
+    lacks ``z``; it must still join the context (``z`` is then drawn at random), or the network
+    reads no trial of that branch and keeps proposing its prior's favourite there."""
+    space = {
+        "x": FloatDistribution(0, 1),
+        "kind": CategoricalDistribution(["a", "b"]),
+        "z": FloatDistribution(0, 1),
+    }
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.suggest_categorical("kind", ["a", "b"]) == "b":
+            return (x - 0.3) ** 2 + trial.suggest_float("z", 0, 1)
+        return (x - 0.7) ** 2
+
+    study = optuna.create_study(sampler=MetaSampler(search_space=space, seed=0))
+    study.optimize(objective, n_trials=12)
+    assert study.best_value < 0.01, [t.params for t in study.trials]
 
 
 def test_never_repeats_a_point_while_another_is_left() -> None:
@@ -276,6 +365,7 @@ def test_transfer_studies_may_come_as_one_comma_separated_string() -> None:
         ({"quantile": 0.7}, InputError, "quantile"),
         ({"zoom": -1}, InputError, "zoom"),
         ({"zoom": True}, InputError, "zoom"),
+        ({"weights_path": 123}, InputTypeError, "weights_path must be a path .* got 123"),
     ],
 )
 def test_bad_options_are_refused_by_name(options: dict, error: type, match: str) -> None:

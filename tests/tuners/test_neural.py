@@ -144,6 +144,26 @@ def test_conditional_parameters_warn_once() -> None:
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
+def test_a_conditional_space_given_in_advance_keeps_every_trial(spy: type[_Spy]) -> None:
+    """The lab hands a task's space of every branch to the tuner; a trial lacks the other
+    branch's parameter, and must still be trained on (that parameter drawn at random)."""
+    from hyperlab.testing.tuners import CONDITIONAL_SPACE
+
+    sampler = NeuralSampler(
+        surrogate="spy",
+        search_space=CONDITIONAL_SPACE,
+        seed=0,
+        n_startup=4,
+        random_fraction=0.0,
+        **_FAST,
+    )
+    study = optuna.create_study(sampler=sampler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the conditional parameters are drawn at random
+        study.optimize(conditional_objective, n_trials=7)
+    assert [len(c[0]) for c in spy.calls] == [4, 5, 6]
+
+
 def test_transfer_from_another_study(spy: type[_Spy]) -> None:
     storage = optuna.storages.InMemoryStorage()
     old = optuna.create_study(
@@ -160,8 +180,33 @@ def test_transfer_from_another_study(spy: type[_Spy]) -> None:
     bad = NeuralSampler(seed=0, transfer_studies=["missing"], n_startup=1, **_FAST)
     study = optuna.create_study(storage=storage, study_name="bad", sampler=bad)
     study.optimize(_branin, n_trials=1)
-    with pytest.raises(InputError, match="missing"):
+    with pytest.raises(InputError, match=r"'missing' is not in this storage .*: old, "):
         study.optimize(_branin, n_trials=1)
+
+
+@pytest.mark.parametrize(
+    ("past", "match"),
+    [
+        ({"x0": (-5, 10), "y": (0, 15)}, "none of its 3 finished trials has x1"),
+        (
+            {"x0": (20, 30), "x1": (20, 30)},
+            "every one of its 3 finished trials has a value outside",
+        ),
+    ],
+)
+def test_a_transfer_study_of_another_space_is_refused_by_name(
+    past: dict[str, tuple[float, float]], match: str
+) -> None:
+    """A past study none of whose trials fits this study's space would add nothing to the
+    context: named, instead of silently left out."""
+    storage = optuna.storages.InMemoryStorage()
+    old = optuna.create_study(storage=storage, study_name="old")
+    old.optimize(lambda t: sum(t.suggest_float(n, *r) for n, r in past.items()), n_trials=3)
+    sampler = NeuralSampler(seed=0, transfer_studies=["old"], n_startup=1, **_FAST)
+    study = optuna.create_study(storage=storage, study_name="new", sampler=sampler)
+    study.optimize(_branin, n_trials=1)
+    with pytest.raises(InputError, match=f"transfer study 'old' .*\\(x0, x1\\): {match}"):
+        study.optimize(_branin, n_trials=1, catch=())
 
 
 def _four_epochs(trial: optuna.Trial, predict: bool = False) -> float:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hyperlab.errors import InputError
 from hyperlab.tuners.meta.scores import ScoreScale
 
 
@@ -179,10 +180,17 @@ class TableProblems:
         problems: ``(x, y)`` pairs, one per problem: ``x`` of shape ``(N, dim)`` in
             ``[0, 1]`` (the study encoding, :class:`~hyperlab.space.SpaceEncoder`), ``y`` of
             shape ``(N,)`` (lower is better).
-        max_dim: Columns of the padded encoding; wider problems are left out.
+        max_dim: Columns of the padded encoding; wider problems are left out, and so are
+            problems of 8 configurations or fewer.
+
+    Raises:
+        InputError: A problem's ``x`` is not a table of numbers in ``[0, 1]`` (configurations
+            not encoded), or its ``y`` is not one finite score per row; the message names it.
     """
 
     def __init__(self, problems: list[tuple[np.ndarray, np.ndarray]], max_dim: int) -> None:
+        for i, (x, y) in enumerate(problems):
+            _check_problem(i, np.asarray(x), np.asarray(y))
         self.problems = [(x, y) for x, y in problems if x.shape[1] <= max_dim and len(y) > 8]
         self.max_dim = max_dim
 
@@ -203,6 +211,26 @@ class TableProblems:
             ys[i] = y[rows]
             flags[i, : x.shape[1]] = 1.0
         return _to_batch(xs, ys, flags, n_ctx, power=True)
+
+
+def _check_problem(index: int, x: np.ndarray, y: np.ndarray) -> None:
+    """Refuse problem ``index`` unless ``x`` is ``(N, d)`` in ``[0, 1]`` and ``y`` ``(N,)`` finite."""
+    where = f"real problem {index}"
+    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+        raise InputError(
+            f"{where}: x must be (N, d) and y (N,), one score per configuration; got shapes "
+            f"{x.shape} and {y.shape}"
+        )
+    if not np.issubdtype(x.dtype, np.number) or not np.all((x >= 0) & (x <= 1)):
+        raise InputError(
+            f"{where}: x must hold configurations encoded in [0, 1] (hyperlab.space."
+            "SpaceEncoder.encode), got values outside"
+        )
+    if not np.issubdtype(y.dtype, np.number):
+        raise InputError(f"{where}: the scores must be numbers, got {y.dtype} values")
+    bad = np.flatnonzero(~np.isfinite(y))[:3].tolist()
+    if bad:
+        raise InputError(f"{where}: every score must be finite; rows {bad} are not")
 
 
 def _to_batch(xs: np.ndarray, ys: np.ndarray, flags: np.ndarray, n_ctx: int, power: bool) -> Batch:

@@ -12,6 +12,7 @@ trials are read: the best half of them and a random draw of the rest).
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Sequence
@@ -24,7 +25,13 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError, SettingError, SetupWarning, check_bool
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    SettingError,
+    SetupWarning,
+    check_bool,
+)
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
@@ -42,7 +49,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
     Args:
         search_space: The distributions to model when known in advance; by default the
             intersection of the finished trials' spaces (a parameter outside it, such as a
-            conditional one, is sampled at random).
+            conditional one, is sampled at random). A parameter of the given space that a
+            finished trial lacks (another branch's) leaves the modelled space the same way.
         n_candidates: Random candidates per suggestion; half as many local moves around the
             best trials join them.
         max_context: The most trials the network reads at once (the best half of them and a
@@ -50,7 +58,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
         running: ``"best"`` (a trial still running counts as if it scored the best value so
             far, so parallel workers spread out; default) or ``"none"``.
         transfer_studies: Names of other studies in the same storage whose trials (same
-            parameter names) join the context, each study's scores standardized on their own.
+            parameter names) join the context, each study's scores standardized on their own
+            (a name not in the storage, or a study none of whose finished trials fits this
+            space, stops the study at its first model-based suggestion).
         pruner_predictions: A trial a curve pruner stopped with a predicted final value joins
             the context at that value (see ``NeuralSampler``).
         pruned_last_value: A trial pruned without a prediction joins the context at its last
@@ -118,7 +128,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         if self.search_space is not None:
-            return dict(self.search_space)
+            with self._lock:
+                return self._memory.modelled_space(study, dict(self.search_space))
         return dict(self._intersection.calculate(study))
 
     def sample_relative(
@@ -177,6 +188,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self.transfer_studies = transfer_study_names(self.transfer_studies)
         check_bool("pruner_predictions", self.pruner_predictions)
         check_bool("pruned_last_value", self.pruned_last_value)
+        path = self.weights_path
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise InputTypeError(f"weights_path must be a path (a str) or None, got {path!r}")
 
     def _check_width(self, enc: SpaceEncoder) -> None:
         limit = self._net.model.config.max_dim

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hyperlab.errors import InputError
 from hyperlab.tuners.meta.model import PFN, PFNConfig
 from hyperlab.tuners.meta.prior import Batch, TableProblems, gp_batch, split_sizes
 
@@ -68,7 +69,16 @@ def train(
         log: Called with a progress line every 200 steps.
         seconds: Stop early after this many seconds (the schedule still anneals as planned
             for ``plan.steps``).
+
+    Raises:
+        InputError: ``tables`` is given but holds no problem the network can read.
     """
+    if tables is not None and not len(tables):
+        raise InputError(
+            "none of the real problems can be trained on: each needs more than 8 "
+            f"configurations and at most {config.max_dim} encoded columns (pass tables=None "
+            "to train on the GP prior alone)"
+        )
     torch.manual_seed(plan.seed)
     rng = np.random.default_rng(plan.seed)
     model = PFN(config).to(device)

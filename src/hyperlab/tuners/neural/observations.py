@@ -152,7 +152,8 @@ class TrialMemory:
     The encoder, each finished trial's observation (read once), each transfer study's
     observations (read once), the start-up design, and the point proposed to each trial
     still running (whose parameters a user may not have asked for yet). A new search space
-    forgets all but the proposals.
+    forgets all but the proposals. Apart from these, the parameters of a space given in
+    advance that a finished trial lacks (:meth:`modelled_space`).
     """
 
     def __init__(self) -> None:
@@ -161,6 +162,23 @@ class TrialMemory:
         self.rows: dict[tuple[str, int], Observation | None] = {}
         self.transfer: dict[str, list[Observation]] = {}
         self.proposed: dict[tuple[str, int], np.ndarray] = {}
+        self.absent: dict[str, set[str]] = {}  # by study: parameters some finished trial lacks
+        self.scanned: dict[str, set[int]] = {}  # by study: the trials already looked at
+
+    def modelled_space(
+        self, study: Study, given: dict[str, BaseDistribution]
+    ) -> dict[str, BaseDistribution]:
+        """``given`` (a space known in advance, of every branch of a conditional one) without
+        the parameters that a finished trial of ``study`` lacks: a trial of another branch
+        does not encode in a space with such a parameter, so modelling it would leave every
+        such trial out of the data; it is sampled at random instead."""
+        absent = self.absent.setdefault(study.study_name, set())
+        scanned = self.scanned.setdefault(study.study_name, set())
+        for t in study.get_trials(deepcopy=False, states=_FINISHED):
+            if t.number not in scanned and t.params:
+                scanned.add(t.number)
+                absent |= given.keys() - t.params.keys()
+        return {name: d for name, d in given.items() if name not in absent}
 
     def encoder_for(self, search_space: dict[str, BaseDistribution]) -> SpaceEncoder:
         """The encoder of ``search_space``; a different space starts afresh."""
@@ -193,7 +211,7 @@ class TrialMemory:
             if t.state == TrialState.RUNNING:
                 x = encode_trial(enc, t)
                 x = self.proposed.get(key) if x is None else x
-                if x is not None:
+                if x is not None and len(x) == enc.dim:  # not proposed in an older space
                     running.append(x)
                 continue
             if key not in self.rows:
@@ -230,11 +248,39 @@ def _read_other_study(
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError as exc:
-        raise SettingError(f"transfer study {name!r} is not in this storage") from exc
+        raise SettingError(
+            f"transfer study {name!r} is not in this storage (its studies: "
+            f"{_listed([s.study_name for s in storage.get_all_studies()])})"
+        ) from exc
     sign = direction_sign(storage.get_study_directions(study_id)[0])
     trials = storage.get_all_trials(study_id, deepcopy=False, states=_FINISHED)
+    if trials and all(encode_trial(enc, t) is None for t in trials):
+        raise SettingError(_unmatched(name, trials, enc))
     rows = [read(enc, t, sign) for t in trials]
     return [r for r in rows if r is not None]
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    """``names`` for a message: the first ``most`` of them and how many there are."""
+    if not names:
+        return "none"
+    more = f", ... ({len(names)} in all)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def _unmatched(name: str, trials: list[FrozenTrial], enc: SpaceEncoder) -> str:
+    """Why no finished trial of transfer study ``name`` fits this study's space ``enc``."""
+    missing = [p for p in enc.names if all(p not in t.params for t in trials)]
+    why = (
+        f"none of its {len(trials)} finished trials has {', '.join(missing)}"
+        if missing
+        else f"every one of its {len(trials)} finished trials has a value outside this "
+        "study's ranges or choices"
+    )
+    return (
+        f"transfer study {name!r} has no trial of this study's search space "
+        f"({', '.join(enc.names)}): {why}; name a study of the same parameters"
+    )
 
 
 def transfer_study_names(value: Any) -> list[str] | None:

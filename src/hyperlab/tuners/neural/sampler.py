@@ -72,7 +72,8 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         acquisition_options: Keyword arguments of the acquisition (``xi``, ``kappa``).
         search_space: The distributions to model when known in advance (the start-up design
             then starts at the first trial); by default the intersection of the search spaces
-            of the finished trials.
+            of the finished trials. A parameter of the given space that a finished trial lacks
+            (another branch's) leaves the modelled space and is sampled at random.
         n_startup: Trials of the Sobol start-up design; default ``2 * dim + 1`` clipped to
             ``[5, 20]`` (``dim`` = columns of the encoded space). With transfer data, at most 3.
         random_fraction: Probability that a suggestion is uniformly random (exploration).
@@ -84,7 +85,9 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             a candidate identical to a running or finished trial is never proposed while
             another one is available.
         transfer_studies: Names of other studies in the same storage whose trials (same
-            parameter names) join the training data, with one indicator input per study.
+            parameter names) join the training data, with one indicator input per study
+            (read at the first model-based suggestion; a name not in the storage, or a
+            study none of whose finished trials fits this space, stops the study).
         multi_fidelity: Use pruned trials and trials with a smaller budget as training data,
             with the budget fraction as an extra input; predictions are made at full budget.
         max_budget: Full budget for ``multi_fidelity`` (default: the largest budget seen).
@@ -189,7 +192,8 @@ class NeuralSampler(LockFreePickling, BaseSampler):
     ) -> dict[str, BaseDistribution]:
         self._check_settings()
         if self.search_space is not None:
-            return dict(self.search_space)
+            with self._lock:
+                return self._memory.modelled_space(study, dict(self.search_space))
         return dict(self._intersection.calculate(study))
 
     def sample_relative(
