@@ -248,6 +248,28 @@ def open_storage(
     )
 
 
+def load_study(url: str, study_name: str) -> optuna.Study:
+    """Study ``study_name`` of the storage behind ``url``, to read (a past study outside any
+    run folder): a SQLite or journal file that does not exist is refused, not created.
+
+    Raises:
+        DataNotFoundError: The URL names a file that does not exist.
+        InputError: The storage holds no study of that name; the message lists some it holds.
+        InputTypeError: ``study_name`` is not a string.
+        StorageError: The storage cannot be opened.
+    """
+    if not isinstance(study_name, str) or not study_name:
+        raise InputTypeError(f"study name must be a non-empty string, got {study_name!r}")
+    storage = open_storage(url, must_exist=True)
+    names = [s.study_name for s in storage.get_all_studies()]
+    if study_name not in names:
+        shown = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+        raise InputError(
+            f"no study {study_name!r} in storage {redact(url)!r} (its studies: {shown or 'none'})"
+        )
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
 def check_exists(url: str) -> None:
     """Refuse a SQLite or journal URL whose file does not exist (opening would create it).
 

@@ -7,7 +7,8 @@ One module per part:
 - ``bars``: its output, a distribution over fixed buckets of the standardized score;
 - ``scores``: the map from raw scores to the network's scale (the same in training and tuning);
 - ``prior``: the random problems it is trained on (GP-prior functions and real problems);
-- ``training``: the training loop;
+- ``bank``: one's own past studies as real problems to train on;
+- ``training``: the training loop (from scratch, or fine-tuning trained weights);
 - ``weights``: the shipped weights and their card;
 - ``predict``: one forward pass from trials to predictive distributions;
 - ``candidates``: the candidate points and the choice among them;

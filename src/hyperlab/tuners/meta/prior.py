@@ -173,6 +173,11 @@ def gp_batch(
     return _to_batch(xs, ys, flags, n_ctx, power=False)
 
 
+#: A real problem is trained on only with more configurations than this (fewer split too thinly
+#: into context and queries).
+TOO_FEW = 8
+
+
 class TableProblems:
     """Real problems: encoded configurations and scores, sampled into training batches.
 
@@ -181,7 +186,7 @@ class TableProblems:
             ``[0, 1]`` (the study encoding, :class:`~hyperlab.space.SpaceEncoder`), ``y`` of
             shape ``(N,)`` (lower is better).
         max_dim: Columns of the padded encoding; wider problems are left out, and so are
-            problems of 8 configurations or fewer.
+            problems of :data:`TOO_FEW` configurations or fewer.
 
     Raises:
         InputError: A problem's ``x`` is not a table of numbers in ``[0, 1]`` (configurations
@@ -191,7 +196,7 @@ class TableProblems:
     def __init__(self, problems: list[tuple[np.ndarray, np.ndarray]], max_dim: int) -> None:
         for i, (x, y) in enumerate(problems):
             _check_problem(i, np.asarray(x), np.asarray(y))
-        self.problems = [(x, y) for x, y in problems if x.shape[1] <= max_dim and len(y) > 8]
+        self.problems = [(x, y) for x, y in problems if x.shape[1] <= max_dim and len(y) > TOO_FEW]
         self.max_dim = max_dim
 
     def __len__(self) -> int:

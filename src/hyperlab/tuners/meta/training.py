@@ -1,7 +1,9 @@
-"""Training the network on the prior: many small problems, one gradient step per batch."""
+"""Training the network on the prior: many small problems, one gradient step per batch, from
+fresh weights or (``start``) from a trained network's."""
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -10,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.tuners.meta.model import PFN, PFNConfig
-from hyperlab.tuners.meta.prior import Batch, TableProblems, gp_batch, split_sizes
+from hyperlab.tuners.meta.prior import TOO_FEW, Batch, TableProblems, gp_batch, split_sizes
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,10 @@ def train(
     device: str = "cpu",
     log: Callable[[str], None] | None = None,
     seconds: float | None = None,
+    start: PFN | None = None,
 ) -> PFN:
-    """Train a fresh network on the prior and return it (on the CPU, in eval mode).
+    """Train a network on the prior and return it (on the CPU, in eval mode): a fresh one, or
+    a copy of ``start`` (fine-tuning; ``start`` itself is left as it was).
 
     Args:
         config: The network's shape.
@@ -69,19 +73,27 @@ def train(
         log: Called with a progress line every 200 steps.
         seconds: Stop early after this many seconds (the schedule still anneals as planned
             for ``plan.steps``).
+        start: A trained network of shape ``config`` to go on training (the shipped one,
+            :func:`hyperlab.tuners.meta.weights.load`): the schedule starts afresh, warm-up
+            and cosine decay from ``plan.lr`` over ``plan.steps``, and the batches mix the
+            GP prior with ``tables`` as from scratch, so that the network keeps the prior it
+            learnt while it reads the new problems.
 
     Raises:
-        InputError: ``tables`` is given but holds no problem the network can read.
+        InputError: ``tables`` is given but holds no problem the network can read, or
+            ``start`` is not of shape ``config``.
+        InputTypeError: ``start`` is not a :class:`PFN`.
     """
     if tables is not None and not len(tables):
         raise InputError(
-            "none of the real problems can be trained on: each needs more than 8 "
+            f"none of the real problems can be trained on: each needs more than {TOO_FEW} "
             f"configurations and at most {config.max_dim} encoded columns (pass tables=None "
             "to train on the GP prior alone)"
         )
     torch.manual_seed(plan.seed)
     rng = np.random.default_rng(plan.seed)
-    model = PFN(config).to(device)
+    model = PFN(config).to(device) if start is None else _copy(start, config).to(device)
+    model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=plan.lr, weight_decay=0.01)
     warm = max(1, plan.steps // 50)
 
@@ -91,7 +103,7 @@ def train(
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, plan.steps - warm)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, rate)
-    start, running, step = time.perf_counter(), 0.0, 0
+    began, running, step = time.perf_counter(), 0.0, 0
     for step in range(plan.steps):
         b = draw(plan, config, tables, rng)
         logits = model(*(t.to(device) for t in (b.x_ctx, b.y_ctx, b.x_query, b.flags)))
@@ -102,10 +114,30 @@ def train(
         opt.step()
         sched.step()
         running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - began
         if log is not None and (step + 1) % 200 == 0:
             log(f"step {step + 1}/{plan.steps} loss {running:.4f} ({elapsed:.0f} s)")
         if seconds is not None and elapsed > seconds:
             break
     model.steps_done = step + 1 if plan.steps else 0  # type: ignore[assignment]
     return model.cpu().eval()
+
+
+def _copy(start: PFN, config: PFNConfig) -> PFN:
+    """A copy of ``start`` to train (a loaded network is shared by every sampler of the
+    process, so it is never trained in place).
+
+    Raises:
+        InputTypeError: ``start`` is not a :class:`PFN`.
+        InputError: Its shape is not ``config``; the message gives both.
+    """
+    if not isinstance(start, PFN):
+        raise InputTypeError(
+            f"start must be a trained PFN (weights.load(path).model), got {type(start).__name__}"
+        )
+    if start.config != config:
+        raise InputError(
+            f"start is a network of shape {start.config.to_dict()}, not the shape to train "
+            f"{config.to_dict()}: pass its own config (start.config)"
+        )
+    return copy.deepcopy(start)
