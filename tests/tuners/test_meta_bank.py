@@ -92,12 +92,20 @@ def _conditional(name: str, change_range: bool = False) -> optuna.Study:
     return study
 
 
+def _no_parameters() -> optuna.Study:
+    study = optuna.create_study(study_name="bare")
+    for i in range(12):
+        study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=i))
+    return study
+
+
 @pytest.mark.parametrize(
     ("study", "match"),
     [
         (_conditional("branches"), "'branches' mixes search spaces: depth missing"),
         (_conditional("moved", change_range=True), "'moved' mixes .* x with other ranges"),
         (optuna.create_study(study_name="empty"), "'empty' has no complete trial"),
+        (_no_parameters(), "'bare' has no parameter"),
         (
             optuna.create_study(study_name="two", directions=["minimize", "minimize"]),
             "'two' optimized 2 objectives",
