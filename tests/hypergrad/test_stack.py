@@ -319,7 +319,9 @@ def test_runaway_rate_is_capped_not_overflowing(lr_space: str, top: Any) -> None
         for _ in range(300):  # a constant gradient: every hypergradient says "larger"
             p.grad = torch.ones(2)
             opt.step()
-    assert len([w for w in caught if "clipped" in str(w.message)]) == 1  # once, not per step
+    clipped = [w for w in caught if "clipped" in str(w.message)]
+    assert len(clipped) == 1  # once, not per step
+    assert clipped[0].filename == __file__  # the line that called step(), not torch's wrapper
     assert opt.param_groups[0]["lr"] == 1e12
     assert torch.isfinite(p).all()
 

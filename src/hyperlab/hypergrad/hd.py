@@ -50,6 +50,8 @@ Design decisions, stated once:
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -71,6 +73,8 @@ __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
 _MAX_LR = 1e12
+# Code whose frames a warning skips to reach the user's line (this package's and torch's).
+_INTERNAL = (os.path.dirname(__file__) + os.sep, os.path.dirname(torch.__file__) + os.sep)
 # Hypergradient settings stored in every param group.
 _HD_KEYS = ("hyper_lr", "multiplicative", "normalize", "target_cosine")
 
@@ -114,21 +118,35 @@ def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]
     """Adam's moment buffers of ``p`` (made at its first step) and its step count, advanced by 1.
 
     Shared by :class:`AdamHD` and the Adam level of :mod:`hyperlab.hypergrad.stack`; the state
-    keys are ``torch.optim.Adam``'s (``step``, ``exp_avg``, ``exp_avg_sq``).
+    keys are ``torch.optim.Adam``'s (``step``, ``exp_avg``, ``exp_avg_sq``). A step loaded from a
+    ``torch.optim.Adam`` state is a float32 tensor: it is read back as a Python number, as torch
+    reads it, so that the bias corrections are computed in double precision as before saving.
     """
     if "step" not in state:
         state["step"] = 0
         state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-    state["step"] += 1
+    step = state["step"]
+    state["step"] = (int(step.item()) if isinstance(step, Tensor) else step) + 1
     return state["exp_avg"], state["exp_avg_sq"], state["step"]
 
 
-def checked_params(owner: str, params: Any, *, stacklevel: int = 4) -> list[Any]:
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the user's line: the first frame out from
+    the function that warns (level 1) whose code is neither this package's nor torch's (a
+    subclass's constructor such as :class:`SGDNHD`'s, :func:`stack`'s factory, torch's
+    wrappers around ``step``)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def checked_params(owner: str, params: Any) -> list[Any]:
     """``params`` as a list, refusing a module, one tensor, one param group not in a list,
-    anything but tensors in it and an empty list by name, and warning when no parameter
-    requires a gradient (every step would then change nothing; ``stacklevel`` points the
-    warning at the caller of the optimizer's constructor)."""
+    anything but tensors in it and an empty list by name, and warning (at the line that made
+    the optimizer) when no parameter requires a gradient (every step would then change
+    nothing)."""
     if isinstance(params, torch.nn.Module) and not isinstance(params, torch.nn.ParameterList):
         raise InputTypeError(
             f"{owner} takes the parameters to train, got the module {type(params).__name__}: "
@@ -152,7 +170,7 @@ def checked_params(owner: str, params: Any, *, stacklevel: int = 4) -> list[Any]
             f"{owner}: none of the {len(tensors)} parameters requires a gradient (a frozen "
             "model): its steps will change nothing",
             RuntimeWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
     return listed
 

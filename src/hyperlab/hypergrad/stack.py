@@ -70,6 +70,7 @@ from hyperlab.hypergrad.hd import (
     check_state_kind,
     checked_params,
     refuse_sparse,
+    user_stacklevel,
 )
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
@@ -465,7 +466,7 @@ class StackedOptimizer(Optimizer):
         # names each level's hyperoptimizer learns; the top level's stay fixed
         self._learn = [lv.learned() for lv in self.levels[:-1]] + [()]
         self.levels[-1].learned()  # check its settings too
-        params = checked_params(type(self).__name__, params, stacklevel=3)
+        params = checked_params(type(self).__name__, params)
         super().__init__(params, self.levels[0].group_defaults())
         # Hyperoptimizer levels' current values (shared by all groups), JSON-like plain data.
         self.hyper_state: dict[str, Any] = {
@@ -724,7 +725,7 @@ class StackedOptimizer(Optimizer):
             f"{self.hyper_state['values'][k].get('lr')!r}) moves it too far; give that level "
             "a smaller lr",
             RuntimeWarning,
-            stacklevel=5,  # the caller of step() (through torch's no_grad wrapper)
+            stacklevel=user_stacklevel(),  # the caller of step(), past torch's wrappers
         )
 
 
