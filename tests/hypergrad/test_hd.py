@@ -405,6 +405,36 @@ def test_sparse_gradients_are_refused_by_name(cls: type) -> None:
 
 
 @pytest.mark.parametrize(
+    ("mine", "theirs", "setting"),
+    [
+        (AdamHD, lambda ps: torch.optim.AdamW(ps, weight_decay=0.1), "decoupled_weight_decay"),
+        (AdamHD, lambda ps: torch.optim.Adam(ps, amsgrad=True), "amsgrad"),
+        (AdamHD, lambda ps: torch.optim.Adam(ps, maximize=True), "maximize"),
+        (SGDHD, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.5), "dampening"),
+    ],
+)
+def test_a_torch_state_with_a_setting_not_implemented_is_refused_by_name(
+    mine: type, theirs: Any, setting: str
+) -> None:
+    """An AdamW state loaded into AdamHD and went on with L2 decay in place of the decoupled
+    one; AMSGrad, maximize and dampening were dropped the same way."""
+    model = torch.nn.Linear(3, 1)
+    other = theirs(model.parameters())
+    model(torch.randn(4, 3)).sum().backward()
+    other.step()
+    opt = mine(model.parameters(), lr=1e-3)
+    with pytest.raises(InputError, match=f"param group 0 of the state asks for {setting}="):
+        opt.load_state_dict(other.state_dict())
+    assert opt.param_groups[0]["lr"] == 1e-3 and setting not in opt.param_groups[0]
+    # a group of the user's asking for it is refused too, at construction or when added
+    with pytest.raises(InputError, match=f"a param group asks for {setting}="):
+        mine([{"params": [model.weight], setting: other.param_groups[0][setting]}])
+    with pytest.raises(InputError, match=setting):
+        opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)], setting: 1})
+    assert len(opt.param_groups) == 1
+
+
+@pytest.mark.parametrize(
     ("mine", "theirs", "missing"),
     [
         (AdamHD, torch.optim.SGD, "betas"),

@@ -359,6 +359,20 @@ def test_a_plain_state_of_another_optimizer_kind_is_refused_before_anything_chan
     assert opt.param_groups[0]["lr"] == 0.01
 
 
+def test_a_plain_state_with_a_setting_not_implemented_is_refused_by_name() -> None:
+    """An AdamW state loaded and the stack went on with L2 decay in place of the decoupled one."""
+    model, x, y = _problem(torch.float64)
+    adamw = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=0.1)
+    opt = stack("adam", "sgd")(model.parameters())
+    with pytest.raises(InputError, match=r"param group 0 of the state asks for decoupled_weight"):
+        opt.load_state_dict(adamw.state_dict())
+    assert opt.param_groups[0]["weight_decay"] == 0.0
+    with pytest.raises(InputError, match=r"a param group asks for amsgrad=True"):
+        opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "amsgrad": True})
+    assert len(opt.param_groups) == 1
+    _run(model, opt, x, y, 2)  # still steps
+
+
 def test_a_rate_learned_in_log_coordinates_never_falls_to_zero() -> None:
     model, x, y = _problem(torch.float64)
     # a huge SGD step in log coordinates: exp(z) of the new coordinate underflows

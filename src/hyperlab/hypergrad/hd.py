@@ -73,6 +73,16 @@ __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
 _MAX_LR = 1e12
+# torch.optim settings not implemented here, with the one value honoured and why.
+_UNSUPPORTED: dict[str, tuple[Any, str]] = {
+    "decoupled_weight_decay": (
+        False,
+        "weight_decay here is L2, added to the gradient as in Adam, not AdamW's decoupled decay",
+    ),
+    "amsgrad": (False, "AMSGrad's running maximum is not kept"),
+    "maximize": (False, "to maximize, descend the negated objective"),
+    "dampening": (0, "momentum here is undampened"),
+}
 # Code whose frames a warning skips to reach the user's line (this package's and torch's).
 _INTERNAL = (os.path.dirname(__file__) + os.sep, os.path.dirname(torch.__file__) + os.sep)
 # Hypergradient settings stored in every param group.
@@ -99,6 +109,22 @@ def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:
                 f"{owner}.load_state_dict: param group {i} of the state lacks {missing}: it was "
                 f"saved by another kind of optimizer (this one needs {needed}); nothing was "
                 "loaded"
+            )
+
+
+def refuse_unsupported(owner: str, group: Any, where: str = "a param group") -> None:
+    """Refuse a param group that asks for a ``torch.optim`` setting these optimizers do not
+    implement (AdamW's decoupled decay, AMSGrad, ``maximize``, SGD's dampening), as a plain
+    ``torch.optim`` state does: loaded, the setting would be dropped without a word.
+
+    Raises:
+        InputError: naming the setting and ``where`` the group is.
+    """
+    for key, (honoured, why) in _UNSUPPORTED.items():
+        if isinstance(group, dict) and group.get(key, honoured) != honoured:
+            raise InputError(
+                f"{owner}: {where} asks for {key}={group[key]!r}, which {owner} does not "
+                f"implement ({why}); refused"
             )
 
 
@@ -269,7 +295,13 @@ class HDOptimizer(Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict` (resuming continues the same run). A
         plain ``torch.optim`` state of the same base optimizer loads too: its groups take this
-        optimizer's hypergradient settings."""
+        optimizer's hypergradient settings.
+
+        Raises:
+            InputError: the state is of another kind of optimizer, or asks for a setting not
+                implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``,
+                SGD's dampening); nothing was loaded.
+        """
         state_dict = dict(state_dict)
         history = state_dict.pop("lr_history", None)
         groups = state_dict.get("param_groups")
@@ -281,6 +313,8 @@ class HDOptimizer(Optimizer):
                 for mine, theirs in zip(self.param_groups, groups)
             ]
         self._check_kind(state_dict.get("param_groups"))
+        for i, group in enumerate(groups):
+            refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
         before = ([dict(g) for g in self.param_groups], self.state)
         try:
             super().load_state_dict(state_dict)
@@ -325,6 +359,7 @@ class HDOptimizer(Optimizer):
     # -- private ------------------------------------------------------------------------------
 
     def _check_group(self, group: dict[str, Any]) -> None:
+        refuse_unsupported(type(self).__name__, group)
         if any(p.is_complex() for p in group["params"]):
             raise InputError(
                 f"{type(self).__name__} takes real parameters only; a complex one can be "

@@ -70,6 +70,7 @@ from hyperlab.hypergrad.hd import (
     check_state_kind,
     checked_params,
     refuse_sparse,
+    refuse_unsupported,
     user_stacklevel,
 )
 
@@ -514,6 +515,7 @@ class StackedOptimizer(Optimizer):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         try:
+            refuse_unsupported(type(self).__name__, group)
             if any(p.is_complex() for p in group["params"]):
                 raise InputError(
                     "StackedOptimizer takes real parameters only; a complex one can be "
@@ -541,13 +543,18 @@ class StackedOptimizer(Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict`; resuming continues the same run. A
         plain ``torch.optim`` state of the same base optimizer loads too; one of another kind
-        (an SGD state into an Adam-based stack) is refused before anything changes."""
+        (an SGD state into an Adam-based stack) or asking for a setting not implemented here
+        (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's dampening) is refused
+        before anything changes."""
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
         if hyper is not None:
             self._check_shape(hyper)
-        check_state_kind(type(self).__name__, state_dict.get("param_groups"), self.defaults)
+        groups = state_dict.get("param_groups")
+        check_state_kind(type(self).__name__, groups, self.defaults)
+        for i, group in enumerate(groups if isinstance(groups, list) else []):
+            refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
