@@ -182,6 +182,29 @@ def test_param_groups_global_and_per_group(per_group: bool) -> None:
     assert lr0 != 0.01
 
 
+@pytest.mark.parametrize("saved", [False, True])
+def test_a_state_keeps_its_per_group_setting_when_loaded(saved: bool) -> None:
+    """per_group was not saved: a run of one rate per group resumed in an optimizer made with
+    the default went on with one global rate (and the other way round), without a word."""
+    model, x, y = _problem(torch.float64)
+
+    def groups(m: torch.nn.Module) -> list[dict[str, Any]]:
+        return [{"params": m[0].parameters()}, {"params": m[2].parameters(), "lr": 0.05}]
+
+    opt = SGDHD(groups(model), lr=0.01, per_group=saved)
+    _run(model, opt, x, y, 10)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_opt = copy.deepcopy(opt.state_dict())
+    _run(model, opt, x, y, 10)
+    model2, _, _ = _problem(torch.float64)
+    model2.load_state_dict(saved_model)
+    opt2 = SGDHD(groups(model2), lr=0.01, per_group=not saved)
+    opt2.load_state_dict(saved_opt)
+    assert opt2.per_group is saved
+    _run(model2, opt2, x, y, 10)
+    assert opt2.lrs == opt.lrs
+
+
 def test_global_mode_rejects_groups_with_different_hyper_settings() -> None:
     a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
     with pytest.raises(InputError, match="hyper_lr"):

@@ -287,15 +287,17 @@ class HDOptimizer(Optimizer):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        """The ``torch.optim`` state dict plus ``lr_history``."""
+        """The ``torch.optim`` state dict plus ``lr_history`` and ``per_group``."""
         out = super().state_dict()
         out["lr_history"] = [list(h) for h in self.lr_history]
+        out["per_group"] = self.per_group
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict` (resuming continues the same run). A
         plain ``torch.optim`` state of the same base optimizer loads too: its groups take this
-        optimizer's hypergradient settings.
+        optimizer's hypergradient settings. As the groups' settings do, the state's
+        ``per_group`` (one rate per group or one global rate) replaces this optimizer's.
 
         Raises:
             InputError: the state is of another kind of optimizer, or asks for a setting not
@@ -304,6 +306,7 @@ class HDOptimizer(Optimizer):
         """
         state_dict = dict(state_dict)
         history = state_dict.pop("lr_history", None)
+        per_group = check_bool("per_group", state_dict.pop("per_group", self.per_group))
         groups = state_dict.get("param_groups")
         groups = groups if isinstance(groups, list) else []
         plain = bool(groups) and not any("hyper_lr" in g for g in groups)
@@ -315,13 +318,14 @@ class HDOptimizer(Optimizer):
         self._check_kind(state_dict.get("param_groups"))
         for i, group in enumerate(groups):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
-        before = ([dict(g) for g in self.param_groups], self.state)
+        before = ([dict(g) for g in self.param_groups], self.state, self.per_group)
         try:
             super().load_state_dict(state_dict)
+            self.per_group = per_group  # (a global rate needs groups of the same settings)
             for group in self.param_groups:
                 self._check_group(group)
         except Exception:  # a refused state leaves the optimizer as it was
-            self.param_groups[:], self.state = before
+            self.param_groups[:], self.state, self.per_group = before
             raise
         if history is None:
             history = [[] for _ in self.param_groups]
