@@ -31,9 +31,14 @@ Design decisions, stated once:
   reader of ``lr`` (loggers, schedulers) sees the current value. :attr:`HDOptimizer.lr_history`
   keeps one list of rates per group (the rate used at each step).
 * **Schedulers.** The hypergradient update is applied to whatever ``lr`` holds when ``step`` is
-  called. A chainable scheduler (``StepLR``, ``ExponentialLR``, ``MultiStepLR``...) therefore
-  multiplies the *learned* rate; a scheduler that writes absolute values (``LambdaLR``) overrides
-  it, and learning continues from the value it wrote.
+  called. A chainable scheduler (``StepLR``, ``ExponentialLR``, ``MultiStepLR``,
+  ``CosineAnnealingLR``, ``ReduceLROnPlateau``...) therefore multiplies the *learned* rate
+  (``CosineAnnealingLR`` takes it to ``eta_min`` at ``T_max``; at 0 the multiplicative rule
+  cannot move it); a scheduler that writes absolute values (``LambdaLR``, ``OneCycleLR``,
+  ``CyclicLR``) overrides it at each of its steps, and learning continues from the value it
+  wrote, so what is learned between two writes is discarded: under such a schedule the rate is
+  the schedule's (``OneCycleLR`` and ``CyclicLR`` also cycle ``momentum`` or ``betas``, as they
+  do for ``torch.optim``).
 * **Gradient clipping** works unchanged: the hypergradient reads ``p.grad`` as ``step`` finds it.
 * **Weight decay** (L2, as in ``torch.optim``) is part of the objective, so ``g`` includes it.
 * **Global or per group.** ``per_group=False`` (default) learns one rate: the hypergradient is
