@@ -338,7 +338,7 @@ class HDOptimizer(Optimizer):
 
     def _check_kind(self, groups: Any) -> None:
         """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD)."""
-        needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad")]
+        needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad", *_UNSUPPORTED)]
         check_state_kind(type(self).__name__, groups, needed)
 
     @torch.no_grad()
@@ -548,6 +548,7 @@ class SGDHD(HDOptimizer):
         defaults = dict(
             lr=lr,
             momentum=momentum,
+            dampening=0,  # (torch.optim.SGD reads it: a state of SGDHD's loads there too)
             weight_decay=weight_decay,
             nesterov=nesterov,
             hyper_lr=hyper_lr,
@@ -560,6 +561,7 @@ class SGDHD(HDOptimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         check_unit("momentum", group["momentum"])
+        group.setdefault("dampening", 0)  # (a state saved before it was kept)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, momentum = group["lr"], group["momentum"]
