@@ -373,6 +373,25 @@ def test_a_plain_state_with_a_setting_not_implemented_is_refused_by_name() -> No
     _run(model, opt, x, y, 2)  # still steps
 
 
+def test_an_sgd_stack_checkpoint_goes_on_in_torch_sgd_and_an_older_one_still_loads() -> None:
+    """Its groups lacked SGD's dampening and nesterov: torch.optim.SGD's first step raised
+    KeyError('dampening') from inside torch."""
+    model, x, y = _problem(torch.float64)
+    base = HyperSGD(lr=0.05, momentum=0.9, nesterov=True)
+    opt = StackedOptimizer(model.parameters(), [base, HyperSGD(lr=0.0)])
+    _run(model, opt, x, y, 5)
+    saved = copy.deepcopy(opt.state_dict())
+    model2 = copy.deepcopy(model)
+    plain = torch.optim.SGD(model2.parameters(), lr=0.5)
+    plain.load_state_dict(copy.deepcopy(saved))
+    _run(model, opt, x, y, 5, start=5)
+    _run(model2, plain, x, y, 5, start=5)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), model2.parameters()))
+    for group in saved["param_groups"]:  # as saved before they were kept
+        del group["nesterov"], group["dampening"]
+    StackedOptimizer(model.parameters(), [base, HyperSGD(lr=0.0)]).load_state_dict(saved)
+
+
 def test_a_rate_learned_in_log_coordinates_never_falls_to_zero() -> None:
     model, x, y = _problem(torch.float64)
     # a huge SGD step in log coordinates: exp(z) of the new coordinate underflows

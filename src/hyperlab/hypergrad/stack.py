@@ -66,6 +66,7 @@ from hyperlab.errors import (
 )
 from hyperlab.hypergrad.hd import (
     _MAX_LR,
+    _UNSUPPORTED,
     adam_moments,
     check_state_kind,
     checked_params,
@@ -228,6 +229,10 @@ class HyperSGD(Level):
 
     def values(self) -> dict[str, float]:
         return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
+
+    def group_defaults(self) -> dict[str, Any]:
+        # nesterov and dampening as torch.optim.SGD reads them: a stack's state loads there
+        return {**self.values(), "nesterov": self.nesterov, "dampening": 0}
 
     def learned(self) -> tuple[str, ...]:
         out = super().learned()
@@ -552,7 +557,9 @@ class StackedOptimizer(Optimizer):
         if hyper is not None:
             self._check_shape(hyper)
         groups = state_dict.get("param_groups")
-        check_state_kind(type(self).__name__, groups, self.defaults)
+        # (a state saved before nesterov and dampening were kept in the groups loads too)
+        needed = [k for k in self.defaults if k not in ("nesterov", *_UNSUPPORTED)]
+        check_state_kind(type(self).__name__, groups, needed)
         for i, group in enumerate(groups if isinstance(groups, list) else []):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
         super().load_state_dict(state_dict)
