@@ -301,8 +301,10 @@ class HDOptimizer(Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict` (resuming continues the same run). A
         plain ``torch.optim`` state of the same base optimizer loads too: its groups take this
-        optimizer's hypergradient settings. As the groups' settings do, the state's
-        ``per_group`` (one rate per group or one global rate) replaces this optimizer's.
+        optimizer's hypergradient settings. As in ``torch.optim``, the state's settings (the
+        learned ``lr``, ``hyper_lr``, ``momentum``..., and ``per_group``) replace the ones this
+        optimizer was made with: to change one on resuming, set it in ``param_groups`` after
+        loading.
 
         Raises:
             InputError: the state is of another kind of optimizer, or asks for a setting not
