@@ -281,6 +281,21 @@ def test_a_state_of_another_trainer_is_refused_and_changes_nothing() -> None:
     assert trainer.values() == before
 
 
+def test_the_ift_hypergradient_leaves_batchnorm_statistics_to_the_sgd_step() -> None:
+    """The IFT's forward on the training batch updated BatchNorm's running statistics a
+    second time per hyper step (num_batches_tracked counted 2 for 1 batch)."""
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 5), torch.randint(0, 3, (32,))
+    model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    plain = nn.BatchNorm1d(8)
+    plain(model[0](x).detach())  # the one update of one training step
+    trainer = HyperTrainer(model, nn.CrossEntropyLoss(), [WeightDecay(model)], method="ift")
+    trainer.fit([(x, y)], [(x, y)])
+    assert int(model[1].num_batches_tracked) == 1
+    assert torch.allclose(model[1].running_mean, plain.running_mean)
+    assert torch.allclose(model[1].running_var, plain.running_var)
+
+
 def test_one_batch_in_place_of_a_list_of_batches_is_refused_with_the_fix() -> None:
     trainer, batches = _small()
     with pytest.raises(InputTypeError, match=r"got a tuple of tensors.*\[\(x, y\)\]"):

@@ -354,6 +354,9 @@ class HyperTrainer:
 
     def _ift(self, batch: Batch, val_batch: Batch) -> None:
         loss = self._sgd_step(batch)
+        # the hypergradient's forward on the batch is no training step: BatchNorm's running
+        # statistics (and any other buffer) are put back as the SGD step left them
+        kept = [(b, b.clone()) for b in self.model.buffers()]
         grads = ift_hypergradient(
             self._train_loss_fn(batch),
             self._val_loss_fn(val_batch),
@@ -363,6 +366,8 @@ class HyperTrainer:
             alpha=self.neumann_alpha,
         )
         with torch.no_grad():
+            for buffer, value in kept:
+                buffer.copy_(value)
             vloss = float(self._val_loss_fn(val_batch)(self._weights))
         self._apply(grads, float(loss), vloss)
 
