@@ -205,6 +205,28 @@ def test_a_state_keeps_its_per_group_setting_when_loaded(saved: bool) -> None:
     assert opt2.lrs == opt.lrs
 
 
+@pytest.mark.parametrize(
+    "make",
+    [SGDHD, SGDNHD, AdamHD, lambda ps: StackedOptimizer(ps, ["adam", ("sgd", {"lr": 1e-4})])],
+)
+def test_a_parameter_a_step_leaves_out_adds_no_stale_direction(make: Any) -> None:
+    """b has no gradient at step 2 (a branch the forward skipped), so step 2 does not move it
+    and the rate of step 2 reaches the loss at step 3 through a only. b's direction of step 1
+    was kept and added its g_3·u_1 to the hypergradient (-25.5 where it is -0.5 for SGD)."""
+    a, b, alone = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+    both, single = make([a, b]), make([alone])
+    ga = [torch.tensor([1.0, 0.5]), torch.tensor([1.0, 0.0]), torch.tensor([0.5, 1.0])]
+    gb = [torch.tensor([0.0, 5.0]), None, torch.tensor([3.0, 5.0])]
+    for g, h in zip(ga, gb):
+        a.grad, b.grad, alone.grad = g, h, g.clone()
+        both.step()
+        single.step()
+    assert both.hypergrads == single.hypergrads
+    assert both.param_groups[0]["lr"] == single.param_groups[0]["lr"]
+    if isinstance(both, SGDHD) and not isinstance(both, SGDNHD):
+        assert both.hypergrads == [-0.5]  # -g_3·u_2 of a alone: -(0.5·1 + 1·0)
+
+
 def test_global_mode_rejects_groups_with_different_hyper_settings() -> None:
     a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
     with pytest.raises(InputError, match="hyper_lr"):

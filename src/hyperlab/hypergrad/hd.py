@@ -40,6 +40,8 @@ Design decisions, stated once:
   the schedule's (``OneCycleLR`` and ``CyclicLR`` also cycle ``momentum`` or ``betas``, as they
   do for ``torch.optim``).
 * **Gradient clipping** works unchanged: the hypergradient reads ``p.grad`` as ``step`` finds it.
+* **A parameter without a gradient** (frozen, or in a branch the forward skipped) is left where
+  it is, as ``torch.optim`` leaves it, and so adds nothing to the next hypergradient.
 * **Weight decay** (L2, as in ``torch.optim``) is part of the objective, so ``g`` includes it.
 * **Global or per group.** ``per_group=False`` (default) learns one rate: the hypergradient is
   taken over all parameters together and every group's rate gets the same update (in
@@ -131,6 +133,17 @@ def refuse_unsupported(owner: str, group: Any, where: str = "a param group") -> 
                 f"{owner}: {where} asks for {key}={group[key]!r}, which {owner} does not "
                 f"implement ({why}); refused"
             )
+
+
+def forget_unmoved(opt: Optimizer, group: dict[str, Any], keys: Iterable[str]) -> None:
+    """Drop the stored derivatives ``keys`` of the group's parameters that have no gradient
+    (a frozen layer, a branch the forward skipped): this step leaves them where they are, so
+    the rate of this step reaches the next loss through the others only; a direction kept
+    from an older step would add a stale ``g·u`` to the next hypergradient."""
+    for p in group["params"]:
+        if p.grad is None and p in opt.state:
+            for key in keys:
+                opt.state[p].pop(key, None)
 
 
 def refuse_sparse(opt: Optimizer) -> None:
@@ -364,6 +377,7 @@ class HDOptimizer(Optimizer):
         self._hyper_step()
         for i, group in enumerate(self.param_groups):
             self.lr_history[i].append(float(group["lr"]))
+            forget_unmoved(self, group, ("hd_dir",))
             self._update_group(group)
         return loss
 

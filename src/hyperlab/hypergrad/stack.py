@@ -70,6 +70,7 @@ from hyperlab.hypergrad.hd import (
     adam_moments,
     check_state_kind,
     checked_params,
+    forget_unmoved,
     refuse_sparse,
     refuse_unsupported,
     user_stacklevel,
@@ -611,6 +612,7 @@ class StackedOptimizer(Optimizer):
             self._update_hypers(grads)
         base, learn = self.levels[0], self._learn[0]
         for group in self.param_groups:
+            forget_unmoved(self, group, [f"d_{n}" for n in learn])
             hp = base.with_group(group).values()
             for p in group["params"]:
                 if p.grad is not None:
