@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hyperlab.errors import InputError, UnknownNameError
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 from hyperlab.hypergrad import HyperAdam, HyperSGD, StackedOptimizer, stack
 
 DTYPES = [torch.float32, torch.float64]
@@ -390,6 +390,23 @@ def test_an_sgd_stack_checkpoint_goes_on_in_torch_sgd_and_an_older_one_still_loa
     for group in saved["param_groups"]:  # as saved before they were kept
         del group["nesterov"], group["dampening"]
     StackedOptimizer(model.parameters(), [base, HyperSGD(lr=0.0)]).load_state_dict(saved)
+
+
+@pytest.mark.parametrize("base", ["sgd", "adam"])
+def test_a_one_number_tensor_rate_written_after_construction_steps_as_in_the_hd_optimizers(
+    base: str,
+) -> None:
+    """AdamHD and SGDHD take it (a scheduler built on a tensor rate writes tensors); the stack
+    refused it as 'lr must be a number'."""
+    model, x, y = _problem(torch.float64)
+    opt = stack(base, ("sgd", {"lr": 1e-6}))(model.parameters())
+    _run(model, opt, x, y, 2)
+    opt.param_groups[0]["lr"] = torch.tensor(0.01)
+    _run(model, opt, x, y, 2, start=2)
+    assert math.isfinite(float(opt.param_groups[0]["lr"]))
+    opt.param_groups[0]["lr"] = "0.01"
+    with pytest.raises(InputTypeError, match=r"lr must be a number, got '0\.01'"):
+        _run(model, opt, x, y, 1)
 
 
 def test_a_rate_learned_in_log_coordinates_never_falls_to_zero() -> None:

@@ -146,6 +146,17 @@ def forget_unmoved(opt: Optimizer, group: dict[str, Any], keys: Iterable[str]) -
                 opt.state[p].pop(key, None)
 
 
+def check_written_lr(lr: Any) -> None:
+    """Refuse, at a step, a rate that a scheduler or the user wrote into a param group and is
+    not a number >= 0 (text, say); a one-number tensor is read as its number.
+
+    Raises:
+        InputTypeError: ``lr`` is not a number.
+        InputError: ``lr`` is negative or not finite.
+    """
+    check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
+
+
 def refuse_sparse(opt: Optimizer) -> None:
     """Raise if a parameter of ``opt`` has a sparse gradient (the rules need dense ones)."""
     for i, group in enumerate(opt.param_groups):
@@ -370,9 +381,8 @@ class HDOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:  # (a scheduler or the user may have set it)
-            lr = group["lr"]
-            check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
+        for group in self.param_groups:
+            check_written_lr(group["lr"])
         refuse_sparse(self)
         self._hyper_step()
         for i, group in enumerate(self.param_groups):

@@ -69,6 +69,7 @@ from hyperlab.hypergrad.hd import (
     _UNSUPPORTED,
     adam_moments,
     check_state_kind,
+    check_written_lr,
     checked_params,
     forget_unmoved,
     refuse_sparse,
@@ -605,7 +606,7 @@ class StackedOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            check_nonneg("lr", group["lr"])
+            check_written_lr(group["lr"])
         refuse_sparse(self)
         grads = self._hypergrads()
         if grads is not None:
