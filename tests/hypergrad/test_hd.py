@@ -494,6 +494,36 @@ def test_a_torch_state_with_a_setting_not_implemented_is_refused_by_name(
 
 
 @pytest.mark.parametrize(
+    ("mine", "theirs", "entry"),
+    [
+        (AdamHD, torch.optim.Adamax, "exp_inf"),
+        (AdamHD, torch.optim.NAdam, "mu_product"),
+        (lambda ps: stack("adam", "sgd")(ps), torch.optim.Adamax, "exp_inf"),
+        (
+            lambda ps: stack(("sgd", {"momentum": 0.9}), "sgd")(ps),
+            lambda ps, lr: torch.optim.RMSprop(ps, lr=lr, momentum=0.9),
+            "square_avg",
+        ),
+    ],
+)
+def test_a_state_whose_groups_look_alike_is_refused_by_its_entries(
+    mine: Any, theirs: Any, entry: str
+) -> None:
+    """An Adamax state loaded into AdamHD and the step raised KeyError('exp_avg_sq') from
+    inside; a NAdam (or an RMSprop into an SGD stack) one loaded and ran another rule."""
+    model = torch.nn.Linear(3, 1)
+    other = theirs(model.parameters(), lr=0.5)
+    model(torch.randn(4, 3)).sum().backward()
+    other.step()
+    opt = mine(model.parameters())
+    lr = opt.param_groups[0]["lr"]
+    with pytest.raises(InputError, match=f"holds \\[[^]]*'{entry}'.*another kind of optimizer"):
+        opt.load_state_dict(other.state_dict())
+    assert opt.param_groups[0]["lr"] == lr and not opt.state
+    opt.step()  # still works
+
+
+@pytest.mark.parametrize(
     ("mine", "theirs", "missing"),
     [
         (AdamHD, torch.optim.SGD, "betas"),

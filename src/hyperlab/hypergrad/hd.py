@@ -90,6 +90,11 @@ _UNSUPPORTED: dict[str, tuple[Any, str]] = {
     "maximize": (False, "to maximize, descend the negated objective"),
     "dampening": (0, "momentum here is undampened"),
 }
+# The per-parameter state entries of torch.optim's SGD and Adam plus the derivatives these
+# optimizers and the stacks store (each loads the other's state: the other's go unread).
+_DERIVATIVES = ("hd_dir", "d_lr", "d_momentum", "d_beta1", "d_beta2")
+SGD_STATE = ("momentum_buffer", *_DERIVATIVES)
+ADAM_STATE = ("step", "exp_avg", "exp_avg_sq", *_DERIVATIVES)
 # Code whose frames a warning skips to reach the user's line (this package's and torch's).
 _INTERNAL = (os.path.dirname(__file__) + os.sep, os.path.dirname(torch.__file__) + os.sep)
 # Hypergradient settings stored in every param group.
@@ -155,6 +160,26 @@ def check_written_lr(lr: Any) -> None:
         InputError: ``lr`` is negative or not finite.
     """
     check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
+
+
+def check_state_entries(owner: str, state: Any, known: Iterable[str] | None) -> None:
+    """Refuse a state whose per-parameter entries are not all ``known``: it was saved by another
+    kind of optimizer whose groups look like this one's (Adamax's ``exp_inf``, NAdam's
+    ``mu_product``, RMSprop's ``square_avg``), and would fail at the step or run another rule.
+
+    Raises:
+        InputError: naming the entries; nothing was loaded.
+    """
+    if known is None or not isinstance(state, dict):
+        return
+    for key, entries in state.items():
+        odd = sorted(set(entries) - set(known)) if isinstance(entries, dict) else []
+        if odd:
+            raise InputError(
+                f"{owner}.load_state_dict: the state of parameter {key} holds {odd}, which "
+                f"{owner} does not keep (it keeps {sorted(known)}): it was saved by another kind "
+                "of optimizer; nothing was loaded"
+            )
 
 
 def refuse_sparse(opt: Optimizer) -> None:
@@ -279,6 +304,10 @@ class HDOptimizer(Optimizer):
         InputError: ``params`` holds no parameter.
     """
 
+    #: The per-parameter state entries a subclass keeps; a loaded state holding others is
+    #: refused (``None``: not checked).
+    STATE_KEYS: tuple[str, ...] | None = None
+
     def __init__(self, params: Any, defaults: dict[str, Any], *, per_group: bool) -> None:
         self.per_group = check_bool("per_group", per_group)
         super().__init__(checked_params(type(self).__name__, params), defaults)
@@ -349,6 +378,7 @@ class HDOptimizer(Optimizer):
         self._check_kind(state_dict.get("param_groups"))
         for i, group in enumerate(groups):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
+        check_state_entries(type(self).__name__, state_dict.get("state"), self.STATE_KEYS)
         before = ([dict(g) for g in self.param_groups], self.state, self.per_group)
         try:
             super().load_state_dict(state_dict)
@@ -553,6 +583,8 @@ class SGDHD(HDOptimizer):
         per_group: One learned rate per param group instead of one global rate.
     """
 
+    STATE_KEYS = SGD_STATE
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -664,6 +696,8 @@ class AdamHD(HDOptimizer):
         target_cosine: The cosine the rate settles at (see :class:`SGDHD`).
         per_group: One learned rate per param group.
     """
+
+    STATE_KEYS = ADAM_STATE
 
     def __init__(
         self,

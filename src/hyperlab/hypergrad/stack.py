@@ -67,7 +67,10 @@ from hyperlab.errors import (
 from hyperlab.hypergrad.hd import (
     _MAX_LR,
     _UNSUPPORTED,
+    ADAM_STATE,
+    SGD_STATE,
     adam_moments,
+    check_state_entries,
     check_state_kind,
     check_written_lr,
     checked_params,
@@ -129,6 +132,9 @@ class Level:
 
     name = "level"
     HYPERS: dict[str, str] = {}
+    #: The per-parameter state entries the level keeps (``None``: a loaded state is not
+    #: checked).
+    STATE_KEYS: tuple[str, ...] | None = None
 
     def __init__(self, learn: Sequence[str] | None = None, lr_space: str = "linear") -> None:
         self.learn = learn
@@ -213,6 +219,7 @@ class HyperSGD(Level):
 
     name = "sgd"
     HYPERS = {"lr": "linear", "momentum": "logit"}
+    STATE_KEYS = SGD_STATE
 
     def __init__(
         self,
@@ -305,6 +312,7 @@ class HyperAdam(Level):
 
     name = "adam"
     HYPERS = {"lr": "linear", "beta1": "logit", "beta2": "logit"}
+    STATE_KEYS = ADAM_STATE
 
     def __init__(
         self,
@@ -564,6 +572,8 @@ class StackedOptimizer(Optimizer):
         check_state_kind(type(self).__name__, groups, needed)
         for i, group in enumerate(groups if isinstance(groups, list) else []):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
+        owner, known = type(self).__name__, self.levels[0].STATE_KEYS
+        check_state_entries(owner, state_dict.get("state"), known)
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
