@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hyperlab.errors import InputError, UnknownNameError
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 from hyperlab.hypergrad import HyperAdam, HyperSGD, StackedOptimizer, stack
 
 DTYPES = [torch.float32, torch.float64]
@@ -319,7 +319,9 @@ def test_runaway_rate_is_capped_not_overflowing(lr_space: str, top: Any) -> None
         for _ in range(300):  # a constant gradient: every hypergradient says "larger"
             p.grad = torch.ones(2)
             opt.step()
-    assert len([w for w in caught if "clipped" in str(w.message)]) == 1  # once, not per step
+    clipped = [w for w in caught if "clipped" in str(w.message)]
+    assert len(clipped) == 1  # once, not per step
+    assert clipped[0].filename == __file__  # the line that called step(), not torch's wrapper
     assert opt.param_groups[0]["lr"] == 1e12
     assert torch.isfinite(p).all()
 
@@ -355,6 +357,56 @@ def test_a_plain_state_of_another_optimizer_kind_is_refused_before_anything_chan
     adam = torch.optim.Adam(model.parameters(), lr=0.01)
     opt.load_state_dict(adam.state_dict())  # a plain state of the same kind loads
     assert opt.param_groups[0]["lr"] == 0.01
+
+
+def test_a_plain_state_with_a_setting_not_implemented_is_refused_by_name() -> None:
+    """An AdamW state loaded and the stack went on with L2 decay in place of the decoupled one."""
+    model, x, y = _problem(torch.float64)
+    adamw = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=0.1)
+    opt = stack("adam", "sgd")(model.parameters())
+    with pytest.raises(InputError, match=r"param group 0 of the state asks for decoupled_weight"):
+        opt.load_state_dict(adamw.state_dict())
+    assert opt.param_groups[0]["weight_decay"] == 0.0
+    with pytest.raises(InputError, match=r"a param group asks for amsgrad=True"):
+        opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "amsgrad": True})
+    assert len(opt.param_groups) == 1
+    _run(model, opt, x, y, 2)  # still steps
+
+
+def test_an_sgd_stack_checkpoint_goes_on_in_torch_sgd_and_an_older_one_still_loads() -> None:
+    """Its groups lacked SGD's dampening and nesterov: torch.optim.SGD's first step raised
+    KeyError('dampening') from inside torch."""
+    model, x, y = _problem(torch.float64)
+    base = HyperSGD(lr=0.05, momentum=0.9, nesterov=True)
+    opt = StackedOptimizer(model.parameters(), [base, HyperSGD(lr=0.0)])
+    _run(model, opt, x, y, 5)
+    saved = copy.deepcopy(opt.state_dict())
+    model2 = copy.deepcopy(model)
+    plain = torch.optim.SGD(model2.parameters(), lr=0.5)
+    plain.load_state_dict(copy.deepcopy(saved))
+    _run(model, opt, x, y, 5, start=5)
+    _run(model2, plain, x, y, 5, start=5)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), model2.parameters()))
+    for group in saved["param_groups"]:  # as saved before they were kept
+        del group["nesterov"], group["dampening"]
+    StackedOptimizer(model.parameters(), [base, HyperSGD(lr=0.0)]).load_state_dict(saved)
+
+
+@pytest.mark.parametrize("base", ["sgd", "adam"])
+def test_a_one_number_tensor_rate_written_after_construction_steps_as_in_the_hd_optimizers(
+    base: str,
+) -> None:
+    """AdamHD and SGDHD take it (a scheduler built on a tensor rate writes tensors); the stack
+    refused it as 'lr must be a number'."""
+    model, x, y = _problem(torch.float64)
+    opt = stack(base, ("sgd", {"lr": 1e-6}))(model.parameters())
+    _run(model, opt, x, y, 2)
+    opt.param_groups[0]["lr"] = torch.tensor(0.01)
+    _run(model, opt, x, y, 2, start=2)
+    assert math.isfinite(float(opt.param_groups[0]["lr"]))
+    opt.param_groups[0]["lr"] = "0.01"
+    with pytest.raises(InputTypeError, match=r"lr must be a number, got '0\.01'"):
+        _run(model, opt, x, y, 1)
 
 
 def test_a_rate_learned_in_log_coordinates_never_falls_to_zero() -> None:

@@ -230,6 +230,72 @@ def test_data_read_more_than_once_must_be_re_iterable() -> None:
     assert trainer.history.step == [1, 2]
 
 
+def _resumable(tune: str | None = None) -> tuple[nn.Module, HyperTrainer]:
+    torch.manual_seed(0)
+    model = nn.Sequential(InputNoise(0.05), nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3))
+    trainer = HyperTrainer(
+        model, nn.CrossEntropyLoss(), [WeightDecay(model)], hyper_every=3, hyper_lr=0.1, tune=tune
+    )
+    return model, trainer
+
+
+def test_a_trainer_saved_with_torch_save_resumes_the_same_run() -> None:
+    """There was no state to save: a trainer made afresh lost its step count (the phase of
+    hyper_every), its Adam moments, a regularizer's value outside the model and its history."""
+    import io
+
+    from torch.utils.data import DataLoader, TensorDataset
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(90, 5, generator=gen), torch.randint(0, 3, (90,), generator=gen)
+    # (a loader without its own generator draws its seed from the global one, as noise does)
+    train = DataLoader(TensorDataset(x[:60], y[:60]), batch_size=12, generator=torch.Generator())
+    val = DataLoader(TensorDataset(x[60:], y[60:]), batch_size=30, generator=torch.Generator())
+    model, trainer = _resumable()
+    trainer.fit(train, val, epochs=2)
+
+    model2, trainer2 = _resumable()
+    trainer2.fit(train, val)
+    saved = io.BytesIO()
+    torch.save([model2.state_dict(), trainer2.state_dict(), torch.get_rng_state()], saved)
+    saved.seek(0)
+    weights, state, rng = torch.load(saved, weights_only=True)
+    model3, trainer3 = _resumable()
+    model3.load_state_dict(weights)
+    trainer3.load_state_dict(state)
+    torch.set_rng_state(rng)
+    trainer3.fit(train, val)
+    assert trainer3.values() == trainer.values()
+    assert trainer3.history.as_dict() == trainer.history.as_dict()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), model3.parameters()))
+
+
+def test_a_state_of_another_trainer_is_refused_and_changes_nothing() -> None:
+    _, trainer = _resumable()
+    _, other = _resumable(tune="weight_decay")
+    before = trainer.values()
+    with pytest.raises(InputError, match=r"another trainer.*tuned \['weight_decay'\]"):
+        trainer.load_state_dict(other.state_dict())
+    with pytest.raises(InputTypeError, match=r"HyperTrainer\.state_dict"):
+        trainer.load_state_dict({"step": 3})
+    assert trainer.values() == before
+
+
+def test_the_ift_hypergradient_leaves_batchnorm_statistics_to_the_sgd_step() -> None:
+    """The IFT's forward on the training batch updated BatchNorm's running statistics a
+    second time per hyper step (num_batches_tracked counted 2 for 1 batch)."""
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 5), torch.randint(0, 3, (32,))
+    model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    plain = nn.BatchNorm1d(8)
+    plain(model[0](x).detach())  # the one update of one training step
+    trainer = HyperTrainer(model, nn.CrossEntropyLoss(), [WeightDecay(model)], method="ift")
+    trainer.fit([(x, y)], [(x, y)])
+    assert int(model[1].num_batches_tracked) == 1
+    assert torch.allclose(model[1].running_mean, plain.running_mean)
+    assert torch.allclose(model[1].running_var, plain.running_var)
+
+
 def test_one_batch_in_place_of_a_list_of_batches_is_refused_with_the_fix() -> None:
     trainer, batches = _small()
     with pytest.raises(InputTypeError, match=r"got a tuple of tensors.*\[\(x, y\)\]"):

@@ -31,10 +31,17 @@ Design decisions, stated once:
   reader of ``lr`` (loggers, schedulers) sees the current value. :attr:`HDOptimizer.lr_history`
   keeps one list of rates per group (the rate used at each step).
 * **Schedulers.** The hypergradient update is applied to whatever ``lr`` holds when ``step`` is
-  called. A chainable scheduler (``StepLR``, ``ExponentialLR``, ``MultiStepLR``...) therefore
-  multiplies the *learned* rate; a scheduler that writes absolute values (``LambdaLR``) overrides
-  it, and learning continues from the value it wrote.
+  called. A chainable scheduler (``StepLR``, ``ExponentialLR``, ``MultiStepLR``,
+  ``CosineAnnealingLR``, ``ReduceLROnPlateau``...) therefore multiplies the *learned* rate
+  (``CosineAnnealingLR`` takes it to ``eta_min`` at ``T_max``; at 0 the multiplicative rule
+  cannot move it); a scheduler that writes absolute values (``LambdaLR``, ``OneCycleLR``,
+  ``CyclicLR``) overrides it at each of its steps, and learning continues from the value it
+  wrote, so what is learned between two writes is discarded: under such a schedule the rate is
+  the schedule's (``OneCycleLR`` and ``CyclicLR`` also cycle ``momentum`` or ``betas``, as they
+  do for ``torch.optim``).
 * **Gradient clipping** works unchanged: the hypergradient reads ``p.grad`` as ``step`` finds it.
+* **A parameter without a gradient** (frozen, or in a branch the forward skipped) is left where
+  it is, as ``torch.optim`` leaves it, and so adds nothing to the next hypergradient.
 * **Weight decay** (L2, as in ``torch.optim``) is part of the objective, so ``g`` includes it.
 * **Global or per group.** ``per_group=False`` (default) learns one rate: the hypergradient is
   taken over all parameters together and every group's rate gets the same update (in
@@ -50,6 +57,8 @@ Design decisions, stated once:
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -71,6 +80,23 @@ __all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
 _MAX_LR = 1e12
+# torch.optim settings not implemented here, with the one value honoured and why.
+_UNSUPPORTED: dict[str, tuple[Any, str]] = {
+    "decoupled_weight_decay": (
+        False,
+        "weight_decay here is L2, added to the gradient as in Adam, not AdamW's decoupled decay",
+    ),
+    "amsgrad": (False, "AMSGrad's running maximum is not kept"),
+    "maximize": (False, "to maximize, descend the negated objective"),
+    "dampening": (0, "momentum here is undampened"),
+}
+# The per-parameter state entries of torch.optim's SGD and Adam plus the derivatives these
+# optimizers and the stacks store (each loads the other's state: the other's go unread).
+_DERIVATIVES = ("hd_dir", "d_lr", "d_momentum", "d_beta1", "d_beta2")
+SGD_STATE = ("momentum_buffer", *_DERIVATIVES)
+ADAM_STATE = ("step", "exp_avg", "exp_avg_sq", *_DERIVATIVES)
+# Code whose frames a warning skips to reach the user's line (this package's and torch's).
+_INTERNAL = (os.path.dirname(__file__) + os.sep, os.path.dirname(torch.__file__) + os.sep)
 # Hypergradient settings stored in every param group.
 _HD_KEYS = ("hyper_lr", "multiplicative", "normalize", "target_cosine")
 
@@ -98,6 +124,64 @@ def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:
             )
 
 
+def refuse_unsupported(owner: str, group: Any, where: str = "a param group") -> None:
+    """Refuse a param group that asks for a ``torch.optim`` setting these optimizers do not
+    implement (AdamW's decoupled decay, AMSGrad, ``maximize``, SGD's dampening), as a plain
+    ``torch.optim`` state does: loaded, the setting would be dropped without a word.
+
+    Raises:
+        InputError: naming the setting and ``where`` the group is.
+    """
+    for key, (honoured, why) in _UNSUPPORTED.items():
+        if isinstance(group, dict) and group.get(key, honoured) != honoured:
+            raise InputError(
+                f"{owner}: {where} asks for {key}={group[key]!r}, which {owner} does not "
+                f"implement ({why}); refused"
+            )
+
+
+def forget_unmoved(opt: Optimizer, group: dict[str, Any], keys: Iterable[str]) -> None:
+    """Drop the stored derivatives ``keys`` of the group's parameters that have no gradient
+    (a frozen layer, a branch the forward skipped): this step leaves them where they are, so
+    the rate of this step reaches the next loss through the others only; a direction kept
+    from an older step would add a stale ``g·u`` to the next hypergradient."""
+    for p in group["params"]:
+        if p.grad is None and p in opt.state:
+            for key in keys:
+                opt.state[p].pop(key, None)
+
+
+def check_written_lr(lr: Any) -> None:
+    """Refuse, at a step, a rate that a scheduler or the user wrote into a param group and is
+    not a number >= 0 (text, say); a one-number tensor is read as its number.
+
+    Raises:
+        InputTypeError: ``lr`` is not a number.
+        InputError: ``lr`` is negative or not finite.
+    """
+    check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
+
+
+def check_state_entries(owner: str, state: Any, known: Iterable[str] | None) -> None:
+    """Refuse a state whose per-parameter entries are not all ``known``: it was saved by another
+    kind of optimizer whose groups look like this one's (Adamax's ``exp_inf``, NAdam's
+    ``mu_product``, RMSprop's ``square_avg``), and would fail at the step or run another rule.
+
+    Raises:
+        InputError: naming the entries; nothing was loaded.
+    """
+    if known is None or not isinstance(state, dict):
+        return
+    for key, entries in state.items():
+        odd = sorted(set(entries) - set(known)) if isinstance(entries, dict) else []
+        if odd:
+            raise InputError(
+                f"{owner}.load_state_dict: the state of parameter {key} holds {odd}, which "
+                f"{owner} does not keep (it keeps {sorted(known)}): it was saved by another kind "
+                "of optimizer; nothing was loaded"
+            )
+
+
 def refuse_sparse(opt: Optimizer) -> None:
     """Raise if a parameter of ``opt`` has a sparse gradient (the rules need dense ones)."""
     for i, group in enumerate(opt.param_groups):
@@ -114,21 +198,35 @@ def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]
     """Adam's moment buffers of ``p`` (made at its first step) and its step count, advanced by 1.
 
     Shared by :class:`AdamHD` and the Adam level of :mod:`hyperlab.hypergrad.stack`; the state
-    keys are ``torch.optim.Adam``'s (``step``, ``exp_avg``, ``exp_avg_sq``).
+    keys are ``torch.optim.Adam``'s (``step``, ``exp_avg``, ``exp_avg_sq``). A step loaded from a
+    ``torch.optim.Adam`` state is a float32 tensor: it is read back as a Python number, as torch
+    reads it, so that the bias corrections are computed in double precision as before saving.
     """
     if "step" not in state:
         state["step"] = 0
         state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-    state["step"] += 1
+    step = state["step"]
+    state["step"] = (int(step.item()) if isinstance(step, Tensor) else step) + 1
     return state["exp_avg"], state["exp_avg_sq"], state["step"]
 
 
-def checked_params(owner: str, params: Any, *, stacklevel: int = 4) -> list[Any]:
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the user's line: the first frame out from
+    the function that warns (level 1) whose code is neither this package's nor torch's (a
+    subclass's constructor such as :class:`SGDNHD`'s, :func:`stack`'s factory, torch's
+    wrappers around ``step``)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def checked_params(owner: str, params: Any) -> list[Any]:
     """``params`` as a list, refusing a module, one tensor, one param group not in a list,
-    anything but tensors in it and an empty list by name, and warning when no parameter
-    requires a gradient (every step would then change nothing; ``stacklevel`` points the
-    warning at the caller of the optimizer's constructor)."""
+    anything but tensors in it and an empty list by name, and warning (at the line that made
+    the optimizer) when no parameter requires a gradient (every step would then change
+    nothing)."""
     if isinstance(params, torch.nn.Module) and not isinstance(params, torch.nn.ParameterList):
         raise InputTypeError(
             f"{owner} takes the parameters to train, got the module {type(params).__name__}: "
@@ -152,7 +250,7 @@ def checked_params(owner: str, params: Any, *, stacklevel: int = 4) -> list[Any]
             f"{owner}: none of the {len(tensors)} parameters requires a gradient (a frozen "
             "model): its steps will change nothing",
             RuntimeWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
     return listed
 
@@ -206,6 +304,10 @@ class HDOptimizer(Optimizer):
         InputError: ``params`` holds no parameter.
     """
 
+    #: The per-parameter state entries a subclass keeps; a loaded state holding others is
+    #: refused (``None``: not checked).
+    STATE_KEYS: tuple[str, ...] | None = None
+
     def __init__(self, params: Any, defaults: dict[str, Any], *, per_group: bool) -> None:
         self.per_group = check_bool("per_group", per_group)
         super().__init__(checked_params(type(self).__name__, params), defaults)
@@ -243,17 +345,28 @@ class HDOptimizer(Optimizer):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        """The ``torch.optim`` state dict plus ``lr_history``."""
+        """The ``torch.optim`` state dict plus ``lr_history`` and ``per_group``."""
         out = super().state_dict()
         out["lr_history"] = [list(h) for h in self.lr_history]
+        out["per_group"] = self.per_group
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict` (resuming continues the same run). A
         plain ``torch.optim`` state of the same base optimizer loads too: its groups take this
-        optimizer's hypergradient settings."""
+        optimizer's hypergradient settings. As in ``torch.optim``, the state's settings (the
+        learned ``lr``, ``hyper_lr``, ``momentum``..., and ``per_group``) replace the ones this
+        optimizer was made with: to change one on resuming, set it in ``param_groups`` after
+        loading.
+
+        Raises:
+            InputError: the state is of another kind of optimizer, or asks for a setting not
+                implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``,
+                SGD's dampening); nothing was loaded.
+        """
         state_dict = dict(state_dict)
         history = state_dict.pop("lr_history", None)
+        per_group = check_bool("per_group", state_dict.pop("per_group", self.per_group))
         groups = state_dict.get("param_groups")
         groups = groups if isinstance(groups, list) else []
         plain = bool(groups) and not any("hyper_lr" in g for g in groups)
@@ -263,13 +376,17 @@ class HDOptimizer(Optimizer):
                 for mine, theirs in zip(self.param_groups, groups)
             ]
         self._check_kind(state_dict.get("param_groups"))
-        before = ([dict(g) for g in self.param_groups], self.state)
+        for i, group in enumerate(groups):
+            refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
+        check_state_entries(type(self).__name__, state_dict.get("state"), self.STATE_KEYS)
+        before = ([dict(g) for g in self.param_groups], self.state, self.per_group)
         try:
             super().load_state_dict(state_dict)
+            self.per_group = per_group  # (a global rate needs groups of the same settings)
             for group in self.param_groups:
                 self._check_group(group)
         except Exception:  # a refused state leaves the optimizer as it was
-            self.param_groups[:], self.state = before
+            self.param_groups[:], self.state, self.per_group = before
             raise
         if history is None:
             history = [[] for _ in self.param_groups]
@@ -277,7 +394,7 @@ class HDOptimizer(Optimizer):
 
     def _check_kind(self, groups: Any) -> None:
         """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD)."""
-        needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad")]
+        needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad", *_UNSUPPORTED)]
         check_state_kind(type(self).__name__, groups, needed)
 
     @torch.no_grad()
@@ -294,19 +411,20 @@ class HDOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:  # (a scheduler or the user may have set it)
-            lr = group["lr"]
-            check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
+        for group in self.param_groups:
+            check_written_lr(group["lr"])
         refuse_sparse(self)
         self._hyper_step()
         for i, group in enumerate(self.param_groups):
             self.lr_history[i].append(float(group["lr"]))
+            forget_unmoved(self, group, ("hd_dir",))
             self._update_group(group)
         return loss
 
     # -- private ------------------------------------------------------------------------------
 
     def _check_group(self, group: dict[str, Any]) -> None:
+        refuse_unsupported(type(self).__name__, group)
         if any(p.is_complex() for p in group["params"]):
             raise InputError(
                 f"{type(self).__name__} takes real parameters only; a complex one can be "
@@ -465,6 +583,8 @@ class SGDHD(HDOptimizer):
         per_group: One learned rate per param group instead of one global rate.
     """
 
+    STATE_KEYS = SGD_STATE
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -486,6 +606,7 @@ class SGDHD(HDOptimizer):
         defaults = dict(
             lr=lr,
             momentum=momentum,
+            dampening=0,  # (torch.optim.SGD reads it: a state of SGDHD's loads there too)
             weight_decay=weight_decay,
             nesterov=nesterov,
             hyper_lr=hyper_lr,
@@ -498,6 +619,7 @@ class SGDHD(HDOptimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         check_unit("momentum", group["momentum"])
+        group.setdefault("dampening", 0)  # (a state saved before it was kept)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, momentum = group["lr"], group["momentum"]
@@ -574,6 +696,8 @@ class AdamHD(HDOptimizer):
         target_cosine: The cosine the rate settles at (see :class:`SGDHD`).
         per_group: One learned rate per param group.
     """
+
+    STATE_KEYS = ADAM_STATE
 
     def __init__(
         self,

@@ -66,10 +66,18 @@ from hyperlab.errors import (
 )
 from hyperlab.hypergrad.hd import (
     _MAX_LR,
+    _UNSUPPORTED,
+    ADAM_STATE,
+    SGD_STATE,
     adam_moments,
+    check_state_entries,
     check_state_kind,
+    check_written_lr,
     checked_params,
+    forget_unmoved,
     refuse_sparse,
+    refuse_unsupported,
+    user_stacklevel,
 )
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
@@ -124,6 +132,9 @@ class Level:
 
     name = "level"
     HYPERS: dict[str, str] = {}
+    #: The per-parameter state entries the level keeps (``None``: a loaded state is not
+    #: checked).
+    STATE_KEYS: tuple[str, ...] | None = None
 
     def __init__(self, learn: Sequence[str] | None = None, lr_space: str = "linear") -> None:
         self.learn = learn
@@ -208,6 +219,7 @@ class HyperSGD(Level):
 
     name = "sgd"
     HYPERS = {"lr": "linear", "momentum": "logit"}
+    STATE_KEYS = SGD_STATE
 
     def __init__(
         self,
@@ -226,6 +238,10 @@ class HyperSGD(Level):
 
     def values(self) -> dict[str, float]:
         return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
+
+    def group_defaults(self) -> dict[str, Any]:
+        # nesterov and dampening as torch.optim.SGD reads them: a stack's state loads there
+        return {**self.values(), "nesterov": self.nesterov, "dampening": 0}
 
     def learned(self) -> tuple[str, ...]:
         out = super().learned()
@@ -296,6 +312,7 @@ class HyperAdam(Level):
 
     name = "adam"
     HYPERS = {"lr": "linear", "beta1": "logit", "beta2": "logit"}
+    STATE_KEYS = ADAM_STATE
 
     def __init__(
         self,
@@ -465,7 +482,7 @@ class StackedOptimizer(Optimizer):
         # names each level's hyperoptimizer learns; the top level's stay fixed
         self._learn = [lv.learned() for lv in self.levels[:-1]] + [()]
         self.levels[-1].learned()  # check its settings too
-        params = checked_params(type(self).__name__, params, stacklevel=3)
+        params = checked_params(type(self).__name__, params)
         super().__init__(params, self.levels[0].group_defaults())
         # Hyperoptimizer levels' current values (shared by all groups), JSON-like plain data.
         self.hyper_state: dict[str, Any] = {
@@ -513,6 +530,7 @@ class StackedOptimizer(Optimizer):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         try:
+            refuse_unsupported(type(self).__name__, group)
             if any(p.is_complex() for p in group["params"]):
                 raise InputError(
                     "StackedOptimizer takes real parameters only; a complex one can be "
@@ -540,13 +558,22 @@ class StackedOptimizer(Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict`; resuming continues the same run. A
         plain ``torch.optim`` state of the same base optimizer loads too; one of another kind
-        (an SGD state into an Adam-based stack) is refused before anything changes."""
+        (an SGD state into an Adam-based stack) or asking for a setting not implemented here
+        (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's dampening) is refused
+        before anything changes."""
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
         if hyper is not None:
             self._check_shape(hyper)
-        check_state_kind(type(self).__name__, state_dict.get("param_groups"), self.defaults)
+        groups = state_dict.get("param_groups")
+        # (a state saved before nesterov and dampening were kept in the groups loads too)
+        needed = [k for k in self.defaults if k not in ("nesterov", *_UNSUPPORTED)]
+        check_state_kind(type(self).__name__, groups, needed)
+        for i, group in enumerate(groups if isinstance(groups, list) else []):
+            refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
+        owner, known = type(self).__name__, self.levels[0].STATE_KEYS
+        check_state_entries(owner, state_dict.get("state"), known)
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
@@ -589,13 +616,14 @@ class StackedOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            check_nonneg("lr", group["lr"])
+            check_written_lr(group["lr"])
         refuse_sparse(self)
         grads = self._hypergrads()
         if grads is not None:
             self._update_hypers(grads)
         base, learn = self.levels[0], self._learn[0]
         for group in self.param_groups:
+            forget_unmoved(self, group, [f"d_{n}" for n in learn])
             hp = base.with_group(group).values()
             for p in group["params"]:
                 if p.grad is not None:
@@ -724,7 +752,7 @@ class StackedOptimizer(Optimizer):
             f"{self.hyper_state['values'][k].get('lr')!r}) moves it too far; give that level "
             "a smaller lr",
             RuntimeWarning,
-            stacklevel=5,  # the caller of step() (through torch's no_grad wrapper)
+            stacklevel=user_stacklevel(),  # the caller of step(), past torch's wrappers
         )
 
 

@@ -18,6 +18,7 @@ in natural units are recorded after every hyperparameter step.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,7 +173,8 @@ class HyperTrainer:
 
         Args:
             train_data: Re-iterable batches ``(x, y)`` (a ``DataLoader`` or a list).
-            val_data: Re-iterable validation batches, cycled through as needed.
+            val_data: Re-iterable validation batches, cycled through as needed (from the
+                first batch at each call).
             epochs: Passes over the training data (>= 1).
 
         Returns:
@@ -190,6 +192,39 @@ class HyperTrainer:
             else:
                 self._sgd_step(batch)
         return self.history
+
+    def state_dict(self) -> dict[str, Any]:
+        """What resuming needs besides the model's weights (save ``model.state_dict()`` with
+        it): the step count, every hyperparameter's value (a regularizer outside the model's
+        too), the hyperparameter optimizer's moments and the history. Tensors and plain data,
+        so ``torch.load(..., weights_only=True)`` reads it back."""
+        return {
+            "step": self._step,
+            "tune": list(self._tuned),
+            "hyperparameters": {n: t.detach().clone() for n, t in self._regs_tensors().items()},
+            "hyper_opt": self._hyper_opt.state_dict(),
+            "history": self.history.as_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a state of :meth:`state_dict`: with the model's weights loaded too, the next
+        :meth:`fit` continues the same run. The settings (method, rates, ``hyper_every``) are
+        this trainer's; each ``fit`` reads the validation data from its first batch.
+
+        Raises:
+            InputTypeError: ``state`` is not such a mapping.
+            InputError: its hyperparameters or tuned names are not this trainer's; nothing was
+                loaded.
+        """
+        values = _checked_state(state, self._regs_tensors(), list(self._tuned))
+        self._hyper_opt.load_state_dict(state["hyper_opt"])
+        for group in self._hyper_opt.param_groups:  # (the setting is this trainer's)
+            group["lr"] = self.hyper_lr
+        with torch.no_grad():
+            for name, t in self._regs_tensors().items():
+                t.copy_(values[name])
+        self._step = int(state["step"])
+        self.history = HyperHistory(**copy.deepcopy(dict(state["history"])))
 
     @torch.no_grad()
     def evaluate(self, data: Iterable[Batch]) -> float:
@@ -319,6 +354,9 @@ class HyperTrainer:
 
     def _ift(self, batch: Batch, val_batch: Batch) -> None:
         loss = self._sgd_step(batch)
+        # the hypergradient's forward on the batch is no training step: BatchNorm's running
+        # statistics (and any other buffer) are put back as the SGD step left them
+        kept = [(b, b.clone()) for b in self.model.buffers()]
         grads = ift_hypergradient(
             self._train_loss_fn(batch),
             self._val_loss_fn(val_batch),
@@ -328,6 +366,8 @@ class HyperTrainer:
             alpha=self.neumann_alpha,
         )
         with torch.no_grad():
+            for buffer, value in kept:
+                buffer.copy_(value)
             vloss = float(self._val_loss_fn(val_batch)(self._weights))
         self._apply(grads, float(loss), vloss)
 
@@ -351,6 +391,32 @@ METHODS: dict[str, Callable[[HyperTrainer, Batch, Batch], None]] = {
     "train": HyperTrainer._train_objective,
 }
 """Hyperparameter-step methods by name."""
+
+
+def _checked_state(
+    state: Any, hypers: Mapping[str, Tensor], tuned: list[str]
+) -> Mapping[str, Tensor]:
+    """The hyperparameter values of a :meth:`HyperTrainer.state_dict`, refusing one that is
+    not such a state or is another trainer's (other hyperparameters, shapes or tuned names)."""
+    keys = ("step", "tune", "hyperparameters", "hyper_opt", "history")
+    if not isinstance(state, Mapping) or any(k not in state for k in keys):
+        raise InputTypeError(
+            f"a HyperTrainer state is the mapping HyperTrainer.state_dict() returns (keys "
+            f"{list(keys)}), got {type(state).__name__}"
+        )
+    values = state["hyperparameters"]
+    theirs = (
+        {n: tuple(v.shape) for n, v in values.items() if isinstance(v, Tensor)}
+        if isinstance(values, Mapping)
+        else {}
+    )
+    ours = {n: tuple(t.shape) for n, t in hypers.items()}
+    if theirs != ours or list(state["tune"]) != tuned:
+        raise InputError(
+            f"this state is of another trainer: hyperparameters {theirs}, tuned "
+            f"{list(state['tune'])}; this trainer's are {ours}, tuned {tuned}; nothing was loaded"
+        )
+    return values
 
 
 def _check_settings(
