@@ -104,14 +104,16 @@ class _ReasonOnStale:
         """One beat; a transient storage error (a database restarting, say) skips this beat
         instead of ending Optuna's heartbeat thread, which would leave the trial without
         heartbeats for the rest of its run (and another worker would fail it as lost)."""
-        from hyperlab.lab.storage import is_transient  # (storage imports this module)
+        from hyperlab.lab.storage import is_transient, transient_cause  # (it imports this)
 
         try:
             super().record_heartbeat(trial_id)  # type: ignore[misc]
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            logging.getLogger(__name__).warning("heartbeat of trial %d skipped: %s", trial_id, exc)
+            logging.getLogger(__name__).warning(
+                "heartbeat of trial %d skipped: %s", trial_id, transient_cause(exc)
+            )
 
 
 class HeartbeatRDBStorage(_ReasonOnStale, RDBStorage):

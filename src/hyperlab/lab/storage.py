@@ -140,6 +140,14 @@ def _transient_alone(exc: BaseException) -> bool:
     return any(marker in text for marker in _TRANSIENT)
 
 
+def transient_cause(exc: BaseException) -> str:
+    """The message (masked, short) of the error behind ``exc`` that makes it transient: the
+    driver's ``connection refused``, not Optuna's wrapper around it (``An exception is raised
+    during the commit ... e.g. exceeding max length``)."""
+    chain = error_chain(exc)
+    return _cause(next((e for e in chain if _transient_alone(e)), exc))
+
+
 def _cause(exc: BaseException) -> str:
     text = str(exc).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
