@@ -221,14 +221,16 @@ def open_storage(
         retries: Further attempts to connect after transient errors.
         backoff: Seconds before the first retry, doubled after each.
         must_exist: Refuse a SQLite or journal file that does not exist instead of creating
-            it (commands that read or join a storage made earlier: ``worker``, ``report``).
+            it, and a database that holds no Optuna storage yet (commands that read or join a
+            storage made earlier: ``worker``, ``report``).
         **rdb_options: Passed to :class:`optuna.storages.RDBStorage`.
 
     Raises:
         DataNotFoundError: ``must_exist`` and the URL names a file that does not exist.
         InputError: The URL is malformed or a setting is out of range.
         StorageError: The storage could not be opened; the message names the URL without its
-            password. Also a damaged SQLite or journal file (:mod:`hyperlab.lab.damage`); a
+            password. Also a database or SQLite file that holds another program's tables
+            (opening would write Optuna's among them), a damaged SQLite or journal file (:mod:`hyperlab.lab.damage`); a
             journal's last line cut off mid-write is moved aside instead, with a warning.
     """
     check_url(url)
@@ -253,6 +255,7 @@ def open_storage(
         max_retry=max_retry,
         retries=retries,
         backoff=backoff,
+        must_exist=must_exist,
     )
 
 
@@ -293,12 +296,43 @@ def _check_optuna_tables(url: str, path: Path, *, empty_ok: bool = False) -> Non
             tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     except sqlite3.DatabaseError:
         return  # not a readable database: opening names the damage
-    if "studies" in tables or (empty_ok and not tables):
+    _refuse_other_tables(url, tables, empty_ok=empty_ok)
+
+
+def _check_server_tables(
+    url: str, shown: str, engine_kwargs: dict[str, Any], *, empty_ok: bool
+) -> None:
+    """Refuse a database on a server (PostgreSQL, MySQL) that holds no Optuna storage: one of
+    another program's, into which Optuna would write its tables, or (unless ``empty_ok``) an
+    empty one.
+
+    Raises:
+        StorageError: Naming the URL as given (``shown``, without its password) and the tables.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, **engine_kwargs)
+    try:
+        tables = sqlalchemy.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    _refuse_other_tables(shown, tables, empty_ok=empty_ok)
+
+
+#: Tables every Optuna storage holds (another program may have a table called ``studies``).
+_OPTUNA_TABLES = frozenset({"studies", "version_info"})
+
+
+def _refuse_other_tables(url: str, tables: list[str], *, empty_ok: bool) -> None:
+    """Refuse a database with ``tables`` unless they hold an Optuna storage (or there are none
+    and ``empty_ok``)."""
+    if _OPTUNA_TABLES <= set(tables) or (empty_ok and not tables):
         return
     holds = f"the tables {sorted(tables)[:8]}" if tables else "no table (an empty database)"
+    thing = "file" if url.startswith("sqlite") else "database"
     raise StorageError(
-        f"storage {redact(url)!r} holds no Optuna storage: {holds}; name the file a run or "
-        "`hyperlab tune --create-only` wrote, or a new file (it is left as it was)"
+        f"storage {redact(url)!r} holds no Optuna storage: {holds}; name the {thing} a run or "
+        f"`hyperlab tune --create-only` wrote, or a new {thing} (it is left as it was)"
     )
 
 
@@ -333,6 +367,7 @@ def _open_rdb(
     max_retry: int | None,
     retries: int,
     backoff: float,
+    must_exist: bool = False,
 ) -> optuna.storages.BaseStorage:
     """Open a database storage, retrying transient failures (see :func:`open_storage`).
 
@@ -343,6 +378,8 @@ def _open_rdb(
         max_retry: How often one configuration is re-queued after stale failures.
         retries: Further attempts to connect after transient errors.
         backoff: Seconds before the first retry, doubled after each.
+        must_exist: Refuse a database that holds no Optuna storage yet (an empty one), not
+            only one that holds another program's tables.
     """
     shown = url  # errors name the URL as given
     if url.startswith("sqlite:///"):
@@ -362,6 +399,9 @@ def _open_rdb(
         rdb_options["engine_kwargs"] = engine
 
     def connect() -> optuna.storages.BaseStorage:
+        if not url.startswith("sqlite"):  # (a SQLite file was looked at above)
+            engine = rdb_options.get("engine_kwargs", {})
+            _check_server_tables(url, shown, engine, empty_ok=not must_exist)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if not heartbeats:
