@@ -158,3 +158,14 @@ def test_a_worker_leaves_an_empty_postgres_database_empty(
     assert main(["worker", "--storage", url, "--name", "r", "--no-wait"]) == 2
     assert "holds no Optuna storage: no table" in capsys.readouterr().err
     assert _tables(postgres, "empty_for_worker") == []
+
+
+def test_a_missing_password_says_where_to_give_it(
+    postgres: TemporaryPostgres, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.delenv("HYPERLAB_STORAGE", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    url = postgres.url("postgres").replace(f":{postgres.password}@", "@")
+    with pytest.raises(StorageError, match="no password supplied; give the password in "):
+        open_storage(url)

@@ -153,8 +153,15 @@ def _cause(exc: BaseException) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     # SQLAlchemy wraps the driver's message: "(psycopg2.OperationalError) connection ... failed:"
     first = " ".join(lines[:2]) if lines else type(exc).__name__
-    first = re.sub(r"\(Background on this error at:.*", "", first)
+    first = re.sub(r"\(Background on this error at:.*", "", first).strip()
     return redact(first)[:400]
+
+
+def _password_hint(exc: BaseException) -> str:
+    """Where the password goes, when the server asked for one and none was given."""
+    if "no password supplied" not in str(exc):  # (libpq's words)
+        return ""
+    return f"; give the password in PGPASSWORD or ~/.pgpass, or the full URL in ${urls.STORAGE_ENV}"
 
 
 def with_retries(
@@ -185,7 +192,9 @@ def with_retries(
             raise
         except Exception as exc:
             if not is_transient(exc):
-                raise StorageError(f"cannot {what} {redact(url)!r}: {_cause(exc)}") from None
+                raise StorageError(
+                    f"cannot {what} {redact(url)!r}: {_cause(exc)}{_password_hint(exc)}"
+                ) from None
             if attempt == retries:
                 raise StorageError(
                     f"cannot {what} {redact(url)!r} after {retries + 1} attempts "
