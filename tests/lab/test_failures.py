@@ -684,3 +684,66 @@ def test_a_comparison_counts_the_trials_cut_off_apart(tmp_path: Path) -> None:
     assert (method.n_failed, method.n_cut_off) == (0, 1)
     page = (tmp_path / "c" / "report.html").read_text()
     assert "cut off and run again</th>" in page
+
+
+@pytest.mark.parametrize("heartbeats", [False, True])
+def test_a_trial_outlives_a_short_storage_outage(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, heartbeats: bool
+) -> None:
+    """A database that restarted while a trial wrote its result made the trial fail; its
+    worker left it running, and it was failed as lost and run again from the start."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.01)
+    storage = open_storage(
+        f"sqlite:///{tmp_path}/s.db", heartbeat_interval=5 if heartbeats else None
+    )
+    outage = {"left": 3}
+    real = RDBStorage.set_trial_state_values
+
+    def flaky(self: RDBStorage, *args: Any, **kwargs: Any) -> bool:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise _wrapped_refusal()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RDBStorage, "set_trial_state_values", flaky)
+    study = optuna.create_study(storage=storage)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+    assert outage["left"] == 0
+
+
+def test_a_storage_write_that_keeps_failing_or_is_refused_is_not_repeated_for_ever(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
+    storage = open_storage(f"sqlite:///{tmp_path}/s.db")
+    calls = []
+
+    def down(self: RDBStorage, *args: Any) -> None:
+        calls.append(args)
+        raise _wrapped_refusal()
+
+    monkeypatch.setattr(RDBStorage, "set_study_user_attr", down)
+    with pytest.raises(UnboundLocalError):  # as the storage raised it: the loop judges it
+        storage.set_study_user_attr(0, "k", 1)
+    assert len(calls) == RetryWrites.write_retries + 1
+
+    def refused(self: RDBStorage, *args: Any) -> None:
+        calls.append(args)
+        raise KeyError("not a storage outage")
+
+    calls.clear()
+    monkeypatch.setattr(RDBStorage, "set_study_user_attr", refused)
+    with pytest.raises(KeyError):
+        storage.set_study_user_attr(0, "k", 1)
+    assert len(calls) == 1

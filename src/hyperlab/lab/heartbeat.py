@@ -26,6 +26,8 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import BaseJournalBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from hyperlab.lab.retrying import RetryWrites
+
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 #: What the folder of a journal's heartbeat files is called, after the journal file's name.
@@ -116,8 +118,9 @@ class _ReasonOnStale:
             )
 
 
-class HeartbeatRDBStorage(_ReasonOnStale, RDBStorage):
-    """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason."""
+class HeartbeatRDBStorage(_ReasonOnStale, RetryWrites, RDBStorage):
+    """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason, and
+    whose writes are repeated after transient errors (:mod:`hyperlab.lab.retrying`)."""
 
 
 class _JournalHeartbeat(JournalStorage, BaseHeartbeat):

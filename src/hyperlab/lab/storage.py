@@ -34,6 +34,7 @@ from hyperlab.lab.heartbeat import (
     beats_folder,
     stale_callback,
 )
+from hyperlab.lab.retrying import RetryingRDBStorage
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -414,7 +415,7 @@ def _open_rdb(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if not heartbeats:
-                return optuna.storages.RDBStorage(url, **rdb_options)
+                return RetryingRDBStorage(url, **rdb_options)
             rdb = HeartbeatRDBStorage(url, **rdb_options)
             rdb.max_retry = max_retry
             return rdb
