@@ -169,3 +169,25 @@ def test_a_missing_password_says_where_to_give_it(
     url = postgres.url("postgres").replace(f":{postgres.password}@", "@")
     with pytest.raises(StorageError, match="no password supplied; give the password in "):
         open_storage(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://u:s3cret@127.0.0.1:5432x/db", "'5432x'"),
+        ("postgresql:/u:s3cret@127.0.0.1:5432/db", "Could not parse"),
+    ],
+)
+def test_a_url_sqlalchemy_cannot_read_is_refused_as_malformed(url: str, says: str) -> None:
+    with pytest.raises(InputError, match="malformed storage URL") as info:
+        open_storage(url, retries=0)
+    assert says in str(info.value) and "postgresql://user:password@host:5432/db" in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_url_without_a_database_says_why_the_users_name_was_looked_for(
+    postgres: TemporaryPostgres,
+) -> None:
+    url = postgres.url("postgres").rsplit("/", 1)[0]  # no /NAME: libpq takes the user's name
+    with pytest.raises(StorageError, match=f'database "{postgres.user}" does not exist; the URL '):
+        open_storage(url)

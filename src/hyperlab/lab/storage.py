@@ -92,6 +92,8 @@ def check_url(url: str) -> str:
             f"the password in storage URL {redact(url)!r} holds a raw '@', which makes the host "
             "ambiguous: write it percent-encoded as %40"
         )
+    if not url.startswith(("sqlite:", "journal:")):
+        _server_url(url)
     return url
 
 
@@ -158,11 +160,38 @@ def _cause(exc: BaseException) -> str:
     return redact(first)[:400]
 
 
-def _password_hint(exc: BaseException) -> str:
-    """Where the password goes, when the server asked for one and none was given."""
-    if "no password supplied" not in str(exc):  # (libpq's words)
-        return ""
-    return f"; give the password in PGPASSWORD or ~/.pgpass, or the full URL in ${urls.STORAGE_ENV}"
+def _hint(url: str, exc: BaseException) -> str:
+    """What to do about a permanent error that libpq words for those who know it: a password
+    none was given, or a database the URL does not name (libpq takes the user's name)."""
+    if "no password supplied" in str(exc):
+        return (
+            "; give the password in PGPASSWORD or ~/.pgpass, or the full URL in "
+            f"${urls.STORAGE_ENV}"
+        )
+    if "does not exist" in str(exc) and _server_url(url).database is None:
+        return (
+            "; the URL names no database, so the server looked for one named after the user: "
+            "name it after the host, e.g. postgresql://user@host:5432/NAME"
+        )
+    return ""
+
+
+def _server_url(url: str) -> Any:
+    """``url`` parsed by SQLAlchemy.
+
+    Raises:
+        InputError: SQLAlchemy cannot read it (a port that is not a number, a typo after the
+            scheme); the message names the URL without its password.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url)
+    except Exception as exc:  # (ArgumentError; ValueError for a port)
+        raise InputError(
+            f"malformed storage URL {redact(url)!r} ({_cause(exc)}): expected e.g. "
+            "postgresql://user:password@host:5432/db"
+        ) from None
 
 
 def with_retries(
@@ -194,7 +223,7 @@ def with_retries(
         except Exception as exc:
             if not is_transient(exc):
                 raise StorageError(
-                    f"cannot {what} {redact(url)!r}: {_cause(exc)}{_password_hint(exc)}"
+                    f"cannot {what} {redact(url)!r}: {_cause(exc)}{_hint(url, exc)}"
                 ) from None
             if attempt == retries:
                 raise StorageError(
