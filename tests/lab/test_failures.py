@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -220,10 +221,9 @@ def test_a_result_for_a_trial_another_worker_failed_is_recognized_as_such() -> N
     assert not _finished_elsewhere(ValueError("some other problem"))
 
 
-def test_a_storage_error_is_transient_however_deep_it_is_wrapped() -> None:
+def _wrapped_refusal() -> BaseException:
+    """A driver's refused connection as Optuna wraps it, and its tell hides it again."""
     from optuna.exceptions import StorageInternalError
-
-    from hyperlab.lab.storage import is_transient
 
     try:
         try:
@@ -232,16 +232,42 @@ def test_a_storage_error_is_transient_however_deep_it_is_wrapped() -> None:
                     "(OperationalError) connection to server failed: Connection refused"
                 )
             except RuntimeError as driver:
-                raise StorageInternalError("An exception is raised during the commit.") from driver
+                raise StorageInternalError(
+                    "An exception is raised during the commit. This typically happens due to "
+                    "invalid data in the commit, e.g. exceeding max length."
+                ) from driver
         except StorageInternalError:
             raise UnboundLocalError("cannot access local variable 'updated_state'")  # noqa: B904
     except UnboundLocalError as outer:
-        assert is_transient(outer)
+        return outer
+    raise AssertionError("unreachable")
+
+
+def test_a_storage_error_is_transient_however_deep_it_is_wrapped() -> None:
+    from hyperlab.lab.storage import is_transient
+
+    assert is_transient(_wrapped_refusal())
     assert not is_transient(UnboundLocalError("cannot access local variable 'x'"))
 
 
+def test_a_worker_that_gives_up_on_the_storage_names_the_driver_s_reason() -> None:
+    """Not Optuna's wrapper, which blames the data ("exceeding max length")."""
+    from types import SimpleNamespace
+
+    from hyperlab.errors import StorageError
+    from hyperlab.lab.runner import _Loop
+
+    job = SimpleNamespace(storage="postgresql://u:topsecret@h/db", trials=1)
+    loop = _Loop(None, job, None, retries=0)  # type: ignore[arg-type]
+    with pytest.raises(StorageError) as info:
+        loop._storage_error(_wrapped_refusal())  # type: ignore[arg-type]
+    assert "Connection refused" in str(info.value)
+    assert "max length" not in str(info.value)
+    assert "topsecret" not in str(info.value)
+
+
 def test_a_heartbeat_that_meets_a_transient_storage_error_skips_a_beat(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from optuna.storages import RDBStorage
 
@@ -250,10 +276,12 @@ def test_a_heartbeat_that_meets_a_transient_storage_error_skips_a_beat(
     storage = HeartbeatRDBStorage(f"sqlite:///{tmp_path}/s.db", heartbeat_interval=1)
 
     def down(self: object, trial_id: int) -> None:
-        raise ConnectionError("connection refused")
+        raise _wrapped_refusal()
 
     monkeypatch.setattr(RDBStorage, "record_heartbeat", down)
-    storage.record_heartbeat(0)  # skipped, not raised: Optuna's heartbeat thread lives on
+    with caplog.at_level(logging.WARNING, logger="hyperlab.lab.heartbeat"):
+        storage.record_heartbeat(0)  # skipped, not raised: Optuna's heartbeat thread lives on
+    assert "Connection refused" in caplog.text and "max length" not in caplog.text
 
     def broken(self: object, trial_id: int) -> None:
         raise KeyError("a bug")
@@ -656,3 +684,66 @@ def test_a_comparison_counts_the_trials_cut_off_apart(tmp_path: Path) -> None:
     assert (method.n_failed, method.n_cut_off) == (0, 1)
     page = (tmp_path / "c" / "report.html").read_text()
     assert "cut off and run again</th>" in page
+
+
+@pytest.mark.parametrize("heartbeats", [False, True])
+def test_a_trial_outlives_a_short_storage_outage(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, heartbeats: bool
+) -> None:
+    """A database that restarted while a trial wrote its result made the trial fail; its
+    worker left it running, and it was failed as lost and run again from the start."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.01)
+    storage = open_storage(
+        f"sqlite:///{tmp_path}/s.db", heartbeat_interval=5 if heartbeats else None
+    )
+    outage = {"left": 3}
+    real = RDBStorage.set_trial_state_values
+
+    def flaky(self: RDBStorage, *args: Any, **kwargs: Any) -> bool:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise _wrapped_refusal()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RDBStorage, "set_trial_state_values", flaky)
+    study = optuna.create_study(storage=storage)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+    assert outage["left"] == 0
+
+
+def test_a_storage_write_that_keeps_failing_or_is_refused_is_not_repeated_for_ever(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
+    storage = open_storage(f"sqlite:///{tmp_path}/s.db")
+    calls = []
+
+    def down(self: RDBStorage, *args: Any) -> None:
+        calls.append(args)
+        raise _wrapped_refusal()
+
+    monkeypatch.setattr(RDBStorage, "set_study_user_attr", down)
+    with pytest.raises(UnboundLocalError):  # as the storage raised it: the loop judges it
+        storage.set_study_user_attr(0, "k", 1)
+    assert len(calls) == RetryWrites.write_retries + 1
+
+    def refused(self: RDBStorage, *args: Any) -> None:
+        calls.append(args)
+        raise KeyError("not a storage outage")
+
+    calls.clear()
+    monkeypatch.setattr(RDBStorage, "set_study_user_attr", refused)
+    with pytest.raises(KeyError):
+        storage.set_study_user_attr(0, "k", 1)
+    assert len(calls) == 1

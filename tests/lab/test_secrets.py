@@ -98,3 +98,23 @@ def test_cli_errors_never_print_the_password(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql:/user:{SECRET}@127.0.0.1:1/db",  # one slash
+        f"postgresql:user:{SECRET}@127.0.0.1:1/db",  # none
+        f"postgresql:///user:{SECRET}@127.0.0.1:1/db",  # three
+    ],
+)
+def test_a_mistyped_url_is_masked_in_its_error(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert SECRET not in redact(url)
+    argv = ["tune", "--task", "branin", "--trials", "1", "--storage", url]
+    code = main([*argv, "--runs-dir", str(tmp_path), "--name", "s", "--no-progress"])
+    out = capsys.readouterr()
+    assert code == 2
+    assert SECRET not in out.out + out.err
+    assert not (tmp_path / "s").exists()

@@ -99,3 +99,95 @@ def test_postgres_end_to_end(postgres: TemporaryPostgres) -> None:
 )
 def test_the_file_of_a_storage_url(url: str, path: str | None) -> None:
     assert storage_file(url) == (None if path is None else Path(path))
+
+
+def _tables(postgres: TemporaryPostgres, database: str) -> list[str]:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(postgres.url(database))
+    try:
+        return sorted(sqlalchemy.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _app_database(postgres: TemporaryPostgres, name: str, *tables: str) -> str:
+    """A database of another program: ``tables``, one row each."""
+    import sqlalchemy
+
+    url = postgres.create_database(name)
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as db:
+        for table in tables:
+            db.execute(sqlalchemy.text(f"CREATE TABLE {table} (id int, name text)"))
+            db.execute(sqlalchemy.text(f"INSERT INTO {table} VALUES (1, 'alice')"))
+    engine.dispose()
+    return url
+
+
+@pytest.mark.parametrize("tables", [("customers",), ("studies", "users")])
+def test_another_programs_postgres_database_is_left_alone(
+    postgres: TemporaryPostgres,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tables: tuple[str, ...],
+) -> None:
+    """Optuna wrote its 13 tables among another program's (or failed on its own ``studies``
+    table with a cut-off SQL error), and a run folder was made."""
+    from hyperlab.cli import main
+
+    url = _app_database(postgres, f"app_{'_'.join(tables)}", *tables)
+    argv = ["tune", "--task", "branin", "--trials", "1", "--storage", url, "--create-only"]
+    assert main([*argv, "--runs-dir", str(tmp_path), "--name", "r", "--no-progress"]) == 2
+    worker = ["worker", "--storage", url, "--name", "r", "--no-wait"]
+    assert main(worker) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"holds no Optuna storage: the tables {sorted(tables)}") == 2, err
+    assert postgres.password not in err and "Traceback" not in err
+    assert _tables(postgres, url.rsplit("/", 1)[1]) == sorted(tables)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_worker_leaves_an_empty_postgres_database_empty(
+    postgres: TemporaryPostgres, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker (or report) pointed at a database no run wrote created Optuna's tables."""
+    from hyperlab.cli import main
+
+    url = postgres.create_database("empty_for_worker")
+    assert main(["worker", "--storage", url, "--name", "r", "--no-wait"]) == 2
+    assert "holds no Optuna storage: no table" in capsys.readouterr().err
+    assert _tables(postgres, "empty_for_worker") == []
+
+
+def test_a_missing_password_says_where_to_give_it(
+    postgres: TemporaryPostgres, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.delenv("HYPERLAB_STORAGE", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    url = postgres.url("postgres").replace(f":{postgres.password}@", "@")
+    with pytest.raises(StorageError, match="no password supplied; give the password in "):
+        open_storage(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://u:s3cret@127.0.0.1:5432x/db", "'5432x'"),
+        ("postgresql:/u:s3cret@127.0.0.1:5432/db", "Could not parse"),
+    ],
+)
+def test_a_url_sqlalchemy_cannot_read_is_refused_as_malformed(url: str, says: str) -> None:
+    with pytest.raises(InputError, match="malformed storage URL") as info:
+        open_storage(url, retries=0)
+    assert says in str(info.value) and "postgresql://user:password@host:5432/db" in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_url_without_a_database_says_why_the_users_name_was_looked_for(
+    postgres: TemporaryPostgres,
+) -> None:
+    url = postgres.url("postgres").rsplit("/", 1)[0]  # no /NAME: libpq takes the user's name
+    with pytest.raises(StorageError, match=f'database "{postgres.user}" does not exist; the URL '):
+        open_storage(url)

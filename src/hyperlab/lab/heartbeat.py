@@ -26,6 +26,8 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import BaseJournalBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from hyperlab.lab.retrying import RetryWrites
+
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 #: What the folder of a journal's heartbeat files is called, after the journal file's name.
@@ -104,18 +106,21 @@ class _ReasonOnStale:
         """One beat; a transient storage error (a database restarting, say) skips this beat
         instead of ending Optuna's heartbeat thread, which would leave the trial without
         heartbeats for the rest of its run (and another worker would fail it as lost)."""
-        from hyperlab.lab.storage import is_transient  # (storage imports this module)
+        from hyperlab.lab.storage import is_transient, transient_cause  # (it imports this)
 
         try:
             super().record_heartbeat(trial_id)  # type: ignore[misc]
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            logging.getLogger(__name__).warning("heartbeat of trial %d skipped: %s", trial_id, exc)
+            logging.getLogger(__name__).warning(
+                "heartbeat of trial %d skipped: %s", trial_id, transient_cause(exc)
+            )
 
 
-class HeartbeatRDBStorage(_ReasonOnStale, RDBStorage):
-    """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason."""
+class HeartbeatRDBStorage(_ReasonOnStale, RetryWrites, RDBStorage):
+    """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason, and
+    whose writes are repeated after transient errors (:mod:`hyperlab.lab.retrying`)."""
 
 
 class _JournalHeartbeat(JournalStorage, BaseHeartbeat):

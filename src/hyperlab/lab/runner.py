@@ -50,7 +50,13 @@ from hyperlab.lab.identity import SpaceGuard
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.rundir import RunDir
-from hyperlab.lab.storage import error_chain, is_transient, open_storage, redact
+from hyperlab.lab.storage import (
+    error_chain,
+    is_transient,
+    open_storage,
+    redact,
+    transient_cause,
+)
 from hyperlab.optuna_logs import quiet_optuna
 from hyperlab.registry import TASKS
 from hyperlab.stops import (
@@ -731,7 +737,8 @@ class _Loop:
         if self.errors > self.retries:
             raise StorageError(
                 f"storage {redact(self.job.storage)!r} failed {self.errors} times in a row: "
-                f"{redact(str(exc).splitlines()[0])}"
+                f"{transient_cause(exc)}; run the command again once the storage is back "
+                "(a trial left running is failed and its parameters queued again)"
             ) from None
         time.sleep(min(30.0, 0.5 * 2**self.errors))
 

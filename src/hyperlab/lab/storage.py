@@ -34,6 +34,7 @@ from hyperlab.lab.heartbeat import (
     beats_folder,
     stale_callback,
 )
+from hyperlab.lab.retrying import RetryingRDBStorage
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -91,6 +92,8 @@ def check_url(url: str) -> str:
             f"the password in storage URL {redact(url)!r} holds a raw '@', which makes the host "
             "ambiguous: write it percent-encoded as %40"
         )
+    if not url.startswith(("sqlite:", "journal:")):
+        _server_url(url)
     return url
 
 
@@ -140,13 +143,55 @@ def _transient_alone(exc: BaseException) -> bool:
     return any(marker in text for marker in _TRANSIENT)
 
 
+def transient_cause(exc: BaseException) -> str:
+    """The message (masked, short) of the error behind ``exc`` that makes it transient: the
+    driver's ``connection refused``, not Optuna's wrapper around it (``An exception is raised
+    during the commit ... e.g. exceeding max length``)."""
+    chain = error_chain(exc)
+    return _cause(next((e for e in chain if _transient_alone(e)), exc))
+
+
 def _cause(exc: BaseException) -> str:
     text = str(exc).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     # SQLAlchemy wraps the driver's message: "(psycopg2.OperationalError) connection ... failed:"
     first = " ".join(lines[:2]) if lines else type(exc).__name__
-    first = re.sub(r"\(Background on this error at:.*", "", first)
+    first = re.sub(r"\(Background on this error at:.*", "", first).strip()
     return redact(first)[:400]
+
+
+def _hint(url: str, exc: BaseException) -> str:
+    """What to do about a permanent error that libpq words for those who know it: a password
+    none was given, or a database the URL does not name (libpq takes the user's name)."""
+    if "no password supplied" in str(exc):
+        return (
+            "; give the password in PGPASSWORD or ~/.pgpass, or the full URL in "
+            f"${urls.STORAGE_ENV}"
+        )
+    if "does not exist" in str(exc) and _server_url(url).database is None:
+        return (
+            "; the URL names no database, so the server looked for one named after the user: "
+            "name it after the host, e.g. postgresql://user@host:5432/NAME"
+        )
+    return ""
+
+
+def _server_url(url: str) -> Any:
+    """``url`` parsed by SQLAlchemy.
+
+    Raises:
+        InputError: SQLAlchemy cannot read it (a port that is not a number, a typo after the
+            scheme); the message names the URL without its password.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url)
+    except Exception as exc:  # (ArgumentError; ValueError for a port)
+        raise InputError(
+            f"malformed storage URL {redact(url)!r} ({_cause(exc)}): expected e.g. "
+            "postgresql://user:password@host:5432/db"
+        ) from None
 
 
 def with_retries(
@@ -177,7 +222,9 @@ def with_retries(
             raise
         except Exception as exc:
             if not is_transient(exc):
-                raise StorageError(f"cannot {what} {redact(url)!r}: {_cause(exc)}") from None
+                raise StorageError(
+                    f"cannot {what} {redact(url)!r}: {_cause(exc)}{_hint(url, exc)}"
+                ) from None
             if attempt == retries:
                 raise StorageError(
                     f"cannot {what} {redact(url)!r} after {retries + 1} attempts "
@@ -213,14 +260,16 @@ def open_storage(
         retries: Further attempts to connect after transient errors.
         backoff: Seconds before the first retry, doubled after each.
         must_exist: Refuse a SQLite or journal file that does not exist instead of creating
-            it (commands that read or join a storage made earlier: ``worker``, ``report``).
+            it, and a database that holds no Optuna storage yet (commands that read or join a
+            storage made earlier: ``worker``, ``report``).
         **rdb_options: Passed to :class:`optuna.storages.RDBStorage`.
 
     Raises:
         DataNotFoundError: ``must_exist`` and the URL names a file that does not exist.
         InputError: The URL is malformed or a setting is out of range.
         StorageError: The storage could not be opened; the message names the URL without its
-            password. Also a damaged SQLite or journal file (:mod:`hyperlab.lab.damage`); a
+            password. Also a database or SQLite file that holds another program's tables
+            (opening would write Optuna's among them), a damaged SQLite or journal file (:mod:`hyperlab.lab.damage`); a
             journal's last line cut off mid-write is moved aside instead, with a warning.
     """
     check_url(url)
@@ -245,6 +294,7 @@ def open_storage(
         max_retry=max_retry,
         retries=retries,
         backoff=backoff,
+        must_exist=must_exist,
     )
 
 
@@ -307,12 +357,43 @@ def _check_optuna_tables(url: str, path: Path, *, empty_ok: bool = False) -> Non
             tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     except sqlite3.DatabaseError:
         return  # not a readable database: opening names the damage
-    if "studies" in tables or (empty_ok and not tables):
+    _refuse_other_tables(url, tables, empty_ok=empty_ok)
+
+
+def _check_server_tables(
+    url: str, shown: str, engine_kwargs: dict[str, Any], *, empty_ok: bool
+) -> None:
+    """Refuse a database on a server (PostgreSQL, MySQL) that holds no Optuna storage: one of
+    another program's, into which Optuna would write its tables, or (unless ``empty_ok``) an
+    empty one.
+
+    Raises:
+        StorageError: Naming the URL as given (``shown``, without its password) and the tables.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, **engine_kwargs)
+    try:
+        tables = sqlalchemy.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    _refuse_other_tables(shown, tables, empty_ok=empty_ok)
+
+
+#: Tables every Optuna storage holds (another program may have a table called ``studies``).
+_OPTUNA_TABLES = frozenset({"studies", "version_info"})
+
+
+def _refuse_other_tables(url: str, tables: list[str], *, empty_ok: bool) -> None:
+    """Refuse a database with ``tables`` unless they hold an Optuna storage (or there are none
+    and ``empty_ok``)."""
+    if _OPTUNA_TABLES <= set(tables) or (empty_ok and not tables):
         return
     holds = f"the tables {sorted(tables)[:8]}" if tables else "no table (an empty database)"
+    thing = "file" if url.startswith("sqlite") else "database"
     raise StorageError(
-        f"storage {redact(url)!r} holds no Optuna storage: {holds}; name the file a run or "
-        "`hyperlab tune --create-only` wrote, or a new file (it is left as it was)"
+        f"storage {redact(url)!r} holds no Optuna storage: {holds}; name the {thing} a run or "
+        f"`hyperlab tune --create-only` wrote, or a new {thing} (it is left as it was)"
     )
 
 
@@ -347,6 +428,7 @@ def _open_rdb(
     max_retry: int | None,
     retries: int,
     backoff: float,
+    must_exist: bool = False,
 ) -> optuna.storages.BaseStorage:
     """Open a database storage, retrying transient failures (see :func:`open_storage`).
 
@@ -357,6 +439,8 @@ def _open_rdb(
         max_retry: How often one configuration is re-queued after stale failures.
         retries: Further attempts to connect after transient errors.
         backoff: Seconds before the first retry, doubled after each.
+        must_exist: Refuse a database that holds no Optuna storage yet (an empty one), not
+            only one that holds another program's tables.
     """
     shown = url  # errors name the URL as given
     if url.startswith("sqlite:///"):
@@ -376,10 +460,13 @@ def _open_rdb(
         rdb_options["engine_kwargs"] = engine
 
     def connect() -> optuna.storages.BaseStorage:
+        if not url.startswith("sqlite"):  # (a SQLite file was looked at above)
+            engine = rdb_options.get("engine_kwargs", {})
+            _check_server_tables(url, shown, engine, empty_ok=not must_exist)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if not heartbeats:
-                return optuna.storages.RDBStorage(url, **rdb_options)
+                return RetryingRDBStorage(url, **rdb_options)
             rdb = HeartbeatRDBStorage(url, **rdb_options)
             rdb.max_retry = max_retry
             return rdb

@@ -29,6 +29,9 @@ MASK = "***"
 
 # scheme://user:secret@  -- the secret runs to the last '@' before white space or a quote.
 _USERINFO = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s'\"]*):(?P<secret>[^\s'\"]*)@")
+# The same with any number of slashes, for masking: a mistyped ``postgresql:/user:pw@host`` is
+# quoted in its error too (not for stripping: a file path may hold ``a:b:c@d``).
+_TYPO_USERINFO = re.compile(_USERINFO.pattern.replace("://", ":/*", 1))
 # password=secret in a query string or a libpq keyword list (quoted or not).
 _KEYWORD = re.compile(
     r"(?P<head>(?:^|[?&;\s(,])(?:password|passwd|pwd)\s*=\s*)(?P<secret>'[^']*'|\"[^\"]*\"|[^&;\s'\",)]*)",
@@ -41,7 +44,7 @@ def mask(text: str) -> str:
 
     Works on a URL or on any message that quotes one (a driver's error, a command line).
     """
-    text = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", str(text))
+    text = _TYPO_USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", str(text))
     return _KEYWORD.sub(lambda m: f"{m['head']}{MASK}", text)
 
 
