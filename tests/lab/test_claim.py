@@ -7,7 +7,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from hyperlab.lab.heartbeat import STALE_REASON, requeue
-from hyperlab.lab.runner import admitted, progress
+from hyperlab.lab.runner import admitted, is_interrupted, progress
 
 DIST = {"x": FloatDistribution(0, 1)}
 
@@ -34,6 +34,17 @@ def test_admission_counts_finished_and_earlier_live_trials() -> None:
     assert admitted(study, 6, target=6) and not admitted(study, 6, target=5)
     assert not admitted(study, 7, target=6)
     assert progress(study) == (3, 5)  # a queued trial is not yet running
+
+
+def test_a_stale_failure_stored_by_an_older_version_is_still_read_as_cut_off() -> None:
+    study = optuna.create_study()
+    old = "worker lost: no heartbeat within the grace period (killed or hung); re-queued"
+    for reason in (STALE_REASON, old):
+        _add(study, TrialState.FAIL, user_attrs={"fail_reason": reason})
+    _add(study, TrialState.FAIL, user_attrs={"fail_reason": "worker lost: something else"})
+    assert [is_interrupted(t) for t in study.trials] == [True, True, False]
+    assert progress(study, pending=True) == (0, 2)  # both promise a retry
+    assert "cut off from the storage" in STALE_REASON  # (an outage loses live beats too)
 
 
 def test_stale_failure_holds_its_slot_until_requeued() -> None:

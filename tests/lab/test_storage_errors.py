@@ -83,8 +83,12 @@ def test_postgres_end_to_end(postgres: TemporaryPostgres) -> None:
     bare = url.replace("postgresql+psycopg2://", "postgresql://")
     study = optuna.create_study(storage=open_storage(bare), study_name="s")
     study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=3)
-    again = optuna.load_study(study_name="s", storage=open_storage(url))
+    storage = open_storage(url)
+    again = optuna.load_study(study_name="s", storage=storage)
     assert len(again.trials) == 3
+    # a silent network cut is noticed by libpq's keepalive probes, not the system's TCP timeout
+    dsn = storage.engine.raw_connection().dbapi_connection.dsn  # type: ignore[attr-defined]
+    assert "keepalives=1" in dsn and "keepalives_idle=30" in dsn and "connect_timeout=10" in dsn
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,21 @@ StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 #: What the folder of a journal's heartbeat files is called, after the journal file's name.
 BEATS_SUFFIX = ".heartbeats"
 
-STALE_REASON = "worker lost: no heartbeat within the grace period (killed or hung); re-queued"
+STALE_REASON = (
+    "worker lost: no heartbeat within the grace period (killed, hung or cut off from the "
+    "storage); re-queued"
+)
+#: The same reason as runs before 2026-12-05 stored it (a database outage longer than the grace
+#: period loses live workers' beats too, so "killed or hung" was not the whole story).
+_STALE_REASON_BEFORE = (
+    "worker lost: no heartbeat within the grace period (killed or hung); re-queued"
+)
 STALE_FINAL = "worker lost: no heartbeat within the grace period; not re-queued (retried {n} times)"
+
+
+def is_stale_reason(reason: str) -> bool:
+    """Whether a failed trial's ``fail_reason`` says it was failed as lost and queued again."""
+    return reason in (STALE_REASON, _STALE_REASON_BEFORE)
 
 
 def requeue(

@@ -45,7 +45,7 @@ from hyperlab.errors import (
     StorageError,
 )
 from hyperlab.lab import interrupts
-from hyperlab.lab.heartbeat import STALE_REASON, requeue
+from hyperlab.lab.heartbeat import is_stale_reason, requeue
 from hyperlab.lab.identity import SpaceGuard
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
@@ -96,7 +96,7 @@ def is_interrupted(trial: FrozenTrial) -> bool:
     process killed by a signal; the last retry, which is not queued again, counts as the
     task's failure)."""
     reason = str(trial.user_attrs.get("fail_reason") or "")
-    cut = reason.startswith(("interrupted", KILLED_REASON)) or reason == STALE_REASON
+    cut = reason.startswith(("interrupted", KILLED_REASON)) or is_stale_reason(reason)
     return trial.state == TrialState.FAIL and cut and "not re-queued" not in reason
 
 
@@ -346,7 +346,7 @@ def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
         for t in trials:
             if t.state != TrialState.FAIL or t.number in retried or t.datetime_complete is None:
                 continue
-            promised = t.user_attrs.get("fail_reason") == STALE_REASON or is_interrupted(t)
+            promised = is_stale_reason(str(t.user_attrs.get("fail_reason"))) or is_interrupted(t)
             if promised and (now - t.datetime_complete).total_seconds() < RETRY_WINDOW_S:
                 held += 1
     return finished, finished + running + held

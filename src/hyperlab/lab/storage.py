@@ -456,7 +456,7 @@ def _open_rdb(
         url = _postgres_driver(url)
         engine = dict(rdb_options.pop("engine_kwargs", {}))
         engine.setdefault("pool_pre_ping", True)  # a dropped connection is replaced, not used
-        engine.setdefault("connect_args", {"connect_timeout": 10})
+        engine.setdefault("connect_args", dict(_LIBPQ_TIMEOUTS))
         rdb_options["engine_kwargs"] = engine
 
     def connect() -> optuna.storages.BaseStorage:
@@ -529,6 +529,19 @@ def _dispose_sqlite_engines() -> None:
             engine.dispose()
         except Exception:  # exiting anyway; the data are safe in the log
             pass
+
+
+#: libpq's connection settings: give up on a server that does not answer within 10 s, and
+#: probe an idle connection after 30 s, every 10 s, dropping it after 3 unanswered probes, so a
+#: network cut that leaves no trace (no reset) is found in about a minute instead of the
+#: system's TCP timeout (about 15 minutes), and the worker's retries take over.
+_LIBPQ_TIMEOUTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def _postgres_driver(url: str) -> str:
