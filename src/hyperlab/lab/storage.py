@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import os
 import re
+import threading
 import time
 import warnings
 import weakref
@@ -36,6 +37,9 @@ from hyperlab.lab.heartbeat import (
 )
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+#: The longest heartbeat interval, in seconds: the longest wait of the thread that beats
+#: (``threading.TIMEOUT_MAX``, some 292 years); a longer one would stop that thread at once.
+MAX_HEARTBEAT_INTERVAL = int(threading.TIMEOUT_MAX)
 
 
 def redact(url: str) -> str:
@@ -299,10 +303,16 @@ def check_heartbeats(interval: int | None, grace: int | None) -> None:
 
     Raises:
         InputError: ``interval`` or ``grace`` is given but not a positive whole number of
-            seconds, or ``grace`` is shorter than two intervals (a trial whose worker is alive
-            would be taken for lost between two of its heartbeats, failed and run again).
+            seconds, ``interval`` is longer than :data:`MAX_HEARTBEAT_INTERVAL`, or ``grace``
+            is shorter than two intervals (a trial whose worker is alive would be taken for
+            lost between two of its heartbeats, failed and run again).
     """
     _check_seconds("heartbeat_interval", interval)
+    if interval is not None and interval > MAX_HEARTBEAT_INTERVAL:
+        raise InputError(
+            f"heartbeat_interval must be at most {MAX_HEARTBEAT_INTERVAL} s (the longest a "
+            f"thread can wait), got {interval}"
+        )
     _check_seconds("grace_period", grace)
     if interval is not None and grace is not None and grace < 2 * interval:
         raise InputError(
