@@ -162,6 +162,7 @@ def test_garbled_middle_line_is_a_clean_error(
 ) -> None:
     run = copy_run(templates, tmp_path, "j")
     garble_line(run / "study.journal", 10)
+    recorded = (run / "run.json").read_bytes()
     for command, args in (
         ("report", ["report", str(run)]),
         ("tune", tune_args(tmp_path, "j", 6, 2)),
@@ -169,6 +170,7 @@ def test_garbled_middle_line_is_a_clean_error(
         err = assert_clean_error(capsys, main(args), command)
         assert f"journal file {str(run / 'study.journal')!r} is damaged at line 10" in err
         assert f"hyperlab recover {run}" in err
+    assert (run / "run.json").read_bytes() == recorded
     with pytest.raises(StorageError, match="at line 10"):
         open_storage(f"journal:{run / 'study.journal'}")
 
@@ -199,6 +201,7 @@ def test_damaged_sqlite_is_a_clean_error(
         db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
     else:
         garble_page(db, "ix_trials_study_id")
+    recorded = (run / "run.json").read_bytes()
     for command, args in (
         ("report", ["report", str(run)]),
         ("tune", tune_args(tmp_path, "s", 6, 1)),
@@ -206,6 +209,7 @@ def test_damaged_sqlite_is_a_clean_error(
         err = assert_clean_error(capsys, main(args), command)
         assert f"SQLite file {str(db)!r} is damaged" in err
         assert f"hyperlab recover {run}" in err
+    assert (run / "run.json").read_bytes() == recorded  # (not the refused command's 6 trials)
 
 
 def test_recover_journal_brings_back_every_intact_trial(

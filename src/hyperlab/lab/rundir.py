@@ -316,8 +316,7 @@ class RunDir:
             spec.created, spec.name = old.created, old.name
         self.path.mkdir(parents=True, exist_ok=True)
         spec.storage = spec.storage or self.default_storage(spec)
-        if old is None:
-            _check_opens(spec.storage)
+        _check_opens(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)
         spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         spec.versions = versions()
         data = spec.to_dict()
