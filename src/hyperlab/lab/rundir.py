@@ -602,9 +602,8 @@ def find_trial(
     for t in trials:
         if t.number == number:
             return t
-    raise InputError(
-        f"study {chosen.study_name!r} has no trial {number}; trials are 0..{len(trials) - 1}"
-    )
+    held = f"trials are 0..{len(trials) - 1}" if trials else "it holds no trial yet"
+    raise InputError(f"study {chosen.study_name!r} has no trial {number}; {held}")
 
 
 def _check_folder(path: Path) -> None:
