@@ -55,6 +55,8 @@ def test_parse_options_reads_numbers_booleans_and_text() -> None:
     }
     with pytest.raises(InputError, match="'oops'"):
         parse_options(["oops"])
+    with pytest.raises(InputError, match="option ' =3' must look like KEY=VALUE"):
+        parse_options([" =3"])
     with pytest.raises(InputError, match="option 'interval' is given twice \\('interval =2'\\)"):
         parse_options(["interval=1", "interval =2"])
     for raw in ("nan", "inf", "-Infinity", "1e999"):  # run.json could not hold them as JSON
