@@ -98,8 +98,12 @@ def test_overwrite_removes_only_what_the_lab_wrote(tmp_path: Path) -> None:
     assert _tune(runs, "r1", trials=3) == 0
     notes = runs / "r1" / "notes.txt"
     notes.write_text("my notes")
+    backup = runs / "r1" / "study.db.bak"
+    shutil.copyfile(runs / "r1" / "study.db", backup)
+    assert _tune(runs / "r1", "population") == 0  # a run inside it, named as the lab's folder
     assert _tune(runs, "r1", "--overwrite", trials=2) == 0
     assert notes.read_text() == "my notes"
+    assert backup.is_file() and (runs / "r1" / "population" / "run.json").is_file()
     study = load_studies(runs / "r1")[0][0]
     assert len(study.trials) == 2  # started over
 

@@ -31,6 +31,10 @@ SPEC_FILE = "run.json"
 _RESUMABLE = {"trials", "jobs", "created", "versions", "command", "name", "warnings"}
 # Settings a run recorded by an older hyperlab may lack (null): then they are not compared.
 _UNKNOWN_WHEN_NULL = {"objective"}
+#: What the lab writes beside a storage file: a journal's lock and heartbeats, the damaged
+#: original that ``hyperlab recover`` or a repaired journal keeps, the files of a recovery that
+#: was cut off (a user's own copy, ``study.db.bak``, is none of them).
+_STORAGE_SIDE_FILES = (".flock", ".heartbeats", ".damaged-*", ".recovering*", ".salvage*")
 #: What the lab writes into a run folder (``--overwrite`` removes these and nothing else).
 LAB_FILES = (
     SPEC_FILE,
@@ -38,10 +42,9 @@ LAB_FILES = (
     "report.html",
     "results.csv",
     "study.db",
-    "study.db-*",
-    "study.db.*",
+    "study.db-*",  # (SQLite's -wal, -shm and -journal)
     "study.journal",
-    "study.journal.*",
+    *(f"study.{kind}{side}" for kind in ("db", "journal") for side in _STORAGE_SIDE_FILES),
     "population",
 )
 #: The longest run name accepted (it is a folder name and part of every study name).
@@ -353,6 +356,8 @@ class RunDir:
         for entry in self.path.iterdir():
             if not _lab_made(entry.name) or entry.name == ".lock":
                 continue
+            if (entry / SPEC_FILE).exists():
+                continue  # a run of its own (``--runs-dir`` this folder), named as the lab's
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
