@@ -92,6 +92,8 @@ def test_an_option_that_names_tasks_gets_the_tasks() -> None:
         reg.create("g", source=[])
     with pytest.raises(InputTypeError, match="by their names"):
         reg.create("g", source=[3])
+    with pytest.raises(InputError, match="source names branin more than once"):
+        reg.task_names("g", {"source": "branin, hartmann6,branin"})  # (its curves twice)
 
 
 def test_the_registry_module_lists_its_public_names() -> None:

@@ -295,7 +295,11 @@ def _task_names(option: str, value: Any) -> list[str]:
             raise InputTypeError(f"{option} must name tasks by their names, got {n!r}")
         if not n.strip():
             raise InputError(f"{option} names an empty task name: {value!r}")
-    return [n.strip() for n in names]
+    stripped = [n.strip() for n in names]
+    repeated = sorted({n for n in stripped if stripped.count(n) > 1})
+    if repeated:
+        raise InputError(f"{option} names {', '.join(repeated)} more than once: {value!r}")
+    return stripped
 
 
 def _first_parameter(factory: Callable[..., Any]) -> str | None:
