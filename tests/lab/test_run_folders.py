@@ -372,3 +372,20 @@ def test_the_worker_hint_is_quoted_for_the_shell(
     argv = shlex.split(hint.split("start workers with: ", 1)[1])
     assert argv[argv.index("--name") + 1] == "a b"
     assert argv[argv.index("--storage") + 1].endswith("my runs/a b/study.journal")
+
+
+def test_a_run_set_up_for_workers_and_set_up_again_elsewhere_leaves_no_study_for_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--create-only made the run's study in study.journal; the run, still without trials, is
+    set up again in study.db: a worker started as --create-only said ran its trials in the
+    journal, outside the run, and the run's report never showed them."""
+    from hyperlab.lab.workers import run_worker
+
+    runs = tmp_path / "runs"
+    assert _tune(runs, "w", "--create-only") == 0
+    journal = f"journal:{runs / 'w' / 'study.journal'}"
+    assert _tune(runs, "w") == 0  # set up again in study.db, where it ran
+    with pytest.raises(InputError, match="no study named 'w'"):
+        run_worker(journal, "w", worker_name="late", wait=False)
+    assert len(load_studies(runs / "w")[0][0].trials) == 2

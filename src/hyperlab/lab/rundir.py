@@ -298,8 +298,9 @@ class RunDir:
                 _check_opens(spec.storage)  # a storage that fails must not cost the old run
             self.clear()
         old = self.load_spec() if self.exists() else None
+        unused = None
         if old is not None and not self._has_trials(old):
-            old = None  # nothing ran yet: set up afresh
+            old, unused = None, old  # nothing ran yet: set up afresh
         if old is not None:
             spec.storage = spec.storage or old.storage
             diffs = spec.differences(old)
@@ -320,6 +321,8 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         spec.storage = spec.storage or self.default_storage(spec)
         _check_opens(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)
+        if unused is not None:
+            self._drop_unused_studies(unused, spec.storage)
         spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         spec.versions = versions()
         data = spec.to_dict()
@@ -439,18 +442,8 @@ class RunDir:
         from hyperlab.lab.storage import open_storage, redact
 
         storage = open_storage(spec.storage)
-        kept = []
-        for study in storage.get_all_studies():
-            if study.study_name not in {n for n, *_ in spec.study_names()}:
-                continue
-            info = study.user_attrs.get("hyperlab")
-            info = info if isinstance(info, dict) else {}
-            if info.get("task", spec.task) != spec.task or info.get("run", spec.created) not in (
-                spec.created,
-                "",
-            ):
-                kept.append(study.study_name)  # another run's study of the same name
-                continue
+        ours, kept = _run_studies(storage, spec)
+        for study in ours:
             optuna.delete_study(study_name=study.study_name, storage=storage)
         if kept:
             warnings.warn(
@@ -459,6 +452,20 @@ class RunDir:
                 f"{redact(spec.storage)!r} (e.g. {kept[0]!r})",
                 stacklevel=4,
             )
+
+    def _drop_unused_studies(self, unused: RunSpec, storage: str) -> None:
+        """Delete the studies of a recorded run that holds no trial and is set up again in
+        ``storage``, another storage: a worker started as its ``--create-only`` said would
+        otherwise run trials there, which the run no longer reads."""
+        _kind, path = _file_storage(unused.storage)
+        if unused.storage == storage or (path is not None and not Path(path).exists()):
+            return
+        from hyperlab.lab.storage import open_storage
+
+        opened = open_storage(unused.storage)
+        for study in _run_studies(opened, unused)[0]:
+            if not opened.get_n_trials(study._study_id):
+                optuna.delete_study(study_name=study.study_name, storage=opened)
 
     def _check_fewer_trials(self, spec: RunSpec, old: RunSpec) -> None:
         """Fewer trials than recorded only while no study holds more finished trials: the
@@ -525,6 +532,28 @@ class RunDir:
         if path is not None and not Path(path).is_absolute():
             return f"{kind}{(self.path.resolve() / path).as_posix()}"
         return urls.with_secret(url)
+
+
+def _run_studies(
+    storage: optuna.storages.BaseStorage, spec: RunSpec
+) -> tuple[list[Any], list[str]]:
+    """The studies of ``spec``'s run in ``storage``, and the names of those of the same name
+    that another run made (another task, or another run's creation time)."""
+    names = {n for n, *_ in spec.study_names()}
+    ours, kept = [], []
+    for study in storage.get_all_studies():
+        if study.study_name not in names:
+            continue
+        info = study.user_attrs.get("hyperlab")
+        info = info if isinstance(info, dict) else {}
+        if info.get("task", spec.task) != spec.task or info.get("run", spec.created) not in (
+            spec.created,
+            "",
+        ):
+            kept.append(study.study_name)
+        else:
+            ours.append(study)
+    return ours, kept
 
 
 def _file_storage(url: str) -> tuple[str, str | None]:
