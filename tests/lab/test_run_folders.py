@@ -380,6 +380,7 @@ def test_a_run_set_up_for_workers_and_set_up_again_elsewhere_leaves_no_study_for
     """--create-only made the run's study in study.journal; the run, still without trials, is
     set up again in study.db: a worker started as --create-only said ran its trials in the
     journal, outside the run, and the run's report never showed them."""
+    from hyperlab.lab.storage import open_storage
     from hyperlab.lab.workers import run_worker
 
     runs = tmp_path / "runs"
@@ -389,3 +390,8 @@ def test_a_run_set_up_for_workers_and_set_up_again_elsewhere_leaves_no_study_for
     with pytest.raises(InputError, match="no study named 'w'"):
         run_worker(journal, "w", worker_name="late", wait=False)
     assert len(load_studies(runs / "w")[0][0].trials) == 2
+    # set up again in the same storage with another tuner: the first tuner's study goes
+    assert _tune(runs, "v", "--create-only") == 0
+    assert _tune(runs, "v", "--create-only", "--tuner", "qmc") == 0
+    journal = f"journal:{runs / 'v' / 'study.journal'}"
+    assert [s.study_name for s in open_storage(journal).get_all_studies()] == ["v:qmc:none:seed0"]

@@ -322,7 +322,7 @@ class RunDir:
         spec.storage = spec.storage or self.default_storage(spec)
         _check_opens(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)
         if unused is not None:
-            self._drop_unused_studies(unused, spec.storage)
+            self._drop_unused_studies(unused, spec)
         spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         spec.versions = versions()
         data = spec.to_dict()
@@ -453,18 +453,20 @@ class RunDir:
                 stacklevel=4,
             )
 
-    def _drop_unused_studies(self, unused: RunSpec, storage: str) -> None:
-        """Delete the studies of a recorded run that holds no trial and is set up again in
-        ``storage``, another storage: a worker started as its ``--create-only`` said would
-        otherwise run trials there, which the run no longer reads."""
+    def _drop_unused_studies(self, unused: RunSpec, spec: RunSpec) -> None:
+        """Delete the studies of a recorded run that holds no trial and is set up again as
+        ``spec``, less those ``spec`` reuses (its own, in the same storage): a worker started
+        as the old ``--create-only`` said would otherwise run trials the run no longer reads."""
         _kind, path = _file_storage(unused.storage)
-        if unused.storage == storage or (path is not None and not Path(path).exists()):
+        if path is not None and not Path(path).exists():
             return
         from hyperlab.lab.storage import open_storage
 
+        same = unused.storage == spec.storage
+        reused = {n for n, *_ in spec.study_names()} if same else set()
         opened = open_storage(unused.storage)
         for study in _run_studies(opened, unused)[0]:
-            if not opened.get_n_trials(study._study_id):
+            if study.study_name not in reused and not opened.get_n_trials(study._study_id):
                 optuna.delete_study(study_name=study.study_name, storage=opened)
 
     def _check_fewer_trials(self, spec: RunSpec, old: RunSpec) -> None:
