@@ -363,6 +363,26 @@ def test_recover_leaves_a_file_that_is_no_journal_as_it_was(
     assert csv.read_text().startswith("epoch,val_loss")
 
 
+def test_a_run_is_not_written_into_a_file_that_is_no_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A one-line JSON file without its line end was taken for a journal whose last record a
+    kill cut off: moved aside, and the run's journal written in its place."""
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"model": "resnet", "lr": 0.1}')
+    argv = ["tune", "--task", "branin", "--tuner", "random", "--trials", "1"]
+    argv += ["--runs-dir", str(tmp_path / "runs")]
+    for command, args in (
+        ("tune", [*argv, "--storage", f"journal:{mine}", "--no-progress"]),
+        ("worker", ["worker", "--storage", f"journal:{mine}", "--name", "x", "--no-wait"]),
+    ):
+        err = assert_clean_error(capsys, main(args), command)
+        assert "is not a journal file: none of its 1 lines starts as a journal record" in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json"]
+        assert mine.read_text() == '{"model": "resnet", "lr": 0.1}'
+    assert open_storage(f"journal:{tmp_path / 'new.journal'}") is not None  # (a new file)
+
+
 @pytest.mark.parametrize("tables", [[], ["foo"]])
 def test_commands_that_read_a_storage_leave_another_sqlite_file_alone(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], tables: list[str]

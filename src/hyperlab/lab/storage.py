@@ -445,6 +445,35 @@ def _postgres_driver(url: str) -> str:
     return url
 
 
+def _check_text_journal(path: Path) -> None:
+    """Refuse a text file none of whose lines is a journal record: another program's (a JSON
+    file, say), whose last line the journal would take for a record cut off by a kill and move
+    aside, writing itself in its place. Binary data is left to the damage check, which names
+    the file as a damaged journal.
+
+    Raises:
+        StorageError: Naming the file.
+    """
+    import codecs
+
+    from hyperlab.lab.damage import not_a_journal
+
+    if not path.is_file():
+        return
+    with open(path, "rb") as f:
+        head = f.read(1 << 12)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return
+    problem = not_a_journal(path)
+    if problem is not None:
+        raise StorageError(
+            f"storage 'journal:{path}' is not a journal file: {problem}; name the file a run "
+            "or `hyperlab tune --create-only` wrote, or a new file (it is left as it was)"
+        )
+
+
 def _open_journal(
     path_text: str,
     heartbeat_interval: int | None,
@@ -467,6 +496,7 @@ def _open_journal(
     from hyperlab.errors import HyperlabError
     from hyperlab.lab.damage import JournalFile, journal_damaged
 
+    _check_text_journal(path)
     backend = JournalFile(path)
     # a line cut off by a killed writer is moved aside, with a warning naming both files
     backend.repair()
