@@ -377,7 +377,7 @@ def test_a_run_is_not_written_into_a_file_that_is_no_journal(
         ("worker", ["worker", "--storage", f"journal:{mine}", "--name", "x", "--no-wait"]),
     ):
         err = assert_clean_error(capsys, main(args), command)
-        assert "is not a journal file: none of its 1 lines starts as a journal record" in err
+        assert "is not a journal file: its one line does not start as a journal record" in err
         assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json"]
         assert mine.read_text() == '{"model": "resnet", "lr": 0.1}'
     assert open_storage(f"journal:{tmp_path / 'new.journal'}") is not None  # (a new file)

@@ -101,6 +101,8 @@ def not_a_journal(path: Path) -> str | None:
             count, text = count + 1, text or line.strip()
     if not text or (count == 1 and RECORD_START.startswith(text)):
         return None
+    if count == 1:
+        return "its one line does not start as a journal record does"
     return f"none of its {count} lines starts as a journal record does"
 
 
