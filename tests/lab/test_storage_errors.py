@@ -103,3 +103,10 @@ def test_postgres_end_to_end(postgres: TemporaryPostgres) -> None:
 )
 def test_the_file_of_a_storage_url(url: str, path: str | None) -> None:
     assert storage_file(url) == (None if path is None else Path(path))
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "journal:"])
+def test_a_storage_that_names_a_folder_says_so(tmp_path: Path, scheme: str) -> None:
+    """SQLite's was 'unable to open database file'."""
+    with pytest.raises(InputError, match=f"{tmp_path}' is a folder: name a file in it"):
+        open_storage(f"{scheme}{tmp_path}")

@@ -351,6 +351,11 @@ def _open_rdb(
         path = urls.storage_file(url) or Path(url[len("sqlite:///") :])  # (less any ?query)
         if not path.parent.exists():
             raise StorageError(f"SQLite storage folder {str(path.parent)!r} does not exist")
+        if path.is_dir():
+            raise InputError(
+                f"SQLite storage {str(path)!r} is a folder: name a file in it, e.g. "
+                f"'sqlite:///{path / 'study.db'}'"
+            )
         from hyperlab.lab.damage import check_sqlite
 
         check_sqlite(url)  # a damaged file is named, with the command that recovers it
