@@ -55,6 +55,8 @@ def test_parse_options_reads_numbers_booleans_and_text() -> None:
     }
     with pytest.raises(InputError, match="'oops'"):
         parse_options(["oops"])
+    with pytest.raises(InputError, match="option ' =3' must look like KEY=VALUE"):
+        parse_options([" =3"])
     with pytest.raises(InputError, match="option 'interval' is given twice \\('interval =2'\\)"):
         parse_options(["interval=1", "interval =2"])
     for raw in ("nan", "inf", "-Infinity", "1e999"):  # run.json could not hold them as JSON
@@ -90,6 +92,8 @@ def test_an_option_that_names_tasks_gets_the_tasks() -> None:
         reg.create("g", source=[])
     with pytest.raises(InputTypeError, match="by their names"):
         reg.create("g", source=[3])
+    with pytest.raises(InputError, match="source names branin more than once"):
+        reg.task_names("g", {"source": "branin, hartmann6,branin"})  # (its curves twice)
 
 
 def test_the_registry_module_lists_its_public_names() -> None:

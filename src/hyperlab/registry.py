@@ -295,7 +295,11 @@ def _task_names(option: str, value: Any) -> list[str]:
             raise InputTypeError(f"{option} must name tasks by their names, got {n!r}")
         if not n.strip():
             raise InputError(f"{option} names an empty task name: {value!r}")
-    return [n.strip() for n in names]
+    stripped = [n.strip() for n in names]
+    repeated = sorted({n for n in stripped if stripped.count(n) > 1})
+    if repeated:
+        raise InputError(f"{option} names {', '.join(repeated)} more than once: {value!r}")
+    return stripped
 
 
 def _first_parameter(factory: Callable[..., Any]) -> str | None:
@@ -410,13 +414,13 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     (a lower-case ``none`` stays text: it is the name of a pruner and of option values).
 
     Raises:
-        InputError: An item without ``=``, a key given twice, or a number that is not finite
-            (``nan``, ``inf``: no option takes one, and ``run.json`` could not record it as
-            JSON).
+        InputError: An item without ``=`` or without a key, a key given twice, or a number
+            that is not finite (``nan``, ``inf``: no option takes one, and ``run.json`` could
+            not record it as JSON).
     """
     out: dict[str, Any] = {}
     for item in items:
-        if "=" not in item:
+        if "=" not in item or not item.split("=", 1)[0].strip():
             raise InputError(f"option {item!r} must look like KEY=VALUE")
         key, raw = item.split("=", 1)
         if key.strip() in out:

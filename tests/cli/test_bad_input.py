@@ -229,6 +229,15 @@ def test_data_dir_for_a_task_that_reads_none(
     assert "HYPERLAB_DATA" not in os.environ and not (tmp_path / "b").exists()
 
 
+def test_data_dir_beside_the_task_option_data_dir_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    option = ["--task-option", f"data_dir={tmp_path}", "--tuner", "random", "--trials", "2"]
+    code = run(*tune_args(tmp_path, *option, "--data-dir", "/elsewhere", task="lcbench-3945"))
+    clean_error(capsys, code, "--data-dir '/elsewhere' would be ignored", f"data_dir={tmp_path}")
+    assert not (tmp_path / "b").exists()
+
+
 def test_data_dir_reaches_the_tasks_that_read_it(monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 

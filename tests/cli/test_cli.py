@@ -257,3 +257,25 @@ def test_a_warning_during_a_progress_bar_is_printed_on_lines_of_its_own(
     shown = [line.split("\r")[-1] for line in capsys.readouterr().err.split("\n")]
     assert any(line.endswith("careful") and "study" not in line for line in shown)
     assert not _one_line_warning(UserWarning("calm"), UserWarning, "x.py", 1).startswith("\n")
+
+
+@pytest.mark.parametrize("command", ["experiment", "report", "tune"])
+def test_ctrl_c_promises_a_resume_only_where_trials_resume(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """Every command said 'finished trials are saved, run the same command again to resume',
+    also those that run no trial (report) or start over (experiment)."""
+    import importlib
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(f"hyperlab.cli.{command}"), "run", interrupted)
+    argv = {"experiment": ["self-lr"], "report": [str(tmp_path)], "tune": ["--task", "branin"]}
+    assert main([command, *argv[command]]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith(f"hyperlab {command}: interrupted")
+    assert ("run the same command again to resume" in err) == (command == "tune")

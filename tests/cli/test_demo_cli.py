@@ -63,3 +63,17 @@ def test_demo_refuses_bad_input(
     assert main(["demo", "--runs-dir", str(tmp_path), option, value]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "demo").exists()
+
+
+def test_demo_leaves_a_run_named_demo_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = ["tune", "--task", "branin", "--tuner", "random", "--trials", "2", "--no-progress"]
+    assert main([*run, "--runs-dir", str(tmp_path), "--name", "demo"]) == 0
+    before = sorted((p.name, p.read_bytes()) for p in (tmp_path / "demo").iterdir())
+    capsys.readouterr()
+    tiny = ["--problems", "synth-levy-4d-1", "--seeds", "1", "--trials", "2", "--jobs", "1"]
+    tiny += ["--live-seeds", "0", "--no-experiments"]
+    assert main(["demo", "--runs-dir", str(tmp_path), *tiny]) == 2
+    assert "holds a run of its own (run.json)" in capsys.readouterr().err
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "demo").iterdir()) == before

@@ -199,3 +199,14 @@ def test_inputs_that_name_nothing_usable_are_refused_by_what_they_are(
     _overfit_csv(tmp_path / "run.csv")
     assert main(["diagnose", *[a.format(tmp=tmp_path) for a in argv]]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_trial_of_a_study_with_no_trial_yet_is_refused_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = ["--runs-dir", str(tmp_path), "--name", "empty", "--no-progress"]
+    assert main(["tune", "--task", "branin", "--tuner", "random", "--create-only", *runs]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "empty"), "--trial", "0", "--no-html"]) == 2
+    err = capsys.readouterr().err
+    assert "has no trial 0; it holds no trial yet" in err and "0..-1" not in err

@@ -122,3 +122,18 @@ def test_replay_of_a_population_still_training_says_so(
     assert main(["replay", str(run)]) == 2
     err = capsys.readouterr().err
     assert "has not finished (its checkpoint is in" in err and "run its command again" in err
+
+
+def test_replay_refuses_a_data_dir_the_runs_own_task_option_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hyperlab.tasks.replay import PACKAGED_DATA
+
+    own = ["--task-option", f"data_dir={PACKAGED_DATA}"]
+    argv = ["tune", "--task", "lcbench-3945", "--tuner", "random", "--trials", "1", *own]
+    assert main([*argv, "--runs-dir", str(tmp_path), "--name", "r", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "r"), "--data-dir", "/elsewhere"]) == 2
+    assert "--data-dir '/elsewhere' would be ignored: the run's task option" in (
+        capsys.readouterr().err
+    )

@@ -162,6 +162,7 @@ def test_garbled_middle_line_is_a_clean_error(
 ) -> None:
     run = copy_run(templates, tmp_path, "j")
     garble_line(run / "study.journal", 10)
+    recorded = (run / "run.json").read_bytes()
     for command, args in (
         ("report", ["report", str(run)]),
         ("tune", tune_args(tmp_path, "j", 6, 2)),
@@ -169,6 +170,7 @@ def test_garbled_middle_line_is_a_clean_error(
         err = assert_clean_error(capsys, main(args), command)
         assert f"journal file {str(run / 'study.journal')!r} is damaged at line 10" in err
         assert f"hyperlab recover {run}" in err
+    assert (run / "run.json").read_bytes() == recorded
     with pytest.raises(StorageError, match="at line 10"):
         open_storage(f"journal:{run / 'study.journal'}")
 
@@ -199,6 +201,7 @@ def test_damaged_sqlite_is_a_clean_error(
         db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
     else:
         garble_page(db, "ix_trials_study_id")
+    recorded = (run / "run.json").read_bytes()
     for command, args in (
         ("report", ["report", str(run)]),
         ("tune", tune_args(tmp_path, "s", 6, 1)),
@@ -206,6 +209,7 @@ def test_damaged_sqlite_is_a_clean_error(
         err = assert_clean_error(capsys, main(args), command)
         assert f"SQLite file {str(db)!r} is damaged" in err
         assert f"hyperlab recover {run}" in err
+    assert (run / "run.json").read_bytes() == recorded  # (not the refused command's 6 trials)
 
 
 def test_recover_journal_brings_back_every_intact_trial(
@@ -357,6 +361,26 @@ def test_recover_leaves_a_file_that_is_no_journal_as_it_was(
     assert "is not a journal file: none of its 3 lines starts as a journal record does" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.log"]
     assert csv.read_text().startswith("epoch,val_loss")
+
+
+def test_a_run_is_not_written_into_a_file_that_is_no_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A one-line JSON file without its line end was taken for a journal whose last record a
+    kill cut off: moved aside, and the run's journal written in its place."""
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"model": "resnet", "lr": 0.1}')
+    argv = ["tune", "--task", "branin", "--tuner", "random", "--trials", "1"]
+    argv += ["--runs-dir", str(tmp_path / "runs")]
+    for command, args in (
+        ("tune", [*argv, "--storage", f"journal:{mine}", "--no-progress"]),
+        ("worker", ["worker", "--storage", f"journal:{mine}", "--name", "x", "--no-wait"]),
+    ):
+        err = assert_clean_error(capsys, main(args), command)
+        assert "is not a journal file: its one line does not start as a journal record" in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json"]
+        assert mine.read_text() == '{"model": "resnet", "lr": 0.1}'
+    assert open_storage(f"journal:{tmp_path / 'new.journal'}") is not None  # (a new file)
 
 
 @pytest.mark.parametrize("tables", [[], ["foo"]])

@@ -98,8 +98,12 @@ def test_overwrite_removes_only_what_the_lab_wrote(tmp_path: Path) -> None:
     assert _tune(runs, "r1", trials=3) == 0
     notes = runs / "r1" / "notes.txt"
     notes.write_text("my notes")
+    backup = runs / "r1" / "study.db.bak"
+    shutil.copyfile(runs / "r1" / "study.db", backup)
+    assert _tune(runs / "r1", "population") == 0  # a run inside it, named as the lab's folder
     assert _tune(runs, "r1", "--overwrite", trials=2) == 0
     assert notes.read_text() == "my notes"
+    assert backup.is_file() and (runs / "r1" / "population" / "run.json").is_file()
     study = load_studies(runs / "r1")[0][0]
     assert len(study.trials) == 2  # started over
 
@@ -368,3 +372,26 @@ def test_the_worker_hint_is_quoted_for_the_shell(
     argv = shlex.split(hint.split("start workers with: ", 1)[1])
     assert argv[argv.index("--name") + 1] == "a b"
     assert argv[argv.index("--storage") + 1].endswith("my runs/a b/study.journal")
+
+
+def test_a_run_set_up_for_workers_and_set_up_again_elsewhere_leaves_no_study_for_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--create-only made the run's study in study.journal; the run, still without trials, is
+    set up again in study.db: a worker started as --create-only said ran its trials in the
+    journal, outside the run, and the run's report never showed them."""
+    from hyperlab.lab.storage import open_storage
+    from hyperlab.lab.workers import run_worker
+
+    runs = tmp_path / "runs"
+    assert _tune(runs, "w", "--create-only") == 0
+    journal = f"journal:{runs / 'w' / 'study.journal'}"
+    assert _tune(runs, "w") == 0  # set up again in study.db, where it ran
+    with pytest.raises(InputError, match="no study named 'w'"):
+        run_worker(journal, "w", worker_name="late", wait=False)
+    assert len(load_studies(runs / "w")[0][0].trials) == 2
+    # set up again in the same storage with another tuner: the first tuner's study goes
+    assert _tune(runs, "v", "--create-only") == 0
+    assert _tune(runs, "v", "--create-only", "--tuner", "qmc") == 0
+    journal = f"journal:{runs / 'v' / 'study.journal'}"
+    assert [s.study_name for s in open_storage(journal).get_all_studies()] == ["v:qmc:none:seed0"]

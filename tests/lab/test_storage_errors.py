@@ -61,6 +61,8 @@ def test_bad_heartbeat_settings(tmp_path: object) -> None:
         open_storage(f"journal:{tmp_path}/j.log", heartbeat_interval=1, grace_period=-2)
     with pytest.raises(InputError, match="grace_period=1 s must be at least twice heartbeat"):
         open_storage(f"journal:{tmp_path}/j.log", heartbeat_interval=10, grace_period=1)
+    with pytest.raises(InputError, match=r"heartbeat_interval must be at most .*99999999999"):
+        open_storage(f"journal:{tmp_path}/j.log", heartbeat_interval=99999999999)
 
 
 def test_a_worker_refuses_heartbeats_a_live_trial_could_not_meet() -> None:
@@ -73,6 +75,8 @@ def test_a_worker_refuses_heartbeats_a_live_trial_could_not_meet() -> None:
         with_heartbeats(job, 0, None)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="grace_period must be a positive whole number"):
         with_heartbeats(job, None, 0)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="heartbeat_interval must be at most"):
+        with_heartbeats(job, 10**11, None)  # type: ignore[arg-type]
 
 
 def test_postgres_end_to_end(postgres: TemporaryPostgres) -> None:
@@ -195,3 +199,10 @@ def test_a_url_without_a_database_says_why_the_users_name_was_looked_for(
     url = postgres.url("postgres").rsplit("/", 1)[0]  # no /NAME: libpq takes the user's name
     with pytest.raises(StorageError, match=f'database "{postgres.user}" does not exist; the URL '):
         open_storage(url)
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "journal:"])
+def test_a_storage_that_names_a_folder_says_so(tmp_path: Path, scheme: str) -> None:
+    """SQLite's was 'unable to open database file'."""
+    with pytest.raises(InputError, match=f"{tmp_path}' is a folder: name a file in it"):
+        open_storage(f"{scheme}{tmp_path}")

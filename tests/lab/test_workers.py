@@ -245,3 +245,21 @@ def test_a_beat_file_removed_while_the_folder_is_read_is_a_trial_that_ended(
     monkeypatch.setattr(Path, "iterdir", listed_then_removed)
     live = live_trials(f"journal:{tmp_path / 'shared.journal'}", read=False)
     assert [t.number for t in live] == [3]
+
+
+def test_the_grace_periods_default_is_the_one_the_help_states() -> None:
+    import argparse
+    import dataclasses
+
+    from hyperlab.cli import build_parser
+    from hyperlab.lab.workers import with_heartbeats
+
+    job = StudyJob("run:random:none:seed0", "journal:x", "branin", "random", "none", 0, 2)
+    assert with_heartbeats(job, None, None).grace_period == 30
+    assert with_heartbeats(job, 20, None).grace_period == 60  # three intervals
+    recorded = dataclasses.replace(job, heartbeat_interval=5, grace_period=40)
+    assert with_heartbeats(recorded, None, None).grace_period == 40  # the study's
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command in ("tune", "worker"):
+        text = " ".join(sub.choices[command].format_help().split())
+        assert "30; three heartbeat intervals" in text or "30, or three heartbeat" in text

@@ -96,15 +96,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            f"hyperlab {args.command}: interrupted; finished trials (and a population's last "
-            "checkpoint) are saved, run the same command again to resume",
-            file=sys.stderr,
+            f"hyperlab {args.command}: interrupted{_RESUMES.get(args.command, '')}", file=sys.stderr
         )
         return 130
     except OSError as exc:  # the machine's, not ours: a full disk, a read-only folder
         where = f"{exc.filename!s}: " if exc.filename is not None else ""
         print(f"hyperlab {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2 if exc.errno in _BAD_PATH else 1
+
+
+#: What Ctrl-C leaves to each command that runs trials (the others have nothing to resume:
+#: ``demo`` and ``experiment`` start their runs over).
+_RESUMES = dict.fromkeys(
+    ("tune", "compare", "worker"),
+    "; finished trials (and a population's last checkpoint) are saved, run the same command "
+    "again to resume",
+)
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:

@@ -157,11 +157,13 @@ def apply_data_dir(args: argparse.Namespace, tasks: list[str | None]) -> None:
         InputError: No task of ``tasks`` reads a data folder: each is one of hyperlab's own
             and its factory takes no ``data_dir`` option (the replay tasks ``lcbench-<id>``
             do). A task of the user's own code (``module:attribute``, or registered by a
-            plug-in) may read the variable itself.
+            plug-in) may read the variable itself. Or ``--task-option data_dir=...`` gives the
+            task its folder and no other task of the run reads one.
     """
     folder = getattr(args, "data_dir", None)
     if not folder:
         return
+    _check_not_given_twice(args, folder, tasks)
     from hyperlab.registry import TASKS
 
     named = [t for t in tasks if t is not None]
@@ -175,6 +177,17 @@ def apply_data_dir(args: argparse.Namespace, tasks: list[str | None]) -> None:
                 "lcbench-<id>); leave --data-dir out"
             )
     os.environ["HYPERLAB_DATA"] = folder
+
+
+def _check_not_given_twice(args: argparse.Namespace, folder: str, tasks: list[str | None]) -> None:
+    """Refuse ``--data-dir`` beside ``--task-option data_dir=...`` when only the task tuned
+    would read it: the option is what the task reads, so ``--data-dir`` would go unused."""
+    own = parse_options(getattr(args, "task_option", [])).get("data_dir")
+    if own is not None and not any(t is not None for t in tasks[1:]):
+        raise InputError(
+            f"--data-dir {folder!r} would be ignored: --task-option data_dir={own} gives the "
+            "task its folder (no other task of the run reads one); give one of them"
+        )
 
 
 def _reads_data_dir(options: frozenset[str] | None) -> bool:

@@ -155,7 +155,21 @@ def _checked(args: argparse.Namespace) -> list[str]:
                 f"--{option.replace('_', '-')} must be at most {MAX_SEEDS}, got "
                 f"{getattr(args, option)}"
             )
+    _check_not_a_run(Path(args.runs_dir) / "demo")
     return problems
+
+
+def _check_not_a_run(folder: Path) -> None:
+    """Refuse a demo folder that holds a run of its own (``--name demo``): the demo's page
+    would replace the run's report, and its runs would go inside the run's folder."""
+    from hyperlab.errors import InputError
+    from hyperlab.lab.rundir import SPEC_FILE
+
+    if (folder / SPEC_FILE).exists():
+        raise InputError(
+            f"{str(folder)!r} holds a run of its own ({SPEC_FILE}), where the demo writes its "
+            "page (report.html) and its runs: choose another --runs-dir"
+        )
 
 
 def _n(count: int, noun: str) -> str:

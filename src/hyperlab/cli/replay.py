@@ -37,6 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from hyperlab.registry import TASKS
 
     spec = RunDir(args.run_dir).load_spec()
+    recorded = spec.task_options.get("data_dir")
+    if args.data_dir and recorded is not None:
+        raise InputError(
+            f"--data-dir {args.data_dir!r} would be ignored: the run's task option "
+            f"data_dir={recorded} gives the task its folder; leave --data-dir out"
+        )
     apply_data_dir(args, [spec.task])
     if spec.task is None:
         raise InputError("replay needs a run of a registered task, not of an objective function")

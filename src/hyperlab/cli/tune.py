@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--grace-period",
         type=int,
         help="seconds without heartbeat before a trial counts as lost and is re-queued "
-        "(default 30)",
+        "(default 30, or three heartbeat intervals where --heartbeat-interval is given)",
     )
     p.set_defaults(func=run)
 

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--grace-period",
         type=int,
         help="seconds without heartbeat before a trial counts as lost (default: the study's, "
-        "else 30)",
+        "else 30; three heartbeat intervals where --heartbeat-interval is given)",
     )
     p.add_argument(
         "--no-wait",

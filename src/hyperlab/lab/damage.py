@@ -85,6 +85,27 @@ def parse_record(line: bytes) -> dict[str, Any] | None:
     return None
 
 
+#: How every journal record starts (Optuna writes them without spaces).
+RECORD_START = b'{"op_code":'
+
+
+def not_a_journal(path: Path) -> str | None:
+    """Why the file ``path`` is no journal: none of its lines starts as a record does (a
+    damaged journal's lines still do, and a journal cut within its first record's start is
+    one); ``None`` for a journal or an empty file. Reads up to the first record only."""
+    count, text = 0, b""
+    with open(path, "rb") as f:
+        for line in f:
+            if line.startswith(RECORD_START):
+                return None
+            count, text = count + 1, text or line.strip()
+    if not text or (count == 1 and RECORD_START.startswith(text)):
+        return None
+    if count == 1:
+        return "its one line does not start as a journal record does"
+    return f"none of its {count} lines starts as a journal record does"
+
+
 def first_damage(path: Path) -> tuple[int, str] | None:
     """The first damaged line of a journal file (counted from 1) and what is wrong with it."""
     with open(path, "rb") as f:

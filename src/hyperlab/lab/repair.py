@@ -40,13 +40,19 @@ from optuna.storages.journal import BaseJournalBackend
 from optuna.trial import TrialState
 
 from hyperlab.errors import InputError, StorageError
-from hyperlab.lab.damage import parse_record, side_file, sqlite_problem, storage_file
+from hyperlab.lab.damage import (
+    RECORD_START,
+    not_a_journal,
+    parse_record,
+    side_file,
+    sqlite_problem,
+    storage_file,
+)
 from hyperlab.lab.journal import FlockLock
 
 #: System attribute of a placeholder trial: the journal line whose trial it stands for.
 PLACEHOLDER = "hyperlab:placeholder_for_line"
 _CREATE_TRIAL = 4  # Optuna's journal operation code for "create trial"
-_RECORD = b'{"op_code":'
 _FILE_URLS = ("journal:", "sqlite:///")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -250,13 +256,9 @@ def _check_journal(path: Path) -> None:
     Raises:
         StorageError: Naming the file.
     """
-    data = path.read_bytes()
-    lines = data.splitlines()
-    if data.strip() and not any(line.startswith(_RECORD) for line in lines):
-        raise StorageError(
-            f"{str(path)!r} is not a journal file: none of its {len(lines)} lines starts as "
-            "a journal record does (it is left as it was)"
-        )
+    problem = not_a_journal(path)
+    if problem is not None:
+        raise StorageError(f"{str(path)!r} is not a journal file: {problem} (it is left as it was)")
 
 
 def _salvage_lines(data: bytes) -> _Lines:
@@ -279,7 +281,7 @@ def _salvage_lines(data: bytes) -> _Lines:
 
 def _salvage_line(out: _Lines, number: int, line: bytes, complete: bool) -> None:
     """Keep what can be kept of damaged line ``number``."""
-    starts = [m.start() for m in re.finditer(re.escape(_RECORD), line)]
+    starts = [m.start() for m in re.finditer(re.escape(RECORD_START), line)]
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     pieces = [line[a:b] for a, b in zip(starts, [*starts[1:], len(line)])]
@@ -287,7 +289,7 @@ def _salvage_line(out: _Lines, number: int, line: bytes, complete: bool) -> None
     if whole:  # records appended after one cut off mid-write
         out.records.extend((number, r) for r in whole)
         out.lost.append(f"line {number}: a record cut off mid-write ({len(whole)} after it kept)")
-    elif complete and line.startswith(_RECORD + str(_CREATE_TRIAL).encode() + b","):
+    elif complete and line.startswith(RECORD_START + str(_CREATE_TRIAL).encode() + b","):
         out.records.append((number, _placeholder(number, line, out.records)))
         out.lost.append(
             f"line {number}: damaged; the trial it created is kept, failed unless later "

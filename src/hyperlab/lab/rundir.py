@@ -31,6 +31,10 @@ SPEC_FILE = "run.json"
 _RESUMABLE = {"trials", "jobs", "created", "versions", "command", "name", "warnings"}
 # Settings a run recorded by an older hyperlab may lack (null): then they are not compared.
 _UNKNOWN_WHEN_NULL = {"objective"}
+#: What the lab writes beside a storage file: a journal's lock and heartbeats, the damaged
+#: original that ``hyperlab recover`` or a repaired journal keeps, the files of a recovery that
+#: was cut off (a user's own copy, ``study.db.bak``, is none of them).
+_STORAGE_SIDE_FILES = (".flock", ".heartbeats", ".damaged-*", ".recovering*", ".salvage*")
 #: What the lab writes into a run folder (``--overwrite`` removes these and nothing else).
 LAB_FILES = (
     SPEC_FILE,
@@ -38,10 +42,9 @@ LAB_FILES = (
     "report.html",
     "results.csv",
     "study.db",
-    "study.db-*",
-    "study.db.*",
+    "study.db-*",  # (SQLite's -wal, -shm and -journal)
     "study.journal",
-    "study.journal.*",
+    *(f"study.{kind}{side}" for kind in ("db", "journal") for side in _STORAGE_SIDE_FILES),
     "population",
 )
 #: The longest run name accepted (it is a folder name and part of every study name).
@@ -295,8 +298,9 @@ class RunDir:
                 _check_opens(spec.storage)  # a storage that fails must not cost the old run
             self.clear()
         old = self.load_spec() if self.exists() else None
+        unused = None
         if old is not None and not self._has_trials(old):
-            old = None  # nothing ran yet: set up afresh
+            old, unused = None, old  # nothing ran yet: set up afresh
         if old is not None:
             spec.storage = spec.storage or old.storage
             diffs = spec.differences(old)
@@ -316,8 +320,9 @@ class RunDir:
             spec.created, spec.name = old.created, old.name
         self.path.mkdir(parents=True, exist_ok=True)
         spec.storage = spec.storage or self.default_storage(spec)
-        if old is None:
-            _check_opens(spec.storage)
+        _check_opens(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)
+        if unused is not None:
+            self._drop_unused_studies(unused, spec)
         spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         spec.versions = versions()
         data = spec.to_dict()
@@ -354,6 +359,8 @@ class RunDir:
         for entry in self.path.iterdir():
             if not _lab_made(entry.name) or entry.name == ".lock":
                 continue
+            if (entry / SPEC_FILE).exists():
+                continue  # a run of its own (``--runs-dir`` this folder), named as the lab's
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
@@ -435,18 +442,8 @@ class RunDir:
         from hyperlab.lab.storage import open_storage, redact
 
         storage = open_storage(spec.storage)
-        kept = []
-        for study in storage.get_all_studies():
-            if study.study_name not in {n for n, *_ in spec.study_names()}:
-                continue
-            info = study.user_attrs.get("hyperlab")
-            info = info if isinstance(info, dict) else {}
-            if info.get("task", spec.task) != spec.task or info.get("run", spec.created) not in (
-                spec.created,
-                "",
-            ):
-                kept.append(study.study_name)  # another run's study of the same name
-                continue
+        ours, kept = _run_studies(storage, spec)
+        for study in ours:
             optuna.delete_study(study_name=study.study_name, storage=storage)
         if kept:
             warnings.warn(
@@ -455,6 +452,22 @@ class RunDir:
                 f"{redact(spec.storage)!r} (e.g. {kept[0]!r})",
                 stacklevel=4,
             )
+
+    def _drop_unused_studies(self, unused: RunSpec, spec: RunSpec) -> None:
+        """Delete the studies of a recorded run that holds no trial and is set up again as
+        ``spec``, less those ``spec`` reuses (its own, in the same storage): a worker started
+        as the old ``--create-only`` said would otherwise run trials the run no longer reads."""
+        _kind, path = _file_storage(unused.storage)
+        if path is not None and not Path(path).exists():
+            return
+        from hyperlab.lab.storage import open_storage
+
+        same = unused.storage == spec.storage
+        reused = {n for n, *_ in spec.study_names()} if same else set()
+        opened = open_storage(unused.storage)
+        for study in _run_studies(opened, unused)[0]:
+            if study.study_name not in reused and not opened.get_n_trials(study._study_id):
+                optuna.delete_study(study_name=study.study_name, storage=opened)
 
     def _check_fewer_trials(self, spec: RunSpec, old: RunSpec) -> None:
         """Fewer trials than recorded only while no study holds more finished trials: the
@@ -521,6 +534,28 @@ class RunDir:
         if path is not None and not Path(path).is_absolute():
             return f"{kind}{(self.path.resolve() / path).as_posix()}"
         return urls.with_secret(url)
+
+
+def _run_studies(
+    storage: optuna.storages.BaseStorage, spec: RunSpec
+) -> tuple[list[Any], list[str]]:
+    """The studies of ``spec``'s run in ``storage``, and the names of those of the same name
+    that another run made (another task, or another run's creation time)."""
+    names = {n for n, *_ in spec.study_names()}
+    ours, kept = [], []
+    for study in storage.get_all_studies():
+        if study.study_name not in names:
+            continue
+        info = study.user_attrs.get("hyperlab")
+        info = info if isinstance(info, dict) else {}
+        if info.get("task", spec.task) != spec.task or info.get("run", spec.created) not in (
+            spec.created,
+            "",
+        ):
+            kept.append(study.study_name)
+        else:
+            ours.append(study)
+    return ours, kept
 
 
 def _file_storage(url: str) -> tuple[str, str | None]:
@@ -603,9 +638,8 @@ def find_trial(
     for t in trials:
         if t.number == number:
             return t
-    raise InputError(
-        f"study {chosen.study_name!r} has no trial {number}; trials are 0..{len(trials) - 1}"
-    )
+    held = f"trials are 0..{len(trials) - 1}" if trials else "it holds no trial yet"
+    raise InputError(f"study {chosen.study_name!r} has no trial {number}; {held}")
 
 
 def _check_folder(path: Path) -> None:

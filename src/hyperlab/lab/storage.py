@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import os
 import re
+import threading
 import time
 import warnings
 import weakref
@@ -37,6 +38,9 @@ from hyperlab.lab.heartbeat import (
 from hyperlab.lab.retrying import RetryingRDBStorage
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+#: The longest heartbeat interval, in seconds: the longest wait of the thread that beats
+#: (``threading.TIMEOUT_MAX``, some 292 years); a longer one would stop that thread at once.
+MAX_HEARTBEAT_INTERVAL = int(threading.TIMEOUT_MAX)
 
 
 def redact(url: str) -> str:
@@ -402,10 +406,16 @@ def check_heartbeats(interval: int | None, grace: int | None) -> None:
 
     Raises:
         InputError: ``interval`` or ``grace`` is given but not a positive whole number of
-            seconds, or ``grace`` is shorter than two intervals (a trial whose worker is alive
-            would be taken for lost between two of its heartbeats, failed and run again).
+            seconds, ``interval`` is longer than :data:`MAX_HEARTBEAT_INTERVAL`, or ``grace``
+            is shorter than two intervals (a trial whose worker is alive would be taken for
+            lost between two of its heartbeats, failed and run again).
     """
     _check_seconds("heartbeat_interval", interval)
+    if interval is not None and interval > MAX_HEARTBEAT_INTERVAL:
+        raise InputError(
+            f"heartbeat_interval must be at most {MAX_HEARTBEAT_INTERVAL} s (the longest a "
+            f"thread can wait), got {interval}"
+        )
     _check_seconds("grace_period", grace)
     if interval is not None and grace is not None and grace < 2 * interval:
         raise InputError(
@@ -447,6 +457,11 @@ def _open_rdb(
         path = urls.storage_file(url) or Path(url[len("sqlite:///") :])  # (less any ?query)
         if not path.parent.exists():
             raise StorageError(f"SQLite storage folder {str(path.parent)!r} does not exist")
+        if path.is_dir():
+            raise InputError(
+                f"SQLite storage {str(path)!r} is a folder: name a file in it, e.g. "
+                f"'sqlite:///{path / 'study.db'}'"
+            )
         from hyperlab.lab.damage import check_sqlite
 
         check_sqlite(url)  # a damaged file is named, with the command that recovers it
@@ -557,6 +572,35 @@ def _postgres_driver(url: str) -> str:
     return url
 
 
+def _check_text_journal(path: Path) -> None:
+    """Refuse a text file none of whose lines is a journal record: another program's (a JSON
+    file, say), whose last line the journal would take for a record cut off by a kill and move
+    aside, writing itself in its place. Binary data is left to the damage check, which names
+    the file as a damaged journal.
+
+    Raises:
+        StorageError: Naming the file.
+    """
+    import codecs
+
+    from hyperlab.lab.damage import not_a_journal
+
+    if not path.is_file():
+        return
+    with open(path, "rb") as f:
+        head = f.read(1 << 12)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return
+    problem = not_a_journal(path)
+    if problem is not None:
+        raise StorageError(
+            f"storage 'journal:{path}' is not a journal file: {problem}; name the file a run "
+            "or `hyperlab tune --create-only` wrote, or a new file (it is left as it was)"
+        )
+
+
 def _open_journal(
     path_text: str,
     heartbeat_interval: int | None,
@@ -579,6 +623,7 @@ def _open_journal(
     from hyperlab.errors import HyperlabError
     from hyperlab.lab.damage import JournalFile, journal_damaged
 
+    _check_text_journal(path)
     backend = JournalFile(path)
     # a line cut off by a killed writer is moved aside, with a warning naming both files
     backend.repair()

@@ -224,7 +224,7 @@ def run_worker(
             ``host:pid`` in their ``worker`` attribute, which is what finds a dead worker's trials).
         heartbeat_interval: Seconds between heartbeats (default: the study's setting, else 10).
         grace_period: Seconds without heartbeat before a trial is stale (default: the study's
-            setting, else 30).
+            setting, else 30; three intervals where ``heartbeat_interval`` is given).
         wait: When every remaining trial runs elsewhere, wait for them (and take over the
             trials of workers that died) instead of leaving.
         poll: Seconds between checks while waiting.
