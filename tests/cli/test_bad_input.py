@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hyperlab.cli import main
-from hyperlab.lab import runner
+from hyperlab.lab import processes
 from hyperlab.lab.rundir import load_studies
 from hyperlab.registry import TASKS, Entry
 from hyperlab.tasks.base import EpochCallback, Evaluation
@@ -367,7 +367,7 @@ def test_jobs_beyond_the_trials_left_start_no_idle_process(
             started.append(_FakeProcess(target, args))
             return started[-1]
 
-    monkeypatch.setattr(runner, "mp", type("mp", (), {"get_context": lambda _m: Context()}))
+    monkeypatch.setattr(processes, "mp", type("mp", (), {"get_context": lambda _m: Context()}))
     assert run(*tune_args(tmp_path, "--trials", "3", "--jobs", "4")) == 0
     assert len(started) == 1  # one trial left: one process, not four
 
@@ -499,9 +499,9 @@ def test_a_warning_of_the_users_own_code_keeps_its_file_and_line() -> None:
 
     user = _one_line_warning("divide by zero", RuntimeWarning, "/home/me/train.py", 12, "y = a / b")
     assert user.startswith("/home/me/train.py:12: RuntimeWarning: divide by zero")
-    import hyperlab.lab.runner as lab_runner
+    import hyperlab.lab.processes as lab_processes
 
-    ours = _one_line_warning("jobs ignored", UserWarning, lab_runner.__file__, 5)
+    ours = _one_line_warning("jobs ignored", UserWarning, lab_processes.__file__, 5)
     assert ours == "hyperlab: warning: jobs ignored\n"
 
 

@@ -7,7 +7,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from hyperlab.lab.heartbeat import STALE_REASON, requeue
-from hyperlab.lab.runner import admitted, is_interrupted, progress
+from hyperlab.lab.trial_kinds import admitted, is_interrupted, progress
 
 DIST = {"x": FloatDistribution(0, 1)}
 

@@ -19,8 +19,8 @@ from hyperlab.cli import main
 from hyperlab.errors import StorageError
 from hyperlab.lab.repair import recover
 from hyperlab.lab.rundir import load_studies
-from hyperlab.lab.runner import SURPLUS_REASON
 from hyperlab.lab.storage import open_storage
+from hyperlab.lab.trial_kinds import SURPLUS_REASON
 
 STUDY = "{name}:random:none:seed0"
 

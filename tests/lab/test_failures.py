@@ -408,7 +408,7 @@ def test_a_trial_orphaned_by_a_process_killed_before_it_named_itself_is_run_agai
 
     from optuna.distributions import FloatDistribution
 
-    from hyperlab.lab import runner
+    from hyperlab.lab import processes
 
     class Proc:
         def __init__(self, exitcode: int | None = None, **_: object) -> None:
@@ -425,17 +425,17 @@ def test_a_trial_orphaned_by_a_process_killed_before_it_named_itself_is_run_agai
     ctx = SimpleNamespace(Process=lambda target, args: Proc())
     how = (ctx, (False, 0), 2)
     procs: list[Any] = [Proc(0), Proc(0)]
-    assert not runner._rerun_orphans(study, job, procs, how)  # nobody was killed
+    assert not processes._rerun_orphans(study, job, procs, how)  # nobody was killed
     assert study.trials[orphan.number].state == TrialState.RUNNING
     procs = [Proc(-9), Proc(0)]
-    assert runner._rerun_orphans(study, job, procs, how)
+    assert processes._rerun_orphans(study, job, procs, how)
     assert study.trials[orphan.number].state == TrialState.FAIL
     assert len(procs) == 3 and procs[-1].started
     assert study.get_trials(states=(TrialState.WAITING,))  # its parameters queued again
-    assert not runner._rerun_orphans(study, job, procs, how)  # nothing left running
+    assert not processes._rerun_orphans(study, job, procs, how)  # nothing left running
     study.ask({"x": FloatDistribution(-1, 1)})  # another orphan, but no successor is left
     procs += [Proc(-9)]
-    assert not runner._rerun_orphans(study, job, procs, how)
+    assert not processes._rerun_orphans(study, job, procs, how)
     assert len(procs) == 4
 
 
@@ -539,7 +539,8 @@ def test_the_jobs_parent_creates_its_shared_study_without_optunas_info_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Under --jobs the parent printed Optuna's "[I ...] A new study created" line."""
-    from hyperlab.lab import runner
+    from hyperlab.lab import processes
+    from hyperlab.lab.runner import StudyJob
 
     seen: list[int] = []
 
@@ -547,9 +548,9 @@ def test_the_jobs_parent_creates_its_shared_study_without_optunas_info_line(
         seen.append(optuna.logging.get_verbosity())
         raise KeyboardInterrupt  # stop before any process starts
 
-    monkeypatch.setattr(runner, "build_study", build)
+    monkeypatch.setattr(processes, "build_study", build)
     optuna.logging.set_verbosity(optuna.logging.INFO)
-    job = runner.StudyJob(
+    job = StudyJob(
         task="wine-mlp",
         tuner="random",
         pruner="none",
@@ -559,7 +560,7 @@ def test_the_jobs_parent_creates_its_shared_study_without_optunas_info_line(
         study_name="s",
     )
     with pytest.raises(KeyboardInterrupt):
-        runner.run_jobs([job], processes=2, progress=False)
+        processes.run_jobs([job], processes=2, progress=False)
     assert seen == [optuna.logging.WARNING]
     assert optuna.logging.get_verbosity() == optuna.logging.INFO  # the caller's setting is back
 
@@ -582,7 +583,7 @@ def test_optuna_says_nothing_of_a_trial_an_interrupt_cut_off(
     """Each Ctrl-C added Optuna's two "[W] Trial N failed ... KeyboardInterrupt" lines."""
     import logging
 
-    from hyperlab.lab.runner import _SurplusFilter
+    from hyperlab.lab.worker_logs import _SurplusFilter
 
     keep = _SurplusFilter()
 
@@ -600,8 +601,8 @@ def test_optuna_says_nothing_of_a_trial_an_interrupt_cut_off(
 
 def test_a_lost_workers_trial_queued_again_is_not_the_tasks_failure() -> None:
     from hyperlab.lab.heartbeat import STALE_FINAL, STALE_REASON
-    from hyperlab.lab.runner import failed_trials
     from hyperlab.lab.summary import INTERRUPTED, state_counts
+    from hyperlab.lab.trial_kinds import failed_trials
 
     study = optuna.create_study()
     for reason in (STALE_REASON, STALE_FINAL.format(n=3), "ValueError: boom"):
@@ -636,7 +637,7 @@ def test_a_setting_that_cannot_work_with_the_space_stops_the_run_at_once(
     storage = f"sqlite:///{tmp_path / 'w' / 'study.db'}"
     study = optuna.load_study(study_name="w:meta:none:seed0", storage=storage)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
-    from hyperlab.lab.runner import failed_trials, is_bookkeeping
+    from hyperlab.lab.trial_kinds import failed_trials, is_bookkeeping
 
     assert is_bookkeeping(study.trials[1]) and failed_trials(study) == 0
 
@@ -647,8 +648,9 @@ def test_a_killed_jobs_process_trial_queued_again_is_not_the_tasks_failure() -> 
     worker was not. The last retry, not queued again, still counts."""
     from optuna.distributions import FloatDistribution
 
-    from hyperlab.lab.runner import fail_interrupted, failed_trials
+    from hyperlab.lab.runner import fail_interrupted
     from hyperlab.lab.summary import INTERRUPTED, state_counts
+    from hyperlab.lab.trial_kinds import failed_trials
 
     study = optuna.create_study()
     trial = study.ask({"x": FloatDistribution(-1, 1)})

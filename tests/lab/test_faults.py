@@ -14,8 +14,9 @@ import pytest
 from optuna.trial import TrialState
 
 from hyperlab.lab.heartbeat import STALE_REASON
-from hyperlab.lab.runner import SURPLUS_REASON, StudyJob
+from hyperlab.lab.runner import StudyJob
 from hyperlab.lab.storage import open_storage
+from hyperlab.lab.trial_kinds import SURPLUS_REASON
 from hyperlab.lab.workers import create_studies, run_worker
 from hyperlab.testing.tasks import SLEEP_BRANIN
 

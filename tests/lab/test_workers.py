@@ -12,8 +12,9 @@ from optuna.trial import TrialState
 
 from hyperlab.cli import main
 from hyperlab.errors import InputError
-from hyperlab.lab.runner import SURPLUS_REASON, StudyJob
+from hyperlab.lab.runner import StudyJob
 from hyperlab.lab.storage import open_storage
+from hyperlab.lab.trial_kinds import SURPLUS_REASON
 from hyperlab.lab.workers import create_studies, find_jobs, live_trials, run_worker
 
 from .helpers import fork

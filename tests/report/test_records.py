@@ -125,7 +125,7 @@ def test_surplus_trials_are_not_counted_as_failures(tmp_path: Path) -> None:
     from optuna.trial import TrialState
 
     from hyperlab.lab.rundir import load_studies
-    from hyperlab.lab.runner import SURPLUS_REASON
+    from hyperlab.lab.trial_kinds import SURPLUS_REASON
 
     hyperlab.compare(
         "branin", ["random"], seeds=1, trials=2, runs_dir=tmp_path, name="b", progress=False

@@ -192,7 +192,8 @@ def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: A
     from hyperlab.lab import summarize
     from hyperlab.lab.cluster import dask_jobs, run_on_dask
     from hyperlab.lab.rundir import load_studies
-    from hyperlab.lab.runner import INTERRUPT_REASON, fail_interrupted, record_test_score
+    from hyperlab.lab.runner import fail_interrupted, record_test_score
+    from hyperlab.lab.trial_kinds import INTERRUPT_REASON
     from hyperlab.registry import TASKS
     from hyperlab.report import write_report
 

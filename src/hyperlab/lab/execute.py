@@ -8,8 +8,8 @@ from pathlib import Path
 from hyperlab.errors import HyperlabError
 from hyperlab.lab.identity import check_owner, check_planned_space
 from hyperlab.lab.plan import RunPlan
+from hyperlab.lab.processes import run_jobs
 from hyperlab.lab.rundir import RunDir, load_studies
-from hyperlab.lab.runner import run_jobs
 
 DEFAULT_RUNS_DIR = Path("runs")
 

@@ -184,8 +184,8 @@ def _run_locked(folder: Path | None) -> Iterator[None]:
 
 def _summary(url: str, kept: Path | None, lost: list[str]) -> Recovery:
     """Open the storage as every command does and count what it holds."""
-    from hyperlab.lab.runner import is_surplus
     from hyperlab.lab.storage import open_storage
+    from hyperlab.lab.trial_kinds import is_surplus
 
     storage = open_storage(url)
     studies = storage.get_all_studies()

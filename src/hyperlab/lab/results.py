@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 from hyperlab.direction import is_better, name_of, regret
 from hyperlab.errors import HyperlabError
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import failure_kind
+from hyperlab.lab.trial_kinds import failure_kind
 from hyperlab.registry import TASKS
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
@@ -108,7 +108,7 @@ def study_records(
     ``param_<name>`` columns are :func:`trial_config`: a population member's at the end.
     ``epochs_cumulative`` counts the epochs used up to and with the trial, a population's
     screen (candidates trained before its members: :func:`screen_epochs`) included.
-    ``failure`` says how a failed trial counts (:func:`~hyperlab.lab.runner.failure_kind`:
+    ``failure`` says how a failed trial counts (:func:`~hyperlab.lab.trial_kinds.failure_kind`:
     ``task`` for the task's failures, which the report counts as failed).
     """
     direction = name_of(study.direction)

@@ -1,4 +1,4 @@
-"""Running studies: one process or several sharing a storage, resumable, with progress.
+"""Running one study in one process: resumable, and sharing its storage with any others.
 
 A :class:`StudyJob` is plain data (picklable), so worker processes rebuild the task, tuner and
 pruner from registry names. Every finished trial is in storage before the next one starts.
@@ -16,15 +16,9 @@ was claimed. Hence finished trials never exceed ``trials``, and workers run unti
 
 from __future__ import annotations
 
-import datetime
 import functools
-import logging
-import math
-import multiprocessing as mp
 import os
-import signal
 import socket
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -39,14 +33,13 @@ from hyperlab.direction import check_direction, name_of
 from hyperlab.errors import (
     HyperlabError,
     InputError,
-    NoCompletedTrialError,
     RunConflictError,
     SettingError,
     StorageError,
 )
-from hyperlab.lab import interrupts
-from hyperlab.lab.heartbeat import is_stale_reason, requeue
+from hyperlab.lab.heartbeat import requeue
 from hyperlab.lab.identity import SpaceGuard
+from hyperlab.lab.notes import _note_unused_settings
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
 from hyperlab.lab.rundir import RunDir
@@ -57,78 +50,25 @@ from hyperlab.lab.storage import (
     redact,
     transient_cause,
 )
-from hyperlab.optuna_logs import quiet_optuna
+from hyperlab.lab.trial_kinds import (
+    INTERRUPT_REASON,
+    NOT_REQUEUED,
+    REFUSED_ATTR,
+    SURPLUS_REASON,
+    SurplusTrial,
+    admitted,
+    progress,
+)
+from hyperlab.lab.worker_logs import _configure_worker
 from hyperlab.registry import TASKS
 from hyperlab.stops import (
     DRIVING,
-    STOP_NOTES,
     clear_failure_stop,
     failures_reason,
     settle_failure_stop,
     stop_for_failures,
-    unfinished_driver,
 )
 from hyperlab.tasks.base import Task
-
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-SURPLUS_REASON = "surplus: the study already had its trials claimed by other workers"
-INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued again"
-#: How the reason of a trial whose ``--jobs`` process was killed (``kill -9``) begins.
-KILLED_REASON = "its worker process was killed"
-#: Added to the reason of a cut-off trial whose parameters were not queued again.
-NOT_REQUEUED = "; not re-queued (retried {n} times)"
-
-
-def is_surplus(trial: FrozenTrial) -> bool:
-    """Whether ``trial`` was failed at once because other workers had claimed the study's
-    last trials: bookkeeping of the check-and-claim, not a failure of the task."""
-    return trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == SURPLUS_REASON
-
-
-#: A failed trial's user attribute: the run refused it, its search space having changed.
-REFUSED_ATTR = "refused_space"
-
-
-def is_interrupted(trial: FrozenTrial) -> bool:
-    """Whether ``trial`` failed because it was cut off, its parameters queued again: by an
-    interrupt, or by its worker's death (no heartbeat within the grace period, or a ``--jobs``
-    process killed by a signal; the last retry, which is not queued again, counts as the
-    task's failure)."""
-    reason = str(trial.user_attrs.get("fail_reason") or "")
-    cut = reason.startswith(("interrupted", KILLED_REASON)) or is_stale_reason(reason)
-    return trial.state == TrialState.FAIL and cut and "not re-queued" not in reason
-
-
-def is_bookkeeping(trial: FrozenTrial) -> bool:
-    """Whether ``trial`` failed for the run's own reasons, not the task's: a surplus claim
-    (:func:`is_surplus`), a trial cut off and queued again (:func:`is_interrupted`), or one the
-    run refused because the search space had changed."""
-    if trial.state != TrialState.FAIL:
-        return False
-    return is_surplus(trial) or is_interrupted(trial) or REFUSED_ATTR in trial.user_attrs
-
-
-def failure_kind(trial: FrozenTrial) -> str:
-    """How a failed trial counts: ``"task"`` (the task's failure), ``"cut off"`` (an interrupt
-    or a lost worker; queued again), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
-    ``""`` for a trial that did not fail."""
-    if trial.state != TrialState.FAIL:
-        return ""
-    if is_interrupted(trial):
-        return "cut off"
-    if is_surplus(trial):
-        return "surplus"
-    return "refused" if REFUSED_ATTR in trial.user_attrs else "task"
-
-
-def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:
-    """The study's failed trials, those of the run's own bookkeeping left out
-    (:func:`is_bookkeeping`: they are not the task's failures); ``interrupted``: those cut off
-    by an interrupt counted too (a rule that stops a run whose trials keep failing counts
-    them: workers killed again and again are a failure of the run)."""
-    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    return sum(not is_bookkeeping(t) or (interrupted and is_interrupted(t)) for t in failed)
 
 
 @dataclass
@@ -154,67 +94,6 @@ class StudyJob:
     grace_period: int | None = None
     folder: str | None = None
     run: str | None = None
-
-
-def _configure_worker() -> None:
-    """Settings for a process that trains small networks (one thread each is fastest)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch when imported later
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    _quiet_surplus()
-    _one_line_failures()
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-class _NoTraceback(logging.Filter):
-    """Keep Optuna's "trial failed" warnings to one line; the reason is stored on the trial."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info = None
-        record.exc_text = None
-        return True
-
-
-def _one_line_failures() -> None:
-    logger = logging.getLogger("optuna.study._optimize")
-    if not any(isinstance(f, _NoTraceback) for f in logger.filters):
-        logger.addFilter(_NoTraceback())
-
-
-#: The errors of a trial whose Optuna failure line is dropped (see :class:`_SurplusFilter`).
-_TOLD_ELSEWHERE = ("SurplusTrial", "KeyboardInterrupt", "RunConflictError", "SettingError")
-
-
-class _SurplusFilter(logging.Filter):
-    """Drop Optuna's failure warnings for surplus trials, for trials an interrupt cut off, and
-    for those that stop the run (a changed search space, a setting that cannot work): expected
-    or told once by the command, and recorded on the trial."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._dropped: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        words = message.split()
-        number = words[1] if len(words) > 1 and words[0] == "Trial" else ""
-        cause = record.exc_info[1] if record.exc_info else None
-        if any(f"{name}(" in message for name in _TOLD_ELSEWHERE) or isinstance(
-            cause, SurplusTrial | KeyboardInterrupt | RunConflictError | SettingError
-        ):
-            self._dropped.add(number)
-            return False
-        if number in self._dropped and "failed with value" in message:
-            self._dropped.discard(number)
-            return False
-        return True
-
-
-def _quiet_surplus() -> None:
-    logger = logging.getLogger("optuna.study._optimize")
-    if not any(isinstance(f, _SurplusFilter) for f in logger.filters):
-        logger.addFilter(_SurplusFilter())
 
 
 def build_study(
@@ -318,49 +197,6 @@ def _process_storage(
     using its parent's connections.
     """
     return open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-
-
-def count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
-    return len(study.get_trials(deepcopy=False, states=states))
-
-
-# A failed trial whose retry is promised but not yet queued holds its slot this long at most.
-RETRY_WINDOW_S = 60.0
-
-
-def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
-    """``(finished, claimed)`` trials of the study, read from storage.
-
-    ``claimed`` counts finished and running trials and, with ``pending``, failed trials whose
-    re-queue is promised (by their reason) but not visible yet: between a stale trial's FAIL and
-    its re-queue, another worker must not start a fresh trial in its place, or the retry would
-    find the study full and the sampler's choice would be lost.
-    """
-    trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-    finished = sum(t.state in FINISHED for t in trials)
-    running = sum(t.state == TrialState.RUNNING for t in trials)
-    held = 0
-    if pending:
-        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-        now = datetime.datetime.now()
-        for t in trials:
-            if t.state != TrialState.FAIL or t.number in retried or t.datetime_complete is None:
-                continue
-            promised = is_stale_reason(str(t.user_attrs.get("fail_reason"))) or is_interrupted(t)
-            if promised and (now - t.datetime_complete).total_seconds() < RETRY_WINDOW_S:
-                held += 1
-    return finished, finished + running + held
-
-
-def admitted(study: optuna.Study, number: int, target: int) -> bool:
-    """Whether trial ``number`` may run: finished plus earlier live trials below ``target``."""
-    trials = study._storage.get_all_trials(study._study_id, deepcopy=False, states=CLAIMED)
-    ahead = sum(t.state in FINISHED or t.number < number for t in trials if t.number != number)
-    return ahead < target
-
-
-class SurplusTrial(HyperlabError, RuntimeError):
-    """A trial claimed after the study had all its trials (failed at once, not retried)."""
 
 
 class _Claimed:
@@ -553,82 +389,6 @@ def _tidy_heartbeats(study: optuna.Study) -> None:
     tidy = getattr(study._storage, "tidy", None)
     if callable(tidy):
         tidy()
-
-
-#: The study attribute that holds notes on settings that could not act (a list of lines).
-NOTES = "notes"
-#: The study attribute that says a curve pruner's predictor never acted ("" once it has).
-IDLE_PREDICTOR = "idle_predictor"
-
-
-def stop_note(study: optuna.Study) -> str | None:
-    """Why the study stopped early, and what its settings could not do (``None``: nothing)."""
-    parts = [study.user_attrs[k] for k in STOP_NOTES if study.user_attrs.get(k)][:1]
-    parts += list(study.user_attrs.get(NOTES) or [])
-    parts += [study.user_attrs[IDLE_PREDICTOR]] if study.user_attrs.get(IDLE_PREDICTOR) else []
-    return "; ".join(parts) or None
-
-
-def _add_note(study: optuna.Study, note: str) -> None:
-    notes = list(study.user_attrs.get(NOTES) or [])
-    if note not in notes:
-        study.set_user_attr(NOTES, [*notes, note])
-
-
-def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
-    """Note in the study (and so in its summary and report) a setting that could not act:
-    ``stop_at_noise`` with no trial's fold scores, a pruner with no trial's intermediate
-    values."""
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    if job.stop_at_noise and not study.user_attrs.get("stopped_at_noise") and complete:
-        if not any("terminator:cv_scores" in t.system_attrs for t in complete):
-            _add_note(
-                study,
-                "stop at noise did not apply: no trial reported cross-validation fold scores "
-                "(the task has no folds to measure its noise with), so every trial ran",
-            )
-    if job.pruner not in ("none", "tuner") and trials:
-        if not any(t.intermediate_values for t in trials):
-            _add_note(
-                study,
-                f"pruner {job.pruner!r} could not act: no trial reported an intermediate value "
-                "(trial.report, or a task's on_epoch), so none could be stopped early",
-            )
-        _note_idle_predictor(study, job.pruner, len(complete), len(trials) - len(complete))
-
-
-def _rule(stand_in: Any) -> str:
-    """The name of a stand-in rule from how its stops' reasons begin (``median rule (...``)."""
-    return str(stand_in).split(" (")[0].strip() or "rule standing in"
-
-
-def _note_idle_predictor(study: optuna.Study, name: str, complete: int, pruned: int) -> None:
-    """Note a curve pruner whose predictor never acted: it waits for ``min_finished`` complete
-    trials, and the rule standing in for it (a pruner that has one declares how the reasons of
-    its stops begin, ``stand_in``) stopped trials before that many had completed
-    (``pruned``: the study's pruned trials)."""
-    wanted = getattr(study.pruner, "min_finished", None)
-    stand_in = getattr(study.pruner, "stand_in", None)
-    stops = (
-        sum(
-            str(t.user_attrs.get("prune_reason", "")).startswith(stand_in)
-            for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
-        )
-        if pruned and isinstance(stand_in, str)
-        else 0
-    )
-    idle = isinstance(wanted, int) and complete < wanted and stops > 0
-    note = (
-        f"pruner {name!r}: its curve predictor never acted; it waits for {wanted} complete "
-        f"trials, and only {complete} completed: its stand-in, the {_rule(stand_in)}, made "
-        f"{'all ' if stops == pruned else ''}{stops} stop{'s' if stops > 1 else ''} (ask for "
-        "more trials, or a smaller min_finished)"
-        if idle
-        else ""
-    )
-    if study.user_attrs.get(IDLE_PREDICTOR, "") != note:  # (a resumed run may have moved on)
-        study.set_user_attr(IDLE_PREDICTOR, note)
 
 
 def _hand_over(
@@ -891,347 +651,3 @@ def record_test_score(
     if score is not None:
         record = {"trial": best.number, "value": float(score), "metric": task.metric}
         study.set_user_attr("test_score", record)
-
-
-def _worker_main(job: StudyJob, worker: int, owner: bool) -> bool:
-    """Run ``job`` in a worker process (after :func:`_worker_init`).
-
-    Returns:
-        Whether the worker was interrupted (then the trial it cut off is failed and queued
-        again); it leaves quietly, without a traceback.
-    """
-    try:
-        with interrupts.armed():
-            run_job(job, worker=worker, owner=owner)
-    except KeyboardInterrupt:
-        return True
-    return interrupts.interrupted() is not None
-
-
-def _worker_init(interruptible: bool, parent: int) -> None:
-    """Signals of a worker process: it stops once on SIGINT/SIGTERM, and when its parent ends."""
-    interrupts.install(interruptible)
-    interrupts.follow_parent(parent)
-
-
-def _shared_worker(job: StudyJob, worker: int, interruptible: bool, parent: int) -> None:
-    """A process of ``--jobs N`` on one study; exits with 130 when interrupted, and with
-    :data:`WORKER_ERROR_EXIT` after printing a hyperlab error in one line."""
-    _worker_init(interruptible, parent)
-    try:
-        interrupted = _worker_main(job, worker, owner=False)
-    except NoCompletedTrialError as exc:  # recorded on the study: the parent's summary tells it
-        print(f"hyperlab worker process: {exc}", file=sys.stderr, flush=True)
-        sys.exit(0)
-    except HyperlabError as exc:
-        print(f"hyperlab worker process: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(WORKER_ERROR_EXIT)
-    if interrupted:
-        sys.exit(interrupts.INTERRUPTED_EXIT)
-
-
-def run_jobs(
-    jobs: list[StudyJob],
-    processes: int = 1,
-    *,
-    objective: UserObjective | None = None,
-    progress: bool = True,
-    description: str = "trials",
-) -> None:
-    """Run several studies, in this process or in ``processes`` worker processes.
-
-    With one job and several processes, the processes share the study; with several jobs,
-    each process takes whole studies. Progress is read from storage, so it is exact either way.
-    """
-    if processes < 1:
-        raise InputError(f"jobs must be a positive integer, got {processes}")
-    total = sum(j.trials for j in jobs)
-    bar = _progress_bar(total, description, progress)
-    try:
-        if processes == 1 or objective is not None:
-            if processes > 1:
-                warnings.warn(
-                    f"a Python objective runs in this process only; jobs={processes} is "
-                    "ignored (give the task as an importable reference, 'module:attribute', "
-                    "to run it in several processes)",
-                    stacklevel=2,
-                )
-            noted = _Noted(bar, jobs) if bar is not None else None
-            for job in jobs:
-                if noted is not None:
-                    noted.next_job()  # the last job's note is not this one's
-                run_job(
-                    job,
-                    objective=objective,
-                    on_trial=lambda: _refresh(bar, jobs),
-                    on_progress=noted,
-                )
-                if noted is not None:
-                    noted.flush()  # (the job's last note, which the pace may have held back)
-            return
-        ctx = mp.get_context("spawn")
-        if len(jobs) == 1:
-            _run_shared(jobs[0], processes, ctx, bar)
-        else:
-            _run_pool(jobs, processes, ctx, bar)
-        _refresh(bar, jobs)
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
-    """Several processes share one study.
-
-    Raises:
-        KeyboardInterrupt: This process or a worker was interrupted; the workers have ended and
-            no trial is left running (the trials cut off are failed and queued again).
-    """
-    task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
-    with quiet_optuna():  # the workers' settings: no "a new study created" line in this one
-        study = build_study(job, task)
-    clear_failure_stop(study)  # a resumed run counts its failures afresh
-    fail_interrupted(study)
-    processes = _shared_workers(study, job, processes)
-    signals = (interrupts.interruptible(), os.getpid())
-    procs = [ctx.Process(target=_shared_worker, args=(job, w, *signals)) for w in range(processes)]
-    # index of each process killed by a signal: whether a new one took its place
-    replaced: dict[int, bool] = {}
-    try:
-        with interrupts.starting_workers():
-            for p in procs:
-                p.start()
-        while True:
-            _replace_killed(study, job, procs, replaced, (ctx, signals, processes))
-            if not any(p.is_alive() for p in procs) and not _rerun_orphans(
-                study, job, procs, (ctx, signals, processes)
-            ):
-                break
-            time.sleep(0.5)
-            _refresh(bar, [job])
-    except BaseException:
-        with interrupts.sigint_ignored():
-            interrupts.stop(procs)
-            fail_interrupted(study)
-        raise
-    if any(p.exitcode == interrupts.INTERRUPTED_EXIT for p in procs):
-        fail_interrupted(study)
-        raise KeyboardInterrupt("a worker process was interrupted")
-    if any(p.exitcode not in (0, None) for p in procs):
-        fail_interrupted(study)  # every process has ended: what is left running was cut off
-    for i, p in enumerate(procs):
-        if not replaced.get(i):
-            _check_exit(p)
-    if not getattr(study.sampler, "drives_trials", False):  # (their trials count otherwise)
-        settle_failure_stop(study, job.trials)
-    if task is not None and job.test_score:
-        record_test_score(study, task, job)
-
-
-def _replace_killed(
-    study: optuna.Study,
-    job: StudyJob,
-    procs: list[Any],
-    replaced: dict[int, bool],
-    how: tuple[Any, tuple[bool, int], int],
-) -> None:
-    """A process of ``--jobs N`` killed by a signal (``kill -9``, the out-of-memory killer):
-    its running trial is failed and queued again, and a new process takes its place while the
-    study still lacks trials (at most ``N`` replacements in all)."""
-    ctx, signals, processes = how
-    for i, p in enumerate(list(procs)):
-        if i in replaced or p.exitcode is None or p.exitcode >= 0:
-            continue
-        reason = f"{KILLED_REASON} (signal {-p.exitcode})"
-        fail_interrupted(study, f"{socket.gethostname()}:{p.pid}", reason, max_retry=3)
-        # forgiven its exit: a process the study no longer needs, or one with a successor
-        # (at most N successors in all)
-        needed = _lacking(study, job) > 0
-        replaced[i] = not needed or len(procs) - processes < processes
-        if needed and replaced[i]:
-            new = ctx.Process(target=_shared_worker, args=(job, len(procs), *signals))
-            with interrupts.starting_workers():
-                new.start()
-            procs.append(new)
-
-
-def _rerun_orphans(
-    study: optuna.Study, job: StudyJob, procs: list[Any], how: tuple[Any, tuple[bool, int], int]
-) -> bool:
-    """Once every process has ended: a process killed between creating its trial and naming
-    itself on it left that trial RUNNING with no owner, and the others ended one trial short.
-    Fail it, queue it again and start one more process (within the ``N`` successors);
-    ``True`` when one was started."""
-    ctx, signals, processes = how
-    if not any(p.exitcode is not None and p.exitcode < 0 for p in procs):
-        return False
-    reason = f"{KILLED_REASON} before it named itself on the trial"
-    if not fail_interrupted(study, reason=reason, max_retry=3):
-        return False
-    if _lacking(study, job) <= 0 or len(procs) - processes >= processes:
-        return False
-    new = ctx.Process(target=_shared_worker, args=(job, len(procs), *signals))
-    with interrupts.starting_workers():
-        new.start()
-    procs.append(new)
-    return True
-
-
-def _run_pool(jobs: list[StudyJob], processes: int, ctx: Any, bar: Any) -> None:
-    """A pool of long-lived processes, each taking whole studies.
-
-    Raises:
-        KeyboardInterrupt: As for :func:`_run_shared`.
-    """
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    pool = ProcessPoolExecutor(
-        max_workers=_pool_workers(jobs, processes),
-        mp_context=ctx,
-        initializer=_worker_init,
-        initargs=(interrupts.interruptible(), os.getpid()),
-    )
-    pending: set[Any] = set()
-    try:
-        with interrupts.starting_workers():  # the pool starts its processes on submit
-            pending = {pool.submit(_worker_main, job, 0, True) for job in jobs}
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for fut in done:
-                if fut.result():  # re-raise a worker's error here
-                    raise KeyboardInterrupt("a worker process was interrupted")
-            _refresh(bar, jobs)
-    except BaseException:
-        with interrupts.sigint_ignored():
-            _stop_pool(pool, pending)
-            _fail_left_running(jobs)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _stop_pool(pool: Any, futures: set[Any], grace: float = 30.0) -> None:
-    """Interrupt the pool's running studies (SIGINT, repeated until they end), then close it;
-    processes still busy after ``grace`` seconds are killed."""
-    from concurrent.futures import wait
-
-    running = {fut for fut in futures if not fut.cancel()}
-    processes = dict(getattr(pool, "_processes", None) or {})  # pid -> Process
-    deadline = time.monotonic() + grace
-    while running and time.monotonic() < deadline:
-        for pid in processes:
-            interrupts.send(pid, signal.SIGINT)  # idle processes only take note
-        _done, running = wait(running, timeout=0.2)
-    if running:
-        for proc in processes.values():
-            proc.kill()
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _shared_workers(study: optuna.Study, job: StudyJob, processes: int) -> int:
-    """Processes worth starting on one shared study: no more than the trials it still lacks."""
-    return max(0, min(processes, _lacking(study, job)))
-
-
-def _lacking(study: optuna.Study, job: StudyJob) -> int:
-    """Trials the study still lacks; at least 1 while a tuner that drives its trials was cut
-    off before it ended (``one-epoch``'s screening trials fill the count before its full
-    trainings)."""
-    return max(job.trials - count(study, FINISHED), int(unfinished_driver(study)))
-
-
-def _pool_workers(jobs: list[StudyJob], processes: int) -> int:
-    """Processes worth keeping in a pool: no more than the studies not finished (at least one)."""
-    unfinished = 0
-    for job in jobs:
-        try:
-            study = optuna.load_study(
-                study_name=job.study_name, storage=_shared_storage(job.storage)
-            )
-        except KeyError:  # not created yet
-            unfinished += 1
-            continue
-        unfinished += int(_lacking(study, job) > 0)
-    return max(1, min(processes, unfinished))
-
-
-def _fail_left_running(jobs: list[StudyJob]) -> None:
-    """After an interrupt: fail (and queue again) what the jobs' ended processes left running."""
-    for job in jobs:
-        try:
-            study = optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
-        except KeyError:  # not created yet
-            continue
-        fail_interrupted(study)
-
-
-#: Exit status of a worker process that stopped on a hyperlab error (printed by the worker).
-WORKER_ERROR_EXIT = 3
-
-
-def _check_exit(proc: Any) -> None:
-    if proc.exitcode == WORKER_ERROR_EXIT:
-        raise WorkerError("a worker process stopped on the error printed above")
-    if proc.exitcode not in (0, None):
-        raise WorkerError(f"a worker process exited with code {proc.exitcode}")
-
-
-class WorkerError(HyperlabError, RuntimeError):
-    """A worker process of ``--jobs N`` failed (its own error was printed by it)."""
-
-
-def _progress_bar(total: int, description: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit="trial", dynamic_ncols=True)
-
-
-@functools.lru_cache(maxsize=8)
-def _shared_storage(url: str) -> optuna.storages.BaseStorage:
-    return open_storage(url)
-
-
-class _Noted:
-    """The progress bar's ``on_progress``: shows a driving tuner's note beside the bar and
-    refreshes the count of finished trials, at most every :attr:`EVERY` seconds."""
-
-    EVERY = 0.5
-
-    def __init__(self, bar: Any, jobs: list[StudyJob]) -> None:
-        self.bar, self.jobs, self.last, self.note = bar, jobs, -math.inf, ""
-
-    def __call__(self, note: str) -> None:
-        self.note = note
-        now = time.monotonic()
-        if now - self.last >= self.EVERY:
-            self.last = now
-            self.flush()
-
-    def flush(self) -> None:
-        """Show the latest note (the last of a job, which the pace may have held back)."""
-        if self.note:
-            self.bar.set_postfix_str(self.note, refresh=False)
-        _refresh(self.bar, self.jobs)
-
-    def next_job(self) -> None:
-        """Forget the last job's note: the next job tells its own, or none."""
-        if self.note:
-            self.note = ""
-            self.bar.set_postfix_str("", refresh=False)
-
-
-def _refresh(bar: Any, jobs: list[StudyJob]) -> None:
-    if bar is None:
-        return
-    done = 0
-    for job in jobs:
-        try:
-            study = optuna.load_study(
-                study_name=job.study_name, storage=_shared_storage(job.storage)
-            )
-        except KeyError:
-            continue
-        done += min(job.trials, count(study, FINISHED))
-    bar.n = done
-    bar.refresh()

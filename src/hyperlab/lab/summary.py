@@ -12,8 +12,9 @@ from optuna.trial import TrialState
 
 from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import NoCompletedTrialError
+from hyperlab.lab.notes import stop_note
 from hyperlab.lab.results import best_test_score, cv_std_err, trial_config
-from hyperlab.lab.runner import failed_trials, is_bookkeeping, is_interrupted, stop_note
+from hyperlab.lab.trial_kinds import failed_trials, is_bookkeeping, is_interrupted
 
 
 @dataclass
@@ -140,7 +141,7 @@ INTERRUPTED = "cut off and run again"
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """The study's trials by how they ended: ``complete``, ``pruned`` and ``failed`` (the
-    task's failures, :func:`~hyperlab.lab.runner.failed_trials`) always; those cut off by an
+    task's failures, :func:`~hyperlab.lab.trial_kinds.failed_trials`) always; those cut off by an
     interrupt or a lost worker (:data:`INTERRUPTED`), ``running`` and ``waiting`` where there are any."""
     trials = study.get_trials(deepcopy=False)
     counts = {

@@ -28,16 +28,11 @@ from hyperlab.errors import (
     RunInUseError,
 )
 from hyperlab.lab.heartbeat import beat_ages, beats_folder, fresh_beat_files, fresh_sqlite_beats
-from hyperlab.lab.runner import (
-    StudyJob,
-    _configure_worker,
-    build_study,
-    progress,
-    record_test_score,
-    run_job,
-)
+from hyperlab.lab.runner import StudyJob, build_study, record_test_score, run_job
 from hyperlab.lab.storage import check_heartbeats, open_storage, redact
+from hyperlab.lab.trial_kinds import progress
 from hyperlab.lab.urls import storage_file
+from hyperlab.lab.worker_logs import _configure_worker
 from hyperlab.registry import TASKS
 from hyperlab.stops import clear_failure_stop
 

@@ -17,6 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import name_of
 from hyperlab.errors import TRACEBACK_ATTR
+from hyperlab.lab.notes import stop_note
 from hyperlab.lab.results import (
     best_test_score,
     cv_std_err,
@@ -27,9 +28,9 @@ from hyperlab.lab.results import (
     used_epochs,
 )
 from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
-from hyperlab.lab.runner import failed_trials, is_bookkeeping, is_interrupted, stop_note
 from hyperlab.lab.stats import bootstrap_band, mean_ranks, mean_se, paired_comparison
 from hyperlab.lab.summary import state_counts
+from hyperlab.lab.trial_kinds import failed_trials, is_bookkeeping, is_interrupted
 from hyperlab.lab.workers import SETUP_ATTR
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.stops import STOP_NOTES, unfinished_driver

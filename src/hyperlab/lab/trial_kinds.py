@@ -1,0 +1,119 @@
+"""A study's trials as the lab counts them: finished, claimed or admitted, and which failures
+are the task's and which the run's own bookkeeping (a surplus claim, a trial cut off and queued
+again, one refused for a changed search space).
+
+The claim these counts serve is told in :mod:`hyperlab.lab.runner`.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hyperlab.errors import HyperlabError
+from hyperlab.lab.heartbeat import is_stale_reason
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+SURPLUS_REASON = "surplus: the study already had its trials claimed by other workers"
+INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued again"
+#: How the reason of a trial whose ``--jobs`` process was killed (``kill -9``) begins.
+KILLED_REASON = "its worker process was killed"
+#: Added to the reason of a cut-off trial whose parameters were not queued again.
+NOT_REQUEUED = "; not re-queued (retried {n} times)"
+
+
+def is_surplus(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` was failed at once because other workers had claimed the study's
+    last trials: bookkeeping of the check-and-claim, not a failure of the task."""
+    return trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == SURPLUS_REASON
+
+
+#: A failed trial's user attribute: the run refused it, its search space having changed.
+REFUSED_ATTR = "refused_space"
+
+
+def is_interrupted(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` failed because it was cut off, its parameters queued again: by an
+    interrupt, or by its worker's death (no heartbeat within the grace period, or a ``--jobs``
+    process killed by a signal; the last retry, which is not queued again, counts as the
+    task's failure)."""
+    reason = str(trial.user_attrs.get("fail_reason") or "")
+    cut = reason.startswith(("interrupted", KILLED_REASON)) or is_stale_reason(reason)
+    return trial.state == TrialState.FAIL and cut and "not re-queued" not in reason
+
+
+def is_bookkeeping(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` failed for the run's own reasons, not the task's: a surplus claim
+    (:func:`is_surplus`), a trial cut off and queued again (:func:`is_interrupted`), or one the
+    run refused because the search space had changed."""
+    if trial.state != TrialState.FAIL:
+        return False
+    return is_surplus(trial) or is_interrupted(trial) or REFUSED_ATTR in trial.user_attrs
+
+
+def failure_kind(trial: FrozenTrial) -> str:
+    """How a failed trial counts: ``"task"`` (the task's failure), ``"cut off"`` (an interrupt
+    or a lost worker; queued again), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
+    ``""`` for a trial that did not fail."""
+    if trial.state != TrialState.FAIL:
+        return ""
+    if is_interrupted(trial):
+        return "cut off"
+    if is_surplus(trial):
+        return "surplus"
+    return "refused" if REFUSED_ATTR in trial.user_attrs else "task"
+
+
+def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:
+    """The study's failed trials, those of the run's own bookkeeping left out
+    (:func:`is_bookkeeping`: they are not the task's failures); ``interrupted``: those cut off
+    by an interrupt counted too (a rule that stops a run whose trials keep failing counts
+    them: workers killed again and again are a failure of the run)."""
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    return sum(not is_bookkeeping(t) or (interrupted and is_interrupted(t)) for t in failed)
+
+
+def count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+# A failed trial whose retry is promised but not yet queued holds its slot this long at most.
+RETRY_WINDOW_S = 60.0
+
+
+def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
+    """``(finished, claimed)`` trials of the study, read from storage.
+
+    ``claimed`` counts finished and running trials and, with ``pending``, failed trials whose
+    re-queue is promised (by their reason) but not visible yet: between a stale trial's FAIL and
+    its re-queue, another worker must not start a fresh trial in its place, or the retry would
+    find the study full and the sampler's choice would be lost.
+    """
+    trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+    finished = sum(t.state in FINISHED for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    held = 0
+    if pending:
+        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+        now = datetime.datetime.now()
+        for t in trials:
+            if t.state != TrialState.FAIL or t.number in retried or t.datetime_complete is None:
+                continue
+            promised = is_stale_reason(str(t.user_attrs.get("fail_reason"))) or is_interrupted(t)
+            if promised and (now - t.datetime_complete).total_seconds() < RETRY_WINDOW_S:
+                held += 1
+    return finished, finished + running + held
+
+
+def admitted(study: optuna.Study, number: int, target: int) -> bool:
+    """Whether trial ``number`` may run: finished plus earlier live trials below ``target``."""
+    trials = study._storage.get_all_trials(study._study_id, deepcopy=False, states=CLAIMED)
+    ahead = sum(t.state in FINISHED or t.number < number for t in trials if t.number != number)
+    return ahead < target
+
+
+class SurplusTrial(HyperlabError, RuntimeError):
+    """A trial claimed after the study had all its trials (failed at once, not retried)."""
