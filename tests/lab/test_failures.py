@@ -749,3 +749,68 @@ def test_a_storage_write_that_keeps_failing_or_is_refused_is_not_repeated_for_ev
     with pytest.raises(KeyError):
         storage.set_study_user_attr(0, "k", 1)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("heartbeats", [False, True])
+def test_a_result_stored_whose_answer_was_lost_is_not_refused_when_repeated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, heartbeats: bool
+) -> None:
+    """The connection dropped after the commit of a trial's result: the repeat found the trial
+    finished and raised UpdateFinishedTrialError, which ended the worker with a traceback."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.01)
+    storage = open_storage(
+        f"sqlite:///{tmp_path}/s.db", heartbeat_interval=5 if heartbeats else None
+    )
+    real = RDBStorage.set_trial_state_values
+    lost = {"left": 1}
+
+    def answer_lost(self: RDBStorage, *args: Any, **kwargs: Any) -> bool:
+        changed = real(self, *args, **kwargs)
+        if lost["left"]:
+            lost["left"] -= 1
+            raise _wrapped_refusal()
+        return changed
+
+    study = optuna.create_study(storage=storage)
+    trial = study.ask()
+    monkeypatch.setattr(RDBStorage, "set_trial_state_values", answer_lost)
+    study.tell(trial, 0.25)
+    assert [(t.state, t.value) for t in study.trials] == [(TrialState.COMPLETE, 0.25)]
+    other = study.ask()  # another worker's result stays refused
+    real(storage, other._trial_id, TrialState.FAIL)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        storage.set_trial_state_values(other._trial_id, TrialState.COMPLETE, [1.0])
+
+
+def test_claiming_a_waiting_trial_is_not_repeated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A claim stored whose answer was lost, repeated, found the trial running and answered
+    False (another worker's): the trial stayed RUNNING with no worker and no heartbeat."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
+    storage = open_storage(f"sqlite:///{tmp_path}/s.db")
+    study = optuna.create_study(storage=storage)
+    study.enqueue_trial({"x": 0.5})
+    (waiting,) = study.get_trials(states=(TrialState.WAITING,))
+    real = RDBStorage.set_trial_state_values
+    calls = []
+
+    def answer_lost(self: RDBStorage, *args: Any, **kwargs: Any) -> bool:
+        calls.append(args)
+        real(self, *args, **kwargs)
+        raise _wrapped_refusal()
+
+    monkeypatch.setattr(RDBStorage, "set_trial_state_values", answer_lost)
+    with pytest.raises(UnboundLocalError):  # as the storage raised it, not a quiet False
+        storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING)
+    assert len(calls) == 1

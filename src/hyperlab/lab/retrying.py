@@ -6,17 +6,22 @@ then lost (its worker went on with a new trial, and the trial, left running with
 was failed as lost and run again from the start). :class:`RetryWrites` repeats each write that
 meets a transient error with back-off (0.5 s doubling, about 30 s in all, the default grace
 period), so a trial outlives a short outage. Every write repeated is idempotent: it writes the
-same value again, or finds its trial finished (the first attempt was stored after all) and says
-so as it would have anyway. Creating a trial or a study is never repeated.
+same value again, or finds its trial finished as it asked (the first attempt was stored after
+all, its answer lost) and reports success. Creating a trial or a study is never repeated, nor
+claiming a waiting trial (``set_trial_state_values`` to RUNNING): repeated after a claim that
+was stored, it would find the trial running and take it for another worker's, leaving it
+running for no one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
+from optuna.trial import TrialState
 
 #: The writes :class:`RetryWrites` repeats.
 REPEATABLE = (
@@ -41,7 +46,24 @@ class RetryWrites:
     write_retries = 6
     write_backoff = 0.5
 
-    def _repeat(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        if state == TrialState.RUNNING:  # a claim: not repeated (see the module's docstring)
+            return super().set_trial_state_values(trial_id, state, values)  # type: ignore[misc,no-any-return]
+
+        def stored() -> bool:  # the first attempt was stored, its answer lost
+            trial = self.get_trial(trial_id)  # type: ignore[attr-defined]
+            wanted = None if values is None else [float(v) for v in values]
+            return trial.state == state and (wanted is None or trial.values == wanted)  # type: ignore[no-any-return]
+
+        return self._repeat(  # type: ignore[no-any-return]
+            "set_trial_state_values", trial_id, state, values, _stored=stored
+        )
+
+    def _repeat(
+        self, name: str, *args: Any, _stored: Callable[[], bool] | None = None, **kwargs: Any
+    ) -> Any:
         from hyperlab.lab.storage import is_transient  # (storage imports this module)
 
         write = getattr(super(), name)
@@ -49,6 +71,10 @@ class RetryWrites:
         for attempt in range(self.write_retries + 1):
             try:
                 return write(*args, **kwargs)
+            except UpdateFinishedTrialError:
+                if attempt and _stored is not None and _stored():
+                    return True
+                raise
             except Exception as exc:
                 if attempt == self.write_retries or not is_transient(exc):
                     raise
@@ -66,7 +92,8 @@ def _repeated(name: str) -> Callable[..., Any]:
 
 
 for _name in REPEATABLE:
-    setattr(RetryWrites, _name, _repeated(_name))
+    if _name not in vars(RetryWrites):  # (set_trial_state_values is written out above)
+        setattr(RetryWrites, _name, _repeated(_name))
 
 
 class RetryingRDBStorage(RetryWrites, RDBStorage):
