@@ -781,6 +781,12 @@ def test_a_result_stored_whose_answer_was_lost_is_not_refused_when_repeated(
     monkeypatch.setattr(RDBStorage, "set_trial_state_values", answer_lost)
     study.tell(trial, 0.25)
     assert [(t.state, t.value) for t in study.trials] == [(TrialState.COMPLETE, 0.25)]
+    # a failure (another worker's stale check writes them too) answers "not changed here", so
+    # the stale callback that re-queues the trial runs once at most
+    lost["left"] = 1
+    failed = study.ask()
+    assert storage.set_trial_state_values(failed._trial_id, TrialState.FAIL) is False
+    assert study.trials[-1].state == TrialState.FAIL
     other = study.ask()  # another worker's result stays refused
     real(storage, other._trial_id, TrialState.FAIL)
     with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):

@@ -7,10 +7,12 @@ was failed as lost and run again from the start). :class:`RetryWrites` repeats e
 meets a transient error with back-off (0.5 s doubling, about 30 s in all, the default grace
 period), so a trial outlives a short outage. Every write repeated is idempotent: it writes the
 same value again, or finds its trial finished as it asked (the first attempt was stored after
-all, its answer lost) and reports success. Creating a trial or a study is never repeated, nor
-claiming a waiting trial (``set_trial_state_values`` to RUNNING): repeated after a claim that
-was stored, it would find the trial running and take it for another worker's, leaving it
-running for no one.
+all, its answer lost). Complete or pruned, which only the trial's own worker writes, is then a
+success; failed, which another worker's check for lost trials writes too, answers False (not
+changed here), as when another process failed it first, so that a lost trial is queued again
+once at most. Creating a trial or a study is never repeated, nor claiming a waiting trial
+(``set_trial_state_values`` to RUNNING): repeated after a claim that was stored, it would find
+the trial running and take it for another worker's, leaving it running for no one.
 """
 
 from __future__ import annotations
@@ -52,17 +54,19 @@ class RetryWrites:
         if state == TrialState.RUNNING:  # a claim: not repeated (see the module's docstring)
             return super().set_trial_state_values(trial_id, state, values)  # type: ignore[misc,no-any-return]
 
-        def stored() -> bool:  # the first attempt was stored, its answer lost
+        def stored() -> bool | None:  # what to answer when a repeat finds it finished
             trial = self.get_trial(trial_id)  # type: ignore[attr-defined]
             wanted = None if values is None else [float(v) for v in values]
-            return trial.state == state and (wanted is None or trial.values == wanted)  # type: ignore[no-any-return]
+            if trial.state != state or (wanted is not None and trial.values != wanted):
+                return None  # finished otherwise: refused as before
+            return state != TrialState.FAIL  # (see the module's docstring)
 
         return self._repeat(  # type: ignore[no-any-return]
             "set_trial_state_values", trial_id, state, values, _stored=stored
         )
 
     def _repeat(
-        self, name: str, *args: Any, _stored: Callable[[], bool] | None = None, **kwargs: Any
+        self, name: str, *args: Any, _stored: Callable[[], bool | None] | None = None, **kwargs: Any
     ) -> Any:
         from hyperlab.lab.storage import is_transient  # (storage imports this module)
 
@@ -72,9 +76,10 @@ class RetryWrites:
             try:
                 return write(*args, **kwargs)
             except UpdateFinishedTrialError:
-                if attempt and _stored is not None and _stored():
-                    return True
-                raise
+                answer = _stored() if attempt and _stored is not None else None
+                if answer is None:
+                    raise
+                return answer
             except Exception as exc:
                 if attempt == self.write_retries or not is_transient(exc):
                     raise
