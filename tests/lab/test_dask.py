@@ -145,3 +145,19 @@ def test_ctrl_c_of_a_local_dask_run_fails_and_requeues_what_its_workers_ran(
     states = [t.state.name for t in study.trials]
     assert states == ["FAIL", "WAITING"]  # failed with its reason, its parameters queued again
     assert "interrupted by SIGINT" in study.trials[0].user_attrs["fail_reason"]
+
+
+def test_dask_not_installed_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the dask extra, --dask is refused by name with its install command (a
+    ModuleNotFoundError traceback before), and no run folder is written."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` raises
+    args = ["tune", "--task", "branin", "--trials", "2", "--name", "nd", "--no-progress"]
+    assert main([*args, "--runs-dir", str(tmp_path / "runs"), "--dask", "local:1"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the package 'distributed'" in err and "pip install 'hyperlab[dask]'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs" / "nd").exists()

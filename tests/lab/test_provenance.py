@@ -78,3 +78,23 @@ def test_bad_payloads_and_commands_are_refused(tmp_path: Path) -> None:
         provenance("python b.py")
     with pytest.raises(TypeError, match="object is not JSON data"):
         write_result(tmp_path / "r.json", {"o": object()})
+
+
+def test_an_install_inside_another_checkout_records_no_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hyperlab installed into a project's .venv is not the project's code: its commit is not
+    hyperlab's (it was recorded as such)."""
+    import hyperlab.lab.provenance as module
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    installed = tmp_path / ".venv" / "site-packages" / "hyperlab" / "lab" / "provenance.py"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("# installed, not tracked\n")
+    monkeypatch.setattr(module, "__file__", str(installed))
+    assert git_commit() == {"commit": None, "dirty": None}
+    subprocess.run([*git, "add", "-f", str(installed)], check=True)  # a checkout of hyperlab
+    subprocess.run([*git, "commit", "-q", "-m", "two"], check=True)
+    assert git_commit()["commit"] is not None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,15 @@ def test_missing_folder_and_bad_driver(tmp_path: Path) -> None:
     with pytest.raises(StorageError) as info:
         open_storage("nosuchdb://user:pw@localhost/x")
     assert "pw" not in str(info.value)
+
+
+def test_missing_postgres_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The install command a pip user can paste (quoted, as shells want brackets)."""
+    for module in ("psycopg", "psycopg2"):
+        monkeypatch.setitem(sys.modules, module, None)  # neither driver can be imported
+    with pytest.raises(StorageError, match="driver is missing") as info:
+        open_storage("postgresql://user:pw@localhost/x", retries=0)
+    assert "pip install 'hyperlab[postgres]'" in str(info.value)
 
 
 def test_defaults(tmp_path: Path) -> None:

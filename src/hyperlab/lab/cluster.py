@@ -42,6 +42,9 @@ def _load(job: StudyJob) -> optuna.Study:
     return optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
 
 
+#: The command that installs Dask's ``distributed`` (the ``dask`` extra).
+INSTALL = "pip install 'hyperlab[dask]'"
+
 #: The most worker processes ``local:N`` starts on one machine.
 MAX_LOCAL = 256
 
@@ -80,10 +83,18 @@ def connect(address: str) -> Any:
     """A :class:`distributed.Client` for ``address`` (starting a local cluster for ``local:N``).
 
     Raises:
+        InputError: Dask's ``distributed`` package is not installed (the message names the
+            extra that installs it).
         StorageError: The scheduler cannot be reached (message names the address).
     """
     kind, n = parse_address(address)
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError(
+            f"running trials on Dask ({address!r}) needs the package 'distributed', which is not "
+            f"installed; install it with `{INSTALL}`"
+        ) from None
 
     if kind == "local":
         cluster = LocalCluster(

@@ -31,12 +31,20 @@ def git_commit(path: str | Path | None = None) -> dict[str, Any]:
 
     Returns:
         ``{"commit": 40 hex digits, "dirty": uncommitted changes present}``; both ``None`` when
-        ``path`` is not inside a git checkout or git is not installed.
+        ``path`` is not inside a git checkout or git is not installed, and by default when
+        hyperlab is installed (not tracked by the checkout around it, a project's ``.venv``).
     """
     where = Path(path) if path is not None else Path(__file__).resolve().parent
     if where.is_file():
         where = where.parent
     try:
+        if path is None:  # installed into another project's checkout (its .venv): not our commit
+            subprocess.run(
+                ["git", "-C", str(where), "ls-files", "--error-unmatch", Path(__file__).name],
+                capture_output=True,
+                check=True,
+                timeout=30,
+            )
         head = subprocess.run(
             ["git", "-C", str(where), "rev-parse", "HEAD"],
             capture_output=True,

@@ -494,7 +494,7 @@ def _open_rdb(
     except ImportError as exc:
         raise StorageError(
             f"cannot open storage {redact(shown)!r}: its database driver is missing ({exc}); "
-            "for PostgreSQL install hyperlab[postgres]"
+            "for PostgreSQL install it with `pip install 'hyperlab[postgres]'`"
         ) from None
 
 

@@ -489,8 +489,8 @@ class CurveBankTask(ReplayTask):
         file = Path(DIGITS_BANK if path is None else path)
         if not file.is_file():
             raise DataNotFoundError(
-                f"curve bank not found: {file}. Build it with scripts/make_curve_bank.py "
-                f"(--out {file})."
+                f"curve bank not found: {file}. Build it from a checkout of hyperlab's source "
+                f"with: python scripts/make_curve_bank.py --out {file}"
             )
         self.file = file
         with np.load(file, allow_pickle=False) as data:

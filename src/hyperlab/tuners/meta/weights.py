@@ -25,6 +25,12 @@ PACKAGED = Path(__file__).resolve().parent.parent.parent / "data" / "meta"
 #: The shipped weights' file name (the card beside it has the same stem and ``.json``).
 WEIGHTS = "pfn.pt"
 
+#: How weights are made, for a pip install as for a checkout (the scripts are not installed).
+_MAKE = (
+    "write them with hyperlab.tuners.meta.weights.save, or train them from a checkout of "
+    "hyperlab's source with: python scripts/train_meta_tuner.py"
+)
+
 _cache: dict[tuple[Path, tuple[int, int], tuple[int, int]], Trained] = {}
 _lock = threading.Lock()
 
@@ -73,8 +79,7 @@ def _read(file: Path) -> Trained:
     card_file = file.with_suffix(".json")
     if not file.is_file() or not card_file.is_file():
         raise DataNotFoundError(
-            f"no meta-tuner weights at {file} (with {card_file.name} beside them); "
-            "train them with: python scripts/train_meta_tuner.py"
+            f"no meta-tuner weights at {file} (with {card_file.name} beside them); {_MAKE}"
         )
     try:
         card = json.loads(card_file.read_text())
@@ -125,6 +130,5 @@ def _unloadable(file: Path, why: str) -> DataNotFoundError:
     """The error for weights at ``file`` that do not load, saying ``why``."""
     return DataNotFoundError(
         f"the meta-tuner weights at {file} do not load with their card "
-        f"{file.with_suffix('.json').name} ({why}); retrain them with: "
-        "python scripts/train_meta_tuner.py"
+        f"{file.with_suffix('.json').name} ({why}); {_MAKE}"
     )

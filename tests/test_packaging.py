@@ -1,0 +1,90 @@
+"""What a pip install carries: the data files the modules load are package data (declared in
+pyproject.toml, under src/hyperlab), and a message never sends a pip user to a repository
+script as if it were beside them."""
+
+from __future__ import annotations
+
+import ast
+import glob
+from pathlib import Path
+
+import pytest
+
+import hyperlab
+
+PACKAGE = Path(hyperlab.__file__).resolve().parent
+PYPROJECT = PACKAGE.parents[1] / "pyproject.toml"
+
+
+def _declared() -> set[Path]:
+    """The files the wheel takes besides the modules, expanded as setuptools expands them."""
+    tomllib = pytest.importorskip("tomllib")
+    if not PYPROJECT.is_file():
+        pytest.skip("not a checkout: no pyproject.toml beside src/")
+    patterns = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"]
+    files: set[Path] = set()
+    for pattern in patterns["hyperlab"]:
+        for name in glob.glob(pattern, root_dir=PACKAGE, recursive=True):
+            if (PACKAGE / name).is_file():
+                files.add((PACKAGE / name).resolve())
+    return files
+
+
+def test_every_data_file_of_the_package_is_declared() -> None:
+    data = {
+        p.resolve()
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    assert data, "no data files found under src/hyperlab"
+    assert sorted(map(str, data - _declared())) == []
+
+
+def test_the_files_the_modules_load_ship_inside_the_package() -> None:
+    from hyperlab.diagnose.classifier import MODEL_PATH
+    from hyperlab.tasks.replay import DIGITS_BANK, LCBENCH_DIR, PACKAGED_DATA
+    from hyperlab.tuners.meta.weights import PACKAGED, WEIGHTS
+
+    loaded = [
+        PACKAGED / WEIGHTS,
+        (PACKAGED / WEIGHTS).with_suffix(".json"),
+        MODEL_PATH,
+        DIGITS_BANK,
+        PACKAGED_DATA / LCBENCH_DIR / "model.onnx",
+        PACKAGED_DATA / LCBENCH_DIR / "config_space.json",
+        PACKAGED_DATA / LCBENCH_DIR / "encoding.json",
+    ]
+    declared = _declared()
+    for file in loaded:
+        assert file.resolve().is_relative_to(PACKAGE), file
+        assert file.resolve() in declared, f"{file} is loaded but not declared package data"
+
+
+def _messages(tree: ast.AST) -> list[str]:
+    """The module's string literals (an f-string as one, its parts joined), docstrings left out."""
+    docstrings: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            docstrings.add(id(body[0].value))
+    parts: set[int] = set()
+    texts: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts.update(id(v) for v in node.values)
+            texts.append("".join(v.value for v in node.values if isinstance(v, ast.Constant)))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in docstrings and id(node) not in parts:
+                texts.append(node.value)
+    return texts
+
+
+def test_messages_that_name_a_repository_script_say_where_it_lives() -> None:
+    """scripts/ is not installed: a message that names one says it is in a checkout."""
+    bad = []
+    for module in sorted(PACKAGE.rglob("*.py")):
+        for text in _messages(ast.parse(module.read_text())):
+            if "scripts/" in text and "checkout" not in text:
+                bad.append(f"{module.relative_to(PACKAGE)}: {text!r}")
+    assert bad == []
