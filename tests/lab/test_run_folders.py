@@ -395,3 +395,33 @@ def test_a_run_set_up_for_workers_and_set_up_again_elsewhere_leaves_no_study_for
     assert _tune(runs, "v", "--create-only", "--tuner", "qmc") == 0
     journal = f"journal:{runs / 'v' / 'study.journal'}"
     assert [s.study_name for s in open_storage(journal).get_all_studies()] == ["v:qmc:none:seed0"]
+
+
+def test_loading_a_runs_studies_reads_no_trials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the study names are read: Optuna's study summaries deep-copy every trial of every
+    study (seconds for a run of thousands of trials, at each report and each resume)."""
+    import hyperlab.lab.storage as storage_module
+
+    runs = tmp_path / "runs"
+    journal = f"journal:{tmp_path / 'study.journal'}"  # (Optuna wraps a database's in a cache)
+    assert _tune(runs, "big", "--storage", journal, trials=3) == 0
+    opened = storage_module.open_storage
+    reads: list[object] = []
+
+    def spying(*args: object, **kwargs: object) -> optuna.storages.BaseStorage:
+        storage = opened(*args, **kwargs)  # type: ignore[arg-type]
+        read = storage.get_all_trials
+
+        def get_all_trials(*a: object, **k: object) -> object:
+            reads.append(k.get("deepcopy", True))
+            return read(*a, **k)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(storage, "get_all_trials", get_all_trials)
+        return storage
+
+    monkeypatch.setattr(storage_module, "open_storage", spying)
+    (study, *_), *_ = load_studies(runs / "big")
+    assert reads == []
+    assert len(study.get_trials(deepcopy=False)) == 3

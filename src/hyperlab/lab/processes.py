@@ -98,10 +98,12 @@ def run_jobs(
             for job in jobs:
                 if noted is not None:
                     noted.next_job()  # the last job's note is not this one's
+                # the other studies wait while this one runs: counted once, not after each trial
+                others = _finished([j for j in jobs if j is not job]) if bar is not None else 0
                 run_job(
                     job,
                     objective=objective,
-                    on_trial=lambda: _refresh(bar, jobs),
+                    on_trial=functools.partial(_refresh, bar, [job], others),
                     on_progress=noted,
                 )
                 if noted is not None:
@@ -359,9 +361,16 @@ class _Noted:
             self.bar.set_postfix_str("", refresh=False)
 
 
-def _refresh(bar: Any, jobs: list[StudyJob]) -> None:
+def _refresh(bar: Any, jobs: list[StudyJob], others: int = 0) -> None:
+    """Show the finished trials of ``jobs`` plus ``others`` (those of studies not read)."""
     if bar is None:
         return
+    bar.n = others + _finished(jobs)
+    bar.refresh()
+
+
+def _finished(jobs: list[StudyJob]) -> int:
+    """The finished trials of ``jobs``' studies, read from storage (each up to its target)."""
     done = 0
     for job in jobs:
         try:
@@ -371,5 +380,4 @@ def _refresh(bar: Any, jobs: list[StudyJob]) -> None:
         except KeyError:
             continue
         done += min(job.trials, count(study, FINISHED))
-    bar.n = done
-    bar.refresh()
+    return done

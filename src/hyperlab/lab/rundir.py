@@ -602,7 +602,7 @@ def load_studies(run_dir: str | Path) -> list[tuple[optuna.Study, str, str, int]
             f"run {str(run_dir)!r} has lost its storage: {exc} (its {SPEC_FILE} names that "
             "storage; it was deleted or moved)"
         ) from None
-    existing = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    existing = set(optuna.get_all_study_names(storage))  # (summaries deep-copy every trial)
     out = []
     for name, tuner, pruner, seed in spec.study_names():
         if name in existing:
