@@ -266,6 +266,8 @@ def test_weights_written_anew_at_the_same_path_load_anew(tmp_path: Path) -> None
         meta_weights.save(PFN(PFNConfig(width=width, depth=1, heads=1)), {}, path)
         assert meta_weights.load(path).model.config.width == width
     assert meta_weights.load(str(path)) is meta_weights.load(path)  # loaded once
+    # only the latest network of a path is kept (retraining in a loop does not pile them up)
+    assert sum(key[0] == path.resolve() for key in meta_weights._cache) == 1
 
 
 def test_it_improves_on_random_search_on_a_smooth_problem() -> None:

@@ -62,7 +62,10 @@ def load(path: str | Path | None = None) -> Trained:
     with _lock:
         key = (file.resolve(), _stamp(file), _stamp(file.with_suffix(".json")))
         if key not in _cache:
-            _cache[key] = _read(file)
+            trained = _read(file)
+            for old in [k for k in _cache if k[0] == key[0]]:  # (written anew: drop the old)
+                del _cache[old]
+            _cache[key] = trained
         return _cache[key]
 
 
