@@ -79,17 +79,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             "(or NaN) at an epoch where it was not measured (a loss validated every few epochs)"
         )
     for key in REQUIRED:
-        tiny = (out[key] < 0) & (out[key] >= -ZERO_LOSS)  # rounding below an exact 0
-        out[key][tiny] = 0.0
-        below = np.flatnonzero(out[key] < 0)  # (NaN compares False)
-        if len(below):
-            raise InputError(
-                f"{key} is negative ({out[key][below[0]]:.4g} at epoch {below[0] + 1}): "
-                "diagnose reads losses whose best possible value is 0 (cross-entropy, squared "
-                "error) and judges each against that floor; a loss that can fall below 0 (the "
-                "negative log-likelihood of a density, a loss minus a baseline) would be "
-                "misread. Diagnose a loss >= 0, or one shifted by its known floor (loss - floor)"
-            )
+        _check_floor(out[key], key)
     _check_measured(out)
     n = lengths["train_loss"]
     read = points(out["train_loss"], out["val_loss"], max_points=max(n, 1))
@@ -101,6 +91,21 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             + _apart_hint(out)
         )
     return out
+
+
+def _check_floor(loss: np.ndarray, key: str) -> None:
+    """Set a loss's rounding below an exact 0 to 0 (in place); refuse a negative loss."""
+    tiny = (loss < 0) & (loss >= -ZERO_LOSS)
+    loss[tiny] = 0.0
+    below = np.flatnonzero(loss < 0)  # (NaN compares False)
+    if len(below):
+        raise InputError(
+            f"{key} is negative ({loss[below[0]]:.4g} at epoch {below[0] + 1}): "
+            "diagnose reads losses whose best possible value is 0 (cross-entropy, squared "
+            "error) and judges each against that floor; a loss that can fall below 0 (the "
+            "negative log-likelihood of a density, a loss minus a baseline) would be "
+            "misread. Diagnose a loss >= 0, or one shifted by its known floor (loss - floor)"
+        )
 
 
 #: Column names of common loggers -> the name diagnose reads (Keras's ``history.history``,

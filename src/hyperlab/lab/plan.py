@@ -125,13 +125,7 @@ def make_plan(
         TUNERS.check(t)
     for p in pruners:
         PRUNERS.check(p)
-    objective: UserObjective | None = None
-    if is_objective(task):
-        check_objective(task)
-        _refuse_task_options(task_options)
-        objective, task_name, task_obj = cast(UserObjective, task), None, None
-    else:
-        task_name, task_obj = build_task(cast("Task | str", task), task_options)
+    objective, task_name, task_obj = _what_is_tuned(task, task_options)
     known = planned(task_obj)  # ``None``: the steps are the objective's own, pruners learn them
     if budget is not None:
         budget = _check_budget(budget, task_name, known)
@@ -174,6 +168,19 @@ def make_plan(
         warnings=said,
     )
     return RunPlan(spec, task_obj, objective, driving=driving)
+
+
+def _what_is_tuned(
+    task: Task | str | UserObjective, task_options: dict[str, Any] | None
+) -> tuple[UserObjective | None, str | None, Task | None]:
+    """``(objective, None, None)`` for an objective function, else ``(None, the task's
+    registered name or None, the task)``, each checked."""
+    if is_objective(task):
+        check_objective(task)
+        _refuse_task_options(task_options)
+        return cast(UserObjective, task), None, None
+    task_name, task_obj = build_task(cast("Task | str", task), task_options)
+    return None, task_name, task_obj
 
 
 @contextmanager
