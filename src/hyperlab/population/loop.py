@@ -22,7 +22,6 @@ exactly as an uninterrupted one.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import warnings
@@ -33,23 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
 
-from hyperlab.errors import (
-    HyperlabError,
-    InputError,
-    InputTypeError,
-    NoCompletedTrialError,
-    TrialFailure,
-    failure_reason,
-)
-from hyperlab.population import checkpoint
+from hyperlab.errors import NoCompletedTrialError
+from hyperlab.population import checkpoint, resume
 from hyperlab.population.explore import Context, Explorer
 from hyperlab.population.members import Member
-from hyperlab.population.randomness import seeded_globals, segment_seed
+from hyperlab.population.segments import Segments, copied
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.space.encoding import SpaceEncoder
-from hyperlab.tasks.base import Task, check_segment
+from hyperlab.tasks.base import Task
 
 #: Version of the checkpoint's layout.
 FORMAT = 1
@@ -61,18 +52,6 @@ STARTS = ("latin", "random")
 CHECKPOINT_SHARE = 0.02
 #: Settings a checkpoint may lack, with the value every run had before they existed.
 _BEFORE: dict[str, Any] = {"start": "random", "screen": 1}
-
-
-class _Counted:
-    """An optimizer wrapper that counts its calls (a task must call it for hypergradient
-    members to learn anything)."""
-
-    def __init__(self, wrap: Callable[[Any], Any]) -> None:
-        self.wrap, self.calls = wrap, 0
-
-    def __call__(self, optimizer: Any) -> Any:
-        self.calls += 1
-        return self.wrap(optimizer)
 
 
 class PopulationFailure(NoCompletedTrialError):
@@ -133,7 +112,6 @@ class PopulationRun:
         self.defaulted = defaulted
         self.space = task.distributions()
         self.sign = 1.0 if settings.direction == "minimize" else -1.0
-        self.wrap = hypergradient_twin if settings.hypergradient else None
         self.rng = np.random.default_rng(settings.seed)
         self.members: list[Member] = []
         self.log: list[dict[str, Any]] = []
@@ -142,8 +120,8 @@ class PopulationRun:
         self.seconds = {"train": 0.0, "save": 0.0, "restore": 0.0}
         self.screened: list[dict[str, Any]] = []  # candidates the screen let go
         self.resumed_at: int | None = None  # the epoch of the checkpoint this process resumed
-        self._state_checked = False
-        self._input_checked = False  # whether a segment was seen to leave its state as it was
+        wrap = hypergradient_twin if settings.hypergradient else None
+        self.segments = Segments(task, wrap, self.sign)
         self._writer: checkpoint.Writer | None = None
         #: Told where the run stands after each segment (a progress bar's note).
         self.on_progress: Callable[[str], None] | None = None
@@ -168,7 +146,7 @@ class PopulationRun:
                     self._async_step()
                 self.steps += 1
                 unsaved = True
-                if self._checkpoint_due(saved_at):
+                if resume.checkpoint_due(writer, saved_at, self.seconds["train"], CHECKPOINT_SHARE):
                     self.seconds["save"] = before + writer.seconds
                     writer.save(self._payload())
                     saved_at, unsaved = self.seconds["train"], False
@@ -189,79 +167,14 @@ class PopulationRun:
         self.seconds["save"] = before + writer.seconds
         return self.members
 
-    def _checkpoint_due(self, saved_at: float | None) -> bool:
-        """Whether to write a checkpoint now: none was written by this process yet, or the
-        training since the last one is at least what a save costs over :data:`CHECKPOINT_SHARE`.
-        """
-        writer = self._writer
-        if saved_at is None or writer is None or writer.saves == 0:
-            return True
-        return self.seconds["train"] - saved_at >= writer.cost_per_save() / CHECKPOINT_SHARE
-
-    def _bad_scores(self, values: Any) -> str | None:
-        """Why a segment's scores cannot be used: not all finite (``check_segment`` has made
-        sure there is one number per epoch)."""
-        scores = [float(v) for v in values]
-        if not all(map(math.isfinite, scores)):
-            return f"scores {scores} are not all finite"
-        return None
-
-    def _check_state(self, state: Any) -> None:
-        """Once per process: refuse a task's state that a copy or a checkpoint could not take,
-        at the first segment rather than after a whole generation."""
-        self._state_checked = True
-        self._copied(state, f"the state of task {self.task.name!r}")
-        checkpoint.check_picklable(state, f"the state of task {self.task.name!r}")
-
-    def _input_fingerprint(self, state: Any) -> bytes | None:
-        """Once per process, at the first segment that continues a model: the fingerprint of
-        the state it is given (``None``: not checked)."""
-        if self._input_checked or state is None:
-            return None
-        return checkpoint.fingerprint(state, f"the state of task {self.task.name!r}")
-
-    def _check_input_kept(self, m: Member, start: int, given: bytes | None) -> None:
-        """Refuse a task that changed the state its segment was given: the checkpoint written
-        in the background holds that state's memory, so a resumed run would go on from a state
-        half one segment and half the next."""
-        if given is None:
-            return
-        self._input_checked = True
-        if checkpoint.fingerprint(m.state, f"the state of task {self.task.name!r}") != given:
-            raise InputError(
-                f"task {self.task.name!r} changed the state it was given (member {m.index}'s, "
-                f"at epoch {start}) instead of returning a new one: the lab copies and "
-                "checkpoints that state while the next segment trains, so a resumed run would "
-                "go on from a state half one segment and half the next. Copy it first "
-                "(state = copy.deepcopy(state)) or build the next state from new tensors "
-                "(docs/population.md, 'A new state, never the old one changed')"
-            )
-
-    def _copied(self, state: Any, what: str) -> Any:
-        """A deep copy of ``state``; a state that cannot be copied is refused, ``what`` naming
-        it."""
-        try:
-            return copy.deepcopy(state)
-        except Exception as exc:
-            raise InputTypeError(
-                f"{what} cannot be deep-copied for an exploit ({type(exc).__name__}: {exc}). "
-                f"{checkpoint.STATE_RULE}"
-            ) from exc
-
     def summary(self) -> dict[str, Any]:
         """The run's settings, steps and where its time went (plain data)."""
         s = self.settings
-        train = self.seconds["train"]
         return {
             **{k: v for k, v in s.to_dict().items() if k != "explored"},
             "explored": list(s.explored),
             "steps": self.steps,
-            "train_seconds": train,
-            "checkpoint_seconds": self.seconds["save"],
-            "restore_seconds": self.seconds["restore"],
-            "checkpoint_share": self.seconds["save"] / train if train > 0 else math.nan,
-            "checkpoints_written": w.saves - w.replaced if (w := self._writer) else 0,
-            "checkpoints_replaced": w.replaced if w else 0,
+            **resume.time_spent(self.seconds, self._writer),
             "screened": self.screened,
             "screen_epochs": sum(int(c["epochs"]) for c in self.screened),
             "resumed_at": self.resumed_at,
@@ -276,7 +189,7 @@ class PopulationRun:
         n = self.settings.population * self.settings.screen
         configs = encoder.decode(draw(n, self.rng))
         self.members = [
-            Member(i, c, self._config(c)[1], member_seed(self.settings.seed, i, 0))
+            Member(i, c, self.segments.config(c)[1], member_seed(self.settings.seed, i, 0))
             for i, c in enumerate(configs)
         ]
         if self.settings.screen > 1:
@@ -293,7 +206,11 @@ class PopulationRun:
         renumber = {m.index: i for i, m in enumerate(kept)}
         reasons = {renumber[i]: r for i, r in failed.items() if i in renumber}  # new numbers
         self.screened = [
-            {"config": self._config(m.params)[1], "value": m.value, "epochs": m.epochs_trained}
+            {
+                "config": self.segments.config(m.params)[1],
+                "value": m.value,
+                "epochs": m.epochs_trained,
+            }
             | ({"failed": failed[m.index]} if m.index in failed else {})
             for m in self.members
             if m.index not in renumber
@@ -335,29 +252,13 @@ class PopulationRun:
         data = checkpoint.load(self.workdir)
         if data is None:
             return False
-        if not isinstance(data, dict) or "format" not in data:
-            raise InputError(
-                f"{self.workdir / checkpoint.FILE} is not a population checkpoint; remove it to "
-                "start the population again"
-            )
-        if data.get("format") != FORMAT:
-            raise InputError(
-                f"the population checkpoint in {self.workdir} has layout {data.get('format')!r}; "
-                f"this version reads layout {FORMAT} (remove it to start the population again)"
-            )
+        resume.check_layout(self.workdir, data, FORMAT)
         stored, mine = data["settings"], self.settings.to_dict()
         kept = {k: stored[k] for k in self.defaulted if k in stored and stored[k] != mine[k]}
         if kept:
             self.settings = replace(self.settings, **kept)
             mine = self.settings.to_dict()
-        for key in mine:
-            was = stored.get(key, _BEFORE.get(key))
-            if was != mine[key]:
-                raise InputError(
-                    f"the population checkpoint in {self.workdir} was made with "
-                    f"{key}={was!r}, this run has {key}={mine[key]!r}; use a new "
-                    "run (or remove the checkpoint to start the population again)"
-                )
+        resume.check_settings(self.workdir, stored, mine, _BEFORE)
         self.members = [Member.from_dict(d) for d in data["members"]]
         self.log = data["log"]
         self.rng.bit_generator.state = data["rng"]
@@ -379,75 +280,18 @@ class PopulationRun:
         """
         if self._writer is not None:
             self._writer.check()
-        start, before = m.epoch, m.value
-        epochs = min(start + self.settings.interval, self.settings.budget) - start
-        config, active = self._config(m.params)
-        streams = segment_seed(m.seed, start)
-        began = time.perf_counter()
-        reason = None
-        wrap = _Counted(self.wrap) if self.wrap is not None and m.state is None else self.wrap
-        given = self._input_fingerprint(m.state)
-        try:
-            with seeded_globals(streams):
-                segment = self.task.train_segment(
-                    config, m.state, epochs, seed=m.seed, wrap_optimizer=wrap
-                )
-        except TrialFailure as exc:
-            reason = str(exc)
-        except (HyperlabError, MemoryError):
-            raise  # the task breaks its contract, or the lab failed: every segment would
-        except Exception as exc:  # as a trial's failure: the member copies a good one
-            reason = failure_reason(exc)
-        else:
-            # also where train_segment is the task's own; and the epoch, which only we know
-            check_segment(self.task.name, segment, epochs, start=start)
-            self._check_input_kept(m, start, given)
-            reason = self._bad_scores(segment.values)
-            if reason is None and not self._state_checked:
-                self._check_state(segment.state)
-            if reason is None and isinstance(wrap, _Counted) and not wrap.calls:
-                raise InputError(
-                    f"hypergradient=true: task {self.task.name!r} trained a fresh model without "
-                    "passing its optimizer through train_segment's wrap_optimizer, so no member "
-                    "would learn its rate (call wrap_optimizer(optimizer) on each optimizer it "
-                    "builds; docs/population.md, 'self-tuning members'), or leave hypergradient off"
-                )
-        spent = time.perf_counter() - began
-        m.epochs_trained += epochs
-        m.wall_time += spent
+        epochs = min(m.epoch + self.settings.interval, self.settings.budget) - m.epoch
+        reason, spent = self.segments.train(m, epochs, self.log)
         self.seconds["train"] += spent
-        if reason is not None:
-            m.lineage.append({"epoch": start, "failed": reason})
-            return reason
-        m.record(segment, start, active)
-        self._tell_progress()
-        assert m.value is not None
-        gain = None if before is None else self.sign * (before - m.value)
-        self.log.append(
-            {
-                "member": m.index,
-                "start": start,
-                "end": m.epoch,
-                "config": dict(m.params),
-                "value": m.value,
-                "improvement": gain,
-            }
-        )
-        return None
+        if reason is None:
+            self._tell_progress()
+        return reason
 
     def _tell_progress(self) -> None:
         if self.on_progress is not None:
             budget = self.settings.budget
             done = sum(min(m.epoch, budget) for m in self.members)
             self.on_progress(f"population: {done}/{len(self.members) * budget} member-epochs")
-
-    def _config(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The task's configuration from ``params``, and the parameters of ``params`` its
-        search space asked for: in a conditional space a member carries every branch's values
-        (an explore may switch branches), but its records hold only its branch's."""
-        fixed = optuna.trial.FixedTrial(params)
-        config = self.task.search_space(fixed)  # type: ignore[arg-type]
-        return config, {name: params[name] for name in fixed.params}
 
     # -- exploit and explore ----------------------------------------------------------------
 
@@ -465,7 +309,7 @@ class PopulationRun:
         """``m`` copies a donor drawn at random from ``donors``."""
         donor = donors[int(self.rng.integers(len(donors)))]
         what = f"member {donor.index}'s state (task {self.task.name!r}), which member {m.index} copies,"
-        state = self._copied(donor.state, what)
+        state = copied(donor.state, what)
         m.copy_from(donor, reason, state=state)
 
     def _explore(self, exploiters: list[Member]) -> None:
@@ -530,17 +374,7 @@ class PopulationRun:
         or restarts from a fresh model when there is none."""
         self.failures_in_a_row += 1
         if self.failures_in_a_row >= self.settings.population:
-            # each member's latest failure (copies and restarts may have followed it)
-            last = {
-                x.index: fails[-1]
-                for x in self.members
-                if (fails := [e["failed"] for e in x.lineage if "failed" in e])
-            }
-            raise PopulationFailure(
-                f"the population's last {self.failures_in_a_row} segments all failed (as many "
-                f"as it has members), so it stops; each member's latest failure: "
-                + _failure_lines(last)
-            )
+            raise PopulationFailure(_stopped(self.members, self.failures_in_a_row))
         others = [x for x in self.members if x is not m and x.epoch >= start]
         ranked = self._ranked(others)
         if ranked:
@@ -566,3 +400,17 @@ def _failure_lines(reasons: dict[int, str]) -> str:
 
 def _all_failed(reasons: dict[int, str], when: str) -> str:
     return f"every member of the population failed ({when}): {_failure_lines(reasons)}"
+
+
+def _stopped(members: list[Member], failures: int) -> str:
+    """Why a run stops after ``failures`` failed segments in a row: each member's latest
+    failure (copies and restarts may have followed it)."""
+    last = {
+        x.index: fails[-1]
+        for x in members
+        if (fails := [e["failed"] for e in x.lineage if "failed" in e])
+    }
+    return (
+        f"the population's last {failures} segments all failed (as many "
+        f"as it has members), so it stops; each member's latest failure: " + _failure_lines(last)
+    )

@@ -1,0 +1,178 @@
+"""One member's segment: the task's ``train_segment`` called, and what it returns and does checked.
+
+A segment's scores must all be finite; once per process the state a task returns is checked
+to be deep-copyable and picklable (at the first segment rather than after a whole generation),
+and the state a segment was given is checked to be left as it was (the checkpoint written in
+the background holds that state's memory). With ``hypergradient=true`` a fresh model must pass
+its optimizer through ``wrap_optimizer``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+from hyperlab.errors import (
+    HyperlabError,
+    InputError,
+    InputTypeError,
+    TrialFailure,
+    failure_reason,
+)
+from hyperlab.population import checkpoint
+from hyperlab.population.members import Member
+from hyperlab.population.randomness import seeded_globals, segment_seed
+from hyperlab.tasks.base import Segment, Task, check_segment
+
+
+class _Counted:
+    """An optimizer wrapper that counts its calls (a task must call it for hypergradient
+    members to learn anything)."""
+
+    def __init__(self, wrap: Callable[[Any], Any]) -> None:
+        self.wrap, self.calls = wrap, 0
+
+    def __call__(self, optimizer: Any) -> Any:
+        self.calls += 1
+        return self.wrap(optimizer)
+
+
+class Segments:
+    """Trains the members' segments with ``task``, checking what each segment returns and does.
+
+    Args:
+        task: A task that continues training (``Task.continues_training``).
+        wrap: Handed to ``train_segment`` as ``wrap_optimizer`` (``None``: no wrapper).
+        sign: 1 where a lower score is better, -1 where a higher one is.
+    """
+
+    def __init__(self, task: Task, wrap: Callable[[Any], Any] | None, sign: float) -> None:
+        self.task, self.wrap, self.sign = task, wrap, sign
+        self._state_checked = False
+        self._input_checked = False  # whether a segment was seen to leave its state as it was
+
+    def train(self, m: Member, epochs: int, log: list[dict[str, Any]]) -> tuple[str | None, float]:
+        """Train ``m`` ``epochs`` epochs, recording the segment in ``m`` and in the run's
+        segment ``log``; return the reason when the segment failed, and the seconds it took."""
+        start, before = m.epoch, m.value
+        config, active = self.config(m.params)
+        began = time.perf_counter()
+        segment = self._segment(m, config, epochs)
+        spent = time.perf_counter() - began
+        m.epochs_trained += epochs
+        m.wall_time += spent
+        if isinstance(segment, str):
+            m.lineage.append({"epoch": start, "failed": segment})
+            return segment, spent
+        m.record(segment, start, active)
+        assert m.value is not None
+        gain = None if before is None else self.sign * (before - m.value)
+        log.append(
+            {
+                "member": m.index,
+                "start": start,
+                "end": m.epoch,
+                "config": dict(m.params),
+                "value": m.value,
+                "improvement": gain,
+            }
+        )
+        return None, spent
+
+    def _segment(self, m: Member, config: dict[str, Any], epochs: int) -> Segment | str:
+        """Train ``m`` ``epochs`` epochs from its state with ``config``; return the segment, or
+        the reason when the segment failed (nothing is recorded here)."""
+        start = m.epoch
+        streams = segment_seed(m.seed, start)
+        wrap = _Counted(self.wrap) if self.wrap is not None and m.state is None else self.wrap
+        given = self._input_fingerprint(m.state)
+        try:
+            with seeded_globals(streams):
+                segment = self.task.train_segment(
+                    config, m.state, epochs, seed=m.seed, wrap_optimizer=wrap
+                )
+        except TrialFailure as exc:
+            return str(exc)
+        except (HyperlabError, MemoryError):
+            raise  # the task breaks its contract, or the lab failed: every segment would
+        except Exception as exc:  # as a trial's failure: the member copies a good one
+            return failure_reason(exc)
+        # also where train_segment is the task's own; and the epoch, which only we know
+        check_segment(self.task.name, segment, epochs, start=start)
+        self._check_input_kept(m, start, given)
+        reason = bad_scores(segment.values)
+        if reason is None and not self._state_checked:
+            self._check_state(segment.state)
+        if reason is None and isinstance(wrap, _Counted) and not wrap.calls:
+            raise InputError(
+                f"hypergradient=true: task {self.task.name!r} trained a fresh model without "
+                "passing its optimizer through train_segment's wrap_optimizer, so no member "
+                "would learn its rate (call wrap_optimizer(optimizer) on each optimizer it "
+                "builds; docs/population.md, 'self-tuning members'), or leave hypergradient off"
+            )
+        return segment if reason is None else reason
+
+    def config(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The task's configuration from ``params``, and the parameters of ``params`` its
+        search space asked for: in a conditional space a member carries every branch's values
+        (an explore may switch branches), but its records hold only its branch's."""
+        fixed = optuna.trial.FixedTrial(params)
+        config = self.task.search_space(fixed)  # type: ignore[arg-type]
+        return config, {name: params[name] for name in fixed.params}
+
+    def _check_state(self, state: Any) -> None:
+        """Once per process: refuse a task's state that a copy or a checkpoint could not take,
+        at the first segment rather than after a whole generation."""
+        self._state_checked = True
+        copied(state, f"the state of task {self.task.name!r}")
+        checkpoint.check_picklable(state, f"the state of task {self.task.name!r}")
+
+    def _input_fingerprint(self, state: Any) -> bytes | None:
+        """Once per process, at the first segment that continues a model: the fingerprint of
+        the state it is given (``None``: not checked)."""
+        if self._input_checked or state is None:
+            return None
+        return checkpoint.fingerprint(state, f"the state of task {self.task.name!r}")
+
+    def _check_input_kept(self, m: Member, start: int, given: bytes | None) -> None:
+        """Refuse a task that changed the state its segment was given: the checkpoint written
+        in the background holds that state's memory, so a resumed run would go on from a state
+        half one segment and half the next."""
+        if given is None:
+            return
+        self._input_checked = True
+        if checkpoint.fingerprint(m.state, f"the state of task {self.task.name!r}") != given:
+            raise InputError(
+                f"task {self.task.name!r} changed the state it was given (member {m.index}'s, "
+                f"at epoch {start}) instead of returning a new one: the lab copies and "
+                "checkpoints that state while the next segment trains, so a resumed run would "
+                "go on from a state half one segment and half the next. Copy it first "
+                "(state = copy.deepcopy(state)) or build the next state from new tensors "
+                "(docs/population.md, 'A new state, never the old one changed')"
+            )
+
+
+def bad_scores(values: Any) -> str | None:
+    """Why a segment's scores cannot be used: not all finite (``check_segment`` has made
+    sure there is one number per epoch)."""
+    scores = [float(v) for v in values]
+    if not all(map(math.isfinite, scores)):
+        return f"scores {scores} are not all finite"
+    return None
+
+
+def copied(state: Any, what: str) -> Any:
+    """A deep copy of ``state``; a state that cannot be copied is refused, ``what`` naming
+    it."""
+    try:
+        return copy.deepcopy(state)
+    except Exception as exc:
+        raise InputTypeError(
+            f"{what} cannot be deep-copied for an exploit ({type(exc).__name__}: {exc}). "
+            f"{checkpoint.STATE_RULE}"
+        ) from exc
