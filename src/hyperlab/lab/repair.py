@@ -5,10 +5,12 @@ recovered file takes its place, so the run resumes with the same command as befo
 
 * Journal files (``journal:PATH``): every line that holds a whole record is kept, in order. A
   line on which whole records follow one cut off mid-write (what a writer killed mid-append left
-  before hyperlab moved such lines aside) keeps those records. A damaged line that recognisably
-  created a trial becomes a placeholder trial, so the trials after it keep their identities;
-  unless later lines finish it, it is marked failed. Records Optuna cannot replay are dropped;
-  the result is checked by replaying it.
+  before hyperlab moved such lines aside) keeps those records. A trial created on a damaged
+  line (the line starts as a "create trial" record does, or later lines name a trial no line
+  before them created) becomes a placeholder trial, so the trials after it keep their
+  identities; unless later lines finish it, it is marked failed. Records Optuna cannot replay
+  are dropped; the result is checked by replaying it. The trials that were running at a
+  damaged line, or were created on it, are named as possibly incomplete.
 * SQLite files (``sqlite:///PATH``): the rows of every table that can be read are copied into a
   scratch database, scanning each table without its indexes and stepping over damaged pages;
   then every study and every trial that is whole is copied from there into a fresh file through
@@ -220,11 +222,20 @@ def _replace(path: Path, fresh: Path) -> Path:
 
 @dataclass
 class _Lines:
-    """The records salvaged from a journal file, with their line numbers."""
+    """The records salvaged from a journal file, with their line numbers.
+
+    Attributes:
+        records: ``(line number, record)``, in the file's order.
+        lost: What was lost, one entry each.
+        changed: Whether any line was damaged.
+        damaged: ``(index in records, line number, length)`` of each damaged line: where the
+            records it held would have stood.
+    """
 
     records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     changed: bool = False
+    damaged: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
@@ -238,15 +249,62 @@ def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
         if not (salvaged.changed or dropped):
             return None, []
         _fail_placeholders(storage)
+        exposed = _exposed(salvaged.records, [number for _, number, _ in salvaged.damaged])
+        lost = salvaged.lost + dropped + _name_trials(storage, exposed)
         fresh = path.with_name(path.name + ".recovering")
         with open(fresh, "wb") as f:
             for record in memory.records:
                 f.write((json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
-        return _replace(path, fresh), salvaged.lost + dropped
+        return _replace(path, fresh), lost
     finally:
         lock.release()
+
+
+_SET_STATE = 6  # Optuna's journal operation code for "set trial state and values"
+_FINISHED = {s.value for s in TrialState if s.is_finished()}
+
+
+def _exposed(records: list[tuple[int, dict[str, Any]]], damaged: list[int]) -> set[int]:
+    """The ids of the trials that may have lost records on the ``damaged`` lines: those
+    created before such a line and not yet finished (a finished trial takes no more records),
+    and those created on it."""
+    open_ids: set[int] = set()
+    exposed: set[int] = set()
+    pending = sorted(damaged)
+    created = 0
+    for number, record in records:
+        while pending and pending[0] < number:
+            exposed |= open_ids
+            pending.pop(0)
+        op, state = record.get("op_code"), record.get("state", 0)
+        if op == _CREATE_TRIAL:
+            if pending and pending[0] == number:
+                exposed.add(created)
+            if state not in _FINISHED:
+                open_ids.add(created)
+            created += 1
+        elif op == _SET_STATE and state in _FINISHED:
+            open_ids.discard(record.get("trial_id"))  # type: ignore[arg-type]
+    if pending:
+        exposed |= open_ids
+    return exposed
+
+
+def _name_trials(storage: optuna.storages.JournalStorage, trial_ids: set[int]) -> list[str]:
+    """One entry per study naming the trials ``trial_ids`` as possibly incomplete."""
+    out = []
+    for study in storage.get_all_studies():
+        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        found = [t.number for t in trials if t._trial_id in trial_ids]
+        if found:
+            out.append(
+                f"study {study.study_name!r}: trial{'s' if len(found) > 1 else ''} "
+                f"{', '.join(map(str, found))} may have lost records on the damaged lines "
+                "(running then, or created on them)"
+            )
+    return out
 
 
 def _check_journal(path: Path) -> None:
@@ -275,7 +333,9 @@ def _salvage_lines(data: bytes) -> _Lines:
             out.changed |= not complete
             continue
         out.changed = True
+        out.damaged.append((len(out.records), number, len(line)))
         _salvage_line(out, number, line, complete)
+    _restore_lost_creations(out)
     return out
 
 
@@ -299,12 +359,77 @@ def _salvage_line(out: _Lines, number: int, line: bytes, complete: bool) -> None
         out.lost.append(f"line {number}: {'damaged' if complete else 'cut off mid-write'}")
 
 
+#: The fewest bytes a journal record takes (``{"op_code":4,"worker_id":"","study_id":0}``):
+#: a damaged line of ``n`` bytes held at most ``n // _SHORTEST + 1`` records.
+_SHORTEST = 40
+
+
+def _restore_lost_creations(out: _Lines) -> None:
+    """Put placeholder trials where a damaged line created trials that later lines name.
+
+    Optuna numbers trials by the "create trial" records before them, so one lost in a damaged
+    line would hand every later trial's records to the trial created before it. A record naming
+    a trial that no earlier record created shows such a loss: as many placeholders as it takes
+    go where the last damaged line before it stood (at most as many as that line could hold).
+    """
+    created, at, room = 0, -1, 0
+    inserts: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for i, (_number, record) in enumerate(out.records):
+        while at + 1 < len(out.damaged) and out.damaged[at + 1][0] <= i:
+            at += 1
+            room = out.damaged[at][2] // _SHORTEST + 1
+        if record.get("op_code") == _CREATE_TRIAL:
+            created += 1
+            continue
+        trial_id = record.get("trial_id")
+        if at < 0 or type(trial_id) is not int or not created <= trial_id < created + room:
+            continue
+        index, number, _length = out.damaged[at]
+        missing = trial_id + 1 - created
+        study_id = _study_of_worker(record.get("worker_id"), out.records, i)
+        stand_in = _placeholder(number, b"", out.records[:index], study_id)
+        inserts.setdefault(index, []).extend((number, dict(stand_in)) for _ in range(missing))
+        created, room = created + missing, room - missing
+        out.lost.append(
+            f"line {number}: {missing} trial{'s' if missing > 1 else ''} created on it, kept "
+            f"as {'placeholders' if missing > 1 else 'a placeholder'}, failed unless later "
+            "lines finish them"
+        )
+    for index in sorted(inserts, reverse=True):
+        out.records[index:index] = inserts[index]
+    out.lost.sort(key=_line_number)
+
+
+def _line_number(entry: str) -> int:
+    found = re.match(r"line (\d+):", entry)
+    return int(found[1]) if found else 0
+
+
+def _study_of_worker(
+    worker: Any, records: list[tuple[int, dict[str, Any]]], stop: int
+) -> int | None:
+    """The study of the last trial that ``worker`` created before ``records[stop]``."""
+    for i in range(stop - 1, -1, -1):
+        record = records[i][1]
+        if record.get("op_code") == _CREATE_TRIAL and record.get("worker_id") == worker:
+            study_id = record.get("study_id")
+            return study_id if type(study_id) is int else None
+    return None
+
+
 def _placeholder(
-    number: int, line: bytes, before: list[tuple[int, dict[str, Any]]]
+    number: int,
+    line: bytes,
+    before: list[tuple[int, dict[str, Any]]],
+    study_id: int | None = None,
 ) -> dict[str, Any]:
-    """A "create trial" record standing for the damaged one on line ``number``."""
+    """A "create trial" record standing for the damaged one on line ``number``, in study
+    ``study_id`` if given, else the one the line names or that of the last trial created
+    before it."""
     study = re.search(rb'"study_id":(\d+)', line)
-    if study is not None:
+    if study_id is not None:
+        pass
+    elif study is not None:
         study_id = int(study[1])
     else:  # the study of the last trial created before it
         creates = [r for _, r in before if r.get("op_code") == _CREATE_TRIAL]
