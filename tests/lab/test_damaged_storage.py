@@ -489,3 +489,24 @@ def test_recover_names_the_trials_that_were_running_at_a_damaged_line(tmp_path: 
         "study 's': trials 0, 1 may have lost records on the damaged lines (running then, or "
         "created on them)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda line: line[:30] + bytes(50) + line[80:], "50 zero bytes, the first at column 31"),
+        (lambda line: line[:-1] + b",", "not JSON from column"),
+        (lambda line: line.replace(b"op_code", b"op_}ode"), "JSON without an integer op_code"),
+    ],
+    ids=["zeros", "cut-json", "no-op-code"],
+)
+def test_a_damaged_line_whose_start_looks_whole_says_what_is_wrong(
+    tmp_path: Path, damage: object, said: str
+) -> None:
+    journal = tmp_path / "study.journal"
+    five_trials(journal)
+    lines = journal.read_bytes().split(b"\n")
+    lines[5] = damage(lines[5])  # type: ignore[operator]
+    journal.write_bytes(b"\n".join(lines))
+    with pytest.raises(StorageError, match=f"at line 6 \\(not a journal record \\({said}"):
+        open_storage(f"journal:{journal}")

@@ -124,7 +124,23 @@ def _what(line: bytes) -> str:
     if not line.endswith(b"\n"):
         return "cut off: it has no line end"  # only the last line can be
     excerpt = line[:40].decode("utf-8", errors="replace")
-    return f"not a journal record: {excerpt!r}{'...' if len(line) > 40 else ''}"
+    return f"not a journal record{_where(line)}: {excerpt!r}{'...' if len(line) > 40 else ''}"
+
+
+def _where(line: bytes) -> str:
+    """Where a text line that is no record goes wrong, when its start does not show it: zero
+    bytes (what a disk error leaves), the column where it stops being JSON, or JSON that is no
+    record (an object without its operation code, say)."""
+    zero = line.find(b"\0")
+    if zero >= 0:
+        return f" ({line.count(0)} zero bytes, the first at column {zero + 1})"
+    try:
+        json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f" (not JSON from column {exc.colno})"
+    except (ValueError, RecursionError):
+        return ""
+    return " (JSON without an integer op_code)"
 
 
 def journal_damaged(path: Path, detail: str = "") -> StorageError:
