@@ -510,3 +510,29 @@ def test_a_damaged_line_whose_start_looks_whole_says_what_is_wrong(
     journal.write_bytes(b"\n".join(lines))
     with pytest.raises(StorageError, match=f"at line 6 \\(not a journal record \\({said}"):
         open_storage(f"journal:{journal}")
+
+
+@pytest.mark.parametrize("legible", [True, False])
+def test_recover_keeps_a_study_whose_creation_was_damaged_when_its_name_can_be_read(
+    tmp_path: Path, legible: bool
+) -> None:
+    journal = tmp_path / "study.journal"
+    before = five_trials(journal)
+    data = bytearray(journal.read_bytes())
+    end = data.index(b'"study_name"') if legible else data.index(b"\n")
+    data[15:end] = bytes(end - 15)  # the study's creation: its worker, maybe its name too
+    journal.write_bytes(bytes(data))
+    result = recover(f"journal:{journal}")
+    if not legible:
+        assert result.studies == 0 and result.lost[-1] == (
+            "line 1: damaged; it created study 0, whose name cannot be read: that study's "
+            "records are lost, its 5 trials with them"
+        )
+        return
+    study = optuna.load_study(study_name="s", storage=open_storage(f"journal:{journal}"))
+    assert [(t.params, t.value) for t in study.trials] == before
+    assert study.user_attrs == {"note": "x" * 40}
+    assert result.lost[-1] == (
+        "line 1: damaged; the study it created, 's', is kept (its name and directions read "
+        "from what is left of the line)"
+    )

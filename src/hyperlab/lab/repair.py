@@ -10,7 +10,9 @@ recovered file takes its place, so the run resumes with the same command as befo
   before them created) becomes a placeholder trial, so the trials after it keep their
   identities; unless later lines finish it, it is marked failed. Records Optuna cannot replay
   are dropped; the result is checked by replaying it. The trials that were running at a
-  damaged line, or were created on it, are named as possibly incomplete.
+  damaged line, or were created on it, are named as possibly incomplete. A study created on a
+  damaged line is put back when its name and directions can still be read there; else the
+  report says that its records are lost.
 * SQLite files (``sqlite:///PATH``): the rows of every table that can be read are copied into a
   scratch database, scanning each table without its indexes and stepping over damaged pages;
   then every study and every trial that is whole is copied from there into a fresh file through
@@ -54,6 +56,7 @@ from hyperlab.lab.journal import FlockLock
 
 #: System attribute of a placeholder trial: the journal line whose trial it stands for.
 PLACEHOLDER = "hyperlab:placeholder_for_line"
+_CREATE_STUDY = 0  # Optuna's journal operation code for "create study"
 _CREATE_TRIAL = 4  # Optuna's journal operation code for "create trial"
 _FILE_URLS = ("journal:", "sqlite:///")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -230,12 +233,14 @@ class _Lines:
         changed: Whether any line was damaged.
         damaged: ``(index in records, line number, length)`` of each damaged line: where the
             records it held would have stood.
+        studies: The damaged lines that name a study, by line number.
     """
 
     records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     changed: bool = False
     damaged: list[tuple[int, int, int]] = field(default_factory=list)
+    studies: dict[int, bytes] = field(default_factory=dict)
 
 
 def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
@@ -334,7 +339,10 @@ def _salvage_lines(data: bytes) -> _Lines:
             continue
         out.changed = True
         out.damaged.append((len(out.records), number, len(line)))
+        if b'"study_name":' in line:
+            out.studies[number] = line
         _salvage_line(out, number, line, complete)
+    _restore_lost_studies(out)
     _restore_lost_creations(out)
     return out
 
@@ -398,6 +406,70 @@ def _restore_lost_creations(out: _Lines) -> None:
     for index in sorted(inserts, reverse=True):
         out.records[index:index] = inserts[index]
     out.lost.sort(key=_line_number)
+
+
+def _restore_lost_studies(out: _Lines) -> None:
+    """Put back a study whose creation a damaged line held and later lines name, when its
+    name and directions can still be read on that line; else say that its records are lost.
+
+    Optuna numbers studies by the "create study" records before them (a name created twice
+    counts once), and drops every record of a study that does not exist.
+    """
+    names: set[Any] = set()
+    said: set[int] = set()
+    at = -1
+    inserts: list[tuple[int, int, dict[str, Any]]] = []
+    for i, (_number, record) in enumerate(out.records):
+        while at + 1 < len(out.damaged) and out.damaged[at + 1][0] <= i:
+            at += 1
+        if record.get("op_code") == _CREATE_STUDY:
+            names.add(record.get("study_name"))
+            continue
+        if at < 0 or record.get("study_id") != len(names) or len(names) in said:
+            continue
+        index, number, _length = out.damaged[at]
+        found = _study_on(out.studies.get(number, b""))
+        if found is None or found["study_name"] in names:
+            said.add(len(names))
+            trials = sum(
+                r.get("op_code") == _CREATE_TRIAL and r.get("study_id") == len(names)
+                for _, r in out.records
+            )
+            out.lost.append(
+                f"line {number}: damaged; it created study {len(names)}, whose name cannot be "
+                f"read: that study's records are lost, its {trials} trials with them"
+            )
+            continue
+        inserts.append((index, number, found))
+        names.add(found["study_name"])
+        out.lost.append(
+            f"line {number}: damaged; the study it created, {found['study_name']!r}, is kept "
+            "(its name and directions read from what is left of the line)"
+        )
+    for index, number, record in reversed(inserts):
+        out.records.insert(index, (number, record))
+    out.damaged = [  # the trials that damaged line created come after its study
+        (index + sum(put <= index for put, _, _ in inserts), number, length)
+        for index, number, length in out.damaged
+    ]
+
+
+def _study_on(line: bytes) -> dict[str, Any] | None:
+    """The "create study" record whose name and directions can be read on a damaged line."""
+    name = re.search(rb'"study_name":("(?:[^"\\\x00-\x1f]|\\.)*")', line)
+    directions = re.search(rb'"directions":\[([12](?:,[12])*)\]', line)
+    if name is None or directions is None:
+        return None
+    try:
+        study_name = json.loads(name[1])
+    except ValueError:
+        return None
+    return {
+        "op_code": _CREATE_STUDY,
+        "worker_id": "hyperlab-recover",
+        "study_name": study_name,
+        "directions": [int(d) for d in directions[1].split(b",")],
+    }
 
 
 def _line_number(entry: str) -> int:
