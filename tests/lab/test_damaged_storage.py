@@ -486,8 +486,8 @@ def test_recover_names_the_trials_that_were_running_at_a_damaged_line(tmp_path: 
     result = recover(f"journal:{journal}")
     assert result.lost == [
         f"line {line}: damaged",
-        "study 's': trials 0, 1 may have lost records on the damaged lines (running then, or "
-        "created on them)",
+        "study 's': trials 0, 1 may have lost records on the lines above (running at a "
+        "damaged line, created on it, or named by a dropped record)",
     ]
 
 
@@ -536,3 +536,15 @@ def test_recover_keeps_a_study_whose_creation_was_damaged_when_its_name_can_be_r
         "line 1: damaged; the study it created, 's', is kept (its name and directions read "
         "from what is left of the line)"
     )
+
+
+def test_recover_names_the_trial_of_a_record_it_cannot_replay(tmp_path: Path) -> None:
+    journal = tmp_path / "study.journal"
+    five_trials(journal)
+    line = line_with(journal, 5, nth=4)  # the parameter of trial 3
+    lines = journal.read_bytes().split(b"\n")
+    lines[line - 1] = lines[line - 1].replace(b'"param_name"', b'"param_nbme"')
+    journal.write_bytes(b"\n".join(lines))
+    result = recover(f"journal:{journal}")
+    assert result.lost[0] == f"line {line}: cannot be replayed (KeyError: 'param_name')"
+    assert result.lost[1].startswith("study 's': trial 3 may have lost records")

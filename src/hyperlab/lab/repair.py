@@ -250,11 +250,12 @@ def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
     lock.acquire()  # no writer appends meanwhile
     try:
         salvaged = _salvage_lines(path.read_bytes())
-        storage, memory, dropped = _replay(salvaged.records)
+        exposed: set[int] = set()
+        storage, memory, dropped = _replay(salvaged.records, exposed)
         if not (salvaged.changed or dropped):
             return None, []
         _fail_placeholders(storage)
-        exposed = _exposed(salvaged.records, [number for _, number, _ in salvaged.damaged])
+        exposed |= _exposed(salvaged.records, [number for _, number, _ in salvaged.damaged])
         lost = salvaged.lost + dropped + _name_trials(storage, exposed)
         fresh = path.with_name(path.name + ".recovering")
         with open(fresh, "wb") as f:
@@ -306,8 +307,8 @@ def _name_trials(storage: optuna.storages.JournalStorage, trial_ids: set[int]) -
         if found:
             out.append(
                 f"study {study.study_name!r}: trial{'s' if len(found) > 1 else ''} "
-                f"{', '.join(map(str, found))} may have lost records on the damaged lines "
-                "(running then, or created on them)"
+                f"{', '.join(map(str, found))} may have lost records on the lines above "
+                "(running at a damaged line, created on it, or named by a dropped record)"
             )
     return out
 
@@ -539,9 +540,10 @@ class _Memory(BaseJournalBackend):
 
 
 def _replay(
-    numbered: list[tuple[int, dict[str, Any]]],
+    numbered: list[tuple[int, dict[str, Any]]], touched: set[int] | None = None
 ) -> tuple[optuna.storages.JournalStorage, _Memory, list[str]]:
-    """Replay the records, dropping each one Optuna rejects; the storage and what was dropped."""
+    """Replay the records, dropping each one Optuna rejects; the storage and what was dropped.
+    The trials the dropped records were about go into ``touched``."""
     dropped: list[str] = []
     while True:
         memory = _Memory([r for _, r in numbered])
@@ -550,7 +552,9 @@ def _replay(
         except Exception as exc:  # whatever a damaged record makes the replay raise
             if memory.at < 0:
                 raise StorageError(f"cannot replay the salvaged journal records: {exc!r}") from None
-            number, _ = numbered.pop(memory.at)
+            number, record = numbered.pop(memory.at)
+            if touched is not None and type(record.get("trial_id")) is int:
+                touched.add(record["trial_id"])
             dropped.append(f"line {number}: cannot be replayed ({type(exc).__name__}: {exc})")
 
 
