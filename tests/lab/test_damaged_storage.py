@@ -545,6 +545,8 @@ def test_recover_names_the_trial_of_a_record_it_cannot_replay(tmp_path: Path) ->
     lines = journal.read_bytes().split(b"\n")
     lines[line - 1] = lines[line - 1].replace(b'"param_name"', b'"param_nbme"')
     journal.write_bytes(b"\n".join(lines))
+    with pytest.raises(StorageError, match=f"the record on line {line} cannot be replayed"):
+        open_storage(f"journal:{journal}")
     result = recover(f"journal:{journal}")
     assert result.lost[0] == f"line {line}: cannot be replayed (KeyError: 'param_name')"
     assert result.lost[1].startswith("study 's': trial 3 may have lost records")

@@ -247,6 +247,7 @@ class JournalFile(JournalFileBackend):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.line = 0  # the line of the record read last (Optuna reads one record a line)
         self.lock = FlockLock(str(self.path))
         super().__init__(str(self.path), lock_obj=self.lock)
 
@@ -263,9 +264,10 @@ class JournalFile(JournalFileBackend):
 
     def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
         try:
-            for record in super().read_logs(log_number_from):
+            for line, record in enumerate(super().read_logs(log_number_from), log_number_from + 1):
                 if not isinstance(record, dict) or type(record.get("op_code")) is not int:
                     raise ValueError("not a journal record")
+                self.line = line
                 yield record
         except ValueError:  # JSONDecodeError, UnicodeDecodeError, a line without its end
             raise journal_damaged(self.path) from None
