@@ -431,3 +431,122 @@ def test_recover_given_the_url_of_a_runs_own_file_takes_the_runs_lock(
         assert "is in use by process" in capsys.readouterr().err
     assert (run / "study.journal").read_bytes() == data
     assert main(["recover", f"journal:{run / 'study.journal'}"]) == 0
+
+
+def five_trials(journal: Path) -> list[tuple[dict[str, float], float]]:
+    """A journal of five finished trials, a study attribute written before the third;
+    ``(params, value)`` of each."""
+    study = optuna.create_study(storage=open_storage(f"journal:{journal}"), study_name="s")
+    for number in range(5):
+        if number == 2:
+            study.set_user_attr("note", "x" * 40)
+        trial = study.ask()
+        trial.suggest_float("x", 0, 1)
+        study.tell(trial, trial.params["x"] * 2)
+    return [(t.params, t.value) for t in study.trials]  # type: ignore[misc]
+
+
+def zero_from(journal: Path, start: bytes, length: int) -> int:
+    """Overwrite ``length`` bytes with zeros from the middle of the first line that starts
+    with ``start`` (line ends included, as a disk error does); that line's number."""
+    data = bytearray(journal.read_bytes())
+    at = data.index(start) + 20
+    data[at : at + length] = bytes(length)
+    journal.write_bytes(bytes(data))
+    return data[:at].count(b"\n") + 1
+
+
+def test_recover_keeps_the_trials_after_a_creation_lost_in_a_damaged_line(tmp_path: Path) -> None:
+    journal = tmp_path / "study.journal"
+    before = five_trials(journal)
+    lines = journal.read_bytes().split(b"\n")
+    attr = next(i for i, line in enumerate(lines) if line.startswith(b'{"op_code":2,'))
+    # from the study attribute through the middle of the line that created trial 2
+    line = zero_from(journal, b'{"op_code":2,', len(lines[attr]) - 20 + 1 + 30)
+    result = recover(f"journal:{journal}")
+    study = optuna.load_study(study_name="s", storage=open_storage(f"journal:{journal}"))
+    after = [(t.params, t.value) for t in study.trials]
+    # trial 2 lost only its creation: the lines after it finish its stand-in
+    assert after == before and all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert f"line {line}: 1 trial created on it, kept as a placeholder" in "\n".join(result.lost)
+    assert result.lost[-1].startswith("study 's': trial 2 may have lost records")
+
+
+def test_recover_names_the_trials_that_were_running_at_a_damaged_line(tmp_path: Path) -> None:
+    journal = tmp_path / "study.journal"
+    study = optuna.create_study(storage=open_storage(f"journal:{journal}"), study_name="s")
+    first, second = study.ask(), study.ask()  # two trials running side by side
+    first.suggest_float("x", 0, 1)
+    second.suggest_float("x", 0, 1)
+    study.tell(first, 1.0)
+    study.tell(second, 2.0)
+    study.tell(study.ask(), 3.0)
+    line = line_with(journal, 5, nth=2)  # the parameter of trial 1
+    garble_line(journal, line)
+    result = recover(f"journal:{journal}")
+    assert result.lost == [
+        f"line {line}: damaged",
+        "study 's': trials 0, 1 may have lost records on the lines above (running at a "
+        "damaged line, created on it, or named by a dropped record)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda line: line[:30] + bytes(50) + line[80:], "50 zero bytes, the first at column 31"),
+        (lambda line: line[:-1] + b",", "not JSON from column"),
+        (lambda line: line.replace(b"op_code", b"op_}ode"), "JSON without an integer op_code"),
+    ],
+    ids=["zeros", "cut-json", "no-op-code"],
+)
+def test_a_damaged_line_whose_start_looks_whole_says_what_is_wrong(
+    tmp_path: Path, damage: object, said: str
+) -> None:
+    journal = tmp_path / "study.journal"
+    five_trials(journal)
+    lines = journal.read_bytes().split(b"\n")
+    lines[5] = damage(lines[5])  # type: ignore[operator]
+    journal.write_bytes(b"\n".join(lines))
+    with pytest.raises(StorageError, match=f"at line 6 \\(not a journal record \\({said}"):
+        open_storage(f"journal:{journal}")
+
+
+@pytest.mark.parametrize("legible", [True, False])
+def test_recover_keeps_a_study_whose_creation_was_damaged_when_its_name_can_be_read(
+    tmp_path: Path, legible: bool
+) -> None:
+    journal = tmp_path / "study.journal"
+    before = five_trials(journal)
+    data = bytearray(journal.read_bytes())
+    end = data.index(b'"study_name"') if legible else data.index(b"\n")
+    data[15:end] = bytes(end - 15)  # the study's creation: its worker, maybe its name too
+    journal.write_bytes(bytes(data))
+    result = recover(f"journal:{journal}")
+    if not legible:
+        assert result.studies == 0 and result.lost[-1] == (
+            "line 1: damaged; it created study 0, whose name cannot be read: that study's "
+            "records are lost, its 5 trials with them"
+        )
+        return
+    study = optuna.load_study(study_name="s", storage=open_storage(f"journal:{journal}"))
+    assert [(t.params, t.value) for t in study.trials] == before
+    assert study.user_attrs == {"note": "x" * 40}
+    assert result.lost[-1] == (
+        "line 1: damaged; the study it created, 's', is kept (its name and directions read "
+        "from what is left of the line)"
+    )
+
+
+def test_recover_names_the_trial_of_a_record_it_cannot_replay(tmp_path: Path) -> None:
+    journal = tmp_path / "study.journal"
+    five_trials(journal)
+    line = line_with(journal, 5, nth=4)  # the parameter of trial 3
+    lines = journal.read_bytes().split(b"\n")
+    lines[line - 1] = lines[line - 1].replace(b'"param_name"', b'"param_nbme"')
+    journal.write_bytes(b"\n".join(lines))
+    with pytest.raises(StorageError, match=f"the record on line {line} cannot be replayed"):
+        open_storage(f"journal:{journal}")
+    result = recover(f"journal:{journal}")
+    assert result.lost[0] == f"line {line}: cannot be replayed (KeyError: 'param_name')"
+    assert result.lost[1].startswith("study 's': trial 3 may have lost records")

@@ -425,3 +425,35 @@ def test_loading_a_runs_studies_reads_no_trials(
     (study, *_), *_ = load_studies(runs / "big")
     assert reads == []
     assert len(study.get_trials(deepcopy=False)) == 3
+
+
+def test_resuming_opens_the_runs_storage_once_to_set_it_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a journal replays all of it (seconds for a run of thousands of trials): the
+    resumed run's storage is opened once to learn whether it holds trials and that it opens."""
+    import hyperlab.lab.storage as storage_module
+    from hyperlab.lab.plan import make_plan
+
+    runs = tmp_path / "runs"
+    assert _tune(runs, "big", "--jobs", "2", trials=2) == 0
+    opened = storage_module.open_storage
+    urls: list[str] = []
+
+    def spying(url: str, **kwargs: object) -> optuna.storages.BaseStorage:
+        urls.append(url)
+        return opened(url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage_module, "open_storage", spying)
+    plan = make_plan(
+        "tune",
+        "branin",
+        name="big",
+        tuners=["random"],
+        pruners=["none"],
+        seeds=[0],
+        trials=2,
+        jobs=2,
+    )
+    RunDir(runs / "big").prepare(plan.spec)
+    assert urls == [f"journal:{(runs / 'big' / 'study.journal').resolve()}"]

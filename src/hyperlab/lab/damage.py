@@ -124,7 +124,23 @@ def _what(line: bytes) -> str:
     if not line.endswith(b"\n"):
         return "cut off: it has no line end"  # only the last line can be
     excerpt = line[:40].decode("utf-8", errors="replace")
-    return f"not a journal record: {excerpt!r}{'...' if len(line) > 40 else ''}"
+    return f"not a journal record{_where(line)}: {excerpt!r}{'...' if len(line) > 40 else ''}"
+
+
+def _where(line: bytes) -> str:
+    """Where a text line that is no record goes wrong, when its start does not show it: zero
+    bytes (what a disk error leaves), the column where it stops being JSON, or JSON that is no
+    record (an object without its operation code, say)."""
+    zero = line.find(b"\0")
+    if zero >= 0:
+        return f" ({line.count(0)} zero bytes, the first at column {zero + 1})"
+    try:
+        json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f" (not JSON from column {exc.colno})"
+    except (ValueError, RecursionError):
+        return ""
+    return " (JSON without an integer op_code)"
 
 
 def journal_damaged(path: Path, detail: str = "") -> StorageError:
@@ -231,6 +247,7 @@ class JournalFile(JournalFileBackend):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.line = 0  # the line of the record read last (Optuna reads one record a line)
         self.lock = FlockLock(str(self.path))
         super().__init__(str(self.path), lock_obj=self.lock)
 
@@ -247,9 +264,10 @@ class JournalFile(JournalFileBackend):
 
     def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
         try:
-            for record in super().read_logs(log_number_from):
+            for line, record in enumerate(super().read_logs(log_number_from), log_number_from + 1):
                 if not isinstance(record, dict) or type(record.get("op_code")) is not int:
                     raise ValueError("not a journal record")
+                self.line = line
                 yield record
         except ValueError:  # JSONDecodeError, UnicodeDecodeError, a line without its end
             raise journal_damaged(self.path) from None

@@ -5,10 +5,14 @@ recovered file takes its place, so the run resumes with the same command as befo
 
 * Journal files (``journal:PATH``): every line that holds a whole record is kept, in order. A
   line on which whole records follow one cut off mid-write (what a writer killed mid-append left
-  before hyperlab moved such lines aside) keeps those records. A damaged line that recognisably
-  created a trial becomes a placeholder trial, so the trials after it keep their identities;
-  unless later lines finish it, it is marked failed. Records Optuna cannot replay are dropped;
-  the result is checked by replaying it.
+  before hyperlab moved such lines aside) keeps those records. A trial created on a damaged
+  line (the line starts as a "create trial" record does, or later lines name a trial no line
+  before them created) becomes a placeholder trial, so the trials after it keep their
+  identities; unless later lines finish it, it is marked failed. Records Optuna cannot replay
+  are dropped; the result is checked by replaying it. The trials that were running at a
+  damaged line, or were created on it, are named as possibly incomplete. A study created on a
+  damaged line is put back when its name and directions can still be read there; else the
+  report says that its records are lost.
 * SQLite files (``sqlite:///PATH``): the rows of every table that can be read are copied into a
   scratch database, scanning each table without its indexes and stepping over damaged pages;
   then every study and every trial that is whole is copied from there into a fresh file through
@@ -52,6 +56,7 @@ from hyperlab.lab.journal import FlockLock
 
 #: System attribute of a placeholder trial: the journal line whose trial it stands for.
 PLACEHOLDER = "hyperlab:placeholder_for_line"
+_CREATE_STUDY = 0  # Optuna's journal operation code for "create study"
 _CREATE_TRIAL = 4  # Optuna's journal operation code for "create trial"
 _FILE_URLS = ("journal:", "sqlite:///")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -220,11 +225,22 @@ def _replace(path: Path, fresh: Path) -> Path:
 
 @dataclass
 class _Lines:
-    """The records salvaged from a journal file, with their line numbers."""
+    """The records salvaged from a journal file, with their line numbers.
+
+    Attributes:
+        records: ``(line number, record)``, in the file's order.
+        lost: What was lost, one entry each.
+        changed: Whether any line was damaged.
+        damaged: ``(index in records, line number, length)`` of each damaged line: where the
+            records it held would have stood.
+        studies: The damaged lines that name a study, by line number.
+    """
 
     records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     changed: bool = False
+    damaged: list[tuple[int, int, int]] = field(default_factory=list)
+    studies: dict[int, bytes] = field(default_factory=dict)
 
 
 def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
@@ -234,19 +250,67 @@ def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
     lock.acquire()  # no writer appends meanwhile
     try:
         salvaged = _salvage_lines(path.read_bytes())
-        storage, memory, dropped = _replay(salvaged.records)
+        exposed: set[int] = set()
+        storage, memory, dropped = _replay(salvaged.records, exposed)
         if not (salvaged.changed or dropped):
             return None, []
         _fail_placeholders(storage)
+        exposed |= _exposed(salvaged.records, [number for _, number, _ in salvaged.damaged])
+        lost = salvaged.lost + dropped + _name_trials(storage, exposed)
         fresh = path.with_name(path.name + ".recovering")
         with open(fresh, "wb") as f:
             for record in memory.records:
                 f.write((json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
-        return _replace(path, fresh), salvaged.lost + dropped
+        return _replace(path, fresh), lost
     finally:
         lock.release()
+
+
+_SET_STATE = 6  # Optuna's journal operation code for "set trial state and values"
+_FINISHED = {s.value for s in TrialState if s.is_finished()}
+
+
+def _exposed(records: list[tuple[int, dict[str, Any]]], damaged: list[int]) -> set[int]:
+    """The ids of the trials that may have lost records on the ``damaged`` lines: those
+    created before such a line and not yet finished (a finished trial takes no more records),
+    and those created on it."""
+    open_ids: set[int] = set()
+    exposed: set[int] = set()
+    pending = sorted(damaged)
+    created = 0
+    for number, record in records:
+        while pending and pending[0] < number:
+            exposed |= open_ids
+            pending.pop(0)
+        op, state = record.get("op_code"), record.get("state", 0)
+        if op == _CREATE_TRIAL:
+            if pending and pending[0] == number:
+                exposed.add(created)
+            if state not in _FINISHED:
+                open_ids.add(created)
+            created += 1
+        elif op == _SET_STATE and state in _FINISHED:
+            open_ids.discard(record.get("trial_id"))  # type: ignore[arg-type]
+    if pending:
+        exposed |= open_ids
+    return exposed
+
+
+def _name_trials(storage: optuna.storages.JournalStorage, trial_ids: set[int]) -> list[str]:
+    """One entry per study naming the trials ``trial_ids`` as possibly incomplete."""
+    out = []
+    for study in storage.get_all_studies():
+        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        found = [t.number for t in trials if t._trial_id in trial_ids]
+        if found:
+            out.append(
+                f"study {study.study_name!r}: trial{'s' if len(found) > 1 else ''} "
+                f"{', '.join(map(str, found))} may have lost records on the lines above "
+                "(running at a damaged line, created on it, or named by a dropped record)"
+            )
+    return out
 
 
 def _check_journal(path: Path) -> None:
@@ -275,7 +339,12 @@ def _salvage_lines(data: bytes) -> _Lines:
             out.changed |= not complete
             continue
         out.changed = True
+        out.damaged.append((len(out.records), number, len(line)))
+        if b'"study_name":' in line:
+            out.studies[number] = line
         _salvage_line(out, number, line, complete)
+    _restore_lost_studies(out)
+    _restore_lost_creations(out)
     return out
 
 
@@ -299,12 +368,141 @@ def _salvage_line(out: _Lines, number: int, line: bytes, complete: bool) -> None
         out.lost.append(f"line {number}: {'damaged' if complete else 'cut off mid-write'}")
 
 
+#: The fewest bytes a journal record takes (``{"op_code":4,"worker_id":"","study_id":0}``):
+#: a damaged line of ``n`` bytes held at most ``n // _SHORTEST + 1`` records.
+_SHORTEST = 40
+
+
+def _restore_lost_creations(out: _Lines) -> None:
+    """Put placeholder trials where a damaged line created trials that later lines name.
+
+    Optuna numbers trials by the "create trial" records before them, so one lost in a damaged
+    line would hand every later trial's records to the trial created before it. A record naming
+    a trial that no earlier record created shows such a loss: as many placeholders as it takes
+    go where the last damaged line before it stood (at most as many as that line could hold).
+    """
+    created, at, room = 0, -1, 0
+    inserts: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for i, (_number, record) in enumerate(out.records):
+        while at + 1 < len(out.damaged) and out.damaged[at + 1][0] <= i:
+            at += 1
+            room = out.damaged[at][2] // _SHORTEST + 1
+        if record.get("op_code") == _CREATE_TRIAL:
+            created += 1
+            continue
+        trial_id = record.get("trial_id")
+        if at < 0 or type(trial_id) is not int or not created <= trial_id < created + room:
+            continue
+        index, number, _length = out.damaged[at]
+        missing = trial_id + 1 - created
+        study_id = _study_of_worker(record.get("worker_id"), out.records, i)
+        stand_in = _placeholder(number, b"", out.records[:index], study_id)
+        inserts.setdefault(index, []).extend((number, dict(stand_in)) for _ in range(missing))
+        created, room = created + missing, room - missing
+        out.lost.append(
+            f"line {number}: {missing} trial{'s' if missing > 1 else ''} created on it, kept "
+            f"as {'placeholders' if missing > 1 else 'a placeholder'}, failed unless later "
+            "lines finish them"
+        )
+    for index in sorted(inserts, reverse=True):
+        out.records[index:index] = inserts[index]
+    out.lost.sort(key=_line_number)
+
+
+def _restore_lost_studies(out: _Lines) -> None:
+    """Put back a study whose creation a damaged line held and later lines name, when its
+    name and directions can still be read on that line; else say that its records are lost.
+
+    Optuna numbers studies by the "create study" records before them (a name created twice
+    counts once), and drops every record of a study that does not exist.
+    """
+    names: set[Any] = set()
+    said: set[int] = set()
+    at = -1
+    inserts: list[tuple[int, int, dict[str, Any]]] = []
+    for i, (_number, record) in enumerate(out.records):
+        while at + 1 < len(out.damaged) and out.damaged[at + 1][0] <= i:
+            at += 1
+        if record.get("op_code") == _CREATE_STUDY:
+            names.add(record.get("study_name"))
+            continue
+        if at < 0 or record.get("study_id") != len(names) or len(names) in said:
+            continue
+        index, number, _length = out.damaged[at]
+        found = _study_on(out.studies.get(number, b""))
+        if found is None or found["study_name"] in names:
+            said.add(len(names))
+            trials = sum(
+                r.get("op_code") == _CREATE_TRIAL and r.get("study_id") == len(names)
+                for _, r in out.records
+            )
+            out.lost.append(
+                f"line {number}: damaged; it created study {len(names)}, whose name cannot be "
+                f"read: that study's records are lost, its {trials} trials with them"
+            )
+            continue
+        inserts.append((index, number, found))
+        names.add(found["study_name"])
+        out.lost.append(
+            f"line {number}: damaged; the study it created, {found['study_name']!r}, is kept "
+            "(its name and directions read from what is left of the line)"
+        )
+    for index, number, record in reversed(inserts):
+        out.records.insert(index, (number, record))
+    out.damaged = [  # the trials that damaged line created come after its study
+        (index + sum(put <= index for put, _, _ in inserts), number, length)
+        for index, number, length in out.damaged
+    ]
+
+
+def _study_on(line: bytes) -> dict[str, Any] | None:
+    """The "create study" record whose name and directions can be read on a damaged line."""
+    name = re.search(rb'"study_name":("(?:[^"\\\x00-\x1f]|\\.)*")', line)
+    directions = re.search(rb'"directions":\[([12](?:,[12])*)\]', line)
+    if name is None or directions is None:
+        return None
+    try:
+        study_name = json.loads(name[1])
+    except ValueError:
+        return None
+    return {
+        "op_code": _CREATE_STUDY,
+        "worker_id": "hyperlab-recover",
+        "study_name": study_name,
+        "directions": [int(d) for d in directions[1].split(b",")],
+    }
+
+
+def _line_number(entry: str) -> int:
+    found = re.match(r"line (\d+):", entry)
+    return int(found[1]) if found else 0
+
+
+def _study_of_worker(
+    worker: Any, records: list[tuple[int, dict[str, Any]]], stop: int
+) -> int | None:
+    """The study of the last trial that ``worker`` created before ``records[stop]``."""
+    for i in range(stop - 1, -1, -1):
+        record = records[i][1]
+        if record.get("op_code") == _CREATE_TRIAL and record.get("worker_id") == worker:
+            study_id = record.get("study_id")
+            return study_id if type(study_id) is int else None
+    return None
+
+
 def _placeholder(
-    number: int, line: bytes, before: list[tuple[int, dict[str, Any]]]
+    number: int,
+    line: bytes,
+    before: list[tuple[int, dict[str, Any]]],
+    study_id: int | None = None,
 ) -> dict[str, Any]:
-    """A "create trial" record standing for the damaged one on line ``number``."""
+    """A "create trial" record standing for the damaged one on line ``number``, in study
+    ``study_id`` if given, else the one the line names or that of the last trial created
+    before it."""
     study = re.search(rb'"study_id":(\d+)', line)
-    if study is not None:
+    if study_id is not None:
+        pass
+    elif study is not None:
         study_id = int(study[1])
     else:  # the study of the last trial created before it
         creates = [r for _, r in before if r.get("op_code") == _CREATE_TRIAL]
@@ -342,9 +540,10 @@ class _Memory(BaseJournalBackend):
 
 
 def _replay(
-    numbered: list[tuple[int, dict[str, Any]]],
+    numbered: list[tuple[int, dict[str, Any]]], touched: set[int] | None = None
 ) -> tuple[optuna.storages.JournalStorage, _Memory, list[str]]:
-    """Replay the records, dropping each one Optuna rejects; the storage and what was dropped."""
+    """Replay the records, dropping each one Optuna rejects; the storage and what was dropped.
+    The trials the dropped records were about go into ``touched``."""
     dropped: list[str] = []
     while True:
         memory = _Memory([r for _, r in numbered])
@@ -353,7 +552,9 @@ def _replay(
         except Exception as exc:  # whatever a damaged record makes the replay raise
             if memory.at < 0:
                 raise StorageError(f"cannot replay the salvaged journal records: {exc!r}") from None
-            number, _ = numbered.pop(memory.at)
+            number, record = numbered.pop(memory.at)
+            if touched is not None and type(record.get("trial_id")) is int:
+                touched.add(record["trial_id"])
             dropped.append(f"line {number}: cannot be replayed ({type(exc).__name__}: {exc})")
 
 

@@ -298,9 +298,11 @@ class RunDir:
                 _check_opens(spec.storage)  # a storage that fails must not cost the old run
             self.clear()
         old = self.load_spec() if self.exists() else None
-        unused = None
-        if old is not None and not self._has_trials(old):
-            old, unused = None, old  # nothing ran yet: set up afresh
+        unused, opened = None, ""
+        if old is not None:
+            held, opened = self._has_trials(old)
+            if not held:
+                old, unused = None, old  # nothing ran yet: set up afresh
         if old is not None:
             spec.storage = spec.storage or old.storage
             diffs = spec.differences(old)
@@ -320,7 +322,8 @@ class RunDir:
             spec.created, spec.name = old.created, old.name
         self.path.mkdir(parents=True, exist_ok=True)
         spec.storage = spec.storage or self.default_storage(spec)
-        _check_opens(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)
+        if spec.storage != opened:  # (a resumed run's too: a damaged one keeps its run.json)
+            _check_opens(spec.storage)
         if unused is not None:
             self._drop_unused_studies(unused, spec)
         spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -495,26 +498,27 @@ class RunDir:
                 "--overwrite (overwrite=True) to start over"
             )
 
-    def _has_trials(self, spec: RunSpec) -> bool:
-        """Whether the run's storage holds any trial. A storage file of this folder that is
-        missing holds none; any other storage that cannot be read (a file elsewhere that is
-        missing, an unmounted disk, a server that is down) counts as holding some, so that
-        nothing is replaced by mistake."""
+    def _has_trials(self, spec: RunSpec) -> tuple[bool, str]:
+        """Whether the run's storage holds any trial, and its URL if it opened (else ``""``):
+        opening a journal replays all of it, so :meth:`prepare` does not open it again. A
+        storage file of this folder that is missing holds none; any other storage that cannot
+        be read (a file elsewhere that is missing, an unmounted disk, a server that is down)
+        counts as holding some, so that nothing is replaced by mistake."""
         from hyperlab.lab.storage import open_storage
 
         population = self.path / "population"
         if population.is_dir() and any(population.iterdir()):
-            return True  # a population's checkpoints: its trials are written when it finishes
+            return True, ""  # a population's checkpoints: its trials are written when it ends
         _kind, path = _file_storage(spec.storage)
         if path is not None and not Path(path).exists():
-            return not self._inside(spec.storage)
+            return not self._inside(spec.storage), ""
         try:
             storage = open_storage(spec.storage)
             names = {n for n, *_ in spec.study_names()}
             studies = [s for s in storage.get_all_studies() if s.study_name in names]
-            return any(storage.get_n_trials(s._study_id) for s in studies)
+            return any(storage.get_n_trials(s._study_id) for s in studies), spec.storage
         except Exception:
-            return True
+            return True, ""
 
     def _portable(self, url: str) -> str:
         """``url`` as recorded: a storage file inside the folder is named relative to it."""

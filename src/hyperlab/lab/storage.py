@@ -639,4 +639,5 @@ def _open_journal(
     except HyperlabError:
         raise
     except (KeyError, TypeError, ValueError, AssertionError) as exc:  # a record Optuna rejects
-        raise journal_damaged(path, f"a record cannot be replayed: {exc!r}") from None
+        detail = f"the record on line {backend.line} cannot be replayed: {exc!r}"
+        raise journal_damaged(path, detail) from None
