@@ -26,6 +26,13 @@ def _problem(
     return model.to(dtype), x, y
 
 
+def _saved(
+    model: torch.nn.Module, opt: torch.optim.Optimizer
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Copies of the model's and the optimizer's states, to resume from."""
+    return copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+
+
 def _run(
     model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, steps: int
 ) -> list[float]:
@@ -146,8 +153,7 @@ def test_state_dict_round_trip_resumes_same_trajectory(cls: type) -> None:
     model, x, y = _problem(torch.float64)
     opt = cls(model.parameters(), lr=0.01, hyper_lr=0.05)
     _run(model, opt, x, y, 20)
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_opt = copy.deepcopy(opt.state_dict())
+    saved_model, saved_opt = _saved(model, opt)
     first = _run(model, opt, x, y, 20)
     lrs_first = opt.lrs
 
@@ -193,8 +199,7 @@ def test_a_state_keeps_its_per_group_setting_when_loaded(saved: bool) -> None:
 
     opt = SGDHD(groups(model), lr=0.01, per_group=saved)
     _run(model, opt, x, y, 10)
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_opt = copy.deepcopy(opt.state_dict())
+    saved_model, saved_opt = _saved(model, opt)
     _run(model, opt, x, y, 10)
     model2, _, _ = _problem(torch.float64)
     model2.load_state_dict(saved_model)
@@ -404,8 +409,7 @@ def test_a_torch_adam_checkpoint_resumes_bit_for_bit_in_its_twin(twin: str) -> N
     model, x, y = _problem(torch.float32)
     plain = torch.optim.Adam(model.parameters(), lr=1e-2)
     _run(model, plain, x, y, 10)
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_opt = copy.deepcopy(plain.state_dict())
+    saved_model, saved_opt = _saved(model, plain)
     _run(model, plain, x, y, 10)
     model2, _, _ = _problem(torch.float32)
     model2.load_state_dict(saved_model)
