@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import ast
 import glob
+import sys
 from pathlib import Path
-
-import pytest
 
 import hyperlab
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # (the test extra installs tomli there)
+    import tomli as tomllib
+
 PACKAGE = Path(hyperlab.__file__).resolve().parent
-PYPROJECT = PACKAGE.parents[1] / "pyproject.toml"
+#: The checkout's pyproject.toml (the tests run from a checkout: the sdist leaves them out).
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 def _declared() -> set[Path]:
     """The files the wheel takes besides the modules, expanded as setuptools expands them."""
-    tomllib = pytest.importorskip("tomllib")
-    if not PYPROJECT.is_file():
-        pytest.skip("not a checkout: no pyproject.toml beside src/")
     patterns = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"]
     files: set[Path] = set()
     for pattern in patterns["hyperlab"]:
