@@ -82,6 +82,15 @@ TRACEBACK_CHARS = 4000
 TRACEBACK_ATTR = "fail_traceback"
 
 
+def listed(names: list[str], most: int = 10) -> str:
+    """``names`` for a message: the first ``most`` joined by commas, and how many there are in
+    all when there are more (``"none"`` for none)."""
+    if not names:
+        return "none"
+    more = f", ... ({len(names)} in all)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def failure_reason(exc: BaseException) -> str:
     """A failed trial's reason: ``Type: message (at FILE:LINE in FUNCTION)``, the place being
     the innermost frame of the traceback (where the error was raised)."""

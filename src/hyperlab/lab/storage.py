@@ -27,7 +27,13 @@ from typing import Any, TypeVar
 
 import optuna
 
-from hyperlab.errors import DataNotFoundError, InputError, InputTypeError, StorageError
+from hyperlab.errors import (
+    DataNotFoundError,
+    InputError,
+    InputTypeError,
+    StorageError,
+    listed,
+)
 from hyperlab.lab import urls
 from hyperlab.lab.heartbeat import (
     HeartbeatJournalStorage,
@@ -317,9 +323,8 @@ def load_study(url: str, study_name: str) -> optuna.Study:
     storage = open_storage(url, must_exist=True)
     names = [s.study_name for s in storage.get_all_studies()]
     if study_name not in names:
-        shown = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
         raise InputError(
-            f"no study {study_name!r} in storage {redact(url)!r} (its studies: {shown or 'none'})"
+            f"no study {study_name!r} in storage {redact(url)!r} (its studies: {listed(names)})"
         )
     return optuna.load_study(study_name=study_name, storage=storage)
 

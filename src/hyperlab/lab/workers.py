@@ -26,6 +26,7 @@ from hyperlab.errors import (
     HyperlabError,
     InputError,
     RunInUseError,
+    listed,
 )
 from hyperlab.lab.heartbeat import beat_ages, beats_folder, fresh_beat_files, fresh_sqlite_beats
 from hyperlab.lab.runner import StudyJob, build_study, record_test_score, run_job
@@ -137,25 +138,17 @@ def _no_jobs(storage: str, name: str, studies: list[Any]) -> InputError:
     )
     if named:
         return InputError(
-            f"the studies named {name!r} in {redact(storage)!r} ({_listed(named)}) were not set "
+            f"the studies named {name!r} in {redact(storage)!r} ({listed(named)}) were not set "
             f"up for workers{lost}, or {CREATE_HINT}"
         )
     text = (
         f"no study named {name!r} (or {name + ':...'!r}) set up for workers in "
         f"{redact(storage)!r}; {CREATE_HINT}; studies there set up for workers: "
-        f"{_listed(ready)}"
+        f"{listed(ready)}"
     )
     if plain:
-        text += f"; studies there not set up for workers: {_listed(plain)}{lost}"
+        text += f"; studies there not set up for workers: {listed(plain)}{lost}"
     return InputError(text)
-
-
-def _listed(names: list[str], limit: int = 10) -> str:
-    """Names joined by commas, the first ``limit`` of them ("none" when there are none)."""
-    if not names:
-        return "none"
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
 
 
 def worker_index(name: str) -> int:

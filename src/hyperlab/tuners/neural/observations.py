@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import sign as direction_sign
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError, SettingError
+from hyperlab.errors import InputError, InputTypeError, SettingError, listed
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.feedback import predicted_final
 from hyperlab.tuners.neural.design import SobolDesign
@@ -250,7 +250,7 @@ def _read_other_study(
     except KeyError as exc:
         raise SettingError(
             f"transfer study {name!r} is not in this storage (its studies: "
-            f"{_listed([s.study_name for s in storage.get_all_studies()])})"
+            f"{listed([s.study_name for s in storage.get_all_studies()])})"
         ) from exc
     sign = direction_sign(storage.get_study_directions(study_id)[0])
     trials = storage.get_all_trials(study_id, deepcopy=False, states=_FINISHED)
@@ -258,14 +258,6 @@ def _read_other_study(
         raise SettingError(_unmatched(name, trials, enc))
     rows = [read(enc, t, sign) for t in trials]
     return [r for r in rows if r is not None]
-
-
-def _listed(names: list[str], most: int = 10) -> str:
-    """``names`` for a message: the first ``most`` of them and how many there are."""
-    if not names:
-        return "none"
-    more = f", ... ({len(names)} in all)" if len(names) > most else ""
-    return ", ".join(names[:most]) + more
 
 
 def _unmatched(name: str, trials: list[FrozenTrial], enc: SpaceEncoder) -> str:
