@@ -77,6 +77,7 @@ ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "pb2-4-screen4": ("pb2", "none", 4, {"screen": 4}),
     "pb2-4-screen2-q50": ("pb2", "none", 4, {"screen": 2, "quantile": 0.5}),
     "pbt-8-screen2": ("pbt", "none", 8, {"screen": 2}),
+    "pb2-4-screen2-hd": ("pb2", "none", 4, {"screen": 2, "hypergradient": True}),
     "pbt-8-iid": ("pbt", "none", 8, {"start": "random"}),
     "pb2-4-iid": ("pb2", "none", 4, {"start": "random"}),
     "pbt-8-i2": ("pbt", "none", 8, {"interval": 2}),
@@ -101,6 +102,7 @@ DEV_ARMS = (
     "pb2-4-screen4",
     "pb2-4-screen2-q50",
     "pbt-8-screen2",
+    "pb2-4-screen2-hd",
 )
 #: (arm a, arm b): the paired differences a - b printed; any other arm is set against pbt-8.
 PAIRS = (
@@ -109,6 +111,7 @@ PAIRS = (
     ("pb2-4", "pbt-8"),
     ("pb2-4-screen2", "pbt-8"),
     ("pb2-4-screen2", "pb2-4"),
+    ("pb2-4-screen2-hd", "pb2-4-screen2"),
     ("pbt-8-hd", "pbt-8"),
     ("pbt-8-hd", "asha"),
     ("pbt-8-hd", "tpe-median"),
