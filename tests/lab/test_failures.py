@@ -6,6 +6,7 @@ import contextlib
 import html
 import logging
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,47 @@ def test_objective_values_that_are_not_numbers_fail_by_name(tmp_path: Path) -> N
     assert reasons[2] == f"{named} True of type bool, not a number"
     assert reasons[3] == f"{named} None of type NoneType, not a number"
     assert study.trials[4].value == 0.25  # a NumPy number is a number
+
+
+def exits_on_trial_one(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1, 1)
+    if trial.number == 1:
+        sys.exit(2)  # as argparse does when a training script meets arguments it does not know
+    return x**2
+
+
+def test_an_objective_that_calls_sys_exit_fails_its_trial_by_name(tmp_path: Path) -> None:
+    """Before: the trial was left running and the whole run ended with exit code 2, no word."""
+    study, summary = hyperlab.tune(
+        exits_on_trial_one, "random", trials=3, runs_dir=tmp_path, name="x", progress=False
+    )
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.FAIL) == 1 and states.count(TrialState.COMPLETE) == 3
+    reason = study.trials[1].user_attrs["fail_reason"]
+    assert reason.startswith("the code of the trial called sys.exit(2) (at test_failures.py:")
+    assert "in exits_on_trial_one)" in reason and "argparse" in reason
+    assert summary.n_trials == 3
+
+
+class _Exits(Task):
+    name = "exits"
+    max_budget = 1
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"x": trial.suggest_float("x", 0, 1)}
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        sys.exit("usage: train.py [-h]")
+
+
+def test_a_task_that_calls_sys_exit_fails_its_trial_by_name() -> None:
+    study = optuna.create_study()
+    study.optimize(TaskObjective(_Exits()), n_trials=1, catch=(Exception,))
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL
+    assert "called sys.exit('usage: train.py [-h]')" in trial.user_attrs["fail_reason"]
 
 
 class _Scores(Task):

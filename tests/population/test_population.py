@@ -412,6 +412,24 @@ def test_a_plain_error_of_the_tasks_code_fails_the_member_not_the_run(tmp_path: 
     assert failures and all(f.startswith("ValueError: boom at lr=") for f in failures)
 
 
+class _ExitsAboveARate(Quadratic):
+    """Its training code calls ``sys.exit()`` for large rates."""
+
+    def _train_segment(self, config: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if config["lr"] > 0.03:
+            sys.exit(3)
+        return super()._train_segment(config, *args, **kwargs)
+
+
+def test_a_sys_exit_in_the_tasks_code_fails_the_member_not_the_process(tmp_path: Path) -> None:
+    study = run_population("pbt", _ExitsAboveARate(), tmp_path, trials=8, interval=1, seed=2)
+    _check_complete(study, 8, 6)
+    failures = [e["failed"] for t in study.trials for e in t.user_attrs["lineage"] if "failed" in e]
+    assert failures and all(
+        f.startswith("the code of the trial called sys.exit(3)") for f in failures
+    )
+
+
 class _Broken(Quadratic):
     """Breaks the segment contract the way ``how`` says."""
 

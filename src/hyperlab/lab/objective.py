@@ -12,7 +12,13 @@ from typing import Any
 import optuna
 from optuna.terminator import report_cross_validation_scores
 
-from hyperlab.errors import TRACEBACK_ATTR, TrialFailure, failure_reason, traceback_text
+from hyperlab.errors import (
+    TRACEBACK_ATTR,
+    TrialFailure,
+    exit_reason,
+    failure_reason,
+    traceback_text,
+)
 from hyperlab.tasks.base import Task, check_score
 
 UserObjective = Callable[[optuna.Trial], float]
@@ -34,6 +40,15 @@ def _fail_by(trial: optuna.Trial, exc: Exception) -> None:
     and its traceback (the console shows neither: Optuna logs one line)."""
     _fail(trial, failure_reason(exc))
     trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
+
+
+def _exited(trial: optuna.Trial, exc: SystemExit) -> TrialFailure:
+    """Fail a trial whose code called ``sys.exit()`` (else it is left running and the whole
+    process ends with no word); return the error that fails it."""
+    reason = exit_reason(exc)
+    _fail(trial, reason)
+    trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
+    return TrialFailure(reason)
 
 
 class TaskObjective:
@@ -86,6 +101,8 @@ class TaskObjective:
         except Exception as exc:
             _fail_by(trial, exc)
             raise
+        except SystemExit as exc:
+            raise _exited(trial, exc) from exc
         try:
             value = check_score(ev.value, f"task {self.task.name!r}")
         except TrialFailure as exc:
@@ -133,6 +150,8 @@ class WrappedObjective:
         except Exception as exc:
             _fail_by(trial, exc)
             raise
+        except SystemExit as exc:
+            raise _exited(trial, exc) from exc
         try:
             value = check_score(value, f"objective {self.name!r}")
         except TrialFailure as exc:

@@ -22,6 +22,7 @@ from hyperlab.errors import (
     InputError,
     InputTypeError,
     TrialFailure,
+    exit_reason,
     failure_reason,
 )
 from hyperlab.population import checkpoint
@@ -102,6 +103,8 @@ class Segments:
             raise  # the task breaks its contract, or the lab failed: every segment would
         except Exception as exc:  # as a trial's failure: the member copies a good one
             return failure_reason(exc)
+        except SystemExit as exc:
+            return exit_reason(exc)
         # also where train_segment is the task's own; and the epoch, which only we know
         check_segment(self.task.name, segment, epochs, start=start)
         self._check_input_kept(m, start, given)
