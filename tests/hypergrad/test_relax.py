@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import io
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
 from torch import Tensor
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.hypergrad.relax import (
     ACTIVATIONS,
     Architecture,
@@ -106,3 +109,55 @@ def test_bad_input_errors() -> None:
     y = torch.randint(0, 2, (8,))
     with pytest.raises(InputError, match="validation data"):
         ArchitectureSearch(model).fit([(x, y)], [])
+
+
+def _search(seed: int = 0, **kwargs: Any) -> ArchitectureSearch:
+    torch.manual_seed(seed)
+    options = {"width": 8, "max_depth": 3, "gumbel": True, **kwargs}
+    model = RelaxedMLP(64, 10, **options).double()
+    return ArchitectureSearch(model, lr=1e-2, arch_lr=5e-2, warmup_steps=3)
+
+
+def _saved(obj: Any) -> Any:
+    """``obj`` through torch.save and torch.load(weights_only=True), as a checkpoint file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def test_a_search_saved_with_torch_save_resumes_the_same_search_bit_for_bit() -> None:
+    """There was no state to save: a search could not be checkpointed and resumed. Saved
+    after 4 steps, one past its warm-up of 3, it resumes with the step count (a fresh count
+    would warm up again), the weights, the logits, both Adam states and the history."""
+    tr, va = _batches(torch.float64, n=160, batch=20)
+    whole = _search()
+    whole.fit(tr[:4], va)
+    arch = whole.fit(tr, va, epochs=2)
+
+    first = _search()
+    first.fit(tr[:4], va)
+    state, rng = _saved([first.state_dict(), torch.get_rng_state()])
+    resumed = _search(seed=9)
+    resumed.load_state_dict(state)
+    torch.set_rng_state(rng)
+    assert resumed.fit(tr, va, epochs=2) == arch
+
+    assert resumed.history == whole.history
+    ours, theirs = resumed.model.state_dict(), whole.model.state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    moments = [s.state_dict()["arch_opt"]["state"][0]["exp_avg"] for s in (resumed, whole)]
+    assert moments[0].equal(moments[1])
+
+
+def test_a_state_of_another_search_is_refused_by_what_differs() -> None:
+    search = _search()
+    logits = [p.detach().clone() for p in search.model.arch_parameters()]
+    with pytest.raises(InputError, match=r"missing: linears\.2\.weight"):
+        search.load_state_dict(_search(max_depth=2).state_dict())
+    other = _search(candidates=("relu", "tanh", "sigmoid", "identity")).state_dict()
+    with pytest.raises(InputError, match=r"choose among \[\['relu', 'tanh', 'sigmoid'"):
+        search.load_state_dict(other)  # the same shapes: the logits would weigh other options
+    with pytest.raises(InputTypeError, match=r"ArchitectureSearch\.state_dict\(\)"):
+        search.load_state_dict({"step": 3})
+    assert all(torch.equal(a, b) for a, b in zip(logits, search.model.arch_parameters()))

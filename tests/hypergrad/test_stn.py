@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import copy
+import io
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
 
 from hyperlab.errors import InputError, InputTypeError
-from hyperlab.hypergrad.stn import SelfTuningMLP, StnLinear, STNTrainer
+from hyperlab.hypergrad.stn import SelfTuningMLP, STNHistory, StnLinear, STNTrainer
 
 
 def _batches(dtype: torch.dtype, n: int = 320, batch: int = 32) -> tuple[list, list]:
@@ -100,3 +104,94 @@ def test_the_weight_step_builds_its_noise_on_the_models_device() -> None:
     y = torch.zeros(8, dtype=torch.long, device="meta")
     with pytest.raises(RuntimeError, match="meta tensors"):
         STNTrainer(model).fit([(x, y)], [(x, y)])
+
+
+def _stn(width: int = 16, seed: int = 0, **kwargs: Any) -> STNTrainer:
+    torch.manual_seed(seed)
+    model = SelfTuningMLP(64, 10, width=width, depth=2, dropout=0.2, weight_decay=1e-3)
+    return STNTrainer(model.double(), hyper_lr=0.05, train_steps=3, **kwargs)
+
+
+def _saved(obj: Any) -> Any:
+    """``obj`` through torch.save and torch.load(weights_only=True), as a checkpoint file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def test_a_trainer_saved_with_torch_save_resumes_the_same_run_bit_for_bit() -> None:
+    """There was no state to save: a run could not be checkpointed and resumed. The step
+    count (4 steps of 10 per pass: the phase of train_steps=3) is restored with the model,
+    both Adam states and the history."""
+    tr, va = _batches(torch.float64, n=160, batch=16)
+    whole = _stn()
+    whole.fit(tr[:4], va)
+    whole.fit(tr, va, epochs=2)
+
+    first = _stn()
+    first.fit(tr[:4], va)
+    state, rng = _saved([first.state_dict(), torch.get_rng_state()])
+    resumed = _stn(seed=7)  # other starting weights: the state replaces them
+    resumed.load_state_dict(state)
+    torch.set_rng_state(rng)
+    resumed.fit(tr, va, epochs=2)
+
+    assert resumed.history == whole.history
+    assert len(resumed.history.step) == (4 + 20) // 3
+    ours, theirs = resumed.model.state_dict(), whole.model.state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    assert _saved(resumed.state_dict())["weight_opt"]["state"][0]["exp_avg"].equal(
+        whole.state_dict()["weight_opt"]["state"][0]["exp_avg"]
+    )
+
+
+def test_a_state_is_a_snapshot_that_training_on_does_not_change() -> None:
+    tr, va = _batches(torch.float64, n=64, batch=16)
+    trainer = _stn()
+    trainer.fit(tr, va)
+    state = trainer.state_dict()
+    hyper = state["model"]["hyper"].clone()
+    moment = state["hyper_opt"]["state"][0]["exp_avg"].clone()
+    trainer.fit(tr, va)
+    assert state["model"]["hyper"].equal(hyper)
+    assert state["hyper_opt"]["state"][0]["exp_avg"].equal(moment)
+
+
+def test_a_state_that_is_not_this_trainers_is_refused_by_what_differs() -> None:
+    from hyperlab.hypergrad.relax import ArchitectureSearch, RelaxedMLP
+
+    tr, va = _batches(torch.float64, n=64, batch=16)
+    saved = _stn()
+    saved.fit(tr, va)
+    state = saved.state_dict()
+    trainer = _stn(seed=3)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    search = ArchitectureSearch(RelaxedMLP(4, 2))
+    with pytest.raises(
+        InputTypeError, match=r"saved by ArchitectureSearch\.state_dict\(\), not by STNTrainer"
+    ):
+        trainer.load_state_dict(search.state_dict())
+    with pytest.raises(
+        InputTypeError, match=r"saved by STNTrainer\.state_dict\(\), not by ArchitectureSearch"
+    ):
+        search.load_state_dict(state)
+    with pytest.raises(InputTypeError, match=r"lacks \['history'\]"):
+        trainer.load_state_dict({k: v for k, v in state.items() if k != "history"})
+    with pytest.raises(InputTypeError, match="got list"):
+        trainer.load_state_dict([state])  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"layers\.0\.elem\.weight \(32, 64\) vs \(16, 64\)"):
+        trainer.load_state_dict(_stn(width=32).state_dict())
+    with pytest.raises(InputError, match=r"it tunes \['dropout'\], this trainer tunes"):
+        trainer.load_state_dict(_stn(tune=["dropout"]).state_dict())
+    with pytest.raises(InputError, match="step must be an integer >= 0, got -1"):
+        trainer.load_state_dict({**state, "step": -1})
+    odd = copy.deepcopy(state)
+    odd["weight_opt"]["state"][0]["exp_avg"] = torch.zeros(3)
+    with pytest.raises(InputError, match=r"weight_opt's 'exp_avg' of parameter 0 has shape \(3,\)"):
+        trainer.load_state_dict(odd)
+    with pytest.raises(InputError, match="history must have the fields"):
+        trainer.load_state_dict({**state, "history": {"step": []}})
+    after = trainer.model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items())
+    assert trainer.history == STNHistory() and trainer.state_dict()["step"] == 0

@@ -439,3 +439,12 @@ def test_a_loss_linear_in_the_output_gives_a_hypergradient() -> None:
             model, lambda out, y: (out - y).mean(), [WeightDecay(model)], method=method
         )
         assert np.isfinite(trainer.fit(data, data).values["weight_decay"]).all()
+
+
+def test_the_state_of_another_kind_of_trainer_is_refused_by_its_kind() -> None:
+    from hyperlab.hypergrad.stn import SelfTuningMLP, STNTrainer
+
+    _, trainer = _resumable()
+    with pytest.raises(InputTypeError, match=r"saved by STNTrainer\.state_dict\(\), not by Hyper"):
+        trainer.load_state_dict(STNTrainer(SelfTuningMLP(4, 2)).state_dict())
+    assert trainer.state_dict()["trainer"] == "HyperTrainer"

@@ -6,6 +6,7 @@ except :mod:`hyperlab.errors`.
 
 from __future__ import annotations
 
+from hyperlab.hypergrad.hd import LR_HISTORY_SIZE as LR_HISTORY_SIZE
 from hyperlab.hypergrad.hd import SGDHD as SGDHD
 from hyperlab.hypergrad.hd import SGDNHD as SGDNHD
 from hyperlab.hypergrad.hd import AdamHD as AdamHD
@@ -37,6 +38,7 @@ from hyperlab.hypergrad.valgrad import module_loss as module_loss
 from hyperlab.hypergrad.valgrad import t1t2_hypergradient as t1t2_hypergradient
 
 __all__ = [
+    "LR_HISTORY_SIZE",
     "METHODS",
     "SGDHD",
     "SGDNHD",

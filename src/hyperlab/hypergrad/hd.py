@@ -29,7 +29,10 @@ Design decisions, stated once:
 
 * **Where the rate lives.** The learned rate *is* ``param_groups[i]["lr"]`` (a float), so every
   reader of ``lr`` (loggers, schedulers) sees the current value. :attr:`HDOptimizer.lr_history`
-  keeps one list of rates per group (the rate used at each step).
+  keeps one list of rates per group: the rate used at each of the last ``lr_history_size``
+  steps (default :data:`LR_HISTORY_SIZE`; ``None`` keeps every step), so that a long run's
+  memory and every checkpoint of it stay bounded. :attr:`HDOptimizer.lr_history_offset`
+  counts the older steps no longer kept.
 * **Schedulers.** The hypergradient update is applied to whatever ``lr`` holds when ``step`` is
   called. A chainable scheduler (``StepLR``, ``ExponentialLR``, ``MultiStepLR``,
   ``CosineAnnealingLR``, ``ReduceLROnPlateau``...) therefore multiplies the *learned* rate
@@ -72,10 +75,16 @@ from hyperlab.errors import (
     InputTypeError,
     check_bool,
     check_nonneg,
+    check_positive_int,
     check_unit,
 )
 
-__all__ = ["SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
+__all__ = ["LR_HISTORY_SIZE", "SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
+
+LR_HISTORY_SIZE = 10_000
+"""How many of the latest rates :attr:`HDOptimizer.lr_history` keeps per group by default:
+enough to plot a run of ten thousand steps whole, and about 90 kB per group in a checkpoint
+however long the run."""
 
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
@@ -298,20 +307,41 @@ class HDOptimizer(Optimizer):
         defaults: The base optimizer's defaults plus ``lr``, ``hyper_lr``, ``multiplicative``
             and ``normalize`` (see :class:`SGDHD` for their meaning).
         per_group: Learn one rate per param group instead of one global rate.
+        lr_history_size: How many of the latest rates :attr:`lr_history` keeps per group (an
+            integer >= 1; ``None`` keeps them all, and a long run's checkpoints grow with it).
+
+    Attributes:
+        lr_history: Per group, the rate used at each of the last ``lr_history_size`` steps,
+            oldest first.
+        lr_history_offset: Per group, how many earlier steps' rates were dropped from
+            :attr:`lr_history`: its entry ``i`` is the rate of the group's step
+            ``lr_history_offset[g] + i + 1``.
 
     Raises:
-        InputTypeError: ``params`` is a module (``model`` for ``model.parameters()``).
-        InputError: ``params`` holds no parameter.
+        InputTypeError: ``params`` is a module (``model`` for ``model.parameters()``), or
+            ``lr_history_size`` is not an integer or ``None``.
+        InputError: ``params`` holds no parameter, or ``lr_history_size < 1``.
     """
 
     #: The per-parameter state entries a subclass keeps; a loaded state holding others is
     #: refused (``None``: not checked).
     STATE_KEYS: tuple[str, ...] | None = None
 
-    def __init__(self, params: Any, defaults: dict[str, Any], *, per_group: bool) -> None:
+    def __init__(
+        self,
+        params: Any,
+        defaults: dict[str, Any],
+        *,
+        per_group: bool,
+        lr_history_size: int | None = LR_HISTORY_SIZE,
+    ) -> None:
         self.per_group = check_bool("per_group", per_group)
+        self.lr_history_size = check_positive_int(
+            "lr_history_size", lr_history_size, allow_none=True
+        )
         super().__init__(checked_params(type(self).__name__, params), defaults)
         self.lr_history: list[list[float]] = [[] for _ in self.param_groups]
+        self.lr_history_offset: list[int] = [0 for _ in self.param_groups]
 
     # -- public API -------------------------------------------------------------------------
 
@@ -338,16 +368,33 @@ class HDOptimizer(Optimizer):
         group.setdefault("hypergrad", 0.0)
         if hasattr(self, "lr_history"):
             self.lr_history.append([])
+            self.lr_history_offset.append(0)
 
     def __getstate__(self) -> dict[str, Any]:  # pickling and deepcopy keep our settings
         out = super().__getstate__()
-        out.update(per_group=self.per_group, lr_history=self.lr_history)
+        out.update(
+            per_group=self.per_group,
+            lr_history=self.lr_history,
+            lr_history_size=self.lr_history_size,
+            lr_history_offset=self.lr_history_offset,
+        )
         return out
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # (torch's load_state_dict calls it too, with its state)
+        # pickled before the history was bounded: the default bound, nothing dropped yet
+        if "lr_history_size" not in self.__dict__:
+            self.lr_history_size = LR_HISTORY_SIZE
+        if "lr_history" in state and "lr_history_offset" not in state:
+            self.lr_history_offset = [0 for _ in self.lr_history]
+            self._trim_histories()
+
     def state_dict(self) -> dict[str, Any]:
-        """The ``torch.optim`` state dict plus ``lr_history`` and ``per_group``."""
+        """The ``torch.optim`` state dict plus ``per_group``, ``lr_history`` (at most
+        ``lr_history_size`` rates per group) and ``lr_history_offset``."""
         out = super().state_dict()
         out["lr_history"] = [list(h) for h in self.lr_history]
+        out["lr_history_offset"] = list(self.lr_history_offset)
         out["per_group"] = self.per_group
         return out
 
@@ -357,15 +404,22 @@ class HDOptimizer(Optimizer):
         optimizer's hypergradient settings. As in ``torch.optim``, the state's settings (the
         learned ``lr``, ``hyper_lr``, ``momentum``..., and ``per_group``) replace the ones this
         optimizer was made with: to change one on resuming, set it in ``param_groups`` after
-        loading.
+        loading. ``lr_history_size`` stays this optimizer's: a longer saved history (one saved
+        before the history was bounded, say) keeps its latest rates.
 
         Raises:
             InputError: the state is of another kind of optimizer, or asks for a setting not
                 implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``,
-                SGD's dampening); nothing was loaded.
+                SGD's dampening), or its ``lr_history`` is not one list of rates per group;
+                nothing was loaded.
         """
         state_dict = dict(state_dict)
-        history = state_dict.pop("lr_history", None)
+        history, offset = _checked_history(
+            type(self).__name__,
+            state_dict.pop("lr_history", None),
+            state_dict.pop("lr_history_offset", None),
+            state_dict.get("param_groups"),
+        )
         per_group = check_bool("per_group", state_dict.pop("per_group", self.per_group))
         groups = state_dict.get("param_groups")
         groups = groups if isinstance(groups, list) else []
@@ -388,9 +442,8 @@ class HDOptimizer(Optimizer):
         except Exception:  # a refused state leaves the optimizer as it was
             self.param_groups[:], self.state, self.per_group = before
             raise
-        if history is None:
-            history = [[] for _ in self.param_groups]
-        self.lr_history = [list(h) for h in history]
+        self.lr_history, self.lr_history_offset = history, offset
+        self._trim_histories()
 
     def _check_kind(self, groups: Any) -> None:
         """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD)."""
@@ -419,9 +472,21 @@ class HDOptimizer(Optimizer):
             self.lr_history[i].append(float(group["lr"]))
             forget_unmoved(self, group, ("hd_dir",))
             self._update_group(group)
+        self._trim_histories()
         return loss
 
     # -- private ------------------------------------------------------------------------------
+
+    def _trim_histories(self) -> None:
+        """Drop the oldest rates past ``lr_history_size``, counting them in the offsets."""
+        size = self.lr_history_size
+        if size is None:
+            return
+        for i, history in enumerate(self.lr_history):
+            extra = len(history) - size
+            if extra > 0:
+                del history[:extra]
+                self.lr_history_offset[i] += extra
 
     def _check_group(self, group: dict[str, Any]) -> None:
         refuse_unsupported(type(self).__name__, group)
@@ -538,6 +603,37 @@ class HDOptimizer(Optimizer):
         )
 
 
+def _checked_history(
+    owner: str, history: Any, offset: Any, groups: Any
+) -> tuple[list[list[float]], list[int]]:
+    """A state's ``lr_history`` and ``lr_history_offset`` as fresh lists, one per param group
+    of the state (empty and zeros when it has none: a plain ``torch.optim`` state, or one
+    saved before the offsets were kept).
+
+    Raises:
+        InputError: either is not one entry per group (rates, and counts >= 0).
+    """
+    n = len(groups) if isinstance(groups, list) else 0
+    history = [[] for _ in range(n)] if history is None else history
+    offset = [0] * n if offset is None else offset
+    ok = (
+        isinstance(history, list | tuple)
+        and len(history) == n
+        and all(isinstance(h, list | tuple) for h in history)
+        and all(isinstance(r, int | float) for h in history for r in h)
+        and isinstance(offset, list | tuple)
+        and len(offset) == n
+        and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in offset)
+    )
+    if not ok:
+        raise InputError(
+            f"{owner}.load_state_dict: the state's lr_history must be one list of rates per "
+            f"param group ({n}) and its lr_history_offset one count >= 0 per group, got "
+            f"{_short(history)} and {_short(offset)}; nothing was loaded"
+        )
+    return [[float(r) for r in h] for h in history], [int(k) for k in offset]
+
+
 def _safe_div(num: float, den: float) -> float:
     """``num / den``; NaN (no hyper step: :func:`_apply` skips it) when a gradient or the
     last update is zero, so that no cosine is read where there is none."""
@@ -581,6 +677,8 @@ class SGDHD(HDOptimizer):
             ``[0, 1)``; 0 is the plain rule). A small positive target settles at a smaller
             rate than the plain rule's edge of oscillation.
         per_group: One learned rate per param group instead of one global rate.
+        lr_history_size: How many of the latest rates :attr:`~HDOptimizer.lr_history` keeps
+            per group (default :data:`LR_HISTORY_SIZE`; ``None``: every step's).
     """
 
     STATE_KEYS = SGD_STATE
@@ -598,6 +696,7 @@ class SGDHD(HDOptimizer):
         normalize: bool = True,
         target_cosine: float = 0.0,
         per_group: bool = False,
+        lr_history_size: int | None = LR_HISTORY_SIZE,
     ) -> None:
         check_unit("momentum", momentum)
         check_bool("nesterov", nesterov)
@@ -614,7 +713,7 @@ class SGDHD(HDOptimizer):
             normalize=normalize,
             target_cosine=target_cosine,
         )
-        super().__init__(params, defaults, per_group=per_group)
+        super().__init__(params, defaults, per_group=per_group, lr_history_size=lr_history_size)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -663,6 +762,7 @@ class SGDNHD(SGDHD):
         normalize: bool = True,
         target_cosine: float = 0.0,
         per_group: bool = False,
+        lr_history_size: int | None = LR_HISTORY_SIZE,
     ) -> None:
         super().__init__(
             params,
@@ -675,6 +775,7 @@ class SGDNHD(SGDHD):
             normalize=normalize,
             target_cosine=target_cosine,
             per_group=per_group,
+            lr_history_size=lr_history_size,
         )
 
 
@@ -695,6 +796,8 @@ class AdamHD(HDOptimizer):
         normalize: Divide the hypergradient by ``‖g_t‖·‖u_{t-1}‖``.
         target_cosine: The cosine the rate settles at (see :class:`SGDHD`).
         per_group: One learned rate per param group.
+        lr_history_size: How many of the latest rates :attr:`~HDOptimizer.lr_history` keeps
+            per group (default :data:`LR_HISTORY_SIZE`; ``None``: every step's).
     """
 
     STATE_KEYS = ADAM_STATE
@@ -712,6 +815,7 @@ class AdamHD(HDOptimizer):
         normalize: bool = True,
         target_cosine: float = 0.0,
         per_group: bool = False,
+        lr_history_size: int | None = LR_HISTORY_SIZE,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -723,7 +827,7 @@ class AdamHD(HDOptimizer):
             normalize=normalize,
             target_cosine=target_cosine,
         )
-        super().__init__(params, defaults, per_group=per_group)
+        super().__init__(params, defaults, per_group=per_group, lr_history_size=lr_history_size)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)

@@ -16,9 +16,10 @@ end the mixture is discretized to its argmax and the chosen network is retrained
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import cast
+import copy
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,14 @@ from hyperlab.errors import (
     check_seed,
 )
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
+from hyperlab.hypergrad.checkpoint import (
+    check_history,
+    check_module_state,
+    check_optimizer_state,
+    check_step,
+    check_trainer_state,
+    load_optimizer,
+)
 from hyperlab.hypergrad.trainer import check_criterion, scalar_loss
 
 __all__ = [
@@ -243,6 +252,9 @@ class SearchHistory:
 class ArchitectureSearch:
     """First-order DARTS: Adam on the weights (training batches), Adam on the logits (validation).
 
+    A long search is checkpointed with ``torch.save(search.state_dict(), path)`` and resumed
+    by :meth:`load_state_dict` into a search made as the first one was (see there).
+
     Args:
         model: The relaxed network.
         criterion: Loss ``criterion(output, target) -> scalar``.
@@ -324,6 +336,61 @@ class ArchitectureSearch:
                 self._a_opt.step()
             self._record(float(loss.detach()), float(vloss.detach()))
         return self.model.discretize()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything resuming needs, as a snapshot of tensors and plain data (``torch.load(...,
+        weights_only=True)`` reads it back): the model's state (weights and mixture logits),
+        each layer's candidate activations (what the logits weigh), both Adam states, the step
+        count (how much of the warm-up is done) and the history.
+
+        Gumbel-softmax samples are drawn from torch's global generator, which the search does
+        not own: to resume bit for bit with ``gumbel=True``, save ``torch.get_rng_state()``
+        with this state (and ``torch.cuda.get_rng_state()`` on a GPU) and restore it.
+        """
+        return {
+            "trainer": type(self).__name__,
+            "step": self._step,
+            "candidates": self._candidates(),
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "weight_opt": copy.deepcopy(self._w_opt.state_dict()),
+            "arch_opt": copy.deepcopy(self._a_opt.state_dict()),
+            "history": asdict(self.history),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a state of :meth:`state_dict`: the next :meth:`fit` continues the same
+        search. The settings (rates, weight decay, ``warmup_steps``) stay this search's; each
+        ``fit`` reads the validation data from its first batch.
+
+        Raises:
+            InputTypeError: ``state`` is not such a mapping, or is another kind of trainer's.
+            InputError: its candidate activations, its model's keys or shapes (another depth
+                or width), its optimizers' states or its history are not this search's (named
+                in the message); nothing was loaded.
+        """
+        kind = type(self).__name__
+        keys = ("step", "candidates", "model", "weight_opt", "arch_opt", "history")
+        state = check_trainer_state(state, kind, keys)
+        step = check_step(kind, "step", state["step"])
+        check_module_state(kind, state["model"], self.model)
+        theirs = state["candidates"]
+        layers = theirs if isinstance(theirs, list | tuple) else [theirs]
+        if [list(c) if isinstance(c, list | tuple) else c for c in layers] != self._candidates():
+            raise InputError(
+                f"{kind} state: its layers choose among {theirs!r}, this search's among "
+                f"{self._candidates()}; nothing was loaded"
+            )
+        check_optimizer_state(kind, "weight_opt", state["weight_opt"], self._w_opt)
+        check_optimizer_state(kind, "arch_opt", state["arch_opt"], self._a_opt)
+        history = check_history(kind, SearchHistory, state["history"])
+        self.model.load_state_dict(dict(state["model"]))
+        load_optimizer(self._w_opt, state["weight_opt"])
+        load_optimizer(self._a_opt, state["arch_opt"])
+        self._step = step
+        self.history = history
+
+    def _candidates(self) -> list[list[str]]:
+        return [list(a.candidates) for a in self.model._mixed()]
 
     def _record(self, loss: float, vloss: float) -> None:
         h = self.history

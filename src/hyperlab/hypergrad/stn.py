@@ -21,10 +21,11 @@ it with an entropy bonus.)
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 import torch
@@ -39,6 +40,14 @@ from hyperlab.errors import (
     check_positive_int,
 )
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
+from hyperlab.hypergrad.checkpoint import (
+    check_history,
+    check_module_state,
+    check_optimizer_state,
+    check_step,
+    check_trainer_state,
+    load_optimizer,
+)
 from hyperlab.hypergrad.trainer import check_criterion, scalar_loss, tune_names
 
 __all__ = ["HYPERPARAMETERS", "STNHistory", "STNTrainer", "SelfTuningMLP", "StnLinear"]
@@ -175,6 +184,9 @@ class STNHistory:
 class STNTrainer:
     """Alternate perturbed weight steps and validation hyperparameter steps.
 
+    A long run is checkpointed with ``torch.save(trainer.state_dict(), path)`` and resumed by
+    :meth:`load_state_dict` into a trainer made as the first one was (see there).
+
     Args:
         model: The self-tuning network.
         criterion: Data loss ``criterion(output, target) -> scalar``.
@@ -223,7 +235,6 @@ class STNTrainer:
         self._h_opt = torch.optim.Adam([model.hyper], lr=hyper_lr)
         self.history = STNHistory()
         self._step = 0
-        self._phase = 0
 
     def fit(
         self,
@@ -245,12 +256,61 @@ class STNTrainer:
         for batch in passes(train_data, epochs):
             self._step += 1
             loss = self._weight_step(batch)
-            self._phase += 1
-            if self._phase % self.train_steps == 0:
+            if self._step % self.train_steps == 0:
                 for _ in range(self.val_steps):
                     vloss = self._hyper_step(next(val_batches))
                 self._record(loss, vloss)
         return self.history
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything resuming needs, as a snapshot of tensors and plain data (``torch.load(...,
+        weights_only=True)`` reads it back): the model's state (weights, response layers,
+        hyperparameters), both Adam states, the step count (the phase of ``train_steps``), the
+        tuned names and the history.
+
+        The perturbations and dropout masks are drawn from torch's global generator, which
+        the trainer does not own: to resume bit for bit, save ``torch.get_rng_state()`` with
+        this state (and ``torch.cuda.get_rng_state()`` on a GPU) and restore it on resuming.
+        """
+        return {
+            "trainer": type(self).__name__,
+            "step": self._step,
+            "tune": list(self.tune),
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "weight_opt": copy.deepcopy(self._w_opt.state_dict()),
+            "hyper_opt": copy.deepcopy(self._h_opt.state_dict()),
+            "history": asdict(self.history),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a state of :meth:`state_dict`: the next :meth:`fit` continues the same run.
+        The settings (rates, perturbation, ``train_steps``, ``val_steps``) stay this
+        trainer's; each ``fit`` reads the validation data from its first batch.
+
+        Raises:
+            InputTypeError: ``state`` is not such a mapping, or is another kind of trainer's.
+            InputError: its tuned names, its model's keys or shapes, its optimizers' states or
+                its history are not this trainer's (named in the message); nothing was loaded.
+        """
+        kind = type(self).__name__
+        keys = ("step", "tune", "model", "weight_opt", "hyper_opt", "history")
+        state = check_trainer_state(state, kind, keys)
+        step = check_step(kind, "step", state["step"])
+        theirs = list(state["tune"]) if isinstance(state["tune"], list | tuple) else state["tune"]
+        if not isinstance(theirs, list) or sorted(map(str, theirs)) != sorted(self.tune):
+            raise InputError(
+                f"{kind} state: it tunes {theirs!r}, this trainer tunes {self.tune}; nothing "
+                "was loaded"
+            )
+        check_module_state(kind, state["model"], self.model)
+        check_optimizer_state(kind, "weight_opt", state["weight_opt"], self._w_opt)
+        check_optimizer_state(kind, "hyper_opt", state["hyper_opt"], self._h_opt)
+        history = check_history(kind, STNHistory, state["history"])
+        self.model.load_state_dict(dict(state["model"]))
+        load_optimizer(self._w_opt, state["weight_opt"])
+        load_optimizer(self._h_opt, state["hyper_opt"])
+        self._step = step
+        self.history = history
 
     def _weight_step(self, batch: tuple[Tensor, Tensor]) -> float:
         x, y = batch

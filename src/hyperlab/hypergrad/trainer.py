@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_positive_int
 from hyperlab.hypergrad.batches import Cycle, check_epochs, check_reiterable, checked_batch, passes
+from hyperlab.hypergrad.checkpoint import check_trainer_state
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
 from hyperlab.hypergrad.valgrad import (
     check_neumann,
@@ -199,6 +200,7 @@ class HyperTrainer:
         too), the hyperparameter optimizer's moments and the history. Tensors and plain data,
         so ``torch.load(..., weights_only=True)`` reads it back."""
         return {
+            "trainer": type(self).__name__,
             "step": self._step,
             "tune": list(self._tuned),
             "hyperparameters": {n: t.detach().clone() for n, t in self._regs_tensors().items()},
@@ -212,7 +214,8 @@ class HyperTrainer:
         this trainer's; each ``fit`` reads the validation data from its first batch.
 
         Raises:
-            InputTypeError: ``state`` is not such a mapping.
+            InputTypeError: ``state`` is not such a mapping, or is another kind of trainer's
+                (an :class:`~hyperlab.hypergrad.stn.STNTrainer`'s, say).
             InputError: its hyperparameters or tuned names are not this trainer's; nothing was
                 loaded.
         """
@@ -399,11 +402,7 @@ def _checked_state(
     """The hyperparameter values of a :meth:`HyperTrainer.state_dict`, refusing one that is
     not such a state or is another trainer's (other hyperparameters, shapes or tuned names)."""
     keys = ("step", "tune", "hyperparameters", "hyper_opt", "history")
-    if not isinstance(state, Mapping) or any(k not in state for k in keys):
-        raise InputTypeError(
-            f"a HyperTrainer state is the mapping HyperTrainer.state_dict() returns (keys "
-            f"{list(keys)}), got {type(state).__name__}"
-        )
+    state = check_trainer_state(state, "HyperTrainer", keys)
     values = state["hyperparameters"]
     theirs = (
         {n: tuple(v.shape) for n, v in values.items() if isinstance(v, Tensor)}

@@ -1,0 +1,165 @@
+"""Checks shared by the trainers' ``load_state_dict``: a state is refused, naming what differs,
+before anything of it is loaded, so that a refused state leaves the trainer as it was.
+
+A trainer's state names its kind (``"trainer": "STNTrainer"``); its model's and its
+optimizers' states must have this trainer's keys and shapes; its history must have the fields of
+this trainer's history.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from hyperlab.errors import InputError, InputTypeError, listed
+
+__all__ = [
+    "check_history",
+    "check_module_state",
+    "check_optimizer_state",
+    "check_step",
+    "check_trainer_state",
+    "load_optimizer",
+]
+
+H = TypeVar("H")
+
+
+def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[str, Any]:
+    """``state`` if it is a mapping of ``kind``'s ``state_dict`` with every one of ``keys``.
+
+    Raises:
+        InputTypeError: ``state`` is not a mapping, or is the state of another kind of trainer
+            (named), or lacks some of ``keys`` (named).
+    """
+    if not isinstance(state, Mapping):
+        raise InputTypeError(
+            f"a {kind} state is the mapping {kind}.state_dict() returns, got {type(state).__name__}"
+        )
+    theirs = state.get("trainer", kind)
+    if theirs != kind:
+        raise InputTypeError(
+            f"this state was saved by {theirs}.state_dict(), not by {kind}.state_dict(): "
+            f"load it with {theirs}.load_state_dict; nothing was loaded"
+        )
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise InputTypeError(
+            f"a {kind} state is the mapping {kind}.state_dict() returns (keys {list(keys)}); "
+            f"this one lacks {missing} (its keys: {sorted(map(str, state))}); nothing was loaded"
+        )
+    return state
+
+
+def check_step(kind: str, name: str, value: Any) -> int:
+    """A saved counter as an ``int`` (a bool or a negative number is refused).
+
+    Raises:
+        InputError: ``value`` is not an integer >= 0.
+    """
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = int(value.item())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{kind} state: {name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def check_module_state(kind: str, theirs: Any, module: nn.Module) -> None:
+    """Refuse a saved ``module.state_dict()`` whose keys or shapes are not ``module``'s.
+
+    Raises:
+        InputError: naming the missing and unexpected keys and the shapes that differ.
+    """
+    ours = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    if not isinstance(theirs, Mapping):
+        raise InputError(f"{kind} state: the model's state must be a mapping, got {theirs!r:.80}")
+    saved = {str(k): _shape(v) for k, v in theirs.items()}
+    differences = _differences(saved, ours)
+    if differences:
+        raise InputError(
+            f"{kind} state: its model is not this trainer's {type(module).__name__} ("
+            + "; ".join(differences)
+            + "); nothing was loaded"
+        )
+
+
+def check_optimizer_state(kind: str, name: str, theirs: Any, opt: torch.optim.Optimizer) -> None:
+    """Refuse a saved ``opt.state_dict()`` whose groups or per-parameter tensors do not fit
+    ``opt`` (another model's optimizer): ``torch.optim`` would fail inside, or load moments of
+    the wrong shape.
+
+    Raises:
+        InputError: naming the optimizer, the group or parameter and what differs.
+    """
+    groups = theirs.get("param_groups") if isinstance(theirs, Mapping) else None
+    per_param = theirs.get("state") if isinstance(theirs, Mapping) else None
+    if not isinstance(groups, list) or not isinstance(per_param, Mapping):
+        raise InputError(
+            f"{kind} state: {name} must be a torch.optim state dict (param_groups and state), "
+            f"got {theirs!r:.80}"
+        )
+    ours = [len(g["params"]) for g in opt.param_groups]
+    sizes = [len(g.get("params", [])) if isinstance(g, Mapping) else -1 for g in groups]
+    if sizes != ours:
+        raise InputError(
+            f"{kind} state: {name} has param groups of {sizes} parameters, this trainer's have "
+            f"{ours}; nothing was loaded"
+        )
+    params = [p for g in opt.param_groups for p in g["params"]]
+    ids = [i for g in groups for i in g["params"]]
+    for key, entries in per_param.items():
+        if key not in ids or not isinstance(entries, Mapping):
+            raise InputError(f"{kind} state: {name} holds a state for unknown parameter {key!r}")
+        shape = tuple(params[ids.index(key)].shape)
+        for entry, value in entries.items():
+            if isinstance(value, Tensor) and value.ndim > 0 and tuple(value.shape) != shape:
+                raise InputError(
+                    f"{kind} state: {name}'s {entry!r} of parameter {key} has shape "
+                    f"{tuple(value.shape)}, the parameter {shape}; nothing was loaded"
+                )
+
+
+def load_optimizer(opt: torch.optim.Optimizer, state: Mapping[str, Any]) -> None:
+    """Load a checked state into ``opt``, keeping ``opt``'s settings (rates, weight decay):
+    as for :class:`~hyperlab.hypergrad.trainer.HyperTrainer`, they are the trainer's."""
+    settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    opt.load_state_dict(dict(state))
+    for group, mine in zip(opt.param_groups, settings):
+        group.update(mine)
+
+
+def check_history(kind: str, cls: type[H], data: Any) -> H:
+    """A fresh ``cls`` (a history dataclass) from its saved ``dataclasses.asdict`` form.
+
+    Raises:
+        InputError: ``data`` is not a mapping with exactly ``cls``'s fields.
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    if not isinstance(data, Mapping) or sorted(map(str, data)) != sorted(names):
+        got = sorted(map(str, data)) if isinstance(data, Mapping) else repr(data)[:80]
+        raise InputError(
+            f"{kind} state: its history must have the fields {names}, got {got}; nothing was loaded"
+        )
+    return cls(**copy.deepcopy(dict(data)))
+
+
+def _shape(value: Any) -> tuple[int, ...] | str:
+    return tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+
+
+def _differences(saved: Mapping[str, Any], ours: Mapping[str, Any]) -> list[str]:
+    """What differs between two ``{key: shape}`` maps, at most a few of each kind."""
+    missing = [k for k in ours if k not in saved]
+    extra = [k for k in saved if k not in ours]
+    shapes = [f"{k} {saved[k]} vs {ours[k]}" for k in ours if k in saved and saved[k] != ours[k]]
+    labels = ("missing", "unexpected", "shapes (saved vs this model's)")
+    return [
+        f"{label}: {listed(items, 5)}"
+        for label, items in zip(labels, (missing, extra, shapes))
+        if items
+    ]
