@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from hyperlab.errors import InputError, InputTypeError
-from hyperlab.hypergrad import LR_HISTORY_SIZE, SGDHD, SGDNHD, AdamHD
+from hyperlab.hypergrad import LR_HISTORY_SIZE, SGDHD, SGDNHD, AdamHD, StackedOptimizer, stack
 
 
 def _problem(seed: int = 0) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
@@ -121,3 +121,39 @@ def test_bad_history_settings_and_states_are_refused_by_name() -> None:
         with pytest.raises(InputError, match="one list of rates per param group"):
             opt.load_state_dict({**state, **odd})
     assert len(opt.lr_history[0]) == 2
+
+
+def test_a_stacks_history_keeps_its_latest_steps_and_they_resume() -> None:
+    """StackedOptimizer.history grew by one dict per step without end, in every checkpoint."""
+    model, x, y = _problem()
+    opt = StackedOptimizer(model.parameters(), ["sgd", "adam"], history_size=5)
+    _run(model, opt, x, y, 12)
+    assert len(opt.history) == 5 and opt.hyper_state["steps"] == 12
+    assert opt.history[-1] == opt.hyperparameters()
+    whole = StackedOptimizer(model.parameters(), ["sgd", "adam"], history_size=None)
+    whole.load_state_dict(opt.state_dict())
+    _run(model, whole, x, y, 3)
+    assert len(whole.history) == 8  # no bound: the 5 loaded and 3 more
+    small = StackedOptimizer(model.parameters(), ["sgd", "adam"], history_size=2)
+    small.load_state_dict(whole.state_dict())
+    assert small.history == whole.history[-2:]  # a longer saved history keeps its latest
+    pickled = pickle.loads(pickle.dumps(small))
+    assert pickled.history_size == 2
+
+
+def test_a_stack_factory_passes_on_its_history_size() -> None:
+    model, _, _ = _problem()
+    assert stack("sgd", "adam", history_size=3)(model.parameters()).history_size == 3
+    assert stack("sgd", "adam")(model.parameters()).history_size == LR_HISTORY_SIZE
+    with pytest.raises(InputError, match="history_size"):
+        stack("sgd", "adam", history_size=0)
+
+
+@pytest.mark.parametrize("history", [{"g0.lr": 0.1}, [0.1, 0.2], "steps"])
+def test_a_stack_state_whose_history_is_not_dicts_is_refused(history: Any) -> None:
+    model, _, _ = _problem()
+    opt = StackedOptimizer(model.parameters(), ["sgd", "adam"])
+    state = opt.state_dict()
+    state["history"] = history
+    with pytest.raises(InputError, match="history must be a list of dicts"):
+        opt.load_state_dict(state)

@@ -41,7 +41,7 @@ The base level's hyperparameters live in ``param_groups`` (``lr``, ``momentum``,
 set per group, so schedulers and loggers see the learned values; a scheduler's write is the
 value learning continues from. The hyperoptimizers' hyperparameters are shared by all groups.
 :meth:`StackedOptimizer.hyperparameters` returns every current value; ``history`` keeps one
-such dict per step.
+such dict per step, for the last ``history_size`` steps (as ``HDOptimizer.lr_history`` does).
 """
 
 from __future__ import annotations
@@ -62,12 +62,14 @@ from hyperlab.errors import (
     UnknownNameError,
     check_bool,
     check_nonneg,
+    check_positive_int,
     check_unit,
 )
 from hyperlab.hypergrad.hd import (
     _MAX_LR,
     _UNSUPPORTED,
     ADAM_STATE,
+    LR_HISTORY_SIZE,
     SGD_STATE,
     adam_moments,
     check_state_entries,
@@ -445,7 +447,7 @@ def _level_class(spec: Any) -> type[Level]:
 # -- the stack -------------------------------------------------------------------------------
 
 
-_OWN_ATTRS = ("levels", "_learn", "hyper_state", "history")
+_OWN_ATTRS = ("levels", "_learn", "hyper_state", "history", "history_size")
 _MIN_LOG_LR = 1e-12  # the floor of a rate learned in log coordinates (0 is their -inf)
 
 
@@ -473,9 +475,23 @@ class StackedOptimizer(Optimizer):
         levels: The base optimizer first, then its hyperoptimizers, each a name (``"sgd"``,
             ``"adam"``), a :class:`Level` class or instance, ``torch.optim.SGD``/``Adam``, or
             ``(name, kwargs)``. The top level's hyperparameters stay fixed.
+        history_size: How many of the latest steps :attr:`history` keeps (an integer >= 1,
+            default ``LR_HISTORY_SIZE``; ``None`` keeps every step, and a long run's
+            checkpoints grow with it).
+
+    Attributes:
+        history: :meth:`hyperparameters` after each of the last ``history_size`` steps, oldest
+            first: entry ``i`` is of step ``hyper_state["steps"] - len(history) + i + 1``.
     """
 
-    def __init__(self, params: Iterable[Any], levels: Sequence[Any]) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        levels: Sequence[Any],
+        *,
+        history_size: int | None = LR_HISTORY_SIZE,
+    ) -> None:
+        self.history_size = check_positive_int("history_size", history_size, allow_none=True)
         if isinstance(levels, (str, Level)) or not isinstance(levels, Sequence) or not levels:
             raise InputError(f"levels must be a non-empty list of optimizers, got {levels!r}")
         self.levels = [_as_level(s) for s in levels]
@@ -548,8 +564,14 @@ class StackedOptimizer(Optimizer):
         out.update({k: self.__dict__[k] for k in _OWN_ATTRS if k in self.__dict__})
         return out
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "history_size" not in self.__dict__:  # pickled before the history was bounded
+            self.history_size = LR_HISTORY_SIZE
+
     def state_dict(self) -> dict[str, Any]:
-        """The ``torch.optim`` state dict plus the hyperoptimizers' state and history."""
+        """The ``torch.optim`` state dict plus the hyperoptimizers' state and history (at most
+        ``history_size`` steps)."""
         out = super().state_dict()
         out["hyper_state"] = copy.deepcopy(self.hyper_state)
         out["history"] = [dict(h) for h in self.history]
@@ -560,10 +582,16 @@ class StackedOptimizer(Optimizer):
         plain ``torch.optim`` state of the same base optimizer loads too; one of another kind
         (an SGD state into an Adam-based stack) or asking for a setting not implemented here
         (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's dampening) is refused
-        before anything changes."""
+        before anything changes. ``history_size`` stays this optimizer's: a longer saved
+        history keeps its latest steps."""
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
+        if not isinstance(history, list | tuple) or not all(isinstance(h, dict) for h in history):
+            raise InputError(
+                f"{type(self).__name__}.load_state_dict: the state's history must be a list of "
+                f"dicts (one per step), got {type(history).__name__}; nothing was loaded"
+            )
         if hyper is not None:
             self._check_shape(hyper)
         groups = state_dict.get("param_groups")
@@ -579,6 +607,7 @@ class StackedOptimizer(Optimizer):
             self.hyper_state = copy.deepcopy(hyper)
             self.hyper_state.setdefault("levels", self._describe())  # a state of before
         self.history = [dict(h) for h in history]
+        self._trim_history()
 
     def _describe(self) -> list[list[Any]]:
         """Each level's kind, ``lr`` coordinates and learned names: a state's shape."""
@@ -630,7 +659,14 @@ class StackedOptimizer(Optimizer):
                     base._step_tensor_(p, p.grad, self.state[p], hp, learn)
         self.hyper_state["steps"] += 1
         self.history.append(self.hyperparameters())
+        self._trim_history()
         return loss
+
+    def _trim_history(self) -> None:
+        """Drop the oldest steps of :attr:`history` past ``history_size``."""
+        extra = len(self.history) - (self.history_size or len(self.history))
+        if extra > 0:
+            del self.history[:extra]
 
     def _get_base(self, group: dict[str, Any], name: str) -> float:
         if name in ("beta1", "beta2"):
@@ -756,18 +792,20 @@ class StackedOptimizer(Optimizer):
         )
 
 
-def stack(*levels: Any) -> StackFactory:
+def stack(*levels: Any, history_size: int | None = LR_HISTORY_SIZE) -> StackFactory:
     """A factory for a stacked optimizer: ``stack("adam", "adam")(model.parameters())``.
 
     Args:
         levels: The base optimizer, then its hyperoptimizers (see :class:`StackedOptimizer`).
+        history_size: As :class:`StackedOptimizer`'s.
 
     Returns:
         A callable taking params (like a ``torch.optim`` class) and returning the optimizer.
     """
     if not levels:
         raise InputError("stack() needs at least one optimizer, got none")
-    return StackFactory([_as_level(s) for s in levels])  # fail early on bad names
+    size = check_positive_int("history_size", history_size, allow_none=True)
+    return StackFactory([_as_level(s) for s in levels], size)  # fail early on bad names
 
 
 class StackFactory:
@@ -776,13 +814,16 @@ class StackFactory:
 
     Args:
         levels: The checked levels, base optimizer first.
+        history_size: The optimizers' ``history_size``.
     """
 
-    def __init__(self, levels: list[Level]) -> None:
+    def __init__(self, levels: list[Level], history_size: int | None = LR_HISTORY_SIZE) -> None:
         self.levels = levels
+        self.history_size = history_size
 
     def __call__(self, params: Iterable[Any]) -> StackedOptimizer:
-        return StackedOptimizer(params, self.levels)
+        size = getattr(self, "history_size", LR_HISTORY_SIZE)  # (a factory pickled before)
+        return StackedOptimizer(params, self.levels, history_size=size)
 
     def __repr__(self) -> str:
         return f"stack({', '.join(lv.name for lv in self.levels)})"
