@@ -21,7 +21,7 @@ from hyperlab.lab.execute import DEFAULT_RUNS_DIR, run_plan
 from hyperlab.lab.objective import UserObjective
 from hyperlab.lab.plan import make_plan, positive_int
 from hyperlab.lab.results import collect_records, write_results_csv
-from hyperlab.lab.rundir import load_studies
+from hyperlab.lab.rundir import RunDir, load_studies
 from hyperlab.lab.runlock import run_lock
 from hyperlab.lab.summary import TuneSummary, summarize
 from hyperlab.lab.target import default_name
@@ -102,8 +102,8 @@ def tune(
         except NoCompletedTrialError:  # (a population whose members all failed): its page
             _report(Path(runs_dir) / name, report)
             raise
-        study = load_studies(run_dir.path)[0][0]
-        _report(run_dir.path, report)  # first: a study with no completed trial keeps its page
+        study = load_studies(run_dir)[0][0]  # (in the storage the run's checks opened)
+        _report(run_dir, report)  # first: a study with no completed trial keeps its page
         summary = summarize(study, run_dir.path)
         return study, summary
 
@@ -161,9 +161,9 @@ def compare(
             **_settings(locals()),
         )
         run_dir = run_plan(plan, runs_dir, overwrite=overwrite, progress=progress)
-        records = collect_records(run_dir.path)
+        records = collect_records(run_dir)  # (in the storage the run's checks opened)
         write_results_csv(records, run_dir.path / "results.csv")
-        _report(run_dir.path, report)
+        _report(run_dir, report)
         return records
 
 
@@ -195,7 +195,7 @@ def _check_call(runs_dir: Any, **flags: Any) -> None:
         check_bool(key, value)
 
 
-def _report(run_dir: Path, wanted: bool) -> None:
+def _report(run_dir: Path | RunDir, wanted: bool) -> None:
     if wanted:
         from hyperlab.report import write_report
 

@@ -457,3 +457,39 @@ def test_resuming_opens_the_runs_storage_once_to_set_it_up(
     )
     RunDir(runs / "big").prepare(plan.spec)
     assert urls == [f"journal:{(runs / 'big' / 'study.journal').resolve()}"]
+
+
+@pytest.mark.parametrize("kind", ["tune", "compare"])
+def test_a_resume_replays_its_journal_twice_not_once_per_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """The checks before a run, its studies, its summary and its report share one open storage
+    (each open replays the whole journal); the one the study runs in is the second."""
+    import hyperlab
+
+    journal = f"journal:{tmp_path / 'study.journal'}"
+    if kind == "tune":
+        again = lambda: hyperlab.tune(  # noqa: E731
+            "branin", "random", trials=3, storage=journal, runs_dir=tmp_path, progress=False
+        )
+    else:
+        again = lambda: hyperlab.compare(  # noqa: E731
+            "branin",
+            ["random"],
+            seeds=1,
+            trials=3,
+            storage=journal,
+            runs_dir=tmp_path,
+            progress=False,
+        )
+    again()
+    opened = []
+    replay = optuna.storages.JournalStorage.__init__
+
+    def counting(self: optuna.storages.JournalStorage, *args: object, **kwargs: object) -> None:
+        opened.append(type(self).__name__)
+        replay(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(optuna.storages.JournalStorage, "__init__", counting)
+    again()
+    assert len(opened) == 2, opened

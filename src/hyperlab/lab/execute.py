@@ -26,7 +26,7 @@ def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -
     plan.folder = run_dir.path.resolve()
     task = plan.planned_task
     if task is not None:  # an objective's trials are checked as they run
-        studies = [study for study, *_ in load_studies(run_dir.path)]
+        studies = [study for study, *_ in load_studies(run_dir)]
         check_planned_space(studies, task.distributions())
     return run_dir
 
@@ -35,8 +35,6 @@ def _check_shared_storage(plan: RunPlan, run_dir: RunDir) -> None:
     """With a storage given outside the run folder, refuse a name whose studies there hold
     another run's trials (see :func:`~hyperlab.lab.identity.check_owner`)."""
     import optuna
-
-    from hyperlab.lab.storage import open_storage
 
     url = plan.spec.storage
     if not url or run_dir.holds_storage(url):
@@ -48,7 +46,8 @@ def _check_shared_storage(plan: RunPlan, run_dir: RunDir) -> None:
         except HyperlabError:
             return  # a damaged record: prepare says so
     try:
-        storage = open_storage(url, must_exist=True)  # (a new file would hold no study)
+        # (a new file would hold no study; the storage stays open for the run's later steps)
+        storage = run_dir.open_storage(url, must_exist=True)
         names = {s.study_name for s in storage.get_all_studies()}
     except HyperlabError:
         return  # a storage that is not there yet, or does not open: prepare says which

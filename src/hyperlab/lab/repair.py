@@ -53,6 +53,7 @@ from hyperlab.lab.damage import (
     storage_file,
 )
 from hyperlab.lab.journal import FlockLock
+from hyperlab.lab.repeats import find_repeats
 
 #: System attribute of a placeholder trial: the journal line whose trial it stands for.
 PLACEHOLDER = "hyperlab:placeholder_for_line"
@@ -74,6 +75,9 @@ class Recovery:
             at once because other workers had claimed the study's last trials counts as
             ``"SURPLUS"``, not as a failure.
         lost: What could not be recovered or may be incomplete, one entry each.
+        doubts: For a journal, what points to records lost at its very end, which a file cut
+            at a line end would show and recover cannot restore
+            (:func:`~hyperlab.lab.journal_end.end_doubts`), one entry each.
     """
 
     url: str
@@ -81,6 +85,7 @@ class Recovery:
     studies: int = 0
     trials: dict[str, int] = field(default_factory=dict)
     lost: list[str] = field(default_factory=list)
+    doubts: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The report, as lines of text."""
@@ -89,14 +94,21 @@ class Recovery:
         what = f"{self.studies} {'study' if self.studies == 1 else 'studies'}, {n} "
         what += f"trial{'' if n == 1 else 's'}" + (f" ({states})" if states else "")
         if self.kept is None:
-            return [f"{self.url}: no damage found, nothing changed ({what})"]
-        out = [f"recovered {self.url}: {what}"]
-        if self.lost:
-            out.append("lost, or possibly incomplete:")
-            out += [f"  {item}" for item in self.lost]
+            out = [f"{self.url}: no damage found, nothing changed ({what})"]
         else:
-            out.append("nothing was lost")
-        out.append(f"the damaged original is kept as {self.kept}")
+            out = [f"recovered {self.url}: {what}"]
+            if self.lost:
+                out.append("lost, or possibly incomplete:")
+                out += [f"  {item}" for item in self.lost]
+            else:
+                out.append("nothing was lost")
+            out.append(f"the damaged original is kept as {self.kept}")
+        if self.doubts:
+            out.append(
+                "a journal has no end mark, so records lost at its end leave no damaged "
+                "line; what points to such a loss (not restored):"
+            )
+            out += [f"  {item}" for item in self.doubts]
         return out
 
 
@@ -125,7 +137,7 @@ def recover(target: str | Path) -> Recovery:
             kept, lost = _recover_journal(path)
         else:
             kept, lost = _recover_sqlite(path)
-    return _summary(url, kept, lost)
+    return _summary(url, kept, lost, path if url.startswith("journal:") else None)
 
 
 def _storage_of(target: str | Path) -> tuple[str, Path | None]:
@@ -187,8 +199,10 @@ def _run_locked(folder: Path | None) -> Iterator[None]:
         yield
 
 
-def _summary(url: str, kept: Path | None, lost: list[str]) -> Recovery:
-    """Open the storage as every command does and count what it holds."""
+def _summary(url: str, kept: Path | None, lost: list[str], journal: Path | None) -> Recovery:
+    """Open the storage as every command does and count what it holds (and for a journal,
+    what points to records lost at its end)."""
+    from hyperlab.lab.journal_end import end_doubts
     from hyperlab.lab.storage import open_storage
     from hyperlab.lab.trial_kinds import is_surplus
 
@@ -198,8 +212,9 @@ def _summary(url: str, kept: Path | None, lost: list[str]) -> Recovery:
     for study in studies:
         for trial in storage.get_all_trials(study._study_id, deepcopy=False):
             counts["SURPLUS" if is_surplus(trial) else trial.state.name] += 1
+    doubts = end_doubts(storage, journal) if journal is not None else []
     _dispose(storage)
-    return Recovery(url, kept, len(studies), dict(counts), lost)
+    return Recovery(url, kept, len(studies), dict(counts), lost, doubts)
 
 
 def _dispose(storage: Any) -> None:
@@ -343,6 +358,7 @@ def _salvage_lines(data: bytes) -> _Lines:
         if b'"study_name":' in line:
             out.studies[number] = line
         _salvage_line(out, number, line, complete)
+    _drop_repeats(out)
     _restore_lost_studies(out)
     _restore_lost_creations(out)
     return out
@@ -366,6 +382,33 @@ def _salvage_line(out: _Lines, number: int, line: bytes, complete: bool) -> None
         )
     else:
         out.lost.append(f"line {number}: {'damaged' if complete else 'cut off mid-write'}")
+
+
+def _drop_repeats(out: _Lines) -> None:
+    """Drop the blocks of records written twice (:mod:`hyperlab.lab.repeats`), saying which."""
+    records = [record for _, record in out.records]
+    repeats = find_repeats(records)
+    if not repeats:
+        return
+    for repeat in repeats:
+        size = repeat.stop - repeat.start
+        copy = _span(out.records[repeat.start][0], out.records[repeat.stop - 1][0])
+        source = _span(out.records[repeat.source][0], out.records[repeat.source + size - 1][0])
+        out.lost.append(
+            f"{copy}: a copy of {source} ({repeat.what(records)}), written twice; the copy "
+            "was dropped"
+        )
+    drop = {i for repeat in repeats for i in range(repeat.start, repeat.stop)}
+    out.records = [entry for i, entry in enumerate(out.records) if i not in drop]
+    out.damaged = [
+        (index - sum(i < index for i in drop), number, length)
+        for index, number, length in out.damaged
+    ]
+    out.changed = True
+
+
+def _span(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first}-{last}"
 
 
 #: The fewest bytes a journal record takes (``{"op_code":4,"worker_id":"","study_id":0}``):
@@ -474,7 +517,7 @@ def _study_on(line: bytes) -> dict[str, Any] | None:
 
 
 def _line_number(entry: str) -> int:
-    found = re.match(r"line (\d+):", entry)
+    found = re.match(r"lines? (\d+)", entry)
     return int(found[1]) if found else 0
 
 

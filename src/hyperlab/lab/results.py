@@ -179,10 +179,11 @@ def run_task(spec: RunSpec) -> Any | None:
         return None
 
 
-def collect_records(run_dir: str | Path) -> list[dict[str, Any]]:
+def collect_records(run_dir: str | Path | RunDir) -> list[dict[str, Any]]:
     """Per-trial records of every study of a run (``regret`` only where the task, known to
-    load, has a known optimum)."""
-    spec = RunDir(run_dir).load_spec()
+    load, has a known optimum); a :class:`RunDir` lends its open storage."""
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    spec = run_dir.load_spec()
     task = run_task(spec)
     optimum = task.optimum if task is not None else None
     records = []

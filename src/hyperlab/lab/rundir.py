@@ -238,6 +238,31 @@ class RunDir:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._storages: dict[str, optuna.storages.BaseStorage] = {}
+
+    def open_storage(self, url: str, *, must_exist: bool = False) -> optuna.storages.BaseStorage:
+        """The storage behind ``url``, opened on the first call and reused by the later ones.
+
+        Opening a journal replays the whole file, while an open journal storage reads only what
+        was appended since (a database storage asks the server each time), so the steps of one
+        command share one: the checks before a run, loading its studies, its summary and its
+        report. :meth:`clear` forgets them (it may remove the file). See
+        :func:`hyperlab.lab.storage.open_storage` for ``must_exist`` and the errors.
+        """
+        from hyperlab.lab.storage import check_exists, open_storage
+
+        if must_exist:
+            check_exists(url)
+        if url not in self._storages:
+            self._storages[url] = open_storage(url, must_exist=must_exist)
+        return self._storages[url]
+
+    def _forget_storages(self) -> None:
+        for storage in self._storages.values():
+            engine = getattr(storage, "engine", None)
+            if engine is not None:
+                engine.dispose()  # let go of a file that is about to be removed
+        self._storages.clear()
 
     @property
     def spec_path(self) -> Path:
@@ -298,9 +323,9 @@ class RunDir:
                 _check_opens(spec.storage)  # a storage that fails must not cost the old run
             self.clear()
         old = self.load_spec() if self.exists() else None
-        unused, opened = None, ""
+        unused = None
         if old is not None:
-            held, opened = self._has_trials(old)
+            held = self._has_trials(old)
             if not held:
                 old, unused = None, old  # nothing ran yet: set up afresh
         if old is not None:
@@ -322,8 +347,7 @@ class RunDir:
             spec.created, spec.name = old.created, old.name
         self.path.mkdir(parents=True, exist_ok=True)
         spec.storage = spec.storage or self.default_storage(spec)
-        if spec.storage != opened:  # (a resumed run's too: a damaged one keeps its run.json)
-            _check_opens(spec.storage)
+        self.open_storage(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)
         if unused is not None:
             self._drop_unused_studies(unused, spec)
         spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -359,6 +383,7 @@ class RunDir:
                 self._delete_studies(self.load_spec())
             except HyperlabError as exc:
                 warnings.warn(f"the old run's studies were not deleted: {exc}", stacklevel=3)
+        self._forget_storages()
         for entry in self.path.iterdir():
             if not _lab_made(entry.name) or entry.name == ".lock":
                 continue
@@ -442,9 +467,9 @@ class RunDir:
         with the lab's other files)."""
         if self._inside(spec.storage):
             return
-        from hyperlab.lab.storage import open_storage, redact
+        from hyperlab.lab.storage import redact
 
-        storage = open_storage(spec.storage)
+        storage = self.open_storage(spec.storage)
         ours, kept = _run_studies(storage, spec)
         for study in ours:
             optuna.delete_study(study_name=study.study_name, storage=storage)
@@ -463,11 +488,9 @@ class RunDir:
         _kind, path = _file_storage(unused.storage)
         if path is not None and not Path(path).exists():
             return
-        from hyperlab.lab.storage import open_storage
-
         same = unused.storage == spec.storage
         reused = {n for n, *_ in spec.study_names()} if same else set()
-        opened = open_storage(unused.storage)
+        opened = self.open_storage(unused.storage)
         for study in _run_studies(opened, unused)[0]:
             if study.study_name not in reused and not opened.get_n_trials(study._study_id):
                 optuna.delete_study(study_name=study.study_name, storage=opened)
@@ -498,27 +521,24 @@ class RunDir:
                 "--overwrite (overwrite=True) to start over"
             )
 
-    def _has_trials(self, spec: RunSpec) -> tuple[bool, str]:
-        """Whether the run's storage holds any trial, and its URL if it opened (else ``""``):
-        opening a journal replays all of it, so :meth:`prepare` does not open it again. A
-        storage file of this folder that is missing holds none; any other storage that cannot
+    def _has_trials(self, spec: RunSpec) -> bool:
+        """Whether the run's storage holds any trial (the storage stays open for the steps
+        after, see :meth:`open_storage`). A storage file of this folder that is missing holds none; any other storage that cannot
         be read (a file elsewhere that is missing, an unmounted disk, a server that is down)
         counts as holding some, so that nothing is replaced by mistake."""
-        from hyperlab.lab.storage import open_storage
-
         population = self.path / "population"
         if population.is_dir() and any(population.iterdir()):
-            return True, ""  # a population's checkpoints: its trials are written when it ends
+            return True  # a population's checkpoints: its trials are written when it ends
         _kind, path = _file_storage(spec.storage)
         if path is not None and not Path(path).exists():
-            return not self._inside(spec.storage), ""
+            return not self._inside(spec.storage)
         try:
-            storage = open_storage(spec.storage)
+            storage = self.open_storage(spec.storage)
             names = {n for n, *_ in spec.study_names()}
             studies = [s for s in storage.get_all_studies() if s.study_name in names]
-            return any(storage.get_n_trials(s._study_id) for s in studies), spec.storage
+            return any(storage.get_n_trials(s._study_id) for s in studies)
         except Exception:
-            return True, ""
+            return True
 
     def _portable(self, url: str) -> str:
         """``url`` as recorded: a storage file inside the folder is named relative to it."""
@@ -589,21 +609,23 @@ def _check_opens(url: str) -> None:
     open_storage(url)
 
 
-def load_studies(run_dir: str | Path) -> list[tuple[optuna.Study, str, str, int]]:
+def load_studies(run_dir: str | Path | RunDir) -> list[tuple[optuna.Study, str, str, int]]:
     """``(study, tuner, pruner, seed)`` for each study of a run that exists in storage.
+
+    Given a :class:`RunDir`, the storage it opened already is used (see
+    :meth:`RunDir.open_storage`); given a folder, the storage is opened anew.
 
     Raises:
         DataNotFoundError: The run folder, or the storage file it names, does not exist
             (nothing is created: an empty storage would pass for a run with no trials).
     """
-    from hyperlab.lab.storage import open_storage
-
-    spec = RunDir(run_dir).load_spec()
+    folder = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    spec = folder.load_spec()
     try:
-        storage = open_storage(spec.storage, must_exist=True)
+        storage = folder.open_storage(spec.storage, must_exist=True)
     except DataNotFoundError as exc:
         raise DataNotFoundError(
-            f"run {str(run_dir)!r} has lost its storage: {exc} (its {SPEC_FILE} names that "
+            f"run {str(folder.path)!r} has lost its storage: {exc} (its {SPEC_FILE} names that "
             "storage; it was deleted or moved)"
         ) from None
     existing = set(optuna.get_all_study_names(storage))  # (summaries deep-copy every trial)

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-def write_report(run_dir: str | Path) -> Path:
+def write_report(run_dir: str | Path | RunDir) -> Path:
     """(Re)build ``report.html`` of a run from its storage and return its path.
 
     The one call a caller needs after a run (``hyperlab.tune``/``hyperlab.compare``, the CLI):
@@ -31,7 +31,8 @@ def write_report(run_dir: str | Path) -> Path:
     built from what the storage holds now.
 
     Args:
-        run_dir: The run folder (holds ``run.json``).
+        run_dir: The run folder (holds ``run.json``), or its :class:`RunDir`, whose open
+            storage is then read (see :meth:`RunDir.open_storage`).
 
     Returns:
         The path of the written ``report.html`` inside ``run_dir``.
@@ -41,12 +42,13 @@ def write_report(run_dir: str | Path) -> Path:
         InputError: ``run_dir`` holds no run (or a damaged ``run.json``), or a single-study
             run's storage holds no study yet.
     """
-    run_dir = Path(run_dir)
-    spec = RunDir(run_dir).load_spec()
+    folder = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    run_dir = folder.path
+    spec = folder.load_spec()
     if spec.kind == "compare":
-        content = render_compare(compare_records(run_dir))
+        content = render_compare(compare_records(folder))
     else:
-        studies = load_studies(run_dir)
+        studies = load_studies(folder)
         if not studies:
             raise InputError(f"run {str(run_dir)!r} has no study in its storage yet")
         records = study_report_records(studies[0][0], spec=spec)

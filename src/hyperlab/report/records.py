@@ -524,9 +524,11 @@ def _mean_ranks(methods: list[MethodSummary], direction: str) -> dict[str, float
     return mean_ranks({k: [v[s] for s in shared] for k, v in finals.items()}, direction)
 
 
-def compare_records(run_dir: str | Path) -> CompareRecords:
-    """Build the records of a comparison run from its storage."""
-    spec = RunDir(run_dir).load_spec()
+def compare_records(run_dir: str | Path | RunDir) -> CompareRecords:
+    """Build the records of a comparison run from its storage (a :class:`RunDir` lends its
+    open storage)."""
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    spec = run_dir.load_spec()
     spec_data = spec.to_dict()
     direction = direction_of(spec_data)
     task = run_task(spec)
