@@ -60,9 +60,6 @@ Design decisions, stated once:
 from __future__ import annotations
 
 import math
-import os
-import sys
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,11 +69,25 @@ from torch.optim import Optimizer
 
 from hyperlab.errors import (
     InputError,
-    InputTypeError,
     check_bool,
     check_nonneg,
     check_positive_int,
     check_unit,
+)
+from hyperlab.hypergrad.guards import (
+    _MAX_LR,
+    _UNSUPPORTED,
+    ADAM_STATE,
+    SGD_STATE,
+    _short,
+    adam_moments,
+    check_state_entries,
+    check_state_kind,
+    check_written_lr,
+    checked_params,
+    forget_unmoved,
+    refuse_sparse,
+    refuse_unsupported,
 )
 
 __all__ = ["LR_HISTORY_SIZE", "SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
@@ -86,213 +97,9 @@ LR_HISTORY_SIZE = 10_000
 enough to plot a run of ten thousand steps whole, and about 90 kB per group in a checkpoint
 however long the run."""
 
-# A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
-# otherwise overflow float32 parameters).
-_MAX_LR = 1e12
-# torch.optim settings not implemented here, with the one value honoured and why.
-_UNSUPPORTED: dict[str, tuple[Any, str]] = {
-    "decoupled_weight_decay": (
-        False,
-        "weight_decay here is L2, added to the gradient as in Adam, not AdamW's decoupled decay",
-    ),
-    "amsgrad": (False, "AMSGrad's running maximum is not kept"),
-    "maximize": (False, "to maximize, descend the negated objective"),
-    "dampening": (0, "momentum here is undampened"),
-}
-# The per-parameter state entries of torch.optim's SGD and Adam plus the derivatives these
-# optimizers and the stacks store (each loads the other's state: the other's go unread).
-_DERIVATIVES = ("hd_dir", "d_lr", "d_momentum", "d_beta1", "d_beta2")
-SGD_STATE = ("momentum_buffer", *_DERIVATIVES)
-ADAM_STATE = ("step", "exp_avg", "exp_avg_sq", *_DERIVATIVES)
-# Code whose frames a warning skips to reach the user's line (this package's and torch's).
-_INTERNAL = (os.path.dirname(__file__) + os.sep, os.path.dirname(torch.__file__) + os.sep)
+
 # Hypergradient settings stored in every param group.
 _HD_KEYS = ("hyper_lr", "multiplicative", "normalize", "target_cosine")
-
-
-def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:
-    """Refuse a state's param groups that lack a setting in ``needed``: they were saved by
-    another kind of optimizer (an SGD state into an Adam), and its step would fail halfway.
-
-    Args:
-        owner: The loading optimizer's name, for the message.
-        groups: The state's ``param_groups``.
-        needed: The settings each group must have.
-
-    Raises:
-        InputError: a group lacks one; nothing was loaded.
-    """
-    needed = sorted(needed)
-    for i, group in enumerate(groups if isinstance(groups, list) else []):
-        missing = [k for k in needed if isinstance(group, dict) and k not in group]
-        if missing:
-            raise InputError(
-                f"{owner}.load_state_dict: param group {i} of the state lacks {missing}: it was "
-                f"saved by another kind of optimizer (this one needs {needed}); nothing was "
-                "loaded"
-            )
-
-
-def refuse_unsupported(owner: str, group: Any, where: str = "a param group") -> None:
-    """Refuse a param group that asks for a ``torch.optim`` setting these optimizers do not
-    implement (AdamW's decoupled decay, AMSGrad, ``maximize``, SGD's dampening), as a plain
-    ``torch.optim`` state does: loaded, the setting would be dropped without a word.
-
-    Raises:
-        InputError: naming the setting and ``where`` the group is.
-    """
-    for key, (honoured, why) in _UNSUPPORTED.items():
-        if isinstance(group, dict) and group.get(key, honoured) != honoured:
-            raise InputError(
-                f"{owner}: {where} asks for {key}={group[key]!r}, which {owner} does not "
-                f"implement ({why}); refused"
-            )
-
-
-def forget_unmoved(opt: Optimizer, group: dict[str, Any], keys: Iterable[str]) -> None:
-    """Drop the stored derivatives ``keys`` of the group's parameters that have no gradient
-    (a frozen layer, a branch the forward skipped): this step leaves them where they are, so
-    the rate of this step reaches the next loss through the others only; a direction kept
-    from an older step would add a stale ``g·u`` to the next hypergradient."""
-    for p in group["params"]:
-        if p.grad is None and p in opt.state:
-            for key in keys:
-                opt.state[p].pop(key, None)
-
-
-def check_written_lr(lr: Any) -> None:
-    """Refuse, at a step, a rate that a scheduler or the user wrote into a param group and is
-    not a number >= 0 (text, say); a one-number tensor is read as its number.
-
-    Raises:
-        InputTypeError: ``lr`` is not a number.
-        InputError: ``lr`` is negative or not finite.
-    """
-    check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
-
-
-def check_state_entries(owner: str, state: Any, known: Iterable[str] | None) -> None:
-    """Refuse a state whose per-parameter entries are not all ``known``: it was saved by another
-    kind of optimizer whose groups look like this one's (Adamax's ``exp_inf``, NAdam's
-    ``mu_product``, RMSprop's ``square_avg``), and would fail at the step or run another rule.
-
-    Raises:
-        InputError: naming the entries; nothing was loaded.
-    """
-    if known is None or not isinstance(state, dict):
-        return
-    for key, entries in state.items():
-        odd = sorted(set(entries) - set(known)) if isinstance(entries, dict) else []
-        if odd:
-            raise InputError(
-                f"{owner}.load_state_dict: the state of parameter {key} holds {odd}, which "
-                f"{owner} does not keep (it keeps {sorted(known)}): it was saved by another kind "
-                "of optimizer; nothing was loaded"
-            )
-
-
-def refuse_sparse(opt: Optimizer) -> None:
-    """Raise if a parameter of ``opt`` has a sparse gradient (the rules need dense ones)."""
-    for i, group in enumerate(opt.param_groups):
-        for j, p in enumerate(group["params"]):
-            if p.grad is not None and p.grad.is_sparse:
-                raise InputError(
-                    f"{type(opt).__name__} takes dense gradients only; parameter {j} of group "
-                    f"{i} ({tuple(p.shape)}) has a sparse one, e.g. from "
-                    "nn.Embedding(sparse=True): use sparse=False"
-                )
-
-
-def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]:
-    """Adam's moment buffers of ``p`` (made at its first step) and its step count, advanced by 1.
-
-    Shared by :class:`AdamHD` and the Adam level of :mod:`hyperlab.hypergrad.stack`; the state
-    keys are ``torch.optim.Adam``'s (``step``, ``exp_avg``, ``exp_avg_sq``). A step loaded from a
-    ``torch.optim.Adam`` state is a float32 tensor: it is read back as a Python number, as torch
-    reads it, so that the bias corrections are computed in double precision as before saving.
-    """
-    if "step" not in state:
-        state["step"] = 0
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-    step = state["step"]
-    state["step"] = (int(step.item()) if isinstance(step, Tensor) else step) + 1
-    return state["exp_avg"], state["exp_avg_sq"], state["step"]
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the user's line: the first frame out from
-    the function that warns (level 1) whose code is neither this package's nor torch's (a
-    subclass's constructor such as :class:`SGDNHD`'s, :func:`stack`'s factory, torch's
-    wrappers around ``step``)."""
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def checked_params(owner: str, params: Any) -> list[Any]:
-    """``params`` as a list, refusing a module, one tensor, one param group not in a list,
-    anything but tensors in it and an empty list by name, and warning (at the line that made
-    the optimizer) when no parameter requires a gradient (every step would then change
-    nothing)."""
-    if isinstance(params, torch.nn.Module) and not isinstance(params, torch.nn.ParameterList):
-        raise InputTypeError(
-            f"{owner} takes the parameters to train, got the module {type(params).__name__}: "
-            f"pass model.parameters()"
-        )
-    if isinstance(params, Tensor):
-        raise InputTypeError(f"{owner} takes a list of parameters, got one tensor: pass [tensor]")
-    if isinstance(params, dict):
-        raise InputTypeError(
-            f"{owner} takes model.parameters() or a list of param groups, got "
-            f"{_short(params)}: a param group goes in a list, [{{'params': ...}}]"
-        )
-    if not isinstance(params, Iterable):
-        raise InputTypeError(f"{owner} takes the parameters to train, got {_short(params)}")
-    listed = [_listed_group(item) if isinstance(item, dict) else item for item in params]
-    tensors = [p for item in listed for p in (item["params"] if isinstance(item, dict) else [item])]
-    if not tensors:
-        raise InputError(f"{owner} got no parameters to train: pass model.parameters()")
-    if not any(p.requires_grad for p in _refuse_non_tensors(owner, tensors)):
-        warnings.warn(
-            f"{owner}: none of the {len(tensors)} parameters requires a gradient (a frozen "
-            "model): its steps will change nothing",
-            RuntimeWarning,
-            stacklevel=user_stacklevel(),
-        )
-    return listed
-
-
-def _refuse_non_tensors(owner: str, params: list[Any]) -> list[Tensor]:
-    """The tensors among the parameters (each alone or named, ``(name, tensor)`` as
-    ``model.named_parameters()`` gives), refusing anything else (a module in a list, say)."""
-    out: list[Tensor] = []
-    for i, p in enumerate(params):
-        named = isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
-        tensor = p[1] if named else p
-        if not isinstance(tensor, Tensor):
-            hint = ": pass model.parameters()" if isinstance(tensor, torch.nn.Module) else ""
-            raise InputTypeError(
-                f"{owner} takes tensors to train, got {_short(p)} as parameter {i}{hint}"
-            )
-        out.append(tensor)
-    return out
-
-
-def _short(value: Any) -> str:
-    """``value``'s type and the start of its repr, for a message."""
-    text = " ".join(repr(value).split())  # (a tensor's repr spans lines)
-    text = text if len(text) <= 80 else text[:77] + "..."
-    return f"{type(value).__name__} {text}"
-
-
-def _listed_group(group: dict[str, Any]) -> dict[str, Any]:
-    """A param group whose ``params`` (a generator, say) is a list, read once."""
-    ps = group.get("params", [])
-    if not isinstance(ps, Tensor | Iterable):
-        raise InputTypeError(f"a param group's params must be tensors, got {_short(ps)}")
-    return {**group, "params": [ps] if isinstance(ps, Tensor) else list(ps)}
 
 
 class HDOptimizer(Optimizer):
