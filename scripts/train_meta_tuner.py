@@ -38,12 +38,13 @@ import torch
 
 from hyperlab.errors import InputError
 from hyperlab.lab.provenance import provenance
-from hyperlab.lab.rundir import load_studies
+from hyperlab.lab.rundir import RunDir, load_studies
 from hyperlab.lab.storage import load_study, redact
+from hyperlab.lab.urls import without_password
 from hyperlab.registry import TASKS
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import PFNConfig, weights
-from hyperlab.tuners.meta.bank import study_problems
+from hyperlab.tuners.meta.bank import ShortStudyError, read_studies
 from hyperlab.tuners.meta.calibration import coverage
 from hyperlab.tuners.meta.prior import TableProblems
 from hyperlab.tuners.meta.training import TrainingPlan, train
@@ -210,27 +211,79 @@ def past_problems(
     runs: list[str], studies: list[list[str]], max_dim: int
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict]]:
     """The problems of every study of the run folders ``runs`` and of every ``(URL, NAME)`` in
-    ``studies``, and what the card records of each (refused by name: see ``bank``)."""
-    found: list[tuple[optuna.Study, str]] = []
-    for run in runs:
-        in_run = [study for study, *_ in load_studies(run)]
-        if not in_run:
-            raise InputError(f"run {run!r} has no studies in its storage yet")
-        found += [(study, run) for study in in_run]
-    for url, name in studies:
-        found.append((load_study(url, name), redact(url)))
-    problems = study_problems([study for study, _ in found], max_dim=max_dim)
+    ``studies``, and what the card records of each. A study given twice (a folder named twice,
+    or a study of a named folder given again with --study) is read once, and a run with no
+    study yet or a study too short to train on is left out, each with a note; a study training
+    cannot read is refused by name (see ``bank``), and so is a set that leaves nothing."""
+    found = unique_studies(runs, studies)
+    source = {id(study): where for study, where in found}
+    try:
+        kept = read_studies([study for study, _ in found], max_dim=max_dim, note=note)
+    except ShortStudyError as exc:
+        given = [*(f"--runs {r}" for r in runs), *(f"--study {redact(u)} {n}" for u, n in studies)]
+        raise ShortStudyError(f"{exc} (from {', '.join(given)})") from None
     cards = [
         {
-            "study": study.study_name,
-            "source": source,
-            "direction": study.direction.name.lower(),
-            "trials": len(y),
-            "parameters": list(study.best_trial.params),
+            "study": p.study.study_name,
+            "source": source[id(p.study)],
+            "direction": p.study.direction.name.lower(),
+            "trials": len(p.y),
+            "parameters": list(p.study.best_trial.params),
         }
-        for (study, source), (_, y) in zip(found, problems)
+        for p in kept
     ]
-    return problems, cards
+    return [(p.x, p.y) for p in kept], cards
+
+
+def unique_studies(runs: list[str], studies: list[list[str]]) -> list[tuple[optuna.Study, str]]:
+    """Each study of the run folders ``runs`` and each ``(URL, NAME)`` of ``studies``, with
+    where it was found, once (the same storage and name given again is left out, with a note).
+
+    Raises:
+        InputError: Nothing is left: the runs given have no studies yet.
+    """
+    found: list[tuple[optuna.Study, str]] = []
+    seen: dict[tuple[str, str], str] = {}
+
+    def add(study: optuna.Study, url: str, where: str) -> None:
+        key = (same_storage(url), study.study_name)
+        if key in seen:
+            note(
+                f"left out: study {study.study_name!r} of {where} is given twice (also as {seen[key]})"
+            )
+            return
+        seen[key] = where
+        found.append((study, where))
+
+    for run in runs:
+        url = RunDir(run).load_spec().storage
+        in_run = [study for study, *_ in load_studies(run)]
+        if not in_run:
+            note(f"left out: run {run!r} has no studies in its storage yet")
+        for study in in_run:
+            add(study, url, run)
+    for url, name in studies:
+        add(load_study(url, name), url, redact(url))
+    if not found:
+        raise InputError(
+            f"no study to learn from: the runs given have none yet ({', '.join(runs)})"
+        )
+    return found
+
+
+def same_storage(url: str) -> str:
+    """``url`` spelled one way for each storage: a SQLite or journal file by its resolved path
+    (``sqlite:///a.db`` from the folder of ``a.db`` and ``sqlite:////abs/a.db`` are one), a
+    server's without its password."""
+    for prefix in ("sqlite:///", "journal:"):
+        if url.startswith(prefix) and len(url) > len(prefix):
+            return prefix + Path(url[len(prefix) :]).resolve().as_posix()
+    return without_password(url)
+
+
+def note(message: str) -> None:
+    """One line on standard error about something left out."""
+    print(f"note: {message}", file=sys.stderr)
 
 
 def suite_problems(args: argparse.Namespace, config: PFNConfig) -> tuple[list[str], TableProblems]:

@@ -74,6 +74,7 @@ class Entry(Generic[T]):
     description: str
     family: bool = False
     reads_tasks: tuple[str, ...] = ()
+    reads_files: tuple[str, ...] = ()
 
 
 class Registry(Generic[T]):
@@ -104,6 +105,7 @@ class Registry(Generic[T]):
         *,
         family: bool = False,
         reads_tasks: tuple[str, ...] = (),
+        reads_files: tuple[str, ...] = (),
     ) -> Callable[..., T]:
         """Register ``factory`` under ``name`` (a prefix ending in ``-`` when ``family``).
 
@@ -115,13 +117,18 @@ class Registry(Generic[T]):
             reads_tasks: Options whose values name tasks (a list, or one comma-separated
                 string): :meth:`create` hands the factory the tasks themselves, built from
                 :data:`TASKS`, and :meth:`task_names` reads the names.
+            reads_files: Options whose values are paths of files (:meth:`file_options`): a
+                run records them absolute, so that it reads the same file when it is resumed
+                or reported from another folder.
 
         Returns:
             The factory, so this can be used as a decorator through :meth:`add`.
         """
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = Entry(name, factory, description, family, tuple(reads_tasks))
+        self._entries[name] = Entry(
+            name, factory, description, family, tuple(reads_tasks), tuple(reads_files)
+        )
         return factory
 
     def add(
@@ -131,11 +138,19 @@ class Registry(Generic[T]):
         *,
         family: bool = False,
         reads_tasks: tuple[str, ...] = (),
+        reads_files: tuple[str, ...] = (),
     ) -> Callable[..., Any]:
         """Decorator form of :meth:`register`."""
 
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
-            return self.register(name, factory, description, family=family, reads_tasks=reads_tasks)
+            return self.register(
+                name,
+                factory,
+                description,
+                family=family,
+                reads_tasks=reads_tasks,
+                reads_files=reads_files,
+            )
 
         return deco
 
@@ -204,6 +219,12 @@ class Registry(Generic[T]):
             if options.get(option) is not None
             for n in _task_names(option, options[option])
         ]
+
+    def file_options(self, name: str) -> tuple[str, ...]:
+        """The options of ``name``'s factory whose values are paths of files (``reads_files``
+        at registration); none for a name that is not registered."""
+        found = self._find(name) if isinstance(name, str) else None
+        return found[0].reads_files if found is not None else ()
 
     def options(self, name: str) -> frozenset[str] | None:
         """The keyword options the factory of ``name`` takes (``None``: it takes any).

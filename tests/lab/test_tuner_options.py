@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,8 +14,10 @@ import pytest
 import hyperlab
 from hyperlab import compare
 from hyperlab.errors import InputError, InputTypeError, RunConflictError
-from hyperlab.lab.rundir import RunSpec, load_studies
+from hyperlab.lab.plugins import absolute_files
+from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
 from hyperlab.registry import TUNERS, Registry
+from hyperlab.tuners.meta.weights import PACKAGED, WEIGHTS
 
 
 def run(tmp_path: Path, name: str, options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -140,3 +145,71 @@ def test_a_default_set_by_the_factory_is_the_one_compared() -> None:
 def test_ga_refuses_a_population_size_it_cannot_use(size: Any) -> None:
     with pytest.raises((InputError, InputTypeError), match="population_size"):
         TUNERS.create("ga", population_size=size)
+
+
+# ----------------------------------------------------------------- options that name files
+def _weights_in(folder: Path) -> None:
+    """The shipped meta weights and their card copied to ``folder/w/pfn.pt``."""
+    (folder / "w").mkdir(parents=True)
+    for name in (WEIGHTS, Path(WEIGHTS).with_suffix(".json").name):
+        shutil.copy(PACKAGED / name, folder / "w" / name)
+
+
+def _meta(runs: Path, trials: int, weights: str) -> None:
+    hyperlab.tune(
+        "branin", "meta", trials=trials, runs_dir=runs, name="m", progress=False,
+        tuner_options={"weights_path": weights},
+    )  # fmt: skip
+
+
+def test_a_file_an_option_names_is_recorded_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run recorded 'w/pfn.pt' as given: resumed, reported or joined from another folder,
+    # its setup named another file (or none)
+    _weights_in(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _meta(tmp_path / "runs", 2, "w/pfn.pt")
+    spec = RunDir(tmp_path / "runs" / "m").load_spec()
+    assert spec.tuner_options["weights_path"] == str(tmp_path / "w" / "pfn.pt")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    _meta(tmp_path / "runs", 3, str(tmp_path / "w" / "pfn.pt"))  # resumed from elsewhere
+    assert len(load_studies(tmp_path / "runs" / "m")[0][0].trials) == 3
+    assert TUNERS.file_options("meta") == ("weights_path",) and TUNERS.file_options("tpe") == ()
+
+
+def test_absolute_files_keeps_what_names_no_file(tmp_path: Path) -> None:
+    given = {"weights_path": Path("w.pt"), "zoom": 0}
+    assert absolute_files(TUNERS, ["meta"], given) == {
+        "weights_path": os.path.abspath("w.pt"),
+        "zoom": 0,
+    }
+    assert absolute_files(TUNERS, ["meta"], {"weights_path": None}) == {"weights_path": None}
+    assert absolute_files(TUNERS, ["tpe"], {"weights_path": "w.pt"}) == {"weights_path": "w.pt"}
+
+
+def test_a_run_that_recorded_a_relative_path_resumes_from_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an older run recorded the path as given: resumed from the folder it ran in (where its
+    # path was read from; the run did not record that folder), it reads the same file, and
+    # its run.json now records the path absolute; another file is another setting
+    _weights_in(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _meta(tmp_path / "runs", 2, "w/pfn.pt")
+    spec_file = tmp_path / "runs" / "m" / "run.json"
+    data = json.loads(spec_file.read_text())
+    data["tuner_options"]["weights_path"] = "w/pfn.pt"
+    spec_file.write_text(json.dumps(data))
+    _meta(tmp_path / "runs", 3, str(tmp_path / "w" / "pfn.pt"))
+    recorded = json.loads(spec_file.read_text())["tuner_options"]["weights_path"]
+    assert recorded == str(tmp_path / "w" / "pfn.pt")
+    assert len(load_studies(tmp_path / "runs" / "m")[0][0].trials) == 3
+    spec_file.write_text(json.dumps(data))  # relative again
+    _weights_in(tmp_path / "other")
+    with pytest.raises(
+        RunConflictError, match=r"'/[^']*/w/pfn.pt'} -> {'weights_path': '/[^']*/other/w"
+    ):
+        _meta(tmp_path / "runs", 4, "other/w/pfn.pt")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 from pathlib import Path
 from types import ModuleType
 
@@ -21,7 +22,7 @@ from hyperlab.lab.storage import load_study
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import MetaSampler, PFNConfig
 from hyperlab.tuners.meta import weights as meta_weights
-from hyperlab.tuners.meta.bank import study_problem, study_problems
+from hyperlab.tuners.meta.bank import ShortStudyError, read_studies, study_problem, study_problems
 from hyperlab.tuners.meta.prior import TableProblems
 from hyperlab.tuners.meta.training import TrainingPlan, train
 
@@ -74,8 +75,47 @@ def test_a_maximized_study_is_read_with_its_sign_flipped() -> None:
 
 def test_nine_complete_trials_are_enough_and_eight_are_refused() -> None:
     assert len(study_problem(_study(complete=9))[1]) == 9
-    with pytest.raises(InputError, match=r"study 'few' has 8 complete trials.*more than 8"):
+    with pytest.raises(ShortStudyError, match=r"study 'few' has 8 complete trials.*more than 8"):
         study_problem(_study(complete=8, name="few"))
+
+
+def test_a_trial_without_a_finite_score_does_not_count() -> None:
+    study = _study(complete=8, name="inf")
+    params = {"lr": 0.1, "units": 8, "act": "relu"}
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=SPACE, value=math.inf))
+    with pytest.raises(ShortStudyError, match=r"'inf' has 8 complete trials with a finite"):
+        study_problem(study)
+
+
+def test_a_short_study_is_left_out_with_a_note_and_the_others_kept() -> None:
+    notes: list[str] = []
+    long, short, empty = (
+        _study(name="long"),
+        _study(complete=3, name="short"),
+        _study(complete=0, name="none"),
+    )
+    kept = read_studies([short, long, empty], note=notes.append)
+    assert [p.study for p in kept] == [long] and kept[0].y.tolist() == list(range(12))
+    assert len(notes) == 2 and all("\n" not in n for n in notes)
+    assert "left out: study 'short' has 3 complete trials" in notes[0]
+    assert "'none' has no complete trial" in notes[1]
+    with pytest.warns(UserWarning, match="left out: study 'short'"):  # no note: a warning
+        assert len(study_problems([long, short])) == 1
+
+
+def test_studies_all_too_short_are_refused_naming_each() -> None:
+    with pytest.raises(ShortStudyError, match=r"no study given .*'a' \(3\), 'b' \(0\)"):
+        read_studies([_study(complete=3, name="a"), _study(complete=0, name="b")], note=print)
+
+
+def test_a_short_study_that_cannot_be_read_either_is_left_out_as_short() -> None:
+    notes: list[str] = []
+    study = optuna.create_study(study_name="short-branches")
+    for high in (1, 2):  # a range changed between two trials
+        dists = {"x": FloatDistribution(0, high)}
+        study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions=dists, value=1))
+    assert len(read_studies([study, _study()], note=notes.append)) == 1
+    assert "'short-branches' has 2 complete trials" in notes[0]
 
 
 def _conditional(name: str, change_range: bool = False) -> optuna.Study:
@@ -249,3 +289,44 @@ def test_the_script_refuses_runs_it_cannot_read_by_name(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     with pytest.raises(InputError, match="not a hyperlab run directory"):
         script.past_problems([str(tmp_path / "plain")], [], 40)
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    hyperlab.tune("branin", "random", trials=3, runs_dir=runs, name="short", progress=False)
+    return runs / "short"
+
+
+def test_the_script_leaves_a_short_study_out_with_a_note(
+    branin_run: Path, short_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problems, cards = _script().past_problems([str(short_run), str(branin_run)], [], 40)
+    assert [c["study"] for c in cards] == ["b:random:none:seed0"] and len(problems) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("note: left out: study 'short:random:none:seed0' has 3 complete")
+
+
+def test_the_script_refuses_when_every_study_is_too_short_naming_what_was_given(
+    short_run: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _study(complete=4, name="other", storage=url)
+    with pytest.raises(ShortStudyError, match=r"'other' \(4\)\).*\(from --runs .*short, --study"):
+        _script().past_problems([str(short_run)], [[url, "other"]], 40)
+
+
+def test_the_script_reads_a_study_given_twice_once(
+    branin_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(branin_run.parent)  # the storage's file named from another folder
+    url = "sqlite:///b/study.db"
+    again = [str(branin_run), str(branin_run) + "/"]
+    problems, cards = _script().past_problems(again, [[url, "b:random:none:seed0"]], 40)
+    assert len(problems) == 1 and cards[0]["source"] == str(branin_run)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all("'b:random:none:seed0' of" in n for n in lines)
+    assert all(f"given twice (also as {branin_run})" in n for n in lines)

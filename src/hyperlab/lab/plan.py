@@ -30,7 +30,7 @@ from hyperlab.errors import (
     check_positive_int,
 )
 from hyperlab.lab.objective import UserObjective, planned
-from hyperlab.lab.plugins import check_plugins, max_budget
+from hyperlab.lab.plugins import absolute_files, check_plugins, max_budget
 from hyperlab.lab.rundir import RunSpec, check_name
 from hyperlab.lab.runner import StudyJob
 from hyperlab.lab.storage import check_url
@@ -131,9 +131,9 @@ def make_plan(
         budget = _check_budget(budget, task_name, known)
     if storage is not None:
         check_url(storage)
-    tuner_options, pruner_options = (
-        _options("tuner", tuner_options),
-        _options("pruner", pruner_options),
+    tuner_options, pruner_options = (  # paths of files recorded absolute
+        absolute_files(TUNERS, tuners, _options("tuner", tuner_options)),
+        absolute_files(PRUNERS, pruners, _options("pruner", pruner_options)),
     )
     with _kept_warnings() as said:
         driving = check_plugins(

@@ -6,6 +6,8 @@ plug-in by name: each declares what it needs and the lab asks generically —
 - its options: the keywords its factory takes (:meth:`~hyperlab.registry.Registry.options`);
   each tuner and each pruner of a run gets the run's options that it takes;
 - the tasks an option names (``reads_tasks`` at registration; the registry builds them);
+- the files an option names (``reads_files`` at registration): the run records their paths
+  absolute (:func:`absolute_files`);
 - the task being tuned: every tuner gets it, and a pruner whose factory names a ``task``
   keyword (the ``oracle``, which reads final values from it);
 - ``startup_trials``: the complete trials it needs before its model (or its rule) acts;
@@ -18,7 +20,9 @@ plug-in by name: each declares what it needs and the lab asks generically —
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from hyperlab.errors import HyperlabError, InputError, InputTypeError, SetupWarning
@@ -41,6 +45,24 @@ def max_budget(budget: int | None, task: Task | None) -> int | None:
     if budget is not None:
         return budget
     return task.max_budget if task is not None else None
+
+
+def absolute_files(
+    registry: Registry[Any], names: Sequence[str], options: dict[str, Any]
+) -> dict[str, Any]:
+    """``options`` with the path in each option that one of ``names`` declares as naming a
+    file (``reads_files``) made absolute, from the current folder, as a string; a path given
+    absolute, and every other option, is kept as it is. A run records these, so that its
+    setup names the same file wherever it is resumed, reported or joined from."""
+    files = {option for name in names for option in registry.file_options(name)}
+    return {
+        key: (
+            os.path.abspath(os.fspath(value))
+            if key in files and isinstance(value, str | os.PathLike) and os.fspath(value)
+            else value
+        )
+        for key, value in options.items()
+    }
 
 
 def share(registry: Registry[Any], name: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -158,10 +158,15 @@ class RunSpec:
             options = dict(data.get("tuner_options") or {})
             if options.get("population") == data.get("trials"):
                 del options["population"]
-            # an option spelled out at its default is the same setting as one left out
-            data["tuner_options"] = _without_defaults("tuner", data.get("tuners"), options)
+            # an option spelled out at its default is the same setting as one left out; a
+            # file's path recorded relative (before runs recorded them absolute) is read from
+            # the current folder, where a run that recorded it so is resumed
+            data["tuner_options"] = _without_defaults(
+                "tuner", data.get("tuners"), _files("tuner", data.get("tuners"), options)
+            )
+            pruner_options = dict(data.get("pruner_options") or {})
             data["pruner_options"] = _without_defaults(
-                "pruner", data.get("pruners"), dict(data.get("pruner_options") or {})
+                "pruner", data.get("pruners"), _files("pruner", data.get("pruners"), pruner_options)
             )
         budgets = {mine.get("budget"), theirs.get("budget")}
         if len(budgets) == 2 and None in budgets and budgets - {None} == {_max_budget(self)}:
@@ -186,6 +191,19 @@ def _max_budget(spec: RunSpec) -> int | None:
         return int(TASKS.create(spec.task, **spec.task_options).max_budget)
     except Exception:  # a task that cannot be built is refused elsewhere, by name
         return None
+
+
+def _files(kind: str, names: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the paths of files made absolute (see
+    :func:`hyperlab.lab.plugins.absolute_files`); kept as they are when a name is not
+    registered (a plug-in gone since the run)."""
+    from hyperlab.lab.plugins import absolute_files
+    from hyperlab.registry import PRUNERS, TUNERS
+
+    try:
+        return absolute_files(TUNERS if kind == "tuner" else PRUNERS, names or [], options)
+    except HyperlabError:
+        return options
 
 
 def _without_defaults(kind: str, names: Any, options: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from hyperlab.tuners.meta.sampler import MetaSampler
 @TUNERS.add(
     "meta",
     "meta tuner: a network pretrained on many tuning problems reads the trials in context (PFN)",
+    reads_files=("weights_path",),
 )
 def meta(
     *,

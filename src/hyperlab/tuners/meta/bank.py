@@ -8,11 +8,14 @@ encoded the way the meta tuner encodes a study's trials while it tunes
 sign, so that lower is better as in training. Pruned, failed and running trials are left out,
 and so is a complete trial whose score is not finite.
 
+A study too short to train on is left out, with a one-line note naming it: one with
+:data:`~hyperlab.tuners.meta.prior.TOO_FEW` complete trials with a finite score or fewer (an
+interrupted run's, say; training reads no smaller problem). Only when every study given is that
+short is training refused (:class:`ShortStudyError`, naming them all).
+
 A study is refused, by its name, when training could not read it or would learn something
 false from it:
 
-- it has :data:`~hyperlab.tuners.meta.prior.TOO_FEW` complete trials or fewer (training leaves
-  such problems out);
 - it optimized more than one objective;
 - its trials do not all share one search space: conditional parameters (a trial of one branch
   lacks the other's) or a range changed between resumptions. Such a study is refused rather
@@ -28,7 +31,10 @@ folder that is missing or holds no run, and a storage file that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import optuna
@@ -36,7 +42,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, listed
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta.model import PFNConfig
 from hyperlab.tuners.meta.prior import TOO_FEW
@@ -46,20 +52,38 @@ from hyperlab.tuners.neural.observations import TrialReader
 MAX_DIM = PFNConfig().max_dim
 
 
-def study_problems(
-    studies: Sequence[optuna.Study], *, max_dim: int = MAX_DIM
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One training problem ``(x, y)`` per study, in order (see the module docstring).
+class ShortStudyError(InputError):
+    """A study has too few complete trials with a finite score to train on (or, from
+    :func:`read_studies`, every study given has)."""
+
+
+class PastStudy(NamedTuple):
+    """A study kept for training and its problem (see :func:`study_problem`)."""
+
+    study: optuna.Study
+    x: np.ndarray
+    y: np.ndarray
+
+
+def read_studies(
+    studies: Sequence[optuna.Study],
+    *,
+    max_dim: int = MAX_DIM,
+    note: Callable[[str], None] | None = None,
+) -> list[PastStudy]:
+    """The studies that training can read and their problems, in order; a study too short is
+    left out with a note (see the module docstring).
 
     Args:
         studies: Finished Optuna studies (a run's: ``[s for s, *_ in load_studies(run)]``).
         max_dim: Columns of the network to train (``weights.load().model.config.max_dim``).
+        note: Called with one line per study left out (default: a ``UserWarning``).
 
     Returns:
-        ``(x, y)`` pairs for :class:`~hyperlab.tuners.meta.prior.TableProblems`: ``x`` of
-        shape ``(N, d)`` in ``[0, 1]``, ``y`` of shape ``(N,)``, lower is better.
+        One :class:`PastStudy` per study kept.
 
     Raises:
+        ShortStudyError: Every study given is too short; the message names each.
         InputError: No study, or a study training cannot read; the message names it and why.
         InputTypeError: An entry is not an Optuna study.
     """
@@ -70,13 +94,44 @@ def study_problems(
     for i, study in enumerate(studies):
         if not isinstance(study, optuna.Study):
             raise InputTypeError(f"studies[{i}] is not an Optuna study, got {study!r}")
-    return [study_problem(study, max_dim=max_dim) for study in studies]
+    kept, short = [], []
+    for study in studies:
+        try:
+            kept.append(PastStudy(study, *study_problem(study, max_dim=max_dim)))
+        except ShortStudyError as exc:
+            short.append(f"{study.study_name!r} ({_finite_count(study)})")
+            _tell(note, f"left out: {exc}")
+    if not kept:
+        raise ShortStudyError(
+            f"no study given can be trained on: each has {TOO_FEW} complete trials with a finite "
+            f"score or fewer (given: {listed(short)}); run them longer or give longer ones"
+        )
+    return kept
+
+
+def study_problems(
+    studies: Sequence[optuna.Study],
+    *,
+    max_dim: int = MAX_DIM,
+    note: Callable[[str], None] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One training problem ``(x, y)`` per study kept, in order (see :func:`read_studies`).
+
+    Returns:
+        ``(x, y)`` pairs for :class:`~hyperlab.tuners.meta.prior.TableProblems`: ``x`` of
+        shape ``(N, d)`` in ``[0, 1]``, ``y`` of shape ``(N,)``, lower is better.
+
+    Raises:
+        As :func:`read_studies`.
+    """
+    return [(p.x, p.y) for p in read_studies(studies, max_dim=max_dim, note=note)]
 
 
 def study_problem(study: optuna.Study, *, max_dim: int = MAX_DIM) -> tuple[np.ndarray, np.ndarray]:
-    """The training problem ``(x, y)`` of one finished study (see :func:`study_problems`).
+    """The training problem ``(x, y)`` of one finished study (see :func:`read_studies`).
 
     Raises:
+        ShortStudyError: The study is too short to train on; the message names it.
         InputError: The study is refused (see the module docstring); the message names it.
     """
     where = f"study {study.study_name!r}"
@@ -86,6 +141,14 @@ def study_problem(study: optuna.Study, *, max_dim: int = MAX_DIM) -> tuple[np.nd
             "from studies of one"
         )
     trials = list(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if not trials:
+        raise ShortStudyError(f"{where} has no complete trial to learn from")
+    finite = _finite_count(study)
+    if finite <= TOO_FEW:
+        raise ShortStudyError(
+            f"{where} has {finite} complete trials with a finite score; training reads only "
+            f"studies of more than {TOO_FEW}"
+        )
     enc = SpaceEncoder(_one_space(where, trials))
     if enc.dim > max_dim:
         raise InputError(
@@ -95,12 +158,21 @@ def study_problem(study: optuna.Study, *, max_dim: int = MAX_DIM) -> tuple[np.nd
     reader = TrialReader(pruner_predictions=False, multi_fidelity=False, max_budget=None)
     sign = study_sign(study)
     rows = [row for t in trials if (row := reader.read(enc, t, sign)) is not None]
-    if len(rows) <= TOO_FEW:
-        raise InputError(
-            f"{where} has {len(rows)} complete trials with a finite score; training reads only "
-            f"studies of more than {TOO_FEW}"
-        )
     return np.stack([r.x for r in rows]), np.array([r.y for r in rows], dtype=float)
+
+
+def _finite_count(study: optuna.Study) -> int:
+    """How many complete trials of ``study`` have a finite score."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return sum(t.value is not None and math.isfinite(t.value) for t in trials)
+
+
+def _tell(note: Callable[[str], None] | None, message: str) -> None:
+    """``message`` through ``note``, else as a warning."""
+    if note is not None:
+        note(message)
+    else:
+        warnings.warn(message, UserWarning, stacklevel=4)
 
 
 def _one_space(where: str, trials: list[FrozenTrial]) -> dict[str, BaseDistribution]:

@@ -3,7 +3,8 @@
 Importing this package registers each peer's name in :data:`hyperlab.registry.TUNERS`; the
 peer library itself is imported only when its tuner is built, so hyperlab and every other tuner
 work without any peer installed, and a missing one is refused by name with its install command
-(``pip install 'hyperlab[peers]'``). :mod:`hyperlab.tuners.peers.base` holds the ask/tell
+(``pip install 'hyperlab[peers]'``); so is one installed in part or broken, when its tuner is
+built (every module the peer reaches for is imported then, not at its first trial). :mod:`hyperlab.tuners.peers.base` holds the ask/tell
 bridge and the space mapping they share; ``docs/peers.md`` says which peers ship, which are
 left out and why.
 """

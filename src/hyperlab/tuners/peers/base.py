@@ -38,6 +38,7 @@ import importlib
 import logging
 import math
 import random
+import re
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -68,26 +69,48 @@ Space = dict[str, BaseDistribution] | None
 FLOAT, INT, CHOICE = "float", "int", "choice"
 
 
+class PeerImportError(errors.SettingError):
+    """A peer's package is not installed, or is installed but cannot be imported (a package it
+    depends on is missing or broken). Raised when the tuner is built, and again, should the
+    import break since, before its peer is (inside a trial, where it stops the run at once
+    instead of failing every trial the same way)."""
+
+
 def require(module: str, peer: str, package: str) -> Any:
     """Import ``module`` for the peer ``peer``, or refuse the peer with the install command.
 
     The global RNGs are as they were after the import (importing Nevergrad draws from NumPy's).
 
     Raises:
-        InputError: The module is not installed (the message names the peer, the package and
-            the commands that install it).
+        PeerImportError: The package ``package`` is not installed, or importing ``module``
+            fails otherwise (a missing or broken dependency, a submodule missing from a partial
+            install); the message names the peer, the package, the error and the commands
+            that install it.
     """
     saved_numpy, saved_python = np.random.get_state(), random.getstate()
     try:
         return importlib.import_module(module)
-    except ImportError:
-        raise InputError(
-            f"the tuner {peer!r} needs the package {package!r}, which is not installed; install "
-            f"it with `pip install '{package}'` (every peer: `{INSTALL_ALL}`)"
-        ) from None
+    except Exception as exc:  # any failure of a third-party import is a broken install
+        if isinstance(exc, ModuleNotFoundError) and exc.name == _import_name(package):
+            raise PeerImportError(
+                f"the tuner {peer!r} needs the package {package!r}, which is not installed; "
+                f"install it with `pip install '{package}'` (every peer: `{INSTALL_ALL}`)"
+            ) from None
+        raise PeerImportError(
+            f"the tuner {peer!r} needs the package {package!r}, which is installed but cannot "
+            f"be imported: importing {module!r} raised {type(exc).__name__}: {exc} (a package "
+            f"it depends on is missing or broken, or the install is partial); install it again "
+            f"with `pip install --force-reinstall '{package}'` (every peer: `{INSTALL_ALL}`)"
+        ) from exc
     finally:
         np.random.set_state(saved_numpy)
         random.setstate(saved_python)
+
+
+def _import_name(package: str) -> str:
+    """The name a pip requirement's package is imported by (``"syne-tune>=0.16"``:
+    ``"syne_tune"``)."""
+    return re.split(r"[<>=!~;\[ ]", package, maxsplit=1)[0].replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -234,6 +257,12 @@ class PeerSampler(LockFreePickling, BaseSampler):
     peer_name = "peer"
     #: Loggers of the peer library, set to ``WARNING`` when the peer is built.
     loggers: tuple[str, ...] = ()
+    #: The pip requirement of the peer's package (``"smac>=2.4"``), for messages.
+    package = ""
+    #: Every module the peer's code imports (its package's submodules and the dependencies it
+    #: reaches into): each is imported when the sampler is built and before its peer is, so
+    #: that a partial or broken install is refused once, by name (:func:`require`).
+    modules: tuple[str, ...] = ()
 
     def __init__(self, space: Space = None, seed: int | None = None) -> None:
         self._space = dict(space) if space else None
@@ -242,6 +271,17 @@ class PeerSampler(LockFreePickling, BaseSampler):
         self._lock = threading.RLock()
         self._warned_outside = False
         self._reset()
+        self._require()
+
+    def _require(self) -> None:
+        """Import every module the peer needs (:attr:`modules`).
+
+        Raises:
+            PeerImportError: One cannot be imported; the message names the package, the error
+                and the commands that install it.
+        """
+        for module in self.modules:
+            require(module, self.peer_name, self.package)
 
     def _reset(self) -> None:
         self._peer: Any = None
@@ -312,6 +352,7 @@ class PeerSampler(LockFreePickling, BaseSampler):
             if not self._specs:  # every parameter is a constant: nothing to ask the peer
                 return dict(self._constants)
             if self._peer is None:
+                self._require()  # (a copy unpickled where the package is broken, say)
                 for name in self.loggers:
                     logging.getLogger(name).setLevel(logging.WARNING)
                 self._peer = self._build(self._specs)
@@ -441,6 +482,7 @@ def check_positive_int(name: str, value: Any, *, allow_none: bool = True) -> int
 __all__ = [
     "INSTALL_ALL",
     "ParamSpec",
+    "PeerImportError",
     "PeerSampler",
     "RngState",
     "check_choice",

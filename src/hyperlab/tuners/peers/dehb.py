@@ -62,6 +62,8 @@ class DehbSampler(BudgetedPeer):
     """
 
     peer_name = "dehb"
+    package = PACKAGE
+    modules = ("dehb", "loguru", "ConfigSpace")
 
     def __init__(
         self,

@@ -44,6 +44,8 @@ class HyperoptSampler(PeerSampler):
     """
 
     peer_name = "hyperopt-tpe"
+    package = PACKAGE
+    modules = ("hyperopt", "hyperopt.base", "hyperopt.tpe")
     loggers = ("hyperopt",)
 
     def __init__(self, space: Space = None, seed: int | None = None, n_startup_jobs: int = 20):

@@ -63,6 +63,13 @@ class NevergradSampler(PeerSampler):
 
     peer_name = "nevergrad"
     loggers = ("nevergrad",)
+    package = PACKAGE
+    modules = (
+        "nevergrad",
+        "nevergrad.optimization.optimizerlib",  # ng.optimizers
+        "nevergrad.parametrization.parameter",  # ng.p
+        "nevergrad.common.errors",  # ng.errors
+    )
 
     def __init__(
         self,

@@ -57,6 +57,8 @@ class SmacSampler(PeerSampler):
 
     peer_name = "smac-rf"
     loggers = ("smac",)
+    package = PACKAGE
+    modules = ("smac", "ConfigSpace", "smac.runhistory.dataclasses", "smac.model.random_forest")
 
     def __init__(
         self, space: Space = None, seed: int | None = None, planned_trials: int = 100

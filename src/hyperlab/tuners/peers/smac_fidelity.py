@@ -44,6 +44,8 @@ class SmacHyperbandSampler(BudgetedPeer):
 
     peer_name = "smac-hyperband"
     loggers = ("smac",)
+    package = PACKAGE
+    modules = ("smac", "ConfigSpace", "smac.runhistory.dataclasses", "smac.intensifier.hyperband")
 
     def __init__(
         self,

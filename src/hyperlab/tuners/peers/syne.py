@@ -28,6 +28,21 @@ from hyperlab.tuners.peers.base import (
 
 PACKAGE = "syne-tune>=0.16"
 METRIC = "loss"
+#: The modules every Syne Tune peer imports.
+MODULES = ("syne_tune", "syne_tune.config_space", "syne_tune.backend.trial_status")
+#: The module of a searcher that Syne Tune imports when the scheduler is built (with the
+#: packages it runs on: BORE's XGBoost and scikit-learn, the KDE's statsmodels).
+SEARCHER_MODULES = {
+    "bore": "syne_tune.optimizer.schedulers.searchers.bore",
+    "kde": "syne_tune.optimizer.schedulers.searchers.kde",
+}
+
+
+def searcher_modules(searcher: str, *more: str) -> tuple[str, ...]:
+    """What a Syne Tune peer with ``searcher`` imports: :data:`MODULES`, ``more`` and the
+    searcher's own module (see :data:`SEARCHER_MODULES`)."""
+    own = SEARCHER_MODULES.get(searcher) if isinstance(searcher, str) else None
+    return (*MODULES, *more, *((own,) if own else ()))
 
 
 class SyneSampler(PeerSampler):
@@ -45,6 +60,7 @@ class SyneSampler(PeerSampler):
     """
 
     loggers = ("syne_tune",)
+    package = PACKAGE
 
     def __init__(
         self,
@@ -54,10 +70,15 @@ class SyneSampler(PeerSampler):
         options: dict[str, Any] | None = None,
         name: str = "syne",
     ) -> None:
+        self.peer_name = name  # (named, and its modules known, before the base imports them)
+        self.modules = searcher_modules(
+            searcher,
+            "syne_tune.optimizer.schedulers.single_objective_scheduler",
+            "syne_tune.optimizer.schedulers.ask_tell_scheduler",
+        )
         super().__init__(space, seed)
         self.searcher = searcher
         self.options = dict(options or {})
-        self.peer_name = name
 
     def _build(self, specs: list[ParamSpec]) -> Any:
         cs = require("syne_tune.config_space", self.peer_name, PACKAGE)

@@ -39,7 +39,7 @@ from hyperlab.tuners.peers.base import (
     require,
 )
 from hyperlab.tuners.peers.fidelity import MultiFidelityPeer
-from hyperlab.tuners.peers.syne import METRIC, PACKAGE, _domain
+from hyperlab.tuners.peers.syne import METRIC, PACKAGE, _domain, searcher_modules
 
 #: The resource attribute of a result: epochs trained.
 EPOCH = "epoch"
@@ -60,6 +60,7 @@ class SyneFidelitySampler(MultiFidelityPeer):
     """
 
     loggers = ("syne_tune",)
+    package = PACKAGE
 
     def __init__(
         self,
@@ -72,12 +73,13 @@ class SyneFidelitySampler(MultiFidelityPeer):
         reduction_factor: float = 3,
         name: str = "syne-asha",
     ) -> None:
+        self.peer_name = name  # (named, and its modules known, before the base imports them)
+        self.modules = searcher_modules(searcher, "syne_tune.optimizer.schedulers.asha")
         super().__init__(space, seed, max_budget)
         self.searcher = searcher
         self.options = dict(options or {})
         self.grace_period = grace_period
         self.reduction_factor = reduction_factor
-        self.peer_name = name
 
     def _check_budget(self, budget: int) -> None:
         if budget < self.grace_period:
