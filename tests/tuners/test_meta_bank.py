@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import sqlite3
 from pathlib import Path
 from types import ModuleType
 
@@ -224,12 +225,20 @@ def _script() -> ModuleType:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    """Each file of ``folder`` and its digest (SQLite's shared-memory index, which a reader
-    may mark, by name alone)."""
-    return {
-        p.name: "" if p.name.endswith("-shm") else hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.iterdir())
-    }
+    """Each file of ``folder`` and its digest; a SQLite database by its rows (SQLite folds its
+    write-ahead file into the database when a reader closes it last: the bytes change, the data
+    does not), its write-ahead and shared-memory files left out."""
+    out = {}
+    for p in sorted(folder.iterdir()):
+        if p.name.endswith(("-wal", "-shm")):
+            continue
+        if p.suffix == ".db":
+            con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            out[p.name] = "\n".join(con.iterdump())
+            con.close()
+        else:
+            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
 
 
 @pytest.fixture(scope="module")
