@@ -90,3 +90,24 @@ def test_a_failed_write_leaves_the_earlier_pair_and_no_temporary_file(
     with pytest.raises(OSError, match="No space left"):
         run_experiments(["stn"], tmp_path, quick=True)
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
+
+
+def test_ctrl_c_leaves_an_index_that_shows_what_the_files_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the second experiment left experiments.html of the call before: it showed the
+    first experiment's earlier results, which its JSON and page no longer held."""
+
+    def made(name: str, quick: bool, seed: int, **_: object) -> ExperimentResult:
+        if name == "relax" and seed == 1:
+            raise KeyboardInterrupt
+        return ExperimentResult(name, "t", summary=[f"{name} with seed {seed}"])
+
+    monkeypatch.setattr(EXPERIMENTS, "create", made)
+    run_experiments(["stn", "relax"], tmp_path, quick=True)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiments(["stn", "relax"], tmp_path, quick=True, seed=1, overwrite=True)
+    index = (tmp_path / "experiments.html").read_text()
+    assert "stn with seed 1" in index and "with seed 0" not in index
+    assert "<a href='relax.html'>relax</a>" in index  # the earlier run's, still in the folder
+    assert "relax with seed 0" in (tmp_path / "relax.html").read_text()

@@ -54,7 +54,8 @@ def run_experiments(
     experiment already in ``out_dir`` with other settings is replaced only with ``overwrite``
     (a ``--quick`` run would replace a full one); with the same settings it is run again. An
     experiment's JSON and page are replaced together once both are ready, so an interrupt or a
-    failure leaves the earlier pair.
+    failure leaves the earlier pair; ``experiments.html`` is then rewritten with the experiments
+    finished before it, so that it never shows results their files no longer hold.
 
     Raises:
         InputError: An unknown or repeated name, a seed outside ``0..2**32 - 1`` (the
@@ -79,23 +80,37 @@ def run_experiments(
             _check_replaceable(out_dir / f"{name}.json", settings)
     from tqdm.auto import tqdm
 
-    sections = []
-    for name in tqdm(names, desc="experiments", unit="experiment", dynamic_ncols=True):
-        result: ExperimentResult = EXPERIMENTS.create(name, out_dir=out_dir, quick=quick, seed=seed)
-        data = {SETTINGS_KEY: settings, **_plain(result.data)}
-        section = (f"{result.name}: {result.title}", experiment_sections(result))
-        _write_together(
-            {
-                out_dir / f"{name}.json": json.dumps(data, indent=1),
-                out_dir / f"{name}.html": page(f"hyperlab {name}", [section]),
-            }
-        )
-        sections.append(section)
-    earlier = _earlier_pages(out_dir, names)
+    sections: dict[str, tuple[str, str]] = {}
+    try:
+        for name in tqdm(names, desc="experiments", unit="experiment", dynamic_ncols=True):
+            result = EXPERIMENTS.create(name, out_dir=out_dir, quick=quick, seed=seed)
+            data = {SETTINGS_KEY: settings, **_plain(result.data)}
+            section = (f"{result.name}: {result.title}", experiment_sections(result))
+            _write_together(
+                {
+                    out_dir / f"{name}.json": json.dumps(data, indent=1),
+                    out_dir / f"{name}.html": page(f"hyperlab {name}", [section]),
+                }
+            )
+            sections[name] = section
+    except BaseException:  # Ctrl-C or a failure: the index must not show replaced results
+        if sections:
+            _write_index(out_dir, sections)
+        raise
+    return _write_index(out_dir, sections)
+
+
+def _write_index(out_dir: Path, sections: dict[str, tuple[str, str]]) -> Path:
+    """Write ``experiments.html``: the sections of the experiments this call finished, then
+    links to the other experiments' pages in ``out_dir``."""
+    from hyperlab.report.html import page
+
+    shown = list(sections.values())
+    earlier = _earlier_pages(out_dir, list(sections))
     if earlier:
-        sections.append(("Earlier experiments in this folder", earlier))
+        shown.append(("Earlier experiments in this folder", earlier))
     path = out_dir / "experiments.html"
-    _write_together({path: page("hyperlab experiments", sections)})
+    _write_together({path: page("hyperlab experiments", shown)})
     return path
 
 
