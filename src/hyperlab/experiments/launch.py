@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,13 +52,17 @@ def run_experiments(
 
     ``<name>.json`` records the settings (``quick``, ``seed``) under :data:`SETTINGS_KEY`. An
     experiment already in ``out_dir`` with other settings is replaced only with ``overwrite``
-    (a ``--quick`` run would replace a full one); with the same settings it is run again.
+    (a ``--quick`` run would replace a full one); with the same settings it is run again. An
+    experiment's JSON and page are replaced together once both are ready, so an interrupt or a
+    failure leaves the earlier pair; ``experiments.html`` is then rewritten with the experiments
+    finished before it, so that it never shows results their files no longer hold.
 
     Raises:
         InputError: An unknown or repeated name, a seed outside ``0..2**32 - 1`` (the
             range NumPy and scikit-learn accept), an ``out_dir`` that is a file or cannot be
-            created, or (without ``overwrite``) an experiment in ``out_dir`` run with other
-            settings, checked for every name before any runs.
+            created or written into, a result's place in it taken by a folder, or (without
+            ``overwrite``) an experiment in ``out_dir`` run with other settings, checked for
+            every name before any runs.
     """
     from hyperlab.report.html import page
 
@@ -67,34 +73,93 @@ def run_experiments(
         raise InputError(f"experiments {repeated} are named more than once; name each once")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise InputError(f"seed must be a whole number in 0..{2**32 - 1}, got {seed!r}")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {str(out_dir)!r} is a file; the experiments need a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"cannot create the folder --out {str(out_dir)!r}: {exc.strerror}"
-        ) from None
+    _check_out_dir(out_dir, names)
     settings = {"quick": bool(quick), "seed": seed}
     if not overwrite:
         for name in names:
             _check_replaceable(out_dir / f"{name}.json", settings)
     from tqdm.auto import tqdm
 
-    sections = []
-    for name in tqdm(names, desc="experiments", unit="experiment", dynamic_ncols=True):
-        result: ExperimentResult = EXPERIMENTS.create(name, out_dir=out_dir, quick=quick, seed=seed)
-        data = {SETTINGS_KEY: settings, **_plain(result.data)}
-        (out_dir / f"{name}.json").write_text(json.dumps(data, indent=1))
-        section = (f"{result.name}: {result.title}", experiment_sections(result))
-        (out_dir / f"{name}.html").write_text(page(f"hyperlab {name}", [section]), "utf-8")
-        sections.append(section)
-    earlier = _earlier_pages(out_dir, names)
+    sections: dict[str, tuple[str, str]] = {}
+    try:
+        for name in tqdm(names, desc="experiments", unit="experiment", dynamic_ncols=True):
+            result = EXPERIMENTS.create(name, out_dir=out_dir, quick=quick, seed=seed)
+            data = {SETTINGS_KEY: settings, **_plain(result.data)}
+            section = (f"{result.name}: {result.title}", experiment_sections(result))
+            _write_together(
+                {
+                    out_dir / f"{name}.json": json.dumps(data, indent=1),
+                    out_dir / f"{name}.html": page(f"hyperlab {name}", [section]),
+                }
+            )
+            sections[name] = section
+    except BaseException:  # Ctrl-C or a failure: the index must not show replaced results
+        if sections:
+            _write_index(out_dir, sections)
+        raise
+    return _write_index(out_dir, sections)
+
+
+def _write_index(out_dir: Path, sections: dict[str, tuple[str, str]]) -> Path:
+    """Write ``experiments.html``: the sections of the experiments this call finished, then
+    links to the other experiments' pages in ``out_dir``."""
+    from hyperlab.report.html import page
+
+    shown = list(sections.values())
+    earlier = _earlier_pages(out_dir, list(sections))
     if earlier:
-        sections.append(("Earlier experiments in this folder", earlier))
+        shown.append(("Earlier experiments in this folder", earlier))
     path = out_dir / "experiments.html"
-    path.write_text(page("hyperlab experiments", sections), encoding="utf-8")
+    _write_together({path: page("hyperlab experiments", shown)})
     return path
+
+
+def _check_out_dir(out_dir: Path, names: Sequence[str]) -> None:
+    """Create ``out_dir`` and make sure every file the experiments write there can be written,
+    before anything runs (a full run takes minutes; its results must not be lost at the end).
+
+    Raises:
+        InputError: ``out_dir`` is a file, cannot be created or written into, or the place of
+            one of the files to write (``<name>.json``, ``<name>.html``, ``experiments.html``)
+            is taken by something that is not a file.
+    """
+    where = f"--out {str(out_dir)!r}"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{where} is a file; the experiments need a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder {where}: {exc.strerror}") from None
+    targets = [out_dir / f"{n}.{ext}" for n in names for ext in ("json", "html")]
+    for target in [*targets, out_dir / "experiments.html"]:
+        if target.exists() and not target.is_file():
+            raise InputError(
+                f"{str(target)!r} is not a file; the experiments write their results there: "
+                "move it away or choose another --out"
+            )
+    try:
+        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".hyperlab-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"cannot write into the folder {where}: {exc.strerror}") from None
+
+
+def _write_together(files: dict[Path, str]) -> None:
+    """Write each text to its path, all or none: each goes to a temporary file beside its path
+    first, and only when all are written do they replace the paths, so a failure or an
+    interrupt while writing leaves the files that were there before (a page and its JSON from
+    the same run)."""
+    temps: dict[Path, Path] = {}
+    try:
+        for path, text in files.items():
+            temps[path] = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temps[path].write_text(text, encoding="utf-8")
+        for path, temp in temps.items():
+            os.replace(temp, path)
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
 
 
 def _check_replaceable(path: Path, settings: dict[str, Any]) -> None:

@@ -66,10 +66,13 @@ def search(
 def _retrain(
     label: str, source: str, arch: Any, split: dict[str, Any], epochs: int, seeds: list[int]
 ) -> dict[str, Any]:
-    """One table row: ``arch`` retrained from scratch in every seed, scores averaged."""
+    """One table row: ``arch`` retrained from scratch in every seed, scores averaged; each
+    seed's validation loss is kept under ``val_losses`` (in the order of ``seeds``), to pair
+    rows by seed."""
     runs = [train_discrete(arch, split, epochs=epochs, seed=s) for s in seeds]
     row: dict[str, Any] = {"architecture": label, "depth": arch.depth, "source": source}
-    return row | {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+    row |= {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+    return row | {"val_losses": [float(r["val_loss"]) for r in runs]}
 
 
 #: The relaxation variants: name -> share of the search epochs spent on weights only.
@@ -186,11 +189,35 @@ def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
             "architecture": r["architecture"],
             "source": r["source"],
             "val loss": round(r["val_loss"], 4),
+            "val loss s.e.": _standard_error(r["val_losses"]),
             "val acc": round(r["val_acc"], 4),
             "test acc": round(r["test_acc"], 4),
         }
         for i, r in enumerate(rows)
     ]
+
+
+def _standard_error(values: list[float]) -> float | None:
+    """Standard error of the mean over seeds, to 2 significant digits (``None`` for one)."""
+    if len(values) < 2:
+        return None
+    return float(f"{np.std(values, ddof=1) / np.sqrt(len(values)):.2g}")
+
+
+def _against_best(data: dict[str, Any], source: str) -> str:
+    """The pick of the search ``source`` against the grid's best architecture, paired by seed:
+    the difference of validation loss, its standard error and whether it is within noise."""
+    from hyperlab.lab.stats import paired_comparison
+
+    rows = sorted(data["rows"], key=lambda r: r["val_loss"])
+    best = next(r for r in rows if r["source"] == "grid")
+    mine = next(r for r in rows if r["source"] == source)
+    if mine["architecture"] == best["architecture"]:
+        return "it is the grid's best architecture"
+    compared = paired_comparison(
+        mine["val_losses"], best["val_losses"], mine["architecture"], best["architecture"]
+    )
+    return f"paired by seed with the grid's best, {compared.sentence}"
 
 
 def _tied(others: int) -> str:
@@ -219,7 +246,7 @@ def _summary(data: dict[str, Any]) -> list[str]:
         out.append(
             f"{name} ({search_data['seconds']:.0f} s) chose {row['architecture']}: validation "
             f"loss {row['val loss']}, test accuracy {row['test acc']}, rank {row['rank']} of "
-            f"{len(table)}{_tied(tied)}."
+            f"{len(table)}{_tied(tied)}; {_against_best(data, name)}."
         )
     out.append(
         f"Best hand-picked architecture: {best_grid['architecture']} (validation loss "
