@@ -41,6 +41,11 @@ def test_paired_comparison_within_noise_and_real() -> None:
     # three seeds can never reach p < 0.05 with a signed-rank test: no claim
     few = paired_comparison([0.0, 0.0, 0.0], [1.0, 1.1, 1.2], "x", "y")
     assert few.verdict == "within noise"
+    assert "as far as 3 seeds can tell" in few.sentence and "fewer than 6" in few.sentence
+    # six seeds all one way can: the test's smallest p is then 2 / 64
+    six = paired_comparison([0.0] * 6, [1.0, 1.1, 1.2, 1.3, 1.4, 1.5], "x", "y")
+    assert six.verdict == "better" and six.p_value == pytest.approx(2 / 64)
+    assert "seeds can tell" not in noisy.sentence  # many seeds, a small difference: plain
 
 
 def test_one_seed_says_it_cannot_judge_instead_of_printing_nan() -> None:

@@ -141,6 +141,10 @@ class Interval:
         return asdict(self)
 
 
+#: The fewest pairs with which a two-sided signed-rank test can reach p < 0.05 (all of 6 on one
+#: side: p = 2 / 2**6); with fewer, no difference is called better or worse.
+MIN_TESTABLE_PAIRS = 6
+
 #: Differences within this of zero count as neither above nor below it.
 TIE = 1e-12
 
@@ -280,6 +284,11 @@ def paired_comparison(
     if n == 1:
         verdict = "one pair"
         tail = "one seed cannot tell a difference from noise; run two or more"
+    elif verdict == "within noise" and n < MIN_TESTABLE_PAIRS and abs(diff) > 2 * se:
+        tail = (
+            f"within noise as far as {n} seeds can tell: the signed-rank test cannot reach "
+            f"p < 0.05 with fewer than {MIN_TESTABLE_PAIRS} (run more seeds to judge it)"
+        )
     elif verdict == "within noise":
         tail = "within noise"
     else:
