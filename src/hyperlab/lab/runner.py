@@ -38,7 +38,7 @@ from hyperlab.errors import (
     StorageError,
 )
 from hyperlab.lab.heartbeat import requeue
-from hyperlab.lab.identity import SpaceGuard
+from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.notes import _note_unused_settings
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
@@ -242,8 +242,8 @@ class _Claimed:
             trial.set_user_attr(REFUSED_ATTR, True)
             raise
         except ValueError as exc:
-            if any(words in str(exc) for words in _KIND_CHANGED):  # Optuna refused it
-                self.conflict = _kind_conflict(trial, exc)
+            if is_kind_change(exc):  # Optuna refused it
+                self.conflict = kind_conflict(trial, exc)
                 trial.set_user_attr("fail_reason", str(self.conflict))
                 trial.set_user_attr(REFUSED_ATTR, True)
                 raise self.conflict from None
@@ -516,30 +516,6 @@ class _Loop:
                 stop_for_failures(study, failures_reason(self.failures))
                 return True
         return False
-
-
-#: Optuna's words when a parameter is suggested with another kind, log setting or set of
-#: choices than the study's trials had.
-_KIND_CHANGED = (
-    "Cannot set different distribution kind to the same parameter name",
-    "Cannot set different log configuration to the same parameter name",
-    "CategoricalDistribution does not support dynamic value space",
-)
-
-
-def _kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
-    """The run-stopping error for a parameter whose kind (float, int, categorical), log
-    setting or categorical choices changed since the study began (Optuna refuses it inside the
-    suggest call)."""
-    before = f"; the trial had suggested {sorted(trial.params)} before it" if trial.params else ""
-    return RunConflictError(
-        f"a parameter of study {trial.study.study_name!r} is suggested with another kind, log "
-        f"setting or set of choices than its earlier trials had (Optuna: {exc}{before}): the "
-        "search space changed since the study began, or two branches of a conditional space "
-        "give one name to two different parameters (name them apart, e.g. lr_sgd and "
-        "lr_adam); resume with the search space it began with, choose another --name, or "
-        "pass --overwrite (overwrite=True) to start over"
-    )
 
 
 def _finished_elsewhere(exc: Exception) -> bool:
