@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import optuna
 from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from hyperlab.direction import check_direction, name_of
 from hyperlab.errors import (
@@ -38,6 +38,7 @@ from hyperlab.errors import (
     StorageError,
 )
 from hyperlab.lab.heartbeat import requeue
+from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.notes import _note_unused_settings
 from hyperlab.lab.objective import UserObjective, make_objective, planned
@@ -595,35 +596,3 @@ def _requeue_interrupted(study: optuna.Study, func: _Claimed) -> None:
             )
     except Exception:  # best effort while shutting down; heartbeats catch what is left
         pass
-
-
-def record_test_score(
-    study: optuna.Study,
-    task: Task,
-    job: StudyJob,
-    member_score: Callable[[optuna.Study, Task, FrozenTrial], float | None] | None = None,
-) -> None:
-    """Score the best trial on the task's held-out test split (once) and store it with the
-    task's ``metric`` (what the test score measures).
-
-    A trial with a ``schedule`` (a population member: its hyperparameters changed as it
-    trained) is scored by ``member_score``, the population tuner's own, which retrains the
-    model through the schedule; without one it gets no score, since retraining its starting
-    configuration would score a model the population never trained.
-    """
-    try:
-        best = study.best_trial
-    except ValueError:
-        return
-    if study.user_attrs.get("test_score", {}).get("trial") == best.number:
-        return
-    if "schedule" in best.user_attrs:
-        if member_score is None:
-            return
-        score = member_score(study, task, best)
-    else:
-        config = task.search_space(optuna.trial.FixedTrial(best.params))  # type: ignore[arg-type]
-        score = task.test_score(config, job.budget, seed=job.seed)
-    if score is not None:
-        record = {"trial": best.number, "value": float(score), "metric": task.metric}
-        study.set_user_attr("test_score", record)
