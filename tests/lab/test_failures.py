@@ -408,9 +408,9 @@ def test_a_parameter_of_another_kind_on_resume_stops_the_run_by_name(
     monkeypatch.setenv("HYPERLAB_TEST_KIND", "int")
     capsys.readouterr()
     assert main([*argv, "--trials", "5", *runs]) == 2
-    assert (
-        "is suggested with another kind, log setting or set of choices" in capsys.readouterr().err
-    )
+    err = capsys.readouterr().err
+    assert "parameter 'x' of study 'k:random:none:seed0' is suggested as int" in err
+    assert "another kind, log setting or set of choices than its earlier trials had" in err
     study = optuna.load_study(
         study_name="k:random:none:seed0", storage=f"sqlite:///{tmp_path}/runs/k/study.db"
     )

@@ -170,6 +170,41 @@ def test_one_name_with_two_log_settings_is_refused_by_name_not_failed_in_silence
         _tune(tmp_path, log_in_one_branch, 12, progress=False, seed=1)
 
 
+def test_one_name_with_two_log_settings_names_the_parameter_and_both_distributions(
+    tmp_path: Path,
+) -> None:
+    """The message named neither 'lr' nor either distribution: Optuna's words do not."""
+    with pytest.raises(RunConflictError) as info:
+        _tune(tmp_path, log_in_one_branch, 12, progress=False, seed=1)
+    message = str(info.value)
+    assert "parameter 'lr' of study" in message
+    assert "float in [0.001, 1.0] (log)" in message and "float in [0.001, 1.0])" in message
+
+
+def kinded(kind: str) -> Any:
+    """The same objective (same qualified name) with ``x`` an int or a float."""
+
+    def objective(trial: optuna.Trial) -> float:
+        if kind == "int":
+            return float(trial.suggest_int("x", 0, 1))
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    return objective
+
+
+def test_a_kind_changed_on_resume_is_refused_naming_the_parameter_and_its_kinds(
+    tmp_path: Path,
+) -> None:
+    _tune(tmp_path, kinded("float"), 3, progress=False)
+    with pytest.raises(RunConflictError) as info:
+        _tune(tmp_path, kinded("int"), 5, progress=False)
+    message = str(info.value)
+    assert "parameter 'x' of study 'iris-tpe:random:none:seed0' is suggested as int in [0, 1]" in (
+        message
+    )
+    assert "earlier trials had (float in [0.0, 1.0])" in message
+
+
 def test_a_dynamic_ranges_kind_and_log_setting_are_still_checked(tmp_path: Path) -> None:
     from hyperlab.lab.identity import SpaceGuard
 

@@ -93,7 +93,7 @@ def test_workers_and_dask_are_refused_for_a_population(
 def test_without_the_population_tuner_a_member_gets_no_test_score(tmp_path: Path) -> None:
     """Retraining a member's starting configuration would score a model it never trained."""
     import hyperlab
-    from hyperlab.lab.runner import record_test_score
+    from hyperlab.lab.held_out import record_test_score
     from hyperlab.registry import TASKS
 
     study, _ = hyperlab.tune(

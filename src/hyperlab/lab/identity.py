@@ -81,6 +81,71 @@ def space_conflict(study_name: str, changes: list[str]) -> RunConflictError:
     )
 
 
+#: Optuna's words when a parameter is suggested with another kind, log setting or set of
+#: choices than the study's trials had.
+_KIND_CHANGED = (
+    "Cannot set different distribution kind to the same parameter name",
+    "Cannot set different log configuration to the same parameter name",
+    "CategoricalDistribution does not support dynamic value space",
+)
+
+
+def is_kind_change(exc: BaseException) -> bool:
+    """Whether ``exc`` is Optuna refusing a parameter's change of kind, log setting or choices."""
+    return isinstance(exc, ValueError) and any(words in str(exc) for words in _KIND_CHANGED)
+
+
+def kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
+    """The run-stopping error for a parameter whose kind (float, int, categorical), log
+    setting or categorical choices changed since the study began (Optuna refuses it inside the
+    suggest call, with words that name neither the parameter nor its distributions: they are
+    read from the refused call when its frame shows them)."""
+    before = f"; the trial had suggested {sorted(trial.params)} before it" if trial.params else ""
+    study = trial.study.study_name
+    what = f"a parameter of study {study!r} is suggested with"
+    had = ""
+    refused = _refused_suggestion(exc)
+    if refused is not None:
+        name, dist = refused
+        what = f"parameter {name!r} of study {study!r} is suggested as {describe(dist)}:"
+        earlier = _earlier_distribution(trial, name)
+        had = f" ({describe(earlier)})" if earlier is not None else ""
+    return RunConflictError(
+        f"{what} another kind, log setting or set of choices than its earlier trials had{had} "
+        f"(Optuna: {exc}{before}): the "
+        "search space changed since the study began, or two branches of a conditional space "
+        "give one name to two different parameters (name them apart, e.g. lr_sgd and "
+        "lr_adam); resume with the search space it began with, choose another --name, or "
+        "pass --overwrite (overwrite=True) to start over"
+    )
+
+
+def _refused_suggestion(exc: BaseException) -> tuple[str, BaseDistribution] | None:
+    """The name and distribution of the ``suggest_*`` call that raised ``exc``, read from
+    the frame of Optuna's ``Trial._suggest`` in its traceback (``None`` when none shows them)."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "_suggest":
+            name, dist = frame.f_locals.get("name"), frame.f_locals.get("distribution")
+            if isinstance(name, str) and isinstance(dist, BaseDistribution):
+                found = (name, dist)
+        tb = tb.tb_next
+    return found
+
+
+def _earlier_distribution(trial: optuna.Trial, name: str) -> BaseDistribution | None:
+    """Parameter ``name``'s distribution as this trial or the study's first other trial
+    holding it had it."""
+    if name in trial.distributions:  # suggested twice in one trial
+        return trial.distributions[name]
+    for other in sorted(trial.study.get_trials(deepcopy=False), key=lambda t: t.number):
+        if other.number != trial.number and name in other.distributions:
+            return other.distributions[name]
+    return None
+
+
 class SpaceGuard:
     """Checks each trial of a study against the search space its earlier trials recorded.
 

@@ -22,8 +22,9 @@ import optuna
 
 from hyperlab.errors import HyperlabError, InputError, NoCompletedTrialError
 from hyperlab.lab import interrupts
+from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.objective import UserObjective
-from hyperlab.lab.runner import StudyJob, build_study, fail_interrupted, record_test_score, run_job
+from hyperlab.lab.runner import StudyJob, build_study, fail_interrupted, run_job
 from hyperlab.lab.storage import open_storage
 from hyperlab.lab.trial_kinds import FINISHED, KILLED_REASON, count
 from hyperlab.optuna_logs import quiet_optuna

@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import optuna
 from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from hyperlab.direction import check_direction, name_of
 from hyperlab.errors import (
@@ -38,7 +38,8 @@ from hyperlab.errors import (
     StorageError,
 )
 from hyperlab.lab.heartbeat import requeue
-from hyperlab.lab.identity import SpaceGuard
+from hyperlab.lab.held_out import record_test_score
+from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.notes import _note_unused_settings
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
@@ -242,8 +243,8 @@ class _Claimed:
             trial.set_user_attr(REFUSED_ATTR, True)
             raise
         except ValueError as exc:
-            if any(words in str(exc) for words in _KIND_CHANGED):  # Optuna refused it
-                self.conflict = _kind_conflict(trial, exc)
+            if is_kind_change(exc):  # Optuna refused it
+                self.conflict = kind_conflict(trial, exc)
                 trial.set_user_attr("fail_reason", str(self.conflict))
                 trial.set_user_attr(REFUSED_ATTR, True)
                 raise self.conflict from None
@@ -518,30 +519,6 @@ class _Loop:
         return False
 
 
-#: Optuna's words when a parameter is suggested with another kind, log setting or set of
-#: choices than the study's trials had.
-_KIND_CHANGED = (
-    "Cannot set different distribution kind to the same parameter name",
-    "Cannot set different log configuration to the same parameter name",
-    "CategoricalDistribution does not support dynamic value space",
-)
-
-
-def _kind_conflict(trial: optuna.Trial, exc: ValueError) -> RunConflictError:
-    """The run-stopping error for a parameter whose kind (float, int, categorical), log
-    setting or categorical choices changed since the study began (Optuna refuses it inside the
-    suggest call)."""
-    before = f"; the trial had suggested {sorted(trial.params)} before it" if trial.params else ""
-    return RunConflictError(
-        f"a parameter of study {trial.study.study_name!r} is suggested with another kind, log "
-        f"setting or set of choices than its earlier trials had (Optuna: {exc}{before}): the "
-        "search space changed since the study began, or two branches of a conditional space "
-        "give one name to two different parameters (name them apart, e.g. lr_sgd and "
-        "lr_adam); resume with the search space it began with, choose another --name, or "
-        "pass --overwrite (overwrite=True) to start over"
-    )
-
-
 def _finished_elsewhere(exc: Exception) -> bool:
     """Whether Optuna refused to store our result because the trial was already finished:
     another worker failed it as stale while this one was too slow to beat (the same case as
@@ -619,35 +596,3 @@ def _requeue_interrupted(study: optuna.Study, func: _Claimed) -> None:
             )
     except Exception:  # best effort while shutting down; heartbeats catch what is left
         pass
-
-
-def record_test_score(
-    study: optuna.Study,
-    task: Task,
-    job: StudyJob,
-    member_score: Callable[[optuna.Study, Task, FrozenTrial], float | None] | None = None,
-) -> None:
-    """Score the best trial on the task's held-out test split (once) and store it with the
-    task's ``metric`` (what the test score measures).
-
-    A trial with a ``schedule`` (a population member: its hyperparameters changed as it
-    trained) is scored by ``member_score``, the population tuner's own, which retrains the
-    model through the schedule; without one it gets no score, since retraining its starting
-    configuration would score a model the population never trained.
-    """
-    try:
-        best = study.best_trial
-    except ValueError:
-        return
-    if study.user_attrs.get("test_score", {}).get("trial") == best.number:
-        return
-    if "schedule" in best.user_attrs:
-        if member_score is None:
-            return
-        score = member_score(study, task, best)
-    else:
-        config = task.search_space(optuna.trial.FixedTrial(best.params))  # type: ignore[arg-type]
-        score = task.test_score(config, job.budget, seed=job.seed)
-    if score is not None:
-        record = {"trial": best.number, "value": float(score), "metric": task.metric}
-        study.set_user_attr("test_score", record)

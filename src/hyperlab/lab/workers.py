@@ -29,7 +29,8 @@ from hyperlab.errors import (
     listed,
 )
 from hyperlab.lab.heartbeat import beat_ages, beats_folder, fresh_beat_files, fresh_sqlite_beats
-from hyperlab.lab.runner import StudyJob, build_study, record_test_score, run_job
+from hyperlab.lab.held_out import record_test_score
+from hyperlab.lab.runner import StudyJob, build_study, run_job
 from hyperlab.lab.storage import check_heartbeats, open_storage, redact
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.lab.urls import storage_file

@@ -425,7 +425,11 @@ class Task(ABC):
         self, config: dict[str, Any], budget: int | None = None, seed: int = 0
     ) -> float | None:
         """Score on data the tuners never see, in the task's ``metric`` and better in the same
-        direction as the validation score (``None`` when the task has no test split)."""
+        direction as the validation score (``None`` when the task has no test split).
+
+        The lab scores a study's best trial with it once the trials are stored; an error
+        raised here, or a score that is not a finite number, is told as a warning and no test
+        score is recorded (the trials, summary and report stay as they are)."""
         return None
 
     def schedule_test_score(
