@@ -5,11 +5,13 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from hyperlab.errors import HyperlabError
-from hyperlab.lab.identity import check_owner, check_planned_space
+from hyperlab.errors import HyperlabError, RunConflictError
+from hyperlab.lab.claim import check_owner, claim_studies
+from hyperlab.lab.identity import check_planned_space
 from hyperlab.lab.plan import RunPlan
 from hyperlab.lab.processes import run_jobs
 from hyperlab.lab.rundir import RunDir, load_studies
+from hyperlab.optuna_logs import quiet_optuna
 
 DEFAULT_RUNS_DIR = Path("runs")
 
@@ -17,13 +19,28 @@ DEFAULT_RUNS_DIR = Path("runs")
 def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -> RunDir:
     """Prepare ``runs_dir/NAME`` for ``plan``: a new run is recorded; an existing one must have
     been recorded with the same settings (and, for a task, the same search space) to resume.
+    Then the run claims its studies in the storage (:mod:`hyperlab.lab.claim`): a run refused
+    there because another run owns one of them leaves no new run behind.
 
     ``plan.spec`` is replaced by the setup as recorded (its storage URL and creation time).
+
+    Raises:
+        RunConflictError: Another run owns a study of the run's name in its storage, or the
+            run folder holds a run with other settings.
     """
     run_dir = RunDir(Path(runs_dir) / plan.spec.name)
     _check_shared_storage(plan, run_dir)  # before anything is written
+    new_folder, new_run = not run_dir.path.exists(), not run_dir.exists()
     plan.spec = run_dir.prepare(plan.spec, overwrite=overwrite)
     plan.folder = run_dir.path.resolve()
+    try:
+        _claim(plan, run_dir)
+    except RunConflictError:
+        if new_run or overwrite:  # (an overwritten run is gone: its record would name this one)
+            run_dir.spec_path.unlink(missing_ok=True)
+            if new_folder and not any(run_dir.path.iterdir()):
+                run_dir.path.rmdir()
+        raise
     task = plan.planned_task
     if task is not None:  # an objective's trials are checked as they run
         studies = [study for study, *_ in load_studies(run_dir)]
@@ -31,11 +48,16 @@ def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -
     return run_dir
 
 
-def _check_shared_storage(plan: RunPlan, run_dir: RunDir) -> None:
-    """With a storage given outside the run folder, refuse a name whose studies there hold
-    another run's trials (see :func:`~hyperlab.lab.identity.check_owner`)."""
-    import optuna
+def _claim(plan: RunPlan, run_dir: RunDir) -> None:
+    """Claim the plan's studies in its storage as this run's (:func:`claim_studies`)."""
+    with quiet_optuna():  # no "a new study created" lines: the run says what it does
+        claim_studies(run_dir.open_storage(plan.spec.storage), plan.jobs())
 
+
+def _check_shared_storage(plan: RunPlan, run_dir: RunDir) -> None:
+    """With a storage given outside the run folder, refuse a name whose studies there are
+    another run's (see :func:`~hyperlab.lab.claim.other_owner`), before anything is written;
+    the claim after it decides the races this check cannot see."""
     url = plan.spec.storage
     if not url or run_dir.holds_storage(url):
         return
@@ -48,13 +70,10 @@ def _check_shared_storage(plan: RunPlan, run_dir: RunDir) -> None:
     try:
         # (a new file would hold no study; the storage stays open for the run's later steps)
         storage = run_dir.open_storage(url, must_exist=True)
-        names = {s.study_name for s in storage.get_all_studies()}
     except HyperlabError:
         return  # a storage that is not there yet, or does not open: prepare says which
     for name, *_ in plan.spec.study_names():
-        if name in names:
-            study = optuna.load_study(study_name=name, storage=storage)
-            check_owner(study, plan.spec.task, run, url)
+        check_owner(storage, name, plan.spec.task, run, url)
 
 
 def run_plan(

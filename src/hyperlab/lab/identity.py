@@ -254,27 +254,3 @@ def check_planned_space(
         changes = space_changes(recorded, distributions)
         if changes:
             raise space_conflict(study.study_name, changes)
-
-
-def check_owner(study: optuna.Study, task: str | None, run: str | None, storage: str) -> None:
-    """Refuse a study that holds another run's trials: one of another task, or one made by
-    another run (its ``run.json``'s creation time, recorded in the study; a run folder moved
-    elsewhere keeps it). A study with no trial yet is anyone's. Two runs of one name in one
-    database would otherwise share their studies and fail each other's running trials.
-
-    Raises:
-        RunConflictError: The message names the other run's task and creation time.
-    """
-    from hyperlab.lab.storage import redact
-
-    recorded = study.user_attrs.get("hyperlab")
-    if not isinstance(recorded, dict) or not study._storage.get_n_trials(study._study_id):
-        return
-    theirs = recorded.get("run")
-    if recorded.get("task") != task or (theirs is not None and theirs != run):
-        made = f", made {theirs}" if theirs else ""
-        raise RunConflictError(
-            f"storage {redact(storage)!r} already holds study {study.study_name!r} of another "
-            f"run (task {recorded.get('task')!r}{made}); a run name is one run per storage: "
-            "choose another --name"
-        )

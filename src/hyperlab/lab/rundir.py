@@ -317,7 +317,8 @@ class RunDir:
 
         A folder that holds files but no run is never used or removed. ``overwrite`` removes the
         files the lab wrote (and the run's studies in an external storage), nothing else. A
-        recorded run that has no trials yet is set up again with the new settings. Nothing is
+        recorded run that has no trials yet is set up again with the new settings (and its
+        creation time, which identifies it to its studies). Nothing is
         recorded until the storage has opened, so a failed first attempt leaves no run behind.
         An empty ``spec.storage`` means the recorded run's storage, else a file in the folder.
 
@@ -368,7 +369,8 @@ class RunDir:
         self.open_storage(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)
         if unused is not None:
             self._drop_unused_studies(unused, spec)
-        spec.created = spec.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # a run set up again keeps its identity, which its studies record (lab/claim.py)
+        spec.created = spec.created or (unused.created if unused is not None else "") or _now()
         spec.versions = versions()
         data = spec.to_dict()
         data["storage"] = self._portable(data["storage"])
@@ -614,6 +616,12 @@ def _absolute(url: str) -> str:
     if path is None or path.startswith(":memory:"):
         return url
     return f"{kind}{Path(path).resolve().as_posix()}"
+
+
+def _now() -> str:
+    """The time a run is created, to the microsecond: it identifies the run (its studies record
+    it), so two runs started in one second get two identities."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _lab_made(name: str) -> bool:

@@ -16,6 +16,7 @@ was claimed. Hence finished trials never exceed ``trials``, and workers run unti
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import socket
@@ -37,6 +38,7 @@ from hyperlab.errors import (
     SettingError,
     StorageError,
 )
+from hyperlab.lab.claim import MARK, mark_of, other_owner, owner_conflict
 from hyperlab.lab.heartbeat import requeue
 from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
@@ -103,6 +105,8 @@ def build_study(
     """Create or load the job's study with its seeded sampler and pruner.
 
     The sampler of a study that holds trials already is seeded anew (:func:`resumed_seed`).
+    A run has claimed its studies before (:func:`hyperlab.lab.claim.claim_studies`); a study
+    that another run marked as its own is refused here too, never marked as this run's.
 
     Args:
         job: The study.
@@ -111,6 +115,9 @@ def build_study(
         reuse_storage: Reuse this process's storage object for the URL (workers and Dask tasks
             that run many short jobs); otherwise open a fresh one (a run directory may have
             been deleted and recreated since).
+
+    Raises:
+        RunConflictError: The study is marked as another run's, or has the other direction.
     """
     known = planned(task)  # tuners get no space (nor task) when the objective suggests its own
     seed = job.seed if worker == 0 else (job.seed + 7919 * worker) % 2**31
@@ -138,18 +145,14 @@ def build_study(
         load_if_exists=True,
     )
     _check_direction(study, job)
-    info: dict[str, Any] = {
-        "task": job.task,
-        "tuner": job.tuner,
-        "pruner": job.pruner,
-        "seed": job.seed,
-    }
-    recorded = study.user_attrs.get("hyperlab")
-    run = job.run or (recorded.get("run") if isinstance(recorded, dict) else None)
-    if run:
-        info["run"] = run  # which run made it (see identity.check_owner)
+    recorded = study.user_attrs.get(MARK)
+    theirs = recorded.get("run") if isinstance(recorded, dict) else None
+    if job.run and theirs and theirs != job.run:  # another run's: never marked as this one's
+        owner = other_owner(recorded, True, job.task, job.run) or ""
+        raise owner_conflict(job.study_name, owner, redact(job.storage))
+    info = mark_of(dataclasses.replace(job, run=job.run or theirs))  # (see lab/claim.py)
     if recorded != info:
-        study.set_user_attr("hyperlab", info)
+        study.set_user_attr(MARK, info)
     return study
 
 
