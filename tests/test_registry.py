@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hyperlab.errors import UnknownNameError
@@ -105,3 +107,41 @@ def test_the_registry_module_lists_its_public_names() -> None:
     assert {"TASKS", "TUNERS", "Registry", "parse_options"} <= set(registry.__all__)
     assert not {"functools", "importlib", "T", "Any"} & set(registry.__all__)
     assert all(hasattr(registry, name) for name in registry.__all__)
+
+
+def test_a_second_thread_waits_until_every_builtin_is_registered(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first thread marked the built-ins loaded before importing them: a second thread
+    asking meanwhile saw an empty registry ("unknown tuner 'random'; known tuners: ")."""
+    import sys
+    import threading
+    import types
+
+    from hyperlab import registry
+
+    gate = types.SimpleNamespace(entered=threading.Event(), release=threading.Event())
+    monkeypatch.setitem(sys.modules, "hl_test_gate", gate)
+    (tmp_path / "hl_slow_builtin.py").write_text(
+        "import sys\n"
+        "gate = sys.modules['hl_test_gate']\n"
+        "gate.entered.set()\n"
+        "gate.release.wait(30)\n"
+        "from hyperlab.registry import TUNERS\n"
+        "TUNERS.register('hl-slow-tuner', lambda **kw: None, 'a test entry')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_BUILTIN_MODULES", ("hl_slow_builtin",))
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry.TUNERS, "_entries", dict(registry.TUNERS._entries))
+    seen: dict[str, list[str]] = {}
+    first = threading.Thread(target=lambda: seen.setdefault("first", registry.TUNERS.names()))
+    second = threading.Thread(target=lambda: seen.setdefault("second", registry.TUNERS.names()))
+    first.start()
+    assert gate.entered.wait(30)
+    second.start()
+    second.join(1.0)  # (it waits for the first; without the lock it has already answered)
+    gate.release.set()
+    first.join(30)
+    second.join(30)
+    assert "hl-slow-tuner" in seen["first"] and "hl-slow-tuner" in seen["second"]

@@ -15,6 +15,7 @@ import importlib
 import inspect
 import math
 import numbers
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -54,15 +55,27 @@ _BUILTIN_MODULES = (
     "hyperlab.experiments",
 )
 _loaded = False
+_loading = False
+# Held while the built-ins are imported: another thread asking meanwhile waits for all of
+# them (it saw an empty registry: "unknown tuner 'random'; known tuners: "); the importing
+# thread itself re-enters (an import that registers asks the registry) and goes on.
+_load_lock = threading.RLock()
 
 
 def _load_builtins() -> None:
-    global _loaded
+    global _loaded, _loading
     if _loaded:
         return
-    _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    with _load_lock:
+        if _loaded or _loading:
+            return
+        _loading = True
+        try:
+            for module in _BUILTIN_MODULES:
+                importlib.import_module(module)
+            _loaded = True
+        finally:
+            _loading = False
 
 
 @dataclass(frozen=True)
