@@ -97,3 +97,41 @@ def test_a_running_trial_that_never_beat_is_stale_after_the_grace_period(
     later = time.time() + 3
     monkeypatch.setattr(time, "time", lambda: later)
     assert storage._get_stale_trial_ids(study._study_id) == [study.trials[0]._trial_id]
+
+
+def test_a_storage_whose_tables_another_process_made_meanwhile_opens(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two workers started together on a new SQLite file: the second's insert of the schema's
+    version met the first's ('UNIQUE constraint failed: alembic_version.version_num') and it
+    stopped with a StorageError."""
+    import sqlalchemy.exc
+
+    from hyperlab.lab import storage as storage_module
+
+    real = storage_module.RetryingRDBStorage
+    calls = []
+
+    def first_loses(url: str, **options: object) -> object:
+        calls.append(url)
+        if len(calls) == 1:
+            real(url, **options)  # the tables are made, as by the other process
+            raise sqlalchemy.exc.IntegrityError(
+                "INSERT INTO alembic_version (version_num) VALUES (?)",
+                {},
+                Exception("UNIQUE constraint failed: alembic_version.version_num"),
+            )
+        return real(url, **options)
+
+    monkeypatch.setattr(storage_module, "RetryingRDBStorage", first_loses)
+    opened = open_storage(f"sqlite:///{tmp_path / 'new.db'}", retries=0)
+    assert len(calls) == 2 and opened.get_all_studies() == []
+
+
+def test_an_integrity_error_of_another_table_is_not_taken_for_that_race() -> None:
+    import sqlalchemy.exc
+
+    from hyperlab.lab.storage import _lost_schema_race
+
+    other = sqlalchemy.exc.IntegrityError("INSERT INTO trials", {}, Exception("UNIQUE failed"))
+    assert not _lost_schema_race(other) and not _lost_schema_race(ValueError("alembic_version"))

@@ -491,8 +491,18 @@ def _open_rdb(
             rdb.max_retry = max_retry
             return rdb
 
+    def connect_after_a_race() -> optuna.storages.BaseStorage:
+        try:
+            return connect()
+        except Exception as exc:
+            if not _lost_schema_race(exc):
+                raise
+            return connect()  # the other process made the tables: they are there now
+
     try:
-        storage = with_retries(connect, shown, "open storage", retries=retries, backoff=backoff)
+        storage = with_retries(
+            connect_after_a_race, shown, "open storage", retries=retries, backoff=backoff
+        )
         if url.startswith("sqlite:"):
             _sqlite_wal(storage)
         return storage
@@ -501,6 +511,23 @@ def _open_rdb(
             f"cannot open storage {redact(shown)!r}: its database driver is missing ({exc}); "
             "for PostgreSQL install it with `pip install 'hyperlab[postgres]'`"
         ) from None
+
+
+#: What the database says to the second of two processes that make Optuna's tables in a new
+#: database at once (two workers started together on a new SQLite file, say): its own insert
+#: of the schema's version, or its own table, was there first.
+_SCHEMA_RACE = ("alembic_version", "pg_type_typname_nsp_index", "already exists")
+
+
+def _lost_schema_race(exc: BaseException) -> bool:
+    """Whether opening a storage failed because another process made its tables meanwhile."""
+    import sqlalchemy.exc
+
+    return any(
+        isinstance(e, sqlalchemy.exc.DatabaseError)
+        and any(marker in str(e) for marker in _SCHEMA_RACE)
+        for e in error_chain(exc)
+    )
 
 
 def _sqlite_wal(storage: optuna.storages.BaseStorage) -> None:
