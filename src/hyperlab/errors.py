@@ -26,6 +26,12 @@ class InputTypeError(HyperlabError, TypeError):
     """A value given by the user has the wrong type."""
 
 
+class TaskContractError(SettingError, InputTypeError):
+    """A task's own code breaks the :class:`~hyperlab.tasks.Task` contract (its ``_evaluate``
+    returns no ``Evaluation``, or reports a budget it was not given): raised inside a trial, it
+    stops the run at once, since every trial would fail the same way."""
+
+
 class UnknownNameError(InputError):
     """A name (task, tuner, pruner, experiment, ...) is not in its registry."""
 

@@ -862,3 +862,31 @@ def test_claiming_a_waiting_trial_is_not_repeated(
     with pytest.raises(UnboundLocalError):  # as the storage raised it, not a quiet False
         storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING)
     assert len(calls) == 1
+
+
+def test_a_task_that_breaks_its_contract_stops_the_run_at_its_first_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Task whose _evaluate returned a bare float failed each trial alike, a whole training
+    each, and the run ended only after 10 such failures (exit 1)."""
+    from hyperlab.cli import main
+
+    (tmp_path / "broken_task.py").write_text(
+        "from hyperlab.tasks import Task\n\n"
+        "class Broken(Task):\n"
+        "    name = 'broken'\n"
+        "    max_budget = 2\n\n"
+        "    def search_space(self, trial):\n"
+        "        return {'x': trial.suggest_float('x', 0, 1)}\n\n"
+        "    def _evaluate(self, config, budget, seed, on_epoch):\n"
+        "        return config['x']\n"
+    )
+    argv = ["tune", "--task", f"{tmp_path / 'broken_task.py'}:Broken", "--tuner", "random"]
+    assert main([*argv, "--trials", "12", "--runs-dir", str(tmp_path), "--name", "b"]) == 2
+    err = capsys.readouterr().err
+    assert "Broken._evaluate returned" in err and "not an Evaluation" in err
+    storage = f"sqlite:///{tmp_path / 'b' / 'study.db'}"
+    (name,) = optuna.get_all_study_names(storage)
+    assert [t.state for t in optuna.load_study(study_name=name, storage=storage).trials] == [
+        TrialState.FAIL
+    ]

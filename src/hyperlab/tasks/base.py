@@ -26,7 +26,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 
 from hyperlab.direction import check_direction, sign
-from hyperlab.errors import InputError, InputTypeError, TrialFailure
+from hyperlab.errors import InputError, InputTypeError, TaskContractError, TrialFailure
 from hyperlab.space.config import checked_space
 
 #: Called after every epoch with ``(epoch, value, curves_so_far)``; may raise
@@ -311,7 +311,7 @@ class Task(ABC):
     def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
         """``_evaluate``'s result checked, with its unset budget and wall time filled in."""
         if not isinstance(result, Evaluation):
-            raise InputTypeError(
+            raise TaskContractError(
                 f"{type(self).__name__}._evaluate returned {result!r:.60} of type "
                 f"{type(result).__name__}, not an Evaluation (return "
                 "hyperlab.tasks.Evaluation(value=...))"
@@ -319,7 +319,7 @@ class Task(ABC):
         used = result.budget
         ok = isinstance(used, numbers.Integral) and not isinstance(used, bool)
         if not ok or not 0 <= int(used) <= budget:
-            raise InputError(
+            raise TaskContractError(
                 f"{type(self).__name__}._evaluate reported budget {used!r} "
                 f"({type(used).__name__}): it must be the epochs it used, a whole number in "
                 f"1..{budget} (the budget asked for), or 0 for all of them"
