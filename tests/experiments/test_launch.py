@@ -111,3 +111,18 @@ def test_ctrl_c_leaves_an_index_that_shows_what_the_files_hold(
     assert "stn with seed 1" in index and "with seed 0" not in index
     assert "<a href='relax.html'>relax</a>" in index  # the earlier run's, still in the folder
     assert "relax with seed 0" in (tmp_path / "relax.html").read_text()
+
+
+def test_a_second_call_in_a_folder_in_use_is_refused_before_anything_runs(
+    tmp_path: Path, ran: list[str]
+) -> None:
+    """Two calls in one folder each checked it, then the later finisher replaced the other's
+    results without a word."""
+    from hyperlab.errors import RunInUseError
+    from hyperlab.lab.runlock import RunLock
+
+    with RunLock(tmp_path), pytest.raises(RunInUseError, match="is in use by process"):
+        run_experiments(["stn"], tmp_path, quick=True)
+    assert ran == []
+    run_experiments(["stn"], tmp_path, quick=True)  # once it is free
+    assert ran == ["stn"] and not (tmp_path / ".lock").exists()

@@ -63,9 +63,8 @@ def run_experiments(
             created or written into, a result's place in it taken by a folder, or (without
             ``overwrite``) an experiment in ``out_dir`` run with other settings, checked for
             every name before any runs.
+        RunInUseError: Another call is running experiments in ``out_dir`` (its process named).
     """
-    from hyperlab.report.html import page
-
     for name in names:
         EXPERIMENTS.check(name)
     repeated = sorted({n for n in names if list(names).count(n) > 1})
@@ -74,11 +73,24 @@ def run_experiments(
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise InputError(f"seed must be a whole number in 0..{2**32 - 1}, got {seed!r}")
     _check_out_dir(out_dir, names)
-    settings = {"quick": bool(quick), "seed": seed}
-    if not overwrite:
-        for name in names:
-            _check_replaceable(out_dir / f"{name}.json", settings)
+    from hyperlab.lab.runlock import RunLock
+
+    # one call at a time in a folder: two would each check it, then replace the other's results
+    with RunLock(out_dir, f"experiments folder {str(out_dir)!r}"):
+        settings = {"quick": bool(quick), "seed": seed}
+        if not overwrite:
+            for name in names:
+                _check_replaceable(out_dir / f"{name}.json", settings)
+        return _run_all(names, out_dir, quick=quick, seed=seed, settings=settings)
+
+
+def _run_all(
+    names: Sequence[str], out_dir: Path, *, quick: bool, seed: int, settings: dict[str, Any]
+) -> Path:
+    """Run the experiments (inputs checked, the folder locked) and write their files."""
     from tqdm.auto import tqdm
+
+    from hyperlab.report.html import page
 
     sections: dict[str, tuple[str, str]] = {}
     try:
