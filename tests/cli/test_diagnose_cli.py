@@ -142,6 +142,18 @@ def test_a_run_trial_and_a_csv_of_its_curves_get_the_same_advice(
         assert from_run["findings"] == from_csv["findings"]
         assert from_run["advice"] == from_csv["advice"], (number, from_run["findings"])
         assert any(a["direction"] != "keep" for a in from_run["advice"])
+        # in words, a trial's page names the knobs advised that its run does not tune
+        assert main(["diagnose", str(tmp_path / "mine"), "--trial", str(number), "--no-html"]) == 0
+        said = capsys.readouterr().out
+        moved = {a["knob"] for a in from_run["advice"] if a["direction"] != "keep"}
+        untuned = sorted(moved - {"epochs", "lr", "weight_decay"})
+        if untuned:
+            line = next(s for s in said.splitlines() if s.startswith("not in this run's"))
+            assert all(k in line for k in untuned) and "weight_decay" not in line
+        else:
+            assert "not in this run's" not in said
+        assert main(["diagnose", str(csv), "--no-html"]) == 0
+        assert "not in this run's" not in capsys.readouterr().out  # a file: no run to ask
 
 
 def test_the_figure_tells_its_curves_apart_and_says_what_it_shows(tmp_path: Path) -> None:

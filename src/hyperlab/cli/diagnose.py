@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
             )
         if args.trial is None:
             raise InputError(f"{source} is a run directory: name the trial with --trial N")
-        curves, title, default_out = _trial_curves(source, args.trial, args.study)
+        curves, title, default_out, params = _trial_curves(source, args.trial, args.study)
+        return _diagnose(curves, title, Path(args.out) if args.out else default_out, args, params)
     else:
         if args.trial is not None or args.study is not None:
             raise InputError("--trial and --study apply to a run directory, not to a file")
@@ -100,8 +101,11 @@ def _check_out(out: Path, source: Path) -> None:
         ) from None
 
 
-def _trial_curves(source: Path, number: int, study: str | None) -> tuple[Any, str, Path]:
-    """A run's trial: its curves, a title and where its figure goes by default."""
+def _trial_curves(
+    source: Path, number: int, study: str | None
+) -> tuple[Any, str, Path, dict[str, Any]]:
+    """A run's trial: its curves, a title, where its figure goes by default, and its
+    parameters."""
     from hyperlab.errors import InputError
     from hyperlab.lab.rundir import find_trial
 
@@ -122,13 +126,21 @@ def _trial_curves(source: Path, number: int, study: str | None) -> tuple[Any, st
             "diagnosis reads a training and a validation loss per epoch"
         )
     title = f"{source.name} trial {number} ({trial.state.name.lower()})"
-    return curves, title, source / f"diagnosis-trial-{number}.html"
+    return curves, title, source / f"diagnosis-trial-{number}.html", dict(trial.params)
 
 
-def _diagnose(curves: Any, title: str, out: Path, args: argparse.Namespace) -> int:
+def _diagnose(
+    curves: Any,
+    title: str,
+    out: Path,
+    args: argparse.Namespace,
+    params: dict[str, Any] | None = None,
+) -> int:
     """Diagnose ``curves``, print the result and write the figure: the same for both inputs.
 
-    The advice covers every knob whichever the input: it follows from the findings alone.
+    The advice covers every knob whichever the input: it follows from the findings alone. For
+    a run's trial (``params``, its parameters), a line names the knobs advised to move that its
+    run does not tune.
     """
     import json
 
@@ -141,9 +153,29 @@ def _diagnose(curves: Any, title: str, out: Path, args: argparse.Namespace) -> i
     else:
         print(f"{title}")
         print(result.summary())
+        untuned = _untuned(result.advice, params)
+        if untuned:
+            print(
+                f"not in this run's search space: {', '.join(untuned)} (to follow that advice, "
+                "add them to the search space)"
+            )
     if not args.no_html:  # (after JSON, on stderr: stdout stays one JSON document)
         print(f"figure: {write_html(curves, result, out, title)}", file=_figure_stream(args))
     return 0
+
+
+def _untuned(advice: Any, params: dict[str, Any] | None) -> list[str]:
+    """The knobs ``advice`` moves that a trial's ``params`` do not hold (none without params;
+    the epochs are the budget, not a parameter)."""
+    from hyperlab.diagnose.advice import knob_key
+
+    if params is None:
+        return []
+    return [
+        a.knob
+        for a in advice
+        if a.direction != "keep" and a.knob != "epochs" and knob_key(a.knob, params) is None
+    ]
 
 
 def _figure_stream(args: argparse.Namespace) -> TextIO:
