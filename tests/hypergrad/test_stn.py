@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 from typing import Any
 
 import numpy as np
@@ -195,3 +196,37 @@ def test_a_state_that_is_not_this_trainers_is_refused_by_what_differs() -> None:
     after = trainer.model.state_dict()
     assert all(torch.equal(after[k], v) for k, v in before.items())
     assert trainer.history == STNHistory() and trainer.state_dict()["step"] == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "odd", "message"),
+    [
+        (("history", "step"), 3, "history's 'step' must be a list (one entry per step), got int"),
+        (("history", "values"), [0.1], "history's 'values' must be a mapping of lists by name"),
+        (("weight_opt", "state", 0), 5, "weight_opt's state of parameter 0 must be a mapping"),
+        (("weight_opt", "state", 0, "exp_avg"), 0.0, "'exp_avg' of parameter 0 must be a tensor"),
+        (("weight_opt", "state", 0, "exp_avg"), torch.tensor(0.0), "'exp_avg' of parameter 0 has"),
+        (("weight_opt", "state", 0, "step"), "2", "'step' of parameter 0 must be a count"),
+        (("hyper_opt", "param_groups", 0, "params"), 0, "param groups of [-1] parameters (-1: not"),
+    ],
+)
+def test_a_state_whose_history_or_optimizer_entries_are_odd_is_refused_by_name(
+    where: tuple[Any, ...], odd: Any, message: str
+) -> None:
+    """These loaded without a word, and the next fit failed deep inside (an int has no append,
+    a float no lerp_), or the check itself failed (len of an int) or named a known parameter
+    'unknown'."""
+    tr, va = _batches(torch.float64, n=64, batch=16)
+    saved = _stn()
+    saved.fit(tr, va)
+    state = copy.deepcopy(saved.state_dict())
+    inner = state
+    for key in where[:-1]:
+        inner = inner[key]
+    inner[where[-1]] = odd
+    trainer = _stn(seed=3)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    with pytest.raises(InputError, match=re.escape(message)):
+        trainer.load_state_dict(state)
+    after = trainer.model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items())

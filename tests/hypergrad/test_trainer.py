@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import numpy as np
@@ -448,3 +449,51 @@ def test_the_state_of_another_kind_of_trainer_is_refused_by_its_kind() -> None:
     with pytest.raises(InputTypeError, match=r"saved by STNTrainer\.state_dict\(\), not by Hyper"):
         trainer.load_state_dict(STNTrainer(SelfTuningMLP(4, 2)).state_dict())
     assert trainer.state_dict()["trainer"] == "HyperTrainer"
+
+
+def _fitted() -> HyperTrainer:
+    _, trainer = _resumable()
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(24, 5, generator=gen), torch.randint(0, 3, (24,), generator=gen)
+    trainer.fit([(x[:12], y[:12]), (x[12:], y[12:])], [(x, y)], epochs=2)
+    return trainer
+
+
+def test_a_state_with_a_bad_step_history_or_optimizer_is_refused_and_loads_nothing() -> None:
+    """HyperTrainer loaded its optimizer and hyperparameters first, then failed on the
+    history (a TypeError from deep inside, with the optimizer already replaced); a step of -1
+    was taken as it came, and text failed in int()."""
+    import copy
+
+    state = _fitted().state_dict()
+    odd_opt = copy.deepcopy(state["hyper_opt"])
+    odd_opt["state"][0]["exp_avg"] = 0.0
+    cases = [
+        ({"step": -1}, "step must be an integer >= 0, got -1"),
+        ({"step": "3"}, "step must be an integer >= 0, got '3'"),
+        ({"history": {**state["history"], "extra": []}}, "history must have the fields"),
+        ({"history": {**state["history"], "step": 4}}, "history's 'step' must be a list"),
+        ({"history": {**state["history"], "values": [1.0]}}, "'values' must be a mapping"),
+        ({"hyper_opt": odd_opt}, "hyper_opt's 'exp_avg' of parameter 0 must be a tensor"),
+    ]
+    for change, message in cases:
+        _, trainer = _resumable()
+        before = copy.deepcopy(trainer._hyper_opt.state_dict())
+        values = trainer.values()
+        with pytest.raises(InputError, match=re.escape(message)):
+            trainer.load_state_dict({**state, **change})
+        assert trainer._hyper_opt.state_dict() == before and trainer.values() == values
+        assert trainer.state_dict()["step"] == 0
+
+
+def test_a_state_is_a_snapshot_that_training_on_does_not_change() -> None:
+    """The optimizer's moments in a state were the live tensors: a state kept in memory (the
+    best so far, say) changed as training went on."""
+    trainer = _fitted()
+    state = trainer.state_dict()
+    moment = state["hyper_opt"]["state"][0]["exp_avg"].clone()
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(24, 5, generator=gen), torch.randint(0, 3, (24,), generator=gen)
+    trainer.fit([(x, y)] * 3, [(x, y)])
+    assert not trainer.state_dict()["hyper_opt"]["state"][0]["exp_avg"].equal(moment)
+    assert state["hyper_opt"]["state"][0]["exp_avg"].equal(moment)

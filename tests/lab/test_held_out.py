@@ -45,6 +45,13 @@ class Text(Scored):
 class NotFinite(Scored):
     def test_score(self, config, budget=None, seed=0):
         return float("nan")
+
+
+class Exits(Scored):
+    def test_score(self, config, budget=None, seed=0):
+        import sys
+
+        sys.exit(2)
 """
 
 
@@ -75,6 +82,7 @@ def test_a_good_test_score_is_recorded(tmp_path: Path) -> None:
         ("Raises", "RuntimeError: no test split here (at scored.py:"),
         ("Text", "returned '0.75' of type str, not a number"),
         ("NotFinite", "test_score of task 'scored' returned nan"),
+        ("Exits", "the code of the trial called sys.exit(2)"),  # (the process ended, no report)
     ],
 )
 def test_a_test_score_that_fails_is_told_and_the_run_keeps_its_results(

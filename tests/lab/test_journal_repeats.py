@@ -129,3 +129,15 @@ def test_recover_says_what_points_to_records_lost_at_the_end(
 def trials_study(journal: Path) -> str:
     storage = hyperlab.lab.storage.open_storage(f"journal:{journal}")
     return str(storage.get_all_studies()[0].study_name)
+
+
+def test_a_heartbeat_beside_a_journal_with_no_trial_says_so(tmp_path: Path) -> None:
+    """The message said 'its trial ids end at -1'."""
+    journal = tmp_path / "study.journal"
+    optuna.create_study(storage=hyperlab.lab.storage.open_storage(f"journal:{journal}"))
+    beats = tmp_path / "study.journal.heartbeats"
+    beats.mkdir()
+    (beats / "0").touch()
+    os.utime(beats / "0", (0, 0))
+    (doubt,) = recover(f"journal:{journal}").doubts
+    assert "names trial id 0, which the journal does not hold (it holds no trial)" in doubt

@@ -339,3 +339,24 @@ def test_the_script_reads_a_study_given_twice_once(
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and all("'b:random:none:seed0' of" in n for n in lines)
     assert all(f"given twice (also as {branin_run})" in n for n in lines)
+
+
+def test_a_note_that_is_not_a_function_and_a_bad_max_dim_are_refused_by_name() -> None:
+    """note='print' was taken as given and failed as "'str' object is not callable" at the
+    first short study; max_dim='40' failed in a comparison deep inside."""
+    studies = [_study(complete=3, name="short"), _study(name="long")]
+    with pytest.raises(InputTypeError, match=r"note must be a function .*got str 'print'"):
+        read_studies(studies, note="print")  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match="max_dim"):
+        study_problems(studies, max_dim="40")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="max_dim must be a positive integer, got 0"):
+        read_studies(studies, max_dim=0)
+
+
+def test_the_warning_for_a_short_study_points_at_the_callers_line() -> None:
+    """From read_studies it pointed one frame past the caller (into pytest)."""
+    studies = [_study(complete=3, name="short"), _study(name="long")]
+    for read in (read_studies, study_problems):
+        with pytest.warns(UserWarning, match="left out") as told:
+            read(studies)
+        assert [Path(w.filename).name for w in told] == [Path(__file__).name], read

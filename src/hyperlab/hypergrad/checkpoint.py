@@ -104,24 +104,59 @@ def check_optimizer_state(kind: str, name: str, theirs: Any, opt: torch.optim.Op
             f"got {theirs!r:.80}"
         )
     ours = [len(g["params"]) for g in opt.param_groups]
-    sizes = [len(g.get("params", [])) if isinstance(g, Mapping) else -1 for g in groups]
+    sizes = [_group_size(g) for g in groups]
     if sizes != ours:
+        odd = " (-1: not a list of parameter ids)" if -1 in sizes else ""
         raise InputError(
-            f"{kind} state: {name} has param groups of {sizes} parameters, this trainer's have "
-            f"{ours}; nothing was loaded"
+            f"{kind} state: {name} has param groups of {sizes} parameters{odd}, this trainer's "
+            f"have {ours}; nothing was loaded"
         )
     params = [p for g in opt.param_groups for p in g["params"]]
     ids = [i for g in groups for i in g["params"]]
     for key, entries in per_param.items():
-        if key not in ids or not isinstance(entries, Mapping):
+        if key not in ids:
             raise InputError(f"{kind} state: {name} holds a state for unknown parameter {key!r}")
-        shape = tuple(params[ids.index(key)].shape)
-        for entry, value in entries.items():
-            if isinstance(value, Tensor) and value.ndim > 0 and tuple(value.shape) != shape:
+        if not isinstance(entries, Mapping):
+            raise InputError(
+                f"{kind} state: {name}'s state of parameter {key!r} must be a mapping of its "
+                f"tensors, got {entries!r:.80}; nothing was loaded"
+            )
+        _check_entries(f"{kind} state: {name}'s", key, entries, params[ids.index(key)])
+
+
+def _group_size(group: Any) -> int:
+    """How many parameter ids a saved param group lists (-1 when it is not such a group)."""
+    ids = group.get("params") if isinstance(group, Mapping) else None
+    return len(ids) if isinstance(ids, list | tuple) else -1
+
+
+def _check_entries(where: str, key: Any, entries: Mapping[str, Any], param: Tensor) -> None:
+    """Refuse a parameter's saved optimizer entries that its next step could not use: each is
+    a tensor of the parameter's shape (a moment, a momentum buffer), but ``step``, a count
+    (a number or a one-element tensor).
+
+    Raises:
+        InputError: naming the entry, the parameter and what it holds.
+    """
+    shape = tuple(param.shape)
+    for entry, value in entries.items():
+        if entry == "step":
+            one = isinstance(value, Tensor) and value.numel() == 1
+            if not one and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise InputError(
-                    f"{kind} state: {name}'s {entry!r} of parameter {key} has shape "
-                    f"{tuple(value.shape)}, the parameter {shape}; nothing was loaded"
+                    f"{where} 'step' of parameter {key} must be a count, got {value!r:.80}; "
+                    "nothing was loaded"
                 )
+        elif not isinstance(value, Tensor):
+            raise InputError(
+                f"{where} {entry!r} of parameter {key} must be a tensor of shape {shape}, got "
+                f"{type(value).__name__} {value!r:.60}; nothing was loaded"
+            )
+        elif tuple(value.shape) != shape:
+            raise InputError(
+                f"{where} {entry!r} of parameter {key} has shape "
+                f"{tuple(value.shape)}, the parameter {shape}; nothing was loaded"
+            )
 
 
 def load_optimizer(opt: torch.optim.Optimizer, state: Mapping[str, Any]) -> None:
@@ -137,7 +172,8 @@ def check_history(kind: str, cls: type[H], data: Any) -> H:
     """A fresh ``cls`` (a history dataclass) from its saved ``dataclasses.asdict`` form.
 
     Raises:
-        InputError: ``data`` is not a mapping with exactly ``cls``'s fields.
+        InputError: ``data`` is not a mapping with exactly ``cls``'s fields, or a field is
+            not of its kind (a list, or a mapping of lists).
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     if not isinstance(data, Mapping) or sorted(map(str, data)) != sorted(names):
@@ -145,7 +181,31 @@ def check_history(kind: str, cls: type[H], data: Any) -> H:
         raise InputError(
             f"{kind} state: its history must have the fields {names}, got {got}; nothing was loaded"
         )
+    empty = cls()  # (each field's default tells its kind)
+    for name in names:
+        _check_history_field(kind, name, data[name], getattr(empty, name))
     return cls(**copy.deepcopy(dict(data)))
+
+
+def _check_history_field(kind: str, name: str, value: Any, empty: Any) -> None:
+    """Refuse a saved history field that is not of its kind: a list (one entry per step), or
+    a mapping of such lists by name (``empty`` is the field's default, which tells which);
+    the next step appends to it.
+
+    Raises:
+        InputError: naming the field and what it holds.
+    """
+    lists = (
+        isinstance(value, Mapping) and all(isinstance(v, list) for v in value.values())
+        if isinstance(empty, dict)
+        else isinstance(value, list)
+    )
+    if not lists:
+        what = "a mapping of lists by name" if isinstance(empty, dict) else "a list"
+        raise InputError(
+            f"{kind} state: its history's {name!r} must be {what} (one entry per step), got "
+            f"{type(value).__name__} {value!r:.60}; nothing was loaded"
+        )
 
 
 def _shape(value: Any) -> tuple[int, ...] | str:

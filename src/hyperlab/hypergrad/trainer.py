@@ -29,7 +29,13 @@ from torch import Tensor, nn
 
 from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_positive_int
 from hyperlab.hypergrad.batches import Cycle, check_epochs, check_reiterable, checked_batch, passes
-from hyperlab.hypergrad.checkpoint import check_trainer_state
+from hyperlab.hypergrad.checkpoint import (
+    check_history,
+    check_optimizer_state,
+    check_step,
+    check_trainer_state,
+    load_optimizer,
+)
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
 from hyperlab.hypergrad.valgrad import (
     check_neumann,
@@ -204,7 +210,7 @@ class HyperTrainer:
             "step": self._step,
             "tune": list(self._tuned),
             "hyperparameters": {n: t.detach().clone() for n, t in self._regs_tensors().items()},
-            "hyper_opt": self._hyper_opt.state_dict(),
+            "hyper_opt": copy.deepcopy(self._hyper_opt.state_dict()),  # (a snapshot)
             "history": self.history.as_dict(),
         }
 
@@ -216,18 +222,21 @@ class HyperTrainer:
         Raises:
             InputTypeError: ``state`` is not such a mapping, or is another kind of trainer's
                 (an :class:`~hyperlab.hypergrad.stn.STNTrainer`'s, say).
-            InputError: its hyperparameters or tuned names are not this trainer's; nothing was
-                loaded.
+            InputError: its hyperparameters or tuned names are not this trainer's, or its step,
+                optimizer state or history is not of such a state (named in the message);
+                nothing was loaded.
         """
+        kind = type(self).__name__
         values = _checked_state(state, self._regs_tensors(), list(self._tuned))
-        self._hyper_opt.load_state_dict(state["hyper_opt"])
-        for group in self._hyper_opt.param_groups:  # (the setting is this trainer's)
-            group["lr"] = self.hyper_lr
+        step = check_step(kind, "step", state["step"])
+        check_optimizer_state(kind, "hyper_opt", state["hyper_opt"], self._hyper_opt)
+        history = check_history(kind, HyperHistory, state["history"])
+        load_optimizer(self._hyper_opt, state["hyper_opt"])  # (the rate is this trainer's)
         with torch.no_grad():
             for name, t in self._regs_tensors().items():
                 t.copy_(values[name])
-        self._step = int(state["step"])
-        self.history = HyperHistory(**copy.deepcopy(dict(state["history"])))
+        self._step = step
+        self.history = history
 
     @torch.no_grad()
     def evaluate(self, data: Iterable[Batch]) -> float:

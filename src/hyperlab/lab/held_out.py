@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from hyperlab.errors import HyperlabError, TrialFailure, failure_reason
+from hyperlab.errors import HyperlabError, TrialFailure, exit_reason, failure_reason
 from hyperlab.tasks.base import Task, check_score
 
 #: Scores a population member's model on the test split (a population tuner's own).
@@ -58,6 +58,9 @@ def record_test_score(
         raise  # the lab's own refusal, or out of memory: not the task's code failing
     except Exception as exc:
         _not_scored(task, best, failure_reason(exc))
+        return
+    except SystemExit as exc:  # (an argument parser in the task's code, say)
+        _not_scored(task, best, exit_reason(exc))
         return
     if score is None:
         return

@@ -41,10 +41,10 @@ def end_doubts(storage: optuna.storages.BaseStorage, journal: Path) -> list[str]
             )
     folder = beats_folder(journal)
     names = [f.name for f in folder.iterdir()] if folder.is_dir() else []
+    held = f"its trial ids end at {known - 1}" if known else "it holds no trial"
     for trial_id in sorted(int(n) for n in names if n.isdigit() and int(n) >= known):
         out.append(
             f"heartbeat file {str(folder / str(trial_id))!r} names trial id {trial_id}, which "
-            f"the journal does not hold (its trial ids end at {known - 1}): records at the end "
-            "of the file were lost"
+            f"the journal does not hold ({held}): records at the end of the file were lost"
         )
     return out

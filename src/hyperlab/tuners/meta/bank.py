@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
@@ -42,7 +42,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError, listed
+from hyperlab.errors import InputError, InputTypeError, check_positive_int, listed
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta.model import PFNConfig
 from hyperlab.tuners.meta.prior import TOO_FEW
@@ -84,9 +84,17 @@ def read_studies(
 
     Raises:
         ShortStudyError: Every study given is too short; the message names each.
-        InputError: No study, or a study training cannot read; the message names it and why.
-        InputTypeError: An entry is not an Optuna study.
+        InputError: No study, a study training cannot read (the message names it and why), or
+            ``max_dim`` below 1.
+        InputTypeError: An entry is not an Optuna study, ``note`` is not callable or
+            ``max_dim`` not an integer.
     """
+    _check_reading(studies, max_dim, note)
+    return _read(studies, max_dim, note)
+
+
+def _check_reading(studies: Any, max_dim: Any, note: Any) -> None:
+    """Refuse what :func:`read_studies` cannot read (see its Raises)."""
     if isinstance(studies, optuna.Study) or not isinstance(studies, Sequence):
         raise InputTypeError(f"studies must be a list of Optuna studies, got {studies!r}")
     if not studies:
@@ -94,6 +102,19 @@ def read_studies(
     for i, study in enumerate(studies):
         if not isinstance(study, optuna.Study):
             raise InputTypeError(f"studies[{i}] is not an Optuna study, got {study!r}")
+    check_positive_int("max_dim", max_dim)
+    if note is not None and not callable(note):
+        raise InputTypeError(
+            f"note must be a function taking one line of text (print, say) or None, got "
+            f"{type(note).__name__} {note!r:.60}"
+        )
+
+
+def _read(
+    studies: Sequence[optuna.Study], max_dim: int, note: Callable[[str], None] | None
+) -> list[PastStudy]:
+    """:func:`read_studies` of checked arguments (a note's warning points at the caller of the
+    public function that called this one)."""
     kept, short = [], []
     for study in studies:
         try:
@@ -124,7 +145,8 @@ def study_problems(
     Raises:
         As :func:`read_studies`.
     """
-    return [(p.x, p.y) for p in read_studies(studies, max_dim=max_dim, note=note)]
+    _check_reading(studies, max_dim, note)
+    return [(p.x, p.y) for p in _read(studies, max_dim, note)]
 
 
 def study_problem(study: optuna.Study, *, max_dim: int = MAX_DIM) -> tuple[np.ndarray, np.ndarray]:
