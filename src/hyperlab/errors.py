@@ -111,15 +111,16 @@ def failure_reason(exc: BaseException) -> str:
     return f"{text} (at {Path(last.filename).name}:{last.lineno} in {last.name})"
 
 
-def exit_reason(exc: SystemExit) -> str:
-    """A failed trial's reason when the code it ran called ``sys.exit()``: a trial cannot end
-    the run that way (the trial would be left running, with no word), so it fails instead."""
+def exit_reason(exc: SystemExit, what: str = "the code of the trial") -> str:
+    """The reason told when ``what`` (a trial's code, a task's test score) called
+    ``sys.exit()``: it cannot end the run that way (a trial would be left running and the
+    process end with no word), so it fails instead."""
     place = failure_reason(exc).partition(" (at ")[2]
     where = f" (at {place}" if place else ""
     return (
-        f"the code of the trial called sys.exit({exc.code!r}){where}; a trial fails by raising "
-        "an exception (an argument parser such as argparse's exits like this when the training "
-        "script is given arguments it does not know)"
+        f"{what} called sys.exit({exc.code!r}){where}; it fails by raising an exception instead "
+        "(an argument parser such as argparse's exits like this when the training script is "
+        "given arguments it does not know)"
     )
 
 

@@ -82,7 +82,7 @@ def test_a_good_test_score_is_recorded(tmp_path: Path) -> None:
         ("Raises", "RuntimeError: no test split here (at scored.py:"),
         ("Text", "returned '0.75' of type str, not a number"),
         ("NotFinite", "test_score of task 'scored' returned nan"),
-        ("Exits", "the code of the trial called sys.exit(2)"),  # (the process ended, no report)
+        ("Exits", "the task's test_score called sys.exit(2)"),  # (the process ended, no report)
     ],
 )
 def test_a_test_score_that_fails_is_told_and_the_run_keeps_its_results(

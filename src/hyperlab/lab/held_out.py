@@ -60,7 +60,7 @@ def record_test_score(
         _not_scored(task, best, failure_reason(exc))
         return
     except SystemExit as exc:  # (an argument parser in the task's code, say)
-        _not_scored(task, best, exit_reason(exc))
+        _not_scored(task, best, exit_reason(exc, "the task's test_score"))
         return
     if score is None:
         return
