@@ -8,13 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from hyperlab.direction import regret, sign
-from hyperlab.report.records import (
-    CompareRecords,
-    FailureGroup,
-    PrunedTrial,
-    StudyRecords,
-    TrialCurves,
-)
+from hyperlab.report.comparison import CompareRecords
+from hyperlab.report.failures import FailureGroup
+from hyperlab.report.study import StudyRecords
+from hyperlab.report.trials import PrunedTrial, TrialCurves
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;
