@@ -171,7 +171,7 @@ def test_curves_of_a_metric_alone_are_drawn(tmp_path: Path) -> None:
     not an empty one, and no diagnosis (which reads losses)."""
     import json
 
-    from hyperlab.report.html import _curves_figure, _loss_curves, _task_curves
+    from hyperlab.report.curves_html import _curves_figure, _loss_curves, _task_curves
     from hyperlab.report.records import TrialCurves
 
     item = TrialCurves(
