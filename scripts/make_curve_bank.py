@@ -14,7 +14,7 @@ on a busy 2-core machine; the issue's 300 x 40 did not fit)::
 The configurations are drawn one after another from a seeded sampler, so ``--configs N`` gives
 the first ``N`` configurations of any larger run; the file is rewritten every 25 curves.
 
-The replay task :class:`hyperlab.tasks.replay.CurveBankTask` reads the file.
+The replay task :class:`hyperlab.tasks.replay_bank.CurveBankTask` reads the file.
 """
 
 from __future__ import annotations

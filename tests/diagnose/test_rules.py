@@ -228,7 +228,7 @@ def test_the_labs_callers_leave_out_a_metric_that_is_not_a_fraction() -> None:
     its report, and the diagnosis tuner stopped reading curves, once metrics had to be
     fractions."""
     from hyperlab.diagnose.inputs import without_odd_metrics
-    from hyperlab.report.records import _diagnosis
+    from hyperlab.report.trials import _diagnosis
 
     curves = _fit_then_rise(12, 12) | {"val_metric": [50.0 + e for e in range(24)]}
     with pytest.raises(InputError, match="divide a percentage by 100"):

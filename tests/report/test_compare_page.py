@@ -12,7 +12,7 @@ import pytest
 
 import hyperlab
 from hyperlab.report import compare_records
-from hyperlab.report.html import _pruned_html
+from hyperlab.report.comparison_html import _pruned_html
 from hyperlab.report.records import CompareRecords, PrunedTrial
 from tests.report.test_any_objective import _figures
 
@@ -88,7 +88,7 @@ def test_pruned_section_has_whole_epoch_ticks_and_says_where_its_table_is_cut() 
 
 
 def test_best_so_far_band_of_few_seeds_is_their_range_and_says_so(two_seeds: Path) -> None:
-    from hyperlab.report.html import _best_so_far_figure
+    from hyperlab.report.comparison_html import _best_so_far_figure
 
     rec = compare_records(two_seeds)
     for m in rec.methods:
@@ -117,7 +117,7 @@ def test_bootstrap_band_is_named_so_from_five_seeds() -> None:
 
 
 def test_best_so_far_gets_a_log_axis_where_values_span_more_than_two_decades() -> None:
-    from hyperlab.report.html import _best_so_far_figure
+    from hyperlab.report.comparison_html import _best_so_far_figure
     from hyperlab.report.records import MethodSummary
 
     def y_type(curve: list[float]) -> Any:
@@ -135,7 +135,7 @@ def test_best_so_far_gets_a_log_axis_where_values_span_more_than_two_decades() -
 
 def test_summary_leaves_out_columns_empty_in_every_row(two_seeds: Path) -> None:
     """A user's objective has no test split and no known optimum: no test or regret column."""
-    from hyperlab.report.html import _summary_html
+    from hyperlab.report.comparison_html import _summary_html
 
     summary = _summary_html(compare_records(two_seeds))
     head = re.search(r"<thead>(.*?)</thead>", summary, flags=re.S)
@@ -148,7 +148,7 @@ def test_summary_leaves_out_columns_empty_in_every_row(two_seeds: Path) -> None:
 
 def test_summary_of_one_method_pairs_nothing(tmp_path: Path) -> None:
     """One tuner has nothing to be paired against: no empty 'Paired against random:' line."""
-    from hyperlab.report.html import _summary_html
+    from hyperlab.report.comparison_html import _summary_html
 
     hyperlab.compare(
         _reporting,

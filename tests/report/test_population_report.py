@@ -142,7 +142,7 @@ def test_a_comparison_shows_each_population_methods_best_seed(tmp_path: Path) ->
 def test_the_best_population_trial_shows_the_hyperparameters_its_model_ended_with(
     tmp_path: Path,
 ) -> None:
-    from hyperlab.report.records import _curves_of
+    from hyperlab.report.trials import _curves_of
 
     hyperlab.tune(QUADRATIC, "pbt", trials=4, budget=6, runs_dir=tmp_path, name="q",
                   progress=False, report=False, tuner_options={"interval": 2})  # fmt: skip
@@ -177,7 +177,7 @@ def test_results_csv_gives_a_members_hyperparameters_at_the_end_as_report_and_su
 
 
 def test_a_learned_rate_is_shown_beside_the_configured_one() -> None:
-    from hyperlab.report.records import _curves_of
+    from hyperlab.report.trials import _curves_of
 
     trial = optuna.trial.create_trial(
         params={"lr": 0.01},
@@ -243,7 +243,7 @@ def test_a_members_diagnosis_reads_the_hyperparameters_its_model_ended_with(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import hyperlab.diagnose
-    from hyperlab.report.records import _curves_of
+    from hyperlab.report.trials import _curves_of
 
     seen: list[dict[str, object]] = []
 

@@ -111,7 +111,7 @@ def test_report_html_has_every_section(run_dir: Path) -> None:
 def test_axis_ticks_stay_few_on_any_range() -> None:
     """A parameter or score spanning ten billion units (or 600 decades) gets a handful of
     ticks, not one per unit (which once exhausted the memory of a report build)."""
-    from hyperlab.report.records import MAX_DECADE_TICKS, _int_ticks, _ticks
+    from hyperlab.report.parallel import MAX_DECADE_TICKS, _int_ticks, _ticks
 
     assert len(_ticks(0.0, 1e10, log=False)) == 5
     assert len(_int_ticks(0.0, 1e10)) == 5
@@ -171,7 +171,7 @@ def test_curves_of_a_metric_alone_are_drawn(tmp_path: Path) -> None:
     not an empty one, and no diagnosis (which reads losses)."""
     import json
 
-    from hyperlab.report.html import _curves_figure, _loss_curves, _task_curves
+    from hyperlab.report.curves_html import _curves_figure, _loss_curves, _task_curves
     from hyperlab.report.records import TrialCurves
 
     item = TrialCurves(

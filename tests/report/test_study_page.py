@@ -67,7 +67,7 @@ def test_single_point_curves_get_no_blank_figure_and_no_empty_diagnosis() -> Non
 
 
 def test_short_curves_are_drawn_with_markers() -> None:
-    from hyperlab.report.html import _curves_figure, _curves_sections
+    from hyperlab.report.curves_html import _curves_figure, _curves_sections
     from hyperlab.report.records import TrialCurves
 
     item = TrialCurves("m", 0, 0.5, {}, {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
@@ -151,7 +151,7 @@ def test_figures_follow_the_page_width_on_any_screen() -> None:
 
 
 def test_text_columns_are_left_aligned_and_numbers_right_aligned() -> None:
-    from hyperlab.report.html import _CSS, table
+    from hyperlab.report.page import _CSS, table
 
     reason = "stopped by the pruner at epoch 1: value 1.035"
     page = table([{"method": "random+asha", "trial": 3, "value": 0.5, "reason": reason}])
@@ -162,7 +162,7 @@ def test_text_columns_are_left_aligned_and_numbers_right_aligned() -> None:
 
 
 def test_curves_title_mentions_train_curves_only_where_drawn_and_epochs_are_whole() -> None:
-    from hyperlab.report.html import _curves_figure
+    from hyperlab.report.curves_html import _curves_figure
     from hyperlab.report.records import TrialCurves
 
     val_only = TrialCurves("", 0, 0.5, {}, {"val_loss": [1.0, 0.7, 0.5]})

@@ -14,7 +14,7 @@ import pytest
 import hyperlab
 from hyperlab.errors import DataNotFoundError, InputError, TrialFailure, UnknownNameError
 from hyperlab.registry import TASKS
-from hyperlab.tasks import replay
+from hyperlab.tasks import replay, replay_lcbench
 from hyperlab.tasks.replay import CurveBankTask, LCBenchTask, resolve_lcbench_dir
 
 LCBENCH_DATA = resolve_lcbench_dir()
@@ -130,7 +130,7 @@ def test_pickles_and_optimum(lcbench: LCBenchTask, monkeypatch: pytest.MonkeyPat
     config = lcbench.default_config()
     clone = pickle.loads(pickle.dumps(lcbench))
     assert clone.evaluate(config).value == lcbench.evaluate(config).value
-    monkeypatch.setattr(replay, "LCBENCH_OPTIMUM_SAMPLES", 500)
+    monkeypatch.setattr(replay_lcbench, "LCBENCH_OPTIMUM_SAMPLES", 500)
     fresh = LCBenchTask("3945")
     values = fresh.final_values(500, seed=0)
     assert values.shape == (500,)

@@ -6,13 +6,10 @@ from pathlib import Path
 
 from hyperlab.errors import InputError
 from hyperlab.lab.rundir import RunDir, load_studies
-from hyperlab.report.html import render_compare, render_study
-from hyperlab.report.records import (
-    CompareRecords,
-    StudyRecords,
-    compare_records,
-    study_report_records,
-)
+from hyperlab.report.comparison import CompareRecords, compare_records
+from hyperlab.report.comparison_html import render_compare
+from hyperlab.report.study import StudyRecords, study_report_records
+from hyperlab.report.study_html import render_study
 
 __all__ = [
     "CompareRecords",

@@ -21,7 +21,7 @@ from hyperlab.report.demo import (
     RunSummary,
     Spread,
 )
-from hyperlab.report.html import figure_html, fmt, page
+from hyperlab.report.page import figure_html, fmt, page
 
 #: The page's title: the question the demo answers.
 TITLE = "hyperlab demo: does a network that has learned to tune beat the classic tuners?"

@@ -1,7 +1,8 @@
 """Render a population's records: each mutable hyperparameter against epochs, the lineage tree.
 
-``hyperlab.report.html`` calls :func:`population_section` for a study whose records hold a
-population.
+The study and comparison pages (:mod:`hyperlab.report.study_html`,
+:mod:`hyperlab.report.comparison_html`) call :func:`population_section` for a study whose
+records hold a population.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from hyperlab.report.html import COLORS, figure_html, fmt, int_axis
+from hyperlab.report.page import COLORS, figure_html, fmt, int_axis
 from hyperlab.report.population import Branch, PopulationRecords, ScheduledParam
 
 #: The heading of the population's section of a study report.

@@ -1,0 +1,176 @@
+"""Report records of one method (a tuner, with its pruner) across the seeds of a comparison."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hyperlab.lab.notes import stop_note
+from hyperlab.lab.results import best_test_score, study_records, used_epochs
+from hyperlab.lab.stats import bootstrap_band, mean_se
+from hyperlab.lab.trial_kinds import failed_trials, is_interrupted
+from hyperlab.report.failures import FailureGroup, failure_groups
+from hyperlab.report.run_notes import unfinished_note
+from hyperlab.report.trials import PrunedTrial, _pruned_of, _sorted_best_first
+
+
+@dataclass
+class MethodSummary:
+    """One tuner (+ pruner) across seeds."""
+
+    label: str
+    tuner: str
+    pruner: str
+    seeds: list[int]
+    final_best: list[float]  # best value of each seed's study
+    final_mean: float
+    final_se: float
+    test_scores: list[float]
+    test_mean: float
+    test_se: float
+    epochs: list[int]  # epochs used by each seed's study
+    epochs_mean: float
+    mean_rank: float = math.nan
+    curve_x: list[int] = field(default_factory=list)  # trial index 1..N
+    curve_median: list[float] = field(default_factory=list)
+    curve_low: list[float] = field(default_factory=list)
+    curve_high: list[float] = field(default_factory=list)
+    n_pruned: int = 0
+    n_failed: int = 0
+    n_cut_off: int = 0  # trials an interrupt or a lost worker cut off (queued again)
+    band: str = ""  # what the band around ``curve_median`` is, in words
+
+    @property
+    def seeds_with_result(self) -> int:
+        """Seeds whose study has a finished trial: those ``final_mean`` is taken over."""
+        return sum(math.isfinite(v) for v in self.final_best)
+
+    def seeds_text(self) -> str:
+        """``"3"``, or ``"2 of 3"`` when a seed's study has no finished trial."""
+        n, total = self.seeds_with_result, len(self.final_best)
+        return str(total) if n == total else f"{n} of {total}"
+
+
+#: Fewest seeds whose best-so-far band is a bootstrap band of the median; with fewer, the band
+#: is the seeds' range (a bootstrap of the median of 2 to 4 values spans about all of them).
+MIN_BOOTSTRAP_SEEDS = 5
+
+
+def band_text(seeds: int) -> str:
+    """What the band of ``seeds`` seeds' best-so-far curves is, in words."""
+    if seeds >= MIN_BOOTSTRAP_SEEDS:
+        return f"95% bootstrap band of the median of {seeds} seeds"
+    return "one seed, no band" if seeds == 1 else f"range of {seeds} seeds"
+
+
+def _band(curves: list[list[float]]) -> tuple[list[float], list[float], list[float]]:
+    """Median across seeds of best-so-far curves (shorter ones held flat) and its band: the
+    bootstrap band of the median, or the range below :data:`MIN_BOOTSTRAP_SEEDS` seeds."""
+    length = max((len(c) for c in curves), default=0)
+    if not length:
+        return [], [], []
+    padded = np.array(
+        [c + [c[-1] if c else math.nan] * (length - len(c)) for c in curves], dtype=float
+    )
+    med, low, high = bootstrap_band(padded)
+    if len(curves) < MIN_BOOTSTRAP_SEEDS:
+        with warnings.catch_warnings():  # a point no seed has reached yet stays NaN
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            low, high = np.nanmin(padded, axis=0), np.nanmax(padded, axis=0)
+    return med.tolist(), low.tolist(), high.tolist()
+
+
+@dataclass
+class _Method:
+    """What one method's studies add to a comparison's records."""
+
+    summary: MethodSummary
+    pruned: list[PrunedTrial]
+    best: FrozenTrial | None
+    stopped: list[str]
+    test_metric: str | None
+    failures: list[FailureGroup] = field(default_factory=list)
+    best_seed: int | None = None  # the seed of the study that holds ``best``
+
+
+def _method(
+    label: str,
+    studies: list[tuple[optuna.Study, str, str, int]],
+    optimum: float | None,
+    direction: str,
+    target: int,
+) -> _Method:
+    finals, tests, epochs, curves = [], [], [], []
+    pruned: list[PrunedTrial] = []
+    stopped: list[str] = []
+    candidates: list[tuple[FrozenTrial, int]] = []  # each seed's best trial
+    metric: str | None = None
+    n_failed = n_cut_off = 0
+    failures: list[FailureGroup] = []
+    for study, tuner, pruner, seed in studies:
+        recs = study_records(study, tuner, pruner, seed, optimum)
+        bsf = [r["best_so_far"] for r in recs if r["state"] in ("COMPLETE", "PRUNED")]
+        finals.append(bsf[-1] if bsf else math.nan)
+        epochs.append(used_epochs(recs))
+        curves.append(bsf)
+        test = study.user_attrs.get("test_score", {})
+        score = best_test_score(study)
+        tests.append(math.nan if score is None else score)
+        metric = metric or test.get("metric")
+        note = stop_note(study)
+        if note:
+            stopped.append(f"{label} seed {seed}: {note}")
+        unfinished = unfinished_note(study, len(bsf), target)
+        if unfinished:
+            stopped.append(f"{label} seed {seed}: {unfinished}")
+        trials = study.get_trials(deepcopy=False)
+        pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
+        n_failed += failed_trials(study)
+        n_cut_off += sum(map(is_interrupted, trials))
+        failures += failure_groups(trials, label, seed)
+        candidates += [(t, seed) for t in _sorted_best_first(trials, direction)[:1]]
+    missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
+    if missing:
+        rest = len(finals) - len(missing)
+        stopped.append(
+            f"{label}: no completed trial in seed(s) {missing}; "
+            + (
+                f"its mean and standard error are over the other {rest} seed(s), and the "
+                "paired comparisons leave those seeds out"
+                if rest
+                else "it has no mean, and no paired comparison"
+            )
+        )
+    med, low, high = _band(curves)
+    f_mean, f_se = mean_se(finals)
+    t_mean, t_se = mean_se(tests)
+    summary = MethodSummary(
+        label=label,
+        tuner=studies[0][1],
+        pruner=studies[0][2],
+        seeds=[s[3] for s in studies],
+        final_best=finals,
+        final_mean=f_mean,
+        final_se=f_se,
+        test_scores=tests,
+        test_mean=t_mean,
+        test_se=t_se,
+        epochs=epochs,
+        epochs_mean=float(np.mean(epochs)) if epochs else math.nan,
+        curve_x=list(range(1, len(med) + 1)),
+        curve_median=med,
+        curve_low=low,
+        curve_high=high,
+        n_pruned=len(pruned),
+        n_failed=n_failed,
+        n_cut_off=n_cut_off,
+        band=band_text(len(curves)),
+    )
+    best = next(iter(_sorted_best_first([t for t, _ in candidates], direction)), None)
+    best_seed = next((seed for t, seed in candidates if t is best), None)
+    return _Method(summary, pruned, best, stopped, metric, failures, best_seed)

@@ -1,0 +1,54 @@
+"""What a report says about its run: the objective, versions, direction, and the notes on a
+study that is unfinished or whose setup was warned about."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from hyperlab.direction import name_of
+from hyperlab.lab.rundir import RunSpec
+from hyperlab.lab.workers import SETUP_ATTR
+from hyperlab.stops import STOP_NOTES, unfinished_driver
+
+
+def objective_label(spec: dict[str, Any]) -> str:
+    """What a run tuned, in words: the task's name (or reference to user code), a Python
+    objective's recorded ``module:qualname``, else ``your objective``."""
+    name = spec.get("task") or spec.get("objective")
+    return str(name) if name else "your objective"
+
+
+def versions_text(versions: dict[str, Any]) -> str:
+    """``python 3.11.7, optuna 4.1.0, ...`` (``unknown`` when none were recorded)."""
+    return ", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown"
+
+
+def direction_of(spec: dict[str, Any]) -> str:
+    """The run's direction, ``minimize`` or ``maximize`` (runs that recorded none minimized)."""
+    return name_of(spec.get("direction") or "minimize")
+
+
+def unfinished_note(study: optuna.Study, finished: int, target: int) -> str | None:
+    """``unfinished, N of M trials ...`` for a study neither done nor stopped early (fewer
+    than ``target`` finished trials, or its driving tuner cut off); else ``None``."""
+    if any(study.user_attrs.get(k) for k in STOP_NOTES):
+        return None
+    if finished >= target and not unfinished_driver(study):
+        return None
+    how = (
+        "start workers (hyperlab worker) to finish it"  # (a study set up for workers)
+        if study.user_attrs.get(SETUP_ATTR)
+        else "run the same command again to finish it"
+    )
+    return (
+        f"unfinished, {finished} of {target} trials"
+        + (", its tuner not ended" if finished >= target else "")
+        + f" (still running, or cut off: {how})"
+    )
+
+
+def _setup_notes(spec: RunSpec) -> list[str]:
+    """What the checks of the run's setup warned about, as the report says it."""
+    return [f"warned at the start: {w}" for w in spec.warnings]
