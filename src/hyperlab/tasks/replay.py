@@ -28,13 +28,20 @@ import os
 
 from hyperlab.registry import TASKS
 from hyperlab.tasks.replay_bank import DIGITS_BANK, CurveBankTask
+from hyperlab.tasks.replay_base import ReplayCurve as ReplayCurve
 from hyperlab.tasks.replay_base import ReplayTask
+from hyperlab.tasks.replay_lcbench import DATA_ENV as DATA_ENV
 from hyperlab.tasks.replay_lcbench import (
     LCBENCH_DIR,
     PACKAGED_DATA,
     LCBenchTask,
     resolve_lcbench_dir,
 )
+from hyperlab.tasks.replay_lcbench import LCBENCH_EPOCHS as LCBENCH_EPOCHS
+from hyperlab.tasks.replay_lcbench import LCBENCH_INPUTS as LCBENCH_INPUTS
+from hyperlab.tasks.replay_lcbench import LCBENCH_OPTIMUM_SAMPLES as LCBENCH_OPTIMUM_SAMPLES
+from hyperlab.tasks.replay_lcbench import LCBENCH_OUTPUTS as LCBENCH_OUTPUTS
+from hyperlab.tasks.replay_lcbench import lcbench_distributions as lcbench_distributions
 
 __all__ = [
     "DIGITS_BANK",
