@@ -24,6 +24,18 @@ from hyperlab.tuners.peers.base import PeerImportError, PeerSampler, require
 FAKE = "hyperlab_fake_peer"  # a package written for these tests, on a path they add
 
 
+@pytest.fixture(autouse=True)
+def _modules_as_they_were() -> Any:
+    """Put ``sys.modules`` back as it was: a package first imported while one of its modules
+    was hidden stays half made (``hyperopt`` imported again without its ``base``), and every
+    later test in the process that uses it fails."""
+    before = dict(sys.modules)
+    yield
+    for name in [n for n in sys.modules if n not in before]:
+        del sys.modules[name]
+    sys.modules.update(before)
+
+
 @pytest.mark.parametrize(
     ("name", "module"),
     [
