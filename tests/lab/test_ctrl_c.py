@@ -166,3 +166,19 @@ def test_ctrl_c_between_trials_queues_no_earlier_failed_trial_again(
     with pytest.raises(KeyboardInterrupt):
         loop.step(wait=True, poll=0.0)
     assert [t.state for t in study.trials] == [TrialState.FAIL]
+
+
+def test_a_worker_process_started_with_sigint_held_back_takes_it_once_installed() -> None:
+    """Worker processes are started with SIGINT blocked (so a Ctrl-C during their start waits)
+    and inherit that mask; nothing unblocked it, so a worker never saw Ctrl-C: it ran its study
+    to the end (or until the parent killed it 30 s later) instead of stopping at once."""
+    code = (
+        "import signal\n"
+        "from hyperlab.lab import interrupts\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # as a spawned worker\n"
+        "interrupts.install(True)\n"
+        "print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
