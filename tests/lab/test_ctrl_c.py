@@ -136,3 +136,49 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
     complete = [t for t in _trials(run) if t.state == TrialState.COMPLETE]
     assert len(complete) == 12
     assert len({tuple(sorted(t.params.items())) for t in complete}) == 12
+
+
+def test_ctrl_c_between_trials_queues_no_earlier_failed_trial_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker interrupted while it waited for other workers queued the parameters of the
+    last trial it had run when that trial had failed (its objective's error, or failed as lost
+    elsewhere and queued already): the configuration ran twice, and took another's slot."""
+    from types import SimpleNamespace
+
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    from hyperlab.lab import runner
+
+    study = optuna.create_study()
+    earlier = study.ask({"x": FloatDistribution(0.0, 1.0)})
+    study.tell(earlier, state=TrialState.FAIL)
+    func = runner._Claimed(lambda trial: 0.0, target=2)
+    func.trial_id = earlier._trial_id  # (the last trial this worker ran)
+    job = SimpleNamespace(trials=2, storage="journal:x")
+    loop = runner._Loop(study, job, func, retries=0)  # type: ignore[arg-type]
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "progress", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        loop.step(wait=True, poll=0.0)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+
+
+def test_a_worker_process_started_with_sigint_held_back_takes_it_once_installed() -> None:
+    """Worker processes are started with SIGINT blocked (so a Ctrl-C during their start waits)
+    and inherit that mask; nothing unblocked it, so a worker never saw Ctrl-C: it ran its study
+    to the end (or until the parent killed it 30 s later) instead of stopping at once."""
+    code = (
+        "import signal\n"
+        "from hyperlab.lab import interrupts\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # as a spawned worker\n"
+        "interrupts.install(True)\n"
+        "print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

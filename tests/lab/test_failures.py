@@ -761,6 +761,51 @@ def test_a_trial_outlives_a_short_storage_outage(
     assert outage["left"] == 0
 
 
+@pytest.mark.parametrize("heartbeats", [False, True])
+def test_a_trial_outlives_a_short_outage_that_meets_a_read_or_a_parameter(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, heartbeats: bool
+) -> None:
+    """A PostgreSQL restart while a trial ran failed the trial's next read (Optuna's tell reads
+    the trial first) or its parameter write (Optuna's cached storage calls the private
+    ``_set_trial_param``): neither was repeated, the worker went on with a new trial and left
+    this one running, to be failed as lost and run again from the start."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.01)
+    storage = open_storage(
+        f"sqlite:///{tmp_path}/s.db", heartbeat_interval=5 if heartbeats else None
+    )
+    outage = {"get_trial": 0, "_set_trial_param": 0}
+
+    def flaky(name: str) -> Any:
+        real = getattr(RDBStorage, name)
+
+        def call(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
+            if outage[name]:
+                outage[name] -= 1
+                raise _wrapped_refusal()
+            return real(self, *args, **kwargs)
+
+        return call
+
+    for name in outage:
+        monkeypatch.setattr(RDBStorage, name, flaky(name))
+
+    def objective(trial: optuna.Trial) -> float:
+        outage["_set_trial_param"] = 2  # the database goes away while the trial runs
+        x = trial.suggest_float("x", 0, 1)
+        outage["get_trial"] = 2
+        return x
+
+    study = optuna.create_study(storage=storage)
+    study.optimize(objective, n_trials=1)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+    assert outage == {"get_trial": 0, "_set_trial_param": 0}
+
+
 def test_a_storage_write_that_keeps_failing_or_is_refused_is_not_repeated_for_ever(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -135,3 +135,31 @@ def test_an_integrity_error_of_another_table_is_not_taken_for_that_race() -> Non
 
     other = sqlalchemy.exc.IntegrityError("INSERT INTO trials", {}, Exception("UNIQUE failed"))
     assert not _lost_schema_race(other) and not _lost_schema_race(ValueError("alembic_version"))
+
+
+def test_a_running_trial_with_no_heartbeat_row_on_a_database_is_stale_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose database restarted between creating a trial and storing its first beat
+    left it RUNNING with no heartbeat row; Optuna's check skips such trials, so the trial held
+    its slot and every worker waited for it for ever."""
+    import time
+    import warnings
+
+    import optuna
+
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=2)
+    study = optuna.create_study(storage=storage, study_name="s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (Optuna: heartbeats are meant for Study.optimize)
+        lost, beating = study.ask(), study.ask()
+    storage.record_heartbeat(beating._trial_id)
+    assert storage._get_stale_trial_ids(study._study_id) == []  # (first seen now)
+    later = time.monotonic() + 3
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert storage._get_stale_trial_ids(study._study_id) == [lost._trial_id]
+    optuna.storages.fail_stale_trials(study)
+    failed = study.trials[lost.number]
+    assert failed.state == optuna.trial.TrialState.FAIL
+    assert failed.user_attrs["fail_reason"].startswith("worker lost")
+    assert study.trials[beating.number].state == optuna.trial.TrialState.RUNNING

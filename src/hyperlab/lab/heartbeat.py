@@ -131,9 +131,52 @@ class _ReasonOnStale:
             )
 
 
-class HeartbeatRDBStorage(_ReasonOnStale, RetryWrites, RDBStorage):
-    """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason, and
-    whose writes are repeated after transient errors (:mod:`hyperlab.lab.retrying`)."""
+class _FirstBeatDue:
+    """On a database, a running trial that has no heartbeat at all is stale too, once this
+    process has seen it without one for the grace period.
+
+    Optuna's :class:`~optuna.storages.RDBStorage` judges only trials with a heartbeat row, and
+    writes the first when the trial's heartbeat thread starts. A worker that created a trial
+    and then died, or lost the database (a restart) before that first beat was stored, left
+    the trial running with no row: it was never failed, it kept its slot, and every worker
+    waited for it for ever. The wait is timed on this process's monotonic clock, because the
+    trial's start time was written by another machine's clock, in its time zone.
+    """
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        stale: list[int] = super()._get_stale_trial_ids(study_id)  # type: ignore[misc]
+        grace = self.grace_period or 2 * self.heartbeat_interval  # type: ignore[attr-defined]
+        now = time.monotonic()
+        seen: dict[int, tuple[int, float]] = self.__dict__.setdefault("_beatless_since", {})
+        beatless = self._beatless(study_id)
+        for trial_id in [i for i, (study, _) in seen.items() if study == study_id]:
+            if trial_id not in beatless:
+                del seen[trial_id]  # it beat, or it finished
+        for trial_id in beatless:
+            since = seen.setdefault(trial_id, (study_id, now))[1]
+            if now - since > grace and trial_id not in stale:
+                stale.append(trial_id)
+        return stale
+
+    def _beatless(self, study_id: int) -> set[int]:
+        """The ids of the study's running trials that have no heartbeat row."""
+        import sqlalchemy
+        from optuna.storages._rdb import models
+
+        trial, beat = models.TrialModel, models.TrialHeartbeatModel
+        query = sqlalchemy.select(trial.trial_id).where(
+            trial.study_id == study_id,
+            trial.state == TrialState.RUNNING,
+            ~sqlalchemy.exists().where(beat.trial_id == trial.trial_id),
+        )
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            return {int(i) for i in conn.execute(query).scalars()}
+
+
+class HeartbeatRDBStorage(_ReasonOnStale, _FirstBeatDue, RetryWrites, RDBStorage):
+    """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason (those
+    that never beat included), and whose writes are repeated after transient errors
+    (:mod:`hyperlab.lab.retrying`)."""
 
 
 class _JournalHeartbeat(JournalStorage, BaseHeartbeat):

@@ -50,6 +50,10 @@ def install(interruptible: bool = True) -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     if interruptible:
         signal.signal(signal.SIGINT, _on_signal)
+        if hasattr(signal, "pthread_sigmask"):
+            # started inside starting_workers(), the process inherited SIGINT blocked: a
+            # Ctrl-C during its start, held back until now, arrives here (and is recorded)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 #: Seconds a worker whose parent is gone has to put its interrupted trial back, before it

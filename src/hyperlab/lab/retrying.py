@@ -1,4 +1,4 @@
-"""A database storage that repeats a trial's writes after a transient error.
+"""A database storage that repeats a trial's writes and reads after a transient error.
 
 A database that restarts, or a connection that drops, for a few seconds made the write in
 flight fail: the objective's last attributes or Optuna's final ``tell``. The trial's result was
@@ -13,6 +13,12 @@ changed here), as when another process failed it first, so that a lost trial is 
 once at most. Creating a trial or a study is never repeated, nor claiming a waiting trial
 (``set_trial_state_values`` to RUNNING): repeated after a claim that was stored, it would find
 the trial running and take it for another worker's, leaving it running for no one.
+
+Reads are repeated the same way (:data:`READS`): a trial reads too while it runs (Optuna's
+``tell`` reads the trial before it stores the result, the sampler and the admission check read
+the study's trials), and a read that failed lost the trial as surely as a write. The methods
+repeated are the leaves that Optuna's cached storage calls, private ones included
+(``_set_trial_param``, ``_get_trials``), so that nothing is repeated twice over.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from optuna.trial import TrialState
 
 #: The writes :class:`RetryWrites` repeats.
 REPEATABLE = (
-    "set_trial_param",
+    "_set_trial_param",
     "set_trial_intermediate_value",
     "set_trial_user_attr",
     "set_trial_system_attr",
@@ -35,10 +41,27 @@ REPEATABLE = (
     "set_study_user_attr",
     "set_study_system_attr",
 )
+#: The reads :class:`RetryWrites` repeats.
+READS = (
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_all_studies",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial",
+    "get_trial_param",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
+    "_get_trials",
+    "_get_best_trial_id",
+)
 
 
 class RetryWrites:
-    """Mix-in for an RDB storage: repeat the writes in :data:`REPEATABLE` after transient errors.
+    """Mix-in for an RDB storage: repeat the writes in :data:`REPEATABLE` and the reads in
+    :data:`READS` after transient errors.
 
     Attributes:
         write_retries: Further attempts after the first.
@@ -96,7 +119,7 @@ def _repeated(name: str) -> Callable[..., Any]:
     return write
 
 
-for _name in REPEATABLE:
+for _name in REPEATABLE + READS:
     if _name not in vars(RetryWrites):  # (set_trial_state_values is written out above)
         setattr(RetryWrites, _name, _repeated(_name))
 

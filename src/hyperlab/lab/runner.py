@@ -458,6 +458,9 @@ class _Loop:
         """Run one trial if one is left to claim: :data:`_DONE` when the study needs no more
         from this worker, :data:`_RETRY` to look again, :data:`_RAN` after a trial."""
         study, target = self.study, self.job.trials
+        # no trial of this step yet: an interrupt while looking or waiting cuts off none (the
+        # last trial run here is finished; failed, its parameters are not queued again)
+        self.func.trial_id = None
         try:
             finished, claimed = progress(study, pending=wait)
             if finished >= target or study.user_attrs.get("stopped_at_noise"):
