@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
+import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -63,3 +66,38 @@ def test_stale_failure_holds_its_slot_until_requeued() -> None:
     chain = study.trials[2]
     chain.system_attrs = {"retry_history": [1, 2, 3], "failed_trial": 1}
     assert not requeue(study, chain, max_retry=3)
+
+
+def test_a_trial_lost_before_it_chose_a_parameter_is_not_queued_again() -> None:
+    """Its retry was a waiting trial with no parameter, which could stay waiting after the
+    study had all its trials."""
+    study = optuna.create_study()
+    study.add_trial(create_trial(state=TrialState.FAIL, params={}, distributions={}))
+    assert not requeue(study, study.trials[0], max_retry=3)
+    assert len(study.trials) == 1
+
+
+def test_a_stale_trial_with_no_parameter_says_nothing_was_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    import warnings
+
+    from hyperlab.lab.heartbeat import STALE_UNCHOSEN
+    from hyperlab.lab.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=2)
+    study = optuna.create_study(storage=storage, study_name="s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (Optuna: heartbeats are meant for Study.optimize)
+        chose, _lost = study.ask(), study.ask()
+    chose.suggest_float("x", 0, 1)
+    assert storage._get_stale_trial_ids(study._study_id) == []  # (first seen with no beat now)
+    later = time.monotonic() + 3
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    optuna.storages.fail_stale_trials(study)
+    reasons = [t.user_attrs.get("fail_reason") for t in study.trials]
+    assert reasons[:2] == [STALE_REASON, STALE_UNCHOSEN]
+    waiting = [t for t in study.trials if t.state == TrialState.WAITING]
+    assert [t.params for t in waiting] == [{"x": chose.params["x"]}]
+    assert progress(study, pending=True) == (0, 0)  # (the retry waits; no slot held for none)

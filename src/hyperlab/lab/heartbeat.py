@@ -43,6 +43,11 @@ _STALE_REASON_BEFORE = (
     "worker lost: no heartbeat within the grace period (killed or hung); re-queued"
 )
 STALE_FINAL = "worker lost: no heartbeat within the grace period; not re-queued (retried {n} times)"
+#: A trial lost before any of its parameters was chosen: nothing to queue again.
+STALE_UNCHOSEN = (
+    "worker lost before it chose any parameter: no heartbeat within the grace period; nothing "
+    "to re-queue"
+)
 
 
 def is_stale_reason(reason: str) -> bool:
@@ -65,7 +70,13 @@ def requeue(
         trial: The failed trial.
         max_retry: Re-queue at most this many times per configuration (``None``: always).
         reason: Stored as ``retry_reason`` on the new trial.
+
+    A trial that failed before any parameter was chosen (lost while its sampler chose) has
+    nothing to keep and is not queued: a waiting trial with no parameter could stay waiting
+    after the study had all its trials.
     """
+    if not trial.params:
+        return False
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
     if max_retry is not None and len(history) > max_retry:
         return False
@@ -110,6 +121,7 @@ class _ReasonOnStale:
                 n = len(trial.system_attrs.get("retry_history", []))
                 final = self.max_retry is not None and n >= self.max_retry
                 reason = STALE_FINAL.format(n=n) if final else STALE_REASON
+                reason = reason if trial.params else STALE_UNCHOSEN
                 self.set_trial_user_attr(trial_id, "fail_reason", reason)  # type: ignore[attr-defined]
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # another worker failed it first
