@@ -307,7 +307,7 @@ def run_lock(runs_dir: str | Path, name: str) -> Iterator[RunLock]:
         RunInUseError: Another live process holds it.
         InputError: ``name`` is not a plain folder name.
     """
-    from hyperlab.lab.rundir import check_name
+    from hyperlab.lab.run_paths import check_name
 
     with RunLock(Path(runs_dir) / check_name(name), name) as lock:
         yield lock

@@ -41,7 +41,7 @@ from hyperlab.stops import clear_failure_stop
 
 if TYPE_CHECKING:
     from hyperlab.lab.plan import RunPlan
-    from hyperlab.lab.rundir import RunDir
+    from hyperlab.lab.run_folder import RunDir
 
 SETUP_ATTR = "hyperlab_setup"
 DEFAULT_HEARTBEAT = 10
