@@ -21,7 +21,8 @@ from hyperlab.lab.execute import DEFAULT_RUNS_DIR, run_plan
 from hyperlab.lab.objective import UserObjective
 from hyperlab.lab.plan import make_plan, positive_int
 from hyperlab.lab.results import collect_records, write_results_csv
-from hyperlab.lab.rundir import RunDir, load_studies
+from hyperlab.lab.run_folder import RunDir
+from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runlock import run_lock
 from hyperlab.lab.summary import TuneSummary, summarize
 from hyperlab.lab.target import default_name

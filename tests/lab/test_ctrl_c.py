@@ -149,20 +149,20 @@ def test_ctrl_c_between_trials_queues_no_earlier_failed_trial_again(
     import optuna
     from optuna.distributions import FloatDistribution
 
-    from hyperlab.lab import runner
+    from hyperlab.lab import admission, trial_loop
 
     study = optuna.create_study()
     earlier = study.ask({"x": FloatDistribution(0.0, 1.0)})
     study.tell(earlier, state=TrialState.FAIL)
-    func = runner._Claimed(lambda trial: 0.0, target=2)
+    func = admission._Claimed(lambda trial: 0.0, target=2)
     func.trial_id = earlier._trial_id  # (the last trial this worker ran)
     job = SimpleNamespace(trials=2, storage="journal:x")
-    loop = runner._Loop(study, job, func, retries=0)  # type: ignore[arg-type]
+    loop = trial_loop._Loop(study, job, func, retries=0)  # type: ignore[arg-type]
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "progress", interrupted)
+    monkeypatch.setattr(trial_loop, "progress", interrupted)
     with pytest.raises(KeyboardInterrupt):
         loop.step(wait=True, poll=0.0)
     assert [t.state for t in study.trials] == [TrialState.FAIL]

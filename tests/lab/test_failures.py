@@ -130,7 +130,8 @@ def test_interrupt_is_not_lost_when_telling_the_failed_trial_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Ctrl-C in the objective leaves even if the storage then refuses the failed trial."""
-    from hyperlab.lab.runner import _Claimed, _run_one
+    from hyperlab.lab.admission import _Claimed
+    from hyperlab.lab.trial_loop import _run_one
 
     def objective(trial: optuna.Trial) -> float:
         trial.suggest_float("x", 0, 1)
@@ -248,7 +249,7 @@ def test_a_result_for_a_trial_another_worker_failed_is_recognized_as_such() -> N
     """A worker too slow to beat finds its trial failed as stale elsewhere; Optuna's tell then
     refuses the result in its own words, which the loop must read as that case (and drop the
     result) rather than as an error that ends the worker."""
-    from hyperlab.lab.runner import _finished_elsewhere
+    from hyperlab.lab.trial_loop import _finished_elsewhere
 
     study = optuna.create_study()
 
@@ -297,7 +298,7 @@ def test_a_worker_that_gives_up_on_the_storage_names_the_driver_s_reason() -> No
     from types import SimpleNamespace
 
     from hyperlab.errors import StorageError
-    from hyperlab.lab.runner import _Loop
+    from hyperlab.lab.trial_loop import _Loop
 
     job = SimpleNamespace(storage="postgresql://u:topsecret@h/db", trials=1)
     loop = _Loop(None, job, None, retries=0)  # type: ignore[arg-type]

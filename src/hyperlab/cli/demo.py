@@ -163,7 +163,7 @@ def _check_not_a_run(folder: Path) -> None:
     """Refuse a demo folder that holds a run of its own (``--name demo``): the demo's page
     would replace the run's report, and its runs would go inside the run's folder."""
     from hyperlab.errors import InputError
-    from hyperlab.lab.rundir import SPEC_FILE
+    from hyperlab.lab.run_paths import SPEC_FILE
 
     if (folder / SPEC_FILE).exists():
         raise InputError(

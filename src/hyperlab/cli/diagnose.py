@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if not source.exists():
         raise DataNotFoundError(f"{str(source)!r} does not exist (expected a curve file or a run)")
     if source.is_dir():
-        from hyperlab.lab.rundir import SPEC_FILE
+        from hyperlab.lab.run_paths import SPEC_FILE
 
         if not (source / SPEC_FILE).is_file():
             raise InputError(

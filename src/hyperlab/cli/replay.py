@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from hyperlab.cli._common import apply_data_dir
     from hyperlab.errors import InputError
-    from hyperlab.lab.rundir import RunDir, load_studies
+    from hyperlab.lab.run_folder import RunDir
+    from hyperlab.lab.rundir import load_studies
     from hyperlab.population import replay_member
     from hyperlab.registry import TASKS
 
@@ -110,7 +111,7 @@ def _check_finished(run_dir: str, study: Any) -> None:
     """Raise :class:`InputError` when ``study`` is a population still training (it has a
     checkpoint but no members yet)."""
     from hyperlab.errors import InputError
-    from hyperlab.lab.rundir import RunDir
+    from hyperlab.lab.run_folder import RunDir
     from hyperlab.population.checkpoint import FILE
     from hyperlab.population.replay import members
 

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from hyperlab.lab.results import collect_records, write_results_csv
-    from hyperlab.lab.rundir import RunDir
+    from hyperlab.lab.run_folder import RunDir
     from hyperlab.report import write_report
 
     spec = RunDir(args.run_dir).load_spec()

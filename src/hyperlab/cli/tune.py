@@ -191,8 +191,9 @@ def _set_up(job: Any) -> str:
 def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: Any) -> int:
     from hyperlab.lab import summarize
     from hyperlab.lab.cluster import dask_jobs, run_on_dask
+    from hyperlab.lab.cut_off import fail_interrupted
+    from hyperlab.lab.held_out import record_test_score
     from hyperlab.lab.rundir import load_studies
-    from hyperlab.lab.runner import fail_interrupted, record_test_score
     from hyperlab.lab.trial_kinds import INTERRUPT_REASON
     from hyperlab.registry import TASKS
     from hyperlab.report import write_report

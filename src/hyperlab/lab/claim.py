@@ -29,7 +29,7 @@ from hyperlab.direction import check_direction
 from hyperlab.errors import RunConflictError
 
 if TYPE_CHECKING:
-    from hyperlab.lab.runner import StudyJob
+    from hyperlab.lab.study_job import StudyJob
 
 #: The study user attribute that records what made the study.
 MARK = "hyperlab"

@@ -21,8 +21,9 @@ from typing import Any
 import optuna
 
 from hyperlab.errors import InputError, StorageError
-from hyperlab.lab.runner import StudyJob, run_job
+from hyperlab.lab.runner import run_job
 from hyperlab.lab.storage import open_storage
+from hyperlab.lab.study_job import StudyJob
 from hyperlab.lab.trial_kinds import failed_trials, progress
 from hyperlab.stops import failures_reason, stop_for_failures
 

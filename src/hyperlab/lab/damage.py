@@ -44,7 +44,7 @@ def recover_command(url: str) -> str:
 
     It names the run folder when the file lies in one, else the URL.
     """
-    from hyperlab.lab.rundir import SPEC_FILE
+    from hyperlab.lab.run_paths import SPEC_FILE
 
     folder = storage_file(url).parent
     target = str(folder) if (folder / SPEC_FILE).is_file() else url

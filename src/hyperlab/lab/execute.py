@@ -10,7 +10,8 @@ from hyperlab.lab.claim import check_owner, claim_studies
 from hyperlab.lab.identity import check_planned_space
 from hyperlab.lab.plan import RunPlan
 from hyperlab.lab.processes import run_jobs
-from hyperlab.lab.rundir import RunDir, load_studies
+from hyperlab.lab.run_folder import RunDir
+from hyperlab.lab.rundir import load_studies
 from hyperlab.optuna_logs import quiet_optuna
 
 DEFAULT_RUNS_DIR = Path("runs")

@@ -3,7 +3,7 @@
 A resumed run appends trials to the studies it finds, so a different objective (or the same
 one with other ranges) must not join them: the best value would then mix two problems. The
 run records a Python objective's identity (``module:qualname``) in ``run.json`` and compares it
-on resumption (:class:`~hyperlab.lab.rundir.RunSpec`); the search space is read back from the
+on resumption (:class:`~hyperlab.lab.runspec.RunSpec`); the search space is read back from the
 stored trials (each parameter's distribution in the first completed trial that has it) and every
 new trial must keep it.
 """

@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 from hyperlab.stops import STOP_NOTES
 
 if TYPE_CHECKING:
-    from hyperlab.lab.runner import StudyJob
+    from hyperlab.lab.study_job import StudyJob
 
 
 #: The study attribute that holds notes on settings that could not act (a list of lines).

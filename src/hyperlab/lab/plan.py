@@ -2,10 +2,10 @@
 
 :func:`make_plan` turns what a user asked for (through :func:`hyperlab.tune`,
 :func:`hyperlab.compare`, the command line or ``--create-only`` for workers) into a
-:class:`RunPlan`: the :class:`~hyperlab.lab.rundir.RunSpec` that ``run.json`` records, the
+:class:`RunPlan`: the :class:`~hyperlab.lab.runspec.RunSpec` that ``run.json`` records, the
 task built from its name, and the objective function when the user gave one. Every check runs
 here, before anything is stored or any trial runs; :meth:`RunPlan.jobs` then gives one
-:class:`~hyperlab.lab.runner.StudyJob` per study.
+:class:`~hyperlab.lab.study_job.StudyJob` per study.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from hyperlab.errors import (
 )
 from hyperlab.lab.objective import UserObjective, planned
 from hyperlab.lab.plugins import absolute_files, check_plugins, max_budget
-from hyperlab.lab.rundir import RunSpec, check_name
-from hyperlab.lab.runner import StudyJob
+from hyperlab.lab.run_paths import check_name
+from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.storage import check_url
+from hyperlab.lab.study_job import StudyJob
 from hyperlab.lab.target import build_task, check_objective, is_objective
 from hyperlab.registry import PRUNERS, TUNERS
 from hyperlab.tasks.base import Task

@@ -22,10 +22,12 @@ import optuna
 
 from hyperlab.errors import HyperlabError, InputError, NoCompletedTrialError
 from hyperlab.lab import interrupts
+from hyperlab.lab.cut_off import fail_interrupted
 from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.objective import UserObjective
-from hyperlab.lab.runner import StudyJob, build_study, fail_interrupted, run_job
+from hyperlab.lab.runner import run_job
 from hyperlab.lab.storage import open_storage
+from hyperlab.lab.study_job import StudyJob, build_study
 from hyperlab.lab.trial_kinds import FINISHED, KILLED_REASON, count
 from hyperlab.optuna_logs import quiet_optuna
 from hyperlab.registry import TASKS

@@ -132,7 +132,7 @@ def _storage_of(target: str | Path) -> tuple[str, Path | None]:
     if text.startswith(_FILE_URLS):
         return text, _run_holding(text)
     if _SCHEME.match(text) is None:
-        from hyperlab.lab.rundir import RunDir
+        from hyperlab.lab.run_folder import RunDir
 
         url = RunDir(text).load_spec().storage
         if url.startswith(_FILE_URLS):
@@ -150,7 +150,8 @@ def _run_holding(url: str) -> Path | None:
     """The run folder whose storage the file of ``url`` is, when it lies in one (its default
     storage): recovering it takes that run's lock, as ``hyperlab recover runs/NAME`` does."""
     from hyperlab.errors import HyperlabError
-    from hyperlab.lab.rundir import SPEC_FILE, RunDir
+    from hyperlab.lab.run_folder import RunDir
+    from hyperlab.lab.run_paths import SPEC_FILE
 
     folder = storage_file(url).absolute().parent
     if not (folder / SPEC_FILE).is_file():

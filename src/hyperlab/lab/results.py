@@ -11,7 +11,9 @@ from optuna.trial import TrialState
 
 from hyperlab.direction import is_better, name_of, regret
 from hyperlab.errors import HyperlabError
-from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
+from hyperlab.lab.run_folder import RunDir
+from hyperlab.lab.rundir import load_studies
+from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.trial_kinds import failure_kind
 from hyperlab.registry import TASKS
 

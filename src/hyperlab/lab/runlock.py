@@ -4,7 +4,7 @@
 write anything to the run until they end; a second command on the same run stops at once with
 :class:`~hyperlab.errors.RunInUseError` naming the process that holds it. The worker processes of
 ``--jobs N`` run under their parent's lock, and ``hyperlab worker`` processes never take it: they
-are many writers by design (see :mod:`hyperlab.lab.runner` for how they share a study).
+are many writers by design (see :mod:`hyperlab.lab.admission` for how they share a study).
 
 The lock is ``flock(LOCK_EX | LOCK_NB)`` on the file, so the kernel drops it when its holder
 ends in any way, ``kill -9`` included: a lock file left behind is stale and simply taken over.
@@ -307,7 +307,7 @@ def run_lock(runs_dir: str | Path, name: str) -> Iterator[RunLock]:
         RunInUseError: Another live process holds it.
         InputError: ``name`` is not a plain folder name.
     """
-    from hyperlab.lab.rundir import check_name
+    from hyperlab.lab.run_paths import check_name
 
     with RunLock(Path(runs_dir) / check_name(name), name) as lock:
         yield lock

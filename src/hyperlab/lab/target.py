@@ -31,7 +31,7 @@ def default_name(task: Any, suffix: str) -> str:
     is not what a long reference is refused for."""
     import hashlib
 
-    from hyperlab.lab.rundir import MAX_NAME
+    from hyperlab.lab.run_paths import MAX_NAME
 
     label, suffix = task_label(task), str(suffix)  # (a bad tuner is refused by name later)
     if len(label) + len(suffix) + 1 <= MAX_NAME:

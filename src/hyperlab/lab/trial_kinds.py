@@ -2,7 +2,7 @@
 are the task's and which the run's own bookkeeping (a surplus claim, a trial cut off and queued
 again, one refused for a changed search space).
 
-The claim these counts serve is told in :mod:`hyperlab.lab.runner`.
+The claim these counts serve is told in :mod:`hyperlab.lab.admission`.
 """
 
 from __future__ import annotations

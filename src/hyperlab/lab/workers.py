@@ -3,8 +3,8 @@
 ``hyperlab tune ... --storage URL --create-only`` creates the run's studies and writes the whole
 setup (task, tuner, pruner, seed, trials, budget, direction, options, heartbeat settings) into
 each study's user attribute ``hyperlab_setup``; ``hyperlab worker --storage URL --name NAME``
-rebuilds every :class:`~hyperlab.lab.runner.StudyJob` from the storage alone and runs trials
-until each study has its requested number of finished trials (see :mod:`hyperlab.lab.runner`
+rebuilds every :class:`~hyperlab.lab.study_job.StudyJob` from the storage alone and runs trials
+until each study has its requested number of finished trials (see :mod:`hyperlab.lab.admission`
 for why the count is exact however many workers race).
 """
 
@@ -30,8 +30,9 @@ from hyperlab.errors import (
 )
 from hyperlab.lab.heartbeat import beat_ages, beats_folder, fresh_beat_files, fresh_sqlite_beats
 from hyperlab.lab.held_out import record_test_score
-from hyperlab.lab.runner import StudyJob, build_study, run_job
+from hyperlab.lab.runner import run_job
 from hyperlab.lab.storage import check_heartbeats, open_storage, redact
+from hyperlab.lab.study_job import StudyJob, build_study
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.lab.urls import storage_file
 from hyperlab.lab.worker_logs import _configure_worker
@@ -40,7 +41,7 @@ from hyperlab.stops import clear_failure_stop
 
 if TYPE_CHECKING:
     from hyperlab.lab.plan import RunPlan
-    from hyperlab.lab.rundir import RunDir
+    from hyperlab.lab.run_folder import RunDir
 
 SETUP_ATTR = "hyperlab_setup"
 DEFAULT_HEARTBEAT = 10

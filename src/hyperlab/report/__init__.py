@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hyperlab.errors import InputError
-from hyperlab.lab.rundir import RunDir, load_studies
+from hyperlab.lab.run_folder import RunDir
+from hyperlab.lab.rundir import load_studies
 from hyperlab.report.comparison import CompareRecords, compare_records
 from hyperlab.report.comparison_html import render_compare
 from hyperlab.report.study import StudyRecords, study_report_records

@@ -10,7 +10,9 @@ from typing import Any
 import optuna
 
 from hyperlab.lab.results import run_task
-from hyperlab.lab.rundir import RunDir, RunSpec, load_studies
+from hyperlab.lab.run_folder import RunDir
+from hyperlab.lab.rundir import load_studies
+from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.stats import mean_ranks, paired_comparison
 from hyperlab.report.failures import FailureGroup
 from hyperlab.report.methods import MethodSummary, _method

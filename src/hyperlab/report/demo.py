@@ -37,7 +37,8 @@ import optuna
 from hyperlab.direction import MINIMIZE
 from hyperlab.errors import HyperlabError, InputError
 from hyperlab.lab.results import study_records
-from hyperlab.lab.rundir import RunDir, load_studies
+from hyperlab.lab.run_folder import RunDir
+from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.stats import (
     Interval,
     bootstrap_band,

@@ -8,7 +8,7 @@ from typing import Any
 import optuna
 
 from hyperlab.direction import name_of
-from hyperlab.lab.rundir import RunSpec
+from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.workers import SETUP_ATTR
 from hyperlab.stops import STOP_NOTES, unfinished_driver
 

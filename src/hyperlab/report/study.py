@@ -13,7 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hyperlab.direction import name_of
 from hyperlab.lab.notes import stop_note
 from hyperlab.lab.results import best_test_score, run_task, study_records, used_epochs
-from hyperlab.lab.rundir import RunSpec
+from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.summary import state_counts
 from hyperlab.report.failures import FailureGroup, failure_groups
 from hyperlab.report.parallel import ParallelAxis, parallel_axes

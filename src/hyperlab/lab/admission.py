@@ -1,0 +1,94 @@
+"""The claim of a trial slot: exact counts with many workers sharing a study.
+
+A worker starts a trial only while fewer than ``trials`` trials are finished or running; two
+workers may still pass that check at once, so the new trial is *claimed* inside the objective
+(:class:`_Claimed`), before any work: trial ``k`` is admitted when the finished trials plus the
+running or queued trials numbered below ``k`` are fewer than ``trials``. Otherwise it is failed
+at once as surplus (reason recorded) and the worker waits or leaves. Trial numbers are unique
+and given in creation order (Optuna locks the study row while numbering on a database; the
+journal is a single ordered log), and a FAIL is final, so the admitted trials that are not
+failed never exceed ``trials``: the highest-numbered one saw all the others when it was
+claimed. Hence finished trials never exceed ``trials``, and workers run until they reach it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import optuna
+
+from hyperlab.errors import HyperlabError, RunConflictError, SettingError
+from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
+from hyperlab.lab.trial_kinds import (
+    INTERRUPT_REASON,
+    REFUSED_ATTR,
+    SURPLUS_REASON,
+    SurplusTrial,
+    admitted,
+)
+
+
+class _Claimed:
+    """The objective behind an admission check; remembers the trial and how it ended.
+
+    With a ``guard``, a trial whose search space differs from the study's is failed, and the
+    conflict kept in ``conflict`` for the caller to raise (Optuna catches it in the trial);
+    so is a :class:`~hyperlab.errors.SettingError` of the tuner or pruner (a setting that the
+    trials' search space shows cannot work), which would fail every trial the same way.
+    """
+
+    def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
+        self.func = func
+        self.target = target
+        self.guard = guard
+        self.trial_id: int | None = None
+        self.surplus = False
+        self.interrupted: str | None = None
+        self.conflict: HyperlabError | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        if not admitted(trial.study, trial.number, self.target):
+            self.surplus = True
+            trial.set_user_attr("fail_reason", SURPLUS_REASON)
+            raise SurplusTrial(SURPLUS_REASON)
+        try:
+            value = float(self.func(trial))
+        except KeyboardInterrupt as exc:
+            self.interrupted = str(exc) or "SIGINT"
+            try:
+                trial.set_user_attr("fail_reason", INTERRUPT_REASON.format(signal=self.interrupted))
+            except Exception:  # the storage may be what was interrupted
+                pass
+            raise
+        except optuna.TrialPruned:
+            self._check_space(trial, complete=False)
+            raise
+        except SettingError as exc:
+            self.conflict = exc
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
+            trial.set_user_attr(REFUSED_ATTR, True)
+            raise
+        except ValueError as exc:
+            if is_kind_change(exc):  # Optuna refused it
+                self.conflict = kind_conflict(trial, exc)
+                trial.set_user_attr("fail_reason", str(self.conflict))
+                trial.set_user_attr(REFUSED_ATTR, True)
+                raise self.conflict from None
+            raise
+        self._check_space(trial, complete=True)
+        return value
+
+    def _check_space(self, trial: optuna.Trial, complete: bool) -> None:
+        if self.guard is None:
+            return
+        try:
+            self.guard.check(trial.distributions, complete, trial.params)
+        except RunConflictError as exc:
+            self.conflict = exc
+            trial.set_user_attr("fail_reason", str(exc))
+            trial.set_user_attr(REFUSED_ATTR, True)
+            raise

@@ -1,0 +1,77 @@
+"""Trials cut off: left running by a killed or interrupted process, held by a worker that
+stopped beating, or a queued configuration that lost its slot in a race. Each is failed with a
+reason and its parameters are queued again, so a later trial runs the configuration.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+from hyperlab.lab.admission import _Claimed
+from hyperlab.lab.heartbeat import requeue
+from hyperlab.lab.trial_kinds import INTERRUPT_REASON, NOT_REQUEUED, progress
+
+
+def fail_interrupted(
+    study: optuna.Study,
+    worker: str | None = None,
+    reason: str = "interrupted (process ended mid-trial)",
+    max_retry: int | None = None,
+) -> int:
+    """Mark trials left RUNNING by a killed or interrupted process as failed (single owner;
+    or only those of ``worker``, ``host:pid``, with ``reason``).
+
+    Their parameters are queued again, so the resumed run evaluates the sampler's choice.
+    """
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if worker is not None and t.user_attrs.get("worker") != worker:
+            continue
+        retried = len(t.system_attrs.get("retry_history", []))
+        final = max_retry is not None and retried >= max_retry  # (as requeue decides)
+        told = reason + NOT_REQUEUED.format(n=retried) if final else reason
+        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", told)
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        if t.params:
+            trial = study._storage.get_trial(t._trial_id)
+            again = "resumed after interrupt" if worker is None else reason
+            requeue(study, trial, max_retry=max_retry, reason=again)
+        n += 1
+    return n
+
+
+def _keep_retry(study: optuna.Study, trial_id: int, target: int) -> None:
+    """A re-queued configuration that lost its slot in a race is queued again, not dropped."""
+    trial = study._storage.get_trial(trial_id)
+    if "failed_trial" in trial.system_attrs and progress(study)[0] < target:
+        requeue(study, trial, max_retry=None, reason=trial.user_attrs.get("retry_reason", ""))
+
+
+def _recover_stale(study: optuna.Study) -> None:
+    """Fail (and re-queue) trials whose worker stopped beating; a no-op without heartbeats."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _requeue_interrupted(study: optuna.Study, func: _Claimed) -> None:
+    """After Ctrl-C: queue the parameters of the trial that was cut off, so a restart runs it."""
+    if func.trial_id is None or func.surplus:
+        return
+    try:
+        trial = study._storage.get_trial(func.trial_id)
+        if trial.state == TrialState.RUNNING:  # interrupted outside the objective
+            study._storage.set_trial_user_attr(
+                trial._trial_id, "fail_reason", INTERRUPT_REASON.format(signal="a signal")
+            )
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            trial = study._storage.get_trial(func.trial_id)
+        if trial.state == TrialState.FAIL and trial.params:
+            requeue(
+                study, trial, max_retry=None, reason=f"retry of interrupted trial {trial.number}"
+            )
+    except Exception:  # best effort while shutting down; heartbeats catch what is left
+        pass

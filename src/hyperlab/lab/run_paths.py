@@ -1,0 +1,89 @@
+"""The names and files of a run folder: the run's name (a folder name), the files the lab
+writes in the folder, and storage URLs that name a file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
+
+SPEC_FILE = "run.json"
+
+
+#: What the lab writes beside a storage file: a journal's lock and heartbeats, the damaged
+#: original that ``hyperlab recover`` or a repaired journal keeps, the files of a recovery that
+#: was cut off (a user's own copy, ``study.db.bak``, is none of them).
+_STORAGE_SIDE_FILES = (".flock", ".heartbeats", ".damaged-*", ".recovering*", ".salvage*")
+#: What the lab writes into a run folder (``--overwrite`` removes these and nothing else).
+LAB_FILES = (
+    SPEC_FILE,
+    ".lock",
+    "report.html",
+    "results.csv",
+    "study.db",
+    "study.db-*",  # (SQLite's -wal, -shm and -journal)
+    "study.journal",
+    *(f"study.{kind}{side}" for kind in ("db", "journal") for side in _STORAGE_SIDE_FILES),
+    "population",
+)
+#: The longest run name accepted (it is a folder name and part of every study name).
+MAX_NAME = 100
+
+
+def check_name(name: object) -> str:
+    """Return ``name`` if it is one plain path component, else raise :class:`InputError`.
+
+    A run name becomes a folder under the runs folder and the prefix of its study names, so it
+    must not be empty, ``.`` or ``..``, hold a path separator, ``:`` or a control character,
+    start or end with white space, or be longer than :data:`MAX_NAME` characters.
+    """
+    if not isinstance(name, str):
+        raise InputTypeError(f"run name must be a string, got {name!r}")
+    bad = [c for c in name if c in "/\\:?#%" or ord(c) < 32 or c == "\x7f"]
+    if name in ("", ".", "..") or bad or name != name.strip():
+        raise InputError(
+            f"run name must be one plain folder name (not empty, '.' or '..', no '/', '\\', "
+            f"':', '?', '#', '%' or control characters, no leading or trailing spaces; a "
+            f"storage URL reads '?', '#' and '%' as syntax), got {name!r}"
+        )
+    if len(name) > MAX_NAME:
+        raise InputError(f"run name must be at most {MAX_NAME} characters, got {len(name)}")
+    return name
+
+
+def _file_storage(url: str) -> tuple[str, str | None]:
+    """``(prefix, path)`` of a SQLite or journal URL, ``(url, None)`` for anything else."""
+    for prefix in ("sqlite:///", "journal:"):
+        if url.startswith(prefix) and url != prefix:
+            return prefix, url[len(prefix) :]
+    return url, None
+
+
+def _absolute(url: str) -> str:
+    """A SQLite or journal URL with its path made absolute (from the current folder)."""
+    kind, path = _file_storage(url)
+    if path is None or path.startswith(":memory:"):
+        return url
+    return f"{kind}{Path(path).resolve().as_posix()}"
+
+
+def _lab_made(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in LAB_FILES)
+
+
+def _check_opens(url: str) -> None:
+    """Open the storage once, so a bad URL fails before the run is recorded."""
+    from hyperlab.lab.storage import open_storage
+
+    open_storage(url)
+
+
+def _check_folder(path: Path) -> None:
+    """Raise :class:`DataNotFoundError` when the run folder ``path`` is missing, and
+    :class:`InputError` when it is a file."""
+    if not path.exists():
+        raise DataNotFoundError(f"run directory {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise InputError(f"{str(path)!r} is a file, not a run directory")

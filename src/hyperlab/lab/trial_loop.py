@@ -1,0 +1,148 @@
+"""One worker's trial loop over a study: claim a slot, run one trial, book it; retries after
+transient storage errors, and the limit on failed trials.
+
+Each trial runs behind the admission check of :mod:`hyperlab.lab.admission`; trials cut off
+are handled by :mod:`hyperlab.lab.cut_off`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+from hyperlab.errors import StorageError
+from hyperlab.lab.admission import _Claimed
+from hyperlab.lab.cut_off import _keep_retry, _recover_stale, _requeue_interrupted
+from hyperlab.lab.storage import error_chain, is_transient, redact, transient_cause
+from hyperlab.lab.study_job import StudyJob
+from hyperlab.lab.trial_kinds import progress
+from hyperlab.stops import failures_reason, stop_for_failures
+
+_DONE, _RETRY, _RAN = "done", "retry", "ran"
+
+
+class _Loop:
+    """One worker's trial loop over a study: counts, retries and failure limits."""
+
+    def __init__(self, study: optuna.Study, job: StudyJob, func: _Claimed, retries: int) -> None:
+        self.study, self.job, self.func, self.retries = study, job, func, retries
+        self.failures = self.ran = self.errors = 0
+        self.max_failures = max(10, job.trials)
+
+    def step(self, wait: bool, poll: float) -> str:
+        """Run one trial if one is left to claim: :data:`_DONE` when the study needs no more
+        from this worker, :data:`_RETRY` to look again, :data:`_RAN` after a trial."""
+        study, target = self.study, self.job.trials
+        # no trial of this step yet: an interrupt while looking or waiting cuts off none (the
+        # last trial run here is finished; failed, its parameters are not queued again)
+        self.func.trial_id = None
+        try:
+            finished, claimed = progress(study, pending=wait)
+            if finished >= target or study.user_attrs.get("stopped_at_noise"):
+                return _DONE
+            if claimed >= target:
+                if not wait:
+                    # a dead worker's trial holds its slot until someone fails it: a one-trial
+                    # task (Dask) that left without looking would be sent again for ever
+                    _recover_stale(study)
+                    return _DONE if progress(study)[1] >= target else _RETRY
+                time.sleep(poll)
+                _recover_stale(study)  # (study.optimize does this before each trial itself)
+                return _RETRY
+            if _exhausted(study, finished, target):
+                return _DONE
+            _run_one(study, self.func)
+            if self.func.conflict is not None:
+                raise self.func.conflict
+            self.errors = 0
+        except KeyboardInterrupt:
+            _requeue_interrupted(study, self.func)
+            raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker failed our trial as stale (we were too slow to beat); its
+            # parameters were queued again there, so this result is dropped, never counted.
+            return _RETRY
+        except Exception as exc:
+            if not _finished_elsewhere(exc):
+                self._storage_error(exc)
+            return _RETRY
+        self.ran += 1
+        return _RAN
+
+    def _storage_error(self, exc: Exception) -> None:
+        """Back off after a transient storage error; re-raise any other error, or a transient
+        one past the retry limit as a :class:`StorageError`."""
+        # Optuna's tell can hide a storage error behind an UnboundLocalError (its context)
+        if not is_transient(exc):
+            raise exc
+        self.errors += 1
+        if self.errors > self.retries:
+            raise StorageError(
+                f"storage {redact(self.job.storage)!r} failed {self.errors} times in a row: "
+                f"{transient_cause(exc)}; run the command again once the storage is back "
+                "(a trial left running is failed and its parameters queued again)"
+            ) from None
+        time.sleep(min(30.0, 0.5 * 2**self.errors))
+
+    def after_trial(self) -> bool:
+        """Book the trial just run; ``True`` when the study stops for too many failures."""
+        func, study = self.func, self.study
+        if func.surplus and func.trial_id is not None:
+            _keep_retry(study, func.trial_id, self.job.trials)
+        if func.surplus:
+            return False
+        last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None
+        if last is not None and last.state == TrialState.FAIL:
+            self.failures += 1
+            if self.failures >= self.max_failures:
+                stop_for_failures(study, failures_reason(self.failures))
+                return True
+        return False
+
+
+def _finished_elsewhere(exc: Exception) -> bool:
+    """Whether Optuna refused to store our result because the trial was already finished:
+    another worker failed it as stale while this one was too slow to beat (the same case as
+    ``UpdateFinishedTrialError``, which Optuna's tell raises as ``Cannot tell a FAIL trial``,
+    and its loop then as an ``AssertionError``)."""
+    return any(
+        isinstance(e, optuna.exceptions.UpdateFinishedTrialError)
+        or (isinstance(e, ValueError) and str(e).startswith("Cannot tell a"))
+        for e in error_chain(exc)
+    )
+
+
+def _exhausted(study: optuna.Study, finished: int, target: int) -> bool:
+    """Whether the study's sampler has no new point left (a finite grid visited in full).
+
+    The study then ends, with the reason in its ``stopped`` attribute, instead of repeating
+    points. Any sampler with Optuna's ``is_exhausted(study)`` method takes part.
+    """
+    is_exhausted = getattr(study.sampler, "is_exhausted", None)
+    if not callable(is_exhausted) or not is_exhausted(study):
+        return False
+    reason = f"grid exhausted after {finished} points (asked for {target} trials)"
+    if study.user_attrs.get("stopped") != reason:
+        study.set_user_attr("stopped", reason)
+    return True
+
+
+def _run_one(study: optuna.Study, func: _Claimed) -> None:
+    """One trial; an interrupt of its objective always leaves as ``KeyboardInterrupt``.
+
+    Optuna re-raises the objective's ``KeyboardInterrupt`` after telling the failed trial, but
+    an error of that tell (a storage error, a trial already failed as stale) replaces it, and
+    the caller would retry instead of leaving: the interrupt is raised again here.
+    """
+    func.trial_id, func.interrupted = None, None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(func, n_trials=1, catch=(Exception,), gc_after_trial=False)
+    except Exception as exc:
+        if func.interrupted is not None:
+            raise KeyboardInterrupt(func.interrupted) from exc
+        raise
