@@ -35,7 +35,8 @@ ALLOWED = {
     "pruners": CORE | {"curves", "tasks"},
     "lab": CORE | {"tasks"},
     "report": CORE | {"lab", "tasks", "diagnose"},
-    "experiments": CORE | {"tasks", "hypergrad", "report", "lab"},  # (lab: its statistics)
+    "experiments": CORE
+    | {"tasks", "hypergrad", "report", "lab"},  # (lab: its statistics, its lock)
     "testing": CORE | {"tasks"},
     "population": CORE | {"tasks", "hypergrad"},
     "api": CORE | {"lab", "report", "tasks"},

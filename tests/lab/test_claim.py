@@ -101,3 +101,39 @@ def test_a_stale_trial_with_no_parameter_says_nothing_was_queued(
     waiting = [t for t in study.trials if t.state == TrialState.WAITING]
     assert [t.params for t in waiting] == [{"x": chose.params["x"]}]
     assert progress(study, pending=True) == (0, 0)  # (the retry waits; no slot held for none)
+
+
+def test_a_trial_lost_before_it_chose_a_parameter_is_the_runs_bookkeeping() -> None:
+    """Failed as lost before its sampler chose anything, it was counted as the task's failure
+    (the run's summary, its report's failure groups, results.csv's ``failure``), though the
+    task never ran: its worker died or lost the database."""
+    from hyperlab.lab.heartbeat import STALE_UNCHOSEN
+    from hyperlab.lab.trial_kinds import failed_trials, failure_kind
+
+    study = optuna.create_study()
+    study.add_trial(
+        create_trial(
+            state=TrialState.FAIL,
+            params={},
+            distributions={},
+            user_attrs={"fail_reason": STALE_UNCHOSEN},
+        )
+    )
+    (lost,) = study.trials
+    assert failure_kind(lost) == "cut off" and is_interrupted(lost)
+    assert failed_trials(study) == 0 and failed_trials(study, interrupted=True) == 1
+
+
+def test_a_cut_off_trial_with_no_parameter_holds_no_slot_for_a_retry() -> None:
+    """No retry is ever queued for a trial that had no parameter (``requeue`` refuses it), so
+    its slot was held for nothing for a minute: the other workers waited instead of running a
+    fresh trial in its place."""
+    study = optuna.create_study()
+    reason = "interrupted by SIGINT mid-trial; its parameters are queued again"
+    study.add_trial(
+        create_trial(
+            state=TrialState.FAIL, params={}, distributions={}, user_attrs={"fail_reason": reason}
+        )
+    )
+    assert is_interrupted(study.trials[0])
+    assert progress(study, pending=True) == (0, 0)

@@ -332,3 +332,40 @@ def test_a_failed_full_training_names_where_and_a_rerun_trains_it_again(tmp_path
     study = _run(task, tmp_path, trials=6, k=1, study=study)  # the same command again
     full = [t for t in study.trials if t.user_attrs.get(STAGE_ATTR) == FULL]
     assert [t.state for t in full] == [TrialState.FAIL, TrialState.COMPLETE]
+
+
+def test_a_task_that_breaks_its_contract_stops_the_screening_at_its_first_trial(
+    tmp_path: Path,
+) -> None:
+    """A task whose _evaluate returned no Evaluation was screened again and again, each
+    configuration failed alike, until the tuner's failure limit: as in a study the lab runs,
+    the TaskContractError stops the run at once, its trial failed with the reason."""
+    from hyperlab.errors import TaskContractError
+
+    class Broken(Screened):
+        def _evaluate(self, config: dict[str, Any], budget: int, seed: int, on_epoch: Any) -> Any:
+            return config["x"]
+
+    study = optuna.create_study()
+    with pytest.raises(TaskContractError, match="not an Evaluation"):
+        _run(Broken(), tmp_path, k=2, study=study)
+    (trial,) = study.trials
+    assert trial.state == TrialState.FAIL
+    assert "not an Evaluation" in trial.user_attrs["fail_reason"]
+
+
+def test_a_task_that_breaks_its_contract_only_in_full_training_stops_there(
+    tmp_path: Path,
+) -> None:
+    """The full trainings failed alike too, one after another, each recorded as a failure."""
+    from hyperlab.errors import TaskContractError
+
+    class BrokenLater(Screened):
+        def _evaluate(self, config: dict[str, Any], budget: int, seed: int, on_epoch: Any) -> Any:
+            done = super()._evaluate(config, budget, seed, on_epoch)
+            return done if budget == 1 else done.value
+
+    study = optuna.create_study()
+    with pytest.raises(TaskContractError, match="not an Evaluation"):
+        _run(BrokenLater(), tmp_path, trials=4, k=2, study=study)
+    assert not [t for t in study.trials if t.user_attrs.get(STAGE_ATTR) == FULL]

@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import HyperlabError
-from hyperlab.lab.heartbeat import is_stale_reason
+from hyperlab.lab.heartbeat import STALE_UNCHOSEN, is_stale_reason
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
@@ -39,9 +39,11 @@ def is_interrupted(trial: FrozenTrial) -> bool:
     """Whether ``trial`` failed because it was cut off, its parameters queued again: by an
     interrupt, or by its worker's death (no heartbeat within the grace period, or a ``--jobs``
     process killed by a signal; the last retry, which is not queued again, counts as the
-    task's failure)."""
+    task's failure). A trial lost before its sampler chose any parameter is cut off too: it
+    has nothing to queue again, and a fresh trial takes its place."""
     reason = str(trial.user_attrs.get("fail_reason") or "")
-    cut = reason.startswith(("interrupted", KILLED_REASON)) or is_stale_reason(reason)
+    lost = is_stale_reason(reason) or reason == STALE_UNCHOSEN
+    cut = reason.startswith(("interrupted", KILLED_REASON)) or lost
     return trial.state == TrialState.FAIL and cut and "not re-queued" not in reason
 
 
@@ -56,7 +58,7 @@ def is_bookkeeping(trial: FrozenTrial) -> bool:
 
 def failure_kind(trial: FrozenTrial) -> str:
     """How a failed trial counts: ``"task"`` (the task's failure), ``"cut off"`` (an interrupt
-    or a lost worker; queued again), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
+    or a lost worker; queued again, when it had parameters), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
     ``""`` for a trial that did not fail."""
     if trial.state != TrialState.FAIL:
         return ""
@@ -90,7 +92,8 @@ def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
     ``claimed`` counts finished and running trials and, with ``pending``, failed trials whose
     re-queue is promised (by their reason) but not visible yet: between a stale trial's FAIL and
     its re-queue, another worker must not start a fresh trial in its place, or the retry would
-    find the study full and the sampler's choice would be lost.
+    find the study full and the sampler's choice would be lost. A trial with no parameter holds
+    no slot: nothing of it is ever queued again (see :func:`~hyperlab.lab.heartbeat.requeue`).
     """
     trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
     finished = sum(t.state in FINISHED for t in trials)
@@ -101,6 +104,8 @@ def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
         now = datetime.datetime.now()
         for t in trials:
             if t.state != TrialState.FAIL or t.number in retried or t.datetime_complete is None:
+                continue
+            if not t.params:  # (lost before its sampler chose: no retry will come)
                 continue
             promised = is_stale_reason(str(t.user_attrs.get("fail_reason"))) or is_interrupted(t)
             if promised and (now - t.datetime_complete).total_seconds() < RETRY_WINDOW_S:

@@ -48,6 +48,7 @@ from hyperlab.errors import (
     TRACEBACK_ATTR,
     InputError,
     InputTypeError,
+    SettingError,
     TrialFailure,
     failure_reason,
     traceback_text,
@@ -379,6 +380,8 @@ def _screen_one(study: optuna.Study, task: Task, seed: int) -> tuple[int, float,
         if not isinstance(exc, TrialFailure):
             trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
         study.tell(trial, state=TrialState.FAIL)
+        if isinstance(exc, SettingError):  # a task that breaks its contract: all would fail
+            raise
         return None
     reason = "screened for one epoch by the one-epoch tuner"
     for key, value in {**run.attrs(), "budget": 1, "prune_reason": reason}.items():
@@ -406,7 +409,7 @@ def _train_fully(
         else:
             run = _train(task, config, None, budget, own_seed)
             attrs.update(budget=budget, from_scratch=True)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SettingError):  # (a task that breaks its contract: all would)
         raise
     except Exception as exc:
         curves = exc.curves if isinstance(exc, TrialFailure) else {}
