@@ -222,3 +222,36 @@ def test_a_trial_of_a_study_with_no_trial_yet_is_refused_as_such(
     assert main(["diagnose", str(tmp_path / "empty"), "--trial", "0", "--no-html"]) == 2
     err = capsys.readouterr().err
     assert "has no trial 0; it holds no trial yet" in err and "0..-1" not in err
+
+
+def test_a_knob_another_branch_of_the_space_tunes_is_not_called_untuned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a conditional space, a trial lacks the parameters of the other branch: the line read
+    this trial's parameters alone and called dropout untuned though the run tunes it."""
+    import hyperlab
+
+    overfit = _same_curves_three_ways()[2]
+
+    def objective(trial: Any) -> float:
+        if trial.suggest_categorical("reg", ["dropout", "none"]) == "dropout":
+            trial.suggest_float("dropout", 0.0, 0.5)
+        trial.set_user_attr("curves", overfit)
+        return float(overfit["val_loss"][-1])
+
+    study, _ = hyperlab.tune(
+        objective, "random", trials=6, runs_dir=tmp_path, name="cond", progress=False
+    )
+    without = next(t.number for t in study.trials if "dropout" not in t.params)
+    assert any("dropout" in t.params for t in study.trials)
+    capsys.readouterr()
+    assert (
+        main(["diagnose", str(tmp_path / "cond"), "--trial", str(without), "--json", "--no-html"])
+        == 0
+    )
+    advice = json.loads(capsys.readouterr().out)["advice"]
+    assert any(a["knob"] == "dropout" and a["direction"] != "keep" for a in advice)
+    assert main(["diagnose", str(tmp_path / "cond"), "--trial", str(without), "--no-html"]) == 0
+    said = capsys.readouterr().out
+    untuned = [s for s in said.splitlines() if s.startswith("not in this run's")]
+    assert untuned and "dropout" not in untuned[0]  # (width and the like are untuned)

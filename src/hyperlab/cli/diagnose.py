@@ -104,10 +104,10 @@ def _check_out(out: Path, source: Path) -> None:
 def _trial_curves(
     source: Path, number: int, study: str | None
 ) -> tuple[Any, str, Path, dict[str, Any]]:
-    """A run's trial: its curves, a title, where its figure goes by default, and its
-    parameters."""
+    """A run's trial: its curves, a title, where its figure goes by default, and the names of
+    the run's parameters (as keys)."""
     from hyperlab.errors import InputError
-    from hyperlab.lab.rundir import find_trial
+    from hyperlab.lab.rundir import find_trial, load_studies
 
     trial = find_trial(source, number, study)
     curves = trial.user_attrs.get("curves")
@@ -126,7 +126,12 @@ def _trial_curves(
             "diagnosis reads a training and a validation loss per epoch"
         )
     title = f"{source.name} trial {number} ({trial.state.name.lower()})"
-    return curves, title, source / f"diagnosis-trial-{number}.html", dict(trial.params)
+    # the run's search space: every parameter any of its trials holds (a conditional space's
+    # other branches too, which this trial lacks)
+    space = {
+        n for s, *_ in load_studies(source) for t in s.get_trials(deepcopy=False) for n in t.params
+    }
+    return curves, title, source / f"diagnosis-trial-{number}.html", dict.fromkeys(space)
 
 
 def _diagnose(
