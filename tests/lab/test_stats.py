@@ -42,6 +42,9 @@ def test_paired_comparison_within_noise_and_real() -> None:
     few = paired_comparison([0.0, 0.0, 0.0], [1.0, 1.1, 1.2], "x", "y")
     assert few.verdict == "within noise"
     assert "as far as 3 seeds can tell" in few.sentence and "fewer than 6" in few.sentence
+    # seven seeds, two of them tied: the test drops ties and five are left
+    tied = paired_comparison([0.0] * 7, [1.0, 1.1, 1.2, 1.3, 1.4, 0.0, 0.0], "x", "y")
+    assert tied.verdict == "within noise" and "as far as 7 seeds can tell" in tied.sentence
     # six seeds all one way can: the test's smallest p is then 2 / 64
     six = paired_comparison([0.0] * 6, [1.0, 1.1, 1.2, 1.3, 1.4, 1.5], "x", "y")
     assert six.verdict == "better" and six.p_value == pytest.approx(2 / 64)

@@ -284,10 +284,11 @@ def paired_comparison(
     if n == 1:
         verdict = "one pair"
         tail = "one seed cannot tell a difference from noise; run two or more"
-    elif verdict == "within noise" and n < MIN_TESTABLE_PAIRS and abs(diff) > 2 * se:
+    elif verdict == "within noise" and _untestable(d) and abs(diff) > 2 * se:
         tail = (
             f"within noise as far as {n} seeds can tell: the signed-rank test cannot reach "
-            f"p < 0.05 with fewer than {MIN_TESTABLE_PAIRS} (run more seeds to judge it)"
+            f"p < 0.05 with fewer than {MIN_TESTABLE_PAIRS} nonzero differences (run more "
+            "seeds to judge it)"
         )
     elif verdict == "within noise":
         tail = "within noise"
@@ -299,6 +300,12 @@ def paired_comparison(
         f"(n={n}, Wilcoxon p={p_text}) — {tail}"
     )
     return PairedComparison(name_a, name_b, n, diff, se, p, verdict, sentence)
+
+
+def _untestable(d: np.ndarray) -> bool:
+    """Whether the signed-rank test cannot reach p < 0.05 on ``d``: it drops the zero
+    differences, and fewer than :data:`MIN_TESTABLE_PAIRS` are left."""
+    return int(np.sum(d != 0)) < MIN_TESTABLE_PAIRS
 
 
 def mean_ranks(table: dict[str, Sequence[float]], direction: str = MINIMIZE) -> dict[str, float]:
