@@ -114,7 +114,7 @@ def test_a_storage_whose_tables_another_process_made_meanwhile_opens(
 
     def first_loses(url: str, **options: object) -> object:
         calls.append(url)
-        if len(calls) == 1:
+        if len(calls) <= 2:  # (a third process racing too)
             real(url, **options)  # the tables are made, as by the other process
             raise sqlalchemy.exc.IntegrityError(
                 "INSERT INTO alembic_version (version_num) VALUES (?)",
@@ -125,7 +125,7 @@ def test_a_storage_whose_tables_another_process_made_meanwhile_opens(
 
     monkeypatch.setattr(storage_module, "RetryingRDBStorage", first_loses)
     opened = open_storage(f"sqlite:///{tmp_path / 'new.db'}", retries=0)
-    assert len(calls) == 2 and opened.get_all_studies() == []
+    assert len(calls) == 3 and opened.get_all_studies() == []
 
 
 def test_an_integrity_error_of_another_table_is_not_taken_for_that_race() -> None:

@@ -492,12 +492,14 @@ def _open_rdb(
             return rdb
 
     def connect_after_a_race() -> optuna.storages.BaseStorage:
-        try:
-            return connect()
-        except Exception as exc:
-            if not _lost_schema_race(exc):
-                raise
-            return connect()  # the other process made the tables: they are there now
+        for attempt in range(_SCHEMA_RACE_TRIES):
+            try:
+                return connect()
+            except Exception as exc:
+                if not _lost_schema_race(exc) or attempt == _SCHEMA_RACE_TRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))  # the other process is making the tables
+        raise AssertionError("unreachable")
 
     try:
         storage = with_retries(
@@ -517,6 +519,8 @@ def _open_rdb(
 #: database at once (two workers started together on a new SQLite file, say): its own insert
 #: of the schema's version, or its own table, was there first.
 _SCHEMA_RACE = ("alembic_version", "pg_type_typname_nsp_index", "already exists")
+#: Attempts to open a storage whose tables other processes are making meanwhile.
+_SCHEMA_RACE_TRIES = 5
 
 
 def _lost_schema_race(exc: BaseException) -> bool:
