@@ -9,7 +9,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from hyperlab.lab.heartbeat import STALE_REASON, requeue
+from hyperlab.lab.heartbeat import FIRST_BEAT_WAIT, STALE_REASON, requeue
 from hyperlab.lab.trial_kinds import admitted, is_interrupted, progress
 
 DIST = {"x": FloatDistribution(0, 1)}
@@ -93,7 +93,7 @@ def test_a_stale_trial_with_no_parameter_says_nothing_was_queued(
         chose, _lost = study.ask(), study.ask()
     chose.suggest_float("x", 0, 1)
     assert storage._get_stale_trial_ids(study._study_id) == []  # (first seen with no beat now)
-    later = time.monotonic() + 3
+    later = time.monotonic() + FIRST_BEAT_WAIT + 1
     monkeypatch.setattr(time, "monotonic", lambda: later)
     optuna.storages.fail_stale_trials(study)
     reasons = [t.user_attrs.get("fail_reason") for t in study.trials]

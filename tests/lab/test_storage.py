@@ -155,7 +155,13 @@ def test_a_running_trial_with_no_heartbeat_row_on_a_database_is_stale_after_the_
         lost, beating = study.ask(), study.ask()
     storage.record_heartbeat(beating._trial_id)
     assert storage._get_stale_trial_ids(study._study_id) == []  # (first seen now)
-    later = time.monotonic() + 3
+    from hyperlab.lab.heartbeat import FIRST_BEAT_WAIT
+
+    now = time.monotonic()
+    slow = now + 3  # past the grace period: a slow sampler may still be choosing
+    monkeypatch.setattr(time, "monotonic", lambda: slow)
+    assert storage._get_stale_trial_ids(study._study_id) == []
+    later = now + FIRST_BEAT_WAIT + 1
     monkeypatch.setattr(time, "monotonic", lambda: later)
     assert storage._get_stale_trial_ids(study._study_id) == [lost._trial_id]
     optuna.storages.fail_stale_trials(study)

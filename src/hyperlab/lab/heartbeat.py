@@ -143,9 +143,16 @@ class _ReasonOnStale:
             )
 
 
+#: How long a database trial with no heartbeat at all may run before it counts as lost (at
+#: least; the grace period if longer): its first beat is stored only once its sampler has
+#: chosen, and a slow model (GP past a thousand trials) may take tens of seconds to choose.
+FIRST_BEAT_WAIT = 300.0
+
+
 class _FirstBeatDue:
     """On a database, a running trial that has no heartbeat at all is stale too, once this
-    process has seen it without one for the grace period.
+    process has seen it without one for :data:`FIRST_BEAT_WAIT` seconds (or the grace period,
+    if longer).
 
     Optuna's :class:`~optuna.storages.RDBStorage` judges only trials with a heartbeat row, and
     writes the first when the trial's heartbeat thread starts. A worker that created a trial
@@ -158,6 +165,7 @@ class _FirstBeatDue:
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         stale: list[int] = super()._get_stale_trial_ids(study_id)  # type: ignore[misc]
         grace = self.grace_period or 2 * self.heartbeat_interval  # type: ignore[attr-defined]
+        grace = max(grace, FIRST_BEAT_WAIT)
         now = time.monotonic()
         seen: dict[int, tuple[int, float]] = self.__dict__.setdefault("_beatless_since", {})
         beatless = self._beatless(study_id)
