@@ -93,7 +93,7 @@ def test_a_failed_write_leaves_the_earlier_pair_and_no_temporary_file(
 
 
 def test_ctrl_c_leaves_an_index_that_shows_what_the_files_hold(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Ctrl-C in the second experiment left experiments.html of the call before: it showed the
     first experiment's earlier results, which its JSON and page no longer held."""
@@ -111,6 +111,9 @@ def test_ctrl_c_leaves_an_index_that_shows_what_the_files_hold(
     assert "stn with seed 1" in index and "with seed 0" not in index
     assert "<a href='relax.html'>relax</a>" in index  # the earlier run's, still in the folder
     assert "relax with seed 0" in (tmp_path / "relax.html").read_text()
+    # and the user is told which finished (the message said only "interrupted")
+    said = capsys.readouterr().err
+    assert f"experiments finished and written to {tmp_path}: stn; not finished: relax" in said
 
 
 def test_a_second_call_in_a_folder_in_use_is_refused_before_anything_runs(

@@ -108,8 +108,22 @@ def _run_all(
     except BaseException:  # Ctrl-C or a failure: the index must not show replaced results
         if sections:
             _write_index(out_dir, sections)
+        _say_what_was_kept(list(sections), [n for n in names if n not in sections], out_dir)
         raise
     return _write_index(out_dir, sections)
+
+
+def _say_what_was_kept(done: list[str], left: list[str], out_dir: Path) -> None:
+    """On stderr, after an interrupt or a failure: which experiments finished (their files
+    are in ``out_dir``) and which did not (their earlier files, if any, are as they were)."""
+    import sys
+
+    finished = ", ".join(done) if done else "none"
+    print(
+        f"experiments finished and written to {out_dir}: {finished}; not finished: "
+        f"{', '.join(left)} (their earlier results, if any, are as they were)",
+        file=sys.stderr,
+    )
 
 
 def _write_index(out_dir: Path, sections: dict[str, tuple[str, str]]) -> Path:
