@@ -139,6 +139,7 @@ def test_a_run_trial_and_a_csv_of_its_curves_get_the_same_advice(
         from_run = json.loads(capsys.readouterr().out)
         assert main(["diagnose", str(csv), "--json", "--no-html"]) == 0
         from_csv = json.loads(capsys.readouterr().out)
+        assert "untuned_knobs" in from_run and "untuned_knobs" not in from_csv  # (no run: none)
         assert from_run["findings"] == from_csv["findings"]
         assert from_run["advice"] == from_csv["advice"], (number, from_run["findings"])
         assert any(a["direction"] != "keep" for a in from_run["advice"])
@@ -249,8 +250,10 @@ def test_a_knob_another_branch_of_the_space_tunes_is_not_called_untuned(
         main(["diagnose", str(tmp_path / "cond"), "--trial", str(without), "--json", "--no-html"])
         == 0
     )
-    advice = json.loads(capsys.readouterr().out)["advice"]
+    said_json = json.loads(capsys.readouterr().out)
+    advice = said_json["advice"]
     assert any(a["knob"] == "dropout" and a["direction"] != "keep" for a in advice)
+    assert said_json["untuned_knobs"] and "dropout" not in said_json["untuned_knobs"]
     assert main(["diagnose", str(tmp_path / "cond"), "--trial", str(without), "--no-html"]) == 0
     said = capsys.readouterr().out
     untuned = [s for s in said.splitlines() if s.startswith("not in this run's")]

@@ -153,12 +153,13 @@ def _diagnose(
     from hyperlab.diagnose.figure import write_html
 
     result = diagnose(curves, None, use_model=not args.rules_only)
+    untuned = _untuned(result.advice, params)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        extra = {} if params is None else {"untuned_knobs": untuned}
+        print(json.dumps({**result.to_dict(), **extra}, indent=2))
     else:
         print(f"{title}")
         print(result.summary())
-        untuned = _untuned(result.advice, params)
         if untuned:
             print(
                 f"not in this run's search space: {', '.join(untuned)} (to follow that advice, "
