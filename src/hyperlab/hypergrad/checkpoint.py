@@ -9,7 +9,7 @@ this trainer's history.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
@@ -166,6 +166,35 @@ def load_optimizer(opt: torch.optim.Optimizer, state: Mapping[str, Any]) -> None
     opt.load_state_dict(dict(state))
     for group, mine in zip(opt.param_groups, settings):
         group.update(mine)
+
+
+def restore_model_and_optimizers(
+    kind: str,
+    state: Mapping[str, Any],
+    model: nn.Module,
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    history: type[H],
+    check_more: Callable[[], None] | None = None,
+) -> H:
+    """Check ``state``'s model, then ``check_more`` (the trainer's own checks, which may read
+    the model's layers), its optimizers (one per key of ``optimizers``) and its history, then
+    load the model and the optimizers; return the history. Nothing is loaded unless all of them
+    are this trainer's.
+
+    Raises:
+        InputError: The model's keys or shapes, an optimizer's state or the history are not
+            this trainer's (named in the message).
+    """
+    check_module_state(kind, state["model"], model)
+    if check_more is not None:
+        check_more()
+    for key, opt in optimizers.items():
+        check_optimizer_state(kind, key, state[key], opt)
+    restored = check_history(kind, history, state["history"])
+    model.load_state_dict(dict(state["model"]))
+    for key, opt in optimizers.items():
+        load_optimizer(opt, state[key])
+    return restored
 
 
 def check_history(kind: str, cls: type[H], data: Any) -> H:

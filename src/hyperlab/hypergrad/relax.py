@@ -36,12 +36,9 @@ from hyperlab.errors import (
 )
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
 from hyperlab.hypergrad.checkpoint import (
-    check_history,
-    check_module_state,
-    check_optimizer_state,
     check_step,
     check_trainer_state,
-    load_optimizer,
+    restore_model_and_optimizers,
 )
 from hyperlab.hypergrad.trainer import check_criterion, scalar_loss
 
@@ -372,22 +369,25 @@ class ArchitectureSearch:
         keys = ("step", "candidates", "model", "weight_opt", "arch_opt", "history")
         state = check_trainer_state(state, kind, keys)
         step = check_step(kind, "step", state["step"])
-        check_module_state(kind, state["model"], self.model)
-        theirs = state["candidates"]
+        optimizers = {"weight_opt": self._w_opt, "arch_opt": self._a_opt}
+        self.history = restore_model_and_optimizers(
+            kind,
+            state,
+            self.model,
+            optimizers,
+            SearchHistory,
+            check_more=lambda: self._check_candidates(kind, state["candidates"]),
+        )
+        self._step = step
+
+    def _check_candidates(self, kind: str, theirs: Any) -> None:
+        """Refuse a state whose layers choose among other activations (same shapes)."""
         layers = theirs if isinstance(theirs, list | tuple) else [theirs]
         if [list(c) if isinstance(c, list | tuple) else c for c in layers] != self._candidates():
             raise InputError(
                 f"{kind} state: its layers choose among {theirs!r}, this search's among "
                 f"{self._candidates()}; nothing was loaded"
             )
-        check_optimizer_state(kind, "weight_opt", state["weight_opt"], self._w_opt)
-        check_optimizer_state(kind, "arch_opt", state["arch_opt"], self._a_opt)
-        history = check_history(kind, SearchHistory, state["history"])
-        self.model.load_state_dict(dict(state["model"]))
-        load_optimizer(self._w_opt, state["weight_opt"])
-        load_optimizer(self._a_opt, state["arch_opt"])
-        self._step = step
-        self.history = history
 
     def _candidates(self) -> list[list[str]]:
         return [list(a.candidates) for a in self.model._mixed()]

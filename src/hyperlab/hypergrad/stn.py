@@ -41,12 +41,9 @@ from hyperlab.errors import (
 )
 from hyperlab.hypergrad.batches import Cycle, check_epochs, passes
 from hyperlab.hypergrad.checkpoint import (
-    check_history,
-    check_module_state,
-    check_optimizer_state,
     check_step,
     check_trainer_state,
-    load_optimizer,
+    restore_model_and_optimizers,
 )
 from hyperlab.hypergrad.trainer import check_criterion, scalar_loss, tune_names
 
@@ -302,15 +299,9 @@ class STNTrainer:
                 f"{kind} state: it tunes {theirs!r}, this trainer tunes {self.tune}; nothing "
                 "was loaded"
             )
-        check_module_state(kind, state["model"], self.model)
-        check_optimizer_state(kind, "weight_opt", state["weight_opt"], self._w_opt)
-        check_optimizer_state(kind, "hyper_opt", state["hyper_opt"], self._h_opt)
-        history = check_history(kind, STNHistory, state["history"])
-        self.model.load_state_dict(dict(state["model"]))
-        load_optimizer(self._w_opt, state["weight_opt"])
-        load_optimizer(self._h_opt, state["hyper_opt"])
+        optimizers = {"weight_opt": self._w_opt, "hyper_opt": self._h_opt}
+        self.history = restore_model_and_optimizers(kind, state, self.model, optimizers, STNHistory)
         self._step = step
-        self.history = history
 
     def _weight_step(self, batch: tuple[Tensor, Tensor]) -> float:
         x, y = batch
