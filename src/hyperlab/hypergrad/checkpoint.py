@@ -1,9 +1,10 @@
 """Checks shared by the trainers' ``load_state_dict``: a state is refused, naming what differs,
 before anything of it is loaded, so that a refused state leaves the trainer as it was.
 
-A trainer's state names its kind (``"trainer": "STNTrainer"``); its model's and its
-optimizers' states must have this trainer's keys and shapes; its history must have the fields of
-this trainer's history.
+A trainer's state names its kind (``"trainer": "STNTrainer"``; a ``HyperTrainer`` state saved
+before states named theirs is told by its keys); its model's and its optimizers' states must have
+this trainer's keys, shapes and dtypes; its history must have the fields of this trainer's
+history.
 """
 
 from __future__ import annotations
@@ -19,15 +20,21 @@ from torch import Tensor, nn
 from hyperlab.errors import InputError, InputTypeError, listed
 
 __all__ = [
+    "HYPER_TRAINER_KEYS",
     "check_history",
     "check_module_state",
     "check_optimizer_state",
     "check_step",
     "check_trainer_state",
     "load_optimizer",
+    "saved_kind",
 ]
 
 H = TypeVar("H")
+
+HYPER_TRAINER_KEYS = ("step", "tune", "hyperparameters", "hyper_opt", "history")
+"""The keys of a ``HyperTrainer`` state besides its kind, which its states saved before the
+other trainers could be saved do not name."""
 
 
 def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[str, Any]:
@@ -35,17 +42,24 @@ def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[s
 
     Raises:
         InputTypeError: ``state`` is not a mapping, or is the state of another kind of trainer
-            (named), or lacks some of ``keys`` (named).
+            (named) or of an optimizer, or lacks some of ``keys`` (named).
     """
     if not isinstance(state, Mapping):
         raise InputTypeError(
             f"a {kind} state is the mapping {kind}.state_dict() returns, got {type(state).__name__}"
         )
-    theirs = state.get("trainer", kind)
-    if theirs != kind:
+    theirs = saved_kind(state)
+    if "trainer" not in state and all(k in state for k in keys):
+        theirs = kind  # (an unnamed state with its keys: an old HyperTrainer one, or a subclass's)
+    if theirs not in (None, kind):
         raise InputTypeError(
             f"this state was saved by {theirs}.state_dict(), not by {kind}.state_dict(): "
             f"load it with {theirs}.load_state_dict; nothing was loaded"
+        )
+    if theirs is None and "param_groups" in state and "state" in state:
+        raise InputTypeError(
+            f"this state was saved by an optimizer's state_dict() (param_groups and state), not "
+            f"by {kind}.state_dict(), which holds its optimizers' states; nothing was loaded"
         )
     missing = [k for k in keys if k not in state]
     if missing:
@@ -54,6 +68,15 @@ def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[s
             f"this one lacks {missing} (its keys: {sorted(map(str, state))}); nothing was loaded"
         )
     return state
+
+
+def saved_kind(state: Mapping[str, Any]) -> Any:
+    """The kind of trainer whose ``state_dict`` ``state`` is: the one it names, else
+    ``"HyperTrainer"`` for one with :data:`HYPER_TRAINER_KEYS` (its states named no kind before
+    the other trainers could be saved), else ``None``."""
+    if "trainer" in state:
+        return state["trainer"]
+    return "HyperTrainer" if all(k in state for k in HYPER_TRAINER_KEYS) else None
 
 
 def check_step(kind: str, name: str, value: Any) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -15,6 +15,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from hyperlab.errors import InputError, InputTypeError, check_nonneg
+from hyperlab.hypergrad.checkpoint import saved_kind
 
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
@@ -36,6 +37,29 @@ SGD_STATE = ("momentum_buffer", *_DERIVATIVES)
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq", *_DERIVATIVES)
 # Code whose frames a warning skips to reach the user's line (this package's and torch's).
 _INTERNAL = (os.path.dirname(__file__) + os.sep, os.path.dirname(torch.__file__) + os.sep)
+
+
+def check_state_dict(owner: str, state: Any) -> None:
+    """Refuse what is not an optimizer's state dict (``param_groups`` and ``state``) by what it
+    is: a trainer's state by its kind (the optimizers' states are inside it), anything else by
+    its keys or type; ``torch.optim`` failed on it inside (a ``KeyError``, a ``TypeError``).
+
+    Raises:
+        InputTypeError: naming the trainer, or what ``state`` holds; nothing was loaded.
+    """
+    kind = saved_kind(state) if isinstance(state, Mapping) else None
+    if kind is not None:
+        raise InputTypeError(
+            f"{owner}.load_state_dict: this state was saved by {kind}.state_dict(), not by an "
+            f"optimizer's: load it with {kind}.load_state_dict; nothing was loaded"
+        )
+    groups = state.get("param_groups") if isinstance(state, Mapping) else None
+    if not isinstance(groups, list) or not isinstance(state.get("state"), Mapping):
+        got = f"the keys {sorted(map(str, state))}" if isinstance(state, Mapping) else _short(state)
+        raise InputTypeError(
+            f"{owner}.load_state_dict takes the mapping {owner}.state_dict() returns "
+            f"(param_groups, a list, and state, a mapping), got {got}; nothing was loaded"
+        )
 
 
 def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:

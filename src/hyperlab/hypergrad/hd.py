@@ -81,6 +81,7 @@ from hyperlab.hypergrad.guards import (
     SGD_STATE,
     _short,
     adam_moments,
+    check_state_dict,
     check_state_entries,
     check_state_kind,
     check_written_lr,
@@ -215,11 +216,13 @@ class HDOptimizer(Optimizer):
         before the history was bounded, say) keeps its latest rates.
 
         Raises:
+            InputTypeError: the state is not an optimizer's (a trainer's, say).
             InputError: the state is of another kind of optimizer, or asks for a setting not
                 implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``,
                 SGD's dampening), or its ``lr_history`` is not one list of rates per group;
                 nothing was loaded.
         """
+        check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
         history, offset = _checked_history(
             type(self).__name__,

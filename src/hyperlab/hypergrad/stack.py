@@ -63,6 +63,7 @@ from hyperlab.errors import (
 from hyperlab.hypergrad.guards import (
     _MAX_LR,
     _UNSUPPORTED,
+    check_state_dict,
     check_state_entries,
     check_state_kind,
     check_written_lr,
@@ -216,7 +217,9 @@ class StackedOptimizer(Optimizer):
         (an SGD state into an Adam-based stack) or asking for a setting not implemented here
         (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's dampening) is refused
         before anything changes. ``history_size`` stays this optimizer's: a longer saved
-        history keeps its latest steps."""
+        history keeps its latest steps. What is not an optimizer's state (a trainer's, say) is
+        refused with an InputTypeError."""
+        check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])

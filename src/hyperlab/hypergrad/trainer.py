@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_positive_int
 from hyperlab.hypergrad.batches import Cycle, check_epochs, check_reiterable, checked_batch, passes
 from hyperlab.hypergrad.checkpoint import (
+    HYPER_TRAINER_KEYS,
     check_history,
     check_optimizer_state,
     check_step,
@@ -227,7 +228,7 @@ class HyperTrainer:
                 nothing was loaded.
         """
         kind = type(self).__name__
-        values = _checked_state(state, self._regs_tensors(), list(self._tuned))
+        values = _checked_state(kind, state, self._regs_tensors(), list(self._tuned))
         step = check_step(kind, "step", state["step"])
         check_optimizer_state(kind, "hyper_opt", state["hyper_opt"], self._hyper_opt)
         history = check_history(kind, HyperHistory, state["history"])
@@ -406,12 +407,12 @@ METHODS: dict[str, Callable[[HyperTrainer, Batch, Batch], None]] = {
 
 
 def _checked_state(
-    state: Any, hypers: Mapping[str, Tensor], tuned: list[str]
+    kind: str, state: Any, hypers: Mapping[str, Tensor], tuned: list[str]
 ) -> Mapping[str, Tensor]:
-    """The hyperparameter values of a :meth:`HyperTrainer.state_dict`, refusing one that is
-    not such a state or is another trainer's (other hyperparameters, shapes or tuned names)."""
-    keys = ("step", "tune", "hyperparameters", "hyper_opt", "history")
-    state = check_trainer_state(state, "HyperTrainer", keys)
+    """The hyperparameter values of a :meth:`HyperTrainer.state_dict` (``kind``: the name of
+    the loading trainer's class), refusing one that is not such a state or is another
+    trainer's (other hyperparameters, shapes or tuned names)."""
+    state = check_trainer_state(state, kind, HYPER_TRAINER_KEYS)
     values = state["hyperparameters"]
     theirs = (
         {n: tuple(v.shape) for n, v in values.items() if isinstance(v, Tensor)}

@@ -1,0 +1,130 @@
+"""What the trainers' and the optimizers' ``load_state_dict`` refuse across kinds: a state of
+another kind (an old unnamed one too), in another precision, or with rates that are not
+numbers; each is refused by name and loads nothing."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hyperlab.errors import InputTypeError
+from hyperlab.hypergrad import (
+    SGDHD,
+    AdamHD,
+    ArchitectureSearch,
+    HyperTrainer,
+    RelaxedMLP,
+    SelfTuningMLP,
+    STNTrainer,
+    WeightDecay,
+    stack,
+)
+
+
+def _data() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    gen = torch.Generator().manual_seed(0)
+    return [(torch.randn(8, 4, generator=gen), torch.randint(0, 2, (8,), generator=gen))] * 2
+
+
+def _hyper(cls: type[HyperTrainer] = HyperTrainer) -> HyperTrainer:
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    return cls(model, F.cross_entropy, [WeightDecay(model)])
+
+
+def _trainers() -> list[Any]:
+    torch.manual_seed(0)
+    return [
+        _hyper(),
+        STNTrainer(SelfTuningMLP(4, 2, width=8)),
+        ArchitectureSearch(RelaxedMLP(4, 2)),
+    ]
+
+
+def _optimizers(model: nn.Module) -> list[torch.optim.Optimizer]:
+    return [
+        SGDHD(model.parameters(), lr=0.1),
+        AdamHD(model.parameters()),
+        stack("adam", "sgd")(model.parameters()),
+    ]
+
+
+def _unnamed(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` as a HyperTrainer saved it before states named their kind."""
+    return {k: v for k, v in state.items() if k != "trainer"}
+
+
+def test_an_old_hypertrainer_state_is_refused_by_its_kind_and_still_loads_into_its_own() -> None:
+    """It named no kind, so the other trainers took it for one of theirs missing keys ("this
+    one lacks ['model', 'weight_opt']"); a HyperTrainer subclass refused its own state, taken
+    for a HyperTrainer's."""
+
+    class Mine(HyperTrainer):
+        pass
+
+    saved = _hyper()
+    saved.fit(_data(), _data())
+    old = _unnamed(saved.state_dict())
+    for trainer in _trainers()[1:]:
+        kind = type(trainer).__name__
+        message = f"saved by HyperTrainer.state_dict(), not by {kind}.state_dict()"
+        with pytest.raises(InputTypeError, match=re.escape(message)):
+            trainer.load_state_dict(old)
+    for cls in (HyperTrainer, Mine):
+        trainer = _hyper(cls)
+        trainer.load_state_dict(old)
+        assert trainer.history.as_dict() == saved.history.as_dict()
+    mine = _hyper(Mine)
+    mine.fit(_data(), _data())
+    again = _hyper(Mine)
+    again.load_state_dict(mine.state_dict())
+    assert again.history.as_dict() == mine.history.as_dict()
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_a_trainers_state_is_refused_by_an_optimizer_by_its_kind(index: int) -> None:
+    """It failed inside torch with KeyError('param_groups')."""
+    state = _trainers()[index].state_dict()
+    kind = type(_trainers()[index]).__name__
+    model = nn.Linear(4, 2)
+    for opt in _optimizers(model):
+        before = copy.deepcopy(opt.state_dict())
+        name = type(opt).__name__
+        message = f"{name}.load_state_dict: this state was saved by {kind}.state_dict(), not by"
+        with pytest.raises(InputTypeError, match=re.escape(message)):
+            opt.load_state_dict(state)
+        if index == 0:
+            with pytest.raises(InputTypeError, match=r"saved by HyperTrainer\.state_dict\(\)"):
+                opt.load_state_dict(_unnamed(state))
+        assert opt.state_dict() == before
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ([1, 2], "got list [1, 2]"),
+        ({"weights": 1}, "got the keys ['weights']"),
+        ({"state": {}, "param_groups": 3}, "got the keys ['param_groups', 'state']"),
+    ],
+)
+def test_what_is_not_an_optimizers_state_is_refused_by_what_it_holds(
+    state: Any, message: str
+) -> None:
+    """torch failed inside: a TypeError from dict(), a KeyError, len() of an int."""
+    for opt in _optimizers(nn.Linear(4, 2)):
+        with pytest.raises(InputTypeError, match=re.escape(message)):
+            opt.load_state_dict(state)
+
+
+def test_an_optimizers_state_is_refused_by_a_trainer_as_an_optimizers() -> None:
+    """It was refused by the trainer's keys it lacks, with no word of what it was."""
+    opt = AdamHD(nn.Linear(4, 2).parameters())
+    for trainer in _trainers():
+        with pytest.raises(InputTypeError, match=r"saved by an optimizer's state_dict\(\)"):
+            trainer.load_state_dict(opt.state_dict())
