@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hyperlab.errors import InputTypeError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.hypergrad import (
     SGDHD,
     AdamHD,
@@ -128,3 +128,42 @@ def test_an_optimizers_state_is_refused_by_a_trainer_as_an_optimizers() -> None:
     for trainer in _trainers():
         with pytest.raises(InputTypeError, match=r"saved by an optimizer's state_dict\(\)"):
             trainer.load_state_dict(opt.state_dict())
+
+
+def _stepped(opt: torch.optim.Optimizer, model: nn.Module) -> torch.optim.Optimizer:
+    for x, y in _data():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return opt
+
+
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [
+        (True, "bool True"),
+        (float("nan"), "float nan"),
+        (float("-inf"), "float -inf"),
+        ("0.1", "str"),
+    ],
+)
+def test_a_saved_rate_that_is_not_a_finite_number_is_refused_by_name(bad: Any, shown: str) -> None:
+    """lr_history took True and NaN as rates (float(True) read 1.0), a stack's history
+    anything at all."""
+    model = nn.Linear(4, 2)
+    for index, field in ((0, "lr_history"), (1, "lr_history"), (2, "history")):
+        opt = _stepped(_optimizers(model)[index], model)
+        state = copy.deepcopy(opt.state_dict())
+        if field == "history":
+            state["history"][1]["g0.lr"] = bad
+            where = "history[1]['g0.lr']"
+        else:
+            state["lr_history"][0][1] = bad
+            where = "lr_history[0][1]"
+        fresh = _optimizers(model)[index]
+        before = copy.deepcopy(fresh.state_dict())
+        name = type(fresh).__name__
+        message = f"{name}.load_state_dict: the state's {where} is {shown}"
+        with pytest.raises(InputError, match=re.escape(message)):
+            fresh.load_state_dict(state)
+        assert fresh.state_dict() == before

@@ -4,6 +4,7 @@ of :mod:`stack`): the checks of their parameters and of a state being loaded, th
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
@@ -60,6 +61,30 @@ def check_state_dict(owner: str, state: Any) -> None:
             f"{owner}.load_state_dict takes the mapping {owner}.state_dict() returns "
             f"(param_groups, a list, and state, a mapping), got {got}; nothing was loaded"
         )
+
+
+def check_saved_numbers(owner: str, field: str, entries: Iterable[tuple[str, Any]]) -> None:
+    """Refuse a saved history entry that is not a finite number: a bool (``True`` would read
+    as a rate of 1), NaN or an infinity, text. The optimizers record only the finite values
+    they stepped with (a rate written as NaN is refused at the step), so such an entry is no
+    record of a run.
+
+    Args:
+        owner: The loading optimizer's name, for the message.
+        field: The state's field, for the message (``lr_history``).
+        entries: Each entry's place in the field (``[0][3]``) and its value.
+
+    Raises:
+        InputError: naming the field, the entry and its value; nothing was loaded.
+    """
+    for where, value in entries:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise InputError(
+                f"{owner}.load_state_dict: the state's {field}{where} is {_short(value)}, not a "
+                "finite number (the optimizer records the values it stepped with); nothing was "
+                "loaded"
+            )
 
 
 def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:
