@@ -21,6 +21,7 @@ from hyperlab.errors import InputError, InputTypeError, listed
 
 __all__ = [
     "HYPER_TRAINER_KEYS",
+    "check_dtype",
     "check_history",
     "check_module_state",
     "check_optimizer_state",
@@ -92,11 +93,36 @@ def check_step(kind: str, name: str, value: Any) -> int:
     return value
 
 
-def check_module_state(kind: str, theirs: Any, module: nn.Module) -> None:
-    """Refuse a saved ``module.state_dict()`` whose keys or shapes are not ``module``'s.
+def check_dtype(what: str, saved: Tensor, ours: str, dtype: torch.dtype) -> None:
+    """Refuse a saved tensor whose dtype is not ``dtype``, the one it would be loaded into:
+    torch converts it without a word, and a resumed run would go on in another precision
+    (most likely a model made in the other one by mistake).
+
+    Args:
+        what: The saved tensor, for the message ("STNTrainer state: its model's 'hyper'").
+        saved: The saved tensor.
+        ours: What it would be loaded into, for the message ("this trainer's model's").
+        dtype: The dtype of that.
 
     Raises:
-        InputError: naming the missing and unexpected keys and the shapes that differ.
+        InputError: naming the tensor and both dtypes; nothing was loaded.
+    """
+    if saved.dtype != dtype:
+        raise InputError(
+            f"{what} is {saved.dtype}, {ours} {dtype}: the state was saved in another precision "
+            f"(to resume the run, make the model in {saved.dtype}; to change precision on "
+            f"purpose, convert the state's floating-point tensors to {dtype} first); nothing "
+            "was loaded"
+        )
+
+
+def check_module_state(kind: str, theirs: Any, module: nn.Module) -> None:
+    """Refuse a saved ``module.state_dict()`` whose keys, shapes or dtypes are not
+    ``module``'s.
+
+    Raises:
+        InputError: naming the missing and unexpected keys and the shapes that differ, or the
+            first tensor of another dtype.
     """
     ours = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     if not isinstance(theirs, Mapping):
@@ -109,6 +135,10 @@ def check_module_state(kind: str, theirs: Any, module: nn.Module) -> None:
             + "; ".join(differences)
             + "); nothing was loaded"
         )
+    named = {str(k): v for k, v in theirs.items()}
+    for key, value in module.state_dict().items():
+        where = f"{kind} state: its model's {key!r}"
+        check_dtype(where, named[key], "this trainer's model's", value.dtype)
 
 
 def check_optimizer_state(kind: str, name: str, theirs: Any, opt: torch.optim.Optimizer) -> None:
@@ -155,8 +185,8 @@ def _group_size(group: Any) -> int:
 
 def _check_entries(where: str, key: Any, entries: Mapping[str, Any], param: Tensor) -> None:
     """Refuse a parameter's saved optimizer entries that its next step could not use: each is
-    a tensor of the parameter's shape (a moment, a momentum buffer), but ``step``, a count
-    (a number or a one-element tensor).
+    a tensor of the parameter's shape and, if floating-point, dtype (a moment, a momentum
+    buffer), but ``step``, a count (a number or a one-element tensor).
 
     Raises:
         InputError: naming the entry, the parameter and what it holds.
@@ -179,6 +209,10 @@ def _check_entries(where: str, key: Any, entries: Mapping[str, Any], param: Tens
             raise InputError(
                 f"{where} {entry!r} of parameter {key} has shape "
                 f"{tuple(value.shape)}, the parameter {shape}; nothing was loaded"
+            )
+        elif value.is_floating_point():
+            check_dtype(
+                f"{where} {entry!r} of parameter {key}", value, "the parameter", param.dtype
             )
 
 

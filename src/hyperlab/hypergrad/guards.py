@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from hyperlab.errors import InputError, InputTypeError, check_nonneg
-from hyperlab.hypergrad.checkpoint import saved_kind
+from hyperlab.hypergrad.checkpoint import check_dtype, saved_kind
 
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
@@ -61,6 +61,31 @@ def check_state_dict(owner: str, state: Any) -> None:
             f"{owner}.load_state_dict takes the mapping {owner}.state_dict() returns "
             f"(param_groups, a list, and state, a mapping), got {got}; nothing was loaded"
         )
+
+
+def check_state_dtypes(owner: str, state: Mapping[str, Any], opt: Optimizer) -> None:
+    """Refuse a state whose per-parameter tensors (moments, derivatives) are of another
+    floating-point dtype than their parameters': it was saved from the model in another
+    precision, and ``torch.optim`` would convert them without a word. A ``step`` is left
+    alone (``torch.optim.Adam`` keeps it in float32), and so is a state whose groups are not
+    this optimizer's sizes (``torch.optim`` refuses it, naming them).
+
+    Raises:
+        InputError: naming the entry, the parameter and both dtypes; nothing was loaded.
+    """
+    groups = [g.get("params") if isinstance(g, Mapping) else None for g in state["param_groups"]]
+    ids = [i for g in groups if isinstance(g, list | tuple) for i in g]
+    params = [p for g in opt.param_groups for p in g["params"]]
+    if len(ids) != len(params) or not all(isinstance(i, int) for i in ids):
+        return
+    by_id = dict(zip(ids, params))
+    for key, entries in state["state"].items():
+        if key not in by_id or not isinstance(entries, Mapping):
+            continue
+        for entry, value in entries.items():
+            if entry != "step" and isinstance(value, Tensor) and value.is_floating_point():
+                where = f"{owner}.load_state_dict: the state's {entry!r} of parameter {key}"
+                check_dtype(where, value, "the parameter", by_id[key].dtype)
 
 
 def check_saved_numbers(owner: str, field: str, entries: Iterable[tuple[str, Any]]) -> None:

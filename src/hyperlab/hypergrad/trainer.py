@@ -31,6 +31,7 @@ from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_posi
 from hyperlab.hypergrad.batches import Cycle, check_epochs, check_reiterable, checked_batch, passes
 from hyperlab.hypergrad.checkpoint import (
     HYPER_TRAINER_KEYS,
+    check_dtype,
     check_history,
     check_optimizer_state,
     check_step,
@@ -411,7 +412,7 @@ def _checked_state(
 ) -> Mapping[str, Tensor]:
     """The hyperparameter values of a :meth:`HyperTrainer.state_dict` (``kind``: the name of
     the loading trainer's class), refusing one that is not such a state or is another
-    trainer's (other hyperparameters, shapes or tuned names)."""
+    trainer's (other hyperparameters, shapes, dtypes or tuned names)."""
     state = check_trainer_state(state, kind, HYPER_TRAINER_KEYS)
     values = state["hyperparameters"]
     theirs = (
@@ -425,6 +426,8 @@ def _checked_state(
             f"this state is of another trainer: hyperparameters {theirs}, tuned "
             f"{list(state['tune'])}; this trainer's are {ours}, tuned {tuned}; nothing was loaded"
         )
+    for name, t in hypers.items():
+        check_dtype(f"{kind} state: its hyperparameter {name!r}", values[name], "this one", t.dtype)
     return values
 
 
