@@ -1,9 +1,10 @@
 """Checks shared by the trainers' ``load_state_dict``: a state is refused, naming what differs,
 before anything of it is loaded, so that a refused state leaves the trainer as it was.
 
-A trainer's state names its kind (``"trainer": "STNTrainer"``); its model's and its
-optimizers' states must have this trainer's keys and shapes; its history must have the fields of
-this trainer's history.
+A trainer's state names its kind (``"trainer": "STNTrainer"``; a ``HyperTrainer`` state saved
+before states named theirs is told by its keys); its model's and its optimizers' states must have
+this trainer's keys, shapes and dtypes; its history must have the fields of this trainer's
+history.
 """
 
 from __future__ import annotations
@@ -19,15 +20,22 @@ from torch import Tensor, nn
 from hyperlab.errors import InputError, InputTypeError, listed
 
 __all__ = [
+    "HYPER_TRAINER_KEYS",
+    "check_dtype",
     "check_history",
     "check_module_state",
     "check_optimizer_state",
     "check_step",
     "check_trainer_state",
     "load_optimizer",
+    "saved_kind",
 ]
 
 H = TypeVar("H")
+
+HYPER_TRAINER_KEYS = ("step", "tune", "hyperparameters", "hyper_opt", "history")
+"""The keys of a ``HyperTrainer`` state besides its kind, which its states saved before the
+other trainers could be saved do not name."""
 
 
 def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[str, Any]:
@@ -35,17 +43,24 @@ def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[s
 
     Raises:
         InputTypeError: ``state`` is not a mapping, or is the state of another kind of trainer
-            (named), or lacks some of ``keys`` (named).
+            (named) or of an optimizer, or lacks some of ``keys`` (named).
     """
     if not isinstance(state, Mapping):
         raise InputTypeError(
             f"a {kind} state is the mapping {kind}.state_dict() returns, got {type(state).__name__}"
         )
-    theirs = state.get("trainer", kind)
-    if theirs != kind:
+    theirs = saved_kind(state)
+    if "trainer" not in state and all(k in state for k in keys):
+        theirs = kind  # (an unnamed state with its keys: an old HyperTrainer one, or a subclass's)
+    if theirs not in (None, kind):
         raise InputTypeError(
             f"this state was saved by {theirs}.state_dict(), not by {kind}.state_dict(): "
             f"load it with {theirs}.load_state_dict; nothing was loaded"
+        )
+    if theirs is None and "param_groups" in state and "state" in state:
+        raise InputTypeError(
+            f"this state was saved by an optimizer's state_dict() (param_groups and state), not "
+            f"by {kind}.state_dict(), which holds its optimizers' states; nothing was loaded"
         )
     missing = [k for k in keys if k not in state]
     if missing:
@@ -54,6 +69,15 @@ def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[s
             f"this one lacks {missing} (its keys: {sorted(map(str, state))}); nothing was loaded"
         )
     return state
+
+
+def saved_kind(state: Mapping[str, Any]) -> Any:
+    """The kind of trainer whose ``state_dict`` ``state`` is: the one it names, else
+    ``"HyperTrainer"`` for one with :data:`HYPER_TRAINER_KEYS` (its states named no kind before
+    the other trainers could be saved), else ``None``."""
+    if "trainer" in state:
+        return state["trainer"]
+    return "HyperTrainer" if all(k in state for k in HYPER_TRAINER_KEYS) else None
 
 
 def check_step(kind: str, name: str, value: Any) -> int:
@@ -69,11 +93,36 @@ def check_step(kind: str, name: str, value: Any) -> int:
     return value
 
 
-def check_module_state(kind: str, theirs: Any, module: nn.Module) -> None:
-    """Refuse a saved ``module.state_dict()`` whose keys or shapes are not ``module``'s.
+def check_dtype(what: str, saved: Tensor, ours: str, dtype: torch.dtype) -> None:
+    """Refuse a saved tensor whose dtype is not ``dtype``, the one it would be loaded into:
+    torch converts it without a word, and a resumed run would go on in another precision
+    (most likely a model made in the other one by mistake).
+
+    Args:
+        what: The saved tensor, for the message ("STNTrainer state: its model's 'hyper'").
+        saved: The saved tensor.
+        ours: What it would be loaded into, for the message ("this trainer's model's").
+        dtype: The dtype of that.
 
     Raises:
-        InputError: naming the missing and unexpected keys and the shapes that differ.
+        InputError: naming the tensor and both dtypes; nothing was loaded.
+    """
+    if saved.dtype != dtype:
+        raise InputError(
+            f"{what} is {saved.dtype}, {ours} {dtype}: the state was saved in another precision "
+            f"(to resume the run, make the model in {saved.dtype}; to change precision on "
+            f"purpose, convert the state's floating-point tensors to {dtype} first); nothing "
+            "was loaded"
+        )
+
+
+def check_module_state(kind: str, theirs: Any, module: nn.Module) -> None:
+    """Refuse a saved ``module.state_dict()`` whose keys, shapes or dtypes are not
+    ``module``'s.
+
+    Raises:
+        InputError: naming the missing and unexpected keys and the shapes that differ, or the
+            first tensor of another dtype.
     """
     ours = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     if not isinstance(theirs, Mapping):
@@ -86,6 +135,10 @@ def check_module_state(kind: str, theirs: Any, module: nn.Module) -> None:
             + "; ".join(differences)
             + "); nothing was loaded"
         )
+    named = {str(k): v for k, v in theirs.items()}
+    for key, value in module.state_dict().items():
+        where = f"{kind} state: its model's {key!r}"
+        check_dtype(where, named[key], "this trainer's model's", value.dtype)
 
 
 def check_optimizer_state(kind: str, name: str, theirs: Any, opt: torch.optim.Optimizer) -> None:
@@ -132,8 +185,8 @@ def _group_size(group: Any) -> int:
 
 def _check_entries(where: str, key: Any, entries: Mapping[str, Any], param: Tensor) -> None:
     """Refuse a parameter's saved optimizer entries that its next step could not use: each is
-    a tensor of the parameter's shape (a moment, a momentum buffer), but ``step``, a count
-    (a number or a one-element tensor).
+    a tensor of the parameter's shape and, if floating-point, dtype (a moment, a momentum
+    buffer), but ``step``, a count (a number or a one-element tensor).
 
     Raises:
         InputError: naming the entry, the parameter and what it holds.
@@ -156,6 +209,10 @@ def _check_entries(where: str, key: Any, entries: Mapping[str, Any], param: Tens
             raise InputError(
                 f"{where} {entry!r} of parameter {key} has shape "
                 f"{tuple(value.shape)}, the parameter {shape}; nothing was loaded"
+            )
+        elif value.is_floating_point():
+            check_dtype(
+                f"{where} {entry!r} of parameter {key}", value, "the parameter", param.dtype
             )
 
 

@@ -4,10 +4,11 @@ of :mod:`stack`): the checks of their parameters and of a state being loaded, th
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -15,6 +16,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from hyperlab.errors import InputError, InputTypeError, check_nonneg
+from hyperlab.hypergrad.checkpoint import check_dtype, saved_kind
 
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
@@ -36,6 +38,78 @@ SGD_STATE = ("momentum_buffer", *_DERIVATIVES)
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq", *_DERIVATIVES)
 # Code whose frames a warning skips to reach the user's line (this package's and torch's).
 _INTERNAL = (os.path.dirname(__file__) + os.sep, os.path.dirname(torch.__file__) + os.sep)
+
+
+def check_state_dict(owner: str, state: Any) -> None:
+    """Refuse what is not an optimizer's state dict (``param_groups`` and ``state``) by what it
+    is: a trainer's state by its kind (the optimizers' states are inside it), anything else by
+    its keys or type; ``torch.optim`` failed on it inside (a ``KeyError``, a ``TypeError``).
+
+    Raises:
+        InputTypeError: naming the trainer, or what ``state`` holds; nothing was loaded.
+    """
+    kind = saved_kind(state) if isinstance(state, Mapping) else None
+    if kind is not None:
+        raise InputTypeError(
+            f"{owner}.load_state_dict: this state was saved by {kind}.state_dict(), not by an "
+            f"optimizer's: load it with {kind}.load_state_dict; nothing was loaded"
+        )
+    groups = state.get("param_groups") if isinstance(state, Mapping) else None
+    if not isinstance(groups, list) or not isinstance(state.get("state"), Mapping):
+        got = f"the keys {sorted(map(str, state))}" if isinstance(state, Mapping) else _short(state)
+        raise InputTypeError(
+            f"{owner}.load_state_dict takes the mapping {owner}.state_dict() returns "
+            f"(param_groups, a list, and state, a mapping), got {got}; nothing was loaded"
+        )
+
+
+def check_state_dtypes(owner: str, state: Mapping[str, Any], opt: Optimizer) -> None:
+    """Refuse a state whose per-parameter tensors (moments, derivatives) are of another
+    floating-point dtype than their parameters': it was saved from the model in another
+    precision, and ``torch.optim`` would convert them without a word. A ``step`` is left
+    alone (``torch.optim.Adam`` keeps it in float32), and so is a state whose groups are not
+    this optimizer's sizes (``torch.optim`` refuses it, naming them).
+
+    Raises:
+        InputError: naming the entry, the parameter and both dtypes; nothing was loaded.
+    """
+    groups = [g.get("params") if isinstance(g, Mapping) else None for g in state["param_groups"]]
+    ids = [i for g in groups if isinstance(g, list | tuple) for i in g]
+    params = [p for g in opt.param_groups for p in g["params"]]
+    if len(ids) != len(params) or not all(isinstance(i, int) for i in ids):
+        return
+    by_id = dict(zip(ids, params))
+    for key, entries in state["state"].items():
+        if key not in by_id or not isinstance(entries, Mapping):
+            continue
+        for entry, value in entries.items():
+            if entry != "step" and isinstance(value, Tensor) and value.is_floating_point():
+                where = f"{owner}.load_state_dict: the state's {entry!r} of parameter {key}"
+                check_dtype(where, value, "the parameter", by_id[key].dtype)
+
+
+def check_saved_numbers(owner: str, field: str, entries: Iterable[tuple[str, Any]]) -> None:
+    """Refuse a saved history entry that is not a finite number: a bool (``True`` would read
+    as a rate of 1), NaN or an infinity, text. The optimizers record only the finite values
+    they stepped with (a rate written as NaN is refused at the step), so such an entry is no
+    record of a run.
+
+    Args:
+        owner: The loading optimizer's name, for the message.
+        field: The state's field, for the message (``lr_history``).
+        entries: Each entry's place in the field (``[0][3]``) and its value.
+
+    Raises:
+        InputError: naming the field, the entry and its value; nothing was loaded.
+    """
+    for where, value in entries:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise InputError(
+                f"{owner}.load_state_dict: the state's {field}{where} is {_short(value)}, not a "
+                "finite number (the optimizer records the values it stepped with); nothing was "
+                "loaded"
+            )
 
 
 def check_state_kind(owner: str, groups: Any, needed: Iterable[str]) -> None:

@@ -81,6 +81,9 @@ from hyperlab.hypergrad.guards import (
     SGD_STATE,
     _short,
     adam_moments,
+    check_saved_numbers,
+    check_state_dict,
+    check_state_dtypes,
     check_state_entries,
     check_state_kind,
     check_written_lr,
@@ -215,11 +218,14 @@ class HDOptimizer(Optimizer):
         before the history was bounded, say) keeps its latest rates.
 
         Raises:
+            InputTypeError: the state is not an optimizer's (a trainer's, say).
             InputError: the state is of another kind of optimizer, or asks for a setting not
                 implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``,
-                SGD's dampening), or its ``lr_history`` is not one list of rates per group;
-                nothing was loaded.
+                SGD's dampening), or holds a moment of another dtype than its parameter
+                (saved in another precision), or its ``lr_history`` is not one list of finite
+                rates per group (a bool, NaN or text is named); nothing was loaded.
         """
+        check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
         history, offset = _checked_history(
             type(self).__name__,
@@ -240,6 +246,7 @@ class HDOptimizer(Optimizer):
         for i, group in enumerate(groups):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
         check_state_entries(type(self).__name__, state_dict.get("state"), self.STATE_KEYS)
+        check_state_dtypes(type(self).__name__, state_dict, self)
         before = ([dict(g) for g in self.param_groups], self.state, self.per_group)
         try:
             super().load_state_dict(state_dict)
@@ -418,7 +425,8 @@ def _checked_history(
     saved before the offsets were kept).
 
     Raises:
-        InputError: either is not one entry per group (rates, and counts >= 0).
+        InputError: either is not one entry per group (lists of finite rates, and counts
+            >= 0).
     """
     n = len(groups) if isinstance(groups, list) else 0
     history = [[] for _ in range(n)] if history is None else history
@@ -427,7 +435,6 @@ def _checked_history(
         isinstance(history, list | tuple)
         and len(history) == n
         and all(isinstance(h, list | tuple) for h in history)
-        and all(isinstance(r, int | float) for h in history for r in h)
         and isinstance(offset, list | tuple)
         and len(offset) == n
         and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in offset)
@@ -438,6 +445,8 @@ def _checked_history(
             f"param group ({n}) and its lr_history_offset one count >= 0 per group, got "
             f"{_short(history)} and {_short(offset)}; nothing was loaded"
         )
+    rates = ((f"[{g}][{i}]", r) for g, h in enumerate(history) for i, r in enumerate(h))
+    check_saved_numbers(owner, "lr_history", rates)
     return [[float(r) for r in h] for h in history], [int(k) for k in offset]
 
 

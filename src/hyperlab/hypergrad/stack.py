@@ -63,6 +63,9 @@ from hyperlab.errors import (
 from hyperlab.hypergrad.guards import (
     _MAX_LR,
     _UNSUPPORTED,
+    check_saved_numbers,
+    check_state_dict,
+    check_state_dtypes,
     check_state_entries,
     check_state_kind,
     check_written_lr,
@@ -216,7 +219,11 @@ class StackedOptimizer(Optimizer):
         (an SGD state into an Adam-based stack) or asking for a setting not implemented here
         (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's dampening) is refused
         before anything changes. ``history_size`` stays this optimizer's: a longer saved
-        history keeps its latest steps."""
+        history keeps its latest steps; one whose values are not finite numbers (a bool, NaN)
+        is refused by name, as is one whose moments are of another dtype than their
+        parameters (saved in another precision). What is not an optimizer's state (a trainer's, say) is refused with
+        an InputTypeError."""
+        check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
@@ -225,6 +232,8 @@ class StackedOptimizer(Optimizer):
                 f"{type(self).__name__}.load_state_dict: the state's history must be a list of "
                 f"dicts (one per step), got {type(history).__name__}; nothing was loaded"
             )
+        values = ((f"[{i}][{k!r}]", v) for i, h in enumerate(history) for k, v in h.items())
+        check_saved_numbers(type(self).__name__, "history", values)
         if hyper is not None:
             self._check_shape(hyper)
         groups = state_dict.get("param_groups")
@@ -235,6 +244,7 @@ class StackedOptimizer(Optimizer):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
         owner, known = type(self).__name__, self.levels[0].STATE_KEYS
         check_state_entries(owner, state_dict.get("state"), known)
+        check_state_dtypes(owner, state_dict, self)
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)

@@ -30,6 +30,8 @@ from torch import Tensor, nn
 from hyperlab.errors import InputError, InputTypeError, check_nonneg, check_positive_int
 from hyperlab.hypergrad.batches import Cycle, check_epochs, check_reiterable, checked_batch, passes
 from hyperlab.hypergrad.checkpoint import (
+    HYPER_TRAINER_KEYS,
+    check_dtype,
     check_history,
     check_optimizer_state,
     check_step,
@@ -227,7 +229,7 @@ class HyperTrainer:
                 nothing was loaded.
         """
         kind = type(self).__name__
-        values = _checked_state(state, self._regs_tensors(), list(self._tuned))
+        values = _checked_state(kind, state, self._regs_tensors(), list(self._tuned))
         step = check_step(kind, "step", state["step"])
         check_optimizer_state(kind, "hyper_opt", state["hyper_opt"], self._hyper_opt)
         history = check_history(kind, HyperHistory, state["history"])
@@ -406,12 +408,12 @@ METHODS: dict[str, Callable[[HyperTrainer, Batch, Batch], None]] = {
 
 
 def _checked_state(
-    state: Any, hypers: Mapping[str, Tensor], tuned: list[str]
+    kind: str, state: Any, hypers: Mapping[str, Tensor], tuned: list[str]
 ) -> Mapping[str, Tensor]:
-    """The hyperparameter values of a :meth:`HyperTrainer.state_dict`, refusing one that is
-    not such a state or is another trainer's (other hyperparameters, shapes or tuned names)."""
-    keys = ("step", "tune", "hyperparameters", "hyper_opt", "history")
-    state = check_trainer_state(state, "HyperTrainer", keys)
+    """The hyperparameter values of a :meth:`HyperTrainer.state_dict` (``kind``: the name of
+    the loading trainer's class), refusing one that is not such a state or is another
+    trainer's (other hyperparameters, shapes, dtypes or tuned names)."""
+    state = check_trainer_state(state, kind, HYPER_TRAINER_KEYS)
     values = state["hyperparameters"]
     theirs = (
         {n: tuple(v.shape) for n, v in values.items() if isinstance(v, Tensor)}
@@ -424,6 +426,8 @@ def _checked_state(
             f"this state is of another trainer: hyperparameters {theirs}, tuned "
             f"{list(state['tune'])}; this trainer's are {ours}, tuned {tuned}; nothing was loaded"
         )
+    for name, t in hypers.items():
+        check_dtype(f"{kind} state: its hyperparameter {name!r}", values[name], "this one", t.dtype)
     return values
 
 
