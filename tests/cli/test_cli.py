@@ -25,6 +25,40 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in out
 
 
+def test_experiment_help_lists_every_registered_experiment_with_its_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hyperlab experiment --help` named no experiment: only `hyperlab list` did. The names
+    come from the registry, an experiment registered later included."""
+    from hyperlab.registry import EXPERIMENTS, Entry
+
+    late = Entry("late-study", lambda **_: None, "an experiment registered after the built-ins")
+    monkeypatch.setitem(EXPERIMENTS._entries, late.name, late)
+    for flag in ("--help", "-h"):
+        with pytest.raises(SystemExit) as done:
+            run("experiment", flag)
+        assert done.value.code == 0
+        out = capsys.readouterr().out
+        assert out.index("--overwrite") < out.index("experiments:")  # after the options
+        for entry in EXPERIMENTS.entries():
+            assert f"\n  {entry.name:<22} {entry.description}\n" in out, entry.name
+        assert "late-study" in out and "stn" in out
+
+
+def test_the_top_level_help_does_not_load_the_experiments() -> None:
+    """The experiments' names are read when `hyperlab experiment --help` is asked for, not when
+    the parser is built (loading them imports every experiment)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from hyperlab.cli import build_parser; build_parser().format_help(); "
+        "print(sorted(m for m in sys.modules if m.startswith('hyperlab.experiments')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+
+
 def test_tune_resume_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = [
         "tune",

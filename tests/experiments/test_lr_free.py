@@ -239,3 +239,54 @@ def test_the_verdict_is_paired_by_seed_so_a_page_can_say_how_far_it_is_from_nois
     assert row["mean"] == pytest.approx(0.1)
     assert lr_free_bar.paired_text(row).startswith("Adam-HD − Prodigy +0.1000 [")
     assert lr_free_bar.paired_text(row).endswith("lower on 0 of 2 seeds")
+
+
+def _pair_records(ours: list[float], bar: list[float]) -> list[dict]:
+    """One seed per value: Adam-HD from its only start against Prodigy, the only bar."""
+    rows = []
+    for seed, (mine, theirs) in enumerate(zip(ours, bar)):
+        common = {"problem": "p", "seed": seed, "ms_per_step": 1.0, "diverged": False}
+        rows += [
+            common | {"family": "lr-free", "method": "Prodigy", "lr0": None, "val_loss": theirs},
+            common | {"family": "self-tuning", "method": "Adam-HD", "lr0": 1e-3, "val_loss": mine},
+        ]
+    return rows
+
+
+def _words(ours: list[float], bar: list[float]) -> str:
+    records = _pair_records(ours, bar)
+    (row,) = lr_free_bar.against_target(records, lr_free_bar.summarize_bar(records))
+    return row["words"]
+
+
+def test_the_verdict_says_met_or_missed_only_where_the_seeds_tell_it_from_noise() -> None:
+    """With 3 seeds the page said 'missed' from the seed means alone, beside a paired interval
+    that could not tell the miss from noise."""
+    noise = [0.001 * k for k in range(6)]
+    bar = [0.2 + e for e in noise]
+    assert _words([0.3 + e for e in noise], bar) == "missed"  # 6 seeds: the test can tell
+    assert _words([0.1 + e for e in noise], bar) == "met"
+    assert _words([0.3 + e for e in noise[:3]], bar[:3]) == "missed by the mean, within noise"
+    assert _words([0.1 + e for e in noise[:3]], bar[:3]) == "met by the mean, within noise"
+    # the target is 2% of the bar: 1% above it meets it (by the mean), 2.5% misses it
+    assert _words([1.01 * b + e for b, e in zip(bar, [0.0, 0.01, -0.01])], bar[:3]) == (
+        "met by the mean, within noise"
+    )
+    assert _words([0.25], [0.2]) == "missed by the mean, on one seed: no noise to judge it by"
+    assert (
+        _words([math.inf, 0.21, 0.21], [0.2] * 3)
+        == "missed (a run diverged: the seed means decide)"
+    )
+
+
+def test_the_pages_verdict_follows_the_paired_test_against_the_target(monkeypatch) -> None:
+    """The page's words came from the ratio of seed means only ('ratio 1.050: missed')."""
+    records = _pair_records([0.21, 0.22, 0.20], [0.2, 0.21, 0.2])
+    monkeypatch.setattr(lr_free_bar, "run_bar", lambda *a, **k: records)
+    monkeypatch.setattr(lr_free_bar, "step_costs", lambda *a, **k: {})
+    summary, _, data = lr_free_bar.bar_section([0, 1, 2], quick=False)
+    (line,) = [s for s in summary if s.startswith("p: ")]
+    assert "(ratio 1.033: missed by the mean, within noise; Adam-HD − 1.02 × Prodigy +0.0" in line
+    assert "paired by seed, Adam-HD − Prodigy +0.0067 [" in line
+    assert "only where the seeds tell it from noise" in summary[0]
+    assert data["against_target"][0]["verdict"] == "within noise"

@@ -175,14 +175,22 @@ def test_l2_collapse_says_settled_only_for_a_lambda_that_stopped_moving() -> Non
     assert any(line.startswith("IFT settled at lambda 0.002 (2.00x") for line in flat)
 
 
+def _stn_scores(test_losses: list[float]) -> dict:
+    """A method's scores over seeds, as ``self_tuning_net._over_seeds`` gives them."""
+    from hyperlab.experiments import self_tuning_net
+
+    runs = [{"val_loss": 0.2, "val_acc": 0.9, "test_loss": t, "test_acc": 0.9} for t in test_losses]
+    return self_tuning_net._over_seeds(runs)
+
+
 def _stn_data() -> dict:
     """What ``self_tuning_net.run`` returns, made up: two seeds, dropout falling steadily."""
-    scores = {"val_loss": 0.2, "val_acc": 0.9, "test_loss": 0.2, "test_acc": 0.9}
+    scores = _stn_scores([0.2, 0.2])
     stn = [
         {
             "seed": seed,
             "final": {"dropout": final, "weight_decay": 1e-5 * (seed - 2)},
-            "scores": scores,
+            "scores": {"val_loss": 0.2, "val_acc": 0.9, "test_loss": 0.2, "test_acc": 0.9},
             "schedule": {
                 "step": [2, 4, 6],
                 "dropout": [0.097, 0.07, final],
@@ -199,12 +207,69 @@ def _stn_data() -> dict:
     return {
         "settings": settings,
         "stn": stn,
-        "stn_mean": scores,
-        "refit_mean": scores,
+        "stn_scores": scores,
+        "refit_scores": scores,
         "grid": grid,
         "grid_best": grid[0],
         "grid_seconds": 1.0,
     }
+
+
+def test_stn_runs_enough_seeds_to_pair_and_keeps_every_seeds_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The full run had 2 seeds and kept only seed means: no standard error, nothing to pair."""
+    from hyperlab.experiments import self_tuning_net as stn
+    from hyperlab.lab.stats import MIN_TESTABLE_PAIRS
+
+    def fixed(dropout, weight_decay, split, *, epochs, seed):
+        loss = 0.1 + dropout / 10 + weight_decay
+        return {"val_loss": loss, "val_acc": 0.9, "test_loss": loss + seed / 100, "test_acc": 0.9}
+
+    def tuned(split, *, epochs, seed):
+        schedule = {"step": [1, 2], "dropout": [0.1, 0.05], "weight_decay": [1e-4, 1e-4]}
+        scores = fixed(0.05, 1e-4, split, epochs=epochs, seed=seed)
+        final = {"dropout": 0.05, "weight_decay": 1e-4}
+        return {"seed": seed, "final": final, "scores": scores, "schedule": schedule, "seconds": 0}
+
+    monkeypatch.setattr(stn, "split_digits", lambda seed: {})
+    monkeypatch.setattr(stn, "train_fixed", fixed)
+    monkeypatch.setattr(stn, "train_stn", tuned)
+    data = stn.run(quick=False, seed=3)
+    assert data["settings"]["seeds"] == list(range(3, 3 + MIN_TESTABLE_PAIRS))
+    for scores in (data["stn_scores"], data["refit_scores"], *data["grid"]):
+        expected = [scores["val_loss"] + s / 100 for s in range(3, 9)]
+        assert scores["per_seed"]["test_loss"] == pytest.approx(expected)
+        assert scores["se"]["test_loss"] == 0.0076  # 0.01 * sd(0, ..., 5) / sqrt(6), 2 digits
+    assert data["grid_best"] == data["grid"][0]  # dropout 0, weight decay 1e-5
+    assert stn.run(quick=True, seed=3)["settings"]["seeds"] == [3]
+
+
+def test_stn_shows_the_grids_best_on_the_test_split_paired_by_seed_with_errors() -> None:
+    """The grid's best was picked on validation loss and shown on it, beside the STN's, which
+    steers by validation batches too, with no standard errors and no pairing."""
+    from hyperlab.experiments import self_tuning_net
+
+    data = _stn_data()
+    data["stn_scores"] = _stn_scores([0.10, 0.12])
+    data["grid_best"] = data["grid"][0] = {"dropout": 0.1, "weight_decay": 1e-4} | _stn_scores(
+        [0.11, 0.12]
+    )
+    stn_row, _, best_row = self_tuning_net._table(data)
+    assert best_row["method"] == "best of grid (1 fixed pairs; picked on val loss)"
+    assert stn_row["test loss"] == 0.11 and stn_row["test loss s.e."] == 0.01
+    assert best_row["test loss s.e."] == 0.005 and best_row["val loss s.e."] == 0.0
+    summary = self_tuning_net._summary(data)
+    assert "picked and shown on the same loss (0.2000)" in summary[2]
+    assert "comparison is on the test split, used for no choice" in summary[2]
+    assert "self-tuning network test loss 0.1100 ± 0.01, test accuracy 0.9000 ± 0" in summary[3]
+    assert summary[4].startswith(
+        "Paired by seed on test loss: self-tuning network vs best fixed pair: difference "
+        "-0.005 ± 0.005 (n=2"
+    )
+    assert "within noise" in summary[4] and "± is the standard error over the seeds" in summary[0]
+    data["settings"]["seeds"] = [3]
+    assert "one seed cannot tell a difference from noise" in self_tuning_net._summary(data)[4]
 
 
 def test_stn_table_shows_every_seeds_final_values_next_to_the_seed_means() -> None:

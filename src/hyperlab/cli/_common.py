@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from hyperlab.errors import HyperlabError, InputError
-from hyperlab.registry import parse_options
+from hyperlab.registry import Registry, parse_options
 
 if TYPE_CHECKING:
     import optuna
@@ -209,6 +209,16 @@ def run_tasks(args: argparse.Namespace, tuners: list[str], pruners: list[str]) -
         for plugin in plugins:
             names += registry.task_names(plugin, options)
     return names
+
+
+def entry_lines(registry: Registry[Any]) -> list[str]:
+    """One line per registered name, ``  name   description`` (``hyperlab list``, and the help
+    of ``hyperlab experiment``); reading them loads the built-in entries."""
+    lines = []
+    for entry in registry.entries():
+        name = entry.name + "<id>" if entry.family else entry.name
+        lines.append(f"  {name:<22} {entry.description}")
+    return lines
 
 
 def split_names(text: str) -> list[str]:

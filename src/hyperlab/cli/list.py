@@ -13,6 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from hyperlab.cli._common import entry_lines
     from hyperlab.registry import EXPERIMENTS, PRUNERS, TASKS, TUNERS
 
     for title, registry in (
@@ -22,7 +23,6 @@ def run(args: argparse.Namespace) -> int:
         ("experiments", EXPERIMENTS),
     ):
         print(f"{title}:")
-        for entry in registry.entries():
-            name = entry.name + "<id>" if entry.family else entry.name
-            print(f"  {name:<22} {entry.description}")
+        for line in entry_lines(registry):
+            print(line)
     return 0

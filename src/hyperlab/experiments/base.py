@@ -11,6 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+
+def seed_se(values: Sequence[float]) -> float | None:
+    """Standard error of the mean over seeds, to 2 significant digits (``None`` for one seed:
+    one value says nothing of its spread)."""
+    if len(values) < 2:
+        return None
+    return float(f"{np.std(values, ddof=1) / np.sqrt(len(values)):.2g}")
+
 
 def seeds_text(seeds: Sequence[int]) -> str:
     """The seeds as a page states them: ``seed 0`` or ``seeds 0, 1, 2``."""

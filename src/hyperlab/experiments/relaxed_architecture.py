@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult, seeds_text
+from hyperlab.experiments.base import ExperimentResult, seed_se, seeds_text
 from hyperlab.experiments.digits import batches, scores, split_digits
 from hyperlab.registry import EXPERIMENTS
 
@@ -189,19 +189,12 @@ def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
             "architecture": r["architecture"],
             "source": r["source"],
             "val loss": round(r["val_loss"], 4),
-            "val loss s.e.": _standard_error(r["val_losses"]),
+            "val loss s.e.": seed_se(r["val_losses"]),
             "val acc": round(r["val_acc"], 4),
             "test acc": round(r["test_acc"], 4),
         }
         for i, r in enumerate(rows)
     ]
-
-
-def _standard_error(values: list[float]) -> float | None:
-    """Standard error of the mean over seeds, to 2 significant digits (``None`` for one)."""
-    if len(values) < 2:
-        return None
-    return float(f"{np.std(values, ddof=1) / np.sqrt(len(values)):.2g}")
 
 
 def _against_best(data: dict[str, Any], source: str) -> str:
