@@ -20,7 +20,6 @@ from hyperlab.report.demo import (
     DemoRecords,
     RunSummary,
     Spread,
-    _median,
     demo_records,
     headline,
     overall,
@@ -28,6 +27,7 @@ from hyperlab.report.demo import (
     run_summary,
     write_demo_report,
 )
+from hyperlab.report.demo_runs import _median
 
 #: A number followed by its interval: ``0.123 [0.1, 0.2]`` or ``+0.5 [-0.25, +1]``.
 NUMBER = r"[+-]?[\d.e+-]+ \[[+-]?[\d.e+-]+, [+-]?[\d.e+-]+\]"
