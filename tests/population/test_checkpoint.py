@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from hyperlab.errors import InputError
-from hyperlab.population import checkpoint
+from hyperlab.population import checkpoint, checkpoint_file
 
 
 def _payload() -> dict[str, object]:
@@ -181,6 +181,43 @@ def test_a_checkpoint_of_an_earlier_layout_is_read(layout: int, tmp_path: Path) 
     loaded["members"][0]["state"]["model"]["weight"].add_(1.0)  # type: ignore[index]
 
 
+class _NamesFound(pickle.Unpickler):
+    """Unpickles, keeping the ``(module, name)`` of each object the data names."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.names: list[tuple[str, str]] = []
+
+    def find_class(self, module: str, name: str) -> Any:
+        self.names.append((module, name))
+        return super().find_class(module, name)
+
+
+def test_files_name_their_objects_where_files_written_before_name_them(tmp_path: Path) -> None:
+    """A file names what rebuilds its tensors (layout 3: ``_rebuild``), or their class (the
+    layouts before: ``_Array``), by module path: ``hyperlab.population.checkpoint``, in the
+    files written before that module was split too. A file that named another module would not
+    resume under an earlier hyperlab; one of the earlier layouts would no longer be read."""
+    checkpoint.save(tmp_path / "now", {"t": torch.ones(2)})
+    with open(tmp_path / "now" / checkpoint.FILE, "rb") as f:
+        index = pickle.load(f)
+        buffers = [bytearray(f.read(size)) for size in index["sizes"]]
+    found = _NamesFound(io.BytesIO(index["head"]), buffers=buffers)
+    found.load()
+    assert ("hyperlab.population.checkpoint", "_rebuild") in found.names
+    # layout 1 as written before the split: protocol 2 names a class as 'c<module>\n<name>\n'
+    data = pickle.dumps({"t": checkpoint_file._Array(np.ones(2), False)}, protocol=2)
+    data = data.replace(
+        f"c{checkpoint_file._Array.__module__}\n_Array\n".encode(),
+        b"chyperlab.population.checkpoint\n_Array\n",
+    )
+    assert b"chyperlab.population.checkpoint\n_Array\n" in data
+    (tmp_path / "before").mkdir()
+    (tmp_path / "before" / checkpoint.FILE).write_bytes(data)
+    loaded = checkpoint.load(tmp_path / "before")
+    assert loaded is not None and torch.equal(loaded["t"], torch.ones(2, dtype=torch.float64))
+
+
 def test_the_strided_tensor_really_is_not_contiguous() -> None:
     state = _payload()["members"][0]["state"]  # type: ignore[index]
     array = state["strided"].numpy()
@@ -235,7 +272,7 @@ def test_a_write_that_fails_names_the_checkpoint_and_leaves_no_partial_file(
     def full(_fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    monkeypatch.setattr(checkpoint_file.os, "fsync", full)
     with pytest.raises(OSError, match="No space left on device") as info:
         checkpoint.save(tmp_path, _payload())
     assert info.value.errno == errno.ENOSPC

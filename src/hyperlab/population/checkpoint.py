@@ -21,52 +21,44 @@ arrays are the states' own memory, which a task never changes, see ``Task.train_
 keeps at most one write in flight and one payload waiting for it (a newer one replaces it), and
 never makes training wait for the disk except when the caller waits. A process killed while a
 write is in flight keeps the checkpoint before it.
+
+This module holds the entry points (:func:`locked`, :func:`save`, :func:`load`,
+:class:`Writer`) and the pickling of a payload. The file's layout, its writing and its reading
+live in :mod:`~hyperlab.population.checkpoint_file`, the collector's pauses in
+:mod:`~hyperlab.population.gc_pause`. Files name some objects by this module's path, so these
+stay here: :func:`_rebuild` and :func:`_tensor` (every file of layout 3) and the name
+``_Array`` (the layouts before 3), which this module re-exports.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import io
-import os
 import pickle
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputTypeError
 from hyperlab.folder_lock import folder_lock
+from hyperlab.population.checkpoint_file import FILE as FILE
+from hyperlab.population.checkpoint_file import _Array as _Array  # (earlier files name it here)
+from hyperlab.population.checkpoint_file import _load, _Serialized, _write
+from hyperlab.population.gc_pause import _gc_paused
 
-#: The checkpoint's file name inside the work folder.
-FILE = "population.pkl"
 #: The lock file's name inside the work folder.
 LOCK = "population.lock"
-#: The index's marker: the arrays' bytes follow the index (files written before it hold one
-#: pickled payload). Layout 3 rebuilds arrays with :func:`_rebuild`; layout 2 files (NumPy's
-#: own pickling of the arrays) are still read.
-_LAYOUT = "hyperlab-checkpoint-3"
-_READS = ("hyperlab-checkpoint-2", _LAYOUT)
 #: What a task's state must be, for the messages that refuse one.
 STATE_RULE = (
     "A task's state must be picklable and deep-copyable (tensors, arrays, numbers, lists and "
     "dicts of them, modules, optimizers; no locks, open files or lambdas)"
 )
-
-
-@dataclass
-class _Array:
-    """A CPU tensor stored as an array (the layouts before 3)."""
-
-    array: np.ndarray
-    requires_grad: bool
 
 
 @contextlib.contextmanager
@@ -90,55 +82,6 @@ def load(workdir: Path) -> dict[str, Any] | None:
     """
     with _gc_paused:
         return _load(workdir / FILE)
-
-
-def _load(path: Path) -> dict[str, Any] | None:
-    try:
-        return _read(path) if path.exists() else None
-    except _Damaged as exc:
-        raise InputError(_damaged(path, *exc.args)) from None
-    except (ImportError, AttributeError) as exc:  # a state's class: the file may be fine
-        raise InputError(
-            f"the population checkpoint {path} holds an object this process cannot import "
-            f"({exc}); resume where the task's code imports"
-        ) from exc
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise InputError(_damaged(path, "it is damaged or not a population checkpoint")) from exc
-
-
-class _Damaged(Exception):
-    """What is wrong with a checkpoint file, found while reading it."""
-
-
-def _damaged(path: Path, what: str, advice: str = "remove it to start again") -> str:
-    return f"the population checkpoint {path} cannot be read ({what}); {advice}"
-
-
-def _read(path: Path) -> dict[str, Any]:
-    with open(path, "rb") as f:
-        try:
-            first = pickle.load(f)  # our own file: states hold any picklable object
-        except EOFError:
-            raise _Damaged("it is empty or cut short") from None
-        if not (isinstance(first, dict) and "layout" in first):
-            return _unpack(first)  # written before the arrays followed the index
-        if first["layout"] not in _READS:
-            raise _Damaged(
-                f"layout {first['layout']!r}, this version reads {_LAYOUT!r}",
-                "resume it with the hyperlab that wrote it, or remove it to start again",
-            )
-        buffers = []
-        for size in first["sizes"]:
-            buffer = bytearray(size)  # writable: the tensors made from it can be trained
-            if f.readinto(buffer) != size:
-                raise _Damaged("it is cut short")
-            buffers.append(buffer)
-        if f.read(1):
-            raise _Damaged("it has bytes after its end")
-    payload = pickle.loads(first["head"], buffers=buffers)
-    if first["layout"] != _LAYOUT:  # layout 2 held arrays as _Array, in dicts, lists, tuples
-        payload = _unpack(payload)
-    return payload  # type: ignore[no-any-return]
 
 
 class Writer:
@@ -268,48 +211,6 @@ class Writer:
                 self._error = exc
 
 
-class _GcPause:
-    """Pauses Python's garbage collector while checkpoint code runs, in any thread.
-
-    Pickling allocates many small objects, and a full collection of a large process (0.2-0.3 s
-    at half a million objects, the objects of the whole process) that happened to start inside
-    a save, a write or a restore was charged to the checkpoint. The pauses of several threads
-    nest: the collector is enabled again, if it was before, when the last one ends. A class,
-    not a generator: a generator's end allocates (its ``StopIteration``) just after the
-    collector is back, which made the collection that came due during the pause start inside
-    the checkpoint call after all. Used as ``with _gc_paused:``.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0  # pauses in progress (guarded)
-        self._was_enabled = False  # the collector's state when the first began (guarded)
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0 and self._was_enabled:
-                gc.enable()
-
-
-_gc_paused = _GcPause()
-
-
-@dataclass(frozen=True)
-class _Serialized:
-    """A payload pickled with its arrays' bytes out of band (still in the arrays' memory)."""
-
-    head: bytes
-    buffers: list[memoryview]
-
-
 class _Pickler(pickle.Pickler):
     """Pickles plain CPU tensors as the bytes of their NumPy arrays, out of band (rebuilt as
     tensors wherever they sit: in dicts, tuples, a user's own objects)."""
@@ -383,67 +284,3 @@ def _serialize(payload: Any) -> _Serialized:
     with _gc_paused:
         _Pickler(stream, protocol=5, buffer_callback=buffers.append).dump(payload)
     return _Serialized(stream.getvalue(), [b.raw() for b in buffers])
-
-
-def _write(workdir: Path, data: _Serialized) -> None:
-    """Write a serialized payload: the index, then every array's bytes; flushed, then moved
-    over the checkpoint."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    views = data.buffers
-    index = {"layout": _LAYOUT, "head": data.head, "sizes": [v.nbytes for v in views]}
-    tmp = workdir / (FILE + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-            for view in views:
-                f.write(view)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, workdir / FILE)
-    except OSError as exc:  # a full disk: say which file, leave no half-written one
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise type(exc)(
-            exc.errno, f"{exc.strerror}: the population checkpoint {workdir / FILE} was not written"
-        ) from exc
-    _sync_folder(workdir)
-
-
-def _sync_folder(workdir: Path) -> None:
-    """Flush the folder's entry of the replaced file (where the platform allows)."""
-    try:
-        fd = os.open(workdir, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _like(original: dict[Any, Any], items: dict[Any, Any]) -> dict[Any, Any]:
-    """``items`` as an ``OrderedDict`` with the module versions (``_metadata``) of a
-    ``state_dict`` when ``original`` is one; else a dict."""
-    if not isinstance(original, OrderedDict):
-        return items
-    out = OrderedDict(items)
-    metadata = getattr(original, "_metadata", None)
-    if metadata is not None:
-        out._metadata = metadata  # type: ignore[attr-defined]
-    return out
-
-
-def _unpack(obj: Any) -> Any:
-    if isinstance(obj, _Array):
-        import torch
-
-        return torch.from_numpy(obj.array).requires_grad_(obj.requires_grad)
-    if isinstance(obj, dict):
-        return _like(obj, {k: _unpack(v) for k, v in obj.items()})
-    if isinstance(obj, list):
-        return [_unpack(v) for v in obj]
-    if isinstance(obj, tuple) and type(obj) is tuple:
-        return tuple(_unpack(v) for v in obj)
-    return obj
