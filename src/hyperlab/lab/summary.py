@@ -216,13 +216,6 @@ def _screen_and_failures(extra: dict[str, Any]) -> list[str]:
             "a replay task: a segment after a copy follows the new configuration's recorded "
             "curve, as if it had trained from the start (an approximation, not real training)"
         )
-    if "kinds" in extra:
-        selftuning, members, best = extra["kinds"]
-        kind = {True: "self-tuning", False: "plain", None: "none"}[best]
-        out.append(
-            f"a mixed population (half its first members self-tuning): {selftuning} of its "
-            f"{members} members end with a self-tuning model; the best member's is {kind}"
-        )
     failed = extra.get("failed_segments") or []
     if failed:
         epoch, member, reason = failed[0]
@@ -269,22 +262,7 @@ def _population_info(study: optuna.Study) -> dict[str, Any]:
     ]
     if failed:
         out["failed_segments"] = sorted(failed)  # the earliest first
-    if info.get("hypergradient") == "mixed":
-        out["kinds"] = _final_kinds(study)
     return out
-
-
-def _final_kinds(study: optuna.Study) -> tuple[int, int, bool | None]:
-    """A mixed population's end: how many of its members' final models learn their rate, of
-    how many, and whether the best one does (``None``: no complete member)."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    kinds = [bool((t.user_attrs.get("schedule") or [{}])[-1].get("selftuning")) for t in done]
-    best = None
-    if done:
-        pick = min if study.direction == optuna.study.StudyDirection.MINIMIZE else max
-        chosen = pick(done, key=lambda t: float(t.value or 0.0))
-        best = kinds[done.index(chosen)]
-    return sum(kinds), len(kinds), best
 
 
 def _test_metric(study: optuna.Study) -> str:
