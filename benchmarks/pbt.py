@@ -70,7 +70,6 @@ TASKS = ("digits-mlp", "wine-mlp")
 ARMS: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {
     "pbt-8": ("pbt", "none", 8, {}),
     "pbt-8-hd": ("pbt", "none", 8, {"hypergradient": True}),
-    "pbt-8-mixed": ("pbt", "none", 8, {"hypergradient": "mixed"}),
     "pb2-4": ("pb2", "none", 4, {}),
     "pbt-4": ("pbt", "none", 4, {}),
     "pb2-8": ("pb2", "none", 8, {}),
@@ -104,7 +103,6 @@ DEV_ARMS = (
     "pb2-4-screen2-q50",
     "pbt-8-screen2",
     "pb2-4-screen2-hd",
-    "pbt-8-mixed",
 )
 #: (arm a, arm b): the paired differences a - b printed; any other arm is set against pbt-8.
 PAIRS = (
@@ -117,10 +115,6 @@ PAIRS = (
     ("pbt-8-hd", "pbt-8"),
     ("pbt-8-hd", "asha"),
     ("pbt-8-hd", "tpe-median"),
-    ("pbt-8-mixed", "pbt-8"),
-    ("pbt-8-mixed", "pbt-8-hd"),
-    ("pbt-8-mixed", "asha"),
-    ("pbt-8-mixed", "tpe-median"),
     ("pb2-4", "pbt-4"),
     ("pb2-8", "pbt-8"),
     ("pbt-8", "pbt-8-iid"),

@@ -103,12 +103,8 @@ class _CrashingMLP(SklearnMLPTask):
 
 @pytest.mark.parametrize(
     ("tuner", "options"),
-    [
-        ("pb2", {"mode": "async"}),
-        ("pbt", {"mode": "sync", "hypergradient": True}),
-        ("pbt", {"mode": "async", "hypergradient": "mixed"}),
-    ],
-    ids=["pb2-async", "pbt-hypergradient", "pbt-async-mixed"],
+    [("pb2", {"mode": "async"}), ("pbt", {"mode": "sync", "hypergradient": True})],
+    ids=["pb2-async", "pbt-hypergradient"],
 )
 def test_a_resumed_mlp_population_ends_as_an_uninterrupted_one(
     tuner: str, options: dict[str, Any], tmp_path: Path
@@ -123,27 +119,6 @@ def test_a_resumed_mlp_population_ends_as_an_uninterrupted_one(
     resumed = run_population(tuner, resumed_task, tmp_path / "run", **settings)
     assert outcome(resumed) == outcome(whole)
     assert 0 < resumed_task.segments < 4 * 5
-
-
-def test_a_checkpoint_from_before_member_kinds_resumes_self_tuning_members(
-    tmp_path: Path,
-) -> None:
-    """Members of a checkpoint written before a member had a kind (``selftuning``) resume as
-    the run's ``hypergradient`` says: all self-tuning under True."""
-    settings = {"trials": 4, "budget": 5, "interval": 1, "hypergradient": True}
-    whole = run_population("pbt", _CrashingMLP(), tmp_path / "whole", **settings)
-    with pytest.raises(SimulatedCrash, match="simulated crash"):
-        run_population("pbt", _CrashingMLP(crash_after=11), tmp_path / "run", **settings)
-    data = checkpoint.load(tmp_path / "run")
-    assert data is not None
-    for member in data["members"]:
-        del member["selftuning"]
-        for segment in member["schedule"]:
-            del segment["selftuning"]
-    checkpoint.save(tmp_path / "run", data)
-    resumed = run_population("pbt", _CrashingMLP(), tmp_path / "run", **settings)
-    assert [v[:3] for v in outcome(resumed)] == [v[:3] for v in outcome(whole)]
-    assert all(s["learned"] for t in resumed.trials for s in t.user_attrs["schedule"])
 
 
 class _WaitsForTheWrite(Quadratic):
@@ -276,8 +251,6 @@ def test_a_segment_whose_scores_are_not_numbers_stops_the_run_by_name(tmp_path: 
         ("quantile", "x", InputTypeError),
         ("mode", "parallel", InputError),
         ("hypergradient", "yes", InputTypeError),
-        ("hypergradient", 1, InputTypeError),
-        ("hypergradient", "Mixed", InputTypeError),
         ("resample_probability", 1.5, InputError),
         ("start", "sobol", InputError),
     ],
@@ -303,8 +276,6 @@ def test_a_task_that_cannot_continue_is_refused_by_name() -> None:
         TUNERS.create("pb2", seed=0, space=None, task=None)
     with pytest.raises(InputError, match=r"hypergradient=True .* 'quadratic'"):
         TUNERS.create("pbt", seed=0, task=Quadratic(), hypergradient=True)
-    with pytest.raises(InputError, match=r"hypergradient='mixed' .* 'quadratic'"):
-        TUNERS.create("pbt", seed=0, task=Quadratic(), hypergradient="mixed")
 
 
 class _OneNameWithoutItsComma(Quadratic):

@@ -38,7 +38,7 @@ from hyperlab.population import checkpoint, resume
 from hyperlab.population.explore import Context, Explorer
 from hyperlab.population.members import Member
 from hyperlab.population.segments import Segments, copied
-from hyperlab.population.selftuning import first_kinds, hypergradient_twin
+from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.space.encoding import SpaceEncoder
 from hyperlab.tasks.base import Task
 
@@ -70,7 +70,7 @@ class Settings:
     interval: int
     quantile: float
     mode: str
-    hypergradient: bool | str
+    hypergradient: bool
     seed: int
     direction: str
     explored: tuple[str, ...]
@@ -120,7 +120,7 @@ class PopulationRun:
         self.seconds = {"train": 0.0, "save": 0.0, "restore": 0.0}
         self.screened: list[dict[str, Any]] = []  # candidates the screen let go
         self.resumed_at: int | None = None  # the epoch of the checkpoint this process resumed
-        wrap = hypergradient_twin if settings.hypergradient is not False else None
+        wrap = hypergradient_twin if settings.hypergradient else None
         self.segments = Segments(task, wrap, self.sign)
         self._writer: checkpoint.Writer | None = None
         #: Told where the run stands after each segment (a progress bar's note).
@@ -188,15 +188,8 @@ class PopulationRun:
         draw = encoder.latin_hypercube if self.settings.start == "latin" else encoder.random
         n = self.settings.population * self.settings.screen
         configs = encoder.decode(draw(n, self.rng))
-        kinds = first_kinds(self.settings.hypergradient, n)
         self.members = [
-            Member(
-                i,
-                c,
-                self.segments.config(c)[1],
-                member_seed(self.settings.seed, i, 0),
-                selftuning=kinds[i],
-            )
+            Member(i, c, self.segments.config(c)[1], member_seed(self.settings.seed, i, 0))
             for i, c in enumerate(configs)
         ]
         if self.settings.screen > 1:
@@ -266,9 +259,7 @@ class PopulationRun:
             self.settings = replace(self.settings, **kept)
             mine = self.settings.to_dict()
         resume.check_settings(self.workdir, stored, mine, _BEFORE)
-        # members written before a member had a kind: all self-tuning or none, as the run
-        every = self.settings.hypergradient is True
-        self.members = [Member.from_dict({"selftuning": every, **d}) for d in data["members"]]
+        self.members = [Member.from_dict(d) for d in data["members"]]
         self.log = data["log"]
         self.rng.bit_generator.state = data["rng"]
         self.steps, self.failures_in_a_row = data["steps"], data["failures_in_a_row"]
@@ -329,10 +320,7 @@ class PopulationRun:
             self.space, self.settings.explored, self.log, exploiters[0].epoch, self.settings.budget
         )
         chosen = self.explorer.explore([dict(m.params) for m in exploiters], context, self.rng)
-        learned = self.task.learning_rate_param
         for m, params in zip(exploiters, chosen):
-            if m.selftuning and learned in params:  # its rate is its own: left as it learned
-                params[learned] = m.params[learned]
             m.origin["perturbation"] = {
                 n: [m.params[n], params[n]] for n in context.names if params[n] != m.params[n]
             }

@@ -28,8 +28,7 @@ class Member:
         values: The current model's score after each epoch, ``epoch`` of them.
         curves: The current model's per-epoch curves (``train_loss``, ``val_loss``, ...).
         schedule: The current model's segments: ``start``/``end`` epoch, ``config``, the
-            ``member`` that trained it and its ``seed`` then, ``learned`` hyperparameters,
-            ``selftuning`` (whether the model learns its rate), and ``copied_from`` and
+            ``member`` that trained it and its ``seed`` then, ``learned`` hyperparameters, and ``copied_from`` and
             ``perturbation`` when the segment began with an exploit.
         lineage: The slot's own events: each exploit (``epoch``, ``copied_from``, its value and
             the donor's) and each failed segment (``failed``: the reason).
@@ -40,9 +39,6 @@ class Member:
         origin: How ``params`` came about when the next segment begins with an exploit
             (``copied_from``, ``perturbation``); empty otherwise.
         restarts: Fresh restarts after a failure with no member to copy.
-        selftuning: Whether its current model learns its rate with a hypergradient
-            optimizer (a self-tuning member); it travels with the model when another member
-            copies it.
     """
 
     index: int
@@ -62,7 +58,6 @@ class Member:
     fold_values: list[float] = field(default_factory=list)
     origin: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0
-    selftuning: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (shallow: the state is not copied), for a checkpoint."""
@@ -97,7 +92,6 @@ class Member:
                 "learned": {k: float(v) for k, v in segment.learned.items()},
                 "copied_from": self.origin.get("copied_from"),
                 "perturbation": perturbation,
-                "selftuning": self.selftuning,
             }
         )
         self.origin = {}
@@ -126,7 +120,6 @@ class Member:
         self.params = dict(donor.params)
         self.std_err = donor.std_err
         self.fold_values = list(donor.fold_values)
-        self.selftuning = donor.selftuning  # the optimizer's kind is part of the model
         self.origin = {"copied_from": donor.index, "perturbation": {}}
 
     @property

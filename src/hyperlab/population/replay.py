@@ -241,10 +241,10 @@ def _trainer_seed(entry: dict[str, Any], seed: int, member_seeds: Mapping[int, i
 
 def _path_start(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[int, bool]:
     """The seed of the member a trial's schedule starts from (recorded with its first
-    segment, else that member's seed), and whether its model trained with hypergradient
-    optimizers."""
+    segment, else that member's seed), and whether the population's members trained with
+    hypergradient optimizers."""
     first = trial.user_attrs["schedule"][0].get("member")
-    hypergradient = _selftuning(study, trial.user_attrs["schedule"][0])
+    hypergradient = bool(study.user_attrs.get("population", {}).get("hypergradient", False))
     if "seed" in trial.user_attrs["schedule"][0]:
         return int(trial.user_attrs["schedule"][0]["seed"]), hypergradient
     seed = 0
@@ -253,12 +253,3 @@ def _path_start(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[i
             seed = int(t.user_attrs.get("seed", 0))
             break
     return seed, hypergradient
-
-
-def _selftuning(study: optuna.Study, first: dict[str, Any]) -> bool:
-    """Whether the model whose schedule begins with ``first`` learned its rate: recorded with
-    each segment (schedules since 2026-12-06; a model keeps its kind along its path), else
-    the population's ``hypergradient`` setting."""
-    if "selftuning" in first:
-        return bool(first["selftuning"])
-    return study.user_attrs.get("population", {}).get("hypergradient", False) is True

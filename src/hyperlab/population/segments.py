@@ -48,8 +48,7 @@ class Segments:
 
     Args:
         task: A task that continues training (``Task.continues_training``).
-        wrap: Handed to ``train_segment`` as ``wrap_optimizer`` for self-tuning members
-            (``None``: no wrapper for any).
+        wrap: Handed to ``train_segment`` as ``wrap_optimizer`` (``None``: no wrapper).
         sign: 1 where a lower score is better, -1 where a higher one is.
     """
 
@@ -91,8 +90,7 @@ class Segments:
         the reason when the segment failed (nothing is recorded here)."""
         start = m.epoch
         streams = segment_seed(m.seed, start)
-        wrap = self.wrap if m.selftuning else None
-        wrap = _Counted(wrap) if wrap is not None and m.state is None else wrap
+        wrap = _Counted(self.wrap) if self.wrap is not None and m.state is None else self.wrap
         given = self._input_fingerprint(m.state)
         try:
             with seeded_globals(streams):

@@ -6,10 +6,6 @@ or :class:`~hyperlab.hypergrad.SGDHD` with the same param groups and settings, s
 learns its rate by gradient inside a segment while the population explores the rest. The
 learned rate lives in the optimizer's state, so it is carried by the member's state, copied on
 exploit, and reported at each segment's end in the schedule (``learned``).
-
-With ``hypergradient="mixed"`` half the first members are self-tuning (the odd-numbered ones)
-and half plain; a member's kind is part of its model, so a member that copies another takes
-its kind too, and the population settles on the kind that does better on the task.
 """
 
 from __future__ import annotations
@@ -17,33 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from hyperlab.errors import InputError, InputTypeError
-
-#: ``hypergradient``'s value for a population of both kinds of member.
-MIXED = "mixed"
-
-
-def check_hypergradient(value: Any) -> bool | str:
-    """``value`` when it is ``True``, ``False`` or ``"mixed"``; anything else is refused by
-    name (``"yes"`` or ``1`` would read as true).
-
-    Raises:
-        InputTypeError: ``value`` is none of the three.
-    """
-    import numpy as np
-
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if value == MIXED:
-        return MIXED
-    raise InputTypeError(f"hypergradient must be true, false or {MIXED!r}, got {value!r}")
-
-
-def first_kinds(hypergradient: bool | str, count: int) -> list[bool]:
-    """Whether each of ``count`` first members is self-tuning: all, none, or (``"mixed"``)
-    the odd-numbered ones."""
-    if hypergradient == MIXED:
-        return [i % 2 == 1 for i in range(count)]
-    return [hypergradient is True] * count
 
 
 def hypergradient_twin(optimizer: Any) -> Any:

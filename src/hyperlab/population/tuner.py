@@ -22,6 +22,7 @@ from hyperlab.errors import (
     InputError,
     InputTypeError,
     SetupWarning,
+    check_bool,
     check_names,
     check_positive_int,
 )
@@ -30,7 +31,6 @@ from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
 from hyperlab.population.loop import STARTS, PopulationFailure, PopulationRun, Settings
 from hyperlab.population.replay import member_test_score
-from hyperlab.population.selftuning import check_hypergradient
 from hyperlab.population.trials import SUMMARY_ATTR, missing_members, write_trials
 from hyperlab.registry import TUNERS
 from hyperlab.stops import stop_for_failures, stopped_by_failures
@@ -54,9 +54,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         interval: Epochs per segment (``None``: a tenth of the budget, rounded, at least 1).
         quantile: Share of the population in the bottom (copying) and top (copied) groups.
         mode: ``"sync"`` or ``"async"``.
-        hypergradient: Members learn their rate with a hypergradient optimizer (``True``),
-            or half the first members do (``"mixed"``: a member's kind travels with its model
-            when it is copied, so the population keeps the kind that does better).
+        hypergradient: Members learn their rate with a hypergradient optimizer.
         population: The size the user asked for (``--population``); ``None``: the run's
             trials. A run whose trials differ is refused (:meth:`check_run`).
         start: How the first members are drawn: ``"latin"`` (a Latin hypercube: every
@@ -78,7 +76,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         interval: int | None = None,
         quantile: float = 0.25,
         mode: str = "sync",
-        hypergradient: bool | str = False,
+        hypergradient: bool = False,
         population: int | None = None,
         start: str = "latin",
         screen: int = 1,
@@ -242,7 +240,7 @@ class PopulationTuner(optuna.samplers.BaseSampler):
         )
 
 
-def check_task(tuner: str, task: Any, hypergradient: bool | str) -> tuple[str, ...]:
+def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
     """The parameters a population explores on ``task``, after checking it can train one.
 
     Raises:
@@ -272,13 +270,12 @@ def check_task(tuner: str, task: Any, hypergradient: bool | str) -> tuple[str, .
     unknown = [n for n in mutable if n not in space]
     if unknown:
         raise InputError(f"mutable_params {unknown} of task {task.name!r} are not in its space")
-    if hypergradient is not False and task.learning_rate_param is None:
+    if hypergradient and task.learning_rate_param is None:
         raise InputError(
-            f"hypergradient={hypergradient!r} needs a task whose train_segment wraps its optimizers "
+            f"hypergradient=True needs a task whose train_segment wraps its optimizers "
             f"(learning_rate_param); task {task.name!r} has none"
         )
-    # every member learns its rate: none explores it (mixed: the plain members do)
-    learned = task.learning_rate_param if hypergradient is True else None
+    learned = task.learning_rate_param if hypergradient else None
     explored = tuple(n for n in mutable if n != learned)
     if not any(not space[n].single() for n in explored):
         why = (
@@ -320,7 +317,7 @@ def check_options(
         raise InputError(f"quantile must be in (0, 0.5], got {quantile!r}")
     if mode not in MODES:
         raise InputError(f"mode must be one of {list(MODES)}, got {mode!r}")
-    check_hypergradient(hypergradient)
+    check_bool("hypergradient", hypergradient)
     if start not in STARTS:
         raise InputError(f"start must be one of {list(STARTS)}, got {start!r}")
     check_positive_int("screen", screen)
@@ -344,7 +341,7 @@ def pbt(
     quantile: float = 0.25,
     resample_probability: float = 0.25,
     mode: str = "sync",
-    hypergradient: bool | str = False,
+    hypergradient: bool = False,
     population: int | None = None,
     start: str = "latin",
     screen: int = 1,
@@ -373,7 +370,7 @@ def pb2(
     interval: int | None = None,
     quantile: float = 0.25,
     mode: str = "sync",
-    hypergradient: bool | str = False,
+    hypergradient: bool = False,
     ucb_kappa: float = 1.0,
     population: int | None = None,
     start: str = "latin",
@@ -400,13 +397,13 @@ def _population(
     interval: int | None,
     quantile: float,
     mode: str,
-    hypergradient: bool | str,
+    hypergradient: bool,
     population: int | None = None,
     start: str = "latin",
     screen: int = 1,
 ) -> PopulationTuner:
     """A population tuner, after the checks both tuners share and then the explorer's own."""
-    check_task(name, task, check_hypergradient(hypergradient))
+    check_task(name, task, hypergradient is True)
     check_options(task, interval, quantile, mode, hypergradient, start, screen)
     if population is not None:
         if isinstance(population, bool) or not isinstance(population, int):
