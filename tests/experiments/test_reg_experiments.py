@@ -176,11 +176,11 @@ def test_l2_collapse_says_settled_only_for_a_lambda_that_stopped_moving() -> Non
 
 
 def _stn_scores(test_losses: list[float]) -> dict:
-    """A method's scores over seeds, as ``self_tuning_net._over_seeds`` gives them."""
-    from hyperlab.experiments import self_tuning_net
+    """A method's scores over seeds, as ``experiments.base.over_seeds`` gives them."""
+    from hyperlab.experiments.base import over_seeds
 
     runs = [{"val_loss": 0.2, "val_acc": 0.9, "test_loss": t, "test_acc": 0.9} for t in test_losses]
-    return self_tuning_net._over_seeds(runs)
+    return over_seeds(runs)
 
 
 def _stn_data() -> dict:
