@@ -53,7 +53,7 @@ def test_relax_quick(tmp_path: Path) -> None:
     assert sources.count("grid") == 12
     assert sources.count("relaxation") == sources.count("relaxation + warm-up") == 1
     losses = [row["val loss"] for row in result.table]
-    assert [row["rank"] for row in result.table] == [1 + losses.index(v) for v in losses]
+    assert [row["rank (val loss)"] for row in result.table] == [1 + losses.index(v) for v in losses]
     for search in result.data["searches"].values():
         chosen = search["chosen"].split("-")
         assert 1 <= len(chosen) <= 3 and set(chosen) <= {"relu", "tanh", "gelu", "identity"}
@@ -176,11 +176,11 @@ def test_l2_collapse_says_settled_only_for_a_lambda_that_stopped_moving() -> Non
 
 
 def _stn_scores(test_losses: list[float]) -> dict:
-    """A method's scores over seeds, as ``self_tuning_net._over_seeds`` gives them."""
-    from hyperlab.experiments import self_tuning_net
+    """A method's scores over seeds, as ``experiments.base.over_seeds`` gives them."""
+    from hyperlab.experiments.base import over_seeds
 
     runs = [{"val_loss": 0.2, "val_acc": 0.9, "test_loss": t, "test_acc": 0.9} for t in test_losses]
-    return self_tuning_net._over_seeds(runs)
+    return over_seeds(runs)
 
 
 def _stn_data() -> dict:
@@ -325,13 +325,13 @@ def test_relax_ranks_equal_results_equally_and_times_the_grid_alone(
     _fake_relax(monkeypatch)
     data = relax.run(quick=True, seed=0)
     assert data["grid_seconds"] == 12.0  # 12 architectures x 1 seed, one tick each
-    ranks = {(r["architecture"], r["source"]): r["rank"] for r in relax._table(data)}
+    ranks = {(r["architecture"], r["source"]): r["rank (val loss)"] for r in relax._table(data)}
     assert ranks[("identity", "grid")] == 4  # relu, tanh, gelu (depth 1) are lower
     assert ranks[("identity", "relaxation")] == ranks[("identity", "relaxation + warm-up")] == 4
     assert ranks[("relu-relu", "grid")] == 7
     summary = relax._summary(data)
-    assert "rank 4 of 14 (tied with 2 others);" in summary[1]
-    assert "the grid took 12 s to retrain its 12 architectures x 1 seed(s)." in summary[3]
+    assert "validation loss 0.6300, rank 4 of 14 on it (tied with 2 others);" in summary[2]
+    assert "The grid took 12 s to retrain its 12 architectures x 1 seed(s)." in summary[4]
 
 
 def test_relax_says_whether_its_pick_is_within_noise_of_the_grids_best(
@@ -347,19 +347,100 @@ def test_relax_says_whether_its_pick_is_within_noise_of_the_grids_best(
     def noisy(arch, split, *, epochs, seed):  # the seeds disagree: seed 1 favours 'identity'
         out = faked(arch, split, epochs=epochs, seed=seed)
         shift = -0.05 if seed == 1 and arch.activations[0] == "identity" else 0.0
-        return out | {"val_loss": out["val_loss"] + shift}
+        return out | {"test_loss": out["test_loss"] + shift}
 
     monkeypatch.setattr(relax, "train_discrete", noisy)
     data = relax.run(quick=False, seed=0)
     summary = relax._summary(data)
-    assert "identity vs relu: difference +0.01333 ± 0.017 (n=3" in summary[1]
-    assert summary[1].endswith("— within noise.")
+    assert (
+        "relaxation (identity) vs the grid's best (relu): difference +0.02167 ± 0.0083 (n=6, Wilcoxon p=0.0625) — within noise;"
+        in summary[5]
+    )
     rows = {(r["architecture"], r["source"]): r for r in relax._table(data)}
-    assert rows[("identity", "relaxation")]["val loss s.e."] == 0.017
-    assert rows[("relu", "grid")]["val loss s.e."] == 0.0
+    assert rows[("identity", "relaxation")]["test loss s.e."] == 0.0083
+    assert rows[("relu", "grid")]["test loss s.e."] == 0.0
     quick = relax._summary(relax.run(quick=True, seed=0))
-    assert "one seed cannot tell a difference from noise" in quick[1]
-    assert relax._table(relax.run(quick=True, seed=0))[0]["val loss s.e."] is None
+    assert "one seed cannot tell a difference from noise" in quick[5]
+    assert relax._table(relax.run(quick=True, seed=0))[0]["test loss s.e."] is None
+
+
+def test_relax_runs_enough_seeds_to_pair_and_keeps_every_seeds_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The full run retrained in 3 seeds, too few for the lab's paired test to call any
+    difference, and kept each seed's validation loss alone beside the seed means."""
+    from hyperlab.experiments import relaxed_architecture as relax
+    from hyperlab.lab.stats import MIN_TESTABLE_PAIRS
+
+    _fake_relax(monkeypatch)
+    faked = relax.train_discrete
+
+    def by_seed(arch, split, *, epochs, seed):
+        out = faked(arch, split, epochs=epochs, seed=seed)
+        return out | {"test_loss": out["val_loss"] + seed / 100}
+
+    monkeypatch.setattr(relax, "train_discrete", by_seed)
+    data = relax.run(quick=False, seed=3)
+    seeds = list(range(3, 3 + MIN_TESTABLE_PAIRS))
+    assert data["settings"]["seeds"] == seeds
+    scores = {"val_loss", "val_acc", "test_loss", "test_acc"}
+    for row in data["rows"]:
+        assert set(row["per_seed"]) == set(row["se"]) == scores
+        expected = [row["val_loss"] + s / 100 for s in seeds]
+        assert row["per_seed"]["test_loss"] == pytest.approx(expected)
+        assert row["se"]["test_loss"] == 0.0076  # 0.01 * sd(0, ..., 5) / sqrt(6), 2 digits
+    assert relax.run(quick=True, seed=3)["settings"]["seeds"] == [3]
+
+
+def test_relax_compares_its_picks_on_the_test_split_paired_by_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The grid's best was picked on validation loss and each relaxation's pick was compared
+    with it on that same loss, which the relaxations learn by too; the test split, on which
+    nothing is chosen, showed as a test accuracy without its standard error."""
+    from types import SimpleNamespace
+
+    from hyperlab.experiments import relaxed_architecture as relax
+    from hyperlab.hypergrad.relax import Architecture
+
+    _fake_relax(monkeypatch)
+    faked = relax.train_discrete
+
+    def generalizes(arch, split, *, epochs, seed):  # 'identity' does better off validation
+        out = faked(arch, split, epochs=epochs, seed=seed)
+        gain = 0.05 + seed / 1000 if arch.activations[0] == "identity" else 0.0
+        return out | {"test_loss": out["test_loss"] - gain, "test_acc": 0.9 + gain}
+
+    def searched(split, *, epochs, seed, warmup_epochs=0):
+        history = SimpleNamespace(step=[1], probabilities={"depth": [[1.0, 0.0, 0.0]]})
+        return Architecture(("tanh", "tanh") if warmup_epochs else ("identity",)), history
+
+    monkeypatch.setattr(relax, "train_discrete", generalizes)
+    monkeypatch.setattr(relax, "search", searched)
+    data = relax.run(quick=False, seed=0)
+    rows = {(r["architecture"], r["source"]): r for r in relax._table(data)}
+    mine = rows[("identity", "relaxation")]
+    assert mine["test loss"] == 0.5775 and mine["test loss s.e."] == 0.00076
+    assert mine["test acc"] == 0.9525 and mine["test acc s.e."] == 0.00076
+    assert mine["val loss s.e."] == mine["val acc s.e."] == 0.0
+    summary = relax._summary(data)
+    assert "the grid's best architecture (relu) is the one of 12 with the lowest" in summary[1]
+    assert "picks are compared on the test split, used for no choice" in summary[1]
+    assert "on the test split: test loss 0.5775 ± 0.00076, test accuracy 0.9525 ±" in summary[2]
+    assert summary[4].startswith("The grid's best, picked on validation loss: relu")
+    paired = summary[5].split("; ")
+    assert paired[0] == (
+        "Paired by seed on test loss: relaxation (identity) vs the grid's best (relu): "
+        "difference -0.0225 ± 0.00076 (n=6, Wilcoxon p=0.0312) — relaxation (identity) is better"
+    )
+    assert paired[1].endswith("— relaxation + warm-up (tanh-tanh) is worse")
+    assert paired[2].startswith("relaxation (identity) vs relaxation + warm-up (tanh-tanh)")
+    bars = relax._loss_bars(data)
+    assert [t.name for t in bars.data] == [
+        "validation loss (the grid picks on it)",
+        "test loss (no choice made on it)",
+    ]
+    assert bars.data[1].error_y.visible
 
 
 def test_each_page_states_its_seeds() -> None:

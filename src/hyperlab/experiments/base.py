@@ -22,6 +22,15 @@ def seed_se(values: Sequence[float]) -> float | None:
     return float(f"{np.std(values, ddof=1) / np.sqrt(len(values)):.2g}")
 
 
+def over_seeds(runs: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """Scores of one method in every seed: the seed means (``val_loss``, ...), their standard
+    errors (``se``; ``None`` for one seed) and the values (``per_seed``, in the order of
+    ``runs``), so that a page can pair methods by seed."""
+    per_seed = {k: [float(r[k]) for r in runs] for k in runs[0]}
+    means = {k: float(np.mean(v)) for k, v in per_seed.items()}
+    return means | {"se": {k: seed_se(v) for k, v in per_seed.items()}, "per_seed": per_seed}
+
+
 def seeds_text(seeds: Sequence[int]) -> str:
     """The seeds as a page states them: ``seed 0`` or ``seeds 0, 1, 2``."""
     return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)}"

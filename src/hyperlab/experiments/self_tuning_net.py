@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.experiments.base import ExperimentResult, seed_se, seeds_text
+from hyperlab.experiments.base import ExperimentResult, over_seeds, seeds_text
 from hyperlab.experiments.digits import batches, scores, split_digits
 from hyperlab.registry import EXPERIMENTS
 
@@ -95,7 +95,8 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
     """Everything measured, as plain data.
 
     Every score is kept per seed (``per_seed``, in the order of the seeds) beside its seed mean
-    and standard error (:func:`_over_seeds`), so that the page can pair methods by seed.
+    and standard error (:func:`~hyperlab.experiments.base.over_seeds`), so that the page can
+    pair methods by seed.
     """
     split = split_digits(seed)
     epochs = 4 if quick else 30
@@ -108,7 +109,7 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
     for p in dropouts:
         for lam in decays:
             runs = [train_fixed(p, lam, split, epochs=epochs, seed=s) for s in seeds]
-            grid.append({"dropout": p, "weight_decay": lam} | _over_seeds(runs))
+            grid.append({"dropout": p, "weight_decay": lam} | over_seeds(runs))
     grid_seconds = time.perf_counter() - start
     refit = [
         train_fixed(
@@ -131,20 +132,12 @@ def run(*, quick: bool, seed: int) -> dict[str, Any]:
             "quick": quick,
         },
         "stn": stn,
-        "stn_scores": _over_seeds([r["scores"] for r in stn]),
-        "refit_scores": _over_seeds(refit),
+        "stn_scores": over_seeds([r["scores"] for r in stn]),
+        "refit_scores": over_seeds(refit),
         "grid": grid,
         "grid_best": min(grid, key=lambda r: r["val_loss"]),  # picked on validation loss
         "grid_seconds": grid_seconds,
     }
-
-
-def _over_seeds(runs: list[dict[str, float]]) -> dict[str, Any]:
-    """Scores of one method in every seed: the seed means (``val_loss``, ...), their standard
-    errors (``se``; ``None`` for one seed) and the values (``per_seed``)."""
-    per_seed = {k: [float(r[k]) for r in runs] for k in runs[0]}
-    means = {k: float(np.mean(v)) for k, v in per_seed.items()}
-    return means | {"se": {k: seed_se(v) for k, v in per_seed.items()}, "per_seed": per_seed}
 
 
 def _finals(data: dict[str, Any], key: str, fmt: str) -> str:
