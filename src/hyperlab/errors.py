@@ -97,6 +97,15 @@ def listed(names: list[str], most: int = 10) -> str:
     return ", ".join(names[:most]) + more
 
 
+def with_article(name: str) -> str:
+    """``name`` (a class's, say) after "a" or "an" as it is read: a word by its first letter
+    (an ArchitectureSearch, a HyperTrainer), an initialism, two capitals first, by its first
+    letter's name (an STNTrainer, an SGDHD, a BCELoss; one capital alone too, an X)."""
+    initialism = name[:2].isupper()
+    sounds = "AEFHILMNORSX" if initialism else "AEIOU"
+    return f"{'an' if name and name[0].upper() in sounds else 'a'} {name}"
+
+
 def failure_reason(exc: BaseException) -> str:
     """A failed trial's reason: ``Type: message (at FILE:LINE in FUNCTION)``, the place being
     the innermost frame of the traceback (where the error was raised)."""

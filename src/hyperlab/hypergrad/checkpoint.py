@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
-from hyperlab.errors import InputError, InputTypeError, listed
+from hyperlab.errors import InputError, InputTypeError, listed, with_article
 
 __all__ = [
     "HYPER_TRAINER_KEYS",
@@ -47,7 +47,8 @@ def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[s
     """
     if not isinstance(state, Mapping):
         raise InputTypeError(
-            f"a {kind} state is the mapping {kind}.state_dict() returns, got {type(state).__name__}"
+            f"{with_article(kind)} state is the mapping {kind}.state_dict() returns, got "
+            f"{type(state).__name__}"
         )
     theirs = saved_kind(state)
     if "trainer" not in state and all(k in state for k in keys):
@@ -65,7 +66,8 @@ def check_trainer_state(state: Any, kind: str, keys: Sequence[str]) -> Mapping[s
     missing = [k for k in keys if k not in state]
     if missing:
         raise InputTypeError(
-            f"a {kind} state is the mapping {kind}.state_dict() returns (keys {list(keys)}); "
+            f"{with_article(kind)} state is the mapping {kind}.state_dict() returns (keys "
+            f"{list(keys)}); "
             f"this one lacks {missing} (its keys: {sorted(map(str, state))}); nothing was loaded"
         )
     return state
