@@ -22,6 +22,7 @@ from hyperlab.errors import InputError, InputTypeError, listed, with_article
 __all__ = [
     "HYPER_TRAINER_KEYS",
     "check_dtype",
+    "check_entries",
     "check_history",
     "check_module_state",
     "check_optimizer_state",
@@ -176,7 +177,7 @@ def check_optimizer_state(kind: str, name: str, theirs: Any, opt: torch.optim.Op
                 f"{kind} state: {name}'s state of parameter {key!r} must be a mapping of its "
                 f"tensors, got {entries!r:.80}; nothing was loaded"
             )
-        _check_entries(f"{kind} state: {name}'s", key, entries, params[ids.index(key)])
+        check_entries(f"{kind} state: {name}'s", key, entries, params[ids.index(key)])
 
 
 def _group_size(group: Any) -> int:
@@ -185,10 +186,17 @@ def _group_size(group: Any) -> int:
     return len(ids) if isinstance(ids, list | tuple) else -1
 
 
-def _check_entries(where: str, key: Any, entries: Mapping[str, Any], param: Tensor) -> None:
+def check_entries(where: str, key: Any, entries: Mapping[str, Any], param: Tensor) -> None:
     """Refuse a parameter's saved optimizer entries that its next step could not use: each is
     a tensor of the parameter's shape and, if floating-point, dtype (a moment, a momentum
-    buffer), but ``step``, a count (a number or a one-element tensor).
+    buffer), but ``step``, a count (a number or a one-element tensor). The one check of the
+    trainers' optimizers and of hyperlab's optimizers (which give it their tensors only).
+
+    Args:
+        where: The start of the message ("STNTrainer state: weight_opt's").
+        key: The parameter's id in the state.
+        entries: Its saved entries, by name.
+        param: The parameter they would be loaded for.
 
     Raises:
         InputError: naming the entry, the parameter and what it holds.

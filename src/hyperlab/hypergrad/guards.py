@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from hyperlab.errors import InputError, InputTypeError, check_nonneg
-from hyperlab.hypergrad.checkpoint import check_dtype, saved_kind
+from hyperlab.hypergrad.checkpoint import check_entries, saved_kind
 
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
@@ -63,15 +63,19 @@ def check_state_dict(owner: str, state: Any) -> None:
         )
 
 
-def check_state_dtypes(owner: str, state: Mapping[str, Any], opt: Optimizer) -> None:
-    """Refuse a state whose per-parameter tensors (moments, derivatives) are of another
-    floating-point dtype than their parameters': it was saved from the model in another
-    precision, and ``torch.optim`` would convert them without a word. A ``step`` is left
-    alone (``torch.optim.Adam`` keeps it in float32), and so is a state whose groups are not
-    this optimizer's sizes (``torch.optim`` refuses it, naming them).
+def check_state_tensors(owner: str, state: Mapping[str, Any], opt: Optimizer) -> None:
+    """Refuse a state whose per-parameter tensors (moments, derivatives) do not fit their
+    parameters (the trainers' check, :func:`~hyperlab.hypergrad.checkpoint.check_entries`):
+    of another shape, the state was saved for another model (``torch.optim`` loads it, and the
+    next step fails inside); of another floating-point dtype, it was saved in another
+    precision (``torch.optim`` converts it without a word). A ``step`` may be a float32
+    tensor (``torch.optim.Adam`` keeps it so) of one element. Entries that are not tensors are
+    left to the optimizer, and so is a state whose groups are not this optimizer's sizes
+    (``torch.optim`` refuses it, naming them).
 
     Raises:
-        InputError: naming the entry, the parameter and both dtypes; nothing was loaded.
+        InputError: naming the entry, the parameter and both shapes or dtypes; nothing was
+            loaded.
     """
     groups = [g.get("params") if isinstance(g, Mapping) else None for g in state["param_groups"]]
     ids = [i for g in groups if isinstance(g, list | tuple) for i in g]
@@ -80,12 +84,9 @@ def check_state_dtypes(owner: str, state: Mapping[str, Any], opt: Optimizer) -> 
         return
     by_id = dict(zip(ids, params))
     for key, entries in state["state"].items():
-        if key not in by_id or not isinstance(entries, Mapping):
-            continue
-        for entry, value in entries.items():
-            if entry != "step" and isinstance(value, Tensor) and value.is_floating_point():
-                where = f"{owner}.load_state_dict: the state's {entry!r} of parameter {key}"
-                check_dtype(where, value, "the parameter", by_id[key].dtype)
+        if key in by_id and isinstance(entries, Mapping):
+            tensors = {k: v for k, v in entries.items() if isinstance(v, Tensor)}
+            check_entries(f"{owner}.load_state_dict: the state's", key, tensors, by_id[key])
 
 
 def check_saved_numbers(owner: str, field: str, entries: Iterable[tuple[str, Any]]) -> None:

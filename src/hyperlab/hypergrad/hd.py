@@ -83,9 +83,9 @@ from hyperlab.hypergrad.guards import (
     adam_moments,
     check_saved_numbers,
     check_state_dict,
-    check_state_dtypes,
     check_state_entries,
     check_state_kind,
+    check_state_tensors,
     check_written_lr,
     checked_params,
     forget_unmoved,
@@ -221,9 +221,10 @@ class HDOptimizer(Optimizer):
             InputTypeError: the state is not an optimizer's (a trainer's, say).
             InputError: the state is of another kind of optimizer, or asks for a setting not
                 implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``,
-                SGD's dampening), or holds a moment of another dtype than its parameter
-                (saved in another precision), or its ``lr_history`` is not one list of finite
-                rates per group (a bool, NaN or text is named); nothing was loaded.
+                SGD's dampening), or holds a moment of another shape than its parameter
+                (saved for another model) or of another dtype (saved in another precision),
+                or its ``lr_history`` is not one list of finite rates per group (a bool, NaN
+                or text is named); nothing was loaded.
         """
         check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
@@ -246,7 +247,7 @@ class HDOptimizer(Optimizer):
         for i, group in enumerate(groups):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
         check_state_entries(type(self).__name__, state_dict.get("state"), self.STATE_KEYS)
-        check_state_dtypes(type(self).__name__, state_dict, self)
+        check_state_tensors(type(self).__name__, state_dict, self)
         before = ([dict(g) for g in self.param_groups], self.state, self.per_group)
         try:
             super().load_state_dict(state_dict)

@@ -65,9 +65,9 @@ from hyperlab.hypergrad.guards import (
     _UNSUPPORTED,
     check_saved_numbers,
     check_state_dict,
-    check_state_dtypes,
     check_state_entries,
     check_state_kind,
+    check_state_tensors,
     check_written_lr,
     checked_params,
     forget_unmoved,
@@ -220,9 +220,9 @@ class StackedOptimizer(Optimizer):
         (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's dampening) is refused
         before anything changes. ``history_size`` stays this optimizer's: a longer saved
         history keeps its latest steps; one whose values are not finite numbers (a bool, NaN)
-        is refused by name, as is one whose moments are of another dtype than their
-        parameters (saved in another precision). What is not an optimizer's state (a trainer's, say) is refused with
-        an InputTypeError."""
+        is refused by name, as is one whose moments are of another shape than their parameters (saved for another model) or of another dtype
+        (saved in another precision). What is not an optimizer's state (a trainer's, say) is
+        refused with an InputTypeError."""
         check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
@@ -244,7 +244,7 @@ class StackedOptimizer(Optimizer):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
         owner, known = type(self).__name__, self.levels[0].STATE_KEYS
         check_state_entries(owner, state_dict.get("state"), known)
-        check_state_dtypes(owner, state_dict, self)
+        check_state_tensors(owner, state_dict, self)
         super().load_state_dict(state_dict)
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
