@@ -5,7 +5,9 @@ rates; each is refused by name and loads nothing, and what a run can record load
 from __future__ import annotations
 
 import copy
+import math
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +21,11 @@ from hyperlab.hypergrad import (
     SGDHD,
     SGDNHD,
     AdamHD,
+    HyperTrainer,
+    WeightDecay,
     stack,
 )
-from tests.hypergrad.test_checkpoint import _stepped, _trainers
+from tests.hypergrad.test_checkpoint import _data, _stepped, _trainers
 
 MAKERS: dict[str, Callable[[Any], torch.optim.Optimizer]] = {
     "SGDHD": lambda ps: SGDHD(ps, lr=0.1, momentum=0.9),
@@ -57,6 +61,88 @@ def test_an_optimizers_state_with_a_step_of_many_elements_is_refused_by_name() -
     state["state"][1]["step"] = torch.ones(2)
     with pytest.raises(InputError, match="the state's 'step' of parameter 1 must be a count"):
         AdamHD(model.parameters()).load_state_dict(state)
+
+
+# -- the trainers' histories -------------------------------------------------------------------
+
+# (trainer index, path in the history, bad value, how the message names it)
+BAD_ENTRIES = [
+    (0, ("train_loss", 0), True, "'train_loss'[0] is bool True, not a number"),
+    (0, ("values", "weight_decay", 1), "0.1", "'values'['weight_decay'][1] is str '0.1', not a"),
+    (0, ("hypergrads", "weight_decay", 0), None, "'hypergrads'['weight_decay'][0] is NoneType"),
+    (0, ("step", 1), 2.0, "'step'[1] is float 2.0, not an integer"),
+    (1, ("val_loss", 0), "nan", "'val_loss'[0] is str 'nan', not a number"),
+    (1, ("values", "dropout", 0), False, "'values'['dropout'][0] is bool False, not a number"),
+    (1, ("step", 0), True, "'step'[0] is bool True, not an integer"),
+    (2, ("probabilities", "depth", 0, 1), True, "'probabilities'['depth'][0][1] is bool True"),
+    (2, ("probabilities", "layer1", 1), 0.5, "'probabilities'['layer1'][1] is float 0.5, not a"),
+    (2, ("train_loss", 1), [0.5], "'train_loss'[1] is list [0.5], not a number"),
+]
+
+
+def _fitted(index: int) -> Any:
+    trainer = _trainers()[index]
+    trainer.fit(_data(), _data())
+    return trainer
+
+
+@pytest.mark.parametrize(("index", "path", "bad", "shown"), BAD_ENTRIES)
+def test_a_history_entry_that_is_not_a_number_is_refused_by_name(
+    index: int, path: tuple[Any, ...], bad: Any, shown: str
+) -> None:
+    """Only the fields were checked (lists): a bool or text loaded as a loss, a value or a
+    step, to fail or read wrong in the next plot or summary."""
+    state = copy.deepcopy(_fitted(index).state_dict())
+    inner = state["history"]
+    for key in path[:-1]:
+        inner = inner[key]
+    inner[path[-1]] = bad
+    trainer = _trainers()[index]
+    kind = type(trainer).__name__
+    with pytest.raises(InputError, match=re.escape(f"{kind} state: its history's {shown}")):
+        trainer.load_state_dict(state)
+    assert trainer.state_dict()["step"] == 0 and not trainer.history.step
+
+
+def _diverged(index: int, hyper_lr: float | None = None) -> Any:
+    """A trainer fitted on NaN inputs (or with a huge ``hyper_lr``): its history holds NaN
+    losses, and NaN or infinite values."""
+    torch.manual_seed(0)
+    data = _data() if hyper_lr else [(torch.full((8, 4), math.nan), _data()[0][1])] * 2
+    if index == 0:
+        model = nn.Linear(4, 2)
+        kwargs = {"hyper_lr": hyper_lr} if hyper_lr else {}
+        trainer: Any = HyperTrainer(model, F.cross_entropy, [WeightDecay(model)], **kwargs)
+    else:
+        trainer = _trainers()[index]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (the skipped hypergradients)
+        trainer.fit(data, data, epochs=2)
+    return trainer
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_a_diverged_runs_state_with_nan_losses_and_values_loads_back(index: int) -> None:
+    """NaN is a number a trainer records: its losses when a run diverges, an STN's values and
+    a search's mixture weights too (their Adam steps on the NaN gradient)."""
+    trainer = _diverged(index)
+    history = trainer.state_dict()["history"]
+    assert math.isnan(history["val_loss"][-1])
+    other = "values" if index < 2 else "probabilities"
+    entries = [x for v in history[other].values() for e in v for x in (e if index == 2 else [e])]
+    assert index == 0 or any(math.isnan(x) for x in entries)
+    fresh = _trainers()[index]
+    fresh.load_state_dict(trainer.state_dict())
+    assert repr(fresh.state_dict()["history"]) == repr(history)
+
+
+def test_a_hypertrainers_state_with_an_overflowed_value_loads_back() -> None:
+    """A value in natural units overflows to inf under a huge hyper_lr (exp of its log)."""
+    trainer = _diverged(0, hyper_lr=1000.0)
+    assert math.isinf(trainer.history.values["weight_decay"][-1])
+    fresh = _trainers()[0]
+    fresh.load_state_dict(trainer.state_dict())
+    assert fresh.history.values == trainer.history.values
 
 
 # -- the article -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import torch
 from torch import Tensor, nn
@@ -267,9 +267,25 @@ def restore_model_and_optimizers(
 def check_history(kind: str, cls: type[H], data: Any) -> H:
     """A fresh ``cls`` (a history dataclass) from its saved ``dataclasses.asdict`` form.
 
+    Each field must be of the kind its annotation declares: a list (one entry per step) or a
+    mapping of lists by name, whose entries are integers where it declares ``int`` (the steps)
+    and numbers where it declares ``float`` (a bool, text or ``None`` is no number; the next
+    step, a plot, a summary would fail on it or read it wrong).
+
+    A number may be NaN or infinite in every ``float`` field, the hyperparameters' values and
+    the mixture weights as much as the losses: the trainers record them as they are, and a
+    state a trainer saved must load back. A diverged run records NaN losses and hypergradients
+    in all three; :class:`~hyperlab.hypergrad.stn.STNTrainer` and
+    :class:`~hyperlab.hypergrad.relax.ArchitectureSearch` step their hyperparameters on a NaN
+    gradient, so their values and mixture weights turn NaN too; a
+    :class:`~hyperlab.hypergrad.trainer.HyperTrainer` skips such steps, but a value in
+    natural units overflows to inf under a large ``hyper_lr`` (``exp`` of its logarithm).
+    (The optimizers' rate histories differ: a rate that is not finite is refused at the step,
+    so a saved one is no record of a run.)
+
     Raises:
-        InputError: ``data`` is not a mapping with exactly ``cls``'s fields, or a field is
-            not of its kind (a list, or a mapping of lists).
+        InputError: ``data`` is not a mapping with exactly ``cls``'s fields, or a field or one
+            of its entries is not of its kind (named, with its index); nothing was loaded.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     if not isinstance(data, Mapping) or sorted(map(str, data)) != sorted(names):
@@ -277,31 +293,65 @@ def check_history(kind: str, cls: type[H], data: Any) -> H:
         raise InputError(
             f"{kind} state: its history must have the fields {names}, got {got}; nothing was loaded"
         )
-    empty = cls()  # (each field's default tells its kind)
+    hints = get_type_hints(cls)
     for name in names:
-        _check_history_field(kind, name, data[name], getattr(empty, name))
+        _check_history_field(kind, name, data[name], hints[name])
     return cls(**copy.deepcopy(dict(data)))
 
 
-def _check_history_field(kind: str, name: str, value: Any, empty: Any) -> None:
-    """Refuse a saved history field that is not of its kind: a list (one entry per step), or
-    a mapping of such lists by name (``empty`` is the field's default, which tells which);
-    the next step appends to it.
+def _check_history_field(kind: str, name: str, value: Any, hint: Any) -> None:
+    """Refuse a saved history field that is not of its kind (``hint``, its annotation): a
+    list (one entry per step), or a mapping of such lists by name; the next step appends to
+    it. Then its entries (:func:`_check_history_entry`).
 
     Raises:
         InputError: naming the field and what it holds.
     """
+    by_name = get_origin(hint) is dict
     lists = (
         isinstance(value, Mapping) and all(isinstance(v, list) for v in value.values())
-        if isinstance(empty, dict)
+        if by_name
         else isinstance(value, list)
     )
     if not lists:
-        what = "a mapping of lists by name" if isinstance(empty, dict) else "a list"
+        what = "a mapping of lists by name" if by_name else "a list"
         raise InputError(
             f"{kind} state: its history's {name!r} must be {what} (one entry per step), got "
             f"{type(value).__name__} {value!r:.60}; nothing was loaded"
         )
+    _check_history_entry(kind, repr(name), value, hint)
+
+
+def _check_history_entry(kind: str, where: str, value: Any, hint: Any) -> None:
+    """Refuse an entry of a saved history (``where``: its field and index) that is not what
+    ``hint`` declares: a list or a mapping (each of its entries checked in turn), an integer
+    (``int``), or a number, NaN and infinities included (``float``; see :func:`check_history`).
+
+    Raises:
+        InputError: naming the entry and its value.
+    """
+    origin = get_origin(hint)
+    if origin is list and isinstance(value, list):
+        for index, entry in enumerate(value):
+            _check_history_entry(kind, f"{where}[{index}]", entry, get_args(hint)[0])
+    elif origin is dict and isinstance(value, Mapping):
+        for name, entry in value.items():
+            _check_history_entry(kind, f"{where}[{name!r}]", entry, get_args(hint)[1])
+    elif origin is None and _is_number(value, integer=hint is int):
+        return
+    else:
+        raise InputError(
+            f"{kind} state: its history's {where} is {type(value).__name__} {value!r:.60}, not "
+            f"{_KINDS[origin or hint]}; nothing was loaded"
+        )
+
+
+_KINDS = {list: "a list", dict: "a mapping", int: "an integer", float: "a number"}
+
+
+def _is_number(value: Any, *, integer: bool) -> bool:
+    """Whether ``value`` is a number (an integer if ``integer``); a bool is neither."""
+    return isinstance(value, int if integer else int | float) and not isinstance(value, bool)
 
 
 def _shape(value: Any) -> tuple[int, ...] | str:

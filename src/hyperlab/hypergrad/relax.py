@@ -363,7 +363,8 @@ class ArchitectureSearch:
             InputTypeError: ``state`` is not such a mapping, or is another kind of trainer's.
             InputError: its candidate activations, its model's keys or shapes (another depth
                 or width), its optimizers' states or its history are not this search's (named
-                in the message); nothing was loaded.
+                in the message: a history entry that is not a number, or a step not an
+                integer; NaN loads, as a diverged search records it); nothing was loaded.
         """
         kind = type(self).__name__
         keys = ("step", "candidates", "model", "weight_opt", "arch_opt", "history")

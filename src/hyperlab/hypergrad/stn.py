@@ -287,7 +287,9 @@ class STNTrainer:
         Raises:
             InputTypeError: ``state`` is not such a mapping, or is another kind of trainer's.
             InputError: its tuned names, its model's keys or shapes, its optimizers' states or
-                its history are not this trainer's (named in the message); nothing was loaded.
+                its history are not this trainer's (named in the message: a history entry
+                that is not a number, or a step not an integer; NaN loads, as a diverged run
+                records it); nothing was loaded.
         """
         kind = type(self).__name__
         keys = ("step", "tune", "model", "weight_opt", "hyper_opt", "history")

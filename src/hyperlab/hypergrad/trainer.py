@@ -225,8 +225,9 @@ class HyperTrainer:
             InputTypeError: ``state`` is not such a mapping, or is another kind of trainer's
                 (an :class:`~hyperlab.hypergrad.stn.STNTrainer`'s, say).
             InputError: its hyperparameters or tuned names are not this trainer's, or its step,
-                optimizer state or history is not of such a state (named in the message);
-                nothing was loaded.
+                optimizer state or history is not of such a state (named in the message: a
+                history entry that is not a number, or a step not an integer; NaN loads, as a
+                diverged run records it); nothing was loaded.
         """
         kind = type(self).__name__
         values = _checked_state(kind, state, self._regs_tensors(), list(self._tuned))
