@@ -145,6 +145,64 @@ def test_a_hypertrainers_state_with_an_overflowed_value_loads_back() -> None:
     assert fresh.history.values == trainer.history.values
 
 
+# -- negative rates ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["SGDHD", "AdamHD", "stack"])
+@pytest.mark.parametrize("rate", [-0.5, -1e-300])
+def test_a_saved_negative_rate_is_refused_by_name(name: str, rate: float) -> None:
+    """lr_history took -0.5 as a rate, a rate the optimizer refuses at the step and never
+    learns (SGDHD's additive rule stops at 0)."""
+    model = nn.Linear(4, 2)
+    state = copy.deepcopy(_stepped(MAKERS[name](model.parameters()), model).state_dict())
+    if name == "stack":
+        state["history"][1]["g0.lr"] = rate
+        where = "history[1]['g0.lr']"
+    else:
+        state["lr_history"][0][1] = rate
+        where = "lr_history[0][1]"
+    opt = MAKERS[name](model.parameters())
+    before = copy.deepcopy(opt.state_dict())
+    owner = type(opt).__name__
+    message = f"{owner}.load_state_dict: the state's {where} is float {rate!r}, a negative"
+    with pytest.raises(InputError, match=re.escape(message)):
+        opt.load_state_dict(state)
+    assert opt.state_dict() == before
+
+
+def _steps(opt: torch.optim.Optimizer, model: nn.Module, lr: float) -> dict[str, Any]:
+    """The state after two steps, each at the rate ``lr`` written into the groups."""
+    for x, y in _data():
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return opt.state_dict()
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.0, 1e13])
+def test_a_rate_an_optimizer_records_loads_back_even_at_0_or_above_its_ceiling(lr: float) -> None:
+    """Only a rate below 0 is refused: 0 (the additive rule's floor, or written), -0.0
+    (written; not below 0) and a rate above the learned rate's ceiling of 1e12 (written, and
+    stepped with before a hypergradient moves it) are records of a run."""
+    model = nn.Linear(4, 2)
+    makers = [
+        lambda ps: SGDHD(ps, lr=0.1, multiplicative=False, hyper_lr=0.0),
+        lambda ps: AdamHD(ps, lr=0.1, multiplicative=False, hyper_lr=0.0),
+        lambda ps: stack(("sgd", {"lr": 0.1}), ("sgd", {"lr": 0.0}))(ps),
+    ]
+    for make in makers:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (the stack clips 1e13 at step 2)
+            state = _steps(make(model.parameters()), model, lr)
+        first = state["lr_history"][0][0] if "lr_history" in state else state["history"][0]["g0.lr"]
+        assert repr(first) == repr(lr)
+        fresh = make(model.parameters())
+        fresh.load_state_dict(state)
+        assert repr(fresh.state_dict()) == repr(state)
+
+
 # -- the article -------------------------------------------------------------------------------
 
 

@@ -89,16 +89,22 @@ def check_state_tensors(owner: str, state: Mapping[str, Any], opt: Optimizer) ->
             check_entries(f"{owner}.load_state_dict: the state's", key, tensors, by_id[key])
 
 
-def check_saved_numbers(owner: str, field: str, entries: Iterable[tuple[str, Any]]) -> None:
+def check_saved_numbers(
+    owner: str, field: str, entries: Iterable[tuple[str, Any]], *, rates: bool = False
+) -> None:
     """Refuse a saved history entry that is not a finite number: a bool (``True`` would read
     as a rate of 1), NaN or an infinity, text. The optimizers record only the finite values
     they stepped with (a rate written as NaN is refused at the step), so such an entry is no
-    record of a run.
+    record of a run. Nor is a negative rate: one written below 0 is refused at the step, and
+    a learned rate never goes below 0 (the additive rule stops at 0, the multiplicative one
+    and a stack's log coordinates cannot cross it). A rate above ``_MAX_LR`` can be a record
+    (one the user wrote, stepped with before any hypergradient moved it) and loads.
 
     Args:
         owner: The loading optimizer's name, for the message.
         field: The state's field, for the message (``lr_history``).
         entries: Each entry's place in the field (``[0][3]``) and its value.
+        rates: The entries are learning rates (refused below 0 too).
 
     Raises:
         InputError: naming the field, the entry and its value; nothing was loaded.
@@ -110,6 +116,12 @@ def check_saved_numbers(owner: str, field: str, entries: Iterable[tuple[str, Any
                 f"{owner}.load_state_dict: the state's {field}{where} is {_short(value)}, not a "
                 "finite number (the optimizer records the values it stepped with); nothing was "
                 "loaded"
+            )
+        if rates and value < 0:
+            raise InputError(
+                f"{owner}.load_state_dict: the state's {field}{where} is {_short(value)}, a "
+                f"negative learning rate, which {owner} never steps with (it refuses one "
+                "written below 0, and a learned rate stays >= 0); nothing was loaded"
             )
 
 

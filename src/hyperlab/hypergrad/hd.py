@@ -223,8 +223,8 @@ class HDOptimizer(Optimizer):
                 implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``,
                 SGD's dampening), or holds a moment of another shape than its parameter
                 (saved for another model) or of another dtype (saved in another precision),
-                or its ``lr_history`` is not one list of finite rates per group (a bool, NaN
-                or text is named); nothing was loaded.
+                or its ``lr_history`` is not one list of finite rates >= 0 per group (a bool,
+                NaN, text or a negative rate is named); nothing was loaded.
         """
         check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
@@ -447,7 +447,7 @@ def _checked_history(
             f"{_short(history)} and {_short(offset)}; nothing was loaded"
         )
     rates = ((f"[{g}][{i}]", r) for g, h in enumerate(history) for i, r in enumerate(h))
-    check_saved_numbers(owner, "lr_history", rates)
+    check_saved_numbers(owner, "lr_history", rates, rates=True)
     return [[float(r) for r in h] for h in history], [int(k) for k in offset]
 
 

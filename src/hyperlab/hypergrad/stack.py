@@ -220,7 +220,8 @@ class StackedOptimizer(Optimizer):
         (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's dampening) is refused
         before anything changes. ``history_size`` stays this optimizer's: a longer saved
         history keeps its latest steps; one whose values are not finite numbers (a bool, NaN)
-        is refused by name, as is one whose moments are of another shape than their parameters (saved for another model) or of another dtype
+        or whose learning rates are negative is refused by name, as is one whose moments are
+        of another shape than their parameters (saved for another model) or of another dtype
         (saved in another precision). What is not an optimizer's state (a trainer's, say) is
         refused with an InputTypeError."""
         check_state_dict(type(self).__name__, state_dict)
@@ -232,8 +233,14 @@ class StackedOptimizer(Optimizer):
                 f"{type(self).__name__}.load_state_dict: the state's history must be a list of "
                 f"dicts (one per step), got {type(history).__name__}; nothing was loaded"
             )
-        values = ((f"[{i}][{k!r}]", v) for i, h in enumerate(history) for k, v in h.items())
-        check_saved_numbers(type(self).__name__, "history", values)
+        for rates in (False, True):  # a learned rate ("g0.lr", "L1.lr") is also >= 0
+            values = [
+                (f"[{i}][{k!r}]", v)
+                for i, h in enumerate(history)
+                for k, v in h.items()
+                if rates == str(k).endswith(".lr")
+            ]
+            check_saved_numbers(type(self).__name__, "history", values, rates=rates)
         if hyper is not None:
             self._check_shape(hyper)
         groups = state_dict.get("param_groups")
