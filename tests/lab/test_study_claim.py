@@ -107,6 +107,31 @@ def test_a_study_another_run_created_is_refused_before_it_has_trials(tmp_path: P
     assert len(optuna.load_study(study_name="r:random:none:seed0", storage=shared).trials) == 2
 
 
+def test_a_run_set_up_again_that_loses_the_claim_leaves_no_record_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run with no trials set up again on a shared storage, whose studies there another run
+    claimed between its check and its claim, was refused but kept its run.json, rewritten to
+    name the shared storage: `hyperlab report` then showed the other run's trials as its own."""
+    shared = f"journal:{tmp_path / 'shared.journal'}"
+    argv = ["tune", "--task", "branin", "--tuner", "random", "--trials", "2", "--name", "r",
+            "--runs-dir", str(tmp_path / "a"), "--no-progress"]  # fmt: skip
+    assert main([*argv, "--create-only"]) == 0  # a run with no trials, in its own journal
+    prepare = RunDir.prepare
+
+    def overtaken(self: RunDir, *args: Any, **kwargs: Any) -> Any:
+        spec = prepare(self, *args, **kwargs)
+        claim_studies(open_storage(shared), [_job(shared, "r:random:none:seed0", run="theirs")])
+        return spec
+
+    monkeypatch.setattr(RunDir, "prepare", overtaken)
+    assert main([*argv, "--storage", shared]) == 2
+    assert "of another run (a run of task 'branin', made theirs)" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "r" / "run.json").exists()
+    assert main(["report", str(tmp_path / "a" / "r")]) == 2
+    assert "is not a hyperlab run directory (no run.json)" in capsys.readouterr().err
+
+
 def _job(url: str, name: str, run: str) -> StudyJob:
     return StudyJob(study_name=name, storage=url, task="branin", tuner="random",
                     pruner="none", seed=0, trials=2, run=run)  # fmt: skip

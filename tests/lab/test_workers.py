@@ -70,6 +70,17 @@ def _open(url: str) -> optuna.storages.BaseStorage:
     return open_storage(url)
 
 
+def test_create_only_records_that_it_ran_no_trial_itself(tmp_path: Path) -> None:
+    """run.json said ``"jobs": 2`` (or --jobs), though the command ran nothing: workers do."""
+    argv = ["tune", "--task", "branin", "--trials", "3", "--name", "c", "--create-only"]
+    for jobs in ("1", "3"):  # (the second sets the run, which has no trials, up again)
+        assert main([*argv, "--runs-dir", str(tmp_path), "--jobs", jobs]) == 0
+        assert json.loads((tmp_path / "c" / "run.json").read_text())["jobs"] == 0
+    assert main(["tune", "--task", "branin", "--trials", "3", "--name", "c",
+                 "--runs-dir", str(tmp_path), "--no-progress"]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "c" / "run.json").read_text())["jobs"] == 1  # this one ran
+
+
 def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"journal:{tmp_path / 'shared.journal'}"
     code = main(

@@ -139,6 +139,8 @@ def _run_scaled(args: argparse.Namespace) -> int:
             f"tuner {args.tuner!r} trains its trials' models in this process's run folder; it runs "
             "without --create-only and --dask (use --jobs for local processes)"
         )
+    if args.create_only:  # run.json says what ran the trials here: nothing, workers do
+        plan.spec.jobs = 0
     from hyperlab.lab.cluster import connect
 
     client = connect(args.dask) if args.dask else None  # (an unreachable one writes nothing)

@@ -21,7 +21,10 @@ def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -
     """Prepare ``runs_dir/NAME`` for ``plan``: a new run is recorded; an existing one must have
     been recorded with the same settings (and, for a task, the same search space) to resume.
     Then the run claims its studies in the storage (:mod:`hyperlab.lab.claim`): a run refused
-    there because another run owns one of them leaves no new run behind.
+    there because another run owns one of them leaves no record of a run it set up afresh (a
+    new one, an overwritten one, or one that held no trial and was set up again, whose studies
+    are gone): the record would name the other run's studies, which a report would show as
+    this run's.
 
     ``plan.spec`` is replaced by the setup as recorded (its storage URL and creation time).
 
@@ -31,13 +34,13 @@ def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -
     """
     run_dir = RunDir(Path(runs_dir) / plan.spec.name)
     _check_shared_storage(plan, run_dir)  # before anything is written
-    new_folder, new_run = not run_dir.path.exists(), not run_dir.exists()
+    new_folder = not run_dir.path.exists()
     plan.spec = run_dir.prepare(plan.spec, overwrite=overwrite)
     plan.folder = run_dir.path.resolve()
     try:
         _claim(plan, run_dir)
     except RunConflictError:
-        if new_run or overwrite:  # (an overwritten run is gone: its record would name this one)
+        if run_dir.afresh:  # (no earlier run is left: the record would name this one)
             run_dir.spec_path.unlink(missing_ok=True)
             if new_folder and not any(run_dir.path.iterdir()):
                 run_dir.path.rmdir()

@@ -19,6 +19,10 @@ Reads are repeated the same way (:data:`READS`): a trial reads too while it runs
 the study's trials), and a read that failed lost the trial as surely as a write. The methods
 repeated are the leaves that Optuna's cached storage calls, private ones included
 (``_set_trial_param``, ``_get_trials``), so that nothing is repeated twice over.
+
+A statement the server cancelled at its statement timeout (:mod:`hyperlab.lab.libpq`) is not
+repeated here: it waited a minute already, and seven such waits in a row would leave a worker
+facing a hung server silent for most of an hour; the worker's own retries take it over.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ class RetryWrites:
     def _repeat(
         self, name: str, *args: Any, _stored: Callable[[], bool | None] | None = None, **kwargs: Any
     ) -> Any:
+        from hyperlab.lab.libpq import is_statement_timeout
         from hyperlab.lab.storage import is_transient  # (storage imports this module)
 
         write = getattr(super(), name)
@@ -105,6 +110,8 @@ class RetryWrites:
                 return answer
             except Exception as exc:
                 if attempt == self.write_retries or not is_transient(exc):
+                    raise
+                if is_statement_timeout(exc):  # it waited long enough: the worker retries
                     raise
                 time.sleep(delay)
                 delay *= 2

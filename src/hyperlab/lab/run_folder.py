@@ -37,6 +37,9 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._storages: dict[str, optuna.storages.BaseStorage] = {}
+        #: Whether :meth:`prepare` recorded a run afresh: a new one, an overwritten one, or one
+        #: that held no trial set up again (no earlier run is left that the record describes).
+        self.afresh = False
 
     def open_storage(self, url: str, *, must_exist: bool = False) -> optuna.storages.BaseStorage:
         """The storage behind ``url``, opened on the first call and reused by the later ones.
@@ -144,6 +147,7 @@ class RunDir:
                 )
             self._check_fewer_trials(spec, old)
             spec.created, spec.name = old.created, old.name
+        self.afresh = old is None
         self.path.mkdir(parents=True, exist_ok=True)
         spec.storage = spec.storage or self.default_storage(spec)
         self.open_storage(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)

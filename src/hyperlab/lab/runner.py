@@ -26,6 +26,7 @@ from hyperlab.lab.notes import _note_unused_settings
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import max_budget
 from hyperlab.lab.run_folder import RunDir
+from hyperlab.lab.storage import storage_failures
 from hyperlab.lab.study_job import StudyJob as StudyJob
 from hyperlab.lab.study_job import build_study as build_study
 from hyperlab.lab.study_job import resumed_seed as resumed_seed
@@ -97,33 +98,37 @@ def run_job(
     """
     _configure_worker()
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
-    study = build_study(job, task, worker, reuse_storage=not owner)
-    if owner:
-        clear_failure_stop(study)
+    # a storage down or hung past the retries (the loop's, the storage's) ends the process
+    # with an error that names it, not a traceback
+    with storage_failures(job.storage, "join the study in"):
+        study = build_study(job, task, worker, reuse_storage=not owner)
+        if owner:
+            clear_failure_stop(study)
     if getattr(study.sampler, "drives_trials", False):
         return _hand_over(study, job, task, on_progress)
-    if owner:
-        fail_interrupted(study)
-    guard = SpaceGuard(study)  # a changed search space must not join the study's trials
-    func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
-    loop = _Loop(study, job, func, storage_retries)
-    while max_trials is None or loop.ran < max_trials:
-        step = loop.step(wait, poll)
-        if step == _DONE:
-            break
-        if step == _RETRY:
-            continue
-        if loop.after_trial():
-            break
-        if on_trial is not None:
-            on_trial()
-        if job.stop_at_noise:
-            message = _noise_stop(study)
-            if message:
-                study.set_user_attr("stopped_at_noise", message)
-    _note_unused_settings(study, job)
-    _tidy_heartbeats(study)
-    settle_failure_stop(study, job.trials)  # another process may have finished the study
+    with storage_failures(job.storage, "run the trials of the study in"):
+        if owner:
+            fail_interrupted(study)
+        guard = SpaceGuard(study)  # a changed search space must not join the study's trials
+        func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
+        loop = _Loop(study, job, func, storage_retries)
+        while max_trials is None or loop.ran < max_trials:
+            step = loop.step(wait, poll)
+            if step == _DONE:
+                break
+            if step == _RETRY:
+                continue
+            if loop.after_trial():
+                break
+            if on_trial is not None:
+                on_trial()
+            if job.stop_at_noise:
+                message = _noise_stop(study)
+                if message:
+                    study.set_user_attr("stopped_at_noise", message)
+        _note_unused_settings(study, job)
+        _tidy_heartbeats(study)
+        settle_failure_stop(study, job.trials)  # another process may have finished the study
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study

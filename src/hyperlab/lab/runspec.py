@@ -47,7 +47,8 @@ class RunSpec:
         trials: Finished trials wanted per study.
         storage: Storage URL.
         budget: Epochs per trial (``None``: the task's maximum).
-        jobs: Worker processes.
+        jobs: Processes that run the trials here (``0``: none, ``hyperlab tune
+            --create-only`` left them to ``hyperlab worker`` processes).
         stop_at_noise: End a study once the remaining improvement is within noise.
         direction: ``"minimize"`` or ``"maximize"``: which way the score was optimized (a
             ``run.json`` without it is a minimized run).

@@ -7,6 +7,8 @@ Any Optuna storage URL works (``sqlite:///file.db``, ``postgresql://user:pw@host
 Opening a database retries transient failures (connection refused, timeouts, a server that is
 starting up or full) with exponential back-off, and reports permanent ones (wrong password,
 unknown database, unknown host) at once; either way the error names the URL without its password.
+PostgreSQL connections carry connect and statement timeouts (:mod:`hyperlab.lab.libpq`), so a
+server that stops answering raises an error that is handled like an outage.
 Heartbeats (``heartbeat_interval``/``grace_period``) let a worker notice a trial whose process
 died: Optuna's RDB heartbeats for databases, :mod:`hyperlab.lab.heartbeat` for journal files.
 """
@@ -21,7 +23,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,12 +31,13 @@ import optuna
 
 from hyperlab.errors import (
     DataNotFoundError,
+    HyperlabError,
     InputError,
     InputTypeError,
     StorageError,
     listed,
 )
-from hyperlab.lab import urls
+from hyperlab.lab import libpq, urls
 from hyperlab.lab.heartbeat import (
     HeartbeatJournalStorage,
     HeartbeatRDBStorage,
@@ -150,6 +153,8 @@ def _transient_alone(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     text = str(exc).lower()
+    if "unsupported startup parameter" in text:  # a pooler's refusal (of statement_timeout)
+        return False
     return any(marker in text for marker in _TRANSIENT)
 
 
@@ -158,7 +163,31 @@ def transient_cause(exc: BaseException) -> str:
     driver's ``connection refused``, not Optuna's wrapper around it (``An exception is raised
     during the commit ... e.g. exceeding max length``)."""
     chain = error_chain(exc)
-    return _cause(next((e for e in chain if _transient_alone(e)), exc))
+    cause = _cause(next((e for e in chain if _transient_alone(e)), exc))
+    return f"{cause} ({libpq.TIMED_OUT})" if libpq.is_statement_timeout(exc) else cause
+
+
+@contextlib.contextmanager
+def storage_failures(url: str, what: str) -> Iterator[None]:
+    """Report a transient storage error raised inside (one that outlived the storage's own
+    repeats: a server down or hung) as a :class:`StorageError` naming ``url`` without its
+    password and the driver's reason, not as a traceback; any other error as it is.
+
+    Args:
+        url: The storage URL.
+        what: What was attempted, e.g. ``"read the studies of"``.
+    """
+    try:
+        yield
+    except HyperlabError:  # (a StorageError names the URL already)
+        raise
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise StorageError(
+            f"cannot {what} storage {redact(url)!r}: {transient_cause(exc)}; run the command "
+            "again once the storage is back"
+        ) from None
 
 
 def _cause(exc: BaseException) -> str:
@@ -167,16 +196,23 @@ def _cause(exc: BaseException) -> str:
     # SQLAlchemy wraps the driver's message: "(psycopg2.OperationalError) connection ... failed:"
     first = " ".join(lines[:2]) if lines else type(exc).__name__
     first = re.sub(r"\(Background on this error at:.*", "", first).strip()
+    first = re.sub(r"\s*\[SQL: .*", "", first)  # (the statement, from SQLAlchemy)
     return redact(first)[:400]
 
 
 def _hint(url: str, exc: BaseException) -> str:
     """What to do about a permanent error that libpq words for those who know it: a password
-    none was given, or a database the URL does not name (libpq takes the user's name)."""
+    none was given, a pooler that refuses our statement timeout (:mod:`hyperlab.lab.libpq`),
+    or a database the URL does not name (libpq takes the user's name)."""
     if "no password supplied" in str(exc):
         return (
             "; give the password in PGPASSWORD or ~/.pgpass, or the full URL in "
             f"${urls.STORAGE_ENV}"
+        )
+    if "unsupported startup parameter in options: statement_timeout" in str(exc):
+        return (
+            "; a connection pooler (PgBouncer) refuses the statement timeout hyperlab sends: "
+            "add ?options= to the URL to send none (see docs/scaling.md)"
         )
     if "does not exist" in str(exc) and _server_url(url).database is None:
         return (
@@ -476,7 +512,8 @@ def _open_rdb(
         url = _postgres_driver(url)
         engine = dict(rdb_options.pop("engine_kwargs", {}))
         engine.setdefault("pool_pre_ping", True)  # a dropped connection is replaced, not used
-        engine.setdefault("connect_args", dict(_LIBPQ_TIMEOUTS))
+        # timeouts, so a server that stops answering raises instead of hanging (lab/libpq.py)
+        engine["connect_args"] = {**libpq.connect_args(url), **engine.get("connect_args", {})}
         rdb_options["engine_kwargs"] = engine
 
     def connect() -> optuna.storages.BaseStorage:
@@ -580,19 +617,6 @@ def _dispose_sqlite_engines() -> None:
             engine.dispose()
         except Exception:  # exiting anyway; the data are safe in the log
             pass
-
-
-#: libpq's connection settings: give up on a server that does not answer within 10 s, and
-#: probe an idle connection after 30 s, every 10 s, dropping it after 3 unanswered probes, so a
-#: network cut that leaves no trace (no reset) is found in about a minute instead of the
-#: system's TCP timeout (about 15 minutes), and the worker's retries take over.
-_LIBPQ_TIMEOUTS = {
-    "connect_timeout": 10,
-    "keepalives": 1,
-    "keepalives_idle": 30,
-    "keepalives_interval": 10,
-    "keepalives_count": 3,
-}
 
 
 def _postgres_driver(url: str) -> str:

@@ -31,7 +31,7 @@ from hyperlab.errors import (
 from hyperlab.lab.heartbeat import beat_ages, beats_folder, fresh_beat_files, fresh_sqlite_beats
 from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.runner import run_job
-from hyperlab.lab.storage import check_heartbeats, open_storage, redact
+from hyperlab.lab.storage import check_heartbeats, open_storage, redact, storage_failures
 from hyperlab.lab.study_job import StudyJob, build_study
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.lab.urls import storage_file
@@ -103,7 +103,8 @@ def find_jobs(storage: str, name: str) -> list[StudyJob]:
         StorageError: The storage cannot be opened.
     """
     try:
-        studies = open_storage(storage, must_exist=True).get_all_studies()
+        with storage_failures(storage, "read the studies of"):
+            studies = open_storage(storage, must_exist=True).get_all_studies()
     except DataNotFoundError as exc:
         raise DataNotFoundError(f"{exc}: {CREATE_HINT}") from None
     fields = {f.name for f in dataclasses.fields(StudyJob)}
@@ -248,7 +249,8 @@ def run_worker(
                 max_trials=max_trials,
                 on_trial=tick,
             )
-            finished, _claimed = progress(study)
+            with storage_failures(storage, "read the study in"):
+                finished, _claimed = progress(study)
             if finished >= job.trials and job.test_score and job.task is not None:
                 record_test_score(study, TASKS.create(job.task, **job.task_options), job)
             report[job.study_name] = {

@@ -1,0 +1,77 @@
+"""The connection settings hyperlab gives PostgreSQL's client library (libpq), so that a server
+that stops answering ends in an error the retries handle, not in a worker waiting for ever.
+
+- ``connect_timeout``: give up on a server that does not answer a new connection in 10 s.
+- keepalive probes: an idle connection is probed after 30 s, every 10 s, and dropped after 3
+  unanswered probes, so a network cut that leaves no trace (no reset) is found in about a
+  minute instead of the system's TCP timeout (about 15 minutes).
+- ``statement_timeout`` (:data:`STATEMENT_TIMEOUT`, sent in libpq's ``options``): the server
+  cancels a statement that has not finished within it. A server that accepts connections but
+  whose statements never return (a table locked by another session, a server stuck on its
+  disk) then raises ``canceling statement due to statement timeout``, which the retries treat
+  like an outage.
+
+A setting the URL gives itself (``?connect_timeout=30``, ``?options=-c%20statement_timeout%3D5min``)
+or libpq's environment gives (``PGCONNECT_TIMEOUT``, ``PGOPTIONS``) wins: hyperlab then sends
+none of its own for it. ``?options=`` (empty) sends no options at all, for a connection pooler
+such as PgBouncer that refuses a ``statement_timeout`` among the startup parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import parse_qsl
+
+#: Seconds a PostgreSQL statement may run before the server cancels it. Optuna's statements
+#: each read or write a few rows by index: reading all 100,000 trials of one study took none
+#: longer than 0.12 s (docs/scaling.md), so only a hung server or a lock held elsewhere
+#: comes near a minute.
+STATEMENT_TIMEOUT = 60
+
+#: What a statement cancelled at the statement timeout says of the server.
+TIMED_OUT = (
+    "the server finished no statement within the statement timeout: it hangs, or another "
+    "session holds a lock on Optuna's tables"
+)
+
+#: libpq's settings without the statement timeout (see the module's docstring).
+_TIMEOUTS: dict[str, Any] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+#: libpq's environment variables of the settings we give (a setting given there wins).
+_ENVIRONMENT = {"connect_timeout": "PGCONNECT_TIMEOUT", "options": "PGOPTIONS"}
+
+
+def connect_args(url: str) -> dict[str, Any]:
+    """The libpq settings to connect to the PostgreSQL database ``url`` with: ours, less those
+    the URL's query or libpq's environment variables give (SQLAlchemy would let ours override
+    the URL's)."""
+    ours = {**_TIMEOUTS, "options": f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}"}
+    given = _given(url)
+    return {key: value for key, value in ours.items() if key not in given}
+
+
+def _given(url: str) -> set[str]:
+    """The settings ``url``'s query string or the environment gives, an empty one included
+    (SQLAlchemy drops ``options=``, which therefore means "none")."""
+    query = url.split("?", 1)[1] if "?" in url else ""
+    keys = {key for key, _ in parse_qsl(query, keep_blank_values=True)}
+    return keys | {key for key, name in _ENVIRONMENT.items() if name in os.environ}
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is (or wraps) a statement the server cancelled at its statement timeout.
+
+    Such a statement has waited the whole timeout already: repeating it at once (the short
+    repeats that bridge a restart) would only multiply the wait; the worker's own retries,
+    with their back-off, take it over.
+    """
+    from hyperlab.lab.storage import error_chain  # (storage imports this module)
+
+    return any("due to statement timeout" in str(e) for e in error_chain(exc))
