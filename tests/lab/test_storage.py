@@ -107,9 +107,9 @@ def test_a_storage_whose_tables_another_process_made_meanwhile_opens(
     stopped with a StorageError."""
     import sqlalchemy.exc
 
-    from hyperlab.lab import storage as storage_module
+    from hyperlab.lab import storage_rdb
 
-    real = storage_module.RetryingRDBStorage
+    real = storage_rdb.RetryingRDBStorage
     calls = []
 
     def first_loses(url: str, **options: object) -> object:
@@ -123,7 +123,7 @@ def test_a_storage_whose_tables_another_process_made_meanwhile_opens(
             )
         return real(url, **options)
 
-    monkeypatch.setattr(storage_module, "RetryingRDBStorage", first_loses)
+    monkeypatch.setattr(storage_rdb, "RetryingRDBStorage", first_loses)
     opened = open_storage(f"sqlite:///{tmp_path / 'new.db'}", retries=0)
     assert len(calls) == 3 and opened.get_all_studies() == []
 
@@ -131,7 +131,7 @@ def test_a_storage_whose_tables_another_process_made_meanwhile_opens(
 def test_an_integrity_error_of_another_table_is_not_taken_for_that_race() -> None:
     import sqlalchemy.exc
 
-    from hyperlab.lab.storage import _lost_schema_race
+    from hyperlab.lab.storage_rdb import _lost_schema_race
 
     other = sqlalchemy.exc.IntegrityError("INSERT INTO trials", {}, Exception("UNIQUE failed"))
     assert not _lost_schema_race(other) and not _lost_schema_race(ValueError("alembic_version"))
