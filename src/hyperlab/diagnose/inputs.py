@@ -263,15 +263,18 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
 
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
     ``train_metric``, ``val_metric`` (other columns are ignored); one row per epoch; empty cells,
-    ``nan`` and ``inf`` are allowed. An empty cell is a missing point (a loss measured every few
-    epochs). Rows that share an ``epoch`` (loggers that write train and validation rows apart,
-    or one row per logged step) are merged into one: each column's value is the mean of its
-    numbers in those rows, or the last one when that is NaN/inf. Whole-numbered epochs place
-    the rows: epoch ``e`` is the ``e``-th epoch (the ``e + 1``-th when they start at 0), and the
-    epochs between logged ones are missing points (a run logged every 5 epochs is read over all
-    of them). JSON: an object
-    ``{"train_loss": [...], ...}`` (optionally under a ``"curves"`` key, as the lab stores
-    trials) or a list of per-epoch row objects.
+    ``nan`` and ``inf`` are allowed. An empty cell, or one that says ``NA`` (Keras's CSVLogger
+    writes it for an epoch without validation), ``N/A``, ``null`` or ``None``, is a missing point
+    (a loss measured every few epochs). Rows that share an ``epoch`` (loggers that write train
+    and validation rows apart, or one row per logged step) are merged into one: each column's
+    value is the mean of its numbers in those rows, or the last one when that is NaN/inf; a
+    column with NaN beside its numbers in two or more epochs writes NaN for "not logged in this
+    row" (pandas' ``na_rep``, a W&B history), and its NaN cells count as empty there.
+    Whole-numbered epochs place the rows: epoch ``e`` is the ``e``-th epoch (the ``e + 1``-th
+    when they start at 0), and the epochs between logged ones are missing points (a run logged
+    every 5 epochs is read over all of them). JSON: an object ``{"train_loss": [...], ...}``
+    (optionally under a ``"curves"`` key, as the lab stores trials) or a list of per-epoch row
+    objects.
 
     Args:
         path: The file.
@@ -364,10 +367,15 @@ def _or_nan(x: float | None) -> float:
     return math.nan if x is None else x
 
 
+#: Cells that mean "not logged", read like an empty cell (Keras's CSVLogger writes ``NA`` where
+#: an epoch has no validation, ``validation_freq > 1``; pandas and R write these too).
+BLANK_CELLS = frozenset({"na", "n/a", "<na>", "null", "none"})
+
+
 def _cell(cell: str, key: str, path: Path, line_no: int) -> float | None:
-    """One CSV cell as a number, ``None`` when it is empty."""
+    """One CSV cell as a number, ``None`` when it is empty or a :data:`BLANK_CELLS` word."""
     cell = cell.strip()
-    if not cell:
+    if not cell or cell.lower() in BLANK_CELLS:
         return None
     try:
         return float(cell)
@@ -402,10 +410,33 @@ def _merge_epochs(
             groups[-1][1].append(row)
         else:
             groups.append((line_no, [row]))
-    return [
-        (line_no, rs[0] if len(rs) == 1 else {k: _merged([r[k] for r in rs]) for k in rs[0]})
-        for line_no, rs in groups
-    ]
+    blank = _nan_as_blank([rs for _, rs in groups])
+    return [(line_no, _merged_row(rs, blank)) for line_no, rs in groups]
+
+
+def _merged_row(
+    rows: list[dict[str, float | None]], nan_blank: set[str]
+) -> dict[str, float | None]:
+    """The rows of one epoch as one row (see :func:`read_curves`)."""
+    if len(rows) == 1:
+        return rows[0]
+    return {k: _merged([r[k] for r in rows], k in nan_blank) for k in rows[0]}
+
+
+def _nan_as_blank(groups: list[list[dict[str, float | None]]]) -> set[str]:
+    """The columns whose NaN cells mean "not logged in this row": NaN beside a finite number
+    of the same column in two or more epochs (an export that writes NaN for an empty cell,
+    pandas' ``na_rep``, W&B's history, where each row logs some columns). A run diverges once:
+    after the epoch whose last steps turned NaN, no epoch has a finite number left."""
+    out = set()
+    for key in groups[0][0] if groups else ():
+        mixed = 0
+        for rows in groups:
+            values = np.array([r[key] for r in rows if r[key] is not None], dtype=np.float64)
+            mixed += bool(np.isnan(values).any() and np.isfinite(values).any())
+        if mixed >= 2:
+            out.add(key)
+    return out
 
 
 #: The most epochs a CSV's whole-numbered ``epoch`` column may spread its rows over.
@@ -459,9 +490,12 @@ def check_epoch(epoch: Any, where: str) -> None:
         )
 
 
-def _merged(values: list[float | None]) -> float | None:
-    """The value of one column over rows of one epoch (``None``: no row has a number)."""
+def _merged(values: list[float | None], nan_blank: bool = False) -> float | None:
+    """The value of one column over rows of one epoch (``None``: no row has a number); with
+    ``nan_blank``, a NaN beside numbers is a blank cell (see :func:`_nan_as_blank`)."""
     numbers = [x for x in values if x is not None]
+    if nan_blank and any(not math.isnan(x) for x in numbers):
+        numbers = [x for x in numbers if not math.isnan(x)]
     if not numbers:
         return None
     if not math.isfinite(numbers[-1]):
