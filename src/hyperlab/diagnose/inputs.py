@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperlab.diagnose.loggers import logger_names, rename_hint
 from hyperlab.diagnose.points import points
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 
@@ -51,7 +52,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if missing:
         raise InputError(
             f"curves lack the required column(s) {missing}; got {sorted(map(str, curves))}"
-            + _rename_hint(list(map(str, curves)))
+            + rename_hint(list(map(str, curves)))
         )
     out: dict[str, np.ndarray] = {}
     for key in (*REQUIRED, *OPTIONAL):
@@ -106,45 +107,6 @@ def _check_floor(loss: np.ndarray, key: str) -> None:
             "negative log-likelihood of a density, a loss minus a baseline) would be "
             "misread. Diagnose a loss >= 0, or one shifted by its known floor (loss - floor)"
         )
-
-
-#: Column names of common loggers -> the name diagnose reads (Keras's ``history.history``,
-#: PyTorch Lightning's ``on_epoch`` logs, Hugging Face's ``eval_loss``, short accuracy names).
-ALIASES = {
-    "loss": "train_loss",
-    "training_loss": "train_loss",
-    "train_loss_epoch": "train_loss",
-    "val_loss_epoch": "val_loss",
-    "valid_loss": "val_loss",
-    "validation_loss": "val_loss",
-    "eval_loss": "val_loss",
-    "accuracy": "train_metric",
-    "acc": "train_metric",
-    "train_acc": "train_metric",
-    "train_accuracy": "train_metric",
-    "val_accuracy": "val_metric",
-    "val_acc": "val_metric",
-}
-
-
-def _rename_hint(names: list[str]) -> str:
-    """The renamings that would give ``names`` (columns or keys) the ones diagnose reads, as
-    the end of an error message ('' when none applies)."""
-    lower = [n.strip().lower() for n in names]
-    moves: dict[str, str] = {}
-    for name, key in zip(names, lower):
-        target = ALIASES.get(key)
-        if target and target not in lower and target not in moves.values():
-            moves[name] = target
-    other = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
-    if other:
-        return (
-            f"; the line is split at commas and holds none, but {other[0]!r}: save the file "
-            "comma-separated (pandas: to_csv without sep)"
-        )
-    if not moves:
-        return ""
-    return "; rename " + ", ".join(f"{a!r} to {b!r}" for a, b in moves.items())
 
 
 def _apart_hint(out: dict[str, np.ndarray]) -> str:
@@ -262,7 +224,8 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     its floor first), the metrics as an accuracy (higher is better, in [0, 1]).
 
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
-    ``train_metric``, ``val_metric`` (other columns are ignored); one row per epoch; empty cells,
+    ``train_metric``, ``val_metric`` (other loggers' names for them are read as these, see
+    :mod:`hyperlab.diagnose.loggers`; other columns are ignored); one row per epoch; empty cells,
     ``nan`` and ``inf`` are allowed. An empty cell, or one that says ``NA`` (Keras's CSVLogger
     writes it for an epoch without validation), ``N/A``, ``null`` or ``None``, is a missing point
     (a loss measured every few epochs). Rows that share an ``epoch`` (loggers that write train
@@ -295,7 +258,7 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
             f"{path}: the file is empty (expected a header line and one row per epoch)"
         )
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in "[{":
-        curves = _parse_json(text, path)
+        curves = _logger_keys(_parse_json(text, path), path)
     else:
         curves = _parse_csv(text, path)
     try:
@@ -303,6 +266,16 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
     return {k: [float(x) for x in v] for k, v in checked.items()}
+
+
+def _logger_keys(curves: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A JSON file's curves with other loggers' names read as diagnose's (see
+    :func:`hyperlab.diagnose.loggers.logger_names`)."""
+    try:
+        read_as = logger_names([str(k) for k in curves])
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return {read_as.get(str(k), k): v for k, v in curves.items()}
 
 
 def _read_text(path: Path) -> str:
@@ -324,7 +297,11 @@ def _read_text(path: Path) -> str:
 
 def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
     rows = list(csv.reader(text.splitlines()))
-    header = [h.strip().lower() for h in rows[0]]
+    try:
+        read_as = logger_names(rows[0])
+    except InputError as exc:
+        raise InputError(f"{path}, line 1: {exc}") from None
+    header = [read_as.get(h, h).strip().lower() for h in rows[0]]
     twice = sorted(
         {h for h in header if h in (*REQUIRED, *OPTIONAL, "epoch") and header.count(h) > 1}
     )
@@ -335,7 +312,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
         raise InputError(
             f"{path}, line 1: the header lacks the required column(s) {missing}; "
             f"got {rows[0]} (expected epoch, train_loss, val_loss[, train_metric, val_metric])"
-            + _rename_hint(rows[0])
+            + rename_hint(header)
         )
     cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL) if k in header}
     if "epoch" in header:
@@ -348,7 +325,12 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
             raise InputError(
                 f"{path}, line {line_no}: expected {len(header)} values, got {len(row)}: {row}"
             )
-        parsed.append((line_no, {k: _cell(row[c], k, path, line_no) for k, c in cols.items()}))
+        parsed.append(
+            (
+                line_no,
+                {k: _cell(row[c], rows[0][c].strip(), path, line_no) for k, c in cols.items()},
+            )
+        )
     if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
     if "epoch" in cols:

@@ -1,0 +1,89 @@
+"""``diagnose`` on the files other tools write, in their own column names and layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hyperlab.cli import main
+from hyperlab.diagnose import diagnose, read_curves
+from hyperlab.errors import InputError
+
+
+def _overfit(n: int = 30) -> tuple[list[float], list[float], list[float]]:
+    """Train and validation loss of an overfitting run, and its validation accuracy."""
+    t = np.arange(n, dtype=np.float64)
+    tr = 1.2 * np.exp(-t / 6) + 0.02
+    va = 0.55 + 0.9 * np.exp(-t / 4) + 0.012 * np.maximum(t - 10, 0) ** 1.3
+    acc = 0.82 - 0.3 * np.exp(-t / 4) - 0.002 * np.maximum(t - 10, 0)
+    return tr.tolist(), va.tolist(), acc.tolist()
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _canonical(tmp_path: Path) -> dict[str, list[float]]:
+    tr, va, acc = _overfit()
+    lines = ["epoch,train_loss,val_loss,val_metric"]
+    lines += [f"{e},{tr[e]!r},{va[e]!r},{acc[e]!r}" for e in range(len(tr))]
+    return read_curves(_write(tmp_path / "canonical.csv", lines))
+
+
+def test_a_keras_csvlogger_file_is_read_under_its_names(tmp_path: Path) -> None:
+    """Keras's CSVLogger (epochs from 0, keys sorted, a learning-rate column from a scheduler)
+    was refused: "the header lacks the required column(s) ['train_loss']; ... rename"."""
+    tr, va, acc = _overfit()
+    lines = ["epoch,accuracy,learning_rate,loss,val_accuracy,val_loss"]
+    lines += [
+        f"{e},{min(1.0, acc[e] + 0.1)!r},0.001,{tr[e]!r},{acc[e]!r},{va[e]!r}"
+        for e in range(len(tr))
+    ]
+    curves = read_curves(_write(tmp_path / "training.log", lines))
+    want = _canonical(tmp_path)
+    assert set(curves) == {"train_loss", "val_loss", "train_metric", "val_metric"}
+    assert all(curves[k] == want[k] for k in want)
+    assert diagnose(curves).primary.name == "overfitting"
+
+
+def test_a_lightning_metrics_csv_reads_its_epoch_rows_not_its_step_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lightning's CSVLogger interleaves step rows (``train_loss_step``), a validation row and
+    an epoch row (``train_loss_epoch``) under one epoch; the train curve is the epoch rows'."""
+    tr, va, acc = _overfit()
+    lines = ["epoch,step,train_loss_epoch,train_loss_step,val_acc,val_loss"]
+    for e in range(len(tr)):
+        last = 25 * e + 24
+        lines += [f"{e},{25 * e + s},,{tr[e] * 3 + s!r},," for s in (9, 19)]  # not the curve
+        lines += [f"{e},{last},,,{acc[e]!r},{va[e]!r}", f"{e},{last},{tr[e]!r},,,"]
+    src = _write(tmp_path / "metrics.csv", lines)
+    assert read_curves(src) == _canonical(tmp_path)
+    assert main(["diagnose", str(src), "--no-html"]) == 0
+    assert "Diagnosis of 30 epochs: overfitting" in capsys.readouterr().out
+
+
+def test_names_with_a_slash_are_read_and_two_names_for_one_curve_are_refused(
+    tmp_path: Path,
+) -> None:
+    tr, va, _ = _overfit()
+    lines = ["epoch,train/loss,val/loss"] + [f"{e},{tr[e]!r},{va[e]!r}" for e in range(len(tr))]
+    assert read_curves(_write(tmp_path / "slash.csv", lines))["val_loss"] == va
+    both = ["epoch,loss,train/loss,val_loss", "0,1.0,1.0,1.1"]
+    with pytest.raises(
+        InputError, match=r"line 1: the columns \['loss', 'train/loss'\] could each be train_loss"
+    ):
+        read_curves(_write(tmp_path / "both.csv", both))
+    # a file's own name wins over another logger's
+    own = ["epoch,loss,train_loss,val_loss"] + [
+        f"{e},9.0,{tr[e]!r},{va[e]!r}" for e in range(len(tr))
+    ]
+    assert read_curves(_write(tmp_path / "own.csv", own))["train_loss"] == tr
+
+
+def test_curves_given_in_python_keep_diagnoses_names() -> None:
+    with pytest.raises(InputError, match="rename 'loss' to 'train_loss'"):
+        diagnose({"loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.6, 0.5]})
