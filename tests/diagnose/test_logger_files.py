@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -87,3 +89,56 @@ def test_names_with_a_slash_are_read_and_two_names_for_one_curve_are_refused(
 def test_curves_given_in_python_keep_diagnoses_names() -> None:
     with pytest.raises(InputError, match="rename 'loss' to 'train_loss'"):
         diagnose({"loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.6, 0.5]})
+
+
+def _trainer_state(steps_per_epoch: int = 1563, logging_steps: int = 500) -> dict[str, Any]:
+    """A Hugging Face Trainer's ``trainer_state.json``: training loss every ``logging_steps``,
+    an evaluation at each epoch's end, the run's closing summary last."""
+    tr, va, acc = _overfit(10)
+    history: list[dict[str, Any]] = []
+    for e in range(10):
+        end = (e + 1) * steps_per_epoch
+        for step in range(logging_steps, end + 1, logging_steps):
+            if step > e * steps_per_epoch:
+                epoch = round(step / steps_per_epoch, 4)
+                history.append({"epoch": epoch, "learning_rate": 5e-5, "loss": tr[e], "step": step})
+        history.append(
+            {
+                "epoch": e + 1.0,
+                "eval_accuracy": acc[e],
+                "eval_loss": va[e],
+                "eval_runtime": 3.2,
+                "step": end,
+            }
+        )
+    history.append(
+        {"epoch": 10.0, "step": 10 * steps_per_epoch, "train_loss": 0.31, "train_runtime": 812.5}
+    )
+    return {"best_metric": min(va), "global_step": 10 * steps_per_epoch, "log_history": history}
+
+
+@pytest.mark.parametrize("form", ["trainer_state.json", "log_history.json"])
+def test_a_hugging_face_trainer_log_is_one_point_per_evaluation(tmp_path: Path, form: str) -> None:
+    """trainer_state.json was refused with its top-level keys ("lack ... ['train_loss',
+    'val_loss']; got ['best_metric', ...]"); its log_history with a renaming that led nowhere
+    (its only train_loss is the run's closing summary)."""
+    state = _trainer_state()
+    data = state if form == "trainer_state.json" else state["log_history"]
+    curves = read_curves(_write(tmp_path / form, [json.dumps(data)]))
+    tr, va, acc = _overfit(10)
+    assert curves == {"train_loss": tr, "val_loss": va, "val_metric": acc}
+    # an evaluation with no training loss logged since the one before: a missing point
+    sparse = _trainer_state(steps_per_epoch=300, logging_steps=500)
+    curves = read_curves(_write(tmp_path / "sparse.json", [json.dumps(sparse)]))
+    assert np.isnan(curves["train_loss"][0]) and curves["train_loss"][1] == tr[1]
+    assert curves["val_loss"] == va
+
+
+def test_a_trainer_log_without_evaluation_is_refused_with_the_fix(tmp_path: Path) -> None:
+    state = _trainer_state()
+    state["log_history"] = [r for r in state["log_history"] if "eval_loss" not in r]
+    with pytest.raises(
+        InputError,
+        match=r"state.json: a Hugging Face Trainer log with no evaluation.*eval_strategy",
+    ):
+        read_curves(_write(tmp_path / "state.json", [json.dumps(state)]))

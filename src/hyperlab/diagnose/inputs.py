@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.diagnose.loggers import logger_names, rename_hint
+from hyperlab.diagnose.loggers import logger_names, rename_hint, trainer_rows
 from hyperlab.diagnose.points import points
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 
@@ -236,8 +236,9 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     Whole-numbered epochs place the rows: epoch ``e`` is the ``e``-th epoch (the ``e + 1``-th
     when they start at 0), and the epochs between logged ones are missing points (a run logged
     every 5 epochs is read over all of them). JSON: an object ``{"train_loss": [...], ...}``
-    (optionally under a ``"curves"`` key, as the lab stores trials) or a list of per-epoch row
-    objects.
+    (optionally under a ``"curves"`` key, as the lab stores trials), a list of per-epoch row
+    objects, or a Hugging Face Trainer's ``trainer_state.json`` (or its ``log_history``), read
+    as one point per evaluation (:func:`hyperlab.diagnose.loggers.trainer_rows`).
 
     Args:
         path: The file.
@@ -491,6 +492,10 @@ def _parse_json(text: str, path: Path) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    try:
+        data = trainer_rows(data) or data
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("curves"), dict):
         data = data["curves"]
     if isinstance(data, list):

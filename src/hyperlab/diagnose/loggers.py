@@ -5,12 +5,15 @@ Keras (``CSVLogger``, ``history.history``), PyTorch Lightning (``CSVLogger``'s
 the curves their own way. A curve file is read under diagnose's names: a column that
 :data:`ALIASES` names is read as its curve when the file lacks that curve's own name
 (:func:`logger_names`). Curves given in Python keep diagnose's names; an error names the
-renaming (:func:`rename_hint`).
+renaming (:func:`rename_hint`). A Hugging Face Trainer's ``trainer_state.json`` logs training
+and evaluation as entries of their own, at steps of their own: :func:`trainer_rows` makes it
+one row per evaluation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from hyperlab.errors import InputError
 
@@ -92,3 +95,56 @@ def rename_hint(names: list[str]) -> str:
     if not moves:
         return ""
     return "; rename " + ", ".join(f"{a!r} to {b!r}" for a, b in moves.items())
+
+
+def trainer_rows(data: Any) -> list[dict[str, Any]] | None:
+    """A Hugging Face Trainer's log as one row per evaluation (``None``: ``data`` is none).
+
+    Args:
+        data: A parsed JSON file: the Trainer's ``trainer_state.json`` (an object with a
+            ``log_history`` list) or that list (entries with a ``step``, one of them an
+            evaluation with ``eval_loss``).
+
+    Returns:
+        One row per evaluation: its ``epoch``, ``eval_loss`` as ``val_loss``,
+        ``eval_accuracy`` as ``val_metric`` and, as ``train_loss``, the last training loss
+        (``loss``) logged since the evaluation before it, as the Trainer's own table shows it
+        (``None`` where it shows "No log"). The run's closing entry (``train_loss`` over the
+        whole run, ``train_runtime``) is no point of a curve and is left out.
+
+    Raises:
+        InputError: The log holds no evaluation.
+    """
+    if isinstance(data, dict) and isinstance(data.get("log_history"), list):
+        history = data["log_history"]
+    elif _is_trainer_log(data):
+        history = data
+    else:
+        return None
+    rows, train = [], None
+    for entry in history:
+        if not isinstance(entry, dict):
+            raise InputError(f"log_history holds {entry!r}; expected one object per log entry")
+        if "eval_loss" in entry:
+            val = {"val_loss": entry["eval_loss"], "val_metric": entry.get("eval_accuracy")}
+            rows.append({"epoch": entry.get("epoch"), "train_loss": train, **val})
+            train = None
+        elif "loss" in entry:
+            train = entry["loss"]
+    if not rows:
+        raise InputError(
+            "a Hugging Face Trainer log with no evaluation (no entry has 'eval_loss'): a "
+            "diagnosis needs a validation loss; train with an eval_dataset and "
+            "eval_strategy='epoch' (or 'steps')"
+        )
+    return rows
+
+
+def _is_trainer_log(data: Any) -> bool:
+    """Whether ``data`` is a Trainer's ``log_history`` list: entries with a ``step``, one of
+    them an evaluation (``eval_loss``)."""
+    return (
+        isinstance(data, list)
+        and all(isinstance(r, dict) and "step" in r for r in data)
+        and any("eval_loss" in r for r in data)
+    )
