@@ -142,3 +142,27 @@ def test_a_trainer_log_without_evaluation_is_refused_with_the_fix(tmp_path: Path
         match=r"state.json: a Hugging Face Trainer log with no evaluation.*eval_strategy",
     ):
         read_curves(_write(tmp_path / "state.json", [json.dumps(state)]))
+
+
+def test_a_tensorboard_scalar_export_is_refused_with_how_to_join_it(tmp_path: Path) -> None:
+    """TensorBoard's "Download CSV" holds one scalar (Wall time, Step, Value); the refusal
+    named the columns it lacks, not what the file is."""
+    lines = ["Wall time,Step,Value"] + [
+        f"{1.7e9 + 12.5 * s!r},{s},{1.0 / (s + 1)!r}" for s in range(9)
+    ]
+    with pytest.raises(InputError, match=r"TensorBoard's export of one scalar.*joined on Step"):
+        read_curves(_write(tmp_path / "run-train-tag-epoch_loss.csv", lines))
+
+
+def test_accuracy_with_no_loss_is_refused_as_such(tmp_path: Path) -> None:
+    """A file of accuracies only was refused with "rename 'train_acc' to 'train_metric', ...",
+    after which it still lacked both losses."""
+    lines = ["epoch,train_acc,val_acc"] + [
+        f"{e},{0.5 + 0.04 * e!r},{0.5 + 0.03 * e!r}" for e in range(10)
+    ]
+    with pytest.raises(InputError) as info:
+        read_curves(_write(tmp_path / "acc.csv", lines))
+    assert "'train_acc', 'val_acc' are metrics (higher is better), not a loss" in str(info.value)
+    assert "rename" not in str(info.value)
+    with pytest.raises(InputError, match=r"'val_accuracy' is a metric.*not a loss"):
+        diagnose({"val_accuracy": [0.5, 0.6, 0.7]})

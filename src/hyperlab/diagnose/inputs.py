@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.diagnose.loggers import logger_names, rename_hint, trainer_rows
+from hyperlab.diagnose.loggers import logger_names, missing_hint, trainer_rows
 from hyperlab.diagnose.points import points
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 
@@ -52,7 +52,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if missing:
         raise InputError(
             f"curves lack the required column(s) {missing}; got {sorted(map(str, curves))}"
-            + rename_hint(list(map(str, curves)))
+            + missing_hint(list(map(str, curves)))
         )
     out: dict[str, np.ndarray] = {}
     for key in (*REQUIRED, *OPTIONAL):
@@ -313,7 +313,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
         raise InputError(
             f"{path}, line 1: the header lacks the required column(s) {missing}; "
             f"got {rows[0]} (expected epoch, train_loss, val_loss[, train_metric, val_metric])"
-            + rename_hint(header)
+            + missing_hint(rows[0], renames=False)
         )
     cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL) if k in header}
     if "epoch" in header:

@@ -5,7 +5,7 @@ Keras (``CSVLogger``, ``history.history``), PyTorch Lightning (``CSVLogger``'s
 the curves their own way. A curve file is read under diagnose's names: a column that
 :data:`ALIASES` names is read as its curve when the file lacks that curve's own name
 (:func:`logger_names`). Curves given in Python keep diagnose's names; an error names the
-renaming (:func:`rename_hint`). A Hugging Face Trainer's ``trainer_state.json`` logs training
+renaming (:func:`missing_hint`). A Hugging Face Trainer's ``trainer_state.json`` logs training
 and evaluation as entries of their own, at steps of their own: :func:`trainer_rows` makes it
 one row per evaluation.
 """
@@ -77,21 +77,39 @@ def logger_names(names: Sequence[str]) -> dict[str, str]:
     return {given[0]: curve for curve, given in found.items()}
 
 
-def rename_hint(names: list[str]) -> str:
-    """The renamings that would give ``names`` (columns or keys) the ones diagnose reads, as
-    the end of an error message ('' when none applies)."""
+def missing_hint(names: list[str], *, renames: bool = True) -> str:
+    """How to give ``names`` (columns or keys that lack a loss) the curves diagnose reads, as
+    the end of an error message ('' when nothing applies): a file split at another separator,
+    a TensorBoard export of one scalar, metrics with no loss, or (with ``renames``: names not
+    read as loggers' names already) the renamings.
+    """
     lower = [n.strip().lower() for n in names]
-    moves: dict[str, str] = {}
-    for name in names:
-        target = _curve(name)
-        if target and target not in lower and target not in moves.values():
-            moves[name] = target
     other = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
     if other:
         return (
             f"; the line is split at commas and holds none, but {other[0]!r}: save the file "
             "comma-separated (pandas: to_csv without sep)"
         )
+    if lower == ["wall time", "step", "value"]:
+        return (
+            "; this is TensorBoard's export of one scalar: put the train and the validation "
+            "loss of the run in one file, joined on Step (columns epoch, train_loss, val_loss)"
+        )
+    curves = {n: _curve(n) for n in names}
+    if not {"train_loss", "val_loss"} & set(curves.values()):
+        metrics = [n for n, c in curves.items() if c in ("train_metric", "val_metric")]
+        shown = ", ".join(map(repr, metrics))
+        return (
+            f"; {shown} {'is a metric' if len(metrics) == 1 else 'are metrics'} (higher is "
+            "better), not a loss: a diagnosis needs the train and the validation loss (a metric "
+            "is read beside them); log the losses too"
+            if metrics
+            else ""
+        )
+    moves: dict[str, str] = {}
+    for name, target in curves.items():
+        if renames and target and target not in lower and target not in moves.values():
+            moves[name] = target
     if not moves:
         return ""
     return "; rename " + ", ".join(f"{a!r} to {b!r}" for a, b in moves.items())
