@@ -166,3 +166,11 @@ def test_accuracy_with_no_loss_is_refused_as_such(tmp_path: Path) -> None:
     assert "rename" not in str(info.value)
     with pytest.raises(InputError, match=r"'val_accuracy' is a metric.*not a loss"):
         diagnose({"val_accuracy": [0.5, 0.6, 0.7]})
+
+
+def test_rows_without_an_epoch_are_refused_with_how_to_fill_it(tmp_path: Path) -> None:
+    """A W&B history with the epoch logged beside the validation only: the refusal said "the
+    'epoch' cell is empty", not what to do."""
+    lines = ["_step,epoch,loss,val_loss", "0,,1.0,", "1,,0.9,", "2,0,,1.1"]
+    with pytest.raises(InputError, match=r"line 2: the 'epoch' cell is empty; .*bfill"):
+        read_curves(_write(tmp_path / "history.csv", lines))

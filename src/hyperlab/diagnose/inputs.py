@@ -381,7 +381,12 @@ def _merge_epochs(
     for line_no, row in parsed:
         epoch = row["epoch"]
         if epoch is None:
-            raise InputError(f"{path}, line {line_no}: the 'epoch' cell is empty")
+            raise InputError(
+                f"{path}, line {line_no}: the 'epoch' cell is empty; each row needs its epoch "
+                "to be merged with the other rows of that epoch (a history that logs the epoch "
+                "on some rows only, as W&B's does when it comes with the validation: fill it "
+                "from the row of the epoch, pandas: df['epoch'].bfill() when that row ends it)"
+            )
         check_epoch(epoch, f"{path}, line {line_no}")
         last = groups[-1][1][0]["epoch"] if groups else None
         if last is not None and epoch < last:
