@@ -174,3 +174,19 @@ def test_rows_without_an_epoch_are_refused_with_how_to_fill_it(tmp_path: Path) -
     lines = ["_step,epoch,loss,val_loss", "0,,1.0,", "1,,0.9,", "2,0,,1.1"]
     with pytest.raises(InputError, match=r"line 2: the 'epoch' cell is empty; .*bfill"):
         read_curves(_write(tmp_path / "history.csv", lines))
+
+
+def test_an_error_about_a_curve_names_the_column_it_was_read_from(tmp_path: Path) -> None:
+    """A percentage in Lightning's ``val_acc`` was refused as "val_metric is 52", a name the
+    file does not hold."""
+    lines = ["epoch,loss,val_loss,val_acc", "0,1.0,1.1,52.0", "1,0.8,0.9,61.5", "2,0.7,0.85,66"]
+    with pytest.raises(
+        InputError,
+        match=r"val_metric is 52 .*\(read 'loss' as train_loss, 'val_acc' as val_metric\)$",
+    ):
+        read_curves(_write(tmp_path / "pct.csv", lines))
+    history = {"loss": [1.0, 0.8, 0.7], "val_loss": [1.1, 0.9, 0.85], "val_accuracy": [52.0] * 3}
+    with pytest.raises(
+        InputError, match=r"\(read 'loss' as train_loss, 'val_accuracy' as val_metric\)$"
+    ):
+        read_curves(_write(tmp_path / "history.json", [json.dumps(history)]))

@@ -259,24 +259,26 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
             f"{path}: the file is empty (expected a header line and one row per epoch)"
         )
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in "[{":
-        curves = _logger_keys(_parse_json(text, path), path)
+        data = _parse_json(text, path)
+        read_as = _read_as(list(data), str(path))
+        curves = {read_as.get(k, k): v for k, v in data.items()}
     else:
-        curves = _parse_csv(text, path)
+        curves, read_as = _parse_csv(text, path)
     try:
         checked = check_curves(curves)
     except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
+        names = ", ".join(f"{a!r} as {b}" for a, b in read_as.items())
+        raise InputError(f"{path}: {exc}" + (f" (read {names})" if names else "")) from None
     return {k: [float(x) for x in v] for k, v in checked.items()}
 
 
-def _logger_keys(curves: dict[str, Any], path: Path) -> dict[str, Any]:
-    """A JSON file's curves with other loggers' names read as diagnose's (see
-    :func:`hyperlab.diagnose.loggers.logger_names`)."""
+def _read_as(names: list[str], where: str) -> dict[str, str]:
+    """Which of a file's columns (or keys) are read as which curve (see
+    :func:`hyperlab.diagnose.loggers.logger_names`); ``where`` names the file in an error."""
     try:
-        read_as = logger_names([str(k) for k in curves])
+        return logger_names(names)
     except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    return {read_as.get(str(k), k): v for k, v in curves.items()}
+        raise InputError(f"{where}: {exc}") from None
 
 
 def _read_text(path: Path) -> str:
@@ -296,12 +298,10 @@ def _read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
-def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
+def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """The file's curves, and which of its columns were read as which curve."""
     rows = list(csv.reader(text.splitlines()))
-    try:
-        read_as = logger_names(rows[0])
-    except InputError as exc:
-        raise InputError(f"{path}, line 1: {exc}") from None
+    read_as = _read_as(rows[0], f"{path}, line 1")
     header = [read_as.get(h, h).strip().lower() for h in rows[0]]
     twice = sorted(
         {h for h in header if h in (*REQUIRED, *OPTIONAL, "epoch") and header.count(h) > 1}
@@ -343,7 +343,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
                 f"{path}: column {key!r} holds no values (every cell is empty); a diagnosis "
                 "needs both losses (a loss that became nan or inf is a value: the run diverged)"
             )
-    return {k: [_or_nan(r[k]) for _, r in parsed] for k in keys}
+    return {k: [_or_nan(r[k]) for _, r in parsed] for k in keys}, read_as
 
 
 def _or_nan(x: float | None) -> float:
