@@ -126,9 +126,10 @@ def trainer_rows(data: Any) -> list[dict[str, Any]] | None:
     Returns:
         One row per evaluation: its ``epoch``, ``eval_loss`` as ``val_loss``,
         ``eval_accuracy`` as ``val_metric`` and, as ``train_loss``, the last training loss
-        (``loss``) logged since the evaluation before it, as the Trainer's own table shows it
-        (``None`` where it shows "No log"). The run's closing entry (``train_loss`` over the
-        whole run, ``train_runtime``) is no point of a curve and is left out.
+        (``loss``) logged since the evaluation before it (``None``, a missing point, where
+        none was: the Trainer's notebook table would repeat an older one, which reads as a
+        plateau). The run's closing entry (``train_loss`` over the whole run,
+        ``train_runtime``) is no point of a curve and is left out.
 
     Raises:
         InputError: The log holds no evaluation.
