@@ -208,3 +208,55 @@ def test_no_printed_advice_has_a_factor_of_one() -> None:
         assert (a.direction == "keep") == (a.factor == 1.0), a
     over = d.finding("overfitting")
     assert over is None or "+0%" not in over.evidence, d.summary()
+
+
+def test_na_cells_of_keras_csvlogger_are_missing_points(tmp_path: Path) -> None:
+    """Keras's CSVLogger writes NA where an epoch has no validation (``validation_freq=3``);
+    the file was refused ("column 'val_loss' holds 'NA', which is not a number")."""
+    tr, va = _overfit(30)
+    rows = [(e, tr[e], va[e] if e % 3 == 2 else None) for e in range(30)]
+    blanks = _write_csv(tmp_path / "blanks.csv", rows)
+    na = tmp_path / "na.csv"
+    na.write_text(blanks.read_text().replace(",\n", ",NA\n").replace(",,", ",n/a,"))
+    assert "NA" in na.read_text()
+    got, want = read_curves(na), read_curves(blanks)
+    assert np.array_equal(got["val_loss"], want["val_loss"], equal_nan=True)
+    assert got["train_loss"] == want["train_loss"]
+    assert _diagnose_file(na).primary.name == "overfitting"
+
+
+def _logged_apart(tr: Sequence[float], va: Sequence[float], blank: str) -> str:
+    """A W&B-style history: two train rows and one validation row an epoch, ``blank`` in the
+    cells a row did not log."""
+    lines = ["_step,epoch,train_loss,val_loss"]
+    for e, (a, b) in enumerate(zip(tr, va)):
+        for k in range(2):
+            lines.append(f"{len(lines) - 1},{e},{float(a) * (1.05 - 0.1 * k)!r},{blank}")
+        lines.append(f"{len(lines) - 1},{e},{blank},{float(b)!r}")
+    return "\n".join(lines) + "\n"
+
+
+def test_nan_written_for_cells_a_row_did_not_log_is_a_blank(tmp_path: Path) -> None:
+    """Each epoch's validation row holds train_loss NaN (pandas' na_rep, a W&B history): the
+    merged train loss was that last NaN at every epoch, and the file was refused as "train_loss
+    is NaN at every epoch ... was never computed"."""
+    tr, va = _overfit(30)
+    with_nan = _write_csv_text(tmp_path / "nan.csv", _logged_apart(tr, va, "NaN"))
+    with_blank = _write_csv_text(tmp_path / "blank.csv", _logged_apart(tr, va, ""))
+    got, want = read_curves(with_nan), read_curves(with_blank)
+    assert all(np.array_equal(got[k], want[k], equal_nan=True) for k in ("train_loss", "val_loss"))
+    d = _diagnose_file(with_nan)
+    assert d.primary.name == "overfitting", d.summary()
+    _not_diverged(d)
+    # such a file's run that blows up and is NaN to the end still diverged
+    tr_div = [*tr[:10], 50.0, 5000.0, *[math.nan] * 5]
+    va_div = [*va[:10], 60.0, 6000.0, *[math.nan] * 5]
+    diverged = _diagnose_file(
+        _write_csv_text(tmp_path / "d.csv", _logged_apart(tr_div, va_div, "nan"))
+    )
+    assert diverged.primary.name == "lr-too-high" and "diverged" in diverged.primary.evidence
+
+
+def _write_csv_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

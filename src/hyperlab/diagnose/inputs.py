@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperlab.diagnose.loggers import logger_names, missing_hint, trainer_rows
 from hyperlab.diagnose.points import points
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 
@@ -51,7 +52,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if missing:
         raise InputError(
             f"curves lack the required column(s) {missing}; got {sorted(map(str, curves))}"
-            + _rename_hint(list(map(str, curves)))
+            + missing_hint(list(map(str, curves)))
         )
     out: dict[str, np.ndarray] = {}
     for key in (*REQUIRED, *OPTIONAL):
@@ -106,45 +107,6 @@ def _check_floor(loss: np.ndarray, key: str) -> None:
             "negative log-likelihood of a density, a loss minus a baseline) would be "
             "misread. Diagnose a loss >= 0, or one shifted by its known floor (loss - floor)"
         )
-
-
-#: Column names of common loggers -> the name diagnose reads (Keras's ``history.history``,
-#: PyTorch Lightning's ``on_epoch`` logs, Hugging Face's ``eval_loss``, short accuracy names).
-ALIASES = {
-    "loss": "train_loss",
-    "training_loss": "train_loss",
-    "train_loss_epoch": "train_loss",
-    "val_loss_epoch": "val_loss",
-    "valid_loss": "val_loss",
-    "validation_loss": "val_loss",
-    "eval_loss": "val_loss",
-    "accuracy": "train_metric",
-    "acc": "train_metric",
-    "train_acc": "train_metric",
-    "train_accuracy": "train_metric",
-    "val_accuracy": "val_metric",
-    "val_acc": "val_metric",
-}
-
-
-def _rename_hint(names: list[str]) -> str:
-    """The renamings that would give ``names`` (columns or keys) the ones diagnose reads, as
-    the end of an error message ('' when none applies)."""
-    lower = [n.strip().lower() for n in names]
-    moves: dict[str, str] = {}
-    for name, key in zip(names, lower):
-        target = ALIASES.get(key)
-        if target and target not in lower and target not in moves.values():
-            moves[name] = target
-    other = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
-    if other:
-        return (
-            f"; the line is split at commas and holds none, but {other[0]!r}: save the file "
-            "comma-separated (pandas: to_csv without sep)"
-        )
-    if not moves:
-        return ""
-    return "; rename " + ", ".join(f"{a!r} to {b!r}" for a, b in moves.items())
 
 
 def _apart_hint(out: dict[str, np.ndarray]) -> str:
@@ -262,16 +224,21 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     its floor first), the metrics as an accuracy (higher is better, in [0, 1]).
 
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
-    ``train_metric``, ``val_metric`` (other columns are ignored); one row per epoch; empty cells,
-    ``nan`` and ``inf`` are allowed. An empty cell is a missing point (a loss measured every few
-    epochs). Rows that share an ``epoch`` (loggers that write train and validation rows apart,
-    or one row per logged step) are merged into one: each column's value is the mean of its
-    numbers in those rows, or the last one when that is NaN/inf. Whole-numbered epochs place
-    the rows: epoch ``e`` is the ``e``-th epoch (the ``e + 1``-th when they start at 0), and the
-    epochs between logged ones are missing points (a run logged every 5 epochs is read over all
-    of them). JSON: an object
-    ``{"train_loss": [...], ...}`` (optionally under a ``"curves"`` key, as the lab stores
-    trials) or a list of per-epoch row objects.
+    ``train_metric``, ``val_metric`` (other loggers' names for them are read as these, see
+    :mod:`hyperlab.diagnose.loggers`; other columns are ignored); one row per epoch; empty cells,
+    ``nan`` and ``inf`` are allowed. An empty cell, or one that says ``NA`` (Keras's CSVLogger
+    writes it for an epoch without validation), ``N/A``, ``null`` or ``None``, is a missing point
+    (a loss measured every few epochs). Rows that share an ``epoch`` (loggers that write train
+    and validation rows apart, or one row per logged step) are merged into one: each column's
+    value is the mean of its numbers in those rows, or the last one when that is NaN/inf; a
+    column with NaN beside its numbers in two or more epochs writes NaN for "not logged in this
+    row" (pandas' ``na_rep``, a W&B history), and its NaN cells count as empty there.
+    Whole-numbered epochs place the rows: epoch ``e`` is the ``e``-th epoch (the ``e + 1``-th
+    when they start at 0), and the epochs between logged ones are missing points (a run logged
+    every 5 epochs is read over all of them). JSON: an object ``{"train_loss": [...], ...}``
+    (optionally under a ``"curves"`` key, as the lab stores trials), a list of per-epoch row
+    objects, or a Hugging Face Trainer's ``trainer_state.json`` (or its ``log_history``), read
+    as one point per evaluation (:func:`hyperlab.diagnose.loggers.trainer_rows`).
 
     Args:
         path: The file.
@@ -292,14 +259,26 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
             f"{path}: the file is empty (expected a header line and one row per epoch)"
         )
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in "[{":
-        curves = _parse_json(text, path)
+        data = _parse_json(text, path)
+        read_as = _read_as(list(data), str(path))
+        curves = {read_as.get(k, k): v for k, v in data.items()}
     else:
-        curves = _parse_csv(text, path)
+        curves, read_as = _parse_csv(text, path)
     try:
         checked = check_curves(curves)
     except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
+        names = ", ".join(f"{a!r} as {b}" for a, b in read_as.items())
+        raise InputError(f"{path}: {exc}" + (f" (read {names})" if names else "")) from None
     return {k: [float(x) for x in v] for k, v in checked.items()}
+
+
+def _read_as(names: list[str], where: str) -> dict[str, str]:
+    """Which of a file's columns (or keys) are read as which curve (see
+    :func:`hyperlab.diagnose.loggers.logger_names`); ``where`` names the file in an error."""
+    try:
+        return logger_names(names)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def _read_text(path: Path) -> str:
@@ -319,9 +298,11 @@ def _read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
-def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
+def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """The file's curves, and which of its columns were read as which curve."""
     rows = list(csv.reader(text.splitlines()))
-    header = [h.strip().lower() for h in rows[0]]
+    read_as = _read_as(rows[0], f"{path}, line 1")
+    header = [read_as.get(h, h).strip().lower() for h in rows[0]]
     twice = sorted(
         {h for h in header if h in (*REQUIRED, *OPTIONAL, "epoch") and header.count(h) > 1}
     )
@@ -332,7 +313,7 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
         raise InputError(
             f"{path}, line 1: the header lacks the required column(s) {missing}; "
             f"got {rows[0]} (expected epoch, train_loss, val_loss[, train_metric, val_metric])"
-            + _rename_hint(rows[0])
+            + missing_hint(rows[0], renames=False)
         )
     cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL) if k in header}
     if "epoch" in header:
@@ -345,7 +326,12 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
             raise InputError(
                 f"{path}, line {line_no}: expected {len(header)} values, got {len(row)}: {row}"
             )
-        parsed.append((line_no, {k: _cell(row[c], k, path, line_no) for k, c in cols.items()}))
+        parsed.append(
+            (
+                line_no,
+                {k: _cell(row[c], rows[0][c].strip(), path, line_no) for k, c in cols.items()},
+            )
+        )
     if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
     if "epoch" in cols:
@@ -357,17 +343,22 @@ def _parse_csv(text: str, path: Path) -> dict[str, list[float]]:
                 f"{path}: column {key!r} holds no values (every cell is empty); a diagnosis "
                 "needs both losses (a loss that became nan or inf is a value: the run diverged)"
             )
-    return {k: [_or_nan(r[k]) for _, r in parsed] for k in keys}
+    return {k: [_or_nan(r[k]) for _, r in parsed] for k in keys}, read_as
 
 
 def _or_nan(x: float | None) -> float:
     return math.nan if x is None else x
 
 
+#: Cells that mean "not logged", read like an empty cell (Keras's CSVLogger writes ``NA`` where
+#: an epoch has no validation, ``validation_freq > 1``; pandas and R write these too).
+BLANK_CELLS = frozenset({"na", "n/a", "<na>", "null", "none"})
+
+
 def _cell(cell: str, key: str, path: Path, line_no: int) -> float | None:
-    """One CSV cell as a number, ``None`` when it is empty."""
+    """One CSV cell as a number, ``None`` when it is empty or a :data:`BLANK_CELLS` word."""
     cell = cell.strip()
-    if not cell:
+    if not cell or cell.lower() in BLANK_CELLS:
         return None
     try:
         return float(cell)
@@ -390,7 +381,12 @@ def _merge_epochs(
     for line_no, row in parsed:
         epoch = row["epoch"]
         if epoch is None:
-            raise InputError(f"{path}, line {line_no}: the 'epoch' cell is empty")
+            raise InputError(
+                f"{path}, line {line_no}: the 'epoch' cell is empty; each row needs its epoch "
+                "to be merged with the other rows of that epoch (a history that logs the epoch "
+                "on some rows only, as W&B's does when it comes with the validation: fill it "
+                "from the row of the epoch, pandas: df['epoch'].bfill() when that row ends it)"
+            )
         check_epoch(epoch, f"{path}, line {line_no}")
         last = groups[-1][1][0]["epoch"] if groups else None
         if last is not None and epoch < last:
@@ -402,10 +398,33 @@ def _merge_epochs(
             groups[-1][1].append(row)
         else:
             groups.append((line_no, [row]))
-    return [
-        (line_no, rs[0] if len(rs) == 1 else {k: _merged([r[k] for r in rs]) for k in rs[0]})
-        for line_no, rs in groups
-    ]
+    blank = _nan_as_blank([rs for _, rs in groups])
+    return [(line_no, _merged_row(rs, blank)) for line_no, rs in groups]
+
+
+def _merged_row(
+    rows: list[dict[str, float | None]], nan_blank: set[str]
+) -> dict[str, float | None]:
+    """The rows of one epoch as one row (see :func:`read_curves`)."""
+    if len(rows) == 1:
+        return rows[0]
+    return {k: _merged([r[k] for r in rows], k in nan_blank) for k in rows[0]}
+
+
+def _nan_as_blank(groups: list[list[dict[str, float | None]]]) -> set[str]:
+    """The columns whose NaN cells mean "not logged in this row": NaN beside a finite number
+    of the same column in two or more epochs (an export that writes NaN for an empty cell,
+    pandas' ``na_rep``, W&B's history, where each row logs some columns). A run diverges once:
+    after the epoch whose last steps turned NaN, no epoch has a finite number left."""
+    out = set()
+    for key in groups[0][0] if groups else ():
+        mixed = 0
+        for rows in groups:
+            values = np.array([r[key] for r in rows if r[key] is not None], dtype=np.float64)
+            mixed += bool(np.isnan(values).any() and np.isfinite(values).any())
+        if mixed >= 2:
+            out.add(key)
+    return out
 
 
 #: The most epochs a CSV's whole-numbered ``epoch`` column may spread its rows over.
@@ -459,9 +478,12 @@ def check_epoch(epoch: Any, where: str) -> None:
         )
 
 
-def _merged(values: list[float | None]) -> float | None:
-    """The value of one column over rows of one epoch (``None``: no row has a number)."""
+def _merged(values: list[float | None], nan_blank: bool = False) -> float | None:
+    """The value of one column over rows of one epoch (``None``: no row has a number); with
+    ``nan_blank``, a NaN beside numbers is a blank cell (see :func:`_nan_as_blank`)."""
     numbers = [x for x in values if x is not None]
+    if nan_blank and any(not math.isnan(x) for x in numbers):
+        numbers = [x for x in numbers if not math.isnan(x)]
     if not numbers:
         return None
     if not math.isfinite(numbers[-1]):
@@ -475,6 +497,10 @@ def _parse_json(text: str, path: Path) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    try:
+        data = trainer_rows(data) or data
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("curves"), dict):
         data = data["curves"]
     if isinstance(data, list):

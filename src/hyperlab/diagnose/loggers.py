@@ -1,0 +1,169 @@
+"""Other tools' names for the curves, and what their files need to be read.
+
+Keras (``CSVLogger``, ``history.history``), PyTorch Lightning (``CSVLogger``'s
+``metrics.csv``), Hugging Face (``eval_loss``) and hand-written W&B logs (``train/loss``) name
+the curves their own way. A curve file is read under diagnose's names: a column that
+:data:`ALIASES` names is read as its curve when the file lacks that curve's own name
+(:func:`logger_names`). Curves given in Python keep diagnose's names; an error names the
+renaming (:func:`missing_hint`). A Hugging Face Trainer's ``trainer_state.json`` logs training
+and evaluation as entries of their own, at steps of their own: :func:`trainer_rows` makes it
+one row per evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hyperlab.errors import InputError
+
+#: Column names of common loggers -> the curve diagnose reads (Keras's ``CSVLogger`` and
+#: ``history.history``, PyTorch Lightning's ``on_epoch`` logs, Hugging Face's ``eval_loss``,
+#: short accuracy names). A ``/`` in a name reads as ``_`` (``train/loss``).
+ALIASES = {
+    "loss": "train_loss",
+    "training_loss": "train_loss",
+    "train_loss_epoch": "train_loss",
+    "val_loss_epoch": "val_loss",
+    "valid_loss": "val_loss",
+    "validation_loss": "val_loss",
+    "eval_loss": "val_loss",
+    "accuracy": "train_metric",
+    "acc": "train_metric",
+    "train_acc": "train_metric",
+    "train_acc_epoch": "train_metric",
+    "train_accuracy": "train_metric",
+    "val_accuracy": "val_metric",
+    "val_acc": "val_metric",
+    "eval_accuracy": "val_metric",
+}
+CURVES = frozenset(ALIASES.values())
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("/", "_")
+
+
+def _curve(name: str) -> str | None:
+    """The curve ``name`` stands for (``None``: none)."""
+    key = _key(name)
+    return key if key in CURVES else ALIASES.get(key)
+
+
+def logger_names(names: Sequence[str]) -> dict[str, str]:
+    """Which of a file's column ``names`` are read as which curve.
+
+    Args:
+        names: The header's columns (or a JSON object's keys).
+
+    Returns:
+        ``{name: curve}`` for each name that :data:`ALIASES` maps to a curve that no name
+        gives under its own name (``loss`` -> ``train_loss`` unless ``train_loss`` is there).
+
+    Raises:
+        InputError: Two names would be read as one curve; the message names both.
+    """
+    own = {n.strip().lower() for n in names}
+    found: dict[str, list[str]] = {}
+    for name in names:
+        curve = _curve(name)
+        if curve is not None and curve not in own:
+            found.setdefault(curve, []).append(name)
+    for curve, given in found.items():
+        if len(given) > 1:
+            raise InputError(
+                f"the columns {given} could each be {curve}: rename the one that is to {curve!r}"
+            )
+    return {given[0]: curve for curve, given in found.items()}
+
+
+def missing_hint(names: list[str], *, renames: bool = True) -> str:
+    """How to give ``names`` (columns or keys that lack a loss) the curves diagnose reads, as
+    the end of an error message ('' when nothing applies): a file split at another separator,
+    a TensorBoard export of one scalar, metrics with no loss, or (with ``renames``: names not
+    read as loggers' names already) the renamings.
+    """
+    lower = [n.strip().lower() for n in names]
+    other = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
+    if other:
+        return (
+            f"; the line is split at commas and holds none, but {other[0]!r}: save the file "
+            "comma-separated (pandas: to_csv without sep)"
+        )
+    if lower == ["wall time", "step", "value"]:
+        return (
+            "; this is TensorBoard's export of one scalar: put the train and the validation "
+            "loss of the run in one file, joined on Step (columns epoch, train_loss, val_loss)"
+        )
+    curves = {n: _curve(n) for n in names}
+    if not {"train_loss", "val_loss"} & set(curves.values()):
+        metrics = [n for n, c in curves.items() if c in ("train_metric", "val_metric")]
+        shown = ", ".join(map(repr, metrics))
+        return (
+            f"; {shown} {'is a metric' if len(metrics) == 1 else 'are metrics'} (higher is "
+            "better), not a loss: a diagnosis needs the train and the validation loss (a metric "
+            "is read beside them); log the losses too"
+            if metrics
+            else ""
+        )
+    moves: dict[str, str] = {}
+    for name, target in curves.items():
+        if renames and target and target not in lower and target not in moves.values():
+            moves[name] = target
+    if not moves:
+        return ""
+    return "; rename " + ", ".join(f"{a!r} to {b!r}" for a, b in moves.items())
+
+
+def trainer_rows(data: Any) -> list[dict[str, Any]] | None:
+    """A Hugging Face Trainer's log as one row per evaluation (``None``: ``data`` is none).
+
+    Args:
+        data: A parsed JSON file: the Trainer's ``trainer_state.json`` (an object with a
+            ``log_history`` list) or that list (entries with a ``step``, one of them an
+            evaluation with ``eval_loss``).
+
+    Returns:
+        One row per evaluation: its ``epoch``, ``eval_loss`` as ``val_loss``,
+        ``eval_accuracy`` as ``val_metric`` and, as ``train_loss``, the last training loss
+        (``loss``) logged since the evaluation before it (``None``, a missing point, where
+        none was: the Trainer's notebook table would repeat an older one, which reads as a
+        plateau). The run's closing entry (``train_loss`` over the whole run,
+        ``train_runtime``) is no point of a curve and is left out.
+
+    Raises:
+        InputError: The log holds no evaluation.
+    """
+    if isinstance(data, dict) and isinstance(data.get("log_history"), list):
+        history = data["log_history"]
+    elif _is_trainer_log(data):
+        history = data
+    else:
+        return None
+    rows, train = [], None
+    for entry in history:
+        if not isinstance(entry, dict):
+            raise InputError(f"log_history holds {entry!r}; expected one object per log entry")
+        if "eval_loss" in entry:
+            val = {"val_loss": entry["eval_loss"], "val_metric": entry.get("eval_accuracy")}
+            rows.append({"epoch": entry.get("epoch"), "train_loss": train, **val})
+            train = None
+        elif "loss" in entry:
+            train = entry["loss"]
+    if not rows:
+        raise InputError(
+            "a Hugging Face Trainer log with no evaluation (no entry has 'eval_loss'): a "
+            "diagnosis needs a validation loss; train with an eval_dataset and "
+            "eval_strategy='epoch' (or 'steps')"
+        )
+    return rows
+
+
+def _is_trainer_log(data: Any) -> bool:
+    """Whether ``data`` is a Trainer's ``log_history`` list: entries with a ``step``, one of
+    them an evaluation (``eval_loss``)."""
+    return (
+        isinstance(data, list)
+        and all(isinstance(r, dict) and "step" in r for r in data)
+        and any("eval_loss" in r for r in data)
+    )

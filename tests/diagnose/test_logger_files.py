@@ -1,0 +1,192 @@
+"""``diagnose`` on the files other tools write, in their own column names and layouts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hyperlab.cli import main
+from hyperlab.diagnose import diagnose, read_curves
+from hyperlab.errors import InputError
+
+
+def _overfit(n: int = 30) -> tuple[list[float], list[float], list[float]]:
+    """Train and validation loss of an overfitting run, and its validation accuracy."""
+    t = np.arange(n, dtype=np.float64)
+    tr = 1.2 * np.exp(-t / 6) + 0.02
+    va = 0.55 + 0.9 * np.exp(-t / 4) + 0.012 * np.maximum(t - 10, 0) ** 1.3
+    acc = 0.82 - 0.3 * np.exp(-t / 4) - 0.002 * np.maximum(t - 10, 0)
+    return tr.tolist(), va.tolist(), acc.tolist()
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _canonical(tmp_path: Path) -> dict[str, list[float]]:
+    tr, va, acc = _overfit()
+    lines = ["epoch,train_loss,val_loss,val_metric"]
+    lines += [f"{e},{tr[e]!r},{va[e]!r},{acc[e]!r}" for e in range(len(tr))]
+    return read_curves(_write(tmp_path / "canonical.csv", lines))
+
+
+def test_a_keras_csvlogger_file_is_read_under_its_names(tmp_path: Path) -> None:
+    """Keras's CSVLogger (epochs from 0, keys sorted, a learning-rate column from a scheduler)
+    was refused: "the header lacks the required column(s) ['train_loss']; ... rename"."""
+    tr, va, acc = _overfit()
+    lines = ["epoch,accuracy,learning_rate,loss,val_accuracy,val_loss"]
+    lines += [
+        f"{e},{min(1.0, acc[e] + 0.1)!r},0.001,{tr[e]!r},{acc[e]!r},{va[e]!r}"
+        for e in range(len(tr))
+    ]
+    curves = read_curves(_write(tmp_path / "training.log", lines))
+    want = _canonical(tmp_path)
+    assert set(curves) == {"train_loss", "val_loss", "train_metric", "val_metric"}
+    assert all(curves[k] == want[k] for k in want)
+    assert diagnose(curves).primary.name == "overfitting"
+
+
+def test_a_lightning_metrics_csv_reads_its_epoch_rows_not_its_step_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lightning's CSVLogger interleaves step rows (``train_loss_step``), a validation row and
+    an epoch row (``train_loss_epoch``) under one epoch; the train curve is the epoch rows'."""
+    tr, va, acc = _overfit()
+    lines = ["epoch,step,train_loss_epoch,train_loss_step,val_acc,val_loss"]
+    for e in range(len(tr)):
+        last = 25 * e + 24
+        lines += [f"{e},{25 * e + s},,{tr[e] * 3 + s!r},," for s in (9, 19)]  # not the curve
+        lines += [f"{e},{last},,,{acc[e]!r},{va[e]!r}", f"{e},{last},{tr[e]!r},,,"]
+    src = _write(tmp_path / "metrics.csv", lines)
+    assert read_curves(src) == _canonical(tmp_path)
+    assert main(["diagnose", str(src), "--no-html"]) == 0
+    assert "Diagnosis of 30 epochs: overfitting" in capsys.readouterr().out
+
+
+def test_names_with_a_slash_are_read_and_two_names_for_one_curve_are_refused(
+    tmp_path: Path,
+) -> None:
+    tr, va, _ = _overfit()
+    lines = ["epoch,train/loss,val/loss"] + [f"{e},{tr[e]!r},{va[e]!r}" for e in range(len(tr))]
+    assert read_curves(_write(tmp_path / "slash.csv", lines))["val_loss"] == va
+    both = ["epoch,loss,train/loss,val_loss", "0,1.0,1.0,1.1"]
+    with pytest.raises(
+        InputError, match=r"line 1: the columns \['loss', 'train/loss'\] could each be train_loss"
+    ):
+        read_curves(_write(tmp_path / "both.csv", both))
+    # a file's own name wins over another logger's
+    own = ["epoch,loss,train_loss,val_loss"] + [
+        f"{e},9.0,{tr[e]!r},{va[e]!r}" for e in range(len(tr))
+    ]
+    assert read_curves(_write(tmp_path / "own.csv", own))["train_loss"] == tr
+
+
+def test_curves_given_in_python_keep_diagnoses_names() -> None:
+    with pytest.raises(InputError, match="rename 'loss' to 'train_loss'"):
+        diagnose({"loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.6, 0.5]})
+
+
+def _trainer_state(steps_per_epoch: int = 1563, logging_steps: int = 500) -> dict[str, Any]:
+    """A Hugging Face Trainer's ``trainer_state.json``: training loss every ``logging_steps``,
+    an evaluation at each epoch's end, the run's closing summary last."""
+    tr, va, acc = _overfit(10)
+    history: list[dict[str, Any]] = []
+    for e in range(10):
+        end = (e + 1) * steps_per_epoch
+        for step in range(logging_steps, end + 1, logging_steps):
+            if step > e * steps_per_epoch:
+                epoch = round(step / steps_per_epoch, 4)
+                history.append({"epoch": epoch, "learning_rate": 5e-5, "loss": tr[e], "step": step})
+        history.append(
+            {
+                "epoch": e + 1.0,
+                "eval_accuracy": acc[e],
+                "eval_loss": va[e],
+                "eval_runtime": 3.2,
+                "step": end,
+            }
+        )
+    history.append(
+        {"epoch": 10.0, "step": 10 * steps_per_epoch, "train_loss": 0.31, "train_runtime": 812.5}
+    )
+    return {"best_metric": min(va), "global_step": 10 * steps_per_epoch, "log_history": history}
+
+
+@pytest.mark.parametrize("form", ["trainer_state.json", "log_history.json"])
+def test_a_hugging_face_trainer_log_is_one_point_per_evaluation(tmp_path: Path, form: str) -> None:
+    """trainer_state.json was refused with its top-level keys ("lack ... ['train_loss',
+    'val_loss']; got ['best_metric', ...]"); its log_history with a renaming that led nowhere
+    (its only train_loss is the run's closing summary)."""
+    state = _trainer_state()
+    data = state if form == "trainer_state.json" else state["log_history"]
+    curves = read_curves(_write(tmp_path / form, [json.dumps(data)]))
+    tr, va, acc = _overfit(10)
+    assert curves == {"train_loss": tr, "val_loss": va, "val_metric": acc}
+    # an evaluation with no training loss logged since the one before: a missing point
+    sparse = _trainer_state(steps_per_epoch=300, logging_steps=500)
+    curves = read_curves(_write(tmp_path / "sparse.json", [json.dumps(sparse)]))
+    assert np.isnan(curves["train_loss"][0]) and curves["train_loss"][1] == tr[1]
+    assert curves["val_loss"] == va
+
+
+def test_a_trainer_log_without_evaluation_is_refused_with_the_fix(tmp_path: Path) -> None:
+    state = _trainer_state()
+    state["log_history"] = [r for r in state["log_history"] if "eval_loss" not in r]
+    with pytest.raises(
+        InputError,
+        match=r"state.json: a Hugging Face Trainer log with no evaluation.*eval_strategy",
+    ):
+        read_curves(_write(tmp_path / "state.json", [json.dumps(state)]))
+
+
+def test_a_tensorboard_scalar_export_is_refused_with_how_to_join_it(tmp_path: Path) -> None:
+    """TensorBoard's "Download CSV" holds one scalar (Wall time, Step, Value); the refusal
+    named the columns it lacks, not what the file is."""
+    lines = ["Wall time,Step,Value"] + [
+        f"{1.7e9 + 12.5 * s!r},{s},{1.0 / (s + 1)!r}" for s in range(9)
+    ]
+    with pytest.raises(InputError, match=r"TensorBoard's export of one scalar.*joined on Step"):
+        read_curves(_write(tmp_path / "run-train-tag-epoch_loss.csv", lines))
+
+
+def test_accuracy_with_no_loss_is_refused_as_such(tmp_path: Path) -> None:
+    """A file of accuracies only was refused with "rename 'train_acc' to 'train_metric', ...",
+    after which it still lacked both losses."""
+    lines = ["epoch,train_acc,val_acc"] + [
+        f"{e},{0.5 + 0.04 * e!r},{0.5 + 0.03 * e!r}" for e in range(10)
+    ]
+    with pytest.raises(InputError) as info:
+        read_curves(_write(tmp_path / "acc.csv", lines))
+    assert "'train_acc', 'val_acc' are metrics (higher is better), not a loss" in str(info.value)
+    assert "rename" not in str(info.value)
+    with pytest.raises(InputError, match=r"'val_accuracy' is a metric.*not a loss"):
+        diagnose({"val_accuracy": [0.5, 0.6, 0.7]})
+
+
+def test_rows_without_an_epoch_are_refused_with_how_to_fill_it(tmp_path: Path) -> None:
+    """A W&B history with the epoch logged beside the validation only: the refusal said "the
+    'epoch' cell is empty", not what to do."""
+    lines = ["_step,epoch,loss,val_loss", "0,,1.0,", "1,,0.9,", "2,0,,1.1"]
+    with pytest.raises(InputError, match=r"line 2: the 'epoch' cell is empty; .*bfill"):
+        read_curves(_write(tmp_path / "history.csv", lines))
+
+
+def test_an_error_about_a_curve_names_the_column_it_was_read_from(tmp_path: Path) -> None:
+    """A percentage in Lightning's ``val_acc`` was refused as "val_metric is 52", a name the
+    file does not hold."""
+    lines = ["epoch,loss,val_loss,val_acc", "0,1.0,1.1,52.0", "1,0.8,0.9,61.5", "2,0.7,0.85,66"]
+    with pytest.raises(
+        InputError,
+        match=r"val_metric is 52 .*\(read 'loss' as train_loss, 'val_acc' as val_metric\)$",
+    ):
+        read_curves(_write(tmp_path / "pct.csv", lines))
+    history = {"loss": [1.0, 0.8, 0.7], "val_loss": [1.1, 0.9, 0.85], "val_accuracy": [52.0] * 3}
+    with pytest.raises(
+        InputError, match=r"\(read 'loss' as train_loss, 'val_accuracy' as val_metric\)$"
+    ):
+        read_curves(_write(tmp_path / "history.json", [json.dumps(history)]))
