@@ -274,12 +274,12 @@ def check_history(kind: str, cls: type[H], data: Any) -> H:
 
     A number may be NaN or infinite in every ``float`` field, the hyperparameters' values and
     the mixture weights as much as the losses: the trainers record them as they are, and a
-    state a trainer saved must load back. A diverged run records NaN losses and hypergradients
-    in all three; :class:`~hyperlab.hypergrad.stn.STNTrainer` and
-    :class:`~hyperlab.hypergrad.relax.ArchitectureSearch` step their hyperparameters on a NaN
-    gradient, so their values and mixture weights turn NaN too; a
-    :class:`~hyperlab.hypergrad.trainer.HyperTrainer` skips such steps, but a value in
-    natural units overflows to inf under a large ``hyper_lr`` (``exp`` of its logarithm).
+    state a trainer saved must load back. A diverged run records NaN losses in all three (and
+    a :class:`~hyperlab.hypergrad.trainer.HyperTrainer` NaN hypergradients); the trainers
+    skip a hyper step on a non-finite hypergradient (:mod:`~hyperlab.hypergrad.finite`), but
+    a value in natural units overflows to inf under a large ``hyper_lr`` (``exp`` of its
+    logarithm), and a state saved before they skipped such steps may hold NaN values or
+    mixture weights.
     (The optimizers' rate histories differ: a rate that is not finite is refused at the step,
     so a saved one is no record of a run.)
 

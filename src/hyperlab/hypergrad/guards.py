@@ -177,7 +177,10 @@ def forget_unmoved(opt: Optimizer, group: dict[str, Any], keys: Iterable[str]) -
 
 def check_written_lr(lr: Any) -> None:
     """Refuse, at a step, a rate that a scheduler or the user wrote into a param group and is
-    not a number >= 0 (text, say); a one-number tensor is read as its number.
+    not a number >= 0 (text, say); a one-number tensor is read as its number. A rate of 0
+    is taken, under the hd optimizers' multiplicative rule too: a schedule may drive the rate
+    there and raise it again (their ``load_state_dict`` takes it as well; only their
+    constructor refuses a group given with ``lr=0``, which that rule could never move).
 
     Raises:
         InputTypeError: ``lr`` is not a number.

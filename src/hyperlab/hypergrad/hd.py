@@ -37,7 +37,8 @@ Design decisions, stated once:
   called. A chainable scheduler (``StepLR``, ``ExponentialLR``, ``MultiStepLR``,
   ``CosineAnnealingLR``, ``ReduceLROnPlateau``...) therefore multiplies the *learned* rate
   (``CosineAnnealingLR`` takes it to ``eta_min`` at ``T_max``; at 0 the multiplicative rule
-  cannot move it); a scheduler that writes absolute values (``LambdaLR``, ``OneCycleLR``,
+  cannot move it, until the schedule raises it again, and a state saved at 0 loads: only a
+  group *given* with ``lr=0`` is refused); a scheduler that writes absolute values (``LambdaLR``, ``OneCycleLR``,
   ``CyclicLR``) overrides it at each of its steps, and learning continues from the value it
   wrote, so what is learned between two writes is discarded: under such a schedule the rate is
   the schedule's (``OneCycleLR`` and ``CyclicLR`` also cycle ``momentum`` or ``betas``, as they
@@ -130,7 +131,10 @@ class HDOptimizer(Optimizer):
     Raises:
         InputTypeError: ``params`` is a module (``model`` for ``model.parameters()``), or
             ``lr_history_size`` is not an integer or ``None``.
-        InputError: ``params`` holds no parameter, or ``lr_history_size < 1``.
+        InputError: ``params`` holds no parameter, or ``lr_history_size < 1``, or a group
+            starts at ``lr=0`` with ``multiplicative=True`` (learning could never move it; a
+            rate a scheduler later drives to 0 is fine: the step takes it, a state saved
+            there loads).
     """
 
     #: The per-parameter state entries a subclass keeps; a loaded state holding others is
@@ -167,11 +171,13 @@ class HDOptimizer(Optimizer):
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a param group after checking its settings (bad values raise InputError, and the
-        group is not added)."""
+        group is not added). As in the constructor, ``lr=0`` with ``multiplicative=True`` is
+        refused: the rule only multiplies the rate, so it could never move."""
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         try:
             self._check_group(group)
+            _refuse_stuck_rate(group)
         except Exception:
             self.param_groups.pop()  # a refused group leaves the optimizer as it was
             raise
@@ -215,7 +221,9 @@ class HDOptimizer(Optimizer):
         learned ``lr``, ``hyper_lr``, ``momentum``..., and ``per_group``) replace the ones this
         optimizer was made with: to change one on resuming, set it in ``param_groups`` after
         loading. ``lr_history_size`` stays this optimizer's: a longer saved history (one saved
-        before the history was bounded, say) keeps its latest rates.
+        before the history was bounded, say) keeps its latest rates. A rate of 0 loads under
+        the multiplicative rule too (a scheduler drove it there, and the step takes it), though
+        the constructor refuses a group given with ``lr=0``.
 
         Raises:
             InputTypeError: the state is not an optimizer's (a trainer's, say).
@@ -311,11 +319,6 @@ class HDOptimizer(Optimizer):
                 "trained as its real view (torch.view_as_real)"
             )
         check_nonneg("lr", group["lr"])
-        if group["lr"] == 0 and group["multiplicative"]:
-            raise InputError(
-                "lr=0 with multiplicative=True can never move (the rate is multiplied): give "
-                "a small positive starting rate, e.g. 1e-4"
-            )
         check_nonneg("hyper_lr", group["hyper_lr"])
         check_bool("multiplicative", group["multiplicative"])
         check_bool("normalize", group["normalize"])
@@ -449,6 +452,19 @@ def _checked_history(
     rates = ((f"[{g}][{i}]", r) for g, h in enumerate(history) for i, r in enumerate(h))
     check_saved_numbers(owner, "lr_history", rates, rates=True)
     return [[float(r) for r in h] for h in history], [int(k) for k in offset]
+
+
+def _refuse_stuck_rate(group: dict[str, Any]) -> None:
+    """Refuse a group given with ``lr=0`` under the multiplicative rule, which only multiplies
+    the rate: learning could never move it. Checked where the user gives a group (the
+    constructor, :meth:`HDOptimizer.add_param_group`) only: a rate a scheduler drove to 0
+    (``CosineAnnealingLR`` at ``T_max``) is legitimate, as the schedule may raise it again, so
+    the step takes it and a state saved there loads."""
+    if group["lr"] == 0 and group["multiplicative"]:
+        raise InputError(
+            "lr=0 with multiplicative=True can never move (the rate is multiplied): give "
+            "a small positive starting rate, e.g. 1e-4"
+        )
 
 
 def _safe_div(num: float, den: float) -> float:

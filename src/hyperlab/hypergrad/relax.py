@@ -40,6 +40,7 @@ from hyperlab.hypergrad.checkpoint import (
     check_trainer_state,
     restore_model_and_optimizers,
 )
+from hyperlab.hypergrad.finite import FiniteStep
 from hyperlab.hypergrad.trainer import check_criterion, scalar_loss
 
 __all__ = [
@@ -291,6 +292,7 @@ class ArchitectureSearch:
         self.criterion = criterion
         self._w_opt = torch.optim.Adam(model.weight_parameters(), lr=lr, weight_decay=weight_decay)
         self._a_opt = torch.optim.Adam(model.arch_parameters(), lr=arch_lr)
+        self._finite_step = FiniteStep(type(self).__name__, self._a_opt, "mixture logits")
         self.history = SearchHistory()
         self._step = 0
 
@@ -324,13 +326,12 @@ class ArchitectureSearch:
             loss.backward()
             self._w_opt.step()
             vx, vy = next(val_batches)
-            self._a_opt.zero_grad(set_to_none=True)
+            self._a_opt.zero_grad(set_to_none=True)  # (the training loss's, on the logits)
             search_arch = self._step > self.warmup_steps
             with torch.set_grad_enabled(search_arch):
                 vloss = scalar_loss(self.criterion, self.model(vx), vy)
             if search_arch:
-                vloss.backward()
-                self._a_opt.step()
+                self._arch_step(vloss)
             self._record(float(loss.detach()), float(vloss.detach()))
         return self.model.discretize()
 
@@ -380,6 +381,14 @@ class ArchitectureSearch:
             check_more=lambda: self._check_candidates(kind, state["candidates"]),
         )
         self._step = step
+
+    def _arch_step(self, vloss: Tensor) -> None:
+        """Adam's step on the mixture logits down the validation loss, skipping a choice whose
+        gradient is not finite (a NaN batch): it keeps its logits, and the search warns once."""
+        logits = self.model.arch_parameters()
+        grads = torch.autograd.grad(vloss, logits, allow_unused=True)
+        names = list(self.model.probabilities())  # layer1..layerD, depth: the logits' order
+        self._finite_step.step(list(zip(((n,) for n in names), logits, grads)), self._step)
 
     def _check_candidates(self, kind: str, theirs: Any) -> None:
         """Refuse a state whose layers choose among other activations (same shapes)."""

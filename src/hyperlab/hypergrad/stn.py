@@ -45,6 +45,7 @@ from hyperlab.hypergrad.checkpoint import (
     check_trainer_state,
     restore_model_and_optimizers,
 )
+from hyperlab.hypergrad.finite import FiniteStep
 from hyperlab.hypergrad.trainer import check_criterion, scalar_loss, tune_names
 
 __all__ = ["HYPERPARAMETERS", "STNHistory", "STNTrainer", "SelfTuningMLP", "StnLinear"]
@@ -230,6 +231,7 @@ class STNTrainer:
         self._mask = torch.tensor([float(n in chosen) for n in HYPERPARAMETERS])
         self._w_opt = torch.optim.Adam(model.weight_parameters(), lr=lr)
         self._h_opt = torch.optim.Adam([model.hyper], lr=hyper_lr)
+        self._finite_step = FiniteStep(type(self).__name__, self._h_opt)
         self.history = STNHistory()
         self._step = 0
 
@@ -322,13 +324,12 @@ class STNTrainer:
         x, y = batch
         m = self.model
         m.eval()
-        self._h_opt.zero_grad(set_to_none=True)
         vloss = scalar_loss(
             self.criterion, m(x), y
         )  # no dropout, no penalty: h acts through W(h) only
         (grad,) = torch.autograd.grad(vloss, [m.hyper])
-        m.hyper.grad = grad * self._mask.to(grad.dtype)
-        self._h_opt.step()
+        tuned = torch.where(self._mask.to(grad.device).bool(), grad, 0)  # (NaN * 0 is NaN)
+        self._finite_step.step([(self.tune, m.hyper, tuned)], self._step)
         m.train()
         return float(vloss.detach())
 

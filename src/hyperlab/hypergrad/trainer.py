@@ -19,7 +19,6 @@ in natural units are recorded after every hyperparameter step.
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ from hyperlab.hypergrad.checkpoint import (
     check_trainer_state,
     load_optimizer,
 )
+from hyperlab.hypergrad.finite import FiniteStep
 from hyperlab.hypergrad.regularizers import Regularizer, find_regularizers
 from hyperlab.hypergrad.valgrad import (
     check_neumann,
@@ -163,8 +163,8 @@ class HyperTrainer:
             t.requires_grad_(name in self._tuned)
         self._hyper_opt = torch.optim.Adam(list(self._tuned.values()), lr=self.hyper_lr)
         self.history = HyperHistory()
+        self._finite_step = FiniteStep(type(self).__name__, self._hyper_opt)
         self._step = 0
-        self._warned_nonfinite = False
 
     # ------------------------------------------------------------------ public
     def hyperparameters(self) -> dict[str, nn.Parameter]:
@@ -321,17 +321,10 @@ class HyperTrainer:
 
     def _apply(self, grads: Sequence[Tensor], train_loss: float, val_loss: float) -> None:
         """One hyper step; a hyperparameter whose hypergradient is not finite keeps its value
-        and its Adam moments (as the hd optimizers keep their rate), and the run warns once."""
-        self._hyper_opt.zero_grad(set_to_none=True)
-        skipped = []
-        for (name, t), g in zip(self._tuned.items(), grads):
-            if bool(torch.isfinite(g).all()):
-                t.grad = g.detach().to(t.dtype)
-            else:
-                skipped.append(name)
-        if skipped:
-            self._warn_skipped(skipped)
-        self._hyper_opt.step()
+        and its Adam moments (as the hd optimizers keep their rate), and the run warns once
+        (:class:`~hyperlab.hypergrad.finite.FiniteStep`)."""
+        entries = [((name,), t, g) for (name, t), g in zip(self._tuned.items(), grads)]
+        self._finite_step.step(entries, self._step)
         h = self.history
         h.step.append(self._step)
         for name, value in self.values().items():
@@ -340,19 +333,6 @@ class HyperTrainer:
             h.hypergrads.setdefault(name, []).append(float(g.sum()))
         h.train_loss.append(train_loss)
         h.val_loss.append(val_loss)
-
-    def _warn_skipped(self, names: list[str]) -> None:
-        """Warn, once per trainer, that a non-finite hypergradient was skipped."""
-        if self._warned_nonfinite:
-            return
-        self._warned_nonfinite = True
-        warnings.warn(
-            f"HyperTrainer: the hypergradient of {names} at step {self._step} is not finite "
-            "(NaN or inf in a batch, or a diverging lr); those hyperparameters keep their "
-            "values for that step. Later non-finite steps are skipped without a warning",
-            RuntimeWarning,
-            stacklevel=5,  # the caller of fit (through the method and _apply)
-        )
 
     def _t1t2(self, batch: Batch, val_batch: Batch) -> None:
         res = t1t2_hypergradient(
