@@ -131,7 +131,7 @@ def _run_scaled(args: argparse.Namespace) -> int:
         tuners=[args.tuner],
         pruners=[args.pruner],
         seeds=[args.seed],
-        jobs=max(args.jobs, 2),
+        jobs=args.jobs,
         **settings,
     )
     if plan.driving:
@@ -141,10 +141,12 @@ def _run_scaled(args: argparse.Namespace) -> int:
         )
     if args.create_only:  # run.json says what ran the trials here: nothing, workers do
         plan.spec.jobs = 0
-    from hyperlab.lab.cluster import connect
+    from hyperlab.lab.cluster import connect, tasks_in_flight
 
     client = connect(args.dask) if args.dask else None  # (an unreachable one writes nothing)
     try:
+        if client is not None:  # run.json records the Dask tasks the run keeps in flight
+            plan.spec.jobs = tasks_in_flight(client, args.jobs if args.jobs > 1 else None)
         run_dir, jobs = prepare_run(
             plan,
             runs_dir,
@@ -169,7 +171,7 @@ def _run_scaled(args: argparse.Namespace) -> int:
                 "  (with the password in PGPASSWORD, ~/.pgpass or the full URL in $HYPERLAB_STORAGE)"
             )
         return 0
-    return _run_dask(args, run_dir, jobs, client)
+    return _run_dask(args, run_dir, jobs, client, plan.spec.jobs)
 
 
 def _set_up(job: Any) -> str:
@@ -190,7 +192,9 @@ def _set_up(job: Any) -> str:
     return f"resumable {name}, {done} finished already)"
 
 
-def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: Any) -> int:
+def _run_dask(
+    args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: Any, in_flight: int
+) -> int:
     from hyperlab.lab import summarize
     from hyperlab.lab.cluster import dask_jobs, run_on_dask
     from hyperlab.lab.cut_off import fail_interrupted
@@ -204,7 +208,6 @@ def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: A
     local = args.dask.startswith("local:")
     interrupted = False
     try:
-        in_flight = args.jobs if args.jobs > 1 else None
         run_on_dask(dask_jobs(jobs), client, in_flight=in_flight)
     except KeyboardInterrupt:
         interrupted = True
