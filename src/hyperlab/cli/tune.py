@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     apply_data_dir(args, run_tasks(args, [args.tuner], [args.pruner]))
     _check_heartbeat_flags(args)
+    _check_jobs_flag(args)
     if args.create_only or args.dask:
         from hyperlab.lab.runlock import run_lock
         from hyperlab.lab.target import default_name
@@ -101,6 +102,18 @@ def _check_heartbeat_flags(args: argparse.Namespace) -> None:
         warnings.warn(
             f"{flags} act on studies made for workers (--create-only, --dask); this run's "
             "processes are watched directly, so they have no effect here",
+            stacklevel=2,
+        )
+
+
+def _check_jobs_flag(args: argparse.Namespace) -> None:
+    """Warn that ``--jobs`` has no effect with ``--create-only``: the workers run the trials."""
+    import warnings
+
+    if args.create_only and args.jobs > 1:
+        warnings.warn(
+            f"--jobs {args.jobs} has no effect with --create-only, which runs no trial; start "
+            "that many `hyperlab worker` processes instead",
             stacklevel=2,
         )
 
