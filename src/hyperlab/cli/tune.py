@@ -91,7 +91,7 @@ def _check_heartbeat_flags(args: argparse.Namespace) -> None:
     that good ones act only on studies made for workers (``--create-only``, ``--dask``)."""
     import warnings
 
-    from hyperlab.lab.storage import check_heartbeats
+    from hyperlab.lab.storage_settings import check_heartbeats
 
     given = [f for f in ("heartbeat_interval", "grace_period") if getattr(args, f) is not None]
     if not given:
@@ -122,7 +122,7 @@ def _run_scaled(args: argparse.Namespace) -> int:
     """``--create-only`` (studies for workers) or ``--dask`` (trials as Dask tasks)."""
     from hyperlab.errors import InputError
     from hyperlab.lab.plan import make_plan
-    from hyperlab.lab.storage import redact
+    from hyperlab.lab.storage_errors import redact
     from hyperlab.lab.target import default_name
     from hyperlab.lab.urls import has_secret, without_password
     from hyperlab.lab.workers import prepare_run
