@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,10 @@ def test_test_tasks_stay_out_of_the_users_registry(capsys: pytest.CaptureFixture
         (
             lambda d: hyperlab.compare("branin", seeds={3, 1}, runs_dir=d),
             "seeds must be in an order",
+        ),
+        (  # (it read "not a OrderedDict")
+            lambda d: hyperlab.compare("branin", OrderedDict(tpe=1), runs_dir=d),
+            r"tuners must be in an order \(a list or tuple\), not an OrderedDict",
         ),
         (lambda d: hyperlab.tune("branin", storage=3, runs_dir=d), "storage must be a URL"),
     ],

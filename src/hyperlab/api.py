@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import optuna
 
-from hyperlab.errors import InputError, InputTypeError, NoCompletedTrialError, check_bool
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    NoCompletedTrialError,
+    check_bool,
+    with_article,
+)
 from hyperlab.lab.execute import DEFAULT_RUNS_DIR, run_plan
 from hyperlab.lab.objective import UserObjective
 from hyperlab.lab.plan import make_plan, positive_int
@@ -248,6 +254,6 @@ def _check_ordered(what: str, values: Iterable[Any]) -> None:
     one process to the next (a resumed run would see other settings)."""
     if isinstance(values, AbstractSet | Mapping) and not isinstance(values, KeysView):
         raise InputTypeError(
-            f"{what} must be in an order (a list or tuple), not a {type(values).__name__}: "
+            f"{what} must be in an order (a list or tuple), not {with_article(type(values).__name__)}: "
             f"{values!r}"
         )

@@ -468,6 +468,12 @@ def test_heartbeat_flags_are_checked_in_every_run_and_said_to_act_only_for_worke
         assert run(*tune_args(tmp_path, "--trials", "2", "--grace-period", "60")) == 0
 
 
+def test_jobs_with_create_only_is_said_to_have_no_effect(tmp_path: Path) -> None:
+    """--create-only runs no trial, so its --jobs went unused without a word."""
+    with pytest.warns(UserWarning, match="--jobs 3 has no effect with --create-only"):
+        assert run(*tune_args(tmp_path, "--trials", "2", "--create-only", "--jobs", "3")) == 0
+
+
 class _PrunesAll(Branin):
     name = "prunes-all"
 

@@ -118,17 +118,48 @@ def test_bad_dask_address() -> None:
         parse_address("local:100000")
 
 
+class _Client:
+    """A Dask client of a cluster whose workers have 3 threads in all."""
+
+    cluster = None
+
+    def nthreads(self) -> dict[str, int]:
+        return {"tcp://a:1": 1, "tcp://b:1": 2}
+
+    def close(self) -> None:
+        pass
+
+
+def test_run_json_records_the_dask_tasks_kept_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run.json said ``"jobs": 2`` (or --jobs), while the run kept the cluster's threads'
+    worth of tasks in flight (or --jobs where above 1)."""
+    import json
+
+    import hyperlab.lab.cluster as cluster
+
+    used = []
+
+    def run(jobs: Any, client: Any, *, in_flight: int) -> None:
+        used.append(in_flight)
+        raise KeyboardInterrupt  # (it stops here: the run itself is not the test's concern)
+
+    monkeypatch.setattr(cluster, "connect", lambda address: _Client())
+    monkeypatch.setattr(cluster, "run_on_dask", run)
+    args = ["tune", "--task", "branin", "--trials", "3", "--name", "j", "--no-progress"]
+    for jobs, expected in (("1", 3), ("5", 5)):
+        argv = [*args, "--runs-dir", str(tmp_path), "--dask", "tcp://a:8786", "--jobs", jobs]
+        assert main(argv) == 130
+        assert json.loads((tmp_path / "j" / "run.json").read_text())["jobs"] == expected
+        assert used.pop() == expected
+
+
 def test_ctrl_c_of_a_local_dask_run_fails_and_requeues_what_its_workers_ran(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Its trials were left RUNNING until a heartbeat noticed them on the next run."""
     import hyperlab.lab.cluster as cluster
-
-    class _Client:
-        cluster = None
-
-        def close(self) -> None:
-            pass
 
     def interrupted(jobs: Any, client: Any, **_: Any) -> None:
         study = optuna.load_study(

@@ -51,6 +51,17 @@ def test_a_population_trains_on_a_replay_task(tmp_path: Path) -> None:
     assert len(study.trials) == 4 and all(len(t.intermediate_values) == 8 for t in study.trials)
 
 
+def test_a_segment_of_another_type_is_named_with_its_article() -> None:
+    """The message read "its segment is a int"."""
+    from hyperlab.errors import InputTypeError
+    from hyperlab.tasks.base import check_segment
+
+    with pytest.raises(
+        InputTypeError, match=r"its segment is an int, not a hyperlab\.tasks\.Segment"
+    ):
+        check_segment("t", 3, 2)
+
+
 def test_segment_input_is_checked() -> None:
     task = _wine()
     with pytest.raises(InputError, match="epochs must be a positive integer, got 0"):

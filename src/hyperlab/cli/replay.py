@@ -112,7 +112,7 @@ def _check_finished(run_dir: str, study: Any) -> None:
     checkpoint but no members yet)."""
     from hyperlab.errors import InputError
     from hyperlab.lab.run_folder import RunDir
-    from hyperlab.population.checkpoint import FILE
+    from hyperlab.population.checkpoint_file import FILE
     from hyperlab.population.replay import members
 
     folder = RunDir(run_dir).population_folder(study.study_name)

@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     apply_data_dir(args, run_tasks(args, [args.tuner], [args.pruner]))
     _check_heartbeat_flags(args)
+    _check_jobs_flag(args)
     if args.create_only or args.dask:
         from hyperlab.lab.runlock import run_lock
         from hyperlab.lab.target import default_name
@@ -90,7 +91,7 @@ def _check_heartbeat_flags(args: argparse.Namespace) -> None:
     that good ones act only on studies made for workers (``--create-only``, ``--dask``)."""
     import warnings
 
-    from hyperlab.lab.storage import check_heartbeats
+    from hyperlab.lab.storage_settings import check_heartbeats
 
     given = [f for f in ("heartbeat_interval", "grace_period") if getattr(args, f) is not None]
     if not given:
@@ -105,11 +106,23 @@ def _check_heartbeat_flags(args: argparse.Namespace) -> None:
         )
 
 
+def _check_jobs_flag(args: argparse.Namespace) -> None:
+    """Warn that ``--jobs`` has no effect with ``--create-only``: the workers run the trials."""
+    import warnings
+
+    if args.create_only and args.jobs > 1:
+        warnings.warn(
+            f"--jobs {args.jobs} has no effect with --create-only, which runs no trial; start "
+            "that many `hyperlab worker` processes instead",
+            stacklevel=2,
+        )
+
+
 def _run_scaled(args: argparse.Namespace) -> int:
     """``--create-only`` (studies for workers) or ``--dask`` (trials as Dask tasks)."""
     from hyperlab.errors import InputError
     from hyperlab.lab.plan import make_plan
-    from hyperlab.lab.storage import redact
+    from hyperlab.lab.storage_errors import redact
     from hyperlab.lab.target import default_name
     from hyperlab.lab.urls import has_secret, without_password
     from hyperlab.lab.workers import prepare_run
@@ -131,7 +144,7 @@ def _run_scaled(args: argparse.Namespace) -> int:
         tuners=[args.tuner],
         pruners=[args.pruner],
         seeds=[args.seed],
-        jobs=max(args.jobs, 2),
+        jobs=args.jobs,
         **settings,
     )
     if plan.driving:
@@ -141,10 +154,12 @@ def _run_scaled(args: argparse.Namespace) -> int:
         )
     if args.create_only:  # run.json says what ran the trials here: nothing, workers do
         plan.spec.jobs = 0
-    from hyperlab.lab.cluster import connect
+    from hyperlab.lab.cluster import connect, tasks_in_flight
 
     client = connect(args.dask) if args.dask else None  # (an unreachable one writes nothing)
     try:
+        if client is not None:  # run.json records the Dask tasks the run keeps in flight
+            plan.spec.jobs = tasks_in_flight(client, args.jobs if args.jobs > 1 else None)
         run_dir, jobs = prepare_run(
             plan,
             runs_dir,
@@ -169,7 +184,7 @@ def _run_scaled(args: argparse.Namespace) -> int:
                 "  (with the password in PGPASSWORD, ~/.pgpass or the full URL in $HYPERLAB_STORAGE)"
             )
         return 0
-    return _run_dask(args, run_dir, jobs, client)
+    return _run_dask(args, run_dir, jobs, client, plan.spec.jobs)
 
 
 def _set_up(job: Any) -> str:
@@ -190,7 +205,9 @@ def _set_up(job: Any) -> str:
     return f"resumable {name}, {done} finished already)"
 
 
-def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: Any) -> int:
+def _run_dask(
+    args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: Any, in_flight: int
+) -> int:
     from hyperlab.lab import summarize
     from hyperlab.lab.cluster import dask_jobs, run_on_dask
     from hyperlab.lab.cut_off import fail_interrupted
@@ -204,7 +221,6 @@ def _run_dask(args: argparse.Namespace, run_dir: Any, jobs: list[Any], client: A
     local = args.dask.startswith("local:")
     interrupted = False
     try:
-        in_flight = args.jobs if args.jobs > 1 else None
         run_on_dask(dask_jobs(jobs), client, in_flight=in_flight)
     except KeyboardInterrupt:
         interrupted = True

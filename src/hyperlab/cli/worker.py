@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from hyperlab.errors import InputError
-    from hyperlab.lab.storage import check_url
+    from hyperlab.lab.storage_settings import check_url
     from hyperlab.lab.urls import STORAGE_ENV, with_secret
     from hyperlab.lab.workers import run_worker
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import torch
 
-from hyperlab.errors import InputError, InputTypeError, check_positive_int
+from hyperlab.errors import InputError, InputTypeError, check_positive_int, with_article
 
 B = TypeVar("B")
 
@@ -52,7 +52,7 @@ def check_reiterable(data: object, what: str) -> None:
         )
     if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
         raise InputTypeError(
-            f"{what} must be a list of batches (x, y), got a {type(data).__name__} of tensors "
+            f"{what} must be a list of batches (x, y), got {with_article(type(data).__name__)} of tensors "
             "(one batch?): wrap it in a list, [(x, y)]"
         )
 
@@ -66,7 +66,7 @@ def checked_batch(batch: B, what: str) -> B:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch
     if isinstance(batch, (tuple, list)):
-        got = f"a {type(batch).__name__} of {len(batch)} items"
+        got = f"{with_article(type(batch).__name__)} of {len(batch)} items"
     elif isinstance(batch, torch.Tensor):
         got = f"a tensor of shape {tuple(batch.shape)}"
     else:

@@ -90,7 +90,7 @@ def check_owner(
     Raises:
         RunConflictError: The message names the study, its owner and what to do.
     """
-    from hyperlab.lab.storage import redact
+    from hyperlab.lab.storage_errors import redact
 
     try:
         study_id = storage.get_study_id_from_name(study_name)

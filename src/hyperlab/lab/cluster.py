@@ -112,6 +112,14 @@ def connect(address: str) -> Any:
         raise StorageError(f"cannot reach the Dask scheduler {address!r}: {exc}") from None
 
 
+def tasks_in_flight(client: Any, jobs: int | None = None) -> int:
+    """Dask tasks to keep running at once: ``jobs`` where given, else the thread count of the
+    cluster's workers now (at least 1)."""
+    if jobs is not None:
+        return jobs
+    return max(1, sum(client.nthreads().values()))
+
+
 def run_on_dask(
     jobs: list[StudyJob],
     client: Any,
@@ -125,15 +133,14 @@ def run_on_dask(
     Args:
         jobs: The studies (already created, with heartbeats on so lost trials are recovered).
         client: A :class:`distributed.Client`.
-        in_flight: Tasks kept running at once (default: the cluster's thread count).
+        in_flight: Tasks kept running at once (default: :func:`tasks_in_flight`).
         poll: Seconds to wait before asking again about a study whose remaining trials all run
             elsewhere.
         on_progress: Called whenever a task ends.
     """
     from distributed import as_completed
 
-    if in_flight is None:
-        in_flight = max(1, sum(client.nthreads().values()))
+    in_flight = tasks_in_flight(client, in_flight)
     slot = 0
     open_jobs = {job.study_name: job for job in jobs}
     pending: dict[Any, str] = {}

@@ -27,6 +27,7 @@ from optuna.storages.journal import BaseJournalBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.lab.retrying import RetryWrites
+from hyperlab.lab.storage_errors import is_transient, transient_cause
 
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
@@ -131,8 +132,6 @@ class _ReasonOnStale:
         """One beat; a transient storage error (a database restarting, say) skips this beat
         instead of ending Optuna's heartbeat thread, which would leave the trial without
         heartbeats for the rest of its run (and another worker would fail it as lost)."""
-        from hyperlab.lab.storage import is_transient, transient_cause  # (it imports this)
-
         try:
             super().record_heartbeat(trial_id)  # type: ignore[misc]
         except Exception as exc:

@@ -37,8 +37,8 @@ the last. The cost rows add each tuner's mean cost of a run (``spent``) and tria
 the last checkpoint (``entries``), and :attr:`Leaderboard.problem_cost` gives both and the
 wall time per problem too.
 
-This module builds the :class:`Leaderboard` (:func:`leaderboard`) and keeps the names code
-imports from it; the parts live by concept: the runs and how one is read at a checkpoint
+This module builds the :class:`Leaderboard` (:func:`leaderboard`) and keeps the names
+imported from it before the split (the package imports them from their homes); the parts live by concept: the runs and how one is read at a checkpoint
 (:mod:`~hyperlab.lab.leaderboard_runs`), the rows (:mod:`~hyperlab.lab.leaderboard_rows`) and
 the Markdown table (:mod:`~hyperlab.lab.leaderboard_markdown`).
 """

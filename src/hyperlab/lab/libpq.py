@@ -72,6 +72,6 @@ def is_statement_timeout(exc: BaseException) -> bool:
     repeats that bridge a restart) would only multiply the wait; the worker's own retries,
     with their back-off, take it over.
     """
-    from hyperlab.lab.storage import error_chain  # (storage imports this module)
+    from hyperlab.lab.storage_errors import error_chain  # (it imports this module)
 
     return any("due to statement timeout" in str(e) for e in error_chain(exc))

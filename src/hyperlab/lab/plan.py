@@ -33,7 +33,7 @@ from hyperlab.lab.objective import UserObjective, planned
 from hyperlab.lab.plugins import absolute_files, check_plugins, max_budget
 from hyperlab.lab.run_paths import check_name
 from hyperlab.lab.runspec import RunSpec
-from hyperlab.lab.storage import check_url
+from hyperlab.lab.storage_settings import check_url
 from hyperlab.lab.study_job import StudyJob
 from hyperlab.lab.target import build_task, check_objective, is_objective
 from hyperlab.registry import PRUNERS, TUNERS

@@ -138,7 +138,7 @@ def _storage_of(target: str | Path) -> tuple[str, Path | None]:
         if url.startswith(_FILE_URLS):
             return url, Path(text)
         text = url
-    from hyperlab.lab.storage import redact
+    from hyperlab.lab.storage_errors import redact
 
     raise InputError(
         f"cannot recover {redact(text)!r}: hyperlab recover handles journal files (journal:PATH) "

@@ -35,6 +35,9 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
+from hyperlab.lab.libpq import is_statement_timeout
+from hyperlab.lab.storage_errors import is_transient
+
 #: The writes :class:`RetryWrites` repeats.
 REPEATABLE = (
     "_set_trial_param",
@@ -95,9 +98,6 @@ class RetryWrites:
     def _repeat(
         self, name: str, *args: Any, _stored: Callable[[], bool | None] | None = None, **kwargs: Any
     ) -> Any:
-        from hyperlab.lab.libpq import is_statement_timeout
-        from hyperlab.lab.storage import is_transient  # (storage imports this module)
-
         write = getattr(super(), name)
         delay = self.write_backoff
         for attempt in range(self.write_retries + 1):

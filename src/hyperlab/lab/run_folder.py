@@ -50,7 +50,8 @@ class RunDir:
         report. :meth:`clear` forgets them (it may remove the file). See
         :func:`hyperlab.lab.storage.open_storage` for ``must_exist`` and the errors.
         """
-        from hyperlab.lab.storage import check_exists, open_storage
+        from hyperlab.lab.storage import open_storage
+        from hyperlab.lab.storage_tables import check_exists
 
         if must_exist:
             check_exists(url)
@@ -173,7 +174,7 @@ class RunDir:
 
     def default_storage(self, spec: RunSpec) -> str:
         """A file in the folder: SQLite for one process, a journal file for several."""
-        from hyperlab.lab.storage import default_storage
+        from hyperlab.lab.storage_settings import default_storage
 
         return default_storage(self.path, spec.jobs)
 
@@ -271,7 +272,7 @@ class RunDir:
         with the lab's other files)."""
         if self._inside(spec.storage):
             return
-        from hyperlab.lab.storage import redact
+        from hyperlab.lab.storage_errors import redact
 
         storage = self.open_storage(spec.storage)
         ours, kept = _run_studies(storage, spec)

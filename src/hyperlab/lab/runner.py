@@ -26,7 +26,7 @@ from hyperlab.lab.notes import _note_unused_settings
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import max_budget
 from hyperlab.lab.run_folder import RunDir
-from hyperlab.lab.storage import storage_failures
+from hyperlab.lab.storage_errors import storage_failures
 from hyperlab.lab.study_job import StudyJob as StudyJob
 from hyperlab.lab.study_job import build_study as build_study
 from hyperlab.lab.study_job import resumed_seed as resumed_seed

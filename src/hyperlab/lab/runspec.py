@@ -48,7 +48,9 @@ class RunSpec:
         storage: Storage URL.
         budget: Epochs per trial (``None``: the task's maximum).
         jobs: Processes that run the trials here (``0``: none, ``hyperlab tune
-            --create-only`` left them to ``hyperlab worker`` processes).
+            --create-only`` left them to ``hyperlab worker`` processes); for ``hyperlab tune
+            --dask``, the Dask tasks kept in flight (``--jobs``, else the cluster's threads
+            when the run started).
         stop_at_noise: End a study once the remaining improvement is within noise.
         direction: ``"minimize"`` or ``"maximize"``: which way the score was optimized (a
             ``run.json`` without it is a minimized run).

@@ -12,8 +12,8 @@ server that stops answering raises an error that is handled like an outage.
 Heartbeats (``heartbeat_interval``/``grace_period``) let a worker notice a trial whose process
 died: Optuna's RDB heartbeats for databases, :mod:`hyperlab.lab.heartbeat` for journal files.
 
-This module opens a storage (:func:`open_storage`, :func:`load_study`) and keeps the names code
-imports from it; the parts live by concept: what an error says and whether it is transient
+This module opens a storage (:func:`open_storage`, :func:`load_study`) and keeps the names
+imported from it before the split (the package imports them from their homes); the parts live by concept: what an error says and whether it is transient
 (:mod:`~hyperlab.lab.storage_errors`), the URL and heartbeat settings checked before opening
 (:mod:`~hyperlab.lab.storage_settings`), retries (:mod:`~hyperlab.lab.storage_retries`), a
 storage that must exist and hold Optuna's tables (:mod:`~hyperlab.lab.storage_tables`), and the

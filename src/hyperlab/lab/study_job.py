@@ -20,7 +20,8 @@ from hyperlab.errors import RunConflictError
 from hyperlab.lab.claim import MARK, mark_of, other_owner, owner_conflict
 from hyperlab.lab.objective import planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
-from hyperlab.lab.storage import open_storage, redact
+from hyperlab.lab.storage import open_storage
+from hyperlab.lab.storage_errors import redact
 from hyperlab.tasks.base import Task
 
 

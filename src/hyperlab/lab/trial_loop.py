@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from hyperlab.errors import StorageError
 from hyperlab.lab.admission import _Claimed
 from hyperlab.lab.cut_off import _keep_retry, _recover_stale, _requeue_interrupted
-from hyperlab.lab.storage import error_chain, is_transient, redact, transient_cause
+from hyperlab.lab.storage_errors import error_chain, is_transient, redact, transient_cause
 from hyperlab.lab.study_job import StudyJob
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.stops import failures_reason, stop_for_failures

@@ -31,7 +31,9 @@ from hyperlab.errors import (
 from hyperlab.lab.heartbeat import beat_ages, beats_folder, fresh_beat_files, fresh_sqlite_beats
 from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.runner import run_job
-from hyperlab.lab.storage import check_heartbeats, open_storage, redact, storage_failures
+from hyperlab.lab.storage import open_storage
+from hyperlab.lab.storage_errors import redact, storage_failures
+from hyperlab.lab.storage_settings import check_heartbeats
 from hyperlab.lab.study_job import StudyJob, build_study
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.lab.urls import storage_file
@@ -286,7 +288,7 @@ def prepare_run(
         The run folder and the jobs (with heartbeats on).
     """
     from hyperlab.lab.execute import start_run
-    from hyperlab.lab.storage import default_storage
+    from hyperlab.lab.storage_settings import default_storage
 
     if not plan.spec.storage:
         plan.spec.storage = default_storage(Path(runs_dir) / plan.spec.name, jobs=2)

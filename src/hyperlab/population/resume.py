@@ -14,6 +14,7 @@ from typing import Any
 
 from hyperlab.errors import InputError
 from hyperlab.population import checkpoint
+from hyperlab.population.checkpoint_file import FILE
 
 
 def checkpoint_due(
@@ -33,7 +34,7 @@ def check_layout(workdir: Path, data: Any, layout: int) -> None:
     ``layout``."""
     if not isinstance(data, dict) or "format" not in data:
         raise InputError(
-            f"{workdir / checkpoint.FILE} is not a population checkpoint; remove it to "
+            f"{workdir / FILE} is not a population checkpoint; remove it to "
             "start the population again"
         )
     if data.get("format") != layout:

@@ -25,7 +25,8 @@ in the run's direction. Then:
 This module gathers the page's records (:func:`demo_records`) and writes the page; the parts
 live by concept: the records as data (:mod:`~hyperlab.report.demo_types`), the statistics of
 the runs (:mod:`~hyperlab.report.demo_runs`) and the sentences
-(:mod:`~hyperlab.report.demo_headline`). This module keeps the names code imports from here.
+(:mod:`~hyperlab.report.demo_headline`). This module keeps the names imported from it before
+the split (the package imports them from their homes).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from hyperlab.report.demo import (
+from hyperlab.report.demo_types import (
     BETTER,
     MIN_PAIRS,
     WORSE,

@@ -26,7 +26,13 @@ import optuna
 from optuna.distributions import BaseDistribution
 
 from hyperlab.direction import check_direction, sign
-from hyperlab.errors import InputError, InputTypeError, TaskContractError, TrialFailure
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    TaskContractError,
+    TrialFailure,
+    with_article,
+)
 from hyperlab.space.config import checked_space
 
 #: Called after every epoch with ``(epoch, value, curves_so_far)``; may raise
@@ -112,7 +118,7 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
     where = f"task {name!r}: its segment"
     if not isinstance(segment, Segment):
         raise InputTypeError(
-            f"{where} is a {type(segment).__name__}, not a hyperlab.tasks.Segment "
+            f"{where} is {with_article(type(segment).__name__)}, not a hyperlab.tasks.Segment "
             "(Segment(state=..., values=[one score per epoch], epoch=...))"
         )
     values = segment.values
