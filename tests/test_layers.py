@@ -20,6 +20,7 @@ CORE = {
     "space",
     "folder_lock",
     "stops",
+    "randomness",
 }
 PLUGINS = {"tasks", "surrogates", "curves", "tuners", "pruners"}
 LEAVES = {"hypergrad", "diagnose"}

@@ -7,6 +7,12 @@ its message names the bad value.
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from traceback import FrameSummary
+
 
 class HyperlabError(Exception):
     """Base class of every error hyperlab raises on purpose."""
@@ -108,16 +114,52 @@ def with_article(name: str) -> str:
 
 def failure_reason(exc: BaseException) -> str:
     """A failed trial's reason: ``Type: message (at FILE:LINE in FUNCTION)``, the place being
-    the innermost frame of the traceback (where the error was raised)."""
+    the innermost frame of the traceback (where the error was raised). When that frame is in a
+    library (the standard library, an installed package, hyperlab) and the traceback passes
+    through the user's code, the reason adds the last such frame, the line that called into
+    the library: ``(at distributions.py:146 in __init__, called from train.py:12 in
+    objective)``."""
     import traceback
-    from pathlib import Path
 
     frames = traceback.extract_tb(exc.__traceback__)
     text = f"{type(exc).__name__}: {exc}"
     if not frames:  # never raised
         return text
-    last = frames[-1]
-    return f"{text} (at {Path(last.filename).name}:{last.lineno} in {last.name})"
+    place = _place(frames[-1])
+    if _in_library(frames[-1].filename):
+        caller = next((f for f in reversed(frames) if not _in_library(f.filename)), None)
+        if caller is not None:
+            place += f", called from {_place(caller)}"
+    return f"{text} (at {place})"
+
+
+def _place(frame: FrameSummary) -> str:
+    """``FILE:LINE in FUNCTION`` of a traceback frame (the file's name only)."""
+    from pathlib import Path
+
+    return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+
+
+def _in_library(filename: str) -> bool:
+    """Whether ``filename`` is library code: the standard library's, an installed package's
+    or hyperlab's own (``<...>`` pseudo-files, such as ``<string>``, are not)."""
+    return filename.startswith(_library_dirs())
+
+
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    """The folders of the standard library, of installed packages and of hyperlab (each as
+    given and resolved, ending in a separator)."""
+    import os
+    import sysconfig
+    from pathlib import Path
+
+    paths = sysconfig.get_paths()
+    found = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    found.add(str(Path(__file__).parent))
+    return tuple(
+        {d.rstrip(os.sep) + os.sep for d in found | {str(Path(d).resolve()) for d in found}}
+    )
 
 
 def exit_reason(exc: SystemExit, what: str = "the code of the trial") -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -249,6 +250,20 @@ def test_an_accuracy_in_percent_is_refused_with_the_fix() -> None:
     ):
         diagnose(curves)
     assert diagnose({**good_fit(), "val_metric": [0.5 + e / 100 for e in range(40)]}).findings
+
+
+def test_a_lone_metric_is_left_out_with_a_warning_that_names_the_other() -> None:
+    """The metric features compare the two metrics: a val_metric alone (as a CSV with an
+    accuracy column and the losses holds) was left out of the diagnosis without a word."""
+    losses = overfitting()
+    accuracy = [0.6 + 0.3 * min(e, 10) / 10 - 0.004 * max(0, e - 10) for e in range(40)]
+    with pytest.warns(UserWarning, match="val_metric is read only beside train_metric"):
+        lone = diagnose({**losses, "val_metric": accuracy})
+    assert lone.to_dict() == diagnose(losses).to_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both = diagnose({**losses, "val_metric": accuracy, "train_metric": [0.99] * 40})
+    assert both.features["has_metric"] == 1.0
 
 
 def test_dataframe_input_and_metrics() -> None:

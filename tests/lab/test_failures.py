@@ -16,7 +16,7 @@ import pytest
 from optuna.trial import TrialState
 
 import hyperlab
-from hyperlab.errors import NoCompletedTrialError
+from hyperlab.errors import InputError, NoCompletedTrialError
 from hyperlab.lab.objective import TaskObjective
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
 
@@ -549,6 +549,33 @@ def test_a_failures_reason_names_where_and_the_report_and_summary_show_them(
     page = (tmp_path / "f" / "report.html").read_text()
     assert "Failed trials" in page and html.escape(reason) in page and "Traceback" in page
     assert summary.n_failed == 2 and "2 trials failed" in "\n".join(summary.lines())
+
+
+def backwards_range(trial: optuna.Trial) -> float:
+    return trial.suggest_float("lr", 0.3, 1e-4, log=True)  # low > high: Optuna raises
+
+
+def test_an_error_raised_inside_a_library_also_names_the_users_line_that_called_it(
+    tmp_path: Path,
+) -> None:
+    """The place was Optuna's (distributions.py, in __init__) alone: which suggest call of
+    the objective held the bad range was left to the traceback."""
+    with pytest.raises(NoCompletedTrialError) as refused:
+        hyperlab.tune(
+            backwards_range, "random", trials=1, runs_dir=tmp_path, progress=False, report=False
+        )
+    assert re.search(
+        r"ValueError: .*low=0\.3, high=0\.0001.* \(at distributions\.py:\d+ in __init__, "
+        r"called from test_failures\.py:\d+ in backwards_range\)",
+        str(refused.value),
+    ), refused.value
+
+
+def test_a_search_space_that_raises_inside_a_library_names_the_users_line() -> None:
+    from hyperlab.space.distributions import capture_space
+
+    with pytest.raises(InputError, match=r"called from test_failures\.py:\d+ in backwards_range"):
+        capture_space(backwards_range, name="task 't'")
 
 
 def test_the_reason_of_an_error_never_raised_has_no_place() -> None:

@@ -22,6 +22,15 @@ def test_a_study_gives_the_best_loss_after_each_trial_and_its_costs() -> None:
     assert run_study("branin", "random", seed=1, trials=6)["best"] == best  # seeded
 
 
+def test_an_objective_function_is_refused_by_name(tmp_path: Path) -> None:
+    """Every trial failed inside the panel (an objective runs whole trials), and the run read
+    best inf: a leaderboard of 'nan' regrets with no word why."""
+    script = tmp_path / "acc.py"
+    script.write_text("def objective(trial):\n    return trial.suggest_float('x', 0, 1)\n")
+    with pytest.raises(InputError, match=r"acc\.py:objective' is an objective f\(trial\)"):
+        run_study(f"{script}:objective", "random", seed=0, trials=2)
+
+
 def test_runs_are_kept_and_read_back_by_trials(tmp_path: Path) -> None:
     path = tmp_path / "runs.jsonl"
     assert load_runs(path, 5) == {}

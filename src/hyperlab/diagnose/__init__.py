@@ -17,6 +17,7 @@ import inspect
 import sys
 import textwrap
 import types
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -79,12 +80,27 @@ def diagnose(
         InputTypeError: ``curves`` or ``config`` has the wrong type.
     """
     checked = check_curves(curves)
+    _warn_lone_metric(checked)
     if config is not None and not isinstance(config, Mapping):
         raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
     check_bool("use_model", use_model)
     if not use_model:
         return _diagnose(checked, config, None)
     return _diagnose(checked, config, _classifier.load(), _classifier.blend_weight(MODEL_WEIGHT))
+
+
+def _warn_lone_metric(curves: Mapping[str, np.ndarray]) -> None:
+    """Warn when one metric curve comes without the other: the metric features compare the
+    two, so a lone one is not read (the diagnosis is the losses' alone)."""
+    given = [key for key in ("train_metric", "val_metric") if key in curves]
+    if len(given) == 1:
+        other = "train_metric" if given == ["val_metric"] else "val_metric"
+        warnings.warn(
+            f"{given[0]} is read only beside {other} (the metric features compare the two): "
+            f"this diagnosis reads the losses alone; add {other} to have the metrics read",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _diagnose(

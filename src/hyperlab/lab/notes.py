@@ -4,11 +4,13 @@ study's attributes so that its summary and report repeat them.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
 
+from hyperlab.lab.trend import against_direction
 from hyperlab.stops import STOP_NOTES
 
 if TYPE_CHECKING:
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 NOTES = "notes"
 #: The study attribute that says a curve pruner's predictor never acted ("" once it has).
 IDLE_PREDICTOR = "idle_predictor"
+#: Finished trials after which :class:`TrendWatch` stops looking (its reading is settled).
+TREND_WATCH = 50
 
 
 def stop_note(study: optuna.Study) -> str | None:
@@ -89,3 +93,30 @@ def _note_idle_predictor(study: optuna.Study, name: str, complete: int, pruned: 
     )
     if study.user_attrs.get(IDLE_PREDICTOR, "") != note:  # (a resumed run may have moved on)
         study.set_user_attr(IDLE_PREDICTOR, note)
+
+
+class TrendWatch:
+    """Looks after each trial whether the trials' reports run against the study's direction
+    (:mod:`hyperlab.lab.trend`: a score optimized the wrong way, or a loss reported beside a
+    returned accuracy), and says so once: a warning while the run goes on, and a note that the
+    summary and the report repeat. It stops looking once it has spoken or the study holds
+    :data:`TREND_WATCH` finished trials.
+    """
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.study = study
+        self.done = False
+
+    def check(self) -> None:
+        """Read the study's finished trials once more (nothing once done)."""
+        if self.done:
+            return
+        states = (TrialState.COMPLETE, TrialState.PRUNED)
+        trials = self.study.get_trials(deepcopy=False, states=states)
+        self.done = len(trials) >= TREND_WATCH
+        trend = against_direction(trials, self.study.direction)
+        if trend is None:
+            return
+        self.done = True
+        _add_note(self.study, trend.note())
+        warnings.warn(f"{trend.advice()} (the run's notes give the count)", UserWarning, 2)

@@ -19,6 +19,7 @@ from hyperlab.errors import (
     failure_reason,
     traceback_text,
 )
+from hyperlab.randomness import seeded_globals
 from hyperlab.tasks.base import Task, check_score
 
 UserObjective = Callable[[optuna.Trial], float]
@@ -128,22 +129,37 @@ class TaskObjective:
 class WrappedObjective:
     """A user's ``f(trial) -> float`` with failures recorded as reasons on the trial.
 
+    Each call runs with the global random streams (torch's, NumPy's, Python's) seeded from the
+    study's seed and the trial's number (recorded as the trial's ``seed`` attribute), so that
+    an objective that draws from them without seeding them itself gives the same results when
+    the run is made again, and other ones under another seed.
+
     Args:
         func: The objective.
         name: Its name in messages (default: the function's own).
+        budget: The epochs a trial trains, as the pruners are told (``None``: unknown).
+        seed: The study's seed (each trial derives its own).
     """
 
     def __init__(
-        self, func: UserObjective, name: str | None = None, budget: int | None = None
+        self,
+        func: UserObjective,
+        name: str | None = None,
+        budget: int | None = None,
+        seed: int = 0,
     ) -> None:
         self.func = func
         self.name = name or getattr(func, "__qualname__", type(func).__name__)
         self.budget = budget
+        self.seed = seed
         self._warned = False
 
     def __call__(self, trial: optuna.Trial) -> float:
+        seed = trial_seed(self.seed, trial.number)
+        trial.set_user_attr("seed", seed)
         try:
-            value = self.func(trial)
+            with seeded_globals(seed):
+                value = self.func(trial)
             self._check_budget(trial)
         except optuna.TrialPruned:
             raise
@@ -196,8 +212,8 @@ def make_objective(
     """
     own = task.trial_objective() if task is not None else None
     if own is not None:
-        return WrappedObjective(own, task.name if task is not None else None, budget)
+        return WrappedObjective(own, task.name if task is not None else None, budget, seed)
     if task is not None:
         return TaskObjective(task, seed, budget)
     assert func is not None  # guaranteed by the public callers' checks
-    return WrappedObjective(func, budget=budget)
+    return WrappedObjective(func, budget=budget, seed=seed)

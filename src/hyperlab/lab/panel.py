@@ -44,7 +44,7 @@ def run_study(
     """One tuner on one task with one seed, as plain data.
 
     Args:
-        task_name: A registered task.
+        task_name: A registered task, or a reference to a Task (not to an objective function).
         tuner: A registered tuner, built with the task's space and ``options``.
         seed: Seed of the tuner and of every evaluation.
         trials: Trials to run (a failing trial is recorded as failed, and the run goes on).
@@ -56,8 +56,18 @@ def run_study(
         trial, a maximized task's values negated, ``inf`` before any finished), "wall_time",
         "suggest_time" (seconds outside the evaluations), "optimum" (the task's, negated
         likewise; ``None`` when unknown)}``.
+
+    Raises:
+        InputError: ``task_name`` names an objective function, whose configurations cannot be
+            evaluated one by one (every trial would fail).
     """
     task = TASKS.create(task_name)
+    if task.trial_objective() is not None:  # (every trial would fail, and the run read inf)
+        raise InputError(
+            f"task {task_name!r} is an objective f(trial) -> float: a panel evaluates a Task's "
+            "configurations (its search_space and evaluate); give a hyperlab.tasks.Task, or "
+            "compare tuners on an objective with hyperlab.compare"
+        )
     flip = -1.0 if task.direction == "maximize" else 1.0
     sampler = TUNERS.create(
         tuner, seed=seed, space=task.distributions(), task=task, **(options or {})

@@ -22,7 +22,7 @@ from hyperlab.lab.admission import _Claimed
 from hyperlab.lab.cut_off import fail_interrupted as fail_interrupted
 from hyperlab.lab.held_out import record_test_score as record_test_score
 from hyperlab.lab.identity import SpaceGuard
-from hyperlab.lab.notes import _note_unused_settings
+from hyperlab.lab.notes import TrendWatch, _note_unused_settings
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import max_budget
 from hyperlab.lab.run_folder import RunDir
@@ -112,6 +112,7 @@ def run_job(
         guard = SpaceGuard(study)  # a changed search space must not join the study's trials
         func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
         loop = _Loop(study, job, func, storage_retries)
+        trend = TrendWatch(study)
         while max_trials is None or loop.ran < max_trials:
             step = loop.step(wait, poll)
             if step == _DONE:
@@ -120,6 +121,7 @@ def run_job(
                 continue
             if loop.after_trial():
                 break
+            trend.check()
             if on_trial is not None:
                 on_trial()
             if job.stop_at_noise:

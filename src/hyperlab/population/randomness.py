@@ -8,17 +8,14 @@ everything the process did before the segment, so a resumed run or a replay woul
 path. Each segment runs with the three global streams seeded by :func:`segment_seed` from the
 seed of the member that trains it (so a member that has just copied another draws other
 numbers than its donor) and the segment's first epoch; the streams the caller had are put back
-afterwards (a GPU's as well, where CUDA is in use).
+afterwards (a GPU's as well, where CUDA is in use): :func:`hyperlab.randomness.seeded_globals`.
 """
 
 from __future__ import annotations
 
-import random
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import numpy as np
+from hyperlab.randomness import seeded_globals
 
 
 def segment_seed(member_seed: int, start: int) -> int:
@@ -27,21 +24,4 @@ def segment_seed(member_seed: int, start: int) -> int:
     return zlib.crc32(f"segment:{int(member_seed)}:{int(start)}".encode()) % (2**31)
 
 
-@contextmanager
-def seeded_globals(seed: int) -> Iterator[None]:
-    """Run the block with torch's, NumPy's and Python's global random streams seeded with
-    ``seed``; each is put back as it was afterwards."""
-    import torch
-
-    np_state, py_state = np.random.get_state(), random.getstate()
-    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-    devices = list(range(torch.cuda.device_count())) if cuda else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        random.seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(np_state)
-            random.setstate(py_state)
+__all__ = ["seeded_globals", "segment_seed"]

@@ -15,7 +15,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, failure_reason
 from hyperlab.optuna_logs import quiet_optuna
 
 #: Throwaway trials a search space is run on, at most, to see every branch of a conditional
@@ -62,8 +62,7 @@ def capture_space(
                 raise
             except Exception as exc:
                 raise InputError(
-                    f"the search space of {name} failed on a throwaway trial: "
-                    f"{type(exc).__name__}: {exc}"
+                    f"the search space of {name} failed on a throwaway trial: {failure_reason(exc)}"
                 ) from exc
             names = set(trial.distributions)
             changed = not names <= set(seen) or (always is not None and not always <= names)
