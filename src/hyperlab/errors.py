@@ -38,6 +38,13 @@ class TaskContractError(SettingError, InputTypeError):
     stops the run at once, since every trial would fail the same way."""
 
 
+class ObjectiveContractError(SettingError, InputTypeError):
+    """A user's objective (``f(trial) -> float``) returned something that is not a number (text,
+    a list, ``None``, a bool): a mistake in its code, raised inside the trial, that stops the run
+    at once instead of failing trial after trial. A NaN or infinite score is no such mistake (a
+    training may diverge): that trial fails and the run goes on."""
+
+
 class UnknownNameError(InputError):
     """A name (task, tuner, pruner, experiment, ...) is not in its registry."""
 

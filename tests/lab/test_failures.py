@@ -148,22 +148,49 @@ def test_interrupt_is_not_lost_when_telling_the_failed_trial_fails(
         _run_one(study, func)
 
 
-def returns_odd_values(trial: optuna.Trial) -> float:
+def returns_numpy_numbers(trial: optuna.Trial) -> float:
     x = trial.suggest_float("x", -1, 1)
-    odd: dict[int, object] = {1: "0.5", 2: True, 3: None, 4: np.float32(0.25)}
+    odd: dict[int, object] = {1: np.float32(0.25), 2: np.int64(3)}
     return odd.get(trial.number, x**2)  # type: ignore[return-value]
 
 
-def test_objective_values_that_are_not_numbers_fail_by_name(tmp_path: Path) -> None:
+def test_numpy_numbers_are_numbers(tmp_path: Path) -> None:
     study, _summary = hyperlab.tune(
-        returns_odd_values, "random", trials=5, runs_dir=tmp_path, name="o", progress=False
+        returns_numpy_numbers, "random", trials=3, runs_dir=tmp_path, name="o", progress=False
     )
-    reasons = {t.number: t.user_attrs.get("fail_reason") for t in study.trials}
-    named = "objective 'returns_odd_values' returned"
-    assert reasons[1] == f"{named} '0.5' of type str, not a number"
-    assert reasons[2] == f"{named} True of type bool, not a number"
-    assert reasons[3] == f"{named} None of type NoneType, not a number"
-    assert study.trials[4].value == 0.25  # a NumPy number is a number
+    assert [t.value for t in study.trials][1:] == [0.25, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("odd", "shown"),
+    [
+        ("0.5", "'0.5' of type str"),
+        (True, "True of type bool"),
+        (None, "None of type NoneType"),
+        ([0.5], "[0.5] of type list"),
+    ],
+)
+def test_an_objective_that_returns_no_number_stops_the_run_at_that_trial(
+    tmp_path: Path, odd: object, shown: str
+) -> None:
+    """Such a value failed its trial and the run went on, failing trial after trial alike
+    (a bug in the objective's code) until max(10, trials) had failed (exit 1)."""
+    from hyperlab.errors import ObjectiveContractError
+    from hyperlab.lab.trial_kinds import is_bookkeeping
+
+    def odd_on_trial_one(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        return odd if trial.number == 1 else x**2  # type: ignore[return-value]
+
+    with pytest.raises(ObjectiveContractError) as info:
+        hyperlab.tune(odd_on_trial_one, "random", trials=5, runs_dir=tmp_path, name="o")
+    says = f"objective '{odd_on_trial_one.__qualname__}' returned {shown}, not a number (trial 1): "
+    assert str(info.value).startswith(says) and isinstance(info.value, TypeError | InputError)
+    storage = f"sqlite:///{tmp_path / 'o' / 'study.db'}"
+    trials = optuna.load_study(study_name="o:random:none:seed0", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]  # the first kept
+    assert trials[1].user_attrs["fail_reason"] == f"ObjectiveContractError: {info.value}"
+    assert is_bookkeeping(trials[1])  # as for a task that breaks its contract
 
 
 def exits_on_trial_one(trial: optuna.Trial) -> float:
@@ -963,3 +990,44 @@ def test_a_task_that_breaks_its_contract_stops_the_run_at_its_first_trial(
     assert [t.state for t in optuna.load_study(study_name=name, storage=storage).trials] == [
         TrialState.FAIL
     ]
+
+
+RETURNS_TEXT = "def objective(trial):\n    return str(trial.suggest_float('x', 0, 1))\n"
+
+
+def test_an_objective_that_returns_no_number_stops_the_command_at_its_first_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a task that breaks its contract: exit 2 at the first trial, said once, by name
+    (each trial failed alike, a whole training each, until 10 had failed, exit 1)."""
+    from hyperlab.cli import main
+
+    (tmp_path / "text.py").write_text(RETURNS_TEXT)
+    argv = ["tune", "--task", f"{tmp_path / 'text.py'}:objective", "--tuner", "random"]
+    assert main([*argv, "--trials", "12", "--runs-dir", str(tmp_path), "--name", "t"]) == 2
+    err = capsys.readouterr().err
+    said = f"error: objective '{tmp_path / 'text.py'}:objective' returned '0.5488135039273248' "
+    assert said + "of type str, not a number (trial 0): " in err
+    assert "Trial 0 failed" not in err  # told once, by the command
+    storage = f"sqlite:///{tmp_path / 't' / 'study.db'}"
+    study = optuna.load_study(study_name="t:random:none:seed0", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+
+
+def test_an_objective_that_returns_no_number_stops_jobs_processes_and_a_comparison(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The processes of --jobs and the studies of a comparison stop as for a task that breaks
+    its contract (the processes' stderr is read by file descriptor)."""
+    from hyperlab.cli import main
+
+    (tmp_path / "text.py").write_text(RETURNS_TEXT)
+    argv = ["--task", f"{tmp_path / 'text.py'}:objective", "--trials", "12", "--no-progress"]
+    runs = ["--runs-dir", str(tmp_path)]
+    assert main(["tune", *argv, "--tuner", "random", "--jobs", "2", *runs, "--name", "j"]) == 2
+    err = capfd.readouterr().err
+    assert "hyperlab worker process: error: objective '" in err and "(trial " in err
+    study = optuna.load_study(study_name="j:random:none:seed0", storage=_journal(tmp_path / "j"))
+    assert {t.state for t in study.trials} == {TrialState.FAIL} and len(study.trials) <= 2
+    assert main(["compare", *argv, "--tuners", "random,tpe", *runs, "--name", "c"]) == 2
+    assert "returned '0.5488135039273248' of type str, not a number" in capfd.readouterr().err

@@ -14,6 +14,7 @@ from optuna.terminator import report_cross_validation_scores
 
 from hyperlab.errors import (
     TRACEBACK_ATTR,
+    ObjectiveContractError,
     TrialFailure,
     exit_reason,
     failure_reason,
@@ -171,8 +172,13 @@ class WrappedObjective:
         try:
             value = check_score(value, f"objective {self.name!r}")
         except TrialFailure as exc:
-            _fail(trial, str(exc))
-            raise
+            broken = ObjectiveContractError(
+                f"{exc} (trial {trial.number}): an objective returns its score as a number (a "
+                "float, or a tensor of one number); the run stops here, its finished trials kept "
+                "(fix the objective and run the same command again to go on)"
+            )
+            _fail(trial, str(broken))
+            raise broken from None
         if not math.isfinite(value):
             _fail(trial, f"objective returned {value}")
             raise TrialFailure(f"objective returned {value}")
