@@ -240,3 +240,23 @@ def test_the_labs_callers_leave_out_a_metric_that_is_not_a_fraction() -> None:
     )
     found = _diagnosis(trial, {})
     assert found is not None and found["primary"] == "overfitting"
+
+
+def test_a_slow_fall_per_epoch_is_not_shown_as_minus_zero_percent() -> None:
+    """lr-too-low's evidence read "-0% per epoch at the end" for a fall under half a percent."""
+    t = np.arange(60)
+    curves = {"train_loss": (2.3 - 0.002 * t).tolist(), "val_loss": (2.32 - 0.0019 * t).tolist()}
+    text = _evidence(curves)["lr-too-low"]
+    assert "-0.1% per epoch at the end" in text and "-0%" not in text, text
+    assert diagnose(curves, use_model=False).primary.name == "lr-too-low"
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [(0.0, "+0%"), (-0.0004, "-<0.1%"), (0.0004, "+<0.1%"), (-0.003, "-0.3%"), (-0.0096, "-1%")],
+)
+def test_changes_under_one_percent_keep_a_digit(change: float, shown: str) -> None:
+    from hyperlab.diagnose.rules import _pct
+
+    assert _pct(change, log_scale=False) == shown
+    assert _pct(-0.05, log_scale=False) == "-5%"

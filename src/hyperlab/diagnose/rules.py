@@ -40,9 +40,15 @@ def _per_point(v: CurveView) -> str:
 
 
 def _pct(log_change: float, log_scale: bool) -> str:
-    """A log-loss change as a signed percentage (or a relative change on a linear axis)."""
+    """A log-loss change as a signed percentage (or a relative change on a linear axis):
+    whole percents from 1% on, one decimal below (``-0.3%``), and ``-<0.1%`` for a change
+    smaller still, which whole percents would show as ``-0%``; ``+0%`` for no change."""
     value = math.expm1(log_change) * 100 if log_scale else log_change * 100
-    return f"{value:+.0f}%"
+    if value == 0 or round(abs(value), 1) >= 1:
+        return f"{value:+.0f}%"
+    if round(abs(value), 1) == 0:
+        return f"{'-' if value < 0 else '+'}<0.1%"
+    return f"{value:+.1f}%"
 
 
 def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
@@ -260,7 +266,7 @@ def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     rise = _pct(f["val_rise"], v.log_scale).lstrip("+")
     text = (
         f"validation loss fell {_pct(f['val_best'], v.log_scale).lstrip('-')} and ends "
-        + (f"{rise} above its best" if rise not in ("0%", "-0%") else "at its best")
+        + (f"{rise} above its best" if rise not in ("0%", "<0.1%") else "at its best")
         + f" (epoch {v.epoch(v.vmin)} of {v.n_finite}); train loss fell "
         f"{_pct(f['train_change'], v.log_scale).lstrip('-')}"
     )
