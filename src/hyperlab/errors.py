@@ -110,6 +110,12 @@ def listed(names: list[str], most: int = 10) -> str:
     return ", ".join(names[:most]) + more
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun`` for a message, the noun plural (with an s) unless ``n`` is 1:
+    ``"1 item"``, ``"3 items"``, ``"0 items"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def with_article(name: str) -> str:
     """``name`` (a class's, say) after "a" or "an" as it is read: a word by its first letter
     (an ArchitectureSearch, a HyperTrainer), an initialism, two capitals first, by its first

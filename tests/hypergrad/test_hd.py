@@ -625,6 +625,12 @@ def test_a_frozen_model_is_warned_about_at_the_users_line(make: Any) -> None:
     assert rec[0].filename == __file__
 
 
+def test_a_frozen_model_of_one_parameter_is_told_in_the_singular() -> None:
+    model = torch.nn.Linear(3, 1, bias=False).requires_grad_(False)
+    with pytest.warns(RuntimeWarning, match="its one parameter requires no gradient \\(a frozen"):
+        AdamHD(model.parameters())
+
+
 def test_a_base_without_its_update_says_what_to_implement() -> None:
     from hyperlab.hypergrad import HDOptimizer
 

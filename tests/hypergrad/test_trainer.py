@@ -372,7 +372,7 @@ def test_every_trainer_refuses_a_criterion_that_does_not_average(index: int) -> 
             r"training data must be batches \(x, y\), got one tensor of shape \(8, 4\)",
         ),
         (lambda x, y: [(x, y, y)], r"training data must yield batches .*got a tuple of 3 items"),
-        (lambda x, y: [[x]], r"training data must yield batches .*got a list of 1 items"),
+        (lambda x, y: [[x]], r"training data must yield batches .*got a list of 1 item: give"),
         (lambda x, y: [{"x": x, "y": y}], r"training data must yield batches .*got dict"),
     ],
 )

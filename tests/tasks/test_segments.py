@@ -62,6 +62,18 @@ def test_a_segment_of_another_type_is_named_with_its_article() -> None:
         check_segment("t", 3, 2)
 
 
+def test_a_segment_of_one_score_or_one_epoch_is_told_in_the_singular() -> None:
+    """The messages read "has 1 scores for 2 epochs", "trained 1 epochs"."""
+    from hyperlab.tasks.base import Segment, check_segment
+
+    with pytest.raises(InputError, match=r"its segment has 1 score for 2 epochs \("):
+        check_segment("t", Segment(state={}, values=[0.5], epoch=2), 2)
+    with pytest.raises(InputError, match=r"has 2 values for 1 epoch \("):
+        check_segment("t", Segment({}, [0.5], 1, curves={"val_loss": [0.5, 0.4]}), 1)
+    with pytest.raises(InputError, match=r"from epoch 3 trained 1 epoch but says epoch=3 "):
+        check_segment("t", Segment(state={}, values=[0.5], epoch=3), 1, start=3)
+
+
 def test_segment_input_is_checked() -> None:
     task = _wine()
     with pytest.raises(InputError, match="epochs must be a positive integer, got 0"):

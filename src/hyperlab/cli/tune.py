@@ -192,12 +192,13 @@ def _set_up(job: Any) -> str:
     import optuna
     from optuna.trial import TrialState
 
+    from hyperlab.errors import counted
     from hyperlab.lab.storage import open_storage
 
     study = optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
     trials = study.get_trials(deepcopy=False)
     done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    name = f"study {job.study_name!r} ({job.trials} trials"
+    name = f"study {job.study_name!r} ({counted(job.trials, 'trial')}"
     if not trials:
         return f"created {name})"
     if done >= job.trials:

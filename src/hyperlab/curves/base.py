@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from optuna.distributions import BaseDistribution
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, counted
 
 #: One learning curve: a sequence of values after epochs 1, 2, ... (list or 1-D array).
 CurveLike = Sequence[float] | np.ndarray
@@ -78,7 +78,7 @@ def check_curve_data(
     n = len(arrays)
     if configs is not None:
         if len(configs) != n:
-            raise InputError(f"got {n} curves but {len(configs)} configs")
+            raise InputError(f"got {counted(n, 'curve')} but {counted(len(configs), 'config')}")
         for i, config in enumerate(configs):
             if not isinstance(config, Mapping):
                 raise InputTypeError(f"configs[{i}] must be a dict, got {config!r}")
@@ -91,7 +91,7 @@ def check_curve_data(
         if isinstance(budgets, str | bytes) or not isinstance(budgets, Sequence):
             raise InputTypeError(f"budgets must be an int or a sequence of ints, got {budgets!r}")
         if len(budgets) != n:
-            raise InputError(f"got {n} curves but {len(budgets)} budgets")
+            raise InputError(f"got {counted(n, 'curve')} but {counted(len(budgets), 'budget')}")
         budget_arr = np.asarray(budgets, dtype=np.int64)
     for i, (a, b) in enumerate(zip(arrays, budget_arr)):
         if b < 1 or len(a) > b:
@@ -207,7 +207,9 @@ class CurvePredictor(ABC):
             if not np.all(np.isfinite(a)):
                 raise InputError(f"partial_curves[{i}] holds a non-finite value: {a.tolist()}")
         if configs is not None and len(configs) != len(arrays):
-            raise InputError(f"got {len(arrays)} curves but {len(configs)} configs")
+            raise InputError(
+                f"got {counted(len(arrays), 'curve')} but {counted(len(configs), 'config')}"
+            )
         if self.uses_config and configs is None:
             raise InputError(f"{type(self).__name__} needs the configurations")
         if not arrays:

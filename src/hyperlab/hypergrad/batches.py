@@ -16,7 +16,13 @@ from typing import TypeVar
 
 import torch
 
-from hyperlab.errors import InputError, InputTypeError, check_positive_int, with_article
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_positive_int,
+    counted,
+    with_article,
+)
 
 B = TypeVar("B")
 
@@ -66,7 +72,7 @@ def checked_batch(batch: B, what: str) -> B:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch
     if isinstance(batch, (tuple, list)):
-        got = f"{with_article(type(batch).__name__)} of {len(batch)} items"
+        got = f"{with_article(type(batch).__name__)} of {counted(len(batch), 'item')}"
     elif isinstance(batch, torch.Tensor):
         got = f"a tensor of shape {tuple(batch.shape)}"
     else:

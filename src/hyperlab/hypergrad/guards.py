@@ -273,9 +273,14 @@ def checked_params(owner: str, params: Any) -> list[Any]:
     if not tensors:
         raise InputError(f"{owner} got no parameters to train: pass model.parameters()")
     if not any(p.requires_grad for p in _refuse_non_tensors(owner, tensors)):
+        n = len(tensors)
+        frozen = (
+            "its one parameter requires no gradient"
+            if n == 1
+            else f"none of the {n} parameters requires a gradient"
+        )
         warnings.warn(
-            f"{owner}: none of the {len(tensors)} parameters requires a gradient (a frozen "
-            "model): its steps will change nothing",
+            f"{owner}: {frozen} (a frozen model): its steps will change nothing",
             RuntimeWarning,
             stacklevel=user_stacklevel(),
         )

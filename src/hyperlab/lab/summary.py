@@ -11,7 +11,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.direction import MINIMIZE, name_of, past_tense
-from hyperlab.errors import NoCompletedTrialError
+from hyperlab.errors import NoCompletedTrialError, counted
 from hyperlab.lab.notes import stop_note
 from hyperlab.lab.results import best_test_score, cv_std_err, trial_config
 from hyperlab.lab.trial_kinds import failed_trials, is_bookkeeping, is_interrupted
@@ -66,7 +66,7 @@ class TuneSummary:
         )
         out = [
             f"best value ({past_tense(self.direction)}): {self.best_value:.6g}{se} "
-            f"after {self.n_trials} trials"
+            f"after {counted(self.n_trials, 'trial')}"
             + (f" ({self.n_pruned} of them pruned)" if self.n_pruned else "")
         ]
         schedule = self.extra.get("schedule")

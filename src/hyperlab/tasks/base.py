@@ -31,6 +31,7 @@ from hyperlab.errors import (
     InputTypeError,
     TaskContractError,
     TrialFailure,
+    counted,
     with_article,
 )
 from hyperlab.space.config import checked_space
@@ -126,7 +127,8 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
         raise InputTypeError(f"{where} has values {_short(values)}, not a list of scores")
     if len(values) != epochs:
         raise InputError(
-            f"{where} has {len(values)} scores for {epochs} epochs (values needs one score "
+            f"{where} has {counted(len(values), 'score')} for {counted(epochs, 'epoch')} (values "
+            "needs one score "
             "per epoch trained)"
         )
     _check_numbers(values, where, "values needs one number per epoch")
@@ -139,7 +141,7 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
         )
     if start is not None and segment.epoch != start + epochs:
         raise InputError(
-            f"{where} from epoch {start} trained {epochs} epochs but says epoch="
+            f"{where} from epoch {start} trained {counted(epochs, 'epoch')} but says epoch="
             f"{segment.epoch!r} (Segment.epoch counts every epoch of the model, this segment's "
             f"included: {start + epochs})"
         )
@@ -169,7 +171,8 @@ def _check_curves(curves: Any, epochs: int, where: str) -> None:
             )
         if len(curve) != epochs:
             raise InputError(
-                f"{what} has {len(curve)} values for {epochs} epochs (a curve holds one "
+                f"{what} has {counted(len(curve), 'value')} for {counted(epochs, 'epoch')} (a curve "
+                "holds one "
                 "number per epoch of this segment, not of the model's whole path)"
             )
         _check_numbers(curve, what, f"curve {key!r} needs one number per epoch")

@@ -50,6 +50,7 @@ from hyperlab.errors import (
     InputTypeError,
     SettingError,
     TrialFailure,
+    counted,
     failure_reason,
     traceback_text,
 )
@@ -288,7 +289,8 @@ def _train(task: Task, config: dict[str, Any], state: Any, epochs: int, seed: in
         ev = task.evaluate(config, epochs, seed=seed, on_epoch=lambda e, v, c: values.append(v))
         if len(values) != epochs:
             raise TrialFailure(
-                f"task {task.name!r} reported {len(values)} values over {epochs} epochs: its "
+                f"task {task.name!r} reported {counted(len(values), 'value')} over "
+                f"{counted(epochs, 'epoch')}: its "
                 "evaluation must call on_epoch after every epoch",
                 ev.curves,
             )
