@@ -108,6 +108,10 @@ SPLIT = (
     "report.demo",
     "report.records",
     "population.checkpoint",
+    "report.html",
+    "report.comparison_html",
+    "tasks.replay",
+    "lab.repair_journal",
 )
 
 

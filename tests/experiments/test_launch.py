@@ -57,7 +57,7 @@ def test_a_page_that_fails_to_render_leaves_the_earlier_json_and_page(
 ) -> None:
     """The JSON was written before the page was made: a failure in between left a new JSON next
     to the earlier run's page, whose numbers it no longer matched."""
-    import hyperlab.report.html
+    import hyperlab.report.page
 
     run_experiments(["stn"], tmp_path, quick=True)
     before = {p.name: p.read_text() for p in tmp_path.iterdir()}
@@ -66,7 +66,7 @@ def test_a_page_that_fails_to_render_leaves_the_earlier_json_and_page(
     def broken(*_: object, **__: object) -> str:
         raise RuntimeError("no page")
 
-    monkeypatch.setattr(hyperlab.report.html, "page", broken)
+    monkeypatch.setattr(hyperlab.report.page, "page", broken)
     with pytest.raises(RuntimeError, match="no page"):
         run_experiments(["stn"], tmp_path, quick=True)
     assert ran == ["stn", "stn"]

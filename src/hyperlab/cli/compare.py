@@ -67,7 +67,7 @@ def _replay_hint(run_dir: Path) -> None:
 def print_summary(run_dir: object) -> None:
     """Print the per-method table and the paired verdicts of a comparison run."""
     from hyperlab.report import compare_records
-    from hyperlab.report.html import fmt
+    from hyperlab.report.page import fmt
 
     rec = compare_records(run_dir)  # type: ignore[arg-type]
     head = f"{'method':<24}{'seeds':>8}{'final best':>12}{'± SE':>10}{'test':>12}{'epochs':>10}"

@@ -31,7 +31,7 @@ def _plain(value: Any) -> Any:
 
 def experiment_sections(result: ExperimentResult) -> str:
     """The HTML of one experiment's section (without the page around it)."""
-    from hyperlab.report.html import figure_html, table
+    from hyperlab.report.page import figure_html, table
 
     parts = [f"<p>{html.escape(s)}</p>" for s in result.summary]
     if result.table:
@@ -90,7 +90,7 @@ def _run_all(
     """Run the experiments (inputs checked, the folder locked) and write their files."""
     from tqdm.auto import tqdm
 
-    from hyperlab.report.html import page
+    from hyperlab.report.page import page
 
     sections: dict[str, tuple[str, str]] = {}
     try:
@@ -129,7 +129,7 @@ def _say_what_was_kept(done: list[str], left: list[str], out_dir: Path) -> None:
 def _write_index(out_dir: Path, sections: dict[str, tuple[str, str]]) -> Path:
     """Write ``experiments.html``: the sections of the experiments this call finished, then
     links to the other experiments' pages in ``out_dir``."""
-    from hyperlab.report.html import page
+    from hyperlab.report.page import page
 
     shown = list(sections.values())
     earlier = _earlier_pages(out_dir, list(sections))

@@ -40,8 +40,8 @@ from pathlib import Path
 from hyperlab.errors import InputError
 from hyperlab.lab.damage import storage_file
 from hyperlab.lab.repair_files import _dispose
-from hyperlab.lab.repair_journal import PLACEHOLDER as PLACEHOLDER
 from hyperlab.lab.repair_journal import _recover_journal
+from hyperlab.lab.repair_lines import PLACEHOLDER as PLACEHOLDER
 from hyperlab.lab.repair_sqlite import Gap as Gap
 from hyperlab.lab.repair_sqlite import _recover_sqlite
 

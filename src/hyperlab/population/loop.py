@@ -389,7 +389,7 @@ class PopulationRun:
 def _replays_curves(task: Task) -> bool:
     """Whether ``task`` looks its curves up (a replay task), so that a segment after a copy
     follows the new configuration's recorded curve."""
-    from hyperlab.tasks.replay import ReplayTask
+    from hyperlab.tasks.replay_base import ReplayTask
 
     return isinstance(task, ReplayTask)
 

@@ -24,7 +24,7 @@ from hyperlab.errors import InputError, InputTypeError
 if TYPE_CHECKING:
     from hyperlab.curves.neural import NeuralCurvePredictor
     from hyperlab.tasks.base import Task
-    from hyperlab.tasks.replay import ReplayTask
+    from hyperlab.tasks.replay_base import ReplayTask
 
 #: Options of the neural curve pruners that configure the predictor's pretraining.
 PRETRAIN_OPTIONS = ("pretrain", "pretrain_curves", "pretrain_seed")
@@ -42,7 +42,7 @@ def pretrain_data(
     """Complete curves of random configurations of replay tasks, for pretraining.
 
     Args:
-        tasks: Replay tasks (:class:`~hyperlab.tasks.replay.ReplayTask`, for example
+        tasks: Replay tasks (:class:`~hyperlab.tasks.replay_base.ReplayTask`, for example
             ``TASKS.create("lcbench-126026")``) with one search space. Never the task being
             pruned: its own curves would leak into the prediction.
         n_per_task: Random configurations drawn (seeded) from each task's search space.
@@ -85,7 +85,7 @@ def check_tasks(tasks: Any) -> tuple[list[ReplayTask], dict[str, Any]]:
             different search spaces.
     """
     from hyperlab.tasks.base import Task
-    from hyperlab.tasks.replay import ReplayTask as Replay
+    from hyperlab.tasks.replay_base import ReplayTask as Replay
 
     if isinstance(tasks, str) or not isinstance(tasks, Sequence):
         raise InputTypeError(f"pretrain must be a list of replay tasks, got {tasks!r}")

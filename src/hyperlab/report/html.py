@@ -9,11 +9,11 @@ names code imports from here.
 
 from __future__ import annotations
 
-from hyperlab.report.comparison_html import COLORS as COLORS
 from hyperlab.report.comparison_html import render_compare as render_compare
 from hyperlab.report.comparison_html import shown_pruned
 from hyperlab.report.curves_html import NO_CURVES as NO_CURVES
 from hyperlab.report.failures_html import failures_html as failures_html
+from hyperlab.report.page import COLORS as COLORS
 from hyperlab.report.page import LOG_DECADES as LOG_DECADES
 from hyperlab.report.page import LONG_TEXT as LONG_TEXT
 from hyperlab.report.page import NARROW_PX as NARROW_PX
