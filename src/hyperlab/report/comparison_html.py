@@ -32,6 +32,7 @@ def _setup_html(rec: CompareRecords) -> str:
         f"{html.escape(', '.join(spec['tuners']))}; pruners "
         f"{html.escape(', '.join(spec['pruners']))}; seeds {html.escape(str(spec['seeds']))}; "
         f"{rec.trials} trials per study; {_budget(spec.get('budget'), rec.task)}. "
+        f"Options: {html.escape(rec.options or 'none given (every default)')}. "
         f"{better(rec.direction).capitalize()} is better. "
         f"Versions: {html.escape(rec.versions)}.</p>"
     )
