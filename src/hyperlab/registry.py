@@ -88,6 +88,7 @@ class Entry(Generic[T]):
     family: bool = False
     reads_tasks: tuple[str, ...] = ()
     reads_files: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
 
 
 class Registry(Generic[T]):
@@ -119,6 +120,7 @@ class Registry(Generic[T]):
         family: bool = False,
         reads_tasks: tuple[str, ...] = (),
         reads_files: tuple[str, ...] = (),
+        packages: tuple[str, ...] = (),
     ) -> Callable[..., T]:
         """Register ``factory`` under ``name`` (a prefix ending in ``-`` when ``family``).
 
@@ -133,6 +135,8 @@ class Registry(Generic[T]):
             reads_files: Options whose values are paths of files (:meth:`file_options`): a
                 run records them absolute, so that it reads the same file when it is resumed
                 or reported from another folder.
+            packages: The distributions (pip names) of other libraries the entry runs, whose
+                installed versions a run that uses it records (:meth:`packages`).
 
         Returns:
             The factory, so this can be used as a decorator through :meth:`add`.
@@ -140,7 +144,13 @@ class Registry(Generic[T]):
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = Entry(
-            name, factory, description, family, tuple(reads_tasks), tuple(reads_files)
+            name,
+            factory,
+            description,
+            family,
+            tuple(reads_tasks),
+            tuple(reads_files),
+            tuple(packages),
         )
         return factory
 
@@ -152,6 +162,7 @@ class Registry(Generic[T]):
         family: bool = False,
         reads_tasks: tuple[str, ...] = (),
         reads_files: tuple[str, ...] = (),
+        packages: tuple[str, ...] = (),
     ) -> Callable[..., Any]:
         """Decorator form of :meth:`register`."""
 
@@ -163,6 +174,7 @@ class Registry(Generic[T]):
                 family=family,
                 reads_tasks=reads_tasks,
                 reads_files=reads_files,
+                packages=packages,
             )
 
         return deco
@@ -238,6 +250,12 @@ class Registry(Generic[T]):
         at registration); none for a name that is not registered."""
         found = self._find(name) if isinstance(name, str) else None
         return found[0].reads_files if found is not None else ()
+
+    def packages(self, name: str) -> tuple[str, ...]:
+        """The distributions of other libraries that ``name`` runs (``packages`` at
+        registration); none for a name that is not registered."""
+        found = self._find(name) if isinstance(name, str) else None
+        return found[0].packages if found is not None else ()
 
     def options(self, name: str) -> frozenset[str] | None:
         """The keyword options the factory of ``name`` takes (``None``: it takes any).

@@ -127,3 +127,24 @@ def test_the_warning_holds_for_a_user_objective(tmp_path: Path, tuner: str, tria
         hyperlab.tune(
             _user_objective, tuner, trials=trials, runs_dir=tmp_path, progress=False, report=False
         )
+
+
+def test_a_tuner_that_sizes_its_design_from_an_objectives_space_is_noted_after(
+    tmp_path: Path,
+) -> None:
+    """``neural`` sizes its start-up design from the search space, which an objective shows
+    only at its first trial: a run too short to leave it went unwarned (the peers beside it,
+    of fixed start-ups, were warned), and its Sobol design read as its model's results."""
+    _, summary = hyperlab.tune(
+        _user_objective, "neural", trials=3, runs_dir=tmp_path, progress=False, report=False
+    )
+    assert summary.stopped is not None
+    assert "tuner 'neural' drew every trial from its start-up design" in summary.stopped
+    assert "(5 trials here)" in summary.stopped and "trials=3" in summary.stopped
+
+
+def test_nothing_is_noted_once_the_model_chose(tmp_path: Path) -> None:
+    _, summary = hyperlab.tune(
+        _user_objective, "neural", trials=6, runs_dir=tmp_path, progress=False, report=False
+    )
+    assert not summary.stopped

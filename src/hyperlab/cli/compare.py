@@ -71,11 +71,12 @@ def print_summary(run_dir: object) -> None:
 
     rec = compare_records(run_dir)  # type: ignore[arg-type]
     head = f"{'method':<24}{'seeds':>8}{'final best':>12}{'± SE':>10}{'test':>12}{'epochs':>10}"
-    print(f"{head}{'rank':>7}")
+    print(f"{head}{'seconds':>10}{'rank':>7}")
     for m in rec.methods:
         print(
             f"{m.label:<24}{m.seeds_text():>8}{fmt(m.final_mean):>12}{fmt(m.final_se, 2):>10}"
-            f"{fmt(m.test_mean):>12}{fmt(m.epochs_mean):>10}{fmt(m.mean_rank, 3):>7}"
+            f"{fmt(m.test_mean):>12}{fmt(m.epochs_mean):>10}{fmt(m.seconds_mean, 3):>10}"
+            f"{fmt(m.mean_rank, 3):>7}"
         )
     for c in rec.comparisons:
         print(c["sentence"])

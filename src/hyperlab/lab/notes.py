@@ -62,6 +62,30 @@ def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
         _note_idle_predictor(study, job.pruner, len(complete), len(trials) - len(complete))
 
 
+def startup_trials(sampler: Any) -> int | None:
+    """The trials ``sampler`` draws from its start-up design before its model chooses
+    (its ``startup_trials``; ``None`` when it declares none or does not know it yet)."""
+    startup = getattr(sampler, "startup_trials", None)
+    return startup if isinstance(startup, int) and not isinstance(startup, bool) else None
+
+
+def _note_startup_only(study: optuna.Study, job: StudyJob, known_at_start: int | None) -> None:
+    """Note a tuner that drew every trial of the study from its start-up design when the
+    design's size was not known as the run began (a tuner that sizes it from the search space,
+    on an objective whose space only its first trial shows), so the run could not warn then;
+    a size known at the start was warned about then (:mod:`hyperlab.lab.plugins`)."""
+    startup = startup_trials(study.sampler)
+    if known_at_start is not None or startup is None or job.trials > startup:
+        return
+    _add_note(
+        study,
+        f"tuner {job.tuner!r} drew every trial from its start-up design: it sizes the design "
+        f"from the search space ({startup} trials here), which the objective showed only at "
+        f"its first trial, so the run could not warn at the start; with trials={job.trials} "
+        f"its results are that design's (ask for more than {startup} trials)",
+    )
+
+
 def _rule(stand_in: Any) -> str:
     """The name of a stand-in rule from how its stops' reasons begin (``median rule (...``)."""
     return str(stand_in).split(" (")[0].strip() or "rule standing in"

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hyperlab.errors import HyperlabError, InputError, InputTypeError, SetupWarning
+from hyperlab.lab.notes import startup_trials
 from hyperlab.registry import PRUNERS, TUNERS, Registry
 from hyperlab.tasks.base import Task
 
@@ -244,9 +245,7 @@ def _built(
         raise InputError(f"{registry.kind} {name!r} refused its options {mine}: {exc}") from None
 
 
-def _startup(obj: Any) -> int | None:
-    startup = getattr(obj, "startup_trials", None)
-    return startup if isinstance(startup, int) and not isinstance(startup, bool) else None
+_startup = startup_trials  # (a pruner declares it as a tuner does)
 
 
 def _check_pruner_startup(name: str, pruner: Any, trials: int) -> None:

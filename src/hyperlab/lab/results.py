@@ -32,6 +32,7 @@ COLUMNS = (
     "budget",
     "epochs_cumulative",
     "wall_time",
+    "seconds",
     "fail_reason",
     "failure",
 )
@@ -63,6 +64,26 @@ def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
     if se == 0 and len(trial.user_attrs.get("fold_values") or []) < 2:
         return math.nan
     return float(se)
+
+
+def trial_seconds(trial: optuna.trial.FrozenTrial) -> float:
+    """Seconds the trial took on this machine, from its start to its end: the tuner's
+    suggestion, the evaluation and the pruner's decisions, where ``wall_time`` is the
+    evaluation's own (simulated for a replayed task). A population member, stored once its
+    training ended, gives its measured ``wall_time``. NaN when neither is known."""
+    if _is_member(trial):
+        wall = trial.user_attrs.get("wall_time")
+        return float(wall) if isinstance(wall, int | float) else math.nan
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return math.nan
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+
+def _is_member(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether ``trial`` is a population member (its schedule of segments recorded)."""
+    schedule = trial.user_attrs.get("schedule")
+    last = schedule[-1] if isinstance(schedule, list) and schedule else None
+    return isinstance(last, dict) and _SEGMENT_KEYS <= set(last)
 
 
 def trial_config(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -143,6 +164,7 @@ def study_records(
             "budget": budget,
             "epochs_cumulative": epochs,
             "wall_time": wall if wall is not None else math.nan,
+            "seconds": trial_seconds(t),
             "fail_reason": t.user_attrs.get("fail_reason", ""),
             "failure": failure_kind(t),
         }
@@ -162,6 +184,13 @@ def screen_epochs(study: optuna.Study) -> int:
         return max(0, int(info.get("screen_epochs") or 0))
     except (TypeError, ValueError):
         return 0
+
+
+def used_seconds(records: list[dict[str, Any]]) -> float:
+    """The seconds a study's trials took in all on this machine (:func:`trial_seconds`, the
+    tuner's suggestions included), from its :func:`study_records`; NaN when none is known."""
+    known = [r["seconds"] for r in records if math.isfinite(r["seconds"])]
+    return float(sum(known)) if known else math.nan
 
 
 def used_epochs(records: list[dict[str, Any]]) -> int:

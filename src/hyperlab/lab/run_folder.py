@@ -25,6 +25,7 @@ from hyperlab.lab.run_paths import (
     _lab_made,
 )
 from hyperlab.lab.runspec import _RUN_KEYS, RunSpec, _now, _spec_fields, versions
+from hyperlab.registry import TUNERS
 
 
 class RunDir:
@@ -156,7 +157,7 @@ class RunDir:
             self._drop_unused_studies(unused, spec)
         # a run set up again keeps its identity, which its studies record (lab/claim.py)
         spec.created = spec.created or (unused.created if unused is not None else "") or _now()
-        spec.versions = versions()
+        spec.versions = versions(_tuner_packages(spec.tuners))
         data = spec.to_dict()
         data["storage"] = self._portable(data["storage"])
         self.spec_path.write_text(json.dumps(data, indent=2))
@@ -385,3 +386,8 @@ def _run_studies(
         else:
             ours.append(study)
     return ours, kept
+
+
+def _tuner_packages(tuners: list[str]) -> list[str]:
+    """The other libraries the run's tuners run (a peer's), whose versions the run records."""
+    return [package for name in tuners for package in TUNERS.packages(name)]

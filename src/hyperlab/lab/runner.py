@@ -22,7 +22,12 @@ from hyperlab.lab.admission import _Claimed
 from hyperlab.lab.cut_off import fail_interrupted as fail_interrupted
 from hyperlab.lab.held_out import record_test_score as record_test_score
 from hyperlab.lab.identity import SpaceGuard
-from hyperlab.lab.notes import TrendWatch, _note_unused_settings
+from hyperlab.lab.notes import (
+    TrendWatch,
+    _note_startup_only,
+    _note_unused_settings,
+    startup_trials,
+)
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import max_budget
 from hyperlab.lab.run_folder import RunDir
@@ -113,6 +118,7 @@ def run_job(
         func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
         loop = _Loop(study, job, func, storage_retries)
         trend = TrendWatch(study)
+        startup = startup_trials(study.sampler)  # (None: not known before the first trial)
         while max_trials is None or loop.ran < max_trials:
             step = loop.step(wait, poll)
             if step == _DONE:
@@ -129,6 +135,7 @@ def run_job(
                 if message:
                     study.set_user_attr("stopped_at_noise", message)
         _note_unused_settings(study, job)
+        _note_startup_only(study, job, startup)
         _tidy_heartbeats(study)
         settle_failure_stop(study, job.trials)  # another process may have finished the study
     if owner and job.test_score and task is not None:

@@ -5,7 +5,7 @@ loaded one (which settings a resumed run may change, and what each recorded sett
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,12 +21,15 @@ _RESUMABLE = {"trials", "jobs", "created", "versions", "command", "name", "warni
 _UNKNOWN_WHEN_NULL = {"objective"}
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python and the libraries a result depends on (read without importing them)."""
+def versions(packages: Sequence[str] = ()) -> dict[str, str]:
+    """Versions of Python and the libraries a result depends on (read without importing them):
+    hyperlab's own dependencies, then ``packages`` (the other libraries its tuners run, such
+    as a peer's); one not installed is left out."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for name in ("hyperlab", "optuna", "torch", "numpy", "scikit-learn", "scipy"):
+    core = ("hyperlab", "optuna", "torch", "numpy", "scikit-learn", "scipy")
+    for name in dict.fromkeys((*core, *packages)):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

@@ -17,7 +17,13 @@ from hyperlab.lab.stats import mean_ranks, paired_comparison
 from hyperlab.report.failures import FailureGroup
 from hyperlab.report.methods import MethodSummary, _method
 from hyperlab.report.population import PopulationRecords, population_records
-from hyperlab.report.run_notes import _setup_notes, direction_of, objective_label, versions_text
+from hyperlab.report.run_notes import (
+    _setup_notes,
+    direction_of,
+    objective_label,
+    options_text,
+    versions_text,
+)
 from hyperlab.report.trials import PrunedTrial, TrialCurves, _curves_of
 
 
@@ -40,6 +46,7 @@ class CompareRecords:
     direction: str = "minimize"
     test_metric: str = "score"  # what the test scores measure
     versions: str = ""  # "python 3.11.7, optuna 4.1.0, ..."
+    options: str = ""  # the options each plug-in took, in words ("" when none were given)
     #: (method label, seed, records) of each population method's best seed (``pbt``/``pb2``)
     populations: list[tuple[str, int, PopulationRecords]] = field(default_factory=list)
     failures: list[FailureGroup] = field(default_factory=list)  # the failed trials' reasons
@@ -127,6 +134,7 @@ def compare_records(run_dir: str | Path | RunDir) -> CompareRecords:
         direction=direction,
         test_metric=recorded or (str(task.metric) if task is not None else "score"),
         versions=versions_text(spec.versions),
+        options=options_text(spec),
         populations=_best_populations(grouped, direction),
     )
 

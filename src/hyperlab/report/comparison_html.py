@@ -32,6 +32,7 @@ def _setup_html(rec: CompareRecords) -> str:
         f"{html.escape(', '.join(spec['tuners']))}; pruners "
         f"{html.escape(', '.join(spec['pruners']))}; seeds {html.escape(str(spec['seeds']))}; "
         f"{rec.trials} trials per study; {_budget(spec.get('budget'), rec.task)}. "
+        f"Options: {html.escape(rec.options or 'none given (every default)')}. "
         f"{better(rec.direction).capitalize()} is better. "
         f"Versions: {html.escape(rec.versions)}.</p>"
     )
@@ -49,16 +50,23 @@ def _budget(budget: int | None, task: str | None) -> str:
     return "budget: the task's maximum" if task is not None else "steps set by the objective"
 
 
-def _best_so_far_figure(rec: CompareRecords) -> Any:
+def _best_so_far_figure(rec: CompareRecords, by_epochs: bool = False) -> Any:
+    """The best value so far of each method against its trials, or (``by_epochs``) against
+    the epochs its trials used: the reading at equal compute."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for i, m in enumerate(rec.methods):
         color = COLORS[i % len(COLORS)]
+        x, med, low, high = (
+            (m.epoch_x, m.epoch_median, m.epoch_low, m.epoch_high)
+            if by_epochs
+            else (m.curve_x, m.curve_median, m.curve_low, m.curve_high)
+        )
         fig.add_trace(
             go.Scatter(
-                x=m.curve_x + m.curve_x[::-1],
-                y=m.curve_high + m.curve_low[::-1],
+                x=x + x[::-1],
+                y=high + low[::-1],
                 fill="toself",
                 line={"width": 0},
                 fillcolor=color,
@@ -70,7 +78,11 @@ def _best_so_far_figure(rec: CompareRecords) -> Any:
         )
         fig.add_trace(
             go.Scatter(
-                x=m.curve_x, y=m.curve_median, mode="lines", name=m.label, line={"color": color}
+                x=x,
+                y=med,
+                mode="lines",
+                name=m.label,
+                line={"color": color, "shape": "hv" if by_epochs else "linear"},
             )
         )
     best = "highest" if rec.direction == "maximize" else "lowest"
@@ -79,11 +91,26 @@ def _best_so_far_figure(rec: CompareRecords) -> Any:
     fig.update_layout(
         title=f"Best value so far, the {best} (median across seeds"
         + (f"; band: {bands})" if bands else ")"),
-        xaxis_title="trial",
+        xaxis_title="epochs used" if by_epochs else "trial",
         yaxis=value_axis(plotted, f"{best} value so far"),
         height=420,
     )
     return fig
+
+
+#: How to read the figure against the epochs used.
+EPOCHS_NOTE = (
+    "<p class='note'>The methods used unequal epochs (pruned trials stop early, a "
+    "multi-fidelity tuner trains at lower budgets): read them at the same number of epochs "
+    "used, where each seed's best is that of its trials ended by then.</p>"
+)
+
+#: What the summary's seconds are.
+SECONDS_NOTE = (
+    "<p class='note'>Seconds: a study's trials from start to end, summed (the tuner's "
+    "suggestions and the pruner's decisions included, with the training), on the machine and "
+    "at the load of this run; compare them within a run.</p>"
+)
 
 
 def _summary_html(rec: CompareRecords) -> str:
@@ -102,6 +129,7 @@ def _summary_html(rec: CompareRecords) -> str:
             f"test {test} (mean)": m.test_mean,
             "test ± SE": m.test_se,
             "epochs used (mean)": m.epochs_mean,
+            "seconds (mean)": m.seconds_mean,
             "mean rank": m.mean_rank,
             "pruned": m.n_pruned,
             "failed": m.n_failed,
@@ -121,11 +149,11 @@ def _summary_html(rec: CompareRecords) -> str:
         f"{scored}: {better(rec.direction)} is better.</p>"
     )
     if not rec.comparisons:  # one method: nothing is paired against it
-        return table(rows, drop_empty=True)
+        return table(rows, drop_empty=True) + SECONDS_NOTE
     return (
         table(rows, drop_empty=True)
         + f"<p>Paired against {html.escape(rec.reference)}:</p><ul>{verdicts}</ul>"
-        f"{note}"
+        f"{note}{SECONDS_NOTE}"
     )
 
 
@@ -135,6 +163,9 @@ def render_compare(rec: CompareRecords) -> str:
 
     sections: list[tuple[str, str]] = [("Setup", _setup_html(rec))]
     sections.append(("Best so far", figure_html(_best_so_far_figure(rec))))
+    if len({m.epochs_mean for m in rec.methods}) > 1:  # methods that spent unequal epochs
+        at_epochs = figure_html(_best_so_far_figure(rec, by_epochs=True))
+        sections.append(("Best so far against the epochs used", at_epochs + EPOCHS_NOTE))
     box = go.Figure()
     for i, m in enumerate(rec.methods):
         box.add_trace(

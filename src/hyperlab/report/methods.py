@@ -11,12 +11,13 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.lab.notes import stop_note
-from hyperlab.lab.results import best_test_score, study_records, used_epochs
+from hyperlab.lab.results import best_test_score, study_records, used_epochs, used_seconds
 from hyperlab.lab.stats import bootstrap_band, mean_se
 from hyperlab.lab.trial_kinds import failed_trials, is_interrupted
 from hyperlab.report.failures import FailureGroup, failure_groups
 from hyperlab.report.run_notes import unfinished_note
 from hyperlab.report.trials import PrunedTrial, _pruned_of, _sorted_best_first
+from hyperlab.stops import STOP_NOTES
 
 
 @dataclass
@@ -35,11 +36,18 @@ class MethodSummary:
     test_se: float
     epochs: list[int]  # epochs used by each seed's study
     epochs_mean: float
+    seconds: list[float] = field(default_factory=list)  # each seed's trials' seconds in all
+    seconds_mean: float = math.nan  # (the tuner's suggestions included; NaN: none known)
     mean_rank: float = math.nan
     curve_x: list[int] = field(default_factory=list)  # trial index 1..N
     curve_median: list[float] = field(default_factory=list)
     curve_low: list[float] = field(default_factory=list)
     curve_high: list[float] = field(default_factory=list)
+    #: the same against the epochs used (the x: every epoch count where a seed's trial ended)
+    epoch_x: list[int] = field(default_factory=list)
+    epoch_median: list[float] = field(default_factory=list)
+    epoch_low: list[float] = field(default_factory=list)
+    epoch_high: list[float] = field(default_factory=list)
     n_pruned: int = 0
     n_failed: int = 0
     n_cut_off: int = 0  # trials an interrupt or a lost worker cut off (queued again)
@@ -85,6 +93,34 @@ def _band(curves: list[list[float]]) -> tuple[list[float], list[float], list[flo
     return med.tolist(), low.tolist(), high.tolist()
 
 
+def _short(study: optuna.Study, finished: int, target: int) -> str:
+    """How far short of its trials a study that stopped early ended (``""``: it did not stop
+    early, or it had them all): its best is then over fewer trials than a full study's."""
+    if finished >= target or not any(study.user_attrs.get(k) for k in STOP_NOTES):
+        return ""
+    return (
+        f" ({finished} of {target} trials finished: its best is over fewer trials than a "
+        "full study's)"
+    )
+
+
+def _on_epochs(runs: list[list[tuple[int, float]]]) -> tuple[list[int], list[list[float]]]:
+    """Each seed's best so far read at every epoch count where a trial of any seed ended:
+    the best of its trials ended by then (NaN before its first value, held flat after its
+    last trial). Returns the epoch counts and one curve per seed over them."""
+    grid = sorted({epochs for run in runs for epochs, _ in run})
+    curves = []
+    for run in runs:
+        curve, value, i = [], math.nan, 0
+        for epochs in grid:
+            while i < len(run) and run[i][0] <= epochs:
+                value = run[i][1]
+                i += 1
+            curve.append(value)
+        curves.append(curve)
+    return grid, curves
+
+
 @dataclass
 class _Method:
     """What one method's studies add to a comparison's records."""
@@ -105,7 +141,8 @@ def _method(
     direction: str,
     target: int,
 ) -> _Method:
-    finals, tests, epochs, curves = [], [], [], []
+    finals, tests, epochs, seconds, curves = [], [], [], [], []
+    by_epochs: list[list[tuple[int, float]]] = []
     pruned: list[PrunedTrial] = []
     stopped: list[str] = []
     candidates: list[tuple[FrozenTrial, int]] = []  # each seed's best trial
@@ -117,14 +154,16 @@ def _method(
         bsf = [r["best_so_far"] for r in recs if r["state"] in ("COMPLETE", "PRUNED")]
         finals.append(bsf[-1] if bsf else math.nan)
         epochs.append(used_epochs(recs))
+        seconds.append(used_seconds(recs))
         curves.append(bsf)
+        by_epochs.append([(r["epochs_cumulative"], r["best_so_far"]) for r in recs])
         test = study.user_attrs.get("test_score", {})
         score = best_test_score(study)
         tests.append(math.nan if score is None else score)
         metric = metric or test.get("metric")
         note = stop_note(study)
         if note:
-            stopped.append(f"{label} seed {seed}: {note}")
+            stopped.append(f"{label} seed {seed}: {note}{_short(study, len(bsf), target)}")
         unfinished = unfinished_note(study, len(bsf), target)
         if unfinished:
             stopped.append(f"{label} seed {seed}: {unfinished}")
@@ -147,6 +186,8 @@ def _method(
             )
         )
     med, low, high = _band(curves)
+    epoch_x, epoch_curves = _on_epochs(by_epochs)
+    epoch_med, epoch_low, epoch_high = _band(epoch_curves)
     f_mean, f_se = mean_se(finals)
     t_mean, t_se = mean_se(tests)
     summary = MethodSummary(
@@ -162,10 +203,16 @@ def _method(
         test_se=t_se,
         epochs=epochs,
         epochs_mean=float(np.mean(epochs)) if epochs else math.nan,
+        seconds=seconds,
+        seconds_mean=mean_se(seconds)[0],
         curve_x=list(range(1, len(med) + 1)),
         curve_median=med,
         curve_low=low,
         curve_high=high,
+        epoch_x=epoch_x,
+        epoch_median=epoch_med,
+        epoch_low=epoch_low,
+        epoch_high=epoch_high,
         n_pruned=len(pruned),
         n_failed=n_failed,
         n_cut_off=n_cut_off,

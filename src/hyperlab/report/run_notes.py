@@ -8,8 +8,11 @@ from typing import Any
 import optuna
 
 from hyperlab.direction import name_of
+from hyperlab.errors import HyperlabError
+from hyperlab.lab.plugins import share
 from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.workers import SETUP_ATTR
+from hyperlab.registry import PRUNERS, TUNERS, Registry
 from hyperlab.stops import STOP_NOTES, unfinished_driver
 
 
@@ -23,6 +26,34 @@ def objective_label(spec: dict[str, Any]) -> str:
 def versions_text(versions: dict[str, Any]) -> str:
     """``python 3.11.7, optuna 4.1.0, ...`` (``unknown`` when none were recorded)."""
     return ", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown"
+
+
+def options_text(spec: RunSpec) -> str:
+    """The options the run gave, the task's and then each tuner's and pruner's share (the
+    options its factory takes): ``task: n_folds=5; smac-rf: planned_trials=20``; ``""`` when
+    none were given."""
+    parts = [f"task: {_pairs(spec.task_options)}"] if spec.task_options else []
+    for registry, names, options in (
+        (TUNERS, spec.tuners, spec.tuner_options),
+        (PRUNERS, spec.pruners, spec.pruner_options),
+    ):
+        for name in names:
+            mine = _share(registry, name, options)
+            if mine:
+                parts.append(f"{name}: {_pairs(mine)}")
+    return "; ".join(parts)
+
+
+def _share(registry: Registry[Any], name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options ``name`` takes; all of them for a name no longer registered."""
+    try:
+        return share(registry, name, options)
+    except HyperlabError:
+        return dict(options)
+
+
+def _pairs(options: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in options.items())
 
 
 def direction_of(spec: dict[str, Any]) -> str:

@@ -135,7 +135,7 @@ def tpe(
     return with_startup(PredictionFeedback(sampler) if pruner_predictions else sampler, 10)
 
 
-@TUNERS.add("cmaes", "CMA-ES evolution strategy (Optuna CmaEsSampler)")
+@TUNERS.add("cmaes", "CMA-ES evolution strategy (Optuna CmaEsSampler)", packages=("cmaes",))
 def cmaes(*, seed: int | None = None, space: Space = None, **_: Any) -> optuna.samplers.BaseSampler:
     return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
 

@@ -241,13 +241,14 @@ class NeuralSampler(LockFreePickling, BaseSampler):
     @property
     def startup_trials(self) -> int | None:
         """Trials of the start-up design before the surrogate is used (``None`` while the
-        search space is unknown and ``n_startup`` not given; at most this many with transfer
-        data)."""
+        search space is unknown and ``n_startup`` not given: on an objective's study, until the
+        first suggestion has learnt it; at most this many with transfer data)."""
         if self.n_startup is not None:
             return int(self.n_startup)
         if self.search_space:
             return startup_size(SpaceEncoder(dict(self.search_space)).dim, None, False)
-        return None
+        learnt = self._memory.encoder
+        return startup_size(learnt.dim, None, False) if learnt is not None else None
 
     # -------------------------------------------------------------------------- private
     def _check_settings(self) -> None:

@@ -142,6 +142,7 @@ def _quiet(optimizer: type) -> type:
     "dehb",
     "DEHB: differential evolution in Hyperband's brackets (peer; run with pruner 'tuner'; "
     "pip install 'hyperlab[peers]')",
+    packages=("dehb", "ConfigSpace"),
 )
 def dehb(
     *,

@@ -110,7 +110,9 @@ def _expression(hp: Any, spec: ParamSpec) -> Any:
     return hp.uniformint(name, spec.low, spec.high)
 
 
-@TUNERS.add("hyperopt-tpe", "Hyperopt's TPE (peer; pip install 'hyperlab[peers]')")
+@TUNERS.add(
+    "hyperopt-tpe", "Hyperopt's TPE (peer; pip install 'hyperlab[peers]')", packages=("hyperopt",)
+)
 def hyperopt_tpe(
     *, seed: int | None = None, space: Space = None, n_startup_jobs: int = 20, **_: Any
 ) -> HyperoptSampler:

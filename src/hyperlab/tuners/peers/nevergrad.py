@@ -174,7 +174,11 @@ def _parameter(ng: Any, spec: ParamSpec) -> Any:
     return param if spec.kind == FLOAT else param.set_integer_casting()
 
 
-@TUNERS.add("nevergrad", "Nevergrad's NGOpt wizard (peer; pip install 'hyperlab[peers]')")
+@TUNERS.add(
+    "nevergrad",
+    "Nevergrad's NGOpt wizard (peer; pip install 'hyperlab[peers]')",
+    packages=("nevergrad",),
+)
 def nevergrad(
     *,
     seed: int | None = None,

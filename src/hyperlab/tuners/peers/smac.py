@@ -145,7 +145,11 @@ def _hyperparameter(cfg: Any, spec: ParamSpec) -> Any:
     return cfg.Integer(spec.name, (int(spec.low), int(spec.high)), log=spec.log)
 
 
-@TUNERS.add("smac-rf", "SMAC3's random-forest BO (peer; pip install 'hyperlab[peers]')")
+@TUNERS.add(
+    "smac-rf",
+    "SMAC3's random-forest BO (peer; pip install 'hyperlab[peers]')",
+    packages=("smac", "ConfigSpace"),
+)
 def smac_rf(
     *, seed: int | None = None, space: Space = None, planned_trials: int = 100, **_: Any
 ) -> SmacSampler:

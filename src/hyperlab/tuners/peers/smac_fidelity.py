@@ -88,6 +88,7 @@ def _never_called(config: Any, seed: int = 0, budget: float = 0.0) -> float:
     "smac-hyperband",
     "SMAC3's Hyperband: random search in successive-halving brackets (peer; run with pruner "
     "'tuner'; pip install 'hyperlab[peers]')",
+    packages=("smac", "ConfigSpace"),
 )
 def smac_hyperband(
     *,

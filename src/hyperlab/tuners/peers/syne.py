@@ -125,7 +125,11 @@ def _domain(cs: Any, spec: ParamSpec) -> Any:
     return (cs.lograndint if spec.log else cs.randint)(int(spec.low), int(spec.high))
 
 
-@TUNERS.add("syne-bore", "Syne Tune's BORE (peer; pip install 'hyperlab[peers]')")
+@TUNERS.add(
+    "syne-bore",
+    "Syne Tune's BORE (peer; pip install 'hyperlab[peers]')",
+    packages=("syne-tune", "xgboost"),
+)
 def syne_bore(
     *,
     seed: int | None = None,
@@ -151,7 +155,11 @@ def syne_bore(
     return with_startup(sampler, init_random)  # type: ignore[no-any-return]
 
 
-@TUNERS.add("syne-rea", "Syne Tune's regularized evolution (peer; pip install 'hyperlab[peers]')")
+@TUNERS.add(
+    "syne-rea",
+    "Syne Tune's regularized evolution (peer; pip install 'hyperlab[peers]')",
+    packages=("syne-tune",),
+)
 def syne_rea(
     *,
     seed: int | None = None,

@@ -155,6 +155,7 @@ def _task_budget(task: Task | None) -> int | None:
     "syne-asha",
     "Syne Tune's ASHA: random search, trials stopped by its rule (peer; run with pruner "
     "'tuner'; pip install 'hyperlab[peers]')",
+    packages=("syne-tune",),
 )
 def syne_asha(
     *,
@@ -203,6 +204,7 @@ def kde_startup(n_params: int, num_min_data_points: int | None, top_n_percent: i
     "syne-bohb",
     "Syne Tune's BOHB: ASHA with a KDE searcher (peer; run with pruner 'tuner'; pip install "
     "'hyperlab[peers]')",
+    packages=("syne-tune", "statsmodels"),
 )
 def syne_bohb(
     *,
