@@ -28,10 +28,14 @@ FAKE = "hyperlab_fake_peer"  # a package written for these tests, on a path they
 def _modules_as_they_were() -> Any:
     """Put ``sys.modules`` back as it was: a package first imported while one of its modules
     was hidden stays half made (``hyperopt`` imported again without its ``base``), and every
-    later test in the process that uses it fails."""
+    later test in the process that uses it fails. Only the peers' packages (and the fake one)
+    are dropped again: hyperlab's own modules registered their names (imported again, the
+    population tuners would register twice), and a standard module imported anew would no
+    longer be the one other code holds (``concurrent.futures.process`` then fails to pickle)."""
     before = dict(sys.modules)
     yield
-    for name in [n for n in sys.modules if n not in before]:
+    peers = {"dehb", "hyperopt", "loguru", "nevergrad", "smac", "syne_tune", FAKE}
+    for name in [n for n in sys.modules if n not in before and n.split(".")[0] in peers]:
         del sys.modules[name]
     sys.modules.update(before)
 
