@@ -34,8 +34,18 @@ class InputTypeError(HyperlabError, TypeError):
 
 class TaskContractError(SettingError, InputTypeError):
     """A task's own code breaks the :class:`~hyperlab.tasks.Task` contract (its ``_evaluate``
-    returns no ``Evaluation``, or reports a budget it was not given): raised inside a trial, it
-    stops the run at once, since every trial would fail the same way."""
+    returns no ``Evaluation``, reports a budget it was not given, or gives a score that is not
+    a number: text, a bool, ``None``): raised inside a trial, it stops the run at once, since
+    every trial would fail the same way. A NaN or infinite score is no such mistake (a training
+    may diverge): that trial fails and the run goes on."""
+
+    def in_trial(self, task: str, trial: str) -> TaskContractError:
+        """This error as met in ``trial`` (``"trial 3"``) of task ``task``: the message names
+        both and says that the run stops there."""
+        return TaskContractError(
+            f"task {task!r}, {trial}: {self}; the run stops here, its finished trials kept "
+            "(fix the task and run the same command again to go on)"
+        )
 
 
 class ObjectiveContractError(SettingError, InputTypeError):

@@ -234,14 +234,18 @@ def test_a_task_that_calls_sys_exit_fails_its_trial_by_name() -> None:
     assert "called sys.exit('usage: train.py [-h]')" in trial.user_attrs["fail_reason"]
 
 
-class _Scores(Task):
-    """Returns the value it is given, at each epoch and at the end."""
+ODD_SCORES: dict[str, object] = {"text": "0.5", "bool": False, "none": None, "nan": float("nan")}
 
-    name = "scores"
+
+class _OddScore(Task):
+    """Scores trial 1 (told by the seed the lab hands it) with ``ODD_SCORES[odd]``: as its
+    ``Evaluation.value`` (``at="value"``) or to ``on_epoch`` at epoch 1 (``at="epoch"``)."""
+
+    name = "odd-score"
     max_budget = 2
 
-    def __init__(self, epoch_value: object, final_value: object) -> None:
-        self.epoch_value, self.final_value = epoch_value, final_value
+    def __init__(self, odd: str = "text", at: str = "value") -> None:
+        self.odd, self.at = odd, at
 
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
         return {"x": trial.suggest_float("x", 0, 1)}
@@ -249,27 +253,67 @@ class _Scores(Task):
     def _evaluate(
         self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
     ) -> Evaluation:
-        if on_epoch is not None:
-            on_epoch(1, self.epoch_value, {"val_loss": [0.5]})  # type: ignore[arg-type]
-        return Evaluation(value=self.final_value, budget=budget)  # type: ignore[arg-type]
+        from hyperlab.lab.objective import trial_seed
+
+        odd = seed == trial_seed(0, 1)
+        for epoch in range(1, budget + 1):
+            score = ODD_SCORES[self.odd] if odd and self.at == "epoch" else config["x"]
+            if on_epoch is not None:
+                on_epoch(epoch, score, {"val_loss": [config["x"]] * epoch})  # type: ignore[arg-type]
+        value = ODD_SCORES[self.odd] if odd and self.at == "value" else config["x"]
+        return Evaluation(value=value, budget=budget)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("epoch_value", "final_value", "says"),
+    ("odd", "at", "says"),
     [
-        (0.5, "0.5", "task 'scores' returned '0.5' of type str, not a number"),
-        (0.5, False, "task 'scores' returned False of type bool, not a number"),
-        ("0.4", 0.5, "task 'scores' at epoch 1 returned '0.4' of type str, not a number"),
+        ("text", "value", "returned Evaluation.value '0.5' of type str, not a number"),
+        ("bool", "value", "returned Evaluation.value False of type bool, not a number"),
+        ("none", "value", "returned Evaluation.value None of type NoneType, not a number"),
+        ("text", "epoch", "reported '0.5' of type str to on_epoch at epoch 1, not a number"),
+        ("none", "epoch", "reported None of type NoneType to on_epoch at epoch 1, not a number"),
     ],
 )
-def test_task_scores_that_are_not_numbers_fail_by_name(
-    epoch_value: object, final_value: object, says: str
+def test_a_task_score_that_is_not_a_number_stops_the_run_at_that_trial(
+    tmp_path: Path, odd: str, at: str, says: str
 ) -> None:
-    study = optuna.create_study()
-    study.optimize(TaskObjective(_Scores(epoch_value, final_value)), n_trials=1, catch=(Exception,))
-    trial = study.trials[0]
-    assert trial.state == TrialState.FAIL
-    assert trial.user_attrs["fail_reason"] == says
+    """Such a score failed its trial and the run went on, failing trial after trial alike (a
+    mistake in the task's code) until max(10, trials) had failed (exit 1), as an objective's
+    did."""
+    from hyperlab.errors import TaskContractError
+    from hyperlab.lab.trial_kinds import is_bookkeeping
+
+    with pytest.raises(TaskContractError) as info:
+        hyperlab.tune(
+            _OddScore, "random", trials=5, task_options={"odd": odd, "at": at},
+            runs_dir=tmp_path, name="s", progress=False,
+        )  # fmt: skip
+    message = str(info.value)
+    stops = "the run stops here, its finished trials kept (fix the task and run the same command"
+    assert message.startswith(f"task 'odd-score', trial 1: _OddScore._evaluate {says} (")
+    assert message.endswith(f"; {stops} again to go on)")
+    assert isinstance(info.value, TypeError | InputError)
+    storage = f"sqlite:///{tmp_path / 's' / 'study.db'}"
+    trials = optuna.load_study(study_name="s:random:none:seed0", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]  # the first kept
+    assert trials[1].user_attrs["fail_reason"] == f"TaskContractError: {message}"
+    assert "_evaluate" in trials[1].user_attrs["fail_traceback"]  # where the task gave it
+    assert is_bookkeeping(trials[1])  # as for an objective that returns no number
+
+
+@pytest.mark.parametrize(
+    ("at", "says"), [("value", "non-finite score nan"), ("epoch", "non-finite validation loss nan")]
+)
+def test_a_task_score_that_is_nan_fails_only_its_trial(tmp_path: Path, at: str, says: str) -> None:
+    """A diverged training is no mistake in the task's code: the run goes on."""
+    study, summary = hyperlab.tune(
+        _OddScore, "random", trials=4, task_options={"odd": "nan", "at": at},
+        runs_dir=tmp_path, name="n", progress=False,
+    )  # fmt: skip
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.COMPLETE) == 4 and states[1] == TrialState.FAIL
+    assert study.trials[1].user_attrs["fail_reason"].startswith(says)
+    assert summary.n_failed == 1
 
 
 def test_a_result_for_a_trial_another_worker_failed_is_recognized_as_such() -> None:
@@ -984,7 +1028,8 @@ def test_a_task_that_breaks_its_contract_stops_the_run_at_its_first_trial(
     argv = ["tune", "--task", f"{tmp_path / 'broken_task.py'}:Broken", "--tuner", "random"]
     assert main([*argv, "--trials", "12", "--runs-dir", str(tmp_path), "--name", "b"]) == 2
     err = capsys.readouterr().err
-    assert "Broken._evaluate returned" in err and "not an Evaluation" in err
+    assert "error: task 'broken', trial 0: Broken._evaluate returned" in err  # names the trial
+    assert "not an Evaluation" in err and "the run stops here, its finished trials kept" in err
     storage = f"sqlite:///{tmp_path / 'b' / 'study.db'}"
     (name,) = optuna.get_all_study_names(storage)
     assert [t.state for t in optuna.load_study(study_name=name, storage=storage).trials] == [
@@ -1031,3 +1076,49 @@ def test_an_objective_that_returns_no_number_stops_jobs_processes_and_a_comparis
     assert {t.state for t in study.trials} == {TrialState.FAIL} and len(study.trials) <= 2
     assert main(["compare", *argv, "--tuners", "random,tpe", *runs, "--name", "c"]) == 2
     assert "returned '0.5488135039273248' of type str, not a number" in capfd.readouterr().err
+
+
+TEXT_SCORE_TASK = (
+    "from hyperlab.tasks import Evaluation, Task\n\n"
+    "class TextScore(Task):\n"
+    "    name = 'text-score'\n"
+    "    max_budget = 2\n\n"
+    "    def search_space(self, trial):\n"
+    "        return {'x': trial.suggest_float('x', 0, 1)}\n\n"
+    "    def _evaluate(self, config, budget, seed, on_epoch):\n"
+    "        return Evaluation(value=str(config['x']), budget=budget)\n"
+)
+
+
+def test_a_task_score_that_is_not_a_number_stops_the_command_its_workers_and_a_comparison(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 at the first trial, said once, by name, in this process, in the processes of
+    --jobs, in `hyperlab worker` and in each study of a comparison (each trial failed alike
+    until 12 had failed, exit 1). The processes' stderr is read by file descriptor."""
+    from hyperlab.cli import main
+
+    (tmp_path / "text_task.py").write_text(TEXT_SCORE_TASK)
+    argv = ["--task", f"{tmp_path / 'text_task.py'}:TextScore", "--trials", "12", "--no-progress"]
+    runs = ["--runs-dir", str(tmp_path)]
+    said = "task 'text-score', trial 0: TextScore._evaluate returned Evaluation.value "
+    said += "'0.5488135039273248' of type str, not a number"
+    assert main(["tune", *argv, "--tuner", "random", *runs, "--name", "t"]) == 2
+    err = capfd.readouterr().err
+    assert f"hyperlab tune: error: {said}" in err and "Trial 0 failed" not in err
+    storage = f"sqlite:///{tmp_path / 't' / 'study.db'}"
+    study = optuna.load_study(study_name="t:random:none:seed0", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+    assert main(["tune", *argv, "--tuner", "random", "--jobs", "2", *runs, "--name", "j"]) == 2
+    err = capfd.readouterr().err
+    assert "hyperlab worker process: error: task 'text-score', trial " in err
+    study = optuna.load_study(study_name="j:random:none:seed0", storage=_journal(tmp_path / "j"))
+    assert {t.state for t in study.trials} == {TrialState.FAIL} and len(study.trials) <= 2
+    assert main(["compare", *argv, "--tuners", "random,tpe", *runs, "--name", "c"]) == 2
+    assert f"hyperlab compare: error: {said}" in capfd.readouterr().err
+    shared = ["--storage", f"journal:{tmp_path / 'w.journal'}", "--name", "w"]
+    assert main(["tune", *argv, "--tuner", "random", *runs, *shared, "--create-only"]) == 0
+    assert main(["worker", *shared, "--no-wait"]) == 2
+    err = capfd.readouterr().err  # (a worker draws its own parameters)
+    assert f"hyperlab worker: error: {said.partition(' Evaluation.value')[0]}" in err
+    assert "of type str, not a number" in err

@@ -307,6 +307,54 @@ def test_what_evaluate_returns_is_checked_and_its_unset_fields_filled_in() -> No
         task.evaluate(config, budget=3)
 
 
+class Reporting(Bare):
+    """Hands ``reply`` to ``on_epoch`` at epoch 1, and returns a fine evaluation."""
+
+    def _evaluate(self, config: dict[str, Any], budget: int, seed: int, on_epoch: Any) -> Any:
+        from hyperlab.tasks.base import Evaluation
+
+        if on_epoch is not None:
+            on_epoch(1, self.reply, {})
+        return Evaluation(value=0.5)
+
+
+@pytest.mark.parametrize("odd", ["0.5", True, None, [0.5]])
+def test_a_score_evaluate_gives_that_is_not_a_number_breaks_the_task_contract(odd: Any) -> None:
+    """Text, a bool or None as Evaluation.value, or handed to on_epoch, passed evaluate (a
+    caller's float() read "0.5" and True silently); NaN passes: a training may diverge."""
+    from hyperlab.errors import TaskContractError
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    shown = f"{odd!r} of type {type(odd).__name__}"
+    task.reply = Evaluation(value=odd)
+    with pytest.raises(TaskContractError) as info:
+        task.evaluate(config)
+    said = f"Bare._evaluate returned Evaluation.value {shown}, not a number ("
+    assert str(info.value).startswith(said)
+    reporting = Reporting()
+    reporting.reply = odd
+    with pytest.raises(TaskContractError) as info:
+        reporting.evaluate(config, on_epoch=lambda e, v, c: None)
+    said = f"Reporting._evaluate reported {shown} to on_epoch at epoch 1, not a number ("
+    assert str(info.value).startswith(said)
+    task.reply = Evaluation(value=float("nan"))
+    assert np.isnan(task.evaluate(config).value)
+
+
+def test_on_epoch_is_handed_each_score_as_a_float() -> None:
+    import torch
+
+    seen: list[Any] = []
+    task, config = Reporting(), {"opt": "adam", "beta1": 0.9}
+    for reply in (torch.tensor(0.25), np.float32(0.5), 3, float("inf")):
+        task.reply = reply
+        task.evaluate(config, on_epoch=lambda e, v, c: seen.append(v))
+    assert seen == [0.25, 0.5, 3.0, float("inf")] and {type(v) for v in seen} == {float}
+    task.reply = "0.5"
+    assert task.evaluate(config).value == 0.5  # no on_epoch: nothing reported, nothing checked
+
+
 class Optioned(Conditional):
     name = "optioned"
 

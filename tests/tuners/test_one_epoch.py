@@ -4,6 +4,7 @@ repeats itself under a seed, resumes without losing work and refuses what it can
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -347,11 +348,34 @@ def test_a_task_that_breaks_its_contract_stops_the_screening_at_its_first_trial(
             return config["x"]
 
     study = optuna.create_study()
-    with pytest.raises(TaskContractError, match="not an Evaluation"):
+    with pytest.raises(TaskContractError, match="not an Evaluation") as info:
         _run(Broken(), tmp_path, k=2, study=study)
+    assert str(info.value).startswith("task 'screened', trial 0: Broken._evaluate returned ")
     (trial,) = study.trials
     assert trial.state == TrialState.FAIL
-    assert "not an Evaluation" in trial.user_attrs["fail_reason"]
+    assert trial.user_attrs["fail_reason"] == f"TaskContractError: {info.value}"
+
+
+def test_a_score_that_is_not_a_number_stops_the_screening_at_its_trial(tmp_path: Path) -> None:
+    """math.isfinite refused the text with a TypeError: each configuration failed alike, and
+    the screening went on until the tuner's failure limit."""
+    from hyperlab.errors import TaskContractError
+
+    class Text(Screened):
+        def _evaluate(self, config: dict[str, Any], budget: int, seed: int, on_epoch: Any) -> Any:
+            if on_epoch is not None:
+                on_epoch(1, str(config["x"]), {})
+            return super()._evaluate(config, budget, seed, on_epoch)
+
+    study = optuna.create_study()
+    with pytest.raises(TaskContractError) as info:
+        _run(Text(), tmp_path, k=2, study=study)
+    said = "task 'screened', trial 0: Text._evaluate reported '0."
+    assert str(info.value).startswith(said) and "of type str to on_epoch at epoch 1" in str(
+        info.value
+    )
+    (trial,) = study.trials
+    assert trial.user_attrs["fail_reason"] == f"TaskContractError: {info.value}"
 
 
 def test_a_task_that_breaks_its_contract_only_in_full_training_stops_there(
@@ -366,6 +390,7 @@ def test_a_task_that_breaks_its_contract_only_in_full_training_stops_there(
             return done if budget == 1 else done.value
 
     study = optuna.create_study()
-    with pytest.raises(TaskContractError, match="not an Evaluation"):
+    with pytest.raises(TaskContractError, match="not an Evaluation") as info:
         _run(BrokenLater(), tmp_path, trials=4, k=2, study=study)
+    assert re.match(r"task 'screened', the full training of trial \d: BrokenLater", str(info.value))
     assert not [t for t in study.trials if t.user_attrs.get(STAGE_ATTR) == FULL]

@@ -15,13 +15,14 @@ from optuna.terminator import report_cross_validation_scores
 from hyperlab.errors import (
     TRACEBACK_ATTR,
     ObjectiveContractError,
+    TaskContractError,
     TrialFailure,
     exit_reason,
     failure_reason,
     traceback_text,
 )
 from hyperlab.randomness import seeded_globals
-from hyperlab.tasks.base import Task, check_score
+from hyperlab.tasks.base import Task, check_reported, check_score
 
 UserObjective = Callable[[optuna.Trial], float]
 
@@ -53,6 +54,15 @@ def _exited(trial: optuna.Trial, exc: SystemExit) -> TrialFailure:
     return TrialFailure(reason)
 
 
+def _broken(trial: optuna.Trial, exc: TaskContractError, task: str) -> TaskContractError:
+    """Fail a trial whose task broke its contract, with the reason and its traceback; return
+    the error that stops the run, naming the task and the trial."""
+    broken = exc.in_trial(task, f"trial {trial.number}")
+    _fail(trial, f"{type(broken).__name__}: {broken}")
+    trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
+    return broken
+
+
 class TaskObjective:
     """Evaluate a task's configuration in a trial, reporting every epoch.
 
@@ -74,10 +84,7 @@ class TaskObjective:
         last = self.budget if self.budget is not None else self.task.max_budget
 
         def on_epoch(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
-            try:
-                value = check_score(value, f"task {self.task.name!r} at epoch {epoch}")
-            except TrialFailure as exc:
-                raise TrialFailure(str(exc), curves) from None
+            value = check_reported(self.task, value, epoch)  # (a task may override evaluate)
             if not math.isfinite(value):
                 raise TrialFailure(f"non-finite validation loss {value} at epoch {epoch}", curves)
             trial.report(value, epoch)
@@ -95,21 +102,19 @@ class TaskObjective:
 
         try:
             ev = self.task.evaluate(config, self.budget, seed=seed, on_epoch=on_epoch)
+            value = check_reported(self.task, ev.value)
         except TrialFailure as exc:
             _fail(trial, str(exc), exc.curves)
             raise
         except optuna.TrialPruned:
             raise
+        except TaskContractError as exc:
+            raise _broken(trial, exc, self.task.name) from None
         except Exception as exc:
             _fail_by(trial, exc)
             raise
         except SystemExit as exc:
             raise _exited(trial, exc) from exc
-        try:
-            value = check_score(ev.value, f"task {self.task.name!r}")
-        except TrialFailure as exc:
-            _fail(trial, str(exc), ev.curves)
-            raise
         trial.set_user_attr("curves", ev.curves)
         trial.set_user_attr("std_err", ev.std_err)
         trial.set_user_attr("budget", ev.budget)

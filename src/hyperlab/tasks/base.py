@@ -92,15 +92,49 @@ def check_score(value: Any, what: str) -> float:
     Raises:
         TrialFailure: ``value`` is not a number; the message names it and its type.
     """
-    bad = isinstance(value, bool | np.bool_ | str | bytes) or not hasattr(value, "__float__")
-    if not bad:
-        try:
-            return float(value)
-        except (TypeError, ValueError, RuntimeError):  # a tensor of several numbers, say
-            pass
-    raise TrialFailure(
-        f"{what} returned {_short(value)} of type {type(value).__name__}, not a number"
+    number = _as_number(value)
+    if number is None:
+        raise TrialFailure(f"{what} returned {_shown(value)}, not a number")
+    return number
+
+
+def check_reported(task: Task, value: Any, epoch: int | None = None) -> float:
+    """``value`` as a float when it is a number (as :func:`check_score` reads one): a score
+    ``task``'s ``_evaluate`` reported to ``on_epoch`` at ``epoch``, or (``epoch`` ``None``)
+    returned as its ``Evaluation.value``. NaN and infinity pass: a training may diverge, which
+    fails its trial, not the run.
+
+    Raises:
+        TaskContractError: ``value`` is not a number (text, a bool, ``None``): a mistake in
+            the task's code, which every trial would repeat.
+    """
+    number = _as_number(value)
+    if number is not None:
+        return number
+    source = f"{type(task).__name__}._evaluate"
+    said = (
+        f"returned Evaluation.value {_shown(value)}"
+        if epoch is None
+        else f"reported {_shown(value)} to on_epoch at epoch {epoch}"
     )
+    raise TaskContractError(
+        f"{source} {said}, not a number (a score is a float, or a tensor of one number)"
+    )
+
+
+def _as_number(value: Any) -> float | None:
+    """``value`` as a float when it is a number (never a bool or text), else ``None``."""
+    if isinstance(value, bool | np.bool_ | str | bytes) or not hasattr(value, "__float__"):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):  # a tensor of several numbers, say
+        return None
+
+
+def _shown(value: Any) -> str:
+    """``value`` and its type, for a message."""
+    return f"{_short(value)} of type {type(value).__name__}"
 
 
 def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = None) -> None:
@@ -298,10 +332,16 @@ class Task(ABC):
             config: A configuration as returned by :meth:`search_space`.
             budget: Epochs, 1..``max_budget``.
             seed: Seed of every random choice in the evaluation.
-            on_epoch: Called after each epoch; may raise ``optuna.TrialPruned``.
+            on_epoch: Called after each epoch with the score as a float; may raise
+                ``optuna.TrialPruned``.
 
         Returns:
             The evaluation.
+
+        Raises:
+            TaskContractError: ``_evaluate`` returned no :class:`Evaluation`, reported a
+                budget it was not given, or gave a score (its ``value``, or one handed to
+                ``on_epoch``) that is not a number.
         """
         if not isinstance(config, dict):
             raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -314,8 +354,19 @@ class Task(ABC):
             )
         self._check_config(config)
         began = time.perf_counter()
-        result = self._evaluate(config, budget, int(seed), on_epoch)
+        result = self._evaluate(config, budget, int(seed), self._checked_epochs(on_epoch))
         return self._completed(result, budget, time.perf_counter() - began)
+
+    def _checked_epochs(self, on_epoch: EpochCallback | None) -> EpochCallback | None:
+        """``on_epoch`` handed each score as a float once it is seen to be a number (see
+        :func:`check_reported`)."""
+        if on_epoch is None:
+            return None
+
+        def checked(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
+            on_epoch(epoch, check_reported(self, value, epoch), curves)
+
+        return checked
 
     def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
         """``_evaluate``'s result checked, with its unset budget and wall time filled in."""
@@ -333,6 +384,7 @@ class Task(ABC):
                 f"({type(used).__name__}): it must be the epochs it used, a whole number in "
                 f"1..{budget} (the budget asked for), or 0 for all of them"
             )
+        check_reported(self, result.value)
         return replace(result, budget=int(used) or budget, wall_time=result.wall_time or seconds)
 
     def train_segment(

@@ -49,6 +49,7 @@ from hyperlab.errors import (
     InputError,
     InputTypeError,
     SettingError,
+    TaskContractError,
     TrialFailure,
     counted,
     failure_reason,
@@ -376,6 +377,12 @@ def _screen_one(study: optuna.Study, task: Task, seed: int) -> tuple[int, float,
             study.tell(trial, state=TrialState.FAIL)
             study.enqueue_trial(dict(trial.params))
         raise
+    except TaskContractError as exc:  # a task that breaks its contract: all would fail
+        broken = exc.in_trial(task.name, f"trial {trial.number}")
+        trial.set_user_attr("fail_reason", f"{type(broken).__name__}: {broken}")
+        trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
+        study.tell(trial, state=TrialState.FAIL)
+        raise broken from None
     except Exception as exc:
         reason = str(exc) if isinstance(exc, TrialFailure) else failure_reason(exc)
         trial.set_user_attr("fail_reason", reason)
@@ -411,7 +418,9 @@ def _train_fully(
         else:
             run = _train(task, config, None, budget, own_seed)
             attrs.update(budget=budget, from_scratch=True)
-    except (KeyboardInterrupt, SettingError):  # (a task that breaks its contract: all would)
+    except TaskContractError as exc:  # (a task that breaks its contract: all would)
+        raise exc.in_trial(task.name, f"the full training of trial {screened.number}") from None
+    except (KeyboardInterrupt, SettingError):
         raise
     except Exception as exc:
         curves = exc.curves if isinstance(exc, TrialFailure) else {}
