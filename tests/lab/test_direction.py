@@ -198,3 +198,15 @@ def test_cli_direction_maximize(
     assert "best value (maximized): " in out
     best = float(out.split("best value (maximized): ")[1].split()[0])
     assert best > 0.95
+
+
+def test_a_refused_direction_warns_of_nothing_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recwarn: pytest.WarningsRecorder
+) -> None:
+    """A compare whose direction contradicted its task warned first that tpe's 2 trials never
+    leave its start-up design, and only then refused the run."""
+    args = ["--task", "branin", "--runs-dir", str(tmp_path), "--no-progress", "--trials", "2"]
+    code = main(["compare", *args, "--tuners", "tpe", "--direction", "maximize"])
+    err = capsys.readouterr().err
+    assert code == 2 and "contradicts task 'branin'" in err
+    assert "warning" not in err and not [str(w.message) for w in recwarn]

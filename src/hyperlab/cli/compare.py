@@ -88,3 +88,9 @@ def print_summary(run_dir: object) -> None:
                 f"{m.label}: {m.n_failed} trial{'s' if m.n_failed > 1 else ''} failed over its "
                 "seeds (each reason and traceback: the report's 'Failed trials')"
             )
+        if m.n_tuner_failed:
+            print(
+                f"{m.label}: {m.n_tuner_failed} trial{'s' if m.n_tuner_failed > 1 else ''} "
+                "failed in the tuner, which raised while choosing the parameters (not counted "
+                "as the task's failures; each reason: the report's 'Failed trials')"
+            )

@@ -19,14 +19,23 @@ from typing import Any
 
 import optuna
 
-from hyperlab.errors import HyperlabError, RunConflictError, SettingError
+from hyperlab.errors import (
+    TRACEBACK_ATTR,
+    HyperlabError,
+    RunConflictError,
+    SettingError,
+    failure_reason,
+    traceback_text,
+)
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
     REFUSED_ATTR,
     SURPLUS_REASON,
+    TUNER_FAILED_ATTR,
     SurplusTrial,
     admitted,
+    raised_in_sampler,
 )
 
 
@@ -78,6 +87,10 @@ class _Claimed:
                 trial.set_user_attr("fail_reason", str(self.conflict))
                 trial.set_user_attr(REFUSED_ATTR, True)
                 raise self.conflict from None
+            _blame_tuner(trial, exc)
+            raise
+        except Exception as exc:
+            _blame_tuner(trial, exc)
             raise
         self._check_space(trial, complete=True)
         return value
@@ -92,3 +105,15 @@ class _Claimed:
             trial.set_user_attr("fail_reason", str(exc))
             trial.set_user_attr(REFUSED_ATTR, True)
             raise
+
+
+def _blame_tuner(trial: optuna.Trial, exc: Exception) -> None:
+    """Mark a trial whose tuner raised while choosing its parameters as the tuner's failure,
+    its reason and traceback recorded where the objective had not (a task's search space)."""
+    if not raised_in_sampler(exc):
+        return
+    trial.set_user_attr(TUNER_FAILED_ATTR, True)
+    stored = trial.study._storage.get_trial_user_attrs(trial._trial_id)
+    if "fail_reason" not in stored:
+        trial.set_user_attr("fail_reason", failure_reason(exc))
+        trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))

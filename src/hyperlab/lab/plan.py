@@ -127,6 +127,8 @@ def make_plan(
     for p in pruners:
         PRUNERS.check(p)
     objective, task_name, task_obj = _what_is_tuned(task, task_options)
+    # (checked before any check that warns: a refused run warns of nothing else first)
+    direction = resolve_direction(direction, task_name, task_obj)
     known = planned(task_obj)  # ``None``: the steps are the objective's own, pruners learn them
     if budget is not None:
         budget = _check_budget(budget, task_name, known)
@@ -159,7 +161,7 @@ def make_plan(
         budget=budget,
         jobs=jobs,
         stop_at_noise=stop_at_noise,
-        direction=resolve_direction(direction, task_name, task_obj),
+        direction=direction,
         task_options=dict(task_options or {}),
         tuner_options=tuner_options,
         pruner_options=pruner_options,

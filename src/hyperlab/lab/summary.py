@@ -14,7 +14,13 @@ from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import NoCompletedTrialError, counted
 from hyperlab.lab.notes import stop_note
 from hyperlab.lab.results import best_test_score, cv_std_err, trial_config
-from hyperlab.lab.trial_kinds import failed_trials, is_bookkeeping, is_interrupted
+from hyperlab.lab.trial_kinds import (
+    failed_trials,
+    is_bookkeeping,
+    is_interrupted,
+    is_tuner_failure,
+    tuner_failures,
+)
 
 
 @dataclass
@@ -34,8 +40,10 @@ class TuneSummary:
         n_pruned: The finished trials that were pruned (stopped early).
         n_interrupted: Trials cut off by an interrupt or a lost worker (their parameters were
             queued again; not counted as failures).
-        n_failed: Failed trials in it (not counting a claim's surplus); ``first_failure``
-            names the first one's reason.
+        n_failed: The task's failed trials in it (not counting a claim's surplus, nor the
+            tuner's failures); ``first_failure`` names the first failure's reason.
+        n_tuner_failed: Trials failed inside the tuner's choice of their parameters (its
+            sampler raised before the objective's own work ran).
         stopped: Why the study stopped early, if it did, and what its settings could not do
             (a pruner that saw no intermediate value, stop at noise without fold scores).
         run_dir: Where the run lives.
@@ -56,6 +64,7 @@ class TuneSummary:
     first_failure: str = ""
     n_pruned: int = 0
     n_interrupted: int = 0
+    n_tuner_failed: int = 0
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -118,6 +127,12 @@ class TuneSummary:
                 f"{self.n_failed} trial{'s' if self.n_failed > 1 else ''} failed (each reason "
                 "and traceback: the report's 'Failed trials'" + self.first_failure[:300] + ")"
             )
+        if self.n_tuner_failed:
+            out.append(
+                f"{self.n_tuner_failed} trial{'s' if self.n_tuner_failed > 1 else ''} failed "
+                "in the tuner, which raised while choosing the parameters (not counted as the "
+                "task's failures; each reason and traceback: the report's 'Failed trials')"
+            )
         return out
 
 
@@ -137,17 +152,21 @@ def _fmt(v: Any) -> str:
 
 #: How :func:`state_counts` names the trials cut off (an interrupt, a lost worker), queued again.
 INTERRUPTED = "cut off and run again"
+#: How :func:`state_counts` names the trials failed inside the tuner's choice of parameters.
+TUNER_FAILED = "failed in the tuner"
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """The study's trials by how they ended: ``complete``, ``pruned`` and ``failed`` (the
-    task's failures, :func:`~hyperlab.lab.trial_kinds.failed_trials`) always; those cut off by an
-    interrupt or a lost worker (:data:`INTERRUPTED`), ``running`` and ``waiting`` where there are any."""
+    task's failures, :func:`~hyperlab.lab.trial_kinds.failed_trials`) always; those failed in
+    the tuner (:data:`TUNER_FAILED`), those cut off by an interrupt or a lost worker
+    (:data:`INTERRUPTED`), ``running`` and ``waiting`` where there are any."""
     trials = study.get_trials(deepcopy=False)
     counts = {
         "complete": sum(t.state == TrialState.COMPLETE for t in trials),
         "pruned": sum(t.state == TrialState.PRUNED for t in trials),
         "failed": failed_trials(study),
+        TUNER_FAILED: tuner_failures(study),
         INTERRUPTED: sum(map(is_interrupted, trials)),
         "running": sum(t.state == TrialState.RUNNING for t in trials),
         "waiting": sum(t.state == TrialState.WAITING for t in trials),
@@ -175,7 +194,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
             f"study {study.study_name!r} has no completed trial ({_ended(study)})"
             + (f"; {stop}" if stop else "")
             + _first_failure(study)
-            + (where if failed_trials(study) else "")
+            + (where if failed_trials(study) or tuner_failures(study) else "")
         ) from None
     return TuneSummary(
         best_params=trial_config(best),
@@ -191,6 +210,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         direction=name_of(study.direction),
         extra=_population_extra(study, best),
         n_failed=failed_trials(study),
+        n_tuner_failed=tuner_failures(study),
         first_failure=_first_failure(study),
     )
 
@@ -277,5 +297,6 @@ def _first_failure(study: optuna.Study) -> str:
     for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         reason = t.user_attrs.get("fail_reason")
         if reason and not is_bookkeeping(t):
-            return f"; trial {t.number} failed: {reason}"
+            where = " in the tuner" if is_tuner_failure(t) else ""
+            return f"; trial {t.number} failed{where}: {reason}"
     return ""

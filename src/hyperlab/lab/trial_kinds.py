@@ -34,6 +34,33 @@ def is_surplus(trial: FrozenTrial) -> bool:
 #: A failed trial's user attribute: the run refused it, its search space having changed.
 REFUSED_ATTR = "refused_space"
 
+#: A failed trial's user attribute: the tuner (its sampler) raised while choosing the trial's
+#: parameters, before the objective's own work could fail (:func:`raised_in_sampler`).
+TUNER_FAILED_ATTR = "failed_in_tuner"
+
+_SAMPLER_CALLS = ("infer_relative_search_space", "sample_relative", "sample_independent")
+
+
+def raised_in_sampler(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside a sampler's choice of parameters: its traceback passes
+    through an Optuna sampler's ``sample_relative``, ``sample_independent`` or
+    ``infer_relative_search_space`` (a peer's ask included), called from a suggestion."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name in _SAMPLER_CALLS and isinstance(
+            frame.f_locals.get("self"), optuna.samplers.BaseSampler
+        ):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_tuner_failure(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` failed inside its tuner's choice of parameters (not the task's
+    failure, nor the run's bookkeeping)."""
+    return trial.state == TrialState.FAIL and TUNER_FAILED_ATTR in trial.user_attrs
+
 
 def is_interrupted(trial: FrozenTrial) -> bool:
     """Whether ``trial`` failed because it was cut off, its parameters queued again: by an
@@ -57,11 +84,14 @@ def is_bookkeeping(trial: FrozenTrial) -> bool:
 
 
 def failure_kind(trial: FrozenTrial) -> str:
-    """How a failed trial counts: ``"task"`` (the task's failure), ``"cut off"`` (an interrupt
-    or a lost worker; queued again, when it had parameters), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
+    """How a failed trial counts: ``"task"`` (the task's failure), ``"tuner"`` (the tuner
+    raised choosing its parameters), ``"cut off"`` (an interrupt or a lost worker; queued
+    again, when it had parameters), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
     ``""`` for a trial that did not fail."""
     if trial.state != TrialState.FAIL:
         return ""
+    if is_tuner_failure(trial):
+        return "tuner"
     if is_interrupted(trial):
         return "cut off"
     if is_surplus(trial):
@@ -70,12 +100,23 @@ def failure_kind(trial: FrozenTrial) -> str:
 
 
 def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:
-    """The study's failed trials, those of the run's own bookkeeping left out
-    (:func:`is_bookkeeping`: they are not the task's failures); ``interrupted``: those cut off
-    by an interrupt counted too (a rule that stops a run whose trials keep failing counts
-    them: workers killed again and again are a failure of the run)."""
+    """The task's failed trials: those of the run's own bookkeeping (:func:`is_bookkeeping`)
+    and the tuner's failures (:func:`is_tuner_failure`) left out; ``interrupted``: those cut
+    off by an interrupt and the tuner's failures counted too (a rule that stops a run whose
+    trials keep failing counts them: workers killed again and again, or a tuner that cannot
+    choose, are a failure of the run)."""
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    return sum(not is_bookkeeping(t) or (interrupted and is_interrupted(t)) for t in failed)
+    return sum(
+        (interrupted and (is_interrupted(t) or is_tuner_failure(t)))
+        or not (is_bookkeeping(t) or is_tuner_failure(t))
+        for t in failed
+    )
+
+
+def tuner_failures(study: optuna.Study) -> int:
+    """The study's trials failed inside its tuner's choice of parameters."""
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    return sum(map(is_tuner_failure, failed))
 
 
 def count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:

@@ -133,6 +133,7 @@ def _summary_html(rec: CompareRecords) -> str:
             "mean rank": m.mean_rank,
             "pruned": m.n_pruned,
             "failed": m.n_failed,
+            "failed in the tuner": m.n_tuner_failed or None,  # (the column only where there are)
             "cut off and run again": m.n_cut_off or None,  # (the column only where there are)
         }
         for m in rec.methods

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import TRACEBACK_ATTR
-from hyperlab.lab.trial_kinds import is_bookkeeping
+from hyperlab.lab.trial_kinds import is_bookkeeping, is_tuner_failure
 
 
 @dataclass
@@ -47,6 +47,8 @@ def failure_groups(
         reason = str(t.user_attrs.get("fail_reason") or "no reason recorded")
         kept = str(t.user_attrs.get(TRACEBACK_ATTR) or "")
         key = _failure_kind(reason)
+        if is_tuner_failure(t):  # (a kind of its own, said first)
+            key, reason = f"tuner: {key}", f"in the tuner, choosing the parameters: {reason}"
         groups.setdefault(key, FailureGroup(label, seed, reason, [], kept)).trials.append(t.number)
         messages.setdefault(key, set()).add(reason)
     for key, group in groups.items():

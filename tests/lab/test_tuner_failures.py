@@ -1,0 +1,102 @@
+"""A tuner that raises while choosing a trial's parameters: the failed trial is the tuner's
+failure (``failure=tuner``), not the task's, in results.csv, the summary and the report."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+import hyperlab
+from hyperlab.cli.compare import print_summary
+from hyperlab.lab.results import study_records
+from hyperlab.lab.summary import TUNER_FAILED, state_counts
+from hyperlab.report import compare_records
+from hyperlab.report.comparison_html import render_compare
+from hyperlab.tasks.base import EpochCallback, Evaluation, Task
+from hyperlab.tuners.peers.hyperopt import HyperoptSampler
+
+
+def _objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1.0, 1.0)
+    if trial.number == 1:
+        raise RuntimeError("the model broke")  # the task's own failure
+    return x * x
+
+
+def _rows(run: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader((run / "results.csv").open()))
+
+
+def test_a_peer_that_raises_in_its_ask_fails_the_trial_as_the_tuners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A peer raising in its ask was counted as the task's failure: the user's model read as
+    broken where the tuner was."""
+    ask = HyperoptSampler._ask
+
+    def flaky_ask(self: HyperoptSampler) -> Any:
+        if len(self._told) == 2:
+            raise RuntimeError("the peer broke")
+        return ask(self)
+
+    monkeypatch.setattr(HyperoptSampler, "_ask", flaky_ask)
+    hyperlab.compare(
+        _objective, ["hyperopt-tpe"], seeds=1, trials=3, runs_dir=tmp_path, name="c",
+        tuner_options={"n_startup_jobs": 1}, progress=False,
+    )  # fmt: skip
+    failed = {r["trial"]: r for r in _rows(tmp_path / "c") if r["state"] == "FAIL"}
+    assert failed["1"]["failure"] == "task"
+    assert failed["2"]["failure"] == "tuner"
+    assert "the peer broke" in failed["2"]["fail_reason"]
+    (method,) = compare_records(tmp_path / "c").methods
+    assert (method.n_failed, method.n_tuner_failed) == (1, 1)
+    page = render_compare(compare_records(tmp_path / "c"))
+    assert "failed in the tuner" in page
+    assert "in the tuner, choosing the parameters: RuntimeError: the peer broke" in page
+    print_summary(tmp_path / "c")
+    out = capsys.readouterr().out
+    assert "hyperopt-tpe: 1 trial failed over its seeds" in out
+    assert "hyperopt-tpe: 1 trial failed in the tuner" in out
+
+
+class _Raises(optuna.samplers.RandomSampler):
+    """Raises choosing trial 1 of a run (not of the throwaway study that reads the space)."""
+
+    def sample_independent(self, study: Any, trial: Any, *args: Any) -> Any:
+        throwaway = isinstance(study._storage, optuna.storages.InMemoryStorage)
+        if trial.number == 1 and not throwaway:
+            raise ValueError("the sampler broke")
+        return super().sample_independent(study, trial, *args)
+
+
+class _Small(Task):
+    name = "small"
+    max_budget = 1
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"x": trial.suggest_float("x", 0, 1)}
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        return Evaluation(value=config["x"], budget=budget)
+
+
+def test_a_sampler_raising_on_a_tasks_search_space_is_the_tuners_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Optuna sampler raising while a Task's search space was suggested failed the trial as
+    the task's, with no reason recorded."""
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _Raises)
+    study, summary = hyperlab.tune(
+        _Small, "random", trials=2, runs_dir=tmp_path, name="t", progress=False
+    )
+    failed = [r for r in study_records(study) if r["state"] == "FAIL"]  # results.csv's rows
+    assert failed and {r["failure"] for r in failed} == {"tuner"}
+    assert all("ValueError: the sampler broke" in r["fail_reason"] for r in failed)
+    assert state_counts(study)[TUNER_FAILED] == len(failed) and summary.n_failed == 0
+    assert f"{len(failed)} trial failed in the tuner" in "\n".join(summary.lines())
