@@ -234,6 +234,32 @@ def test_a_task_that_calls_sys_exit_fails_its_trial_by_name() -> None:
     assert "called sys.exit('usage: train.py [-h]')" in trial.user_attrs["fail_reason"]
 
 
+class _SpaceFails(Task):
+    """A task whose search space raises (a bug in the user's space, not in its training)."""
+
+    name = "space-fails"
+    max_budget = 1
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        x = trial.suggest_float("x", 0, 1)
+        raise KeyError(f"no setting for x={x:.2f}")
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        raise AssertionError("never reached")
+
+
+def test_a_task_whose_search_space_raises_fails_its_trial_with_the_reason() -> None:
+    study = optuna.create_study()
+    study.optimize(TaskObjective(_SpaceFails()), n_trials=1, catch=(Exception,))
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL
+    assert "KeyError" in trial.user_attrs["fail_reason"]
+    assert "no setting for x=" in trial.user_attrs["fail_reason"]
+    assert "search_space" in trial.user_attrs["fail_traceback"]
+
+
 ODD_SCORES: dict[str, object] = {"text": "0.5", "bool": False, "none": None, "nan": float("nan")}
 
 

@@ -78,7 +78,11 @@ class TaskObjective:
         self.budget = budget
 
     def __call__(self, trial: optuna.Trial) -> float:
-        config = self.task.search_space(trial)
+        try:
+            config = self.task.search_space(trial)
+        except Exception as exc:  # (a search space that fails: its reason kept, as a trial's)
+            _fail_by(trial, exc)
+            raise
         seed = trial_seed(self.seed, trial.number)
         trial.set_user_attr("seed", seed)
         last = self.budget if self.budget is not None else self.task.max_budget
