@@ -9,6 +9,7 @@ from typing import Any
 
 import optuna
 import pytest
+from optuna.trial import TrialState
 
 import hyperlab
 from hyperlab.cli.compare import print_summary
@@ -100,3 +101,49 @@ def test_a_sampler_raising_on_a_tasks_search_space_is_the_tuners_failure(
     assert all("ValueError: the sampler broke" in r["fail_reason"] for r in failed)
     assert state_counts(study)[TUNER_FAILED] == len(failed) and summary.n_failed == 0
     assert f"{len(failed)} trial failed in the tuner" in "\n".join(summary.lines())
+
+
+class _RaisesBefore(optuna.samplers.RandomSampler):
+    """Its ``before_trial`` (called in ``study.ask``, before the objective) raises on the
+    run's trials numbered in ``broken`` (not on the throwaway study that reads the space)."""
+
+    broken: frozenset[int] = frozenset({1})
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        throwaway = isinstance(study._storage, optuna.storages.InMemoryStorage)
+        if trial.number in self.broken and not throwaway:
+            raise ValueError("before_trial broke")
+        super().before_trial(study, trial)
+
+
+def test_a_sampler_raising_in_before_trial_fails_the_trial_as_the_tuners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sampler's before_trial raising escaped the run (a bare ValueError) and left its trial
+    RUNNING in the storage for ever."""
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesBefore)
+    study, summary = hyperlab.tune(
+        _Small, "random", trials=2, runs_dir=tmp_path, name="t", progress=False
+    )
+    states = [t.state for t in study.get_trials()]
+    assert TrialState.RUNNING not in states and states.count(TrialState.COMPLETE) == 2
+    (failed,) = [r for r in study_records(study) if r["state"] == "FAIL"]  # results.csv's row
+    assert failed["trial"] == 1 and failed["failure"] == "tuner"
+    assert "ValueError: before_trial broke" in failed["fail_reason"]
+    assert state_counts(study)[TUNER_FAILED] == 1 and summary.n_failed == 0
+    assert "1 trial failed in the tuner" in "\n".join(summary.lines())
+
+
+def test_a_sampler_whose_before_trial_always_raises_stops_at_the_failure_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tuner's failures count towards the limit on failed trials (max(10, trials))."""
+    monkeypatch.setattr(_RaisesBefore, "broken", frozenset(range(1, 100)))
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesBefore)
+    study, summary = hyperlab.tune(
+        _Small, "random", trials=2, runs_dir=tmp_path, name="t", progress=False
+    )
+    states = [t.state for t in study.get_trials()]
+    assert states == [TrialState.COMPLETE] + [TrialState.FAIL] * 10
+    assert summary.n_failed == 0 and summary.n_tuner_failed == 10
+    assert "stopped after 10 failed trials" in summary.stopped

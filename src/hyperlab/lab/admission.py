@@ -13,11 +13,13 @@ claimed. Hence finished trials never exceed ``trials``, and workers run until th
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from hyperlab.errors import (
     TRACEBACK_ATTR,
@@ -117,3 +119,34 @@ def _blame_tuner(trial: optuna.Trial, exc: Exception) -> None:
     if "fail_reason" not in stored:
         trial.set_user_attr("fail_reason", failure_reason(exc))
         trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
+
+
+def fail_unasked(study: optuna.Study, exc: Exception) -> int | None:
+    """Fail, as the tuner's, the trial that ``study.ask`` created when its sampler's
+    ``before_trial`` raised ``exc`` (Optuna leaves it running: the objective never ran to be
+    failed); its reason and traceback recorded. Returns its id, or ``None`` when ``exc`` did
+    not come from there (the caller raises it)."""
+    trial_id = _asked_trial_id(exc) if raised_in_sampler(exc) else None
+    if trial_id is None:
+        return None
+    storage = study._storage
+    storage.set_trial_user_attr(trial_id, TUNER_FAILED_ATTR, True)
+    storage.set_trial_user_attr(trial_id, "fail_reason", failure_reason(exc))
+    storage.set_trial_user_attr(trial_id, TRACEBACK_ATTR, traceback_text(exc))
+    storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    number = storage.get_trial_number_from_id(trial_id)
+    logging.getLogger("optuna.study._optimize").warning(
+        f"Trial {number} failed in the tuner: {failure_reason(exc)}"
+    )
+    return trial_id
+
+
+def _asked_trial_id(exc: BaseException) -> int | None:
+    """The id of the trial being built (``optuna.Trial.__init__``) when ``exc`` was raised."""
+    tb = exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if tb.tb_frame.f_code.co_name == "__init__" and isinstance(owner, optuna.Trial):
+            return int(owner._trial_id)
+        tb = tb.tb_next
+    return None

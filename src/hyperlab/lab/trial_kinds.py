@@ -38,13 +38,19 @@ REFUSED_ATTR = "refused_space"
 #: parameters, before the objective's own work could fail (:func:`raised_in_sampler`).
 TUNER_FAILED_ATTR = "failed_in_tuner"
 
-_SAMPLER_CALLS = ("infer_relative_search_space", "sample_relative", "sample_independent")
+_SAMPLER_CALLS = (
+    "before_trial",
+    "infer_relative_search_space",
+    "sample_relative",
+    "sample_independent",
+)
 
 
 def raised_in_sampler(exc: BaseException) -> bool:
     """Whether ``exc`` was raised inside a sampler's choice of parameters: its traceback passes
     through an Optuna sampler's ``sample_relative``, ``sample_independent`` or
-    ``infer_relative_search_space`` (a peer's ask included), called from a suggestion."""
+    ``infer_relative_search_space`` (a peer's ask included), called from a suggestion, or its
+    ``before_trial``, called when the trial is asked for (before the objective runs)."""
     tb = exc.__traceback__
     while tb is not None:
         frame = tb.tb_frame

@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.errors import StorageError
-from hyperlab.lab.admission import _Claimed
+from hyperlab.lab.admission import _Claimed, fail_unasked
 from hyperlab.lab.cut_off import _keep_retry, _recover_stale, _requeue_interrupted
 from hyperlab.lab.storage_errors import error_chain, is_transient, redact, transient_cause
 from hyperlab.lab.study_job import StudyJob
@@ -135,7 +135,9 @@ def _run_one(study: optuna.Study, func: _Claimed) -> None:
 
     Optuna re-raises the objective's ``KeyboardInterrupt`` after telling the failed trial, but
     an error of that tell (a storage error, a trial already failed as stale) replaces it, and
-    the caller would retry instead of leaving: the interrupt is raised again here.
+    the caller would retry instead of leaving: the interrupt is raised again here. A tuner
+    whose ``before_trial`` raises (in ``study.ask``, before the objective) fails the trial that
+    Optuna left running, as the tuner's, and the loop books it like any failed trial.
     """
     func.trial_id, func.interrupted = None, None
     try:
@@ -145,4 +147,8 @@ def _run_one(study: optuna.Study, func: _Claimed) -> None:
     except Exception as exc:
         if func.interrupted is not None:
             raise KeyboardInterrupt(func.interrupted) from exc
+        if func.trial_id is None:  # (raised before the objective: in the tuner's ask?)
+            func.trial_id = fail_unasked(study, exc)
+            if func.trial_id is not None:
+                return
         raise
