@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 import hyperlab
 from hyperlab.cli.compare import print_summary
 from hyperlab.lab.results import study_records
-from hyperlab.lab.summary import TUNER_FAILED, state_counts
+from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED, state_counts
 from hyperlab.report import compare_records
 from hyperlab.report.comparison_html import render_compare
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
@@ -147,3 +147,43 @@ def test_a_sampler_whose_before_trial_always_raises_stops_at_the_failure_limit(
     assert states == [TrialState.COMPLETE] + [TrialState.FAIL] * 10
     assert summary.n_failed == 0 and summary.n_tuner_failed == 10
     assert "stopped after 10 failed trials" in summary.stopped
+
+
+class _RaisesPruning(optuna.pruners.MedianPruner):
+    """Raises deciding whether to stop trial 1."""
+
+    def prune(self, study: Any, trial: Any) -> bool:
+        if trial.number == 1:
+            raise ValueError("the pruner broke")
+        return bool(super().prune(study, trial))
+
+
+class _Epochs(_Small):
+    name = "epochs"
+    max_budget = 3
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        for epoch in range(1, budget + 1):
+            if on_epoch is not None:
+                on_epoch(epoch, config["x"], {"val_loss": [config["x"]] * epoch})
+        return Evaluation(value=config["x"], budget=budget)
+
+
+def test_a_pruner_that_raises_fails_the_trial_as_the_pruners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pruner raising in should_prune was counted as the task's failure (failure=task)."""
+    monkeypatch.setattr(optuna.pruners, "MedianPruner", _RaisesPruning)
+    study, summary = hyperlab.tune(
+        _Epochs, "random", pruner="median", trials=6, runs_dir=tmp_path, name="t",
+        progress=False,
+    )  # fmt: skip
+    (failed,) = [r for r in study_records(study) if r["state"] == "FAIL"]  # results.csv's row
+    assert failed["trial"] == 1 and failed["failure"] == "pruner"
+    assert "ValueError: the pruner broke" in failed["fail_reason"]
+    assert state_counts(study)[PRUNER_FAILED] == 1 and summary.n_failed == 0
+    assert "1 trial failed in the pruner" in "\n".join(summary.lines())
+    page = (tmp_path / "t" / "report.html").read_text()
+    assert "in the pruner, deciding whether to stop: ValueError: the pruner broke" in page

@@ -94,3 +94,9 @@ def print_summary(run_dir: object) -> None:
                 "failed in the tuner, which raised while choosing the parameters (not counted "
                 "as the task's failures; each reason: the report's 'Failed trials')"
             )
+        if m.n_pruner_failed:
+            print(
+                f"{m.label}: {m.n_pruner_failed} trial{'s' if m.n_pruner_failed > 1 else ''} "
+                "failed in the pruner, which raised while deciding whether to stop it (not "
+                "counted as the task's failures; each reason: the report's 'Failed trials')"
+            )

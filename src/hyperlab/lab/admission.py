@@ -32,11 +32,13 @@ from hyperlab.errors import (
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
+    PRUNER_FAILED_ATTR,
     REFUSED_ATTR,
     SURPLUS_REASON,
     TUNER_FAILED_ATTR,
     SurplusTrial,
     admitted,
+    raised_in_pruner,
     raised_in_sampler,
 )
 
@@ -111,10 +113,14 @@ class _Claimed:
 
 def _blame_tuner(trial: optuna.Trial, exc: Exception) -> None:
     """Mark a trial whose tuner raised while choosing its parameters as the tuner's failure,
-    its reason and traceback recorded where the objective had not (a task's search space)."""
-    if not raised_in_sampler(exc):
+    and one whose pruner raised deciding whether to stop it as the pruner's; its reason and
+    traceback recorded where the objective had not (a task's search space)."""
+    if raised_in_sampler(exc):
+        trial.set_user_attr(TUNER_FAILED_ATTR, True)
+    elif raised_in_pruner(exc):
+        trial.set_user_attr(PRUNER_FAILED_ATTR, True)
+    else:
         return
-    trial.set_user_attr(TUNER_FAILED_ATTR, True)
     stored = trial.study._storage.get_trial_user_attrs(trial._trial_id)
     if "fail_reason" not in stored:
         trial.set_user_attr("fail_reason", failure_reason(exc))

@@ -18,7 +18,9 @@ from hyperlab.lab.trial_kinds import (
     failed_trials,
     is_bookkeeping,
     is_interrupted,
+    is_pruner_failure,
     is_tuner_failure,
+    pruner_failures,
     tuner_failures,
 )
 
@@ -44,6 +46,7 @@ class TuneSummary:
             tuner's failures); ``first_failure`` names the first failure's reason.
         n_tuner_failed: Trials failed inside the tuner's choice of their parameters (its
             sampler raised before the objective's own work ran).
+        n_pruner_failed: Trials failed inside the pruner's decision whether to stop them.
         stopped: Why the study stopped early, if it did, and what its settings could not do
             (a pruner that saw no intermediate value, stop at noise without fold scores).
         run_dir: Where the run lives.
@@ -65,6 +68,7 @@ class TuneSummary:
     n_pruned: int = 0
     n_interrupted: int = 0
     n_tuner_failed: int = 0
+    n_pruner_failed: int = 0
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -133,6 +137,12 @@ class TuneSummary:
                 "in the tuner, which raised while choosing the parameters (not counted as the "
                 "task's failures; each reason and traceback: the report's 'Failed trials')"
             )
+        if self.n_pruner_failed:
+            out.append(
+                f"{self.n_pruner_failed} trial{'s' if self.n_pruner_failed > 1 else ''} failed "
+                "in the pruner, which raised while deciding whether to stop it (not counted as "
+                "the task's failures; each reason and traceback: the report's 'Failed trials')"
+            )
         return out
 
 
@@ -154,12 +164,14 @@ def _fmt(v: Any) -> str:
 INTERRUPTED = "cut off and run again"
 #: How :func:`state_counts` names the trials failed inside the tuner's choice of parameters.
 TUNER_FAILED = "failed in the tuner"
+#: How :func:`state_counts` names the trials failed inside the pruner's decision.
+PRUNER_FAILED = "failed in the pruner"
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """The study's trials by how they ended: ``complete``, ``pruned`` and ``failed`` (the
     task's failures, :func:`~hyperlab.lab.trial_kinds.failed_trials`) always; those failed in
-    the tuner (:data:`TUNER_FAILED`), those cut off by an interrupt or a lost worker
+    the tuner (:data:`TUNER_FAILED`) or the pruner (:data:`PRUNER_FAILED`), those cut off by an interrupt or a lost worker
     (:data:`INTERRUPTED`), ``running`` and ``waiting`` where there are any."""
     trials = study.get_trials(deepcopy=False)
     counts = {
@@ -167,6 +179,7 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
         "pruned": sum(t.state == TrialState.PRUNED for t in trials),
         "failed": failed_trials(study),
         TUNER_FAILED: tuner_failures(study),
+        PRUNER_FAILED: pruner_failures(study),
         INTERRUPTED: sum(map(is_interrupted, trials)),
         "running": sum(t.state == TrialState.RUNNING for t in trials),
         "waiting": sum(t.state == TrialState.WAITING for t in trials),
@@ -194,7 +207,11 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
             f"study {study.study_name!r} has no completed trial ({_ended(study)})"
             + (f"; {stop}" if stop else "")
             + _first_failure(study)
-            + (where if failed_trials(study) or tuner_failures(study) else "")
+            + (
+                where
+                if failed_trials(study) or tuner_failures(study) or pruner_failures(study)
+                else ""
+            )
         ) from None
     return TuneSummary(
         best_params=trial_config(best),
@@ -211,6 +228,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         extra=_population_extra(study, best),
         n_failed=failed_trials(study),
         n_tuner_failed=tuner_failures(study),
+        n_pruner_failed=pruner_failures(study),
         first_failure=_first_failure(study),
     )
 
@@ -298,5 +316,6 @@ def _first_failure(study: optuna.Study) -> str:
         reason = t.user_attrs.get("fail_reason")
         if reason and not is_bookkeeping(t):
             where = " in the tuner" if is_tuner_failure(t) else ""
+            where = " in the pruner" if is_pruner_failure(t) else where
             return f"; trial {t.number} failed{where}: {reason}"
     return ""

@@ -62,6 +62,34 @@ def raised_in_sampler(exc: BaseException) -> bool:
     return False
 
 
+#: A failed trial's user attribute: the pruner raised while deciding whether to stop the trial
+#: (:func:`raised_in_pruner`), not the task's own work.
+PRUNER_FAILED_ATTR = "failed_in_pruner"
+
+
+def raised_in_pruner(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside a pruner's decision: its traceback passes through an
+    Optuna pruner's ``prune`` (called from ``trial.should_prune``)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "prune" and isinstance(
+            frame.f_locals.get("self"), optuna.pruners.BasePruner
+        ):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_pruner_failure(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` failed inside its pruner's decision (not the task's failure)."""
+    return trial.state == TrialState.FAIL and PRUNER_FAILED_ATTR in trial.user_attrs
+
+
+def _plugin_failure(trial: FrozenTrial) -> bool:
+    return is_tuner_failure(trial) or is_pruner_failure(trial)
+
+
 def is_tuner_failure(trial: FrozenTrial) -> bool:
     """Whether ``trial`` failed inside its tuner's choice of parameters (not the task's
     failure, nor the run's bookkeeping)."""
@@ -91,13 +119,16 @@ def is_bookkeeping(trial: FrozenTrial) -> bool:
 
 def failure_kind(trial: FrozenTrial) -> str:
     """How a failed trial counts: ``"task"`` (the task's failure), ``"tuner"`` (the tuner
-    raised choosing its parameters), ``"cut off"`` (an interrupt or a lost worker; queued
+    raised choosing its parameters), ``"pruner"`` (the pruner raised deciding whether to stop
+    it), ``"cut off"`` (an interrupt or a lost worker; queued
     again, when it had parameters), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
     ``""`` for a trial that did not fail."""
     if trial.state != TrialState.FAIL:
         return ""
     if is_tuner_failure(trial):
         return "tuner"
+    if is_pruner_failure(trial):
+        return "pruner"
     if is_interrupted(trial):
         return "cut off"
     if is_surplus(trial):
@@ -107,14 +138,15 @@ def failure_kind(trial: FrozenTrial) -> str:
 
 def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:
     """The task's failed trials: those of the run's own bookkeeping (:func:`is_bookkeeping`)
-    and the tuner's failures (:func:`is_tuner_failure`) left out; ``interrupted``: those cut
-    off by an interrupt and the tuner's failures counted too (a rule that stops a run whose
-    trials keep failing counts them: workers killed again and again, or a tuner that cannot
-    choose, are a failure of the run)."""
+    and the tuner's and the pruner's failures (:func:`is_tuner_failure`,
+    :func:`is_pruner_failure`) left out; ``interrupted``: those cut off by an interrupt and the
+    tuner's and pruner's failures counted too (a rule that stops a run whose trials keep
+    failing counts them: workers killed again and again, or a tuner that cannot choose, are a
+    failure of the run)."""
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     return sum(
-        (interrupted and (is_interrupted(t) or is_tuner_failure(t)))
-        or not (is_bookkeeping(t) or is_tuner_failure(t))
+        (interrupted and (is_interrupted(t) or _plugin_failure(t)))
+        or not (is_bookkeeping(t) or _plugin_failure(t))
         for t in failed
     )
 
@@ -123,6 +155,12 @@ def tuner_failures(study: optuna.Study) -> int:
     """The study's trials failed inside its tuner's choice of parameters."""
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     return sum(map(is_tuner_failure, failed))
+
+
+def pruner_failures(study: optuna.Study) -> int:
+    """The study's trials failed inside its pruner's decision."""
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    return sum(map(is_pruner_failure, failed))
 
 
 def count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:

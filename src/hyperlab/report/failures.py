@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import TRACEBACK_ATTR
-from hyperlab.lab.trial_kinds import is_bookkeeping, is_tuner_failure
+from hyperlab.lab.trial_kinds import is_bookkeeping, is_pruner_failure, is_tuner_failure
 
 
 @dataclass
@@ -49,6 +49,8 @@ def failure_groups(
         key = _failure_kind(reason)
         if is_tuner_failure(t):  # (a kind of its own, said first)
             key, reason = f"tuner: {key}", f"in the tuner, choosing the parameters: {reason}"
+        elif is_pruner_failure(t):
+            key, reason = f"pruner: {key}", f"in the pruner, deciding whether to stop: {reason}"
         groups.setdefault(key, FailureGroup(label, seed, reason, [], kept)).trials.append(t.number)
         messages.setdefault(key, set()).add(reason)
     for key, group in groups.items():

@@ -13,7 +13,12 @@ from optuna.trial import FrozenTrial, TrialState
 from hyperlab.lab.notes import stop_note
 from hyperlab.lab.results import best_test_score, study_records, used_epochs, used_seconds
 from hyperlab.lab.stats import bootstrap_band, mean_se
-from hyperlab.lab.trial_kinds import failed_trials, is_interrupted, tuner_failures
+from hyperlab.lab.trial_kinds import (
+    failed_trials,
+    is_interrupted,
+    pruner_failures,
+    tuner_failures,
+)
 from hyperlab.report.failures import FailureGroup, failure_groups
 from hyperlab.report.run_notes import unfinished_note
 from hyperlab.report.trials import PrunedTrial, _pruned_of, _sorted_best_first
@@ -51,6 +56,7 @@ class MethodSummary:
     n_pruned: int = 0
     n_failed: int = 0  # the task's failures
     n_tuner_failed: int = 0  # trials failed inside the tuner's choice of parameters
+    n_pruner_failed: int = 0  # trials failed inside the pruner's decision to stop them
     n_cut_off: int = 0  # trials an interrupt or a lost worker cut off (queued again)
     band: str = ""  # what the band around ``curve_median`` is, in words
 
@@ -148,7 +154,7 @@ def _method(
     stopped: list[str] = []
     candidates: list[tuple[FrozenTrial, int]] = []  # each seed's best trial
     metric: str | None = None
-    n_failed = n_tuner_failed = n_cut_off = 0
+    n_failed = n_tuner_failed = n_pruner_failed = n_cut_off = 0
     failures: list[FailureGroup] = []
     for study, tuner, pruner, seed in studies:
         recs = study_records(study, tuner, pruner, seed, optimum)
@@ -172,6 +178,7 @@ def _method(
         pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += failed_trials(study)
         n_tuner_failed += tuner_failures(study)
+        n_pruner_failed += pruner_failures(study)
         n_cut_off += sum(map(is_interrupted, trials))
         failures += failure_groups(trials, label, seed)
         candidates += [(t, seed) for t in _sorted_best_first(trials, direction)[:1]]
@@ -218,6 +225,7 @@ def _method(
         n_pruned=len(pruned),
         n_failed=n_failed,
         n_tuner_failed=n_tuner_failed,
+        n_pruner_failed=n_pruner_failed,
         n_cut_off=n_cut_off,
         band=band_text(len(curves)),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from hyperlab.lab.summary import TUNER_FAILED
+from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED
 from hyperlab.report.curves_html import _curves_sections
 from hyperlab.report.failures_html import failures_html
 from hyperlab.report.page import better, figure_html, fmt, page, value_axis
@@ -101,7 +101,7 @@ def _history_figure(rec: StudyRecords) -> Any:
 
 def _history_html(rec: StudyRecords) -> str:
     """The history figure and a note on the failed trials it cannot draw."""
-    failed = rec.counts.get("failed", 0) + rec.counts.get(TUNER_FAILED, 0)
+    failed = sum(rec.counts.get(k, 0) for k in ("failed", TUNER_FAILED, PRUNER_FAILED))
     note = (
         f"<p class='note'>{failed} failed trial{'s are' if failed > 1 else ' is'} not drawn "
         "(no value).</p>"
