@@ -116,24 +116,9 @@ def run_job(
             fail_interrupted(study)
         guard = SpaceGuard(study)  # a changed search space must not join the study's trials
         func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
-        loop = _Loop(study, job, func, storage_retries)
-        trend = TrendWatch(study)
         startup = startup_trials(study.sampler)  # (None: not known before the first trial)
-        while max_trials is None or loop.ran < max_trials:
-            step = loop.step(wait, poll)
-            if step == _DONE:
-                break
-            if step == _RETRY:
-                continue
-            if loop.after_trial():
-                break
-            trend.check()
-            if on_trial is not None:
-                on_trial()
-            if job.stop_at_noise:
-                message = _noise_stop(study)
-                if message:
-                    study.set_user_attr("stopped_at_noise", message)
+        loop = _Loop(study, job, func, storage_retries)
+        _run_trials(study, job, loop, on_trial, wait, max_trials, poll)
         _note_unused_settings(study, job)
         _note_startup_only(study, job, startup)
         _tidy_heartbeats(study)
@@ -141,6 +126,35 @@ def run_job(
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study
+
+
+def _run_trials(
+    study: optuna.Study,
+    job: StudyJob,
+    loop: _Loop,
+    on_trial: Callable[[], None] | None,
+    wait: bool,
+    max_trials: int | None,
+    poll: float,
+) -> None:
+    """Run trials through ``loop`` until the study is done or ``max_trials`` ran here,
+    watching the reports' trend and the noise level after each (see :func:`run_job`)."""
+    trend = TrendWatch(study)
+    while max_trials is None or loop.ran < max_trials:
+        step = loop.step(wait, poll)
+        if step == _DONE:
+            break
+        if step == _RETRY:
+            continue
+        if loop.after_trial():
+            break
+        trend.check()
+        if on_trial is not None:
+            on_trial()
+        if job.stop_at_noise:
+            message = _noise_stop(study)
+            if message:
+                study.set_user_attr("stopped_at_noise", message)
 
 
 def _tidy_heartbeats(study: optuna.Study) -> None:

@@ -161,9 +161,8 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
         raise InputTypeError(f"{where} has values {_short(values)}, not a list of scores")
     if len(values) != epochs:
         raise InputError(
-            f"{where} has {counted(len(values), 'score')} for {counted(epochs, 'epoch')} (values "
-            "needs one score "
-            "per epoch trained)"
+            f"{where} has {counted(len(values), 'score')} for {counted(epochs, 'epoch')} "
+            "(values needs one score per epoch trained)"
         )
     _check_numbers(values, where, "values needs one number per epoch")
     _check_curves(segment.curves, epochs, where)
@@ -205,9 +204,9 @@ def _check_curves(curves: Any, epochs: int, where: str) -> None:
             )
         if len(curve) != epochs:
             raise InputError(
-                f"{what} has {counted(len(curve), 'value')} for {counted(epochs, 'epoch')} (a curve "
-                "holds one "
-                "number per epoch of this segment, not of the model's whole path)"
+                f"{what} has {counted(len(curve), 'value')} for {counted(epochs, 'epoch')} "
+                "(a curve holds one number per epoch of this segment, not of the model's whole "
+                "path)"
             )
         _check_numbers(curve, what, f"curve {key!r} needs one number per epoch")
 
