@@ -21,10 +21,10 @@ from hyperlab.lab.heartbeat import HeartbeatRDBStorage
 from hyperlab.lab.retrying import RetryingRDBStorage
 from hyperlab.lab.storage_errors import error_chain, redact
 from hyperlab.lab.storage_retries import with_retries
-from hyperlab.lab.storage_tables import _check_optuna_tables, _check_server_tables
+from hyperlab.lab.storage_tables import check_optuna_tables, check_server_tables
 
 
-def _open_rdb(
+def open_rdb(
     url: str,
     rdb_options: dict[str, Any],
     *,
@@ -60,7 +60,7 @@ def _open_rdb(
 
         check_sqlite(url)  # a damaged file is named, with the command that recovers it
         if path.is_file():
-            _check_optuna_tables(shown, path, empty_ok=True)  # not another program's database
+            check_optuna_tables(shown, path, empty_ok=True)  # not another program's database
     if url.startswith(("postgresql", "postgres:")):
         url = _postgres_driver(url)
         engine = dict(rdb_options.pop("engine_kwargs", {}))
@@ -72,7 +72,7 @@ def _open_rdb(
     def connect() -> optuna.storages.BaseStorage:
         if not url.startswith("sqlite"):  # (a SQLite file was looked at above)
             engine = rdb_options.get("engine_kwargs", {})
-            _check_server_tables(url, shown, engine, empty_ok=not must_exist)
+            check_server_tables(url, shown, engine, empty_ok=not must_exist)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if not heartbeats:
