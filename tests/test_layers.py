@@ -138,3 +138,68 @@ def test_the_package_imports_moved_names_from_their_new_homes(module: str) -> No
             if isinstance(node, ast.ImportFrom) and node.module == f"hyperlab.{module}":
                 bad += [f"{path.relative_to(SRC)}: {a.name}" for a in node.names if a.name in kept]
     assert not bad, f"import these from their new homes, not hyperlab.{module}: {bad}"
+
+
+#: Module families whose private names (a leading underscore) stay in their own module: a name
+#: another module of the package uses is public in its home (the storage modules split out of
+#: ``lab/storage.py``, and libpq's settings).
+PRIVATE_KEPT = (
+    "lab.storage",
+    "lab.storage_errors",
+    "lab.storage_settings",
+    "lab.storage_retries",
+    "lab.storage_tables",
+    "lab.storage_rdb",
+    "lab.storage_journal",
+    "lab.libpq",
+)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _private_uses(path: Path, modules: set[str]) -> list[str]:
+    """The private names of ``modules`` (dotted, ``hyperlab.``-less) that ``path`` imports, or
+    reads from a module it imported (``from hyperlab.lab import libpq``, then ``libpq._x``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    aliases = {}  # the name a module of ``modules`` is bound to in ``path``
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
+            continue
+        home = node.module.removeprefix("hyperlab.")
+        for alias in node.names:
+            if home in modules and _private(alias.name):
+                out.append(f"{home}.{alias.name}")
+            if f"{home}.{alias.name}" in modules:
+                aliases[alias.asname or alias.name] = f"{home}.{alias.name}"
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and _private(node.attr)
+        ):
+            out.append(f"{aliases[node.value.id]}.{node.attr}")
+    return out
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_uses_a_private_name_of_another_storage_module(path: Path) -> None:
+    """A private name is its module's own business; one another module needs is part of the
+    package's internal API and is named so (no underscore)."""
+    own = ".".join(path.relative_to(SRC).with_suffix("").parts)
+    bad = _private_uses(path, set(PRIVATE_KEPT) - {own})
+    assert not bad, f"{path.relative_to(SRC)} uses private names of other modules: {bad}"
+
+
+def test_the_private_name_rule_sees_imports_and_attributes(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from hyperlab.lab.storage_errors import _hidden, redact\n"
+        "from hyperlab.lab import libpq\n"
+        "libpq._given('x'), libpq.connect_args('x'), libpq.__name__\n"
+    )
+    uses = _private_uses(module, set(PRIVATE_KEPT))
+    assert uses == ["lab.storage_errors._hidden", "lab.libpq._given"]

@@ -34,8 +34,8 @@ from hyperlab.lab.storage_errors import is_transient as is_transient
 from hyperlab.lab.storage_errors import redact as redact
 from hyperlab.lab.storage_errors import storage_failures as storage_failures
 from hyperlab.lab.storage_errors import transient_cause as transient_cause
-from hyperlab.lab.storage_journal import _open_journal
-from hyperlab.lab.storage_rdb import _open_rdb
+from hyperlab.lab.storage_journal import open_journal
+from hyperlab.lab.storage_rdb import open_rdb
 from hyperlab.lab.storage_retries import with_retries as with_retries
 from hyperlab.lab.storage_settings import MAX_HEARTBEAT_INTERVAL as MAX_HEARTBEAT_INTERVAL
 from hyperlab.lab.storage_settings import URL_SYNTAX as URL_SYNTAX
@@ -88,7 +88,7 @@ def open_storage(
         check_exists(url)
     callback = stale_callback(max_retry) if heartbeat_interval else None
     if url.startswith("journal:"):
-        return _open_journal(
+        return open_journal(
             url[len("journal:") :], heartbeat_interval, grace_period, callback, max_retry
         )
     if heartbeat_interval:
@@ -97,7 +97,7 @@ def open_storage(
             grace_period=grace_period,
             heartbeat_stale_trial_callback=callback,
         )
-    return _open_rdb(
+    return open_rdb(
         url,
         rdb_options,
         heartbeats=bool(heartbeat_interval),

@@ -69,7 +69,7 @@ def transient_cause(exc: BaseException) -> str:
     driver's ``connection refused``, not Optuna's wrapper around it (``An exception is raised
     during the commit ... e.g. exceeding max length``)."""
     chain = error_chain(exc)
-    cause = _cause(next((e for e in chain if _transient_alone(e)), exc))
+    cause = short_message(next((e for e in chain if _transient_alone(e)), exc))
     return f"{cause} ({libpq.TIMED_OUT})" if libpq.is_statement_timeout(exc) else cause
 
 
@@ -96,7 +96,10 @@ def storage_failures(url: str, what: str) -> Iterator[None]:
         ) from None
 
 
-def _cause(exc: BaseException) -> str:
+def short_message(exc: BaseException) -> str:
+    """``exc``'s own message, short enough for one line of an error: its first two lines without
+    SQLAlchemy's link and statement, every password masked, at most 400 characters (the type's
+    name when the message is empty)."""
     text = str(exc).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     # SQLAlchemy wraps the driver's message: "(psycopg2.OperationalError) connection ... failed:"

@@ -42,7 +42,7 @@ def _check_text_journal(path: Path) -> None:
         )
 
 
-def _open_journal(
+def open_journal(
     path_text: str,
     heartbeat_interval: int | None,
     grace_period: int | None,

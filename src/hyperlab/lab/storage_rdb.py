@@ -10,8 +10,9 @@ import re
 import time
 import warnings
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 
@@ -21,10 +22,12 @@ from hyperlab.lab.heartbeat import HeartbeatRDBStorage
 from hyperlab.lab.retrying import RetryingRDBStorage
 from hyperlab.lab.storage_errors import error_chain, redact
 from hyperlab.lab.storage_retries import with_retries
-from hyperlab.lab.storage_tables import _check_optuna_tables, _check_server_tables
+from hyperlab.lab.storage_tables import check_optuna_tables, check_server_tables
+
+T = TypeVar("T")
 
 
-def _open_rdb(
+def open_rdb(
     url: str,
     rdb_options: dict[str, Any],
     *,
@@ -48,52 +51,24 @@ def _open_rdb(
     """
     shown = url  # errors name the URL as given
     if url.startswith("sqlite:///"):
-        path = urls.storage_file(url) or Path(url[len("sqlite:///") :])  # (less any ?query)
-        if not path.parent.exists():
-            raise StorageError(f"SQLite storage folder {str(path.parent)!r} does not exist")
-        if path.is_dir():
-            raise InputError(
-                f"SQLite storage {str(path)!r} is a folder: name a file in it, e.g. "
-                f"'sqlite:///{path / 'study.db'}'"
-            )
-        from hyperlab.lab.damage import check_sqlite
-
-        check_sqlite(url)  # a damaged file is named, with the command that recovers it
-        if path.is_file():
-            _check_optuna_tables(shown, path, empty_ok=True)  # not another program's database
+        _check_sqlite_file(url)
     if url.startswith(("postgresql", "postgres:")):
         url = _postgres_driver(url)
-        engine = dict(rdb_options.pop("engine_kwargs", {}))
-        engine.setdefault("pool_pre_ping", True)  # a dropped connection is replaced, not used
-        # timeouts, so a server that stops answering raises instead of hanging (lab/libpq.py)
-        engine["connect_args"] = {**libpq.connect_args(url), **engine.get("connect_args", {})}
-        rdb_options["engine_kwargs"] = engine
+        rdb_options = _with_libpq_settings(url, rdb_options)
 
     def connect() -> optuna.storages.BaseStorage:
         if not url.startswith("sqlite"):  # (a SQLite file was looked at above)
             engine = rdb_options.get("engine_kwargs", {})
-            _check_server_tables(url, shown, engine, empty_ok=not must_exist)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if not heartbeats:
-                return RetryingRDBStorage(url, **rdb_options)
-            rdb = HeartbeatRDBStorage(url, **rdb_options)
-            rdb.max_retry = max_retry
-            return rdb
-
-    def connect_after_a_race() -> optuna.storages.BaseStorage:
-        for attempt in range(_SCHEMA_RACE_TRIES):
-            try:
-                return connect()
-            except Exception as exc:
-                if not _lost_schema_race(exc) or attempt == _SCHEMA_RACE_TRIES - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))  # the other process is making the tables
-        raise AssertionError("unreachable")
+            check_server_tables(url, shown, engine, empty_ok=not must_exist)
+        return _rdb_storage(url, rdb_options, heartbeats=heartbeats, max_retry=max_retry)
 
     try:
         storage = with_retries(
-            connect_after_a_race, shown, "open storage", retries=retries, backoff=backoff
+            lambda: _after_schema_races(connect),
+            shown,
+            "open storage",
+            retries=retries,
+            backoff=backoff,
         )
         if url.startswith("sqlite:"):
             _sqlite_wal(storage)
@@ -103,6 +78,68 @@ def _open_rdb(
             f"cannot open storage {redact(shown)!r}: its database driver is missing ({exc}); "
             "for PostgreSQL install it with `pip install 'hyperlab[postgres]'`"
         ) from None
+
+
+def _check_sqlite_file(url: str) -> None:
+    """Refuse the file of a SQLite ``url`` (``sqlite:///PATH``) whose folder does not exist,
+    that is a folder, that is damaged (:func:`hyperlab.lab.damage.check_sqlite` names the
+    command that recovers it) or that holds another program's tables.
+
+    Raises:
+        StorageError: The folder does not exist, the file is damaged or another program's.
+        InputError: The path names a folder.
+    """
+    path = urls.storage_file(url) or Path(url[len("sqlite:///") :])  # (less any ?query)
+    if not path.parent.exists():
+        raise StorageError(f"SQLite storage folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise InputError(
+            f"SQLite storage {str(path)!r} is a folder: name a file in it, e.g. "
+            f"'sqlite:///{path / 'study.db'}'"
+        )
+    from hyperlab.lab.damage import check_sqlite
+
+    check_sqlite(url)  # a damaged file is named, with the command that recovers it
+    if path.is_file():
+        check_optuna_tables(url, path, empty_ok=True)  # not another program's database
+
+
+def _with_libpq_settings(url: str, rdb_options: dict[str, Any]) -> dict[str, Any]:
+    """``rdb_options`` for the PostgreSQL database ``url``: an engine that replaces a dropped
+    connection rather than use it, and libpq's timeouts, so a server that stops answering
+    raises instead of hanging (:mod:`hyperlab.lab.libpq`); settings the options give win."""
+    engine = dict(rdb_options.get("engine_kwargs", {}))
+    engine.setdefault("pool_pre_ping", True)
+    engine["connect_args"] = {**libpq.connect_args(url), **engine.get("connect_args", {})}
+    return {**rdb_options, "engine_kwargs": engine}
+
+
+def _rdb_storage(
+    url: str, rdb_options: dict[str, Any], *, heartbeats: bool, max_retry: int | None
+) -> optuna.storages.BaseStorage:
+    """Optuna's storage of the database ``url`` (its tables made if new), whose writes are
+    repeated after transient errors; with ``heartbeats``, one whose stale trials record why
+    they failed (``max_retry``: how often a configuration is re-queued, for that reason)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if not heartbeats:
+            return RetryingRDBStorage(url, **rdb_options)
+        rdb = HeartbeatRDBStorage(url, **rdb_options)
+        rdb.max_retry = max_retry
+        return rdb
+
+
+def _after_schema_races(connect: Callable[[], T]) -> T:
+    """``connect()``, called again (a few times, after a short pause) while it fails because
+    another process made the storage's tables meanwhile."""
+    for attempt in range(_SCHEMA_RACE_TRIES):
+        try:
+            return connect()
+        except Exception as exc:
+            if not _lost_schema_race(exc) or attempt == _SCHEMA_RACE_TRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))  # the other process is making the tables
+    raise AssertionError("unreachable")
 
 
 #: What the database says to the second of two processes that make Optuna's tables in a new

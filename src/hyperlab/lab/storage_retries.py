@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from hyperlab.errors import InputError, StorageError
 from hyperlab.lab import urls
-from hyperlab.lab.storage_errors import _cause, is_transient, redact
-from hyperlab.lab.storage_settings import _server_url
+from hyperlab.lab.storage_errors import is_transient, redact, short_message
+from hyperlab.lab.storage_settings import parse_server_url
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ def _hint(url: str, exc: BaseException) -> str:
             "; a connection pooler (PgBouncer) refuses the statement timeout hyperlab sends: "
             "add ?options= to the URL to send none (see docs/scaling.md)"
         )
-    if "does not exist" in str(exc) and _server_url(url).database is None:
+    if "does not exist" in str(exc) and parse_server_url(url).database is None:
         return (
             "; the URL names no database, so the server looked for one named after the user: "
             "name it after the host, e.g. postgresql://user@host:5432/NAME"
@@ -67,12 +67,12 @@ def with_retries(
         except Exception as exc:
             if not is_transient(exc):
                 raise StorageError(
-                    f"cannot {what} {redact(url)!r}: {_cause(exc)}{_hint(url, exc)}"
+                    f"cannot {what} {redact(url)!r}: {short_message(exc)}{_hint(url, exc)}"
                 ) from None
             if attempt == retries:
                 raise StorageError(
                     f"cannot {what} {redact(url)!r} after {retries + 1} attempts "
-                    f"(transient errors, backing off {backoff:g}s doubling): {_cause(exc)}"
+                    f"(transient errors, backing off {backoff:g}s doubling): {short_message(exc)}"
                 ) from None
             time.sleep(delay)
             delay *= 2

@@ -11,7 +11,7 @@ from typing import Any
 
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.lab import urls
-from hyperlab.lab.storage_errors import _cause, redact
+from hyperlab.lab.storage_errors import redact, short_message
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 #: The longest heartbeat interval, in seconds: the longest wait of the thread that beats
@@ -68,11 +68,11 @@ def check_url(url: str) -> str:
             "ambiguous: write it percent-encoded as %40"
         )
     if not url.startswith(("sqlite:", "journal:")):
-        _server_url(url)
+        parse_server_url(url)
     return url
 
 
-def _server_url(url: str) -> Any:
+def parse_server_url(url: str) -> Any:
     """``url`` parsed by SQLAlchemy.
 
     Raises:
@@ -85,7 +85,7 @@ def _server_url(url: str) -> Any:
         return make_url(url)
     except Exception as exc:  # (ArgumentError; ValueError for a port)
         raise InputError(
-            f"malformed storage URL {redact(url)!r} ({_cause(exc)}): expected e.g. "
+            f"malformed storage URL {redact(url)!r} ({short_message(exc)}): expected e.g. "
             "postgresql://user:password@host:5432/db"
         ) from None
 

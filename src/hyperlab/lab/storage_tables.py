@@ -22,7 +22,7 @@ def check_exists(url: str) -> None:
     """
     path = urls.storage_file(url)
     if path is not None and path.is_file() and url.startswith("sqlite"):
-        _check_optuna_tables(url, path)
+        check_optuna_tables(url, path)
     if path is None or path.is_file():
         return
     if path.is_dir():
@@ -35,7 +35,7 @@ def check_exists(url: str) -> None:
     )
 
 
-def _check_optuna_tables(url: str, path: Path, *, empty_ok: bool = False) -> None:
+def check_optuna_tables(url: str, path: Path, *, empty_ok: bool = False) -> None:
     """Refuse a SQLite file that holds no Optuna storage, into which opening would write
     Optuna's tables: another program's database, or (unless ``empty_ok``: a storage about to be
     made) an empty one.
@@ -54,7 +54,7 @@ def _check_optuna_tables(url: str, path: Path, *, empty_ok: bool = False) -> Non
     _refuse_other_tables(url, tables, empty_ok=empty_ok)
 
 
-def _check_server_tables(
+def check_server_tables(
     url: str, shown: str, engine_kwargs: dict[str, Any], *, empty_ok: bool
 ) -> None:
     """Refuse a database on a server (PostgreSQL, MySQL) that holds no Optuna storage: one of

@@ -122,17 +122,8 @@ class Writer:
         with _gc_paused:
             self.check()
             data = _serialize_checked(payload, "the population")
-            if self._thread is None:  # started before anything waits for it
-                self._closed = False
-                thread = threading.Thread(
-                    target=self._loop, name="hyperlab-checkpoint", daemon=True
-                )
-                thread.start()
-                self._thread = thread
-            with self._cond:
-                self.replaced += self._next is not None
-                self._next = data
-                self._cond.notify_all()
+            self._start()  # before anything waits for the thread
+            self._hand_over(data)
         self.saves += 1
         self.seconds += time.perf_counter() - began
 
@@ -148,9 +139,8 @@ class Writer:
             OSError: A write failed (the error it met).
         """
         began = time.perf_counter()
-        with _gc_paused, self._cond:
-            while (self._next is not None or self._busy) and self._error is None:
-                self._cond.wait()
+        with _gc_paused:
+            self._wait_idle()
         self.seconds += time.perf_counter() - began
         self.check()
 
@@ -177,32 +167,62 @@ class Writer:
         thread.join()
         self._thread = None
 
+    def _start(self) -> None:
+        """Start the writing thread, unless it runs."""
+        if self._thread is not None:
+            return
+        self._closed = False
+        thread = threading.Thread(target=self._loop, name="hyperlab-checkpoint", daemon=True)
+        thread.start()
+        self._thread = thread
+
+    def _hand_over(self, data: _Serialized) -> None:
+        """Make ``data`` the payload to write next, replacing one still waiting."""
+        with self._cond:
+            self.replaced += self._next is not None
+            self._next = data
+            self._cond.notify_all()
+
+    def _wait_idle(self) -> None:
+        """Wait until nothing waits to be written and no write is in flight, or one failed."""
+        with self._cond:
+            while (self._next is not None or self._busy) and self._error is None:
+                self._cond.wait()
+
     def _loop(self) -> None:
+        """The writing thread: write each payload handed over until closed and idle."""
+        while (data := self._take()) is not None:
+            began = time.perf_counter()
+            try:
+                self._run(data)
+            finally:
+                self._written(began)
+
+    def _take(self) -> _Serialized | None:
+        """The next payload to write (marked in flight), waiting for one; ``None`` once closed
+        with nothing waiting. A payload waiting behind a failed write is dropped, not written."""
         while True:
             with self._cond:
                 while self._next is None and not self._closed:
                     self._cond.wait()
                 if self._next is None:
-                    return
-                data: _Serialized | None = self._next
+                    return None
+                data, self._next = self._next, None
+                self._busy = self._error is None  # nothing is written after a failure
+                if self._busy:
+                    return data
+
+    def _written(self, began: float) -> None:
+        """End the write begun at ``began`` (``time.perf_counter``), written or failed."""
+        with self._cond:
+            self.write_seconds += time.perf_counter() - began
+            self._busy = False
+            if self._error is not None:  # nothing is written after a failure
                 self._next = None
-                if self._error is not None:  # nothing is written after a failure
-                    data = None
-                self._busy = data is not None
-            if data is None:
-                continue
-            began = time.perf_counter()
-            try:
-                self._run(data)
-            finally:
-                with self._cond:
-                    self.write_seconds += time.perf_counter() - began
-                    self._busy = False
-                    if self._error is not None:  # nothing is written after a failure
-                        self._next = None
-                    self._cond.notify_all()
+            self._cond.notify_all()
 
     def _run(self, data: _Serialized) -> None:
+        """Write ``data``; an error is kept for the caller's next save, check or wait."""
         try:
             with _gc_paused:  # a collection would hold the interpreter lock
                 _write(self.workdir, data)
