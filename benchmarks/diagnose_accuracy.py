@@ -9,6 +9,11 @@ rules alone, and the classifier in distribution (5-fold CV, every task seen in t
 Several ``--data`` sets are each scored this way, with one training pool (every ``--data`` and
 ``--train-sets`` file) and shared fits; the mean over them is printed last.
 
+``--shipped`` trains nothing: it scores the model users get, each run of each ``--data`` set
+diagnosed by :func:`hyperlab.diagnose.diagnose` as a user calls it (and with
+``use_model=False``: the rules alone), with the misses per cause. It is how the diagnostician is
+scored on data sets it was never built on (``diagnosis_unseen_*`` sets).
+
 The labelled sets come from ``scripts/make_diagnosis_set.py``; the shipped model from
 ``scripts/train_diagnosis_model.py``. Claims and commands: ``benchmarks/README.md``; how the
 protocol came to be: ``docs/decisions/diagnose-accuracy.md``.
@@ -16,20 +21,31 @@ protocol came to be: ``docs/decisions/diagnose-accuracy.md``.
 Usage:
     .venv/bin/python benchmarks/diagnose_accuracy.py [--data FILE ...] [--train-sets FILE ...]
         [--weights 0.5 0.75 1.0] [--c 1.0] [--quick] [--no-in-distribution] [--out FILE]
+    .venv/bin/python benchmarks/diagnose_accuracy.py --shipped --data FILE ... [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hyperlab.diagnose import MODEL_WEIGHT
-from hyperlab.diagnose.training import LabelledRuns, Settings, held_out, load_runs, score
+from hyperlab.diagnose import MODEL_WEIGHT, diagnose
+from hyperlab.diagnose.classifier import MODEL_PATH, blend_weight
+from hyperlab.diagnose.training import (
+    LabelledRuns,
+    Settings,
+    held_out,
+    load_runs,
+    prediction,
+    score,
+)
 from hyperlab.lab.provenance import write_result
 
 HERE = Path(__file__).parent
@@ -114,6 +130,82 @@ def score_set(
     return out
 
 
+def _by_cause(runs: list[dict[str, Any]], preds: list[dict[str, str]]) -> dict[str, Any]:
+    """Per cause: the expected finding, the share diagnosed so, and the primary findings."""
+    out = {}
+    for cause in dict.fromkeys(r["cause"] for r in runs):
+        got = [p["primary"] for r, p in zip(runs, preds) if r["cause"] == cause]
+        label = next(r["label"] for r in runs if r["cause"] == cause)
+        out[cause] = {
+            "expected": label,
+            "recall": got.count(label) / len(got),
+            "primary": dict(Counter(got).most_common()),
+        }
+    return out
+
+
+def score_shipped(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shipped model and the rules alone on ``runs``, each diagnosed as a user would."""
+    shipped = [prediction(diagnose(r["curves"])) for r in runs]
+    rules = [prediction(diagnose(r["curves"], use_model=False)) for r in runs]
+    tasks = sorted({r["task"] for r in runs})
+    per_task = {}
+    for t in tasks:
+        k = [i for i, r in enumerate(runs) if r["task"] == t]
+        sub = [runs[i] for i in k]
+        per_task[t] = {
+            "shipped": score(sub, [shipped[i] for i in k]),
+            "rules_only": score(sub, [rules[i] for i in k]),
+        }
+    return {
+        "n_runs": len(runs),
+        "tasks": tasks,
+        "shipped": score(runs, shipped),
+        "rules_only": score(runs, rules),
+        "per_task": per_task,
+        "by_cause_shipped": _by_cause(runs, shipped),
+        "by_cause_rules_only": _by_cause(runs, rules),
+        "confusion_shipped": _confusion(
+            [r["label"] for r in runs], [p["primary"] for p in shipped]
+        ),
+    }
+
+
+def _print_shipped(name: str, res: dict[str, Any]) -> None:
+    print(f"\n{name}: {res['n_runs']} runs, tasks {res['tasks']}")
+    print(f"{'':<40}" + "".join(f"{head:>9}" for head in KEYS.values()))
+    print(_row("rules only", res["rules_only"]))
+    print(_row("shipped model", res["shipped"]))
+    if len(res["tasks"]) > 1:
+        for t, v in res["per_task"].items():
+            print(_row(f"  {t} shipped", v["shipped"]))
+            print(_row(f"  {t} rules only", v["rules_only"]))
+    print("shipped model per cause (expected finding: recall; primary findings):")
+    for cause, v in res["by_cause_shipped"].items():
+        got = ", ".join(f"{k} {n}" for k, n in v["primary"].items())
+        print(f"  {cause:<12} {v['expected']:<17} {v['recall']:.2f}  {got}")
+
+
+def _shipped_main(args: argparse.Namespace) -> None:
+    """``--shipped``: score the model users get on each ``--data`` set; nothing is trained."""
+    start = time.perf_counter()
+    results = {}
+    for f in args.data:
+        res = score_shipped(load_runs(f)[:: 3 if args.quick else 1])
+        results[Path(f).name] = res
+        _print_shipped(Path(f).name, res)
+    payload = {
+        "settings": {**vars(args), "data": [Path(f).name for f in args.data]},
+        "model": {
+            "sha256": hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest(),
+            "blend_weight": blend_weight(MODEL_WEIGHT),
+        },
+        "sets": results,
+        "seconds": time.perf_counter() - start,
+    }
+    print(f"wrote {write_result(args.out, payload)} in {payload['seconds']:.0f} s")
+
+
 def _row(name: str, s: dict[str, Any]) -> str:
     cells = "".join(f"{'-' if s[k] is None else f'{s[k]:.3f}':>9}" for k in KEYS)
     return f"{name:<40}{cells}"
@@ -146,8 +238,20 @@ def main() -> None:
     parser.add_argument("--tree-depth", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="every third run of each set")
     parser.add_argument("--no-in-distribution", action="store_true", help="skip the 5-fold CV")
+    parser.add_argument(
+        "--shipped",
+        action="store_true",
+        help="score the shipped model (and the rules alone) on each --data set; trains nothing",
+    )
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
+    if args.shipped:
+        if args.train_sets:
+            parser.error("--shipped trains nothing: --train-sets cannot go with it")
+        if args.out == str(OUT):
+            parser.error("--shipped needs --out (the default file holds the held-out scores)")
+        _shipped_main(args)
+        return
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     start = time.perf_counter()
     settings = Settings(args.c, args.tree_stages, args.tree_depth)

@@ -17,6 +17,7 @@ from hyperlab.diagnose.training import (
     choose_weight,
     held_out,
     load_runs,
+    prediction,
     score,
     train_model,
 )
@@ -81,6 +82,17 @@ def test_predictions_are_the_diagnoses_that_diagnose_makes() -> None:
                 "lr": lr.direction if lr else "keep",
                 "reg": wd.direction if wd else "keep",
             }
+
+
+def test_prediction_reads_a_diagnosis_as_score_compares_it() -> None:
+    d = diagnose(overfitting(40))
+    wd = d.advice_for("weight_decay")
+    assert wd is not None and wd.direction == "up"
+    assert prediction(d) == {"primary": "overfitting", "lr": "keep", "reg": "up"}
+    # a configuration without the knobs gets no advice on them: read as "keep"
+    d = diagnose(overfitting(40), {"width": 64})
+    assert d.advice_for("weight_decay") is None and d.advice_for("lr") is None
+    assert prediction(d) == {"primary": "overfitting", "lr": "keep", "reg": "keep"}
 
 
 def test_score_counts_balanced_accuracy_and_advice_directions() -> None:

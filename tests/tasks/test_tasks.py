@@ -444,3 +444,14 @@ def test_a_configuration_of_a_rare_branch_is_not_refused_for_what_other_branches
     task._check_config({"k": 200})  # read again, thoroughly, before refusing: no error
     with pytest.raises(InputError, match=r"lacks \['k'\]"):
         task._check_config({"x": 0.5})
+
+
+def test_mlp_iris_is_a_data_set_option_beside_the_registered_ones() -> None:
+    from hyperlab.tasks.mlp import SklearnMLPTask
+
+    task = SklearnMLPTask("iris")
+    x, y = task.training_data()
+    assert x.shape == (120, 4) and sorted(set(y.tolist())) == [0, 1, 2]  # 150 less a 20% test
+    assert task.name == "iris-mlp" and task.n_classes == 3
+    with pytest.raises(InputError, match=r"unknown dataset 'mnist'.*'iris'"):
+        SklearnMLPTask("mnist")

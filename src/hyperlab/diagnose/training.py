@@ -11,7 +11,9 @@ The classifier is trained on every run twice, with and without its metric curves
 also serves users who log only losses. :func:`held_out` scores it the honest way: on a task
 whose runs it never saw, with its weight against the rules chosen by leave-one-task-out on the
 training tasks only (:func:`choose_weight`), so no number is tuned on the runs it reports.
-:func:`train_model` builds the shipped model the same way, on every run.
+:func:`train_model` builds the shipped model the same way, on every run. :func:`prediction`
+reads any :class:`~hyperlab.diagnose.result.Diagnosis` the way :func:`score` compares it, so the
+shipped model can be scored through :func:`hyperlab.diagnose.diagnose` itself.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 from hyperlab.diagnose import classifier as clf
 from hyperlab.diagnose.features import features, view
 from hyperlab.diagnose.inputs import check_curves
+from hyperlab.diagnose.result import Diagnosis
 from hyperlab.diagnose.rules import rule_scores
 from hyperlab.errors import InputError
 
@@ -137,16 +140,19 @@ class LabelledRuns:
             p = None
             if proba is not None and model is not None and not f["diverged"]:
                 p = {name: float(q) for name, q in zip(model.classes, proba[j])}
-            d = blend(v, f, rules, p, weight, None)
-            lr, wd = d.advice_for("lr"), d.advice_for("weight_decay")
-            out.append(
-                {
-                    "primary": d.primary.name,
-                    "lr": lr.direction if lr else "keep",
-                    "reg": wd.direction if wd else "keep",
-                }
-            )
+            out.append(prediction(blend(v, f, rules, p, weight, None)))
         return out
+
+
+def prediction(d: Diagnosis) -> Prediction:
+    """What :func:`score` compares with a labelled run: ``d``'s primary finding and the
+    direction of its learning-rate and weight-decay advice (``keep`` when there is none)."""
+    lr, wd = d.advice_for("lr"), d.advice_for("weight_decay")
+    return {
+        "primary": d.primary.name,
+        "lr": lr.direction if lr else "keep",
+        "reg": wd.direction if wd else "keep",
+    }
 
 
 def score(runs: Sequence[dict[str, Any]], preds: Sequence[Prediction]) -> dict[str, Any]:

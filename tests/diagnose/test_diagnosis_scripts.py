@@ -1,0 +1,94 @@
+"""The labelled-set generator's task choice and the benchmark's score of the shipped model."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from hyperlab.diagnose import diagnose
+from hyperlab.diagnose.training import prediction, score
+
+from .test_diagnose import good_fit, lr_too_high, overfitting
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(relative: str) -> ModuleType:
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_unseen_tasks_come_after_the_three_so_their_random_streams_stay() -> None:
+    gen = _load("scripts/make_diagnosis_set.py")
+    assert list(gen.ALL_TASKS)[:3] == list(gen.TASKS)
+    assert list(gen.TASKS) == ["digits-mlp", "breast-cancer-mlp", "wine-mlp"]
+    assert gen.ALL_TASKS["iris-mlp"] == ("iris", 150)
+    assert gen.ALL_TASKS["blobs-mlp"] == ("blobs", 60)
+    # small-model exists where logistic regression falls short of what an MLP can do
+    assert "small-model" not in gen._causes("iris-mlp")
+    assert "small-model" in gen._causes("blobs-mlp")
+    assert "small-model" in gen._causes("digits-mlp")
+    assert gen._causes("wine-mlp") == gen._causes("iris-mlp")
+
+
+def test_the_generator_refuses_an_unknown_task(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gen = _load("scripts/make_diagnosis_set.py")
+    monkeypatch.setattr(sys, "argv", ["make_diagnosis_set.py", "--tasks", "mnist-mlp"])
+    with pytest.raises(SystemExit):
+        gen.main()
+    assert "invalid choice: 'mnist-mlp'" in capsys.readouterr().err
+
+
+def _labelled(curves: dict[str, list[float]], cause: str, label: str) -> dict[str, Any]:
+    advice = {"lr": "down" if label == "lr-too-high" else "keep", "reg": "keep"}
+    return {"task": "x-mlp", "cause": cause, "label": label, "advice": advice, "curves": curves}
+
+
+def test_the_shipped_score_diagnoses_each_run_as_a_user_would() -> None:
+    bench = _load("benchmarks/diagnose_accuracy.py")
+    runs = [
+        _labelled(good_fit(30), "baseline", "good-fit"),
+        _labelled(overfitting(40), "low-reg", "overfitting"),
+        _labelled(lr_too_high(30), "lr-high", "lr-too-high"),
+        _labelled(good_fit(35), "lr-high", "lr-too-high"),  # a miss: it reads as a good fit
+    ]
+    res = bench.score_shipped(runs)
+    shipped = [prediction(diagnose(r["curves"])) for r in runs]
+    rules = [prediction(diagnose(r["curves"], use_model=False)) for r in runs]
+    assert res["shipped"] == score(runs, shipped)
+    assert res["rules_only"] == score(runs, rules)
+    assert res["n_runs"] == 4 and res["tasks"] == ["x-mlp"]
+    by_cause = res["by_cause_shipped"]
+    assert list(by_cause) == ["baseline", "low-reg", "lr-high"]
+    assert by_cause["lr-high"]["expected"] == "lr-too-high"
+    assert sum(by_cause["lr-high"]["primary"].values()) == 2
+    assert (
+        by_cause["lr-high"]["recall"]
+        == [p["primary"] for p in shipped[2:]].count("lr-too-high") / 2
+    )
+
+
+def test_the_shipped_score_trains_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _load("benchmarks/diagnose_accuracy.py")
+    argv = ["diagnose_accuracy.py", "--shipped", "--data", "a.json", "--train-sets", "b.json"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--out", "x.json"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert "--train-sets cannot go with it" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", argv[:4])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert "--shipped needs --out" in capsys.readouterr().err
