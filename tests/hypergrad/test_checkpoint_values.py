@@ -63,6 +63,82 @@ def test_an_optimizers_state_with_a_step_of_many_elements_is_refused_by_name() -
         AdamHD(model.parameters()).load_state_dict(state)
 
 
+# (optimizer, entry of parameter 0's state, a value that is no tensor, how the message shows it)
+NON_TENSORS = [
+    ("SGDHD", "momentum_buffer", [[0.0] * 4] * 2, "list [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0,"),
+    ("SGDHD", "momentum_buffer", None, "NoneType None"),  # (momentum 0.9: a reset, silently)
+    ("SGDHD", "hd_dir", None, "NoneType None"),  # (read as no direction: a step's lost)
+    ("SGDNHD", "momentum_buffer", 0.5, "float 0.5"),
+    ("AdamHD", "exp_avg", [0.0], "list [0.0]"),
+    ("AdamHD", "exp_avg_sq", None, "NoneType None"),
+    ("AdamHD", "hd_dir", 1.0, "float 1.0"),
+    ("stack", "exp_avg", None, "NoneType None"),
+    ("stack", "d_lr", [0.0], "list [0.0]"),
+    ("sgd stack", "momentum_buffer", 0.0, "float 0.0"),
+]
+MAKERS_TOO = {**MAKERS, "sgd stack": lambda ps: stack(("sgd", {"momentum": 0.9}), "sgd")(ps)}
+
+
+@pytest.mark.parametrize(("name", "entry", "bad", "shown"), NON_TENSORS)
+def test_an_optimizers_moment_that_is_not_a_tensor_is_refused_by_name(
+    name: str, entry: str, bad: Any, shown: str
+) -> None:
+    """A moment or buffer given as a list, a number or None loaded, and the next step failed
+    inside the optimizer ('list' object has no attribute 'lerp_'), or (None) went on as if
+    there were none."""
+    model = nn.Linear(4, 2)
+    state = copy.deepcopy(_stepped(MAKERS_TOO[name](model.parameters()), model).state_dict())
+    assert entry in state["state"][0]
+    state["state"][0][entry] = bad
+    opt = MAKERS_TOO[name](model.parameters())
+    owner = type(opt).__name__
+    message = (
+        f"{owner}.load_state_dict: the state's {entry!r} of parameter 0 must be a tensor of "
+        f"shape (2, 4), got {shown}"
+    )
+    with pytest.raises(InputError, match=re.escape(message)) as info:
+        opt.load_state_dict(state)
+    assert str(info.value).endswith("; nothing was loaded")
+    assert opt.state_dict()["state"] == {}
+    _stepped(opt, model)  # (still its own)
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_an_optimizers_state_of_a_parameter_that_is_not_a_mapping_is_refused_by_name(
+    name: str,
+) -> None:
+    model = nn.Linear(4, 2)
+    state = copy.deepcopy(_stepped(MAKERS[name](model.parameters()), model).state_dict())
+    state["state"][1] = list(state["state"][1].values())
+    opt = MAKERS[name](model.parameters())
+    message = f"{type(opt).__name__}.load_state_dict: the state of parameter 1 must be a mapping"
+    with pytest.raises(InputError, match=re.escape(message)):
+        opt.load_state_dict(state)
+    assert opt.state_dict()["state"] == {}
+
+
+@pytest.mark.parametrize("make", [torch.optim.SGD, SGDHD])
+def test_a_momentum_buffer_of_none_without_momentum_loads_as_older_torch_saved_it(
+    make: Callable[..., torch.optim.Optimizer],
+) -> None:
+    """torch.optim.SGD kept ``momentum_buffer: None`` for every parameter when momentum was 0
+    (before it kept none): there is no buffer, and such a state goes on as one without it."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    state = copy.deepcopy(_stepped(make(model.parameters(), lr=0.1), model).state_dict())
+    older = copy.deepcopy(state)
+    ids = [i for g in older["param_groups"] for i in g["params"]]
+    older["state"] = {i: {**older["state"].get(i, {}), "momentum_buffer": None} for i in ids}
+    runs = []
+    for saved in (state, older):
+        twin = copy.deepcopy(model)
+        opt = SGDHD(twin.parameters(), lr=0.1)
+        opt.load_state_dict(copy.deepcopy(saved))
+        _stepped(opt, twin)
+        runs.append([p.detach().clone() for p in twin.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
 # -- the trainers' histories -------------------------------------------------------------------
 
 # (trainer index, path in the history, bad value, how the message names it)

@@ -342,6 +342,98 @@ def test_a_task_score_that_is_nan_fails_only_its_trial(tmp_path: Path, at: str, 
     assert summary.n_failed == 1
 
 
+ODD_SPREADS: dict[str, dict[str, Any]] = {
+    "std_err text": {"std_err": "0.1"},
+    "std_err negative": {"std_err": -0.25},
+    "folds of text": {"fold_values": ["0.5", "0.4"]},
+    "curve of mixed types": {"curves": {"val_loss": [0.5, None]}},
+    "std_err nan": {"std_err": float("nan")},
+    "fold inf": {"fold_values": [0.5, float("inf")]},
+}
+
+
+class _OddSpread(Task):
+    """Gives trial 1 (told by the seed the lab hands it) the fields ``ODD_SPREADS[odd]`` in its
+    ``Evaluation``; with ``own=True`` through an ``evaluate`` of its own (``Task.evaluate``'s
+    checks skipped)."""
+
+    name = "odd-spread"
+    max_budget = 2
+
+    def __init__(self, odd: str = "std_err text", own: bool = False) -> None:
+        self.odd, self.own = odd, own
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"x": trial.suggest_float("x", 0, 1)}
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        from hyperlab.lab.objective import trial_seed
+
+        odd = ODD_SPREADS[self.odd] if seed == trial_seed(0, 1) else {}
+        fields = {"std_err": 0.1, "fold_values": [0.4, 0.6], **odd}
+        return Evaluation(value=config["x"], budget=budget, **fields)
+
+    def evaluate(self, config: Any, budget: Any = None, seed: int = 0, on_epoch: Any = None) -> Any:
+        if self.own:
+            return self._evaluate(config, budget or self.max_budget, seed, on_epoch)
+        return super().evaluate(config, budget, seed, on_epoch)
+
+
+@pytest.mark.parametrize("own", [False, True])
+@pytest.mark.parametrize(
+    ("odd", "says"),
+    [
+        ("std_err text", "std_err '0.1' of type str, not a number (the standard error of value"),
+        ("std_err negative", "std_err -0.25, a negative number (the standard error of value"),
+        ("folds of text", "fold_values[0] '0.5' of type str, not a number (one score per fold)"),
+        ("curve of mixed types", "curves['val_loss'][1] None of type NoneType, not a number ("),
+    ],
+)
+def test_an_evaluation_whose_std_err_folds_or_curves_are_not_numbers_stops_the_run(
+    tmp_path: Path, odd: str, says: str, own: bool
+) -> None:
+    """They passed, were stored with a complete trial, and broke or misled what read them
+    later (the leaderboard's statistics, the report, a tuner's noise model)."""
+    from hyperlab.errors import TaskContractError
+
+    with pytest.raises(TaskContractError) as info:
+        hyperlab.tune(
+            _OddSpread, "random", trials=4, task_options={"odd": odd, "own": own},
+            runs_dir=tmp_path, name="s", progress=False,
+        )  # fmt: skip
+    message = str(info.value)
+    said = f"task 'odd-spread', trial 1: _OddSpread._evaluate returned Evaluation.{says}"
+    assert message.startswith(said) and "the run stops here, its finished trials kept" in message
+    storage = f"sqlite:///{tmp_path / 's' / 'study.db'}"
+    trials = optuna.load_study(study_name="s:random:none:seed0", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert trials[1].user_attrs["fail_reason"] == f"TaskContractError: {message}"
+
+
+@pytest.mark.parametrize(
+    ("odd", "says"),
+    [
+        ("std_err nan", "non-finite std_err nan (the score's standard error over folds)"),
+        ("fold inf", "non-finite fold_values [0.5, inf]"),
+    ],
+)
+def test_an_evaluation_whose_std_err_or_a_fold_is_nan_fails_only_its_trial(
+    tmp_path: Path, odd: str, says: str
+) -> None:
+    """A NaN std_err was stored with a complete trial (the statistics read it as no CV at
+    all); like a NaN score, it fails its trial and the run goes on."""
+    study, summary = hyperlab.tune(
+        _OddSpread, "random", trials=4, task_options={"odd": odd},
+        runs_dir=tmp_path, name="n", progress=False,
+    )  # fmt: skip
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.COMPLETE) == 4 and states[1] == TrialState.FAIL
+    assert study.trials[1].user_attrs["fail_reason"] == says
+    assert summary.n_failed == 1
+
+
 def test_a_result_for_a_trial_another_worker_failed_is_recognized_as_such() -> None:
     """A worker too slow to beat finds its trial failed as stale elsewhere; Optuna's tell then
     refuses the result in its own words, which the loop must read as that case (and drop the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import re
 import signal
@@ -239,6 +240,45 @@ class _TextScores(Quadratic):
 def test_a_segment_whose_scores_are_not_numbers_stops_the_run_by_name(tmp_path: Path) -> None:
     with pytest.raises(InputTypeError, match=r"returned '[0-9.e-]+' of type str, not a number"):
         run_population("pbt", _TextScores(), tmp_path, interval=1)
+
+
+class _BadScoresOf(Quadratic):
+    """Gives ``score`` for every epoch of one member's segments from epoch ``start`` on (the
+    member told by its seed: a slot keeps its seed when it copies another's model)."""
+
+    def __init__(self, member: int, start: int, score: Any) -> None:
+        super().__init__()
+        self.seed, self.start, self.score = loop.member_seed(0, member, 0), start, score
+
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        segment = super()._train_segment(*args, **kwargs)
+        if args[3] == self.seed and segment.epoch > self.start:
+            segment.values = [self.score] * len(segment.values)
+        return segment
+
+
+@pytest.mark.parametrize(
+    ("member", "screen", "named"),
+    [
+        (2, 1, "member 2, segment from epoch 2 to 4"),
+        (6, 2, "screen candidate 6, segment from epoch 0 to 2"),
+    ],
+)
+def test_a_score_that_is_not_a_number_names_the_member_and_the_segment(
+    member: int, screen: int, named: str, tmp_path: Path
+) -> None:
+    task = _BadScoresOf(member, start=2 if screen == 1 else 0, score="0.5")
+    message = rf"^task 'quadratic', {named}: its segment returned '0.5' of type str, not a n"
+    with pytest.raises(InputTypeError, match=message):
+        run_population("pbt", task, tmp_path, interval=2, screen=screen)
+
+
+def test_a_score_that_is_not_finite_still_fails_only_its_member(tmp_path: Path) -> None:
+    study = run_population("pbt", _BadScoresOf(2, start=2, score=math.nan), tmp_path, interval=2)
+    _check_complete(study, 4, 6)
+    (member,) = [t for t in study.trials if t.user_attrs["member"] == 2]
+    failed = [e for e in member.user_attrs["lineage"] if "failed" in e]
+    assert failed and failed[0] == {"epoch": 2, "failed": "scores [nan, nan] are not all finite"}
 
 
 @pytest.mark.parametrize(

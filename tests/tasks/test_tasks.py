@@ -355,6 +355,68 @@ def test_on_epoch_is_handed_each_score_as_a_float() -> None:
     assert task.evaluate(config).value == 0.5  # no on_epoch: nothing reported, nothing checked
 
 
+@pytest.mark.parametrize(
+    ("field", "odd", "says"),
+    [
+        ("std_err", "0.1", "std_err '0.1' of type str, not a number (the standard error of"),
+        ("std_err", True, "std_err True of type bool, not a number ("),
+        ("std_err", None, "std_err None of type NoneType, not a number ("),
+        ("std_err", -0.1, "std_err -0.1, a negative number (the standard error of value"),
+        ("fold_values", ["a", "b"], "fold_values[0] 'a' of type str, not a number (one score"),
+        ("fold_values", [0.5, None], "fold_values[1] None of type NoneType, not a number ("),
+        ("fold_values", "0.5", "fold_values '0.5', a str, not a list of numbers (one score"),
+        ("fold_values", None, "fold_values None, a NoneType, not a list of numbers ("),
+        ("curves", [0.5], "curves [0.5], a list, not a dict of curve name -> one number per"),
+        ("curves", {"val_loss": 0.5}, "curves['val_loss'] 0.5, a float, not a list of numbers"),
+        ("curves", {"val_loss": [0.5, "0.4"]}, "curves['val_loss'][1] '0.4' of type str, not a"),
+        ("curves", {"val_loss": [0.5, True]}, "curves['val_loss'][1] True of type bool, not a"),
+    ],
+)
+def test_an_evaluation_whose_other_numbers_are_not_numbers_breaks_the_task_contract(
+    field: str, odd: Any, says: str
+) -> None:
+    """std_err, fold_values and the curves were not checked: text, a bool or None passed
+    evaluate and were stored with the trial, to break or mislead what read them later."""
+    from hyperlab.errors import TaskContractError
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    task.reply = Evaluation(value=0.5, **{field: odd})
+    with pytest.raises(TaskContractError) as info:
+        task.evaluate(config)
+    assert str(info.value).startswith(f"Bare._evaluate returned Evaluation.{says}")
+
+
+def test_an_evaluation_s_numbers_come_back_as_floats_and_nan_passes() -> None:
+    """A NaN or infinite std_err or fold value, or a curve point, is no contract error: a
+    training may diverge (the lab fails that trial only)."""
+    import torch
+
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    task.reply = Evaluation(
+        value=torch.tensor(0.5),  # type: ignore[arg-type]
+        std_err=np.float32(0.25),  # type: ignore[arg-type]
+        fold_values=np.array([0.25, 0.75]),  # type: ignore[arg-type]
+        curves={"val_loss": (np.float32(1.0), 3)},  # type: ignore[dict-item]
+    )
+    ev = task.evaluate(config)
+    assert (ev.value, ev.std_err, ev.fold_values, ev.curves) == (
+        0.5, 0.25, [0.25, 0.75], {"val_loss": [1.0, 3.0]}
+    )  # fmt: skip
+    assert {type(v) for v in (ev.value, ev.std_err, *ev.fold_values, *ev.curves["val_loss"])} == {
+        float
+    }
+    task.reply = Evaluation(
+        value=0.5, std_err=math.nan, fold_values=[math.inf], curves={"val_loss": [math.nan]}
+    )
+    ev = task.evaluate(config)
+    assert math.isnan(ev.std_err) and ev.fold_values == [math.inf]
+    task.reply = Evaluation(value=0.5, std_err=-math.inf)  # not finite: the trial's failure
+    assert task.evaluate(config).std_err == -math.inf
+
+
 class Optioned(Conditional):
     name = "optioned"
 

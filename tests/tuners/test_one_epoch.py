@@ -5,6 +5,7 @@ repeats itself under a seed, resumes without losing work and refuses what it can
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,37 @@ def test_a_failing_configuration_is_failed_and_screening_goes_on(tmp_path: Path)
     assert all(
         "non-finite" in t.user_attrs["fail_reason"] for t in study.trials if t.state.name == "FAIL"
     )
+
+
+class _NanSpreadScreened(Screened):
+    """Gives a configuration with ``x > 0.7`` a NaN ``std_err`` (its scores stay finite)."""
+
+    def _evaluate(self, config: dict[str, Any], *args: Any) -> Any:
+        done = super()._evaluate(config, *args)
+        return replace(done, std_err=float("nan")) if config["x"] > 0.7 else done
+
+
+class _NanSpreadContinued(Continued):
+    """As :class:`_NanSpreadScreened`, in its segments."""
+
+    def _train_segment(self, config: dict[str, Any], *args: Any) -> Any:
+        done = super()._train_segment(config, *args)
+        return replace(done, std_err=float("nan")) if config["x"] > 0.7 else done
+
+
+@pytest.mark.parametrize("kind", [_NanSpreadScreened, _NanSpreadContinued])
+def test_a_configuration_whose_std_err_is_nan_is_failed_as_a_diverged_one(
+    kind: type[Screened], tmp_path: Path
+) -> None:
+    """A NaN std_err was stored with the screening trial; the lab's objective fails such a
+    trial, and so does the one-epoch tuner, from an evaluation or a segment alike."""
+    study = _run(kind(), tmp_path, k=2)
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert failed and all(t.params["x"] > 0.7 for t in failed)
+    assert {t.user_attrs["fail_reason"] for t in failed} == {
+        "non-finite std_err nan (the score's standard error over folds)"
+    }
+    assert all(t.params["x"] <= 0.7 for t in study.trials if t.state != TrialState.FAIL)
 
 
 @pytest.mark.parametrize(

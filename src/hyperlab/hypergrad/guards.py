@@ -64,18 +64,21 @@ def check_state_dict(owner: str, state: Any) -> None:
 
 
 def check_state_tensors(owner: str, state: Mapping[str, Any], opt: Optimizer) -> None:
-    """Refuse a state whose per-parameter tensors (moments, derivatives) do not fit their
-    parameters (the trainers' check, :func:`~hyperlab.hypergrad.checkpoint.check_entries`):
-    of another shape, the state was saved for another model (``torch.optim`` loads it, and the
-    next step fails inside); of another floating-point dtype, it was saved in another
-    precision (``torch.optim`` converts it without a word). A ``step`` may be a float32
-    tensor (``torch.optim.Adam`` keeps it so) of one element. Entries that are not tensors are
-    left to the optimizer, and so is a state whose groups are not this optimizer's sizes
-    (``torch.optim`` refuses it, naming them).
+    """Refuse a state whose per-parameter entries (moments, buffers, derivatives) do not fit
+    their parameters (the trainers' check, :func:`~hyperlab.hypergrad.checkpoint.check_entries`):
+    not a tensor (a list, a float, ``None``), ``torch.optim`` loads it, and the next step fails
+    inside or, for ``None``, starts that moment afresh without a word; of another shape, the
+    state was saved for another model (the next step fails inside); of another floating-point
+    dtype, it was saved in another precision (``torch.optim`` converts it without a word). A
+    parameter's entries must be a mapping. A ``step`` is a count, and may be a float32 tensor
+    (``torch.optim.Adam`` keeps it so) of one element. A ``momentum_buffer`` of ``None`` in a
+    group whose momentum is 0 loads: older ``torch.optim.SGD`` saved one so for every
+    parameter (there is no buffer, and the step keeps none). A state whose groups are not this
+    optimizer's sizes is left to the optimizer (``torch.optim`` refuses it, naming them).
 
     Raises:
-        InputError: naming the entry, the parameter and both shapes or dtypes; nothing was
-            loaded.
+        InputError: naming the entry, the parameter and what it holds, or both shapes or
+            dtypes; nothing was loaded.
     """
     groups = [g.get("params") if isinstance(g, Mapping) else None for g in state["param_groups"]]
     ids = [i for g in groups if isinstance(g, list | tuple) for i in g]
@@ -83,10 +86,26 @@ def check_state_tensors(owner: str, state: Mapping[str, Any], opt: Optimizer) ->
     if len(ids) != len(params) or not all(isinstance(i, int) for i in ids):
         return
     by_id = dict(zip(ids, params))
+    saved = [
+        g for g, ids_of in zip(state["param_groups"], groups) if isinstance(ids_of, list | tuple)
+    ]
+    without_momentum = {i for g in saved if _no_momentum(g.get("momentum", 0)) for i in g["params"]}
     for key, entries in state["state"].items():
-        if key in by_id and isinstance(entries, Mapping):
-            tensors = {k: v for k, v in entries.items() if isinstance(v, Tensor)}
-            check_entries(f"{owner}.load_state_dict: the state's", key, tensors, by_id[key])
+        if key not in by_id:
+            continue
+        if not isinstance(entries, Mapping):
+            raise InputError(
+                f"{owner}.load_state_dict: the state of parameter {key} must be a mapping of its "
+                f"tensors (moments, buffers), got {_short(entries)}; nothing was loaded"
+            )
+        unset = key in without_momentum and entries.get("momentum_buffer", 0) is None
+        checked = {k: v for k, v in entries.items() if not (unset and k == "momentum_buffer")}
+        check_entries(f"{owner}.load_state_dict: the state's", key, checked, by_id[key])
+
+
+def _no_momentum(value: Any) -> bool:
+    """Whether a saved group's ``momentum`` is 0 (a bool is no momentum)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == 0
 
 
 def check_saved_numbers(

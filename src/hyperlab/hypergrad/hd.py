@@ -229,8 +229,9 @@ class HDOptimizer(Optimizer):
             InputTypeError: the state is not an optimizer's (a trainer's, say).
             InputError: the state is of another kind of optimizer, or asks for a setting not
                 implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``,
-                SGD's dampening), or holds a moment of another shape than its parameter
-                (saved for another model) or of another dtype (saved in another precision),
+                SGD's dampening), or holds a moment that is not a tensor (a list, a number,
+                ``None``), of another shape than its parameter (saved for another model) or
+                of another dtype (saved in another precision),
                 or its ``lr_history`` is not one list of finite rates >= 0 per group (a bool,
                 NaN, text or a negative rate is named); nothing was loaded.
         """

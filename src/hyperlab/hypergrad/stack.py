@@ -221,8 +221,8 @@ class StackedOptimizer(Optimizer):
         before anything changes. ``history_size`` stays this optimizer's: a longer saved
         history keeps its latest steps; one whose values are not finite numbers (a bool, NaN)
         or whose learning rates are negative is refused by name, as is one whose moments are
-        of another shape than their parameters (saved for another model) or of another dtype
-        (saved in another precision). What is not an optimizer's state (a trainer's, say) is
+        not tensors (a list, a number, ``None``), of another shape than their parameters (saved
+        for another model) or of another dtype (saved in another precision). What is not an optimizer's state (a trainer's, say) is
         refused with an InputTypeError."""
         check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)

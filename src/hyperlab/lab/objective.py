@@ -22,7 +22,7 @@ from hyperlab.errors import (
     traceback_text,
 )
 from hyperlab.randomness import seeded_globals
-from hyperlab.tasks.base import Task, check_reported, check_score
+from hyperlab.tasks.base import Task, check_evaluation, check_reported, check_score, not_finite
 
 UserObjective = Callable[[optuna.Trial], float]
 
@@ -106,7 +106,7 @@ class TaskObjective:
 
         try:
             ev = self.task.evaluate(config, self.budget, seed=seed, on_epoch=on_epoch)
-            value = check_reported(self.task, ev.value)
+            ev = check_evaluation(self.task, ev)  # (a task may override evaluate)
         except TrialFailure as exc:
             _fail(trial, str(exc), exc.curves)
             raise
@@ -126,14 +126,15 @@ class TaskObjective:
         trial.set_user_attr("fold_values", ev.fold_values)
         for key, val in ev.extra.items():
             trial.set_user_attr(key, val)
+        reason = not_finite(ev.value, ev.std_err, ev.fold_values)
+        if reason is not None:  # a diverged training: this trial fails, the run goes on
+            _fail(trial, reason)
+            raise TrialFailure(reason)
         if len(ev.fold_values) >= 2:
             with warnings.catch_warnings():  # Optuna >= 4.9 marks the terminator deprecated
                 warnings.simplefilter("ignore", FutureWarning)
                 report_cross_validation_scores(trial, ev.fold_values)
-        if not math.isfinite(value):
-            _fail(trial, f"non-finite score {value}")
-            raise TrialFailure(f"non-finite score {value}")
-        return value
+        return ev.value
 
 
 class WrappedObjective:

@@ -198,7 +198,11 @@ class PopulationRun:
     def _screen(self) -> None:
         """Train every candidate one segment and keep the best ``population`` as the members,
         numbered 0.. in their order of rank (a failed candidate ranks last)."""
-        failed = {m.index: r for m in self.members if (r := self._train(m)) is not None}
+        failed = {
+            m.index: r
+            for m in self.members
+            if (r := self._train(m, f"screen candidate {m.index}")) is not None
+        }
         if len(failed) == len(self.members):
             raise PopulationFailure(_all_failed(failed, "the screen"))
         ranked = self._ranked([m for m in self.members if m.index not in failed])
@@ -271,8 +275,9 @@ class PopulationRun:
 
     # -- one segment ------------------------------------------------------------------------
 
-    def _train(self, m: Member) -> str | None:
-        """Train ``m`` to the next boundary; return the reason when the segment failed.
+    def _train(self, m: Member, who: str | None = None) -> str | None:
+        """Train ``m`` to the next boundary; return the reason when the segment failed. ``who``
+        names ``m`` in an error that stops the run (``None``: ``"member N"``).
 
         Raises:
             OSError: The last checkpoint's write has failed (a full disk): the run stops
@@ -281,7 +286,7 @@ class PopulationRun:
         if self._writer is not None:
             self._writer.check()
         epochs = min(m.epoch + self.settings.interval, self.settings.budget) - m.epoch
-        reason, spent = self.segments.train(m, epochs, self.log)
+        reason, spent = self.segments.train(m, epochs, self.log, who)
         self.seconds["train"] += spent
         if reason is None:
             self._tell_progress()

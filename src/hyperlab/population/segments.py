@@ -1,18 +1,20 @@
 """One member's segment: the task's ``train_segment`` called, and what it returns and does checked.
 
-A segment's scores must all be finite; once per process the state a task returns is checked
-to be deep-copyable and picklable (at the first segment rather than after a whole generation),
-and the state a segment was given is checked to be left as it was (the checkpoint written in
-the background holds that state's memory). With ``hypergradient=true`` a fresh model must pass
+A segment's scores must all be finite; a contract error of the task's (a score that is not a
+number, say) names the member and the epochs of the segment that met it. Once per process the
+state a task returns is checked to be deep-copyable and picklable (at the first segment rather
+than after a whole generation), and the state a segment was given is checked to be left as it
+was (the checkpoint written in the background holds that state's memory). With ``hypergradient=true`` a fresh model must pass
 its optimizer through ``wrap_optimizer``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import optuna
@@ -57,13 +59,18 @@ class Segments:
         self._state_checked = False
         self._input_checked = False  # whether a segment was seen to leave its state as it was
 
-    def train(self, m: Member, epochs: int, log: list[dict[str, Any]]) -> tuple[str | None, float]:
+    def train(
+        self, m: Member, epochs: int, log: list[dict[str, Any]], who: str | None = None
+    ) -> tuple[str | None, float]:
         """Train ``m`` ``epochs`` epochs, recording the segment in ``m`` and in the run's
-        segment ``log``; return the reason when the segment failed, and the seconds it took."""
+        segment ``log``; return the reason when the segment failed, and the seconds it took.
+        ``who`` names ``m`` in an error that stops the run (``None``: ``"member N"``, its
+        number as the report shows it)."""
         start, before = m.epoch, m.value
         config, active = self.config(m.params)
         began = time.perf_counter()
-        segment = self._segment(m, config, epochs)
+        who = f"member {m.index}" if who is None else who
+        segment = self._segment(m, config, epochs, who)
         spent = time.perf_counter() - began
         m.epochs_trained += epochs
         m.wall_time += spent
@@ -85,15 +92,17 @@ class Segments:
         )
         return None, spent
 
-    def _segment(self, m: Member, config: dict[str, Any], epochs: int) -> Segment | str:
+    def _segment(self, m: Member, config: dict[str, Any], epochs: int, who: str) -> Segment | str:
         """Train ``m`` ``epochs`` epochs from its state with ``config``; return the segment, or
-        the reason when the segment failed (nothing is recorded here)."""
+        the reason when the segment failed (nothing is recorded here). An error that stops the
+        run names ``who`` and the segment's epochs."""
         start = m.epoch
+        place = f"{who}, segment from epoch {start} to {start + epochs}"
         streams = segment_seed(m.seed, start)
         wrap = _Counted(self.wrap) if self.wrap is not None and m.state is None else self.wrap
         given = self._input_fingerprint(m.state)
         try:
-            with seeded_globals(streams):
+            with _placed(self.task.name, place), seeded_globals(streams):
                 segment = self.task.train_segment(
                     config, m.state, epochs, seed=m.seed, wrap_optimizer=wrap
                 )
@@ -106,7 +115,8 @@ class Segments:
         except SystemExit as exc:
             return exit_reason(exc)
         # also where train_segment is the task's own; and the epoch, which only we know
-        check_segment(self.task.name, segment, epochs, start=start)
+        with _placed(self.task.name, place):
+            check_segment(self.task.name, segment, epochs, start=start)
         self._check_input_kept(m, start, given)
         reason = bad_scores(segment.values)
         if reason is None and not self._state_checked:
@@ -158,6 +168,22 @@ class Segments:
                 "(state = copy.deepcopy(state)) or build the next state from new tensors "
                 "(docs/population.md, 'A new state, never the old one changed')"
             )
+
+
+@contextlib.contextmanager
+def _placed(task: str, place: str) -> Iterator[None]:
+    """Name ``place`` (``"member 2, segment from epoch 4 to 6"``) in the message of an error of
+    ours that stops the run from inside: ``task 'x': its segment ...`` becomes ``task 'x',
+    member 2, segment from epoch 4 to 6: its segment ...``. A :class:`TrialFailure` (a failed
+    segment, which the member's lineage records with its epoch) passes as it is."""
+    try:
+        yield
+    except TrialFailure:
+        raise
+    except HyperlabError as exc:
+        text = str(exc).removeprefix(f"task {task!r}: ")
+        exc.args = (f"task {task!r}, {place}: {text}",)
+        raise
 
 
 def bad_scores(values: Any) -> str | None:

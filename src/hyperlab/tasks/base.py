@@ -52,10 +52,17 @@ OptimizerWrapper = Callable[[Any], Any]
 class Evaluation:
     """The result of evaluating one configuration.
 
+    :meth:`Task.evaluate` checks what ``_evaluate`` returns (:func:`check_evaluation`): a
+    ``value``, ``std_err``, fold value or curve point that is not a number (text, a bool,
+    ``None``), ``fold_values`` or ``curves`` of another kind than described here, or a negative
+    ``std_err`` is a mistake in the task's code and stops the run; a NaN or infinite ``value``,
+    ``std_err`` or fold value (a training that diverged) fails its trial only, and a curve may
+    hold NaN or infinity (the epochs where it diverged).
+
     Attributes:
         value: Mean validation score over the folds at the last epoch (better in the task's
             ``direction``: lower for a loss).
-        std_err: Standard error of ``value`` over the folds (0.0 for noiseless tasks).
+        std_err: Standard error of ``value`` over the folds, >= 0 (0.0 for noiseless tasks).
         budget: Epochs (or other budget units) actually used; 0 (the default): the budget
             :meth:`Task.evaluate` asked for, filled in there.
         curves: Per-epoch means over folds: ``train_loss``, ``val_loss`` and optionally
@@ -122,8 +129,94 @@ def check_reported(task: Task, value: Any, epoch: int | None = None) -> float:
     )
 
 
+def check_evaluation(task: Task, result: Any) -> Evaluation:
+    """``result``, what ``task``'s ``_evaluate`` returned, when it is an :class:`Evaluation`
+    whose numbers are numbers (as :func:`check_score` reads one), with them as floats:
+    ``value`` (:func:`check_reported`), ``std_err`` (>= 0), each of ``fold_values`` (a list)
+    and each point of each curve of ``curves`` (a dict of lists). NaN and infinity pass, as
+    for ``value``: :func:`not_finite` says which fail a trial.
+
+    Raises:
+        TaskContractError: ``result`` is no :class:`Evaluation`, one of those numbers is not a
+            number (text, a bool, ``None``), ``fold_values``, ``curves`` or a curve is of
+            another kind, or ``std_err`` is negative: a mistake in the task's code, which every
+            trial would repeat. The message names the field and the value.
+    """
+    if not isinstance(result, Evaluation):
+        raise TaskContractError(
+            f"{type(task).__name__}._evaluate returned {result!r:.60} of type "
+            f"{type(result).__name__}, not an Evaluation (return "
+            "hyperlab.tasks.Evaluation(value=...))"
+        )
+    value = check_reported(task, result.value)
+    std_err = _field_number(task, "std_err", result.std_err, _STD_ERR)
+    if std_err < 0 and math.isfinite(std_err):  # (an infinite one fails its trial only)
+        raise _broken_field(task, f"std_err {std_err!r}, a negative number ({_STD_ERR})")
+    folds = _field_numbers(task, "fold_values", result.fold_values, "one score per fold")
+    curves = result.curves
+    if not isinstance(curves, dict):
+        raise _broken_field(
+            task,
+            f"curves {_short(curves)}, {with_article(type(curves).__name__)}, not a dict of "
+            "curve name -> one number per epoch",
+        )
+    checked = {
+        key: _field_numbers(task, f"curves[{key!r}]", curve, "a curve holds one number per epoch")
+        for key, curve in curves.items()
+    }
+    return replace(result, value=value, std_err=std_err, fold_values=folds, curves=checked)
+
+
+#: What a standard error is, for a message.
+_STD_ERR = "the standard error of value over the folds, a number >= 0; 0.0 for one fold"
+
+
+def not_finite(value: float, std_err: float, fold_values: list[float]) -> str | None:
+    """Why a checked evaluation (:func:`check_evaluation`) fails its trial: its ``value``,
+    ``std_err`` or a fold value is NaN or infinite (a training that diverged; a curve may hold
+    such points); ``None`` when it does not."""
+    if not math.isfinite(value):
+        return f"non-finite score {value}"
+    if not math.isfinite(std_err):
+        return f"non-finite std_err {std_err} (the score's standard error over folds)"
+    if not all(map(math.isfinite, fold_values)):
+        return f"non-finite fold_values {fold_values}"
+    return None
+
+
+def _field_number(task: Task, name: str, value: Any, needs: str) -> float:
+    """``value``, ``Evaluation.<name>``, as a float when it is a number (else refused)."""
+    number = _as_number(value)
+    if number is None:
+        raise _broken_field(task, f"{name} {_shown(value)}, not a number ({needs})")
+    return number
+
+
+def _field_numbers(task: Task, name: str, values: Any, needs: str) -> list[float]:
+    """``values``, ``Evaluation.<name>``, as a list of floats when it is a list (a tuple, an
+    array) of numbers (else refused, the first that is not named by its position)."""
+    if isinstance(values, str | bytes | dict) or not hasattr(values, "__len__"):
+        raise _broken_field(
+            task,
+            f"{name} {_short(values)}, {with_article(type(values).__name__)}, not a list of "
+            f"numbers ({needs})",
+        )
+    read = [_as_number(v) for v in values]
+    numbers = [n for n in read if n is not None]
+    if len(numbers) < len(read):  # (the names are made only here: a curve may be long)
+        i = read.index(None)
+        _field_number(task, f"{name}[{i}]", list(values)[i], needs)
+    return numbers
+
+
+def _broken_field(task: Task, said: str) -> TaskContractError:
+    return TaskContractError(f"{type(task).__name__}._evaluate returned Evaluation.{said}")
+
+
 def _as_number(value: Any) -> float | None:
     """``value`` as a float when it is a number (never a bool or text), else ``None``."""
+    if type(value) is float:  # the common case, first (a curve may be long)
+        return value
     if isinstance(value, bool | np.bool_ | str | bytes) or not hasattr(value, "__float__"):
         return None
     try:
@@ -340,7 +433,8 @@ class Task(ABC):
         Raises:
             TaskContractError: ``_evaluate`` returned no :class:`Evaluation`, reported a
                 budget it was not given, or gave a score (its ``value``, or one handed to
-                ``on_epoch``) that is not a number.
+                ``on_epoch``), a ``std_err``, a fold value or a curve point that is not a
+                number, or a negative ``std_err`` (see :func:`check_evaluation`).
         """
         if not isinstance(config, dict):
             raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -368,13 +462,9 @@ class Task(ABC):
         return checked
 
     def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
-        """``_evaluate``'s result checked, with its unset budget and wall time filled in."""
-        if not isinstance(result, Evaluation):
-            raise TaskContractError(
-                f"{type(self).__name__}._evaluate returned {result!r:.60} of type "
-                f"{type(result).__name__}, not an Evaluation (return "
-                "hyperlab.tasks.Evaluation(value=...))"
-            )
+        """``_evaluate``'s result checked (:func:`check_evaluation`, and its budget), with its
+        unset budget and wall time filled in."""
+        result = check_evaluation(self, result)
         used = result.budget
         ok = isinstance(used, numbers.Integral) and not isinstance(used, bool)
         if not ok or not 0 <= int(used) <= budget:
@@ -383,7 +473,6 @@ class Task(ABC):
                 f"({type(used).__name__}): it must be the epochs it used, a whole number in "
                 f"1..{budget} (the budget asked for), or 0 for all of them"
             )
-        check_reported(self, result.value)
         return replace(result, budget=int(used) or budget, wall_time=result.wall_time or seconds)
 
     def train_segment(

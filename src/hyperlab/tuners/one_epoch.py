@@ -58,7 +58,7 @@ from hyperlab.errors import (
 from hyperlab.folder_lock import folder_lock
 from hyperlab.registry import TUNERS
 from hyperlab.stops import stop_for_failures
-from hyperlab.tasks.base import Task
+from hyperlab.tasks.base import Task, not_finite
 
 #: The user attribute that tells a screening trial (``"screen"``) from a full one (``"full"``).
 STAGE_ATTR = "one_epoch"
@@ -299,6 +299,10 @@ def _train(task: Task, config: dict[str, Any], state: Any, epochs: int, seed: in
         out = _Training(values, ev.curves, None, ev.std_err, ev.fold_values, ev.wall_time, ev.extra)
     if not all(math.isfinite(v) for v in out.values):
         raise TrialFailure(f"non-finite score in {out.values}", out.curves)
+    out.std_err, out.fold_values = float(out.std_err), [float(v) for v in out.fold_values]
+    spread = not_finite(out.values[-1], out.std_err, out.fold_values)
+    if spread is not None:  # as the lab's objective fails a trial
+        raise TrialFailure(spread, out.curves)
     return out
 
 
