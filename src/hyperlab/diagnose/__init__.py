@@ -171,7 +171,7 @@ def blend(
             continue
         onset = v.epoch(v.vmin) if name == "overfitting" and len(v.index) else None
         findings.append(Finding(name, round(float(conf[name]), 4), rules[name][1], onset))
-    return Diagnosis(findings, advise(findings, config, v.n_epochs, conf), feats, v.n_epochs)
+    return Diagnosis(findings, advise(findings, config, v.total, conf), feats, v.total)
 
 
 def model_inputs(feats: dict[str, float], rules: dict[str, tuple[float, str]]) -> np.ndarray:
