@@ -70,6 +70,35 @@ def test_a_lightning_metrics_csv_reads_its_epoch_rows_not_its_step_rows(
     assert "Diagnosis of 30 epochs: overfitting" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("train", ["train_loss_epoch", "train_loss"])
+def test_a_lightning_run_validating_twice_an_epoch_keeps_both_validations(
+    tmp_path: Path, train: str
+) -> None:
+    """``val_check_interval=0.5`` writes two validation rows an epoch, at their steps; they were
+    averaged into one point (a validation loss half an epoch behind the run's end). Each is a
+    point of its own now, at its share of the epoch's steps. A train loss logged on the epoch
+    (``train_loss_epoch``) is at the epoch's end only, so the mid-epoch validation is drawn but
+    not read; one logged on the steps (``train_loss``, Lightning's default) is read at both."""
+    tr, va, _ = _overfit(60)  # point 2e: half way through epoch e, 2e + 1: its end
+    lines = [f"epoch,step,{train},val_loss"]
+    for e in range(30):
+        for k, step in ((2 * e, 100 * e + 49), (2 * e + 1, 100 * e + 99)):
+            step_loss = repr(tr[k]) if train == "train_loss" else ""
+            lines += [f"{e},{step},{step_loss},", f"{e},{step},,{va[k]!r}"]
+        if train == "train_loss_epoch":
+            lines.append(f"{e},{100 * e + 99},{tr[2 * e + 1]!r},")
+    curves = read_curves(_write(tmp_path / "metrics.csv", lines))
+    assert curves["at_epoch"] == [0.5 * (k + 1) for k in range(60)]
+    assert curves["val_loss"] == va
+    if train == "train_loss":
+        assert curves["train_loss"] == tr
+    else:
+        assert curves["train_loss"][1::2] == tr[1::2]
+        assert np.isnan(curves["train_loss"][0::2]).all()
+    d = diagnose(curves)
+    assert d.n_epochs == 30 and d.primary.name == "overfitting"
+
+
 def test_names_with_a_slash_are_read_and_two_names_for_one_curve_are_refused(
     tmp_path: Path,
 ) -> None:

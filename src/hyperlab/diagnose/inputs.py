@@ -19,6 +19,8 @@ from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 
 REQUIRED = ("train_loss", "val_loss")
 OPTIONAL = ("train_metric", "val_metric")
+#: The columns that place a file's rows (see :func:`hyperlab.diagnose.rows.place`).
+PLACE = ("epoch", "step")
 MIN_EPOCHS = 3
 
 
@@ -259,7 +261,11 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     ``nan`` and ``inf`` are allowed. An empty cell, or one that says ``NA`` (Keras's CSVLogger
     writes it for an epoch without validation), ``N/A``, ``null`` or ``None``, is a missing point
     (a loss measured every few epochs). Rows that share an ``epoch`` (loggers that write train
-    and validation rows apart, or one row per logged step) are merged into one: each column's
+    and validation rows apart, or one row per logged step) are merged into one (but an epoch
+    validated twice or more at different ``step`` values, PyTorch Lightning's
+    ``val_check_interval=0.5``, is split at its validations: one point each, at its share of
+    the epoch's steps, as fractional epochs are; see :func:`hyperlab.diagnose.rows.place`):
+    each column's
     value is the mean of its numbers in those rows, or the last one when that is NaN/inf; a
     column with NaN beside its numbers in two or more epochs writes NaN for "not logged in this
     row" (pandas' ``na_rep``, a W&B history), and its NaN cells count as empty there.
@@ -338,7 +344,7 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
     read_as = _read_as(rows[0], f"{path}, line 1")
     header = [read_as.get(h, h).strip().lower() for h in rows[0]]
     twice = sorted(
-        {h for h in header if h in (*REQUIRED, *OPTIONAL, "epoch") and header.count(h) > 1}
+        {h for h in header if h in (*REQUIRED, *OPTIONAL, *PLACE) and header.count(h) > 1}
     )
     if twice:
         raise InputError(f"{path}, line 1: the header names {twice} more than once")
@@ -349,9 +355,7 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
             f"got {rows[0]} (expected epoch, train_loss, val_loss[, train_metric, val_metric])"
             + missing_hint(rows[0], renames=False)
         )
-    cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL) if k in header}
-    if "epoch" in header:
-        cols["epoch"] = header.index("epoch")
+    cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL, *PLACE) if k in header}
     parsed: Rows = []
     for line_no, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
@@ -364,7 +368,7 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
         parsed.append((at, {k: _cell(row[c], rows[0][c].strip(), at) for k, c in cols.items()}))
     if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
-    return _columns(parsed, [k for k in cols if k != "epoch"], path), read_as
+    return _columns(parsed, [k for k in cols if k not in PLACE], path), read_as
 
 
 def _columns(rows: Rows, keys: list[str], path: Path) -> dict[str, list[Any]]:
@@ -443,12 +447,12 @@ def _json_rows(data: list[Any], path: Path) -> tuple[dict[str, Any], dict[str, s
     keys = {read_as.get(n, n): n for n in names}
     if any(k not in keys for k in REQUIRED):  # (refused by name, as a dict of curves is)
         return {k: [r.get(n) for r in data] for k, n in keys.items()}, read_as
-    wanted = [k for k in (*REQUIRED, *OPTIONAL, "epoch") if k in keys]
+    wanted = [k for k in (*REQUIRED, *OPTIONAL, *PLACE) if k in keys]
     rows: Rows = []
     for i, r in enumerate(data, start=1):
         at = f"{path}, row {i}"
         rows.append((at, {k: _json_cell(r.get(keys[k]), keys[k], at) for k in wanted}))
-    return _columns(rows, [k for k in wanted if k != "epoch"], path), read_as
+    return _columns(rows, [k for k in wanted if k not in PLACE], path), read_as
 
 
 def _json_cell(value: Any, name: str, at: str) -> float | None:

@@ -7,12 +7,16 @@ row is one point, in order. With one, :func:`place` reads the rows as
 whole-numbered epochs place the rows at their epochs (the epochs between logged ones are missing
 points); fractional epochs (a Trainer that evaluates every few hundred steps) make one point per
 epoch value, and the points carry their epochs (``at_epoch``) so that the diagnosis names the
-file's epochs and gives its rates per the file's spacing. Points that lie unevenly apart are
-read as evenly spaced ones (the features compare neighbouring points), with a warning.
+file's epochs and gives its rates per the file's spacing. An epoch validated more than once at
+different steps (Lightning's ``val_check_interval=0.5``) is split at its validations, each a
+point at its share of the epoch's steps, as fractional epochs are (:func:`_split_at_checks`).
+Points that lie unevenly apart are read as evenly spaced ones (the features compare
+neighbouring points), with a warning.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import warnings
 from dataclasses import dataclass
@@ -65,10 +69,14 @@ def place(rows: Rows, where: str) -> Placed:
     if not rows or "epoch" not in rows[0][1]:
         return Placed(rows, None)
     groups = _epoch_groups(rows)
+    checks = _split_at_checks(groups)
+    if checks is not None:
+        groups, epochs = checks
+    else:
+        epochs = [float(rs[0]["epoch"] or 0.0) for _, rs in groups]
     blank = _nan_as_blank([rs for _, rs in groups])
     merged = [(at, _merged_row(rs, blank)) for at, rs in groups]
-    epochs = [float(row["epoch"] or 0.0) for _, row in merged]
-    if all(e.is_integer() for e in epochs):
+    if checks is None and all(e.is_integer() for e in epochs):
         return Placed(_at_epochs(merged, epochs), None)
     _warn_uneven(merged, epochs, where)
     return Placed(merged, epochs)
@@ -102,6 +110,69 @@ def _epoch_groups(rows: Rows) -> list[tuple[str, list[Cells]]]:
         else:
             groups.append((at, [row]))
     return groups
+
+
+def _split_at_checks(
+    groups: list[tuple[str, list[Cells]]],
+) -> tuple[list[tuple[str, list[Cells]]], list[float]] | None:
+    """Each epoch's rows split at its validations, and each part's epoch, when an epoch
+    validates two or more times at different steps (PyTorch Lightning's ``metrics.csv`` with
+    ``val_check_interval=0.5``: whole-numbered epochs, a ``step`` on every row).
+
+    A part is a validation row and the rows up to its step (the rows after an epoch's last
+    validation, its ``train_loss_epoch`` row among them, join the last part); its epoch is the
+    epoch's start plus the share of the epoch's steps done at the validation (0.5 and 1.0 for
+    two validations a 100-step epoch, at steps 49 and 99). An epoch's steps are the typical
+    step count between the last rows of two epochs. ``None`` (the rows of an epoch are merged,
+    as for one validation an epoch): no epoch validates twice, a row lacks its step, an epoch
+    is a fraction, or the steps do not give increasing epochs.
+    """
+    if not all(_whole_with_steps(rs) for _, rs in groups):
+        return None
+    checks = [_check_steps(rs) for _, rs in groups]
+    if max(len(c) for c in checks) < 2:
+        return None
+    ends = [max(_step(r) for r in rs) for _, rs in groups]
+    span = float(np.median(np.diff(ends))) if len(ends) > 1 else ends[0] + 1
+    first = 0 if groups[0][1][0]["epoch"] == 0 else 1
+    parts: list[tuple[str, list[Cells]]] = []
+    shares, epochs = [], []
+    for g, ((at, rs), steps) in enumerate(zip(groups, checks)):
+        start = ends[g - 1] + 1 if g else ends[0] - span + 1
+        for part, step in zip(_parts(rs, steps), steps or [ends[g]]):
+            parts.append((at, part))
+            shares.append(min(1.0, (step - start + 1) / span) if span > 0 else 0.0)
+            epochs.append(float(rs[0]["epoch"] or 0) - first + shares[-1])
+    if min(shares) <= 0 or np.any(np.diff(epochs) <= 0):
+        return None
+    return parts, epochs
+
+
+def _whole_with_steps(rows: list[Cells]) -> bool:
+    """Whether the rows of one epoch have a whole-numbered epoch and a step each."""
+    has_steps = "step" in rows[0] and all(r["step"] is not None for r in rows)
+    return has_steps and float(rows[0]["epoch"] or 0).is_integer()
+
+
+def _step(row: Cells) -> float:
+    return float(row["step"] or 0)
+
+
+def _check_steps(rows: list[Cells]) -> list[float]:
+    """The steps, increasing and distinct, of the rows that hold a validation loss."""
+    return sorted({_step(r) for r in rows if _finite_or_inf(r.get("val_loss"))})
+
+
+def _parts(rows: list[Cells], steps: list[float]) -> list[list[Cells]]:
+    """``rows`` split at the validation ``steps``: each row joins the first validation at or
+    after its step (the last one when none is)."""
+    if not steps:
+        return [rows]
+    out: list[list[Cells]] = [[] for _ in steps]
+    for r in rows:
+        k = bisect.bisect_left(steps, _step(r))
+        out[min(k, len(steps) - 1)].append(r)
+    return out
 
 
 def _merged_row(rows: list[Cells], nan_blank: set[str]) -> Cells:
@@ -172,6 +243,11 @@ def _warn_uneven(merged: Rows, epochs: list[float], where: str) -> None:
 
 def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
+
+
+def _finite_or_inf(x: float | None) -> bool:
+    """Whether ``x`` is a value (NaN may be a blank cell, see :func:`_nan_as_blank`)."""
+    return x is not None and not math.isnan(x)
 
 
 def check_epoch(epoch: Any, where: str) -> None:
