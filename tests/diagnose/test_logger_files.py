@@ -99,6 +99,43 @@ def test_a_lightning_run_validating_twice_an_epoch_keeps_both_validations(
     assert d.n_epochs == 30 and d.primary.name == "overfitting"
 
 
+def test_a_wandb_export_of_a_keras_run_is_read_under_its_names(tmp_path: Path) -> None:
+    """W&B's Keras callback (``WandbMetricsLogger``) logs ``epoch/loss``, ``epoch/val_loss``,
+    ``epoch/accuracy``, ``epoch/val_accuracy`` and the epoch as ``epoch/epoch`` (from 0); its
+    history, exported with pandas (an index column, ``_step``), was refused: "the header lacks
+    the required column(s) ['train_loss', 'val_loss']". With ``log_freq="batch"`` rows of
+    ``batch/`` names alone come between the epochs' rows."""
+    tr, va, acc = _overfit()
+    want = _canonical(tmp_path) | {"train_metric": [min(1.0, a + 0.1) for a in acc]}
+    head = "epoch/accuracy,epoch/epoch,epoch/learning_rate,epoch/loss,epoch/val_accuracy,"
+    lines = [f",_step,_runtime,{head}epoch/val_loss"]
+    lines += [
+        f"{e},{e},{3.1 * e + 2!r},{want['train_metric'][e]!r},{e},0.001,{tr[e]!r},{acc[e]!r},"
+        f"{va[e]!r}"
+        for e in range(len(tr))
+    ]
+    assert read_curves(_write(tmp_path / "history.csv", lines)) == want
+    records = [
+        {
+            "_step": e,
+            "epoch/epoch": e,
+            "epoch/loss": tr[e],
+            "epoch/val_loss": va[e],
+            "epoch/accuracy": want["train_metric"][e],
+            "epoch/val_accuracy": acc[e],
+        }
+        for e in range(len(tr))
+    ]
+    assert read_curves(_write(tmp_path / "history.json", [json.dumps(records)])) == want
+    batches = [",_step,batch/batch_step,batch/loss," + lines[0].split(",", 2)[2]]
+    for e, line in enumerate(lines[1:]):
+        batches += [
+            f"{3 * e + b},{3 * e + b},{50 * (2 * e + b)},{tr[e] * 1.1!r}" + "," * 7 for b in (0, 1)
+        ]
+        batches.append(f"{3 * e + 2},{3 * e + 2},,," + line.split(",", 2)[2])
+    assert read_curves(_write(tmp_path / "batches.csv", batches)) == want
+
+
 def test_names_with_a_slash_are_read_and_two_names_for_one_curve_are_refused(
     tmp_path: Path,
 ) -> None:

@@ -1,7 +1,8 @@
 """Other tools' names for the curves, and what their files need to be read.
 
 Keras (``CSVLogger``, ``history.history``), PyTorch Lightning (``CSVLogger``'s
-``metrics.csv``), Hugging Face (``eval_loss``) and hand-written W&B logs (``train/loss``) name
+``metrics.csv``), Hugging Face (``eval_loss``), W&B's Keras callback (``epoch/loss``,
+``epoch/val_loss``, the epoch as ``epoch/epoch``) and hand-written W&B logs (``train/loss``) name
 the curves their own way. A curve file is read under diagnose's names: a column that
 :data:`ALIASES` names is read as its curve when the file lacks that curve's own name
 (:func:`logger_names`). Curves given in Python keep diagnose's names; an error names the
@@ -19,7 +20,9 @@ from hyperlab.errors import InputError
 
 #: Column names of common loggers -> the curve diagnose reads (Keras's ``CSVLogger`` and
 #: ``history.history``, PyTorch Lightning's ``on_epoch`` logs, Hugging Face's ``eval_loss``,
-#: short accuracy names). A ``/`` in a name reads as ``_`` (``train/loss``).
+#: short accuracy names). A ``/`` in a name reads as ``_`` (``train/loss``), and a name after
+#: :data:`EPOCH_PREFIX` reads as the name alone (W&B's Keras callback, ``WandbMetricsLogger``,
+#: logs ``epoch/loss``, ``epoch/val_accuracy``; its ``batch/loss`` is no epoch's).
 ALIASES = {
     "loss": "train_loss",
     "training_loss": "train_loss",
@@ -38,6 +41,8 @@ ALIASES = {
     "eval_accuracy": "val_metric",
 }
 CURVES = frozenset(ALIASES.values())
+#: The prefix of per-epoch names (``epoch/``, as :func:`_key` writes it).
+EPOCH_PREFIX = "epoch_"
 
 
 def _key(name: str) -> str:
@@ -47,7 +52,14 @@ def _key(name: str) -> str:
 def _curve(name: str) -> str | None:
     """The curve ``name`` stands for (``None``: none)."""
     key = _key(name)
+    if key.startswith(EPOCH_PREFIX) and key != EPOCH_PREFIX:
+        key = key.removeprefix(EPOCH_PREFIX)
     return key if key in CURVES else ALIASES.get(key)
+
+
+def _target(name: str) -> str | None:
+    """The curve, or the ``epoch`` column (W&B's ``epoch/epoch``), that ``name`` stands for."""
+    return "epoch" if _key(name) == EPOCH_PREFIX + "epoch" else _curve(name)
 
 
 def logger_names(names: Sequence[str]) -> dict[str, str]:
@@ -58,7 +70,8 @@ def logger_names(names: Sequence[str]) -> dict[str, str]:
 
     Returns:
         ``{name: curve}`` for each name that :data:`ALIASES` maps to a curve that no name
-        gives under its own name (``loss`` -> ``train_loss`` unless ``train_loss`` is there).
+        gives under its own name (``loss`` -> ``train_loss`` unless ``train_loss`` is there),
+        and ``epoch/epoch`` -> ``epoch`` unless ``epoch`` is there.
 
     Raises:
         InputError: Two names would be read as one curve; the message names both.
@@ -66,7 +79,7 @@ def logger_names(names: Sequence[str]) -> dict[str, str]:
     own = {n.strip().lower() for n in names}
     found: dict[str, list[str]] = {}
     for name in names:
-        curve = _curve(name)
+        curve = _target(name)
         if curve is not None and curve not in own:
             found.setdefault(curve, []).append(name)
     for curve, given in found.items():

@@ -57,6 +57,8 @@ def place(rows: Rows, where: str) -> Placed:
 
     Args:
         rows: The file's rows in order; an ``epoch`` cell in each when the file has that column.
+            A row with no value at all, its epoch and step included, is left out (W&B's Keras
+            callback logging batches writes rows of ``batch/`` names alone beside the epochs').
         where: The file, for a warning.
 
     Returns:
@@ -67,6 +69,9 @@ def place(rows: Rows, where: str) -> Placed:
             it, or a whole-numbered epoch lies beyond :data:`MAX_EPOCHS`.
     """
     if not rows or "epoch" not in rows[0][1]:
+        return Placed(rows, None)
+    rows = [(at, row) for at, row in rows if any(_finite_or_inf(x) for x in row.values())]
+    if not rows:
         return Placed(rows, None)
     groups = _epoch_groups(rows)
     checks = _split_at_checks(groups)
