@@ -70,6 +70,33 @@ def test_a_lightning_metrics_csv_reads_its_epoch_rows_not_its_step_rows(
     assert "Diagnosis of 30 epochs: overfitting" in capsys.readouterr().out
 
 
+def test_a_lightning_train_loss_logged_on_steps_alone_is_averaged_per_epoch(
+    tmp_path: Path,
+) -> None:
+    """``self.log("train_loss_step", ...)`` with no epoch-level train loss (``on_epoch=False``)
+    was refused without a hint ("the header lacks the required column(s) ['train_loss']").
+    Its step rows are averaged per epoch, as Lightning's default on-step ``train_loss`` column
+    is; a file without an ``epoch`` column, and curves given in Python, are refused with how
+    to log or average it."""
+    tr, va, _ = _overfit()
+    lines = ["epoch,step,train_loss_step,val_loss"]
+    for e in range(len(tr)):
+        steps = [(150 * e + s, tr[e] * (1 + d)) for s, d in ((49, -0.05), (99, 0.0), (149, 0.05))]
+        lines += [f"{e},{s},{x!r}," for s, x in steps]
+        lines.append(f"{e},{150 * e + 149},,{va[e]!r}")
+    curves = read_curves(_write(tmp_path / "metrics.csv", lines))
+    assert np.allclose(curves["train_loss"], tr) and curves["val_loss"] == va
+    assert diagnose(curves).primary.name == "overfitting"
+    hint = r"'train_loss_step' holds the loss of single steps.*on_epoch=True"
+    no_epoch = [line.split(",", 1)[1] for line in lines]
+    with pytest.raises(
+        InputError, match=r"lacks the required column\(s\) \['train_loss'\].*" + hint
+    ):
+        read_curves(_write(tmp_path / "steps.csv", no_epoch))
+    with pytest.raises(InputError, match=hint + r".*groupby\('epoch'\)"):
+        diagnose({"train_loss_step": tr, "val_loss": va})
+
+
 @pytest.mark.parametrize("train", ["train_loss_epoch", "train_loss"])
 def test_a_lightning_run_validating_twice_an_epoch_keeps_both_validations(
     tmp_path: Path, train: str

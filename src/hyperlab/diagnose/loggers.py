@@ -41,6 +41,12 @@ ALIASES = {
     "eval_accuracy": "val_metric",
 }
 CURVES = frozenset(ALIASES.values())
+#: Per-step names (PyTorch Lightning's ``self.log(..., on_step=True)`` beside ``on_epoch=True``,
+#: or alone under this name) -> their curve, read only where the file has an ``epoch`` column
+#: and no other name for that curve: the rows of an epoch are merged, so the curve is the mean
+#: of the steps logged in it (one every ``log_every_n_steps``), as Lightning's own
+#: ``train_loss_epoch`` is the mean over every step of the epoch.
+STEP_NAMES = {"train_loss_step": "train_loss", "train_acc_step": "train_metric"}
 #: The prefix of per-epoch names (``epoch/``, as :func:`_key` writes it).
 EPOCH_PREFIX = "epoch_"
 
@@ -71,7 +77,8 @@ def logger_names(names: Sequence[str]) -> dict[str, str]:
     Returns:
         ``{name: curve}`` for each name that :data:`ALIASES` maps to a curve that no name
         gives under its own name (``loss`` -> ``train_loss`` unless ``train_loss`` is there),
-        and ``epoch/epoch`` -> ``epoch`` unless ``epoch`` is there.
+        and ``epoch/epoch`` -> ``epoch`` unless ``epoch`` is there; in a file with an
+        ``epoch`` column, a :data:`STEP_NAMES` name for a curve that no other name gives.
 
     Raises:
         InputError: Two names would be read as one curve; the message names both.
@@ -87,14 +94,19 @@ def logger_names(names: Sequence[str]) -> dict[str, str]:
             raise InputError(
                 f"the columns {given} could each be {curve}: rename the one that is to {curve!r}"
             )
+    if "epoch" in own or "epoch" in found:
+        for name in names:
+            curve = STEP_NAMES.get(_key(name))
+            if curve is not None and curve not in own and curve not in found:
+                found[curve] = [name]
     return {given[0]: curve for curve, given in found.items()}
 
 
 def missing_hint(names: list[str], *, renames: bool = True) -> str:
     """How to give ``names`` (columns or keys that lack a loss) the curves diagnose reads, as
     the end of an error message ('' when nothing applies): a file split at another separator,
-    a TensorBoard export of one scalar, metrics with no loss, or (with ``renames``: names not
-    read as loggers' names already) the renamings.
+    a TensorBoard export of one scalar, a train loss of single steps, metrics with no loss, or
+    (with ``renames``: names not read as loggers' names already) the renamings.
     """
     lower = [n.strip().lower() for n in names]
     other = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
@@ -109,6 +121,15 @@ def missing_hint(names: list[str], *, renames: bool = True) -> str:
             "loss of the run in one file, joined on Step (columns epoch, train_loss, val_loss)"
         )
     curves = {n: _curve(n) for n in names}
+    steps = [n for n in names if STEP_NAMES.get(_key(n)) == "train_loss"]
+    if steps and "train_loss" not in curves.values():
+        return (
+            f"; {steps[0]!r} holds the loss of single steps (PyTorch Lightning's self.log with "
+            "on_step=True): log the train loss with on_epoch=True as well, which writes "
+            "'train_loss_epoch', or give the file its 'epoch' column, whose rows are averaged "
+            "per epoch when read (a DataFrame: df.groupby('epoch').mean(), the column renamed "
+            "to 'train_loss')"
+        )
     if not {"train_loss", "val_loss"} & set(curves.values()):
         metrics = [n for n, c in curves.items() if c in ("train_metric", "val_metric")]
         shown = ", ".join(map(repr, metrics))
