@@ -266,6 +266,43 @@ def test_a_lone_metric_is_left_out_with_a_warning_that_names_the_other() -> None
     assert both.features["has_metric"] == 1.0
 
 
+MIXUP = r"both losses rise steadily within \[0, 1\], as accuracies do"
+
+
+def test_accuracies_logged_as_losses_are_warned_of() -> None:
+    """The example underfitting run's accuracies under the loss names (a val_acc logged as
+    val_loss) were diagnosed without a word: "underfitting 90%: train loss settled at 175% of
+    its first value", "lr-too-high 60%"."""
+    run = underfitting()
+    as_losses = {"train_loss": run["train_metric"], "val_loss": run["val_metric"]}
+    with pytest.warns(UserWarning, match=r"train_loss 0\.4 -> 0\.7 and val_loss .*" + MIXUP):
+        diagnose(as_losses)
+    t = np.arange(30)
+    rising = {  # an accuracy from near 0 toward 1, as a 10-class run's is
+        "train_loss": (0.97 - 0.87 * np.exp(-t / 4)).tolist(),
+        "val_loss": (0.93 - 0.83 * np.exp(-t / 4)).tolist(),
+    }
+    with pytest.warns(UserWarning, match=MIXUP):
+        diagnose(rising)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_example_run_is_read_as_accuracies(name: str) -> None:
+    """None of the example runs' losses warns, overfitting's included (a validation loss that
+    rises while the train loss falls); nor does an accuracy under the validation loss alone,
+    which reads as overfitting and cannot be told from it."""
+    curves = CASES[name]()
+    runs = [curves]
+    if "val_metric" in curves:
+        runs.append({**curves, "val_loss": curves["val_metric"]})
+    runs.append({**overfitting(), "val_loss": [0.1 + 0.02 * e for e in range(40)]})
+    for run in runs:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            diagnose(run)
+        assert not [w for w in seen if "as accuracies do" in str(w.message)], name
+
+
 def test_dataframe_input_and_metrics() -> None:
     curves = CASES["underfitting"]()
     df = pd.DataFrame(curves)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from hyperlab.cli import main
 from hyperlab.diagnose import diagnose, read_curves
+from hyperlab.diagnose.figure import figure_data
 from hyperlab.errors import InputError
 
 
@@ -66,6 +68,99 @@ def test_a_lightning_metrics_csv_reads_its_epoch_rows_not_its_step_rows(
     assert read_curves(src) == _canonical(tmp_path)
     assert main(["diagnose", str(src), "--no-html"]) == 0
     assert "Diagnosis of 30 epochs: overfitting" in capsys.readouterr().out
+
+
+def test_a_lightning_train_loss_logged_on_steps_alone_is_averaged_per_epoch(
+    tmp_path: Path,
+) -> None:
+    """``self.log("train_loss_step", ...)`` with no epoch-level train loss (``on_epoch=False``)
+    was refused without a hint ("the header lacks the required column(s) ['train_loss']").
+    Its step rows are averaged per epoch, as Lightning's default on-step ``train_loss`` column
+    is; a file without an ``epoch`` column, and curves given in Python, are refused with how
+    to log or average it."""
+    tr, va, _ = _overfit()
+    lines = ["epoch,step,train_loss_step,val_loss"]
+    for e in range(len(tr)):
+        steps = [(150 * e + s, tr[e] * (1 + d)) for s, d in ((49, -0.05), (99, 0.0), (149, 0.05))]
+        lines += [f"{e},{s},{x!r}," for s, x in steps]
+        lines.append(f"{e},{150 * e + 149},,{va[e]!r}")
+    curves = read_curves(_write(tmp_path / "metrics.csv", lines))
+    assert np.allclose(curves["train_loss"], tr) and curves["val_loss"] == va
+    assert diagnose(curves).primary.name == "overfitting"
+    hint = r"'train_loss_step' holds the loss of single steps.*on_epoch=True"
+    no_epoch = [line.split(",", 1)[1] for line in lines]
+    with pytest.raises(
+        InputError, match=r"lacks the required column\(s\) \['train_loss'\].*" + hint
+    ):
+        read_curves(_write(tmp_path / "steps.csv", no_epoch))
+    with pytest.raises(InputError, match=hint + r".*groupby\('epoch'\)"):
+        diagnose({"train_loss_step": tr, "val_loss": va})
+
+
+@pytest.mark.parametrize("train", ["train_loss_epoch", "train_loss"])
+def test_a_lightning_run_validating_twice_an_epoch_keeps_both_validations(
+    tmp_path: Path, train: str
+) -> None:
+    """``val_check_interval=0.5`` writes two validation rows an epoch, at their steps; they were
+    averaged into one point (a validation loss half an epoch behind the run's end). Each is a
+    point of its own now, at its share of the epoch's steps. A train loss logged on the epoch
+    (``train_loss_epoch``) is at the epoch's end only, so the mid-epoch validation is drawn but
+    not read; one logged on the steps (``train_loss``, Lightning's default) is read at both."""
+    tr, va, _ = _overfit(60)  # point 2e: half way through epoch e, 2e + 1: its end
+    lines = [f"epoch,step,{train},val_loss"]
+    for e in range(30):
+        for k, step in ((2 * e, 100 * e + 49), (2 * e + 1, 100 * e + 99)):
+            step_loss = repr(tr[k]) if train == "train_loss" else ""
+            lines += [f"{e},{step},{step_loss},", f"{e},{step},,{va[k]!r}"]
+        if train == "train_loss_epoch":
+            lines.append(f"{e},{100 * e + 99},{tr[2 * e + 1]!r},")
+    curves = read_curves(_write(tmp_path / "metrics.csv", lines))
+    assert curves["at_epoch"] == [0.5 * (k + 1) for k in range(60)]
+    assert curves["val_loss"] == va
+    if train == "train_loss":
+        assert curves["train_loss"] == tr
+    else:
+        assert curves["train_loss"][1::2] == tr[1::2]
+        assert np.isnan(curves["train_loss"][0::2]).all()
+    d = diagnose(curves)
+    assert d.n_epochs == 30 and d.primary.name == "overfitting"
+
+
+def test_a_wandb_export_of_a_keras_run_is_read_under_its_names(tmp_path: Path) -> None:
+    """W&B's Keras callback (``WandbMetricsLogger``) logs ``epoch/loss``, ``epoch/val_loss``,
+    ``epoch/accuracy``, ``epoch/val_accuracy`` and the epoch as ``epoch/epoch`` (from 0); its
+    history, exported with pandas (an index column, ``_step``), was refused: "the header lacks
+    the required column(s) ['train_loss', 'val_loss']". With ``log_freq="batch"`` rows of
+    ``batch/`` names alone come between the epochs' rows."""
+    tr, va, acc = _overfit()
+    want = _canonical(tmp_path) | {"train_metric": [min(1.0, a + 0.1) for a in acc]}
+    head = "epoch/accuracy,epoch/epoch,epoch/learning_rate,epoch/loss,epoch/val_accuracy,"
+    lines = [f",_step,_runtime,{head}epoch/val_loss"]
+    lines += [
+        f"{e},{e},{3.1 * e + 2!r},{want['train_metric'][e]!r},{e},0.001,{tr[e]!r},{acc[e]!r},"
+        f"{va[e]!r}"
+        for e in range(len(tr))
+    ]
+    assert read_curves(_write(tmp_path / "history.csv", lines)) == want
+    records = [
+        {
+            "_step": e,
+            "epoch/epoch": e,
+            "epoch/loss": tr[e],
+            "epoch/val_loss": va[e],
+            "epoch/accuracy": want["train_metric"][e],
+            "epoch/val_accuracy": acc[e],
+        }
+        for e in range(len(tr))
+    ]
+    assert read_curves(_write(tmp_path / "history.json", [json.dumps(records)])) == want
+    batches = [",_step,batch/batch_step,batch/loss," + lines[0].split(",", 2)[2]]
+    for e, line in enumerate(lines[1:]):
+        batches += [
+            f"{3 * e + b},{3 * e + b},{50 * (2 * e + b)},{tr[e] * 1.1!r}" + "," * 7 for b in (0, 1)
+        ]
+        batches.append(f"{3 * e + 2},{3 * e + 2},,," + line.split(",", 2)[2])
+    assert read_curves(_write(tmp_path / "batches.csv", batches)) == want
 
 
 def test_names_with_a_slash_are_read_and_two_names_for_one_curve_are_refused(
@@ -190,3 +285,83 @@ def test_an_error_about_a_curve_names_the_column_it_was_read_from(tmp_path: Path
         InputError, match=r"\(read 'loss' as train_loss, 'val_accuracy' as val_metric\)$"
     ):
         read_curves(_write(tmp_path / "history.json", [json.dumps(history)]))
+
+
+def _eval_every(steps: int, steps_per_epoch: int, n: int) -> dict[str, Any]:
+    """A Trainer's ``trainer_state.json`` that logs the training loss every ``steps`` steps
+    and evaluates at the same steps (``eval_strategy="steps"``), ``n`` times: its ``epoch``
+    values are fractions unless ``steps`` is a whole number of epochs."""
+    tr, va, _ = _overfit(n)
+    history: list[dict[str, Any]] = []
+    for i in range(n):
+        step = (i + 1) * steps
+        epoch = step / steps_per_epoch
+        history.append({"epoch": epoch, "grad_norm": 1.3, "loss": tr[i], "step": step})
+        history.append({"epoch": epoch, "eval_loss": va[i], "eval_runtime": 3.2, "step": step})
+    return {"global_step": n * steps, "log_history": history}
+
+
+def _same(a: dict[str, list[float]], b: dict[str, list[float]]) -> None:
+    """Assert that two read curves are equal, NaN where the other is NaN."""
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+def test_a_trainer_log_evaluated_every_other_epoch_is_read_at_its_epochs(tmp_path: Path) -> None:
+    """Evaluations every 2 epochs were read as consecutive points: a run of 60 epochs read as
+    30, its overfitting onset at "epoch 12 of 30" and its end within early stopping's patience
+    of its best (6 points), which a run of 60 epochs with its best at 24 is not."""
+    state = _eval_every(steps=2 * 1563, steps_per_epoch=1563, n=30)
+    curves = read_curves(_write(tmp_path / "trainer_state.json", [json.dumps(state)]))
+    tr, va, _ = _overfit(30)
+    assert len(curves["val_loss"]) == 60 and "at_epoch" not in curves
+    assert curves["val_loss"][1::2] == va and np.isnan(curves["val_loss"][0::2]).all()
+    assert curves["train_loss"][1::2] == tr
+    # a JSON list of rows with an epoch key is placed alike, as a CSV file's rows are
+    rows = [{"epoch": 2 * (i + 1), "loss": tr[i], "val_loss": va[i]} for i in range(30)]
+    _same(read_curves(_write(tmp_path / "rows.json", [json.dumps(rows)])), curves)
+    csv_lines = ["epoch,train_loss,val_loss"]
+    csv_lines += [f"{2 * (i + 1)},{tr[i]!r},{va[i]!r}" for i in range(30)]
+    _same(read_curves(_write(tmp_path / "every2.csv", csv_lines)), curves)
+    found = diagnose(curves).finding("overfitting")
+    assert found is not None and found.onset_epoch == 24 and "of 60" in found.evidence
+
+
+def test_a_trainer_log_evaluated_every_few_hundred_steps_names_its_epochs(
+    tmp_path: Path,
+) -> None:
+    """Evaluations every 500 steps of 1563-step epochs were one point each and called epochs:
+    "Diagnosis of 30 epochs" for 9.6 epochs, its rates "per epoch" per 0.32 of one."""
+    state = _eval_every(steps=500, steps_per_epoch=1563, n=30)
+    curves = read_curves(_write(tmp_path / "trainer_state.json", [json.dumps(state)]))
+    assert len(curves["val_loss"]) == 30
+    assert curves["at_epoch"] == [(i + 1) * 500 / 1563 for i in range(30)]
+    d = diagnose(curves)
+    assert d.n_epochs == 9.6
+    found = d.finding("overfitting")
+    assert found is not None and found.onset_epoch == 3.84 and "of 9.6," in found.evidence
+    assert figure_data(curves, d).epochs[:2] == [0.32, 0.64]
+    slow = {k: v[:12] for k, v in curves.items()}  # the first 12 points: still falling
+    slow["train_loss"] = [2.0 * math.exp(-e / 60) for e in slow["at_epoch"]]
+    slow["val_loss"] = [2.1 * math.exp(-e / 60) for e in slow["at_epoch"]]
+    evidence = diagnose(slow, use_model=False).primary.evidence
+    assert "per 0.32 epochs" in evidence, evidence
+
+
+def test_evaluations_unevenly_apart_are_read_with_a_warning(tmp_path: Path) -> None:
+    """A Trainer log whose evaluations lie unevenly apart (a resumed run that skipped some) is
+    read at its epochs, and a warning says that the points are read as evenly spaced."""
+    state = _eval_every(steps=500, steps_per_epoch=1563, n=30)
+    state["log_history"] = [r for r in state["log_history"] if r["step"] not in (5000, 5500)]
+    path = _write(tmp_path / "trainer_state.json", [json.dumps(state)])
+    with pytest.warns(UserWarning, match=r"unevenly apart \(0\.32 to 0\.96 epochs\)"):
+        curves = read_curves(path)
+    assert len(curves["at_epoch"]) == 28
+
+
+def test_at_epoch_given_in_python_is_checked() -> None:
+    tr, va, _ = _overfit(10)
+    with pytest.raises(InputError, match=r"'at_epoch' goes from 0\.5 to 0\.5 at point 3"):
+        diagnose({"train_loss": tr, "val_loss": va, "at_epoch": [0.25, 0.5, 0.5, *range(1, 8)]})
+    with pytest.raises(InputError, match=r"curves differ in length: .*'at_epoch': 3"):
+        diagnose({"train_loss": tr, "val_loss": va, "at_epoch": [1, 2, 3]})

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "input",
         help="a CSV/JSON file with columns epoch, train_loss, val_loss[, train_metric, "
         "val_metric] (or other loggers' names: Keras's loss, val_accuracy, Lightning's "
-        "train_loss_epoch, val_acc, ...), or a run directory (with --trial); the losses are "
+        "train_loss_epoch, val_acc, W&B's epoch/loss, ...), or a run directory (with --trial); the losses are "
         "read as lower is better with 0 the best possible (cross-entropy, squared error), the "
         "metrics as an accuracy (higher is better, in [0, 1]; give 1 - error for an error "
         "rate)",

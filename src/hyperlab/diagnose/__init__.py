@@ -27,6 +27,7 @@ from hyperlab.diagnose import classifier as _classifier
 from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
 from hyperlab.diagnose.inputs import ZERO_LOSS, check_curves, read_curves
+from hyperlab.diagnose.mixups import accuracy_as_loss
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
 from hyperlab.errors import InputTypeError, check_bool
@@ -72,7 +73,9 @@ def diagnose(
         use_model: Blend in the learned classifier (``False``: rules only).
 
     Returns:
-        The diagnosis.
+        The diagnosis. A warning says when both losses rise as accuracies do (an accuracy
+        logged under a loss's name, see :mod:`hyperlab.diagnose.mixups`), or when one metric
+        comes without the other (the losses alone are then read).
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
@@ -81,6 +84,9 @@ def diagnose(
     """
     checked = check_curves(curves)
     _warn_lone_metric(checked)
+    mixup = accuracy_as_loss(checked)
+    if mixup is not None:
+        warnings.warn(mixup, UserWarning, stacklevel=2)
     if config is not None and not isinstance(config, Mapping):
         raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
     check_bool("use_model", use_model)
@@ -171,7 +177,7 @@ def blend(
             continue
         onset = v.epoch(v.vmin) if name == "overfitting" and len(v.index) else None
         findings.append(Finding(name, round(float(conf[name]), 4), rules[name][1], onset))
-    return Diagnosis(findings, advise(findings, config, v.n_epochs, conf), feats, v.n_epochs)
+    return Diagnosis(findings, advise(findings, config, v.total, conf), feats, v.total)
 
 
 def model_inputs(feats: dict[str, float], rules: dict[str, tuple[float, str]]) -> np.ndarray:

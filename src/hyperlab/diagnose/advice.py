@@ -69,7 +69,7 @@ def _is_move(factor: float) -> bool:
 def advise(
     findings: list[Finding],
     config: Mapping[str, Any] | None = None,
-    n_epochs: int | None = None,
+    n_epochs: float | None = None,
     confidences: Mapping[str, float] | None = None,
 ) -> list[Advice]:
     """One advice per knob, from findings sorted by confidence (highest first).

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hyperlab.diagnose.points import points
+from hyperlab.diagnose.points import AT_EPOCH, points
 
 #: The order of the feature vector the learned classifier reads.
 FEATURE_NAMES = (
@@ -93,6 +93,8 @@ class CurveView:
         log_scale: Whether ``train``/``val`` are logarithms.
         vmin: Index of the smoothed validation minimum (0-based, among the points).
         index: 0-based epoch of each point, shape ``(m,)``.
+        at: The epoch each given epoch stands for, shape ``(n_epochs,)``: ``1, 2, ...``, or
+            the curves' ``at_epoch`` (fractions of epochs: evaluations every few hundred steps).
     """
 
     n_epochs: int
@@ -105,10 +107,28 @@ class CurveView:
     log_scale: bool
     vmin: int
     index: np.ndarray
+    at: np.ndarray
 
-    def epoch(self, i: int) -> int:
-        """The 1-based epoch of point ``i`` (negative ``i`` counts from the last point)."""
-        return int(self.index[i]) + 1
+    def epoch(self, i: int) -> float:
+        """The epoch of point ``i`` (negative ``i`` counts from the last point), as
+        :meth:`label` shows it."""
+        return self.label(int(self.index[i]))
+
+    def label(self, k: int) -> float:
+        """The epoch of given epoch ``k`` (0-based): 1-based, a whole number (``int``) or a
+        fraction rounded to 2 decimals."""
+        x = float(self.at[k])
+        return int(x) if x.is_integer() else round(x, 2)
+
+    @property
+    def last(self) -> float:
+        """The epoch of the last given epoch before the run diverged (0 when none is)."""
+        return self.label(self.n_finite - 1) if self.n_finite else 0
+
+    @property
+    def total(self) -> float:
+        """The epoch of the last given epoch (0 for empty curves)."""
+        return self.label(self.n_epochs - 1) if self.n_epochs else 0
 
     def at_points(self, curve: np.ndarray) -> np.ndarray:
         """A given per-epoch curve, shape ``(n_epochs,)``, at the points: shape ``(m,)``."""
@@ -132,7 +152,9 @@ def view(curves: dict[str, np.ndarray]) -> CurveView:
         gtr, gva = ftr / scale, fva / scale
     smooth = _smooth(gva)
     vmin = int(np.argmin(smooth)) if len(smooth) else 0
-    return CurveView(len(tr), read.onset, gtr, gva, smooth, tr, va, log_scale, vmin, read.index)
+    at = curves.get(AT_EPOCH)
+    at = np.arange(1.0, len(tr) + 1) if at is None else at
+    return CurveView(len(tr), read.onset, gtr, gva, smooth, tr, va, log_scale, vmin, read.index, at)
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:

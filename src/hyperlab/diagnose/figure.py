@@ -16,6 +16,7 @@ import numpy as np
 
 from hyperlab.diagnose.features import view
 from hyperlab.diagnose.inputs import check_curves
+from hyperlab.diagnose.points import AT_EPOCH
 from hyperlab.diagnose.result import Diagnosis
 from hyperlab.errors import InputError
 
@@ -28,7 +29,7 @@ class FigureData(NamedTuple):
     """Everything the renderer draws.
 
     Attributes:
-        epochs: 1-based epochs, length ``n``.
+        epochs: 1-based epochs, length ``n`` (fractions for a log with fractional epochs).
         series: name -> per-epoch values (NaN where missing), each length ``n``.
         trends: name -> (epochs, values) of a fitted trend line.
         onset_epoch: Overfitting onset to mark, or ``None``.
@@ -37,10 +38,10 @@ class FigureData(NamedTuple):
         notes: Finding lines shown under the figure.
     """
 
-    epochs: list[int]
+    epochs: list[float]
     series: dict[str, list[float]]
-    trends: dict[str, tuple[list[int], list[float]]]
-    onset_epoch: int | None
+    trends: dict[str, tuple[list[float], list[float]]]
+    onset_epoch: float | None
     log_y: bool
     title: str
     notes: list[str]
@@ -51,9 +52,9 @@ def figure_data(curves: Any, diagnosis: Diagnosis, title: str = "") -> FigureDat
     checked = check_curves(curves)
     v = view(checked)
     shown = _shown_epochs(checked)
-    epochs = [int(i) + 1 for i in shown]
-    series = {k: [float(x) for x in arr[shown]] for k, arr in checked.items()}
-    trends: dict[str, tuple[list[int], list[float]]] = {}
+    epochs = [v.label(int(i)) for i in shown]
+    series = {k: [float(x) for x in arr[shown]] for k, arr in checked.items() if k != AT_EPOCH}
+    trends: dict[str, tuple[list[float], list[float]]] = {}
     m = len(v.index)
     if m >= 3:
         back = np.exp if v.log_scale else (lambda x: x)

@@ -13,11 +13,14 @@ from typing import Any
 import numpy as np
 
 from hyperlab.diagnose.loggers import logger_names, missing_hint, trainer_rows
-from hyperlab.diagnose.points import points
+from hyperlab.diagnose.points import AT_EPOCH, points
+from hyperlab.diagnose.rows import Rows, place
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
 
 REQUIRED = ("train_loss", "val_loss")
 OPTIONAL = ("train_metric", "val_metric")
+#: The columns that place a file's rows (see :func:`hyperlab.diagnose.rows.place`).
+PLACE = ("epoch", "step")
 MIN_EPOCHS = 3
 
 
@@ -27,10 +30,15 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     Args:
         curves: A mapping (or pandas DataFrame) with per-epoch ``train_loss`` and ``val_loss``
             and optionally ``train_metric`` and ``val_metric``. ``None`` (pandas' ``pd.NA``)
-            entries become NaN.
+            entries become NaN. Optionally ``at_epoch``: the epoch at which each point was
+            measured, increasing (a fraction is part of an epoch: 1.5 is half way through the
+            second), as :func:`read_curves` gives it for a log with fractional epochs; the
+            evidence then names these epochs and gives its rates per their spacing (without
+            it, point ``i`` is epoch ``i + 1``).
 
     Returns:
-        ``{name: array (n_epochs,)}`` with the required curves and the optional ones present.
+        ``{name: array (n_epochs,)}`` with the required curves, the optional ones present and
+        ``at_epoch`` when given.
 
     Raises:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
@@ -39,8 +47,9 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             curves differ in length, or fewer than 3 epochs have both losses (fewer are accepted
             only when the run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or
             a loss is negative (losses are read with 0 the best possible value), a metric
-            outside [0, 1] (a percentage), or a curve that is not 1-D. A missing curve's message
-            names the renaming of a known logger's column (Keras's ``loss``, ``val_accuracy``).
+            outside [0, 1] (a percentage), or a curve that is not 1-D, or an ``at_epoch`` that
+            is not finite, >= 0 and increasing. A missing curve's message names the renaming
+            of a known logger's column (Keras's ``loss``, ``val_accuracy``).
     """
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
@@ -73,6 +82,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         if key in OPTIONAL:
             _check_fraction(arr, key)
         out[key] = arr
+    if curves.get(AT_EPOCH) is not None:
+        out[AT_EPOCH] = _check_at_epoch(curves[AT_EPOCH])
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
         raise InputError(
@@ -92,6 +103,27 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             + _apart_hint(out)
         )
     return out
+
+
+def _check_at_epoch(values: Any) -> np.ndarray:
+    """``at_epoch`` as an array; refused unless finite, >= 0 and increasing."""
+    if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        raise InputError(f"{AT_EPOCH!r} must be a list of numbers, got {values!r}")
+    arr = _numbers(values, AT_EPOCH)
+    bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
+    if len(bad):
+        raise InputError(
+            f"{AT_EPOCH!r} holds {arr[bad[0]]:g} at point {bad[0] + 1}; epochs are finite "
+            "numbers >= 0"
+        )
+    back = np.flatnonzero(np.diff(arr) <= 0)
+    if len(back):
+        i = int(back[0])
+        raise InputError(
+            f"{AT_EPOCH!r} goes from {arr[i]:g} to {arr[i + 1]:g} at point {i + 2}; each "
+            "point's epoch must be larger than the one before"
+        )
+    return arr
 
 
 def _check_floor(loss: np.ndarray, key: str) -> None:
@@ -229,22 +261,32 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     ``nan`` and ``inf`` are allowed. An empty cell, or one that says ``NA`` (Keras's CSVLogger
     writes it for an epoch without validation), ``N/A``, ``null`` or ``None``, is a missing point
     (a loss measured every few epochs). Rows that share an ``epoch`` (loggers that write train
-    and validation rows apart, or one row per logged step) are merged into one: each column's
+    and validation rows apart, or one row per logged step) are merged into one (but an epoch
+    validated twice or more at different ``step`` values, PyTorch Lightning's
+    ``val_check_interval=0.5``, is split at its validations: one point each, at its share of
+    the epoch's steps, as fractional epochs are; see :func:`hyperlab.diagnose.rows.place`):
+    each column's
     value is the mean of its numbers in those rows, or the last one when that is NaN/inf; a
     column with NaN beside its numbers in two or more epochs writes NaN for "not logged in this
     row" (pandas' ``na_rep``, a W&B history), and its NaN cells count as empty there.
     Whole-numbered epochs place the rows: epoch ``e`` is the ``e``-th epoch (the ``e + 1``-th
     when they start at 0), and the epochs between logged ones are missing points (a run logged
-    every 5 epochs is read over all of them). JSON: an object ``{"train_loss": [...], ...}``
-    (optionally under a ``"curves"`` key, as the lab stores trials), a list of per-epoch row
-    objects, or a Hugging Face Trainer's ``trainer_state.json`` (or its ``log_history``), read
-    as one point per evaluation (:func:`hyperlab.diagnose.loggers.trainer_rows`).
+    every 5 epochs is read over all of them). Fractional epochs (evaluations every few hundred
+    steps) make one point per epoch value, and the curves carry each point's epoch
+    (``at_epoch``, see :func:`check_curves`): the diagnosis names those epochs and gives its rates
+    per their spacing, and warns when the points lie unevenly apart (it reads them as evenly
+    spaced). JSON: an object ``{"train_loss": [...], ...}`` (optionally under a ``"curves"``
+    key, as the lab stores trials; one point per list entry), a list of row objects, read as a
+    CSV file's rows are, or a Hugging Face Trainer's ``trainer_state.json`` (or its
+    ``log_history``), read as one row per evaluation
+    (:func:`hyperlab.diagnose.loggers.trainer_rows`) at its ``epoch``.
 
     Args:
         path: The file.
 
     Returns:
-        ``{name: list of floats}``, checked with :func:`check_curves`.
+        ``{name: list of floats}``, checked with :func:`check_curves` (``at_epoch`` among them
+        where the file's epochs are fractions).
 
     Raises:
         DataNotFoundError: the file does not exist.
@@ -259,9 +301,7 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
             f"{path}: the file is empty (expected a header line and one row per epoch)"
         )
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in "[{":
-        data = _parse_json(text, path)
-        read_as = _read_as(list(data), str(path))
-        curves = {read_as.get(k, k): v for k, v in data.items()}
+        curves, read_as = _parse_json(text, path)
     else:
         curves, read_as = _parse_csv(text, path)
     try:
@@ -304,7 +344,7 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
     read_as = _read_as(rows[0], f"{path}, line 1")
     header = [read_as.get(h, h).strip().lower() for h in rows[0]]
     twice = sorted(
-        {h for h in header if h in (*REQUIRED, *OPTIONAL, "epoch") and header.count(h) > 1}
+        {h for h in header if h in (*REQUIRED, *OPTIONAL, *PLACE) and header.count(h) > 1}
     )
     if twice:
         raise InputError(f"{path}, line 1: the header names {twice} more than once")
@@ -315,10 +355,8 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
             f"got {rows[0]} (expected epoch, train_loss, val_loss[, train_metric, val_metric])"
             + missing_hint(rows[0], renames=False)
         )
-    cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL) if k in header}
-    if "epoch" in header:
-        cols["epoch"] = header.index("epoch")
-    parsed: list[tuple[int, dict[str, float | None]]] = []
+    cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL, *PLACE) if k in header}
+    parsed: Rows = []
     for line_no, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
@@ -326,24 +364,31 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
             raise InputError(
                 f"{path}, line {line_no}: expected {len(header)} values, got {len(row)}: {row}"
             )
-        parsed.append(
-            (
-                line_no,
-                {k: _cell(row[c], rows[0][c].strip(), path, line_no) for k, c in cols.items()},
-            )
-        )
+        at = f"{path}, line {line_no}"
+        parsed.append((at, {k: _cell(row[c], rows[0][c].strip(), at) for k, c in cols.items()}))
     if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
-    if "epoch" in cols:
-        parsed = _at_epochs(_merge_epochs(parsed, path), path)
-    keys = [k for k in cols if k != "epoch"]
+    return _columns(parsed, [k for k in cols if k not in PLACE], path), read_as
+
+
+def _columns(rows: Rows, keys: list[str], path: Path) -> dict[str, list[Any]]:
+    """The curves ``keys`` of a file's ``rows``, placed at their epochs (see
+    :func:`hyperlab.diagnose.rows.place`), with ``at_epoch`` where the epochs are fractions.
+
+    Raises:
+        InputError: A loss column holds no value at all, or an epoch is bad.
+    """
+    placed = place(rows, str(path))
     for key in REQUIRED:
-        if all(r[key] is None for _, r in parsed):
+        if all(r[key] is None for _, r in placed.rows):
             raise InputError(
                 f"{path}: column {key!r} holds no values (every cell is empty); a diagnosis "
                 "needs both losses (a loss that became nan or inf is a value: the run diverged)"
             )
-    return {k: [_or_nan(r[k]) for _, r in parsed] for k in keys}, read_as
+    out: dict[str, list[Any]] = {k: [_or_nan(r[k]) for _, r in placed.rows] for k in keys}
+    if placed.at_epoch is not None:
+        out[AT_EPOCH] = placed.at_epoch
+    return out
 
 
 def _or_nan(x: float | None) -> float:
@@ -355,144 +400,21 @@ def _or_nan(x: float | None) -> float:
 BLANK_CELLS = frozenset({"na", "n/a", "<na>", "null", "none"})
 
 
-def _cell(cell: str, key: str, path: Path, line_no: int) -> float | None:
-    """One CSV cell as a number, ``None`` when it is empty or a :data:`BLANK_CELLS` word."""
+def _cell(cell: str, key: str, at: str) -> float | None:
+    """One CSV cell as a number, ``None`` when it is empty or a :data:`BLANK_CELLS` word;
+    ``at`` says where it was read."""
     cell = cell.strip()
     if not cell or cell.lower() in BLANK_CELLS:
         return None
     try:
         return float(cell)
     except ValueError:
-        raise InputError(
-            f"{path}, line {line_no}: column {key!r} holds {cell!r}, which is not a number"
-        ) from None
+        raise InputError(f"{at}: column {key!r} holds {cell!r}, which is not a number") from None
 
 
-def _merge_epochs(
-    parsed: list[tuple[int, dict[str, float | None]]], path: Path
-) -> list[tuple[int, dict[str, float | None]]]:
-    """One row per ``epoch`` value: rows that share it are merged (see :func:`read_curves`).
-
-    Raises:
-        InputError: An epoch is empty, not a finite number >= 0, or smaller than the one
-            before it.
-    """
-    groups: list[tuple[int, list[dict[str, float | None]]]] = []
-    for line_no, row in parsed:
-        epoch = row["epoch"]
-        if epoch is None:
-            raise InputError(
-                f"{path}, line {line_no}: the 'epoch' cell is empty; each row needs its epoch "
-                "to be merged with the other rows of that epoch (a history that logs the epoch "
-                "on some rows only, as W&B's does when it comes with the validation: fill it "
-                "from the row of the epoch, pandas: df['epoch'].bfill() when that row ends it)"
-            )
-        check_epoch(epoch, f"{path}, line {line_no}")
-        last = groups[-1][1][0]["epoch"] if groups else None
-        if last is not None and epoch < last:
-            raise InputError(
-                f"{path}, line {line_no}: the 'epoch' column goes back from {last:g} to "
-                f"{epoch:g}; rows must be in epoch order"
-            )
-        if last is not None and epoch == last:
-            groups[-1][1].append(row)
-        else:
-            groups.append((line_no, [row]))
-    blank = _nan_as_blank([rs for _, rs in groups])
-    return [(line_no, _merged_row(rs, blank)) for line_no, rs in groups]
-
-
-def _merged_row(
-    rows: list[dict[str, float | None]], nan_blank: set[str]
-) -> dict[str, float | None]:
-    """The rows of one epoch as one row (see :func:`read_curves`)."""
-    if len(rows) == 1:
-        return rows[0]
-    return {k: _merged([r[k] for r in rows], k in nan_blank) for k in rows[0]}
-
-
-def _nan_as_blank(groups: list[list[dict[str, float | None]]]) -> set[str]:
-    """The columns whose NaN cells mean "not logged in this row": NaN beside a finite number
-    of the same column in two or more epochs (an export that writes NaN for an empty cell,
-    pandas' ``na_rep``, W&B's history, where each row logs some columns). A run diverges once:
-    after the epoch whose last steps turned NaN, no epoch has a finite number left."""
-    out = set()
-    for key in groups[0][0] if groups else ():
-        mixed = 0
-        for rows in groups:
-            values = np.array([r[key] for r in rows if r[key] is not None], dtype=np.float64)
-            mixed += bool(np.isnan(values).any() and np.isfinite(values).any())
-        if mixed >= 2:
-            out.add(key)
-    return out
-
-
-#: The most epochs a CSV's whole-numbered ``epoch`` column may spread its rows over.
-MAX_EPOCHS = 1_000_000
-
-
-def _at_epochs(
-    parsed: list[tuple[int, dict[str, float | None]]], path: Path
-) -> list[tuple[int, dict[str, float | None]]]:
-    """Merged rows placed at their epochs when every epoch is a whole number: epoch ``e`` is
-    point ``e - 1`` (``e`` when the epochs start at 0) and the epochs no row logged are missing
-    points, so that the evidence and the figure name the file's epochs (a run logged every 5
-    epochs has its minimum at epoch 60, not at row 12). Fractional epochs (a run evaluated twice
-    an epoch) stay one point per row.
-
-    Raises:
-        InputError: The last epoch lies beyond :data:`MAX_EPOCHS`.
-    """
-    epochs = [row["epoch"] or 0.0 for _, row in parsed]
-    if not all(float(e).is_integer() for e in epochs):
-        return parsed
-    first = 0 if epochs[0] == 0 else 1
-    size = int(epochs[-1]) - first + 1
-    if size > MAX_EPOCHS:
-        line_no = parsed[-1][0]
-        raise InputError(
-            f"{path}, line {line_no}: the 'epoch' column reaches {epochs[-1]:g}, more than "
-            f"{MAX_EPOCHS:,} epochs; a column that counts steps or samples is no epoch: name it "
-            "otherwise (without an 'epoch' column each row is one point, in order)"
-        )
-    empty: dict[str, float | None] = dict.fromkeys(parsed[0][1])
-    out: list[tuple[int, dict[str, float | None]]] = [(0, empty)] * size
-    for (line_no, row), epoch in zip(parsed, epochs):
-        out[int(epoch) - first] = (line_no, row)
-    return out
-
-
-def check_epoch(epoch: Any, where: str) -> None:
-    """Refuse an epoch that is not a finite number >= 0 (a negative, NaN or infinite one; a
-    fraction is fine: a run evaluated twice an epoch); ``where`` says where it was read.
-
-    Raises:
-        InputError: The message names the value.
-    """
-    ok = isinstance(epoch, int | float) and not isinstance(epoch, bool)
-    if not ok or not math.isfinite(epoch) or epoch < 0:
-        shown = f"{epoch:g}" if isinstance(epoch, float) else repr(epoch)
-        raise InputError(
-            f"{where}: the 'epoch' column holds {shown}; epochs are numbers >= 0 "
-            "(rows of one epoch share its number)"
-        )
-
-
-def _merged(values: list[float | None], nan_blank: bool = False) -> float | None:
-    """The value of one column over rows of one epoch (``None``: no row has a number); with
-    ``nan_blank``, a NaN beside numbers is a blank cell (see :func:`_nan_as_blank`)."""
-    numbers = [x for x in values if x is not None]
-    if nan_blank and any(not math.isnan(x) for x in numbers):
-        numbers = [x for x in numbers if not math.isnan(x)]
-    if not numbers:
-        return None
-    if not math.isfinite(numbers[-1]):
-        return numbers[-1]
-    finite = [x for x in numbers if math.isfinite(x)]
-    return sum(finite) / len(finite)
-
-
-def _parse_json(text: str, path: Path) -> Any:
+def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """The file's curves (lists, or numbers and ``None``: checked later), and which of its
+    keys were read as which curve."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -504,13 +426,35 @@ def _parse_json(text: str, path: Path) -> Any:
     if isinstance(data, dict) and isinstance(data.get("curves"), dict):
         data = data["curves"]
     if isinstance(data, list):
-        if not all(isinstance(r, dict) for r in data):
-            raise InputError(f"{path}: a JSON list must hold one object per epoch")
-        keys = {k for r in data for k in r}
-        data = {k: [r.get(k) for r in data] for k in keys}
+        return _json_rows(data, path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of curves, got {type(data).__name__}")
+    read_as = _read_as(list(data), str(path))
+    data = {read_as.get(k, k): v for k, v in data.items()}
     odd = sorted(k for k in (*REQUIRED, *OPTIONAL) if isinstance(data.get(k), dict | str))
     if odd:
         raise InputError(f"{path}: {odd[0]!r} must be a list of numbers, one per epoch")
-    return data
+    return data, read_as
+
+
+def _json_rows(data: list[Any], path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """A JSON list of row objects as curves: read as a CSV file's rows are (an ``epoch`` key
+    places them, see :func:`hyperlab.diagnose.rows.place`)."""
+    if not all(isinstance(r, dict) for r in data):
+        raise InputError(f"{path}: a JSON list must hold one object per epoch")
+    names = list(dict.fromkeys(str(k) for r in data for k in r))
+    read_as = _read_as(names, str(path))
+    keys = {read_as.get(n, n): n for n in names}
+    if any(k not in keys for k in REQUIRED):  # (refused by name, as a dict of curves is)
+        return {k: [r.get(n) for r in data] for k, n in keys.items()}, read_as
+    wanted = [k for k in (*REQUIRED, *OPTIONAL, *PLACE) if k in keys]
+    rows: Rows = []
+    for i, r in enumerate(data, start=1):
+        at = f"{path}, row {i}"
+        rows.append((at, {k: _json_cell(r.get(keys[k]), keys[k], at) for k in wanted}))
+    return _columns(rows, [k for k in wanted if k not in PLACE], path), read_as
+
+
+def _json_cell(value: Any, name: str, at: str) -> float | None:
+    """One JSON row's value as a number, ``None`` when it is missing (``null``)."""
+    return None if _missing(value) else _number(value, f"{at}: {name!r}")

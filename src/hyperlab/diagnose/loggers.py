@@ -1,7 +1,8 @@
 """Other tools' names for the curves, and what their files need to be read.
 
 Keras (``CSVLogger``, ``history.history``), PyTorch Lightning (``CSVLogger``'s
-``metrics.csv``), Hugging Face (``eval_loss``) and hand-written W&B logs (``train/loss``) name
+``metrics.csv``), Hugging Face (``eval_loss``), W&B's Keras callback (``epoch/loss``,
+``epoch/val_loss``, the epoch as ``epoch/epoch``) and hand-written W&B logs (``train/loss``) name
 the curves their own way. A curve file is read under diagnose's names: a column that
 :data:`ALIASES` names is read as its curve when the file lacks that curve's own name
 (:func:`logger_names`). Curves given in Python keep diagnose's names; an error names the
@@ -19,7 +20,9 @@ from hyperlab.errors import InputError
 
 #: Column names of common loggers -> the curve diagnose reads (Keras's ``CSVLogger`` and
 #: ``history.history``, PyTorch Lightning's ``on_epoch`` logs, Hugging Face's ``eval_loss``,
-#: short accuracy names). A ``/`` in a name reads as ``_`` (``train/loss``).
+#: short accuracy names). A ``/`` in a name reads as ``_`` (``train/loss``), and a name after
+#: :data:`EPOCH_PREFIX` reads as the name alone (W&B's Keras callback, ``WandbMetricsLogger``,
+#: logs ``epoch/loss``, ``epoch/val_accuracy``; its ``batch/loss`` is no epoch's).
 ALIASES = {
     "loss": "train_loss",
     "training_loss": "train_loss",
@@ -38,6 +41,14 @@ ALIASES = {
     "eval_accuracy": "val_metric",
 }
 CURVES = frozenset(ALIASES.values())
+#: Per-step names (PyTorch Lightning's ``self.log(..., on_step=True)`` beside ``on_epoch=True``,
+#: or alone under this name) -> their curve, read only where the file has an ``epoch`` column
+#: and no other name for that curve: the rows of an epoch are merged, so the curve is the mean
+#: of the steps logged in it (one every ``log_every_n_steps``), as Lightning's own
+#: ``train_loss_epoch`` is the mean over every step of the epoch.
+STEP_NAMES = {"train_loss_step": "train_loss", "train_acc_step": "train_metric"}
+#: The prefix of per-epoch names (``epoch/``, as :func:`_key` writes it).
+EPOCH_PREFIX = "epoch_"
 
 
 def _key(name: str) -> str:
@@ -47,7 +58,14 @@ def _key(name: str) -> str:
 def _curve(name: str) -> str | None:
     """The curve ``name`` stands for (``None``: none)."""
     key = _key(name)
+    if key.startswith(EPOCH_PREFIX) and key != EPOCH_PREFIX:
+        key = key.removeprefix(EPOCH_PREFIX)
     return key if key in CURVES else ALIASES.get(key)
+
+
+def _target(name: str) -> str | None:
+    """The curve, or the ``epoch`` column (W&B's ``epoch/epoch``), that ``name`` stands for."""
+    return "epoch" if _key(name) == EPOCH_PREFIX + "epoch" else _curve(name)
 
 
 def logger_names(names: Sequence[str]) -> dict[str, str]:
@@ -58,7 +76,9 @@ def logger_names(names: Sequence[str]) -> dict[str, str]:
 
     Returns:
         ``{name: curve}`` for each name that :data:`ALIASES` maps to a curve that no name
-        gives under its own name (``loss`` -> ``train_loss`` unless ``train_loss`` is there).
+        gives under its own name (``loss`` -> ``train_loss`` unless ``train_loss`` is there),
+        and ``epoch/epoch`` -> ``epoch`` unless ``epoch`` is there; in a file with an
+        ``epoch`` column, a :data:`STEP_NAMES` name for a curve that no other name gives.
 
     Raises:
         InputError: Two names would be read as one curve; the message names both.
@@ -66,7 +86,7 @@ def logger_names(names: Sequence[str]) -> dict[str, str]:
     own = {n.strip().lower() for n in names}
     found: dict[str, list[str]] = {}
     for name in names:
-        curve = _curve(name)
+        curve = _target(name)
         if curve is not None and curve not in own:
             found.setdefault(curve, []).append(name)
     for curve, given in found.items():
@@ -74,14 +94,19 @@ def logger_names(names: Sequence[str]) -> dict[str, str]:
             raise InputError(
                 f"the columns {given} could each be {curve}: rename the one that is to {curve!r}"
             )
+    if "epoch" in own or "epoch" in found:
+        for name in names:
+            curve = STEP_NAMES.get(_key(name))
+            if curve is not None and curve not in own and curve not in found:
+                found[curve] = [name]
     return {given[0]: curve for curve, given in found.items()}
 
 
 def missing_hint(names: list[str], *, renames: bool = True) -> str:
     """How to give ``names`` (columns or keys that lack a loss) the curves diagnose reads, as
     the end of an error message ('' when nothing applies): a file split at another separator,
-    a TensorBoard export of one scalar, metrics with no loss, or (with ``renames``: names not
-    read as loggers' names already) the renamings.
+    a TensorBoard export of one scalar, a train loss of single steps, metrics with no loss, or
+    (with ``renames``: names not read as loggers' names already) the renamings.
     """
     lower = [n.strip().lower() for n in names]
     other = [sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]]
@@ -96,6 +121,15 @@ def missing_hint(names: list[str], *, renames: bool = True) -> str:
             "loss of the run in one file, joined on Step (columns epoch, train_loss, val_loss)"
         )
     curves = {n: _curve(n) for n in names}
+    steps = [n for n in names if STEP_NAMES.get(_key(n)) == "train_loss"]
+    if steps and "train_loss" not in curves.values():
+        return (
+            f"; {steps[0]!r} holds the loss of single steps (PyTorch Lightning's self.log with "
+            "on_step=True): log the train loss with on_epoch=True as well, which writes "
+            "'train_loss_epoch', or give the file its 'epoch' column, whose rows are averaged "
+            "per epoch when read (a DataFrame: df.groupby('epoch').mean(), the column renamed "
+            "to 'train_loss')"
+        )
     if not {"train_loss", "val_loss"} & set(curves.values()):
         metrics = [n for n, c in curves.items() if c in ("train_metric", "val_metric")]
         shown = ", ".join(map(repr, metrics))

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The curves' optional epoch of each point (see :func:`hyperlab.diagnose.inputs.check_curves`):
+#: a log with fractional epochs gives each point its own; without it point ``i`` is epoch ``i + 1``.
+AT_EPOCH = "at_epoch"
 #: The most points a run is read at; longer runs are read at this many evenly spaced epochs.
 MAX_POINTS = 400
 #: A positive loss this many times its smallest earlier value has blown up.

