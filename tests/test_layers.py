@@ -140,19 +140,23 @@ def test_the_package_imports_moved_names_from_their_new_homes(module: str) -> No
     assert not bad, f"import these from their new homes, not hyperlab.{module}: {bad}"
 
 
-#: Module families whose private names (a leading underscore) stay in their own module: a name
-#: another module of the package uses is public in its home (the storage modules split out of
-#: ``lab/storage.py``, and libpq's settings).
-PRIVATE_KEPT = (
-    "lab.storage",
-    "lab.storage_errors",
-    "lab.storage_settings",
-    "lab.storage_retries",
-    "lab.storage_tables",
-    "lab.storage_rdb",
-    "lab.storage_journal",
-    "lab.libpq",
-)
+def _dotted(path: Path) -> str:
+    """``path``'s module, ``hyperlab.``-less (a package by its own name: ``lab``)."""
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+#: Every module of the package: a private name (a leading underscore) stays in its own module;
+#: a name another module of the package uses is public in its home (the package's internal API).
+PACKAGE = {_dotted(p) for p in MODULES}
+#: The private names a module may still use from another, each kept for a reason outside the
+#: code: ``{user: {home.name}}``.
+PRIVATE_ALLOWED = {
+    # Checkpoint files of the layouts before 3 name their arrays' class by the path it had
+    # then, ``hyperlab.population.checkpoint._Array``: checkpoint.py binds the class under that
+    # name so those files still load, and the class keeps the name those files were written with.
+    "population.checkpoint": {"population.checkpoint_file._Array"},
+}
 
 
 def _private(name: str) -> bool:
@@ -160,20 +164,28 @@ def _private(name: str) -> bool:
 
 
 def _private_uses(path: Path, modules: set[str]) -> list[str]:
-    """The private names of ``modules`` (dotted, ``hyperlab.``-less) that ``path`` imports, or
-    reads from a module it imported (``from hyperlab.lab import libpq``, then ``libpq._x``)."""
+    """The private names of ``modules`` (dotted, ``hyperlab.``-less; the package itself ``""``)
+    that ``path`` imports, or reads from a module it imported (``from hyperlab.lab import
+    libpq``, or ``import hyperlab.lab.libpq as libpq``, then ``libpq._x``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     aliases = {}  # the name a module of ``modules`` is bound to in ``path``
     out = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname and alias.name.removeprefix("hyperlab.") in modules:
+                    aliases[alias.asname] = alias.name.removeprefix("hyperlab.")
         if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
             continue
-        home = node.module.removeprefix("hyperlab.")
+        if node.module != "hyperlab" and not node.module.startswith("hyperlab."):
+            continue
+        home = node.module[len("hyperlab.") :]  # "" for ``from hyperlab import ...``
         for alias in node.names:
+            name = f"{home}.{alias.name}".lstrip(".")
             if home in modules and _private(alias.name):
-                out.append(f"{home}.{alias.name}")
-            if f"{home}.{alias.name}" in modules:
-                aliases[alias.asname or alias.name] = f"{home}.{alias.name}"
+                out.append(name)
+            if name in modules:
+                aliases[alias.asname or alias.name] = name
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Attribute)
@@ -186,12 +198,19 @@ def _private_uses(path: Path, modules: set[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
-def test_no_module_uses_a_private_name_of_another_storage_module(path: Path) -> None:
+def test_no_module_uses_a_private_name_of_another_module(path: Path) -> None:
     """A private name is its module's own business; one another module needs is part of the
     package's internal API and is named so (no underscore)."""
-    own = ".".join(path.relative_to(SRC).with_suffix("").parts)
-    bad = _private_uses(path, set(PRIVATE_KEPT) - {own})
-    assert not bad, f"{path.relative_to(SRC)} uses private names of other modules: {bad}"
+    own = _dotted(path)
+    bad = set(_private_uses(path, PACKAGE - {own})) - PRIVATE_ALLOWED.get(own, set())
+    assert not bad, f"{path.relative_to(SRC)} uses private names of other modules: {sorted(bad)}"
+
+
+def test_every_private_name_allowed_is_still_used() -> None:
+    """An allowance outlives no use: each names a module and a private name it still uses."""
+    for own, names in PRIVATE_ALLOWED.items():
+        path = SRC / (own.replace(".", "/") + ".py")
+        assert names <= set(_private_uses(path, PACKAGE - {own})), own
 
 
 def test_the_private_name_rule_sees_imports_and_attributes(tmp_path: Path) -> None:
@@ -200,6 +219,17 @@ def test_the_private_name_rule_sees_imports_and_attributes(tmp_path: Path) -> No
         "from hyperlab.lab.storage_errors import _hidden, redact\n"
         "from hyperlab.lab import libpq\n"
         "libpq._given('x'), libpq.connect_args('x'), libpq.__name__\n"
+        "from hyperlab.report.trials import _value\n"
+        "from hyperlab import lab, _lazy\n"
+        "import hyperlab.report.trials as trials\n"
+        "lab._made, trials._value\n"
     )
-    uses = _private_uses(module, set(PRIVATE_KEPT))
-    assert uses == ["lab.storage_errors._hidden", "lab.libpq._given"]
+    uses = _private_uses(module, PACKAGE)
+    assert sorted(uses) == [
+        "_lazy",
+        "lab._made",
+        "lab.libpq._given",
+        "lab.storage_errors._hidden",
+        "report.trials._value",
+        "report.trials._value",
+    ]

@@ -154,10 +154,10 @@ def test_ctrl_c_between_trials_queues_no_earlier_failed_trial_again(
     study = optuna.create_study()
     earlier = study.ask({"x": FloatDistribution(0.0, 1.0)})
     study.tell(earlier, state=TrialState.FAIL)
-    func = admission._Claimed(lambda trial: 0.0, target=2)
+    func = admission.Claimed(lambda trial: 0.0, target=2)
     func.trial_id = earlier._trial_id  # (the last trial this worker ran)
     job = SimpleNamespace(trials=2, storage="journal:x")
-    loop = trial_loop._Loop(study, job, func, retries=0)  # type: ignore[arg-type]
+    loop = trial_loop.TrialLoop(study, job, func, retries=0)  # type: ignore[arg-type]
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt

@@ -130,7 +130,7 @@ def test_interrupt_is_not_lost_when_telling_the_failed_trial_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Ctrl-C in the objective leaves even if the storage then refuses the failed trial."""
-    from hyperlab.lab.admission import _Claimed
+    from hyperlab.lab.admission import Claimed
     from hyperlab.lab.trial_loop import _run_one
 
     def objective(trial: optuna.Trial) -> float:
@@ -138,7 +138,7 @@ def test_interrupt_is_not_lost_when_telling_the_failed_trial_fails(
         raise KeyboardInterrupt("SIGTERM")
 
     study = optuna.create_study()
-    func = _Claimed(objective, 5)
+    func = Claimed(objective, 5)
 
     def refuse(*args: object, **kwargs: object) -> bool:
         raise optuna.exceptions.UpdateFinishedTrialError("failed as stale elsewhere")
@@ -487,10 +487,10 @@ def test_a_worker_that_gives_up_on_the_storage_names_the_driver_s_reason() -> No
     from types import SimpleNamespace
 
     from hyperlab.errors import StorageError
-    from hyperlab.lab.trial_loop import _Loop
+    from hyperlab.lab.trial_loop import TrialLoop
 
     job = SimpleNamespace(storage="postgresql://u:topsecret@h/db", trials=1)
-    loop = _Loop(None, job, None, retries=0)  # type: ignore[arg-type]
+    loop = TrialLoop(None, job, None, retries=0)  # type: ignore[arg-type]
     with pytest.raises(StorageError) as info:
         loop._storage_error(_wrapped_refusal())  # type: ignore[arg-type]
     assert "Connection refused" in str(info.value)

@@ -302,7 +302,7 @@ def _blocking_write(
     """Make every write wait for ``release``; return an event set when the first write starts
     and the list of the steps written (or, with ``fail``, attempted before failing)."""
     started, steps = threading.Event(), []
-    write = checkpoint._write
+    write = checkpoint.write_file
 
     def slow(workdir: Path, data: Any) -> None:
         started.set()
@@ -315,7 +315,7 @@ def _blocking_write(
         assert loaded is not None
         steps.append(loaded["steps"])
 
-    monkeypatch.setattr(checkpoint, "_write", slow)
+    monkeypatch.setattr(checkpoint, "write_file", slow)
     return started, steps
 
 
@@ -405,7 +405,7 @@ def test_pauses_of_the_collector_in_two_threads_nest() -> None:
     entered, leave = threading.Event(), threading.Event()
 
     def other() -> None:
-        with checkpoint._gc_paused:
+        with checkpoint.gc_paused:
             entered.set()
             assert leave.wait(timeout=60)
 
@@ -415,7 +415,7 @@ def test_pauses_of_the_collector_in_two_threads_nest() -> None:
         thread = threading.Thread(target=other)
         thread.start()
         assert entered.wait(timeout=60)
-        with checkpoint._gc_paused:
+        with checkpoint.gc_paused:
             leave.set()
             thread.join()  # the other pause has ended: this one still holds
             assert not gc.isenabled()

@@ -142,13 +142,13 @@ def test_a_comparison_shows_each_population_methods_best_seed(tmp_path: Path) ->
 def test_the_best_population_trial_shows_the_hyperparameters_its_model_ended_with(
     tmp_path: Path,
 ) -> None:
-    from hyperlab.report.trials import _curves_of
+    from hyperlab.report.trials import curves_of
 
     hyperlab.tune(QUADRATIC, "pbt", trials=4, budget=6, runs_dir=tmp_path, name="q",
                   progress=False, report=False, tuner_options={"interval": 2})  # fmt: skip
     study = load_studies(tmp_path / "q")[0][0]
     best = study.best_trial
-    curves = _curves_of("", best)
+    curves = curves_of("", best)
     assert curves.params_at_end and curves.params == best.user_attrs["schedule"][-1]["config"]
 
 
@@ -177,7 +177,7 @@ def test_results_csv_gives_a_members_hyperparameters_at_the_end_as_report_and_su
 
 
 def test_a_learned_rate_is_shown_beside_the_configured_one() -> None:
-    from hyperlab.report.trials import _curves_of
+    from hyperlab.report.trials import curves_of
 
     trial = optuna.trial.create_trial(
         params={"lr": 0.01},
@@ -186,7 +186,7 @@ def test_a_learned_rate_is_shown_beside_the_configured_one() -> None:
         user_attrs={"schedule": [{"start": 0, "end": 2, "config": {"lr": 0.02},
                                   "learned": {"lr": 0.031}}]},
     )  # fmt: skip
-    curves = _curves_of("", trial)
+    curves = curves_of("", trial)
     assert curves.params == {"lr": 0.02} and curves.learned == {"lr": 0.031}
 
 
@@ -243,7 +243,7 @@ def test_a_members_diagnosis_reads_the_hyperparameters_its_model_ended_with(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import hyperlab.diagnose
-    from hyperlab.report.trials import _curves_of
+    from hyperlab.report.trials import curves_of
 
     seen: list[dict[str, object]] = []
 
@@ -261,7 +261,7 @@ def test_a_members_diagnosis_reads_the_hyperparameters_its_model_ended_with(
             "curves": {"train_loss": [3.0, 2.0, 1.0], "val_loss": [3.0, 2.0, 1.5]},
         },
     )
-    _curves_of("", trial)
+    curves_of("", trial)
     assert seen == [{"lr": 0.2}]
 
 

@@ -67,11 +67,11 @@ def test_single_point_curves_get_no_blank_figure_and_no_empty_diagnosis() -> Non
 
 
 def test_short_curves_are_drawn_with_markers() -> None:
-    from hyperlab.report.curves_html import _curves_figure, _curves_sections
+    from hyperlab.report.curves_html import _curves_figure, curves_sections
     from hyperlab.report.records import TrialCurves
 
     item = TrialCurves("m", 0, 0.5, {}, {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
-    assert [h for h, _ in _curves_sections([item], "curves", "t", [item])] == [
+    assert [h for h, _ in curves_sections([item], "curves", "t", [item])] == [
         "curves",
         "Diagnosis of the best trials",
     ]

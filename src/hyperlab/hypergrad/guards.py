@@ -20,9 +20,9 @@ from hyperlab.hypergrad.checkpoint import check_entries, saved_kind
 
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
 # otherwise overflow float32 parameters).
-_MAX_LR = 1e12
+MAX_LR = 1e12
 # torch.optim settings not implemented here, with the one value honoured and why.
-_UNSUPPORTED: dict[str, tuple[Any, str]] = {
+UNSUPPORTED: dict[str, tuple[Any, str]] = {
     "decoupled_weight_decay": (
         False,
         "weight_decay here is L2, added to the gradient as in Adam, not AdamW's decoupled decay",
@@ -56,7 +56,11 @@ def check_state_dict(owner: str, state: Any) -> None:
         )
     groups = state.get("param_groups") if isinstance(state, Mapping) else None
     if not isinstance(groups, list) or not isinstance(state.get("state"), Mapping):
-        got = f"the keys {sorted(map(str, state))}" if isinstance(state, Mapping) else _short(state)
+        got = (
+            f"the keys {sorted(map(str, state))}"
+            if isinstance(state, Mapping)
+            else short_repr(state)
+        )
         raise InputTypeError(
             f"{owner}.load_state_dict takes the mapping {owner}.state_dict() returns "
             f"(param_groups, a list, and state, a mapping), got {got}; nothing was loaded"
@@ -116,7 +120,7 @@ def check_saved_numbers(
     they stepped with (a rate written as NaN is refused at the step), so such an entry is no
     record of a run. Nor is a negative rate: one written below 0 is refused at the step, and
     a learned rate never goes below 0 (the additive rule stops at 0, the multiplicative one
-    and a stack's log coordinates cannot cross it). A rate above ``_MAX_LR`` can be a record
+    and a stack's log coordinates cannot cross it). A rate above ``MAX_LR`` can be a record
     (one the user wrote, stepped with before any hypergradient moved it) and loads.
 
     Args:
@@ -132,13 +136,13 @@ def check_saved_numbers(
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number or not math.isfinite(value):
             raise InputError(
-                f"{owner}.load_state_dict: the state's {field}{where} is {_short(value)}, not a "
+                f"{owner}.load_state_dict: the state's {field}{where} is {short_repr(value)}, not a "
                 "finite number (the optimizer records the values it stepped with); nothing was "
                 "loaded"
             )
         if rates and value < 0:
             raise InputError(
-                f"{owner}.load_state_dict: the state's {field}{where} is {_short(value)}, a "
+                f"{owner}.load_state_dict: the state's {field}{where} is {short_repr(value)}, a "
                 f"negative learning rate, which {owner} never steps with (it refuses one "
                 "written below 0, and a learned rate stays >= 0); nothing was loaded"
             )
@@ -175,7 +179,7 @@ def refuse_unsupported(owner: str, group: Any, where: str = "a param group") -> 
     Raises:
         InputError: naming the setting and ``where`` the group is.
     """
-    for key, (honoured, why) in _UNSUPPORTED.items():
+    for key, (honoured, why) in UNSUPPORTED.items():
         if isinstance(group, dict) and group.get(key, honoured) != honoured:
             raise InputError(
                 f"{owner}: {where} asks for {key}={group[key]!r}, which {owner} does not "
@@ -283,10 +287,10 @@ def checked_params(owner: str, params: Any) -> list[Any]:
     if isinstance(params, dict):
         raise InputTypeError(
             f"{owner} takes model.parameters() or a list of param groups, got "
-            f"{_short(params)}: a param group goes in a list, [{{'params': ...}}]"
+            f"{short_repr(params)}: a param group goes in a list, [{{'params': ...}}]"
         )
     if not isinstance(params, Iterable):
-        raise InputTypeError(f"{owner} takes the parameters to train, got {_short(params)}")
+        raise InputTypeError(f"{owner} takes the parameters to train, got {short_repr(params)}")
     listed = [_listed_group(item) if isinstance(item, dict) else item for item in params]
     tensors = [p for item in listed for p in (item["params"] if isinstance(item, dict) else [item])]
     if not tensors:
@@ -316,13 +320,13 @@ def _refuse_non_tensors(owner: str, params: list[Any]) -> list[Tensor]:
         if not isinstance(tensor, Tensor):
             hint = ": pass model.parameters()" if isinstance(tensor, torch.nn.Module) else ""
             raise InputTypeError(
-                f"{owner} takes tensors to train, got {_short(p)} as parameter {i}{hint}"
+                f"{owner} takes tensors to train, got {short_repr(p)} as parameter {i}{hint}"
             )
         out.append(tensor)
     return out
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
     """``value``'s type and the start of its repr, for a message."""
     text = " ".join(repr(value).split())  # (a tensor's repr spans lines)
     text = text if len(text) <= 80 else text[:77] + "..."
@@ -333,5 +337,5 @@ def _listed_group(group: dict[str, Any]) -> dict[str, Any]:
     """A param group whose ``params`` (a generator, say) is a list, read once."""
     ps = group.get("params", [])
     if not isinstance(ps, Tensor | Iterable):
-        raise InputTypeError(f"a param group's params must be tensors, got {_short(ps)}")
+        raise InputTypeError(f"a param group's params must be tensors, got {short_repr(ps)}")
     return {**group, "params": [ps] if isinstance(ps, Tensor) else list(ps)}

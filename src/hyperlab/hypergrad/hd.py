@@ -76,11 +76,10 @@ from hyperlab.errors import (
     check_unit,
 )
 from hyperlab.hypergrad.guards import (
-    _MAX_LR,
-    _UNSUPPORTED,
     ADAM_STATE,
+    MAX_LR,
     SGD_STATE,
-    _short,
+    UNSUPPORTED,
     adam_moments,
     check_saved_numbers,
     check_state_dict,
@@ -92,6 +91,7 @@ from hyperlab.hypergrad.guards import (
     forget_unmoved,
     refuse_sparse,
     refuse_unsupported,
+    short_repr,
 )
 
 __all__ = ["LR_HISTORY_SIZE", "SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
@@ -271,7 +271,7 @@ class HDOptimizer(Optimizer):
 
     def _check_kind(self, groups: Any) -> None:
         """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD)."""
-        needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad", *_UNSUPPORTED)]
+        needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad", *UNSUPPORTED)]
         check_state_kind(type(self).__name__, groups, needed)
 
     @torch.no_grad()
@@ -448,7 +448,7 @@ def _checked_history(
         raise InputError(
             f"{owner}.load_state_dict: the state's lr_history must be one list of rates per "
             f"param group ({n}) and its lr_history_offset one count >= 0 per group, got "
-            f"{_short(history)} and {_short(offset)}; nothing was loaded"
+            f"{short_repr(history)} and {short_repr(offset)}; nothing was loaded"
         )
     rates = ((f"[{g}][{i}]", r) for g, h in enumerate(history) for i, r in enumerate(h))
     check_saved_numbers(owner, "lr_history", rates, rates=True)
@@ -486,7 +486,7 @@ def _apply(group: dict[str, Any], h: float) -> None:
     else:
         new = max(group["lr"] - beta * h, 0.0)
     if math.isfinite(new):
-        group["lr"] = min(new, _MAX_LR)
+        group["lr"] = min(new, MAX_LR)
 
 
 class SGDHD(HDOptimizer):

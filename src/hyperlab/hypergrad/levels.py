@@ -29,9 +29,9 @@ from hyperlab.hypergrad.guards import (
 
 __all__ = ["HyperAdam", "HyperSGD", "Level"]
 
-#: A momentum or β is kept in ``[_BETA_EDGE, 1 - _BETA_EDGE]`` (clipped, as a rate is): at 0 or 1
+#: A momentum or β is kept in ``[BETA_EDGE, 1 - BETA_EDGE]`` (clipped, as a rate is): at 0 or 1
 #: its logit is undefined and Adam's bias correction divides by zero.
-_BETA_EDGE = 1e-7
+BETA_EDGE = 1e-7
 _TINY = 1e-30  # keeps 0/0 at 0 in ∂√v̂/∂β2 where v̂ = 0 (representable in float32)
 
 
@@ -47,7 +47,7 @@ def _exp(z: float) -> float:
 
 
 # name -> (value to coordinate, coordinate to value, d value / d coordinate at a coordinate)
-_TRANSFORMS: dict[
+TRANSFORMS: dict[
     str, tuple[Callable[[float], float], Callable[[float], float], Callable[[float], float]]
 ] = {
     "linear": (lambda v: v, lambda z: z, lambda z: 1.0),
@@ -365,12 +365,12 @@ class HyperAdam(Level):
 LEVELS: dict[str, type[Level]] = {"sgd": HyperSGD, "adam": HyperAdam}
 
 
-def _as_level(spec: Any) -> Level:
+def as_level(spec: Any) -> Level:
     """A Level from a name, a Level class or instance, a torch.optim class, or (name, kwargs)."""
     if isinstance(spec, Level):
         return spec
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], dict):
-        return _as_level(spec[0]) if not spec[1] else _level_class(spec[0])(**spec[1])
+        return as_level(spec[0]) if not spec[1] else _level_class(spec[0])(**spec[1])
     return _level_class(spec)()
 
 

@@ -61,8 +61,8 @@ from hyperlab.errors import (
     check_positive_int,
 )
 from hyperlab.hypergrad.guards import (
-    _MAX_LR,
-    _UNSUPPORTED,
+    MAX_LR,
+    UNSUPPORTED,
     check_saved_numbers,
     check_state_dict,
     check_state_entries,
@@ -76,7 +76,7 @@ from hyperlab.hypergrad.guards import (
     user_stacklevel,
 )
 from hyperlab.hypergrad.hd import LR_HISTORY_SIZE
-from hyperlab.hypergrad.levels import _BETA_EDGE, _TRANSFORMS, HyperAdam, HyperSGD, Level, _as_level
+from hyperlab.hypergrad.levels import BETA_EDGE, TRANSFORMS, HyperAdam, HyperSGD, Level, as_level
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
 
@@ -130,7 +130,7 @@ class StackedOptimizer(Optimizer):
         self.history_size = check_positive_int("history_size", history_size, allow_none=True)
         if isinstance(levels, (str, Level)) or not isinstance(levels, Sequence) or not levels:
             raise InputError(f"levels must be a non-empty list of optimizers, got {levels!r}")
-        self.levels = [_as_level(s) for s in levels]
+        self.levels = [as_level(s) for s in levels]
         # names each level's hyperoptimizer learns; the top level's stay fixed
         self._learn = [lv.learned() for lv in self.levels[:-1]] + [()]
         self.levels[-1].learned()  # check its settings too
@@ -245,7 +245,7 @@ class StackedOptimizer(Optimizer):
             self._check_shape(hyper)
         groups = state_dict.get("param_groups")
         # (a state saved before nesterov and dampening were kept in the groups loads too)
-        needed = [k for k in self.defaults if k not in ("nesterov", *_UNSUPPORTED)]
+        needed = [k for k in self.defaults if k not in ("nesterov", *UNSUPPORTED)]
         check_state_kind(type(self).__name__, groups, needed)
         for i, group in enumerate(groups if isinstance(groups, list) else []):
             refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
@@ -395,7 +395,7 @@ class StackedOptimizer(Optimizer):
                     owner = self.levels[0]
                 else:
                     name, psi, owner = slot, values[k - 1][slot], self.levels[k - 1]
-                to_z, from_z, dvalue = _TRANSFORMS[owner.transform(name)]
+                to_z, from_z, dvalue = TRANSFORMS[owner.transform(name)]
                 if not math.isfinite(g):
                     continue
                 z = to_z(psi)
@@ -411,12 +411,12 @@ class StackedOptimizer(Optimizer):
                 slope = dvalue(z_new)
                 # a rate stays in [0, 1e12]; in log coordinates above 0, which it never leaves
                 low = _MIN_LOG_LR if space == "log" else 0.0
-                if name == "lr" and not low <= new <= _MAX_LR:
-                    new, slope = min(max(new, low), _MAX_LR), 0.0
+                if name == "lr" and not low <= new <= MAX_LR:
+                    new, slope = min(max(new, low), MAX_LR), 0.0
                     self._warn_clipped(k, slot, new)
-                elif space == "logit" and not _BETA_EDGE <= new <= 1.0 - _BETA_EDGE:
+                elif space == "logit" and not BETA_EDGE <= new <= 1.0 - BETA_EDGE:
                     # ψ + (σ(z_new) − σ(z)) rounds onto 0 or 1 (or past them) where σ is flat
-                    new, slope = min(max(new, _BETA_EDGE), 1.0 - _BETA_EDGE), 0.0
+                    new, slope = min(max(new, BETA_EDGE), 1.0 - BETA_EDGE), 0.0
                     self._warn_clipped(k, slot, new)
                 if k == 1:
                     self._set_base(group, name, new)
@@ -455,7 +455,7 @@ def stack(*levels: Any, history_size: int | None = LR_HISTORY_SIZE) -> StackFact
     if not levels:
         raise InputError("stack() needs at least one optimizer, got none")
     size = check_positive_int("history_size", history_size, allow_none=True)
-    return StackFactory([_as_level(s) for s in levels], size)  # fail early on bad names
+    return StackFactory([as_level(s) for s in levels], size)  # fail early on bad names
 
 
 class StackFactory:

@@ -2,7 +2,7 @@
 
 A worker starts a trial only while fewer than ``trials`` trials are finished or running; two
 workers may still pass that check at once, so the new trial is *claimed* inside the objective
-(:class:`_Claimed`), before any work: trial ``k`` is admitted when the finished trials plus the
+(:class:`Claimed`), before any work: trial ``k`` is admitted when the finished trials plus the
 running or queued trials numbered below ``k`` are fewer than ``trials``. Otherwise it is failed
 at once as surplus (reason recorded) and the worker waits or leaves. Trial numbers are unique
 and given in creation order (Optuna locks the study row while numbering on a database; the
@@ -43,7 +43,7 @@ from hyperlab.lab.trial_kinds import (
 )
 
 
-class _Claimed:
+class Claimed:
     """The objective behind an admission check; remembers the trial and how it ended.
 
     With a ``guard``, a trial whose search space differs from the study's is failed, and the

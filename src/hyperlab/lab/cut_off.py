@@ -10,7 +10,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from hyperlab.lab.admission import _Claimed
+from hyperlab.lab.admission import Claimed
 from hyperlab.lab.heartbeat import requeue
 from hyperlab.lab.trial_kinds import INTERRUPT_REASON, NOT_REQUEUED, progress
 
@@ -43,21 +43,21 @@ def fail_interrupted(
     return n
 
 
-def _keep_retry(study: optuna.Study, trial_id: int, target: int) -> None:
+def keep_retry(study: optuna.Study, trial_id: int, target: int) -> None:
     """A re-queued configuration that lost its slot in a race is queued again, not dropped."""
     trial = study._storage.get_trial(trial_id)
     if "failed_trial" in trial.system_attrs and progress(study)[0] < target:
         requeue(study, trial, max_retry=None, reason=trial.user_attrs.get("retry_reason", ""))
 
 
-def _recover_stale(study: optuna.Study) -> None:
+def recover_stale(study: optuna.Study) -> None:
     """Fail (and re-queue) trials whose worker stopped beating; a no-op without heartbeats."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
 
 
-def _requeue_interrupted(study: optuna.Study, func: _Claimed) -> None:
+def requeue_interrupted(study: optuna.Study, func: Claimed) -> None:
     """After Ctrl-C: queue the parameters of the trial that was cut off, so a restart runs it."""
     if func.trial_id is None or func.surplus:
         return

@@ -51,17 +51,17 @@ from typing import Any
 
 from hyperlab.lab.leaderboard_markdown import markdown as markdown
 from hyperlab.lab.leaderboard_rows import (
-    _cost_rows,
-    _problem_cost_rows,
-    _problem_tests,
-    _rank_rows,
-    _rank_tests,
-    _ranks,
-    _regret_rows,
+    cost_rows,
+    problem_cost_rows,
+    problem_test_rows,
+    rank_rows,
+    rank_tests,
+    regret_rows,
+    seed_ranks,
 )
 from hyperlab.lab.leaderboard_runs import CHECKPOINTS as CHECKPOINTS
 from hyperlab.lab.leaderboard_runs import PanelRun as PanelRun
-from hyperlab.lab.leaderboard_runs import _index, _optima, _points
+from hyperlab.lab.leaderboard_runs import checkpoints_read, index_runs, problem_optima
 
 
 @dataclass
@@ -111,24 +111,24 @@ def leaderboard(
             a run that carries no cost (or a cost that is not one non-decreasing value per
             trial), or no run that reached any checkpoint of that unit.
     """
-    table = _index(runs, unit)
+    table = index_runs(runs, unit)
     tuners = sorted({r.tuner for r in runs})
     problems = sorted({r.problem for r in runs})
-    points = _points(runs, checkpoints, unit)
-    optima = _optima(runs)
+    points = checkpoints_read(runs, checkpoints, unit)
+    optima = problem_optima(runs)
     board = Leaderboard(tuners, problems, points, None, unit=unit)
-    board.regret = _regret_rows(table, problems, tuners, points, optima, unit)
-    by_point = {p: _ranks(table, problems, tuners, p, unit) for p in points}
-    board.rank_curve = [{**row, unit: p} for p in points for row in _rank_rows(by_point[p], tuners)]
+    board.regret = regret_rows(table, problems, tuners, points, optima, unit)
+    by_point = {p: seed_ranks(table, problems, tuners, p, unit) for p in points}
+    board.rank_curve = [{**row, unit: p} for p in points for row in rank_rows(by_point[p], tuners)]
     ranks = by_point[points[-1]]
-    board.ranks = _rank_rows(ranks, tuners)
+    board.ranks = rank_rows(ranks, tuners)
     group = [t for t in tuners if t in set(reference_group)] or tuners
     by_rank = {row["tuner"]: row["mean"] for row in board.ranks}
     board.reference = min(group, key=lambda t: (by_rank[t], t))
-    board.tests = _rank_tests(ranks, tuners, board.reference)
-    board.problem_tests = _problem_tests(
+    board.tests = rank_tests(ranks, tuners, board.reference)
+    board.problem_tests = problem_test_rows(
         table, problems, tuners, board.reference, optima, (points[-1], unit)
     )
-    board.cost = _cost_rows(runs, tuners, unit, points[-1])
-    board.problem_cost = _problem_cost_rows(table, problems, tuners, unit, points[-1])
+    board.cost = cost_rows(runs, tuners, unit, points[-1])
+    board.problem_cost = problem_cost_rows(table, problems, tuners, unit, points[-1])
     return board

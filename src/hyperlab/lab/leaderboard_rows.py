@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.lab.leaderboard_runs import Key, PanelRun, Point, _at, _seeds, _within
+from hyperlab.lab.leaderboard_runs import Key, PanelRun, Point, best_at, seeds_of, trials_within
 from hyperlab.lab.stats import bootstrap_interval, mean_ranks, paired_comparison
 
 
-def _regret_rows(
+def regret_rows(
     table: dict[Key, PanelRun],
     problems: list[str],
     tuners: list[str],
@@ -24,7 +24,7 @@ def _regret_rows(
 ) -> list[dict[str, Any]]:
     rows = []
     for problem in problems:
-        seeds = _seeds(table, problem)
+        seeds = seeds_of(table, problem)
         for tuner in tuners:
             for n in points:
                 regrets = _finals(table, problem, tuner, seeds, optima[problem], (n, unit))
@@ -45,22 +45,22 @@ def _regret_rows(
     return rows
 
 
-def _ranks(
+def seed_ranks(
     table: dict[Key, PanelRun], problems: list[str], tuners: list[str], n: int, unit: str
 ) -> dict[tuple[str, int], dict[str, float]]:
     """``(problem, seed) -> {tuner: rank}`` at ``n`` (a missing value ranks last)."""
     out = {}
     for problem in problems:
-        for seed in _seeds(table, problem):
+        for seed in seeds_of(table, problem):
             # one pairing: its mean ranks are its ranks (NaN, a missing value, ranks last)
             values: dict[str, Sequence[float]] = {
-                t: [_at(table.get((problem, t, seed)), n, unit)] for t in tuners
+                t: [best_at(table.get((problem, t, seed)), n, unit)] for t in tuners
             }
             out[(problem, seed)] = mean_ranks(values)
     return out
 
 
-def _rank_rows(
+def rank_rows(
     ranks: dict[tuple[str, int], dict[str, float]], tuners: list[str]
 ) -> list[dict[str, Any]]:
     rows = []
@@ -70,7 +70,7 @@ def _rank_rows(
     return sorted(rows, key=lambda row: (row["mean"], row["tuner"]))
 
 
-def _rank_tests(
+def rank_tests(
     ranks: dict[tuple[str, int], dict[str, float]], tuners: list[str], reference: str
 ) -> list[dict[str, Any]]:
     rows = []
@@ -83,7 +83,7 @@ def _rank_tests(
     return rows
 
 
-def _problem_tests(
+def problem_test_rows(
     table: dict[Key, PanelRun],
     problems: list[str],
     tuners: list[str],
@@ -93,7 +93,7 @@ def _problem_tests(
 ) -> list[dict[str, Any]]:
     rows = []
     for problem in problems:
-        seeds = _seeds(table, problem)
+        seeds = seeds_of(table, problem)
         ref = _finals(table, problem, reference, seeds, optima[problem], n)
         for tuner in tuners:
             if tuner != reference:
@@ -113,14 +113,14 @@ def _finals(
 ) -> list[float]:
     """The regret of ``tuner`` on ``problem`` at checkpoint ``n`` (its value and unit) for each
     seed (NaN for a missing run or one that did not get that far)."""
-    return [_at(table.get((problem, tuner, s)), *n) - optimum for s in seeds]
+    return [best_at(table.get((problem, tuner, s)), *n) - optimum for s in seeds]
 
 
 def _test_fields(c: Any) -> dict[str, Any]:
     return {"n": c.n, "diff": c.diff, "p_value": c.p_value, "verdict": c.verdict}
 
 
-def _cost_rows(
+def cost_rows(
     runs: Sequence[PanelRun], tuners: list[str], unit: str = "trials", last: int = 0
 ) -> list[dict[str, Any]]:
     rows = []
@@ -150,11 +150,11 @@ def _spending(runs: Sequence[PanelRun], last: int) -> dict[str, float]:
         return {"spent": math.nan, "entries": math.nan}
     return {
         "spent": float(np.mean([float(r.cost[-1]) for r in runs if r.cost is not None])),
-        "entries": float(np.mean([_within(r, last) for r in runs])),
+        "entries": float(np.mean([trials_within(r, last) for r in runs])),
     }
 
 
-def _problem_cost_rows(
+def problem_cost_rows(
     table: dict[Key, PanelRun], problems: list[str], tuners: list[str], unit: str, last: int
 ) -> list[dict[str, Any]]:
     """Per problem and tuner: runs, mean wall time, and in a cost unit ``spent``/``entries``."""

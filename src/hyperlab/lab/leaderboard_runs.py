@@ -49,7 +49,7 @@ Key = tuple[str, str, int]
 Point = tuple[int, str]
 
 
-def _points(runs: Sequence[PanelRun], checkpoints: Sequence[int], unit: str) -> list[int]:
+def checkpoints_read(runs: Sequence[PanelRun], checkpoints: Sequence[int], unit: str) -> list[int]:
     """The checkpoints read: those some run reached, and in trials the longest run's end."""
     wanted = {_checkpoint(c) for c in checkpoints}
     if unit == "trials":
@@ -70,7 +70,7 @@ def _reach(run: PanelRun, unit: str) -> float:
     return len(run.best) if unit == "trials" or run.cost is None else float(run.cost[-1])
 
 
-def _index(runs: Sequence[PanelRun], unit: str = "trials") -> dict[Key, PanelRun]:
+def index_runs(runs: Sequence[PanelRun], unit: str = "trials") -> dict[Key, PanelRun]:
     if not runs:
         raise InputError("a leaderboard needs at least one run, got none")
     table: dict[Key, PanelRun] = {}
@@ -102,7 +102,7 @@ def _checkpoint(c: Any) -> int:
     return c
 
 
-def _optima(runs: Sequence[PanelRun]) -> dict[str, float]:
+def problem_optima(runs: Sequence[PanelRun]) -> dict[str, float]:
     """Each problem's optimum: the known one, else the best loss any run found."""
     known = {r.problem: float(r.optimum) for r in runs if r.optimum is not None}
     found: dict[str, float] = {}
@@ -113,22 +113,22 @@ def _optima(runs: Sequence[PanelRun]) -> dict[str, float]:
     return {p: known.get(p, found.get(p, math.nan)) for p in {r.problem for r in runs}}
 
 
-def _at(run: PanelRun | None, point: int, unit: str = "trials") -> float:
+def best_at(run: PanelRun | None, point: int, unit: str = "trials") -> float:
     """The best loss at ``point``: after that many trials, or over the trials finished within
     that cost (NaN when the run is missing or did not get that far)."""
     if run is None or _reach(run, unit) < point:
         return math.nan
-    last = point - 1 if unit == "trials" else _within(run, point) - 1
+    last = point - 1 if unit == "trials" else trials_within(run, point) - 1
     if last < 0:
         return math.nan
     value = float(run.best[last])
     return value if math.isfinite(value) else math.nan
 
 
-def _within(run: PanelRun, point: float) -> int:
+def trials_within(run: PanelRun, point: float) -> int:
     """How many of a run's trials had finished within cost ``point``."""
     return int(np.searchsorted(np.asarray(run.cost, dtype=float), point, side="right"))
 
 
-def _seeds(table: dict[Key, PanelRun], problem: str) -> list[int]:
+def seeds_of(table: dict[Key, PanelRun], problem: str) -> list[int]:
     return sorted({seed for (p, _, seed) in table if p == problem})

@@ -39,7 +39,7 @@ def _add_note(study: optuna.Study, note: str) -> None:
         study.set_user_attr(NOTES, [*notes, note])
 
 
-def _note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
+def note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
     """Note in the study (and so in its summary and report) a setting that could not act:
     ``stop_at_noise`` with no trial's fold scores, a pruner with no trial's intermediate
     values."""
@@ -69,7 +69,7 @@ def startup_trials(sampler: Any) -> int | None:
     return startup if isinstance(startup, int) and not isinstance(startup, bool) else None
 
 
-def _note_startup_only(study: optuna.Study, job: StudyJob, known_at_start: int | None) -> None:
+def note_startup_only(study: optuna.Study, job: StudyJob, known_at_start: int | None) -> None:
     """Note a tuner that drew every trial of the study from its start-up design when the
     design's size was not known as the run began (a tuner that sizes it from the search space,
     on an objective whose space only its first trial shows), so the run could not warn then;

@@ -39,11 +39,11 @@ from pathlib import Path
 
 from hyperlab.errors import InputError
 from hyperlab.lab.damage import storage_file
-from hyperlab.lab.repair_files import _dispose
-from hyperlab.lab.repair_journal import _recover_journal
+from hyperlab.lab.repair_files import dispose_engine
+from hyperlab.lab.repair_journal import recover_journal
 from hyperlab.lab.repair_lines import PLACEHOLDER as PLACEHOLDER
 from hyperlab.lab.repair_sqlite import Gap as Gap
-from hyperlab.lab.repair_sqlite import _recover_sqlite
+from hyperlab.lab.repair_sqlite import recover_sqlite
 
 _FILE_URLS = ("journal:", "sqlite:///")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -120,9 +120,9 @@ def recover(target: str | Path) -> Recovery:
     with _run_locked(folder):
         _check_no_workers(url)
         if url.startswith("journal:"):
-            kept, lost = _recover_journal(path)
+            kept, lost = recover_journal(path)
         else:
-            kept, lost = _recover_sqlite(path)
+            kept, lost = recover_sqlite(path)
     return _summary(url, kept, lost, path if url.startswith("journal:") else None)
 
 
@@ -200,5 +200,5 @@ def _summary(url: str, kept: Path | None, lost: list[str], journal: Path | None)
         for trial in storage.get_all_trials(study._study_id, deepcopy=False):
             counts["SURPLUS" if is_surplus(trial) else trial.state.name] += 1
     doubts = end_doubts(storage, journal) if journal is not None else []
-    _dispose(storage)
+    dispose_engine(storage)
     return Recovery(url, kept, len(studies), dict(counts), lost, doubts)

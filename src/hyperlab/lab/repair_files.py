@@ -12,13 +12,13 @@ from typing import Any
 from hyperlab.lab.damage import side_file
 
 
-def _dispose(storage: Any) -> None:
+def dispose_engine(storage: Any) -> None:
     engine = getattr(storage, "engine", None)
     if engine is not None:
         engine.dispose()  # let go of the file
 
 
-def _replace(path: Path, fresh: Path) -> Path:
+def replace_file(path: Path, fresh: Path) -> Path:
     """Move ``path`` (and a SQLite file's ``-wal``/``-shm``) aside and ``fresh`` into its place."""
     kept = side_file(path)
     os.replace(path, kept)

@@ -21,17 +21,17 @@ from optuna.trial import TrialState
 from hyperlab.errors import StorageError
 from hyperlab.lab.damage import not_a_journal
 from hyperlab.lab.journal import FlockLock
-from hyperlab.lab.repair_files import _replace
-from hyperlab.lab.repair_lines import _CREATE_TRIAL, PLACEHOLDER, _salvage_lines
+from hyperlab.lab.repair_files import replace_file
+from hyperlab.lab.repair_lines import CREATE_TRIAL, PLACEHOLDER, salvage_lines
 
 
-def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
+def recover_journal(path: Path) -> tuple[Path | None, list[str]]:
     """Rewrite a journal file from its intact records; ``(kept original, what was lost)``."""
     _check_journal(path)  # (before the lock, whose file another program's file would get)
     lock = FlockLock(str(path))
     lock.acquire()  # no writer appends meanwhile
     try:
-        salvaged = _salvage_lines(path.read_bytes())
+        salvaged = salvage_lines(path.read_bytes())
         exposed: set[int] = set()
         storage, memory, dropped = _replay(salvaged.records, exposed)
         if not (salvaged.changed or dropped):
@@ -45,7 +45,7 @@ def _recover_journal(path: Path) -> tuple[Path | None, list[str]]:
                 f.write((json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
-        return _replace(path, fresh), lost
+        return replace_file(path, fresh), lost
     finally:
         lock.release()
 
@@ -67,7 +67,7 @@ def _exposed(records: list[tuple[int, dict[str, Any]]], damaged: list[int]) -> s
             exposed |= open_ids
             pending.pop(0)
         op, state = record.get("op_code"), record.get("state", 0)
-        if op == _CREATE_TRIAL:
+        if op == CREATE_TRIAL:
             if pending and pending[0] == number:
                 exposed.add(created)
             if state not in _FINISHED:

@@ -22,7 +22,7 @@ PLACEHOLDER = "hyperlab:placeholder_for_line"
 
 
 _CREATE_STUDY = 0  # Optuna's journal operation code for "create study"
-_CREATE_TRIAL = 4  # Optuna's journal operation code for "create trial"
+CREATE_TRIAL = 4  # Optuna's journal operation code for "create trial"
 
 
 @dataclass
@@ -45,7 +45,7 @@ class _Lines:
     studies: dict[int, bytes] = field(default_factory=dict)
 
 
-def _salvage_lines(data: bytes) -> _Lines:
+def salvage_lines(data: bytes) -> _Lines:
     """Every whole record of a journal file's bytes, and what was lost."""
     out = _Lines()
     lines = data.split(b"\n")
@@ -79,7 +79,7 @@ def _salvage_line(out: _Lines, number: int, line: bytes, complete: bool) -> None
     if whole:  # records appended after one cut off mid-write
         out.records.extend((number, r) for r in whole)
         out.lost.append(f"line {number}: a record cut off mid-write ({len(whole)} after it kept)")
-    elif complete and line.startswith(RECORD_START + str(_CREATE_TRIAL).encode() + b","):
+    elif complete and line.startswith(RECORD_START + str(CREATE_TRIAL).encode() + b","):
         out.records.append((number, _placeholder(number, line, out.records)))
         out.lost.append(
             f"line {number}: damaged; the trial it created is kept, failed unless later "
@@ -135,7 +135,7 @@ def _restore_lost_creations(out: _Lines) -> None:
         while at + 1 < len(out.damaged) and out.damaged[at + 1][0] <= i:
             at += 1
             room = out.damaged[at][2] // _SHORTEST + 1
-        if record.get("op_code") == _CREATE_TRIAL:
+        if record.get("op_code") == CREATE_TRIAL:
             created += 1
             continue
         trial_id = record.get("trial_id")
@@ -181,7 +181,7 @@ def _restore_lost_studies(out: _Lines) -> None:
         if found is None or found["study_name"] in names:
             said.add(len(names))
             trials = sum(
-                r.get("op_code") == _CREATE_TRIAL and r.get("study_id") == len(names)
+                r.get("op_code") == CREATE_TRIAL and r.get("study_id") == len(names)
                 for _, r in out.records
             )
             out.lost.append(
@@ -232,7 +232,7 @@ def _study_of_worker(
     """The study of the last trial that ``worker`` created before ``records[stop]``."""
     for i in range(stop - 1, -1, -1):
         record = records[i][1]
-        if record.get("op_code") == _CREATE_TRIAL and record.get("worker_id") == worker:
+        if record.get("op_code") == CREATE_TRIAL and record.get("worker_id") == worker:
             study_id = record.get("study_id")
             return study_id if type(study_id) is int else None
     return None
@@ -253,7 +253,7 @@ def _placeholder(
     elif study is not None:
         study_id = int(study[1])
     else:  # the study of the last trial created before it
-        creates = [r for _, r in before if r.get("op_code") == _CREATE_TRIAL]
+        creates = [r for _, r in before if r.get("op_code") == CREATE_TRIAL]
         study_id = creates[-1].get("study_id", 0) if creates else 0
     start = datetime.now(timezone.utc).isoformat()
     found = re.search(rb'"datetime_start":"([^"]+)"', line)
@@ -263,7 +263,7 @@ def _placeholder(
         except (ValueError, UnicodeDecodeError):
             pass
     return {
-        "op_code": _CREATE_TRIAL,
+        "op_code": CREATE_TRIAL,
         "worker_id": "hyperlab-recover",
         "study_id": study_id,
         "datetime_start": start,

@@ -18,10 +18,10 @@ import optuna
 
 from hyperlab.errors import StorageError
 from hyperlab.lab.damage import sqlite_problem
-from hyperlab.lab.repair_files import _dispose, _replace
+from hyperlab.lab.repair_files import dispose_engine, replace_file
 
 
-def _recover_sqlite(path: Path) -> tuple[Path | None, list[str]]:
+def recover_sqlite(path: Path) -> tuple[Path | None, list[str]]:
     """Copy what can be read of a SQLite file into a fresh one; ``(kept original, lost)``."""
     copy = path.with_name(path.name + ".salvage-src")  # the original is only ever read
     scratch = path.with_name(path.name + ".salvage")
@@ -44,7 +44,7 @@ def _recover_sqlite(path: Path) -> tuple[Path | None, list[str]]:
     finally:
         _remove_db(copy)
         _remove_db(scratch)
-    return _replace(path, fresh), lost
+    return replace_file(path, fresh), lost
 
 
 def _remove_db(path: Path) -> None:
@@ -200,8 +200,8 @@ def _copy_studies(source_path: Path, target_path: Path, rows: _Rows) -> list[str
                 lost += _copy_trial(copy, trial, rows.damage(trial._trial_id))
     finally:
         optuna.logging.set_verbosity(verbosity)
-        _dispose(source)
-        _dispose(target)
+        dispose_engine(source)
+        dispose_engine(target)
     return lost
 
 

@@ -18,13 +18,13 @@ from hyperlab.errors import HyperlabError, InputError, RunConflictError
 from hyperlab.lab import urls
 from hyperlab.lab.run_paths import (
     SPEC_FILE,
-    _absolute,
-    _check_folder,
-    _check_opens,
-    _file_storage,
-    _lab_made,
+    absolute_url,
+    check_folder,
+    check_opens,
+    file_url_parts,
+    lab_made,
 )
-from hyperlab.lab.runspec import _RUN_KEYS, RunSpec, _now, _spec_fields, versions
+from hyperlab.lab.runspec import RUN_KEYS, RunSpec, spec_fields, timestamp_now, versions
 from hyperlab.registry import TUNERS
 
 
@@ -86,14 +86,14 @@ class RunDir:
             InputError: The folder holds no run, or its ``run.json`` is damaged (the message
                 names the missing or bad keys).
         """
-        _check_folder(self.path)
+        check_folder(self.path)
         if not self.spec_path.exists():
             raise InputError(f"{str(self.path)!r} is not a hyperlab run directory (no {SPEC_FILE})")
         try:
             data = json.loads(self.spec_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{str(self.spec_path)!r} is not valid JSON: {exc}") from None
-        spec = RunSpec(**_spec_fields(data, self.spec_path))
+        spec = RunSpec(**spec_fields(data, self.spec_path))
         spec.storage = self._usable(spec.storage)
         return spec
 
@@ -117,14 +117,14 @@ class RunDir:
             StorageError: The storage cannot be opened.
         """
         self._check_not_foreign()
-        spec.storage = _absolute(spec.storage) if spec.storage else ""
+        spec.storage = absolute_url(spec.storage) if spec.storage else ""
         self._check_storage_place(spec.storage)  # before anything is cleared
         urls.remember(spec.storage)  # the old run's studies may need the password to go
         if overwrite and self.exists():
             self._check_ours()
             self._check_no_workers()
             if spec.storage and not self.holds_storage(spec.storage):
-                _check_opens(spec.storage)  # a storage that fails must not cost the old run
+                check_opens(spec.storage)  # a storage that fails must not cost the old run
             self.clear()
         old = self.load_spec() if self.exists() else None
         unused = None
@@ -156,7 +156,9 @@ class RunDir:
         if unused is not None:
             self._drop_unused_studies(unused, spec)
         # a run set up again keeps its identity, which its studies record (lab/claim.py)
-        spec.created = spec.created or (unused.created if unused is not None else "") or _now()
+        spec.created = (
+            spec.created or (unused.created if unused is not None else "") or timestamp_now()
+        )
         spec.versions = versions(_tuner_packages(spec.tuners))
         data = spec.to_dict()
         data["storage"] = self._portable(data["storage"])
@@ -191,7 +193,7 @@ class RunDir:
                 warnings.warn(f"the old run's studies were not deleted: {exc}", stacklevel=3)
         self._forget_storages()
         for entry in self.path.iterdir():
-            if not _lab_made(entry.name) or entry.name == ".lock":
+            if not lab_made(entry.name) or entry.name == ".lock":
                 continue
             if (entry / SPEC_FILE).exists():
                 continue  # a run of its own (``--runs-dir`` this folder), named as the lab's
@@ -210,12 +212,12 @@ class RunDir:
         """
         if not url or not self._inside(url):
             return
-        path = Path(_file_storage(url)[1] or "").resolve()
+        path = Path(file_url_parts(url)[1] or "").resolve()
         folder = self.path.resolve()
         if path == folder or path.is_dir():
             raise InputError(f"storage {url!r} names a folder: name a file, e.g. study.db in it")
         first = path.relative_to(folder).parts[0]
-        if _lab_made(first) and not first.startswith("study."):
+        if lab_made(first) and not first.startswith("study."):
             raise InputError(
                 f"storage {url!r} names {first!r}, a file the lab writes in the run folder: "
                 "name another file (the default is study.db, or study.journal for workers)"
@@ -230,7 +232,7 @@ class RunDir:
             data = json.loads(self.spec_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return  # unreadable: a damaged record of ours (a crash mid-write) may be cleared
-        if isinstance(data, dict) and not set(data) & _RUN_KEYS:
+        if isinstance(data, dict) and not set(data) & RUN_KEYS:
             raise InputError(
                 f"{str(self.spec_path)!r} is not a hyperlab run's record (its keys: "
                 f"{sorted(data)[:6]}); --overwrite clears only hyperlab runs: choose another "
@@ -245,7 +247,7 @@ class RunDir:
             raise InputError(f"{str(self.path)!r} exists and is not a folder")
         if self.exists():
             return
-        found = sorted(e.name for e in self.path.iterdir() if not _lab_made(e.name))
+        found = sorted(e.name for e in self.path.iterdir() if not lab_made(e.name))
         if found:
             shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
             raise InputError(
@@ -255,11 +257,11 @@ class RunDir:
 
     def holds_storage(self, url: str) -> bool:
         """Whether ``url`` is a storage file inside this folder (it moves with the folder)."""
-        return self._inside(_absolute(url))
+        return self._inside(absolute_url(url))
 
     def _inside(self, url: str) -> bool:
         """Whether ``url`` is a storage file inside this folder."""
-        _kind, path = _file_storage(url)
+        _kind, path = file_url_parts(url)
         if path is None:
             return False
         try:
@@ -291,7 +293,7 @@ class RunDir:
         """Delete the studies of a recorded run that holds no trial and is set up again as
         ``spec``, less those ``spec`` reuses (its own, in the same storage): a worker started
         as the old ``--create-only`` said would otherwise run trials the run no longer reads."""
-        _kind, path = _file_storage(unused.storage)
+        _kind, path = file_url_parts(unused.storage)
         if path is not None and not Path(path).exists():
             return
         same = unused.storage == spec.storage
@@ -335,7 +337,7 @@ class RunDir:
         population = self.path / "population"
         if population.is_dir() and any(population.iterdir()):
             return True  # a population's checkpoints: its trials are written when it ends
-        _kind, path = _file_storage(spec.storage)
+        _kind, path = file_url_parts(spec.storage)
         if path is not None and not Path(path).exists():
             return not self._inside(spec.storage)
         try:
@@ -348,7 +350,7 @@ class RunDir:
 
     def _portable(self, url: str) -> str:
         """``url`` as recorded: a storage file inside the folder is named relative to it."""
-        kind, path = _file_storage(url)
+        kind, path = file_url_parts(url)
         if path is None:
             return url
         try:
@@ -360,7 +362,7 @@ class RunDir:
     def _usable(self, url: str) -> str:
         """A recorded URL to connect with: relative files are in this folder (wherever it has
         been moved or copied to), and a password comes from the environment."""
-        kind, path = _file_storage(url)
+        kind, path = file_url_parts(url)
         if path is not None and not Path(path).is_absolute():
             return f"{kind}{(self.path.resolve() / path).as_posix()}"
         return urls.with_secret(url)

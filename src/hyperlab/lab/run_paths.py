@@ -53,7 +53,7 @@ def check_name(name: object) -> str:
     return name
 
 
-def _file_storage(url: str) -> tuple[str, str | None]:
+def file_url_parts(url: str) -> tuple[str, str | None]:
     """``(prefix, path)`` of a SQLite or journal URL, ``(url, None)`` for anything else."""
     for prefix in ("sqlite:///", "journal:"):
         if url.startswith(prefix) and url != prefix:
@@ -61,26 +61,26 @@ def _file_storage(url: str) -> tuple[str, str | None]:
     return url, None
 
 
-def _absolute(url: str) -> str:
+def absolute_url(url: str) -> str:
     """A SQLite or journal URL with its path made absolute (from the current folder)."""
-    kind, path = _file_storage(url)
+    kind, path = file_url_parts(url)
     if path is None or path.startswith(":memory:"):
         return url
     return f"{kind}{Path(path).resolve().as_posix()}"
 
 
-def _lab_made(name: str) -> bool:
+def lab_made(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in LAB_FILES)
 
 
-def _check_opens(url: str) -> None:
+def check_opens(url: str) -> None:
     """Open the storage once, so a bad URL fails before the run is recorded."""
     from hyperlab.lab.storage import open_storage
 
     open_storage(url)
 
 
-def _check_folder(path: Path) -> None:
+def check_folder(path: Path) -> None:
     """Raise :class:`DataNotFoundError` when the run folder ``path`` is missing, and
     :class:`InputError` when it is a file."""
     if not path.exists():

@@ -18,14 +18,14 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.errors import HyperlabError, InputError
-from hyperlab.lab.admission import _Claimed
+from hyperlab.lab.admission import Claimed
 from hyperlab.lab.cut_off import fail_interrupted as fail_interrupted
 from hyperlab.lab.held_out import record_test_score as record_test_score
 from hyperlab.lab.identity import SpaceGuard
 from hyperlab.lab.notes import (
     TrendWatch,
-    _note_startup_only,
-    _note_unused_settings,
+    note_startup_only,
+    note_unused_settings,
     startup_trials,
 )
 from hyperlab.lab.objective import UserObjective, make_objective, planned
@@ -35,8 +35,8 @@ from hyperlab.lab.storage_errors import storage_failures
 from hyperlab.lab.study_job import StudyJob as StudyJob
 from hyperlab.lab.study_job import build_study as build_study
 from hyperlab.lab.study_job import resumed_seed as resumed_seed
-from hyperlab.lab.trial_loop import _DONE, _RETRY, _Loop
-from hyperlab.lab.worker_logs import _configure_worker
+from hyperlab.lab.trial_loop import DONE, RETRY, TrialLoop
+from hyperlab.lab.worker_logs import configure_worker
 from hyperlab.registry import TASKS
 from hyperlab.stops import DRIVING, clear_failure_stop, settle_failure_stop
 from hyperlab.tasks.base import Task
@@ -101,7 +101,7 @@ def run_job(
             failed with a reason and its parameters are queued again.
         StorageError: The storage kept failing.
     """
-    _configure_worker()
+    configure_worker()
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
     # a storage down or hung past the retries (the loop's, the storage's) ends the process
     # with an error that names it, not a traceback
@@ -115,12 +115,12 @@ def run_job(
         if owner:
             fail_interrupted(study)
         guard = SpaceGuard(study)  # a changed search space must not join the study's trials
-        func = _Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
+        func = Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
         startup = startup_trials(study.sampler)  # (None: not known before the first trial)
-        loop = _Loop(study, job, func, storage_retries)
+        loop = TrialLoop(study, job, func, storage_retries)
         _run_trials(study, job, loop, on_trial, wait, max_trials, poll)
-        _note_unused_settings(study, job)
-        _note_startup_only(study, job, startup)
+        note_unused_settings(study, job)
+        note_startup_only(study, job, startup)
         _tidy_heartbeats(study)
         settle_failure_stop(study, job.trials)  # another process may have finished the study
     if owner and job.test_score and task is not None:
@@ -131,7 +131,7 @@ def run_job(
 def _run_trials(
     study: optuna.Study,
     job: StudyJob,
-    loop: _Loop,
+    loop: TrialLoop,
     on_trial: Callable[[], None] | None,
     wait: bool,
     max_trials: int | None,
@@ -142,9 +142,9 @@ def _run_trials(
     trend = TrendWatch(study)
     while max_trials is None or loop.ran < max_trials:
         step = loop.step(wait, poll)
-        if step == _DONE:
+        if step == DONE:
             break
-        if step == _RETRY:
+        if step == RETRY:
             continue
         if loop.after_trial():
             break

@@ -202,7 +202,7 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} characters)"
 
 
-def _now() -> str:
+def timestamp_now() -> str:
     """The time a run is created, to the microsecond: it identifies the run (its studies record
     it), so two runs started in one second get two identities."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
@@ -247,10 +247,10 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 #: Settings every hyperlab ``run.json`` holds (one of them tells a run's record from another's).
-_RUN_KEYS = {"kind", "tuners", "pruners", "seeds", "trials"}
+RUN_KEYS = {"kind", "tuners", "pruners", "seeds", "trials"}
 
 
-def _spec_fields(data: Any, path: Path) -> dict[str, Any]:
+def spec_fields(data: Any, path: Path) -> dict[str, Any]:
     """The settings of a loaded ``run.json`` that :class:`RunSpec` knows, each checked.
 
     Raises:

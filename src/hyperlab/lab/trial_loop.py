@@ -14,27 +14,27 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.errors import StorageError
-from hyperlab.lab.admission import _Claimed, fail_unasked
-from hyperlab.lab.cut_off import _keep_retry, _recover_stale, _requeue_interrupted
+from hyperlab.lab.admission import Claimed, fail_unasked
+from hyperlab.lab.cut_off import keep_retry, recover_stale, requeue_interrupted
 from hyperlab.lab.storage_errors import error_chain, is_transient, redact, transient_cause
 from hyperlab.lab.study_job import StudyJob
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.stops import failures_reason, stop_for_failures
 
-_DONE, _RETRY, _RAN = "done", "retry", "ran"
+DONE, RETRY, RAN = "done", "retry", "ran"
 
 
-class _Loop:
+class TrialLoop:
     """One worker's trial loop over a study: counts, retries and failure limits."""
 
-    def __init__(self, study: optuna.Study, job: StudyJob, func: _Claimed, retries: int) -> None:
+    def __init__(self, study: optuna.Study, job: StudyJob, func: Claimed, retries: int) -> None:
         self.study, self.job, self.func, self.retries = study, job, func, retries
         self.failures = self.ran = self.errors = 0
         self.max_failures = max(10, job.trials)
 
     def step(self, wait: bool, poll: float) -> str:
-        """Run one trial if one is left to claim: :data:`_DONE` when the study needs no more
-        from this worker, :data:`_RETRY` to look again, :data:`_RAN` after a trial."""
+        """Run one trial if one is left to claim: :data:`DONE` when the study needs no more
+        from this worker, :data:`RETRY` to look again, :data:`RAN` after a trial."""
         study, target = self.study, self.job.trials
         # no trial of this step yet: an interrupt while looking or waiting cuts off none (the
         # last trial run here is finished; failed, its parameters are not queued again)
@@ -42,35 +42,35 @@ class _Loop:
         try:
             finished, claimed = progress(study, pending=wait)
             if finished >= target or study.user_attrs.get("stopped_at_noise"):
-                return _DONE
+                return DONE
             if claimed >= target:
                 if not wait:
                     # a dead worker's trial holds its slot until someone fails it: a one-trial
                     # task (Dask) that left without looking would be sent again for ever
-                    _recover_stale(study)
-                    return _DONE if progress(study)[1] >= target else _RETRY
+                    recover_stale(study)
+                    return DONE if progress(study)[1] >= target else RETRY
                 time.sleep(poll)
-                _recover_stale(study)  # (study.optimize does this before each trial itself)
-                return _RETRY
+                recover_stale(study)  # (study.optimize does this before each trial itself)
+                return RETRY
             if _exhausted(study, finished, target):
-                return _DONE
+                return DONE
             _run_one(study, self.func)
             if self.func.conflict is not None:
                 raise self.func.conflict
             self.errors = 0
         except KeyboardInterrupt:
-            _requeue_interrupted(study, self.func)
+            requeue_interrupted(study, self.func)
             raise
         except optuna.exceptions.UpdateFinishedTrialError:
             # Another worker failed our trial as stale (we were too slow to beat); its
             # parameters were queued again there, so this result is dropped, never counted.
-            return _RETRY
+            return RETRY
         except Exception as exc:
             if not _finished_elsewhere(exc):
                 self._storage_error(exc)
-            return _RETRY
+            return RETRY
         self.ran += 1
-        return _RAN
+        return RAN
 
     def _storage_error(self, exc: Exception) -> None:
         """Back off after a transient storage error; re-raise any other error, or a transient
@@ -91,7 +91,7 @@ class _Loop:
         """Book the trial just run; ``True`` when the study stops for too many failures."""
         func, study = self.func, self.study
         if func.surplus and func.trial_id is not None:
-            _keep_retry(study, func.trial_id, self.job.trials)
+            keep_retry(study, func.trial_id, self.job.trials)
         if func.surplus:
             return False
         last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None
@@ -130,7 +130,7 @@ def _exhausted(study: optuna.Study, finished: int, target: int) -> bool:
     return True
 
 
-def _run_one(study: optuna.Study, func: _Claimed) -> None:
+def _run_one(study: optuna.Study, func: Claimed) -> None:
     """One trial; an interrupt of its objective always leaves as ``KeyboardInterrupt``.
 
     Optuna re-raises the objective's ``KeyboardInterrupt`` after telling the failed trial, but

@@ -15,7 +15,7 @@ from hyperlab.errors import RunConflictError, SettingError
 from hyperlab.lab.trial_kinds import SurplusTrial
 
 
-def _configure_worker() -> None:
+def configure_worker() -> None:
     """Settings for a process that trains small networks (one thread each is fastest)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch when imported later
     if "torch" in sys.modules:

@@ -37,7 +37,7 @@ from hyperlab.lab.storage_settings import check_heartbeats
 from hyperlab.lab.study_job import StudyJob, build_study
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.lab.urls import storage_file
-from hyperlab.lab.worker_logs import _configure_worker
+from hyperlab.lab.worker_logs import configure_worker
 from hyperlab.registry import TASKS
 from hyperlab.stops import clear_failure_stop
 
@@ -77,7 +77,7 @@ def create_studies(jobs: list[StudyJob]) -> list[optuna.Study]:
         InputError: A job has no registered task (a Python objective cannot be shipped to
             workers on other machines).
     """
-    _configure_worker()
+    configure_worker()
     studies = []
     for job in jobs:
         if job.task is None:

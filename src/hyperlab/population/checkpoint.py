@@ -48,9 +48,9 @@ import numpy as np
 from hyperlab.errors import InputTypeError
 from hyperlab.folder_lock import folder_lock
 from hyperlab.population.checkpoint_file import FILE as FILE
+from hyperlab.population.checkpoint_file import Serialized, load_file, write_file
 from hyperlab.population.checkpoint_file import _Array as _Array  # (earlier files name it here)
-from hyperlab.population.checkpoint_file import _load, _Serialized, _write
-from hyperlab.population.gc_pause import _gc_paused
+from hyperlab.population.gc_pause import gc_paused
 
 #: The lock file's name inside the work folder.
 LOCK = "population.lock"
@@ -70,7 +70,7 @@ def locked(workdir: Path) -> Iterator[None]:
 
 def save(workdir: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as the checkpoint of ``workdir`` (made if missing), now."""
-    _write(workdir, _serialize(payload))
+    write_file(workdir, _serialize(payload))
 
 
 def load(workdir: Path) -> dict[str, Any] | None:
@@ -80,8 +80,8 @@ def load(workdir: Path) -> dict[str, Any] | None:
         InputError: The file is damaged (cut short, bytes after its end, not a checkpoint)
             or was written by a newer version of hyperlab; the message names the file.
     """
-    with _gc_paused:
-        return _load(workdir / FILE)
+    with gc_paused:
+        return load_file(workdir / FILE)
 
 
 class Writer:
@@ -106,7 +106,7 @@ class Writer:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._cond = threading.Condition()
-        self._next: _Serialized | None = None  # the payload to write next (guarded)
+        self._next: Serialized | None = None  # the payload to write next (guarded)
         self._busy = False  # a write is in flight (guarded)
         self._closed = False  # the thread is to end once idle (guarded)
 
@@ -119,7 +119,7 @@ class Writer:
                 holds a lock or a lambda, say); the message names it.
         """
         began = time.perf_counter()
-        with _gc_paused:
+        with gc_paused:
             self.check()
             data = _serialize_checked(payload, "the population")
             self._start()  # before anything waits for the thread
@@ -139,7 +139,7 @@ class Writer:
             OSError: A write failed (the error it met).
         """
         began = time.perf_counter()
-        with _gc_paused:
+        with gc_paused:
             self._wait_idle()
         self.seconds += time.perf_counter() - began
         self.check()
@@ -176,7 +176,7 @@ class Writer:
         thread.start()
         self._thread = thread
 
-    def _hand_over(self, data: _Serialized) -> None:
+    def _hand_over(self, data: Serialized) -> None:
         """Make ``data`` the payload to write next, replacing one still waiting."""
         with self._cond:
             self.replaced += self._next is not None
@@ -198,7 +198,7 @@ class Writer:
             finally:
                 self._written(began)
 
-    def _take(self) -> _Serialized | None:
+    def _take(self) -> Serialized | None:
         """The next payload to write (marked in flight), waiting for one; ``None`` once closed
         with nothing waiting. A payload waiting behind a failed write is dropped, not written."""
         while True:
@@ -221,11 +221,11 @@ class Writer:
                 self._next = None
             self._cond.notify_all()
 
-    def _run(self, data: _Serialized) -> None:
+    def _run(self, data: Serialized) -> None:
         """Write ``data``; an error is kept for the caller's next save, check or wait."""
         try:
-            with _gc_paused:  # a collection would hold the interpreter lock
-                _write(self.workdir, data)
+            with gc_paused:  # a collection would hold the interpreter lock
+                write_file(self.workdir, data)
         except BaseException as exc:  # handed to the caller's next save, check or wait
             with self._cond:
                 self._error = exc
@@ -286,7 +286,7 @@ def fingerprint(obj: Any, what: str) -> bytes:
     return digest.digest()
 
 
-def _serialize_checked(payload: Any, what: str) -> _Serialized:
+def _serialize_checked(payload: Any, what: str) -> Serialized:
     """:func:`_serialize`, with a failure to pickle named as an :class:`InputTypeError`."""
     try:
         return _serialize(payload)
@@ -296,11 +296,11 @@ def _serialize_checked(payload: Any, what: str) -> _Serialized:
         ) from exc
 
 
-def _serialize(payload: Any) -> _Serialized:
+def _serialize(payload: Any) -> Serialized:
     """``payload`` pickled now (protocol 5); the arrays' bytes stay in their memory, which a
     task never changes, until written."""
     buffers: list[pickle.PickleBuffer] = []
     stream = io.BytesIO()
-    with _gc_paused:
+    with gc_paused:
         _Pickler(stream, protocol=5, buffer_callback=buffers.append).dump(payload)
-    return _Serialized(stream.getvalue(), [b.raw() for b in buffers])
+    return Serialized(stream.getvalue(), [b.raw() for b in buffers])

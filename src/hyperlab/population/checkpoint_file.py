@@ -38,7 +38,7 @@ class _Array:
     requires_grad: bool
 
 
-def _load(path: Path) -> dict[str, Any] | None:
+def load_file(path: Path) -> dict[str, Any] | None:
     try:
         return _read(path) if path.exists() else None
     except _Damaged as exc:
@@ -88,14 +88,14 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Serialized:
+class Serialized:
     """A payload pickled with its arrays' bytes out of band (still in the arrays' memory)."""
 
     head: bytes
     buffers: list[memoryview]
 
 
-def _write(workdir: Path, data: _Serialized) -> None:
+def write_file(workdir: Path, data: Serialized) -> None:
     """Write a serialized payload: the index, then every array's bytes; flushed, then moved
     over the checkpoint."""
     workdir.mkdir(parents=True, exist_ok=True)

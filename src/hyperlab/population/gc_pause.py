@@ -15,7 +15,7 @@ class _GcPause:
     nest: the collector is enabled again, if it was before, when the last one ends. A class,
     not a generator: a generator's end allocates (its ``StopIteration``) just after the
     collector is back, which made the collection that came due during the pause start inside
-    the checkpoint call after all. Used as ``with _gc_paused:``.
+    the checkpoint call after all. Used as ``with gc_paused:``.
     """
 
     def __init__(self) -> None:
@@ -37,4 +37,4 @@ class _GcPause:
                 gc.enable()
 
 
-_gc_paused = _GcPause()
+gc_paused = _GcPause()

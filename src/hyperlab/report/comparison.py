@@ -15,16 +15,16 @@ from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.stats import mean_ranks, paired_comparison
 from hyperlab.report.failures import FailureGroup
-from hyperlab.report.methods import MethodSummary, _method
+from hyperlab.report.methods import MethodSummary, method_summary
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.report.run_notes import (
-    _setup_notes,
     direction_of,
     objective_label,
     options_text,
+    setup_notes,
     versions_text,
 )
-from hyperlab.report.trials import PrunedTrial, TrialCurves, _curves_of
+from hyperlab.report.trials import PrunedTrial, TrialCurves, curves_of
 
 
 @dataclass
@@ -98,7 +98,7 @@ def compare_records(run_dir: str | Path | RunDir) -> CompareRecords:
     for study, tuner, pruner, seed in load_studies(run_dir):
         grouped.setdefault(_label(tuner, pruner, spec), []).append((study, tuner, pruner, seed))
     parts = [
-        _method(label, studies, optimum, direction, spec.trials)
+        method_summary(label, studies, optimum, direction, spec.trials)
         for label, studies in grouped.items()
     ]
     loaded = {(_label(t, p, spec), s) for studies in grouped.values() for _, t, p, s in studies}
@@ -126,9 +126,9 @@ def compare_records(run_dir: str | Path | RunDir) -> CompareRecords:
         pruned=[t for p in parts for t in p.pruned],
         failures=[f for p in parts for f in p.failures],
         best_curves=[
-            _curves_of(p.summary.label, p.best, p.best_seed) for p in parts if p.best is not None
+            curves_of(p.summary.label, p.best, p.best_seed) for p in parts if p.best is not None
         ],
-        stopped=[s for p in parts for s in p.stopped] + not_started + _setup_notes(spec),
+        stopped=[s for p in parts for s in p.stopped] + not_started + setup_notes(spec),
         spec=spec_data,
         objective=objective_label(spec_data),
         direction=direction,

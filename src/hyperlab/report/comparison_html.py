@@ -9,7 +9,7 @@ from typing import Any
 
 from hyperlab.direction import regret, sign
 from hyperlab.report.comparison import CompareRecords
-from hyperlab.report.curves_html import _curves_sections
+from hyperlab.report.curves_html import curves_sections
 from hyperlab.report.failures_html import failures_html
 from hyperlab.report.page import (
     COLORS,
@@ -194,7 +194,7 @@ def render_compare(rec: CompareRecords) -> str:
         )
     if rec.failures:
         sections.append(("Failed trials", failures_html(rec.failures)))
-    sections += _curves_sections(
+    sections += curves_sections(
         rec.best_curves,
         "Learning curves of the best trials",
         "Best trial of each method",

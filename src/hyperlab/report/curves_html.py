@@ -44,7 +44,7 @@ def _drawable(items: Sequence[TrialCurves]) -> bool:
     )
 
 
-def _curves_sections(
+def curves_sections(
     items: Sequence[TrialCurves], heading: str, title: str, diagnosed: Sequence[TrialCurves]
 ) -> list[tuple[str, str]]:
     """The learning curves' section and, where there are loss curves, the diagnosis of

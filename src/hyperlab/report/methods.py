@@ -21,7 +21,7 @@ from hyperlab.lab.trial_kinds import (
 )
 from hyperlab.report.failures import FailureGroup, failure_groups
 from hyperlab.report.run_notes import unfinished_note
-from hyperlab.report.trials import PrunedTrial, _pruned_of, _sorted_best_first
+from hyperlab.report.trials import PrunedTrial, pruned_of, sorted_best_first
 from hyperlab.stops import STOP_NOTES
 
 
@@ -141,7 +141,7 @@ class _Method:
     best_seed: int | None = None  # the seed of the study that holds ``best``
 
 
-def _method(
+def method_summary(
     label: str,
     studies: list[tuple[optuna.Study, str, str, int]],
     optimum: float | None,
@@ -175,13 +175,13 @@ def _method(
         if unfinished:
             stopped.append(f"{label} seed {seed}: {unfinished}")
         trials = study.get_trials(deepcopy=False)
-        pruned += [_pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
+        pruned += [pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
         n_failed += failed_trials(study)
         n_tuner_failed += tuner_failures(study)
         n_pruner_failed += pruner_failures(study)
         n_cut_off += sum(map(is_interrupted, trials))
         failures += failure_groups(trials, label, seed)
-        candidates += [(t, seed) for t in _sorted_best_first(trials, direction)[:1]]
+        candidates += [(t, seed) for t in sorted_best_first(trials, direction)[:1]]
     missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
     if missing:
         rest = len(finals) - len(missing)
@@ -229,6 +229,6 @@ def _method(
         n_cut_off=n_cut_off,
         band=band_text(len(curves)),
     )
-    best = next(iter(_sorted_best_first([t for t, _ in candidates], direction)), None)
+    best = next(iter(sorted_best_first([t for t, _ in candidates], direction)), None)
     best_seed = next((seed for t, seed in candidates if t is best), None)
     return _Method(summary, pruned, best, stopped, metric, failures, best_seed)

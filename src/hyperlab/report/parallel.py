@@ -11,7 +11,7 @@ import numpy as np
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial
 
-from hyperlab.report.trials import _value
+from hyperlab.report.trials import trial_value
 
 
 @dataclass
@@ -42,7 +42,7 @@ def parallel_axes(trials: Sequence[FrozenTrial]) -> list[ParallelAxis]:
     name; numbers on numeric axes, log10 on log-scale ones), then the score (``value``)."""
     names = sorted({name for t in trials for name in t.params})
     axes = [_param_axis(name, trials) for name in names]
-    axes.append(_numeric_axis("value", [_value(t) for t in trials], log=False))
+    axes.append(_numeric_axis("value", [trial_value(t) for t in trials], log=False))
     return axes
 
 

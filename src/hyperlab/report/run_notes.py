@@ -80,6 +80,6 @@ def unfinished_note(study: optuna.Study, finished: int, target: int) -> str | No
     )
 
 
-def _setup_notes(spec: RunSpec) -> list[str]:
+def setup_notes(spec: RunSpec) -> list[str]:
     """What the checks of the run's setup warned about, as the report says it."""
     return [f"warned at the start: {w}" for w in spec.warnings]

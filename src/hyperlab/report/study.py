@@ -18,14 +18,14 @@ from hyperlab.lab.summary import state_counts
 from hyperlab.report.failures import FailureGroup, failure_groups
 from hyperlab.report.parallel import ParallelAxis, parallel_axes
 from hyperlab.report.population import PopulationRecords, population_records
-from hyperlab.report.run_notes import _setup_notes, objective_label, unfinished_note
+from hyperlab.report.run_notes import objective_label, setup_notes, unfinished_note
 from hyperlab.report.trials import (
     PrunedTrial,
     TrialCurves,
-    _curves_of,
-    _pruned_of,
-    _sorted_best_first,
-    _value,
+    curves_of,
+    pruned_of,
+    sorted_best_first,
+    trial_value,
 )
 
 
@@ -63,8 +63,8 @@ def study_report_records(
     history = study_records(study)
     direction = name_of(study.direction)
     trials = study.get_trials(deepcopy=False)
-    complete = _sorted_best_first(trials, direction)
-    top = [_curves_of("", t) for t in complete[:top_k]]
+    complete = sorted_best_first(trials, direction)
+    top = [curves_of("", t) for t in complete[:top_k]]
     population = population_records(study)
     importances, params_note = (
         ({}, POPULATION_PARAMS_NOTE) if population is not None else _importances(study, complete)
@@ -74,10 +74,10 @@ def study_report_records(
     if metric is None and spec is not None and test:
         task = run_task(spec)
         metric = task.metric if task is not None else None
-    finite = [t for t in complete if math.isfinite(_value(t))]
+    finite = [t for t in complete if math.isfinite(trial_value(t))]
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     notes = [stop_note(study), unfinished_note(study, finished, spec.trials) if spec else None]
-    notes += _setup_notes(spec) if spec is not None else []
+    notes += setup_notes(spec) if spec is not None else []
     return StudyRecords(
         name=study.study_name,
         history=history,
@@ -96,7 +96,7 @@ def study_report_records(
         params_note=params_note,
         counts=state_counts(study),
         epochs=used_epochs(history),
-        pruned=[_pruned_of("", None, t) for t in trials if t.state == TrialState.PRUNED],
+        pruned=[pruned_of("", None, t) for t in trials if t.state == TrialState.PRUNED],
     )
 
 

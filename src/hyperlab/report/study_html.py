@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED
-from hyperlab.report.curves_html import _curves_sections
+from hyperlab.report.curves_html import curves_sections
 from hyperlab.report.failures_html import failures_html
 from hyperlab.report.page import better, figure_html, fmt, page, value_axis
 from hyperlab.report.study import StudyRecords
@@ -121,7 +121,7 @@ def render_study(rec: StudyRecords, title: str | None = None) -> str:
         from hyperlab.report.population_html import HEADING, population_section
 
         sections.append((HEADING, population_section(rec.population)))
-    sections += _curves_sections(
+    sections += curves_sections(
         rec.top, "Learning curves of the top trials", "Top trials", rec.top[:3]
     )
     if rec.importances or rec.params_note:

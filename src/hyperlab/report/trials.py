@@ -76,17 +76,17 @@ class TrialCurves:
         return bool(self.reported_values) or any(self.curves.values())
 
 
-def _value(t: FrozenTrial) -> float:
+def trial_value(t: FrozenTrial) -> float:
     return float(t.value) if t.value is not None else math.nan
 
 
-def _sorted_best_first(trials: list[FrozenTrial], direction: str) -> list[FrozenTrial]:
+def sorted_best_first(trials: list[FrozenTrial], direction: str) -> list[FrozenTrial]:
     """Completed trials with a value, best first."""
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    return sorted(done, key=_value, reverse=direction == "maximize")
+    return sorted(done, key=trial_value, reverse=direction == "maximize")
 
 
-def _curves_of(label: str, t: FrozenTrial, seed: int | None = None) -> TrialCurves:
+def curves_of(label: str, t: FrozenTrial, seed: int | None = None) -> TrialCurves:
     curves = {k: list(v) for k, v in t.user_attrs.get("curves", {}).items()}
     reported = sorted(t.intermediate_values.items()) if not curves else []
     se = cv_std_err(t)
@@ -95,7 +95,7 @@ def _curves_of(label: str, t: FrozenTrial, seed: int | None = None) -> TrialCurv
     return TrialCurves(
         label=label,
         trial=t.number,
-        value=_value(t),
+        value=trial_value(t),
         params=params,
         params_at_end=bool(schedule),
         learned=dict(schedule[-1].get("learned") or {}) if schedule else {},
@@ -126,7 +126,7 @@ def _diagnosis(t: FrozenTrial, config: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-def _pruned_of(label: str, seed: int | None, t: FrozenTrial) -> PrunedTrial:
+def pruned_of(label: str, seed: int | None, t: FrozenTrial) -> PrunedTrial:
     reported = sorted(t.intermediate_values.items())
     return PrunedTrial(
         label=label,

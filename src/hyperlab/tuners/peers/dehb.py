@@ -39,7 +39,7 @@ from hyperlab.registry import TUNERS
 from hyperlab.tasks.base import Task
 from hyperlab.tuners.peers.base import ParamSpec, Space, require
 from hyperlab.tuners.peers.fidelity import BudgetedPeer
-from hyperlab.tuners.peers.smac import _hyperparameter
+from hyperlab.tuners.peers.smac import hyperparameter_of
 
 PACKAGE = "dehb==0.1.1"
 
@@ -86,7 +86,7 @@ class DehbSampler(BudgetedPeer):
         cfg = require("ConfigSpace", self.peer_name, PACKAGE)
         optimizer = _quiet(_load_dehb(self.peer_name))
         space = cfg.ConfigurationSpace(seed=self._seed)
-        space.add([_hyperparameter(cfg, s) for s in specs])
+        space.add([hyperparameter_of(cfg, s) for s in specs])
         folder = tempfile.mkdtemp(prefix="hyperlab-dehb-")
         with warnings.catch_warnings(), _removed_on_error(folder):
             warnings.simplefilter("ignore", DeprecationWarning)  # DEHB reads deprecated methods

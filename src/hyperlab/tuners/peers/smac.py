@@ -116,7 +116,7 @@ def smac_facade(
     cfg = require("ConfigSpace", peer_name, PACKAGE)
     smac = require("smac", peer_name, PACKAGE)
     space = cfg.ConfigurationSpace(seed=seed)
-    space.add([_hyperparameter(cfg, s) for s in specs])
+    space.add([hyperparameter_of(cfg, s) for s in specs])
     folder = tempfile.mkdtemp(prefix="hyperlab-smac-")
 
     def scenario(**settings: Any) -> Any:
@@ -137,7 +137,7 @@ def smac_facade(
     return built
 
 
-def _hyperparameter(cfg: Any, spec: ParamSpec) -> Any:
+def hyperparameter_of(cfg: Any, spec: ParamSpec) -> Any:
     if spec.kind == CHOICE:
         return cfg.Categorical(spec.name, list(range(int(spec.high) + 1)))
     if spec.kind == FLOAT:

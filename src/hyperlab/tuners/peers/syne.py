@@ -89,7 +89,7 @@ class SyneSampler(PeerSampler):
             "syne_tune.optimizer.schedulers.ask_tell_scheduler", self.peer_name, PACKAGE
         )
         scheduler = single.SingleObjectiveScheduler(
-            {s.name: _domain(cs, s) for s in specs},
+            {s.name: domain_of(cs, s) for s in specs},
             metric=METRIC,
             do_minimize=True,
             searcher=self.searcher,
@@ -117,7 +117,7 @@ class SyneSampler(PeerSampler):
         self._peer.tell(trial, {METRIC: loss})
 
 
-def _domain(cs: Any, spec: ParamSpec) -> Any:
+def domain_of(cs: Any, spec: ParamSpec) -> Any:
     if spec.kind == CHOICE:
         return cs.choice(list(range(int(spec.high) + 1)))
     if spec.kind == FLOAT:

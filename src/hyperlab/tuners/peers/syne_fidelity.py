@@ -39,7 +39,7 @@ from hyperlab.tuners.peers.base import (
     require,
 )
 from hyperlab.tuners.peers.fidelity import MultiFidelityPeer
-from hyperlab.tuners.peers.syne import METRIC, PACKAGE, _domain, searcher_modules
+from hyperlab.tuners.peers.syne import METRIC, PACKAGE, domain_of, searcher_modules
 
 #: The resource attribute of a result: epochs trained.
 EPOCH = "epoch"
@@ -99,7 +99,7 @@ class SyneFidelitySampler(MultiFidelityPeer):
             )
         self._ids = 0
         return asha.AsynchronousSuccessiveHalving(
-            {s.name: _domain(cs, s) for s in specs},
+            {s.name: domain_of(cs, s) for s in specs},
             metric=METRIC,
             do_minimize=True,
             searcher=self.searcher,
