@@ -100,7 +100,7 @@ def check_state_tensors(owner: str, state: Mapping[str, Any], opt: Optimizer) ->
         if not isinstance(entries, Mapping):
             raise InputError(
                 f"{owner}.load_state_dict: the state of parameter {key} must be a mapping of its "
-                f"tensors (moments, buffers), got {_short(entries)}; nothing was loaded"
+                f"tensors (moments, buffers), got {short_repr(entries)}; nothing was loaded"
             )
         unset = key in without_momentum and entries.get("momentum_buffer", 0) is None
         checked = {k: v for k, v in entries.items() if not (unset and k == "momentum_buffer")}
