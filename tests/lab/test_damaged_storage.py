@@ -550,3 +550,24 @@ def test_recover_names_the_trial_of_a_record_it_cannot_replay(tmp_path: Path) ->
     result = recover(f"journal:{journal}")
     assert result.lost[0] == f"line {line}: cannot be replayed (KeyError: 'param_name')"
     assert result.lost[1].startswith("study 's': trial 3 may have lost records")
+
+
+def test_recover_keeps_the_trials_after_a_creation_it_cannot_replay(tmp_path: Path) -> None:
+    journal = tmp_path / "study.journal"
+    before = five_trials(journal)
+    line = line_with(journal, 4, nth=2)  # the creation of trial 1
+    lines = journal.read_bytes().split(b"\n")
+    # one flipped bit ("r" to "s") leaves the line JSON, but not a record Optuna can replay
+    lines[line - 1] = lines[line - 1].replace(b'"worker_id"', b'"workes_id"')
+    journal.write_bytes(b"\n".join(lines))
+    result = recover(f"journal:{journal}")
+    study = optuna.load_study(study_name="s", storage=open_storage(f"journal:{journal}"))
+    # trial 1 lost only its creation: the lines after it finish its stand-in, and the later
+    # trials keep their numbers and records
+    assert [(t.params, t.value) for t in study.trials] == before
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert result.lost[0] == (
+        f"line {line}: cannot be replayed (KeyError: 'worker_id'); the trial it created is "
+        "kept, failed unless later lines finish it"
+    )
+    assert result.lost[1].startswith("study 's': trial 1 may have lost records")

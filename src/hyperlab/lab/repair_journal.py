@@ -1,9 +1,9 @@
 """Rebuilding a damaged journal file from its salvaged records (``hyperlab recover``).
 
 The records :mod:`hyperlab.lab.repair_lines` salvaged are replayed through Optuna, dropping
-each one it rejects; placeholder trials no later line finished are marked failed; the trials
-that may have lost records are named; and the replayed records are written to a fresh file
-that takes the damaged one's place.
+each one it rejects (a trial's creation it rejects becomes a placeholder); placeholder trials
+no later line finished are marked failed; the trials that may have lost records are named;
+and the replayed records are written to a fresh file that takes the damaged one's place.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hyperlab.errors import StorageError
 from hyperlab.lab.damage import not_a_journal
 from hyperlab.lab.journal import FlockLock
 from hyperlab.lab.repair_files import replace_file
-from hyperlab.lab.repair_lines import CREATE_TRIAL, PLACEHOLDER, salvage_lines
+from hyperlab.lab.repair_lines import CREATE_TRIAL, PLACEHOLDER, placeholder_record, salvage_lines
 
 
 def recover_journal(path: Path) -> tuple[Path | None, list[str]]:
@@ -136,10 +136,30 @@ def _replay(
         except Exception as exc:  # whatever a damaged record makes the replay raise
             if memory.at < 0:
                 raise StorageError(f"cannot replay the salvaged journal records: {exc!r}") from None
-            number, record = numbered.pop(memory.at)
+            at = memory.at
+            number, record = numbered.pop(at)
             if touched is not None and type(record.get("trial_id")) is int:
                 touched.add(record["trial_id"])
-            dropped.append(f"line {number}: cannot be replayed ({type(exc).__name__}: {exc})")
+            reason = f"line {number}: cannot be replayed ({type(exc).__name__}: {exc})"
+            stand_in = _stand_in(number, record, numbered[:at])
+            if stand_in is not None:  # the later trials keep their ids, and so their records
+                numbered.insert(at, (number, stand_in))
+                if touched is not None:
+                    touched.add(sum(r.get("op_code") == CREATE_TRIAL for _, r in numbered[:at]))
+                reason += "; the trial it created is kept, failed unless later lines finish it"
+            dropped.append(reason)
+
+
+def _stand_in(
+    number: int, record: dict[str, Any], before: list[tuple[int, dict[str, Any]]]
+) -> dict[str, Any] | None:
+    """A placeholder for a "create trial" record Optuna rejects (one that is still JSON, a key
+    of it garbled), as for one on a damaged line: dropped, it would hand every later trial's
+    records to the trial created before it. ``None`` for another record, or a placeholder."""
+    attrs = record.get("system_attrs")
+    if record.get("op_code") != CREATE_TRIAL or (isinstance(attrs, dict) and PLACEHOLDER in attrs):
+        return None
+    return placeholder_record(number, json.dumps(record, separators=(",", ":")).encode(), before)
 
 
 def _fail_placeholders(storage: optuna.storages.JournalStorage) -> None:

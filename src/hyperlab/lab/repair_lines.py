@@ -80,7 +80,7 @@ def _salvage_line(out: _Lines, number: int, line: bytes, complete: bool) -> None
         out.records.extend((number, r) for r in whole)
         out.lost.append(f"line {number}: a record cut off mid-write ({len(whole)} after it kept)")
     elif complete and line.startswith(RECORD_START + str(CREATE_TRIAL).encode() + b","):
-        out.records.append((number, _placeholder(number, line, out.records)))
+        out.records.append((number, placeholder_record(number, line, out.records)))
         out.lost.append(
             f"line {number}: damaged; the trial it created is kept, failed unless later "
             "lines finish it"
@@ -144,7 +144,7 @@ def _restore_lost_creations(out: _Lines) -> None:
         index, number, _length = out.damaged[at]
         missing = trial_id + 1 - created
         study_id = _study_of_worker(record.get("worker_id"), out.records, i)
-        stand_in = _placeholder(number, b"", out.records[:index], study_id)
+        stand_in = placeholder_record(number, b"", out.records[:index], study_id)
         inserts.setdefault(index, []).extend((number, dict(stand_in)) for _ in range(missing))
         created, room = created + missing, room - missing
         out.lost.append(
@@ -238,7 +238,7 @@ def _study_of_worker(
     return None
 
 
-def _placeholder(
+def placeholder_record(
     number: int,
     line: bytes,
     before: list[tuple[int, dict[str, Any]]],
