@@ -149,6 +149,67 @@ def test_a_sampler_whose_before_trial_always_raises_stops_at_the_failure_limit(
     assert "stopped after 10 failed trials" in summary.stopped
 
 
+class _RaisesBeforeRetry(optuna.samplers.RandomSampler):
+    """Its ``before_trial`` raises on the first queued retry of a trial cut off."""
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        retried = trial.system_attrs.get("retry_history")
+        if retried == [1] and not isinstance(study._storage, optuna.storages.InMemoryStorage):
+            raise ValueError("before_trial broke on a retry")
+        super().before_trial(study, trial)
+
+
+def test_a_retry_its_tuner_fails_before_it_runs_is_queued_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queued retry (a trial cut off by Ctrl-C) whose tuner raised in before_trial was failed
+    as the tuner's and never queued again: the cut-off configuration silently never ran."""
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesBeforeRetry)
+    cut = []
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        if trial.number == 1 and not cut:
+            cut.append(x)
+            raise KeyboardInterrupt
+        return x
+
+    options: dict[str, Any] = {"runs_dir": tmp_path, "name": "t", "progress": False}
+    with pytest.raises(KeyboardInterrupt):
+        hyperlab.tune(objective, "random", trials=3, **options)
+    study, summary = hyperlab.tune(objective, "random", trials=3, **options)
+    trials = study.get_trials()
+    failed = trials[2]  # the retry of trial 1, failed in the tuner
+    assert failed.state == TrialState.FAIL and failed.params == {"x": cut[0]}
+    assert "ValueError: before_trial broke on a retry" in failed.user_attrs["fail_reason"]
+    assert failed.user_attrs["fail_reason"].endswith("its parameters are queued again")
+    ran = [t for t in trials if t.state == TrialState.COMPLETE and t.params == {"x": cut[0]}]
+    assert len(ran) == 1 and ran[0].system_attrs["retry_history"] == [1, 2]
+    assert summary.n_tuner_failed == 1 and summary.n_failed == 0
+
+
+def test_enqueued_parameters_their_tuner_fails_before_they_run_are_enqueued_again() -> None:
+    """Parameters enqueued with study.enqueue_trial, failed by the tuner before they ran, are
+    enqueued again as they were."""
+    from hyperlab.lab.admission import _Claimed
+    from hyperlab.lab.trial_loop import _run_one
+
+    class _RaisesOnce(optuna.samplers.RandomSampler):
+        def before_trial(self, study: Any, trial: Any) -> None:
+            if trial.number == 0:
+                raise ValueError("before_trial broke")
+
+    study = optuna.create_study(sampler=_RaisesOnce(seed=0))
+    study.enqueue_trial({"x": 0.25}, user_attrs={"why": "a guess"})
+    func = _Claimed(lambda trial: trial.suggest_float("x", 0.0, 1.0), target=1)
+    _run_one(study, func)
+    _run_one(study, func)
+    first, second = study.get_trials()
+    assert first.state == TrialState.FAIL and "queued again" in first.user_attrs["fail_reason"]
+    assert second.state == TrialState.COMPLETE and second.params == {"x": 0.25}
+    assert second.user_attrs["why"] == "a guess"
+
+
 class _RaisesPruning(optuna.pruners.MedianPruner):
     """Raises deciding whether to stop trial 1."""
 

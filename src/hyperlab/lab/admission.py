@@ -19,7 +19,7 @@ import socket
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import (
     TRACEBACK_ATTR,
@@ -29,10 +29,12 @@ from hyperlab.errors import (
     failure_reason,
     traceback_text,
 )
+from hyperlab.lab.heartbeat import requeue
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
     PRUNER_FAILED_ATTR,
+    QUEUED_AGAIN,
     REFUSED_ATTR,
     SURPLUS_REASON,
     TUNER_FAILED_ATTR,
@@ -130,21 +132,36 @@ def _blame_tuner(trial: optuna.Trial, exc: Exception) -> None:
 def fail_unasked(study: optuna.Study, exc: Exception) -> int | None:
     """Fail, as the tuner's, the trial that ``study.ask`` created when its sampler's
     ``before_trial`` raised ``exc`` (Optuna leaves it running: the objective never ran to be
-    failed); its reason and traceback recorded. Returns its id, or ``None`` when ``exc`` did
-    not come from there (the caller raises it)."""
+    failed); its reason and traceback recorded. A trial that was queued (a retry of a trial cut
+    off, or parameters enqueued) is queued again, so its parameters still run. Returns its id,
+    or ``None`` when ``exc`` did not come from there (the caller raises it)."""
     trial_id = _asked_trial_id(exc) if raised_in_sampler(exc) else None
     if trial_id is None:
         return None
     storage = study._storage
+    asked = storage.get_trial(trial_id)  # (as it was queued: its parameters, its attributes)
+    queued = bool(asked.params or asked.system_attrs.get("fixed_params"))
+    reason = failure_reason(exc) + (QUEUED_AGAIN if queued else "")
     storage.set_trial_user_attr(trial_id, TUNER_FAILED_ATTR, True)
-    storage.set_trial_user_attr(trial_id, "fail_reason", failure_reason(exc))
+    storage.set_trial_user_attr(trial_id, "fail_reason", reason)
     storage.set_trial_user_attr(trial_id, TRACEBACK_ATTR, traceback_text(exc))
     storage.set_trial_state_values(trial_id, TrialState.FAIL)
-    number = storage.get_trial_number_from_id(trial_id)
+    if queued:
+        _queue_again(study, asked, storage.get_trial(trial_id))
     logging.getLogger("optuna.study._optimize").warning(
-        f"Trial {number} failed in the tuner: {failure_reason(exc)}"
+        f"Trial {asked.number} failed in the tuner: {reason}"
     )
     return trial_id
+
+
+def _queue_again(study: optuna.Study, asked: FrozenTrial, failed: FrozenTrial) -> None:
+    """Queue again a queued trial that its tuner failed before it ran: a retry (its parameters
+    stored) as a retry of it, parameters enqueued (``study.enqueue_trial``) as they were."""
+    if failed.params:
+        requeue(study, failed, max_retry=None, reason=asked.user_attrs.get("retry_reason", ""))
+    else:
+        fixed = dict(asked.system_attrs["fixed_params"])
+        study.enqueue_trial(fixed, user_attrs=dict(asked.user_attrs) or None)
 
 
 def _asked_trial_id(exc: BaseException) -> int | None:

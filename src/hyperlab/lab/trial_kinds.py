@@ -21,6 +21,8 @@ SURPLUS_REASON = "surplus: the study already had its trials claimed by other wor
 INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued again"
 #: How the reason of a trial whose ``--jobs`` process was killed (``kill -9``) begins.
 KILLED_REASON = "its worker process was killed"
+#: Added to the reason of a queued trial whose tuner failed it before it ran, queued again.
+QUEUED_AGAIN = "; its parameters are queued again"
 #: Added to the reason of a cut-off trial whose parameters were not queued again.
 NOT_REQUEUED = "; not re-queued (retried {n} times)"
 
