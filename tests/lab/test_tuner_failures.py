@@ -17,6 +17,7 @@ from hyperlab.lab.results import study_records
 from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED, state_counts
 from hyperlab.report import compare_records
 from hyperlab.report.comparison_html import render_compare
+from hyperlab.stops import stopped_by_failures
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
 from hyperlab.tuners.peers.hyperopt import HyperoptSampler
 
@@ -248,3 +249,60 @@ def test_a_pruner_that_raises_fails_the_trial_as_the_pruners(
     assert "1 trial failed in the pruner" in "\n".join(summary.lines())
     page = (tmp_path / "t" / "report.html").read_text()
     assert "in the pruner, deciding whether to stop: ValueError: the pruner broke" in page
+
+
+class _RaisesAfter(optuna.samplers.RandomSampler):
+    """Its ``after_trial`` (called in ``tell``, once the trial's result is in) raises on the
+    run's trials numbered in ``broken`` (not on the throwaway study that reads the space)."""
+
+    broken: frozenset[int] = frozenset({1})
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        throwaway = isinstance(study._storage, optuna.storages.InMemoryStorage)
+        if trial.number in self.broken and not throwaway:
+            raise RuntimeError("after_trial broke")
+        super().after_trial(study, trial, state, values)
+
+
+def test_a_finished_trial_whose_tuner_raises_taking_it_in_keeps_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sampler's after_trial raising ended the run with a traceback (the trial stored as
+    complete first); the error is now the tuner's, recorded on the trial, which keeps its
+    value, and the run goes on."""
+    monkeypatch.setattr(_RaisesAfter, "broken", frozenset({0}))
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesAfter)
+    hyperlab.compare(
+        _objective, ["random"], seeds=1, trials=3, runs_dir=tmp_path, name="c", progress=False
+    )
+    rows = {r["trial"]: r for r in _rows(tmp_path / "c")}
+    assert rows["0"]["state"] == "COMPLETE" and float(rows["0"]["value"]) >= 0
+    assert rows["0"]["failure"] == "tuner"
+    assert "RuntimeError: after_trial broke" in rows["0"]["fail_reason"]
+    assert [r["state"] for r in rows.values()].count("COMPLETE") == 3
+    (method,) = compare_records(tmp_path / "c").methods
+    assert (method.n_failed, method.n_tuner_failed, method.n_tuner_after) == (1, 0, 1)
+    page = render_compare(compare_records(tmp_path / "c"))
+    assert "in the tuner, taking in the finished trial (its value kept): RuntimeError" in page
+    print_summary(tmp_path / "c")
+    assert "random: the tuner raised taking in the result of 1 finished trial" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_sampler_whose_after_trial_always_raises_stops_the_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its trials finish (the failure limit, max(10, trials), would come only with the last):
+    the study stops once the tuner raised taking in 10 trials in a row, their values kept."""
+    monkeypatch.setattr(_RaisesAfter, "broken", frozenset(range(100)))
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesAfter)
+    study, summary = hyperlab.tune(
+        _Small, "random", trials=12, runs_dir=tmp_path, name="t", progress=False
+    )
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 10
+    assert summary.n_tuner_after == 10 and summary.n_failed == summary.n_tuner_failed == 0
+    assert summary.stopped is not None
+    assert "its tuner raised taking in the results of 10 trials in a row" in summary.stopped
+    assert "the last: RuntimeError: after_trial broke" in summary.stopped
+    assert stopped_by_failures(study)
