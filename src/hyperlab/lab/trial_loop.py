@@ -55,9 +55,7 @@ class _Loop:
                 return _RETRY
             if _exhausted(study, finished, target):
                 return _DONE
-            _run_one(study, self.func)
-            if self.func.conflict is not None:
-                raise self.func.conflict
+            run_trial(study, self.func)
             self.errors = 0
         except KeyboardInterrupt:
             _requeue_interrupted(study, self.func)
@@ -149,6 +147,21 @@ def _exhausted(study: optuna.Study, finished: int, target: int) -> bool:
     if study.user_attrs.get("stopped") != reason:
         study.set_user_attr("stopped", reason)
     return True
+
+
+def run_trial(study: optuna.Study, func: _Claimed) -> None:
+    """One trial of ``study`` on the lab's trial path (:func:`_run_one`), which ``tune``,
+    ``compare`` and a tuner panel share: the tuner's and the pruner's failures told from the
+    task's, a trial never left running by an error of the tuner.
+
+    Raises:
+        HyperlabError: What ``func`` kept to stop the run (a search space changed or one Optuna
+            refuses, a task or an objective that breaks its contract, a setting that cannot
+            work): every later trial would fail the same way.
+    """
+    _run_one(study, func)
+    if func.conflict is not None:
+        raise func.conflict
 
 
 def _run_one(study: optuna.Study, func: _Claimed) -> None:
