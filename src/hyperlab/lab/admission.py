@@ -25,6 +25,7 @@ from hyperlab.errors import (
     TRACEBACK_ATTR,
     HyperlabError,
     RunConflictError,
+    SearchSpaceError,
     SettingError,
     failure_reason,
     traceback_text,
@@ -43,6 +44,7 @@ from hyperlab.lab.trial_kinds import (
     raised_in_pruner,
     raised_in_sampler,
 )
+from hyperlab.space.refused import refused_range
 
 
 class _Claimed:
@@ -51,7 +53,8 @@ class _Claimed:
     With a ``guard``, a trial whose search space differs from the study's is failed, and the
     conflict kept in ``conflict`` for the caller to raise (Optuna catches it in the trial);
     so is a :class:`~hyperlab.errors.SettingError` of the tuner or pruner (a setting that the
-    trials' search space shows cannot work), which would fail every trial the same way.
+    trials' search space shows cannot work), which would fail every trial the same way, and a
+    parameter whose range Optuna refuses (:func:`refused_space`).
     """
 
     def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
@@ -93,6 +96,12 @@ class _Claimed:
                 trial.set_user_attr("fail_reason", str(self.conflict))
                 trial.set_user_attr(REFUSED_ATTR, True)
                 raise self.conflict from None
+            refused = refused_space(trial, exc)
+            if refused is not None:
+                self.conflict = refused
+                trial.set_user_attr("fail_reason", f"{type(refused).__name__}: {refused}")
+                trial.set_user_attr(REFUSED_ATTR, True)
+                raise refused from None
             _blame_tuner(trial, exc)
             raise
         except Exception as exc:
@@ -111,6 +120,25 @@ class _Claimed:
             trial.set_user_attr("fail_reason", str(exc))
             trial.set_user_attr(REFUSED_ATTR, True)
             raise
+
+
+def refused_space(trial: optuna.Trial, exc: ValueError) -> SearchSpaceError | None:
+    """The error that stops the run when ``exc`` is Optuna refusing the range of a parameter
+    the trial asked for (:func:`~hyperlab.space.refused.refused_range`: ``low > high``, a log
+    scale from ``low <= 0``, ...), which every trial would meet; ``None`` for any other
+    ``ValueError`` (the objective's own), and for a parameter an earlier trial of the study
+    drew (its range then depends on the trial's other values: this trial alone fails)."""
+    refused = refused_range(exc)
+    if refused is None:
+        return None
+    trials = trial.study._storage.get_all_trials(trial.study._study_id, deepcopy=False)
+    if any(refused.name in t.distributions for t in trials if t.number != trial.number):
+        return None
+    return SearchSpaceError(
+        f"trial {trial.number}: {refused}; every trial would fail the same way, so the run "
+        "stops here, its finished trials kept (fix the search space and run the same command "
+        "again to go on)"
+    )
 
 
 def _blame_tuner(trial: optuna.Trial, exc: Exception) -> None:
