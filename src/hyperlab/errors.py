@@ -55,6 +55,13 @@ class ObjectiveContractError(SettingError, InputTypeError):
     training may diverge): that trial fails and the run goes on."""
 
 
+class SearchSpaceError(SettingError):
+    """A search space asks Optuna for a parameter whose range it refuses (``low > high``, a log
+    scale from ``low <= 0``, a step that is not positive, no choices): raised inside a trial,
+    it stops the run at once, since every trial that asks for it would fail the same way. The
+    message names the parameter, its range and the line that asked for it."""
+
+
 class UnknownNameError(InputError):
     """A name (task, tuner, pruner, experiment, ...) is not in its registry."""
 
@@ -149,11 +156,20 @@ def failure_reason(exc: BaseException) -> str:
     if not frames:  # never raised
         return text
     place = _place(frames[-1])
-    if _in_library(frames[-1].filename):
-        caller = next((f for f in reversed(frames) if not _in_library(f.filename)), None)
-        if caller is not None:
-            place += f", called from {_place(caller)}"
+    caller = user_place(exc)
+    if _in_library(frames[-1].filename) and caller is not None:
+        place += f", called from {caller}"
     return f"{text} (at {place})"
+
+
+def user_place(exc: BaseException) -> str | None:
+    """``FILE:LINE in FUNCTION`` of the last frame of ``exc``'s traceback in the user's code
+    (not a library's: see :func:`failure_reason`), or ``None`` when it never passed there."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    caller = next((f for f in reversed(frames) if not _in_library(f.filename)), None)
+    return None if caller is None else _place(caller)
 
 
 def _place(frame: FrameSummary) -> str:

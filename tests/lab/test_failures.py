@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import logging
 import re
 import sys
@@ -744,26 +745,32 @@ def backwards_range(trial: optuna.Trial) -> float:
     return trial.suggest_float("lr", 0.3, 1e-4, log=True)  # low > high: Optuna raises
 
 
+def reads_bad_json(trial: optuna.Trial) -> float:
+    trial.suggest_float("x", 0.0, 1.0)
+    return float(json.loads("{"))  # the standard library raises
+
+
 def test_an_error_raised_inside_a_library_also_names_the_users_line_that_called_it(
     tmp_path: Path,
 ) -> None:
-    """The place was Optuna's (distributions.py, in __init__) alone: which suggest call of
-    the objective held the bad range was left to the traceback."""
-    with pytest.raises(NoCompletedTrialError) as refused:
+    """The place was the library's (decoder.py) alone: which line of the objective called it
+    was left to the traceback."""
+    with pytest.raises(NoCompletedTrialError) as failed:
         hyperlab.tune(
-            backwards_range, "random", trials=1, runs_dir=tmp_path, progress=False, report=False
+            reads_bad_json, "random", trials=1, runs_dir=tmp_path, progress=False, report=False
         )
     assert re.search(
-        r"ValueError: .*low=0\.3, high=0\.0001.* \(at distributions\.py:\d+ in __init__, "
-        r"called from test_failures\.py:\d+ in backwards_range\)",
-        str(refused.value),
-    ), refused.value
+        r"JSONDecodeError: .* \(at decoder\.py:\d+ in raw_decode, "
+        r"called from test_failures\.py:\d+ in reads_bad_json\)",
+        str(failed.value),
+    ), failed.value
 
 
 def test_a_search_space_that_raises_inside_a_library_names_the_users_line() -> None:
+    """(Optuna refusing the range: the place is the user's line that asked for it.)"""
     from hyperlab.space.distributions import capture_space
 
-    with pytest.raises(InputError, match=r"called from test_failures\.py:\d+ in backwards_range"):
+    with pytest.raises(InputError, match=r"\(at test_failures\.py:\d+ in backwards_range\)"):
         capture_space(backwards_range, name="task 't'")
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
+import optuna
 import pytest
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, TaskContractError
 from hyperlab.lab.panel import append_run, load_runs, run_study, study_curve, trials_to_spend
 
 
@@ -29,6 +31,67 @@ def test_an_objective_function_is_refused_by_name(tmp_path: Path) -> None:
     script.write_text("def objective(trial):\n    return trial.suggest_float('x', 0, 1)\n")
     with pytest.raises(InputError, match=r"acc\.py:objective' is an objective f\(trial\)"):
         run_study(f"{script}:objective", "random", seed=0, trials=2)
+
+
+class _Broken(optuna.samplers.RandomSampler):
+    """Raises in ``where`` (``before_trial`` or ``after_trial``) on trial 1 of the panel's
+    study (seeded 7; the throwaway study that reads the space is seeded 0)."""
+
+    where = "before_trial"
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(seed=seed)
+        self.armed = seed == 7
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        self._break(trial, "before_trial")
+        super().before_trial(study, trial)
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        self._break(trial, "after_trial")
+        super().after_trial(study, trial, state, values)
+
+    def _break(self, trial: Any, where: str) -> None:
+        if self.armed and trial.number == 1 and where == self.where:
+            raise RuntimeError(f"{where} broke")
+
+
+@pytest.mark.parametrize("where", ["before_trial", "after_trial"])
+def test_a_tuner_that_raises_around_a_trial_fails_it_and_the_panel_goes_on(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The panel called study.optimize itself: a sampler's before_trial or after_trial error
+    escaped it and ended the whole panel (a before_trial's trial left running)."""
+    monkeypatch.setattr(_Broken, "where", where)
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _Broken)
+    run = run_study("branin", "random", seed=7, trials=4)
+    best = run["best"]
+    assert len(best) == 4 and all(math.isfinite(b) for b in best)
+    if where == "before_trial":  # trial 1 failed in the tuner: no value, the best unchanged
+        assert best[1] == best[0]
+
+
+def test_a_grid_visited_in_full_ends_the_panels_study() -> None:
+    """Trials run one by one, the panel stops where the grid ends (as study.optimize did)."""
+    assert len(run_study("branin", "grid", seed=0, trials=12)["best"]) == 9  # 3 x 3 points
+
+
+def test_a_task_that_breaks_its_contract_stops_the_panel_by_name(tmp_path: Path) -> None:
+    """Every trial failed inside the panel, the run read best inf, where tune stops at the
+    first trial with the task and the trial named."""
+    script = tmp_path / "bare.py"
+    script.write_text(
+        "from hyperlab.tasks import Task\n"
+        "class Bare(Task):\n"
+        "    name = 'bare'\n"
+        "    max_budget = 1\n"
+        "    def search_space(self, trial):\n"
+        "        return {'x': trial.suggest_float('x', 0, 1)}\n"
+        "    def _evaluate(self, config, budget, seed, on_epoch):\n"
+        "        return config['x']\n"
+    )
+    with pytest.raises(TaskContractError, match=r"bare\.py:Bare', trial 0: .*the run stops"):
+        run_study(f"{script}:Bare", "random", seed=0, trials=3)
 
 
 def test_runs_are_kept_and_read_back_by_trials(tmp_path: Path) -> None:

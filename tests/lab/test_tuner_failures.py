@@ -17,6 +17,7 @@ from hyperlab.lab.results import study_records
 from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED, state_counts
 from hyperlab.report import compare_records
 from hyperlab.report.comparison_html import render_compare
+from hyperlab.stops import stopped_by_failures
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
 from hyperlab.tuners.peers.hyperopt import HyperoptSampler
 
@@ -149,6 +150,67 @@ def test_a_sampler_whose_before_trial_always_raises_stops_at_the_failure_limit(
     assert "stopped after 10 failed trials" in summary.stopped
 
 
+class _RaisesBeforeRetry(optuna.samplers.RandomSampler):
+    """Its ``before_trial`` raises on the first queued retry of a trial cut off."""
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        retried = trial.system_attrs.get("retry_history")
+        if retried == [1] and not isinstance(study._storage, optuna.storages.InMemoryStorage):
+            raise ValueError("before_trial broke on a retry")
+        super().before_trial(study, trial)
+
+
+def test_a_retry_its_tuner_fails_before_it_runs_is_queued_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queued retry (a trial cut off by Ctrl-C) whose tuner raised in before_trial was failed
+    as the tuner's and never queued again: the cut-off configuration silently never ran."""
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesBeforeRetry)
+    cut = []
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        if trial.number == 1 and not cut:
+            cut.append(x)
+            raise KeyboardInterrupt
+        return x
+
+    options: dict[str, Any] = {"runs_dir": tmp_path, "name": "t", "progress": False}
+    with pytest.raises(KeyboardInterrupt):
+        hyperlab.tune(objective, "random", trials=3, **options)
+    study, summary = hyperlab.tune(objective, "random", trials=3, **options)
+    trials = study.get_trials()
+    failed = trials[2]  # the retry of trial 1, failed in the tuner
+    assert failed.state == TrialState.FAIL and failed.params == {"x": cut[0]}
+    assert "ValueError: before_trial broke on a retry" in failed.user_attrs["fail_reason"]
+    assert failed.user_attrs["fail_reason"].endswith("its parameters are queued again")
+    ran = [t for t in trials if t.state == TrialState.COMPLETE and t.params == {"x": cut[0]}]
+    assert len(ran) == 1 and ran[0].system_attrs["retry_history"] == [1, 2]
+    assert summary.n_tuner_failed == 1 and summary.n_failed == 0
+
+
+def test_enqueued_parameters_their_tuner_fails_before_they_run_are_enqueued_again() -> None:
+    """Parameters enqueued with study.enqueue_trial, failed by the tuner before they ran, are
+    enqueued again as they were."""
+    from hyperlab.lab.admission import Claimed
+    from hyperlab.lab.trial_loop import _run_one
+
+    class _RaisesOnce(optuna.samplers.RandomSampler):
+        def before_trial(self, study: Any, trial: Any) -> None:
+            if trial.number == 0:
+                raise ValueError("before_trial broke")
+
+    study = optuna.create_study(sampler=_RaisesOnce(seed=0))
+    study.enqueue_trial({"x": 0.25}, user_attrs={"why": "a guess"})
+    func = Claimed(lambda trial: trial.suggest_float("x", 0.0, 1.0), target=1)
+    _run_one(study, func)
+    _run_one(study, func)
+    first, second = study.get_trials()
+    assert first.state == TrialState.FAIL and "queued again" in first.user_attrs["fail_reason"]
+    assert second.state == TrialState.COMPLETE and second.params == {"x": 0.25}
+    assert second.user_attrs["why"] == "a guess"
+
+
 class _RaisesPruning(optuna.pruners.MedianPruner):
     """Raises deciding whether to stop trial 1."""
 
@@ -187,3 +249,60 @@ def test_a_pruner_that_raises_fails_the_trial_as_the_pruners(
     assert "1 trial failed in the pruner" in "\n".join(summary.lines())
     page = (tmp_path / "t" / "report.html").read_text()
     assert "in the pruner, deciding whether to stop: ValueError: the pruner broke" in page
+
+
+class _RaisesAfter(optuna.samplers.RandomSampler):
+    """Its ``after_trial`` (called in ``tell``, once the trial's result is in) raises on the
+    run's trials numbered in ``broken`` (not on the throwaway study that reads the space)."""
+
+    broken: frozenset[int] = frozenset({1})
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        throwaway = isinstance(study._storage, optuna.storages.InMemoryStorage)
+        if trial.number in self.broken and not throwaway:
+            raise RuntimeError("after_trial broke")
+        super().after_trial(study, trial, state, values)
+
+
+def test_a_finished_trial_whose_tuner_raises_taking_it_in_keeps_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sampler's after_trial raising ended the run with a traceback (the trial stored as
+    complete first); the error is now the tuner's, recorded on the trial, which keeps its
+    value, and the run goes on."""
+    monkeypatch.setattr(_RaisesAfter, "broken", frozenset({0}))
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesAfter)
+    hyperlab.compare(
+        _objective, ["random"], seeds=1, trials=3, runs_dir=tmp_path, name="c", progress=False
+    )
+    rows = {r["trial"]: r for r in _rows(tmp_path / "c")}
+    assert rows["0"]["state"] == "COMPLETE" and float(rows["0"]["value"]) >= 0
+    assert rows["0"]["failure"] == "tuner"
+    assert "RuntimeError: after_trial broke" in rows["0"]["fail_reason"]
+    assert [r["state"] for r in rows.values()].count("COMPLETE") == 3
+    (method,) = compare_records(tmp_path / "c").methods
+    assert (method.n_failed, method.n_tuner_failed, method.n_tuner_after) == (1, 0, 1)
+    page = render_compare(compare_records(tmp_path / "c"))
+    assert "in the tuner, taking in the finished trial (its value kept): RuntimeError" in page
+    print_summary(tmp_path / "c")
+    assert "random: the tuner raised taking in the result of 1 finished trial" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_sampler_whose_after_trial_always_raises_stops_the_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its trials finish (the failure limit, max(10, trials), would come only with the last):
+    the study stops once the tuner raised taking in 10 trials in a row, their values kept."""
+    monkeypatch.setattr(_RaisesAfter, "broken", frozenset(range(100)))
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesAfter)
+    study, summary = hyperlab.tune(
+        _Small, "random", trials=12, runs_dir=tmp_path, name="t", progress=False
+    )
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 10
+    assert summary.n_tuner_after == 10 and summary.n_failed == summary.n_tuner_failed == 0
+    assert summary.stopped is not None
+    assert "its tuner raised taking in the results of 10 trials in a row" in summary.stopped
+    assert "the last: RuntimeError: after_trial broke" in summary.stopped
+    assert stopped_by_failures(study)

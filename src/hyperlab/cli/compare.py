@@ -100,3 +100,9 @@ def print_summary(run_dir: object) -> None:
                 "failed in the pruner, which raised while deciding whether to stop it (not "
                 "counted as the task's failures; each reason: the report's 'Failed trials')"
             )
+        if m.n_tuner_after:
+            print(
+                f"{m.label}: the tuner raised taking in the result of {m.n_tuner_after} "
+                f"finished trial{'s' if m.n_tuner_after > 1 else ''} (its after_trial: the "
+                "trials keep their values; each reason: the report's 'Failed trials')"
+            )

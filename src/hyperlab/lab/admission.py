@@ -19,20 +19,23 @@ import socket
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import (
     TRACEBACK_ATTR,
     HyperlabError,
     RunConflictError,
+    SearchSpaceError,
     SettingError,
     failure_reason,
     traceback_text,
 )
+from hyperlab.lab.heartbeat import requeue
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
     PRUNER_FAILED_ATTR,
+    QUEUED_AGAIN,
     REFUSED_ATTR,
     SURPLUS_REASON,
     TUNER_FAILED_ATTR,
@@ -41,6 +44,7 @@ from hyperlab.lab.trial_kinds import (
     raised_in_pruner,
     raised_in_sampler,
 )
+from hyperlab.space.refused import refused_range
 
 
 class Claimed:
@@ -49,7 +53,8 @@ class Claimed:
     With a ``guard``, a trial whose search space differs from the study's is failed, and the
     conflict kept in ``conflict`` for the caller to raise (Optuna catches it in the trial);
     so is a :class:`~hyperlab.errors.SettingError` of the tuner or pruner (a setting that the
-    trials' search space shows cannot work), which would fail every trial the same way.
+    trials' search space shows cannot work), which would fail every trial the same way, and a
+    parameter whose range Optuna refuses (:func:`refused_space`).
     """
 
     def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
@@ -91,6 +96,12 @@ class Claimed:
                 trial.set_user_attr("fail_reason", str(self.conflict))
                 trial.set_user_attr(REFUSED_ATTR, True)
                 raise self.conflict from None
+            refused = refused_space(trial, exc)
+            if refused is not None:
+                self.conflict = refused
+                trial.set_user_attr("fail_reason", f"{type(refused).__name__}: {refused}")
+                trial.set_user_attr(REFUSED_ATTR, True)
+                raise refused from None
             _blame_tuner(trial, exc)
             raise
         except Exception as exc:
@@ -109,6 +120,25 @@ class Claimed:
             trial.set_user_attr("fail_reason", str(exc))
             trial.set_user_attr(REFUSED_ATTR, True)
             raise
+
+
+def refused_space(trial: optuna.Trial, exc: ValueError) -> SearchSpaceError | None:
+    """The error that stops the run when ``exc`` is Optuna refusing the range of a parameter
+    the trial asked for (:func:`~hyperlab.space.refused.refused_range`: ``low > high``, a log
+    scale from ``low <= 0``, ...), which every trial would meet; ``None`` for any other
+    ``ValueError`` (the objective's own), and for a parameter an earlier trial of the study
+    drew (its range then depends on the trial's other values: this trial alone fails)."""
+    refused = refused_range(exc)
+    if refused is None:
+        return None
+    trials = trial.study._storage.get_all_trials(trial.study._study_id, deepcopy=False)
+    if any(refused.name in t.distributions for t in trials if t.number != trial.number):
+        return None
+    return SearchSpaceError(
+        f"trial {trial.number}: {refused}; every trial would fail the same way, so the run "
+        "stops here, its finished trials kept (fix the search space and run the same command "
+        "again to go on)"
+    )
 
 
 def _blame_tuner(trial: optuna.Trial, exc: Exception) -> None:
@@ -130,21 +160,36 @@ def _blame_tuner(trial: optuna.Trial, exc: Exception) -> None:
 def fail_unasked(study: optuna.Study, exc: Exception) -> int | None:
     """Fail, as the tuner's, the trial that ``study.ask`` created when its sampler's
     ``before_trial`` raised ``exc`` (Optuna leaves it running: the objective never ran to be
-    failed); its reason and traceback recorded. Returns its id, or ``None`` when ``exc`` did
-    not come from there (the caller raises it)."""
+    failed); its reason and traceback recorded. A trial that was queued (a retry of a trial cut
+    off, or parameters enqueued) is queued again, so its parameters still run. Returns its id,
+    or ``None`` when ``exc`` did not come from there (the caller raises it)."""
     trial_id = _asked_trial_id(exc) if raised_in_sampler(exc) else None
     if trial_id is None:
         return None
     storage = study._storage
+    asked = storage.get_trial(trial_id)  # (as it was queued: its parameters, its attributes)
+    queued = bool(asked.params or asked.system_attrs.get("fixed_params"))
+    reason = failure_reason(exc) + (QUEUED_AGAIN if queued else "")
     storage.set_trial_user_attr(trial_id, TUNER_FAILED_ATTR, True)
-    storage.set_trial_user_attr(trial_id, "fail_reason", failure_reason(exc))
+    storage.set_trial_user_attr(trial_id, "fail_reason", reason)
     storage.set_trial_user_attr(trial_id, TRACEBACK_ATTR, traceback_text(exc))
     storage.set_trial_state_values(trial_id, TrialState.FAIL)
-    number = storage.get_trial_number_from_id(trial_id)
+    if queued:
+        _queue_again(study, asked, storage.get_trial(trial_id))
     logging.getLogger("optuna.study._optimize").warning(
-        f"Trial {number} failed in the tuner: {failure_reason(exc)}"
+        f"Trial {asked.number} failed in the tuner: {reason}"
     )
     return trial_id
+
+
+def _queue_again(study: optuna.Study, asked: FrozenTrial, failed: FrozenTrial) -> None:
+    """Queue again a queued trial that its tuner failed before it ran: a retry (its parameters
+    stored) as a retry of it, parameters enqueued (``study.enqueue_trial``) as they were."""
+    if failed.params:
+        requeue(study, failed, max_retry=None, reason=asked.user_attrs.get("retry_reason", ""))
+    else:
+        fixed = dict(asked.system_attrs["fixed_params"])
+        study.enqueue_trial(fixed, user_attrs=dict(asked.user_attrs) or None)
 
 
 def _asked_trial_id(exc: BaseException) -> int | None:

@@ -14,7 +14,7 @@ from hyperlab.errors import HyperlabError
 from hyperlab.lab.run_folder import RunDir
 from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runspec import RunSpec
-from hyperlab.lab.trial_kinds import failure_kind
+from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, failure_kind
 from hyperlab.registry import TASKS
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
@@ -132,7 +132,9 @@ def study_records(
     ``epochs_cumulative`` counts the epochs used up to and with the trial, a population's
     screen (candidates trained before its members: :func:`screen_epochs`) included.
     ``failure`` says how a failed trial counts (:func:`~hyperlab.lab.trial_kinds.failure_kind`:
-    ``task`` for the task's failures, which the report counts as failed).
+    ``task`` for the task's failures, which the report counts as failed; ``tuner`` for a
+    finished trial too, whose tuner raised taking in its result, that error its
+    ``fail_reason``).
     """
     direction = name_of(study.direction)
     records = []
@@ -165,7 +167,7 @@ def study_records(
             "epochs_cumulative": epochs,
             "wall_time": wall if wall is not None else math.nan,
             "seconds": trial_seconds(t),
-            "fail_reason": t.user_attrs.get("fail_reason", ""),
+            "fail_reason": t.user_attrs.get("fail_reason", t.user_attrs.get(TUNER_AFTER_ATTR, "")),
             "failure": failure_kind(t),
         }
         for name, val in trial_config(t).items():

@@ -21,6 +21,7 @@ from hyperlab.lab.trial_kinds import (
     is_pruner_failure,
     is_tuner_failure,
     pruner_failures,
+    tuner_after_failures,
     tuner_failures,
 )
 
@@ -47,6 +48,8 @@ class TuneSummary:
         n_tuner_failed: Trials failed inside the tuner's choice of their parameters (its
             sampler raised before the objective's own work ran).
         n_pruner_failed: Trials failed inside the pruner's decision whether to stop them.
+        n_tuner_after: Finished trials whose tuner raised taking in their result (its
+            ``after_trial``): they keep their state and value.
         stopped: Why the study stopped early, if it did, and what its settings could not do
             (a pruner that saw no intermediate value, stop at noise without fold scores).
         run_dir: Where the run lives.
@@ -69,6 +72,7 @@ class TuneSummary:
     n_interrupted: int = 0
     n_tuner_failed: int = 0
     n_pruner_failed: int = 0
+    n_tuner_after: int = 0
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -142,6 +146,14 @@ class TuneSummary:
                 f"{self.n_pruner_failed} trial{'s' if self.n_pruner_failed > 1 else ''} failed "
                 "in the pruner, which raised while deciding whether to stop it (not counted as "
                 "the task's failures; each reason and traceback: the report's 'Failed trials')"
+            )
+        if self.n_tuner_after:
+            n = self.n_tuner_after
+            out.append(
+                f"the tuner raised taking in the result of {n} finished trial{'s' if n > 1 else ''} "
+                "(its after_trial: the trial keeps its value, but the tuner may not have learnt "
+                "from it; counted towards the limit on failed trials; each reason and traceback: the "
+                "report's 'Failed trials')"
             )
         return out
 
@@ -229,6 +241,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         n_failed=failed_trials(study),
         n_tuner_failed=tuner_failures(study),
         n_pruner_failed=pruner_failures(study),
+        n_tuner_after=tuner_after_failures(study),
         first_failure=_first_failure(study),
     )
 

@@ -21,6 +21,8 @@ SURPLUS_REASON = "surplus: the study already had its trials claimed by other wor
 INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued again"
 #: How the reason of a trial whose ``--jobs`` process was killed (``kill -9``) begins.
 KILLED_REASON = "its worker process was killed"
+#: Added to the reason of a queued trial whose tuner failed it before it ran, queued again.
+QUEUED_AGAIN = "; its parameters are queued again"
 #: Added to the reason of a cut-off trial whose parameters were not queued again.
 NOT_REQUEUED = "; not re-queued (retried {n} times)"
 
@@ -60,6 +62,17 @@ def raised_in_sampler(exc: BaseException) -> bool:
             return True
         tb = tb.tb_next
     return False
+
+
+#: A trial's user attribute: its tuner's ``after_trial`` raised taking in the trial's result
+#: (the reason): the trial keeps its state and value, the error counts as the tuner's.
+TUNER_AFTER_ATTR = "tuner_failed_after"
+
+
+def is_tuner_failure_after(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` finished (complete or pruned) and its tuner's ``after_trial`` then
+    raised taking in its result."""
+    return trial.state in FINISHED and TUNER_AFTER_ATTR in trial.user_attrs
 
 
 #: A failed trial's user attribute: the pruner raised while deciding whether to stop the trial
@@ -119,10 +132,12 @@ def is_bookkeeping(trial: FrozenTrial) -> bool:
 
 def failure_kind(trial: FrozenTrial) -> str:
     """How a failed trial counts: ``"task"`` (the task's failure), ``"tuner"`` (the tuner
-    raised choosing its parameters), ``"pruner"`` (the pruner raised deciding whether to stop
+    raised choosing its parameters; or, for a finished trial, taking in its result), ``"pruner"`` (the pruner raised deciding whether to stop
     it), ``"cut off"`` (an interrupt or a lost worker; queued
     again, when it had parameters), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
     ``""`` for a trial that did not fail."""
+    if is_tuner_failure_after(trial):
+        return "tuner"
     if trial.state != TrialState.FAIL:
         return ""
     if is_tuner_failure(trial):
@@ -140,21 +155,29 @@ def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:
     """The task's failed trials: those of the run's own bookkeeping (:func:`is_bookkeeping`)
     and the tuner's and the pruner's failures (:func:`is_tuner_failure`,
     :func:`is_pruner_failure`) left out; ``interrupted``: those cut off by an interrupt and the
-    tuner's and pruner's failures counted too (a rule that stops a run whose trials keep
-    failing counts them: workers killed again and again, or a tuner that cannot choose, are a
-    failure of the run)."""
+    tuner's and pruner's failures counted too, and the finished trials whose tuner raised
+    taking them in (a rule that stops a run whose trials keep failing counts them: workers
+    killed again and again, or a tuner that cannot choose or learn, are a failure of the
+    run)."""
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    return sum(
+    counted = sum(
         (interrupted and (is_interrupted(t) or _plugin_failure(t)))
         or not (is_bookkeeping(t) or _plugin_failure(t))
         for t in failed
     )
+    return counted + (tuner_after_failures(study) if interrupted else 0)
 
 
 def tuner_failures(study: optuna.Study) -> int:
     """The study's trials failed inside its tuner's choice of parameters."""
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     return sum(map(is_tuner_failure, failed))
+
+
+def tuner_after_failures(study: optuna.Study) -> int:
+    """The study's finished trials whose tuner raised taking in their result (``after_trial``)."""
+    finished = study.get_trials(deepcopy=False, states=FINISHED)
+    return sum(map(is_tuner_failure_after, finished))
 
 
 def pruner_failures(study: optuna.Study) -> int:

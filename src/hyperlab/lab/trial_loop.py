@@ -18,7 +18,8 @@ from hyperlab.lab.admission import Claimed, fail_unasked
 from hyperlab.lab.cut_off import keep_retry, recover_stale, requeue_interrupted
 from hyperlab.lab.storage_errors import error_chain, is_transient, redact, transient_cause
 from hyperlab.lab.study_job import StudyJob
-from hyperlab.lab.trial_kinds import progress
+from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, progress
+from hyperlab.lab.tuner_told import told_guarded
 from hyperlab.stops import failures_reason, stop_for_failures
 
 DONE, RETRY, RAN = "done", "retry", "ran"
@@ -29,7 +30,7 @@ class TrialLoop:
 
     def __init__(self, study: optuna.Study, job: StudyJob, func: Claimed, retries: int) -> None:
         self.study, self.job, self.func, self.retries = study, job, func, retries
-        self.failures = self.ran = self.errors = 0
+        self.failures = self.ran = self.errors = self.told_in_row = 0
         self.max_failures = max(10, job.trials)
 
     def step(self, wait: bool, poll: float) -> str:
@@ -52,11 +53,9 @@ class TrialLoop:
                 time.sleep(poll)
                 recover_stale(study)  # (study.optimize does this before each trial itself)
                 return RETRY
-            if _exhausted(study, finished, target):
+            if trials_exhausted(study, finished, target):
                 return DONE
-            _run_one(study, self.func)
-            if self.func.conflict is not None:
-                raise self.func.conflict
+            run_trial(study, self.func)
             self.errors = 0
         except KeyboardInterrupt:
             requeue_interrupted(study, self.func)
@@ -95,12 +94,32 @@ class TrialLoop:
         if func.surplus:
             return False
         last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None
-        if last is not None and last.state == TrialState.FAIL:
+        if last is None:
+            return False
+        told = last.user_attrs.get(TUNER_AFTER_ATTR)  # (the tuner raised taking it in)
+        self.told_in_row = self.told_in_row + 1 if told is not None else 0
+        if last.state == TrialState.FAIL or told is not None:
             self.failures += 1
             if self.failures >= self.max_failures:
                 stop_for_failures(study, failures_reason(self.failures))
                 return True
+        if self.told_in_row >= TOLD_LIMIT:  # (its trials finish: the limit above comes late)
+            stop_for_failures(study, _told_reason(self.told_in_row, str(told)))
+            return True
         return False
+
+
+#: A study stops once its tuner's ``after_trial`` raised on this many trials in a row.
+TOLD_LIMIT = 10
+
+
+def _told_reason(in_row: int, last: str) -> str:
+    """Why a study stopped for its tuner's errors taking in trials (``after_trial``)."""
+    return (
+        f"stopped after its tuner raised taking in the results of {in_row} trials in a row in "
+        "a process of this run (its after_trial: the trials keep their values, but the tuner "
+        f"may have learnt nothing from them); the last: {last}"
+    )
 
 
 def _finished_elsewhere(exc: Exception) -> bool:
@@ -115,7 +134,7 @@ def _finished_elsewhere(exc: Exception) -> bool:
     )
 
 
-def _exhausted(study: optuna.Study, finished: int, target: int) -> bool:
+def trials_exhausted(study: optuna.Study, finished: int, target: int) -> bool:
     """Whether the study's sampler has no new point left (a finite grid visited in full).
 
     The study then ends, with the reason in its ``stopped`` attribute, instead of repeating
@@ -130,6 +149,21 @@ def _exhausted(study: optuna.Study, finished: int, target: int) -> bool:
     return True
 
 
+def run_trial(study: optuna.Study, func: Claimed) -> None:
+    """One trial of ``study`` on the lab's trial path (:func:`_run_one`), which ``tune``,
+    ``compare`` and a tuner panel share: the tuner's and the pruner's failures told from the
+    task's, a trial never left running by an error of the tuner.
+
+    Raises:
+        HyperlabError: What ``func`` kept to stop the run (a search space changed or one Optuna
+            refuses, a task or an objective that breaks its contract, a setting that cannot
+            work): every later trial would fail the same way.
+    """
+    _run_one(study, func)
+    if func.conflict is not None:
+        raise func.conflict
+
+
 def _run_one(study: optuna.Study, func: Claimed) -> None:
     """One trial; an interrupt of its objective always leaves as ``KeyboardInterrupt``.
 
@@ -137,11 +171,13 @@ def _run_one(study: optuna.Study, func: Claimed) -> None:
     an error of that tell (a storage error, a trial already failed as stale) replaces it, and
     the caller would retry instead of leaving: the interrupt is raised again here. A tuner
     whose ``before_trial`` raises (in ``study.ask``, before the objective) fails the trial that
-    Optuna left running, as the tuner's, and the loop books it like any failed trial.
+    Optuna left running, as the tuner's, and the loop books it like any failed trial; one whose
+    ``after_trial`` raises (in ``tell``, after it) leaves the trial as it ended, the error
+    recorded on it (:mod:`hyperlab.lab.tuner_told`).
     """
     func.trial_id, func.interrupted = None, None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), told_guarded(study):
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.optimize(func, n_trials=1, catch=(Exception,), gc_after_trial=False)
     except Exception as exc:

@@ -135,6 +135,7 @@ def _summary_html(rec: CompareRecords) -> str:
             "failed": m.n_failed,
             "failed in the tuner": m.n_tuner_failed or None,  # (the column only where there are)
             "failed in the pruner": m.n_pruner_failed or None,  # (the same)
+            "tuner failed after the trial": m.n_tuner_after or None,  # (the same)
             "cut off and run again": m.n_cut_off or None,  # (the column only where there are)
         }
         for m in rec.methods

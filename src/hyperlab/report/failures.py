@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import TRACEBACK_ATTR
-from hyperlab.lab.trial_kinds import is_bookkeeping, is_pruner_failure, is_tuner_failure
+from hyperlab.lab.trial_kinds import (
+    TUNER_AFTER_ATTR,
+    is_bookkeeping,
+    is_pruner_failure,
+    is_tuner_failure,
+    is_tuner_failure_after,
+)
 
 
 @dataclass
@@ -34,7 +40,8 @@ class FailureGroup:
 def failure_groups(
     trials: Sequence[FrozenTrial], label: str = "", seed: int | None = None
 ) -> list[FailureGroup]:
-    """The failed trials (not the surplus of a claim) grouped by kind, first failure first.
+    """The failed trials (not the surplus of a claim) grouped by kind, first failure first;
+    a finished trial whose tuner raised taking in its result is one too (its value kept).
 
     Errors of one type raised at one place are one kind, whatever their messages (one cause
     whose message carries a value, ``"diverged at lr=0.31"``, is one row, not one per value);
@@ -42,12 +49,19 @@ def failure_groups(
     groups: dict[str, FailureGroup] = {}
     messages: dict[str, set[str]] = {}
     for t in sorted(trials, key=lambda t: t.number):
-        if t.state != TrialState.FAIL or is_bookkeeping(t):
+        after = is_tuner_failure_after(t)
+        if (t.state != TrialState.FAIL and not after) or is_bookkeeping(t):
             continue
         reason = str(t.user_attrs.get("fail_reason") or "no reason recorded")
         kept = str(t.user_attrs.get(TRACEBACK_ATTR) or "")
         key = _failure_kind(reason)
-        if is_tuner_failure(t):  # (a kind of its own, said first)
+        if after:  # (a finished trial: its value kept)
+            reason = str(t.user_attrs[TUNER_AFTER_ATTR])
+            key, reason = (
+                f"tuner after: {_failure_kind(reason)}",
+                f"in the tuner, taking in the finished trial (its value kept): {reason}",
+            )
+        elif is_tuner_failure(t):  # (a kind of its own, said first)
             key, reason = f"tuner: {key}", f"in the tuner, choosing the parameters: {reason}"
         elif is_pruner_failure(t):
             key, reason = f"pruner: {key}", f"in the pruner, deciding whether to stop: {reason}"

@@ -17,6 +17,7 @@ from hyperlab.lab.trial_kinds import (
     failed_trials,
     is_interrupted,
     pruner_failures,
+    tuner_after_failures,
     tuner_failures,
 )
 from hyperlab.report.failures import FailureGroup, failure_groups
@@ -57,6 +58,7 @@ class MethodSummary:
     n_failed: int = 0  # the task's failures
     n_tuner_failed: int = 0  # trials failed inside the tuner's choice of parameters
     n_pruner_failed: int = 0  # trials failed inside the pruner's decision to stop them
+    n_tuner_after: int = 0  # finished trials whose tuner raised taking in their result
     n_cut_off: int = 0  # trials an interrupt or a lost worker cut off (queued again)
     band: str = ""  # what the band around ``curve_median`` is, in words
 
@@ -154,7 +156,7 @@ def method_summary(
     stopped: list[str] = []
     candidates: list[tuple[FrozenTrial, int]] = []  # each seed's best trial
     metric: str | None = None
-    n_failed = n_tuner_failed = n_pruner_failed = n_cut_off = 0
+    n_failed = n_tuner_failed = n_pruner_failed = n_tuner_after = n_cut_off = 0
     failures: list[FailureGroup] = []
     for study, tuner, pruner, seed in studies:
         recs = study_records(study, tuner, pruner, seed, optimum)
@@ -179,6 +181,7 @@ def method_summary(
         n_failed += failed_trials(study)
         n_tuner_failed += tuner_failures(study)
         n_pruner_failed += pruner_failures(study)
+        n_tuner_after += tuner_after_failures(study)
         n_cut_off += sum(map(is_interrupted, trials))
         failures += failure_groups(trials, label, seed)
         candidates += [(t, seed) for t in sorted_best_first(trials, direction)[:1]]
@@ -226,6 +229,7 @@ def method_summary(
         n_failed=n_failed,
         n_tuner_failed=n_tuner_failed,
         n_pruner_failed=n_pruner_failed,
+        n_tuner_after=n_tuner_after,
         n_cut_off=n_cut_off,
         band=band_text(len(curves)),
     )

@@ -15,8 +15,9 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from hyperlab.errors import InputError, failure_reason
+from hyperlab.errors import InputError, SearchSpaceError, failure_reason
 from hyperlab.optuna_logs import quiet_optuna
+from hyperlab.space.refused import refused_range
 
 #: Throwaway trials a search space is run on, at most, to see every branch of a conditional
 #: one; it stops after :data:`SETTLED` trials in a row that showed nothing new.
@@ -61,8 +62,11 @@ def capture_space(
             except optuna.TrialPruned:
                 raise
             except Exception as exc:
-                raise InputError(
-                    f"the search space of {name} failed on a throwaway trial: {failure_reason(exc)}"
+                refused = refused_range(exc)  # (a range Optuna refuses, named)
+                why = failure_reason(exc) if refused is None else str(refused)
+                error = InputError if refused is None else SearchSpaceError
+                raise error(
+                    f"the search space of {name} failed on a throwaway trial: {why}"
                 ) from exc
             names = set(trial.distributions)
             changed = not names <= set(seen) or (always is not None and not always <= names)
