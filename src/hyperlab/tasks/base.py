@@ -347,7 +347,8 @@ class Segment:
         curves: Per-epoch curves of this segment (keys of :data:`CURVE_KEYS` the task has,
             ``train_loss`` among them when it has one), each of length ``len(values)``.
         std_err: Standard error over the folds of the last value.
-        fold_values: The per-fold scores behind the last value.
+        fold_values: The per-fold scores behind the last value. A NaN or infinite score,
+            ``std_err`` or fold value fails the population member's segment, not the run.
         learned: Hyperparameters the training set itself (a hypergradient-learned rate: its
             value at the segment's end, the mean over folds); empty when it set none.
         wall_time: Seconds spent.
