@@ -348,6 +348,8 @@ ODD_SPREADS: dict[str, dict[str, Any]] = {
     "std_err negative": {"std_err": -0.25},
     "folds of text": {"fold_values": ["0.5", "0.4"]},
     "curve of mixed types": {"curves": {"val_loss": [0.5, None]}},
+    "curve too long": {"curves": {"val_loss": [0.5, 0.4, 0.3]}},
+    "curve named by a number": {"curves": {0: [0.5, 0.4]}},
     "std_err nan": {"std_err": float("nan")},
     "fold inf": {"fold_values": [0.5, float("inf")]},
 }
@@ -390,6 +392,8 @@ class _OddSpread(Task):
         ("std_err negative", "std_err -0.25, a negative number (the standard error of value"),
         ("folds of text", "fold_values[0] '0.5' of type str, not a number (one score per fold)"),
         ("curve of mixed types", "curves['val_loss'][1] None of type NoneType, not a number ("),
+        ("curve too long", "curves['val_loss'] of 3 points, more than the 2 epochs trained ("),
+        ("curve named by a number", "curves key 0 of type int, not a curve's name (text, such"),
     ],
 )
 def test_an_evaluation_whose_std_err_folds_or_curves_are_not_numbers_stops_the_run(

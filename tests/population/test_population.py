@@ -281,6 +281,43 @@ def test_a_score_that_is_not_finite_still_fails_only_its_member(tmp_path: Path) 
     assert failed and failed[0] == {"epoch": 2, "failed": "scores [nan, nan] are not all finite"}
 
 
+class _BadSpreadOf(_BadScoresOf):
+    """Gives ``score`` as the ``std_err`` (``field="std_err"``) or as a fold value
+    (``field="fold_values"``) of one member's segments from epoch ``start`` on."""
+
+    def __init__(self, member: int, start: int, score: Any, field: str) -> None:
+        super().__init__(member, start, score)
+        self.field = field
+
+    def _train_segment(self, *args: Any, **kwargs: Any) -> Any:
+        segment = Quadratic._train_segment(self, *args, **kwargs)
+        if args[3] == self.seed and segment.epoch > self.start:
+            setattr(
+                segment, self.field, self.score if self.field == "std_err" else [1.0, self.score]
+            )
+        return segment
+
+
+@pytest.mark.parametrize(
+    ("field", "score", "reason"),
+    [
+        ("std_err", math.nan, "non-finite std_err nan (the score's standard error over folds)"),
+        ("std_err", math.inf, "non-finite std_err inf (the score's standard error over folds)"),
+        ("fold_values", math.nan, "non-finite fold_values [1.0, nan]"),
+        ("fold_values", -math.inf, "non-finite fold_values [1.0, -inf]"),
+    ],
+)
+def test_a_spread_that_is_not_finite_fails_only_its_member(
+    field: str, score: float, reason: str, tmp_path: Path
+) -> None:
+    task = _BadSpreadOf(2, start=2, score=score, field=field)
+    study = run_population("pbt", task, tmp_path, interval=2)
+    _check_complete(study, 4, 6)
+    (member,) = [t for t in study.trials if t.user_attrs["member"] == 2]
+    failed = [e for e in member.user_attrs["lineage"] if "failed" in e]
+    assert failed and failed[0] == {"epoch": 2, "failed": reason}
+
+
 @pytest.mark.parametrize(
     ("option", "value", "error"),
     [

@@ -3,6 +3,8 @@ name or a reference to its file) and refuse a schedule they cannot replay by its
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +97,40 @@ def test_a_schedule_replay_cannot_follow_is_refused_by_its_entry(
 ) -> None:
     with pytest.raises(error, match=message):
         replay(Quadratic(), schedule)
+
+
+class _BadSecondSegment(Quadratic):
+    """Breaks the segment contract from its second segment on: text for its scores
+    (``broken="values"``) or an ``epoch`` that does not count the model's epochs (``"epoch"``,
+    in ``train_segment`` itself, past the task's own check)."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+
+    def train_segment(self, config: Any, state: Any, epochs: int, seed: int = 0, **kw: Any) -> Any:
+        if self.broken == "values" or state is None:
+            return super().train_segment(config, state, epochs, seed, **kw)
+        return replace(super().train_segment(config, state, epochs, seed, **kw), epoch=7)
+
+    def _train_segment(self, config: Any, state: Any, *args: Any) -> Any:
+        segment = super()._train_segment(config, state, *args)
+        if self.broken == "values" and state is not None:
+            segment.values = ["0.5"] * len(segment.values)
+        return segment
+
+
+@pytest.mark.parametrize(
+    ("broken", "error", "said"),
+    [
+        ("values", InputTypeError, "its segment returned '0.5' of type str, not a number"),
+        ("epoch", InputError, "its segment from epoch 2 trained 1 epoch but says epoch=7"),
+    ],
+)
+def test_a_segment_that_breaks_the_contract_names_its_entry_and_epochs(
+    broken: str, error: type[Exception], said: str
+) -> None:
+    schedule = _entry(1, member=3)
+    place = "schedule entry 1 (member 3), segment from epoch 2 to 3"
+    with pytest.raises(error, match=f"^task 'quadratic', {re.escape(place)}: {re.escape(said)}"):
+        replay(_BadSecondSegment(broken), schedule)

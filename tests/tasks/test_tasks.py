@@ -370,6 +370,9 @@ def test_on_epoch_is_handed_each_score_as_a_float() -> None:
         ("curves", {"val_loss": 0.5}, "curves['val_loss'] 0.5, a float, not a list of numbers"),
         ("curves", {"val_loss": [0.5, "0.4"]}, "curves['val_loss'][1] '0.4' of type str, not a"),
         ("curves", {"val_loss": [0.5, True]}, "curves['val_loss'][1] True of type bool, not a"),
+        ("curves", {0: [0.5]}, "curves key 0 of type int, not a curve's name (text, such as 'v"),
+        ("curves", {None: [0.5]}, "curves key None of type NoneType, not a curve's name (text,"),
+        ("curves", {"val_loss": [0.5] * 5}, "curves['val_loss'] of 5 points, more than the 4 ep"),
     ],
 )
 def test_an_evaluation_whose_other_numbers_are_not_numbers_breaks_the_task_contract(
@@ -385,6 +388,28 @@ def test_an_evaluation_whose_other_numbers_are_not_numbers_breaks_the_task_contr
     with pytest.raises(TaskContractError) as info:
         task.evaluate(config)
     assert str(info.value).startswith(f"Bare._evaluate returned Evaluation.{says}")
+
+
+def test_a_curve_may_hold_up_to_one_point_per_epoch_trained_and_no_more() -> None:
+    """A curve of more points than the epochs trained (several per epoch, a point before the
+    first epoch) passed, and the report and the diagnosis read its points at the wrong epochs."""
+    from hyperlab.errors import TaskContractError
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    for points, used in ((3, 0), (2, 0), (2, 2), (1, 2)):  # the epochs trained, or fewer
+        task.reply = Evaluation(value=0.5, budget=used, curves={"val_loss": [0.5] * points})
+        assert task.evaluate(config, budget=3).curves == {"val_loss": [0.5] * points}
+    task.reply = Evaluation(value=0.5, curves={"train_loss": [0.5] * 3, "val_loss": [0.5] * 4})
+    with pytest.raises(TaskContractError) as info:
+        task.evaluate(config, budget=3)
+    assert str(info.value) == (
+        "Bare._evaluate returned Evaluation.curves['val_loss'] of 4 points, more than the 3 "
+        "epochs trained (a curve holds one number per epoch trained, epoch 1 first)"
+    )
+    task.reply = Evaluation(value=0.5, budget=2, curves={"val_loss": [0.5] * 3})  # stopped early
+    with pytest.raises(TaskContractError, match=r"3 points, more than the 2 epochs trained \(its "):
+        task.evaluate(config, budget=3)
 
 
 def test_an_evaluation_s_numbers_come_back_as_floats_and_nan_passes() -> None:

@@ -222,8 +222,12 @@ class StackedOptimizer(Optimizer):
         history keeps its latest steps; one whose values are not finite numbers (a bool, NaN)
         or whose learning rates are negative is refused by name, as is one whose moments are
         not tensors (a list, a number, ``None``), of another shape than their parameters (saved
-        for another model) or of another dtype (saved in another precision). What is not an optimizer's state (a trainer's, say) is
-        refused with an InputTypeError."""
+        for another model) or of another dtype (saved in another precision). So is a hyper
+        state whose step counts or hyperoptimizers' moments (``opt_state``: Adam's ``step``,
+        ``m``, ``v``, SGD's ``buf``) are not numbers a run records: text, a bool, ``None``,
+        NaN, a negative ``v`` or a step that is not a whole number >= 0 (an infinite moment,
+        which an overflow leaves, loads). What is not an optimizer's state (a trainer's, say)
+        is refused with an InputTypeError."""
         check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
@@ -243,6 +247,7 @@ class StackedOptimizer(Optimizer):
             check_saved_numbers(type(self).__name__, "history", values, rates=rates)
         if hyper is not None:
             self._check_shape(hyper)
+            self._check_moments(hyper)
         groups = state_dict.get("param_groups")
         # (a state saved before nesterov and dampening were kept in the groups loads too)
         needed = [k for k in self.defaults if k not in ("nesterov", *UNSUPPORTED)]
@@ -277,6 +282,39 @@ class StackedOptimizer(Optimizer):
                 f"this state is of another stack (levels {described or theirs}); this "
                 f"optimizer's levels are {self._describe()}"
             )
+
+    def _check_moments(self, hyper: dict[str, Any]) -> None:
+        """Refuse a hyper state whose step count or hyperoptimizers' moments (``opt_state``:
+        per level, per hyperparameter it moves, Adam's ``step``, ``m`` and ``v``, SGD's ``buf``)
+        are not what a run records: text, a bool or ``None`` in place of a number (it loaded
+        and failed inside the next step, or a bool counted as 1), NaN (a hypergradient that
+        is not finite, or overflows in the level's coordinates, is skipped before it reaches
+        a moment), a negative ``v`` (a mean of squares) or a ``step`` that is not a whole
+        number >= 0. An infinite moment loads: ``v`` overflows once a hypergradient passes
+        about 1.3e154, and the run saves it so."""
+        owner = f"{type(self).__name__}.load_state_dict: the state's hyper_state"
+        steps = hyper.get("steps", 0)
+        if not _is_count(steps):
+            raise InputError(
+                f"{owner}['steps'] is {_shown(steps)}, not a whole number >= 0 (the steps "
+                "taken); nothing was loaded"
+            )
+        levels = hyper.get("opt_state")
+        if not isinstance(levels, list) or len(levels) != len(self.levels):
+            raise InputError(
+                f"{owner}['opt_state'] is {_shown(levels)}, not a list of one mapping per level "
+                f"({len(self.levels)}); nothing was loaded"
+            )
+        for k, slots in enumerate(levels):
+            where = f"{owner}['opt_state'][{k}]"
+            if not isinstance(slots, dict) or not all(isinstance(v, dict) for v in slots.values()):
+                raise InputError(
+                    f"{where} is {_shown(slots)}, not a mapping of hyperparameter -> its "
+                    "moments (a mapping); nothing was loaded"
+                )
+            for slot, moments in slots.items():
+                for key, value in moments.items():
+                    _check_moment(f"{where}[{slot!r}][{key!r}]", key, value)
 
     # -- stepping ------------------------------------------------------------------------------
 
@@ -396,11 +434,15 @@ class StackedOptimizer(Optimizer):
                 else:
                     name, psi, owner = slot, values[k - 1][slot], self.levels[k - 1]
                 to_z, from_z, dvalue = TRANSFORMS[owner.transform(name)]
-                if not math.isfinite(g):
-                    continue
                 z = to_z(psi)
+                # the hypergradient in z: one that is not finite (a NaN g, or a huge g times a
+                # huge rate in log coordinates) is skipped before it turns the moments inf,
+                # then NaN, and the hyperparameter stops moving for good
+                gz = g * dvalue(z)
+                if not math.isfinite(gz):
+                    continue
                 z_new, derivs = level._step_scalar(
-                    z, g * dvalue(z), opt_state.setdefault(slot, {}), hp, learn_k
+                    z, gz, opt_state.setdefault(slot, {}), hp, learn_k
                 )
                 space = owner.transform(name)
                 # in log coordinates the value itself: a difference of two large exponentials
@@ -440,6 +482,40 @@ class StackedOptimizer(Optimizer):
             RuntimeWarning,
             stacklevel=user_stacklevel(),  # the caller of step(), past torch's wrappers
         )
+
+
+def _check_moment(where: str, key: str, value: Any) -> None:
+    """Refuse a hyperoptimizer's saved moment ``key`` (``step``, ``m``, ``v``, ``buf``) that is
+    not a number a run records (see :meth:`StackedOptimizer._check_moments`)."""
+    if key == "step":
+        if not _is_count(value):
+            raise InputError(
+                f"{where} is {_shown(value)}, not a whole number >= 0 (the steps this "
+                "hyperoptimizer took); nothing was loaded"
+            )
+        return
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or math.isnan(value):
+        raise InputError(
+            f"{where} is {_shown(value)}: a hyperoptimizer's moment is a number, never NaN (a "
+            "hypergradient that is not finite is skipped before it reaches one); nothing was "
+            "loaded"
+        )
+    if key == "v" and value < 0:
+        raise InputError(
+            f"{where} is {_shown(value)}, a negative mean of squared hypergradients; nothing "
+            "was loaded"
+        )
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shown(value: Any) -> str:
+    """``value``'s type and the start of its repr, for a message."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def stack(*levels: Any, history_size: int | None = LR_HISTORY_SIZE) -> StackFactory:

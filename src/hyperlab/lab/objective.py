@@ -106,7 +106,7 @@ class TaskObjective:
 
         try:
             ev = self.task.evaluate(config, self.budget, seed=seed, on_epoch=on_epoch)
-            ev = check_evaluation(self.task, ev)  # (a task may override evaluate)
+            ev = check_evaluation(self.task, ev, last)  # (a task may override evaluate)
         except TrialFailure as exc:
             _fail(trial, str(exc), exc.curves)
             raise

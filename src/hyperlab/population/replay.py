@@ -10,6 +10,7 @@ import optuna
 
 from hyperlab.errors import HyperlabError, InputError, InputTypeError
 from hyperlab.population.randomness import seeded_globals, segment_seed
+from hyperlab.population.segments import placed_in_task
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Segment, Task, check_segment
@@ -51,20 +52,34 @@ def replay(
         InputError: The schedule is empty, an entry lacks ``start``, ``end`` or ``config``,
             the entries are not contiguous from epoch 0, or an entry's configuration is not
             one of the task's (each message names the entry).
+        InputTypeError, InputError: A segment breaks the task's contract
+            (:func:`~hyperlab.tasks.base.check_segment`); the message names the schedule
+            entry, its member and its epochs (``task 'x', schedule entry 1 (member 3), segment
+            from epoch 2 to 4: its segment ...``).
     """
     task = _as_task(task)
     wrap = hypergradient_twin if hypergradient else None
     state: Any = None
     out = []
     start = 0
-    for entry, (config, epochs) in zip(schedule, _segments(task, schedule)):
+    for i, (entry, (config, epochs)) in enumerate(zip(schedule, _segments(task, schedule))):
         trainer = _trainer_seed(entry, seed, member_seeds)
-        with seeded_globals(segment_seed(trainer, start)):  # as the population's segment was
-            segment = task.train_segment(config, state, epochs, seed=trainer, wrap_optimizer=wrap)
-        check_segment(task.name, segment, epochs, start=start)
+        with placed_in_task(task.name, _place(i, entry, start, epochs)):
+            with seeded_globals(segment_seed(trainer, start)):  # as the population's was
+                segment = task.train_segment(
+                    config, state, epochs, seed=trainer, wrap_optimizer=wrap
+                )
+            check_segment(task.name, segment, epochs, start=start)
         out.append(segment)
         state, start = segment.state, start + epochs
     return out
+
+
+def _place(i: int, entry: Mapping[str, Any], start: int, epochs: int) -> str:
+    """Schedule entry ``i`` and its epochs, for the message of an error that stops a replay
+    (``"schedule entry 1 (member 3), segment from epoch 2 to 4"``)."""
+    member = f" (member {entry['member']})" if "member" in entry else ""
+    return f"schedule entry {i}{member}, segment from epoch {start} to {start + epochs}"
 
 
 def _as_task(task: Any) -> Task:

@@ -1,6 +1,6 @@
 """One member's segment: the task's ``train_segment`` called, and what it returns and does checked.
 
-A segment's scores must all be finite; a contract error of the task's (a score that is not a
+A segment's scores, its ``std_err`` and its fold values must all be finite; a contract error of the task's (a score that is not a
 number, say) names the member and the epochs of the segment that met it. Once per process the
 state a task returns is checked to be deep-copyable and picklable (at the first segment rather
 than after a whole generation), and the state a segment was given is checked to be left as it
@@ -30,7 +30,7 @@ from hyperlab.errors import (
 from hyperlab.population import checkpoint
 from hyperlab.population.members import Member
 from hyperlab.population.randomness import seeded_globals, segment_seed
-from hyperlab.tasks.base import Segment, Task, check_segment
+from hyperlab.tasks.base import Segment, Task, check_segment, not_finite
 
 
 class _Counted:
@@ -102,7 +102,7 @@ class Segments:
         wrap = _Counted(self.wrap) if self.wrap is not None and m.state is None else self.wrap
         given = self._input_fingerprint(m.state)
         try:
-            with _placed(self.task.name, place), seeded_globals(streams):
+            with placed_in_task(self.task.name, place), seeded_globals(streams):
                 segment = self.task.train_segment(
                     config, m.state, epochs, seed=m.seed, wrap_optimizer=wrap
                 )
@@ -115,10 +115,10 @@ class Segments:
         except SystemExit as exc:
             return exit_reason(exc)
         # also where train_segment is the task's own; and the epoch, which only we know
-        with _placed(self.task.name, place):
+        with placed_in_task(self.task.name, place):
             check_segment(self.task.name, segment, epochs, start=start)
         self._check_input_kept(m, start, given)
-        reason = bad_scores(segment.values)
+        reason = bad_scores(segment.values, segment.std_err, segment.fold_values)
         if reason is None and not self._state_checked:
             self._check_state(segment.state)
         if reason is None and isinstance(wrap, _Counted) and not wrap.calls:
@@ -171,7 +171,7 @@ class Segments:
 
 
 @contextlib.contextmanager
-def _placed(task: str, place: str) -> Iterator[None]:
+def placed_in_task(task: str, place: str) -> Iterator[None]:
     """Name ``place`` (``"member 2, segment from epoch 4 to 6"``) in the message of an error of
     ours that stops the run from inside: ``task 'x': its segment ...`` becomes ``task 'x',
     member 2, segment from epoch 4 to 6: its segment ...``. A :class:`TrialFailure` (a failed
@@ -186,13 +186,14 @@ def _placed(task: str, place: str) -> Iterator[None]:
         raise
 
 
-def bad_scores(values: Any) -> str | None:
-    """Why a segment's scores cannot be used: not all finite (``check_segment`` has made
-    sure there is one number per epoch)."""
+def bad_scores(values: Any, std_err: Any = 0.0, fold_values: Any = ()) -> str | None:
+    """Why a segment's scores cannot be used: not all finite, or its ``std_err`` or a fold
+    value is not (as the lab's objective fails such an evaluation: ``not_finite``);
+    ``check_segment`` has made sure they are numbers, one score per epoch."""
     scores = [float(v) for v in values]
     if not all(map(math.isfinite, scores)):
         return f"scores {scores} are not all finite"
-    return None
+    return not_finite(scores[-1], float(std_err), [float(v) for v in fold_values])
 
 
 def copied(state: Any, what: str) -> Any:

@@ -54,8 +54,9 @@ class Evaluation:
 
     :meth:`Task.evaluate` checks what ``_evaluate`` returns (:func:`check_evaluation`): a
     ``value``, ``std_err``, fold value or curve point that is not a number (text, a bool,
-    ``None``), ``fold_values`` or ``curves`` of another kind than described here, or a negative
-    ``std_err`` is a mistake in the task's code and stops the run; a NaN or infinite ``value``,
+    ``None``), ``fold_values`` or ``curves`` of another kind than described here (a curve's
+    name that is not text, a curve longer than the epochs trained), or a negative ``std_err``
+    is a mistake in the task's code and stops the run; a NaN or infinite ``value``,
     ``std_err`` or fold value (a training that diverged) fails its trial only, and a curve may
     hold NaN or infinity (the epochs where it diverged).
 
@@ -66,7 +67,8 @@ class Evaluation:
         budget: Epochs (or other budget units) actually used; 0 (the default): the budget
             :meth:`Task.evaluate` asked for, filled in there.
         curves: Per-epoch means over folds: ``train_loss``, ``val_loss`` and optionally
-            ``train_metric``/``val_metric``; each a list of length ``budget``. The diagnosis
+            ``train_metric``/``val_metric`` (named by text); each a list of length ``budget``
+            (one point per epoch, epoch 1 first; a longer one is refused). The diagnosis
             reads the losses as lower-is-better with 0 the best, and a metric as an accuracy,
             a fraction in [0, 1] (one outside it is left out of the report's diagnosis).
         fold_values: The per-fold scores behind ``value`` and ``std_err``.
@@ -129,17 +131,21 @@ def check_reported(task: Task, value: Any, epoch: int | None = None) -> float:
     )
 
 
-def check_evaluation(task: Task, result: Any) -> Evaluation:
+def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Evaluation:
     """``result``, what ``task``'s ``_evaluate`` returned, when it is an :class:`Evaluation`
     whose numbers are numbers (as :func:`check_score` reads one), with them as floats:
     ``value`` (:func:`check_reported`), ``std_err`` (>= 0), each of ``fold_values`` (a list)
-    and each point of each curve of ``curves`` (a dict of lists). NaN and infinity pass, as
-    for ``value``: :func:`not_finite` says which fail a trial.
+    and each point of each curve of ``curves`` (a dict of curve name, text, -> list). NaN and
+    infinity pass, as for ``value``: :func:`not_finite` says which fail a trial. Given the
+    ``budget`` ``_evaluate`` was asked for, no curve may hold more points than the epochs
+    trained: ``result.budget`` when it is one of 1..``budget``, else ``budget`` (a curve holds
+    one number per epoch, from epoch 1; a shorter one passes).
 
     Raises:
         TaskContractError: ``result`` is no :class:`Evaluation`, one of those numbers is not a
             number (text, a bool, ``None``), ``fold_values``, ``curves`` or a curve is of
-            another kind, or ``std_err`` is negative: a mistake in the task's code, which every
+            another kind, a curve's name is not text, a curve is longer than the epochs
+            trained, or ``std_err`` is negative: a mistake in the task's code, which every
             trial would repeat. The message names the field and the value.
     """
     if not isinstance(result, Evaluation):
@@ -160,11 +166,37 @@ def check_evaluation(task: Task, result: Any) -> Evaluation:
             f"curves {_short(curves)}, {with_article(type(curves).__name__)}, not a dict of "
             "curve name -> one number per epoch",
         )
+    for key in curves:
+        if not isinstance(key, str):
+            raise _broken_field(
+                task,
+                f"curves key {_shown(key)}, not a curve's name (text, such as 'val_loss')",
+            )
     checked = {
         key: _field_numbers(task, f"curves[{key!r}]", curve, "a curve holds one number per epoch")
         for key, curve in curves.items()
     }
+    if budget is not None:
+        _check_curve_lengths(task, checked, result.budget, budget)
     return replace(result, value=value, std_err=std_err, fold_values=folds, curves=checked)
+
+
+def _check_curve_lengths(
+    task: Task, curves: dict[str, list[float]], used: Any, budget: int
+) -> None:
+    """Refuse a curve of more points than the epochs trained: ``used`` (``Evaluation.budget``)
+    when it is one of 1..``budget`` (the budget asked for), else ``budget``."""
+    whole = isinstance(used, numbers.Integral) and not isinstance(used, bool)
+    epochs = int(used) if whole and 1 <= int(used) <= budget else budget
+    for key, curve in curves.items():
+        if len(curve) > epochs:
+            asked = "" if epochs == budget else f"its budget={epochs}, of {budget} asked for; "
+            raise _broken_field(
+                task,
+                f"curves[{key!r}] of {counted(len(curve), 'point')}, more than the "
+                f"{counted(epochs, 'epoch')} trained ({asked}a curve holds one number per "
+                "epoch trained, epoch 1 first)",
+            )
 
 
 #: What a standard error is, for a message.
@@ -347,7 +379,8 @@ class Segment:
         curves: Per-epoch curves of this segment (keys of :data:`CURVE_KEYS` the task has,
             ``train_loss`` among them when it has one), each of length ``len(values)``.
         std_err: Standard error over the folds of the last value.
-        fold_values: The per-fold scores behind the last value.
+        fold_values: The per-fold scores behind the last value. A NaN or infinite score,
+            ``std_err`` or fold value fails the population member's segment, not the run.
         learned: Hyperparameters the training set itself (a hypergradient-learned rate: its
             value at the segment's end, the mean over folds); empty when it set none.
         wall_time: Seconds spent.
@@ -434,7 +467,8 @@ class Task(ABC):
             TaskContractError: ``_evaluate`` returned no :class:`Evaluation`, reported a
                 budget it was not given, or gave a score (its ``value``, or one handed to
                 ``on_epoch``), a ``std_err``, a fold value or a curve point that is not a
-                number, or a negative ``std_err`` (see :func:`check_evaluation`).
+                number, a negative ``std_err``, a curve whose name is not text or one longer
+                than the epochs trained (see :func:`check_evaluation`).
         """
         if not isinstance(config, dict):
             raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -464,7 +498,7 @@ class Task(ABC):
     def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
         """``_evaluate``'s result checked (:func:`check_evaluation`, and its budget), with its
         unset budget and wall time filled in."""
-        result = check_evaluation(self, result)
+        result = check_evaluation(self, result, budget)
         used = result.budget
         ok = isinstance(used, numbers.Integral) and not isinstance(used, bool)
         if not ok or not 0 <= int(used) <= budget:

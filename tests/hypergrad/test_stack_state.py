@@ -1,0 +1,106 @@
+"""A stacked optimizer's hyper state at load_state_dict: the hyperoptimizers' moments (Adam's
+``step``, ``m``, ``v``, SGD's ``buf``) and the step count are numbers a run records, or the
+state is refused by name with nothing loaded."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from hyperlab.errors import InputError
+from hyperlab.hypergrad import HyperAdam, HyperSGD, StackedOptimizer, stack
+from tests.hypergrad.test_stack import _problem, _run
+
+LEVELS = ("sgd", "adam", ("sgd", {"momentum": 0.5}))
+
+
+def _saved() -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A model and the state of a stack that trained it 3 steps (every level has moments)."""
+    model, x, y = _problem(torch.float64)
+    opt = stack(*LEVELS)(model.parameters())
+    _run(model, opt, x, y, 3)
+    return model, copy.deepcopy(opt.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("path", "bad", "said"),
+    [
+        ((1, "0:lr", "m"), "0.1", r"\['m'\] is str '0.1': a hyperoptimizer's moment is a number"),
+        ((1, "0:lr", "v"), None, r"\['v'\] is NoneType None: a hyperoptimizer's moment is a n"),
+        ((1, "0:lr", "m"), True, r"\['m'\] is bool True: a hyperoptimizer's moment is a number"),
+        ((1, "0:lr", "m"), math.nan, r"\['m'\] is float nan: a hyperoptimizer's moment is a n"),
+        ((1, "0:lr", "v"), -1.0, r"\['v'\] is float -1.0, a negative mean of squared hyper"),
+        ((1, "0:lr", "step"), -1, r"\['step'\] is int -1, not a whole number >= 0"),
+        ((1, "0:lr", "step"), True, r"\['step'\] is bool True, not a whole number >= 0"),
+        ((1, "0:lr", "step"), 2.0, r"\['step'\] is float 2.0, not a whole number >= 0"),
+        ((2, "lr", "buf"), "x", r"\['lr'\]\['buf'\] is str 'x': a hyperoptimizer's moment is a"),
+    ],
+)
+def test_a_hyperoptimizers_moment_that_is_not_one_a_run_records_is_refused_by_name(
+    path: tuple[int, str, str], bad: Any, said: str
+) -> None:
+    """They loaded, and the next step failed inside ("can't multiply sequence by non-int",
+    "math domain error", a division by zero), or went on with a bool as 1 or a NaN moment."""
+    model, saved = _saved()
+    k, slot, key = path
+    assert key in saved["hyper_state"]["opt_state"][k][slot]  # (a moment the run keeps)
+    saved["hyper_state"]["opt_state"][k][slot][key] = bad
+    fresh = stack(*LEVELS)(model.parameters())
+    before = copy.deepcopy(fresh.state_dict())
+    where = rf"^StackedOptimizer\.load_state_dict: the state's hyper_state\['opt_state'\]\[{k}\]"
+    with pytest.raises(InputError, match=rf"{where}.*{said}.*nothing was loaded$"):
+        fresh.load_state_dict(saved)
+    assert fresh.state_dict() == before and fresh.history == []
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"steps": "3"}, r"\['steps'\] is str '3', not a whole number >= 0"),
+        ({"steps": -1}, r"\['steps'\] is int -1, not a whole number >= 0"),
+        ({"opt_state": None}, r"\['opt_state'\] is NoneType None, not a list of one mapping per"),
+        ({"opt_state": [{}, {}]}, r"\['opt_state'\] is list \[\{\}, \{\}\], not a list of one m"),
+        ({"opt_state": [{}, {"0:lr": 1.0}, {}]}, r"\['opt_state'\]\[1\] is dict \{'0:lr': 1.0"),
+    ],
+)
+def test_a_hyper_state_whose_step_count_or_moments_are_malformed_is_refused_by_name(
+    change: dict[str, Any], said: str
+) -> None:
+    model, saved = _saved()
+    saved["hyper_state"].update(change)
+    fresh = stack(*LEVELS)(model.parameters())
+    with pytest.raises(InputError, match=rf"hyper_state{said}.*nothing was loaded$"):
+        fresh.load_state_dict(saved)
+    assert fresh.hyper_state["steps"] == 0
+
+
+def test_an_infinite_moment_loads_as_a_run_may_save_one() -> None:
+    """``v`` overflows to inf once a hypergradient passes about 1.3e154; the run saves it so."""
+    model, saved = _saved()
+    saved["hyper_state"]["opt_state"][1]["0:lr"]["v"] = math.inf
+    fresh = stack(*LEVELS)(model.parameters())
+    fresh.load_state_dict(saved)
+    assert fresh.hyper_state["opt_state"][1]["0:lr"]["v"] == math.inf
+
+
+def test_a_hypergradient_that_overflows_in_log_coordinates_leaves_the_moments_as_they_were() -> (
+    None
+):
+    """A huge hypergradient times a huge rate (the z-gradient in log coordinates) was stepped
+    with as inf: the moments became inf, then NaN at the next sign change, the rate never moved
+    again, and the optimizer's own state was then refused at load as NaN."""
+    p = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    levels = [HyperSGD(lr=1e10, lr_space="log"), HyperAdam(lr=1e-3), HyperSGD(lr=0.0)]
+    opt = StackedOptimizer([p], levels)
+    opt._update_hypers([{"0:lr": 1e-3}, {}, {}])  # one ordinary step first
+    moments = copy.deepcopy(opt.hyper_state["opt_state"][1]["0:lr"])
+    for g in (1e300, -1e300):  # g * 1e10 overflows
+        opt._update_hypers([{"0:lr": g}, {}, {}])
+    assert opt.hyper_state["opt_state"][1]["0:lr"] == moments
+    again = StackedOptimizer([p], levels)
+    again.load_state_dict(opt.state_dict())
+    assert again.hyper_state["opt_state"] == opt.hyper_state["opt_state"]
