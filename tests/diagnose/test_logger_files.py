@@ -365,3 +365,55 @@ def test_at_epoch_given_in_python_is_checked() -> None:
         diagnose({"train_loss": tr, "val_loss": va, "at_epoch": [0.25, 0.5, 0.5, *range(1, 8)]})
     with pytest.raises(InputError, match=r"curves differ in length: .*'at_epoch': 3"):
         diagnose({"train_loss": tr, "val_loss": va, "at_epoch": [1, 2, 3]})
+
+
+def _with_start(state: dict[str, Any], eval_loss: float = 2.5) -> dict[str, Any]:
+    """``state`` as a Trainer with ``eval_on_start=True`` logs it: an evaluation first, before
+    any training step (``epoch`` 0, ``step`` 0)."""
+    start = {"epoch": 0, "eval_loss": eval_loss, "eval_runtime": 3.1, "step": 0}
+    return {**state, "log_history": [start, *state["log_history"]]}
+
+
+@pytest.mark.filterwarnings("ignore:val_metric is read only beside train_metric")
+def test_a_trainer_evaluation_before_training_is_the_curves_start_at_epoch_0(
+    tmp_path: Path,
+) -> None:
+    """``eval_on_start=True`` logs an evaluation at epoch 0 before training; the run's epochs
+    then started at 0 and were read as Keras's 0-based ones: every point one epoch late
+    ("Diagnosis of 11 epochs", "minimum at epoch 5 of 11" for a 10-epoch run with its minimum
+    at epoch 4), the untrained model's evaluation taken as the first trained epoch."""
+    plain = _trainer_state()
+    curves = read_curves(_write(tmp_path / "plain.json", [json.dumps(plain)]))
+    started = read_curves(_write(tmp_path / "start.json", [json.dumps(_with_start(plain))]))
+    assert started["at_epoch"] == [float(e) for e in range(11)]
+    assert started["val_loss"] == [2.5, *curves["val_loss"]]
+    assert np.isnan(started["train_loss"][0]) and started["train_loss"][1:] == curves["train_loss"]
+    # the start has no training loss: the diagnosis reads the trained epochs, named as before
+    a, b = diagnose(curves).to_dict(), diagnose(started).to_dict()
+    assert a == b and b["n_epochs"] == 10
+    assert figure_data(started, diagnose(started)).epochs[:3] == [0, 1, 2]
+    # evaluated every 2 epochs from the start: epochs 0, 2, 4, ... with 1, 3, ... missing
+    every2 = _eval_every(steps=2 * 1563, steps_per_epoch=1563, n=30)
+    started = read_curves(_write(tmp_path / "every2.json", [json.dumps(_with_start(every2))]))
+    assert started["at_epoch"] == [float(e) for e in range(61)]
+    assert started["val_loss"][2::2] == _overfit(30)[1]
+    found = diagnose(started).finding("overfitting")
+    assert found is not None and found.onset_epoch == 24 and "of 60" in found.evidence
+    # every few hundred steps: the start is the first point at epoch 0, as it was
+    steps = read_curves(
+        _write(tmp_path / "steps.json", [json.dumps(_with_start(_eval_every(500, 1563, 30)))])
+    )
+    assert steps["at_epoch"][:2] == [0.0, 500 / 1563]
+
+
+def test_a_trainer_log_at_zero_from_its_start_names_the_epoch_it_reached_zero(
+    tmp_path: Path,
+) -> None:
+    """Losses at 0 to the end were named from the point's position ("0 from epoch 4"), not its
+    epoch, which a start at epoch 0 puts one place later."""
+    history: list[dict[str, Any]] = [{"epoch": 0, "eval_loss": 1.2, "step": 0}]
+    for e, loss in enumerate([0.8, 0.4, 0.0, 0.0, 0.0, 0.0], start=1):
+        history.append({"epoch": float(e), "loss": loss, "step": 10 * e})
+        history.append({"epoch": float(e), "eval_loss": loss, "step": 10 * e})
+    curves = read_curves(_write(tmp_path / "state.json", [json.dumps({"log_history": history})]))
+    assert "0 from epoch 3 on" in diagnose(curves).primary.evidence

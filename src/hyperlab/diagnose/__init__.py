@@ -121,7 +121,7 @@ def _diagnose(
     rules = rule_scores(feats, v)
     zero = None if feats["diverged"] else _zero_from(curves)  # (a divergence is the reading)
     if zero is not None:  # nothing to correct: the rules' scale-free reading would see a plateau
-        text = f"train and validation loss are 0 from epoch {zero} on: a perfect fit"
+        text = f"train and validation loss are 0 from epoch {v.label(zero)} on: a perfect fit"
         perfect = {name: (0.0, rules[name][1]) for name in rules} | {"good-fit": (1.0, text)}
         return blend(v, feats, perfect, None, 0.0, config)
     proba = None
@@ -132,7 +132,7 @@ def _diagnose(
 
 
 def _zero_from(curves: dict[str, np.ndarray]) -> int | None:
-    """The 1-based epoch from which every measured train and validation loss is 0 to the end
+    """The 0-based point from which every measured train and validation loss is 0 to the end
     (``None`` unless the last measured pair is 0: a perfect fit, the best a loss can read)."""
     tr, va = curves["train_loss"], curves["val_loss"]
     both = np.flatnonzero(np.isfinite(tr) & np.isfinite(va))
@@ -140,7 +140,7 @@ def _zero_from(curves: dict[str, np.ndarray]) -> int | None:
     if not len(both) or not at_zero[-1]:
         return None
     first = len(at_zero) - int(np.argmin(at_zero[::-1])) if not at_zero.all() else 0
-    return int(both[first]) + 1
+    return int(both[first])
 
 
 def blend(

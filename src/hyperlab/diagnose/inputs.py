@@ -279,7 +279,9 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     key, as the lab stores trials; one point per list entry), a list of row objects, read as a
     CSV file's rows are, or a Hugging Face Trainer's ``trainer_state.json`` (or its
     ``log_history``), read as one row per evaluation
-    (:func:`hyperlab.diagnose.loggers.trainer_rows`) at its ``epoch``.
+    (:func:`hyperlab.diagnose.loggers.trainer_rows`) at its ``epoch``, which counts the epochs
+    trained: an evaluation before training (``eval_on_start=True``, epoch 0) is the curves'
+    start, kept at epoch 0 (``at_epoch``), where a file's epoch 0 is Keras's first epoch.
 
     Args:
         path: The file.
@@ -371,14 +373,17 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
     return _columns(parsed, [k for k in cols if k not in PLACE], path), read_as
 
 
-def _columns(rows: Rows, keys: list[str], path: Path) -> dict[str, list[Any]]:
+def _columns(
+    rows: Rows, keys: list[str], path: Path, *, epochs_done: bool = False
+) -> dict[str, list[Any]]:
     """The curves ``keys`` of a file's ``rows``, placed at their epochs (see
-    :func:`hyperlab.diagnose.rows.place`), with ``at_epoch`` where the epochs are fractions.
+    :func:`hyperlab.diagnose.rows.place`, which ``epochs_done`` is passed to), with
+    ``at_epoch`` where the epochs are fractions or a run's start is kept at epoch 0.
 
     Raises:
         InputError: A loss column holds no value at all, or an epoch is bad.
     """
-    placed = place(rows, str(path))
+    placed = place(rows, str(path), epochs_done=epochs_done)
     for key in REQUIRED:
         if all(r[key] is None for _, r in placed.rows):
             raise InputError(
@@ -420,9 +425,11 @@ def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
     try:
-        data = trainer_rows(data) or data
+        trainer = trainer_rows(data)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+    if trainer is not None:  # (its epochs count the epochs trained: 0 is the run's start)
+        return _json_rows(trainer, path, epochs_done=True)
     if isinstance(data, dict) and isinstance(data.get("curves"), dict):
         data = data["curves"]
     if isinstance(data, list):
@@ -437,9 +444,12 @@ def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     return data, read_as
 
 
-def _json_rows(data: list[Any], path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _json_rows(
+    data: list[Any], path: Path, *, epochs_done: bool = False
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A JSON list of row objects as curves: read as a CSV file's rows are (an ``epoch`` key
-    places them, see :func:`hyperlab.diagnose.rows.place`)."""
+    places them, see :func:`hyperlab.diagnose.rows.place`, which ``epochs_done`` is passed
+    to)."""
     if not all(isinstance(r, dict) for r in data):
         raise InputError(f"{path}: a JSON list must hold one object per epoch")
     names = list(dict.fromkeys(str(k) for r in data for k in r))
@@ -452,7 +462,8 @@ def _json_rows(data: list[Any], path: Path) -> tuple[dict[str, Any], dict[str, s
     for i, r in enumerate(data, start=1):
         at = f"{path}, row {i}"
         rows.append((at, {k: _json_cell(r.get(keys[k]), keys[k], at) for k in wanted}))
-    return _columns(rows, [k for k in wanted if k not in PLACE], path), read_as
+    keys_read = [k for k in wanted if k not in PLACE]
+    return _columns(rows, keys_read, path, epochs_done=epochs_done), read_as
 
 
 def _json_cell(value: Any, name: str, at: str) -> float | None:

@@ -162,7 +162,8 @@ def trainer_rows(data: Any) -> list[dict[str, Any]] | None:
         ``eval_accuracy`` as ``val_metric`` and, as ``train_loss``, the last training loss
         (``loss``) logged since the evaluation before it (``None``, a missing point, where
         none was: the Trainer's notebook table would repeat an older one, which reads as a
-        plateau). The run's closing entry (``train_loss`` over the whole run,
+        plateau; an evaluation before training, ``eval_on_start=True`` at epoch 0, has none).
+        The run's closing entry (``train_loss`` over the whole run,
         ``train_runtime``) is no point of a curve and is left out.
 
     Raises:
