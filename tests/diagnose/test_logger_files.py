@@ -459,3 +459,54 @@ def test_evidence_comparing_neighbouring_points_names_points_not_epochs(tmp_path
     text = _evidence({**rising, "at_epoch": [0.25 * (i + 1) for i in range(6)]})["lr-too-high"]
     assert "above its value at its first point (epoch 0.25) (peak at epoch 0.75 of 1.5)" in text
     assert "above its first-epoch value (peak at epoch 3 of 6)" in _evidence(rising)["lr-too-high"]
+
+
+def _accuracies(n: int = 30) -> tuple[list[float], list[float]]:
+    """A train and a validation accuracy rising from near 0 toward 1 (a 10-class run's)."""
+    t = np.arange(n)
+    return (0.97 - 0.87 * np.exp(-t / 4)).tolist(), (0.93 - 0.83 * np.exp(-t / 4)).tolist()
+
+
+MIXUP = r": both losses rise steadily within \[0, 1\], as accuracies do"
+
+
+def test_a_warning_of_accuracies_in_loss_columns_names_the_files_columns(tmp_path: Path) -> None:
+    """Accuracies logged under a logger's loss names were warned of as "train_loss 0.1 -> 0.97
+    and val_loss 0.1 -> 0.93", names that a Keras, W&B or Trainer file does not hold."""
+    tr, va = _accuracies()
+    keras = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    keras += [f"{e},0.5,{tr[e]!r},0.5,{va[e]!r}" for e in range(30)]
+    wandb = ["epoch/epoch,epoch/loss,epoch/val_loss"]
+    wandb += [f"{e},{tr[e]!r},{va[e]!r}" for e in range(30)]
+    history: list[dict[str, Any]] = []
+    for e in range(30):
+        history.append({"epoch": e + 1.0, "loss": tr[e], "step": 10 * (e + 1)})
+        history.append({"epoch": e + 1.0, "eval_loss": va[e], "step": 10 * (e + 1)})
+    files = {
+        "training.log": (keras, r"loss 0\.1 -> 0\.97 and val_loss 0\.1 -> 0\.93", "val_loss"),
+        "history.csv": (
+            wandb,
+            r"epoch/loss 0\.1 -> 0\.97 and epoch/val_loss 0\.1 -> 0\.93",
+            "epoch/val_loss",
+        ),
+        "trainer_state.json": (
+            [json.dumps({"log_history": history})],
+            r"loss 0\.1 -> 0\.97 and eval_loss 0\.1 -> 0\.93",
+            "eval_loss",
+        ),
+    }
+    for name, (lines, shown, val) in files.items():
+        curves = read_curves(_write(tmp_path / name, lines))
+        with pytest.warns(UserWarning, match=r"^" + shown + MIXUP) as seen:
+            diagnose(curves)
+        assert f"(val_acc logged under {val})" in str(seen[0].message)
+    # curves in diagnose's names, a copy of read curves among them, keep those names
+    with pytest.warns(
+        UserWarning, match=r"^train_loss 0\.1 -> 0\.97 and val_loss 0\.1 -> 0\.93" + MIXUP
+    ):
+        diagnose(dict(curves))
+    # the curves read are a dict as before, and an error about a Trainer's curve names its key
+    assert curves == {"train_loss": tr, "val_loss": va}
+    short = {"log_history": history[:4]}
+    with pytest.raises(InputError, match=r"\(read 'loss' as train_loss, 'eval_loss' as val_loss\)"):
+        read_curves(_write(tmp_path / "short.json", [json.dumps(short)]))

@@ -26,7 +26,7 @@ import numpy as np
 from hyperlab.diagnose import classifier as _classifier
 from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
-from hyperlab.diagnose.inputs import ZERO_LOSS, check_curves, read_curves
+from hyperlab.diagnose.inputs import ZERO_LOSS, ReadCurves, check_curves, read_curves
 from hyperlab.diagnose.mixups import accuracy_as_loss
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
@@ -40,6 +40,7 @@ __all__ = [
     "CurveView",
     "Diagnosis",
     "Finding",
+    "ReadCurves",
     "blend",
     "check_curves",
     "diagnose",
@@ -74,8 +75,9 @@ def diagnose(
 
     Returns:
         The diagnosis. A warning says when both losses rise as accuracies do (an accuracy
-        logged under a loss's name, see :mod:`hyperlab.diagnose.mixups`), or when one metric
-        comes without the other (the losses alone are then read).
+        logged under a loss's name, see :mod:`hyperlab.diagnose.mixups`; curves from
+        :func:`read_curves` are named by the file's columns, ``loss`` for Keras's), or when one
+        metric comes without the other (the losses alone are then read).
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
@@ -84,7 +86,7 @@ def diagnose(
     """
     checked = check_curves(curves)
     _warn_lone_metric(checked)
-    mixup = accuracy_as_loss(checked)
+    mixup = accuracy_as_loss(checked, curves.columns if isinstance(curves, ReadCurves) else None)
     if mixup is not None:
         warnings.warn(mixup, UserWarning, stacklevel=2)
     if config is not None and not isinstance(config, Mapping):

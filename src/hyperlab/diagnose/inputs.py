@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.diagnose.loggers import logger_names, missing_hint, trainer_rows
+from hyperlab.diagnose.loggers import logger_names, missing_hint, trainer_names, trainer_rows
 from hyperlab.diagnose.points import AT_EPOCH, points
 from hyperlab.diagnose.rows import Rows, place
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
@@ -248,7 +248,21 @@ def _number(value: Any, where: str) -> float:
         raise InputError(f"{where}: expected a number, got {value!r}") from None
 
 
-def read_curves(path: str | Path) -> dict[str, list[float]]:
+class ReadCurves(dict[str, list[float]]):
+    """The curves :func:`read_curves` read from a file: ``{name: list of floats}``, and the
+    file's own name of each curve it read under another one (``columns``: ``{"train_loss":
+    "loss"}`` for Keras's ``CSVLogger``), so that what :func:`hyperlab.diagnose.diagnose` says
+    about a curve names the file's column. A copy (``dict(curves)``) is plain curves, named as
+    diagnose names them."""
+
+    def __init__(
+        self, curves: Mapping[str, list[float]], columns: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(curves)
+        self.columns: dict[str, str] = dict(columns or {})
+
+
+def read_curves(path: str | Path) -> ReadCurves:
     """Read one run's curves from a CSV or JSON file.
 
     The losses are read as lower is better with 0 the best possible (cross-entropy, squared
@@ -288,7 +302,8 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
 
     Returns:
         ``{name: list of floats}``, checked with :func:`check_curves` (``at_epoch`` among them
-        where the file's epochs are fractions).
+        where the file's epochs are fractions), with the file's own name of each curve read
+        under another name (:class:`ReadCurves`).
 
     Raises:
         DataNotFoundError: the file does not exist.
@@ -311,7 +326,8 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     except InputError as exc:
         names = ", ".join(f"{a!r} as {b}" for a, b in read_as.items())
         raise InputError(f"{path}: {exc}" + (f" (read {names})" if names else "")) from None
-    return {k: [float(x) for x in v] for k, v in checked.items()}
+    columns = {curve: name.strip() for name, curve in read_as.items() if curve in checked}
+    return ReadCurves({k: [float(x) for x in v] for k, v in checked.items()}, columns)
 
 
 def _read_as(names: list[str], where: str) -> dict[str, str]:
@@ -429,7 +445,8 @@ def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
     if trainer is not None:  # (its epochs count the epochs trained: 0 is the run's start)
-        return _json_rows(trainer, path, epochs_done=True)
+        curves, _ = _json_rows(trainer, path, epochs_done=True)
+        return curves, trainer_names(trainer)
     if isinstance(data, dict) and isinstance(data.get("curves"), dict):
         data = data["curves"]
     if isinstance(data, list):
