@@ -258,3 +258,15 @@ def test_a_knob_another_branch_of_the_space_tunes_is_not_called_untuned(
     said = capsys.readouterr().out
     untuned = [s for s in said.splitlines() if s.startswith("not in this run's")]
     assert untuned and "dropout" not in untuned[0]  # (width and the like are untuned)
+
+
+def test_a_warning_about_a_curve_names_the_files_column(tmp_path: Path) -> None:
+    """A Keras CSVLogger file with accuracies under ``loss``/``val_loss``: the warning named
+    ``train_loss``, which the file does not hold."""
+    t = np.arange(30)
+    tr, va = 0.97 - 0.87 * np.exp(-t / 4), 0.93 - 0.83 * np.exp(-t / 4)
+    rows = ["epoch,loss,val_loss"] + [f"{e},{tr[e]:.5f},{va[e]:.5f}" for e in range(30)]
+    src = tmp_path / "training.log"
+    src.write_text("\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match=r"^loss 0\.1 -> 0\.97 and val_loss 0\.1 -> 0\.93: "):
+        assert main(["diagnose", str(src), "--no-html"]) == 0

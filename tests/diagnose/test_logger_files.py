@@ -365,3 +365,148 @@ def test_at_epoch_given_in_python_is_checked() -> None:
         diagnose({"train_loss": tr, "val_loss": va, "at_epoch": [0.25, 0.5, 0.5, *range(1, 8)]})
     with pytest.raises(InputError, match=r"curves differ in length: .*'at_epoch': 3"):
         diagnose({"train_loss": tr, "val_loss": va, "at_epoch": [1, 2, 3]})
+
+
+def _with_start(state: dict[str, Any], eval_loss: float = 2.5) -> dict[str, Any]:
+    """``state`` as a Trainer with ``eval_on_start=True`` logs it: an evaluation first, before
+    any training step (``epoch`` 0, ``step`` 0)."""
+    start = {"epoch": 0, "eval_loss": eval_loss, "eval_runtime": 3.1, "step": 0}
+    return {**state, "log_history": [start, *state["log_history"]]}
+
+
+@pytest.mark.filterwarnings("ignore:val_metric is read only beside train_metric")
+def test_a_trainer_evaluation_before_training_is_the_curves_start_at_epoch_0(
+    tmp_path: Path,
+) -> None:
+    """``eval_on_start=True`` logs an evaluation at epoch 0 before training; the run's epochs
+    then started at 0 and were read as Keras's 0-based ones: every point one epoch late
+    ("Diagnosis of 11 epochs", "minimum at epoch 5 of 11" for a 10-epoch run with its minimum
+    at epoch 4), the untrained model's evaluation taken as the first trained epoch."""
+    plain = _trainer_state()
+    curves = read_curves(_write(tmp_path / "plain.json", [json.dumps(plain)]))
+    started = read_curves(_write(tmp_path / "start.json", [json.dumps(_with_start(plain))]))
+    assert started["at_epoch"] == [float(e) for e in range(11)]
+    assert started["val_loss"] == [2.5, *curves["val_loss"]]
+    assert np.isnan(started["train_loss"][0]) and started["train_loss"][1:] == curves["train_loss"]
+    # the start has no training loss: the diagnosis reads the trained epochs, named as before
+    a, b = diagnose(curves).to_dict(), diagnose(started).to_dict()
+    assert a == b and b["n_epochs"] == 10
+    assert figure_data(started, diagnose(started)).epochs[:3] == [0, 1, 2]
+    # evaluated every 2 epochs from the start: epochs 0, 2, 4, ... with 1, 3, ... missing
+    every2 = _eval_every(steps=2 * 1563, steps_per_epoch=1563, n=30)
+    started = read_curves(_write(tmp_path / "every2.json", [json.dumps(_with_start(every2))]))
+    assert started["at_epoch"] == [float(e) for e in range(61)]
+    assert started["val_loss"][2::2] == _overfit(30)[1]
+    found = diagnose(started).finding("overfitting")
+    assert found is not None and found.onset_epoch == 24 and "of 60" in found.evidence
+    # every few hundred steps: the start is the first point at epoch 0, as it was
+    steps = read_curves(
+        _write(tmp_path / "steps.json", [json.dumps(_with_start(_eval_every(500, 1563, 30)))])
+    )
+    assert steps["at_epoch"][:2] == [0.0, 500 / 1563]
+
+
+def test_a_trainer_log_at_zero_from_its_start_names_the_epoch_it_reached_zero(
+    tmp_path: Path,
+) -> None:
+    """Losses at 0 to the end were named from the point's position ("0 from epoch 4"), not its
+    epoch, which a start at epoch 0 puts one place later."""
+    history: list[dict[str, Any]] = [{"epoch": 0, "eval_loss": 1.2, "step": 0}]
+    for e, loss in enumerate([0.8, 0.4, 0.0, 0.0, 0.0, 0.0], start=1):
+        history.append({"epoch": float(e), "loss": loss, "step": 10 * e})
+        history.append({"epoch": float(e), "eval_loss": loss, "step": 10 * e})
+    curves = read_curves(_write(tmp_path / "state.json", [json.dumps({"log_history": history})]))
+    assert "0 from epoch 3 on" in diagnose(curves).primary.evidence
+
+
+def _evidence(curves: dict[str, Any]) -> dict[str, str]:
+    """Every rule's evidence sentence for ``curves``."""
+    from hyperlab.diagnose import check_curves, features, rule_scores, view
+
+    c = check_curves(curves)
+    v = view(c)
+    return {name: text for name, (_, text) in rule_scores(features(c, v), v).items()}
+
+
+def test_evidence_comparing_neighbouring_points_names_points_not_epochs(tmp_path: Path) -> None:
+    """A Lightning run validating twice an epoch, its train loss oscillating: "it fell in only
+    34% of epochs, epoch-to-epoch noise 25%" and "validation loss jumps 30% from epoch to epoch"
+    for points half an epoch apart. Points one an epoch keep those words."""
+    k = np.arange(60)
+    tr = 0.6 + 0.15 * np.sin(2.1 * k) + 0.3 * np.exp(-k / 10)
+    va = 0.4 + 0.8 * np.exp(-k / 15) + 0.1 * np.cos(2.9 * k)
+    lines = ["epoch,step,train_loss,val_loss"]
+    for e in range(30):
+        for i, step in ((2 * e, 100 * e + 49), (2 * e + 1, 100 * e + 99)):
+            lines += [f"{e},{step},{float(tr[i])!r},", f"{e},{step},,{float(va[i])!r}"]
+    curves = read_curves(_write(tmp_path / "metrics.csv", lines))
+    assert curves["at_epoch"][:2] == [0.5, 1.0]
+    points = _evidence(curves)
+    assert points["lr-too-high"].startswith(
+        "train loss oscillates: it fell from only 34% of its points to the next (0.5 epochs "
+        "apart), noise 25% from one point to the next"
+    ), points["lr-too-high"]
+    assert (
+        "jumps 30% from one point to the next (0.5 epochs apart), " in (points["noisy-validation"])
+    )
+    epochs = _evidence({k: v for k, v in curves.items() if k != "at_epoch"})
+    assert epochs["lr-too-high"].startswith(
+        "train loss oscillates: it fell in only 34% of epochs, epoch-to-epoch noise 25%"
+    )
+    assert "jumps 30% from epoch to epoch, " in epochs["noisy-validation"]
+    # a train loss that rises above its first value names the first point's epoch
+    rising = {"train_loss": [0.5, 0.9, 1.4, 1.3, 1.2, 1.1], "val_loss": [0.6, 1.0, 1.5] + [1.4] * 3}
+    text = _evidence({**rising, "at_epoch": [0.25 * (i + 1) for i in range(6)]})["lr-too-high"]
+    assert "above its value at its first point (epoch 0.25) (peak at epoch 0.75 of 1.5)" in text
+    assert "above its first-epoch value (peak at epoch 3 of 6)" in _evidence(rising)["lr-too-high"]
+
+
+def _accuracies(n: int = 30) -> tuple[list[float], list[float]]:
+    """A train and a validation accuracy rising from near 0 toward 1 (a 10-class run's)."""
+    t = np.arange(n)
+    return (0.97 - 0.87 * np.exp(-t / 4)).tolist(), (0.93 - 0.83 * np.exp(-t / 4)).tolist()
+
+
+MIXUP = r": both losses rise steadily within \[0, 1\], as accuracies do"
+
+
+def test_a_warning_of_accuracies_in_loss_columns_names_the_files_columns(tmp_path: Path) -> None:
+    """Accuracies logged under a logger's loss names were warned of as "train_loss 0.1 -> 0.97
+    and val_loss 0.1 -> 0.93", names that a Keras, W&B or Trainer file does not hold."""
+    tr, va = _accuracies()
+    keras = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    keras += [f"{e},0.5,{tr[e]!r},0.5,{va[e]!r}" for e in range(30)]
+    wandb = ["epoch/epoch,epoch/loss,epoch/val_loss"]
+    wandb += [f"{e},{tr[e]!r},{va[e]!r}" for e in range(30)]
+    history: list[dict[str, Any]] = []
+    for e in range(30):
+        history.append({"epoch": e + 1.0, "loss": tr[e], "step": 10 * (e + 1)})
+        history.append({"epoch": e + 1.0, "eval_loss": va[e], "step": 10 * (e + 1)})
+    files = {
+        "training.log": (keras, r"loss 0\.1 -> 0\.97 and val_loss 0\.1 -> 0\.93", "val_loss"),
+        "history.csv": (
+            wandb,
+            r"epoch/loss 0\.1 -> 0\.97 and epoch/val_loss 0\.1 -> 0\.93",
+            "epoch/val_loss",
+        ),
+        "trainer_state.json": (
+            [json.dumps({"log_history": history})],
+            r"loss 0\.1 -> 0\.97 and eval_loss 0\.1 -> 0\.93",
+            "eval_loss",
+        ),
+    }
+    for name, (lines, shown, val) in files.items():
+        curves = read_curves(_write(tmp_path / name, lines))
+        with pytest.warns(UserWarning, match=r"^" + shown + MIXUP) as seen:
+            diagnose(curves)
+        assert f"(val_acc logged under {val})" in str(seen[0].message)
+    # curves in diagnose's names, a copy of read curves among them, keep those names
+    with pytest.warns(
+        UserWarning, match=r"^train_loss 0\.1 -> 0\.97 and val_loss 0\.1 -> 0\.93" + MIXUP
+    ):
+        diagnose(dict(curves))
+    # the curves read are a dict as before, and an error about a Trainer's curve names its key
+    assert curves == {"train_loss": tr, "val_loss": va}
+    short = {"log_history": history[:4]}
+    with pytest.raises(InputError, match=r"\(read 'loss' as train_loss, 'eval_loss' as val_loss\)"):
+        read_curves(_write(tmp_path / "short.json", [json.dumps(short)]))

@@ -26,7 +26,7 @@ import numpy as np
 from hyperlab.diagnose import classifier as _classifier
 from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
-from hyperlab.diagnose.inputs import ZERO_LOSS, check_curves, read_curves
+from hyperlab.diagnose.inputs import ZERO_LOSS, ReadCurves, check_curves, read_curves
 from hyperlab.diagnose.mixups import accuracy_as_loss
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
@@ -40,6 +40,7 @@ __all__ = [
     "CurveView",
     "Diagnosis",
     "Finding",
+    "ReadCurves",
     "blend",
     "check_curves",
     "diagnose",
@@ -74,8 +75,9 @@ def diagnose(
 
     Returns:
         The diagnosis. A warning says when both losses rise as accuracies do (an accuracy
-        logged under a loss's name, see :mod:`hyperlab.diagnose.mixups`), or when one metric
-        comes without the other (the losses alone are then read).
+        logged under a loss's name, see :mod:`hyperlab.diagnose.mixups`; curves from
+        :func:`read_curves` are named by the file's columns, ``loss`` for Keras's), or when one
+        metric comes without the other (the losses alone are then read).
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
@@ -84,7 +86,7 @@ def diagnose(
     """
     checked = check_curves(curves)
     _warn_lone_metric(checked)
-    mixup = accuracy_as_loss(checked)
+    mixup = accuracy_as_loss(checked, curves.columns if isinstance(curves, ReadCurves) else None)
     if mixup is not None:
         warnings.warn(mixup, UserWarning, stacklevel=2)
     if config is not None and not isinstance(config, Mapping):
@@ -121,7 +123,7 @@ def _diagnose(
     rules = rule_scores(feats, v)
     zero = None if feats["diverged"] else _zero_from(curves)  # (a divergence is the reading)
     if zero is not None:  # nothing to correct: the rules' scale-free reading would see a plateau
-        text = f"train and validation loss are 0 from epoch {zero} on: a perfect fit"
+        text = f"train and validation loss are 0 from epoch {v.label(zero)} on: a perfect fit"
         perfect = {name: (0.0, rules[name][1]) for name in rules} | {"good-fit": (1.0, text)}
         return blend(v, feats, perfect, None, 0.0, config)
     proba = None
@@ -132,7 +134,7 @@ def _diagnose(
 
 
 def _zero_from(curves: dict[str, np.ndarray]) -> int | None:
-    """The 1-based epoch from which every measured train and validation loss is 0 to the end
+    """The 0-based point from which every measured train and validation loss is 0 to the end
     (``None`` unless the last measured pair is 0: a perfect fit, the best a loss can read)."""
     tr, va = curves["train_loss"], curves["val_loss"]
     both = np.flatnonzero(np.isfinite(tr) & np.isfinite(va))
@@ -140,7 +142,7 @@ def _zero_from(curves: dict[str, np.ndarray]) -> int | None:
     if not len(both) or not at_zero[-1]:
         return None
     first = len(at_zero) - int(np.argmin(at_zero[::-1])) if not at_zero.all() else 0
-    return int(both[first]) + 1
+    return int(both[first])
 
 
 def blend(

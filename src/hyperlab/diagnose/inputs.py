@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.diagnose.loggers import logger_names, missing_hint, trainer_rows
+from hyperlab.diagnose.loggers import logger_names, missing_hint, trainer_names, trainer_rows
 from hyperlab.diagnose.points import AT_EPOCH, points
 from hyperlab.diagnose.rows import Rows, place
 from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
@@ -248,7 +248,21 @@ def _number(value: Any, where: str) -> float:
         raise InputError(f"{where}: expected a number, got {value!r}") from None
 
 
-def read_curves(path: str | Path) -> dict[str, list[float]]:
+class ReadCurves(dict[str, list[float]]):
+    """The curves :func:`read_curves` read from a file: ``{name: list of floats}``, and the
+    file's own name of each curve it read under another one (``columns``: ``{"train_loss":
+    "loss"}`` for Keras's ``CSVLogger``), so that what :func:`hyperlab.diagnose.diagnose` says
+    about a curve names the file's column. A copy (``dict(curves)``) is plain curves, named as
+    diagnose names them."""
+
+    def __init__(
+        self, curves: Mapping[str, list[float]], columns: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(curves)
+        self.columns: dict[str, str] = dict(columns or {})
+
+
+def read_curves(path: str | Path) -> ReadCurves:
     """Read one run's curves from a CSV or JSON file.
 
     The losses are read as lower is better with 0 the best possible (cross-entropy, squared
@@ -279,14 +293,17 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     key, as the lab stores trials; one point per list entry), a list of row objects, read as a
     CSV file's rows are, or a Hugging Face Trainer's ``trainer_state.json`` (or its
     ``log_history``), read as one row per evaluation
-    (:func:`hyperlab.diagnose.loggers.trainer_rows`) at its ``epoch``.
+    (:func:`hyperlab.diagnose.loggers.trainer_rows`) at its ``epoch``, which counts the epochs
+    trained: an evaluation before training (``eval_on_start=True``, epoch 0) is the curves'
+    start, kept at epoch 0 (``at_epoch``), where a file's epoch 0 is Keras's first epoch.
 
     Args:
         path: The file.
 
     Returns:
         ``{name: list of floats}``, checked with :func:`check_curves` (``at_epoch`` among them
-        where the file's epochs are fractions).
+        where the file's epochs are fractions), with the file's own name of each curve read
+        under another name (:class:`ReadCurves`).
 
     Raises:
         DataNotFoundError: the file does not exist.
@@ -309,7 +326,8 @@ def read_curves(path: str | Path) -> dict[str, list[float]]:
     except InputError as exc:
         names = ", ".join(f"{a!r} as {b}" for a, b in read_as.items())
         raise InputError(f"{path}: {exc}" + (f" (read {names})" if names else "")) from None
-    return {k: [float(x) for x in v] for k, v in checked.items()}
+    columns = {curve: name.strip() for name, curve in read_as.items() if curve in checked}
+    return ReadCurves({k: [float(x) for x in v] for k, v in checked.items()}, columns)
 
 
 def _read_as(names: list[str], where: str) -> dict[str, str]:
@@ -371,14 +389,17 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
     return _columns(parsed, [k for k in cols if k not in PLACE], path), read_as
 
 
-def _columns(rows: Rows, keys: list[str], path: Path) -> dict[str, list[Any]]:
+def _columns(
+    rows: Rows, keys: list[str], path: Path, *, epochs_done: bool = False
+) -> dict[str, list[Any]]:
     """The curves ``keys`` of a file's ``rows``, placed at their epochs (see
-    :func:`hyperlab.diagnose.rows.place`), with ``at_epoch`` where the epochs are fractions.
+    :func:`hyperlab.diagnose.rows.place`, which ``epochs_done`` is passed to), with
+    ``at_epoch`` where the epochs are fractions or a run's start is kept at epoch 0.
 
     Raises:
         InputError: A loss column holds no value at all, or an epoch is bad.
     """
-    placed = place(rows, str(path))
+    placed = place(rows, str(path), epochs_done=epochs_done)
     for key in REQUIRED:
         if all(r[key] is None for _, r in placed.rows):
             raise InputError(
@@ -420,9 +441,12 @@ def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
     try:
-        data = trainer_rows(data) or data
+        trainer = trainer_rows(data)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+    if trainer is not None:  # (its epochs count the epochs trained: 0 is the run's start)
+        curves, _ = _json_rows(trainer, path, epochs_done=True)
+        return curves, trainer_names(trainer)
     if isinstance(data, dict) and isinstance(data.get("curves"), dict):
         data = data["curves"]
     if isinstance(data, list):
@@ -437,9 +461,12 @@ def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     return data, read_as
 
 
-def _json_rows(data: list[Any], path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _json_rows(
+    data: list[Any], path: Path, *, epochs_done: bool = False
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A JSON list of row objects as curves: read as a CSV file's rows are (an ``epoch`` key
-    places them, see :func:`hyperlab.diagnose.rows.place`)."""
+    places them, see :func:`hyperlab.diagnose.rows.place`, which ``epochs_done`` is passed
+    to)."""
     if not all(isinstance(r, dict) for r in data):
         raise InputError(f"{path}: a JSON list must hold one object per epoch")
     names = list(dict.fromkeys(str(k) for r in data for k in r))
@@ -452,7 +479,8 @@ def _json_rows(data: list[Any], path: Path) -> tuple[dict[str, Any], dict[str, s
     for i, r in enumerate(data, start=1):
         at = f"{path}, row {i}"
         rows.append((at, {k: _json_cell(r.get(keys[k]), keys[k], at) for k in wanted}))
-    return _columns(rows, [k for k in wanted if k not in PLACE], path), read_as
+    keys_read = [k for k in wanted if k not in PLACE]
+    return _columns(rows, keys_read, path, epochs_done=epochs_done), read_as
 
 
 def _json_cell(value: Any, name: str, at: str) -> float | None:

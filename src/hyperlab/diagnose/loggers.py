@@ -49,6 +49,8 @@ CURVES = frozenset(ALIASES.values())
 STEP_NAMES = {"train_loss_step": "train_loss", "train_acc_step": "train_metric"}
 #: The prefix of per-epoch names (``epoch/``, as :func:`_key` writes it).
 EPOCH_PREFIX = "epoch_"
+#: A Hugging Face Trainer's ``log_history`` names -> the curve :func:`trainer_rows` reads them as.
+TRAINER_NAMES = {"loss": "train_loss", "eval_loss": "val_loss", "eval_accuracy": "val_metric"}
 
 
 def _key(name: str) -> str:
@@ -162,7 +164,8 @@ def trainer_rows(data: Any) -> list[dict[str, Any]] | None:
         ``eval_accuracy`` as ``val_metric`` and, as ``train_loss``, the last training loss
         (``loss``) logged since the evaluation before it (``None``, a missing point, where
         none was: the Trainer's notebook table would repeat an older one, which reads as a
-        plateau). The run's closing entry (``train_loss`` over the whole run,
+        plateau; an evaluation before training, ``eval_on_start=True`` at epoch 0, has none).
+        The run's closing entry (``train_loss`` over the whole run,
         ``train_runtime``) is no point of a curve and is left out.
 
     Raises:
@@ -179,7 +182,7 @@ def trainer_rows(data: Any) -> list[dict[str, Any]] | None:
         if not isinstance(entry, dict):
             raise InputError(f"log_history holds {entry!r}; expected one object per log entry")
         if "eval_loss" in entry:
-            val = {"val_loss": entry["eval_loss"], "val_metric": entry.get("eval_accuracy")}
+            val = {TRAINER_NAMES[k]: entry.get(k) for k in ("eval_loss", "eval_accuracy")}
             rows.append({"epoch": entry.get("epoch"), "train_loss": train, **val})
             train = None
         elif "loss" in entry:
@@ -191,6 +194,16 @@ def trainer_rows(data: Any) -> list[dict[str, Any]] | None:
             "eval_strategy='epoch' (or 'steps')"
         )
     return rows
+
+
+def trainer_names(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Which of a Trainer's names :func:`trainer_rows` read as which curve (``{"eval_loss":
+    "val_loss", ...}``), for the curves its ``rows`` hold a value of."""
+    return {
+        name: curve
+        for name, curve in TRAINER_NAMES.items()
+        if any(r.get(curve) is not None for r in rows)
+    }
 
 
 def _is_trainer_log(data: Any) -> bool:

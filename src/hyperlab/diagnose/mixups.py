@@ -15,6 +15,8 @@ others start above 0.5 after their first epoch, or move up and down, and are not
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from hyperlab.diagnose.points import points
@@ -31,30 +33,36 @@ BELOW_TOP = 0.25
 MIN_POINTS = 5
 
 
-def accuracy_as_loss(curves: dict[str, np.ndarray]) -> str | None:
+def accuracy_as_loss(
+    curves: dict[str, np.ndarray], columns: Mapping[str, str] | None = None
+) -> str | None:
     """A warning when both loss curves rise as accuracies do (see the module docstring).
 
     Args:
         curves: Checked curves (:func:`hyperlab.diagnose.inputs.check_curves`).
+        columns: The file's own name of a curve read under another one (``{"train_loss":
+            "loss"}``, :class:`hyperlab.diagnose.inputs.ReadCurves`): the warning names the
+            file's columns.
 
     Returns:
         The warning's text, or ``None``.
     """
+    columns = columns or {}
     tr, va = curves["train_loss"], curves["val_loss"]
     read = points(tr, va)
     if read.onset < len(tr):
         return None  # (a diverged run is read as such)
     shown = []
-    for name, curve in (("train_loss", tr), ("val_loss", va)):
+    for key, curve in (("train_loss", tr), ("val_loss", va)):
         x = curve[read.index]
         if not _rises_as_accuracy(x):
             return None
-        shown.append(f"{name} {x[0]:.2g} -> {x[-1]:.2g}")
+        shown.append(f"{columns.get(key, key)} {x[0]:.2g} -> {x[-1]:.2g}")
     return (
         f"{' and '.join(shown)}: both losses rise steadily within [0, 1], as accuracies do; a "
-        "loss falls as a run learns. If these are accuracies (val_acc logged under val_loss), "
-        "give them as train_metric and val_metric beside the losses; this diagnosis reads them "
-        "as losses"
+        "loss falls as a run learns. If these are accuracies (val_acc logged under "
+        f"{columns.get('val_loss', 'val_loss')}), give them as train_metric and val_metric "
+        "beside the losses; this diagnosis reads them as losses"
     )
 
 

@@ -5,9 +5,11 @@ evaluations (:func:`hyperlab.diagnose.loggers.trainer_rows`). Without an ``epoch
 row is one point, in order. With one, :func:`place` reads the rows as
 :func:`hyperlab.diagnose.inputs.read_curves` describes: rows that share an epoch are merged;
 whole-numbered epochs place the rows at their epochs (the epochs between logged ones are missing
-points); fractional epochs (a Trainer that evaluates every few hundred steps) make one point per
-epoch value, and the points carry their epochs (``at_epoch``) so that the diagnosis names the
-file's epochs and gives its rates per the file's spacing. An epoch validated more than once at
+points; epochs that start at 0 are Keras's, its first epoch 0, but a Trainer's epoch 0 is its
+evaluation before training, kept as the curves' start at epoch 0: :func:`_with_start`);
+fractional epochs (a Trainer that evaluates every few hundred steps) make one point per epoch
+value, and the points carry their epochs (``at_epoch``) so that the diagnosis names the file's
+epochs and gives its rates per the file's spacing. An epoch validated more than once at
 different steps (Lightning's ``val_check_interval=0.5``) is split at its validations, each a
 point at its share of the epoch's steps, as fractional epochs are (:func:`_split_at_checks`).
 Points that lie unevenly apart are read as evenly spaced ones (the features compare
@@ -52,7 +54,7 @@ class Placed:
     at_epoch: list[float] | None
 
 
-def place(rows: Rows, where: str) -> Placed:
+def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
     """Merge ``rows`` per epoch and place them at their epochs (see the module docstring).
 
     Args:
@@ -60,6 +62,10 @@ def place(rows: Rows, where: str) -> Placed:
             A row with no value at all, its epoch and step included, is left out (W&B's Keras
             callback logging batches writes rows of ``batch/`` names alone beside the epochs').
         where: The file, for a warning.
+        epochs_done: The epochs count the epochs trained (a Hugging Face Trainer's: 1.0 after
+            the first epoch, 0 before any training step) rather than number them from 0 or 1:
+            an epoch 0 is the run's start, kept as the curves' first point at epoch 0 (see
+            :func:`_with_start`), never Keras's first epoch.
 
     Returns:
         The points.
@@ -82,6 +88,8 @@ def place(rows: Rows, where: str) -> Placed:
     blank = _nan_as_blank([rs for _, rs in groups])
     merged = [(at, _merged_row(rs, blank)) for at, rs in groups]
     if checks is None and all(e.is_integer() for e in epochs):
+        if epochs_done and epochs[0] == 0:
+            return _with_start(merged, epochs)
         return Placed(_at_epochs(merged, epochs), None)
     _warn_uneven(merged, epochs, where)
     return Placed(merged, epochs)
@@ -225,6 +233,17 @@ def _at_epochs(merged: Rows, epochs: list[float]) -> Rows:
     for row, epoch in zip(merged, epochs):
         out[int(epoch) - first] = row
     return out
+
+
+def _with_start(merged: Rows, epochs: list[float]) -> Placed:
+    """Whole-numbered ``epochs`` that count the epochs trained, the first of them 0 (an
+    evaluation before any training step: a Trainer's ``eval_on_start=True``), placed as a
+    1-based file's epochs are, behind the start: the start is point 0 at epoch 0, epoch ``e``
+    is point ``e``, and the points carry their epochs (``at_epoch``: 0, 1, 2, ...), since
+    without them point ``i`` would be read as epoch ``i + 1``."""
+    rest = _at_epochs(merged[1:], epochs[1:]) if len(merged) > 1 else []
+    out = [merged[0], *rest]
+    return Placed(out, [float(e) for e in range(len(out))])
 
 
 def _warn_uneven(merged: Rows, epochs: list[float], where: str) -> None:

@@ -31,14 +31,40 @@ def _stopped_in_time(v: CurveView) -> float:
     return 1.0 - _ramp(after, 3.0, 6.0)
 
 
-def _per_point(v: CurveView) -> str:
-    """The unit of a per-point rate: per epoch, or per N epochs when the points lie N epochs
-    apart on average (a fraction of an epoch for evaluations every few hundred steps)."""
+def _apart(v: CurveView) -> str | None:
+    """How far apart the points read lie on average, ``"0.32 epochs"`` or ``"5 epochs"``
+    (evaluations every few hundred steps, twice an epoch, or every few epochs), ``None`` when
+    they are one an epoch: the words that compare neighbouring points name epochs then only."""
     m = len(v.index)
     step = (v.epoch(-1) - v.epoch(0)) / (m - 1) if m > 1 else 1.0
     if step < 0.75:
-        return f"per {step:.2g} epochs"
-    return "per epoch" if round(step) <= 1 else f"per {step:.0f} epochs"
+        return f"{step:.2g} epochs"
+    return None if round(step) <= 1 else f"{step:.0f} epochs"
+
+
+def _per_point(v: CurveView) -> str:
+    """The unit of a per-point rate: per epoch, or per N epochs when the points lie N epochs
+    apart on average (a fraction of an epoch for evaluations every few hundred steps)."""
+    apart = _apart(v)
+    return "per epoch" if apart is None else f"per {apart}"
+
+
+def _first(v: CurveView) -> str:
+    """The first point read, in words: ``"first epoch"``, or ``"first point (epoch 0.32)"``
+    when the points are not one an epoch."""
+    return "first epoch" if _apart(v) is None else f"first point (epoch {v.epoch(0)})"
+
+
+def _oscillation(f: dict[str, float], v: CurveView) -> str:
+    """How often the train loss fell from one point to the next, and by how much it moves."""
+    fell, noise = f["train_monotone"], _pct(f["train_noise"], v.log_scale).lstrip("+")
+    apart = _apart(v)
+    if apart is None:
+        return f"it fell in only {fell:.0%} of epochs, epoch-to-epoch noise {noise}"
+    return (
+        f"it fell from only {fell:.0%} of its points to the next ({apart} apart), noise "
+        f"{noise} from one point to the next"
+    )
 
 
 def _pct(log_change: float, log_scale: bool) -> str:
@@ -83,15 +109,16 @@ def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
         )
     if score == died and died > 0:
         text = (
-            f"train loss fell {_pct(f['train_best'], v.log_scale).lstrip('-')} from its first "
-            f"epoch, but the validation metric gained only {f['metric_gain']:.2g} and train "
+            f"train loss fell {_pct(f['train_best'], v.log_scale).lstrip('-')} from its "
+            f"{_first(v)}, but the validation metric gained only {f['metric_gain']:.2g} and train "
             f"metric ends at {f['train_metric_end']:.3g}: the network blew up and did not recover"
         )
     elif score == above and above > 0:
         peak = int(np.argmax(v.train))
+        start = "first-epoch value" if _apart(v) is None else f"value at its {_first(v)}"
         text = (
-            f"train loss rose {_pct(f['train_above_start'], v.log_scale)} above its first-epoch "
-            f"value (peak at epoch {v.epoch(peak)} of {v.total})"
+            f"train loss rose {_pct(f['train_above_start'], v.log_scale)} above its {start} "
+            f"(peak at epoch {v.epoch(peak)} of {v.total})"
         )
     elif score == ends_up and ends_up > 0:
         text = (
@@ -99,10 +126,7 @@ def _lr_too_high(f: dict[str, float], v: CurveView) -> tuple[float, str]:
             f"{v.epoch(0)}"
         )
     else:
-        text = (
-            f"train loss oscillates: it fell in only {f['train_monotone']:.0%} of epochs, "
-            f"epoch-to-epoch noise {_pct(f['train_noise'], v.log_scale).lstrip('+')}"
-        )
+        text = f"train loss oscillates: {_oscillation(f, v)}"
     return score, text
 
 
@@ -252,9 +276,13 @@ def _noisy_validation(f: dict[str, float], v: CurveView) -> tuple[float, str]:
             f"the validation metric only takes multiples of 1/{m}: it is measured on about {m} "
             "samples, too few for the validation curves to show how the model changes"
         )
+    apart = _apart(v)
+    between = (
+        "from epoch to epoch" if apart is None else f"from one point to the next ({apart} apart)"
+    )
     return score, (
-        f"validation loss jumps {_pct(f['val_noise'], v.log_scale).lstrip('+')} from epoch to "
-        f"epoch, {math.exp(f['noise_ratio']):.1f}x the train loss noise and "
+        f"validation loss jumps {_pct(f['val_noise'], v.log_scale).lstrip('+')} {between}, "
+        f"{math.exp(f['noise_ratio']):.1f}x the train loss noise and "
         f"{math.exp(f['val_noise_to_trend']):.1f}x its trend over the second half"
     )
 
