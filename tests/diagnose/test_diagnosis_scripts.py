@@ -92,3 +92,22 @@ def test_the_shipped_score_trains_nothing(
     with pytest.raises(SystemExit):
         bench.main()
     assert "--shipped needs --out" in capsys.readouterr().err
+
+
+def test_the_five_task_protocol_averages_over_tasks_not_runs() -> None:
+    bench = _load("benchmarks/diagnose_tasks.py")
+
+    def task(ba: float, lr: float | None, n: int) -> dict[str, Any]:
+        return {
+            "score": {
+                "n": n,
+                "balanced_accuracy": ba,
+                "lr_direction_moves": lr,
+                "reg_direction_moves": 1.0,
+            }
+        }
+
+    out = bench.summary({"a": task(0.9, 1.0, 1000), "b": task(0.6, None, 10)})
+    assert out["mean_balanced_accuracy"] == pytest.approx(0.75)
+    assert out["mean_lr_direction_moves"] == 1.0  # a task with no lr move does not count
+    assert out["mean_reg_direction_moves"] == 1.0
