@@ -111,3 +111,27 @@ def test_the_five_task_protocol_averages_over_tasks_not_runs() -> None:
     assert out["mean_balanced_accuracy"] == pytest.approx(0.75)
     assert out["mean_lr_direction_moves"] == 1.0  # a task with no lr move does not count
     assert out["mean_reg_direction_moves"] == 1.0
+
+
+def test_the_trained_model_records_the_sets_and_tasks_it_was_trained_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+    import json
+
+    from hyperlab.diagnose import classifier as clf
+
+    from .test_training import _runs
+
+    train = _load("scripts/train_diagnosis_model.py")
+    runs = _runs(1)
+    with gzip.open(tmp_path / "s.json.gz", "wt", encoding="utf-8") as fh:
+        json.dump({"runs": runs}, fh)
+    out = tmp_path / "model.json"
+    argv = ["train_diagnosis_model.py", "--sets", str(tmp_path / "s.json.gz"), "--weights", "0.5"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--tree-stages", "3", "--out", str(out)])
+    train.main()
+    record = json.loads(out.read_text())["trained_on"]
+    assert record["sets"] == ["s.json.gz"] and record["n_runs"] == len(runs)
+    assert record["tasks"] == {"a-mlp": 4, "b-mlp": 4, "c-mlp": 4}
+    assert clf.load.__wrapped__(str(out)) is not None  # a model diagnose() can read
