@@ -71,9 +71,6 @@ FEATURE_NAMES = (
     "val_metric_coarse",
     "val_loss_excess",
     "val_gap_zigzag",
-    "train_past_val_best",
-    "val_drop_share",
-    "train_loss_excess",
 )
 
 
@@ -256,9 +253,6 @@ def _shape_features(v: CurveView) -> dict[str, float]:
     f["train_after_vmin"] = float(tr[-1] - tr[v.vmin])
     f["gap_end"] = float(va[-1] - tr[-1])
     f["gap_change"] = float((va[-1] - tr[-1]) - (va[0] - tr[0]))
-    # how far the train loss went below the run's own best validation loss: past what the
-    # data let the model generalize to (a level the run itself shows, whatever the loss floor)
-    f["train_past_val_best"] = float(v.val_smooth.min() - tr[-1])
     f["train_tail"] = _tail_change(tr)
     f["train_rate"] = f["train_tail"] * 3.0 / (len(tr) - 1)  # per epoch at the end
     f["val_tail"] = _tail_change(v.val_smooth)
@@ -309,8 +303,6 @@ def _linear_features(v: CurveView) -> dict[str, float]:
         f["lin_val_rise"] = float(np.clip((lin_va[-1] - lin_va.min()) / lin_drop, 0, 3))
         f["lin_val_tail"] = float(np.clip((lin_va[-k - 1] - lin_va[-1]) / lin_drop, -3, 3))
         f["lin_gap"] = float(np.clip((lin_va[-1] - lin_tr[-1]) / lin_drop, -3, 3))
-    if lin_va[0] > 1e-12:  # the share of the first validation loss removed at its best
-        f["val_drop_share"] = float(np.clip(lin_drop / float(lin_va[0]), -1, 1))
     lin_tdrop = float(lin_tr[0] - lin_tr.min())
     if lin_tdrop > 1e-12:
         f["lin_train_tail"] = float(np.clip((lin_tr[-k - 1] - lin_tr[-1]) / lin_tdrop, -3, 3))
@@ -335,9 +327,6 @@ def _metric_features(
     f["val_metric_coarse"] = _coarse(vm)
     f["val_loss_excess"] = _loss_excess(
         float(v.at_points(v.raw_val)[-1]), float(vm[-1]), f["val_metric_step"]
-    )
-    f["train_loss_excess"] = _loss_excess(
-        float(v.at_points(v.raw_train)[-1]), float(tm[-1]), _smallest_step(tm)
     )
     return f
 
