@@ -30,7 +30,6 @@ import argparse
 import hashlib
 import time
 import warnings
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from hyperlab.diagnose.classifier import MODEL_PATH, blend_weight
 from hyperlab.diagnose.training import (
     LabelledRuns,
     Settings,
+    by_cause,
     held_out,
     load_runs,
     prediction,
@@ -130,20 +130,6 @@ def score_set(
     return out
 
 
-def _by_cause(runs: list[dict[str, Any]], preds: list[dict[str, str]]) -> dict[str, Any]:
-    """Per cause: the expected finding, the share diagnosed so, and the primary findings."""
-    out = {}
-    for cause in dict.fromkeys(r["cause"] for r in runs):
-        got = [p["primary"] for r, p in zip(runs, preds) if r["cause"] == cause]
-        label = next(r["label"] for r in runs if r["cause"] == cause)
-        out[cause] = {
-            "expected": label,
-            "recall": got.count(label) / len(got),
-            "primary": dict(Counter(got).most_common()),
-        }
-    return out
-
-
 def score_shipped(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The shipped model and the rules alone on ``runs``, each diagnosed as a user would."""
     shipped = [prediction(diagnose(r["curves"])) for r in runs]
@@ -163,8 +149,8 @@ def score_shipped(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "shipped": score(runs, shipped),
         "rules_only": score(runs, rules),
         "per_task": per_task,
-        "by_cause_shipped": _by_cause(runs, shipped),
-        "by_cause_rules_only": _by_cause(runs, rules),
+        "by_cause_shipped": by_cause(runs, shipped),
+        "by_cause_rules_only": by_cause(runs, rules),
         "confusion_shipped": _confusion(
             [r["label"] for r in runs], [p["primary"] for p in shipped]
         ),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 from hyperlab.diagnose.classifier import MODEL_PATH
@@ -44,6 +45,7 @@ def main() -> None:
     record = {
         "sets": [Path(f).name for f in args.sets],
         "n_runs": len(data.runs),
+        "tasks": dict(Counter(data.tasks.tolist())),
         "settings": {"c": args.c, "tree_stages": args.tree_stages, "tree_depth": args.tree_depth},
         "weights": args.weights,
         "quick": args.quick,

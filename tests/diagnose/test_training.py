@@ -14,11 +14,13 @@ from hyperlab.diagnose import classifier as clf
 from hyperlab.diagnose.training import (
     LabelledRuns,
     Settings,
+    by_cause,
     choose_weight,
     held_out,
     load_runs,
     prediction,
     score,
+    tasks_held_out,
     train_model,
 )
 from hyperlab.errors import InputError
@@ -133,6 +135,58 @@ def test_a_held_out_task_never_trains_the_model_that_scores_it() -> None:
     assert fitted and all(len(tasks) < 3 for tasks in fitted)
     for task in ("a-mlp", "b-mlp"):  # the outer model of each task is trained on the other two
         assert {"a-mlp", "b-mlp", "c-mlp"} - {task} in fitted
+
+
+def test_every_task_is_scored_by_a_model_that_never_saw_it() -> None:
+    runs = [{**r, "cause": f"{r['label']}-cause"} for r in _runs(1)]
+    data = LabelledRuns(runs)
+    fitted: list[set[str]] = []
+    fit = data.fit
+
+    def spy(rows: np.ndarray, settings: Settings = FAST) -> clf.Ensemble:
+        fitted.append(set(data.tasks[rows].tolist()))
+        return fit(rows, settings)
+
+    data.fit = spy  # type: ignore[method-assign]
+    out = tasks_held_out(data, 0.5, FAST)
+    assert list(out) == ["a-mlp", "b-mlp", "c-mlp"]
+    assert fitted == [{"b-mlp", "c-mlp"}, {"a-mlp", "c-mlp"}, {"a-mlp", "b-mlp"}]
+    model = fit(data.rows(["b-mlp", "c-mlp"]), FAST)
+    test = data.rows(["a-mlp"])
+    expected = score([runs[i] for i in test], data.predict(test, model, 0.5))
+    assert out["a-mlp"]["score"] == expected
+    assert out["a-mlp"]["by_cause"]["good-fit-cause"]["expected"] == "good-fit"
+    # only the tasks allowed to train do: the others are scored all the same
+    fitted.clear()
+    out = tasks_held_out(data, 0.5, FAST, train_tasks=["a-mlp", "b-mlp"])
+    assert list(out) == ["a-mlp", "b-mlp", "c-mlp"]
+    assert fitted == [{"b-mlp"}, {"a-mlp"}, {"a-mlp", "b-mlp"}]
+
+
+def test_held_out_tasks_refuse_unknown_training_tasks_and_an_empty_training_pool() -> None:
+    data = LabelledRuns(_runs(1))
+    with pytest.raises(InputError, match=r"train_tasks \['z-mlp'\] are no task"):
+        tasks_held_out(data, 0.5, FAST, train_tasks=["a-mlp", "z-mlp"])
+    with pytest.raises(InputError, match="holding out 'a-mlp' leaves no run to train on"):
+        tasks_held_out(data, 0.5, FAST, train_tasks=["a-mlp"])
+
+
+def test_by_cause_counts_the_findings_made_for_each_cause() -> None:
+    runs = [
+        {"cause": "baseline", "label": "good-fit"},
+        {"cause": "lr-low", "label": "lr-too-low"},
+        {"cause": "baseline", "label": "good-fit"},
+    ]
+    preds = [{"primary": "good-fit"}, {"primary": "lr-too-low"}, {"primary": "underfitting"}]
+    out = by_cause(runs, preds)
+    assert list(out) == ["baseline", "lr-low"]
+    assert out["baseline"] == {
+        "expected": "good-fit",
+        "recall": 0.5,
+        "primary": {"good-fit": 1, "underfitting": 1},
+    }
+    with pytest.raises(InputError, match="3 runs but 2 predictions"):
+        by_cause(runs, preds[:2])
 
 
 def test_fits_are_remembered_and_train_on_both_views_of_each_run() -> None:

@@ -542,3 +542,21 @@ def test_mlp_iris_is_a_data_set_option_beside_the_registered_ones() -> None:
     assert task.name == "iris-mlp" and task.n_classes == 3
     with pytest.raises(InputError, match=r"unknown dataset 'mnist'.*'iris'"):
         SklearnMLPTask("mnist")
+
+
+def test_mlp_generated_data_sets_have_their_own_arguments_and_classes_from_zero() -> None:
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+
+    from hyperlab.tasks.mlp import SklearnMLPTask
+
+    hastie = SklearnMLPTask("hastie")
+    x, y = hastie.training_data()
+    assert x.shape == (1200, 10) and sorted(set(y.tolist())) == [0, 1]  # given as -1 and 1
+    assert hastie.name == "hastie-mlp" and hastie.n_classes == 2
+    six = SklearnMLPTask("classif6")
+    assert six.training_data()[0].shape == (1600, 30) and six.n_classes == 6
+    # blobs is the set it always was
+    xb, yb = make_classification(1500, n_features=20, n_informative=8, n_classes=4, random_state=0)
+    expected = train_test_split(xb, yb, test_size=0.2, stratify=yb, random_state=0)[0]
+    np.testing.assert_array_equal(SklearnMLPTask("blobs").training_data()[0], expected)

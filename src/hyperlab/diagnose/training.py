@@ -11,7 +11,8 @@ The classifier is trained on every run twice, with and without its metric curves
 also serves users who log only losses. :func:`held_out` scores it the honest way: on a task
 whose runs it never saw, with its weight against the rules chosen by leave-one-task-out on the
 training tasks only (:func:`choose_weight`), so no number is tuned on the runs it reports.
-:func:`train_model` builds the shipped model the same way, on every run. :func:`prediction`
+:func:`tasks_held_out` scores every task of a pool the same way at a fixed weight (the five-task
+development protocol). :func:`train_model` builds the shipped model the same way, on every run. :func:`prediction`
 reads any :class:`~hyperlab.diagnose.result.Diagnosis` the way :func:`score` compares it, so the
 shipped model can be scored through :func:`hyperlab.diagnose.diagnose` itself.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +185,23 @@ def score(runs: Sequence[dict[str, Any]], preds: Sequence[Prediction]) -> dict[s
     return out
 
 
+def by_cause(runs: Sequence[dict[str, Any]], preds: Sequence[Prediction]) -> dict[str, Any]:
+    """Per cause of ``runs`` (in order of first appearance): the ``expected`` finding, the share
+    of its runs diagnosed so (``recall``) and the count of each ``primary`` finding made."""
+    if len(runs) != len(preds):
+        raise InputError(f"{len(runs)} runs but {len(preds)} predictions")
+    out = {}
+    for cause in dict.fromkeys(r["cause"] for r in runs):
+        got = [p["primary"] for r, p in zip(runs, preds) if r["cause"] == cause]
+        label = next(r["label"] for r in runs if r["cause"] == cause)
+        out[cause] = {
+            "expected": label,
+            "recall": got.count(label) / len(got),
+            "primary": dict(Counter(got).most_common()),
+        }
+    return out
+
+
 def choose_weight(
     data: LabelledRuns,
     tasks: Sequence[str],
@@ -240,6 +259,43 @@ def held_out(
         test = scored[data.tasks[scored] == task]
         preds.update(zip(test.tolist(), data.predict(test, model, weight)))
     return [preds[i] for i in scored.tolist()], chosen
+
+
+def tasks_held_out(
+    data: LabelledRuns,
+    weight: float,
+    settings: Settings = Settings(),
+    train_tasks: Sequence[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Leave-one-task-out over every task of ``data`` at a fixed blend ``weight``.
+
+    For each task in turn, the classifier trains on every run of the other tasks (only those of
+    ``train_tasks`` when given: the rest are scored but never train) and diagnoses every run of
+    the held-out task.
+
+    Returns:
+        Per task (sorted): its :func:`score` and its misses :func:`by_cause` (``by_cause``
+        needs each run's ``cause``; runs without one are counted under ``None``).
+
+    Raises:
+        InputError: a name of ``train_tasks`` is no task of ``data``, or a held-out task would
+            leave no run to train on.
+    """
+    every = sorted(set(data.tasks.tolist()))
+    allowed = every if train_tasks is None else list(train_tasks)
+    unknown = sorted(set(allowed) - set(every))
+    if unknown:
+        raise InputError(f"train_tasks {unknown} are no task of the runs; their tasks: {every}")
+    out: dict[str, dict[str, Any]] = {}
+    for task in every:
+        rows = data.rows([t for t in allowed if t != task])
+        if not len(rows):
+            raise InputError(f"holding out {task!r} leaves no run to train on")
+        test = data.rows([task])
+        preds = data.predict(test, data.fit(rows, settings), weight)
+        runs = [{"cause": None, **data.runs[i]} for i in test]
+        out[task] = {"score": score(runs, preds), "by_cause": by_cause(runs, preds)}
+    return out
 
 
 def train_model(
