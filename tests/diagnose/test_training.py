@@ -118,8 +118,8 @@ def test_score_counts_balanced_accuracy_and_advice_directions() -> None:
         score(runs, preds[:2])
 
 
-def test_a_held_out_task_never_trains_the_model_that_scores_it() -> None:
-    data = LabelledRuns(_runs(1))
+def _spy_on_fits(data: LabelledRuns) -> list[set[str]]:
+    """The tasks of each model ``data`` fits from now on, in order."""
     fitted: list[set[str]] = []
     fit = data.fit
 
@@ -128,6 +128,12 @@ def test_a_held_out_task_never_trains_the_model_that_scores_it() -> None:
         return fit(rows, settings)
 
     data.fit = spy  # type: ignore[method-assign]
+    return fitted
+
+
+def test_a_held_out_task_never_trains_the_model_that_scores_it() -> None:
+    data = LabelledRuns(_runs(1))
+    fitted = _spy_on_fits(data)
     scored = data.rows(["a-mlp", "b-mlp"])
     preds, chosen = held_out(data, scored, [0.5, 1.0], FAST)
     assert len(preds) == len(scored) and set(chosen) == {"a-mlp", "b-mlp"}
@@ -140,14 +146,8 @@ def test_a_held_out_task_never_trains_the_model_that_scores_it() -> None:
 def test_every_task_is_scored_by_a_model_that_never_saw_it() -> None:
     runs = [{**r, "cause": f"{r['label']}-cause"} for r in _runs(1)]
     data = LabelledRuns(runs)
-    fitted: list[set[str]] = []
-    fit = data.fit
-
-    def spy(rows: np.ndarray, settings: Settings = FAST) -> clf.Ensemble:
-        fitted.append(set(data.tasks[rows].tolist()))
-        return fit(rows, settings)
-
-    data.fit = spy  # type: ignore[method-assign]
+    fit = data.fit  # the real one, to train the expected model
+    fitted = _spy_on_fits(data)
     out = tasks_held_out(data, 0.5, FAST)
     assert list(out) == ["a-mlp", "b-mlp", "c-mlp"]
     assert fitted == [{"b-mlp", "c-mlp"}, {"a-mlp", "c-mlp"}, {"a-mlp", "b-mlp"}]
