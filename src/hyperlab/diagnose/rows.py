@@ -48,10 +48,14 @@ class Placed:
         rows: One row per point (a missing point's cells are all ``None``).
         at_epoch: Each point's epoch when the file's epochs are fractions (``None``: point ``i``
             is epoch ``i + 1``).
+        first: The file's epoch of point 0 where ``at_epoch`` is ``None``: 0 where its epochs
+            start at 0 (Keras's, point ``i`` the file's epoch ``i``, read as epoch ``i + 1``),
+            else 1; for an error to name the row the file wrote.
     """
 
     rows: Rows
     at_epoch: list[float] | None
+    first: int = 1
 
 
 def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
@@ -90,7 +94,7 @@ def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
     if checks is None and all(e.is_integer() for e in epochs):
         if epochs_done and epochs[0] == 0:
             return _with_start(merged, epochs)
-        return Placed(_at_epochs(merged, epochs), None)
+        return Placed(_at_epochs(merged, epochs), None, 0 if epochs[0] == 0 else 1)
     _warn_uneven(merged, epochs, where)
     return Placed(merged, epochs)
 

@@ -1,0 +1,61 @@
+"""What diagnose says names the epochs a file writes: its errors, its counts of epochs, the
+patience of early stopping and an evaluation before training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hyperlab.diagnose import check_curves, read_curves
+from hyperlab.errors import InputError
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _trainer_log(losses: list[tuple[float, float]], every: float) -> list[dict[str, Any]]:
+    """A Trainer's ``log_history``: a training loss and an evaluation every ``every`` epochs
+    (100 steps each), one ``(train, validation)`` pair of losses each."""
+    history: list[dict[str, Any]] = []
+    for i, (train, val) in enumerate(losses, start=1):
+        epoch, step = round(i * every, 4), 100 * i
+        history += [
+            {"epoch": epoch, "loss": train, "step": step},
+            {"epoch": epoch, "eval_loss": val, "step": step},
+        ]
+    return history
+
+
+def test_an_error_about_a_value_names_the_epoch_the_file_writes(tmp_path: Path) -> None:
+    """A value's error named point i as epoch i + 1: Keras's row at epoch 2 as "epoch 3", its
+    first row (epoch 0) as "epoch 1", a Trainer's evaluation at epoch 1.5 as "epoch 6"."""
+    keras = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    keras += [f"{e},0.6,{0.9 - 0.1 * e:.2f},0.5,0.8" for e in range(6)]
+    keras[3] = "2,0.6,-0.2,0.5,0.8"
+    with pytest.raises(InputError, match=r"train_loss is negative \(-0.2 at epoch 2\)"):
+        read_curves(_write(tmp_path / "negative.csv", keras))
+    keras[3] = "2,0.6,0.7,0.5,0.8"
+    keras[1] = "0,60,0.9,0.5,0.8"
+    with pytest.raises(InputError, match=r"train_metric is 60 at epoch 0, outside \[0, 1\]"):
+        read_curves(_write(tmp_path / "percent.csv", keras))
+    # a 1-based file keeps its numbers
+    lines = ["epoch,train_loss,val_loss"] + [
+        f"{e},0.5,{0.6 if e != 4 else -1}" for e in (1, 2, 3, 4)
+    ]
+    with pytest.raises(InputError, match=r"\(-1 at epoch 4\)"):
+        read_curves(_write(tmp_path / "one.csv", lines))
+    history = _trainer_log([(1.0 / i, 1.2 / i) for i in range(1, 13)], every=0.25)
+    history[10]["loss"] = -0.3  # the sixth evaluation's, at epoch 1.5
+    with pytest.raises(InputError, match=r"train_loss is negative \(-0.3 at epoch 1.5\)"):
+        read_curves(_write(tmp_path / "trainer_state.json", [json.dumps(history)]))
+    # curves given in Python with their epochs
+    curves = {"train_loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [1.0, 0.9, "x", 0.8]}
+    with pytest.raises(InputError, match=r"curve 'val_loss' epoch 3: expected a number"):
+        check_curves(curves)
+    with pytest.raises(InputError, match=r"curve 'val_loss' epoch 1.5: expected a number"):
+        check_curves({**curves, "at_epoch": [0.5, 1.0, 1.5, 2.0]})
