@@ -4,6 +4,7 @@ patience of early stopping and an evaluation before training."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from hyperlab.diagnose import check_curves, read_curves
 from hyperlab.errors import InputError
+from tests.diagnose.evidence import evidence
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -59,3 +61,32 @@ def test_an_error_about_a_value_names_the_epoch_the_file_writes(tmp_path: Path) 
         check_curves(curves)
     with pytest.raises(InputError, match=r"curve 'val_loss' epoch 1.5: expected a number"):
         check_curves({**curves, "at_epoch": [0.5, 1.0, 1.5, 2.0]})
+
+
+def test_a_count_of_epochs_counts_those_the_points_cover(tmp_path: Path) -> None:
+    """A log every 0.25 epochs from epoch 5.25 to 10 read "-19% over 10 epochs" (counted from
+    epoch 0, where its points cover 5), and evaluations 0.25 epochs apart were counted as
+    epochs: "too few finite epochs to judge", "need at least 3 epochs ..., got 2". An ordinary
+    run keeps its words."""
+    lines = ["epoch,train_loss,val_loss"]
+    lines += [f"{5 + 0.25 * i},{1.0 - 0.01 * i:.4f},{1.1 - 0.009 * i:.4f}" for i in range(1, 21)]
+    late = read_curves(_write(tmp_path / "late.csv", lines))
+    said = evidence(late)
+    assert "(-19% over 5 epochs, -1% per 0.25 epochs at the end," in said["lr-too-low"]
+    assert said["not-converged"].endswith("over the last third of 5 epochs")
+    # from the first evaluation on, the points cover the run from epoch 0
+    early = {**late, "at_epoch": [0.25 * i for i in range(1, 21)]}
+    assert "(-19% over 5 epochs," in evidence(early)["lr-too-low"]
+    ordinary = {k: v for k, v in late.items() if k != "at_epoch"}
+    assert "(-19% over 20 epochs, -1% per epoch at the end," in evidence(ordinary)["lr-too-low"]
+    diverged = {"train_loss": [1.0, math.inf], "val_loss": [1.0, 1.0]}
+    assert evidence(diverged)["plateau"] == "too few finite epochs to judge"
+    said = evidence({**diverged, "at_epoch": [0.25, 0.5]})
+    assert said["plateau"] == "too few finite points to judge"
+    short = _trainer_log([(1.0, 1.1), (0.5, 0.6)], every=0.25)
+    with pytest.raises(
+        InputError, match=r"at least 3 points \(evaluations\) of curves to diagnose, got 2"
+    ):
+        read_curves(_write(tmp_path / "short.json", [json.dumps(short)]))
+    with pytest.raises(InputError, match="at least 3 epochs of curves to diagnose, got 2"):
+        check_curves({"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})

@@ -45,7 +45,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
         InputError: a required curve is missing or was never measured (every value ``None``,
             or NaN while the other loss is finite at every epoch, of two or more), a value is not a number, the
-            curves differ in length, or fewer than 3 epochs have both losses (fewer are accepted
+            curves differ in length, or fewer than 3 epochs (points, where ``at_epoch`` puts them
+            not one an epoch) have both losses (fewer are accepted
             only when the run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or
             a loss is negative (losses are read with 0 the best possible value), a metric
             outside [0, 1] (a percentage), or a curve that is not 1-D, or an ``at_epoch`` that
@@ -71,6 +72,13 @@ class _Epochs:
             x = float(self.at[i])
             return f"epoch {int(x) if x.is_integer() else round(x, 2)}"
         return f"epoch {self.first + i}"
+
+    def unit(self) -> str:
+        """What a point is: ``"epochs"``, or ``"points (evaluations)"`` where the points are
+        not one an epoch (evaluations every 0.25 epochs)."""
+        if self.at is None or np.allclose(np.diff(self.at), 1.0):
+            return "epochs"
+        return "points (evaluations)"
 
 
 def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
@@ -126,8 +134,8 @@ def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
     if len(read.index) < MIN_EPOCHS and not diverged:
         both = "" if len(read.index) == n else f" with both a train and a validation loss (of {n})"
         raise InputError(
-            f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {len(read.index)}{both}"
-            + _apart_hint(out)
+            f"need at least {MIN_EPOCHS} {epochs.unit()} of curves to diagnose, got "
+            f"{len(read.index)}{both}" + _apart_hint(out)
         )
     return out
 
