@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hyperlab.diagnose import check_curves, read_curves
+from hyperlab.diagnose import check_curves, diagnose, read_curves
 from hyperlab.errors import InputError
 from tests.diagnose.evidence import evidence
 
@@ -90,3 +90,31 @@ def test_a_count_of_epochs_counts_those_the_points_cover(tmp_path: Path) -> None
         read_curves(_write(tmp_path / "short.json", [json.dumps(short)]))
     with pytest.raises(InputError, match="at least 3 epochs of curves to diagnose, got 2"):
         check_curves({"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
+
+
+def _stopped_late(n: int, best: int, rise: float) -> list[tuple[float, float]]:
+    """Train and validation loss per evaluation of a run whose validation loss is lowest at
+    evaluation ``best`` and rises by ``rise`` per evaluation after it, to evaluation ``n``."""
+    return [
+        (1.5 * math.exp(-k / 4) + 0.05, 0.5 + math.exp(-min(k, best) / 4) + rise * max(k - best, 0))
+        for k in range(1, n + 1)
+    ]
+
+
+def test_early_stopping_patience_counts_evaluations_not_epochs(tmp_path: Path) -> None:
+    """A Trainer log evaluating every 2 epochs, stopped by its EarlyStoppingCallback 3
+    evaluations (6 epochs) after its best, read "overfitting 99%"; a log every 0.25 epochs
+    that went on 16 evaluations (4 epochs) past its best read "good-fit, ... as a run stopped
+    early by patience does". Callbacks count evaluations: either reads as the same points one
+    an epoch do."""
+    history = _trainer_log(_stopped_late(20, 17, 0.04), every=2.0)
+    curves = read_curves(_write(tmp_path / "every_2.json", [json.dumps(history)]))
+    stopped = diagnose(curves, use_model=False)  # (the rules': the classifier is refitted)
+    assert [f.name for f in stopped.findings] == ["good-fit"], stopped
+    assert "; it ended a few evaluations after its best, as a run stopped early by patience" in (
+        stopped.primary.evidence
+    )
+    went_on = dict(zip(("train_loss", "val_loss"), map(list, zip(*_stopped_late(40, 24, 0.01)))))
+    late = diagnose({**went_on, "at_epoch": [0.25 * k for k in range(1, 41)]}, use_model=False)
+    assert late.primary.name == "overfitting", late
+    assert late.primary.confidence == diagnose(went_on, use_model=False).primary.confidence

@@ -23,11 +23,21 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 
 
 def _stopped_in_time(v: CurveView) -> float:
-    """1 when the run ends within a few epochs of its (raw) validation minimum, as early
-    stopping leaves a run (patience of about 3), 0 from 6 epochs on; 0 for runs under 5 points."""
+    """1 when the run ends within a few evaluations of its (raw) validation minimum, as early
+    stopping leaves a run (patience of about 3), 0 from 6 evaluations on; 0 for runs under 5
+    points.
+
+    Patience counts evaluations, not epochs: Keras's ``EarlyStopping`` skips an epoch without
+    its monitored value (``validation_freq``), Lightning's counts validation checks
+    (``check_val_every_n_epoch``, ``val_check_interval``) and Hugging Face's
+    ``EarlyStoppingCallback`` evaluation calls (``early_stopping_patience``). So the count is
+    of the validation losses measured after the minimum up to the last point read: epochs for
+    a run validated every epoch, evaluations for one validated every 0.25 or every 5 epochs
+    (whose patience of 3 ends it 0.75 or 15 epochs after its best)."""
     if len(v.val) < 5:
         return 0.0
-    after = v.epoch(-1) - v.epoch(int(np.argmin(v.val)))
+    best, end = int(v.index[int(np.argmin(v.val))]), int(v.index[-1])
+    after = int(np.isfinite(v.raw_val[best + 1 : end + 1]).sum())
     return 1.0 - _ramp(after, 3.0, 6.0)
 
 
@@ -323,7 +333,8 @@ def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     )
     if stopped >= 0.5 and f["val_rise"] > 0.05:
         text += (
-            "; it ended a few epochs after its best, as a run stopped early by patience does "
+            f"; it ended a few {'epochs' if _apart(v) is None else 'evaluations'} after its "
+            "best, as a run stopped early by patience does "
             f"(if nothing stopped it early, it overfits from epoch {v.epoch(v.vmin)} on: fewer "
             "epochs or more regularization)"
         )
