@@ -118,3 +118,45 @@ def test_early_stopping_patience_counts_evaluations_not_epochs(tmp_path: Path) -
     late = diagnose({**went_on, "at_epoch": [0.25 * k for k in range(1, 41)]}, use_model=False)
     assert late.primary.name == "overfitting", late
     assert late.primary.confidence == diagnose(went_on, use_model=False).primary.confidence
+
+
+def _rising(n: int = 20) -> list[tuple[int, float, float]]:
+    """Epoch, train and validation loss of an overfitting run of ``n`` epochs, from epoch 1."""
+    return [
+        (
+            e,
+            2.0 * math.exp(-e / 4) + 0.05,
+            2.0 * math.exp(-e / 4) + 0.1 + 0.01 * max(e - 10, 0) ** 1.3,
+        )
+        for e in range(1, n + 1)
+    ]
+
+
+def test_a_row_at_epoch_0_with_no_training_loss_is_the_runs_start(tmp_path: Path) -> None:
+    """A user's log of the untrained model's val_loss at epoch 0 (the train_loss cell empty),
+    then epochs 1 to 20, was read as Keras's epochs from 0: "Diagnosis of 21 epochs",
+    "minimum at epoch 14 of 21" for the file's 13 of 20. A trained epoch 0 (Keras's
+    CSVLogger) and a Lightning epoch 0 with no training step logged keep that reading."""
+    rows = _rising()
+    lines = ["epoch,train_loss,val_loss", "0,,2.31"] + [f"{e},{t!r},{v!r}" for e, t, v in rows]
+    plain = diagnose(read_curves(_write(tmp_path / "plain.csv", [lines[0], *lines[2:]])))
+    as_json = [{"epoch": 0, "val_loss": 2.31}]
+    as_json += [{"epoch": e, "train_loss": t, "val_loss": v} for e, t, v in rows]
+    for path in (
+        _write(tmp_path / "start.csv", lines),
+        _write(tmp_path / "start.json", [json.dumps(as_json)]),
+    ):
+        curves = read_curves(path)
+        assert curves["at_epoch"] == [float(e) for e in range(21)], path
+        assert curves["val_loss"][0] == 2.31 and math.isnan(curves["train_loss"][0])
+        got = diagnose(curves)
+        assert got.n_epochs == 20 and got.primary == plain.primary, path
+    # Keras's CSVLogger: epoch 0 is trained, with its loss
+    keras = ["epoch,loss,val_loss"] + [f"{e - 1},{t!r},{v!r}" for e, t, v in rows]
+    curves = read_curves(_write(tmp_path / "keras.csv", keras))
+    assert "at_epoch" not in curves and diagnose(curves).n_epochs == 20
+    # Lightning: epoch 0 shorter than log_every_n_steps logs no step, validates at its last
+    lightning = ["epoch,step,train_loss_step,val_loss", "0,29,,2.31"]
+    lightning += [f"{e},{30 * e + 19},{t!r},\n{e},{30 * e + 29},,{v!r}" for e, t, v in rows]
+    curves = read_curves(_write(tmp_path / "metrics.csv", lightning))
+    assert "at_epoch" not in curves and len(curves["val_loss"]) == 21

@@ -331,7 +331,9 @@ def read_curves(path: str | Path) -> ReadCurves:
     ``log_history``), read as one row per evaluation
     (:func:`hyperlab.diagnose.loggers.trainer_rows`) at its ``epoch``, which counts the epochs
     trained: an evaluation before training (``eval_on_start=True``, epoch 0) is the curves'
-    start, kept at epoch 0 (``at_epoch``), where a file's epoch 0 is Keras's first epoch.
+    start, kept at epoch 0 (``at_epoch``), where a file's epoch 0 is Keras's first epoch,
+    unless its row has no training loss (an empty cell; at ``step`` 0 where the file has that
+    column): that row is an evaluation before training, the run's start as the Trainer's.
 
     Args:
         path: The file.
