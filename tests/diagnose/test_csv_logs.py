@@ -212,9 +212,11 @@ def test_no_printed_advice_has_a_factor_of_one() -> None:
 
 def test_na_cells_of_keras_csvlogger_are_missing_points(tmp_path: Path) -> None:
     """Keras's CSVLogger writes NA where an epoch has no validation (``validation_freq=3``);
-    the file was refused ("column 'val_loss' holds 'NA', which is not a number")."""
-    tr, va = _overfit(30)
-    rows = [(e, tr[e], va[e] if e % 3 == 2 else None) for e in range(30)]
+    the file was refused ("column 'val_loss' holds 'NA', which is not a number"). (40 epochs:
+    at 30 the run ends 3 validations after its best, as early stopping's patience of 3 leaves
+    it, which counts validations.)"""
+    tr, va = _overfit(40)
+    rows = [(e, tr[e], va[e] if e % 3 == 2 else None) for e in range(40)]
     blanks = _write_csv(tmp_path / "blanks.csv", rows)
     na = tmp_path / "na.csv"
     na.write_text(blanks.read_text().replace(",\n", ",NA\n").replace(",,", ",n/a,"))

@@ -14,6 +14,7 @@ from hyperlab.cli import main
 from hyperlab.diagnose import diagnose, read_curves
 from hyperlab.diagnose.figure import figure_data
 from hyperlab.errors import InputError
+from tests.diagnose.evidence import evidence
 
 
 def _overfit(n: int = 30) -> tuple[list[float], list[float], list[float]]:
@@ -419,15 +420,6 @@ def test_a_trainer_log_at_zero_from_its_start_names_the_epoch_it_reached_zero(
     assert "0 from epoch 3 on" in diagnose(curves).primary.evidence
 
 
-def _evidence(curves: dict[str, Any]) -> dict[str, str]:
-    """Every rule's evidence sentence for ``curves``."""
-    from hyperlab.diagnose import check_curves, features, rule_scores, view
-
-    c = check_curves(curves)
-    v = view(c)
-    return {name: text for name, (_, text) in rule_scores(features(c, v), v).items()}
-
-
 def test_evidence_comparing_neighbouring_points_names_points_not_epochs(tmp_path: Path) -> None:
     """A Lightning run validating twice an epoch, its train loss oscillating: "it fell in only
     34% of epochs, epoch-to-epoch noise 25%" and "validation loss jumps 30% from epoch to epoch"
@@ -441,7 +433,7 @@ def test_evidence_comparing_neighbouring_points_names_points_not_epochs(tmp_path
             lines += [f"{e},{step},{float(tr[i])!r},", f"{e},{step},,{float(va[i])!r}"]
     curves = read_curves(_write(tmp_path / "metrics.csv", lines))
     assert curves["at_epoch"][:2] == [0.5, 1.0]
-    points = _evidence(curves)
+    points = evidence(curves)
     assert points["lr-too-high"].startswith(
         "train loss oscillates: it fell from only 34% of its points to the next (0.5 epochs "
         "apart), noise 25% from one point to the next"
@@ -449,16 +441,16 @@ def test_evidence_comparing_neighbouring_points_names_points_not_epochs(tmp_path
     assert (
         "jumps 30% from one point to the next (0.5 epochs apart), " in (points["noisy-validation"])
     )
-    epochs = _evidence({k: v for k, v in curves.items() if k != "at_epoch"})
+    epochs = evidence({k: v for k, v in curves.items() if k != "at_epoch"})
     assert epochs["lr-too-high"].startswith(
         "train loss oscillates: it fell in only 34% of epochs, epoch-to-epoch noise 25%"
     )
     assert "jumps 30% from epoch to epoch, " in epochs["noisy-validation"]
     # a train loss that rises above its first value names the first point's epoch
     rising = {"train_loss": [0.5, 0.9, 1.4, 1.3, 1.2, 1.1], "val_loss": [0.6, 1.0, 1.5] + [1.4] * 3}
-    text = _evidence({**rising, "at_epoch": [0.25 * (i + 1) for i in range(6)]})["lr-too-high"]
+    text = evidence({**rising, "at_epoch": [0.25 * (i + 1) for i in range(6)]})["lr-too-high"]
     assert "above its value at its first point (epoch 0.25) (peak at epoch 0.75 of 1.5)" in text
-    assert "above its first-epoch value (peak at epoch 3 of 6)" in _evidence(rising)["lr-too-high"]
+    assert "above its first-epoch value (peak at epoch 3 of 6)" in evidence(rising)["lr-too-high"]
 
 
 def _accuracies(n: int = 30) -> tuple[list[float], list[float]]:

@@ -11,18 +11,13 @@ from hyperlab.diagnose.features import features, view
 from hyperlab.diagnose.inputs import check_curves
 from hyperlab.diagnose.rules import rule_scores
 from hyperlab.errors import InputError
+from tests.diagnose.evidence import evidence
 
 
 def _scores(curves: dict[str, list[float]]) -> dict[str, float]:
     c = check_curves(curves)
     v = view(c)
     return {name: s for name, (s, _) in rule_scores(features(c, v), v).items()}
-
-
-def _evidence(curves: dict[str, list[float]]) -> dict[str, str]:
-    c = check_curves(curves)
-    v = view(c)
-    return {name: text for name, (_, text) in rule_scores(features(c, v), v).items()}
 
 
 def _fit_then_rise(n_fall: int, n_rise: int) -> dict[str, list[float]]:
@@ -41,10 +36,10 @@ def test_a_run_stopped_a_few_epochs_after_its_best_is_a_good_fit() -> None:
     assert stopped["good-fit"] > 0.7
     assert diagnose(_fit_then_rise(12, 3), use_model=False).primary.name == "good-fit"
     # it says how far above its best the run ends (it read "ends within 27% of its best")
-    text = _evidence(_fit_then_rise(12, 3))["good-fit"]
+    text = evidence(_fit_then_rise(12, 3))["good-fit"]
     assert "and ends 27% above its best (epoch 12 of 15)" in text, text
     assert "if nothing stopped it early, it overfits from epoch 12 on" in text
-    assert "ends at its best" in _evidence(_fit_then_rise(15, 0))["good-fit"]
+    assert "ends at its best" in evidence(_fit_then_rise(15, 0))["good-fit"]
     # the same curve left to rise for 12 epochs is overfitting
     left_on = _scores(_fit_then_rise(12, 12))
     assert left_on["overfitting"] > 0.9
@@ -97,10 +92,10 @@ def test_a_network_that_blew_up_and_never_recovered_has_lr_too_high() -> None:
     # a metric that rose (it learned) is no such blow-up
     learned = dict(curves, train_metric=np.linspace(0.3, 0.95, n).tolist())
     learned["val_metric"] = np.linspace(0.3, 0.93, n).tolist()
-    assert "did not recover" not in _evidence(learned)["lr-too-high"]
+    assert "did not recover" not in evidence(learned)["lr-too-high"]
     # without metric curves the loss alone cannot tell a blow-up from fast learning
     losses = {k: curves[k] for k in ("train_loss", "val_loss")}
-    assert "did not recover" not in _evidence(losses)["lr-too-high"]
+    assert "did not recover" not in evidence(losses)["lr-too-high"]
 
 
 def test_a_loss_of_exactly_zero_keeps_the_run_on_the_log_axis() -> None:
@@ -160,7 +155,7 @@ def test_a_validation_metric_in_steps_of_one_sixth_is_a_noisy_measurement() -> N
     tm = (1 - 0.5 * np.exp(-t / 4)).tolist()
     coarse = [round(6 * x) / 6 for x in (1 - 0.5 * np.exp(-t / 4))]
     curves = {"train_loss": tr, "val_loss": va, "train_metric": tm, "val_metric": coarse}
-    scores, text = _scores(curves), _evidence(curves)
+    scores, text = _scores(curves), evidence(curves)
     assert scores["noisy-validation"] == 0.9
     assert "multiples of 1/6" in text["noisy-validation"]
     # the same run measured on 200 samples: no such evidence
@@ -170,7 +165,7 @@ def test_a_validation_metric_in_steps_of_one_sixth_is_a_noisy_measurement() -> N
     assert _scores({**curves, "val_metric": [1.0] * 20})["noisy-validation"] < 0.1
 
 
-def test_a_good_metric_with_a_huge_loss_is_lr_too_high_evidence() -> None:
+def test_a_good_metric_with_a_huge_loss_is_lr_too_highevidence() -> None:
     # five epochs with a fine accuracy: a loss near a calibrated classifier's log-loss vs the
     # same shape 200x higher (confident wrong predictions after too-large steps)
     t = np.arange(5)
@@ -187,7 +182,7 @@ def test_a_good_metric_with_a_huge_loss_is_lr_too_high_evidence() -> None:
     assert features(c, view(c))["val_loss_excess"] > 4.5
     assert _scores(huge)["lr-too-high"] > 0.9
     assert _scores(normal)["lr-too-high"] < 0.2
-    assert "calibrated classifier" in _evidence(huge)["lr-too-high"]
+    assert "calibrated classifier" in evidence(huge)["lr-too-high"]
 
 
 def test_a_perfect_score_on_few_samples_is_not_overconfidence_and_a_redrawn_gap_zigzags() -> None:
@@ -246,7 +241,7 @@ def test_a_slow_fall_per_epoch_is_not_shown_as_minus_zero_percent() -> None:
     """lr-too-low's evidence read "-0% per epoch at the end" for a fall under half a percent."""
     t = np.arange(60)
     curves = {"train_loss": (2.3 - 0.002 * t).tolist(), "val_loss": (2.32 - 0.0019 * t).tolist()}
-    text = _evidence(curves)["lr-too-low"]
+    text = evidence(curves)["lr-too-low"]
     assert "-0.1% per epoch at the end" in text and "-0%" not in text, text
     assert diagnose(curves, use_model=False).primary.name == "lr-too-low"
 

@@ -6,7 +6,8 @@ import csv
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +45,45 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
         InputError: a required curve is missing or was never measured (every value ``None``,
             or NaN while the other loss is finite at every epoch, of two or more), a value is not a number, the
-            curves differ in length, or fewer than 3 epochs have both losses (fewer are accepted
+            curves differ in length, or fewer than 3 epochs (points, where ``at_epoch`` puts them
+            not one an epoch) have both losses (fewer are accepted
             only when the run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or
             a loss is negative (losses are read with 0 the best possible value), a metric
             outside [0, 1] (a percentage), or a curve that is not 1-D, or an ``at_epoch`` that
             is not finite, >= 0 and increasing. A missing curve's message names the renaming
-            of a known logger's column (Keras's ``loss``, ``val_accuracy``).
+            of a known logger's column (Keras's ``loss``, ``val_accuracy``). A message names a
+            point by its epoch: its ``at_epoch`` when given, else ``i + 1`` for point ``i``.
     """
+    return _checked(curves)
+
+
+@dataclass(frozen=True)
+class _Epochs:
+    """The epoch of each point as the user wrote it, for error messages: the curves'
+    ``at_epoch``, else ``first + i`` for point ``i`` (``first`` 0 for a file whose epochs
+    start at 0, Keras's, whose row at epoch 0 is point 0)."""
+
+    at: np.ndarray | None = None
+    first: int = 1
+
+    def name(self, i: int) -> str:
+        """Point ``i`` in words: ``"epoch 0"``, ``"epoch 1.5"``."""
+        if self.at is not None and i < len(self.at):
+            x = float(self.at[i])
+            return f"epoch {int(x) if x.is_integer() else round(x, 2)}"
+        return f"epoch {self.first + i}"
+
+    def unit(self) -> str:
+        """What a point is: ``"epochs"``, or ``"points (evaluations)"`` where the points are
+        not one an epoch (evaluations every 0.25 epochs)."""
+        if self.at is None or np.allclose(np.diff(self.at), 1.0):
+            return "epochs"
+        return "points (evaluations)"
+
+
+def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
+    """:func:`check_curves`, its messages naming point ``i`` as epoch ``first + i`` where the
+    curves carry no ``at_epoch`` (a file's own epochs, see :class:`_Epochs`)."""
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
     if not isinstance(curves, Mapping):
@@ -63,6 +96,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             f"curves lack the required column(s) {missing}; got {sorted(map(str, curves))}"
             + missing_hint(list(map(str, curves)))
         )
+    at = None if curves.get(AT_EPOCH) is None else _check_at_epoch(curves[AT_EPOCH])
+    epochs = _Epochs(at, first)
     out: dict[str, np.ndarray] = {}
     for key in (*REQUIRED, *OPTIONAL):
         if key not in curves or curves[key] is None:
@@ -76,14 +111,14 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
                 "diagnosis needs both losses (a loss that became nan or inf is a value: the run "
                 "diverged)"
             )
-        arr = _numbers(values, key)
+        arr = _numbers(values, key, epochs.name)
         if key in OPTIONAL and len(arr) and np.isnan(arr).all():
             continue  # an empty optional column
         if key in OPTIONAL:
-            _check_fraction(arr, key)
+            _check_fraction(arr, key, epochs)
         out[key] = arr
-    if curves.get(AT_EPOCH) is not None:
-        out[AT_EPOCH] = _check_at_epoch(curves[AT_EPOCH])
+    if at is not None:
+        out[AT_EPOCH] = at
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
         raise InputError(
@@ -91,7 +126,7 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             "(or NaN) at an epoch where it was not measured (a loss validated every few epochs)"
         )
     for key in REQUIRED:
-        _check_floor(out[key], key)
+        _check_floor(out[key], key, epochs)
     _check_measured(out)
     n = lengths["train_loss"]
     read = points(out["train_loss"], out["val_loss"], max_points=max(n, 1))
@@ -99,8 +134,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     if len(read.index) < MIN_EPOCHS and not diverged:
         both = "" if len(read.index) == n else f" with both a train and a validation loss (of {n})"
         raise InputError(
-            f"need at least {MIN_EPOCHS} epochs of curves to diagnose, got {len(read.index)}{both}"
-            + _apart_hint(out)
+            f"need at least {MIN_EPOCHS} {epochs.unit()} of curves to diagnose, got "
+            f"{len(read.index)}{both}" + _apart_hint(out)
         )
     return out
 
@@ -109,7 +144,7 @@ def _check_at_epoch(values: Any) -> np.ndarray:
     """``at_epoch`` as an array; refused unless finite, >= 0 and increasing."""
     if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
         raise InputError(f"{AT_EPOCH!r} must be a list of numbers, got {values!r}")
-    arr = _numbers(values, AT_EPOCH)
+    arr = _numbers(values, AT_EPOCH, lambda i: f"point {i + 1}")
     bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
     if len(bad):
         raise InputError(
@@ -126,14 +161,14 @@ def _check_at_epoch(values: Any) -> np.ndarray:
     return arr
 
 
-def _check_floor(loss: np.ndarray, key: str) -> None:
+def _check_floor(loss: np.ndarray, key: str, epochs: _Epochs) -> None:
     """Set a loss's rounding below an exact 0 to 0 (in place); refuse a negative loss."""
     tiny = (loss < 0) & (loss >= -ZERO_LOSS)
     loss[tiny] = 0.0
     below = np.flatnonzero(loss < 0)  # (NaN compares False)
     if len(below):
         raise InputError(
-            f"{key} is negative ({loss[below[0]]:.4g} at epoch {below[0] + 1}): "
+            f"{key} is negative ({loss[below[0]]:.4g} at {epochs.name(int(below[0]))}): "
             "diagnose reads losses whose best possible value is 0 (cross-entropy, squared "
             "error) and judges each against that floor; a loss that can fall below 0 (the "
             "negative log-likelihood of a density, a loss minus a baseline) would be "
@@ -202,20 +237,21 @@ def without_odd_metrics(curves: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_fraction(arr: np.ndarray, key: str) -> None:
+def _check_fraction(arr: np.ndarray, key: str, epochs: _Epochs) -> None:
     """Refuse a metric value outside [0, 1] (NaN, a missing point, passes): the features read
     metrics as fractions (accuracy), and one in percent would be misread without an error."""
     outside = np.flatnonzero((arr < 0) | (arr > 1))  # (NaN compares False)
     if len(outside):
         i = outside[0]
         raise InputError(
-            f"{key} is {arr[i]:.4g} at epoch {i + 1}, outside [0, 1]: diagnose reads metrics as "
-            "fractions (accuracy 0.92, not 92); divide a percentage by 100"
+            f"{key} is {arr[i]:.4g} at {epochs.name(int(i))}, outside [0, 1]: diagnose reads "
+            "metrics as fractions (accuracy 0.92, not 92); divide a percentage by 100"
         )
 
 
-def _numbers(values: Any, key: str) -> np.ndarray:
-    """``values`` as a float array, shape ``(n,)`` (``None`` becomes NaN)."""
+def _numbers(values: Any, key: str, name: Callable[[int], str]) -> np.ndarray:
+    """``values`` as a float array, shape ``(n,)`` (``None`` becomes NaN); ``name`` names
+    entry ``i`` in an error (``"epoch 3"``)."""
     if getattr(values, "ndim", 1) != 1:
         raise InputError(
             f"curve {key!r} must be one value per epoch (1-D), got an array of shape "
@@ -227,7 +263,7 @@ def _numbers(values: Any, key: str) -> np.ndarray:
         return np.asarray(values, dtype=np.float64)
     arr = np.empty(len(values), dtype=np.float64)
     for i, v in enumerate(values):
-        arr[i] = _number(v, f"curve {key!r} epoch {i + 1}")
+        arr[i] = _number(v, f"curve {key!r} {name(i)}")
     return arr
 
 
@@ -295,7 +331,9 @@ def read_curves(path: str | Path) -> ReadCurves:
     ``log_history``), read as one row per evaluation
     (:func:`hyperlab.diagnose.loggers.trainer_rows`) at its ``epoch``, which counts the epochs
     trained: an evaluation before training (``eval_on_start=True``, epoch 0) is the curves'
-    start, kept at epoch 0 (``at_epoch``), where a file's epoch 0 is Keras's first epoch.
+    start, kept at epoch 0 (``at_epoch``), where a file's epoch 0 is Keras's first epoch,
+    unless its row has no training loss (an empty cell; at ``step`` 0 where the file has that
+    column): that row is an evaluation before training, the run's start as the Trainer's.
 
     Args:
         path: The file.
@@ -318,16 +356,28 @@ def read_curves(path: str | Path) -> ReadCurves:
             f"{path}: the file is empty (expected a header line and one row per epoch)"
         )
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in "[{":
-        curves, read_as = _parse_json(text, path)
+        parsed = _parse_json(text, path)
     else:
-        curves, read_as = _parse_csv(text, path)
+        parsed = _parse_csv(text, path)
     try:
-        checked = check_curves(curves)
+        checked = _checked(parsed.curves, parsed.first)
     except InputError as exc:
-        names = ", ".join(f"{a!r} as {b}" for a, b in read_as.items())
+        names = ", ".join(f"{a!r} as {b}" for a, b in parsed.read_as.items())
         raise InputError(f"{path}: {exc}" + (f" (read {names})" if names else "")) from None
+    read_as = parsed.read_as
     columns = {curve: name.strip() for name, curve in read_as.items() if curve in checked}
     return ReadCurves({k: [float(x) for x in v] for k, v in checked.items()}, columns)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A file's curves (not checked yet), which of its columns (or keys) were read as which
+    curve, and the file's epoch of the first point where the curves carry no ``at_epoch`` (0
+    for Keras's epochs from 0; see :class:`_Epochs`)."""
+
+    curves: dict[str, Any]
+    read_as: dict[str, str]
+    first: int = 1
 
 
 def _read_as(names: list[str], where: str) -> dict[str, str]:
@@ -356,7 +406,7 @@ def _read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
-def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str, str]]:
+def _parse_csv(text: str, path: Path) -> _Parsed:
     """The file's curves, and which of its columns were read as which curve."""
     rows = list(csv.reader(text.splitlines()))
     read_as = _read_as(rows[0], f"{path}, line 1")
@@ -386,15 +436,17 @@ def _parse_csv(text: str, path: Path) -> tuple[dict[str, list[float]], dict[str,
         parsed.append((at, {k: _cell(row[c], rows[0][c].strip(), at) for k, c in cols.items()}))
     if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
-    return _columns(parsed, [k for k in cols if k not in PLACE], path), read_as
+    curves, first = _columns(parsed, [k for k in cols if k not in PLACE], path)
+    return _Parsed(curves, read_as, first)
 
 
 def _columns(
     rows: Rows, keys: list[str], path: Path, *, epochs_done: bool = False
-) -> dict[str, list[Any]]:
+) -> tuple[dict[str, list[Any]], int]:
     """The curves ``keys`` of a file's ``rows``, placed at their epochs (see
     :func:`hyperlab.diagnose.rows.place`, which ``epochs_done`` is passed to), with
-    ``at_epoch`` where the epochs are fractions or a run's start is kept at epoch 0.
+    ``at_epoch`` where the epochs are fractions or a run's start is kept at epoch 0, and the
+    file's epoch of the first point where they carry none (:attr:`Placed.first`).
 
     Raises:
         InputError: A loss column holds no value at all, or an epoch is bad.
@@ -409,7 +461,7 @@ def _columns(
     out: dict[str, list[Any]] = {k: [_or_nan(r[k]) for _, r in placed.rows] for k in keys}
     if placed.at_epoch is not None:
         out[AT_EPOCH] = placed.at_epoch
-    return out
+    return out, placed.first
 
 
 def _or_nan(x: float | None) -> float:
@@ -433,7 +485,7 @@ def _cell(cell: str, key: str, at: str) -> float | None:
         raise InputError(f"{at}: column {key!r} holds {cell!r}, which is not a number") from None
 
 
-def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _parse_json(text: str, path: Path) -> _Parsed:
     """The file's curves (lists, or numbers and ``None``: checked later), and which of its
     keys were read as which curve."""
     try:
@@ -445,8 +497,8 @@ def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
     if trainer is not None:  # (its epochs count the epochs trained: 0 is the run's start)
-        curves, _ = _json_rows(trainer, path, epochs_done=True)
-        return curves, trainer_names(trainer)
+        parsed = _json_rows(trainer, path, epochs_done=True)
+        return _Parsed(parsed.curves, trainer_names(trainer), parsed.first)
     if isinstance(data, dict) and isinstance(data.get("curves"), dict):
         data = data["curves"]
     if isinstance(data, list):
@@ -458,12 +510,10 @@ def _parse_json(text: str, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     odd = sorted(k for k in (*REQUIRED, *OPTIONAL) if isinstance(data.get(k), dict | str))
     if odd:
         raise InputError(f"{path}: {odd[0]!r} must be a list of numbers, one per epoch")
-    return data, read_as
+    return _Parsed(data, read_as)
 
 
-def _json_rows(
-    data: list[Any], path: Path, *, epochs_done: bool = False
-) -> tuple[dict[str, Any], dict[str, str]]:
+def _json_rows(data: list[Any], path: Path, *, epochs_done: bool = False) -> _Parsed:
     """A JSON list of row objects as curves: read as a CSV file's rows are (an ``epoch`` key
     places them, see :func:`hyperlab.diagnose.rows.place`, which ``epochs_done`` is passed
     to)."""
@@ -473,14 +523,15 @@ def _json_rows(
     read_as = _read_as(names, str(path))
     keys = {read_as.get(n, n): n for n in names}
     if any(k not in keys for k in REQUIRED):  # (refused by name, as a dict of curves is)
-        return {k: [r.get(n) for r in data] for k, n in keys.items()}, read_as
+        return _Parsed({k: [r.get(n) for r in data] for k, n in keys.items()}, read_as)
     wanted = [k for k in (*REQUIRED, *OPTIONAL, *PLACE) if k in keys]
     rows: Rows = []
     for i, r in enumerate(data, start=1):
         at = f"{path}, row {i}"
         rows.append((at, {k: _json_cell(r.get(keys[k]), keys[k], at) for k in wanted}))
     keys_read = [k for k in wanted if k not in PLACE]
-    return _columns(rows, keys_read, path, epochs_done=epochs_done), read_as
+    curves, first = _columns(rows, keys_read, path, epochs_done=epochs_done)
+    return _Parsed(curves, read_as, first)
 
 
 def _json_cell(value: Any, name: str, at: str) -> float | None:

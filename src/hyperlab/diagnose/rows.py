@@ -6,7 +6,8 @@ row is one point, in order. With one, :func:`place` reads the rows as
 :func:`hyperlab.diagnose.inputs.read_curves` describes: rows that share an epoch are merged;
 whole-numbered epochs place the rows at their epochs (the epochs between logged ones are missing
 points; epochs that start at 0 are Keras's, its first epoch 0, but a Trainer's epoch 0 is its
-evaluation before training, kept as the curves' start at epoch 0: :func:`_with_start`);
+evaluation before training, kept as the curves' start at epoch 0: :func:`_with_start`, as is
+any file's epoch 0 whose row has no training loss, an evaluation before training);
 fractional epochs (a Trainer that evaluates every few hundred steps) make one point per epoch
 value, and the points carry their epochs (``at_epoch``) so that the diagnosis names the file's
 epochs and gives its rates per the file's spacing. An epoch validated more than once at
@@ -48,10 +49,14 @@ class Placed:
         rows: One row per point (a missing point's cells are all ``None``).
         at_epoch: Each point's epoch when the file's epochs are fractions (``None``: point ``i``
             is epoch ``i + 1``).
+        first: The file's epoch of point 0 where ``at_epoch`` is ``None``: 0 where its epochs
+            start at 0 (Keras's, point ``i`` the file's epoch ``i``, read as epoch ``i + 1``),
+            else 1; for an error to name the row the file wrote.
     """
 
     rows: Rows
     at_epoch: list[float] | None
+    first: int = 1
 
 
 def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
@@ -65,7 +70,9 @@ def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
         epochs_done: The epochs count the epochs trained (a Hugging Face Trainer's: 1.0 after
             the first epoch, 0 before any training step) rather than number them from 0 or 1:
             an epoch 0 is the run's start, kept as the curves' first point at epoch 0 (see
-            :func:`_with_start`), never Keras's first epoch.
+            :func:`_with_start`), never Keras's first epoch. Without it, an epoch 0 is the
+            run's start too where its row has no training loss (:func:`_untrained`), and
+            Keras's first epoch where it has one.
 
     Returns:
         The points.
@@ -88,9 +95,9 @@ def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
     blank = _nan_as_blank([rs for _, rs in groups])
     merged = [(at, _merged_row(rs, blank)) for at, rs in groups]
     if checks is None and all(e.is_integer() for e in epochs):
-        if epochs_done and epochs[0] == 0:
+        if epochs[0] == 0 and (epochs_done or _untrained(merged[0][1])):
             return _with_start(merged, epochs)
-        return Placed(_at_epochs(merged, epochs), None)
+        return Placed(_at_epochs(merged, epochs), None, 0 if epochs[0] == 0 else 1)
     _warn_uneven(merged, epochs, where)
     return Placed(merged, epochs)
 
@@ -235,9 +242,19 @@ def _at_epochs(merged: Rows, epochs: list[float]) -> Rows:
     return out
 
 
+def _untrained(row: Cells) -> bool:
+    """Whether epoch 0's merged ``row`` is an evaluation before training: it has no training
+    loss (an empty cell: a user who logs the untrained model's ``val_loss`` first), and, where
+    the file has a ``step`` column, was at step 0 (a PyTorch Lightning run whose first epoch is
+    shorter than ``log_every_n_steps`` logs no training step in it, but validates at its last
+    step). Keras's ``CSVLogger`` writes its trained epoch 0 with its loss."""
+    return row.get("train_loss", 0.0) is None and not row.get("step")
+
+
 def _with_start(merged: Rows, epochs: list[float]) -> Placed:
     """Whole-numbered ``epochs`` that count the epochs trained, the first of them 0 (an
-    evaluation before any training step: a Trainer's ``eval_on_start=True``), placed as a
+    evaluation before any training step: a Trainer's ``eval_on_start=True``, or a row at epoch 0
+    with no training loss, :func:`_untrained`), placed as a
     1-based file's epochs are, behind the start: the start is point 0 at epoch 0, epoch ``e``
     is point ``e``, and the points carry their epochs (``at_epoch``: 0, 1, 2, ...), since
     without them point ``i`` would be read as epoch ``i + 1``."""

@@ -23,11 +23,21 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 
 
 def _stopped_in_time(v: CurveView) -> float:
-    """1 when the run ends within a few epochs of its (raw) validation minimum, as early
-    stopping leaves a run (patience of about 3), 0 from 6 epochs on; 0 for runs under 5 points."""
+    """1 when the run ends within a few evaluations of its (raw) validation minimum, as early
+    stopping leaves a run (patience of about 3), 0 from 6 evaluations on; 0 for runs under 5
+    points.
+
+    Patience counts evaluations, not epochs: Keras's ``EarlyStopping`` skips an epoch without
+    its monitored value (``validation_freq``), Lightning's counts validation checks
+    (``check_val_every_n_epoch``, ``val_check_interval``) and Hugging Face's
+    ``EarlyStoppingCallback`` evaluation calls (``early_stopping_patience``). So the count is
+    of the validation losses measured after the minimum up to the last point read: epochs for
+    a run validated every epoch, evaluations for one validated every 0.25 or every 5 epochs
+    (whose patience of 3 ends it 0.75 or 15 epochs after its best)."""
     if len(v.val) < 5:
         return 0.0
-    after = v.epoch(-1) - v.epoch(int(np.argmin(v.val)))
+    best, end = int(v.index[int(np.argmin(v.val))]), int(v.index[-1])
+    after = int(np.isfinite(v.raw_val[best + 1 : end + 1]).sum())
     return 1.0 - _ramp(after, 3.0, 6.0)
 
 
@@ -40,6 +50,27 @@ def _apart(v: CurveView) -> str | None:
     if step < 0.75:
         return f"{step:.2g} epochs"
     return None if round(step) <= 1 else f"{step:.0f} epochs"
+
+
+def _ordinary(v: CurveView) -> bool:
+    """Whether the curves carry no epochs of their own: point ``i`` is epoch ``i + 1``."""
+    return bool(np.array_equal(v.at, np.arange(1, len(v.at) + 1)))
+
+
+def _span(v: CurveView) -> float:
+    """The epochs the points read cover, for "over N epochs": an ordinary run's last epoch
+    before it diverged (:attr:`CurveView.last`: its N epochs, counted from epoch 0), and for
+    curves with epochs of their own (``at_epoch``) that epoch counted from one spacing of the
+    points before the first point read, not below 0, as an ordinary run's first point at
+    epoch 1 stands for the epoch before it (a log every 0.25 epochs from epoch 5.25 to 10
+    covers 5 epochs, not 10; one from 0.32 to 9.6, or a start at 0 before epochs 1 to 10,
+    covers all of them)."""
+    m = len(v.index)
+    if _ordinary(v) or m < 2:
+        return v.last
+    spacing = (v.epoch(-1) - v.epoch(0)) / (m - 1)
+    x = round(v.last - max(0.0, v.epoch(0) - spacing), 2)
+    return int(x) if float(x).is_integer() else x
 
 
 def _per_point(v: CurveView) -> str:
@@ -139,7 +170,7 @@ def _lr_too_low(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     score = steady * linear * moving * slow * val_falling
     return score, (
         f"train loss falls slowly and steadily ({_pct(f['train_change'], v.log_scale)} over "
-        f"{v.last} epochs, {_pct(f['train_rate'], v.log_scale)} {_per_point(v)} at the end, "
+        f"{_span(v)} epochs, {_pct(f['train_rate'], v.log_scale)} {_per_point(v)} at the end, "
         f"{f['train_first_half_share']:.0%} of the drop in the first half)"
     )
 
@@ -151,7 +182,7 @@ def _not_converged(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     score = moving * fast * val_falling
     return score, (
         f"both losses still fall at the end: validation {_pct(f['val_tail'], v.log_scale)} and "
-        f"train {_pct(f['train_tail'], v.log_scale)} over the last third of {v.last} epochs"
+        f"train {_pct(f['train_tail'], v.log_scale)} over the last third of {_span(v)} epochs"
     )
 
 
@@ -302,7 +333,8 @@ def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     )
     if stopped >= 0.5 and f["val_rise"] > 0.05:
         text += (
-            "; it ended a few epochs after its best, as a run stopped early by patience does "
+            f"; it ended a few {'epochs' if _apart(v) is None else 'evaluations'} after its "
+            "best, as a run stopped early by patience does "
             f"(if nothing stopped it early, it overfits from epoch {v.epoch(v.vmin)} on: fewer "
             "epochs or more regularization)"
         )
@@ -327,7 +359,8 @@ _PROBLEMS = ("lr-too-high", "lr-too-low", "not-converged", "overfitting", "under
 def rule_scores(f: dict[str, float], v: CurveView) -> dict[str, tuple[float, str]]:
     """Score every finding with its rule; ``good-fit`` is discounted by the strongest problem."""
     if len(v.train) < 2:
-        out = {name: (0.0, "too few finite epochs to judge") for name in RULES}
+        few = "epochs" if len(v.at) < 2 or np.allclose(np.diff(v.at), 1.0) else "points"
+        out = {name: (0.0, f"too few finite {few} to judge") for name in RULES}
         out["lr-too-high"] = _lr_too_high(f, v)
         return out
     out = {name: rule(f, v) for name, rule in RULES.items()}
