@@ -236,6 +236,23 @@ def test_a_moved_run_that_recorded_its_journal_absolute_reports_and_resumes(
     assert len(load_studies(tmp_path / "archive" / "oldj")[0][0].trials) == 4
 
 
+def test_only_a_default_storage_file_of_the_runs_folder_is_read_as_the_folders_own(
+    tmp_path: Path,
+) -> None:
+    from hyperlab.lab.run_paths import own_default_file
+
+    here = tmp_path / "now" / "r"
+    here.mkdir(parents=True)
+    (here / "study.db").write_text("")
+    was = (tmp_path / "then" / "r").as_posix()
+    assert own_default_file(f"{was}/study.db", "r", here) == (here / "study.db").resolve()
+    assert own_default_file(f"{was}/study.journal", "r", here) is None  # not in the folder
+    assert own_default_file(f"{was}/shared.db", "r", here) is None  # a storage given by name
+    other = (tmp_path / "then" / "other").as_posix()
+    assert own_default_file(f"{other}/study.db", "r", here) is None  # another run's folder
+    assert own_default_file(f"{here.as_posix()}/study.db", "r", here) is None  # not moved
+
+
 def test_run_spec_resolves_recorded_relative_storage(tmp_path: Path) -> None:
     assert _tune(tmp_path, "rel") == 0
     spec = RunDir(tmp_path / "rel").load_spec()
