@@ -201,6 +201,58 @@ def test_a_copied_run_reads_its_own_storage(tmp_path: Path) -> None:
     assert len(load_studies(runs / "d2")[0][0].trials) == 5
 
 
+def _record_storage_absolute(run: Path) -> None:
+    """Record ``run``'s storage in its run.json by absolute path, as runs made before storages
+    were recorded relative to their folder (2026-12-03) did."""
+    spec = json.loads((run / "run.json").read_text())
+    kind, _, name = spec["storage"].partition(":")
+    name = name.removeprefix("///")
+    prefix = "sqlite:///" if kind == "sqlite" else "journal:"
+    spec["storage"] = f"{prefix}{(run / name).resolve().as_posix()}"
+    (run / "run.json").write_text(json.dumps(spec))
+
+
+def test_a_copied_run_that_recorded_its_storage_absolute_reads_its_own(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert _tune(runs, "old", trials=3) == 0
+    _record_storage_absolute(runs / "old")
+    shutil.copytree(runs / "old", runs / "oldcopy")
+    assert main(["report", str(runs / "oldcopy")]) == 0
+    assert _tune(runs, "oldcopy", trials=5) == 0  # (it went into the original's storage)
+    assert len(load_studies(runs / "oldcopy")[0][0].trials) == 5
+    assert len(load_studies(runs / "old")[0][0].trials) == 3
+    recorded = json.loads((runs / "oldcopy" / "run.json").read_text())["storage"]
+    assert recorded == "sqlite:///study.db"  # recorded relative from now on
+
+
+def test_a_moved_run_that_recorded_its_journal_absolute_reports_and_resumes(
+    tmp_path: Path,
+) -> None:
+    assert _tune(tmp_path / "runs", "oldj", "--jobs", "2", trials=3) == 0
+    _record_storage_absolute(tmp_path / "runs" / "oldj")
+    shutil.move(tmp_path / "runs", tmp_path / "archive")
+    assert main(["report", str(tmp_path / "archive" / "oldj")]) == 0  # 'lost its storage'
+    assert _tune(tmp_path / "archive", "oldj", "--jobs", "2", trials=4) == 0
+    assert len(load_studies(tmp_path / "archive" / "oldj")[0][0].trials) == 4
+
+
+def test_only_a_default_storage_file_of_the_runs_folder_is_read_as_the_folders_own(
+    tmp_path: Path,
+) -> None:
+    from hyperlab.lab.run_paths import own_default_file
+
+    here = tmp_path / "now" / "r"
+    here.mkdir(parents=True)
+    (here / "study.db").write_text("")
+    was = (tmp_path / "then" / "r").as_posix()
+    assert own_default_file(f"{was}/study.db", "r", here) == (here / "study.db").resolve()
+    assert own_default_file(f"{was}/study.journal", "r", here) is None  # not in the folder
+    assert own_default_file(f"{was}/shared.db", "r", here) is None  # a storage given by name
+    other = (tmp_path / "then" / "other").as_posix()
+    assert own_default_file(f"{other}/study.db", "r", here) is None  # another run's folder
+    assert own_default_file(f"{here.as_posix()}/study.db", "r", here) is None  # not moved
+
+
 def test_run_spec_resolves_recorded_relative_storage(tmp_path: Path) -> None:
     assert _tune(tmp_path, "rel") == 0
     spec = RunDir(tmp_path / "rel").load_spec()

@@ -417,18 +417,23 @@ def test_the_first_members_are_drawn_as_asked(start: str, tmp_path: Path) -> Non
     assert study.user_attrs["population"]["start"] == start
 
 
-def test_a_checkpoint_from_before_the_start_option_resumes_as_a_random_start(
-    tmp_path: Path,
+@pytest.mark.parametrize("start", ["latin", "random"])
+def test_a_checkpoint_from_before_the_start_option_resumes_as_the_random_start_it_had(
+    start: str, tmp_path: Path
 ) -> None:
-    run_population("pbt", Quadratic(), tmp_path, trials=3, budget=4, start="random")
-    data = checkpoint.load(tmp_path)
-    assert data is not None
-    del data["settings"]["start"]  # as written before the option existed
-    checkpoint.save(tmp_path, data)
-    with pytest.raises(InputError, match="start='random', this run has start='latin'"):
-        run_population("pbt", Quadratic(), tmp_path, trials=3, budget=4, start="latin")
-    resumed = run_population("pbt", Quadratic(), tmp_path, trials=3, budget=4, start="random")
-    assert len(resumed.trials) == 3
+    """A run recorded before the option existed is resumed with the default (latin), the only
+    value its run.json lets the lab ask for: its members were drawn at random, and the run
+    goes on as it would have. It was refused ('made with start='random', this run has
+    start='latin'; use a new run'), and the run's record refused start=random."""
+    whole = run_population("pbt", Quadratic(), tmp_path / "whole", budget=6, start="random")
+    with pytest.raises(SimulatedCrash, match="simulated crash"):
+        run_population("pbt", Quadratic(crash_after=9), tmp_path / "run", budget=6, start="random")
+    data = checkpoint.load(tmp_path / "run")
+    assert data is not None and data["settings"].pop("start") == "random"
+    checkpoint.save(tmp_path / "run", data)  # as written before the option existed
+    resumed = run_population("pbt", Quadratic(), tmp_path / "run", budget=6, start=start)
+    assert outcome(resumed) == outcome(whole)
+    assert resumed.user_attrs["population"]["start"] == "random"
 
 
 def test_a_checkpoint_keeps_the_interval_it_was_started_with_when_none_is_asked(

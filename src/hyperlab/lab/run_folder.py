@@ -23,6 +23,7 @@ from hyperlab.lab.run_paths import (
     check_opens,
     file_url_parts,
     lab_made,
+    own_default_file,
 )
 from hyperlab.lab.runspec import RUN_KEYS, RunSpec, spec_fields, timestamp_now, versions
 from hyperlab.registry import TUNERS
@@ -94,7 +95,7 @@ class RunDir:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{str(self.spec_path)!r} is not valid JSON: {exc}") from None
         spec = RunSpec(**spec_fields(data, self.spec_path))
-        spec.storage = self._usable(spec.storage)
+        spec.storage = self._usable(spec.storage, spec.name)
         return spec
 
     def prepare(self, spec: RunSpec, overwrite: bool = False) -> RunSpec:
@@ -359,12 +360,15 @@ class RunDir:
             return url
         return f"{kind}{inside.as_posix()}"
 
-    def _usable(self, url: str) -> str:
+    def _usable(self, url: str, name: str) -> str:
         """A recorded URL to connect with: relative files are in this folder (wherever it has
-        been moved or copied to), and a password comes from the environment."""
+        been moved or copied to), as is the default storage an older run ``name`` recorded by
+        absolute path (:func:`own_default_file`), and a password comes from the environment."""
         kind, path = file_url_parts(url)
         if path is not None and not Path(path).is_absolute():
             return f"{kind}{(self.path.resolve() / path).as_posix()}"
+        if path is not None and (own := own_default_file(path, name, self.path)) is not None:
+            return f"{kind}{own.as_posix()}"
         return urls.with_secret(url)
 
 

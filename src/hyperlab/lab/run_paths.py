@@ -87,3 +87,27 @@ def check_folder(path: Path) -> None:
         raise DataNotFoundError(f"run directory {str(path)!r} does not exist")
     if not path.is_dir():
         raise InputError(f"{str(path)!r} is a file, not a run directory")
+
+
+#: The storage files a run folder holds when no storage was given (``default_storage``).
+DEFAULT_STORAGE_FILES = ("study.db", "study.journal")
+
+
+def own_default_file(recorded: str, name: str, folder: Path) -> Path | None:
+    """The storage file of ``folder`` that ``recorded``, an absolute storage path in the
+    ``run.json`` of run ``name``, stood for when the run was made; ``None`` when it is not one.
+
+    Runs made before storages were recorded relative to their folder (2026-12-03) recorded
+    their default storage by absolute path: once such a folder is moved, the path names nothing,
+    and once it is copied, the copy's path names the original's file, which a resumed copy
+    would write into. A path is read as the folder's own file when it names a default storage
+    file (``study.db``, ``study.journal``) in another folder of the run's (or this folder's)
+    name, and this folder holds a file of that name.
+    """
+    path = Path(recorded)
+    own = folder / path.name
+    if path.name not in DEFAULT_STORAGE_FILES or path.parent.name not in {name, folder.name}:
+        return None
+    if not own.is_file() or path.parent.resolve() == folder.resolve():
+        return None
+    return own.resolve()

@@ -257,8 +257,13 @@ class PopulationRun:
         if data is None:
             return False
         resume.check_layout(self.workdir, data, FORMAT)
-        stored, mine = data["settings"], self.settings.to_dict()
-        kept = {k: stored[k] for k in self.defaulted if k in stored and stored[k] != mine[k]}
+        # a setting added since the checkpoint was written had then the value every run had
+        # (the run's record allowed no other): the run goes on with it, as do the defaulted
+        added = _BEFORE.keys() - data["settings"].keys()
+        stored, mine = {**_BEFORE, **data["settings"]}, self.settings.to_dict()
+        kept = {
+            k: stored[k] for k in self.defaulted | added if k in stored and stored[k] != mine[k]
+        }
         if kept:
             self.settings = replace(self.settings, **kept)
             mine = self.settings.to_dict()
