@@ -4,6 +4,7 @@ failure (``failure=tuner``), not the task's, in results.csv, the summary and the
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -349,3 +350,32 @@ def test_a_queued_trial_its_tuner_fails_holds_its_slot_until_queued_again(
 
 
 _X = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+
+
+class _RaisesAfterFailed(optuna.samplers.RandomSampler):
+    """Its ``after_trial`` raises taking in a failed trial."""
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        if state == TrialState.FAIL:
+            raise RuntimeError("after_trial broke on a failed trial")
+        super().after_trial(study, trial, state, values)
+
+
+def test_a_failed_trial_its_tuner_raises_taking_in_keeps_no_traceback_of_the_tuners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial failed with no traceback (a NaN score) was given the tuner's after_trial
+    traceback, which the report showed under the trial's own reason."""
+    from hyperlab.report.failures import failure_groups
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        return math.nan if trial.number == 1 else x
+
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesAfterFailed)
+    study, _ = hyperlab.tune(
+        objective, "random", trials=3, runs_dir=tmp_path, name="t", progress=False
+    )
+    (group,) = failure_groups(study.get_trials())
+    assert group.trials == [1] and group.reason == "objective returned nan"
+    assert "after_trial broke" not in group.traceback
