@@ -233,3 +233,21 @@ def test_the_private_name_rule_sees_imports_and_attributes(tmp_path: Path) -> No
         "report.trials._value",
         "report.trials._value",
     ]
+
+
+#: The most lines a function may take (docs/architecture.md, "Size rules": under about 60,
+#: none over 80).
+MAX_FUNCTION_LINES = 80
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_no_function_is_over_80_lines(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines, line {node.lineno})"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert not long, f"{path.relative_to(SRC)}: split {long}"

@@ -8,6 +8,7 @@ import copy
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,3 +105,21 @@ def test_a_hypergradient_that_overflows_in_log_coordinates_leaves_the_moments_as
     again = StackedOptimizer([p], levels)
     again.load_state_dict(opt.state_dict())
     assert again.hyper_state["opt_state"] == opt.hyper_state["opt_state"]
+
+
+@pytest.mark.parametrize(
+    "top", [HyperAdam(betas=(np.float32(0.9), 0.999)), HyperSGD(momentum=np.float32(0.5))]
+)
+def test_a_state_whose_moments_are_numpy_numbers_loads_as_the_run_saved_it(top: Any) -> None:
+    """A top level's setting given as a NumPy number (never learned, so kept so) makes its
+    moments NumPy numbers: the run's own state was refused ("is float32 np.float32(-0.83): a
+    hyperoptimizer's moment is a number, never NaN")."""
+    model, x, y = _problem(torch.float64)
+    opt = stack("sgd", top)(model.parameters())
+    _run(model, opt, x, y, 3)
+    saved = copy.deepcopy(opt.state_dict())
+    moments = saved["hyper_state"]["opt_state"][1]["0:lr"]
+    assert any(isinstance(v, np.floating) for v in moments.values())  # (as the run keeps them)
+    fresh = stack("sgd", top)(model.parameters())
+    fresh.load_state_dict(saved)
+    assert fresh.hyper_state["opt_state"] == saved["hyper_state"]["opt_state"]

@@ -4,6 +4,7 @@ failure (``failure=tuner``), not the task's, in results.csv, the summary and the
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,75 @@ def test_a_sampler_whose_after_trial_always_raises_stops_the_study(
     assert "its tuner raised taking in the results of 10 trials in a row" in summary.stopped
     assert "the last: RuntimeError: after_trial broke" in summary.stopped
     assert stopped_by_failures(study)
+
+
+@pytest.mark.parametrize("queued", ["retry", "enqueued"])
+def test_a_queued_trial_its_tuner_fails_holds_its_slot_until_queued_again(
+    queued: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between its FAIL and its queuing again, a waiting worker saw the slot free and started
+    a fresh trial there: the study then had its trials, and the one queued again never ran."""
+    from hyperlab.lab.admission import Claimed
+    from hyperlab.lab.trial_kinds import progress
+    from hyperlab.lab.trial_loop import _run_one
+
+    class _RaisesOnce(optuna.samplers.RandomSampler):
+        def before_trial(self, study: Any, trial: Any) -> None:
+            if trial.number == 1:
+                raise ValueError("before_trial broke")
+
+    study = optuna.create_study(sampler=_RaisesOnce(seed=0))
+    study.add_trial(optuna.trial.create_trial(value=0.5, params={"x": 0.5}, distributions=_X))
+    if queued == "retry":
+        retry = optuna.trial.create_trial(
+            state=TrialState.WAITING, params={"x": 0.25}, distributions=_X,
+            system_attrs={"failed_trial": 0, "retry_history": [0]},
+        )  # fmt: skip
+        study.add_trial(retry)
+    else:
+        study.enqueue_trial({"x": 0.25})
+    seen = []  # the claimed trials a waiting worker sees as the trial is queued again
+    add = optuna.Study.add_trial
+
+    def spied(self: optuna.Study, trial: Any) -> None:
+        seen.append(progress(self, pending=True))
+        add(self, trial)
+
+    monkeypatch.setattr(optuna.Study, "add_trial", spied)
+    _run_one(study, Claimed(lambda trial: trial.suggest_float("x", 0.0, 1.0), target=2))
+    assert seen == [(1, 2)]  # its slot still held: no fresh trial takes it
+    assert progress(study, pending=True) == (1, 1)  # the slot now the queued trial's
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].system_attrs["retry_history"][-1] == 1
+
+
+_X = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+
+
+class _RaisesAfterFailed(optuna.samplers.RandomSampler):
+    """Its ``after_trial`` raises taking in a failed trial."""
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        if state == TrialState.FAIL:
+            raise RuntimeError("after_trial broke on a failed trial")
+        super().after_trial(study, trial, state, values)
+
+
+def test_a_failed_trial_its_tuner_raises_taking_in_keeps_no_traceback_of_the_tuners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial failed with no traceback (a NaN score) was given the tuner's after_trial
+    traceback, which the report showed under the trial's own reason."""
+    from hyperlab.report.failures import failure_groups
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        return math.nan if trial.number == 1 else x
+
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", _RaisesAfterFailed)
+    study, _ = hyperlab.tune(
+        objective, "random", trials=3, runs_dir=tmp_path, name="t", progress=False
+    )
+    (group,) = failure_groups(study.get_trials())
+    assert group.trials == [1] and group.reason == "objective returned nan"
+    assert "after_trial broke" not in group.traceback

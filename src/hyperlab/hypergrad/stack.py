@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -494,7 +495,8 @@ def _check_moment(where: str, key: str, value: Any) -> None:
                 "hyperoptimizer took); nothing was loaded"
             )
         return
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+    # (a NumPy number too: a level's setting given as np.float32 keeps its moments so)
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not number or math.isnan(value):
         raise InputError(
             f"{where} is {_shown(value)}: a hyperoptimizer's moment is a number, never NaN (a "
@@ -509,7 +511,7 @@ def _check_moment(where: str, key: str, value: Any) -> None:
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0
 
 
 def _shown(value: Any) -> str:

@@ -184,12 +184,21 @@ def fail_unasked(study: optuna.Study, exc: Exception) -> int | None:
 
 def _queue_again(study: optuna.Study, asked: FrozenTrial, failed: FrozenTrial) -> None:
     """Queue again a queued trial that its tuner failed before it ran: a retry (its parameters
-    stored) as a retry of it, parameters enqueued (``study.enqueue_trial``) as they were."""
+    stored) as a retry of it, parameters enqueued (``study.enqueue_trial``) as they were. Each
+    names the failed trial in its ``retry_history``, which ends the slot the failed one holds
+    until then (:func:`~hyperlab.lab.trial_kinds.progress`)."""
     if failed.params:
         requeue(study, failed, max_retry=None, reason=asked.user_attrs.get("retry_reason", ""))
-    else:
-        fixed = dict(asked.system_attrs["fixed_params"])
-        study.enqueue_trial(fixed, user_attrs=dict(asked.user_attrs) or None)
+        return
+    history = [*asked.system_attrs.get("retry_history", []), asked.number]
+    fixed = dict(asked.system_attrs["fixed_params"])  # (as study.enqueue_trial stores them)
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.WAITING,
+            system_attrs={"fixed_params": fixed, "retry_history": history},
+            user_attrs=dict(asked.user_attrs),
+        )
+    )
 
 
 def _asked_trial_id(exc: BaseException) -> int | None:

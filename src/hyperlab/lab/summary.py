@@ -124,6 +124,12 @@ class TuneSummary:
                 )
         if self.stopped:
             out.append(self.stopped)
+        return out + self._failure_lines()
+
+    def _failure_lines(self) -> list[str]:
+        """The summary's lines on the trials cut off or failed: the task's, the tuner's and the
+        pruner's failures, and the finished trials whose tuner raised taking them in."""
+        out = []
         if self.n_interrupted:
             out.append(
                 f"{self.n_interrupted} trial{'s' if self.n_interrupted > 1 else ''} cut off by "

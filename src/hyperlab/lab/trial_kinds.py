@@ -200,8 +200,10 @@ def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
     ``claimed`` counts finished and running trials and, with ``pending``, failed trials whose
     re-queue is promised (by their reason) but not visible yet: between a stale trial's FAIL and
     its re-queue, another worker must not start a fresh trial in its place, or the retry would
-    find the study full and the sampler's choice would be lost. A trial with no parameter holds
-    no slot: nothing of it is ever queued again (see :func:`~hyperlab.lab.heartbeat.requeue`).
+    find the study full and the sampler's choice would be lost; so too between the FAIL and the
+    re-queue of a queued trial its tuner failed before it ran (:data:`QUEUED_AGAIN`). A trial
+    with no parameter holds no slot, unless queued so: nothing of it is ever queued again (see
+    :func:`~hyperlab.lab.heartbeat.requeue`).
     """
     trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
     finished = sum(t.state in FINISHED for t in trials)
@@ -213,12 +215,19 @@ def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
         for t in trials:
             if t.state != TrialState.FAIL or t.number in retried or t.datetime_complete is None:
                 continue
-            if not t.params:  # (lost before its sampler chose: no retry will come)
-                continue
-            promised = is_stale_reason(str(t.user_attrs.get("fail_reason"))) or is_interrupted(t)
-            if promised and (now - t.datetime_complete).total_seconds() < RETRY_WINDOW_S:
+            if _retry_promised(t) and (now - t.datetime_complete).total_seconds() < RETRY_WINDOW_S:
                 held += 1
     return finished, finished + running + held
+
+
+def _retry_promised(trial: FrozenTrial) -> bool:
+    """Whether the reason of ``trial``, failed, promises that its parameters are queued again:
+    a trial cut off that had parameters (one lost before its sampler chose has none to queue),
+    or a queued trial its tuner failed before it ran (its parameters, or those enqueued)."""
+    reason = str(trial.user_attrs.get("fail_reason") or "")
+    if TUNER_FAILED_ATTR in trial.user_attrs and reason.endswith(QUEUED_AGAIN):
+        return True  # (fail_unasked queues it again, with parameters or with those enqueued)
+    return bool(trial.params) and (is_stale_reason(reason) or is_interrupted(trial))
 
 
 def admitted(study: optuna.Study, number: int, target: int) -> bool:

@@ -37,7 +37,7 @@ def told_guarded(study: optuna.Study) -> Iterator[None]:
         try:
             told(inner, trial, state, values)
         except Exception as exc:
-            _record(study, trial, exc)
+            _record(study, trial, state, exc)
 
     try:
         sampler.after_trial = after_trial  # type: ignore[method-assign]
@@ -53,13 +53,16 @@ def told_guarded(study: optuna.Study) -> Iterator[None]:
             sampler.after_trial = own  # type: ignore[method-assign]
 
 
-def _record(study: optuna.Study, trial: FrozenTrial, exc: Exception) -> None:
-    """Record on ``trial`` (still running: Optuna stores its state after ``after_trial``) that
-    its tuner raised ``exc`` taking in its result."""
+def _record(study: optuna.Study, trial: FrozenTrial, state: TrialState, exc: Exception) -> None:
+    """Record on ``trial`` (still running: Optuna stores its ``state`` after ``after_trial``)
+    that its tuner raised ``exc`` taking in its result; its traceback too, where the trial
+    finished with none (a failed trial's traceback is its own error's: one that keeps none, a
+    NaN score, would be shown with the tuner's under its reason)."""
     storage: Any = study._storage
     reason = failure_reason(exc)
     storage.set_trial_user_attr(trial._trial_id, TUNER_AFTER_ATTR, reason)
-    if TRACEBACK_ATTR not in storage.get_trial_user_attrs(trial._trial_id):
+    finished = state != TrialState.FAIL
+    if finished and TRACEBACK_ATTR not in storage.get_trial_user_attrs(trial._trial_id):
         storage.set_trial_user_attr(trial._trial_id, TRACEBACK_ATTR, traceback_text(exc))
     logging.getLogger("optuna.study._optimize").warning(
         f"Trial {trial.number}: the tuner raised taking in its result (after_trial; the trial "

@@ -156,7 +156,7 @@ def method_summary(
     stopped: list[str] = []
     candidates: list[tuple[FrozenTrial, int]] = []  # each seed's best trial
     metric: str | None = None
-    n_failed = n_tuner_failed = n_pruner_failed = n_tuner_after = n_cut_off = 0
+    counts = [0] * 5  # the task's, the tuner's and the pruner's failures, taken in, cut off
     failures: list[FailureGroup] = []
     for study, tuner, pruner, seed in studies:
         recs = study_records(study, tuner, pruner, seed, optimum)
@@ -170,33 +170,14 @@ def method_summary(
         score = best_test_score(study)
         tests.append(math.nan if score is None else score)
         metric = metric or test.get("metric")
-        note = stop_note(study)
-        if note:
-            stopped.append(f"{label} seed {seed}: {note}{_short(study, len(bsf), target)}")
-        unfinished = unfinished_note(study, len(bsf), target)
-        if unfinished:
-            stopped.append(f"{label} seed {seed}: {unfinished}")
+        stopped += _stop_notes(f"{label} seed {seed}", study, len(bsf), target)
         trials = study.get_trials(deepcopy=False)
         pruned += [pruned_of(label, seed, t) for t in trials if t.state == TrialState.PRUNED]
-        n_failed += failed_trials(study)
-        n_tuner_failed += tuner_failures(study)
-        n_pruner_failed += pruner_failures(study)
-        n_tuner_after += tuner_after_failures(study)
-        n_cut_off += sum(map(is_interrupted, trials))
+        counts = [a + b for a, b in zip(counts, _failure_counts(study, trials))]
         failures += failure_groups(trials, label, seed)
         candidates += [(t, seed) for t in sorted_best_first(trials, direction)[:1]]
-    missing = [seed for (*_, seed), v in zip(studies, finals) if not math.isfinite(v)]
-    if missing:
-        rest = len(finals) - len(missing)
-        stopped.append(
-            f"{label}: no completed trial in seed(s) {missing}; "
-            + (
-                f"its mean and standard error are over the other {rest} seed(s), and the "
-                "paired comparisons leave those seeds out"
-                if rest
-                else "it has no mean, and no paired comparison"
-            )
-        )
+    n_failed, n_tuner_failed, n_pruner_failed, n_tuner_after, n_cut_off = counts
+    stopped += _missing_note(label, [s[3] for s in studies], finals)
     med, low, high = _band(curves)
     epoch_x, epoch_curves = _on_epochs(by_epochs)
     epoch_med, epoch_low, epoch_high = _band(epoch_curves)
@@ -236,3 +217,46 @@ def method_summary(
     best = next(iter(sorted_best_first([t for t, _ in candidates], direction)), None)
     best_seed = next((seed for t, seed in candidates if t is best), None)
     return _Method(summary, pruned, best, stopped, metric, failures, best_seed)
+
+
+def _stop_notes(who: str, study: optuna.Study, finished: int, target: int) -> list[str]:
+    """Why the study of ``who`` (``"random seed 0"``) stopped early and what it left
+    unfinished, each a line of the comparison's notes."""
+    out = []
+    note = stop_note(study)
+    if note:
+        out.append(f"{who}: {note}{_short(study, finished, target)}")
+    unfinished = unfinished_note(study, finished, target)
+    if unfinished:
+        out.append(f"{who}: {unfinished}")
+    return out
+
+
+def _failure_counts(study: optuna.Study, trials: list[FrozenTrial]) -> list[int]:
+    """The study's failed trials by kind: the task's, the tuner's, the pruner's, the finished
+    ones its tuner raised taking in, and those cut off (``trials``: the study's)."""
+    return [
+        failed_trials(study),
+        tuner_failures(study),
+        pruner_failures(study),
+        tuner_after_failures(study),
+        sum(map(is_interrupted, trials)),
+    ]
+
+
+def _missing_note(label: str, seeds: list[int], finals: list[float]) -> list[str]:
+    """The note on the seeds of method ``label`` with no completed trial (none: every seed
+    has one), whose final best values are ``finals``."""
+    missing = [seed for seed, v in zip(seeds, finals) if not math.isfinite(v)]
+    if not missing:
+        return []
+    rest = len(finals) - len(missing)
+    return [
+        f"{label}: no completed trial in seed(s) {missing}; "
+        + (
+            f"its mean and standard error are over the other {rest} seed(s), and the "
+            "paired comparisons leave those seeds out"
+            if rest
+            else "it has no mean, and no paired comparison"
+        )
+    ]
