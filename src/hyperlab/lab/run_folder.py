@@ -25,6 +25,7 @@ from hyperlab.lab.run_paths import (
     lab_made,
     own_default_file,
 )
+from hyperlab.lab.run_versions import earlier_set, resume_warning, version_changes
 from hyperlab.lab.runspec import RUN_KEYS, RunSpec, spec_fields, timestamp_now, versions
 from hyperlab.registry import TUNERS
 
@@ -161,10 +162,23 @@ class RunDir:
             spec.created or (unused.created if unused is not None else "") or timestamp_now()
         )
         spec.versions = versions(_tuner_packages(spec.tuners))
+        if old is not None:
+            spec.earlier_versions = self._earlier_versions(old, spec.versions)
         data = spec.to_dict()
         data["storage"] = self._portable(data["storage"])
         self.spec_path.write_text(json.dumps(data, indent=2))
         return spec
+
+    def _earlier_versions(self, old: RunSpec, current: dict[str, str]) -> list[dict[str, Any]]:
+        """The version sets the resumed run ``old`` ran with before, the recorded one added
+        (and a warning given) when ``current`` differs from it."""
+        changes = version_changes(old.versions, current)
+        if not changes:
+            return list(old.earlier_versions)
+        # (stacklevel: the caller of tune or compare)
+        warnings.warn(resume_warning(old.name, changes), UserWarning, stacklevel=6)
+        held = earlier_set(old.versions, timestamp_now(), self._trial_count(old))
+        return [*old.earlier_versions, held]
 
     def _check_no_workers(self) -> None:
         """Refuse to clear a run whose trials workers are running now (``hyperlab worker``
@@ -341,13 +355,18 @@ class RunDir:
         _kind, path = file_url_parts(spec.storage)
         if path is not None and not Path(path).exists():
             return not self._inside(spec.storage)
+        held = self._trial_count(spec)
+        return held is None or held > 0
+
+    def _trial_count(self, spec: RunSpec) -> int | None:
+        """The trials the run's studies hold (``None``: the storage cannot be read)."""
         try:
             storage = self.open_storage(spec.storage)
             names = {n for n, *_ in spec.study_names()}
             studies = [s for s in storage.get_all_studies() if s.study_name in names]
-            return any(storage.get_n_trials(s._study_id) for s in studies)
+            return sum(storage.get_n_trials(s._study_id) for s in studies)
         except Exception:
-            return True
+            return None
 
     def _portable(self, url: str) -> str:
         """``url`` as recorded: a storage file inside the folder is named relative to it."""

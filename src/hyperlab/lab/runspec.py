@@ -16,7 +16,16 @@ from hyperlab.lab import urls
 
 # Settings that may change between a run and its resumption (``name``: a copied run keeps the
 # study names it was recorded with).
-_RESUMABLE = {"trials", "jobs", "created", "versions", "command", "name", "warnings"}
+_RESUMABLE = {
+    "trials",
+    "jobs",
+    "created",
+    "versions",
+    "earlier_versions",
+    "command",
+    "name",
+    "warnings",
+}
 # Settings a run recorded by an older hyperlab may lack (null): then they are not compared.
 _UNKNOWN_WHEN_NULL = {"objective"}
 
@@ -65,6 +74,12 @@ class RunSpec:
         warnings: What the checks of the setup warned about (a tuner that never leaves its
             start-up design, a run too short for its tuner's first full trial): the report
             repeats it beside the results it concerns.
+        versions: The versions the run last ran with (:func:`versions`, recorded each time it
+            starts or resumes).
+        earlier_versions: The sets of versions it ran with before, oldest first, each kept
+            when a resumption found others installed: ``{"versions": {...}, "until": ISO
+            time of that resumption, "trials": trials the run's studies held then (null:
+            unknown)}`` (see :mod:`hyperlab.lab.run_versions`; empty: one set throughout).
     """
 
     kind: str
@@ -84,6 +99,7 @@ class RunSpec:
     name: str = ""
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    earlier_versions: list[dict[str, Any]] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
     objective: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -212,6 +228,16 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_version_set(entry: Any) -> bool:
+    """Whether ``entry`` is an item of ``earlier_versions``."""
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("versions"), dict)
+        and isinstance(entry.get("until"), str)
+        and (entry.get("trials") is None or _is_int(entry.get("trials")))
+    )
+
+
 def _is_list_of(kind: type) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
         return isinstance(value, list) and all(
@@ -240,6 +266,10 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "name": (lambda v: isinstance(v, str), "a string"),
     "created": (lambda v: isinstance(v, str), "a string"),
     "versions": (lambda v: isinstance(v, dict), "an object"),
+    "earlier_versions": (
+        lambda v: isinstance(v, list) and all(_is_version_set(e) for e in v),
+        'a list of {"versions": {...}, "until": "...", "trials": N or null}',
+    ),
     "command": (_is_list_of(str), "a list of strings"),
     "objective": (lambda v: v is None or isinstance(v, str), "a module:qualname or null"),
     "warnings": (_is_list_of(str), "a list of strings"),

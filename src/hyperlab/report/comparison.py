@@ -22,6 +22,7 @@ from hyperlab.report.run_notes import (
     objective_label,
     options_text,
     setup_notes,
+    versions_span,
     versions_text,
 )
 from hyperlab.report.trials import PrunedTrial, TrialCurves, curves_of
@@ -45,7 +46,10 @@ class CompareRecords:
     objective: str = "your objective"  # what was tuned, in words
     direction: str = "minimize"
     test_metric: str = "score"  # what the test scores measure
-    versions: str = ""  # "python 3.11.7, optuna 4.1.0, ..."
+    versions: str = ""  # "python 3.11.7, optuna 4.1.0, ..." (those it last ran with)
+    #: how its versions changed across its resumptions ("" when they did not; see
+    #: :func:`~hyperlab.report.run_notes.versions_span`)
+    versions_span: str = ""
     options: str = ""  # the options each plug-in took, in words ("" when none were given)
     #: (method label, seed, records) of each population method's best seed (``pbt``/``pb2``)
     populations: list[tuple[str, int, PopulationRecords]] = field(default_factory=list)
@@ -134,6 +138,7 @@ def compare_records(run_dir: str | Path | RunDir) -> CompareRecords:
         direction=direction,
         test_metric=recorded or (str(task.metric) if task is not None else "score"),
         versions=versions_text(spec.versions),
+        versions_span=versions_span(spec),
         options=options_text(spec),
         populations=_best_populations(grouped, direction),
     )

@@ -34,7 +34,8 @@ def _setup_html(rec: CompareRecords) -> str:
         f"{rec.trials} trials per study; {_budget(spec.get('budget'), rec.task)}. "
         f"Options: {html.escape(rec.options or 'none given (every default)')}. "
         f"{better(rec.direction).capitalize()} is better. "
-        f"Versions: {html.escape(rec.versions)}.</p>"
+        f"Versions: {html.escape(rec.versions)}"
+        f"{'; ' + html.escape(rec.versions_span) if rec.versions_span else ''}.</p>"
     )
     if rec.optimum is not None:
         setup += (

@@ -1,8 +1,11 @@
-"""What a report says about its run: the objective, versions, direction, and the notes on a
-study that is unfinished or whose setup was warned about."""
+"""What a report says about its run: the objective, versions (and how they changed across its
+resumptions), direction, and the notes on a study that is unfinished or whose setup was warned
+about."""
 
 from __future__ import annotations
 
+import itertools
+from datetime import datetime, timezone
 from typing import Any
 
 import optuna
@@ -10,6 +13,7 @@ import optuna
 from hyperlab.direction import name_of
 from hyperlab.errors import HyperlabError
 from hyperlab.lab.plugins import share
+from hyperlab.lab.run_versions import version_changes
 from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.workers import SETUP_ATTR
 from hyperlab.registry import PRUNERS, TUNERS, Registry
@@ -26,6 +30,41 @@ def objective_label(spec: dict[str, Any]) -> str:
 def versions_text(versions: dict[str, Any]) -> str:
     """``python 3.11.7, optuna 4.1.0, ...`` (``unknown`` when none were recorded)."""
     return ", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown"
+
+
+def versions_span(spec: RunSpec) -> str:
+    """How the run's versions changed across its resumptions, the packages that changed named
+    with each of their versions: ``the run spans several versions: optuna 4.2.0 until it was
+    resumed on 2025-06-01 14:02 UTC (the run then held 40 trials), then optuna 4.5.0``; ``""``
+    for a run that ran with one set throughout."""
+    sets = [e["versions"] for e in spec.earlier_versions] + [spec.versions]
+    pairs = itertools.pairwise(sets)
+    changed = {name for before, after in pairs for name, *_ in version_changes(before, after)}
+    if not changed:
+        return ""
+
+    def named(versions: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in versions.items() if k in changed) or "unknown"
+
+    parts = []
+    for entry in spec.earlier_versions:
+        held = entry.get("trials")
+        then = f" (the run then held {held} trials)" if held is not None else ""
+        parts.append(
+            f"{named(entry['versions'])} until it was resumed on {_when(entry['until'])}{then}"
+        )
+    return f"the run spans several versions: {', then '.join(parts)}, then {named(spec.versions)}"
+
+
+def _when(iso: str) -> str:
+    """``2025-06-01 14:02 UTC`` from a recorded ISO time (as recorded when it is not one)."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M") + (" UTC" if moment.tzinfo is not None else "")
 
 
 def options_text(spec: RunSpec) -> str:

@@ -18,7 +18,12 @@ from hyperlab.lab.summary import state_counts
 from hyperlab.report.failures import FailureGroup, failure_groups
 from hyperlab.report.parallel import ParallelAxis, parallel_axes
 from hyperlab.report.population import PopulationRecords, population_records
-from hyperlab.report.run_notes import objective_label, setup_notes, unfinished_note
+from hyperlab.report.run_notes import (
+    objective_label,
+    setup_notes,
+    unfinished_note,
+    versions_span,
+)
 from hyperlab.report.trials import (
     PrunedTrial,
     TrialCurves,
@@ -77,7 +82,7 @@ def study_report_records(
     finite = [t for t in complete if math.isfinite(trial_value(t))]
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     notes = [stop_note(study), unfinished_note(study, finished, spec.trials) if spec else None]
-    notes += setup_notes(spec) if spec is not None else []
+    notes += [*setup_notes(spec), versions_span(spec)] if spec is not None else []
     return StudyRecords(
         name=study.study_name,
         history=history,
