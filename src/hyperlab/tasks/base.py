@@ -496,10 +496,17 @@ class Task(ABC):
         return checked
 
     def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
-        """``_evaluate``'s result checked (:func:`check_evaluation`, and its budget), with its
-        unset budget and wall time filled in."""
+        """``_evaluate``'s result checked (its budget first: a wrong one would be told as
+        curves too long; then :func:`check_evaluation`), with its unset budget and wall time
+        filled in."""
+        if isinstance(result, Evaluation):  # (else check_evaluation says what it is)
+            self._check_used(result.budget, budget)
         result = check_evaluation(self, result, budget)
-        used = result.budget
+        used = int(result.budget)
+        return replace(result, budget=used or budget, wall_time=result.wall_time or seconds)
+
+    def _check_used(self, used: Any, budget: int) -> None:
+        """Refuse a reported budget ``used`` that is not 0 (all) or one of 1..``budget``."""
         ok = isinstance(used, numbers.Integral) and not isinstance(used, bool)
         if not ok or not 0 <= int(used) <= budget:
             raise TaskContractError(
@@ -507,7 +514,6 @@ class Task(ABC):
                 f"({type(used).__name__}): it must be the epochs it used, a whole number in "
                 f"1..{budget} (the budget asked for), or 0 for all of them"
             )
-        return replace(result, budget=int(used) or budget, wall_time=result.wall_time or seconds)
 
     def train_segment(
         self,
