@@ -74,6 +74,19 @@ def test_a_segment_of_one_score_or_one_epoch_is_told_in_the_singular() -> None:
         check_segment("t", Segment(state={}, values=[0.5], epoch=3), 1, start=3)
 
 
+def test_a_segment_s_negative_std_err_is_refused_as_an_evaluation_s() -> None:
+    """An Evaluation with std_err=-0.1 was refused, a Segment with one passed; an infinite
+    one fails the member's segment only, as an evaluation's fails its trial."""
+    import math
+
+    from hyperlab.tasks.base import Segment, check_segment
+
+    with pytest.raises(InputError, match=r"its segment has std_err -0\.1, a negative number \("):
+        check_segment("t", Segment(state={}, values=[0.5], epoch=1, std_err=-0.1), 1)
+    for fine in (0.0, 0.1, -math.inf, math.nan):
+        check_segment("t", Segment(state={}, values=[0.5], epoch=1, std_err=fine), 1)
+
+
 def test_segment_input_is_checked() -> None:
     task = _wine()
     with pytest.raises(InputError, match="epochs must be a positive integer, got 0"):

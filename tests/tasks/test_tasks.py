@@ -560,3 +560,15 @@ def test_mlp_generated_data_sets_have_their_own_arguments_and_classes_from_zero(
     xb, yb = make_classification(1500, n_features=20, n_informative=8, n_classes=4, random_state=0)
     expected = train_test_split(xb, yb, test_size=0.2, stratify=yb, random_state=0)[0]
     np.testing.assert_array_equal(SklearnMLPTask("blobs").training_data()[0], expected)
+
+
+def test_a_wrong_reported_budget_is_told_before_the_curves_it_makes_too_long() -> None:
+    """A task that reported budget=5 when asked for 3, with 5-point curves, was told its
+    curves were longer than the epochs trained, not that its budget was wrong."""
+    from hyperlab.errors import TaskContractError
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    task.reply = Evaluation(value=0.5, budget=5, curves={"val_loss": [0.5] * 5})
+    with pytest.raises(TaskContractError, match=r"reported budget 5 \(int\): it must be the"):
+        task.evaluate(config, budget=3)

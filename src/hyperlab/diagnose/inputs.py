@@ -44,10 +44,10 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
     Raises:
         InputTypeError: ``curves`` is not a mapping or a DataFrame.
         InputError: a required curve is missing or was never measured (every value ``None``,
-            or NaN while the other loss is finite at every epoch, of two or more), a value is not a number, the
-            curves differ in length, or fewer than 3 epochs (points, where ``at_epoch`` puts them
-            not one an epoch) have both losses (fewer are accepted
-            only when the run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or
+            or NaN while the other loss is finite at every epoch, of two or more), a value is
+            not a number, the curves differ in length, or fewer than 3 epochs (points, where
+            ``at_epoch`` puts them not one an epoch) have both losses (fewer are accepted only
+            when the run diverged and was stopped; see :mod:`hyperlab.diagnose.points`), or
             a loss is negative (losses are read with 0 the best possible value), a metric
             outside [0, 1] (a percentage), or a curve that is not 1-D, or an ``at_epoch`` that
             is not finite, >= 0 and increasing. A missing curve's message names the renaming
@@ -84,6 +84,19 @@ class _Epochs:
 def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
     """:func:`check_curves`, its messages naming point ``i`` as epoch ``first + i`` where the
     curves carry no ``at_epoch`` (a file's own epochs, see :class:`_Epochs`)."""
+    curves = _as_mapping(curves)
+    at = None if curves.get(AT_EPOCH) is None else _check_at_epoch(curves[AT_EPOCH])
+    epochs = _Epochs(at, first)
+    out = _read_curves(curves, epochs)
+    if at is not None:
+        out[AT_EPOCH] = at
+    _check_enough(out, epochs)
+    return out
+
+
+def _as_mapping(curves: Any) -> Mapping[str, Any]:
+    """``curves`` as a mapping (a DataFrame's columns as lists), refused unless it is one and
+    holds every required curve."""
     if hasattr(curves, "columns") and hasattr(curves, "to_dict"):  # pandas DataFrame
         curves = {str(c): list(curves[c]) for c in curves.columns}
     if not isinstance(curves, Mapping):
@@ -96,8 +109,12 @@ def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
             f"curves lack the required column(s) {missing}; got {sorted(map(str, curves))}"
             + missing_hint(list(map(str, curves)))
         )
-    at = None if curves.get(AT_EPOCH) is None else _check_at_epoch(curves[AT_EPOCH])
-    epochs = _Epochs(at, first)
+    return curves
+
+
+def _read_curves(curves: Mapping[str, Any], epochs: _Epochs) -> dict[str, np.ndarray]:
+    """The required curves and the optional ones given (not all NaN), as float arrays, each
+    checked on its own."""
     out: dict[str, np.ndarray] = {}
     for key in (*REQUIRED, *OPTIONAL):
         if key not in curves or curves[key] is None:
@@ -117,8 +134,13 @@ def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
         if key in OPTIONAL:
             _check_fraction(arr, key, epochs)
         out[key] = arr
-    if at is not None:
-        out[AT_EPOCH] = at
+    return out
+
+
+def _check_enough(out: dict[str, np.ndarray], epochs: _Epochs) -> None:
+    """Refuse curves ``out`` (``at_epoch`` among them when given) of different lengths, a
+    negative loss, a loss never measured, or fewer than ``MIN_EPOCHS`` points with both losses
+    where the run did not diverge."""
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) > 1:
         raise InputError(
@@ -137,7 +159,6 @@ def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
             f"need at least {MIN_EPOCHS} {epochs.unit()} of curves to diagnose, got "
             f"{len(read.index)}{both}" + _apart_hint(out)
         )
-    return out
 
 
 def _check_at_epoch(values: Any) -> np.ndarray:

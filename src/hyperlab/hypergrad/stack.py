@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -64,7 +63,6 @@ from hyperlab.errors import (
 from hyperlab.hypergrad.guards import (
     MAX_LR,
     UNSUPPORTED,
-    check_saved_numbers,
     check_state_dict,
     check_state_entries,
     check_state_kind,
@@ -78,6 +76,7 @@ from hyperlab.hypergrad.guards import (
 )
 from hyperlab.hypergrad.hd import LR_HISTORY_SIZE
 from hyperlab.hypergrad.levels import BETA_EDGE, TRANSFORMS, HyperAdam, HyperSGD, Level, as_level
+from hyperlab.hypergrad.stack_state import check_history, check_levels, check_moments
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
 
@@ -233,22 +232,11 @@ class StackedOptimizer(Optimizer):
         state_dict = dict(state_dict)
         hyper = state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
-        if not isinstance(history, list | tuple) or not all(isinstance(h, dict) for h in history):
-            raise InputError(
-                f"{type(self).__name__}.load_state_dict: the state's history must be a list of "
-                f"dicts (one per step), got {type(history).__name__}; nothing was loaded"
-            )
-        for rates in (False, True):  # a learned rate ("g0.lr", "L1.lr") is also >= 0
-            values = [
-                (f"[{i}][{k!r}]", v)
-                for i, h in enumerate(history)
-                for k, v in h.items()
-                if rates == str(k).endswith(".lr")
-            ]
-            check_saved_numbers(type(self).__name__, "history", values, rates=rates)
+        check_history(type(self).__name__, history)
         if hyper is not None:
-            self._check_shape(hyper)
-            self._check_moments(hyper)
+            ours = [sorted(lv.values()) for lv in self.levels]
+            check_levels(hyper, ours, self._describe())
+            check_moments(type(self).__name__, hyper, len(self.levels))
         groups = state_dict.get("param_groups")
         # (a state saved before nesterov and dampening were kept in the groups loads too)
         needed = [k for k in self.defaults if k not in ("nesterov", *UNSUPPORTED)]
@@ -271,51 +259,6 @@ class StackedOptimizer(Optimizer):
             [lv.name, lv.lr_space if "lr" in learn else None, list(learn)]
             for lv, learn in zip(self.levels, self._learn)
         ]
-
-    def _check_shape(self, hyper: Any) -> None:
-        """Refuse the hyper state of a stack of other levels (it would load, then misstep)."""
-        ours = [sorted(lv.values()) for lv in self.levels]
-        values = hyper.get("values") if isinstance(hyper, dict) else None
-        theirs = [sorted(v) for v in values] if isinstance(values, list) else None
-        described = hyper.get("levels") if isinstance(hyper, dict) else None
-        if theirs != ours or (described is not None and described != self._describe()):
-            raise InputError(
-                f"this state is of another stack (levels {described or theirs}); this "
-                f"optimizer's levels are {self._describe()}"
-            )
-
-    def _check_moments(self, hyper: dict[str, Any]) -> None:
-        """Refuse a hyper state whose step count or hyperoptimizers' moments (``opt_state``:
-        per level, per hyperparameter it moves, Adam's ``step``, ``m`` and ``v``, SGD's ``buf``)
-        are not what a run records: text, a bool or ``None`` in place of a number (it loaded
-        and failed inside the next step, or a bool counted as 1), NaN (a hypergradient that
-        is not finite, or overflows in the level's coordinates, is skipped before it reaches
-        a moment), a negative ``v`` (a mean of squares) or a ``step`` that is not a whole
-        number >= 0. An infinite moment loads: ``v`` overflows once a hypergradient passes
-        about 1.3e154, and the run saves it so."""
-        owner = f"{type(self).__name__}.load_state_dict: the state's hyper_state"
-        steps = hyper.get("steps", 0)
-        if not _is_count(steps):
-            raise InputError(
-                f"{owner}['steps'] is {_shown(steps)}, not a whole number >= 0 (the steps "
-                "taken); nothing was loaded"
-            )
-        levels = hyper.get("opt_state")
-        if not isinstance(levels, list) or len(levels) != len(self.levels):
-            raise InputError(
-                f"{owner}['opt_state'] is {_shown(levels)}, not a list of one mapping per level "
-                f"({len(self.levels)}); nothing was loaded"
-            )
-        for k, slots in enumerate(levels):
-            where = f"{owner}['opt_state'][{k}]"
-            if not isinstance(slots, dict) or not all(isinstance(v, dict) for v in slots.values()):
-                raise InputError(
-                    f"{where} is {_shown(slots)}, not a mapping of hyperparameter -> its "
-                    "moments (a mapping); nothing was loaded"
-                )
-            for slot, moments in slots.items():
-                for key, value in moments.items():
-                    _check_moment(f"{where}[{slot!r}][{key!r}]", key, value)
 
     # -- stepping ------------------------------------------------------------------------------
 
@@ -374,42 +317,10 @@ class StackedOptimizer(Optimizer):
         """``∂L(θ_t)/∂ψ`` for every learned hyperparameter, by level and slot; None at step 1."""
         if not self._learn[0] or self.hyper_state["steps"] == 0:
             return None
-        dots: list[Tensor] = []
-        keys: list[str] = []
-        names = self._learn[0]
-        for i, group in enumerate(self.param_groups):
-            wd = group.get("weight_decay", 0.0)
-            gs: list[Tensor] = []
-            ds: dict[str, list[Tensor]] = {n: [] for n in names}
-            for p in group["params"]:
-                state = self.state[p]
-                if p.grad is None or any(f"d_{n}" not in state for n in names):
-                    continue
-                g = p.grad.add(p, alpha=wd) if wd != 0 else p.grad
-                gs.append(g.reshape(-1))
-                for n in names:
-                    ds[n].append(state[f"d_{n}"].reshape(-1))
-            if not gs:
-                continue
-            # flat vectors: a constant number of kernels however many tensors
-            g_flat = torch.cat(gs) if len(gs) > 1 else gs[0]
-            for n in names:
-                d_flat = torch.cat(ds[n]) if len(ds[n]) > 1 else ds[n][0]
-                dots.append(torch.dot(g_flat, d_flat).double())
-                keys.append(f"{i}:{n}")
-        if not dots:
+        level0 = _base_hypergrads(self.param_groups, self.state, self._learn[0])
+        if level0 is None:
             return None
-        level0 = dict(zip(keys, torch.stack(dots).tolist()))  # one host sync
-        out = [level0]
-        for k in range(1, len(self.levels)):
-            jac = self.hyper_state["jac"][k]
-            below = out[-1]
-            out.append(
-                {
-                    n: sum(below[s] * jac.get(s, {}).get(n, 0.0) for s in below)
-                    for n in self._learn[k]
-                }
-            )
+        out = _chained(level0, self.hyper_state["jac"], self._learn)
         flat = {f"g{s.replace(':', '.')}": v for s, v in level0.items()}
         for k in range(1, len(self.levels)):
             flat.update({f"L{k}.{n}": v for n, v in out[k].items()})
@@ -452,14 +363,9 @@ class StackedOptimizer(Optimizer):
                 if not math.isfinite(new):
                     continue
                 slope = dvalue(z_new)
-                # a rate stays in [0, 1e12]; in log coordinates above 0, which it never leaves
-                low = _MIN_LOG_LR if space == "log" else 0.0
-                if name == "lr" and not low <= new <= MAX_LR:
-                    new, slope = min(max(new, low), MAX_LR), 0.0
-                    self._warn_clipped(k, slot, new)
-                elif space == "logit" and not BETA_EDGE <= new <= 1.0 - BETA_EDGE:
-                    # ψ + (σ(z_new) − σ(z)) rounds onto 0 or 1 (or past them) where σ is flat
-                    new, slope = min(max(new, BETA_EDGE), 1.0 - BETA_EDGE), 0.0
+                clipped = _clipped(name, space, new)
+                if clipped is not None:
+                    new, slope = clipped, 0.0
                     self._warn_clipped(k, slot, new)
                 if k == 1:
                     self._set_base(group, name, new)
@@ -472,52 +378,79 @@ class StackedOptimizer(Optimizer):
         """Warn, once per hyperparameter, that level ``k`` moved ``slot`` out of its range."""
         name = f"g{slot.replace(':', '.')}" if k == 1 else f"L{k - 1}.{slot}"
         clipped = self.__dict__.setdefault("_clipped", set())
-        if name in clipped:
-            return
-        clipped.add(name)
-        warnings.warn(
-            f"StackedOptimizer: hyperparameter {name} was clipped to {value:.8g}: the "
-            f"{self.levels[k].name} hyperoptimizer above it (level {k}, lr "
-            f"{self.hyper_state['values'][k].get('lr')!r}) moves it too far; give that level "
-            "a smaller lr",
-            RuntimeWarning,
-            stacklevel=user_stacklevel(),  # the caller of step(), past torch's wrappers
-        )
+        if name not in clipped:
+            clipped.add(name)
+            lr = self.hyper_state["values"][k].get("lr")
+            _warn_clip(name, value, f"{self.levels[k].name} hyperoptimizer", k, lr)
 
 
-def _check_moment(where: str, key: str, value: Any) -> None:
-    """Refuse a hyperoptimizer's saved moment ``key`` (``step``, ``m``, ``v``, ``buf``) that is
-    not a number a run records (see :meth:`StackedOptimizer._check_moments`)."""
-    if key == "step":
-        if not _is_count(value):
-            raise InputError(
-                f"{where} is {_shown(value)}, not a whole number >= 0 (the steps this "
-                "hyperoptimizer took); nothing was loaded"
-            )
-        return
-    # (a NumPy number too: a level's setting given as np.float32 keeps its moments so)
-    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not number or math.isnan(value):
-        raise InputError(
-            f"{where} is {_shown(value)}: a hyperoptimizer's moment is a number, never NaN (a "
-            "hypergradient that is not finite is skipped before it reaches one); nothing was "
-            "loaded"
-        )
-    if key == "v" and value < 0:
-        raise InputError(
-            f"{where} is {_shown(value)}, a negative mean of squared hypergradients; nothing "
-            "was loaded"
-        )
+def _base_hypergrads(
+    param_groups: list[dict[str, Any]], state: Any, names: tuple[str, ...]
+) -> dict[str, float] | None:
+    """``∂L(θ_t)/∂ψ`` of the base level's learned hyperparameters ``names``, by slot
+    (``"{group}:{name}"``), from each parameter's gradient and stored ``d_{name}``; None when
+    no parameter has both."""
+    dots: list[Tensor] = []
+    keys: list[str] = []
+    for i, group in enumerate(param_groups):
+        wd = group.get("weight_decay", 0.0)
+        gs: list[Tensor] = []
+        ds: dict[str, list[Tensor]] = {n: [] for n in names}
+        for p in group["params"]:
+            st = state[p]
+            if p.grad is None or any(f"d_{n}" not in st for n in names):
+                continue
+            g = p.grad.add(p, alpha=wd) if wd != 0 else p.grad
+            gs.append(g.reshape(-1))
+            for n in names:
+                ds[n].append(st[f"d_{n}"].reshape(-1))
+        if not gs:
+            continue
+        # flat vectors: a constant number of kernels however many tensors
+        g_flat = torch.cat(gs) if len(gs) > 1 else gs[0]
+        for n in names:
+            d_flat = torch.cat(ds[n]) if len(ds[n]) > 1 else ds[n][0]
+            dots.append(torch.dot(g_flat, d_flat).double())
+            keys.append(f"{i}:{n}")
+    if not dots:
+        return None
+    return dict(zip(keys, torch.stack(dots).tolist()))  # one host sync
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0
+def _chained(
+    level0: dict[str, float], jacs: list[dict[str, Any]], learn: list[tuple[str, ...]]
+) -> list[dict[str, float]]:
+    """Every level's hypergradients from the base level's ``level0``, by the chain rule
+    through each level's stored Jacobians ``jacs[k][slot][name]``."""
+    out = [level0]
+    for k in range(1, len(learn)):
+        jac, below = jacs[k], out[-1]
+        out.append({n: sum(below[s] * jac.get(s, {}).get(n, 0.0) for s in below) for n in learn[k]})
+    return out
 
 
-def _shown(value: Any) -> str:
-    """``value``'s type and the start of its repr, for a message."""
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+def _clipped(name: str, space: str, new: float) -> float | None:
+    """``new``, a hyperparameter's next value, clipped into its range; None when it is in."""
+    # a rate stays in [0, 1e12]; in log coordinates above 0, which it never leaves
+    low = _MIN_LOG_LR if space == "log" else 0.0
+    if name == "lr" and not low <= new <= MAX_LR:
+        return min(max(new, low), MAX_LR)
+    if space == "logit" and not BETA_EDGE <= new <= 1.0 - BETA_EDGE:
+        # ψ + (σ(z_new) − σ(z)) rounds onto 0 or 1 (or past them) where σ is flat
+        return min(max(new, BETA_EDGE), 1.0 - BETA_EDGE)
+    return None
+
+
+def _warn_clip(name: str, value: float, above: str, k: int, lr: Any) -> None:
+    """Warn that hyperparameter ``name`` was clipped to ``value`` by ``above`` (level ``k``,
+    whose rate is ``lr``)."""
+    warnings.warn(
+        f"StackedOptimizer: hyperparameter {name} was clipped to {value:.8g}: the "
+        f"{above} above it (level {k}, lr {lr!r}) moves it too far; give that level "
+        "a smaller lr",
+        RuntimeWarning,
+        stacklevel=user_stacklevel(),  # the caller of step(), past torch's wrappers
+    )
 
 
 def stack(*levels: Any, history_size: int | None = LR_HISTORY_SIZE) -> StackFactory:

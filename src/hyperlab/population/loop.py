@@ -257,17 +257,10 @@ class PopulationRun:
         if data is None:
             return False
         resume.check_layout(self.workdir, data, FORMAT)
-        # a setting added since the checkpoint was written had then the value every run had
-        # (the run's record allowed no other): the run goes on with it, as do the defaulted
-        added = _BEFORE.keys() - data["settings"].keys()
-        stored, mine = {**_BEFORE, **data["settings"]}, self.settings.to_dict()
-        kept = {
-            k: stored[k] for k in self.defaulted | added if k in stored and stored[k] != mine[k]
-        }
-        if kept:
-            self.settings = replace(self.settings, **kept)
-            mine = self.settings.to_dict()
-        resume.check_settings(self.workdir, stored, mine, _BEFORE)
+        kept = resume.kept_settings(
+            self.workdir, data["settings"], self.settings.to_dict(), self.defaulted, _BEFORE
+        )
+        self.settings = replace(self.settings, **kept)
         self.members = [Member.from_dict(d) for d in data["members"]]
         self.log = data["log"]
         self.rng.bit_generator.state = data["rng"]

@@ -59,6 +59,26 @@ def check_settings(
             )
 
 
+def kept_settings(
+    workdir: Path,
+    saved: dict[str, Any],
+    mine: dict[str, Any],
+    defaulted: frozenset[str],
+    before: dict[str, Any],
+) -> dict[str, Any]:
+    """The settings a run resumed from the checkpoint in ``workdir``, made with settings
+    ``saved``, keeps from it in place of its own ``mine``: those the user left at their
+    default (``defaulted``) and those the checkpoint lacks (``before`` holds the value every
+    run had then). Any other difference is refused (:func:`check_settings`)."""
+    # a setting added since the checkpoint was written had then the value every run had
+    # (the run's record allowed no other): the run goes on with it, as do the defaulted
+    added = before.keys() - saved.keys()
+    stored = {**before, **saved}
+    kept = {k: stored[k] for k in defaulted | added if k in stored and stored[k] != mine[k]}
+    check_settings(workdir, stored, {**mine, **kept}, before)
+    return kept
+
+
 def time_spent(seconds: dict[str, float], writer: checkpoint.Writer | None) -> dict[str, Any]:
     """Where a run's time went (``seconds`` training, saving and restoring) and how many
     checkpoints ``writer`` wrote and replaced, as the run's summary gives them."""

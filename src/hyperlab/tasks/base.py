@@ -272,8 +272,8 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
     Raises:
         InputTypeError: Not a :class:`Segment`, or its ``values`` or a curve are not a
             sequence of numbers (``curves`` not a dict).
-        InputError: Another number of scores or of a curve's values than ``epochs``, no
-            state, or a wrong epoch.
+        InputError: Another number of scores or of a curve's values than ``epochs``, a
+            negative ``std_err``, no state, or a wrong epoch.
     """
     where = f"task {name!r}: its segment"
     if not isinstance(segment, Segment):
@@ -338,7 +338,8 @@ def _check_curves(curves: Any, epochs: int, where: str) -> None:
 
 def _check_extras(segment: Segment, where: str) -> None:
     """Refuse a segment's ``learned``, ``std_err`` or ``fold_values`` that is not numbers
-    (stored with the trials only at the population's end, which they would stop)."""
+    (stored with the trials only at the population's end, which they would stop), and a
+    negative finite ``std_err`` (as :func:`check_evaluation`)."""
     learned = segment.learned
     if not isinstance(learned, dict):
         raise InputTypeError(
@@ -346,16 +347,18 @@ def _check_extras(segment: Segment, where: str) -> None:
         )
     for key, value in learned.items():
         _check_number(value, f"{where}'s learned {key!r}")
-    _check_number(segment.std_err, f"{where}'s std_err")
+    std_err = _check_number(segment.std_err, f"{where}'s std_err")
+    if std_err < 0 and math.isfinite(std_err):  # (an infinite one fails the segment only)
+        raise InputError(f"{where} has std_err {std_err!r}, a negative number ({_STD_ERR})")
     folds = segment.fold_values
     if isinstance(folds, str | bytes | dict) or not hasattr(folds, "__len__"):
         raise InputTypeError(f"{where} has fold_values {_short(folds)}, not a list of numbers")
     _check_numbers(folds, f"{where}'s fold_values", "one number per fold")
 
 
-def _check_number(value: Any, what: str) -> None:
+def _check_number(value: Any, what: str) -> float:
     try:
-        check_score(value, what)
+        return check_score(value, what)
     except TrialFailure as exc:
         raise InputTypeError(str(exc)) from None
 
@@ -496,10 +499,17 @@ class Task(ABC):
         return checked
 
     def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
-        """``_evaluate``'s result checked (:func:`check_evaluation`, and its budget), with its
-        unset budget and wall time filled in."""
+        """``_evaluate``'s result checked (its budget first: a wrong one would be told as
+        curves too long; then :func:`check_evaluation`), with its unset budget and wall time
+        filled in."""
+        if isinstance(result, Evaluation):  # (else check_evaluation says what it is)
+            self._check_used(result.budget, budget)
         result = check_evaluation(self, result, budget)
-        used = result.budget
+        used = int(result.budget)
+        return replace(result, budget=used or budget, wall_time=result.wall_time or seconds)
+
+    def _check_used(self, used: Any, budget: int) -> None:
+        """Refuse a reported budget ``used`` that is not 0 (all) or one of 1..``budget``."""
         ok = isinstance(used, numbers.Integral) and not isinstance(used, bool)
         if not ok or not 0 <= int(used) <= budget:
             raise TaskContractError(
@@ -507,7 +517,6 @@ class Task(ABC):
                 f"({type(used).__name__}): it must be the epochs it used, a whole number in "
                 f"1..{budget} (the budget asked for), or 0 for all of them"
             )
-        return replace(result, budget=int(used) or budget, wall_time=result.wall_time or seconds)
 
     def train_segment(
         self,

@@ -1,0 +1,113 @@
+"""Checks of a saved :class:`~hyperlab.hypergrad.stack.StackedOptimizer` state, run before
+anything loads: its history, the levels its hyper state was saved for, and the step counts and
+hyperoptimizers' moments it holds. Each refuses by name, with ``InputError``."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from hyperlab.errors import InputError
+from hyperlab.hypergrad.guards import check_saved_numbers
+
+
+def check_history(owner: str, history: Any) -> None:
+    """Refuse a saved ``history`` that is not a list of dicts (one per step) of finite
+    numbers, a learned rate (``"g0.lr"``, ``"L1.lr"``) among them also >= 0."""
+    if not isinstance(history, list | tuple) or not all(isinstance(h, dict) for h in history):
+        raise InputError(
+            f"{owner}.load_state_dict: the state's history must be a list of "
+            f"dicts (one per step), got {type(history).__name__}; nothing was loaded"
+        )
+    for rates in (False, True):  # a learned rate ("g0.lr", "L1.lr") is also >= 0
+        values = [
+            (f"[{i}][{k!r}]", v)
+            for i, h in enumerate(history)
+            for k, v in h.items()
+            if rates == str(k).endswith(".lr")
+        ]
+        check_saved_numbers(owner, "history", values, rates=rates)
+
+
+def check_levels(hyper: Any, ours: list[list[str]], described: list[list[Any]]) -> None:
+    """Refuse the hyper state of a stack of other levels (it would load, then misstep):
+    ``ours`` is each level's sorted hyperparameter names, ``described`` each level's kind,
+    ``lr`` coordinates and learned names (what a state saves as its ``levels``)."""
+    values = hyper.get("values") if isinstance(hyper, dict) else None
+    theirs = [sorted(v) for v in values] if isinstance(values, list) else None
+    saved = hyper.get("levels") if isinstance(hyper, dict) else None
+    if theirs != ours or (saved is not None and saved != described):
+        raise InputError(
+            f"this state is of another stack (levels {saved or theirs}); this "
+            f"optimizer's levels are {described}"
+        )
+
+
+def check_moments(owner: str, hyper: dict[str, Any], height: int) -> None:
+    """Refuse a hyper state whose step count or hyperoptimizers' moments (``opt_state``:
+    per level, per hyperparameter it moves, Adam's ``step``, ``m`` and ``v``, SGD's ``buf``)
+    are not what a run records: text, a bool or ``None`` in place of a number (it loaded
+    and failed inside the next step, or a bool counted as 1), NaN (a hypergradient that
+    is not finite, or overflows in the level's coordinates, is skipped before it reaches
+    a moment), a negative ``v`` (a mean of squares) or a ``step`` that is not a whole
+    number >= 0. An infinite moment loads: ``v`` overflows once a hypergradient passes
+    about 1.3e154, and the run saves it so. ``height`` is the number of levels."""
+    owner = f"{owner}.load_state_dict: the state's hyper_state"
+    steps = hyper.get("steps", 0)
+    if not _is_count(steps):
+        raise InputError(
+            f"{owner}['steps'] is {_shown(steps)}, not a whole number >= 0 (the steps "
+            "taken); nothing was loaded"
+        )
+    levels = hyper.get("opt_state")
+    if not isinstance(levels, list) or len(levels) != height:
+        raise InputError(
+            f"{owner}['opt_state'] is {_shown(levels)}, not a list of one mapping per level "
+            f"({height}); nothing was loaded"
+        )
+    for k, slots in enumerate(levels):
+        where = f"{owner}['opt_state'][{k}]"
+        if not isinstance(slots, dict) or not all(isinstance(v, dict) for v in slots.values()):
+            raise InputError(
+                f"{where} is {_shown(slots)}, not a mapping of hyperparameter -> its "
+                "moments (a mapping); nothing was loaded"
+            )
+        for slot, moments in slots.items():
+            for key, value in moments.items():
+                _check_moment(f"{where}[{slot!r}][{key!r}]", key, value)
+
+
+def _check_moment(where: str, key: str, value: Any) -> None:
+    """Refuse a hyperoptimizer's saved moment ``key`` (``step``, ``m``, ``v``, ``buf``) that is
+    not a number a run records (see :func:`check_moments`)."""
+    if key == "step":
+        if not _is_count(value):
+            raise InputError(
+                f"{where} is {_shown(value)}, not a whole number >= 0 (the steps this "
+                "hyperoptimizer took); nothing was loaded"
+            )
+        return
+    # (a NumPy number too: a level's setting given as np.float32 keeps its moments so)
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not number or math.isnan(value):
+        raise InputError(
+            f"{where} is {_shown(value)}: a hyperoptimizer's moment is a number, never NaN (a "
+            "hypergradient that is not finite is skipped before it reaches one); nothing was "
+            "loaded"
+        )
+    if key == "v" and value < 0:
+        raise InputError(
+            f"{where} is {_shown(value)}, a negative mean of squared hypergradients; nothing "
+            "was loaded"
+        )
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0
+
+
+def _shown(value: Any) -> str:
+    """``value``'s type and the start of its repr, for a message."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
