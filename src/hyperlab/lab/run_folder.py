@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.errors import HyperlabError, InputError, RunConflictError
-from hyperlab.lab import urls
+from hyperlab.lab import run_defaults, urls
 from hyperlab.lab.run_paths import (
     SPEC_FILE,
     absolute_url,
@@ -164,6 +164,7 @@ class RunDir:
         spec.versions = versions(_tuner_packages(spec.tuners))
         if old is not None:
             spec.earlier_versions = self._earlier_versions(old, spec.versions)
+        spec.effective_options = self._effective_options(old, spec)
         data = spec.to_dict()
         data["storage"] = self._portable(data["storage"])
         self.spec_path.write_text(json.dumps(data, indent=2))
@@ -179,6 +180,20 @@ class RunDir:
         warnings.warn(resume_warning(old.name, changes), UserWarning, stacklevel=6)
         held = earlier_set(old.versions, timestamp_now(), self._trial_count(old))
         return [*old.earlier_versions, held]
+
+    def _effective_options(self, old: RunSpec | None, spec: RunSpec) -> run_defaults.Effective:
+        """The options each tuner and pruner takes, defaults included, as the run started: now
+        for a new run, else as recorded (a warning given where they differ from those ``spec``
+        gives now; a run recorded before run.json kept them keeps none)."""
+        now = run_defaults.effective_options(
+            spec.tuners, spec.pruners, spec.tuner_options, spec.pruner_options
+        )
+        if old is None:
+            return now
+        changes = run_defaults.changes(old.effective_options, now)
+        if changes:  # (stacklevel: the caller of tune or compare)
+            warnings.warn(run_defaults.resume_warning(old.name, changes), UserWarning, stacklevel=6)
+        return old.effective_options
 
     def _check_no_workers(self) -> None:
         """Refuse to clear a run whose trials workers are running now (``hyperlab worker``

@@ -22,6 +22,7 @@ _RESUMABLE = {
     "created",
     "versions",
     "earlier_versions",
+    "effective_options",
     "command",
     "name",
     "warnings",
@@ -80,6 +81,10 @@ class RunSpec:
             when a resumption found others installed: ``{"versions": {...}, "until": ISO
             time of that resumption, "trials": trials the run's studies held then (null:
             unknown)}`` (see :mod:`hyperlab.lab.run_versions`; empty: one set throughout).
+        effective_options: The options each tuner and pruner took when the run was created,
+            its factory's defaults included: ``{"tuner": {name: {option: value}}, "pruner":
+            {...}}`` (JSON-simple values only; see :mod:`hyperlab.lab.run_defaults`; empty: a
+            run recorded before run.json kept them). A resumption under other defaults warns.
     """
 
     kind: str
@@ -100,6 +105,7 @@ class RunSpec:
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     earlier_versions: list[dict[str, Any]] = field(default_factory=list)
+    effective_options: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
     objective: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -123,6 +129,11 @@ class RunSpec:
     def differences(self, other: RunSpec) -> list[str]:
         """Settings that differ from ``other`` and forbid resuming (passwords aside)."""
         mine, theirs = self.to_dict(), other.to_dict()
+        for kind in ("tuner", "pruner"):  # an option given now at the value the run started
+            key = f"{kind}_options"  # with (its default then) is the setting it left out
+            theirs[key] = _as_started(
+                theirs.get(key) or {}, mine.get(key) or {}, other.effective_options.get(kind, {})
+            )
         # ``--population N`` is ``--trials N`` (resumable; a population refuses another size
         # by name): the copy of it among the tuner options is not a setting of its own
         for data in (mine, theirs):
@@ -149,6 +160,21 @@ class RunSpec:
             and mine.get(k) != theirs.get(k)
             and not (k in _UNKNOWN_WHEN_NULL and theirs.get(k) is None)
         ]
+
+
+def _as_started(
+    given: dict[str, Any], now: dict[str, Any], started: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The options ``given`` when a run was created, with each option given ``now`` but not
+    then added where every plug-in that took it then (``started``: its effective options) took
+    that very value: ``constant_liar=False`` given to resume a run started when False was the
+    default is the setting it started with, whatever the default is today."""
+    out = dict(given)
+    for key, value in now.items():
+        took = [options[key] for options in started.values() if key in options]
+        if key not in out and took and all(_same(t, value) for t in took):
+            out[key] = value
+    return out
 
 
 def _max_budget(spec: RunSpec) -> int | None:
@@ -238,6 +264,14 @@ def _is_version_set(entry: Any) -> bool:
     )
 
 
+def _is_effective(value: Any) -> bool:
+    """Whether ``value`` is an ``effective_options``: objects of objects of objects."""
+    return isinstance(value, dict) and all(
+        isinstance(plugins, dict) and all(isinstance(o, dict) for o in plugins.values())
+        for plugins in value.values()
+    )
+
+
 def _is_list_of(kind: type) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
         return isinstance(value, list) and all(
@@ -269,6 +303,10 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "earlier_versions": (
         lambda v: isinstance(v, list) and all(_is_version_set(e) for e in v),
         'a list of {"versions": {...}, "until": "...", "trials": N or null}',
+    ),
+    "effective_options": (
+        _is_effective,
+        'an object {"tuner": {NAME: {OPTION: VALUE}}, "pruner": {...}}',
     ),
     "command": (_is_list_of(str), "a list of strings"),
     "objective": (lambda v: v is None or isinstance(v, str), "a module:qualname or null"),
