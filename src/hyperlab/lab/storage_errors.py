@@ -8,9 +8,22 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
-from hyperlab.errors import HyperlabError, StorageError
+from hyperlab.errors import HyperlabError, InputError, StorageError
 from hyperlab.lab import libpq, urls
+
+
+def check_file_path(path: Path, kind: str, example: str) -> None:
+    """Refuse a storage file ``path`` of ``kind`` (``'SQLite'``, ``'journal'``) whose folder is
+    missing (a :class:`StorageError`) or that names a folder (an :class:`InputError` whose
+    example URL, ``example`` of a file in it, names what to give instead)."""
+    if not path.parent.exists():
+        raise StorageError(f"{kind} storage folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise InputError(
+            f"{kind} storage {str(path)!r} is a folder: name a file in it, e.g. '{example}'"
+        )
 
 
 def redact(url: str) -> str:

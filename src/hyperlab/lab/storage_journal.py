@@ -9,8 +9,9 @@ from typing import Any
 
 import optuna
 
-from hyperlab.errors import InputError, StorageError
+from hyperlab.errors import StorageError
 from hyperlab.lab.heartbeat import HeartbeatJournalStorage, beats_folder
+from hyperlab.lab.storage_errors import check_file_path
 
 
 def _check_text_journal(path: Path) -> None:
@@ -54,13 +55,7 @@ def open_journal(
     A last line cut off by a killed writer is moved aside first, with a warning.
     """
     path = Path(path_text)
-    if not path.parent.exists():
-        raise StorageError(f"journal storage folder {str(path.parent)!r} does not exist")
-    if path.is_dir():
-        raise InputError(
-            f"journal storage {str(path)!r} is a folder: name a file in it, e.g. "
-            f"'journal:{path / 'study.journal'}'"
-        )
+    check_file_path(path, "journal", f"journal:{path / 'study.journal'}")
     from hyperlab.errors import HyperlabError
     from hyperlab.lab.damage import JournalFile, journal_damaged
 

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 
 import optuna
 
-from hyperlab.errors import InputError, StorageError
+from hyperlab.errors import StorageError
 from hyperlab.lab import libpq, urls
 from hyperlab.lab.heartbeat import HeartbeatRDBStorage
 from hyperlab.lab.retrying import RetryingRDBStorage
-from hyperlab.lab.storage_errors import error_chain, redact
+from hyperlab.lab.storage_errors import check_file_path, error_chain, redact
 from hyperlab.lab.storage_retries import with_retries
 from hyperlab.lab.storage_tables import check_optuna_tables, check_server_tables
 
@@ -90,13 +90,7 @@ def _check_sqlite_file(url: str) -> None:
         InputError: The path names a folder.
     """
     path = urls.storage_file(url) or Path(url[len("sqlite:///") :])  # (less any ?query)
-    if not path.parent.exists():
-        raise StorageError(f"SQLite storage folder {str(path.parent)!r} does not exist")
-    if path.is_dir():
-        raise InputError(
-            f"SQLite storage {str(path)!r} is a folder: name a file in it, e.g. "
-            f"'sqlite:///{path / 'study.db'}'"
-        )
+    check_file_path(path, "SQLite", f"sqlite:///{path / 'study.db'}")
     from hyperlab.lab.damage import check_sqlite
 
     check_sqlite(url)  # a damaged file is named, with the command that recovers it
