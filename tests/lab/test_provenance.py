@@ -98,3 +98,12 @@ def test_an_install_inside_another_checkout_records_no_commit(
     subprocess.run([*git, "add", "-f", str(installed)], check=True)  # a checkout of hyperlab
     subprocess.run([*git, "commit", "-q", "-m", "two"], check=True)
     assert git_commit()["commit"] is not None
+
+
+def test_the_command_names_paths_inside_the_folder_it_ran_in_relative_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    python = str(tmp_path / ".venv" / "bin" / "python")
+    record = provenance([python, "benchmarks/x.py", "--out", str(tmp_path / "r.json"), "/usr/x"])
+    assert record["command"] == ".venv/bin/python benchmarks/x.py --out r.json /usr/x"

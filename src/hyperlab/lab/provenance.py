@@ -94,7 +94,7 @@ def provenance(argv: Sequence[str] | None = None) -> dict[str, Any]:
         raise InputTypeError(f"argv must be a sequence of strings, got {argv!r}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
-        "command": shlex.join(argv),
+        "command": shlex.join([_from_here(a) for a in argv]),
         **git_commit(),
         "versions": _versions(),
         "machine": {
@@ -105,6 +105,18 @@ def provenance(argv: Sequence[str] | None = None) -> dict[str, Any]:
         },
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _from_here(arg: str) -> str:
+    """``arg`` relative to the folder the command ran in when it is an absolute path inside it
+    (``/home/me/hyperlab/.venv/bin/python`` → ``.venv/bin/python``): a result file names no
+    machine's folders, and its command runs again from a checkout anywhere."""
+    if not os.path.isabs(arg):
+        return arg
+    try:
+        return str(Path(arg).relative_to(Path.cwd()))
+    except ValueError:
+        return arg
 
 
 def _cpu() -> dict[str, str]:
