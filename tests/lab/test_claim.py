@@ -68,6 +68,32 @@ def test_stale_failure_holds_its_slot_until_requeued() -> None:
     assert not requeue(study, chain, max_retry=3)
 
 
+def test_only_the_cut_offs_of_a_retry_chain_count_towards_its_limit() -> None:
+    """A retry that lost its slot to another worker (or that its tuner failed) never ran: it
+    was counted as a retry all the same, and the configuration dropped early. A chain queued
+    by an older version (no record of its cut-offs) still counts its whole history."""
+    from hyperlab.lab.cut_off import keep_retry
+    from hyperlab.lab.heartbeat import CUT_OFFS_ATTR, cut_offs
+    from hyperlab.lab.trial_kinds import SURPLUS_REASON
+
+    study = optuna.create_study()
+    _add(study, TrialState.FAIL, user_attrs={"fail_reason": STALE_REASON})  # 0: cut off
+    _add(study, TrialState.FAIL)  # 1, 2: queued retries their tuner failed
+    _add(study, TrialState.FAIL)
+    chain = {"failed_trial": 0, "retry_history": [0, 1, 2], CUT_OFFS_ATTR: [0]}
+    _add(study, TrialState.FAIL, user_attrs={"fail_reason": SURPLUS_REASON}, system_attrs=chain)
+    keep_retry(study, study.trials[3]._trial_id, target=5)  # 3 lost its slot: queued again
+    retry = study.trials[4]
+    assert retry.system_attrs["retry_history"] == [0, 1, 2, 3]  # (3's slot given up)
+    assert cut_offs(retry) == [0]
+    assert requeue(study, retry, max_retry=3)  # 4 cut off: the second cut-off, queued again
+    assert cut_offs(study.trials[5]) == [0, 4]
+    older = study.trials[5]  # as a version before the record of cut-offs queued it
+    older.system_attrs = {"failed_trial": 0, "retry_history": [0, 1, 2, 3, 4]}
+    assert cut_offs(older) == [0, 1, 2, 3, 4]
+    assert not requeue(study, older, max_retry=3)
+
+
 def test_a_trial_lost_before_it_chose_a_parameter_is_not_queued_again() -> None:
     """Its retry was a waiting trial with no parameter, which could stay waiting after the
     study had all its trials."""

@@ -190,6 +190,75 @@ def test_a_retry_its_tuner_fails_before_it_runs_is_queued_again(
     assert summary.n_tuner_failed == 1 and summary.n_failed == 0
 
 
+class _RaisesOnQueued(optuna.samplers.RandomSampler):
+    """Its ``before_trial`` raises on the next ``failures`` queued trials it is asked for."""
+
+    failures = 0
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        if trial.params and self.failures > 0:
+            self.failures -= 1
+            raise ValueError("before_trial broke on a queued trial")
+        super().before_trial(study, trial)
+
+
+def _cut_off(study: optuna.Study, how: str, clock: list[float]) -> None:
+    """Run the next trial (the queued one) and cut it off: its worker killed, or lost (no
+    heartbeat)."""
+    import warnings
+
+    from hyperlab.lab.cut_off import fail_interrupted
+    from hyperlab.lab.heartbeat import FIRST_BEAT_WAIT
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (Optuna: heartbeats are meant for Study.optimize)
+        trial = study.ask({"x": _X["x"]})
+    if how == "killed":
+        trial.set_user_attr("worker", "host:1")
+        fail_interrupted(study, "host:1", "its worker process was killed", max_retry=3)
+        return
+    study._storage._get_stale_trial_ids(study._study_id)  # (first seen with no beat now)
+    clock[0] += FIRST_BEAT_WAIT + 1
+    optuna.storages.fail_stale_trials(study)
+
+
+@pytest.mark.parametrize("how", ["killed", "stale"])
+def test_a_retry_its_tuner_failed_still_gets_three_cut_offs(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each queuing again after a tuner's failure (before_trial raising on a queued retry)
+    counted as a retry: the configuration was dropped after fewer than three cut-offs, and the
+    reason said "retried 3 times" after one."""
+    import time
+
+    from hyperlab.lab.admission import Claimed
+    from hyperlab.lab.heartbeat import STALE_FINAL
+    from hyperlab.lab.storage import open_storage
+    from hyperlab.lab.trial_loop import _run_one
+
+    clock = [time.monotonic()]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=2)
+    sampler = _RaisesOnQueued(seed=0)
+    study = optuna.create_study(storage=storage, study_name="s", sampler=sampler)
+    _cut_off(study, how, clock)  # the first cut-off: queued again
+    sampler.failures = 2
+    func = Claimed(lambda trial: trial.suggest_float("x", 0.0, 1.0), target=1)
+    _run_one(study, func)
+    _run_one(study, func)  # the tuner failed the queued retry twice: queued again each time
+    (queued,) = study.get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["retry_history"] == [0, 1, 2]
+    for _ in range(3):  # three more cut-offs: the last is not queued again
+        _cut_off(study, how, clock)
+    trials = study.get_trials()
+    assert [t.params for t in trials] == [trials[0].params] * 6
+    assert not study.get_trials(states=(TrialState.WAITING,))  # not queued a fourth time
+    reasons = [t.user_attrs["fail_reason"] for t in trials]
+    final = STALE_FINAL.format(n=3) if how == "stale" else "; not re-queued (retried 3 times)"
+    assert reasons[-1].endswith(final)
+    assert not any("not re-queued" in r for r in reasons[:-1])
+
+
 def test_enqueued_parameters_their_tuner_fails_before_they_run_are_enqueued_again() -> None:
     """Parameters enqueued with study.enqueue_trial, failed by the tuner before they ran, are
     enqueued again as they were."""

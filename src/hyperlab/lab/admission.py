@@ -30,7 +30,7 @@ from hyperlab.errors import (
     failure_reason,
     traceback_text,
 )
-from hyperlab.lab.heartbeat import requeue
+from hyperlab.lab.heartbeat import CUT_OFFS_ATTR, cut_offs, requeue
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
@@ -186,17 +186,18 @@ def _queue_again(study: optuna.Study, asked: FrozenTrial, failed: FrozenTrial) -
     """Queue again a queued trial that its tuner failed before it ran: a retry (its parameters
     stored) as a retry of it, parameters enqueued (``study.enqueue_trial``) as they were. Each
     names the failed trial in its ``retry_history``, which ends the slot the failed one holds
-    until then (:func:`~hyperlab.lab.trial_kinds.progress`)."""
+    until then (:func:`~hyperlab.lab.trial_kinds.progress`); it never ran, so it is no cut-off
+    towards the retry limit (:func:`~hyperlab.lab.heartbeat.cut_offs`)."""
     if failed.params:
-        requeue(study, failed, max_retry=None, reason=asked.user_attrs.get("retry_reason", ""))
+        again = asked.user_attrs.get("retry_reason", "")
+        requeue(study, failed, max_retry=None, reason=again, cut_off=False)
         return
     history = [*asked.system_attrs.get("retry_history", []), asked.number]
     fixed = dict(asked.system_attrs["fixed_params"])  # (as study.enqueue_trial stores them)
+    attrs = {"fixed_params": fixed, "retry_history": history, CUT_OFFS_ATTR: cut_offs(asked)}
     study.add_trial(
         optuna.trial.create_trial(
-            state=TrialState.WAITING,
-            system_attrs={"fixed_params": fixed, "retry_history": history},
-            user_attrs=dict(asked.user_attrs),
+            state=TrialState.WAITING, system_attrs=attrs, user_attrs=dict(asked.user_attrs)
         )
     )
 

@@ -11,7 +11,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.lab.admission import Claimed
-from hyperlab.lab.heartbeat import requeue
+from hyperlab.lab.heartbeat import cut_offs, requeue
 from hyperlab.lab.trial_kinds import INTERRUPT_REASON, NOT_REQUEUED, progress
 
 
@@ -30,8 +30,8 @@ def fail_interrupted(
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if worker is not None and t.user_attrs.get("worker") != worker:
             continue
-        retried = len(t.system_attrs.get("retry_history", []))
-        final = max_retry is not None and retried >= max_retry  # (as requeue decides)
+        retried = len(cut_offs(t))  # (only cut-offs count, as requeue decides)
+        final = max_retry is not None and retried >= max_retry
         told = reason + NOT_REQUEUED.format(n=retried) if final else reason
         study._storage.set_trial_user_attr(t._trial_id, "fail_reason", told)
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
@@ -44,10 +44,12 @@ def fail_interrupted(
 
 
 def keep_retry(study: optuna.Study, trial_id: int, target: int) -> None:
-    """A re-queued configuration that lost its slot in a race is queued again, not dropped."""
+    """A re-queued configuration that lost its slot in a race is queued again, not dropped
+    (it never ran: no cut-off towards its retry limit)."""
     trial = study._storage.get_trial(trial_id)
     if "failed_trial" in trial.system_attrs and progress(study)[0] < target:
-        requeue(study, trial, max_retry=None, reason=trial.user_attrs.get("retry_reason", ""))
+        again = trial.user_attrs.get("retry_reason", "")
+        requeue(study, trial, max_retry=None, reason=again, cut_off=False)
 
 
 def recover_stale(study: optuna.Study) -> None:

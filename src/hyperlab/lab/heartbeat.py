@@ -56,21 +56,49 @@ def is_stale_reason(reason: str) -> bool:
     return reason in (STALE_REASON, _STALE_REASON_BEFORE)
 
 
+#: The system attribute that lists the trials of a retry chain that were cut off (killed,
+#: interrupted, lost: the cut-offs the retry limit counts), a part of its ``retry_history``
+#: (every trial of the chain: a queued trial its tuner failed before it ran, or one that lost
+#: its slot to another worker, ends its slot there too but is no cut-off).
+CUT_OFFS_ATTR = "cut_off_history"
+
+
+def cut_offs(trial: FrozenTrial) -> list[int]:
+    """The numbers of the trials cut off in ``trial``'s retry chain, before it.
+
+    A trial queued by a version before this record (no :data:`CUT_OFFS_ATTR`) counts its whole
+    ``retry_history``, as that version did.
+    """
+    history = trial.system_attrs.get("retry_history", [])
+    return list(trial.system_attrs.get(CUT_OFFS_ATTR, history))
+
+
 def requeue(
-    study: optuna.Study, trial: FrozenTrial, max_retry: int | None = 3, reason: str = ""
+    study: optuna.Study,
+    trial: FrozenTrial,
+    max_retry: int | None = 3,
+    reason: str = "",
+    *,
+    cut_off: bool = True,
 ) -> bool:
     """Queue a failed trial's parameters again as a WAITING trial; whether it was queued.
 
     The new trial records ``failed_trial`` (the first trial of the chain) and ``retry_history``
     in its system attributes, as Optuna's ``RetryHeartbeatStaleTrialCallback`` does, so
     ``RetryHeartbeatStaleTrialCallback.retried_trial_number`` works on it; unlike that callback it
-    starts with no user attributes, so no stale curves or failure reason carry over.
+    starts with no user attributes, so no stale curves or failure reason carry over. It also
+    records which trials of the chain were cut off (:func:`cut_offs`), which is what
+    ``max_retry`` counts.
 
     Args:
         study: The study.
         trial: The failed trial.
-        max_retry: Re-queue at most this many times per configuration (``None``: always).
+        max_retry: Re-queue at most this many times per configuration after a cut-off
+            (``None``: always).
         reason: Stored as ``retry_reason`` on the new trial.
+        cut_off: Whether ``trial`` was cut off (killed, interrupted, lost); ``False`` for a
+            queued trial that never ran (its tuner failed it first, or it lost its slot to
+            another worker), which does not count towards ``max_retry``.
 
     A trial that failed before any parameter was chosen (lost while its sampler chose) has
     nothing to keep and is not queued: a waiting trial with no parameter could stay waiting
@@ -79,11 +107,13 @@ def requeue(
     if not trial.params:
         return False
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
-    if max_retry is not None and len(history) > max_retry:
+    cut = [*cut_offs(trial), trial.number] if cut_off else cut_offs(trial)
+    if max_retry is not None and len(cut) > max_retry:
         return False
     system_attrs = {
         "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
         "retry_history": history,
+        CUT_OFFS_ATTR: cut,
     }
     new = optuna.trial.create_trial(
         state=TrialState.WAITING,
@@ -119,7 +149,7 @@ class _ReasonOnStale:
         for trial_id in ids:
             try:
                 trial = self.get_trial(trial_id)  # type: ignore[attr-defined]
-                n = len(trial.system_attrs.get("retry_history", []))
+                n = len(cut_offs(trial))
                 final = self.max_retry is not None and n >= self.max_retry
                 reason = STALE_FINAL.format(n=n) if final else STALE_REASON
                 reason = reason if trial.params else STALE_UNCHOSEN

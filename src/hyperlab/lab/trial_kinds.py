@@ -210,6 +210,8 @@ def progress(study: optuna.Study, pending: bool = False) -> tuple[int, int]:
     running = sum(t.state == TrialState.RUNNING for t in trials)
     held = 0
     if pending:
+        # (the whole chain, not only its cut-offs: a trial queued again for any reason gave
+        # its slot to the queued one)
         retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
         now = datetime.datetime.now()
         for t in trials:
