@@ -137,3 +137,25 @@ def test_replay_refuses_a_data_dir_the_runs_own_task_option_overrides(
     assert "--data-dir '/elsewhere' would be ignored: the run's task option" in (
         capsys.readouterr().err
     )
+
+
+def test_a_replay_that_diverges_fails_with_the_segment_and_epoch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its NaN scores were printed as the replay's results, and the command exited 0."""
+    from hyperlab.registry import TASKS
+    from tests.population.quadratic import Diverging
+
+    run = _tune(tmp_path, "pbt", "--tuner-option", "interval=2")
+    capsys.readouterr()
+    monkeypatch.setattr(TASKS, "create", lambda name, **options: Diverging("nan", after=2))
+    assert main(["replay", str(run)]) == 1
+    captured = capsys.readouterr()
+    assert "final score" not in captured.out and "score nan" not in captured.out
+    said = re.search(r"the replay failed, it has no result: (.*)", captured.err)
+    assert said is not None and "Traceback" not in captured.err
+    assert re.fullmatch(
+        r"task 'quadratic', schedule entry 1 \(member \d\), segment from epoch 2 to 4: the "
+        r"training diverged: non-finite score nan at epoch 4",
+        said.group(1),
+    )

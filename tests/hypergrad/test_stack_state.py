@@ -123,3 +123,67 @@ def test_a_state_whose_moments_are_numpy_numbers_loads_as_the_run_saved_it(top: 
     fresh = stack("sgd", top)(model.parameters())
     fresh.load_state_dict(saved)
     assert fresh.hyper_state["opt_state"] == saved["hyper_state"]["opt_state"]
+
+
+def _put(saved: dict[str, Any], path: tuple[Any, ...], bad: Any) -> None:
+    """Set the entry at ``path`` of ``saved``'s hyper state to ``bad``."""
+    entry = saved["hyper_state"]
+    for key in path[:-1]:
+        entry = entry[key]
+    entry[path[-1]] = bad
+
+
+@pytest.mark.parametrize(
+    ("path", "bad", "said"),
+    [
+        (("values", 1, "lr"), "0.1", r"\['values'\]\[1\]\['lr'\] is str '0.1', not a finite num"),
+        (("values", 1, "lr"), None, r"\['values'\]\[1\]\['lr'\] is NoneType None, not a finite"),
+        (("values", 1, "lr"), math.nan, r"\['values'\]\[1\]\['lr'\] is float nan, not a finite "),
+        (("values", 1, "lr"), True, r"\['values'\]\[1\]\['lr'\] is bool True, not a finite num"),
+        (("values", 1, "lr"), -0.1, r"\['values'\]\[1\]\['lr'\] is float -0.1, not a finite nu"),
+        (("values", 2, "momentum"), 1.0, r"\['values'\]\[2\]\['momentum'\] is float 1.0, not a"),
+        (("values", 1), None, r"\['values'\]\[1\] is NoneType None, not a mapping \(level 1, ad"),
+        (("values", 1), ["lr", "beta1", "beta2", "eps", "weight_decay"], r"\['values'\]\[1\] i"),
+        (("values",), None, r"\['values'\] is NoneType None, not a list of one mapping per lev"),
+        (("jac",), [{}], r"\['jac'\] is list \[\{\}\], not a list of one mapping per level \(3:"),
+        (("jac",), None, r"\['jac'\] is NoneType None, not a list of one mapping per level"),
+        (("jac", 1), "x", r"\['jac'\]\[1\] is str 'x', not a mapping \(level 1, adam\)"),
+        (("jac", 1, "0:lr", "lr"), "x", r"\['jac'\]\[1\]\['0:lr'\]\['lr'\] is str 'x': a Jacobi"),
+        (("jac", 1, "0:lr", "lr"), None, r"\['jac'\]\[1\]\['0:lr'\]\['lr'\] is NoneType N"),
+        (("jac", 2, "lr"), None, r"\['jac'\]\[2\] has str 'lr' -> NoneType None: the Jacobians"),
+        (("hypergrads",), None, r"\['hypergrads'\] is NoneType None, not a mapping of hyperpar"),
+        (("hypergrads", "g0.lr"), "x", r"\['hypergrads'\]\['g0.lr'\] is str 'x': a hypergradie"),
+    ],
+)
+def test_a_hyper_state_whose_values_jacobians_or_hypergradients_are_malformed_is_refused_by_name(
+    path: tuple[Any, ...], bad: Any, said: str
+) -> None:
+    """They loaded, and the next step failed inside ("can't multiply sequence by non-int",
+    "list index out of range", "'NoneType' object is not iterable" at the load itself), or
+    went on with a NaN rate; a level's values were checked only for their names."""
+    model, saved = _saved()
+    _put(saved, path, bad)
+    fresh = stack(*LEVELS)(model.parameters())
+    before = copy.deepcopy(fresh.state_dict())
+    where = r"^StackedOptimizer\.load_state_dict: the state's hyper_state"
+    with pytest.raises(InputError, match=rf"{where}{said}.*nothing was loaded$"):
+        fresh.load_state_dict(saved)
+    assert fresh.state_dict() == before and fresh.history == []
+
+
+def test_a_non_finite_jacobian_or_hypergradient_loads_as_a_run_records_one() -> None:
+    """Once ``v`` overflowed (a state that loads), β2's Jacobian is inf/inf, NaN; a NaN
+    gradient gives a NaN hypergradient. The run saves both, and skips them at the next step."""
+    model, x, y = _problem(torch.float64)
+    opt = stack(*LEVELS)(model.parameters())
+    _run(model, opt, x, y, 3)
+    opt.hyper_state["opt_state"][1]["0:lr"]["v"] = math.inf
+    _run(model, opt, x, y, 1)
+    assert math.isnan(opt.hyper_state["jac"][1]["0:lr"]["beta2"])  # (as the run keeps it)
+    saved = copy.deepcopy(opt.state_dict())
+    saved["hyper_state"]["hypergrads"]["g0.lr"] = math.nan
+    fresh = stack(*LEVELS)(model.parameters())
+    fresh.load_state_dict(saved)
+    assert math.isnan(fresh.hyper_state["jac"][1]["0:lr"]["beta2"])
+    _run(model, fresh, x, y, 1)
+    assert all(math.isfinite(v) for v in fresh.hyperparameters().values())

@@ -352,6 +352,10 @@ ODD_SPREADS: dict[str, dict[str, Any]] = {
     "curve named by a number": {"curves": {0: [0.5, 0.4]}},
     "std_err nan": {"std_err": float("nan")},
     "fold inf": {"fold_values": [0.5, float("inf")]},
+    "budget past the asked, curves as long": {"budget": 5, "curves": {"val_loss": [0.5] * 5}},
+    "budget past the asked": {"budget": 3},
+    "budget of a float": {"budget": 2.0},
+    "budget unset": {"budget": 0},
 }
 
 
@@ -375,8 +379,8 @@ class _OddSpread(Task):
         from hyperlab.lab.objective import trial_seed
 
         odd = ODD_SPREADS[self.odd] if seed == trial_seed(0, 1) else {}
-        fields = {"std_err": 0.1, "fold_values": [0.4, 0.6], **odd}
-        return Evaluation(value=config["x"], budget=budget, **fields)
+        fields = {"std_err": 0.1, "fold_values": [0.4, 0.6], "budget": budget, **odd}
+        return Evaluation(value=config["x"], **fields)
 
     def evaluate(self, config: Any, budget: Any = None, seed: int = 0, on_epoch: Any = None) -> Any:
         if self.own:
@@ -415,6 +419,45 @@ def test_an_evaluation_whose_std_err_folds_or_curves_are_not_numbers_stops_the_r
     trials = optuna.load_study(study_name="s:random:none:seed0", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
     assert trials[1].user_attrs["fail_reason"] == f"TaskContractError: {message}"
+
+
+@pytest.mark.parametrize("own", [False, True])
+@pytest.mark.parametrize(
+    ("odd", "says"),
+    [
+        ("budget past the asked, curves as long", "budget 5 (int)"),
+        ("budget past the asked", "budget 3 (int)"),
+        ("budget of a float", "budget 2.0 (float)"),
+    ],
+)
+def test_an_evaluation_that_reports_another_budget_than_asked_stops_the_run_saying_so(
+    tmp_path: Path, odd: str, says: str, own: bool
+) -> None:
+    """Through a task's own ``evaluate``, a budget past the one asked for was told as curves
+    too long (when they were as long as it said), or stored with a complete trial."""
+    from hyperlab.errors import TaskContractError
+
+    with pytest.raises(TaskContractError) as info:
+        hyperlab.tune(
+            _OddSpread, "random", trials=4, task_options={"odd": odd, "own": own},
+            runs_dir=tmp_path, name="s", progress=False,
+        )  # fmt: skip
+    message = str(info.value)
+    said = f"task 'odd-spread', trial 1: _OddSpread._evaluate reported {says}: it must be the "
+    assert message.startswith(said)
+    assert "epochs it used, a whole number in 1..2 (the budget asked for), or 0 for" in message
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_an_evaluation_of_an_unset_budget_is_recorded_as_the_budget_asked(
+    tmp_path: Path, own: bool
+) -> None:
+    """Through a task's own ``evaluate``, budget 0 (all of them) was stored as 0 epochs."""
+    study, _ = hyperlab.tune(
+        _OddSpread, "random", trials=2, task_options={"odd": "budget unset", "own": own},
+        runs_dir=tmp_path, name="s", progress=False,
+    )  # fmt: skip
+    assert [t.user_attrs["budget"] for t in study.trials] == [2, 2]
 
 
 @pytest.mark.parametrize(

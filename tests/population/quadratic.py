@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -105,3 +106,21 @@ class Unseeded(Quadratic):
         noise = np.random.default_rng().random()
         segment.values = [v * (1 + 1e-3 * noise) for v in segment.values]
         return segment
+
+
+class Diverging(Quadratic):
+    """Gives ``odd`` (a score of NaN or infinity at the last epoch of a segment, or a NaN
+    ``std_err``) in every segment that ends past epoch ``after``, without raising."""
+
+    def __init__(self, odd: str = "nan", after: int = 2) -> None:
+        super().__init__()
+        self.odd, self.after = odd, after
+
+    def _train_segment(self, config: Any, state: Any, *args: Any) -> Any:
+        segment = super()._train_segment(config, state, *args)
+        if segment.epoch <= self.after:
+            return segment
+        if self.odd == "std_err":
+            return replace(segment, std_err=float("nan"))
+        values = [*segment.values[:-1], float(self.odd)]
+        return replace(segment, values=values, curves={"val_loss": values})

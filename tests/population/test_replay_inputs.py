@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 import tests.population.quadratic as quadratic
-from hyperlab.errors import InputError, InputTypeError, UnknownNameError
+from hyperlab.errors import InputError, InputTypeError, TrialFailure, UnknownNameError
 from hyperlab.population.replay import replay, replay_member
 from hyperlab.registry import TASKS
 from tests.population.conftest import run_population
-from tests.population.quadratic import Quadratic
+from tests.population.quadratic import Diverging, Quadratic
 
 CONFIG = {"lr": 0.05, "momentum": 0.5, "steps": 2, "start": "near"}
 SCHEDULE = [
@@ -134,3 +134,31 @@ def test_a_segment_that_breaks_the_contract_names_its_entry_and_epochs(
     place = "schedule entry 1 (member 3), segment from epoch 2 to 3"
     with pytest.raises(error, match=f"^task 'quadratic', {re.escape(place)}: {re.escape(said)}"):
         replay(_BadSecondSegment(broken), schedule)
+
+
+@pytest.mark.parametrize(
+    ("odd", "said"),
+    [
+        ("nan", "non-finite score nan at epoch 4"),
+        ("inf", "non-finite score inf at epoch 4"),
+        ("std_err", "non-finite std_err nan (the score's standard error over folds)"),
+    ],
+)
+def test_a_replay_whose_training_diverges_fails_naming_the_segment_and_epoch(
+    odd: str, said: str
+) -> None:
+    """Its NaN or infinite scores were returned as the replay's results."""
+    schedule = _entry(1, member=3, end=4)
+    place = "schedule entry 1 (member 3), segment from epoch 2 to 4"
+    with pytest.raises(TrialFailure) as info:
+        replay(Diverging(odd), schedule)
+    assert str(info.value) == f"task 'quadratic', {place}: the training diverged: {said}"
+    assert len(info.value.curves["val_loss"]) == 2  # the segment's curves
+
+
+def test_a_replay_whose_task_says_it_diverged_names_the_segment() -> None:
+    """The task's own TrialFailure passed as it was, with no word of where."""
+    schedule = [dict(SCHEDULE[0], config=dict(CONFIG, lr=0.9))]
+    with pytest.raises(TrialFailure, match=r"^task 'quadratic', schedule entry 0 \(member 0\), "
+                       r"segment from epoch 0 to 2: diverged: loss "):  # fmt: skip
+        replay(Quadratic(lr_high=1.0), schedule)

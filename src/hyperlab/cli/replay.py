@@ -3,12 +3,15 @@
 The run must hold a finished population (a ``tune`` or ``compare`` run of ``pbt`` or ``pb2``;
 ``--study`` picks one where it holds several). The fresh model follows the best member's
 schedule (or ``--member K``'s) segment by segment, with the member's seed, and prints each
-segment's hyperparameters and validation score next to the member's own.
+segment's hyperparameters and validation score next to the member's own. A replay whose
+training diverges (a score that is NaN or infinite) has no result: it names the segment and the
+epoch, and the command exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from hyperlab.cli._common import DATA_DIR_HELP
@@ -31,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from hyperlab.cli._common import apply_data_dir
-    from hyperlab.errors import InputError
+    from hyperlab.errors import InputError, TrialFailure
     from hyperlab.lab.run_folder import RunDir
     from hyperlab.lab.rundir import load_studies
     from hyperlab.population import replay_member
@@ -49,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("replay needs a run of a registered task, not of an objective function")
     task = TASKS.create(spec.task, **spec.task_options)
     study = _population(args.run_dir, load_studies(args.run_dir), args.study)
-    trial, segments = replay_member(study, task, args.member)
+    try:
+        trial, segments = replay_member(study, task, args.member)
+    except TrialFailure as exc:  # as tune fails a trial whose score is not finite
+        print(f"hyperlab replay: the replay failed, it has no result: {exc}", file=sys.stderr)
+        return 1
     recorded = list(trial.intermediate_values.values())
     member = trial.user_attrs.get("member")
     print(f"replaying member {member} (trial {trial.number}) of study {study.study_name}")

@@ -76,7 +76,12 @@ from hyperlab.hypergrad.guards import (
 )
 from hyperlab.hypergrad.hd import LR_HISTORY_SIZE
 from hyperlab.hypergrad.levels import BETA_EDGE, TRANSFORMS, HyperAdam, HyperSGD, Level, as_level
-from hyperlab.hypergrad.stack_state import check_history, check_levels, check_moments
+from hyperlab.hypergrad.stack_state import (
+    check_history,
+    check_levels,
+    check_moments,
+    check_values,
+)
 
 __all__ = ["HyperAdam", "HyperSGD", "Level", "StackFactory", "StackedOptimizer", "stack"]
 
@@ -226,7 +231,10 @@ class StackedOptimizer(Optimizer):
         state whose step counts or hyperoptimizers' moments (``opt_state``: Adam's ``step``,
         ``m``, ``v``, SGD's ``buf``) are not numbers a run records: text, a bool, ``None``,
         NaN, a negative ``v`` or a step that is not a whole number >= 0 (an infinite moment,
-        which an overflow leaves, loads). What is not an optimizer's state (a trainer's, say)
+        which an overflow leaves, loads); and one whose levels' ``values`` are not finite
+        numbers >= 0 (a momentum or beta below 1), or whose ``values``, ``jac`` or
+        ``hypergrads`` are not one mapping per level (a mapping) of numbers (see
+        :func:`~hyperlab.hypergrad.stack_state.check_values`). What is not an optimizer's state (a trainer's, say)
         is refused with an InputTypeError."""
         check_state_dict(type(self).__name__, state_dict)
         state_dict = dict(state_dict)
@@ -237,6 +245,7 @@ class StackedOptimizer(Optimizer):
             ours = [sorted(lv.values()) for lv in self.levels]
             check_levels(hyper, ours, self._describe())
             check_moments(type(self).__name__, hyper, len(self.levels))
+            check_values(type(self).__name__, hyper, [lv.name for lv in self.levels])
         groups = state_dict.get("param_groups")
         # (a state saved before nesterov and dampening were kept in the groups loads too)
         needed = [k for k in self.defaults if k not in ("nesterov", *UNSUPPORTED)]

@@ -1,6 +1,7 @@
 """Checks of a saved :class:`~hyperlab.hypergrad.stack.StackedOptimizer` state, run before
-anything loads: its history, the levels its hyper state was saved for, and the step counts and
-hyperoptimizers' moments it holds. Each refuses by name, with ``InputError``."""
+anything loads: its history, the levels its hyper state was saved for, the step counts and
+hyperoptimizers' moments it holds, and its levels' values, Jacobians and last hypergradients.
+Each refuses by name, with ``InputError``."""
 
 from __future__ import annotations
 
@@ -35,9 +36,13 @@ def check_levels(hyper: Any, ours: list[list[str]], described: list[list[Any]]) 
     ``ours`` is each level's sorted hyperparameter names, ``described`` each level's kind,
     ``lr`` coordinates and learned names (what a state saves as its ``levels``)."""
     values = hyper.get("values") if isinstance(hyper, dict) else None
-    theirs = [sorted(v) for v in values] if isinstance(values, list) else None
+    dicts = values if isinstance(values, list) else []
+    shaped = isinstance(values, list) and all(isinstance(v, dict) for v in dicts)
+    theirs = [sorted(v) for v in dicts] if shaped else None
     saved = hyper.get("levels") if isinstance(hyper, dict) else None
-    if theirs != ours or (saved is not None and saved != described):
+    # (values that are not one mapping per level, in a state saved for these levels, are
+    # refused by name in check_values)
+    if (saved is not None and saved != described) or ((shaped or saved is None) and theirs != ours):
         raise InputError(
             f"this state is of another stack (levels {saved or theirs}); this "
             f"optimizer's levels are {described}"
@@ -76,6 +81,86 @@ def check_moments(owner: str, hyper: dict[str, Any], height: int) -> None:
         for slot, moments in slots.items():
             for key, value in moments.items():
                 _check_moment(f"{where}[{slot!r}][{key!r}]", key, value)
+
+
+def check_values(owner: str, hyper: dict[str, Any], names: list[str]) -> None:
+    """Refuse a hyper state whose levels' ``values``, ``jac`` or ``hypergrads`` are not what a
+    run records (they loaded, and the next step failed inside, or went on with a NaN rate):
+    ``values`` one mapping per level (``names``, each level's kind) of its hyperparameters'
+    current settings, finite numbers >= 0 (a momentum or a beta below 1); ``jac`` one mapping
+    per level of slot -> hyperparameter -> number; ``hypergrads`` a mapping of name ->
+    number. A Jacobian or hypergradient of NaN or infinity loads: a run records one (a NaN
+    gradient, a ``v`` that overflowed), and skips it before it moves anything. Run after
+    :func:`check_levels`, which refuses values of other hyperparameters."""
+    owner = f"{owner}.load_state_dict: the state's hyper_state"
+    for k, level in enumerate(_per_level(owner, hyper, "values", names)):
+        for key, value in level.items():
+            _check_value(f"{owner}['values'][{k}][{key!r}]", f"level {k}, {names[k]}", key, value)
+    for k, level in enumerate(_per_level(owner, hyper, "jac", names)):
+        _check_jacobians(f"{owner}['jac'][{k}]", f"level {k}, {names[k]},", level)
+    grads = hyper.get("hypergrads")
+    if not isinstance(grads, dict):
+        raise InputError(
+            f"{owner}['hypergrads'] is {_shown(grads)}, not a mapping of hyperparameter -> its "
+            "last hypergradient; nothing was loaded"
+        )
+    for key, value in grads.items():
+        _check_entry(f"{owner}['hypergrads']", key, value, "a hypergradient")
+
+
+def _check_jacobians(where: str, level: str, jac: dict[Any, Any]) -> None:
+    """Refuse a level's saved Jacobians unless they map a slot (text) to a mapping of
+    hyperparameter (text) -> number."""
+    for slot, derivs in jac.items():
+        if not isinstance(slot, str) or not isinstance(derivs, dict):
+            raise InputError(
+                f"{where} has {_shown(slot)} -> {_shown(derivs)}: the Jacobians of {level} map "
+                "a slot it moved (text) to a mapping of hyperparameter -> number; nothing was "
+                "loaded"
+            )
+        for key, value in derivs.items():
+            _check_entry(f"{where}[{slot!r}]", key, value, f"a Jacobian of {level}")
+
+
+def _per_level(owner: str, hyper: dict[str, Any], field: str, names: list[str]) -> list[Any]:
+    """``hyper[field]`` when it is a list of one mapping per level (else refused)."""
+    levels = hyper.get(field)
+    if not isinstance(levels, list) or len(levels) != len(names):
+        raise InputError(
+            f"{owner}[{field!r}] is {_shown(levels)}, not a list of one mapping per level "
+            f"({len(names)}: {', '.join(names)}); nothing was loaded"
+        )
+    for k, level in enumerate(levels):
+        if not isinstance(level, dict):
+            raise InputError(
+                f"{owner}[{field!r}][{k}] is {_shown(level)}, not a mapping (level {k}, "
+                f"{names[k]}); nothing was loaded"
+            )
+    return levels
+
+
+def _check_value(where: str, level: str, key: Any, value: Any) -> None:
+    """Refuse a level's saved setting that is not a finite number >= 0 (a momentum or a beta
+    also below 1), as the level's own settings are checked and its updates keep them."""
+    unit = key in ("momentum", "beta1", "beta2")
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0 or (unit and value >= 1):
+        needs = "in [0, 1)" if unit else ">= 0"
+        raise InputError(
+            f"{where} is {_shown(value)}, not a finite number {needs} (the current {key} of "
+            f"{level}; a learned one is never moved to a value that is not); nothing was loaded"
+        )
+
+
+def _check_entry(where: str, key: Any, value: Any, what: str) -> None:
+    """Refuse an entry of a saved Jacobian or hypergradient mapping whose name is not text or
+    whose value is not a number (NaN and infinity pass: see :func:`check_values`)."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not isinstance(key, str) or not number:
+        raise InputError(
+            f"{where}[{key!r}] is {_shown(value)}: {what} is a number, named by its "
+            "hyperparameter (text); nothing was loaded"
+        )
 
 
 def _check_moment(where: str, key: str, value: Any) -> None:

@@ -3,14 +3,15 @@ with the hyperparameters each segment of the schedule used."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import optuna
 
-from hyperlab.errors import HyperlabError, InputError, InputTypeError
+from hyperlab.errors import HyperlabError, InputError, InputTypeError, TrialFailure
 from hyperlab.population.randomness import seeded_globals, segment_seed
-from hyperlab.population.segments import placed_in_task
+from hyperlab.population.segments import bad_scores, placed_in_task
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Segment, Task, check_segment
@@ -56,6 +57,11 @@ def replay(
             (:func:`~hyperlab.tasks.base.check_segment`); the message names the schedule
             entry, its member and its epochs (``task 'x', schedule entry 1 (member 3), segment
             from epoch 2 to 4: its segment ...``).
+        TrialFailure: A segment's training diverged: its task raised ``TrialFailure``, or a
+            score, its ``std_err`` or a fold value is NaN or infinite. The replay has no
+            result; the message names the place as above and the first epoch whose score is
+            not finite (``...: the training diverged: non-finite score nan at epoch 4``), and
+            ``curves`` holds that segment's curves.
     """
     task = _as_task(task)
     wrap = hypergradient_twin if hypergradient else None
@@ -64,15 +70,38 @@ def replay(
     start = 0
     for i, (entry, (config, epochs)) in enumerate(zip(schedule, _segments(task, schedule))):
         trainer = _trainer_seed(entry, seed, member_seeds)
-        with placed_in_task(task.name, _place(i, entry, start, epochs)):
-            with seeded_globals(segment_seed(trainer, start)):  # as the population's was
-                segment = task.train_segment(
-                    config, state, epochs, seed=trainer, wrap_optimizer=wrap
-                )
-            check_segment(task.name, segment, epochs, start=start)
+        place = _place(i, entry, start, epochs)
+        try:
+            with placed_in_task(task.name, place):
+                with seeded_globals(segment_seed(trainer, start)):  # as the population's was
+                    segment = task.train_segment(
+                        config, state, epochs, seed=trainer, wrap_optimizer=wrap
+                    )
+                check_segment(task.name, segment, epochs, start=start)
+                _check_finite(segment, start)
+        except TrialFailure as exc:  # (a diverged training: the replay has no result)
+            raise TrialFailure(f"task {task.name!r}, {place}: {exc}", exc.curves) from None
         out.append(segment)
         state, start = segment.state, start + epochs
     return out
+
+
+def _check_finite(segment: Segment, start: int) -> None:
+    """Fail a replayed segment (of a model at epoch ``start``) whose score, ``std_err`` or a
+    fold value is NaN or infinite (a training that diverged), naming the first epoch whose
+    score is not finite, as the lab fails such a trial.
+
+    Raises:
+        TrialFailure: The reason, with the segment's curves.
+    """
+    reason = bad_scores(segment.values, segment.std_err, segment.fold_values)
+    if reason is None:
+        return
+    scores = [float(v) for v in segment.values]
+    first = next((i for i, v in enumerate(scores) if not math.isfinite(v)), None)
+    if first is not None:
+        reason = f"non-finite score {scores[first]} at epoch {start + first + 1}"
+    raise TrialFailure(f"the training diverged: {reason}", segment.curves)
 
 
 def _place(i: int, entry: Mapping[str, Any], start: int, epochs: int) -> str:
@@ -202,6 +231,7 @@ def replay_member(
         InputTypeError: ``task`` is not a task, a task class or a name.
         InputError: The study holds no population, or no member ``member``, or the
             member's schedule is not one the task can replay (see :func:`replay`).
+        TrialFailure: The replay's training diverged (see :func:`replay`).
     """
     task = _as_task(task)
     trials = members(study)

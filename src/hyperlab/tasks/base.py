@@ -137,12 +137,14 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
     ``value`` (:func:`check_reported`), ``std_err`` (>= 0), each of ``fold_values`` (a list)
     and each point of each curve of ``curves`` (a dict of curve name, text, -> list). NaN and
     infinity pass, as for ``value``: :func:`not_finite` says which fail a trial. Given the
-    ``budget`` ``_evaluate`` was asked for, no curve may hold more points than the epochs
-    trained: ``result.budget`` when it is one of 1..``budget``, else ``budget`` (a curve holds
-    one number per epoch, from epoch 1; a shorter one passes).
+    ``budget`` ``_evaluate`` was asked for, ``result.budget`` must be the epochs trained, one
+    of 1..``budget``, or 0 for all of them (returned as ``budget``, an int), checked first (a
+    wrong one would be told as curves too long); and no curve may hold more points than the
+    epochs trained (a curve holds one number per epoch, from epoch 1; a shorter one passes).
 
     Raises:
-        TaskContractError: ``result`` is no :class:`Evaluation`, one of those numbers is not a
+        TaskContractError: ``result`` is no :class:`Evaluation`, its ``budget`` is not the
+            epochs trained (given the ``budget`` asked for), one of those numbers is not a
             number (text, a bool, ``None``), ``fold_values``, ``curves`` or a curve is of
             another kind, a curve's name is not text, a curve is longer than the epochs
             trained, or ``std_err`` is negative: a mistake in the task's code, which every
@@ -154,6 +156,7 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
             f"{type(result).__name__}, not an Evaluation (return "
             "hyperlab.tasks.Evaluation(value=...))"
         )
+    used = result.budget if budget is None else _check_used(task, result.budget, budget)
     value = check_reported(task, result.value)
     std_err = _field_number(task, "std_err", result.std_err, _STD_ERR)
     if std_err < 0 and math.isfinite(std_err):  # (an infinite one fails its trial only)
@@ -177,17 +180,29 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
         for key, curve in curves.items()
     }
     if budget is not None:
-        _check_curve_lengths(task, checked, result.budget, budget)
-    return replace(result, value=value, std_err=std_err, fold_values=folds, curves=checked)
+        _check_curve_lengths(task, checked, used, budget)
+    return replace(
+        result, value=value, std_err=std_err, budget=used, fold_values=folds, curves=checked
+    )
+
+
+def _check_used(task: Task, used: Any, budget: int) -> int:
+    """``used``, a reported ``Evaluation.budget``, as the epochs trained (0 read as all of
+    ``budget``, the budget asked for); refused unless it is 0 or one of 1..``budget``."""
+    ok = isinstance(used, numbers.Integral) and not isinstance(used, bool)
+    if not ok or not 0 <= int(used) <= budget:
+        raise TaskContractError(
+            f"{type(task).__name__}._evaluate reported budget {used!r} "
+            f"({type(used).__name__}): it must be the epochs it used, a whole number in "
+            f"1..{budget} (the budget asked for), or 0 for all of them"
+        )
+    return int(used) or budget
 
 
 def _check_curve_lengths(
-    task: Task, curves: dict[str, list[float]], used: Any, budget: int
+    task: Task, curves: dict[str, list[float]], epochs: int, budget: int
 ) -> None:
-    """Refuse a curve of more points than the epochs trained: ``used`` (``Evaluation.budget``)
-    when it is one of 1..``budget`` (the budget asked for), else ``budget``."""
-    whole = isinstance(used, numbers.Integral) and not isinstance(used, bool)
-    epochs = int(used) if whole and 1 <= int(used) <= budget else budget
+    """Refuse a curve of more points than the ``epochs`` trained (of ``budget`` asked for)."""
     for key, curve in curves.items():
         if len(curve) > epochs:
             asked = "" if epochs == budget else f"its budget={epochs}, of {budget} asked for; "
@@ -499,24 +514,10 @@ class Task(ABC):
         return checked
 
     def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
-        """``_evaluate``'s result checked (its budget first: a wrong one would be told as
-        curves too long; then :func:`check_evaluation`), with its unset budget and wall time
-        filled in."""
-        if isinstance(result, Evaluation):  # (else check_evaluation says what it is)
-            self._check_used(result.budget, budget)
+        """``_evaluate``'s result checked (:func:`check_evaluation`, which fills in an unset
+        budget), with its unset wall time filled in."""
         result = check_evaluation(self, result, budget)
-        used = int(result.budget)
-        return replace(result, budget=used or budget, wall_time=result.wall_time or seconds)
-
-    def _check_used(self, used: Any, budget: int) -> None:
-        """Refuse a reported budget ``used`` that is not 0 (all) or one of 1..``budget``."""
-        ok = isinstance(used, numbers.Integral) and not isinstance(used, bool)
-        if not ok or not 0 <= int(used) <= budget:
-            raise TaskContractError(
-                f"{type(self).__name__}._evaluate reported budget {used!r} "
-                f"({type(used).__name__}): it must be the epochs it used, a whole number in "
-                f"1..{budget} (the budget asked for), or 0 for all of them"
-            )
+        return replace(result, wall_time=result.wall_time or seconds)
 
     def train_segment(
         self,
