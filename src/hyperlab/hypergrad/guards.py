@@ -107,6 +107,27 @@ def check_state_tensors(owner: str, state: Mapping[str, Any], opt: Optimizer) ->
         check_entries(f"{owner}.load_state_dict: the state's", key, checked, by_id[key])
 
 
+def without_derivatives(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``state`` (an optimizer's state dict) whose parameters keep no stored
+    derivative (``hd_dir``, ``d_lr``...). For a state these optimizers did not save (one of
+    ``torch.optim``): a derivative in it was carried through that optimizer's steps unread,
+    and describes a step long past, so the first hypergradient after loading would pair the
+    current gradient with a stale direction. Without one, the parameter adds nothing to that
+    hypergradient, as at a run's first step."""
+    entries = state["state"]
+    return {
+        **state,
+        "state": {
+            key: (
+                {k: v for k, v in value.items() if k not in _DERIVATIVES}
+                if isinstance(value, Mapping)
+                else value
+            )
+            for key, value in entries.items()
+        },
+    }
+
+
 def _no_momentum(value: Any) -> bool:
     """Whether a saved group's ``momentum`` is 0 (a bool is no momentum)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and value == 0

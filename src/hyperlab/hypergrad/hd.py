@@ -92,6 +92,7 @@ from hyperlab.hypergrad.guards import (
     refuse_sparse,
     refuse_unsupported,
     short_repr,
+    without_derivatives,
 )
 
 __all__ = ["LR_HISTORY_SIZE", "SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
@@ -223,7 +224,10 @@ class HDOptimizer(Optimizer):
         loading. ``lr_history_size`` stays this optimizer's: a longer saved history (one saved
         before the history was bounded, say) keeps its latest rates. A rate of 0 loads under
         the multiplicative rule too (a scheduler drove it there, and the step takes it), though
-        the constructor refuses a group given with ``lr=0``.
+        the constructor refuses a group given with ``lr=0``. A state this class did not save
+        (one without ``lr_history``: a ``torch.optim`` optimizer's, even one that was loaded
+        from an hd optimizer and kept its ``hd_dir`` entries) loads without its stored
+        directions, so the first step after it takes no hypergradient step, as a run's first.
 
         Raises:
             InputTypeError: the state is not an optimizer's (a trainer's, say).
@@ -236,7 +240,9 @@ class HDOptimizer(Optimizer):
                 NaN, text or a negative rate is named); nothing was loaded.
         """
         check_state_dict(type(self).__name__, state_dict)
-        state_dict = dict(state_dict)
+        # (a state without lr_history is no HDOptimizer's: its directions went stale)
+        own = "lr_history" in state_dict
+        state_dict = dict(state_dict) if own else without_derivatives(state_dict)
         history, offset = _checked_history(
             type(self).__name__,
             state_dict.pop("lr_history", None),

@@ -73,6 +73,7 @@ from hyperlab.hypergrad.guards import (
     refuse_sparse,
     refuse_unsupported,
     user_stacklevel,
+    without_derivatives,
 )
 from hyperlab.hypergrad.hd import LR_HISTORY_SIZE
 from hyperlab.hypergrad.levels import BETA_EDGE, TRANSFORMS, HyperAdam, HyperSGD, Level, as_level
@@ -234,11 +235,16 @@ class StackedOptimizer(Optimizer):
         which an overflow leaves, loads); and one whose levels' ``values`` are not finite
         numbers >= 0 (a momentum or beta below 1), or whose ``values``, ``jac`` or
         ``hypergrads`` are not one mapping per level (a mapping) of numbers (see
-        :func:`~hyperlab.hypergrad.stack_state.check_values`). What is not an optimizer's state (a trainer's, say)
-        is refused with an InputTypeError."""
+        :func:`~hyperlab.hypergrad.stack_state.check_values`). What is not an optimizer's
+        state (a trainer's, say) is refused with an InputTypeError. A state without
+        ``hyper_state`` (a ``torch.optim`` optimizer's, even one loaded from a stack that kept
+        its ``d_*`` entries) loads without the stored derivatives, and the last hyper step's
+        Jacobians are dropped: the first step after it takes no hyper step, as a run's first."""
         check_state_dict(type(self).__name__, state_dict)
-        state_dict = dict(state_dict)
-        hyper = state_dict.pop("hyper_state", None)
+        # (a state without hyper_state is no stack's: its derivatives went stale)
+        hyper = state_dict.get("hyper_state")
+        state_dict = dict(state_dict) if hyper is not None else without_derivatives(state_dict)
+        state_dict.pop("hyper_state", None)
         history = state_dict.pop("history", [])
         check_history(type(self).__name__, history)
         if hyper is not None:
@@ -259,6 +265,9 @@ class StackedOptimizer(Optimizer):
         if hyper is not None:
             self.hyper_state = copy.deepcopy(hyper)
             self.hyper_state.setdefault("levels", self._describe())  # a state of before
+        else:  # the last hyper step's Jacobians belong to derivatives no longer held
+            self.hyper_state["jac"] = [{} for _ in self.levels]
+            self.hyper_state["hypergrads"] = {}
         self.history = [dict(h) for h in history]
         self._trim_history()
 
