@@ -19,6 +19,11 @@ Regret is the best value so far minus the task's known optimum, or minus the bes
 run of any tuner found when the optimum is unknown (a maximized task's values are negated).
 Every finished run is appended to ``results/leaderboard.partial.jsonl`` (beside ``--out``) and
 skipped when the command runs again with the same trials, so a long panel can be run in pieces.
+Each cached run records what made it (its tuner's options with their defaults, its task's, the
+content hash of any file an option names: ``hyperlab.lab.panel_cache``); one made otherwise
+than the command would make it now (an option or a default changed since) is run again, and
+the command prints, per tuner, how many were set aside and which option differs. Runs cached
+before that record was kept are reused as they are, with a notice that counts them.
 
 **The multi-fidelity panel** (``--fidelity``): arms are a tuner and a pruner, ``TUNER+PRUNER``
 (``tpe+asha``, ``random+hyperband``, ``tpe+none`` for full training; ``TUNER+key=value`` passes a
@@ -34,7 +39,8 @@ Reported: regret per problem and checkpoint, mean rank at the last one with Wilc
 against the best peer arm (``--peers``, default the multi-fidelity peers), and per arm the
 trials finished by the last checkpoint and its wall time (pro-rated to it); the result file
 also holds the epochs each study spent in all. Runs are cached beside ``--out``
-(``leaderboard_fidelity.partial.jsonl``). How studies are sized and why:
+(``leaderboard_fidelity.partial.jsonl``; the pruner's options recorded with the tuner's, and
+a run made otherwise run again, as above). How studies are sized and why:
 ``docs/decisions/multi-fidelity-leaderboard.md``.
 
 Usage:
@@ -62,6 +68,7 @@ import optuna
 import hyperlab
 from hyperlab.lab.leaderboard import CHECKPOINTS, Leaderboard, PanelRun, leaderboard, markdown
 from hyperlab.lab.panel import append_run, load_runs, run_study, study_curve, trials_to_spend
+from hyperlab.lab.panel_cache import MADE_WITH, Fingerprint, Key, made_with, reusable
 from hyperlab.lab.provenance import write_result
 from hyperlab.registry import TASKS, TUNERS, parse_options
 from hyperlab.tasks import Task, suites
@@ -105,8 +112,14 @@ def run_panel(
     tasks: list[str], tuners: list[str], seeds: int, trials: int, partial: Path
 ) -> list[PanelRun]:
     """Every tuner on every task with seeds ``0..seeds-1`` (finished runs cached in
-    ``partial``)."""
-    done = load_runs(partial, trials)
+    ``partial``; a cached run made with other options than these is run again)."""
+
+    def expected(task: str, tuner: str) -> Fingerprint | None:
+        if task not in tasks or tuner not in tuners:
+            return None
+        return made_with(task, tuner, tuner_options(tuner, trials))
+
+    done = _reusable(partial, load_runs(partial, trials), expected)
     partial.parent.mkdir(parents=True, exist_ok=True)
     with partial.open("a") as log:
         for task in tasks:
@@ -127,6 +140,20 @@ def run_panel(
         for (task, tuner, seed), r in done.items()
         if task in tasks and tuner in tuners and seed < seeds
     ]
+
+
+def _reusable(
+    partial: Path,
+    runs: dict[Key, dict[str, Any]],
+    expected: Callable[[str, str], Fingerprint | None],
+) -> dict[Key, dict[str, Any]]:
+    """The cached ``runs`` made as ``expected`` says a run would be made now (``None``: a run
+    this command does not make, kept); prints which were set aside and why, and how many
+    carry no record of what made them."""
+    kept, notes = reusable(runs, expected, partial)
+    for line in notes:
+        print(line, flush=True)
+    return kept
 
 
 def _print(board: Leaderboard) -> None:
@@ -287,10 +314,17 @@ def run_fidelity_panel(
     the number of trials (``one-epoch`` screens that many configurations) gets instead the
     smallest count found to spend the budget, grown without margin, the same for every seed.
     """
-    done = load_runs(partial, multiples, field="multiples")
     sizes: dict[tuple[str, int], int] = {}  # (arm, epochs) -> trials its next study starts with
     built = {name: TASKS.create(name) for name in tasks}
     resolved = {(n, a): resolve_arm(a, task) for n, task in built.items() for a in arms}
+
+    def expected(task: str, label: str) -> Fingerprint | None:
+        if (task, label) not in resolved:
+            return None
+        tuner, t_options, pruner, p_options = resolved[(task, label)][0]
+        return made_with(task, tuner, t_options, pruner, p_options)
+
+    done = _reusable(partial, load_runs(partial, multiples, field="multiples"), expected)
     partial.parent.mkdir(parents=True, exist_ok=True)
     with partial.open("a") as log:
         for seed, name, label in itertools.product(range(seeds), tasks, arms):
@@ -303,6 +337,7 @@ def run_fidelity_panel(
                 res = {"task": name, "tuner": label, "seed": seed, **res}
                 res.update(multiples=multiples, max_budget=task.max_budget)
                 res["optimum"] = _loss_optimum(task)
+                res[MADE_WITH] = expected(name, label)
                 done[(name, label, seed)] = res
                 append_run(log, res)
                 _print_run(res)

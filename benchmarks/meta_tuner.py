@@ -16,7 +16,11 @@ Printed:
 - the data objection: trials each tuner needs to reach random search's 50-trial median regret.
 
 Every finished run is appended to ``results/meta_tuner.partial.jsonl`` and skipped when the
-command runs again, so a long setting can be run in pieces; ``--from FILE`` rebuilds the
+command runs again, so a long setting can be run in pieces; a cached run made with other
+options than the command gives its label now (``--options``, a default changed since, another
+weights file: each run records them, ``hyperlab.lab.panel_cache``) is run again, and the
+command prints how many were set aside and what differs (runs cached before that record are
+reused as they are, with a notice); ``--from FILE`` rebuilds the
 summary from results files (several: their runs merged) and writes nothing; ``--versus A:B``
 tests the rank difference of two labels (default: ``meta`` against TPE and GP). ``--label NAME --options k=v`` adds a variant of a tuner (e.g. a
 meta tuner with other weights: ``--tuners meta --label meta-small --options
@@ -41,6 +45,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from hyperlab.lab.panel import append_run, load_runs, run_study
+from hyperlab.lab.panel_cache import MADE_WITH, Fingerprint, made_with, reusable
 from hyperlab.lab.provenance import write_result
 from hyperlab.lab.stats import paired_comparison, paired_interval
 from hyperlab.registry import parse_options
@@ -74,6 +79,22 @@ def _from_result(paths: list[Path], trials: int) -> dict[tuple[str, str, int], d
     tuner and seed replaces an earlier one's)."""
     runs = [r for path in paths for r in json.loads(path.read_text())["runs"]]
     return {(r["task"], r["tuner"], r["seed"]): r for r in runs if r["trials"] == trials}
+
+
+def _cached(
+    cache: Path, trials: int, tuners: dict[str, str], options: dict[str, Any]
+) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The runs in ``cache`` that this command may reuse: a run of one of ``tuners`` (label:
+    tuner) made with other options than ``options`` and the defaults now is left out (it runs
+    again); prints which were and why, and how many carry no record of what made them."""
+
+    def expected(task: str, label: str) -> Fingerprint | None:
+        return made_with(task, tuners[label], options) if label in tuners else None
+
+    done, notes = reusable(load_runs(cache, trials), expected, cache)
+    for line in notes:
+        print(line, flush=True)
+    return done
 
 
 def _run(jobs: list[Job], n_jobs: int, done: dict, cache: Path) -> None:
@@ -232,7 +253,7 @@ def main() -> None:
     done = (
         _from_result(args.source, args.trials)
         if args.source
-        else load_runs(args.cache, args.trials)
+        else _cached(args.cache, args.trials, dict(zip(labels, names)), options)
     )
     jobs = [
         (label, name, options, task, seed, args.trials)
@@ -262,7 +283,12 @@ def main() -> None:
                 "seeds": seeds,
                 "tuners": compare,
                 "summary": summary,
-                "runs": [done[(t, u, s)] for t in tasks for u in compare for s in seeds],
+                "runs": [
+                    {k: v for k, v in done[(t, u, s)].items() if k != MADE_WITH}
+                    for t in tasks
+                    for u in compare
+                    for s in seeds
+                ],
             },
         )
 

@@ -15,8 +15,9 @@ import importlib
 import inspect
 import math
 import numbers
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -89,6 +90,7 @@ class Entry(Generic[T]):
     reads_tasks: tuple[str, ...] = ()
     reads_files: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    default_files: tuple[tuple[str, str], ...] = ()
 
 
 class Registry(Generic[T]):
@@ -121,6 +123,7 @@ class Registry(Generic[T]):
         reads_tasks: tuple[str, ...] = (),
         reads_files: tuple[str, ...] = (),
         packages: tuple[str, ...] = (),
+        default_files: Mapping[str, str | os.PathLike[str]] | None = None,
     ) -> Callable[..., T]:
         """Register ``factory`` under ``name`` (a prefix ending in ``-`` when ``family``).
 
@@ -135,6 +138,8 @@ class Registry(Generic[T]):
             reads_files: Options whose values are paths of files (:meth:`file_options`): a
                 run records them absolute, so that it reads the same file when it is resumed
                 or reported from another folder.
+            default_files: The file each of those options reads when it is left at its
+                default (:meth:`default_file`), e.g. weights shipped with the package.
             packages: The distributions (pip names) of other libraries the entry runs, whose
                 installed versions a run that uses it records (:meth:`packages`).
 
@@ -151,6 +156,7 @@ class Registry(Generic[T]):
             tuple(reads_tasks),
             tuple(reads_files),
             tuple(packages),
+            tuple((k, os.fspath(v)) for k, v in (default_files or {}).items()),
         )
         return factory
 
@@ -163,6 +169,7 @@ class Registry(Generic[T]):
         reads_tasks: tuple[str, ...] = (),
         reads_files: tuple[str, ...] = (),
         packages: tuple[str, ...] = (),
+        default_files: Mapping[str, str | os.PathLike[str]] | None = None,
     ) -> Callable[..., Any]:
         """Decorator form of :meth:`register`."""
 
@@ -175,6 +182,7 @@ class Registry(Generic[T]):
                 reads_tasks=reads_tasks,
                 reads_files=reads_files,
                 packages=packages,
+                default_files=default_files,
             )
 
         return deco
@@ -250,6 +258,12 @@ class Registry(Generic[T]):
         at registration); none for a name that is not registered."""
         found = self._find(name) if isinstance(name, str) else None
         return found[0].reads_files if found is not None else ()
+
+    def default_file(self, name: str, option: str) -> str | None:
+        """The file that the file option ``option`` of ``name``'s factory reads when it is left
+        at its default (``default_files`` at registration); ``None`` when none is declared."""
+        found = self._find(name) if isinstance(name, str) else None
+        return dict(found[0].default_files).get(option) if found is not None else None
 
     def packages(self, name: str) -> tuple[str, ...]:
         """The distributions of other libraries that ``name`` runs (``packages`` at

@@ -3,8 +3,9 @@
 The benchmarks that compare tuners over many problems and seeds (``benchmarks/leaderboard.py``,
 ``benchmarks/meta_tuner.py``) run their studies here: :func:`run_study` runs one tuner on one
 task with one seed through the registry and returns plain data (the best loss after each trial,
-the wall time and the time the tuner spent suggesting); :func:`load_runs` and
-:func:`append_run` keep finished runs in a JSON-lines file, so a long panel can run in pieces.
+the wall time and the time the tuner spent suggesting, and what made the run); :func:`load_runs`
+and :func:`append_run` keep finished runs in a JSON-lines file, so a long panel can run in
+pieces, and :func:`hyperlab.lab.panel_cache.reusable` sets aside those made with other options.
 The statistics over the runs are :mod:`hyperlab.lab.leaderboard`'s.
 
 A multi-fidelity panel (tuners with pruners, and tuners that stop trials themselves) runs its
@@ -29,12 +30,11 @@ from optuna.trial import TrialState
 
 from hyperlab.errors import InputError, TaskContractError
 from hyperlab.lab.admission import Claimed
+from hyperlab.lab.panel_cache import Key, made_with
 from hyperlab.lab.trial_kinds import count
 from hyperlab.lab.trial_loop import run_trial, trials_exhausted
 from hyperlab.registry import TASKS, TUNERS
 
-#: A run's key in a cache: ``(task, tuner label, seed)``.
-Key = tuple[str, str, int]
 #: The trials that ran (a queued retry waits).
 _RAN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -63,7 +63,8 @@ def run_study(
         trial, a maximized task's values negated, ``inf`` before any finished), "wall_time",
         "suggest_time" (seconds outside the evaluations: the tuner's, with the trial path's
         bookkeeping, a fraction of a millisecond a trial), "optimum" (the task's, negated
-        likewise; ``None`` when unknown)}``.
+        likewise; ``None`` when unknown), "made_with" (what made the run, so that a cache
+        reuses it only for the same: :func:`hyperlab.lab.panel_cache.made_with`)}``.
 
     Raises:
         InputError: ``task_name`` names an objective function, whose configurations cannot be
@@ -109,6 +110,7 @@ def run_study(
         "wall_time": wall,
         "suggest_time": wall - spent,
         "optimum": None if task.optimum is None else flip * float(task.optimum),
+        "made_with": made_with(task_name, tuner, options),
     }
 
 

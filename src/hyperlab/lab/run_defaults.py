@@ -11,7 +11,7 @@ from typing import Any
 
 from hyperlab.errors import HyperlabError
 from hyperlab.lab.plugins import SET_FOR_PRUNERS, SET_FOR_TUNERS, share
-from hyperlab.registry import PRUNERS, TUNERS, Registry
+from hyperlab.registry import PRUNERS, TASKS, TUNERS, Registry
 
 #: ``{"tuner": {name: {option: value}}, "pruner": {...}}``
 Effective = dict[str, dict[str, dict[str, Any]]]
@@ -32,6 +32,13 @@ def effective_options(
         "tuner": _of(TUNERS, tuners, tuner_options, SET_FOR_TUNERS),
         "pruner": _of(PRUNERS, pruners, pruner_options, SET_FOR_PRUNERS),
     }
+
+
+def effective_task_options(task: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options the task ``task`` takes, as :func:`effective_options` reads a tuner's: its
+    factory's defaults updated with those of ``options`` it takes (none for a task that
+    cannot be looked up)."""
+    return _of(TASKS, [task], options, ()).get(task, {})
 
 
 def _of(

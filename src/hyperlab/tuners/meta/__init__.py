@@ -23,6 +23,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 
 from hyperlab.registry import TUNERS
+from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.model import PFN, PFNConfig
 from hyperlab.tuners.meta.sampler import MetaSampler
 
@@ -31,6 +32,7 @@ from hyperlab.tuners.meta.sampler import MetaSampler
     "meta",
     "meta tuner: a network pretrained on many tuning problems reads the trials in context (PFN)",
     reads_files=("weights_path",),
+    default_files={"weights_path": weights.PACKAGED / weights.WEIGHTS},
 )
 def meta(
     *,
