@@ -221,25 +221,17 @@ class StackedOptimizer(Optimizer):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict`; resuming continues the same run. A
-        plain ``torch.optim`` state of the same base optimizer loads too; one of another kind
-        (an SGD state into an Adam-based stack) or asking for a setting not implemented here
-        (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's dampening) is refused
-        before anything changes. ``history_size`` stays this optimizer's: a longer saved
-        history keeps its latest steps; one whose values are not finite numbers (a bool, NaN)
-        or whose learning rates are negative is refused by name, as is one whose moments are
-        not tensors (a list, a number, ``None``), of another shape than their parameters (saved
-        for another model) or of another dtype (saved in another precision). So is a hyper
-        state whose step counts or hyperoptimizers' moments (``opt_state``: Adam's ``step``,
-        ``m``, ``v``, SGD's ``buf``) are not numbers a run records: text, a bool, ``None``,
-        NaN, a negative ``v`` or a step that is not a whole number >= 0 (an infinite moment,
-        which an overflow leaves, loads); and one whose levels' ``values`` are not finite
-        numbers >= 0 (a momentum or beta below 1), or whose ``values``, ``jac`` or
-        ``hypergrads`` are not one mapping per level (a mapping) of numbers (see
-        :func:`~hyperlab.hypergrad.stack_state.check_values`). What is not an optimizer's
-        state (a trainer's, say) is refused with an InputTypeError. A state without
-        ``hyper_state`` (a ``torch.optim`` optimizer's, even one loaded from a stack that kept
-        its ``d_*`` entries) loads without the stored derivatives, and the last hyper step's
-        Jacobians are dropped: the first step after it takes no hyper step, as a run's first."""
+        plain ``torch.optim`` state of the same base optimizer loads too, without the stored
+        derivatives (the first step after it takes no hyper step, as a run's first); one of
+        another kind (an SGD state into an Adam-based stack) or asking for a setting not
+        implemented here (an AdamW state's decoupled decay, AMSGrad, ``maximize``, SGD's
+        dampening) is refused before anything changes. ``history_size`` stays this
+        optimizer's: a longer saved history keeps its latest steps. A state whose history,
+        moments (not tensors, another shape or dtype), step counts, hyperoptimizers' moments
+        or levels' ``values``, ``jac`` or ``hypergrads`` are not what a run records (text, a
+        bool, ``None``, NaN, a negative ``v`` or rate; an infinite moment, which an overflow
+        leaves, loads) is refused by name, nothing loaded (see ``stack_state``); what is not
+        an optimizer's state (a trainer's, say) is refused with an InputTypeError."""
         check_state_dict(type(self).__name__, state_dict)
         # (a state without hyper_state is no stack's: its derivatives went stale)
         hyper = state_dict.get("hyper_state")
