@@ -239,7 +239,12 @@ def main() -> None:
         "meta against tpe and gp)",
     )
     ap.add_argument("--cache", type=Path, default=PARTIAL, help="the runs cache (jsonl)")
-    ap.add_argument("--out", type=Path, default=OUT, help="the result file")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        help=f"the result file (default: {OUT.relative_to(HERE.parent)}, written only with the "
+        "default --cache: a run from another cache names its own result file)",
+    )
     args = ap.parse_args()
     from hyperlab.tasks.suites import suite
 
@@ -275,9 +280,12 @@ def main() -> None:
         versus.append((a, b))
     summary = summarize(curves, compare, versus or None)
     _print(summary, compare)
-    if args.source is None and args.cache == PARTIAL:
+    out = args.out or (OUT if args.cache == PARTIAL else None)
+    if args.source is None and out is None:
+        print(f"no result file written: --cache {args.cache} names no --out")
+    if args.source is None and out is not None:
         write_result(
-            args.out,
+            out,
             {
                 "tasks": tasks,
                 "seeds": seeds,

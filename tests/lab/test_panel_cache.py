@@ -165,3 +165,22 @@ def test_the_meta_benchmark_runs_a_label_again_under_other_options(
         "tpe-x: 2 cached runs set aside and run again, made with other options: tuner 'tpe' "
         "option constant_liar was False, now True\n"
     )
+
+
+def test_the_meta_benchmark_writes_the_result_file_named_by_out_from_another_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run from its own ``--cache`` with ``--out`` wrote nothing at all, without a word."""
+    bench = _load("benchmarks/meta_tuner.py")
+    out, cache = tmp_path / "fresh.json", tmp_path / "fresh.partial.jsonl"
+    with cache.open("a") as log:  # (run here: the script's pool cannot pickle a test import)
+        for seed in (100, 101):
+            append_run(log, bench.run_tuner(("random", "random", {}, "branin", seed, 3)))
+    argv = ["meta_tuner.py", "--tasks", "branin", "--tuners", "random", "--seeds", "2"]
+    argv += ["--trials", "3", "--jobs", "1", "--cache", str(cache)]
+    monkeypatch.setattr("sys.argv", [*argv, "--out", str(out)])
+    bench.main()
+    assert [r["seed"] for r in json.loads(out.read_text())["runs"]] == [100, 101]
+    monkeypatch.setattr("sys.argv", argv)
+    bench.main()
+    assert f"no result file written: --cache {cache} names no --out" in capsys.readouterr().out
