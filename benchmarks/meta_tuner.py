@@ -81,6 +81,12 @@ def _from_result(paths: list[Path], trials: int) -> dict[tuple[str, str, int], d
     return {(r["task"], r["tuner"], r["seed"]): r for r in runs if r["trials"] == trials}
 
 
+def _stored_tasks(paths: list[Path]) -> list[str]:
+    """The problems the results files ran, in their order (the first file's first)."""
+    tasks = [t for path in paths for t in json.loads(path.read_text())["tasks"]]
+    return list(dict.fromkeys(tasks))
+
+
 def _cached(
     cache: Path, trials: int, tuners: dict[str, str], options: dict[str, Any]
 ) -> dict[tuple[str, str, int], dict[str, Any]]:
@@ -217,7 +223,9 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--run-from-seed", type=int, default=FIRST_SEED, help="run only seeds >= this")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--suite", default="validation")
+    ap.add_argument(
+        "--suite", help="the problems (default: validation; with --from, the files' problems)"
+    )
     ap.add_argument("--tasks", nargs="*")
     ap.add_argument("--tuners", default=",".join(TUNERS))
     ap.add_argument("--label", help="name of a variant of the single tuner in --tuners")
@@ -248,7 +256,10 @@ def main() -> None:
     args = ap.parse_args()
     from hyperlab.tasks.suites import suite
 
-    tasks = args.tasks or suite(args.suite)
+    if args.tasks or args.suite:
+        tasks = args.tasks or suite(args.suite)
+    else:
+        tasks = _stored_tasks(args.source) if args.source else suite("validation")
     names = args.tuners.split(",")
     if args.label and len(names) != 1:
         ap.error(f"--label names a variant of one tuner; --tuners gave {len(names)}: {names}")
