@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import gc
 import io
+import json
 import pickle
 import sys
 import threading
@@ -124,6 +125,21 @@ def test_the_writer_writes_in_order_and_waits(tmp_path: Path) -> None:
     _same(payload, loaded)
     assert writer.seconds > 0
     assert not (tmp_path / (checkpoint.FILE + ".tmp")).exists()
+
+
+def test_the_progress_is_written_beside_its_checkpoint_and_no_other(tmp_path: Path) -> None:
+    """The lab reads how far a population had got without loading its checkpoint: the record
+    beside it describes that checkpoint or is absent (unknown), never an earlier one."""
+    writer = checkpoint.Writer(tmp_path)
+    writer.save(_payload(), {"member_epochs": 8})
+    writer.wait()
+    record = tmp_path / checkpoint_file.PROGRESS
+    assert json.loads(record.read_text()) == {"member_epochs": 8}
+    writer.save(_payload(), {"member_epochs": 12})
+    writer.close()
+    assert json.loads(record.read_text()) == {"member_epochs": 12}
+    checkpoint.save(tmp_path, _payload())  # a checkpoint with no progress given
+    assert not record.exists() and (tmp_path / checkpoint.FILE).exists()
 
 
 def test_the_writer_packs_before_it_returns(tmp_path: Path) -> None:

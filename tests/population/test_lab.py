@@ -1,9 +1,11 @@
 """A population inside the lab: checked when the run is planned, refused where it cannot run,
-given the test score of the model its best member trained (through its schedule), and never
-resumed from another setup's checkpoints."""
+given the test score of the model its best member trained (through its schedule), never
+resumed from another setup's checkpoints, and resumed under other versions with a record of
+what it had trained."""
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -14,7 +16,11 @@ import pytest
 
 from hyperlab.cli import main
 from hyperlab.errors import InputError, RunConflictError
-from hyperlab.lab import make_plan, start_run
+from hyperlab.lab import make_plan, run_folder, run_progress, start_run
+from hyperlab.lab.rundir import RunDir
+from hyperlab.population import checkpoint_file
+from hyperlab.report.study import study_report_records
+from tests.population.quadratic import Quadratic, SimulatedCrash
 
 QUADRATIC = f"{Path(__file__).with_name('quadratic.py')}:Quadratic"
 
@@ -76,6 +82,54 @@ def test_a_run_with_population_checkpoints_keeps_its_setup(tmp_path: Path) -> No
     (checkpoints / "population.pkl").write_bytes(b"generation 1")
     with pytest.raises(RunConflictError):
         start_run(_plan(task_options={"lr_high": 0.2}), tmp_path)
+
+
+def _tune_population(runs: Path) -> None:
+    import hyperlab
+
+    hyperlab.tune(
+        Quadratic, "pbt", trials=4, budget=6, tuner_options={"interval": 2}, runs_dir=runs,
+        name="p", progress=False, report=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_population_resumed_under_other_versions_records_what_it_had_trained(
+    recorded: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A population writes its trials only when it ends: one resumed under another Optuna was
+    recorded (and reported) as having held 0 trials, whatever it had trained."""
+    real = run_folder.versions
+    monkeypatch.setattr(
+        run_folder, "versions", lambda packages=(): {**real(packages), "optuna": "4.2.0"}
+    )
+    # the process dies in the second generation: the checkpoint holds the first, 4 x 2 epochs
+    monkeypatch.setattr(Quadratic.__init__, "__defaults__", (0.1, 6, 0.0))
+    with pytest.raises(SimulatedCrash):
+        _tune_population(tmp_path)
+    monkeypatch.undo()
+    folder = tmp_path / "p" / "population" / "p_pbt_none_seed0"
+    if not recorded:  # a checkpoint written before hyperlab kept a record of its progress
+        (folder / checkpoint_file.PROGRESS).unlink()
+    with pytest.warns(UserWarning, match="last ran with optuna 4.2.0 and resumes with"):
+        _tune_population(tmp_path)
+    data = json.loads((tmp_path / "p" / "run.json").read_text())
+    [earlier] = data["earlier_versions"]
+    assert earlier["trials"] == 0
+    assert earlier["member_epochs"] == (8 if recorded else None)
+    spec = RunDir(tmp_path / "p").load_spec()
+    study = optuna.load_study(study_name=spec.study_names()[0][0], storage=spec.storage)
+    assert len(study.trials) == 4
+    trained = "8" if recorded else "an unknown number of"
+    assert (
+        f"(the run then held 0 trials, and {trained} member-epochs trained by populations not "
+        "yet ended), then optuna"
+    ) in (study_report_records(study, spec=spec).stopped or "")
+
+
+def test_the_lab_reads_the_files_a_population_writes() -> None:
+    assert run_progress.CHECKPOINT == checkpoint_file.FILE
+    assert run_progress.PROGRESS == checkpoint_file.PROGRESS
 
 
 def test_workers_and_dask_are_refused_for_a_population(

@@ -460,9 +460,9 @@ def test_checkpoints_are_written_as_often_as_their_cost_allows(
     saved: list[int] = []
     save = checkpoint.Writer.save
 
-    def counted(self: checkpoint.Writer, payload: dict[str, Any]) -> None:
+    def counted(self: checkpoint.Writer, payload: dict[str, Any], *progress: Any) -> None:
         saved.append(payload["steps"])
-        save(self, payload)
+        save(self, payload, *progress)
 
     monkeypatch.setattr(checkpoint.Writer, "save", counted)
     whole = run_population("pbt", Quadratic(), tmp_path / "whole", interval=1)

@@ -25,6 +25,7 @@ from hyperlab.lab.run_paths import (
     lab_made,
     own_default_file,
 )
+from hyperlab.lab.run_progress import run_progress
 from hyperlab.lab.run_versions import earlier_set, resume_warning, version_changes
 from hyperlab.lab.runspec import RUN_KEYS, RunSpec, spec_fields, timestamp_now, versions
 from hyperlab.registry import TUNERS
@@ -164,7 +165,7 @@ class RunDir:
         spec.versions = versions(_tuner_packages(spec.tuners))
         if old is not None:
             spec.earlier_versions = self._earlier_versions(old, spec.versions)
-        spec.effective_options = self._effective_options(old, spec)
+        self._record_options(old, spec)
         data = spec.to_dict()
         data["storage"] = self._portable(data["storage"])
         self.spec_path.write_text(json.dumps(data, indent=2))
@@ -178,22 +179,36 @@ class RunDir:
             return list(old.earlier_versions)
         # (stacklevel: the caller of tune or compare)
         warnings.warn(resume_warning(old.name, changes), UserWarning, stacklevel=6)
-        held = earlier_set(old.versions, timestamp_now(), self._trial_count(old))
+        held = earlier_set(old.versions, timestamp_now(), self._progress(old))
         return [*old.earlier_versions, held]
 
-    def _effective_options(self, old: RunSpec | None, spec: RunSpec) -> run_defaults.Effective:
-        """The options each tuner and pruner takes, defaults included, as the run started: now
-        for a new run, else as recorded (a warning given where they differ from those ``spec``
-        gives now; a run recorded before run.json kept them keeps none)."""
+    def _record_options(self, old: RunSpec | None, spec: RunSpec) -> None:
+        """Set the options each tuner and pruner takes, defaults included, in ``spec``: now for
+        a new run; for the resumed run ``old`` as recorded, each that takes another value now
+        updated and the change added to ``default_changes`` (a warning given where no option
+        given now asked for it: a default that changed). A run recorded before run.json kept
+        them keeps none."""
         now = run_defaults.effective_options(
             spec.tuners, spec.pruners, spec.tuner_options, spec.pruner_options
         )
         if old is None:
-            return now
-        changes = run_defaults.changes(old.effective_options, now)
-        if changes:  # (stacklevel: the caller of tune or compare)
-            warnings.warn(run_defaults.resume_warning(old.name, changes), UserWarning, stacklevel=6)
-        return old.effective_options
+            spec.effective_options, spec.default_changes = now, []
+            return
+        found = run_defaults.changes(old.effective_options, now)
+        unasked = [
+            c for c in found if not run_defaults.given(c, spec.tuner_options, spec.pruner_options)
+        ]
+        if unasked:  # (stacklevel: the caller of tune or compare)
+            text = run_defaults.resume_warning(old.name, unasked, old.default_changes)
+            warnings.warn(text, UserWarning, stacklevel=6)
+        spec.effective_options = run_defaults.applied(old.effective_options, found)
+        spec.default_changes = (
+            run_defaults.with_changes(
+                old.default_changes, found, timestamp_now(), self._progress(old)
+            )
+            if found
+            else list(old.default_changes)
+        )
 
     def _check_no_workers(self) -> None:
         """Refuse to clear a run whose trials workers are running now (``hyperlab worker``
@@ -370,18 +385,24 @@ class RunDir:
         _kind, path = file_url_parts(spec.storage)
         if path is not None and not Path(path).exists():
             return not self._inside(spec.storage)
-        held = self._trial_count(spec)
-        return held is None or held > 0
+        held = self._trials_by_study(spec)
+        return held is None or sum(held.values()) > 0
 
-    def _trial_count(self, spec: RunSpec) -> int | None:
-        """The trials the run's studies hold (``None``: the storage cannot be read)."""
+    def _trials_by_study(self, spec: RunSpec) -> dict[str, int] | None:
+        """The trials each of the run's studies holds, by name (``None``: the storage cannot
+        be read)."""
         try:
             storage = self.open_storage(spec.storage)
             names = {n for n, *_ in spec.study_names()}
             studies = [s for s in storage.get_all_studies() if s.study_name in names]
-            return sum(storage.get_n_trials(s._study_id) for s in studies)
+            return {s.study_name: storage.get_n_trials(s._study_id) for s in studies}
         except Exception:
             return None
+
+    def _progress(self, spec: RunSpec) -> dict[str, Any]:
+        """How far the run had got (:func:`hyperlab.lab.run_progress.run_progress`)."""
+        folders = {n: self.population_folder(n) for n, *_ in spec.study_names()}
+        return run_progress(self._trials_by_study(spec), folders)
 
     def _portable(self, url: str) -> str:
         """``url`` as recorded: a storage file inside the folder is named relative to it."""

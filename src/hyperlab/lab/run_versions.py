@@ -41,8 +41,9 @@ def resume_warning(run: str, changes: list[Change]) -> str:
     )
 
 
-def earlier_set(versions: dict[str, Any], until: str, trials: int | None) -> dict[str, Any]:
+def earlier_set(versions: dict[str, Any], until: str, progress: dict[str, Any]) -> dict[str, Any]:
     """An item of ``earlier_versions``: the set ``versions`` the run ran with until the
-    resumption at ``until`` (ISO time), when its studies held ``trials`` trials (``None``:
-    unknown)."""
-    return {"versions": dict(versions), "until": until, "trials": trials}
+    resumption at ``until`` (ISO time), when it had got as far as ``progress`` (``{"trials":
+    N}``: the trials its studies held, ``None``: unknown; with ``"member_epochs"`` while a
+    population was under way, see :mod:`hyperlab.lab.run_progress`)."""
+    return {"versions": dict(versions), "until": until, **progress}

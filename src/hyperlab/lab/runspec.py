@@ -13,6 +13,7 @@ from typing import Any
 
 from hyperlab.errors import HyperlabError, InputError
 from hyperlab.lab import urls
+from hyperlab.lab.run_defaults import stages
 
 # Settings that may change between a run and its resumption (``name``: a copied run keeps the
 # study names it was recorded with).
@@ -23,6 +24,7 @@ _RESUMABLE = {
     "versions",
     "earlier_versions",
     "effective_options",
+    "default_changes",
     "command",
     "name",
     "warnings",
@@ -80,11 +82,19 @@ class RunSpec:
         earlier_versions: The sets of versions it ran with before, oldest first, each kept
             when a resumption found others installed: ``{"versions": {...}, "until": ISO
             time of that resumption, "trials": trials the run's studies held then (null:
-            unknown)}`` (see :mod:`hyperlab.lab.run_versions`; empty: one set throughout).
-        effective_options: The options each tuner and pruner took when the run was created,
-            its factory's defaults included: ``{"tuner": {name: {option: value}}, "pruner":
-            {...}}`` (JSON-simple values only; see :mod:`hyperlab.lab.run_defaults`; empty: a
-            run recorded before run.json kept them). A resumption under other defaults warns.
+            unknown)}``, with ``"member_epochs"`` where a population was under way then (see
+            :mod:`hyperlab.lab.run_versions` and :mod:`hyperlab.lab.run_progress`; empty: one
+            set throughout).
+        effective_options: The options each tuner and pruner takes, its factory's defaults
+            included, as the run was created, updated by each of ``default_changes``:
+            ``{"tuner": {name: {option: value}}, "pruner": {...}}`` (JSON-simple values only;
+            see :mod:`hyperlab.lab.run_defaults`; empty: a run recorded before run.json kept
+            them). A resumption under other defaults warns.
+        default_changes: The options whose value changed at a resumption (a default changed
+            since, or the option given then), oldest first: ``{"kind": "tuner" or "pruner",
+            "name": ..., "option": ..., "was": ..., "now": ..., "from": ISO time of that
+            resumption, "trials": ...}`` (and ``"member_epochs"``, as in
+            ``earlier_versions``); empty: none changed.
     """
 
     kind: str
@@ -106,6 +116,7 @@ class RunSpec:
     versions: dict[str, str] = field(default_factory=dict)
     earlier_versions: list[dict[str, Any]] = field(default_factory=list)
     effective_options: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    default_changes: list[dict[str, Any]] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
     objective: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -129,10 +140,11 @@ class RunSpec:
     def differences(self, other: RunSpec) -> list[str]:
         """Settings that differ from ``other`` and forbid resuming (passwords aside)."""
         mine, theirs = self.to_dict(), other.to_dict()
-        for kind in ("tuner", "pruner"):  # an option given now at the value the run started
-            key = f"{kind}_options"  # with (its default then) is the setting it left out
+        taken = stages(other.effective_options, other.default_changes)
+        for kind in ("tuner", "pruner"):  # an option given now at a value the run took (its
+            key = f"{kind}_options"  # default then) is the setting it left out
             theirs[key] = _as_started(
-                theirs.get(key) or {}, mine.get(key) or {}, other.effective_options.get(kind, {})
+                theirs.get(key) or {}, mine.get(key) or {}, [t.get(kind, {}) for t in taken]
             )
         # ``--population N`` is ``--trials N`` (resumable; a population refuses another size
         # by name): the copy of it among the tuner options is not a setting of its own
@@ -163,17 +175,19 @@ class RunSpec:
 
 
 def _as_started(
-    given: dict[str, Any], now: dict[str, Any], started: dict[str, dict[str, Any]]
+    given: dict[str, Any], now: dict[str, Any], taken: list[dict[str, dict[str, Any]]]
 ) -> dict[str, Any]:
     """The options ``given`` when a run was created, with each option given ``now`` but not
-    then added where every plug-in that took it then (``started``: its effective options) took
-    that very value: ``constant_liar=False`` given to resume a run started when False was the
-    default is the setting it started with, whatever the default is today."""
+    then added where every plug-in that took it in one stretch of the run (``taken``: their
+    effective options in each, see :func:`hyperlab.lab.run_defaults.stages`) took that very
+    value: ``constant_liar=False`` given to resume a run started when False was the default is
+    the setting it started with, whatever the default is today."""
     out = dict(given)
     for key, value in now.items():
-        took = [options[key] for options in started.values() if key in options]
-        if key not in out and took and all(_same(t, value) for t in took):
-            out[key] = value
+        for effective in taken:
+            took = [options[key] for options in effective.values() if key in options]
+            if key not in out and took and all(_same(t, value) for t in took):
+                out[key] = value
     return out
 
 
@@ -261,6 +275,19 @@ def _is_version_set(entry: Any) -> bool:
         and isinstance(entry.get("versions"), dict)
         and isinstance(entry.get("until"), str)
         and (entry.get("trials") is None or _is_int(entry.get("trials")))
+        and (entry.get("member_epochs") is None or _is_int(entry.get("member_epochs")))
+    )
+
+
+def _is_option_change(entry: Any) -> bool:
+    """Whether ``entry`` is an item of ``default_changes``."""
+    return (
+        isinstance(entry, dict)
+        and all(isinstance(entry.get(k), str) for k in ("kind", "name", "option", "from"))
+        and entry["kind"] in ("tuner", "pruner")
+        and {"was", "now"} <= entry.keys()
+        and (entry.get("trials") is None or _is_int(entry.get("trials")))
+        and (entry.get("member_epochs") is None or _is_int(entry.get("member_epochs")))
     )
 
 
@@ -307,6 +334,11 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "effective_options": (
         _is_effective,
         'an object {"tuner": {NAME: {OPTION: VALUE}}, "pruner": {...}}',
+    ),
+    "default_changes": (
+        lambda v: isinstance(v, list) and all(_is_option_change(e) for e in v),
+        'a list of {"kind": "tuner" or "pruner", "name": ..., "option": ..., "was": ..., '
+        '"now": ..., "from": "...", "trials": N or null}',
     ),
     "command": (_is_list_of(str), "a list of strings"),
     "objective": (lambda v: v is None or isinstance(v, str), "a module:qualname or null"),

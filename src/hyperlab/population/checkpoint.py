@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,10 @@ def locked(workdir: Path) -> Iterator[None]:
         yield
 
 
-def save(workdir: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as the checkpoint of ``workdir`` (made if missing), now."""
-    write_file(workdir, _serialize(payload))
+def save(workdir: Path, payload: dict[str, Any], progress: dict[str, Any] | None = None) -> None:
+    """Write ``payload`` as the checkpoint of ``workdir`` (made if missing), now, and
+    ``progress`` beside it (:data:`~hyperlab.population.checkpoint_file.PROGRESS`)."""
+    write_file(workdir, replace(_serialize(payload), progress=progress))
 
 
 def load(workdir: Path) -> dict[str, Any] | None:
@@ -110,8 +112,9 @@ class Writer:
         self._busy = False  # a write is in flight (guarded)
         self._closed = False  # the thread is to end once idle (guarded)
 
-    def save(self, payload: dict[str, Any]) -> None:
-        """Have ``payload`` written after the write in flight, if any, without waiting for it.
+    def save(self, payload: dict[str, Any], progress: dict[str, Any] | None = None) -> None:
+        """Have ``payload`` written after the write in flight, if any, without waiting for it
+        (and ``progress`` beside it, see :func:`save`).
 
         Raises:
             OSError: An earlier write failed (the error it met); nothing more is written.
@@ -121,7 +124,7 @@ class Writer:
         began = time.perf_counter()
         with gc_paused:
             self.check()
-            data = _serialize_checked(payload, "the population")
+            data = replace(_serialize_checked(payload, "the population"), progress=progress)
             self._start()  # before anything waits for the thread
             self._hand_over(data)
         self.saves += 1

@@ -10,6 +10,7 @@ and the sizes and names a damaged file; files of the layouts before 3 (tensors s
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pickle
 from collections import OrderedDict
@@ -23,6 +24,10 @@ from hyperlab.errors import InputError
 
 #: The checkpoint's file name inside the work folder.
 FILE = "population.pkl"
+#: The small plain record beside the checkpoint of how far its population had got
+#: (``{"member_epochs": N}``), which the lab reads without loading the checkpoint (the
+#: trials a resumed run held, :mod:`hyperlab.lab.run_progress`, names it too).
+PROGRESS = "progress.json"
 #: The index's marker: the arrays' bytes follow the index (files written before it hold one
 #: pickled payload). Layout 3 rebuilds arrays with :func:`_rebuild`; layout 2 files (NumPy's
 #: own pickling of the arrays) are still read.
@@ -93,12 +98,17 @@ class Serialized:
 
     head: bytes
     buffers: list[memoryview]
+    #: Written beside the checkpoint as :data:`PROGRESS` (``None``: nothing is).
+    progress: dict[str, Any] | None = None
 
 
 def write_file(workdir: Path, data: Serialized) -> None:
     """Write a serialized payload: the index, then every array's bytes; flushed, then moved
-    over the checkpoint."""
+    over the checkpoint; then its progress beside it (the old one is removed first, so that it
+    never describes another checkpoint than the one there)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        (workdir / PROGRESS).unlink()
     views = data.buffers
     index = {"layout": _LAYOUT, "head": data.head, "sizes": [v.nbytes for v in views]}
     tmp = workdir / (FILE + ".tmp")
@@ -117,6 +127,20 @@ def write_file(workdir: Path, data: Serialized) -> None:
             exc.errno, f"{exc.strerror}: the population checkpoint {workdir / FILE} was not written"
         ) from exc
     _sync_folder(workdir)
+    if data.progress is not None:
+        _write_progress(workdir, data.progress)
+
+
+def _write_progress(workdir: Path, progress: dict[str, Any]) -> None:
+    """Write ``progress`` beside the checkpoint; one that fails leaves none (its reader takes
+    that for unknown) and never fails the checkpoint."""
+    tmp = workdir / (PROGRESS + ".tmp")
+    try:
+        tmp.write_text(json.dumps(progress), encoding="utf-8")
+        os.replace(tmp, workdir / PROGRESS)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _sync_folder(workdir: Path) -> None:

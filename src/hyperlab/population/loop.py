@@ -137,7 +137,7 @@ class PopulationRun:
         unsaved = False
         try:
             if fresh and self.settings.screen > 1:  # a kill after the screen keeps it
-                writer.save(self._payload())
+                writer.save(self._payload(), progress(self.members, self.settings.budget))
                 saved_at = self.seconds["train"]
             while any(m.epoch < self.settings.budget for m in self.members):
                 if self.settings.mode == "sync":
@@ -148,11 +148,11 @@ class PopulationRun:
                 unsaved = True
                 if resume.checkpoint_due(writer, saved_at, self.seconds["train"], CHECKPOINT_SHARE):
                     self.seconds["save"] = before + writer.seconds
-                    writer.save(self._payload())
+                    writer.save(self._payload(), progress(self.members, self.settings.budget))
                     saved_at, unsaved = self.seconds["train"], False
             if unsaved:  # the last steps: always written
                 self.seconds["save"] = before + writer.seconds
-                writer.save(self._payload())
+                writer.save(self._payload(), progress(self.members, self.settings.budget))
             writer.wait()
         except BaseException:
             try:  # the write in flight lands; this error wins
@@ -292,9 +292,7 @@ class PopulationRun:
 
     def _tell_progress(self) -> None:
         if self.on_progress is not None:
-            budget = self.settings.budget
-            done = sum(min(m.epoch, budget) for m in self.members)
-            self.on_progress(f"population: {done}/{len(self.members) * budget} member-epochs")
+            self.on_progress(progress_note(self.members, self.settings.budget))
 
     # -- exploit and explore ----------------------------------------------------------------
 
@@ -387,6 +385,18 @@ class PopulationRun:
         encoder = SpaceEncoder(self.space)
         params = encoder.decode(encoder.random(1, self.rng))[0]
         m.restart(params, member_seed(self.settings.seed, m.index, m.restarts + 1))
+
+
+def progress(members: list[Member], budget: int) -> dict[str, Any]:
+    """How far a population has got, written beside its checkpoint: ``{"member_epochs": N}``,
+    the epochs its members stand at (``budget`` at most), summed."""
+    return {"member_epochs": sum(min(m.epoch, budget) for m in members)}
+
+
+def progress_note(members: list[Member], budget: int) -> str:
+    """``population: 40/96 member-epochs``: what a progress bar shows."""
+    done = progress(members, budget)["member_epochs"]
+    return f"population: {done}/{len(members) * budget} member-epochs"
 
 
 def _replays_curves(task: Task) -> bool:

@@ -20,6 +20,7 @@ from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.report.run_notes import (
     direction_of,
     objective_label,
+    options_span,
     options_text,
     setup_notes,
     versions_span,
@@ -51,6 +52,9 @@ class CompareRecords:
     #: :func:`~hyperlab.report.run_notes.versions_span`)
     versions_span: str = ""
     options: str = ""  # the options each plug-in took, in words ("" when none were given)
+    #: the options whose value changed at a resumption ("" when none did; see
+    #: :func:`~hyperlab.report.run_notes.options_span`)
+    options_span: str = ""
     #: (method label, seed, records) of each population method's best seed (``pbt``/``pb2``)
     populations: list[tuple[str, int, PopulationRecords]] = field(default_factory=list)
     failures: list[FailureGroup] = field(default_factory=list)  # the failed trials' reasons
@@ -140,6 +144,7 @@ def compare_records(run_dir: str | Path | RunDir) -> CompareRecords:
         versions=versions_text(spec.versions),
         versions_span=versions_span(spec),
         options=options_text(spec),
+        options_span=options_span(spec),
         populations=_best_populations(grouped, direction),
     )
 

@@ -1,6 +1,6 @@
-"""What a report says about its run: the objective, versions (and how they changed across its
-resumptions), direction, and the notes on a study that is unfinished or whose setup was warned
-about."""
+"""What a report says about its run: the objective, versions and options (and how they changed
+across its resumptions), direction, and the notes on a study that is unfinished or whose setup
+was warned about."""
 
 from __future__ import annotations
 
@@ -46,14 +46,39 @@ def versions_span(spec: RunSpec) -> str:
     def named(versions: dict[str, Any]) -> str:
         return ", ".join(f"{k} {v}" for k, v in versions.items() if k in changed) or "unknown"
 
-    parts = []
-    for entry in spec.earlier_versions:
-        held = entry.get("trials")
-        then = f" (the run then held {held} trials)" if held is not None else ""
-        parts.append(
-            f"{named(entry['versions'])} until it was resumed on {_when(entry['until'])}{then}"
-        )
+    parts = [
+        f"{named(entry['versions'])} until it was resumed on {_when(entry['until'])}{_held(entry)}"
+        for entry in spec.earlier_versions
+    ]
     return f"the run spans several versions: {', then '.join(parts)}, then {named(spec.versions)}"
+
+
+def options_span(spec: RunSpec) -> str:
+    """The options whose value changed at a resumption (``default_changes``): ``options changed
+    during the run: tuner tpe constant_liar False until it was resumed on 2025-06-01 14:02 UTC
+    (the run then held 40 trials), then True``; ``""`` for a run whose options never did."""
+    parts = [
+        f"{e['kind']} {e['name']} {e['option']} {e['was']!r} until it was resumed on "
+        f"{_when(e['from'])}{_held(e)}, then {e['now']!r}"
+        for e in spec.default_changes
+    ]
+    return f"options changed during the run: {'; '.join(parts)}" if parts else ""
+
+
+def _held(entry: dict[str, Any]) -> str:
+    """`` (the run then held 40 trials)``, and what its populations under way had trained
+    (their trials come when they end); ``""`` when unknown."""
+    trials = entry.get("trials")
+    if trials is None:
+        return ""
+    if "member_epochs" not in entry:
+        return f" (the run then held {trials} trials)"
+    epochs = entry["member_epochs"]
+    trained = "an unknown number of" if epochs is None else str(epochs)
+    return (
+        f" (the run then held {trials} trials, and {trained} member-epochs trained by "
+        "populations not yet ended)"
+    )
 
 
 def _when(iso: str) -> str:

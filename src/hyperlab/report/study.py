@@ -20,6 +20,7 @@ from hyperlab.report.parallel import ParallelAxis, parallel_axes
 from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.report.run_notes import (
     objective_label,
+    options_span,
     setup_notes,
     unfinished_note,
     versions_span,
@@ -82,7 +83,8 @@ def study_report_records(
     finite = [t for t in complete if math.isfinite(trial_value(t))]
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     notes = [stop_note(study), unfinished_note(study, finished, spec.trials) if spec else None]
-    notes += [*setup_notes(spec), versions_span(spec)] if spec is not None else []
+    if spec is not None:
+        notes += [*setup_notes(spec), versions_span(spec), options_span(spec)]
     return StudyRecords(
         name=study.study_name,
         history=history,
