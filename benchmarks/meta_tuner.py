@@ -24,7 +24,10 @@ reused as they are, with a notice); ``--from FILE`` rebuilds the
 summary from results files (several: their runs merged) and writes nothing; ``--versus A:B``
 tests the rank difference of two labels (default: ``meta`` against TPE and GP). ``--label NAME --options k=v`` adds a variant of a tuner (e.g. a
 meta tuner with other weights: ``--tuners meta --label meta-small --options
-weights_path=PATH``).
+weights_path=PATH``). ``--run-from-seed K`` runs only the seeds from K on (another machine
+may run the others); the summary needs every seed, so a run of a seed below K that is missing
+(never made, or cached with other options and set aside) stops it with the list of what is
+missing and the command that makes it, rather than running seeds it was told to leave.
 
 Usage:
     .venv/bin/python benchmarks/meta_tuner.py [--seeds 10] [--trials 50] [--jobs 2]
@@ -38,6 +41,8 @@ import json
 import math
 import multiprocessing
 import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +120,68 @@ def _run(jobs: list[Job], n_jobs: int, done: dict, cache: Path) -> None:
                 f"regret {res['regret'][-1]:.4g} ({res['seconds']:.1f} s)",
                 flush=True,
             )
+
+
+def _missing(
+    done: dict, tasks: list[str], labels: list[str], seeds: list[int]
+) -> dict[tuple[str, str], list[int]]:
+    """The seeds of each ``(task, label)`` that the summary needs and ``done`` lacks."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for task in tasks:
+        for label in labels:
+            lacking = [s for s in seeds if (task, label, s) not in done]
+            if lacking:
+                out[(task, label)] = lacking
+    return out
+
+
+def _missing_message(
+    missing: dict[tuple[str, str], list[int]], run_here: list[str], argv: list[str]
+) -> str:
+    """Why the summary cannot be made: the runs it lacks (up to 10 lines), and how to make
+    them (``run_here``: the labels this command runs; ``argv``: its command line, the script
+    first)."""
+    text = f"cannot summarize: no reusable run of\n{_runs_list(missing)}"
+    ours = [seeds for (_, label), seeds in missing.items() if label in run_here]
+    others = sorted({label for _, label in missing if label not in run_here})
+    if ours:
+        lowest = min(min(seeds) for seeds in ours)
+        command = shlex.join([sys.executable, argv[0], *_from_seed(argv[1:], lowest)])
+        text += (
+            "\n(seeds below --run-from-seed are not run by this command; a cached run set aside "
+            f"above counts as missing); fill them in with:\n  {command}"
+        )
+    if others:
+        text += (
+            f"\nlabels {', '.join(others)} are not run by this command (--tuners/--label): run "
+            "each with its own --tuners, --label and --options, and these --trials and --seeds"
+        )
+    return text
+
+
+def _runs_list(missing: dict[tuple[str, str], list[int]]) -> str:
+    """One line per task and label with the seeds missing (at most 10, then a count)."""
+    lines = [
+        f"  {task} {label}: seeds {', '.join(map(str, seeds))}"
+        for (task, label), seeds in missing.items()
+    ]
+    if len(lines) > 10:
+        lines = [*lines[:10], f"  ... and {len(lines) - 10} more"]
+    return "\n".join(lines)
+
+
+def _from_seed(argv: list[str], seed: int) -> list[str]:
+    """``argv`` with ``--run-from-seed seed`` instead of the one it gave (if any)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--run-from-seed":
+            skip = True
+        elif not arg.startswith("--run-from-seed="):
+            out.append(arg)
+    return [*out, "--run-from-seed", str(seed)] if seed != FIRST_SEED else out
 
 
 def _curves(done: dict, tasks: list[str], tuners: list[str], seeds: list[int]) -> dict:
@@ -221,7 +288,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", type=int, default=50)
-    ap.add_argument("--run-from-seed", type=int, default=FIRST_SEED, help="run only seeds >= this")
+    ap.add_argument(
+        "--run-from-seed",
+        type=int,
+        default=FIRST_SEED,
+        help="run only seeds >= this (the summary needs the others cached)",
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument(
         "--suite", help="the problems (default: validation; with --from, the files' problems)"
@@ -282,6 +354,11 @@ def main() -> None:
         print(f"{len(jobs)} runs to do ({len(done)} cached)")
         _run(jobs, args.jobs, done, args.cache)
     compare = args.compare.split(",") if args.compare else labels
+    missing = _missing(done, tasks, compare, seeds)
+    if missing:
+        if args.source is not None:
+            raise SystemExit(f"the files given to --from hold no run of\n{_runs_list(missing)}")
+        raise SystemExit(_missing_message(missing, labels, sys.argv))
     curves = _curves(done, tasks, compare, seeds)
     versus: list[tuple[str, str]] = []
     for v in args.versus:

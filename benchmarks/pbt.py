@@ -29,7 +29,12 @@ is called better or worse only where the 95% interval leaves out 0 and p < 0.05,
 "within noise".
 
 Every finished run is appended to ``results/pbt.partial.jsonl`` (gitignored) and skipped when
-the command runs again, so a killed run resumes. ``--from FILE [FILE ...]`` prints the table of
+the command runs again, so a killed run resumes. Each records what made it (its tuner's and
+pruner's options with their defaults, ``--interval`` and the population included, and its
+task's: ``hyperlab.lab.panel_cache``); a cached run made otherwise than the command would make
+it now is run again, and the command prints per arm how many were set aside and which option
+differs. Runs cached before that record are reused as they are, with one notice that counts
+them. ``--from FILE [FILE ...]`` prints the table of
 saved result files (e.g. ``results/pbt.json`` and the Syne Tune peer's ``results/pbt_syne.json``,
 whose rows have the same keys) without running anything. Claims and commands:
 ``benchmarks/README.md``.
@@ -45,16 +50,19 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import math
 import os
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import hyperlab
+from hyperlab.lab.panel_cache import MADE_WITH, Fingerprint, Key, made_with, reusable
 from hyperlab.lab.provenance import write_result
 from hyperlab.lab.results import study_records, used_epochs
 from hyperlab.lab.stats import bootstrap_interval, paired_comparison, paired_interval
@@ -126,14 +134,51 @@ CHECKPOINT_TARGET = 0.05
 POPULATION = 8
 
 
+def arm_options(arm: str, interval: int | None = None) -> dict[str, Any]:
+    """The options a run of ``arm`` gives its tuner: a population's size, and ``interval``
+    (epochs per segment; ``None``: the tuner's default) for a population arm."""
+    _, _, size, options = ARMS[arm]
+    if size is None:
+        return dict(options)
+    given = {"interval": interval} if interval is not None else {}
+    return {**options, "population": size, **given}
+
+
+def fingerprint(task: str, arm: str, interval: int | None) -> Fingerprint:
+    """What makes a run of ``arm`` on ``task`` (:func:`hyperlab.lab.panel_cache.made_with`)."""
+    tuner, pruner, _, _ = ARMS[arm]
+    return made_with(task, tuner, arm_options(arm, interval), pruner)
+
+
+def cached_runs(
+    cache: Path, budget: int, expected: Callable[[str, str], Fingerprint | None]
+) -> dict[Key, dict[str, Any]]:
+    """The runs of ``budget`` in ``cache`` made as ``expected`` says a run of ``(task, arm)``
+    would be made now (``None``: an arm this command does not run, kept), by task, arm and
+    seed; prints which were set aside (to be run again) and why, and how many carry no record
+    of what made them. A line cut short by a kill is skipped; a later line of a key wins."""
+    runs: dict[Key, dict[str, Any]] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+            if row.get("budget") == budget:
+                runs[(row["task"], row["arm"], row["seed"])] = row
+    kept, notes = reusable(runs, expected, cache)
+    for note in notes:
+        print(note, flush=True)
+    return kept
+
+
 def run_population(
     task: str, arm: str, seed: int, budget: int, interval: int | None, runs: Path
 ) -> dict[str, Any]:
     """One population run: its best member's final value and its checkpoint costs."""
-    tuner, _, size, options = ARMS[arm]
+    tuner, _, size, _ = ARMS[arm]
     assert size is not None
-    if interval is not None:
-        options = {**options, "interval": interval}
+    options = arm_options(arm, interval)
     began = time.perf_counter()
     study, summary = hyperlab.tune(
         task,
@@ -175,7 +220,8 @@ def run_population(
 
 def run_cut(task: str, arm: str, seed: int, budget: int, runs: Path) -> dict[str, Any]:
     """One sampler + pruner study run until it has used E epochs, read at the first E."""
-    tuner, pruner, _, options = ARMS[arm]
+    tuner, pruner, _, _ = ARMS[arm]
+    options = arm_options(arm)
     limit = POPULATION * budget
     trials, used = POPULATION, 0
     while True:
@@ -213,36 +259,36 @@ def run_cut(task: str, arm: str, seed: int, budget: int, runs: Path) -> dict[str
 
 
 def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every task x seed x arm, skipping those already in the partial file."""
-    done = {}
-    if args.cache.exists():
-        for line in args.cache.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by a kill
-                continue
-            done[(row["task"], row["arm"], row["seed"], row["budget"])] = row
+    """Every task x seed x arm, skipping those already in the partial file (made as this
+    command would make them: the others are run again)."""
+
+    def expected(task: str, arm: str) -> Fingerprint | None:
+        if task not in args.tasks or arm not in args.arms:
+            return None
+        return fingerprint(task, arm, args.interval)
+
+    done = cached_runs(args.cache, args.budget, expected)
     rows = []
     with tempfile.TemporaryDirectory() as tmp, args.cache.open("a") as log:
-        for task in args.tasks:
-            for seed in range(args.seeds):
-                for arm in args.arms:
-                    key = (task, arm, seed, args.budget)
-                    if key not in done:
-                        row = {"task": task, "arm": arm, "seed": seed, "budget": args.budget}
-                        runs = Path(tmp) / f"{task}-{arm}-{seed}"
-                        if ARMS[arm][2] is None:
-                            row.update(run_cut(task, arm, seed, args.budget, runs))
-                        else:
-                            row.update(
-                                run_population(task, arm, seed, args.budget, args.interval, runs)
-                            )
-                        log.write(json.dumps(row) + "\n")
-                        log.flush()
-                        done[key] = row
-                        print(_brief(row), flush=True)
-                    rows.append(done[key])
+        for task, seed, arm in itertools.product(args.tasks, range(args.seeds), args.arms):
+            key = (task, arm, seed)
+            if key not in done:
+                made = expected(task, arm)
+                done[key] = {**_run_arm(args, task, arm, seed, Path(tmp)), MADE_WITH: made}
+                log.write(json.dumps(done[key]) + "\n")
+                log.flush()
+                print(_brief(done[key]), flush=True)
+            rows.append({k: v for k, v in done[key].items() if k != MADE_WITH})
     return rows
+
+
+def _run_arm(args: argparse.Namespace, task: str, arm: str, seed: int, tmp: Path) -> dict[str, Any]:
+    """One run of ``arm`` on ``task`` with ``seed``, its study in a folder under ``tmp``."""
+    row = {"task": task, "arm": arm, "seed": seed, "budget": args.budget}
+    runs = tmp / f"{task}-{arm}-{seed}"
+    if ARMS[arm][2] is None:
+        return {**row, **run_cut(task, arm, seed, args.budget, runs)}
+    return {**row, **run_population(task, arm, seed, args.budget, args.interval, runs)}
 
 
 def _brief(row: dict[str, Any]) -> str:

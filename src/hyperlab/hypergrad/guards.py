@@ -219,18 +219,39 @@ def forget_unmoved(opt: Optimizer, group: dict[str, Any], keys: Iterable[str]) -
                 opt.state[p].pop(key, None)
 
 
-def check_written_lr(lr: Any) -> None:
-    """Refuse, at a step, a rate that a scheduler or the user wrote into a param group and is
-    not a number >= 0 (text, say); a one-number tensor is read as its number. A rate of 0
-    is taken, under the hd optimizers' multiplicative rule too: a schedule may drive the rate
-    there and raise it again (their ``load_state_dict`` takes it as well; only their
-    constructor refuses a group given with ``lr=0``, which that rule could never move).
+def read_lr(lr: Any) -> Any:
+    """A rate given as a one-element real tensor (which ``torch.optim`` takes) as its Python
+    float, so that the rate these optimizers keep and learn stays a float; any other value as
+    it is, for the checks of a number that follow.
 
     Raises:
-        InputTypeError: ``lr`` is not a number.
+        InputTypeError: ``lr`` is a tensor of more (or fewer) than one element, or a bool or
+            complex one.
+    """
+    if not isinstance(lr, Tensor):
+        return lr
+    if lr.numel() != 1:
+        raise InputTypeError(
+            f"lr must be a number or a one-element tensor, got a tensor of shape {tuple(lr.shape)}"
+        )
+    if lr.dtype == torch.bool or lr.is_complex():
+        raise InputTypeError(f"lr must be a real number, got {lr!r}")
+    return float(lr.item())
+
+
+def check_written_lr(lr: Any) -> float:
+    """The rate that a scheduler or the user wrote into a param group, as a float, read at a
+    step; one that is not a number >= 0 (text, say) is refused; a one-element tensor is read
+    as its number (:func:`read_lr`). A rate of 0 is taken, under the hd optimizers'
+    multiplicative rule too: a schedule may drive the rate there and raise it again (their
+    ``load_state_dict`` takes it as well; only their constructor refuses a group given with
+    ``lr=0``, which that rule could never move).
+
+    Raises:
+        InputTypeError: ``lr`` is not a number (a tensor of several elements included).
         InputError: ``lr`` is negative or not finite.
     """
-    check_nonneg("lr", lr.item() if isinstance(lr, Tensor) and lr.numel() == 1 else lr)
+    return check_nonneg("lr", read_lr(lr))
 
 
 def check_state_entries(owner: str, state: Any, known: Iterable[str] | None) -> None:

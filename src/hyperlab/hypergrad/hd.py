@@ -89,6 +89,7 @@ from hyperlab.hypergrad.guards import (
     check_written_lr,
     checked_params,
     forget_unmoved,
+    read_lr,
     refuse_sparse,
     refuse_unsupported,
     short_repr,
@@ -154,6 +155,7 @@ class HDOptimizer(Optimizer):
         self.lr_history_size = check_positive_int(
             "lr_history_size", lr_history_size, allow_none=True
         )
+        defaults = {**defaults, "lr": read_lr(defaults["lr"])}  # (a tensor: its float)
         super().__init__(checked_params(type(self).__name__, params), defaults)
         self.lr_history: list[list[float]] = [[] for _ in self.param_groups]
         self.lr_history_offset: list[int] = [0 for _ in self.param_groups]
@@ -177,6 +179,7 @@ class HDOptimizer(Optimizer):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         try:
+            group["lr"] = read_lr(group["lr"])  # the learned rate is a float
             self._check_group(group)
             _refuse_stuck_rate(group)
         except Exception:
@@ -295,7 +298,7 @@ class HDOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            check_written_lr(group["lr"])
+            group["lr"] = check_written_lr(group["lr"])  # (a float from here on)
         refuse_sparse(self)
         self._hyper_step()
         for i, group in enumerate(self.param_groups):
@@ -502,7 +505,7 @@ class SGDHD(HDOptimizer):
 
     Args:
         params: Parameters or param groups.
-        lr: Initial learning rate ``α_0 >= 0``.
+        lr: Initial learning rate ``α_0 >= 0`` (a one-element tensor: its value, as a float).
         momentum: Momentum factor in ``[0, 1)``.
         weight_decay: L2 penalty ``>= 0`` (added to the gradient, as in ``torch.optim.SGD``).
         nesterov: Nesterov momentum (needs ``momentum > 0``).
@@ -627,7 +630,7 @@ class AdamHD(HDOptimizer):
 
     Args:
         params: Parameters or param groups.
-        lr: Initial learning rate ``α_0 >= 0``.
+        lr: Initial learning rate ``α_0 >= 0`` (a one-element tensor: its value, as a float).
         betas: ``(β1, β2)``, each in ``[0, 1)``.
         eps: Term added to the denominator, ``>= 0``.
         weight_decay: L2 penalty ``>= 0``.

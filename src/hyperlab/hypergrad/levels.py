@@ -25,6 +25,7 @@ from hyperlab.hypergrad.guards import (
     ADAM_STATE,
     SGD_STATE,
     adam_moments,
+    read_lr,
 )
 
 __all__ = ["HyperAdam", "HyperSGD", "Level"]
@@ -156,7 +157,7 @@ class HyperSGD(Level):
     """SGD with optional (Nesterov) momentum and L2 weight decay, as ``torch.optim.SGD``.
 
     Args:
-        lr: Learning rate ``>= 0``.
+        lr: Learning rate ``>= 0`` (a one-element tensor: its value, as a float).
         momentum: Momentum in ``[0, 1)`` (learnable when > 0).
         weight_decay: L2 penalty ``>= 0`` (never learned; needs validation data to tune).
         nesterov: Nesterov momentum.
@@ -178,7 +179,7 @@ class HyperSGD(Level):
         lr_space: str = "linear",
     ) -> None:
         super().__init__(learn, lr_space)
-        self.lr = lr
+        self.lr = read_lr(lr)  # (a one-element tensor: its float)
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.nesterov = nesterov
@@ -249,7 +250,7 @@ class HyperAdam(Level):
     """Adam with L2 weight decay, as ``torch.optim.Adam`` (``amsgrad=False``).
 
     Args:
-        lr: Learning rate ``>= 0``.
+        lr: Learning rate ``>= 0`` (a one-element tensor: its value, as a float).
         betas: ``(β1, β2)`` in ``[0, 1)`` (each learnable when > 0).
         eps: Denominator term ``>= 0``.
         weight_decay: L2 penalty ``>= 0``.
@@ -271,7 +272,7 @@ class HyperAdam(Level):
         lr_space: str = "linear",
     ) -> None:
         super().__init__(learn, lr_space)
-        self.lr = lr
+        self.lr = read_lr(lr)  # (a one-element tensor: its float)
         self.betas = betas
         self.eps = eps
         self.weight_decay = weight_decay

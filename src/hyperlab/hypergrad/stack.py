@@ -70,6 +70,7 @@ from hyperlab.hypergrad.guards import (
     check_written_lr,
     checked_params,
     forget_unmoved,
+    read_lr,
     refuse_sparse,
     refuse_unsupported,
     user_stacklevel,
@@ -188,6 +189,7 @@ class StackedOptimizer(Optimizer):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         try:
+            group["lr"] = read_lr(group["lr"])  # the learned rate is a float
             refuse_unsupported(type(self).__name__, group)
             if any(p.is_complex() for p in group["params"]):
                 raise InputError(
@@ -287,7 +289,7 @@ class StackedOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            check_written_lr(group["lr"])
+            group["lr"] = check_written_lr(group["lr"])  # (a float from here on)
         refuse_sparse(self)
         grads = self._hypergrads()
         if grads is not None:

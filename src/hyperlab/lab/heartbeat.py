@@ -31,6 +31,11 @@ from hyperlab.lab.storage_errors import is_transient, transient_cause
 
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
+#: How often one configuration is queued again after being cut off (killed, interrupted, lost)
+#: before it is failed for good: the one limit that the re-queue decision and the "not re-queued
+#: (retried N times)" reasons share (storages, stale-trial callbacks and killed workers alike).
+MAX_RETRY = 3
+
 #: What the folder of a journal's heartbeat files is called, after the journal file's name.
 BEATS_SUFFIX = ".heartbeats"
 
@@ -76,7 +81,7 @@ def cut_offs(trial: FrozenTrial) -> list[int]:
 def requeue(
     study: optuna.Study,
     trial: FrozenTrial,
-    max_retry: int | None = 3,
+    max_retry: int | None = MAX_RETRY,
     reason: str = "",
     *,
     cut_off: bool = True,
@@ -126,7 +131,7 @@ def requeue(
     return True
 
 
-def stale_callback(max_retry: int | None = 3) -> StaleCallback:
+def stale_callback(max_retry: int | None = MAX_RETRY) -> StaleCallback:
     """Optuna's stale-trial callback: re-queue the trial's parameters (see :func:`requeue`)."""
 
     def on_stale(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -142,7 +147,7 @@ class _ReasonOnStale:
     hook runs in between, so every trial failed that way says why.
     """
 
-    max_retry: int | None = 3
+    max_retry: int | None = MAX_RETRY
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         ids: list[int] = super()._get_stale_trial_ids(study_id)  # type: ignore[misc]

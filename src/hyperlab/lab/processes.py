@@ -23,6 +23,7 @@ import optuna
 from hyperlab.errors import HyperlabError, InputError, NoCompletedTrialError
 from hyperlab.lab import interrupts
 from hyperlab.lab.cut_off import fail_interrupted
+from hyperlab.lab.heartbeat import MAX_RETRY
 from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.objective import UserObjective
 from hyperlab.lab.runner import run_job
@@ -186,7 +187,7 @@ def _replace_killed(
         if i in replaced or p.exitcode is None or p.exitcode >= 0:
             continue
         reason = f"{KILLED_REASON} (signal {-p.exitcode})"
-        fail_interrupted(study, f"{socket.gethostname()}:{p.pid}", reason, max_retry=3)
+        fail_interrupted(study, f"{socket.gethostname()}:{p.pid}", reason, max_retry=MAX_RETRY)
         # forgiven its exit: a process the study no longer needs, or one with a successor
         # (at most N successors in all)
         needed = _lacking(study, job) > 0
@@ -209,7 +210,7 @@ def _rerun_orphans(
     if not any(p.exitcode is not None and p.exitcode < 0 for p in procs):
         return False
     reason = f"{KILLED_REASON} before it named itself on the trial"
-    if not fail_interrupted(study, reason=reason, max_retry=3):
+    if not fail_interrupted(study, reason=reason, max_retry=MAX_RETRY):
         return False
     if _lacking(study, job) <= 0 or len(procs) - processes >= processes:
         return False

@@ -28,7 +28,7 @@ from typing import Any
 import optuna
 
 from hyperlab.errors import InputError, InputTypeError, listed
-from hyperlab.lab.heartbeat import stale_callback
+from hyperlab.lab.heartbeat import MAX_RETRY, stale_callback
 from hyperlab.lab.storage_errors import error_chain as error_chain
 from hyperlab.lab.storage_errors import is_transient as is_transient
 from hyperlab.lab.storage_errors import redact as redact
@@ -50,7 +50,7 @@ def open_storage(
     *,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
-    max_retry: int | None = 3,
+    max_retry: int | None = MAX_RETRY,
     retries: int = 3,
     backoff: float = 0.5,
     must_exist: bool = False,

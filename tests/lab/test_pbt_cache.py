@@ -1,0 +1,99 @@
+"""``benchmarks/pbt.py`` reuses a cached run only where it was made as the command makes it now.
+
+Its cache was keyed by task, arm, seed and budget alone: after ``--interval`` or a tuner's
+default changed, the old runs were reused without a word and mixed into the new table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import optuna
+import pytest
+
+from hyperlab.lab.panel_cache import MADE_WITH
+from hyperlab.tuners.classic import tpe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pbt() -> ModuleType:
+    path = ROOT / "benchmarks" / "pbt.py"
+    spec = importlib.util.spec_from_file_location("pbt_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_changed_tuner_default_runs_the_arm_again_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    bench = _pbt()
+    cache = tmp_path / "pbt.partial.jsonl"
+    args = argparse.Namespace(
+        tasks=["wine-mlp"], seeds=1, arms=["asha", "tpe-median"], budget=2, interval=None,
+        cache=cache,
+    )  # fmt: skip
+    assert tpe.__kwdefaults__ is not None
+    monkeypatch.setitem(tpe.__kwdefaults__, "constant_liar", False)  # an older default
+    bench.run_all(args)
+    monkeypatch.undo()
+    capsys.readouterr()
+    rows = bench.run_all(args)
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "tpe-median: 1 cached run set aside and run again, made with other options: tuner "
+        "'tpe' option constant_liar was False, now True"
+    )
+    assert "wine-mlp tpe-median seed 0" in out and "asha" not in out.replace("tpe-median", "")
+    lines = _lines(cache)
+    assert [r["arm"] for r in lines] == ["asha", "tpe-median", "tpe-median"]
+    assert lines[-1][MADE_WITH]["tuner"]["tpe"]["constant_liar"] is True
+    assert lines[0][MADE_WITH]["pruner"] == {"asha": {}}
+    assert [r["arm"] for r in rows] == ["asha", "tpe-median"]
+    assert all(MADE_WITH not in r for r in rows)  # (the result file's rows stay as they were)
+    bench.run_all(args)  # all made alike now: nothing runs, nothing is said
+    assert capsys.readouterr().out == "" and len(_lines(cache)) == 3
+
+
+def test_another_interval_sets_a_population_run_aside_and_old_lines_are_reused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _pbt()
+    cache = tmp_path / "pbt.partial.jsonl"
+    made = bench.fingerprint("wine-mlp", "pbt-4", None)
+    assert made["tuner"]["pbt"]["population"] == 4 and made["tuner"]["pbt"]["interval"] is None
+    old = {"task": "wine-mlp", "arm": "pbt-4", "budget": 4, "best": 0.5}
+    cache.write_text(
+        "\n".join(
+            [
+                json.dumps({**old, "seed": 0, MADE_WITH: made}),
+                json.dumps({**old, "seed": 1}),  # cached before the record was kept
+                json.dumps({**old, "seed": 2, "budget": 8}),  # another budget: not this command's
+                '{"task": "wine-mlp", "arm": "pbt',  # cut short by a kill
+            ]
+        )
+    )
+
+    def expected(task: str, arm: str) -> Any:
+        return bench.fingerprint(task, arm, 1)
+
+    kept = bench.cached_runs(cache, 4, expected)
+    assert list(kept) == [("wine-mlp", "pbt-4", 1)]
+    assert capsys.readouterr().out.splitlines() == [
+        "pbt-4: 1 cached run set aside and run again, made with other options: tuner 'pbt' "
+        "option interval was None, now 1",
+        f"1 cached run in {cache} carry no record of the options that made them and are reused "
+        f"as they are (delete {cache} to run them again)",
+    ]
