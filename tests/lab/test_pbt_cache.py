@@ -94,6 +94,6 @@ def test_another_interval_sets_a_population_run_aside_and_old_lines_are_reused(
     assert capsys.readouterr().out.splitlines() == [
         "pbt-4: 1 cached run set aside and run again, made with other options: tuner 'pbt' "
         "option interval was None, now 1",
-        f"1 cached run in {cache} carry no record of the options that made them and are reused "
-        f"as they are (delete {cache} to run them again)",
+        f"1 cached run in {cache} carries no record of the options that made it and is reused "
+        f"as it is (delete {cache} to run it again)",
     ]

@@ -172,10 +172,13 @@ def reusable(
             kept[key] = run
     notes = [_aside_line(label, found) for label, found in aside.items()]
     if bare:
+        one = bare == 1
         notes.append(
-            f"{bare} cached run{'s' if bare != 1 else ''} in {cache} carry no record of the "
-            f"options that made them and are reused as they are (delete {cache} to run them "
-            "again)"
+            f"{bare} cached run{'' if one else 's'} in {cache} "
+            f"{'carries' if one else 'carry'} no record of the options that made "
+            f"{'it' if one else 'them'} and {'is' if one else 'are'} reused as "
+            f"{'it is' if one else 'they are'} (delete {cache} to run "
+            f"{'it' if one else 'them'} again)"
         )
     return kept, notes
 
