@@ -1,9 +1,13 @@
 """A PostgreSQL server that accepts connections but never finishes a statement (hung, or a table
 of Optuna's locked by another session) ends a worker with an error naming it, never blocks it
-for ever: connections carry a statement timeout (lab/libpq.py)."""
+for ever: connections carry a statement timeout (lab/libpq.py), unless one was set elsewhere."""
 
 from __future__ import annotations
 
+import itertools
+import pickle
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +35,10 @@ def _setting(url: str, name: str) -> str:
         ("", {}, "1min", "10"),  # ours
         # the URL's own settings win (SQLAlchemy let ours override them)
         ("?connect_timeout=30&options=-c%20statement_timeout%3D5s", {}, "5s", "30"),
-        ("?options=", {}, "0", "10"),  # no options at all (a pooler that refuses them)
+        ("?options=-c%20statement_timeout%3D0", {}, "0", "10"),  # none, asked for
+        ("?options=", {}, "0", "10"),  # none: an empty options (a pooler in transaction mode)
+        # options that set something else took ours away
+        ("?options=-c%20work_mem%3D8MB", {}, "1min", "10"),
         # and so do libpq's environment variables (the driver reads them)
         ("", {"PGOPTIONS": "-c statement_timeout=7s", "PGCONNECT_TIMEOUT": "20"}, "7s", None),
     ],
@@ -55,6 +62,71 @@ def test_postgres_connections_carry_a_statement_timeout_that_the_url_can_change(
         assert "connect_timeout" not in dsn
     else:
         assert f"connect_timeout={connect}" in dsn
+
+
+_names = itertools.count()
+
+
+def _as_admin(postgres: TemporaryPostgres, *statements: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host="127.0.0.1",
+        port=postgres.port,
+        user=postgres.user,
+        password=postgres.password,
+        dbname="postgres",
+    )
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "timeout"),
+    [
+        ("ALTER ROLE {role} SET statement_timeout = '10min'", "10min"),
+        ("ALTER DATABASE {db} SET statement_timeout = '5min'", "5min"),
+        ("ALTER ROLE {role} IN DATABASE {db} SET statement_timeout = '3min'", "3min"),
+        ("ALTER ROLE {role} SET statement_timeout = 0", "0"),  # no limit, on purpose
+    ],
+)
+def test_a_statement_timeout_set_on_the_server_is_kept(
+    postgres: TemporaryPostgres, monkeypatch: pytest.MonkeyPatch, setting: str, timeout: str
+) -> None:
+    """Ours, sent among the startup options, outranked a role's or a database's: a DBA's ten
+    minutes for the long reads of a large study became one."""
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    n = next(_names)
+    role, db = f"keeper{n}", f"kept{n}"
+    _as_admin(
+        postgres,
+        f"CREATE ROLE {role} LOGIN PASSWORD 'pw'",
+        f"CREATE DATABASE {db} OWNER {role}",
+        setting.format(role=role, db=db),
+    )
+    url = f"postgresql+psycopg2://{role}:pw@127.0.0.1:{postgres.port}/{db}"
+    assert _setting(url, "statement_timeout") == timeout
+
+
+def test_a_storage_unpickled_in_another_process_keeps_its_statement_timeout(
+    postgres: TemporaryPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its engine names hyperlab's SQLAlchemy plug-in, which that process had not heard of."""
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    storage = pickle.dumps(open_storage(postgres.url("postgres")))
+    show = (
+        "import pickle, sys\n"
+        "storage = pickle.loads(sys.stdin.buffer.read())\n"
+        "with storage.engine.connect() as conn:\n"
+        "    print(conn.exec_driver_sql('SHOW statement_timeout').scalar())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", show], input=storage, capture_output=True)
+    assert done.stdout.decode().strip() == "1min", done.stderr.decode()[-1000:]
 
 
 @contextmanager
@@ -130,7 +202,7 @@ def test_a_statement_cancelled_at_the_statement_timeout_is_not_repeated_at_once(
     assert len(calls) == 1
 
 
-def test_a_pooler_that_refuses_the_statement_timeout_says_how_to_send_none() -> None:
+def test_a_pooler_that_refuses_a_statement_timeout_among_the_options_says_what_to_do() -> None:
     from hyperlab.errors import StorageError
     from hyperlab.lab.storage import with_retries
 
@@ -140,5 +212,5 @@ def test_a_pooler_that_refuses_the_statement_timeout_says_how_to_send_none() -> 
             "unsupported startup parameter in options: statement_timeout"
         )
 
-    with pytest.raises(StorageError, match=r"refuses the statement timeout .* add \?options= "):
+    with pytest.raises(StorageError, match=r"refuses the statement timeout .* leave it out, "):
         with_retries(refused, "postgresql://u:pw@db:6432/hpo", "open storage", backoff=0.001)

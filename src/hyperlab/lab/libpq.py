@@ -5,16 +5,19 @@ that stops answering ends in an error the retries handle, not in a worker waitin
 - keepalive probes: an idle connection is probed after 30 s, every 10 s, and dropped after 3
   unanswered probes, so a network cut that leaves no trace (no reset) is found in about a
   minute instead of the system's TCP timeout (about 15 minutes).
-- ``statement_timeout`` (:data:`STATEMENT_TIMEOUT`, sent in libpq's ``options``): the server
-  cancels a statement that has not finished within it. A server that accepts connections but
-  whose statements never return (a table locked by another session, a server stuck on its
-  disk) then raises ``canceling statement due to statement timeout``, which the retries treat
-  like an outage.
+- ``statement_timeout`` (:data:`STATEMENT_TIMEOUT`): the server cancels a statement that has not
+  finished within it. A server that accepts connections but whose statements never return (a
+  table locked by another session, a server stuck on its disk) then raises ``canceling
+  statement due to statement timeout``, which the retries treat like an outage. It is set after
+  connecting (:mod:`hyperlab.lab.libpq_timeout`), and only in a session that has none that
+  anybody set: one set anywhere else wins (``postgresql.conf``, ``ALTER DATABASE``/``ALTER
+  ROLE ... SET statement_timeout``, the URL's ``?options=-c%20statement_timeout%3D5min``,
+  ``PGOPTIONS``), ``0`` (no limit) included.
 
-A setting the URL gives itself (``?connect_timeout=30``, ``?options=-c%20statement_timeout%3D5min``)
-or libpq's environment gives (``PGCONNECT_TIMEOUT``, ``PGOPTIONS``) wins: hyperlab then sends
-none of its own for it. ``?options=`` (empty) sends no options at all, for a connection pooler
-such as PgBouncer that refuses a ``statement_timeout`` among the startup parameters.
+A connect setting the URL gives itself (``?connect_timeout=30``) or libpq's environment gives
+(``PGCONNECT_TIMEOUT``) wins: hyperlab then sends none of its own for it. An empty ``?options=``
+asks for no statement timeout at all: behind a pooler in transaction mode (PgBouncer) the
+``SET`` of one session would stay on a server connection that other clients get next.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ TIMED_OUT = (
     "session holds a lock on Optuna's tables"
 )
 
-#: libpq's settings without the statement timeout (see the module's docstring).
+#: The name SQLAlchemy finds the plug-in that sets the statement timeout under.
+PLUGIN = "hyperlab_statement_timeout"
+
+#: libpq's settings given when connecting (see the module's docstring).
 _TIMEOUTS: dict[str, Any] = {
     "connect_timeout": 10,
     "keepalives": 1,
@@ -45,24 +51,49 @@ _TIMEOUTS: dict[str, Any] = {
 }
 
 #: libpq's environment variables of the settings we give (a setting given there wins).
-_ENVIRONMENT = {"connect_timeout": "PGCONNECT_TIMEOUT", "options": "PGOPTIONS"}
+_ENVIRONMENT = {"connect_timeout": "PGCONNECT_TIMEOUT"}
 
 
 def connect_args(url: str) -> dict[str, Any]:
     """The libpq settings to connect to the PostgreSQL database ``url`` with: ours, less those
     the URL's query or libpq's environment variables give (SQLAlchemy would let ours override
     the URL's)."""
-    ours = {**_TIMEOUTS, "options": f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}"}
     given = _given(url)
-    return {key: value for key, value in ours.items() if key not in given}
+    return {key: value for key, value in _TIMEOUTS.items() if key not in given}
+
+
+def plugins(url: str) -> list[str]:
+    """The SQLAlchemy plug-ins of an engine of the PostgreSQL database ``url``: the one that
+    sets the statement timeout after connecting, unless the URL asks for none (an empty
+    ``?options=``)."""
+    if _options_left_empty(url):
+        return []
+    register_plugin()
+    return [PLUGIN]
+
+
+def register_plugin() -> None:
+    """Tell SQLAlchemy where the plug-in named :data:`PLUGIN` lives (an engine made in this
+    process, a storage unpickled in it, finds it so)."""
+    from sqlalchemy.dialects import plugins as registry
+
+    registry.register(PLUGIN, "hyperlab.lab.libpq_timeout", "StatementTimeout")
 
 
 def _given(url: str) -> set[str]:
-    """The settings ``url``'s query string or the environment gives, an empty one included
-    (SQLAlchemy drops ``options=``, which therefore means "none")."""
-    query = url.split("?", 1)[1] if "?" in url else ""
-    keys = {key for key, _ in parse_qsl(query, keep_blank_values=True)}
+    """The settings ``url``'s query string or the environment gives."""
+    keys = {key for key, _ in _query(url)}
     return keys | {key for key, name in _ENVIRONMENT.items() if name in os.environ}
+
+
+def _options_left_empty(url: str) -> bool:
+    """Whether ``url`` gives an empty ``options=`` (which SQLAlchemy drops)."""
+    return any(key == "options" and not value for key, value in _query(url))
+
+
+def _query(url: str) -> list[tuple[str, str]]:
+    query = url.split("?", 1)[1] if "?" in url else ""
+    return parse_qsl(query, keep_blank_values=True)
 
 
 def is_statement_timeout(exc: BaseException) -> bool:

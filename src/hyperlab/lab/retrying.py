@@ -35,7 +35,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from hyperlab.lab.libpq import is_statement_timeout
+from hyperlab.lab.libpq import is_statement_timeout, register_plugin
 from hyperlab.lab.storage_errors import is_transient
 
 #: The writes :class:`RetryWrites` repeats.
@@ -77,6 +77,11 @@ class RetryWrites:
 
     write_retries = 6
     write_backoff = 0.5
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # unpickled in another process: its engine names our plug-in (lab/libpq_timeout.py)
+        register_plugin()
+        super().__setstate__(state)  # type: ignore[misc]
 
     def set_trial_state_values(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None

@@ -100,11 +100,13 @@ def _check_sqlite_file(url: str) -> None:
 
 def _with_libpq_settings(url: str, rdb_options: dict[str, Any]) -> dict[str, Any]:
     """``rdb_options`` for the PostgreSQL database ``url``: an engine that replaces a dropped
-    connection rather than use it, and libpq's timeouts, so a server that stops answering
-    raises instead of hanging (:mod:`hyperlab.lab.libpq`); settings the options give win."""
+    connection rather than use it, and libpq's timeouts and a statement timeout, so a server
+    that stops answering raises instead of hanging (:mod:`hyperlab.lab.libpq`); settings the
+    options give win."""
     engine = dict(rdb_options.get("engine_kwargs", {}))
     engine.setdefault("pool_pre_ping", True)
     engine["connect_args"] = {**libpq.connect_args(url), **engine.get("connect_args", {})}
+    engine["plugins"] = [*libpq.plugins(url), *engine.get("plugins", [])]
     return {**rdb_options, "engine_kwargs": engine}
 
 

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 def _hint(url: str, exc: BaseException) -> str:
     """What to do about a permanent error that libpq words for those who know it: a password
-    none was given, a pooler that refuses our statement timeout (:mod:`hyperlab.lab.libpq`),
+    none was given, a pooler that refuses a statement timeout among the startup options,
     or a database the URL does not name (libpq takes the user's name)."""
     if "no password supplied" in str(exc):
         return (
@@ -27,8 +27,10 @@ def _hint(url: str, exc: BaseException) -> str:
         )
     if "unsupported startup parameter in options: statement_timeout" in str(exc):
         return (
-            "; a connection pooler (PgBouncer) refuses the statement timeout hyperlab sends: "
-            "add ?options= to the URL to send none (see docs/scaling.md)"
+            "; a connection pooler (PgBouncer) refuses the statement timeout among the startup "
+            "options (the URL's ?options= or PGOPTIONS): leave it out, and set it on the server "
+            "instead (ALTER ROLE ... SET statement_timeout), which hyperlab keeps (see "
+            "docs/scaling.md)"
         )
     if "does not exist" in str(exc) and parse_server_url(url).database is None:
         return (
