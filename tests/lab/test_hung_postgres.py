@@ -214,3 +214,35 @@ def test_a_pooler_that_refuses_a_statement_timeout_among_the_options_says_what_t
 
     with pytest.raises(StorageError, match=r"refuses the statement timeout .* leave it out, "):
         with_retries(refused, "postgresql://u:pw@db:6432/hpo", "open storage", backoff=0.001)
+
+
+class _Refusing:
+    """A DB-API connection to a server that speaks PostgreSQL's protocol without ``pg_settings``."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def cursor(self) -> _Refusing:
+        return self
+
+    def execute(self, sql: str) -> None:
+        self.calls.append("execute")
+        raise RuntimeError('relation "pg_settings" does not exist')
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+    def rollback(self) -> None:
+        self.calls.append("rollback")
+
+    def commit(self) -> None:
+        self.calls.append("commit")
+
+
+def test_a_server_without_pg_settings_is_used_without_the_timeout_and_warned_of() -> None:
+    from hyperlab.lab.libpq_timeout import set_statement_timeout
+
+    conn = _Refusing()
+    with pytest.warns(RuntimeWarning, match='did not take a statement timeout .*"pg_settings"'):
+        set_statement_timeout(conn)
+    assert conn.calls == ["execute", "rollback", "close"]

@@ -15,6 +15,7 @@ in the process that opens a storage and in one that unpickles it.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from sqlalchemy import event
@@ -43,10 +44,21 @@ class StatementTimeout(CreateEnginePlugin):
 def set_statement_timeout(dbapi_connection: Any, _record: Any = None) -> None:
     """Give the new connection ``dbapi_connection`` our statement timeout, unless its session
     has one that anybody set (the server's configuration, the database's, the role's, the
-    client's startup options)."""
+    client's startup options). A server that cannot answer (one that speaks PostgreSQL's
+    protocol without its ``pg_settings``) is warned of and used without it."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(_SET_WHERE_UNSET.format(ms=libpq.STATEMENT_TIMEOUT * 1000))
+    except Exception as exc:  # (the driver's own error class; the connection stays usable)
+        dbapi_connection.rollback()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        warnings.warn(
+            f"hyperlab: the database server did not take a statement timeout ({first}); its "
+            "statements run without one, so a hung server can block a worker",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return
     finally:
         cursor.close()
     dbapi_connection.commit()  # (a SET in a transaction rolled back later would be undone)
