@@ -12,6 +12,7 @@ One module per part:
 - ``weights``: the shipped weights and their card;
 - ``predict``: one forward pass from trials to predictive distributions;
 - ``candidates``: the candidate points and the choice among them;
+- ``failures``: trials that failed, read as the worst score so far;
 - ``sampler``: :class:`MetaSampler`, the Optuna sampler.
 """
 

@@ -7,7 +7,9 @@ best. No start-up
 design: with no trials the network's prior alone ranks the candidates, and every later
 suggestion is conditioned on all trials so far. Nothing is fitted during the study, so a
 suggestion costs one forward pass whatever the number of trials (at most ``max_context``
-trials are read: the best half of them and a random draw of the rest).
+trials are read: the best half of them and a random draw of the rest). A trial that failed,
+returned an infinite value or was pruned with nothing to read joins the context at the worst
+score so far (:mod:`hyperlab.tuners.meta.failures`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
+from hyperlab.tuners.meta.failures import FailedTrials, as_worst
 from hyperlab.tuners.meta.predict import Prediction, predict
 from hyperlab.tuners.meta.prior import MAX_PARAMS
 from hyperlab.tuners.meta.zoom import inside, stretch, zoom_box
@@ -114,6 +117,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
             include_pruned=bool(pruner_predictions or pruned_last_value)
         )
         self._memory = TrialMemory()
+        self._failed = FailedTrials()
         self._warned_wide = False  # a space wider than pretraining covered, told once
         self._lock = threading.Lock()
         if search_space:
@@ -217,8 +221,10 @@ class MetaSampler(LockFreePickling, BaseSampler):
         transfer = self._memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
         x = np.array([o.x for o in obs]).reshape(len(obs), enc.dim)
         y = np.array([o.y for o in obs])
+        failed = self._failed.points(study, trial, enc)
         # every trial run or running, not only those the context keeps, is never proposed again
-        taken = np.vstack([x, *(np.stack(p) for p in (running, unread) if p)])
+        taken = np.vstack([x, *(np.stack(p) for p in (running, unread, failed) if p)])
+        x, y = as_worst(x, y, failed, running)
         groups = np.zeros(len(y), dtype=int)
         if running and self.running == "best" and len(y):
             x = np.vstack([x, np.stack(running)])

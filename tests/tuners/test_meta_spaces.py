@@ -1,0 +1,77 @@
+"""The meta tuner on the studies users bring: failed trials."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from hyperlab.tuners.meta import MetaSampler
+from hyperlab.tuners.meta.failures import as_worst, is_failure
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def _fails_beyond_two(how: str) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        x, y = trial.suggest_float("x", -5, 5), trial.suggest_float("y", -5, 5)
+        if x > 2:  # a learning rate too high to train, say
+            if how == "raise":
+                raise RuntimeError("diverged")
+            if how == "prune":
+                raise optuna.TrialPruned()  # nothing reported
+            return float(how)  # "nan" (Optuna fails the trial) or "inf"
+        return (x - 1) ** 2 + (y - 1) ** 2
+
+    return objective
+
+
+@pytest.mark.parametrize("how", ["nan", "inf", "raise", "prune"])
+def test_a_region_where_trials_fail_is_left_behind(how: str) -> None:
+    """A failed trial left out of the context taught the network nothing: it proposed the
+    same corner again and again (14 of 15 trials failed)."""
+    study = optuna.create_study(sampler=MetaSampler(seed=0))
+    study.optimize(_fails_beyond_two(how), n_trials=15, catch=(RuntimeError,))
+    scored = [t for t in study.trials if t.value is not None and math.isfinite(t.value)]
+    assert len(study.trials) - len(scored) <= 4, [t.params["x"] for t in study.trials]
+
+
+def _trial(state: TrialState, value: float | None, reports: dict[int, float]) -> FrozenTrial:
+    return create_trial(
+        state=state,
+        value=value,
+        params={"x": 0.5},
+        distributions={"x": FloatDistribution(0, 1)},
+        intermediate_values=reports,
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "value", "reports", "failed"),
+    [
+        (TrialState.FAIL, None, {}, True),
+        (TrialState.COMPLETE, math.inf, {}, True),
+        (TrialState.COMPLETE, 0.3, {}, False),
+        (TrialState.PRUNED, None, {}, True),
+        (TrialState.PRUNED, None, {1: math.nan}, True),
+        (TrialState.PRUNED, None, {1: 0.3}, False),  # read at its report, or not at all
+    ],
+)
+def test_which_trials_count_as_failed(
+    state: TrialState, value: float | None, reports: dict[int, float], failed: bool
+) -> None:
+    assert is_failure(_trial(state, value, reports)) is failed
+
+
+def test_a_failed_configuration_run_again_keeps_its_own_score() -> None:
+    x, y = np.array([[0.1], [0.5]]), np.array([1.0, 3.0])
+    failed = [np.array([0.5]), np.array([0.9])]  # 0.5 was retried and scored
+    got_x, got_y = as_worst(x, y, failed, running=[])
+    assert got_x.tolist() == [[0.1], [0.5], [0.9]]
+    assert got_y.tolist() == [1.0, 3.0, 3.0]
+    assert as_worst(x[:0], y[:0], failed, running=[])[0].shape == (0, 1)  # no score yet
