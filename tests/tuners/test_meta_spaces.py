@@ -1,4 +1,5 @@
-"""The meta tuner on the studies users bring: failed trials."""
+"""The meta tuner on the studies users bring: failed trials, ranges that change between
+trials."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from collections.abc import Callable
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from hyperlab.tuners.meta import MetaSampler
@@ -75,3 +81,46 @@ def test_a_failed_configuration_run_again_keeps_its_own_score() -> None:
     assert got_x.tolist() == [[0.1], [0.5], [0.9]]
     assert got_y.tolist() == [1.0, 3.0, 3.0]
     assert as_worst(x[:0], y[:0], failed, running=[])[0].shape == (0, 1)  # no score yet
+
+
+def _added(study: optuna.Study, space: dict[str, BaseDistribution], params: dict) -> None:
+    study.add_trial(create_trial(params=params, distributions=space, value=1.0))
+
+
+def test_a_range_that_changes_between_trials_is_modelled_over_both() -> None:
+    """Optuna's intersection leaves out a parameter whose range differs between trials (an
+    earlier study's trials added, a range depending on another value): it was drawn at
+    random for the rest of the study."""
+    study = optuna.create_study()
+    old = {
+        "lr": FloatDistribution(1e-4, 1e-2, log=True),
+        "units": IntDistribution(16, 128, step=16),
+        "act": CategoricalDistribution(["relu", "tanh"]),
+        "drop": FloatDistribution(0.0, 0.5, step=0.1),
+        "depth": IntDistribution(1, 4),
+    }
+    new = {
+        "lr": FloatDistribution(1e-5, 1e-2, log=True),
+        "units": IntDistribution(32, 256, step=16),
+        "act": CategoricalDistribution(["relu", "gelu"]),  # other choices: left out
+        "drop": FloatDistribution(0.05, 0.45, step=0.1),  # a shifted grid: left out
+        "depth": IntDistribution(1, 8, log=True),  # a log axis against a linear one: left out
+    }
+    _added(study, old, {"lr": 1e-3, "units": 64, "act": "relu", "drop": 0.2, "depth": 2})
+    _added(study, new, {"lr": 1e-5, "units": 256, "act": "gelu", "drop": 0.25, "depth": 4})
+    space = MetaSampler(seed=0).infer_relative_search_space(study, study.trials[-1])
+    assert space == {
+        "lr": FloatDistribution(1e-5, 1e-2, log=True),
+        "units": IntDistribution(16, 256, step=16),
+    }
+
+
+def test_a_range_depending_on_another_value_is_steered() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        units = trial.suggest_int("units", 16, 256)
+        neck = trial.suggest_int("bottleneck", 4, units)
+        return ((units - 200) / 100) ** 2 + ((neck - 20) / 50) ** 2
+
+    study = optuna.create_study(sampler=MetaSampler(seed=0))
+    study.optimize(objective, n_trials=20)
+    assert study.best_value < 0.05, [t.params for t in study.trials]  # drawn at random: 0.27

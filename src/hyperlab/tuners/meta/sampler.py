@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
@@ -40,6 +39,7 @@ from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
 from hyperlab.tuners.meta.failures import FailedTrials, as_worst
+from hyperlab.tuners.meta.merged import MergedSpace
 from hyperlab.tuners.meta.predict import Prediction, predict
 from hyperlab.tuners.meta.prior import MAX_PARAMS
 from hyperlab.tuners.meta.zoom import inside, stretch, zoom_box
@@ -51,9 +51,10 @@ class MetaSampler(LockFreePickling, BaseSampler):
 
     Args:
         search_space: The distributions to model when known in advance; by default the
-            intersection of the finished trials' spaces (a parameter outside it, such as a
-            conditional one, is sampled at random). A parameter of the given space that a
-            finished trial lacks (another branch's) leaves the modelled space the same way.
+            parameters every finished trial has, a numeric one over the union of the ranges
+            the trials gave it (:mod:`hyperlab.tuners.meta.merged`; a parameter outside, such
+            as a conditional one, is sampled at random). A parameter of the given space that
+            a finished trial lacks (another branch's) leaves the modelled space the same way.
         n_candidates: Random candidates per suggestion; half as many local moves around the
             best trials join them.
         max_context: The most trials the network reads at once (the best half of them and a
@@ -113,9 +114,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self._net = weights.load(weights_path)
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(seed=seed)
-        self._intersection = IntersectionSearchSpace(
-            include_pruned=bool(pruner_predictions or pruned_last_value)
-        )
+        self._merged = MergedSpace(bool(pruner_predictions or pruned_last_value))
         self._memory = TrialMemory()
         self._failed = FailedTrials()
         self._warned_wide = False  # a space wider than pretraining covered, told once
@@ -131,10 +130,10 @@ class MetaSampler(LockFreePickling, BaseSampler):
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        if self.search_space is not None:
-            with self._lock:
+        with self._lock:
+            if self.search_space is not None:
                 return self._memory.modelled_space(study, dict(self.search_space))
-        return dict(self._intersection.calculate(study))
+            return self._merged.calculate(study)
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
