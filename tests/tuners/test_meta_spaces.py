@@ -1,5 +1,5 @@
-"""The meta tuner on the studies users bring: failed trials, ranges that change between
-trials."""
+"""The meta tuner on the studies users bring: failed trials, ranges that change between trials,
+several objectives."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from hyperlab.errors import InputError
 from hyperlab.tuners.meta import MetaSampler
 from hyperlab.tuners.meta.failures import as_worst, is_failure
 
@@ -124,3 +125,10 @@ def test_a_range_depending_on_another_value_is_steered() -> None:
     study = optuna.create_study(sampler=MetaSampler(seed=0))
     study.optimize(objective, n_trials=20)
     assert study.best_value < 0.05, [t.params for t in study.trials]  # drawn at random: 0.27
+
+
+def test_several_objectives_are_refused_before_a_trial_runs() -> None:
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=MetaSampler(seed=0))
+    with pytest.raises(InputError, match="one objective; this study has 2"):
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]

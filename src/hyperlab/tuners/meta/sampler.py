@@ -138,12 +138,13 @@ class MetaSampler(LockFreePickling, BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        if len(study.directions) > 1:  # refused at the first trial, before any runs
+            raise InputError(
+                f"MetaSampler optimizes one objective; this study has {len(study.directions)} "
+                "(Optuna's TPESampler and NSGAIISampler take several)"
+            )
         if not search_space:
             return {}
-        if len(study.directions) > 1:
-            raise InputError(
-                f"MetaSampler optimizes one objective; this study has {len(study.directions)}"
-            )
         with self._lock:
             enc = self._memory.encoder_for(search_space)
             self._check_width(enc)
