@@ -4,6 +4,7 @@ several objectives."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -132,3 +133,22 @@ def test_several_objectives_are_refused_before_a_trial_runs() -> None:
     with pytest.raises(InputError, match="one objective; this study has 2"):
         study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
     assert [t.state for t in study.trials] == [TrialState.FAIL]
+
+
+def test_a_parameter_drawn_at_random_is_told_once() -> None:
+    """A conditional parameter is never modelled; it was drawn at random without a word."""
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.suggest_categorical("optimizer", ["adam", "sgd"]) == "sgd":
+            return x + trial.suggest_float("momentum", 0, 1) + trial.suggest_float("nesterov", 0, 1)
+        return x
+
+    study = optuna.create_study(sampler=MetaSampler(seed=0))
+    with pytest.warns(UserWarning, match="draws parameter '(momentum|nesterov)' of trial") as got:
+        study.optimize(objective, n_trials=12)
+    assert sum("at random" in str(w.message) for w in got) == 1
+    plain = optuna.create_study(sampler=MetaSampler(seed=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 1, 3), n_trials=4)

@@ -118,6 +118,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self._memory = TrialMemory()
         self._failed = FailedTrials()
         self._warned_wide = False  # a space wider than pretraining covered, told once
+        self._warned_random = False  # a parameter outside the modelled space, told once
         self._lock = threading.Lock()
         if search_space:
             self._check_width(SpaceEncoder(dict(search_space)))
@@ -159,6 +160,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        modelled = self._memory.encoder
+        if modelled is not None and param_name not in modelled.distributions:
+            self._warn_random(param_name, trial.number)
         return self._random.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(
@@ -214,6 +218,21 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 SetupWarning,
                 stacklevel=2,
             )
+
+    def _warn_random(self, name: str, number: int) -> None:
+        """Tell, once, that parameter ``name`` of trial ``number`` is drawn at random."""
+        if self._warned_random:
+            return
+        self._warned_random = True
+        warnings.warn(
+            f"the meta tuner draws parameter {name!r} of trial {number} at random, and will "
+            "for the rest of the study: some finished trials lack it (a conditional parameter) "
+            "or disagree on its choices, kind, log axis or step, so the network does not model "
+            "it (further such parameters are drawn the same way without another warning; "
+            "'tpe' steers each parameter on the trials that have it)",
+            SetupWarning,
+            stacklevel=5,  # the objective's suggest_* call
+        )
 
     def _propose(self, study: Study, trial: FrozenTrial, enc: SpaceEncoder) -> np.ndarray:
         reader = TrialReader(self.pruner_predictions, False, None, self.pruned_last_value)
