@@ -12,6 +12,8 @@ One module per part:
 - ``weights``: the shipped weights and their card;
 - ``predict``: one forward pass from trials to predictive distributions;
 - ``candidates``: the candidate points and the choice among them;
+- ``merged``: the search space modelled when none is given, read from the finished trials;
+- ``failures``: trials that failed, read as the worst score so far;
 - ``sampler``: :class:`MetaSampler`, the Optuna sampler.
 """
 

@@ -7,7 +7,9 @@ best. No start-up
 design: with no trials the network's prior alone ranks the candidates, and every later
 suggestion is conditioned on all trials so far. Nothing is fitted during the study, so a
 suggestion costs one forward pass whatever the number of trials (at most ``max_context``
-trials are read: the best half of them and a random draw of the rest).
+trials are read: the best half of them and a random draw of the rest). A trial that failed,
+returned an infinite value or was pruned with nothing to read joins the context at the worst
+score so far (:mod:`hyperlab.tuners.meta.failures`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from typing import Any
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
@@ -37,6 +38,8 @@ from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
+from hyperlab.tuners.meta.failures import FailedTrials, as_worst
+from hyperlab.tuners.meta.merged import MergedSpace
 from hyperlab.tuners.meta.predict import Prediction, predict
 from hyperlab.tuners.meta.prior import MAX_PARAMS
 from hyperlab.tuners.meta.zoom import inside, stretch, zoom_box
@@ -48,9 +51,10 @@ class MetaSampler(LockFreePickling, BaseSampler):
 
     Args:
         search_space: The distributions to model when known in advance; by default the
-            intersection of the finished trials' spaces (a parameter outside it, such as a
-            conditional one, is sampled at random). A parameter of the given space that a
-            finished trial lacks (another branch's) leaves the modelled space the same way.
+            parameters every finished trial has, a numeric one over the union of the ranges
+            the trials gave it (:mod:`hyperlab.tuners.meta.merged`; a parameter outside, such
+            as a conditional one, is sampled at random). A parameter of the given space that
+            a finished trial lacks (another branch's) leaves the modelled space the same way.
         n_candidates: Random candidates per suggestion; half as many local moves around the
             best trials join them.
         max_context: The most trials the network reads at once (the best half of them and a
@@ -110,11 +114,11 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self._net = weights.load(weights_path)
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(seed=seed)
-        self._intersection = IntersectionSearchSpace(
-            include_pruned=bool(pruner_predictions or pruned_last_value)
-        )
+        self._merged = MergedSpace(bool(pruner_predictions or pruned_last_value))
         self._memory = TrialMemory()
+        self._failed = FailedTrials()
         self._warned_wide = False  # a space wider than pretraining covered, told once
+        self._warned_random = False  # a parameter outside the modelled space, told once
         self._lock = threading.Lock()
         if search_space:
             self._check_width(SpaceEncoder(dict(search_space)))
@@ -127,20 +131,21 @@ class MetaSampler(LockFreePickling, BaseSampler):
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        if self.search_space is not None:
-            with self._lock:
+        with self._lock:
+            if self.search_space is not None:
                 return self._memory.modelled_space(study, dict(self.search_space))
-        return dict(self._intersection.calculate(study))
+            return self._merged.calculate(study)
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        if len(study.directions) > 1:  # refused at the first trial, before any runs
+            raise InputError(
+                f"MetaSampler optimizes one objective; this study has {len(study.directions)} "
+                "(Optuna's TPESampler and NSGAIISampler take several)"
+            )
         if not search_space:
             return {}
-        if len(study.directions) > 1:
-            raise InputError(
-                f"MetaSampler optimizes one objective; this study has {len(study.directions)}"
-            )
         with self._lock:
             enc = self._memory.encoder_for(search_space)
             self._check_width(enc)
@@ -155,6 +160,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        modelled = self._memory.encoder
+        if modelled is not None and param_name not in modelled.distributions:
+            self._warn_random(param_name, trial.number)
         return self._random.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(
@@ -211,14 +219,31 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 stacklevel=2,
             )
 
+    def _warn_random(self, name: str, number: int) -> None:
+        """Tell, once, that parameter ``name`` of trial ``number`` is drawn at random."""
+        if self._warned_random:
+            return
+        self._warned_random = True
+        warnings.warn(
+            f"the meta tuner draws parameter {name!r} of trial {number} at random, and will "
+            "for the rest of the study: some finished trials lack it (a conditional parameter) "
+            "or disagree on its choices, kind, log axis or step, so the network does not model "
+            "it (further such parameters are drawn the same way without another warning; "
+            "'tpe' steers each parameter on the trials that have it)",
+            SetupWarning,
+            stacklevel=5,  # the objective's suggest_* call
+        )
+
     def _propose(self, study: Study, trial: FrozenTrial, enc: SpaceEncoder) -> np.ndarray:
         reader = TrialReader(self.pruner_predictions, False, None, self.pruned_last_value)
         obs, running, unread = self._memory.observations(study, trial, enc, reader)
         transfer = self._memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
         x = np.array([o.x for o in obs]).reshape(len(obs), enc.dim)
         y = np.array([o.y for o in obs])
+        failed = self._failed.points(study, trial, enc)
         # every trial run or running, not only those the context keeps, is never proposed again
-        taken = np.vstack([x, *(np.stack(p) for p in (running, unread) if p)])
+        taken = np.vstack([x, *(np.stack(p) for p in (running, unread, failed) if p)])
+        x, y = as_worst(x, y, failed, running)
         groups = np.zeros(len(y), dtype=int)
         if running and self.running == "best" and len(y):
             x = np.vstack([x, np.stack(running)])

@@ -1,0 +1,87 @@
+"""The search space the meta tuner models when none is given: read from the finished trials.
+
+The parameters every finished trial has (as Optuna's intersection search space), but a
+numeric parameter whose range differs between trials keeps the union of their ranges where
+Optuna's intersection leaves it out: a range that depends on another parameter's value
+(``suggest_int("bottleneck", 4, units)``), or trials added from an earlier study
+(``study.add_trial``) whose range was narrower or wider. Left out, such a parameter would be
+drawn at random for the rest of the study. A value the union proposes outside the range the
+trial asks for is drawn at random for that trial (Optuna's rule for a relative sample).
+
+A parameter whose trials disagree otherwise is left out, as in Optuna: other choices of a
+categorical, an int in one trial and a float in another, a log axis and a linear one, or
+another grid (``step``, or a grid shifted against the other).
+"""
+
+from __future__ import annotations
+
+import math
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.study import Study
+from optuna.trial import TrialState
+
+
+class MergedSpace:
+    """The merged search space of each study (see the module docstring), updated as trials
+    finish.
+
+    Args:
+        include_pruned: Pruned trials count as finished (else only complete ones).
+    """
+
+    def __init__(self, include_pruned: bool) -> None:
+        self._states = (TrialState.COMPLETE, TrialState.PRUNED)[: 2 if include_pruned else 1]
+        self._spaces: dict[str, dict[str, BaseDistribution]] = {}
+        self._scanned: dict[str, set[int]] = {}
+
+    def calculate(self, study: Study) -> dict[str, BaseDistribution]:
+        """The parameters of every finished trial of ``study``, over their merged ranges."""
+        name = study.study_name
+        scanned = self._scanned.setdefault(name, set())
+        space = self._spaces.get(name)
+        for t in study.get_trials(deepcopy=False, states=self._states):
+            if t.number in scanned:
+                continue
+            scanned.add(t.number)
+            if space is None:
+                space = dict(t.distributions)
+                continue
+            space = {
+                p: both
+                for p, dist in space.items()
+                if (both := merge(dist, t.distributions.get(p))) is not None
+            }
+        if space is not None:
+            self._spaces[name] = space
+        return dict(sorted((space or {}).items()))
+
+
+def merge(a: BaseDistribution, b: BaseDistribution | None) -> BaseDistribution | None:
+    """One distribution over the ranges of ``a`` and ``b``, or None when they disagree
+    otherwise (see the module docstring) or ``b`` is missing."""
+    if b is None or a == b:
+        return None if b is None else a
+    if isinstance(a, CategoricalDistribution) or type(a) is not type(b):
+        return None
+    assert isinstance(a, IntDistribution | FloatDistribution)
+    assert isinstance(b, IntDistribution | FloatDistribution)
+    if a.log != b.log or a.step != b.step:
+        return None
+    if a.step is not None and not _on_one_grid(a.low, b.low, a.step):
+        return None
+    low, high = min(a.low, b.low), max(a.high, b.high)
+    if isinstance(a, IntDistribution):
+        return IntDistribution(int(low), int(high), log=a.log, step=int(a.step))
+    return FloatDistribution(low, high, log=a.log, step=a.step)
+
+
+def _on_one_grid(low_a: float, low_b: float, step: float) -> bool:
+    """Whether grids of ``step`` starting at ``low_a`` and ``low_b`` share their points."""
+    cells = (low_a - low_b) / step
+    return math.isclose(cells, round(cells), abs_tol=1e-9)

@@ -1,0 +1,154 @@
+"""The meta tuner on the studies users bring: failed trials, ranges that change between trials,
+several objectives."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from hyperlab.errors import InputError
+from hyperlab.tuners.meta import MetaSampler
+from hyperlab.tuners.meta.failures import as_worst, is_failure
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def _fails_beyond_two(how: str) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        x, y = trial.suggest_float("x", -5, 5), trial.suggest_float("y", -5, 5)
+        if x > 2:  # a learning rate too high to train, say
+            if how == "raise":
+                raise RuntimeError("diverged")
+            if how == "prune":
+                raise optuna.TrialPruned()  # nothing reported
+            return float(how)  # "nan" (Optuna fails the trial) or "inf"
+        return (x - 1) ** 2 + (y - 1) ** 2
+
+    return objective
+
+
+@pytest.mark.parametrize("how", ["nan", "inf", "raise", "prune"])
+def test_a_region_where_trials_fail_is_left_behind(how: str) -> None:
+    """A failed trial left out of the context taught the network nothing: it proposed the
+    same corner again and again (14 of 15 trials failed)."""
+    study = optuna.create_study(sampler=MetaSampler(seed=0))
+    study.optimize(_fails_beyond_two(how), n_trials=15, catch=(RuntimeError,))
+    scored = [t for t in study.trials if t.value is not None and math.isfinite(t.value)]
+    assert len(study.trials) - len(scored) <= 4, [t.params["x"] for t in study.trials]
+
+
+def _trial(state: TrialState, value: float | None, reports: dict[int, float]) -> FrozenTrial:
+    return create_trial(
+        state=state,
+        value=value,
+        params={"x": 0.5},
+        distributions={"x": FloatDistribution(0, 1)},
+        intermediate_values=reports,
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "value", "reports", "failed"),
+    [
+        (TrialState.FAIL, None, {}, True),
+        (TrialState.COMPLETE, math.inf, {}, True),
+        (TrialState.COMPLETE, 0.3, {}, False),
+        (TrialState.PRUNED, None, {}, True),
+        (TrialState.PRUNED, None, {1: math.nan}, True),
+        (TrialState.PRUNED, None, {1: 0.3}, False),  # read at its report, or not at all
+    ],
+)
+def test_which_trials_count_as_failed(
+    state: TrialState, value: float | None, reports: dict[int, float], failed: bool
+) -> None:
+    assert is_failure(_trial(state, value, reports)) is failed
+
+
+def test_a_failed_configuration_run_again_keeps_its_own_score() -> None:
+    x, y = np.array([[0.1], [0.5]]), np.array([1.0, 3.0])
+    failed = [np.array([0.5]), np.array([0.9])]  # 0.5 was retried and scored
+    got_x, got_y = as_worst(x, y, failed, running=[])
+    assert got_x.tolist() == [[0.1], [0.5], [0.9]]
+    assert got_y.tolist() == [1.0, 3.0, 3.0]
+    assert as_worst(x[:0], y[:0], failed, running=[])[0].shape == (0, 1)  # no score yet
+
+
+def _added(study: optuna.Study, space: dict[str, BaseDistribution], params: dict) -> None:
+    study.add_trial(create_trial(params=params, distributions=space, value=1.0))
+
+
+def test_a_range_that_changes_between_trials_is_modelled_over_both() -> None:
+    """Optuna's intersection leaves out a parameter whose range differs between trials (an
+    earlier study's trials added, a range depending on another value): it was drawn at
+    random for the rest of the study."""
+    study = optuna.create_study()
+    old = {
+        "lr": FloatDistribution(1e-4, 1e-2, log=True),
+        "units": IntDistribution(16, 128, step=16),
+        "act": CategoricalDistribution(["relu", "tanh"]),
+        "drop": FloatDistribution(0.0, 0.5, step=0.1),
+        "depth": IntDistribution(1, 4),
+    }
+    new = {
+        "lr": FloatDistribution(1e-5, 1e-2, log=True),
+        "units": IntDistribution(32, 256, step=16),
+        "act": CategoricalDistribution(["relu", "gelu"]),  # other choices: left out
+        "drop": FloatDistribution(0.05, 0.45, step=0.1),  # a shifted grid: left out
+        "depth": IntDistribution(1, 8, log=True),  # a log axis against a linear one: left out
+    }
+    _added(study, old, {"lr": 1e-3, "units": 64, "act": "relu", "drop": 0.2, "depth": 2})
+    _added(study, new, {"lr": 1e-5, "units": 256, "act": "gelu", "drop": 0.25, "depth": 4})
+    space = MetaSampler(seed=0).infer_relative_search_space(study, study.trials[-1])
+    assert space == {
+        "lr": FloatDistribution(1e-5, 1e-2, log=True),
+        "units": IntDistribution(16, 256, step=16),
+    }
+
+
+def test_a_range_depending_on_another_value_is_steered() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        units = trial.suggest_int("units", 16, 256)
+        neck = trial.suggest_int("bottleneck", 4, units)
+        return ((units - 200) / 100) ** 2 + ((neck - 20) / 50) ** 2
+
+    study = optuna.create_study(sampler=MetaSampler(seed=0))
+    study.optimize(objective, n_trials=20)
+    assert study.best_value < 0.05, [t.params for t in study.trials]  # drawn at random: 0.27
+
+
+def test_several_objectives_are_refused_before_a_trial_runs() -> None:
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=MetaSampler(seed=0))
+    with pytest.raises(InputError, match="one objective; this study has 2"):
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+
+
+def test_a_parameter_drawn_at_random_is_told_once() -> None:
+    """A conditional parameter is never modelled; it was drawn at random without a word."""
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.suggest_categorical("optimizer", ["adam", "sgd"]) == "sgd":
+            return x + trial.suggest_float("momentum", 0, 1) + trial.suggest_float("nesterov", 0, 1)
+        return x
+
+    study = optuna.create_study(sampler=MetaSampler(seed=0))
+    with pytest.warns(UserWarning, match="draws parameter '(momentum|nesterov)' of trial") as got:
+        study.optimize(objective, n_trials=12)
+    assert sum("at random" in str(w.message) for w in got) == 1
+    plain = optuna.create_study(sampler=MetaSampler(seed=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 1, 3), n_trials=4)
