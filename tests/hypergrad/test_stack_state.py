@@ -187,3 +187,34 @@ def test_a_non_finite_jacobian_or_hypergradient_loads_as_a_run_records_one() -> 
     assert math.isnan(fresh.hyper_state["jac"][1]["0:lr"]["beta2"])
     _run(model, fresh, x, y, 1)
     assert all(math.isfinite(v) for v in fresh.hyperparameters().values())
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda values: values[:2], r"\['values'\] is list .*not a list of one mapping per level"),
+        (lambda values: [*values, {}], r"\['values'\] is list .*not a list of one mapping per lev"),
+        (
+            lambda values: [values[0], {**values[1], "rho": 0.1}, values[2]],
+            r"\['values'\]\[1\] names \['beta1', 'beta2', 'eps', 'lr', 'rho', 'weight_decay'\], "
+            r"not the hyperparameters of level 1, adam: \['beta1', 'beta2', 'eps', 'lr', 'weig",
+        ),
+        (
+            lambda values: [values[0], {"lr": 0.1}, values[2]],
+            r"\['values'\]\[1\] names \['lr'\], not the hyperparameters of level 1, adam",
+        ),
+    ],
+)
+def test_values_of_another_length_or_names_in_a_state_saved_for_these_levels_are_named(
+    change: Any, said: str
+) -> None:
+    """They were refused as "this state is of another stack (levels L); this optimizer's
+    levels are L", the same levels twice: the state's own record of its levels matched."""
+    model, saved = _saved()
+    saved["hyper_state"]["values"] = change(saved["hyper_state"]["values"])
+    fresh = stack(*LEVELS)(model.parameters())
+    before = copy.deepcopy(fresh.state_dict())
+    where = r"^StackedOptimizer\.load_state_dict: the state's hyper_state"
+    with pytest.raises(InputError, match=rf"{where}{said}.*nothing was loaded$"):
+        fresh.load_state_dict(saved)
+    assert fresh.state_dict() == before and fresh.history == []

@@ -97,3 +97,25 @@ def test_a_bool_tensor_is_no_rate() -> None:
         AdamHD([_weights()], lr=torch.tensor(True))
     with pytest.raises(InputTypeError, match="lr must be a real number"):
         HyperSGD(lr=torch.tensor(True))
+
+
+@pytest.mark.parametrize(
+    ("plain", "make"),
+    [
+        (lambda params: torch.optim.Adam(params, lr=_rate()), lambda params: AdamHD(params)),
+        (lambda params: torch.optim.SGD(params, lr=_rate()), lambda params: SGDHD(params)),
+    ],
+)
+def test_a_torch_optim_state_with_a_tensor_rate_loads_and_its_rate_is_a_float(
+    plain: Callable[[Any], torch.optim.Optimizer], make: Callable[[Any], torch.optim.Optimizer]
+) -> None:
+    """``torch.optim.Adam(params, lr=torch.tensor(0.01))``'s state, loaded into AdamHD, was
+    refused with "lr must be a number, got tensor(0.0100)" (a stack loaded it)."""
+    w = _weights()
+    given = plain([w])
+    _train(given, w, steps=2)
+    opt = make([w])
+    opt.load_state_dict(given.state_dict())
+    assert type(opt.param_groups[0]["lr"]) is float and opt.param_groups[0]["lr"] == RATE
+    _train(opt, w, steps=2)
+    assert type(opt.param_groups[0]["lr"]) is float

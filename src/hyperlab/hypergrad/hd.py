@@ -271,6 +271,7 @@ class HDOptimizer(Optimizer):
             super().load_state_dict(state_dict)
             self.per_group = per_group  # (a global rate needs groups of the same settings)
             for group in self.param_groups:
+                group["lr"] = read_lr(group["lr"])  # (a torch.optim state's tensor: its float)
                 self._check_group(group)
         except Exception:  # a refused state leaves the optimizer as it was
             self.param_groups[:], self.state, self.per_group = before

@@ -245,7 +245,7 @@ class StackedOptimizer(Optimizer):
             ours = [sorted(lv.values()) for lv in self.levels]
             check_levels(hyper, ours, self._describe())
             check_moments(type(self).__name__, hyper, len(self.levels))
-            check_values(type(self).__name__, hyper, [lv.name for lv in self.levels])
+            check_values(type(self).__name__, hyper, [lv.name for lv in self.levels], ours)
         groups = state_dict.get("param_groups")
         # (a state saved before nesterov and dampening were kept in the groups loads too)
         needed = [k for k in self.defaults if k not in ("nesterov", *UNSUPPORTED)]

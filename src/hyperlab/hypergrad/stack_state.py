@@ -38,11 +38,11 @@ def check_levels(hyper: Any, ours: list[list[str]], described: list[list[Any]]) 
     values = hyper.get("values") if isinstance(hyper, dict) else None
     dicts = values if isinstance(values, list) else []
     shaped = isinstance(values, list) and all(isinstance(v, dict) for v in dicts)
-    theirs = [sorted(v) for v in dicts] if shaped else None
+    theirs = [sorted(v, key=str) for v in dicts] if shaped else None
     saved = hyper.get("levels") if isinstance(hyper, dict) else None
-    # (values that are not one mapping per level, in a state saved for these levels, are
-    # refused by name in check_values)
-    if (saved is not None and saved != described) or ((shaped or saved is None) and theirs != ours):
+    # (values that are not one mapping per level of its hyperparameters, in a state saved for
+    # these levels, are refused by name in check_values)
+    if (saved is not None and saved != described) or (saved is None and theirs != ours):
         raise InputError(
             f"this state is of another stack (levels {saved or theirs}); this "
             f"optimizer's levels are {described}"
@@ -83,17 +83,25 @@ def check_moments(owner: str, hyper: dict[str, Any], height: int) -> None:
                 _check_moment(f"{where}[{slot!r}][{key!r}]", key, value)
 
 
-def check_values(owner: str, hyper: dict[str, Any], names: list[str]) -> None:
+def check_values(
+    owner: str, hyper: dict[str, Any], names: list[str], ours: list[list[str]]
+) -> None:
     """Refuse a hyper state whose levels' ``values``, ``jac`` or ``hypergrads`` are not what a
     run records (they loaded, and the next step failed inside, or went on with a NaN rate):
     ``values`` one mapping per level (``names``, each level's kind) of its hyperparameters'
-    current settings, finite numbers >= 0 (a momentum or a beta below 1); ``jac`` one mapping
-    per level of slot -> hyperparameter -> number; ``hypergrads`` a mapping of name ->
-    number. A Jacobian or hypergradient of NaN or infinity loads: a run records one (a NaN
-    gradient, a ``v`` that overflowed), and skips it before it moves anything. Run after
-    :func:`check_levels`, which refuses values of other hyperparameters."""
+    current settings (``ours``: each level's sorted hyperparameter names), finite numbers >= 0
+    (a momentum or a beta below 1); ``jac`` one mapping per level of slot -> hyperparameter ->
+    number; ``hypergrads`` a mapping of name -> number. A Jacobian or hypergradient of NaN or
+    infinity loads: a run records one (a NaN gradient, a ``v`` that overflowed), and skips it
+    before it moves anything. Run after :func:`check_levels`, which refuses a state saved for
+    other levels."""
     owner = f"{owner}.load_state_dict: the state's hyper_state"
     for k, level in enumerate(_per_level(owner, hyper, "values", names)):
+        if sorted(level, key=str) != ours[k]:
+            raise InputError(
+                f"{owner}['values'][{k}] names {sorted(level, key=str)}, not the "
+                f"hyperparameters of level {k}, {names[k]}: {ours[k]}; nothing was loaded"
+            )
         for key, value in level.items():
             _check_value(f"{owner}['values'][{k}][{key!r}]", f"level {k}, {names[k]}", key, value)
     for k, level in enumerate(_per_level(owner, hyper, "jac", names)):
