@@ -88,7 +88,8 @@ def _from_result(paths: list[Path], trials: int) -> dict[tuple[str, str, int], d
 
 def _stored_tasks(paths: list[Path]) -> list[str]:
     """The problems the results files ran, in their order (the first file's first)."""
-    tasks = [t for path in paths for t in json.loads(path.read_text())["tasks"]]
+    stored = [json.loads(path.read_text()) for path in paths]
+    tasks = [t for d in stored for t in d.get("tasks") or [r["task"] for r in d["runs"]]]
     return list(dict.fromkeys(tasks))
 
 

@@ -37,7 +37,7 @@ def _setting(url: str, name: str) -> str:
         ("?connect_timeout=30&options=-c%20statement_timeout%3D5s", {}, "5s", "30"),
         ("?options=-c%20statement_timeout%3D0", {}, "0", "10"),  # none, asked for
         ("?options=", {}, "0", "10"),  # none: an empty options (a pooler in transaction mode)
-        # options that set something else took ours away
+        # options that set something else keep ours (as startup options they took it away)
         ("?options=-c%20work_mem%3D8MB", {}, "1min", "10"),
         # and so do libpq's environment variables (the driver reads them)
         ("", {"PGOPTIONS": "-c statement_timeout=7s", "PGCONNECT_TIMEOUT": "20"}, "7s", None),

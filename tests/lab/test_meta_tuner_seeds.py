@@ -41,7 +41,7 @@ def test_missing_seeds_below_run_from_seed_are_named_with_the_command_that_runs_
     monkeypatch.setattr(sys, "argv", [script, *given, "--run-from-seed", "102"])
     with pytest.raises(SystemExit) as stop:
         bench.main()
-    assert "set aside and run again" in capsys.readouterr().out  # (what made seed 100 stale)
+    assert "set aside, not reused" in capsys.readouterr().out  # (what made seed 100 stale)
     assert str(stop.value) == (
         "cannot summarize: no reusable run of\n"
         "  branin tpe: seeds 100, 101\n"

@@ -110,7 +110,7 @@ def test_a_panel_runs_again_what_an_older_default_made_and_says_so(
     runs = panel(board, cache)
     out = capsys.readouterr().out
     assert (
-        f"{label}: 2 cached runs set aside and run again, made with other options: tuner 'tpe' "
+        f"{label}: 2 cached runs set aside, not reused (the command runs again those it needs), made with other options: tuner 'tpe' "
         "option constant_liar was False, now True"
     ) in out
     assert out.count(" seed ") == 2 and "random" not in out  # random's reused
@@ -162,7 +162,7 @@ def test_the_meta_benchmark_runs_a_label_again_under_other_options(
     other = bench._cached(cache, 3, {"tpe-x": "tpe"}, {"constant_liar": True})
     assert list(other) == [("branin", "random", 100)]
     assert capsys.readouterr().out == (
-        "tpe-x: 2 cached runs set aside and run again, made with other options: tuner 'tpe' "
+        "tpe-x: 2 cached runs set aside, not reused (the command runs again those it needs), made with other options: tuner 'tpe' "
         "option constant_liar was False, now True\n"
     )
 

@@ -53,7 +53,7 @@ def test_a_changed_tuner_default_runs_the_arm_again_and_says_so(
     rows = bench.run_all(args)
     out = capsys.readouterr().out
     assert out.splitlines()[0] == (
-        "tpe-median: 1 cached run set aside and run again, made with other options: tuner "
+        "tpe-median: 1 cached run set aside, not reused (the command runs again those it needs), made with other options: tuner "
         "'tpe' option constant_liar was False, now True"
     )
     assert "wine-mlp tpe-median seed 0" in out and "asha" not in out.replace("tpe-median", "")
@@ -92,7 +92,7 @@ def test_another_interval_sets_a_population_run_aside_and_old_lines_are_reused(
     kept = bench.cached_runs(cache, 4, expected)
     assert list(kept) == [("wine-mlp", "pbt-4", 1)]
     assert capsys.readouterr().out.splitlines() == [
-        "pbt-4: 1 cached run set aside and run again, made with other options: tuner 'pbt' "
+        "pbt-4: 1 cached run set aside, not reused (the command runs again those it needs), made with other options: tuner 'pbt' "
         "option interval was None, now 1",
         f"1 cached run in {cache} carries no record of the options that made it and is reused "
         f"as it is (delete {cache} to run it again)",

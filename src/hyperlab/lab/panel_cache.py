@@ -187,6 +187,6 @@ def _aside_line(label: str, found: list[list[str]]) -> str:
     reasons = list(dict.fromkeys(phrase for run in found for phrase in run))
     n = len(found)
     return (
-        f"{label}: {n} cached run{'s' if n != 1 else ''} set aside and run again, made with "
-        f"other options: {'; '.join(reasons)}"
+        f"{label}: {n} cached run{'s' if n != 1 else ''} set aside, not reused (the command "
+        f"runs again those it needs), made with other options: {'; '.join(reasons)}"
     )
