@@ -12,6 +12,8 @@ One module per part:
 - ``weights``: the shipped weights and their card;
 - ``predict``: one forward pass from trials to predictive distributions;
 - ``candidates``: the candidate points and the choice among them;
+- ``zoom``: the closer look at the region around the best trials (option ``zoom``);
+- ``escape``: suggestions away from the best trial (option ``escape``, off by default);
 - ``sampler``: :class:`MetaSampler`, the Optuna sampler.
 """
 
