@@ -19,6 +19,7 @@ from hyperlab.tuners.meta import MetaSampler, PFNConfig
 from hyperlab.tuners.meta import weights as meta_weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.calibration import coverage
+from hyperlab.tuners.meta.escape import RADIUS, START
 from hyperlab.tuners.meta.prior import TableProblems, _gp_kernel, gp_batch
 from hyperlab.tuners.meta.scores import ScoreScale
 from hyperlab.tuners.meta.training import TrainingPlan, train
@@ -367,6 +368,10 @@ def test_transfer_studies_may_come_as_one_comma_separated_string() -> None:
         ({"quantile": 0.7}, InputError, "quantile"),
         ({"zoom": -1}, InputError, "zoom"),
         ({"zoom": True}, InputError, "zoom"),
+        ({"escape": 1}, InputError, "escape must be 0 .* got 1"),
+        ({"escape": -2}, InputError, "escape"),
+        ({"escape": True}, InputError, "escape"),
+        ({"escape": 2.5}, InputError, "escape"),
         ({"weights_path": 123}, InputTypeError, "weights_path must be a path .* got 123"),
     ],
 )
@@ -445,6 +450,49 @@ def test_zooming_goes_on_past_the_context_limit() -> None:
         x = enc.encode([t.params for t in before])
         lo, hi = zoom_box(enc, x, np.array([t.value for t in before]))
         assert inside(enc.encode([study.trials[k].params]), lo, hi).all()
+
+
+# ------------------------------------------------------------------------------- escaping
+#: ``_smooth``'s first 22 trials under ``MetaSampler(seed=0, n_candidates=64)`` as the sampler
+#: suggested them before ``escape`` existed (commit d092876): x, log10(lr), n.
+BEFORE_ESCAPE = [
+    (0.2929, -1.8544, 5), (-0.4214, -3.8216, 4), (1.9838, -1.0015, 7), (3.0, -2.2597, 3),
+    (-3.0, -1.1608, 8), (0.0656, -2.6406, 4), (1.5363, -2.1654, 7), (0.9232, -2.3478, 7),
+    (0.4977, -1.5381, 6), (0.2789, -1.4219, 3), (0.4781, -2.214, 6), (0.3378, -2.2122, 7),
+    (0.5461, -2.0696, 5), (0.6539, -2.0695, 5), (0.8935, -2.1289, 5), (1.7944, -2.3401, 4),
+    (0.8814, -2.1441, 5), (1.5165, -2.1588, 4), (1.0395, -2.1628, 5), (1.4146, -2.2739, 5),
+    (1.1304, -2.0634, 5), (1.8407, -2.0829, 5),
+]  # fmt: skip
+
+
+def _smooth_path(**options: object) -> list[optuna.trial.FrozenTrial]:
+    study = optuna.create_study(sampler=MetaSampler(seed=0, n_candidates=64, **options))
+    study.optimize(_smooth, n_trials=len(BEFORE_ESCAPE))
+    return study.trials
+
+
+def _rounded(trials: list[optuna.trial.FrozenTrial]) -> list[tuple[float, float, int]]:
+    return [
+        (round(t.params["x"], 4), round(math.log10(t.params["lr"]), 4), t.params["n"])
+        for t in trials
+    ]
+
+
+def test_escape_off_suggests_what_the_sampler_suggested_before_it_existed() -> None:
+    assert _rounded(_smooth_path()) == BEFORE_ESCAPE
+    assert _rounded(_smooth_path(escape=0)) == BEFORE_ESCAPE
+
+
+def test_an_escaping_suggestion_lies_away_from_the_best_trial_before_it() -> None:
+    trials = _smooth_path(escape=2)
+    enc = SpaceEncoder(dict(trials[0].distributions))
+    assert _rounded(trials[: START + 1]) == BEFORE_ESCAPE[: START + 1]  # none before START
+    for k in range(START + 1, len(trials), 2):  # even counts from START on: escapes
+        before = trials[:k]
+        best = enc.encode([min(before, key=lambda t: t.value).params])[0]
+        here = enc.encode([trials[k].params])[0]
+        assert np.abs(here - best).max() > RADIUS, k
+    assert _rounded(trials[START + 1 :]) != BEFORE_ESCAPE[START + 1 :]
 
 
 def test_a_trial_pruned_without_a_prediction_is_never_proposed_again() -> None:

@@ -14,6 +14,8 @@ One module per part:
 - ``candidates``: the candidate points and the choice among them;
 - ``merged``: the search space modelled when none is given, read from the finished trials;
 - ``failures``: trials that failed, read as the worst score so far;
+- ``zoom``: the closer look at the region around the best trials (option ``zoom``);
+- ``escape``: suggestions away from the best trial (option ``escape``, off by default);
 - ``sampler``: :class:`MetaSampler`, the Optuna sampler.
 """
 

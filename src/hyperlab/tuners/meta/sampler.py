@@ -38,6 +38,7 @@ from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
+from hyperlab.tuners.meta.escape import away, escaping, numeric_columns, rank_away_first
 from hyperlab.tuners.meta.failures import FailedTrials, as_worst
 from hyperlab.tuners.meta.merged import MergedSpace
 from hyperlab.tuners.meta.predict import Prediction, predict
@@ -79,6 +80,15 @@ class MetaSampler(LockFreePickling, BaseSampler):
             closer: the network reads only the trials in a box around the best ones,
             stretched to fill its whole input range, and candidates are drawn in the box
             (:mod:`hyperlab.tuners.meta.zoom`); ``0`` never zooms.
+        escape: From 15 finished trials on, each suggestion made when the number of
+            finished trials is a multiple of ``escape`` looks away from the best trial: it is
+            not zoomed, and it takes a candidate farther than 0.25 of a side (encoded) from
+            the best trial on at least one numeric parameter, its local moves starting from
+            the best trials that far away; the network still reads every trial
+            (:mod:`hyperlab.tuners.meta.escape`). ``0`` (default) never; otherwise an int
+            >= 2. A development option against a study settling in one basin of a
+            low-dimensional problem; not measured beyond the development problems of
+            ``docs/decisions/meta-tuner.md``.
         seed: Seed of every random choice.
     """
 
@@ -96,6 +106,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         acquisition: str = "quantile",
         quantile: float = 0.1,
         zoom: int = 15,
+        escape: int = 0,
         seed: int | None = None,
     ) -> None:
         self.search_space = search_space
@@ -109,6 +120,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self.acquisition = acquisition
         self.quantile = quantile
         self.zoom = zoom
+        self.escape = escape
         self.seed = seed
         self._check()
         self._net = weights.load(weights_path)
@@ -186,6 +198,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise InputError(f"{name} must be an int >= {least}, got {value!r}")
+        e = self.escape
+        if isinstance(e, bool) or not isinstance(e, int) or e < 0 or e == 1:
+            raise InputError(f"escape must be 0 (never) or an int >= 2, got {e!r}")
         if self.acquisition not in ("quantile", "ei"):
             raise InputError(f"acquisition must be 'quantile' or 'ei', got {self.acquisition!r}")
         q = self.quantile
@@ -241,6 +256,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         x = np.array([o.x for o in obs]).reshape(len(obs), enc.dim)
         y = np.array([o.y for o in obs])
         failed = self._failed.points(study, trial, enc)
+        flee = self._flee(enc, x, y)
         # every trial run or running, not only those the context keeps, is never proposed again
         taken = np.vstack([x, *(np.stack(p) for p in (running, unread, failed) if p)])
         x, y = as_worst(x, y, failed, running)
@@ -256,8 +272,11 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 y = np.concatenate([y, [r.y for r in rows]])
                 groups = np.concatenate([groups, np.full(len(rows), i)])
         x, y, groups = x[: self.max_context], y[: self.max_context], groups[: self.max_context]
-        anchors = x[np.argsort(y)[:5]] if len(y) else np.zeros((0, enc.dim))
-        box = self._box(enc, x[groups == 0], y[groups == 0], finished=len(obs))
+        if flee:
+            anchors, box = self._anchors_away(x, y, *flee), None
+        else:
+            anchors = x[np.argsort(y)[:5]] if len(y) else np.zeros((0, enc.dim))
+            box = self._box(enc, x[groups == 0], y[groups == 0], finished=len(obs))
         if box is not None:
             keep = inside(x, *box)
             x, y, groups = stretch(x[keep], *box), y[keep], groups[keep]
@@ -266,7 +285,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
             model = self._net.model
             seen = cands if box is None else stretch(cands, *box)
             pred = predict(model, x, y, seen, groups)
-            return _acquisition(model.bars, pred, self.acquisition, float(self.quantile))
+            values = _acquisition(model.bars, pred, self.acquisition, float(self.quantile))
+            return rank_away_first(values, away(cands, *flee)) if flee else values
 
         return choose(enc, score, anchors, taken, self.n_candidates, self._rng, box)
 
@@ -279,6 +299,24 @@ class MetaSampler(LockFreePickling, BaseSampler):
             return None
         box = zoom_box(enc, x, y)
         return box if inside(x, *box).sum() >= 5 else None
+
+    def _flee(
+        self, enc: SpaceEncoder, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The best finished trial and the numeric columns, when this suggestion escapes
+        (see ``escape``; ``x, y``: every finished trial of the study), else None."""
+        numeric = numeric_columns(enc)
+        if not escaping(self.escape, len(y)) or not numeric.any():
+            return None
+        return x[int(np.argmin(y))], numeric
+
+    @staticmethod
+    def _anchors_away(
+        x: np.ndarray, y: np.ndarray, best: np.ndarray, numeric: np.ndarray
+    ) -> np.ndarray:
+        """The best 5 rows of the context ``x, y`` away from the best trial."""
+        far = away(x, best, numeric)
+        return x[far][np.argsort(y[far])[:5]]
 
     def _select(
         self, x: np.ndarray, y: np.ndarray, groups: np.ndarray
