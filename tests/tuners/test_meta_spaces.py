@@ -19,8 +19,8 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from hyperlab.errors import InputError
+from hyperlab.tuners.failed_trials import as_worst, is_failure
 from hyperlab.tuners.meta import MetaSampler
-from hyperlab.tuners.meta.failures import as_worst, is_failure
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.feedback import predicted_final
-from hyperlab.tuners.neural.observations import encode_trial
+from hyperlab.tuners.trial_points import encode_trial
 
 
 def is_failure(t: FrozenTrial) -> bool:
