@@ -16,6 +16,10 @@ The three classic objections to neural surrogates are answered by design:
   regularization by maximizing the evidence; width, depth and training steps are fixed to
   robust values whose influence ``benchmarks/surrogate_sensitivity.py`` measures.
 
+A trial that failed (raised, returned NaN or infinity, or was pruned with nothing to read)
+joins the training data at the worst score so far (:mod:`hyperlab.tuners.failed_trials`), so
+the surrogate learns to leave the region it failed in.
+
 This module ties the loop together; its parts live beside it: ``settings`` (option checks),
 ``design`` (the start-up design), ``observations`` (trials as training data, and what is
 remembered between suggestions), ``fitting`` (the surrogate's inputs and fit) and
@@ -40,6 +44,7 @@ from hyperlab.errors import InputError
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.surrogates import Surrogate, make_acquisition
+from hyperlab.tuners.failed_trials import FailedTrials
 from hyperlab.tuners.neural.design import startup_size
 from hyperlab.tuners.neural.fitting import (
     OWN_STUDY,
@@ -47,6 +52,7 @@ from hyperlab.tuners.neural.fitting import (
     Row,
     TrainingSet,
     as_rows,
+    failed_rows,
     fit_with_running,
     make_model,
     training_set,
@@ -181,6 +187,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         self._space_known = False
         self._model: Surrogate | None = None
         self._memory = TrialMemory()
+        self._failed = FailedTrials()
 
     # ------------------------------------------------------------------ Optuna's contract
     def reseed_rng(self) -> None:
@@ -269,7 +276,8 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         )
         obs, running, unread = memory.observations(study, trial, enc, reader)
         transfer = memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
-        x_new = self._choose(study, trial, enc, obs, (running, unread), transfer)
+        failed = self._failed.points(study, trial, enc)
+        x_new = self._choose(study, trial, enc, obs, (running, unread, failed), transfer)
         memory.proposed[(study.study_name, trial.number)] = x_new
         return enc.decode(x_new[None, :])[0]
 
@@ -279,13 +287,13 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         trial: FrozenTrial,
         enc: SpaceEncoder,
         obs: list[Observation],
-        points: tuple[list[np.ndarray], list[np.ndarray]],
+        points: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
         transfer: list[list[Observation]],
     ) -> np.ndarray:
         """The next point ``(d,)``: from the start-up design, at random, or the surrogate's
-        (``points``: those of the running trials, and of finished trials that gave no
-        observation)."""
-        running, unread = points
+        (``points``: those of the running trials, of finished trials that gave no
+        observation, and of failed trials, which join the data at the worst score)."""
+        running, unread, failed = points
         layout = InputLayout(bool(self.multi_fidelity), len(transfer))
         rows = as_rows(obs, transfer, self.max_budget)
         full = [r for r in rows if r.fraction >= 1.0 and r.study == OWN_STUDY]
@@ -300,7 +308,8 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             return enc.random(1, self._rng)[0]
         if not layout.use_budget:
             rows = [r for r in rows if r.fraction >= 1.0]
-        taken = [o.x for o in obs] + [r.x for r in full] + list(running) + list(unread)
+        rows = rows + failed_rows(full, failed, running)
+        taken = [o.x for o in obs] + [r.x for r in full] + [*running, *unread, *failed]
         return self._fit_and_propose(enc, layout, training_set(rows, full, layout), running, taken)
 
     def _fallback_rows(self, study: Study, enc: SpaceEncoder, needed: int) -> list[Row] | None:
