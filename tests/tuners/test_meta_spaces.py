@@ -143,7 +143,8 @@ def _added(study: optuna.Study, space: dict[str, BaseDistribution], params: dict
     study.add_trial(create_trial(params=params, distributions=space, value=1.0))
 
 
-def test_a_range_that_changes_between_trials_is_modelled_over_both() -> None:
+@pytest.mark.parametrize("tuner", TUNERS)
+def test_a_range_that_changes_between_trials_is_modelled_over_both(tuner: str) -> None:
     """Optuna's intersection leaves out a parameter whose range differs between trials (an
     earlier study's trials added, a range depending on another value): it was drawn at
     random for the rest of the study."""
@@ -164,22 +165,39 @@ def test_a_range_that_changes_between_trials_is_modelled_over_both() -> None:
     }
     _added(study, old, {"lr": 1e-3, "units": 64, "act": "relu", "drop": 0.2, "depth": 2})
     _added(study, new, {"lr": 1e-5, "units": 256, "act": "gelu", "drop": 0.25, "depth": 4})
-    space = MetaSampler(seed=0).infer_relative_search_space(study, study.trials[-1])
+    space = TUNERS[tuner]().infer_relative_search_space(study, study.trials[-1])
     assert space == {
         "lr": FloatDistribution(1e-5, 1e-2, log=True),
         "units": IntDistribution(16, 256, step=16),
     }
 
 
-def test_a_range_depending_on_another_value_is_steered() -> None:
-    def objective(trial: optuna.Trial) -> float:
-        units = trial.suggest_int("units", 16, 256)
-        neck = trial.suggest_int("bottleneck", 4, units)
-        return ((units - 200) / 100) ** 2 + ((neck - 20) / 50) ** 2
+def _bottleneck(trial: optuna.Trial) -> float:
+    units = trial.suggest_int("units", 16, 256)
+    neck = trial.suggest_int("bottleneck", 4, units)
+    return ((units - 200) / 100) ** 2 + ((neck - 20) / 50) ** 2
 
+
+def test_a_range_depending_on_another_value_is_steered() -> None:
     study = optuna.create_study(sampler=MetaSampler(seed=0))
-    study.optimize(objective, n_trials=20)
+    study.optimize(_bottleneck, n_trials=20)
     assert study.best_value < 0.05, [t.params for t in study.trials]  # drawn at random: 0.27
+
+
+@pytest.mark.parametrize("tuner", TUNERS)
+def test_a_range_depending_on_another_value_is_modelled_without_a_warning(tuner: str) -> None:
+    """Left out of the modelled space, ``bottleneck`` was drawn at random for the whole study
+    (neural warned so); a value proposed above the trial's ``units`` is drawn at random for
+    that trial alone, and says nothing."""
+    sampler = TUNERS[tuner]()
+    study = optuna.create_study(sampler=sampler)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study.optimize(_bottleneck, n_trials=8)
+    assert not [w for w in caught if "'bottleneck'" in str(w.message)]
+    space = sampler.infer_relative_search_space(study, study.trials[-1])
+    highest = max(t.params["units"] for t in study.trials)
+    assert space["bottleneck"] == IntDistribution(4, highest)
 
 
 def test_several_objectives_are_refused_before_a_trial_runs() -> None:
