@@ -12,11 +12,15 @@ One module per part:
 - ``weights``: the shipped weights and their card;
 - ``predict``: one forward pass from trials to predictive distributions;
 - ``candidates``: the candidate points and the choice among them;
-- ``merged``: the search space modelled when none is given, read from the finished trials;
-- ``failures``: trials that failed, read as the worst score so far;
 - ``zoom``: the closer look at the region around the best trials (option ``zoom``);
 - ``escape``: suggestions away from the best trial (option ``escape``, off by default);
 - ``sampler``: :class:`MetaSampler`, the Optuna sampler.
+
+It reads a study's trials with modules it shares with the neural tuner:
+``hyperlab.tuners.merged_space`` (the search space modelled when none is given),
+``hyperlab.tuners.failed_trials`` (trials that failed, read as the worst score so far),
+``hyperlab.tuners.trial_points`` (a trial as an encoded point) and
+``hyperlab.tuners.neural.observations`` (a trial as an observation).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ suggestion is conditioned on all trials so far. Nothing is fitted during the stu
 suggestion costs one forward pass whatever the number of trials (at most ``max_context``
 trials are read: the best half of them and a random draw of the rest). A trial that failed,
 returned an infinite value or was pruned with nothing to read joins the context at the worst
-score so far (:mod:`hyperlab.tuners.meta.failures`).
+score so far (:mod:`hyperlab.tuners.failed_trials`).
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from hyperlab.errors import (
 )
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
+from hyperlab.tuners.failed_trials import FailedTrials, as_worst
+from hyperlab.tuners.merged_space import MergedSpace
 from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
 from hyperlab.tuners.meta.escape import away, escaping, numeric_columns, rank_away_first
-from hyperlab.tuners.meta.failures import FailedTrials, as_worst
-from hyperlab.tuners.meta.merged import MergedSpace
 from hyperlab.tuners.meta.predict import Prediction, predict
 from hyperlab.tuners.meta.prior import MAX_PARAMS
 from hyperlab.tuners.meta.zoom import inside, stretch, zoom_box
@@ -53,7 +53,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
     Args:
         search_space: The distributions to model when known in advance; by default the
             parameters every finished trial has, a numeric one over the union of the ranges
-            the trials gave it (:mod:`hyperlab.tuners.meta.merged`; a parameter outside, such
+            the trials gave it (:mod:`hyperlab.tuners.merged_space`; a parameter outside, such
             as a conditional one, is sampled at random). A parameter of the given space that
             a finished trial lacks (another branch's) leaves the modelled space the same way.
         n_candidates: Random candidates per suggestion; half as many local moves around the

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from hyperlab.surrogates import Surrogate, make_surrogate
+from hyperlab.tuners.failed_trials import as_worst
 from hyperlab.tuners.neural.observations import Observation
 
 #: Target transform of each surrogate when the sampler is given none: the Yeo-Johnson
@@ -81,6 +82,18 @@ def as_rows(
     finite = [o.budget for o, _ in tagged if math.isfinite(o.budget)]
     full = float(max_budget) if max_budget is not None else max(finite, default=1.0)
     return [Row(o.x, o.y, o.noise, min(o.budget / full, 1.0), k) for o, k in tagged]
+
+
+def failed_rows(
+    full: Sequence[Row], failed: list[np.ndarray], running: list[np.ndarray]
+) -> list[Row]:
+    """The points of failed trials as full-budget rows of the study at the worst score of its
+    full-budget rows ``full`` (none while it has none; none that a row of ``full`` or a
+    ``running`` point repeats: see :func:`hyperlab.tuners.failed_trials.as_worst`)."""
+    if not failed or not full:
+        return []
+    x, y = as_worst(np.stack([r.x for r in full]), np.array([r.y for r in full]), failed, running)
+    return [Row(p, float(v), 0.0, 1.0, OWN_STUDY) for p, v in zip(x[len(full) :], y[len(full) :])]
 
 
 @dataclass

@@ -24,10 +24,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import sign as direction_sign
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError, SettingError, listed
+from hyperlab.errors import InputTypeError, SettingError, listed
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.feedback import predicted_final
 from hyperlab.tuners.neural.design import SobolDesign
+from hyperlab.tuners.trial_points import encode_trial
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -101,25 +102,6 @@ def trial_budget(t: FrozenTrial) -> float:
     if t.intermediate_values:
         return float(max(max(t.intermediate_values), 1))
     return math.inf
-
-
-def encode_trial(enc: SpaceEncoder, t: FrozenTrial) -> np.ndarray | None:
-    """The encoded parameters of ``t``, or None when it lacks one or holds one out of range."""
-    params = t.params
-    for name, dist in enc.distributions.items():
-        if name not in params:
-            return None
-        own = t.distributions.get(name)
-        if own is not None and own != dist:
-            try:
-                if not dist._contains(dist.to_internal_repr(params[name])):
-                    return None
-            except (ValueError, TypeError):
-                return None
-    try:
-        return enc.encode([params])[0]
-    except (InputError, InputTypeError):
-        return None
 
 
 def largest_budget_rows(

@@ -16,6 +16,10 @@ The three classic objections to neural surrogates are answered by design:
   regularization by maximizing the evidence; width, depth and training steps are fixed to
   robust values whose influence ``benchmarks/surrogate_sensitivity.py`` measures.
 
+A trial that failed (raised, returned NaN or infinity, or was pruned with nothing to read)
+joins the training data at the worst score so far (:mod:`hyperlab.tuners.failed_trials`), so
+the surrogate learns to leave the region it failed in.
+
 This module ties the loop together; its parts live beside it: ``settings`` (option checks),
 ``design`` (the start-up design), ``observations`` (trials as training data, and what is
 remembered between suggestions), ``fitting`` (the surrogate's inputs and fit) and
@@ -32,7 +36,6 @@ from typing import Any
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
@@ -40,6 +43,8 @@ from hyperlab.errors import InputError
 from hyperlab.pickling import LockFreePickling
 from hyperlab.space import SpaceEncoder
 from hyperlab.surrogates import Surrogate, make_acquisition
+from hyperlab.tuners.failed_trials import FailedTrials
+from hyperlab.tuners.merged_space import MergedSpace
 from hyperlab.tuners.neural.design import startup_size
 from hyperlab.tuners.neural.fitting import (
     OWN_STUDY,
@@ -47,6 +52,7 @@ from hyperlab.tuners.neural.fitting import (
     Row,
     TrainingSet,
     as_rows,
+    failed_rows,
     fit_with_running,
     make_model,
     training_set,
@@ -71,9 +77,12 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         surrogate_options: Keyword arguments of the surrogate (width, depth, steps, ...).
         acquisition_options: Keyword arguments of the acquisition (``xi``, ``kappa``).
         search_space: The distributions to model when known in advance (the start-up design
-            then starts at the first trial); by default the intersection of the search spaces
-            of the finished trials. A parameter of the given space that a finished trial lacks
-            (another branch's) leaves the modelled space and is sampled at random.
+            then starts at the first trial); by default the parameters every finished trial
+            has, a numeric one over the union of the ranges the trials gave it
+            (:mod:`hyperlab.tuners.merged_space`; a value proposed outside the range a trial
+            asks for is drawn at random for that trial). A parameter of the given space that a
+            finished trial lacks (another branch's) leaves the modelled space and is sampled at
+            random.
         n_startup: Trials of the Sobol start-up design; default ``2 * dim + 1`` clipped to
             ``[5, 20]`` (``dim`` = columns of the encoded space). With transfer data, at most 3.
         random_fraction: Probability that a suggestion is uniformly random (exploration).
@@ -171,16 +180,15 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         self._check_settings()  # a bad setting fails here, not in the first trial
         self._rng = np.random.default_rng(seed)
         self._random_sampler = RandomSampler(seed=seed)
-        self._intersection = IntersectionSearchSpace(
-            include_pruned=bool(
-                multi_fidelity or pruner_predictions or pruned_last_value or budget_fallback
-            )
+        self._merged = MergedSpace(
+            bool(multi_fidelity or pruner_predictions or pruned_last_value or budget_fallback)
         )
         self._lock = threading.Lock()
         self._warned = False
         self._space_known = False
         self._model: Surrogate | None = None
         self._memory = TrialMemory()
+        self._failed = FailedTrials()
 
     # ------------------------------------------------------------------ Optuna's contract
     def reseed_rng(self) -> None:
@@ -191,10 +199,10 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         self._check_settings()
-        if self.search_space is not None:
-            with self._lock:
+        with self._lock:
+            if self.search_space is not None:
                 return self._memory.modelled_space(study, dict(self.search_space))
-        return dict(self._intersection.calculate(study))
+            return self._merged.calculate(study)
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -216,16 +224,11 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        if self._space_known and self.warn_independent_sampling and not self._warned:
-            self._warned = True
-            warnings.warn(
-                f"NeuralSampler samples parameter {param_name!r} of trial {trial.number} "
-                "independently at random: it is not in the relative search space (a "
-                "conditional or dynamic parameter). Further such parameters are sampled the "
-                "same way without another warning.",
-                UserWarning,
-                stacklevel=2,
-            )
+        modelled = self._memory.encoder
+        # a parameter of the modelled space comes here only when the value proposed for it lies
+        # outside the range this trial asks for (a merged range): drawn for this trial alone
+        if modelled is None or param_name not in modelled.distributions:
+            self._warn_random(param_name, trial.number)
         return self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(
@@ -251,6 +254,20 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         return startup_size(learnt.dim, None, False) if learnt is not None else None
 
     # -------------------------------------------------------------------------- private
+    def _warn_random(self, name: str, number: int) -> None:
+        """Tell, once, that parameter ``name`` of trial ``number`` is sampled at random."""
+        if not self._space_known or not self.warn_independent_sampling or self._warned:
+            return
+        self._warned = True
+        warnings.warn(
+            f"NeuralSampler samples parameter {name!r} of trial {number} "
+            "independently at random: it is not in the relative search space (a "
+            "conditional or dynamic parameter). Further such parameters are sampled the "
+            "same way without another warning.",
+            UserWarning,
+            stacklevel=3,
+        )
+
     def _check_settings(self) -> None:
         if not self._checked:
             check_settings({k: v for k, v in vars(self).items() if not k.startswith("_")})
@@ -269,7 +286,8 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         )
         obs, running, unread = memory.observations(study, trial, enc, reader)
         transfer = memory.transfer_rows(study, enc, self.transfer_studies or (), reader)
-        x_new = self._choose(study, trial, enc, obs, (running, unread), transfer)
+        failed = self._failed.points(study, trial, enc)
+        x_new = self._choose(study, trial, enc, obs, (running, unread, failed), transfer)
         memory.proposed[(study.study_name, trial.number)] = x_new
         return enc.decode(x_new[None, :])[0]
 
@@ -279,13 +297,13 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         trial: FrozenTrial,
         enc: SpaceEncoder,
         obs: list[Observation],
-        points: tuple[list[np.ndarray], list[np.ndarray]],
+        points: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
         transfer: list[list[Observation]],
     ) -> np.ndarray:
         """The next point ``(d,)``: from the start-up design, at random, or the surrogate's
-        (``points``: those of the running trials, and of finished trials that gave no
-        observation)."""
-        running, unread = points
+        (``points``: those of the running trials, of finished trials that gave no
+        observation, and of failed trials, which join the data at the worst score)."""
+        running, unread, failed = points
         layout = InputLayout(bool(self.multi_fidelity), len(transfer))
         rows = as_rows(obs, transfer, self.max_budget)
         full = [r for r in rows if r.fraction >= 1.0 and r.study == OWN_STUDY]
@@ -300,7 +318,8 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             return enc.random(1, self._rng)[0]
         if not layout.use_budget:
             rows = [r for r in rows if r.fraction >= 1.0]
-        taken = [o.x for o in obs] + [r.x for r in full] + list(running) + list(unread)
+        rows = rows + failed_rows(full, failed, running)
+        taken = [o.x for o in obs] + [r.x for r in full] + [*running, *unread, *failed]
         return self._fit_and_propose(enc, layout, training_set(rows, full, layout), running, taken)
 
     def _fallback_rows(self, study: Study, enc: SpaceEncoder, needed: int) -> list[Row] | None:

@@ -3,12 +3,13 @@
 A trial that raised or returned NaN (Optuna marks it failed), one that returned an infinite
 value, and one pruned with nothing finite to read (no report and no prediction: an objective
 that raises ``TrialPruned`` for a configuration it cannot run, say) hold no score. Left out of
-the context, they teach the network nothing: it keeps proposing the region they failed in (a
-learning rate too high to train, say) and the study fails there trial after trial. The
-sampler reads each such trial at the worst score of the study's trials so far instead. A
-failed trial that lacks a parameter of the space (one that failed before its configuration
-was complete, or the lab's bookkeeping of a claim) is left out, and so is one whose
-configuration another trial has since run (a retry).
+the data, they teach a model-based tuner nothing: it keeps proposing the region they failed in
+(a learning rate too high to train, say) and the study fails there trial after trial. The meta
+tuner (in its context) and the neural tuner (in its surrogate's training data) read each such
+trial at the worst score of the study's trials so far instead. A failed trial that lacks a
+parameter of the space (one that failed before its configuration was complete, or the lab's
+bookkeeping of a claim) is left out, and so is one whose configuration another trial has since
+run (a retry).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.feedback import predicted_final
-from hyperlab.tuners.neural.observations import encode_trial
+from hyperlab.tuners.trial_points import encode_trial
 
 
 def is_failure(t: FrozenTrial) -> bool:
@@ -65,9 +66,9 @@ class FailedTrials:
 def as_worst(
     x: np.ndarray, y: np.ndarray, failed: list[np.ndarray], running: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The context ``x, y`` with the ``failed`` points joined at its worst (highest) score;
+    """The data ``x, y`` with the ``failed`` points joined at its worst (highest) score;
     a failed point that a row of ``x`` or a ``running`` point repeats (a retry) is left out,
-    and so is every one when the context holds no score yet."""
+    and so is every one when the data hold no score yet."""
     if not failed or not len(y):
         return x, y
     seen = {row.tobytes() for row in np.round(np.vstack([x, *running]), 9)}

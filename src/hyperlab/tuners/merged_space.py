@@ -1,4 +1,4 @@
-"""The search space the meta tuner models when none is given: read from the finished trials.
+"""The search space the meta and neural tuners model when none is given: read from the trials.
 
 The parameters every finished trial has (as Optuna's intersection search space), but a
 numeric parameter whose range differs between trials keeps the union of their ranges where
