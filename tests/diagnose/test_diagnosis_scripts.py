@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -12,19 +11,13 @@ import pytest
 
 from hyperlab.diagnose import diagnose
 from hyperlab.diagnose.training import prediction, score
+from tests.modules import load_script
 
 from .test_diagnose import good_fit, lr_too_high, overfitting
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _load(relative: str) -> ModuleType:
-    path = ROOT / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(relative)
 
 
 def test_unseen_tasks_come_after_the_three_so_their_random_streams_stay() -> None:

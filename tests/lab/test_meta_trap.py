@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.modules import load_script
 
 
 def _bench() -> ModuleType:
-    path = ROOT / "benchmarks" / "meta_trap.py"
-    spec = importlib.util.spec_from_file_location("meta_trap_bench", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/meta_trap.py", "meta_trap_bench")
 
 
 def _file(path: Path, runs: list[tuple[str, str, int, list[float]]]) -> Path:

@@ -3,7 +3,6 @@ made, or cached with other options and set aside) stopped its summary with a bar
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import sys
 from pathlib import Path
@@ -13,17 +12,11 @@ import optuna
 import pytest
 
 from hyperlab.lab.panel import append_run, run_study
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.modules import ROOT, load_script
 
 
 def _bench() -> ModuleType:
-    path = ROOT / "benchmarks" / "meta_tuner.py"
-    spec = importlib.util.spec_from_file_location("meta_tuner_bench", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/meta_tuner.py", "meta_tuner_bench")
 
 
 def test_missing_seeds_below_run_from_seed_are_named_with_the_command_that_runs_them(

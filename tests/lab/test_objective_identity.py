@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 import hyperlab
 from hyperlab.errors import RunConflictError
 from hyperlab.lab.rundir import load_studies
+from tests.modules import load_file
 
 
 def square(trial: optuna.Trial) -> float:
@@ -116,7 +117,6 @@ def test_a_run_recorded_without_an_identity_resumes(tmp_path: Path) -> None:
 
 def test_two_scripts_functions_are_told_apart(tmp_path: Path) -> None:
     """Every script's module is __main__: the identity names the script's file instead."""
-    import importlib.util
 
     from hyperlab.lab.identity import objective_identity
 
@@ -127,10 +127,7 @@ def test_two_scripts_functions_are_told_apart(tmp_path: Path) -> None:
     ):
         path = tmp_path / f"{name}.py"
         path.write_text(f"def objective(trial):\n    return {body}\n")
-        spec = importlib.util.spec_from_file_location(f"script_{name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_file(path, f"script_{name}")
         module.objective.__module__ = "__main__"
         funcs.append(module.objective)
     ids = [objective_identity(f) for f in funcs]

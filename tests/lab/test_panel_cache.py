@@ -8,7 +8,6 @@ runs were reused without a word and mixed into the new table.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,17 +21,11 @@ from hyperlab.lab.panel import append_run, load_runs, run_study
 from hyperlab.lab.panel_cache import MADE_WITH, differences, made_with, reusable
 from hyperlab.tuners.classic import tpe
 from hyperlab.tuners.meta import weights
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.modules import load_script
 
 
 def _load(relative: str) -> ModuleType:
-    path = ROOT / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(relative)
 
 
 def _sha256(path: Path) -> str:

@@ -7,7 +7,6 @@ default changed, the old runs were reused without a word and mixed into the new 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -18,17 +17,11 @@ import pytest
 
 from hyperlab.lab.panel_cache import MADE_WITH
 from hyperlab.tuners.classic import tpe
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.modules import load_script
 
 
 def _pbt() -> ModuleType:
-    path = ROOT / "benchmarks" / "pbt.py"
-    spec = importlib.util.spec_from_file_location("pbt_bench", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/pbt.py", "pbt_bench")
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:

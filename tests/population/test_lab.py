@@ -20,6 +20,7 @@ from hyperlab.lab import make_plan, run_folder, run_progress, start_run
 from hyperlab.lab.rundir import RunDir
 from hyperlab.population import checkpoint_file
 from hyperlab.report.study import study_report_records
+from tests.modules import load_file
 from tests.population.quadratic import Quadratic, SimulatedCrash
 
 QUADRATIC = f"{Path(__file__).with_name('quadratic.py')}:Quadratic"
@@ -199,7 +200,6 @@ def test_pruner_tuner_is_no_pruning_to_a_population() -> None:
 
 
 def test_a_task_class_loaded_from_a_file_path_is_recorded_by_its_file(tmp_path: Path) -> None:
-    import importlib.util
     import json
     import os
     import shutil
@@ -208,10 +208,7 @@ def test_a_task_class_loaded_from_a_file_path_is_recorded_by_its_file(tmp_path: 
 
     source = tmp_path / "quad_copy.py"
     shutil.copy(Path(__file__).parent / "quadratic.py", source)
-    spec = importlib.util.spec_from_file_location("not_importable_by_this_name", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_file(source, "not_importable_by_this_name")
     _study, summary = hyperlab.tune(
         module.Quadratic, "pbt", trials=4, budget=6, runs_dir=tmp_path / "runs", progress=False,
         report=False,

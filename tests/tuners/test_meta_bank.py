@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 import sqlite3
@@ -26,6 +25,7 @@ from hyperlab.tuners.meta import weights as meta_weights
 from hyperlab.tuners.meta.bank import ShortStudyError, read_studies, study_problem, study_problems
 from hyperlab.tuners.meta.prior import TableProblems
 from hyperlab.tuners.meta.training import TrainingPlan, train
+from tests.modules import load_script
 
 SPACE = {
     "lr": FloatDistribution(1e-4, 1.0, log=True),
@@ -216,12 +216,7 @@ def test_fine_tuning_refuses_a_start_of_another_shape() -> None:
 
 # ------------------------------------------------------------------------------ the script
 def _script() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "train_meta_tuner.py"
-    spec = importlib.util.spec_from_file_location("train_meta_tuner", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/train_meta_tuner.py", "train_meta_tuner")
 
 
 def _digests(folder: Path) -> dict[str, str]:
