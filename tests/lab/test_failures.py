@@ -405,14 +405,7 @@ def test_an_evaluation_whose_std_err_folds_or_curves_are_not_numbers_stops_the_r
 ) -> None:
     """They passed, were stored with a complete trial, and broke or misled what read them
     later (the leaderboard's statistics, the report, a tuner's noise model)."""
-    from hyperlab.errors import TaskContractError
-
-    with pytest.raises(TaskContractError) as info:
-        hyperlab.tune(
-            _OddSpread, "random", trials=4, task_options={"odd": odd, "own": own},
-            runs_dir=tmp_path, name="s", progress=False,
-        )  # fmt: skip
-    message = str(info.value)
+    message = _stopped_by(tmp_path, odd, own)
     said = f"task 'odd-spread', trial 1: _OddSpread._evaluate returned Evaluation.{says}"
     assert message.startswith(said) and "the run stops here, its finished trials kept" in message
     storage = f"sqlite:///{tmp_path / 's' / 'study.db'}"
@@ -435,14 +428,7 @@ def test_an_evaluation_that_reports_another_budget_than_asked_stops_the_run_sayi
 ) -> None:
     """Through a task's own ``evaluate``, a budget past the one asked for was told as curves
     too long (when they were as long as it said), or stored with a complete trial."""
-    from hyperlab.errors import TaskContractError
-
-    with pytest.raises(TaskContractError) as info:
-        hyperlab.tune(
-            _OddSpread, "random", trials=4, task_options={"odd": odd, "own": own},
-            runs_dir=tmp_path, name="s", progress=False,
-        )  # fmt: skip
-    message = str(info.value)
+    message = _stopped_by(tmp_path, odd, own)
     said = f"task 'odd-spread', trial 1: _OddSpread._evaluate reported {says}: it must be the "
     assert message.startswith(said)
     assert "epochs it used, a whole number in 1..2 (the budget asked for), or 0 for" in message
@@ -1294,3 +1280,15 @@ def test_a_task_score_that_is_not_a_number_stops_the_command_its_workers_and_a_c
     err = capfd.readouterr().err  # (a worker draws its own parameters)
     assert f"hyperlab worker: error: {said.partition(' Evaluation.value')[0]}" in err
     assert "of type str, not a number" in err
+
+
+def _stopped_by(tmp_path: Path, odd: str, own: bool) -> str:
+    """What stops a run of ``_OddSpread`` with ``odd`` (through its own ``evaluate``: ``own``)."""
+    from hyperlab.errors import TaskContractError
+
+    with pytest.raises(TaskContractError) as info:
+        hyperlab.tune(
+            _OddSpread, "random", trials=4, task_options={"odd": odd, "own": own},
+            runs_dir=tmp_path, name="s", progress=False,
+        )  # fmt: skip
+    return str(info.value)
