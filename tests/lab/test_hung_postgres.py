@@ -67,25 +67,6 @@ def test_postgres_connections_carry_a_statement_timeout_that_the_url_can_change(
 _names = itertools.count()
 
 
-def _as_admin(postgres: TemporaryPostgres, *statements: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(
-        host="127.0.0.1",
-        port=postgres.port,
-        user=postgres.user,
-        password=postgres.password,
-        dbname="postgres",
-    )
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize(
     ("setting", "timeout"),
     [
@@ -103,8 +84,7 @@ def test_a_statement_timeout_set_on_the_server_is_kept(
     monkeypatch.delenv("PGOPTIONS", raising=False)
     n = next(_names)
     role, db = f"keeper{n}", f"kept{n}"
-    _as_admin(
-        postgres,
+    postgres.execute(
         f"CREATE ROLE {role} LOGIN PASSWORD 'pw'",
         f"CREATE DATABASE {db} OWNER {role}",
         setting.format(role=role, db=db),

@@ -163,6 +163,15 @@ class TemporaryPostgres:
                 ``False`` acknowledges a commit before its flush (a server crash may lose the
                 last few hundred milliseconds of commits, never corrupt the database).
         """
+        statements = [f'CREATE DATABASE "{name}"']
+        if not synchronous_commit:
+            statements.append(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        self.execute(*statements)
+        return self.url(name)
+
+    def execute(self, *statements: str) -> None:
+        """Run ``statements`` in turn as the server's superuser, in the ``postgres`` database,
+        each committed on its own (``CREATE DATABASE`` and ``ALTER ROLE`` among them)."""
         import psycopg2
 
         conn = psycopg2.connect(
@@ -175,12 +184,10 @@ class TemporaryPostgres:
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
-                if not synchronous_commit:
-                    cur.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+                for statement in statements:
+                    cur.execute(statement)
         finally:
             conn.close()
-        return self.url(name)
 
     def stop(self) -> None:
         """Stop the server and delete its folder."""
