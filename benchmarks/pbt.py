@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import hyperlab
+from hyperlab.lab.panel import load_runs
 from hyperlab.lab.panel_cache import MADE_WITH, Fingerprint, Key, made_with, reusable
 from hyperlab.lab.provenance import write_result
 from hyperlab.lab.results import study_records, used_epochs
@@ -157,15 +158,7 @@ def cached_runs(
     would be made now (``None``: an arm this command does not run, kept), by task, arm and
     seed; prints which were set aside (to be run again) and why, and how many carry no record
     of what made them. A line cut short by a kill is skipped; a later line of a key wins."""
-    runs: dict[Key, dict[str, Any]] = {}
-    if cache.exists():
-        for line in cache.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by a kill
-                continue
-            if row.get("budget") == budget:
-                runs[(row["task"], row["arm"], row["seed"])] = row
+    runs = load_runs(cache, budget, field="budget", label="arm")
     kept, notes = reusable(runs, expected, cache)
     for note in notes:
         print(note, flush=True)

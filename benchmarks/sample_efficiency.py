@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from hyperlab.lab.panel import load_runs
 from hyperlab.lab.provenance import write_result
 from hyperlab.lab.stats import paired_comparison, paired_interval
 
@@ -85,20 +86,6 @@ def run_tuner(job: tuple[str, str, int, int]) -> dict[str, Any]:
         "best": best.tolist(),
         "seconds": time.perf_counter() - start,
     }
-
-
-def _load_partial(trials: int) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """Runs of an earlier, interrupted invocation with the same number of trials."""
-    done: dict[tuple[str, str, int], dict[str, Any]] = {}
-    if PARTIAL.exists():
-        for line in PARTIAL.read_text().splitlines():
-            try:
-                res = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by an interruption
-                continue
-            if res.get("trials") == trials:
-                done[(res["task"], res["tuner"], res["seed"])] = res
-    return done
 
 
 def _run(jobs: list[tuple[str, str, int, int]], n_jobs: int, done: dict) -> None:
@@ -243,7 +230,7 @@ def main() -> None:
     if args.source:
         done, runs_provenance = _stored_runs(args.source, args.trials)
     else:
-        done = _load_partial(args.trials)
+        done = load_runs(PARTIAL, args.trials)
         todo = [
             (u, t, s, args.trials)
             for s in range(max(seeds.values()))

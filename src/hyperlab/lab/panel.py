@@ -129,11 +129,14 @@ def _run(study: optuna.Study, objective: Any, trials: int) -> float:
     return time.perf_counter() - start
 
 
-def load_runs(path: Path, trials: Any, field: str = "trials") -> dict[Key, dict[str, Any]]:
+def load_runs(
+    path: Path, trials: Any, field: str = "trials", label: str = "tuner"
+) -> dict[Key, dict[str, Any]]:
     """The runs of ``trials`` trials kept in the JSON-lines file ``path`` (none when it does
     not exist; a line cut short by an interruption is skipped; a later line of the same key
     wins); with ``field``, the runs whose ``field`` equals ``trials`` instead (e.g. the epoch
-    budgets a multi-fidelity run was made for)."""
+    budgets a multi-fidelity run was made for); keyed by task, the run's ``label`` field (the
+    tuner's label, or a panel's own name for its arms) and seed."""
     done: dict[Key, dict[str, Any]] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -142,7 +145,7 @@ def load_runs(path: Path, trials: Any, field: str = "trials") -> dict[Key, dict[
             except json.JSONDecodeError:
                 continue
             if res.get(field) == trials:
-                done[(res["task"], res["tuner"], res["seed"])] = res
+                done[(res["task"], res[label], res["seed"])] = res
     return done
 
 
