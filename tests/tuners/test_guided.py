@@ -176,14 +176,6 @@ def test_curves_it_cannot_read_are_told_once() -> None:
         study.optimize(negative_loss, n_trials=3)
 
 
-def test_a_multi_objective_study_is_refused_by_name() -> None:
-    # it read the study's one direction: Optuna's RuntimeError from deep inside
-    study = optuna.create_study(directions=["minimize", "minimize"], sampler=DiagnosisSampler())
-    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=1)
-    with pytest.raises(HyperlabError, match="one objective; this study has 2"):
-        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=1)
-
-
 def _crashes_above(lr_max: float) -> Any:
     """An objective that raises (no curves) above ``lr_max`` and scores the distance to 3e-3."""
 

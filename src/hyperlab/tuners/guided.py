@@ -114,12 +114,13 @@ class DiagnosisSampler(BaseSampler):
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        if len(study.directions) > 1:  # refused at the first trial, before any runs
+            raise InputError(
+                f"DiagnosisSampler optimizes one objective; this study has {len(study.directions)} "
+                "(Optuna's TPESampler and NSGAIISampler take several)"
+            )
         if not search_space:
             return {}
-        if len(study.directions) > 1:
-            raise InputError(
-                f"DiagnosisSampler optimizes one objective; this study has {len(study.directions)}"
-            )
         if not 0 < self.min_step <= 1:
             raise InputError(f"min_step must be in (0, 1], got {self.min_step!r}")
         history = [
