@@ -544,3 +544,17 @@ def test_a_path_too_long_is_an_input_error_naming_it(
     code = run("tune", "--task", "branin", "--trials", "1", "--runs-dir", str(runs))
     err = clean_error(capsys, code, "File name too long", "y" * 300)
     assert "[Errno" not in err
+
+
+@pytest.mark.parametrize("tuner", ["neural", "diagnosis"])
+def test_an_objective_of_several_objectives_is_refused_at_its_first_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tuner: str
+) -> None:
+    """A run's study has one objective: the objective's pair of values is refused at trial 0
+    (the tuners' own refusal of a study of several objectives is never reached here)."""
+    f = tmp_path / "f.py"
+    f.write_text(
+        "def objective(trial):\n    x = trial.suggest_float('x', 0, 1)\n    return x, 1 - x\n"
+    )
+    code = run(*tune_args(tmp_path, "--trials", "3", "--tuner", tuner, task=f"{f}:objective"))
+    clean_error(capsys, code, "of type tuple, not a number (trial 0)")

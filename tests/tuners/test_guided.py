@@ -176,9 +176,52 @@ def test_curves_it_cannot_read_are_told_once() -> None:
         study.optimize(negative_loss, n_trials=3)
 
 
-def test_a_multi_objective_study_is_refused_by_name() -> None:
-    # it read the study's one direction: Optuna's RuntimeError from deep inside
-    study = optuna.create_study(directions=["minimize", "minimize"], sampler=DiagnosisSampler())
-    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=1)
-    with pytest.raises(HyperlabError, match="one objective; this study has 2"):
-        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=1)
+def _crashes_above(lr_max: float) -> Any:
+    """An objective that raises (no curves) above ``lr_max`` and scores the distance to 3e-3."""
+
+    def objective(trial: optuna.Trial) -> float:
+        lr = trial._suggest("lr", SPACE["lr"])
+        for name, d in SPACE.items():
+            if name != "lr":
+                trial._suggest(name, d)
+        if lr > lr_max:
+            raise RuntimeError("diverged, no curves")
+        return abs(math.log10(lr) + 2.5)
+
+    return objective
+
+
+def test_a_start_that_crashes_has_its_learning_rate_lowered_until_it_runs() -> None:
+    """The learning rate went down once, then the next trials perturbed the crashing start
+    again (it stayed the configuration to move while no trial had scored): 10 of 10 failed."""
+    sampler = DiagnosisSampler(seed=0, space=SPACE, start={"lr": 1.0})
+    study = optuna.create_study(sampler=sampler)
+    with pytest.warns(UserWarning, match="no train and validation loss curves"):
+        study.optimize(_crashes_above(0.05), n_trials=10, catch=(RuntimeError,))
+    lrs = [t.params["lr"] for t in study.trials]
+    assert lrs[:4] == pytest.approx([1.0, 0.3, 0.09, 0.027])  # x0.3 per crash, from the last
+    assert [t.state for t in study.trials].count(optuna.trial.TrialState.FAIL) == 3
+
+
+def _fails_beyond_two(trial: optuna.Trial) -> float:
+    x, y = trial.suggest_float("x", -5, 5), trial.suggest_float("y", -5, 5)
+    if x > 2:
+        raise RuntimeError("fails here")
+    return (x - 1) ** 2 + (y - 1) ** 2
+
+
+@pytest.mark.parametrize(
+    "space",
+    [{"x": FloatDistribution(-5, 5), "y": FloatDistribution(-5, 5)}, None],
+    ids=["space given", "space read from the trials"],
+)
+def test_a_start_in_a_failing_region_is_left(space: dict | None) -> None:
+    """Given a space, the failing start was perturbed by ever smaller steps (the step shrinks
+    with each trial since the best, and the start stayed the best while nothing scored);
+    without one, every trial took the start's value again (the space is empty until a trial
+    completes): 10 of 10 failed either way."""
+    study = optuna.create_study(sampler=DiagnosisSampler(seed=0, space=space, start={"x": 4.0}))
+    with pytest.warns(UserWarning, match="no train and validation loss curves"):
+        study.optimize(_fails_beyond_two, n_trials=10, catch=(RuntimeError,))
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.FAIL) <= 3, [t.params for t in study.trials]

@@ -1,5 +1,5 @@
-"""The meta and neural tuners on the studies users bring: failed trials, ranges that change
-between trials, several objectives."""
+"""The meta, neural and diagnosis tuners on the studies users bring: failed trials, ranges that
+change between trials, several objectives."""
 
 from __future__ import annotations
 
@@ -23,18 +23,21 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from hyperlab.errors import InputError
 from hyperlab.surrogates import SURROGATES, BayesianLastLayer
 from hyperlab.tuners.failed_trials import as_worst, is_failure
+from hyperlab.tuners.guided import DiagnosisSampler
 from hyperlab.tuners.meta import MetaSampler
 from hyperlab.tuners.neural import NeuralSampler
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
-#: The model-based tuners that read the study's trials themselves, each at seed 0 (``neural``
-#: with a short fit).
+#: The tuners that read the study's trials themselves, each at seed 0 (``neural`` with a short
+#: fit; ``diagnosis`` follows the advice read from each trial's curves, and perturbs the best
+#: trial where there are none, as on these objectives).
 TUNERS: dict[str, Callable[[], BaseSampler]] = {
     "meta": lambda: MetaSampler(seed=0),
     "neural": lambda: NeuralSampler(
         seed=0, surrogate_options={"steps": 80, "warm_steps": 20}, n_candidates=300
     ),
+    "diagnosis": lambda: DiagnosisSampler(seed=0),
 }
 
 
@@ -46,25 +49,29 @@ def _fails_beyond_two(how: str) -> Callable[[optuna.Trial], float]:
                 raise RuntimeError("diverged")
             if how == "prune":
                 raise optuna.TrialPruned()  # nothing reported
-            return float(how)  # "nan" (Optuna fails the trial) or "inf"
+            return float(how)  # "nan" (Optuna fails the trial), "inf" or "-inf"
         return (x - 1) ** 2 + (y - 1) ** 2
 
     return objective
 
 
 #: The most of 15 trials each tuner may fail on :func:`_fails_beyond_two`. ``neural``'s Sobol
-#: start-up design alone fails 3 of its first 8 there.
-MOST_FAILED = {"meta": 4, "neural": 6}
+#: start-up design alone fails 3 of its first 8 there. ``diagnosis`` never moves from a failed
+#: trial once one has scored (it fails 1; a failing start is tested in ``test_guided.py``).
+MOST_FAILED = {"meta": 4, "neural": 6, "diagnosis": 2}
 
 
 @pytest.mark.parametrize("tuner", TUNERS)
-@pytest.mark.parametrize("how", ["nan", "inf", "raise", "prune"])
+@pytest.mark.parametrize("how", ["nan", "inf", "-inf", "raise", "prune"])
 def test_a_region_where_trials_fail_is_left_behind(tuner: str, how: str) -> None:
     """A failed trial left out of the context (meta) or the training data (neural) taught the
     network nothing: it proposed the same corner again and again (meta failed 14 of 15
-    trials, neural 10)."""
+    trials, neural 10). ``diagnosis`` took a trial that returned -inf (in a study that
+    minimizes) for the best one and stayed beside it (5 of 15 failed)."""
     study = optuna.create_study(sampler=TUNERS[tuner]())
-    study.optimize(_fails_beyond_two(how), n_trials=15, catch=(RuntimeError,))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the diagnosis tuner follows the advice")
+        study.optimize(_fails_beyond_two(how), n_trials=15, catch=(RuntimeError,))
     scored = [t for t in study.trials if t.value is not None and math.isfinite(t.value)]
     failed = len(study.trials) - len(scored)
     assert failed <= MOST_FAILED[tuner], [t.params["x"] for t in study.trials]
@@ -147,7 +154,8 @@ def _added(study: optuna.Study, space: dict[str, BaseDistribution], params: dict
 def test_a_range_that_changes_between_trials_is_modelled_over_both(tuner: str) -> None:
     """Optuna's intersection leaves out a parameter whose range differs between trials (an
     earlier study's trials added, a range depending on another value): it was drawn at
-    random for the rest of the study."""
+    random for the rest of the study (by ``diagnosis`` too, which then neither kept the best
+    trial's value of it nor moved it)."""
     study = optuna.create_study()
     old = {
         "lr": FloatDistribution(1e-4, 1e-2, log=True),
@@ -178,10 +186,15 @@ def _bottleneck(trial: optuna.Trial) -> float:
     return ((units - 200) / 100) ** 2 + ((neck - 20) / 50) ** 2
 
 
-def test_a_range_depending_on_another_value_is_steered() -> None:
-    study = optuna.create_study(sampler=MetaSampler(seed=0))
-    study.optimize(_bottleneck, n_trials=20)
-    assert study.best_value < 0.05, [t.params for t in study.trials]  # drawn at random: 0.27
+@pytest.mark.parametrize("tuner", ["meta", "diagnosis"])
+def test_a_range_depending_on_another_value_is_steered(tuner: str) -> None:
+    """With ``bottleneck`` drawn at random, the best of 20 trials was 0.27 (meta) and 0.17
+    (diagnosis, which kept neither the best trial's value of it nor moved it)."""
+    study = optuna.create_study(sampler=TUNERS[tuner]())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the diagnosis tuner follows the advice")
+        study.optimize(_bottleneck, n_trials=20)
+    assert study.best_value < 0.05, [t.params for t in study.trials]
 
 
 @pytest.mark.parametrize("tuner", TUNERS)
@@ -200,11 +213,15 @@ def test_a_range_depending_on_another_value_is_modelled_without_a_warning(tuner:
     assert space["bottleneck"] == IntDistribution(4, highest)
 
 
-def test_several_objectives_are_refused_before_a_trial_runs() -> None:
-    study = optuna.create_study(directions=["minimize", "minimize"], sampler=MetaSampler(seed=0))
-    with pytest.raises(InputError, match="one objective; this study has 2"):
+@pytest.mark.parametrize("tuner", TUNERS)
+def test_several_objectives_are_refused_before_a_trial_runs(tuner: str) -> None:
+    """``neural`` and ``diagnosis`` ran the first trial at random (their space is unknown
+    until a trial has run) and refused at the second."""
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=TUNERS[tuner]())
+    with pytest.raises(InputError, match="one objective; this study has 2 \\(Optuna's TPE"):
         study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
     assert [t.state for t in study.trials] == [TrialState.FAIL]
+    assert study.trials[0].params == {}  # refused before the objective ran
 
 
 def test_a_parameter_drawn_at_random_is_told_once() -> None:

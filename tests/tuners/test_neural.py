@@ -322,7 +322,7 @@ def test_maximization_and_pickling_mid_run() -> None:
     assert len(study.trials) == 8 and study.best_value > -50
 
 
-def test_bad_settings_and_multi_objective_raise() -> None:
+def test_bad_settings_raise() -> None:  # several objectives: test_meta_spaces.py
     for kwargs in (
         {"surrogate": "gp"},
         {"acquisition": "pi"},
@@ -336,12 +336,6 @@ def test_bad_settings_and_multi_objective_raise() -> None:
         with pytest.raises(InputError):  # when built (its own settings) or at the first fit
             sampler = NeuralSampler(**kwargs)  # type: ignore[arg-type]
             optuna.create_study(sampler=sampler).optimize(_branin, n_trials=2)
-    study = optuna.create_study(
-        directions=["minimize", "minimize"], sampler=NeuralSampler(n_startup=1, **_FAST)
-    )
-    study.optimize(lambda t: (_branin(t), 0.0), n_trials=1)
-    with pytest.raises(InputError, match="one objective"):
-        study.optimize(lambda t: (_branin(t), 0.0), n_trials=1)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,15 @@ longer" is read as "train faster": learning rate up x2. Failed trials without cu
 divergence (learning rate down); pruned trials are diagnosed from their partial curves when they
 have at least 3 epochs.
 
+A trial that failed (raised, returned NaN or infinity, or was pruned with nothing to read:
+:func:`hyperlab.tuners.failed_trials.is_failure`) is never the best configuration. While no
+trial has scored, the advice moves the latest trial's configuration (a run that crashed gets
+its learning rate lowered again and again, from where it crashed), and when that gives nothing
+new the configuration is drawn at random: no configuration is known to work, so none is stayed
+near. A ``start`` value that a failed trial ran with is not proposed again. Without a given
+space, the space is read from the complete trials, a numeric parameter whose range differs
+between them over the union of their ranges (:mod:`hyperlab.tuners.merged_space`).
+
 The whole state is recomputed from the study's trials, so the sampler is deterministic per seed,
 pickles, and survives failed and pruned trials.
 """
@@ -35,7 +44,6 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.diagnose import Advice, diagnose
@@ -44,6 +52,9 @@ from hyperlab.diagnose.inputs import without_odd_metrics
 from hyperlab.direction import study_sign
 from hyperlab.errors import InputError, InputTypeError, check_bool
 from hyperlab.registry import TUNERS
+from hyperlab.space import SpaceEncoder
+from hyperlab.tuners.failed_trials import is_failure
+from hyperlab.tuners.merged_space import MergedSpace
 
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 #: The local step's scale is multiplied by this for each trial since the best one improved.
@@ -55,7 +66,8 @@ class DiagnosisSampler(BaseSampler):
 
     Args:
         seed: Seed of the random perturbations (and of the fallback random sampler).
-        space: The search space; ``None`` infers it from finished trials.
+        space: The search space; ``None`` reads it from the complete trials (see the module
+            docstring).
         start: The first configuration (``None``: the centre of the space).
         min_step: The smallest step scale a knob can shrink to (1.0 = the advice's own factor).
         use_model: Blend in the diagnostician's learned classifier.
@@ -76,6 +88,7 @@ class DiagnosisSampler(BaseSampler):
         self.use_model = use_model
         self._check_settings()  # a bad setting fails here, not in the first trial
         self._random = RandomSampler(seed=seed)
+        self._merged = MergedSpace(include_pruned=False)
         self._cache: dict[tuple[int, int], list[Advice]] = {}
         self._warned_blind = False  # a trial without curves, told once
 
@@ -96,17 +109,18 @@ class DiagnosisSampler(BaseSampler):
     ) -> dict[str, BaseDistribution]:
         if self.space is not None:
             return dict(self.space)
-        return IntersectionSearchSpace().calculate(study)
+        return self._merged.calculate(study)
 
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        if len(study.directions) > 1:  # refused at the first trial, before any runs
+            raise InputError(
+                f"DiagnosisSampler optimizes one objective; this study has {len(study.directions)} "
+                "(Optuna's TPESampler and NSGAIISampler take several)"
+            )
         if not search_space:
             return {}
-        if len(study.directions) > 1:
-            raise InputError(
-                f"DiagnosisSampler optimizes one objective; this study has {len(study.directions)}"
-            )
         if not 0 < self.min_step <= 1:
             raise InputError(f"min_step must be in (0, 1], got {self.min_step!r}")
         history = [
@@ -123,7 +137,8 @@ class DiagnosisSampler(BaseSampler):
     ) -> Any:
         if self.start is not None and param_name in self.start:
             value = self.start[param_name]
-            if param_distribution._contains(param_distribution.to_internal_repr(value)):
+            inside = param_distribution._contains(param_distribution.to_internal_repr(value))
+            if inside and not _failed_with(study, param_name, value):
                 return value
         return self._random.sample_independent(study, trial, param_name, param_distribution)
 
@@ -151,14 +166,8 @@ class DiagnosisSampler(BaseSampler):
             return start
         steps = dict.fromkeys(space, 1.0)
         last_dir: dict[str, str] = {}
-        best_value, base, since_best = math.inf, start, 0
         for t in history:
-            # replay: the step scales after each finished trial, the best config so far
-            since_best += 1
-            value = sign * t.value if t.value is not None else math.inf
-            if t.state == TrialState.COMPLETE and value < best_value:
-                if all(k in t.params for k in space):
-                    best_value, base, since_best = value, {k: t.params[k] for k in space}, 0
+            # replay: the step scales after each finished trial
             for adv in self._advice(t):
                 key = _param_for(adv.knob, space)
                 if key is None or adv.direction == "keep":
@@ -166,6 +175,7 @@ class DiagnosisSampler(BaseSampler):
                 if last_dir.get(key) not in (None, adv.direction):
                     steps[key] = max(self.min_step, steps[key] * 0.5)
                 last_dir[key] = adv.direction
+        base, since_best = _base(history, space, sign, start)
         moves = [a for a in self._advice(history[-1]) if a.direction != "keep"]
         config = dict(base)
         for adv in moves:
@@ -174,12 +184,14 @@ class DiagnosisSampler(BaseSampler):
                 config[key] = _move(config[key], space[key], adv, steps[key])
         tried = [{k: t.params.get(k) for k in space} for t in history]
         rng = np.random.default_rng([self.seed or 0, number])
-        scale = max(self.min_step, PERTURB_SHRINK**since_best)
+        scale = max(self.min_step, PERTURB_SHRINK ** (since_best or 0))
         for attempt in range(20):
             if config not in tried:
                 break
-            # a step too small to leave the tried set (integer knobs) grows back
-            config = _perturb(base, space, rng, min(1.0, scale * 1.5**attempt))
+            if since_best is None:  # nothing has scored: no configuration known to work
+                config = _draw(space, rng)
+            else:  # a step too small to leave the tried set (integer knobs) grows back
+                config = _perturb(base, space, rng, min(1.0, scale * 1.5**attempt))
         return config
 
     def _advice(self, t: FrozenTrial) -> list[Advice]:
@@ -222,6 +234,36 @@ class DiagnosisSampler(BaseSampler):
         if self.space is not None and _param_for("epochs", self.space) is None:
             advice = _fixed_budget(advice)
         return advice
+
+
+def _failed_with(study: optuna.Study, name: str, value: Any) -> bool:
+    """Whether a finished trial of ``study`` that failed ran with ``name`` at ``value``."""
+    done = study.get_trials(deepcopy=False, states=_DONE)
+    return any(t.params.get(name) == value and is_failure(t) for t in done)
+
+
+def _base(
+    history: list[FrozenTrial], space: dict[str, BaseDistribution], sign: float, start: dict
+) -> tuple[dict[str, Any], int | None]:
+    """The configuration to move and the trials finished since it became the best.
+
+    The best scored trial (``sign * value`` least); a trial that failed
+    (:func:`hyperlab.tuners.failed_trials.is_failure`) never is one. While no trial has scored,
+    the latest one that holds every parameter of ``space`` (``start`` before any), with ``None``
+    trials since: the advice read from a failed run moves that run's configuration.
+    """
+    best_value, base, since_best = math.inf, start, None
+    for t in history:
+        since_best = None if since_best is None else since_best + 1
+        if not all(k in t.params for k in space):
+            continue
+        config = {k: t.params[k] for k in space}
+        value = t.value if t.state == TrialState.COMPLETE and not is_failure(t) else None
+        if value is not None and sign * value < best_value:
+            best_value, base, since_best = sign * value, config, 0
+        elif since_best is None:
+            base = config
+    return base, since_best
 
 
 def _fixed_budget(advice: list[Advice]) -> list[Advice]:
@@ -296,6 +338,12 @@ def _perturb(
         new = float(config[key]) + u * (dist.high - dist.low) / 4
     config[key] = _clip(new, dist)
     return config
+
+
+def _draw(space: dict[str, BaseDistribution], rng: np.random.Generator) -> dict[str, Any]:
+    """A configuration drawn uniformly on the encoded axes of ``space`` (log axes on the log)."""
+    enc = SpaceEncoder(space)
+    return enc.decode(enc.random(1, rng))[0]
 
 
 @TUNERS.add("diagnosis", "reads each run's learning curves and follows the diagnostician's advice")

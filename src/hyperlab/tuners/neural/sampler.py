@@ -207,12 +207,13 @@ class NeuralSampler(LockFreePickling, BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        if len(study.directions) > 1:  # refused at the first trial, before any runs
+            raise InputError(
+                f"NeuralSampler optimizes one objective; this study has {len(study.directions)} "
+                "(Optuna's TPESampler and NSGAIISampler take several)"
+            )
         if not search_space:
             return {}
-        if len(study.directions) > 1:
-            raise InputError(
-                f"NeuralSampler optimizes one objective; this study has {len(study.directions)}"
-            )
         with self._lock:
             self._space_known = True
             return self._sample_relative(study, trial, search_space)
