@@ -406,7 +406,8 @@ def test_an_evaluation_whose_std_err_folds_or_curves_are_not_numbers_stops_the_r
     """They passed, were stored with a complete trial, and broke or misled what read them
     later (the leaderboard's statistics, the report, a tuner's noise model)."""
     message = _stopped_by(tmp_path, odd, own)
-    said = f"task 'odd-spread', trial 1: _OddSpread._evaluate returned Evaluation.{says}"
+    method = "evaluate" if own else "_evaluate"  # (the method that answered)
+    said = f"task 'odd-spread', trial 1: _OddSpread.{method} returned Evaluation.{says}"
     assert message.startswith(said) and "the run stops here, its finished trials kept" in message
     storage = f"sqlite:///{tmp_path / 's' / 'study.db'}"
     trials = optuna.load_study(study_name="s:random:none:seed0", storage=storage).trials
@@ -429,7 +430,8 @@ def test_an_evaluation_that_reports_another_budget_than_asked_stops_the_run_sayi
     """Through a task's own ``evaluate``, a budget past the one asked for was told as curves
     too long (when they were as long as it said), or stored with a complete trial."""
     message = _stopped_by(tmp_path, odd, own)
-    said = f"task 'odd-spread', trial 1: _OddSpread._evaluate reported {says}: it must be the "
+    method = "evaluate" if own else "_evaluate"
+    said = f"task 'odd-spread', trial 1: _OddSpread.{method} reported {says}: it must be the "
     assert message.startswith(said)
     assert "epochs it used, a whole number in 1..2 (the budget asked for), or 0 for" in message
 

@@ -155,8 +155,8 @@ def _check_value(where: str, level: str, key: Any, value: Any) -> None:
     if not number or not math.isfinite(value) or value < 0 or (unit and value >= 1):
         needs = "in [0, 1)" if unit else ">= 0"
         raise InputError(
-            f"{where} is {_shown(value)}, not a finite number {needs} (the current {key} of "
-            f"{level}; a learned one is never moved to a value that is not); nothing was loaded"
+            f"{where} is {_shown(value)}, not a finite number {needs} (the {key} {level} "
+            "keeps; a learned one is never moved to a value that is not); nothing was loaded"
         )
 
 

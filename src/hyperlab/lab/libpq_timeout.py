@@ -1,13 +1,12 @@
 """A SQLAlchemy plug-in that gives each new PostgreSQL connection hyperlab's statement timeout
 (:data:`hyperlab.lab.libpq.STATEMENT_TIMEOUT`) where the session has none that anybody set.
 
-The timeout used to be sent among libpq's startup options, which outrank every setting made on
-the server's side: a role's ``ALTER ROLE ... SET statement_timeout = '10min'`` (long reads of a
-large study, say), a database's, ``postgresql.conf``'s were all cut to a minute. Set after
-connecting, it asks PostgreSQL where the session's value came from (``pg_settings.source``):
-``default`` means from nowhere, and only then is ours set. A value set anywhere, ``0`` (no
-limit) included, is kept. A pooler that refuses unknown startup options (PgBouncer) never sees
-it either.
+It is set after connecting, not among libpq's startup options, which would outrank every
+setting made on the server's side (a role's ``ALTER ROLE ... SET statement_timeout = '10min'``
+for long reads of a large study, a database's, ``postgresql.conf``'s). On each new connection
+it asks PostgreSQL where the session's value came from (``pg_settings.source``): ``default``
+means from nowhere, and only then is ours set. A value set anywhere, ``0`` (no limit) included,
+is kept. A pooler that refuses unknown startup options (PgBouncer) never sees it either.
 
 SQLAlchemy finds the plug-in by name: :func:`hyperlab.lab.libpq.register_plugin` tells it where,
 in the process that opens a storage and in one that unpickles it.
