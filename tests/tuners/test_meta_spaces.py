@@ -241,3 +241,53 @@ def test_a_parameter_drawn_at_random_is_told_once() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plain.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 1, 3), n_trials=4)
+
+
+def _only_conditional(trial: optuna.Trial) -> float:
+    """The one parameter is asked for in every second trial alone."""
+    return trial.suggest_float("x", 0, 1) if trial.number % 2 else 0.5
+
+
+def _step_changes(trial: optuna.Trial) -> float:
+    """The one parameter's grid changes after the first trial."""
+    return trial.suggest_float("x", 0, 1, step=0.1 if trial.number == 0 else 0.2)
+
+
+def _ours(caught: list[warnings.WarningMessage]) -> list[warnings.WarningMessage]:
+    return [w for w in caught if "parameter 'x' of trial" in str(w.message)]
+
+
+@pytest.mark.parametrize("objective", [_only_conditional, _step_changes])
+@pytest.mark.parametrize("tuner", ["meta", "neural"])
+def test_a_study_that_models_no_parameter_tells_so_once(
+    tuner: str, objective: Callable[[optuna.Trial], float]
+) -> None:
+    """With no parameter modelled, every one was drawn at random without a word: the warning
+    came only once some other parameter was modelled."""
+    study = optuna.create_study(sampler=TUNERS[tuner]())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study.optimize(objective, n_trials=6)
+    ours = _ours(caught)
+    assert len(ours) == 1, [str(w.message) for w in caught]
+    assert "at random" in str(ours[0].message)
+    assert ours[0].filename == __file__  # the objective's suggest line
+
+
+@pytest.mark.parametrize("tuner", ["meta", "neural"])
+def test_nothing_is_told_before_a_trial_has_finished(tuner: str) -> None:
+    """The first trials and trials after failed ones have nothing to be modelled from."""
+
+    def failing(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0, 1)
+        raise RuntimeError("diverged")
+
+    study = optuna.create_study(sampler=TUNERS[tuner]())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, second = study.ask(), study.ask()  # parallel workers, none finished
+        first.suggest_float("x", 0, 1), second.suggest_float("x", 0, 1)
+        study.tell(first, state=TrialState.FAIL)
+        study.tell(second, state=TrialState.FAIL)
+        study.optimize(failing, n_trials=3, catch=(RuntimeError,))
+    assert not _ours(caught), [str(w.message) for w in caught]

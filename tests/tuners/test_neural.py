@@ -141,6 +141,7 @@ def test_conditional_parameters_warn_once() -> None:
         study.optimize(conditional_objective, n_trials=8)
     ours = [w for w in caught if "independently" in str(w.message)]
     assert len(ours) == 1
+    assert ours[0].filename == conditional_objective.__code__.co_filename  # its suggest line
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 

@@ -61,6 +61,11 @@ class MergedSpace:
             self._spaces[name] = space
         return dict(sorted((space or {}).items()))
 
+    def has_read(self, study: Study) -> bool:
+        """Whether :meth:`calculate` has read a finished trial of ``study`` (before one has,
+        its space is empty for want of trials, not because the trials disagree)."""
+        return bool(self._scanned.get(study.study_name))
+
 
 def merge(a: BaseDistribution, b: BaseDistribution | None) -> BaseDistribution | None:
     """One distribution over the ranges of ``a`` and ``b``, or None when they disagree

@@ -156,9 +156,10 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 f"MetaSampler optimizes one objective; this study has {len(study.directions)} "
                 "(Optuna's TPESampler and NSGAIISampler take several)"
             )
-        if not search_space:
-            return {}
         with self._lock:
+            self._note_modelled(study, trial, search_space)
+            if not search_space:
+                return {}
             enc = self._memory.encoder_for(search_space)
             self._check_width(enc)
             x = self._propose(study, trial, enc)
@@ -172,8 +173,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        modelled = self._memory.encoder
-        if modelled is not None and param_name not in modelled.distributions:
+        if self._memory.left_out(study, trial, param_name):
             self._warn_random(param_name, trial.number)
         return self._random.sample_independent(study, trial, param_name, param_distribution)
 
@@ -185,7 +185,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         with self._lock:
-            self._memory.proposed.pop((study.study_name, trial.number), None)
+            self._memory.forget(study, trial)
 
     @property
     def startup_trials(self) -> int:
@@ -233,6 +233,14 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 SetupWarning,
                 stacklevel=2,
             )
+
+    def _note_modelled(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> None:
+        """Remember the parameters ``trial``'s suggestion models (a space given in advance is
+        known before any trial has finished: a parameter outside it is never modelled)."""
+        read = self.search_space is not None or self._merged.has_read(study)
+        self._memory.note_modelled(study, trial, search_space, read)
 
     def _warn_random(self, name: str, number: int) -> None:
         """Tell, once, that parameter ``name`` of trial ``number`` is drawn at random."""

@@ -135,7 +135,8 @@ class TrialMemory:
     observations (read once), the start-up design, and the point proposed to each trial
     still running (whose parameters a user may not have asked for yet). A new search space
     forgets all but the proposals. Apart from these, the parameters of a space given in
-    advance that a finished trial lacks (:meth:`modelled_space`).
+    advance that a finished trial lacks (:meth:`modelled_space`), and the parameters each
+    running trial's suggestion models (:meth:`note_modelled`).
     """
 
     def __init__(self) -> None:
@@ -146,6 +147,8 @@ class TrialMemory:
         self.proposed: dict[tuple[str, int], np.ndarray] = {}
         self.absent: dict[str, set[str]] = {}  # by study: parameters some finished trial lacks
         self.scanned: dict[str, set[int]] = {}  # by study: the trials already looked at
+        # by (study, trial) still running: the parameters its suggestion models (None: none yet)
+        self.modelled: dict[tuple[str, int], frozenset[str] | None] = {}
 
     def modelled_space(
         self, study: Study, given: dict[str, BaseDistribution]
@@ -161,6 +164,27 @@ class TrialMemory:
                 scanned.add(t.number)
                 absent |= given.keys() - t.params.keys()
         return {name: d for name, d in given.items() if name not in absent}
+
+    def note_modelled(
+        self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution], read: bool
+    ) -> None:
+        """Remember that ``trial``'s suggestion models the parameters of ``space``; an empty
+        ``space`` before any finished trial was ``read`` leaves none out (there is nothing to
+        model from yet)."""
+        key = (study.study_name, trial.number)
+        self.modelled[key] = frozenset(space) if space or read else None
+
+    def left_out(self, study: Study, trial: FrozenTrial, name: str) -> bool:
+        """Whether parameter ``name`` of ``trial`` is drawn at random because the modelled
+        space lacks it (see :meth:`note_modelled`; not for a value proposed outside the range
+        the trial asks for, nor while no finished trial was read)."""
+        space = self.modelled.get((study.study_name, trial.number))
+        return space is not None and name not in space
+
+    def forget(self, study: Study, trial: FrozenTrial) -> None:
+        """Forget what was kept for ``trial``, which has ended."""
+        self.proposed.pop((study.study_name, trial.number), None)
+        self.modelled.pop((study.study_name, trial.number), None)
 
     def encoder_for(self, search_space: dict[str, BaseDistribution]) -> SpaceEncoder:
         """The encoder of ``search_space``; a different space starts afresh."""

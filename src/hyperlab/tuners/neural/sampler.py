@@ -185,7 +185,6 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         )
         self._lock = threading.Lock()
         self._warned = False
-        self._space_known = False
         self._model: Surrogate | None = None
         self._memory = TrialMemory()
         self._failed = FailedTrials()
@@ -212,10 +211,10 @@ class NeuralSampler(LockFreePickling, BaseSampler):
                 f"NeuralSampler optimizes one objective; this study has {len(study.directions)} "
                 "(Optuna's TPESampler and NSGAIISampler take several)"
             )
-        if not search_space:
-            return {}
         with self._lock:
-            self._space_known = True
+            self._note_modelled(study, trial, search_space)
+            if not search_space:
+                return {}
             return self._sample_relative(study, trial, search_space)
 
     def sample_independent(
@@ -225,10 +224,9 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        modelled = self._memory.encoder
         # a parameter of the modelled space comes here only when the value proposed for it lies
         # outside the range this trial asks for (a merged range): drawn for this trial alone
-        if modelled is None or param_name not in modelled.distributions:
+        if self._memory.left_out(study, trial, param_name):
             self._warn_random(param_name, trial.number)
         return self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
 
@@ -240,7 +238,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         with self._lock:
-            self._memory.proposed.pop((study.study_name, trial.number), None)
+            self._memory.forget(study, trial)
 
     @property
     def startup_trials(self) -> int | None:
@@ -255,9 +253,17 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         return startup_size(learnt.dim, None, False) if learnt is not None else None
 
     # -------------------------------------------------------------------------- private
+    def _note_modelled(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> None:
+        """Remember the parameters ``trial``'s suggestion models (a space given in advance is
+        known before any trial has finished: a parameter outside it is never modelled)."""
+        read = self.search_space is not None or self._merged.has_read(study)
+        self._memory.note_modelled(study, trial, search_space, read)
+
     def _warn_random(self, name: str, number: int) -> None:
         """Tell, once, that parameter ``name`` of trial ``number`` is sampled at random."""
-        if not self._space_known or not self.warn_independent_sampling or self._warned:
+        if not self.warn_independent_sampling or self._warned:
             return
         self._warned = True
         warnings.warn(
@@ -266,7 +272,7 @@ class NeuralSampler(LockFreePickling, BaseSampler):
             "conditional or dynamic parameter). Further such parameters are sampled the "
             "same way without another warning.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=5,  # the objective's suggest_* call
         )
 
     def _check_settings(self) -> None:
