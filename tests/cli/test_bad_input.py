@@ -551,10 +551,18 @@ def test_an_objective_of_several_objectives_is_refused_at_its_first_trial(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], tuner: str
 ) -> None:
     """A run's study has one objective: the objective's pair of values is refused at trial 0
-    (the tuners' own refusal of a study of several objectives is never reached here)."""
+    (the tuners' own refusal of a study of several objectives is never reached here), saying
+    what to do (it said only that the objective returns its score as a number)."""
     f = tmp_path / "f.py"
     f.write_text(
         "def objective(trial):\n    x = trial.suggest_float('x', 0, 1)\n    return x, 1 - x\n"
     )
     code = run(*tune_args(tmp_path, "--trials", "3", "--tuner", tuner, task=f"{f}:objective"))
-    clean_error(capsys, code, "of type tuple, not a number (trial 0)")
+    clean_error(
+        capsys,
+        code,
+        "of type tuple, not a number (trial 0)",
+        "hyperlab optimizes one score, and this objective returned 2 scores: combine them into "
+        "one (a weighted sum, say) or, to trade them off against each other, run Optuna's "
+        "NSGAIISampler on them directly",
+    )

@@ -169,6 +169,7 @@ def test_numpy_numbers_are_numbers(tmp_path: Path) -> None:
         (True, "True of type bool"),
         (None, "None of type NoneType"),
         ([0.5], "[0.5] of type list"),
+        ((0.5, "adam"), "(0.5, 'adam') of type tuple"),  # not the scores of several objectives
     ],
 )
 def test_an_objective_that_returns_no_number_stops_the_run_at_that_trial(
@@ -187,6 +188,7 @@ def test_an_objective_that_returns_no_number_stops_the_run_at_that_trial(
         hyperlab.tune(odd_on_trial_one, "random", trials=5, runs_dir=tmp_path, name="o")
     says = f"objective '{odd_on_trial_one.__qualname__}' returned {shown}, not a number (trial 1): "
     assert str(info.value).startswith(says) and isinstance(info.value, TypeError | InputError)
+    assert "optimizes one score" not in str(info.value)  # said of several numbers alone
     storage = f"sqlite:///{tmp_path / 'o' / 'study.db'}"
     trials = optuna.load_study(study_name="o:random:none:seed0", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]  # the first kept

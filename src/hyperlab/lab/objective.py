@@ -184,8 +184,9 @@ class WrappedObjective:
         except TrialFailure as exc:
             broken = ObjectiveContractError(
                 f"{exc} (trial {trial.number}): an objective returns its score as a number (a "
-                "float, or a tensor of one number); the run stops here, its finished trials kept "
-                "(fix the objective and run the same command again to go on)"
+                f"float, or a tensor of one number){_several_scores(value)}; the run stops here, "
+                "its finished trials kept (fix the objective and run the same command again to "
+                "go on)"
             )
             _fail(trial, str(broken))
             raise broken from None
@@ -210,6 +211,24 @@ class WrappedObjective:
                 "the pruners then take the longest finished trial)",
                 stacklevel=2,
             )
+
+
+def _several_scores(value: Any) -> str:
+    """What to do instead when ``value`` is a tuple or list of several numbers (the scores of
+    several objectives, which a run's study of one score cannot take); else nothing."""
+    if not isinstance(value, tuple | list) or len(value) < 2:
+        return ""
+    try:
+        for score in value:
+            check_score(score, "")
+    except TrialFailure:
+        return ""
+    return (
+        f"; hyperlab optimizes one score, and this objective returned {len(value)} scores: "
+        "combine them into one (a weighted sum, say) or, to trade them off against each "
+        "other, run Optuna's NSGAIISampler on them directly (optuna.create_study(directions="
+        "[...], sampler=optuna.samplers.NSGAIISampler()))"
+    )
 
 
 def planned(task: Task | None) -> Task | None:
