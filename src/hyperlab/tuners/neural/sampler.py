@@ -226,8 +226,10 @@ class NeuralSampler(LockFreePickling, BaseSampler):
     ) -> Any:
         # a parameter of the modelled space comes here only when the value proposed for it lies
         # outside the range this trial asks for (a merged range): drawn for this trial alone
-        if self._memory.left_out(study, trial, param_name):
-            self._warn_random(param_name, trial.number)
+        told = self._warned or not self.warn_independent_sampling
+        if not told and self._memory.left_out(study, trial, param_name):
+            self._warned = True
+            _warn_random(param_name, trial.number)
         return self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(
@@ -260,20 +262,6 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         known before any trial has finished: a parameter outside it is never modelled)."""
         read = self.search_space is not None or self._merged.has_read(study)
         self._memory.note_modelled(study, trial, search_space, read)
-
-    def _warn_random(self, name: str, number: int) -> None:
-        """Tell, once, that parameter ``name`` of trial ``number`` is sampled at random."""
-        if not self.warn_independent_sampling or self._warned:
-            return
-        self._warned = True
-        warnings.warn(
-            f"NeuralSampler samples parameter {name!r} of trial {number} "
-            "independently at random: it is not in the relative search space (a "
-            "conditional or dynamic parameter). Further such parameters are sampled the "
-            "same way without another warning.",
-            UserWarning,
-            stacklevel=5,  # the objective's suggest_* call
-        )
 
     def _check_settings(self) -> None:
         if not self._checked:
@@ -372,3 +360,15 @@ class NeuralSampler(LockFreePickling, BaseSampler):
                 self.surrogate, self.surrogate_options, self.target_transform, self._rng
             )
         return self._model
+
+
+def _warn_random(name: str, number: int) -> None:
+    """Tell that parameter ``name`` of trial ``number`` is sampled at random (said once)."""
+    warnings.warn(
+        f"NeuralSampler samples parameter {name!r} of trial {number} "
+        "independently at random: it is not in the relative search space (a "
+        "conditional or dynamic parameter). Further such parameters are sampled the "
+        "same way without another warning.",
+        UserWarning,
+        stacklevel=5,  # the objective's suggest_* call
+    )
