@@ -249,3 +249,28 @@ def test_trials_pruned_after_reporting_are_not_failures_to_leave() -> None:
     for t in study.trials[1:]:
         moved = [k for k in SPACE if t.params[k] != start[k]]
         assert len(moved) == 1, (t.number, t.params)
+
+
+def test_after_a_failure_a_trial_pruned_after_reporting_is_the_one_moved() -> None:
+    """While nothing has scored and a trial has failed, the latest trial is moved, a pruned
+    one too (not the crashing start it was lowered from)."""
+    sampler = DiagnosisSampler(seed=0, space=SPACE, start={"lr": 1.0})
+    study = optuna.create_study(sampler=sampler)
+    crashed = {**sampler._start_config(SPACE), "lr": 1.0}
+    pruned = {**crashed, "lr": 0.3}
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL, params=crashed, distributions=SPACE
+        )
+    )
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.PRUNED,
+            params=pruned,
+            distributions=SPACE,
+            intermediate_values={0: 2.0, 1: 1.5},
+        )
+    )
+    study.optimize(_pruned_first, n_trials=1)
+    moved = [k for k in SPACE if study.trials[-1].params[k] != pruned[k]]
+    assert len(moved) == 1, study.trials[-1].params

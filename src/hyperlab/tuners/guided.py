@@ -18,11 +18,11 @@ have at least 3 epochs.
 
 A trial that failed (raised, returned NaN or infinity, or was pruned with nothing to read:
 :func:`hyperlab.tuners.failed_trials.is_failure`) is never the best configuration. While no
-trial has scored, the advice moves the latest failed trial's configuration (a run that crashed
-gets its learning rate lowered again and again, from where it crashed), and while every trial
-has failed, a configuration that gives nothing new is drawn instead at random: no configuration
-is known to work, so none is stayed near. A trial pruned after reporting has not failed: it
-leaves the start (or the best trial) the configuration to move, as without failures. A
+trial has scored and one has failed, the advice moves the latest trial's configuration (a run
+that crashed gets its learning rate lowered again and again, from where it crashed), and while
+every trial has failed, a configuration that gives nothing new is drawn instead at random: no
+configuration is known to work, so none is stayed near. A trial pruned after reporting has not
+failed: without a failure, the start stays the configuration to move until a trial completes. A
 ``start`` value that a failed trial ran with is not proposed again. Without a given space, the
 space is read from the complete trials, a numeric parameter whose range differs between them
 over the union of their ranges (:mod:`hyperlab.tuners.merged_space`).
@@ -250,26 +250,27 @@ def _base(
     """The configuration to move and the trials finished since it became the best.
 
     The best scored trial (``sign * value`` least); a trial that failed
-    (:func:`hyperlab.tuners.failed_trials.is_failure`) never is one. While no trial has scored,
-    the latest failed one that holds every parameter of ``space`` (``start`` before any): the
-    advice read from a failed run moves that run's configuration. The trials since count
+    (:func:`hyperlab.tuners.failed_trials.is_failure`) never is one. While no trial has scored
+    and one has failed, the latest one that holds every parameter of ``space``: the advice read
+    from a failed run moves that run's configuration. Else ``start``: trials pruned after
+    reporting have not failed, and leave it the configuration to move. The trials since count
     every trial; they are ``None`` while every trial has failed (no configuration is known to
-    work). A trial pruned after reporting has not failed: without a failure, the start stays
-    the configuration to move until a trial completes.
+    work).
     """
-    best_value, base, since_best, all_failed = math.inf, start, 0, True
+    best_value, base, since_best = math.inf, start, 0
+    latest, any_failed, all_failed = None, False, True
     for t in history:
         since_best += 1
         failed = is_failure(t)
-        all_failed = all_failed and failed
+        any_failed, all_failed = any_failed or failed, all_failed and failed
         if not all(k in t.params for k in space):
             continue
-        config = {k: t.params[k] for k in space}
+        latest = {k: t.params[k] for k in space}
         value = t.value if t.state == TrialState.COMPLETE and not failed else None
         if value is not None and sign * value < best_value:
-            best_value, base, since_best = sign * value, config, 0
-        elif failed and best_value == math.inf:
-            base = config
+            best_value, base, since_best = sign * value, latest, 0
+    if best_value == math.inf and any_failed and latest is not None:
+        base = latest
     return base, None if all_failed else since_best
 
 
