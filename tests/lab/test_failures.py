@@ -273,8 +273,8 @@ class _OddScore(Task):
     name = "odd-score"
     max_budget = 2
 
-    def __init__(self, odd: str = "text", at: str = "value") -> None:
-        self.odd, self.at = odd, at
+    def __init__(self, odd: str = "text", at: str = "value", own: bool = False) -> None:
+        self.odd, self.at, self.own = odd, at, own
 
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
         return {"x": trial.suggest_float("x", 0, 1)}
@@ -291,6 +291,11 @@ class _OddScore(Task):
                 on_epoch(epoch, score, {"val_loss": [config["x"]] * epoch})  # type: ignore[arg-type]
         value = ODD_SCORES[self.odd] if odd and self.at == "value" else config["x"]
         return Evaluation(value=value, budget=budget)  # type: ignore[arg-type]
+
+    def evaluate(self, config: Any, budget: Any = None, seed: int = 0, on_epoch: Any = None) -> Any:
+        if self.own:  # (``Task.evaluate``'s checks skipped)
+            return self._evaluate(config, budget or self.max_budget, seed, on_epoch)
+        return super().evaluate(config, budget, seed, on_epoch)
 
 
 @pytest.mark.parametrize(
@@ -328,6 +333,23 @@ def test_a_task_score_that_is_not_a_number_stops_the_run_at_that_trial(
     assert trials[1].user_attrs["fail_reason"] == f"TaskContractError: {message}"
     assert "_evaluate" in trials[1].user_attrs["fail_traceback"]  # where the task gave it
     assert is_bookkeeping(trials[1])  # as for an objective that returns no number
+
+
+@pytest.mark.parametrize("at", ["value", "epoch"])
+def test_a_score_that_is_not_a_number_from_a_task_s_own_evaluate_names_that_method(
+    tmp_path: Path, at: str
+) -> None:
+    """A score reported to ``on_epoch`` by a task's own ``evaluate`` was told as reported by
+    its ``_evaluate`` (which such a task may never call), while a returned one named
+    ``evaluate``."""
+    from hyperlab.errors import TaskContractError
+
+    with pytest.raises(TaskContractError) as info:
+        hyperlab.tune(
+            _OddScore, "random", trials=3, task_options={"odd": "text", "at": at, "own": True},
+            runs_dir=tmp_path, name="s", progress=False,
+        )  # fmt: skip
+    assert str(info.value).startswith("task 'odd-score', trial 1: _OddScore.evaluate ")
 
 
 @pytest.mark.parametrize(

@@ -225,3 +225,52 @@ def test_a_start_in_a_failing_region_is_left(space: dict | None) -> None:
         study.optimize(_fails_beyond_two, n_trials=10, catch=(RuntimeError,))
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.FAIL) <= 3, [t.params for t in study.trials]
+
+
+def _pruned_first(trial: optuna.Trial) -> float:
+    """The first 3 trials are pruned after reporting 5 epochs (no failure, no curves to read)."""
+    params = {name: trial._suggest(name, d) for name, d in SPACE.items()}
+    for epoch in range(5):
+        trial.report(2.0 / (epoch + 1) + abs(math.log10(params["lr"]) + 2.5), epoch)
+    if trial.number < 3:
+        raise optuna.TrialPruned()
+    return abs(math.log10(params["lr"]) + 2.5)
+
+
+def test_trials_pruned_after_reporting_are_not_failures_to_leave() -> None:
+    """A study whose first trials were pruned after reporting (by a pruner: no failure) had
+    each next trial drawn at random, as if every trial so far had failed; as before failed
+    trials were read apart, each is the start with one knob moved."""
+    start = DiagnosisSampler(space=SPACE)._start_config(SPACE)
+    study = optuna.create_study(sampler=DiagnosisSampler(seed=0, space=SPACE))
+    study.optimize(_pruned_first, n_trials=4)
+    assert [t.state for t in study.trials][:3] == [optuna.trial.TrialState.PRUNED] * 3
+    assert study.trials[0].params == start
+    for t in study.trials[1:]:
+        moved = [k for k in SPACE if t.params[k] != start[k]]
+        assert len(moved) == 1, (t.number, t.params)
+
+
+def test_after_a_failure_a_trial_pruned_after_reporting_is_the_one_moved() -> None:
+    """While nothing has scored and a trial has failed, the latest trial is moved, a pruned
+    one too (not the crashing start it was lowered from)."""
+    sampler = DiagnosisSampler(seed=0, space=SPACE, start={"lr": 1.0})
+    study = optuna.create_study(sampler=sampler)
+    crashed = {**sampler._start_config(SPACE), "lr": 1.0}
+    pruned = {**crashed, "lr": 0.3}
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL, params=crashed, distributions=SPACE
+        )
+    )
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.PRUNED,
+            params=pruned,
+            distributions=SPACE,
+            intermediate_values={0: 2.0, 1: 1.5},
+        )
+    )
+    study.optimize(_pruned_first, n_trials=1)
+    moved = [k for k in SPACE if study.trials[-1].params[k] != pruned[k]]
+    assert len(moved) == 1, study.trials[-1].params

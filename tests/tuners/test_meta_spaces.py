@@ -24,6 +24,7 @@ from hyperlab.errors import InputError
 from hyperlab.surrogates import SURROGATES, BayesianLastLayer
 from hyperlab.tuners.failed_trials import as_worst, is_failure
 from hyperlab.tuners.guided import DiagnosisSampler
+from hyperlab.tuners.merged_space import MergedSpace
 from hyperlab.tuners.meta import MetaSampler
 from hyperlab.tuners.neural import NeuralSampler
 
@@ -291,3 +292,31 @@ def test_nothing_is_told_before_a_trial_has_finished(tuner: str) -> None:
         study.tell(second, state=TrialState.FAIL)
         study.optimize(failing, n_trials=3, catch=(RuntimeError,))
     assert not _ours(caught), [str(w.message) for w in caught]
+
+
+class _Interleaved:
+    """A study whose trial list, read the first time, lets another thread's ``calculate`` run
+    to its end first (as a thread switch there does)."""
+
+    def __init__(self, study: optuna.Study, merged: MergedSpace) -> None:
+        self.study_name = study.study_name
+        self._study, self._merged, self._first = study, merged, True
+
+    def get_trials(self, **kwargs: Any) -> list[FrozenTrial]:
+        if self._first:
+            self._first = False
+            self._merged.calculate(self._study)  # the other thread
+        return self._study.get_trials(**kwargs)
+
+
+def test_the_merged_space_of_two_threads_keeps_every_trial() -> None:
+    """The diagnosis tuner calls ``calculate`` without a lock: a thread that read the space
+    before another had merged a new trial stored it last, and the new trial's range was lost
+    for the rest of the study (its trials past the old range then left out of the data)."""
+    study = optuna.create_study()
+    _added(study, {"x": FloatDistribution(0, 1)}, {"x": 0.5})
+    merged = MergedSpace(include_pruned=False)
+    merged.calculate(study)
+    _added(study, {"x": FloatDistribution(0, 2)}, {"x": 1.5})
+    merged.calculate(_Interleaved(study, merged))  # type: ignore[arg-type]
+    assert merged.calculate(study) == {"x": FloatDistribution(0, 2)}

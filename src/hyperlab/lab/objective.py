@@ -88,7 +88,7 @@ class TaskObjective:
         last = self.budget if self.budget is not None else self.task.max_budget
 
         def on_epoch(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
-            value = check_reported(self.task, value, epoch)  # (a task may override evaluate)
+            value = _reported_own(self.task, value, epoch)
             if not math.isfinite(value):
                 raise TrialFailure(f"non-finite validation loss {value} at epoch {epoch}", curves)
             trial.report(value, epoch)
@@ -261,6 +261,20 @@ def _checked_own(task: Task, ev: Any, budget: int | None) -> Any:
     try:
         return check_evaluation(task, ev, budget)
     except TaskContractError as exc:
-        name = type(task).__name__
-        said = str(exc).replace(f"{name}._evaluate", f"{name}.evaluate", 1)
-        raise TaskContractError(said) from None
+        raise _named_own(task, exc) from None
+
+
+def _reported_own(task: Task, value: Any, epoch: int) -> float:
+    """A score ``task.evaluate`` reported to ``on_epoch``, checked again: :meth:`Task.evaluate`
+    has checked what ``_evaluate`` reports, so only a task that overrides ``evaluate`` itself
+    fails here, and the message names that method."""
+    try:
+        return check_reported(task, value, epoch)
+    except TaskContractError as exc:
+        raise _named_own(task, exc) from None
+
+
+def _named_own(task: Task, exc: TaskContractError) -> TaskContractError:
+    """``exc``, which names ``Cls._evaluate``, naming ``Cls.evaluate`` instead."""
+    name = type(task).__name__
+    return TaskContractError(str(exc).replace(f"{name}._evaluate", f"{name}.evaluate", 1))

@@ -18,12 +18,14 @@ have at least 3 epochs.
 
 A trial that failed (raised, returned NaN or infinity, or was pruned with nothing to read:
 :func:`hyperlab.tuners.failed_trials.is_failure`) is never the best configuration. While no
-trial has scored, the advice moves the latest trial's configuration (a run that crashed gets
-its learning rate lowered again and again, from where it crashed), and when that gives nothing
-new the configuration is drawn at random: no configuration is known to work, so none is stayed
-near. A ``start`` value that a failed trial ran with is not proposed again. Without a given
-space, the space is read from the complete trials, a numeric parameter whose range differs
-between them over the union of their ranges (:mod:`hyperlab.tuners.merged_space`).
+trial has scored and one has failed, the advice moves the latest trial's configuration (a run
+that crashed gets its learning rate lowered again and again, from where it crashed), and while
+every trial has failed, a configuration that gives nothing new is drawn instead at random: no
+configuration is known to work, so none is stayed near. A trial pruned after reporting has not
+failed: without a failure, the start stays the configuration to move until a trial completes. A
+``start`` value that a failed trial ran with is not proposed again. Without a given space, the
+space is read from the complete trials, a numeric parameter whose range differs between them
+over the union of their ranges (:mod:`hyperlab.tuners.merged_space`).
 
 The whole state is recomputed from the study's trials, so the sampler is deterministic per seed,
 pickles, and survives failed and pruned trials.
@@ -248,22 +250,28 @@ def _base(
     """The configuration to move and the trials finished since it became the best.
 
     The best scored trial (``sign * value`` least); a trial that failed
-    (:func:`hyperlab.tuners.failed_trials.is_failure`) never is one. While no trial has scored,
-    the latest one that holds every parameter of ``space`` (``start`` before any), with ``None``
-    trials since: the advice read from a failed run moves that run's configuration.
+    (:func:`hyperlab.tuners.failed_trials.is_failure`) never is one. While no trial has scored
+    and one has failed, the latest one that holds every parameter of ``space``: the advice read
+    from a failed run moves that run's configuration. Else ``start``: trials pruned after
+    reporting have not failed, and leave it the configuration to move. The trials since count
+    every trial; they are ``None`` while every trial has failed (no configuration is known to
+    work).
     """
-    best_value, base, since_best = math.inf, start, None
+    best_value, base, since_best = math.inf, start, 0
+    latest, any_failed, all_failed = None, False, True
     for t in history:
-        since_best = None if since_best is None else since_best + 1
+        since_best += 1
+        failed = is_failure(t)
+        any_failed, all_failed = any_failed or failed, all_failed and failed
         if not all(k in t.params for k in space):
             continue
-        config = {k: t.params[k] for k in space}
-        value = t.value if t.state == TrialState.COMPLETE and not is_failure(t) else None
+        latest = {k: t.params[k] for k in space}
+        value = t.value if t.state == TrialState.COMPLETE and not failed else None
         if value is not None and sign * value < best_value:
-            best_value, base, since_best = sign * value, config, 0
-        elif since_best is None:
-            base = config
-    return base, since_best
+            best_value, base, since_best = sign * value, latest, 0
+    if best_value == math.inf and any_failed and latest is not None:
+        base = latest
+    return base, None if all_failed else since_best
 
 
 def _fixed_budget(advice: list[Advice]) -> list[Advice]:

@@ -31,24 +31,27 @@ class MergedSpace:
     """The merged search space of each study (see the module docstring), updated as trials
     finish.
 
+    Each call reads what the last one kept and keeps its own result whole, the trials it
+    merged with the space they give, so that threads sharing it (Optuna's ``n_jobs``; the
+    diagnosis tuner takes no lock) never keep a space without a trial marked as merged.
+
     Args:
         include_pruned: Pruned trials count as finished (else only complete ones).
     """
 
     def __init__(self, include_pruned: bool) -> None:
         self._states = (TrialState.COMPLETE, TrialState.PRUNED)[: 2 if include_pruned else 1]
-        self._spaces: dict[str, dict[str, BaseDistribution]] = {}
-        self._scanned: dict[str, set[int]] = {}
+        self._kept: dict[str, tuple[frozenset[int], dict[str, BaseDistribution] | None]] = {}
 
     def calculate(self, study: Study) -> dict[str, BaseDistribution]:
         """The parameters of every finished trial of ``study``, over their merged ranges."""
         name = study.study_name
-        scanned = self._scanned.setdefault(name, set())
-        space = self._spaces.get(name)
+        scanned, space = self._kept.get(name, (frozenset(), None))
+        new = set()
         for t in study.get_trials(deepcopy=False, states=self._states):
-            if t.number in scanned:
+            if t.number in scanned or t.number in new:
                 continue
-            scanned.add(t.number)
+            new.add(t.number)
             if space is None:
                 space = dict(t.distributions)
                 continue
@@ -57,14 +60,14 @@ class MergedSpace:
                 for p, dist in space.items()
                 if (both := merge(dist, t.distributions.get(p))) is not None
             }
-        if space is not None:
-            self._spaces[name] = space
+        if new:
+            self._kept[name] = (scanned | new, space)  # one assignment: never half of it
         return dict(sorted((space or {}).items()))
 
     def has_read(self, study: Study) -> bool:
         """Whether :meth:`calculate` has read a finished trial of ``study`` (before one has,
         its space is empty for want of trials, not because the trials disagree)."""
-        return bool(self._scanned.get(study.study_name))
+        return bool(self._kept.get(study.study_name, (frozenset(), None))[0])
 
 
 def merge(a: BaseDistribution, b: BaseDistribution | None) -> BaseDistribution | None:
