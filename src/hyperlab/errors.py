@@ -116,6 +116,12 @@ class TrialFailure(HyperlabError, RuntimeError):
 TRACEBACK_CHARS = 4000
 #: The trial attribute that keeps the traceback of an error of the objective's own code.
 TRACEBACK_ATTR = "fail_traceback"
+#: The trial attribute where the lab records, before it fails a trial, how the failure counts
+#: (``hyperlab.lab.trial_kinds.failure_kind``: results.csv's ``failure``), so that a tuner,
+#: which may not import the lab, tells the task's own failures from the others.
+FAILURE_ATTR = "failure_kind"
+#: The value of :data:`FAILURE_ATTR` for a failure of the task's own (its configuration's).
+TASK_FAILURE = "task"
 
 
 def listed(names: list[str], most: int = 10) -> str:

@@ -9,6 +9,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
+from hyperlab.errors import FAILURE_ATTR
 from hyperlab.lab.heartbeat import FIRST_BEAT_WAIT, STALE_REASON, requeue
 from hyperlab.lab.trial_kinds import admitted, is_interrupted, progress
 
@@ -124,6 +125,7 @@ def test_a_stale_trial_with_no_parameter_says_nothing_was_queued(
     optuna.storages.fail_stale_trials(study)
     reasons = [t.user_attrs.get("fail_reason") for t in study.trials]
     assert reasons[:2] == [STALE_REASON, STALE_UNCHOSEN]
+    assert [t.user_attrs[FAILURE_ATTR] for t in study.trials[:2]] == ["cut off"] * 2
     waiting = [t for t in study.trials if t.state == TrialState.WAITING]
     assert [t.params for t in waiting] == [{"x": chose.params["x"]}]
     assert progress(study, pending=True) == (0, 0)  # (the retry waits; no slot held for none)

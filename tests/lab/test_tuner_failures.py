@@ -8,18 +8,26 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pytest
+from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 import hyperlab
 from hyperlab.cli.compare import print_summary
+from hyperlab.errors import FAILURE_ATTR
+from hyperlab.lab.admission import Claimed
+from hyperlab.lab.cut_off import fail_interrupted
 from hyperlab.lab.results import study_records
 from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED, state_counts
+from hyperlab.lab.trial_loop import run_trial
 from hyperlab.report import compare_records
 from hyperlab.report.comparison_html import render_compare
+from hyperlab.space import SpaceEncoder
 from hyperlab.stops import stopped_by_failures
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
+from hyperlab.tuners.failed_trials import FailedTrials, as_worst, is_failure
 from hyperlab.tuners.peers.hyperopt import HyperoptSampler
 
 
@@ -132,6 +140,7 @@ def test_a_sampler_raising_in_before_trial_fails_the_trial_as_the_tuners(
     (failed,) = [r for r in study_records(study) if r["state"] == "FAIL"]  # results.csv's row
     assert failed["trial"] == 1 and failed["failure"] == "tuner"
     assert "ValueError: before_trial broke" in failed["fail_reason"]
+    assert study.trials[1].user_attrs[FAILURE_ATTR] == "tuner"  # (as the tuners read it)
     assert state_counts(study)[TUNER_FAILED] == 1 and summary.n_failed == 0
     assert "1 trial failed in the tuner" in "\n".join(summary.lines())
 
@@ -207,7 +216,6 @@ def _cut_off(study: optuna.Study, how: str, clock: list[float]) -> None:
     heartbeat)."""
     import warnings
 
-    from hyperlab.lab.cut_off import fail_interrupted
     from hyperlab.lab.heartbeat import FIRST_BEAT_WAIT
 
     with warnings.catch_warnings():
@@ -448,3 +456,33 @@ def test_a_failed_trial_its_tuner_raises_taking_in_keeps_no_traceback_of_the_tun
     (group,) = failure_groups(study.get_trials())
     assert group.trials == [1] and group.reason == "objective returned nan"
     assert "after_trial broke" not in group.traceback
+
+
+def _reports(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0, 1)
+    trial.report(x, 1)
+    trial.should_prune()  # (the pruner raises on trial 1)
+    if trial.number == 0:
+        raise RuntimeError("the model broke")  # the task's own failure
+    return x
+
+
+def test_a_tuner_reads_only_the_tasks_own_failures_as_the_worst_score() -> None:
+    """meta, neural and diagnosis read every failed trial as its configuration's failure, at
+    the worst score so far: a trial failed by the pruner, or cut off (its parameters queued
+    again), steered them away from a configuration that had done nothing wrong."""
+    study = optuna.create_study(pruner=_RaisesPruning())
+    for _ in range(3):  # the task fails trial 0, the pruner trial 1; trial 2 scores
+        run_trial(study, Claimed(_reports, target=10))
+    cut = study.ask({"x": FloatDistribution(0, 1)})
+    cut.set_user_attr("worker", "host:1")
+    assert fail_interrupted(study, "host:1", "its worker process was killed (signal 9)") == 1
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert [t.user_attrs.get(FAILURE_ATTR) for t in failed] == ["task", "pruner", "cut off"]
+    assert [is_failure(t) for t in failed] == [True, False, False]
+    enc = SpaceEncoder({"x": FloatDistribution(0, 1)})
+    points = FailedTrials().points(study, study.ask(), enc)
+    assert np.allclose(points, enc.encode([failed[0].params]))  # the task's failure alone
+    scored = study.trials[2]
+    x, y = as_worst(enc.encode([scored.params]), np.array([scored.value]), points, [])
+    assert x.shape == (2, 1) and y.tolist() == [scored.value] * 2  # one row at the worst score

@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from hyperlab.errors import HyperlabError
+from hyperlab.errors import FAILURE_ATTR, HyperlabError
 from hyperlab.registry import TUNERS
 from hyperlab.tuners.guided import DiagnosisSampler
 
@@ -274,3 +274,23 @@ def test_after_a_failure_a_trial_pruned_after_reporting_is_the_one_moved() -> No
     study.optimize(_pruned_first, n_trials=1)
     moved = [k for k in SPACE if study.trials[-1].params[k] != pruned[k]]
     assert len(moved) == 1, study.trials[-1].params
+
+
+def test_a_trial_failed_for_a_reason_not_its_configuration_s_is_no_divergence() -> None:
+    """A trial cut off (its worker lost, its parameters queued again) or failed by its pruner
+    or tuner, without curves, was read as a diverged run: the learning rate lowered for a
+    configuration that had done nothing wrong."""
+    sampler = DiagnosisSampler(seed=0, space=SPACE)
+    config = sampler._start_config(SPACE)
+
+    def failed(kind: str) -> optuna.trial.FrozenTrial:
+        return optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL,
+            params=config,
+            distributions=SPACE,
+            user_attrs={FAILURE_ATTR: kind},
+        )
+
+    assert [(a.knob, a.direction) for a in sampler._diagnose(failed("task"))] == [("lr", "down")]
+    for kind in ("cut off", "pruner", "tuner"):
+        assert sampler._diagnose(failed(kind)) == []

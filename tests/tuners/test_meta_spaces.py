@@ -20,7 +20,7 @@ from optuna.distributions import (
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from hyperlab.errors import InputError
+from hyperlab.errors import FAILURE_ATTR, InputError
 from hyperlab.surrogates import SURROGATES, BayesianLastLayer
 from hyperlab.tuners.failed_trials import as_worst, is_failure
 from hyperlab.tuners.guided import DiagnosisSampler
@@ -136,6 +136,24 @@ def test_which_trials_count_as_failed(
     state: TrialState, value: float | None, reports: dict[int, float], failed: bool
 ) -> None:
     assert is_failure(_trial(state, value, reports)) is failed
+
+
+@pytest.mark.parametrize(
+    ("kind", "failed"),
+    [("task", True), ("tuner", False), ("pruner", False), ("cut off", False), ("surplus", False)],
+)
+def test_a_failure_counts_only_when_the_lab_recorded_it_as_the_tasks(
+    kind: str, failed: bool
+) -> None:
+    """A trial the lab failed for a reason not its configuration's (its pruner or tuner raised,
+    it was cut off, the run's bookkeeping) was read as a failed configuration too."""
+    trial = create_trial(
+        state=TrialState.FAIL,
+        params={"x": 0.5},
+        distributions={"x": FloatDistribution(0, 1)},
+        user_attrs={FAILURE_ATTR: kind},
+    )
+    assert is_failure(trial) is failed
 
 
 def test_a_failed_configuration_run_again_keeps_its_own_score() -> None:

@@ -13,6 +13,7 @@ claimed. Hence finished trials never exceed ``trials``, and workers run until th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -43,6 +44,7 @@ from hyperlab.lab.trial_kinds import (
     admitted,
     raised_in_pruner,
     raised_in_sampler,
+    record_failure,
 )
 from hyperlab.space.refused import refused_range
 
@@ -54,7 +56,8 @@ class Claimed:
     conflict kept in ``conflict`` for the caller to raise (Optuna catches it in the trial);
     so is a :class:`~hyperlab.errors.SettingError` of the tuner or pruner (a setting that the
     trials' search space shows cannot work), which would fail every trial the same way, and a
-    parameter whose range Optuna refuses (:func:`refused_space`).
+    parameter whose range Optuna refuses (:func:`refused_space`). A trial it fails records how
+    the failure counts (:func:`~hyperlab.lab.trial_kinds.record_failure`).
     """
 
     def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
@@ -67,6 +70,16 @@ class Claimed:
         self.conflict: HyperlabError | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
+        try:
+            return self._claimed(trial)
+        except optuna.TrialPruned:
+            raise
+        except BaseException:
+            with contextlib.suppress(Exception):  # (the storage may be what was interrupted)
+                record_failure(trial.study._storage, trial._trial_id)
+            raise
+
+    def _claimed(self, trial: optuna.Trial) -> float:
         self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if not admitted(trial.study, trial.number, self.target):
@@ -173,6 +186,7 @@ def fail_unasked(study: optuna.Study, exc: Exception) -> int | None:
     storage.set_trial_user_attr(trial_id, TUNER_FAILED_ATTR, True)
     storage.set_trial_user_attr(trial_id, "fail_reason", reason)
     storage.set_trial_user_attr(trial_id, TRACEBACK_ATTR, traceback_text(exc))
+    record_failure(storage, trial_id)
     storage.set_trial_state_values(trial_id, TrialState.FAIL)
     if queued:
         _queue_again(study, asked, storage.get_trial(trial_id))

@@ -141,7 +141,8 @@ def stale_callback(max_retry: int | None = MAX_RETRY) -> StaleCallback:
 
 
 class _ReasonOnStale:
-    """Record ``fail_reason`` on stale trials while they are still RUNNING (then writable).
+    """Record ``fail_reason`` on stale trials while they are still RUNNING (then writable), and
+    how their failure counts (:func:`~hyperlab.lab.trial_kinds.record_failure`).
 
     Optuna's ``fail_stale_trials`` asks the storage for stale trials and then fails them; this
     hook runs in between, so every trial failed that way says why.
@@ -150,6 +151,8 @@ class _ReasonOnStale:
     max_retry: int | None = MAX_RETRY
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        from hyperlab.lab.trial_kinds import record_failure  # (trial_kinds imports this module)
+
         ids: list[int] = super()._get_stale_trial_ids(study_id)  # type: ignore[misc]
         for trial_id in ids:
             try:
@@ -159,6 +162,7 @@ class _ReasonOnStale:
                 reason = STALE_FINAL.format(n=n) if final else STALE_REASON
                 reason = reason if trial.params else STALE_UNCHOSEN
                 self.set_trial_user_attr(trial_id, "fail_reason", reason)  # type: ignore[attr-defined]
+                record_failure(self, trial_id)  # type: ignore[arg-type]
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # another worker failed it first
         return ids

@@ -7,12 +7,13 @@ The claim these counts serve is told in :mod:`hyperlab.lab.admission`.
 
 from __future__ import annotations
 
+import copy
 import datetime
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import HyperlabError
+from hyperlab.errors import FAILURE_ATTR, TASK_FAILURE, HyperlabError
 from hyperlab.lab.heartbeat import STALE_UNCHOSEN, is_stale_reason
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -148,7 +149,17 @@ def failure_kind(trial: FrozenTrial) -> str:
         return "cut off"
     if is_surplus(trial):
         return "surplus"
-    return "refused" if REFUSED_ATTR in trial.user_attrs else "task"
+    return "refused" if REFUSED_ATTR in trial.user_attrs else TASK_FAILURE
+
+
+def record_failure(storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+    """Record on a trial about to be failed (still running, its reason written) how its failure
+    counts (:func:`failure_kind`), in :data:`~hyperlab.errors.FAILURE_ATTR`: a tuner reads a
+    failed trial as its configuration's failure only when the task failed it. Called by every
+    place the lab fails a trial, before the trial's state is set."""
+    trial = copy.copy(storage.get_trial(trial_id))
+    trial.state = TrialState.FAIL
+    storage.set_trial_user_attr(trial_id, FAILURE_ATTR, failure_kind(trial))
 
 
 def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:

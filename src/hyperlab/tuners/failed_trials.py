@@ -10,6 +10,13 @@ trial at the worst score of the study's trials so far instead. A failed trial th
 parameter of the space (one that failed before its configuration was complete, or the lab's
 bookkeeping of a claim) is left out, and so is one whose configuration another trial has since
 run (a retry).
+
+Only the task's own failures count: a trial the lab failed for another reason says nothing of
+its configuration, and is left out too. The lab records how each failure counts on the trial
+(:data:`~hyperlab.errors.FAILURE_ATTR`, results.csv's ``failure``): one cut off (an interrupt, a
+lost worker; its parameters queued again), one whose pruner or tuner raised, and the run's
+bookkeeping (surplus, refused) are not the task's. A failed trial with no such record (a plain
+Optuna study, outside the lab) failed in its objective, and counts.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import numpy as np
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from hyperlab.errors import FAILURE_ATTR, TASK_FAILURE
 from hyperlab.space import SpaceEncoder
 from hyperlab.tuners.feedback import predicted_final
 from hyperlab.tuners.trial_points import encode_trial
@@ -29,7 +37,7 @@ def is_failure(t: FrozenTrial) -> bool:
     """Whether ``t`` finished without a score because of its configuration (see the module
     docstring)."""
     if t.state == TrialState.FAIL:
-        return True
+        return t.user_attrs.get(FAILURE_ATTR, TASK_FAILURE) == TASK_FAILURE
     if t.state == TrialState.COMPLETE:
         return t.value is None or not math.isfinite(t.value)
     if t.state == TrialState.PRUNED and predicted_final(t) is None:

@@ -13,8 +13,9 @@ knob of the best configuration moved by a random step whose largest size shrinks
 way an expert tries ever closer settings around the best run so far. Categorical knobs keep the
 starting value. When the budget is fixed (no epochs knob in the space), "not converged: train
 longer" is read as "train faster": learning rate up x2. Failed trials without curves count as
-divergence (learning rate down); pruned trials are diagnosed from their partial curves when they
-have at least 3 epochs.
+divergence (learning rate down), when the task failed them (not a trial cut off, or failed by
+its pruner or tuner: see :mod:`hyperlab.tuners.failed_trials`); pruned trials are diagnosed from
+their partial curves when they have at least 3 epochs.
 
 A trial that failed (raised, returned NaN or infinity, or was pruned with nothing to read:
 :func:`hyperlab.tuners.failed_trials.is_failure`) is never the best configuration. While no
@@ -218,7 +219,7 @@ class DiagnosisSampler(BaseSampler):
         curves = t.user_attrs.get("curves") or {}
         n = len(curves.get("train_loss") or [])
         if n < 3 or "val_loss" not in curves:
-            if t.state == TrialState.FAIL:
+            if t.state == TrialState.FAIL and is_failure(t):  # (the task's, not one cut off)
                 return [
                     Advice("lr", "down", 0.3, "the trial failed without curves: assume divergence")
                 ]
