@@ -21,12 +21,14 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from hyperlab.errors import FAILURE_ATTR, InputError
+from hyperlab.space import SpaceEncoder
 from hyperlab.surrogates import SURROGATES, BayesianLastLayer
 from hyperlab.tuners.failed_trials import as_worst, is_failure
 from hyperlab.tuners.guided import DiagnosisSampler
 from hyperlab.tuners.merged_space import MergedSpace
 from hyperlab.tuners.meta import MetaSampler
 from hyperlab.tuners.neural import NeuralSampler
+from hyperlab.tuners.trial_points import encode_trial
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
@@ -338,3 +340,37 @@ def test_the_merged_space_of_two_threads_keeps_every_trial() -> None:
     _added(study, {"x": FloatDistribution(0, 2)}, {"x": 1.5})
     merged.calculate(_Interleaved(study, merged))  # type: ignore[arg-type]
     assert merged.calculate(study) == {"x": FloatDistribution(0, 2)}
+
+
+def _grid(low: float, high: float) -> FloatDistribution:
+    with warnings.catch_warnings():  # (Optuna shrinks a range whose decimals miss the step)
+        warnings.simplefilter("ignore")
+        return FloatDistribution(low, high, step=0.1)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "union"),
+    [
+        (_grid(0.1 + 0.2, 1.0), _grid(0.4, 1.2), (0.3, 1.2)),  # low 0.30000000000000004
+        (_grid(0.7 - 0.4, 1.0), _grid(0.3, 1.0), (0.3, 1.0)),  # low 0.29999999999999993
+    ],
+)
+def test_float_grids_a_rounding_apart_merge_onto_one_grid_that_holds_every_value(
+    a: FloatDistribution, b: FloatDistribution, union: tuple[float, float]
+) -> None:
+    """Bounds a rounding apart (``0.1 + 0.2`` against ``0.3``) merged into a range whose
+    decimals missed the step: Optuna warned, shrank it (a whole step at times), and a trial's
+    value past the shrunk range was left out of the data."""
+    study = optuna.create_study()
+    for dist in (a, b):
+        for value in (dist.low, dist.high):
+            _added(study, {"x": dist}, {"x": value})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (Optuna's "the range is not divisible by `step`")
+        space = MergedSpace(include_pruned=False).calculate(study)
+    assert space == {"x": FloatDistribution(*union, step=0.1)}
+    enc = SpaceEncoder(space)
+    points = [encode_trial(enc, t) for t in study.trials]
+    assert all(p is not None for p in points)  # every trial's value read (none left out)
+    clean = enc.encode([{"x": round(t.params["x"], 9)} for t in study.trials])
+    assert np.allclose(np.vstack(points), clean)  # at the grid's points

@@ -11,10 +11,18 @@ trial asks for is drawn at random for that trial (Optuna's rule for a relative s
 A parameter whose trials disagree otherwise is left out, as in Optuna: other choices of a
 categorical, an int in one trial and a float in another, a log axis and a linear one, or
 another grid (``step``, or a grid shifted against the other).
+
+Float grids whose bounds differ by a rounding (``0.1 + 0.2`` against ``0.3``) are one grid,
+and their union is snapped onto it: the shortest decimal within a rounding of the lowest bound
+(:func:`within_rounding`), and the grid point as many whole steps above it as the union spans.
+Optuna takes that range as it is (it shrinks a float range whose decimals are no whole number
+of steps, a whole step at times, with a warning), and a trial's value that misses a bound of it
+by a rounding is read at that bound (:func:`hyperlab.tuners.trial_points.encode_trial`).
 """
 
 from __future__ import annotations
 
+import decimal
 import math
 
 from optuna.distributions import (
@@ -86,10 +94,40 @@ def merge(a: BaseDistribution, b: BaseDistribution | None) -> BaseDistribution |
     low, high = min(a.low, b.low), max(a.high, b.high)
     if isinstance(a, IntDistribution):
         return IntDistribution(int(low), int(high), log=a.log, step=int(a.step))
+    if a.step is not None:
+        low, high = _snapped(low, high, a.step)
     return FloatDistribution(low, high, log=a.log, step=a.step)
+
+
+#: How far (in steps) two float bounds may lie apart and still be one point of a grid.
+ROUNDING = 1e-9
+
+
+def within_rounding(a: float, b: float, step: float) -> bool:
+    """Whether ``a`` and ``b`` are one point of a float grid of ``step``: :data:`ROUNDING`
+    steps apart at most, or a few units in their last place (a step small for its values)."""
+    return abs(a - b) <= max(ROUNDING * step, 8 * math.ulp(max(abs(a), abs(b))))
 
 
 def _on_one_grid(low_a: float, low_b: float, step: float) -> bool:
     """Whether grids of ``step`` starting at ``low_a`` and ``low_b`` share their points."""
     cells = (low_a - low_b) / step
-    return math.isclose(cells, round(cells), abs_tol=1e-9)
+    return math.isclose(cells, round(cells), abs_tol=ROUNDING)
+
+
+def _snapped(low: float, high: float, step: float) -> tuple[float, float]:
+    """``low`` and ``high`` moved by a rounding at most onto a grid of ``step`` whose decimals
+    span whole steps, as Optuna reads a float range (see the module docstring); unmoved when
+    no such grid is found (a ``step`` that is itself a rounding off a short decimal)."""
+    cells = round((high - low) / step)
+    with decimal.localcontext(prec=60):
+        exact, d_step = decimal.Decimal(repr(low)), decimal.Decimal(repr(step))
+        for places in range(min(0, -exact.adjusted()), 18 - exact.adjusted()):  # shortest first
+            d_low = exact.quantize(decimal.Decimal(1).scaleb(-places))
+            new_low, new_high = float(d_low), float(d_low + cells * d_step)
+            if not (within_rounding(new_low, low, step) and within_rounding(new_high, high, step)):
+                continue
+            span = decimal.Decimal(repr(new_high)) - decimal.Decimal(repr(new_low))
+            if span % d_step == 0:
+                return new_low, new_high
+    return low, high
