@@ -11,7 +11,8 @@ import numpy as np
 
 from hyperlab.space import SpaceEncoder
 
-#: Escaping suggestions begin at this many finished trials.
+#: Escaping suggestions begin at this many trials read (scored trials of the space; see
+#: ``MetaSampler``'s ``zoom``).
 START = 15
 #: How far (encoded, on one numeric column at least) a candidate must lie from the best trial.
 RADIUS = 0.25
@@ -20,7 +21,7 @@ PENALTY = 1e6
 
 
 def escaping(every: int, finished: int) -> bool:
-    """Whether the suggestion after ``finished`` trials escapes (``every`` 0: never)."""
+    """Whether the suggestion after ``finished`` trials read escapes (``every`` 0: never)."""
     return bool(every) and finished >= START and finished % every == 0
 
 

@@ -76,15 +76,19 @@ class MetaSampler(LockFreePickling, BaseSampler):
             candidate may be against how sure the network is; default) or ``"ei"`` (expected
             improvement over the best score).
         quantile: The level of the ``"quantile"`` acquisition, in ``(0, 0.5]``.
-        zoom: From this many finished trials on (default 15), every second suggestion looks
+        zoom: From this many trials read on (default 15), every second suggestion looks
             closer: the network reads only the trials in a box around the best ones,
             stretched to fill its whole input range, and candidates are drawn in the box
-            (:mod:`hyperlab.tuners.meta.zoom`); ``0`` never zooms.
-        escape: From 15 finished trials on, each suggestion made when the number of
-            finished trials is a multiple of ``escape`` looks away from the best trial: it is
-            not zoomed, and it takes a candidate farther than 0.25 of a side (encoded) from
-            the best trial on at least one numeric parameter, its local moves starting from
-            the best trials that far away; the network still reads every trial
+            (:mod:`hyperlab.tuners.meta.zoom`); ``0`` never zooms. The trials read are the
+            study's complete and pruned trials that gave the context a score (a value, a
+            pruner's prediction or a last report) and hold every parameter of the space: not
+            the failed ones (in the context at the worst score), those pruned with nothing to
+            read, nor a transfer study's.
+        escape: From 15 trials read (as for ``zoom``) on, each suggestion made when the
+            number of trials read is a multiple of ``escape`` looks away from the best trial:
+            it is not zoomed, and it takes a candidate farther than 0.25 of a side (encoded)
+            from the best trial on at least one numeric parameter, its local moves starting
+            from the best trials that far away; the network still reads every trial
             (:mod:`hyperlab.tuners.meta.escape`). ``0`` (default) never; otherwise an int
             >= 2. A development option against a study settling in one basin of a
             low-dimensional problem; not measured beyond the development problems of
@@ -302,7 +306,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self, enc: SpaceEncoder, x: np.ndarray, y: np.ndarray, finished: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The zoom box of this suggestion over the context ``x, y``, or None (not zoomed:
-        see ``zoom``; ``finished`` counts the study's finished trials, read or not)."""
+        see ``zoom``; ``finished`` counts the study's trials read, not every finished one)."""
         if not self.zoom or finished < self.zoom or finished % 2 == 0:
             return None
         box = zoom_box(enc, x, y)
@@ -311,8 +315,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
     def _flee(
         self, enc: SpaceEncoder, x: np.ndarray, y: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The best finished trial and the numeric columns, when this suggestion escapes
-        (see ``escape``; ``x, y``: every finished trial of the study), else None."""
+        """The best trial read and the numeric columns, when this suggestion escapes (see
+        ``escape``; ``x, y``: the study's trials read, their number the count it goes by),
+        else None."""
         numeric = numeric_columns(enc)
         if not escaping(self.escape, len(y)) or not numeric.any():
             return None
