@@ -161,7 +161,9 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 "(Optuna's TPESampler and NSGAIISampler take several)"
             )
         with self._lock:
-            self._note_modelled(study, trial, search_space)
+            # (a space given in advance is known before any trial finished)
+            read = self.search_space is not None or self._merged.has_read(study)
+            self._memory.note_modelled(study, trial, search_space, read)
             if not search_space:
                 return {}
             enc = self._memory.encoder_for(search_space)
@@ -237,14 +239,6 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 SetupWarning,
                 stacklevel=2,
             )
-
-    def _note_modelled(
-        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> None:
-        """Remember the parameters ``trial``'s suggestion models (a space given in advance is
-        known before any trial has finished: a parameter outside it is never modelled)."""
-        read = self.search_space is not None or self._merged.has_read(study)
-        self._memory.note_modelled(study, trial, search_space, read)
 
     def _warn_random(self, name: str, number: int) -> None:
         """Tell, once, that parameter ``name`` of trial ``number`` is drawn at random."""

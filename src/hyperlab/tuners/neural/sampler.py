@@ -212,7 +212,9 @@ class NeuralSampler(LockFreePickling, BaseSampler):
                 "(Optuna's TPESampler and NSGAIISampler take several)"
             )
         with self._lock:
-            self._note_modelled(study, trial, search_space)
+            # (a space given in advance is known before any trial finished)
+            read = self.search_space is not None or self._merged.has_read(study)
+            self._memory.note_modelled(study, trial, search_space, read)
             if not search_space:
                 return {}
             return self._sample_relative(study, trial, search_space)
@@ -255,14 +257,6 @@ class NeuralSampler(LockFreePickling, BaseSampler):
         return startup_size(learnt.dim, None, False) if learnt is not None else None
 
     # -------------------------------------------------------------------------- private
-    def _note_modelled(
-        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> None:
-        """Remember the parameters ``trial``'s suggestion models (a space given in advance is
-        known before any trial has finished: a parameter outside it is never modelled)."""
-        read = self.search_space is not None or self._merged.has_read(study)
-        self._memory.note_modelled(study, trial, search_space, read)
-
     def _check_settings(self) -> None:
         if not self._checked:
             check_settings({k: v for k, v in vars(self).items() if not k.startswith("_")})
