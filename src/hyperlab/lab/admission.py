@@ -42,6 +42,7 @@ from hyperlab.lab.trial_kinds import (
     TUNER_FAILED_ATTR,
     SurplusTrial,
     admitted,
+    fail_trial,
     raised_in_pruner,
     raised_in_sampler,
     record_failure,
@@ -184,10 +185,8 @@ def fail_unasked(study: optuna.Study, exc: Exception) -> int | None:
     queued = bool(asked.params or asked.system_attrs.get("fixed_params"))
     reason = failure_reason(exc) + (QUEUED_AGAIN if queued else "")
     storage.set_trial_user_attr(trial_id, TUNER_FAILED_ATTR, True)
-    storage.set_trial_user_attr(trial_id, "fail_reason", reason)
     storage.set_trial_user_attr(trial_id, TRACEBACK_ATTR, traceback_text(exc))
-    record_failure(storage, trial_id)
-    storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    fail_trial(storage, trial_id, reason)
     if queued:
         _queue_again(study, asked, storage.get_trial(trial_id))
     logging.getLogger("optuna.study._optimize").warning(

@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from hyperlab.lab.admission import Claimed
 from hyperlab.lab.heartbeat import cut_offs, requeue
-from hyperlab.lab.trial_kinds import INTERRUPT_REASON, NOT_REQUEUED, progress, record_failure
+from hyperlab.lab.trial_kinds import INTERRUPT_REASON, NOT_REQUEUED, fail_trial, progress
 
 
 def fail_interrupted(
@@ -33,9 +33,7 @@ def fail_interrupted(
         retried = len(cut_offs(t))  # (only cut-offs count, as requeue decides)
         final = max_retry is not None and retried >= max_retry
         told = reason + NOT_REQUEUED.format(n=retried) if final else reason
-        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", told)
-        record_failure(study._storage, t._trial_id)
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        fail_trial(study._storage, t._trial_id, told)
         if t.params:
             trial = study._storage.get_trial(t._trial_id)
             again = "resumed after interrupt" if worker is None else reason
@@ -67,11 +65,8 @@ def requeue_interrupted(study: optuna.Study, func: Claimed) -> None:
     try:
         trial = study._storage.get_trial(func.trial_id)
         if trial.state == TrialState.RUNNING:  # interrupted outside the objective
-            study._storage.set_trial_user_attr(
-                trial._trial_id, "fail_reason", INTERRUPT_REASON.format(signal="a signal")
-            )
-            record_failure(study._storage, trial._trial_id)
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            told = INTERRUPT_REASON.format(signal="a signal")
+            fail_trial(study._storage, trial._trial_id, told)
             trial = study._storage.get_trial(func.trial_id)
         if trial.state == TrialState.FAIL and trial.params:
             requeue(

@@ -162,6 +162,15 @@ def record_failure(storage: optuna.storages.BaseStorage, trial_id: int) -> None:
     storage.set_trial_user_attr(trial_id, FAILURE_ATTR, failure_kind(trial))
 
 
+def fail_trial(storage: optuna.storages.BaseStorage, trial_id: int, reason: str) -> None:
+    """Fail a running trial the lab gives up on: its ``fail_reason``, how the failure counts
+    (:func:`record_failure`), then its state, in that order (a finished trial takes no more
+    attributes)."""
+    storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+    record_failure(storage, trial_id)
+    storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+
 def failed_trials(study: optuna.Study, *, interrupted: bool = False) -> int:
     """The task's failed trials: those of the run's own bookkeeping (:func:`is_bookkeeping`)
     and the tuner's and the pruner's failures (:func:`is_tuner_failure`,
