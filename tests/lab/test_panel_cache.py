@@ -129,8 +129,8 @@ def test_runs_cached_without_a_record_are_reused_with_one_notice(tmp_path: Path)
     )
     assert len(kept) == 4
     assert notes == [
-        f"3 cached runs in {cache} carry no record of the options that made them and are "
-        f"reused as they are (delete {cache} to run them again)"
+        "cached runs with no record of the options that made them, reused as they are: "
+        f"3 in {cache} (delete it to run them again)"
     ]
 
 

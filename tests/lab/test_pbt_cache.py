@@ -85,8 +85,8 @@ def test_another_interval_sets_a_population_run_aside_and_old_lines_are_reused(
     kept = bench.cached_runs(cache, 4, expected)
     assert list(kept) == [("wine-mlp", "pbt-4", 1)]
     assert capsys.readouterr().out.splitlines() == [
-        "pbt-4: 1 cached run set aside, not reused (the command runs again those it needs), made with other options: tuner 'pbt' "
-        "option interval was None, now 1",
-        f"1 cached run in {cache} carries no record of the options that made it and is reused "
-        f"as it is (delete {cache} to run it again)",
+        "pbt-4: 1 cached run set aside, not reused (the command runs again those it needs), "
+        "made with other options: tuner 'pbt' option interval was None, now 1",
+        "cached runs with no record of the options that made them, reused as they are: "
+        f"1 in {cache} (delete it to run them again)",
     ]

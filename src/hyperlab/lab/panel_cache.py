@@ -172,13 +172,9 @@ def reusable(
             kept[key] = run
     notes = [_aside_line(label, found) for label, found in aside.items()]
     if bare:
-        one = bare == 1
         notes.append(
-            f"{bare} cached run{'' if one else 's'} in {cache} "
-            f"{'carries' if one else 'carry'} no record of the options that made "
-            f"{'it' if one else 'them'} and {'is' if one else 'are'} reused as "
-            f"{'it is' if one else 'they are'} (delete {cache} to run "
-            f"{'it' if one else 'them'} again)"
+            f"cached runs with no record of the options that made them, reused as they are: "
+            f"{bare} in {cache} (delete it to run them again)"
         )
     return kept, notes
 
