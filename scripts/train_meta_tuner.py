@@ -20,6 +20,7 @@ Uses a GPU when one is available (``--device auto``), never needs one.
 Usage:
     .venv/bin/python scripts/train_meta_tuner.py [--minutes 180] [--steps 15000]
         [--width 96] [--depth 4] [--out src/hyperlab/data/meta/pfn.pt] [--no-tables] [--additive 0]
+        [--categorical 0]
     .venv/bin/python scripts/train_meta_tuner.py --runs runs/A runs/B [--study URL NAME]
         --start-from shipped [--steps 1000] [--lr 1e-4] --out my-meta/pfn.pt
 """
@@ -93,7 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     start = load(args.start_from) if args.start_from else None
     config = start.model.config if start else fresh_shape(args.width or 96, args.depth or 4)
     plan = TrainingPlan(
-        steps=args.steps, batch=args.batch, lr=args.lr, additive=args.additive, seed=args.seed
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        additive=args.additive,
+        categorical=args.categorical,
+        seed=args.seed,
     )
     names: list[str] = []
     past: list[dict] = []
@@ -152,6 +158,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--additive", type=float, default=0.0, help="share of rugged, nearly separable GP draws"
     )
+    ap.add_argument(
+        "--categorical",
+        type=float,
+        default=0.0,
+        help="share of GP draws whose categoricals' choices share the score's shape",
+    )
     ap.add_argument("--synthetic", type=int, default=240, help="synthetic training instances")
     ap.add_argument("--no-tables", action="store_true", help="train on the GP prior alone")
     ap.add_argument("--device", default="auto")
@@ -184,6 +196,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--no-tables trains on the GP prior alone: it cannot go with --runs or --study")
     if args.start_from and (args.width is not None or args.depth is not None):
         ap.error("--width and --depth shape a fresh network: --start-from keeps its own shape")
+    for share in ("additive", "categorical"):
+        if not 0.0 <= getattr(args, share) <= 1.0:
+            ap.error(f"--{share} is a share of the GP draws, from 0 to 1: got {getattr(args, share)}")
     args.out = args.out or PACKAGED / WEIGHTS
     args.steps = args.steps if args.steps is not None else 1000 if args.start_from else 15000
     args.lr = args.lr if args.lr is not None else 1e-4 if args.start_from else 1e-3

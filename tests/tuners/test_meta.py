@@ -103,6 +103,32 @@ def test_the_additive_share_draws_rugged_functions_and_leaves_the_default_stream
     assert torch.equal(a.y_query, b.y_query) and torch.equal(a.x_ctx, b.x_ctx)
 
 
+def _choice_correlation(categorical: float, draws: int = 300) -> float:
+    """Median prior correlation of the scores of two configurations that differ only in the
+    choice of one categorical (one-hot columns 1-3 beside a numeric column 0)."""
+    rng = np.random.default_rng(5)
+    x = np.array([[0.3, 1.0, 0.0, 0.0], [0.3, 0.0, 1.0, 0.0]])
+    blocks = [(0, 1), (1, 3)]
+    corr = []
+    for _ in range(draws):
+        k = _gp_kernel(rng, x, blocks, 0.0, categorical)[0]
+        corr.append(k[0, 1] / np.sqrt(k[0, 0] * k[1, 1]))
+    return float(np.median(corr))
+
+
+def test_the_categorical_share_makes_choices_share_the_score_and_leaves_the_default_alone() -> None:
+    """Under the Matérn over one-hot columns two choices' scores are nearly unrelated (the
+    meta tuner then predicts an unseen choice at the trials' average); the share draws them
+    correlated."""
+    assert _choice_correlation(0.0) < 0.1
+    assert _choice_correlation(1.0) > 0.3
+    a = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=12)
+    b = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=12, categorical=0.0)
+    assert torch.equal(a.y_query, b.y_query) and torch.equal(a.x_ctx, b.x_ctx)
+    c = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=12, categorical=1.0)
+    assert torch.isfinite(c.y_query).all() and torch.isfinite(c.y_ctx).all()
+
+
 def test_table_problems_sample_within_each_problem() -> None:
     rng = np.random.default_rng(1)
     x = rng.random((40, 3))

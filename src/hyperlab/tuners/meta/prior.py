@@ -7,8 +7,10 @@ Two sources, mixed batch by batch:
   some categorical (one-hot blocks), some on an integer grid, random input warping (a log axis
   misjudged as linear, or the reverse), an optional bowl around a random optimum, and random
   observation noise; optionally (``additive``) some of them rugged and nearly separable, many
-  local minima along each axis on top of a bowl. Trials crowd around promising regions as a tuner's do: part of the points
-  are drawn near a centre rather than uniformly.
+  local minima along each axis on top of a bowl; optionally (``categorical``) categoricals
+  whose choices share the shape of the score over the other parameters (:func:`_shared_choices`).
+  Trials crowd around promising regions as a tuner's do: part of the points are drawn near a
+  centre rather than uniformly.
 - **Real tuning problems** (:class:`TableProblems`): configurations and scores sampled from
   the training problems (tables and surrogates), encoded the way a study's trials are.
 
@@ -112,12 +114,44 @@ def _additive(rng: np.random.Generator, z: np.ndarray, scales: np.ndarray) -> np
     return k / max(weights.sum(), 1e-12)
 
 
+def _shared_choices(
+    rng: np.random.Generator, z: np.ndarray, blocks: list[tuple[int, int]], scales: np.ndarray
+) -> np.ndarray:
+    """A kernel in which a categorical's choices share the shape of the score over the numeric
+    parameters: the Matérn over the numeric columns times, per categorical, ``rho`` between two
+    different choices and 1 between equal ones (``rho`` from U(0, 1): from unrelated choices to
+    interchangeable ones), plus for half of the categoricals a main effect (an offset of the
+    score per choice, a share of the variance drawn from U(0, 1))."""
+    numeric = [start for start, width in blocks if width == 1]
+    k = _matern((z[:, None, numeric] - z[None, :, numeric]) / scales[numeric])
+    offsets, total = np.zeros_like(k), 1.0
+    for start, width in blocks:
+        if width == 1:
+            continue
+        choice = z[:, start : start + width].argmax(1)
+        same = (choice[:, None] == choice[None, :]).astype(float)
+        rho = rng.uniform(0.0, 1.0)
+        k *= rho + (1.0 - rho) * same
+        if rng.random() < 0.5:
+            share = rng.uniform(0.0, 1.0)
+            offsets += share * same
+            total += share
+    return (k + offsets) / total
+
+
 def _gp_kernel(
-    rng: np.random.Generator, x: np.ndarray, blocks: list[tuple[int, int]], additive: float = 0.0
+    rng: np.random.Generator,
+    x: np.ndarray,
+    blocks: list[tuple[int, int]],
+    additive: float = 0.0,
+    categorical: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kernel matrix of a warped, ARD Matérn-5/2 GP with noise at ``x``, and its mean
     (zero, or a bowl around a random optimum). With probability ``additive`` the kernel is
-    rugged and nearly separable instead (:func:`_additive`) and the bowl is always there."""
+    rugged and nearly separable instead (:func:`_additive`) and the bowl is always there;
+    otherwise, where ``x`` has a categorical, with probability ``categorical`` its choices share
+    the shape of the score (:func:`_shared_choices`) instead of the Matérn over their one-hot
+    columns (under which two choices' scores are nearly unrelated)."""
     z = x.copy()
     for start, width in blocks:
         if width == 1 and rng.random() < 0.5:  # input warping (Kumaraswamy CDF)
@@ -126,7 +160,18 @@ def _gp_kernel(
     scales = np.exp(rng.uniform(np.log(0.08), np.log(1.5), z.shape[1]))
     scales[rng.random(z.shape[1]) < 0.3] = 50.0  # nearly irrelevant columns
     rugged = additive > 0.0 and rng.random() < additive  # no draw at 0: old streams unchanged
-    k = _additive(rng, z, scales) if rugged else _matern((z[:, None, :] - z[None, :, :]) / scales)
+    shared = (
+        not rugged
+        and categorical > 0.0
+        and any(width > 1 for _, width in blocks)
+        and rng.random() < categorical
+    )
+    if rugged:
+        k = _additive(rng, z, scales)
+    elif shared:
+        k = _shared_choices(rng, z, blocks, scales)
+    else:
+        k = _matern((z[:, None, :] - z[None, :, :]) / scales)
     noise = np.exp(rng.uniform(np.log(1e-6), np.log(0.1)))
     k[np.diag_indices_from(k)] += noise + 1e-6
     bowl = np.zeros(len(x))
@@ -152,9 +197,11 @@ def gp_batch(
     n_query: int,
     max_dim: int,
     additive: float = 0.0,
+    categorical: float = 0.0,
 ) -> Batch:
     """A batch of problems drawn from Gaussian-process priors (a share ``additive`` of them
-    rugged and nearly separable)."""
+    rugged and nearly separable; a share ``categorical`` of those with a categorical with
+    choices that share the shape of the score, see :func:`_gp_kernel`)."""
     n = n_ctx + n_query
     xs = np.zeros((batch, n, max_dim))
     ys = np.zeros((batch, n))
@@ -164,7 +211,7 @@ def gp_batch(
         blocks, dim = _layout(rng, max_dim)
         centre = rng.random(dim)
         xs[i, :, :dim] = _points(rng, n, blocks, centre)
-        kernels[i], ys[i] = _gp_kernel(rng, xs[i, :, :dim], blocks, additive)
+        kernels[i], ys[i] = _gp_kernel(rng, xs[i, :, :dim], blocks, additive, categorical)
         flags[i, :dim] = 1.0
     ys = _draw(kernels, ys, rng)
     order = rng.permuted(np.tile(np.arange(n), (batch, 1)), axis=1)

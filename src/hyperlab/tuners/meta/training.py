@@ -30,6 +30,8 @@ class TrainingPlan:
         lr: Peak learning rate of AdamW (linear warm-up, cosine decay).
         additive: Share of the GP-prior problems that are rugged and nearly separable
             (:func:`~hyperlab.tuners.meta.prior.gp_batch`).
+        categorical: Share of the GP-prior problems with a categorical whose choices share
+            the shape of the score over the other parameters (same function).
         seed: Seed of the prior's draws and of the initial weights.
     """
 
@@ -40,6 +42,7 @@ class TrainingPlan:
     table_share: float = 0.3
     lr: float = 1e-3
     additive: float = 0.0
+    categorical: float = 0.0
     seed: int = 0
 
 
@@ -50,7 +53,9 @@ def draw(
     n_ctx, n_query = split_sizes(rng, plan.max_context, plan.queries)
     if tables is not None and len(tables) and rng.random() < plan.table_share:
         return tables.batch(rng, plan.batch, n_ctx, n_query)
-    return gp_batch(rng, plan.batch, n_ctx, n_query, config.max_dim, plan.additive)
+    return gp_batch(
+        rng, plan.batch, n_ctx, n_query, config.max_dim, plan.additive, plan.categorical
+    )
 
 
 def train(
