@@ -198,7 +198,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--width and --depth shape a fresh network: --start-from keeps its own shape")
     for share in ("additive", "categorical"):
         if not 0.0 <= getattr(args, share) <= 1.0:
-            ap.error(f"--{share} is a share of the GP draws, from 0 to 1: got {getattr(args, share)}")
+            ap.error(
+                f"--{share} is a share of the GP draws, from 0 to 1: got {getattr(args, share)}"
+            )
     args.out = args.out or PACKAGED / WEIGHTS
     args.steps = args.steps if args.steps is not None else 1000 if args.start_from else 15000
     args.lr = args.lr if args.lr is not None else 1e-4 if args.start_from else 1e-3

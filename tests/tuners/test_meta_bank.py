@@ -276,6 +276,11 @@ def test_the_script_fine_tunes_on_a_run_and_the_tuner_uses_the_weights(
         (["--runs", "R"], "--out is needed"),
         (["--runs", "R", "--no-tables", "--out", "o.pt"], "cannot go with --runs"),
         (["--start-from", "shipped", "--width", "32", "--out", "o.pt"], "keeps its own shape"),
+        (
+            ["--categorical", "1.5"],
+            "--categorical is a share of the GP draws, from 0 to 1: got 1.5",
+        ),
+        (["--additive", "-0.1"], "--additive is a share of the GP draws, from 0 to 1: got -0.1"),
     ],
 )
 def test_the_script_refuses_options_that_do_not_go_together(
