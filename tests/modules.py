@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -11,10 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_file(path: Path, name: str | None = None) -> ModuleType:
-    """The Python file ``path`` run as a module named ``name`` (default: the file's stem)."""
+    """The Python file ``path`` run as a module named ``name`` (default: the file's stem),
+    registered under that name (dataclasses look their module up while it runs)."""
     spec = importlib.util.spec_from_file_location(name or path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -1,0 +1,61 @@
+"""``benchmarks/meta_mixed.py``: generated mixed spaces whose best value is exactly 0."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.modules import load_script
+
+
+def _bench() -> ModuleType:
+    return load_script("benchmarks/meta_mixed.py", "meta_mixed_bench")
+
+
+def _best(problem: Any) -> dict[str, Any]:
+    """The configuration at the best choice of every categorical and the best of every
+    numeric parameter (the first one moved by the first categorical's choice)."""
+    params = {n: min(c, key=c.get) for n, c in problem.categoricals.items()}
+    first = next(iter(problem.categoricals))
+    for i, p in enumerate(problem.numerics):
+        u = p.best + (problem.shifts[params[first]] if i == 0 else 0.0)
+        if p.kind == "log":
+            params[p.name] = p.low * (p.high / p.low) ** u
+        else:
+            params[p.name] = p.low + u * (p.high - p.low)
+    return params
+
+
+@pytest.mark.parametrize("instance", range(12))
+def test_every_instance_reaches_0_on_its_grids_and_nothing_is_below(instance: int) -> None:
+    bench = _bench()
+    problem = bench.make(instance)
+    assert problem == bench.make(instance)  # the same number, the same problem
+    best = _best(problem)
+    for p in problem.numerics:
+        if p.kind == "int":
+            assert best[p.name] == pytest.approx(round(best[p.name]))
+        if p.kind == "step":
+            assert best[p.name] * 10 == pytest.approx(round(best[p.name] * 10))
+        assert p.low <= best[p.name] <= p.high
+    assert problem.score(best) == pytest.approx(0.0, abs=1e-9)
+    other = dict(best)
+    name, choices = next(iter(problem.categoricals.items()))
+    worse = max(choices, key=choices.get)
+    other[name] = worse
+    assert problem.score(other) > 0.0 or math.isclose(choices[worse], 0.0)
+
+
+def test_ranks_share_ties_and_skip_cells_a_tuner_lacks() -> None:
+    bench = _bench()
+    runs = [
+        {"tuner": "a", "instance": 0, "seed": 1, "regret": [3.0, 1.0]},
+        {"tuner": "b", "instance": 0, "seed": 1, "regret": [2.0, 1.0]},
+        {"tuner": "a", "instance": 1, "seed": 1, "regret": [1.0, 1.0]},
+    ]
+    at1, at2 = bench.ranks(runs, 1), bench.ranks(runs, 2)
+    assert at1 == {"a": {(0, 1): 2.0}, "b": {(0, 1): 1.0}}
+    assert at2["a"][(0, 1)] == at2["b"][(0, 1)] == 1.5
