@@ -118,10 +118,23 @@ TRACEBACK_CHARS = 4000
 TRACEBACK_ATTR = "fail_traceback"
 #: The trial attribute where the lab records, before it fails a trial, how the failure counts
 #: (``hyperlab.lab.trial_kinds.failure_kind``: results.csv's ``failure``), so that a tuner,
-#: which may not import the lab, tells the task's own failures from the others.
+#: which may not import the lab, tells the task's own failures from the others; a tuner that
+#: fails its own trials (``one-epoch``) records it too.
 FAILURE_ATTR = "failure_kind"
 #: The value of :data:`FAILURE_ATTR` for a failure of the task's own (its configuration's).
 TASK_FAILURE = "task"
+#: The values of :data:`FAILURE_ATTR` for the failures that are not the task's: the tuner or
+#: the pruner raised, the trial was cut off (an interrupt, a lost worker; its parameters queued
+#: again), or the run's bookkeeping (a surplus claim; a trial refused).
+TUNER_FAILURE = "tuner"
+PRUNER_FAILURE = "pruner"
+CUT_OFF_FAILURE = "cut off"
+SURPLUS_FAILURE = "surplus"
+REFUSED_FAILURE = "refused"
+#: A failed trial's user attribute: the run refused it, its search space having changed, or a
+#: setting or a task that would fail every trial alike (:class:`SettingError`,
+#: :class:`TaskContractError`) showing in it.
+REFUSED_ATTR = "refused_space"
 
 
 def listed(names: list[str], most: int = 10) -> str:

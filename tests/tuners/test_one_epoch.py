@@ -11,13 +11,16 @@ from typing import Any
 
 import optuna
 import pytest
-from optuna.trial import TrialState
+from optuna.trial import TrialState, create_trial
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import FAILURE_ATTR, InputError, InputTypeError
 from hyperlab.lab.plugins import check_plugins
 from hyperlab.lab.results import study_records, trial_budget
+from hyperlab.lab.trial_kinds import failure_kind
 from hyperlab.registry import TASKS, TUNERS
+from hyperlab.space import SpaceEncoder
 from hyperlab.tasks.base import Task
+from hyperlab.tuners.failed_trials import FailedTrials, is_failure
 from hyperlab.tuners.one_epoch import FULL, SCREEN, SCREENED_ATTR, STAGE_ATTR, OneEpochTuner
 
 from .one_epoch_tasks import Continued, Screened
@@ -165,6 +168,45 @@ def test_a_failing_configuration_is_failed_and_screening_goes_on(tmp_path: Path)
     assert all(
         "non-finite" in t.user_attrs["fail_reason"] for t in study.trials if t.state.name == "FAIL"
     )
+
+
+class _Diverging(Continued):
+    """Configurations with ``x`` above 0.6 diverge at once (a NaN score)."""
+
+    def score(self, config: dict[str, Any], epoch: int, offset: float) -> float:
+        return float("nan") if config["x"] > 0.6 else super().score(config, epoch, offset)
+
+
+def _read_as_failed(study: optuna.Study) -> list[tuple[float, ...]]:
+    """The encoded configurations that meta, neural and diagnosis, reading the study, take for
+    failed ones (at the worst score so far)."""
+    enc = SpaceEncoder(Continued().distributions())
+    probe = create_trial(state=TrialState.COMPLETE, value=0.0)  # (a trial not of the study)
+    return sorted(tuple(p) for p in FailedTrials().points(study, probe, enc))
+
+
+def test_a_tuner_that_reads_its_study_takes_only_the_task_failures_for_failed_configurations(
+    tmp_path: Path,
+) -> None:
+    """It failed its own trials without saying how the failure counts, so a study resumed with
+    meta, neural or diagnosis read a trial left running by an ended process, and one cut off
+    by Ctrl-C, as configurations that failed (both had all their parameters), and steered away
+    from them; only the diverged configurations are the task's failures."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    orphan = study.ask(Continued().distributions())  # all its parameters, left running
+    orphan.set_user_attr(STAGE_ATTR, SCREEN)
+    with pytest.raises(KeyboardInterrupt):
+        _run(_Diverging(interrupt_at=3), tmp_path, study=study, k=2)
+    _run(_Diverging(), tmp_path, study=study, k=2)
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    cut = [t for t in failed if t.user_attrs["fail_reason"].startswith("interrupted")]
+    crashed = [t for t in failed if "non-finite" in t.user_attrs["fail_reason"]]
+    assert len(cut) == 2 and crashed and len(cut) + len(crashed) == len(failed)
+    enc = SpaceEncoder(Continued().distributions())
+    assert _read_as_failed(study) == sorted(tuple(enc.encode([t.params])[0]) for t in crashed)
+    assert [t.user_attrs.get(FAILURE_ATTR) for t in cut] == ["cut off"] * 2
+    assert {t.user_attrs.get(FAILURE_ATTR) for t in crashed} == {"task"}
+    assert all(t.user_attrs[FAILURE_ATTR] == failure_kind(t) for t in failed)  # (results.csv's)
 
 
 class _NanSpreadScreened(Screened):
@@ -361,6 +403,7 @@ def test_a_failed_full_training_names_where_and_a_rerun_trains_it_again(tmp_path
     reason = failed[0].user_attrs["fail_reason"]
     assert reason.startswith("full training failed: FloatingPointError: weights blew up (at ")
     assert "in _blow_up" in reason and "Traceback" in failed[0].user_attrs["fail_traceback"]
+    assert is_failure(failed[0]) and failed[0].user_attrs.get(FAILURE_ATTR) == "task"
     task.broken = False
     study = _run(task, tmp_path, trials=6, k=1, study=study)  # the same command again
     full = [t for t in study.trials if t.user_attrs.get(STAGE_ATTR) == FULL]
@@ -372,7 +415,8 @@ def test_a_task_that_breaks_its_contract_stops_the_screening_at_its_first_trial(
 ) -> None:
     """A task whose _evaluate returned no Evaluation was screened again and again, each
     configuration failed alike, until the tuner's failure limit: as in a study the lab runs,
-    the TaskContractError stops the run at once, its trial failed with the reason."""
+    the TaskContractError stops the run at once, its trial failed with the reason and refused
+    (not its configuration's failure to a tuner that reads the study later)."""
     from hyperlab.errors import TaskContractError
 
     class Broken(Screened):
@@ -386,6 +430,8 @@ def test_a_task_that_breaks_its_contract_stops_the_screening_at_its_first_trial(
     (trial,) = study.trials
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs["fail_reason"] == f"TaskContractError: {info.value}"
+    assert not is_failure(trial) and not _read_as_failed(study)
+    assert trial.user_attrs.get(FAILURE_ATTR) == failure_kind(trial) == "refused"
 
 
 def test_a_score_that_is_not_a_number_stops_the_screening_at_its_trial(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import (
+    REFUSED_ATTR,
     TRACEBACK_ATTR,
     HyperlabError,
     RunConflictError,
@@ -37,7 +38,6 @@ from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
     PRUNER_FAILED_ATTR,
     QUEUED_AGAIN,
-    REFUSED_ATTR,
     SURPLUS_REASON,
     TUNER_FAILED_ATTR,
     SurplusTrial,

@@ -13,7 +13,17 @@ import datetime
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import FAILURE_ATTR, TASK_FAILURE, HyperlabError
+from hyperlab.errors import (
+    CUT_OFF_FAILURE,
+    FAILURE_ATTR,
+    PRUNER_FAILURE,
+    REFUSED_ATTR,
+    REFUSED_FAILURE,
+    SURPLUS_FAILURE,
+    TASK_FAILURE,
+    TUNER_FAILURE,
+    HyperlabError,
+)
 from hyperlab.lab.heartbeat import STALE_UNCHOSEN, is_stale_reason
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -33,9 +43,6 @@ def is_surplus(trial: FrozenTrial) -> bool:
     last trials: bookkeeping of the check-and-claim, not a failure of the task."""
     return trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == SURPLUS_REASON
 
-
-#: A failed trial's user attribute: the run refused it, its search space having changed.
-REFUSED_ATTR = "refused_space"
 
 #: A failed trial's user attribute: the tuner (its sampler) raised while choosing the trial's
 #: parameters, before the objective's own work could fail (:func:`raised_in_sampler`).
@@ -138,18 +145,18 @@ def failure_kind(trial: FrozenTrial) -> str:
     again, when it had parameters), ``"surplus"`` or ``"refused"`` (the run's bookkeeping);
     ``""`` for a trial that did not fail."""
     if is_tuner_failure_after(trial):
-        return "tuner"
+        return TUNER_FAILURE
     if trial.state != TrialState.FAIL:
         return ""
     if is_tuner_failure(trial):
-        return "tuner"
+        return TUNER_FAILURE
     if is_pruner_failure(trial):
-        return "pruner"
+        return PRUNER_FAILURE
     if is_interrupted(trial):
-        return "cut off"
+        return CUT_OFF_FAILURE
     if is_surplus(trial):
-        return "surplus"
-    return "refused" if REFUSED_ATTR in trial.user_attrs else TASK_FAILURE
+        return SURPLUS_FAILURE
+    return REFUSED_FAILURE if REFUSED_ATTR in trial.user_attrs else TASK_FAILURE
 
 
 def record_failure(storage: optuna.storages.BaseStorage, trial_id: int) -> None:

@@ -45,6 +45,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import study_sign
 from hyperlab.errors import (
+    CUT_OFF_FAILURE,
+    FAILURE_ATTR,
+    REFUSED_ATTR,
+    REFUSED_FAILURE,
+    TASK_FAILURE,
     TRACEBACK_ATTR,
     InputError,
     InputTypeError,
@@ -378,23 +383,24 @@ def _screen_one(study: optuna.Study, task: Task, seed: int) -> tuple[int, float,
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):  # the storage may be what was interrupted
             trial.set_user_attr("fail_reason", _INTERRUPTED)
-            study.tell(trial, state=TrialState.FAIL)
+            _fail(study, trial, CUT_OFF_FAILURE)
             study.enqueue_trial(dict(trial.params))
         raise
     except TaskContractError as exc:  # a task that breaks its contract: all would fail
         broken = exc.in_trial(task.name, f"trial {trial.number}")
         trial.set_user_attr("fail_reason", f"{type(broken).__name__}: {broken}")
         trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
-        study.tell(trial, state=TrialState.FAIL)
+        _fail(study, trial, REFUSED_FAILURE)
         raise broken from None
     except Exception as exc:
         reason = str(exc) if isinstance(exc, TrialFailure) else failure_reason(exc)
         trial.set_user_attr("fail_reason", reason)
         if not isinstance(exc, TrialFailure):
             trial.set_user_attr(TRACEBACK_ATTR, traceback_text(exc))
-        study.tell(trial, state=TrialState.FAIL)
-        if isinstance(exc, SettingError):  # a task that breaks its contract: all would fail
+        if isinstance(exc, SettingError):  # a setting that cannot work: all would fail
+            _fail(study, trial, REFUSED_FAILURE)
             raise
+        _fail(study, trial, TASK_FAILURE)
         return None
     reason = "screened for one epoch by the one-epoch tuner"
     for key, value in {**run.attrs(), "budget": 1, "prune_reason": reason}.items():
@@ -402,6 +408,17 @@ def _screen_one(study: optuna.Study, task: Task, seed: int) -> tuple[int, float,
     trial.report(run.values[0], 1)
     study.tell(trial, state=TrialState.PRUNED)
     return trial.number, run.values[0], run.state
+
+
+def _fail(study: optuna.Study, trial: optuna.Trial, kind: str) -> None:
+    """Tell ``trial`` failed, having recorded how its failure counts as the lab records it on
+    the trials it fails (:data:`~hyperlab.errors.FAILURE_ATTR`; a refused trial marked as
+    refused): a tuner that reads the study later takes it for its configuration's failure only
+    when ``kind`` is the task's."""
+    if kind == REFUSED_FAILURE:
+        trial.set_user_attr(REFUSED_ATTR, True)
+    trial.set_user_attr(FAILURE_ATTR, kind)
+    study.tell(trial, state=TrialState.FAIL)
 
 
 def _train_fully(
@@ -433,6 +450,7 @@ def _train_fully(
             curves=curves,
             budget=max((len(c) for c in curves.values()), default=0),
         )
+        attrs[FAILURE_ATTR] = TASK_FAILURE  # (its configuration failed, trained on)
         if not isinstance(exc, TrialFailure):
             attrs[TRACEBACK_ATTR] = traceback_text(exc)
         study.add_trial(_frozen(screened, TrialState.FAIL, None, {}, attrs))
@@ -487,10 +505,12 @@ def _best(screened: list[FrozenTrial], k: int, sign: float) -> list[FrozenTrial]
 
 
 def _requeue_running(study: optuna.Study) -> None:
-    """Fail the trials an ended process left running, and queue their parameters again (only
-    this tuner's process runs the study, under the lock: a running trial is an orphan)."""
+    """Fail the trials an ended process left running, as cut off, and queue their parameters
+    again (only this tuner's process runs the study, under the lock: a running trial is an
+    orphan)."""
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study._storage.set_trial_user_attr(t._trial_id, "fail_reason", _INTERRUPTED)
+        study._storage.set_trial_user_attr(t._trial_id, FAILURE_ATTR, CUT_OFF_FAILURE)
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         study.enqueue_trial(dict(t.params))
 
