@@ -73,6 +73,14 @@ def _span(v: CurveView) -> float:
     return int(x) if float(x).is_integer() else x
 
 
+def _at_floor(f: dict[str, float], v: CurveView) -> float:
+    """How much the run looks held back by its data, not its model: it stopped near its
+    validation minimum (:func:`_stopped_in_time`) with its train loss clearly below its
+    validation loss (a model that fits its training data past what generalizes is not too
+    weak), however high the loss it ends at."""
+    return _stopped_in_time(v) * _ramp(f["gap_end"], 0.15, 0.35)
+
+
 def _per_point(v: CurveView) -> str:
     """The unit of a per-point rate: per epoch, or per N epochs when the points lie N epochs
     apart on average (a fraction of an epoch for evaluations every few hundred steps)."""
@@ -167,7 +175,9 @@ def _lr_too_low(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     moving = _ramp(f["train_tail_share"], 0.1, 0.25)
     slow = 1.0 - _ramp(-f["train_rate"], 0.05, 0.15)
     val_falling = _ramp(f["val_argmin"], 0.75, 0.95)
-    score = steady * linear * moving * slow * val_falling
+    # a train loss that fell by more than a factor e^1.2-e^1.8 was not learning too slowly
+    learned = _ramp(-f["train_change"], 1.2, 1.8)
+    score = steady * linear * moving * slow * val_falling * (1.0 - learned)
     return score, (
         f"train loss falls slowly and steadily ({_pct(f['train_change'], v.log_scale)} over "
         f"{_span(v)} epochs, {_pct(f['train_rate'], v.log_scale)} {_per_point(v)} at the end, "
@@ -266,7 +276,7 @@ def _underfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     moved = max(_ramp(-f["train_best"], 0.02, 0.1), never_left)
     settled = 1.0 - _ramp(f["train_tail_share"], 0.1, 0.3)
     small_gap = 1.0 - _ramp(abs(f["gap_end"]), 0.15, 0.4)
-    score = little_progress * moved * settled * small_gap
+    score = little_progress * moved * settled * small_gap * (1.0 - _at_floor(f, v))
     if f["has_metric"]:
         score = 0.5 * score + 0.5 * score * (1.0 - _ramp(f["train_metric_end"], 0.9, 0.98))
     text = (
@@ -320,6 +330,8 @@ def _noisy_validation(f: dict[str, float], v: CurveView) -> tuple[float, str]:
 
 def _good_fit(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     learned = _ramp(-f["train_change"], 1.0, 2.0) * _ramp(-f["val_best"], 0.3, 1.0)
+    # or it learned what the data allow: stopped at its best with train below validation
+    learned = max(learned, _at_floor(f, v) * _ramp(-f["val_best"], 0.15, 0.3))
     stopped = _stopped_in_time(v)
     near_best = max(1.0 - _ramp(f["val_rise"], 0.05, 0.2), stopped)
     settled = 1.0 - _ramp(f["val_tail_share"], 0.05, 0.15)
