@@ -19,6 +19,7 @@ Usage:
     .venv/bin/python benchmarks/diagnosis_tuner.py [--quick] [--seeds 10] [--trials 40]
         [--task wine-mlp] [--epochs 12] [--jobs 1]
     .venv/bin/python benchmarks/diagnosis_tuner.py --from benchmarks/results/diagnosis_tuner.json
+    .venv/bin/python benchmarks/diagnosis_tuner.py --from NEW.json OLD.json   # NEW's runs first
 """
 
 from __future__ import annotations
@@ -131,6 +132,25 @@ def summarize(studies: list[dict[str, Any]], tuners: list[str], trials: int) -> 
     return {"best_any": best_any, "table": table, "wins": wins, "paired": paired}
 
 
+def merged(paths: list[Path]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The first stored result and the studies of all of them, a tuner and seed found in
+    several files taken from the first file that has it (a tuner run again under a new model
+    given first, the others' earlier runs after it).
+
+    Raises:
+        SystemExit: The files ran other tasks, epochs or trials (named)."""
+    stored = [json.loads(p.read_text()) for p in paths]
+    for key in ("task", "epochs", "trials"):
+        values = {str(s[key]) for s in stored}
+        if len(values) > 1:
+            raise SystemExit(f"--from: the files differ in {key} ({', '.join(sorted(values))})")
+    studies: dict[tuple[str, int], dict[str, Any]] = {}
+    for result in stored:
+        for study in result["studies"]:
+            studies.setdefault((study["tuner"], study["seed"]), study)
+    return stored[0], list(studies.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", default="wine-mlp")
@@ -142,14 +162,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 seeds, 10 trials")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument(
-        "--from", dest="source", type=Path, help="reprint a stored result (nothing is written)"
+        "--from",
+        dest="sources",
+        type=Path,
+        nargs="+",
+        help="reprint stored results, their studies merged (nothing is written)",
     )
     args = parser.parse_args()
-    if args.source:
-        stored = json.loads(args.source.read_text())
-        names = list(dict.fromkeys(s["tuner"] for s in stored["studies"]))
-        print(f"task {stored['task']}, {stored['epochs']} epochs per run, {stored['seeds']} seeds")
-        summarize(stored["studies"], names, stored["trials"])
+    if args.sources:
+        first, studies = merged(args.sources)
+        names = list(dict.fromkeys(s["tuner"] for s in studies))
+        seeds = len({s["seed"] for s in studies})
+        print(f"task {first['task']}, {first['epochs']} epochs per run, {seeds} seeds")
+        summarize(studies, names, first["trials"])
         return
     if args.quick:
         args.seeds, args.trials = 2, 10
