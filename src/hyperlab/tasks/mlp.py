@@ -104,8 +104,9 @@ class SklearnMLPTask(Task):
             classes, ``class_sep`` 0.8). Only the first three are registered as tasks:
             ``blobs`` is a development set (defaults are chosen on it and never reported on
             it); ``iris`` and ``blobs`` give the diagnostician labelled runs of other data, and
-            ``hastie`` and ``classif6`` are kept for its final check on data no choice touched
-            (``scripts/make_diagnosis_set.py --tasks``; ``docs/decisions/diagnose-accuracy.md``).
+            ``hastie`` and ``classif6`` gave the final check of its five-task model on data no
+            choice had touched (``scripts/make_diagnosis_set.py --tasks``;
+            ``docs/decisions/diagnose-accuracy.md``).
         n_folds: Folds of the stratified cross-validation (>= 2).
         max_epochs: The largest budget.
         test_fraction: Share of the data held out as the test split.
