@@ -556,6 +556,11 @@ def test_mlp_generated_data_sets_have_their_own_arguments_and_classes_from_zero(
     assert hastie.name == "hastie-mlp" and hastie.n_classes == 2
     six = SklearnMLPTask("classif6")
     assert six.training_data()[0].shape == (1600, 30) and six.n_classes == 6
+    imb = SklearnMLPTask("imb3")
+    x3, y3 = imb.training_data()
+    assert x3.shape == (1200, 15) and np.bincount(y3).tolist() == [705, 365, 130]
+    two = SklearnMLPTask("clusters2")
+    assert two.training_data()[0].shape == (1200, 12) and two.n_classes == 2
     # blobs is the set it always was
     xb, yb = make_classification(1500, n_features=20, n_informative=8, n_classes=4, random_state=0)
     expected = train_test_split(xb, yb, test_size=0.2, stratify=yb, random_state=0)[0]

@@ -39,6 +39,8 @@ _LOADERS = {
     "blobs": "make_classification",
     "hastie": "make_hastie_10_2",
     "classif6": "make_classification",
+    "imb3": "make_classification",
+    "clusters2": "make_classification",
 }
 #: Arguments of the generated data sets (the others are loaded as they ship).
 _GENERATED: dict[str, dict[str, Any]] = {
@@ -57,6 +59,26 @@ _GENERATED: dict[str, dict[str, Any]] = {
         "n_classes": 6,
         "class_sep": 0.8,
         "random_state": 1,
+    },
+    "imb3": {
+        "n_samples": 1500,
+        "n_features": 15,
+        "n_informative": 5,
+        "n_redundant": 4,
+        "n_classes": 3,
+        "weights": [0.6, 0.3, 0.1],
+        "flip_y": 0.05,
+        "random_state": 3,
+    },
+    "clusters2": {
+        "n_samples": 1500,
+        "n_features": 12,
+        "n_informative": 6,
+        "n_redundant": 0,
+        "n_classes": 2,
+        "n_clusters_per_class": 4,
+        "class_sep": 1.0,
+        "random_state": 4,
     },
 }
 
@@ -101,11 +123,13 @@ class SklearnMLPTask(Task):
             (scikit-learn's ``make_classification``: 1500 rows, 20 features, 8 informative, 4
             classes), ``hastie`` (``make_hastie_10_2``: 1500 rows, 10 features, 2 classes) or
             ``classif6`` (``make_classification``: 2000 rows, 30 features, 10 informative, 6
-            classes, ``class_sep`` 0.8). Only the first three are registered as tasks:
-            ``blobs`` is a development set (defaults are chosen on it and never reported on
-            it); ``iris`` and ``blobs`` give the diagnostician labelled runs of other data, and
-            ``hastie`` and ``classif6`` gave the final check of its five-task model on data no
-            choice had touched (``scripts/make_diagnosis_set.py --tasks``;
+            classes, ``class_sep`` 0.8), ``imb3`` (``make_classification``: 1500 rows, 15
+            features, 3 classes of 60%, 30% and 10%, 5% of labels flipped) or ``clusters2``
+            (``make_classification``: 1500 rows, 12 features, 2 classes of 4 clusters each).
+            Only the first three are registered as tasks: ``blobs`` is a development set
+            (defaults are chosen on it and never reported on it); the others give the
+            diagnostician labelled runs of other data, and the last two are kept for a check
+            on data no choice touched (``scripts/make_diagnosis_set.py --tasks``;
             ``docs/decisions/diagnose-accuracy.md``).
         n_folds: Folds of the stratified cross-validation (>= 2).
         max_epochs: The largest budget.
