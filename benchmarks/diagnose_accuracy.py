@@ -12,7 +12,9 @@ Several ``--data`` sets are each scored this way, with one training pool (every 
 ``--shipped`` trains nothing: it scores the model users get, each run of each ``--data`` set
 diagnosed by :func:`hyperlab.diagnose.diagnose` as a user calls it (and with
 ``use_model=False``: the rules alone), with the misses per cause. It is how the diagnostician is
-scored on data sets it was never built on (``diagnosis_unseen_*`` sets).
+scored on data sets no run of which trained it (the ``diagnosis_fresh_*`` sets; the
+``diagnosis_unseen_*`` iris and blobs sets were such sets for the model before the shipped one,
+which trains on them).
 
 The labelled sets come from ``scripts/make_diagnosis_set.py``; the shipped model from
 ``scripts/train_diagnosis_model.py``. Claims and commands: ``benchmarks/README.md``; how the

@@ -13,7 +13,9 @@ number; failed trials (divergence) count as no improvement. Claims and commands:
 
 Also printed: the first tuner minus each other one, paired by seed, with a 95% bootstrap
 interval and the Wilcoxon signed-rank p; a difference is called better or worse only where the
-interval leaves out 0 and p < 0.05. ``--from FILE`` reprints a stored result and writes nothing.
+interval leaves out 0 and p < 0.05. ``--from FILE ...`` reprints stored results and writes
+nothing; with several files, each tuner's runs come whole from the first file that has it (a
+tuner run again, under a new model say, given first).
 
 Usage:
     .venv/bin/python benchmarks/diagnosis_tuner.py [--quick] [--seeds 10] [--trials 40]
@@ -133,9 +135,10 @@ def summarize(studies: list[dict[str, Any]], tuners: list[str], trials: int) -> 
 
 
 def merged(paths: list[Path]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The first stored result and the studies of all of them, a tuner and seed found in
-    several files taken from the first file that has it (a tuner run again under a new model
-    given first, the others' earlier runs after it).
+    """The first stored result and the studies of all of them, each tuner's studies taken
+    whole from the first file that has that tuner (a tuner run again under a new model given
+    first replaces all its earlier runs, whatever seeds they had; the other tuners' runs come
+    from the files after it).
 
     Raises:
         SystemExit: The files ran other tasks, epochs or trials (named)."""
@@ -144,11 +147,20 @@ def merged(paths: list[Path]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         values = {str(s[key]) for s in stored}
         if len(values) > 1:
             raise SystemExit(f"--from: the files differ in {key} ({', '.join(sorted(values))})")
-    studies: dict[tuple[str, int], dict[str, Any]] = {}
+    studies: list[dict[str, Any]] = []
+    taken: set[str] = set()
     for result in stored:
-        for study in result["studies"]:
-            studies.setdefault((study["tuner"], study["seed"]), study)
-    return stored[0], list(studies.values())
+        studies += [s for s in result["studies"] if s["tuner"] not in taken]
+        taken |= {s["tuner"] for s in result["studies"]}
+    return stored[0], studies
+
+
+def seed_words(studies: list[dict[str, Any]], tuners: list[str]) -> str:
+    """``"10 seeds"``, or each tuner's number of seeds when they differ (merged files)."""
+    counts = {t: len({s["seed"] for s in studies if s["tuner"] == t}) for t in tuners}
+    if len(set(counts.values())) == 1:
+        return f"{next(iter(counts.values()))} seeds"
+    return "seeds " + ", ".join(f"{t} {n}" for t, n in counts.items())
 
 
 def main() -> None:
@@ -172,8 +184,8 @@ def main() -> None:
     if args.sources:
         first, studies = merged(args.sources)
         names = list(dict.fromkeys(s["tuner"] for s in studies))
-        seeds = len({s["seed"] for s in studies})
-        print(f"task {first['task']}, {first['epochs']} epochs per run, {seeds} seeds")
+        seeds = seed_words(studies, names)
+        print(f"task {first['task']}, {first['epochs']} epochs per run, {seeds}")
         summarize(studies, names, first["trials"])
         return
     if args.quick:

@@ -162,7 +162,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--categorical",
         type=float,
         default=0.0,
-        help="share of GP draws whose categoricals' choices share the score's shape",
+        help="share of the GP draws with a categorical, rugged ones aside, whose categoricals' "
+        "choices share the score's shape",
     )
     ap.add_argument("--synthetic", type=int, default=240, help="synthetic training instances")
     ap.add_argument("--no-tables", action="store_true", help="train on the GP prior alone")

@@ -255,3 +255,38 @@ def test_changes_under_one_percent_keep_a_digit(change: float, shown: str) -> No
 
     assert _pct(change, log_scale=False) == shown
     assert _pct(-0.05, log_scale=False) == "-5%"
+
+
+def _at_a_floor() -> dict[str, list[float]]:
+    """Both losses fall fast to a high floor, validation's 0.15 above train's; the run ends
+    three epochs after its validation minimum (stopped by patience)."""
+    t = np.arange(10)
+    tr = 0.35 * np.exp(-t / 2) + 0.45
+    va = 0.25 * np.exp(-t / 2) + 0.6
+    va = np.concatenate([va, va[-1] * np.exp(0.01 * np.arange(1, 4))])
+    tr = np.concatenate([tr, tr[-1] * np.exp(-0.005 * np.arange(1, 4))])
+    return {"train_loss": tr.tolist(), "val_loss": va.tolist()}
+
+
+def test_a_run_stopped_at_its_best_above_its_train_loss_is_a_good_fit_at_a_high_floor() -> None:
+    """It learned what the data allow (train below validation: the model is not too weak), so
+    it is not underfitting, however high the loss it ends at (it read as underfitting)."""
+    scores = _scores(_at_a_floor())
+    assert scores["good-fit"] > 0.7 and scores["underfitting"] < 0.05
+    assert diagnose(_at_a_floor(), use_model=False).primary.name == "good-fit"
+
+
+def _steady_fall(epochs: int, rate: float) -> dict[str, list[float]]:
+    """Both losses fall by ``rate`` (log) every epoch, validation 10% above train."""
+    tr = 2.0 * np.exp(-rate * np.arange(epochs))
+    return {"train_loss": tr.tolist(), "val_loss": (tr * np.exp(0.1)).tolist()}
+
+
+def test_a_train_loss_that_fell_by_a_factor_e2_steadily_did_not_learn_too_slowly() -> None:
+    """40 epochs at -5% an epoch fell by 86%: still falling (not converged), not a learning rate
+    too low, whose evidence would read "falls slowly" beside that fall (it read lr-too-low,
+    1.0); 20 epochs at -6% (-68%) still read lr-too-low."""
+    long = _scores(_steady_fall(40, 0.05))
+    assert long["lr-too-low"] == 0.0 and long["not-converged"] > 0.2
+    assert diagnose(_steady_fall(40, 0.05), use_model=False).primary.name == "not-converged"
+    assert diagnose(_steady_fall(20, 0.06), use_model=False).primary.name == "lr-too-low"

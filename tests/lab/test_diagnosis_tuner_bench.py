@@ -44,3 +44,20 @@ def test_files_of_other_tasks_are_refused_by_name(tmp_path: Path) -> None:
     b = _file(tmp_path / "b.json", [("random", 0, 0.1)], task="digits-mlp")
     with pytest.raises(SystemExit, match="differ in task \\(digits-mlp, wine-mlp\\)"):
         _bench().merged([a, b])
+
+
+def test_a_tuner_run_again_on_fewer_seeds_keeps_none_of_its_earlier_runs(tmp_path: Path) -> None:
+    """A tuner's row held the new runs' seeds and the earlier runs' other seeds (two models
+    under one name, counted as one row of 2 seeds); it is the new runs' alone, and the header
+    says how many seeds each tuner has."""
+    bench = _bench()
+    new = _file(tmp_path / "new.json", [("diagnosis", 0, 0.1)])
+    old = _file(
+        tmp_path / "old.json",
+        [("diagnosis", 0, 0.9), ("diagnosis", 1, 0.9), ("random", 0, 0.5), ("random", 1, 0.6)],
+    )
+    _first, studies = bench.merged([new, old])
+    got = sorted((s["tuner"], s["seed"], s["best_so_far"][0]) for s in studies)
+    assert got == [("diagnosis", 0, 0.1), ("random", 0, 0.5), ("random", 1, 0.6)]
+    assert bench.seed_words(studies, ["diagnosis", "random"]) == "seeds diagnosis 1, random 2"
+    assert bench.seed_words(studies[1:], ["random"]) == "2 seeds"

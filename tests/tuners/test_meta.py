@@ -95,12 +95,9 @@ def _neighbour_correlation(additive: float, draws: int = 200) -> float:
     )
 
 
-def test_the_additive_share_draws_rugged_functions_and_leaves_the_default_stream_alone() -> None:
+def test_the_additive_share_draws_rugged_functions() -> None:
     smooth, rugged = _neighbour_correlation(0.0), _neighbour_correlation(1.0)
     assert rugged < smooth - 0.25
-    a = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=6)
-    b = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=6, additive=0.0)
-    assert torch.equal(a.y_query, b.y_query) and torch.equal(a.x_ctx, b.x_ctx)
 
 
 def _choice_correlation(categorical: float, draws: int = 300) -> float:
@@ -116,17 +113,37 @@ def _choice_correlation(categorical: float, draws: int = 300) -> float:
     return float(np.median(corr))
 
 
-def test_the_categorical_share_makes_choices_share_the_score_and_leaves_the_default_alone() -> None:
+def test_the_categorical_share_makes_choices_share_the_score() -> None:
     """Under the Matérn over one-hot columns two choices' scores are nearly unrelated (the
     meta tuner then predicts an unseen choice at the trials' average); the share draws them
     correlated."""
     assert _choice_correlation(0.0) < 0.1
     assert _choice_correlation(1.0) > 0.3
-    a = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=12)
-    b = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=12, categorical=0.0)
-    assert torch.equal(a.y_query, b.y_query) and torch.equal(a.x_ctx, b.x_ctx)
     c = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=12, categorical=1.0)
     assert torch.isfinite(c.y_query).all() and torch.isfinite(c.y_ctx).all()
+    assert not torch.allclose(c.y_query, torch.tensor(PRE_OPTION_Y_QUERY), atol=1e-4)
+
+
+#: ``gp_batch(default_rng(0), 3, 8, 4, max_dim=12).y_query`` as the prior drew it before its
+#: ``additive`` and ``categorical`` options (two of its three problems have categoricals).
+PRE_OPTION_Y_QUERY = [
+    [0.58642, 2.21701, -1.54369, -0.31519],
+    [-1.76607, -1.02086, -1.60878, -0.95687],
+    [-0.68022, -2.87671, -0.73422, -0.03491],
+]
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"additive": 0.0, "categorical": 0.0}], ids=["defaults", "zero shares"]
+)
+def test_the_prior_options_at_zero_draw_the_problems_drawn_before_them(
+    options: dict[str, float],
+) -> None:
+    """A share of 0 draws no random number of its own: a fixed seed still gives the problems
+    (and so the trained weights) it gave before the options existed."""
+    b = gp_batch(np.random.default_rng(0), 3, 8, 4, max_dim=12, **options)
+    assert b.flags.sum(1).tolist() == [12.0, 12.0, 1.0]
+    assert torch.allclose(b.y_query, torch.tensor(PRE_OPTION_Y_QUERY), atol=1e-4)
 
 
 def test_table_problems_sample_within_each_problem() -> None:

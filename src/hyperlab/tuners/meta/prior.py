@@ -200,8 +200,8 @@ def gp_batch(
     categorical: float = 0.0,
 ) -> Batch:
     """A batch of problems drawn from Gaussian-process priors (a share ``additive`` of them
-    rugged and nearly separable; a share ``categorical`` of those with a categorical with
-    choices that share the shape of the score, see :func:`_gp_kernel`)."""
+    rugged and nearly separable; of the others that have a categorical, a share
+    ``categorical`` with choices that share the shape of the score, see :func:`_gp_kernel`)."""
     n = n_ctx + n_query
     xs = np.zeros((batch, n, max_dim))
     ys = np.zeros((batch, n))

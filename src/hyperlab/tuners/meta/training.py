@@ -30,8 +30,9 @@ class TrainingPlan:
         lr: Peak learning rate of AdamW (linear warm-up, cosine decay).
         additive: Share of the GP-prior problems that are rugged and nearly separable
             (:func:`~hyperlab.tuners.meta.prior.gp_batch`).
-        categorical: Share of the GP-prior problems with a categorical whose choices share
-            the shape of the score over the other parameters (same function).
+        categorical: Of the GP-prior problems that have a categorical and are not drawn
+            rugged (``additive``), the share whose categoricals' choices share the shape of
+            the score over the other parameters (same function).
         seed: Seed of the prior's draws and of the initial weights.
     """
 
