@@ -166,6 +166,16 @@ def ranks(runs: list[dict[str, Any]], at: int) -> dict[str, dict[tuple[int, int]
     return out
 
 
+def stored(paths: list[Path]) -> list[dict[str, Any]]:
+    """The runs of result files, a tuner, instance and seed found in several taken from the
+    first file that has it."""
+    runs: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for path in paths:
+        for r in json.loads(path.read_text())["runs"]:
+            runs.setdefault((r["tuner"], r["instance"], r["seed"]), r)
+    return list(runs.values())
+
+
 def report(runs: list[dict[str, Any]], versus: list[str]) -> None:
     trials = min(len(r["regret"]) for r in runs)
     points = [c for c in CHECKPOINTS if c <= trials]
@@ -177,7 +187,9 @@ def report(runs: list[dict[str, Any]], versus: list[str]) -> None:
             f"  {t:<18} " + "  ".join(f"{np.mean(list(by_at[c][t].values())):.2f}" for c in points)
         )
     for pair in versus:
-        a, b = pair.split(":")
+        a, _, b = pair.partition(":")
+        if a not in tuners or b not in tuners:
+            raise SystemExit(f"--versus {pair}: name two of the tuners run ({', '.join(tuners)})")
         for c in points:
             keys = sorted(by_at[c][a])
             x, y = [by_at[c][a][k] for k in keys], [by_at[c][b][k] for k in keys]
@@ -209,7 +221,7 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if args.sources:
-        runs = [r for f in args.sources for r in json.loads(f.read_text())["runs"]]
+        runs = stored(args.sources)
     else:
         runs = [
             run(t, i, s, args.trials)

@@ -59,3 +59,16 @@ def test_ranks_share_ties_and_skip_cells_a_tuner_lacks() -> None:
     at1, at2 = bench.ranks(runs, 1), bench.ranks(runs, 2)
     assert at1 == {"a": {(0, 1): 2.0}, "b": {(0, 1): 1.0}}
     assert at2["a"][(0, 1)] == at2["b"][(0, 1)] == 1.5
+
+
+def test_stored_runs_are_taken_once_and_a_wrong_versus_is_named(tmp_path: Any) -> None:
+    import json
+
+    bench = _bench()
+    run = {"tuner": "a", "instance": 0, "seed": 1, "regret": [1.0] * 10}
+    (tmp_path / "x.json").write_text(json.dumps({"runs": [run]}))
+    (tmp_path / "y.json").write_text(json.dumps({"runs": [{**run, "regret": [2.0] * 10}]}))
+    runs = bench.stored([tmp_path / "x.json", tmp_path / "y.json"])
+    assert [r["regret"][0] for r in runs] == [1.0]
+    with pytest.raises(SystemExit, match="--versus a:b: name two of the tuners run \\(a\\)"):
+        bench.report(runs, ["a:b"])
