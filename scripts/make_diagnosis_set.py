@@ -10,10 +10,10 @@ digits)::
     .venv/bin/python scripts/make_diagnosis_set.py --seed S \
         --out benchmarks/data/diagnosis_train_seedS.json.gz             # S = 20..23: training only
 
-Runs on other data sets (``--tasks``: ``iris-mlp`` and ``blobs-mlp``, which the shipped
-model trains on since 2026-12-06, ``hastie-mlp`` and ``classif6-mlp``, whose seed-40 sets
-judged it once, and ``imb3-mlp``, ``clusters2-mlp`` kept for the next check; the default is
-the three tasks above, whose sets do not change with it)::
+Runs on other data sets (``--tasks``: ``iris-mlp``, ``blobs-mlp``, ``hastie-mlp`` and
+``classif6-mlp``, which the shipped model trains on, and ``imb3-mlp``, ``clusters2-mlp``, whose
+seed-50 sets judged it once; the default is the three tasks above, whose sets do not change
+with it)::
 
     .venv/bin/python scripts/make_diagnosis_set.py --tasks iris-mlp --seed 30 \
         --out benchmarks/data/diagnosis_unseen_iris_seed30.json.gz
@@ -103,8 +103,8 @@ TASKS = {
 UNSEEN_TASKS = {"iris-mlp": ("iris", 150), "blobs-mlp": ("blobs", 60)}
 #: Tasks kept for a final check on data no choice of the diagnostician touched (only with
 #: ``--tasks``), each chosen before any run on it: 28-38 batches per epoch (as digits). hastie
-#: and classif6 judged the five-task model (and then trained the next); imb3 and clusters2 are
-#: the next check's.
+#: and classif6 judged the five-task model (their sets 40-43 then trained the seven-task one);
+#: imb3 and clusters2 judged the seven-task model.
 FRESH_TASKS = {
     "hastie-mlp": ("hastie", 60),
     "classif6-mlp": ("classif6", 60),

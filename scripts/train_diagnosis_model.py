@@ -1,15 +1,17 @@
 """Train the diagnostician's shipped classifier, ``src/hyperlab/diagnose/model.json``.
 
-Rebuild the shipped model (five tasks' labelled sets pooled: digits, breast-cancer and wine
-sets 0-9 and the training-only sets 20-23, iris and blobs sets 30-33; not set 10, kept for
-scoring; blend weight 0.5, see ``docs/decisions/diagnose-accuracy.md``; about a minute on one
-core)::
+Rebuild the shipped model (seven tasks' labelled sets pooled: digits, breast-cancer and wine
+sets 0-9 and the training-only sets 20-23, iris and blobs sets 30-33, hastie and classif6 sets
+40-43; not set 10, kept for scoring; blend weight 0.5, see
+``docs/decisions/diagnose-accuracy.md``; about a minute on one core)::
 
     .venv/bin/python scripts/train_diagnosis_model.py --weights 0.5 \\
         --sets benchmarks/data/diagnosis_set.json.gz benchmarks/data/diagnosis_set_seed{1..9}.json.gz \\
         benchmarks/data/diagnosis_train_seed{20..23}.json.gz \\
         benchmarks/data/diagnosis_unseen_iris_seed30.json.gz benchmarks/data/diagnosis_train_iris_seed{31..33}.json.gz \\
-        benchmarks/data/diagnosis_unseen_blobs_seed30.json.gz benchmarks/data/diagnosis_train_blobs_seed{31..33}.json.gz
+        benchmarks/data/diagnosis_unseen_blobs_seed30.json.gz benchmarks/data/diagnosis_train_blobs_seed{31..33}.json.gz \\
+        benchmarks/data/diagnosis_fresh_hastie_seed40.json.gz benchmarks/data/diagnosis_train_hastie_seed{41..43}.json.gz \\
+        benchmarks/data/diagnosis_fresh_classif6_seed40.json.gz benchmarks/data/diagnosis_train_classif6_seed{41..43}.json.gz
 
 The classifier (logistic regression averaged with boosted trees, every run with and without its
 metric curves) trains on every run of the sets; its weight against the rules is the candidate of

@@ -128,8 +128,8 @@ class SklearnMLPTask(Task):
             (``make_classification``: 1500 rows, 12 features, 2 classes of 4 clusters each).
             Only the first three are registered as tasks: ``blobs`` is a development set
             (defaults are chosen on it and never reported on it); the others give the
-            diagnostician labelled runs of other data, and the last two are kept for a check
-            on data no choice touched (``scripts/make_diagnosis_set.py --tasks``;
+            diagnostician labelled runs of other data, and the last two judged its seven-task
+            model on data no choice had touched (``scripts/make_diagnosis_set.py --tasks``;
             ``docs/decisions/diagnose-accuracy.md``).
         n_folds: Folds of the stratified cross-validation (>= 2).
         max_epochs: The largest budget.
