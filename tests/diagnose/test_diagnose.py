@@ -303,6 +303,42 @@ def test_no_example_run_is_read_as_accuracies(name: str) -> None:
         assert not [w for w in seen if "as accuracies do" in str(w.message)], name
 
 
+ERRORS = r"both metrics fall steadily within \[0, 1\] while the losses fall, as errors do"
+
+
+def test_errors_given_as_metrics_are_warned_of() -> None:
+    """A regression MLP's RMSE (standardized targets) given as its metrics was read as an
+    accuracy without a word: a healthy run's falling error read as "lr-too-high 71%: the
+    network blew up and did not recover"."""
+    t = np.arange(28)
+    mse = {"train_loss": 0.03 + 0.7 * np.exp(-t / 4), "val_loss": 0.06 + 0.5 * np.exp(-t / 4)}
+    rmse = {f"{k[:-5]}_metric": np.sqrt(v).tolist() for k, v in mse.items()}
+    with pytest.warns(UserWarning, match=r"train_metric 0\.85 -> 0\.18 and val_metric .*" + ERRORS):
+        diagnose({**{k: v.tolist() for k, v in mse.items()}, **rmse})
+    run = underfitting()  # its error rates, one minus its accuracies
+    errors = {k: [1.0 - x for x in run[k]] for k in ("train_metric", "val_metric")}
+    with pytest.warns(UserWarning, match=ERRORS):
+        diagnose({**run, **errors})
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_example_run_is_read_as_errors(name: str) -> None:
+    """None of the example runs' metrics warns, nor an accuracy that falls steadily while its
+    losses rise (weights pulled back to their start by heavy weight decay)."""
+    t = np.arange(30)
+    pulled = {
+        "train_loss": (2.0 - 0.8 * np.exp(-t / 5)).tolist(),
+        "val_loss": (2.05 - 0.8 * np.exp(-t / 5)).tolist(),
+        "train_metric": (0.2 + 0.7 * np.exp(-t / 5)).tolist(),
+        "val_metric": (0.18 + 0.7 * np.exp(-t / 5)).tolist(),
+    }
+    for run in (CASES[name](), pulled):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            diagnose(run)
+        assert not [w for w in seen if "as errors do" in str(w.message)], name
+
+
 def test_dataframe_input_and_metrics() -> None:
     curves = CASES["underfitting"]()
     df = pd.DataFrame(curves)

@@ -27,7 +27,7 @@ from hyperlab.diagnose import classifier as _classifier
 from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
 from hyperlab.diagnose.inputs import ZERO_LOSS, ReadCurves, check_curves, read_curves
-from hyperlab.diagnose.mixups import accuracy_as_loss
+from hyperlab.diagnose.mixups import accuracy_as_loss, error_as_metric
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
 from hyperlab.errors import InputTypeError, check_bool
@@ -76,8 +76,10 @@ def diagnose(
     Returns:
         The diagnosis. A warning says when both losses rise as accuracies do (an accuracy
         logged under a loss's name, see :mod:`hyperlab.diagnose.mixups`; curves from
-        :func:`read_curves` are named by the file's columns, ``loss`` for Keras's), or when one
-        metric comes without the other (the losses alone are then read).
+        :func:`read_curves` are named by the file's columns, ``loss`` for Keras's), when both
+        metrics fall as errors do while the losses fall (an RMSE or an error rate given as a
+        metric, read as an accuracy), or when one metric comes without the other (the losses
+        alone are then read).
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
@@ -86,9 +88,10 @@ def diagnose(
     """
     checked = check_curves(curves)
     _warn_lone_metric(checked)
-    mixup = accuracy_as_loss(checked, curves.columns if isinstance(curves, ReadCurves) else None)
-    if mixup is not None:
-        warnings.warn(mixup, UserWarning, stacklevel=2)
+    columns = curves.columns if isinstance(curves, ReadCurves) else None
+    for mixup in (accuracy_as_loss(checked, columns), error_as_metric(checked, columns)):
+        if mixup is not None:
+            warnings.warn(mixup, UserWarning, stacklevel=2)
     if config is not None and not isinstance(config, Mapping):
         raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
     check_bool("use_model", use_model)
