@@ -252,6 +252,16 @@ def test_an_accuracy_in_percent_is_refused_with_the_fix() -> None:
     assert diagnose({**good_fit(), "val_metric": [0.5 + e / 100 for e in range(40)]}).findings
 
 
+def test_a_metric_below_0_is_refused_without_the_percentage_hint() -> None:
+    """A regression's R² (-0.017 after its first epoch) was refused with "divide a percentage
+    by 100", a fix that does not apply to a value below 0."""
+    r2 = [-0.017 + 0.9 * (1 - math.exp(-e / 5)) for e in range(40)]
+    with pytest.raises(InputError, match=r"train_metric is -0\.017 at epoch 1.*an R²") as info:
+        diagnose({**good_fit(), "train_metric": r2, "val_metric": [0.5] * 40})
+    assert "percentage" not in str(info.value)
+    assert "leave it out" in str(info.value)
+
+
 def test_a_lone_metric_is_left_out_with_a_warning_that_names_the_other() -> None:
     """The metric features compare the two metrics: a val_metric alone (as a CSV with an
     accuracy column and the losses holds) was left out of the diagnosis without a word."""

@@ -264,9 +264,17 @@ def _check_fraction(arr: np.ndarray, key: str, epochs: _Epochs) -> None:
     outside = np.flatnonzero((arr < 0) | (arr > 1))  # (NaN compares False)
     if len(outside):
         i = outside[0]
+        where = f"{key} is {arr[i]:.4g} at {epochs.name(int(i))}, outside [0, 1]: diagnose reads "
+        if arr[i] < 0:  # (no percentage: a metric that is not an accuracy)
+            raise InputError(
+                where + "metrics as accuracies, fractions in [0, 1]; a metric that can fall "
+                "below 0 (an R², a log-likelihood) is not one: leave it out, and the losses "
+                "alone decide"
+            )
         raise InputError(
-            f"{key} is {arr[i]:.4g} at {epochs.name(int(i))}, outside [0, 1]: diagnose reads "
-            "metrics as fractions (accuracy 0.92, not 92); divide a percentage by 100"
+            where + "metrics as fractions (accuracy 0.92, not 92); divide a percentage by 100, "
+            "or leave out a metric that is not an accuracy (an RMSE, a mean absolute error), "
+            "and the losses alone decide"
         )
 
 
