@@ -290,3 +290,19 @@ def test_a_train_loss_that_fell_by_a_factor_e2_steadily_did_not_learn_too_slowly
     assert long["lr-too-low"] == 0.0 and long["not-converged"] > 0.2
     assert diagnose(_steady_fall(40, 0.05), use_model=False).primary.name == "not-converged"
     assert diagnose(_steady_fall(20, 0.06), use_model=False).primary.name == "lr-too-low"
+
+
+def test_underfitting_evidence_says_close_only_for_a_close_validation_loss() -> None:
+    """A fine-tuning run whose train loss fell from 0.27 to 0.09 while its validation loss
+    stayed near 0.23, read as underfitting by the classifier, was told as "validation close to
+    it (gap +160%)"."""
+    t = np.arange(15)
+    tr = 0.27 * np.exp(-t / 13)
+    va = 0.227 + 0.0009 * t
+    text = evidence({"train_loss": tr.tolist(), "val_loss": va.tolist()})["underfitting"]
+    assert "close to it" not in text
+    assert "validation above it (gap +" in text
+    below = evidence({"train_loss": va.tolist(), "val_loss": tr.tolist()})["underfitting"]
+    assert "validation below it (gap -" in below
+    close = evidence({"train_loss": tr.tolist(), "val_loss": (tr * 1.05).tolist()})
+    assert "validation close to it (gap +5%)" in close["underfitting"]

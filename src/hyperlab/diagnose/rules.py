@@ -275,17 +275,31 @@ def _underfitting(f: dict[str, float], v: CurveView) -> tuple[float, str]:
     )
     moved = max(_ramp(-f["train_best"], 0.02, 0.1), never_left)
     settled = 1.0 - _ramp(f["train_tail_share"], 0.1, 0.3)
-    small_gap = 1.0 - _ramp(abs(f["gap_end"]), 0.15, 0.4)
+    small_gap = 1.0 - _ramp(abs(f["gap_end"]), CLOSE_GAP, 0.4)
     score = little_progress * moved * settled * small_gap * (1.0 - _at_floor(f, v))
     if f["has_metric"]:
         score = 0.5 * score + 0.5 * score * (1.0 - _ramp(f["train_metric_end"], 0.9, 0.98))
     text = (
         f"train loss settled at {math.exp(f['train_change']) if v.log_scale else 1 + f['train_change']:.0%} "
-        f"of its first value with validation close to it (gap {_pct(f['gap_end'], v.log_scale)})"
+        f"of its first value with validation {_gap_side(f['gap_end'])} (gap "
+        f"{_pct(f['gap_end'], v.log_scale)})"
     )
     if f["has_metric"]:
         text += f"; train metric ends at {f['train_metric_end']:.3g}"
     return score, text
+
+
+#: The largest validation-to-train gap at the end that is close (log units: about 16%); the
+#: underfitting rule's score falls from it on.
+CLOSE_GAP = 0.15
+
+
+def _gap_side(gap: float) -> str:
+    """Where the validation loss ends against the train loss, ``gap`` apart (log units):
+    ``"close to it"``, ``"above it"`` or ``"below it"``."""
+    if abs(gap) <= CLOSE_GAP:
+        return "close to it"
+    return "above it" if gap > 0 else "below it"
 
 
 def _plateau(f: dict[str, float], v: CurveView) -> tuple[float, str]:
