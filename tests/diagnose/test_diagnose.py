@@ -169,7 +169,8 @@ def test_length_three() -> None:
     assert d.n_epochs == 3
     assert d.primary.name in FINDINGS
     assert 0.0 <= d.primary.confidence <= 1.0
-    flat = diagnose({"train_loss": [1.0, 1.0, 1.0], "val_loss": [1.0, 1.0, 1.0]})
+    with pytest.warns(UserWarning, match="did not change"):
+        flat = diagnose({"train_loss": [1.0, 1.0, 1.0], "val_loss": [1.0, 1.0, 1.0]})
     assert flat.primary.name in FINDINGS
 
 
@@ -347,6 +348,39 @@ def test_no_example_run_is_read_as_errors(name: str) -> None:
             warnings.simplefilter("always")
             diagnose(run)
         assert not [w for w in seen if "as errors do" in str(w.message)], name
+
+
+UNCHANGED = r"did not change from epoch 1 to 20 .*check that it trains"
+
+
+def test_losses_that_never_change_are_warned_of() -> None:
+    """A regression MLP trained at a learning rate of 0 (its mean train loss moved by 1e-8,
+    summation order alone) was read as "underfitting 85%" with width x2 and n_layers x1.5,
+    without a word that nothing had trained."""
+    rng = np.random.default_rng(0)
+    frozen = {
+        "train_loss": (1.0175168 + 1e-8 * rng.standard_normal(20)).tolist(),
+        "val_loss": [1.0418214] * 20,
+    }
+    with pytest.warns(UserWarning, match=r"train_loss at 1\.01752 and val_loss .*" + UNCHANGED):
+        diagnose(frozen)
+    at = np.arange(1, 21) * 0.5  # (a log twice an epoch names its own epochs)
+    with pytest.warns(UserWarning, match=r"from epoch 0\.5 to 10 "):
+        diagnose({**frozen, "at_epoch": at.tolist()})
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_example_run_is_read_as_unchanged(name: str) -> None:
+    """None of the example runs warns, nor a run held at its start by heavy weight decay
+    (losses that move by 4e-4 of their value, the least of the labelled runs), nor losses at
+    0 throughout (a perfect fit)."""
+    t = np.arange(20)
+    held = {"train_loss": (0.69 + 3e-4 * np.exp(-t / 3)).tolist(), "val_loss": [0.7] * 20}
+    for run in (CASES[name](), held, {"train_loss": [0.0] * 5, "val_loss": [0.0] * 5}):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            diagnose(run)
+        assert not [w for w in seen if "did not change" in str(w.message)], name
 
 
 def test_dataframe_input_and_metrics() -> None:

@@ -28,6 +28,7 @@ from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
 from hyperlab.diagnose.inputs import ZERO_LOSS, ReadCurves, check_curves, read_curves
 from hyperlab.diagnose.mixups import accuracy_as_loss, error_as_metric
+from hyperlab.diagnose.points import AT_EPOCH, points
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
 from hyperlab.errors import InputTypeError, check_bool
@@ -55,6 +56,10 @@ __all__ = [
 REPORT_THRESHOLD = 0.35
 #: Weight of the learned classifier against the rules when the model file names none.
 MODEL_WEIGHT = 0.5
+#: Losses that move by at most this share of their largest value over a whole run did not
+#: train (summation order alone moves a frozen model's mean train loss by about 1e-8; the
+#: labelled runs held at their start by heavy weight decay move by 4e-4 or more).
+UNCHANGED = 1e-5
 
 
 def diagnose(
@@ -78,8 +83,9 @@ def diagnose(
         logged under a loss's name, see :mod:`hyperlab.diagnose.mixups`; curves from
         :func:`read_curves` are named by the file's columns, ``loss`` for Keras's), when both
         metrics fall as errors do while the losses fall (an RMSE or an error rate given as a
-        metric, read as an accuracy), or when one metric comes without the other (the losses
-        alone are then read).
+        metric, read as an accuracy), when both losses do not change over the run (a run
+        whose weights were never updated), or when one metric comes without the other (the
+        losses alone are then read).
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
@@ -89,6 +95,7 @@ def diagnose(
     checked = check_curves(curves)
     _warn_lone_metric(checked)
     columns = curves.columns if isinstance(curves, ReadCurves) else None
+    _warn_unchanged(checked, columns or {})
     for mixup in (accuracy_as_loss(checked, columns), error_as_metric(checked, columns)):
         if mixup is not None:
             warnings.warn(mixup, UserWarning, stacklevel=2)
@@ -112,6 +119,40 @@ def _warn_lone_metric(curves: Mapping[str, np.ndarray]) -> None:
             UserWarning,
             stacklevel=3,
         )
+
+
+def _warn_unchanged(curves: Mapping[str, np.ndarray], columns: Mapping[str, str]) -> None:
+    """Warn when both losses stay within :data:`UNCHANGED` of their value over the run: no
+    run that updates its weights gives losses this constant, and the diagnosis would read
+    them as a model too weak to learn (``columns``: the file's own names of the curves)."""
+    tr, va = curves["train_loss"], curves["val_loss"]
+    read = points(tr, va)
+    if read.onset < len(tr) or len(read.index) < 3:
+        return
+    ends = []
+    for key, curve in (("train_loss", tr), ("val_loss", va)):
+        x = curve[read.index]
+        top = float(np.abs(x).max())
+        if top == 0 or float(np.ptp(x)) > UNCHANGED * top:
+            return  # (losses at 0 throughout are a perfect fit)
+        ends.append(f"{columns.get(key, key)} at {x[-1]:.6g}")
+    at = curves.get(AT_EPOCH)
+    at = np.arange(1.0, len(tr) + 1) if at is None else at
+    first, last = (_epoch_words(float(at[i])) for i in (read.index[0], read.index[-1]))
+    warnings.warn(
+        f"{' and '.join(ends)} did not change from epoch {first} to {last} (by at most "
+        f"{UNCHANGED:.0e} of their value): a run that updates its weights moves its losses "
+        "more; check that it trains (a learning rate of 0, parameters frozen or not given to "
+        "the optimizer, the same value logged every epoch) before acting on this diagnosis, "
+        "which reads the curves as a run that trained",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _epoch_words(x: float) -> str:
+    """An epoch as the evidence names it: ``"3"``, ``"3.84"``."""
+    return str(int(x)) if x.is_integer() else f"{round(x, 2):g}"
 
 
 def _diagnose(
