@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,32 @@ def test_a_row_at_epoch_0_with_no_training_loss_is_the_runs_start(tmp_path: Path
     lightning += [f"{e},{30 * e + 19},{t!r},\n{e},{30 * e + 29},,{v!r}" for e, t, v in rows]
     curves = read_curves(_write(tmp_path / "metrics.csv", lightning))
     assert "at_epoch" not in curves and len(curves["val_loss"]) == 21
+
+
+def test_a_step_column_without_epochs_warns_that_rows_are_read_as_epochs(
+    tmp_path: Path,
+) -> None:
+    """Metrics logged every 200 optimizer steps, a ``step`` column and no ``epoch``, were read
+    one row an epoch without a word: "minimum at epoch 10 of 20" for step 2000. The reading is
+    kept (steps give no epoch without the steps an epoch takes), with a warning that names
+    the column and says how to give the epochs."""
+    rows = _rising()
+    lines = ["step,train_loss,val_loss"] + [f"{200 * e},{t!r},{v!r}" for e, t, v in rows]
+    as_json = [{"step": 200 * e, "train_loss": t, "val_loss": v} for e, t, v in rows]
+    plain = diagnose({"train_loss": [t for _, t, _ in rows], "val_loss": [v for *_, v in rows]})
+    for path in (
+        _write(tmp_path / "steps.csv", lines),
+        _write(tmp_path / "steps.json", [json.dumps(as_json)]),
+    ):
+        with pytest.warns(UserWarning, match=r"'step' column and no 'epoch' column") as caught:
+            curves = read_curves(path)
+        (message,) = [str(w.message) for w in caught]
+        assert "step 4000 is epoch 20" in message and "step / steps_per_epoch" in message
+        assert "at_epoch" not in curves and diagnose(curves).primary == plain.primary, path
+    # with its epochs (400 steps an epoch) the file is read at them, without the warning
+    with_epochs = ["epoch,step,train_loss,val_loss"]
+    with_epochs += [f"{e / 2:g},{200 * e},{t!r},{v!r}" for e, t, v in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curves = read_curves(_write(tmp_path / "epochs.csv", with_epochs))
+    assert curves["at_epoch"][-1] == 10.0

@@ -336,7 +336,9 @@ def read_curves(path: str | Path) -> ReadCurves:
 
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
     ``train_metric``, ``val_metric`` (other loggers' names for them are read as these, see
-    :mod:`hyperlab.diagnose.loggers`; other columns are ignored); one row per epoch; empty cells,
+    :mod:`hyperlab.diagnose.loggers`; other columns are ignored); one row per epoch (a file with
+    a ``step`` column and no ``epoch`` column is read so too, with a warning: the steps an epoch
+    takes are not in the file); empty cells,
     ``nan`` and ``inf`` are allowed. An empty cell, or one that says ``NA`` (Keras's CSVLogger
     writes it for an epoch without validation), ``N/A``, ``null`` or ``None``, is a missing point
     (a loss measured every few epochs). Rows that share an ``epoch`` (loggers that write train

@@ -2,7 +2,8 @@
 
 Loggers write a table: a CSV file's rows, a JSON list of objects, a Hugging Face Trainer's
 evaluations (:func:`hyperlab.diagnose.loggers.trainer_rows`). Without an ``epoch`` column each
-row is one point, in order. With one, :func:`place` reads the rows as
+row is one point, in order (read as one epoch; with a warning where the rows carry a ``step``,
+which gives no epoch without the steps an epoch takes). With one, :func:`place` reads the rows as
 :func:`hyperlab.diagnose.inputs.read_curves` describes: rows that share an epoch are merged;
 whole-numbered epochs place the rows at their epochs (the epochs between logged ones are missing
 points; epochs that start at 0 are Keras's, its first epoch 0, but a Trainer's epoch 0 is its
@@ -63,7 +64,8 @@ def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
     """Merge ``rows`` per epoch and place them at their epochs (see the module docstring).
 
     Args:
-        rows: The file's rows in order; an ``epoch`` cell in each when the file has that column.
+        rows: The file's rows in order; an ``epoch`` cell in each when the file has that column
+            (without it each row is one point, with a warning where the rows hold a ``step``).
             A row with no value at all, its epoch and step included, is left out (W&B's Keras
             callback logging batches writes rows of ``batch/`` names alone beside the epochs').
         where: The file, for a warning.
@@ -82,6 +84,7 @@ def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
             it, or a whole-numbered epoch lies beyond :data:`MAX_EPOCHS`.
     """
     if not rows or "epoch" not in rows[0][1]:
+        _warn_steps(rows, where)
         return Placed(rows, None)
     rows = [(at, row) for at, row in rows if any(_finite_or_inf(x) for x in row.values())]
     if not rows:
@@ -261,6 +264,23 @@ def _with_start(merged: Rows, epochs: list[float]) -> Placed:
     rest = _at_epochs(merged[1:], epochs[1:]) if len(merged) > 1 else []
     out = [merged[0], *rest]
     return Placed(out, [float(e) for e in range(len(out))])
+
+
+def _warn_steps(rows: Rows, where: str) -> None:
+    """Warn when rows with no epoch carry a ``step`` (metrics logged every few optimizer
+    steps): each row is read as one epoch, so the epochs the diagnosis names are rows."""
+    steps = [(i, row["step"]) for i, (_, row) in enumerate(rows) if _finite(row.get("step"))]
+    if not steps:
+        return
+    i, step = steps[-1]
+    warnings.warn(
+        f"{where}: the file has a 'step' column and no 'epoch' column: each row is read as "
+        f"one epoch, so the diagnosis calls its rows epochs (step {step:g} is epoch {i + 1}) "
+        "and gives its rates per row; add an 'epoch' column holding each row's epoch, a "
+        "fraction within an epoch (step / steps_per_epoch), to have the run's epochs named",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 def _warn_uneven(merged: Rows, epochs: list[float], where: str) -> None:
