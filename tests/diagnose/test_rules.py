@@ -133,6 +133,21 @@ def test_a_negative_loss_is_refused_by_value_not_misread(curve: list[float]) -> 
         diagnose(curves)
 
 
+def test_a_negative_likelihood_is_told_it_has_no_floor_to_shift_by() -> None:
+    """The refusal of a Gaussian negative log-likelihood told the user to shift the loss by
+    its "known floor", which a density's likelihood does not have: it says so, and what to
+    give instead."""
+    curve = [0.19, -0.18, -0.35, -0.56, -0.8]
+    with pytest.raises(InputError) as caught:
+        diagnose({"train_loss": curve, "val_loss": [c + 0.1 for c in curve]})
+    message = str(caught.value)
+    assert "negative log-likelihood with a learned variance (a Gaussian NLL) has no such floor" in (
+        message
+    )
+    assert "its lowest logged value makes one up" in message
+    assert "mean squared error" in message and "known floor" not in message
+
+
 @pytest.mark.parametrize("reached", [1, 5])
 def test_losses_at_zero_to_the_end_read_as_a_perfect_fit(reached: int) -> None:
     """Both losses at 0, the best they can be, read as underfitting 99% before."""

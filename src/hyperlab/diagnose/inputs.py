@@ -191,9 +191,13 @@ def _check_floor(loss: np.ndarray, key: str, epochs: _Epochs) -> None:
         raise InputError(
             f"{key} is negative ({loss[below[0]]:.4g} at {epochs.name(int(below[0]))}): "
             "diagnose reads losses whose best possible value is 0 (cross-entropy, squared "
-            "error) and judges each against that floor; a loss that can fall below 0 (the "
-            "negative log-likelihood of a density, a loss minus a baseline) would be "
-            "misread. Diagnose a loss >= 0, or one shifted by its known floor (loss - floor)"
+            "error) and judges each against that floor, so it cannot read this loss as it "
+            "stands. A loss whose lowest possible value is known (a loss minus a baseline) "
+            "can be shifted by it (loss - floor); a density's negative log-likelihood with a "
+            "learned variance (a Gaussian NLL) has no such floor, and shifting it by its lowest "
+            "logged value makes one up that the run would be judged against: diagnose a loss "
+            "with a floor of 0 logged beside it (the mean squared error of the predicted "
+            "mean), or read these curves yourself"
         )
 
 
@@ -331,8 +335,10 @@ def read_curves(path: str | Path) -> ReadCurves:
     """Read one run's curves from a CSV or JSON file.
 
     The losses are read as lower is better with 0 the best possible (cross-entropy, squared
-    error; a negative loss, such as a density's negative log-likelihood, is refused: shift it by
-    its floor first), the metrics as an accuracy (higher is better, in [0, 1]).
+    error; a negative loss is refused: one with a known floor, a loss minus a baseline, can be
+    shifted by it, but a density's negative log-likelihood has none, so give a loss with a floor
+    of 0 logged beside it, such as the mean squared error), the metrics as an accuracy (higher
+    is better, in [0, 1]).
 
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
     ``train_metric``, ``val_metric`` (other loggers' names for them are read as these, see
