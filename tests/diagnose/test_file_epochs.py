@@ -190,3 +190,31 @@ def test_a_step_column_without_epochs_warns_that_rows_are_read_as_epochs(
         warnings.simplefilter("error")
         curves = read_curves(_write(tmp_path / "epochs.csv", with_epochs))
     assert curves["at_epoch"][-1] == 10.0
+
+
+def test_a_mapping_whose_epoch_or_step_is_not_read_is_warned_of() -> None:
+    """A DataFrame of a log with fractional epochs (or steps) was read with point i at epoch
+    i + 1 without a word: its evidence named the wrong epochs and gave rates per point."""
+    n = 12
+    train = [1.0 / (1 + i) + 0.05 for i in range(n)]
+    val = [1.0 / (1 + i) + 0.1 for i in range(n)]
+    for key, values in (
+        ("epoch", [0.25 * (i + 1) for i in range(n)]),
+        ("step", [200 * (i + 1) for i in range(n)]),
+    ):
+        with pytest.warns(UserWarning, match=f"the curves' '{key}' is not read"):
+            diagnose({"train_loss": train, "val_loss": val, key: values})
+    for same in (list(range(1, n + 1)), list(range(n))):  # epochs that say what is read anyway
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            diagnose({"train_loss": train, "val_loss": val, "epoch": same})
+    with warnings.catch_warnings():  # at_epoch is read: nothing to warn of
+        warnings.simplefilter("error")
+        diagnose(
+            {
+                "train_loss": train,
+                "val_loss": val,
+                "epoch": [0.25 * (i + 1) for i in range(n)],
+                "at_epoch": [0.25 * (i + 1) for i in range(n)],
+            }
+        )

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             measured, increasing (a fraction is part of an epoch: 1.5 is half way through the
             second), as :func:`read_curves` gives it for a log with fractional epochs; the
             evidence then names these epochs and gives its rates per their spacing (without
-            it, point ``i`` is epoch ``i + 1``).
+            it, point ``i`` is epoch ``i + 1``; an ``epoch`` or ``step`` entry is not read, and
+            a warning says so unless it is 1..n or 0..n-1).
 
     Returns:
         ``{name: array (n_epochs,)}`` with the required curves, the optional ones present and
@@ -90,8 +92,39 @@ def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
     out = _read_curves(curves, epochs)
     if at is not None:
         out[AT_EPOCH] = at
+    else:
+        _warn_unread_positions(curves, len(out["train_loss"]))
     _check_enough(out, epochs)
     return out
+
+
+def _warn_unread_positions(curves: Mapping[str, Any], n: int) -> None:
+    """Warn when the curves carry an ``epoch`` or a ``step`` that says where each point lies,
+    which a mapping's curves do not read (only ``at_epoch``; a file's columns are read by
+    :func:`read_curves`): its points are then taken as epochs 1, 2, ..., n. Epochs that are
+    1..n, or Keras's 0..n-1, say the same and are not warned of."""
+    for key in ("epoch", "step"):
+        values = curves.get(key)
+        if values is None or isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+            continue
+        try:
+            x = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            continue
+        same = x.shape == (n,) and any(
+            np.array_equal(x, np.arange(k, n + k, dtype=float)) for k in (0, 1)
+        )
+        if key == "epoch" and same:
+            return
+        warnings.warn(
+            f"the curves' {key!r} is not read: a dict or DataFrame places point i at epoch "
+            f"i + 1 (so rates are per point); pass where each point lies as at_epoch (epochs, "
+            "fractions within an epoch allowed), or read the file with "
+            "hyperlab.diagnose.read_curves, which reads its epoch column",
+            UserWarning,
+            stacklevel=5,  # (the caller of diagnose)
+        )
+        return
 
 
 def _as_mapping(curves: Any) -> Mapping[str, Any]:
