@@ -12,9 +12,10 @@ Several ``--data`` sets are each scored this way, with one training pool (every 
 ``--shipped`` trains nothing: it scores the model users get, each run of each ``--data`` set
 diagnosed by :func:`hyperlab.diagnose.diagnose` as a user calls it (and with
 ``use_model=False``: the rules alone), with the misses per cause. It is how the diagnostician is
-scored on data sets no run of which trained it (the ``diagnosis_fresh_*`` sets; the
-``diagnosis_unseen_*`` iris and blobs sets were such sets for the model before the shipped one,
-which trains on them).
+scored on data sets no run of which trained it (the ``diagnosis_fresh_*`` sets of imb3 and
+clusters2; those of hastie and classif6 were such sets for the five-task model, and the
+``diagnosis_unseen_*`` iris and blobs sets for the three-task model before it: the shipped
+seven-task model trains on both).
 
 The labelled sets come from ``scripts/make_diagnosis_set.py``; the shipped model from
 ``scripts/train_diagnosis_model.py``. Claims and commands: ``benchmarks/README.md``; how the

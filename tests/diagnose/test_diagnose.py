@@ -471,6 +471,18 @@ def test_wrong_types() -> None:
         diagnose(good_fit(), use_model="no")  # type: ignore[arg-type]
 
 
+def test_a_wrong_setting_is_refused_before_the_curves_are_warned_of() -> None:
+    """Curves that warn (losses that never changed) with a config of the wrong type warned
+    first and then refused the config: under ``-W error`` the refusal never came."""
+    flat = {"train_loss": [1.0] * 5, "val_loss": [1.1] * 5}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputTypeError, match="config must be a dict"):
+            diagnose(flat, config=[("lr", 1)])  # type: ignore[arg-type]
+        with pytest.raises(InputTypeError, match="use_model must be True or False"):
+            diagnose(flat, use_model="no")  # type: ignore[arg-type]
+
+
 def test_diagnose_import_does_not_load_torch() -> None:
     import subprocess
     import sys

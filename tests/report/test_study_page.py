@@ -182,3 +182,37 @@ def test_the_held_out_score_says_how_it_was_measured() -> None:
     assert "0.0137" in summary
     assert "the MLP tasks retrain the best configuration on the whole training split" in summary
     assert "one test score has no interval" in summary
+
+
+def test_a_warning_about_a_trials_curves_is_shown_beside_its_diagnosis() -> None:
+    """A task recording a regression's RMSE as its metrics made the report print one warning
+    per diagnosed trial while it was built, none naming the trial, and the page showed the
+    diagnosis that misreads the error as an accuracy without a word."""
+    import warnings
+
+    import numpy as np
+
+    study = optuna.create_study()
+    t = np.arange(20)
+    for i in range(3):
+        mse = {
+            "train_loss": 0.03 + (0.6 + 0.05 * i) * np.exp(-t / 4),
+            "val_loss": 0.06 + 0.5 * np.exp(-t / 4),
+        }
+        curves = {k: v.tolist() for k, v in mse.items()}
+        curves |= {k.replace("loss", "metric"): np.sqrt(v).tolist() for k, v in mse.items()}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": float(i)},
+                distributions={"x": optuna.distributions.FloatDistribution(0.0, 10.0)},
+                value=curves["val_loss"][-1],
+                user_attrs={"curves": curves},
+            )
+        )
+    with warnings.catch_warnings(record=True) as printed:
+        warnings.simplefilter("always")
+        rec = study_report_records(study)
+    assert not [w for w in printed if "as errors do" in str(w.message)]
+    assert all("as errors do" in t.diagnosis["warnings"][0] for t in rec.top if t.diagnosis)
+    diagnosis = _sections(render_study(rec))["Diagnosis of the best trials"]
+    assert diagnosis.count("warning: train_metric 0.") == 3

@@ -294,3 +294,28 @@ def test_a_trial_failed_for_a_reason_not_its_configuration_s_is_no_divergence() 
     assert [(a.knob, a.direction) for a in sampler._diagnose(failed("task"))] == [("lr", "down")]
     for kind in ("cut off", "pruner", "tuner"):
         assert sampler._diagnose(failed(kind)) == []
+
+
+def test_a_warning_about_the_curves_is_told_once_for_the_study() -> None:
+    """A task that records a regression's RMSE as its metrics warned "as errors do" for every
+    trial the tuner read (each trial's numbers differ, so Python's once-per-text filter let
+    each through): the first trial's warning names it, and the others are not repeated."""
+
+    def regression(trial: optuna.Trial) -> float:
+        lr = trial._suggest("lr", SPACE["lr"])
+        t = np.arange(20)
+        mse = {
+            "train_loss": 0.03 + (0.7 + 0.05 * math.log10(lr)) * np.exp(-t / 4),
+            "val_loss": 0.06 + 0.5 * np.exp(-t / 4),
+        }
+        curves = {k: v.tolist() for k, v in mse.items()}
+        curves |= {k.replace("loss", "metric"): np.sqrt(v).tolist() for k, v in mse.items()}
+        trial.set_user_attr("curves", curves)
+        return curves["val_loss"][-1]
+
+    study = optuna.create_study(sampler=DiagnosisSampler(seed=0, space={"lr": SPACE["lr"]}))
+    with pytest.warns(UserWarning) as caught:
+        study.optimize(regression, n_trials=8)
+    told = [str(w.message) for w in caught if "as errors do" in str(w.message)]
+    assert len(told) == 1 and told[0].startswith("trial 0's curves: train_metric 0.")
+    assert "tells this once" in told[0]

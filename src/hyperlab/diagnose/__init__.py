@@ -84,14 +84,18 @@ def diagnose(
         :func:`read_curves` are named by the file's columns, ``loss`` for Keras's), when both
         metrics fall as errors do while the losses fall (an RMSE or an error rate given as a
         metric, read as an accuracy), when both losses do not change over the run (a run
-        whose weights were never updated), or when one metric comes without the other (the
-        losses alone are then read).
+        whose weights were never updated), when one metric comes without the other (the
+        losses alone are then read), or when a dict or DataFrame carries an ``epoch`` or
+        ``step`` that is not read (only ``at_epoch`` is: see :func:`check_curves`).
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
             loss, a metric outside [0, 1], a curve that is not 1-D.
         InputTypeError: ``curves`` or ``config`` has the wrong type.
     """
+    if config is not None and not isinstance(config, Mapping):
+        raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
+    check_bool("use_model", use_model)
     checked = check_curves(curves)
     _warn_lone_metric(checked)
     columns = curves.columns if isinstance(curves, ReadCurves) else None
@@ -99,9 +103,6 @@ def diagnose(
     for mixup in (accuracy_as_loss(checked, columns), error_as_metric(checked, columns)):
         if mixup is not None:
             warnings.warn(mixup, UserWarning, stacklevel=2)
-    if config is not None and not isinstance(config, Mapping):
-        raise InputTypeError(f"config must be a dict or None, got {type(config).__name__}")
-    check_bool("use_model", use_model)
     if not use_model:
         return _diagnose(checked, config, None)
     return _diagnose(checked, config, _classifier.load(), _classifier.blend_weight(MODEL_WEIGHT))

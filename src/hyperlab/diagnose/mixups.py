@@ -8,8 +8,8 @@ end near their highest value. A run's train loss falls while it learns (it rises
 epoch on only when the run diverges, and then seldom stays within [0, 1] and steady), so both
 rising that way is an accuracy's shape. A validation loss that rises while the train loss falls
 is overfitting and is never read as a mix-up; nor is a lone curve, since the other one would
-have to rise too. None of the 6,990 labelled runs of ``benchmarks/data/diagnosis_*.json.gz``
-has losses of that shape; 423 of their accuracy pairs, placed as losses, have it (most of the
+have to rise too. None of the 9,770 labelled runs of ``benchmarks/data/diagnosis_*.json.gz``
+has losses of that shape; 589 of their accuracy pairs, placed as losses, have it (most of the
 others start above 0.5 after their first epoch, or move up and down, and are not told apart).
 
 The mirror image, :func:`error_as_metric`: a lower-is-better metric given as ``train_metric``
@@ -18,9 +18,9 @@ read as an accuracy, makes a healthy run's falling error read as a network that 
 (a regression MLP's RMSE: "lr-too-high 71%: the network blew up and did not recover"). An
 accuracy rises as its loss falls, so both metrics falling steadily by at least :data:`RISE`
 within [0, 1] while both losses end below their first values is an error's shape. None of the
-9,728 labelled runs with metrics of ``benchmarks/data/diagnosis_*.json.gz`` has metrics of that
-shape (those whose accuracies fall steadily, held at their start by heavy weight decay, have
-losses that rise); 1,128 of their error rates (one minus the accuracy) have it.
+labelled runs (each has metrics) has metrics of that shape (those whose accuracies fall
+steadily, held at their start by heavy weight decay, have losses that rise); 1,128 of their
+error rates (one minus the accuracy) have it.
 """
 
 from __future__ import annotations

@@ -135,9 +135,14 @@ def _diagnosis_html(items: Sequence[TrialCurves]) -> str:
             f"×{fmt(a.get('factor'), 3)} ({html.escape(str(a.get('reason', '')))})"
             for a in moves
         )
+        told = "".join(
+            f"<p class='note'>warning: {html.escape(str(w))}</p>"
+            for w in item.diagnosis.get("warnings", [])
+        )
         parts.append(
             f"<p><b>{html.escape(item.title)}</b>:</p><ul>{lines}</ul>"
             + f"<p class='note'>advice: {adv or 'keep every knob as it is'}</p>"
+            + told
         )
     return "".join(parts) or (
         "<p class='note'>No diagnosis: it reads a training and a validation loss of at least "

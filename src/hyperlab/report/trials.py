@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +111,10 @@ def curves_of(label: str, t: FrozenTrial, seed: int | None = None) -> TrialCurve
 
 def _diagnosis(t: FrozenTrial, config: dict[str, Any]) -> dict[str, Any] | None:
     """The diagnosis of ``t``'s curves, its advice read against ``config`` (the
-    hyperparameters its model trained with at the end)."""
+    hyperparameters its model trained with at the end). What the diagnosis warns of the
+    curves (an error given as a metric, losses that never changed) is kept with it as
+    ``warnings``, shown beside it in the report, rather than printed without the trial's
+    number while the report is built."""
     curves = t.user_attrs.get("curves", {})
     if len(curves.get("val_loss", [])) < 3 or "train_loss" not in curves:
         return None
@@ -120,10 +124,18 @@ def _diagnosis(t: FrozenTrial, config: dict[str, Any]) -> dict[str, Any] | None:
     except ImportError:
         return None
     try:
-        result: dict[str, Any] = diagnose(without_odd_metrics(curves), config=config).to_dict()
-        return result
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            result: dict[str, Any] = diagnose(without_odd_metrics(curves), config=config).to_dict()
     except Exception:  # a diagnosis is a bonus; it never breaks a report
         return None
+    told = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    for w in caught:  # (others, a library's, go on as they came)
+        if not issubclass(w.category, UserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if told:
+        result["warnings"] = told
+    return result
 
 
 def pruned_of(label: str, seed: int | None, t: FrozenTrial) -> PrunedTrial:

@@ -15,7 +15,9 @@ starting value. When the budget is fixed (no epochs knob in the space), "not con
 longer" is read as "train faster": learning rate up x2. Failed trials without curves count as
 divergence (learning rate down), when the task failed them (not a trial cut off, or failed by
 its pruner or tuner: see :mod:`hyperlab.tuners.failed_trials`); pruned trials are diagnosed from
-their partial curves when they have at least 3 epochs.
+their partial curves when they have at least 3 epochs. What the diagnosis warns of a trial's
+curves (an error given as a metric, losses that never changed) is told once per kind for the
+study, naming the first trial that showed it: a study's trials log their curves alike.
 
 A trial that failed (raised, returned NaN or infinity, or was pruned with nothing to read:
 :func:`hyperlab.tuners.failed_trials.is_failure`) is never the best configuration. While no
@@ -35,6 +37,7 @@ pickles, and survives failed and pruned trials.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from typing import Any
 
@@ -62,6 +65,9 @@ from hyperlab.tuners.merged_space import MergedSpace
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 #: The local step's scale is multiplied by this for each trial since the best one improved.
 PERTURB_SHRINK = 0.8
+#: A number in a warning's text (``0.78``, ``1e-05``): warnings that differ only in these are
+#: of one kind.
+_NUMBER = re.compile(r"\d+(\.\d*)?(e[-+]?\d+)?")
 
 
 class DiagnosisSampler(BaseSampler):
@@ -94,6 +100,7 @@ class DiagnosisSampler(BaseSampler):
         self._merged = MergedSpace(include_pruned=False)
         self._cache: dict[tuple[int, int], list[Advice]] = {}
         self._warned_blind = False  # a trial without curves, told once
+        self._told: set[tuple[type[Warning], str]] = set()  # diagnose's warnings, each kind once
 
     def _check_settings(self) -> None:
         """Refuse a setting of the wrong type or out of range, by name."""
@@ -229,13 +236,39 @@ class DiagnosisSampler(BaseSampler):
                     "more (record them: a hyperlab Task's Evaluation(curves=...))"
                 )
             return []
+        caught: list[warnings.WarningMessage] = []
         try:
-            advice = diagnose(without_odd_metrics(curves), None, use_model=self.use_model).advice
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                advice = diagnose(without_odd_metrics(curves), None, use_model=self.use_model)
         except InputError as exc:
+            self._tell(t.number, caught)
             self._warn_blind(f"the curves of trial {t.number} cannot be read ({exc})")
             return []
+        self._tell(t.number, caught)
+        return self._budget_advice(advice.advice)
+
+    def _tell(self, number: int, caught: list[warnings.WarningMessage]) -> None:
+        """Warn of what the diagnosis warned of trial ``number``'s curves, each kind of warning
+        once (its numbers differ from trial to trial, and a study's trials log their curves
+        alike: an error given as a metric would otherwise be told for every trial)."""
+        for w in caught:
+            text = str(w.message)
+            kind = (w.category, _NUMBER.sub("#", text))
+            if kind in self._told:
+                continue
+            self._told.add(kind)
+            warnings.warn(
+                f"trial {number}'s curves: {text} (the diagnosis tuner tells this once; later "
+                "trials' curves may show it too)",
+                w.category,
+                stacklevel=3,
+            )
+
+    def _budget_advice(self, advice: list[Advice]) -> list[Advice]:
+        """``advice``, read for a fixed budget when the space has no epochs knob."""
         if self.space is not None and _param_for("epochs", self.space) is None:
-            advice = _fixed_budget(advice)
+            return _fixed_budget(advice)
         return advice
 
 
