@@ -13,7 +13,7 @@ ties share), the paired rank differences asked for with ``--versus A:B`` (95% bo
 interval, Wilcoxon p; negative: A better), and the median regret per instance at the last
 checkpoint. Tuners: ``random``, ``tpe``, ``meta`` (the shipped weights) and ``LABEL=PATH``
 (``meta`` with the weights at PATH). ``--from FILE ...`` rebuilds the tables from result
-files (their runs merged) and runs nothing.
+files (their runs merged, a run found in several taken from the first) and runs nothing.
 
 Usage:
     .venv/bin/python benchmarks/meta_mixed.py --instances 0-7 --seeds 100-104 [--trials 40]
@@ -181,6 +181,10 @@ def report(runs: list[dict[str, Any]], versus: list[str]) -> None:
     points = [c for c in CHECKPOINTS if c <= trials]
     by_at = {c: ranks(runs, c) for c in points}
     tuners = sorted({r["tuner"] for r in runs})
+    for pair in versus:
+        a, _, b = pair.partition(":")
+        if a not in tuners or b not in tuners:
+            raise SystemExit(f"--versus {pair}: name two of the tuners run ({', '.join(tuners)})")
     print(f"mean rank among {len(tuners)} (1 = best) at {', '.join(map(str, points))} trials")
     for t in tuners:
         print(
@@ -188,8 +192,6 @@ def report(runs: list[dict[str, Any]], versus: list[str]) -> None:
         )
     for pair in versus:
         a, _, b = pair.partition(":")
-        if a not in tuners or b not in tuners:
-            raise SystemExit(f"--versus {pair}: name two of the tuners run ({', '.join(tuners)})")
         for c in points:
             keys = sorted(by_at[c][a])
             x, y = [by_at[c][a][k] for k in keys], [by_at[c][b][k] for k in keys]
