@@ -338,6 +338,15 @@ def test_bad_options_are_refused_by_name(option: str, value: object, error: type
         TUNERS.create("pbt", seed=0, space=task.distributions(), task=task, **{option: value})
 
 
+def test_an_interval_as_long_as_the_largest_budget_is_told_the_largest_it_may_be() -> None:
+    """The message said "less than the budget (at most 8 epochs ...)" for interval=8, which
+    read as if 8 were allowed."""
+    task = Quadratic()
+    top = task.max_budget
+    with pytest.raises(InputError, match=rf"at most {top - 1} \(the budget can be at most {top} "):
+        TUNERS.create("pbt", seed=0, space=task.distributions(), task=task, interval=top)
+
+
 def test_pb2_options_are_its_own() -> None:
     task = Quadratic()
     with pytest.raises(InputError, match=r"ucb_kappa.*-1"):

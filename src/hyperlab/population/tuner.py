@@ -309,8 +309,9 @@ def check_options(
             raise InputError(f"interval must be at least 1 epoch, got {interval}")
         if task is not None and interval >= task.max_budget:
             raise InputError(
-                f"interval must be less than the budget (at most {task.max_budget} epochs for "
-                f"{task.name}), or no member ever exploits another; got interval={interval}"
+                f"interval must be less than the budget, at most {task.max_budget - 1} (the "
+                f"budget can be at most {task.max_budget} epochs for {task.name}), or no member "
+                f"ever exploits another; got interval={interval}"
             )
     _number("quantile", quantile)
     if not 0 < quantile <= 0.5:
