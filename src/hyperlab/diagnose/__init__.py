@@ -28,7 +28,6 @@ from hyperlab.diagnose.advice import advise
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
 from hyperlab.diagnose.inputs import ZERO_LOSS, ReadCurves, check_curves, read_curves
 from hyperlab.diagnose.mixups import accuracy_as_loss, error_as_metric
-from hyperlab.diagnose.points import AT_EPOCH, points
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
 from hyperlab.errors import InputTypeError, check_bool
@@ -122,38 +121,29 @@ def _warn_lone_metric(curves: Mapping[str, np.ndarray]) -> None:
         )
 
 
-def _warn_unchanged(curves: Mapping[str, np.ndarray], columns: Mapping[str, str]) -> None:
+def _warn_unchanged(curves: dict[str, np.ndarray], columns: Mapping[str, str]) -> None:
     """Warn when both losses stay within :data:`UNCHANGED` of their value over the run: no
     run that updates its weights gives losses this constant, and the diagnosis would read
     them as a model too weak to learn (``columns``: the file's own names of the curves)."""
-    tr, va = curves["train_loss"], curves["val_loss"]
-    read = points(tr, va)
-    if read.onset < len(tr) or len(read.index) < 3:
+    v = view(curves)
+    if v.n_finite < v.n_epochs or len(v.index) < 3:
         return
     ends = []
-    for key, curve in (("train_loss", tr), ("val_loss", va)):
-        x = curve[read.index]
+    for key, curve in (("train_loss", v.raw_train), ("val_loss", v.raw_val)):
+        x = curve[v.index]
         top = float(np.abs(x).max())
         if top == 0 or float(np.ptp(x)) > UNCHANGED * top:
             return  # (losses at 0 throughout are a perfect fit)
         ends.append(f"{columns.get(key, key)} at {x[-1]:.6g}")
-    at = curves.get(AT_EPOCH)
-    at = np.arange(1.0, len(tr) + 1) if at is None else at
-    first, last = (_epoch_words(float(at[i])) for i in (read.index[0], read.index[-1]))
     warnings.warn(
-        f"{' and '.join(ends)} did not change from epoch {first} to {last} (by at most "
-        f"{UNCHANGED:.0e} of their value): a run that updates its weights moves its losses "
+        f"{' and '.join(ends)} did not change from epoch {v.epoch(0)} to {v.epoch(-1)} (by at "
+        f"most {UNCHANGED:.0e} of their value): a run that updates its weights moves its losses "
         "more; check that it trains (a learning rate of 0, parameters frozen or not given to "
         "the optimizer, the same value logged every epoch) before acting on this diagnosis, "
         "which reads the curves as a run that trained",
         UserWarning,
         stacklevel=3,
     )
-
-
-def _epoch_words(x: float) -> str:
-    """An epoch as the evidence names it: ``"3"``, ``"3.84"``."""
-    return str(int(x)) if x.is_integer() else f"{round(x, 2):g}"
 
 
 def _diagnose(
