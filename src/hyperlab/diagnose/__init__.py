@@ -85,7 +85,8 @@ def diagnose(
         metric, read as an accuracy), when both losses do not change over the run (a run
         whose weights were never updated), when one metric comes without the other (the
         losses alone are then read), or when a dict or DataFrame carries an ``epoch`` or
-        ``step`` that is not read (only ``at_epoch`` is: see :func:`check_curves`).
+        ``step`` (or a ``global_step``, an ``iteration``, W&B's ``_step``) that is not read
+        (only ``at_epoch`` is: see :func:`check_curves`).
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
