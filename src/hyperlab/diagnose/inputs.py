@@ -23,7 +23,7 @@ from hyperlab.diagnose.loggers import (
 )
 from hyperlab.diagnose.points import AT_EPOCH, points
 from hyperlab.diagnose.rows import Rows, place
-from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
+from hyperlab.errors import DataNotFoundError, InputError, InputTypeError, user_stacklevel
 
 REQUIRED = ("train_loss", "val_loss")
 OPTIONAL = ("train_metric", "val_metric")
@@ -130,7 +130,7 @@ def _warn_unread_positions(curves: Mapping[str, Any], n: int) -> None:
             "fractions within an epoch allowed), or read the file with "
             "hyperlab.diagnose.read_curves, which reads its epoch column",
             UserWarning,
-            stacklevel=5,  # (the caller of diagnose)
+            stacklevel=user_stacklevel(),
         )
         return
 

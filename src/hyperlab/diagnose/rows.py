@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hyperlab.diagnose.loggers import step_column
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, user_stacklevel
 
 #: One row's cells by column (``None``: empty).
 Cells = dict[str, float | None]
@@ -287,7 +287,7 @@ def _warn_steps(rows: Rows, where: str) -> None:
         "and gives its rates per row; add an 'epoch' column holding each row's epoch, a "
         "fraction within an epoch (step / steps_per_epoch), to have the run's epochs named",
         UserWarning,
-        stacklevel=2,
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -306,7 +306,7 @@ def _warn_uneven(merged: Rows, epochs: list[float], where: str) -> None:
         f"{gaps.max():.3g} epochs): the diagnosis reads them as evenly spaced points; the epochs "
         "it names are the file's",
         UserWarning,
-        stacklevel=2,
+        stacklevel=user_stacklevel(),
     )
 
 
