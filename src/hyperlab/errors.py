@@ -395,6 +395,20 @@ def check_seed(value: object, name: str = "seed") -> int | None:
     return number
 
 
+def check_nonneg_int(name: str, value: object) -> int:
+    """``value`` when it is an integer >= 0 (a count that may be 0); a float such as ``10.0``,
+    a bool, text or ``None`` is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not an integer.
+        InputError: ``value`` is negative.
+    """
+    number = _whole(name, value, "an integer >= 0")
+    if number < 0:
+        raise InputError(f"{name} must be an integer >= 0, got {value}")
+    return number
+
+
 def check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
     """``value`` when it is a positive integer (or ``None`` when ``allow_none``); a float such
     as ``10.0``, a bool, text or a number below 1 is refused by name.
