@@ -31,7 +31,8 @@ is called better or worse only where the 95% interval leaves out 0 and p < 0.05,
 Every finished run is appended to ``results/pbt.partial.jsonl`` (gitignored) and skipped when
 the command runs again, so a killed run resumes. Each records what made it (its tuner's and
 pruner's options with their defaults, ``--interval`` and the population included, and its
-task's: ``hyperlab.lab.panel_cache``); a cached run made otherwise than the command would make
+task's: ``hyperlab.lab.panel_cache``; an ASHA or TPE-median run, the population whose epochs
+cut it); a cached run made otherwise than the command would make
 it now is run again, and the command prints per arm how many were set aside and which option
 differs. Runs cached before that record are reused as they are, with one notice that counts
 them. ``--from FILE [FILE ...]`` prints the table of
@@ -133,6 +134,10 @@ PAIRS = (
 CHECKPOINT_TARGET = 0.05
 #: The population whose epochs set E for the cut arms.
 POPULATION = 8
+#: The kind under which a cut arm's fingerprint records :data:`POPULATION`.
+BENCHMARK = "benchmark"
+#: The population every cut run was cut at before its fingerprint recorded one.
+FORMER_POPULATION = 8
 
 
 def arm_options(arm: str, interval: int | None = None) -> dict[str, Any]:
@@ -146,9 +151,14 @@ def arm_options(arm: str, interval: int | None = None) -> dict[str, Any]:
 
 
 def fingerprint(task: str, arm: str, interval: int | None) -> Fingerprint:
-    """What makes a run of ``arm`` on ``task`` (:func:`hyperlab.lab.panel_cache.made_with`)."""
-    tuner, pruner, _, _ = ARMS[arm]
-    return made_with(task, tuner, arm_options(arm, interval), pruner)
+    """What makes a run of ``arm`` on ``task`` (:func:`hyperlab.lab.panel_cache.made_with`),
+    and for a cut arm the :data:`POPULATION` whose epochs it is cut at (under
+    :data:`BENCHMARK`; a population arm's own size is among its tuner's options)."""
+    tuner, pruner, size, _ = ARMS[arm]
+    made = made_with(task, tuner, arm_options(arm, interval), pruner)
+    if size is None:
+        made[BENCHMARK] = {"pbt.py": {"population": POPULATION}}
+    return made
 
 
 def cached_runs(
@@ -157,8 +167,14 @@ def cached_runs(
     """The runs of ``budget`` in ``cache`` made as ``expected`` says a run of ``(task, arm)``
     would be made now (``None``: an arm this command does not run, kept), by task, arm and
     seed; prints which were set aside (to be run again) and why, and how many carry no record
-    of what made them. A line cut short by a kill is skipped; a later line of a key wins."""
+    of what made them. A cut run whose record names no population was cut at
+    :data:`FORMER_POPULATION`'s epochs. A line cut short by a kill is skipped; a later line of
+    a key wins."""
     runs = load_runs(cache, budget, field="budget", label="arm")
+    for (_, arm, _), run in runs.items():
+        made = run.get(MADE_WITH)
+        if isinstance(made, dict) and arm in ARMS and ARMS[arm][2] is None:
+            made.setdefault(BENCHMARK, {"pbt.py": {"population": FORMER_POPULATION}})
     kept, notes = reusable(runs, expected, cache)
     for note in notes:
         print(note, flush=True)

@@ -93,14 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(max(1, torch.get_num_threads()))
     start = load(args.start_from) if args.start_from else None
     config = start.model.config if start else fresh_shape(args.width or 96, args.depth or 4)
-    plan = TrainingPlan(
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        additive=args.additive,
-        categorical=args.categorical,
-        seed=args.seed,
-    )
+    plan = args.plan
     names: list[str] = []
     past: list[dict] = []
     if args.runs or args.study:
@@ -144,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """The command line, with the defaults that depend on it filled in (from scratch: 15,000
-    steps at a peak rate of 1e-3; from weights: 1,000 steps at 1e-4)."""
+    steps at a peak rate of 1e-3; from weights: 1,000 steps at 1e-4) and its training plan
+    (``plan``)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     # the shipped weights: all 15,000 steps (52 minutes on one thread of a 2-core machine); the
     # time limit only guards a much slower machine, whose network would then be cut short
@@ -197,15 +191,28 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--no-tables trains on the GP prior alone: it cannot go with --runs or --study")
     if args.start_from and (args.width is not None or args.depth is not None):
         ap.error("--width and --depth shape a fresh network: --start-from keeps its own shape")
-    for share in ("additive", "categorical"):
-        if not 0.0 <= getattr(args, share) <= 1.0:
-            ap.error(
-                f"--{share} is a share of the GP draws, from 0 to 1: got {getattr(args, share)}"
-            )
     args.out = args.out or PACKAGED / WEIGHTS
     args.steps = args.steps if args.steps is not None else 1000 if args.start_from else 15000
     args.lr = args.lr if args.lr is not None else 1e-4 if args.start_from else 1e-3
+    args.plan = training_plan(args, ap)
     return args
+
+
+def training_plan(args: argparse.Namespace, ap: argparse.ArgumentParser) -> TrainingPlan:
+    """The training plan of the options, each checked by :class:`TrainingPlan` (a bad one
+    ends the script with its message, naming the option: each field given here is the option
+    of the same name)."""
+    try:
+        return TrainingPlan(
+            steps=args.steps,
+            batch=args.batch,
+            lr=args.lr,
+            additive=args.additive,
+            categorical=args.categorical,
+            seed=args.seed,
+        )
+    except InputError as exc:
+        ap.error(f"--{exc}")
 
 
 def fresh_shape(width: int, depth: int) -> PFNConfig:

@@ -220,6 +220,29 @@ def _library_dirs() -> tuple[str, ...]:
     )
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of a ``warnings.warn`` in the function that calls this one that
+    points the warning at the line that called into hyperlab: the first frame out from that
+    function (level 1) whose code is not hyperlab's, or is its command line's (which shows the
+    lab's warnings as ``hyperlab: warning: ...``), however deep in the package the warning is
+    raised and whichever of its functions was called (``hyperlab.diagnose(...)`` passes through
+    the callable package's ``__call__`` on its way to :func:`hyperlab.diagnose.diagnose`)."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and _internal(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _internal(filename: str) -> bool:
+    """Whether ``filename`` is hyperlab's own code below its command line."""
+    import os
+
+    here = os.path.dirname(__file__) + os.sep
+    return filename.startswith(here) and not filename.startswith(here + "cli" + os.sep)
+
+
 def exit_reason(exc: SystemExit, what: str = "the code of the trial") -> str:
     """The reason told when ``what`` (a trial's code, a task's test score) called
     ``sys.exit()``: it cannot end the run that way (a trial would be left running and the
@@ -369,6 +392,20 @@ def check_seed(value: object, name: str = "seed") -> int | None:
     number = _whole(name, value, "an integer >= 0 or None")
     if number < 0:
         raise InputError(f"{name} must be an integer >= 0 or None, got {value}")
+    return number
+
+
+def check_nonneg_int(name: str, value: object) -> int:
+    """``value`` when it is an integer >= 0 (a count that may be 0); a float such as ``10.0``,
+    a bool, text or ``None`` is refused by name.
+
+    Raises:
+        InputTypeError: ``value`` is not an integer.
+        InputError: ``value`` is negative.
+    """
+    number = _whole(name, value, "an integer >= 0")
+    if number < 0:
+        raise InputError(f"{name} must be an integer >= 0, got {value}")
     return number
 
 

@@ -218,3 +218,58 @@ def test_a_mapping_whose_epoch_or_step_is_not_read_is_warned_of() -> None:
                 "at_epoch": [0.25 * (i + 1) for i in range(n)],
             }
         )
+
+
+@pytest.mark.parametrize(
+    "name", ["global_step", "iteration", "iter", "_step", "trainer/global_step", "Global_Step"]
+)
+def test_a_step_under_another_loggers_name_is_warned_of_by_that_name(
+    tmp_path: Path, name: str
+) -> None:
+    """A per-step log whose step column was ``global_step``, ``iteration``, W&B's ``_step`` or
+    Lightning's W&B ``trainer/global_step`` was read one row an epoch without a word (only
+    ``step`` was warned of), in a file or a dict alike. Each is warned of by its own name; the
+    diagnosis is the one of the curves alone."""
+    rows = _rising()
+    train, val = [t for _, t, _ in rows], [v for *_, v in rows]
+    plain = diagnose({"train_loss": train, "val_loss": val})
+    lines = [f"{name},train_loss,val_loss"] + [f"{200 * e},{t!r},{v!r}" for e, t, v in rows]
+    as_json = [{name: 200 * e, "train_loss": t, "val_loss": v} for e, t, v in rows]
+    for path in (
+        _write(tmp_path / "steps.csv", lines),
+        _write(tmp_path / "steps.json", [json.dumps(as_json)]),
+    ):
+        with pytest.warns(UserWarning, match=f"{name!r} column and no 'epoch' column") as caught:
+            curves = read_curves(path)
+        (message,) = [str(w.message) for w in caught]
+        assert "step 4000 is epoch 20" in message, path
+        got = diagnose(curves)
+        assert "at_epoch" not in curves and got.findings == plain.findings, path
+    with pytest.warns(UserWarning, match=f"the curves' {name!r} is not read") as caught:
+        got = diagnose({"train_loss": train, "val_loss": val, name: [200 * e for e, *_ in rows]})
+    assert len(caught) == 1 and got.findings == plain.findings
+
+
+def test_a_step_counter_beside_an_epoch_or_a_step_column_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Where a file's ``epoch`` places its rows (W&B's export: ``epoch``, ``_step``,
+    ``trainer/global_step``) the counters are not read and nothing is warned of; beside a
+    ``step`` column the warning names ``step`` alone; a counter's cell that is no number is no
+    error (the column is read for the warning only)."""
+    rows = _rising()
+    lines = ["epoch,_step,trainer/global_step,train_loss,val_loss"]
+    lines += [f"{e},{3 * e},{200 * e},{t!r},{v!r}" for e, t, v in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        placed = read_curves(_write(tmp_path / "wandb.csv", lines))
+    assert len(placed["val_loss"]) == 20 and "at_epoch" not in placed
+    both = ["step,global_step,train_loss,val_loss"]
+    both += [f"{200 * e},{200 * e},{t!r},{v!r}" for e, t, v in rows]
+    with pytest.warns(UserWarning, match=r"'step' column") as caught:
+        read_curves(_write(tmp_path / "both.csv", both))
+    assert len(caught) == 1 and "global_step" not in str(caught[0].message)
+    odd = ["iter,train_loss,val_loss"] + [f"i{e},{t!r},{v!r}" for e, t, v in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_curves(_write(tmp_path / "odd.csv", odd))["val_loss"] == placed["val_loss"]

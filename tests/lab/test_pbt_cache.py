@@ -90,3 +90,40 @@ def test_another_interval_sets_a_population_run_aside_and_old_lines_are_reused(
         "cached runs with no record of the options that made them, reused as they are: "
         f"1 in {cache} (delete it to run them again)",
     ]
+
+
+def test_another_population_sets_a_cut_run_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ASHA's and TPE-median's runs are cut at the epochs of ``POPULATION`` members, which
+    their record left out: a run cut at another population's epochs was reused as this
+    command's. A population arm's own size is its tuner's option, which the constant leaves
+    as it is; a cut run recorded before the constant was (cut at 8) is read as cut at 8."""
+    bench = _pbt()
+    cache = tmp_path / "pbt.partial.jsonl"
+    cut = bench.fingerprint("wine-mlp", "asha", None)
+    population = bench.fingerprint("wine-mlp", "pbt-4", None)
+    before = {k: v for k, v in cut.items() if k != "benchmark"}
+    old = {"task": "wine-mlp", "budget": 4, "best": 0.5}
+    cache.write_text(
+        "\n".join(
+            [
+                json.dumps({**old, "arm": "asha", "seed": 0, MADE_WITH: cut}),
+                json.dumps({**old, "arm": "pbt-4", "seed": 0, MADE_WITH: population}),
+                json.dumps({**old, "arm": "asha", "seed": 1, MADE_WITH: before}),
+            ]
+        )
+    )
+
+    def expected(task: str, arm: str) -> Any:
+        return bench.fingerprint(task, arm, None)
+
+    assert len(bench.cached_runs(cache, 4, expected)) == 3  # made as the command makes them
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(bench, "POPULATION", 6)
+    assert list(bench.cached_runs(cache, 4, expected)) == [("wine-mlp", "pbt-4", 0)]
+    assert capsys.readouterr().out.splitlines() == [
+        "asha: 2 cached runs set aside, not reused (the command runs again those it needs), "
+        "made with other options: benchmark 'pbt.py' option population was 8, now 6"
+    ]
+    assert cut["benchmark"] == {"pbt.py": {"population": 8}} and "benchmark" not in population

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -179,6 +180,43 @@ def test_training_on_real_problems_none_usable_is_refused() -> None:
     few = TableProblems([(np.full((6, 2), 0.5), np.arange(6.0))], max_dim=5)
     with pytest.raises(InputError, match="more than 8 configurations and at most 5"):
         train(PFNConfig(max_dim=5, width=8, depth=1, heads=1), TrainingPlan(steps=1), few)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "match"),
+    [
+        ("steps", -1, InputError, "steps must be an integer >= 0, got -1"),
+        ("steps", 10.0, InputTypeError, "steps must be an integer >= 0, got 10.0"),
+        ("steps", True, InputTypeError, "steps must be an integer >= 0, got True"),
+        ("batch", 0, InputError, "batch must be a positive integer, got 0"),
+        ("batch", "48", InputTypeError, "batch must be a positive integer, got '48'"),
+        ("max_context", -5, InputError, "max_context must be a positive integer, got -5"),
+        ("queries", False, InputTypeError, "queries must be a positive integer, got False"),
+        ("table_share", 1.5, InputError, "table_share must be a share from 0 to 1, got 1.5"),
+        ("additive", -0.1, InputError, "additive must be a share from 0 to 1, got -0.1"),
+        ("categorical", math.nan, InputError, "categorical must be a share from 0 to 1, got nan"),
+        ("categorical", None, InputTypeError, "categorical must be a number, got None"),
+        ("lr", 0.0, InputError, "lr must be a positive finite number, got 0.0"),
+        ("lr", math.inf, InputError, "lr must be a positive finite number, got inf"),
+        ("lr", True, InputTypeError, "lr must be a number, got True"),
+        ("seed", -1, InputError, "seed must be an integer >= 0, got -1"),
+        ("seed", None, InputTypeError, "seed must be an integer >= 0, got None"),
+    ],
+)
+def test_a_training_plan_refuses_a_bad_field_by_name(
+    field: str, value: object, error: type[Exception], match: str
+) -> None:
+    """Only the training script checked the plan's fields: a plan made in Python with a
+    negative batch, a share above 1 or a NaN rate trained (or failed deep in torch) without
+    a word about the field."""
+    with pytest.raises(error, match=f"^{re.escape(match)}"):
+        TrainingPlan(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_training_plan_takes_its_bounds() -> None:
+    """No step at all (the weights as they are), shares of 0 and 1, NumPy integers."""
+    plan = TrainingPlan(steps=0, table_share=1.0, additive=0.0, categorical=1, seed=np.int64(3))
+    assert plan.steps == 0 and plan.categorical == 1
 
 
 def test_training_lowers_the_loss() -> None:

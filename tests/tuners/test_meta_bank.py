@@ -276,11 +276,12 @@ def test_the_script_fine_tunes_on_a_run_and_the_tuner_uses_the_weights(
         (["--runs", "R"], "--out is needed"),
         (["--runs", "R", "--no-tables", "--out", "o.pt"], "cannot go with --runs"),
         (["--start-from", "shipped", "--width", "32", "--out", "o.pt"], "keeps its own shape"),
-        (
-            ["--categorical", "1.5"],
-            "--categorical is a share of the GP draws, from 0 to 1: got 1.5",
-        ),
-        (["--additive", "-0.1"], "--additive is a share of the GP draws, from 0 to 1: got -0.1"),
+        (["--categorical", "1.5"], "--categorical must be a share from 0 to 1, got 1.5"),
+        (["--additive", "-0.1"], "--additive must be a share from 0 to 1, got -0.1"),
+        (["--steps", "-3"], "--steps must be an integer >= 0, got -3"),
+        (["--batch", "0"], "--batch must be a positive integer, got 0"),
+        (["--lr", "nan"], "--lr must be a positive finite number, got nan"),
+        (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
     ],
 )
 def test_the_script_refuses_options_that_do_not_go_together(

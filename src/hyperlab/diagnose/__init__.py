@@ -30,7 +30,7 @@ from hyperlab.diagnose.inputs import ZERO_LOSS, ReadCurves, check_curves, read_c
 from hyperlab.diagnose.mixups import accuracy_as_loss, error_as_metric
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
 from hyperlab.diagnose.rules import rule_scores, unsupported
-from hyperlab.errors import InputTypeError, check_bool
+from hyperlab.errors import InputTypeError, check_bool, user_stacklevel
 
 __all__ = [
     "FEATURE_NAMES",
@@ -85,7 +85,8 @@ def diagnose(
         metric, read as an accuracy), when both losses do not change over the run (a run
         whose weights were never updated), when one metric comes without the other (the
         losses alone are then read), or when a dict or DataFrame carries an ``epoch`` or
-        ``step`` that is not read (only ``at_epoch`` is: see :func:`check_curves`).
+        ``step`` (or a ``global_step``, an ``iteration``, W&B's ``_step``) that is not read
+        (only ``at_epoch`` is: see :func:`check_curves`).
 
     Raises:
         InputError: fewer than 3 epochs, a missing curve, a non-numeric value, a negative
@@ -101,7 +102,7 @@ def diagnose(
     _warn_unchanged(checked, columns or {})
     for mixup in (accuracy_as_loss(checked, columns), error_as_metric(checked, columns)):
         if mixup is not None:
-            warnings.warn(mixup, UserWarning, stacklevel=2)
+            warnings.warn(mixup, UserWarning, stacklevel=user_stacklevel())
     if not use_model:
         return _diagnose(checked, config, None)
     return _diagnose(checked, config, _classifier.load(), _classifier.blend_weight(MODEL_WEIGHT))
@@ -117,7 +118,7 @@ def _warn_lone_metric(curves: Mapping[str, np.ndarray]) -> None:
             f"{given[0]} is read only beside {other} (the metric features compare the two): "
             f"this diagnosis reads the losses alone; add {other} to have the metrics read",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -142,7 +143,7 @@ def _warn_unchanged(curves: dict[str, np.ndarray], columns: Mapping[str, str]) -
         "the optimizer, the same value logged every epoch) before acting on this diagnosis, "
         "which reads the curves as a run that trained",
         UserWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 

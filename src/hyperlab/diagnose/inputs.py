@@ -14,10 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.diagnose.loggers import logger_names, missing_hint, trainer_names, trainer_rows
+from hyperlab.diagnose.loggers import (
+    logger_names,
+    missing_hint,
+    step_column,
+    trainer_names,
+    trainer_rows,
+)
 from hyperlab.diagnose.points import AT_EPOCH, points
 from hyperlab.diagnose.rows import Rows, place
-from hyperlab.errors import DataNotFoundError, InputError, InputTypeError
+from hyperlab.errors import DataNotFoundError, InputError, InputTypeError, user_stacklevel
 
 REQUIRED = ("train_loss", "val_loss")
 OPTIONAL = ("train_metric", "val_metric")
@@ -36,8 +42,9 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             measured, increasing (a fraction is part of an epoch: 1.5 is half way through the
             second), as :func:`read_curves` gives it for a log with fractional epochs; the
             evidence then names these epochs and gives its rates per their spacing (without
-            it, point ``i`` is epoch ``i + 1``; an ``epoch`` or ``step`` entry is not read, and
-            a warning says so unless it is 1..n or 0..n-1).
+            it, point ``i`` is epoch ``i + 1``; an ``epoch`` or ``step`` entry, or a step under
+            another logger's name such as ``global_step`` or ``iteration``, is not read, and a
+            warning naming it says so unless it is an ``epoch`` of 1..n or 0..n-1).
 
     Returns:
         ``{name: array (n_epochs,)}`` with the required curves, the optional ones present and
@@ -99,12 +106,13 @@ def _checked(curves: Any, first: int = 1) -> dict[str, np.ndarray]:
 
 
 def _warn_unread_positions(curves: Mapping[str, Any], n: int) -> None:
-    """Warn when the curves carry an ``epoch`` or a ``step`` that says where each point lies,
-    which a mapping's curves do not read (only ``at_epoch``; a file's columns are read by
-    :func:`read_curves`): its points are then taken as epochs 1, 2, ..., n. Epochs that are
-    1..n, or Keras's 0..n-1, say the same and are not warned of."""
-    for key in ("epoch", "step"):
-        values = curves.get(key)
+    """Warn when the curves carry an ``epoch`` or a ``step`` (or another logger's name for it,
+    ``global_step``, ``iteration``: :func:`hyperlab.diagnose.loggers.step_column`) that says
+    where each point lies, which a mapping's curves do not read (only ``at_epoch``; a file's
+    columns are read by :func:`read_curves`): its points are then taken as epochs 1, 2, ..., n.
+    Epochs that are 1..n, or Keras's 0..n-1, say the same and are not warned of."""
+    for key in ("epoch", step_column(curves)):
+        values = None if key is None else curves.get(key)
         if values is None or isinstance(values, str | bytes) or not hasattr(values, "__len__"):
             continue
         try:
@@ -122,7 +130,7 @@ def _warn_unread_positions(curves: Mapping[str, Any], n: int) -> None:
             "fractions within an epoch allowed), or read the file with "
             "hyperlab.diagnose.read_curves, which reads its epoch column",
             UserWarning,
-            stacklevel=5,  # (the caller of diagnose)
+            stacklevel=user_stacklevel(),
         )
         return
 
@@ -376,8 +384,11 @@ def read_curves(path: str | Path) -> ReadCurves:
     CSV: a header row with ``epoch``, ``train_loss``, ``val_loss`` and optionally
     ``train_metric``, ``val_metric`` (other loggers' names for them are read as these, see
     :mod:`hyperlab.diagnose.loggers`; other columns are ignored); one row per epoch (a file with
-    a ``step`` column and no ``epoch`` column is read so too, with a warning: the steps an epoch
-    takes are not in the file); empty cells,
+    a ``step`` column and no ``epoch`` column is read so too, with a warning naming it: the steps
+    an epoch takes are not in the file; so is one with another logger's name for the step,
+    ``global_step``, ``iteration``, ``iter``, W&B's ``_step``, ``trainer/global_step``, where it
+    has neither an ``epoch`` nor a ``step`` column, see
+    :data:`hyperlab.diagnose.loggers.STEP_COUNTERS`); empty cells,
     ``nan`` and ``inf`` are allowed. An empty cell, or one that says ``NA`` (Keras's CSVLogger
     writes it for an epoch without validation), ``N/A``, ``null`` or ``None``, is a missing point
     (a loss measured every few epochs). Rows that share an ``epoch`` (loggers that write train
@@ -494,6 +505,7 @@ def _parse_csv(text: str, path: Path) -> _Parsed:
             + missing_hint(rows[0], renames=False)
         )
     cols = {k: header.index(k) for k in (*REQUIRED, *OPTIONAL, *PLACE) if k in header}
+    counter = _counter(rows[0], header)
     parsed: Rows = []
     for line_no, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
@@ -503,7 +515,10 @@ def _parse_csv(text: str, path: Path) -> _Parsed:
                 f"{path}, line {line_no}: expected {len(header)} values, got {len(row)}: {row}"
             )
         at = f"{path}, line {line_no}"
-        parsed.append((at, {k: _cell(row[c], rows[0][c].strip(), at) for k, c in cols.items()}))
+        cells = {k: _cell(row[c], rows[0][c].strip(), at) for k, c in cols.items()}
+        if counter is not None:
+            cells[rows[0][counter].strip()] = _count(row[counter])
+        parsed.append((at, cells))
     if not parsed:
         raise InputError(f"{path}: the file has a header but no rows (line 2 onward is empty)")
     curves, first = _columns(parsed, [k for k in cols if k not in PLACE], path)
@@ -532,6 +547,29 @@ def _columns(
     if placed.at_epoch is not None:
         out[AT_EPOCH] = placed.at_epoch
     return out, placed.first
+
+
+def _counter(names: list[str], header: list[str]) -> int | None:
+    """The index among a file's column ``names`` (``header``: as read, ``epoch/epoch`` as
+    ``epoch``) of a step counted under another logger's name (``global_step``, W&B's ``_step``:
+    :func:`hyperlab.diagnose.loggers.step_column`) where the file has neither an ``epoch`` nor
+    a ``step`` column: read only for the warning that its rows are read one an epoch (see
+    :func:`hyperlab.diagnose.rows.place`); ``None``: none is."""
+    if "epoch" in header or "step" in header:
+        return None
+    name = step_column(names)
+    return None if name is None else names.index(name)
+
+
+def _count(value: Any) -> float | None:
+    """A step counter's cell (or JSON value) as a number, ``None`` where it is none: read for a
+    warning only, it never refuses a file."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _or_nan(x: float | None) -> float:
@@ -595,10 +633,14 @@ def _json_rows(data: list[Any], path: Path, *, epochs_done: bool = False) -> _Pa
     if any(k not in keys for k in REQUIRED):  # (refused by name, as a dict of curves is)
         return _Parsed({k: [r.get(n) for r in data] for k, n in keys.items()}, read_as)
     wanted = [k for k in (*REQUIRED, *OPTIONAL, *PLACE) if k in keys]
+    counter = _counter(names, list(keys))
     rows: Rows = []
     for i, r in enumerate(data, start=1):
         at = f"{path}, row {i}"
-        rows.append((at, {k: _json_cell(r.get(keys[k]), keys[k], at) for k in wanted}))
+        cells = {k: _json_cell(r.get(keys[k]), keys[k], at) for k in wanted}
+        if counter is not None:
+            cells[names[counter]] = _count(r.get(names[counter]))
+        rows.append((at, cells))
     keys_read = [k for k in wanted if k not in PLACE]
     curves, first = _columns(rows, keys_read, path, epochs_done=epochs_done)
     return _Parsed(curves, read_as, first)

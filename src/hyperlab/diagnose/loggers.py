@@ -13,7 +13,7 @@ one row per evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hyperlab.errors import InputError
@@ -47,6 +47,14 @@ CURVES = frozenset(ALIASES.values())
 #: of the steps logged in it (one every ``log_every_n_steps``), as Lightning's own
 #: ``train_loss_epoch`` is the mean over every step of the epoch.
 STEP_NAMES = {"train_loss_step": "train_loss", "train_acc_step": "train_metric"}
+#: Other loggers' names for the step (or iteration) a row was logged at, as :func:`_key`
+#: writes them: read like a ``step`` column where a file has neither ``step`` nor ``epoch``
+#: (its rows are then read one an epoch, with a warning; see :func:`step_column`). W&B writes
+#: its own ``_step`` on every row, PyTorch Lightning's W&B logger ``trainer/global_step``, a
+#: Hugging Face Trainer's ``train/global_step``.
+STEP_COUNTERS = frozenset(
+    {"global_step", "iteration", "iter", "_step", "trainer_global_step", "train_global_step"}
+)
 #: The prefix of per-epoch names (``epoch/``, as :func:`_key` writes it).
 EPOCH_PREFIX = "epoch_"
 #: A Hugging Face Trainer's ``log_history`` names -> the curve :func:`trainer_rows` reads them as.
@@ -68,6 +76,15 @@ def _curve(name: str) -> str | None:
 def _target(name: str) -> str | None:
     """The curve, or the ``epoch`` column (W&B's ``epoch/epoch``), that ``name`` stands for."""
     return "epoch" if _key(name) == EPOCH_PREFIX + "epoch" else _curve(name)
+
+
+def step_column(names: Iterable[str]) -> str | None:
+    """The first of ``names`` (columns, or a dict's keys) that says at which step each row was
+    logged: ``step`` (in any case), else one of :data:`STEP_COUNTERS` (``global_step``,
+    ``trainer/global_step``, ``iteration``); ``None``: none does."""
+    given = [n for n in names if isinstance(n, str)]
+    own = [n for n in given if _key(n) == "step"]
+    return next(iter(own), None) or next((n for n in given if _key(n) in STEP_COUNTERS), None)
 
 
 def logger_names(names: Sequence[str]) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Loggers write a table: a CSV file's rows, a JSON list of objects, a Hugging Face Trainer's
 evaluations (:func:`hyperlab.diagnose.loggers.trainer_rows`). Without an ``epoch`` column each
 row is one point, in order (read as one epoch; with a warning where the rows carry a ``step``,
-which gives no epoch without the steps an epoch takes). With one, :func:`place` reads the rows as
+or another logger's name for it such as ``global_step``, which gives no epoch without the steps
+an epoch takes). With one, :func:`place` reads the rows as
 :func:`hyperlab.diagnose.inputs.read_curves` describes: rows that share an epoch are merged;
 whole-numbered epochs place the rows at their epochs (the epochs between logged ones are missing
 points; epochs that start at 0 are Keras's, its first epoch 0, but a Trainer's epoch 0 is its
@@ -28,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.errors import InputError
+from hyperlab.diagnose.loggers import step_column
+from hyperlab.errors import InputError, user_stacklevel
 
 #: One row's cells by column (``None``: empty).
 Cells = dict[str, float | None]
@@ -65,7 +67,8 @@ def place(rows: Rows, where: str, *, epochs_done: bool = False) -> Placed:
 
     Args:
         rows: The file's rows in order; an ``epoch`` cell in each when the file has that column
-            (without it each row is one point, with a warning where the rows hold a ``step``).
+            (without it each row is one point, with a warning where the rows hold a ``step``, under
+            that name or another logger's: :func:`hyperlab.diagnose.loggers.step_column`).
             A row with no value at all, its epoch and step included, is left out (W&B's Keras
             callback logging batches writes rows of ``batch/`` names alone beside the epochs').
         where: The file, for a warning.
@@ -267,19 +270,24 @@ def _with_start(merged: Rows, epochs: list[float]) -> Placed:
 
 
 def _warn_steps(rows: Rows, where: str) -> None:
-    """Warn when rows with no epoch carry a ``step`` (metrics logged every few optimizer
-    steps): each row is read as one epoch, so the epochs the diagnosis names are rows."""
-    steps = [(i, row["step"]) for i, (_, row) in enumerate(rows) if _finite(row.get("step"))]
+    """Warn when rows with no epoch carry a ``step`` (or another logger's name for it,
+    :func:`hyperlab.diagnose.loggers.step_column`: metrics logged every few optimizer steps):
+    each row is read as one epoch, so the epochs the diagnosis names are rows. The warning
+    names the column."""
+    key = step_column(rows[0][1]) if rows else None
+    if key is None:
+        return
+    steps = [(i, row[key]) for i, (_, row) in enumerate(rows) if _finite(row.get(key))]
     if not steps:
         return
     i, step = steps[-1]
     warnings.warn(
-        f"{where}: the file has a 'step' column and no 'epoch' column: each row is read as "
+        f"{where}: the file has a {key!r} column and no 'epoch' column: each row is read as "
         f"one epoch, so the diagnosis calls its rows epochs (step {step:g} is epoch {i + 1}) "
         "and gives its rates per row; add an 'epoch' column holding each row's epoch, a "
         "fraction within an epoch (step / steps_per_epoch), to have the run's epochs named",
         UserWarning,
-        stacklevel=2,
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -298,7 +306,7 @@ def _warn_uneven(merged: Rows, epochs: list[float], where: str) -> None:
         f"{gaps.max():.3g} epochs): the diagnosis reads them as evenly spaced points; the epochs "
         "it names are the file's",
         UserWarning,
-        stacklevel=2,
+        stacklevel=user_stacklevel(),
     )
 
 

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    check_nonneg,
+    check_nonneg_int,
+    check_positive,
+    check_positive_int,
+)
 from hyperlab.tuners.meta.model import PFN, PFNConfig
 from hyperlab.tuners.meta.prior import TOO_FEW, Batch, TableProblems, gp_batch, split_sizes
 
@@ -21,8 +28,10 @@ from hyperlab.tuners.meta.prior import TOO_FEW, Batch, TableProblems, gp_batch, 
 class TrainingPlan:
     """How the network is trained.
 
+    Each field is checked when the plan is made (see :meth:`__post_init__`).
+
     Attributes:
-        steps: Gradient steps.
+        steps: Gradient steps (0: none, the start's or fresh weights as they are).
         batch: Problems per step.
         max_context: The largest context (a study's trials the network reads at once).
         queries: Query points per problem.
@@ -45,6 +54,34 @@ class TrainingPlan:
     additive: float = 0.0
     categorical: float = 0.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse a field of the wrong type or out of its range, by name and value.
+
+        Raises:
+            InputTypeError: A count or the seed is not an integer (a bool, ``10.0``), or a
+                share or the learning rate is not a number.
+            InputError: ``steps`` or ``seed`` is negative, ``batch``, ``max_context`` or
+                ``queries`` below 1, a share (``table_share``, ``additive``,
+                ``categorical``) outside [0, 1], or ``lr`` not a finite number > 0.
+        """
+        check_nonneg_int("steps", self.steps)
+        for name in ("batch", "max_context", "queries"):
+            check_positive_int(name, getattr(self, name))
+        for name in ("table_share", "additive", "categorical"):
+            _check_share(name, getattr(self, name))
+        check_positive("lr", self.lr)
+        check_nonneg_int("seed", self.seed)
+
+
+def _check_share(name: str, value: object) -> None:
+    """Refuse a share that is not a number from 0 to 1 (NaN neither)."""
+    try:
+        inside = check_nonneg(name, value) <= 1
+    except InputError:  # (negative or not finite; not a number at all: InputTypeError)
+        inside = False
+    if not inside:
+        raise InputError(f"{name} must be a share from 0 to 1, got {value!r}")
 
 
 def draw(
