@@ -220,27 +220,30 @@ def _library_dirs() -> tuple[str, ...]:
     )
 
 
-def user_stacklevel() -> int:
+def user_stacklevel(also: tuple[str, ...] = ()) -> int:
     """The ``stacklevel`` of a ``warnings.warn`` in the function that calls this one that
     points the warning at the line that called into hyperlab: the first frame out from that
     function (level 1) whose code is not hyperlab's, or is its command line's (which shows the
     lab's warnings as ``hyperlab: warning: ...``), however deep in the package the warning is
     raised and whichever of its functions was called (``hyperlab.diagnose(...)`` passes through
-    the callable package's ``__call__`` on its way to :func:`hyperlab.diagnose.diagnose`)."""
+    the callable package's ``__call__`` on its way to :func:`hyperlab.diagnose.diagnose`).
+    ``also``: folders (ending in the path separator) whose frames are skipped too, such as
+    torch's wrappers around an optimizer's ``step``."""
     import sys
 
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and _internal(frame.f_code.co_filename):
+    while frame.f_back is not None and _internal(frame.f_code.co_filename, also):
         frame, level = frame.f_back, level + 1
     return level
 
 
-def _internal(filename: str) -> bool:
-    """Whether ``filename`` is hyperlab's own code below its command line."""
+def _internal(filename: str, also: tuple[str, ...]) -> bool:
+    """Whether ``filename`` is hyperlab's own code below its command line, or in ``also``."""
     import os
 
     here = os.path.dirname(__file__) + os.sep
-    return filename.startswith(here) and not filename.startswith(here + "cli" + os.sep)
+    ours = filename.startswith(here) and not filename.startswith(here + "cli" + os.sep)
+    return ours or filename.startswith(also)
 
 
 def exit_reason(exc: SystemExit, what: str = "the code of the trial") -> str:

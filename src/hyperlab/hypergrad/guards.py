@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -15,6 +14,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from hyperlab import errors
 from hyperlab.errors import InputError, InputTypeError, check_nonneg
 from hyperlab.hypergrad.checkpoint import check_entries, saved_kind
 
@@ -36,8 +36,8 @@ UNSUPPORTED: dict[str, tuple[Any, str]] = {
 _DERIVATIVES = ("hd_dir", "d_lr", "d_momentum", "d_beta1", "d_beta2")
 SGD_STATE = ("momentum_buffer", *_DERIVATIVES)
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq", *_DERIVATIVES)
-# Code whose frames a warning skips to reach the user's line (this package's and torch's).
-_INTERNAL = (os.path.dirname(__file__) + os.sep, os.path.dirname(torch.__file__) + os.sep)
+# Code whose frames a warning skips to reach the user's line, besides hyperlab's: torch's.
+_TORCH = (os.path.dirname(torch.__file__) + os.sep,)
 
 
 def check_state_dict(owner: str, state: Any) -> None:
@@ -305,13 +305,10 @@ def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]
 
 def user_stacklevel() -> int:
     """The ``stacklevel`` that points a warning at the user's line: the first frame out from
-    the function that warns (level 1) whose code is neither this package's nor torch's (a
+    the function that warns (level 1) whose code is neither hyperlab's nor torch's (a
     subclass's constructor such as :class:`SGDNHD`'s, :func:`stack`'s factory, torch's
     wrappers around ``step``)."""
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
-        frame, level = frame.f_back, level + 1
-    return level
+    return errors.user_stacklevel(_TORCH) - 1  # (less this function's own frame)
 
 
 def checked_params(owner: str, params: Any) -> list[Any]:
