@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from traceback import FrameSummary
+    from types import FrameType
 
 
 class HyperlabError(Exception):
@@ -196,6 +197,21 @@ def _place(frame: FrameSummary) -> str:
     from pathlib import Path
 
     return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+
+
+def user_stacklevel(default: int = 2) -> int:
+    """The ``stacklevel`` that points a warning issued by the caller at the first line out of
+    library code (the user's own, as :func:`user_place` finds it: the objective's call into
+    Optuna that led to the warning), or ``default`` when every frame is library code."""
+    import sys
+
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        if not _in_library(frame.f_code.co_filename):
+            return level
+        frame, level = frame.f_back, level + 1
+    return default
 
 
 def _in_library(filename: str) -> bool:

@@ -4,6 +4,7 @@ is refused by name."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -16,6 +17,7 @@ from hyperlab.curves import ParametricCurvePredictor
 from hyperlab.errors import InputError, NoCompletedTrialError
 from hyperlab.lab.rundir import load_studies
 from hyperlab.pruners.curve import LearningCurvePruner
+from hyperlab.pruners.curve_halving import CurveHalvingPruner
 from hyperlab.registry import PRUNERS
 
 EPOCHS = 20
@@ -211,3 +213,54 @@ def test_one_non_finite_value_is_a_blip_and_a_run_that_stays_non_finite_is_stopp
     reasons = [t.user_attrs.get("prune_reason", "") for t in pruned(study)]
     assert len(reasons) == 5
     assert all("non-finite intermediate value nan at epoch 3" in r for r in reasons)
+
+
+def every_fifth(trial: optuna.Trial) -> float:
+    """The falling curve reported at steps 5, 10, ..., 50 (every fifth iteration)."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    for step in range(5, 51, 5):
+        trial.report(x + 5.0 / step, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return x + 0.1
+
+
+def test_steps_that_miss_every_rung_of_a_given_budget_are_named() -> None:
+    """With ``max_budget=50`` the rungs are epochs 1, 3, 9 and 27: steps 5, 10, ... hit none, so
+    the pruner never read the study, stopped no trial and said nothing."""
+    pruner = CurveHalvingPruner(ParametricCurvePredictor(), max_budget=50)
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.warns(UserWarning, match="reported steps 5, 10, 15, 20") as record:
+        study.optimize(every_fifth, n_trials=6)
+    assert record[0].filename == __file__  # at the objective's should_prune line
+
+
+@pytest.mark.parametrize("make", [LearningCurvePruner, CurveHalvingPruner])
+def test_a_given_budget_that_no_trial_reaches_is_named(make: type) -> None:
+    """With ``max_budget=40`` and trials of 20 epochs no trial has a final value at epoch 40,
+    so the predictor never acted (the stops were the rule standing in for it), in silence."""
+    pruner = make(ParametricCurvePredictor(), max_budget=2 * EPOCHS)
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.warns(UserWarning, match="none of the 5 complete trials reached max_budget=40"):
+        study.optimize(objective, n_trials=30)
+    assert not any("predicted" in t.user_attrs.get("prune_reason", "") for t in study.trials)
+
+
+@pytest.mark.parametrize("make", [LearningCurvePruner, CurveHalvingPruner])
+def test_steps_past_a_given_budget_are_named(make: type) -> None:
+    """With ``max_budget=10`` and trials of 20 epochs, the pruner reads epoch 10 as the final
+    one and never checks a trial after it, in silence."""
+    pruner = make(ParametricCurvePredictor(), max_budget=EPOCHS // 2)
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.warns(UserWarning, match="reported steps up to 20, past max_budget=10"):
+        study.optimize(objective, n_trials=4)
+
+
+@pytest.mark.parametrize("make", [LearningCurvePruner, CurveHalvingPruner])
+def test_trials_that_end_at_a_given_budget_warn_nothing(make: type) -> None:
+    pruner = make(ParametricCurvePredictor(), max_budget=EPOCHS)
+    study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        study.optimize(objective, n_trials=12)
+    assert pruned(study)

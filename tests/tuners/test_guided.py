@@ -152,6 +152,23 @@ def test_bad_settings_are_refused_when_built(setting: dict[str, Any], named: str
     assert named in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [  # numpy refused the seeds at the first trial, naming no setting; the spaces failed there
+        ({"seed": "a"}, "seed must be an integer >= 0 or None, got 'a'"),
+        ({"seed": -1}, "seed must be an integer >= 0 or None, got -1"),
+        ({"space": [1]}, "space must be a dict or None, got [1]"),
+        ({"space": {"lr": 0.1}}, "space must map parameter names to Optuna distributions"),
+    ],
+)
+def test_a_bad_seed_or_space_is_refused_by_name_when_built(
+    setting: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(HyperlabError) as info:
+        DiagnosisSampler(**{"seed": 0, **setting})
+    assert named in str(info.value)
+
+
 def test_an_objective_without_curves_is_told_once_that_there_is_nothing_to_read() -> None:
     study = optuna.create_study(sampler=DiagnosisSampler(seed=0))
     with pytest.warns(

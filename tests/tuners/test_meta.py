@@ -454,6 +454,12 @@ def test_transfer_studies_may_come_as_one_comma_separated_string() -> None:
         ({"escape": True}, InputError, "escape"),
         ({"escape": 2.5}, InputError, "escape"),
         ({"weights_path": 123}, InputTypeError, "weights_path must be a path .* got 123"),
+        # numpy refused these inside, naming no option
+        ({"seed": "a"}, InputTypeError, "seed must be an integer >= 0 or None, got 'a'"),
+        ({"seed": -1}, InputError, "seed must be an integer >= 0 or None, got -1"),
+        ({"seed": 1.5}, InputTypeError, "seed must be an integer >= 0 or None, got 1.5"),
+        ({"space": [1]}, InputTypeError, r"search_space must be a dict or None, got \[1\]"),
+        ({"space": {"x": (0, 1)}}, InputTypeError, r"search_space must map .* got 'x': \(0, 1\)"),
     ],
 )
 def test_bad_options_are_refused_by_name(options: dict, error: type, match: str) -> None:

@@ -350,6 +350,12 @@ def test_bad_settings_raise() -> None:  # several objectives: test_meta_spaces.p
         ({"random_fraction": True}, InputTypeError, "random_fraction must be a number, got True"),
         ({"max_budget": math.nan}, InputError, "max_budget must be a positive finite number"),
         ({"max_budget": math.inf}, InputError, "max_budget must be a positive finite number"),
+        # a TypeError or ValueError from the acquisition at the first model-based trial
+        ({"acquisition_options": {"bogus": 1}}, InputError, "'ei' acquisition does not take"),
+        ({"acquisition_options": {"xi": "a"}}, InputTypeError, "xi must be a number, got 'a'"),
+        ({"acquisition_options": {"xi": -0.1}}, InputError, "xi must be a finite number >= 0"),
+        ({"acquisition": "ucb", "acquisition_options": {"kappa": math.nan}}, InputError, "kappa"),
+        ({"acquisition": "ts", "acquisition_options": {"seed": -1}}, InputError, "seed must be"),
     ],
 )
 def test_settings_a_trial_reads_late_are_refused_when_the_sampler_is_built(

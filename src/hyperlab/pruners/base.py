@@ -29,12 +29,14 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.curves.base import CurvePredictor
-from hyperlab.errors import InputError, InputTypeError, check_nonneg
+from hyperlab.errors import InputError, InputTypeError, check_nonneg, user_stacklevel
 from hyperlab.pickling import LockFreePickling
 from hyperlab.pruners.trials import (
+    complete_with_steps,
     first_steps,
     learned_budget,
     not_epochs,
+    reports_epochs,
     shared_space,
     trial_curve,
 )
@@ -90,7 +92,11 @@ class PredictorPruner(LockFreePickling, BasePruner):
         self._fits = 0  # fits so far: a prediction is valid for the fit it was made with
         self._warned_inert = False
         self._warned_steps = False
+        self._warned_reach = False
         self._lock = threading.RLock()
+
+    #: What decides without a prediction (for a message).
+    _without_prediction = "its rule without predictions decides"
 
     @property
     @abstractmethod
@@ -128,19 +134,67 @@ class PredictorPruner(LockFreePickling, BasePruner):
     def _check_steps(self, trials: list[FrozenTrial]) -> None:
         """Warn once when a complete trial's steps are not its epochs 1, 2, 3, ... (with a
         given ``max_budget`` and steps from 0, no trial reaches the final step: the predictor
-        never acts)."""
-        if self._warned_steps:
+        never acts), and with a given ``max_budget`` once when the complete trials' steps end
+        elsewhere (:meth:`_check_reach`)."""
+        if not self._warned_steps:
+            odd = not_epochs(trials)
+            if odd is not None:
+                self._warn_steps(odd)
+        if self.max_budget is not None and not self._warned_reach:
+            self._check_reach(trials, self.max_budget)
+
+    def _check_own_steps(self, trial: FrozenTrial) -> None:
+        """Warn once when the trial being checked has reported four steps or more (as many as
+        the message names) other than 1, 2, ..., n: a pruner that acts only at given epochs
+        (the rungs of a given budget) would otherwise never read the study for it, and stop
+        no trial in silence."""
+        if self._warned_steps or len(trial.intermediate_values) < 4:
             return
-        odd = not_epochs(trials)
-        if odd is not None:
-            self._warned_steps = True
-            warnings.warn(
-                f"{type(self).__name__} reads a trial's steps as its epochs 1, 2, 3, ...; "
-                f"trial {odd.number} reported steps {first_steps(odd)}: report once per "
-                "epoch with step=epoch (1-based), or its predictions are for the wrong epoch",
-                UserWarning,
-                stacklevel=3,
+        if not reports_epochs(trial):
+            self._warn_steps(trial)
+
+    def _warn_steps(self, odd: FrozenTrial) -> None:
+        self._warned_steps = True
+        warnings.warn(
+            f"{type(self).__name__} reads a trial's steps as its epochs 1, 2, 3, ...; "
+            f"trial {odd.number} reported steps {first_steps(odd)}: report once per "
+            "epoch with step=epoch (1-based), or its checks and predictions are for the "
+            "wrong epochs",
+            UserWarning,
+            stacklevel=user_stacklevel(default=4),
+        )
+
+    def _check_reach(self, trials: list[FrozenTrial], budget: int) -> None:
+        """Warn once when a complete trial reported steps past the given final step
+        ``budget`` (nothing after it is read or checked), or when ``min_finished`` trials
+        have completed and none reached it (a final value is the value at ``budget``: the
+        predictor never acts)."""
+        complete = complete_with_steps(trials)
+        longest = learned_budget(complete)
+        if longest is None or longest == budget:
+            return
+        if longest > budget:
+            past = next(t for t in complete if t.last_step == longest)
+            problem = (
+                f"trial {past.number} reported steps up to {longest}, past max_budget="
+                f"{budget}: the pruner predicts the value at step {budget}, compares it "
+                f"with the trials' values there and stops no trial after it"
             )
+        elif len(complete) >= self.min_finished:
+            problem = (
+                f"none of the {len(complete)} complete trials reached max_budget={budget} "
+                f"(the longest ended at step {longest}): a final value is the value at step "
+                f"{budget}, so the predictor never acts ({self._without_prediction})"
+            )
+        else:
+            return
+        self._warned_reach = True
+        warnings.warn(
+            f"{type(self).__name__}: {problem}; give max_budget the last step the trials "
+            "report, or None to learn it from the study",
+            UserWarning,
+            stacklevel=user_stacklevel(default=4),
+        )
 
     def _settled(self, study: optuna.Study, trial: FrozenTrial) -> bool | None:
         """The answer before any rule: ``False`` with no value yet; for a non-finite last

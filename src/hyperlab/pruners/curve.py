@@ -104,6 +104,8 @@ class LearningCurvePruner(PredictorPruner):
         self.audit = audit
         self._audit = PredictionAudit()
 
+    _without_prediction = "the median rule decides"
+
     #: How the reasons of the stops made by the median rule standing in for the predictor
     #: begin (the lab counts them to say when the predictor never acted).
     stand_in = STAND_IN
@@ -137,6 +139,7 @@ class LearningCurvePruner(PredictorPruner):
             return False
         first = self.first_check(budget)
         if not is_check_step(step, first, self.interval, self.check_growth):
+            self._check_own_steps(trial)  # the study is read only at a check step
             return False
         if trials is None:  # a given budget: read the trials' steps now
             trials = study.get_trials(deepcopy=False)

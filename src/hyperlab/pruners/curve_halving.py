@@ -75,6 +75,8 @@ class CurveHalvingPruner(PredictorPruner):
         self._scores: dict[tuple[int, int], tuple[float, float]] = {}
         self._scored_on: tuple[int, int] = (-1, -1)  # (fit, budget) of the cached scores
 
+    _without_prediction = "the trials at a rung are ranked by their value there"
+
     @property
     def startup_trials(self) -> int:
         """ASHA's rule can stop the second trial at a rung (one complete trial first when the
@@ -102,6 +104,7 @@ class CurveHalvingPruner(PredictorPruner):
             return settled
         step = trial.last_step
         if self.rungs is not None and step not in self.rungs:  # no need to read the study
+            self._check_own_steps(trial)  # (steps that miss every rung would stop none)
             return False
         trials = study.get_trials(deepcopy=False)
         budget = self.budget(trials)

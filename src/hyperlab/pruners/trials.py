@@ -44,14 +44,23 @@ def learned_budget(trials: list[FrozenTrial]) -> int | None:
     return max(steps, default=None)
 
 
+def reports_epochs(trial: FrozenTrial) -> bool:
+    """Whether the trial's steps so far are 1, 2, ..., n (the pruners read steps as epochs)."""
+    steps = sorted(trial.intermediate_values)
+    return steps == list(range(1, len(steps) + 1))
+
+
 def not_epochs(trials: list[FrozenTrial]) -> FrozenTrial | None:
     """A complete trial whose steps are not 1, 2, ..., n (the pruners read steps as epochs)."""
     for t in trials:
-        if t.state == TrialState.COMPLETE and t.intermediate_values:
-            steps = sorted(t.intermediate_values)
-            if steps != list(range(1, len(steps) + 1)):
-                return t
+        if t.state == TrialState.COMPLETE and not reports_epochs(t):
+            return t
     return None
+
+
+def complete_with_steps(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The complete trials that reported at least one step."""
+    return [t for t in trials if t.state == TrialState.COMPLETE and t.last_step is not None]
 
 
 def first_steps(trial: FrozenTrial) -> str:

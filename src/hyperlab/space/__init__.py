@@ -7,7 +7,20 @@ curve predictors.
 
 from __future__ import annotations
 
-from hyperlab.space.distributions import capture_distributions, centre, grid_space, grid_values
+from hyperlab.space.distributions import (
+    capture_distributions,
+    centre,
+    check_distributions,
+    grid_space,
+    grid_values,
+)
 from hyperlab.space.encoding import SpaceEncoder
 
-__all__ = ["SpaceEncoder", "capture_distributions", "centre", "grid_space", "grid_values"]
+__all__ = [
+    "SpaceEncoder",
+    "capture_distributions",
+    "centre",
+    "check_distributions",
+    "grid_space",
+    "grid_values",
+]

@@ -15,7 +15,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from hyperlab.errors import InputError, SearchSpaceError, failure_reason
+from hyperlab.errors import InputError, InputTypeError, SearchSpaceError, failure_reason
 from hyperlab.optuna_logs import quiet_optuna
 from hyperlab.space.refused import refused_range
 
@@ -23,6 +23,25 @@ from hyperlab.space.refused import refused_range
 #: one; it stops after :data:`SETTLED` trials in a row that showed nothing new.
 CAPTURE_SAMPLES = 64
 SETTLED = 12
+
+
+def check_distributions(what: str, space: Any) -> None:
+    """Refuse ``space`` unless it is ``None`` or a dict of Optuna distributions by parameter
+    name, naming ``what`` (a sampler's setting, such as ``"search_space"``).
+
+    Raises:
+        InputTypeError: ``space`` is something else.
+    """
+    if space is None:
+        return
+    if not isinstance(space, dict):
+        raise InputTypeError(f"{what} must be a dict or None, got {space!r}")
+    for name, dist in space.items():
+        if not isinstance(name, str) or not isinstance(dist, BaseDistribution):
+            raise InputTypeError(
+                f"{what} must map parameter names to Optuna distributions (such as "
+                f"optuna.distributions.FloatDistribution(0, 1)), got {name!r}: {dist!r}"
+            )
 
 
 def capture_distributions(

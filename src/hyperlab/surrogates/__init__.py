@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperlab.errors import InputError, UnknownNameError
+from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 from hyperlab.surrogates.acquisition import (
     Acquisition,
     ExpectedImprovement,
@@ -47,7 +47,14 @@ def make_acquisition(name: str, **options: Any) -> Acquisition:
         raise UnknownNameError(
             f"unknown acquisition {name!r}; known acquisitions: {', '.join(ACQUISITIONS)}"
         )
-    return ACQUISITIONS[name](**options)
+    try:
+        return ACQUISITIONS[name](**options)
+    except InputTypeError:  # a value of the wrong type, named by the acquisition
+        raise
+    except TypeError as exc:  # an option the acquisition does not take
+        raise InputError(
+            f"the {name!r} acquisition does not take the options {sorted(options)}: {exc}"
+        ) from None
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 from scipy.special import ndtr
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, check_nonneg, check_seed
 from hyperlab.surrogates.base import Surrogate
 
 _SQRT_2PI = float(np.sqrt(2 * np.pi))
@@ -82,7 +82,7 @@ class ExpectedImprovement(Acquisition):
     """
 
     def __init__(self, xi: float = 0.0) -> None:
-        self.xi = xi
+        self.xi = check_nonneg("xi", xi)
 
     def _score(self, mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
         gain = best - float(self.xi) - mean
@@ -102,7 +102,7 @@ class UpperConfidenceBound(Acquisition):
     """
 
     def __init__(self, kappa: float = 2.0) -> None:
-        self.kappa = kappa
+        self.kappa = check_nonneg("kappa", kappa)
 
     def _score(self, mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
         return -(mean - float(self.kappa) * std)
@@ -120,7 +120,7 @@ class ThompsonSampling(Acquisition):
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
+        self.seed = check_seed(seed)
 
     def evaluate(
         self, surrogate: Surrogate, X: np.ndarray, best: float, rng: np.random.Generator

@@ -56,9 +56,9 @@ from hyperlab.diagnose import Advice, diagnose
 from hyperlab.diagnose.advice import ALIASES
 from hyperlab.diagnose.inputs import without_odd_metrics
 from hyperlab.direction import study_sign
-from hyperlab.errors import InputError, InputTypeError, check_bool
+from hyperlab.errors import InputError, InputTypeError, check_bool, check_seed
 from hyperlab.registry import TUNERS
-from hyperlab.space import SpaceEncoder
+from hyperlab.space import SpaceEncoder, check_distributions
 from hyperlab.tuners.failed_trials import is_failure
 from hyperlab.tuners.merged_space import MergedSpace
 
@@ -108,6 +108,8 @@ class DiagnosisSampler(BaseSampler):
         if isinstance(step, bool) or not isinstance(step, int | float) or not 0 < step <= 1:
             raise InputError(f"min_step must be a number in (0, 1], got {step!r}")
         check_bool("use_model", self.use_model)
+        check_seed(self.seed)
+        check_distributions("space", self.space)
         if self.start is not None and not isinstance(self.start, dict):
             raise InputTypeError(f"start must be a dict of parameter values, got {self.start!r}")
 

@@ -32,9 +32,10 @@ from hyperlab.errors import (
     SettingError,
     SetupWarning,
     check_bool,
+    check_seed,
 )
 from hyperlab.pickling import LockFreePickling
-from hyperlab.space import SpaceEncoder
+from hyperlab.space import SpaceEncoder, check_distributions
 from hyperlab.tuners.failed_trials import FailedTrials, as_worst
 from hyperlab.tuners.merged_space import MergedSpace
 from hyperlab.tuners.meta import weights
@@ -215,6 +216,8 @@ class MetaSampler(LockFreePickling, BaseSampler):
         if self.running not in ("best", "none"):
             raise InputError(f"running must be 'best' or 'none', got {self.running!r}")
         self.transfer_studies = transfer_study_names(self.transfer_studies)
+        check_distributions("search_space", self.search_space)
+        check_seed(self.seed)
         check_bool("pruner_predictions", self.pruner_predictions)
         check_bool("pruned_last_value", self.pruned_last_value)
         path = self.weights_path

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from optuna.distributions import BaseDistribution
-
 from hyperlab.errors import (
     InputError,
     InputTypeError,
@@ -20,7 +18,8 @@ from hyperlab.errors import (
     check_positive,
     check_seed,
 )
-from hyperlab.surrogates import ACQUISITIONS, SURROGATES, make_surrogate
+from hyperlab.space import check_distributions
+from hyperlab.surrogates import ACQUISITIONS, SURROGATES, make_acquisition, make_surrogate
 from hyperlab.surrogates.base import TARGET_TRANSFORMS
 from hyperlab.tuners.neural.observations import transfer_study_names
 
@@ -55,21 +54,7 @@ def check_settings(options: Mapping[str, Any]) -> None:
         raise InputError(
             f"target_transform must be one of {TARGET_TRANSFORMS} or None, got {transform!r}"
         )
-    _check_space(options["search_space"])
-
-
-def _check_space(space: Any) -> None:
-    """``search_space``: ``None`` or a dict of Optuna distributions by parameter name."""
-    if space is None:
-        return
-    if not isinstance(space, dict):
-        raise InputTypeError(f"search_space must be a dict or None, got {space!r}")
-    for name, dist in space.items():
-        if not isinstance(name, str) or not isinstance(dist, BaseDistribution):
-            raise InputTypeError(
-                f"search_space must map parameter names to Optuna distributions (such as "
-                f"optuna.distributions.FloatDistribution(0, 1)), got {name!r}: {dist!r}"
-            )
+    check_distributions("search_space", options["search_space"])
 
 
 def _check_models(options: Mapping[str, Any]) -> None:
@@ -85,6 +70,8 @@ def _check_models(options: Mapping[str, Any]) -> None:
             raise InputTypeError(f"{name} must be a dict or None, got {value!r}")
     if options["surrogate_options"]:  # an option the surrogate does not take fails here, by name
         make_surrogate(surrogate, **options["surrogate_options"])
+    if options["acquisition_options"]:  # as does one the acquisition does not take, or its value
+        make_acquisition(acquisition, **options["acquisition_options"])
 
 
 def _check_counts(options: Mapping[str, Any]) -> None:
