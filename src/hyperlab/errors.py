@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from traceback import FrameSummary
-    from types import FrameType
 
 
 class HyperlabError(Exception):
@@ -199,21 +198,6 @@ def _place(frame: FrameSummary) -> str:
     return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
 
 
-def user_stacklevel(default: int = 2) -> int:
-    """The ``stacklevel`` that points a warning issued by the caller at the first line out of
-    library code (the user's own, as :func:`user_place` finds it: the objective's call into
-    Optuna that led to the warning), or ``default`` when every frame is library code."""
-    import sys
-
-    frame: FrameType | None = sys._getframe(1)
-    level = 1
-    while frame is not None:
-        if not _in_library(frame.f_code.co_filename):
-            return level
-        frame, level = frame.f_back, level + 1
-    return default
-
-
 def _in_library(filename: str) -> bool:
     """Whether ``filename`` is library code: the standard library's, an installed package's
     or hyperlab's own (``<...>`` pseudo-files, such as ``<string>``, are not)."""
@@ -236,30 +220,30 @@ def _library_dirs() -> tuple[str, ...]:
     )
 
 
-def user_stacklevel(also: tuple[str, ...] = ()) -> int:
+def user_stacklevel() -> int:
     """The ``stacklevel`` of a ``warnings.warn`` in the function that calls this one that
-    points the warning at the line that called into hyperlab: the first frame out from that
-    function (level 1) whose code is not hyperlab's, or is its command line's (which shows the
-    lab's warnings as ``hyperlab: warning: ...``), however deep in the package the warning is
-    raised and whichever of its functions was called (``hyperlab.diagnose(...)`` passes through
-    the callable package's ``__call__`` on its way to :func:`hyperlab.diagnose.diagnose`).
-    ``also``: folders (ending in the path separator) whose frames are skipped too, such as
-    torch's wrappers around an optimizer's ``step``."""
+    points the warning at the line that called into library code: the first frame out from
+    that function (level 1) that is not library code (:func:`_in_library`: hyperlab's, an
+    installed package's such as torch's or Optuna's, the standard library's), or is hyperlab's
+    command line (which shows the lab's warnings as ``hyperlab: warning: ...``), however deep
+    the warning is raised (``hyperlab.diagnose(...)`` passes through the callable package's
+    ``__call__``; a pruner's warning through Optuna's ``should_prune``; an optimizer's through
+    torch's wrappers around ``step``). The outermost frame when every one is library code."""
     import sys
 
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and _internal(frame.f_code.co_filename, also):
+    while frame.f_back is not None and _skipped(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
     return level
 
 
-def _internal(filename: str, also: tuple[str, ...]) -> bool:
-    """Whether ``filename`` is hyperlab's own code below its command line, or in ``also``."""
+def _skipped(filename: str) -> bool:
+    """Whether a warning skips a frame of ``filename``: library code other than hyperlab's
+    command line."""
     import os
 
-    here = os.path.dirname(__file__) + os.sep
-    ours = filename.startswith(here) and not filename.startswith(here + "cli" + os.sep)
-    return ours or filename.startswith(also)
+    cli = os.path.join(os.path.dirname(__file__), "cli") + os.sep
+    return _in_library(filename) and not filename.startswith(cli)
 
 
 def exit_reason(exc: SystemExit, what: str = "the code of the trial") -> str:

@@ -5,7 +5,6 @@ of :mod:`stack`): the checks of their parameters and of a state being loaded, th
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,8 +35,6 @@ UNSUPPORTED: dict[str, tuple[Any, str]] = {
 _DERIVATIVES = ("hd_dir", "d_lr", "d_momentum", "d_beta1", "d_beta2")
 SGD_STATE = ("momentum_buffer", *_DERIVATIVES)
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq", *_DERIVATIVES)
-# Code whose frames a warning skips to reach the user's line, besides hyperlab's: torch's.
-_TORCH = (os.path.dirname(torch.__file__) + os.sep,)
 
 
 def check_state_dict(owner: str, state: Any) -> None:
@@ -308,7 +305,7 @@ def user_stacklevel() -> int:
     the function that warns (level 1) whose code is neither hyperlab's nor torch's (a
     subclass's constructor such as :class:`SGDNHD`'s, :func:`stack`'s factory, torch's
     wrappers around ``step``)."""
-    return errors.user_stacklevel(_TORCH) - 1  # (less this function's own frame)
+    return errors.user_stacklevel() - 1  # (less this function's own frame)
 
 
 def checked_params(owner: str, params: Any) -> list[Any]:

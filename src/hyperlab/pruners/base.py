@@ -161,7 +161,7 @@ class PredictorPruner(LockFreePickling, BasePruner):
             "epoch with step=epoch (1-based), or its checks and predictions are for the "
             "wrong epochs",
             UserWarning,
-            stacklevel=user_stacklevel(default=4),
+            stacklevel=user_stacklevel(),
         )
 
     def _check_reach(self, trials: list[FrozenTrial], budget: int) -> None:
@@ -193,7 +193,7 @@ class PredictorPruner(LockFreePickling, BasePruner):
             f"{type(self).__name__}: {problem}; give max_budget the last step the trials "
             "report, or None to learn it from the study",
             UserWarning,
-            stacklevel=user_stacklevel(default=4),
+            stacklevel=user_stacklevel(),
         )
 
     def _settled(self, study: optuna.Study, trial: FrozenTrial) -> bool | None:
