@@ -51,6 +51,22 @@ def test_paired_comparison_within_noise_and_real() -> None:
     assert "seeds can tell" not in noisy.sentence  # many seeds, a small difference: plain
 
 
+def test_fewer_than_six_nonzero_differences_are_never_a_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SciPy before 1.15 reads differences with zeros by the normal approximation, which can
+    go below 0.05 on five nonzero ones; no claim may come of that."""
+    import scipy.stats
+
+    exact = scipy.stats.wilcoxon
+    monkeypatch.setattr(scipy.stats, "wilcoxon", lambda d: exact(d, method="asymptotic"))
+    five = paired_comparison([0.0, 1.0, 1.0, 1.0, 1.0, 1.0], [0.0] * 6, "x", "y")
+    assert five.p_value < 0.05  # the approximation's p, as such a SciPy reports it
+    assert five.verdict == "within noise" and "fewer than 6 nonzero" in five.sentence
+    six = paired_comparison([1.0] * 6, [0.0] * 6, "x", "y")
+    assert six.verdict == "worse"  # six nonzero differences still can
+
+
 def test_one_seed_says_it_cannot_judge_instead_of_printing_nan() -> None:
     one = paired_comparison([0.2], [0.3], "x", "y")
     assert one.verdict == "one pair" and one.n == 1

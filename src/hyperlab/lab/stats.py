@@ -250,8 +250,10 @@ def paired_comparison(
     ``direction`` (``"minimize"`` or ``"maximize"``) says which values are better.
 
     A difference is only called "better"/"worse" when it exceeds twice its standard error
-    *and* the signed-rank test gives p < 0.05 (with few seeds the test cannot reach that, and
-    the verdict stays "within noise": no claim smaller than its noise).
+    *and* the signed-rank test gives p < 0.05 *and* at least :data:`MIN_TESTABLE_PAIRS`
+    differences are nonzero (with fewer the exact test cannot reach p < 0.05, and the verdict
+    stays "within noise": no claim smaller than its noise, whichever approximation SciPy's
+    test takes with zeros or ties).
 
     Raises:
         InputError: ``a`` and ``b`` are not as many values.
@@ -277,18 +279,19 @@ def paired_comparison(
         from scipy.stats import wilcoxon
 
         p = float(wilcoxon(d).pvalue)
-    significant = n > 1 and math.isfinite(se) and abs(diff) > 2 * se and p < 0.05
+    testable = not _untestable(d)
+    significant = testable and math.isfinite(se) and abs(diff) > 2 * se and p < 0.05
     improves = sign(check_direction(direction)) * diff < 0
     verdict = ("better" if improves else "worse") if significant else "within noise"
     p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
     if n == 1:
         verdict = "one pair"
         tail = "one seed cannot tell a difference from noise; run two or more"
-    elif verdict == "within noise" and _untestable(d) and abs(diff) > 2 * se:
+    elif verdict == "within noise" and not testable and abs(diff) > 2 * se:
         tail = (
-            f"within noise as far as {n} seeds can tell: the signed-rank test cannot reach "
-            f"p < 0.05 with fewer than {MIN_TESTABLE_PAIRS} nonzero differences (run more "
-            "seeds to judge it)"
+            f"within noise as far as {n} seeds can tell: with fewer than {MIN_TESTABLE_PAIRS} "
+            "nonzero differences the exact signed-rank test cannot reach p < 0.05, and no "
+            "verdict is given (run more seeds to judge it)"
         )
     elif verdict == "within noise":
         tail = "within noise"
@@ -303,8 +306,9 @@ def paired_comparison(
 
 
 def _untestable(d: np.ndarray) -> bool:
-    """Whether the signed-rank test cannot reach p < 0.05 on ``d``: it drops the zero
-    differences, and fewer than :data:`MIN_TESTABLE_PAIRS` are left."""
+    """Whether the exact signed-rank test cannot reach p < 0.05 on ``d``: it drops the zero
+    differences, and fewer than :data:`MIN_TESTABLE_PAIRS` are left (SciPy before 1.15 reads
+    such differences by the normal approximation instead, which can go below 0.05)."""
     return int(np.sum(d != 0)) < MIN_TESTABLE_PAIRS
 
 
