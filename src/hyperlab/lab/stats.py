@@ -255,11 +255,16 @@ def paired_comparison(
     stays "within noise": no claim smaller than its noise, whichever approximation SciPy's
     test takes with zeros or ties).
 
+    A pair with a missing or non-finite value (a study with no complete trial, a diverged run)
+    is left out, and the sentence says how many were.
+
     Raises:
         InputError: ``a`` and ``b`` are not as many values.
     """
-    pairs = [(x, y) for x, y in zip(*_paired(a, b)) if math.isfinite(x) and math.isfinite(y)]
+    sides = _paired(a, b)
+    pairs = [(x, y) for x, y in zip(*sides) if math.isfinite(x) and math.isfinite(y)]
     n = len(pairs)
+    left = _left_out(len(sides[0]) - n)
     if n == 0:
         return PairedComparison(
             name_a,
@@ -269,7 +274,7 @@ def paired_comparison(
             float("nan"),
             float("nan"),
             "no data",
-            f"{name_a} vs {name_b}: no paired runs",
+            f"{name_a} vs {name_b}: no paired runs{left}",
         )
     d = np.array([x - y for x, y in pairs])
     diff = float(d.mean())
@@ -300,9 +305,16 @@ def paired_comparison(
     se_text = "n/a" if math.isnan(se) else f"{se:.2g}"
     sentence = (
         f"{name_a} vs {name_b}: difference {diff:+.4g} ± {se_text} "
-        f"(n={n}, Wilcoxon p={p_text}) — {tail}"
+        f"(n={n}, Wilcoxon p={p_text}{left}) — {tail}"
     )
     return PairedComparison(name_a, name_b, n, diff, se, p, verdict, sentence)
+
+
+def _left_out(k: int) -> str:
+    """``; 1 pair left out ...`` for a sentence (empty when none was)."""
+    if k == 0:
+        return ""
+    return f"; {k} pair{'s' * (k != 1)} left out for a missing or non-finite value"
 
 
 def _untestable(d: np.ndarray) -> bool:
