@@ -51,6 +51,33 @@ def test_paired_comparison_within_noise_and_real() -> None:
     assert "seeds can tell" not in noisy.sentence  # many seeds, a small difference: plain
 
 
+def test_fewer_than_six_nonzero_differences_are_never_a_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SciPy before 1.15 reads differences with zeros by the normal approximation, which can
+    go below 0.05 on five nonzero ones; no claim may come of that."""
+    import scipy.stats
+
+    exact = scipy.stats.wilcoxon
+    monkeypatch.setattr(scipy.stats, "wilcoxon", lambda d: exact(d, method="asymptotic"))
+    five = paired_comparison([0.0, 1.0, 1.0, 1.0, 1.0, 1.0], [0.0] * 6, "x", "y")
+    assert five.p_value < 0.05  # the approximation's p, as such a SciPy reports it
+    assert five.verdict == "within noise" and "fewer than 6 nonzero" in five.sentence
+    six = paired_comparison([1.0] * 6, [0.0] * 6, "x", "y")
+    assert six.verdict == "worse"  # six nonzero differences still can
+
+
+def test_a_pair_left_out_for_a_diverged_run_is_said() -> None:
+    """Six seeds, one diverged: five pairs are compared, and the sentence says why not six."""
+    c = paired_comparison([0.0] * 5 + [math.inf], [1.0, 1.1, 1.2, 1.3, 1.4, 1.5], "x", "y")
+    assert c.n == 5 and c.verdict == "within noise"
+    assert "1 pair left out for a missing or non-finite value" in c.sentence
+    none = paired_comparison([math.nan, math.nan], [1.0, 2.0], "x", "y")
+    assert none.verdict == "no data" and "2 pairs left out" in none.sentence
+    full = paired_comparison([0.0] * 6, [1.0, 1.1, 1.2, 1.3, 1.4, 1.5], "x", "y")
+    assert "left out" not in full.sentence
+
+
 def test_one_seed_says_it_cannot_judge_instead_of_printing_nan() -> None:
     one = paired_comparison([0.2], [0.3], "x", "y")
     assert one.verdict == "one pair" and one.n == 1

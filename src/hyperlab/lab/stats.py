@@ -250,14 +250,21 @@ def paired_comparison(
     ``direction`` (``"minimize"`` or ``"maximize"``) says which values are better.
 
     A difference is only called "better"/"worse" when it exceeds twice its standard error
-    *and* the signed-rank test gives p < 0.05 (with few seeds the test cannot reach that, and
-    the verdict stays "within noise": no claim smaller than its noise).
+    *and* the signed-rank test gives p < 0.05 *and* at least :data:`MIN_TESTABLE_PAIRS`
+    differences are nonzero (with fewer the exact test cannot reach p < 0.05, and the verdict
+    stays "within noise": no claim smaller than its noise, whichever approximation SciPy's
+    test takes with zeros or ties).
+
+    A pair with a missing or non-finite value (a study with no complete trial, a diverged run)
+    is left out, and the sentence says how many were.
 
     Raises:
         InputError: ``a`` and ``b`` are not as many values.
     """
-    pairs = [(x, y) for x, y in zip(*_paired(a, b)) if math.isfinite(x) and math.isfinite(y)]
+    sides = _paired(a, b)
+    pairs = [(x, y) for x, y in zip(*sides) if math.isfinite(x) and math.isfinite(y)]
     n = len(pairs)
+    left = _left_out(len(sides[0]) - n)
     if n == 0:
         return PairedComparison(
             name_a,
@@ -267,7 +274,7 @@ def paired_comparison(
             float("nan"),
             float("nan"),
             "no data",
-            f"{name_a} vs {name_b}: no paired runs",
+            f"{name_a} vs {name_b}: no paired runs{left}",
         )
     d = np.array([x - y for x, y in pairs])
     diff = float(d.mean())
@@ -277,18 +284,19 @@ def paired_comparison(
         from scipy.stats import wilcoxon
 
         p = float(wilcoxon(d).pvalue)
-    significant = n > 1 and math.isfinite(se) and abs(diff) > 2 * se and p < 0.05
+    testable = not _untestable(d)
+    significant = testable and math.isfinite(se) and abs(diff) > 2 * se and p < 0.05
     improves = sign(check_direction(direction)) * diff < 0
     verdict = ("better" if improves else "worse") if significant else "within noise"
     p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
     if n == 1:
         verdict = "one pair"
         tail = "one seed cannot tell a difference from noise; run two or more"
-    elif verdict == "within noise" and _untestable(d) and abs(diff) > 2 * se:
+    elif verdict == "within noise" and not testable and abs(diff) > 2 * se:
         tail = (
-            f"within noise as far as {n} seeds can tell: the signed-rank test cannot reach "
-            f"p < 0.05 with fewer than {MIN_TESTABLE_PAIRS} nonzero differences (run more "
-            "seeds to judge it)"
+            f"within noise as far as {n} seeds can tell: with fewer than {MIN_TESTABLE_PAIRS} "
+            "nonzero differences the exact signed-rank test cannot reach p < 0.05, and no "
+            "verdict is given (run more seeds to judge it)"
         )
     elif verdict == "within noise":
         tail = "within noise"
@@ -297,14 +305,22 @@ def paired_comparison(
     se_text = "n/a" if math.isnan(se) else f"{se:.2g}"
     sentence = (
         f"{name_a} vs {name_b}: difference {diff:+.4g} ± {se_text} "
-        f"(n={n}, Wilcoxon p={p_text}) — {tail}"
+        f"(n={n}, Wilcoxon p={p_text}{left}) — {tail}"
     )
     return PairedComparison(name_a, name_b, n, diff, se, p, verdict, sentence)
 
 
+def _left_out(k: int) -> str:
+    """``; 1 pair left out ...`` for a sentence (empty when none was)."""
+    if k == 0:
+        return ""
+    return f"; {k} pair{'s' * (k != 1)} left out for a missing or non-finite value"
+
+
 def _untestable(d: np.ndarray) -> bool:
-    """Whether the signed-rank test cannot reach p < 0.05 on ``d``: it drops the zero
-    differences, and fewer than :data:`MIN_TESTABLE_PAIRS` are left."""
+    """Whether the exact signed-rank test cannot reach p < 0.05 on ``d``: it drops the zero
+    differences, and fewer than :data:`MIN_TESTABLE_PAIRS` are left (SciPy before 1.15 reads
+    such differences by the normal approximation instead, which can go below 0.05)."""
     return int(np.sum(d != 0)) < MIN_TESTABLE_PAIRS
 
 
