@@ -25,6 +25,7 @@ worse only where the interval leaves out 0 and p < 0.05 (the project's rule), ot
 Usage:
     .venv/bin/python benchmarks/pbt_async.py [--seeds 20] [--populations 4,8]
         [--tasks blobs-mlp,breast-cancer-mlp] [--out benchmarks/results/pbt_async_dev.json]
+        [--cache FILE.jsonl] [--quick]
     .venv/bin/python benchmarks/pbt_async.py --from benchmarks/results/pbt_async_dev.json
 """
 
@@ -210,7 +211,10 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="finished runs (jsonl), kept across a kill")
     parser.add_argument("--from", dest="source", type=Path, help="print this result file")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--quick", action="store_true", help="one seed, budget 4, no file")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.budget, args.populations, args.cache = 1, 4, "4", None
     args.tasks = args.tasks.split(",")
     args.populations = [int(n) for n in args.populations.split(",")]
     if refused := set(args.tasks) & set(TARGET_TASKS):
@@ -225,6 +229,8 @@ def main() -> None:
     rows = run_all(args)
     entries = summary(rows)
     print_table(entries)
+    if args.quick:
+        return
     settings = {k: getattr(args, k) for k in ("seeds", "budget", "populations", "tasks")}
     result = {"question": __doc__.split("\n\n")[1], "settings": settings, "summary": entries}
     print(f"wrote {write_result(args.out, {**result, 'rows': rows})}")
