@@ -896,8 +896,9 @@ def test_async_never_copies_a_member_that_has_not_trained_since_its_own_copy(
     def watched(self: PopulationRun, m: Any, donors: list[Any], reason: str) -> None:
         if reason == "bottom quantile":  # (a failed member may copy any scored model)
             offered.extend(d.untested for d in donors)
-            top = self._ranked(self.members)[: self._quantile()]
-            assert m not in donors and all(d in top for d in donors)
+            e = m.epoch  # donors: as far, and better at m's epoch (minimized)
+            assert m not in donors and all(d.values[e - 1] <= m.value for d in donors)
+            assert all(d.epoch >= e for d in donors)
         original(self, m, donors, reason)
 
     monkeypatch.setattr(PopulationRun, "_exploit", watched)

@@ -9,9 +9,10 @@ non-finite score) copies a good member at once and the population goes on.
 
 ``sync`` waits for every member to finish the segment (a generation) before anyone exploits;
 ``async`` runs one member's segment at a time — the member furthest behind, ties drawn at
-random — and lets it exploit as soon as its segment ends, against the latest scores of the
-others, copying only members at least as far as itself (so epoch counters never go back and
-every member trains ``budget`` epochs). The whole population is checkpointed after a
+random — and lets it exploit as soon as its segment ends, ranked among the members that stand
+at its epoch or beyond by their scores at that epoch (like with like, as in a generation), and
+copying one of their top quantile (so epoch counters never go back and every member trains
+``budget`` epochs). The whole population is checkpointed after a
 generation (``sync``) or segment (``async``), in the background while the next one trains
 (:class:`~hyperlab.population.checkpoint.Writer`): after the first, and then whenever the
 training since the last checkpoint is at least 50 times what a save costs
@@ -303,8 +304,7 @@ class PopulationRun:
 
     def _quantile(self) -> int:
         """How many members the top (and the bottom) quantile holds."""
-        n = self.settings.population
-        return min(math.ceil(self.settings.quantile * n), n // 2)
+        return quantile_size(self.settings.quantile, self.settings.population)
 
     def _exploit(self, m: Member, donors: list[Member], reason: str) -> None:
         """``m`` copies a donor drawn at random from ``donors``."""
@@ -349,7 +349,7 @@ class PopulationRun:
 
     def _async_step(self) -> None:
         """Async: the member furthest behind trains a segment, then exploits at once if it
-        ranks in the bottom quantile."""
+        ranks in the bottom quantile of the members as far as itself (:func:`async_donors`)."""
         budget = self.settings.budget
         active = [m for m in self.members if m.epoch < budget]
         low = min(m.epoch for m in active)
@@ -360,12 +360,9 @@ class PopulationRun:
             self._recover(m, low, reason)
             return
         self.failures_in_a_row = 0
-        ranked = self._ranked(self.members)
-        k = self._quantile()
-        if m.epoch >= budget or k == 0 or m not in ranked[len(ranked) - k :] or m in ranked[:k]:
+        if m.epoch >= budget:
             return
-        # a fresh copy ranks with its donor's score but its hyperparameters are untried
-        donors = [d for d in ranked[:k] if not d.untested and d.epoch >= m.epoch]
+        donors = async_donors(self.members, m, self.settings.quantile, self.sign)
         if donors:
             self._exploit(m, donors, "bottom quantile")
             self._explore([m])
@@ -385,6 +382,27 @@ class PopulationRun:
         encoder = SpaceEncoder(self.space)
         params = encoder.decode(encoder.random(1, self.rng))[0]
         m.restart(params, member_seed(self.settings.seed, m.index, m.restarts + 1))
+
+
+def quantile_size(quantile: float, n: int) -> int:
+    """How many of ``n`` members the top (and the bottom) ``quantile`` holds: rounded up, at
+    most half of them (0 for fewer than 2)."""
+    return min(math.ceil(quantile * n), n // 2)
+
+
+def async_donors(members: list[Member], m: Member, quantile: float, sign: float) -> list[Member]:
+    """Whom ``m``, which has just trained to epoch ``e``, may copy in ``async`` mode: the top
+    ``quantile`` of the ``members`` that stand at ``e`` or beyond, ranked by their models'
+    scores at epoch ``e`` (``sign`` 1: lower is better, -1: higher), when ``m`` is in their
+    bottom quantile; nobody otherwise. Like is compared with like, as in a ``sync``
+    generation: a member further ahead counts with its score at ``e``, not its latest. A fresh
+    copy (:attr:`Member.untested`) is left out: its record is its donor's, its
+    hyperparameters untried."""
+    e = m.epoch
+    peers = [x for x in members if x.epoch >= e and not x.untested]
+    ranked = sorted(peers, key=lambda x: (sign * x.values[e - 1], x.index))
+    k = quantile_size(quantile, len(ranked))
+    return ranked[:k] if k and m in ranked[len(ranked) - k :] else []
 
 
 def progress(members: list[Member], budget: int) -> dict[str, Any]:
