@@ -13,7 +13,8 @@ number; failed trials (divergence) count as no improvement. Claims and commands:
 
 Also printed: the first tuner minus each other one, paired by seed, with a 95% bootstrap
 interval and the Wilcoxon signed-rank p; a difference is called better or worse only where the
-interval leaves out 0 and p < 0.05. ``--from FILE ...`` reprints stored results and writes
+interval leaves out 0 and p < 0.05 from at least 6 nonzero differences
+(:func:`hyperlab.lab.stats.paired_verdict`). ``--from FILE ...`` reprints stored results and writes
 nothing; with several files, each tuner's runs come whole from the first file that has it (a
 tuner run again, under a new model say, given first).
 
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import paired_comparison, paired_interval
+from hyperlab.lab.stats import paired_verdict
 
 OUT = Path(__file__).parent / "results" / "diagnosis_tuner.json"
 CHECKPOINTS = (10, 20, 40)
@@ -113,11 +114,12 @@ def summarize(studies: list[dict[str, Any]], tuners: list[str], trials: int) -> 
             seeds = sorted(set(by_a) & set(by_b))
             a, b = [by_a[k] for k in seeds], [by_b[k] for k in seeds]
             wins[f"{tuners[0]}<{other}@{c}"] = int(sum(x < y for x, y in zip(a, b)))
-            iv = paired_interval(a, b).to_dict()
-            iv["p"] = paired_comparison(a, b).p_value
-            real = not (iv["low"] <= 0.0 <= iv["high"]) and iv["p"] < 0.05
-            iv["verdict"] = ("better" if iv["mean"] < 0 else "worse") if real else "within noise"
-            paired[f"{tuners[0]}-{other}@{c}"] = iv
+            v = paired_verdict(a, b)
+            paired[f"{tuners[0]}-{other}@{c}"] = {
+                **v.interval.to_dict(),
+                "p": v.p_value,
+                "verdict": v.verdict,
+            }
     head = "".join(f"{'regret@' + str(c):>22}" for c in checkpoints)
     print(f"{'tuner':<10}{head}{'failed':>8}")
     for t, row in table.items():

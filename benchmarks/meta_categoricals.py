@@ -8,7 +8,8 @@ tuner is measured on the same function. Each tuner runs ``--trials`` trials per 
 
 Printed: per tuner, the mean and the per-seed best value, and in how many trials after the
 fifth the study kept batch norm off (the better choice is on, by 0.5); ``meta`` minus random
-search and minus TPE, paired by seed, with a 95% bootstrap interval and the signed-rank p.
+search and minus TPE, paired by seed, with a 95% bootstrap interval, the signed-rank p and the
+verdict of :func:`hyperlab.lab.stats.paired_verdict`.
 
 Usage:
     .venv/bin/python benchmarks/meta_categoricals.py [--seeds 10] [--trials 40]
@@ -27,7 +28,7 @@ import numpy as np
 import optuna
 
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import paired_comparison, paired_interval
+from hyperlab.lab.stats import paired_verdict
 from hyperlab.tuners import MetaSampler
 
 OUT = Path(__file__).parent / "results" / "meta_categoricals.json"
@@ -102,11 +103,11 @@ def main() -> None:
     by = {t: [r["best"] for r in runs if r["tuner"] == t] for t in args.tuners.split(",")}
     for a, b in (("meta", "random"), ("meta", "tpe")):
         if a in by and b in by:
-            iv, p = paired_interval(by[a], by[b]), paired_comparison(by[a], by[b]).p_value
-            real = not (iv.low <= 0.0 <= iv.high) and p < 0.05
-            verdict = ("better" if iv.mean < 0 else "worse") if real else "within noise"
+            v = paired_verdict(by[a], by[b])
+            iv = v.interval
             print(
-                f"{a} - {b}: {iv.mean:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}], p {p:.2g}: {verdict}"
+                f"{a} - {b}: {iv.mean:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}], "
+                f"p {v.p_value:.2g}: {v.verdict}"
             )
     write_result(args.out, {"trials": args.trials, "seeds": args.seeds, "runs": runs})
 

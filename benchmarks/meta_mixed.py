@@ -10,7 +10,8 @@ its grid. The best value of every instance is 0, so a study's regret is its best
 Every tuner runs ``--trials`` trials on every instance with every seed. Printed: the mean rank
 of each tuner at 10, 20 and 40 trials (ranks among the tuners per instance and seed; 1 = best,
 ties share), the paired rank differences asked for with ``--versus A:B`` (95% bootstrap
-interval, Wilcoxon p; negative: A better), and the median regret per instance at the last
+interval, Wilcoxon p and the verdict of :func:`hyperlab.lab.stats.paired_verdict`; negative:
+A better), and the median regret per instance at the last
 checkpoint. Tuners: ``random``, ``tpe``, ``meta`` (the shipped weights) and ``LABEL=PATH``
 (``meta`` with the weights at PATH). ``--from FILE ...`` rebuilds the tables from result
 files (their runs merged, a run found in several taken from the first) and runs nothing.
@@ -35,7 +36,7 @@ import optuna
 from scipy.stats import rankdata
 
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import paired_comparison, paired_interval
+from hyperlab.lab.stats import paired_verdict
 from hyperlab.tuners import MetaSampler
 
 CHECKPOINTS = (10, 20, 40)
@@ -195,11 +196,11 @@ def report(runs: list[dict[str, Any]], versus: list[str]) -> None:
         for c in points:
             keys = sorted(by_at[c][a])
             x, y = [by_at[c][a][k] for k in keys], [by_at[c][b][k] for k in keys]
-            iv, p = paired_interval(x, y), paired_comparison(x, y).p_value
-            real = not (iv.low <= 0.0 <= iv.high) and p < 0.05
-            verdict = ("better" if iv.mean < 0 else "worse") if real else "within noise"
+            v = paired_verdict(x, y)
+            iv = v.interval
             print(
-                f"  {a} - {b} at {c}: {iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}], p {p:.2g}: {verdict}"
+                f"  {a} - {b} at {c}: {iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}], "
+                f"p {v.p_value:.2g}: {v.verdict}"
             )
     print(f"median regret at {points[-1]} trials per instance")
     for inst in sorted({r["instance"] for r in runs}):

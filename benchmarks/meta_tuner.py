@@ -52,7 +52,7 @@ from scipy.stats import rankdata
 from hyperlab.lab.panel import append_run, load_runs, run_study
 from hyperlab.lab.panel_cache import MADE_WITH, Fingerprint, made_with, reusable
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import paired_comparison, paired_interval
+from hyperlab.lab.stats import paired_verdict
 from hyperlab.registry import parse_options
 
 HERE = Path(__file__).parent
@@ -212,13 +212,10 @@ def _trials_to_reach(curve: np.ndarray, target: float) -> int | None:
 
 def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     """``a - b`` (ranks) with its 95% bootstrap interval, the Wilcoxon signed-rank p and the
-    verdict: better/worse only where the interval leaves out zero and p < 0.05."""
-    iv = paired_interval(a, b).to_dict()
-    p = paired_comparison(a, b).p_value
-    real = (iv["low"] > 0 or iv["high"] < 0) and p < 0.05
-    iv["p"] = p
-    iv["verdict"] = ("better" if iv["mean"] < 0 else "worse") if real else "within noise"
-    return iv
+    verdict of :func:`hyperlab.lab.stats.paired_verdict`: better/worse only where the interval
+    leaves out zero and p < 0.05 from at least 6 nonzero differences."""
+    v = paired_verdict(a, b)
+    return {**v.interval.to_dict(), "p": v.p_value, "verdict": v.verdict}
 
 
 def summarize(

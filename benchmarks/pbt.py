@@ -24,9 +24,9 @@ training time (``restore_share``: the whole population's restore) and against th
 (``restore_share_each``: a member's restore over its training). When every run holds the
 per-run shares, the table adds their median, largest, and the count of runs above 5%. The table
 gives each arm's mean with a 95% bootstrap interval over seeds, and paired differences over
-seeds (``hyperlab.lab.stats.paired_interval``) with the Wilcoxon signed-rank p: a difference
-is called better or worse only where the 95% interval leaves out 0 and p < 0.05, otherwise
-"within noise".
+seeds with the Wilcoxon signed-rank p (``hyperlab.lab.stats.paired_verdict``): a difference
+is called better or worse only where the 95% interval leaves out 0 and p < 0.05 from at least 6
+nonzero differences, otherwise "within noise".
 
 Every finished run is appended to ``results/pbt.partial.jsonl`` (gitignored) and skipped when
 the command runs again, so a killed run resumes. Each records what made it (its tuner's and
@@ -67,7 +67,7 @@ from hyperlab.lab.panel import load_runs
 from hyperlab.lab.panel_cache import MADE_WITH, Fingerprint, Key, made_with, reusable
 from hyperlab.lab.provenance import write_result
 from hyperlab.lab.results import study_records, used_epochs
-from hyperlab.lab.stats import bootstrap_interval, paired_comparison, paired_interval
+from hyperlab.lab.stats import bootstrap_interval, paired_verdict
 from hyperlab.population import checkpoint
 from hyperlab.registry import TASKS as REGISTERED_TASKS
 from hyperlab.tasks.mlp import SklearnMLPTask
@@ -347,15 +347,17 @@ def differences(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if not seeds:
                 continue
             va, vb = [by[(a, s)] for s in seeds], [by[(b, s)] for s in seeds]
-            d = paired_interval(va, vb)
-            p = paired_comparison(va, vb, a, b).p_value
-            # the project's rule: a difference is real only where the paired interval leaves
-            # out zero AND the signed-rank test agrees (p < 0.05)
-            real = not d.contains_zero() and p < 0.05
-            verdict = ("better" if d.mean < 0 else "worse") if real else "within noise"
-            verdict = verdict if d.n > 1 else ("one seed" if d.n else "no data")
+            v = paired_verdict(va, vb, name_a=a, name_b=b)
+            verdict = "one seed" if v.verdict == "one pair" else v.verdict
             out.append(
-                {"task": task, "a": a, "b": b, **d.to_dict(), "p_value": p, "verdict": verdict}
+                {
+                    "task": task,
+                    "a": a,
+                    "b": b,
+                    **v.interval.to_dict(),
+                    "p_value": v.p_value,
+                    "verdict": verdict,
+                }
             )
     return out
 

@@ -10,8 +10,9 @@ Reported at trials 10, 25, 50 and 100: the median and interquartile range of the
 seeds (synthetic: best value so far minus the known optimum; LCBench: minus the best value any
 run of any tuner found), the mean rank at the last trial (among the tuners, per task and seed;
 1 = best, ties share) and the paired difference of neural's and TPE's ranks with its 95%
-bootstrap interval (:func:`hyperlab.lab.stats.paired_interval`) and Wilcoxon signed-rank p
-(better or worse only where the interval leaves out 0 and p < 0.05). ``--from FILE`` reprints a
+bootstrap interval and Wilcoxon signed-rank p (:func:`hyperlab.lab.stats.paired_verdict`:
+better or worse only where the interval leaves out 0 and p < 0.05 from at least 6 nonzero
+differences). ``--from FILE`` reprints a
 stored result and writes nothing unless ``--out`` is given.
 
 Every finished run is appended to ``results/sample_efficiency.partial.jsonl`` and skipped when
@@ -44,7 +45,7 @@ from scipy.stats import rankdata
 
 from hyperlab.lab.panel import load_runs
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import paired_comparison, paired_interval
+from hyperlab.lab.stats import paired_verdict
 
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "sample_efficiency.json"
@@ -148,12 +149,12 @@ def summarize(runs: dict[str, dict[str, list[dict]]], optima: dict, checkpoints:
     summary["mean_rank"] = dict(zip(tuners, map(float, every.mean(axis=0))))
     if {"neural", "tpe"} <= set(tuners):
         a, b = every[:, tuners.index("neural")], every[:, tuners.index("tpe")]
-        diff = paired_interval(a, b).to_dict()
-        p = paired_comparison(a, b).p_value
-        real = (diff["low"] > 0 or diff["high"] < 0) and p < 0.05
-        diff["p"] = p
-        diff["verdict"] = ("better" if diff["mean"] < 0 else "worse") if real else "within noise"
-        summary["neural_minus_tpe_rank"] = diff
+        v = paired_verdict(a, b)
+        summary["neural_minus_tpe_rank"] = {
+            **v.interval.to_dict(),
+            "p": v.p_value,
+            "verdict": v.verdict,
+        }
     return summary
 
 

@@ -74,7 +74,9 @@ def tune(
         budget: Epochs per trial (default: the task's maximum).
         stop_at_noise: Stop once the possible remaining improvement is below the best trial's
             cross-validation error (the spread of its fold scores with Nadeau and Bengio's
-            correction, as Optuna's Terminator computes it, after Makarova et al. 2022).
+            correction, as Optuna's Terminator computes it, after Makarova et al. 2022; for a
+            task scored over independent seeds, ``spread_over="seeds"`` such as the tables,
+            the plain standard error of its mean over them).
         runs_dir, overwrite: Parent folder of run folders; delete an existing run of that
             name first.
         progress, report: Show a progress bar; write ``report.html`` into the run folder.

@@ -14,6 +14,7 @@ from hyperlab.lab.stats import (
     mean_se,
     paired_comparison,
     paired_interval,
+    paired_verdict,
 )
 
 
@@ -65,6 +66,79 @@ def test_fewer_than_six_nonzero_differences_are_never_a_verdict(
     assert five.verdict == "within noise" and "fewer than 6 nonzero" in five.sentence
     six = paired_comparison([1.0] * 6, [0.0] * 6, "x", "y")
     assert six.verdict == "worse"  # six nonzero differences still can
+
+
+def test_paired_verdict_calls_a_clear_difference_by_the_direction() -> None:
+    rng = np.random.default_rng(3)
+    b = rng.normal(size=10)
+    a = b - 1.0 + rng.normal(scale=0.05, size=10)
+    low = paired_verdict(a, b)
+    assert low.verdict == "better" and low.p_value < 0.05 and not low.interval.contains_zero()
+    assert paired_verdict(a, b, direction="maximize").verdict == "worse"
+    assert paired_verdict(b, a).verdict == "worse"
+    # the same readings as the two functions it combines
+    assert low.interval == paired_interval(a, b)
+    assert low.test == paired_comparison(a, b)
+    named = paired_verdict(a, b, name_a="x", name_b="y", level=0.9)
+    assert named.test.sentence.startswith("x vs y:") and named.interval.level == 0.9
+
+
+def test_paired_verdict_needs_the_interval_and_the_test_both() -> None:
+    # all but one difference one way: the interval leaves out zero, the test's p is 0.0625
+    a = [1.0, 1.1, 1.2, 1.3, 1.4, -0.1]
+    v = paired_verdict(a, [0.0] * 6)
+    assert not v.interval.contains_zero() and v.p_value == pytest.approx(0.0625)
+    assert v.verdict == "within noise"
+    # fifteen small gains and one large loss: the test says p < 0.05, the interval holds zero
+    a = [-1.0] * 15 + [1000.0]
+    v = paired_verdict(a, [0.0] * 16)
+    assert v.p_value < 0.05 and v.interval.contains_zero()
+    assert v.verdict == "within noise"
+
+
+def test_paired_verdict_from_fewer_than_six_nonzero_differences_is_no_claim(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With SciPy before 1.15 the test's p on five nonzero differences and a zero can go below
+    0.05 (its normal approximation); the verdict stays within noise."""
+    import scipy.stats
+
+    exact = scipy.stats.wilcoxon
+    monkeypatch.setattr(scipy.stats, "wilcoxon", lambda d: exact(d, method="asymptotic"))
+    five = paired_verdict([0.0, 1.0, 1.0, 1.0, 1.0, 1.0], [0.0] * 6)
+    assert five.p_value < 0.05 and not five.interval.contains_zero()
+    assert five.verdict == "within noise"
+    six = paired_verdict([1.0, 1.0, 1.0, 1.0, 1.0, 1.1], [0.0] * 6)
+    assert six.verdict == "worse"
+
+
+def test_paired_verdict_without_enough_pairs() -> None:
+    nan = float("nan")
+    one = paired_verdict([1.0, nan, 3.0], [0.0, 0.0, nan])
+    assert one.verdict == "one pair" and one.interval.n == 1
+    none = paired_verdict([nan, 1.0], [0.0, nan])
+    assert none.verdict == "no data" and none.interval.n == 0
+    assert paired_verdict([], []).verdict == "no data"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"a": [1.0, 2.0], "b": [1.0]}, InputError, "as many on each side, got 2 and 1"),
+        ({"a": [1.0, "2"], "b": [1.0, 2.0]}, InputTypeError, "a must be numbers, got '2'"),
+        ({"direction": "lower"}, InputError, "direction must be 'minimize' or 'maximize', got"),
+        ({"direction": None}, InputTypeError, "direction must be 'minimize' or 'maximize'"),
+        ({"level": 95}, InputError, r"level must be in \(0, 1\)"),
+        ({"n_boot": 0}, InputError, "n_boot must be a positive"),
+        ({"seed": -1}, InputError, "seed must be an integer"),
+    ],
+)
+def test_paired_verdict_refuses_bad_values_by_value(
+    kwargs: dict[str, Any], error: type, message: str
+) -> None:
+    call = {"a": [1.0, 2.0, 3.0], "b": [0.0, 0.0, 0.0], **kwargs}
+    with pytest.raises(error, match=message):
+        paired_verdict(call.pop("a"), call.pop("b"), **call)
 
 
 def test_a_pair_left_out_for_a_diverged_run_is_said() -> None:

@@ -55,7 +55,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--stop-at-noise",
         action="store_true",
         help="stop once the possible remaining improvement is below the best trial's "
-        "cross-validation error (Nadeau-Bengio corrected fold spread, as Optuna's Terminator)",
+        "cross-validation error (Nadeau-Bengio corrected fold spread, as Optuna's Terminator; "
+        "for a task scored over independent seeds, such as the tables, their standard error)",
     )
     p.add_argument(
         "--overwrite", action="store_true", help="delete an existing run of that name first"

@@ -16,6 +16,7 @@ from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, failure_kind
 from hyperlab.registry import TASKS
+from hyperlab.tasks.base import FOLDS, SEEDS, SPREADS, Task
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
 COLUMNS = (
@@ -53,7 +54,8 @@ def trial_budget(trial: optuna.trial.FrozenTrial) -> int:
 
 
 def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
-    """Standard error of a trial's score over its cross-validation folds; NaN without CV.
+    """Standard error of a trial's score over its cross-validation folds (over its seeds for a
+    task whose spread is over seeds: :func:`spread_over`); NaN without CV.
 
     A trial has no CV when it recorded no standard error (a user's objective) or a zero one
     from fewer than two folds (a task scored once, such as a synthetic function).
@@ -64,6 +66,41 @@ def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
     if se == 0 and len(trial.user_attrs.get("fold_values") or []) < 2:
         return math.nan
     return float(se)
+
+
+#: The study attribute that records what its trials' ``std_err`` and ``fold_values`` are over
+#: (the task's :attr:`~hyperlab.tasks.base.Task.spread_over`; a study without it: folds).
+SPREAD_ATTR = "spread_over"
+
+#: How a summary names a trial's standard error by what it is over, and the want of one.
+_SE_WORDS = {
+    FOLDS: ("CV standard error", "no CV"),
+    SEEDS: ("standard error over seeds", "one seed"),
+}
+
+
+def spread_over(study: optuna.Study) -> str:
+    """What ``study``'s trials' ``std_err`` and ``fold_values`` are over: ``"folds"`` or
+    ``"seeds"`` (:data:`SPREAD_ATTR`; folds when it is missing or not one of these)."""
+    over = study.user_attrs.get(SPREAD_ATTR)
+    return over if over in SPREADS else FOLDS
+
+
+def record_spread(study: optuna.Study, task: Task | None) -> None:
+    """Record ``task``'s ``spread_over`` in ``study`` (nothing for a user's objective, nor
+    when the study holds it already)."""
+    if task is not None and study.user_attrs.get(SPREAD_ATTR) != task.spread_over:
+        study.set_user_attr(SPREAD_ATTR, task.spread_over)
+
+
+def std_err_text(se: float | None, over: str, digits: int = 4) -> str:
+    """`` ± 0.0123 (CV standard error)`` beside a value (`` ± ... (standard error over
+    seeds)`` over seeds), or `` (no CV)`` (`` (one seed)``) without one (``se`` NaN or
+    ``None``)."""
+    named, missing = _SE_WORDS.get(over, _SE_WORDS[FOLDS])
+    if se is None or math.isnan(se):
+        return f" ({missing})"
+    return f" ± {se:.{digits}g} ({named})"
 
 
 def trial_seconds(trial: optuna.trial.FrozenTrial) -> float:
@@ -127,7 +164,8 @@ def study_records(
     ``best_so_far`` is the best value so far in the study's direction (the running minimum,
     or maximum when maximizing), ``regret`` how far it falls short of ``optimum`` (>= 0 either
     way), ``direction`` says which way was better, and ``std_err`` is the value's CV standard
-    error (:func:`cv_std_err`: NaN for a trial scored without cross-validation). The
+    error, or its standard error over seeds where the task's spread is over seeds
+    (:func:`cv_std_err`: NaN for a trial scored without cross-validation). The
     ``param_<name>`` columns are :func:`trial_config`: a population member's at the end.
     ``epochs_cumulative`` counts the epochs used up to and with the trial, a population's
     screen (candidates trained before its members: :func:`screen_epochs`) included.

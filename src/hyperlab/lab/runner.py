@@ -10,13 +10,16 @@ one starts, and with many workers the counts are exact: the claim rule is told i
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any, cast
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from hyperlab.direction import MAXIMIZE, name_of
 from hyperlab.errors import HyperlabError, InputError
 from hyperlab.lab.admission import Claimed
 from hyperlab.lab.cut_off import fail_interrupted as fail_interrupted
@@ -30,6 +33,7 @@ from hyperlab.lab.notes import (
 )
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import max_budget
+from hyperlab.lab.results import spread_over
 from hyperlab.lab.run_folder import RunDir
 from hyperlab.lab.storage_errors import storage_failures
 from hyperlab.lab.study_job import StudyJob as StudyJob
@@ -39,31 +43,67 @@ from hyperlab.lab.trial_loop import DONE, RETRY, TrialLoop
 from hyperlab.lab.worker_logs import configure_worker
 from hyperlab.registry import TASKS
 from hyperlab.stops import DRIVING, clear_failure_stop, settle_failure_stop
-from hyperlab.tasks.base import Task
+from hyperlab.tasks.base import FOLDS, SEEDS, Task
+
+#: Optuna's system attribute of a trial's fold scores (the lab reports a task's fold values).
+CV_SCORES = "terminator:cv_scores"
+
+#: What a noise stop compared the remaining improvement with, by what the spread is over.
+_NOISE_WORDS = {
+    FOLDS: "cross-validation error {error:.4g} (the best trial's fold scores with Nadeau and "
+    "Bengio's correction for overlapping folds, as Optuna's Terminator computes it; larger "
+    "than the standard error beside the best value)",
+    SEEDS: "standard error over seeds {error:.4g} (the best trial's scores over the task's "
+    "seeds, independent trainings: the standard error beside the best value, with no "
+    "correction for overlapping folds)",
+}
 
 
 def _noise_stop(study: optuna.Study) -> str | None:
-    """A message when the remaining improvement is within the CV noise, else ``None``."""
+    """A message when the remaining improvement (Optuna's regret bound) is within the noise of
+    the best trial's score, else ``None``. The noise is the best trial's cross-validation
+    error as Optuna's Terminator computes it (Nadeau and Bengio's correction for overlapping
+    folds), or, where the task's spread is over seeds, the plain standard error of its mean
+    over them: independent trainings share no training data to correct for."""
     from optuna.terminator import CrossValidationErrorEvaluator, RegretBoundEvaluator
 
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(trials) < 8 or not any("terminator:cv_scores" in t.system_attrs for t in trials):
+    if len(trials) < 8 or not any(CV_SCORES in t.system_attrs for t in trials):
         return None
+    over = spread_over(study)
     try:
         with warnings.catch_warnings():  # Optuna >= 4.9 marks the terminator deprecated
             warnings.simplefilter("ignore", FutureWarning)
             regret = RegretBoundEvaluator().evaluate(trials, study.direction)
-        error = CrossValidationErrorEvaluator().evaluate(trials, study.direction)
+        if over == SEEDS:
+            error = seed_error(trials, study.direction)
+        else:
+            error = CrossValidationErrorEvaluator().evaluate(trials, study.direction)
     except Exception:  # the GP fit can fail on degenerate data; then keep going
         return None
     if regret < error:
         return (
             f"stopped at noise after {len(trials)} trials: possible remaining improvement "
-            f"{regret:.4g} < cross-validation error {error:.4g} (the best trial's fold scores "
-            "with Nadeau and Bengio's correction for overlapping folds, as Optuna's Terminator "
-            "computes it; larger than the standard error beside the best value)"
+            f"{regret:.4g} < " + _NOISE_WORDS[over].format(error=error)
         )
     return None
+
+
+def seed_error(trials: list[optuna.trial.FrozenTrial], direction: Any) -> float:
+    """The standard error of the best trial's mean score over its seeds (its reported fold
+    scores, one per seed), the best as Optuna's Terminator picks it; no correction for
+    overlapping folds.
+
+    Raises:
+        ValueError: The best trial reported fewer than two scores (as the Terminator's).
+    """
+    best = (max if name_of(direction) == MAXIMIZE else min)(
+        trials, key=lambda t: cast(float, t.value)
+    )
+    scores = np.asarray(best.system_attrs.get(CV_SCORES, []), dtype=float)
+    if scores.size < 2:
+        raise ValueError(f"trial {best.number} reported {scores.size} seed score(s), not 2+")
+    return float(scores.std(ddof=1) / math.sqrt(scores.size))
 
 
 def run_job(

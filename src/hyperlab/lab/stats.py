@@ -324,6 +324,89 @@ def _untestable(d: np.ndarray) -> bool:
     return int(np.sum(d != 0)) < MIN_TESTABLE_PAIRS
 
 
+@dataclass(frozen=True)
+class PairedVerdict:
+    """The verdict of :func:`paired_verdict` with the two readings it comes from.
+
+    Attributes:
+        interval: ``a - b`` and its bootstrap interval (:func:`paired_interval`).
+        test: The signed-rank test of the same pairs (:func:`paired_comparison`); its
+            ``p_value`` is the one the verdict reads.
+        verdict: ``better`` or ``worse`` (for ``a``, in the values' direction), ``within
+            noise``, ``one pair`` (nothing to judge noise by) or ``no data``.
+    """
+
+    interval: Interval
+    test: PairedComparison
+    verdict: str
+
+    @property
+    def p_value(self) -> float:
+        """The two-sided Wilcoxon signed-rank p-value (NaN when undefined)."""
+        return self.test.p_value
+
+
+def paired_verdict(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    direction: str = MINIMIZE,
+    level: float = 0.95,
+    n_boot: int = 10_000,
+    seed: int = 0,
+    name_a: str = "a",
+    name_b: str = "b",
+) -> PairedVerdict:
+    """Better, worse or within noise for ``a`` against ``b`` over paired values (the same
+    seeds, tasks, ...), by the interval and the test together.
+
+    The rule: ``a`` is called better or worse only where the bootstrap interval of the mean
+    of ``a - b`` at ``level`` leaves out zero *and* the two-sided Wilcoxon signed-rank test
+    gives p < 0.05 *and* at least :data:`MIN_TESTABLE_PAIRS` differences are nonzero (with
+    fewer the exact test cannot reach p < 0.05; SciPy before 1.15 reads such differences by a
+    normal approximation that can). Otherwise the verdict is ``within noise`` (``one pair``
+    for one pair, ``no data`` for none). The side comes from the sign of the mean difference
+    read in ``direction``: below zero is better when minimizing, above zero when maximizing.
+    Unlike :func:`paired_comparison`'s own verdict, no rule of twice the standard error is
+    applied. A pair with a missing or non-finite value on either side is left out.
+
+    Args:
+        a: The values of the method judged.
+        b: The reference's values, paired with ``a`` by position.
+        direction: ``"minimize"`` or ``"maximize"``: which values are better.
+        level: Coverage of the interval, in (0, 1); the test's threshold stays 0.05.
+        n_boot: Bootstrap resamples of the interval.
+        seed: Seed of the resampling.
+        name_a: ``a``'s name in the test's sentence.
+        name_b: ``b``'s name in it.
+
+    Raises:
+        InputTypeError: A side is not a sequence of numbers, or a setting is of the wrong
+            type.
+        InputError: The sides are not as many values, or a setting is out of range.
+    """
+    check_direction(direction)
+    _check_resampling(level, n_boot, seed)
+    x, y = _paired(a, b)
+    interval = bootstrap_interval(x - y, level, n_boot, seed)
+    test = paired_comparison(x.tolist(), y.tolist(), name_a, name_b, direction)
+    return PairedVerdict(interval, test, _verdict_word(x, y, interval, test.p_value, direction))
+
+
+def _verdict_word(
+    x: np.ndarray, y: np.ndarray, interval: Interval, p: float, direction: str
+) -> str:
+    """:func:`paired_verdict`'s word (see its rule)."""
+    finite = np.isfinite(x) & np.isfinite(y)
+    n = int(finite.sum())
+    if n < 2:
+        return "one pair" if n else "no data"
+    claim = not interval.contains_zero() and p < 0.05 and not _untestable((x - y)[finite])
+    if not claim:
+        return "within noise"
+    return "better" if sign(direction) * interval.mean < 0 else "worse"
+
+
 def mean_ranks(table: dict[str, Sequence[float]], direction: str = MINIMIZE) -> dict[str, float]:
     """Mean rank of each method over paired runs (rank 1 = best value in ``direction``: the
     lowest when minimizing, the highest when maximizing; ties averaged; a missing value ranks

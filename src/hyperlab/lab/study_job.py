@@ -20,6 +20,7 @@ from hyperlab.errors import RunConflictError
 from hyperlab.lab.claim import MARK, mark_of, other_owner, owner_conflict
 from hyperlab.lab.objective import planned
 from hyperlab.lab.plugins import make_pruner, make_tuner, max_budget
+from hyperlab.lab.results import record_spread
 from hyperlab.lab.storage import open_storage
 from hyperlab.lab.storage_errors import redact
 from hyperlab.tasks.base import Task
@@ -56,6 +57,9 @@ def build_study(
     """Create or load the job's study with its seeded sampler and pruner.
 
     The sampler of a study that holds trials already is seeded anew (:func:`resumed_seed`).
+    The study records what its task's ``std_err`` is over
+    (:func:`hyperlab.lab.results.record_spread`): its summary and report name it by that, and
+    ``stop_at_noise`` reads it.
     A run has claimed its studies before (:func:`hyperlab.lab.claim.claim_studies`); a study
     that another run marked as its own is refused here too, never marked as this run's.
 
@@ -104,6 +108,7 @@ def build_study(
     info = mark_of(dataclasses.replace(job, run=job.run or theirs))  # (see lab/claim.py)
     if recorded != info:
         study.set_user_attr(MARK, info)
+    record_spread(study, task)
     return study
 
 

@@ -13,7 +13,13 @@ from optuna.trial import TrialState
 from hyperlab.direction import MINIMIZE, name_of, past_tense
 from hyperlab.errors import NoCompletedTrialError, counted
 from hyperlab.lab.notes import stop_note
-from hyperlab.lab.results import best_test_score, cv_std_err, trial_config
+from hyperlab.lab.results import (
+    best_test_score,
+    cv_std_err,
+    spread_over,
+    std_err_text,
+    trial_config,
+)
 from hyperlab.lab.trial_kinds import (
     failed_trials,
     is_bookkeeping,
@@ -24,6 +30,7 @@ from hyperlab.lab.trial_kinds import (
     tuner_after_failures,
     tuner_failures,
 )
+from hyperlab.tasks.base import FOLDS
 
 
 @dataclass
@@ -35,7 +42,8 @@ class TuneSummary:
             ended with (the last segment of its schedule: after copies, architecture
             included), not the ones its slot started from.
         best_value: Its cross-validated mean score.
-        best_std_err: Its standard error over the CV folds (NaN when it has no CV).
+        best_std_err: Its standard error over the CV folds, or over the seeds where the
+            task's spread is over seeds (``spread_over``; NaN when it has no CV).
         test_score: Its score on the held-out test split (``None`` when the task has none).
         test_metric: What ``test_score`` measures and which way is better
             (e.g. ``cross-entropy, lower is better``).
@@ -54,6 +62,8 @@ class TuneSummary:
             (a pruner that saw no intermediate value, stop at noise without fold scores).
         run_dir: Where the run lives.
         direction: Which way the value was optimized (``"minimize"`` or ``"maximize"``).
+        spread_over: What ``best_std_err`` is over: ``"folds"`` or ``"seeds"`` (a table of
+            several seeds' results).
     """
 
     best_params: dict[str, Any]
@@ -73,14 +83,11 @@ class TuneSummary:
     n_tuner_failed: int = 0
     n_pruner_failed: int = 0
     n_tuner_after: int = 0
+    spread_over: str = FOLDS
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
-        se = (
-            " (no CV)"
-            if math.isnan(self.best_std_err)
-            else f" ± {self.best_std_err:.4g} (CV standard error)"
-        )
+        se = std_err_text(self.best_std_err, self.spread_over)
         out = [
             f"best value ({past_tense(self.direction)}): {self.best_value:.6g}{se} "
             f"after {counted(self.n_trials, 'trial')}"
@@ -235,6 +242,7 @@ def summarize(study: optuna.Study, run_dir: Path | None = None) -> TuneSummary:
         best_params=trial_config(best),
         best_value=float(best.value if best.value is not None else math.nan),
         best_std_err=cv_std_err(best),
+        spread_over=spread_over(study),
         test_score=best_test_score(study),
         test_metric=_test_metric(study),
         n_trials=len(finished),

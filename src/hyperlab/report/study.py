@@ -12,7 +12,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.direction import name_of
 from hyperlab.lab.notes import stop_note
-from hyperlab.lab.results import best_test_score, run_task, study_records, used_epochs
+from hyperlab.lab.results import (
+    best_test_score,
+    run_task,
+    spread_over,
+    study_records,
+    used_epochs,
+)
 from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.summary import state_counts
 from hyperlab.report.failures import FailureGroup, failure_groups
@@ -33,6 +39,7 @@ from hyperlab.report.trials import (
     sorted_best_first,
     trial_value,
 )
+from hyperlab.tasks.base import FOLDS
 
 
 @dataclass
@@ -60,6 +67,7 @@ class StudyRecords:
     counts: dict[str, int] = field(default_factory=dict)
     epochs: int = 0  # epochs (budget units) all its trials used, pruned and failed ones too
     pruned: list[PrunedTrial] = field(default_factory=list)  # its pruned trials, by number
+    spread_over: str = FOLDS  # what the trials' std_err is over: "folds" or "seeds"
 
 
 def study_report_records(
@@ -104,6 +112,7 @@ def study_report_records(
         counts=state_counts(study),
         epochs=used_epochs(history),
         pruned=[pruned_of("", None, t) for t in trials if t.state == TrialState.PRUNED],
+        spread_over=spread_over(study),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from hyperlab.lab.results import std_err_text
 from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED
 from hyperlab.report.curves_html import curves_sections
 from hyperlab.report.failures_html import failures_html
@@ -20,8 +21,7 @@ def _study_summary(rec: StudyRecords) -> str:
     summary += f"{better(rec.direction).capitalize()} is better.</p>"
     summary += f"<p>{_trials_sentence(rec)}</p>"
     if rec.best is not None:
-        se = rec.best.std_err
-        spread = " (no CV)" if se is None else f" ± {fmt(se)} (CV standard error)"
+        spread = std_err_text(rec.best.std_err, rec.spread_over)
         summary += (
             f"<p>Best trial {rec.best.trial}: value {fmt(rec.best.value, 6)}{spread}; "
             + ("its model's hyperparameters at the end: " if rec.best.params_at_end else "")

@@ -39,7 +39,8 @@ class TrialCurves:
         params: Its parameters.
         curves: A task's per-epoch curves (``train_loss``, ``val_loss``, ...).
         diagnosis: The learning-curve diagnosis of those curves, when there is one.
-        std_err: The score's standard error over CV folds (``None``: no CV).
+        std_err: The score's standard error over CV folds, or over seeds where the task's
+            spread is over seeds (``None``: no CV).
         reported_steps: Steps of the values a user's objective reported with ``trial.report``
             (filled only when there are no task curves).
         reported_values: Those values.

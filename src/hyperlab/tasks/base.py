@@ -42,6 +42,11 @@ EpochCallback = Callable[[int, float, dict[str, list[float]]], None]
 
 #: Names of the per-epoch curves an evaluation may carry.
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
+#: What an evaluation's ``std_err`` and ``fold_values`` are over (:attr:`Task.spread_over`):
+#: the folds of one cross-validation, whose training sets overlap, or independent trainings
+#: under several seeds (a table of several seeds' results).
+FOLDS, SEEDS = "folds", "seeds"
+SPREADS = (FOLDS, SEEDS)
 
 #: Applied by :meth:`Task.train_segment` to each optimizer the task builds (it returns the
 #: optimizer to train with, e.g. a hypergradient twin that learns its own rate).
@@ -63,7 +68,8 @@ class Evaluation:
     Attributes:
         value: Mean validation score over the folds at the last epoch (better in the task's
             ``direction``: lower for a loss).
-        std_err: Standard error of ``value`` over the folds, >= 0 (0.0 for noiseless tasks).
+        std_err: Standard error of ``value`` over the folds (over the seeds for a task whose
+            :attr:`Task.spread_over` is ``"seeds"``), >= 0 (0.0 for noiseless tasks).
         budget: Epochs (or other budget units) actually used; 0 (the default): the budget
             :meth:`Task.evaluate` asked for, filled in there.
         curves: Per-epoch means over folds: ``train_loss``, ``val_loss`` and optionally
@@ -71,7 +77,7 @@ class Evaluation:
             (one point per epoch, epoch 1 first; a longer one is refused). The diagnosis
             reads the losses as lower-is-better with 0 the best, and a metric as an accuracy,
             a fraction in [0, 1] (one outside it is left out of the report's diagnosis).
-        fold_values: The per-fold scores behind ``value`` and ``std_err``.
+        fold_values: The per-fold (or per-seed) scores behind ``value`` and ``std_err``.
         wall_time: Seconds spent (simulated seconds for replayed tasks); 0.0 (the default):
             :meth:`Task.evaluate` fills in the seconds it measured.
         extra: Anything else worth keeping (e.g. accuracy), JSON-serializable.
@@ -451,6 +457,11 @@ class Task(ABC):
     #: The hyperparameter that is the learning rate of the optimizers :meth:`train_segment`
     #: passes through its ``wrap_optimizer`` (``None``: it passes none).
     learning_rate_param: str | None = None
+    #: What its evaluations' ``std_err`` and ``fold_values`` are over: ``"folds"`` (one
+    #: cross-validation's folds) or ``"seeds"`` (independent trainings, e.g. a table's seeds).
+    #: Summaries and reports name the standard error by it, and ``stop_at_noise`` reads the
+    #: spread by it (Nadeau and Bengio's correction for overlapping folds only over folds).
+    spread_over: str = FOLDS
 
     @abstractmethod
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
@@ -591,8 +602,8 @@ class Task(ABC):
 
         The lab calls this once when a run starts, so that a setting which would fail every
         trial (more folds than the data allow, say) is refused by name, and nothing is stored.
-        This one checks ``max_budget`` and ``direction``; tasks with data-dependent settings
-        extend it.
+        This one checks ``max_budget``, ``direction`` and ``spread_over``; tasks with
+        data-dependent settings extend it.
 
         Raises:
             InputError: A setting cannot work; the message names it and its value.
@@ -604,6 +615,11 @@ class Task(ABC):
             )
         if self.direction is not None:
             check_direction(self.direction, f"direction of task {self.name!r}")
+        if not isinstance(self.spread_over, str) or self.spread_over not in SPREADS:
+            raise InputError(
+                f"spread_over of task {self.name!r} must be 'folds' or 'seeds' (what its "
+                f"std_err and fold_values are over), got {self.spread_over!r}"
+            )
 
     def trial_objective(self) -> Callable[[optuna.Trial], float] | None:
         """The task's own Optuna objective when it runs whole trials itself, else ``None``.

@@ -47,7 +47,7 @@ from optuna.distributions import (
 
 from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 from hyperlab.registry import TASKS
-from hyperlab.tasks.base import EpochCallback, Evaluation, Task
+from hyperlab.tasks.base import SEEDS, EpochCallback, Evaluation, Task
 
 #: The command that installs the tables.
 INSTALL = "pip install 'hyperlab[bench]'"
@@ -269,6 +269,7 @@ class TableTask(Task):
     max_budget = 1
     direction = "minimize"
     noise = "none (the mean over the table's seeds)"
+    spread_over = SEEDS  # std_err and fold_values: the table's seeds, independent trainings
 
     def __init__(self, prefix: str, dataset: str) -> None:
         self.prefix = prefix
