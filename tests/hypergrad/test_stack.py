@@ -459,3 +459,29 @@ def test_the_factory_of_stack_pickles_and_makes_the_same_optimizer() -> None:
     opt = factory(torch.nn.Linear(3, 1).parameters())
     assert isinstance(opt, StackedOptimizer) and [lv.name for lv in opt.levels] == ["adam", "sgd"]
     assert opt.levels[1].lr == 1e-5
+
+
+@pytest.mark.parametrize(
+    ("levels", "key", "value", "message"),
+    [
+        (["adam", HyperSGD(lr=1e-5)], "betas", (0.9, 1.0), r"beta2 must be in \[0, 1\)"),
+        (["adam", HyperSGD(lr=1e-5)], "betas", (1.2, 0.999), r"beta1 must be in \[0, 1\)"),
+        ([HyperSGD(momentum=0.9), HyperSGD(lr=1e-4)], "momentum", 0.0, r"momentum must be in \(0"),
+        (["adam", HyperSGD(lr=1e-5)], "eps", -1.0, "eps must be a finite number >= 0"),
+        (["adam", HyperSGD(lr=1e-5)], "amsgrad", True, "amsgrad=True, which StackedOpt"),
+    ],
+)
+def test_a_setting_written_into_a_group_mid_run_is_checked_at_the_step(
+    levels: list[Any], key: str, value: Any, message: str
+) -> None:
+    """A learned beta or momentum written at an end of (0, 1) (or past it) failed deep inside
+    the step with "math domain error" (its logit); a negative eps or an AMSGrad flag went on
+    without a word."""
+    model, x, y = _problem(torch.float32)
+    opt = StackedOptimizer(model.parameters(), levels)
+    _run(model, opt, x, y, 3)
+    opt.param_groups[0][key] = value
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(InputError, match=f"StackedOptimizer.step: param group 0 now .*{message}"):
+        _one_step(model, opt, x, y, 3)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -249,6 +249,26 @@ def check_written_lr(lr: Any) -> float:
         InputError: ``lr`` is negative or not finite.
     """
     return check_nonneg("lr", read_lr(lr))
+
+
+def check_written(
+    owner: str, index: int, group: dict[str, Any], check: Callable[[dict[str, Any]], object]
+) -> None:
+    """Run ``check`` on the settings param group ``index`` (``group``) holds at a step, where
+    the user or a scheduler may have written them since the constructor checked them
+    (``hyper_lr``, betas, momentum...): one it could not step with would otherwise be used as it is (a negative
+    ``hyper_lr`` climbs the loss, a NaN one stops learning without a word) or fail deep inside
+    the step (a stack's ``beta2=1``: "math domain error").
+
+    Raises:
+        InputError, InputTypeError: ``check``'s error, naming the step and the group.
+    """
+    try:
+        check(group)
+    except (InputError, InputTypeError) as e:
+        raise type(e)(
+            f"{owner}.step: param group {index} now holds a setting it cannot step with: {e}"
+        ) from None
 
 
 def check_state_entries(owner: str, state: Any, known: Iterable[str] | None) -> None:

@@ -67,6 +67,7 @@ from hyperlab.hypergrad.guards import (
     check_state_entries,
     check_state_kind,
     check_state_tensors,
+    check_written,
     check_written_lr,
     checked_params,
     forget_unmoved,
@@ -283,13 +284,20 @@ class StackedOptimizer(Optimizer):
 
         Returns:
             The closure's loss, or None.
+
+        Raises:
+            InputError: a param group holds a setting it cannot step with, written since the
+                optimizer checked it (a negative ``lr`` or ``hyper_lr``, betas outside
+                ``[0, 1)``...), named with the group; nothing moved.
         """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        owner = type(self).__name__
+        for i, group in enumerate(self.param_groups):
             group["lr"] = check_written_lr(group["lr"])  # (a float from here on)
+            check_written(owner, i, group, self._check_written)
         refuse_sparse(self)
         grads = self._hypergrads()
         if grads is not None:
@@ -305,6 +313,12 @@ class StackedOptimizer(Optimizer):
         self.history.append(self.hyperparameters())
         self._trim_history()
         return loss
+
+    def _check_written(self, group: dict[str, Any]) -> None:
+        """Check the settings ``group`` holds at a step: none ``torch.optim`` asks for that is
+        not implemented, each in its range, a learned momentum or beta inside (0, 1)."""
+        refuse_unsupported(type(self).__name__, group)
+        self.levels[0].with_group(group).check_written(self._learn[0])
 
     def _trim_history(self) -> None:
         """Drop the oldest steps of :attr:`history` past ``history_size``."""
