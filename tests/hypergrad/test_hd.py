@@ -694,3 +694,15 @@ def test_one_global_rate_refuses_a_group_whose_hyper_setting_was_written_alone()
     lrs = opt.lrs
     _run(model, opt, x, y, 3)
     assert opt.lrs == lrs
+
+
+@pytest.mark.parametrize("cls", [SGDHD, AdamHD, StackedOptimizer])
+def test_parameters_used_up_by_another_optimizer_are_told_as_such(cls: Any) -> None:
+    """model.parameters() is a generator: given to a second optimizer it is empty, and the
+    message told the user who had passed model.parameters() to pass model.parameters()."""
+    model = torch.nn.Linear(3, 1)
+    params = model.parameters()
+    args = (["sgd", "sgd"],) if cls is StackedOptimizer else ()
+    cls(params, *args)
+    with pytest.raises(InputError, match=r"the generator it was given was empty, used up"):
+        cls(params, *args)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -349,6 +349,12 @@ def checked_params(owner: str, params: Any) -> list[Any]:
         raise InputTypeError(f"{owner} takes the parameters to train, got {short_repr(params)}")
     listed = [_listed_group(item) if isinstance(item, dict) else item for item in params]
     tensors = [p for item in listed for p in (item["params"] if isinstance(item, dict) else [item])]
+    if not tensors and isinstance(params, Iterator):
+        raise InputError(
+            f"{owner} got no parameters to train: the {type(params).__name__} it was given was "
+            "empty, used up already if it was model.parameters() given to another optimizer "
+            "(or read) before: call model.parameters() again, or keep list(model.parameters())"
+        )
     if not tensors:
         raise InputError(f"{owner} got no parameters to train: pass model.parameters()")
     if not any(p.requires_grad for p in _refuse_non_tensors(owner, tensors)):
