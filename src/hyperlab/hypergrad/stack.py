@@ -197,6 +197,13 @@ class StackedOptimizer(Optimizer):
                     "StackedOptimizer takes real parameters only; a complex one can be "
                     "trained as its real view (torch.view_as_real)"
                 )
+            if "beta2" in self._learn[0] and any(p.dtype == torch.float16 for p in group["params"]):
+                raise InputError(
+                    "StackedOptimizer: Adam's beta2 cannot be learned for float16 parameters "
+                    "(its derivative's factor, about 1e6 at the first step, overflows float16): "
+                    "keep float32 weights (torch.autocast for float16 compute), use bfloat16, or "
+                    "learn the rest, ('adam', {'learn': ['lr', 'beta1']})"
+                )
             probe = self.levels[0].with_group(group)
             probe.learn = self._learn[0]
             probe.learned()
@@ -434,8 +441,11 @@ def _base_hypergrads(
             continue
         # flat vectors: a constant number of kernels however many tensors
         g_flat = torch.cat(gs) if len(gs) > 1 else gs[0]
+        half = g_flat.dtype in (torch.float16, torch.bfloat16)  # (sums overflow float16)
+        g_flat = g_flat.float() if half else g_flat
         for n in names:
             d_flat = torch.cat(ds[n]) if len(ds[n]) > 1 else ds[n][0]
+            d_flat = d_flat.float() if half else d_flat
             dots.append(torch.dot(g_flat, d_flat).double())
             keys.append(f"{i}:{n}")
     if not dots:
