@@ -650,3 +650,59 @@ def test_flags_that_are_not_bools_are_refused() -> None:
         StackedOptimizer(params, [HyperSGD(momentum=0.9, nesterov="y")])  # type: ignore[arg-type]
     with pytest.raises(InputTypeError, match="gumbel must be True or False, got 'yes'"):
         RelaxedMLP(4, 2, gumbel="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("cls", "key", "value", "message"),
+    [
+        (AdamHD, "hyper_lr", -0.1, "group 0 now holds .*hyper_lr must be a finite number >= 0"),
+        (SGDHD, "hyper_lr", math.nan, "group 0 now holds .*hyper_lr must be a finite number"),
+        (AdamHD, "target_cosine", 2.0, r"group 0 now holds .*target_cosine must be in \[0, 1\)"),
+        (AdamHD, "betas", (0.9, 1.0), r"group 0 now holds .*beta2 must be in \[0, 1\)"),
+        (SGDNHD, "momentum", 1.0, r"group 0 now holds .*momentum must be in \[0, 1\)"),
+        (AdamHD, "maximize", True, "group 0 now holds .*maximize=True, which AdamHD does not"),
+    ],
+)
+def test_a_setting_written_into_a_group_mid_run_is_checked_at_the_step(
+    cls: Any, key: str, value: Any, message: str
+) -> None:
+    """The settings were checked by the constructor only: written since (as load_state_dict's
+    docstring tells to change one on resuming), a negative hyper_lr climbed the loss, a NaN one
+    stopped learning, a target cosine of 2 drove the rate down, all without a word."""
+    model, x, y = _problem(torch.float32)
+    opt = cls(model.parameters(), lr=0.01)
+    _run(model, opt, x, y, 3)
+    opt.param_groups[0][key] = value
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(InputError, match=message):
+        _run(model, opt, x, y, 1)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+
+
+def test_one_global_rate_refuses_a_group_whose_hyper_setting_was_written_alone() -> None:
+    """With one global rate, a hyper_lr written into one group only was applied to that group
+    alone: its rate stopped following the others' without a word."""
+    model, x, y = _problem(torch.float32)
+    params = list(model.parameters())
+    opt = AdamHD([{"params": params[:2]}, {"params": params[2:]}], lr=0.01)
+    _run(model, opt, x, y, 3)
+    opt.param_groups[1]["hyper_lr"] = 0.0
+    with pytest.raises(InputError, match=r"group 1 now holds .*same hyper_lr.*per_group=True"):
+        _run(model, opt, x, y, 1)
+    for group in opt.param_groups:  # written into every group: the learning stops
+        group["hyper_lr"] = 0.0
+    lrs = opt.lrs
+    _run(model, opt, x, y, 3)
+    assert opt.lrs == lrs
+
+
+@pytest.mark.parametrize("cls", [SGDHD, AdamHD, StackedOptimizer])
+def test_parameters_used_up_by_another_optimizer_are_told_as_such(cls: Any) -> None:
+    """model.parameters() is a generator: given to a second optimizer it is empty, and the
+    message told the user who had passed model.parameters() to pass model.parameters()."""
+    model = torch.nn.Linear(3, 1)
+    params = model.parameters()
+    args = (["sgd", "sgd"],) if cls is StackedOptimizer else ()
+    cls(params, *args)
+    with pytest.raises(InputError, match=r"the generator it was given was empty, used up"):
+        cls(params, *args)

@@ -459,3 +459,60 @@ def test_the_factory_of_stack_pickles_and_makes_the_same_optimizer() -> None:
     opt = factory(torch.nn.Linear(3, 1).parameters())
     assert isinstance(opt, StackedOptimizer) and [lv.name for lv in opt.levels] == ["adam", "sgd"]
     assert opt.levels[1].lr == 1e-5
+
+
+@pytest.mark.parametrize(
+    ("levels", "key", "value", "message"),
+    [
+        (["adam", HyperSGD(lr=1e-5)], "betas", (0.9, 1.0), r"beta2 must be in \[0, 1\)"),
+        (["adam", HyperSGD(lr=1e-5)], "betas", (1.2, 0.999), r"beta1 must be in \[0, 1\)"),
+        ([HyperSGD(momentum=0.9), HyperSGD(lr=1e-4)], "momentum", 0.0, r"momentum must be in \(0"),
+        (["adam", HyperSGD(lr=1e-5)], "eps", -1.0, "eps must be a finite number >= 0"),
+        (["adam", HyperSGD(lr=1e-5)], "amsgrad", True, "amsgrad=True, which StackedOpt"),
+    ],
+)
+def test_a_setting_written_into_a_group_mid_run_is_checked_at_the_step(
+    levels: list[Any], key: str, value: Any, message: str
+) -> None:
+    """A learned beta or momentum written at an end of (0, 1) (or past it) failed deep inside
+    the step with "math domain error" (its logit); a negative eps or an AMSGrad flag went on
+    without a word."""
+    model, x, y = _problem(torch.float32)
+    opt = StackedOptimizer(model.parameters(), levels)
+    _run(model, opt, x, y, 3)
+    opt.param_groups[0][key] = value
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(InputError, match=f"StackedOptimizer.step: param group 0 now .*{message}"):
+        _one_step(model, opt, x, y, 3)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_hypergradients_do_not_overflow(dtype: torch.dtype) -> None:
+    """The hypergradient g·D summed 200,000 products in float16 and overflowed to -inf, so the
+    rate was never moved, without a word (the hd optimizers sum in float32 already)."""
+    p = torch.nn.Parameter(torch.zeros(200_000, dtype=dtype))
+    opt = StackedOptimizer([p], [HyperSGD(lr=1e-3), HyperSGD(lr=1e-9)])
+    for _ in range(2):
+        p.grad = torch.ones_like(p)
+        opt.step()
+    assert opt.hypergrads["g0.lr"] == pytest.approx(-200_000.0)  # -g·u, u = g
+    assert opt.param_groups[0]["lr"] > 1e-3
+
+
+def test_a_float16_adam_base_is_refused_where_beta2_cannot_be_learned() -> None:
+    """β2's derivative takes a factor of about 1e6 at the first step, which float16 cannot
+    hold: the step failed inside torch ("value cannot be converted to type c10::Half without
+    overflow")."""
+    p = torch.nn.Parameter(torch.zeros(4, dtype=torch.float16))
+    with pytest.raises(InputError, match="beta2 cannot be learned for float16 parameters"):
+        StackedOptimizer([p], ["adam", HyperSGD(lr=1e-9)])
+    opt = StackedOptimizer([p], [HyperAdam(learn=["lr", "beta1"]), HyperSGD(lr=1e-9)])
+    for _ in range(3):
+        p.grad = torch.ones_like(p)
+        opt.step()
+    assert torch.isfinite(p).all() and math.isfinite(opt.hypergrads["g0.beta1"])
+    grown = StackedOptimizer([torch.nn.Parameter(torch.zeros(2))], ["adam", "sgd"])
+    with pytest.raises(InputError, match="float16"):
+        grown.add_param_group({"params": [p]})
+    assert len(grown.param_groups) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -251,6 +251,26 @@ def check_written_lr(lr: Any) -> float:
     return check_nonneg("lr", read_lr(lr))
 
 
+def check_written(
+    owner: str, index: int, group: dict[str, Any], check: Callable[[dict[str, Any]], object]
+) -> None:
+    """Run ``check`` on the settings param group ``index`` (``group``) holds at a step, where
+    the user or a scheduler may have written them since the constructor checked them
+    (``hyper_lr``, betas, momentum...): one it could not step with would otherwise be used as it is (a negative
+    ``hyper_lr`` climbs the loss, a NaN one stops learning without a word) or fail deep inside
+    the step (a stack's ``beta2=1``: "math domain error").
+
+    Raises:
+        InputError, InputTypeError: ``check``'s error, naming the step and the group.
+    """
+    try:
+        check(group)
+    except (InputError, InputTypeError) as e:
+        raise type(e)(
+            f"{owner}.step: param group {index} now holds a setting it cannot step with: {e}"
+        ) from None
+
+
 def check_state_entries(owner: str, state: Any, known: Iterable[str] | None) -> None:
     """Refuse a state whose per-parameter entries are not all ``known``: it was saved by another
     kind of optimizer whose groups look like this one's (Adamax's ``exp_inf``, NAdam's
@@ -329,6 +349,12 @@ def checked_params(owner: str, params: Any) -> list[Any]:
         raise InputTypeError(f"{owner} takes the parameters to train, got {short_repr(params)}")
     listed = [_listed_group(item) if isinstance(item, dict) else item for item in params]
     tensors = [p for item in listed for p in (item["params"] if isinstance(item, dict) else [item])]
+    if not tensors and isinstance(params, Iterator):
+        raise InputError(
+            f"{owner} got no parameters to train: the {type(params).__name__} it was given was "
+            "empty, used up already if it was model.parameters() given to another optimizer "
+            "(or read) before: call model.parameters() again, or keep list(model.parameters())"
+        )
     if not tensors:
         raise InputError(f"{owner} got no parameters to train: pass model.parameters()")
     if not any(p.requires_grad for p in _refuse_non_tensors(owner, tensors)):

@@ -86,6 +86,7 @@ from hyperlab.hypergrad.guards import (
     check_state_entries,
     check_state_kind,
     check_state_tensors,
+    check_written,
     check_written_lr,
     checked_params,
     forget_unmoved,
@@ -224,7 +225,7 @@ class HDOptimizer(Optimizer):
         optimizer's hypergradient settings. As in ``torch.optim``, the state's settings (the
         learned ``lr``, ``hyper_lr``, ``momentum``..., and ``per_group``) replace the ones this
         optimizer was made with: to change one on resuming, set it in ``param_groups`` after
-        loading. ``lr_history_size`` stays this optimizer's: a longer saved history (one saved
+        loading (the next step checks it). ``lr_history_size`` stays this optimizer's: a longer saved history (one saved
         before the history was bounded, say) keeps its latest rates. A rate of 0 loads under
         the multiplicative rule too (a scheduler drove it there, and the step takes it), though
         the constructor refuses a group given with ``lr=0``. A state this class did not save
@@ -293,13 +294,19 @@ class HDOptimizer(Optimizer):
 
         Returns:
             The closure's loss, or None.
+
+        Raises:
+            InputError: a param group holds a setting it cannot step with, written since the
+                optimizer checked it (a negative ``lr`` or ``hyper_lr``, betas outside
+                ``[0, 1)``...), named with the group; nothing moved.
         """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        for i, group in enumerate(self.param_groups):
             group["lr"] = check_written_lr(group["lr"])  # (a float from here on)
+            check_written(type(self).__name__, i, group, self._check_settings)
         refuse_sparse(self)
         self._hyper_step()
         for i, group in enumerate(self.param_groups):
@@ -323,12 +330,18 @@ class HDOptimizer(Optimizer):
                 self.lr_history_offset[i] += extra
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        refuse_unsupported(type(self).__name__, group)
+        """Check a group given to the optimizer (the constructor, ``add_param_group``, a loaded
+        state): its parameters and its settings."""
         if any(p.is_complex() for p in group["params"]):
             raise InputError(
                 f"{type(self).__name__} takes real parameters only; a complex one can be "
                 "trained as its real view (torch.view_as_real)"
             )
+        self._check_settings(group)
+
+    def _check_settings(self, group: dict[str, Any]) -> None:
+        """Check a group's settings (also at each step: they may have been written since)."""
+        refuse_unsupported(type(self).__name__, group)
         check_nonneg("lr", group["lr"])
         check_nonneg("hyper_lr", group["hyper_lr"])
         check_bool("multiplicative", group["multiplicative"])
@@ -346,7 +359,8 @@ class HDOptimizer(Optimizer):
                 if group[key] != first[key]:
                     raise InputError(
                         f"with one global rate (per_group=False) every group needs the same "
-                        f"{key}; got {group[key]!r} and {first[key]!r}"
+                        f"{key}; got {group[key]!r} and {first[key]!r} (group 0's): set it in "
+                        "every group, or learn one rate per group (per_group=True)"
                     )
 
     def _effective_grad(self, p: Tensor, group: dict[str, Any]) -> Tensor:
@@ -559,8 +573,8 @@ class SGDHD(HDOptimizer):
         )
         super().__init__(params, defaults, per_group=per_group, lr_history_size=lr_history_size)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        super()._check_group(group)
+    def _check_settings(self, group: dict[str, Any]) -> None:
+        super()._check_settings(group)
         check_unit("momentum", group["momentum"])
         group.setdefault("dampening", 0)  # (a state saved before it was kept)
 
@@ -673,8 +687,8 @@ class AdamHD(HDOptimizer):
         )
         super().__init__(params, defaults, per_group=per_group, lr_history_size=lr_history_size)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        super()._check_group(group)
+    def _check_settings(self, group: dict[str, Any]) -> None:
+        super()._check_settings(group)
         betas = group["betas"]
         if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise InputError(f"betas must be a pair (beta1, beta2), got {betas!r}")

@@ -106,11 +106,7 @@ class Level:
 
     def learned(self) -> tuple[str, ...]:
         """Check the settings; return the names the level above learns."""
-        for key, value in self.values().items():
-            if key in ("momentum", "beta1", "beta2"):
-                check_unit(key, value)
-            else:
-                check_nonneg(key, value)
+        self._check_ranges()
         if self.lr_space not in ("linear", "log"):
             raise InputError(f"lr_space must be 'linear' or 'log', got {self.lr_space!r}")
         if self.learn is None:
@@ -128,6 +124,26 @@ class Level:
             if n == "lr" and self.lr_space == "log" and value <= 0:
                 raise InputError(f"lr must be > 0 to be learned in log space, got {value!r}")
         return tuple(dict.fromkeys(self.learn))
+
+    def check_written(self, learn: Sequence[str]) -> None:
+        """Check the settings as a param group holds them at a step (a scheduler or the user
+        may have written them since): each in its range, and each learned momentum or beta
+        ``learn`` names strictly inside (0, 1), where its logit is defined."""
+        values = self._check_ranges()
+        for n in learn:
+            if self.HYPERS[n] == "logit" and not 0 < values[n] < 1:
+                raise InputError(f"{n} must be in (0, 1) to be learned, got {values[n]!r}")
+
+    def _check_ranges(self) -> dict[str, float]:
+        """The settings, each checked in its range (a momentum or beta in [0, 1), the rest
+        >= 0)."""
+        values = self.values()
+        for key, value in values.items():
+            if key in ("momentum", "beta1", "beta2"):
+                check_unit(key, value)
+            else:
+                check_nonneg(key, value)
+        return values
 
     def transform(self, name: str) -> str:
         """The coordinate transform of hyperparameter ``name``."""

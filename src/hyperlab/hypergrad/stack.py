@@ -67,6 +67,7 @@ from hyperlab.hypergrad.guards import (
     check_state_entries,
     check_state_kind,
     check_state_tensors,
+    check_written,
     check_written_lr,
     checked_params,
     forget_unmoved,
@@ -196,6 +197,13 @@ class StackedOptimizer(Optimizer):
                     "StackedOptimizer takes real parameters only; a complex one can be "
                     "trained as its real view (torch.view_as_real)"
                 )
+            if "beta2" in self._learn[0] and any(p.dtype == torch.float16 for p in group["params"]):
+                raise InputError(
+                    "StackedOptimizer: Adam's beta2 cannot be learned for float16 parameters "
+                    "(its derivative's factor, about 1e6 at the first step, overflows float16): "
+                    "keep float32 weights (torch.autocast for float16 compute), use bfloat16, or "
+                    "learn the rest, ('adam', {'learn': ['lr', 'beta1']})"
+                )
             probe = self.levels[0].with_group(group)
             probe.learn = self._learn[0]
             probe.learned()
@@ -283,13 +291,20 @@ class StackedOptimizer(Optimizer):
 
         Returns:
             The closure's loss, or None.
+
+        Raises:
+            InputError: a param group holds a setting it cannot step with, written since the
+                optimizer checked it (a negative ``lr`` or ``hyper_lr``, betas outside
+                ``[0, 1)``...), named with the group; nothing moved.
         """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        owner = type(self).__name__
+        for i, group in enumerate(self.param_groups):
             group["lr"] = check_written_lr(group["lr"])  # (a float from here on)
+            check_written(owner, i, group, self._check_written)
         refuse_sparse(self)
         grads = self._hypergrads()
         if grads is not None:
@@ -305,6 +320,12 @@ class StackedOptimizer(Optimizer):
         self.history.append(self.hyperparameters())
         self._trim_history()
         return loss
+
+    def _check_written(self, group: dict[str, Any]) -> None:
+        """Check the settings ``group`` holds at a step: none ``torch.optim`` asks for that is
+        not implemented, each in its range, a learned momentum or beta inside (0, 1)."""
+        refuse_unsupported(type(self).__name__, group)
+        self.levels[0].with_group(group).check_written(self._learn[0])
 
     def _trim_history(self) -> None:
         """Drop the oldest steps of :attr:`history` past ``history_size``."""
@@ -420,8 +441,11 @@ def _base_hypergrads(
             continue
         # flat vectors: a constant number of kernels however many tensors
         g_flat = torch.cat(gs) if len(gs) > 1 else gs[0]
+        half = g_flat.dtype in (torch.float16, torch.bfloat16)  # (sums overflow float16)
+        g_flat = g_flat.float() if half else g_flat
         for n in names:
             d_flat = torch.cat(ds[n]) if len(ds[n]) > 1 else ds[n][0]
+            d_flat = d_flat.float() if half else d_flat
             dots.append(torch.dot(g_flat, d_flat).double())
             keys.append(f"{i}:{n}")
     if not dots:
