@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from hyperlab.errors import InputError, InputTypeError, UnknownNameError
 from hyperlab.hypergrad import HyperAdam, HyperSGD, StackedOptimizer, stack
+from hyperlab.hypergrad.stack import _get_base, _set_base
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -191,7 +192,7 @@ def test_stack_hypergradient_matches_finite_differences() -> None:
     def loss_after(delta: dict[str, float]) -> tuple[float, dict[str, float]]:
         m, o = copy.deepcopy((model, opt))  # one copy, so o steps the weights of m
         for name, d in delta.items():
-            o._set_base(o.param_groups[0], name, o._get_base(o.param_groups[0], name) + d)
+            _set_base(o.param_groups[0], name, _get_base(o.param_groups[0], name) + d)
         _one_step(m, o, x, y, 5)
         xb, yb = _batch(x, y, 6)
         loss = F.cross_entropy(m(xb), yb)

@@ -170,7 +170,7 @@ class StackedOptimizer(Optimizer):
         ``"L{k}.{name}"`` for level ``k >= 1`` of the stack (level ``k`` learns level ``k-1``).
         """
         out = {
-            f"g{i}.{n}": self._get_base(group, n)
+            f"g{i}.{n}": _get_base(group, n)
             for i, group in enumerate(self.param_groups)
             for n in self._learn[0]
         }
@@ -192,18 +192,7 @@ class StackedOptimizer(Optimizer):
         try:
             group["lr"] = read_lr(group["lr"])  # the learned rate is a float
             refuse_unsupported(type(self).__name__, group)
-            if any(p.is_complex() for p in group["params"]):
-                raise InputError(
-                    "StackedOptimizer takes real parameters only; a complex one can be "
-                    "trained as its real view (torch.view_as_real)"
-                )
-            if "beta2" in self._learn[0] and any(p.dtype == torch.float16 for p in group["params"]):
-                raise InputError(
-                    "StackedOptimizer: Adam's beta2 cannot be learned for float16 parameters "
-                    "(its derivative's factor, about 1e6 at the first step, overflows float16): "
-                    "keep float32 weights (torch.autocast for float16 compute), use bfloat16, or "
-                    "learn the rest, ('adam', {'learn': ['lr', 'beta1']})"
-                )
+            _check_params(group["params"], self._learn[0])
             probe = self.levels[0].with_group(group)
             probe.learn = self._learn[0]
             probe.learned()
@@ -333,19 +322,6 @@ class StackedOptimizer(Optimizer):
         if extra > 0:
             del self.history[:extra]
 
-    def _get_base(self, group: dict[str, Any], name: str) -> float:
-        if name in ("beta1", "beta2"):
-            return float(group["betas"][name == "beta2"])
-        return float(group[name])
-
-    def _set_base(self, group: dict[str, Any], name: str, value: float) -> None:
-        if name in ("beta1", "beta2"):
-            betas = list(group["betas"])
-            betas[name == "beta2"] = value
-            group["betas"] = tuple(betas)
-        else:
-            group[name] = value
-
     def _hypergrads(self) -> list[dict[str, float]] | None:
         """``∂L(θ_t)/∂ψ`` for every learned hyperparameter, by level and slot; None at step 1."""
         if not self._learn[0] or self.hyper_state["steps"] == 0:
@@ -374,7 +350,7 @@ class StackedOptimizer(Optimizer):
                 if k == 1:
                     i, name = slot.split(":")
                     group = self.param_groups[int(i)]
-                    psi = self._get_base(group, name)
+                    psi = _get_base(group, name)
                     owner = self.levels[0]
                 else:
                     name, psi, owner = slot, values[k - 1][slot], self.levels[k - 1]
@@ -401,7 +377,7 @@ class StackedOptimizer(Optimizer):
                     new, slope = clipped, 0.0
                     self._warn_clipped(k, slot, new)
                 if k == 1:
-                    self._set_base(group, name, new)
+                    _set_base(group, name, new)
                 else:
                     values[k - 1][slot] = new
                 jac[slot] = {n: slope * d for n, d in derivs.items()}
@@ -415,6 +391,39 @@ class StackedOptimizer(Optimizer):
             clipped.add(name)
             lr = self.hyper_state["values"][k].get("lr")
             _warn_clip(name, value, f"{self.levels[k].name} hyperoptimizer", k, lr)
+
+
+def _check_params(params: list[Any], learn: Any) -> None:
+    """Refuse complex parameters, and float16 ones while Adam's beta2 is learned."""
+    if any(p.is_complex() for p in params):
+        raise InputError(
+            "StackedOptimizer takes real parameters only; a complex one can be "
+            "trained as its real view (torch.view_as_real)"
+        )
+    if "beta2" in learn and any(p.dtype == torch.float16 for p in params):
+        raise InputError(
+            "StackedOptimizer: Adam's beta2 cannot be learned for float16 parameters "
+            "(its derivative's factor, about 1e6 at the first step, overflows float16): "
+            "keep float32 weights (torch.autocast for float16 compute), use bfloat16, or "
+            "learn the rest, ('adam', {'learn': ['lr', 'beta1']})"
+        )
+
+
+def _get_base(group: dict[str, Any], name: str) -> float:
+    """The base optimizer's hyperparameter ``name`` in ``group`` (a beta from its pair)."""
+    if name in ("beta1", "beta2"):
+        return float(group["betas"][name == "beta2"])
+    return float(group[name])
+
+
+def _set_base(group: dict[str, Any], name: str, value: float) -> None:
+    """Set the base optimizer's hyperparameter ``name`` in ``group``."""
+    if name in ("beta1", "beta2"):
+        betas = list(group["betas"])
+        betas[name == "beta2"] = value
+        group["betas"] = tuple(betas)
+    else:
+        group[name] = value
 
 
 def _base_hypergrads(
