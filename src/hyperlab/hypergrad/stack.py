@@ -56,10 +56,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import (
-    InputError,
-    check_positive_int,
-)
+from hyperlab.errors import InputError, check_positive_int, user_stacklevel
 from hyperlab.hypergrad.guards import (
     MAX_LR,
     UNSUPPORTED,
@@ -74,7 +71,6 @@ from hyperlab.hypergrad.guards import (
     read_lr,
     refuse_sparse,
     refuse_unsupported,
-    user_stacklevel,
     without_derivatives,
 )
 from hyperlab.hypergrad.hd import LR_HISTORY_SIZE
