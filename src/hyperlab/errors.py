@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from traceback import FrameSummary
+    from types import FrameType
 
 
 class HyperlabError(Exception):
@@ -228,13 +229,29 @@ def user_stacklevel() -> int:
     command line (which shows the lab's warnings as ``hyperlab: warning: ...``), however deep
     the warning is raised (``hyperlab.diagnose(...)`` passes through the callable package's
     ``__call__``; a pruner's warning through Optuna's ``should_prune``; an optimizer's through
-    torch's wrappers around ``step``). The outermost frame when every one is library code."""
+    torch's wrappers around ``step``). Level 1, the line that warns, when no frame is the
+    user's: every one is library code (a thread the library started), or the only other is
+    the ``<string>`` that starts a process of ``multiprocessing`` (a worker of ``--jobs N``),
+    which is no line of the user's either."""
     import sys
 
-    frame, level = sys._getframe(1), 1
+    frame, level, inner = sys._getframe(1), 1, None
     while frame.f_back is not None and _skipped(frame.f_code.co_filename):
-        frame, level = frame.f_back, level + 1
+        frame, level, inner = frame.f_back, level + 1, frame
+    if _skipped(frame.f_code.co_filename) or _process_start(frame, inner):
+        return 1
     return level
+
+
+def _process_start(frame: FrameType, inner: FrameType | None) -> bool:
+    """Whether ``frame``, which called ``inner``, is the code ``multiprocessing`` runs to start
+    a process: a ``<string>`` with no caller, calling into ``multiprocessing``."""
+    module = "" if inner is None else str(inner.f_globals.get("__name__", ""))
+    return (
+        frame.f_back is None
+        and frame.f_code.co_filename.startswith("<")
+        and module.startswith("multiprocessing.")
+    )
 
 
 def _skipped(filename: str) -> bool:

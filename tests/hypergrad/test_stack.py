@@ -517,3 +517,18 @@ def test_a_float16_adam_base_is_refused_where_beta2_cannot_be_learned() -> None:
     with pytest.raises(InputError, match="float16"):
         grown.add_param_group({"params": [p]})
     assert len(grown.param_groups) == 1
+
+
+def test_a_model_cast_to_float16_after_its_stack_was_made_is_refused_at_the_step() -> None:
+    """``model.half()`` after the optimizer was built changes the dtype of the very parameters
+    it holds, past the constructor's check: the step failed inside torch ("value cannot be
+    converted to type c10::Half without overflow")."""
+    model = torch.nn.Linear(3, 1)
+    opt = StackedOptimizer(model.parameters(), ["adam", HyperSGD(lr=1e-9)])
+    model.half()
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(InputError, match="param group 0 holds float16 parameters now"):
+        opt.step()
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))

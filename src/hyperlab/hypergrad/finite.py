@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from hyperlab.hypergrad.guards import user_stacklevel
+from hyperlab.errors import user_stacklevel
 
 __all__ = ["FiniteStep"]
 

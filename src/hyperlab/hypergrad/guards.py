@@ -13,8 +13,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab import errors
-from hyperlab.errors import InputError, InputTypeError, check_nonneg
+from hyperlab.errors import InputError, InputTypeError, check_nonneg, user_stacklevel
 from hyperlab.hypergrad.checkpoint import check_entries, saved_kind
 
 # A learned rate is never raised above this (a runaway, e.g. under a constant gradient, would
@@ -318,14 +317,6 @@ def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]
     step = state["step"]
     state["step"] = (int(step.item()) if isinstance(step, Tensor) else step) + 1
     return state["exp_avg"], state["exp_avg_sq"], state["step"]
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the user's line: the first frame out from
-    the function that warns (level 1) whose code is neither hyperlab's nor torch's (a
-    subclass's constructor such as :class:`SGDNHD`'s, :func:`stack`'s factory, torch's
-    wrappers around ``step``)."""
-    return errors.user_stacklevel() - 1  # (less this function's own frame)
 
 
 def checked_params(owner: str, params: Any) -> list[Any]:

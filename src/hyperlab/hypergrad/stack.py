@@ -56,10 +56,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from hyperlab.errors import (
-    InputError,
-    check_positive_int,
-)
+from hyperlab.errors import InputError, check_positive_int, user_stacklevel
 from hyperlab.hypergrad.guards import (
     MAX_LR,
     UNSUPPORTED,
@@ -74,7 +71,6 @@ from hyperlab.hypergrad.guards import (
     read_lr,
     refuse_sparse,
     refuse_unsupported,
-    user_stacklevel,
     without_derivatives,
 )
 from hyperlab.hypergrad.hd import LR_HISTORY_SIZE
@@ -284,7 +280,8 @@ class StackedOptimizer(Optimizer):
         Raises:
             InputError: a param group holds a setting it cannot step with, written since the
                 optimizer checked it (a negative ``lr`` or ``hyper_lr``, betas outside
-                ``[0, 1)``...), named with the group; nothing moved.
+                ``[0, 1)``...), or float16 parameters while Adam's beta2 is learned (a
+                ``model.half()`` since), named with the group; nothing moved.
         """
         loss = None
         if closure is not None:
@@ -294,6 +291,7 @@ class StackedOptimizer(Optimizer):
         for i, group in enumerate(self.param_groups):
             group["lr"] = check_written_lr(group["lr"])  # (a float from here on)
             check_written(owner, i, group, self._check_written)
+            _refuse_half_beta2(group["params"], self._learn[0], i)
         refuse_sparse(self)
         grads = self._hypergrads()
         if grads is not None:
@@ -400,13 +398,24 @@ def _check_params(params: list[Any], learn: Any) -> None:
             "StackedOptimizer takes real parameters only; a complex one can be "
             "trained as its real view (torch.view_as_real)"
         )
-    if "beta2" in learn and any(p.dtype == torch.float16 for p in params):
-        raise InputError(
-            "StackedOptimizer: Adam's beta2 cannot be learned for float16 parameters "
-            "(its derivative's factor, about 1e6 at the first step, overflows float16): "
-            "keep float32 weights (torch.autocast for float16 compute), use bfloat16, or "
-            "learn the rest, ('adam', {'learn': ['lr', 'beta1']})"
-        )
+    _refuse_half_beta2(params, learn)
+
+
+def _refuse_half_beta2(params: list[Any], learn: Any, group: int | None = None) -> None:
+    """Refuse float16 parameters while Adam's beta2 is learned; ``group``: the index of the
+    param group they are in at a step (cast since the optimizer checked them)."""
+    if "beta2" not in learn or not any(p.dtype == torch.float16 for p in params):
+        return
+    where = "" if group is None else (
+        f".step: param group {group} holds float16 parameters now (cast after the optimizer "
+        "was made, as model.half() does)"
+    )  # fmt: skip
+    raise InputError(
+        f"StackedOptimizer{where}: Adam's beta2 cannot be learned for float16 parameters "
+        "(its derivative's factor, about 1e6 at the first step, overflows float16): "
+        "keep float32 weights (torch.autocast for float16 compute), use bfloat16, or "
+        "learn the rest, ('adam', {'learn': ['lr', 'beta1']})"
+    )
 
 
 def _get_base(group: dict[str, Any], name: str) -> float:
