@@ -17,9 +17,9 @@ did, so its runs are those of the library before the change). Measures per run: 
 (exploits of the bottom quantile; a failed member's copy is counted apart, ``failed_copies``),
 ``best`` (the best member's final validation loss) and ``worst`` (the worst member's). The
 table gives each cell's mean with a 95% bootstrap interval over seeds and the paired
-difference ``same-epoch - latest`` with the Wilcoxon signed-rank p: a difference is better or
-worse only where the interval leaves out 0 and p < 0.05 (the project's rule), otherwise
-"within noise". Only development tasks are meant to run here (``blobs-mlp``,
+difference ``same-epoch - latest`` with the Wilcoxon signed-rank p: a difference is lower or
+higher only where the interval leaves out 0 and p < 0.05 from at least 6 nonzero differences
+(the project's rule, :func:`hyperlab.lab.stats.paired_verdict`), otherwise "within noise". Only development tasks are meant to run here (``blobs-mlp``,
 ``breast-cancer-mlp``); the script refuses the target tasks ``digits-mlp`` and ``wine-mlp``.
 
 Usage:
@@ -45,7 +45,7 @@ from typing import Any
 
 import hyperlab
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import bootstrap_interval, paired_comparison, paired_interval
+from hyperlab.lab.stats import bootstrap_interval, paired_verdict
 from hyperlab.population import loop
 from hyperlab.population.members import Member
 from hyperlab.registry import TASKS
@@ -171,15 +171,14 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _difference(by: dict[tuple[str, int], dict], seeds: list[int], measure: str) -> dict:
-    """``same-epoch - latest`` of ``measure`` over ``seeds``, with its p and verdict."""
+    """``same-epoch - latest`` of ``measure`` over ``seeds``, with its p and verdict
+    (:func:`hyperlab.lab.stats.paired_verdict`'s, read as ``lower`` or ``higher``)."""
     new = [float(by[(RULES[1], s)][measure]) for s in seeds]
     old = [float(by[(RULES[0], s)][measure]) for s in seeds]
-    d = paired_interval(new, old)
-    p = paired_comparison(new, old).p_value
-    real = not d.contains_zero() and p < 0.05
-    verdict = ("lower" if d.mean < 0 else "higher") if real else "within noise"
+    v = paired_verdict(new, old)
+    verdict = {"better": "lower", "worse": "higher"}.get(v.verdict, v.verdict)
     lower = sum(a < b for a, b in zip(new, old))
-    return {**d.to_dict(), "p_value": p, "verdict": verdict, "lower_in": lower}
+    return {**v.interval.to_dict(), "p_value": v.p_value, "verdict": verdict, "lower_in": lower}
 
 
 def print_table(entries: list[dict[str, Any]]) -> None:

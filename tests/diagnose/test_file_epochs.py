@@ -273,3 +273,29 @@ def test_a_step_counter_beside_an_epoch_or_a_step_column_changes_nothing(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_curves(_write(tmp_path / "odd.csv", odd))["val_loss"] == placed["val_loss"]
+
+
+def test_wandbs_own_step_counting_its_rows_is_not_warned_of(tmp_path: Path) -> None:
+    """W&B numbers every ``wandb.log`` call in ``_step``, 0, 1, 2, ... unless given a step:
+    a run logged once an epoch (``run.history()``, or its CSV export) was warned that its rows
+    were read as epochs and told to pass ``at_epoch``, where its rows are its epochs. A ``_step``
+    with gaps (``wandb.log(..., step=global_step)``) is still warned of, as is a
+    ``global_step`` that counts the rows (one row a step)."""
+    rows = _rising()
+    train, val = [t for _, t, _ in rows], [v for *_, v in rows]
+    lines = ["_step,_runtime,train_loss,val_loss"]
+    lines += [f"{i},{3 * i},{t!r},{v!r}" for i, (_, t, v) in enumerate(rows)]
+    as_json = [{"_step": i + 1, "train_loss": t, "val_loss": v} for i, (_, t, v) in enumerate(rows)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_curves(_write(tmp_path / "wandb.csv", lines))
+        read_curves(_write(tmp_path / "wandb.json", [json.dumps(as_json)]))
+        diagnose({"_step": list(range(len(rows))), "train_loss": train, "val_loss": val})
+    with pytest.warns(UserWarning, match="the curves' '_step' is not read"):
+        diagnose({"_step": [2 * i for i in range(len(rows))], "train_loss": train, "val_loss": val})
+    with pytest.warns(UserWarning, match="the curves' 'global_step' is not read"):
+        diagnose({"global_step": list(range(len(rows))), "train_loss": train, "val_loss": val})
+    steps = ["global_step,train_loss,val_loss"]
+    steps += [f"{i},{t!r},{v!r}" for i, (_, t, v) in enumerate(rows)]
+    with pytest.warns(UserWarning, match="'global_step' column and no 'epoch' column"):
+        read_curves(_write(tmp_path / "steps.csv", steps))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from hyperlab.diagnose.loggers import (
+    counts_rows,
     logger_names,
     missing_hint,
     step_column,
@@ -44,7 +45,8 @@ def check_curves(curves: Any) -> dict[str, np.ndarray]:
             evidence then names these epochs and gives its rates per their spacing (without
             it, point ``i`` is epoch ``i + 1``; an ``epoch`` or ``step`` entry, or a step under
             another logger's name such as ``global_step`` or ``iteration``, is not read, and a
-            warning naming it says so unless it is an ``epoch`` of 1..n or 0..n-1).
+            warning naming it says so unless it is an ``epoch`` of 1..n or 0..n-1, or W&B's
+            ``_step`` counting the points so).
 
     Returns:
         ``{name: array (n_epochs,)}`` with the required curves, the optional ones present and
@@ -110,9 +112,11 @@ def _warn_unread_positions(curves: Mapping[str, Any], n: int) -> None:
     ``global_step``, ``iteration``: :func:`hyperlab.diagnose.loggers.step_column`) that says
     where each point lies, which a mapping's curves do not read (only ``at_epoch``; a file's
     columns are read by :func:`read_curves`): its points are then taken as epochs 1, 2, ..., n.
-    Epochs that are 1..n, or Keras's 0..n-1, say the same and are not warned of."""
-    for key in ("epoch", step_column(curves)):
-        values = None if key is None else curves.get(key)
+    Epochs that are 1..n, or Keras's 0..n-1, say the same and are not warned of, nor is W&B's
+    ``_step`` that counts the points (:func:`hyperlab.diagnose.loggers.counts_rows`)."""
+    step = step_column(curves)
+    for key in ("epoch",) if step is None else ("epoch", step):
+        values = curves.get(key)
         if values is None or isinstance(values, str | bytes) or not hasattr(values, "__len__"):
             continue
         try:
@@ -122,7 +126,7 @@ def _warn_unread_positions(curves: Mapping[str, Any], n: int) -> None:
         same = x.shape == (n,) and any(
             np.array_equal(x, np.arange(k, n + k, dtype=float)) for k in (0, 1)
         )
-        if key == "epoch" and same:
+        if (key == "epoch" and same) or counts_rows(key, x):
             return
         warnings.warn(
             f"the curves' {key!r} is not read: a dict or DataFrame places point i at epoch "
@@ -388,7 +392,8 @@ def read_curves(path: str | Path) -> ReadCurves:
     an epoch takes are not in the file; so is one with another logger's name for the step,
     ``global_step``, ``iteration``, ``iter``, W&B's ``_step``, ``trainer/global_step``, where it
     has neither an ``epoch`` nor a ``step`` column, see
-    :data:`hyperlab.diagnose.loggers.STEP_COUNTERS`); empty cells,
+    :data:`hyperlab.diagnose.loggers.STEP_COUNTERS`; W&B's ``_step`` that counts the rows, 0, 1,
+    2, ... as it does by default, is read without a warning); empty cells,
     ``nan`` and ``inf`` are allowed. An empty cell, or one that says ``NA`` (Keras's CSVLogger
     writes it for an epoch without validation), ``N/A``, ``null`` or ``None``, is a missing point
     (a loss measured every few epochs). Rows that share an ``epoch`` (loggers that write train

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from hyperlab.errors import InputError
 
 #: Column names of common loggers -> the curve diagnose reads (Keras's ``CSVLogger`` and
@@ -50,11 +52,14 @@ STEP_NAMES = {"train_loss_step": "train_loss", "train_acc_step": "train_metric"}
 #: Other loggers' names for the step (or iteration) a row was logged at, as :func:`_key`
 #: writes them: read like a ``step`` column where a file has neither ``step`` nor ``epoch``
 #: (its rows are then read one an epoch, with a warning; see :func:`step_column`). W&B writes
-#: its own ``_step`` on every row, PyTorch Lightning's W&B logger ``trainer/global_step``, a
-#: Hugging Face Trainer's ``train/global_step``.
+#: its own ``_step`` on every row (:data:`WANDB_STEP`), PyTorch Lightning's W&B logger
+#: ``trainer/global_step``, a Hugging Face Trainer's ``train/global_step``.
 STEP_COUNTERS = frozenset(
     {"global_step", "iteration", "iter", "_step", "trainer_global_step", "train_global_step"}
 )
+#: W&B's count of ``wandb.log`` calls, 0, 1, 2, ... a row unless the call gives a step: where it
+#: counts the rows it says nothing their order does not (:func:`counts_rows`).
+WANDB_STEP = "_step"
 #: The prefix of per-epoch names (``epoch/``, as :func:`_key` writes it).
 EPOCH_PREFIX = "epoch_"
 #: A Hugging Face Trainer's ``log_history`` names -> the curve :func:`trainer_rows` reads them as.
@@ -85,6 +90,21 @@ def step_column(names: Iterable[str]) -> str | None:
     given = [n for n in names if isinstance(n, str)]
     own = [n for n in given if _key(n) == "step"]
     return next(iter(own), None) or next((n for n in given if _key(n) in STEP_COUNTERS), None)
+
+
+def counts_rows(name: str, values: Any) -> bool:
+    """Whether the step column ``name`` is W&B's ``_step`` (:data:`WANDB_STEP`) and its
+    ``values`` number the rows 0, 1, 2, ... (or 1, 2, 3, ...): one ``wandb.log`` call a row,
+    which places the rows no otherwise than their order (a run logged once an epoch), so no
+    warning is due that the rows are read one an epoch."""
+    if _key(name) != WANDB_STEP:
+        return False
+    try:
+        x = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    n = len(x) if x.ndim == 1 else 0
+    return n > 0 and any(np.array_equal(x, np.arange(k, n + k, dtype=float)) for k in (0, 1))
 
 
 def logger_names(names: Sequence[str]) -> dict[str, str]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperlab.diagnose.loggers import step_column
+from hyperlab.diagnose.loggers import counts_rows, step_column
 from hyperlab.errors import InputError, user_stacklevel
 
 #: One row's cells by column (``None``: empty).
@@ -273,9 +273,10 @@ def _warn_steps(rows: Rows, where: str) -> None:
     """Warn when rows with no epoch carry a ``step`` (or another logger's name for it,
     :func:`hyperlab.diagnose.loggers.step_column`: metrics logged every few optimizer steps):
     each row is read as one epoch, so the epochs the diagnosis names are rows. The warning
-    names the column."""
+    names the column; W&B's ``_step`` that counts the rows is not warned of
+    (:func:`hyperlab.diagnose.loggers.counts_rows`)."""
     key = step_column(rows[0][1]) if rows else None
-    if key is None:
+    if key is None or counts_rows(key, [row.get(key) for _, row in rows]):
         return
     steps = [(i, row[key]) for i, (_, row) in enumerate(rows) if _finite(row.get(key))]
     if not steps:
