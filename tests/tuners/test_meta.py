@@ -615,3 +615,17 @@ def test_a_space_wider_than_its_pretraining_is_told_once() -> None:
         warnings.simplefilter("error")
         sampler._check_width(SpaceEncoder(wide(27)))  # once
         MetaSampler(seed=0, search_space=wide(MAX_PARAMS))  # as wide as it was trained on
+
+
+def test_a_read_only_mapping_of_distributions_is_taken_as_the_space() -> None:
+    """A mapping that is not a dict (a read-only view) is a space the samplers take, as a dict."""
+    from types import MappingProxyType
+
+    from optuna.distributions import FloatDistribution
+
+    from hyperlab.tuners import DiagnosisSampler, MetaSampler, NeuralSampler
+
+    space = MappingProxyType({"x": FloatDistribution(0.0, 1.0)})
+    assert MetaSampler(search_space=space, seed=0).search_space == {"x": space["x"]}
+    assert isinstance(NeuralSampler(search_space=space, seed=0).search_space, dict)
+    assert DiagnosisSampler(space=space, seed=0).space == {"x": space["x"]}

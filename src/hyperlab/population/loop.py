@@ -1,8 +1,9 @@
 """The population's training loop: segments, exploit and explore, checkpoints, resume.
 
 Members train in segments of ``interval`` epochs on one grid (0, interval, 2·interval, ...,
-budget). At each boundary but the last, the members in the bottom ``quantile`` (ranked by
-their latest score) copy a member of the top ``quantile`` — a deep copy of its current state:
+budget). At each boundary but the last, the members in the bottom ``quantile`` (in ``sync``
+mode ranked by their score at the boundary; see below for ``async``) copy a member of the top
+``quantile`` — a deep copy of its current state:
 weights, optimizer state, random streams and epoch — and explore new values of the mutable
 hyperparameters. A member whose segment fails (:class:`~hyperlab.errors.TrialFailure`, or a
 non-finite score) copies a good member at once and the population goes on.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,16 +25,17 @@ CAPTURE_SAMPLES = 64
 SETTLED = 12
 
 
-def check_distributions(what: str, space: Any) -> None:
-    """Refuse ``space`` unless it is ``None`` or a dict of Optuna distributions by parameter
-    name, naming ``what`` (a sampler's setting, such as ``"search_space"``).
+def check_distributions(what: str, space: Any) -> dict[str, BaseDistribution] | None:
+    """``space`` as a dict, when it is ``None`` or a mapping (a dict, a read-only view) of
+    Optuna distributions by parameter name; anything else is refused, naming ``what`` (a
+    sampler's setting, such as ``"search_space"``).
 
     Raises:
         InputTypeError: ``space`` is something else.
     """
     if space is None:
-        return
-    if not isinstance(space, dict):
+        return None
+    if not isinstance(space, Mapping):
         raise InputTypeError(f"{what} must be a dict or None, got {space!r}")
     for name, dist in space.items():
         if not isinstance(name, str) or not isinstance(dist, BaseDistribution):
@@ -42,6 +43,7 @@ def check_distributions(what: str, space: Any) -> None:
                 f"{what} must map parameter names to Optuna distributions (such as "
                 f"optuna.distributions.FloatDistribution(0, 1)), got {name!r}: {dist!r}"
             )
+    return dict(space)
 
 
 def capture_distributions(

@@ -109,7 +109,7 @@ class DiagnosisSampler(BaseSampler):
             raise InputError(f"min_step must be a number in (0, 1], got {step!r}")
         check_bool("use_model", self.use_model)
         check_seed(self.seed)
-        check_distributions("space", self.space)
+        self.space = check_distributions("space", self.space)
         if self.start is not None and not isinstance(self.start, dict):
             raise InputTypeError(f"start must be a dict of parameter values, got {self.start!r}")
 

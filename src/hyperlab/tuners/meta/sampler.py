@@ -216,7 +216,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         if self.running not in ("best", "none"):
             raise InputError(f"running must be 'best' or 'none', got {self.running!r}")
         self.transfer_studies = transfer_study_names(self.transfer_studies)
-        check_distributions("search_space", self.search_space)
+        self.search_space = check_distributions("search_space", self.search_space)
         check_seed(self.seed)
         check_bool("pruner_predictions", self.pruner_predictions)
         check_bool("pruned_last_value", self.pruned_last_value)

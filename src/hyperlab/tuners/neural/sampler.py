@@ -260,6 +260,8 @@ class NeuralSampler(LockFreePickling, BaseSampler):
     def _check_settings(self) -> None:
         if not self._checked:
             check_settings({k: v for k, v in vars(self).items() if not k.startswith("_")})
+            if self.search_space is not None:  # (a checked mapping, kept as a dict)
+                self.search_space = dict(self.search_space)
             self._checked = True
 
     def _sample_relative(
