@@ -9,12 +9,19 @@ times per cell, and read as hyperlab reads paired results:
   differences);
 - ``demo``: the demo's verdict (:func:`hyperlab.report.demo_runs.pair`), which also needs the
   paired bootstrap interval to leave out zero. It can only claim where ``compare`` claims
-  (:func:`hyperlab.report.demo_runs.verdict`), so it is run on those draws alone.
+  (:func:`hyperlab.report.demo_runs.verdict`), so it is run on those draws alone;
+- ``paired_verdict``: :func:`hyperlab.lab.stats.paired_verdict`, the rule of the benchmark
+  scripts' claims (the bootstrap interval leaves out zero, Wilcoxon p < 0.05 and 6 or more
+  nonzero differences; no rule of twice the standard error), at its defaults (10,000
+  resamples, seed 0). It can only claim where the test does, so it is run only on the draws
+  with 6 or more nonzero differences and p < 0.05 (exact: the same figure as running it on
+  every draw).
 
-A draw whose mean difference is within twice its standard error
-(:func:`hyperlab.lab.stats.mean_se`) is never called (the documented rule), so the tests are
-run only on the others: SciPy's exact signed-rank test with ties takes 0.1 to 0.7 s at 10 to
-13 pairs. ``--every`` runs them on every draw (the same table, several times slower).
+For ``compare``, a draw whose mean difference is within twice its standard error
+(:func:`hyperlab.lab.stats.mean_se`) is never called (the documented rule), so its test is
+run only on the others and on those ``paired_verdict`` needs: SciPy's exact signed-rank test
+with ties takes 0.1 to 0.7 s at 10 to 13 pairs. ``--every`` runs it on every draw (the same
+table, slower).
 
 Distributions: normal; Student's t with 2 degrees of freedom (heavy tails); lognormal with
 sigma 1.5 (skewed); accuracy on 50 examples (binomial / 50: many ties); half the pairs equal
@@ -23,7 +30,8 @@ sigma 1.5 (skewed); accuracy on 50 examples (binomial / 50: many ties); half the
 Then: how often a real shift of one standard deviation is called (normal); the family-wise
 rate of a page under the null, as the share of pages that say better or worse anywhere: a
 compare report read for one tuner against 3 others at 3 checkpoints of the same runs (the best
-of the first 20, 50 and 100 normal draws, 10 seeds), and the demo's first screen (one tuner
+of the first 20, 50 and 100 normal draws, 10 seeds), the same comparisons by
+``paired_verdict``, and the demo's first screen (one tuner
 against 3 others on 4 problems of 6 seeds, and by mean rank over all of them); and the words
 for the edge cases (no difference at all, one seed, a diverged run, fewer than 6 pairs).
 
@@ -45,7 +53,14 @@ from typing import Any
 import numpy as np
 
 from hyperlab.lab.provenance import write_result
-from hyperlab.lab.stats import mean_se, paired_comparison, paired_interval
+from hyperlab.lab.stats import (
+    MIN_TESTABLE_PAIRS,
+    PairedComparison,
+    mean_se,
+    paired_comparison,
+    paired_interval,
+    paired_verdict,
+)
 from hyperlab.report.demo_runs import overall, pair
 from hyperlab.report.demo_types import RunSummary
 
@@ -82,28 +97,48 @@ class Simulation:
     def __init__(self, rng: Rng, repeats: int, every: bool = False) -> None:
         self.rng, self.repeats, self.every = rng, repeats, every
 
-    def words(self, a: np.ndarray, b: np.ndarray) -> str:
+    def words(self, a: np.ndarray, b: np.ndarray, test: PairedComparison | None = None) -> str:
         """:func:`paired_comparison`'s verdict on ``a`` against ``b`` (minimizing); ``within
         noise`` without the test where the mean difference is within twice its standard
-        error."""
+        error. ``test``: that comparison, where already made."""
         mean, se = mean_se(a - b)
         if not self.every and not abs(mean) > 2 * se:
             return "within noise"
-        return paired_comparison(a, b).verdict
+        return (test or paired_comparison(a, b)).verdict
 
-    def demo_claims(self, a: np.ndarray, b: np.ndarray) -> tuple[bool, bool]:
+    def demo_claims(
+        self, a: np.ndarray, b: np.ndarray, test: PairedComparison | None = None
+    ) -> tuple[bool, bool]:
         """Whether compare's words and the demo's verdict say better or worse."""
-        if self.words(a, b) not in CLAIMS:
+        if self.words(a, b, test) not in CLAIMS:
             return False, False
         return True, pair(a, b, "b", "minimize").verdict in CLAIMS
 
+    def claims(self, a: np.ndarray, b: np.ndarray) -> tuple[bool, bool, bool]:
+        """Whether compare's words, the demo's verdict and :func:`paired_verdict` say better
+        or worse, with one signed-rank test of the pairs where either rule needs it."""
+        test = paired_comparison(a, b) if _testable(a, b) else None
+        return (*self.demo_claims(a, b, test), self.verdict_claims(a, b, test))
+
+    def verdict_claims(
+        self, a: np.ndarray, b: np.ndarray, test: PairedComparison | None = None
+    ) -> bool:
+        """Whether :func:`paired_verdict` says better or worse on ``a`` against ``b``; run
+        only where it can (6 or more nonzero differences, Wilcoxon p < 0.05 by ``test``, or
+        by a comparison made here)."""
+        if not _testable(a, b):
+            return False
+        if not (test or paired_comparison(a, b)).p_value < 0.05:
+            return False
+        return paired_verdict(a, b).verdict in CLAIMS
+
     def null_cell(self, draw: Draw, n: int) -> dict[str, float]:
-        """Shares of null draws of ``n`` pairs called better or worse, by compare's words and
-        by the demo's."""
-        said = [self.demo_claims(*draw(self.rng, n)) for _ in range(self.repeats)]
+        """Shares of null draws of ``n`` pairs called better or worse, by compare's words, by
+        the demo's and by :func:`paired_verdict`."""
+        said = [self.claims(*draw(self.rng, n)) for _ in range(self.repeats)]
         return {
-            "compare": sum(c for c, _ in said) / self.repeats,
-            "demo": sum(d for _, d in said) / self.repeats,
+            name: sum(s[i] for s in said) / self.repeats
+            for i, name in enumerate(("compare", "demo", "paired_verdict"))
         }
 
     def interval_alone(self, n: int) -> float:
@@ -127,21 +162,28 @@ class Simulation:
             verdicts.append(self.words((b if sd_of == "differences" else 0.0) + noise - 1.0, b))
         return {w: verdicts.count(w) / self.repeats for w in CLAIMS}
 
-    def checkpoint_page(self, seeds: int = 10) -> dict[str, float]:
+    def checkpoint_page(self, seeds: int = 10) -> dict[str, Any]:
         """One tuner against 3 others at the best of their first 20, 50 and 100 draws (the
-        same runs read at 3 checkpoints), by compare's words: the share of pages with a
-        claim, and of comparisons."""
-        pages = claims = 0
+        same runs read at 3 checkpoints), by compare's words and by :func:`paired_verdict`:
+        the share of pages with a claim, and of comparisons."""
+        said: list[list[tuple[bool, bool]]] = []
         for _ in range(self.repeats):
             best = np.minimum.accumulate(self.rng.normal(size=(4, seeds, 100)), axis=2)
-            said = [
-                self.words(best[0, :, k - 1], best[j, :, k - 1]) in CLAIMS
-                for j in (1, 2, 3)
-                for k in (20, 50, 100)
-            ]
-            pages += any(said)
-            claims += sum(said)
-        return {"page": pages / self.repeats, "comparison": claims / (9 * self.repeats)}
+            said.append(
+                [
+                    self._two_rules(best[0, :, k - 1], best[j, :, k - 1])
+                    for j in (1, 2, 3)
+                    for k in (20, 50, 100)
+                ]
+            )
+        out = _page_shares([[w for w, _ in page] for page in said])
+        out["paired_verdict"] = _page_shares([[v for _, v in page] for page in said])
+        return out
+
+    def _two_rules(self, a: np.ndarray, b: np.ndarray) -> tuple[bool, bool]:
+        """Whether compare's words and :func:`paired_verdict` say better or worse."""
+        test = paired_comparison(a, b) if _testable(a, b) else None
+        return self.words(a, b, test) in CLAIMS, self.verdict_claims(a, b, test)
 
     def _problem(self, name: str, tuners: list[str], seeds: int) -> tuple[RunSummary, bool]:
         """A problem run of lognormal regrets, and whether the demo gives the first tuner a
@@ -173,6 +215,20 @@ class Simulation:
         return {k: v / self.repeats for k, v in zip(("problem", "rank", "page"), shares)}
 
 
+def _testable(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the signed-rank test can reach p < 0.05 on ``a - b`` (6 or more nonzero)."""
+    return int(np.sum(a - b != 0)) >= MIN_TESTABLE_PAIRS
+
+
+def _page_shares(pages: list[list[bool]]) -> dict[str, float]:
+    """The share of pages with a claim, and of comparisons with one."""
+    comparisons = sum(len(p) for p in pages)
+    return {
+        "page": sum(any(p) for p in pages) / len(pages),
+        "comparison": sum(sum(p) for p in pages) / comparisons,
+    }
+
+
 EDGES: dict[str, tuple[list[float], list[float]]] = {
     "no difference at all (10 seeds)": ([0.5] * 10, [0.5] * 10),
     "one seed": ([0.1], [0.9]),
@@ -185,11 +241,13 @@ EDGES: dict[str, tuple[list[float], list[float]]] = {
 
 
 def edges() -> dict[str, dict[str, Any]]:
-    """The words for each edge case: compare's verdict and sentence, the demo's verdict."""
+    """The words for each edge case: compare's verdict and sentence, the demo's verdict and
+    :func:`paired_verdict`'s."""
     out = {}
     for name, (a, b) in EDGES.items():
         c = paired_comparison(a, b)
         out[name] = {"compare": c.verdict, "demo": pair(a, b, "b", "minimize").verdict}
+        out[name]["paired_verdict"] = paired_verdict(a, b).verdict
         out[name]["sentence"] = c.sentence
     return out
 
@@ -225,11 +283,15 @@ def report(res: dict[str, Any]) -> None:
         f"How often does hyperlab call a difference when there is none? ({r} draws a cell, "
         f"seed {res['seed']}; a true 5% reads {_pct(0.05)} ± {_pct(math.sqrt(0.0475 / r))}%)"
     )
-    print("\n% of null pairs called better or worse: compare's words / the demo's")
-    print(f"{'distribution':14}" + "".join(f"{'n=' + str(n):>12}" for n in SIZES))
+    print(
+        "\n% of null pairs called better or worse: compare's words / the demo's / "
+        "paired_verdict (the benchmarks' claims)"
+    )
+    print(f"{'distribution':14}" + "".join(f"{'n=' + str(n):>16}" for n in SIZES))
     for name, cells in res["null"].items():
         row = "".join(
-            f"{_pct(c['compare']):>6}/{_pct(c['demo'])}".rjust(12) for c in cells.values()
+            f"{_pct(c['compare'])}/{_pct(c['demo'])}/{_pct(c['paired_verdict'])}".rjust(16)
+            for c in cells.values()
         )
         print(f"{name:14}{row}")
     iv = res["interval_alone"]
@@ -249,13 +311,18 @@ def report(res: dict[str, Any]) -> None:
         f"  compare, 1 tuner vs 3 at 3 checkpoints, 10 seeds: {_pct(cp['page'])} "
         f"(each comparison {_pct(cp['comparison'])})"
     )
+    pv = cp["paired_verdict"]
+    print(
+        f"  the same by paired_verdict: {_pct(pv['page'])} "
+        f"(each comparison {_pct(pv['comparison'])})"
+    )
     print(
         f"  demo first screen, 1 tuner vs 3 on 4 problems x 6 seeds: {_pct(dp['page'])} "
         f"(on a problem {_pct(dp['problem'])}, by mean rank {_pct(dp['rank'])})"
     )
-    print("\nEdge cases: compare's verdict / the demo's")
+    print("\nEdge cases: compare's verdict / the demo's / paired_verdict's")
     for name, e in res["edges"].items():
-        print(f"  {name:34} {e['compare']} / {e['demo']}")
+        print(f"  {name:34} {e['compare']} / {e['demo']} / {e['paired_verdict']}")
 
 
 def main() -> None:
