@@ -302,6 +302,16 @@ def refuse_sparse(opt: Optimizer) -> None:
                 )
 
 
+def refuse_complex(owner: str, params: Iterable[Tensor]) -> None:
+    """Raise if one of ``params`` is complex (the rules compare real gradients), naming
+    ``owner`` and the way to train it (its real view)."""
+    if any(p.is_complex() for p in params):
+        raise InputError(
+            f"{owner} takes real parameters only; a complex one can be trained as its real view "
+            "(torch.view_as_real)"
+        )
+
+
 def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]:
     """Adam's moment buffers of ``p`` (made at its first step) and its step count, advanced by 1.
 

@@ -91,6 +91,7 @@ from hyperlab.hypergrad.guards import (
     checked_params,
     forget_unmoved,
     read_lr,
+    refuse_complex,
     refuse_sparse,
     refuse_unsupported,
     short_repr,
@@ -332,11 +333,7 @@ class HDOptimizer(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         """Check a group given to the optimizer (the constructor, ``add_param_group``, a loaded
         state): its parameters and its settings."""
-        if any(p.is_complex() for p in group["params"]):
-            raise InputError(
-                f"{type(self).__name__} takes real parameters only; a complex one can be "
-                "trained as its real view (torch.view_as_real)"
-            )
+        refuse_complex(type(self).__name__, group["params"])
         self._check_settings(group)
 
     def _check_settings(self, group: dict[str, Any]) -> None:
