@@ -204,17 +204,32 @@ class Registry(Generic[T]):
         except HyperlabError:  # a name the resolver understands but cannot load
             return False
 
-    def _find(self, name: str) -> tuple[Entry[T], str | None] | None:
+    def _registered(self, name: str) -> tuple[Entry[T], str | None] | None:
+        """The entry ``name`` names and, for a family, the rest of the name (no resolver)."""
         _load_builtins()
         if name in self._entries and not self._entries[name].family:
             return self._entries[name], None
         for entry in self._entries.values():
             if entry.family and name.startswith(entry.name) and len(name) > len(entry.name):
                 return entry, name[len(entry.name) :]
+        return None
+
+    def _find(self, name: str) -> tuple[Entry[T], str | None] | None:
+        found = self._registered(name)
+        if found is not None:
+            return found
         resolved = self._resolver(name) if self._resolver is not None else None
         if resolved is not None:
             return Entry(resolved[0], resolved[1], "", family=False), None
         return None
+
+    def builders(self, name: str) -> list[Any]:
+        """What builds ``name``, without building it: the factory of a registered name (a
+        family's for one of its names), then what that forwards to (a partial's function,
+        ``forwards_to``); empty for any other name (the resolver, which may load a user's
+        code, is not asked)."""
+        found = self._registered(name) if isinstance(name, str) else None
+        return _signature_sources(found[0].factory) if found is not None else []
 
     def canonical(self, name: str) -> str:
         """``name`` as a run records it (a resolved name may be rewritten, e.g. a file's path

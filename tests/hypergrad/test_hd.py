@@ -706,3 +706,49 @@ def test_parameters_used_up_by_another_optimizer_are_told_as_such(cls: Any) -> N
     cls(params, *args)
     with pytest.raises(InputError, match=r"the generator it was given was empty, used up"):
         cls(params, *args)
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda p: AdamHD(p, amsgrad=True), "AdamHD: amsgrad=True (a torch.optim.Adam option)"),
+        (lambda p: AdamHD(p, maximize=True), "AdamHD: maximize=True (a torch.optim.Adam option)"),
+        (lambda p: AdamHD(p, fused=True), "AdamHD: fused=True (a torch.optim.Adam option)"),
+        (lambda p: AdamHD(p, capturable=True), "AdamHD: capturable=True"),
+        (lambda p: AdamHD(p, decoupled_weight_decay=True), "decoupled_weight_decay=True"),
+        (lambda p: SGDHD(p, maximize=True), "SGDHD: maximize=True (a torch.optim.SGD option)"),
+        (lambda p: SGDHD(p, dampening=0.5), "SGDHD: dampening=0.5 (a torch.optim.SGD option)"),
+        (lambda p: SGDHD(p, foreach=True), "SGDHD: foreach=True"),
+        (lambda p: SGDHD(p, differentiable=True), "SGDHD: differentiable=True"),
+        (lambda p: SGDNHD(p, nesterov=False), "SGDNHD: nesterov=False"),
+    ],
+)
+def test_torch_optim_keywords_they_lack_are_refused_by_name(make: Any, said: str) -> None:
+    """Python's bare TypeError named no reason (unexpected keyword argument)."""
+    with pytest.raises(InputError) as info:
+        make([torch.zeros(2, requires_grad=True)])
+    assert said in str(info.value)
+    assert "is not supported by the hypergradient optimizer" in str(info.value)
+
+
+def test_torch_optim_keywords_at_their_defaults_change_nothing() -> None:
+    """Given as torch.optim's defaults, they ask for what the optimizers do: the same steps as
+    without them; a keyword of neither is Python's TypeError still."""
+    torch.manual_seed(0)
+    w = torch.randn(4)
+    runs = []
+    for options in ({}, {"amsgrad": False, "maximize": False, "foreach": None, "fused": False}):
+        p = w.clone().requires_grad_(True)
+        opt = AdamHD([p], lr=0.01, capturable=False, differentiable=False, **options)
+        for _ in range(3):
+            opt.zero_grad()
+            (p**2).sum().backward()
+            opt.step()
+        runs.append(p.detach().clone())
+    assert torch.equal(runs[0], runs[1])
+    SGDHD([torch.zeros(2, requires_grad=True)], dampening=0, foreach=False, fused=None)
+    SGDNHD([torch.zeros(2, requires_grad=True)], nesterov=True)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'amsgrad'"):
+        SGDHD([torch.zeros(2, requires_grad=True)], amsgrad=True)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'gamma'"):
+        AdamHD([torch.zeros(2, requires_grad=True)], gamma=0.5)

@@ -532,3 +532,24 @@ def test_a_model_cast_to_float16_after_its_stack_was_made_is_refused_at_the_step
     with pytest.raises(InputError, match="param group 0 holds float16 parameters now"):
         opt.step()
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+
+
+def test_the_optimizers_refuse_complex_parameters_with_the_one_guard() -> None:
+    """AdamHD, SGDHD and a stack say what guards.refuse_complex says, each naming itself."""
+    from hyperlab.hypergrad import SGDHD, AdamHD, HyperSGD, StackedOptimizer
+    from hyperlab.hypergrad.guards import refuse_complex
+
+    z = torch.zeros(2, dtype=torch.complex64, requires_grad=True)
+    made = {
+        "AdamHD": lambda: AdamHD([z]),
+        "SGDHD": lambda: SGDHD([z]),
+        "StackedOptimizer": lambda: StackedOptimizer([z], [HyperSGD(), HyperSGD(lr=1e-3)]),
+    }
+    for owner, make in made.items():
+        with pytest.raises(InputError) as said:
+            make()
+        with pytest.raises(InputError) as guard:
+            refuse_complex(owner, [z])
+        assert str(said.value) == str(guard.value)
+        assert str(guard.value).startswith(f"{owner} takes real parameters only")
+    refuse_complex("AdamHD", [torch.zeros(2)])  # a real one passes

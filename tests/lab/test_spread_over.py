@@ -92,3 +92,28 @@ def test_a_task_whose_spread_is_neither_folds_nor_seeds_is_refused_by_name() -> 
     task.spread_over = "bootstraps"
     with pytest.raises(InputError, match="spread_over of task 'branin' must be 'folds' or 'se"):
         task.check()
+
+
+def test_a_table_study_run_before_the_attribute_reads_its_tasks_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A study of a table task that recorded no spread (run before it was) was read as over
+    folds: the report said "CV standard error". Its task's class says seeds, read from the
+    registered name without building the task (the table package is never asked)."""
+    from hyperlab.lab.results import spread_over
+    from hyperlab.lab.runspec import RunSpec
+    from hyperlab.report.study import study_report_records
+    from hyperlab.tasks import tables
+
+    def untouched() -> None:
+        raise AssertionError("the table package was asked")
+
+    monkeypatch.setattr(tables, "_package", untouched)
+    old = _study(None)
+    assert spread_over(old) == "folds" and spread_over(old, "nb201-cifar10") == "seeds"
+    assert spread_over(old, "hpobench-credit_g") == spread_over(old, "hpolib-x") == "seeds"
+    assert spread_over(old, "wine-mlp") == spread_over(old, "no_such.py:Task") == "folds"
+    assert spread_over(_study("folds"), "nb201-cifar10") == "folds"  # what the run recorded
+    spec = RunSpec("tune", "nb201-cifar10", ["random"], ["none"], [0], 8, "sqlite://")
+    assert study_report_records(old, spec=spec).spread_over == "seeds"
+    assert study_report_records(old).spread_over == "folds"

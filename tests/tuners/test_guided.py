@@ -336,3 +336,41 @@ def test_a_warning_about_the_curves_is_told_once_for_the_study() -> None:
     told = [str(w.message) for w in caught if "as errors do" in str(w.message)]
     assert len(told) == 1 and told[0].startswith("trial 0's curves: train_metric 0.")
     assert "tells this once" in told[0]
+
+
+def test_a_start_outside_a_given_space_is_refused_when_built() -> None:
+    with pytest.raises(HyperlabError) as info:
+        DiagnosisSampler(seed=0, space=SPACE, start={"lr": 1e-3, "units": 64})
+    assert "start names 'units', not in the search space" in str(info.value)
+    assert "'dropout', 'lr', 'n_layers', 'optimizer', 'weight_decay'" in str(info.value)
+
+
+def test_a_task_default_outside_a_narrower_space_is_left_out() -> None:
+    from hyperlab.tasks.mlp import SklearnMLPTask
+
+    lr = {"lr": FloatDistribution(1e-4, 1.0, log=True)}
+    sampler = TUNERS.create("diagnosis", seed=0, task=SklearnMLPTask("wine"), space=lr)
+    assert sampler.start == {"lr": 1e-3}
+
+
+def test_a_start_unknown_or_out_of_range_is_warned_of_once() -> None:
+    """Without a space, the first trial read each value alone (the bad ones drawn at random, a
+    choice that is none no longer raising); the trials that read the space told the unknown
+    name once, and each bad value once, naming its range."""
+    start = {"lr": 5.0, "optimizer": "rmsprop", "units": 64, "dropout": 0.1}
+    sampler = DiagnosisSampler(seed=0, start=start)
+    with pytest.warns(UserWarning) as caught:
+        study = _run(sampler, 4)
+    told = [str(w.message) for w in caught if "start" in str(w.message)]
+    assert len(study.trials) == 4 and study.trials[0].params["dropout"] == 0.1
+    assert told == [
+        "the diagnosis tuner's start 'lr': value 5.0 is outside its range [1e-05, 1.0]: drawn "
+        "at random",
+        "the diagnosis tuner's start 'optimizer': value 'rmsprop' is not one of its choices "
+        "['adam', 'sgd']: drawn at random",
+        "the diagnosis tuner's start names 'units', no parameter of the search space (its "
+        "parameters: 'dropout', 'lr', 'n_layers', 'optimizer', 'weight_decay'): left out",
+    ]
+    given = DiagnosisSampler(seed=0, space=SPACE, start={"lr": 5.0})
+    with pytest.warns(UserWarning, match=r"start 'lr': value 5.0 is outside its range \[1e-05, "):
+        _run(given, 2)

@@ -29,6 +29,30 @@ UNSUPPORTED: dict[str, tuple[Any, str]] = {
     "maximize": (False, "to maximize, descend the negated objective"),
     "dampening": (0, "momentum here is undampened"),
 }
+# The keyword arguments of torch.optim's SGD and Adam that the hypergradient optimizers
+# lack, with the values that mean what they do anyway (torch's defaults) and why others are
+# not supported.
+TORCH_KEYWORDS: dict[str, tuple[tuple[Any, ...], str]] = {
+    **{key: ((honoured,), why) for key, (honoured, why) in UNSUPPORTED.items()},
+    "foreach": ((None, False), "it steps tensor by tensor"),
+    "fused": ((None, False), "it steps tensor by tensor"),
+    "capturable": ((False,), "its learned rate is a Python number, which no CUDA graph captures"),
+    "differentiable": ((False,), "its step runs without autograd"),
+    "nesterov": ((True,), "SGDNHD is always Nesterov; SGDHD takes nesterov"),
+}
+#: The keywords of ``torch.optim.SGD`` and ``torch.optim.Adam`` that SGDHD and AdamHD lack.
+SGD_KEYWORDS = ("dampening", "maximize", "foreach", "differentiable", "fused")
+ADAM_KEYWORDS = (
+    "amsgrad",
+    "foreach",
+    "maximize",
+    "capturable",
+    "differentiable",
+    "fused",
+    "decoupled_weight_decay",
+)
+
+
 # The per-parameter state entries of torch.optim's SGD and Adam plus the derivatives these
 # optimizers and the stacks store (each loads the other's state: the other's go unread).
 _DERIVATIVES = ("hd_dir", "d_lr", "d_momentum", "d_beta1", "d_beta2")
@@ -204,6 +228,36 @@ def refuse_unsupported(owner: str, group: Any, where: str = "a param group") -> 
             )
 
 
+def refuse_torch_keywords(
+    owner: str, counterpart: str, options: Mapping[str, Any], known: Iterable[str]
+) -> None:
+    """Refuse the keyword arguments ``options`` that ``owner`` took as its ``torch.optim``
+    ``counterpart`` takes them (``known``: those ``owner`` lacks) unless they ask for what
+    ``owner`` does anyway (``amsgrad=False``, ``foreach=None``).
+
+    Raises:
+        TypeError: A keyword that is not one of ``known``, as Python words it.
+        InputError: naming the option and its value, and why it is not supported.
+    """
+    known = tuple(known)
+    for key, value in options.items():
+        if key not in known:
+            raise TypeError(f"{owner}.__init__() got an unexpected keyword argument {key!r}")
+        honoured, why = TORCH_KEYWORDS[key]
+        if not any(_means(value, h) for h in honoured):
+            raise InputError(
+                f"{owner}: {key}={value!r:.60} (a torch.optim.{counterpart} option) is "
+                f"not supported by the hypergradient optimizer: {why}"
+            )
+
+
+def _means(value: Any, honoured: Any) -> bool:
+    """Whether ``value`` asks for ``honoured`` (a flag is itself only; 0 is any zero number)."""
+    if honoured is None or isinstance(honoured, bool):
+        return value is honoured
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == honoured
+
+
 def forget_unmoved(opt: Optimizer, group: dict[str, Any], keys: Iterable[str]) -> None:
     """Drop the stored derivatives ``keys`` of the group's parameters that have no gradient
     (a frozen layer, a branch the forward skipped): this step leaves them where they are, so
@@ -300,6 +354,16 @@ def refuse_sparse(opt: Optimizer) -> None:
                     f"{i} ({tuple(p.shape)}) has a sparse one, e.g. from "
                     "nn.Embedding(sparse=True): use sparse=False"
                 )
+
+
+def refuse_complex(owner: str, params: Iterable[Tensor]) -> None:
+    """Raise if one of ``params`` is complex (the rules compare real gradients), naming
+    ``owner`` and the way to train it (its real view)."""
+    if any(p.is_complex() for p in params):
+        raise InputError(
+            f"{owner} takes real parameters only; a complex one can be trained as its real view "
+            "(torch.view_as_real)"
+        )
 
 
 def adam_moments(p: Tensor, state: dict[str, Any]) -> tuple[Tensor, Tensor, int]:

@@ -76,8 +76,10 @@ from hyperlab.errors import (
     check_unit,
 )
 from hyperlab.hypergrad.guards import (
+    ADAM_KEYWORDS,
     ADAM_STATE,
     MAX_LR,
+    SGD_KEYWORDS,
     SGD_STATE,
     UNSUPPORTED,
     adam_moments,
@@ -91,7 +93,9 @@ from hyperlab.hypergrad.guards import (
     checked_params,
     forget_unmoved,
     read_lr,
+    refuse_complex,
     refuse_sparse,
+    refuse_torch_keywords,
     refuse_unsupported,
     short_repr,
     without_derivatives,
@@ -332,11 +336,7 @@ class HDOptimizer(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         """Check a group given to the optimizer (the constructor, ``add_param_group``, a loaded
         state): its parameters and its settings."""
-        if any(p.is_complex() for p in group["params"]):
-            raise InputError(
-                f"{type(self).__name__} takes real parameters only; a complex one can be "
-                "trained as its real view (torch.view_as_real)"
-            )
+        refuse_complex(type(self).__name__, group["params"])
         self._check_settings(group)
 
     def _check_settings(self, group: dict[str, Any]) -> None:
@@ -537,6 +537,9 @@ class SGDHD(HDOptimizer):
         per_group: One learned rate per param group instead of one global rate.
         lr_history_size: How many of the latest rates :attr:`~HDOptimizer.lr_history` keeps
             per group (default :data:`LR_HISTORY_SIZE`; ``None``: every step's).
+        **torch_options: ``torch.optim.SGD``'s other keywords (``dampening``, ``maximize``,
+            ``foreach``, ``differentiable``, ``fused``), only at their defaults: another value
+            is refused (:data:`~hyperlab.hypergrad.guards.TORCH_KEYWORDS`).
     """
 
     STATE_KEYS = SGD_STATE
@@ -555,7 +558,9 @@ class SGDHD(HDOptimizer):
         target_cosine: float = 0.0,
         per_group: bool = False,
         lr_history_size: int | None = LR_HISTORY_SIZE,
+        **torch_options: Any,
     ) -> None:
+        refuse_torch_keywords(type(self).__name__, "SGD", torch_options, SGD_KEYWORDS)
         check_unit("momentum", momentum)
         check_bool("nesterov", nesterov)
         if nesterov and momentum == 0:
@@ -604,8 +609,9 @@ class SGDHD(HDOptimizer):
 class SGDNHD(SGDHD):
     """SGD with Nesterov momentum (default 0.9) and a hypergradient-learned rate (SGDN-HD).
 
-    Same arguments as :class:`SGDHD` with ``nesterov=True``; the direction ``u`` is the
-    Nesterov update ``g + μ·buf``, as in Baydin et al. 2018, Algorithm 3.
+    Same arguments as :class:`SGDHD` with ``nesterov=True`` (given, it can only be ``True``);
+    the direction ``u`` is the Nesterov update ``g + μ·buf``, as in Baydin et al. 2018,
+    Algorithm 3.
     """
 
     def __init__(
@@ -621,7 +627,10 @@ class SGDNHD(SGDHD):
         target_cosine: float = 0.0,
         per_group: bool = False,
         lr_history_size: int | None = LR_HISTORY_SIZE,
+        **torch_options: Any,
     ) -> None:
+        keywords = ("nesterov", *SGD_KEYWORDS)
+        refuse_torch_keywords(type(self).__name__, "SGD", torch_options, keywords)
         super().__init__(
             params,
             lr=lr,
@@ -656,6 +665,10 @@ class AdamHD(HDOptimizer):
         per_group: One learned rate per param group.
         lr_history_size: How many of the latest rates :attr:`~HDOptimizer.lr_history` keeps
             per group (default :data:`LR_HISTORY_SIZE`; ``None``: every step's).
+        **torch_options: ``torch.optim.Adam``'s other keywords (``amsgrad``, ``maximize``,
+            ``foreach``, ``capturable``, ``differentiable``, ``fused``,
+            ``decoupled_weight_decay``), only at their defaults: another value is refused
+            (:data:`~hyperlab.hypergrad.guards.TORCH_KEYWORDS`).
     """
 
     STATE_KEYS = ADAM_STATE
@@ -674,7 +687,9 @@ class AdamHD(HDOptimizer):
         target_cosine: float = 0.0,
         per_group: bool = False,
         lr_history_size: int | None = LR_HISTORY_SIZE,
+        **torch_options: Any,
     ) -> None:
+        refuse_torch_keywords(type(self).__name__, "Adam", torch_options, ADAM_KEYWORDS)
         defaults = dict(
             lr=lr,
             betas=betas,

@@ -69,6 +69,7 @@ from hyperlab.hypergrad.guards import (
     checked_params,
     forget_unmoved,
     read_lr,
+    refuse_complex,
     refuse_sparse,
     refuse_unsupported,
     without_derivatives,
@@ -393,11 +394,7 @@ class StackedOptimizer(Optimizer):
 
 def _check_params(params: list[Any], learn: Any) -> None:
     """Refuse complex parameters, and float16 ones while Adam's beta2 is learned."""
-    if any(p.is_complex() for p in params):
-        raise InputError(
-            "StackedOptimizer takes real parameters only; a complex one can be "
-            "trained as its real view (torch.view_as_real)"
-        )
+    refuse_complex("StackedOptimizer", params)
     _refuse_half_beta2(params, learn)
 
 

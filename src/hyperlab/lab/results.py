@@ -79,10 +79,22 @@ _SE_WORDS = {
 }
 
 
-def spread_over(study: optuna.Study) -> str:
+def spread_over(study: optuna.Study, task: str | None = None) -> str:
     """What ``study``'s trials' ``std_err`` and ``fold_values`` are over: ``"folds"`` or
-    ``"seeds"`` (:data:`SPREAD_ATTR`; folds when it is missing or not one of these)."""
+    ``"seeds"`` (:data:`SPREAD_ATTR`). A study without it (run before it was recorded) reads
+    the class attribute of the registered task named ``task``, when the name shows its class
+    without building the task (:meth:`~hyperlab.registry.Registry.builders`: nothing is
+    loaded); folds otherwise, and when the attribute is not one of these."""
     over = study.user_attrs.get(SPREAD_ATTR)
+    if over is None and task is not None:
+        over = next(
+            (
+                b.spread_over
+                for b in TASKS.builders(task)
+                if isinstance(b, type) and issubclass(b, Task)
+            ),
+            None,
+        )
     return over if over in SPREADS else FOLDS
 
 

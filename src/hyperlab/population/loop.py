@@ -6,7 +6,9 @@ mode ranked by their score at the boundary; see below for ``async``) copy a memb
 ``quantile`` — a deep copy of its current state:
 weights, optimizer state, random streams and epoch — and explore new values of the mutable
 hyperparameters. A member whose segment fails (:class:`~hyperlab.errors.TrialFailure`, or a
-non-finite score) copies a good member at once and the population goes on.
+non-finite score) copies a good member at once and the population goes on (in ``async`` mode
+one of those at the segment's start or beyond, ranked by their scores there, fresh copies
+left out while others stand there: :func:`recovery_donors`).
 
 ``sync`` waits for every member to finish the segment (a generation) before anyone exploits;
 ``async`` runs one member's segment at a time — the member furthest behind, ties drawn at
@@ -369,15 +371,14 @@ class PopulationRun:
             self._explore([m])
 
     def _recover(self, m: Member, start: int, reason: str) -> None:
-        """Async: a failed member copies a good member at least as far as the segment's start,
-        or restarts from a fresh model when there is none."""
+        """Async: a failed member copies a good member at least as far as the segment's start
+        (:func:`recovery_donors`), or restarts from a fresh model when there is none."""
         self.failures_in_a_row += 1
         if self.failures_in_a_row >= self.settings.population:
             raise PopulationFailure(_stopped(self.members, self.failures_in_a_row))
-        others = [x for x in self.members if x is not m and x.epoch >= start]
-        ranked = self._ranked(others)
-        if ranked:
-            self._exploit(m, ranked[: max(self._quantile(), 1)], f"failed: {reason}")
+        donors = recovery_donors(self.members, m, start, self._quantile(), self.sign)
+        if donors:
+            self._exploit(m, donors, f"failed: {reason}")
             self._explore([m])
             return
         encoder = SpaceEncoder(self.space)
@@ -404,6 +405,24 @@ def async_donors(members: list[Member], m: Member, quantile: float, sign: float)
     ranked = sorted(peers, key=lambda x: (sign * x.values[e - 1], x.index))
     k = quantile_size(quantile, len(ranked))
     return ranked[:k] if k and m in ranked[len(ranked) - k :] else []
+
+
+def recovery_donors(
+    members: list[Member], m: Member, start: int, k: int, sign: float
+) -> list[Member]:
+    """Whom ``m``, whose ``async`` segment from epoch ``start`` failed, may copy: the best
+    ``max(k, 1)`` of the other members that stand at ``start`` or beyond, fresh copies
+    (:attr:`Member.untested`) left out while any other stands there. They are ranked by their
+    scores at ``start`` where they all have one (``start`` > 0: like with like, as
+    :func:`async_donors`), else by their latest scores (``sign`` 1: lower is better)."""
+    others = [x for x in members if x is not m and x.epoch >= start]
+    tested = [x for x in others if not x.untested] or others
+    if start > 0 and all(len(x.values) >= start for x in tested):
+        ranked = sorted(tested, key=lambda x: (sign * x.values[start - 1], x.index))
+    else:
+        scored = [x for x in tested if x.value is not None]
+        ranked = sorted(scored, key=lambda x: (sign * float(x.value or 0.0), x.index))
+    return ranked[: max(k, 1)]
 
 
 def progress(members: list[Member], budget: int) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def study_report_records(
         counts=state_counts(study),
         epochs=used_epochs(history),
         pruned=[pruned_of("", None, t) for t in trials if t.state == TrialState.PRUNED],
-        spread_over=spread_over(study),
+        spread_over=spread_over(study, spec.task if spec is not None else None),
     )
 
 

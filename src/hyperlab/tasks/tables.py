@@ -397,6 +397,7 @@ def _factory(prefix: str) -> Any:
         return TableTask(prefix, dataset)
 
     make.__name__ = f"make_{prefix}"
+    make.forwards_to = TableTask  # type: ignore[attr-defined]  # (its class: TASKS.builders)
     return make
 
 

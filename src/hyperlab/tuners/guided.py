@@ -30,6 +30,12 @@ failed: without a failure, the start stays the configuration to move until a tri
 space is read from the complete trials, a numeric parameter whose range differs between them
 over the union of their ranges (:mod:`hyperlab.tuners.merged_space`).
 
+A ``start`` that names a parameter outside a given space is refused when the sampler is built;
+without a given space, the first trial that reads the space warns once of the start's names
+that no finished trial has. A start value outside its range (or not one of its choices) is
+warned of once per parameter, where it is first read: the start then holds the nearest bound
+(the first choice), and a trial that samples the parameter alone draws it at random.
+
 The whole state is recomputed from the study's trials, so the sampler is deterministic per seed,
 pickles, and survives failed and pruned trials.
 """
@@ -101,6 +107,7 @@ class DiagnosisSampler(BaseSampler):
         self._cache: dict[tuple[int, int], list[Advice]] = {}
         self._warned_blind = False  # a trial without curves, told once
         self._told: set[tuple[type[Warning], str]] = set()  # diagnose's warnings, each kind once
+        self._told_start: set[str] = set()  # the start's names warned of ("" : unknown names)
 
     def _check_settings(self) -> None:
         """Refuse a setting of the wrong type or out of range, by name."""
@@ -112,6 +119,12 @@ class DiagnosisSampler(BaseSampler):
         self.space = check_distributions("space", self.space)
         if self.start is not None and not isinstance(self.start, dict):
             raise InputTypeError(f"start must be a dict of parameter values, got {self.start!r}")
+        unknown = sorted(set(self.start or ()) - set(self.space or ()), key=str)
+        if self.space is not None and unknown:
+            raise InputError(
+                f"start names {', '.join(map(repr, unknown))}, not in the search space; its "
+                f"parameters: {', '.join(map(repr, sorted(self.space or ())))}"
+            )
 
     def reseed_rng(self) -> None:
         self._random.reseed_rng()
@@ -138,6 +151,7 @@ class DiagnosisSampler(BaseSampler):
         history = [
             t for t in study.get_trials(deepcopy=False, states=_DONE) if t.number < trial.number
         ]
+        self._check_start(search_space, history)
         return self._next(history, trial.number, search_space, study_sign(study))
 
     def sample_independent(
@@ -149,10 +163,41 @@ class DiagnosisSampler(BaseSampler):
     ) -> Any:
         if self.start is not None and param_name in self.start:
             value = self.start[param_name]
-            inside = param_distribution._contains(param_distribution.to_internal_repr(value))
-            if inside and not _failed_with(study, param_name, value):
+            why = _outside(value, param_distribution)
+            if why is not None:
+                self._tell_start(param_name, f"{param_name!r}: {why}: drawn at random")
+            elif param_distribution._contains(
+                param_distribution.to_internal_repr(value)
+            ) and not _failed_with(study, param_name, value):
                 return value
         return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    # -- the start ----------------------------------------------------------------------------
+
+    def _check_start(self, space: dict[str, BaseDistribution], history: list[FrozenTrial]) -> None:
+        """Warn of the start's names no finished trial has, and of its values out of ``space``."""
+        if not self.start or not space:
+            return
+        known = set(space).union(*(t.params for t in history))
+        unknown = sorted(set(self.start) - known, key=str)
+        if unknown:
+            self._tell_start(
+                "",
+                f"names {', '.join(map(repr, unknown))}, no parameter of the search space "
+                f"(its parameters: {', '.join(map(repr, sorted(known)))}): left out",
+            )
+        for name, value in self.start.items():
+            why = _outside(value, space[name]) if name in space else None
+            if why is not None:
+                self._tell_start(
+                    name, f"{name!r}: {why}: it starts at {_clip(value, space[name])!r}"
+                )
+
+    def _tell_start(self, key: str, text: str) -> None:
+        """Warn once per ``key`` of what the start gives (``text``)."""
+        if key not in self._told_start:
+            self._told_start.add(key)
+            warnings.warn(f"the diagnosis tuner's start {text}", UserWarning, stacklevel=4)
 
     # -- the algorithm ------------------------------------------------------------------------
 
@@ -326,6 +371,19 @@ def _param_for(knob: str, space: dict[str, BaseDistribution]) -> str | None:
     return next((k for k in ALIASES[knob] if k in space), None)
 
 
+def _outside(value: Any, dist: BaseDistribution) -> str | None:
+    """Why the start's ``value`` lies outside ``dist`` (naming its range), or ``None``."""
+    if isinstance(dist, CategoricalDistribution):
+        if value in dist.choices:
+            return None
+        return f"value {value!r} is not one of its choices {list(dist.choices)}"
+    if isinstance(dist, IntDistribution | FloatDistribution) and not (
+        dist.low <= value <= dist.high
+    ):
+        return f"value {value!r} is outside its range [{dist.low}, {dist.high}]"
+    return None
+
+
 def _clip(value: Any, dist: BaseDistribution) -> Any:
     if isinstance(dist, CategoricalDistribution):
         return value if value in dist.choices else dist.choices[0]
@@ -399,10 +457,10 @@ def diagnosis(
     **options: Any,
 ) -> DiagnosisSampler:
     start = options.pop("start", None)
-    if start is None and task is not None:
-        start = task.default_config()
     if space is None and task is not None:
         space = task.distributions()
+    if start is None and task is not None:  # the task's choice: of its space alone
+        start = {k: v for k, v in task.default_config().items() if space is None or k in space}
     return DiagnosisSampler(seed=seed, space=space, start=start, **options)
 
 
