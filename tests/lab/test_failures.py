@@ -1318,3 +1318,51 @@ def _stopped_by(tmp_path: Path, odd: str, own: bool) -> str:
             runs_dir=tmp_path, name="s", progress=False,
         )  # fmt: skip
     return str(info.value)
+
+
+def test_a_trial_cut_off_by_an_outage_longer_than_its_repeats_is_queued_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A database down for longer than a trial's repeated writes (about 30 s) failed the trial
+    as the task's own failure, with Optuna's reason (``invalid data in the commit, e.g.
+    exceeding max length``), and the sampler's choice was never run again."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.trial_kinds import failed_trials
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
+    outage = {"left": 0}
+    real = RDBStorage.set_trial_intermediate_value
+
+    def flaky(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise _wrapped_refusal()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RDBStorage, "set_trial_intermediate_value", flaky)
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number == 1:
+            outage["left"] = RetryWrites.write_retries + 1  # past every repeat of this write
+        trial.report(x, 0)
+        return x**2
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    hyperlab.tune(
+        objective, "random", trials=3, storage=storage, runs_dir=tmp_path, name="o",
+        progress=False,
+    )  # fmt: skip
+    trials = optuna.load_study(study_name="o:random:none:seed0", storage=storage).trials
+    cut = trials[1]
+    assert cut.state == TrialState.FAIL
+    assert cut.user_attrs["fail_reason"].startswith("cut off from the storage mid-trial (")
+    assert "Connection refused" in cut.user_attrs["fail_reason"]
+    assert cut.user_attrs["failure_kind"] == "cut off"
+    again = [t for t in trials if t.params == cut.params and t.number != cut.number]
+    assert [t.state for t in again] == [TrialState.COMPLETE]
+    study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
+    assert failed_trials(study) == 0
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3

@@ -34,6 +34,7 @@ from hyperlab.errors import (
 )
 from hyperlab.lab.heartbeat import CUT_OFFS_ATTR, cut_offs, requeue
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
+from hyperlab.lab.storage_errors import is_transient, transient_cause
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
     PRUNER_FAILED_ATTR,
@@ -45,7 +46,9 @@ from hyperlab.lab.trial_kinds import (
     fail_trial,
     raised_in_pruner,
     raised_in_sampler,
+    raised_in_storage,
     record_failure,
+    storage_cut_reason,
 )
 from hyperlab.space.refused import refused_range
 
@@ -58,7 +61,8 @@ class Claimed:
     so is a :class:`~hyperlab.errors.SettingError` of the tuner or pruner (a setting that the
     trials' search space shows cannot work), which would fail every trial the same way, and a
     parameter whose range Optuna refuses (:func:`refused_space`). A trial it fails records how
-    the failure counts (:func:`~hyperlab.lab.trial_kinds.record_failure`).
+    the failure counts (:func:`~hyperlab.lab.trial_kinds.record_failure`). A trial whose
+    storage stayed unreachable past its repeats keeps that error in ``cut_off``.
     """
 
     def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
@@ -68,6 +72,7 @@ class Claimed:
         self.trial_id: int | None = None
         self.surplus = False
         self.interrupted: str | None = None
+        self.cut_off: Exception | None = None
         self.conflict: HyperlabError | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -82,6 +87,7 @@ class Claimed:
 
     def _claimed(self, trial: optuna.Trial) -> float:
         self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
+        self.cut_off = None
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if not admitted(trial.study, trial.number, self.target):
             self.surplus = True
@@ -119,10 +125,24 @@ class Claimed:
             _blame_tuner(trial, exc)
             raise
         except Exception as exc:
-            _blame_tuner(trial, exc)
+            if is_transient(exc) and raised_in_storage(exc):
+                self._storage_cut(trial, exc)
+            else:
+                _blame_tuner(trial, exc)
             raise
         self._check_space(trial, complete=True)
         return value
+
+    def _storage_cut(self, trial: optuna.Trial, exc: Exception) -> None:
+        """Keep ``exc``, a storage that stayed unreachable past the repeats of a read or write
+        the trial made, for the trial loop (it queues the parameters again and backs off), and
+        say so as the trial's reason: a cut-off, not the task's failure. A storage still down
+        takes neither: the trial is left running, and failed as lost once its beats stop."""
+        self.cut_off = exc
+        with contextlib.suppress(Exception):
+            retried = len(cut_offs(trial.study._storage.get_trial(trial._trial_id)))
+            reason = storage_cut_reason(transient_cause(exc), retried)
+            trial.set_user_attr("fail_reason", reason)
 
     def _check_space(self, trial: optuna.Trial, complete: bool) -> None:
         if self.guard is None:

@@ -11,8 +11,14 @@ import optuna
 from optuna.trial import TrialState
 
 from hyperlab.lab.admission import Claimed
-from hyperlab.lab.heartbeat import cut_offs, requeue
-from hyperlab.lab.trial_kinds import INTERRUPT_REASON, NOT_REQUEUED, fail_trial, progress
+from hyperlab.lab.heartbeat import MAX_RETRY, cut_offs, requeue
+from hyperlab.lab.trial_kinds import (
+    INTERRUPT_REASON,
+    NOT_REQUEUED,
+    STORAGE_CUT_REASON,
+    fail_trial,
+    progress,
+)
 
 
 def fail_interrupted(
@@ -74,3 +80,19 @@ def requeue_interrupted(study: optuna.Study, func: Claimed) -> None:
             )
     except Exception:  # best effort while shutting down; heartbeats catch what is left
         pass
+
+
+def requeue_storage_cut(study: optuna.Study, func: Claimed) -> None:
+    """Queue again the parameters of the trial just failed because its storage stayed
+    unreachable (:attr:`Claimed.cut_off`), as a lost worker's are; not when another worker
+    failed it first as lost (that worker queued them), nor past the retry limit."""
+    if func.trial_id is None:
+        return
+    trial = study._storage.get_trial(func.trial_id)
+    reason = str(trial.user_attrs.get("fail_reason") or "")
+    if trial.state != TrialState.FAIL or not reason.startswith(STORAGE_CUT_REASON):
+        return
+    trials = study.get_trials(deepcopy=False)
+    if any(trial.number in t.system_attrs.get("retry_history", []) for t in trials):
+        return  # (queued again already)
+    requeue(study, trial, MAX_RETRY, reason=f"retry of trial {trial.number}: {reason}")

@@ -24,7 +24,7 @@ from hyperlab.errors import (
     TUNER_FAILURE,
     HyperlabError,
 )
-from hyperlab.lab.heartbeat import STALE_UNCHOSEN, is_stale_reason
+from hyperlab.lab.heartbeat import MAX_RETRY, STALE_UNCHOSEN, is_stale_reason
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
@@ -32,10 +32,37 @@ SURPLUS_REASON = "surplus: the study already had its trials claimed by other wor
 INTERRUPT_REASON = "interrupted by {signal} mid-trial; its parameters are queued again"
 #: How the reason of a trial whose ``--jobs`` process was killed (``kill -9``) begins.
 KILLED_REASON = "its worker process was killed"
+#: How the reason of a trial begins whose storage stayed unreachable past the repeats of a
+#: write or read it made while it ran (:func:`storage_cut_reason`).
+STORAGE_CUT_REASON = "cut off from the storage mid-trial"
 #: Added to the reason of a queued trial whose tuner failed it before it ran, queued again.
 QUEUED_AGAIN = "; its parameters are queued again"
 #: Added to the reason of a cut-off trial whose parameters were not queued again.
 NOT_REQUEUED = "; not re-queued (retried {n} times)"
+
+
+def storage_cut_reason(cause: str, retried: int) -> str:
+    """The reason of a trial cut off from its storage by ``cause`` (the driver's message), its
+    configuration cut off ``retried`` times before: queued again below :data:`MAX_RETRY`."""
+    tail = NOT_REQUEUED.format(n=retried) if retried >= MAX_RETRY else QUEUED_AGAIN
+    return f"{STORAGE_CUT_REASON} ({cause}){tail}"
+
+
+def raised_in_storage(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error behind it, was raised inside an Optuna storage: a
+    traceback that passes through a method of a :class:`~optuna.storages.BaseStorage` (the
+    trial's own reads and writes, however deep in the objective, the sampler or the pruner)."""
+    seen: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and len(seen) < 10 and e not in seen:
+        seen.append(e)
+        tb = e.__traceback__
+        while tb is not None:
+            if isinstance(tb.tb_frame.f_locals.get("self"), optuna.storages.BaseStorage):
+                return True
+            tb = tb.tb_next
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def is_surplus(trial: FrozenTrial) -> bool:
@@ -119,13 +146,14 @@ def is_tuner_failure(trial: FrozenTrial) -> bool:
 
 def is_interrupted(trial: FrozenTrial) -> bool:
     """Whether ``trial`` failed because it was cut off, its parameters queued again: by an
-    interrupt, or by its worker's death (no heartbeat within the grace period, or a ``--jobs``
-    process killed by a signal; the last retry, which is not queued again, counts as the
+    interrupt, by its worker's death (no heartbeat within the grace period, or a ``--jobs``
+    process killed by a signal), or by a storage that stayed unreachable while it ran
+    (:data:`STORAGE_CUT_REASON`; the last retry, which is not queued again, counts as the
     task's failure). A trial lost before its sampler chose any parameter is cut off too: it
     has nothing to queue again, and a fresh trial takes its place."""
     reason = str(trial.user_attrs.get("fail_reason") or "")
     lost = is_stale_reason(reason) or reason == STALE_UNCHOSEN
-    cut = reason.startswith(("interrupted", KILLED_REASON)) or lost
+    cut = reason.startswith(("interrupted", KILLED_REASON, STORAGE_CUT_REASON)) or lost
     return trial.state == TrialState.FAIL and cut and "not re-queued" not in reason
 
 

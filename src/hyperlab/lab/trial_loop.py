@@ -15,7 +15,12 @@ from optuna.trial import TrialState
 
 from hyperlab.errors import StorageError
 from hyperlab.lab.admission import Claimed, fail_unasked
-from hyperlab.lab.cut_off import keep_retry, recover_stale, requeue_interrupted
+from hyperlab.lab.cut_off import (
+    keep_retry,
+    recover_stale,
+    requeue_interrupted,
+    requeue_storage_cut,
+)
 from hyperlab.lab.storage_errors import error_chain, is_transient, redact, transient_cause
 from hyperlab.lab.study_job import StudyJob
 from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, progress
@@ -39,7 +44,8 @@ class TrialLoop:
         study, target = self.study, self.job.trials
         # no trial of this step yet: an interrupt while looking or waiting cuts off none (the
         # last trial run here is finished; failed, its parameters are not queued again)
-        self.func.trial_id = None
+        self.func.trial_id = self.func.cut_off = None
+        cut: Exception | None = None
         try:
             finished, claimed = progress(study, pending=wait)
             if finished >= target or study.user_attrs.get("stopped_at_noise"):
@@ -56,7 +62,11 @@ class TrialLoop:
             if trials_exhausted(study, finished, target):
                 return DONE
             run_trial(study, self.func)
-            self.errors = 0
+            cut = self.func.cut_off  # (the storage stayed down past the trial's repeats)
+            if cut is None:
+                self.errors = 0
+            else:
+                requeue_storage_cut(study, self.func)
         except KeyboardInterrupt:
             requeue_interrupted(study, self.func)
             raise
@@ -67,6 +77,9 @@ class TrialLoop:
         except Exception as exc:
             if not _finished_elsewhere(exc):
                 self._storage_error(exc)
+            return RETRY
+        if cut is not None:  # a storage error, as those of the loop itself: not the task's
+            self._storage_error(cut)
             return RETRY
         self.ran += 1
         return RAN
@@ -175,7 +188,7 @@ def _run_one(study: optuna.Study, func: Claimed) -> None:
     ``after_trial`` raises (in ``tell``, after it) leaves the trial as it ended, the error
     recorded on it (:mod:`hyperlab.lab.tuner_told`).
     """
-    func.trial_id, func.interrupted = None, None
+    func.trial_id, func.interrupted, func.cut_off = None, None, None
     try:
         with warnings.catch_warnings(), told_guarded(study):
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
