@@ -1366,3 +1366,34 @@ def test_a_trial_cut_off_by_an_outage_longer_than_its_repeats_is_queued_again(
     study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
     assert failed_trials(study) == 0
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+
+
+def test_a_users_own_transient_error_after_a_storage_error_is_the_tasks_failure(
+    tmp_path: Path,
+) -> None:
+    """An objective that, told by the storage that a study does not exist (a ``KeyError``, no
+    outage), fell back on its own data service and lost its connection there was cut off as
+    if from the storage, and its configuration was queued again; it is the task's failure."""
+    from hyperlab.lab.trial_kinds import failed_trials
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number == 1:
+            try:
+                optuna.load_study(study_name="warm-start", storage=trial.study._storage)
+            except KeyError:
+                raise ConnectionError("the data service refused the connection") from None
+        return x**2
+
+    hyperlab.tune(
+        objective, "random", trials=3, storage=storage, runs_dir=tmp_path, name="o",
+        progress=False,
+    )  # fmt: skip
+    study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
+    failed = study.trials[1]
+    assert failed.state == TrialState.FAIL
+    assert not failed.user_attrs["fail_reason"].startswith("cut off from the storage")
+    assert [t.number for t in study.trials if t.params == failed.params] == [1]
+    assert failed_trials(study) == 1

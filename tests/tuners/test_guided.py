@@ -374,3 +374,15 @@ def test_a_start_unknown_or_out_of_range_is_warned_of_once() -> None:
     given = DiagnosisSampler(seed=0, space=SPACE, start={"lr": 5.0})
     with pytest.warns(UserWarning, match=r"start 'lr': value 5.0 is outside its range \[1e-05, "):
         _run(given, 2)
+
+
+def test_a_start_value_given_as_text_or_none_runs() -> None:
+    """A number written as text (YAML 1.1 reads ``1e-3`` so) started there, as Optuna reads it;
+    a value that is no number was warned of, naming it, and the trials ran."""
+    study = _run(DiagnosisSampler(seed=0, space=SPACE, start={"lr": "1e-3"}), 2)
+    assert study.trials[0].params["lr"] == 1e-3
+    with pytest.warns(UserWarning, match=r"start 'lr': value None is not a number"):
+        study = _run(DiagnosisSampler(seed=0, space=SPACE, start={"lr": None}), 2)
+    assert len(study.trials) == 2
+    with pytest.warns(UserWarning, match=r"start 'lr': value 'fast' is not a number"):
+        _run(DiagnosisSampler(seed=0, start={"lr": "fast"}), 2)

@@ -25,6 +25,7 @@ from hyperlab.errors import (
     HyperlabError,
 )
 from hyperlab.lab.heartbeat import MAX_RETRY, STALE_UNCHOSEN, is_stale_reason
+from hyperlab.lab.storage_errors import error_chain, is_transient
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
@@ -49,19 +50,22 @@ def storage_cut_reason(cause: str, retried: int) -> str:
 
 
 def raised_in_storage(exc: BaseException) -> bool:
-    """Whether ``exc``, or an error behind it, was raised inside an Optuna storage: a
-    traceback that passes through a method of a :class:`~optuna.storages.BaseStorage` (the
-    trial's own reads and writes, however deep in the objective, the sampler or the pruner)."""
-    seen: list[BaseException] = []
-    e: BaseException | None = exc
-    while e is not None and len(seen) < 10 and e not in seen:
-        seen.append(e)
-        tb = e.__traceback__
-        while tb is not None:
-            if isinstance(tb.tb_frame.f_locals.get("self"), optuna.storages.BaseStorage):
-                return True
-            tb = tb.tb_next
-        e = e.__cause__ or e.__context__
+    """Whether ``exc``, or an error behind it, is a transient error of an Optuna storage: one
+    whose traceback passes through a method of a :class:`~optuna.storages.BaseStorage` (the
+    trial's own reads and writes, however deep in the objective, the sampler or the pruner)
+    and that is transient itself or by the driver's error it was raised from
+    (:func:`~hyperlab.lab.storage_errors.is_transient`). A transient error of the objective's
+    own, raised while it handled another error of a storage (a study it looked for and did not
+    find), is not."""
+    return any(_in_storage(e) and is_transient(e) for e in error_chain(exc))
+
+
+def _in_storage(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if isinstance(tb.tb_frame.f_locals.get("self"), optuna.storages.BaseStorage):
+            return True
+        tb = tb.tb_next
     return False
 
 

@@ -372,21 +372,40 @@ def _param_for(knob: str, space: dict[str, BaseDistribution]) -> str | None:
 
 
 def _outside(value: Any, dist: BaseDistribution) -> str | None:
-    """Why the start's ``value`` lies outside ``dist`` (naming its range), or ``None``."""
+    """Why the start's ``value`` lies outside ``dist`` (naming its range), or ``None``; a
+    numeric parameter reads it as Optuna does (``float``: ``"1e-3"`` is a number)."""
     if isinstance(dist, CategoricalDistribution):
         if value in dist.choices:
             return None
         return f"value {value!r} is not one of its choices {list(dist.choices)}"
-    if isinstance(dist, IntDistribution | FloatDistribution) and not (
-        dist.low <= value <= dist.high
-    ):
-        return f"value {value!r} is outside its range [{dist.low}, {dist.high}]"
+    if isinstance(dist, IntDistribution | FloatDistribution):
+        number = _as_number(value)
+        if number is None:
+            return f"value {value!r} is not a number"
+        if not dist.low <= number <= dist.high:
+            return f"value {value!r} is outside its range [{dist.low}, {dist.high}]"
     return None
 
 
+def _as_number(value: Any) -> float | None:
+    """``value`` as a float, or ``None`` when it reads as none (``None``, ``"abc"``, NaN)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
 def _clip(value: Any, dist: BaseDistribution) -> Any:
+    """``value`` moved into ``dist`` (the nearest bound, on its step; the first choice); a
+    value that is no number, of a numeric parameter, is its centre."""
+    from hyperlab.space.distributions import centre
+
     if isinstance(dist, CategoricalDistribution):
         return value if value in dist.choices else dist.choices[0]
+    number = _as_number(value)
+    if isinstance(dist, IntDistribution | FloatDistribution) and number is None:
+        return centre({"": dist})[""]
     if isinstance(dist, IntDistribution):
         iv = round(min(max(float(value), dist.low), dist.high))
         return dist.low + dist.step * round((iv - dist.low) / dist.step)
