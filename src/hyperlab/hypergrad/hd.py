@@ -81,13 +81,7 @@ from hyperlab.hypergrad.guards import (
     MAX_LR,
     SGD_KEYWORDS,
     SGD_STATE,
-    UNSUPPORTED,
     adam_moments,
-    check_saved_numbers,
-    check_state_dict,
-    check_state_entries,
-    check_state_kind,
-    check_state_tensors,
     check_written,
     check_written_lr,
     checked_params,
@@ -97,9 +91,8 @@ from hyperlab.hypergrad.guards import (
     refuse_sparse,
     refuse_torch_keywords,
     refuse_unsupported,
-    short_repr,
-    without_derivatives,
 )
+from hyperlab.hypergrad.hd_state import checked_state, refuse_mixed_settings
 
 __all__ = ["LR_HISTORY_SIZE", "SGDHD", "SGDNHD", "AdamHD", "HDOptimizer"]
 
@@ -107,10 +100,6 @@ LR_HISTORY_SIZE = 10_000
 """How many of the latest rates :attr:`HDOptimizer.lr_history` keeps per group by default:
 enough to plot a run of ten thousand steps whole, and about 90 kB per group in a checkpoint
 however long the run."""
-
-
-# Hypergradient settings stored in every param group.
-_HD_KEYS = ("hyper_lr", "multiplicative", "normalize", "target_cosine")
 
 
 class HDOptimizer(Optimizer):
@@ -247,30 +236,7 @@ class HDOptimizer(Optimizer):
                 or its ``lr_history`` is not one list of finite rates >= 0 per group (a bool,
                 NaN, text or a negative rate is named); nothing was loaded.
         """
-        check_state_dict(type(self).__name__, state_dict)
-        # (a state without lr_history is no HDOptimizer's: its directions went stale)
-        own = "lr_history" in state_dict
-        state_dict = dict(state_dict) if own else without_derivatives(state_dict)
-        history, offset = _checked_history(
-            type(self).__name__,
-            state_dict.pop("lr_history", None),
-            state_dict.pop("lr_history_offset", None),
-            state_dict.get("param_groups"),
-        )
-        per_group = check_bool("per_group", state_dict.pop("per_group", self.per_group))
-        groups = state_dict.get("param_groups")
-        groups = groups if isinstance(groups, list) else []
-        plain = bool(groups) and not any("hyper_lr" in g for g in groups)
-        if plain and len(groups) == len(self.param_groups):
-            state_dict["param_groups"] = [
-                {**{k: mine[k] for k in (*_HD_KEYS, "hypergrad") if k in mine}, **dict(theirs)}
-                for mine, theirs in zip(self.param_groups, groups)
-            ]
-        self._check_kind(state_dict.get("param_groups"))
-        for i, group in enumerate(groups):
-            refuse_unsupported(type(self).__name__, group, f"param group {i} of the state")
-        check_state_entries(type(self).__name__, state_dict.get("state"), self.STATE_KEYS)
-        check_state_tensors(type(self).__name__, state_dict, self)
+        state_dict, history, offset, per_group = checked_state(self, state_dict)
         before = ([dict(g) for g in self.param_groups], self.state, self.per_group)
         try:
             super().load_state_dict(state_dict)
@@ -283,11 +249,6 @@ class HDOptimizer(Optimizer):
             raise
         self.lr_history, self.lr_history_offset = history, offset
         self._trim_histories()
-
-    def _check_kind(self, groups: Any) -> None:
-        """Refuse param groups saved by another kind of optimizer (an SGD state into Adam-HD)."""
-        needed = [k for k in self.defaults if k not in (*_HD_KEYS, "hypergrad", *UNSUPPORTED)]
-        check_state_kind(type(self).__name__, groups, needed)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -354,14 +315,7 @@ class HDOptimizer(Optimizer):
             )
         check_nonneg("weight_decay", group.get("weight_decay", 0.0))
         if not self.per_group and self.param_groups:
-            first = self.param_groups[0]
-            for key in _HD_KEYS:
-                if group[key] != first[key]:
-                    raise InputError(
-                        f"with one global rate (per_group=False) every group needs the same "
-                        f"{key}; got {group[key]!r} and {first[key]!r} (group 0's): set it in "
-                        "every group, or learn one rate per group (per_group=True)"
-                    )
+            refuse_mixed_settings(group, self.param_groups[0])
 
     def _effective_grad(self, p: Tensor, group: dict[str, Any]) -> Tensor:
         """The gradient of the objective the base optimizer minimizes (L2 term included)."""
@@ -444,39 +398,6 @@ class HDOptimizer(Optimizer):
             "optimizer's update to the group's parameters with group['lr'] and store each "
             "one's update direction as state['hd_dir'] (see HDOptimizer)"
         )
-
-
-def _checked_history(
-    owner: str, history: Any, offset: Any, groups: Any
-) -> tuple[list[list[float]], list[int]]:
-    """A state's ``lr_history`` and ``lr_history_offset`` as fresh lists, one per param group
-    of the state (empty and zeros when it has none: a plain ``torch.optim`` state, or one
-    saved before the offsets were kept).
-
-    Raises:
-        InputError: either is not one entry per group (lists of finite rates, and counts
-            >= 0).
-    """
-    n = len(groups) if isinstance(groups, list) else 0
-    history = [[] for _ in range(n)] if history is None else history
-    offset = [0] * n if offset is None else offset
-    ok = (
-        isinstance(history, list | tuple)
-        and len(history) == n
-        and all(isinstance(h, list | tuple) for h in history)
-        and isinstance(offset, list | tuple)
-        and len(offset) == n
-        and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in offset)
-    )
-    if not ok:
-        raise InputError(
-            f"{owner}.load_state_dict: the state's lr_history must be one list of rates per "
-            f"param group ({n}) and its lr_history_offset one count >= 0 per group, got "
-            f"{short_repr(history)} and {short_repr(offset)}; nothing was loaded"
-        )
-    rates = ((f"[{g}][{i}]", r) for g, h in enumerate(history) for i, r in enumerate(h))
-    check_saved_numbers(owner, "lr_history", rates, rates=True)
-    return [[float(r) for r in h] for h in history], [int(k) for k in offset]
 
 
 def _refuse_stuck_rate(group: dict[str, Any]) -> None:
