@@ -535,9 +535,11 @@ def markdown_of(path: Path, reference: str | None = None) -> str:
     runs = [stored_run(r) for r in data["runs"]]
     unit = stored.get("unit", "trials")
     settings = data.get("settings", {})
-    panel = settings.get("tuners") or settings.get("arms") or [r.tuner for r in runs]
+    ran = list(dict.fromkeys(r.tuner for r in runs))
+    named = settings.get("tuners") or settings.get("arms") or []
+    panel = [t for t in named if t in ran] + [t for t in ran if t not in named]
     default = REFERENCE if unit == "trials" else FIDELITY_REFERENCE
-    ref = reference_of(reference, list(dict.fromkeys(panel)), default)
+    ref = reference_of(reference, panel, default)
     board = leaderboard(runs, stored["checkpoints"], reference=ref, unit=unit).to_dict()
     if unit != "trials":
         board["cost"], board["problem_cost"] = stored["cost"], stored["problem_cost"]
