@@ -3,7 +3,8 @@
 Reads a saved multi-fidelity leaderboard (``leaderboard.py --fidelity``) and a result file of
 ``pruned_trials.py`` on the same tasks and seeds, replaces one arm's runs with the other
 file's runs of another arm (read at the same checkpoints: 5, 10 and 20 full trainings) and
-prints the leaderboard's ranks and tests again. It answers: with ``pruned_last_value`` on (the
+prints the leaderboard's ranks and tests again (against ``--reference``, by default the
+leaderboard's, ``tpe+median``; Holm's correction over the page, as the leaderboard). It answers: with ``pruned_last_value`` on (the
 default since 2026-12-05), where does ``meta+asha`` stand? The replaced arm's "trials" and
 "wall s" columns are not comparable (the other file keeps only the regret at each checkpoint).
 
@@ -11,7 +12,7 @@ Usage:
     .venv/bin/python benchmarks/fidelity_swap.py \\
         --board benchmarks/results/leaderboard_fidelity.json \\
         --runs benchmarks/results/pruned_trials_validation.json \\
-        --arm meta+asha --from-arm meta+pruned_last_value=true+asha
+        --arm meta+asha --from-arm meta+pruned_last_value=true+asha [--reference tpe+median]
 """
 
 from __future__ import annotations
@@ -25,20 +26,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))  # the fidelity table of leaderboard.py
 
 from hyperlab.lab.leaderboard import PanelRun, leaderboard
-from leaderboard import UNIT, _print_fidelity
+from leaderboard import FIDELITY_REFERENCE, UNIT, _print_fidelity, reference_of, stored_run
 
 MULTIPLES = [5, 10, 20]
-
-
-def saved_run(r: dict[str, Any]) -> PanelRun:
-    """A run of a saved board: its curve where it improved, then its last spend."""
-    steps = r["improvements"]
-    cost = [c for c, _ in steps] + [r["spent"]]
-    best = [b for _, b in steps] + [steps[-1][1]]
-    return PanelRun(
-        r["problem"], r["tuner"], r["seed"], best, wall_time=r["wall_time"],
-        optimum=r.get("optimum"), cost=cost,
-    )  # fmt: skip
 
 
 def checkpoint_run(r: dict[str, Any], arm: str, optimum: float | None) -> PanelRun:
@@ -54,9 +44,10 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--arm", required=True, help="the board's arm to replace")
     parser.add_argument("--from-arm", required=True, help="the runs file's arm that replaces it")
+    parser.add_argument("--reference", default=None, help=f"default {FIDELITY_REFERENCE}")
     args = parser.parse_args()
     board = json.loads(args.board.read_text())
-    runs = [saved_run(r) for r in board["runs"] if r["tuner"] != args.arm]
+    runs = [stored_run(r) for r in board["runs"] if r["tuner"] != args.arm]
     other = json.loads(args.runs.read_text())["rows"]
     optima = {r["problem"]: r.get("optimum") for r in board["runs"]}
     runs += [
@@ -65,7 +56,10 @@ def main() -> None:
         if r["arm"] == args.from_arm
     ]
     peers = ["syne-asha", "syne-bohb", "smac-hyperband", "dehb"]
-    _print_fidelity(leaderboard(runs, MULTIPLES, reference_group=peers, unit=UNIT), peers)
+    reference = reference_of(
+        args.reference, list(dict.fromkeys(r.tuner for r in runs)), FIDELITY_REFERENCE
+    )
+    _print_fidelity(leaderboard(runs, MULTIPLES, reference=reference, unit=UNIT), peers)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,13 @@ Runs a tuner panel (hyperlab's own, Optuna's classic ones and the peers of ``hyp
 over a problem set for several seeds, one tuner at a time in this process, and reports through
 :func:`hyperlab.lab.leaderboard.leaderboard`: per problem the regret after 10 / 20 / 50 / 100
 trials (mean over seeds with a 95% bootstrap interval), the mean rank at the last trial with
-its interval (and at every checkpoint), Wilcoxon signed-rank tests of every tuner against the best-ranked peer (over
-problems and seeds, and per problem), and the wall time and suggestion cost of each tuner
-(seconds per trial spent choosing, i.e. outside the objective).
+its interval (and at every checkpoint), Wilcoxon signed-rank tests of every tuner against a
+reference named in advance (``--reference``; by default ``tpe``, Optuna's default sampler),
+over problems and seeds with Holm's correction over the page's tests, and per problem
+uncorrected, and the wall time and suggestion cost of each tuner (seconds per trial spent
+choosing, i.e. outside the objective). The reference is never picked from the results: the
+best-ranked of a group, tested against the same ranks that picked it, would be called ahead
+too often (``docs/decisions/leaderboard-verdicts.md``).
 
 Problem sets (``--set``): ``synthetic`` (``branin``, ``hartmann6``, ``rosenbrock-4d``),
 ``lcbench`` (the shipped LCBench tasks except the held-out ones), ``lcbench-validation``
@@ -36,7 +40,9 @@ runs again with more trials. Runs are compared at equal compute: checkpoints are
 trainings (``--multiples 5,10,20``: 5, 10 and 20 times the task's maximum epochs), and each
 run is cut there (its best complete trial among those finished within that many epochs).
 Reported: regret per problem and checkpoint, mean rank at the last one with Wilcoxon tests
-against the best peer arm (``--peers``, default the multi-fidelity peers), and per arm the
+against the reference arm (``--reference``, by default ``tpe+median``: Optuna's default sampler
+and pruner), Holm-corrected over the page, which arm has the lowest regret on each problem and
+whether it is a peer (``--peers``, default the multi-fidelity peers), and per arm the
 trials finished by the last checkpoint and its wall time (pro-rated to it); the result file
 also holds the epochs each study spent in all. Runs are cached beside ``--out``
 (``leaderboard_fidelity.partial.jsonl``; the pruner's options recorded with the tuner's, and
@@ -45,10 +51,15 @@ a run made otherwise run again, as above). How studies are sized and why:
 
 Usage:
     .venv/bin/python benchmarks/leaderboard.py [--set synthetic] [--tasks ...] [--tuners ...]
-        [--peers nevergrad,...] [--seeds 3] [--trials 100] [--out FILE] [--quick]
+        [--reference tpe] [--seeds 3] [--trials 100] [--out FILE] [--quick]
     .venv/bin/python benchmarks/leaderboard.py --fidelity [--set lcbench-validation]
-        [--arms random+asha,tpe+none,one-epoch,...] [--multiples 5,10,20] [--seeds 5] [--quick]
-    .venv/bin/python benchmarks/leaderboard.py --markdown RESULT_FILE
+        [--arms random+asha,tpe+none,one-epoch,...] [--reference tpe+median] [--multiples 5,10,20]
+        [--seeds 5] [--quick]
+    .venv/bin/python benchmarks/leaderboard.py --markdown RESULT_FILE [--reference NAME]
+
+``--markdown`` computes the table's statistics again from the result file's runs by today's
+rules (the runs are not run again), so one command re-prints a README table after a change
+to the statistics.
 """
 
 from __future__ import annotations
@@ -76,6 +87,10 @@ from hyperlab.tasks import Task, suites
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "leaderboard.json"
 PEERS = ["nevergrad", "hyperopt-tpe", "syne-bore", "syne-rea", "smac-rf"]
+#: The reference named in advance: what a user gets from Optuna without choosing anything (its
+#: default sampler; in the multi-fidelity panel with its default pruner, ``FIDELITY_REFERENCE``).
+REFERENCE = "tpe"
+FIDELITY_REFERENCE = "tpe+median"
 PANEL = ["random", "tpe", "cmaes", "gp", "neural", *PEERS]
 QUICK = ["random", "tpe", "nevergrad", "hyperopt-tpe", "syne-rea"]
 SYNTHETIC = ["branin", "hartmann6", "rosenbrock-4d"]
@@ -85,6 +100,16 @@ def tuner_options(tuner: str, trials: int) -> dict[str, Any]:
     """Options that tell a tuner the run's length when it plans for one (NGOpt picks its
     algorithm from it; SMAC sizes its initial design by it)."""
     return {"planned_trials": trials} if TUNERS.takes(tuner, "planned_trials") else {}
+
+
+def reference_of(asked: str | None, panel: list[str], default: str) -> str:
+    """The reference: the one asked for (it must be in the panel), else ``default`` where the
+    panel holds it, else the panel's first tuner (arm)."""
+    if asked is not None:
+        if asked not in panel:
+            raise SystemExit(f"--reference {asked!r} is not in the panel: {', '.join(panel)}")
+        return asked
+    return default if default in panel else panel[0]
 
 
 def problem_set(name: str) -> list[str]:
@@ -176,7 +201,10 @@ def _print(board: Leaderboard) -> None:
                     for c in points
                 )
             )
-    print(f"\nmean rank at {points[-1]} trials (1 = best) [95% interval]; vs {board.reference}:")
+    print(
+        f"\nmean rank at {points[-1]} trials (1 = best) [95% interval]; vs {board.reference} "
+        "(Holm over the page's tests):"
+    )
     _print_ranks(
         board,
         ("tuner", 14),
@@ -191,14 +219,20 @@ def _print_ranks(
     cost_head: str,
     cost_cells: Callable[[dict[str, Any]], str],
 ) -> None:
-    """The rank table: each tuner's mean rank, its test against the reference, its cost."""
+    """The rank table: each tuner's mean rank, its test against the reference (the p-value and
+    Holm's adjusted one, which the verdict reads), its cost."""
     name, width = label
     tests = {r["tuner"]: r for r in board.tests}
     cost = {r["tuner"]: r for r in board.cost}
-    print(f"{name:{width}s}{'rank':>22s}{'diff':>8s}{'p':>9s}  {'verdict':13s}{cost_head}")
+    head = f"{'rank':>22s}{'diff':>8s}{'p':>9s}{'p Holm':>9s}  {'verdict':13s}"
+    print(f"{name:{width}s}{head}{cost_head}")
     for row in board.ranks:
         t = tests.get(row["tuner"])
-        test = f"{t['diff']:+8.2f}{t['p_value']:9.3g}  {t['verdict']:13s}" if t else " " * 32
+        test = (
+            f"{t['diff']:+8.2f}{t['p_value']:9.3g}{t['p_holm']:9.3g}  {t['verdict']:13s}"
+            if t
+            else " " * 41
+        )
         print(
             f"{row['tuner']:{width}s}{row['mean']:8.2f} [{row['low']:.2f}, {row['high']:.2f}]"
             f"{test}{cost_cells(cost[row['tuner']])}"
@@ -408,7 +442,8 @@ def _print_fidelity(board: Leaderboard, peers: list[str]) -> None:
         _print_problem(board, problem, peers)
     points = board.checkpoints
     print(
-        f"\nmean rank at {points[-1]}x the epochs (1 = best) [95% interval]; vs {board.reference}:"
+        f"\nmean rank at {points[-1]}x the epochs (1 = best) [95% interval]; vs {board.reference} "
+        "(Holm over the page's tests):"
     )
     _print_ranks(
         board,
@@ -460,7 +495,8 @@ def main_fidelity(args: argparse.Namespace) -> None:
         tasks, arms, args.seeds, multiples, Path(out).with_suffix(".partial.jsonl")
     )
     peers = (args.peers or ",".join(FIDELITY_PEERS)).split(",")
-    board = leaderboard(runs, multiples, reference_group=peers, unit=UNIT)
+    reference = reference_of(args.reference, arms, FIDELITY_REFERENCE)
+    board = leaderboard(runs, multiples, reference=reference, unit=UNIT)
     _print_fidelity(board, peers)
     payload = {
         "question": "multi-fidelity tuners and pruners at equal epochs on replayed curves",
@@ -471,22 +507,46 @@ def main_fidelity(args: argparse.Namespace) -> None:
     print(f"\nwritten to {write_result(out, payload)}")
 
 
-def markdown_of(path: Path) -> str:
-    """The README table of a saved result. A file written before the leaderboard kept its mean
-    ranks at the earlier checkpoints (``rank_curve``) gets them recomputed from its stored runs
-    (full-training panels); where it cannot be, the table leaves that column out."""
+def stored_run(r: dict[str, Any]) -> PanelRun:
+    """A run of a result file: as it was (full training), or from its curve where it improved
+    and its last spend (``improvements``, the multi-fidelity panel)."""
+    if "improvements" not in r:
+        return PanelRun(**r)
+    steps = r["improvements"]
+    cost = [c for c, _ in steps] + [r["spent"]]
+    best = [b for _, b in steps] + [steps[-1][1]]
+    return PanelRun(
+        r["problem"], r["tuner"], r["seed"], best, wall_time=r["wall_time"],
+        optimum=r.get("optimum"), cost=cost,
+    )  # fmt: skip
+
+
+def markdown_of(path: Path, reference: str | None = None) -> str:
+    """The README table of a saved result, its statistics computed again from the file's runs
+    by today's rules: the reference named (``reference``, else the panel's default), the
+    page's tests under Holm's correction. A multi-fidelity file keeps each run's improvements,
+    not its trials, so its cost columns are the file's own. A file with no runs gets its stored
+    table as it was computed."""
     data = json.loads(path.read_text())
-    board = dict(data["leaderboard"])
-    if not board.get("rank_curve") and len(board["checkpoints"]) > 1:
-        if board.get("unit", "trials") == "trials" and data.get("runs"):
-            runs = [PanelRun(**r) for r in data["runs"]]
-            rebuilt = leaderboard(runs, board["checkpoints"]).to_dict()
-            mine = {(r["tuner"], r["mean"]) for r in board["ranks"]}
-            if {(r["tuner"], r["mean"]) for r in rebuilt["ranks"]} == mine:
-                board["rank_curve"] = rebuilt["rank_curve"]
-        if not board.get("rank_curve"):
-            print(f"({path} holds no ranks at the earlier checkpoints; that column is left out)")
-            board["checkpoints"] = board["checkpoints"][-1:]
+    stored = data["leaderboard"]
+    if not data.get("runs"):
+        print(f"({path} holds no runs: its stored table is printed as it was computed)")
+        return markdown(stored)
+    runs = [stored_run(r) for r in data["runs"]]
+    unit = stored.get("unit", "trials")
+    settings = data.get("settings", {})
+    ran = list(dict.fromkeys(r.tuner for r in runs))
+    named = settings.get("tuners") or settings.get("arms") or []
+    panel = [t for t in named if t in ran] + [t for t in ran if t not in named]
+    default = REFERENCE if unit == "trials" else FIDELITY_REFERENCE
+    ref = reference_of(reference, panel, default)
+    board = leaderboard(runs, stored["checkpoints"], reference=ref, unit=unit).to_dict()
+    if unit != "trials":
+        board["cost"], board["problem_cost"] = stored["cost"], stored["problem_cost"]
+    if {r["tuner"]: r["mean"] for r in board["ranks"]} != {
+        r["tuner"]: r["mean"] for r in stored["ranks"]
+    }:
+        print(f"({path}: its runs give other mean ranks than its stored table; printed: the runs')")
     return markdown(board)
 
 
@@ -495,7 +555,13 @@ def main() -> None:
     parser.add_argument("--set", default="synthetic", help="synthetic, lcbench, tables, validation")
     parser.add_argument("--tasks", default=None, help="comma-separated task names (over --set)")
     parser.add_argument("--tuners", default=",".join(PANEL))
-    parser.add_argument("--peers", default=None, help="the reference group")
+    parser.add_argument(
+        "--reference",
+        default=None,
+        help=f"the tuner tested against (default {REFERENCE}; "
+        f"--fidelity: {FIDELITY_REFERENCE}; where the panel lacks it, its first)",
+    )
+    parser.add_argument("--peers", default=None, help="--fidelity: the peer arms, named as such")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--out", default=None, help=f"default {OUT} (--fidelity: {FIDELITY_OUT})")
@@ -510,22 +576,22 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.markdown:
-        print(markdown_of(args.markdown))
+        print(markdown_of(args.markdown, args.reference))
         return
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     if args.fidelity:
         main_fidelity(args)
         return
     args.out = args.out or str(OUT)
-    args.peers = args.peers or ",".join(PEERS)
     if args.quick:
         args.seeds, args.trials, args.tuners = 2, 12, ",".join(QUICK)
     tasks = args.tasks.split(",") if args.tasks else problem_set(args.set)
     _refuse_held_out(tasks)
     tuners = args.tuners.split(",")
     partial = Path(args.out).with_suffix(".partial.jsonl")
+    reference = reference_of(args.reference, tuners, REFERENCE)
     runs = run_panel(tasks, tuners, args.seeds, args.trials, partial)
-    board = leaderboard(runs, CHECKPOINTS, reference_group=args.peers.split(","))
+    board = leaderboard(runs, CHECKPOINTS, reference=reference)
     _print(board)
     payload = {
         "question": "where hyperlab's tuners stand among Optuna's and the peers'",

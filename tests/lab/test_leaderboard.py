@@ -9,6 +9,9 @@ import pytest
 
 from hyperlab.errors import InputError
 from hyperlab.lab.leaderboard import PanelRun, leaderboard, markdown
+from hyperlab.lab.leaderboard_rows import holm, holm_tests, seed_ranks
+from hyperlab.lab.leaderboard_runs import index_runs
+from hyperlab.lab.stats import paired_comparison
 
 
 def _run(problem: str, tuner: str, seed: int, final: float, n: int = 20, **kw: float) -> PanelRun:
@@ -43,22 +46,60 @@ def test_regret_is_read_at_each_reached_checkpoint() -> None:
     assert row["median"] == pytest.approx(2.015 - 0.1)
 
 
-def test_ranks_and_tests_against_the_best_of_the_reference_group() -> None:
-    board = leaderboard(_panel(), reference_group=["peer", "bad"])
+def test_ranks_and_tests_against_the_named_reference() -> None:
+    board = leaderboard(_panel(), reference="peer")
     assert [r["tuner"] for r in board.ranks] == ["good", "peer", "bad"]
     assert board.ranks[0]["mean"] == 1.0 and board.ranks[-1]["mean"] == 3.0
     assert board.reference == "peer"
     tests = {r["tuner"]: r for r in board.tests}
     assert set(tests) == {"good", "bad"}
     assert tests["good"]["verdict"] == "better" and tests["good"]["p_value"] < 0.05
+    assert tests["good"]["p_holm"] == pytest.approx(2 * tests["good"]["p_value"])  # 2 tests
     assert tests["bad"]["verdict"] == "worse"
     assert {(r["problem"], r["tuner"]) for r in board.problem_tests} == {
         (p, t) for p in "fg" for t in ("good", "bad")
     }
 
 
-def test_without_a_reference_group_the_best_tuner_is_the_reference() -> None:
-    assert leaderboard(_panel()).reference == "good"
+def test_the_reference_is_never_picked_from_the_results() -> None:
+    """Unnamed, it is the first tuner the runs name, here the worst-ranked one."""
+    runs = sorted(_panel(), key=lambda r: r.tuner != "bad")
+    assert leaderboard(runs).reference == "bad"
+
+
+def test_a_reference_that_did_not_run_is_refused_by_name() -> None:
+    with pytest.raises(InputError, match="'tpe' is not one of the runs' tuners: good, peer, bad"):
+        leaderboard(_panel(), reference="tpe")
+
+
+def test_the_pages_tests_are_corrected_together_by_holm() -> None:
+    """``x`` beats the reference on 10 of 12 problems (p 0.039 alone): beside two tuners level
+    with the reference, Holm's adjusted p is 3 times that, and the verdict within noise."""
+    runs = []
+    for i in range(12):
+        runs += [PanelRun(f"p{i}", "ref", 0, [0.5]), PanelRun(f"p{i}", "x", 0, [float(i >= 10)])]
+        runs += [PanelRun(f"p{i}", f"f{k}", 0, [0.4 if (i + k) % 2 else 0.6]) for k in (0, 1)]
+    board = leaderboard(runs, reference="ref")
+    ranks = seed_ranks(index_runs(runs), board.problems, board.tuners, 1, "trials")
+    alone = paired_comparison([r["x"] for r in ranks.values()], [r["ref"] for r in ranks.values()])
+    assert alone.verdict == "better" and alone.p_value < 0.05
+    x = next(r for r in board.tests if r["tuner"] == "x")
+    assert x["p_value"] == pytest.approx(alone.p_value)
+    assert x["p_holm"] == pytest.approx(3 * alone.p_value) and x["verdict"] == "within noise"
+
+
+def test_holms_adjusted_p_values_and_verdicts() -> None:
+    nan = math.nan
+    adjusted = holm([0.01, 0.04, 0.03, nan])  # m = 3: 3 x 0.01, max(0.03, 2 x 0.03), max(.., 0.04)
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adjusted[3])
+    rows = [
+        {"tuner": "a", "p_value": 0.01, "verdict": "better"},
+        {"tuner": "b", "p_value": 0.04, "verdict": "worse"},
+        {"tuner": "c", "p_value": 0.03, "verdict": "within noise"},
+        {"tuner": "d", "p_value": nan, "verdict": "no data"},
+    ]
+    said = [r["verdict"] for r in holm_tests(rows)]
+    assert said == ["better", "within noise", "within noise", "no data"]
 
 
 def test_a_missing_run_ranks_last_and_cost_is_per_trial() -> None:
@@ -94,7 +135,7 @@ def test_problem_tests_read_regret_where_the_ranks_are_read() -> None:
     its earlier final regret is not compared with the others' later ones."""
     runs = [r for r in _panel() if r.problem == "f" and r.tuner != "good"]
     runs += [_run("f", "early", seed, 0.0, n=10) for seed in range(4)]
-    board = leaderboard(runs, reference_group=["peer"])
+    board = leaderboard(runs, reference="peer")
     assert {r["tuner"]: r["mean"] for r in board.ranks}["early"] == 3.0
     row = next(r for r in board.problem_tests if r["tuner"] == "early")
     assert row["n"] == 0 and row["verdict"] == "no data"
@@ -155,12 +196,15 @@ def test_a_cost_axis_needs_a_cost_per_trial_and_a_reached_checkpoint() -> None:
 
 
 def test_markdown_lists_every_tuner_in_rank_order_with_its_wins_and_verdict() -> None:
-    table = markdown(leaderboard(_panel(), reference_group=["peer"]).to_dict()).splitlines()
+    table = markdown(leaderboard(_panel(), reference="peer").to_dict()).splitlines()
     assert table[0].startswith("| tuner | mean rank at 20 trials [95%] | at 10 |")
+    assert "| vs `peer` (Holm-adjusted Wilcoxon p) |" in table[0]
     rows = [line.split(" | ") for line in table[2:]]
     assert [r[0] for r in rows] == ["| `good`", "| `peer`", "| `bad`"]
     assert rows[0][1].startswith("1.00 [") and rows[0][2] == "1.00"
-    assert rows[0][3].startswith("better") and rows[1][3] == "reference"
+    tests = leaderboard(_panel(), reference="peer").tests
+    good = next(t for t in tests if t["tuner"] == "good")
+    assert rows[0][3] == f"better ({good['p_holm']:.2g})" and rows[1][3] == "reference"
     assert rows[0][4] == "`f`, `g`" and rows[2][4] == "-"
 
 

@@ -13,11 +13,15 @@ and the time its tuner spent suggesting. :func:`leaderboard` turns the runs into
   problem and seed (1 = best, ties share), averaged over every problem and seed with a 95%
   bootstrap interval; the same at every checkpoint in ``rank_curve`` (a run shorter than a
   checkpoint ranks last there);
-- **tests** against the reference: the best-ranked tuner of a reference group (the peers, say)
-  is the reference; every other tuner's ranks are compared with its ranks over the same
-  (problem, seed) pairs by :func:`hyperlab.lab.stats.paired_comparison` (mean difference,
-  Wilcoxon signed-rank p-value, verdict), and per problem its regrets at the last checkpoint
-  likewise (a seed where either run is shorter than that leaves the pair out);
+- **tests** against the reference, a tuner named in advance (never picked from the results:
+  a reference picked as the best-ranked of a group biases the tests against it): every other
+  tuner's ranks are compared with its ranks over the same (problem, seed) pairs by
+  :func:`hyperlab.lab.stats.paired_comparison` (mean difference, Wilcoxon signed-rank p-value,
+  verdict), and the page's tests are one family under Holm's correction
+  (:func:`~hyperlab.lab.leaderboard_rows.holm_tests`: a better or worse stays only where the
+  adjusted p, ``p_holm``, is below 0.05); per problem its regrets at the last checkpoint are
+  compared likewise, each test on its own, uncorrected (a seed where either run is shorter
+  than that leaves the pair out). Why: ``docs/decisions/leaderboard-verdicts.md``;
 - **cost** per tuner: mean wall time of a run and mean seconds per suggestion (the suggesting
   time of the runs that recorded one over those runs' trials).
 
@@ -49,9 +53,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hyperlab.errors import InputError
 from hyperlab.lab.leaderboard_markdown import markdown as markdown
 from hyperlab.lab.leaderboard_rows import (
     cost_rows,
+    holm_tests,
     problem_cost_rows,
     problem_test_rows,
     rank_rows,
@@ -89,7 +95,7 @@ class Leaderboard:
 def leaderboard(
     runs: Sequence[PanelRun],
     checkpoints: Sequence[int] = CHECKPOINTS,
-    reference_group: Sequence[str] = (),
+    reference: str | None = None,
     unit: str = "trials",
 ) -> Leaderboard:
     """The leaderboard of ``runs`` (see the module doc).
@@ -99,8 +105,8 @@ def leaderboard(
             with the same seeds (a missing run ranks last).
         checkpoints: Trial counts to read the regret at (those no run reached are left out; the
             longest run's length is added).
-        reference_group: Tuners whose best-ranked one every tuner is tested against (empty:
-            the best-ranked tuner of the whole panel).
+        reference: The tuner every other is tested against, named in advance (``None``: the
+            first tuner the runs name).
         unit: What the checkpoints count: ``"trials"``, or the name of the cost every run
             carries (``PanelRun.cost``, e.g. ``"epochs"``); the regret rows key their
             checkpoint by it.
@@ -109,10 +115,12 @@ def leaderboard(
         InputError: No runs, a run with no trials, a checkpoint that is not a positive integer,
             two runs of the same problem, tuner and seed, a unit other than ``"trials"`` with
             a run that carries no cost (or a cost that is not one non-decreasing value per
-            trial), or no run that reached any checkpoint of that unit.
+            trial), no run that reached any checkpoint of that unit, or a reference that
+            is not one of the runs' tuners.
     """
     table = index_runs(runs, unit)
     tuners = sorted({r.tuner for r in runs})
+    reference = _reference(reference, runs)
     problems = sorted({r.problem for r in runs})
     points = checkpoints_read(runs, checkpoints, unit)
     optima = problem_optima(runs)
@@ -122,13 +130,23 @@ def leaderboard(
     board.rank_curve = [{**row, unit: p} for p in points for row in rank_rows(by_point[p], tuners)]
     ranks = by_point[points[-1]]
     board.ranks = rank_rows(ranks, tuners)
-    group = [t for t in tuners if t in set(reference_group)] or tuners
-    by_rank = {row["tuner"]: row["mean"] for row in board.ranks}
-    board.reference = min(group, key=lambda t: (by_rank[t], t))
-    board.tests = rank_tests(ranks, tuners, board.reference)
+    board.reference = reference
+    board.tests = holm_tests(rank_tests(ranks, tuners, reference))
     board.problem_tests = problem_test_rows(
         table, problems, tuners, board.reference, optima, (points[-1], unit)
     )
     board.cost = cost_rows(runs, tuners, unit, points[-1])
     board.problem_cost = problem_cost_rows(table, problems, tuners, unit, points[-1])
     return board
+
+
+def _reference(reference: str | None, runs: Sequence[PanelRun]) -> str:
+    """The named reference, checked against the runs' tuners (``None``: the first named)."""
+    named = list(dict.fromkeys(r.tuner for r in runs))
+    if reference is None:
+        return named[0]
+    if reference not in named:
+        raise InputError(
+            f"the reference {reference!r} is not one of the runs' tuners: {', '.join(named)}"
+        )
+    return reference

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -11,7 +11,8 @@ def markdown(board: Mapping[str, Any]) -> str:
     """A Markdown table of a leaderboard's plain data (:meth:`Leaderboard.to_dict`, as a
     result file keeps it): one row per tuner in rank order with its mean rank and interval, its
     mean ranks at the earlier checkpoints (when the data has them), its test against the
-    reference, the problems where its mean regret at the last checkpoint is the lowest, and its
+    reference (the verdict and the p-value it reads: Holm-adjusted where the data has it), the
+    problems where its mean regret at the last checkpoint is the lowest, and its
     cost (seconds per suggestion; trials within the last checkpoint when
     the unit is not trials)."""
     unit = board.get("unit", "trials")
@@ -31,7 +32,7 @@ def markdown(board: Mapping[str, Any]) -> str:
     lines = [
         f"| tuner | mean rank at {last} {unit.replace('_', ' ')} [95%] | "
         + (f"at {' / '.join(map(str, earlier))} | " if earlier and curve else "")
-        + f"vs `{board['reference']}` (Wilcoxon p) | lowest regret on | {extra} |",
+        + f"vs `{board['reference']}` ({_p_name(board['tests'])}) | lowest regret on | {extra} |",
         "|---|---|" + ("---|" if earlier and curve else "") + "---|---|---|",
     ]
     for row in board["ranks"]:
@@ -49,9 +50,15 @@ def markdown(board: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _p_name(tests: Sequence[Mapping[str, Any]]) -> str:
+    """What the verdict column's p-values are."""
+    return "Holm-adjusted Wilcoxon p" if any("p_holm" in t for t in tests) else "Wilcoxon p"
+
+
 def _test_text(test: Mapping[str, Any]) -> str:
-    """``better (0.031)``: the verdict and its p-value, where there is one."""
-    p = test["p_value"]
+    """``better (0.031)``: the verdict and the p-value it reads (Holm's adjusted one where the
+    test has it), where there is one."""
+    p = test.get("p_holm", test["p_value"])
     return f"{test['verdict']} ({p:.2g})" if math.isfinite(p) else str(test["verdict"])
 
 

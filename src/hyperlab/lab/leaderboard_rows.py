@@ -166,3 +166,36 @@ def problem_cost_rows(
             row["wall_time"] = _mean_wall(mine)
             rows.append(row if unit == "trials" else {**row, **_spending(mine, last)})
     return rows
+
+
+#: The verdicts that claim a difference.
+CLAIMS = ("better", "worse")
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's adjusted p-values of one family of tests, in the given order: the k-th smallest
+    of m becomes ``max over j <= k of min(1, (m - j + 1) p_(j))``. A NaN (no test) stays NaN
+    and is not counted in m."""
+    order = sorted(
+        (i for i, p in enumerate(p_values) if math.isfinite(p)), key=p_values.__getitem__
+    )
+    out = [math.nan] * len(p_values)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - k) * float(p_values[i])))
+        out[i] = running
+    return out
+
+
+def holm_tests(rows: Sequence[dict[str, Any]], level: float = 0.05) -> list[dict[str, Any]]:
+    """A page's tests (one family) with Holm's adjusted p-value (``p_holm``); a better or
+    worse stays only where that is below ``level``, else the verdict is ``within noise``."""
+    adjusted = holm([r["p_value"] for r in rows])
+    return [
+        {
+            **r,
+            "p_holm": q,
+            "verdict": r["verdict"] if r["verdict"] not in CLAIMS or q < level else "within noise",
+        }
+        for r, q in zip(rows, adjusted, strict=True)
+    ]

@@ -1,0 +1,82 @@
+"""``benchmarks/leaderboard.py``: the reference named in advance, and ``--markdown`` computing a
+result file's table again from its runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from hyperlab.lab.leaderboard import PanelRun, leaderboard
+from tests.modules import load_script
+
+
+def _bench() -> ModuleType:
+    return load_script("benchmarks/leaderboard.py", "leaderboard_bench")
+
+
+def _runs(tuners: dict[str, float], cost: bool = False) -> list[PanelRun]:
+    """Each tuner's 6 runs on 2 problems, 3 seeds: best loss ``final`` + seed / 100 after a
+    start of ``final + 1`` (with a cost of 1 per trial where ``cost``)."""
+    return [
+        PanelRun(
+            p, t, seed, [final + 1.0, final + seed / 100], wall_time=1.0, suggest_time=0.1,
+            optimum=0.0, cost=[1.0, 2.0] if cost else None,
+        )
+        for p in ("f", "g")
+        for t, final in tuners.items()
+        for seed in range(3)
+    ]  # fmt: skip
+
+
+def _write(path: Path, settings: dict[str, Any], board: dict[str, Any], runs: list) -> Path:
+    path.write_text(json.dumps({"settings": settings, "leaderboard": board, "runs": runs}))
+    return path
+
+
+def test_markdown_of_a_result_computes_its_tests_again_against_the_default_reference(
+    tmp_path: Path,
+) -> None:
+    """A file made when the best-ranked peer was the reference and no correction was made."""
+    runs = _runs({"good": 0.1, "peer": 0.5, "tpe": 0.7, "bad": 2.0})
+    old = leaderboard(runs, reference="peer").to_dict()
+    old["tests"] = [{k: v for k, v in t.items() if k != "p_holm"} for t in old["tests"]]
+    path = _write(
+        tmp_path / "board.json",
+        {"tuners": ["good", "peer", "tpe", "bad"]},
+        old,
+        [{**r.__dict__, "best": list(r.best)} for r in runs],
+    )
+    table = _bench().markdown_of(path)
+    assert "| vs `tpe` (Holm-adjusted Wilcoxon p) |" in table.splitlines()[0]
+    assert "| `tpe` | 3.00 [" in table and "| reference |" in table
+    assert "vs `peer`" in _bench().markdown_of(path, "peer")
+
+
+def test_markdown_of_a_multi_fidelity_result_keeps_its_trials_column(tmp_path: Path) -> None:
+    bench = _bench()
+    runs = _runs({"tpe+median": 0.5, "meta+asha": 0.1}, cost=True)
+    old = leaderboard(runs, [1, 2], reference="meta+asha", unit=bench.UNIT).to_dict()
+    for row in old["cost"]:
+        row["entries"] = 358.0  # the study's trials, which its stored improvements do not hold
+    path = _write(
+        tmp_path / "fidelity.json",
+        {"arms": ["meta+asha", "tpe+median"]},
+        old,
+        [bench._improvements(r) for r in runs],
+    )
+    table = bench.markdown_of(path)
+    assert "vs `tpe+median`" in table.splitlines()[0]
+    assert "| `meta+asha` | 1.00 [" in table and table.count("| 358 |") == 2
+
+
+def test_the_reference_is_the_one_named_else_optunas_default_else_the_first() -> None:
+    bench = _bench()
+    assert bench.reference_of(None, ["random", "tpe"], bench.REFERENCE) == "tpe"
+    assert bench.reference_of(None, ["random", "cmaes"], bench.REFERENCE) == "random"
+    assert bench.reference_of("cmaes", ["random", "cmaes"], bench.REFERENCE) == "cmaes"
+    with pytest.raises(SystemExit, match="--reference 'gp' is not in the panel: random, cmaes"):
+        bench.reference_of("gp", ["random", "cmaes"], bench.REFERENCE)
