@@ -1,6 +1,6 @@
 """What a pip install carries: the data files the modules load are package data (declared in
 pyproject.toml, under src/hyperlab), and a message never sends a pip user to a repository
-script as if it were beside them."""
+script or document as if it were beside them."""
 
 from __future__ import annotations
 
@@ -82,11 +82,16 @@ def _messages(tree: ast.AST) -> list[str]:
     return texts
 
 
-def test_messages_that_name_a_repository_script_say_where_it_lives() -> None:
-    """scripts/ is not installed: a message that names one says it is in a checkout."""
+#: The checkout's folders that a wheel leaves out (docs/ reaches the sdist, not the wheel).
+REPOSITORY_FOLDERS = ("scripts/", "benchmarks/", "docs/")
+
+
+def test_messages_that_name_a_repository_file_say_where_it_lives() -> None:
+    """scripts/, benchmarks/ and docs/ are not installed: a message (an error, a warning, a
+    command's help) that names a file there says it is in a checkout of hyperlab's source."""
     bad = []
     for module in sorted(PACKAGE.rglob("*.py")):
         for text in _messages(ast.parse(module.read_text())):
-            if "scripts/" in text and "checkout" not in text:
+            if any(f in text for f in REPOSITORY_FOLDERS) and "checkout" not in text:
                 bad.append(f"{module.relative_to(PACKAGE)}: {text!r}")
     assert bad == []
