@@ -95,3 +95,9 @@ def test_messages_that_name_a_repository_file_say_where_it_lives() -> None:
             if any(f in text for f in REPOSITORY_FOLDERS) and "checkout" not in text:
                 bad.append(f"{module.relative_to(PACKAGE)}: {text!r}")
     assert bad == []
+
+
+def test_the_wheels_version_is_the_one_the_package_reports() -> None:
+    """pyproject.toml's version (the wheel's metadata: ``pip show``, run.json's versions) and
+    ``__version__`` (``hyperlab --version``) are written twice: they must agree."""
+    assert tomllib.loads(PYPROJECT.read_text())["project"]["version"] == hyperlab.__version__
