@@ -1,11 +1,13 @@
 """What a pip install carries: the data files the modules load are package data (declared in
 pyproject.toml, under src/hyperlab), and a message never sends a pip user to a repository
-script as if it were beside them."""
+script or document as if it were beside them."""
 
 from __future__ import annotations
 
 import ast
 import glob
+import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -82,11 +84,54 @@ def _messages(tree: ast.AST) -> list[str]:
     return texts
 
 
-def test_messages_that_name_a_repository_script_say_where_it_lives() -> None:
-    """scripts/ is not installed: a message that names one says it is in a checkout."""
+#: The checkout's folders that a wheel leaves out (docs/ reaches the sdist, not the wheel).
+REPOSITORY_FOLDERS = ("scripts/", "benchmarks/", "docs/")
+
+
+def test_messages_that_name_a_repository_file_say_where_it_lives() -> None:
+    """scripts/, benchmarks/ and docs/ are not installed: a message (an error, a warning, a
+    command's help) that names a file there says it is in a checkout of hyperlab's source."""
     bad = []
     for module in sorted(PACKAGE.rglob("*.py")):
         for text in _messages(ast.parse(module.read_text())):
-            if "scripts/" in text and "checkout" not in text:
+            if any(f in text for f in REPOSITORY_FOLDERS) and "checkout" not in text:
                 bad.append(f"{module.relative_to(PACKAGE)}: {text!r}")
     assert bad == []
+
+
+def test_the_wheels_version_is_the_one_the_package_reports() -> None:
+    """pyproject.toml's version (the wheel's metadata: ``pip show``, run.json's versions) and
+    ``__version__`` (``hyperlab --version``) are written twice: they must agree."""
+    assert tomllib.loads(PYPROJECT.read_text())["project"]["version"] == hyperlab.__version__
+
+
+def _extras() -> dict[str, list[str]]:
+    return tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower()
+
+
+def test_the_extras_that_messages_name_exist() -> None:
+    """A missing optional package is named with ``pip install 'hyperlab[EXTRA]'``: each such
+    EXTRA is one that pyproject.toml declares."""
+    named: set[str] = set()
+    for module in sorted(PACKAGE.rglob("*.py")):
+        for text in _messages(ast.parse(module.read_text())):
+            named.update(re.findall(r"hyperlab\[([^\]]*)\]", text))
+    assert {"bench", "peers", "lrfree", "postgres", "dask"} <= named
+    assert sorted(named - set(_extras())) == []
+
+
+def test_the_extras_hold_the_packages_their_messages_name() -> None:
+    """A peer's message gives its package's requirement as an install command, and the
+    learning-rate-free optimizers name their packages: the extras install those."""
+    from hyperlab.experiments.lr_free import LR_FREE
+
+    extras = _extras()
+    for peer in ("dehb", "hyperopt", "nevergrad", "smac", "syne"):
+        requirement = importlib.import_module(f"hyperlab.tuners.peers.{peer}").PACKAGE
+        assert requirement in extras["peers"], peer
+    lrfree = {_requirement_name(r) for r in extras["lrfree"]}
+    assert {spec.package for spec in LR_FREE.values()} == lrfree

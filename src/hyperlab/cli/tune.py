@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--tuner", default="tpe", help="tuner name (default tpe)")
     p.add_argument("--pruner", default="none", help="pruner name (default none)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    scale = p.add_argument_group("scaling out (see docs/scaling.md)")
+    scale = p.add_argument_group("scaling out (docs/scaling.md in a checkout of hyperlab's source)")
     scale.add_argument(
         "--create-only",
         action="store_true",

@@ -30,7 +30,7 @@ def _hint(url: str, exc: BaseException) -> str:
             "; a connection pooler (PgBouncer) refuses the statement timeout among the startup "
             "options (the URL's ?options= or PGOPTIONS): leave it out, and set it on the server "
             "instead (ALTER ROLE ... SET statement_timeout), which hyperlab keeps (see "
-            "docs/scaling.md)"
+            "docs/scaling.md in a checkout of hyperlab's source)"
         )
     if "does not exist" in str(exc) and parse_server_url(url).database is None:
         return (

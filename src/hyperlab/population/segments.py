@@ -126,7 +126,8 @@ class Segments:
                 f"hypergradient=true: task {self.task.name!r} trained a fresh model without "
                 "passing its optimizer through train_segment's wrap_optimizer, so no member "
                 "would learn its rate (call wrap_optimizer(optimizer) on each optimizer it "
-                "builds; docs/population.md, 'self-tuning members'), or leave hypergradient off"
+                "builds; docs/population.md, 'self-tuning members', in a checkout of hyperlab's "
+                "source), or leave hypergradient off"
             )
         return segment if reason is None else reason
 
@@ -166,7 +167,8 @@ class Segments:
                 "checkpoints that state while the next segment trains, so a resumed run would "
                 "go on from a state half one segment and half the next. Copy it first "
                 "(state = copy.deepcopy(state)) or build the next state from new tensors "
-                "(docs/population.md, 'A new state, never the old one changed')"
+                "(docs/population.md, 'A new state, never the old one changed', in a checkout of "
+                "hyperlab's source)"
             )
 
 

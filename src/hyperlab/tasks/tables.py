@@ -405,6 +405,6 @@ for _family in FAMILIES.values():
     TASKS.register(
         f"{_family.prefix}-",
         _factory(_family.prefix),
-        f"{_family.source} table, data set <name> (exact lookup; needs hyperlab[bench])",
+        f"{_family.source} table, data set <name> (exact lookup; pip install 'hyperlab[bench]')",
         family=True,
     )

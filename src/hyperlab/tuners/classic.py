@@ -64,7 +64,8 @@ def grid(
         raise InputError(
             "the grid tuner needs a task with a known search space (got none): a plain "
             "objective suggests its parameters only as each trial runs; wrap it in a "
-            "hyperlab Task (search_space and _evaluate; docs/your-model.md) to use it"
+            "hyperlab Task (search_space and _evaluate; docs/your-model.md in a checkout of "
+            "hyperlab's source) to use it"
         )
     order = study_seed if study_seed is not None else seed
     return optuna.samplers.GridSampler(grid_space(space, points), seed=order)

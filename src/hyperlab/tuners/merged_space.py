@@ -120,7 +120,8 @@ def _snapped(low: float, high: float, step: float) -> tuple[float, float]:
     span whole steps, as Optuna reads a float range (see the module docstring); unmoved when
     no such grid is found (a ``step`` that is itself a rounding off a short decimal)."""
     cells = round((high - low) / step)
-    with decimal.localcontext(prec=60):
+    with decimal.localcontext() as context:  # (keywords here need Python 3.11)
+        context.prec = 60
         exact, d_step = decimal.Decimal(repr(low)), decimal.Decimal(repr(step))
         for places in range(min(0, -exact.adjusted()), 18 - exact.adjusted()):  # shortest first
             d_low = exact.quantize(decimal.Decimal(1).scaleb(-places))
