@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.lab.leaderboard import PanelRun, leaderboard, markdown
 from hyperlab.lab.leaderboard_rows import holm, holm_tests, seed_ranks
 from hyperlab.lab.leaderboard_runs import index_runs
@@ -70,6 +70,15 @@ def test_the_reference_is_never_picked_from_the_results() -> None:
 def test_a_reference_that_did_not_run_is_refused_by_name() -> None:
     with pytest.raises(InputError, match="'tpe' is not one of the runs' tuners: good, peer, bad"):
         leaderboard(_panel(), reference="tpe")
+
+
+def test_a_reference_group_is_refused_with_the_reason() -> None:
+    """``reference_group`` (a group whose best-ranked tuner was the reference) is not taken:
+    by keyword it is refused by name, and a list in the reference's place is no name."""
+    with pytest.raises(InputError, match=r"takes no reference_group .*reference=NAME"):
+        leaderboard(_panel(), reference_group=["peer", "bad"])  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match=r"one tuner's name, got \['peer', 'bad'\] \(list\)"):
+        leaderboard(_panel(), (10, 20), ["peer", "bad"])  # type: ignore[arg-type]
 
 
 def test_the_pages_tests_are_corrected_together_by_holm() -> None:
