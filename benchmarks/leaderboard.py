@@ -491,11 +491,11 @@ def main_fidelity(args: argparse.Namespace) -> None:
         print(f"tuners not registered here, left out: {', '.join(left)}")
     multiples = sorted(int(m) for m in args.multiples.split(","))
     out = args.out or str(FIDELITY_OUT)
+    reference = reference_of(args.reference, arms, FIDELITY_REFERENCE)  # before any run
     runs = run_fidelity_panel(
         tasks, arms, args.seeds, multiples, Path(out).with_suffix(".partial.jsonl")
     )
     peers = (args.peers or ",".join(FIDELITY_PEERS)).split(",")
-    reference = reference_of(args.reference, arms, FIDELITY_REFERENCE)
     board = leaderboard(runs, multiples, reference=reference, unit=UNIT)
     _print_fidelity(board, peers)
     payload = {

@@ -80,3 +80,22 @@ def test_the_reference_is_the_one_named_else_optunas_default_else_the_first() ->
     assert bench.reference_of("cmaes", ["random", "cmaes"], bench.REFERENCE) == "cmaes"
     with pytest.raises(SystemExit, match="--reference 'gp' is not in the panel: random, cmaes"):
         bench.reference_of("gp", ["random", "cmaes"], bench.REFERENCE)
+
+
+@pytest.mark.parametrize("fidelity", [False, True])
+def test_a_reference_not_in_the_panel_is_refused_before_any_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fidelity: bool
+) -> None:
+    bench = _bench()
+
+    def no_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the panel ran before its --reference was checked")
+
+    monkeypatch.setattr(bench, "run_panel", no_run)
+    monkeypatch.setattr(bench, "run_fidelity_panel", no_run)
+    panel = ["--arms", "tpe+median,random+asha"] if fidelity else ["--tuners", "tpe,random"]
+    argv = ["leaderboard.py", *(["--fidelity"] if fidelity else []), *panel]
+    argv += ["--tasks", "branin", "--reference", "gp", "--out", str(tmp_path / "board.json")]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit, match="--reference 'gp' is not in the panel"):
+        bench.main()
