@@ -242,7 +242,7 @@ def _print_ranks(
 # -- the multi-fidelity panel (--fidelity) ----------------------------------------------------
 
 FIDELITY_OUT = HERE / "results" / "leaderboard_fidelity.json"
-#: Multi-fidelity peers: the reference group of the multi-fidelity panel.
+#: Multi-fidelity peers: the arms the multi-fidelity tables call peers (not a reference).
 FIDELITY_PEERS = ["syne-asha", "syne-bohb", "dehb", "smac-hyperband"]
 #: The multi-fidelity panel's arms (those whose tuner is not registered are left out).
 ARMS = [
@@ -582,6 +582,11 @@ def main() -> None:
     if args.fidelity:
         main_fidelity(args)
         return
+    if args.peers:
+        raise SystemExit(
+            "--peers labels the peer arms of --fidelity; the full-training panel tests every "
+            f"tuner against --reference (default {REFERENCE}), not against a group of peers"
+        )
     args.out = args.out or str(OUT)
     if args.quick:
         args.seeds, args.trials, args.tuners = 2, 12, ",".join(QUICK)

@@ -99,3 +99,18 @@ def test_a_reference_not_in_the_panel_is_refused_before_any_run(
     monkeypatch.setattr("sys.argv", argv)
     with pytest.raises(SystemExit, match="--reference 'gp' is not in the panel"):
         bench.main()
+
+
+def test_peers_without_fidelity_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--peers`` named the full-training panel's reference group; that panel now tests
+    against ``--reference``, so a ``--peers`` there would change nothing: it is refused."""
+    bench = _bench()
+
+    def no_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the panel ran with a --peers it does not read")
+
+    monkeypatch.setattr(bench, "run_panel", no_run)
+    argv = ["leaderboard.py", "--tasks", "branin", "--tuners", "tpe,nevergrad"]
+    monkeypatch.setattr("sys.argv", [*argv, "--peers", "nevergrad"])
+    with pytest.raises(SystemExit, match="--peers labels the peer arms of --fidelity"):
+        bench.main()
