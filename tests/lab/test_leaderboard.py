@@ -111,6 +111,17 @@ def test_holms_adjusted_p_values_and_verdicts() -> None:
     assert said == ["better", "within noise", "within noise", "no data"]
 
 
+def test_holm_gives_tied_p_values_one_adjusted_p_whatever_their_order() -> None:
+    """Tied p-values get the same adjusted p (the larger multiplier's, by the running
+    maximum), the adjusted p's keep the raw ones' order, and none exceeds 1."""
+    p = [0.5, 0.02, 0.02, 0.3, 0.02]
+    adjusted = holm(p)
+    assert adjusted == pytest.approx([0.6, 0.1, 0.1, 0.6, 0.1])
+    assert holm(p[::-1]) == pytest.approx(adjusted[::-1])
+    by_raw = [q for _, q in sorted(zip(p, adjusted, strict=True))]
+    assert by_raw == sorted(by_raw) and max(holm([0.4, 0.6, 0.9])) == 1.0
+
+
 def test_a_missing_run_ranks_last_and_cost_is_per_trial() -> None:
     runs = [r for r in _panel() if not (r.tuner == "good" and r.seed == 0 and r.problem == "f")]
     board = leaderboard(runs)
