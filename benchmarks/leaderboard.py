@@ -5,7 +5,7 @@ over a problem set for several seeds, one tuner at a time in this process, and r
 :func:`hyperlab.lab.leaderboard.leaderboard`: per problem the regret after 10 / 20 / 50 / 100
 trials (mean over seeds with a 95% bootstrap interval), the mean rank at the last trial with
 its interval (and at every checkpoint), Wilcoxon signed-rank tests of every tuner against a
-reference named in advance (``--reference``; by default ``tpe``, Optuna's default sampler),
+reference named in advance (``--reference``; by default ``tpe``: Optuna's TPE sampler, as hyperlab sets it),
 over problems and seeds with Holm's correction over the page's tests, and per problem
 uncorrected, and the wall time and suggestion cost of each tuner (seconds per trial spent
 choosing, i.e. outside the objective). The reference is never picked from the results: the
@@ -40,8 +40,8 @@ runs again with more trials. Runs are compared at equal compute: checkpoints are
 trainings (``--multiples 5,10,20``: 5, 10 and 20 times the task's maximum epochs), and each
 run is cut there (its best complete trial among those finished within that many epochs).
 Reported: regret per problem and checkpoint, mean rank at the last one with Wilcoxon tests
-against the reference arm (``--reference``, by default ``tpe+median``: Optuna's default sampler
-and pruner), Holm-corrected over the page, which arm has the lowest regret on each problem and
+against the reference arm (``--reference``, by default ``tpe+median``: Optuna's TPE sampler
+and median pruner, as hyperlab sets them), Holm-corrected over the page, which arm has the lowest regret on each problem and
 whether it is a peer (``--peers``, default the multi-fidelity peers), and per arm the
 trials finished by the last checkpoint and its wall time (pro-rated to it); the result file
 also holds the epochs each study spent in all. Runs are cached beside ``--out``
@@ -87,8 +87,9 @@ from hyperlab.tasks import Task, suites
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "leaderboard.json"
 PEERS = ["nevergrad", "hyperopt-tpe", "syne-bore", "syne-rea", "smac-rf"]
-#: The reference named in advance: what a user gets from Optuna without choosing anything (its
-#: default sampler; in the multi-fidelity panel with its default pruner, ``FIDELITY_REFERENCE``).
+#: The reference named in advance: Optuna's TPE, the kind of sampler Optuna uses when none is
+#: chosen, with hyperlab's settings (multivariate, grouped; in the multi-fidelity panel with
+#: Optuna's median pruner, ``FIDELITY_REFERENCE``).
 REFERENCE = "tpe"
 FIDELITY_REFERENCE = "tpe+median"
 PANEL = ["random", "tpe", "cmaes", "gp", "neural", *PEERS]
