@@ -10,7 +10,7 @@ Cells (``--repeats`` draws each): coverage of zero under the null, both sides of
 one of ``stats_null.py``'s distributions, at 2 to 40 pairs; coverage of a nonzero true mean
 (``shift``: normal differences of mean 1; ``scale``: lognormal(0, 1) against half of an
 independent one; ``skewed``: lognormal(0, 1) differences, reported only); in the shift cell the
-median width relative to Student-t and the share of intervals that leave out zero. The rule
+median width and the share of intervals that leave out zero. The rule
 that reads the table is in ``docs/decisions/statistics.md``.
 
 Usage:

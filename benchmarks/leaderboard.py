@@ -5,7 +5,7 @@ over a problem set for several seeds, one tuner at a time in this process, and r
 :func:`hyperlab.lab.leaderboard.leaderboard`: per problem the regret after 10 / 20 / 50 / 100
 trials (mean over seeds with a 95% bootstrap interval), the mean rank at the last trial with
 its interval (and at every checkpoint), Wilcoxon signed-rank tests of every tuner against a
-reference named in advance (``--reference``; by default ``tpe``, Optuna's default sampler),
+reference named in advance (``--reference``; by default ``tpe``: Optuna's TPE sampler, as hyperlab sets it),
 over problems and seeds with Holm's correction over the page's tests, and per problem
 uncorrected, and the wall time and suggestion cost of each tuner (seconds per trial spent
 choosing, i.e. outside the objective). The reference is never picked from the results: the
@@ -40,8 +40,8 @@ runs again with more trials. Runs are compared at equal compute: checkpoints are
 trainings (``--multiples 5,10,20``: 5, 10 and 20 times the task's maximum epochs), and each
 run is cut there (its best complete trial among those finished within that many epochs).
 Reported: regret per problem and checkpoint, mean rank at the last one with Wilcoxon tests
-against the reference arm (``--reference``, by default ``tpe+median``: Optuna's default sampler
-and pruner), Holm-corrected over the page, which arm has the lowest regret on each problem and
+against the reference arm (``--reference``, by default ``tpe+median``: Optuna's TPE sampler
+and median pruner, as hyperlab sets them), Holm-corrected over the page, which arm has the lowest regret on each problem and
 whether it is a peer (``--peers``, default the multi-fidelity peers), and per arm the
 trials finished by the last checkpoint and its wall time (pro-rated to it); the result file
 also holds the epochs each study spent in all. Runs are cached beside ``--out``
@@ -87,8 +87,9 @@ from hyperlab.tasks import Task, suites
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "leaderboard.json"
 PEERS = ["nevergrad", "hyperopt-tpe", "syne-bore", "syne-rea", "smac-rf"]
-#: The reference named in advance: what a user gets from Optuna without choosing anything (its
-#: default sampler; in the multi-fidelity panel with its default pruner, ``FIDELITY_REFERENCE``).
+#: The reference named in advance: Optuna's TPE, the kind of sampler Optuna uses when none is
+#: chosen, with hyperlab's settings (multivariate, grouped; in the multi-fidelity panel with
+#: Optuna's median pruner, ``FIDELITY_REFERENCE``).
 REFERENCE = "tpe"
 FIDELITY_REFERENCE = "tpe+median"
 PANEL = ["random", "tpe", "cmaes", "gp", "neural", *PEERS]
@@ -242,7 +243,7 @@ def _print_ranks(
 # -- the multi-fidelity panel (--fidelity) ----------------------------------------------------
 
 FIDELITY_OUT = HERE / "results" / "leaderboard_fidelity.json"
-#: Multi-fidelity peers: the reference group of the multi-fidelity panel.
+#: Multi-fidelity peers: the arms the multi-fidelity tables call peers (not a reference).
 FIDELITY_PEERS = ["syne-asha", "syne-bohb", "dehb", "smac-hyperband"]
 #: The multi-fidelity panel's arms (those whose tuner is not registered are left out).
 ARMS = [
@@ -491,11 +492,11 @@ def main_fidelity(args: argparse.Namespace) -> None:
         print(f"tuners not registered here, left out: {', '.join(left)}")
     multiples = sorted(int(m) for m in args.multiples.split(","))
     out = args.out or str(FIDELITY_OUT)
+    reference = reference_of(args.reference, arms, FIDELITY_REFERENCE)  # before any run
     runs = run_fidelity_panel(
         tasks, arms, args.seeds, multiples, Path(out).with_suffix(".partial.jsonl")
     )
     peers = (args.peers or ",".join(FIDELITY_PEERS)).split(",")
-    reference = reference_of(args.reference, arms, FIDELITY_REFERENCE)
     board = leaderboard(runs, multiples, reference=reference, unit=UNIT)
     _print_fidelity(board, peers)
     payload = {
@@ -582,6 +583,11 @@ def main() -> None:
     if args.fidelity:
         main_fidelity(args)
         return
+    if args.peers:
+        raise SystemExit(
+            "--peers labels the peer arms of --fidelity; the full-training panel tests every "
+            f"tuner against --reference (default {REFERENCE}), not against a group of peers"
+        )
     args.out = args.out or str(OUT)
     if args.quick:
         args.seeds, args.trials, args.tuners = 2, 12, ",".join(QUICK)

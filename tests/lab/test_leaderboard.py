@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.lab.leaderboard import PanelRun, leaderboard, markdown
 from hyperlab.lab.leaderboard_rows import holm, holm_tests, seed_ranks
 from hyperlab.lab.leaderboard_runs import index_runs
@@ -72,6 +72,15 @@ def test_a_reference_that_did_not_run_is_refused_by_name() -> None:
         leaderboard(_panel(), reference="tpe")
 
 
+def test_a_reference_group_is_refused_with_the_reason() -> None:
+    """``reference_group`` (a group whose best-ranked tuner was the reference) is not taken:
+    by keyword it is refused by name, and a list in the reference's place is no name."""
+    with pytest.raises(InputError, match=r"takes no reference_group .*reference=NAME"):
+        leaderboard(_panel(), reference_group=["peer", "bad"])  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match=r"one tuner's name, got \['peer', 'bad'\] \(list\)"):
+        leaderboard(_panel(), (10, 20), ["peer", "bad"])  # type: ignore[arg-type]
+
+
 def test_the_pages_tests_are_corrected_together_by_holm() -> None:
     """``x`` beats the reference on 10 of 12 problems (p 0.039 alone): beside two tuners level
     with the reference, Holm's adjusted p is 3 times that, and the verdict within noise."""
@@ -100,6 +109,17 @@ def test_holms_adjusted_p_values_and_verdicts() -> None:
     ]
     said = [r["verdict"] for r in holm_tests(rows)]
     assert said == ["better", "within noise", "within noise", "no data"]
+
+
+def test_holm_gives_tied_p_values_one_adjusted_p_whatever_their_order() -> None:
+    """Tied p-values get the same adjusted p (the larger multiplier's, by the running
+    maximum), the adjusted p's keep the raw ones' order, and none exceeds 1."""
+    p = [0.5, 0.02, 0.02, 0.3, 0.02]
+    adjusted = holm(p)
+    assert adjusted == pytest.approx([0.6, 0.1, 0.1, 0.6, 0.1])
+    assert holm(p[::-1]) == pytest.approx(adjusted[::-1])
+    by_raw = [q for _, q in sorted(zip(p, adjusted, strict=True))]
+    assert by_raw == sorted(by_raw) and max(holm([0.4, 0.6, 0.9])) == 1.0
 
 
 def test_a_missing_run_ranks_last_and_cost_is_per_trial() -> None:

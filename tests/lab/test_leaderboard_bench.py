@@ -80,3 +80,37 @@ def test_the_reference_is_the_one_named_else_optunas_default_else_the_first() ->
     assert bench.reference_of("cmaes", ["random", "cmaes"], bench.REFERENCE) == "cmaes"
     with pytest.raises(SystemExit, match="--reference 'gp' is not in the panel: random, cmaes"):
         bench.reference_of("gp", ["random", "cmaes"], bench.REFERENCE)
+
+
+@pytest.mark.parametrize("fidelity", [False, True])
+def test_a_reference_not_in_the_panel_is_refused_before_any_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fidelity: bool
+) -> None:
+    bench = _bench()
+
+    def no_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the panel ran before its --reference was checked")
+
+    monkeypatch.setattr(bench, "run_panel", no_run)
+    monkeypatch.setattr(bench, "run_fidelity_panel", no_run)
+    panel = ["--arms", "tpe+median,random+asha"] if fidelity else ["--tuners", "tpe,random"]
+    argv = ["leaderboard.py", *(["--fidelity"] if fidelity else []), *panel]
+    argv += ["--tasks", "branin", "--reference", "gp", "--out", str(tmp_path / "board.json")]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit, match="--reference 'gp' is not in the panel"):
+        bench.main()
+
+
+def test_peers_without_fidelity_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--peers`` named the full-training panel's reference group; that panel now tests
+    against ``--reference``, so a ``--peers`` there would change nothing: it is refused."""
+    bench = _bench()
+
+    def no_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the panel ran with a --peers it does not read")
+
+    monkeypatch.setattr(bench, "run_panel", no_run)
+    argv = ["leaderboard.py", "--tasks", "branin", "--tuners", "tpe,nevergrad"]
+    monkeypatch.setattr("sys.argv", [*argv, "--peers", "nevergrad"])
+    with pytest.raises(SystemExit, match="--peers labels the peer arms of --fidelity"):
+        bench.main()

@@ -53,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, InputTypeError
 from hyperlab.lab.leaderboard_markdown import markdown as markdown
 from hyperlab.lab.leaderboard_rows import (
     cost_rows,
@@ -97,6 +97,8 @@ def leaderboard(
     checkpoints: Sequence[int] = CHECKPOINTS,
     reference: str | None = None,
     unit: str = "trials",
+    *,
+    reference_group: None = None,
 ) -> Leaderboard:
     """The leaderboard of ``runs`` (see the module doc).
 
@@ -110,17 +112,21 @@ def leaderboard(
         unit: What the checkpoints count: ``"trials"``, or the name of the cost every run
             carries (``PanelRun.cost``, e.g. ``"epochs"``); the regret rows key their
             checkpoint by it.
+        reference_group: Not taken (refused with the reason): the best-ranked tuner of a
+            group, tested against the ranks that picked it, is called ahead too often; name
+            the reference instead (``reference``).
 
     Raises:
         InputError: No runs, a run with no trials, a checkpoint that is not a positive integer,
             two runs of the same problem, tuner and seed, a unit other than ``"trials"`` with
             a run that carries no cost (or a cost that is not one non-decreasing value per
-            trial), no run that reached any checkpoint of that unit, or a reference that
-            is not one of the runs' tuners.
+            trial), no run that reached any checkpoint of that unit, a reference that
+            is not one of the runs' tuners, or a ``reference_group``.
+        InputTypeError: A reference that is not one name (a list of names, say).
     """
     table = index_runs(runs, unit)
     tuners = sorted({r.tuner for r in runs})
-    reference = _reference(reference, runs)
+    reference = _reference(reference, runs, reference_group)
     problems = sorted({r.problem for r in runs})
     points = checkpoints_read(runs, checkpoints, unit)
     optima = problem_optima(runs)
@@ -140,8 +146,23 @@ def leaderboard(
     return board
 
 
-def _reference(reference: str | None, runs: Sequence[PanelRun]) -> str:
+def _reference(reference: Any, runs: Sequence[PanelRun], group: Any) -> str:
     """The named reference, checked against the runs' tuners (``None``: the first named)."""
+    why = (
+        "the best-ranked tuner of a group, tested against the ranks that picked it, is called "
+        "ahead too often (docs/decisions/leaderboard-verdicts.md in a checkout of hyperlab's "
+        "source)"
+    )
+    if group is not None:
+        raise InputError(
+            f"leaderboard() takes no reference_group (got {group!r}): {why}; name one tuner "
+            "in advance instead, reference=NAME"
+        )
+    if reference is not None and not isinstance(reference, str):
+        raise InputTypeError(
+            f"the reference is one tuner's name, got {reference!r} "
+            f"({type(reference).__name__}): {why}; name one tuner in advance"
+        )
     named = list(dict.fromkeys(r.tuner for r in runs))
     if reference is None:
         return named[0]
