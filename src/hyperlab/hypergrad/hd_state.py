@@ -5,9 +5,7 @@ global rate needs to be the same in every group."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
-from torch.optim import Optimizer
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hyperlab.errors import InputError, check_bool
 from hyperlab.hypergrad.guards import (
@@ -22,6 +20,9 @@ from hyperlab.hypergrad.guards import (
     without_derivatives,
 )
 
+if TYPE_CHECKING:
+    from hyperlab.hypergrad.hd import HDOptimizer
+
 #: Hypergradient settings stored in every param group.
 HD_KEYS = ("hyper_lr", "multiplicative", "normalize", "target_cosine")
 
@@ -35,7 +36,7 @@ class CheckedState(NamedTuple):
     per_group: bool
 
 
-def checked_state(optimizer: Optimizer, state_dict: Any) -> CheckedState:
+def checked_state(optimizer: HDOptimizer, state_dict: Any) -> CheckedState:
     """``state_dict`` checked for ``optimizer`` (an hd optimizer), nothing loaded yet.
 
     A state without ``lr_history`` is no hd optimizer's: its stored directions are stale and
@@ -55,7 +56,7 @@ def checked_state(optimizer: Optimizer, state_dict: Any) -> CheckedState:
         state.pop("lr_history_offset", None),
         state.get("param_groups"),
     )
-    per_group = check_bool("per_group", state.pop("per_group", optimizer.per_group))  # type: ignore[attr-defined]
+    per_group = check_bool("per_group", state.pop("per_group", optimizer.per_group))
     groups = state.get("param_groups")
     groups = groups if isinstance(groups, list) else []
     plain = bool(groups) and not any("hyper_lr" in g for g in groups)
@@ -68,7 +69,7 @@ def checked_state(optimizer: Optimizer, state_dict: Any) -> CheckedState:
     check_state_kind(owner, state.get("param_groups"), needed)
     for i, group in enumerate(groups):
         refuse_unsupported(owner, group, f"param group {i} of the state")
-    check_state_entries(owner, state.get("state"), optimizer.STATE_KEYS)  # type: ignore[attr-defined]
+    check_state_entries(owner, state.get("state"), optimizer.STATE_KEYS)
     check_state_tensors(owner, state, optimizer)
     return CheckedState(state, history, offset, per_group)
 
