@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="train a fresh model with a population's discovered schedule",
         description=__doc__,
     )
-    p.add_argument("run_dir", help="the run directory of a pbt or pb2 tune run")
+    p.add_argument(
+        "run_dir", help="the run directory of a pbt or pb2 run (tune, or compare with --study)"
+    )
     p.add_argument("--member", type=int, help="the member to replay (default: the best)")
     p.add_argument(
         "--study", help="the study to replay, where the run holds several populations (compare)"
