@@ -65,6 +65,19 @@ def test_replay_refuses_a_run_without_a_population_and_an_unknown_member(
     assert "no member 9" in err and "[0, 1, 2, 3]" in err and "Traceback" not in err
 
 
+def test_replay_of_a_finished_run_of_another_tuner_that_trains_its_trials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``one-epoch`` keeps its lock where a population keeps its checkpoint: its run holds no
+    population, not one still training that its command would finish."""
+    run = _tune(tmp_path, "one-epoch")
+    assert any((run / "population").iterdir())  # (its folder, with its lock)
+    capsys.readouterr()
+    assert main(["replay", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "holds no population" in err and "has not finished" not in err
+
+
 def _compare(runs: Path, tuners: str) -> Path:
     code = main(
         ["compare", "--task", QUADRATIC, "--tuners", tuners, "--population", "3", "--budget",

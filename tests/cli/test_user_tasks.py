@@ -25,6 +25,15 @@ def objective(trial):
     return (x - 1.0) ** 2
 """
 
+#: A Task subclass without its ``_evaluate``: Python cannot make one.
+UNFINISHED = """
+from hyperlab.tasks import Task
+
+class Unfinished(Task):
+    def search_space(self, trial):
+        return {"x": trial.suggest_float("x", 0.0, 1.0)}
+"""
+
 TASK = """
 from hyperlab.tasks import Evaluation, Task
 
@@ -132,6 +141,7 @@ def test_objective_file_create_only_and_worker(
         ("raises_ut.py:objective", "raises_ut.py' raised ZeroDivisionError: division by zero"),
         ("bad_code.py:DATA", "bad_code.py:DATA' is a list"),
         ("bad_code.py:NotATask", "is the class NotATask, not a Task subclass"),
+        ("bad_code.py:Unfinished", "the Task class Unfinished does not implement _evaluate"),
         ("bad_code.py:make_nothing", "returned a NoneType, not a Task"),
         ("bad_code.py", "give FILE.py:NAME"),
         ("sub/missing_file.py", "give FILE.py:NAME"),
@@ -146,12 +156,13 @@ def test_bad_references_are_clean_errors(
 ) -> None:
     _write(tmp_path / "raises_ut.py", "import math\nRATIO = 1 / 0\n")
     code = "DATA = [1, 2]\nclass NotATask:\n    pass\ndef make_nothing():\n    return None\n"
+    code += UNFINISHED
     _write(tmp_path / "bad_code.py", code + OBJECTIVE)
     monkeypatch.chdir(tmp_path)
     assert main(["tune", "--task", task, "--trials", "2", "--runs-dir", "runs"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hyperlab tune: error:") and says in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "refused its options" not in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("run.json"))
 
 

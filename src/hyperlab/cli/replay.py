@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from hyperlab.cli._common import DATA_DIR_HELP
@@ -23,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="train a fresh model with a population's discovered schedule",
         description=__doc__,
     )
-    p.add_argument("run_dir", help="the run directory of a pbt or pb2 tune run")
+    p.add_argument(
+        "run_dir", help="the run directory of a pbt or pb2 run (tune, or compare with --study)"
+    )
     p.add_argument("--member", type=int, help="the member to replay (default: the best)")
     p.add_argument(
         "--study", help="the study to replay, where the run holds several populations (compare)"
@@ -115,15 +118,15 @@ def _population(run_dir: str, studies: list[tuple[Any, ...]], name: str | None) 
 
 
 def _check_finished(run_dir: str, study: Any) -> None:
-    """Raise :class:`InputError` when ``study`` is a population still training (it has a
-    checkpoint but no members yet)."""
+    """Raise :class:`InputError` when ``study`` is a population still training (its folder
+    holds a population's files, or nothing yet, but the study no members)."""
     from hyperlab.errors import InputError
     from hyperlab.lab.run_folder import RunDir
     from hyperlab.population.checkpoint_file import FILE
     from hyperlab.population.replay import members
 
     folder = RunDir(run_dir).population_folder(study.study_name)
-    if folder.is_dir() and not members(study):
+    if folder.is_dir() and _holds_population(folder) and not members(study):
         where = (
             f"its checkpoint is in {folder}"
             if (folder / FILE).exists()
@@ -133,6 +136,17 @@ def _check_finished(run_dir: str, study: Any) -> None:
             f"the population of study {study.study_name!r} has not finished ({where}); run "
             "its command again to finish it, then replay"
         )
+
+
+def _holds_population(folder: Path) -> bool:
+    """Whether ``folder`` is a population's: empty (nothing written yet), or holding its
+    checkpoint or its lock. Another tuner that trains its trials itself (``one-epoch``) keeps
+    only a lock of its own there, and its study is no population."""
+    from hyperlab.population.checkpoint import LOCK
+    from hyperlab.population.checkpoint_file import FILE
+
+    names = {path.name for path in folder.iterdir()}
+    return not names or bool(names & {FILE, LOCK})
 
 
 def _fmt(value: object) -> str:

@@ -134,6 +134,7 @@ def resolve(name: str) -> tuple[str, Callable[..., Task]] | None:
         return name, lambda: ObjectiveTask(name, obj)
 
     def factory(**options: Any) -> Task:
+        _check_concrete(name, obj)
         return _as_task(name, obj(**options))
 
     factory.forwards_to = obj  # type: ignore[attr-defined]  # its options are the attribute's
@@ -199,6 +200,17 @@ def _kind(name: str, obj: Any) -> str:
         f"task {name!r} takes {required} positional arguments; an objective takes one (the "
         "trial) and a factory takes keyword options only"
     )
+
+
+def _check_concrete(name: str, obj: Any) -> None:
+    """Refuse a Task class that Python cannot make: one that lacks an abstract method."""
+    if isinstance(obj, type) and inspect.isabstract(obj):
+        missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
+        raise InputError(
+            f"task {name!r}: the Task class {obj.__name__} does not implement {missing}, so "
+            "it cannot be made (a Task defines search_space(trial) and _evaluate(config, "
+            "budget, seed, on_epoch))"
+        )
 
 
 def _required_positional(func: Callable[..., Any]) -> int | None:
