@@ -31,6 +31,7 @@ import optuna
 
 from hyperlab.errors import InputError
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
+from hyperlab.tasks.contract import missing_methods
 
 KINDS = "an objective f(trial) -> float, a Task subclass, or a function returning a Task"
 
@@ -134,6 +135,8 @@ def resolve(name: str) -> tuple[str, Callable[..., Task]] | None:
         return name, lambda: ObjectiveTask(name, obj)
 
     def factory(**options: Any) -> Task:
+        if inspect.isabstract(obj):  # (Python's TypeError would read as an option refused)
+            raise InputError(missing_methods(name, obj))
         return _as_task(name, obj(**options))
 
     factory.forwards_to = obj  # type: ignore[attr-defined]  # its options are the attribute's
