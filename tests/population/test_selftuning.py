@@ -92,3 +92,26 @@ def test_the_rate_a_users_self_tuning_members_learned_is_recorded(
 def test_members_that_do_not_tune_themselves_record_no_learned_rate(tmp_path: Path) -> None:
     study = run_population("pbt", OwnLinear(), tmp_path, interval=2)
     assert all(not e["learned"] for t in study.trials for e in t.user_attrs["schedule"])
+
+
+def test_one_comparison_holds_plain_and_self_tuning_members(tmp_path: Path) -> None:
+    import json
+
+    import hyperlab
+    from hyperlab.lab.rundir import load_studies
+
+    task = f"{Path(__file__)}:OwnLinear"
+    hyperlab.compare(
+        task, ["pbt", "pbt-hd", "pb2-hd"], seeds=1, trials=4, runs_dir=tmp_path, name="both",
+        progress=False, report=False, tuner_options={"interval": 2},
+    )  # fmt: skip
+    learned = {
+        study.study_name.split(":")[1]: {
+            bool(e["learned"]) for t in study.trials for e in t.user_attrs["schedule"]
+        }
+        for study, *_ in load_studies(tmp_path / "both")
+    }
+    assert learned == {"pbt": {False}, "pbt-hd": {True}, "pb2-hd": {True}}
+    run = json.loads((tmp_path / "both" / "run.json").read_text())
+    options = run["effective_options"]["tuner"]
+    assert options["pbt"]["hypergradient"] is False and options["pbt-hd"]["hypergradient"] is True
