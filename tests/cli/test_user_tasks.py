@@ -317,3 +317,17 @@ def test_a_segment_method_written_with_the_wrong_signature_is_refused_by_name() 
     Quadratic().check()  # (one that takes them passes)
     with pytest.raises(InputError, match=r"wrap_optimizer\) \(docs/your-model.md"):
         Forgets().check()
+
+
+def test_an_import_that_fails_in_a_library_names_the_users_line_that_called_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = (
+        "import numpy as np\n\n\ndef load():\n    return np.loadtxt('dat.csv')\n\n\nDATA = load()\n"
+    )
+    _write(tmp_path / "typo_data.py", code + TASK)
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--task", "typo_data.py:Quad", "--trials", "2", "--runs-dir", "r"]) == 2
+    err = capsys.readouterr().err
+    assert "raised FileNotFoundError: dat.csv not found" in err
+    assert "called from typo_data.py:5 in load)" in err and "Traceback" not in err

@@ -29,7 +29,7 @@ from typing import Any
 
 import optuna
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, library_caller
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
 from hyperlab.tasks.contract import missing_methods
 
@@ -309,5 +309,9 @@ def _import_failed(where: str, exc: BaseException) -> InputError:
         frames = traceback.extract_tb(exc.__traceback__)
         own = [f for f in frames if "importlib" not in f.filename] or frames
         if own:
-            place = f" ({own[-1].filename}, line {own[-1].lineno})"
+            place = f" ({own[-1].filename}, line {own[-1].lineno}"
+            caller = library_caller(exc)
+            if caller is not None:
+                place += f", called from {caller}"  # (the user's line, not numpy's)
+            place += ")"
     return InputError(f"importing the task code {where!r} raised {line}{place}")
