@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pandas as pd
 import pytest
 import torch
 
@@ -101,7 +102,7 @@ def test_one_comparison_holds_plain_and_self_tuning_members(tmp_path: Path) -> N
     from hyperlab.lab.rundir import load_studies
 
     task = f"{Path(__file__)}:OwnLinear"
-    hyperlab.compare(
+    records = hyperlab.compare(
         task, ["pbt", "pbt-hd", "pb2-hd"], seeds=1, trials=4, runs_dir=tmp_path, name="both",
         progress=False, report=False, tuner_options={"interval": 2},
     )  # fmt: skip
@@ -115,3 +116,9 @@ def test_one_comparison_holds_plain_and_self_tuning_members(tmp_path: Path) -> N
     run = json.loads((tmp_path / "both" / "run.json").read_text())
     options = run["effective_options"]["tuner"]
     assert options["pbt"]["hypergradient"] is False and options["pbt-hd"]["hypergradient"] is True
+    # results.csv: the rate each self-tuning member ended with, beside the one it started from
+    rows = pd.read_csv(tmp_path / "both" / "results.csv")
+    assert len(rows) == len(records) == 12
+    hd = rows[rows.tuner != "pbt"]
+    assert (hd.learned_lr > 0).all() and (hd.learned_lr != hd.param_lr).all()
+    assert rows[rows.tuner == "pbt"].learned_lr.isna().all()
