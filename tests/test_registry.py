@@ -32,6 +32,22 @@ def test_unknown_name_lists_known_ones() -> None:
     assert isinstance(info.value, ValueError)
 
 
+def test_a_name_of_another_kind_says_which_kind_it_is() -> None:
+    import hyperlab.experiments  # noqa: F401  (registers the experiments)
+    from hyperlab.registry import EXPERIMENTS
+
+    assert "self-lr" in EXPERIMENTS
+    with pytest.raises(UnknownNameError, match=r"'asha' is a pruner, not a tuner: name it among"):
+        TUNERS.create("asha")
+    with pytest.raises(UnknownNameError, match=r"'tpe' is a tuner, not a pruner"):
+        PRUNERS.create("tpe")
+    with pytest.raises(UnknownNameError, match=r"an experiment, not a task: run it with hyperl"):
+        TASKS.create("self-lr")
+    with pytest.raises(UnknownNameError) as plain:
+        TUNERS.create("tpee")
+    assert " is a " not in str(plain.value)
+
+
 def test_family_and_duplicates() -> None:
     reg: Registry[str] = Registry("thing")
     reg.register("fam-", lambda suffix, **kw: f"made {suffix}", "a family", family=True)

@@ -176,10 +176,22 @@ def failure_reason(exc: BaseException) -> str:
     if not frames:  # never raised
         return text
     place = _place(frames[-1])
-    caller = user_place(exc)
-    if _in_library(frames[-1].filename) and caller is not None:
+    caller = library_caller(exc)
+    if caller is not None:
         place += f", called from {caller}"
     return f"{text} (at {place})"
+
+
+def library_caller(exc: BaseException) -> str | None:
+    """Where the user's code called into the library that raised ``exc``: ``FILE:LINE in
+    FUNCTION`` of the last frame in the user's code (:func:`user_place`) when ``exc`` was
+    raised in a library's (NumPy reading a file that is missing, say), else ``None``."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or not _in_library(frames[-1].filename):
+        return None
+    return user_place(exc)
 
 
 def user_place(exc: BaseException) -> str | None:

@@ -27,6 +27,7 @@ from hyperlab.errors import (
     InputTypeError,
     NotANameError,
     UnknownNameError,
+    with_article,
 )
 
 __all__ = [
@@ -356,8 +357,23 @@ class Registry(Generic[T]):
             )
         if self._find(name) is None:
             known = ", ".join(self.names())
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}{self._elsewhere(name)}; known {self.kind}s: {known}"
+            )
         return name
+
+    def _elsewhere(self, name: str) -> str:
+        """Where ``name`` is registered as another kind (``asha`` given as a tuner is a
+        pruner), for the message that refuses it here; only registered names are read (no
+        user code is loaded)."""
+        kinds = [r.kind for r in _REGISTRIES if r is not self and r._registered(name) is not None]
+        if not kinds:
+            return ""
+        if kinds[0] == "experiment":
+            how = f"run it with hyperlab experiment {name}"
+        else:
+            how = f"name it among the {kinds[0]}s"
+        return f" ({name!r} is {with_article(kinds[0])}, not {with_article(self.kind)}: {how})"
 
 
 def _task_names(option: str, value: Any) -> list[str]:
@@ -483,6 +499,8 @@ TASKS: Registry[Any] = Registry("task")
 TUNERS: Registry[Any] = Registry("tuner")
 PRUNERS: Registry[Any] = Registry("pruner")
 EXPERIMENTS: Registry[Any] = Registry("experiment")
+#: Every registry, for the message that finds a name under another kind than asked for.
+_REGISTRIES = (TASKS, TUNERS, PRUNERS, EXPERIMENTS)
 
 
 #: The ``KEY=VALUE`` values read as ``None``.

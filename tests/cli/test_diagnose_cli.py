@@ -270,3 +270,41 @@ def test_a_warning_about_a_curve_names_the_files_column(tmp_path: Path) -> None:
     src.write_text("\n".join(rows) + "\n")
     with pytest.warns(UserWarning, match=r"^loss 0\.1 -> 0\.97 and val_loss 0\.1 -> 0\.93: "):
         assert main(["diagnose", str(src), "--no-html"]) == 0
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_trial_best_diagnoses_the_studys_best_trial_in_its_direction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], direction: str
+) -> None:
+    import hyperlab
+
+    shapes = _same_curves_three_ways()
+    scores = [0.7, 0.9, 0.8]  # trial 1 is the best when higher is better, trial 0 when lower
+
+    def objective(trial: Any) -> float:
+        trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        trial.set_user_attr("curves", shapes[trial.number])
+        return scores[trial.number]
+
+    hyperlab.tune(
+        objective, "random", trials=3, runs_dir=tmp_path, name="r", progress=False,
+        direction=direction,
+    )  # fmt: skip
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "r"), "--trial", "best", "--no-html"]) == 0
+    best = 1 if direction == "maximize" else 0
+    assert capsys.readouterr().out.startswith(f"r trial {best} (complete)")
+    with pytest.raises(SystemExit) as exited:  # (argparse's own exit)
+        main(["diagnose", str(tmp_path / "r"), "--trial", "bset", "--no-html"])
+    assert exited.value.code == 2
+    assert "takes a trial's number or 'best', got 'bset'" in capsys.readouterr().err
+
+
+def test_trial_best_of_a_study_with_no_complete_trial_is_refused_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = ["--runs-dir", str(tmp_path), "--name", "empty", "--no-progress"]
+    assert main(["tune", "--task", "branin", "--tuner", "random", "--create-only", *runs]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "empty"), "--trial", "best", "--no-html"]) == 2
+    assert "has no complete trial yet to be its best" in capsys.readouterr().err

@@ -172,3 +172,19 @@ def test_a_replay_that_diverges_fails_with_the_segment_and_epoch(
         r"training diverged: non-finite score nan at epoch 4",
         said.group(1),
     )
+
+
+def test_replay_of_self_tuning_members_prints_the_rate_they_learned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = f"{Path(__file__).parents[1] / 'population' / 'test_selftuning.py'}:OwnLinear"
+    assert main(
+        ["tune", "--task", task, "--tuner", "pbt", "--trials", "4", "--runs-dir", str(tmp_path),
+         "--name", "hd", "--no-progress", "--tuner-option", "interval=2",
+         "--tuner-option", "hypergradient=true"]
+    ) == 0  # fmt: skip
+    assert "learned while it trained, at the end: lr=" in capsys.readouterr().out
+    assert main(["replay", str(tmp_path / "hd")]) == 0
+    pairs = re.findall(r"learned by the segment's end: lr=(\S+) \(the member's: (\S+)\)",
+                       capsys.readouterr().out)  # fmt: skip
+    assert len(pairs) == 3 and all(a == b for a, b in pairs)

@@ -141,7 +141,7 @@ def test_objective_file_create_only_and_worker(
         ("raises_ut.py:objective", "raises_ut.py' raised ZeroDivisionError: division by zero"),
         ("bad_code.py:DATA", "bad_code.py:DATA' is a list"),
         ("bad_code.py:NotATask", "is the class NotATask, not a Task subclass"),
-        ("bad_code.py:Unfinished", "the Task class Unfinished does not implement _evaluate"),
+        ("bad_code.py:Unfinished", "class Unfinished does not write def _evaluate"),
         ("bad_code.py:make_nothing", "returned a NoneType, not a Task"),
         ("bad_code.py", "give FILE.py:NAME"),
         ("sub/missing_file.py", "give FILE.py:NAME"),
@@ -281,3 +281,64 @@ def test_with_jobs_a_resume_forgets_the_stop_and_one_failing_process_does_not_fa
     finished = len(study.get_trials(states=(TrialState.COMPLETE,)))
     assert (code == 0) == (finished == 8)
     assert bool(study.user_attrs.get("stopped_by_failures")) == (finished < 8)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right", "says"),
+    [
+        ("def _evaluate(self, config, budget, seed, on_epoch):",
+         "def _evaluate(self, config, budget, seed):",
+         "Quad._evaluate(self, config, budget, seed) cannot take the arguments the lab passes "
+         "it; write it as def _evaluate(self, config, budget, seed, on_epoch)"),
+        ("def search_space(self, trial):", "def search_space(self):",
+         "Quad.search_space(self) cannot take the arguments the lab passes it; write it as "
+         "def search_space(self, trial)"),
+        ("def _evaluate(self, config, budget, seed, on_epoch):",
+         "def evaluate(self, config, budget, seed, on_epoch):",
+         "class Quad does not write def _evaluate(self, config, budget, seed, on_epoch); it "
+         "writes evaluate, the lab's own method that checks what _evaluate returns: rename it"),
+    ],
+    ids=["evaluate-without-on_epoch", "space-without-trial", "public-evaluate"],
+)  # fmt: skip
+def test_a_task_method_written_with_the_wrong_signature_is_refused_by_name(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    wrong: str,
+    right: str,
+    says: str,
+) -> None:
+    assert wrong in TASK
+    _write(tmp_path / "wrong_sig.py", TASK.replace(wrong, right))
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--task", "wrong_sig.py:Quad", "--trials", "2", "--runs-dir", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("run.json"))
+
+
+def test_a_segment_method_written_with_the_wrong_signature_is_refused_by_name() -> None:
+    from hyperlab.errors import InputError
+    from tests.population.quadratic import Quadratic
+
+    class Forgets(Quadratic):
+        def _train_segment(self, config, state, epochs, seed):  # type: ignore[no-untyped-def, override]
+            raise AssertionError("never called")
+
+    Quadratic().check()  # (one that takes them passes)
+    with pytest.raises(InputError, match=r"wrap_optimizer\) \(docs/your-model.md"):
+        Forgets().check()
+
+
+def test_an_import_that_fails_in_a_library_names_the_users_line_that_called_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = (
+        "import numpy as np\n\n\ndef load():\n    return np.loadtxt('dat.csv')\n\n\nDATA = load()\n"
+    )
+    _write(tmp_path / "typo_data.py", code + TASK)
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--task", "typo_data.py:Quad", "--trials", "2", "--runs-dir", "r"]) == 2
+    err = capsys.readouterr().err
+    assert "raised FileNotFoundError: dat.csv not found" in err
+    assert "called from typo_data.py:5 in load)" in err and "Traceback" not in err

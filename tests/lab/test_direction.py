@@ -210,3 +210,33 @@ def test_a_refused_direction_warns_of_nothing_first(
     err = capsys.readouterr().err
     assert code == 2 and "contradicts task 'branin'" in err
     assert "warning" not in err and not [str(w.message) for w in recwarn]
+
+
+class UnsaidDirection(Task):
+    """A task of one's own whose score is an R², but whose class forgot to set its direction."""
+
+    name = "r2-1d"
+    metric = "r2"
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"x": trial.suggest_float("x", 0.0, 1.0)}
+
+    def _evaluate(
+        self, config: dict[str, Any], budget: int, seed: int, on_epoch: EpochCallback | None
+    ) -> Evaluation:
+        return Evaluation(value=1.0 - (config["x"] - 0.3) ** 2, budget=budget)
+
+
+def test_a_direction_refused_for_a_task_that_never_set_one_says_how_to_set_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = f"{Path(__file__)}:UnsaidDirection"
+    code = main(["tune", "--task", task, "--direction", "maximize", "--trials", "2",
+                 "--runs-dir", str(tmp_path), "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "class UnsaidDirection does not set direction" in err
+    assert "set direction = 'maximize' in the class" in err
+    assert "leave direction out" not in err  # (that would minimize the R²)
+    with pytest.raises(InputError, match="leave direction out") as refused:
+        _tune(tmp_path, "branin", direction="maximize")  # a built-in task's is its own
+    assert "does not set direction" not in str(refused.value)

@@ -38,6 +38,8 @@ def test_rising_curves_read_against_a_minimized_run() -> None:
     trend = against_direction(trials, "minimize")
     assert trend is not None and (trend.worse, trend.curves) == (4, 4)
     assert "--direction maximize" in trend.note() and "4 of the 4" in trend.note()
+    # (a Task's run refuses --direction: the note says where a Task sets it)
+    assert "a Task says it in its class: direction = 'maximize'" in trend.note()
     assert against_direction(trials, "maximize") is None
     losses = [_trial([1.0 - v for v in _rising(end)]) for end in (0.6, 0.7, 0.8, 0.9)]
     assert against_direction(losses, "minimize") is None

@@ -25,6 +25,8 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "neural-ensemble": _FAST,
     "pbt": _POPULATION,
     "pb2": _POPULATION,
+    "pbt-hd": _POPULATION,
+    "pb2-hd": _POPULATION,
     "one-epoch": _POPULATION,  # it screens a task's epochs; as a sampler it draws at random
     # each of BORE's candidates is one XGBoost call; the peers' own tests run it with the model
     "syne-bore": {"feval_acq": 20},
@@ -65,6 +67,8 @@ def test_every_tuner_is_covered() -> None:
         "meta",
         "pbt",
         "pb2",
+        "pbt-hd",
+        "pb2-hd",
     } <= names
 
 

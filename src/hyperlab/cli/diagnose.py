@@ -29,7 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "metrics as an accuracy (higher is better, in [0, 1]; give 1 - error for an error "
         "rate)",
     )
-    p.add_argument("--trial", type=int, help="trial number, when INPUT is a run directory")
+    p.add_argument(
+        "--trial",
+        type=_trial_number,
+        help="trial number, or best (the study's best trial, higher or lower as the run "
+        "optimizes), when INPUT is a run directory",
+    )
     p.add_argument("--study", help="study name, when the run directory holds several")
     p.add_argument(
         "--out",
@@ -64,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
                 "or a run folder with --trial N"
             )
         if args.trial is None:
-            raise InputError(f"{source} is a run directory: name the trial with --trial N")
+            raise InputError(
+                f"{source} is a run directory: name the trial with --trial N (or --trial best)"
+            )
         curves, title, default_out, params = _trial_curves(source, args.trial, args.study)
         return _diagnose(curves, title, Path(args.out) if args.out else default_out, args, params)
     else:
@@ -103,8 +110,22 @@ def _check_out(out: Path, source: Path) -> None:
         ) from None
 
 
+def _trial_number(text: str) -> int | str:
+    """``--trial``'s value: a trial's number, or ``best``."""
+    from hyperlab.lab.rundir import BEST
+
+    if text.strip().lower() == BEST:
+        return BEST
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"takes a trial's number or {BEST!r}, got {text!r}"
+        ) from None
+
+
 def _trial_curves(
-    source: Path, number: int, study: str | None
+    source: Path, number: int | str, study: str | None
 ) -> tuple[Any, str, Path, dict[str, Any]]:
     """A run's trial: its curves, a title, where its figure goes by default, and the names of
     the run's parameters (as keys)."""
@@ -112,6 +133,7 @@ def _trial_curves(
     from hyperlab.lab.rundir import find_trial, load_studies
 
     trial = find_trial(source, number, study)
+    number = trial.number  # (``best`` named by its number)
     curves = trial.user_attrs.get("curves")
     if not curves:
         raise InputError(

@@ -3,7 +3,8 @@
 The run must hold a finished population (a ``tune`` or ``compare`` run of ``pbt`` or ``pb2``;
 ``--study`` picks one where it holds several). The fresh model follows the best member's
 schedule (or ``--member K``'s) segment by segment, with the member's seed, and prints each
-segment's hyperparameters and validation score next to the member's own. A replay whose
+segment's hyperparameters and validation score next to the member's own (and, for self-tuning
+members, the rate the training learned by the segment's end). A replay whose
 training diverges (a score that is NaN or infinite) has no result: it names the segment and the
 epoch, and the command exits with status 1.
 """
@@ -69,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         was = recorded[end - 1] if end - 1 < len(recorded) else float("nan")
         print(f"  epochs {entry['start'] + 1}-{end}: {config}")
         print(f"    score {segment.value:.6g} (the member's: {was:.6g})")
+        if segment.learned:
+            print(f"    learned by the segment's end: {_learned(segment.learned, entry)}")
     print(f"final score {segments[-1].value:.6g}; the member finished at {trial.value:.6g}")
     replayed = [v for segment in segments for v in segment.values]
     off = [i for i, (a, b) in enumerate(zip(replayed, recorded)) if not _same(a, b)]
@@ -79,6 +82,17 @@ def run(args: argparse.Namespace) -> int:
             "keep in its state, or an operation that is not deterministic)"
         )
     return 0
+
+
+def _learned(learned: dict[str, float], entry: dict[str, Any]) -> str:
+    """The hyperparameters a replayed segment's training set itself (a hypergradient-learned
+    rate), each beside the member's own where its schedule recorded it."""
+    recorded = entry.get("learned") or {}
+    return ", ".join(
+        f"{k}={_fmt(float(v))}"
+        + (f" (the member's: {_fmt(float(recorded[k]))})" if k in recorded else "")
+        for k, v in learned.items()
+    )
 
 
 def _same(a: float, b: float) -> bool:

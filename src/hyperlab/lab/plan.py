@@ -293,6 +293,20 @@ def resolve_direction(direction: Any, task_name: str | None, task: Task | None) 
         named = f" ({task.metric})" if task.metric != "loss" or declared == MINIMIZE else ""
         raise InputError(
             f"direction {direction!r} contradicts task {task_name!r}, whose score{named} is to "
-            f"be {past_tense(declared)}; leave direction out to use the task's"
+            f"be {past_tense(declared)}{_inherited_direction(task, direction)}"
         )
     return declared
+
+
+def _inherited_direction(task: Task, wanted: str) -> str:
+    """The end of the message that refuses ``wanted`` for ``task``: where the class of a task
+    of the user's own never set its direction (it has :class:`Task`'s default), how to set it."""
+    own = [k for k in type(task).__mro__ if k is not Task and issubclass(k, Task)]
+    builtin = type(task).__module__.partition(".")[0] == "hyperlab"
+    if builtin or "direction" in vars(task) or any("direction" in vars(k) for k in own):
+        return "; leave direction out to use the task's"
+    return (
+        f": its class {type(task).__name__} does not set direction, so it has Task's default "
+        f"{Task.direction!r}; if that is wrong, set direction = {wanted!r} in the class "
+        "(a run's direction cannot override a Task's)"
+    )

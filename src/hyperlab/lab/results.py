@@ -146,6 +146,18 @@ def trial_config(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     return dict(trial.params)  # (a user's own "schedule" attribute of other keys included)
 
 
+def trial_learned(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
+    """The hyperparameters a population member's training set itself, as they ended (a
+    self-tuning member's learned rate: its last segment's ``learned``); empty for any other
+    trial."""
+    if not _is_member(trial):
+        return {}
+    learned = trial.user_attrs["schedule"][-1].get("learned")
+    if not isinstance(learned, dict):
+        return {}
+    return {str(k): float(v) for k, v in learned.items() if isinstance(v, int | float)}
+
+
 #: The keys of a population member's schedule entry (one segment) that :func:`trial_config` reads.
 _SEGMENT_KEYS = frozenset({"start", "end", "config"})
 
@@ -178,7 +190,9 @@ def study_records(
     way), ``direction`` says which way was better, and ``std_err`` is the value's CV standard
     error, or its standard error over seeds where the task's spread is over seeds
     (:func:`cv_std_err`: NaN for a trial scored without cross-validation). The
-    ``param_<name>`` columns are :func:`trial_config`: a population member's at the end.
+    ``param_<name>`` columns are :func:`trial_config`: a population member's at the end; a
+    self-tuning member's ``learned_<name>`` columns, :func:`trial_learned`, what its training
+    set them to by the end (``param_lr`` is then the rate its last segment started from).
     ``epochs_cumulative`` counts the epochs used up to and with the trial, a population's
     screen (candidates trained before its members: :func:`screen_epochs`) included.
     ``failure`` says how a failed trial counts (:func:`~hyperlab.lab.trial_kinds.failure_kind`:
@@ -222,6 +236,8 @@ def study_records(
         }
         for name, val in trial_config(t).items():
             record[f"param_{name}"] = val
+        for name, val in trial_learned(t).items():
+            record[f"learned_{name}"] = val
         records.append(record)
     return records
 

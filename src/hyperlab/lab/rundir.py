@@ -49,13 +49,19 @@ def load_studies(run_dir: str | Path | RunDir) -> list[tuple[optuna.Study, str, 
     return out
 
 
+#: What :func:`find_trial` reads as the study's best trial.
+BEST = "best"
+
+
 def find_trial(
-    run_dir: str | Path, number: int, study: str | None = None
+    run_dir: str | Path, number: int | str, study: str | None = None
 ) -> optuna.trial.FrozenTrial:
-    """Trial ``number`` of a run's study (``study`` may be omitted when the run has one study).
+    """Trial ``number`` of a run's study (``study`` may be omitted when the run has one study);
+    ``"best"``: the study's best complete trial, in its direction (a population's best member).
 
     Raises:
-        InputError: No such study or trial; the message lists what exists.
+        InputError: No such study or trial (or, for ``"best"``, no complete trial); the message
+            lists what exists.
     """
     studies = load_studies(run_dir)
     if not studies:
@@ -74,6 +80,12 @@ def find_trial(
             raise InputError(f"no study {study!r} in {str(run_dir)!r}; studies: {names}")
         chosen = matches[0]
     trials = chosen.get_trials(deepcopy=False)
+    if number == BEST:
+        if not any(t.state == optuna.trial.TrialState.COMPLETE for t in trials):
+            raise InputError(
+                f"study {chosen.study_name!r} has no complete trial yet to be its best"
+            )
+        return chosen.best_trial
     for t in trials:
         if t.number == number:
             return t

@@ -85,8 +85,8 @@ class Trend:
         if self.returns_last_report:
             return (
                 f"{seen}: if {other} is better for this score, the run optimizes it the wrong "
-                f"way; run it again with --direction {fix} (direction={fix!r}, or the Task's "
-                "own direction)"
+                f"way; run it again with --direction {fix} (direction={fix!r} in Python; a Task "
+                f"says it in its class: direction = {fix!r})"
             )
         return (
             f"{seen}, and the trials return another value than their last report: report the "

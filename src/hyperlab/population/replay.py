@@ -12,7 +12,7 @@ import optuna
 from hyperlab.errors import HyperlabError, InputError, InputTypeError, TrialFailure
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.segments import bad_scores, placed_in_task
-from hyperlab.population.selftuning import hypergradient_twin
+from hyperlab.population.selftuning import RecordingWrapper, hypergradient_twin, with_learned_rate
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Segment, Task, check_segment
 
@@ -64,13 +64,13 @@ def replay(
             ``curves`` holds that segment's curves.
     """
     task = _as_task(task)
-    wrap = hypergradient_twin if hypergradient else None
     state: Any = None
     out = []
     start = 0
     for i, (entry, (config, epochs)) in enumerate(zip(schedule, _segments(task, schedule))):
         trainer = _trainer_seed(entry, seed, member_seeds)
         place = _place(i, entry, start, epochs)
+        wrap = RecordingWrapper(hypergradient_twin) if hypergradient else None
         try:
             with placed_in_task(task.name, place):
                 with seeded_globals(segment_seed(trainer, start)):  # as the population's was
@@ -81,7 +81,7 @@ def replay(
                 _check_finite(segment, start)
         except TrialFailure as exc:  # (a diverged training: the replay has no result)
             raise TrialFailure(f"task {task.name!r}, {place}: {exc}", exc.curves) from None
-        out.append(segment)
+        out.append(with_learned_rate(task, segment, wrap))
         state, start = segment.state, start + epochs
     return out
 

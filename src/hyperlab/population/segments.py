@@ -30,19 +30,8 @@ from hyperlab.errors import (
 from hyperlab.population import checkpoint
 from hyperlab.population.members import Member
 from hyperlab.population.randomness import seeded_globals, segment_seed
+from hyperlab.population.selftuning import RecordingWrapper, with_learned_rate
 from hyperlab.tasks.base import Segment, Task, check_segment, not_finite
-
-
-class _Counted:
-    """An optimizer wrapper that counts its calls (a task must call it for hypergradient
-    members to learn anything)."""
-
-    def __init__(self, wrap: Callable[[Any], Any]) -> None:
-        self.wrap, self.calls = wrap, 0
-
-    def __call__(self, optimizer: Any) -> Any:
-        self.calls += 1
-        return self.wrap(optimizer)
 
 
 class Segments:
@@ -99,7 +88,7 @@ class Segments:
         start = m.epoch
         place = f"{who}, segment from epoch {start} to {start + epochs}"
         streams = segment_seed(m.seed, start)
-        wrap = _Counted(self.wrap) if self.wrap is not None and m.state is None else self.wrap
+        wrap = RecordingWrapper(self.wrap) if self.wrap is not None else None
         given = self._input_fingerprint(m.state)
         try:
             with placed_in_task(self.task.name, place), seeded_globals(streams):
@@ -121,7 +110,7 @@ class Segments:
         reason = bad_scores(segment.values, segment.std_err, segment.fold_values)
         if reason is None and not self._state_checked:
             self._check_state(segment.state)
-        if reason is None and isinstance(wrap, _Counted) and not wrap.calls:
+        if reason is None and wrap is not None and m.state is None and not wrap.calls:
             raise InputError(
                 f"hypergradient=true: task {self.task.name!r} trained a fresh model without "
                 "passing its optimizer through train_segment's wrap_optimizer, so no member "
@@ -129,7 +118,7 @@ class Segments:
                 "builds; docs/population.md, 'self-tuning members', in a checkout of hyperlab's "
                 "source), or leave hypergradient off"
             )
-        return segment if reason is None else reason
+        return with_learned_rate(self.task, segment, wrap) if reason is None else reason
 
     def config(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The task's configuration from ``params``, and the parameters of ``params`` its

@@ -5,14 +5,21 @@ With ``hypergradient=True`` every optimizer a task builds in
 or :class:`~hyperlab.hypergrad.SGDHD` with the same param groups and settings, so each member
 learns its rate by gradient inside a segment while the population explores the rest. The
 learned rate lives in the optimizer's state, so it is carried by the member's state, copied on
-exploit, and reported at each segment's end in the schedule (``learned``).
+exploit, and reported at each segment's end in the schedule (``learned``): by the task itself, or
+else read by the lab from the twins it handed the task (:class:`RecordingWrapper`), so a task of
+one's own need not report it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from hyperlab.errors import InputError, InputTypeError
+
+if TYPE_CHECKING:
+    from hyperlab.tasks.base import Segment, Task
 
 
 def hypergradient_twin(optimizer: Any) -> Any:
@@ -92,3 +99,53 @@ def _carry_state(optimizer: Any, twin: Any) -> None:
             k: int(v) if k == "step" else v.clone() if isinstance(v, torch.Tensor) else v
             for k, v in state.items()
         }
+
+
+class RecordingWrapper:
+    """Hands each optimizer a task builds to ``wrap`` (:func:`hypergradient_twin`) and keeps
+    what it returns, so that the rate the twins learned in a segment can be read afterwards
+    (:meth:`learned_rate`); counts its calls (a task must make one for its members to learn).
+    """
+
+    def __init__(self, wrap: Callable[[Any], Any]) -> None:
+        self.wrap, self.calls = wrap, 0
+        self._twins: list[tuple[Any, int | None]] = []
+
+    def __call__(self, optimizer: Any) -> Any:
+        self.calls += 1
+        twin = self.wrap(optimizer)
+        self._twins.append((twin, _steps_taken(twin)))
+        return twin
+
+    def learned_rate(self) -> float | None:
+        """The mean rate of the param groups of the hypergradient optimizers handed out that
+        stepped since (``None``: none did, e.g. the task trained a copy of the one it got)."""
+        rates = [
+            float(group["lr"])
+            for twin, before in self._twins
+            if before is not None and (_steps_taken(twin) or 0) > before
+            for group in twin.param_groups
+        ]
+        return sum(rates) / len(rates) if rates else None
+
+
+def _steps_taken(optimizer: Any) -> int | None:
+    """The steps a hypergradient optimizer has taken (``None``: it is none)."""
+    from hyperlab.hypergrad.hd import HDOptimizer
+
+    if not isinstance(optimizer, HDOptimizer):
+        return None
+    return sum(o + len(h) for o, h in zip(optimizer.lr_history_offset, optimizer.lr_history))
+
+
+def with_learned_rate(task: Task, segment: Segment, wrapper: Any) -> Segment:
+    """``segment`` with the rate its hypergradient optimizers learned as ``learned[name]``,
+    ``name`` being ``task``'s ``learning_rate_param``, when the task did not report it itself
+    and ``wrapper`` (a :class:`RecordingWrapper`) saw one of them step."""
+    name = task.learning_rate_param
+    if name is None or name in segment.learned or not isinstance(wrapper, RecordingWrapper):
+        return segment
+    rate = wrapper.learned_rate()
+    if rate is None:
+        return segment
+    return replace(segment, learned={**segment.learned, name: rate})

@@ -273,7 +273,7 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
     if hypergradient and task.learning_rate_param is None:
         raise InputError(
             f"hypergradient=True needs a task whose train_segment wraps its optimizers "
-            f"(learning_rate_param); task {task.name!r} has none"
+            f"(learning_rate_param); task {task.name!r} has none (docs/population.md, 'Tasks')"
         )
     learned = task.learning_rate_param if hypergradient else None
     explored = tuple(n for n in mutable if n != learned)
@@ -332,62 +332,97 @@ def _number(name: str, value: Any) -> float:
     return float(value)
 
 
-@TUNERS.add("pbt", "population-based training: the worst copy the best and perturb (trials=size)")
-def pbt(
-    *,
-    seed: int | None = None,
-    space: Any = None,
-    task: Task | None = None,
-    interval: int | None = None,
-    quantile: float = 0.25,
-    resample_probability: float = 0.25,
-    mode: str = "sync",
-    hypergradient: bool = False,
-    population: int | None = None,
-    start: str = "latin",
-    screen: int = 1,
-    **_: Any,
-) -> PopulationTuner:
-    """PBT (Jaderberg et al. 2017); ``resample_probability`` is the chance that an explored
-    value is drawn afresh instead of perturbed."""
+def _pbt_factory(name: str, self_tuning: bool) -> Callable[..., PopulationTuner]:
+    """The factory of ``pbt`` (``self_tuning`` false) or ``pbt-hd`` (true: ``hypergradient``
+    on by default), registered as ``name``."""
 
-    def explorer() -> Explorer:
-        if not 0 <= _number("resample_probability", resample_probability) <= 1:
-            raise InputError(
-                f"resample_probability must be in [0, 1], got {resample_probability!r}"
-            )
-        return Perturb(float(resample_probability))
+    def factory(
+        *,
+        seed: int | None = None,
+        space: Any = None,
+        task: Task | None = None,
+        interval: int | None = None,
+        quantile: float = 0.25,
+        resample_probability: float = 0.25,
+        mode: str = "sync",
+        hypergradient: bool = self_tuning,
+        population: int | None = None,
+        start: str = "latin",
+        screen: int = 1,
+        **_: Any,
+    ) -> PopulationTuner:
+        def explorer() -> Explorer:
+            if not 0 <= _number("resample_probability", resample_probability) <= 1:
+                raise InputError(
+                    f"resample_probability must be in [0, 1], got {resample_probability!r}"
+                )
+            return Perturb(float(resample_probability))
 
-    options = (interval, quantile, mode, hypergradient, population, start, screen)
-    return _population("pbt", explorer, seed, task, *options)
+        options = (interval, quantile, mode, hypergradient, population, start, screen)
+        return _population(name, explorer, seed, task, *options)
+
+    factory.__doc__ = (
+        "PBT (Jaderberg et al. 2017); ``resample_probability`` is the chance that an explored "
+        "value is drawn afresh instead of perturbed."
+        + (_SELF_TUNING_DOC.format(base="pbt") if self_tuning else "")
+    )
+    return factory
 
 
-@TUNERS.add("pb2", "population-based bandits: PBT exploring by GP-UCB (trials=size)")
-def pb2(
-    *,
-    seed: int | None = None,
-    space: Any = None,
-    task: Task | None = None,
-    interval: int | None = None,
-    quantile: float = 0.25,
-    mode: str = "sync",
-    hypergradient: bool = False,
-    ucb_kappa: float = 1.0,
-    population: int | None = None,
-    start: str = "latin",
-    screen: int = 1,
-    **_: Any,
-) -> PopulationTuner:
-    """PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's
-    upper confidence bound."""
+def _pb2_factory(name: str, self_tuning: bool) -> Callable[..., PopulationTuner]:
+    """The factory of ``pb2`` (``self_tuning`` false) or ``pb2-hd`` (true: ``hypergradient``
+    on by default), registered as ``name``."""
 
-    def explorer() -> Explorer:
-        if _number("ucb_kappa", ucb_kappa) < 0:
-            raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
-        return GPBandit(float(ucb_kappa))
+    def factory(
+        *,
+        seed: int | None = None,
+        space: Any = None,
+        task: Task | None = None,
+        interval: int | None = None,
+        quantile: float = 0.25,
+        mode: str = "sync",
+        hypergradient: bool = self_tuning,
+        ucb_kappa: float = 1.0,
+        population: int | None = None,
+        start: str = "latin",
+        screen: int = 1,
+        **_: Any,
+    ) -> PopulationTuner:
+        def explorer() -> Explorer:
+            if _number("ucb_kappa", ucb_kappa) < 0:
+                raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
+            return GPBandit(float(ucb_kappa))
 
-    options = (interval, quantile, mode, hypergradient, population, start, screen)
-    return _population("pb2", explorer, seed, task, *options)
+        options = (interval, quantile, mode, hypergradient, population, start, screen)
+        return _population(name, explorer, seed, task, *options)
+
+    factory.__doc__ = (
+        "PB2 (Parker-Holder et al. 2020); ``ucb_kappa`` weighs the uncertainty in the bandit's "
+        "upper confidence bound." + (_SELF_TUNING_DOC.format(base="pb2") if self_tuning else "")
+    )
+    return factory
+
+
+#: What the self-tuning variants add to their base's docstring.
+_SELF_TUNING_DOC = (
+    " Its members set their own learning rate by hypergradient (``hypergradient`` on by "
+    "default: ``{base}`` with ``hypergradient=True``), so a comparison can hold both."
+)
+
+pbt = TUNERS.add(
+    "pbt", "population-based training: the worst copy the best and perturb (trials=size)"
+)(_pbt_factory("pbt", self_tuning=False))
+pbt_hd = TUNERS.add(
+    "pbt-hd",
+    "pbt whose members set their own learning rate by hypergradient (pbt, hypergradient=true)",
+)(_pbt_factory("pbt-hd", self_tuning=True))
+pb2 = TUNERS.add("pb2", "population-based bandits: PBT exploring by GP-UCB (trials=size)")(
+    _pb2_factory("pb2", self_tuning=False)
+)
+pb2_hd = TUNERS.add(
+    "pb2-hd",
+    "pb2 whose members set their own learning rate by hypergradient (pb2, hypergradient=true)",
+)(_pb2_factory("pb2-hd", self_tuning=True))
 
 
 def _population(

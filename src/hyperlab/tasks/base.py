@@ -602,12 +602,17 @@ class Task(ABC):
 
         The lab calls this once when a run starts, so that a setting which would fail every
         trial (more folds than the data allow, say) is refused by name, and nothing is stored.
-        This one checks ``max_budget``, ``direction`` and ``spread_over``; tasks with
-        data-dependent settings extend it.
+        This one checks ``max_budget``, ``direction`` and ``spread_over``, and that each
+        method the task writes (``_evaluate``, ``search_space``, ``_train_segment``, ...) takes
+        the arguments the lab passes it; tasks with data-dependent settings extend it.
 
         Raises:
-            InputError: A setting cannot work; the message names it and its value.
+            InputError: A setting cannot work, or a method cannot take its arguments; the
+                message names it and its value (the signature to write).
         """
+        from hyperlab.tasks.contract import check_signatures
+
+        check_signatures(self, Task)
         budget = self.max_budget
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
             raise InputError(

@@ -29,8 +29,9 @@ from typing import Any
 
 import optuna
 
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, library_caller
 from hyperlab.tasks.base import EpochCallback, Evaluation, Task
+from hyperlab.tasks.contract import missing_methods
 
 KINDS = "an objective f(trial) -> float, a Task subclass, or a function returning a Task"
 
@@ -134,7 +135,8 @@ def resolve(name: str) -> tuple[str, Callable[..., Task]] | None:
         return name, lambda: ObjectiveTask(name, obj)
 
     def factory(**options: Any) -> Task:
-        _check_concrete(name, obj)
+        if inspect.isabstract(obj):  # (Python's TypeError would read as an option refused)
+            raise InputError(missing_methods(name, obj))
         return _as_task(name, obj(**options))
 
     factory.forwards_to = obj  # type: ignore[attr-defined]  # its options are the attribute's
@@ -200,17 +202,6 @@ def _kind(name: str, obj: Any) -> str:
         f"task {name!r} takes {required} positional arguments; an objective takes one (the "
         "trial) and a factory takes keyword options only"
     )
-
-
-def _check_concrete(name: str, obj: Any) -> None:
-    """Refuse a Task class that Python cannot make: one that lacks an abstract method."""
-    if isinstance(obj, type) and inspect.isabstract(obj):
-        missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
-        raise InputError(
-            f"task {name!r}: the Task class {obj.__name__} does not implement {missing}, so "
-            "it cannot be made (a Task defines search_space(trial) and _evaluate(config, "
-            "budget, seed, on_epoch))"
-        )
 
 
 def _required_positional(func: Callable[..., Any]) -> int | None:
@@ -318,5 +309,9 @@ def _import_failed(where: str, exc: BaseException) -> InputError:
         frames = traceback.extract_tb(exc.__traceback__)
         own = [f for f in frames if "importlib" not in f.filename] or frames
         if own:
-            place = f" ({own[-1].filename}, line {own[-1].lineno})"
+            place = f" ({own[-1].filename}, line {own[-1].lineno}"
+            caller = library_caller(exc)
+            if caller is not None:
+                place += f", called from {caller}"  # (the user's line, not numpy's)
+            place += ")"
     return InputError(f"importing the task code {where!r} raised {line}{place}")
