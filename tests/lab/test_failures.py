@@ -583,6 +583,37 @@ def test_a_heartbeat_that_meets_a_transient_storage_error_skips_a_beat(
         storage.record_heartbeat(0)
 
 
+def test_a_skipped_heartbeat_names_its_trial_by_number(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the trial as everything else does, by its number (not its id),
+    whether this process created the trial or claimed it queued by another."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.heartbeat import HeartbeatRDBStorage
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    other = optuna.create_study(study_name="other", storage=url)
+    other.add_trial(optuna.trial.create_trial(value=1.0))  # ids and numbers now differ
+    ours = HeartbeatRDBStorage(url, heartbeat_interval=1)
+    study = optuna.create_study(study_name="s", storage=ours)
+    asked = study.ask()  # this process created it: number 0, id 2
+    optuna.load_study(study_name="s", storage=url).enqueue_trial({"x": 1.0})
+    claimed = study.ask()  # queued by another process: number 1, id 3
+    assert (asked.number, asked._trial_id, claimed.number, claimed._trial_id) == (0, 2, 1, 3)
+
+    def down(self: object, trial_id: int) -> None:
+        raise _wrapped_refusal()
+
+    monkeypatch.setattr(RDBStorage, "record_heartbeat", down)
+    with caplog.at_level(logging.WARNING, logger="hyperlab.lab.heartbeat"):
+        ours.record_heartbeat(asked._trial_id)
+        ours.record_heartbeat(claimed._trial_id)
+    assert "heartbeat of trial 0 skipped" in caplog.text
+    assert "heartbeat of trial 1 skipped" in caplog.text
+    assert "trial 2" not in caplog.text and "trial 3" not in caplog.text
+
+
 KILLS_ITSELF_ONCE = """
 import os, signal
 import html
