@@ -62,13 +62,23 @@ class Claimed:
     trials' search space shows cannot work), which would fail every trial the same way, and a
     parameter whose range Optuna refuses (:func:`refused_space`). A trial it fails records how
     the failure counts (:func:`~hyperlab.lab.trial_kinds.record_failure`). A trial whose
-    storage stayed unreachable past its repeats keeps that error in ``cut_off``.
+    storage stayed unreachable past its repeats keeps that error in ``cut_off``. Each trial
+    records who ran it in its ``worker`` attribute: ``worker_name`` where given (a
+    ``hyperlab worker``'s name), else the process as ``host:pid`` (what finds the trials of a
+    ``--jobs`` process that was killed).
     """
 
-    def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
+    def __init__(
+        self,
+        func: Any,
+        target: int,
+        guard: SpaceGuard | None = None,
+        worker_name: str | None = None,
+    ) -> None:
         self.func = func
         self.target = target
         self.guard = guard
+        self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self.trial_id: int | None = None
         self.surplus = False
         self.interrupted: str | None = None
@@ -88,7 +98,7 @@ class Claimed:
     def _claimed(self, trial: optuna.Trial) -> float:
         self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
         self.cut_off = None
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("worker", self.worker_name)
         if not admitted(trial.study, trial.number, self.target):
             self.surplus = True
             trial.set_user_attr("fail_reason", SURPLUS_REASON)

@@ -110,6 +110,7 @@ def run_job(
     job: StudyJob,
     *,
     worker: int = 0,
+    worker_name: str | None = None,
     objective: UserObjective | None = None,
     on_trial: Callable[[], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
@@ -124,6 +125,8 @@ def run_job(
     Args:
         job: The study to run.
         worker: Index of this worker (seeds the sampler differently in each worker).
+        worker_name: The name its trials record as their ``worker`` (default: the process,
+            ``host:pid``).
         objective: A user objective (when ``job.task`` is ``None``).
         on_trial: Called after each trial (progress bars).
         on_progress: Called by a tuner that drives its trials itself as its work goes on, with
@@ -155,7 +158,9 @@ def run_job(
         if owner:
             fail_interrupted(study)
         guard = SpaceGuard(study)  # a changed search space must not join the study's trials
-        func = Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
+        func = Claimed(
+            make_objective(task, objective, job.seed, job.budget), job.trials, guard, worker_name
+        )
         startup = startup_trials(study.sampler)  # (None: not known before the first trial)
         loop = TrialLoop(study, job, func, storage_retries)
         _run_trials(study, job, loop, on_trial, wait, max_trials, poll)

@@ -213,8 +213,8 @@ def run_worker(
     Args:
         storage: The shared storage URL.
         name: A study name, or a run name (all studies ``name:...``).
-        worker_name: This worker's name (it seeds its sampler; trials record the process as
-            ``host:pid`` in their ``worker`` attribute, which is what finds a dead worker's trials).
+        worker_name: This worker's name (it seeds its sampler, and the trials run here record
+            it as their ``worker`` attribute).
         heartbeat_interval: Seconds between heartbeats (default: the study's setting, else 10).
         grace_period: Seconds without heartbeat before a trial is stale (default: the study's
             setting, else 30; three intervals where ``heartbeat_interval`` is given).
@@ -245,6 +245,7 @@ def run_worker(
             study = run_job(
                 job,
                 worker=worker_index(worker_name),
+                worker_name=worker_name,
                 owner=False,
                 wait=wait,
                 poll=poll,
