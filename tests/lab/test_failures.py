@@ -1428,3 +1428,57 @@ def test_a_users_own_transient_error_after_a_storage_error_is_the_tasks_failure(
     assert not failed.user_attrs["fail_reason"].startswith("cut off from the storage")
     assert [t.number for t in study.trials if t.params == failed.params] == [1]
     assert failed_trials(study) == 1
+
+
+class _DownStorage(optuna.storages.InMemoryStorage):
+    """A storage whose server refuses connections."""
+
+    def get_study_id_from_name(self, study_name: str) -> int:
+        raise ConnectionError("connection refused")
+
+
+def test_an_error_raised_from_none_hides_the_storage_error_it_handled(tmp_path: Path) -> None:
+    """An objective that caught a storage's refused connection and raised its own error ``from
+    None`` (hiding the first) was cut off from the storage all the same: queued again, its
+    reason the hidden error's. The error its author raised is the task's failure, and its
+    reason says what that error says."""
+    from hyperlab.lab.storage_errors import error_chain
+    from hyperlab.lab.trial_kinds import failed_trials
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number == 1:
+            try:
+                _DownStorage().get_study_id_from_name("warm-start")
+            except ConnectionError:
+                raise RuntimeError("no warm start: its study is unreadable") from None
+        return x**2
+
+    hyperlab.tune(
+        objective, "random", trials=3, storage=storage, runs_dir=tmp_path, name="o",
+        progress=False,
+    )  # fmt: skip
+    study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
+    failed = study.trials[1]
+    assert failed.state == TrialState.FAIL
+    assert failed.user_attrs["fail_reason"].startswith("RuntimeError: no warm start")
+    assert [t.number for t in study.trials if t.params == failed.params] == [1]
+    assert failed_trials(study) == 1
+    assert [type(e) for e in error_chain(_raised(hide=False))] == [ValueError, ConnectionError]
+    assert [type(e) for e in error_chain(_raised(hide=True))] == [ValueError]
+
+
+def _raised(hide: bool) -> ValueError:
+    """A ``ValueError`` raised while handling a ``ConnectionError``, ``from None`` if ``hide``."""
+    try:
+        try:
+            raise ConnectionError("refused")
+        except ConnectionError:
+            if hide:
+                raise ValueError("hidden") from None
+            raise ValueError("shown")  # noqa: B904
+    except ValueError as exc:
+        return exc
+    raise AssertionError("unreachable")
