@@ -1482,3 +1482,55 @@ def _raised(hide: bool) -> ValueError:
     except ValueError as exc:
         return exc
     raise AssertionError("unreachable")
+
+
+def test_a_storage_cut_is_queued_again_when_another_worker_took_it_for_lost_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A worker cut off from the storage writes its trial's reason, then fails it; another
+    worker that found the trial's beats stopped meanwhile writes its own reason over it (as its
+    check for lost trials does while the trial still runs) and then loses the race to fail it,
+    so it queues nothing. The first worker read the other's reason, took the trial for queued
+    by the other, and the sampler's choice was dropped."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.admission import Claimed
+    from hyperlab.lab.heartbeat import STALE_REASON
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.trial_kinds import failed_trials
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
+    outage = {"left": 0}
+    real_write, real_cut = RDBStorage.set_trial_intermediate_value, Claimed._storage_cut
+
+    def flaky(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise _wrapped_refusal()
+        return real_write(self, *args, **kwargs)
+
+    def overtaken(self: Claimed, trial: optuna.Trial, exc: Exception) -> None:
+        real_cut(self, trial, exc)  # then the other worker's check for lost trials writes
+        trial.study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", STALE_REASON)
+
+    monkeypatch.setattr(RDBStorage, "set_trial_intermediate_value", flaky)
+    monkeypatch.setattr(Claimed, "_storage_cut", overtaken)
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number == 1:
+            outage["left"] = RetryWrites.write_retries + 1  # past every repeat of this write
+        trial.report(x, 0)
+        return x**2
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    hyperlab.tune(
+        objective, "random", trials=3, storage=storage, runs_dir=tmp_path, name="o",
+        progress=False,
+    )  # fmt: skip
+    study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
+    cut = study.trials[1]
+    assert cut.state == TrialState.FAIL
+    again = [t for t in study.trials if t.params == cut.params and t.number != cut.number]
+    assert [t.state for t in again] == [TrialState.COMPLETE]
+    assert failed_trials(study) == 0
