@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import optuna
@@ -117,6 +118,7 @@ def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixtu
     study = optuna.load_study(study_name=setup[0].study_name, storage=_open(url))
     assert len([t for t in study.trials if t.state == TrialState.COMPLETE]) == 4
     assert {t.user_attrs["worker"] for t in study.trials} == {"a"}  # its --worker-name
+    assert {t.user_attrs["process"].split(":")[0] for t in study.trials} == {socket.gethostname()}
     # a second worker finds the study done and leaves at once
     assert main(["worker", "--storage", url, "--name", "cw"]) == 0
     assert "(0 trials run here)" in capsys.readouterr().out

@@ -10,7 +10,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from hyperlab.lab.admission import Claimed
+from hyperlab.lab.admission import Claimed, process_of
 from hyperlab.lab.heartbeat import MAX_RETRY, cut_offs, requeue
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
@@ -28,13 +28,13 @@ def fail_interrupted(
     max_retry: int | None = None,
 ) -> int:
     """Mark trials left RUNNING by a killed or interrupted process as failed (single owner;
-    or only those of ``worker``, ``host:pid``, with ``reason``).
+    or only those of the process ``worker``, ``host:pid``, with ``reason``).
 
     Their parameters are queued again, so the resumed run evaluates the sampler's choice.
     """
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if worker is not None and t.user_attrs.get("worker") != worker:
+        if worker is not None and process_of(t) != worker:
             continue
         retried = len(cut_offs(t))  # (only cut-offs count, as requeue decides)
         final = max_retry is not None and retried >= max_retry
