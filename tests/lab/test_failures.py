@@ -583,6 +583,37 @@ def test_a_heartbeat_that_meets_a_transient_storage_error_skips_a_beat(
         storage.record_heartbeat(0)
 
 
+def test_a_skipped_heartbeat_names_its_trial_by_number(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the trial as everything else does, by its number (not its id),
+    whether this process created the trial or claimed it queued by another."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.heartbeat import HeartbeatRDBStorage
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    other = optuna.create_study(study_name="other", storage=url)
+    other.add_trial(optuna.trial.create_trial(value=1.0))  # ids and numbers now differ
+    ours = HeartbeatRDBStorage(url, heartbeat_interval=1)
+    study = optuna.create_study(study_name="s", storage=ours)
+    asked = study.ask()  # this process created it: number 0, id 2
+    optuna.load_study(study_name="s", storage=url).enqueue_trial({"x": 1.0})
+    claimed = study.ask()  # queued by another process: number 1, id 3
+    assert (asked.number, asked._trial_id, claimed.number, claimed._trial_id) == (0, 2, 1, 3)
+
+    def down(self: object, trial_id: int) -> None:
+        raise _wrapped_refusal()
+
+    monkeypatch.setattr(RDBStorage, "record_heartbeat", down)
+    with caplog.at_level(logging.WARNING, logger="hyperlab.lab.heartbeat"):
+        ours.record_heartbeat(asked._trial_id)
+        ours.record_heartbeat(claimed._trial_id)
+    assert "heartbeat of trial 0 skipped" in caplog.text
+    assert "heartbeat of trial 1 skipped" in caplog.text
+    assert "trial 2" not in caplog.text and "trial 3" not in caplog.text
+
+
 KILLS_ITSELF_ONCE = """
 import os, signal
 import html
@@ -1397,3 +1428,109 @@ def test_a_users_own_transient_error_after_a_storage_error_is_the_tasks_failure(
     assert not failed.user_attrs["fail_reason"].startswith("cut off from the storage")
     assert [t.number for t in study.trials if t.params == failed.params] == [1]
     assert failed_trials(study) == 1
+
+
+class _DownStorage(optuna.storages.InMemoryStorage):
+    """A storage whose server refuses connections."""
+
+    def get_study_id_from_name(self, study_name: str) -> int:
+        raise ConnectionError("connection refused")
+
+
+def test_an_error_raised_from_none_hides_the_storage_error_it_handled(tmp_path: Path) -> None:
+    """An objective that caught a storage's refused connection and raised its own error ``from
+    None`` (hiding the first) was cut off from the storage all the same: queued again, its
+    reason the hidden error's. The error its author raised is the task's failure, and its
+    reason says what that error says."""
+    from hyperlab.lab.storage_errors import error_chain
+    from hyperlab.lab.trial_kinds import failed_trials
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number == 1:
+            try:
+                _DownStorage().get_study_id_from_name("warm-start")
+            except ConnectionError:
+                raise RuntimeError("no warm start: its study is unreadable") from None
+        return x**2
+
+    hyperlab.tune(
+        objective, "random", trials=3, storage=storage, runs_dir=tmp_path, name="o",
+        progress=False,
+    )  # fmt: skip
+    study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
+    failed = study.trials[1]
+    assert failed.state == TrialState.FAIL
+    assert failed.user_attrs["fail_reason"].startswith("RuntimeError: no warm start")
+    assert [t.number for t in study.trials if t.params == failed.params] == [1]
+    assert failed_trials(study) == 1
+    assert [type(e) for e in error_chain(_raised(hide=False))] == [ValueError, ConnectionError]
+    assert [type(e) for e in error_chain(_raised(hide=True))] == [ValueError]
+
+
+def _raised(hide: bool) -> ValueError:
+    """A ``ValueError`` raised while handling a ``ConnectionError``, ``from None`` if ``hide``."""
+    try:
+        try:
+            raise ConnectionError("refused")
+        except ConnectionError:
+            if hide:
+                raise ValueError("hidden") from None
+            raise ValueError("shown")  # noqa: B904
+    except ValueError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+def test_a_storage_cut_is_queued_again_when_another_worker_took_it_for_lost_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A worker cut off from the storage writes its trial's reason, then fails it; another
+    worker that found the trial's beats stopped meanwhile writes its own reason over it (as its
+    check for lost trials does while the trial still runs) and then loses the race to fail it,
+    so it queues nothing. The first worker read the other's reason, took the trial for queued
+    by the other, and the sampler's choice was dropped."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.admission import Claimed
+    from hyperlab.lab.heartbeat import STALE_REASON
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.trial_kinds import failed_trials
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
+    outage = {"left": 0}
+    real_write, real_cut = RDBStorage.set_trial_intermediate_value, Claimed._storage_cut
+
+    def flaky(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise _wrapped_refusal()
+        return real_write(self, *args, **kwargs)
+
+    def overtaken(self: Claimed, trial: optuna.Trial, exc: Exception) -> None:
+        real_cut(self, trial, exc)  # then the other worker's check for lost trials writes
+        trial.study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", STALE_REASON)
+
+    monkeypatch.setattr(RDBStorage, "set_trial_intermediate_value", flaky)
+    monkeypatch.setattr(Claimed, "_storage_cut", overtaken)
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number == 1:
+            outage["left"] = RetryWrites.write_retries + 1  # past every repeat of this write
+        trial.report(x, 0)
+        return x**2
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    hyperlab.tune(
+        objective, "random", trials=3, storage=storage, runs_dir=tmp_path, name="o",
+        progress=False,
+    )  # fmt: skip
+    study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
+    cut = study.trials[1]
+    assert cut.state == TrialState.FAIL
+    again = [t for t in study.trials if t.params == cut.params and t.number != cut.number]
+    assert [t.state for t in again] == [TrialState.COMPLETE]
+    assert failed_trials(study) == 0

@@ -13,6 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from hyperlab.lab.admission import process_of
 from hyperlab.lab.heartbeat import STALE_REASON
 from hyperlab.lab.runner import StudyJob
 from hyperlab.lab.storage import open_storage
@@ -52,7 +53,7 @@ def _running_in(url: str, pids: set[int]) -> dict[int, int]:
     """``{pid: trial number}`` of the running trials (that are past their claim) of ``pids``."""
     out = {}
     for t in _trials(url):
-        pid = int(str(t.user_attrs.get("worker", ":0")).rsplit(":", 1)[1])
+        pid = int((process_of(t) or ":0").rsplit(":", 1)[1])
         if t.state == TrialState.RUNNING and pid in pids and "seed" in t.user_attrs:
             out[pid] = t.number
     return out

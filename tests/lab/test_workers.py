@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import optuna
@@ -116,6 +117,8 @@ def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not (tmp_path / "shared.journal.heartbeats").exists()  # no empty folder left
     study = optuna.load_study(study_name=setup[0].study_name, storage=_open(url))
     assert len([t for t in study.trials if t.state == TrialState.COMPLETE]) == 4
+    assert {t.user_attrs["worker"] for t in study.trials} == {"a"}  # its --worker-name
+    assert {t.user_attrs["process"].split(":")[0] for t in study.trials} == {socket.gethostname()}
     # a second worker finds the study done and leaves at once
     assert main(["worker", "--storage", url, "--name", "cw"]) == 0
     assert "(0 trials run here)" in capsys.readouterr().out
@@ -131,6 +134,65 @@ def test_cli_create_only_then_worker(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "complete study 'cw:tpe:none:seed0' (6 trials, 6 finished: a worker has nothing" in (
         capsys.readouterr().out
     )
+
+
+def _more(tmp_path: Path, url: str, trials: int, *extra: str) -> int:
+    """``hyperlab tune`` on the run ``more`` (branin, random) for ``trials`` trials."""
+    argv = ["tune", "--task", "branin", "--tuner", "random", "--name", "more"]
+    runs = ["--runs-dir", str(tmp_path / "runs"), "--storage", url, "--no-progress"]
+    return main([*argv, "--trials", str(trials), *runs, *extra])
+
+
+def test_a_running_worker_goes_on_to_the_count_its_run_is_set_up_again_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker read its study's count once, when it started: set up again for more trials
+    while it ran (``--create-only`` with a larger ``--trials``), it stopped at the old count."""
+    from hyperlab.lab.trial_loop import TrialLoop
+
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _more(tmp_path, url, 2, "--create-only") == 0
+    real, done = TrialLoop.after_trial, []
+
+    def set_up_again_after_the_first(self: TrialLoop) -> bool:
+        if self.ran == 1 and not done:  # (another shell, while this worker runs)
+            done.append(_more(tmp_path, url, 4, "--create-only"))
+        return real(self)
+
+    monkeypatch.setattr(TrialLoop, "after_trial", set_up_again_after_the_first)
+    capsys.readouterr()
+    assert main(["worker", "--storage", url, "--name", "more", "--worker-name", "a"]) == 0
+    assert done == [0]
+    assert "a: more:random:none:seed0: 4/4 finished (4 trials run here)" in capsys.readouterr().out
+
+
+def test_a_run_for_workers_resumed_for_more_trials_in_one_process_asks_its_workers_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Resumed without ``--create-only`` for more trials, a run set up for workers ran them
+    here but left its study's setup at the old count: workers stopped there ("5/3 finished")."""
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _more(tmp_path, url, 2, "--create-only") == 0
+    assert main(["worker", "--storage", url, "--name", "more", "--max-trials", "1"]) == 0
+    assert _more(tmp_path, url, 4) == 0  # here, in this process
+    assert [job.trials for job in find_jobs(url, "more")] == [4]
+    capsys.readouterr()
+    assert main(["worker", "--storage", url, "--name", "more", "--worker-name", "a"]) == 0
+    assert "a: more:random:none:seed0: 4/4 finished (0 trials run here)" in capsys.readouterr().out
+
+
+def test_a_run_for_workers_is_not_resumed_in_one_process_while_its_workers_run_trials(
+    storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Resumed in one process, the run failed the trials that its workers were running (as
+    left over by a run cut off) and queued them again: their work was lost."""
+    assert _create(tmp_path, storage_url, "--create-only") == 0
+    trial = _claim(storage_url)
+    assert _create(tmp_path, storage_url, "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "cannot resume run 'lw' in this process (to have the workers run more trials" in err
+    assert "workers are running 1 trial" in err and "trial 0 of study 'lw:tpe:none:seed0'" in err
+    assert trial.study.trials[0].state == TrialState.RUNNING  # the worker's trial goes on
 
 
 def test_worker_unknown_study_lists_known(tmp_path: Path) -> None:

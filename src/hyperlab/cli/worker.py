@@ -22,7 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "the command line; PostgreSQL also reads PGPASSWORD and ~/.pgpass)",
     )
     p.add_argument("--name", required=True, help="run name (or one study's full name)")
-    p.add_argument("--worker-name", help="this worker's name (default HOST-PID; seeds its sampler)")
+    p.add_argument(
+        "--worker-name",
+        help="this worker's name (default HOST-PID): it seeds its sampler, and the trials it runs "
+        "record it (their `worker` attribute)",
+    )
     p.add_argument(
         "--heartbeat-interval",
         type=int,

@@ -52,6 +52,16 @@ from hyperlab.lab.trial_kinds import (
 )
 from hyperlab.space.refused import refused_range
 
+#: A trial's user attribute: the process that ran it, ``host:pid`` (what finds the trials of a
+#: process that was killed), where its ``worker`` attribute holds a worker's name instead.
+PROCESS_ATTR = "process"
+
+
+def process_of(trial: FrozenTrial) -> str | None:
+    """The process that ran ``trial``, ``host:pid`` (``None``: it was never claimed)."""
+    process = trial.user_attrs.get(PROCESS_ATTR, trial.user_attrs.get("worker"))
+    return None if process is None else str(process)
+
 
 class Claimed:
     """The objective behind an admission check; remembers the trial and how it ended.
@@ -62,13 +72,22 @@ class Claimed:
     trials' search space shows cannot work), which would fail every trial the same way, and a
     parameter whose range Optuna refuses (:func:`refused_space`). A trial it fails records how
     the failure counts (:func:`~hyperlab.lab.trial_kinds.record_failure`). A trial whose
-    storage stayed unreachable past its repeats keeps that error in ``cut_off``.
+    storage stayed unreachable past its repeats keeps that error in ``cut_off``. Each trial
+    records who ran it in its ``worker`` attribute: ``worker_name`` where given (a
+    ``hyperlab worker``'s name, its process then in :data:`PROCESS_ATTR`), else the process.
     """
 
-    def __init__(self, func: Any, target: int, guard: SpaceGuard | None = None) -> None:
+    def __init__(
+        self,
+        func: Any,
+        target: int,
+        guard: SpaceGuard | None = None,
+        worker_name: str | None = None,
+    ) -> None:
         self.func = func
         self.target = target
         self.guard = guard
+        self.worker_name = worker_name
         self.trial_id: int | None = None
         self.surplus = False
         self.interrupted: str | None = None
@@ -88,7 +107,10 @@ class Claimed:
     def _claimed(self, trial: optuna.Trial) -> float:
         self.trial_id, self.surplus, self.interrupted = trial._trial_id, False, None
         self.cut_off = None
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        process = f"{socket.gethostname()}:{os.getpid()}"
+        if self.worker_name:  # (first: a trial that names its worker names its process)
+            trial.set_user_attr(PROCESS_ATTR, process)
+        trial.set_user_attr("worker", self.worker_name or process)
         if not admitted(trial.study, trial.number, self.target):
             self.surplus = True
             trial.set_user_attr("fail_reason", SURPLUS_REASON)

@@ -10,7 +10,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from hyperlab.lab.admission import Claimed
+from hyperlab.lab.admission import Claimed, process_of
 from hyperlab.lab.heartbeat import MAX_RETRY, cut_offs, requeue
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
@@ -28,13 +28,13 @@ def fail_interrupted(
     max_retry: int | None = None,
 ) -> int:
     """Mark trials left RUNNING by a killed or interrupted process as failed (single owner;
-    or only those of ``worker``, ``host:pid``, with ``reason``).
+    or only those of the process ``worker``, ``host:pid``, with ``reason``).
 
     Their parameters are queued again, so the resumed run evaluates the sampler's choice.
     """
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if worker is not None and t.user_attrs.get("worker") != worker:
+        if worker is not None and process_of(t) != worker:
             continue
         retried = len(cut_offs(t))  # (only cut-offs count, as requeue decides)
         final = max_retry is not None and retried >= max_retry
@@ -84,15 +84,20 @@ def requeue_interrupted(study: optuna.Study, func: Claimed) -> None:
 
 def requeue_storage_cut(study: optuna.Study, func: Claimed) -> None:
     """Queue again the parameters of the trial just failed because its storage stayed
-    unreachable (:attr:`Claimed.cut_off`), as a lost worker's are; not when another worker
-    failed it first as lost (that worker queued them), nor past the retry limit."""
-    if func.trial_id is None:
+    unreachable (:attr:`Claimed.cut_off`), as a lost worker's are, up to the retry limit.
+
+    This worker's own failure of the trial was stored (the trial loop calls this only then), so
+    no other worker failed it as lost and queued it: one that took it for lost meanwhile lost
+    that race and queued nothing, though it may have written its reason over this one's. The
+    decision therefore rests on :attr:`Claimed.cut_off`, not on the reason stored.
+    """
+    if func.trial_id is None or func.cut_off is None:
         return
     trial = study._storage.get_trial(func.trial_id)
-    reason = str(trial.user_attrs.get("fail_reason") or "")
-    if trial.state != TrialState.FAIL or not reason.startswith(STORAGE_CUT_REASON):
+    if trial.state != TrialState.FAIL:
         return
     trials = study.get_trials(deepcopy=False)
     if any(trial.number in t.system_attrs.get("retry_history", []) for t in trials):
         return  # (queued again already)
+    reason = str(trial.user_attrs.get("fail_reason") or STORAGE_CUT_REASON)
     requeue(study, trial, MAX_RETRY, reason=f"retry of trial {trial.number}: {reason}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from hyperlab.errors import HyperlabError, RunConflictError
+from hyperlab.errors import HyperlabError, RunConflictError, RunInUseError
 from hyperlab.lab.claim import check_owner, claim_studies
 from hyperlab.lab.identity import check_planned_space
 from hyperlab.lab.plan import RunPlan
@@ -17,7 +17,9 @@ from hyperlab.optuna_logs import quiet_optuna
 DEFAULT_RUNS_DIR = Path("runs")
 
 
-def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -> RunDir:
+def start_run(
+    plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False, alone: bool = False
+) -> RunDir:
     """Prepare ``runs_dir/NAME`` for ``plan``: a new run is recorded; an existing one must have
     been recorded with the same settings (and, for a task, the same search space) to resume.
     Then the run claims its studies in the storage (:mod:`hyperlab.lab.claim`): a run refused
@@ -27,13 +29,18 @@ def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -
     this run's.
 
     ``plan.spec`` is replaced by the setup as recorded (its storage URL and creation time).
+    ``alone``: this process will run the trials itself, so a run whose trials workers are
+    running now is refused (it would fail them as left over by a run that was cut off).
 
     Raises:
         RunConflictError: Another run owns a study of the run's name in its storage, or the
             run folder holds a run with other settings.
+        RunInUseError: ``alone``, and workers are running trials of the run.
     """
     run_dir = RunDir(Path(runs_dir) / plan.spec.name)
     _check_shared_storage(plan, run_dir)  # before anything is written
+    if alone and not overwrite:  # (overwriting checks it itself)
+        _check_no_workers(plan, run_dir)
     new_folder = not run_dir.path.exists()
     plan.spec = run_dir.prepare(plan.spec, overwrite=overwrite)
     plan.folder = run_dir.path.resolve()
@@ -50,6 +57,25 @@ def start_run(plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False) -
         studies = [study for study, *_ in load_studies(run_dir)]
         check_planned_space(studies, task.distributions())
     return run_dir
+
+
+def _check_no_workers(plan: RunPlan, run_dir: RunDir) -> None:
+    """Refuse to resume in this process a run whose trials workers are running now."""
+    from hyperlab.lab import urls
+
+    if not run_dir.exists():
+        return
+    if plan.spec.storage:
+        urls.remember(plan.spec.storage)  # (the recorded URL has no password)
+    try:
+        run_dir.check_no_workers(
+            f"resume run {plan.spec.name!r} in this process (to have the workers run more "
+            "trials, give the same command with --create-only instead)"
+        )
+    except RunInUseError:
+        raise
+    except HyperlabError:
+        return  # a damaged record or storage: preparing the run says which
 
 
 def _claim(plan: RunPlan, run_dir: RunDir) -> None:
@@ -83,9 +109,21 @@ def _check_shared_storage(plan: RunPlan, run_dir: RunDir) -> None:
 def run_plan(
     plan: RunPlan, runs_dir: str | Path, *, overwrite: bool = False, progress: bool = True
 ) -> RunDir:
-    """Start (or resume) the plan's run and run every study until it has its trials."""
+    """Start (or resume) the plan's run and run every study until it has its trials.
+
+    A run set up for workers (``--create-only``) may be resumed here too: its studies' setups
+    then ask for the plan's count of trials, so workers started on it later (or running, once
+    their trial ends) go on to that count as well. It is refused while workers run its trials
+    (this process would fail them as left over by a run that was cut off).
+
+    Raises:
+        RunInUseError: Workers are running trials of the run.
+    """
+    from hyperlab.lab.workers import ask_trials
+
     _warn_idle_jobs(plan)
-    run_dir = start_run(plan, runs_dir, overwrite=overwrite)
+    run_dir = start_run(plan, runs_dir, overwrite=overwrite, alone=True)
+    ask_trials(run_dir.open_storage(plan.spec.storage), plan.jobs())
     run_jobs(
         plan.jobs(),
         plan.spec.jobs,

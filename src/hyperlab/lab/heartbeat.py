@@ -177,8 +177,14 @@ class _ReasonOnStale:
             if not is_transient(exc):
                 raise
             logging.getLogger(__name__).warning(
-                "heartbeat of trial %d skipped: %s", trial_id, transient_cause(exc)
+                "heartbeat of %s skipped: %s", self._trial_named(trial_id), transient_cause(exc)
             )
+
+    def _trial_named(self, trial_id: int) -> str:
+        """``trial N`` by the trial's number, as the user sees trials named (its id where this
+        process never saw its number: a storage that is down cannot be asked)."""
+        number = getattr(self, "_numbers", {}).get(trial_id)
+        return f"the trial with id {trial_id}" if number is None else f"trial {number}"
 
 
 #: How long a database trial with no heartbeat at all may run before it counts as lost (at
@@ -231,7 +237,36 @@ class _FirstBeatDue:
             return {int(i) for i in conn.execute(query).scalars()}
 
 
-class HeartbeatRDBStorage(_ReasonOnStale, _FirstBeatDue, RetryWrites, RDBStorage):
+_UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
+
+
+class _TrialNumbers:
+    """Remember the number of each unfinished trial this process creates or reads (both free:
+    Optuna's cached storage finds a queued trial to claim through ``_get_trials``), so that a
+    heartbeat that meets a storage that is down can name its trial by number."""
+
+    #: How many trials are remembered at most (the oldest forgotten first).
+    KEPT = 1024
+
+    def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> Any:
+        frozen = super()._create_new_trial(study_id, template_trial)  # type: ignore[misc]
+        self._remember([frozen])
+        return frozen
+
+    def _get_trials(self, *args: Any, **kwargs: Any) -> Any:
+        trials = super()._get_trials(*args, **kwargs)  # type: ignore[misc]
+        self._remember([t for t in trials if t.state in _UNFINISHED])
+        return trials
+
+    def _remember(self, trials: Sequence[FrozenTrial]) -> None:
+        numbers: dict[int, int] = self.__dict__.setdefault("_numbers", {})
+        for trial in trials:
+            numbers[trial._trial_id] = trial.number
+        while len(numbers) > self.KEPT:
+            del numbers[next(iter(numbers))]
+
+
+class HeartbeatRDBStorage(_ReasonOnStale, _FirstBeatDue, _TrialNumbers, RetryWrites, RDBStorage):
     """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason (those
     that never beat included), and whose writes are repeated after transient errors
     (:mod:`hyperlab.lab.retrying`)."""

@@ -125,7 +125,7 @@ class RunDir:
         urls.remember(spec.storage)  # the old run's studies may need the password to go
         if overwrite and self.exists():
             self._check_ours()
-            self._check_no_workers()
+            self.check_no_workers(f"overwrite run {self.path.name!r}")
             if spec.storage and not self.holds_storage(spec.storage):
                 check_opens(spec.storage)  # a storage that fails must not cost the old run
             self.clear()
@@ -210,15 +210,24 @@ class RunDir:
             else list(old.default_changes)
         )
 
-    def _check_no_workers(self) -> None:
-        """Refuse to clear a run whose trials workers are running now (``hyperlab worker``
-        processes hold no run lock): they would write into a storage that was removed."""
+    def check_no_workers(self, doing: str) -> None:
+        """Refuse ``doing`` (what was asked, named in the error) to the recorded run while
+        workers run its trials (``hyperlab worker`` processes hold no run lock): overwritten,
+        they would write into a storage that was removed.
+
+        Raises:
+            RunInUseError: A trial of the run beat within its study's grace period.
+        """
         from hyperlab.lab.workers import live_trials, workers_running_error
 
         old = self.load_spec()
-        live = live_trials(old.storage, {n for n, *_ in old.study_names()})
+        try:  # (opened once for the run's later steps too: a journal is replayed each time)
+            opened = self.open_storage(old.storage, must_exist=True)
+        except HyperlabError:
+            opened = None  # (damaged, say: judged by its heartbeat files alone)
+        live = live_trials(old.storage, {n for n, *_ in old.study_names()}, opened=opened)
         if live:
-            raise workers_running_error(old.storage, live, f"overwrite run {self.path.name!r}")
+            raise workers_running_error(old.storage, live, doing)
 
     def default_storage(self, spec: RunSpec) -> str:
         """A file in the folder: SQLite for one process, a journal file for several."""

@@ -110,6 +110,7 @@ def run_job(
     job: StudyJob,
     *,
     worker: int = 0,
+    worker_name: str | None = None,
     objective: UserObjective | None = None,
     on_trial: Callable[[], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
@@ -118,12 +119,15 @@ def run_job(
     max_trials: int | None = None,
     poll: float = 1.0,
     storage_retries: int = 5,
+    follow_setup: bool = False,
 ) -> optuna.Study:
     """Run ``job`` until its study holds ``job.trials`` finished trials.
 
     Args:
         job: The study to run.
         worker: Index of this worker (seeds the sampler differently in each worker).
+        worker_name: The name its trials record as their ``worker`` (default: the process,
+            ``host:pid``).
         objective: A user objective (when ``job.task`` is ``None``).
         on_trial: Called after each trial (progress bars).
         on_progress: Called by a tuner that drives its trials itself as its work goes on, with
@@ -135,6 +139,8 @@ def run_job(
         max_trials: Run at most this many trials here (``None``: no limit).
         poll: Seconds between checks while waiting.
         storage_retries: Consecutive transient storage errors tolerated (with back-off).
+        follow_setup: Read the count of trials again from the study's setup for workers before
+            each trial (a ``hyperlab worker``: its run may be set up again for more trials).
 
     Raises:
         KeyboardInterrupt: On SIGINT (or SIGTERM in a worker); the trial that was running is
@@ -155,14 +161,16 @@ def run_job(
         if owner:
             fail_interrupted(study)
         guard = SpaceGuard(study)  # a changed search space must not join the study's trials
-        func = Claimed(make_objective(task, objective, job.seed, job.budget), job.trials, guard)
+        func = Claimed(
+            make_objective(task, objective, job.seed, job.budget), job.trials, guard, worker_name
+        )
         startup = startup_trials(study.sampler)  # (None: not known before the first trial)
-        loop = TrialLoop(study, job, func, storage_retries)
+        loop = TrialLoop(study, job, func, storage_retries, follow_setup)
         _run_trials(study, job, loop, on_trial, wait, max_trials, poll)
         note_unused_settings(study, job)
         note_startup_only(study, job, startup)
         _tidy_heartbeats(study)
-        settle_failure_stop(study, job.trials)  # another process may have finished the study
+        settle_failure_stop(study, loop.target)  # another process may have finished the study
     if owner and job.test_score and task is not None:
         record_test_score(study, task, job)
     return study

@@ -59,12 +59,17 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def error_chain(exc: BaseException, most: int = 10) -> list[BaseException]:
-    """``exc`` and the errors behind it (``__cause__``, else ``__context__``), nearest first."""
+    """``exc`` and the errors behind it, nearest first, as Python's traceback shows them: the
+    ``__cause__``, else the ``__context__`` unless it was suppressed (``raise ... from None``:
+    its author chose to hide it)."""
     out: list[BaseException] = []
     e: BaseException | None = exc
     while e is not None and len(out) < most and e not in out:
         out.append(e)
-        e = e.__cause__ or e.__context__
+        if e.__cause__ is not None:
+            e = e.__cause__
+        else:
+            e = None if e.__suppress_context__ else e.__context__
     return out
 
 

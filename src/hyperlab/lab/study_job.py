@@ -25,6 +25,10 @@ from hyperlab.lab.storage import open_storage
 from hyperlab.lab.storage_errors import redact
 from hyperlab.tasks.base import Task
 
+#: The study's user attribute that holds its whole setup (a :class:`StudyJob` as a dict, but
+#: its storage) for workers (:mod:`hyperlab.lab.workers`).
+SETUP_ATTR = "hyperlab_setup"
+
 
 @dataclass
 class StudyJob:
@@ -157,3 +161,11 @@ def _process_storage(
     using its parent's connections.
     """
     return open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+
+
+def asked_trials(study: optuna.Study) -> int | None:
+    """The finished trials the study's setup for workers asks for now (``None``: a study not
+    set up for workers). A run set up again for another count changes it while workers run."""
+    setup = study.user_attrs.get(SETUP_ATTR)
+    trials = setup.get("trials") if isinstance(setup, dict) else None
+    return trials if isinstance(trials, int) and not isinstance(trials, bool) else None

@@ -22,7 +22,7 @@ from hyperlab.lab.cut_off import (
     requeue_storage_cut,
 )
 from hyperlab.lab.storage_errors import error_chain, is_transient, redact, transient_cause
-from hyperlab.lab.study_job import StudyJob
+from hyperlab.lab.study_job import StudyJob, asked_trials
 from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, progress
 from hyperlab.lab.tuner_told import told_guarded
 from hyperlab.stops import failures_reason, stop_for_failures
@@ -31,22 +31,46 @@ DONE, RETRY, RAN = "done", "retry", "ran"
 
 
 class TrialLoop:
-    """One worker's trial loop over a study: counts, retries and failure limits."""
+    """One worker's trial loop over a study: counts, retries and failure limits.
 
-    def __init__(self, study: optuna.Study, job: StudyJob, func: Claimed, retries: int) -> None:
+    With ``follow_setup`` (a ``hyperlab worker``), the count of trials is read again from the
+    study's setup before each trial (:func:`~hyperlab.lab.study_job.asked_trials`): a run set
+    up again for more trials while its workers run has them go on to the new count.
+    """
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        job: StudyJob,
+        func: Claimed,
+        retries: int,
+        follow_setup: bool = False,
+    ) -> None:
         self.study, self.job, self.func, self.retries = study, job, func, retries
+        self.follow_setup = follow_setup
         self.failures = self.ran = self.errors = self.told_in_row = 0
+        self.target = job.trials
         self.max_failures = max(10, job.trials)
+
+    def _follow_setup(self) -> None:
+        """Take the count of trials the study's setup asks for now (see the class)."""
+        asked = asked_trials(self.study)
+        if asked is not None and asked != self.target:
+            self.target = self.func.target = asked
+            self.max_failures = max(10, asked)
 
     def step(self, wait: bool, poll: float) -> str:
         """Run one trial if one is left to claim: :data:`DONE` when the study needs no more
         from this worker, :data:`RETRY` to look again, :data:`RAN` after a trial."""
-        study, target = self.study, self.job.trials
+        study = self.study
         # no trial of this step yet: an interrupt while looking or waiting cuts off none (the
         # last trial run here is finished; failed, its parameters are not queued again)
         self.func.trial_id = self.func.cut_off = None
         cut: Exception | None = None
         try:
+            if self.follow_setup:
+                self._follow_setup()
+            target = self.target
             finished, claimed = progress(study, pending=wait)
             if finished >= target or study.user_attrs.get("stopped_at_noise"):
                 return DONE
@@ -103,7 +127,7 @@ class TrialLoop:
         """Book the trial just run; ``True`` when the study stops for too many failures."""
         func, study = self.func, self.study
         if func.surplus and func.trial_id is not None:
-            keep_retry(study, func.trial_id, self.job.trials)
+            keep_retry(study, func.trial_id, self.target)
         if func.surplus:
             return False
         last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None

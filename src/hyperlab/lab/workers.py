@@ -34,7 +34,8 @@ from hyperlab.lab.runner import run_job
 from hyperlab.lab.storage import open_storage
 from hyperlab.lab.storage_errors import redact, storage_failures
 from hyperlab.lab.storage_settings import check_heartbeats
-from hyperlab.lab.study_job import StudyJob, build_study
+from hyperlab.lab.study_job import SETUP_ATTR as SETUP_ATTR
+from hyperlab.lab.study_job import StudyJob, asked_trials, build_study
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.lab.urls import storage_file
 from hyperlab.lab.worker_logs import configure_worker
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from hyperlab.lab.plan import RunPlan
     from hyperlab.lab.run_folder import RunDir
 
-SETUP_ATTR = "hyperlab_setup"
 DEFAULT_HEARTBEAT = 10
 DEFAULT_GRACE = 30
 
@@ -93,6 +93,19 @@ def create_studies(jobs: list[StudyJob]) -> list[optuna.Study]:
         study.set_user_attr(SETUP_ATTR, setup)
         studies.append(study)
     return studies
+
+
+def ask_trials(storage: optuna.storages.BaseStorage, jobs: list[StudyJob]) -> None:
+    """Have the setups for workers of the jobs' studies (those that have one) ask for each
+    job's count of trials: a run resumed for another count without ``--create-only``, whose
+    workers would otherwise stop at the count it was set up with."""
+    wanted = {job.study_name: job.trials for job in jobs}
+    for frozen in storage.get_all_studies():
+        setup = frozen.user_attrs.get(SETUP_ATTR)
+        trials = wanted.get(frozen.study_name)
+        if isinstance(setup, dict) and trials is not None and setup.get("trials") != trials:
+            setup = {**setup, "trials": trials}
+            storage.set_study_user_attr(frozen._study_id, SETUP_ATTR, setup)
 
 
 def find_jobs(storage: str, name: str) -> list[StudyJob]:
@@ -213,8 +226,8 @@ def run_worker(
     Args:
         storage: The shared storage URL.
         name: A study name, or a run name (all studies ``name:...``).
-        worker_name: This worker's name (it seeds its sampler; trials record the process as
-            ``host:pid`` in their ``worker`` attribute, which is what finds a dead worker's trials).
+        worker_name: This worker's name (it seeds its sampler, and the trials run here record
+            it as their ``worker`` attribute).
         heartbeat_interval: Seconds between heartbeats (default: the study's setting, else 10).
         grace_period: Seconds without heartbeat before a trial is stale (default: the study's
             setting, else 30; three intervals where ``heartbeat_interval`` is given).
@@ -245,6 +258,8 @@ def run_worker(
             study = run_job(
                 job,
                 worker=worker_index(worker_name),
+                worker_name=worker_name,
+                follow_setup=True,
                 owner=False,
                 wait=wait,
                 poll=poll,
@@ -253,11 +268,12 @@ def run_worker(
             )
             with storage_failures(storage, "read the study in"):
                 finished, _claimed = progress(study)
-            if finished >= job.trials and job.test_score and job.task is not None:
+                trials = asked_trials(study) or job.trials  # (set up again meanwhile?)
+            if finished >= trials and job.test_score and job.task is not None:
                 record_test_score(study, TASKS.create(job.task, **job.task_options), job)
             report[job.study_name] = {
                 "finished": finished,
-                "trials": job.trials,
+                "trials": trials,
                 "ran": counter["ran"],
             }
     return WorkerReport(report)
@@ -324,7 +340,11 @@ class LiveTrial:
 
 
 def live_trials(
-    storage: str, names: set[str] | None = None, *, read: bool = True
+    storage: str,
+    names: set[str] | None = None,
+    *,
+    read: bool = True,
+    opened: optuna.storages.BaseStorage | None = None,
 ) -> list[LiveTrial]:
     """The trials that workers are running now in ``storage`` (in the studies ``names``).
 
@@ -335,7 +355,7 @@ def live_trials(
     would repair a cut last line), is judged by its heartbeat files alone, with the default
     grace period; with ``read=False`` a SQLite file is read for its heartbeats alone, read-only
     (opening it through Optuna could write into it); a database that does not open has no live
-    trials that can be seen.
+    trials that can be seen. ``opened``: the storage of ``storage``, open already.
     """
     path = storage_file(storage)
     folder = beats_folder(path) if path is not None and storage.startswith("journal:") else None
@@ -344,7 +364,8 @@ def live_trials(
         return [LiveTrial(study, number, age) for study, number, age in beats]
     if read:
         try:
-            return _live_in(open_storage(storage, must_exist=True), names, folder)
+            opened = opened or open_storage(storage, must_exist=True)
+            return _live_in(opened, names, folder)
         except HyperlabError:
             pass  # (damaged: a journal is judged by its files below)
     files = fresh_beat_files(folder, DEFAULT_GRACE) if folder is not None else {}
