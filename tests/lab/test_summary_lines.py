@@ -83,3 +83,18 @@ def test_a_users_own_schedule_attribute_never_replaces_a_trials_parameters() -> 
         user_attrs={"schedule": [{"config": {"warmup": 3}}]},  # the user's, not a population's
     )
     assert trial_config(trial) == {"x": 0.5}
+
+
+def test_a_learned_rate_is_the_value_a_self_tuning_trial_ended_with() -> None:
+    """The line of hyperparameters at the end showed the rate the last segment started from,
+    though the member had learned another by its end."""
+    from hyperlab.lab.summary import TuneSummary
+
+    schedule = [
+        {"config": {"lr": 0.05, "dropout": 0.1}, "learned": {"lr": 0.03}},
+        {"config": {"lr": 0.0499, "dropout": 0.2}, "learned": {"lr": 0.024}},
+    ]
+    summary = TuneSummary({}, 0.8, float("nan"), None, 4, extra={"schedule": schedule})
+    end = next(line for line in summary.lines() if "at the end:" in line)
+    assert "lr=0.024 (learned; 0.0499 at its last segment's start)" in end
+    assert "dropout=0.2" in end

@@ -95,16 +95,7 @@ class TuneSummary:
         ]
         schedule = self.extra.get("schedule")
         if schedule:  # a trial that changed its hyperparameters while it trained
-            out.append(
-                f"best trial trained in {len(schedule)} segments; its hyperparameters at the end: "
-                + ", ".join(f"{k}={_fmt(v)}" for k, v in schedule[-1]["config"].items())
-            )
-            learned = schedule[-1].get("learned") or {}
-            if learned:
-                out.append(
-                    "learned while it trained, at the end: "
-                    + ", ".join(f"{k}={_fmt(v)}" for k, v in learned.items())
-                )
+            out += _schedule_end(schedule)
             if self.run_dir is not None:
                 out.append(f"its whole schedule: hyperlab replay {self.run_dir}")
             out += _screen_and_failures(self.extra)
@@ -346,3 +337,27 @@ def _first_failure(study: optuna.Study) -> str:
             where = " in the pruner" if is_pruner_failure(t) else where
             return f"; trial {t.number} failed{where}: {reason}"
     return ""
+
+
+def _schedule_end(schedule: list[dict[str, Any]]) -> list[str]:
+    """What a trial that changed its hyperparameters while it trained ended with: a learned
+    value (a self-tuning member's learning rate) in place of the one its last segment started
+    from, and the learned values again on a line of their own."""
+    config = schedule[-1]["config"]
+    learned = schedule[-1].get("learned") or {}
+    values = [
+        f"{k}={_fmt(learned[k])} (learned; {_fmt(v)} at its last segment's start)"
+        if k in learned
+        else f"{k}={_fmt(v)}"
+        for k, v in config.items()
+    ]
+    out = [
+        f"best trial trained in {len(schedule)} segments; its hyperparameters at the end: "
+        + ", ".join(values)
+    ]
+    if learned:
+        out.append(
+            "learned while it trained, at the end: "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in learned.items())
+        )
+    return out
