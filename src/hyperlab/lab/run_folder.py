@@ -1,6 +1,7 @@
 """The folder of one run, ``runs/NAME/``, and its lifecycle: record the setup in ``run.json``
 (or check it against the recorded one on resumption), open the run's storage, and clear what
-the lab wrote (``--overwrite``).
+the lab wrote (``--overwrite``). What the folder owns is checked in
+:mod:`hyperlab.lab.run_owned`, what a resumption may do in :mod:`hyperlab.lab.run_resume`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from hyperlab.errors import HyperlabError, InputError, RunConflictError
-from hyperlab.lab import run_defaults, urls
+from hyperlab.lab import run_defaults, run_owned, run_resume, urls
 from hyperlab.lab.run_paths import (
     SPEC_FILE,
     absolute_url,
@@ -27,7 +27,7 @@ from hyperlab.lab.run_paths import (
 )
 from hyperlab.lab.run_progress import run_progress
 from hyperlab.lab.run_versions import earlier_set, resume_warning, version_changes
-from hyperlab.lab.runspec import RUN_KEYS, RunSpec, spec_fields, timestamp_now, versions
+from hyperlab.lab.runspec import RunSpec, spec_fields, timestamp_now, versions
 from hyperlab.registry import TUNERS
 
 
@@ -119,12 +119,12 @@ class RunDir:
             RunInUseError: ``overwrite`` while workers run trials of the recorded run.
             StorageError: The storage cannot be opened.
         """
-        self._check_not_foreign()
+        run_owned.check_not_foreign(self.path)
         spec.storage = absolute_url(spec.storage) if spec.storage else ""
-        self._check_storage_place(spec.storage)  # before anything is cleared
+        run_owned.check_storage_place(self.path, spec.storage)  # before anything is cleared
         urls.remember(spec.storage)  # the old run's studies may need the password to go
         if overwrite and self.exists():
-            self._check_ours()
+            run_owned.check_record_ours(self.spec_path)
             self.check_no_workers(f"overwrite run {self.path.name!r}")
             if spec.storage and not self.holds_storage(spec.storage):
                 check_opens(spec.storage)  # a storage that fails must not cost the old run
@@ -132,7 +132,7 @@ class RunDir:
         old = self.load_spec() if self.exists() else None
         unused = None
         if old is not None:
-            held = self._has_trials(old)
+            held = run_resume.has_trials(self.path, old, self.open_storage)
             if not held:
                 old, unused = None, old  # nothing ran yet: set up afresh
         if old is not None:
@@ -150,14 +150,14 @@ class RunDir:
                     f"({'; '.join(diffs)}){kept}; resume it with the same settings, choose "
                     "another --name, or pass --overwrite (overwrite=True) to start over"
                 )
-            self._check_fewer_trials(spec, old)
+            run_resume.check_fewer_trials(self.path, spec, old)
             spec.created, spec.name = old.created, old.name
         self.afresh = old is None
         self.path.mkdir(parents=True, exist_ok=True)
         spec.storage = spec.storage or self.default_storage(spec)
         self.open_storage(spec.storage)  # (a resumed run's too: a damaged one keeps its run.json)
         if unused is not None:
-            self._drop_unused_studies(unused, spec)
+            run_owned.drop_unused_studies(unused, spec, self.open_storage)
         # a run set up again keeps its identity, which its studies record (lab/claim.py)
         spec.created = (
             spec.created or (unused.created if unused is not None else "") or timestamp_now()
@@ -218,16 +218,7 @@ class RunDir:
         Raises:
             RunInUseError: A trial of the run beat within its study's grace period.
         """
-        from hyperlab.lab.workers import live_trials, workers_running_error
-
-        old = self.load_spec()
-        try:  # (opened once for the run's later steps too: a journal is replayed each time)
-            opened = self.open_storage(old.storage, must_exist=True)
-        except HyperlabError:
-            opened = None  # (damaged, say: judged by its heartbeat files alone)
-        live = live_trials(old.storage, {n for n, *_ in old.study_names()}, opened=opened)
-        if live:
-            raise workers_running_error(old.storage, live, doing)
+        run_resume.check_no_workers(self.load_spec(), self.open_storage, doing)
 
     def default_storage(self, spec: RunSpec) -> str:
         """A file in the folder: SQLite for one process, a journal file for several."""
@@ -242,7 +233,7 @@ class RunDir:
         """
         if self.exists():
             try:
-                self._delete_studies(self.load_spec())
+                run_owned.delete_run_studies(self.path, self.load_spec(), self.open_storage)
             except HyperlabError as exc:
                 warnings.warn(f"the old run's studies were not deleted: {exc}", stacklevel=3)
         self._forget_storages()
@@ -256,162 +247,14 @@ class RunDir:
             else:
                 entry.unlink()
 
-    def _check_storage_place(self, url: str) -> None:
-        """Refuse a storage file inside this folder that is the folder, one of the lab's own
-        files (the report would be written over it, ``--overwrite`` would clear it first), or
-        lies in a sub-folder that does not exist.
-
-        Raises:
-            InputError: Naming the path.
-        """
-        if not url or not self._inside(url):
-            return
-        path = Path(file_url_parts(url)[1] or "").resolve()
-        folder = self.path.resolve()
-        if path == folder or path.is_dir():
-            raise InputError(f"storage {url!r} names a folder: name a file, e.g. study.db in it")
-        first = path.relative_to(folder).parts[0]
-        if lab_made(first) and not first.startswith("study."):
-            raise InputError(
-                f"storage {url!r} names {first!r}, a file the lab writes in the run folder: "
-                "name another file (the default is study.db, or study.journal for workers)"
-            )
-        if not path.parent.is_dir() and path.parent != folder:
-            raise InputError(f"storage {url!r}: its folder {str(path.parent)!r} does not exist")
-
-    def _check_ours(self) -> None:
-        """Refuse to clear a folder whose ``run.json`` another program wrote: a JSON object
-        with none of a hyperlab run's settings."""
-        try:
-            data = json.loads(self.spec_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return  # unreadable: a damaged record of ours (a crash mid-write) may be cleared
-        if isinstance(data, dict) and not set(data) & RUN_KEYS:
-            raise InputError(
-                f"{str(self.spec_path)!r} is not a hyperlab run's record (its keys: "
-                f"{sorted(data)[:6]}); --overwrite clears only hyperlab runs: choose another "
-                "--name, or move that folder"
-            )
-
-    def _check_not_foreign(self) -> None:
-        """Refuse a path that is a file, or a folder with files and no run."""
-        if not self.path.exists():
-            return
-        if not self.path.is_dir():
-            raise InputError(f"{str(self.path)!r} exists and is not a folder")
-        if self.exists():
-            return
-        found = sorted(e.name for e in self.path.iterdir() if not lab_made(e.name))
-        if found:
-            shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
-            raise InputError(
-                f"folder {str(self.path)!r} holds no hyperlab run (no {SPEC_FILE}) but other "
-                f"files ({shown}); the lab neither uses nor deletes it: choose another --name"
-            )
-
     def holds_storage(self, url: str) -> bool:
         """Whether ``url`` is a storage file inside this folder (it moves with the folder)."""
-        return self._inside(absolute_url(url))
-
-    def _inside(self, url: str) -> bool:
-        """Whether ``url`` is a storage file inside this folder."""
-        _kind, path = file_url_parts(url)
-        if path is None:
-            return False
-        try:
-            Path(path).resolve().relative_to(self.path.resolve())
-        except ValueError:
-            return False
-        return True
-
-    def _delete_studies(self, spec: RunSpec) -> None:
-        """Delete the run's studies from a storage outside the folder (files inside it go
-        with the lab's other files)."""
-        if self._inside(spec.storage):
-            return
-        from hyperlab.lab.storage_errors import redact
-
-        storage = self.open_storage(spec.storage)
-        ours, kept = _run_studies(storage, spec)
-        for study in ours:
-            optuna.delete_study(study_name=study.study_name, storage=storage)
-        if kept:
-            warnings.warn(
-                f"kept {len(kept)} {'study' if len(kept) == 1 else 'studies'} of the same "
-                "name that another run made in "
-                f"{redact(spec.storage)!r} (e.g. {kept[0]!r})",
-                stacklevel=4,
-            )
-
-    def _drop_unused_studies(self, unused: RunSpec, spec: RunSpec) -> None:
-        """Delete the studies of a recorded run that holds no trial and is set up again as
-        ``spec``, less those ``spec`` reuses (its own, in the same storage): a worker started
-        as the old ``--create-only`` said would otherwise run trials the run no longer reads."""
-        _kind, path = file_url_parts(unused.storage)
-        if path is not None and not Path(path).exists():
-            return
-        same = unused.storage == spec.storage
-        reused = {n for n, *_ in spec.study_names()} if same else set()
-        opened = self.open_storage(unused.storage)
-        for study in _run_studies(opened, unused)[0]:
-            if study.study_name not in reused and not opened.get_n_trials(study._study_id):
-                optuna.delete_study(study_name=study.study_name, storage=opened)
-
-    def _check_fewer_trials(self, spec: RunSpec, old: RunSpec) -> None:
-        """Fewer trials than recorded only while no study holds more finished trials: the
-        report covers every trial a study holds, and would label them with the smaller count."""
-        if spec.trials >= old.trials:
-            return
-        from hyperlab.lab.storage import open_storage
-
-        storage = open_storage(old.storage)
-        names = {n for n, *_ in old.study_names()}
-        finished = (TrialState.COMPLETE, TrialState.PRUNED)
-        most = max(
-            (
-                len(storage.get_all_trials(st._study_id, deepcopy=False, states=finished))
-                for st in storage.get_all_studies()
-                if st.study_name in names
-            ),
-            default=0,
-        )
-        if most > spec.trials:
-            raise RunConflictError(
-                f"run directory {str(self.path)!r} asks for {spec.trials} trials per study, but "
-                f"a study of the run already holds {most} finished trials (the run was made with "
-                f"{old.trials}); ask for {old.trials} or more, choose another --name, or pass "
-                "--overwrite (overwrite=True) to start over"
-            )
-
-    def _has_trials(self, spec: RunSpec) -> bool:
-        """Whether the run's storage holds any trial (the storage stays open for the steps
-        after, see :meth:`open_storage`). A storage file of this folder that is missing holds none; any other storage that cannot
-        be read (a file elsewhere that is missing, an unmounted disk, a server that is down)
-        counts as holding some, so that nothing is replaced by mistake."""
-        population = self.path / "population"
-        if population.is_dir() and any(population.iterdir()):
-            return True  # a population's checkpoints: its trials are written when it ends
-        _kind, path = file_url_parts(spec.storage)
-        if path is not None and not Path(path).exists():
-            return not self._inside(spec.storage)
-        held = self._trials_by_study(spec)
-        return held is None or sum(held.values()) > 0
-
-    def _trials_by_study(self, spec: RunSpec) -> dict[str, int] | None:
-        """The trials each of the run's studies holds, by name (``None``: the storage cannot
-        be read)."""
-        try:
-            storage = self.open_storage(spec.storage)
-            names = {n for n, *_ in spec.study_names()}
-            studies = [s for s in storage.get_all_studies() if s.study_name in names]
-            return {s.study_name: storage.get_n_trials(s._study_id) for s in studies}
-        except Exception:
-            return None
+        return run_owned.storage_inside(self.path, absolute_url(url))
 
     def _progress(self, spec: RunSpec) -> dict[str, Any]:
         """How far the run had got (:func:`hyperlab.lab.run_progress.run_progress`)."""
         folders = {n: self.population_folder(n) for n, *_ in spec.study_names()}
-        return run_progress(self._trials_by_study(spec), folders)
+        return run_progress(run_resume.trials_by_study(spec, self.open_storage), folders)
 
     def _portable(self, url: str) -> str:
         """``url`` as recorded: a storage file inside the folder is named relative to it."""
@@ -434,28 +277,6 @@ class RunDir:
         if path is not None and (own := own_default_file(path, name, self.path)) is not None:
             return f"{kind}{own.as_posix()}"
         return urls.with_secret(url)
-
-
-def _run_studies(
-    storage: optuna.storages.BaseStorage, spec: RunSpec
-) -> tuple[list[Any], list[str]]:
-    """The studies of ``spec``'s run in ``storage``, and the names of those of the same name
-    that another run made (another task, or another run's creation time)."""
-    names = {n for n, *_ in spec.study_names()}
-    ours, kept = [], []
-    for study in storage.get_all_studies():
-        if study.study_name not in names:
-            continue
-        info = study.user_attrs.get("hyperlab")
-        info = info if isinstance(info, dict) else {}
-        if info.get("task", spec.task) != spec.task or info.get("run", spec.created) not in (
-            spec.created,
-            "",
-        ):
-            kept.append(study.study_name)
-        else:
-            ours.append(study)
-    return ours, kept
 
 
 def _tuner_packages(tuners: list[str]) -> list[str]:

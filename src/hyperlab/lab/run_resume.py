@@ -1,0 +1,94 @@
+"""What resuming a recorded run may do, judged from its storage: whether the run holds trials
+(one that holds none is set up afresh), how many each of its studies holds, whether fewer
+trials may be asked for, and whether workers still run its trials (the run may then be neither
+overwritten nor run by one process beside them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optuna.trial import TrialState
+
+from hyperlab.errors import HyperlabError, RunConflictError
+from hyperlab.lab.run_owned import OpenStorage, storage_inside
+from hyperlab.lab.run_paths import file_url_parts
+from hyperlab.lab.runspec import RunSpec
+
+
+def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
+    """Fewer trials than the run ``old`` recorded in ``folder`` only while no study holds more
+    finished trials: the report covers every trial a study holds, and would label them with
+    the smaller count.
+
+    Raises:
+        RunConflictError: A study holds more finished trials than ``spec`` asks for.
+    """
+    if spec.trials >= old.trials:
+        return
+    from hyperlab.lab.storage import open_storage
+
+    storage = open_storage(old.storage)
+    names = {n for n, *_ in old.study_names()}
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    most = max(
+        (
+            len(storage.get_all_trials(st._study_id, deepcopy=False, states=finished))
+            for st in storage.get_all_studies()
+            if st.study_name in names
+        ),
+        default=0,
+    )
+    if most > spec.trials:
+        raise RunConflictError(
+            f"run directory {str(folder)!r} asks for {spec.trials} trials per study, but "
+            f"a study of the run already holds {most} finished trials (the run was made with "
+            f"{old.trials}); ask for {old.trials} or more, choose another --name, or pass "
+            "--overwrite (overwrite=True) to start over"
+        )
+
+
+def has_trials(folder: Path, spec: RunSpec, open_storage: OpenStorage) -> bool:
+    """Whether the run in ``folder`` holds any trial (its storage opened by ``open_storage``,
+    which keeps it open for the steps after). A storage file of the folder that is missing
+    holds none; any other storage that cannot be read (a file elsewhere that is missing, an
+    unmounted disk, a server that is down) counts as holding some, so that nothing is replaced
+    by mistake."""
+    population = folder / "population"
+    if population.is_dir() and any(population.iterdir()):
+        return True  # a population's checkpoints: its trials are written when it ends
+    _kind, path = file_url_parts(spec.storage)
+    if path is not None and not Path(path).exists():
+        return not storage_inside(folder, spec.storage)
+    held = trials_by_study(spec, open_storage)
+    return held is None or sum(held.values()) > 0
+
+
+def trials_by_study(spec: RunSpec, open_storage: OpenStorage) -> dict[str, int] | None:
+    """The trials each of the run's studies holds, by name (``None``: the storage cannot be
+    read)."""
+    try:
+        storage = open_storage(spec.storage)
+        names = {n for n, *_ in spec.study_names()}
+        studies = [s for s in storage.get_all_studies() if s.study_name in names]
+        return {s.study_name: storage.get_n_trials(s._study_id) for s in studies}
+    except Exception:
+        return None
+
+
+def check_no_workers(spec: RunSpec, open_storage: OpenStorage, doing: str) -> None:
+    """Refuse ``doing`` (what was asked, named in the error) to the recorded run ``spec`` while
+    workers run its trials (``hyperlab worker`` processes hold no run lock).
+
+    Raises:
+        RunInUseError: A trial of the run beat within its study's grace period.
+    """
+    from hyperlab.lab.workers import live_trials, workers_running_error
+
+    try:  # (opened once for the run's later steps too: a journal is replayed each time)
+        opened = open_storage(spec.storage, must_exist=True)
+    except HyperlabError:
+        opened = None  # (damaged, say: judged by its heartbeat files alone)
+    live = live_trials(spec.storage, {n for n, *_ in spec.study_names()}, opened=opened)
+    if live:
+        raise workers_running_error(spec.storage, live, doing)
