@@ -273,7 +273,8 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
     if hypergradient and task.learning_rate_param is None:
         raise InputError(
             f"hypergradient=True needs a task whose train_segment wraps its optimizers "
-            f"(learning_rate_param); task {task.name!r} has none (docs/population.md, 'Tasks')"
+            f"(learning_rate_param); task {task.name!r} has none (docs/population.md, 'Tasks', "
+            "in a checkout of hyperlab's source)"
         )
     learned = task.learning_rate_param if hypergradient else None
     explored = tuple(n for n in mutable if n != learned)

@@ -54,7 +54,7 @@ def check_signatures(task: Any, base: type) -> None:
             raise InputError(
                 f"task {getattr(task, 'name', kind.__name__)!r}: {kind.__name__}.{name}"
                 f"{_with_self(signature)} cannot take the arguments the lab passes it; write "
-                f"it as def {wanted} (docs/your-model.md, section 6)"
+                f"it as def {wanted} (docs/your-model.md, section 6, in a checkout of hyperlab's source)"
             ) from None
 
 
