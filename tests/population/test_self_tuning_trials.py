@@ -144,6 +144,8 @@ def test_a_comparison_holds_both_arms_at_equal_trials_and_epochs(tmp_path: Path)
     hd = rows[rows.tuner == "tpe-hd"]
     assert (hd.learned_lr > 0).all() and (hd.learned_lr != hd.param_lr).all()
     assert rows[rows.tuner == "tpe"].learned_lr.isna().all()
+    # timed as any trial (the task's segments say no seconds): the evaluation, the whole trial
+    assert (hd.wall_time > 0).all() and (hd.seconds > 0).all()
     # paired by seed: the same trial draws the same start (TPE's start-up design)
     plain = rows[rows.tuner == "tpe"].sort_values(["seed", "trial"])
     assert list(hd.sort_values(["seed", "trial"]).param_lr) == list(plain.param_lr)
@@ -244,3 +246,21 @@ def test_the_report_draws_the_learned_rate_and_no_lineage(tmp_path: Path) -> Non
     assert "lr (learned) went from" in page
     assert "scale stayed" not in page  # only the learned rate is scheduled: no other parameter
     assert "Lineage" not in page  # no copies: no tree
+
+
+def test_a_trial_is_timed_from_its_start_to_its_end_though_it_holds_a_schedule() -> None:
+    import datetime
+
+    from hyperlab.lab.results import trial_seconds
+
+    start = datetime.datetime(2026, 12, 6, 12, 0, 0)
+    trial = optuna.trial.create_trial(
+        value=0.5,
+        user_attrs={
+            "schedule": [{"start": 0, "end": 1, "config": {"lr": 0.1}}],
+            "hypergradient": True,
+            "wall_time": 0.25,  # the evaluation's own
+        },
+    )
+    trial.datetime_start, trial.datetime_complete = start, start + datetime.timedelta(seconds=2)
+    assert trial_seconds(trial) == 2.0  # a population member (with "member") gives wall_time

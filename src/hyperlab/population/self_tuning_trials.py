@@ -14,6 +14,7 @@ report draws it and ``results.csv`` gives the final one as ``learned_<name>``.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -162,7 +163,7 @@ def _train(
     state: Any = None
     curves: dict[str, list[float]] = {}
     schedule: list[dict[str, Any]] = []
-    seconds = 0.0
+    seconds, began = 0.0, time.perf_counter()
     segment: Segment | None = None
     for epoch in range(budget):
         segment = _epoch(task, config, state, epoch, seed)
@@ -183,7 +184,7 @@ def _train(
         budget=budget,
         curves=curves,
         fold_values=[float(v) for v in segment.fold_values],
-        wall_time=seconds,
+        wall_time=seconds or time.perf_counter() - began,  # (a task may not time segments)
         extra={"schedule": schedule, HYPERGRADIENT_ATTR: True},
     )
 
