@@ -264,3 +264,22 @@ def test_a_trial_is_timed_from_its_start_to_its_end_though_it_holds_a_schedule()
     )
     trial.datetime_start, trial.datetime_complete = start, start + datetime.timedelta(seconds=2)
     assert trial_seconds(trial) == 2.0  # a population member (with "member") gives wall_time
+
+
+def test_a_leaderboard_panel_trains_its_trials_with_a_learned_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hyperlab.lab.panel import run_study
+    from hyperlab.population.self_tuning_trials import SelfTuningTrials
+
+    trained = []
+    train = SelfTuningTrials.evaluate_trial
+
+    def noted(self: SelfTuningTrials, *args: Any) -> Any:
+        ev = train(self, *args)
+        trained.append(ev.extra["schedule"][-1]["learned"]["lr"])
+        return ev
+
+    monkeypatch.setattr(SelfTuningTrials, "evaluate_trial", noted)
+    run = run_study("wine-mlp", "tpe-hd", seed=0, trials=2)
+    assert len(trained) == 2 and run["best"][-1] < float("inf")
