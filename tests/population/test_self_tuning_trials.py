@@ -162,6 +162,11 @@ def test_the_best_trial_is_scored_on_the_test_split_as_it_trained(tmp_path: Path
     steps = [(copy.deepcopy(config), 1)] * 3
     by_hand = task.schedule_test_score(steps, seed, wrap_optimizer=hypergradient_twin)
     assert summary.test_score == by_hand != task.test_score(config, 3, seed)
+    lines = "\n".join(summary.lines())
+    assert f"best trial trained 3 epochs from its drawn hyperparameters (the rate where it " \
+        f"started): lr={best.params['lr']:.4g}" in lines  # fmt: skip
+    learned = best.user_attrs["schedule"][-1]["learned"]["lr"]
+    assert f"learned while it trained, at the end: lr={learned:.4g}" in lines
 
 
 class AdamW(OwnLinear):

@@ -95,10 +95,7 @@ class TuneSummary:
         ]
         schedule = self.extra.get("schedule")
         if schedule:  # a trial that changed its hyperparameters while it trained
-            out.append(
-                f"best trial trained in {len(schedule)} segments; its hyperparameters at the end: "
-                + ", ".join(f"{k}={_fmt(v)}" for k, v in schedule[-1]["config"].items())
-            )
+            out.append(_schedule_line(schedule, bool(self.extra.get("hypergradient"))))
             learned = schedule[-1].get("learned") or {}
             if learned:
                 out.append(
@@ -266,6 +263,20 @@ def population_notes(study: optuna.Study) -> list[str]:
     return _screen_and_failures(_population_info(study))
 
 
+def _schedule_line(schedule: list[dict[str, Any]], one_model: bool) -> str:
+    """The best trial's schedule in one line: a population member's hyperparameters at the
+    end, or (``one_model``: a ``tpe-hd`` trial) those it was drawn with, its rate's start."""
+    if one_model:
+        return (
+            f"best trial trained {schedule[-1]['end']} epochs from its drawn hyperparameters "
+            "(the rate where it started): "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in schedule[0]["config"].items())
+        )
+    return f"best trial trained in {len(schedule)} segments; its hyperparameters at the end: " + (
+        ", ".join(f"{k}={_fmt(v)}" for k, v in schedule[-1]["config"].items())
+    )
+
+
 def _screen_and_failures(extra: dict[str, Any]) -> list[str]:
     """The lines on a population's screen and its members' failed segments."""
     out = []
@@ -294,10 +305,13 @@ def _screen_and_failures(extra: dict[str, Any]) -> list[str]:
 
 def _population_extra(study: optuna.Study, best: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """What a population adds to its summary: the best trial's schedule and
-    :func:`_population_info` (each where there is one)."""
+    :func:`_population_info` (each where there is one); a ``tpe-hd`` trial's schedule too,
+    marked ``hypergradient``."""
     out = _population_info(study)
     if "schedule" in best.user_attrs:
         out["schedule"] = best.user_attrs["schedule"]
+        if best.user_attrs.get("hypergradient") is True and "member" not in best.user_attrs:
+            out["hypergradient"] = True  # a tpe-hd trial: one model that learned its rate
     return out
 
 
