@@ -288,3 +288,15 @@ def test_a_leaderboard_panel_trains_its_trials_with_a_learned_rate(
     monkeypatch.setattr(SelfTuningTrials, "evaluate_trial", noted)
     run = run_study("wine-mlp", "tpe-hd", seed=0, trials=2)
     assert len(trained) == 2 and run["best"][-1] < float("inf")
+
+
+def test_worker_processes_score_the_best_trial_as_it_trained(tmp_path: Path) -> None:
+    study, summary = hyperlab.tune(
+        "wine-mlp", "tpe-hd", trials=2, budget=2, jobs=2, runs_dir=tmp_path, name="j", **_KW
+    )
+    best = study.best_trial
+    task = TASKS.create("wine-mlp")
+    config = task.search_space(optuna.trial.FixedTrial(best.params))
+    seed = best.user_attrs["schedule"][0]["seed"]
+    by_hand = task.schedule_test_score([(config, 1)] * 2, seed, wrap_optimizer=hypergradient_twin)
+    assert summary.test_score == by_hand
