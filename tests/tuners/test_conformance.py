@@ -27,6 +27,8 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "pb2": _POPULATION,
     "pbt-hd": _POPULATION,
     "pb2-hd": _POPULATION,
+    "tpe-hd": _POPULATION,  # they train through train_segment; as samplers they are tpe/random
+    "random-hd": _POPULATION,
     "one-epoch": _POPULATION,  # it screens a task's epochs; as a sampler it draws at random
     # each of BORE's candidates is one XGBoost call; the peers' own tests run it with the model
     "syne-bore": {"feval_acq": 20},
@@ -69,6 +71,8 @@ def test_every_tuner_is_covered() -> None:
         "pb2",
         "pbt-hd",
         "pb2-hd",
+        "tpe-hd",
+        "random-hd",
     } <= names
 
 

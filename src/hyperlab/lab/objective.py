@@ -63,6 +63,11 @@ def _broken(trial: optuna.Trial, exc: TaskContractError, task: str) -> TaskContr
     return broken
 
 
+#: A tuner's own training of a trial: ``(task, config, budget, seed, on_epoch) -> Evaluation``
+#: (a tuner's ``evaluate_trial``, e.g. ``tpe-hd``'s, whose models learn their rate).
+TrialTrainer = Callable[[Task, dict[str, Any], int | None, int, Any], Any]
+
+
 class TaskObjective:
     """Evaluate a task's configuration in a trial, reporting every epoch.
 
@@ -70,12 +75,27 @@ class TaskObjective:
         task: The task.
         seed: The study's seed (each trial derives its own).
         budget: Epochs per trial (``None``: the task's maximum).
+        trainer: Trains the trial in place of ``task.evaluate`` (the tuner's
+            ``evaluate_trial``; ``None``: the task's own evaluation).
     """
 
-    def __init__(self, task: Task, seed: int = 0, budget: int | None = None) -> None:
+    def __init__(
+        self,
+        task: Task,
+        seed: int = 0,
+        budget: int | None = None,
+        trainer: TrialTrainer | None = None,
+    ) -> None:
         self.task = task
         self.seed = seed
         self.budget = budget
+        self.trainer = trainer
+
+    def _evaluate(self, config: dict[str, Any], seed: int, on_epoch: Any) -> Any:
+        """The trial's evaluation: the tuner's own training, else the task's."""
+        if self.trainer is not None:
+            return self.trainer(self.task, config, self.budget, seed, on_epoch)
+        return self.task.evaluate(config, self.budget, seed=seed, on_epoch=on_epoch)
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
@@ -105,7 +125,7 @@ class TaskObjective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
         try:
-            ev = self.task.evaluate(config, self.budget, seed=seed, on_epoch=on_epoch)
+            ev = self._evaluate(config, seed, on_epoch)
             ev = _checked_own(self.task, ev, last)
         except TrialFailure as exc:
             _fail(trial, str(exc), exc.curves)
@@ -238,18 +258,24 @@ def planned(task: Task | None) -> Task | None:
 
 
 def make_objective(
-    task: Task | None, func: UserObjective | None, seed: int, budget: int | None
+    task: Task | None,
+    func: UserObjective | None,
+    seed: int,
+    budget: int | None,
+    sampler: Any = None,
 ) -> Any:
     """The objective for a task or a user function (exactly one of them).
 
     A task that runs whole trials itself (:meth:`~hyperlab.tasks.Task.trial_objective`) is
-    called as a user function is.
+    called as a user function is. A ``sampler`` (the study's tuner) with an
+    ``evaluate_trial`` method trains a task's trials itself (:data:`TrialTrainer`).
     """
     own = task.trial_objective() if task is not None else None
     if own is not None:
         return WrappedObjective(own, task.name if task is not None else None, budget, seed)
     if task is not None:
-        return TaskObjective(task, seed, budget)
+        trainer = getattr(sampler, "evaluate_trial", None)
+        return TaskObjective(task, seed, budget, trainer if callable(trainer) else None)
     assert func is not None  # guaranteed by the public callers' checks
     return WrappedObjective(func, budget=budget, seed=seed)
 

@@ -83,12 +83,16 @@ def run_study(
         tuner, seed=seed, space=task.distributions(), task=task, **(options or {})
     )
     spent = 0.0
+    # a tuner that trains its trials itself (tpe-hd: a learned rate) does it here too
+    trainer = getattr(sampler, "evaluate_trial", None)
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal spent
         config = task.search_space(trial)
         start = time.perf_counter()
         try:
+            if callable(trainer):
+                return float(trainer(task, config, None, seed, None).value)
             return float(task.evaluate(config, seed=seed).value)
         except TaskContractError as exc:
             raise exc.in_trial(task_name, f"trial {trial.number}") from None

@@ -169,7 +169,7 @@ def _run_shared(job: StudyJob, processes: int, ctx: Any, bar: Any) -> None:
     if not getattr(study.sampler, "drives_trials", False):  # (their trials count otherwise)
         settle_failure_stop(study, job.trials)
     if task is not None and job.test_score:
-        record_test_score(study, task, job)
+        record_test_score(study, task, job, getattr(study.sampler, "member_test_score", None))
 
 
 def _replace_killed(

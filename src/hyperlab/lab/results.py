@@ -118,9 +118,10 @@ def std_err_text(se: float | None, over: str, digits: int = 4) -> str:
 def trial_seconds(trial: optuna.trial.FrozenTrial) -> float:
     """Seconds the trial took on this machine, from its start to its end: the tuner's
     suggestion, the evaluation and the pruner's decisions, where ``wall_time`` is the
-    evaluation's own (simulated for a replayed task). A population member, stored once its
-    training ended, gives its measured ``wall_time``. NaN when neither is known."""
-    if _is_member(trial):
+    evaluation's own (simulated for a replayed task). A population member (its ``member``
+    attribute), stored once its training ended, gives its measured ``wall_time``. NaN when
+    neither is known."""
+    if _is_member(trial) and "member" in trial.user_attrs:
         wall = trial.user_attrs.get("wall_time")
         return float(wall) if isinstance(wall, int | float) else math.nan
     if trial.datetime_start is None or trial.datetime_complete is None:

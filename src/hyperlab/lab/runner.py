@@ -161,9 +161,8 @@ def run_job(
         if owner:
             fail_interrupted(study)
         guard = SpaceGuard(study)  # a changed search space must not join the study's trials
-        func = Claimed(
-            make_objective(task, objective, job.seed, job.budget), job.trials, guard, worker_name
-        )
+        made = make_objective(task, objective, job.seed, job.budget, study.sampler)
+        func = Claimed(made, job.trials, guard, worker_name)
         startup = startup_trials(study.sampler)  # (None: not known before the first trial)
         loop = TrialLoop(study, job, func, storage_retries, follow_setup)
         _run_trials(study, job, loop, on_trial, wait, max_trials, poll)
@@ -172,7 +171,8 @@ def run_job(
         _tidy_heartbeats(study)
         settle_failure_stop(study, loop.target)  # another process may have finished the study
     if owner and job.test_score and task is not None:
-        record_test_score(study, task, job)
+        # a tuner that trains its trials itself scores its best model itself (tpe-hd)
+        record_test_score(study, task, job, getattr(study.sampler, "member_test_score", None))
     return study
 
 

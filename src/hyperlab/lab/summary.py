@@ -95,7 +95,7 @@ class TuneSummary:
         ]
         schedule = self.extra.get("schedule")
         if schedule:  # a trial that changed its hyperparameters while it trained
-            out += _schedule_end(schedule)
+            out += _schedule_end(schedule, bool(self.extra.get("hypergradient")))
             if self.run_dir is not None:
                 out.append(f"its whole schedule: hyperlab replay {self.run_dir}")
             out += _screen_and_failures(self.extra)
@@ -285,10 +285,13 @@ def _screen_and_failures(extra: dict[str, Any]) -> list[str]:
 
 def _population_extra(study: optuna.Study, best: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """What a population adds to its summary: the best trial's schedule and
-    :func:`_population_info` (each where there is one)."""
+    :func:`_population_info` (each where there is one); a ``tpe-hd`` trial's schedule too,
+    marked ``hypergradient``."""
     out = _population_info(study)
     if "schedule" in best.user_attrs:
         out["schedule"] = best.user_attrs["schedule"]
+        if best.user_attrs.get("hypergradient") is True and "member" not in best.user_attrs:
+            out["hypergradient"] = True  # a tpe-hd trial: one model that learned its rate
     return out
 
 
@@ -339,22 +342,30 @@ def _first_failure(study: optuna.Study) -> str:
     return ""
 
 
-def _schedule_end(schedule: list[dict[str, Any]]) -> list[str]:
-    """What a trial that changed its hyperparameters while it trained ended with: a learned
-    value (a self-tuning member's learning rate) in place of the one its last segment started
-    from, and the learned values again on a line of their own."""
-    config = schedule[-1]["config"]
+def _schedule_end(schedule: list[dict[str, Any]], one_model: bool) -> list[str]:
+    """What the best trial that changed its hyperparameters while it trained ended with. A
+    population member's hyperparameters at the end, a learned value (a self-tuning member's
+    learning rate) in place of the one its last segment started from; or (``one_model``: a
+    ``tpe-hd`` trial) those it was drawn with, its rate's start. Then the learned values on a
+    line of their own."""
     learned = schedule[-1].get("learned") or {}
-    values = [
-        f"{k}={_fmt(learned[k])} (learned; {_fmt(v)} at its last segment's start)"
-        if k in learned
-        else f"{k}={_fmt(v)}"
-        for k, v in config.items()
-    ]
-    out = [
-        f"best trial trained in {len(schedule)} segments; its hyperparameters at the end: "
-        + ", ".join(values)
-    ]
+    if one_model:
+        head = (
+            f"best trial trained {schedule[-1]['end']} epochs from its drawn hyperparameters "
+            "(the rate where it started): "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in schedule[0]["config"].items())
+        )
+    else:
+        head = (
+            f"best trial trained in {len(schedule)} segments; its hyperparameters at the end: "
+            + ", ".join(
+                f"{k}={_fmt(learned[k])} (learned; {_fmt(v)} at its last segment's start)"
+                if k in learned
+                else f"{k}={_fmt(v)}"
+                for k, v in schedule[-1]["config"].items()
+            )
+        )
+    out = [head]
     if learned:
         out.append(
             "learned while it trained, at the end: "

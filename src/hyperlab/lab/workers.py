@@ -270,7 +270,9 @@ def run_worker(
                 finished, _claimed = progress(study)
                 trials = asked_trials(study) or job.trials  # (set up again meanwhile?)
             if finished >= trials and job.test_score and job.task is not None:
-                record_test_score(study, TASKS.create(job.task, **job.task_options), job)
+                task = TASKS.create(job.task, **job.task_options)
+                scorer = getattr(study.sampler, "member_test_score", None)  # tpe-hd's own
+                record_test_score(study, task, job, scorer)
             report[job.study_name] = {
                 "finished": finished,
                 "trials": trials,

@@ -7,7 +7,9 @@ explores by random perturbation (Jaderberg et al. 2017), PB2 by a Gaussian-proce
 (Parker-Holder et al. 2020). The task must continue training
 (:meth:`hyperlab.tasks.Task.train_segment`). Importing this package registers both tuners in
 :data:`hyperlab.registry.TUNERS`; how to use them, what is stored and how a run resumes:
-``docs/population.md``.
+``docs/population.md``. It also registers ``tpe-hd`` and ``random-hd``
+(:mod:`hyperlab.population.self_tuning_trials`): no population, each trial's model learns its
+rate by hypergradient from the start rate the tuner drew.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hyperlab.population.explore import Context, Explorer, Perturb
 from hyperlab.population.loop import PopulationFailure
 from hyperlab.population.members import Member
 from hyperlab.population.replay import member_test_score, replay, replay_member
+from hyperlab.population.self_tuning_trials import SelfTuningTrials
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.population.tuner import PopulationTuner
 
@@ -28,6 +31,7 @@ __all__ = [
     "Perturb",
     "PopulationFailure",
     "PopulationTuner",
+    "SelfTuningTrials",
     "hypergradient_twin",
     "member_test_score",
     "replay",

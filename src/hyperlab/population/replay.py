@@ -286,10 +286,12 @@ def _trainer_seed(entry: dict[str, Any], seed: int, member_seeds: Mapping[int, i
 
 def _path_start(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[int, bool]:
     """The seed of the member a trial's schedule starts from (recorded with its first
-    segment, else that member's seed), and whether the population's members trained with
-    hypergradient optimizers."""
+    segment, else that member's seed), and whether the population's members (or the trial's
+    model, marked ``hypergradient``: a ``tpe-hd`` trial's) trained with hypergradient
+    optimizers."""
     first = trial.user_attrs["schedule"][0].get("member")
     hypergradient = bool(study.user_attrs.get("population", {}).get("hypergradient", False))
+    hypergradient = hypergradient or trial.user_attrs.get("hypergradient") is True
     if "seed" in trial.user_attrs["schedule"][0]:
         return int(trial.user_attrs["schedule"][0]["seed"]), hypergradient
     seed = 0

@@ -160,7 +160,8 @@ class PopulationRecords:
 
 
 def population_records(study: optuna.Study) -> PopulationRecords | None:
-    """The population records of ``study``, or ``None`` when its trials hold no schedule."""
+    """The population records of ``study``, or ``None`` when its trials hold no schedule (a
+    ``tpe-hd`` study's trials hold one, each epoch a segment, with the rate learned by then)."""
     trials = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -170,7 +171,10 @@ def population_records(study: optuna.Study) -> PopulationRecords | None:
         return None
     summary = study.user_attrs.get("population") or {}
     members = sorted((_member(t) for t in trials), key=lambda m: m.member)
-    params = _params(trials, summary.get("explored"))
+    explored = summary.get("explored")
+    if explored is None and all(t.user_attrs.get("hypergradient") is True for t in trials):
+        explored = []  # self-tuning trials without a population (tpe-hd): only the rate moves
+    params = _params(trials, explored)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     best = (max if maximize else min)(members, key=lambda m: m.value)
     budget = int(summary.get("budget") or max(m.segments[-1].end for m in members))

@@ -21,7 +21,8 @@ _DASHES = ("solid", "dash", "dot", "dashdot")
 
 
 def population_section(rec: PopulationRecords) -> str:
-    """The section's HTML: the sentence, one figure per mutable hyperparameter, the tree."""
+    """The section's HTML: the sentence, one figure per mutable hyperparameter, the tree (left
+    out where no member copied another or restarted: self-tuning trials of ``tpe-hd``)."""
     figures = "".join(figure_html(schedule_figure(rec, p)) for p in rec.params)
     best = rec.best_member
     rows = "".join(
@@ -42,6 +43,8 @@ def population_section(rec: PopulationRecords) -> str:
         f"<th class='t'>hyperparameters</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     notes = "".join(f"<p class='note'>{html.escape(n[:1].upper() + n[1:])}</p>" for n in rec.notes)
+    if all(b.parent is None and not b.restarted for b in rec.branches):
+        return f"<p>{html.escape(rec.sentence)}</p>{notes}{figures}{schedule}"  # no copy: no tree
     return (
         f"<p>{html.escape(rec.sentence)}</p>{notes}{figures}{schedule}"
         "<h3>Lineage</h3><p class='note'>Each member starts at the top level, as does a restart; a copy "

@@ -1,0 +1,251 @@
+"""The ``tpe-hd`` and ``random-hd`` tuners: trials whose models set their own learning rate.
+
+:class:`SelfTuningTrials` wraps an ordinary tuner (the registered ``tpe`` or ``random``): it
+draws every hyperparameter as that tuner would, and the learning rate it draws is where the
+model's rate *starts*. The lab then trains each trial's model once, for the full budget, through
+the task's :meth:`~hyperlab.tasks.Task.train_segment` with its optimizer swapped for the
+hypergradient twin (:func:`~hyperlab.population.selftuning.hypergradient_twin`), one epoch per
+segment, so every epoch is reported (pruners may stop a trial) and the rate the model learned
+is recorded after each one: the trial's ``schedule`` attribute holds one entry per epoch, its
+``learned`` the rate at that epoch's end, as a self-tuning population member's does, so the
+report draws it and ``results.csv`` gives the final one as ``learned_<name>``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from hyperlab.errors import InputError, InputTypeError, TaskContractError, TrialFailure
+from hyperlab.population.randomness import seeded_globals, segment_seed
+from hyperlab.population.replay import member_test_score
+from hyperlab.population.segments import bad_scores
+from hyperlab.population.selftuning import RecordingWrapper, hypergradient_twin, with_learned_rate
+from hyperlab.registry import TUNERS
+from hyperlab.tasks.base import EpochCallback, Evaluation, Segment, Task
+
+#: The trial attribute that says its model trained with hypergradient optimizers.
+HYPERGRADIENT_ATTR = "hypergradient"
+
+
+class SelfTuningTrials(BaseSampler):
+    """An Optuna sampler whose trials train self-tuning models (see the module docstring).
+
+    Args:
+        sampler: The tuner that draws the hyperparameters (the learning rate as the start).
+        task: The task, checked by :func:`check_task`.
+        name: The registered name, for messages.
+    """
+
+    def __init__(self, sampler: BaseSampler, task: Task, name: str) -> None:
+        if not isinstance(sampler, BaseSampler):
+            raise InputTypeError(f"sampler must be an Optuna sampler, got {sampler!r}")
+        self.sampler, self.name = sampler, name
+        self.learned = check_task(name, task)
+        startup = getattr(sampler, "startup_trials", None)
+        if startup is not None:
+            self.startup_trials = startup
+
+    # -- drawing: the wrapped tuner's ---------------------------------------------------------
+
+    def reseed_rng(self) -> None:
+        self.sampler.reseed_rng()
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self.sampler.infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return self.sampler.sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: Any
+    ) -> Any:
+        return self.sampler.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self.sampler.before_trial(study, trial)
+
+    def after_trial(
+        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        self.sampler.after_trial(study, trial, state, values)
+
+    # -- training: the lab's objective calls these --------------------------------------------
+
+    def evaluate_trial(
+        self,
+        task: Task,
+        config: dict[str, Any],
+        budget: int | None,
+        seed: int,
+        on_epoch: EpochCallback | None,
+    ) -> Evaluation:
+        """Train ``config``'s model ``budget`` epochs (``None``: the task's maximum) through
+        ``task.train_segment``, its optimizers swapped for their hypergradient twins; call
+        ``on_epoch`` after each epoch (it may prune) and return the evaluation, whose
+        ``extra`` holds the per-epoch ``schedule`` and the ``hypergradient`` mark.
+
+        Raises:
+            InputError: ``budget`` is out of range.
+            TaskContractError: The task trained without passing its optimizer through
+                ``wrap_optimizer``, or built one without a hypergradient twin (no rate could be
+                learned): every trial would, so the run stops.
+            TrialFailure: The training diverged (a score that is not finite).
+        """
+        check_task(self.name, task)
+        last = task.max_budget if budget is None else budget
+        if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= task.max_budget:
+            raise InputError(f"budget must be in 1..{task.max_budget} for {task.name}, got {last}")
+        return _train(task, self.learned, config, last, int(seed), on_epoch)
+
+    def member_test_score(self, study: Study, task: Task, trial: FrozenTrial) -> float | None:
+        """The held-out test score of ``trial``'s model: one fresh model trained on all the
+        training data for the trial's epochs with the hypergradient twins, from the drawn
+        start rate (:func:`hyperlab.population.member_test_score`)."""
+        return member_test_score(study, task, trial)
+
+
+def check_task(tuner: str, task: Any) -> str:
+    """The name of ``task``'s learning rate, after checking that its trials can learn it.
+
+    Raises:
+        InputError: No task (a plain objective), a task that cannot continue training or
+            that names no ``learning_rate_param`` (or one not in its space).
+        InputTypeError: Not a hyperlab Task.
+    """
+    if task is None:
+        raise InputError(
+            f"tuner {tuner!r} trains each trial's model through a task's train_segment with a "
+            "hypergradient optimizer: it needs a hyperlab Task (a plain objective cannot)"
+        )
+    if not isinstance(task, Task):
+        raise InputTypeError(f"tuner {tuner!r} needs a hyperlab Task, got {task!r}")
+    if not task.continues_training:
+        raise InputError(
+            f"task {task.name!r} cannot be trained by {tuner!r}: it does not implement "
+            "Task._train_segment, through whose wrap_optimizer the model learns its rate "
+            "(docs/your-model.md, section 6)"
+        )
+    name = task.learning_rate_param
+    if name is None:
+        raise InputError(
+            f"task {task.name!r} names no learning_rate_param, so {tuner!r} has no rate to "
+            "learn: set it to the parameter that is the learning rate of the optimizers its "
+            "train_segment passes through wrap_optimizer (docs/your-model.md, section 6)"
+        )
+    if name not in task.distributions():
+        raise InputError(
+            f"learning_rate_param {name!r} of task {task.name!r} is not in its search space"
+        )
+    return name
+
+
+def _train(
+    task: Task,
+    learned: str,
+    config: dict[str, Any],
+    budget: int,
+    seed: int,
+    on_epoch: EpochCallback | None,
+) -> Evaluation:
+    """The model of ``config`` trained one epoch per segment, as a replay retraces it."""
+    state: Any = None
+    curves: dict[str, list[float]] = {}
+    schedule: list[dict[str, Any]] = []
+    seconds, began = 0.0, time.perf_counter()
+    segment: Segment | None = None
+    for epoch in range(budget):
+        segment = _epoch(task, config, state, epoch, seed)
+        state, seconds = segment.state, seconds + segment.wall_time
+        for key, values in segment.curves.items():
+            curves.setdefault(key, []).extend(float(v) for v in values)
+        entry: dict[str, Any] = {"start": epoch, "end": epoch + 1, "config": dict(config)}
+        if learned in segment.learned:
+            entry["learned"] = {learned: float(segment.learned[learned])}
+        schedule.append(entry)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, float(segment.values[-1]), curves)
+    assert segment is not None  # budget >= 1
+    schedule[0]["seed"] = seed  # (the seed a replay or the test score starts from)
+    return Evaluation(
+        value=float(segment.values[-1]),
+        std_err=float(segment.std_err),
+        budget=budget,
+        curves=curves,
+        fold_values=[float(v) for v in segment.fold_values],
+        wall_time=seconds or time.perf_counter() - began,  # (a task may not time segments)
+        extra={"schedule": schedule, HYPERGRADIENT_ATTR: True},
+    )
+
+
+def _epoch(task: Task, config: dict[str, Any], state: Any, epoch: int, seed: int) -> Segment:
+    """One epoch of the model from ``state`` (``None``: fresh), with the hypergradient twins
+    and the global random streams seeded as a population member's segment is."""
+    wrap = RecordingWrapper(functools.partial(_twin, task.name))
+    with seeded_globals(segment_seed(seed, epoch)):
+        segment = task.train_segment(config, state, 1, seed=seed, wrap_optimizer=wrap)
+    if state is None and not wrap.calls:
+        raise TaskContractError(
+            f"task {task.name!r} trained a fresh model without passing its optimizer through "
+            "train_segment's wrap_optimizer, so its rate cannot be learned (call "
+            "wrap_optimizer(optimizer) on each optimizer it builds; docs/your-model.md, "
+            "section 6)"
+        )
+    reason = bad_scores(segment.values, segment.std_err, segment.fold_values)
+    if reason is not None:
+        raise TrialFailure(f"training diverged at epoch {epoch + 1}: {reason}", segment.curves)
+    return with_learned_rate(task, segment, wrap)
+
+
+def _twin(task: str, optimizer: Any) -> Any:
+    """The hypergradient twin of ``optimizer``; an optimizer that has none stops the run (every
+    trial would build it), naming ``task``.
+
+    Raises:
+        TaskContractError: The optimizer cannot be swapped (another kind, AMSGrad, ...).
+    """
+    try:
+        return hypergradient_twin(optimizer)
+    except (InputError, InputTypeError) as exc:
+        raise TaskContractError(f"task {task!r} cannot train with a learned rate: {exc}") from None
+
+
+def _factory(name: str, base: str) -> Callable[..., SelfTuningTrials]:
+    """The factory of ``name``: ``base``'s sampler with its options, wrapped."""
+
+    def factory(
+        *, seed: int | None = None, space: Any = None, task: Task | None = None, **options: Any
+    ) -> SelfTuningTrials:
+        check_task(name, task)
+        assert task is not None  # (check_task refuses None)
+        inner = TUNERS.create(base, seed=seed, space=space, task=task, **options)
+        return SelfTuningTrials(inner, task, name)
+
+    factory.__doc__ = (
+        f"``{base}`` drawing every hyperparameter, the learning rate as where the model's rate "
+        "starts; each trial's model learns its rate by hypergradient while it trains; "
+        f"``{base}``'s options apply."
+    )
+    factory.forwards_to = TUNERS.builders(base)[0]  # type: ignore[attr-defined]
+    return factory
+
+
+tpe_hd = TUNERS.add(
+    "tpe-hd",
+    "tpe drawing the start rate; each trial's model learns its rate by hypergradient",
+)(_factory("tpe-hd", "tpe"))
+random_hd = TUNERS.add(
+    "random-hd",
+    "random search drawing the start rate; each trial's model learns its rate by hypergradient",
+)(_factory("random-hd", "random"))

@@ -1,0 +1,302 @@
+"""``tpe-hd`` and ``random-hd``: each trial's model learns its rate from the drawn start."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, ClassVar
+
+import optuna
+import pandas as pd
+import pytest
+
+import hyperlab
+from hyperlab.errors import InputError
+from hyperlab.population.replay import replay_member
+from hyperlab.population.selftuning import hypergradient_twin
+from hyperlab.registry import TASKS, TUNERS
+from hyperlab.tasks.base import OptimizerWrapper, Segment
+from tests.population.test_selftuning import OwnLinear
+
+_KW: dict[str, Any] = {"progress": False, "report": False}
+
+
+class StartLinear(OwnLinear):
+    """``OwnLinear`` noting the rate each fresh model's optimizer holds once wrapped, and the
+    number of segments it trained."""
+
+    name = "start-linear"
+    starts: ClassVar[list[float]] = []
+    segments: ClassVar[int] = 0
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        type(self).segments += 1
+        if state is None and wrap_optimizer is not None:
+
+            def noting(opt: Any) -> Any:
+                twin = wrap_optimizer(opt)
+                type(self).starts.append(float(twin.param_groups[0]["lr"]))
+                return twin
+
+            return super()._train_segment(config, state, epochs, seed, noting)
+        return super()._train_segment(config, state, epochs, seed, wrap_optimizer)
+
+
+class NoRate(OwnLinear):
+    """A task that continues training but names no learning rate."""
+
+    name = "no-rate"
+    learning_rate_param = None
+
+
+class Unwrapped(OwnLinear):
+    """A task that names its rate but never passes its optimizer through the wrapper."""
+
+    name = "unwrapped"
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        return super()._train_segment(config, state, epochs, seed, None)
+
+
+@pytest.mark.parametrize("tuner", ["tpe-hd", "random-hd"])
+def test_each_trial_starts_from_the_drawn_rate_and_learns_its_own(
+    tuner: str, tmp_path: Path
+) -> None:
+    StartLinear.starts.clear()
+    study, _ = hyperlab.tune(StartLinear, tuner, trials=3, runs_dir=tmp_path, name="own", **_KW)
+    trials = study.trials
+    assert StartLinear.starts == pytest.approx([t.params["lr"] for t in trials], rel=1e-12)
+    for t in trials:
+        schedule = t.user_attrs["schedule"]
+        assert [(e["start"], e["end"]) for e in schedule] == [(i, i + 1) for i in range(6)]
+        assert all(e["config"]["lr"] == t.params["lr"] for e in schedule)  # the drawn start
+        learned = [e["learned"]["lr"] for e in schedule]
+        assert len(set(learned)) == len(learned)  # the rate moves epoch by epoch
+        assert learned[-1] != pytest.approx(t.params["lr"], rel=1e-3)
+        assert len(t.intermediate_values) == 6  # every epoch reported
+    trial, segments = replay_member(study, StartLinear())  # the same model, retrained
+    assert [s.value for s in segments] == pytest.approx(
+        list(trial.intermediate_values.values()), rel=1e-9
+    )
+
+
+def test_a_pruned_trial_trains_no_further_than_it_was_stopped() -> None:
+    task = StartLinear()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    config = {"lr": 0.01, "scale": 1.0}
+
+    def stop_at_two(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
+        if epoch == 2:
+            raise optuna.TrialPruned()
+
+    StartLinear.segments = 0
+    with pytest.raises(optuna.TrialPruned):
+        sampler.evaluate_trial(task, config, None, 0, stop_at_two)
+    assert StartLinear.segments == 2
+
+
+@pytest.mark.parametrize(
+    ("task", "named"),
+    [(NoRate, "names no learning_rate_param"), ("branin", "cannot be trained by")],
+)
+def test_a_task_whose_rate_cannot_be_learned_is_refused_by_name(
+    task: Any, named: str, tmp_path: Path
+) -> None:
+    name = task if isinstance(task, str) else task.name
+    with pytest.raises(InputError, match=f"task {name!r}.*{named}|{named}.*{name!r}"):
+        hyperlab.tune(task, "tpe-hd", trials=2, runs_dir=tmp_path, name="x", **_KW)
+    assert not (tmp_path / "x").exists()  # refused before anything is stored
+
+
+def test_a_task_that_does_not_wrap_its_optimizer_is_refused_at_its_first_trial(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(
+        InputError, match=r"trial 0: task 'unwrapped' trained a fresh model without"
+    ):
+        hyperlab.tune(Unwrapped, "tpe-hd", trials=2, runs_dir=tmp_path, name="x", **_KW)
+
+
+def test_a_comparison_holds_both_arms_at_equal_trials_and_epochs(tmp_path: Path) -> None:
+    task = f"{Path(__file__)}:StartLinear"
+    records = hyperlab.compare(
+        task, ["tpe", "tpe-hd"], seeds=2, trials=3, runs_dir=tmp_path, name="both", **_KW
+    )
+    rows = pd.read_csv(tmp_path / "both" / "results.csv")
+    assert len(rows) == len(records) == 12
+    by = rows.groupby("tuner")
+    assert by.size().to_dict() == {"tpe": 6, "tpe-hd": 6}
+    assert by.budget.sum().to_dict() == {"tpe": 36, "tpe-hd": 36}  # equal epochs
+    hd = rows[rows.tuner == "tpe-hd"]
+    assert (hd.learned_lr > 0).all() and (hd.learned_lr != hd.param_lr).all()
+    assert rows[rows.tuner == "tpe"].learned_lr.isna().all()
+    # timed as any trial (the task's segments say no seconds): the evaluation, the whole trial
+    assert (hd.wall_time > 0).all() and (hd.seconds > 0).all()
+    # paired by seed: the same trial draws the same start (TPE's start-up design)
+    plain = rows[rows.tuner == "tpe"].sort_values(["seed", "trial"])
+    assert list(hd.sort_values(["seed", "trial"]).param_lr) == list(plain.param_lr)
+
+
+def test_the_best_trial_is_scored_on_the_test_split_as_it_trained(tmp_path: Path) -> None:
+    study, summary = hyperlab.tune(
+        "wine-mlp", "tpe-hd", trials=2, budget=3, seed=1, runs_dir=tmp_path, name="w", **_KW
+    )
+    best = study.best_trial
+    task = TASKS.create("wine-mlp")
+    config = task.search_space(optuna.trial.FixedTrial(best.params))
+    seed = best.user_attrs["schedule"][0]["seed"]
+    steps = [(copy.deepcopy(config), 1)] * 3
+    by_hand = task.schedule_test_score(steps, seed, wrap_optimizer=hypergradient_twin)
+    assert summary.test_score == by_hand != task.test_score(config, 3, seed)
+    lines = "\n".join(summary.lines())
+    assert f"best trial trained 3 epochs from its drawn hyperparameters (the rate where it " \
+        f"started): lr={best.params['lr']:.4g}" in lines  # fmt: skip
+    learned = best.user_attrs["schedule"][-1]["learned"]["lr"]
+    assert f"learned while it trained, at the end: lr={learned:.4g}" in lines
+
+
+class AdamW(OwnLinear):
+    """A task whose optimizer has no hypergradient twin (decoupled weight decay)."""
+
+    name = "adamw"
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        import torch
+
+        model = torch.nn.Linear(1, 1)
+        opt = torch.optim.AdamW(model.parameters(), lr=config["lr"])
+        if wrap_optimizer is not None:
+            wrap_optimizer(opt)
+        return super()._train_segment(config, state, epochs, seed, wrap_optimizer)
+
+
+def test_a_task_whose_optimizer_has_no_twin_stops_the_run_at_its_first_trial(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(InputError, match=r"task 'adamw', trial 0: task 'adamw' cannot train"):
+        hyperlab.tune(AdamW, "tpe-hd", trials=2, runs_dir=tmp_path, name="x", **_KW)
+
+
+KILLED_ONCE = """
+import os, signal
+from pathlib import Path
+
+from tests.population.test_selftuning import OwnLinear
+
+
+class KilledOnce(OwnLinear):
+    name = "killed-once"
+
+    def _train_segment(self, config, state, epochs, seed, wrap_optimizer):
+        marker = Path(__file__).with_name("killed")
+        if state is not None and state["epoch"] == 3 and not marker.exists():
+            marker.write_text("once")
+            os.kill(os.getpid(), signal.SIGKILL)  # mid-trial, as the out-of-memory killer would
+        return super()._train_segment(config, state, epochs, seed, wrap_optimizer)
+"""
+
+
+def test_a_run_killed_mid_trial_resumes_and_trains_the_cut_off_trial_again(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "killed.py").write_text(KILLED_ONCE)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
+    command = [
+        sys.executable, "-m", "hyperlab", "tune", "--task", f"{tmp_path / 'killed.py'}:KilledOnce",
+        "--tuner", "tpe-hd", "--trials", "3", "--runs-dir", str(tmp_path / "runs"),
+        "--name", "k", "--no-progress",
+    ]  # fmt: skip
+    first = subprocess.run(command, env=env, cwd=tmp_path, timeout=300, check=False)
+    assert first.returncode == -9
+    again = subprocess.run(command, env=env, cwd=tmp_path, timeout=300, check=False)
+    assert again.returncode == 0
+    storage = f"sqlite:///{tmp_path / 'runs' / 'k' / 'study.db'}"
+    trials = optuna.load_study(study_name="k:tpe-hd:none:seed0", storage=storage).trials
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    cut = [t for t in trials if t.state.name == "FAIL"]
+    assert len(complete) == 3 and len(cut) == 1
+    assert cut[0].params in [t.params for t in complete]  # queued again, trained in full
+    assert all(len(t.user_attrs["schedule"]) == 6 for t in complete)
+
+
+def test_the_report_draws_the_learned_rate_and_no_lineage(tmp_path: Path) -> None:
+    hyperlab.tune(StartLinear, "tpe-hd", trials=2, runs_dir=tmp_path, name="r", progress=False)
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "lr (learned) went from" in page
+    assert "scale stayed" not in page  # only the learned rate is scheduled: no other parameter
+    assert "Lineage" not in page  # no copies: no tree
+
+
+def test_a_trial_is_timed_from_its_start_to_its_end_though_it_holds_a_schedule() -> None:
+    import datetime
+
+    from hyperlab.lab.results import trial_seconds
+
+    start = datetime.datetime(2026, 12, 6, 12, 0, 0)
+    trial = optuna.trial.create_trial(
+        value=0.5,
+        user_attrs={
+            "schedule": [{"start": 0, "end": 1, "config": {"lr": 0.1}}],
+            "hypergradient": True,
+            "wall_time": 0.25,  # the evaluation's own
+        },
+    )
+    trial.datetime_start, trial.datetime_complete = start, start + datetime.timedelta(seconds=2)
+    assert trial_seconds(trial) == 2.0  # a population member (with "member") gives wall_time
+
+
+def test_a_leaderboard_panel_trains_its_trials_with_a_learned_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hyperlab.lab.panel import run_study
+    from hyperlab.population.self_tuning_trials import SelfTuningTrials
+
+    trained = []
+    train = SelfTuningTrials.evaluate_trial
+
+    def noted(self: SelfTuningTrials, *args: Any) -> Any:
+        ev = train(self, *args)
+        trained.append(ev.extra["schedule"][-1]["learned"]["lr"])
+        return ev
+
+    monkeypatch.setattr(SelfTuningTrials, "evaluate_trial", noted)
+    run = run_study("wine-mlp", "tpe-hd", seed=0, trials=2)
+    assert len(trained) == 2 and run["best"][-1] < float("inf")
+
+
+def test_worker_processes_score_the_best_trial_as_it_trained(tmp_path: Path) -> None:
+    study, summary = hyperlab.tune(
+        "wine-mlp", "tpe-hd", trials=2, budget=2, jobs=2, runs_dir=tmp_path, name="j", **_KW
+    )
+    best = study.best_trial
+    task = TASKS.create("wine-mlp")
+    config = task.search_space(optuna.trial.FixedTrial(best.params))
+    seed = best.user_attrs["schedule"][0]["seed"]
+    by_hand = task.schedule_test_score([(config, 1)] * 2, seed, wrap_optimizer=hypergradient_twin)
+    assert summary.test_score == by_hand
