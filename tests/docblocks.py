@@ -74,6 +74,14 @@ def shrink(code: str, table: Mapping[str, str], where: str) -> str:
     return code
 
 
+def shrink_all(codes: list[str], table: Mapping[str, str], where: str) -> list[str]:
+    """Each of ``codes`` with the keys of ``table`` it holds replaced by their values; a key
+    that none holds fails the test before anything runs, naming it (update the table)."""
+    missing = sorted(old for old in table if not any(old in code for code in codes))
+    assert not missing, f"{where} no longer contains {missing}: update the test's substitutions"
+    return [shrink(code, {k: v for k, v in table.items() if k in code}, where) for code in codes]
+
+
 def joined(code: str) -> str:
     """``code`` with each shell line continued by a backslash joined to the next."""
     return re.sub(r"\\\n\s*", " ", code)

@@ -56,6 +56,7 @@ def test_the_blocks_not_run_are_named() -> None:
     check_not_run(PAGE, NOT_RUN)
 
 
+@pytest.mark.slow
 def test_the_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     code = [b.code for b in blocks_under(PAGE, "Python", "python")]
