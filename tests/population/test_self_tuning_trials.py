@@ -300,3 +300,22 @@ def test_worker_processes_score_the_best_trial_as_it_trained(tmp_path: Path) -> 
     seed = best.user_attrs["schedule"][0]["seed"]
     by_hand = task.schedule_test_score([(config, 1)] * 2, seed, wrap_optimizer=hypergradient_twin)
     assert summary.test_score == by_hand
+
+
+def test_a_pruned_trial_keeps_the_rate_its_model_had_learned_when_it_was_stopped() -> None:
+    from hyperlab.lab.objective import TaskObjective
+    from hyperlab.lab.results import study_records
+
+    task = OwnLinear()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # (an R² is below 2: stops at epoch 1)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    study.optimize(TaskObjective(task, 0, None, sampler.evaluate_trial), n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED and trial.user_attrs["budget"] == 1
+    schedule = trial.user_attrs["schedule"]
+    assert [(e["start"], e["end"]) for e in schedule] == [(0, 1)]
+    learned = schedule[0]["learned"]["lr"]
+    assert learned > 0 and learned != pytest.approx(trial.params["lr"], rel=1e-6)
+    (record,) = study_records(study, "tpe-hd", "none", 0)
+    assert record["learned_lr"] == learned and record["param_lr"] == trial.params["lr"]

@@ -8,7 +8,8 @@ hypergradient twin (:func:`~hyperlab.population.selftuning.hypergradient_twin`),
 segment, so every epoch is reported (pruners may stop a trial) and the rate the model learned
 is recorded after each one: the trial's ``schedule`` attribute holds one entry per epoch, its
 ``learned`` the rate at that epoch's end, as a self-tuning population member's does, so the
-report draws it and ``results.csv`` gives the final one as ``learned_<name>``.
+report draws it and ``results.csv`` gives the final one as ``learned_<name>`` (a pruned trial's
+schedule, up to the epoch it was stopped at, is kept as well).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
@@ -174,10 +176,10 @@ def _train(
         if learned in segment.learned:
             entry["learned"] = {learned: float(segment.learned[learned])}
         schedule.append(entry)
+        schedule[0]["seed"] = seed  # (the seed a replay or the test score starts from)
         if on_epoch is not None:
-            on_epoch(epoch + 1, float(segment.values[-1]), curves)
+            _report(on_epoch, epoch + 1, float(segment.values[-1]), curves, schedule)
     assert segment is not None  # budget >= 1
-    schedule[0]["seed"] = seed  # (the seed a replay or the test score starts from)
     return Evaluation(
         value=float(segment.values[-1]),
         std_err=float(segment.std_err),
@@ -187,6 +189,22 @@ def _train(
         wall_time=seconds or time.perf_counter() - began,  # (a task may not time segments)
         extra={"schedule": schedule, HYPERGRADIENT_ATTR: True},
     )
+
+
+def _report(
+    on_epoch: EpochCallback,
+    epoch: int,
+    value: float,
+    curves: dict[str, list[float]],
+    schedule: list[dict[str, Any]],
+) -> None:
+    """``on_epoch``'s report of ``epoch``; a prune it raises carries the schedule so far (the
+    rate learned up to the stop), for the pruned trial's attributes."""
+    try:
+        on_epoch(epoch, value, curves)
+    except optuna.TrialPruned as exc:
+        exc.extra = {"schedule": schedule, HYPERGRADIENT_ATTR: True}  # type: ignore[attr-defined]
+        raise
 
 
 def _epoch(task: Task, config: dict[str, Any], state: Any, epoch: int, seed: int) -> Segment:
