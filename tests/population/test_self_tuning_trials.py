@@ -319,3 +319,24 @@ def test_a_pruned_trial_keeps_the_rate_its_model_had_learned_when_it_was_stopped
     assert learned > 0 and learned != pytest.approx(trial.params["lr"], rel=1e-6)
     (record,) = study_records(study, "tpe-hd", "none", 0)
     assert record["learned_lr"] == learned and record["param_lr"] == trial.params["lr"]
+
+
+class PlainTestScore(OwnLinear):
+    """A task that scores a configuration on its test split, but not a model that learned."""
+
+    name = "plain-test"
+
+    def test_score(
+        self, config: dict[str, Any], budget: int | None = None, seed: int = 0
+    ) -> float | None:
+        return 0.5
+
+
+def test_a_task_whose_test_score_cannot_train_with_the_twin_is_told_why_it_has_none(
+    tmp_path: Path,
+) -> None:
+    with pytest.warns(UserWarning, match="writes test_score, which trains without the hyper"):
+        _, summary = hyperlab.tune(
+            PlainTestScore, "tpe-hd", trials=1, budget=2, runs_dir=tmp_path, name="p", **_KW
+        )
+    assert summary.test_score is None

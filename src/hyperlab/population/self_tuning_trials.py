@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +26,13 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError, InputTypeError, TaskContractError, TrialFailure
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    TaskContractError,
+    TrialFailure,
+    user_stacklevel,
+)
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.replay import member_test_score
 from hyperlab.population.segments import bad_scores
@@ -114,8 +121,29 @@ class SelfTuningTrials(BaseSampler):
     def member_test_score(self, study: Study, task: Task, trial: FrozenTrial) -> float | None:
         """The held-out test score of ``trial``'s model: one fresh model trained on all the
         training data for the trial's epochs with the hypergradient twins, from the drawn
-        start rate (:func:`hyperlab.population.member_test_score`)."""
+        start rate (:func:`hyperlab.population.member_test_score`); ``None``, with a warning
+        that says why, from a task that gives ``test_score`` but not ``_schedule_test_score``
+        (its ``test_score`` cannot train with the twin)."""
+        if _only_plain_test_score(task):
+            warnings.warn(
+                f"no held-out test score for {self.name!r}'s best trial: task {task.name!r} "
+                "writes test_score, which trains without the hypergradient twin, but not "
+                "_schedule_test_score(schedule, seed, wrap_optimizer), through which a model "
+                "that learns its rate is scored (docs/your-model.md, section 6)",
+                stacklevel=user_stacklevel(),
+            )
+            return None
         return member_test_score(study, task, trial)
+
+
+def _only_plain_test_score(task: Task) -> bool:
+    """Whether ``task`` writes ``test_score`` but neither ``_schedule_test_score`` nor
+    ``schedule_test_score`` (what :meth:`Task.continues_training` reads for its own method)."""
+    kind = type(task)
+    return kind.test_score is not Task.test_score and (
+        kind._schedule_test_score is Task._schedule_test_score
+        and kind.schedule_test_score is Task.schedule_test_score
+    )
 
 
 def check_task(tuner: str, task: Any) -> str:
