@@ -340,3 +340,43 @@ def test_a_task_whose_test_score_cannot_train_with_the_twin_is_told_why_it_has_n
             PlainTestScore, "tpe-hd", trials=1, budget=2, runs_dir=tmp_path, name="p", **_KW
         )
     assert summary.test_score is None
+
+
+class TwoRates(OwnLinear):
+    """A task whose Adam trains the bias at a tenth of the weight's rate (``lr``); each segment
+    trains a fresh model (enough for the rate read after it)."""
+
+    name = "two-rates"
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        import torch
+
+        from tests.population.test_selftuning import _X, _Y
+
+        torch.manual_seed(seed)
+        model = torch.nn.Linear(1, 1)
+        groups = [{"params": [model.weight]}, {"params": [model.bias], "lr": config["lr"] / 10}]
+        opt = torch.optim.Adam(groups, lr=config["lr"])
+        opt = wrap_optimizer(opt) if wrap_optimizer is not None else opt
+        scores = []
+        for _ in range(epochs):
+            for _ in range(4):
+                opt.zero_grad()
+                ((model(_X) - _Y) ** 2).mean().backward()
+                opt.step()
+            scores.append(-float(((model(_X) - _Y) ** 2).mean()))
+        return Segment(state={"model": model}, values=scores, epoch=epochs)
+
+
+def test_no_rate_is_read_from_groups_that_run_at_different_rates() -> None:
+    task = TwoRates()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    ev = sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, 2, 0, None)
+    assert all("learned" not in entry for entry in ev.extra["schedule"])  # (was their mean)

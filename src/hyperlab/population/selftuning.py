@@ -118,15 +118,26 @@ class RecordingWrapper:
         return twin
 
     def learned_rate(self) -> float | None:
-        """The mean rate of the param groups of the hypergradient optimizers handed out that
-        stepped since (``None``: none did, e.g. the task trained a copy of the one it got)."""
+        """The mean rate of the hypergradient optimizers handed out that stepped since, each
+        one's rate that of its param groups (``None``: none did, e.g. the task trained a copy of
+        the one it got, or the groups of each run at different rates, one a multiple of the
+        learned rate the lab cannot tell: such a task reports ``Segment.learned`` itself)."""
         rates = [
-            float(group["lr"])
+            rate
             for twin, before in self._twins
             if before is not None and (_steps_taken(twin) or 0) > before
-            for group in twin.param_groups
+            for rate in [_common_rate(twin)]
+            if rate is not None
         ]
         return sum(rates) / len(rates) if rates else None
+
+
+def _common_rate(optimizer: Any) -> float | None:
+    """The rate all of ``optimizer``'s param groups run at (``None``: they differ)."""
+    rates = [float(group["lr"]) for group in optimizer.param_groups]
+    if max(rates) - min(rates) > 1e-9 * max(abs(r) for r in rates):
+        return None
+    return rates[0]
 
 
 def _steps_taken(optimizer: Any) -> int | None:
