@@ -12,7 +12,7 @@ import pytest
 
 import hyperlab
 from hyperlab.errors import InputError
-from hyperlab.population.replay import replay_member
+from hyperlab.population.replay import replay, replay_member
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.registry import TASKS, TUNERS
 from hyperlab.tasks.base import OptimizerWrapper, Segment
@@ -380,3 +380,49 @@ def test_no_rate_is_read_from_groups_that_run_at_different_rates() -> None:
     sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
     ev = sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, 2, 0, None)
     assert all("learned" not in entry for entry in ev.extra["schedule"])  # (was their mean)
+
+
+class WrapsWhenBuilt(OwnLinear):
+    """A task that passes its Adam through ``wrap_optimizer`` once, where it builds it (before
+    the copy of the state), and trains the twin its state carries from then on."""
+
+    name = "wraps-when-built"
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        import torch
+
+        from tests.population.test_selftuning import _X, _Y
+
+        if state is None:
+            torch.manual_seed(seed)
+            model = torch.nn.Linear(1, 1)
+            opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
+            opt = wrap_optimizer(opt) if wrap_optimizer is not None else opt
+            state = {"model": model, "opt": opt, "epoch": 0}
+        state = copy.deepcopy(state)
+        model, opt, scores = state["model"], state["opt"], []
+        for _ in range(epochs):
+            for _ in range(4):
+                opt.zero_grad()
+                ((model(_X) - _Y) ** 2).mean().backward()
+                opt.step()
+            scores.append(-float(((model(_X) - _Y) ** 2).mean().detach()))
+        state["epoch"] += epochs
+        return Segment(state=state, values=scores, epoch=state["epoch"])
+
+
+def test_the_rate_is_read_from_the_state_of_a_task_that_wrapped_its_optimizer_once() -> None:
+    task = WrapsWhenBuilt()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    ev = sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, 3, 0, None)
+    learned = [entry["learned"]["lr"] for entry in ev.extra["schedule"]]  # (was none)
+    assert len(set(learned)) == 3 and 0.01 not in learned
+    segments = replay(task, ev.extra["schedule"], seed=0, hypergradient=True)
+    assert learned[-1] == segments[-1].state["opt"].param_groups[0]["lr"]  # the rate in use
