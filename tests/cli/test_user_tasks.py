@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
+import optuna
 import pandas as pd
 import pytest
 from optuna.trial import TrialState
@@ -342,3 +345,39 @@ def test_an_import_that_fails_in_a_library_names_the_users_line_that_called_it(
     err = capsys.readouterr().err
     assert "raised FileNotFoundError: dat.csv not found" in err
     assert "called from typo_data.py:5 in load)" in err and "Traceback" not in err
+
+
+def _passing_a_logger(method: Any) -> Any:
+    """A decorator that hands ``method`` one argument more than the lab passes."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, logger=[], **kwargs)
+
+    return wrapper
+
+
+class _SpaceMixin:
+    @classmethod
+    def search_space(cls, trial: optuna.Trial) -> dict[str, Any]:
+        return {"x": trial.suggest_float("x", -1.0, 1.0)}
+
+
+def test_task_methods_that_take_the_labs_arguments_in_other_forms_are_not_refused() -> None:
+    from hyperlab.tasks import Evaluation, Task
+
+    class Decorated(_SpaceMixin, Task):
+        name = "decorated"
+        max_budget = 2
+
+        @_passing_a_logger
+        def _evaluate(self, config, budget, seed, on_epoch, logger):  # type: ignore[no-untyped-def, override]
+            return Evaluation(value=config["x"] ** 2, budget=budget)
+
+        @staticmethod
+        def test_score(config, *rest, seed=0, **options):  # type: ignore[no-untyped-def, override]
+            return 0.0
+
+    task = Decorated()
+    task.check()  # (was refused: the signature functools.wraps copies has the logger too)
+    assert task.evaluate({"x": 0.5}, 2, seed=0).value == 0.25

@@ -240,3 +240,22 @@ def test_a_direction_refused_for_a_task_that_never_set_one_says_how_to_set_it(
     with pytest.raises(InputError, match="leave direction out") as refused:
         _tune(tmp_path, "branin", direction="maximize")  # a built-in task's is its own
     assert "does not set direction" not in str(refused.value)
+
+
+class _Maximized:
+    """A mixin that sets the direction of the tasks built on it."""
+
+    direction = "maximize"
+
+
+class MixedInDirection(_Maximized, UnsaidDirection):
+    """A task whose direction comes from a mixin, not from a Task subclass."""
+
+
+def test_a_direction_set_by_a_mixin_is_not_called_task_s_default() -> None:
+    from hyperlab.lab.plan import resolve_direction
+
+    assert resolve_direction(None, "r2-1d", MixedInDirection()) == "maximize"
+    with pytest.raises(InputError, match="leave direction out") as refused:
+        resolve_direction("minimize", "r2-1d", MixedInDirection())
+    assert "does not set direction" not in str(refused.value)

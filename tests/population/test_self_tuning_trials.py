@@ -12,7 +12,7 @@ import pytest
 
 import hyperlab
 from hyperlab.errors import InputError
-from hyperlab.population.replay import replay_member
+from hyperlab.population.replay import replay, replay_member
 from hyperlab.population.selftuning import hypergradient_twin
 from hyperlab.registry import TASKS, TUNERS
 from hyperlab.tasks.base import OptimizerWrapper, Segment
@@ -300,3 +300,129 @@ def test_worker_processes_score_the_best_trial_as_it_trained(tmp_path: Path) -> 
     seed = best.user_attrs["schedule"][0]["seed"]
     by_hand = task.schedule_test_score([(config, 1)] * 2, seed, wrap_optimizer=hypergradient_twin)
     assert summary.test_score == by_hand
+
+
+def test_a_pruned_trial_keeps_the_rate_its_model_had_learned_when_it_was_stopped() -> None:
+    from hyperlab.lab.objective import TaskObjective
+    from hyperlab.lab.results import study_records
+
+    task = OwnLinear()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # (an R² is below 2: stops at epoch 1)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    study.optimize(TaskObjective(task, 0, None, sampler.evaluate_trial), n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED and trial.user_attrs["budget"] == 1
+    schedule = trial.user_attrs["schedule"]
+    assert [(e["start"], e["end"]) for e in schedule] == [(0, 1)]
+    learned = schedule[0]["learned"]["lr"]
+    assert learned > 0 and learned != pytest.approx(trial.params["lr"], rel=1e-6)
+    (record,) = study_records(study, "tpe-hd", "none", 0)
+    assert record["learned_lr"] == learned and record["param_lr"] == trial.params["lr"]
+
+
+class PlainTestScore(OwnLinear):
+    """A task that scores a configuration on its test split, but not a model that learned."""
+
+    name = "plain-test"
+
+    def test_score(
+        self, config: dict[str, Any], budget: int | None = None, seed: int = 0
+    ) -> float | None:
+        return 0.5
+
+
+def test_a_task_whose_test_score_cannot_train_with_the_twin_is_told_why_it_has_none(
+    tmp_path: Path,
+) -> None:
+    with pytest.warns(UserWarning, match="writes test_score, which trains without the hyper"):
+        _, summary = hyperlab.tune(
+            PlainTestScore, "tpe-hd", trials=1, budget=2, runs_dir=tmp_path, name="p", **_KW
+        )
+    assert summary.test_score is None
+
+
+class TwoRates(OwnLinear):
+    """A task whose Adam trains the bias at a tenth of the weight's rate (``lr``); each segment
+    trains a fresh model (enough for the rate read after it)."""
+
+    name = "two-rates"
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        import torch
+
+        from tests.population.test_selftuning import _X, _Y
+
+        torch.manual_seed(seed)
+        model = torch.nn.Linear(1, 1)
+        groups = [{"params": [model.weight]}, {"params": [model.bias], "lr": config["lr"] / 10}]
+        opt = torch.optim.Adam(groups, lr=config["lr"])
+        opt = wrap_optimizer(opt) if wrap_optimizer is not None else opt
+        scores = []
+        for _ in range(epochs):
+            for _ in range(4):
+                opt.zero_grad()
+                ((model(_X) - _Y) ** 2).mean().backward()
+                opt.step()
+            scores.append(-float(((model(_X) - _Y) ** 2).mean()))
+        return Segment(state={"model": model}, values=scores, epoch=epochs)
+
+
+def test_no_rate_is_read_from_groups_that_run_at_different_rates() -> None:
+    task = TwoRates()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    ev = sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, 2, 0, None)
+    assert all("learned" not in entry for entry in ev.extra["schedule"])  # (was their mean)
+
+
+class WrapsWhenBuilt(OwnLinear):
+    """A task that passes its Adam through ``wrap_optimizer`` once, where it builds it (before
+    the copy of the state), and trains the twin its state carries from then on."""
+
+    name = "wraps-when-built"
+
+    def _train_segment(
+        self,
+        config: dict[str, Any],
+        state: Any,
+        epochs: int,
+        seed: int,
+        wrap_optimizer: OptimizerWrapper | None,
+    ) -> Segment:
+        import torch
+
+        from tests.population.test_selftuning import _X, _Y
+
+        if state is None:
+            torch.manual_seed(seed)
+            model = torch.nn.Linear(1, 1)
+            opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
+            opt = wrap_optimizer(opt) if wrap_optimizer is not None else opt
+            state = {"model": model, "opt": opt, "epoch": 0}
+        state = copy.deepcopy(state)
+        model, opt, scores = state["model"], state["opt"], []
+        for _ in range(epochs):
+            for _ in range(4):
+                opt.zero_grad()
+                ((model(_X) - _Y) ** 2).mean().backward()
+                opt.step()
+            scores.append(-float(((model(_X) - _Y) ** 2).mean().detach()))
+        state["epoch"] += epochs
+        return Segment(state=state, values=scores, epoch=state["epoch"])
+
+
+def test_the_rate_is_read_from_the_state_of_a_task_that_wrapped_its_optimizer_once() -> None:
+    task = WrapsWhenBuilt()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    ev = sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, 3, 0, None)
+    learned = [entry["learned"]["lr"] for entry in ev.extra["schedule"]]  # (was none)
+    assert len(set(learned)) == 3 and 0.01 not in learned
+    segments = replay(task, ev.extra["schedule"], seed=0, hypergradient=True)
+    assert learned[-1] == segments[-1].state["opt"].param_groups[0]["lr"]  # the rate in use

@@ -64,7 +64,9 @@ def _broken(trial: optuna.Trial, exc: TaskContractError, task: str) -> TaskContr
 
 
 #: A tuner's own training of a trial: ``(task, config, budget, seed, on_epoch) -> Evaluation``
-#: (a tuner's ``evaluate_trial``, e.g. ``tpe-hd``'s, whose models learn their rate).
+#: (a tuner's ``evaluate_trial``, e.g. ``tpe-hd``'s, whose models learn their rate). The
+#: ``optuna.TrialPruned`` it lets pass from ``on_epoch`` may carry an ``extra`` dict, kept on
+#: the pruned trial as an evaluation's ``extra`` is on a finished one.
 TrialTrainer = Callable[[Task, dict[str, Any], int | None, int, Any], Any]
 
 
@@ -130,7 +132,9 @@ class TaskObjective:
         except TrialFailure as exc:
             _fail(trial, str(exc), exc.curves)
             raise
-        except optuna.TrialPruned:
+        except optuna.TrialPruned as exc:
+            for key, val in (getattr(exc, "extra", None) or {}).items():
+                trial.set_user_attr(key, val)  # (what a tuner's own training had got to)
             raise
         except TaskContractError as exc:
             raise _broken(trial, exc, self.task.name) from None

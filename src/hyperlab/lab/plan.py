@@ -301,7 +301,7 @@ def resolve_direction(direction: Any, task_name: str | None, task: Task | None) 
 def _inherited_direction(task: Task, wanted: str) -> str:
     """The end of the message that refuses ``wanted`` for ``task``: where the class of a task
     of the user's own never set its direction (it has :class:`Task`'s default), how to set it."""
-    own = [k for k in type(task).__mro__ if k is not Task and issubclass(k, Task)]
+    own = [k for k in type(task).__mro__ if k is not Task]  # (a mixin's direction counts)
     builtin = type(task).__module__.partition(".")[0] == "hyperlab"
     if builtin or "direction" in vars(task) or any("direction" in vars(k) for k in own):
         return "; leave direction out to use the task's"

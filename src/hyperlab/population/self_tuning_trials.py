@@ -8,22 +8,31 @@ hypergradient twin (:func:`~hyperlab.population.selftuning.hypergradient_twin`),
 segment, so every epoch is reported (pruners may stop a trial) and the rate the model learned
 is recorded after each one: the trial's ``schedule`` attribute holds one entry per epoch, its
 ``learned`` the rate at that epoch's end, as a self-tuning population member's does, so the
-report draws it and ``results.csv`` gives the final one as ``learned_<name>``.
+report draws it and ``results.csv`` gives the final one as ``learned_<name>`` (a pruned trial's
+schedule, up to the epoch it was stopped at, is kept as well).
 """
 
 from __future__ import annotations
 
 import functools
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperlab.errors import InputError, InputTypeError, TaskContractError, TrialFailure
+from hyperlab.errors import (
+    InputError,
+    InputTypeError,
+    TaskContractError,
+    TrialFailure,
+    user_stacklevel,
+)
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.replay import member_test_score
 from hyperlab.population.segments import bad_scores
@@ -112,8 +121,29 @@ class SelfTuningTrials(BaseSampler):
     def member_test_score(self, study: Study, task: Task, trial: FrozenTrial) -> float | None:
         """The held-out test score of ``trial``'s model: one fresh model trained on all the
         training data for the trial's epochs with the hypergradient twins, from the drawn
-        start rate (:func:`hyperlab.population.member_test_score`)."""
+        start rate (:func:`hyperlab.population.member_test_score`); ``None``, with a warning
+        that says why, from a task that gives ``test_score`` but not ``_schedule_test_score``
+        (its ``test_score`` cannot train with the twin)."""
+        if _only_plain_test_score(task):
+            warnings.warn(
+                f"no held-out test score for {self.name!r}'s best trial: task {task.name!r} "
+                "writes test_score, which trains without the hypergradient twin, but not "
+                "_schedule_test_score(schedule, seed, wrap_optimizer), through which a model "
+                "that learns its rate is scored (docs/your-model.md, section 6)",
+                stacklevel=user_stacklevel(),
+            )
+            return None
         return member_test_score(study, task, trial)
+
+
+def _only_plain_test_score(task: Task) -> bool:
+    """Whether ``task`` writes ``test_score`` but neither ``_schedule_test_score`` nor
+    ``schedule_test_score`` (what :meth:`Task.continues_training` reads for its own method)."""
+    kind = type(task)
+    return kind.test_score is not Task.test_score and (
+        kind._schedule_test_score is Task._schedule_test_score
+        and kind.schedule_test_score is Task.schedule_test_score
+    )
 
 
 def check_task(tuner: str, task: Any) -> str:
@@ -174,10 +204,10 @@ def _train(
         if learned in segment.learned:
             entry["learned"] = {learned: float(segment.learned[learned])}
         schedule.append(entry)
+        schedule[0]["seed"] = seed  # (the seed a replay or the test score starts from)
         if on_epoch is not None:
-            on_epoch(epoch + 1, float(segment.values[-1]), curves)
+            _report(on_epoch, epoch + 1, float(segment.values[-1]), curves, schedule)
     assert segment is not None  # budget >= 1
-    schedule[0]["seed"] = seed  # (the seed a replay or the test score starts from)
     return Evaluation(
         value=float(segment.values[-1]),
         std_err=float(segment.std_err),
@@ -187,6 +217,22 @@ def _train(
         wall_time=seconds or time.perf_counter() - began,  # (a task may not time segments)
         extra={"schedule": schedule, HYPERGRADIENT_ATTR: True},
     )
+
+
+def _report(
+    on_epoch: EpochCallback,
+    epoch: int,
+    value: float,
+    curves: dict[str, list[float]],
+    schedule: list[dict[str, Any]],
+) -> None:
+    """``on_epoch``'s report of ``epoch``; a prune it raises carries the schedule so far (the
+    rate learned up to the stop), for the pruned trial's attributes."""
+    try:
+        on_epoch(epoch, value, curves)
+    except optuna.TrialPruned as exc:
+        exc.extra = {"schedule": schedule, HYPERGRADIENT_ATTR: True}  # type: ignore[attr-defined]
+        raise
 
 
 def _epoch(task: Task, config: dict[str, Any], state: Any, epoch: int, seed: int) -> Segment:

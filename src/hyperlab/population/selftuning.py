@@ -6,8 +6,8 @@ or :class:`~hyperlab.hypergrad.SGDHD` with the same param groups and settings, s
 learns its rate by gradient inside a segment while the population explores the rest. The
 learned rate lives in the optimizer's state, so it is carried by the member's state, copied on
 exploit, and reported at each segment's end in the schedule (``learned``): by the task itself, or
-else read by the lab from the twins it handed the task (:class:`RecordingWrapper`), so a task of
-one's own need not report it.
+else read by the lab from the twins it handed the task (:class:`RecordingWrapper`), or from those
+the segment's state holds, so a task of one's own need not report it.
 """
 
 from __future__ import annotations
@@ -118,15 +118,25 @@ class RecordingWrapper:
         return twin
 
     def learned_rate(self) -> float | None:
-        """The mean rate of the param groups of the hypergradient optimizers handed out that
-        stepped since (``None``: none did, e.g. the task trained a copy of the one it got)."""
-        rates = [
-            float(group["lr"])
-            for twin, before in self._twins
-            if before is not None and (_steps_taken(twin) or 0) > before
-            for group in twin.param_groups
-        ]
-        return sum(rates) / len(rates) if rates else None
+        """The mean rate of the hypergradient optimizers handed out that stepped since, each
+        one's rate that of its param groups (``None``: none did, e.g. the task trained a copy of
+        the one it got, or the groups of each run at different rates, one a multiple of the
+        learned rate the lab cannot tell: such a task reports ``Segment.learned`` itself)."""
+        return _mean_rate(
+            [
+                twin
+                for twin, before in self._twins
+                if before is not None and (_steps_taken(twin) or 0) > before
+            ]
+        )
+
+
+def _common_rate(optimizer: Any) -> float | None:
+    """The rate all of ``optimizer``'s param groups run at (``None``: they differ)."""
+    rates = [float(group["lr"]) for group in optimizer.param_groups]
+    if max(rates) - min(rates) > 1e-9 * max(abs(r) for r in rates):
+        return None
+    return rates[0]
 
 
 def _steps_taken(optimizer: Any) -> int | None:
@@ -141,11 +151,42 @@ def _steps_taken(optimizer: Any) -> int | None:
 def with_learned_rate(task: Task, segment: Segment, wrapper: Any) -> Segment:
     """``segment`` with the rate its hypergradient optimizers learned as ``learned[name]``,
     ``name`` being ``task``'s ``learning_rate_param``, when the task did not report it itself
-    and ``wrapper`` (a :class:`RecordingWrapper`) saw one of them step."""
+    and ``wrapper`` (a :class:`RecordingWrapper`) saw one of them step; else, when the state
+    the segment returns holds stepped ones (a task that wrapped its optimizer only when it
+    built it, or before copying it), their rate."""
     name = task.learning_rate_param
     if name is None or name in segment.learned or not isinstance(wrapper, RecordingWrapper):
         return segment
     rate = wrapper.learned_rate()
     if rate is None:
+        rate = _mean_rate(_twins_in(segment.state, _STATE_DEPTH))
+    if rate is None:
         return segment
     return replace(segment, learned={**segment.learned, name: rate})
+
+
+#: How deep :func:`_twins_in` looks into a state's dicts, lists and tuples, and how many of
+#: each one's items it reads (a state is a few named parts: a model, its optimizer, per fold).
+_STATE_DEPTH, _STATE_ITEMS = 3, 64
+
+
+def _twins_in(state: Any, depth: int) -> list[Any]:
+    """The hypergradient optimizers that have stepped held in ``state``, itself or in its
+    dicts, lists and tuples down to ``depth`` levels."""
+    if (_steps_taken(state) or 0) > 0:
+        return [state]
+    if depth == 0:
+        return []
+    if isinstance(state, dict):
+        items = list(state.values())[:_STATE_ITEMS]
+    elif isinstance(state, list | tuple):
+        items = list(state[:_STATE_ITEMS])
+    else:
+        return []
+    return [twin for item in items for twin in _twins_in(item, depth - 1)]
+
+
+def _mean_rate(optimizers: list[Any]) -> float | None:
+    """The mean of the optimizers' rates (:func:`_common_rate`; ``None``: none has one)."""
+    rates = [r for r in map(_common_rate, optimizers) if r is not None]
+    return sum(rates) / len(rates) if rates else None

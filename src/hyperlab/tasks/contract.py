@@ -35,6 +35,10 @@ def check_signatures(task: Any, base: type) -> None:
     """Refuse a method of ``task`` (a :class:`~hyperlab.tasks.Task`) that overrides ``base``'s
     (``Task``) but cannot take the arguments the lab passes it.
 
+    A decorated method is read as the decorator left it (its wrapper's own signature, not the
+    one ``functools.wraps`` copies from the method inside, which a decorator that adds or
+    removes an argument does not take): only a call that would surely fail is refused.
+
     Raises:
         InputError: The message names the class, the method, its signature and the one to
             write.
@@ -44,8 +48,8 @@ def check_signatures(task: Any, base: type) -> None:
         method = getattr(kind, name, None)
         if method is None or method is getattr(base, name, None):
             continue
-        try:
-            signature = inspect.signature(getattr(task, name))
+        try:  # the callable the lab calls: a decorator's wrapper may pass other arguments on
+            signature = inspect.signature(getattr(task, name), follow_wrapped=False)
         except (TypeError, ValueError):  # (a builtin or a C function: nothing to read)
             continue
         try:
