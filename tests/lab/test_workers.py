@@ -337,3 +337,24 @@ def test_the_grace_periods_default_is_the_one_the_help_states() -> None:
     for command in ("tune", "worker"):
         text = " ".join(sub.choices[command].format_help().split())
         assert "30; three heartbeat intervals" in text or "30, or three heartbeat" in text
+
+
+def test_fewer_trials_are_refused_while_workers_run_trials_that_would_finish_past_them(
+    storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Set up again for fewer trials while workers ran two, the run was allowed (no study held
+    more finished trials yet); both then finished: 2 finished trials in a study asking for 1."""
+    assert _create(tmp_path, storage_url, "--create-only") == 0
+    first, second = _claim(storage_url), _claim(storage_url)
+    argv = ["tune", "--task", "branin", "--trials", "1", "--name", "lw", "--create-only"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", storage_url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot ask run 'lw' for 1 trial per study (it was made with 4)" in err
+    assert "holds 0 finished trials and workers run 2 more" in err and "ask for 2 or more" in err
+    assert [job.trials for job in find_jobs(storage_url, "lw")] == [4]  # the setup unchanged
+    assert first.study.trials[0].state == TrialState.RUNNING
+    assert second.number == 1
+    # as many as the workers run is fine
+    argv[4] = "2"
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", storage_url]) == 0
+    assert [job.trials for job in find_jobs(storage_url, "lw")] == [2]
