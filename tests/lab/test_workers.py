@@ -358,3 +358,18 @@ def test_fewer_trials_are_refused_while_workers_run_trials_that_would_finish_pas
     argv[4] = "2"
     assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", storage_url]) == 0
     assert [job.trials for job in find_jobs(storage_url, "lw")] == [2]
+
+
+@pytest.mark.parametrize("setup", [None, "x", {}, {"trials": "9"}, {"trials": True}, {"trials": 0}])
+def test_a_setup_without_a_count_of_trials_leaves_a_workers_count(
+    tmp_path: Path, setup: object
+) -> None:
+    """A setup whose count is missing or not a positive whole number is no count to follow: a
+    count of 0 had every running worker leave at once, its study unfinished."""
+    from hyperlab.lab.study_job import SETUP_ATTR, asked_trials
+
+    url = f"journal:{tmp_path / 's.journal'}"
+    study = create_studies(_jobs(url, 3))[0]
+    assert asked_trials(study) == 3
+    study.set_user_attr(SETUP_ATTR, setup)
+    assert asked_trials(study) is None
