@@ -373,3 +373,26 @@ def test_a_setup_without_a_count_of_trials_leaves_a_workers_count(
     assert asked_trials(study) == 3
     study.set_user_attr(SETUP_ATTR, setup)
     assert asked_trials(study) is None
+
+
+def test_a_run_for_workers_is_resumed_in_one_process_once_its_workers_beats_are_past_grace(
+    tmp_path: Path,
+) -> None:
+    """A worker killed long ago left its trial running: its last heartbeat is past the study's
+    grace period, so the resume goes ahead and fails that trial as cut off (the refusal is for
+    trials that still beat)."""
+    from hyperlab.lab.heartbeat import beats_folder
+
+    journal = tmp_path / "shared.journal"
+    url = f"journal:{journal}"
+    assert _create(tmp_path, url, "--create-only") == 0
+    trial = _claim(url)
+    beat = beats_folder(journal) / str(trial._trial_id)
+    assert [t.number for t in live_trials(url)] == [0]
+    old = beat.stat().st_mtime - 3600  # (an hour before: far past the 30 s grace period)
+    os.utime(beat, (old, old))
+    assert live_trials(url) == []
+    assert _create(tmp_path, url, "--no-progress") == 0
+    study = optuna.load_study(study_name="lw:tpe:none:seed0", storage=_open(url))
+    assert study.trials[0].state == TrialState.FAIL  # (cut off before it drew: none to queue)
+    assert len([t for t in study.trials if t.state == TrialState.COMPLETE]) == 4
