@@ -6,6 +6,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -396,3 +397,30 @@ def test_a_run_for_workers_is_resumed_in_one_process_once_its_workers_beats_are_
     study = optuna.load_study(study_name="lw:tpe:none:seed0", storage=_open(url))
     assert study.trials[0].state == TrialState.FAIL  # (cut off before it drew: none to queue)
     assert len([t for t in study.trials if t.state == TrialState.COMPLETE]) == 4
+
+
+def test_a_worker_claims_against_the_count_its_run_asks_for_as_it_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker read its study's count before each trial, but admitted the trial it then
+    claimed against that reading: a run set up again for fewer trials in between (another
+    shell, while its sampler chose) had the worker finish a trial past the new count."""
+    from hyperlab.lab import trial_loop
+    from hyperlab.lab.study_job import SETUP_ATTR
+
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _more(tmp_path, url, 4, "--create-only") == 0
+    real, done = trial_loop.progress, []
+
+    def set_up_for_one_after_reading(study: optuna.Study, pending: bool = False) -> Any:
+        counts = real(study, pending)
+        if counts[0] == 1 and not done:  # (the worker has read its count: 4)
+            done.append(study.study_name)
+            study.set_user_attr(SETUP_ATTR, {**study.user_attrs[SETUP_ATTR], "trials": 1})
+        return counts
+
+    monkeypatch.setattr(trial_loop, "progress", set_up_for_one_after_reading)
+    capsys.readouterr()
+    assert main(["worker", "--storage", url, "--name", "more", "--worker-name", "a"]) == 0
+    assert done == ["more:random:none:seed0"]
+    assert "a: more:random:none:seed0: 1/1 finished" in capsys.readouterr().out
