@@ -4,7 +4,8 @@ A test takes a page's fenced blocks (``blocks``), shrinks their sizes only throu
 table of substitutions (``shrink``: each old text must still be on the page, or the test fails
 and says which, so a substitution cannot silently stop applying), and runs each ``hyperlab``
 command line through the command line's ``main`` in this process (``run_lines``) or a whole
-shell block through ``bash`` with ``hyperlab`` as the package's entry point (``run_bash``).
+shell block through ``bash`` with ``hyperlab`` as the package's entry point (``run_bash``,
+whose bare ``wait`` fails when a job it waited for failed).
 A block a test cannot run (a ``pip install``, a systemd unit) is named, with its reason, in
 the test's ``NOT_RUN`` table, whose entries must each match a block of the page.
 """
@@ -116,11 +117,29 @@ def run_lines(code: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ran
 
 
+#: A bare ``wait`` that waits for each job started in the background and fails with the
+#: status of one that failed: bash's own returns 0 whatever its jobs' statuses, so a block
+#: that starts workers with ``&`` and then waits would pass with every worker failed. The
+#: jobs' process ids are noted before each command (bash forgets a finished job's place in
+#: ``jobs`` at once, but still tells the status of a process id it started).
+_WAIT_ALL = r"""_bg=" "
+trap 'case "$_bg" in *" $! "*) ;; *) [ -z "$!" ] || _bg="$_bg$! " ;; esac' DEBUG
+wait() {
+  if [ "$#" -gt 0 ]; then builtin wait "$@"; return; fi
+  local s=0 p
+  for p in $_bg; do builtin wait "$p" || s=$?; done
+  _bg=" "
+  return "$s"
+}
+"""
+
+
 def run_bash(code: str, cwd: Path, env: Mapping[str, str], timeout: float = 120) -> str:
     """Run ``code`` in ``bash -e`` in ``cwd`` with ``env`` added, ``hyperlab`` standing for this
-    Python's ``python -m hyperlab`` (the package under test); it must exit 0. Its output."""
+    Python's ``python -m hyperlab`` (the package under test), and a bare ``wait`` failing when
+    a job in the background failed (bash's own returns 0); it must exit 0. Its output."""
     src = str(Path(hyperlab.__file__).resolve().parents[1])
-    shim = f'hyperlab() {{ {shlex.quote(sys.executable)} -m hyperlab "$@"; }}\n'
+    shim = f'hyperlab() {{ {shlex.quote(sys.executable)} -m hyperlab "$@"; }}\n' + _WAIT_ALL
     full_env = {**os.environ, **env}
     full_env["PYTHONPATH"] = os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])
     done = subprocess.run(

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.docblocks import blocks_under, check_not_run, joined, run_lines, run_python, shrink
+from tests.docblocks import (
+    blocks,
+    blocks_under,
+    check_not_run,
+    joined,
+    run_lines,
+    run_python,
+    shrink,
+)
 
 PAGE = "README.md"
 
@@ -60,14 +68,30 @@ NOT_RUN = {
 }
 
 
+#: The sections whose blocks the tests below run, with the blocks' language.
+RUN = {"Command line": "bash", "Python": "python"}
+
+
 def test_the_blocks_not_run_are_named() -> None:
     check_not_run(PAGE, NOT_RUN)
+
+
+def test_every_block_is_run_or_named() -> None:
+    """A block added outside the sections the tests run, and not named in NOT_RUN, would
+    never run."""
+    run = {b.line for heading, lang in RUN.items() for b in blocks_under(PAGE, heading, lang)}
+    left = [
+        f"line {b.line}: {b.code.splitlines()[0]!r}"
+        for b in blocks(PAGE)
+        if b.line not in run and not b.code.lstrip().startswith(tuple(NOT_RUN))
+    ]
+    assert not left, f"{PAGE}: blocks no test runs nor names in NOT_RUN: {left}"
 
 
 @pytest.mark.slow
 def test_the_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    code = [b.code for b in blocks_under(PAGE, "Python", "python")]
+    code = [b.code for b in blocks_under(PAGE, "Python", RUN["Python"])]
     assert len(code) == 2
     namespace = run_python(shrink(code[0], PYTHON, PAGE), PAGE)
     assert len(namespace["df"]) == 3 * 2 * 4  # type: ignore[arg-type]  # tuners x seeds x trials
@@ -80,7 +104,7 @@ def test_the_command_lines_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.chdir(tmp_path)
     for name, text in INPUTS.items():
         (tmp_path / name).write_text(text)
-    (block,) = blocks_under(PAGE, "Command line", "bash")
+    (block,) = blocks_under(PAGE, "Command line", RUN["Command line"])
     given = re.sub(r"\[(--[^\[\]]*)\]", r"\1", shrink(joined(block.code), CLI, PAGE))
     assert "[" not in given, given
     ran = run_lines(given, monkeypatch)

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -337,3 +338,89 @@ def test_the_grace_periods_default_is_the_one_the_help_states() -> None:
     for command in ("tune", "worker"):
         text = " ".join(sub.choices[command].format_help().split())
         assert "30; three heartbeat intervals" in text or "30, or three heartbeat" in text
+
+
+def test_fewer_trials_are_refused_while_workers_run_trials_that_would_finish_past_them(
+    storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Set up again for fewer trials while workers ran two, the run was allowed (no study held
+    more finished trials yet); both then finished: 2 finished trials in a study asking for 1."""
+    assert _create(tmp_path, storage_url, "--create-only") == 0
+    first, second = _claim(storage_url), _claim(storage_url)
+    argv = ["tune", "--task", "branin", "--trials", "1", "--name", "lw", "--create-only"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", storage_url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot ask run 'lw' for 1 trial per study (it was made with 4)" in err
+    assert "holds 0 finished trials and workers run 2 more" in err and "ask for 2 or more" in err
+    assert [job.trials for job in find_jobs(storage_url, "lw")] == [4]  # the setup unchanged
+    assert first.study.trials[0].state == TrialState.RUNNING
+    assert second.number == 1
+    # as many as the workers run is fine
+    argv[4] = "2"
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", storage_url]) == 0
+    assert [job.trials for job in find_jobs(storage_url, "lw")] == [2]
+
+
+@pytest.mark.parametrize("setup", [None, "x", {}, {"trials": "9"}, {"trials": True}, {"trials": 0}])
+def test_a_setup_without_a_count_of_trials_leaves_a_workers_count(
+    tmp_path: Path, setup: object
+) -> None:
+    """A setup whose count is missing or not a positive whole number is no count to follow: a
+    count of 0 had every running worker leave at once, its study unfinished."""
+    from hyperlab.lab.study_job import SETUP_ATTR, asked_trials
+
+    url = f"journal:{tmp_path / 's.journal'}"
+    study = create_studies(_jobs(url, 3))[0]
+    assert asked_trials(study) == 3
+    study.set_user_attr(SETUP_ATTR, setup)
+    assert asked_trials(study) is None
+
+
+def test_a_run_for_workers_is_resumed_in_one_process_once_its_workers_beats_are_past_grace(
+    tmp_path: Path,
+) -> None:
+    """A worker killed long ago left its trial running: its last heartbeat is past the study's
+    grace period, so the resume goes ahead and fails that trial as cut off (the refusal is for
+    trials that still beat)."""
+    from hyperlab.lab.heartbeat import beats_folder
+
+    journal = tmp_path / "shared.journal"
+    url = f"journal:{journal}"
+    assert _create(tmp_path, url, "--create-only") == 0
+    trial = _claim(url)
+    beat = beats_folder(journal) / str(trial._trial_id)
+    assert [t.number for t in live_trials(url)] == [0]
+    old = beat.stat().st_mtime - 3600  # (an hour before: far past the 30 s grace period)
+    os.utime(beat, (old, old))
+    assert live_trials(url) == []
+    assert _create(tmp_path, url, "--no-progress") == 0
+    study = optuna.load_study(study_name="lw:tpe:none:seed0", storage=_open(url))
+    assert study.trials[0].state == TrialState.FAIL  # (cut off before it drew: none to queue)
+    assert len([t for t in study.trials if t.state == TrialState.COMPLETE]) == 4
+
+
+def test_a_worker_claims_against_the_count_its_run_asks_for_as_it_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker read its study's count before each trial, but admitted the trial it then
+    claimed against that reading: a run set up again for fewer trials in between (another
+    shell, while its sampler chose) had the worker finish a trial past the new count."""
+    from hyperlab.lab import trial_loop
+    from hyperlab.lab.study_job import SETUP_ATTR
+
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _more(tmp_path, url, 4, "--create-only") == 0
+    real, done = trial_loop.progress, []
+
+    def set_up_for_one_after_reading(study: optuna.Study, pending: bool = False) -> Any:
+        counts = real(study, pending)
+        if counts[0] == 1 and not done:  # (the worker has read its count: 4)
+            done.append(study.study_name)
+            study.set_user_attr(SETUP_ATTR, {**study.user_attrs[SETUP_ATTR], "trials": 1})
+        return counts
+
+    monkeypatch.setattr(trial_loop, "progress", set_up_for_one_after_reading)
+    capsys.readouterr()
+    assert main(["worker", "--storage", url, "--name", "more", "--worker-name", "a"]) == 0
+    assert done == ["more:random:none:seed0"]
+    assert "a: more:random:none:seed0: 1/1 finished" in capsys.readouterr().out

@@ -35,6 +35,7 @@ from hyperlab.errors import (
 from hyperlab.lab.heartbeat import CUT_OFFS_ATTR, cut_offs, requeue
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.storage_errors import is_transient, transient_cause
+from hyperlab.lab.study_job import asked_trials
 from hyperlab.lab.trial_kinds import (
     INTERRUPT_REASON,
     PRUNER_FAILED_ATTR,
@@ -75,6 +76,9 @@ class Claimed:
     storage stayed unreachable past its repeats keeps that error in ``cut_off``. Each trial
     records who ran it in its ``worker`` attribute: ``worker_name`` where given (a
     ``hyperlab worker``'s name, its process then in :data:`PROCESS_ATTR`), else the process.
+    With ``follow_setup`` (a worker's), a trial is admitted against the count of trials its
+    study's setup asks for as it is claimed, not as its worker last looked (a run set up again
+    for fewer trials meanwhile).
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class Claimed:
         self.target = target
         self.guard = guard
         self.worker_name = worker_name
+        self.follow_setup = False  # (set by a worker's trial loop: see _claimed)
         self.trial_id: int | None = None
         self.surplus = False
         self.interrupted: str | None = None
@@ -111,6 +116,8 @@ class Claimed:
         if self.worker_name:  # (first: a trial that names its worker names its process)
             trial.set_user_attr(PROCESS_ATTR, process)
         trial.set_user_attr("worker", self.worker_name or process)
+        if self.follow_setup:  # (the count its run asks for now: set up again meanwhile?)
+            self.target = asked_trials(trial.study) or self.target
         if not admitted(trial.study, trial.number, self.target):
             self.surplus = True
             trial.set_user_attr("fail_reason", SURPLUS_REASON)

@@ -116,7 +116,8 @@ class RunDir:
         Raises:
             InputError: The folder is not a run's (the message lists what was found).
             RunConflictError: A run with different settings is there and ``overwrite`` is off.
-            RunInUseError: ``overwrite`` while workers run trials of the recorded run.
+            RunInUseError: ``overwrite`` while workers run trials of the recorded run, or fewer
+                trials than recorded where workers run trials that would finish past them.
             StorageError: The storage cannot be opened.
         """
         run_owned.check_not_foreign(self.path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 from optuna.trial import TrialState
 
 from hyperlab.errors import HyperlabError, RunConflictError
@@ -18,11 +19,12 @@ from hyperlab.lab.runspec import RunSpec
 
 def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
     """Fewer trials than the run ``old`` recorded in ``folder`` only while no study holds more
-    finished trials: the report covers every trial a study holds, and would label them with
-    the smaller count.
+    finished trials, nor would once the trials its workers run now finish: the report covers
+    every trial a study holds, and would label them with the smaller count.
 
     Raises:
         RunConflictError: A study holds more finished trials than ``spec`` asks for.
+        RunInUseError: A study's finished trials and those its workers run now are more.
     """
     if spec.trials >= old.trials:
         return
@@ -31,14 +33,12 @@ def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
     storage = open_storage(old.storage)
     names = {n for n, *_ in old.study_names()}
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
-    most = max(
-        (
-            len(storage.get_all_trials(st._study_id, deepcopy=False, states=finished))
-            for st in storage.get_all_studies()
-            if st.study_name in names
-        ),
-        default=0,
-    )
+    held = {
+        st.study_name: len(storage.get_all_trials(st._study_id, deepcopy=False, states=finished))
+        for st in storage.get_all_studies()
+        if st.study_name in names
+    }
+    most = max(held.values(), default=0)
     if most > spec.trials:
         raise RunConflictError(
             f"run directory {str(folder)!r} asks for {spec.trials} trials per study, but "
@@ -46,6 +46,29 @@ def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
             f"{old.trials}); ask for {old.trials} or more, choose another --name, or pass "
             "--overwrite (overwrite=True) to start over"
         )
+    _check_live_within(spec, old, storage, held)
+
+
+def _check_live_within(
+    spec: RunSpec, old: RunSpec, storage: optuna.storages.BaseStorage, held: dict[str, int]
+) -> None:
+    """Refuse ``spec``'s smaller count where a study's finished trials and those workers run
+    in it now (``held``: the finished ones by study) are more: they finish all the same."""
+    from hyperlab.lab.workers import live_trials, workers_running_error
+
+    live = live_trials(old.storage, set(held), opened=storage)
+    for name, done in sorted(held.items()):
+        running = sum(t.study in (name, "") for t in live)  # ("": a study not known)
+        if running and done + running > spec.trials:
+            raise workers_running_error(
+                old.storage,
+                live,
+                f"ask run {old.name!r} for {spec.trials} trial{'' if spec.trials == 1 else 's'} per study "
+                f"(it was made with "
+                f"{old.trials}): study {name!r} holds {done} finished trials and workers run "
+                f"{running} more, which would finish past that count; ask for "
+                f"{done + running} or more",
+            )
 
 
 def has_trials(folder: Path, spec: RunSpec, open_storage: OpenStorage) -> bool:

@@ -165,7 +165,10 @@ def _process_storage(
 
 def asked_trials(study: optuna.Study) -> int | None:
     """The finished trials the study's setup for workers asks for now (``None``: a study not
-    set up for workers). A run set up again for another count changes it while workers run."""
+    set up for workers, or a setup whose count is not a positive whole number, which no run
+    writes). A run set up again for another count changes it while workers run."""
     setup = study.user_attrs.get(SETUP_ATTR)
     trials = setup.get("trials") if isinstance(setup, dict) else None
-    return trials if isinstance(trials, int) and not isinstance(trials, bool) else None
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        return None
+    return trials

@@ -48,6 +48,8 @@ class TrialLoop:
     ) -> None:
         self.study, self.job, self.func, self.retries = study, job, func, retries
         self.follow_setup = follow_setup
+        if follow_setup:  # (its trials are admitted against the setup's count too)
+            func.follow_setup = True
         self.failures = self.ran = self.errors = self.told_in_row = 0
         self.target = job.trials
         self.max_failures = max(10, job.trials)
@@ -127,7 +129,7 @@ class TrialLoop:
         """Book the trial just run; ``True`` when the study stops for too many failures."""
         func, study = self.func, self.study
         if func.surplus and func.trial_id is not None:
-            keep_retry(study, func.trial_id, self.target)
+            keep_retry(study, func.trial_id, func.target)
         if func.surplus:
             return False
         last = study._storage.get_trial(func.trial_id) if func.trial_id is not None else None
