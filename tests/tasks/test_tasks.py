@@ -526,11 +526,13 @@ class RareBranch(Conditional):
 
 
 def test_a_configuration_of_a_rare_branch_is_not_refused_for_what_other_branches_have() -> None:
+    from hyperlab.tasks.config_checks import captured, check_config
+
     task = RareBranch()
-    assert "x" in task._captured()[1]  # the first, quick reading never met k = 200
-    task._check_config({"k": 200})  # read again, thoroughly, before refusing: no error
+    assert "x" in captured(task)[1]  # the first, quick reading never met k = 200
+    check_config(task, {"k": 200})  # read again, thoroughly, before refusing: no error
     with pytest.raises(InputError, match=r"lacks \['k'\]"):
-        task._check_config({"x": 0.5})
+        check_config(task, {"x": 0.5})
 
 
 def test_mlp_iris_is_a_data_set_option_beside_the_registered_ones() -> None:

@@ -34,7 +34,7 @@ from hyperlab.errors import (
     counted,
     with_article,
 )
-from hyperlab.space.config import checked_space
+from hyperlab.tasks.config_checks import captured, check_config, check_schedule
 
 #: Called after every epoch with ``(epoch, value, curves_so_far)``; may raise
 #: ``optuna.TrialPruned`` to stop the evaluation.
@@ -190,6 +190,25 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
     return replace(
         result, value=value, std_err=std_err, budget=used, fold_values=folds, curves=checked
     )
+
+
+def _checked_epochs(task: Task, on_epoch: EpochCallback | None) -> EpochCallback | None:
+    """``on_epoch`` handed each score ``task``'s ``_evaluate`` reports as a float once it is
+    seen to be a number (see :func:`check_reported`)."""
+    if on_epoch is None:
+        return None
+
+    def checked(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
+        on_epoch(epoch, check_reported(task, value, epoch), curves)
+
+    return checked
+
+
+def _completed(task: Task, result: Any, budget: int, seconds: float) -> Evaluation:
+    """``task``'s ``_evaluate``'s result checked (:func:`check_evaluation`, which fills in an
+    unset budget), with its unset wall time filled in."""
+    result = check_evaluation(task, result, budget)
+    return replace(result, wall_time=result.wall_time or seconds)
 
 
 def _check_used(task: Task, used: Any, budget: int) -> int:
@@ -462,6 +481,10 @@ class Task(ABC):
     #: Summaries and reports name the standard error by it, and ``stop_at_noise`` reads the
     #: spread by it (Nadeau and Bengio's correction for overlapping folds only over folds).
     spread_over: str = FOLDS
+    #: The space read from throwaway trials, kept once read, and whether it was read
+    #: thoroughly (:mod:`hyperlab.tasks.config_checks`); unset before.
+    _space_cache: tuple[dict[str, BaseDistribution], set[str]]
+    _space_thorough: bool
 
     @abstractmethod
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
@@ -508,27 +531,10 @@ class Task(ABC):
             raise InputError(
                 f"budget must be in 1..{self.max_budget} for {self.name}, got {budget}"
             )
-        self._check_config(config)
+        check_config(self, config)
         began = time.perf_counter()
-        result = self._evaluate(config, budget, int(seed), self._checked_epochs(on_epoch))
-        return self._completed(result, budget, time.perf_counter() - began)
-
-    def _checked_epochs(self, on_epoch: EpochCallback | None) -> EpochCallback | None:
-        """``on_epoch`` handed each score as a float once it is seen to be a number (see
-        :func:`check_reported`)."""
-        if on_epoch is None:
-            return None
-
-        def checked(epoch: int, value: float, curves: dict[str, list[float]]) -> None:
-            on_epoch(epoch, check_reported(self, value, epoch), curves)
-
-        return checked
-
-    def _completed(self, result: Any, budget: int, seconds: float) -> Evaluation:
-        """``_evaluate``'s result checked (:func:`check_evaluation`, which fills in an unset
-        budget), with its unset wall time filled in."""
-        result = check_evaluation(self, result, budget)
-        return replace(result, wall_time=result.wall_time or seconds)
+        result = self._evaluate(config, budget, int(seed), _checked_epochs(self, on_epoch))
+        return _completed(self, result, budget, time.perf_counter() - began)
 
     def train_segment(
         self,
@@ -569,7 +575,7 @@ class Task(ABC):
             raise InputTypeError(f"config must be a dict, got {type(config).__name__}")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise InputError(f"epochs must be a positive integer, got {epochs!r}")
-        self._check_config(config, values=False)  # (see _check_config)
+        check_config(self, config, values=False)  # (see check_config)
         segment = self._train_segment(config, state, epochs, int(seed), wrap_optimizer)
         check_segment(self.name, segment, epochs)
         return segment
@@ -663,28 +669,7 @@ class Task(ABC):
             InputError: The schedule is empty, a segment is not a ``(dict, epochs)`` pair, its
                 epochs are not a positive int, or its configuration lacks a parameter.
         """
-        if isinstance(schedule, str | bytes) or not isinstance(schedule, Sequence):
-            raise InputTypeError(
-                f"schedule must be a list of (config, epochs), got {type(schedule).__name__}"
-            )
-        if not schedule:
-            raise InputError("the schedule to score on the test split is empty")
-        for i, segment in enumerate(schedule):
-            if not (isinstance(segment, tuple | list) and len(segment) == 2):
-                raise InputError(
-                    f"segment {i} of the schedule is not (config, epochs): {segment!r}"
-                )
-            config, epochs = segment
-            if not isinstance(config, dict):
-                raise InputTypeError(
-                    f"segment {i}'s config must be a dict, got {type(config).__name__}"
-                )
-            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-                raise InputError(f"segment {i}'s epochs must be a positive integer, got {epochs!r}")
-            self._check_config(config, f"segment {i}'s config", values=False)
-        return self._schedule_test_score(
-            [(dict(c), int(e)) for c, e in schedule], int(seed), wrap_optimizer
-        )
+        return self._schedule_test_score(check_schedule(self, schedule), int(seed), wrap_optimizer)
 
     def _schedule_test_score(
         self,
@@ -711,7 +696,7 @@ class Task(ABC):
         """
         if not isinstance(params, dict):
             raise InputTypeError(f"{where} must be a dict, got {params!r:.60}")
-        self._check_config(params, where)
+        check_config(self, params, where)
         return self.search_space(optuna.trial.FixedTrial(params))  # type: ignore[arg-type]
 
     def default_config(self) -> dict[str, Any]:
@@ -723,67 +708,7 @@ class Task(ABC):
     def distributions(self) -> dict[str, BaseDistribution]:
         """The search space as Optuna distributions: every parameter :meth:`search_space`
         suggests, of every branch of a conditional space (read from throwaway trials)."""
-        return dict(self._captured()[0])
-
-    def _captured(self) -> tuple[dict[str, BaseDistribution], set[str]]:
-        """The space's distributions, and the parameters every configuration has (fewer than
-        all in a conditional space). A subclass that overrides :meth:`distributions` states
-        its space itself: every configuration has all of its parameters."""
-        if type(self).distributions is not Task.distributions:
-            given = self.distributions()
-            return given, set(given)
-        if not hasattr(self, "_space_cache"):
-            from hyperlab.space.distributions import capture_space
-
-            self._space_cache = capture_space(self.search_space, name=f"task {self.name!r}")
-            self._space_thorough = False
-        return self._space_cache
-
-    def _check_config(
-        self, config: dict[str, Any], where: str = "config", *, values: bool = True
-    ) -> None:
-        """Refuse a configuration the search space could not have made: one that lacks a
-        parameter, holds a value of the wrong type or out of its parameter's range (checked
-        on the branch its values choose, with the ranges that branch asks for), or holds a key
-        that is neither a parameter of any branch nor one the space returns. A key of another
-        branch of a conditional space is let through, as a population member's configuration
-        may carry one. A task that runs whole trials itself has no configuration to check.
-
-        ``values=False`` checks the keys only: a population's members are drawn and moved in
-        the ranges first read from the space, which a range that depends on another value
-        (``suggest_int("k", 1, n)``) may not keep for every member."""
-        where = f"{where} for {self.name}"
-        missing = self._captured()[1] - set(config)
-        if missing and self._read_thoroughly():
-            missing = self._captured()[1] - set(config)
-        if missing:
-            raise InputError(f"{where} lacks {sorted(missing)}")
-        if self.trial_objective() is not None or not values:
-            return
-        seen = checked_space(self.search_space, config, where)
-        if seen is None:  # the space needs a real trial: its values cannot be checked here
-            return
-        unknown = set(config) - seen[0] - seen[1] - set(self._captured()[0])
-        if unknown and self._read_thoroughly():
-            unknown -= set(self._captured()[0])
-        if unknown:
-            listed = ", ".join(f"{k}={config[k]!r:.40}" for k in sorted(unknown))
-            known = ", ".join(sorted(self._captured()[0]))
-            raise InputError(f"{where} has unknown keys: {listed}; the task's parameters: {known}")
-
-    def _read_thoroughly(self) -> bool:
-        """Read the space again on many more throwaway trials, once (a rare branch of a
-        conditional space may have parameters the quick reading missed, or lack one every
-        branch read so far had); whether it was read again."""
-        if getattr(self, "_space_thorough", True):
-            return False
-        from hyperlab.space.distributions import capture_space
-
-        self._space_cache = capture_space(
-            self.search_space, 1024, name=f"task {self.name!r}", settled=1024
-        )
-        self._space_thorough = True
-        return True
+        return dict(captured(self)[0])
 
     def regret(self, value: float) -> float | None:
         """How far ``value`` falls short of the optimum when it is known: ``value - optimum``
