@@ -666,6 +666,8 @@ class Task(ABC):
         through a schedule.
 
         Raises:
+            InputTypeError: The schedule is not a list, or a segment's configuration is not a
+                dict.
             InputError: The schedule is empty, a segment is not a ``(dict, epochs)`` pair, its
                 epochs are not a positive int, or its configuration lacks a parameter.
         """
