@@ -278,7 +278,8 @@ def test_a_score_that_is_not_finite_still_fails_only_its_member(tmp_path: Path) 
     _check_complete(study, 4, 6)
     (member,) = [t for t in study.trials if t.user_attrs["member"] == 2]
     failed = [e for e in member.user_attrs["lineage"] if "failed" in e]
-    assert failed and failed[0] == {"epoch": 2, "failed": "scores [nan, nan] are not all finite"}
+    said = "the training diverged: non-finite score nan at epoch 3"
+    assert failed and failed[0] == {"epoch": 2, "failed": said}
 
 
 class _BadSpreadOf(_BadScoresOf):
@@ -315,7 +316,8 @@ def test_a_spread_that_is_not_finite_fails_only_its_member(
     _check_complete(study, 4, 6)
     (member,) = [t for t in study.trials if t.user_attrs["member"] == 2]
     failed = [e for e in member.user_attrs["lineage"] if "failed" in e]
-    assert failed and failed[0] == {"epoch": 2, "failed": reason}
+    said = f"the training diverged: {reason} at epoch 4"  # (the segment's last)
+    assert failed and failed[0] == {"epoch": 2, "failed": said}
 
 
 @pytest.mark.parametrize(
@@ -358,9 +360,11 @@ def test_pb2_options_are_its_own() -> None:
 def test_a_task_that_cannot_continue_is_refused_by_name() -> None:
     with pytest.raises(InputError, match=r"'branin' cannot continue training.*_train_segment"):
         TUNERS.create("pbt", seed=0, task=TASKS.create("branin"))
-    with pytest.raises(InputError, match="needs a task"):
+    said = r"tuner 'pb2' trains a population .*: it needs a hyperlab Task that can continue"
+    with pytest.raises(InputError, match=said):
         TUNERS.create("pb2", seed=0, space=None, task=None)
-    with pytest.raises(InputError, match=r"hypergradient=True .* 'quadratic'"):
+    said = r"^task 'quadratic' names no learning_rate_param, so 'pbt' with hypergradient=true"
+    with pytest.raises(InputError, match=said):
         TUNERS.create("pbt", seed=0, task=Quadratic(), hypergradient=True)
 
 
@@ -1005,7 +1009,8 @@ class _NeverWraps(Quadratic):
 def test_hypergradient_members_of_a_task_that_never_wraps_its_optimizer_are_refused(
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(InputError, match=r"without passing its optimizer through.*wrap_optimizer"):
+    said = r"without passing its optimizer through.*wrap_optimizer, so its self-tuning members"
+    with pytest.raises(InputError, match=said + r" cannot learn their rate.*hypergradient off"):
         run_population("pbt", _NeverWraps(), tmp_path, hypergradient=True)
     import hyperlab
 

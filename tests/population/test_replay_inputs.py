@@ -141,7 +141,7 @@ def test_a_segment_that_breaks_the_contract_names_its_entry_and_epochs(
     [
         ("nan", "non-finite score nan at epoch 4"),
         ("inf", "non-finite score inf at epoch 4"),
-        ("std_err", "non-finite std_err nan (the score's standard error over folds)"),
+        ("std_err", "non-finite std_err nan (the score's standard error over folds) at epoch 4"),
     ],
 )
 def test_a_replay_whose_training_diverges_fails_naming_the_segment_and_epoch(

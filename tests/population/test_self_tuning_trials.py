@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,11 +13,13 @@ import pandas as pd
 import pytest
 
 import hyperlab
-from hyperlab.errors import InputError
+from hyperlab.errors import InputError, TrialFailure
 from hyperlab.population.replay import replay, replay_member
+from hyperlab.population.self_tuning_trials import check_task
 from hyperlab.population.selftuning import hypergradient_twin
+from hyperlab.population.tuner import check_task as check_population_task
 from hyperlab.registry import TASKS, TUNERS
-from hyperlab.tasks.base import OptimizerWrapper, Segment
+from hyperlab.tasks.base import OptimizerWrapper, Segment, Task
 from tests.population.test_selftuning import OwnLinear
 
 _KW: dict[str, Any] = {"progress": False, "report": False}
@@ -54,6 +58,13 @@ class NoRate(OwnLinear):
 
     name = "no-rate"
     learning_rate_param = None
+
+
+class OffSpace(OwnLinear):
+    """A task whose learning rate is no parameter of its search space."""
+
+    name = "off-space"
+    learning_rate_param = "rate"
 
 
 class Unwrapped(OwnLinear):
@@ -109,9 +120,33 @@ def test_a_pruned_trial_trains_no_further_than_it_was_stopped() -> None:
     assert StartLinear.segments == 2
 
 
+class DivergesAtTwo(OwnLinear):
+    """A task whose training diverges in its second epoch (its score NaN)."""
+
+    name = "diverges"
+
+    def _train_segment(self, config: Any, state: Any, *args: Any) -> Segment:
+        segment = super()._train_segment(config, state, *args)
+        if segment.epoch >= 2:
+            return replace(segment, values=[math.nan] * len(segment.values))
+        return segment
+
+
+def test_a_trial_whose_training_diverges_fails_naming_the_epoch() -> None:
+    """Said as a population member's segment and a replay say it."""
+    task = DivergesAtTwo()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    said = r"^the training diverged: non-finite score nan at epoch 2$"
+    with pytest.raises(TrialFailure, match=said):
+        sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, None, 0, None)
+
+
 @pytest.mark.parametrize(
     ("task", "named"),
-    [(NoRate, "names no learning_rate_param"), ("branin", "cannot be trained by")],
+    [
+        (NoRate, "names no learning_rate_param"),
+        ("branin", "cannot continue training, so tuner 'tpe-hd' cannot train it"),
+    ],
 )
 def test_a_task_whose_rate_cannot_be_learned_is_refused_by_name(
     task: Any, named: str, tmp_path: Path
@@ -122,11 +157,34 @@ def test_a_task_whose_rate_cannot_be_learned_is_refused_by_name(
     assert not (tmp_path / "x").exists()  # refused before anything is stored
 
 
+@pytest.mark.parametrize(
+    ("task", "said"),
+    [
+        (NoRate, r"^task 'no-rate' names no learning_rate_param, so {} has no rate to learn: set"),
+        (
+            OffSpace,
+            r"^learning_rate_param 'rate' of task 'off-space' is not in its search space, so {} "
+            r"has no rate to start from: name",
+        ),
+    ],
+)
+def test_self_tuning_trials_and_members_refuse_a_task_without_a_rate_in_its_space(
+    task: type[Task], said: str
+) -> None:
+    """Both checks name the task and the tuner, and say what to set."""
+    with pytest.raises(InputError, match=said.format("'tpe-hd'")):
+        check_task("tpe-hd", task())
+    with pytest.raises(InputError, match=said.format("'pbt' with hypergradient=true")):
+        check_population_task("pbt", task(), hypergradient=True)
+
+
 def test_a_task_that_does_not_wrap_its_optimizer_is_refused_at_its_first_trial(
     tmp_path: Path,
 ) -> None:
     with pytest.raises(
-        InputError, match=r"trial 0: task 'unwrapped' trained a fresh model without"
+        InputError,
+        match=r"trial 0: task 'unwrapped' trained a fresh model without .* so the trials of "
+        r"'tpe-hd' cannot learn their rate: call wrap_optimizer\(optimizer\)",
     ):
         hyperlab.tune(Unwrapped, "tpe-hd", trials=2, runs_dir=tmp_path, name="x", **_KW)
 

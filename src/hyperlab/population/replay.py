@@ -3,7 +3,6 @@ with the hyperparameters each segment of the schedule used."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ import optuna
 
 from hyperlab.errors import HyperlabError, InputError, InputTypeError, TrialFailure
 from hyperlab.population.randomness import seeded_globals, segment_seed
-from hyperlab.population.segments import bad_scores, placed_in_task
+from hyperlab.population.segments import divergence, placed_in_task
 from hyperlab.population.selftuning import RecordingWrapper, hypergradient_twin, with_learned_rate
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Segment, Task, check_segment
@@ -60,8 +59,9 @@ def replay(
         TrialFailure: A segment's training diverged: its task raised ``TrialFailure``, or a
             score, its ``std_err`` or a fold value is NaN or infinite. The replay has no
             result; the message names the place as above and the first epoch whose score is
-            not finite (``...: the training diverged: non-finite score nan at epoch 4``), and
-            ``curves`` holds that segment's curves.
+            not finite (``...: the training diverged: non-finite score nan at epoch 4``), or
+            the segment's last for a ``std_err`` or fold value, and ``curves`` holds that
+            segment's curves.
     """
     task = _as_task(task)
     state: Any = None
@@ -78,30 +78,14 @@ def replay(
                         config, state, epochs, seed=trainer, wrap_optimizer=wrap
                     )
                 check_segment(task.name, segment, epochs, start=start)
-                _check_finite(segment, start)
+                diverged = divergence(segment, start)
+                if diverged is not None:
+                    raise TrialFailure(diverged, segment.curves)
         except TrialFailure as exc:  # (a diverged training: the replay has no result)
             raise TrialFailure(f"task {task.name!r}, {place}: {exc}", exc.curves) from None
         out.append(with_learned_rate(task, segment, wrap))
         state, start = segment.state, start + epochs
     return out
-
-
-def _check_finite(segment: Segment, start: int) -> None:
-    """Fail a replayed segment (of a model at epoch ``start``) whose score, ``std_err`` or a
-    fold value is NaN or infinite (a training that diverged), naming the first epoch whose
-    score is not finite, as the lab fails such a trial.
-
-    Raises:
-        TrialFailure: The reason, with the segment's curves.
-    """
-    reason = bad_scores(segment.values, segment.std_err, segment.fold_values)
-    if reason is None:
-        return
-    scores = [float(v) for v in segment.values]
-    first = next((i for i, v in enumerate(scores) if not math.isfinite(v)), None)
-    if first is not None:
-        reason = f"non-finite score {scores[first]} at epoch {start + first + 1}"
-    raise TrialFailure(f"the training diverged: {reason}", segment.curves)
 
 
 def _place(i: int, entry: Mapping[str, Any], start: int, epochs: int) -> str:

@@ -30,7 +30,7 @@ from hyperlab.errors import (
 from hyperlab.population import checkpoint
 from hyperlab.population.members import Member
 from hyperlab.population.randomness import seeded_globals, segment_seed
-from hyperlab.population.selftuning import RecordingWrapper, with_learned_rate
+from hyperlab.population.selftuning import RecordingWrapper, check_wrapped, with_learned_rate
 from hyperlab.tasks.base import Segment, Task, check_segment, not_finite
 
 
@@ -107,16 +107,12 @@ class Segments:
         with placed_in_task(self.task.name, place):
             check_segment(self.task.name, segment, epochs, start=start)
         self._check_input_kept(m, start, given)
-        reason = bad_scores(segment.values, segment.std_err, segment.fold_values)
+        reason = divergence(segment, start)
         if reason is None and not self._state_checked:
             self._check_state(segment.state)
-        if reason is None and wrap is not None and m.state is None and not wrap.calls:
-            raise InputError(
-                f"hypergradient=true: task {self.task.name!r} trained a fresh model without "
-                "passing its optimizer through train_segment's wrap_optimizer, so no member "
-                "would learn its rate (call wrap_optimizer(optimizer) on each optimizer it "
-                "builds; docs/population.md, 'self-tuning members', in a checkout of hyperlab's "
-                "source), or leave hypergradient off"
+        if reason is None and wrap is not None and m.state is None:
+            check_wrapped(
+                wrap, self.task.name, "its self-tuning members", "leave hypergradient off"
             )
         return with_learned_rate(self.task, segment, wrap) if reason is None else reason
 
@@ -177,14 +173,49 @@ def placed_in_task(task: str, place: str) -> Iterator[None]:
         raise
 
 
-def bad_scores(values: Any, std_err: Any = 0.0, fold_values: Any = ()) -> str | None:
-    """Why a segment's scores cannot be used: not all finite, or its ``std_err`` or a fold
-    value is not (as the lab's objective fails such an evaluation: ``not_finite``);
-    ``check_segment`` has made sure they are numbers, one score per epoch."""
-    scores = [float(v) for v in values]
-    if not all(map(math.isfinite, scores)):
-        return f"scores {scores} are not all finite"
-    return not_finite(scores[-1], float(std_err), [float(v) for v in fold_values])
+def divergence(segment: Segment, start: int) -> str | None:
+    """Why ``segment``, trained from epoch ``start``, cannot be used: a score, its ``std_err``
+    or a fold value is NaN or infinite (a training that diverged, as the lab's objective fails
+    such an evaluation: ``not_finite``), naming the first epoch whose score is not finite, or
+    else the segment's last; ``None`` when all are finite. ``check_segment`` has made sure
+    they are numbers, one score per epoch."""
+    scores = [float(v) for v in segment.values]
+    first = next((i for i, v in enumerate(scores) if not math.isfinite(v)), None)
+    if first is not None:
+        reason: str | None = f"non-finite score {scores[first]}"
+    else:
+        folds = [float(v) for v in segment.fold_values]
+        reason = not_finite(scores[-1], float(segment.std_err), folds)
+    if reason is None:
+        return None
+    epoch = start + (len(scores) if first is None else first + 1)
+    return f"the training diverged: {reason} at epoch {epoch}"
+
+
+def check_continues(tuner: str, task: Any, does: str) -> Task:
+    """``task``, after checking that ``tuner`` can train it in segments: a hyperlab
+    :class:`Task` that continues training. ``does`` says what the tuner does with it
+    (``"trains a population of a task's models in segments"``), for the message that refuses
+    no task.
+
+    Raises:
+        InputError: No task (a plain objective), or one without ``_train_segment``.
+        InputTypeError: Not a hyperlab Task.
+    """
+    if task is None:
+        raise InputError(
+            f"tuner {tuner!r} {does}: it needs a hyperlab Task that can continue training "
+            "(a plain objective cannot)"
+        )
+    if not isinstance(task, Task):
+        raise InputTypeError(f"tuner {tuner!r} needs a hyperlab Task, got {task!r}")
+    if not task.continues_training:
+        raise InputError(
+            f"task {task.name!r} cannot continue training, so tuner {tuner!r} cannot train "
+            "it: implement Task._train_segment (state in, more epochs, state out; "
+            "docs/your-model.md, section 6)"
+        )
+    return task
 
 
 def copied(state: Any, what: str) -> Any:

@@ -35,8 +35,14 @@ from hyperlab.errors import (
 )
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.replay import member_test_score
-from hyperlab.population.segments import bad_scores
-from hyperlab.population.selftuning import RecordingWrapper, hypergradient_twin, with_learned_rate
+from hyperlab.population.segments import check_continues, divergence
+from hyperlab.population.selftuning import (
+    RecordingWrapper,
+    check_wrapped,
+    hypergradient_twin,
+    learning_rate_of,
+    with_learned_rate,
+)
 from hyperlab.registry import TUNERS
 from hyperlab.tasks.base import EpochCallback, Evaluation, Segment, Task
 
@@ -116,7 +122,7 @@ class SelfTuningTrials(BaseSampler):
         last = task.max_budget if budget is None else budget
         if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= task.max_budget:
             raise InputError(f"budget must be in 1..{task.max_budget} for {task.name}, got {last}")
-        return _train(task, self.learned, config, last, int(seed), on_epoch)
+        return _train(task, self.name, self.learned, config, last, int(seed), on_epoch)
 
     def member_test_score(self, study: Study, task: Task, trial: FrozenTrial) -> float | None:
         """The held-out test score of ``trial``'s model: one fresh model trained on all the
@@ -147,56 +153,38 @@ def _only_plain_test_score(task: Task) -> bool:
 
 
 def check_task(tuner: str, task: Any) -> str:
-    """The name of ``task``'s learning rate, after checking that its trials can learn it.
+    """The name of ``task``'s learning rate, after checking that the trials of ``tuner`` can
+    learn it: a Task that continues training (:func:`~hyperlab.population.segments.check_continues`)
+    and names a ``learning_rate_param`` of its space
+    (:func:`~hyperlab.population.selftuning.learning_rate_of`).
 
     Raises:
         InputError: No task (a plain objective), a task that cannot continue training or
             that names no ``learning_rate_param`` (or one not in its space).
         InputTypeError: Not a hyperlab Task.
     """
-    if task is None:
-        raise InputError(
-            f"tuner {tuner!r} trains each trial's model through a task's train_segment with a "
-            "hypergradient optimizer: it needs a hyperlab Task (a plain objective cannot)"
-        )
-    if not isinstance(task, Task):
-        raise InputTypeError(f"tuner {tuner!r} needs a hyperlab Task, got {task!r}")
-    if not task.continues_training:
-        raise InputError(
-            f"task {task.name!r} cannot be trained by {tuner!r}: it does not implement "
-            "Task._train_segment, through whose wrap_optimizer the model learns its rate "
-            "(docs/your-model.md, section 6)"
-        )
-    name = task.learning_rate_param
-    if name is None:
-        raise InputError(
-            f"task {task.name!r} names no learning_rate_param, so {tuner!r} has no rate to "
-            "learn: set it to the parameter that is the learning rate of the optimizers its "
-            "train_segment passes through wrap_optimizer (docs/your-model.md, section 6)"
-        )
-    if name not in task.distributions():
-        raise InputError(
-            f"learning_rate_param {name!r} of task {task.name!r} is not in its search space"
-        )
-    return name
+    does = "trains each trial's model through a task's train_segment with a hypergradient optimizer"
+    return learning_rate_of(check_continues(tuner, task, does), repr(tuner))
 
 
 def _train(
     task: Task,
+    tuner: str,
     learned: str,
     config: dict[str, Any],
     budget: int,
     seed: int,
     on_epoch: EpochCallback | None,
 ) -> Evaluation:
-    """The model of ``config`` trained one epoch per segment, as a replay retraces it."""
+    """The model of ``config`` trained one epoch per segment, as a replay retraces it;
+    ``tuner`` names the tuner in the message that refuses a task that wraps no optimizer."""
     state: Any = None
     curves: dict[str, list[float]] = {}
     schedule: list[dict[str, Any]] = []
     seconds, began = 0.0, time.perf_counter()
     segment: Segment | None = None
     for epoch in range(budget):
-        segment = _epoch(task, config, state, epoch, seed)
+        segment = _epoch(task, tuner, config, state, epoch, seed)
         state, seconds = segment.state, seconds + segment.wall_time
         for key, values in segment.curves.items():
             curves.setdefault(key, []).extend(float(v) for v in values)
@@ -235,22 +223,20 @@ def _report(
         raise
 
 
-def _epoch(task: Task, config: dict[str, Any], state: Any, epoch: int, seed: int) -> Segment:
+def _epoch(
+    task: Task, tuner: str, config: dict[str, Any], state: Any, epoch: int, seed: int
+) -> Segment:
     """One epoch of the model from ``state`` (``None``: fresh), with the hypergradient twins
     and the global random streams seeded as a population member's segment is."""
     wrap = RecordingWrapper(functools.partial(_twin, task.name))
     with seeded_globals(segment_seed(seed, epoch)):
         segment = task.train_segment(config, state, 1, seed=seed, wrap_optimizer=wrap)
-    if state is None and not wrap.calls:
-        raise TaskContractError(
-            f"task {task.name!r} trained a fresh model without passing its optimizer through "
-            "train_segment's wrap_optimizer, so its rate cannot be learned (call "
-            "wrap_optimizer(optimizer) on each optimizer it builds; docs/your-model.md, "
-            "section 6)"
-        )
-    reason = bad_scores(segment.values, segment.std_err, segment.fold_values)
-    if reason is not None:
-        raise TrialFailure(f"training diverged at epoch {epoch + 1}: {reason}", segment.curves)
+    if state is None:
+        instead = "tune it with a tuner that does not learn the rate"
+        check_wrapped(wrap, task.name, f"the trials of {tuner!r}", instead)
+    diverged = divergence(segment, epoch)
+    if diverged is not None:
+        raise TrialFailure(diverged, segment.curves)
     return with_learned_rate(task, segment, wrap)
 
 

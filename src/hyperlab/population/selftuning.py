@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from hyperlab.errors import InputError, InputTypeError
+from hyperlab.errors import InputError, InputTypeError, TaskContractError
 
 if TYPE_CHECKING:
     from hyperlab.tasks.base import Segment, Task
@@ -129,6 +129,48 @@ class RecordingWrapper:
                 if before is not None and (_steps_taken(twin) or 0) > before
             ]
         )
+
+
+def check_wrapped(wrapper: RecordingWrapper, task: str, learners: str, instead: str) -> None:
+    """Refuse the segment of a fresh model in which ``task`` handed no optimizer to
+    ``wrapper`` (``train_segment``'s ``wrap_optimizer``): no rate could be learned, and every
+    model would train the same way. ``learners`` says whose rate that is (``"its self-tuning
+    members"``), ``instead`` what else the user may do (``"leave hypergradient off"``).
+
+    Raises:
+        TaskContractError: ``wrapper`` was not called.
+    """
+    if not wrapper.calls:
+        raise TaskContractError(
+            f"task {task!r} trained a fresh model without passing its optimizer through "
+            f"train_segment's wrap_optimizer, so {learners} cannot learn their rate: call "
+            "wrap_optimizer(optimizer) on each optimizer it builds (docs/your-model.md, "
+            f"section 6), or {instead}"
+        )
+
+
+def learning_rate_of(task: Task, tuner: str) -> str:
+    """The name of ``task``'s learning rate (its ``learning_rate_param``), which the
+    hypergradient optimizers of ``tuner`` (``"'tpe-hd'"``, ``"'pbt' with hypergradient=true"``)
+    learn, after checking that it names one of its search space.
+
+    Raises:
+        InputError: The task names no ``learning_rate_param``, or one not in its space.
+    """
+    name = task.learning_rate_param
+    if name is None:
+        raise InputError(
+            f"task {task.name!r} names no learning_rate_param, so {tuner} has no rate to "
+            "learn: set it to the parameter that is the learning rate of the optimizers its "
+            "train_segment passes through wrap_optimizer (docs/your-model.md, section 6)"
+        )
+    if name not in task.distributions():
+        raise InputError(
+            f"learning_rate_param {name!r} of task {task.name!r} is not in its search space, "
+            f"so {tuner} has no rate to start from: name the parameter of its space that is "
+            "the learning rate (docs/your-model.md, section 6)"
+        )
+    return name
 
 
 def _common_rate(optimizer: Any) -> float | None:

@@ -31,6 +31,8 @@ from hyperlab.population.bandit import GPBandit
 from hyperlab.population.explore import Explorer, Perturb
 from hyperlab.population.loop import STARTS, PopulationFailure, PopulationRun, Settings
 from hyperlab.population.replay import member_test_score
+from hyperlab.population.segments import check_continues
+from hyperlab.population.selftuning import learning_rate_of
 from hyperlab.population.trials import SUMMARY_ATTR, missing_members, write_trials
 from hyperlab.registry import TUNERS
 from hyperlab.stops import stop_for_failures, stopped_by_failures
@@ -246,21 +248,11 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
     Raises:
         InputTypeError: Not a task, or ``mutable_params`` is not a tuple of names (one
             string, say).
-        InputError: No task, a task without ``_train_segment``, no mutable parameters, or
-            ``hypergradient`` on a task whose optimizers cannot be wrapped.
+        InputError: No task, a task without ``_train_segment`` (:func:`check_continues`),
+            no mutable parameters, or ``hypergradient`` on a task that names no learning rate
+            of its space (:func:`~hyperlab.population.selftuning.learning_rate_of`).
     """
-    if task is None:
-        raise InputError(
-            f"tuner {tuner!r} trains a population of a task's models in segments: it needs a "
-            "task that can continue training (a plain objective cannot)"
-        )
-    if not isinstance(task, Task):
-        raise InputTypeError(f"tuner {tuner!r} needs a hyperlab Task, got {task!r}")
-    if not task.continues_training:
-        raise InputError(
-            f"task {task.name!r} cannot continue training: it does not implement "
-            f"Task._train_segment (state in, more epochs, state out), which {tuner!r} needs"
-        )
+    task = check_continues(tuner, task, "trains a population of a task's models in segments")
     space = task.distributions()
     mutable = check_names(f"mutable_params of task {task.name!r}", task.mutable_params)
     if not mutable:
@@ -270,13 +262,9 @@ def check_task(tuner: str, task: Any, hypergradient: bool) -> tuple[str, ...]:
     unknown = [n for n in mutable if n not in space]
     if unknown:
         raise InputError(f"mutable_params {unknown} of task {task.name!r} are not in its space")
-    if hypergradient and task.learning_rate_param is None:
-        raise InputError(
-            f"hypergradient=True needs a task whose train_segment wraps its optimizers "
-            f"(learning_rate_param); task {task.name!r} has none (docs/population.md, 'Tasks', "
-            "in a checkout of hyperlab's source)"
-        )
-    learned = task.learning_rate_param if hypergradient else None
+    learned = (
+        learning_rate_of(task, f"{tuner!r} with hypergradient=true") if hypergradient else None
+    )
     explored = tuple(n for n in mutable if n != learned)
     if not any(not space[n].single() for n in explored):
         why = (
