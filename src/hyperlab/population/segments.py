@@ -1,11 +1,13 @@
-"""One member's segment: the task's ``train_segment`` called, and what it returns and does checked.
+"""One member's segment: the task's ``train_segment`` called, and what it returns and does
+checked.
 
-A segment's scores, its ``std_err`` and its fold values must all be finite; a contract error of the task's (a score that is not a
-number, say) names the member and the epochs of the segment that met it. Once per process the
-state a task returns is checked to be deep-copyable and picklable (at the first segment rather
-than after a whole generation), and the state a segment was given is checked to be left as it
-was (the checkpoint written in the background holds that state's memory). With ``hypergradient=true`` a fresh model must pass
-its optimizer through ``wrap_optimizer``.
+A segment's scores, its ``std_err`` and its fold values must all be finite; a contract error of
+the task's (a score that is not a number, say) names the member and the epochs of the segment
+that met it. Once per process the state a task returns is checked to be deep-copyable and
+picklable (at the first segment rather than after a whole generation), and the state a segment
+was given is checked to be left as it was (the checkpoint written in the background holds that
+state's memory). With ``hypergradient=true`` a fresh model must pass its optimizer through
+``wrap_optimizer``.
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ def check_continues(tuner: str, task: Any, does: str) -> Task:
         raise InputError(
             f"task {task.name!r} cannot continue training, so tuner {tuner!r} cannot train "
             "it: implement Task._train_segment (state in, more epochs, state out; "
-            "docs/your-model.md, section 6)"
+            "docs/your-model.md, section 6, in a checkout of hyperlab's source)"
         )
     return task
 

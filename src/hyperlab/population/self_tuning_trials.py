@@ -135,7 +135,8 @@ class SelfTuningTrials(BaseSampler):
                 f"no held-out test score for {self.name!r}'s best trial: task {task.name!r} "
                 "writes test_score, which trains without the hypergradient twin, but not "
                 "_schedule_test_score(schedule, seed, wrap_optimizer), through which a model "
-                "that learns its rate is scored (docs/your-model.md, section 6)",
+                "that learns its rate is scored "
+                "(docs/your-model.md, section 6, in a checkout of hyperlab's source)",
                 stacklevel=user_stacklevel(),
             )
             return None

@@ -145,7 +145,7 @@ def check_wrapped(wrapper: RecordingWrapper, task: str, learners: str, instead: 
             f"task {task!r} trained a fresh model without passing its optimizer through "
             f"train_segment's wrap_optimizer, so {learners} cannot learn their rate: call "
             "wrap_optimizer(optimizer) on each optimizer it builds (docs/your-model.md, "
-            f"section 6), or {instead}"
+            f"section 6, in a checkout of hyperlab's source), or {instead}"
         )
 
 
@@ -162,13 +162,14 @@ def learning_rate_of(task: Task, tuner: str) -> str:
         raise InputError(
             f"task {task.name!r} names no learning_rate_param, so {tuner} has no rate to "
             "learn: set it to the parameter that is the learning rate of the optimizers its "
-            "train_segment passes through wrap_optimizer (docs/your-model.md, section 6)"
+            "train_segment passes through wrap_optimizer "
+            "(docs/your-model.md, section 6, in a checkout of hyperlab's source)"
         )
     if name not in task.distributions():
         raise InputError(
             f"learning_rate_param {name!r} of task {task.name!r} is not in its search space, "
             f"so {tuner} has no rate to start from: name the parameter of its space that is "
-            "the learning rate (docs/your-model.md, section 6)"
+            "the learning rate (docs/your-model.md, section 6, in a checkout of hyperlab's source)"
         )
     return name
 
