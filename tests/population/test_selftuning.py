@@ -122,3 +122,15 @@ def test_one_comparison_holds_plain_and_self_tuning_members(tmp_path: Path) -> N
     hd = rows[rows.tuner != "pbt"]
     assert (hd.learned_lr > 0).all() and (hd.learned_lr != hd.param_lr).all()
     assert rows[rows.tuner == "pbt"].learned_lr.isna().all()
+
+
+@pytest.mark.parametrize("name", ["pbt-hd", "pb2-hd"])
+def test_a_self_tuning_variant_with_hypergradient_off_is_refused(name: str) -> None:
+    """It ran as its plain base under the variant's name, so a comparison of pbt and pbt-hd
+    given hypergradient=false paired two plain populations without a word."""
+    from hyperlab.errors import InputError
+    from hyperlab.registry import TUNERS
+
+    base = name.removesuffix("-hd")
+    with pytest.raises(InputError, match=f"name '{base}' instead"):
+        TUNERS.create(name, hypergradient=False)

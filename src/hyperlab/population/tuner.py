@@ -347,6 +347,7 @@ def _pbt_factory(name: str, self_tuning: bool) -> Callable[..., PopulationTuner]
                 )
             return Perturb(float(resample_probability))
 
+        _refuse_plain(name, self_tuning, hypergradient)
         options = (interval, quantile, mode, hypergradient, population, start, screen)
         return _population(name, explorer, seed, task, *options)
 
@@ -382,6 +383,7 @@ def _pb2_factory(name: str, self_tuning: bool) -> Callable[..., PopulationTuner]
                 raise InputError(f"ucb_kappa must be >= 0, got {ucb_kappa!r}")
             return GPBandit(float(ucb_kappa))
 
+        _refuse_plain(name, self_tuning, hypergradient)
         options = (interval, quantile, mode, hypergradient, population, start, screen)
         return _population(name, explorer, seed, task, *options)
 
@@ -390,6 +392,19 @@ def _pb2_factory(name: str, self_tuning: bool) -> Callable[..., PopulationTuner]
         "upper confidence bound." + (_SELF_TUNING_DOC.format(base="pb2") if self_tuning else "")
     )
     return factory
+
+
+def _refuse_plain(name: str, self_tuning: bool, hypergradient: Any) -> None:
+    """Refuse ``hypergradient`` off for a self-tuning variant (``pbt-hd``): it would run as its
+    base (``pbt``) under the other's name, and a comparison would pair two plain populations."""
+    if self_tuning and hypergradient is False:
+        base = name.removesuffix("-hd")
+        raise InputError(
+            f"tuner {name!r} is {base!r} whose members learn their own rate; with "
+            f"hypergradient=false it would be {base!r} under another name: name {base!r} "
+            "instead (in a comparison, --tuner-option hypergradient=false reaches every "
+            "population tuner: leave it out there)"
+        )
 
 
 #: What the self-tuning variants add to their base's docstring.
