@@ -1357,10 +1357,27 @@ def test_a_trial_cut_off_by_an_outage_longer_than_its_repeats_is_queued_again(
     """A database down for longer than a trial's repeated writes (about 30 s) failed the trial
     as the task's own failure, with Optuna's reason (``invalid data in the commit, e.g.
     exceeding max length``), and the sampler's choice was never run again."""
+    from hyperlab.lab.trial_kinds import failed_trials
+
+    study = _run_through_an_outage(monkeypatch, tmp_path)
+    trials = study.trials
+    cut = trials[1]
+    assert cut.state == TrialState.FAIL
+    assert cut.user_attrs["fail_reason"].startswith("cut off from the storage mid-trial (")
+    assert "Connection refused" in cut.user_attrs["fail_reason"]
+    assert cut.user_attrs["failure_kind"] == "cut off"
+    again = [t for t in trials if t.params == cut.params and t.number != cut.number]
+    assert [t.state for t in again] == [TrialState.COMPLETE]
+    assert failed_trials(study) == 0
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+
+
+def _run_through_an_outage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> optuna.Study:
+    """Three random trials on SQLite whose second meets a storage refusing its writes for
+    longer than every repeat of them (a database down past a trial's retries)."""
     from optuna.storages import RDBStorage
 
     from hyperlab.lab.retrying import RetryWrites
-    from hyperlab.lab.trial_kinds import failed_trials
 
     monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
     outage = {"left": 0}
@@ -1386,17 +1403,7 @@ def test_a_trial_cut_off_by_an_outage_longer_than_its_repeats_is_queued_again(
         objective, "random", trials=3, storage=storage, runs_dir=tmp_path, name="o",
         progress=False,
     )  # fmt: skip
-    trials = optuna.load_study(study_name="o:random:none:seed0", storage=storage).trials
-    cut = trials[1]
-    assert cut.state == TrialState.FAIL
-    assert cut.user_attrs["fail_reason"].startswith("cut off from the storage mid-trial (")
-    assert "Connection refused" in cut.user_attrs["fail_reason"]
-    assert cut.user_attrs["failure_kind"] == "cut off"
-    again = [t for t in trials if t.params == cut.params and t.number != cut.number]
-    assert [t.state for t in again] == [TrialState.COMPLETE]
-    study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
-    assert failed_trials(study) == 0
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    return optuna.load_study(study_name="o:random:none:seed0", storage=storage)
 
 
 def test_a_users_own_transient_error_after_a_storage_error_is_the_tasks_failure(
@@ -1492,43 +1499,18 @@ def test_a_storage_cut_is_queued_again_when_another_worker_took_it_for_lost_firs
     check for lost trials does while the trial still runs) and then loses the race to fail it,
     so it queues nothing. The first worker read the other's reason, took the trial for queued
     by the other, and the sampler's choice was dropped."""
-    from optuna.storages import RDBStorage
-
     from hyperlab.lab.admission import Claimed
     from hyperlab.lab.heartbeat import STALE_REASON
-    from hyperlab.lab.retrying import RetryWrites
     from hyperlab.lab.trial_kinds import failed_trials
 
-    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
-    outage = {"left": 0}
-    real_write, real_cut = RDBStorage.set_trial_intermediate_value, Claimed._storage_cut
-
-    def flaky(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
-        if outage["left"]:
-            outage["left"] -= 1
-            raise _wrapped_refusal()
-        return real_write(self, *args, **kwargs)
+    real_cut = Claimed._storage_cut
 
     def overtaken(self: Claimed, trial: optuna.Trial, exc: Exception) -> None:
         real_cut(self, trial, exc)  # then the other worker's check for lost trials writes
         trial.study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", STALE_REASON)
 
-    monkeypatch.setattr(RDBStorage, "set_trial_intermediate_value", flaky)
     monkeypatch.setattr(Claimed, "_storage_cut", overtaken)
-
-    def objective(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("x", -1, 1)
-        if trial.number == 1:
-            outage["left"] = RetryWrites.write_retries + 1  # past every repeat of this write
-        trial.report(x, 0)
-        return x**2
-
-    storage = f"sqlite:///{tmp_path}/s.db"
-    hyperlab.tune(
-        objective, "random", trials=3, storage=storage, runs_dir=tmp_path, name="o",
-        progress=False,
-    )  # fmt: skip
-    study = optuna.load_study(study_name="o:random:none:seed0", storage=storage)
+    study = _run_through_an_outage(monkeypatch, tmp_path)
     cut = study.trials[1]
     assert cut.state == TrialState.FAIL
     again = [t for t in study.trials if t.params == cut.params and t.number != cut.number]
