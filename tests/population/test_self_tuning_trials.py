@@ -360,6 +360,36 @@ def test_worker_processes_score_the_best_trial_as_it_trained(tmp_path: Path) -> 
     assert summary.test_score == by_hand
 
 
+def test_a_run_on_dask_scores_the_best_trial_as_it_trained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run scores its study loaded from the storage, without the sampler that ran it: its
+    tpe-hd trial got no score (its schedule skipped it)."""
+    import hyperlab.lab.cluster as cluster
+    from hyperlab.cli import main
+    from hyperlab.lab.rundir import load_studies
+    from hyperlab.lab.runner import run_job
+    from tests.lab.test_dask import _Client
+
+    def in_process(jobs: Any, client: Any, **_: Any) -> None:  # what the Dask tasks run
+        for job in jobs:
+            run_job(job, worker=1, owner=False, wait=False)
+
+    monkeypatch.setattr(cluster, "connect", lambda address: _Client())
+    monkeypatch.setattr(cluster, "run_on_dask", in_process)
+    args = ["tune", "--task", "wine-mlp", "--tuner", "tpe-hd", "--trials", "2", "--budget", "2"]
+    args += ["--name", "d", "--runs-dir", str(tmp_path), "--dask", "tcp://a:8786", "--no-progress"]
+    assert main(args) == 0
+    study = load_studies(tmp_path / "d")[0][0]
+    best = study.best_trial
+    task = TASKS.create("wine-mlp")
+    config = task.search_space(optuna.trial.FixedTrial(best.params))
+    seed = best.user_attrs["schedule"][0]["seed"]
+    by_hand = task.schedule_test_score([(config, 1)] * 2, seed, wrap_optimizer=hypergradient_twin)
+    assert study.user_attrs["test_score"]["value"] == by_hand
+    assert f"held-out test score: {by_hand:.6g}" in capsys.readouterr().out
+
+
 def test_a_pruned_trial_keeps_the_rate_its_model_had_learned_when_it_was_stopped() -> None:
     from hyperlab.lab.objective import TaskObjective
     from hyperlab.lab.results import study_records
