@@ -311,6 +311,24 @@ def test_the_report_draws_the_learned_rate_and_no_lineage(tmp_path: Path) -> Non
     assert "Lineage" not in page  # no copies: no tree
 
 
+def test_the_reports_call_the_trials_trials_not_members(tmp_path: Path) -> None:
+    """A population's wording (members, who trained a segment, who was copied) is kept for
+    pbt and pb2."""
+    import re
+
+    task = f"{Path(__file__)}:StartLinear"
+    hyperlab.compare(task, ["tpe", "tpe-hd"], seeds=1, trials=2, runs_dir=tmp_path, name="c")
+    pages = [(tmp_path / "c" / "report.html").read_text()]
+    hyperlab.tune(StartLinear, "tpe-hd", trials=2, runs_dir=tmp_path, name="r", progress=False)
+    pages.append((tmp_path / "r" / "report.html").read_text())
+    for page in pages:
+        assert re.search(r"The best trial, \d+: lr \(learned\) went from", page)
+        assert re.search(r"Schedule of the best trial \(\d+, final value", page)
+        assert re.search(r"trial \d+ \(best\)", page)  # the figure's trace
+        assert not re.search(r"best member|member \d|trained by|copied from", page)
+    assert "the seed whose best trial ended best" in pages[0]
+
+
 def test_a_trial_is_timed_from_its_start_to_its_end_though_it_holds_a_schedule() -> None:
     import datetime
 
