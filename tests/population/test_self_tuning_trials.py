@@ -488,6 +488,34 @@ def test_no_rate_is_read_from_groups_that_run_at_different_rates() -> None:
     assert all("learned" not in entry for entry in ev.extra["schedule"])  # (was their mean)
 
 
+def test_a_trial_keeps_the_extras_the_task_gives_as_a_tpe_trial_does() -> None:
+    task = TASKS.create("wine-mlp")
+    config = task.default_config()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    ev = sampler.evaluate_trial(task, config, 2, 0, None)
+    plain = task.evaluate(config, 2, seed=0).extra
+    assert set(plain) == {"val_accuracy", "val_accuracy_se"}
+    assert set(ev.extra) == {*plain, "schedule", "hypergradient"}  # (was the lab's two only)
+    assert 0.0 <= ev.extra["val_accuracy"] <= 1.0
+
+
+class WithExtra(OwnLinear):
+    """A task whose segments keep a number of their own, and one under a name the lab uses."""
+
+    name = "with-extra"
+
+    def _train_segment(self, *args: Any) -> Segment:
+        segment = super()._train_segment(*args)
+        return replace(segment, extra={"epoch_seen": segment.epoch, "schedule": "mine"})
+
+
+def test_a_trial_keeps_its_last_segments_extra_under_the_lab_s_own() -> None:
+    task = WithExtra()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    ev = sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, 3, 0, None)
+    assert ev.extra["epoch_seen"] == 3 and len(ev.extra["schedule"]) == 3
+
+
 class WrapsWhenBuilt(OwnLinear):
     """A task that passes its Adam through ``wrap_optimizer`` once, where it builds it (before
     the copy of the state), and trains the twin its state carries from then on."""
