@@ -427,6 +427,77 @@ def test_a_pruned_trial_keeps_the_rate_its_model_had_learned_when_it_was_stopped
     assert record["learned_lr"] == learned and record["param_lr"] == trial.params["lr"]
 
 
+MAYBE_WRAPPED = """
+import os
+
+from tests.population.test_selftuning import OwnLinear
+
+
+class MaybeWrapped(OwnLinear):
+    name = "maybe-wrapped"
+
+    def _train_segment(self, config, state, epochs, seed, wrap_optimizer):
+        if os.environ.get("HYPERLAB_TEST_NO_WRAP"):  # (the task changed since its run)
+            wrap_optimizer = None
+        return super()._train_segment(config, state, epochs, seed, wrap_optimizer)
+"""
+
+
+def test_hyperlab_replay_refuses_a_task_that_no_longer_wraps_its_optimizer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It retrained the self-tuning run's model with a plain optimizer, and said only that
+    the replay left the trial's path."""
+    from hyperlab.cli import main
+
+    (tmp_path / "maybe.py").write_text(MAYBE_WRAPPED)
+    task = f"{tmp_path / 'maybe.py'}:MaybeWrapped"
+    hyperlab.tune(task, "tpe-hd", trials=1, budget=3, runs_dir=tmp_path, name="m", **_KW)
+    monkeypatch.setenv("HYPERLAB_TEST_NO_WRAP", "1")
+    assert main(["replay", str(tmp_path / "m")]) == 2
+    out, err = capsys.readouterr()
+    assert "task 'maybe-wrapped', schedule entry 0, segment from epoch 0 to 1: task " \
+        "'maybe-wrapped' trained a fresh model without passing its optimizer through " \
+        "train_segment's wrap_optimizer, so the replayed model's optimizers cannot learn " \
+        "their rate" in err  # fmt: skip
+    assert "replaying" not in out
+
+
+class UnwrappedStart(StartLinear):
+    """``StartLinear`` (which counts its segments) passing no optimizer through the wrapper."""
+
+    name = "unwrapped-start"
+
+    def _train_segment(self, config: Any, state: Any, epochs: int, seed: int, wrap: Any) -> Any:
+        return super()._train_segment(config, state, epochs, seed, None)
+
+
+class NoRateStart(StartLinear):
+    """``StartLinear`` naming no learning rate."""
+
+    name = "no-rate-start"
+    learning_rate_param = None
+
+
+@pytest.mark.parametrize(
+    ("task", "said", "segments"),
+    [
+        (UnwrappedStart, r"schedule entry 0, segment from epoch 0 to 1: .* cannot learn", 1),
+        (NoRateStart, r"names no learning_rate_param, so a replay with hypergradient has no", 0),
+    ],
+)
+def test_a_replay_with_hypergradient_refuses_a_task_whose_rate_cannot_be_learned(
+    task: type[Task], said: str, segments: int
+) -> None:
+    """As tpe-hd refuses it: by name, before the replay trains on (or at all)."""
+    schedule = [{"start": e, "end": e + 1, "config": {"lr": 0.01, "scale": 1.0}} for e in range(3)]
+    task.segments = 0  # type: ignore[attr-defined]  # (counted on the class itself)
+    with pytest.raises(InputError, match=said):
+        replay(task(), schedule, seed=0, hypergradient=True)
+    assert task.segments == segments  # type: ignore[attr-defined]
+    assert len(replay(task(), schedule, seed=0)) == 3  # (without hypergradient: as it was)
+
+
 class PlainTestScore(OwnLinear):
     """A task that scores a configuration on its test split, but not a model that learned."""
 
