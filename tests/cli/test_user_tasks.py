@@ -320,6 +320,35 @@ def test_a_task_method_written_with_the_wrong_signature_is_refused_by_name(
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("run.json"))
 
 
+MIXIN_TASK = """
+from hyperlab.tasks import Evaluation, Task
+
+class Scoring:
+    def evaluate(self, config, budget, seed, on_epoch):
+        return Evaluation(value=config["x"] ** 2, budget=budget)
+
+class Quad(Scoring, Task):
+    name = "quad"
+
+    def search_space(self, trial):
+        return {"x": trial.suggest_float("x", -3.0, 3.0)}
+"""
+
+
+def test_a_public_evaluate_a_mixin_writes_is_named_as_one_the_class_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lab's own method, supplied by a mixin below Task, is told as the class's own."""
+    _write(tmp_path / "mixin.py", MIXIN_TASK)
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "--task", "mixin.py:Quad", "--trials", "2", "--runs-dir", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert "class Quad does not write def _evaluate(self, config, budget, seed, on_epoch); it " \
+        "writes evaluate, the lab's own method that checks what _evaluate returns: rename " \
+        "it" in err  # fmt: skip
+    assert "Traceback" not in err
+
+
 def test_a_segment_method_written_with_the_wrong_signature_is_refused_by_name() -> None:
     from hyperlab.errors import InputError
     from tests.population.quadratic import Quadratic

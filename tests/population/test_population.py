@@ -558,6 +558,8 @@ class _Broken(Quadratic):
             segment.learned = {"lr": "fast"}  # type: ignore[dict-item]
         if self.how == "std_err None":
             segment.std_err = None  # type: ignore[assignment]
+        if self.how == "extra list":
+            segment.extra = [0.9]  # type: ignore[assignment]
         if self.how == "in place" and args[1] is not None:  # the state it was given, changed
             args[1]["w"][:] = segment.state["w"]
             args[1]["epoch"] = segment.state["epoch"]
@@ -581,6 +583,7 @@ class _Broken(Quadratic):
         ("learned list", InputTypeError, r"its segment has learned \[0.1\], not a dict"),
         ("learned text", InputTypeError, r"its segment's learned 'lr' returned 'fast' of type"),
         ("std_err None", InputTypeError, r"its segment's std_err returned None of type"),
+        ("extra list", InputTypeError, r"its segment has extra \[0.9\], not a dict keyed by"),
     ],
 )
 def test_a_task_that_breaks_the_segment_contract_is_told_how(

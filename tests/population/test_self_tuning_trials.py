@@ -311,6 +311,24 @@ def test_the_report_draws_the_learned_rate_and_no_lineage(tmp_path: Path) -> Non
     assert "Lineage" not in page  # no copies: no tree
 
 
+def test_the_reports_call_the_trials_trials_not_members(tmp_path: Path) -> None:
+    """A population's wording (members, who trained a segment, who was copied) is kept for
+    pbt and pb2."""
+    import re
+
+    task = f"{Path(__file__)}:StartLinear"
+    hyperlab.compare(task, ["tpe", "tpe-hd"], seeds=1, trials=2, runs_dir=tmp_path, name="c")
+    pages = [(tmp_path / "c" / "report.html").read_text()]
+    hyperlab.tune(StartLinear, "tpe-hd", trials=2, runs_dir=tmp_path, name="r", progress=False)
+    pages.append((tmp_path / "r" / "report.html").read_text())
+    for page in pages:
+        assert re.search(r"The best trial, \d+: lr \(learned\) went from", page)
+        assert re.search(r"Schedule of the best trial \(\d+, final value", page)
+        assert re.search(r"trial \d+ \(best\)", page)  # the figure's trace
+        assert not re.search(r"best member|member \d|trained by|copied from", page)
+    assert "the seed whose best trial ended best" in pages[0]
+
+
 def test_a_trial_is_timed_from_its_start_to_its_end_though_it_holds_a_schedule() -> None:
     import datetime
 
@@ -360,6 +378,36 @@ def test_worker_processes_score_the_best_trial_as_it_trained(tmp_path: Path) -> 
     assert summary.test_score == by_hand
 
 
+def test_a_run_on_dask_scores_the_best_trial_as_it_trained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run scores its study loaded from the storage, without the sampler that ran it: its
+    tpe-hd trial got no score (its schedule skipped it)."""
+    import hyperlab.lab.cluster as cluster
+    from hyperlab.cli import main
+    from hyperlab.lab.rundir import load_studies
+    from hyperlab.lab.runner import run_job
+    from tests.lab.test_dask import _Client
+
+    def in_process(jobs: Any, client: Any, **_: Any) -> None:  # what the Dask tasks run
+        for job in jobs:
+            run_job(job, worker=1, owner=False, wait=False)
+
+    monkeypatch.setattr(cluster, "connect", lambda address: _Client())
+    monkeypatch.setattr(cluster, "run_on_dask", in_process)
+    args = ["tune", "--task", "wine-mlp", "--tuner", "tpe-hd", "--trials", "2", "--budget", "2"]
+    args += ["--name", "d", "--runs-dir", str(tmp_path), "--dask", "tcp://a:8786", "--no-progress"]
+    assert main(args) == 0
+    study = load_studies(tmp_path / "d")[0][0]
+    best = study.best_trial
+    task = TASKS.create("wine-mlp")
+    config = task.search_space(optuna.trial.FixedTrial(best.params))
+    seed = best.user_attrs["schedule"][0]["seed"]
+    by_hand = task.schedule_test_score([(config, 1)] * 2, seed, wrap_optimizer=hypergradient_twin)
+    assert study.user_attrs["test_score"]["value"] == by_hand
+    assert f"held-out test score: {by_hand:.6g}" in capsys.readouterr().out
+
+
 def test_a_pruned_trial_keeps_the_rate_its_model_had_learned_when_it_was_stopped() -> None:
     from hyperlab.lab.objective import TaskObjective
     from hyperlab.lab.results import study_records
@@ -377,6 +425,77 @@ def test_a_pruned_trial_keeps_the_rate_its_model_had_learned_when_it_was_stopped
     assert learned > 0 and learned != pytest.approx(trial.params["lr"], rel=1e-6)
     (record,) = study_records(study, "tpe-hd", "none", 0)
     assert record["learned_lr"] == learned and record["param_lr"] == trial.params["lr"]
+
+
+MAYBE_WRAPPED = """
+import os
+
+from tests.population.test_selftuning import OwnLinear
+
+
+class MaybeWrapped(OwnLinear):
+    name = "maybe-wrapped"
+
+    def _train_segment(self, config, state, epochs, seed, wrap_optimizer):
+        if os.environ.get("HYPERLAB_TEST_NO_WRAP"):  # (the task changed since its run)
+            wrap_optimizer = None
+        return super()._train_segment(config, state, epochs, seed, wrap_optimizer)
+"""
+
+
+def test_hyperlab_replay_refuses_a_task_that_no_longer_wraps_its_optimizer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It retrained the self-tuning run's model with a plain optimizer, and said only that
+    the replay left the trial's path."""
+    from hyperlab.cli import main
+
+    (tmp_path / "maybe.py").write_text(MAYBE_WRAPPED)
+    task = f"{tmp_path / 'maybe.py'}:MaybeWrapped"
+    hyperlab.tune(task, "tpe-hd", trials=1, budget=3, runs_dir=tmp_path, name="m", **_KW)
+    monkeypatch.setenv("HYPERLAB_TEST_NO_WRAP", "1")
+    assert main(["replay", str(tmp_path / "m")]) == 2
+    out, err = capsys.readouterr()
+    assert "task 'maybe-wrapped', schedule entry 0, segment from epoch 0 to 1: task " \
+        "'maybe-wrapped' trained a fresh model without passing its optimizer through " \
+        "train_segment's wrap_optimizer, so the replayed model's optimizers cannot learn " \
+        "their rate" in err  # fmt: skip
+    assert "replaying" not in out
+
+
+class UnwrappedStart(StartLinear):
+    """``StartLinear`` (which counts its segments) passing no optimizer through the wrapper."""
+
+    name = "unwrapped-start"
+
+    def _train_segment(self, config: Any, state: Any, epochs: int, seed: int, wrap: Any) -> Any:
+        return super()._train_segment(config, state, epochs, seed, None)
+
+
+class NoRateStart(StartLinear):
+    """``StartLinear`` naming no learning rate."""
+
+    name = "no-rate-start"
+    learning_rate_param = None
+
+
+@pytest.mark.parametrize(
+    ("task", "said", "segments"),
+    [
+        (UnwrappedStart, r"schedule entry 0, segment from epoch 0 to 1: .* cannot learn", 1),
+        (NoRateStart, r"names no learning_rate_param, so a replay with hypergradient has no", 0),
+    ],
+)
+def test_a_replay_with_hypergradient_refuses_a_task_whose_rate_cannot_be_learned(
+    task: type[Task], said: str, segments: int
+) -> None:
+    """As tpe-hd refuses it: by name, before the replay trains on (or at all)."""
+    schedule = [{"start": e, "end": e + 1, "config": {"lr": 0.01, "scale": 1.0}} for e in range(3)]
+    task.segments = 0  # type: ignore[attr-defined]  # (counted on the class itself)
+    with pytest.raises(InputError, match=said):
+        replay(task(), schedule, seed=0, hypergradient=True)
+    assert task.segments == segments  # type: ignore[attr-defined]
+    assert len(replay(task(), schedule, seed=0)) == 3  # (without hypergradient: as it was)
 
 
 class PlainTestScore(OwnLinear):
@@ -438,6 +557,34 @@ def test_no_rate_is_read_from_groups_that_run_at_different_rates() -> None:
     sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
     ev = sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, 2, 0, None)
     assert all("learned" not in entry for entry in ev.extra["schedule"])  # (was their mean)
+
+
+def test_a_trial_keeps_the_extras_the_task_gives_as_a_tpe_trial_does() -> None:
+    task = TASKS.create("wine-mlp")
+    config = task.default_config()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    ev = sampler.evaluate_trial(task, config, 2, 0, None)
+    plain = task.evaluate(config, 2, seed=0).extra
+    assert set(plain) == {"val_accuracy", "val_accuracy_se"}
+    assert set(ev.extra) == {*plain, "schedule", "hypergradient"}  # (was the lab's two only)
+    assert 0.0 <= ev.extra["val_accuracy"] <= 1.0
+
+
+class WithExtra(OwnLinear):
+    """A task whose segments keep a number of their own, and one under a name the lab uses."""
+
+    name = "with-extra"
+
+    def _train_segment(self, *args: Any) -> Segment:
+        segment = super()._train_segment(*args)
+        return replace(segment, extra={"epoch_seen": segment.epoch, "schedule": "mine"})
+
+
+def test_a_trial_keeps_its_last_segments_extra_under_the_lab_s_own() -> None:
+    task = WithExtra()
+    sampler = TUNERS.create("tpe-hd", seed=0, space=task.distributions(), task=task)
+    ev = sampler.evaluate_trial(task, {"lr": 0.01, "scale": 1.0}, 3, 0, None)
+    assert ev.extra["epoch_seen"] == 3 and len(ev.extra["schedule"]) == 3
 
 
 class WrapsWhenBuilt(OwnLinear):

@@ -212,7 +212,7 @@ def _run_dask(
     from hyperlab.lab import summarize
     from hyperlab.lab.cluster import dask_jobs, run_on_dask
     from hyperlab.lab.cut_off import fail_interrupted
-    from hyperlab.lab.held_out import record_test_score
+    from hyperlab.lab.held_out import own_scorer, record_test_score
     from hyperlab.lab.rundir import load_studies
     from hyperlab.lab.trial_kinds import INTERRUPT_REASON
     from hyperlab.registry import TASKS
@@ -233,7 +233,8 @@ def _run_dask(
                 fail_interrupted(cut, reason=INTERRUPT_REASON.format(signal="SIGINT"))
     study = load_studies(path)[0][0]
     job = jobs[0]
-    record_test_score(study, TASKS.create(job.task, **job.task_options), job)
+    task = TASKS.create(job.task, **job.task_options)
+    record_test_score(study, task, job, own_scorer(job, task))  # (tpe-hd scores its own)
     report = write_report(path)  # first: a study with no completed trial keeps its page
     summary = summarize(study, path)
     for line in summary.lines():

@@ -75,6 +75,26 @@ def record_test_score(
     study.set_user_attr("test_score", {"trial": best.number, "value": value, "metric": task.metric})
 
 
+def own_scorer(job: Any, task: Task) -> MemberScore:
+    """The scorer of ``job``'s tuner, for a caller that holds the study without the sampler
+    that ran its trials (a Dask run's, loaded from the storage): it makes the tuner anew, once
+    the best trial holds a ``schedule`` (a ``tpe-hd`` trial), and scores with the tuner's own
+    ``member_test_score``; a tuner without one gives no score, as :func:`record_test_score`
+    gives none without a ``member_score``."""
+
+    def score(study: optuna.Study, known: Task, trial: FrozenTrial) -> Any:
+        from hyperlab.lab.objective import planned
+        from hyperlab.lab.plugins import make_tuner
+
+        tuner = make_tuner(
+            job.tuner, job.tuner_options, seed=job.seed, task=planned(known), study_seed=job.seed
+        )
+        own = getattr(tuner, "member_test_score", None)
+        return None if own is None else own(study, known, trial)
+
+    return score
+
+
 def _score(
     study: optuna.Study,
     task: Task,

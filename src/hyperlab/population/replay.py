@@ -11,7 +11,13 @@ import optuna
 from hyperlab.errors import HyperlabError, InputError, InputTypeError, TrialFailure
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.segments import divergence, placed_in_task
-from hyperlab.population.selftuning import RecordingWrapper, hypergradient_twin, with_learned_rate
+from hyperlab.population.selftuning import (
+    RecordingWrapper,
+    check_wrapped,
+    hypergradient_twin,
+    learning_rate_of,
+    with_learned_rate,
+)
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import Segment, Task, check_segment
 
@@ -56,6 +62,13 @@ def replay(
             (:func:`~hyperlab.tasks.base.check_segment`); the message names the schedule
             entry, its member and its epochs (``task 'x', schedule entry 1 (member 3), segment
             from epoch 2 to 4: its segment ...``).
+        InputError: With ``hypergradient``, a task whose rate cannot be learned, as the
+            self-tuning tuners refuse it: one that names no ``learning_rate_param`` of its
+            space, before anything trains
+            (:func:`~hyperlab.population.selftuning.learning_rate_of`), or one whose first
+            segment, a fresh model, passed no optimizer through ``wrap_optimizer``, before
+            the next trains (:func:`~hyperlab.population.selftuning.check_wrapped`,
+            ``TaskContractError``).
         TrialFailure: A segment's training diverged: its task raised ``TrialFailure``, or a
             score, its ``std_err`` or a fold value is NaN or infinite. The replay has no
             result; the message names the place as above and the first epoch whose score is
@@ -64,6 +77,8 @@ def replay(
             segment's curves.
     """
     task = _as_task(task)
+    if hypergradient:
+        learning_rate_of(task, "a replay with hypergradient")
     state: Any = None
     out = []
     start = 0
@@ -78,6 +93,8 @@ def replay(
                         config, state, epochs, seed=trainer, wrap_optimizer=wrap
                     )
                 check_segment(task.name, segment, epochs, start=start)
+                if wrap is not None and state is None:
+                    check_wrapped(wrap, task.name, "the replayed model's optimizers", _INSTEAD)
                 diverged = divergence(segment, start)
                 if diverged is not None:
                     raise TrialFailure(diverged, segment.curves)
@@ -86,6 +103,10 @@ def replay(
         out.append(with_learned_rate(task, segment, wrap))
         state, start = segment.state, start + epochs
     return out
+
+
+#: What else to do about a task that wraps no optimizer in a replay with hypergradient.
+_INSTEAD = "replay with the task that trained the run (its models learned their rate)"
 
 
 def _place(i: int, entry: Mapping[str, Any], start: int, epochs: int) -> str:

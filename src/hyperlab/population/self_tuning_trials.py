@@ -109,7 +109,8 @@ class SelfTuningTrials(BaseSampler):
         """Train ``config``'s model ``budget`` epochs (``None``: the task's maximum) through
         ``task.train_segment``, its optimizers swapped for their hypergradient twins; call
         ``on_epoch`` after each epoch (it may prune) and return the evaluation, whose
-        ``extra`` holds the per-epoch ``schedule`` and the ``hypergradient`` mark.
+        ``extra`` holds the task's own (the last segment's ``extra``: a ``val_accuracy``,
+        say), the per-epoch ``schedule`` and the ``hypergradient`` mark.
 
         Raises:
             InputError: ``budget`` is out of range.
@@ -204,7 +205,7 @@ def _train(
         curves=curves,
         fold_values=[float(v) for v in segment.fold_values],
         wall_time=seconds or time.perf_counter() - began,  # (a task may not time segments)
-        extra={"schedule": schedule, HYPERGRADIENT_ATTR: True},
+        extra={**segment.extra, "schedule": schedule, HYPERGRADIENT_ATTR: True},
     )
 
 

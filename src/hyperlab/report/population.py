@@ -142,6 +142,9 @@ class PopulationRecords:
         branches: The lineage tree, roots and copies in the order they happened.
         sentence: What the best member's schedule did, in one plain sentence.
         notes: The population's screen and its members' failed segments, one line each.
+        unit: What the report calls a member: ``"member"`` (a population's), or
+            ``"trial"`` for the trials of ``tpe-hd`` and ``random-hd`` (each one model that
+            learned its rate, no population: :func:`one_model_trials`).
     """
 
     tuner: str
@@ -152,6 +155,7 @@ class PopulationRecords:
     branches: list[Branch]
     sentence: str
     notes: list[str] = field(default_factory=list)
+    unit: str = "member"
 
     @property
     def best_member(self) -> MemberSchedule:
@@ -172,8 +176,10 @@ def population_records(study: optuna.Study) -> PopulationRecords | None:
     summary = study.user_attrs.get("population") or {}
     members = sorted((_member(t) for t in trials), key=lambda m: m.member)
     explored = summary.get("explored")
-    if explored is None and all(t.user_attrs.get("hypergradient") is True for t in trials):
+    one_model = one_model_trials(trials)
+    if explored is None and one_model:
         explored = []  # self-tuning trials without a population (tpe-hd): only the rate moves
+    unit = "trial" if one_model else "member"
     params = _params(trials, explored)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     best = (max if maximize else min)(members, key=lambda m: m.value)
@@ -185,8 +191,17 @@ def population_records(study: optuna.Study) -> PopulationRecords | None:
         members=members,
         best=best.member,
         branches=lineage_tree(members),
-        sentence=schedule_sentence(best, params),
+        sentence=schedule_sentence(best, params, unit),
         notes=population_notes(study),
+        unit=unit,
+    )
+
+
+def one_model_trials(trials: list[FrozenTrial]) -> bool:
+    """Whether ``trials`` are self-tuning trials without a population (``tpe-hd``,
+    ``random-hd``): each marked ``hypergradient``, none a population's ``member``."""
+    return all(
+        t.user_attrs.get("hypergradient") is True and "member" not in t.user_attrs for t in trials
     )
 
 
@@ -276,8 +291,11 @@ def lineage_tree(members: list[MemberSchedule]) -> list[Branch]:
     return branches
 
 
-def schedule_sentence(member: MemberSchedule, params: list[ScheduledParam]) -> str:
-    """What ``member``'s schedule did, e.g. ``lr went from 0.003 to 0.0008 over 12 epochs``."""
+def schedule_sentence(
+    member: MemberSchedule, params: list[ScheduledParam], unit: str = "member"
+) -> str:
+    """What ``member``'s schedule did, e.g. ``lr went from 0.003 to 0.0008 over 12 epochs``;
+    ``unit`` names it (``"member"``, or ``"trial"`` for a ``tpe-hd`` trial)."""
     epochs = member.segments[-1].end if member.segments else 0
     changed, kept = [], []
     for p in params:
@@ -295,7 +313,7 @@ def schedule_sentence(member: MemberSchedule, params: list[ScheduledParam]) -> s
             changed.append(f"{p.name} went from {_number(values[0])} to {_number(values[-1])}")
     copies = [s for s in member.segments if s.copied_from is not None]
     what = ", ".join(changed) or "no explored hyperparameter changed"
-    sentence = f"The best member, {member.member}: {what} over {epochs} epochs"
+    sentence = f"The best {unit}, {member.member}: {what} over {epochs} epochs"
     if kept:
         sentence += "; " + ", ".join(kept)
     if copies:  # the member that copied is the one that trained on from the copy

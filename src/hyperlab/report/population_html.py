@@ -21,13 +21,21 @@ _DASHES = ("solid", "dash", "dot", "dashdot")
 
 
 def population_section(rec: PopulationRecords) -> str:
-    """The section's HTML: the sentence, one figure per mutable hyperparameter, the tree (left
-    out where no member copied another or restarted: self-tuning trials of ``tpe-hd``)."""
+    """The section's HTML: the sentence, one figure per mutable hyperparameter, the best
+    member's schedule, the tree (left out where no member copied another or restarted:
+    self-tuning trials of ``tpe-hd``, which are called trials, not members, and whose schedule
+    has no column of who trained or was copied)."""
     figures = "".join(figure_html(schedule_figure(rec, p)) for p in rec.params)
     best = rec.best_member
+    population = rec.unit == "member"
     rows = "".join(
-        f"<tr><td>{s.start}–{s.end}</td><td>{s.trained_by}</td>"
-        f"<td>{'—' if s.copied_from is None else s.copied_from}</td><td class='t long'>"
+        f"<tr><td>{s.start}–{s.end}</td>"
+        + (
+            f"<td>{s.trained_by}</td><td>{'—' if s.copied_from is None else s.copied_from}</td>"
+            if population
+            else ""
+        )
+        + "<td class='t long'>"
         + html.escape(
             ", ".join(
                 [f"{k}={fmt(v)}" for k, v in s.config.items()]
@@ -37,9 +45,10 @@ def population_section(rec: PopulationRecords) -> str:
         + "</td></tr>"
         for s in best.segments
     )
+    who = "<th>trained by</th><th>copied from</th>" if population else ""
     schedule = (
-        f"<p>Schedule of the best member ({best.member}, final value {fmt(best.value, 6)}):</p>"
-        "<table><thead><tr><th>epochs</th><th>trained by</th><th>copied from</th>"
+        f"<p>Schedule of the best {rec.unit} ({best.member}, final value "
+        f"{fmt(best.value, 6)}):</p><table><thead><tr><th>epochs</th>{who}"
         f"<th class='t'>hyperparameters</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     notes = "".join(f"<p class='note'>{html.escape(n[:1].upper() + n[1:])}</p>" for n in rec.notes)
@@ -55,8 +64,9 @@ def population_section(rec: PopulationRecords) -> str:
 
 def schedule_figure(rec: PopulationRecords, param: ScheduledParam) -> Any:
     """``param`` against epochs: a step line per member (the path of the model it ends with)
-    in the member's own colour (and dash, past ten members), named on hover, the best member
-    drawn thick and last (on top), a log axis for a log-scaled parameter."""
+    in the member's own colour (and dash, past ten members), named on hover (``member 3``, or
+    ``trial 3``: ``rec.unit``), the best member drawn thick and last (on top), a log axis for a
+    log-scaled parameter."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -65,7 +75,7 @@ def schedule_figure(rec: PopulationRecords, param: ScheduledParam) -> Any:
         if not m.segments or all(v is None for v in values):
             continue
         best = m.member == rec.best
-        name = f"member {m.member}" + (" (best)" if best else "")
+        name = f"{rec.unit} {m.member}" + (" (best)" if best else "")
         fig.add_trace(
             go.Scatter(
                 x=[s.start for s in m.segments] + [m.segments[-1].end],

@@ -378,8 +378,12 @@ def _check_curves(curves: Any, epochs: int, where: str) -> None:
 
 def _check_extras(segment: Segment, where: str) -> None:
     """Refuse a segment's ``learned``, ``std_err`` or ``fold_values`` that is not numbers
-    (stored with the trials only at the population's end, which they would stop), and a
-    negative finite ``std_err`` (as :func:`check_evaluation`)."""
+    (stored with the trials only at the population's end, which they would stop), a negative
+    finite ``std_err`` (as :func:`check_evaluation`), and an ``extra`` that is not a dict keyed
+    by text (its keys name a trial's attributes)."""
+    extra = segment.extra
+    if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+        raise InputTypeError(f"{where} has extra {_short(extra)}, not a dict keyed by text")
     learned = segment.learned
     if not isinstance(learned, dict):
         raise InputTypeError(
@@ -427,6 +431,10 @@ class Segment:
         learned: Hyperparameters the training set itself (a hypergradient-learned rate: its
             value at the segment's end, the mean over folds); empty when it set none.
         wall_time: Seconds spent.
+        extra: Anything else worth keeping about the model at the segment's end, as
+            :class:`Evaluation`'s ``extra`` (e.g. the validation accuracy), a dict keyed by
+            text, JSON-serializable; a ``tpe-hd`` or ``random-hd`` trial keeps its last
+            segment's, as a ``tpe`` trial keeps its evaluation's.
     """
 
     state: Any
@@ -437,6 +445,7 @@ class Segment:
     fold_values: list[float] = field(default_factory=list)
     learned: dict[str, float] = field(default_factory=dict)
     wall_time: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def value(self) -> float:

@@ -65,17 +65,29 @@ def check_signatures(task: Any, base: type) -> None:
 def missing_methods(name: str, cls: type) -> str:
     """Why the task class ``cls`` (named ``name`` in the run) cannot be made: the abstract
     methods it leaves, each with the signature to write, and a public method of the lab's it
-    wrote instead, where it did."""
+    wrote instead, where it did (in the class itself, or in a mixin or base class of its own:
+    :func:`_written`)."""
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     wanted = [f"def {METHODS[m][2]}" if m in METHODS else m for m in missing]
     text = f"task {name!r}: class {cls.__name__} does not write {', '.join(wanted)}"
-    wrote = [p for p, own in _PUBLIC.items() if own in missing and p in vars(cls)]
+    wrote = [p for p, own in _PUBLIC.items() if own in missing and _written(cls, p)]
     if wrote:
         text += (
             f"; it writes {', '.join(wrote)}, the lab's own method that checks what "
             f"{', '.join(_PUBLIC[p] for p in wrote)} returns: rename it"
         )
     return text
+
+
+def _written(cls: type, method: str) -> bool:
+    """Whether ``method`` is written by ``cls`` or a class it derives from below hyperlab's
+    :class:`~hyperlab.tasks.Task` (a mixin, a base class of one's own): the classes of its
+    method resolution order up to, not including, ``Task``."""
+    from hyperlab.tasks.base import Task
+
+    order = cls.__mro__
+    own = order[: order.index(Task)] if Task in order else order[:-1]  # (not object)
+    return any(method in vars(klass) for klass in own)
 
 
 def _with_self(signature: inspect.Signature) -> str:

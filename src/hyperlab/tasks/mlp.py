@@ -283,10 +283,7 @@ class SklearnMLPTask(Task):
             curves=curves,
             fold_values=[float(v) for v in fold_losses],
             wall_time=time.perf_counter() - start,
-            extra={
-                "val_accuracy": float(np.mean(fold_accs)),
-                "val_accuracy_se": standard_error(fold_accs),
-            },
+            extra=_accuracy(fold_accs),
         )
 
     def _train_segment(
@@ -320,7 +317,7 @@ class SklearnMLPTask(Task):
                 run.load(fold, config, state["applied"])
             torch.set_rng_state(state["rng"])
             epoch0 = int(state["epoch"])
-        curves, fold_losses, _ = _lockstep(runs, epochs, epoch0, None)
+        curves, fold_losses, fold_accs = _lockstep(runs, epochs, epoch0, None)
         learned = {}
         if wrap_optimizer is not None:
             learned["lr"] = float(np.mean([run.opt.param_groups[0]["lr"] for run in runs]))
@@ -339,6 +336,7 @@ class SklearnMLPTask(Task):
             fold_values=[float(v) for v in fold_losses],
             learned=learned,
             wall_time=time.perf_counter() - start,
+            extra=_accuracy(fold_accs),
         )
 
     def test_score(self, config: dict[str, Any], budget: int | None = None, seed: int = 0) -> float:
@@ -398,6 +396,15 @@ class SklearnMLPTask(Task):
         out = super().describe()
         out.update(dataset=self.dataset, n_folds=self.n_folds, test_fraction=self.test_fraction)
         return out
+
+
+def _accuracy(fold_accs: list[float]) -> dict[str, float]:
+    """The validation accuracy over the folds, with its standard error (an evaluation's and a
+    segment's ``extra``)."""
+    return {
+        "val_accuracy": float(np.mean(fold_accs)),
+        "val_accuracy_se": standard_error(fold_accs),
+    }
 
 
 def _lockstep(
