@@ -22,8 +22,9 @@ and the time its tuner spent suggesting. :func:`leaderboard` turns the runs into
   verdict), and the page's tests are one family under Holm's correction
   (:func:`~hyperlab.lab.leaderboard_rows.holm_tests`: a better or worse stays only where the
   adjusted p, ``p_holm``, is below 0.05); per problem its regrets at the last checkpoint are
-  compared likewise, each test on its own, uncorrected (a seed where either run is shorter
-  than that leaves the pair out). Why: ``docs/decisions/leaderboard-verdicts.md``;
+  compared likewise (a seed where either run is shorter than that leaves the pair out), each
+  problem's tests one family under the same correction (``problem_tests``: in the result
+  files, printed in no table). Why: ``docs/decisions/leaderboard-verdicts.md``;
 - **cost** per tuner: mean wall time of a run and mean seconds per suggestion (the suggesting
   time of the runs that recorded one over those runs' trials).
 
