@@ -77,7 +77,16 @@ from typing import Any
 import optuna
 
 import hyperlab
-from hyperlab.lab.leaderboard import CHECKPOINTS, Leaderboard, PanelRun, leaderboard, markdown
+from hyperlab.lab.leaderboard import (
+    CHECKPOINTS,
+    FIDELITY_REFERENCE,
+    REFERENCE,
+    Leaderboard,
+    PanelRun,
+    default_reference,
+    leaderboard,
+    markdown,
+)
 from hyperlab.lab.panel import append_run, load_runs, run_study, study_curve, trials_to_spend
 from hyperlab.lab.panel_cache import MADE_WITH, Fingerprint, Key, made_with, reusable
 from hyperlab.lab.provenance import write_result
@@ -87,11 +96,10 @@ from hyperlab.tasks import Task, suites
 HERE = Path(__file__).parent
 OUT = HERE / "results" / "leaderboard.json"
 PEERS = ["nevergrad", "hyperopt-tpe", "syne-bore", "syne-rea", "smac-rf"]
-#: The reference named in advance: Optuna's TPE, the kind of sampler Optuna uses when none is
-#: chosen, with hyperlab's settings (multivariate, grouped; in the multi-fidelity panel with
-#: Optuna's median pruner, ``FIDELITY_REFERENCE``).
-REFERENCE = "tpe"
-FIDELITY_REFERENCE = "tpe+median"
+#: The reference named in advance (the library's default, imported above): Optuna's TPE, the
+#: kind of sampler Optuna uses when none is chosen, with hyperlab's settings (multivariate,
+#: grouped), ``REFERENCE``; in the multi-fidelity panel with Optuna's median pruner,
+#: ``FIDELITY_REFERENCE``.
 PANEL = ["random", "tpe", "cmaes", "gp", "neural", *PEERS]
 QUICK = ["random", "tpe", "nevergrad", "hyperopt-tpe", "syne-rea"]
 SYNTHETIC = ["branin", "hartmann6", "rosenbrock-4d"]
@@ -104,13 +112,18 @@ def tuner_options(tuner: str, trials: int) -> dict[str, Any]:
 
 
 def reference_of(asked: str | None, panel: list[str], default: str) -> str:
-    """The reference: the one asked for (it must be in the panel), else ``default`` where the
-    panel holds it, else the panel's first tuner (arm)."""
+    """The reference: the one asked for, else ``default``; either must be in the panel (a
+    panel without the default is refused, never tested against whichever tuner comes first)."""
     if asked is not None:
         if asked not in panel:
             raise SystemExit(f"--reference {asked!r} is not in the panel: {', '.join(panel)}")
         return asked
-    return default if default in panel else panel[0]
+    if default not in panel:
+        raise SystemExit(
+            f"the panel holds no {default!r}, the default reference: name the tuner every "
+            f"other is tested against with --reference NAME, one of: {', '.join(panel)}"
+        )
+    return default
 
 
 def problem_set(name: str) -> list[str]:
@@ -524,10 +537,10 @@ def stored_run(r: dict[str, Any]) -> PanelRun:
 
 def markdown_of(path: Path, reference: str | None = None) -> str:
     """The README table of a saved result, its statistics computed again from the file's runs
-    by today's rules: the reference named (``reference``, else the panel's default), the
-    page's tests under Holm's correction. A multi-fidelity file keeps each run's improvements,
-    not its trials, so its cost columns are the file's own. A file with no runs gets its stored
-    table as it was computed."""
+    by today's rules: the reference named (``reference``, else the panel's default, which it
+    must hold), the page's tests under Holm's correction. A multi-fidelity file keeps each
+    run's improvements, not its trials, so its cost columns are the file's own. A file with no
+    runs gets its stored table as it was computed."""
     data = json.loads(path.read_text())
     stored = data["leaderboard"]
     if not data.get("runs"):
@@ -539,8 +552,7 @@ def markdown_of(path: Path, reference: str | None = None) -> str:
     ran = list(dict.fromkeys(r.tuner for r in runs))
     named = settings.get("tuners") or settings.get("arms") or []
     panel = [t for t in named if t in ran] + [t for t in ran if t not in named]
-    default = REFERENCE if unit == "trials" else FIDELITY_REFERENCE
-    ref = reference_of(reference, panel, default)
+    ref = reference_of(reference, panel, default_reference(unit))
     board = leaderboard(runs, stored["checkpoints"], reference=ref, unit=unit).to_dict()
     if unit != "trials":
         board["cost"], board["problem_cost"] = stored["cost"], stored["problem_cost"]
@@ -560,7 +572,7 @@ def main() -> None:
         "--reference",
         default=None,
         help=f"the tuner tested against (default {REFERENCE}; "
-        f"--fidelity: {FIDELITY_REFERENCE}; where the panel lacks it, its first)",
+        f"--fidelity: {FIDELITY_REFERENCE}; a panel without it needs --reference)",
     )
     parser.add_argument("--peers", default=None, help="--fidelity: the peer arms, named as such")
     parser.add_argument("--seeds", type=int, default=3)

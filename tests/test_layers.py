@@ -42,7 +42,9 @@ ALLOWED = {
     "population": CORE | {"tasks", "hypergrad"},
     "api": CORE | {"lab", "report", "tasks"},
     "cli": CORE | LEAVES | PLUGINS | {"population", "lab", "report", "experiments", "api"},
-    "__init__": set(),
+    # the lazy top-level names (``hyperlab.tune``, ``hyperlab.Task``, ...): loaded on first use,
+    # imported for type checkers only
+    "__init__": {"api", "lab", "tasks"},
     "__main__": {"cli"},  # ``python -m hyperlab``: the command line, nothing else
 }
 OUTSIDE = ("benchmarks", "scripts", "tests")

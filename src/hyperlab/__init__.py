@@ -12,7 +12,16 @@ Heavy modules load on first use, so ``import hyperlab`` stays light.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers; never imported at run time
+    from hyperlab import registry as registry
+    from hyperlab.api import compare as compare
+    from hyperlab.api import tune as tune
+    from hyperlab.lab.plugins import StartupOnlyWarning as StartupOnlyWarning
+    from hyperlab.lab.summary import TuneSummary as TuneSummary
+    from hyperlab.tasks.base import Evaluation as Evaluation
+    from hyperlab.tasks.base import Task as Task
 
 __version__ = "0.1.0"
 
@@ -37,7 +46,8 @@ _LAZY = {
     "Evaluation": ("hyperlab.tasks.base", "Evaluation"),
 }
 #: Subpackages reached as attributes; ``hyperlab.diagnose`` is a package that calls like its
-#: function, so every access (before or after ``import hyperlab.diagnose``) gives one object.
+#: function, so every access (before or after ``import hyperlab.diagnose``) gives one object
+#: (type checkers see it through ``__getattr__``, as ``Any``: a module type does not call).
 _SUBMODULES = ("diagnose", "registry")
 
 

@@ -73,13 +73,27 @@ def test_markdown_of_a_multi_fidelity_result_keeps_its_trials_column(tmp_path: P
     assert "| `meta+asha` | 1.00 [" in table and table.count("| 358 |") == 2
 
 
-def test_the_reference_is_the_one_named_else_optunas_default_else_the_first() -> None:
+def test_the_reference_is_the_one_named_else_optunas_default_else_refused() -> None:
+    """A panel without the default is refused naming its tuners (it was tested against its
+    first tuner, whichever the command happened to list first)."""
     bench = _bench()
     assert bench.reference_of(None, ["random", "tpe"], bench.REFERENCE) == "tpe"
-    assert bench.reference_of(None, ["random", "cmaes"], bench.REFERENCE) == "random"
     assert bench.reference_of("cmaes", ["random", "cmaes"], bench.REFERENCE) == "cmaes"
+    with pytest.raises(SystemExit, match=r"no 'tpe'.*--reference NAME, one of: random, cmaes"):
+        bench.reference_of(None, ["random", "cmaes"], bench.REFERENCE)
+    assert (bench.REFERENCE, bench.FIDELITY_REFERENCE) == ("tpe", "tpe+median")
     with pytest.raises(SystemExit, match="--reference 'gp' is not in the panel: random, cmaes"):
         bench.reference_of("gp", ["random", "cmaes"], bench.REFERENCE)
+
+
+def test_markdown_of_a_result_without_the_default_reference_is_refused(tmp_path: Path) -> None:
+    runs = _runs({"good": 0.1, "peer": 0.5})
+    board = leaderboard(runs, reference="peer").to_dict()
+    rows = [{**r.__dict__, "best": list(r.best)} for r in runs]
+    path = _write(tmp_path / "board.json", {"tuners": ["peer", "good"]}, board, rows)
+    with pytest.raises(SystemExit, match="--reference NAME, one of: peer, good"):
+        _bench().markdown_of(path)
+    assert "vs `good`" in _bench().markdown_of(path, "good")
 
 
 @pytest.mark.parametrize("fidelity", [False, True])
@@ -113,4 +127,22 @@ def test_peers_without_fidelity_is_refused_not_ignored(monkeypatch: pytest.Monke
     argv = ["leaderboard.py", "--tasks", "branin", "--tuners", "tpe,nevergrad"]
     monkeypatch.setattr("sys.argv", [*argv, "--peers", "nevergrad"])
     with pytest.raises(SystemExit, match="--peers labels the peer arms of --fidelity"):
+        bench.main()
+
+
+@pytest.mark.parametrize("fidelity", [False, True])
+def test_a_panel_without_the_default_reference_is_refused_before_any_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fidelity: bool
+) -> None:
+    bench = _bench()
+
+    def no_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the panel ran with no reference")
+
+    monkeypatch.setattr(bench, "run_panel", no_run)
+    monkeypatch.setattr(bench, "run_fidelity_panel", no_run)
+    panel = ["--arms", "tpe+asha,random+asha"] if fidelity else ["--tuners", "cmaes,random"]
+    argv = ["leaderboard.py", *(["--fidelity"] if fidelity else []), *panel]
+    monkeypatch.setattr("sys.argv", [*argv, "--tasks", "branin", "--out", str(tmp_path / "b.json")])
+    with pytest.raises(SystemExit, match=r"holds no 'tpe(\+median)?', the default reference"):
         bench.main()

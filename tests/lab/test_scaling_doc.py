@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 from pathlib import Path
 
 import pytest
 
+from hyperlab.errors import InputError
+from hyperlab.lab.repair import recover
 from hyperlab.testing.postgres import TemporaryPostgres
-from tests.docblocks import blocks, check_not_run, joined, run_bash, run_lines, shrink_all
+from tests.docblocks import blocks, check_not_run, joined, lines, run_bash, run_lines, shrink_all
 
 PAGE = "docs/scaling.md"
 _counter = itertools.count()
@@ -38,7 +41,9 @@ INPUTS = {
 #: The block of "Damaged storage files" recovers a journal or SQLite run (a database server is
 #: repaired with its own tools, and ``recover`` refuses one), so it runs on a journal run of its
 #: name, made first by this command.
-JOURNAL_RUN = "hyperlab tune --task branin --tuner random --trials 2 --name big"
+JOURNAL_RUN = "hyperlab tune --task branin --tuner random --trials 2 --name local"
+#: The page's database, as its blocks name it.
+PAGE_DATABASE = "postgresql://hpo@db.example.org/hpo"
 
 #: Blocks (by their first text) no test runs, and why.
 NOT_RUN = {
@@ -89,4 +94,26 @@ def test_the_scaling_page_runs(
 def test_the_recover_line_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (block,) = [b for b in blocks(PAGE) if b.code.startswith("hyperlab recover")]
-    assert run_lines(f"{JOURNAL_RUN}\n{block.code}", monkeypatch)[-1] == "hyperlab recover runs/big"
+    assert (
+        run_lines(f"{JOURNAL_RUN}\n{block.code}", monkeypatch)[-1] == "hyperlab recover runs/local"
+    )
+
+
+def test_the_recover_line_names_no_run_the_page_keeps_in_a_database() -> None:
+    """It named ``runs/big``, the page's PostgreSQL run, which ``recover`` refuses."""
+    (block,) = [b for b in blocks(PAGE) if b.code.startswith("hyperlab recover")]
+    target = shlex.split(lines(block.code)[0])[2]
+    in_database = {
+        f"runs/{words[words.index('--name') + 1]}"
+        for b in blocks(PAGE)
+        for line in lines(b.code)
+        if PAGE_DATABASE in line and "--name" in (words := shlex.split(line))
+    }
+    assert "runs/big" in in_database and target not in in_database
+
+
+def test_the_page_quotes_what_recover_says_of_a_database_run() -> None:
+    with pytest.raises(InputError) as refused:
+        recover(PAGE_DATABASE)
+    text = " ".join(Path(PAGE).read_text().split())
+    assert f"`hyperlab recover runs/big` is refused, exit status 2, with `{refused.value}`" in text

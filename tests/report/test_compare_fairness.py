@@ -115,7 +115,7 @@ def _records(*methods: MethodSummary) -> CompareRecords:
     return CompareRecords(
         name="c", task="a-task", optimum=None, trials=2, methods=list(methods), comparisons=[],
         reference="", pruned=[], best_curves=[], stopped=[],
-        spec={"tuners": [m.label for m in methods], "pruners": ["tuner"], "seeds": [0]},
+        spec={"tuners": [m.label for m in methods], "pruners": ["tuner"], "seeds": [0], "trials": 2},
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
+import pytest
 
 from hyperlab.report.html import render_study
 from hyperlab.report.records import study_report_records
@@ -216,3 +217,20 @@ def test_a_warning_about_a_trials_curves_is_shown_beside_its_diagnosis() -> None
     assert all("as errors do" in t.diagnosis["warnings"][0] for t in rec.top if t.diagnosis)
     diagnosis = _sections(render_study(rec))["Diagnosis of the best trials"]
     assert diagnosis.count("warning: train_metric 0.") == 3
+
+
+def test_a_tune_runs_page_says_how_the_run_was_set_up(tmp_path: Any) -> None:
+    """The comparison report's setup paragraph, for one study: a tune run's page named its task
+    and direction only, never the tuner, pruner, seed, trials or the options it was given."""
+    import hyperlab
+
+    with pytest.warns(hyperlab.StartupOnlyWarning):  # (6 trials: tpe's start-up design only)
+        hyperlab.tune(
+            "lcbench-3945", "tpe", trials=6, seed=4, pruner="median", runs_dir=tmp_path,
+            name="t", tuner_options={"constant_liar": False}, progress=False,
+        )  # fmt: skip
+    summary = _sections((tmp_path / "t" / "report.html").read_text())["Summary"]
+    assert (
+        "Task <code>lcbench-3945</code>; tuner tpe; pruner median; seed 4; 6 trials; budget: the "
+        "task's maximum. Options: tpe: constant_liar=False. Lower is better. Versions: python "
+    ) in summary

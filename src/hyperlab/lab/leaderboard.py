@@ -14,14 +14,17 @@ and the time its tuner spent suggesting. :func:`leaderboard` turns the runs into
   bootstrap interval; the same at every checkpoint in ``rank_curve`` (a run shorter than a
   checkpoint ranks last there);
 - **tests** against the reference, a tuner named in advance (never picked from the results:
-  a reference picked as the best-ranked of a group biases the tests against it): every other
+  a reference picked as the best-ranked of a group biases the tests against it; unnamed, it is
+  :data:`REFERENCE` on the trials axis and :data:`FIDELITY_REFERENCE` on a cost axis, and runs
+  that lack it are refused, naming their tuners): every other
   tuner's ranks are compared with its ranks over the same (problem, seed) pairs by
   :func:`hyperlab.lab.stats.paired_comparison` (mean difference, Wilcoxon signed-rank p-value,
   verdict), and the page's tests are one family under Holm's correction
   (:func:`~hyperlab.lab.leaderboard_rows.holm_tests`: a better or worse stays only where the
   adjusted p, ``p_holm``, is below 0.05); per problem its regrets at the last checkpoint are
-  compared likewise, each test on its own, uncorrected (a seed where either run is shorter
-  than that leaves the pair out). Why: ``docs/decisions/leaderboard-verdicts.md``;
+  compared likewise (a seed where either run is shorter than that leaves the pair out), each
+  problem's tests one family under the same correction (``problem_tests``: in the result
+  files, printed in no table). Why: ``docs/decisions/leaderboard-verdicts.md``;
 - **cost** per tuner: mean wall time of a run and mean seconds per suggestion (the suggesting
   time of the runs that recorded one over those runs' trials).
 
@@ -69,6 +72,19 @@ from hyperlab.lab.leaderboard_runs import CHECKPOINTS as CHECKPOINTS
 from hyperlab.lab.leaderboard_runs import PanelRun as PanelRun
 from hyperlab.lab.leaderboard_runs import checkpoints_read, index_runs, problem_optima
 
+#: The reference when none is named, on the trials axis (full training): Optuna's kind of
+#: default sampler, TPE, as hyperlab sets it (``docs/decisions/leaderboard-verdicts.md``).
+REFERENCE = "tpe"
+#: The reference when none is named, on a cost axis (multi-fidelity): the same TPE with the
+#: median pruner, Optuna's kind of default pruner.
+FIDELITY_REFERENCE = "tpe+median"
+
+
+def default_reference(unit: str) -> str:
+    """The reference of a leaderboard in ``unit`` when none is named: :data:`REFERENCE` for
+    ``"trials"``, :data:`FIDELITY_REFERENCE` for a cost (``"epochs"``, ``"full_trainings"``)."""
+    return REFERENCE if unit == "trials" else FIDELITY_REFERENCE
+
 
 @dataclass
 class Leaderboard:
@@ -107,8 +123,9 @@ def leaderboard(
             with the same seeds (a missing run ranks last).
         checkpoints: Trial counts to read the regret at (those no run reached are left out; the
             longest run's length is added).
-        reference: The tuner every other is tested against, named in advance (``None``: the
-            first tuner the runs name).
+        reference: The tuner every other is tested against, named in advance (``None``:
+            :func:`default_reference` of ``unit``, ``tpe`` or ``tpe+median``, which the runs
+            must hold).
         unit: What the checkpoints count: ``"trials"``, or the name of the cost every run
             carries (``PanelRun.cost``, e.g. ``"epochs"``); the regret rows key their
             checkpoint by it.
@@ -121,12 +138,13 @@ def leaderboard(
             two runs of the same problem, tuner and seed, a unit other than ``"trials"`` with
             a run that carries no cost (or a cost that is not one non-decreasing value per
             trial), no run that reached any checkpoint of that unit, a reference that
-            is not one of the runs' tuners, or a ``reference_group``.
+            is not one of the runs' tuners (or, none named, runs without the default
+            reference), or a ``reference_group``.
         InputTypeError: A reference that is not one name (a list of names, say).
     """
     table = index_runs(runs, unit)
     tuners = sorted({r.tuner for r in runs})
-    reference = _reference(reference, runs, reference_group)
+    reference = _reference(reference, runs, reference_group, unit)
     problems = sorted({r.problem for r in runs})
     points = checkpoints_read(runs, checkpoints, unit)
     optima = problem_optima(runs)
@@ -146,8 +164,9 @@ def leaderboard(
     return board
 
 
-def _reference(reference: Any, runs: Sequence[PanelRun], group: Any) -> str:
-    """The named reference, checked against the runs' tuners (``None``: the first named)."""
+def _reference(reference: Any, runs: Sequence[PanelRun], group: Any, unit: str) -> str:
+    """The named reference, checked against the runs' tuners (``None``: the default of
+    ``unit``, refused where the runs do not hold it)."""
     why = (
         "the best-ranked tuner of a group, tested against the ranks that picked it, is called "
         "ahead too often (docs/decisions/leaderboard-verdicts.md in a checkout of hyperlab's "
@@ -165,7 +184,14 @@ def _reference(reference: Any, runs: Sequence[PanelRun], group: Any) -> str:
         )
     named = list(dict.fromkeys(r.tuner for r in runs))
     if reference is None:
-        return named[0]
+        default = default_reference(unit)
+        if default not in named:
+            raise InputError(
+                f"no reference named, and the runs hold no {default!r} (the default reference "
+                f"in {unit}): name the tuner every other is tested against, reference=NAME, "
+                f"one of: {', '.join(named)}"
+            )
+        return default
     if reference not in named:
         raise InputError(
             f"the reference {reference!r} is not one of the runs' tuners: {', '.join(named)}"

@@ -1,5 +1,6 @@
 """A leaderboard's rows, from its indexed runs: regret per problem, tuner and checkpoint, mean
-ranks, the tests against the reference (over ranks, and per problem over regrets), and cost.
+ranks, the tests against the reference (over ranks, and per problem over regrets; each page's
+rank tests, and each problem's regret tests, one family under Holm's correction), and cost.
 """
 
 from __future__ import annotations
@@ -91,15 +92,19 @@ def problem_test_rows(
     optima: dict[str, float],
     n: Point,
 ) -> list[dict[str, Any]]:
+    """Per problem, every tuner's regrets at ``n`` against the reference's over the seeds; each
+    problem's tests are one family under Holm's correction (:func:`holm_tests`)."""
     rows = []
     for problem in problems:
         seeds = seeds_of(table, problem)
         ref = _finals(table, problem, reference, seeds, optima[problem], n)
+        family = []
         for tuner in tuners:
             if tuner != reference:
                 mine = _finals(table, problem, tuner, seeds, optima[problem], n)
                 c = paired_comparison(mine, ref, tuner, reference)
-                rows.append({"problem": problem, "tuner": tuner, **_test_fields(c)})
+                family.append({"problem": problem, "tuner": tuner, **_test_fields(c)})
+        rows += holm_tests(family)
     return rows
 
 

@@ -18,6 +18,7 @@ from hyperlab.report.page import (
     fmt,
     int_axis,
     page,
+    setup_html,
     table,
     value_axis,
 )
@@ -25,31 +26,16 @@ from hyperlab.report.trials import PrunedTrial
 
 
 def _setup_html(rec: CompareRecords) -> str:
-    spec = rec.spec
-    what = "Task" if rec.task is not None else "Objective"
-    setup = (
-        f"<p>{what} <code>{html.escape(rec.objective)}</code>; tuners "
-        f"{html.escape(', '.join(spec['tuners']))}; pruners "
-        f"{html.escape(', '.join(spec['pruners']))}; seeds {html.escape(str(spec['seeds']))}; "
-        f"{rec.trials} trials per study; {_budget(spec.get('budget'), rec.task)}. "
-        f"Options: {html.escape(rec.options or 'none given (every default)')}"
-        f"{'; ' + html.escape(rec.options_span) if rec.options_span else ''}. "
-        f"{better(rec.direction).capitalize()} is better. "
-        f"Versions: {html.escape(rec.versions)}"
-        f"{'; ' + html.escape(rec.versions_span) if rec.versions_span else ''}.</p>"
-    )
+    what = ("Task" if rec.task is not None else "Objective", rec.objective)
+    options = (rec.options, rec.options_span)
+    versions = (rec.versions, rec.versions_span)
+    setup = setup_html(rec.spec, what, rec.direction, options, versions)
     if rec.optimum is not None:
         setup += (
             f"<p class='note'>Known optimum {fmt(rec.optimum, 6)}: regret = "
             f"{'value − optimum' if sign(rec.direction) > 0 else 'optimum − value'}.</p>"
         )
     return setup
-
-
-def _budget(budget: int | None, task: str | None) -> str:
-    if budget:
-        return f"budget {budget} epochs"
-    return "budget: the task's maximum" if task is not None else "steps set by the objective"
 
 
 def _best_so_far_figure(rec: CompareRecords, by_epochs: bool = False) -> Any:

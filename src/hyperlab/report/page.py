@@ -1,5 +1,5 @@
 """The pieces every report page is built of: the page itself (plotly.js embedded once),
-tables, figures, numbers and value axes."""
+tables, figures, numbers, value axes and the paragraph that says how a run was set up."""
 
 from __future__ import annotations
 
@@ -139,6 +139,47 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
 def better(direction: str) -> str:
     """``higher`` for a maximized score, else ``lower``."""
     return "higher" if direction == "maximize" else "lower"
+
+
+def setup_html(
+    spec: dict[str, Any],
+    what: tuple[str, str],
+    direction: str,
+    options: tuple[str, str],
+    versions: tuple[str, str],
+) -> str:
+    """The paragraph that says how a run was set up, from its ``run.json`` (``spec``): what
+    it tuned (``what``: ``("Task", name)`` or ``("Objective", label)``), its tuners, pruners,
+    seeds, trials and budget, the options given (``options``: the options in words, ``""``
+    for none, and how they changed at a resumption, ``""`` for never), which way is better
+    (``direction``), and the versions it ran with (``versions``: likewise, those and how they
+    changed)."""
+    per = " per study" if spec.get("kind") == "compare" else ""
+    given, given_span = options
+    ran, ran_span = versions
+    return (
+        f"<p>{what[0]} <code>{html.escape(what[1])}</code>; "
+        f"{_listed('tuner', spec['tuners'])}; {_listed('pruner', spec['pruners'])}; "
+        f"{_listed('seed', spec['seeds'])}; {spec['trials']} trials{per}; "
+        f"{_budget(spec.get('budget'), spec.get('task'))}. "
+        f"Options: {html.escape(given or 'none given (every default)')}"
+        f"{'; ' + html.escape(given_span) if given_span else ''}. "
+        f"{better(direction).capitalize()} is better. "
+        f"Versions: {html.escape(ran or 'unknown')}"
+        f"{'; ' + html.escape(ran_span) if ran_span else ''}.</p>"
+    )
+
+
+def _listed(kind: str, names: Sequence[Any]) -> str:
+    """``tuner tpe``, ``tuners random, tpe`` (escaped)."""
+    plural = "s" if len(names) != 1 else ""
+    return f"{kind}{plural} {html.escape(', '.join(str(n) for n in names))}"
+
+
+def _budget(budget: int | None, task: str | None) -> str:
+    if budget:
+        return f"budget {budget} epochs"
+    return "budget: the task's maximum" if task is not None else "steps set by the objective"
 
 
 #: Decades the plotted values must span (all positive) for a value axis to be logarithmic.

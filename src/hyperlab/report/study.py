@@ -27,9 +27,11 @@ from hyperlab.report.population import PopulationRecords, population_records
 from hyperlab.report.run_notes import (
     objective_label,
     options_span,
+    options_text,
     setup_notes,
     unfinished_note,
     versions_span,
+    versions_text,
 )
 from hyperlab.report.trials import (
     PrunedTrial,
@@ -68,6 +70,11 @@ class StudyRecords:
     epochs: int = 0  # epochs (budget units) all its trials used, pruned and failed ones too
     pruned: list[PrunedTrial] = field(default_factory=list)  # its pruned trials, by number
     spread_over: str = FOLDS  # what the trials' std_err is over: "folds" or "seeds"
+    #: The run's ``run.json`` as plain data (``None``: the run is not known), which the
+    #: report's setup paragraph reads: its tuner, pruner, seed, trials, budget.
+    spec: dict[str, Any] | None = None
+    options: str = ""  # the options each plug-in took, in words ("" when none were given)
+    versions: str = ""  # "python 3.11.7, optuna 4.1.0, ..." (those it last ran with)
 
 
 def study_report_records(
@@ -113,6 +120,9 @@ def study_report_records(
         epochs=used_epochs(history),
         pruned=[pruned_of("", None, t) for t in trials if t.state == TrialState.PRUNED],
         spread_over=spread_over(study, spec.task if spec is not None else None),
+        spec=spec.to_dict() if spec is not None else None,
+        options=options_text(spec) if spec is not None else "",
+        versions=versions_text(spec.versions) if spec is not None else "",
     )
 
 

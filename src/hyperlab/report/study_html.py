@@ -9,16 +9,12 @@ from hyperlab.lab.results import std_err_text
 from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED
 from hyperlab.report.curves_html import curves_sections
 from hyperlab.report.failures_html import failures_html
-from hyperlab.report.page import better, figure_html, fmt, page, value_axis
+from hyperlab.report.page import better, figure_html, fmt, page, setup_html, value_axis
 from hyperlab.report.study import StudyRecords
 
 
 def _study_summary(rec: StudyRecords) -> str:
-    summary = "<p>"
-    if rec.objective:
-        what = "Task" if rec.task is not None else "Objective"
-        summary += f"{what} <code>{html.escape(rec.objective)}</code>. "
-    summary += f"{better(rec.direction).capitalize()} is better.</p>"
+    summary = _setup(rec)
     summary += f"<p>{_trials_sentence(rec)}</p>"
     if rec.best is not None:
         spread = std_err_text(rec.best.std_err, rec.spread_over)
@@ -50,6 +46,17 @@ def _study_summary(rec: StudyRecords) -> str:
     if rec.best is None:
         summary += "<p class='note'>No completed trial.</p>"
     return summary
+
+
+def _setup(rec: StudyRecords) -> str:
+    """How the run was set up (the comparison report's paragraph: its tuner, pruner, seed,
+    trials, budget, options and versions; how options and versions changed at a resumption
+    is among the notes, ``rec.stopped``), or, for a study of no known run, which way is
+    better."""
+    if rec.spec is None:
+        return f"<p>{better(rec.direction).capitalize()} is better.</p>"
+    what = ("Task" if rec.task is not None else "Objective", rec.objective)
+    return setup_html(rec.spec, what, rec.direction, (rec.options, ""), (rec.versions, ""))
 
 
 def _trials_sentence(rec: StudyRecords) -> str:
