@@ -8,13 +8,13 @@ tuner is measured on the same function. Each tuner runs ``--trials`` trials per 
 
 Printed: per tuner, the mean and the per-seed best value, and in how many trials after the
 fifth the study kept batch norm off (the better choice is on, by 0.5); ``meta`` minus random
-search and minus TPE, and each of ``meta-ratio`` and ``meta-thompson`` (``meta`` with that
-``categoricals`` rule) run minus ``meta``, paired by seed, with a 95% bootstrap interval, the
+search and minus TPE, and ``meta-thompson`` (``meta`` with ``categoricals="thompson"``), when
+run, minus ``meta``, paired by seed, with a 95% bootstrap interval, the
 signed-rank p and the verdict of :func:`hyperlab.lab.stats.paired_verdict`.
 
 Usage:
     .venv/bin/python benchmarks/meta_categoricals.py [--seeds 10] [--trials 40]
-        [--tuners random,tpe,meta,meta-ei,meta-ratio,meta-thompson]
+        [--tuners random,tpe,meta,meta-ei,meta-thompson]
         [--out benchmarks/results/meta_categoricals.json]
 """
 
@@ -75,11 +75,9 @@ def sampler(tuner: str, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=seed)
     if tuner in ("meta", "meta-ei"):
         return MetaSampler(seed=seed, acquisition="ei" if tuner == "meta-ei" else "quantile")
-    if tuner in ("meta-ratio", "meta-thompson"):
-        return MetaSampler(seed=seed, categoricals=tuner.split("-", 1)[1])
-    raise SystemExit(
-        f"unknown tuner {tuner!r}; known: random, tpe, meta, meta-ei, meta-ratio, meta-thompson"
-    )
+    if tuner == "meta-thompson":
+        return MetaSampler(seed=seed, categoricals="thompson")
+    raise SystemExit(f"unknown tuner {tuner!r}; known: random, tpe, meta, meta-ei, meta-thompson")
 
 
 def run(tuner: str, seed: int, trials: int) -> dict[str, Any]:
@@ -107,7 +105,7 @@ def main() -> None:
         mean = np.mean([r["best"] for r in mine])
         print(f"{tuner:<13} {mean:>10.3f}  {bests}; off: {offs} of {args.trials - 5}")
     by = {t: [r["best"] for r in runs if r["tuner"] == t] for t in args.tuners.split(",")}
-    pairs = [("meta", "random"), ("meta", "tpe"), ("meta-ratio", "meta"), ("meta-thompson", "meta")]
+    pairs = [("meta", "random"), ("meta", "tpe"), ("meta-thompson", "meta")]
     for a, b in pairs:
         if a in by and b in by:
             v = paired_verdict(by[a], by[b])

@@ -15,8 +15,8 @@ of each tuner at 10, 20 and 40 trials (ranks among the tuners per instance and s
 ties share), the paired rank differences asked for with ``--versus A:B`` (95% bootstrap
 interval, Wilcoxon p and the verdict of :func:`hyperlab.lab.stats.paired_verdict`; negative:
 A better), and the median regret per instance at the last
-checkpoint. Tuners: ``random``, ``tpe``, ``meta`` (the shipped weights), ``meta-ratio`` and
-``meta-thompson`` (``meta`` with that ``categoricals`` rule) and ``LABEL=PATH`` (``meta`` with
+checkpoint. Tuners: ``random``, ``tpe``, ``meta`` (the shipped weights), ``meta-thompson``
+(``meta`` with ``categoricals="thompson"``) and ``LABEL=PATH`` (``meta`` with
 the weights at PATH). ``--from FILE ...`` rebuilds the tables from result
 files (their runs merged, a run found in several taken from the first) and runs nothing; when
 they hold both structures, the tables are printed for all runs and then for each structure.
@@ -156,12 +156,12 @@ def sampler(tuner: str, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=seed)
     if tuner == "meta":
         return MetaSampler(seed=seed)
-    if tuner in ("meta-ratio", "meta-thompson"):
-        return MetaSampler(seed=seed, categoricals=tuner.split("-", 1)[1])
+    if tuner == "meta-thompson":
+        return MetaSampler(seed=seed, categoricals="thompson")
     if "=" in tuner:
         return MetaSampler(seed=seed, weights_path=tuner.split("=", 1)[1])
     raise SystemExit(
-        f"unknown tuner {tuner!r}; known: random, tpe, meta, meta-ratio, meta-thompson, LABEL=PATH"
+        f"unknown tuner {tuner!r}; known: random, tpe, meta, meta-thompson, LABEL=PATH"
     )
 
 

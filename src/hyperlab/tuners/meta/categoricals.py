@@ -1,25 +1,17 @@
 """A suggestion's categoricals chosen by per-choice evidence (option ``categoricals``).
 
 Under ``"network"`` (the default) the network ranks whole candidates, categoricals included.
-Under another rule the categorical values of a suggestion are chosen first, from what the
+Under ``"thompson"`` the categorical values of a suggestion are chosen first, from what the
 trials so far say about each choice, and every candidate carries them, so the network steers
-the numeric parameters given those values:
-
-- ``"ratio"``: TPE's rule for a categorical, each one on its own. The trials split into the
-  best ``min(ceil(0.1 n), 25)`` (at least one) and the rest; each side's choice counts, plus a
-  prior weight of 1 spread evenly over the choices, make two distributions; of
-  :data:`DRAWS` draws from the good side's, the choice of the highest good/rest ratio is taken.
-- ``"thompson"``: one Thompson draw from a Bayesian linear model of the trials' scores (their
-  ranks mapped to normal scores) on the one-hot categorical columns and each numeric column
-  and its square, coefficients N(0, 1) a priori; per categorical the choice of the lowest drawn
-  effect is taken, so a choice is judged with its trials' numeric values accounted for.
-
-Without trials both draw every choice uniformly. A space without categoricals draws nothing.
+the numeric parameters given those values. The choice is one Thompson draw from a Bayesian
+linear model of the trials' scores (their ranks mapped to normal scores) on the one-hot
+categorical columns and each numeric column and its square, coefficients N(0, 1) a priori;
+per categorical the choice of the lowest drawn effect is taken, so a choice is judged with its
+trials' numeric values accounted for. Without trials every choice is drawn uniformly. A space
+without categoricals draws nothing.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from scipy.stats import norm, rankdata
@@ -27,9 +19,7 @@ from scipy.stats import norm, rankdata
 from hyperlab.space import SpaceEncoder
 
 #: The values of ``MetaSampler``'s ``categoricals`` option.
-RULES = ("network", "ratio", "thompson")
-#: Draws from the good trials' distribution under ``"ratio"`` (TPE's ``n_ei_candidates``).
-DRAWS = 24
+RULES = ("network", "thompson")
 #: Floor of the noise variance (normal-score units) under ``"thompson"``.
 NOISE_FLOOR = 0.01
 
@@ -45,8 +35,6 @@ def chosen_row(
     row = np.zeros(enc.dim)
     if len(y) == 0:
         picks = [int(rng.integers(width)) for _, width in blocks]
-    elif rule == "ratio":
-        picks = [_ratio_pick(x[:, s : s + w], y, rng) for s, w in blocks]
     else:
         picks = _thompson_picks(enc, x, y, rng)
     for (start, _), pick in zip(blocks, picks, strict=True):
@@ -60,22 +48,6 @@ def carry(cands: np.ndarray, row: np.ndarray, enc: SpaceEncoder) -> np.ndarray:
     for start, width in enc.categorical_blocks:
         out[:, start : start + width] = row[start : start + width]
     return out
-
-
-def _ratio_pick(block: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> int:
-    """TPE's choice for one categorical (its one-hot ``block`` over the trials, scores ``y``)."""
-    width = block.shape[1]
-    n_good = max(1, min(math.ceil(0.1 * len(y)), 25))
-    good = np.zeros(len(y), dtype=bool)
-    good[np.argsort(y, kind="stable")[:n_good]] = True
-    choice = np.argmax(block, axis=1)
-    counts_good = np.bincount(choice[good], minlength=width) + 1.0 / width
-    counts_rest = np.bincount(choice[~good], minlength=width) + 1.0 / width
-    lik_good = counts_good / counts_good.sum()
-    lik_rest = counts_rest / counts_rest.sum()
-    drawn = rng.choice(width, size=DRAWS, p=lik_good)
-    ratio = lik_good[drawn] / lik_rest[drawn]
-    return int(drawn[int(np.argmax(ratio))])
 
 
 def _thompson_picks(

@@ -102,12 +102,12 @@ class MetaSampler(LockFreePickling, BaseSampler):
             low-dimensional problem; not measured beyond the development problems of
             ``docs/decisions/meta-tuner.md``.
         categoricals: Who chooses a suggestion's categorical values: ``"network"`` (the
-            network ranks whole candidates; default), ``"ratio"`` (TPE's per-choice density
-            ratio over the trials) or ``"thompson"`` (a Thompson draw from a linear model of
-            the trials' ranks); under the last two every candidate carries the chosen values
-            and the network steers the numeric parameters
-            (:mod:`hyperlab.tuners.meta.categoricals`). A space without categoricals is
-            steered the same under every value.
+            network ranks whole candidates; default) or ``"thompson"`` (a Thompson draw from a
+            linear model of the trials' ranks; every candidate carries the chosen values and
+            the network steers the numeric parameters:
+            :mod:`hyperlab.tuners.meta.categoricals`). A space without categoricals is steered
+            the same under both. A development option against a study locking into a poor
+            categorical choice; measured in ``docs/decisions/meta-tuner.md``.
         seed: Seed of every random choice.
     """
 
