@@ -8,12 +8,14 @@ tuner is measured on the same function. Each tuner runs ``--trials`` trials per 
 
 Printed: per tuner, the mean and the per-seed best value, and in how many trials after the
 fifth the study kept batch norm off (the better choice is on, by 0.5); ``meta`` minus random
-search and minus TPE, paired by seed, with a 95% bootstrap interval, the signed-rank p and the
-verdict of :func:`hyperlab.lab.stats.paired_verdict`.
+search and minus TPE, and ``meta-thompson`` (``meta`` with ``categoricals="thompson"``), when
+run, minus ``meta``, paired by seed, with a 95% bootstrap interval, the
+signed-rank p and the verdict of :func:`hyperlab.lab.stats.paired_verdict`.
 
 Usage:
     .venv/bin/python benchmarks/meta_categoricals.py [--seeds 10] [--trials 40]
-        [--tuners random,tpe,meta,meta-ei] [--out benchmarks/results/meta_categoricals.json]
+        [--tuners random,tpe,meta,meta-ei,meta-thompson]
+        [--out benchmarks/results/meta_categoricals.json]
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ def sampler(tuner: str, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=seed)
     if tuner in ("meta", "meta-ei"):
         return MetaSampler(seed=seed, acquisition="ei" if tuner == "meta-ei" else "quantile")
-    raise SystemExit(f"unknown tuner {tuner!r}; known: random, tpe, meta, meta-ei")
+    if tuner == "meta-thompson":
+        return MetaSampler(seed=seed, categoricals="thompson")
+    raise SystemExit(f"unknown tuner {tuner!r}; known: random, tpe, meta, meta-ei, meta-thompson")
 
 
 def run(tuner: str, seed: int, trials: int) -> dict[str, Any]:
@@ -93,15 +97,16 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     runs = [run(t, s, args.trials) for t in args.tuners.split(",") for s in range(args.seeds)]
-    print(f"{'tuner':<8} {'mean best':>10}  per seed; trials with batch norm off after the 5th")
+    print(f"{'tuner':<13} {'mean best':>10}  per seed; trials with batch norm off after the 5th")
     for tuner in args.tuners.split(","):
         mine = [r for r in runs if r["tuner"] == tuner]
         bests = " ".join(f"{r['best']:.2f}" for r in mine)
         offs = " ".join(str(r["bn_off_after_5"]) for r in mine)
         mean = np.mean([r["best"] for r in mine])
-        print(f"{tuner:<8} {mean:>10.3f}  {bests}; off: {offs} of {args.trials - 5}")
+        print(f"{tuner:<13} {mean:>10.3f}  {bests}; off: {offs} of {args.trials - 5}")
     by = {t: [r["best"] for r in runs if r["tuner"] == t] for t in args.tuners.split(",")}
-    for a, b in (("meta", "random"), ("meta", "tpe")):
+    pairs = [("meta", "random"), ("meta", "tpe"), ("meta-thompson", "meta")]
+    for a, b in pairs:
         if a in by and b in by:
             v = paired_verdict(by[a], by[b])
             iv = v.interval

@@ -453,6 +453,8 @@ def test_transfer_studies_may_come_as_one_comma_separated_string() -> None:
         ({"escape": -2}, InputError, "escape"),
         ({"escape": True}, InputError, "escape"),
         ({"escape": 2.5}, InputError, "escape"),
+        ({"categoricals": "ratio"}, InputError, "categoricals must be one of .* got 'ratio'"),
+        ({"categoricals": None}, InputError, "categoricals must be one of .* got None"),
         ({"weights_path": 123}, InputTypeError, "weights_path must be a path .* got 123"),
         # numpy refused these inside, naming no option
         ({"seed": "a"}, InputTypeError, "seed must be an integer >= 0 or None, got 'a'"),
@@ -568,6 +570,10 @@ def _rounded(trials: list[optuna.trial.FrozenTrial]) -> list[tuple[float, float,
 def test_escape_off_suggests_what_the_sampler_suggested_before_it_existed() -> None:
     assert _rounded(_smooth_path()) == BEFORE_ESCAPE
     assert _rounded(_smooth_path(escape=0)) == BEFORE_ESCAPE
+
+
+def test_a_space_without_categoricals_is_steered_the_same_under_every_categoricals_rule() -> None:
+    assert _rounded(_smooth_path(categoricals="thompson")) == BEFORE_ESCAPE
 
 
 def test_an_escaping_suggestion_lies_away_from_the_best_trial_before_it() -> None:

@@ -14,6 +14,8 @@ One module per part:
 - ``candidates``: the candidate points and the choice among them;
 - ``zoom``: the closer look at the region around the best trials (option ``zoom``);
 - ``escape``: suggestions away from the best trial (option ``escape``, off by default);
+- ``categoricals``: a suggestion's categoricals chosen by per-choice evidence (option
+  ``categoricals``);
 - ``sampler``: :class:`MetaSampler`, the Optuna sampler.
 
 It reads a study's trials with modules it shares with the neural tuner:

@@ -4,7 +4,8 @@ Candidates are uniform random admissible points plus local moves around the best
 (Gaussian steps of three sizes on the numeric columns, a random choice on some categorical
 blocks); after a first scoring the best candidates are moved again with small steps and scored
 once more. Points equal to a trial already run (or running) are never chosen while another
-point is left, which matters on small discrete spaces.
+point is left, which matters on small discrete spaces. Under a ``categoricals`` rule other than
+the network every candidate carries the categorical values the rule chose.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hyperlab.space import SpaceEncoder
+from hyperlab.tuners.meta.categoricals import carry
 
 #: Step sizes of local moves on the encoded axes.
 STEPS = (0.02, 0.06, 0.15)
@@ -50,6 +52,7 @@ def choose(
     n_candidates: int,
     rng: np.random.Generator,
     box: tuple[np.ndarray, np.ndarray] | None = None,
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """The candidate of the highest ``score`` (an acquisition value per row), shape ``(d,)``.
 
@@ -61,20 +64,42 @@ def choose(
         n_candidates: Random candidates; half as many local moves join them.
         rng: The random stream.
         box: Lower and upper corners of the encoded region to draw from (default: the cube).
+        fixed: An encoded row whose categorical blocks every candidate carries
+            (:mod:`hyperlab.tuners.meta.categoricals`); when every such candidate was taken,
+            candidates are drawn again without it.
     """
-    lo, hi = _corners(enc, box)
-    uniform = enc.snap(lo + (hi - lo) * rng.random((n_candidates, enc.dim)))
-    cands = np.vstack([uniform, local_moves(enc, anchors, n_candidates // 2, rng, box)])
-    values = score(cands)
-    top = cands[np.argsort(-values)[:8]]
-    refined = local_moves(enc, top, max(32, n_candidates // 8), rng, box)
-    cands = np.vstack([cands, refined])
-    values = np.concatenate([values, score(refined)])
+    cands, values = _scored(enc, score, anchors, n_candidates, rng, box, fixed)
     fresh = ~_is_taken(cands, taken)
+    if fixed is not None and not fresh.any():
+        return choose(enc, score, anchors, taken, n_candidates, rng, box)
     if fresh.any():
         cands, values = cands[fresh], values[fresh]
     best = np.flatnonzero(values >= values.max() - 1e-12)
     return cands[int(rng.choice(best))]
+
+
+def _scored(
+    enc: SpaceEncoder,
+    score: Callable[[np.ndarray], np.ndarray],
+    anchors: np.ndarray,
+    n_candidates: int,
+    rng: np.random.Generator,
+    box: tuple[np.ndarray, np.ndarray] | None,
+    fixed: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random candidates and local moves, then moves around the best of them, with their
+    scores (every candidate carrying ``fixed``'s categorical blocks when it is given)."""
+
+    def held(points: np.ndarray) -> np.ndarray:
+        return points if fixed is None else carry(points, fixed, enc)
+
+    lo, hi = _corners(enc, box)
+    uniform = enc.snap(lo + (hi - lo) * rng.random((n_candidates, enc.dim)))
+    cands = held(np.vstack([uniform, local_moves(enc, anchors, n_candidates // 2, rng, box)]))
+    values = score(cands)
+    top = cands[np.argsort(-values)[:8]]
+    refined = held(local_moves(enc, top, max(32, n_candidates // 8), rng, box))
+    return np.vstack([cands, refined]), np.concatenate([values, score(refined)])
 
 
 def _corners(

@@ -41,3 +41,9 @@ def away(x: np.ndarray, best: np.ndarray, numeric: np.ndarray) -> np.ndarray:
 def rank_away_first(values: np.ndarray, is_away: np.ndarray) -> np.ndarray:
     """Acquisition ``values`` with every candidate near the best trial ranked below those away."""
     return np.where(is_away, values, values - PENALTY)
+
+
+def anchors_away(x: np.ndarray, y: np.ndarray, best: np.ndarray, numeric: np.ndarray) -> np.ndarray:
+    """The best 5 rows of the data ``x, y`` away from the best trial ``best``."""
+    far = away(x, best, numeric)
+    return x[far][np.argsort(y[far])[:5]]

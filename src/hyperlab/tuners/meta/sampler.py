@@ -41,7 +41,14 @@ from hyperlab.tuners.merged_space import MergedSpace
 from hyperlab.tuners.meta import weights
 from hyperlab.tuners.meta.bars import BarDistribution
 from hyperlab.tuners.meta.candidates import choose
-from hyperlab.tuners.meta.escape import away, escaping, numeric_columns, rank_away_first
+from hyperlab.tuners.meta.categoricals import RULES, chosen_row
+from hyperlab.tuners.meta.escape import (
+    anchors_away,
+    away,
+    escaping,
+    numeric_columns,
+    rank_away_first,
+)
 from hyperlab.tuners.meta.predict import Prediction, predict
 from hyperlab.tuners.meta.prior import MAX_PARAMS
 from hyperlab.tuners.meta.zoom import inside, stretch, zoom_box
@@ -94,6 +101,13 @@ class MetaSampler(LockFreePickling, BaseSampler):
             >= 2. A development option against a study settling in one basin of a
             low-dimensional problem; not measured beyond the development problems of
             ``docs/decisions/meta-tuner.md``.
+        categoricals: Who chooses a suggestion's categorical values: ``"network"`` (the
+            network ranks whole candidates; default) or ``"thompson"`` (a Thompson draw from a
+            linear model of the trials' ranks; every candidate carries the chosen values and
+            the network steers the numeric parameters:
+            :mod:`hyperlab.tuners.meta.categoricals`). A space without categoricals is steered
+            the same under both. A development option against a study locking into a poor
+            categorical choice; measured in ``docs/decisions/meta-tuner.md``.
         seed: Seed of every random choice.
     """
 
@@ -112,6 +126,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         quantile: float = 0.1,
         zoom: int = 15,
         escape: int = 0,
+        categoricals: str = "network",
         seed: int | None = None,
     ) -> None:
         self.search_space = search_space
@@ -126,6 +141,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         self.quantile = quantile
         self.zoom = zoom
         self.escape = escape
+        self.categoricals = categoricals
         self.seed = seed
         self._check()
         self._net = weights.load(weights_path)
@@ -213,6 +229,11 @@ class MetaSampler(LockFreePickling, BaseSampler):
         q = self.quantile
         if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q <= 0.5:
             raise InputError(f"quantile must be in (0, 0.5], got {q!r}")
+        if self.categoricals not in RULES:
+            raise InputError(
+                f"categoricals must be one of {', '.join(map(repr, RULES))}, "
+                f"got {self.categoricals!r}"
+            )
         if self.running not in ("best", "none"):
             raise InputError(f"running must be 'best' or 'none', got {self.running!r}")
         self.transfer_studies = transfer_study_names(self.transfer_studies)
@@ -269,6 +290,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
         # every trial run or running, not only those the context keeps, is never proposed again
         taken = np.vstack([x, *(np.stack(p) for p in (running, unread, failed) if p)])
         x, y = as_worst(x, y, failed, running)
+        fixed = chosen_row(enc, x, y, self.categoricals, self._rng)
         groups = np.zeros(len(y), dtype=int)
         if running and self.running == "best" and len(y):
             x = np.vstack([x, np.stack(running)])
@@ -282,7 +304,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
                 groups = np.concatenate([groups, np.full(len(rows), i)])
         x, y, groups = x[: self.max_context], y[: self.max_context], groups[: self.max_context]
         if flee:
-            anchors, box = self._anchors_away(x, y, *flee), None
+            anchors, box = anchors_away(x, y, *flee), None
         else:
             anchors = x[np.argsort(y)[:5]] if len(y) else np.zeros((0, enc.dim))
             box = self._box(enc, x[groups == 0], y[groups == 0], finished=len(obs))
@@ -297,7 +319,7 @@ class MetaSampler(LockFreePickling, BaseSampler):
             values = _acquisition(model.bars, pred, self.acquisition, float(self.quantile))
             return rank_away_first(values, away(cands, *flee)) if flee else values
 
-        return choose(enc, score, anchors, taken, self.n_candidates, self._rng, box)
+        return choose(enc, score, anchors, taken, self.n_candidates, self._rng, box, fixed)
 
     def _box(
         self, enc: SpaceEncoder, x: np.ndarray, y: np.ndarray, finished: int
@@ -319,14 +341,6 @@ class MetaSampler(LockFreePickling, BaseSampler):
         if not escaping(self.escape, len(y)) or not numeric.any():
             return None
         return x[int(np.argmin(y))], numeric
-
-    @staticmethod
-    def _anchors_away(
-        x: np.ndarray, y: np.ndarray, best: np.ndarray, numeric: np.ndarray
-    ) -> np.ndarray:
-        """The best 5 rows of the context ``x, y`` away from the best trial."""
-        far = away(x, best, numeric)
-        return x[far][np.argsort(y[far])[:5]]
 
     def _select(
         self, x: np.ndarray, y: np.ndarray, groups: np.ndarray
