@@ -32,7 +32,7 @@ from hyperlab.errors import (
     failure_reason,
     traceback_text,
 )
-from hyperlab.lab.heartbeat import CUT_OFFS_ATTR, cut_offs, requeue
+from hyperlab.lab.heartbeat import CUT_OFFS_ATTR, cut_offs, record_grace, requeue
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
 from hyperlab.lab.storage_errors import is_transient, transient_cause
 from hyperlab.lab.study_job import asked_trials
@@ -116,6 +116,7 @@ class Claimed:
         if self.worker_name:  # (first: a trial that names its worker names its process)
             trial.set_user_attr(PROCESS_ATTR, process)
         trial.set_user_attr("worker", self.worker_name or process)
+        record_grace(trial.study._storage, trial._trial_id)  # (its beats are judged by it)
         if self.follow_setup:  # (the count its run asks for now: set up again meanwhile?)
             self.target = asked_trials(trial.study) or self.target
         if not admitted(trial.study, trial.number, self.target):
