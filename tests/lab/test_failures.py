@@ -1182,16 +1182,77 @@ def test_a_result_stored_whose_answer_was_lost_is_not_refused_when_repeated(
     monkeypatch.setattr(RDBStorage, "set_trial_state_values", answer_lost)
     study.tell(trial, 0.25)
     assert [(t.state, t.value) for t in study.trials] == [(TrialState.COMPLETE, 0.25)]
-    # a failure (another worker's stale check writes them too) answers "not changed here", so
-    # the stale callback that re-queues the trial runs once at most
-    lost["left"] = 1
-    failed = study.ask()
-    assert storage.set_trial_state_values(failed._trial_id, TrialState.FAIL) is False
-    assert study.trials[-1].state == TrialState.FAIL
     other = study.ask()  # another worker's result stays refused
     real(storage, other._trial_id, TrialState.FAIL)
     with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
         storage.set_trial_state_values(other._trial_id, TrialState.COMPLETE, [1.0])
+
+
+def _answers_of_failures_lost(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Make the next commits that fail a trial lose their answer (``lost``: that many, each
+    stored, then a dropped connection), or fail before they are stored while another process
+    fails the trial (``other``: a callable that does)."""
+    import sqlalchemy.exc
+    import sqlalchemy.orm
+    from optuna.storages._rdb import models
+
+    real = sqlalchemy.orm.Session.commit
+    armed: dict[str, Any] = {"lost": 0, "other": None}
+    dropped = ConnectionError("server closed the connection unexpectedly")
+
+    def commit(self: sqlalchemy.orm.Session) -> None:
+        failing = any(
+            isinstance(o, models.TrialModel) and o.state == TrialState.FAIL for o in self.dirty
+        )
+        if failing and armed["other"] is not None:
+            other, armed["other"] = armed["other"], None
+            self.rollback()  # (not stored: another process fails it meanwhile)
+            other()
+            raise sqlalchemy.exc.OperationalError("COMMIT", None, dropped)
+        real(self)
+        if failing and armed["lost"]:
+            armed["lost"] -= 1
+            raise sqlalchemy.exc.OperationalError("COMMIT", None, dropped)
+
+    monkeypatch.setattr(sqlalchemy.orm.Session, "commit", commit)
+    return armed
+
+
+def test_a_lost_trial_whose_failure_lost_its_answer_is_queued_again_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A worker's check for lost trials failed a trial and the connection dropped after the
+    commit: the repeat found the trial failed and answered "another process failed it"
+    (False), so no worker queued its parameters again, though its reason says they were
+    (answering True instead queued them twice where another worker had failed it first)."""
+    from optuna.storages import RDBStorage
+
+    from hyperlab.lab.cut_off import recover_stale
+    from hyperlab.lab.heartbeat import STALE_REASON
+    from hyperlab.lab.retrying import RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
+    url = f"sqlite:///{tmp_path}/s.db"
+    storage = open_storage(url, heartbeat_interval=10, grace_period=30)
+    study = optuna.create_study(storage=storage)
+    lost = study.ask()
+    lost.suggest_float("x", 0, 1)
+    stale = [lost._trial_id]  # (its worker stopped beating long ago)
+    monkeypatch.setattr(RDBStorage, "_get_stale_trial_ids", lambda self, study_id: stale)
+    armed = _answers_of_failures_lost(monkeypatch)
+    armed["lost"] = 1
+    recover_stale(study)
+    assert armed["lost"] == 0
+    failed, again = study.get_trials()
+    assert (failed.state, failed.user_attrs["fail_reason"]) == (TrialState.FAIL, STALE_REASON)
+    assert (again.state, again.params) == (TrialState.WAITING, lost.params)
+    # failed by another process between its tries, the trial is that process's to queue again
+    other = study.ask()
+    elsewhere = open_storage(url)
+    armed["other"] = lambda: elsewhere.set_trial_state_values(other._trial_id, TrialState.FAIL)
+    assert storage.set_trial_state_values(other._trial_id, TrialState.FAIL) is False
+    assert armed["other"] is None and study.get_trials()[-1].state == TrialState.FAIL
 
 
 def test_claiming_a_waiting_trial_is_not_repeated(
@@ -1351,15 +1412,19 @@ def _stopped_by(tmp_path: Path, odd: str, own: bool) -> str:
     return str(info.value)
 
 
+@pytest.mark.parametrize("reason_refused", [False, True])
 def test_a_trial_cut_off_by_an_outage_longer_than_its_repeats_is_queued_again(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, reason_refused: bool
 ) -> None:
     """A database down for longer than a trial's repeated writes (about 30 s) failed the trial
     as the task's own failure, with Optuna's reason (``invalid data in the commit, e.g.
-    exceeding max length``), and the sampler's choice was never run again."""
+    exceeding max length``), and the sampler's choice was never run again. Where the write of
+    its reason was refused too and the storage came back for the write of its failure, the
+    trial was failed without that reason (with the one its objective gave the storage's
+    error): counted as the task's failure."""
     from hyperlab.lab.trial_kinds import failed_trials
 
-    study = _run_through_an_outage(monkeypatch, tmp_path)
+    study = _run_through_an_outage(monkeypatch, tmp_path, reason_refused)
     trials = study.trials
     cut = trials[1]
     assert cut.state == TrialState.FAIL
@@ -1372,16 +1437,21 @@ def test_a_trial_cut_off_by_an_outage_longer_than_its_repeats_is_queued_again(
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
 
 
-def _run_through_an_outage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> optuna.Study:
+def _run_through_an_outage(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, reason_refused: bool = False
+) -> optuna.Study:
     """Three random trials on SQLite whose second meets a storage refusing its writes for
-    longer than every repeat of them (a database down past a trial's retries)."""
+    longer than every repeat of them (a database down past a trial's retries); with
+    ``reason_refused``, the write of that trial's reason is refused past its repeats too (the
+    storage is back only for the write of its failure)."""
     from optuna.storages import RDBStorage
 
     from hyperlab.lab.retrying import RetryWrites
 
     monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
-    outage = {"left": 0}
+    outage = {"left": 0, "reason": 0}
     real = RDBStorage.set_trial_intermediate_value
+    real_attr = RDBStorage.set_trial_user_attr
 
     def flaky(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
         if outage["left"]:
@@ -1389,12 +1459,20 @@ def _run_through_an_outage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> o
             raise _wrapped_refusal()
         return real(self, *args, **kwargs)
 
+    def reason_flaky(self: RDBStorage, trial_id: int, key: str, value: Any) -> None:
+        if key == "fail_reason" and str(value).startswith("cut off") and outage["reason"]:
+            outage["reason"] -= 1  # (the reason of the trial cut off)
+            raise _wrapped_refusal()
+        real_attr(self, trial_id, key, value)
+
     monkeypatch.setattr(RDBStorage, "set_trial_intermediate_value", flaky)
+    monkeypatch.setattr(RDBStorage, "set_trial_user_attr", reason_flaky)
 
     def objective(trial: optuna.Trial) -> float:
         x = trial.suggest_float("x", -1, 1)
         if trial.number == 1:
             outage["left"] = RetryWrites.write_retries + 1  # past every repeat of this write
+            outage["reason"] = (RetryWrites.write_retries + 1) * reason_refused
         trial.report(x, 0)
         return x**2
 

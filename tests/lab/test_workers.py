@@ -424,3 +424,119 @@ def test_a_worker_claims_against_the_count_its_run_asks_for_as_it_claims(
     assert main(["worker", "--storage", url, "--name", "more", "--worker-name", "a"]) == 0
     assert done == ["more:random:none:seed0"]
     assert "a: more:random:none:seed0: 1/1 finished" in capsys.readouterr().out
+
+
+def _age_beat(url: str, storage: optuna.storages.BaseStorage, trial_id: int, seconds: int) -> None:
+    """Set the trial's last heartbeat ``seconds`` back (a worker that beats that seldom)."""
+    if url.startswith("journal:"):
+        beat = Path(url[len("journal:") :] + ".heartbeats") / str(trial_id)
+        old = beat.stat().st_mtime - seconds
+        os.utime(beat, (old, old))
+        return
+    import sqlalchemy
+
+    with storage.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(
+            sqlalchemy.text(
+                "UPDATE trial_heartbeats SET heartbeat = heartbeat - make_interval(secs => :s) "
+                "WHERE trial_id = :t"
+            ),
+            {"s": seconds, "t": trial_id},
+        )
+
+
+def test_a_worker_that_beats_less_often_than_its_study_s_setup_is_judged_by_its_own_grace(
+    storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker started with ``--heartbeat-interval 60`` (grace 180 s) beside a setup of 10 s
+    (grace 30 s): 60 s after its last beat its trial looked dead to a resume (which would have
+    overwritten the run under it) and to the other workers (which failed it as lost)."""
+    from hyperlab.lab.admission import Claimed
+    from hyperlab.lab.cut_off import recover_stale
+
+    assert _create(tmp_path, storage_url, "--create-only") == 0
+    slow = open_storage(storage_url, heartbeat_interval=60, grace_period=180)
+    study = optuna.load_study(study_name="lw:tpe:none:seed0", storage=slow)
+    trial = study.ask()
+    slow.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+    seen: dict[str, Any] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        _age_beat(storage_url, slow, trial._trial_id, 60)  # its next beat is due only now
+        seen["live"] = [t.number for t in live_trials(storage_url)]
+        seen["grace"] = [t.grace for t in live_trials(storage_url)]
+        other = open_storage(storage_url, heartbeat_interval=10, grace_period=30)
+        recover_stale(optuna.load_study(study_name="lw:tpe:none:seed0", storage=other))
+        seen["state"] = other.get_trial(trial._trial_id).state
+        seen["overwrite"] = _create(tmp_path, storage_url, "--create-only", "--overwrite")
+        return 1.0
+
+    Claimed(objective, 4)(trial)
+    assert seen == {"live": [0], "grace": [180], "state": TrialState.RUNNING, "overwrite": 2}
+    assert "cannot overwrite run 'lw': workers are running 1 trial" in capsys.readouterr().err
+    # past its own grace period it is lost, as any other
+    _age_beat(storage_url, slow, trial._trial_id, 200)
+    assert live_trials(storage_url) == []
+    other = open_storage(storage_url, heartbeat_interval=10, grace_period=30)
+    recover_stale(optuna.load_study(study_name="lw:tpe:none:seed0", storage=other))
+    assert other.get_trial(trial._trial_id).state == TrialState.FAIL
+
+
+def test_fewer_trials_are_refused_when_a_worker_claims_a_trial_between_the_check_and_the_write(
+    storage_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Set up again for fewer trials, the run checked the trials its workers ran and only later
+    wrote the smaller count: a worker that read the old count claimed a trial in between, both
+    passed their checks, and the study finished past the new count."""
+    from hyperlab.lab import run_resume
+    from hyperlab.lab.study_job import asked_trials
+    from hyperlab.lab.trial_kinds import admitted
+
+    assert _create(tmp_path, storage_url, "--create-only") == 0
+    first = _claim(storage_url)
+    real, claimed = run_resume._check_live_within, []
+
+    def a_worker_claims_after_the_first_check(*args: Any) -> None:
+        real(*args)
+        if not claimed:  # (another machine, between this process's check and its write)
+            trial = _claim(storage_url)
+            assert admitted(trial.study, trial.number, asked_trials(trial.study) or 0)
+            claimed.append(trial)
+
+    monkeypatch.setattr(run_resume, "_check_live_within", a_worker_claims_after_the_first_check)
+    argv = ["tune", "--task", "branin", "--trials", "1", "--name", "lw", "--create-only"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", storage_url]) == 2
+    assert "holds 0 finished trials and workers run 2 more" in capsys.readouterr().err
+    assert [job.trials for job in find_jobs(storage_url, "lw")] == [4]  # asked for again
+    assert [t.state for t in first.study.trials] == [TrialState.RUNNING] * 2
+
+
+def test_a_running_worker_goes_on_with_the_setup_its_run_is_set_up_again_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker read its study's setup once, when it started: set up again while it ran (here
+    ``--create-only --heartbeat-interval 20``, for workers that beat less often), it kept the
+    old setup for all its later trials (it beat, and was judged, by the old settings)."""
+    from hyperlab.lab.heartbeat import GRACE_ATTR
+    from hyperlab.lab.trial_loop import TrialLoop
+
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _more(tmp_path, url, 3, "--create-only") == 0
+    real, done = TrialLoop.after_trial, []
+
+    def set_up_again_after_the_first(self: TrialLoop) -> bool:
+        if self.ran == 1 and not done:  # (another shell, while this worker runs)
+            done.append(_more(tmp_path, url, 3, "--create-only", "--heartbeat-interval", "20"))
+        return real(self)
+
+    monkeypatch.setattr(TrialLoop, "after_trial", set_up_again_after_the_first)
+    capsys.readouterr()
+    assert main(["worker", "--storage", url, "--name", "more", "--worker-name", "a"]) == 0
+    assert done == [0]
+    assert "a: more:random:none:seed0: 3/3 finished (3 trials run here)" in capsys.readouterr().out
+    study = optuna.load_study(study_name="more:random:none:seed0", storage=_open(url))
+    graces = [t.system_attrs.get(GRACE_ATTR) for t in study.trials]
+    assert graces == [30, 60, 60]  # the trials after it beat as set up now

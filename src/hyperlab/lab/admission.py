@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -32,8 +33,9 @@ from hyperlab.errors import (
     failure_reason,
     traceback_text,
 )
-from hyperlab.lab.heartbeat import CUT_OFFS_ATTR, cut_offs, requeue
+from hyperlab.lab.heartbeat import CUT_OFFS_ATTR, cut_offs, record_grace, requeue
 from hyperlab.lab.identity import SpaceGuard, is_kind_change, kind_conflict
+from hyperlab.lab.retrying import before_fail
 from hyperlab.lab.storage_errors import is_transient, transient_cause
 from hyperlab.lab.study_job import asked_trials
 from hyperlab.lab.trial_kinds import (
@@ -116,6 +118,7 @@ class Claimed:
         if self.worker_name:  # (first: a trial that names its worker names its process)
             trial.set_user_attr(PROCESS_ATTR, process)
         trial.set_user_attr("worker", self.worker_name or process)
+        record_grace(trial.study._storage, trial._trial_id)  # (its beats are judged by it)
         if self.follow_setup:  # (the count its run asks for now: set up again meanwhile?)
             self.target = asked_trials(trial.study) or self.target
         if not admitted(trial.study, trial.number, self.target):
@@ -126,10 +129,8 @@ class Claimed:
             value = float(self.func(trial))
         except KeyboardInterrupt as exc:
             self.interrupted = str(exc) or "SIGINT"
-            try:
-                trial.set_user_attr("fail_reason", INTERRUPT_REASON.format(signal=self.interrupted))
-            except Exception:  # the storage may be what was interrupted
-                pass
+            told = INTERRUPT_REASON.format(signal=self.interrupted)
+            _keep_reason(trial, lambda _storage: told)  # (the storage may be what was interrupted)
             raise
         except optuna.TrialPruned:
             self._check_space(trial, complete=False)
@@ -168,10 +169,12 @@ class Claimed:
         say so as the trial's reason: a cut-off, not the task's failure. A storage still down
         takes neither: the trial is left running, and failed as lost once its beats stop."""
         self.cut_off = exc
-        with contextlib.suppress(Exception):
-            retried = len(cut_offs(trial.study._storage.get_trial(trial._trial_id)))
-            reason = storage_cut_reason(transient_cause(exc), retried)
-            trial.set_user_attr("fail_reason", reason)
+        cause, trial_id = transient_cause(exc), trial._trial_id
+
+        def reason(storage: optuna.storages.BaseStorage) -> str:
+            return storage_cut_reason(cause, len(cut_offs(storage.get_trial(trial_id))))
+
+        _keep_reason(trial, reason)
 
     def _check_space(self, trial: optuna.Trial, complete: bool) -> None:
         if self.guard is None:
@@ -183,6 +186,26 @@ class Claimed:
             trial.set_user_attr("fail_reason", str(exc))
             trial.set_user_attr(REFUSED_ATTR, True)
             raise
+
+
+Reason = Callable[[optuna.storages.BaseStorage], str]
+
+
+def _keep_reason(trial: optuna.Trial, reason: Reason) -> None:
+    """Store the reason of a trial cut off (``reason(storage)``, read from the storage it is
+    written to). One the storage refuses now (it is what cut the trial off) is written when the
+    trial is failed, before its state (:func:`~hyperlab.lab.retrying.before_fail`), with how its
+    failure counts: stored failed without it, the trial counted as the task's failure."""
+    storage, trial_id = trial.study._storage, trial._trial_id
+    try:
+        storage.set_trial_user_attr(trial_id, "fail_reason", reason(storage))
+    except Exception:
+        before_fail(storage, trial_id, lambda held: _write_reason(held, trial_id, reason))
+
+
+def _write_reason(storage: optuna.storages.BaseStorage, trial_id: int, reason: Reason) -> None:
+    storage.set_trial_user_attr(trial_id, "fail_reason", reason(storage))
+    record_failure(storage, trial_id)
 
 
 def refused_space(trial: optuna.Trial, exc: ValueError) -> SearchSpaceError | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -76,6 +77,39 @@ def cut_offs(trial: FrozenTrial) -> list[int]:
     """
     history = trial.system_attrs.get("retry_history", [])
     return list(trial.system_attrs.get(CUT_OFFS_ATTR, history))
+
+
+#: A trial's system attribute: the grace period (seconds) of the worker that runs it, recorded
+#: as it claims the trial (:func:`record_grace`). Workers may beat at other intervals than the
+#: study's setup (``hyperlab worker --heartbeat-interval``): each trial is judged by its own
+#: worker's grace period, not the judge's.
+GRACE_ATTR = "heartbeat_grace"
+
+
+def own_grace(trial: FrozenTrial, default: float) -> float:
+    """The grace period ``trial`` is judged by: its worker's (:data:`GRACE_ATTR`), else
+    ``default`` (a trial claimed before its worker recorded one, or by a version without it)."""
+    grace = trial.system_attrs.get(GRACE_ATTR)
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace <= 0:
+        return default
+    return float(grace)
+
+
+def storage_grace(storage: optuna.storages.BaseStorage) -> float | None:
+    """The grace period of ``storage``'s heartbeats (``None``: it keeps none)."""
+    for held in (storage, getattr(storage, "_backend", None)):  # (Optuna's cache wraps one)
+        grace = getattr(held, "heartbeat_grace", None)
+        if callable(grace) and held.get_heartbeat_interval() is not None:  # type: ignore[union-attr]
+            return float(grace())
+    return None
+
+
+def record_grace(storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+    """Record on a trial this process runs the grace period its heartbeats keep
+    (:data:`GRACE_ATTR`); nothing without heartbeats."""
+    grace = storage_grace(storage)
+    if grace is not None:
+        storage.set_trial_system_attr(trial_id, GRACE_ATTR, grace)
 
 
 def requeue(
@@ -187,6 +221,37 @@ class _ReasonOnStale:
         return f"the trial with id {trial_id}" if number is None else f"trial {number}"
 
 
+class _OwnGrace:
+    """A running trial whose worker records a longer grace period than this process's
+    (:data:`GRACE_ATTR`: it beats less often) is stale only once its last beat is older than
+    that: judged by this process's own, it was failed as lost while its worker ran it."""
+
+    def heartbeat_grace(self) -> float:
+        """Seconds without a heartbeat before a running trial of this storage is stale."""
+        interval = self.get_heartbeat_interval()  # type: ignore[attr-defined]
+        return float(self._grace_setting() or 2 * interval)
+
+    def _grace_setting(self) -> float | None:
+        return getattr(self, "grace_period", None)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        stale: list[int] = super()._get_stale_trial_ids(study_id)  # type: ignore[misc]
+        mine = self.heartbeat_grace()
+        longer = {}
+        for trial_id in stale:
+            grace = own_grace(self.get_trial(trial_id), mine)  # type: ignore[attr-defined]
+            if grace > mine:
+                longer[trial_id] = grace
+        if not longer:
+            return stale
+        ages = self._beat_ages_by_id(study_id)
+        return [i for i in stale if i not in longer or ages.get(i, math.inf) > longer[i]]
+
+    def _beat_ages_by_id(self, study_id: int) -> dict[int, float]:
+        """Seconds since each running trial's last heartbeat, by trial id (those with one)."""
+        raise NotImplementedError
+
+
 #: How long a database trial with no heartbeat at all may run before it counts as lost (at
 #: least; the grace period if longer): its first beat is stored only once its sampler has
 #: chosen, and a slow model (GP past a thousand trials) may take tens of seconds to choose.
@@ -266,10 +331,15 @@ class _TrialNumbers:
             del numbers[next(iter(numbers))]
 
 
-class HeartbeatRDBStorage(_ReasonOnStale, _FirstBeatDue, _TrialNumbers, RetryWrites, RDBStorage):
+class HeartbeatRDBStorage(
+    _ReasonOnStale, _OwnGrace, _FirstBeatDue, _TrialNumbers, RetryWrites, RDBStorage
+):
     """Optuna's :class:`~optuna.storages.RDBStorage` whose stale trials record a reason (those
-    that never beat included), and whose writes are repeated after transient errors
-    (:mod:`hyperlab.lab.retrying`)."""
+    that never beat included), each judged by its own worker's grace period, and whose writes
+    are repeated after transient errors (:mod:`hyperlab.lab.retrying`)."""
+
+    def _beat_ages_by_id(self, study_id: int) -> dict[int, float]:
+        return _database_ages(self)
 
 
 class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
@@ -358,8 +428,16 @@ class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
         return changed
 
 
-class HeartbeatJournalStorage(_ReasonOnStale, _JournalHeartbeat):
-    """A :class:`~optuna.storages.JournalStorage` with heartbeats whose stale trials say why."""
+class HeartbeatJournalStorage(_ReasonOnStale, _OwnGrace, _JournalHeartbeat):
+    """A :class:`~optuna.storages.JournalStorage` with heartbeats whose stale trials say why,
+    each judged by its own worker's grace period."""
+
+    def _grace_setting(self) -> float | None:
+        return self._grace
+
+    def _beat_ages_by_id(self, study_id: int) -> dict[int, float]:
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        return _file_ages(self._folder, running)
 
 
 def beats_folder(journal: Path) -> Path:

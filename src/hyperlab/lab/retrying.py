@@ -8,9 +8,11 @@ meets a transient error with back-off (0.5 s doubling, about 30 s in all, the de
 period), so a trial outlives a short outage. Every write repeated is idempotent: it writes the
 same value again, or finds its trial finished as it asked (the first attempt was stored after
 all, its answer lost). Complete or pruned, which only the trial's own worker writes, is then a
-success; failed, which another worker's check for lost trials writes too, answers False (not
-changed here), as when another process failed it first, so that a lost trial is queued again
-once at most. Creating a trial or a study is never repeated, nor claiming a waiting trial
+success. Failed, which another worker's check for lost trials writes too, is written with a
+token of this write in the same transaction (:data:`FAILED_BY_ATTR`): a repeat that finds the
+trial failed answers True where the token is its own (its first attempt was stored) and False
+(not changed here) where another process failed it, so that a lost trial is queued again once,
+neither twice nor never. Creating a trial or a study is never repeated, nor claiming a waiting trial
 (``set_trial_state_values`` to RUNNING): repeated after a claim that was stored, it would find
 the trial running and take it for another worker's, leaving it running for no one.
 
@@ -20,6 +22,10 @@ the study's trials), and a read that failed lost the trial as surely as a write.
 repeated are the leaves that Optuna's cached storage calls, private ones included
 (``_set_trial_param``, ``_get_trials``), so that nothing is repeated twice over.
 
+A trial may be given what to write before it is failed (:func:`before_fail`: the reason of
+a trial cut off, which the storage refused when it was due): failing it writes that first, and
+fails nothing if that cannot be written, so that no trial is failed without its reason.
+
 A statement the server cancelled at its statement timeout (:mod:`hyperlab.lab.libpq`) is not
 repeated here: it waited a minute already, and seven such waits in a row would leave a worker
 facing a hung server silent for most of an hour; the worker's own retries take it over.
@@ -27,12 +33,15 @@ facing a hung server silent for most of an hour; the worker's own retries take i
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages import RDBStorage
+from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import TrialState
 
 from hyperlab.lab.libpq import is_statement_timeout, register_plugin
@@ -88,6 +97,9 @@ class RetryWrites:
     ) -> bool:
         if state == TrialState.RUNNING:  # a claim: not repeated (see the module's docstring)
             return super().set_trial_state_values(trial_id, state, values)  # type: ignore[misc,no-any-return]
+        if state == TrialState.FAIL and values is None:
+            return self._fail(trial_id)
+        write = super().set_trial_state_values  # type: ignore[misc]
 
         def stored() -> bool | None:  # what to answer when a repeat finds it finished
             trial = self.get_trial(trial_id)  # type: ignore[attr-defined]
@@ -97,17 +109,55 @@ class RetryWrites:
             return state != TrialState.FAIL  # (see the module's docstring)
 
         return self._repeat(  # type: ignore[no-any-return]
-            "set_trial_state_values", trial_id, state, values, _stored=stored
+            lambda: write(trial_id, state, values), _stored=stored
         )
 
+    def _fail(self, trial_id: int) -> bool:
+        """Fail a running trial, what :func:`before_fail` gave it written first; repeated
+        after transient errors, a repeat that finds it failed tells its own first attempt
+        (True) from another process's failure of it (False) by the token stored with it."""
+        write = self.__dict__.get("_before_fail", {}).pop(trial_id, None)
+        if write is not None:
+            write(self)  # (raising, it fails nothing: see before_fail)
+        token = uuid.uuid4().hex
+
+        def stored() -> bool | None:
+            trial = self.get_trial(trial_id)  # type: ignore[attr-defined]
+            if trial.state != TrialState.FAIL:
+                return None
+            return bool(trial.system_attrs.get(FAILED_BY_ATTR) == token)
+
+        return self._repeat(  # type: ignore[no-any-return]
+            lambda: self._fail_marked(trial_id, token), _stored=stored
+        )
+
+    def _fail_marked(self, trial_id: int, token: str) -> bool:
+        """Fail a running trial, and store ``token`` on it in the same transaction (Optuna's
+        ``set_trial_state_values`` for a failure, the token added)."""
+        import sqlalchemy.exc
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        try:
+            with _create_scoped_session(self.scoped_session) as session:  # type: ignore[attr-defined]
+                trial = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=True)
+                self.check_trial_is_updatable(trial_id, trial.state)  # type: ignore[attr-defined]
+                trial.state = TrialState.FAIL
+                trial.datetime_complete = datetime.now()
+                mark = json.dumps(token)
+                attr = models.TrialSystemAttributeModel
+                session.add(attr(trial_id=trial_id, key=FAILED_BY_ATTR, value_json=mark))
+        except sqlalchemy.exc.IntegrityError:
+            return False
+        return True
+
     def _repeat(
-        self, name: str, *args: Any, _stored: Callable[[], bool | None] | None = None, **kwargs: Any
+        self, write: Callable[[], Any], _stored: Callable[[], bool | None] | None = None
     ) -> Any:
-        write = getattr(super(), name)
         delay = self.write_backoff
         for attempt in range(self.write_retries + 1):
             try:
-                return write(*args, **kwargs)
+                return write()
             except UpdateFinishedTrialError:
                 answer = _stored() if attempt and _stored is not None else None
                 if answer is None:
@@ -123,9 +173,26 @@ class RetryWrites:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+#: A failed trial's system attribute: a token of the write that failed it
+#: (:meth:`RetryWrites._fail`).
+FAILED_BY_ATTR = "failed_by"
+
+
+def before_fail(storage: BaseStorage, trial_id: int, write: Callable[[BaseStorage], None]) -> bool:
+    """Have ``write(storage)`` run when this process next fails the trial, before the trial's
+    state is written; whether ``storage`` (or the storage behind Optuna's cache of it) takes
+    it. ``write`` that raises fails nothing: the trial is left running, to be failed as lost
+    once its heartbeats have stopped."""
+    for held in (storage, getattr(storage, "_backend", None)):
+        if isinstance(held, RetryWrites):
+            held.__dict__.setdefault("_before_fail", {})[trial_id] = write
+            return True
+    return False
+
+
 def _repeated(name: str) -> Callable[..., Any]:
     def write(self: RetryWrites, *args: Any, **kwargs: Any) -> Any:
-        return self._repeat(name, *args, **kwargs)
+        return self._repeat(lambda: getattr(super(RetryWrites, self), name)(*args, **kwargs))
 
     write.__name__ = write.__qualname__ = name
     return write

@@ -22,6 +22,11 @@ def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
     finished trials, nor would once the trials its workers run now finish: the report covers
     every trial a study holds, and would label them with the smaller count.
 
+    The smaller count is written into the studies' setups for workers here, and the check made
+    again after the write: a worker that read the old count just before may have claimed a trial
+    under it meanwhile (it was created before the write, so the second check sees it). Refused
+    then, the setups ask for the old count again.
+
     Raises:
         RunConflictError: A study holds more finished trials than ``spec`` asks for.
         RunInUseError: A study's finished trials and those its workers run now are more.
@@ -32,6 +37,24 @@ def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
 
     storage = open_storage(old.storage)
     names = {n for n, *_ in old.study_names()}
+    _check_within(folder, spec, old, storage, names)  # (nothing written yet)
+    lowered = _ask_fewer(storage, names, spec.trials)
+    try:
+        _check_within(folder, spec, old, storage, names)
+    except HyperlabError:
+        _ask_again(storage, lowered, spec.trials)
+        raise
+
+
+def _check_within(
+    folder: Path,
+    spec: RunSpec,
+    old: RunSpec,
+    storage: optuna.storages.BaseStorage,
+    names: set[str],
+) -> None:
+    """Refuse ``spec``'s smaller count where a study of ``names`` holds more finished trials,
+    or would once the trials its workers run now finish (see :func:`check_fewer_trials`)."""
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
     held = {
         st.study_name: len(storage.get_all_trials(st._study_id, deepcopy=False, states=finished))
@@ -47,6 +70,36 @@ def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
             "--overwrite (overwrite=True) to start over"
         )
     _check_live_within(spec, old, storage, held)
+
+
+def _ask_fewer(
+    storage: optuna.storages.BaseStorage, names: set[str], trials: int
+) -> dict[int, int]:
+    """Have the setups for workers of the studies ``names`` that ask for more than ``trials``
+    ask for ``trials``; the count each asked for before, by study id."""
+    from hyperlab.lab.study_job import SETUP_ATTR
+
+    before = {}
+    for frozen in storage.get_all_studies():
+        setup = frozen.user_attrs.get(SETUP_ATTR)
+        if frozen.study_name not in names or not isinstance(setup, dict):
+            continue
+        asked = setup.get("trials")
+        if isinstance(asked, int) and asked > trials:
+            storage.set_study_user_attr(frozen._study_id, SETUP_ATTR, {**setup, "trials": trials})
+            before[frozen._study_id] = asked
+    return before
+
+
+def _ask_again(storage: optuna.storages.BaseStorage, before: dict[int, int], trials: int) -> None:
+    """Undo :func:`_ask_fewer`: each setup that still asks for ``trials`` asks for the count it
+    asked for ``before`` (one another process has set since keeps that process's)."""
+    from hyperlab.lab.study_job import SETUP_ATTR
+
+    for study_id, asked in before.items():
+        setup = storage.get_study_user_attrs(study_id).get(SETUP_ATTR)
+        if isinstance(setup, dict) and setup.get("trials") == trials:
+            storage.set_study_user_attr(study_id, SETUP_ATTR, {**setup, "trials": asked})
 
 
 def _check_live_within(

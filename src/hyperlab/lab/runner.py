@@ -120,6 +120,7 @@ def run_job(
     poll: float = 1.0,
     storage_retries: int = 5,
     follow_setup: bool = False,
+    built_from: StudyJob | None = None,
 ) -> optuna.Study:
     """Run ``job`` until its study holds ``job.trials`` finished trials.
 
@@ -141,6 +142,10 @@ def run_job(
         storage_retries: Consecutive transient storage errors tolerated (with back-off).
         follow_setup: Read the count of trials again from the study's setup for workers before
             each trial (a ``hyperlab worker``: its run may be set up again for more trials).
+        built_from: With ``follow_setup``, the job as the study's setup for workers described
+            it when the worker read it: the trials end (and the study is returned) as soon as
+            the setup differs from it in anything but the count, so that the worker joins the
+            study again as set up now (:func:`~hyperlab.lab.study_job.setup_changes`).
 
     Raises:
         KeyboardInterrupt: On SIGINT (or SIGTERM in a worker); the trial that was running is
@@ -164,7 +169,7 @@ def run_job(
         made = make_objective(task, objective, job.seed, job.budget, study.sampler)
         func = Claimed(made, job.trials, guard, worker_name)
         startup = startup_trials(study.sampler)  # (None: not known before the first trial)
-        loop = TrialLoop(study, job, func, storage_retries, follow_setup)
+        loop = TrialLoop(study, job, func, storage_retries, follow_setup, built_from)
         _run_trials(study, job, loop, on_trial, wait, max_trials, poll)
         note_unused_settings(study, job)
         note_startup_only(study, job, startup)

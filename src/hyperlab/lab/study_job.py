@@ -172,3 +172,30 @@ def asked_trials(study: optuna.Study) -> int | None:
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         return None
     return trials
+
+
+def job_from_setup(setup: Any, study_name: str, storage: str) -> StudyJob | None:
+    """The job a study's setup for workers describes (``None``: ``setup`` is no setup); keys
+    that are no :class:`StudyJob` field are left out."""
+    if not isinstance(setup, dict):
+        return None
+    fields = {f.name for f in dataclasses.fields(StudyJob)}
+    values = {k: v for k, v in setup.items() if k in fields}
+    values.update(storage=storage, study_name=study_name)
+    return StudyJob(**values)
+
+
+def setup_changes(study: optuna.Study, built_from: StudyJob) -> list[str]:
+    """The settings in which the study's setup for workers now differs from ``built_from`` (the
+    job a worker built from it when it started), its count of trials aside (a worker follows
+    that one in place: :func:`asked_trials`), by name; none when the study has no setup."""
+    now = job_from_setup(
+        study.user_attrs.get(SETUP_ATTR), built_from.study_name, built_from.storage
+    )
+    if now is None:
+        return []
+    return [
+        f.name
+        for f in dataclasses.fields(StudyJob)
+        if f.name != "trials" and getattr(now, f.name) != getattr(built_from, f.name)
+    ]

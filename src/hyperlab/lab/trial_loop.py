@@ -22,7 +22,7 @@ from hyperlab.lab.cut_off import (
     requeue_storage_cut,
 )
 from hyperlab.lab.storage_errors import error_chain, is_transient, redact, transient_cause
-from hyperlab.lab.study_job import StudyJob, asked_trials
+from hyperlab.lab.study_job import StudyJob, asked_trials, setup_changes
 from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, progress
 from hyperlab.lab.tuner_told import told_guarded
 from hyperlab.stops import failures_reason, stop_for_failures
@@ -35,7 +35,10 @@ class TrialLoop:
 
     With ``follow_setup`` (a ``hyperlab worker``), the count of trials is read again from the
     study's setup before each trial (:func:`~hyperlab.lab.study_job.asked_trials`): a run set
-    up again for more trials while its workers run has them go on to the new count.
+    up again for more trials while its workers run has them go on to the new count. Given the
+    job it was ``built_from`` (as the setup described it), the loop ends, before it claims
+    another trial, once the setup differs from that in anything else (:attr:`setup_changed`
+    then says in what), for its worker to join the study again as set up now.
     """
 
     def __init__(
@@ -45,9 +48,12 @@ class TrialLoop:
         func: Claimed,
         retries: int,
         follow_setup: bool = False,
+        built_from: StudyJob | None = None,
     ) -> None:
         self.study, self.job, self.func, self.retries = study, job, func, retries
         self.follow_setup = follow_setup
+        self.built_from = built_from
+        self.setup_changed: list[str] = []
         if follow_setup:  # (its trials are admitted against the setup's count too)
             func.follow_setup = True
         self.failures = self.ran = self.errors = self.told_in_row = 0
@@ -55,7 +61,10 @@ class TrialLoop:
         self.max_failures = max(10, job.trials)
 
     def _follow_setup(self) -> None:
-        """Take the count of trials the study's setup asks for now (see the class)."""
+        """Take the count of trials the study's setup asks for now, and note any other change
+        of the setup (see the class)."""
+        if self.built_from is not None:
+            self.setup_changed = setup_changes(self.study, self.built_from)
         asked = asked_trials(self.study)
         if asked is not None and asked != self.target:
             self.target = self.func.target = asked
@@ -72,6 +81,8 @@ class TrialLoop:
         try:
             if self.follow_setup:
                 self._follow_setup()
+                if self.setup_changed:
+                    return DONE  # (its worker joins the study again, as set up now)
             target = self.target
             finished, claimed = progress(study, pending=wait)
             if finished >= target or study.user_attrs.get("stopped_at_noise"):

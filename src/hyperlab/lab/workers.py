@@ -11,6 +11,7 @@ for why the count is exact however many workers race).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import signal
 import types
 import zlib
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.trial import TrialState
 
 from hyperlab.errors import (
     DataNotFoundError,
@@ -28,14 +30,26 @@ from hyperlab.errors import (
     RunInUseError,
     listed,
 )
-from hyperlab.lab.heartbeat import beat_ages, beats_folder, fresh_beat_files, fresh_sqlite_beats
+from hyperlab.lab.heartbeat import (
+    beat_ages,
+    beats_folder,
+    fresh_beat_files,
+    fresh_sqlite_beats,
+    own_grace,
+)
 from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.runner import run_job
 from hyperlab.lab.storage import open_storage
 from hyperlab.lab.storage_errors import redact, storage_failures
 from hyperlab.lab.storage_settings import check_heartbeats
 from hyperlab.lab.study_job import SETUP_ATTR as SETUP_ATTR
-from hyperlab.lab.study_job import StudyJob, asked_trials, build_study
+from hyperlab.lab.study_job import (
+    StudyJob,
+    asked_trials,
+    build_study,
+    job_from_setup,
+    setup_changes,
+)
 from hyperlab.lab.trial_kinds import progress
 from hyperlab.lab.urls import storage_file
 from hyperlab.lab.worker_logs import configure_worker
@@ -122,17 +136,13 @@ def find_jobs(storage: str, name: str) -> list[StudyJob]:
             studies = open_storage(storage, must_exist=True).get_all_studies()
     except DataNotFoundError as exc:
         raise DataNotFoundError(f"{exc}: {CREATE_HINT}") from None
-    fields = {f.name for f in dataclasses.fields(StudyJob)}
     jobs = []
     for frozen in sorted(studies, key=lambda s: s.study_name):
         if frozen.study_name != name and not frozen.study_name.startswith(name + ":"):
             continue
-        setup = frozen.user_attrs.get(SETUP_ATTR)
-        if not isinstance(setup, dict):
-            continue
-        values = {k: v for k, v in setup.items() if k in fields}
-        values.update(storage=storage, study_name=frozen.study_name)
-        jobs.append(StudyJob(**values))
+        job = job_from_setup(frozen.user_attrs.get(SETUP_ATTR), frozen.study_name, storage)
+        if job is not None:
+            jobs.append(job)
     if not jobs:
         raise _no_jobs(storage, name, studies)
     return jobs
@@ -246,26 +256,12 @@ def run_worker(
     ):
         raise InputError(f"max_trials must be a positive whole number, got {max_trials!r}")
     check_heartbeats(heartbeat_interval, grace_period)
+    beats = (heartbeat_interval, grace_period)
     report: dict[str, dict[str, int]] = {}
     with graceful_signals():
-        for job in find_jobs(storage, name):
-            job = with_heartbeats(job, heartbeat_interval, grace_period)
+        for found in find_jobs(storage, name):
             counter = {"ran": 0}
-
-            def tick(counter: dict[str, int] = counter) -> None:
-                counter["ran"] += 1
-
-            study = run_job(
-                job,
-                worker=worker_index(worker_name),
-                worker_name=worker_name,
-                follow_setup=True,
-                owner=False,
-                wait=wait,
-                poll=poll,
-                max_trials=max_trials,
-                on_trial=tick,
-            )
+            study, job = _run_setup(found, worker_name, counter, wait, poll, max_trials, beats)
             with storage_failures(storage, "read the study in"):
                 finished, _claimed = progress(study)
                 trials = asked_trials(study) or job.trials  # (set up again meanwhile?)
@@ -279,6 +275,55 @@ def run_worker(
                 "ran": counter["ran"],
             }
     return WorkerReport(report)
+
+
+def _run_setup(
+    found: StudyJob,
+    worker_name: str,
+    counter: dict[str, int],
+    wait: bool,
+    poll: float,
+    max_trials: int | None,
+    beats: tuple[int | None, int | None],
+) -> tuple[optuna.Study, StudyJob]:
+    """Run trials of ``found``'s study (its job as its setup for workers describes it) until it
+    is done, counting them in ``counter["ran"]``; when its setup changes meanwhile (a run set
+    up again: ``hyperlab tune --create-only`` with other heartbeat settings, say), the study is
+    joined again as the new setup describes it (the worker's own heartbeat settings, ``beats``,
+    kept). Returns the study and the job it last ran."""
+
+    def tick() -> None:
+        counter["ran"] += 1
+
+    while True:
+        job = with_heartbeats(found, *beats)
+        left = None if max_trials is None else max_trials - counter["ran"]
+        study = run_job(
+            job,
+            worker=worker_index(worker_name),
+            worker_name=worker_name,
+            follow_setup=True,
+            built_from=found,
+            owner=False,
+            wait=wait,
+            poll=poll,
+            max_trials=left,
+            on_trial=tick,
+        )
+        with storage_failures(found.storage, "read the study in"):
+            changed = setup_changes(study, found)
+            setup = study.user_attrs.get(SETUP_ATTR)
+        now = job_from_setup(setup, found.study_name, found.storage)
+        spent = max_trials is not None and counter["ran"] >= max_trials
+        if not changed or now is None or spent:
+            return study, job
+        logging.getLogger(__name__).warning(
+            "%s: the setup of study %r changed (%s): going on with the new one",
+            worker_name,
+            found.study_name,
+            ", ".join(changed),
+        )
+        found = now
 
 
 def study_states(study: optuna.Study) -> dict[str, Any]:
@@ -384,14 +429,21 @@ def _live_in(
             continue
         if not setup.get("heartbeat_interval"):
             continue
-        grace = int(setup.get("grace_period") or DEFAULT_GRACE)
+        grace = float(setup.get("grace_period") or DEFAULT_GRACE)
         ages = beat_ages(storage, frozen._study_id, folder)
-        out += [
-            LiveTrial(frozen.study_name, number, age, grace)
-            for number, age in sorted(ages.items())
-            if age <= grace
-        ]
+        graces = _graces(storage, frozen._study_id, grace)
+        judged = [(n, age, graces.get(n, grace)) for n, age in sorted(ages.items())]
+        out += [LiveTrial(frozen.study_name, n, age, g) for n, age, g in judged if age <= g]
     return out
+
+
+def _graces(
+    storage: optuna.storages.BaseStorage, study_id: int, default: float
+) -> dict[int, float]:
+    """The grace period each running trial of the study is judged by, by number: its own
+    worker's (a worker may beat less often than the study's setup says), else ``default``."""
+    running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    return {t.number: own_grace(t, float(default)) for t in running}
 
 
 def workers_running_error(storage: str, live: list[LiveTrial], doing: str) -> RunInUseError:
