@@ -13,6 +13,7 @@ hyperparameters that may change between segments; population-based training
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import time
@@ -153,8 +154,9 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
             epochs trained (given the ``budget`` asked for), one of those numbers is not a
             number (text, a bool, ``None``), ``fold_values``, ``curves`` or a curve is of
             another kind, a curve's name is not text, a curve is longer than the epochs
-            trained, or ``std_err`` is negative: a mistake in the task's code, which every
-            trial would repeat. The message names the field and the value.
+            trained, ``std_err`` is negative, or ``extra`` is not a dict keyed by text whose
+            values are JSON-serializable (a trial stores it): a mistake in the task's code,
+            which every trial would repeat. The message names the field and the value.
     """
     if not isinstance(result, Evaluation):
         raise TaskContractError(
@@ -187,6 +189,9 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
     }
     if budget is not None:
         _check_curve_lengths(task, checked, used, budget)
+    unstorable = _unstorable(result.extra)
+    if unstorable is not None:
+        raise _broken_field(task, unstorable)
     return replace(
         result, value=value, std_err=std_err, budget=used, fold_values=folds, curves=checked
     )
@@ -311,7 +316,8 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
 
     Raises:
         InputTypeError: Not a :class:`Segment`, or its ``values`` or a curve are not a
-            sequence of numbers (``curves`` not a dict).
+            sequence of numbers (``curves`` not a dict), or its ``extra`` is not a dict keyed
+            by text whose values are JSON-serializable.
         InputError: Another number of scores or of a curve's values than ``epochs``, a
             negative ``std_err``, no state, or a wrong epoch.
     """
@@ -379,11 +385,11 @@ def _check_curves(curves: Any, epochs: int, where: str) -> None:
 def _check_extras(segment: Segment, where: str) -> None:
     """Refuse a segment's ``learned``, ``std_err`` or ``fold_values`` that is not numbers
     (stored with the trials only at the population's end, which they would stop), a negative
-    finite ``std_err`` (as :func:`check_evaluation`), and an ``extra`` that is not a dict keyed
-    by text (its keys name a trial's attributes)."""
-    extra = segment.extra
-    if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
-        raise InputTypeError(f"{where} has extra {_short(extra)}, not a dict keyed by text")
+    finite ``std_err`` (as :func:`check_evaluation`), and an ``extra`` that a trial cannot
+    store (:func:`_unstorable`: not a dict keyed by text, or a value not JSON-serializable)."""
+    unstorable = _unstorable(segment.extra)
+    if unstorable is not None:
+        raise InputTypeError(f"{where} has {unstorable}")
     learned = segment.learned
     if not isinstance(learned, dict):
         raise InputTypeError(
@@ -398,6 +404,24 @@ def _check_extras(segment: Segment, where: str) -> None:
     if isinstance(folds, str | bytes | dict) or not hasattr(folds, "__len__"):
         raise InputTypeError(f"{where} has fold_values {_short(folds)}, not a list of numbers")
     _check_numbers(folds, f"{where}'s fold_values", "one number per fold")
+
+
+def _unstorable(extra: Any) -> str | None:
+    """Why ``extra`` (an evaluation's or a segment's) cannot be stored with a trial, or None:
+    it is not a dict keyed by text (its keys name the trial's attributes), or a value of it is
+    not JSON-serializable (the storage writes attributes as JSON)."""
+    if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+        return f"extra {_short(extra)}, not a dict keyed by text"
+    for key, value in extra.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            return (
+                f"extra[{key!r}] {_shown(value)}, which a trial's attributes cannot store "
+                f"({exc}: give numbers, text, lists and dicts of them, float(x) for a "
+                "NumPy or torch number)"
+            )
+    return None
 
 
 def _check_number(value: Any, what: str) -> float:
