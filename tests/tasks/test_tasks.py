@@ -378,13 +378,20 @@ def test_on_epoch_is_handed_each_score_as_a_float() -> None:
         ("extra", {"at": object}, "extra['at'] <class 'object'> of type type, which a trial's "),
         ("extra", {1: 0.5}, "extra {1: 0.5}, not a dict keyed by text"),
         ("extra", [0.5], "extra [0.5], not a dict keyed by text"),
+        ("extra", {"budget": 1}, "extra['budget'], a trial attribute the lab writes itself (one"),
+        ("extra", {"acc": 1, "seed": 3}, "extra['seed'], a trial attribute the lab writes itself"),
+        ("extra", {"schedule": "cosine"}, "extra['schedule'], a trial attribute that marks a tr"),
+        ("extra", {"hypergradient": True}, "extra['hypergradient'], a trial attribute that mark"),
     ],
 )
 def test_an_evaluation_whose_other_numbers_are_not_numbers_breaks_the_task_contract(
     field: str, odd: Any, says: str
 ) -> None:
     """std_err, fold_values and the curves were not checked: text, a bool or None passed
-    evaluate and were stored with the trial, to break or mislead what read them later."""
+    evaluate and were stored with the trial, to break or mislead what read them later. So was
+    extra: a value JSON cannot write failed every trial in the storage, a key the lab writes
+    itself (budget, seed) replaced the lab's value, and one that marks a self-tuning trial
+    (``schedule``: a learning-rate schedule's name, say) broke the report."""
     from hyperlab.errors import TaskContractError
     from hyperlab.tasks.base import Evaluation
 
