@@ -44,6 +44,27 @@ def test_replay_member_takes_a_registered_tasks_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("given", "error", "message"),
+    [
+        ({"hypergradient": "no"}, InputTypeError, r"hypergradient must be True or False, got 'no'"),
+        ({"hypergradient": None}, InputTypeError, r"hypergradient must be True or False, got No"),
+        ({"seed": "a"}, InputTypeError, r"seed must be an integer >= 0, got 'a'"),
+        ({"seed": 1.5}, InputTypeError, r"seed must be an integer >= 0, got 1\.5"),
+        ({"seed": None}, InputTypeError, r"seed must be an integer >= 0, got None"),
+        ({"seed": -1}, InputError, r"seed must be an integer >= 0, got -1"),
+    ],
+)
+def test_a_seed_or_hypergradient_flag_replay_cannot_use_is_refused_by_name(
+    given: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """``hypergradient="no"`` replayed with the hypergradient twins (text counts as true),
+    ``None`` without; a seed of text or ``None`` failed deep in the seeding (a ``ValueError``
+    or ``TypeError`` from ``int()``), and 1.5 or -1 replayed under a seed not given."""
+    with pytest.raises(error, match=message):
+        replay(Quadratic(), SCHEDULE, **given)
+
+
+@pytest.mark.parametrize(
     ("task", "error", "message"),
     [
         ("no-such-task", UnknownNameError, r"unknown task 'no-such-task'"),

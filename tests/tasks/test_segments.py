@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,6 +86,34 @@ def test_a_segment_s_negative_std_err_is_refused_as_an_evaluation_s() -> None:
         check_segment("t", Segment(state={}, values=[0.5], epoch=1, std_err=-0.1), 1)
     for fine in (0.0, 0.1, -math.inf, math.nan):
         check_segment("t", Segment(state={}, values=[0.5], epoch=1, std_err=fine), 1)
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ([0.5], r"has extra \[0\.5\], not a dict keyed by text"),
+        ({1: 0.5}, r"has extra \{1: 0\.5\}, not a dict keyed by text"),
+        (
+            {"acc": np.float32(0.5)},
+            r"has extra\['acc'\] np\.float32\(0\.5\) of type float32, which a trial's "
+            r"attributes cannot store \(Object of type float32 is not JSON serializable: ",
+        ),
+        ({"budget": 1}, r"has extra\['budget'\], a trial attribute the lab writes itself \(one "),
+        ({"seed": 3}, r"has extra\['seed'\], a trial attribute the lab writes itself \(one of "),
+    ],
+)
+def test_a_segment_s_extra_that_a_trial_cannot_store_is_refused(extra: object, says: str) -> None:
+    """A tpe-hd trial stores its last segment's extra as attributes: a NumPy float32 failed
+    every trial deep in the storage (``TypeError: Object of type float32 is not JSON
+    serializable``), naming neither the task nor the field, and ``budget`` or ``seed`` replaced
+    the trial's own (its epochs, its seed). ``schedule`` passes: the tuner's own replaces it."""
+    from hyperlab.errors import InputTypeError
+    from hyperlab.tasks.base import Segment, check_segment
+
+    with pytest.raises(InputTypeError, match=r"task 't': its segment " + says):
+        check_segment("t", Segment(state={}, values=[0.5], epoch=1, extra=extra), 1)
+    for fine in ({"acc": 0.5}, {"schedule": "mine", "hypergradient": False}):
+        check_segment("t", Segment(state={}, values=[0.5], epoch=1, extra=fine), 1)
 
 
 def test_segment_input_is_checked() -> None:

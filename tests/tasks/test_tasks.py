@@ -373,13 +373,25 @@ def test_on_epoch_is_handed_each_score_as_a_float() -> None:
         ("curves", {0: [0.5]}, "curves key 0 of type int, not a curve's name (text, such as 'v"),
         ("curves", {None: [0.5]}, "curves key None of type NoneType, not a curve's name (text,"),
         ("curves", {"val_loss": [0.5] * 5}, "curves['val_loss'] of 5 points, more than the 4 ep"),
+        ("extra", {"acc": np.float32(0.5)}, "extra['acc'] np.float32(0.5) of type float32, whi"),
+        ("extra", {"n": [np.int64(3)]}, "extra['n'] [np.int64(3)] of type list, which a trial'"),
+        ("extra", {"at": object}, "extra['at'] <class 'object'> of type type, which a trial's "),
+        ("extra", {1: 0.5}, "extra {1: 0.5}, not a dict keyed by text"),
+        ("extra", [0.5], "extra [0.5], not a dict keyed by text"),
+        ("extra", {"budget": 1}, "extra['budget'], a trial attribute the lab writes itself (one"),
+        ("extra", {"acc": 1, "seed": 3}, "extra['seed'], a trial attribute the lab writes itself"),
+        ("extra", {"schedule": "cosine"}, "extra['schedule'], a trial attribute that marks a tr"),
+        ("extra", {"hypergradient": True}, "extra['hypergradient'], a trial attribute that mark"),
     ],
 )
 def test_an_evaluation_whose_other_numbers_are_not_numbers_breaks_the_task_contract(
     field: str, odd: Any, says: str
 ) -> None:
     """std_err, fold_values and the curves were not checked: text, a bool or None passed
-    evaluate and were stored with the trial, to break or mislead what read them later."""
+    evaluate and were stored with the trial, to break or mislead what read them later. So was
+    extra: a value JSON cannot write failed every trial in the storage, a key the lab writes
+    itself (budget, seed) replaced the lab's value, and one that marks a self-tuning trial
+    (``schedule``: a learning-rate schedule's name, say) broke the report."""
     from hyperlab.errors import TaskContractError
     from hyperlab.tasks.base import Evaluation
 
@@ -388,6 +400,17 @@ def test_an_evaluation_whose_other_numbers_are_not_numbers_breaks_the_task_contr
     with pytest.raises(TaskContractError) as info:
         task.evaluate(config)
     assert str(info.value).startswith(f"Bare._evaluate returned Evaluation.{says}")
+
+
+def test_an_evaluation_s_extra_of_plain_data_passes() -> None:
+    """What a trial's storage writes as JSON: numbers (NumPy's float64, NaN and infinity
+    included), text, None, lists and dicts of them."""
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    extra = {"acc": np.float64(0.5), "n": 3, "odd": [math.nan, math.inf], "m": {"a": None}}
+    task.reply = Evaluation(value=0.5, extra=extra)
+    assert task.evaluate(config).extra == extra
 
 
 def test_a_curve_may_hold_up_to_one_point_per_epoch_trained_and_no_more() -> None:

@@ -8,7 +8,14 @@ from typing import Any
 
 import optuna
 
-from hyperlab.errors import HyperlabError, InputError, InputTypeError, TrialFailure
+from hyperlab.errors import (
+    HyperlabError,
+    InputError,
+    InputTypeError,
+    TrialFailure,
+    check_bool,
+    check_nonneg_int,
+)
 from hyperlab.population.randomness import seeded_globals, segment_seed
 from hyperlab.population.segments import divergence, placed_in_task
 from hyperlab.population.selftuning import (
@@ -54,21 +61,20 @@ def replay(
         The segments, in order.
 
     Raises:
-        InputTypeError: ``task`` is not a task, a task class or a name.
-        InputError: The schedule is empty, an entry lacks ``start``, ``end`` or ``config``,
-            the entries are not contiguous from epoch 0, or an entry's configuration is not
-            one of the task's (each message names the entry).
+        InputTypeError: ``task`` is not a task, a task class or a name, ``seed`` is not an
+            integer or ``hypergradient`` not ``True`` or ``False``.
+        InputError: A negative ``seed``; the schedule is empty, an entry lacks ``start``,
+            ``end`` or ``config``, the entries are not contiguous from epoch 0, or an entry's
+            configuration is not one of the task's (each message names the entry).
         InputTypeError, InputError: A segment breaks the task's contract
             (:func:`~hyperlab.tasks.base.check_segment`); the message names the schedule
             entry, its member and its epochs (``task 'x', schedule entry 1 (member 3), segment
             from epoch 2 to 4: its segment ...``).
-        InputError: With ``hypergradient``, a task whose rate cannot be learned, as the
-            self-tuning tuners refuse it: one that names no ``learning_rate_param`` of its
-            space, before anything trains
-            (:func:`~hyperlab.population.selftuning.learning_rate_of`), or one whose first
-            segment, a fresh model, passed no optimizer through ``wrap_optimizer``, before
-            the next trains (:func:`~hyperlab.population.selftuning.check_wrapped`,
-            ``TaskContractError``).
+        InputError: With ``hypergradient``, a task whose rate cannot be learned, refused as
+            the self-tuning tuners refuse it: one naming no ``learning_rate_param`` of its
+            space, before anything trains (``selftuning.learning_rate_of``), or one whose
+            first segment, a fresh model, passed no optimizer through ``wrap_optimizer``,
+            before the next trains (``selftuning.check_wrapped``, ``TaskContractError``).
         TrialFailure: A segment's training diverged: its task raised ``TrialFailure``, or a
             score, its ``std_err`` or a fold value is NaN or infinite. The replay has no
             result; the message names the place as above and the first epoch whose score is
@@ -76,6 +82,8 @@ def replay(
             the segment's last for a ``std_err`` or fold value, and ``curves`` holds that
             segment's curves.
     """
+    check_nonneg_int("seed", seed)
+    check_bool("hypergradient", hypergradient)  # ("no" would train with the twins)
     task = _as_task(task)
     if hypergradient:
         learning_rate_of(task, "a replay with hypergradient")

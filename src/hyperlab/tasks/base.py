@@ -13,6 +13,7 @@ hyperparameters that may change between segments; population-based training
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import time
@@ -42,6 +43,14 @@ EpochCallback = Callable[[int, float, dict[str, list[float]]], None]
 
 #: Names of the per-epoch curves an evaluation may carry.
 CURVE_KEYS = ("train_loss", "val_loss", "train_metric", "val_metric")
+#: Trial attributes the lab writes itself, from an evaluation's own fields and the trial's
+#: seed: an ``extra`` (an evaluation's, a segment's) under one of these names would replace the
+#: lab's value (a trial's epochs, its seed), so it is refused.
+LAB_ATTRS = ("seed", "curves", "std_err", "budget", "wall_time", "fold_values")
+#: Trial attributes that mark a trial trained in segments by a self-tuning tuner (``tpe-hd``),
+#: which the report and the held-out test score read as such: a task's own evaluation may not
+#: name them (a segment's ``extra`` may: the tuner's own values replace them).
+TUNER_ATTRS = ("schedule", "hypergradient")
 #: What an evaluation's ``std_err`` and ``fold_values`` are over (:attr:`Task.spread_over`):
 #: the folds of one cross-validation, whose training sets overlap, or independent trainings
 #: under several seeds (a table of several seeds' results).
@@ -153,7 +162,9 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
             epochs trained (given the ``budget`` asked for), one of those numbers is not a
             number (text, a bool, ``None``), ``fold_values``, ``curves`` or a curve is of
             another kind, a curve's name is not text, a curve is longer than the epochs
-            trained, or ``std_err`` is negative: a mistake in the task's code, which every
+            trained, ``std_err`` is negative, or ``extra`` is not a dict keyed by text whose
+            values are JSON-serializable (a trial stores it), or names an attribute the lab
+            writes itself (:data:`LAB_ATTRS`): a mistake in the task's code, which every
             trial would repeat. The message names the field and the value.
     """
     if not isinstance(result, Evaluation):
@@ -187,6 +198,9 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
     }
     if budget is not None:
         _check_curve_lengths(task, checked, used, budget)
+    unstorable = _unstorable(result.extra)
+    if unstorable is not None:
+        raise _broken_field(task, unstorable)
     return replace(
         result, value=value, std_err=std_err, budget=used, fold_values=folds, curves=checked
     )
@@ -206,8 +220,12 @@ def _checked_epochs(task: Task, on_epoch: EpochCallback | None) -> EpochCallback
 
 def _completed(task: Task, result: Any, budget: int, seconds: float) -> Evaluation:
     """``task``'s ``_evaluate``'s result checked (:func:`check_evaluation`, which fills in an
-    unset budget), with its unset wall time filled in."""
+    unset budget; and no ``extra`` under a name of :data:`TUNER_ATTRS`), with its unset wall
+    time filled in."""
     result = check_evaluation(task, result, budget)
+    reserved = _unstorable(result.extra, TUNER_ATTRS)
+    if reserved is not None:
+        raise _broken_field(task, reserved)
     return replace(result, wall_time=result.wall_time or seconds)
 
 
@@ -311,7 +329,9 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
 
     Raises:
         InputTypeError: Not a :class:`Segment`, or its ``values`` or a curve are not a
-            sequence of numbers (``curves`` not a dict).
+            sequence of numbers (``curves`` not a dict), or its ``extra`` is not a dict keyed
+            by text whose values are JSON-serializable, or names an attribute the lab writes
+            itself (:data:`LAB_ATTRS`).
         InputError: Another number of scores or of a curve's values than ``epochs``, a
             negative ``std_err``, no state, or a wrong epoch.
     """
@@ -379,11 +399,12 @@ def _check_curves(curves: Any, epochs: int, where: str) -> None:
 def _check_extras(segment: Segment, where: str) -> None:
     """Refuse a segment's ``learned``, ``std_err`` or ``fold_values`` that is not numbers
     (stored with the trials only at the population's end, which they would stop), a negative
-    finite ``std_err`` (as :func:`check_evaluation`), and an ``extra`` that is not a dict keyed
-    by text (its keys name a trial's attributes)."""
-    extra = segment.extra
-    if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
-        raise InputTypeError(f"{where} has extra {_short(extra)}, not a dict keyed by text")
+    finite ``std_err`` (as :func:`check_evaluation`), and an ``extra`` that a trial cannot
+    store (:func:`_unstorable`: not a dict keyed by text, a key of :data:`LAB_ATTRS`, or a
+    value not JSON-serializable)."""
+    unstorable = _unstorable(segment.extra)
+    if unstorable is not None:
+        raise InputTypeError(f"{where} has {unstorable}")
     learned = segment.learned
     if not isinstance(learned, dict):
         raise InputTypeError(
@@ -398,6 +419,37 @@ def _check_extras(segment: Segment, where: str) -> None:
     if isinstance(folds, str | bytes | dict) or not hasattr(folds, "__len__"):
         raise InputTypeError(f"{where} has fold_values {_short(folds)}, not a list of numbers")
     _check_numbers(folds, f"{where}'s fold_values", "one number per fold")
+
+
+def _unstorable(extra: Any, reserved: Sequence[str] = LAB_ATTRS) -> str | None:
+    """Why ``extra`` (an evaluation's or a segment's) cannot be stored with a trial, or None:
+    it is not a dict keyed by text (its keys name the trial's attributes), a key is one of the
+    ``reserved`` attributes, or a value of it is not JSON-serializable (the storage writes
+    attributes as JSON)."""
+    if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+        return f"extra {_short(extra)}, not a dict keyed by text"
+    taken = [key for key in extra if key in reserved]
+    if taken and taken[0] in LAB_ATTRS:
+        return (
+            f"extra[{taken[0]!r}], a trial attribute the lab writes itself (one of "
+            f"{', '.join(LAB_ATTRS)}), whose value it would replace: give it a name of its own"
+        )
+    if taken:
+        return (
+            f"extra[{taken[0]!r}], a trial attribute that marks a trial a self-tuning tuner "
+            f"trained ({', '.join(TUNER_ATTRS)}), which the report and the held-out test score "
+            "would misread: give it a name of its own"
+        )
+    for key, value in extra.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            return (
+                f"extra[{key!r}] {_shown(value)}, which a trial's attributes cannot store "
+                f"({exc}: give numbers, text, lists and dicts of them, float(x) for a "
+                "NumPy or torch number)"
+            )
+    return None
 
 
 def _check_number(value: Any, what: str) -> float:
