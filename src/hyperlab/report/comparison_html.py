@@ -90,10 +90,13 @@ def _best_so_far_figure(rec: CompareRecords, by_epochs: bool = False) -> Any:
     best = "highest" if rec.direction == "maximize" else "lowest"
     bands = "; ".join(dict.fromkeys(m.band for m in rec.methods if m.band))
     plotted = [v for m in rec.methods for v in m.curve_low + m.curve_median + m.curve_high]
+    longest = max(
+        (max(m.epoch_x if by_epochs else m.curve_x, default=1) for m in rec.methods), default=1
+    )
     fig.update_layout(
         title=f"Best value so far, the {best} (median across seeds"
         + (f"; band: {bands})" if bands else ")"),
-        xaxis_title="epochs used" if by_epochs else "trial",
+        xaxis={"title": "epochs used" if by_epochs else "trial", **int_axis(longest)},
         yaxis=value_axis(plotted, f"{best} value so far"),
         height=420,
     )
