@@ -172,3 +172,11 @@ def test_summary_of_one_method_pairs_nothing(tmp_path: Path) -> None:
     )
     summary = _summary_html(compare_records(tmp_path / "one"))
     assert "Paired against" not in summary and "<td" in summary
+
+
+def test_the_note_on_unequal_epochs_names_studies_that_stopped_early() -> None:
+    """Studies stopped at noise, with no pruner and no multi-fidelity tuner, got a note that
+    gave only those two as the reasons the methods' epochs differ."""
+    from hyperlab.report.comparison_html import EPOCHS_NOTE
+
+    assert "stopped at noise or for failed trials" in EPOCHS_NOTE

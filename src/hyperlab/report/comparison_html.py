@@ -106,8 +106,9 @@ def _best_so_far_figure(rec: CompareRecords, by_epochs: bool = False) -> Any:
 #: How to read the figure against the epochs used.
 EPOCHS_NOTE = (
     "<p class='note'>The methods used unequal epochs (pruned trials stop early, a "
-    "multi-fidelity tuner trains at lower budgets): read them at the same number of epochs "
-    "used, where each seed's best is that of its trials ended by then.</p>"
+    "multi-fidelity tuner trains at lower budgets, a study stopped at noise or for failed "
+    "trials ran fewer trials): read them at the same number of epochs used, where each "
+    "seed's best is that of its trials ended by then.</p>"
 )
 
 #: What the summary's seconds are.
