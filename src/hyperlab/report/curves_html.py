@@ -9,8 +9,11 @@ from typing import Any
 from hyperlab.report.page import COLORS, figure_html, fmt, int_axis
 from hyperlab.report.trials import TrialCurves
 
-#: What a report says where a user's objective left no curves to draw.
-NO_CURVES = "the objective reported no intermediate values (trial.report)"
+#: What a report says where the trials left no curves to draw (an objective's or a task's).
+NO_CURVES = (
+    "the objective reported no intermediate values (trial.report), or the task neither "
+    "reported its score per epoch (on_epoch) nor returned curves (Evaluation.curves)"
+)
 
 
 #: The curves a figure draws per trial, and their dash: losses, or else the metric.
