@@ -240,3 +240,11 @@ def test_reported_scores_beside_task_curves_get_an_axis_of_their_own() -> None:
     assert all(t.yaxis in (None, "y") for t in alone.data)
     assert alone.layout.yaxis.title.text == "reported value"
     assert "yaxis2" not in alone.layout.to_plotly_json()
+
+
+def test_the_optimization_history_ticks_whole_trials() -> None:
+    """A population of 4 drew its 4 trials on an axis ticked at 0.5, 1.5 and 2.5 too."""
+    ((_, layout), *_) = _figures(
+        _sections(render_study(study_report_records(_study(4))))["Optimization history"]
+    )
+    assert layout["xaxis"]["dtick"] == 1 and layout["xaxis"]["tickformat"] == "d"
