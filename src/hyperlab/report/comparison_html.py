@@ -213,7 +213,10 @@ def render_compare(rec: CompareRecords) -> str:
         from hyperlab.report.population_html import HEADING, population_section
 
         for label, seed, population in rec.populations:
-            heading = f"{HEADING}: {label}, seed {seed} (the seed whose best member ended best)"
+            heading = (
+                f"{HEADING}: {label}, seed {seed} "
+                f"(the seed whose best {population.unit} ended best)"
+            )
             sections.append((heading, population_section(population)))
     return page(f"hyperlab comparison: {rec.name}", sections)
 

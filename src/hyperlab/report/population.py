@@ -142,6 +142,8 @@ class PopulationRecords:
         branches: The lineage tree, roots and copies in the order they happened.
         sentence: What the best member's schedule did, in one plain sentence.
         notes: The population's screen and its members' failed segments, one line each.
+        unit: What a member is called: ``"member"``, or ``"trial"`` for trials that train
+            alone (``tpe-hd``, ``random-hd``: no population, no copies).
     """
 
     tuner: str
@@ -152,6 +154,7 @@ class PopulationRecords:
     branches: list[Branch]
     sentence: str
     notes: list[str] = field(default_factory=list)
+    unit: str = "member"
 
     @property
     def best_member(self) -> MemberSchedule:
@@ -178,6 +181,7 @@ def population_records(study: optuna.Study) -> PopulationRecords | None:
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     best = (max if maximize else min)(members, key=lambda m: m.value)
     budget = int(summary.get("budget") or max(m.segments[-1].end for m in members))
+    unit = "member" if any("member" in t.user_attrs for t in trials) else "trial"
     return PopulationRecords(
         tuner=str(summary.get("tuner", "")),
         budget=budget,
@@ -185,8 +189,9 @@ def population_records(study: optuna.Study) -> PopulationRecords | None:
         members=members,
         best=best.member,
         branches=lineage_tree(members),
-        sentence=schedule_sentence(best, params),
+        sentence=schedule_sentence(best, params, unit),
         notes=population_notes(study),
+        unit=unit,
     )
 
 
@@ -276,8 +281,11 @@ def lineage_tree(members: list[MemberSchedule]) -> list[Branch]:
     return branches
 
 
-def schedule_sentence(member: MemberSchedule, params: list[ScheduledParam]) -> str:
-    """What ``member``'s schedule did, e.g. ``lr went from 0.003 to 0.0008 over 12 epochs``."""
+def schedule_sentence(
+    member: MemberSchedule, params: list[ScheduledParam], unit: str = "member"
+) -> str:
+    """What ``member``'s schedule did, e.g. ``lr went from 0.003 to 0.0008 over 12 epochs``;
+    ``unit`` names it (``member``, or ``trial`` for a trial that trained alone)."""
     epochs = member.segments[-1].end if member.segments else 0
     changed, kept = [], []
     for p in params:
@@ -295,7 +303,7 @@ def schedule_sentence(member: MemberSchedule, params: list[ScheduledParam]) -> s
             changed.append(f"{p.name} went from {_number(values[0])} to {_number(values[-1])}")
     copies = [s for s in member.segments if s.copied_from is not None]
     what = ", ".join(changed) or "no explored hyperparameter changed"
-    sentence = f"The best member, {member.member}: {what} over {epochs} epochs"
+    sentence = f"The best {unit}, {member.member}: {what} over {epochs} epochs"
     if kept:
         sentence += "; " + ", ".join(kept)
     if copies:  # the member that copied is the one that trained on from the copy

@@ -22,12 +22,16 @@ _DASHES = ("solid", "dash", "dot", "dashdot")
 
 def population_section(rec: PopulationRecords) -> str:
     """The section's HTML: the sentence, one figure per mutable hyperparameter, the tree (left
-    out where no member copied another or restarted: self-tuning trials of ``tpe-hd``)."""
+    out where no member copied another or restarted: self-tuning trials of ``tpe-hd``, which
+    are named trials, their schedule without the columns of who trained and copied)."""
     figures = "".join(figure_html(schedule_figure(rec, p)) for p in rec.params)
     best = rec.best_member
+    alone = rec.unit != "member"
     rows = "".join(
-        f"<tr><td>{s.start}–{s.end}</td><td>{s.trained_by}</td>"
-        f"<td>{'—' if s.copied_from is None else s.copied_from}</td><td class='t long'>"
+        f"<tr><td>{s.start}–{s.end}</td>"
+        + ("" if alone else f"<td>{s.trained_by}</td>")
+        + ("" if alone else f"<td>{'—' if s.copied_from is None else s.copied_from}</td>")
+        + "<td class='t long'>"
         + html.escape(
             ", ".join(
                 [f"{k}={fmt(v)}" for k, v in s.config.items()]
@@ -37,9 +41,10 @@ def population_section(rec: PopulationRecords) -> str:
         + "</td></tr>"
         for s in best.segments
     )
+    who = "" if alone else "<th>trained by</th><th>copied from</th>"
     schedule = (
-        f"<p>Schedule of the best member ({best.member}, final value {fmt(best.value, 6)}):</p>"
-        "<table><thead><tr><th>epochs</th><th>trained by</th><th>copied from</th>"
+        f"<p>Schedule of the best {rec.unit} ({best.member}, final value "
+        f"{fmt(best.value, 6)}):</p><table><thead><tr><th>epochs</th>{who}"
         f"<th class='t'>hyperparameters</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     notes = "".join(f"<p class='note'>{html.escape(n[:1].upper() + n[1:])}</p>" for n in rec.notes)
@@ -65,7 +70,7 @@ def schedule_figure(rec: PopulationRecords, param: ScheduledParam) -> Any:
         if not m.segments or all(v is None for v in values):
             continue
         best = m.member == rec.best
-        name = f"member {m.member}" + (" (best)" if best else "")
+        name = f"{rec.unit} {m.member}" + (" (best)" if best else "")
         fig.add_trace(
             go.Scatter(
                 x=[s.start for s in m.segments] + [m.segments[-1].end],
