@@ -308,3 +308,18 @@ def test_trial_best_of_a_study_with_no_complete_trial_is_refused_as_such(
     capsys.readouterr()
     assert main(["diagnose", str(tmp_path / "empty"), "--trial", "best", "--no-html"]) == 2
     assert "has no complete trial yet to be its best" in capsys.readouterr().err
+
+
+def test_a_self_tuning_trial_without_curves_is_told_where_segments_keep_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tpe-hd trial trains through _train_segment: the refusal pointed at the Evaluation,
+    which such a trial never returns."""
+    task = f"{Path(__file__).parents[1] / 'population' / 'test_selftuning.py'}:OwnLinear"
+    runs = ["--runs-dir", str(tmp_path), "--name", "hd", "--no-progress"]
+    assert main(["tune", "--task", task, "--tuner", "tpe-hd", "--trials", "2", *runs]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "hd"), "--trial", "0", "--no-html"]) == 2
+    err = capsys.readouterr().err
+    assert "has no per-epoch curves" in err and "Segment.curves" in err
+    assert "its Evaluation carries" not in err

@@ -188,3 +188,24 @@ def test_replay_of_self_tuning_members_prints_the_rate_they_learned(
     pairs = re.findall(r"learned by the segment's end: lr=(\S+) \(the member's: (\S+)\)",
                        capsys.readouterr().out)  # fmt: skip
     assert len(pairs) == 3 and all(a == b for a, b in pairs)
+
+
+def test_replay_of_a_tpe_hd_trial_names_a_trial_not_a_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tpe-hd trial has no member: the replay said 'replaying member None', 'epochs 1-1'
+    and compared each score with 'the member's'."""
+    task = f"{Path(__file__).parents[1] / 'population' / 'test_selftuning.py'}:OwnLinear"
+    assert main(
+        ["tune", "--task", task, "--tuner", "tpe-hd", "--trials", "2", "--budget", "3",
+         "--runs-dir", str(tmp_path), "--name", "hd", "--no-progress"]
+    ) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "hd")]) == 0
+    out = capsys.readouterr().out
+    assert re.match(r"replaying trial \d of study hd:tpe-hd:none:seed0\n", out)
+    assert "member" not in out
+    assert re.findall(r"^  (epoch \d):", out, re.MULTILINE) == ["epoch 1", "epoch 2", "epoch 3"]
+    pairs = re.findall(r"score (\S+) \(the trial's: (\S+)\)", out)
+    assert len(pairs) == 3 and all(float(a) == pytest.approx(float(b)) for a, b in pairs)
+    assert re.search(r"learned by the segment's end: lr=\S+ \(the trial's: \S+\)", out)

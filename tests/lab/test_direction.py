@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +260,39 @@ def test_a_direction_set_by_a_mixin_is_not_called_task_s_default() -> None:
     with pytest.raises(InputError, match="leave direction out") as refused:
         resolve_direction("minimize", "r2-1d", MixedInDirection())
     assert "does not set direction" not in str(refused.value)
+
+
+class UnsaidLoss(UnsaidDirection):
+    """A task of one's own that keeps Task's default direction for a lower-is-better score."""
+
+    name = "ce-1d"
+    metric = "cross-entropy"
+
+
+def test_a_task_that_never_set_a_direction_for_its_accuracy_like_metric_warns(
+    tmp_path: Path,
+) -> None:
+    """A scikit-learn task scoring an AUC whose class forgot direction = 'maximize' was
+    minimized with no word: it reports no score per epoch for the trend watch to read."""
+    from hyperlab.errors import SetupWarning
+
+    task = f"{Path(__file__)}:UnsaidDirection"
+    with pytest.warns(
+        SetupWarning, match=r"its class UnsaidDirection does not set direction"
+    ) as said:
+        study, _ = _tune(tmp_path / "r2", task, trials=2)
+    assert "metric 'r2' reads as higher-is-better" in str(said[0].message)
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    spec = RunDir(tmp_path / "r2" / "run").load_spec()
+    assert any("does not set direction" in w for w in spec.warnings)
+    quiet = [
+        (task, {"direction": "minimize"}),  # said so
+        (f"{Path(__file__)}:UnsaidLoss", {}),  # lower is better
+        (f"{Path(__file__)}:MixedInDirection", {}),  # set by a mixin
+        (f"{Path(__file__)}:AccuracyTask", {}),  # set by its class
+    ]
+    for i, (quiet_task, kw) in enumerate(quiet):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _tune(tmp_path / f"q{i}", quiet_task, trials=2, **kw)
+        assert not [w for w in caught if "does not set direction" in str(w.message)], quiet_task

@@ -259,3 +259,13 @@ def test_a_categorical_choice_none_has_its_own_place_apart_from_absent() -> None
     axis = next(a for a in parallel_axes(trials) if a.label == "c")
     assert axis.ticktext == ["a", "None"]
     assert axis.values == [1.0, 0.0, None] and axis.absent_at == -1.0
+
+
+def test_the_note_on_missing_curves_names_what_a_task_gives_too() -> None:
+    """A Task's run with no curves (a scikit-learn model scored once) was told that 'the
+    objective reported no intermediate values (trial.report)'."""
+    from hyperlab.report.curves_html import _curves_html
+    from hyperlab.report.records import TrialCurves
+
+    note = _curves_html([TrialCurves("", 0, 0.95, {}, {})], "Top trials")
+    assert "trial.report" in note and "on_epoch" in note and "Evaluation.curves" in note

@@ -99,6 +99,16 @@ def test_best_so_far_band_of_few_seeds_is_their_range_and_says_so(two_seeds: Pat
     assert "band: range of 2 seeds" in title and "bootstrap" not in title
 
 
+def test_best_so_far_ticks_whole_trials_and_epochs(two_seeds: Path) -> None:
+    """Three trials were ticked at 1.5 and 2.5 as well: halves of a trial."""
+    from hyperlab.report.comparison_html import _best_so_far_figure
+
+    rec = compare_records(two_seeds)
+    for by_epochs in (False, True):
+        axis = _best_so_far_figure(rec, by_epochs=by_epochs).layout.xaxis
+        assert axis.dtick == 1 and axis.tickformat == "d"
+
+
 def _best_so_far_curves(run: Path, method: Any) -> list[list[float]]:
     """Each seed's best value so far after each finished trial (minimized)."""
     out = []
@@ -162,3 +172,11 @@ def test_summary_of_one_method_pairs_nothing(tmp_path: Path) -> None:
     )
     summary = _summary_html(compare_records(tmp_path / "one"))
     assert "Paired against" not in summary and "<td" in summary
+
+
+def test_the_note_on_unequal_epochs_names_studies_that_stopped_early() -> None:
+    """Studies stopped at noise, with no pruner and no multi-fidelity tuner, got a note that
+    gave only those two as the reasons the methods' epochs differ."""
+    from hyperlab.report.comparison_html import EPOCHS_NOTE
+
+    assert "stopped at noise or for failed trials" in EPOCHS_NOTE

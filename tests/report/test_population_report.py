@@ -308,3 +308,21 @@ def test_each_member_has_its_own_colour_in_the_schedule_figures(
     styles = [(t.line.color, t.line.dash) for t in fig.data]
     assert len(styles) == len(rec.members) == len(set(styles))
     assert all(t.name.split(" ")[1] in t.hovertemplate for t in fig.data)
+
+
+def test_a_tpe_hd_comparison_names_its_trials_not_members(tmp_path: Path) -> None:
+    """tpe-hd trials train alone: the page called each a member, 'the seed whose best member
+    ended best', and gave its schedule 'trained by' and 'copied from' columns of its own
+    number and dashes."""
+    task = f"{Path(__file__).parents[1] / 'population' / 'test_selftuning.py'}:OwnLinear"
+    hyperlab.compare(
+        task, ["tpe", "tpe-hd"], seeds=1, trials=2, budget=3, runs_dir=tmp_path, name="hd",
+        progress=False,
+    )  # fmt: skip
+    ((label, seed, population),) = compare_records(tmp_path / "hd").populations
+    assert label == "tpe-hd"
+    page = (tmp_path / "hd" / "report.html").read_text()
+    assert f"{HEADING}: tpe-hd, seed {seed} (the seed whose best trial ended best)" in page
+    assert f"Schedule of the best trial ({population.best}," in page
+    assert "member" not in page.split(HEADING)[1] and "copied from" not in page
+    assert population.sentence.startswith(f"The best trial, {population.best}:")

@@ -234,3 +234,35 @@ def test_a_tune_runs_page_says_how_the_run_was_set_up(tmp_path: Any) -> None:
         "Task <code>lcbench-3945</code>; tuner tpe; pruner median; seed 4; 6 trials; budget: the "
         "task's maximum. Options: tpe: constant_liar=False. Lower is better. Versions: python "
     ) in summary
+
+
+def test_reported_scores_beside_task_curves_get_an_axis_of_their_own() -> None:
+    """A tpe-hd trial whose segments keep no curves reported accuracies (0.4 -> 0.95); drawn
+    beside a tpe trial's losses, they stood on the loss axis, a rising 'loss'."""
+    from hyperlab.report.curves_html import _curves_figure
+    from hyperlab.report.records import TrialCurves
+
+    losses = TrialCurves("tpe", 0, 0.93, {}, {"train_loss": [1.8, 0.9], "val_loss": [0.8, 0.4]})
+    scores = TrialCurves(
+        "tpe-hd", 0, 0.95, {}, {}, reported_steps=[1, 2], reported_values=[0.4, 0.95]
+    )
+    fig = _curves_figure([losses, scores], "Best trial of each method")
+    reported = [t for t in fig.data if t.name == "tpe-hd, trial 0 reported value"]
+    assert len(reported) == 1 and reported[0].yaxis == "y2"
+    assert all(t.yaxis in (None, "y") for t in fig.data if t is not reported[0])
+    assert fig.layout.yaxis.title.text == "loss"
+    assert fig.layout.yaxis2.title.text.startswith("reported value")
+    assert fig.layout.yaxis2.overlaying == "y" and fig.layout.yaxis2.side == "right"
+    # reported values alone keep the one axis, named for them
+    alone = _curves_figure([scores], "Top trials")
+    assert all(t.yaxis in (None, "y") for t in alone.data)
+    assert alone.layout.yaxis.title.text == "reported value"
+    assert "yaxis2" not in alone.layout.to_plotly_json()
+
+
+def test_the_optimization_history_ticks_whole_trials() -> None:
+    """A population of 4 drew its 4 trials on an axis ticked at 0.5, 1.5 and 2.5 too."""
+    ((_, layout), *_) = _figures(
+        _sections(render_study(study_report_records(_study(4))))["Optimization history"]
+    )
+    assert layout["xaxis"]["dtick"] == 1 and layout["xaxis"]["tickformat"] == "d"

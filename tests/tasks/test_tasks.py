@@ -465,6 +465,20 @@ def test_an_evaluation_s_numbers_come_back_as_floats_and_nan_passes() -> None:
     assert task.evaluate(config).std_err == -math.inf
 
 
+def test_fold_values_without_a_standard_error_give_theirs() -> None:
+    """A scikit-learn task that gave its folds' scores but left std_err out was shown as
+    '0.956874 ± 0 (CV standard error)'."""
+    from hyperlab.tasks.base import Evaluation
+
+    task, config = Bare(), {"opt": "adam", "beta1": 0.9}
+    folds = [0.90, 0.92, 0.95, 0.93, 0.96]
+    task.reply = Evaluation(value=float(np.mean(folds)), fold_values=folds)
+    assert task.evaluate(config).std_err == pytest.approx(standard_error(folds))
+    for given, same in ((0.01, folds), (0.0, [0.9, 0.9]), (0.0, [0.9]), (0.0, [0.9, math.nan])):
+        task.reply = Evaluation(value=0.9, std_err=given, fold_values=same)
+        assert task.evaluate(config).std_err == given  # given, no spread, or one not finite
+
+
 class Optioned(Conditional):
     name = "optioned"
 

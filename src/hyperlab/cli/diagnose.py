@@ -136,10 +136,15 @@ def _trial_curves(
     number = trial.number  # (``best`` named by its number)
     curves = trial.user_attrs.get("curves")
     if not curves:
+        kept = (  # a population member's or a tpe-hd trial's come from its segments
+            "a task's segments record those each Segment carries (Segment.curves)"
+            if trial.user_attrs.get("schedule")
+            else "a task records those its Evaluation carries"
+        )
         raise InputError(
             f"trial {number} of {source} has no per-epoch curves (state {trial.state.name}; "
             "its objective or task recorded none: an objective that only calls trial.report "
-            "records none, and a task records those its Evaluation carries); nothing to diagnose"
+            f"records none, and {kept}); nothing to diagnose"
         )
     from hyperlab.diagnose.inputs import REQUIRED
 

@@ -63,34 +63,45 @@ def run(args: argparse.Namespace) -> int:
         return 1
     recorded = list(trial.intermediate_values.values())
     member = trial.user_attrs.get("member")
-    print(f"replaying member {member} (trial {trial.number}) of study {study.study_name}")
+    whose = "member" if member is not None else "trial"  # a tpe-hd trial is no member
+    print(
+        f"replaying member {member} (trial {trial.number}) of study {study.study_name}"
+        if member is not None
+        else f"replaying trial {trial.number} of study {study.study_name}"
+    )
     for entry, segment in zip(trial.user_attrs["schedule"], segments, strict=True):
         end = entry["end"]
         config = ", ".join(f"{k}={_fmt(v)}" for k, v in entry["config"].items())
         was = recorded[end - 1] if end - 1 < len(recorded) else float("nan")
-        print(f"  epochs {entry['start'] + 1}-{end}: {config}")
-        print(f"    score {segment.value:.6g} (the member's: {was:.6g})")
+        print(f"  {_epochs(entry['start'] + 1, end)}: {config}")
+        print(f"    score {segment.value:.6g} (the {whose}'s: {was:.6g})")
         if segment.learned:
-            print(f"    learned by the segment's end: {_learned(segment.learned, entry)}")
-    print(f"final score {segments[-1].value:.6g}; the member finished at {trial.value:.6g}")
+            print(f"    learned by the segment's end: {_learned(segment.learned, entry, whose)}")
+    print(f"final score {segments[-1].value:.6g}; the {whose} finished at {trial.value:.6g}")
     replayed = [v for segment in segments for v in segment.values]
     off = [i for i, (a, b) in enumerate(zip(replayed, recorded)) if not _same(a, b)]
     if off:
         print(
-            f"note: the replay left the member's path at epoch {off[0] + 1}: the task's "
+            f"note: the replay left the {whose}'s path at epoch {off[0] + 1}: the task's "
             "training is not fully set by its seed and state (a random stream it does not "
             "keep in its state, or an operation that is not deterministic)"
         )
     return 0
 
 
-def _learned(learned: dict[str, float], entry: dict[str, Any]) -> str:
+def _epochs(first: int, last: int) -> str:
+    """``epochs 3-4`` of a segment, ``epoch 3`` of a segment of one epoch."""
+    return f"epoch {last}" if first == last else f"epochs {first}-{last}"
+
+
+def _learned(learned: dict[str, float], entry: dict[str, Any], whose: str) -> str:
     """The hyperparameters a replayed segment's training set itself (a hypergradient-learned
-    rate), each beside the member's own where its schedule recorded it."""
+    rate), each beside the ``whose`` (member's or trial's) own where its schedule recorded
+    it."""
     recorded = entry.get("learned") or {}
     return ", ".join(
         f"{k}={_fmt(float(v))}"
-        + (f" (the member's: {_fmt(float(recorded[k]))})" if k in recorded else "")
+        + (f" (the {whose}'s: {_fmt(float(recorded[k]))})" if k in recorded else "")
         for k, v in learned.items()
     )
 

@@ -50,7 +50,9 @@ def note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
             _add_note(
                 study,
                 "stop at noise did not apply: no trial reported cross-validation fold scores "
-                "(the task has no folds to measure its noise with), so every trial ran",
+                "(a task's Evaluation.fold_values, or an objective's "
+                "optuna.terminator.report_cross_validation_scores(trial, scores)), so there was "
+                "no noise to measure and every trial ran",
             )
     if job.pruner not in ("none", "tuner") and trials:
         if not any(t.intermediate_values for t in trials):

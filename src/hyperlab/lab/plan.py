@@ -11,6 +11,7 @@ here, before anything is stored or any trial runs; :meth:`RunPlan.jobs` then giv
 from __future__ import annotations
 
 import numbers
+import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -128,7 +129,7 @@ def make_plan(
         PRUNERS.check(p)
     objective, task_name, task_obj = _what_is_tuned(task, task_options)
     # (checked before any check that warns: a refused run warns of nothing else first)
-    direction = resolve_direction(direction, task_name, task_obj)
+    given_direction, direction = direction, resolve_direction(direction, task_name, task_obj)
     known = planned(task_obj)  # ``None``: the steps are the objective's own, pruners learn them
     if budget is not None:
         budget = _check_budget(budget, task_name, known)
@@ -139,6 +140,7 @@ def make_plan(
         absolute_files(PRUNERS, pruners, _options("pruner", pruner_options)),
     )
     with _kept_warnings() as said:
+        warn_unsaid_direction(given_direction, task_name, task_obj)
         driving = check_plugins(
             tuners,
             pruners,
@@ -298,15 +300,47 @@ def resolve_direction(direction: Any, task_name: str | None, task: Task | None) 
     return declared
 
 
+def _sets_direction(task: Task) -> bool:
+    """Whether ``task`` is built in or its class (a mixin included) or itself sets its
+    direction, rather than keeping :class:`Task`'s default."""
+    own = [k for k in type(task).__mro__ if k is not Task]  # (a mixin's direction counts)
+    builtin = type(task).__module__.partition(".")[0] == "hyperlab"
+    return builtin or "direction" in vars(task) or any("direction" in vars(k) for k in own)
+
+
 def _inherited_direction(task: Task, wanted: str) -> str:
     """The end of the message that refuses ``wanted`` for ``task``: where the class of a task
     of the user's own never set its direction (it has :class:`Task`'s default), how to set it."""
-    own = [k for k in type(task).__mro__ if k is not Task]  # (a mixin's direction counts)
-    builtin = type(task).__module__.partition(".")[0] == "hyperlab"
-    if builtin or "direction" in vars(task) or any("direction" in vars(k) for k in own):
+    if _sets_direction(task):
         return "; leave direction out to use the task's"
     return (
         f": its class {type(task).__name__} does not set direction, so it has Task's default "
         f"{Task.direction!r}; if that is wrong, set direction = {wanted!r} in the class "
         "(a run's direction cannot override a Task's)"
+    )
+
+
+#: Words of a metric's name that say higher is better (scikit-learn's scorers' among them).
+HIGHER_IS_BETTER = frozenset(
+    {"accuracy", "acc", "auc", "roc", "f1", "precision", "recall", "r2", "iou", "dice", "ndcg"}
+)
+
+
+def warn_unsaid_direction(direction: Any, task_name: str | None, task: Task | None) -> None:
+    """Warn when the run gives no ``direction`` and ``task``, a task of the user's own whose
+    class does not set one, names a metric that is higher-is-better (an accuracy, an AUC, an
+    R²): it keeps :class:`Task`'s default and is minimized, which a task that reports no score
+    per epoch gives no other sign of."""
+    if direction is not None or task is None or _sets_direction(task):
+        return
+    words = set(re.split(r"[^a-z0-9]+", str(task.metric).lower()))
+    if not words & HIGHER_IS_BETTER:
+        return
+    warnings.warn(
+        f"task {task_name!r} is minimized: its class {type(task).__name__} does not set "
+        f"direction, so it has Task's default {Task.direction!r}, while its metric "
+        f"{task.metric!r} reads as higher-is-better; set direction = 'maximize' in the class "
+        "(or direction = 'minimize', if lower is better, to say so)",
+        SetupWarning,
+        stacklevel=3,
     )

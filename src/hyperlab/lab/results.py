@@ -16,7 +16,11 @@ from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, failure_kind
 from hyperlab.registry import TASKS
-from hyperlab.tasks.base import FOLDS, SEEDS, SPREADS, Task
+from hyperlab.tasks.base import FOLDS, SEEDS, SPREADS, Task, standard_error
+
+#: Optuna's system attribute of a trial's fold scores (``report_cross_validation_scores``; the
+#: lab reports a task's fold values there).
+CV_SCORES = "terminator:cv_scores"
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
 COLUMNS = (
@@ -57,15 +61,30 @@ def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
     """Standard error of a trial's score over its cross-validation folds (over its seeds for a
     task whose spread is over seeds: :func:`spread_over`); NaN without CV.
 
-    A trial has no CV when it recorded no standard error (a user's objective) or a zero one
-    from fewer than two folds (a task scored once, such as a synthetic function).
+    A task's trial records its standard error; an objective's trial that reported its fold
+    scores with Optuna's ``report_cross_validation_scores`` (:data:`CV_SCORES`) has the
+    standard error of their mean. A trial has no CV when it has neither, or a zero standard
+    error from fewer than two folds (a task scored once, such as a synthetic function).
     """
     se = trial.user_attrs.get("std_err")
+    if se is None and "std_err" not in trial.user_attrs:
+        return _fold_scores_error(trial.system_attrs.get(CV_SCORES))
     if isinstance(se, bool) or not isinstance(se, int | float) or not math.isfinite(se):
         return math.nan
     if se == 0 and len(trial.user_attrs.get("fold_values") or []) < 2:
         return math.nan
     return float(se)
+
+
+def _fold_scores_error(scores: Any) -> float:
+    """The standard error of the mean of ``scores`` (a trial's reported fold scores); NaN
+    unless they are at least two finite numbers."""
+    if not isinstance(scores, list | tuple) or len(scores) < 2:
+        return math.nan
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in scores):
+        return math.nan
+    se = standard_error([float(v) for v in scores])
+    return se if math.isfinite(se) else math.nan
 
 
 #: The study attribute that records what its trials' ``std_err`` and ``fold_values`` are over

@@ -33,6 +33,7 @@ from hyperlab.lab.notes import (
 )
 from hyperlab.lab.objective import UserObjective, make_objective, planned
 from hyperlab.lab.plugins import max_budget
+from hyperlab.lab.results import CV_SCORES as CV_SCORES
 from hyperlab.lab.results import spread_over
 from hyperlab.lab.run_folder import RunDir
 from hyperlab.lab.storage_errors import storage_failures
@@ -44,9 +45,6 @@ from hyperlab.lab.worker_logs import configure_worker
 from hyperlab.registry import TASKS
 from hyperlab.stops import DRIVING, clear_failure_stop, settle_failure_stop
 from hyperlab.tasks.base import FOLDS, SEEDS, Task
-
-#: Optuna's system attribute of a trial's fold scores (the lab reports a task's fold values).
-CV_SCORES = "terminator:cv_scores"
 
 #: What a noise stop compared the remaining improvement with, by what the spread is over.
 _NOISE_WORDS = {

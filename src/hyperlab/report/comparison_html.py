@@ -76,10 +76,13 @@ def _best_so_far_figure(rec: CompareRecords, by_epochs: bool = False) -> Any:
     best = "highest" if rec.direction == "maximize" else "lowest"
     bands = "; ".join(dict.fromkeys(m.band for m in rec.methods if m.band))
     plotted = [v for m in rec.methods for v in m.curve_low + m.curve_median + m.curve_high]
+    longest = max(
+        (max(m.epoch_x if by_epochs else m.curve_x, default=1) for m in rec.methods), default=1
+    )
     fig.update_layout(
         title=f"Best value so far, the {best} (median across seeds"
         + (f"; band: {bands})" if bands else ")"),
-        xaxis_title="epochs used" if by_epochs else "trial",
+        xaxis={"title": "epochs used" if by_epochs else "trial", **int_axis(longest)},
         yaxis=value_axis(plotted, f"{best} value so far"),
         height=420,
     )
@@ -89,8 +92,9 @@ def _best_so_far_figure(rec: CompareRecords, by_epochs: bool = False) -> Any:
 #: How to read the figure against the epochs used.
 EPOCHS_NOTE = (
     "<p class='note'>The methods used unequal epochs (pruned trials stop early, a "
-    "multi-fidelity tuner trains at lower budgets): read them at the same number of epochs "
-    "used, where each seed's best is that of its trials ended by then.</p>"
+    "multi-fidelity tuner trains at lower budgets, a study stopped at noise or for failed "
+    "trials ran fewer trials): read them at the same number of epochs used, where each "
+    "seed's best is that of its trials ended by then.</p>"
 )
 
 #: What the summary's seconds are.
@@ -196,8 +200,8 @@ def render_compare(rec: CompareRecords) -> str:
 
         for label, seed, population in rec.populations:
             heading = (
-                f"{HEADING}: {label}, seed {seed} (the seed whose best {population.unit} ended "
-                "best)"
+                f"{HEADING}: {label}, seed {seed} "
+                f"(the seed whose best {population.unit} ended best)"
             )
             sections.append((heading, population_section(population)))
     return page(f"hyperlab comparison: {rec.name}", sections)

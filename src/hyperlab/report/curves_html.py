@@ -9,8 +9,11 @@ from typing import Any
 from hyperlab.report.page import COLORS, figure_html, fmt, int_axis
 from hyperlab.report.trials import TrialCurves
 
-#: What a report says where a user's objective left no curves to draw.
-NO_CURVES = "the objective reported no intermediate values (trial.report)"
+#: What a report says where the trials left no curves to draw (an objective's or a task's).
+NO_CURVES = (
+    "the objective reported no intermediate values (trial.report), or the task neither "
+    "reported its score per epoch (on_epoch) nor returned curves (Evaluation.curves)"
+)
 
 
 #: The curves a figure draws per trial, and their dash: losses, or else the metric.
@@ -60,11 +63,15 @@ def curves_sections(
 def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
     """Train (dotted) and validation curves per epoch, or the values a user's objective
     reported per step when there are no task curves; ``title`` says ``(dotted: train)``
-    where a train curve is drawn."""
+    where a train curve is drawn. A trial with reported values alone beside trials with task
+    curves (a tuner whose trials keep no curves, beside one whose do) is drawn on a second
+    axis of its own: its scores are no loss, and read on the loss axis an accuracy that rises
+    looks like a loss that does."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    longest, dotted = 1, False
+    task = _task_curves(items)
+    longest, dotted, beside = 1, False, False
     for i, item in enumerate(items):
         color = COLORS[i % len(COLORS)]
         for key, dash in _drawn(item):
@@ -82,17 +89,9 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
                     )
                 )
         if item.reported_values:
-            longest = max(longest, *item.reported_steps)
-            fig.add_trace(
-                go.Scatter(
-                    x=item.reported_steps,
-                    y=item.reported_values,
-                    mode="lines+markers",
-                    name=item.title,
-                    line={"color": color},
-                )
-            )
-    if _task_curves(items):
+            longest, beside = max(longest, *item.reported_steps), beside or task
+            fig.add_trace(_reported_trace(item, color, task))
+    if task:
         x, y = "epoch", ("loss" if _loss_curves(items) else "metric")
     else:
         x, y = "step", "reported value"
@@ -102,7 +101,31 @@ def _curves_figure(items: Sequence[TrialCurves], title: str) -> Any:
         yaxis_title=y,
         height=380,
     )
+    if beside:
+        fig.update_layout(
+            yaxis2={"title": REPORTED_AXIS, "overlaying": "y", "side": "right"},
+            legend={"x": 1.1, "xanchor": "left"},  # clear of the second axis
+        )
     return fig
+
+
+#: The second axis of a figure that draws a trial's reported scores beside task curves.
+REPORTED_AXIS = "reported value (score, dashed)"
+
+
+def _reported_trace(item: TrialCurves, color: str, beside: bool) -> Any:
+    """The values ``item`` reported per step; ``beside`` task curves, dashed on the second
+    axis (:data:`REPORTED_AXIS`) and named as reported values."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=item.reported_steps,
+        y=item.reported_values,
+        mode="lines+markers",
+        name=f"{item.title} reported value" if beside else item.title,
+        line={"color": color, "dash": "dash" if beside else "solid"},
+        yaxis="y2" if beside else "y",
+    )
 
 
 def _curves_html(items: Sequence[TrialCurves], title: str) -> str:

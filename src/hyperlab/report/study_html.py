@@ -9,7 +9,7 @@ from hyperlab.lab.results import std_err_text
 from hyperlab.lab.summary import PRUNER_FAILED, TUNER_FAILED
 from hyperlab.report.curves_html import curves_sections
 from hyperlab.report.failures_html import failures_html
-from hyperlab.report.page import better, figure_html, fmt, page, setup_html, value_axis
+from hyperlab.report.page import better, figure_html, fmt, int_axis, page, setup_html, value_axis
 from hyperlab.report.study import StudyRecords
 
 
@@ -97,7 +97,7 @@ def _history_figure(rec: StudyRecords) -> Any:
     plotted = [v for h in rec.history for v in (h["value"], h["best_so_far"])]
     fig.update_layout(
         title="Optimization history",
-        xaxis_title="trial",
+        xaxis={"title": "trial", **int_axis(max(xs + [p.trial for p in stopped], default=1))},
         yaxis=value_axis(
             plotted + [p.curve[-1] for p in stopped], f"value ({better(rec.direction)} is better)"
         ),

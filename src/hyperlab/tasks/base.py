@@ -78,7 +78,9 @@ class Evaluation:
         value: Mean validation score over the folds at the last epoch (better in the task's
             ``direction``: lower for a loss).
         std_err: Standard error of ``value`` over the folds (over the seeds for a task whose
-            :attr:`Task.spread_over` is ``"seeds"``), >= 0 (0.0 for noiseless tasks).
+            :attr:`Task.spread_over` is ``"seeds"``), >= 0 (0.0 for noiseless tasks); 0.0
+            (the default) beside ``fold_values`` of two or more finite scores that differ:
+            :meth:`Task.evaluate` fills in the standard error of their mean.
         budget: Epochs (or other budget units) actually used; 0 (the default): the budget
             :meth:`Task.evaluate` asked for, filled in there.
         curves: Per-epoch means over folds: ``train_loss``, ``val_loss`` and optionally
@@ -149,8 +151,10 @@ def check_reported(task: Task, value: Any, epoch: int | None = None) -> float:
 def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Evaluation:
     """``result``, what ``task``'s ``_evaluate`` returned, when it is an :class:`Evaluation`
     whose numbers are numbers (as :func:`check_score` reads one), with them as floats:
-    ``value`` (:func:`check_reported`), ``std_err`` (>= 0), each of ``fold_values`` (a list)
-    and each point of each curve of ``curves`` (a dict of curve name, text, -> list). NaN and
+    ``value`` (:func:`check_reported`), ``std_err`` (>= 0; 0.0 beside two or more finite fold
+    values that differ is returned as the standard error of their mean), each of
+    ``fold_values`` (a list) and each point of each curve of ``curves`` (a dict of curve name,
+    text, -> list). NaN and
     infinity pass, as for ``value``: :func:`not_finite` says which fail a trial. Given the
     ``budget`` ``_evaluate`` was asked for, ``result.budget`` must be the epochs trained, one
     of 1..``budget``, or 0 for all of them (returned as ``budget``, an int), checked first (a
@@ -179,6 +183,8 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
     if std_err < 0 and math.isfinite(std_err):  # (an infinite one fails its trial only)
         raise _broken_field(task, f"std_err {std_err!r}, a negative number ({_STD_ERR})")
     folds = _field_numbers(task, "fold_values", result.fold_values, "one score per fold")
+    if std_err == 0 and len(folds) >= 2 and all(math.isfinite(f) for f in folds):
+        std_err = standard_error(folds)  # not given: that of the folds' mean, not "± 0"
     curves = result.curves
     if not isinstance(curves, dict):
         raise _broken_field(
