@@ -13,6 +13,7 @@ hyperparameters that may change between segments; population-based training
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import time
@@ -380,10 +381,20 @@ def _check_extras(segment: Segment, where: str) -> None:
     """Refuse a segment's ``learned``, ``std_err`` or ``fold_values`` that is not numbers
     (stored with the trials only at the population's end, which they would stop), a negative
     finite ``std_err`` (as :func:`check_evaluation`), and an ``extra`` that is not a dict keyed
-    by text (its keys name a trial's attributes)."""
+    by text (its keys name a trial's attributes) of JSON-serializable values (a trial's
+    attributes are stored as JSON; a population's only at its end)."""
     extra = segment.extra
     if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
         raise InputTypeError(f"{where} has extra {_short(extra)}, not a dict keyed by text")
+    for key, value in extra.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise InputTypeError(
+                f"{where}'s extra {key!r} is {_shown(value)}, which a trial cannot store: its "
+                f"attributes are JSON ({exc}); give numbers, text, lists and dicts of them "
+                "(float(x) for a NumPy or torch number)"
+            ) from None
     learned = segment.learned
     if not isinstance(learned, dict):
         raise InputTypeError(
@@ -434,7 +445,8 @@ class Segment:
         extra: Anything else worth keeping about the model at the segment's end, as
             :class:`Evaluation`'s ``extra`` (e.g. the validation accuracy), a dict keyed by
             text, JSON-serializable; a ``tpe-hd`` or ``random-hd`` trial keeps its last
-            segment's, as a ``tpe`` trial keeps its evaluation's.
+            segment's, and a ``pbt`` or ``pb2`` member's trial its model's last segment's, as a
+            ``tpe`` trial keeps its evaluation's.
     """
 
     state: Any
