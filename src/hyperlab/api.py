@@ -138,6 +138,7 @@ def compare(
     pruner_options: dict[str, Any] | None = None,
     direction: str | None = None,
     command: Sequence[str] | None = None,
+    reference: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every tuner x pruner with several seeds; write ``results.csv`` and the report.
 
@@ -152,6 +153,12 @@ def compare(
         tuner_options, pruner_options, command, direction: As for :func:`tune` (each tuner and each
         pruner gets the options it takes; every option must be taken by one of them).
         report: Write ``report.html`` next to ``results.csv``.
+        reference: The method every other one is paired against in the report: a tuner's
+            name (``tuner+pruner`` with several pruners). Default: ``random`` when the run
+            holds it, else ``tpe``, else of two methods the first alphabetically, whatever
+            the order given; more than two methods without either must name one
+            (:mod:`hyperlab.lab.compare_reference`); checked before anything runs. A resumption
+            may name another.
 
     Returns:
         One record (dict) per trial; ``pandas.DataFrame(records)`` gives the table.
@@ -167,6 +174,7 @@ def compare(
             tuners=tuners,
             pruners=pruners,
             seeds=_seed_list(seeds),
+            reference=reference,
             **_settings(locals()),
         )
         run_dir = run_plan(plan, runs_dir, overwrite=overwrite, progress=progress)

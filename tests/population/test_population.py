@@ -560,6 +560,8 @@ class _Broken(Quadratic):
             segment.std_err = None  # type: ignore[assignment]
         if self.how == "extra list":
             segment.extra = [0.9]  # type: ignore[assignment]
+        if self.how == "extra of NumPy":
+            segment.extra = {"acc": np.float32(0.5)}
         if self.how == "in place" and args[1] is not None:  # the state it was given, changed
             args[1]["w"][:] = segment.state["w"]
             args[1]["epoch"] = segment.state["epoch"]
@@ -584,6 +586,11 @@ class _Broken(Quadratic):
         ("learned text", InputTypeError, r"its segment's learned 'lr' returned 'fast' of type"),
         ("std_err None", InputTypeError, r"its segment's std_err returned None of type"),
         ("extra list", InputTypeError, r"its segment has extra \[0.9\], not a dict keyed by"),
+        (
+            "extra of NumPy",
+            InputTypeError,
+            r"extra\['acc'\] np.float32\(0.5\) of type float32, which a trial's attributes cannot",
+        ),
     ],
 )
 def test_a_task_that_breaks_the_segment_contract_is_told_how(

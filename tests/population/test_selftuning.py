@@ -103,9 +103,17 @@ def test_one_comparison_holds_plain_and_self_tuning_members(tmp_path: Path) -> N
 
     task = f"{Path(__file__)}:OwnLinear"
     records = hyperlab.compare(
-        task, ["pbt", "pbt-hd", "pb2-hd"], seeds=1, trials=4, runs_dir=tmp_path, name="both",
-        progress=False, report=False, tuner_options={"interval": 2},
-    )  # fmt: skip
+        task,
+        ["pbt", "pbt-hd", "pb2-hd"],
+        seeds=1,
+        trials=4,
+        runs_dir=tmp_path,
+        name="both",
+        progress=False,
+        report=False,
+        tuner_options={"interval": 2},
+        reference="pbt",
+    )  # fmt: skip  (reference: three methods without random or tpe must name theirs)
     learned = {
         study.study_name.split(":")[1]: {
             bool(e["learned"]) for t in study.trials for e in t.user_attrs["schedule"]

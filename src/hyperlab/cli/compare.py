@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--pruners", "--pruner", default="none", help="comma-separated pruner names (default none)"
     )
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    p.add_argument(
+        "--reference",
+        metavar="NAME",
+        help="the method every other one is paired against (TUNER, or TUNER+PRUNER with "
+        "several pruners; default random, else tpe, else of two methods the first "
+        "alphabetically; needed with more than two methods and neither)",
+    )
     p.set_defaults(func=run)
 
 
@@ -33,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from hyperlab.lab.rundir import load_studies
     from hyperlab.lab.target import default_name
 
-    apply_data_dir(args, run_tasks(args, split_names(args.tuners), split_names(args.pruners)))
+    tuners, pruners = split_names(args.tuners), split_names(args.pruners)
+    apply_data_dir(args, run_tasks(args, tuners, pruners))
     name = args.name or default_name(args.task, "compare")
     compare(
         args.task,
@@ -44,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         name=name,
         stop_at_noise=args.stop_at_noise,
         progress=not args.no_progress,
+        reference=args.reference,
         **run_kwargs(args),
     )
     run_dir = Path(args.runs_dir) / name

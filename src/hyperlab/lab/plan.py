@@ -30,6 +30,7 @@ from hyperlab.errors import (
     check_bool,
     check_positive_int,
 )
+from hyperlab.lab.compare_reference import check_reference
 from hyperlab.lab.objective import UserObjective, planned
 from hyperlab.lab.plugins import absolute_files, check_plugins, max_budget
 from hyperlab.lab.run_paths import check_name
@@ -111,6 +112,7 @@ def make_plan(
     tuner_options: dict[str, Any] | None = None,
     pruner_options: dict[str, Any] | None = None,
     command: Sequence[str] | None = None,
+    reference: str | None = None,
 ) -> RunPlan:
     """Check a run's setup and build its plan (arguments as for :func:`hyperlab.compare`).
 
@@ -123,10 +125,7 @@ def make_plan(
     _check_command(command)
     seeds = check_seeds(seeds)
     check_name(name)
-    for t in tuners:
-        TUNERS.check(t)
-    for p in pruners:
-        PRUNERS.check(p)
+    reference = _check_methods(tuners, pruners, reference)
     objective, task_name, task_obj = _what_is_tuned(task, task_options)
     # (checked before any check that warns: a refused run warns of nothing else first)
     given_direction, direction = direction, resolve_direction(direction, task_name, task_obj)
@@ -171,8 +170,19 @@ def make_plan(
         command=list(command or []),
         objective=_identity(objective),
         warnings=said,
+        reference=reference,
     )
     return RunPlan(spec, task_obj, objective, driving=driving)
+
+
+def _check_methods(tuners: list[str], pruners: list[str], reference: Any) -> str | None:
+    """The tuners' and pruners' names checked, then the reference named (``None``: the
+    default, :mod:`~hyperlab.lab.compare_reference`)."""
+    for t in tuners:
+        TUNERS.check(t)
+    for p in pruners:
+        PRUNERS.check(p)
+    return check_reference(reference, tuners, pruners)
 
 
 def _what_is_tuned(

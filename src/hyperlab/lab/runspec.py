@@ -28,6 +28,7 @@ _RESUMABLE = {
     "command",
     "name",
     "warnings",
+    "reference",
 }
 # Settings a run recorded by an older hyperlab may lack (null): then they are not compared.
 _UNKNOWN_WHEN_NULL = {"objective"}
@@ -95,6 +96,10 @@ class RunSpec:
             "name": ..., "option": ..., "was": ..., "now": ..., "from": ISO time of that
             resumption, "trials": ...}`` (and ``"member_epochs"``, as in
             ``earlier_versions``); empty: none changed.
+        reference: The method a comparison pairs the others against, as named
+            (``--reference``; ``None``: the default of
+            :func:`hyperlab.lab.compare_reference.default_reference`). It only changes what
+            the report says, so a resumption may name another.
     """
 
     kind: str
@@ -120,6 +125,7 @@ class RunSpec:
     command: list[str] = field(default_factory=list)
     objective: str | None = None
     warnings: list[str] = field(default_factory=list)
+    reference: str | None = None
 
     def study_names(self) -> list[tuple[str, str, str, int]]:
         """``(study name, tuner, pruner, seed)`` of every study in the run."""
@@ -343,6 +349,7 @@ _SPEC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "command": (_is_list_of(str), "a list of strings"),
     "objective": (lambda v: v is None or isinstance(v, str), "a module:qualname or null"),
     "warnings": (_is_list_of(str), "a list of strings"),
+    "reference": (lambda v: v is None or isinstance(v, str), "a method's name or null"),
 }
 
 

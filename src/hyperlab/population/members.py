@@ -39,6 +39,8 @@ class Member:
         origin: How ``params`` came about when the next segment begins with an exploit
             (``copied_from``, ``perturbation``); empty otherwise.
         restarts: Fresh restarts after a failure with no member to copy.
+        extra: The task's own extras of the current model's last segment (``Segment.extra``:
+            a ``val_accuracy``, say), JSON-simple (:func:`~hyperlab.tasks.base.check_segment`).
     """
 
     index: int
@@ -58,6 +60,7 @@ class Member:
     fold_values: list[float] = field(default_factory=list)
     origin: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (shallow: the state is not copied), for a checkpoint."""
@@ -97,6 +100,7 @@ class Member:
         self.origin = {}
         self.std_err = float(segment.std_err)
         self.fold_values = [float(v) for v in segment.fold_values]
+        self.extra = copy.deepcopy(segment.extra)
 
     def copy_from(self, donor: Member, reason: str, state: Any = None) -> None:
         """Exploit: continue from a deep copy of ``donor``'s model (weights and optimizer state,
@@ -120,6 +124,7 @@ class Member:
         self.params = dict(donor.params)
         self.std_err = donor.std_err
         self.fold_values = list(donor.fold_values)
+        self.extra = copy.deepcopy(donor.extra)
         self.origin = {"copied_from": donor.index, "perturbation": {}}
 
     @property
@@ -134,4 +139,4 @@ class Member:
         self.lineage.append({"epoch": self.epoch, "restarted": True})
         self.params, self.seed, self.state = dict(params), seed, None
         self.epoch, self.value, self.values, self.curves, self.schedule = 0, None, [], {}, []
-        self.origin = {}
+        self.origin, self.extra = {}, {}

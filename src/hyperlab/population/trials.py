@@ -42,7 +42,9 @@ def write_trials(
     of the model it ends with, reported at every epoch of that model's path; its user
     attributes hold ``member``, ``schedule`` (the model's segments), ``lineage`` (the member's
     exploits and failures), ``curves``, ``budget`` (the epochs the member trained, failed
-    segments included), ``wall_time``, ``std_err``, ``fold_values`` and ``seed``.
+    segments included), ``wall_time``, ``std_err``, ``fold_values`` and ``seed``, beside the
+    task's own extras of the model's last segment (``Segment.extra``, as a ``tpe-hd`` trial
+    keeps them; a name the lab uses keeps the lab's value).
     """
     missing = set(missing_members(study, len(members)))
     for m in members:
@@ -58,6 +60,7 @@ def _frozen(m: Member, space: dict[str, BaseDistribution]) -> optuna.trial.Froze
         value=m.value,
         intermediate_values={epoch + 1: v for epoch, v in enumerate(m.values)},
         user_attrs={
+            **m.extra,
             MEMBER_ATTR: m.index,
             "schedule": m.schedule,
             "lineage": m.lineage,

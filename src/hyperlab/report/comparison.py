@@ -9,6 +9,7 @@ from typing import Any
 
 import optuna
 
+from hyperlab.lab.compare_reference import default_reference, method_label
 from hyperlab.lab.results import run_task
 from hyperlab.lab.run_folder import RunDir
 from hyperlab.lab.rundir import load_studies
@@ -61,7 +62,20 @@ class CompareRecords:
 
 
 def _label(tuner: str, pruner: str, spec: RunSpec) -> str:
-    return tuner if len(spec.pruners) == 1 else f"{tuner}+{pruner}"
+    return method_label(tuner, pruner, spec.pruners)
+
+
+def _reference(spec: RunSpec) -> tuple[str, list[str]]:
+    """The method the run's others are paired against (the one named, else the default of
+    :mod:`~hyperlab.lab.compare_reference`), and the note that says why there is none (empty when there is one)."""
+    reference = spec.reference or default_reference(spec.tuners, spec.pruners)
+    if reference is not None:
+        return reference, []
+    return "", [
+        "no paired comparisons: the run names no reference, and neither random nor tpe is "
+        "among its tuners (resume it with --reference NAME, reference= in Python, to pair "
+        "the others against NAME)"
+    ]
 
 
 def _comparisons(
@@ -119,9 +133,7 @@ def compare_records(run_dir: str | Path | RunDir) -> CompareRecords:
     ranks = _mean_ranks(methods, direction)
     for m in methods:
         m.mean_rank = ranks.get(m.label, math.nan)
-    reference = next(
-        (m.label for m in methods if m.tuner == "random"), methods[0].label if methods else ""
-    )
+    reference, unpaired = _reference(spec)
     recorded = next((p.test_metric for p in parts if p.test_metric), None)
     return CompareRecords(
         name=spec.name,
@@ -136,7 +148,7 @@ def compare_records(run_dir: str | Path | RunDir) -> CompareRecords:
         best_curves=[
             curves_of(p.summary.label, p.best, p.best_seed) for p in parts if p.best is not None
         ],
-        stopped=[s for p in parts for s in p.stopped] + not_started + setup_notes(spec),
+        stopped=[s for p in parts for s in p.stopped] + not_started + setup_notes(spec) + unpaired,
         spec=spec_data,
         objective=objective_label(spec_data),
         direction=direction,
