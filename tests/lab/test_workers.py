@@ -540,3 +540,30 @@ def test_a_running_worker_goes_on_with_the_setup_its_run_is_set_up_again_with(
     study = optuna.load_study(study_name="more:random:none:seed0", storage=_open(url))
     graces = [t.system_attrs.get(GRACE_ATTR) for t in study.trials]
     assert graces == [30, 60, 60]  # the trials after it beat as set up now
+
+
+def test_fewer_trials_cut_short_after_the_smaller_count_was_written_leave_the_old_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Set up again for fewer trials and interrupted (Ctrl-C) during the check made after the
+    smaller count was written, the run kept its old count in run.json while its setup for
+    workers asked for the smaller one: workers stopped there."""
+    from hyperlab.lab import run_resume
+
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _create(tmp_path, url, "--create-only") == 0
+    _claim(url)  # (the run holds a trial: it is resumed, not set up afresh)
+    real, checks = run_resume._check_live_within, []
+
+    def interrupted_at_the_second_check(*args: Any) -> None:
+        checks.append(args)
+        if len(checks) == 2:
+            raise KeyboardInterrupt
+        real(*args)
+
+    monkeypatch.setattr(run_resume, "_check_live_within", interrupted_at_the_second_check)
+    argv = ["tune", "--task", "branin", "--trials", "2", "--name", "lw", "--create-only"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", url]) == 130
+    assert len(checks) == 2
+    assert [job.trials for job in find_jobs(url, "lw")] == [4]
+    assert json.loads((tmp_path / "runs" / "lw" / "run.json").read_text())["trials"] == 4
