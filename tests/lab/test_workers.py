@@ -567,3 +567,38 @@ def test_fewer_trials_cut_short_after_the_smaller_count_was_written_leave_the_ol
     assert len(checks) == 2
     assert [job.trials for job in find_jobs(url, "lw")] == [4]
     assert json.loads((tmp_path / "runs" / "lw" / "run.json").read_text())["trials"] == 4
+
+
+def test_a_worker_that_joins_its_study_again_with_other_beats_keeps_no_idle_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker that joined its study again after a re-setup with other heartbeat settings
+    opened a storage for them and kept the old one's pooled connections open, idle, for as
+    long as it ran: a database's connections ran out as workers followed re-setups."""
+    from hyperlab.lab import study_job
+    from hyperlab.lab.trial_loop import TrialLoop
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert _more(tmp_path, url, 4, "--create-only") == 0
+    real_loop, real_open, done = TrialLoop.after_trial, study_job._process_storage, []
+    opened: list[optuna.storages.BaseStorage] = []
+
+    def set_up_again_after_the_first(self: TrialLoop) -> bool:
+        if self.ran == 1 and not done:  # (another shell, while this worker runs)
+            done.append(_more(tmp_path, url, 4, "--create-only", "--heartbeat-interval", "20"))
+        return real_loop(self)
+
+    def process_storage(*key: Any) -> optuna.storages.BaseStorage:
+        storage = real_open(*key)
+        if all(storage is not s for s in opened):
+            opened.append(storage)
+        return storage
+
+    monkeypatch.setattr(TrialLoop, "after_trial", set_up_again_after_the_first)
+    monkeypatch.setattr(study_job, "_process_storage", process_storage)
+    argv = ["worker", "--storage", url, "--name", "more", "--worker-name", "a"]
+    assert main([*argv, "--max-trials", "3"]) == 0
+    assert done == [0] and len(opened) == 2
+    assert "a: more:random:none:seed0: 3/4 finished (3 trials run here)" in capsys.readouterr().out
+    idle = [s.engine.pool.checkedin() for s in opened]  # type: ignore[attr-defined]
+    assert idle[0] == 0 and idle[1] > 0
