@@ -602,3 +602,39 @@ def test_a_worker_that_joins_its_study_again_with_other_beats_keeps_no_idle_conn
     assert "a: more:random:none:seed0: 3/4 finished (3 trials run here)" in capsys.readouterr().out
     idle = [s.engine.pool.checkedin() for s in opened]  # type: ignore[attr-defined]
     assert idle[0] == 0 and idle[1] > 0
+
+
+def test_a_check_for_lost_trials_reads_the_heartbeats_of_the_trials_it_judges_alone(
+    tmp_path: Path,
+) -> None:
+    """Judging a trial whose worker beats less often than its own, a worker's check for lost
+    trials (before each of its trials) read the whole heartbeat table: a row for every trial
+    that ever beat in the database, in any study."""
+    import sqlalchemy
+
+    from hyperlab.lab.heartbeat import record_grace
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    slow = open_storage(url, heartbeat_interval=60, grace_period=180)
+    study = optuna.create_study(study_name="s", storage=slow)
+    for _ in range(2):  # (finished trials keep their heartbeat rows)
+        done = study.ask()
+        slow.record_heartbeat(done._trial_id)  # type: ignore[attr-defined]
+        study.tell(done, 1.0)
+    trial = study.ask()
+    slow.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+    record_grace(slow, trial._trial_id)
+    with slow.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sqlalchemy.text(  # (its worker beat 60 s ago: due again only now)
+            "UPDATE trial_heartbeats SET heartbeat = datetime(heartbeat, '-60 seconds')"
+        ))  # fmt: skip
+    judge = open_storage(url, heartbeat_interval=10, grace_period=30)
+    read: list[str] = []
+
+    @sqlalchemy.event.listens_for(judge.engine, "before_cursor_execute")  # type: ignore[attr-defined]
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM trial_heartbeats" in statement:
+            read.append(" ".join(statement.split()))
+
+    assert judge._get_stale_trial_ids(study._study_id) == []  # type: ignore[attr-defined]
+    assert read and all(" WHERE " in statement for statement in read), read
