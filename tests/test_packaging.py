@@ -135,3 +135,29 @@ def test_the_extras_hold_the_packages_their_messages_name() -> None:
         assert requirement in extras["peers"], peer
     lrfree = {_requirement_name(r) for r in extras["lrfree"]}
     assert {spec.package for spec in LR_FREE.values()} == lrfree
+
+
+#: The first Optuna release with each Optuna API the lab relies on, by what it is.
+OPTUNA_NEEDS = {
+    (4, 3): "optuna.exceptions.UpdateFinishedTrialError (lab/retrying.py)",
+    (4, 9): "RDBStorage's heartbeat_stale_trial_callback (lab/storage.py)",
+}
+
+
+def test_the_optuna_floor_has_what_the_lab_uses() -> None:
+    """pyproject.toml allowed optuna 4.2, which has neither ``UpdateFinishedTrialError`` (4.3:
+    ``hyperlab.lab.retrying`` did not import) nor RDBStorage's
+    ``heartbeat_stale_trial_callback`` (4.9: no database storage opened)."""
+    import inspect
+
+    import optuna
+
+    dependencies = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    (floor,) = [r for r in dependencies if _requirement_name(r) == "optuna"]
+    found = re.fullmatch(r"optuna>=(\d+)\.(\d+)(\.\d+)?", floor)
+    assert found is not None, floor
+    assert (int(found[1]), int(found[2])) >= max(OPTUNA_NEEDS), OPTUNA_NEEDS
+    # (the APIs named are the ones the installed Optuna offers)
+    assert issubclass(optuna.exceptions.UpdateFinishedTrialError, RuntimeError)
+    parameters = inspect.signature(optuna.storages.RDBStorage).parameters
+    assert "heartbeat_stale_trial_callback" in parameters

@@ -1255,6 +1255,44 @@ def test_a_lost_trial_whose_failure_lost_its_answer_is_queued_again_once(
     assert armed["other"] is None and study.get_trials()[-1].state == TrialState.FAIL
 
 
+def test_a_failure_whose_postgresql_connection_is_killed_before_its_commit_is_repeated(
+    postgres: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure with a token is written through Optuna's private session helpers, which
+    wrap the driver's error (``StorageInternalError`` from ``OperationalError``): a PostgreSQL
+    backend terminated between the failure's update and its commit is a transient error there
+    too, and the failure is written again on a fresh connection, with its token."""
+    import os
+
+    import sqlalchemy
+    import sqlalchemy.orm
+
+    from hyperlab.lab.retrying import FAILED_BY_ATTR, RetryWrites
+    from hyperlab.lab.storage import open_storage
+
+    monkeypatch.setattr(RetryWrites, "write_backoff", 0.001)
+    storage = open_storage(postgres.create_database(f"killed{os.getpid()}"), heartbeat_interval=10)
+    trial = optuna.create_study(storage=storage).ask()
+    other = sqlalchemy.create_engine(storage.engine.url)  # type: ignore[attr-defined]
+    real, kills = sqlalchemy.orm.Session.commit, [1]
+
+    def killed_before_commit(self: sqlalchemy.orm.Session) -> None:
+        failing = any(getattr(o, "state", None) == TrialState.FAIL for o in self.dirty)
+        if failing and kills:
+            kills.pop()
+            pid = self.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar()
+            with other.begin() as conn:
+                conn.execute(sqlalchemy.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        real(self)
+
+    monkeypatch.setattr(sqlalchemy.orm.Session, "commit", killed_before_commit)
+    assert storage.set_trial_state_values(trial._trial_id, TrialState.FAIL) is True
+    other.dispose()
+    failed = storage.get_trial(trial._trial_id)
+    assert kills == [] and failed.state == TrialState.FAIL
+    assert isinstance(failed.system_attrs[FAILED_BY_ATTR], str)
+
+
 def test_claiming_a_waiting_trial_is_not_repeated(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -540,3 +540,101 @@ def test_a_running_worker_goes_on_with_the_setup_its_run_is_set_up_again_with(
     study = optuna.load_study(study_name="more:random:none:seed0", storage=_open(url))
     graces = [t.system_attrs.get(GRACE_ATTR) for t in study.trials]
     assert graces == [30, 60, 60]  # the trials after it beat as set up now
+
+
+def test_fewer_trials_cut_short_after_the_smaller_count_was_written_leave_the_old_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Set up again for fewer trials and interrupted (Ctrl-C) during the check made after the
+    smaller count was written, the run kept its old count in run.json while its setup for
+    workers asked for the smaller one: workers stopped there."""
+    from hyperlab.lab import run_resume
+
+    url = f"journal:{tmp_path / 'shared.journal'}"
+    assert _create(tmp_path, url, "--create-only") == 0
+    _claim(url)  # (the run holds a trial: it is resumed, not set up afresh)
+    real, checks = run_resume._check_live_within, []
+
+    def interrupted_at_the_second_check(*args: Any) -> None:
+        checks.append(args)
+        if len(checks) == 2:
+            raise KeyboardInterrupt
+        real(*args)
+
+    monkeypatch.setattr(run_resume, "_check_live_within", interrupted_at_the_second_check)
+    argv = ["tune", "--task", "branin", "--trials", "2", "--name", "lw", "--create-only"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--storage", url]) == 130
+    assert len(checks) == 2
+    assert [job.trials for job in find_jobs(url, "lw")] == [4]
+    assert json.loads((tmp_path / "runs" / "lw" / "run.json").read_text())["trials"] == 4
+
+
+def test_a_worker_that_joins_its_study_again_with_other_beats_keeps_no_idle_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker that joined its study again after a re-setup with other heartbeat settings
+    opened a storage for them and kept the old one's pooled connections open, idle, for as
+    long as it ran: a database's connections ran out as workers followed re-setups."""
+    from hyperlab.lab import study_job
+    from hyperlab.lab.trial_loop import TrialLoop
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert _more(tmp_path, url, 4, "--create-only") == 0
+    real_loop, real_open, done = TrialLoop.after_trial, study_job._process_storage, []
+    opened: list[optuna.storages.BaseStorage] = []
+
+    def set_up_again_after_the_first(self: TrialLoop) -> bool:
+        if self.ran == 1 and not done:  # (another shell, while this worker runs)
+            done.append(_more(tmp_path, url, 4, "--create-only", "--heartbeat-interval", "20"))
+        return real_loop(self)
+
+    def process_storage(*key: Any) -> optuna.storages.BaseStorage:
+        storage = real_open(*key)
+        if all(storage is not s for s in opened):
+            opened.append(storage)
+        return storage
+
+    monkeypatch.setattr(TrialLoop, "after_trial", set_up_again_after_the_first)
+    monkeypatch.setattr(study_job, "_process_storage", process_storage)
+    argv = ["worker", "--storage", url, "--name", "more", "--worker-name", "a"]
+    assert main([*argv, "--max-trials", "3"]) == 0
+    assert done == [0] and len(opened) == 2
+    assert "a: more:random:none:seed0: 3/4 finished (3 trials run here)" in capsys.readouterr().out
+    idle = [s.engine.pool.checkedin() for s in opened]  # type: ignore[attr-defined]
+    assert idle[0] == 0 and idle[1] > 0
+
+
+def test_a_check_for_lost_trials_reads_the_heartbeats_of_the_trials_it_judges_alone(
+    tmp_path: Path,
+) -> None:
+    """Judging a trial whose worker beats less often than its own, a worker's check for lost
+    trials (before each of its trials) read the whole heartbeat table: a row for every trial
+    that ever beat in the database, in any study."""
+    import sqlalchemy
+
+    from hyperlab.lab.heartbeat import record_grace
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    slow = open_storage(url, heartbeat_interval=60, grace_period=180)
+    study = optuna.create_study(study_name="s", storage=slow)
+    for _ in range(2):  # (finished trials keep their heartbeat rows)
+        done = study.ask()
+        slow.record_heartbeat(done._trial_id)  # type: ignore[attr-defined]
+        study.tell(done, 1.0)
+    trial = study.ask()
+    slow.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+    record_grace(slow, trial._trial_id)
+    with slow.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sqlalchemy.text(  # (its worker beat 60 s ago: due again only now)
+            "UPDATE trial_heartbeats SET heartbeat = datetime(heartbeat, '-60 seconds')"
+        ))  # fmt: skip
+    judge = open_storage(url, heartbeat_interval=10, grace_period=30)
+    read: list[str] = []
+
+    @sqlalchemy.event.listens_for(judge.engine, "before_cursor_execute")  # type: ignore[attr-defined]
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM trial_heartbeats" in statement:
+            read.append(" ".join(statement.split()))
+
+    assert judge._get_stale_trial_ids(study._study_id) == []  # type: ignore[attr-defined]
+    assert read and all(" WHERE " in statement for statement in read), read

@@ -244,11 +244,12 @@ class _OwnGrace:
                 longer[trial_id] = grace
         if not longer:
             return stale
-        ages = self._beat_ages_by_id(study_id)
+        ages = self._beat_ages_by_id(study_id, set(longer))
         return [i for i in stale if i not in longer or ages.get(i, math.inf) > longer[i]]
 
-    def _beat_ages_by_id(self, study_id: int) -> dict[int, float]:
-        """Seconds since each running trial's last heartbeat, by trial id (those with one)."""
+    def _beat_ages_by_id(self, study_id: int, ids: set[int]) -> dict[int, float]:
+        """Seconds since the last heartbeat of each running trial of ``ids``, by trial id
+        (those with one)."""
         raise NotImplementedError
 
 
@@ -338,8 +339,8 @@ class HeartbeatRDBStorage(
     that never beat included), each judged by its own worker's grace period, and whose writes
     are repeated after transient errors (:mod:`hyperlab.lab.retrying`)."""
 
-    def _beat_ages_by_id(self, study_id: int) -> dict[int, float]:
-        return _database_ages(self)
+    def _beat_ages_by_id(self, study_id: int, ids: set[int]) -> dict[int, float]:
+        return _database_ages(self, ids)
 
 
 class _JournalHeartbeat(JournalStorage, BaseHeartbeat):
@@ -435,9 +436,9 @@ class HeartbeatJournalStorage(_ReasonOnStale, _OwnGrace, _JournalHeartbeat):
     def _grace_setting(self) -> float | None:
         return self._grace
 
-    def _beat_ages_by_id(self, study_id: int) -> dict[int, float]:
+    def _beat_ages_by_id(self, study_id: int, ids: set[int]) -> dict[int, float]:
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        return _file_ages(self._folder, running)
+        return _file_ages(self._folder, [t for t in running if t._trial_id in ids])
 
 
 def beats_folder(journal: Path) -> Path:
@@ -461,7 +462,7 @@ def beat_ages(
     if not running:
         return {}
     if isinstance(storage, RDBStorage):
-        ages = _database_ages(storage)
+        ages = _database_ages(storage, {t._trial_id for t in running})
     else:
         ages = _file_ages(folder, running)
     out = {}
@@ -488,15 +489,18 @@ def _file_ages(folder: Path | None, trials: Sequence[FrozenTrial]) -> dict[int, 
     return out
 
 
-def _database_ages(storage: RDBStorage) -> dict[int, float]:
-    """Seconds since each trial's heartbeat, by trial id, by the database's clock."""
+def _database_ages(storage: RDBStorage, ids: set[int]) -> dict[int, float]:
+    """Seconds since the heartbeat of each trial of ``ids``, by trial id, by the database's
+    clock (the heartbeat table keeps a row for every trial that ever beat: only these are
+    read)."""
     import sqlalchemy
     from optuna.storages._rdb import models
 
     beat = models.TrialHeartbeatModel
+    query = sqlalchemy.select(beat.trial_id, beat.heartbeat).where(beat.trial_id.in_(sorted(ids)))
     with storage.engine.connect() as conn:
         now = conn.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar_one()
-        rows = conn.execute(sqlalchemy.select(beat.trial_id, beat.heartbeat)).all()
+        rows = conn.execute(query).all()
     now = _naive(now)  # (both naive in the database's time, as Optuna compares them)
     return {int(i): (now - _naive(t)).total_seconds() for i, t in rows}
 

@@ -25,7 +25,7 @@ def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
     The smaller count is written into the studies' setups for workers here, and the check made
     again after the write: a worker that read the old count just before may have claimed a trial
     under it meanwhile (it was created before the write, so the second check sees it). Refused
-    then, the setups ask for the old count again.
+    then, or cut short (an interrupt, a storage error), the setups ask for the old count again.
 
     Raises:
         RunConflictError: A study holds more finished trials than ``spec`` asks for.
@@ -38,10 +38,11 @@ def check_fewer_trials(folder: Path, spec: RunSpec, old: RunSpec) -> None:
     storage = open_storage(old.storage)
     names = {n for n, *_ in old.study_names()}
     _check_within(folder, spec, old, storage, names)  # (nothing written yet)
-    lowered = _ask_fewer(storage, names, spec.trials)
+    lowered: dict[int, int] = {}
     try:
+        _ask_fewer(storage, names, spec.trials, lowered)
         _check_within(folder, spec, old, storage, names)
-    except HyperlabError:
+    except BaseException:  # refused, or cut short (Ctrl-C, a storage error): nothing changes
         _ask_again(storage, lowered, spec.trials)
         raise
 
@@ -73,22 +74,21 @@ def _check_within(
 
 
 def _ask_fewer(
-    storage: optuna.storages.BaseStorage, names: set[str], trials: int
-) -> dict[int, int]:
+    storage: optuna.storages.BaseStorage, names: set[str], trials: int, before: dict[int, int]
+) -> None:
     """Have the setups for workers of the studies ``names`` that ask for more than ``trials``
-    ask for ``trials``; the count each asked for before, by study id."""
+    ask for ``trials``, adding the count each asked for to ``before`` (by study id) as it is
+    written: cut short, those written so far are known."""
     from hyperlab.lab.study_job import SETUP_ATTR
 
-    before = {}
     for frozen in storage.get_all_studies():
         setup = frozen.user_attrs.get(SETUP_ATTR)
         if frozen.study_name not in names or not isinstance(setup, dict):
             continue
         asked = setup.get("trials")
         if isinstance(asked, int) and asked > trials:
+            before[frozen._study_id] = asked  # (first: a write whose answer is lost counts)
             storage.set_study_user_attr(frozen._study_id, SETUP_ATTR, {**setup, "trials": trials})
-            before[frozen._study_id] = asked
-    return before
 
 
 def _ask_again(storage: optuna.storages.BaseStorage, before: dict[int, int], trials: int) -> None:

@@ -163,6 +163,17 @@ def _process_storage(
     return open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
 
 
+def release_connections(study: optuna.Study) -> None:
+    """Close the connections the study's database storage keeps pooled; the storage stays
+    usable (it connects again when used). A worker that joins its study again with other
+    heartbeat settings opens another storage (:func:`_process_storage`), and this one's
+    connections would stay open, idle, as long as the process runs."""
+    backend = getattr(study._storage, "_backend", study._storage)  # (Optuna's cache wraps it)
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
 def asked_trials(study: optuna.Study) -> int | None:
     """The finished trials the study's setup for workers asks for now (``None``: a study not
     set up for workers, or a setup whose count is not a positive whole number, which no run

@@ -48,6 +48,7 @@ from hyperlab.lab.study_job import (
     asked_trials,
     build_study,
     job_from_setup,
+    release_connections,
     setup_changes,
 )
 from hyperlab.lab.trial_kinds import progress
@@ -323,7 +324,13 @@ def _run_setup(
             found.study_name,
             ", ".join(changed),
         )
+        if _beats(with_heartbeats(now, *beats)) != _beats(job):
+            release_connections(study)  # (the storage opened for the new beats is another)
         found = now
+
+
+def _beats(job: StudyJob) -> tuple[int | None, int | None]:
+    return job.heartbeat_interval, job.grace_period
 
 
 def study_states(study: optuna.Study) -> dict[str, Any]:
