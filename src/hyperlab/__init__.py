@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers; never imp
     from hyperlab import registry as registry
     from hyperlab.api import compare as compare
     from hyperlab.api import tune as tune
+    from hyperlab.lab.fold_scores import report_fold_scores as report_fold_scores
     from hyperlab.lab.plugins import StartupOnlyWarning as StartupOnlyWarning
     from hyperlab.lab.summary import TuneSummary as TuneSummary
     from hyperlab.tasks.base import Evaluation as Evaluation
@@ -34,6 +35,7 @@ __all__ = [
     "compare",
     "diagnose",
     "registry",
+    "report_fold_scores",
     "tune",
 ]
 
@@ -41,6 +43,7 @@ _LAZY = {
     "tune": ("hyperlab.api", "tune"),
     "compare": ("hyperlab.api", "compare"),
     "TuneSummary": ("hyperlab.lab.summary", "TuneSummary"),
+    "report_fold_scores": ("hyperlab.lab.fold_scores", "report_fold_scores"),
     "StartupOnlyWarning": ("hyperlab.lab.plugins", "StartupOnlyWarning"),
     "Task": ("hyperlab.tasks.base", "Task"),
     "Evaluation": ("hyperlab.tasks.base", "Evaluation"),

@@ -511,6 +511,18 @@ def test_a_warning_of_the_users_own_code_keeps_its_file_and_line() -> None:
     assert ours == "hyperlab: warning: jobs ignored\n"
 
 
+def test_a_warning_raised_in_optunas_code_names_optuna_not_the_lab() -> None:
+    """Optuna's deprecation of ``report_cross_validation_scores`` (raised in its own file on
+    Python < 3.12) read "hyperlab: warning: ... deprecated", as if the lab's."""
+    import optuna.terminator.erroreval as erroreval
+
+    from hyperlab.cli import _one_line_warning
+
+    said = "The `optuna.terminator` module has been deprecated"
+    shown = _one_line_warning(said, FutureWarning, erroreval.__file__, 40)
+    assert shown == f"optuna: warning: {said}\n"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

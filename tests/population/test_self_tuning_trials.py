@@ -631,3 +631,67 @@ def test_the_rate_is_read_from_the_state_of_a_task_that_wrapped_its_optimizer_on
     assert len(set(learned)) == 3 and 0.01 not in learned
     segments = replay(task, ev.extra["schedule"], seed=0, hypergradient=True)
     assert learned[-1] == segments[-1].state["opt"].param_groups[0]["lr"]  # the rate in use
+
+
+class BadCurves(OwnLinear):
+    """A task whose segments break the contract: a curve of two values for one epoch."""
+
+    name = "bad-curves"
+    trained = 0
+
+    def _train_segment(self, *args: Any) -> Segment:
+        BadCurves.trained += 1
+        segment = super()._train_segment(*args)
+        return replace(segment, curves={"val_loss": [0.5, 0.4]})
+
+
+class OwnSegment(OwnLinear):
+    """A task that overrides ``train_segment`` itself (so the base class checks nothing) and
+    returns two scores for one epoch."""
+
+    name = "own-segment"
+
+    def train_segment(self, config: Any, state: Any, epochs: int, seed: int = 0, **kw: Any) -> Any:
+        segment = self._train_segment(config, state, epochs, seed, kw.get("wrap_optimizer"))
+        return replace(segment, values=[*segment.values, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("task", "said"),
+    [
+        (BadCurves, r"curve 'val_loss' has 2 values for 1 epoch"),
+        (OwnSegment, r"its segment has 2 scores for 1 epoch"),
+    ],
+)
+@pytest.mark.parametrize("tuner", ["tpe-hd", "random-hd"])
+def test_a_segment_that_breaks_the_task_contract_stops_the_run_at_its_first_trial(
+    task: type[Task], said: str, tuner: str, tmp_path: Path
+) -> None:
+    """As a plain tpe run stops at a task's ``evaluate`` that breaks it: every trial would."""
+    from hyperlab.errors import TaskContractError
+
+    BadCurves.trained = 0
+    name = task.name
+    with pytest.raises(TaskContractError, match=rf"^task {name!r}, trial 0: .*{said}.*run stops"):
+        hyperlab.tune(task, tuner, trials=4, runs_dir=tmp_path, name="x", **_KW)
+    assert BadCurves.trained <= 1  # (was one per trial: each failed, the run went on)
+
+
+class DivergesAtHighRates(OwnLinear):
+    """A task whose training diverges in its second epoch from a start rate above 0.03."""
+
+    name = "diverges-at-high-rates"
+
+    def _train_segment(self, config: Any, state: Any, *args: Any) -> Segment:
+        segment = super()._train_segment(config, state, *args)
+        if segment.epoch >= 2 and config["lr"] > 0.03:
+            return replace(segment, values=[math.nan] * len(segment.values))
+        return segment
+
+
+def test_a_trial_whose_training_diverges_fails_alone_and_the_run_goes_on(tmp_path: Path) -> None:
+    task = DivergesAtHighRates
+    study, _ = hyperlab.tune(task, "tpe-hd", trials=6, runs_dir=tmp_path, name="x", **_KW)
+    failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert failed and all("diverged" in t.user_attrs["fail_reason"] for t in failed)
+    assert len(study.trials) - len(failed) == 6

@@ -160,10 +160,11 @@ def _option(sub: argparse.ArgumentParser, flag: str) -> argparse.Action | None:
 _BAD_PATH = frozenset({errno.ENAMETOOLONG})
 
 _PLAIN_WARNING = warnings.formatwarning
-#: Where the lab's own warnings come from (those it raises, and Optuna's as the lab drives it).
-_OURS = (
-    str(Path(__file__).resolve().parents[1]),
-    *(importlib.util.find_spec("optuna").submodule_search_locations or ()),  # type: ignore[union-attr]
+#: The package whose code a one-line warning names, by the folders it is raised from: the
+#: lab's own, and Optuna's as the lab drives it (its file and line would mean nothing to a user).
+_SOURCES = (
+    ("hyperlab", (str(Path(__file__).resolve().parents[1]),)),
+    ("optuna", tuple(importlib.util.find_spec("optuna").submodule_search_locations or ())),  # type: ignore[union-attr]
 )
 
 
@@ -174,14 +175,22 @@ def _one_line_warning(
     lineno: int,
     line: str | None = None,
 ) -> str:
-    """The lab's warnings on the command line read as ``hyperlab: warning: ...``, without
-    file and line; a warning of the user's own code keeps its file and line. Either starts on
-    a line of its own while a progress bar is shown (the bar's line ends in no newline)."""
-    if not str(filename).startswith(_OURS):
+    """The lab's warnings on the command line read as ``hyperlab: warning: ...``, and those
+    raised in Optuna's code as ``optuna: warning: ...`` (a deprecation a user's objective
+    met there is Optuna's, not the lab's), without file and line; any other warning (the
+    user's own code's, say) keeps its file and line. Each starts on a line of its own while a
+    progress bar is shown (the bar's line ends in no newline)."""
+    source = _warning_source(str(filename))
+    if source is None:
         text = _PLAIN_WARNING(message, category, filename, lineno, line)
     else:
-        text = f"hyperlab: warning: {message}\n"
+        text = f"{source}: warning: {message}\n"
     return ("\n" if _bar_shown() else "") + text
+
+
+def _warning_source(filename: str) -> str | None:
+    """The package of :data:`_SOURCES` whose code ``filename`` is (``None``: another's)."""
+    return next((name for name, places in _SOURCES if places and filename.startswith(places)), None)
 
 
 def _bar_shown() -> bool:

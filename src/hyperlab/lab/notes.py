@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from hyperlab.lab.fold_scores import CV_SCORES
 from hyperlab.lab.trend import against_direction
 from hyperlab.stops import STOP_NOTES
 
@@ -46,12 +47,12 @@ def note_unused_settings(study: optuna.Study, job: StudyJob) -> None:
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if job.stop_at_noise and not study.user_attrs.get("stopped_at_noise") and complete:
-        if not any("terminator:cv_scores" in t.system_attrs for t in complete):
+        if not any(CV_SCORES in t.system_attrs for t in complete):
             _add_note(
                 study,
                 "stop at noise did not apply: no trial reported cross-validation fold scores "
                 "(a task's Evaluation.fold_values, or an objective's "
-                "optuna.terminator.report_cross_validation_scores(trial, scores)), so there was "
+                "hyperlab.report_fold_scores(trial, scores)), so there was "
                 "no noise to measure and every trial ran",
             )
     if job.pruner not in ("none", "tuner") and trials:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import optuna
-from optuna.terminator import report_cross_validation_scores
 
 from hyperlab.errors import (
     TRACEBACK_ATTR,
@@ -21,6 +20,7 @@ from hyperlab.errors import (
     failure_reason,
     traceback_text,
 )
+from hyperlab.lab.fold_scores import report_fold_scores
 from hyperlab.randomness import seeded_globals
 from hyperlab.tasks.base import Task, check_evaluation, check_reported, check_score, not_finite
 
@@ -155,9 +155,7 @@ class TaskObjective:
             _fail(trial, reason)
             raise TrialFailure(reason)
         if len(ev.fold_values) >= 2:
-            with warnings.catch_warnings():  # Optuna >= 4.9 marks the terminator deprecated
-                warnings.simplefilter("ignore", FutureWarning)
-                report_cross_validation_scores(trial, ev.fold_values)
+            report_fold_scores(trial, ev.fold_values)
         return ev.value
 
 

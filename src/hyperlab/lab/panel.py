@@ -78,6 +78,7 @@ def run_study(
             "configurations (its search_space and evaluate); give a hyperlab.tasks.Task, or "
             "compare tuners on an objective with hyperlab.compare"
         )
+    task.warm_up()  # (before the clock starts)
     flip = -1.0 if task.direction == "maximize" else 1.0
     sampler = TUNERS.create(
         tuner, seed=seed, space=task.distributions(), task=task, **(options or {})

@@ -11,16 +11,13 @@ from optuna.trial import TrialState
 
 from hyperlab.direction import is_better, name_of, regret
 from hyperlab.errors import HyperlabError
+from hyperlab.lab.fold_scores import CV_SCORES as CV_SCORES
 from hyperlab.lab.run_folder import RunDir
 from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, failure_kind
 from hyperlab.registry import TASKS
 from hyperlab.tasks.base import FOLDS, SEEDS, SPREADS, Task, standard_error
-
-#: Optuna's system attribute of a trial's fold scores (``report_cross_validation_scores``; the
-#: lab reports a task's fold values there).
-CV_SCORES = "terminator:cv_scores"
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
 COLUMNS = (
@@ -62,8 +59,9 @@ def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
     task whose spread is over seeds: :func:`spread_over`); NaN without CV.
 
     A task's trial records its standard error; an objective's trial that reported its fold
-    scores with Optuna's ``report_cross_validation_scores`` (:data:`CV_SCORES`) has the
-    standard error of their mean. A trial has no CV when it has neither, or a zero standard
+    scores (:func:`~hyperlab.lab.fold_scores.report_fold_scores`, or Optuna's deprecated
+    ``report_cross_validation_scores``: :data:`CV_SCORES`) has the standard error of their
+    mean. A trial has no CV when it has neither, or a zero standard
     error from fewer than two folds (a task scored once, such as a synthetic function).
     """
     se = trial.user_attrs.get("std_err")

@@ -152,6 +152,8 @@ def run_job(
     """
     configure_worker()
     task = TASKS.create(job.task, **job.task_options) if job.task is not None else None
+    if task is not None:
+        task.warm_up()  # (before the first trial's clock starts)
     # a storage down or hung past the retries (the loop's, the storage's) ends the process
     # with an error that names it, not a traceback
     with storage_failures(job.storage, "join the study in"):

@@ -14,10 +14,11 @@ schedule, up to the epoch it was stopped at, is kept as well).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import optuna
@@ -27,6 +28,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from hyperlab.errors import (
+    HyperlabError,
     InputError,
     InputTypeError,
     TaskContractError,
@@ -44,7 +46,7 @@ from hyperlab.population.selftuning import (
     with_learned_rate,
 )
 from hyperlab.registry import TUNERS
-from hyperlab.tasks.base import EpochCallback, Evaluation, Segment, Task
+from hyperlab.tasks.base import EpochCallback, Evaluation, Segment, Task, check_segment
 
 #: The trial attribute that says its model trained with hypergradient optimizers.
 HYPERGRADIENT_ATTR = "hypergradient"
@@ -115,8 +117,9 @@ class SelfTuningTrials(BaseSampler):
         Raises:
             InputError: ``budget`` is out of range.
             TaskContractError: The task trained without passing its optimizer through
-                ``wrap_optimizer``, or built one without a hypergradient twin (no rate could be
-                learned): every trial would, so the run stops.
+                ``wrap_optimizer``, built one without a hypergradient twin (no rate could be
+                learned), or returned a segment :func:`check_segment` refuses: every trial
+                would, so the run stops.
             TrialFailure: The training diverged (a score that is not finite).
         """
         check_task(self.name, task)
@@ -231,8 +234,10 @@ def _epoch(
     """One epoch of the model from ``state`` (``None``: fresh), with the hypergradient twins
     and the global random streams seeded as a population member's segment is."""
     wrap = RecordingWrapper(functools.partial(_twin, task.name))
-    with seeded_globals(segment_seed(seed, epoch)):
+    with _broken_contract(task.name), seeded_globals(segment_seed(seed, epoch)):
         segment = task.train_segment(config, state, 1, seed=seed, wrap_optimizer=wrap)
+    with _broken_contract(task.name):  # (also where train_segment is the task's own)
+        check_segment(task.name, segment, 1)
     if state is None:
         instead = "tune it with a tuner that does not learn the rate"
         check_wrapped(wrap, task.name, f"the trials of {tuner!r}", instead)
@@ -240,6 +245,21 @@ def _epoch(
     if diverged is not None:
         raise TrialFailure(diverged, segment.curves)
     return with_learned_rate(task, segment, wrap)
+
+
+@contextlib.contextmanager
+def _broken_contract(task: str) -> Iterator[None]:
+    """Turn an error of ours met in ``task``'s segment (:func:`check_segment`'s refusal of what
+    it returned, say) into a :class:`TaskContractError`, which stops the run at the trial it
+    is met in (every trial would meet it), as a plain trial's ``evaluate`` does; a
+    :class:`TrialFailure` (a training that diverged) passes as it is, and fails the trial
+    alone, as does an error of the task's own code."""
+    try:
+        yield
+    except (TrialFailure, TaskContractError):
+        raise
+    except HyperlabError as exc:
+        raise TaskContractError(str(exc).removeprefix(f"task {task!r}: ")) from exc
 
 
 def _twin(task: str, optimizer: Any) -> Any:

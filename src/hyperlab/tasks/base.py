@@ -699,6 +699,17 @@ class Task(ABC):
                 f"std_err and fold_values are over), got {self.spread_over!r}"
             )
 
+    def warm_up(self) -> None:
+        """Do the one-time work that the first training would otherwise do inside its clock:
+        imports, loading the data, a library's first use (torch's first optimizer step
+        imports seconds of its compiler's code).
+
+        The lab calls this once per study, when the task is built and before its first trial
+        starts, so that the first study of a process (the first method of a comparison) is not
+        charged seconds that any later one is spared. This one does nothing.
+        """
+        return None
+
     def trial_objective(self) -> Callable[[optuna.Trial], float] | None:
         """The task's own Optuna objective when it runs whole trials itself, else ``None``.
 

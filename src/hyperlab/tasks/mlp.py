@@ -115,6 +115,17 @@ def build_optimizer(params: Any, config: dict[str, Any]) -> Any:
     raise InputError(f"unknown optimizer {config['optimizer']!r}; known: ['adam', 'sgd']")
 
 
+def first_optimizer_step() -> None:
+    """One step of an Adam on a zero weight: torch imports its compiler's machinery at a
+    process's first optimizer step (seconds), which a task's :meth:`~Task.warm_up` does here
+    rather than inside the first trial's clock. Draws no random number."""
+    import torch
+
+    weight = torch.zeros(1, requires_grad=True)
+    weight.grad = torch.zeros(1)
+    torch.optim.Adam([weight], lr=0.0).step()
+
+
 class SklearnMLPTask(Task):
     """An MLP classifier on a bundled scikit-learn data set, scored by validation cross-entropy.
 
@@ -188,6 +199,11 @@ class SklearnMLPTask(Task):
             "dropout": 0.1,
             "optimizer": "adam",
         }
+
+    def warm_up(self) -> None:
+        """Load the data set and its folds, and make torch's first optimizer step."""
+        _ = self._folds  # (loads the data set too)
+        first_optimizer_step()
 
     def check(self) -> None:
         """Check ``test_fraction`` and ``n_folds`` against the data set (loads it).
