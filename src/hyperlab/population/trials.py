@@ -14,9 +14,8 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
 
 from hyperlab.population.members import Member
+from hyperlab.tasks.base import LINEAGE_ATTR, MEMBER_ATTR
 
-#: The user attribute that holds a trial's member index.
-MEMBER_ATTR = "member"
 #: The study attribute that holds the population's settings and time spent.
 SUMMARY_ATTR = "population"
 
@@ -63,7 +62,7 @@ def _frozen(m: Member, space: dict[str, BaseDistribution]) -> optuna.trial.Froze
             **m.extra,
             MEMBER_ATTR: m.index,
             "schedule": m.schedule,
-            "lineage": m.lineage,
+            LINEAGE_ATTR: m.lineage,
             "curves": m.curves,
             "budget": m.epochs_trained,
             "wall_time": m.wall_time,
