@@ -18,7 +18,7 @@ import math
 import numbers
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -56,6 +56,11 @@ TUNER_ATTRS = ("schedule", "hypergradient")
 #: another trial; no ``extra`` may name them (a ``tpe-hd`` trial would read as a member).
 MEMBER_ATTR, LINEAGE_ATTR = "member", "lineage"
 POPULATION_ATTRS = (MEMBER_ATTR, LINEAGE_ATTR)
+#: A trial's system attribute: the names of the user attributes that hold its task's own
+#: extras (an ``Evaluation``'s or a ``Segment``'s ``extra``, as :func:`extra_names` gives
+#: them), written beside them, so that what reads a trial (``results.csv``'s columns) tells
+#: them from the lab's and the tuners' attributes without a list of the lab's names.
+EXTRAS_ATTR = "task_extras"
 #: What an evaluation's ``std_err`` and ``fold_values`` are over (:attr:`Task.spread_over`):
 #: the folds of one cross-validation, whose training sets overlap, or independent trainings
 #: under several seeds (a table of several seeds' results).
@@ -432,6 +437,15 @@ def _check_extras(segment: Segment, where: str) -> None:
     if isinstance(folds, str | bytes | dict) or not hasattr(folds, "__len__"):
         raise InputTypeError(f"{where} has fold_values {_short(folds)}, not a list of numbers")
     _check_numbers(folds, f"{where}'s fold_values", "one number per fold")
+
+
+def extra_names(extra: dict[str, Any], replaced: Iterable[str] = ()) -> list[str]:
+    """The names of ``extra`` (a task's evaluation's or segment's, checked) that a trial stores
+    as the task's own values (:data:`EXTRAS_ATTR`), in their order: all but those whose value an
+    attribute of the lab or of a tuner replaces (``replaced``, the names it writes after
+    ``extra``, and :data:`TUNER_ATTRS`, a ``tpe-hd`` trial's own)."""
+    taken = {*replaced, *LAB_ATTRS, *TUNER_ATTRS, *POPULATION_ATTRS}
+    return [key for key in extra if key not in taken]
 
 
 def _unstorable(
