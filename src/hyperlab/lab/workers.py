@@ -30,13 +30,8 @@ from hyperlab.errors import (
     RunInUseError,
     listed,
 )
-from hyperlab.lab.heartbeat import (
-    beat_ages,
-    beats_folder,
-    fresh_beat_files,
-    fresh_sqlite_beats,
-    own_grace,
-)
+from hyperlab.lab.heartbeat import beat_ages, beats_folder, own_grace
+from hyperlab.lab.heartbeat_files import fresh_beat_files, fresh_sqlite_beats
 from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.runner import run_job
 from hyperlab.lab.storage import open_storage
