@@ -403,7 +403,7 @@ def _screen_one(study: optuna.Study, task: Task, seed: int) -> tuple[int, float,
         _fail(study, trial, TASK_FAILURE)
         return None
     reason = "screened for one epoch by the one-epoch tuner"
-    lab = {"budget": 1, "prune_reason": reason}
+    lab = {"budget": 1, "prune_reason": reason, STAGE_ATTR: SCREEN}  # (over a task's extra)
     for key, value in {**run.attrs(), **lab}.items():
         trial.set_user_attr(key, value)
     names = extra_names(run.extra, lab)
