@@ -303,6 +303,47 @@ def test_recover_of_a_sqlite_file_is_refused_while_a_worker_runs_a_trial(
     assert main(["recover", url]) == 0
 
 
+def _aged(url: str, trial: optuna.trial.Trial, seconds: int) -> None:
+    """``trial``'s last heartbeat made ``seconds`` old, as a worker's that beats less often."""
+    import contextlib
+    import sqlite3
+
+    if url.startswith("journal:"):
+        beat = Path(url[len("journal:") :] + ".heartbeats") / str(trial._trial_id)
+        os.utime(beat, (beat.stat().st_mtime - seconds, beat.stat().st_mtime - seconds))
+        return
+    with contextlib.closing(sqlite3.connect(url[len("sqlite:///") :])) as db:
+        db.execute(
+            "UPDATE trial_heartbeats SET heartbeat = datetime(heartbeat, ?) WHERE trial_id = ?",
+            (f"-{seconds} seconds", trial._trial_id),
+        )
+        db.commit()
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_recover_judges_a_trial_by_its_own_workers_grace_period(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker that beats every 40 s (grace 120 s) records its grace with its trial; recover
+    judged every trial by the default 30 s, so such a trial 60 s after its last beat read as
+    lost and its file was replaced under the worker. A trial whose worker's grace is shorter
+    than the default is judged by it too."""
+    from hyperlab.lab.heartbeat import GRACE_ATTR
+
+    url = f"journal:{tmp_path / 'shared.journal'}" if kind == "journal" else ""
+    url = url or f"sqlite:///{tmp_path / 'shared.db'}"
+    assert _create(tmp_path, url, "--create-only") == 0
+    trial = _claim(url)
+    trial.storage.set_trial_system_attr(trial._trial_id, GRACE_ATTR, 120.0)
+    _aged(url, trial, 60)
+    live = live_trials(url, read=False)
+    assert [(t.number, t.grace) for t in live] == [(0, 120.0)]
+    assert main(["recover", url]) == 2
+    assert "stops counting 120 s after its last heartbeat" in capsys.readouterr().err
+    trial.storage.set_trial_system_attr(trial._trial_id, GRACE_ATTR, 45.0)
+    assert live_trials(url, read=False) == []  # (60 s without a beat: past its own 45 s)
+
+
 def test_a_beat_file_removed_while_the_folder_is_read_is_a_trial_that_ended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

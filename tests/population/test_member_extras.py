@@ -20,14 +20,14 @@ from tests.population.quadratic import Quadratic, SimulatedCrash
 
 
 class WithExtras(Quadratic):
-    """Segments that keep the model's last score and epoch, and two names the lab uses."""
+    """Segments that keep the model's last score and epoch, and a name the lab uses."""
 
     name = "quadratic-extras"
 
     def _train_segment(self, *args: Any, **kwargs: Any) -> Segment:
         segment = super()._train_segment(*args, **kwargs)
         extra = {"last_score": segment.values[-1], "epoch_seen": segment.epoch}
-        return replace(segment, extra={**extra, "member": "mine"})  # (the lab's member wins)
+        return replace(segment, extra={**extra, "schedule": "mine"})  # (the lab's one wins)
 
 
 def _extras(study: optuna.Study) -> list[tuple[int, float, int]]:
@@ -47,6 +47,7 @@ def test_a_members_trial_keeps_its_last_segments_extras(
     for t in study.trials:
         assert t.user_attrs["last_score"] == t.value and t.user_attrs["epoch_seen"] == 6
         assert isinstance(t.user_attrs["member"], int) and t.user_attrs["budget"] >= 6
+        assert isinstance(t.user_attrs["schedule"], list)  # (the lab's, not the segment's)
 
 
 def test_an_exploit_copies_the_donors_extras_and_a_restart_drops_them() -> None:

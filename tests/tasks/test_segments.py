@@ -100,13 +100,17 @@ def test_a_segment_s_negative_std_err_is_refused_as_an_evaluation_s() -> None:
         ),
         ({"budget": 1}, r"has extra\['budget'\], a trial attribute the lab writes itself \(one "),
         ({"seed": 3}, r"has extra\['seed'\], a trial attribute the lab writes itself \(one of "),
+        ({"member": 3}, r"has extra\['member'\], a trial attribute that marks a population "),
+        ({"lineage": []}, r"has extra\['lineage'\], a trial attribute that marks a populati"),
     ],
 )
 def test_a_segment_s_extra_that_a_trial_cannot_store_is_refused(extra: object, says: str) -> None:
     """A tpe-hd trial stores its last segment's extra as attributes: a NumPy float32 failed
     every trial deep in the storage (``TypeError: Object of type float32 is not JSON
     serializable``), naming neither the task nor the field, and ``budget`` or ``seed`` replaced
-    the trial's own (its epochs, its seed). ``schedule`` passes: the tuner's own replaces it."""
+    the trial's own (its epochs, its seed), and ``member`` made a tpe-hd trial read as a
+    population member in the report and the summary. ``schedule`` passes: the tuner's own
+    replaces it."""
     from hyperlab.errors import InputTypeError
     from hyperlab.tasks.base import Segment, check_segment
 

@@ -382,6 +382,8 @@ def test_on_epoch_is_handed_each_score_as_a_float() -> None:
         ("extra", {"acc": 1, "seed": 3}, "extra['seed'], a trial attribute the lab writes itself"),
         ("extra", {"schedule": "cosine"}, "extra['schedule'], a trial attribute that marks a tr"),
         ("extra", {"hypergradient": True}, "extra['hypergradient'], a trial attribute that mark"),
+        ("extra", {"member": 0}, "extra['member'], a trial attribute that marks a population"),
+        ("extra", {"lineage": []}, "extra['lineage'], a trial attribute that marks a populati"),
     ],
 )
 def test_an_evaluation_whose_other_numbers_are_not_numbers_breaks_the_task_contract(

@@ -472,3 +472,22 @@ def test_a_task_that_breaks_its_contract_only_in_full_training_stops_there(
         _run(BrokenLater(), tmp_path, trials=4, k=2, study=study)
     assert re.match(r"task 'screened', the full training of trial \d: BrokenLater", str(info.value))
     assert not [t for t in study.trials if t.user_attrs.get(STAGE_ATTR) == FULL]
+
+
+class NamesTheStage(Screened):
+    """A task whose evaluation's extra has the name of the tuner's own stage attribute."""
+
+    name = "names-the-stage"
+
+    def _evaluate(self, *args: Any) -> Any:
+        return replace(super()._evaluate(*args), extra={STAGE_ATTR: "mine", "acc": 0.5})
+
+
+def test_a_tasks_extra_under_the_stage_attributes_name_does_not_stop_the_full_trials(
+    tmp_path: Path,
+) -> None:
+    """The screening trials' stage was written before the task's extras, which replaced it:
+    no trial read as screened, and none was trained to the full budget."""
+    study = _run(NamesTheStage(), tmp_path, trials=4, budget=3, k=2)
+    assert len(_stage(study, SCREEN)) == 4 and len(_stage(study, FULL)) == 2
+    assert all(t.user_attrs["acc"] == 0.5 for t in study.trials)

@@ -89,8 +89,13 @@ GRACE_ATTR = "heartbeat_grace"
 def own_grace(trial: FrozenTrial, default: float) -> float:
     """The grace period ``trial`` is judged by: its worker's (:data:`GRACE_ATTR`), else
     ``default`` (a trial claimed before its worker recorded one, or by a version without it)."""
-    grace = trial.system_attrs.get(GRACE_ATTR)
-    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace <= 0:
+    return grace_or(trial.system_attrs.get(GRACE_ATTR), default)
+
+
+def grace_or(grace: Any, default: float) -> float:
+    """``grace``, a recorded :data:`GRACE_ATTR`, as seconds when it is a positive number, else
+    ``default``."""
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not grace > 0:
         return default
     return float(grace)
 
@@ -509,43 +514,3 @@ def _naive(moment: Any) -> datetime:
     if isinstance(moment, str):  # (SQLite without type information)
         moment = datetime.fromisoformat(moment)
     return moment.replace(tzinfo=None)  # type: ignore[no-any-return]
-
-
-def fresh_beat_files(folder: Path, grace: float) -> dict[int, float]:
-    """Seconds since each heartbeat file of ``folder`` was touched, by trial id, for those
-    touched within ``grace`` seconds (a file removed after the listing: its trial ended)."""
-    now = time.time()
-    out = {}
-    for beat in sorted(folder.iterdir()) if folder.is_dir() else ():
-        try:
-            age = now - beat.stat().st_mtime
-        except FileNotFoundError:
-            continue
-        if beat.name.isdigit() and age <= grace:
-            out[int(beat.name)] = max(0.0, age)
-    return out
-
-
-def fresh_sqlite_beats(path: Path, grace: float) -> list[tuple[str, int, float]]:
-    """``(study, trial number, seconds since its heartbeat)`` of the running trials of a SQLite
-    file that beat within ``grace`` seconds, read read-only (opening it through Optuna could
-    write into it; a damaged or unreadable file shows none)."""
-    import sqlite3
-
-    query = (
-        "SELECT s.study_name, t.number, "
-        "(julianday(CURRENT_TIMESTAMP) - julianday(h.heartbeat)) * 86400 "
-        "FROM trials t JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
-        "JOIN studies s ON s.study_id = t.study_id WHERE t.state = 'RUNNING'"
-    )
-    uri = path.absolute().as_uri() + "?mode=ro"
-    try:
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            rows = db.execute(query).fetchall()
-    except sqlite3.Error:
-        return []
-    return [
-        (str(name), int(number), max(0.0, float(age)))
-        for name, number, age in rows
-        if age is not None and age <= grace
-    ]

@@ -22,7 +22,15 @@ from hyperlab.errors import (
 )
 from hyperlab.lab.fold_scores import report_fold_scores
 from hyperlab.randomness import seeded_globals
-from hyperlab.tasks.base import Task, check_evaluation, check_reported, check_score, not_finite
+from hyperlab.tasks.base import (
+    EXTRAS_ATTR,
+    Task,
+    check_evaluation,
+    check_reported,
+    check_score,
+    extra_names,
+    not_finite,
+)
 
 UserObjective = Callable[[optuna.Trial], float]
 
@@ -150,6 +158,9 @@ class TaskObjective:
         trial.set_user_attr("fold_values", ev.fold_values)
         for key, val in ev.extra.items():
             trial.set_user_attr(key, val)
+        names = extra_names(ev.extra)
+        if names:  # (which attributes are the task's own: results.csv's columns)
+            trial.storage.set_trial_system_attr(trial._trial_id, EXTRAS_ATTR, names)
         reason = not_finite(ev.value, ev.std_err, ev.fold_values)
         if reason is not None:  # a diverged training: this trial fails, the run goes on
             _fail(trial, reason)

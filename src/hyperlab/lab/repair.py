@@ -108,7 +108,8 @@ def recover(target: str | Path) -> Recovery:
     Raises:
         InputError: ``target`` is neither, names a database server, or its file is missing.
         RunInUseError: A command is running the run, or workers are running trials in the
-            file (a heartbeat within the default grace period).
+            file (a heartbeat within the trial's grace period: its worker's, recorded in the
+            file, else the default 30 s).
         StorageError: Nothing can be read from the file (it is left as it was).
     """
     url, folder = _storage_of(target)

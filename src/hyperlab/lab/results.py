@@ -17,7 +17,7 @@ from hyperlab.lab.rundir import load_studies
 from hyperlab.lab.runspec import RunSpec
 from hyperlab.lab.trial_kinds import TUNER_AFTER_ATTR, failure_kind
 from hyperlab.registry import TASKS
-from hyperlab.tasks.base import FOLDS, SEEDS, SPREADS, Task, standard_error
+from hyperlab.tasks.base import EXTRAS_ATTR, FOLDS, SEEDS, SPREADS, Task, standard_error
 
 #: Columns every record has, in order (parameters follow as ``param_<name>``).
 COLUMNS = (
@@ -38,6 +38,47 @@ COLUMNS = (
     "fail_reason",
     "failure",
 )
+
+#: Prefixes of a record's columns that are not in :data:`COLUMNS`: its parameters, the rates a
+#: self-tuning model learned, and its task's extras renamed (:func:`extra_column`).
+_PREFIXES = ("param_", "learned_", "extra_")
+#: The label records concatenated from several runs carry (:mod:`hyperlab.lab.outcomes`).
+_LABELS = ("task",)
+
+
+def extra_column(name: str) -> str:
+    """The column of a task's extra ``name`` (:func:`trial_extras`): ``name`` itself, or
+    ``extra_<name>`` when it would be taken for another column (one of :data:`COLUMNS`,
+    ``task``, or a name with a prefix of the other columns, ``param_``, ``learned_`` or
+    ``extra_``), so no extra replaces one, nor two extras each other."""
+    if name in COLUMNS or name in _LABELS or name.startswith(_PREFIXES):
+        return f"extra_{name}"
+    return name
+
+
+def trial_extras(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The task's own extras of ``trial`` that are one value (a number, text, a bool), by
+    column (:func:`extra_column`): the user attributes its system attribute
+    :data:`~hyperlab.tasks.base.EXTRAS_ATTR` names (none for a trial stored before the lab
+    recorded them, or a user objective's trial, whose attributes are its own)."""
+    names = trial.system_attrs.get(EXTRAS_ATTR)
+    if not isinstance(names, list):
+        return {}
+    out = {}
+    for name in names:
+        value = trial.user_attrs.get(name) if isinstance(name, str) else None
+        if isinstance(value, bool | int | float | str):
+            out[extra_column(name)] = value
+    return out
+
+
+def result_columns(records: list[dict[str, Any]]) -> list[str]:
+    """The columns of ``records`` in ``results.csv``'s order: :data:`COLUMNS`, then the
+    ``param_`` and ``learned_`` columns in the order they first appear, then the task's extras
+    (:func:`trial_extras`), sorted by name."""
+    seen = list(dict.fromkeys(key for r in records for key in r))
+    extras = [k for k in seen if k not in COLUMNS and not k.startswith(_PREFIXES[:2])]
+    return [k for k in seen if k not in extras] + sorted(extras)
 
 
 def trial_budget(trial: optuna.trial.FrozenTrial) -> int:
@@ -210,7 +251,9 @@ def study_records(
     (:func:`cv_std_err`: NaN for a trial scored without cross-validation). The
     ``param_<name>`` columns are :func:`trial_config`: a population member's at the end; a
     self-tuning member's ``learned_<name>`` columns, :func:`trial_learned`, what its training
-    set them to by the end (``param_lr`` is then the rate its last segment started from).
+    set them to by the end (``param_lr`` is then the rate its last segment started from). The
+    task's own extras that are one value each follow (:func:`trial_extras`, named by
+    :func:`extra_column`), absent from a trial that has none.
     ``epochs_cumulative`` counts the epochs used up to and with the trial, a population's
     screen (candidates trained before its members: :func:`screen_epochs`) included.
     ``failure`` says how a failed trial counts (:func:`~hyperlab.lab.trial_kinds.failure_kind`:
@@ -256,6 +299,7 @@ def study_records(
             record[f"param_{name}"] = val
         for name, val in trial_learned(t).items():
             record[f"learned_{name}"] = val
+        record.update(trial_extras(t))
         records.append(record)
     return records
 
@@ -310,7 +354,8 @@ def collect_records(run_dir: str | Path | RunDir) -> list[dict[str, Any]]:
 
 
 def write_results_csv(records: list[dict[str, Any]], path: Path) -> None:
-    """Write records as CSV (one row per trial, parameters as ``param_<name>`` columns)."""
+    """Write records as CSV (one row per trial, parameters as ``param_<name>`` columns, the
+    task's extras last: :func:`result_columns`; an empty cell where a trial has none)."""
     import pandas as pd
 
-    pd.DataFrame(records).to_csv(path, index=False)
+    pd.DataFrame(records, columns=result_columns(records)).to_csv(path, index=False)

@@ -30,13 +30,8 @@ from hyperlab.errors import (
     RunInUseError,
     listed,
 )
-from hyperlab.lab.heartbeat import (
-    beat_ages,
-    beats_folder,
-    fresh_beat_files,
-    fresh_sqlite_beats,
-    own_grace,
-)
+from hyperlab.lab.heartbeat import beat_ages, beats_folder, own_grace
+from hyperlab.lab.heartbeat_files import fresh_beat_files, fresh_sqlite_beats
 from hyperlab.lab.held_out import record_test_score
 from hyperlab.lab.runner import run_job
 from hyperlab.lab.storage import open_storage
@@ -406,24 +401,25 @@ def live_trials(
     heartbeats; a running trial there is live while it beat within the study's grace period.
     A trial left running by a killed process, or in a study without heartbeats, is not live.
     A journal that does not open (damaged), or is not to be opened (``read=False``: opening
-    would repair a cut last line), is judged by its heartbeat files alone, with the default
-    grace period; with ``read=False`` a SQLite file is read for its heartbeats alone, read-only
-    (opening it through Optuna could write into it); a database that does not open has no live
-    trials that can be seen. ``opened``: the storage of ``storage``, open already.
+    would repair a cut last line), is judged by its heartbeat files alone, each trial by the
+    grace period its worker recorded in the journal's lines (read as text), else the default;
+    with ``read=False`` a SQLite file is read for its heartbeats and its trials' grace periods
+    alone, read-only (opening it through Optuna could write into it); a database that does not
+    open has no live trials that can be seen. ``opened``: the storage of ``storage``, open already.
     """
     path = storage_file(storage)
     folder = beats_folder(path) if path is not None and storage.startswith("journal:") else None
     if not read and folder is None:
         beats = fresh_sqlite_beats(path, DEFAULT_GRACE) if path is not None else []
-        return [LiveTrial(study, number, age) for study, number, age in beats]
+        return [LiveTrial(*beat) for beat in beats]
     if read:
         try:
             opened = opened or open_storage(storage, must_exist=True)
             return _live_in(opened, names, folder)
         except HyperlabError:
             pass  # (damaged: a journal is judged by its files below)
-    files = fresh_beat_files(folder, DEFAULT_GRACE) if folder is not None else {}
-    return [LiveTrial("", trial_id, age) for trial_id, age in files.items()]
+    files = fresh_beat_files(folder, DEFAULT_GRACE, path) if folder is not None else {}
+    return [LiveTrial("", trial_id, age, grace) for trial_id, (age, grace) in files.items()]
 
 
 def _live_in(

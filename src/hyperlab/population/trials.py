@@ -14,9 +14,8 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
 
 from hyperlab.population.members import Member
+from hyperlab.tasks.base import EXTRAS_ATTR, LINEAGE_ATTR, MEMBER_ATTR, extra_names
 
-#: The user attribute that holds a trial's member index.
-MEMBER_ATTR = "member"
 #: The study attribute that holds the population's settings and time spent.
 SUMMARY_ATTR = "population"
 
@@ -44,7 +43,8 @@ def write_trials(
     exploits and failures), ``curves``, ``budget`` (the epochs the member trained, failed
     segments included), ``wall_time``, ``std_err``, ``fold_values`` and ``seed``, beside the
     task's own extras of the model's last segment (``Segment.extra``, as a ``tpe-hd`` trial
-    keeps them; a name the lab uses keeps the lab's value).
+    keeps them; a name the lab uses keeps the lab's value), whose names its system attribute
+    :data:`~hyperlab.tasks.base.EXTRAS_ATTR` lists.
     """
     missing = set(missing_members(study, len(members)))
     for m in members:
@@ -54,21 +54,23 @@ def write_trials(
 
 
 def _frozen(m: Member, space: dict[str, BaseDistribution]) -> optuna.trial.FrozenTrial:
+    own = {
+        MEMBER_ATTR: m.index,
+        "schedule": m.schedule,
+        LINEAGE_ATTR: m.lineage,
+        "curves": m.curves,
+        "budget": m.epochs_trained,
+        "wall_time": m.wall_time,
+        "std_err": m.std_err,
+        "fold_values": m.fold_values,
+        "seed": m.seed,
+    }
+    names = extra_names(m.extra, own)
     return optuna.trial.create_trial(
         params=dict(m.initial),
         distributions={name: space[name] for name in m.initial},
         value=m.value,
         intermediate_values={epoch + 1: v for epoch, v in enumerate(m.values)},
-        user_attrs={
-            **m.extra,
-            MEMBER_ATTR: m.index,
-            "schedule": m.schedule,
-            "lineage": m.lineage,
-            "curves": m.curves,
-            "budget": m.epochs_trained,
-            "wall_time": m.wall_time,
-            "std_err": m.std_err,
-            "fold_values": m.fold_values,
-            "seed": m.seed,
-        },
+        user_attrs={**m.extra, **own},
+        system_attrs={EXTRAS_ATTR: names} if names else None,
     )

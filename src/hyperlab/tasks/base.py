@@ -18,7 +18,7 @@ import math
 import numbers
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -51,6 +51,16 @@ LAB_ATTRS = ("seed", "curves", "std_err", "budget", "wall_time", "fold_values")
 #: which the report and the held-out test score read as such: a task's own evaluation may not
 #: name them (a segment's ``extra`` may: the tuner's own values replace them).
 TUNER_ATTRS = ("schedule", "hypergradient")
+#: Trial attributes that mark a population member's trial (``pbt``, ``pb2``): its index and its
+#: lineage, which the report, the summary and ``hyperlab replay`` read to tell a member from
+#: another trial; no ``extra`` may name them (a ``tpe-hd`` trial would read as a member).
+MEMBER_ATTR, LINEAGE_ATTR = "member", "lineage"
+POPULATION_ATTRS = (MEMBER_ATTR, LINEAGE_ATTR)
+#: A trial's system attribute: the names of the user attributes that hold its task's own
+#: extras (an ``Evaluation``'s or a ``Segment``'s ``extra``, as :func:`extra_names` gives
+#: them), written beside them, so that what reads a trial (``results.csv``'s columns) tells
+#: them from the lab's and the tuners' attributes without a list of the lab's names.
+EXTRAS_ATTR = "task_extras"
 #: What an evaluation's ``std_err`` and ``fold_values`` are over (:attr:`Task.spread_over`):
 #: the folds of one cross-validation, whose training sets overlap, or independent trainings
 #: under several seeds (a table of several seeds' results).
@@ -168,7 +178,8 @@ def check_evaluation(task: Task, result: Any, budget: int | None = None) -> Eval
             another kind, a curve's name is not text, a curve is longer than the epochs
             trained, ``std_err`` is negative, or ``extra`` is not a dict keyed by text whose
             values are JSON-serializable (a trial stores it), or names an attribute the lab
-            writes itself (:data:`LAB_ATTRS`): a mistake in the task's code, which every
+            writes itself (:data:`LAB_ATTRS`) or one that marks a population member
+            (:data:`POPULATION_ATTRS`): a mistake in the task's code, which every
             trial would repeat. The message names the field and the value.
     """
     if not isinstance(result, Evaluation):
@@ -337,7 +348,8 @@ def check_segment(name: str, segment: Any, epochs: int, *, start: int | None = N
         InputTypeError: Not a :class:`Segment`, or its ``values`` or a curve are not a
             sequence of numbers (``curves`` not a dict), or its ``extra`` is not a dict keyed
             by text whose values are JSON-serializable, or names an attribute the lab writes
-            itself (:data:`LAB_ATTRS`).
+            itself (:data:`LAB_ATTRS`) or one that marks a population member
+            (:data:`POPULATION_ATTRS`).
         InputError: Another number of scores or of a curve's values than ``epochs``, a
             negative ``std_err``, no state, or a wrong epoch.
     """
@@ -406,8 +418,8 @@ def _check_extras(segment: Segment, where: str) -> None:
     """Refuse a segment's ``learned``, ``std_err`` or ``fold_values`` that is not numbers
     (stored with the trials only at the population's end, which they would stop), a negative
     finite ``std_err`` (as :func:`check_evaluation`), and an ``extra`` that a trial cannot
-    store (:func:`_unstorable`: not a dict keyed by text, a key of :data:`LAB_ATTRS`, or a
-    value not JSON-serializable)."""
+    store (:func:`_unstorable`: not a dict keyed by text, a key of :data:`LAB_ATTRS` or
+    :data:`POPULATION_ATTRS`, or a value not JSON-serializable)."""
     unstorable = _unstorable(segment.extra)
     if unstorable is not None:
         raise InputTypeError(f"{where} has {unstorable}")
@@ -427,11 +439,23 @@ def _check_extras(segment: Segment, where: str) -> None:
     _check_numbers(folds, f"{where}'s fold_values", "one number per fold")
 
 
-def _unstorable(extra: Any, reserved: Sequence[str] = LAB_ATTRS) -> str | None:
+def extra_names(extra: dict[str, Any], replaced: Iterable[str] = ()) -> list[str]:
+    """The names of ``extra`` (a task's evaluation's or segment's, checked) that a trial stores
+    as the task's own values (:data:`EXTRAS_ATTR`), in their order: all but those whose value an
+    attribute of the lab or of a tuner replaces (``replaced``, the names it writes after
+    ``extra``, and :data:`TUNER_ATTRS`, a ``tpe-hd`` trial's own)."""
+    taken = {*replaced, *LAB_ATTRS, *TUNER_ATTRS, *POPULATION_ATTRS}
+    return [key for key in extra if key not in taken]
+
+
+def _unstorable(
+    extra: Any, reserved: Sequence[str] = (*LAB_ATTRS, *POPULATION_ATTRS)
+) -> str | None:
     """Why ``extra`` (an evaluation's or a segment's) cannot be stored with a trial, or None:
     it is not a dict keyed by text (its keys name the trial's attributes), a key is one of the
-    ``reserved`` attributes, or a value of it is not JSON-serializable (the storage writes
-    attributes as JSON)."""
+    ``reserved`` attributes (by default those the lab writes, :data:`LAB_ATTRS`, and those that
+    mark a population member, :data:`POPULATION_ATTRS`), or a value of it is not
+    JSON-serializable (the storage writes attributes as JSON)."""
     if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
         return f"extra {_short(extra)}, not a dict keyed by text"
     taken = [key for key in extra if key in reserved]
@@ -439,6 +463,12 @@ def _unstorable(extra: Any, reserved: Sequence[str] = LAB_ATTRS) -> str | None:
         return (
             f"extra[{taken[0]!r}], a trial attribute the lab writes itself (one of "
             f"{', '.join(LAB_ATTRS)}), whose value it would replace: give it a name of its own"
+        )
+    if taken and taken[0] in POPULATION_ATTRS:
+        return (
+            f"extra[{taken[0]!r}], a trial attribute that marks a population member's trial "
+            f"({', '.join(POPULATION_ATTRS)}), which the report and the summary would read "
+            "as a member: give it a name of its own"
         )
     if taken:
         return (

@@ -63,7 +63,7 @@ from hyperlab.errors import (
 from hyperlab.folder_lock import folder_lock
 from hyperlab.registry import TUNERS
 from hyperlab.stops import stop_for_failures
-from hyperlab.tasks.base import Task, not_finite
+from hyperlab.tasks.base import EXTRAS_ATTR, Task, extra_names, not_finite
 
 #: The user attribute that tells a screening trial (``"screen"``) from a full one (``"full"``).
 STAGE_ATTR = "one_epoch"
@@ -403,8 +403,12 @@ def _screen_one(study: optuna.Study, task: Task, seed: int) -> tuple[int, float,
         _fail(study, trial, TASK_FAILURE)
         return None
     reason = "screened for one epoch by the one-epoch tuner"
-    for key, value in {**run.attrs(), "budget": 1, "prune_reason": reason}.items():
+    lab = {"budget": 1, "prune_reason": reason, STAGE_ATTR: SCREEN}  # (over a task's extra)
+    for key, value in {**run.attrs(), **lab}.items():
         trial.set_user_attr(key, value)
+    names = extra_names(run.extra, lab)
+    if names:  # (which attributes are the task's own: results.csv's columns)
+        trial.storage.set_trial_system_attr(trial._trial_id, EXTRAS_ATTR, names)
     trial.report(run.values[0], 1)
     study.tell(trial, state=TrialState.PRUNED)
     return trial.number, run.values[0], run.state
@@ -459,6 +463,9 @@ def _train_fully(
     frozen = _frozen(
         screened, TrialState.COMPLETE, run.values[-1], values, {**run.attrs(), **attrs}
     )
+    names = extra_names(run.extra, attrs)
+    if names:  # (which attributes are the task's own: results.csv's columns)
+        frozen.system_attrs = {**frozen.system_attrs, EXTRAS_ATTR: names}
     study.add_trial(frozen)
 
 
