@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from hyperlab.diagnose import classifier as _classifier
-from hyperlab.diagnose.advice import advise
+from hyperlab.diagnose.advice import advise, stop_at_best
 from hyperlab.diagnose.features import FEATURE_NAMES, CurveView, features, vector, view
 from hyperlab.diagnose.inputs import ZERO_LOSS, ReadCurves, check_curves, read_curves
 from hyperlab.diagnose.mixups import accuracy_as_loss, error_as_metric
 from hyperlab.diagnose.result import FINDINGS, KNOBS, Advice, Diagnosis, Finding
-from hyperlab.diagnose.rules import rule_scores, unsupported
+from hyperlab.diagnose.rules import far_above_best, rule_scores, unsupported
 from hyperlab.errors import InputTypeError, check_bool, user_stacklevel
 
 __all__ = [
@@ -208,14 +208,27 @@ def blend(
             conf[name] = (1 - weight) * conf[name] + weight * float(p)
     for name in unsupported(feats):  # the curves do not show it: no finding, whatever the model
         conf[name] = 0.0
-    ranked = sorted(FINDINGS, key=lambda n: (-conf[n], FINDINGS.index(n)))
+    shown = far_above_best(feats, conf)  # no confident good fit far above its best
+    ranked = sorted(FINDINGS, key=lambda n: (-shown[n], FINDINGS.index(n)))
     findings = []
     for rank, name in enumerate(ranked):
-        if rank > 0 and conf[name] < REPORT_THRESHOLD:
+        if rank > 0 and shown[name] < REPORT_THRESHOLD:
             continue
         onset = v.epoch(v.vmin) if name == "overfitting" and len(v.index) else None
-        findings.append(Finding(name, round(float(conf[name]), 4), rules[name][1], onset))
-    return Diagnosis(findings, advise(findings, config, v.total, conf), feats, v.total)
+        findings.append(Finding(name, round(float(shown[name]), 4), rules[name][1], onset))
+    # an overfitting that only the good fit's far end lists moves the epochs alone
+    short = next((f for f in findings if f.name == "overfitting"), None)
+    if short is None or _listed(conf, "overfitting"):
+        return Diagnosis(findings, advise(findings, config, v.total, conf), feats, v.total)
+    advice = advise([f for f in findings if f is not short], config, v.total, conf)
+    return Diagnosis(findings, stop_at_best(advice, short, v.total), feats, v.total)
+
+
+def _listed(conf: Mapping[str, float], name: str) -> bool:
+    """Whether the finding ``name`` is listed at confidences ``conf``: the most confident one,
+    or one of at least :data:`REPORT_THRESHOLD`."""
+    top = min(FINDINGS, key=lambda n: (-conf[n], FINDINGS.index(n)))
+    return name == top or conf[name] >= REPORT_THRESHOLD
 
 
 def model_inputs(feats: dict[str, float], rules: dict[str, tuple[float, str]]) -> np.ndarray:

@@ -120,3 +120,20 @@ def advise(
     for knob in knobs:
         out.append(decided.get(knob) or Advice(knob, "keep", 1.0, "no finding calls for a change"))
     return out
+
+
+def stop_at_best(advice: list[Advice], finding: Finding, n_epochs: float) -> list[Advice]:
+    """``advice`` with the epochs moved down to the onset of ``finding`` (an ``overfitting``
+    whose run ended a few epochs after its best), where no other finding moved them: such a
+    curve shows that the run went on past its best, not that the model needs more
+    regularization."""
+    if finding.onset_epoch is None or not n_epochs:
+        return advice
+    factor = round(max(0.1, finding.onset_epoch / n_epochs), 2)
+    reason = f"{finding.name} ({finding.confidence:.0%}): stop at its best epoch"
+    return [
+        Advice(a.knob, "down", factor, reason)
+        if a.knob == "epochs" and a.direction == "keep" and _is_move(factor)
+        else a
+        for a in advice
+    ]
