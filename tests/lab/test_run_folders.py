@@ -9,10 +9,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+from optuna.trial import TrialState
 
 from hyperlab.cli import main
 from hyperlab.errors import InputError, InputTypeError
 from hyperlab.lab.rundir import RunDir, check_name, load_studies
+from hyperlab.lab.trial_kinds import SURPLUS_REASON, is_bookkeeping, is_surplus
 from hyperlab.registry import TASKS
 
 
@@ -225,15 +227,33 @@ def test_a_copied_run_that_recorded_its_storage_absolute_reads_its_own(tmp_path:
     assert recorded == "sqlite:///study.db"  # recorded relative from now on
 
 
+def _add_surplus_claim(run: Path) -> None:
+    """Add to ``run``'s journal the surplus claim that two workers' last round of trials may
+    leave (both passed the count's check at once; the later one was failed as surplus)."""
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(run / "study.journal")))
+    study_id = storage.get_all_studies()[0]._study_id
+    trial_id = storage.create_new_trial(study_id)
+    storage.set_trial_user_attr(trial_id, "fail_reason", SURPLUS_REASON)
+    storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+
 def test_a_moved_run_that_recorded_its_journal_absolute_reports_and_resumes(
     tmp_path: Path,
 ) -> None:
     assert _tune(tmp_path / "runs", "oldj", "--jobs", "2", trials=3) == 0
+    _add_surplus_claim(tmp_path / "runs" / "oldj")  # (two workers leave one at times)
     _record_storage_absolute(tmp_path / "runs" / "oldj")
     shutil.move(tmp_path / "runs", tmp_path / "archive")
     assert main(["report", str(tmp_path / "archive" / "oldj")]) == 0  # 'lost its storage'
     assert _tune(tmp_path / "archive", "oldj", "--jobs", "2", trials=4) == 0
-    assert len(load_studies(tmp_path / "archive" / "oldj")[0][0].trials) == 4
+    trials = load_studies(tmp_path / "archive" / "oldj")[0][0].trials
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 4  # exactly the count asked
+    others = [t for t in trials if t.state != TrialState.COMPLETE]
+    assert any(is_surplus(t) for t in others)  # (the surplus claim stays, failed, beside them)
+    assert all(is_bookkeeping(t) for t in others)  # the run's own: surplus, cut off and queued
 
 
 def test_only_a_default_storage_file_of_the_runs_folder_is_read_as_the_folders_own(
