@@ -35,14 +35,15 @@ task's: ``hyperlab.lab.panel_cache``; an ASHA or TPE-median run, the population 
 cut it); a cached run made otherwise than the command would make
 it now is run again, and the command prints per arm how many were set aside and which option
 differs. Runs cached before that record are reused as they are, with one notice that counts
-them. ``--from FILE [FILE ...]`` prints the table of
+them. ``--first-seed N`` runs the seeds N to N + ``--seeds`` - 1 (fresh seeds for a
+replication), and the cache and the rows carry those seed numbers. ``--from FILE [FILE ...]`` prints the table of
 saved result files (e.g. ``results/pbt.json`` and the Syne Tune peer's ``results/pbt_syne.json``,
 whose rows have the same keys) without running anything. Claims and commands:
 ``benchmarks/README.md``.
 
 Usage:
-    nice -n 10 .venv/bin/python benchmarks/pbt.py [--seeds 5] [--budget 20] [--tasks T1,T2]
-        [--arms A1,A2] [--quick]
+    nice -n 10 .venv/bin/python benchmarks/pbt.py [--seeds 5] [--first-seed 0] [--budget 20]
+        [--tasks T1,T2] [--arms A1,A2] [--quick]
     .venv/bin/python benchmarks/pbt.py --from benchmarks/results/pbt.json \
         benchmarks/results/pbt_syne.json
 """
@@ -279,7 +280,7 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
     done = cached_runs(args.cache, args.budget, expected)
     rows = []
     with tempfile.TemporaryDirectory() as tmp, args.cache.open("a") as log:
-        for task, seed, arm in itertools.product(args.tasks, range(args.seeds), args.arms):
+        for task, seed, arm in itertools.product(args.tasks, seed_range(args), args.arms):
             key = (task, arm, seed)
             if key not in done:
                 made = expected(task, arm)
@@ -289,6 +290,22 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                 print(_brief(done[key]), flush=True)
             rows.append({k: v for k, v in done[key].items() if k != MADE_WITH})
     return rows
+
+
+def seed_range(args: argparse.Namespace) -> range:
+    """The seeds a command runs: ``--seeds`` of them from ``--first-seed`` on."""
+    return range(args.first_seed, args.first_seed + args.seeds)
+
+
+def _non_negative(text: str) -> int:
+    """``--first-seed``'s value: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
 
 
 def _run_arm(args: argparse.Namespace, task: str, arm: str, seed: int, tmp: Path) -> dict[str, Any]:
@@ -424,6 +441,9 @@ def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--first-seed", type=_non_negative, default=0, help="seeds run from this one on (0)"
+    )
     parser.add_argument("--budget", type=int, default=20, help="epochs per member or trial")
     parser.add_argument("--interval", type=int, help="epochs per segment (default: the tuner's)")
     parser.add_argument(
@@ -460,6 +480,7 @@ def main() -> None:
     if not args.quick and not args.sources:
         settings = {
             "seeds": args.seeds,
+            "first_seed": args.first_seed,
             "budget": args.budget,
             "interval": args.interval,
             "epochs": POPULATION * args.budget,

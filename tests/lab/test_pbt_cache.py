@@ -35,8 +35,8 @@ def test_a_changed_tuner_default_runs_the_arm_again_and_says_so(
     bench = _pbt()
     cache = tmp_path / "pbt.partial.jsonl"
     args = argparse.Namespace(
-        tasks=["wine-mlp"], seeds=1, arms=["asha", "tpe-median"], budget=2, interval=None,
-        cache=cache,
+        tasks=["wine-mlp"], seeds=1, first_seed=0, arms=["asha", "tpe-median"], budget=2,
+        interval=None, cache=cache,
     )  # fmt: skip
     assert tpe.__kwdefaults__ is not None
     monkeypatch.setitem(tpe.__kwdefaults__, "constant_liar", False)  # an older default
@@ -127,3 +127,35 @@ def test_another_population_sets_a_cut_run_aside(
         "made with other options: benchmark 'pbt.py' option population was 8, now 6"
     ]
     assert cut["benchmark"] == {"pbt.py": {"population": 8}} and "benchmark" not in population
+
+
+def test_first_seed_runs_fresh_seeds_and_the_cache_and_rows_carry_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--first-seed N`` runs the seeds N.. N + seeds - 1 (a replication on seeds no earlier
+    run used); each run is made with its own seed, cached and reported under it, and a
+    smaller ``--seeds`` reads the cached seeds back without running them."""
+    bench = _pbt()
+    made: list[int] = []
+
+    def fake(args: Any, task: str, arm: str, seed: int, tmp: Path) -> dict[str, Any]:
+        made.append(seed)
+        row = {"task": task, "arm": arm, "seed": seed, "budget": args.budget}
+        return {**row, "best": seed / 1e4, "epochs": 16, "wall_seconds": 1.0}
+
+    monkeypatch.setattr(bench, "_run_arm", fake)
+    cache = tmp_path / "fresh.partial.jsonl"
+    args = argparse.Namespace(
+        tasks=["wine-mlp"], seeds=2, first_seed=1000, arms=["asha"], budget=2, interval=None,
+        cache=cache,
+    )  # fmt: skip
+    rows = bench.run_all(args)
+    assert made == [1000, 1001]
+    assert [r["seed"] for r in rows] == [1000, 1001] == [r["seed"] for r in _lines(cache)]
+    args.seeds = 1
+    assert [r["seed"] for r in bench.run_all(args)] == [1000] and made == [1000, 1001]
+    capsys.readouterr()
+    monkeypatch.setattr("sys.argv", ["pbt.py", "--first-seed", "-1"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert "--first-seed: must be at least 0, got -1" in capsys.readouterr().err
