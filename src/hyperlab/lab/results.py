@@ -106,7 +106,7 @@ def cv_std_err(trial: optuna.trial.FrozenTrial) -> float:
     error from fewer than two folds (a task scored once, such as a synthetic function).
     """
     se = trial.user_attrs.get("std_err")
-    if se is None and "std_err" not in trial.user_attrs:
+    if "std_err" not in trial.user_attrs:
         return _fold_scores_error(trial.system_attrs.get(CV_SCORES))
     if isinstance(se, bool) or not isinstance(se, int | float) or not math.isfinite(se):
         return math.nan
